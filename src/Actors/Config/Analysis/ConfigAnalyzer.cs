@@ -1,0 +1,180 @@
+using System.Text;
+using AkkaL4.Actors.Routing;
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Actors.Config.Analysis;
+
+/// <summary>
+/// Warnings about a valid configuration that will not do what its author probably meant, like
+/// <c>istioctl analyze</c>: hosts that match no service, subsets nobody declares, http rules an L4
+/// router does not apply, source conditions that gateways ignore, rules that can never match, and
+/// legacy gateway names.
+/// </summary>
+public static class ConfigAnalyzer
+{
+    public static IReadOnlyList<Diagnostic> Analyze(IReadOnlyCollection<Resource> resources)
+    {
+        var warnings = new List<Diagnostic>();
+        var serviceHosts = KnownServiceHosts(resources);
+        var rules = resources.OfType<DestinationRule>().ToList();
+
+        foreach (var dr in rules)
+        {
+            if (dr.Spec.Host is not { } host) continue;
+            var expanded = HostName.Expand(host, dr.Metadata.Namespace);
+            if (!serviceHosts.Any(h => HostName.Matches(expanded, h)))
+            {
+                var subsets = dr.Spec.Subsets.Select(s => s.Name).OfType<string>().ToList();
+                warnings.Add(Diagnostic.Warning(dr.Key.ToString(), "spec.host",
+                    $"host {Describe(host, expanded)} matches no known service{Suggest(expanded, serviceHosts)}"
+                    + (subsets.Count > 0 ? $"; its subsets {string.Join(", ", subsets)} apply to nothing" : "")));
+            }
+        }
+
+        foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, warnings);
+        return warnings;
+    }
+
+    /// <summary>Every service host a route can name: Services as FQDNs, ServiceEntry hosts as written.</summary>
+    internal static IReadOnlyList<string> KnownServiceHosts(IEnumerable<Resource> resources) =>
+        resources.SelectMany(r => r switch
+        {
+            Service svc => [HostName.Expand(svc.Metadata.Name, svc.Metadata.Namespace)],
+            ServiceEntry se => se.Spec.Hosts.AsEnumerable(),
+            _ => [],
+        }).Distinct().ToList();
+
+    private static void AnalyzeVirtualService(VirtualService vs, IReadOnlyList<string> serviceHosts, List<DestinationRule> rules, List<Diagnostic> warnings)
+    {
+        var name = vs.Key.ToString();
+        var ns = vs.Metadata.Namespace;
+        void Warn(string field, string message) => warnings.Add(Diagnostic.Warning(name, field, message));
+
+        for (var i = 0; i < vs.Spec.Hosts.Count; i++)
+        {
+            var host = vs.Spec.Hosts[i];
+            if (host == "*") continue;
+            var expanded = HostName.Expand(host, ns);
+            if (!serviceHosts.Any(h => HostName.Matches(expanded, h)))
+                Warn($"spec.hosts[{i}]", $"host {Describe(host, expanded)} matches no known service{Suggest(expanded, serviceHosts)}");
+        }
+
+        for (var i = 0; i < vs.Spec.Gateways.Count; i++) LegacyGateway(vs.Spec.Gateways[i], $"spec.gateways[{i}]", Warn);
+
+        var destinations = new List<(string Path, Destination Destination)>();
+        string? catchAll = null;
+        for (var r = 0; r < vs.Spec.Tcp.Count; r++)
+        {
+            var rule = vs.Spec.Tcp[r];
+            var path = $"spec.tcp[{r}]";
+            if (catchAll is not null)
+                Warn(path, $"this rule can never match: {catchAll} before it matches every connection");
+            for (var m = 0; m < rule.Match.Count; m++)
+            {
+                if (rule.Match[m] is not { } match) continue;
+                var mpath = $"{path}.match[{m}]";
+                for (var g = 0; g < match.Gateways.Count; g++) LegacyGateway(match.Gateways[g], $"{mpath}.gateways[{g}]", Warn);
+                var gateways = match.Gateways.IsEmpty ? vs.Spec.Gateways : match.Gateways;
+                var atGateway = gateways.Any(g => g != "mesh");
+                var sourceConditions = new List<string>();
+                if (!match.SourceLabels.IsEmpty) sourceConditions.Add("sourceLabels");
+                if (match.SourceNamespace is not null) sourceConditions.Add("sourceNamespace");
+                if (!match.DestinationSubnets.IsEmpty) sourceConditions.Add("destinationSubnets");
+                if (atGateway && sourceConditions.Count > 0)
+                    Warn(mpath, $"{string.Join(", ", sourceConditions)} {(sourceConditions.Count == 1 ? "is" : "are")} ignored for traffic through gateways "
+                               + $"({string.Join(", ", gateways.Where(g => g != "mesh"))}); this block matches every gateway connection on its port");
+            }
+            if (catchAll is null && (rule.Match.IsEmpty || rule.Match.Any(IsUnconditional)))
+                catchAll = path;
+            for (var d = 0; d < rule.Route.Count; d++)
+                if (rule.Route[d].Destination is { } dest) destinations.Add(($"{path}.route[{d}].destination", dest));
+        }
+        for (var r = 0; r < vs.Spec.Tls.Count; r++)
+            for (var d = 0; d < vs.Spec.Tls[r].Route.Count; d++)
+                if (vs.Spec.Tls[r].Route[d].Destination is { } dest) destinations.Add(($"spec.tls[{r}].route[{d}].destination", dest));
+        for (var r = 0; r < vs.Spec.Http.Count; r++)
+            for (var d = 0; d < vs.Spec.Http[r].Route.Count; d++)
+                if (vs.Spec.Http[r].Route[d].Destination is { } dest) destinations.Add(($"spec.http[{r}].route[{d}].destination", dest));
+
+        foreach (var (path, destination) in destinations)
+        {
+            if (destination.Host is not { } host) continue;
+            var expanded = HostName.Expand(host, ns);
+            if (!serviceHosts.Any(h => HostName.Covers(h, expanded) || HostName.Covers(expanded, h)))
+                Warn($"{path}.host", $"destination host {Describe(host, expanded)} matches no known service; connections routed here are closed (NC){Suggest(expanded, serviceHosts)}");
+            if (destination.Subset is { } subset) CheckSubset(path, host, expanded, subset, rules, Warn);
+        }
+
+        if (!vs.Spec.Http.IsEmpty)
+            Warn("spec.http", "http rules are not applied by an L4 router: AkkaL4 routes TCP connections by tcp/tls rules only. "
+                              + "The tcp form of these rules would be: " + TcpFormOf(vs.Spec.Http));
+    }
+
+    private static bool IsUnconditional(L4MatchAttributes? m) => m is not null && m.Port is null or 0 && m.SourceLabels.IsEmpty
+        && m.SourceNamespace is null && m.DestinationSubnets.IsEmpty && m.Gateways.IsEmpty;
+
+    private static void CheckSubset(string path, string host, string expanded, string subset, List<DestinationRule> rules, Action<string, string> warn)
+    {
+        var forHost = rules.Where(dr => dr.Spec.Host is { } h && HostName.Covers(HostName.Expand(h, dr.Metadata.Namespace), expanded)).ToList();
+        if (forHost.Any(dr => dr.Spec.Subsets.Any(s => s.Name == subset))) return;
+        var elsewhere = rules.Where(dr => !forHost.Contains(dr) && dr.Spec.Subsets.Any(s => s.Name == subset)).ToList();
+        var message = $"subset '{subset}' of {Describe(host, expanded)} is declared by no DestinationRule for that host; connections routed here are closed (NC)";
+        if (elsewhere.Count > 0)
+            message += $". {string.Join(", ", elsewhere.Select(dr => $"DestinationRule {dr.Metadata.Namespace}/{dr.Metadata.Name}"))} declares '{subset}' "
+                       + $"but for host '{elsewhere[0].Spec.Host}', which is not {expanded}";
+        warn($"{path}.subset", message);
+    }
+
+    private static string Describe(string host, string expanded) => host == expanded ? $"'{host}'" : $"'{host}' ({expanded})";
+
+    private static void LegacyGateway(string gateway, string path, Action<string, string> warn)
+    {
+        if (gateway == "mesh" || gateway.Contains('/') || !gateway.Contains('.')) return;
+        var parts = gateway.Split('.');
+        warn(path, $"legacy gateway name '{gateway}' is read as '{parts[1]}/{parts[0]}'; write '{parts[1]}/{parts[0]}'");
+    }
+
+    /// <summary>"did you mean" for a host: a known service with the same short name or namespace.</summary>
+    private static string Suggest(string expanded, IReadOnlyList<string> serviceHosts)
+    {
+        var first = expanded.Split('.')[0];
+        var near = serviceHosts.FirstOrDefault(h => h.StartsWith(first, StringComparison.Ordinal) || first.StartsWith(h.Split('.')[0], StringComparison.Ordinal));
+        return near is null ? "" : $" (did you mean '{near}'?)";
+    }
+
+    /// <summary>The http rules' destinations as one-line tcp rules, carrying the L4 conditions of their matches.</summary>
+    private static string TcpFormOf(Seq<HttpRoute> http)
+    {
+        var sb = new StringBuilder("tcp: [");
+        for (var r = 0; r < http.Count; r++)
+        {
+            if (r > 0) sb.Append(", ");
+            sb.Append('{');
+            var l4Matches = http[r].Match.OfType<RawMap>()
+                .Select(m => m.Fields.Where(f => f.Key is "port" or "sourceLabels" or "gateways" or "sourceNamespace").ToList())
+                .Where(f => f.Count > 0).ToList();
+            if (l4Matches.Count > 0)
+                sb.Append("match: [").Append(string.Join(", ", l4Matches.Select(fs => "{" + string.Join(", ", fs.Select(f => $"{f.Key}: {Flow(f.Value)}")) + "}"))).Append("], ");
+            sb.Append("route: [");
+            sb.Append(string.Join(", ", http[r].Route.Select(d =>
+            {
+                var dest = d.Destination;
+                var parts = new List<string>();
+                if (dest?.Host is { } h) parts.Add($"host: {h}");
+                if (dest?.Subset is { } s) parts.Add($"subset: {s}");
+                if (dest?.Port?.Number is { } p) parts.Add($"port: {{number: {p}}}");
+                return "{destination: {" + string.Join(", ", parts) + "}" + (d.Weight is { } w ? $", weight: {w}" : "") + "}";
+            })));
+            sb.Append("]}");
+        }
+        return sb.Append(']').ToString();
+    }
+
+    private static string Flow(RawValue value) => value switch
+    {
+        RawScalar s => s.Value,
+        RawList l => "[" + string.Join(", ", l.Items.Select(Flow)) + "]",
+        RawMap m => "{" + string.Join(", ", m.Fields.Select(f => $"{f.Key}: {Flow(f.Value)}")) + "}",
+        _ => "",
+    };
+}

@@ -1,0 +1,58 @@
+using AkkaL4.Actors.Config.Analysis;
+using AkkaL4.Actors.Config.Validation;
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Actors.Config;
+
+/// <summary>What decoding, validating and analysing a set of manifests found.</summary>
+public sealed record ConfigReport(IReadOnlyList<DecodedResource> Decoded, IReadOnlyList<Diagnostic> Errors, IReadOnlyList<Diagnostic> Warnings)
+{
+    public bool Ok => Errors.Count == 0;
+    public IReadOnlyList<Resource> Resources => Decoded.Select(d => d.Resource).ToList();
+}
+
+/// <summary>The pipeline every entry point uses: decode → validate → analyse.</summary>
+public static class ConfigCheck
+{
+    public static ConfigReport Check(IEnumerable<(string Source, string Text)> inputs, DecodeLimits? limits = null)
+    {
+        var decoded = new List<DecodedResource>();
+        var errors = new List<Diagnostic>();
+        foreach (var (source, text) in inputs)
+        {
+            var result = ManifestDecoder.Decode(text, source, limits);
+            decoded.AddRange(result.Resources);
+            errors.AddRange(result.Errors);
+        }
+        var resources = decoded.Select(d => d.Resource).ToList();
+        var locations = decoded.GroupBy(d => d.Resource.Key.ToString()).ToDictionary(g => g.Key, g => g.First().Location);
+        errors.AddRange(ConfigValidator.Validate(resources).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }));
+        var warnings = errors.Count == 0 ? ConfigAnalyzer.Analyze(resources) : [];
+        return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }).ToList());
+    }
+
+    public static ConfigReport Check(string text, string source = "<input>") => Check([(source, text)]);
+}
+
+/// <summary>Reads manifest paths the way kubectl -f does: files, directories (recursively, *.yaml, *.yml, *.json), or - for stdin.</summary>
+public static class ManifestFiles
+{
+    private static readonly string[] Extensions = [".yaml", ".yml", ".json"];
+
+    public static IReadOnlyList<(string Source, string Text)> Read(IEnumerable<string> paths, TextReader? stdin = null)
+    {
+        var inputs = new List<(string, string)>();
+        foreach (var path in paths)
+        {
+            if (path == "-") inputs.Add(("<stdin>", (stdin ?? Console.In).ReadToEnd()));
+            else if (Directory.Exists(path))
+                inputs.AddRange(Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
+                    .Where(f => Extensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+                    .Order(StringComparer.Ordinal)
+                    .Select(f => (f, File.ReadAllText(f))));
+            else if (File.Exists(path)) inputs.Add((path, File.ReadAllText(path)));
+            else throw new FileNotFoundException($"no such file or directory: {path}", path);
+        }
+        return inputs;
+    }
+}

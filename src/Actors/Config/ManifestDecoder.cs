@@ -1,0 +1,302 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Reflection;
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Actors.Config;
+
+/// <summary>A resource decoded from a manifest, with where it came from.</summary>
+public sealed record DecodedResource(Resource Resource, string Source, int Document, string Location);
+
+public sealed record DecodeResult(IReadOnlyList<DecodedResource> Resources, IReadOnlyList<Diagnostic> Errors)
+{
+    public bool Ok => Errors.Count == 0;
+}
+
+/// <summary>
+/// The one decoder: multi-document YAML or JSON (kubectl style) → model records. Every problem is
+/// reported with the document, the resource and the field path; decoding goes on after an error so
+/// one pass reports them all.
+/// </summary>
+public static class ManifestDecoder
+{
+    private static readonly string[] TopLevelFields = ["apiVersion", "kind", "metadata", "spec", "status"];
+
+    public static DecodeResult Decode(string text, string source = "<input>", DecodeLimits? limits = null)
+    {
+        limits ??= DecodeLimits.Default;
+        var errors = new List<Diagnostic>();
+        var resources = new List<DecodedResource>();
+        var byteCount = System.Text.Encoding.UTF8.GetByteCount(text);
+        if (byteCount > limits.MaxBytes)
+        {
+            errors.Add(Diagnostic.Error(source, "", $"input is {byteCount} bytes, over the limit of {limits.MaxBytes}", source));
+            return new DecodeResult(resources, errors);
+        }
+
+        IReadOnlyList<(YamlNode? Root, Position Start)> documents;
+        try
+        {
+            documents = YamlTreeReader.ReadDocuments(text, limits);
+        }
+        catch (YamlSyntaxException e)
+        {
+            errors.Add(Diagnostic.Error(source, "", "invalid YAML/JSON: " + e.Message, $"{source}:{e.Position}"));
+            return new DecodeResult(resources, errors);
+        }
+
+        for (var i = 0; i < documents.Count; i++)
+        {
+            var (root, start) = documents[i];
+            if (root is null) continue;
+            var document = i + 1;
+            // kubectl accepts a JSON array or a `kind: List` with `items`.
+            if (root is ListNode list)
+            {
+                foreach (var item in list.Items) DecodeDocument(item, source, document, errors, resources);
+            }
+            else if (root is MapNode map && map["kind"] is ScalarNode { Value: "List" } && map["items"] is ListNode items)
+            {
+                foreach (var item in items.Items) DecodeDocument(item, source, document, errors, resources);
+            }
+            else DecodeDocument(root, source, document, errors, resources);
+        }
+        return new DecodeResult(resources, errors);
+    }
+
+    private static void DecodeDocument(YamlNode root, string source, int document, List<Diagnostic> errors, List<DecodedResource> resources)
+    {
+        var location = $"{source}:{root.Position}";
+        var docName = $"document {document}";
+        if (root is not MapNode map)
+        {
+            errors.Add(Diagnostic.Error(docName, "", $"a resource must be a mapping with apiVersion, kind, metadata and spec, got {Describe(root)}", location));
+            return;
+        }
+
+        var kind = (map["kind"] as ScalarNode)?.Value;
+        var apiVersion = (map["apiVersion"] as ScalarNode)?.Value;
+        var meta = map["metadata"] as MapNode;
+        var name = (meta?["name"] as ScalarNode)?.Value;
+        var ns = (meta?["namespace"] as ScalarNode) is { IsNull: false } nsNode ? nsNode.Value : "default";
+        var resourceName = kind is not null && !string.IsNullOrEmpty(name) ? $"{kind}/{ns}/{name}" : docName;
+
+        var before = errors.Count;
+        if (string.IsNullOrEmpty(kind))
+        {
+            errors.Add(Diagnostic.Error(resourceName, "kind", "kind is required", location));
+            return;
+        }
+        if (!ResourceKinds.Types.TryGetValue(kind, out var type))
+        {
+            var hint = DidYouMean(kind, ResourceKinds.Types.Keys);
+            errors.Add(Diagnostic.Error(resourceName, "kind",
+                $"unknown kind '{kind}'{hint}; AkkaL4 reads {string.Join(", ", ResourceKinds.Types.Keys)}", At(source, map["kind"]!)));
+            return;
+        }
+        var versions = ResourceKinds.ApiVersionsOf(kind);
+        if (string.IsNullOrEmpty(apiVersion))
+            errors.Add(Diagnostic.Error(resourceName, "apiVersion", $"apiVersion is required ({string.Join(", ", versions)})", location));
+        else if (!versions.Contains(apiVersion))
+            errors.Add(Diagnostic.Error(resourceName, "apiVersion",
+                $"unknown apiVersion '{apiVersion}' for {kind}; expected one of {string.Join(", ", versions)}", At(source, map["apiVersion"]!)));
+        if (meta is null)
+            errors.Add(Diagnostic.Error(resourceName, "metadata", "metadata with a name is required", location));
+        else if (string.IsNullOrEmpty(name))
+            errors.Add(Diagnostic.Error(resourceName, "metadata.name", "metadata.name is required", At(source, meta)));
+
+        var binder = new Binder(resourceName, source, errors);
+        foreach (var entry in map.Entries)
+        {
+            if (!TopLevelFields.Contains(entry.Key))
+                errors.Add(Diagnostic.Error(resourceName, entry.Key, $"unknown field '{entry.Key}'{DidYouMean(entry.Key, TopLevelFields)}",
+                    $"{source}:{entry.KeyPosition}"));
+        }
+        var metadata = meta is null ? new ObjectMeta() : (ObjectMeta)binder.BindObject(typeof(ObjectMeta), meta, "metadata");
+        var specType = type.GetProperty("Spec")!.PropertyType;
+        var specNode = map["spec"];
+        object spec;
+        if (specNode is null || specNode is ScalarNode { IsNull: true })
+            spec = Activator.CreateInstance(specType)!;
+        else if (specNode is MapNode specMap)
+            spec = binder.BindObject(specType, specMap, "spec");
+        else
+        {
+            errors.Add(Diagnostic.Error(resourceName, "spec", $"expected a mapping, got {Describe(specNode)}", At(source, specNode)));
+            spec = Activator.CreateInstance(specType)!;
+        }
+        if (errors.Count > before) return;
+
+        var resource = (Resource)Activator.CreateInstance(type)!;
+        resource = resource with { ApiVersion = apiVersion!, Metadata = metadata };
+        type.GetProperty("Spec")!.SetValue(resource, spec);
+        resources.Add(new DecodedResource(resource, source, document, location));
+    }
+
+    internal static string At(string source, YamlNode node) => $"{source}:{node.Position}";
+
+    internal static string Describe(YamlNode node) => node switch
+    {
+        MapNode => "a mapping",
+        ListNode => "a list",
+        ScalarNode s when s.IsNull => "null",
+        ScalarNode s => $"'{Truncate(s.Value)}'",
+        _ => "something else",
+    };
+
+    private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
+
+    internal static string DidYouMean(string given, IEnumerable<string> known)
+    {
+        var best = known
+            .Select(k => (k, d: string.Equals(k, given, StringComparison.OrdinalIgnoreCase) ? 0 : Levenshtein(k.ToLowerInvariant(), given.ToLowerInvariant())))
+            .Where(x => x.d <= Math.Max(2, given.Length / 3))
+            .OrderBy(x => x.d)
+            .FirstOrDefault();
+        return best.k is null ? "" : $" (did you mean '{best.k}'?)";
+    }
+
+    private static int Levenshtein(string a, string b)
+    {
+        var prev = new int[b.Length + 1];
+        var cur = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++) prev[j] = j;
+        for (var i = 1; i <= a.Length; i++)
+        {
+            cur[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+                cur[j] = Math.Min(Math.Min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (prev, cur) = (cur, prev);
+        }
+        return prev[b.Length];
+    }
+
+    /// <summary>Binds YAML nodes onto the model's records by reflection, collecting errors with field paths.</summary>
+    private sealed class Binder(string resource, string source, List<Diagnostic> errors)
+    {
+        private static readonly ConcurrentDictionary<Type, IReadOnlyDictionary<string, PropertyInfo>> FieldCache = new();
+        private static readonly NullabilityInfoContext Nullability = new();
+
+        private void Error(string path, YamlNode node, string message) =>
+            errors.Add(Diagnostic.Error(resource, path, message, At(source, node)));
+
+        public object BindObject(Type type, MapNode map, string path)
+        {
+            var fields = FieldsOf(type);
+            var instance = Activator.CreateInstance(type)!;
+            foreach (var entry in map.Entries)
+            {
+                var fieldPath = path.Length == 0 ? entry.Key : $"{path}.{entry.Key}";
+                if (!fields.TryGetValue(entry.Key, out var property))
+                {
+                    var known = fields.Keys.ToList();
+                    var hint = DidYouMean(entry.Key, known);
+                    errors.Add(Diagnostic.Error(resource, fieldPath,
+                        $"unknown field '{entry.Key}'{hint}" + (hint.Length == 0 && known.Count <= 8 ? $"; known fields: {string.Join(", ", known)}" : ""),
+                        $"{source}:{entry.KeyPosition}"));
+                    continue;
+                }
+                var value = BindValue(property.PropertyType, Nullability.Create(property), entry.Value, fieldPath);
+                if (value is not null) property.SetValue(instance, value);
+            }
+            return instance;
+        }
+
+        internal static IReadOnlyDictionary<string, PropertyInfo> FieldsOf(Type type) => FieldCache.GetOrAdd(type, t =>
+            t.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .Where(p => p.CanWrite && p.SetMethod!.IsPublic && p.Name != "EqualityContract")
+                .ToDictionary(FieldName, p => p, StringComparer.Ordinal));
+
+        /// <summary>Returns null to leave the property at its default (unset or invalid).</summary>
+        private object? BindValue(Type type, NullabilityInfo? nullability, YamlNode node, string path)
+        {
+            if (node is ScalarNode { IsNull: true } && type != typeof(RawValue)) return null;
+            var underlying = Nullable.GetUnderlyingType(type) ?? type;
+
+            if (underlying == typeof(string))
+                return node is ScalarNode s ? s.Value : Mismatch("a string", node, path);
+            if (underlying == typeof(int))
+                return node is ScalarNode i && int.TryParse(i.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var iv)
+                    ? iv : Mismatch("an integer", node, path);
+            if (underlying == typeof(long))
+                return node is ScalarNode l && long.TryParse(l.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var lv)
+                    ? lv : Mismatch("an integer", node, path);
+            if (underlying == typeof(bool))
+                return node is ScalarNode { Value: "true" or "false" or "True" or "False" } b
+                    ? b.Value is "true" or "True" : Mismatch("true or false", node, path);
+            if (underlying == typeof(Duration))
+            {
+                if (node is not ScalarNode d) return Mismatch("a duration such as 10s or 500ms", node, path);
+                if (Duration.TryParse(d.Value, out var dv, out var error)) return dv;
+                Error(path, node, error);
+                return null;
+            }
+            if (type == typeof(RawValue)) return ToRaw(node);
+            if (type == typeof(Labels))
+            {
+                if (node is not MapNode lm) return Mismatch("a mapping of strings", node, path);
+                var pairs = new List<KeyValuePair<string, string>>();
+                foreach (var e in lm.Entries)
+                {
+                    if (e.Value is ScalarNode sv) pairs.Add(new(e.Key, sv.IsNull ? "" : sv.Value));
+                    else Mismatch("a string", e.Value, $"{path}.{e.Key}");
+                }
+                return new Labels(pairs);
+            }
+            if (type == typeof(Seq<NamedPort>))
+            {
+                if (node is not MapNode pm) return Mismatch("a mapping of port names to numbers", node, path);
+                var ports = new List<NamedPort>();
+                foreach (var e in pm.Entries)
+                {
+                    if (e.Value is ScalarNode pv && int.TryParse(pv.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+                        ports.Add(new NamedPort(e.Key, port));
+                    else Mismatch("a port number", e.Value, $"{path}.{e.Key}");
+                }
+                return ports.ToSeq();
+            }
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Seq<>))
+            {
+                if (node is not ListNode list) return Mismatch("a list", node, path);
+                var elementType = type.GetGenericArguments()[0];
+                var elementNullable = nullability?.GenericTypeArguments.FirstOrDefault()?.ReadState == NullabilityState.Nullable;
+                var items = Array.CreateInstance(elementType, list.Items.Count);
+                for (var i = 0; i < list.Items.Count; i++)
+                {
+                    var itemPath = $"{path}[{i}]";
+                    var item = list.Items[i];
+                    if (item is ScalarNode { IsNull: true } && elementType != typeof(RawValue))
+                    {
+                        if (!elementNullable) Error(itemPath, item, "null entry");
+                        continue;
+                    }
+                    items.SetValue(BindValue(elementType, null, item, itemPath), i);
+                }
+                return Activator.CreateInstance(type, items);
+            }
+            if (type.IsClass && type.Namespace == typeof(Resource).Namespace)
+                return node is MapNode m ? BindObject(type, m, path) : Mismatch("a mapping", node, path);
+            throw new InvalidOperationException($"the decoder does not know how to read {type.Name} at {path}");
+        }
+
+        private object? Mismatch(string expected, YamlNode node, string path)
+        {
+            Error(path, node, $"expected {expected}, got {Describe(node)}");
+            return null;
+        }
+    }
+
+    internal static RawValue ToRaw(YamlNode node) => node switch
+    {
+        ScalarNode s => new RawScalar(s.Value, s.Quoted),
+        ListNode l => new RawList(l.Items.Select(ToRaw).ToSeq()),
+        MapNode m => new RawMap(m.Entries.Select(e => new RawField(e.Key, ToRaw(e.Value))).ToSeq()),
+        _ => throw new InvalidOperationException(),
+    };
+
+    /// <summary>The manifest key of a model property: its <see cref="FieldAttribute"/>, else camelCase.</summary>
+    internal static string FieldName(PropertyInfo p) =>
+        p.GetCustomAttribute<FieldAttribute>()?.Name ?? char.ToLowerInvariant(p.Name[0]) + p.Name[1..];
+
+    internal static IReadOnlyDictionary<string, PropertyInfo> FieldsOf(Type type) => Binder.FieldsOf(type);
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using System.Text.Json;
+using AkkaL4.Actors.Config;
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Node.Cli;
+
+/// <summary><c>akkal4 validate -f PATH...</c>: decode, validate and analyse manifests offline.</summary>
+internal static class ValidateCommand
+{
+    public static Command Create()
+    {
+        var files = CommonOptions.Files();
+        var output = CommonOptions.Output();
+        var command = new Command("validate",
+            "Check Istio manifests offline: decoding, Istio's validation rules and AkkaL4's analysis. " +
+            "Prints one finding per line (error|warning  Kind/namespace/name  field.path  message). " +
+            "Exit code 0 when valid (warnings allowed), 1 when any error, 2 for usage errors.")
+        {
+            files, output,
+        };
+        command.SetAction(parse =>
+        {
+            if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
+            var report = ConfigCheck.Check(inputs);
+            Print(report, parse.GetValue(output) == "json", Console.Out);
+            return report.Ok ? ExitCodes.Ok : ExitCodes.Rejected;
+        });
+        return command;
+    }
+
+    internal static void Print(ConfigReport report, bool json, TextWriter writer)
+    {
+        if (json)
+        {
+            writer.WriteLine(JsonSerializer.Serialize(new
+            {
+                errors = report.Errors.Select(ToJson),
+                warnings = report.Warnings.Select(ToJson),
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            return;
+        }
+        foreach (var d in report.Errors.Concat(report.Warnings)) writer.WriteLine(d);
+        var kinds = report.Resources.GroupBy(r => r.Kind).Select(g => $"{g.Count()} {g.Key}").ToList();
+        writer.WriteLine(report.Ok
+            ? $"valid: {report.Resources.Count} resources ({string.Join(", ", kinds)}), {report.Warnings.Count} warnings"
+            : $"invalid: {report.Errors.Count} errors, {report.Warnings.Count} warnings");
+    }
+
+    private static object ToJson(Diagnostic d) => new { resource = d.Resource, field = d.Field, message = d.Message };
+}

@@ -1,0 +1,16 @@
+using System.CommandLine;
+using AkkaL4.Node.Cli;
+
+var root = new RootCommand("AkkaL4: a distributed L4 TCP router driven by Istio routing resources (VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry).")
+{
+    ValidateCommand.Create(),
+};
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors) Console.Error.WriteLine($"akkal4: {error.Message}");
+    Console.Error.WriteLine("Run 'akkal4 --help' for usage.");
+    return ExitCodes.Usage;
+}
+return await parse.InvokeAsync();
