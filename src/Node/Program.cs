@@ -4,6 +4,7 @@ using AkkaL4.Node.Cli;
 var root = new RootCommand("AkkaL4: a distributed L4 TCP router driven by Istio routing resources (VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry).")
 {
     ValidateCommand.Create(),
+    ExplainCommand.Create(),
 };
 
 var parse = root.Parse(args);

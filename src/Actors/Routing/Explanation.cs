@@ -1,0 +1,66 @@
+using System.Text;
+using System.Text.Json.Serialization;
+
+namespace AkkaL4.Actors.Routing;
+
+public sealed record ExplainedDestination(
+    [property: JsonPropertyName("host")] string Host,
+    [property: JsonPropertyName("subset")] string? Subset,
+    [property: JsonPropertyName("port")] int Port,
+    [property: JsonPropertyName("weight")] int Weight,
+    [property: JsonPropertyName("cluster")] string Cluster,
+    [property: JsonPropertyName("endpoints")] IReadOnlyList<string> Endpoints,
+    [property: JsonIgnore] string Status);
+
+/// <summary>Why a connection goes where it goes: the <c>explain</c> verb's answer, as text or JSON.</summary>
+public sealed record Explanation(
+    [property: JsonPropertyName("result")] string Result,
+    [property: JsonPropertyName("listener")] string? Listener,
+    [property: JsonPropertyName("gateway")] string? Gateway,
+    [property: JsonPropertyName("virtualService")] string? VirtualService,
+    [property: JsonPropertyName("rule")] int? Rule,
+    [property: JsonPropertyName("destinations")] IReadOnlyList<ExplainedDestination> Destinations,
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonIgnore] ClientIdentity Client)
+{
+    public static string ResultName(DecisionResult result) => result switch
+    {
+        DecisionResult.Route => "route",
+        DecisionResult.NoRoute => "no-route",
+        DecisionResult.NoHealthyUpstream => "no-healthy-upstream",
+        _ => "no-listener",
+    };
+
+    public static Explanation Of(Decision decision)
+    {
+        var target = decision.Target;
+        var destinations = target?.Destinations.Select(d => new ExplainedDestination(
+            d.Host, d.Subset, d.Port, d.Weight, d.Cluster.Name, d.Cluster.Endpoints.Select(e => e.ToString()).ToList(),
+            d.Cluster.Status == ClusterStatus.Ok ? "" : d.Cluster.Detail)).ToList() ?? [];
+        var reason = decision.Reason;
+        var problems = target?.Destinations.Where(d => d.Cluster.Outcome != DecisionResult.Route).Select(d => d.Cluster.Detail).ToList() ?? [];
+        if (problems.Count > 0) reason += "; " + string.Join("; ", problems);
+        if (decision.Listener is { Kind: ListenerKind.Gateway } && target is null)
+            reason = $"no tcp rule of a VirtualService bound to {string.Join(", ", decision.Listener.Gateways)} matches port {decision.Listener.Address.Port}"
+                     + (decision.Listener.Tls ? " and this SNI" : "") + ": the connection is closed (NC)";
+        return new Explanation(ResultName(decision.Result), decision.Listener?.Address.ToString(), decision.Gateway,
+            target?.VirtualService, target?.Rule, destinations, reason, decision.Client);
+    }
+
+    public string ToText()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"result:          {Result}");
+        sb.AppendLine($"listener:        {Listener ?? "-"}");
+        if (Gateway is not null) sb.AppendLine($"gateway:         {Gateway}");
+        sb.AppendLine($"client:          {(Client.Name is null ? "unknown source (no labels, no namespace)" : $"{Client.Namespace}/{Client.Name} {Client.Labels}")}");
+        sb.AppendLine($"virtualService:  {VirtualService ?? "-"}{(Rule is { } r ? $" rule {r}" : "")}");
+        foreach (var d in Destinations)
+        {
+            sb.AppendLine($"destination:     {d.Cluster} weight {d.Weight}");
+            sb.AppendLine($"  endpoints:     {(d.Endpoints.Count == 0 ? "none" : string.Join(", ", d.Endpoints))}{(d.Status.Length > 0 ? $" ({d.Status})" : "")}");
+        }
+        sb.Append($"reason:          {Reason}");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace AkkaL4.Actors.Routing;
+
+/// <summary>
+/// An IP address as a 128-bit value with its family, so lookups and prefix tests allocate nothing.
+/// IPv4-mapped IPv6 addresses are read as IPv4.
+/// </summary>
+public readonly record struct IpKey(UInt128 Bits, bool IsV6)
+{
+    public static IpKey From(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var written);
+        UInt128 bits = 0;
+        for (var i = 0; i < written; i++) bits = (bits << 8) | bytes[i];
+        return new IpKey(bits, address.AddressFamily == AddressFamily.InterNetworkV6);
+    }
+
+    public static IpKey Parse(string text) => From(IPAddress.Parse(text));
+
+    public static bool TryParse(string text, out IpKey key)
+    {
+        key = default;
+        if (!IPAddress.TryParse(text, out var ip)) return false;
+        key = From(ip);
+        return true;
+    }
+
+    public int Width => IsV6 ? 128 : 32;
+
+    public IPAddress ToAddress()
+    {
+        var bytes = new byte[IsV6 ? 16 : 4];
+        var bits = Bits;
+        for (var i = bytes.Length - 1; i >= 0; i--) { bytes[i] = (byte)(bits & 0xFF); bits >>= 8; }
+        return new IPAddress(bytes);
+    }
+
+    public override string ToString() => ToAddress().ToString();
+}
+
+/// <summary>A CIDR block (<c>10.0.0.0/8</c>); a bare IP is a full-length prefix.</summary>
+public readonly record struct IpNet(IpKey Network, int PrefixLength)
+{
+    public static bool TryParse(string text, out IpNet net)
+    {
+        net = default;
+        var slash = text.IndexOf('/');
+        if (!IpKey.TryParse(slash < 0 ? text : text[..slash], out var ip)) return false;
+        var prefix = ip.Width;
+        if (slash >= 0 && (!int.TryParse(text[(slash + 1)..], out prefix) || prefix < 0 || prefix > ip.Width)) return false;
+        net = new IpNet(new IpKey(ip.Bits & Mask(prefix, ip.Width), ip.IsV6), prefix);
+        return true;
+    }
+
+    public static IpNet Parse(string text) => TryParse(text, out var net) ? net : throw new FormatException($"'{text}' is not a CIDR or IP address");
+
+    public bool Contains(IpKey address) =>
+        address.IsV6 == Network.IsV6 && (address.Bits & Mask(PrefixLength, Network.Width)) == Network.Bits;
+
+    private static UInt128 Mask(int prefix, int width) =>
+        prefix == 0 ? UInt128.Zero : (UInt128.MaxValue << (128 - prefix)) >> (128 - width);
+
+    public override string ToString() => $"{Network}/{PrefixLength}";
+}
+
+/// <summary>An address and port a node listens on or connects to.</summary>
+public readonly record struct IpPort(IpKey Address, int Port)
+{
+    public override string ToString() => Address.IsV6 ? $"[{Address}]:{Port}" : $"{Address}:{Port}";
+
+    public static bool TryParse(string text, out IpPort endpoint)
+    {
+        endpoint = default;
+        if (!IPEndPoint.TryParse(text, out var ep) || ep.Port == 0) return false;
+        endpoint = new IpPort(IpKey.From(ep.Address), ep.Port);
+        return true;
+    }
+}

@@ -1,0 +1,57 @@
+namespace AkkaL4.Actors.Routing.LoadBalancing;
+
+/// <summary>The state of one endpoint that balancers read: its weight, open connections, and whether it is ejected.</summary>
+public struct EndpointState
+{
+    public int Weight;
+    public int Active;
+    public bool Ejected;
+
+    public readonly bool Available => !Ejected && Weight > 0;
+}
+
+/// <summary>
+/// Picks an endpoint of one cluster for a new connection. One class per DestinationRule
+/// <c>loadBalancer</c> policy; an instance belongs to one router actor (not thread-safe).
+/// </summary>
+public interface ILoadBalancer
+{
+    /// <summary>The index of the chosen endpoint, or -1 when none is available.</summary>
+    int Pick(ReadOnlySpan<EndpointState> endpoints, uint sourceHash);
+}
+
+public static class LoadBalancers
+{
+    public static ILoadBalancer Create(LoadBalancerKind kind, IReadOnlyList<UpstreamEndpoint> endpoints, Random? random = null) => kind switch
+    {
+        LoadBalancerKind.RoundRobin => new RoundRobinBalancer(),
+        LoadBalancerKind.Random => new RandomBalancer(random ?? Random.Shared),
+        LoadBalancerKind.SourceIpHash => new SourceIpHashBalancer(endpoints.Select(e => e.ToString()).ToArray()),
+        // Passthrough connects to the original destination; its endpoint list is not consulted.
+        _ => new LeastRequestBalancer(random ?? Random.Shared),
+    };
+
+    internal static int CountAvailable(ReadOnlySpan<EndpointState> endpoints)
+    {
+        var n = 0;
+        foreach (var e in endpoints) if (e.Available) n++;
+        return n;
+    }
+
+    /// <summary>The index of the <paramref name="k"/>-th available endpoint.</summary>
+    internal static int NthAvailable(ReadOnlySpan<EndpointState> endpoints, int k)
+    {
+        for (var i = 0; i < endpoints.Length; i++)
+            if (endpoints[i].Available && k-- == 0) return i;
+        return -1;
+    }
+
+    /// <summary>A stable 32-bit hash (FNV-1a) of a client address, for consistent hashing.</summary>
+    public static uint HashOf(IpKey address)
+    {
+        var h = 2166136261u;
+        var bits = address.Bits;
+        for (var i = 0; i < 16; i++) { h = (h ^ (byte)bits) * 16777619u; bits >>= 8; }
+        return h;
+    }
+}

@@ -1,0 +1,335 @@
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Actors.Routing;
+
+/// <summary>
+/// Compiles a validated resource set, for a node with the given labels, into a <see cref="RouteSnapshot"/>:
+/// listeners (mesh: every Service clusterIP / ServiceEntry address × port; gateway: every server of a
+/// Gateway whose selector the node's labels satisfy), their rules per client namespace, and clusters.
+/// </summary>
+public sealed class RouteCompiler
+{
+    private readonly IReadOnlyCollection<Resource> _resources;
+    private readonly Labels _nodeLabels;
+    private readonly ServiceCatalog _catalog;
+    private readonly DestinationRuleIndex _destinationRules;
+    private readonly List<VirtualService> _virtualServices;
+    private readonly Dictionary<(string Name, string Rules), UpstreamCluster> _clusters = new();
+    private readonly Dictionary<string, List<VirtualService>> _vsByHost = new(StringComparer.Ordinal);
+    private readonly List<VirtualService> _vsWithWildcards = [];
+    private readonly Dictionary<VirtualService, int> _vsOrder = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, int> _clusterNameUses = new();
+    private readonly List<RouteTarget> _targets = [];
+    private readonly List<string> _notes = [];
+
+    private RouteCompiler(IReadOnlyCollection<Resource> resources, Labels nodeLabels)
+    {
+        _resources = resources;
+        _nodeLabels = nodeLabels;
+        _catalog = new ServiceCatalog(resources);
+        _destinationRules = new DestinationRuleIndex(resources.OfType<DestinationRule>());
+        _virtualServices = Precedence.Order(resources.OfType<VirtualService>()).ToList();
+        foreach (var vs in _virtualServices)
+        {
+            _vsOrder[vs] = _vsOrder.Count;
+            foreach (var host in vs.Spec.Hosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Distinct())
+            {
+                if (HostName.IsWildcard(host)) { if (!_vsWithWildcards.Contains(vs)) _vsWithWildcards.Add(vs); }
+                else if (_vsByHost.TryGetValue(host, out var list)) list.Add(vs);
+                else _vsByHost[host] = [vs];
+            }
+        }
+    }
+
+    /// <summary>VirtualServices with a host overlapping <paramref name="host"/>, in precedence order.</summary>
+    private IEnumerable<VirtualService> VirtualServicesFor(string host)
+    {
+        if (HostName.IsWildcard(host))
+            return _virtualServices.Where(vs => vs.Spec.Hosts.Any(h => HostName.Matches(HostName.Expand(h, vs.Metadata.Namespace), host)));
+        var exact = _vsByHost.GetValueOrDefault(host) ?? [];
+        var wild = _vsWithWildcards.Where(vs => vs.Spec.Hosts.Any(h => HostName.Matches(HostName.Expand(h, vs.Metadata.Namespace), host)));
+        return exact.Union(wild).OrderBy(vs => _vsOrder[vs]);
+    }
+
+    public static RouteSnapshot Compile(IReadOnlyCollection<Resource> resources, Labels? nodeLabels = null, long revision = 0) =>
+        new RouteCompiler(resources, nodeLabels ?? Labels.Empty).Build(revision);
+
+    private RouteSnapshot Build(long revision)
+    {
+        var listeners = new Dictionary<IpPort, CompiledListener>();
+        foreach (var listener in GatewayListeners()) listeners[listener.Address] = listener;
+        foreach (var listener in MeshListeners())
+        {
+            if (listeners.TryGetValue(listener.Address, out var existing))
+                _notes.Add($"listener {listener.Address}: {listener.Service!.Host} and {existing} claim the same address and port; {existing} keeps it");
+            else listeners[listener.Address] = listener;
+        }
+        var clusters = _clusters.Values.ToList();
+        return new RouteSnapshot(revision, listeners.Values.ToList(), clusters, _targets, _catalog, _notes);
+    }
+
+    // ---------------------------------------------------------------- mesh
+
+    private IEnumerable<CompiledListener> MeshListeners()
+    {
+        var namespaces = _catalog.Namespaces;
+        var seen = new HashSet<IpPort>();
+        foreach (var service in _catalog.Services)
+        foreach (var address in service.Addresses)
+        {
+            if (address.Contains('/') || !IpKey.TryParse(address, out var ip)) continue; // a CIDR cannot be bound
+            foreach (var port in service.Ports)
+            {
+                var at = new IpPort(ip, port.Number);
+                if (!seen.Add(at))
+                {
+                    _notes.Add($"listener {at}: also claimed by {service.Host}; the first service keeps it");
+                    continue;
+                }
+                var vsByNamespace = namespaces.ToDictionary(ns => ns, ns => MeshRuleSet(service, port, ns));
+                yield return new CompiledListener
+                {
+                    Address = at,
+                    Kind = ListenerKind.Mesh,
+                    Service = service,
+                    Tls = port.Protocol is "TLS" or "HTTPS",
+                    ByNamespace = vsByNamespace,
+                    Rules = MeshRuleSet(service, port, null),
+                };
+            }
+        }
+    }
+
+    private RuleSet MeshRuleSet(ServiceDef service, ServicePortDef port, string? clientNamespace)
+    {
+        // VirtualServices for this host bound to mesh and visible to the client: private ones first,
+        // then those exported to its namespace by name, then public ones; each group by creation time, name, namespace.
+        var applicable = VirtualServicesFor(service.Host)
+            .Select(vs => (vs, group: Precedence.Group(vs.Metadata.Namespace, vs.Spec.ExportTo, clientNamespace)))
+            .Where(x => x.group >= 0 && AppliesToMesh(x.vs))
+            .OrderBy(x => x.group)
+            .Select(x => x.vs)
+            .ToList();
+
+        var tcp = new List<CompiledRule>();
+        var tls = new List<CompiledRule>();
+        foreach (var vs in applicable)
+        {
+            for (var r = 0; r < vs.Spec.Tcp.Count; r++)
+            {
+                var rule = vs.Spec.Tcp[r];
+                if (rule.Route.IsEmpty) continue;
+                var blocks = rule.Match.OfType<L4MatchAttributes>().Select(m => new CompiledBlock
+                {
+                    Port = m.Port ?? 0,
+                    SourceLabels = m.SourceLabels.ToArray(),
+                    SourceNamespace = m.SourceNamespace,
+                    Subnets = m.DestinationSubnets.Select(IpNet.Parse).ToArray(),
+                    GatewayMatches = m.Gateways.IsEmpty || m.Gateways.Contains("mesh"),
+                }).ToArray();
+                tcp.Add(new CompiledRule { Blocks = blocks, Target = Target(vs, "tcp", r, rule.Route, service, port.Number, clientNamespace) });
+            }
+            for (var r = 0; r < vs.Spec.Tls.Count; r++)
+            {
+                var rule = vs.Spec.Tls[r];
+                if (rule.Route.IsEmpty) continue;
+                var blocks = rule.Match.OfType<TlsMatchAttributes>().Select(m => new CompiledBlock
+                {
+                    Port = m.Port ?? 0,
+                    SourceLabels = m.SourceLabels.ToArray(),
+                    SourceNamespace = m.SourceNamespace,
+                    Subnets = m.DestinationSubnets.Select(IpNet.Parse).ToArray(),
+                    SniHosts = m.SniHosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Concat(m.SniHosts).Distinct().ToArray(),
+                    GatewayMatches = m.Gateways.IsEmpty || m.Gateways.Contains("mesh"),
+                }).ToArray();
+                tls.Add(new CompiledRule { Blocks = blocks, Target = Target(vs, "tls", r, rule.Route, service, port.Number, clientNamespace) });
+            }
+        }
+
+        var self = Destination(service.Host, null, port.Number, 100, service.Namespace, clientNamespace);
+        var fallback = NewTarget(null, null, null, [self],
+            $"no rule matched: to the dialled service itself ({self.Cluster.Name})");
+        return new RuleSet { Tcp = tcp.ToArray(), Tls = tls.ToArray(), Default = fallback };
+    }
+
+    private static bool AppliesToMesh(VirtualService vs) => vs.Spec.Gateways.IsEmpty || vs.Spec.Gateways.Contains("mesh");
+
+    // ---------------------------------------------------------------- gateways
+
+    private IEnumerable<CompiledListener> GatewayListeners()
+    {
+        var servers = new Dictionary<IpPort, List<(Gateway Gateway, Server Server)>>();
+        foreach (var gw in _resources.OfType<Gateway>().Where(g => g.Spec.Selector.IsSubsetOf(_nodeLabels)))
+        foreach (var server in gw.Spec.Servers)
+        {
+            var protocol = server.Port?.Protocol?.ToUpperInvariant();
+            if (server.Port?.Number is not { } number) continue;
+            if (protocol is not ("TCP" or "TLS") || (protocol == "TLS" && server.Tls?.Mode is not (null or "PASSTHROUGH")))
+            {
+                _notes.Add($"Gateway {gw.Metadata.Namespace}/{gw.Metadata.Name} server {server.Port.Name}: protocol {server.Port.Protocol}"
+                           + (protocol == "TLS" ? $" with TLS mode {server.Tls?.Mode}" : "") + " is not served by an L4 router (TCP and TLS passthrough only)");
+                continue;
+            }
+            var bind = server.Bind is { } b && IpKey.TryParse(b, out var ip) ? ip : new IpKey(0, false);
+            var at = new IpPort(bind, number);
+            if (!servers.TryGetValue(at, out var list)) servers[at] = list = [];
+            list.Add((gw, server));
+        }
+
+        foreach (var (at, list) in servers)
+        {
+            var gateways = list.Select(x => $"{x.Gateway.Metadata.Namespace}/{x.Gateway.Metadata.Name}").Distinct().ToList();
+            var tls = list.Any(x => x.Server.Port!.Protocol!.Equals("TLS", StringComparison.OrdinalIgnoreCase));
+            if (tls && list.Any(x => !x.Server.Port!.Protocol!.Equals("TLS", StringComparison.OrdinalIgnoreCase)))
+                _notes.Add($"listener {at}: TCP and TLS servers share the port; it is served as TLS (routed by SNI)");
+            var gatewayNamespace = list[0].Gateway.Metadata.Namespace;
+            var rules = new List<CompiledRule>();
+            foreach (var vs in _virtualServices)
+            {
+                var bound = vs.Spec.Gateways.Select(g => ResolveGateway(g, vs.Metadata.Namespace)).ToList();
+                // The gateways of this listener that bind this VS and whose servers admit one of its hosts.
+                var through = list.Where(x => bound.Contains(Key(x.Gateway)) && AdmitsHost(x.Gateway, x.Server, vs))
+                    .Select(x => Key(x.Gateway)).Distinct().ToList();
+                if (through.Count == 0) continue;
+
+                if (tls)
+                {
+                    for (var r = 0; r < vs.Spec.Tls.Count; r++)
+                    {
+                        var rule = vs.Spec.Tls[r];
+                        var blocks = rule.Match.OfType<TlsMatchAttributes>().Select(m => Block(m.Port, m.Gateways, bound, through, vs.Metadata.Namespace,
+                            m.SniHosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Concat(m.SniHosts).Distinct().ToArray())).ToArray();
+                        rules.Add(new CompiledRule { Blocks = blocks, Gateway = through[0], Target = Target(vs, "tls", r, rule.Route, null, at.Port, gatewayNamespace) });
+                    }
+                }
+                else
+                {
+                    for (var r = 0; r < vs.Spec.Tcp.Count; r++)
+                    {
+                        var rule = vs.Spec.Tcp[r];
+                        var blocks = rule.Match.OfType<L4MatchAttributes>().Select(m => Block(m.Port, m.Gateways, bound, through, vs.Metadata.Namespace, [])).ToArray();
+                        var gatewayOfRule = blocks.Length == 0 ? through[0]
+                            : through.FirstOrDefault(g => rule.Match.OfType<L4MatchAttributes>().Any(m => (m.Gateways.IsEmpty ? bound : m.Gateways.Select(x => ResolveGateway(x, vs.Metadata.Namespace))).Contains(g))) ?? through[0];
+                        rules.Add(new CompiledRule { Blocks = blocks, Gateway = gatewayOfRule, Target = Target(vs, "tcp", r, rule.Route, null, at.Port, gatewayNamespace) });
+                    }
+                }
+            }
+            var ruleSet = new RuleSet { Tcp = tls ? [] : rules.ToArray(), Tls = tls ? rules.ToArray() : [] };
+            yield return new CompiledListener { Address = at, Kind = ListenerKind.Gateway, Gateways = gateways, Tls = tls, Rules = ruleSet };
+        }
+    }
+
+    private static CompiledBlock Block(int? port, Seq<string> blockGateways, List<string> vsGateways, List<string> through, string vsNamespace, string[] sni)
+    {
+        var gateways = blockGateways.IsEmpty ? vsGateways : blockGateways.Select(g => ResolveGateway(g, vsNamespace)).ToList();
+        return new CompiledBlock { Port = port ?? 0, GatewayMatches = gateways.Any(through.Contains), SniHosts = sni };
+    }
+
+    private static string Key(Gateway gw) => $"{gw.Metadata.Namespace}/{gw.Metadata.Name}";
+
+    /// <summary><c>name</c> and <c>./name</c> mean the VS's namespace; legacy <c>name.ns[.svc...]</c> means <c>ns/name</c>.</summary>
+    internal static string ResolveGateway(string reference, string vsNamespace)
+    {
+        if (reference == "mesh") return reference;
+        var slash = reference.IndexOf('/');
+        if (slash >= 0) return reference[..slash] == "." ? $"{vsNamespace}/{reference[(slash + 1)..]}" : reference;
+        var parts = reference.Split('.');
+        return parts.Length >= 2 ? $"{parts[1]}/{parts[0]}" : $"{vsNamespace}/{reference}";
+    }
+
+    /// <summary>A server host <c>ns/host</c> admits only VSs of <c>ns</c> (<c>.</c> = the gateway's, <c>*</c> = any).</summary>
+    private static bool AdmitsHost(Gateway gw, Server server, VirtualService vs)
+    {
+        foreach (var serverHost in server.Hosts)
+        {
+            var slash = serverHost.IndexOf('/');
+            var ns = slash < 0 ? "*" : serverHost[..slash];
+            var host = slash < 0 ? serverHost : serverHost[(slash + 1)..];
+            if (ns == ".") ns = gw.Metadata.Namespace;
+            if (ns != "*" && ns != vs.Metadata.Namespace) continue;
+            if (vs.Spec.Hosts.Any(h => HostName.Matches(host, HostName.Expand(h, vs.Metadata.Namespace)))) return true;
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------- destinations and clusters
+
+    private RouteTarget Target(VirtualService vs, string section, int index, Seq<RouteDestination> route, ServiceDef? dialled, int listenerPort, string? clientNamespace)
+    {
+        var given = route.Where(d => d.Destination?.Host is not null).ToList();
+        var kept = given.Count == 1 ? given : given.Where(d => (d.Weight ?? 0) > 0).ToList();
+        var destinations = kept.Select(d =>
+        {
+            var host = HostName.Expand(d.Destination!.Host!, vs.Metadata.Namespace);
+            var service = _catalog.Find(host);
+            var port = d.Destination.Port?.Number
+                       ?? (service?.Ports.Count == 1 ? service.Ports[0].Number : listenerPort);
+            return Destination(host, d.Destination.Subset, port, kept.Count == 1 ? 100 : d.Weight!.Value, service?.Namespace, clientNamespace, service);
+        }).ToArray();
+        var name = $"{vs.Metadata.Namespace}/{vs.Metadata.Name}";
+        return NewTarget(name, section, index, destinations, $"matched {name} {section}[{index}]");
+    }
+
+    private RouteTarget NewTarget(string? vs, string? section, int? rule, WeightedDestination[] destinations, string reason)
+    {
+        var target = new RouteTarget
+        {
+            Id = _targets.Count, VirtualService = vs, Section = section, Rule = rule, Destinations = destinations,
+            Reason = reason, Outcome = RouteTarget.OutcomeOf(destinations),
+        };
+        _targets.Add(target);
+        return target;
+    }
+
+    private WeightedDestination Destination(string host, string? subset, int port, int weight, string? serviceNamespace, string? clientNamespace, ServiceDef? service = null)
+    {
+        service ??= _catalog.Find(host);
+        var rule = service is null ? null : _destinationRules.Resolve(host, service.Namespace, clientNamespace);
+        return new WeightedDestination(host, subset, port, weight, Cluster(host, subset, port, service, rule));
+    }
+
+    private UpstreamCluster Cluster(string host, string? subset, int port, ServiceDef? service, MergedDestinationRule? rule)
+    {
+        var name = UpstreamCluster.NameOf(port, subset, host);
+        var rules = rule is null ? "" : string.Join(",", rule.Sources);
+        if (_clusters.TryGetValue((name, rules), out var known)) return known;
+
+        ClusterStatus status;
+        string detail;
+        IReadOnlyList<UpstreamEndpoint> endpoints = [];
+        var portDef = service?.Port(port);
+        var subsetDef = subset is null ? null : rule?.Subset(subset);
+        if (service is null) (status, detail) = (ClusterStatus.UnknownHost, $"no service has host {host}");
+        else if (portDef is null && !service.Passthrough)
+            (status, detail) = (ClusterStatus.UnknownPort, $"service {host} has no port {port} (ports: {string.Join(", ", service.Ports.Select(p => p.Number))})");
+        else if (subset is not null && subsetDef is null)
+            (status, detail) = (ClusterStatus.UnknownSubset, rule is null
+                ? $"subset {subset} of {host}: no DestinationRule applies to {host}"
+                : $"subset {subset} of {host} is not declared by {string.Join(", ", rule.Sources)}");
+        else if (service.Passthrough)
+            (status, detail) = (ClusterStatus.Passthrough, $"{host} has resolution NONE: connections go to their original destination");
+        else
+        {
+            endpoints = service.EndpointsFor(portDef!)
+                .Where(e => subsetDef is null || subsetDef.Labels.IsSubsetOf(e.Labels))
+                .Select(e => new UpstreamEndpoint(e.Address, e.Port, e.Weight, e.Labels, e.Workload)).ToList();
+            (status, detail) = endpoints.Count == 0
+                ? (ClusterStatus.NoEndpoints, subsetDef is null
+                    ? $"service {host} has no endpoints"
+                    : $"no endpoint of {host} carries the labels of subset {subset} ({subsetDef.Labels})")
+                : (ClusterStatus.Ok, $"{endpoints.Count} endpoint(s)");
+        }
+
+        var uses = _clusterNameUses.GetValueOrDefault(name);
+        _clusterNameUses[name] = uses + 1;
+        var cluster = new UpstreamCluster
+        {
+            Id = uses == 0 ? name : $"{name}#{uses + 1}",
+            Name = name, Host = host, Port = port, Subset = subset, Status = status, Detail = detail, Endpoints = endpoints,
+            Policy = rule?.PolicyFor(subset, port) ?? UpstreamPolicy.Default,
+            DestinationRules = rule?.Sources ?? [],
+        };
+        _clusters[(name, rules)] = cluster;
+        return cluster;
+    }
+}

@@ -1,0 +1,162 @@
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Actors.Routing;
+
+public enum LoadBalancerKind { LeastRequest, RoundRobin, Random, Passthrough, SourceIpHash }
+
+/// <summary>Outlier ejection settings in force for a cluster (only when the DestinationRule sets outlierDetection).</summary>
+public sealed record OutlierPolicy(
+    int Consecutive5xxErrors,
+    int ConsecutiveGatewayErrors,
+    TimeSpan Interval,
+    TimeSpan BaseEjectionTime,
+    int MaxEjectionPercent,
+    int MinHealthPercent)
+{
+    /// <summary>For TCP a connect failure counts as both a 5xx and a gateway error; the lower enabled threshold ejects.</summary>
+    public int EjectAfter => (Consecutive5xxErrors, ConsecutiveGatewayErrors) switch
+    {
+        (0, 0) => 0,
+        (0, var g) => g,
+        (var x, 0) => x,
+        var (x, g) => Math.Min(x, g),
+    };
+}
+
+/// <summary>The traffic policy a cluster runs with after DestinationRule lookup, subset override and port-level replacement.</summary>
+public sealed record UpstreamPolicy(
+    LoadBalancerKind LoadBalancer,
+    int? MaxConnections,
+    TimeSpan ConnectTimeout,
+    TimeSpan? IdleTimeout,
+    TimeSpan? MaxConnectionDuration,
+    TcpKeepalive? Keepalive,
+    OutlierPolicy? Outlier,
+    string? ProxyProtocolVersion)
+{
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromHours(1);
+
+    public static readonly UpstreamPolicy Default = From(null);
+
+    /// <summary>Reads Istio defaults for whatever the policy leaves unset.</summary>
+    public static UpstreamPolicy From(TrafficPolicy? policy)
+    {
+        var tcp = policy?.ConnectionPool?.Tcp;
+        var od = policy?.OutlierDetection;
+        return new UpstreamPolicy(
+            Balancer(policy?.LoadBalancer),
+            tcp?.MaxConnections,
+            tcp?.ConnectTimeout?.ToTimeSpan() ?? DefaultConnectTimeout,
+            tcp?.IdleTimeout is { } idle ? (idle.IsZero ? null : idle.ToTimeSpan()) : DefaultIdleTimeout,
+            tcp?.MaxConnectionDuration?.ToTimeSpan(),
+            tcp?.TcpKeepalive,
+            od is null ? null : new OutlierPolicy(
+                od.Consecutive5xxErrors ?? od.ConsecutiveErrors ?? 5,
+                od.ConsecutiveGatewayErrors ?? 0,
+                od.Interval?.ToTimeSpan() ?? TimeSpan.FromSeconds(10),
+                od.BaseEjectionTime?.ToTimeSpan() ?? TimeSpan.FromSeconds(30),
+                od.MaxEjectionPercent ?? 10,
+                od.MinHealthPercent ?? 0),
+            policy?.ProxyProtocol?.Version);
+    }
+
+    private static LoadBalancerKind Balancer(LoadBalancerSettings? lb) => lb switch
+    {
+        { ConsistentHash.UseSourceIp: true } => LoadBalancerKind.SourceIpHash,
+        { Simple: "ROUND_ROBIN" } => LoadBalancerKind.RoundRobin,
+        { Simple: "RANDOM" } => LoadBalancerKind.Random,
+        { Simple: "PASSTHROUGH" } => LoadBalancerKind.Passthrough,
+        _ => LoadBalancerKind.LeastRequest, // unset, UNSPECIFIED, LEAST_REQUEST, LEAST_CONN; other hash keys do nothing at L4
+    };
+}
+
+/// <summary>The DestinationRules that apply to one service for one client namespace, merged.</summary>
+public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, TrafficPolicy? TrafficPolicy, IReadOnlyList<Subset> Subsets)
+{
+    public Subset? Subset(string name) => Subsets.FirstOrDefault(s => s.Name == name);
+
+    /// <summary>Top-level policy, overridden field by field by the subset's, then replaced by the port-level settings for the port.</summary>
+    public UpstreamPolicy PolicyFor(string? subsetName, int port)
+    {
+        var policy = ForPort(TrafficPolicy, port);
+        if (subsetName is not null && ForPort(Subset(subsetName)?.TrafficPolicy, port) is { } sub)
+        {
+            policy = new TrafficPolicy
+            {
+                LoadBalancer = sub.LoadBalancer ?? policy?.LoadBalancer,
+                ConnectionPool = sub.ConnectionPool ?? policy?.ConnectionPool,
+                OutlierDetection = sub.OutlierDetection ?? policy?.OutlierDetection,
+                Tls = sub.Tls ?? policy?.Tls,
+                ProxyProtocol = sub.ProxyProtocol ?? policy?.ProxyProtocol,
+            };
+        }
+        return UpstreamPolicy.From(policy);
+    }
+
+    private static TrafficPolicy? ForPort(TrafficPolicy? policy, int port)
+    {
+        var pls = policy?.PortLevelSettings.FirstOrDefault(p => p.Port?.Number == port);
+        return pls is null
+            ? policy
+            : policy! with
+            {
+                LoadBalancer = pls.LoadBalancer, ConnectionPool = pls.ConnectionPool,
+                OutlierDetection = pls.OutlierDetection, Tls = pls.Tls, PortLevelSettings = Seq<PortTrafficPolicy>.Empty,
+            };
+    }
+}
+
+/// <summary>Istio's DestinationRule lookup: client namespace, then the service's, then the root namespace; most specific host wins.</summary>
+public sealed class DestinationRuleIndex(IEnumerable<DestinationRule> rules)
+{
+    public const string RootNamespace = "istio-system";
+
+    private readonly ILookup<string, DestinationRule> _byNamespace =
+        Precedence.Order(rules).Where(r => r.Spec.Host is not null).ToLookup(r => r.Metadata.Namespace);
+
+    public MergedDestinationRule? Resolve(string host, string serviceNamespace, string? clientNamespace)
+    {
+        foreach (var ns in new[] { clientNamespace, serviceNamespace, RootNamespace }.Distinct())
+        {
+            if (ns is null) continue;
+            var candidates = _byNamespace[ns].Where(r => Precedence.VisibleTo(r.Metadata.Namespace, r.Spec.ExportTo, clientNamespace)
+                                               && HostName.Covers(HostName.Expand(r.Spec.Host!, ns), host)).ToList();
+            if (candidates.Count == 0) continue;
+            // Most specific: an exact host beats any wildcard, a longer wildcard beats a shorter one.
+            var best = candidates.Select(r => HostName.Expand(r.Spec.Host!, ns))
+                .OrderByDescending(h => h == host).ThenByDescending(h => h.Length).First();
+            var chosen = candidates.Where(r => HostName.Expand(r.Spec.Host!, ns) == best).ToList();
+            var subsets = new List<Subset>();
+            foreach (var s in chosen.SelectMany(r => r.Spec.Subsets))
+                if (subsets.All(x => x.Name != s.Name)) subsets.Add(s); // first definition of a name wins
+            return new MergedDestinationRule(chosen.Select(r => r.Key).ToList(),
+                chosen.Select(r => r.Spec.TrafficPolicy).FirstOrDefault(p => p is not null), subsets);
+        }
+        return null;
+    }
+}
+
+/// <summary>Istio's ordering and visibility rules shared by VirtualServices and DestinationRules.</summary>
+public static class Precedence
+{
+    /// <summary>Creation time, then name, then namespace.</summary>
+    public static IEnumerable<T> Order<T>(IEnumerable<T> resources) where T : Resource =>
+        resources.OrderBy(r => r.Metadata.CreationTimestamp ?? "", StringComparer.Ordinal)
+            .ThenBy(r => r.Metadata.Name, StringComparer.Ordinal)
+            .ThenBy(r => r.Metadata.Namespace, StringComparer.Ordinal);
+
+    /// <summary>exportTo: empty or <c>*</c> = everyone, <c>.</c> = own namespace, else the namespaces listed.</summary>
+    public static bool VisibleTo(string ownNamespace, Seq<string> exportTo, string? clientNamespace) =>
+        exportTo.IsEmpty || exportTo.Contains("*")
+        || (clientNamespace is not null && ((exportTo.Contains(".") && clientNamespace == ownNamespace) || exportTo.Contains(clientNamespace)));
+
+    /// <summary>0 = private to the client's namespace, 1 = exported to it by name, 2 = public; -1 = not visible.</summary>
+    public static int Group(string ownNamespace, Seq<string> exportTo, string? clientNamespace)
+    {
+        if (exportTo.IsEmpty || exportTo.Contains("*")) return 2;
+        if (clientNamespace is null) return -1;
+        if (exportTo.Contains(".") && clientNamespace == ownNamespace) return 0;
+        return exportTo.Contains(clientNamespace) ? 1 : -1;
+    }
+}

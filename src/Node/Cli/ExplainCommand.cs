@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Net;
+using System.Text.Json;
+using AkkaL4.Actors.Config;
+using AkkaL4.Actors.Routing;
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Node.Cli;
+
+/// <summary><c>akkal4 explain</c>: where a connection would go, decided offline from manifests.</summary>
+internal static class ExplainCommand
+{
+    public static Command Create()
+    {
+        var files = CommonOptions.Files();
+        var output = CommonOptions.Output();
+        var source = new Option<string>("--source", "-s") { Description = "The client's address, IP or IP:PORT.", Required = true };
+        var destination = new Option<string>("--destination", "-d") { Description = "The address the client dialled, IP:PORT.", Required = true };
+        var sni = new Option<string?>("--sni") { Description = "The TLS server name the client sent, for TLS routes." };
+        var nodeLabels = new Option<string?>("--node-labels")
+        {
+            Description = "The router node's labels (k=v,k=v): Gateways whose selector they satisfy are served. Default: every Gateway is served.",
+        };
+        var gateway = new Option<string?>("--gateway")
+        {
+            Description = "Explain as the node serving this Gateway (ns/name): for gateways bound to all addresses, or to pick one of several.",
+        };
+        var command = new Command("explain",
+            "Explain where a connection would be routed: the listener, the matched VirtualService and rule, the weighted " +
+            "destinations with their clusters and endpoints, or why it is refused. Offline, from manifests.")
+        {
+            files, source, destination, sni, nodeLabels, gateway, output,
+        };
+        command.SetAction(parse =>
+        {
+            if (!TryAddress(parse.GetValue(source)!, portRequired: false, out var src) ||
+                !TryAddress(parse.GetValue(destination)!, portRequired: true, out var dst))
+                return ExitCodes.Usage;
+            if (!TryLabels(parse.GetValue(nodeLabels), out var labels)) return ExitCodes.Usage;
+            if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
+
+            var report = ConfigCheck.Check(inputs);
+            if (!report.Ok)
+            {
+                ValidateCommand.Print(report, parse.GetValue(output) == "json", Console.Out);
+                return ExitCodes.Rejected;
+            }
+            var resources = report.Resources;
+            if (parse.GetValue(gateway) is { } gw)
+            {
+                var chosen = resources.OfType<Gateway>().FirstOrDefault(g => $"{g.Metadata.Namespace}/{g.Metadata.Name}" == gw);
+                if (chosen is null)
+                {
+                    Console.Error.WriteLine($"akkal4: no Gateway {gw} in the given manifests");
+                    return ExitCodes.Usage;
+                }
+                labels = chosen.Spec.Selector;
+                resources = resources.Where(r => r is not Gateway || ReferenceEquals(r, chosen)).ToList();
+            }
+            else if (labels is null)
+            {
+                // No node identity given: serve every Gateway, so any gateway address can be explained.
+                labels = new Labels(resources.OfType<Gateway>().SelectMany(g => g.Spec.Selector).DistinctBy(p => p.Key));
+                resources = resources.Select(r => r is Gateway g ? g with { Spec = g.Spec with { Selector = Labels.Empty } } : r).ToList();
+            }
+
+            var snapshot = RouteCompiler.Compile(resources, labels);
+            var decision = snapshot.Decide(new IpPort(dst.Address, dst.Port), src.Address, dst.Address, parse.GetValue(sni));
+            var explanation = Explanation.Of(decision);
+            Console.WriteLine(parse.GetValue(output) == "json"
+                ? JsonSerializer.Serialize(explanation, new JsonSerializerOptions { WriteIndented = true })
+                : explanation.ToText());
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    internal static bool TryAddress(string text, bool portRequired, out IpPort address)
+    {
+        address = default;
+        if (IPAddress.TryParse(text, out var ip) && !portRequired && !text.Contains("]:") && text.Count(c => c == ':') != 1)
+        {
+            address = new IpPort(IpKey.From(ip), 0);
+            return true;
+        }
+        if (IPEndPoint.TryParse(text, out var ep) && ep.Port != 0)
+        {
+            address = new IpPort(IpKey.From(ep.Address), ep.Port);
+            return true;
+        }
+        Console.Error.WriteLine($"akkal4: '{text}' is not {(portRequired ? "IP:PORT" : "an IP or IP:PORT")}");
+        return false;
+    }
+
+    internal static bool TryLabels(string? text, out Labels? labels)
+    {
+        labels = null;
+        if (string.IsNullOrWhiteSpace(text)) return true;
+        var pairs = new List<KeyValuePair<string, string>>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = part.IndexOf('=');
+            if (eq <= 0)
+            {
+                Console.Error.WriteLine($"akkal4: label '{part}' is not key=value");
+                return false;
+            }
+            pairs.Add(new(part[..eq], part[(eq + 1)..]));
+        }
+        labels = new Labels(pairs);
+        return true;
+    }
+}
