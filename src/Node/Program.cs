@@ -5,6 +5,8 @@ var root = new RootCommand("AkkaL4: a distributed L4 TCP router driven by Istio 
 {
     ValidateCommand.Create(),
     ExplainCommand.Create(),
+    RunCommand.Create(),
+    EchoCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -1,0 +1,259 @@
+using System.Net;
+using Akka;
+using Akka.Actor;
+using Akka.IO;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using AkkaL4.Actors.ControlPlane;
+using AkkaL4.Actors.DataPlane.Transport;
+using AkkaL4.Actors.Routing;
+using AkkaL4.Actors.Routing.LoadBalancing;
+using AkkaL4.Actors.Upstreams;
+using Reactive.Streams;
+
+namespace AkkaL4.Actors.DataPlane;
+
+/// <summary>
+/// One accepted connection, from decision to the last byte: decide from the node's current snapshot,
+/// get an endpoint from the router actors, connect (retrying another endpoint on failure), relay
+/// both directions with half-close, enforce idleTimeout and maxConnectionDuration, then report bytes,
+/// duration and flags in one access-log entry and stop.
+/// </summary>
+public sealed class ConnectionActor : ReceiveActor, IWithTimers
+{
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private sealed record Connected(UpstreamConnected Connection);
+    private sealed record ConnectFailed(Exception Cause);
+    private sealed record DirectionEnded(bool Upstream, Exception? Failure);
+    private sealed record DurationElapsed;
+
+    private readonly AcceptedConnection _accepted;
+    private readonly LiveRoutes _routes;
+    private readonly IActorRef _routers;
+    private readonly ITcpTransport _transport;
+    private readonly DataPlaneSettings _settings;
+    private readonly DataPlaneMetrics _metrics;
+    private readonly IMaterializer _materializer;
+
+    private readonly DateTimeOffset _start = DateTimeOffset.UtcNow;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private readonly Counters _bytes = new();
+    private readonly HashSet<string> _tried = [];
+    private readonly SharedKillSwitch _killSwitch = KillSwitches.Shared("connection");
+    private string _listener = "";
+    private Decision _decision;
+    private IPublisher<ByteString>? _fromClient;
+    private ISubscriber<ByteString>? _toClient;
+    private IPublisher<ByteString>? _fromUpstream;
+    private ISubscriber<ByteString>? _toUpstream;
+    private UpstreamAssigned? _upstream;
+    private ResponseFlags _flags;
+    private string _detail = "";
+    private int _attempts;
+    private int _directionsOpen = 2;
+    private bool _relaying;
+    private bool _reported;
+    private string? _refusedCluster;
+
+    /// <summary>Byte counts written by the stream threads, read once both directions have ended.</summary>
+    private sealed class Counters
+    {
+        public long FromClient;
+        public long ToClient;
+    }
+
+    public static Props Props(AcceptedConnection accepted, LiveRoutes routes, IActorRef routers, ITcpTransport transport,
+        DataPlaneSettings settings, DataPlaneMetrics metrics, IMaterializer materializer) =>
+        Akka.Actor.Props.Create(() => new ConnectionActor(accepted, routes, routers, transport, settings, metrics, materializer));
+
+    public ConnectionActor(AcceptedConnection accepted, LiveRoutes routes, IActorRef routers, ITcpTransport transport,
+        DataPlaneSettings settings, DataPlaneMetrics metrics, IMaterializer materializer)
+    {
+        _accepted = accepted;
+        _routes = routes;
+        _routers = routers;
+        _transport = transport;
+        _settings = settings;
+        _metrics = metrics;
+        _materializer = materializer;
+
+        Receive<UpstreamAssigned>(Connect);
+        Receive<UpstreamRefused>(r => Refuse(r.Flag, r.Detail, r.Cluster));
+        Receive<Connected>(OnConnected);
+        Receive<ConnectFailed>(OnConnectFailed);
+        Receive<DirectionEnded>(OnDirectionEnded);
+        Receive<DurationElapsed>(_ =>
+        {
+            _flags |= ResponseFlags.DurationTimeout;
+            _detail = "maxConnectionDuration reached";
+            _killSwitch.Shutdown();
+        });
+    }
+
+    protected override void PreStart()
+    {
+        // Take the client's side of the socket now, so it is registered at once; it is joined to an
+        // upstream only once one is connected, so failed attempts never touch the client.
+        (_fromClient, _toClient) = _accepted.Flow
+            .JoinMaterialized(Flow.FromSinkAndSource(Sink.AsPublisher<ByteString>(false), Source.AsSubscriber<ByteString>(), Keep.Both), Keep.Right)
+            .Run(_materializer);
+
+        var local = _accepted.Local;
+        var localKey = IpKey.From(local.Address);
+        _listener = new IpPort(localKey, local.Port).ToString();
+        _metrics.DownstreamTotal.Add(1, DataPlaneMetrics.Listener(_listener));
+        _metrics.DownstreamActive.Add(1, DataPlaneMetrics.Listener(_listener));
+
+        var snapshot = _routes.Current;
+        var source = IpKey.From(_accepted.Remote.Address);
+        _decision = snapshot.Decide(new IpPort(localKey, local.Port), source, localKey);
+        switch (_decision.Result)
+        {
+            case DecisionResult.Route:
+                _routers.Tell(new PickUpstream(_decision.Target!, LoadBalancers.HashOf(source), _tried));
+                break;
+            case DecisionResult.NoHealthyUpstream:
+                _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Listener(_listener));
+                Refuse(ResponseFlags.NoHealthyUpstream, Explanation.Of(_decision).Reason, _decision.Target?.Destinations.FirstOrDefault()?.Cluster.Name);
+                break;
+            default:
+                Refuse(ResponseFlags.NoRoute, Explanation.Of(_decision).Reason, null);
+                break;
+        }
+    }
+
+    private void Connect(UpstreamAssigned assigned)
+    {
+        _upstream = assigned;
+        _attempts++;
+        var endpoint = assigned.Endpoint;
+        EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
+        var policy = assigned.Cluster.Policy;
+        var ((toUpstream, connected), fromUpstream) = Source.AsSubscriber<ByteString>()
+            .ViaMaterialized(_transport.Connect(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive)), Keep.Both)
+            .ToMaterialized(Sink.AsPublisher<ByteString>(false), Keep.Both)
+            .Run(_materializer);
+        (_toUpstream, _fromUpstream) = (toUpstream, fromUpstream);
+        connected.PipeTo(Self, success: c => new Connected(c), failure: e => new ConnectFailed(e));
+    }
+
+    private void OnConnected(Connected connected)
+    {
+        var assigned = _upstream!;
+        assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
+        _metrics.UpstreamTotal.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
+        _relaying = true;
+
+        var bytes = _bytes;
+        var up = Flow.Create<ByteString>()
+            .Select(b => { Interlocked.Add(ref bytes.FromClient, b.Count); return b; })
+            .Via(_killSwitch.Flow<ByteString>())
+            .WatchTermination((_, done) => done);
+        var down = Flow.Create<ByteString>()
+            .Select(b => { Interlocked.Add(ref bytes.ToClient, b.Count); return b; })
+            .Via(_killSwitch.Flow<ByteString>())
+            .WatchTermination((_, done) => done);
+        var relay = BidiFlow.FromFlowsMat(up, down, Keep.Both);
+        var policy = assigned.Cluster.Policy;
+        var upstream = Flow.FromSinkAndSource(Sink.FromSubscriber(_toUpstream!), Source.FromPublisher(_fromUpstream!));
+        var client = Flow.FromSinkAndSource(Sink.FromSubscriber(_toClient!), Source.FromPublisher(_fromClient!));
+        var joined = policy.IdleTimeout is { } idle
+            ? relay.AtopMat(BidiFlow.BidirectionalIdleTimeout<ByteString, ByteString>(idle), Keep.Left).Join(upstream)
+            : relay.Join(upstream);
+        var (upDone, downDone) = client.JoinMaterialized(joined, Keep.Right).Run(_materializer);
+        upDone.PipeTo(Self, success: _ => new DirectionEnded(true, null), failure: e => new DirectionEnded(true, e));
+        downDone.PipeTo(Self, success: _ => new DirectionEnded(false, null), failure: e => new DirectionEnded(false, e));
+
+        if (policy.MaxConnectionDuration is { } max)
+            Timers.StartSingleTimer("max-duration", new DurationElapsed(), max);
+    }
+
+    private void OnConnectFailed(ConnectFailed failed)
+    {
+        var assigned = _upstream!;
+        assigned.Router.Tell(new ConnectOutcome(assigned.Index, false));
+        _tried.Add(assigned.Endpoint.ToString());
+        _upstream = null;
+        var cause = failed.Cause is AggregateException { InnerException: { } inner } ? inner : failed.Cause;
+        var timedOut = cause is TimeoutException || cause.GetType().Name.Contains("Timeout", StringComparison.Ordinal);
+        _metrics.UpstreamConnectFail.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
+        if (timedOut) _metrics.UpstreamConnectTimeout.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
+        _flags |= ResponseFlags.UpstreamConnectFailure;
+        var why = $"connect to {assigned.Endpoint} failed: {(timedOut ? "timed out after " + assigned.Cluster.Policy.ConnectTimeout : cause.Message)}";
+        _detail = _detail.Length == 0 ? why : $"{_detail}; {why}";
+        if (_attempts < _settings.MaxConnectAttempts)
+        {
+            _routers.Tell(new PickUpstream(_decision.Target!, LoadBalancers.HashOf(IpKey.From(_accepted.Remote.Address)), _tried));
+            return;
+        }
+        Refuse(ResponseFlags.UpstreamRetryLimitExceeded, $"{_detail}; {_attempts} attempt(s), giving up", assigned.Cluster.Name);
+    }
+
+    private void OnDirectionEnded(DirectionEnded ended)
+    {
+        if (ended.Failure is { } failure)
+        {
+            var cause = failure is AggregateException { InnerException: { } inner } ? inner : failure;
+            if (cause is TimeoutException && !_flags.HasFlag(ResponseFlags.DurationTimeout))
+            {
+                if (!_flags.HasFlag(ResponseFlags.IdleTimeout)) _metrics.IdleTimeout.Add(1, DataPlaneMetrics.Cluster(_upstream!.Cluster.Name));
+                _flags |= ResponseFlags.IdleTimeout;
+                _detail = $"idle for {_upstream!.Cluster.Policy.IdleTimeout}";
+            }
+            else if (_detail.Length == 0 || !_relaying) _detail = $"{(ended.Upstream ? "client side" : "upstream side")}: {cause.Message}";
+        }
+        if (--_directionsOpen > 0) return;
+        if (_detail.Length == 0) _detail = "closed";
+        Context.Stop(Self);
+    }
+
+    /// <summary>Ends a connection that got no upstream: the client sees the connection close.</summary>
+    private void Refuse(ResponseFlags flag, string detail, string? cluster)
+    {
+        _flags |= flag;
+        _detail = _detail.Length == 0 || flag == ResponseFlags.UpstreamRetryLimitExceeded ? detail : $"{_detail}; {detail}";
+        if (flag == ResponseFlags.NoRoute) _metrics.DownstreamNoRoute.Add(1, DataPlaneMetrics.Listener(_listener));
+        _refusedCluster = cluster;
+        Context.Stop(Self);
+    }
+
+    protected override void PostStop()
+    {
+        if (!_relaying)
+        {
+            // Close the client's socket: nothing more to send, nothing more to read.
+            if (_toClient is not null) Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(_toClient), _materializer);
+            if (_fromClient is not null) Source.FromPublisher(_fromClient).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+            if (_upstream is not null)
+            {
+                // Stopped while an attempt was in flight: abandon it.
+                _upstream.Router.Tell(new ConnectOutcome(_upstream.Index, false));
+                if (_toUpstream is not null) Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(_toUpstream), _materializer);
+                if (_fromUpstream is not null) Source.FromPublisher(_fromUpstream).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+            }
+        }
+        else
+        {
+            _killSwitch.Abort(new OperationCanceledException("connection actor stopped"));
+            _upstream?.Router.Tell(new UpstreamClosed(_upstream.Index));
+        }
+        Report();
+    }
+
+    private void Report()
+    {
+        if (_reported) return;
+        _reported = true;
+        var rx = Interlocked.Read(ref _bytes.FromClient);
+        var tx = Interlocked.Read(ref _bytes.ToClient);
+        _metrics.DownstreamActive.Add(-1, DataPlaneMetrics.Listener(_listener));
+        _metrics.DownstreamRxBytes.Add(rx, DataPlaneMetrics.Listener(_listener));
+        _metrics.DownstreamTxBytes.Add(tx, DataPlaneMetrics.Listener(_listener));
+        var target = _decision.Target;
+        var entry = new AccessLogEntry(_start, _clock.Elapsed, _accepted.Remote.ToString(), _listener, _decision.Gateway,
+            target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.Endpoint.ToString(),
+            rx, tx, _flags, _detail);
+        Context.System.EventStream.Publish(entry);
+    }
+}

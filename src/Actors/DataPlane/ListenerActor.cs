@@ -1,0 +1,139 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using AkkaL4.Actors.ControlPlane;
+using AkkaL4.Actors.DataPlane.Transport;
+using AkkaL4.Actors.Routing;
+
+namespace AkkaL4.Actors.DataPlane;
+
+/// <summary>
+/// One bound address:port. Accepts through the transport (one accept in flight: the stream waits for
+/// this actor's ack), starts a <see cref="ConnectionActor"/> child per connection, retries a failed
+/// bind with backoff, and on <see cref="Unbind"/> stops accepting and stops itself once its
+/// connections have ended (they keep the route they were given).
+/// </summary>
+public sealed class ListenerActor : ReceiveActor, IWithTimers
+{
+    public sealed record Unbind;
+    public sealed record Bound(IpPort Address);
+    public sealed record BindFailed(IpPort Address, string Reason);
+
+    private sealed record StreamInit;
+    private sealed record Ack;
+    private sealed record StreamDone;
+    private sealed record StreamFailed(Exception Cause);
+    private sealed record TryBind;
+    private sealed record BindResult(IListenerBinding? Binding, Exception? Failure);
+
+    private readonly IpPort _address;
+    private readonly LiveRoutes _routes;
+    private readonly IActorRef _routers;
+    private readonly ITcpTransport _transport;
+    private readonly DataPlaneSettings _settings;
+    private readonly DataPlaneMetrics _metrics;
+    private readonly IMaterializer _materializer;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IListenerBinding? _binding;
+    private TimeSpan _retry;
+    private bool _unbinding;
+    private int _connections;
+    private long _accepted;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IpPort address, LiveRoutes routes, IActorRef routers, ITcpTransport transport,
+        DataPlaneSettings settings, DataPlaneMetrics metrics, IMaterializer materializer) =>
+        Akka.Actor.Props.Create(() => new ListenerActor(address, routes, routers, transport, settings, metrics, materializer));
+
+    public ListenerActor(IpPort address, LiveRoutes routes, IActorRef routers, ITcpTransport transport,
+        DataPlaneSettings settings, DataPlaneMetrics metrics, IMaterializer materializer)
+    {
+        _address = address;
+        _routes = routes;
+        _routers = routers;
+        _transport = transport;
+        _settings = settings;
+        _metrics = metrics;
+        _materializer = materializer;
+        _retry = settings.BindRetry;
+
+        Receive<TryBind>(_ => StartBinding());
+        Receive<BindResult>(OnBindResult);
+        Receive<StreamInit>(_ => Sender.Tell(new Ack()));
+        Receive<AcceptedConnection>(c =>
+        {
+            _accepted++;
+            var child = Context.ActorOf(ConnectionActor.Props(c, _routes, _routers, _transport, _settings, _metrics, _materializer), $"c{_accepted}");
+            Context.Watch(child);
+            _connections++;
+            Sender.Tell(new Ack());
+        });
+        Receive<StreamDone>(_ => { if (!_unbinding) _log.Warning("listener {0}: accept stream ended", _address); });
+        Receive<StreamFailed>(f =>
+        {
+            if (_unbinding) return;
+            _log.Warning("listener {0}: accept stream failed ({1}); binding again", _address, f.Cause.Message);
+            _binding = null;
+            Timers.StartSingleTimer("bind", new TryBind(), _retry);
+        });
+        Receive<Terminated>(_ =>
+        {
+            _connections--;
+            if (_unbinding && _connections == 0) Context.Stop(Self);
+        });
+        Receive<Unbind>(_ =>
+        {
+            _unbinding = true;
+            Timers.CancelAll();
+            _binding?.Unbind();
+            _binding = null;
+            _log.Info("listener {0}: unbound, {1} connection(s) draining", _address, _connections);
+            if (_connections == 0) Context.Stop(Self);
+        });
+    }
+
+    protected override void PreStart() => StartBinding();
+
+    /// <summary>A connection that throws is stopped, not restarted: its socket cannot be taken twice; siblings go on.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    protected override void PostStop() => _binding?.Unbind();
+
+    private void StartBinding()
+    {
+        var endpoint = new IPEndPoint(_address.Address.ToAddress(), _address.Port);
+        try
+        {
+            var binding = _transport.Bind(endpoint, _settings.ListenBacklog)
+                .ToMaterialized(Sink.ActorRefWithAck<AcceptedConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e)), Keep.Left)
+                .Run(_materializer);
+            binding.PipeTo(Self, success: b => new BindResult(b, null), failure: e => new BindResult(null, e));
+        }
+        catch (Exception e)
+        {
+            Self.Tell(new BindResult(null, e));
+        }
+    }
+
+    private void OnBindResult(BindResult result)
+    {
+        if (result.Binding is { } binding)
+        {
+            if (_unbinding) { binding.Unbind(); return; }
+            _binding = binding;
+            _retry = _settings.BindRetry;
+            _log.Info("listener {0}: bound", _address);
+            Context.Parent.Tell(new Bound(_address));
+            return;
+        }
+        var cause = result.Failure is AggregateException { InnerException: { } inner } ? inner : result.Failure!;
+        var reason = cause.InnerException?.Message ?? cause.Message;
+        _log.Warning("listener {0}: bind failed: {1}; retrying in {2}", _address, reason, _retry);
+        Context.Parent.Tell(new BindFailed(_address, reason));
+        Timers.StartSingleTimer("bind", new TryBind(), _retry);
+        _retry = TimeSpan.FromTicks(Math.Min(_retry.Ticks * 2, _settings.BindRetryMax.Ticks));
+    }
+}

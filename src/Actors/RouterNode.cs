@@ -1,0 +1,130 @@
+using System.Reflection;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.Streams;
+using AkkaL4.Actors.ControlPlane;
+using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.DataPlane.Transport;
+using AkkaL4.Actors.Routing;
+using AkkaL4.Actors.Upstreams;
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Actors;
+
+public sealed record RouterNodeOptions
+{
+    /// <summary>The node's name (its actor system's name in logs and metrics).</summary>
+    public string Name { get; init; } = "akkal4";
+    /// <summary>Gateways whose selector these labels satisfy are served by this node.</summary>
+    public Labels Labels { get; init; } = Labels.Empty;
+    /// <summary>Cluster addresses to join (<c>akka.tcp://akkal4@host:port</c>); empty = start a cluster of its own.</summary>
+    public IReadOnlyList<string> Seeds { get; init; } = [];
+    /// <summary>HOCON that replaces the built-in cluster.hocon (null = the built-in one).</summary>
+    public string? Hocon { get; init; }
+    /// <summary>HOCON placed over it, for per-node values and tests.</summary>
+    public string? Overrides { get; init; }
+}
+
+/// <summary>
+/// One router node: an actor system in an Akka cluster with the data plane (listeners, connection
+/// actors, router actors). <see cref="Apply"/> swaps in a new configuration.
+/// </summary>
+public sealed class RouterNode : IAsyncDisposable
+{
+    public const string ActorSystemName = "akkal4";
+
+    private readonly RouterNodeOptions _options;
+    private readonly IActorRef _routers;
+    private readonly IActorRef _listeners;
+
+    public ActorSystem System { get; }
+    public LiveRoutes Routes { get; } = new();
+    public DataPlaneMetrics Metrics { get; }
+    public RouterNodeOptions Options => _options;
+
+    private RouterNode(RouterNodeOptions options, ActorSystem system, ITcpTransport? transport)
+    {
+        _options = options;
+        System = system;
+        Metrics = new DataPlaneMetrics(options.Name);
+        var settings = DataPlaneSettings.From(system.Settings.Config);
+        var materializer = system.Materializer();
+        transport ??= new AkkaTcpTransport(system);
+        _routers = system.ActorOf(RouterSupervisor.Props(Metrics), "routers");
+        _listeners = system.ActorOf(ListenerSet.Props(Routes, _routers, transport, settings, Metrics, materializer), "listeners");
+        system.ActorOf(Props.Create(() => new AccessLogWriter()), "access-log");
+    }
+
+    public static string BuiltInHocon()
+    {
+        using var stream = typeof(RouterNode).Assembly.GetManifestResourceStream("cluster.hocon")
+                           ?? throw new InvalidOperationException("cluster.hocon is not embedded in " + typeof(RouterNode).Assembly.GetName().Name);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    public static RouterNode Start(RouterNodeOptions options, ITcpTransport? transport = null)
+    {
+        var config = ConfigurationFactory.ParseString(options.Overrides ?? "")
+            .WithFallback(ConfigurationFactory.ParseString(options.Hocon ?? BuiltInHocon()));
+        var system = ActorSystem.Create(ActorSystemName, config);
+        var node = new RouterNode(options, system, transport);
+        var cluster = Cluster.Get(system);
+        if (options.Seeds.Count == 0) cluster.Join(cluster.SelfAddress);
+        else cluster.JoinSeedNodes(options.Seeds.Select(Address.Parse));
+        return node;
+    }
+
+    /// <summary>The node's cluster address, for other nodes to join.</summary>
+    public string ClusterAddress => Cluster.Get(System).SelfAddress.ToString();
+
+    /// <summary>Compiles the configuration for this node's labels and puts it in force.</summary>
+    public RouteSnapshot Apply(IReadOnlyCollection<Resource> resources, long revision = 0)
+    {
+        var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision);
+        Routes.Swap(snapshot);
+        _routers.Tell(new ApplyRoutes(snapshot));
+        _listeners.Tell(new ApplyRoutes(snapshot));
+        var log = System.Log;
+        foreach (var note in snapshot.Notes) log.Warning("config: {0}", note);
+        log.Info("config revision {0} in force: {1} listener(s), {2} cluster(s)", revision, snapshot.Listeners.Count, snapshot.Clusters.Count);
+        return snapshot;
+    }
+
+    public Task<IReadOnlyList<ListenerSet.ListenerStatus>> ListenersAsync() =>
+        _listeners.Ask<IReadOnlyList<ListenerSet.ListenerStatus>>(new ListenerSet.GetListeners(), TimeSpan.FromSeconds(5));
+
+    /// <summary>Waits until every listener of the current snapshot is bound (or the timeout passes).</summary>
+    public async Task<IReadOnlyList<ListenerSet.ListenerStatus>> WaitForListenersAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var listeners = await ListenersAsync();
+            var expected = Routes.Current.Listeners.Count;
+            if ((listeners.Count == expected && listeners.All(l => l.Bound)) || DateTime.UtcNow > deadline) return listeners;
+            await Task.Delay(20);
+        }
+    }
+
+    public IActorRef Routers => _routers;
+
+    public async ValueTask DisposeAsync()
+    {
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        Metrics.Dispose();
+    }
+}
+
+/// <summary>Writes each <see cref="AccessLogEntry"/> published on the event stream as one log line.</summary>
+internal sealed class AccessLogWriter : ReceiveActor
+{
+    public AccessLogWriter()
+    {
+        var log = Context.GetLogger();
+        Receive<AccessLogEntry>(e => log.Info(e.ToString()));
+    }
+
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(AccessLogEntry));
+}

@@ -1,0 +1,31 @@
+using Akka.Actor;
+using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.Routing;
+
+namespace AkkaL4.Actors.Upstreams;
+
+/// <summary>Connection → router supervisor: choose a destination of this route target, then an endpoint of its cluster.</summary>
+public sealed record PickUpstream(RouteTarget Target, uint SourceHash, IReadOnlySet<string> Tried);
+
+/// <summary>Router → connection: connect here, then report the outcome to <see cref="Router"/>.</summary>
+public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router);
+
+/// <summary>Router → connection: no endpoint can be had.</summary>
+public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string Detail);
+
+/// <summary>Connection → router: the connect attempt to endpoint <see cref="Index"/> succeeded or failed.</summary>
+public sealed record ConnectOutcome(int Index, bool Connected);
+
+/// <summary>Connection → router: a connection to endpoint <see cref="Index"/> has ended.</summary>
+public sealed record UpstreamClosed(int Index);
+
+/// <summary>Node → router supervisor: a new snapshot is in force.</summary>
+public sealed record ApplyRoutes(RouteSnapshot Snapshot);
+
+/// <summary>Fault injection: makes a router actor throw, so supervision can be seen and tested.</summary>
+public sealed record FailRouter(string ClusterId);
+
+/// <summary>Query: the live state of one cluster's router (endpoint, active connections, ejected).</summary>
+public sealed record GetRouterState(string ClusterId);
+
+public sealed record RouterState(string ClusterId, IReadOnlyList<(string Endpoint, int Active, bool Ejected)> Endpoints);
