@@ -21,6 +21,8 @@ public sealed record RouterNodeOptions
     public Labels Labels { get; init; } = Labels.Empty;
     /// <summary>Cluster addresses to join (<c>akka.tcp://akkal4@host:port</c>); empty = start a cluster of its own.</summary>
     public IReadOnlyList<string> Seeds { get; init; } = [];
+    /// <summary>False: serve only the listeners of this node's Gateways, no mesh (service address) listeners.</summary>
+    public bool ServeMesh { get; init; } = true;
     /// <summary>HOCON that replaces the built-in cluster.hocon (null = the built-in one).</summary>
     public string? Hocon { get; init; }
     /// <summary>HOCON placed over it, for per-node values and tests.</summary>
@@ -82,7 +84,7 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>Compiles the configuration for this node's labels and puts it in force.</summary>
     public RouteSnapshot Apply(IReadOnlyCollection<Resource> resources, long revision = 0)
     {
-        var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision);
+        var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
         Routes.Swap(snapshot);
         _routers.Tell(new ApplyRoutes(snapshot));
         _listeners.Tell(new ApplyRoutes(snapshot));

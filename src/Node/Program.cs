@@ -7,6 +7,7 @@ var root = new RootCommand("AkkaL4: a distributed L4 TCP router driven by Istio 
     ExplainCommand.Create(),
     RunCommand.Create(),
     EchoCommand.Create(),
+    DemoCommand.Create(),
 };
 
 var parse = root.Parse(args);

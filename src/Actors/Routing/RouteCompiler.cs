@@ -51,14 +51,15 @@ public sealed class RouteCompiler
         return exact.Union(wild).OrderBy(vs => _vsOrder[vs]);
     }
 
-    public static RouteSnapshot Compile(IReadOnlyCollection<Resource> resources, Labels? nodeLabels = null, long revision = 0) =>
-        new RouteCompiler(resources, nodeLabels ?? Labels.Empty).Build(revision);
+    /// <param name="serveMesh">False for a node that serves only gateway listeners (like an Istio ingress gateway).</param>
+    public static RouteSnapshot Compile(IReadOnlyCollection<Resource> resources, Labels? nodeLabels = null, long revision = 0, bool serveMesh = true) =>
+        new RouteCompiler(resources, nodeLabels ?? Labels.Empty).Build(revision, serveMesh);
 
-    private RouteSnapshot Build(long revision)
+    private RouteSnapshot Build(long revision, bool serveMesh)
     {
         var listeners = new Dictionary<IpPort, CompiledListener>();
         foreach (var listener in GatewayListeners()) listeners[listener.Address] = listener;
-        foreach (var listener in MeshListeners())
+        foreach (var listener in serveMesh ? MeshListeners() : [])
         {
             if (listeners.TryGetValue(listener.Address, out var existing))
                 _notes.Add($"listener {listener.Address}: {listener.Service!.Host} and {existing} claim the same address and port; {existing} keeps it");

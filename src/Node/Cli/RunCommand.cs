@@ -20,10 +20,15 @@ internal static class RunCommand
             Description = "Cluster address of a node to join (akka.tcp://akkal4@host:port). Default: start a single-member cluster.",
             Arity = ArgumentArity.ZeroOrMore,
         };
+        var mesh = new Option<bool>("--mesh")
+        {
+            Description = "Serve mesh listeners (every Service/ServiceEntry address); --mesh false makes a gateway-only node.",
+            DefaultValueFactory = _ => true,
+        };
         var config = new Option<string?>("--config") { Description = "A HOCON file to use instead of the built-in cluster.hocon." };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it.")
         {
-            files, labels, name, seeds, config,
+            files, labels, name, seeds, mesh, config,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -43,6 +48,7 @@ internal static class RunCommand
                 Name = parse.GetValue(name)!,
                 Labels = nodeLabels ?? Messages.Model.Labels.Empty,
                 Seeds = parse.GetValue(seeds) ?? [],
+                ServeMesh = parse.GetValue(mesh),
                 Hocon = hocon,
             });
             node.Apply(report.Resources, revision: 1);
