@@ -55,7 +55,7 @@ public sealed class RouterNode : IAsyncDisposable
         var materializer = system.Materializer();
         transport ??= new AkkaTcpTransport(system);
         _routers = system.ActorOf(RouterSupervisor.Props(Metrics), "routers");
-        _listeners = system.ActorOf(ListenerSet.Props(Routes, _routers, transport, settings, Metrics, materializer), "listeners");
+        _listeners = system.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer)), "listeners");
         system.ActorOf(Props.Create(() => new AccessLogWriter()), "access-log");
     }
 

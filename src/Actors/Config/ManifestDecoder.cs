@@ -30,24 +30,21 @@ public static class ManifestDecoder
         var byteCount = System.Text.Encoding.UTF8.GetByteCount(text);
         if (byteCount > limits.MaxBytes)
         {
-            errors.Add(Diagnostic.Error(source, "", $"input is {byteCount} bytes, over the limit of {limits.MaxBytes}", source));
+            errors.Add(Diagnostic.Error(source, "", $"input is {byteCount} bytes, over the limit of {limits.MaxBytes}", $"{source}:1:1"));
             return new DecodeResult(resources, errors);
         }
+        // A byte-order mark (stdin keeps it; File.ReadAllText drops it) is not part of the first key.
+        if (text.StartsWith('\uFEFF')) text = text[1..];
 
-        IReadOnlyList<(YamlNode? Root, Position Start)> documents;
-        try
-        {
-            documents = YamlTreeReader.ReadDocuments(text, limits);
-        }
-        catch (YamlSyntaxException e)
-        {
-            errors.Add(Diagnostic.Error(source, "", "invalid YAML/JSON: " + e.Message, $"{source}:{e.Position}"));
-            return new DecodeResult(resources, errors);
-        }
-
+        var documents = YamlTreeReader.ReadDocuments(text, limits);
         for (var i = 0; i < documents.Count; i++)
         {
-            var (root, start) = documents[i];
+            var (root, _, syntaxError) = documents[i];
+            if (syntaxError is not null)
+            {
+                errors.Add(Diagnostic.Error(source, "", "invalid YAML/JSON: " + syntaxError.Message, $"{source}:{syntaxError.Position}"));
+                continue;
+            }
             if (root is null) continue;
             var document = i + 1;
             // kubectl accepts a JSON array or a `kind: List` with `items`.
@@ -106,6 +103,7 @@ public static class ManifestDecoder
             errors.Add(Diagnostic.Error(resourceName, "metadata.name", "metadata.name is required", At(source, meta)));
 
         var binder = new Binder(resourceName, source, errors);
+        binder.ReportDuplicates(map, "");
         foreach (var entry in map.Entries)
         {
             if (!TopLevelFields.Contains(entry.Key))
@@ -180,8 +178,16 @@ public static class ManifestDecoder
         private void Error(string path, YamlNode node, string message) =>
             errors.Add(Diagnostic.Error(resource, path, message, At(source, node)));
 
+        public void ReportDuplicates(MapNode map, string path)
+        {
+            foreach (var d in map.Duplicates)
+                errors.Add(Diagnostic.Error(resource, path.Length == 0 ? d.Key : $"{path}.{d.Key}",
+                    $"duplicate key '{d.Key}' (first at line {d.First.Line})", $"{source}:{d.Position}"));
+        }
+
         public object BindObject(Type type, MapNode map, string path)
         {
+            ReportDuplicates(map, path);
             var fields = FieldsOf(type);
             var instance = Activator.CreateInstance(type)!;
             foreach (var entry in map.Entries)
@@ -210,7 +216,7 @@ public static class ManifestDecoder
         /// <summary>Returns null to leave the property at its default (unset or invalid).</summary>
         private object? BindValue(Type type, NullabilityInfo? nullability, YamlNode node, string path)
         {
-            if (node is ScalarNode { IsNull: true } && type != typeof(RawValue)) return null;
+            if (node is ScalarNode { IsNull: true }) return null;
             var underlying = Nullable.GetUnderlyingType(type) ?? type;
 
             if (underlying == typeof(string))
@@ -235,6 +241,7 @@ public static class ManifestDecoder
             if (type == typeof(Labels))
             {
                 if (node is not MapNode lm) return Mismatch("a mapping of strings", node, path);
+                ReportDuplicates(lm, path);
                 var pairs = new List<KeyValuePair<string, string>>();
                 foreach (var e in lm.Entries)
                 {
@@ -246,6 +253,7 @@ public static class ManifestDecoder
             if (type == typeof(Seq<NamedPort>))
             {
                 if (node is not MapNode pm) return Mismatch("a mapping of port names to numbers", node, path);
+                ReportDuplicates(pm, path);
                 var ports = new List<NamedPort>();
                 foreach (var e in pm.Entries)
                 {
@@ -265,7 +273,12 @@ public static class ManifestDecoder
                 {
                     var itemPath = $"{path}[{i}]";
                     var item = list.Items[i];
-                    if (item is ScalarNode { IsNull: true } && elementType != typeof(RawValue))
+                    if (elementType == typeof(RawValue))
+                    {
+                        items.SetValue(ToRaw(item), i);
+                        continue;
+                    }
+                    if (item is ScalarNode { IsNull: true })
                     {
                         if (!elementNullable) Error(itemPath, item, "null entry");
                         continue;
@@ -288,6 +301,8 @@ public static class ManifestDecoder
 
     internal static RawValue ToRaw(YamlNode node) => node switch
     {
+        // Every spelling of null (~, null, nothing) is kept as "null", so it writes back the same.
+        ScalarNode { IsNull: true } => new RawScalar("null"),
         ScalarNode s => new RawScalar(s.Value, s.Quoted),
         ListNode l => new RawList(l.Items.Select(ToRaw).ToSeq()),
         MapNode m => new RawMap(m.Entries.Select(e => new RawField(e.Key, ToRaw(e.Value))).ToSeq()),

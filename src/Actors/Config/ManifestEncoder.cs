@@ -122,6 +122,6 @@ public static partial class ManifestEncoder
         emitter.Emit(new YamlDotNet.Core.Events.Scalar(null, null, text, style, true, true));
     }
 
-    [GeneratedRegex(@"^(~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|no|on|off|[-+]?[0-9.]+([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|\*.*)$")]
+    [GeneratedRegex(@"^(<<|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|no|on|off|[-+]?[0-9.]+([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|\*.*)$")]
     private static partial Regex LooksTyped();
 }

@@ -22,7 +22,10 @@ internal sealed record ListNode(Position Position, IReadOnlyList<YamlNode> Items
 
 internal sealed record MapEntry(string Key, Position KeyPosition, YamlNode Value);
 
-internal sealed record MapNode(Position Position, IReadOnlyList<MapEntry> Entries) : YamlNode(Position)
+/// <summary>A repeated key: the later occurrence is left out of <see cref="MapNode.Entries"/> and reported where the map is bound.</summary>
+internal sealed record DuplicateKey(string Key, Position Position, Position First);
+
+internal sealed record MapNode(Position Position, IReadOnlyList<MapEntry> Entries, IReadOnlyList<DuplicateKey> Duplicates) : YamlNode(Position)
 {
     public YamlNode? this[string key] => Entries.FirstOrDefault(e => e.Key == key)?.Value;
 }
@@ -39,10 +42,15 @@ public sealed record DecodeLimits
     public static readonly DecodeLimits Default = new();
 }
 
-internal sealed class YamlSyntaxException(string message, Position position) : Exception(message)
+internal sealed class YamlSyntaxException(string message, Position position, bool stopsInput = false) : Exception(message)
 {
     public Position Position { get; } = position;
+    /// <summary>A limit was hit: nothing after this point is read.</summary>
+    public bool StopsInput { get; } = stopsInput;
 }
+
+/// <summary>One document of the input: its tree (null when empty), or the syntax error that spoiled it.</summary>
+internal sealed record DocumentRead(YamlNode? Root, Position Start, YamlSyntaxException? Error);
 
 /// <summary>
 /// Reads multi-document YAML (JSON is read as YAML: it is a subset) into <see cref="YamlNode"/> trees,
@@ -53,6 +61,8 @@ internal sealed class YamlTreeReader
     private readonly DecodeLimits _limits;
     private readonly Dictionary<string, (YamlNode Node, int Size)> _anchors = new();
     private int _aliasBudget;
+    private int _lineOffset;
+    private Position _last = new(1, 1);
 
     private YamlTreeReader(DecodeLimits limits)
     {
@@ -60,36 +70,76 @@ internal sealed class YamlTreeReader
         _aliasBudget = limits.MaxAliasExpansion;
     }
 
-    /// <summary>Documents in order; an empty document yields null so document indexes stay true to the file.</summary>
-    public static IReadOnlyList<(YamlNode? Root, Position Start)> ReadDocuments(string text, DecodeLimits limits)
+    /// <summary>
+    /// Documents in order; an empty document yields a null root so document numbers stay true to the
+    /// file. The text is split at <c>---</c> lines first, as kubectl does, so a syntax error spoils
+    /// only its own document.
+    /// </summary>
+    public static IReadOnlyList<DocumentRead> ReadDocuments(string text, DecodeLimits limits)
     {
         // JSON allows tabs as whitespace where YAML does not; outside JSON strings a tab is only
         // whitespace, and inside them it must be escaped, so this keeps positions and meaning.
         if (LooksLikeJson(text)) text = text.Replace('\t', ' ');
         var reader = new YamlTreeReader(limits);
-        var parser = new Parser(new StringReader(text));
-        var documents = new List<(YamlNode?, Position)>();
-        try
+        var documents = new List<DocumentRead>();
+        foreach (var (chunk, firstLine) in SplitDocuments(text))
         {
-            parser.Consume<StreamStart>();
-            while (parser.TryConsume<DocumentStart>(out var start))
+            reader._lineOffset = firstLine - 1;
+            try
             {
-                if (documents.Count >= limits.MaxDocuments)
-                    throw new YamlSyntaxException($"more than {limits.MaxDocuments} documents", At(start.Start));
-                reader._anchors.Clear();
-                YamlNode? root = null;
-                if (!parser.Accept<DocumentEnd>(out _)) root = reader.ReadNode(parser, 1, out _);
-                parser.Consume<DocumentEnd>();
-                if (root is ScalarNode { IsNull: true }) root = null;
-                documents.Add((root, At(start.Start)));
+                reader.ReadChunk(chunk, documents);
             }
-            parser.Consume<StreamEnd>();
-        }
-        catch (YamlException e)
-        {
-            throw new YamlSyntaxException(CleanMessage(e.Message), At(e.Start));
+            catch (YamlSyntaxException e)
+            {
+                documents.Add(new DocumentRead(null, e.Position, e));
+                if (e.StopsInput) break;
+            }
+            catch (YamlException e)
+            {
+                var at = reader.At(e.Start);
+                documents.Add(new DocumentRead(null, at, new YamlSyntaxException(CleanMessage(e.Message), at)));
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
+            {
+                // YamlDotNet reports some malformed input (unclosed flow collections, bad tags) this way.
+                documents.Add(new DocumentRead(null, reader._last, new YamlSyntaxException(e.Message, reader._last)));
+            }
         }
         return documents;
+    }
+
+    /// <summary>Chunks of the text, each starting at a <c>---</c> line (or the top), with its first line number.</summary>
+    private static IEnumerable<(string Chunk, int FirstLine)> SplitDocuments(string text)
+    {
+        var lines = text.Split('\n');
+        var start = 0;
+        for (var i = 1; i <= lines.Length; i++)
+        {
+            if (i < lines.Length && !IsDocumentMarker(lines[i])) continue;
+            yield return (string.Join('\n', lines, start, i - start), start + 1);
+            start = i;
+        }
+    }
+
+    private static bool IsDocumentMarker(string line) =>
+        line.StartsWith("---", StringComparison.Ordinal) && (line.Length == 3 || char.IsWhiteSpace(line[3]));
+
+    private void ReadChunk(string chunk, List<DocumentRead> documents)
+    {
+        var parser = new Parser(new StringReader(chunk));
+        parser.Consume<StreamStart>();
+        while (parser.TryConsume<DocumentStart>(out var start))
+        {
+            if (documents.Count >= _limits.MaxDocuments)
+                throw new YamlSyntaxException($"more than {_limits.MaxDocuments} documents", At(start.Start), stopsInput: true);
+            _anchors.Clear();
+            YamlNode? root = null;
+            if (!parser.Accept<DocumentEnd>(out _)) root = ReadNode(parser, 1, out _);
+            parser.Consume<DocumentEnd>();
+            if (root is ScalarNode { IsNull: true }) root = null;
+            documents.Add(new DocumentRead(root, At(start.Start), null));
+        }
+        parser.Consume<StreamEnd>();
     }
 
     private static bool LooksLikeJson(string text)
@@ -109,13 +159,14 @@ internal sealed class YamlTreeReader
         return i >= 0 && message.StartsWith('(') ? message[(i + 3)..] : message;
     }
 
-    private static Position At(Mark mark) => new((int)mark.Line, (int)mark.Column);
+    private Position At(Mark mark) => new((int)mark.Line + _lineOffset, (int)mark.Column);
 
     private YamlNode ReadNode(IParser parser, int depth, out int size)
     {
-        var current = parser.Current ?? throw new YamlSyntaxException("unexpected end of input", default);
+        var current = parser.Current ?? throw new YamlSyntaxException("unexpected end of input", _last);
+        _last = At(current.Start);
         if (depth > _limits.MaxDepth)
-            throw new YamlSyntaxException($"nesting deeper than {_limits.MaxDepth} levels", At(current.Start));
+            throw new YamlSyntaxException($"nesting deeper than {_limits.MaxDepth} levels", _last, stopsInput: true);
 
         switch (current)
         {
@@ -126,7 +177,7 @@ internal sealed class YamlTreeReader
                     throw new YamlSyntaxException($"alias *{alias.Value.Value} refers to no anchor", At(alias.Start));
                 _aliasBudget -= anchored.Size;
                 if (_aliasBudget < 0)
-                    throw new YamlSyntaxException($"aliases expand to more than {_limits.MaxAliasExpansion} nodes", At(alias.Start));
+                    throw new YamlSyntaxException($"aliases expand to more than {_limits.MaxAliasExpansion} nodes", At(alias.Start), stopsInput: true);
                 size = anchored.Size;
                 return anchored.Node;
             }
@@ -157,6 +208,7 @@ internal sealed class YamlTreeReader
             {
                 parser.MoveNext();
                 var entries = new List<MapEntry>();
+                var duplicates = new List<DuplicateKey>();
                 var seen = new Dictionary<string, Position>(StringComparer.Ordinal);
                 size = 1;
                 while (!parser.TryConsume<MappingEnd>(out _))
@@ -166,14 +218,17 @@ internal sealed class YamlTreeReader
                         throw new YamlSyntaxException("mapping keys must be plain strings", keyNode.Position);
                     if (keyScalar.Value == "<<" && !keyScalar.Quoted)
                         throw new YamlSyntaxException("merge keys (<<) are not supported; write the fields out", keyNode.Position);
-                    if (seen.TryGetValue(keyScalar.Value, out var first))
-                        throw new YamlSyntaxException($"duplicate key '{keyScalar.Value}' (first at line {first.Line})", keyNode.Position);
-                    seen[keyScalar.Value] = keyNode.Position;
                     var value = ReadNode(parser, depth + 1, out var valueSize);
                     size += valueSize + 1;
-                    entries.Add(new MapEntry(keyScalar.Value, keyNode.Position, value));
+                    if (seen.TryGetValue(keyScalar.Value, out var first))
+                        duplicates.Add(new DuplicateKey(keyScalar.Value, keyNode.Position, first));
+                    else
+                    {
+                        seen[keyScalar.Value] = keyNode.Position;
+                        entries.Add(new MapEntry(keyScalar.Value, keyNode.Position, value));
+                    }
                 }
-                var node = new MapNode(At(map.Start), entries);
+                var node = new MapNode(At(map.Start), entries, duplicates);
                 Remember(map.Anchor, node, size);
                 return node;
             }

@@ -63,20 +63,13 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         public long ToClient;
     }
 
-    public static Props Props(AcceptedConnection accepted, LiveRoutes routes, IActorRef routers, ITcpTransport transport,
-        DataPlaneSettings settings, DataPlaneMetrics metrics, IMaterializer materializer) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(accepted, routes, routers, transport, settings, metrics, materializer));
+    public static Props Props(AcceptedConnection accepted, NodeDataPlane dataPlane) =>
+        Akka.Actor.Props.Create(() => new ConnectionActor(accepted, dataPlane));
 
-    public ConnectionActor(AcceptedConnection accepted, LiveRoutes routes, IActorRef routers, ITcpTransport transport,
-        DataPlaneSettings settings, DataPlaneMetrics metrics, IMaterializer materializer)
+    public ConnectionActor(AcceptedConnection accepted, NodeDataPlane dataPlane)
     {
         _accepted = accepted;
-        _routes = routes;
-        _routers = routers;
-        _transport = transport;
-        _settings = settings;
-        _metrics = metrics;
-        _materializer = materializer;
+        (_routes, _routers, _transport, _settings, _metrics, _materializer) = dataPlane;
 
         Receive<UpstreamAssigned>(Connect);
         Receive<UpstreamRefused>(r => Refuse(r.Flag, r.Detail, r.Cluster));

@@ -29,11 +29,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private sealed record BindResult(IListenerBinding? Binding, Exception? Failure);
 
     private readonly IpPort _address;
-    private readonly LiveRoutes _routes;
-    private readonly IActorRef _routers;
+    private readonly NodeDataPlane _dataPlane;
     private readonly ITcpTransport _transport;
     private readonly DataPlaneSettings _settings;
-    private readonly DataPlaneMetrics _metrics;
     private readonly IMaterializer _materializer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IListenerBinding? _binding;
@@ -44,21 +42,15 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IpPort address, LiveRoutes routes, IActorRef routers, ITcpTransport transport,
-        DataPlaneSettings settings, DataPlaneMetrics metrics, IMaterializer materializer) =>
-        Akka.Actor.Props.Create(() => new ListenerActor(address, routes, routers, transport, settings, metrics, materializer));
+    public static Props Props(IpPort address, NodeDataPlane dataPlane) =>
+        Akka.Actor.Props.Create(() => new ListenerActor(address, dataPlane));
 
-    public ListenerActor(IpPort address, LiveRoutes routes, IActorRef routers, ITcpTransport transport,
-        DataPlaneSettings settings, DataPlaneMetrics metrics, IMaterializer materializer)
+    public ListenerActor(IpPort address, NodeDataPlane dataPlane)
     {
         _address = address;
-        _routes = routes;
-        _routers = routers;
-        _transport = transport;
-        _settings = settings;
-        _metrics = metrics;
-        _materializer = materializer;
-        _retry = settings.BindRetry;
+        _dataPlane = dataPlane;
+        (_, _, _transport, _settings, _, _materializer) = dataPlane;
+        _retry = _settings.BindRetry;
 
         Receive<TryBind>(_ => StartBinding());
         Receive<BindResult>(OnBindResult);
@@ -66,7 +58,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Receive<AcceptedConnection>(c =>
         {
             _accepted++;
-            var child = Context.ActorOf(ConnectionActor.Props(c, _routes, _routers, _transport, _settings, _metrics, _materializer), $"c{_accepted}");
+            var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
             Context.Watch(child);
             _connections++;
             Sender.Tell(new Ack());

@@ -19,12 +19,9 @@ public sealed class ListenerSet : ReceiveActor
     private readonly Dictionary<IpPort, (IActorRef Actor, bool Bound, string? Error)> _listeners = new();
     private int _generation;
 
-    public static Props Props(LiveRoutes routes, IActorRef routers, ITcpTransport transport, DataPlaneSettings settings,
-        DataPlaneMetrics metrics, IMaterializer materializer) =>
-        Akka.Actor.Props.Create(() => new ListenerSet(routes, routers, transport, settings, metrics, materializer));
+    public static Props Props(NodeDataPlane dataPlane) => Akka.Actor.Props.Create(() => new ListenerSet(dataPlane));
 
-    public ListenerSet(LiveRoutes routes, IActorRef routers, ITcpTransport transport, DataPlaneSettings settings,
-        DataPlaneMetrics metrics, IMaterializer materializer)
+    public ListenerSet(NodeDataPlane dataPlane)
     {
         Receive<ApplyRoutes>(apply =>
         {
@@ -39,7 +36,7 @@ public sealed class ListenerSet : ReceiveActor
             {
                 if (_listeners.ContainsKey(address)) continue;
                 var name = $"listener-{address.Address}-{address.Port}-{++_generation}".Replace(':', '_');
-                var actor = Context.ActorOf(ListenerActor.Props(address, routes, routers, transport, settings, metrics, materializer), name);
+                var actor = Context.ActorOf(ListenerActor.Props(address, dataPlane), name);
                 _listeners[address] = (actor, false, null);
             }
         });

@@ -120,29 +120,16 @@ public sealed class RouteCompiler
             {
                 var rule = vs.Spec.Tcp[r];
                 if (rule.Route.IsEmpty) continue;
-                var blocks = rule.Match.OfType<L4MatchAttributes>().Select(m => new CompiledBlock
-                {
-                    Port = m.Port ?? 0,
-                    SourceLabels = m.SourceLabels.ToArray(),
-                    SourceNamespace = m.SourceNamespace,
-                    Subnets = m.DestinationSubnets.Select(IpNet.Parse).ToArray(),
-                    GatewayMatches = m.Gateways.IsEmpty || m.Gateways.Contains("mesh"),
-                }).ToArray();
+                var blocks = rule.Match.OfType<L4MatchAttributes>()
+                    .Select(m => MeshBlock(m.Port, m.SourceLabels, m.SourceNamespace, m.DestinationSubnets, m.Gateways, [])).ToArray();
                 tcp.Add(new CompiledRule { Blocks = blocks, Target = Target(vs, "tcp", r, rule.Route, service, port.Number, clientNamespace) });
             }
             for (var r = 0; r < vs.Spec.Tls.Count; r++)
             {
                 var rule = vs.Spec.Tls[r];
                 if (rule.Route.IsEmpty) continue;
-                var blocks = rule.Match.OfType<TlsMatchAttributes>().Select(m => new CompiledBlock
-                {
-                    Port = m.Port ?? 0,
-                    SourceLabels = m.SourceLabels.ToArray(),
-                    SourceNamespace = m.SourceNamespace,
-                    Subnets = m.DestinationSubnets.Select(IpNet.Parse).ToArray(),
-                    SniHosts = m.SniHosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Concat(m.SniHosts).Distinct().ToArray(),
-                    GatewayMatches = m.Gateways.IsEmpty || m.Gateways.Contains("mesh"),
-                }).ToArray();
+                var blocks = rule.Match.OfType<TlsMatchAttributes>()
+                    .Select(m => MeshBlock(m.Port, m.SourceLabels, m.SourceNamespace, m.DestinationSubnets, m.Gateways, SniHosts(m, vs))).ToArray();
                 tls.Add(new CompiledRule { Blocks = blocks, Target = Target(vs, "tls", r, rule.Route, service, port.Number, clientNamespace) });
             }
         }
@@ -152,6 +139,21 @@ public sealed class RouteCompiler
             $"no rule matched: to the dialled service itself ({self.Cluster.Name})");
         return new RuleSet { Tcp = tcp.ToArray(), Tls = tls.ToArray(), Default = fallback };
     }
+
+    private static CompiledBlock MeshBlock(int? port, Labels sourceLabels, string? sourceNamespace, Seq<string> subnets, Seq<string> gateways, string[] sni) => new()
+    {
+        Port = port ?? 0,
+        SourceLabels = sourceLabels.ToArray(),
+        SourceNamespace = sourceNamespace,
+        Subnets = subnets.Select(IpNet.Parse).ToArray(),
+        SniHosts = sni,
+        // A block's own gateways replace the VirtualService's; for mesh traffic they must include mesh.
+        GatewayMatches = gateways.IsEmpty || gateways.Contains("mesh"),
+    };
+
+    /// <summary>SNI names as written and expanded in the VirtualService's namespace.</summary>
+    private static string[] SniHosts(TlsMatchAttributes m, VirtualService vs) =>
+        m.SniHosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Concat(m.SniHosts).Distinct().ToArray();
 
     private static bool AppliesToMesh(VirtualService vs) => vs.Spec.Gateways.IsEmpty || vs.Spec.Gateways.Contains("mesh");
 
@@ -187,6 +189,8 @@ public sealed class RouteCompiler
             var rules = new List<CompiledRule>();
             foreach (var vs in _virtualServices)
             {
+                // Like Istio, a gateway sees only the VirtualServices exported to its namespace.
+                if (!Precedence.VisibleTo(vs.Metadata.Namespace, vs.Spec.ExportTo, gatewayNamespace)) continue;
                 var bound = vs.Spec.Gateways.Select(g => ResolveGateway(g, vs.Metadata.Namespace)).ToList();
                 // The gateways of this listener that bind this VS and whose servers admit one of its hosts.
                 var through = list.Where(x => bound.Contains(Key(x.Gateway)) && AdmitsHost(x.Gateway, x.Server, vs))
@@ -198,8 +202,8 @@ public sealed class RouteCompiler
                     for (var r = 0; r < vs.Spec.Tls.Count; r++)
                     {
                         var rule = vs.Spec.Tls[r];
-                        var blocks = rule.Match.OfType<TlsMatchAttributes>().Select(m => Block(m.Port, m.Gateways, bound, through, vs.Metadata.Namespace,
-                            m.SniHosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Concat(m.SniHosts).Distinct().ToArray())).ToArray();
+                        var blocks = rule.Match.OfType<TlsMatchAttributes>()
+                            .Select(m => Block(m.Port, m.Gateways, bound, through, vs.Metadata.Namespace, SniHosts(m, vs))).ToArray();
                         rules.Add(new CompiledRule { Blocks = blocks, Gateway = through[0], Target = Target(vs, "tls", r, rule.Route, null, at.Port, gatewayNamespace) });
                     }
                 }

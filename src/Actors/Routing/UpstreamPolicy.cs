@@ -76,11 +76,15 @@ public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, T
 {
     public Subset? Subset(string name) => Subsets.FirstOrDefault(s => s.Name == name);
 
-    /// <summary>Top-level policy, overridden field by field by the subset's, then replaced by the port-level settings for the port.</summary>
+    /// <summary>
+    /// Istio's MergeTrafficPolicy: the top-level policy (with its own port-level settings applied),
+    /// overridden field by field by the subset's, whose port-level settings for the port then
+    /// replace loadBalancer, connectionPool, outlierDetection and tls outright.
+    /// </summary>
     public UpstreamPolicy PolicyFor(string? subsetName, int port)
     {
         var policy = ForPort(TrafficPolicy, port);
-        if (subsetName is not null && ForPort(Subset(subsetName)?.TrafficPolicy, port) is { } sub)
+        if (subsetName is not null && Subset(subsetName)?.TrafficPolicy is { } sub)
         {
             policy = new TrafficPolicy
             {
@@ -89,7 +93,9 @@ public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, T
                 OutlierDetection = sub.OutlierDetection ?? policy?.OutlierDetection,
                 Tls = sub.Tls ?? policy?.Tls,
                 ProxyProtocol = sub.ProxyProtocol ?? policy?.ProxyProtocol,
+                PortLevelSettings = sub.PortLevelSettings,
             };
+            policy = ForPort(policy, port);
         }
         return UpstreamPolicy.From(policy);
     }

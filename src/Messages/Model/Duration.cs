@@ -31,6 +31,7 @@ public readonly record struct Duration(long Nanoseconds)
         if (s == "0") return true;
         var negative = s[0] == '-';
         if (negative || s[0] == '+') s = s[1..];
+        if (s.Length == 0) { error = $"'{text}' is not a duration: a sign alone"; return false; }
         decimal total = 0;
         var i = 0;
         while (i < s.Length)
@@ -51,8 +52,8 @@ public readonly record struct Duration(long Nanoseconds)
                     : $"'{text}' is not a duration: unknown unit '{unit}' (use ns, us, ms, s, m or h)";
                 return false;
             }
+            if (number > (long.MaxValue / 2 - total) / factor) { error = $"'{text}' is too long a duration"; return false; }
             total += number * factor;
-            if (total > long.MaxValue / 2) { error = $"'{text}' is too long a duration"; return false; }
         }
         if (decimal.Truncate(total) != total) { error = $"'{text}' is finer than a nanosecond"; return false; }
         duration = new Duration((long)(negative ? -total : total));

@@ -1,0 +1,15 @@
+using Akka.Actor;
+using Akka.Streams;
+using AkkaL4.Actors.ControlPlane;
+using AkkaL4.Actors.DataPlane.Transport;
+
+namespace AkkaL4.Actors.DataPlane;
+
+/// <summary>What every listener and connection actor of a node shares.</summary>
+public sealed record NodeDataPlane(
+    LiveRoutes Routes,
+    IActorRef Routers,
+    ITcpTransport Transport,
+    DataPlaneSettings Settings,
+    DataPlaneMetrics Metrics,
+    IMaterializer Materializer);

@@ -1,0 +1,328 @@
+using AkkaL4.Actors.Config;
+using AkkaL4.Actors.Config.Analysis;
+using AkkaL4.Messages.Model;
+using AkkaL4.Tests.Support;
+
+namespace AkkaL4.Tests.Config;
+
+/// <summary>
+/// Warnings about valid configurations that will not do what their author meant: the seed
+/// walkthrough's two mistakes, source conditions at gateways, unreachable rules, legacy gateway
+/// names and hosts that match no service.
+/// </summary>
+public class ConfigAnalyzerTests
+{
+    private static readonly string WorldPath = Repo.Path("examples", "seed", "world.yaml");
+    private static readonly string MistakesPath = Repo.Path("examples", "seed", "original-mistakes.yaml");
+
+    private static string Indent(string text) => string.Join("\n", text.Split('\n').Select(l => "  " + l));
+
+    private static string Vs(string spec, string name = "vs", string ns = "default") =>
+        $"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{Indent(spec)}\n";
+
+    /// <summary>The walkthrough's world (services echo-server and echo-server-2, gateways ingressgateway-1/2) plus <paramref name="manifest"/>.</summary>
+    private static ConfigReport CheckInWorld(string manifest)
+    {
+        var report = ConfigCheck.Check([(WorldPath, File.ReadAllText(WorldPath)), ("test.yaml", manifest)]);
+        Assert.True(report.Ok, "expected a valid configuration, got: " + string.Join("; ", report.Errors));
+        return report;
+    }
+
+    private static IReadOnlyList<Diagnostic> WarningsOf(ConfigReport report, string resource) =>
+        report.Warnings.Where(w => w.Resource == resource).ToList();
+
+    // ---- the seed walkthrough's mistakes ----------------------------------------------------
+
+    private static ConfigReport WorldAndMistakes() =>
+        ConfigCheck.Check([(WorldPath, File.ReadAllText(WorldPath)), (MistakesPath, File.ReadAllText(MistakesPath))]);
+
+    [Fact]
+    public void The_original_destination_rule_host_matches_no_service()
+    {
+        var report = WorldAndMistakes();
+
+        Assert.True(report.Ok, string.Join("; ", report.Errors));
+        var warning = Assert.Single(report.Warnings, w => w.Resource == "DestinationRule/default/echo-destination");
+        Assert.Equal(Severity.Warning, warning.Severity);
+        Assert.Equal("spec.host", warning.Field);
+        Assert.Contains("'echo.default.svc.cluster.local' matches no known service", warning.Message);
+        Assert.Contains("did you mean 'echo-server.default.svc.cluster.local'?", warning.Message);
+        Assert.Contains("its subsets prod, gray apply to nothing", warning.Message);
+        Assert.StartsWith(MistakesPath + ":", warning.Location);
+    }
+
+    [Fact]
+    public void The_original_http_rules_are_reported_with_their_tcp_form()
+    {
+        var report = WorldAndMistakes();
+
+        var warning = Assert.Single(report.Warnings, w => w is { Resource: "VirtualService/default/echo", Field: "spec.http" });
+        Assert.Contains("http rules are not applied by an L4 router", warning.Message);
+        Assert.Contains(
+            "tcp: [{route: [{destination: {host: echo-server, subset: prod}, weight: 80}, {destination: {host: echo-server, subset: gray}, weight: 20}]}]",
+            warning.Message);
+    }
+
+    [Theory]
+    [InlineData(0, "prod")]
+    [InlineData(1, "gray")]
+    public void The_original_subsets_are_declared_by_no_destination_rule_for_echo_server(int route, string subset)
+    {
+        var report = WorldAndMistakes();
+
+        var warning = Assert.Single(report.Warnings, w => w.Field == $"spec.http[0].route[{route}].destination.subset");
+        Assert.Equal("VirtualService/default/echo", warning.Resource);
+        Assert.Contains($"subset '{subset}' of 'echo-server' (echo-server.default.svc.cluster.local) is declared by no DestinationRule", warning.Message);
+        Assert.Contains("DestinationRule default/echo-destination declares", warning.Message);
+        Assert.Contains("echo.default.svc.cluster.local", warning.Message);
+    }
+
+    [Fact]
+    public void The_world_and_the_original_mistakes_give_exactly_the_four_documented_warnings()
+    {
+        var report = WorldAndMistakes();
+
+        Assert.Equal(
+            [
+                ("DestinationRule/default/echo-destination", "spec.host"),
+                ("VirtualService/default/echo", "spec.http"),
+                ("VirtualService/default/echo", "spec.http[0].route[0].destination.subset"),
+                ("VirtualService/default/echo", "spec.http[0].route[1].destination.subset"),
+            ],
+            report.Warnings.Select(w => (w.Resource, w.Field)).Order());
+    }
+
+    [Fact]
+    public void The_whole_seed_directory_is_valid()
+    {
+        var report = ConfigCheck.Check(ManifestFiles.Read([Repo.Path("examples", "seed")]));
+
+        Assert.True(report.Ok, string.Join("; ", report.Errors));
+        Assert.Equal(19, report.Resources.Count);
+        Assert.Contains(report.Resources, r => r.Key.ToString() == "VirtualService/istio-system/ingressgateway");
+        Assert.Contains(report.Resources, r => r.Key.ToString() == "DestinationRule/default/echo-server-versions");
+        // 06-weight.yaml declares prod and gray for echo-server, so only the two mistakes of the
+        // original manifests remain.
+        Assert.Equal(
+            [("DestinationRule/default/echo-destination", "spec.host"), ("VirtualService/default/echo", "spec.http")],
+            report.Warnings.Select(w => (w.Resource, w.Field)).Order());
+        Assert.All(report.Warnings, w => Assert.StartsWith(MistakesPath + ":", w.Location));
+    }
+
+    [Fact]
+    public void The_seed_cases_without_the_original_mistakes_give_no_warnings()
+    {
+        var files = Directory.GetFiles(Repo.Path("examples", "seed"), "*.yaml").Where(f => f != MistakesPath).Order(StringComparer.Ordinal);
+
+        var report = ConfigCheck.Check(files.Select(f => (f, File.ReadAllText(f))));
+
+        Assert.True(report.Ok, string.Join("; ", report.Errors));
+        Assert.Empty(report.Warnings);
+    }
+
+    // ---- source conditions at gateways ------------------------------------------------------
+
+    [Theory]
+    [InlineData("sourceLabels: {app: telnet-client}", "sourceLabels is ignored")]
+    [InlineData("sourceNamespace: foo", "sourceNamespace is ignored")]
+    [InlineData("destinationSubnets: [127.0.20.0/24]", "destinationSubnets is ignored")]
+    [InlineData("sourceLabels: {app: x}, sourceNamespace: foo", "sourceLabels, sourceNamespace are ignored")]
+    public void A_source_condition_on_a_gateway_bound_rule_warns(string condition, string gist)
+    {
+        var report = CheckInWorld(Vs(
+            $"hosts: ['*']\ngateways: [istio-system/ingressgateway-1]\ntcp:\n- match: [{{port: 19000}}, {{{condition}}}]\n  route: [{{destination: {{host: echo-server.default.svc.cluster.local}}}}]",
+            ns: "istio-system"));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/istio-system/vs"));
+        Assert.Equal("spec.tcp[0].match[1]", warning.Field);
+        Assert.Contains(gist, warning.Message);
+        Assert.Contains("for traffic through gateways (istio-system/ingressgateway-1)", warning.Message);
+    }
+
+    [Fact]
+    public void A_source_condition_on_a_block_bound_to_a_gateway_by_its_own_gateways_warns()
+    {
+        var report = CheckInWorld(Vs(
+            "hosts: [echo-server]\ngateways: [mesh, istio-system/ingressgateway-1]\ntcp:\n- match: [{sourceNamespace: foo, gateways: [istio-system/ingressgateway-1]}]\n  route: [{destination: {host: echo-server-2}}]\n- match: [{sourceNamespace: foo, gateways: [mesh]}]\n  route: [{destination: {host: echo-server-2}}]"));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/default/vs"));
+        Assert.Equal("spec.tcp[0].match[0]", warning.Field);
+        Assert.Contains("sourceNamespace is ignored", warning.Message);
+    }
+
+    [Fact]
+    public void Source_conditions_on_mesh_rules_are_fine()
+    {
+        var report = CheckInWorld(Vs(
+            "hosts: [echo-server]\ntcp:\n- match: [{sourceLabels: {app: telnet-client}, sourceNamespace: default, destinationSubnets: [127.0.20.0/24]}]\n  route: [{destination: {host: echo-server-2}}]"));
+
+        Assert.Empty(report.Warnings);
+    }
+
+    // ---- unreachable rules ------------------------------------------------------------------
+
+    [Theory]
+    [InlineData("- route: [{destination: {host: echo-server}}]")]
+    [InlineData("- match: []\n  route: [{destination: {host: echo-server}}]")]
+    [InlineData("- match: [{port: 19000}, {}]\n  route: [{destination: {host: echo-server}}]")]
+    [InlineData("- match: [{port: 0}]\n  route: [{destination: {host: echo-server}}]")]
+    public void A_rule_after_a_catch_all_rule_can_never_match(string catchAll)
+    {
+        var report = CheckInWorld(Vs(
+            $"hosts: [echo-server]\ntcp:\n- match: [{{port: 19001}}]\n  route: [{{destination: {{host: echo-server-2}}}}]\n{catchAll}\n- match: [{{port: 19000}}]\n  route: [{{destination: {{host: echo-server-2}}}}]\n- match: [{{sourceNamespace: foo}}]\n  route: [{{destination: {{host: echo-server-2}}}}]"));
+
+        var warnings = WarningsOf(report, "VirtualService/default/vs");
+        Assert.Equal(["spec.tcp[2]", "spec.tcp[3]"], warnings.Select(w => w.Field));
+        Assert.All(warnings, w => Assert.Contains("this rule can never match: spec.tcp[1] before it matches every connection", w.Message));
+    }
+
+    [Fact]
+    public void Rules_after_conditional_rules_are_reachable()
+    {
+        var report = CheckInWorld(Vs(
+            "hosts: [echo-server]\ntcp:\n- match: [{port: 19000}]\n  route: [{destination: {host: echo-server-2}}]\n- match: [{sourceLabels: {app: telnet-client}}, {sourceNamespace: foo}]\n  route: [{destination: {host: echo-server-2}}]\n- route: [{destination: {host: echo-server}}]"));
+
+        Assert.Empty(report.Warnings);
+    }
+
+    // ---- legacy gateway names ---------------------------------------------------------------
+
+    [Fact]
+    public void A_legacy_gateway_name_warns_and_suggests_the_namespace_form()
+    {
+        var report = CheckInWorld(Vs(
+            "hosts: ['*']\ngateways: [gw.istio-system]\ntcp:\n- match: [{gateways: [ingressgateway-2.istio-system.svc.cluster.local]}]\n  route: [{destination: {host: echo-server.default.svc.cluster.local}}]",
+            ns: "istio-system"));
+
+        var warnings = WarningsOf(report, "VirtualService/istio-system/vs");
+        Assert.Equal(2, warnings.Count);
+        Assert.Equal("spec.gateways[0]", warnings[0].Field);
+        Assert.Contains("legacy gateway name 'gw.istio-system'", warnings[0].Message);
+        Assert.Contains("write 'istio-system/gw'", warnings[0].Message);
+        Assert.Equal("spec.tcp[0].match[0].gateways[0]", warnings[1].Field);
+        Assert.Contains("write 'istio-system/ingressgateway-2'", warnings[1].Message);
+    }
+
+    [Fact]
+    public void Namespaced_short_and_mesh_gateway_names_are_not_legacy()
+    {
+        var report = CheckInWorld(Vs(
+            "hosts: ['*']\ngateways: [istio-system/ingressgateway-1, ingressgateway-2, ./ingressgateway-2]\ntcp:\n- match: [{gateways: [ingressgateway-2]}]\n  route: [{destination: {host: echo-server.default.svc.cluster.local}}]",
+            ns: "istio-system"));
+
+        Assert.Empty(report.Warnings);
+    }
+
+    // ---- hosts that match no service --------------------------------------------------------
+
+    [Fact]
+    public void A_virtual_service_host_matching_no_service_warns()
+    {
+        var report = CheckInWorld(Vs("hosts: [echo-servr]\ntcp:\n- route: [{destination: {host: echo-server}}]"));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/default/vs"));
+        Assert.Equal("spec.hosts[0]", warning.Field);
+        Assert.Contains("host 'echo-servr' (echo-servr.default.svc.cluster.local) matches no known service", warning.Message);
+        Assert.StartsWith("test.yaml:", warning.Location);
+    }
+
+    [Fact]
+    public void A_short_host_is_expanded_in_the_namespace_of_its_resource()
+    {
+        var report = CheckInWorld(Vs("hosts: [echo-server]\ntcp:\n- route: [{destination: {host: echo-server}}]", ns: "foo"));
+
+        var fields = WarningsOf(report, "VirtualService/foo/vs").Select(w => w.Field);
+        Assert.Equal(["spec.hosts[0]", "spec.tcp[0].route[0].destination.host"], fields);
+        Assert.Contains(report.Warnings, w => w.Message.Contains("echo-server.foo.svc.cluster.local") && w.Message.Contains("(NC)"));
+    }
+
+    [Fact]
+    public void A_destination_subset_of_an_unknown_host_warns_at_the_destination()
+    {
+        var report = CheckInWorld(Vs("hosts: [echo-server]\ntcp:\n- route: [{destination: {host: echo-srv, subset: v1}}]"));
+
+        Assert.Equal(
+            ["spec.tcp[0].route[0].destination.host", "spec.tcp[0].route[0].destination.subset"],
+            WarningsOf(report, "VirtualService/default/vs").Select(w => w.Field));
+    }
+
+    [Fact]
+    public void Service_entry_hosts_are_known_services()
+    {
+        var manifest = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: se}\nspec: {hosts: ['*.example.com'], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}\n---\n"
+                       + Vs("hosts: [a.example.com]\ntls:\n- match: [{sniHosts: [a.example.com]}]\n  route: [{destination: {host: a.example.com}}]");
+
+        Assert.Empty(CheckInWorld(manifest).Warnings);
+    }
+
+    // ---- a correct configuration ------------------------------------------------------------
+
+    [Fact]
+    public void A_correct_configuration_has_no_warnings()
+    {
+        var manifest = """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: echo-server, namespace: default}
+            spec:
+              host: echo-server
+              trafficPolicy: {connectionPool: {tcp: {connectTimeout: 2s}}}
+              subsets:
+              - {name: prod, labels: {version: prod}}
+              - {name: gray, labels: {version: gray}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: echo, namespace: default}
+            spec:
+              hosts: [echo-server]
+              tcp:
+              - match: [{port: 19000, sourceLabels: {app: telnet-client}}, {sourceNamespace: foo}]
+                route: [{destination: {host: echo-server-2}}]
+              - match: [{destinationSubnets: [127.0.20.0/24]}]
+                route:
+                - {destination: {host: echo-server, subset: prod}, weight: 80}
+                - {destination: {host: echo-server.default.svc.cluster.local, subset: gray}, weight: 20}
+              - route: [{destination: {host: echo-server}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: edge, namespace: istio-system}
+            spec:
+              hosts: ['*']
+              gateways: [ingressgateway-1, istio-system/ingressgateway-2]
+              tcp:
+              - match: [{port: 19000, gateways: [ingressgateway-2]}]
+                route: [{destination: {host: echo-server-2.default.svc.cluster.local, port: {number: 19000}}}]
+              - route: [{destination: {host: echo-server.default.svc.cluster.local, subset: prod}}]
+            """;
+
+        var report = CheckInWorld(manifest);
+
+        Assert.Equal(13, report.Resources.Count);
+        Assert.Empty(report.Warnings);
+    }
+
+    [Fact]
+    public void Analysis_is_skipped_while_there_are_errors()
+    {
+        var report = ConfigCheck.Check(Vs("hosts: [nowhere]\ntcp:\n- match: [{port: 70000}]\n  route: [{destination: {host: nowhere}}]"));
+
+        Assert.False(report.Ok);
+        Assert.Empty(report.Warnings);
+        Assert.NotEmpty(ConfigAnalyzer.Analyze(report.Resources));
+    }
+
+    [Fact]
+    public void The_analyzer_reports_warnings_only()
+    {
+        var report = WorldAndMistakes();
+
+        var warnings = ConfigAnalyzer.Analyze(report.Resources);
+
+        Assert.Equal(4, warnings.Count);
+        Assert.All(warnings, w => Assert.Equal(Severity.Warning, w.Severity));
+        Assert.All(warnings, w => Assert.Null(w.Location));
+        Assert.All(report.Warnings, w => Assert.NotNull(w.Location));
+    }
+}
