@@ -23,6 +23,8 @@ public sealed record RouterNodeOptions
     public IReadOnlyList<string> Seeds { get; init; } = [];
     /// <summary>False: serve only the listeners of this node's Gateways, no mesh (service address) listeners.</summary>
     public bool ServeMesh { get; init; } = true;
+    /// <summary>Where the node keeps its last-known-good configuration; null = nowhere.</summary>
+    public string? DataDirectory { get; init; }
     /// <summary>HOCON that replaces the built-in cluster.hocon (null = the built-in one).</summary>
     public string? Hocon { get; init; }
     /// <summary>HOCON placed over it, for per-node values and tests.</summary>
@@ -57,7 +59,25 @@ public sealed class RouterNode : IAsyncDisposable
         _routers = system.ActorOf(RouterSupervisor.Props(Metrics), "routers");
         _listeners = system.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer)), "listeners");
         system.ActorOf(Props.Create(() => new AccessLogWriter()), "access-log");
+
+        var lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);
+        string? problem = null;
+        var saved = lastKnownGood?.Load(out problem);
+        if (problem is not null) system.Log.Warning("last-known-good ignored: {0}", problem);
+        if (saved is not null)
+        {
+            system.Log.Info("serving last-known-good configuration revision {0} from {1}", saved.Revision, lastKnownGood!.Path);
+            Apply(saved.Resources, saved.Revision);
+        }
+        Writer = system.ActorOf(ConfigWriter.Props(new ConfigStore(saved?.Revision ?? 0, saved?.Resources), content =>
+        {
+            Apply(content.Resources, content.Revision);
+            lastKnownGood?.Save(content);
+        }), "config-writer");
     }
+
+    /// <summary>The actor every configuration write goes through (<see cref="ApplyConfig"/>, <see cref="DeleteResource"/>, <see cref="GetConfig"/>).</summary>
+    public IActorRef Writer { get; }
 
     public static string BuiltInHocon()
     {
@@ -81,7 +101,11 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>The node's cluster address, for other nodes to join.</summary>
     public string ClusterAddress => Cluster.Get(System).SelfAddress.ToString();
 
-    /// <summary>Compiles the configuration for this node's labels and puts it in force.</summary>
+    /// <summary>
+    /// Compiles a whole configuration for this node's labels and puts it in force, replacing the
+    /// previous one. Writes go through <see cref="Writer"/>, which calls this; the demo and tests call
+    /// it directly to switch between complete configurations.
+    /// </summary>
     public RouteSnapshot Apply(IReadOnlyCollection<Resource> resources, long revision = 0)
     {
         var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);

@@ -8,6 +8,10 @@ var root = new RootCommand("AkkaL4: a distributed L4 TCP router driven by Istio 
     RunCommand.Create(),
     EchoCommand.Create(),
     DemoCommand.Create(),
+    ServerCommands.Apply(),
+    ServerCommands.Get(),
+    ServerCommands.Delete(),
+    ServerCommands.Status(),
 };
 
 var parse = root.Parse(args);

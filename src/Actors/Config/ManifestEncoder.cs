@@ -37,6 +37,48 @@ public static partial class ManifestEncoder
         return writer.ToString();
     }
 
+    /// <summary>A kubectl-style <c>kind: List</c> in JSON, which the decoder reads back.</summary>
+    public static string ToJson(IEnumerable<Resource> resources, bool indented = true)
+    {
+        var buffer = new System.IO.MemoryStream();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Indented = indented }))
+        {
+            json.WriteStartObject();
+            json.WriteString("apiVersion", "v1");
+            json.WriteString("kind", "List");
+            json.WritePropertyName("items");
+            json.WriteStartArray();
+            foreach (var document in YamlTreeReader.ReadDocuments(ToYaml(resources), DecodeLimits.Default))
+                if (document.Root is { } root) Json(json, root);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void Json(System.Text.Json.Utf8JsonWriter json, YamlNode node)
+    {
+        switch (node)
+        {
+            case MapNode map:
+                json.WriteStartObject();
+                foreach (var entry in map.Entries) { json.WritePropertyName(entry.Key); Json(json, entry.Value); }
+                json.WriteEndObject();
+                break;
+            case ListNode list:
+                json.WriteStartArray();
+                foreach (var item in list.Items) Json(json, item);
+                json.WriteEndArray();
+                break;
+            case ScalarNode { IsNull: true }: json.WriteNullValue(); break;
+            case ScalarNode { Quoted: false, Value: "true" or "false" } b: json.WriteBooleanValue(b.Value == "true"); break;
+            case ScalarNode { Quoted: false } n when long.TryParse(n.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number):
+                json.WriteNumberValue(number);
+                break;
+            case ScalarNode s: json.WriteStringValue(s.Value); break;
+        }
+    }
+
     private static void Object(IEmitter emitter, object value)
     {
         emitter.Emit(new MappingStart());

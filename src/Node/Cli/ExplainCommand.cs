@@ -13,7 +13,10 @@ internal static class ExplainCommand
     public static Command Create()
     {
         var files = CommonOptions.Files();
+        files.Required = false;
         var output = CommonOptions.Output();
+        var server = new Option<string?>("--server") { Description = "Ask a running node (its admin API URL) instead of reading manifests: explains on the node's live configuration." };
+        var token = ServerCommands.Token();
         var source = new Option<string>("--source", "-s") { Description = "The client's address, IP or IP:PORT.", Required = true };
         var destination = new Option<string>("--destination", "-d") { Description = "The address the client dialled, IP:PORT.", Required = true };
         var sni = new Option<string?>("--sni") { Description = "The TLS server name the client sent, for TLS routes." };
@@ -29,15 +32,30 @@ internal static class ExplainCommand
             "Explain where a connection would be routed: the listener, the matched VirtualService and rule, the weighted " +
             "destinations with their clusters and endpoints, or why it is refused. Offline, from manifests.")
         {
-            files, source, destination, sni, nodeLabels, gateway, output,
+            files, source, destination, sni, nodeLabels, gateway, output, server, token,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancel) =>
         {
             if (!TryAddress(parse.GetValue(source)!, portRequired: false, out var src) ||
                 !TryAddress(parse.GetValue(destination)!, portRequired: true, out var dst))
                 return ExitCodes.Usage;
             if (!TryLabels(parse.GetValue(nodeLabels), out var labels)) return ExitCodes.Usage;
-            if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
+            if (parse.GetValue(server) is { } url)
+            {
+                var query = $"/v1/explain?source={Uri.EscapeDataString(parse.GetValue(source)!)}&destination={Uri.EscapeDataString(parse.GetValue(destination)!)}"
+                            + (parse.GetValue(sni) is { } s ? "&sni=" + Uri.EscapeDataString(s) : "");
+                return await ServerCommands.Call(url, parse.GetValue(token), HttpMethod.Get, query, null, async response =>
+                {
+                    Console.WriteLine(await response.Content.ReadAsStringAsync(cancel));
+                    return response.IsSuccessStatusCode ? ExitCodes.Ok : ExitCodes.Rejected;
+                }, cancel);
+            }
+            if (parse.GetValue(files) is not { Length: > 0 } paths)
+            {
+                Console.Error.WriteLine("akkal4: give manifests with -f, or a running node with --server");
+                return ExitCodes.Usage;
+            }
+            if (!CommonOptions.TryReadManifests(paths, out var inputs)) return ExitCodes.Usage;
 
             var report = ConfigCheck.Check(inputs);
             if (!report.Ok)

@@ -1,6 +1,10 @@
 using System.CommandLine;
 using AkkaL4.Actors;
+using System.Net;
+using Akka.Actor;
 using AkkaL4.Actors.Config;
+using AkkaL4.Actors.ControlPlane;
+using AkkaL4.Node.Admin;
 
 namespace AkkaL4.Node.Cli;
 
@@ -10,6 +14,15 @@ internal static class RunCommand
     public static Command Create()
     {
         var files = CommonOptions.Files();
+        files.Required = false;
+        files.Description = "Manifests to apply at start (through the same write path as `akkal4 apply`). Default: the last-known-good configuration in --data, if any.";
+        var admin = new Option<string>("--admin") { Description = "Address of the admin HTTP API, IP:PORT.", DefaultValueFactory = _ => "127.0.0.1:15000" };
+        var adminToken = new Option<string?>("--admin-token")
+        {
+            Description = "Bearer token the admin API requires (default: $AKKAL4_ADMIN_TOKEN). Mandatory when --admin is not a loopback address.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_TOKEN"),
+        };
+        var data = new Option<string>("--data") { Description = "Directory for the node's last-known-good configuration.", DefaultValueFactory = _ => "./data" };
         var labels = new Option<string?>("--labels")
         {
             Description = "This node's labels (k=v,k=v); it serves the Gateways whose selector they satisfy. Default: none (mesh listeners only).",
@@ -28,19 +41,33 @@ internal static class RunCommand
         var config = new Option<string?>("--config") { Description = "A HOCON file to use instead of the built-in cluster.hocon." };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it.")
         {
-            files, labels, name, seeds, mesh, config,
+            files, labels, name, seeds, mesh, config, admin, adminToken, data,
         };
         command.SetAction(async (parse, cancel) =>
         {
             if (!ExplainCommand.TryLabels(parse.GetValue(labels), out var nodeLabels)) return ExitCodes.Usage;
-            if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
-            var report = ConfigCheck.Check(inputs);
-            if (!report.Ok)
+            if (!IPEndPoint.TryParse(parse.GetValue(admin)!, out var adminAddress) || adminAddress.Port == 0)
             {
-                ValidateCommand.Print(report, json: false, Console.Out);
-                return ExitCodes.Rejected;
+                Console.Error.WriteLine($"akkal4: --admin '{parse.GetValue(admin)}' is not IP:PORT");
+                return ExitCodes.Usage;
             }
-            foreach (var warning in report.Warnings) Console.WriteLine(warning);
+            var token = parse.GetValue(adminToken);
+            if (!IPAddress.IsLoopback(adminAddress.Address) && string.IsNullOrEmpty(token))
+            {
+                Console.Error.WriteLine($"akkal4: the admin API on {adminAddress} would be reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
+                return ExitCodes.Usage;
+            }
+            ConfigReport? report = null;
+            if (parse.GetValue(files) is { Length: > 0 } paths)
+            {
+                if (!CommonOptions.TryReadManifests(paths, out var inputs)) return ExitCodes.Usage;
+                report = ConfigCheck.Check(inputs);
+                if (!report.Ok)
+                {
+                    ValidateCommand.Print(report, json: false, Console.Out);
+                    return ExitCodes.Rejected;
+                }
+            }
             var hocon = parse.GetValue(config) is { } path ? await File.ReadAllTextAsync(path, cancel) : null;
 
             await using var node = RouterNode.Start(new RouterNodeOptions
@@ -50,10 +77,21 @@ internal static class RunCommand
                 Seeds = parse.GetValue(seeds) ?? [],
                 ServeMesh = parse.GetValue(mesh),
                 Hocon = hocon,
+                DataDirectory = parse.GetValue(data),
             });
-            node.Apply(report.Resources, revision: 1);
+            if (report is not null)
+            {
+                var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), TimeSpan.FromSeconds(30));
+                if (reply is ConfigRejected rejected)
+                {
+                    foreach (var e in rejected.Errors) Console.WriteLine(e);
+                    return ExitCodes.Rejected;
+                }
+                foreach (var warning in ((ConfigAccepted)reply).Warnings) Console.WriteLine(warning);
+            }
+            await using var adminServer = await AdminServer.StartAsync(node, adminAddress, token);
             var listeners = await node.WaitForListenersAsync(TimeSpan.FromSeconds(10));
-            Console.WriteLine($"node {parse.GetValue(name)} at {node.ClusterAddress}, {report.Resources.Count} resources, listening on:");
+            Console.WriteLine($"node {parse.GetValue(name)} at {node.ClusterAddress}, configuration revision {node.Routes.Current.Revision}, admin API on http://{adminAddress}, listening on:");
             foreach (var l in listeners)
                 Console.WriteLine($"  {l.Address}  {(l.Bound ? "bound" : "NOT BOUND: " + (l.Error ?? "binding"))}");
             Console.WriteLine("Ctrl+C stops the node.");

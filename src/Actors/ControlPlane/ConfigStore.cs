@@ -1,0 +1,95 @@
+using AkkaL4.Actors.Config.Analysis;
+using AkkaL4.Actors.Config.Validation;
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Actors.ControlPlane;
+
+/// <summary>
+/// The stored configuration and its revision: applies a batch (all or nothing, validated against the
+/// whole resulting set), deletes, and answers reads. Each resource's <c>metadata.resourceVersion</c>
+/// is the revision that last changed it; a write that names a stale one is a conflict. Pure state,
+/// owned by one actor.
+/// </summary>
+public sealed class ConfigStore
+{
+    private readonly Dictionary<ResourceKey, Resource> _resources = new();
+
+    public long Revision { get; private set; }
+    public IReadOnlyCollection<Resource> Resources => _resources.Values;
+
+    public ConfigStore(long revision = 0, IEnumerable<Resource>? resources = null)
+    {
+        Revision = revision;
+        foreach (var r in resources ?? []) _resources[r.Key] = r;
+    }
+
+    public object Apply(IReadOnlyList<Resource> batch, DateTimeOffset now)
+    {
+        var errors = new List<Diagnostic>();
+        foreach (var group in batch.GroupBy(r => r.Key).Where(g => g.Count() > 1))
+            errors.Add(Diagnostic.Error(group.Key.ToString(), "metadata.name", "appears more than once in this batch"));
+        var conflicts = batch.Where(r => r.Metadata.ResourceVersion is { } v && _resources.TryGetValue(r.Key, out var stored)
+                                         && stored.Metadata.ResourceVersion != v).ToList();
+        foreach (var r in conflicts)
+            errors.Add(Diagnostic.Error(r.Key.ToString(), "metadata.resourceVersion",
+                $"resourceVersion {r.Metadata.ResourceVersion} is stale: the stored one is {_resources[r.Key].Metadata.ResourceVersion}; read it again and retry"));
+        if (errors.Count > 0) return new ConfigRejected(errors, Conflict: conflicts.Count > 0);
+
+        var next = Revision + 1;
+        var changes = new List<ResourceChange>();
+        var merged = new Dictionary<ResourceKey, Resource>(_resources);
+        foreach (var incoming in batch)
+        {
+            _resources.TryGetValue(incoming.Key, out var stored);
+            if (stored is not null && SameContent(stored, incoming))
+            {
+                changes.Add(new ResourceChange(incoming.Key, ChangeAction.Unchanged));
+                continue;
+            }
+            merged[incoming.Key] = incoming with
+            {
+                Metadata = incoming.Metadata with
+                {
+                    ResourceVersion = next.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    CreationTimestamp = stored?.Metadata.CreationTimestamp ?? incoming.Metadata.CreationTimestamp ?? now.ToString("yyyy-MM-ddTHH:mm:ssZ"),
+                },
+            };
+            changes.Add(new ResourceChange(incoming.Key, stored is null ? ChangeAction.Created : ChangeAction.Updated));
+        }
+
+        var validation = ConfigValidator.Validate(merged.Values.ToList());
+        if (validation.Count > 0) return new ConfigRejected(validation);
+        if (changes.All(c => c.Action == ChangeAction.Unchanged))
+            return new ConfigAccepted(Revision, changes, ConfigAnalyzer.Analyze(merged.Values));
+
+        Commit(merged, next);
+        return new ConfigAccepted(Revision, changes, ConfigAnalyzer.Analyze(_resources.Values));
+    }
+
+    public object Delete(ResourceKey key)
+    {
+        if (!_resources.ContainsKey(key))
+            return new ConfigRejected([Diagnostic.Error(key.ToString(), "", "not found")], NotFound: true);
+        var merged = new Dictionary<ResourceKey, Resource>(_resources);
+        merged.Remove(key);
+        Commit(merged, Revision + 1);
+        return new ConfigAccepted(Revision, [new ResourceChange(key, ChangeAction.Deleted)], ConfigAnalyzer.Analyze(_resources.Values));
+    }
+
+    public ConfigContent Read(string? kind, string? ns) => new(Revision, _resources.Values
+        .Where(r => (kind is null || string.Equals(r.Kind, kind, StringComparison.OrdinalIgnoreCase)) && (ns is null || r.Metadata.Namespace == ns))
+        .OrderBy(r => r.Kind, StringComparer.Ordinal).ThenBy(r => r.Metadata.Namespace, StringComparer.Ordinal).ThenBy(r => r.Metadata.Name, StringComparer.Ordinal)
+        .ToList());
+
+    private void Commit(Dictionary<ResourceKey, Resource> merged, long revision)
+    {
+        _resources.Clear();
+        foreach (var (k, v) in merged) _resources[k] = v;
+        Revision = revision;
+    }
+
+    /// <summary>Equal apart from the bookkeeping fields the store sets itself.</summary>
+    private static bool SameContent(Resource stored, Resource incoming) =>
+        stored with { Metadata = stored.Metadata with { ResourceVersion = null, CreationTimestamp = null, Uid = null, Generation = null } }
+        == incoming with { Metadata = incoming.Metadata with { ResourceVersion = null, CreationTimestamp = null, Uid = null, Generation = null } };
+}

@@ -1,0 +1,44 @@
+using System.Globalization;
+using AkkaL4.Actors.Config;
+
+namespace AkkaL4.Actors.ControlPlane;
+
+/// <summary>
+/// The last configuration a node put in force, kept on local disk so the node can route at start even
+/// when nothing else is reachable. Written atomically (temporary file, then rename).
+/// </summary>
+public sealed class LastKnownGood(string directory)
+{
+    private const string Header = "# akkal4 last-known-good revision ";
+
+    public string Path { get; } = System.IO.Path.Combine(directory, "last-known-good.yaml");
+
+    public void Save(ConfigContent content)
+    {
+        Directory.CreateDirectory(directory);
+        var temp = Path + ".tmp";
+        File.WriteAllText(temp, Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n" + ManifestEncoder.ToYaml(content.Resources));
+        File.Move(temp, Path, overwrite: true);
+    }
+
+    /// <summary>The saved configuration, or null when there is none or it no longer reads cleanly.</summary>
+    public ConfigContent? Load(out string? problem)
+    {
+        problem = null;
+        if (!File.Exists(Path)) return null;
+        var text = File.ReadAllText(Path);
+        var firstLine = text.Split('\n', 2)[0];
+        if (!firstLine.StartsWith(Header, StringComparison.Ordinal) || !long.TryParse(firstLine[Header.Length..], out var revision))
+        {
+            problem = $"{Path} has no revision header";
+            return null;
+        }
+        var report = ConfigCheck.Check(text, Path);
+        if (!report.Ok)
+        {
+            problem = $"{Path} does not validate: {report.Errors[0]}";
+            return null;
+        }
+        return new ConfigContent(revision, report.Resources);
+    }
+}

@@ -1,0 +1,211 @@
+using System.Net;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Cluster;
+using AkkaL4.Actors;
+using AkkaL4.Actors.Config;
+using AkkaL4.Actors.ControlPlane;
+using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.Routing;
+using AkkaL4.Messages.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace AkkaL4.Node.Admin;
+
+/// <summary>
+/// The admin HTTP API of one node: configuration writes and reads, explain, status, Prometheus
+/// metrics, health and readiness. Loopback by default; a bearer token is mandatory elsewhere.
+/// </summary>
+public sealed class AdminServer : IAsyncDisposable
+{
+    public const int MaxConfigBytes = 4 * 1024 * 1024;
+    private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(5);
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    private readonly WebApplication _app;
+
+    public IPEndPoint Address { get; }
+
+    private AdminServer(WebApplication app, IPEndPoint address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    /// <exception cref="ArgumentException">Bound to a non-loopback address without a token.</exception>
+    public static async Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token)
+    {
+        if (!IPAddress.IsLoopback(address.Address) && string.IsNullOrEmpty(token))
+            throw new ArgumentException($"the admin API on {address} is reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Listen(address);
+            k.Limits.MaxRequestBodySize = MaxConfigBytes + 1;
+        });
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(DataPlaneMetrics.MeterName).AddPrometheusExporter());
+        var app = builder.Build();
+
+        if (!string.IsNullOrEmpty(token))
+        {
+            var expected = "Bearer " + token;
+            app.Use(async (context, next) =>
+            {
+                if (context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/readyz")
+                    || context.Request.Headers.Authorization == expected)
+                {
+                    await next(context);
+                    return;
+                }
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                await context.Response.WriteAsJsonAsync(new { error = "a bearer token is required (Authorization: Bearer <token>)" }, Json);
+            });
+        }
+
+        app.MapPut("/v1/config", (Delegate)((HttpContext context) => PutConfig(node, context)));
+        app.MapGet("/v1/config", (HttpContext context, string? kind, string? @namespace) => GetConfig(node, context, kind, @namespace));
+        app.MapDelete("/v1/config/{kind}/{namespace}/{name}", (string kind, string @namespace, string name) => Delete(node, kind, @namespace, name));
+        app.MapGet("/v1/explain", (string? source, string? destination, string? sni) => Explain(node, source, destination, sni));
+        app.MapGet("/v1/status", () => Status(node));
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", () => Ready(node));
+        app.MapPrometheusScrapingEndpoint("/metrics");
+
+        await app.StartAsync();
+        return new AdminServer(app, address);
+    }
+
+    private static async Task<IResult> PutConfig(RouterNode node, HttpContext context)
+    {
+        string text;
+        try
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            var buffer = new char[MaxConfigBytes + 1];
+            var read = await reader.ReadBlockAsync(buffer, 0, buffer.Length);
+            if (read > MaxConfigBytes) return TooLarge();
+            text = new string(buffer, 0, read);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge();
+        }
+
+        var report = ConfigCheck.Check(text, "request");
+        if (!report.Ok) return Results.Json(new { errors = report.Errors.Select(ErrorJson) }, Json, statusCode: 400);
+
+        object reply;
+        try
+        {
+            reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), WriteTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            return Results.Json(new { error = "the configuration writer did not answer in time; nothing was applied" }, Json, statusCode: 503);
+        }
+        return reply switch
+        {
+            ConfigAccepted a => Results.Json(new
+            {
+                revision = a.Revision,
+                resources = a.Changes.Select(c => new { kind = c.Key.Kind, @namespace = c.Key.Namespace, name = c.Key.Name, action = c.Action.ToString().ToLowerInvariant() }),
+                warnings = a.Warnings.Select(ErrorJson),
+            }, Json),
+            ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: r.Conflict ? 409 : 400),
+            _ => Results.StatusCode(500),
+        };
+    }
+
+    private static IResult TooLarge() =>
+        Results.Json(new { error = $"the configuration is over the limit of {MaxConfigBytes} bytes" }, Json, statusCode: 413);
+
+    private static object ErrorJson(Diagnostic d) => new { resource = d.Resource, field = d.Field, message = d.Message };
+
+    private static async Task<IResult> GetConfig(RouterNode node, HttpContext context, string? kind, string? ns)
+    {
+        var content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), WriteTimeout);
+        context.Response.Headers["X-AkkaL4-Revision"] = content.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return context.Request.Headers.Accept.ToString().Contains("application/json", StringComparison.OrdinalIgnoreCase)
+            ? Results.Text(ManifestEncoder.ToJson(content.Resources), "application/json")
+            : Results.Text(ManifestEncoder.ToYaml(content.Resources), "application/yaml");
+    }
+
+    private static async Task<IResult> Delete(RouterNode node, string kind, string ns, string name)
+    {
+        var known = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase));
+        if (known is null) return Results.Json(new { error = $"unknown kind '{kind}'" }, Json, statusCode: 404);
+        var reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), WriteTimeout);
+        return reply switch
+        {
+            ConfigAccepted a => Results.Json(new { revision = a.Revision }, Json),
+            ConfigRejected { NotFound: true } => Results.Json(new { error = $"{known}/{ns}/{name} not found" }, Json, statusCode: 404),
+            ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: 400),
+            _ => Results.StatusCode(500),
+        };
+    }
+
+    private static IResult Explain(RouterNode node, string? source, string? destination, string? sni)
+    {
+        if (source is null || !TryAddress(source, out var src, portRequired: false)
+            || destination is null || !TryAddress(destination, out var dst, portRequired: true))
+            return Results.Json(new { error = "give source=IP[:PORT] and destination=IP:PORT" }, Json, statusCode: 400);
+        var decision = node.Routes.Current.Decide(dst, src.Address, dst.Address, sni);
+        return Results.Json(Explanation.Of(decision), Json);
+    }
+
+    private static bool TryAddress(string text, out IpPort address, bool portRequired)
+    {
+        address = default;
+        if (IPEndPoint.TryParse(text, out var ep) && (ep.Port != 0 || !portRequired) && (text.Contains("]:") || text.Count(c => c == ':') == 1 || !portRequired))
+        {
+            address = new IpPort(IpKey.From(ep.Address), ep.Port);
+            return true;
+        }
+        return false;
+    }
+
+    private static async Task<IResult> Status(RouterNode node)
+    {
+        var cluster = Cluster.Get(node.System);
+        var state = cluster.State;
+        var listeners = await node.ListenersAsync();
+        var snapshot = node.Routes.Current;
+        return Results.Json(new
+        {
+            node = node.Options.Name,
+            address = cluster.SelfAddress.ToString(),
+            revision = snapshot.Revision,
+            members = state.Members.Select(m => new { address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles }),
+            unreachable = state.Unreachable.Select(m => m.Address.ToString()),
+            leader = state.Leader?.ToString(),
+            listeners = listeners.Select(l => new { address = l.Address, bound = l.Bound, error = l.Error }),
+            notes = snapshot.Notes,
+        }, Json);
+    }
+
+    private static async Task<IResult> Ready(RouterNode node)
+    {
+        var snapshot = node.Routes.Current;
+        var listeners = await node.ListenersAsync();
+        var unbound = listeners.Where(l => !l.Bound).Select(l => l.Address).ToList();
+        if (snapshot.Revision == 0) return Results.Text("not ready: no configuration yet\n", statusCode: 503);
+        if (unbound.Count > 0 || listeners.Count < snapshot.Listeners.Count)
+            return Results.Text($"not ready: listeners not bound: {string.Join(", ", unbound)}\n", statusCode: 503);
+        return Results.Text($"ready: revision {snapshot.Revision}, {listeners.Count} listener(s)\n");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,183 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Node.Cli;
+
+/// <summary>The verbs that talk to a running node's admin API: apply, get, delete, status.</summary>
+internal static class ServerCommands
+{
+    public const int Unreachable = 3;
+
+    public static Option<string> Server() => new("--server")
+    {
+        Description = "The node's admin API.",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_SERVER") ?? "http://127.0.0.1:15000",
+    };
+
+    public static Option<string?> Token() => new("--token")
+    {
+        Description = "Bearer token of the admin API (default: $AKKAL4_ADMIN_TOKEN).",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_TOKEN"),
+    };
+
+    public static Command Apply()
+    {
+        var files = CommonOptions.Files();
+        var server = Server();
+        var token = Token();
+        var command = new Command("apply", "Create or update resources on a running cluster (kubectl apply semantics, all or nothing). " +
+                                           "Exit code 0 when applied, 1 when rejected (errors printed as by validate), 3 when the node is unreachable.")
+        {
+            files, server, token,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
+            var body = string.Join("\n---\n", inputs.Select(i => i.Text));
+            return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, "/v1/config",
+                new StringContent(body, Encoding.UTF8, "application/yaml"), async response =>
+                {
+                    using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancel));
+                    if (!response.IsSuccessStatusCode) return PrintErrors(json.RootElement, response.StatusCode);
+                    var root = json.RootElement;
+                    foreach (var r in root.GetProperty("resources").EnumerateArray())
+                        Console.WriteLine($"{r.GetProperty("kind").GetString()}/{r.GetProperty("namespace").GetString()}/{r.GetProperty("name").GetString()} {r.GetProperty("action").GetString()}");
+                    foreach (var w in root.GetProperty("warnings").EnumerateArray()) Console.WriteLine(Line("warning", w));
+                    Console.WriteLine($"revision {root.GetProperty("revision").GetInt64()}");
+                    return ExitCodes.Ok;
+                }, cancel);
+        });
+        return command;
+    }
+
+    public static Command Get()
+    {
+        var kind = new Argument<string>("kind") { Description = "VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry, Service, or all." };
+        var name = new Argument<string?>("name") { Description = "One resource's name.", Arity = ArgumentArity.ZeroOrOne };
+        var ns = new Option<string?>("--namespace", "-n") { Description = "Only this namespace." };
+        var output = new Option<string>("--output", "-o") { Description = "yaml or json.", DefaultValueFactory = _ => "yaml" };
+        output.AcceptOnlyFromAmong("yaml", "json");
+        var server = Server();
+        var token = Token();
+        var command = new Command("get", "Print stored resources of a running cluster as YAML (or JSON).") { kind, name, ns, output, server, token };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var k = parse.GetValue(kind)!;
+            var known = k == "all" ? null : ResourceKinds.Types.Keys.FirstOrDefault(x => string.Equals(x, k, StringComparison.OrdinalIgnoreCase));
+            if (k != "all" && known is null)
+            {
+                Console.Error.WriteLine($"akkal4: unknown kind '{k}'; use {string.Join(", ", ResourceKinds.Types.Keys)} or all");
+                return ExitCodes.Usage;
+            }
+            var query = new List<string>();
+            if (known is not null) query.Add("kind=" + known);
+            if (parse.GetValue(ns) is { } n) query.Add("namespace=" + Uri.EscapeDataString(n));
+            var json = parse.GetValue(output) == "json";
+            var request = new HttpRequestMessage(HttpMethod.Get, "/v1/config" + (query.Count > 0 ? "?" + string.Join("&", query) : ""));
+            if (json) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+            return await Send(parse.GetValue(server)!, parse.GetValue(token), request, async response =>
+            {
+                var text = await response.Content.ReadAsStringAsync(cancel);
+                if (!response.IsSuccessStatusCode) { Console.Error.WriteLine($"akkal4: {(int)response.StatusCode} {text}"); return ExitCodes.Rejected; }
+                if (parse.GetValue(name) is { } one)
+                {
+                    var report = Actors.Config.ConfigCheck.Check(text, "server");
+                    var found = report.Resources.Where(r => r.Metadata.Name == one).ToList();
+                    if (found.Count == 0) { Console.Error.WriteLine($"akkal4: {k} {one} not found"); return ExitCodes.Rejected; }
+                    text = json ? Actors.Config.ManifestEncoder.ToJson(found) : Actors.Config.ManifestEncoder.ToYaml(found);
+                }
+                Console.Write(text);
+                return ExitCodes.Ok;
+            }, cancel);
+        });
+        return command;
+    }
+
+    public static Command Delete()
+    {
+        var kind = new Argument<string>("kind") { Description = "The resource's kind." };
+        var name = new Argument<string>("name") { Description = "The resource's name." };
+        var ns = new Option<string>("--namespace", "-n") { Description = "Its namespace.", DefaultValueFactory = _ => "default" };
+        var server = Server();
+        var token = Token();
+        var command = new Command("delete", "Delete one resource from a running cluster.") { kind, name, ns, server, token };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var path = $"/v1/config/{Uri.EscapeDataString(parse.GetValue(kind)!)}/{Uri.EscapeDataString(parse.GetValue(ns)!)}/{Uri.EscapeDataString(parse.GetValue(name)!)}";
+            return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Delete, path, null, async response =>
+            {
+                using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancel));
+                if (!response.IsSuccessStatusCode) return PrintErrors(json.RootElement, response.StatusCode);
+                Console.WriteLine($"deleted, revision {json.RootElement.GetProperty("revision").GetInt64()}");
+                return ExitCodes.Ok;
+            }, cancel);
+        });
+        return command;
+    }
+
+    public static Command Status()
+    {
+        var server = Server();
+        var token = Token();
+        var command = new Command("status", "Show a node: its cluster members, applied revision and listeners.") { server, token };
+        command.SetAction(async (parse, cancel) =>
+            await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Get, "/v1/status", null, async response =>
+            {
+                var text = await response.Content.ReadAsStringAsync(cancel);
+                if (!response.IsSuccessStatusCode) { Console.Error.WriteLine($"akkal4: {(int)response.StatusCode} {text}"); return ExitCodes.Rejected; }
+                Console.WriteLine(text);
+                return ExitCodes.Ok;
+            }, cancel));
+        return command;
+    }
+
+    internal static Task<int> Call(string server, string? token, HttpMethod method, string path, HttpContent? content,
+        Func<HttpResponseMessage, Task<int>> handle, CancellationToken cancel) =>
+        Send(server, token, new HttpRequestMessage(method, path) { Content = content }, handle, cancel);
+
+    internal static async Task<int> Send(string server, string? token, HttpRequestMessage request,
+        Func<HttpResponseMessage, Task<int>> handle, CancellationToken cancel)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(server), Timeout = TimeSpan.FromSeconds(30) };
+        if (!string.IsNullOrEmpty(token)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        try
+        {
+            using var response = await http.SendAsync(request, cancel);
+            if (response.StatusCode == HttpStatusCode.Unauthorized)
+            {
+                Console.Error.WriteLine("akkal4: the node wants a bearer token (--token or AKKAL4_ADMIN_TOKEN)");
+                return ExitCodes.Rejected;
+            }
+            return await handle(response);
+        }
+        catch (HttpRequestException e)
+        {
+            Console.Error.WriteLine($"akkal4: cannot reach {server}: {e.Message}");
+            return Unreachable;
+        }
+        catch (TaskCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"akkal4: {server} did not answer within 30s");
+            return Unreachable;
+        }
+    }
+
+    private static int PrintErrors(JsonElement root, HttpStatusCode status)
+    {
+        if (root.TryGetProperty("errors", out var errors))
+            foreach (var e in errors.EnumerateArray()) Console.WriteLine(Line("error", e));
+        else if (root.TryGetProperty("error", out var error)) Console.WriteLine($"error  {error.GetString()}");
+        if (status == HttpStatusCode.ServiceUnavailable) return Unreachable;
+        return ExitCodes.Rejected;
+    }
+
+    private static string Line(string severity, JsonElement d)
+    {
+        var field = d.GetProperty("field").GetString();
+        return $"{severity}  {d.GetProperty("resource").GetString()}  {(string.IsNullOrEmpty(field) ? "-" : field)}  {d.GetProperty("message").GetString()}";
+    }
+}
