@@ -28,9 +28,9 @@ public static class HostName
         if (pattern == "*") return true;
         if (pattern.StartsWith("*.", StringComparison.Ordinal))
         {
-            var suffix = pattern[1..]; // ".ex.com"
-            if (name.StartsWith("*.", StringComparison.Ordinal)) return name[1..].EndsWith(suffix, StringComparison.Ordinal);
-            return name.Length > suffix.Length && name.EndsWith(suffix, StringComparison.Ordinal);
+            var suffix = pattern.AsSpan(1); // ".ex.com"; spans keep the decision path allocation-free
+            if (name.StartsWith("*.", StringComparison.Ordinal)) return name.AsSpan(1).EndsWith(suffix, StringComparison.Ordinal);
+            return name.Length > suffix.Length && name.AsSpan().EndsWith(suffix, StringComparison.Ordinal);
         }
         return string.Equals(pattern, name, StringComparison.Ordinal);
     }

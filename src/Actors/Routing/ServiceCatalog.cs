@@ -67,6 +67,13 @@ public sealed class ServiceCatalog
             .Select(we => ToWorkload(we.Metadata.Name, we.Metadata.Namespace, we.Spec)).ToList();
         var inline = new List<Workload>();
         var services = new List<ServiceDef>();
+        // Workloads by (namespace, label key, label value): a selector looks up its first label, then checks the rest.
+        var byLabel = workloads.SelectMany(w => w.Labels.Select(l => (Key: (w.Namespace, l.Key, l.Value), Workload: w)))
+            .ToLookup(x => x.Key, x => x.Workload);
+        List<Workload> Select(string ns, Labels selector) =>
+            selector.IsEmpty
+                ? workloads.Where(w => w.Namespace == ns).ToList()
+                : byLabel[(ns, selector.First().Key, selector.First().Value)].Where(w => selector.IsSubsetOf(w.Labels)).ToList();
 
         foreach (var svc in resources.OfType<Service>())
         {
@@ -76,9 +83,8 @@ public sealed class ServiceCatalog
                 .OfType<string>().Where(a => a is not ("" or "None")).Distinct().ToList();
             var ports = spec.Ports.Where(p => p.Port is not null && (p.Protocol ?? "TCP") == "TCP")
                 .Select(p => new ServicePortDef(p.Port!.Value, p.Name, "TCP", p.TargetPort)).ToList();
-            var selected = spec.Selector.IsEmpty
-                ? []
-                : workloads.Where(w => w.Namespace == ns && spec.Selector.IsSubsetOf(w.Labels)).ToList();
+            // Kubernetes: a Service without a selector has no endpoints of its own.
+            var selected = spec.Selector.IsEmpty ? [] : Select(ns, spec.Selector);
             services.Add(new ServiceDef(HostName.Expand(svc.Metadata.Name, ns), ns, svc.Key, addresses, ports, selected, false, Seq<string>.Empty));
         }
 
@@ -90,7 +96,7 @@ public sealed class ServiceCatalog
                 .Select(p => new ServicePortDef(p.Number!.Value, p.Name, (p.Protocol ?? "TCP").ToUpperInvariant(), p.TargetPort?.ToString())).ToList();
             List<Workload> selected;
             if (spec.WorkloadSelector is { } selector)
-                selected = workloads.Where(w => w.Namespace == ns && selector.Labels.IsSubsetOf(w.Labels)).ToList();
+                selected = Select(ns, selector.Labels);
             else
             {
                 selected = spec.Endpoints.Select((e, i) => ToWorkload($"{se.Metadata.Name}[{i}]", ns, e)).ToList();

@@ -114,25 +114,41 @@ public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, T
 }
 
 /// <summary>Istio's DestinationRule lookup: client namespace, then the service's, then the root namespace; most specific host wins.</summary>
-public sealed class DestinationRuleIndex(IEnumerable<DestinationRule> rules)
+public sealed class DestinationRuleIndex
 {
     public const string RootNamespace = "istio-system";
 
-    private readonly ILookup<string, DestinationRule> _byNamespace =
-        Precedence.Order(rules).Where(r => r.Spec.Host is not null).ToLookup(r => r.Metadata.Namespace);
+    // Per namespace: rules by exact (expanded) host, and the wildcard ones; each list in precedence order.
+    private readonly Dictionary<string, (Dictionary<string, List<DestinationRule>> Exact, List<(string Host, DestinationRule Rule)> Wildcards)> _byNamespace = new();
+
+    public DestinationRuleIndex(IEnumerable<DestinationRule> rules)
+    {
+        foreach (var rule in Precedence.Order(rules).Where(r => r.Spec.Host is not null))
+        {
+            var ns = rule.Metadata.Namespace;
+            if (!_byNamespace.TryGetValue(ns, out var index)) _byNamespace[ns] = index = (new(StringComparer.Ordinal), []);
+            var host = HostName.Expand(rule.Spec.Host!, ns);
+            if (HostName.IsWildcard(host)) index.Wildcards.Add((host, rule));
+            else if (index.Exact.TryGetValue(host, out var list)) list.Add(rule);
+            else index.Exact[host] = [rule];
+        }
+    }
 
     public MergedDestinationRule? Resolve(string host, string serviceNamespace, string? clientNamespace)
     {
         foreach (var ns in new[] { clientNamespace, serviceNamespace, RootNamespace }.Distinct())
         {
-            if (ns is null) continue;
-            var candidates = _byNamespace[ns].Where(r => Precedence.VisibleTo(r.Metadata.Namespace, r.Spec.ExportTo, clientNamespace)
-                                               && HostName.Covers(HostName.Expand(r.Spec.Host!, ns), host)).ToList();
-            if (candidates.Count == 0) continue;
+            if (ns is null || !_byNamespace.TryGetValue(ns, out var index)) continue;
             // Most specific: an exact host beats any wildcard, a longer wildcard beats a shorter one.
-            var best = candidates.Select(r => HostName.Expand(r.Spec.Host!, ns))
-                .OrderByDescending(h => h == host).ThenByDescending(h => h.Length).First();
-            var chosen = candidates.Where(r => HostName.Expand(r.Spec.Host!, ns) == best).ToList();
+            var chosen = (index.Exact.GetValueOrDefault(host) ?? []).Where(Visible).ToList();
+            if (chosen.Count == 0)
+            {
+                var wildcards = index.Wildcards.Where(w => HostName.Covers(w.Host, host) && Visible(w.Rule)).ToList();
+                if (wildcards.Count == 0) continue;
+                var best = wildcards.Max(w => w.Host.Length);
+                chosen = wildcards.Where(w => w.Host.Length == best).Select(w => w.Rule).ToList();
+            }
+            if (chosen.Count == 0) continue;
             var subsets = new List<Subset>();
             foreach (var s in chosen.SelectMany(r => r.Spec.Subsets))
                 if (subsets.All(x => x.Name != s.Name)) subsets.Add(s); // first definition of a name wins
@@ -140,6 +156,8 @@ public sealed class DestinationRuleIndex(IEnumerable<DestinationRule> rules)
                 chosen.Select(r => r.Spec.TrafficPolicy).FirstOrDefault(p => p is not null), subsets);
         }
         return null;
+
+        bool Visible(DestinationRule r) => Precedence.VisibleTo(r.Metadata.Namespace, r.Spec.ExportTo, clientNamespace);
     }
 }
 
