@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net;
 using Akka;
 using Akka.Actor;
@@ -39,7 +40,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly DateTimeOffset _start = DateTimeOffset.UtcNow;
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private readonly Counters _bytes = new();
-    private readonly HashSet<string> _tried = [];
+    private ImmutableHashSet<string> _tried = ImmutableHashSet<string>.Empty;
     private readonly SharedKillSwitch _killSwitch = KillSwitches.Shared("connection");
     private string _listener = "";
     private Decision _decision;
@@ -166,7 +167,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         var assigned = _upstream!;
         assigned.Router.Tell(new ConnectOutcome(assigned.Index, false));
-        _tried.Add(assigned.Endpoint.ToString());
+        _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;
         var cause = failed.Cause is AggregateException { InnerException: { } inner } ? inner : failed.Cause;
         var timedOut = cause is TimeoutException || cause.GetType().Name.Contains("Timeout", StringComparison.Ordinal);
@@ -220,8 +221,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             if (_fromClient is not null) Source.FromPublisher(_fromClient).RunWith(Sink.Cancelled<ByteString>(), _materializer);
             if (_upstream is not null)
             {
-                // Stopped while an attempt was in flight: abandon it.
-                _upstream.Router.Tell(new ConnectOutcome(_upstream.Index, false));
+                // Stopped while an attempt was in flight: abandon it; that says nothing about the endpoint.
+                _upstream.Router.Tell(new UpstreamClosed(_upstream.Index));
                 if (_toUpstream is not null) Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(_toUpstream), _materializer);
                 if (_fromUpstream is not null) Source.FromPublisher(_fromUpstream).RunWith(Sink.Cancelled<ByteString>(), _materializer);
             }

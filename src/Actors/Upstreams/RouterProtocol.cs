@@ -16,7 +16,7 @@ public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string
 /// <summary>Connection → router: the connect attempt to endpoint <see cref="Index"/> succeeded or failed.</summary>
 public sealed record ConnectOutcome(int Index, bool Connected);
 
-/// <summary>Connection → router: a connection to endpoint <see cref="Index"/> has ended.</summary>
+/// <summary>Connection → router: a connection to endpoint <see cref="Index"/> has ended, or its attempt was abandoned (not a failure of the endpoint).</summary>
 public sealed record UpstreamClosed(int Index);
 
 /// <summary>Node → router supervisor: a new snapshot is in force.</summary>
