@@ -173,7 +173,8 @@ public static class ManifestDecoder
     private sealed class Binder(string resource, string source, List<Diagnostic> errors)
     {
         private static readonly ConcurrentDictionary<Type, IReadOnlyDictionary<string, PropertyInfo>> FieldCache = new();
-        private static readonly NullabilityInfoContext Nullability = new();
+        // Not thread-safe, so one per binder (decoding runs on many threads at once: HTTP requests, tests).
+        private readonly NullabilityInfoContext _nullability = new();
 
         private void Error(string path, YamlNode node, string message) =>
             errors.Add(Diagnostic.Error(resource, path, message, At(source, node)));
@@ -202,7 +203,7 @@ public static class ManifestDecoder
                         $"{source}:{entry.KeyPosition}"));
                     continue;
                 }
-                var value = BindValue(property.PropertyType, Nullability.Create(property), entry.Value, fieldPath);
+                var value = BindValue(property.PropertyType, _nullability.Create(property), entry.Value, fieldPath);
                 if (value is not null) property.SetValue(instance, value);
             }
             return instance;

@@ -167,6 +167,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         var assigned = _upstream!;
         assigned.Router.Tell(new ConnectOutcome(assigned.Index, false));
+        assigned.Load.Closed();
         _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;
         var cause = failed.Cause is AggregateException { InnerException: { } inner } ? inner : failed.Cause;
@@ -222,7 +223,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             if (_upstream is not null)
             {
                 // Stopped while an attempt was in flight: abandon it; that says nothing about the endpoint.
-                _upstream.Router.Tell(new UpstreamClosed(_upstream.Index));
+                _upstream.Load.Closed();
                 if (_toUpstream is not null) Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(_toUpstream), _materializer);
                 if (_fromUpstream is not null) Source.FromPublisher(_fromUpstream).RunWith(Sink.Cancelled<ByteString>(), _materializer);
             }
@@ -230,7 +231,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         else
         {
             _killSwitch.Abort(new OperationCanceledException("connection actor stopped"));
-            _upstream?.Router.Tell(new UpstreamClosed(_upstream.Index));
+            _upstream?.Load.Closed();
         }
         Report();
     }

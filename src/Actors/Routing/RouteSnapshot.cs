@@ -70,6 +70,15 @@ public sealed class RouteTarget
     /// <summary>NC when no destination has a cluster, UH when none has endpoints, else Route.</summary>
     public required DecisionResult Outcome { get; init; }
 
+    /// <summary>
+    /// The same for the same rule with the same weighted destinations in any snapshot, so the weighted
+    /// rotation carries over when configuration is re-applied and stays exact.
+    /// </summary>
+    public string RotationKey => _rotationKey ??=
+        $"{VirtualService}|{Section}|{Rule}|" + string.Join(",", Destinations.Select(d => $"{d.Cluster.Name}={d.Weight}"));
+
+    private string? _rotationKey;
+
     public static DecisionResult OutcomeOf(IReadOnlyCollection<WeightedDestination> destinations) =>
         destinations.Any(d => d.Cluster.Outcome == DecisionResult.Route) ? DecisionResult.Route
         : destinations.Any(d => d.Cluster.Outcome == DecisionResult.NoHealthyUpstream) ? DecisionResult.NoHealthyUpstream

@@ -23,14 +23,17 @@ public sealed class RouterActor : ReceiveActor
     private readonly Func<DateTime> _clock;
     private readonly DataPlaneMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private int _active;
+    private readonly ClusterLoad _load;
+    private readonly EndpointLoad[] _endpointLoads;
 
-    public static Props Props(UpstreamCluster cluster, DataPlaneMetrics metrics, Func<DateTime>? clock = null) =>
-        Akka.Actor.Props.Create(() => new RouterActor(cluster, metrics, clock ?? (() => DateTime.UtcNow)));
+    public static Props Props(UpstreamCluster cluster, ClusterLoad load, DataPlaneMetrics metrics, Func<DateTime>? clock = null) =>
+        Akka.Actor.Props.Create(() => new RouterActor(cluster, load, metrics, clock ?? (() => DateTime.UtcNow)));
 
-    public RouterActor(UpstreamCluster cluster, DataPlaneMetrics metrics, Func<DateTime> clock)
+    public RouterActor(UpstreamCluster cluster, ClusterLoad load, DataPlaneMetrics metrics, Func<DateTime> clock)
     {
         _cluster = cluster;
+        _load = load;
+        _endpointLoads = cluster.Endpoints.Select(e => load.For(e.ToString())).ToArray();
         _metrics = metrics;
         _clock = clock;
         _balancer = LoadBalancers.Create(cluster.Policy.LoadBalancer, cluster.Endpoints);
@@ -41,24 +44,21 @@ public sealed class RouterActor : ReceiveActor
 
         Receive<PickUpstream>(Pick);
         Receive<ConnectOutcome>(Outcome);
-        Receive<UpstreamClosed>(c =>
-        {
-            if (c.Index < _state.Length && _state[c.Index].Active > 0) { _state[c.Index].Active--; _active--; }
-        });
         Receive<FailRouter>(f => throw new InvalidOperationException($"fault injected into router {f.ClusterId}"));
         Receive<GetRouterState>(_ => Sender.Tell(new RouterState(_cluster.Id,
-            _cluster.Endpoints.Select((e, i) => (e.ToString(), _state[i].Active, _state[i].Ejected)).ToList())));
+            _cluster.Endpoints.Select((e, i) => (e.ToString(), _endpointLoads[i].Active, _state[i].Ejected)).ToList())));
     }
 
     private void Pick(PickUpstream request)
     {
-        if (_cluster.Policy.MaxConnections is { } max && _active >= max)
+        if (_cluster.Policy.MaxConnections is { } max && _load.Active >= max)
         {
             _metrics.UpstreamOverflow.Add(1, DataPlaneMetrics.Cluster(_cluster.Name));
             Sender.Tell(new UpstreamRefused(ResponseFlags.UpstreamOverflow, _cluster.Name, $"maxConnections {max} reached"));
             return;
         }
         Unejected();
+        for (var i = 0; i < _state.Length; i++) _state[i].Active = _endpointLoads[i].Active;
         Span<EndpointState> view = _state.Length <= 64 ? stackalloc EndpointState[_state.Length] : new EndpointState[_state.Length];
         _state.CopyTo(view);
         PanicIfTooFewHealthy(view);
@@ -79,9 +79,8 @@ public sealed class RouterActor : ReceiveActor
                 _state.Length == 0 ? _cluster.Detail : "every endpoint is ejected"));
             return;
         }
-        _state[index].Active++;
-        _active++;
-        Sender.Tell(new UpstreamAssigned(_cluster, _cluster.Endpoints[index], index, Self));
+        _endpointLoads[index].Opened();
+        Sender.Tell(new UpstreamAssigned(_cluster, _cluster.Endpoints[index], index, Self, _endpointLoads[index]));
     }
 
     /// <summary>Istio's minHealthPercent: below it, ejections are ignored (Envoy's panic mode).</summary>
@@ -115,7 +114,6 @@ public sealed class RouterActor : ReceiveActor
             _consecutiveFailures[i] = 0;
             return;
         }
-        if (_state[i].Active > 0) { _state[i].Active--; _active--; }
         _consecutiveFailures[i]++;
         if (_cluster.Policy.Outlier is not { } outlier || outlier.EjectAfter == 0 || _state[i].Ejected) return;
         if (_consecutiveFailures[i] < outlier.EjectAfter) return;

@@ -7,17 +7,17 @@ namespace AkkaL4.Actors.Upstreams;
 /// <summary>Connection → router supervisor: choose a destination of this route target, then an endpoint of its cluster.</summary>
 public sealed record PickUpstream(RouteTarget Target, uint SourceHash, IReadOnlySet<string> Tried);
 
-/// <summary>Router → connection: connect here, then report the outcome to <see cref="Router"/>.</summary>
-public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router);
+/// <summary>
+/// Router → connection: connect here, report the outcome to <see cref="Router"/>, and call
+/// <see cref="EndpointLoad.Closed"/> on <see cref="Load"/> once when the attempt fails or the connection ends.
+/// </summary>
+public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router, EndpointLoad Load);
 
 /// <summary>Router → connection: no endpoint can be had.</summary>
 public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string Detail);
 
 /// <summary>Connection → router: the connect attempt to endpoint <see cref="Index"/> succeeded or failed.</summary>
 public sealed record ConnectOutcome(int Index, bool Connected);
-
-/// <summary>Connection → router: a connection to endpoint <see cref="Index"/> has ended, or its attempt was abandoned (not a failure of the endpoint).</summary>
-public sealed record UpstreamClosed(int Index);
 
 /// <summary>Node → router supervisor: a new snapshot is in force.</summary>
 public sealed record ApplyRoutes(RouteSnapshot Snapshot);

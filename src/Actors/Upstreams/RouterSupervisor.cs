@@ -16,7 +16,8 @@ public sealed class RouterSupervisor : ReceiveActor
     private readonly DataPlaneMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, (UpstreamCluster Cluster, IActorRef Router)> _routers = new();
-    private readonly Dictionary<RouteTarget, WeightedPicker> _pickers = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, WeightedPicker> _pickers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClusterLoad> _loads = new(StringComparer.Ordinal);
     private int _generation;
 
     public static Props Props(DataPlaneMetrics metrics) => Akka.Actor.Props.Create(() => new RouterSupervisor(metrics));
@@ -54,7 +55,9 @@ public sealed class RouterSupervisor : ReceiveActor
         }
         foreach (var cluster in wanted.Values)
             if (!_routers.ContainsKey(cluster.Id)) Start(cluster);
-        _pickers.Clear();
+        // Rotations of rules that are still there go on where they were.
+        var keys = apply.Snapshot.Targets.Select(t => t.RotationKey).ToHashSet();
+        foreach (var key in _pickers.Keys.Where(k => !keys.Contains(k)).ToList()) _pickers.Remove(key);
     }
 
     private static bool SameShape(UpstreamCluster a, UpstreamCluster b) =>
@@ -63,7 +66,10 @@ public sealed class RouterSupervisor : ReceiveActor
     private IActorRef Start(UpstreamCluster cluster)
     {
         var name = "router-" + Uri.EscapeDataString(cluster.Id).Replace("%", "_") + "-" + (++_generation);
-        var router = Context.ActorOf(RouterActor.Props(cluster, _metrics), name);
+        // Open connections are counted in a ClusterLoad kept here, by cluster name, so a restarted or
+        // replaced router still sees the connections opened before it.
+        if (!_loads.TryGetValue(cluster.Name, out var load)) _loads[cluster.Name] = load = new ClusterLoad();
+        var router = Context.ActorOf(RouterActor.Props(cluster, load, _metrics), name);
         _routers[cluster.Id] = (cluster, router);
         return router;
     }
@@ -71,7 +77,7 @@ public sealed class RouterSupervisor : ReceiveActor
     private void Pick(PickUpstream request)
     {
         var target = request.Target;
-        if (!_pickers.TryGetValue(target, out var picker)) _pickers[target] = picker = WeightedPicker.For(target);
+        if (!_pickers.TryGetValue(target.RotationKey, out var picker)) _pickers[target.RotationKey] = picker = WeightedPicker.For(target);
         var index = picker.Next();
         if (index < 0)
         {

@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Akka.Actor;
+using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.Upstreams;
+using AkkaL4.Node.Echo;
+using Xunit.Abstractions;
+using static AkkaL4.Tests.DataPlane.Kit;
+
+namespace AkkaL4.Tests.DataPlane;
+
+/// <summary>Many connections open at once, each answered on its own. Addresses: 127.1.10.x.</summary>
+public sealed class ConcurrencyTests(ITestOutputHelper output)
+{
+    private const string Client = "127.1.10.30";
+
+    [Fact]
+    public async Task Thousand_concurrent_connections_are_all_answered_correctly()
+    {
+        const int count = 1000, batch = 100;
+        await using var pod = new EchoServer(At("127.1.10.11", 9000), "many");
+        await using var router = TestRouter.Start("concurrency");
+        await router.ApplyAsync(1, Service("many", "127.1.10.1", 19000, 9000, "many"), Workload("many-pod", "127.1.10.11", "{app: many}"));
+        var service = At("127.1.10.1", 19000);
+        var clock = Stopwatch.StartNew();
+
+        var clients = new List<TestClient>(count);
+        try
+        {
+            // Open all of them, a batch at a time, and keep them open.
+            for (var i = 0; i < count; i += batch)
+                clients.AddRange(await Task.WhenAll(Enumerable.Range(0, batch).Select(_ => TestClient.ConnectAsync(Client, service))));
+            output.WriteLine($"{count} connected after {clock.Elapsed}");
+
+            // Every one talks at the same time and hears its own answer.
+            var replies = await Task.WhenAll(clients.Select((c, i) => c.AskAsync($"c{i}")));
+            output.WriteLine($"{count} answered after {clock.Elapsed}");
+            for (var i = 0; i < count; i++) Assert.Equal($"many c{i}", replies[i]);
+
+            // All of them are open at the router at once.
+            Assert.Equal(count, router.Metrics["downstream_cx_active"]);
+            var state = await router.Node.Routers.Ask<RouterState>(new GetRouterState(router.ClusterId(Fqdn("many"))), Patience);
+            Assert.Equal(count, state.Endpoints.Single().Active);
+            Assert.Equal(count, pod.Connections);
+
+            foreach (var c in clients) c.ShutdownSend();
+            var ends = await Task.WhenAll(clients.Select(c => c.ReadToCloseAsync()));
+            Assert.All(ends, e => Assert.False(e.Reset || !e.NoData, $"expected a clean close with no more data, got reset={e.Reset} '{e.Text}'"));
+            output.WriteLine($"{count} closed after {clock.Elapsed}");
+        }
+        finally
+        {
+            foreach (var c in clients) await c.DisposeAsync();
+        }
+
+        await EventuallyAsync(() => router.Log.Entries.Count == count, $"{count} access-log entries");
+        Assert.All(router.Log.Entries, e => Assert.Equal(ResponseFlags.None, e.Flags));
+        await router.Metrics.WaitForAsync("downstream_cx_active", 0);
+    }
+}
