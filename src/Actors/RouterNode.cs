@@ -1,6 +1,7 @@
 using System.Reflection;
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.Streams;
@@ -69,14 +70,28 @@ public sealed class RouterNode : IAsyncDisposable
             system.Log.Info("serving last-known-good configuration revision {0} from {1}", saved.Revision, lastKnownGood!.Path);
             Apply(saved.Resources, saved.Revision);
         }
-        Writer = system.ActorOf(ConfigWriter.Props(new ConfigStore(saved?.Revision ?? 0, saved?.Resources), content =>
+        // Writes: this node's client → the singleton proxy → the one ConfigWriter of the cluster.
+        system.ActorOf(ClusterSingletonManager.Props(ConfigWriter.Props(() => Volatile.Read(ref _applied)), PoisonPill.Instance,
+            ClusterSingletonManagerSettings.Create(system)), "config-writer");
+        var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
+        Writer = system.ActorOf(ConfigClient.Props(writer), "config-client");
+        // Reads: every node applies each newer replicated revision and keeps it as its last-known-good.
+        system.ActorOf(RouteCache.Props(() => Volatile.Read(ref _applied)?.Revision ?? 0, content =>
         {
             Apply(content.Resources, content.Revision);
             lastKnownGood?.Save(content);
-        }), "config-writer");
+        }), "route-cache");
     }
 
-    /// <summary>The actor every configuration write goes through (<see cref="ApplyConfig"/>, <see cref="DeleteResource"/>, <see cref="GetConfig"/>).</summary>
+    private ConfigContent? _applied;
+
+    /// <summary>The configuration in force on this node (null before the first).</summary>
+    public ConfigContent? Applied => Volatile.Read(ref _applied);
+
+    /// <summary>
+    /// Where this node sends configuration writes and reads (<see cref="ApplyConfig"/>, <see cref="DeleteResource"/>,
+    /// <see cref="GetConfig"/>): they reach the cluster's one config writer, wherever it runs.
+    /// </summary>
     public IActorRef Writer { get; }
 
     public static string BuiltInHocon()
@@ -109,6 +124,7 @@ public sealed class RouterNode : IAsyncDisposable
     public RouteSnapshot Apply(IReadOnlyCollection<Resource> resources, long revision = 0)
     {
         var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
+        Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
         _routers.Tell(new ApplyRoutes(snapshot));
         _listeners.Tell(new ApplyRoutes(snapshot));
@@ -120,6 +136,18 @@ public sealed class RouterNode : IAsyncDisposable
 
     public Task<IReadOnlyList<ListenerSet.ListenerStatus>> ListenersAsync() =>
         _listeners.Ask<IReadOnlyList<ListenerSet.ListenerStatus>>(new ListenerSet.GetListeners(), TimeSpan.FromSeconds(5));
+
+    /// <summary>Waits until this node has put revision <paramref name="revision"/> (or a newer one) in force.</summary>
+    public async Task<bool> WaitForRevisionAsync(long revision, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while ((Applied?.Revision ?? 0) < revision)
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            await Task.Delay(20);
+        }
+        return true;
+    }
 
     /// <summary>Waits until every listener of the current snapshot is bound (or the timeout passes).</summary>
     public async Task<IReadOnlyList<ListenerSet.ListenerStatus>> WaitForListenersAsync(TimeSpan timeout)

@@ -17,28 +17,37 @@ public sealed class LastKnownGood(string directory)
     {
         Directory.CreateDirectory(directory);
         var temp = Path + ".tmp";
-        File.WriteAllText(temp, Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n" + ManifestEncoder.ToYaml(content.Resources));
+        File.WriteAllText(temp, Format(content));
         File.Move(temp, Path, overwrite: true);
+    }
+
+    /// <summary>A configuration as text with its revision in a header line: the form kept on disk and replicated.</summary>
+    public static string Format(ConfigContent content) =>
+        Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n" + ManifestEncoder.ToYaml(content.Resources);
+
+    /// <summary>Reads <see cref="Format"/>'s text back; null with a reason when it does not read cleanly.</summary>
+    public static ConfigContent? Parse(string text, string source, out string? problem)
+    {
+        problem = null;
+        var firstLine = text.Split('\n', 2)[0];
+        if (!firstLine.StartsWith(Header, StringComparison.Ordinal) || !long.TryParse(firstLine[Header.Length..], out var revision))
+        {
+            problem = $"{source} has no revision header";
+            return null;
+        }
+        var report = ConfigCheck.Check(text, source);
+        if (!report.Ok)
+        {
+            problem = $"{source} does not validate: {report.Errors[0]}";
+            return null;
+        }
+        return new ConfigContent(revision, report.Resources);
     }
 
     /// <summary>The saved configuration, or null when there is none or it no longer reads cleanly.</summary>
     public ConfigContent? Load(out string? problem)
     {
         problem = null;
-        if (!File.Exists(Path)) return null;
-        var text = File.ReadAllText(Path);
-        var firstLine = text.Split('\n', 2)[0];
-        if (!firstLine.StartsWith(Header, StringComparison.Ordinal) || !long.TryParse(firstLine[Header.Length..], out var revision))
-        {
-            problem = $"{Path} has no revision header";
-            return null;
-        }
-        var report = ConfigCheck.Check(text, Path);
-        if (!report.Ok)
-        {
-            problem = $"{Path} does not validate: {report.Errors[0]}";
-            return null;
-        }
-        return new ConfigContent(revision, report.Resources);
+        return File.Exists(Path) ? Parse(File.ReadAllText(Path), Path, out problem) : null;
     }
 }

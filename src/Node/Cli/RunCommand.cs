@@ -81,13 +81,21 @@ internal static class RunCommand
             });
             if (report is not null)
             {
-                var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), TimeSpan.FromSeconds(30));
+                // The cluster's config writer may still be starting (or being handed over): retry for a while.
+                object? reply = null;
+                for (var deadline = DateTime.UtcNow.AddSeconds(60); reply is null;)
+                {
+                    try { reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), TimeSpan.FromSeconds(10)); }
+                    catch (AskTimeoutException) when (DateTime.UtcNow < deadline) { Console.WriteLine("waiting for the cluster's config writer..."); }
+                }
                 if (reply is ConfigRejected rejected)
                 {
                     foreach (var e in rejected.Errors) Console.WriteLine(e);
                     return ExitCodes.Rejected;
                 }
-                foreach (var warning in ((ConfigAccepted)reply).Warnings) Console.WriteLine(warning);
+                var accepted = (ConfigAccepted)reply;
+                foreach (var warning in accepted.Warnings) Console.WriteLine(warning);
+                await node.WaitForRevisionAsync(accepted.Revision, TimeSpan.FromSeconds(30));
             }
             await using var adminServer = await AdminServer.StartAsync(node, adminAddress, token);
             var listeners = await node.WaitForListenersAsync(TimeSpan.FromSeconds(10));
