@@ -1,0 +1,111 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Serialization;
+using AkkaL4.Actors;
+using AkkaL4.Actors.Config;
+using AkkaL4.Actors.ControlPlane;
+using AkkaL4.Messages.Protocol;
+using AkkaL4.Messages.Serialization;
+
+namespace AkkaL4.Tests.ControlPlane;
+
+/// <summary>Two router nodes in one cluster: writes through the singleton writer reach every node.</summary>
+public class ClusterConfigTests
+{
+    private const string Quiet = "akka.loglevel = WARNING";
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private static string Service(string name, string ip) =>
+        $"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\n"
+        + $"spec:\n  clusterIP: {ip}\n  selector: {{app: {name}}}\n  ports: [{{name: tcp, port: 19000, targetPort: 9000}}]\n";
+
+    private static async Task<ConfigAccepted> ApplyAsync(RouterNode node, string yaml)
+    {
+        var report = ConfigCheck.Check(yaml);
+        Assert.True(report.Ok, string.Join("; ", report.Errors));
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            try
+            {
+                var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), TimeSpan.FromSeconds(10));
+                return Assert.IsType<ConfigAccepted>(reply);
+            }
+            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+            {
+                // The writer is starting or moving to another node; the write is retried, not lost.
+            }
+        }
+    }
+
+    private static async Task WaitForMembers(RouterNode node, int count)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (Cluster.Get(node.System).State.Members.Count(m => m.Status == MemberStatus.Up) < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{count} members did not come up");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task A_write_on_any_node_reaches_every_node_and_the_revision_survives_the_writer_leaving()
+    {
+        var first = RouterNode.Start(new RouterNodeOptions { Name = "cp-a", Overrides = Quiet });
+        await using var second = RouterNode.Start(new RouterNodeOptions { Name = "cp-b", Seeds = [first.ClusterAddress], Overrides = Quiet });
+        try
+        {
+            await WaitForMembers(second, 2);
+
+            // Written through the second node; the writer runs on the first (the oldest).
+            var one = await ApplyAsync(second, Service("alpha", "127.4.1.1"));
+            Assert.Equal(1, one.Revision);
+            Assert.True(await first.WaitForRevisionAsync(1, Patience), "the first node applied revision 1");
+            Assert.True(await second.WaitForRevisionAsync(1, Patience), "the second node applied revision 1");
+            Assert.Contains(first.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
+            Assert.Contains(second.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
+
+            var content = await second.Writer.Ask<ConfigContent>(new GetConfig(), Patience);
+            Assert.Equal(1, content.Revision);
+            Assert.Equal("Service/default/alpha", Assert.Single(content.Resources).Key.ToString());
+        }
+        finally
+        {
+            // The writer's node leaves; the singleton moves to the second node.
+            await first.DisposeAsync();
+        }
+
+        var two = await ApplyAsync(second, Service("beta", "127.4.1.2"));
+        Assert.Equal(2, two.Revision);
+        Assert.True(await second.WaitForRevisionAsync(2, Patience));
+        Assert.Equal(["127.4.1.1:19000", "127.4.1.2:19000"],
+            second.Routes.Current.Listeners.Select(l => l.Address.ToString()).Order().ToArray());
+    }
+
+    [Fact]
+    public async Task Cluster_messages_use_the_akkal4_serializer_and_an_unknown_manifest_is_refused()
+    {
+        await using var node = RouterNode.Start(new RouterNodeOptions { Name = "cp-serializer", Overrides = Quiet });
+        var serialization = node.System.Serialization;
+        object[] messages =
+        [
+            new WriteConfig("apiVersion: v1\nkind: Service\n"),
+            new RemoveResource("Service", "default", "a"),
+            new ReadConfig(null, "default"),
+            new WriteAccepted(7, [new WireChange("Service", "default", "a", "created")], [new WireFinding("Service/default/a", "spec", "w")]),
+            new WriteRejected([new WireFinding("Service/default/a", "spec.ports[0].port", "bad")], Conflict: true, NotFound: false),
+            new ConfigAtRevision(7, "---\n"),
+        ];
+        foreach (var message in messages)
+        {
+            var serializer = Assert.IsType<ProtocolSerializer>(serialization.FindSerializerFor(message));
+            var manifest = serializer.Manifest(message);
+            Assert.True(manifest.Length <= 2, $"short manifest, not a type name: {manifest}");
+            var back = serializer.FromBinary(serializer.ToBinary(message), manifest);
+            Assert.Equal(System.Text.Json.JsonSerializer.Serialize(message, message.GetType()), System.Text.Json.JsonSerializer.Serialize(back, back.GetType()));
+        }
+        var any = (SerializerWithStringManifest)serialization.FindSerializerFor(messages[0]);
+        Assert.Throws<SerializationException>(() => any.FromBinary([1, 2, 3], "zz"));
+    }
+}
