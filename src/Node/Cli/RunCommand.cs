@@ -22,6 +22,11 @@ internal static class RunCommand
             Description = "Bearer token the admin API requires (default: $AKKAL4_ADMIN_TOKEN). Mandatory when --admin is not a loopback address.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_TOKEN"),
         };
+        var listen = new Option<string>("--cluster-listen")
+        {
+            Description = "Address this node's cluster remoting listens on, IP:PORT (port 0 = any free port).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_CLUSTER_LISTEN") ?? "127.0.0.1:0",
+        };
         var data = new Option<string>("--data") { Description = "Directory for the node's last-known-good configuration.", DefaultValueFactory = _ => "./data" };
         var labels = new Option<string?>("--labels")
         {
@@ -41,7 +46,7 @@ internal static class RunCommand
         var config = new Option<string?>("--config") { Description = "A HOCON file to use instead of the built-in cluster.hocon." };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it.")
         {
-            files, labels, name, seeds, mesh, config, admin, adminToken, data,
+            files, labels, name, seeds, mesh, config, admin, adminToken, data, listen,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -49,6 +54,11 @@ internal static class RunCommand
             if (!IPEndPoint.TryParse(parse.GetValue(admin)!, out var adminAddress) || adminAddress.Port == 0)
             {
                 Console.Error.WriteLine($"akkal4: --admin '{parse.GetValue(admin)}' is not IP:PORT");
+                return ExitCodes.Usage;
+            }
+            if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var remoting))
+            {
+                Console.Error.WriteLine($"akkal4: --cluster-listen '{parse.GetValue(listen)}' is not IP:PORT");
                 return ExitCodes.Usage;
             }
             var token = parse.GetValue(adminToken);
@@ -78,6 +88,7 @@ internal static class RunCommand
                 ServeMesh = parse.GetValue(mesh),
                 Hocon = hocon,
                 DataDirectory = parse.GetValue(data),
+                Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port} }}",
             });
             if (report is not null)
             {
