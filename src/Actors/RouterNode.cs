@@ -2,6 +2,7 @@ using System.Reflection;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
+using Akka.DistributedData;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.Streams;
@@ -85,6 +86,36 @@ public sealed class RouterNode : IAsyncDisposable
 
     private ConfigContent? _applied;
 
+    /// <summary>Replicated: each node's address → the revision it routes by.</summary>
+    public static readonly LWWDictionaryKey<string, long> AppliedRevisionsKey = new("akkal4-applied");
+
+    /// <summary>The revision each node of the cluster routes by, as last replicated to this node.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> AppliedRevisionsAsync()
+    {
+        var reply = await DistributedData.Get(System).Replicator.Ask<IGetResponse>(Dsl.Get(AppliedRevisionsKey, ReadLocal.Instance), TimeSpan.FromSeconds(5));
+        return reply is GetSuccess success
+            ? success.Get(AppliedRevisionsKey).Entries.ToDictionary(e => e.Key, e => e.Value)
+            : new Dictionary<string, long>();
+    }
+
+    /// <summary>
+    /// Waits until every reachable member routes by <paramref name="revision"/> or newer; returns the
+    /// members that still lag when <paramref name="timeout"/> passes (empty: all caught up).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> WaitForClusterRevisionAsync(long revision, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var state = Cluster.Get(System).State;
+            var reachable = state.Members.Where(m => m.Status == MemberStatus.Up && !state.Unreachable.Contains(m)).Select(m => m.Address.ToString());
+            var applied = await AppliedRevisionsAsync();
+            var lagging = reachable.Where(a => applied.GetValueOrDefault(a) < revision).ToList();
+            if (lagging.Count == 0 || DateTime.UtcNow > deadline) return lagging;
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>The configuration in force on this node (null before the first).</summary>
     public ConfigContent? Applied => Volatile.Read(ref _applied);
 
@@ -126,6 +157,11 @@ public sealed class RouterNode : IAsyncDisposable
         var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
+        // Tell the cluster which revision this node routes by (for status and apply --wait).
+        var self = Cluster.Get(System).SelfUniqueAddress;
+        var address = self.Address.ToString();
+        DistributedData.Get(System).Replicator.Tell(Dsl.Update(AppliedRevisionsKey, LWWDictionary<string, long>.Empty, WriteLocal.Instance,
+            map => map.SetItem(self, address, revision)));
         _routers.Tell(new ApplyRoutes(snapshot));
         _listeners.Tell(new ApplyRoutes(snapshot));
         var log = System.Log;

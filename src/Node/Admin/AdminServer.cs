@@ -25,6 +25,7 @@ public sealed class AdminServer : IAsyncDisposable
 {
     public const int MaxConfigBytes = 4 * 1024 * 1024;
     private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     private readonly WebApplication _app;
@@ -112,6 +113,12 @@ public sealed class AdminServer : IAsyncDisposable
             context.Response.Headers.RetryAfter = "1";
             return Results.Json(new { error = "the configuration writer did not answer in time; nothing was applied" }, Json, statusCode: 503);
         }
+        if (reply is ConfigAccepted { } done && context.Request.Query.TryGetValue("wait", out var wait) && wait == "true")
+        {
+            var lagging = await node.WaitForClusterRevisionAsync(done.Revision, WaitTimeout);
+            if (lagging.Count > 0)
+                return Results.Json(new { revision = done.Revision, lagging, message = $"applied, but not yet in force on every reachable node after {WaitTimeout.TotalSeconds:0}s" }, Json, statusCode: 202);
+        }
         return reply switch
         {
             ConfigAccepted a => Results.Json(new
@@ -179,12 +186,21 @@ public sealed class AdminServer : IAsyncDisposable
         var state = cluster.State;
         var listeners = await node.ListenersAsync();
         var snapshot = node.Routes.Current;
+        var applied = await node.AppliedRevisionsAsync();
+        // The singleton writer runs on the oldest Up member with the router role.
+        var writer = state.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("router"))
+            .OrderBy(m => m, Member.AgeOrdering).FirstOrDefault();
         return Results.Json(new
         {
             node = node.Options.Name,
             address = cluster.SelfAddress.ToString(),
             revision = snapshot.Revision,
-            members = state.Members.Select(m => new { address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles }),
+            configWriter = writer?.Address.ToString(),
+            members = state.Members.Select(m => new
+            {
+                address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles,
+                revision = applied.TryGetValue(m.Address.ToString(), out var r) ? r : (long?)null,
+            }),
             unreachable = state.Unreachable.Select(m => m.Address.ToString()),
             leader = state.Leader?.ToString(),
             listeners = listeners.Select(l => new { address = l.Address, bound = l.Bound, error = l.Error }),

@@ -29,21 +29,28 @@ internal static class ServerCommands
         var files = CommonOptions.Files();
         var server = Server();
         var token = Token();
+        var wait = new Option<bool>("--wait") { Description = "Answer only once every reachable node routes by the new revision (or say which lag after 10s)." };
         var command = new Command("apply", "Create or update resources on a running cluster (kubectl apply semantics, all or nothing). " +
                                            "Exit code 0 when applied, 1 when rejected (errors printed as by validate), 3 when the node is unreachable.")
         {
-            files, server, token,
+            files, server, token, wait,
         };
         command.SetAction(async (parse, cancel) =>
         {
             if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
             var body = string.Join("\n---\n", inputs.Select(i => i.Text));
-            return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, "/v1/config",
+            return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, parse.GetValue(wait) ? "/v1/config?wait=true" : "/v1/config",
                 new StringContent(body, Encoding.UTF8, "application/yaml"), async response =>
                 {
                     using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancel));
                     if (!response.IsSuccessStatusCode) return PrintErrors(json.RootElement, response.StatusCode);
                     var root = json.RootElement;
+                    if (response.StatusCode == HttpStatusCode.Accepted)
+                    {
+                        Console.WriteLine($"revision {root.GetProperty("revision").GetInt64()} applied; still catching up: "
+                                          + string.Join(", ", root.GetProperty("lagging").EnumerateArray().Select(e => e.GetString())));
+                        return ExitCodes.Ok;
+                    }
                     foreach (var r in root.GetProperty("resources").EnumerateArray())
                         Console.WriteLine($"{r.GetProperty("kind").GetString()}/{r.GetProperty("namespace").GetString()}/{r.GetProperty("name").GetString()} {r.GetProperty("action").GetString()}");
                     foreach (var w in root.GetProperty("warnings").EnumerateArray()) Console.WriteLine(Line("warning", w));

@@ -66,6 +66,12 @@ public class ClusterConfigTests
             Assert.Contains(first.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
             Assert.Contains(second.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
 
+            // Each node tells the cluster the revision it routes by (status, apply --wait).
+            Assert.Empty(await second.WaitForClusterRevisionAsync(1, Patience));
+            var applied = await second.AppliedRevisionsAsync();
+            Assert.Equal(1, applied[first.ClusterAddress]);
+            Assert.Equal(1, applied[second.ClusterAddress]);
+
             var content = await second.Writer.Ask<ConfigContent>(new GetConfig(), Patience);
             Assert.Equal(1, content.Revision);
             Assert.Equal("Service/default/alpha", Assert.Single(content.Resources).Key.ToString());
