@@ -2,6 +2,7 @@ using System.Reflection;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
+using Akka.Pattern;
 using Akka.DistributedData;
 using Akka.Configuration;
 using Akka.Event;
@@ -72,8 +73,10 @@ public sealed class RouterNode : IAsyncDisposable
             Apply(saved.Resources, saved.Revision);
         }
         // Writes: this node's client → the singleton proxy → the one ConfigWriter of the cluster.
-        system.ActorOf(ClusterSingletonManager.Props(ConfigWriter.Props(() => Volatile.Read(ref _applied)), PoisonPill.Instance,
-            ClusterSingletonManagerSettings.Create(system)), "config-writer");
+        // A writer that stops (a journal write failed, say) comes back, with backoff, from its journal.
+        var writerProps = BackoffSupervisor.Props(Backoff.OnStop(ConfigWriter.Props(() => Volatile.Read(ref _applied)), "writer",
+            TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2, -1));
+        system.ActorOf(ClusterSingletonManager.Props(writerProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "config-writer");
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
         Writer = system.ActorOf(ConfigClient.Props(writer), "config-client");
         // Reads: every node applies each newer replicated revision and keeps it as its last-known-good.
@@ -134,8 +137,17 @@ public sealed class RouterNode : IAsyncDisposable
 
     public static RouterNode Start(RouterNodeOptions options, ITcpTransport? transport = null)
     {
+        // The writer's journal lives in the data directory, or in memory for a node without one.
+        var journal = options.DataDirectory is { } dir
+            ? $"akka.persistence.journal.sql.connection-string = \"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}\"\n"
+              + $"akka.persistence.snapshot-store.sql.connection-string = \"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}\""
+            : "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\nakka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.local\"";
+        if (options.DataDirectory is { } data) Directory.CreateDirectory(data);
         var config = ConfigurationFactory.ParseString(options.Overrides ?? "")
-            .WithFallback(ConfigurationFactory.ParseString(options.Hocon ?? BuiltInHocon()));
+            .WithFallback(ConfigurationFactory.ParseString(journal))
+            .WithFallback(ConfigurationFactory.ParseString(options.Hocon ?? BuiltInHocon()))
+            // The SQL plugin's own reference settings (class names, table layout).
+            .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         var system = ActorSystem.Create(ActorSystemName, config);
         var node = new RouterNode(options, system, transport);
         var cluster = Cluster.Get(system);

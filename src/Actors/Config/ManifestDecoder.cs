@@ -262,7 +262,7 @@ public static class ManifestDecoder
                         ports.Add(new NamedPort(e.Key, port));
                     else Mismatch("a port number", e.Value, $"{path}.{e.Key}");
                 }
-                return ports.ToSeq();
+                return new Seq<NamedPort>(ports);
             }
             if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Seq<>))
             {
@@ -305,8 +305,8 @@ public static class ManifestDecoder
         // Every spelling of null (~, null, nothing) is kept as "null", so it writes back the same.
         ScalarNode { IsNull: true } => new RawScalar("null"),
         ScalarNode s => new RawScalar(s.Value, s.Quoted),
-        ListNode l => new RawList(l.Items.Select(ToRaw).ToSeq()),
-        MapNode m => new RawMap(m.Entries.Select(e => new RawField(e.Key, ToRaw(e.Value))).ToSeq()),
+        ListNode l => new RawList(new Seq<RawValue>(l.Items.Select(ToRaw))),
+        MapNode m => new RawMap(new Seq<RawField>(m.Entries.Select(e => new RawField(e.Key, ToRaw(e.Value))))),
         _ => throw new InvalidOperationException(),
     };
 

@@ -39,7 +39,6 @@ public sealed class Seq<T> : IReadOnlyList<T>, IEquatable<Seq<T>>
 public static class Seq
 {
     public static Seq<T> Of<T>(params T[] items) => items.Length == 0 ? Seq<T>.Empty : new Seq<T>(items);
-    public static Seq<T> ToSeq<T>(this IEnumerable<T> items) => new(items);
 }
 
 /// <summary>

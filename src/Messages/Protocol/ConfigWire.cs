@@ -23,3 +23,6 @@ public sealed record WriteRejected(IReadOnlyList<WireFinding> Errors, bool Confl
 
 /// <summary>The configuration at a revision, as manifests (YAML).</summary>
 public sealed record ConfigAtRevision(long Revision, string Manifests) : IClusterMessage;
+
+/// <summary>The config writer's journal event: the whole configuration as committed at a revision.</summary>
+public sealed record ConfigCommitted(long Revision, string Manifests) : IClusterMessage;

@@ -22,6 +22,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         ["wa"] = typeof(WriteAccepted),
         ["wr"] = typeof(WriteRejected),
         ["cr"] = typeof(ConfigAtRevision),
+        ["ev"] = typeof(ConfigCommitted),
     };
 
     private static readonly Dictionary<Type, string> Manifests = Types.ToDictionary(p => p.Value, p => p.Key);

@@ -90,6 +90,33 @@ public class ClusterConfigTests
     }
 
     [Fact]
+    public async Task The_writer_journal_brings_back_an_acknowledged_write_after_a_full_restart_without_any_disk_copy()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "akkal4-journal-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using (var node = RouterNode.Start(new RouterNodeOptions { Name = "cp-journal", DataDirectory = data, Overrides = Quiet }))
+            {
+                Assert.Equal(1, (await ApplyAsync(node, Service("gamma", "127.4.2.1"))).Revision);
+                Assert.Equal(2, (await ApplyAsync(node, Service("delta", "127.4.2.2"))).Revision);
+            }
+            // Only the writer's journal is left: no last-known-good copy, no other node.
+            File.Delete(Path.Combine(data, "last-known-good.yaml"));
+            Assert.True(File.Exists(Path.Combine(data, "journal.db")));
+
+            await using var restarted = RouterNode.Start(new RouterNodeOptions { Name = "cp-journal", DataDirectory = data, Overrides = Quiet });
+            Assert.True(await restarted.WaitForRevisionAsync(2, Patience), "the journaled revision is in force again");
+            Assert.Equal(["127.4.2.1:19000", "127.4.2.2:19000"],
+                restarted.Routes.Current.Listeners.Select(l => l.Address.ToString()).Order().ToArray());
+            Assert.Equal(3, (await ApplyAsync(restarted, Service("epsilon", "127.4.2.3"))).Revision);
+        }
+        finally
+        {
+            if (Directory.Exists(data)) Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Cluster_messages_use_the_akkal4_serializer_and_an_unknown_manifest_is_refused()
     {
         await using var node = RouterNode.Start(new RouterNodeOptions { Name = "cp-serializer", Overrides = Quiet });
@@ -102,6 +129,7 @@ public class ClusterConfigTests
             new WriteAccepted(7, [new WireChange("Service", "default", "a", "created")], [new WireFinding("Service/default/a", "spec", "w")]),
             new WriteRejected([new WireFinding("Service/default/a", "spec.ports[0].port", "bad")], Conflict: true, NotFound: false),
             new ConfigAtRevision(7, "---\n"),
+            new ConfigCommitted(7, "# akkal4 last-known-good revision 7\n"),
         ];
         foreach (var message in messages)
         {
