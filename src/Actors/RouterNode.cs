@@ -26,8 +26,10 @@ public sealed record RouterNodeOptions
     public IReadOnlyList<string> Seeds { get; init; } = [];
     /// <summary>False: serve only the listeners of this node's Gateways, no mesh (service address) listeners.</summary>
     public bool ServeMesh { get; init; } = true;
-    /// <summary>Where the node keeps its last-known-good configuration; null = nowhere.</summary>
+    /// <summary>Where the node keeps its last-known-good configuration (and, by default, the writer's SQLite journal); null = nowhere.</summary>
     public string? DataDirectory { get; init; }
+    /// <summary>A PostgreSQL connection string for the config writer's journal, shared by all nodes; null = SQLite in <see cref="DataDirectory"/>.</summary>
+    public string? PostgresJournal { get; init; }
     /// <summary>HOCON that replaces the built-in cluster.hocon (null = the built-in one).</summary>
     public string? Hocon { get; init; }
     /// <summary>HOCON placed over it, for per-node values and tests.</summary>
@@ -138,9 +140,10 @@ public sealed class RouterNode : IAsyncDisposable
     public static RouterNode Start(RouterNodeOptions options, ITcpTransport? transport = null)
     {
         // The writer's journal lives in the data directory, or in memory for a node without one.
-        var journal = options.DataDirectory is { } dir
-            ? $"akka.persistence.journal.sql.connection-string = \"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}\"\n"
-              + $"akka.persistence.snapshot-store.sql.connection-string = \"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}\""
+        var journal = options.PostgresJournal is { } pg
+            ? JournalSettings("PostgreSQL.15", pg)
+            : options.DataDirectory is { } dir
+            ? JournalSettings("SQLite.MS", $"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}")
             : "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\nakka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.local\"";
         if (options.DataDirectory is { } data) Directory.CreateDirectory(data);
         var config = ConfigurationFactory.ParseString(options.Overrides ?? "")
@@ -154,6 +157,13 @@ public sealed class RouterNode : IAsyncDisposable
         if (options.Seeds.Count == 0) cluster.Join(cluster.SelfAddress);
         else cluster.JoinSeedNodes(options.Seeds.Select(Address.Parse));
         return node;
+    }
+
+    private static string JournalSettings(string provider, string connection)
+    {
+        var quoted = "\"" + connection.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+        return $"akka.persistence.journal.sql {{ provider-name = \"{provider}\", connection-string = {quoted} }}\n"
+               + $"akka.persistence.snapshot-store.sql {{ provider-name = \"{provider}\", connection-string = {quoted} }}";
     }
 
     /// <summary>The node's cluster address, for other nodes to join.</summary>

@@ -27,6 +27,17 @@ internal static class RunCommand
             Description = "Address this node's cluster remoting listens on, IP:PORT (port 0 = any free port).",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_CLUSTER_LISTEN") ?? "127.0.0.1:0",
         };
+        var journalProvider = new Option<string>("--journal-provider")
+        {
+            Description = "Where the config writer journals: sqlite (DATA/journal.db, one host) or postgres (shared by nodes on several hosts).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_JOURNAL_PROVIDER") ?? "sqlite",
+        };
+        journalProvider.AcceptOnlyFromAmong("sqlite", "postgres");
+        var journalConnection = new Option<string?>("--journal-connection")
+        {
+            Description = "The PostgreSQL connection string for --journal-provider postgres (default: $AKKAL4_JOURNAL_CONNECTION).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_JOURNAL_CONNECTION"),
+        };
         var data = new Option<string>("--data") { Description = "Directory for the node's last-known-good configuration.", DefaultValueFactory = _ => "./data" };
         var labels = new Option<string?>("--labels")
         {
@@ -46,7 +57,7 @@ internal static class RunCommand
         var config = new Option<string?>("--config") { Description = "A HOCON file to use instead of the built-in cluster.hocon." };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it.")
         {
-            files, labels, name, seeds, mesh, config, admin, adminToken, data, listen,
+            files, labels, name, seeds, mesh, config, admin, adminToken, data, listen, journalProvider, journalConnection,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -59,6 +70,12 @@ internal static class RunCommand
             if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var remoting))
             {
                 Console.Error.WriteLine($"akkal4: --cluster-listen '{parse.GetValue(listen)}' is not IP:PORT");
+                return ExitCodes.Usage;
+            }
+            var postgres = parse.GetValue(journalProvider) == "postgres" ? parse.GetValue(journalConnection) : null;
+            if (parse.GetValue(journalProvider) == "postgres" && string.IsNullOrEmpty(postgres))
+            {
+                Console.Error.WriteLine("akkal4: --journal-provider postgres needs --journal-connection (or AKKAL4_JOURNAL_CONNECTION)");
                 return ExitCodes.Usage;
             }
             var token = parse.GetValue(adminToken);
@@ -88,6 +105,7 @@ internal static class RunCommand
                 ServeMesh = parse.GetValue(mesh),
                 Hocon = hocon,
                 DataDirectory = parse.GetValue(data),
+                PostgresJournal = postgres,
                 Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port} }}",
             });
             if (report is not null)
