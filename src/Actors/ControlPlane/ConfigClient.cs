@@ -12,14 +12,18 @@ namespace AkkaL4.Actors.ControlPlane;
 /// </summary>
 public sealed class ConfigClient : ReceiveActor
 {
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+    /// <summary>How long a write may wait to reach the writer (it is dropped after that).</summary>
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long this client waits for an answer: the deadline plus the writer's replication time, so a write the writer took is always answered.</summary>
+    public static readonly TimeSpan Timeout = Deadline + TimeSpan.FromSeconds(5);
 
     public static Props Props(IActorRef writer) => Akka.Actor.Props.Create(() => new ConfigClient(writer));
 
     public ConfigClient(IActorRef writer)
     {
-        Receive<ApplyConfig>(a => Forward(writer, new WriteConfig(ManifestEncoder.ToYaml(a.Resources))));
-        Receive<DeleteResource>(d => Forward(writer, new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name)));
+        Receive<ApplyConfig>(a => Forward(writer, new WriteConfig(ManifestEncoder.ToYaml(a.Resources), DateTimeOffset.UtcNow + Deadline)));
+        Receive<DeleteResource>(d => Forward(writer, new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline)));
         Receive<GetConfig>(g => Forward(writer, new ReadConfig(g.Kind, g.Namespace)));
     }
 

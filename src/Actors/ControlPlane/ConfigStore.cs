@@ -51,7 +51,7 @@ public sealed class ConfigStore
                 Metadata = incoming.Metadata with
                 {
                     ResourceVersion = next.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    CreationTimestamp = stored?.Metadata.CreationTimestamp ?? incoming.Metadata.CreationTimestamp ?? now.ToString("yyyy-MM-ddTHH:mm:ssZ"),
+                    CreationTimestamp = stored?.Metadata.CreationTimestamp ?? incoming.Metadata.CreationTimestamp ?? now.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ssZ"),
                 },
             };
             changes.Add(new ResourceChange(incoming.Key, stored is null ? ChangeAction.Created : ChangeAction.Updated));

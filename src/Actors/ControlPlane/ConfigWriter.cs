@@ -77,11 +77,13 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithUnboundedStash
     {
         Command<WriteConfig>(w =>
         {
+            if (TooLate(w.Deadline)) return;
             var report = ConfigCheck.Check(w.Manifests, "request");
             Answer(report.Ok ? _store.Apply(report.Resources, DateTimeOffset.UtcNow) : new ConfigRejected(report.Errors));
         });
         Command<RemoveResource>(r =>
         {
+            if (TooLate(r.Deadline)) return;
             var kind = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, r.Kind, StringComparison.OrdinalIgnoreCase)) ?? r.Kind;
             Answer(_store.Delete(new ResourceKey(kind, r.Namespace, r.Name)));
         });
@@ -100,6 +102,14 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithUnboundedStash
                 Warnings = [.. p.Reply.Warnings, new WireFinding("cluster", "", $"revision {p.Reply.Revision} is journaled, but not yet on a majority of nodes")],
             });
         });
+    }
+
+    /// <summary>A write that waited past its deadline (no writer reachable meanwhile) was already answered "not applied".</summary>
+    private bool TooLate(DateTimeOffset deadline)
+    {
+        if (DateTimeOffset.UtcNow <= deadline) return false;
+        _log.Warning("config writer: dropped a write that arrived {0} after its deadline; its sender was told it was not applied", DateTimeOffset.UtcNow - deadline);
+        return true;
     }
 
     private void Answer(object result)

@@ -8,11 +8,14 @@ public sealed record WireFinding(string Resource, string Field, string Message);
 
 public sealed record WireChange(string Kind, string Namespace, string Name, string Action);
 
-/// <summary>To the config writer singleton: apply these manifests (YAML), all or nothing.</summary>
-public sealed record WriteConfig(string Manifests) : IClusterMessage;
+/// <summary>
+/// To the config writer singleton: apply these manifests (YAML), all or nothing. A write that reaches
+/// the writer after <see cref="Deadline"/> is dropped: its sender has already been told it was not applied.
+/// </summary>
+public sealed record WriteConfig(string Manifests, DateTimeOffset Deadline) : IClusterMessage;
 
-/// <summary>To the config writer singleton: delete one resource.</summary>
-public sealed record RemoveResource(string Kind, string Namespace, string Name) : IClusterMessage;
+/// <summary>To the config writer singleton: delete one resource (dropped after <see cref="Deadline"/>, like <see cref="WriteConfig"/>).</summary>
+public sealed record RemoveResource(string Kind, string Namespace, string Name, DateTimeOffset Deadline) : IClusterMessage;
 
 /// <summary>To the config writer singleton: the stored configuration, optionally filtered.</summary>
 public sealed record ReadConfig(string? Kind, string? Namespace) : IClusterMessage;

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Cluster;
@@ -24,7 +26,6 @@ namespace AkkaL4.Node.Admin;
 public sealed class AdminServer : IAsyncDisposable
 {
     public const int MaxConfigBytes = 4 * 1024 * 1024;
-    private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
@@ -56,11 +57,10 @@ public sealed class AdminServer : IAsyncDisposable
 
         if (!string.IsNullOrEmpty(token))
         {
-            var expected = "Bearer " + token;
             app.Use(async (context, next) =>
             {
                 if (context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/readyz")
-                    || context.Request.Headers.Authorization == expected)
+                    || HasToken(context.Request.Headers.Authorization.ToString(), token))
                 {
                     await next(context);
                     return;
@@ -73,7 +73,7 @@ public sealed class AdminServer : IAsyncDisposable
 
         app.MapPut("/v1/config", (Delegate)((HttpContext context) => PutConfig(node, context)));
         app.MapGet("/v1/config", (HttpContext context, string? kind, string? @namespace) => GetConfig(node, context, kind, @namespace));
-        app.MapDelete("/v1/config/{kind}/{namespace}/{name}", (string kind, string @namespace, string name) => Delete(node, kind, @namespace, name));
+        app.MapDelete("/v1/config/{kind}/{namespace}/{name}", (HttpContext context, string kind, string @namespace, string name) => Delete(node, context, kind, @namespace, name));
         app.MapGet("/v1/explain", (string? source, string? destination, string? sni) => Explain(node, source, destination, sni));
         app.MapGet("/v1/status", () => Status(node));
         app.MapGet("/healthz", () => Results.Text("ok\n"));
@@ -84,16 +84,35 @@ public sealed class AdminServer : IAsyncDisposable
         return new AdminServer(app, address);
     }
 
+    /// <summary><c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly.</summary>
+    private static bool HasToken(string authorization, string token)
+    {
+        var space = authorization.IndexOf(' ');
+        return space > 0 && authorization[..space].Equals("Bearer", StringComparison.OrdinalIgnoreCase)
+                         && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(authorization[(space + 1)..].Trim()), Encoding.UTF8.GetBytes(token));
+    }
+
+    private static IResult WriterUnavailable(HttpContext context, string what)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return Results.Json(new { error = $"the configuration writer did not answer in time; {what}" }, Json, statusCode: 503);
+    }
+
     private static async Task<IResult> PutConfig(RouterNode node, HttpContext context)
     {
         string text;
         try
         {
-            using var reader = new StreamReader(context.Request.Body);
-            var buffer = new char[MaxConfigBytes + 1];
-            var read = await reader.ReadBlockAsync(buffer, 0, buffer.Length);
-            if (read > MaxConfigBytes) return TooLarge();
-            text = new string(buffer, 0, read);
+            // Counted in bytes, as the limit is stated.
+            var body = new MemoryStream();
+            var buffer = new byte[81920];
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+            {
+                body.Write(buffer, 0, read);
+                if (body.Length > MaxConfigBytes) return TooLarge();
+            }
+            text = System.Text.Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -106,12 +125,11 @@ public sealed class AdminServer : IAsyncDisposable
         object reply;
         try
         {
-            reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), WriteTimeout);
+            reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), ConfigClient.Timeout);
         }
         catch (AskTimeoutException)
         {
-            context.Response.Headers.RetryAfter = "1";
-            return Results.Json(new { error = "the configuration writer did not answer in time; nothing was applied" }, Json, statusCode: 503);
+            return WriterUnavailable(context, "nothing was applied");
         }
         if (reply is ConfigAccepted { } done && context.Request.Query.TryGetValue("wait", out var wait) && wait == "true")
         {
@@ -139,18 +157,22 @@ public sealed class AdminServer : IAsyncDisposable
 
     private static async Task<IResult> GetConfig(RouterNode node, HttpContext context, string? kind, string? ns)
     {
-        var content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), WriteTimeout);
+        ConfigContent content;
+        try { content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), ConfigClient.Timeout); }
+        catch (AskTimeoutException) { return WriterUnavailable(context, "try again"); }
         context.Response.Headers["X-AkkaL4-Revision"] = content.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return context.Request.Headers.Accept.ToString().Contains("application/json", StringComparison.OrdinalIgnoreCase)
             ? Results.Text(ManifestEncoder.ToJson(content.Resources), "application/json")
             : Results.Text(ManifestEncoder.ToYaml(content.Resources), "application/yaml");
     }
 
-    private static async Task<IResult> Delete(RouterNode node, string kind, string ns, string name)
+    private static async Task<IResult> Delete(RouterNode node, HttpContext context, string kind, string ns, string name)
     {
         var known = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase));
         if (known is null) return Results.Json(new { error = $"unknown kind '{kind}'" }, Json, statusCode: 404);
-        var reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), WriteTimeout);
+        object reply;
+        try { reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), ConfigClient.Timeout); }
+        catch (AskTimeoutException) { return WriterUnavailable(context, "nothing was deleted"); }
         return reply switch
         {
             ConfigAccepted a => Results.Json(new { revision = a.Revision }, Json),

@@ -42,8 +42,8 @@ internal static class ServerCommands
             return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, parse.GetValue(wait) ? "/v1/config?wait=true" : "/v1/config",
                 new StringContent(body, Encoding.UTF8, "application/yaml"), async response =>
                 {
-                    using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancel));
-                    if (!response.IsSuccessStatusCode) return PrintErrors(json.RootElement, response.StatusCode);
+                    using var json = await ReadJson(response, cancel);
+                    if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
                     var root = json.RootElement;
                     if (response.StatusCode == HttpStatusCode.Accepted)
                     {
@@ -117,8 +117,8 @@ internal static class ServerCommands
             var path = $"/v1/config/{Uri.EscapeDataString(parse.GetValue(kind)!)}/{Uri.EscapeDataString(parse.GetValue(ns)!)}/{Uri.EscapeDataString(parse.GetValue(name)!)}";
             return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Delete, path, null, async response =>
             {
-                using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancel));
-                if (!response.IsSuccessStatusCode) return PrintErrors(json.RootElement, response.StatusCode);
+                using var json = await ReadJson(response, cancel);
+                if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
                 Console.WriteLine($"deleted, revision {json.RootElement.GetProperty("revision").GetInt64()}");
                 return ExitCodes.Ok;
             }, cancel);
@@ -173,9 +173,18 @@ internal static class ServerCommands
         }
     }
 
-    private static int PrintErrors(JsonElement root, HttpStatusCode status)
+    /// <summary>The reply as JSON, or null when it is not (an empty body, a proxy's HTML page).</summary>
+    private static async Task<JsonDocument?> ReadJson(HttpResponseMessage response, CancellationToken cancel)
     {
-        if (root.TryGetProperty("errors", out var errors))
+        var text = await response.Content.ReadAsStringAsync(cancel);
+        try { return text.Length == 0 ? null : JsonDocument.Parse(text); }
+        catch (JsonException) { return null; }
+    }
+
+    private static int PrintErrors(JsonElement? reply, HttpStatusCode status)
+    {
+        if (reply is not { } root) Console.WriteLine($"error  the node answered {(int)status} {status}");
+        else if (root.TryGetProperty("errors", out var errors))
             foreach (var e in errors.EnumerateArray()) Console.WriteLine(Line("error", e));
         else if (root.TryGetProperty("error", out var error)) Console.WriteLine($"error  {error.GetString()}");
         if (status == HttpStatusCode.ServiceUnavailable) return Unreachable;

@@ -123,8 +123,8 @@ public class ClusterConfigTests
         var serialization = node.System.Serialization;
         object[] messages =
         [
-            new WriteConfig("apiVersion: v1\nkind: Service\n"),
-            new RemoveResource("Service", "default", "a"),
+            new WriteConfig("apiVersion: v1\nkind: Service\n", DateTimeOffset.UnixEpoch.AddDays(20000)),
+            new RemoveResource("Service", "default", "a", DateTimeOffset.UnixEpoch),
             new ReadConfig(null, "default"),
             new WriteAccepted(7, [new WireChange("Service", "default", "a", "created")], [new WireFinding("Service/default/a", "spec", "w")]),
             new WriteRejected([new WireFinding("Service/default/a", "spec.ports[0].port", "bad")], Conflict: true, NotFound: false),
