@@ -17,7 +17,7 @@ namespace AkkaL4.Actors.ControlPlane;
 /// (hand-over, restart) starts from the newest of its journal, the replicated configuration and its
 /// own node's.
 /// </summary>
-public sealed class ConfigWriter : ReceivePersistentActor, IWithUnboundedStash
+public sealed class ConfigWriter : ReceivePersistentActor
 {
     public static readonly LWWRegisterKey<string> Key = new("akkal4-config");
     private static readonly TimeSpan ReplicationTimeout = TimeSpan.FromSeconds(3);
@@ -32,8 +32,6 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithUnboundedStash
     private ConfigCommitted? _journaled;
 
     public override string PersistenceId => "akkal4-config-writer";
-
-    public new IStash Stash { get; set; } = null!;
 
     public static Props Props(Func<ConfigContent?> localConfig) => Akka.Actor.Props.Create(() => new ConfigWriter(localConfig));
 

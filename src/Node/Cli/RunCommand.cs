@@ -22,10 +22,15 @@ internal static class RunCommand
             Description = "Bearer token the admin API requires (default: $AKKAL4_ADMIN_TOKEN). Mandatory when --admin is not a loopback address.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_TOKEN"),
         };
-        var listen = new Option<string>("--cluster-listen")
+        var listen = new Option<string>("--remoting")
         {
-            Description = "Address this node's cluster remoting listens on, IP:PORT (port 0 = any free port).",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_CLUSTER_LISTEN") ?? "127.0.0.1:0",
+            Description = "Address this node's cluster remoting listens on, IP:PORT (port 0 = any free port; default $AKKAL4_REMOTING or 127.0.0.1:0).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_REMOTING") ?? "127.0.0.1:0",
+        };
+        var publicHost = new Option<string?>("--public-host")
+        {
+            Description = "The host name or IP other nodes reach this one at, when it differs from --remoting's (NAT, containers). Default: $AKKAL4_PUBLIC_HOST.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_PUBLIC_HOST"),
         };
         var journalProvider = new Option<string>("--journal-provider")
         {
@@ -46,7 +51,8 @@ internal static class RunCommand
         var name = new Option<string>("--name") { Description = "The node's name in logs and metrics.", DefaultValueFactory = _ => Environment.MachineName };
         var seeds = new Option<string[]>("--seed")
         {
-            Description = "Cluster address of a node to join (akka.tcp://akkal4@host:port). Default: start a single-member cluster.",
+            Description = "Cluster address of a node to join (akka.tcp://akkal4@host:port), repeatable; default $AKKAL4_SEEDS (comma-separated). None: start a single-member cluster.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_SEEDS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
             Arity = ArgumentArity.ZeroOrMore,
         };
         var mesh = new Option<bool>("--mesh")
@@ -57,7 +63,7 @@ internal static class RunCommand
         var config = new Option<string?>("--config") { Description = "A HOCON file to use instead of the built-in cluster.hocon." };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it.")
         {
-            files, labels, name, seeds, mesh, config, admin, adminToken, data, listen, journalProvider, journalConnection,
+            files, labels, name, seeds, mesh, config, admin, adminToken, data, listen, publicHost, journalProvider, journalConnection,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -69,7 +75,7 @@ internal static class RunCommand
             }
             if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var remoting))
             {
-                Console.Error.WriteLine($"akkal4: --cluster-listen '{parse.GetValue(listen)}' is not IP:PORT");
+                Console.Error.WriteLine($"akkal4: --remoting '{parse.GetValue(listen)}' is not IP:PORT");
                 return ExitCodes.Usage;
             }
             var postgres = parse.GetValue(journalProvider) == "postgres" ? parse.GetValue(journalConnection) : null;
@@ -106,7 +112,8 @@ internal static class RunCommand
                 Hocon = hocon,
                 DataDirectory = parse.GetValue(data),
                 PostgresJournal = postgres,
-                Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port} }}",
+                Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port}"
+                            + (parse.GetValue(publicHost) is { Length: > 0 } host ? $", public-hostname = \"{host}\"" : "") + " }",
             });
             if (report is not null)
             {

@@ -3,6 +3,9 @@ using AkkaL4.Actors;
 using AkkaL4.Actors.Config;
 using AkkaL4.Messages.Model;
 using AkkaL4.Node.Echo;
+using AkkaL4.Node.Admin;
+using AkkaL4.Actors.ControlPlane;
+using Akka.Actor;
 
 namespace AkkaL4.Node.Demo;
 
@@ -15,6 +18,7 @@ internal sealed class DemoRunner(IReadOnlyDictionary<string, string> manifests, 
 {
     private readonly List<EchoServer> _upstreams = [];
     private readonly List<RouterNode> _nodes = [];
+    private readonly List<AdminServer> _admin = [];
 
     // The tour's own lines tell the story; the nodes' info logs (access log included) would bury them.
     private const string Quiet = "akka.loglevel = ERROR";
@@ -43,20 +47,57 @@ internal sealed class DemoRunner(IReadOnlyDictionary<string, string> manifests, 
             Name = "router-2", Labels = Labels.Of(("istio", "ingressgateway-2")), ServeMesh = false, Seeds = [first.ClusterAddress], Overrides = Quiet,
         }));
         output.WriteLine($"routers: router-1 at {first.ClusterAddress} (mesh + ingressgateway-1), router-2 at {_nodes[1].ClusterAddress} (ingressgateway-2), one cluster");
-        await Task.CompletedTask;
+        foreach (var (node, port) in _nodes.Zip([15000, 15001]))
+        {
+            try
+            {
+                _admin.Add(await AdminServer.StartAsync(node, new IPEndPoint(IPAddress.Loopback, port), token: null));
+                output.WriteLine($"admin API of {node.Options.Name}: http://127.0.0.1:{port} (akkal4 apply/get/status --server http://127.0.0.1:{port})");
+            }
+            catch (IOException e)
+            {
+                output.WriteLine($"admin API of {node.Options.Name} not started: {e.Message}");
+            }
+        }
     }
 
-    /// <summary>Puts the world plus one case in force on every node.</summary>
+    /// <summary>
+    /// Puts exactly the world plus one case in force, through the cluster's config writer like any
+    /// other write: resources of the previous case are deleted, the new ones applied.
+    /// </summary>
     public async Task ApplyAsync(WalkthroughCase c)
     {
         var report = ConfigCheck.Check([(Walkthrough.World, manifests[Walkthrough.World]), (c.File, manifests[c.File])]);
         if (!report.Ok) throw new InvalidOperationException($"{c.File} is invalid: {string.Join("; ", report.Errors)}");
-        foreach (var node in _nodes) node.Apply(report.Resources, revision: c.Number);
+        var wanted = report.Resources.Select(r => r.Key).ToHashSet();
+        var stored = await AskWriter<ConfigContent>(new GetConfig());
+        foreach (var stale in stored.Resources.Where(r => !wanted.Contains(r.Key)))
+            await AskWriter<ConfigAccepted>(new DeleteResource(stale.Key));
+        var revision = (await AskWriter<ConfigAccepted>(new ApplyConfig(report.Resources))).Revision;
         foreach (var node in _nodes)
         {
+            if (!await node.WaitForRevisionAsync(revision, TimeSpan.FromSeconds(10)))
+                output.WriteLine($"  warning: {node.Options.Name} has not applied revision {revision} yet");
             var listeners = await node.WaitForListenersAsync(TimeSpan.FromSeconds(10));
             foreach (var l in listeners.Where(l => !l.Bound))
                 output.WriteLine($"  warning: {node.Options.Name} could not bind {l.Address}: {l.Error}");
+        }
+    }
+
+    /// <summary>Asks the cluster's config writer, waiting while it starts.</summary>
+    private async Task<T> AskWriter<T>(object message)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); ; )
+        {
+            try
+            {
+                var reply = await _nodes[0].Writer.Ask<object>(message, ConfigClient.Timeout);
+                return reply is T answer ? answer : throw new InvalidOperationException($"the config writer refused the demo's configuration: {reply}");
+            }
+            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+            {
+                // The writer is still starting.
+            }
         }
     }
 
@@ -88,12 +129,14 @@ internal sealed class DemoRunner(IReadOnlyDictionary<string, string> manifests, 
         output.WriteLine($"Case {c.Number} is in force now ({c.Title}). Try it yourself:");
         foreach (var check in c.Checks.DistinctBy(x => x.Command))
             output.WriteLine($"  {check.Command}    # {check.Client} via {check.Via}: expect {string.Join(" or ", check.Expected.Distinct())}");
+        output.WriteLine("Change it live: akkal4 apply -f examples/seed/02-port.yaml (or any manifest); akkal4 get VirtualService; akkal4 status.");
         output.WriteLine("Another case: akkal4 demo --case N.  What the original guide got wrong: akkal4 validate -f examples/seed/world.yaml -f examples/seed/original-mistakes.yaml");
         output.WriteLine("Ctrl+C stops the demo.");
     }
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var admin in _admin) await admin.DisposeAsync();
         foreach (var node in Enumerable.Reverse(_nodes)) await node.DisposeAsync();
         foreach (var upstream in _upstreams) await upstream.DisposeAsync();
     }

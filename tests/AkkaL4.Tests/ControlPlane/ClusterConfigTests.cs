@@ -10,7 +10,7 @@ using AkkaL4.Messages.Serialization;
 
 namespace AkkaL4.Tests.ControlPlane;
 
-/// <summary>Two router nodes in one cluster: writes through the singleton writer reach every node.</summary>
+/// <summary>Router nodes in one cluster: writes through the singleton writer reach every node.</summary>
 public class ClusterConfigTests
 {
     private const string Quiet = "akka.loglevel = WARNING";
@@ -54,15 +54,18 @@ public class ClusterConfigTests
     {
         var first = RouterNode.Start(new RouterNodeOptions { Name = "cp-a", Overrides = Quiet });
         await using var second = RouterNode.Start(new RouterNodeOptions { Name = "cp-b", Seeds = [first.ClusterAddress], Overrides = Quiet });
+        await using var third = RouterNode.Start(new RouterNodeOptions { Name = "cp-c", Seeds = [first.ClusterAddress], Overrides = Quiet });
         try
         {
-            await WaitForMembers(second, 2);
+            await WaitForMembers(second, 3);
 
             // Written through the second node; the writer runs on the first (the oldest).
             var one = await ApplyAsync(second, Service("alpha", "127.4.1.1"));
             Assert.Equal(1, one.Revision);
             Assert.True(await first.WaitForRevisionAsync(1, Patience), "the first node applied revision 1");
             Assert.True(await second.WaitForRevisionAsync(1, Patience), "the second node applied revision 1");
+            Assert.True(await third.WaitForRevisionAsync(1, Patience), "the third node applied revision 1");
+            Assert.Contains(third.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
             Assert.Contains(first.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
             Assert.Contains(second.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
 
@@ -71,6 +74,7 @@ public class ClusterConfigTests
             var applied = await second.AppliedRevisionsAsync();
             Assert.Equal(1, applied[first.ClusterAddress]);
             Assert.Equal(1, applied[second.ClusterAddress]);
+            Assert.Equal(1, applied[third.ClusterAddress]);
 
             var content = await second.Writer.Ask<ConfigContent>(new GetConfig(), Patience);
             Assert.Equal(1, content.Revision);
@@ -85,6 +89,7 @@ public class ClusterConfigTests
         var two = await ApplyAsync(second, Service("beta", "127.4.1.2"));
         Assert.Equal(2, two.Revision);
         Assert.True(await second.WaitForRevisionAsync(2, Patience));
+        Assert.True(await third.WaitForRevisionAsync(2, Patience));
         Assert.Equal(["127.4.1.1:19000", "127.4.1.2:19000"],
             second.Routes.Current.Listeners.Select(l => l.Address.ToString()).Order().ToArray());
     }
