@@ -98,8 +98,14 @@ public sealed class AdminServer : IAsyncDisposable
         return Results.Json(new { error = $"the configuration writer did not answer in time; {what}" }, Json, statusCode: 503);
     }
 
+    private static readonly string[] ConfigMediaTypes =
+        ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json", "text/plain"];
+
     private static async Task<IResult> PutConfig(RouterNode node, HttpContext context)
     {
+        if (context.Request.ContentType is { Length: > 0 } contentType
+            && !ConfigMediaTypes.Contains(contentType.Split(';')[0].Trim(), StringComparer.OrdinalIgnoreCase))
+            return Results.Json(new { error = $"content type '{contentType}' is not a manifest: send application/yaml or application/json" }, Json, statusCode: 415);
         string text;
         try
         {

@@ -97,6 +97,17 @@ public sealed class AdminApiTests(AdminApiWorld world) : IClassFixture<AdminApiW
             .ToList();
 
     [Fact]
+    public async Task Put_with_a_content_type_that_is_not_a_manifest_is_415_and_applies_nothing()
+    {
+        var before = await GetAsync("/v1/config");
+        var reply = await PutAsync("<config/>", "application/xml");
+
+        Assert.Equal(415, (int)reply.Status);
+        Assert.Contains("application/yaml", reply.Body);
+        Assert.Equal(before.Body, (await GetAsync("/v1/config")).Body);
+    }
+
+    [Fact]
     public async Task Put_yaml_creates_and_the_same_put_again_is_unchanged()
     {
         var body = Join(Service("web", "api-put", "127.3.2.1"), Workload("web-1", "api-put", "127.3.2.101", "web"));
