@@ -57,54 +57,14 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         return path;
     }
 
-    private sealed record Run(int ExitCode, string Stdout, string Stderr)
-    {
-        public string[] Lines => Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
-    }
+    private static Task<CliRun> Akkal4(params string[] args) => Akkal4With(null, null, args);
 
-    private static Task<Run> Akkal4(params string[] args) => Akkal4With(null, null, args);
+    private static Task<CliRun> Akkal4With(string? stdin, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        Akkal4Process.RunAsync(args, stdin, environment, Timeout);
 
-    private static async Task<Run> Akkal4With(string? stdin, IReadOnlyDictionary<string, string>? environment, params string[] args)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "akkal4.dll");
-        Assert.True(System.IO.File.Exists(dll), $"{dll} not found: the test project must reference src/Node");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            WorkingDirectory = Repo.Root,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment.Remove("AKKAL4_SERVER");
-        start.Environment.Remove("AKKAL4_ADMIN_TOKEN");
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+    private static void AssertExit(int expected, CliRun run) => Assert.True(run.ExitCode == expected, run.ToString());
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + start.FileName);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null) await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(Timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"akkal4 {string.Join(' ', args)} did not exit within {Timeout}");
-        }
-        return new Run(process.ExitCode, await stdout, await stderr);
-    }
-
-    private static void AssertExit(int expected, Run run) => Assert.True(run.ExitCode == expected, run.ToString());
-
-    private static long RevisionLine(Run run) => long.Parse(Assert.Single(run.Lines, l => l.StartsWith("revision ", StringComparison.Ordinal))["revision ".Length..]);
+    private static long RevisionLine(CliRun run) => long.Parse(Assert.Single(run.Lines, l => l.StartsWith("revision ", StringComparison.Ordinal))["revision ".Length..]);
 
     private Task<ConfigContent> Stored(string ns) => ReadAsync(world.Node, null, ns);
 

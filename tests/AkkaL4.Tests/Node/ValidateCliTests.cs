@@ -40,45 +40,7 @@ public sealed class ValidateCliTests : IDisposable
         return path;
     }
 
-    private sealed record Run(int ExitCode, string Stdout, string Stderr)
-    {
-        public string[] Lines => Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
-    }
-
-    private static async Task<Run> Akkal4(string? stdin, params string[] args)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "akkal4.dll");
-        Assert.True(File.Exists(dll), $"{dll} not found: the test project must reference src/Node");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            WorkingDirectory = Repo.Root,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + start.FileName);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null) await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(Timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"akkal4 {string.Join(' ', args)} did not exit within {Timeout}");
-        }
-        return new Run(process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<CliRun> Akkal4(string? stdin, params string[] args) => Akkal4Process.RunAsync(args, stdin, timeout: Timeout);
 
     [Fact]
     public async Task The_seed_directory_is_valid_and_exits_0()
