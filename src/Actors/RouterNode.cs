@@ -144,7 +144,7 @@ public sealed class RouterNode : IAsyncDisposable
             ? JournalSettings("PostgreSQL.15", pg)
             : options.DataDirectory is { } dir
             ? JournalSettings("SQLite.MS", $"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}")
-            : "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\nakka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.local\"";
+            : "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\nakka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.inmem\"";
         if (options.DataDirectory is { } data) Directory.CreateDirectory(data);
         var config = ConfigurationFactory.ParseString(options.Overrides ?? "")
             .WithFallback(ConfigurationFactory.ParseString(journal))
