@@ -43,7 +43,7 @@ internal static class RunCommand
             Description = "The PostgreSQL connection string for --journal-provider postgres (default: $AKKAL4_JOURNAL_CONNECTION).",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_JOURNAL_CONNECTION"),
         };
-        var data = new Option<string>("--data") { Description = "Directory for the node's last-known-good configuration.", DefaultValueFactory = _ => "./data" };
+        var data = new Option<string>("--data") { Description = "Directory for the node's last-known-good configuration and, with --journal-provider sqlite, the config writer's journal.", DefaultValueFactory = _ => "./data" };
         var labels = new Option<string?>("--labels")
         {
             Description = "This node's labels (k=v,k=v); it serves the Gateways whose selector they satisfy. Default: none (mesh listeners only).",
