@@ -195,6 +195,25 @@ public sealed class RouterNode : IAsyncDisposable
     public Task<IReadOnlyList<ListenerSet.ListenerStatus>> ListenersAsync() =>
         _listeners.Ask<IReadOnlyList<ListenerSet.ListenerStatus>>(new ListenerSet.GetListeners(), TimeSpan.FromSeconds(5));
 
+    /// <summary>
+    /// Asks the cluster's config writer through <see cref="Writer"/>, asking again while it is still
+    /// starting or moving to another node, for up to <paramref name="patience"/>.
+    /// </summary>
+    public async Task<object> AskWriterAsync(object message, TimeSpan patience, Action? onWaiting = null)
+    {
+        for (var deadline = DateTime.UtcNow + patience; ; )
+        {
+            try
+            {
+                return await Writer.Ask<object>(message, ConfigClient.Timeout);
+            }
+            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+            {
+                onWaiting?.Invoke();
+            }
+        }
+    }
+
     /// <summary>Waits until this node has put revision <paramref name="revision"/> (or a newer one) in force.</summary>
     public async Task<bool> WaitForRevisionAsync(long revision, TimeSpan timeout)
     {

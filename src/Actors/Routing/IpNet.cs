@@ -72,9 +72,18 @@ public readonly record struct IpPort(IpKey Address, int Port)
 {
     public override string ToString() => Address.IsV6 ? $"[{Address}]:{Port}" : $"{Address}:{Port}";
 
-    public static bool TryParse(string text, out IpPort endpoint)
+    /// <summary>
+    /// <c>IP:PORT</c> (<c>[v6]:PORT</c>), or, when <paramref name="portRequired"/> is false, also a bare
+    /// IP (port 0). The one parser for addresses given on the command line and in query strings.
+    /// </summary>
+    public static bool TryParse(string text, bool portRequired, out IpPort endpoint)
     {
         endpoint = default;
+        if (!portRequired && IPAddress.TryParse(text, out var ip) && !text.Contains("]:") && text.Count(c => c == ':') != 1)
+        {
+            endpoint = new IpPort(IpKey.From(ip), 0);
+            return true;
+        }
         if (!IPEndPoint.TryParse(text, out var ep) || ep.Port == 0) return false;
         endpoint = new IpPort(IpKey.From(ep.Address), ep.Port);
         return true;

@@ -190,22 +190,11 @@ public sealed class AdminServer : IAsyncDisposable
 
     private static IResult Explain(RouterNode node, string? source, string? destination, string? sni)
     {
-        if (source is null || !TryAddress(source, out var src, portRequired: false)
-            || destination is null || !TryAddress(destination, out var dst, portRequired: true))
+        if (source is null || !IpPort.TryParse(source, portRequired: false, out var src)
+            || destination is null || !IpPort.TryParse(destination, portRequired: true, out var dst))
             return Results.Json(new { error = "give source=IP[:PORT] and destination=IP:PORT" }, Json, statusCode: 400);
         var decision = node.Routes.Current.Decide(dst, src.Address, dst.Address, sni);
         return Results.Json(Explanation.Of(decision), Json);
-    }
-
-    private static bool TryAddress(string text, out IpPort address, bool portRequired)
-    {
-        address = default;
-        if (IPEndPoint.TryParse(text, out var ep) && (ep.Port != 0 || !portRequired) && (text.Contains("]:") || text.Count(c => c == ':') == 1 || !portRequired))
-        {
-            address = new IpPort(IpKey.From(ep.Address), ep.Port);
-            return true;
-        }
-        return false;
     }
 
     private static async Task<IResult> Status(RouterNode node)

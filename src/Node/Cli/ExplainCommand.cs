@@ -95,17 +95,7 @@ internal static class ExplainCommand
 
     internal static bool TryAddress(string text, bool portRequired, out IpPort address)
     {
-        address = default;
-        if (IPAddress.TryParse(text, out var ip) && !portRequired && !text.Contains("]:") && text.Count(c => c == ':') != 1)
-        {
-            address = new IpPort(IpKey.From(ip), 0);
-            return true;
-        }
-        if (IPEndPoint.TryParse(text, out var ep) && ep.Port != 0)
-        {
-            address = new IpPort(IpKey.From(ep.Address), ep.Port);
-            return true;
-        }
+        if (IpPort.TryParse(text, portRequired, out address)) return true;
         Console.Error.WriteLine($"akkal4: '{text}' is not {(portRequired ? "IP:PORT" : "an IP or IP:PORT")}");
         return false;
     }

@@ -118,12 +118,8 @@ internal static class RunCommand
             if (report is not null)
             {
                 // The cluster's config writer may still be starting (or being handed over): retry for a while.
-                object? reply = null;
-                for (var deadline = DateTime.UtcNow.AddSeconds(60); reply is null;)
-                {
-                    try { reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), TimeSpan.FromSeconds(10)); }
-                    catch (AskTimeoutException) when (DateTime.UtcNow < deadline) { Console.WriteLine("waiting for the cluster's config writer..."); }
-                }
+                var reply = await node.AskWriterAsync(new ApplyConfig(report.Resources), TimeSpan.FromSeconds(60),
+                    () => Console.WriteLine("waiting for the cluster's config writer..."));
                 if (reply is ConfigRejected rejected)
                 {
                     foreach (var e in rejected.Errors) Console.WriteLine(e);

@@ -87,18 +87,8 @@ internal sealed class DemoRunner(IReadOnlyDictionary<string, string> manifests, 
     /// <summary>Asks the cluster's config writer, waiting while it starts.</summary>
     private async Task<T> AskWriter<T>(object message)
     {
-        for (var deadline = DateTime.UtcNow.AddSeconds(60); ; )
-        {
-            try
-            {
-                var reply = await _nodes[0].Writer.Ask<object>(message, ConfigClient.Timeout);
-                return reply is T answer ? answer : throw new InvalidOperationException($"the config writer refused the demo's configuration: {reply}");
-            }
-            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
-            {
-                // The writer is still starting.
-            }
-        }
+        var reply = await _nodes[0].AskWriterAsync(message, TimeSpan.FromSeconds(60));
+        return reply is T answer ? answer : throw new InvalidOperationException($"the config writer refused the demo's configuration: {reply}");
     }
 
     /// <summary>Runs every case; true when every answer was one the walkthrough expects.</summary>
