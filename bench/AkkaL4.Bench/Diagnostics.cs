@@ -54,10 +54,10 @@ internal static class Diagnostics
         var report = ConfigCheck.Check(MeshGenerator.Yaml(n), "generated.yaml");
         foreach (var d in report.Errors.Concat(report.Warnings)) Console.WriteLine(d);
         var built = MeshGenerator.Build(n);
-        var same = report.Resources.Count == built.Count && report.Resources.Zip(built).All(p => p.First.Equals(p.Second));
+        var same = report.Resources.Count == built.Count && report.Resources.Zip(built, (decoded, code) => decoded.Equals(code)).All(equal => equal);
         Console.WriteLine($"YAML: {report.Resources.Count} resources, {report.Errors.Count} errors, {report.Warnings.Count} warnings; equal to Build({n}): {same}");
         if (!same)
-            foreach (var (decoded, code) in report.Resources.Zip(built).Where(p => !p.First.Equals(p.Second)).Take(3))
+            foreach (var (decoded, code) in report.Resources.Zip(built, (d, c) => (d, c)).Where(p => !p.d.Equals(p.c)).Take(3))
                 Console.WriteLine($"  differs: {decoded} vs {code}");
 
         var snapshot = RouteCompiler.Compile(built, null);

@@ -60,7 +60,7 @@ public sealed class RouterNode : IAsyncDisposable
         Metrics = new DataPlaneMetrics(options.Name);
         var settings = DataPlaneSettings.From(system.Settings.Config);
         var materializer = system.Materializer();
-        transport ??= new AkkaTcpTransport(system);
+        transport ??= TcpTransports.Create(system, settings.Transport);
         _routers = system.ActorOf(RouterSupervisor.Props(Metrics), "routers");
         _listeners = system.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer)), "listeners");
         system.ActorOf(Props.Create(() => new AccessLogWriter()), "access-log");
