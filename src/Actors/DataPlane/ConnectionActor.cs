@@ -24,12 +24,47 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 {
     public ITimerScheduler Timers { get; set; } = null!;
 
-    private sealed record Connected(UpstreamConnected Connection);
+    private sealed record Connected(TcpConnection Upstream);
     private sealed record ConnectFailed(Exception Cause);
+
+    /// <summary>
+    /// One connect attempt. The actor may stop while it is in flight (the client went away, the
+    /// listener's node shuts down): a connection that arrives after that is closed, not leaked.
+    /// </summary>
+    private sealed class Attempt
+    {
+        public readonly CancellationTokenSource Cancel = new();
+        private TcpConnection? _arrived;
+        private bool _abandoned;
+
+        /// <summary>False when the attempt was abandoned first (the connection is closed).</summary>
+        public bool Arrive(TcpConnection connection)
+        {
+            lock (this)
+            {
+                if (!_abandoned) _arrived = connection;
+            }
+            if (_arrived is null) connection.Close();
+            return _arrived is not null;
+        }
+
+        /// <summary>Abandons the attempt; closes its connection when it arrived but was never joined.</summary>
+        public void Abandon()
+        {
+            TcpConnection? arrived;
+            lock (this)
+            {
+                _abandoned = true;
+                arrived = _arrived;
+            }
+            Cancel.Cancel();
+            arrived?.Close();
+        }
+    }
     private sealed record DirectionEnded(bool Upstream, Exception? Failure);
     private sealed record DurationElapsed;
 
-    private readonly AcceptedConnection _accepted;
+    private readonly TcpConnection _accepted;
     private readonly LiveRoutes _routes;
     private readonly IActorRef _routers;
     private readonly ITcpTransport _transport;
@@ -44,10 +79,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly SharedKillSwitch _killSwitch = KillSwitches.Shared("connection");
     private string _listener = "";
     private Decision _decision;
-    private IPublisher<ByteString>? _fromClient;
-    private ISubscriber<ByteString>? _toClient;
-    private IPublisher<ByteString>? _fromUpstream;
-    private ISubscriber<ByteString>? _toUpstream;
+    private Attempt? _attempt;
     private UpstreamAssigned? _upstream;
     private ResponseFlags _flags;
     private string _detail = "";
@@ -64,10 +96,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         public long ToClient;
     }
 
-    public static Props Props(AcceptedConnection accepted, NodeDataPlane dataPlane) =>
+    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) =>
         Akka.Actor.Props.Create(() => new ConnectionActor(accepted, dataPlane));
 
-    public ConnectionActor(AcceptedConnection accepted, NodeDataPlane dataPlane)
+    public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane)
     {
         _accepted = accepted;
         (_routes, _routers, _transport, _settings, _metrics, _materializer) = dataPlane;
@@ -87,12 +119,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        // Take the client's side of the socket now, so it is registered at once; it is joined to an
-        // upstream only once one is connected, so failed attempts never touch the client.
-        (_fromClient, _toClient) = _accepted.Flow
-            .JoinMaterialized(Flow.FromSinkAndSource(Sink.AsPublisher<ByteString>(false), Source.AsSubscriber<ByteString>(), Keep.Both), Keep.Right)
-            .Run(_materializer);
-
+        // The client is joined to an upstream only once one is connected, so failed attempts never touch it.
         var local = _accepted.Local;
         var localKey = IpKey.From(local.Address);
         _listener = new IpPort(localKey, local.Port).ToString();
@@ -124,12 +151,19 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
         var policy = assigned.Cluster.Policy;
-        var ((toUpstream, connected), fromUpstream) = Source.AsSubscriber<ByteString>()
-            .ViaMaterialized(_transport.Connect(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive)), Keep.Both)
-            .ToMaterialized(Sink.AsPublisher<ByteString>(false), Keep.Both)
-            .Run(_materializer);
-        (_toUpstream, _fromUpstream) = (toUpstream, fromUpstream);
-        connected.PipeTo(Self, success: c => new Connected(c), failure: e => new ConnectFailed(e));
+        var attempt = _attempt = new Attempt();
+        var self = Self;
+        _transport.ConnectAsync(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), attempt.Cancel.Token).ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully)
+            {
+                if (attempt.Arrive(t.Result)) self.Tell(new Connected(t.Result));
+            }
+            else if (!attempt.Cancel.IsCancellationRequested)
+            {
+                self.Tell(new ConnectFailed(t.Exception?.InnerException ?? new TaskCanceledException()));
+            }
+        }, TaskContinuationOptions.ExecuteSynchronously);
     }
 
     private void OnConnected(Connected connected)
@@ -150,12 +184,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             .WatchTermination((_, done) => done);
         var relay = BidiFlow.FromFlowsMat(up, down, Keep.Both);
         var policy = assigned.Cluster.Policy;
-        var upstream = Flow.FromSinkAndSource(Sink.FromSubscriber(_toUpstream!), Source.FromPublisher(_fromUpstream!));
-        var client = Flow.FromSinkAndSource(Sink.FromSubscriber(_toClient!), Source.FromPublisher(_fromClient!));
         var joined = policy.IdleTimeout is { } idle
-            ? relay.AtopMat(BidiFlow.BidirectionalIdleTimeout<ByteString, ByteString>(idle), Keep.Left).Join(upstream)
-            : relay.Join(upstream);
-        var (upDone, downDone) = client.JoinMaterialized(joined, Keep.Right).Run(_materializer);
+            ? relay.AtopMat(BidiFlow.BidirectionalIdleTimeout<ByteString, ByteString>(idle), Keep.Left).Join(connected.Upstream.Flow)
+            : relay.Join(connected.Upstream.Flow);
+        // Client, relay and upstream run as one fused graph: one materialisation per connection.
+        var (upDone, downDone) = _accepted.Flow.JoinMaterialized(joined, Keep.Right).Run(_materializer);
         upDone.PipeTo(Self, success: _ => new DirectionEnded(true, null), failure: e => new DirectionEnded(true, e));
         downDone.PipeTo(Self, success: _ => new DirectionEnded(false, null), failure: e => new DirectionEnded(false, e));
 
@@ -170,6 +203,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         assigned.Load.Closed();
         _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;
+        _attempt = null;
         var cause = failed.Cause is AggregateException { InnerException: { } inner } ? inner : failed.Cause;
         var timedOut = cause is TimeoutException || cause.GetType().Name.Contains("Timeout", StringComparison.Ordinal);
         _metrics.UpstreamConnectFail.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
@@ -217,15 +251,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         if (!_relaying)
         {
-            // Close the client's socket: nothing more to send, nothing more to read.
-            if (_toClient is not null) Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(_toClient), _materializer);
-            if (_fromClient is not null) Source.FromPublisher(_fromClient).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+            _accepted.Close();
             if (_upstream is not null)
             {
                 // Stopped while an attempt was in flight: abandon it; that says nothing about the endpoint.
                 _upstream.Load.Closed();
-                if (_toUpstream is not null) Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(_toUpstream), _materializer);
-                if (_fromUpstream is not null) Source.FromPublisher(_fromUpstream).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+                _attempt?.Abandon();
             }
         }
         else

@@ -16,6 +16,6 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             c.GetInt("listen-backlog", 1024),
             c.GetTimeSpan("bind-retry", TimeSpan.FromSeconds(1)),
             c.GetTimeSpan("bind-retry-max", TimeSpan.FromSeconds(30)),
-            Environment.GetEnvironmentVariable(TransportVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : c.GetString("transport", "akka-streams"));
+            Environment.GetEnvironmentVariable(TransportVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : c.GetString("transport", DataPlane.Transport.TcpTransports.Sockets));
     }
 }

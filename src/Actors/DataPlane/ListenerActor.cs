@@ -55,7 +55,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Receive<TryBind>(_ => StartBinding());
         Receive<BindResult>(OnBindResult);
         Receive<StreamInit>(_ => Sender.Tell(new Ack()));
-        Receive<AcceptedConnection>(c =>
+        Receive<TcpConnection>(c =>
         {
             _accepted++;
             var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
@@ -100,7 +100,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         try
         {
             var binding = _transport.Bind(endpoint, _settings.ListenBacklog)
-                .ToMaterialized(Sink.ActorRefWithAck<AcceptedConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e)), Keep.Left)
+                .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e)), Keep.Left)
                 .Run(_materializer);
             binding.PipeTo(Self, success: b => new BindResult(b, null), failure: e => new BindResult(null, e));
         }

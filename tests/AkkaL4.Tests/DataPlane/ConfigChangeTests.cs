@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Node.Echo;
+using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.DataPlane.Kit;
 
 namespace AkkaL4.Tests.DataPlane;
@@ -93,9 +94,9 @@ public sealed class ConfigChangeTests
         Assert.Equal("x x1", (await TestClient.OneLineAsync(Client, At(Ip(10, 2), 19000), "x1")).Reply);
     }
 
-    [Fact(Skip = "known limit of the stock transport: removing a listener aborts its open connections, because Akka.IO makes "
-                 + "accepted connections children of the TcpListener actor, which stops on Unbind. Our own transport (issue 6) accepts "
-                 + "sockets independently of the listening one; un-skip it there.")]
+    // A known limit of the stock transport: Akka.IO makes accepted connections children of its
+    // TcpListener actor, which stops on Unbind and takes them along.
+    [OwnTransportFact]
     public async Task Removed_listener_lets_an_open_connection_keep_working()
     {
         await using var x = new EchoServer(At(Ip(20, 5), 9000), "x");

@@ -3,29 +3,64 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.IO;
+using Akka.Streams;
 using Akka.Streams.Dsl;
+using Reactive.Streams;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.DataPlane.Transport;
 
-/// <summary>The stock transport: Akka.Streams <c>Tcp()</c>, half-close on both sides, SO_REUSEPORT on listeners.</summary>
+/// <summary>
+/// The stock transport: Akka.Streams <c>Tcp()</c> (Akka.IO), half-close on both sides, SO_REUSEPORT on
+/// listeners. Each socket's stream is started at once and joined later through a publisher/subscriber
+/// pair, because Akka.IO wants an accepted connection registered straight away and a connect attempt
+/// is only known to have succeeded once its stream runs.
+/// </summary>
 public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
 {
-    public Source<AcceptedConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) =>
+    private readonly IMaterializer _materializer = system.Materializer();
+
+    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) =>
         system.TcpStream()
             .Bind(address.Address.ToString(), address.Port, backlog, ImmutableList.Create<Inet.SocketOption>(new ReusePort()), halfClose: true)
-            .Select(c => new AcceptedConnection((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, c.Flow))
+            .Select(c =>
+            {
+                var (fromClient, toClient) = c.Flow
+                    .JoinMaterialized(Flow.FromSinkAndSource(Sink.AsPublisher<ByteString>(false), Source.AsSubscriber<ByteString>(), Keep.Both), Keep.Right)
+                    .Run(_materializer);
+                return Joinable((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, toClient, fromClient);
+            })
             .MapMaterializedValue(async task => (IListenerBinding)new Binding(await task));
 
-    public Flow<ByteString, ByteString, Task<UpstreamConnected>> Connect(EndPoint remote, ConnectOptions options)
+    public async Task<TcpConnection> ConnectAsync(EndPoint remote, ConnectOptions options, CancellationToken cancel)
     {
         var socketOptions = options.Keepalive is { } keepalive
             ? ImmutableList.Create<Inet.SocketOption>(new Keepalive(keepalive))
             : ImmutableList<Inet.SocketOption>.Empty;
-        return system.TcpStream()
-            .OutgoingConnection(remote, null, socketOptions, halfClose: true, connectionTimeout: options.ConnectTimeout)
-            .MapMaterializedValue(async task => new UpstreamConnected((await task).LocalAddress));
+        var ((toUpstream, connected), fromUpstream) = Source.AsSubscriber<ByteString>()
+            .ViaMaterialized(system.TcpStream().OutgoingConnection(remote, null, socketOptions, halfClose: true, connectionTimeout: options.ConnectTimeout), Keep.Both)
+            .ToMaterialized(Sink.AsPublisher<ByteString>(false), Keep.Both)
+            .Run(_materializer);
+        try
+        {
+            var established = await connected.WaitAsync(cancel);
+            return Joinable((IPEndPoint)established.LocalAddress, (IPEndPoint)established.RemoteAddress, toUpstream, fromUpstream);
+        }
+        catch
+        {
+            Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(toUpstream), _materializer);
+            Source.FromPublisher(fromUpstream).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+            throw;
+        }
     }
+
+    private TcpConnection Joinable(IPEndPoint local, IPEndPoint remote, ISubscriber<ByteString> toSocket, IPublisher<ByteString> fromSocket) =>
+        new(local, remote, Flow.FromSinkAndSource(Sink.FromSubscriber(toSocket), Source.FromPublisher(fromSocket)), () =>
+        {
+            // Nothing more to send, nothing more to read: the socket closes.
+            Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(toSocket), _materializer);
+            Source.FromPublisher(fromSocket).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+        });
 
     private sealed class Binding(Akka.Streams.Dsl.Tcp.ServerBinding binding) : IListenerBinding
     {
@@ -40,10 +75,12 @@ public sealed class ReusePort : Inet.SocketOption
     private const int SolSocket = 1;
     private const int SoReusePort = 15;
 
-    public override void BeforeServerSocketBind(Socket ss)
+    public override void BeforeServerSocketBind(Socket ss) => Enable(ss);
+
+    public static void Enable(Socket listener)
     {
-        ss.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        if (OperatingSystem.IsLinux()) ss.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
+        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        if (OperatingSystem.IsLinux()) listener.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
     }
 }
 

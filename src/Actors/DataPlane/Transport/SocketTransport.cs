@@ -1,0 +1,182 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Akka.Streams.Stage;
+
+namespace AkkaL4.Actors.DataPlane.Transport;
+
+/// <summary>
+/// Our own transport over System.Net.Sockets: a listener stage that accepts while its consumer pulls,
+/// and one <see cref="SocketStage"/> per connection. An accepted socket waits in the kernel until the
+/// connection actor joins it to an upstream, so nothing runs for it before then; an unbound listener
+/// leaves its accepted connections alone.
+/// </summary>
+public sealed class SocketTransport : ITcpTransport
+{
+    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) =>
+        Source.FromGraph(new AcceptStage(address, backlog));
+
+    public async Task<TcpConnection> ConnectAsync(EndPoint remote, ConnectOptions options, CancellationToken cancel)
+    {
+        var socket = remote is IPEndPoint ip
+            ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.NoDelay = true;
+            if (options.Keepalive is { } keepalive) Keepalive.Apply(socket, keepalive);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            timeout.CancelAfter(options.ConnectTimeout);
+            try
+            {
+                await socket.ConnectAsync(remote, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+            {
+                throw new TimeoutException($"connect to {remote} timed out after {options.ConnectTimeout}");
+            }
+            return Wrap(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static TcpConnection Wrap(Socket socket) =>
+        new((IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, Flow.FromGraph(new SocketStage(socket)), socket.Dispose);
+
+    /// <summary>Listens on one address; each pull accepts one connection.</summary>
+    private sealed class AcceptStage(IPEndPoint address, int backlog) : GraphStageWithMaterializedValue<SourceShape<TcpConnection>, Task<IListenerBinding>>
+    {
+        private readonly Outlet<TcpConnection> _out = new("accept.out");
+        private readonly IPEndPoint _address = address;
+        private readonly int _backlog = backlog;
+
+        public override SourceShape<TcpConnection> Shape => new(_out);
+
+        protected override Attributes InitialAttributes { get; } = Attributes.CreateName("accept");
+
+        public override ILogicAndMaterializedValue<Task<IListenerBinding>> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
+        {
+            var bound = new TaskCompletionSource<IListenerBinding>(TaskCreationOptions.RunContinuationsAsynchronously);
+            return new LogicAndMaterializedValue<Task<IListenerBinding>>(new Logic(this, bound), bound.Task);
+        }
+
+        private sealed class Logic : GraphStageLogic, IListenerBinding
+        {
+            private readonly AcceptStage _stage;
+            private readonly TaskCompletionSource<IListenerBinding> _bound;
+            private readonly TaskCompletionSource _unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            private Socket? _listener;
+            private ValueTask<Socket> _accept;
+            private Action _acceptCompletedOnSocketThread = null!;
+            private Action _unbind = null!;
+            private volatile bool _unbinding;
+
+            public Logic(AcceptStage stage, TaskCompletionSource<IListenerBinding> bound) : base(stage.Shape)
+            {
+                _stage = stage;
+                _bound = bound;
+                SetHandler(stage._out, onPull: Accept, onDownstreamFinish: _ => CompleteStage());
+            }
+
+            public IPEndPoint LocalAddress { get; private set; } = new(IPAddress.None, 0);
+
+            public override void PreStart()
+            {
+                var acceptCompleted = GetAsyncCallback(OnAcceptCompleted);
+                _acceptCompletedOnSocketThread = acceptCompleted;
+                _unbind = GetAsyncCallback(CompleteStage);
+                var listener = new Socket(_stage._address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    ReusePort.Enable(listener);
+                    listener.Bind(_stage._address);
+                    listener.Listen(_stage._backlog);
+                }
+                catch (Exception e)
+                {
+                    listener.Dispose();
+                    _bound.TrySetException(e);
+                    FailStage(e);
+                    return;
+                }
+                _listener = listener;
+                LocalAddress = (IPEndPoint)listener.LocalEndPoint!;
+                _bound.TrySetResult(this);
+            }
+
+            private void Accept()
+            {
+                try
+                {
+                    var accept = _listener!.AcceptAsync(CancellationToken.None);
+                    if (!accept.IsCompleted)
+                    {
+                        _accept = accept;
+                        accept.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_acceptCompletedOnSocketThread);
+                        return;
+                    }
+                    Accepted(accept.GetAwaiter().GetResult());
+                }
+                catch (Exception e)
+                {
+                    AcceptFailed(e);
+                }
+            }
+
+            private void OnAcceptCompleted()
+            {
+                Socket socket;
+                try
+                {
+                    socket = _accept.GetAwaiter().GetResult();
+                }
+                catch (Exception e)
+                {
+                    AcceptFailed(e);
+                    return;
+                }
+                Accepted(socket);
+            }
+
+            private void Accepted(Socket socket)
+            {
+                try
+                {
+                    socket.NoDelay = true;
+                    Push(_stage._out, Wrap(socket));
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    // Reset before we got to it: wait for the next one.
+                    socket.Dispose();
+                    Accept();
+                }
+            }
+
+            private void AcceptFailed(Exception e)
+            {
+                if (_unbinding) CompleteStage();
+                else FailStage(e);
+            }
+
+            public Task Unbind()
+            {
+                _unbinding = true;
+                _unbind();
+                return _unbound.Task;
+            }
+
+            public override void PostStop()
+            {
+                _listener?.Dispose();
+                _bound.TrySetException(new InvalidOperationException($"listener on {_stage._address} stopped before it was bound"));
+                _unbound.TrySetResult();
+            }
+        }
+    }
+}
