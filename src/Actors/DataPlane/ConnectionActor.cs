@@ -74,9 +74,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private readonly DateTimeOffset _start = DateTimeOffset.UtcNow;
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
-    private readonly Counters _bytes = new();
+    private RelayStage.Control? _relay;
     private ImmutableHashSet<string> _tried = ImmutableHashSet<string>.Empty;
-    private readonly SharedKillSwitch _killSwitch = KillSwitches.Shared("connection");
     private string _listener = "";
     private Decision _decision;
     private Attempt? _attempt;
@@ -88,13 +87,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private bool _relaying;
     private bool _reported;
     private string? _refusedCluster;
-
-    /// <summary>Byte counts written by the stream threads, read once both directions have ended.</summary>
-    private sealed class Counters
-    {
-        public long FromClient;
-        public long ToClient;
-    }
 
     public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) =>
         Akka.Actor.Props.Create(() => new ConnectionActor(accepted, dataPlane));
@@ -113,7 +105,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             _flags |= ResponseFlags.DurationTimeout;
             _detail = "maxConnectionDuration reached";
-            _killSwitch.Shutdown();
+            _relay?.Stop(null);
         });
     }
 
@@ -173,24 +165,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _metrics.UpstreamTotal.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
         _relaying = true;
 
-        var bytes = _bytes;
-        var up = Flow.Create<ByteString>()
-            .Select(b => { Interlocked.Add(ref bytes.FromClient, b.Count); return b; })
-            .Via(_killSwitch.Flow<ByteString>())
-            .WatchTermination((_, done) => done);
-        var down = Flow.Create<ByteString>()
-            .Select(b => { Interlocked.Add(ref bytes.ToClient, b.Count); return b; })
-            .Via(_killSwitch.Flow<ByteString>())
-            .WatchTermination((_, done) => done);
-        var relay = BidiFlow.FromFlowsMat(up, down, Keep.Both);
         var policy = assigned.Cluster.Policy;
-        var joined = policy.IdleTimeout is { } idle
-            ? relay.AtopMat(BidiFlow.BidirectionalIdleTimeout<ByteString, ByteString>(idle), Keep.Left).Join(connected.Upstream.Flow)
-            : relay.Join(connected.Upstream.Flow);
-        // Client, relay and upstream run as one fused graph: one materialisation per connection.
-        var (upDone, downDone) = _accepted.Flow.JoinMaterialized(joined, Keep.Right).Run(_materializer);
-        upDone.PipeTo(Self, success: _ => new DirectionEnded(true, null), failure: e => new DirectionEnded(true, e));
-        downDone.PipeTo(Self, success: _ => new DirectionEnded(false, null), failure: e => new DirectionEnded(false, e));
+        var self = Self;
+        var relay = new RelayStage(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)));
+        // Client, relay and upstream run as one graph of three stages: one materialisation per connection.
+        _relay = _accepted.Flow.JoinMaterialized(BidiFlow.FromGraph(relay).Join(connected.Upstream.Flow), Keep.Right).Run(_materializer);
 
         if (policy.MaxConnectionDuration is { } max)
             Timers.StartSingleTimer("max-duration", new DurationElapsed(), max);
@@ -261,7 +240,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
         else
         {
-            _killSwitch.Abort(new OperationCanceledException("connection actor stopped"));
+            // Stopped from outside while bytes still flow: end the relay. (Aborting an ended one would
+            // leave a faulted task behind for the finalizer, once per connection.)
+            if (_directionsOpen > 0) _relay?.Stop(new OperationCanceledException("connection actor stopped"));
             _upstream?.Load.Closed();
         }
         Report();
@@ -271,8 +252,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         if (_reported) return;
         _reported = true;
-        var rx = Interlocked.Read(ref _bytes.FromClient);
-        var tx = Interlocked.Read(ref _bytes.ToClient);
+        var rx = _relay?.BytesFromClient ?? 0;
+        var tx = _relay?.BytesToClient ?? 0;
         _metrics.DownstreamActive.Add(-1, DataPlaneMetrics.Listener(_listener));
         _metrics.DownstreamRxBytes.Add(rx, DataPlaneMetrics.Listener(_listener));
         _metrics.DownstreamTxBytes.Add(tx, DataPlaneMetrics.Listener(_listener));

@@ -1,0 +1,130 @@
+using Akka.IO;
+using Akka.Streams;
+using Akka.Streams.Stage;
+
+namespace AkkaL4.Actors.DataPlane;
+
+/// <summary>
+/// The middle of a relayed connection, as one stage between the client's and the upstream's flows:
+/// passes bytes both ways, counts them, ends the connection when it has been idle too long, and
+/// reports each direction's end once. One stage instead of a chain of operators keeps what is built,
+/// fused and materialised per connection small (measured in bench/README.md).
+/// </summary>
+internal sealed class RelayStage(TimeSpan? idleTimeout, Action<bool, Exception?> directionEnded)
+    : GraphStageWithMaterializedValue<BidiShape<ByteString, ByteString, ByteString, ByteString>, RelayStage.Control>
+{
+    /// <summary>Byte counts, and the way to end the relay from outside.</summary>
+    public sealed class Control
+    {
+        internal long FromClient;
+        internal long ToClient;
+        internal Action<Exception?> End = _ => { };
+
+        public long BytesFromClient => Interlocked.Read(ref FromClient);
+        public long BytesToClient => Interlocked.Read(ref ToClient);
+
+        /// <summary>Ends both directions: null closes them (half-close each way), an exception resets them.</summary>
+        public void Stop(Exception? failure) => End(failure);
+    }
+
+    private readonly TimeSpan? _idleTimeout = idleTimeout;
+    private readonly Action<bool, Exception?> _directionEnded = directionEnded;
+    private readonly Inlet<ByteString> _fromClient = new("relay.fromClient");
+    private readonly Outlet<ByteString> _toUpstream = new("relay.toUpstream");
+    private readonly Inlet<ByteString> _fromUpstream = new("relay.fromUpstream");
+    private readonly Outlet<ByteString> _toClient = new("relay.toClient");
+
+    public override BidiShape<ByteString, ByteString, ByteString, ByteString> Shape => new(_fromClient, _toUpstream, _fromUpstream, _toClient);
+
+    protected override Attributes InitialAttributes { get; } = Attributes.CreateName("relay");
+
+    public override ILogicAndMaterializedValue<Control> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
+    {
+        var control = new Control();
+        return new LogicAndMaterializedValue<Control>(new Logic(this, control), control);
+    }
+
+    private sealed class Logic : TimerGraphStageLogic
+    {
+        private readonly RelayStage _stage;
+        private readonly Control _control;
+        private bool _upEnded;
+        private bool _downEnded;
+        private long _lastActivity = Environment.TickCount64;
+        /// <summary>What the directions still open are reported to have ended with, when the stage stops.</summary>
+        private Exception? _stopCause = new OperationCanceledException("relay stopped");
+
+        public Logic(RelayStage stage, Control control) : base(stage.Shape)
+        {
+            _stage = stage;
+            _control = control;
+            SetHandler(stage._fromClient,
+                onPush: () =>
+                {
+                    var bytes = Grab(stage._fromClient);
+                    Interlocked.Add(ref control.FromClient, bytes.Count);
+                    _lastActivity = Environment.TickCount64;
+                    Push(stage._toUpstream, bytes);
+                },
+                onUpstreamFinish: () => { Complete(stage._toUpstream); Ended(up: true, null); },
+                onUpstreamFailure: e => { Fail(stage._toUpstream, e); Ended(up: true, e); });
+            SetHandler(stage._toUpstream,
+                onPull: () => Pull(stage._fromClient),
+                onDownstreamFinish: cause => { Cancel(stage._fromClient, cause); Ended(up: true, Failure(cause)); });
+            SetHandler(stage._fromUpstream,
+                onPush: () =>
+                {
+                    var bytes = Grab(stage._fromUpstream);
+                    Interlocked.Add(ref control.ToClient, bytes.Count);
+                    _lastActivity = Environment.TickCount64;
+                    Push(stage._toClient, bytes);
+                },
+                onUpstreamFinish: () => { Complete(stage._toClient); Ended(up: false, null); },
+                onUpstreamFailure: e => { Fail(stage._toClient, e); Ended(up: false, e); });
+            SetHandler(stage._toClient,
+                onPull: () => Pull(stage._fromUpstream),
+                onDownstreamFinish: cause => { Cancel(stage._fromUpstream, cause); Ended(up: false, Failure(cause)); });
+        }
+
+        public override void PreStart()
+        {
+            var end = GetAsyncCallback<Exception?>(failure =>
+            {
+                _stopCause = failure;
+                if (failure is null) CompleteStage();
+                else FailStage(failure);
+            });
+            _control.End = end;
+            if (_stage._idleTimeout is { } idle) ScheduleOnce("idle", idle);
+        }
+
+        protected override void OnTimer(object timerKey)
+        {
+            var idle = _stage._idleTimeout!.Value;
+            var quiet = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
+            if (quiet >= idle)
+            {
+                _stopCause = new TimeoutException($"no bytes in either direction for {idle}");
+                FailStage(_stopCause);
+            }
+            else ScheduleOnce("idle", idle - quiet);
+        }
+
+        public override void PostStop()
+        {
+            // Stopped before both directions ended on their own (idle, or stopped from outside).
+            Ended(up: true, _stopCause);
+            Ended(up: false, _stopCause);
+        }
+
+        private static Exception? Failure(Exception cause) => cause is SubscriptionWithCancelException.NonFailureCancellation ? null : cause;
+
+        private void Ended(bool up, Exception? failure)
+        {
+            if (up ? _upEnded : _downEnded) return;
+            if (up) _upEnded = true;
+            else _downEnded = true;
+            _stage._directionEnded(up, failure);
+        }
+    }
+}
