@@ -54,15 +54,15 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
         private readonly SocketStage _stage;
         private readonly Socket _socket;
 
-        // Reading: at most one receive in flight.
-        private bool _reading;
+        // Socket operations report errors as codes (SocketAsyncEventArgs, Receive with an error out
+        // parameter), not exceptions: a reset peer is routine for a proxy, and a thrown socket exception
+        // captures a stack trace with source lines, which cost more than the rest of a connection.
+        private readonly SocketAsyncEventArgs _waitArgs = new();
+        private readonly SocketAsyncEventArgs _sendArgs = new();
+
+        // Reading: one zero-byte wait at most, then synchronous non-blocking reads of what arrived.
+        private bool _waiting;
         private bool _readDone;
-        private bool _waitForData = true;
-        private bool _awaitingData;
-        private byte[]? _readBuffer;
-        private ValueTask<int> _receive;
-        private Action _receiveCompletedOnSocketThread = null!;
-        private Action<bool> _receiveCompleted = null!;
 
         // Writing: one send in flight, more queued behind it.
         private bool _sending;
@@ -71,10 +71,7 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
         private readonly List<ArraySegment<byte>> _sendList = [];
         private readonly Queue<ByteString> _queue = new();
         private int _queuedBytes;
-        private ValueTask<int> _send;
         private int _sendBytes;
-        private Action _sendCompletedOnSocketThread = null!;
-        private Action<bool> _sendCompleted = null!;
 
         private bool _reset;
 
@@ -83,106 +80,93 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
             _stage = stage;
             _socket = socket;
             SetHandler(stage._in, onPush: OnPush, onUpstreamFinish: OnUpstreamFinish, onUpstreamFailure: OnUpstreamFailure);
-            SetHandler(stage._out, onPull: () => StartReceive(dataReady: false), onDownstreamFinish: OnDownstreamFinish);
+            SetHandler(stage._out, onPull: Receive, onDownstreamFinish: OnDownstreamFinish);
         }
 
         public override void PreStart()
         {
             // Both directions end independently; the stage ends when both have.
             SetKeepGoing(true);
-            var receiveCompleted = GetAsyncCallback<bool>(_ => OnReceiveCompleted());
-            _receiveCompleted = receiveCompleted;
-            _receiveCompletedOnSocketThread = () => receiveCompleted(true);
-            var sendCompleted = GetAsyncCallback<bool>(_ => OnSendCompleted());
-            _sendCompleted = sendCompleted;
-            _sendCompletedOnSocketThread = () => sendCompleted(true);
+            _socket.Blocking = false;
+            var waitCompleted = GetAsyncCallback<SocketError>(OnWaitCompleted);
+            _waitArgs.SetBuffer(Memory<byte>.Empty);
+            _waitArgs.Completed += (_, args) => waitCompleted(args.SocketError);
+            var sendCompleted = GetAsyncCallback<(SocketError, int)>(OnSendCompleted);
+            _sendArgs.Completed += (_, args) => sendCompleted((args.SocketError, args.BytesTransferred));
             Pull(_stage._in);
         }
 
         // ---- reading ----
 
-        private void StartReceive(bool dataReady)
+        /// <summary>Pushes what the socket holds, or waits (holding no buffer) until it holds something.</summary>
+        private void Receive()
         {
-            if (_reading || _readDone) return;
+            if (_waiting || _readDone) return;
+            int available;
             try
             {
-                if (_readBuffer is null)
-                {
-                    if (_waitForData && !dataReady)
-                    {
-                        // Wait for data without a buffer: idle connections hold none.
-                        var wait = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
-                        if (!wait.IsCompleted)
-                        {
-                            _awaitingData = true;
-                            Await(wait);
-                            return;
-                        }
-                        wait.GetAwaiter().GetResult();
-                    }
-                    var available = _waitForData ? _socket.Available : MaxChunk;
-                    // Available is 0 at end of stream: a small buffer reads the 0 that says so.
-                    _readBuffer = GC.AllocateUninitializedArray<byte>(Math.Clamp(available, 256, MaxChunk));
-                }
-                var receive = _socket.ReceiveAsync(_readBuffer.AsMemory(), SocketFlags.None);
-                if (!receive.IsCompleted)
-                {
-                    Await(receive);
-                    return;
-                }
-                Received(receive.GetAwaiter().GetResult());
+                available = _socket.Available;
             }
-            catch (Exception e)
+            catch (SocketException e)
             {
                 Fail(e);
+                return;
             }
+            if (available == 0)
+            {
+                _waiting = true;
+                if (!_socket.ReceiveAsync(_waitArgs)) OnWaitCompleted(_waitArgs.SocketError);
+                return;
+            }
+            Read(available);
         }
 
-        private void Await(ValueTask<int> receive)
+        private void OnWaitCompleted(SocketError error)
         {
-            _reading = true;
-            _receive = receive;
-            receive.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_receiveCompletedOnSocketThread);
-        }
-
-        private void OnReceiveCompleted()
-        {
-            _reading = false;
-            int read;
+            _waiting = false;
+            if (_readDone) return;
+            if (error != SocketError.Success)
+            {
+                Fail(new SocketException((int)error));
+                return;
+            }
+            // Readable: data, end of stream (Available 0, read returns 0) or an error the read reports.
+            int available;
             try
             {
-                read = _receive.GetAwaiter().GetResult();
+                available = _socket.Available;
             }
-            catch (Exception e)
+            catch (SocketException e)
             {
-                if (!_readDone) Fail(e);
+                Fail(e);
                 return;
             }
-            if (_readDone) return;
-            if (_awaitingData)
-            {
-                // The zero-byte wait is over: read what arrived.
-                _awaitingData = false;
-                StartReceive(dataReady: true);
-                return;
-            }
-            Received(read);
+            Read(available);
         }
 
-        private void Received(int read)
+        private void Read(int available)
         {
-            var buffer = _readBuffer!;
-            _readBuffer = null;
-            if (read == 0)
+            // Exactly what is there (a small buffer to read the 0 of end of stream); the ByteString wraps it.
+            var buffer = GC.AllocateUninitializedArray<byte>(Math.Clamp(available, 256, MaxChunk));
+            var read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
+            switch (error)
             {
-                _readDone = true;
-                Complete(_stage._out);
-                FinishIfDone();
-                return;
+                case SocketError.Success when read == 0:
+                    _readDone = true;
+                    Complete(_stage._out);
+                    FinishIfDone();
+                    return;
+                case SocketError.Success:
+                    Push(_stage._out, ByteString.FromBytes(buffer, 0, read));
+                    return;
+                case SocketError.WouldBlock:
+                    _waiting = true;
+                    if (!_socket.ReceiveAsync(_waitArgs)) OnWaitCompleted(_waitArgs.SocketError);
+                    return;
+                default:
+                    Fail(new SocketException((int)error));
+                    return;
             }
-            // A full buffer means more is waiting: read again at once, without the zero-byte wait.
-            _waitForData = read < buffer.Length;
-            Push(_stage._out, ByteString.FromBytes(buffer, 0, read));
         }
 
         private void OnDownstreamFinish(Exception cause)
@@ -205,57 +189,52 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
             if (_queuedBytes < MaxQueued && !HasBeenPulled(_stage._in) && !IsClosed(_stage._in)) Pull(_stage._in);
         }
 
+        /// <summary>Sends everything queued in one gathering send; completes inline when the socket takes it at once.</summary>
         private void StartSend()
         {
-            try
+            while (_queue.Count > 0 && !_reset)
             {
-                while (_queue.Count > 0)
+                _sendList.Clear();
+                while (_queue.TryDequeue(out var next)) AddSegments(next, _sendList);
+                _sendBytes = _queuedBytes;
+                _queuedBytes = 0;
+                if (_sendList.Count == 1)
                 {
-                    _sendList.Clear();
-                    while (_queue.TryDequeue(out var next))
-                        AddSegments(next, _sendList);
-                    _sendBytes = _queuedBytes;
-                    _queuedBytes = 0;
-                    var send = _sendList.Count == 1
-                        ? _socket.SendAsync(_sendList[0].AsMemory(), SocketFlags.None)
-                        : new ValueTask<int>(_socket.SendAsync(_sendList, SocketFlags.None));
-                    if (!send.IsCompleted)
-                    {
-                        _sending = true;
-                        _send = send;
-                        send.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_sendCompletedOnSocketThread);
-                        return;
-                    }
-                    Sent(send.GetAwaiter().GetResult());
+                    _sendArgs.BufferList = null;
+                    _sendArgs.SetBuffer(_sendList[0].Array, _sendList[0].Offset, _sendList[0].Count);
                 }
-                AfterSends();
+                else
+                {
+                    _sendArgs.SetBuffer(null, 0, 0);
+                    _sendArgs.BufferList = _sendList;
+                }
+                _sending = true;
+                if (_socket.SendAsync(_sendArgs)) return;
+                _sending = false;
+                if (!Sent(_sendArgs.SocketError, _sendArgs.BytesTransferred)) return;
             }
-            catch (Exception e)
-            {
-                Fail(e);
-            }
+            AfterSends();
         }
 
-        private void OnSendCompleted()
+        private void OnSendCompleted((SocketError Error, int Bytes) result)
         {
             _sending = false;
-            try
-            {
-                Sent(_send.GetAwaiter().GetResult());
-            }
-            catch (Exception e)
-            {
-                Fail(e);
-                return;
-            }
+            if (!Sent(result.Error, result.Bytes)) return;
             if (_queue.Count > 0) StartSend();
             else AfterSends();
         }
 
-        private void Sent(int sent)
+        private bool Sent(SocketError error, int sent)
         {
+            if (error != SocketError.Success)
+            {
+                Fail(new SocketException((int)error));
+                return false;
+            }
             // Stream sockets send everything or fail; anything else is a broken promise worth failing on.
-            if (sent != _sendBytes) throw new IOException($"sent {sent} of {_sendBytes} bytes");
+            if (sent == _sendBytes) return true;
+            Fail(new IOException($"sent {sent} of {_sendBytes} bytes"));
+            return false;
         }
 
         /// <summary>Everything queued is written: ask for more, or shut down sending once upstream has finished.</summary>
@@ -317,6 +296,9 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
                 // Already broken: closing is all that is left.
             }
             _socket.Dispose();
+            // An operation still in flight completes (aborted) on its own; its callback then finds the stage gone.
+            if (!_waiting) _waitArgs.Dispose();
+            if (!_sending) _sendArgs.Dispose();
         }
     }
 }
