@@ -63,7 +63,7 @@ public sealed class RouterNode : IAsyncDisposable
         transport ??= TcpTransports.Create(system, settings.Transport);
         _routers = system.ActorOf(RouterSupervisor.Props(Metrics), "routers");
         _listeners = system.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer)), "listeners");
-        system.ActorOf(Props.Create(() => new AccessLogWriter()), "access-log");
+        system.ActorOf(AccessLogWriter.Props(Console.Out), "access-log");
 
         var lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);
         string? problem = null;
@@ -246,16 +246,4 @@ public sealed class RouterNode : IAsyncDisposable
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         Metrics.Dispose();
     }
-}
-
-/// <summary>Writes each <see cref="AccessLogEntry"/> published on the event stream as one log line.</summary>
-internal sealed class AccessLogWriter : ReceiveActor
-{
-    public AccessLogWriter()
-    {
-        var log = Context.GetLogger();
-        Receive<AccessLogEntry>(e => log.Info(e.ToString()));
-    }
-
-    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(AccessLogEntry));
 }

@@ -58,7 +58,8 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
         // parameter), not exceptions: a reset peer is routine for a proxy, and a thrown socket exception
         // captures a stack trace with source lines, which cost more than the rest of a connection.
         private readonly SocketAsyncEventArgs _waitArgs = new();
-        private readonly SocketAsyncEventArgs _sendArgs = new();
+        private SocketAsyncEventArgs? _sendArgs;
+        private Action<(SocketError, int)> _sendCompleted = null!;
 
         // Reading: one zero-byte wait at most, then synchronous non-blocking reads of what arrived.
         private bool _waiting;
@@ -91,8 +92,7 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
             var waitCompleted = GetAsyncCallback<SocketError>(OnWaitCompleted);
             _waitArgs.SetBuffer(Memory<byte>.Empty);
             _waitArgs.Completed += (_, args) => waitCompleted(args.SocketError);
-            var sendCompleted = GetAsyncCallback<(SocketError, int)>(OnSendCompleted);
-            _sendArgs.Completed += (_, args) => sendCompleted((args.SocketError, args.BytesTransferred));
+            _sendCompleted = GetAsyncCallback<(SocketError, int)>(OnSendCompleted);
             Pull(_stage._in);
         }
 
@@ -189,7 +189,10 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
             if (_queuedBytes < MaxQueued && !HasBeenPulled(_stage._in) && !IsClosed(_stage._in)) Pull(_stage._in);
         }
 
-        /// <summary>Sends everything queued in one gathering send; completes inline when the socket takes it at once.</summary>
+        /// <summary>
+        /// Sends everything queued in one gathering write: synchronously while the socket takes it all
+        /// (the usual case), asynchronously for what is left when its buffer is full.
+        /// </summary>
         private void StartSend()
         {
             while (_queue.Count > 0 && !_reset)
@@ -198,6 +201,17 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
                 while (_queue.TryDequeue(out var next)) AddSegments(next, _sendList);
                 _sendBytes = _queuedBytes;
                 _queuedBytes = 0;
+                var sent = _socket.Send(_sendList, SocketFlags.None, out var error);
+                if (error is not (SocketError.Success or SocketError.WouldBlock))
+                {
+                    Fail(new SocketException((int)error));
+                    return;
+                }
+                if (sent == _sendBytes) continue;
+                // The socket's buffer is full: send the rest when it has room.
+                Skip(_sendList, sent);
+                _sendBytes -= sent;
+                _sendArgs ??= NewSendArgs();
                 if (_sendList.Count == 1)
                 {
                     _sendArgs.BufferList = null;
@@ -214,6 +228,23 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
                 if (!Sent(_sendArgs.SocketError, _sendArgs.BytesTransferred)) return;
             }
             AfterSends();
+        }
+
+        private SocketAsyncEventArgs NewSendArgs()
+        {
+            var args = new SocketAsyncEventArgs();
+            var sendCompleted = _sendCompleted;
+            args.Completed += (_, a) => sendCompleted((a.SocketError, a.BytesTransferred));
+            return args;
+        }
+
+        /// <summary>Drops the first <paramref name="count"/> bytes of <paramref name="segments"/>.</summary>
+        private static void Skip(List<ArraySegment<byte>> segments, int count)
+        {
+            var whole = 0;
+            while (count > 0 && count >= segments[whole].Count) count -= segments[whole++].Count;
+            segments.RemoveRange(0, whole);
+            if (count > 0) segments[0] = segments[0].Slice(count);
         }
 
         private void OnSendCompleted((SocketError Error, int Bytes) result)
@@ -298,7 +329,7 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
             _socket.Dispose();
             // An operation still in flight completes (aborted) on its own; its callback then finds the stage gone.
             if (!_waiting) _waitArgs.Dispose();
-            if (!_sending) _sendArgs.Dispose();
+            if (!_sending) _sendArgs?.Dispose();
         }
     }
 }

@@ -1,0 +1,62 @@
+using Akka.Actor;
+using AkkaL4.Actors.DataPlane;
+
+namespace AkkaL4.Tests.DataPlane;
+
+public sealed class AccessLogWriterTests
+{
+    private static AccessLogEntry Entry(int n) => new(DateTimeOffset.UnixEpoch, TimeSpan.FromMilliseconds(n), $"127.0.30.1:{40000 + n}",
+        "127.0.20.1:19000", null, "default/vs", 0, "outbound|19000||echo.default.svc.cluster.local", "127.0.10.1:9000", n, 2 * n, ResponseFlags.None, "closed");
+
+    /// <summary>A StringWriter read and written from different threads.</summary>
+    private sealed class Captured : StringWriter
+    {
+        private readonly object _gate = new();
+        public override void Write(string? value) { lock (_gate) base.Write(value); }
+        public string Text { get { lock (_gate) return ToString(); } }
+    }
+
+    [Fact]
+    public async Task Every_entry_becomes_one_line_in_order_written_soon_after()
+    {
+        var output = new Captured();
+        using var system = ActorSystem.Create("access-log", "akka.loglevel = INFO\nakka.stdout-loglevel = OFF");
+        var writer = system.ActorOf(AccessLogWriter.Props(output));
+        // Subscribed in PreStart: wait for it before publishing.
+        await writer.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
+        for (var n = 1; n <= 3; n++) system.EventStream.Publish(Entry(n));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length < 3 && DateTime.UtcNow < deadline) await Task.Delay(20);
+
+        var lines = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([Entry(1).ToString(), Entry(2).ToString(), Entry(3).ToString()], lines);
+        Assert.StartsWith("access start=1970-01-01T00:00:00.000Z duration=1ms src=127.0.30.1:40001", lines[0]);
+    }
+
+    [Fact]
+    public async Task A_log_level_above_info_keeps_the_access_log_off()
+    {
+        var output = new Captured();
+        using var system = ActorSystem.Create("access-log-off", "akka.loglevel = WARNING\nakka.stdout-loglevel = OFF");
+        var writer = system.ActorOf(AccessLogWriter.Props(output));
+        await writer.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
+        system.EventStream.Publish(Entry(1));
+        // Stopping writes out whatever is pending: nothing, since it never subscribed.
+        await writer.GracefulStop(TimeSpan.FromSeconds(5));
+        Assert.Equal("", output.Text);
+    }
+
+    [Fact]
+    public async Task Pending_lines_are_written_when_the_writer_stops()
+    {
+        var output = new Captured();
+        using var system = ActorSystem.Create("access-log-stop", "akka.loglevel = INFO\nakka.stdout-loglevel = OFF");
+        var writer = system.ActorOf(AccessLogWriter.Props(output));
+        await writer.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
+        system.EventStream.Publish(Entry(7));
+        // Queued behind the entry in the writer's mailbox, so the entry is pending when it stops.
+        await writer.GracefulStop(TimeSpan.FromSeconds(5));
+        Assert.Equal(Entry(7) + "\n", output.Text);
+    }
+}
