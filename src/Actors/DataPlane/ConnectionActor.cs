@@ -167,9 +167,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         var policy = assigned.Cluster.Policy;
         var self = Self;
-        var relay = new RelayStage(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)));
-        // Client, relay and upstream run as one graph of three stages: one materialisation per connection.
-        _relay = _accepted.Flow.JoinMaterialized(BidiFlow.FromGraph(relay).Join(connected.Upstream.Flow), Keep.Right).Run(_materializer);
+        var parts = new RelayParts(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)));
+        _relay = Relay.Run(_accepted, connected.Upstream, parts, _materializer);
 
         if (policy.MaxConnectionDuration is { } max)
             Timers.StartSingleTimer("max-duration", new DurationElapsed(), max);

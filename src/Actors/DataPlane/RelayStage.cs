@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Stage;
@@ -10,7 +11,7 @@ namespace AkkaL4.Actors.DataPlane;
 /// reports each direction's end once. One stage instead of a chain of operators keeps what is built,
 /// fused and materialised per connection small (measured in bench/README.md).
 /// </summary>
-internal sealed class RelayStage(TimeSpan? idleTimeout, Action<bool, Exception?> directionEnded)
+internal sealed class RelayStage(RelayParts? parts)
     : GraphStageWithMaterializedValue<BidiShape<ByteString, ByteString, ByteString, ByteString>, RelayStage.Control>
 {
     /// <summary>Byte counts, and the way to end the relay from outside.</summary>
@@ -27,8 +28,6 @@ internal sealed class RelayStage(TimeSpan? idleTimeout, Action<bool, Exception?>
         public void Stop(Exception? failure) => End(failure);
     }
 
-    private readonly TimeSpan? _idleTimeout = idleTimeout;
-    private readonly Action<bool, Exception?> _directionEnded = directionEnded;
     private readonly Inlet<ByteString> _fromClient = new("relay.fromClient");
     private readonly Outlet<ByteString> _toUpstream = new("relay.toUpstream");
     private readonly Inlet<ByteString> _fromUpstream = new("relay.fromUpstream");
@@ -41,12 +40,14 @@ internal sealed class RelayStage(TimeSpan? idleTimeout, Action<bool, Exception?>
     public override ILogicAndMaterializedValue<Control> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {
         var control = new Control();
-        return new LogicAndMaterializedValue<Control>(new Logic(this, control), control);
+        // Null: a shared blueprint, given each connection's parts as an attribute when it is materialised.
+        var given = parts ?? inheritedAttributes.GetAttribute<RelayParts>() ?? throw new InvalidOperationException("a relay needs its RelayParts");
+        return new LogicAndMaterializedValue<Control>(new Logic(this, given, control), control);
     }
 
     private sealed class Logic : TimerGraphStageLogic
     {
-        private readonly RelayStage _stage;
+        private readonly RelayParts _parts;
         private readonly Control _control;
         private bool _upEnded;
         private bool _downEnded;
@@ -54,9 +55,9 @@ internal sealed class RelayStage(TimeSpan? idleTimeout, Action<bool, Exception?>
         /// <summary>What the directions still open are reported to have ended with, when the stage stops.</summary>
         private Exception? _stopCause = new OperationCanceledException("relay stopped");
 
-        public Logic(RelayStage stage, Control control) : base(stage.Shape)
+        public Logic(RelayStage stage, RelayParts parts, Control control) : base(stage.Shape)
         {
-            _stage = stage;
+            _parts = parts;
             _control = control;
             SetHandler(stage._fromClient,
                 onPush: () =>
@@ -95,12 +96,12 @@ internal sealed class RelayStage(TimeSpan? idleTimeout, Action<bool, Exception?>
                 else FailStage(failure);
             });
             _control.End = end;
-            if (_stage._idleTimeout is { } idle) ScheduleOnce("idle", idle);
+            if (_parts.IdleTimeout is { } idle) ScheduleOnce("idle", idle);
         }
 
         protected override void OnTimer(object timerKey)
         {
-            var idle = _stage._idleTimeout!.Value;
+            var idle = _parts.IdleTimeout!.Value;
             var quiet = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
             if (quiet >= idle)
             {
@@ -124,7 +125,14 @@ internal sealed class RelayStage(TimeSpan? idleTimeout, Action<bool, Exception?>
             if (up ? _upEnded : _downEnded) return;
             if (up) _upEnded = true;
             else _downEnded = true;
-            _stage._directionEnded(up, failure);
+            _parts.DirectionEnded(up, failure);
         }
     }
 }
+
+/// <summary>
+/// What one relayed connection's stages need: its idle timeout, where each direction's end is
+/// reported, and (for two connections of the socket transport) its two sockets.
+/// </summary>
+internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<bool, Exception?> DirectionEnded, Socket? Client = null, Socket? Upstream = null)
+    : Attributes.IAttribute;

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Akka;
 using Akka.IO;
 using Akka.Streams.Dsl;
@@ -10,8 +11,10 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// One established TCP connection, accepted or dialled. <see cref="Flow"/> carries its bytes (in: to
 /// write to the socket, out: read from it) and is materialised at most once, when the connection is
 /// joined to its peer; a connection that is never joined is ended with <see cref="Close"/>.
+/// <see cref="Socket"/> is set by the socket transport: a relay between two such connections runs
+/// a graph fused once for all connections.
 /// </summary>
-public sealed record TcpConnection(IPEndPoint Local, IPEndPoint Remote, Flow<ByteString, ByteString, NotUsed> Flow, Action Close);
+public sealed record TcpConnection(IPEndPoint Local, IPEndPoint Remote, Flow<ByteString, ByteString, NotUsed> Flow, Action Close, Socket? Socket = null);
 
 /// <summary>A bound listener; <see cref="Unbind"/> stops accepting (connections already accepted go on).</summary>
 public interface IListenerBinding

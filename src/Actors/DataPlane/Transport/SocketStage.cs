@@ -14,7 +14,7 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// completion shuts down sending, end of stream from the peer completes the outlet; the socket closes
 /// once both are done. A failure on either side resets the connection.
 /// </summary>
-internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteString, ByteString>>
+internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStage<FlowShape<ByteString, ByteString>>
 {
     /// <summary>The largest chunk read at once (and the largest read buffer a connection ever holds).</summary>
     public const int MaxChunk = 64 * 1024;
@@ -29,7 +29,13 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("socket");
 
-    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this, socket);
+    /// <summary>The stage of one socket.</summary>
+    public SocketStage(Socket socket) : this(_ => socket)
+    {
+    }
+
+    // A shared blueprint finds its socket among the attributes it is materialised with.
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this, socketOf(inheritedAttributes));
 
     /// <summary>
     /// The arrays under a ByteString, to send them without copying. ByteString keeps them private in
