@@ -16,8 +16,14 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// </summary>
 internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStage<FlowShape<ByteString, ByteString>>
 {
-    /// <summary>The largest chunk read at once (and the largest read buffer a connection ever holds).</summary>
-    public const int MaxChunk = 64 * 1024;
+    /// <summary>The largest array a read allocates: below the large-object heap's 85,000 bytes.</summary>
+    public const int MaxArray = 64 * 1024;
+
+    /// <summary>
+    /// The most one read takes (into several arrays, one ByteString): under bulk load every element
+    /// costs a pass through the graph, so fewer, larger elements cost less per byte.
+    /// </summary>
+    public const int MaxRead = 4 * MaxArray;
 
     /// <summary>Bytes queued behind a send in flight before upstream is backpressured.</summary>
     private const int MaxQueued = 256 * 1024;
@@ -152,9 +158,23 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
 
         private void Read(int available)
         {
-            // Exactly what is there (a small buffer to read the 0 of end of stream); the ByteString wraps it.
-            var buffer = GC.AllocateUninitializedArray<byte>(Math.Clamp(available, 256, MaxChunk));
-            var read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
+            // Exactly what is there (a small buffer to read the 0 of end of stream); the ByteString wraps the arrays.
+            var size = Math.Clamp(available, 256, MaxRead);
+            ArraySegment<byte>[]? arrays = null;
+            byte[]? buffer = null;
+            int read;
+            SocketError error;
+            if (size <= MaxArray)
+            {
+                buffer = GC.AllocateUninitializedArray<byte>(size);
+                read = _socket.Receive(buffer, 0, size, SocketFlags.None, out error);
+            }
+            else
+            {
+                arrays = new ArraySegment<byte>[(size + MaxArray - 1) / MaxArray];
+                for (var i = 0; i < arrays.Length; i++) arrays[i] = GC.AllocateUninitializedArray<byte>(Math.Min(MaxArray, size - i * MaxArray));
+                read = _socket.Receive(arrays, SocketFlags.None, out error);
+            }
             switch (error)
             {
                 case SocketError.Success when read == 0:
@@ -163,7 +183,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                     FinishIfDone();
                     return;
                 case SocketError.Success:
-                    Push(_stage._out, ByteString.FromBytes(buffer, 0, read));
+                    Push(_stage._out, buffer is not null ? ByteString.FromBytes(buffer, 0, read) : Wrap(arrays!, read));
                     return;
                 case SocketError.WouldBlock:
                     _waiting = true;
@@ -173,6 +193,13 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                     Fail(new SocketException((int)error));
                     return;
             }
+        }
+
+        private static ByteString Wrap(ArraySegment<byte>[] arrays, int read)
+        {
+            var filled = new List<ArraySegment<byte>>(arrays.Length);
+            for (var i = 0; read > 0; read -= arrays[i++].Count) filled.Add(arrays[i].Slice(0, Math.Min(read, arrays[i].Count)));
+            return ByteString.FromBytes(filled);
         }
 
         private void OnDownstreamFinish(Exception cause)
