@@ -34,6 +34,8 @@ public sealed record RouterNodeOptions
     public string? Hocon { get; init; }
     /// <summary>HOCON placed over it, for per-node values and tests.</summary>
     public string? Overrides { get; init; }
+    /// <summary>Tests only: the config writer stops right after journaling a batch whose revision this returns true for.</summary>
+    internal Func<long, bool>? CrashWriterAfterJournaling { get; init; }
 }
 
 /// <summary>
@@ -74,9 +76,13 @@ public sealed class RouterNode : IAsyncDisposable
             system.Log.Info("serving last-known-good configuration revision {0} from {1}", saved.Revision, lastKnownGood!.Path);
             Apply(saved.Resources, saved.Revision);
         }
+        // The stored configuration, one sharded, event-sourced entity per namespace; only the writer writes it.
+        RouteTables = RouteTable.StartRegion(system);
         // Writes: this node's client → the singleton proxy → the one ConfigWriter of the cluster.
-        // A writer that stops (a journal write failed, say) comes back, with backoff, from its journal.
-        var writerProps = BackoffSupervisor.Props(Backoff.OnStop(ConfigWriter.Props(() => Volatile.Read(ref _applied)), "writer",
+        // A writer that stops (a journal write failed, say) comes back, with backoff, from its journal,
+        // and finishes the batch it had journaled before it takes another.
+        var writerProps = BackoffSupervisor.Props(Backoff.OnStop(
+            ConfigWriter.Props(() => Volatile.Read(ref _applied), RouteTables, options.CrashWriterAfterJournaling), "writer",
             TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2, -1));
         system.ActorOf(ClusterSingletonManager.Props(writerProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "config-writer");
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
@@ -130,6 +136,12 @@ public sealed class RouterNode : IAsyncDisposable
     /// </summary>
     public IActorRef Writer { get; }
 
+    /// <summary>
+    /// This node's shard region of <see cref="RouteTable"/> entities: <see cref="Messages.Protocol.ReadNamespace"/>
+    /// reaches the namespace's entity wherever it runs.
+    /// </summary>
+    public IActorRef RouteTables { get; }
+
     public static string BuiltInHocon()
     {
         using var stream = typeof(RouterNode).Assembly.GetManifestResourceStream("cluster.hocon")
@@ -139,7 +151,8 @@ public sealed class RouterNode : IAsyncDisposable
 
     public static RouterNode Start(RouterNodeOptions options, ITcpTransport? transport = null)
     {
-        // The writer's journal lives in the data directory, or in memory for a node without one.
+        // The journal (config writer and RouteTable entities) lives in the data directory, or in memory for a node
+        // without one; PostgreSQL when the nodes of several hosts share one.
         var journal = options.PostgresJournal is { } pg
             ? JournalSettings("PostgreSQL.15", pg)
             : options.DataDirectory is { } dir

@@ -15,7 +15,12 @@ public sealed class ConfigClient : ReceiveActor
     /// <summary>How long a write may wait to reach the writer (it is dropped after that).</summary>
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long this client waits for an answer: the deadline plus the writer's replication time, so a write the writer took is always answered.</summary>
+    /// <summary>
+    /// How long this client waits for an answer: the deadline plus the writer's time for a batch (RouteTable
+    /// entities answer in milliseconds, replication to a majority takes 3 s at most), so a write the writer took
+    /// is answered unless its RouteTable entities cannot be reached meanwhile (the writer then keeps sending to
+    /// them and answers nobody falsely) or it crashed (its successor completes the batch; a retry finds it unchanged).
+    /// </summary>
     public static readonly TimeSpan Timeout = Deadline + TimeSpan.FromSeconds(5);
 
     public static Props Props(IActorRef writer) => Akka.Actor.Props.Create(() => new ConfigClient(writer));

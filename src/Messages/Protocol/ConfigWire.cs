@@ -27,5 +27,9 @@ public sealed record WriteRejected(IReadOnlyList<WireFinding> Errors, bool Confl
 /// <summary>The configuration at a revision, as manifests (YAML).</summary>
 public sealed record ConfigAtRevision(long Revision, string Manifests) : IClusterMessage;
 
-/// <summary>The config writer's journal event: the whole configuration as committed at a revision.</summary>
+/// <summary>
+/// The whole configuration at a revision (the text of <c>LastKnownGood.Format</c>): the config writer's
+/// snapshot, and the journal event it writes when it starts from a newer configuration than its journal
+/// holds. Journals written before <see cref="BatchCommitted"/> existed hold one per revision.
+/// </summary>
 public sealed record ConfigCommitted(long Revision, string Manifests) : IClusterMessage;

@@ -23,6 +23,12 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         ["wr"] = typeof(WriteRejected),
         ["cr"] = typeof(ConfigAtRevision),
         ["ev"] = typeof(ConfigCommitted),
+        ["bc"] = typeof(BatchCommitted),
+        ["wn"] = typeof(WriteNamespace),
+        ["ns"] = typeof(NamespaceStored),
+        ["rn"] = typeof(ReadNamespace),
+        ["nc"] = typeof(NamespaceContent),
+        ["nw"] = typeof(NamespaceWritten),
     };
 
     private static readonly Dictionary<Type, string> Manifests = Types.ToDictionary(p => p.Value, p => p.Key);

@@ -123,6 +123,12 @@ public class ClusterConfigTests
             new WriteRejected([new WireFinding("Service/default/a", "spec.ports[0].port", "bad")], Conflict: true, NotFound: false),
             new ConfigAtRevision(7, "---\n"),
             new ConfigCommitted(7, "# akkal4 last-known-good revision 7\n"),
+            new BatchCommitted(8, [new NamespaceManifests("default", "---\n"), new NamespaceManifests("emptied", "")]),
+            new WriteNamespace(8, "default", "---\n"),
+            new NamespaceStored("default", 8),
+            new ReadNamespace("default"),
+            new NamespaceContent("default", 8, "---\n"),
+            new NamespaceWritten(8, "default", "---\n"),
         ];
         foreach (var message in messages)
         {

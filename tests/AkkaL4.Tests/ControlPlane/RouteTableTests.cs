@@ -1,0 +1,282 @@
+using System.Collections.Concurrent;
+using Akka;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Configuration;
+using Akka.DistributedData;
+using Akka.Persistence;
+using AkkaL4.Actors;
+using AkkaL4.Actors.Config;
+using AkkaL4.Actors.ControlPlane;
+using AkkaL4.Messages.Protocol;
+using Microsoft.Data.Sqlite;
+using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
+
+namespace AkkaL4.Tests.ControlPlane;
+
+/// <summary>
+/// The sharded RouteTable entities (one per namespace) and the config writer's batch guarantee: a batch it
+/// journaled is put in force whole, by the writer or, when it crashes right after journaling, by its
+/// successor; no node ever routes by part of one. Addresses: 127.4.7.x and 127.4.8.x.
+/// </summary>
+public class RouteTableTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private const string Quiet = "akka.loglevel = WARNING";
+
+    private static Task<T> AskTable<T>(RouterNode node, object message) => node.RouteTables.Ask<T>(message, Wait);
+
+    private static string Yaml(params string[] documents) => ManifestEncoder.ToYaml(Decode(documents));
+
+    private static long JournalRows(string data, string persistenceId, string table = "journal")
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(data, "journal.db")};Pooling=false");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM {table} WHERE persistence_id = $id";
+        command.Parameters.AddWithValue("$id", persistenceId);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    [Fact]
+    public void A_namespace_has_the_same_shard_in_every_process()
+    {
+        // FNV-1a of the UTF-8 name, mod 32: fixed values, unlike string.GetHashCode (randomised per process).
+        Assert.Equal("30", RouteTable.Extractor.ShardOf("default"));
+        Assert.Equal("3", RouteTable.Extractor.ShardOf("istio-system"));
+        Assert.Equal("26", RouteTable.Extractor.ShardOf("production"));
+        var extractor = new RouteTable.Extractor();
+        Assert.Equal("default", extractor.EntityId(new WriteNamespace(1, "default", "")));
+        Assert.Equal("30", extractor.ShardId("default", new ReadNamespace("default")));
+    }
+
+    [Fact]
+    public async Task A_route_table_keeps_its_newest_revision_ignores_older_deliveries_and_recovers_after_a_restart()
+    {
+        var data = TempDirectory();
+        var five = Yaml(Service("web", "rt-one", "127.4.8.1"));
+        var seven = Yaml(Service("web", "rt-one", "127.4.8.1"), Service("api", "rt-one", "127.4.8.2"));
+        try
+        {
+            await using (var node = await StartNodeAsync("rt-entity", data))
+            {
+                Assert.Equal(new NamespaceContent("rt-one", 0, ""), await AskTable<NamespaceContent>(node, new ReadNamespace("rt-one")));
+                Assert.Equal(new NamespaceStored("rt-one", 5), await AskTable<NamespaceStored>(node, new WriteNamespace(5, "rt-one", five)));
+                // The same revision again, or an older one: acknowledged with what it holds, nothing stored.
+                Assert.Equal(new NamespaceStored("rt-one", 5), await AskTable<NamespaceStored>(node, new WriteNamespace(5, "rt-one", seven)));
+                Assert.Equal(new NamespaceStored("rt-one", 5), await AskTable<NamespaceStored>(node, new WriteNamespace(3, "rt-one", "")));
+                Assert.Equal(new NamespaceContent("rt-one", 5, five), await AskTable<NamespaceContent>(node, new ReadNamespace("rt-one")));
+                Assert.Equal(new NamespaceStored("rt-one", 7), await AskTable<NamespaceStored>(node, new WriteNamespace(7, "rt-one", seven)));
+                // Another namespace is another entity.
+                Assert.Equal(new NamespaceContent("rt-two", 0, ""), await AskTable<NamespaceContent>(node, new ReadNamespace("rt-two")));
+                Assert.Equal(2, JournalRows(data, RouteTable.PersistenceIdOf("rt-one")));
+            }
+
+            // A new actor system on the same SQLite file: the entity comes back from its events.
+            await using var restarted = await StartNodeAsync("rt-entity", data);
+            Assert.Equal(new NamespaceContent("rt-one", 7, seven), await AskTable<NamespaceContent>(restarted, new ReadNamespace("rt-one")));
+            Assert.Equal(new NamespaceStored("rt-one", 7), await AskTable<NamespaceStored>(restarted, new WriteNamespace(6, "rt-one", five)));
+            Assert.Equal(2, JournalRows(data, RouteTable.PersistenceIdOf("rt-one")));
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    /// <summary>Every whole configuration the node's RouteCache is handed (the replicated register), as it arrives.</summary>
+    private sealed class ReplicatedRecorder : ReceiveActor
+    {
+        public ReplicatedRecorder(ConcurrentQueue<ConfigContent> seen)
+        {
+            Receive<Changed>(changed =>
+            {
+                if (LastKnownGood.Parse(changed.Get(ConfigWriter.Key).Value, "replicated", out _) is { } content) seen.Enqueue(content);
+            });
+        }
+
+        protected override void PreStart() => DistributedData.Get(Context.System).Replicator.Tell(Dsl.Subscribe(ConfigWriter.Key, Self));
+    }
+
+    [Fact]
+    public async Task A_writer_that_crashes_right_after_journaling_a_batch_has_the_whole_batch_completed_by_its_successor()
+    {
+        var crashes = 0;
+        var first = RouterNode.Start(new RouterNodeOptions
+        {
+            Name = "rt-crash-a",
+            Overrides = Quiet,
+            // Revision 2 is journaled, then its writer stops before any RouteTable entity or node has it.
+            CrashWriterAfterJournaling = revision => revision == 2 && Interlocked.Exchange(ref crashes, 1) == 0,
+        });
+        await using var second = RouterNode.Start(new RouterNodeOptions { Name = "rt-crash-b", Seeds = [first.ClusterAddress], Overrides = Quiet });
+        await using var third = RouterNode.Start(new RouterNodeOptions { Name = "rt-crash-c", Seeds = [first.ClusterAddress], Overrides = Quiet });
+        RouterNode[] nodes = [first, second, third];
+        string[] namespaces = ["rt-a", "rt-b", "rt-c"];
+        var sampling = new CancellationTokenSource();
+        try
+        {
+            await EventuallyAsync(() => Task.FromResult(Cluster.Get(second.System).State.Members.Count(m => m.Status == MemberStatus.Up) == 3),
+                "three members are up", Wait);
+            var one = Assert.IsType<ConfigAccepted>(await second.AskWriterAsync(new ApplyConfig(Decode(
+                Service("svc", "rt-a", "127.4.7.1"), Service("svc", "rt-b", "127.4.7.2"), Service("svc", "rt-c", "127.4.7.3"))), Wait));
+            Assert.Equal(1, one.Revision);
+            foreach (var node in nodes) Assert.True(await node.WaitForRevisionAsync(1, Wait), "every node routes by revision 1");
+
+            // From here on, record every configuration each node is handed and (sampled) routes by.
+            var handed = nodes.Select(_ => new ConcurrentQueue<ConfigContent>()).ToArray();
+            for (var i = 0; i < nodes.Length; i++)
+            {
+                var queue = handed[i];
+                nodes[i].System.ActorOf(Props.Create(() => new ReplicatedRecorder(queue)));
+            }
+            var applied = new ConcurrentQueue<ConfigContent>();
+            var sampler = Task.Run(async () =>
+            {
+                while (!sampling.IsCancellationRequested)
+                {
+                    foreach (var node in nodes)
+                        if (node.Applied is { } content) applied.Enqueue(content);
+                    await Task.Delay(1);
+                }
+            });
+
+            // Revision 2 changes all three namespaces: an update in rt-a, a new Service in rt-b and rt-c.
+            var batch = Decode(Service("svc", "rt-a", "127.4.7.11"), Service("svc2", "rt-b", "127.4.7.12"), Service("svc2", "rt-c", "127.4.7.13"));
+            var batchKeys = batch.Select(r => r.Key.ToString()).Order().ToArray();
+            // No answer comes for it (its writer stops); it goes to the client's dead letters.
+            second.Writer.Tell(new ApplyConfig(batch));
+            await EventuallyAsync(() => Task.FromResult(Volatile.Read(ref crashes) == 1), "the writer stopped right after journaling revision 2", Wait);
+
+            // The restarted writer finds revision 2 in its journal and completes it: every node, every entity.
+            foreach (var node in nodes)
+                Assert.True(await node.WaitForRevisionAsync(2, Wait), $"{node.Options.Name} routes by revision 2 (it is at {node.Applied?.Revision})");
+            foreach (var node in nodes)
+            {
+                Assert.Equal(2, node.Applied!.Revision);
+                Assert.Equal(batchKeys, node.Applied.Resources.Where(r => r.Metadata.ResourceVersion == "2").Select(r => r.Key.ToString()).Order().ToArray());
+                Assert.Contains(node.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.7.11:19000");
+                Assert.DoesNotContain(node.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.7.1:19000");
+            }
+            foreach (var ns in namespaces)
+            {
+                var stored = await ReadAsync(second, ns: ns);
+                foreach (var node in nodes)
+                    Assert.Equal(new NamespaceContent(ns, 2, ManifestEncoder.ToYaml(stored.Resources)), await AskTable<NamespaceContent>(node, new ReadNamespace(ns)));
+            }
+
+            // Never part of the batch: whatever any node was handed or routed by has all of it or none of it.
+            sampling.Cancel();
+            await sampler;
+            var everything = handed.SelectMany(q => q).Concat(applied).ToList();
+            Assert.NotEmpty(everything);
+            Assert.All(everything, content =>
+            {
+                var fromBatch = content.Resources.Where(r => r.Metadata.ResourceVersion == "2").Select(r => r.Key.ToString()).Order().ToArray();
+                Assert.Equal(content.Revision >= 2 ? batchKeys : [], fromBatch);
+            });
+            Assert.All(handed, q => Assert.Contains(q, c => c.Revision == 2));
+
+            // The writer serves again, at the next revision.
+            var three = Assert.IsType<ConfigAccepted>(await first.AskWriterAsync(new ApplyConfig(Decode(Service("svc3", "rt-a", "127.4.7.21"))), Wait));
+            Assert.Equal(3, three.Revision);
+        }
+        finally
+        {
+            sampling.Cancel();
+            await first.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task The_writer_recovers_from_its_snapshot_and_later_batches_after_a_full_restart()
+    {
+        var data = TempDirectory();
+        try
+        {
+            ConfigContent before;
+            await using (var node = await StartNodeAsync("rt-snapshot", data))
+            {
+                await ApplyAsync(node, Service("s0", "rt-s0", "127.4.8.10"), Service("s1", "rt-s1", "127.4.8.11"), Service("s2", "rt-s2", "127.4.8.12"));
+                // Past the snapshot interval; each batch changes one of three namespaces.
+                for (var i = 1; i <= ConfigWriter.SnapshotEvery + 3; i++)
+                    await ApplyAsync(node, Service($"s{i % 3}", $"rt-s{i % 3}", $"127.4.8.1{i % 3}", app: $"app{i}"));
+                before = await ReadAsync(node);
+                Assert.Equal(ConfigWriter.SnapshotEvery + 4, before.Revision);
+                await EventuallyAsync(() => Task.FromResult(JournalRows(data, "akkal4-config-writer", "snapshot") > 0), "the writer saved a snapshot");
+            }
+            File.Delete(Path.Combine(data, "last-known-good.yaml"));
+
+            await using var restarted = await StartNodeAsync("rt-snapshot", data);
+            await InForceAsync(restarted, before.Revision);
+            var after = await ReadAsync(restarted);
+            Assert.Equal(before.Revision, after.Revision);
+            Assert.Equal(ManifestEncoder.ToYaml(before.Resources), ManifestEncoder.ToYaml(after.Resources));
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    /// <summary>Writes events under the config writer's persistence id, as a writer of an older version did.</summary>
+    private sealed class OldWriter : ReceivePersistentActor
+    {
+        public override string PersistenceId => "akkal4-config-writer";
+
+        public OldWriter()
+        {
+            Command<ConfigCommitted>(e => { var replyTo = Sender; Persist(e, _ => replyTo.Tell(Done.Instance)); });
+        }
+    }
+
+    [Fact]
+    public async Task A_journal_of_whole_configurations_written_by_an_older_writer_still_loads_and_takes_new_batches()
+    {
+        var data = TempDirectory();
+        try
+        {
+            var connection = $"\"Data Source={Path.Combine(data, "journal.db")}\"";
+            var config = ConfigurationFactory.ParseString($$"""
+                    akka.actor.provider = local
+                    akka.persistence.journal.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                    akka.persistence.snapshot-store.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                    """)
+                .WithFallback(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon()))
+                .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+            using (var system = ActorSystem.Create("old-writer", config))
+            {
+                var writer = system.ActorOf(Props.Create(() => new OldWriter()));
+                var one = new ConfigContent(1, Decode(Service("old", "rt-old", "127.4.8.20")));
+                var two = new ConfigContent(2, Decode(Service("old", "rt-old", "127.4.8.20"), Service("kept", "rt-kept", "127.4.8.21")));
+                await writer.Ask<Done>(new ConfigCommitted(1, LastKnownGood.Format(one)), Wait);
+                await writer.Ask<Done>(new ConfigCommitted(2, LastKnownGood.Format(two)), Wait);
+                await system.Terminate();
+            }
+
+            await using (var node = await StartNodeAsync("rt-old", data))
+            {
+                await InForceAsync(node, 2);
+                Assert.Equal(["Service/rt-kept/kept", "Service/rt-old/old"], (await ReadAsync(node)).Resources.Select(r => r.Key.ToString()).Order());
+                // The entities get what the old journal held, at its revision.
+                Assert.Equal(2, (await AskTable<NamespaceContent>(node, new ReadNamespace("rt-kept"))).Revision);
+                var three = await ApplyAsync(node, Service("old", "rt-old", "127.4.8.22"));
+                Assert.Equal(3, three.Revision);
+            }
+            File.Delete(Path.Combine(data, "last-known-good.yaml"));
+
+            // Old whole configuration + the new batch on top of it.
+            await using var restarted = await StartNodeAsync("rt-old", data);
+            await InForceAsync(restarted, 3);
+            var content = await ReadAsync(restarted);
+            Assert.Equal(3, content.Revision);
+            Assert.Equal(["Service/rt-kept/kept", "Service/rt-old/old"], content.Resources.Select(r => r.Key.ToString()).Order());
+            Assert.Contains(restarted.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.8.22:19000");
+            Assert.DoesNotContain(restarted.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.8.20:19000");
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+}
