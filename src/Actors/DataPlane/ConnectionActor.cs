@@ -88,8 +88,15 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private bool _reported;
     private string? _refusedCluster;
 
-    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(accepted, dataPlane));
+    // Created directly, not by reflection over an expression: this runs once per connection.
+    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) => Akka.Actor.Props.CreateBy(new Producer(accepted, dataPlane));
+
+    private sealed class Producer(TcpConnection accepted, NodeDataPlane dataPlane) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(ConnectionActor);
+        public ActorBase Produce() => new ConnectionActor(accepted, dataPlane);
+        public void Release(ActorBase actor) { }
+    }
 
     public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane)
     {

@@ -55,7 +55,7 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
     }
 
     private TcpConnection Joinable(IPEndPoint local, IPEndPoint remote, ISubscriber<ByteString> toSocket, IPublisher<ByteString> fromSocket) =>
-        new(local, remote, Flow.FromSinkAndSource(Sink.FromSubscriber(toSocket), Source.FromPublisher(fromSocket)), () =>
+        new(local, remote, () => Flow.FromSinkAndSource(Sink.FromSubscriber(toSocket), Source.FromPublisher(fromSocket)), () =>
         {
             // Nothing more to send, nothing more to read: the socket closes.
             Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(toSocket), _materializer);

@@ -12,9 +12,21 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// write to the socket, out: read from it) and is materialised at most once, when the connection is
 /// joined to its peer; a connection that is never joined is ended with <see cref="Close"/>.
 /// <see cref="Socket"/> is set by the socket transport: a relay between two such connections runs
-/// a graph fused once for all connections.
+/// a graph fused once for all connections, and never needs <see cref="Flow"/>.
 /// </summary>
-public sealed record TcpConnection(IPEndPoint Local, IPEndPoint Remote, Flow<ByteString, ByteString, NotUsed> Flow, Action Close, Socket? Socket = null);
+public sealed class TcpConnection(IPEndPoint local, IPEndPoint remote, Func<Flow<ByteString, ByteString, NotUsed>> flow, Action close, Socket? socket = null)
+{
+    private Flow<ByteString, ByteString, NotUsed>? _flow;
+
+    public IPEndPoint Local => local;
+    public IPEndPoint Remote => remote;
+    public Socket? Socket => socket;
+
+    /// <summary>Built on first use.</summary>
+    public Flow<ByteString, ByteString, NotUsed> Flow => _flow ??= flow();
+
+    public void Close() => close();
+}
 
 /// <summary>A bound listener; <see cref="Unbind"/> stops accepting (connections already accepted go on).</summary>
 public interface IListenerBinding

@@ -46,7 +46,7 @@ public sealed class SocketTransport : ITcpTransport
     }
 
     private static TcpConnection Wrap(Socket socket) =>
-        new((IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, Flow.FromGraph(new SocketStage(socket)), socket.Dispose, socket);
+        new((IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, () => Flow.FromGraph(new SocketStage(socket)), socket.Dispose, socket);
 
     /// <summary>Listens on one address; each pull accepts one connection.</summary>
     private sealed class AcceptStage(IPEndPoint address, int backlog) : GraphStageWithMaterializedValue<SourceShape<TcpConnection>, Task<IListenerBinding>>
