@@ -64,7 +64,7 @@ public sealed class RouterNode : IAsyncDisposable
         var materializer = system.Materializer();
         transport ??= TcpTransports.Create(system, settings.Transport);
         _routers = system.ActorOf(RouterSupervisor.Props(Metrics), "routers");
-        _listeners = system.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer)), "listeners");
+        _listeners = system.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer, new Relays(materializer, Environment.ProcessorCount))), "listeners");
         system.ActorOf(AccessLogWriter.Props(Console.Out), "access-log");
 
         var lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);

@@ -70,7 +70,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly ITcpTransport _transport;
     private readonly DataPlaneSettings _settings;
     private readonly DataPlaneMetrics _metrics;
-    private readonly IMaterializer _materializer;
+    private readonly Relays _relays;
 
     private readonly DateTimeOffset _start = DateTimeOffset.UtcNow;
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
@@ -101,7 +101,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane)
     {
         _accepted = accepted;
-        (_routes, _routers, _transport, _settings, _metrics, _materializer) = dataPlane;
+        (_routes, _routers, _transport, _settings, _metrics, _, _relays) = dataPlane;
 
         Receive<UpstreamAssigned>(Connect);
         Receive<UpstreamRefused>(r => Refuse(r.Flag, r.Detail, r.Cluster));
@@ -175,7 +175,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         var policy = assigned.Cluster.Policy;
         var self = Self;
         var parts = new RelayParts(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)));
-        _relay = Relay.Run(_accepted, connected.Upstream, parts, _materializer);
+        _relay = parts.Control;
+        _relays.Run(_accepted, connected.Upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
             Timers.StartSingleTimer("max-duration", new DurationElapsed(), max);

@@ -49,7 +49,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     {
         _address = address;
         _dataPlane = dataPlane;
-        (_, _, _transport, _settings, _, _materializer) = dataPlane;
+        (_, _, _transport, _settings, _, _materializer, _) = dataPlane;
         _retry = _settings.BindRetry;
 
         Receive<TryBind>(_ => StartBinding());

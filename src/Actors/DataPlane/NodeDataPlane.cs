@@ -12,4 +12,5 @@ public sealed record NodeDataPlane(
     ITcpTransport Transport,
     DataPlaneSettings Settings,
     DataPlaneMetrics Metrics,
-    IMaterializer Materializer);
+    IMaterializer Materializer,
+    Relays Relays);

@@ -1,28 +1,117 @@
+using System.Collections.Concurrent;
+using Akka;
 using Akka.Streams;
 using Akka.Streams.Dsl;
-using Akka.Streams.Implementation.Fusing;
+using Akka.Streams.Stage;
 using AkkaL4.Actors.DataPlane.Transport;
 
 namespace AkkaL4.Actors.DataPlane;
 
-/// <summary>Joins a client and an upstream connection through a <see cref="RelayStage"/> and runs them: one graph per connection.</summary>
-internal static class Relay
+/// <summary>
+/// Joins a client and an upstream connection through a <see cref="RelayStage"/> and runs them: one
+/// graph per connection. Connections of the socket transport take the fast way: a graph fused once
+/// for all of them, run inside one of a few long-lived host streams, so a connection costs neither a
+/// graph to build and fuse nor an actor of its own to run it (measured in bench/README.md).
+/// </summary>
+public sealed class Relays
 {
-    /// <summary>
-    /// Client socket, relay, upstream socket, fused once: fusing a graph cost more than a sixth of a
-    /// connection's CPU, so connections of the socket transport materialise this with their own
-    /// <see cref="RelayParts"/> instead of building and fusing a graph each.
-    /// </summary>
-    private static readonly Akka.Streams.Fusing.FusedGraph<ClosedShape, RelayStage.Control> Sockets = Fusing.Aggressive(
+    /// <summary>Client socket, relay, upstream socket: each connection's own parts arrive as an attribute.</summary>
+    private static readonly Akka.Streams.Fusing.FusedGraph<ClosedShape, RelayStage.Control> Sockets = Akka.Streams.Fusing.Aggressive(
         Flow.FromGraph(new SocketStage(a => Parts(a).Client!))
             .JoinMaterialized(BidiFlow.FromGraph(new RelayStage(null)).Join(Flow.FromGraph(new SocketStage(a => Parts(a).Upstream!))), Keep.Right));
+
+    private readonly IMaterializer _materializer;
+    private readonly Host[] _hosts;
+    private int _next;
+
+    /// <param name="hosts">How many host streams (each one actor, so at most one core) share the socket relays.</param>
+    public Relays(IMaterializer materializer, int hosts)
+    {
+        _materializer = materializer;
+        _hosts = Enumerable.Range(0, Math.Max(1, hosts)).Select(_ => Source.FromGraph(new HostStage()).To(Sink.Ignore<NotUsed>()).Run(materializer)).ToArray();
+    }
 
     private static RelayParts Parts(Attributes attributes) =>
         attributes.GetAttribute<RelayParts>() ?? throw new InvalidOperationException("a relay needs its RelayParts");
 
-    public static RelayStage.Control Run(TcpConnection client, TcpConnection upstream, RelayParts parts, IMaterializer materializer) =>
-        client.Socket is { } clientSocket && upstream.Socket is { } upstreamSocket
-            // Still a FusedGraph with the attributes on (the materializer fuses anything else again).
-            ? materializer.Materialize(Sockets.WithAttributes(new Attributes(parts with { Client = clientSocket, Upstream = upstreamSocket })))
-            : client.Flow.JoinMaterialized(BidiFlow.FromGraph(new RelayStage(parts)).Join(upstream.Flow), Keep.Right).Run(materializer);
+    /// <summary>Starts the relay; its <see cref="RelayParts.Control"/> is usable at once.</summary>
+    internal void Run(TcpConnection client, TcpConnection upstream, RelayParts parts)
+    {
+        if (client.Socket is { } clientSocket && upstream.Socket is { } upstreamSocket)
+        {
+            // Still a FusedGraph with the attributes on (anything else the materializer fuses again).
+            var graph = Sockets.WithAttributes(new Attributes(parts with { Client = clientSocket, Upstream = upstreamSocket }));
+            _hosts[(uint)Interlocked.Increment(ref _next) % _hosts.Length].Run(graph, parts);
+            return;
+        }
+        client.Flow.JoinMaterialized(BidiFlow.FromGraph(new RelayStage(parts)).Join(upstream.Flow), Keep.Right).Run(_materializer);
+    }
+
+    /// <summary>A stream that never ends, whose interpreter also runs the relays handed to it.</summary>
+    private sealed class Host
+    {
+        private readonly ConcurrentQueue<(IGraph<ClosedShape, RelayStage.Control> Graph, RelayParts Parts)> _queue = new();
+        private volatile Action<NotUsed>? _wake;
+
+        public void Run(IGraph<ClosedShape, RelayStage.Control> graph, RelayParts parts)
+        {
+            _queue.Enqueue((graph, parts));
+            _wake?.Invoke(NotUsed.Instance);
+        }
+
+        /// <summary>Called on the host's interpreter: materialise what is queued into it.</summary>
+        public void Drain(IMaterializer here)
+        {
+            while (_queue.TryDequeue(out var next))
+            {
+                try
+                {
+                    here.Materialize(next.Graph);
+                }
+                catch (Exception e)
+                {
+                    // Never started: nobody else will close its sockets.
+                    next.Parts.Client?.Dispose();
+                    next.Parts.Upstream?.Dispose();
+                    next.Parts.DirectionEnded(true, e);
+                    next.Parts.DirectionEnded(false, e);
+                }
+            }
+        }
+
+        public void Started(Action<NotUsed> wake)
+        {
+            _wake = wake;
+            wake(NotUsed.Instance);
+        }
+    }
+
+    private sealed class HostStage : GraphStageWithMaterializedValue<SourceShape<NotUsed>, Host>
+    {
+        private readonly Outlet<NotUsed> _out = new("relay-host.out");
+
+        public override SourceShape<NotUsed> Shape => new(_out);
+
+        protected override Attributes InitialAttributes { get; } = Attributes.CreateName("relay-host");
+
+        public override ILogicAndMaterializedValue<Host> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
+        {
+            var host = new Host();
+            return new LogicAndMaterializedValue<Host>(new Logic(this, host), host);
+        }
+
+        private sealed class Logic : GraphStageLogic
+        {
+            private readonly Host _host;
+
+            public Logic(HostStage stage, Host host) : base(stage.Shape)
+            {
+                _host = host;
+                // Never emits: it only keeps the interpreter, and the relays in it, alive.
+                SetHandler(stage._out, onPull: () => { }, onDownstreamFinish: _ => { });
+            }
+
+            public override void PreStart() => _host.Started(GetAsyncCallback<NotUsed>(_ => _host.Drain(SubFusingMaterializer)));
+        }
+    }
 }

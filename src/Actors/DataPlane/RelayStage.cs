@@ -19,13 +19,37 @@ internal sealed class RelayStage(RelayParts? parts)
     {
         internal long FromClient;
         internal long ToClient;
-        internal Action<Exception?> End = _ => { };
+        private Action<Exception?>? _end;
+        private (bool Asked, Exception? Failure) _pendingStop;
 
         public long BytesFromClient => Interlocked.Read(ref FromClient);
         public long BytesToClient => Interlocked.Read(ref ToClient);
 
-        /// <summary>Ends both directions: null closes them (half-close each way), an exception resets them.</summary>
-        public void Stop(Exception? failure) => End(failure);
+        /// <summary>
+        /// Ends both directions: null closes them (half-close each way), an exception resets them. A
+        /// stop asked before the relay runs (it is started elsewhere) takes effect when it starts.
+        /// </summary>
+        public void Stop(Exception? failure)
+        {
+            Action<Exception?>? end;
+            lock (this)
+            {
+                end = _end;
+                if (end is null) _pendingStop = (true, failure);
+            }
+            end?.Invoke(failure);
+        }
+
+        internal void Attach(Action<Exception?> end)
+        {
+            (bool Asked, Exception? Failure) pending;
+            lock (this)
+            {
+                _end = end;
+                pending = _pendingStop;
+            }
+            if (pending.Asked) end(pending.Failure);
+        }
     }
 
     private readonly Inlet<ByteString> _fromClient = new("relay.fromClient");
@@ -39,10 +63,9 @@ internal sealed class RelayStage(RelayParts? parts)
 
     public override ILogicAndMaterializedValue<Control> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {
-        var control = new Control();
         // Null: a shared blueprint, given each connection's parts as an attribute when it is materialised.
         var given = parts ?? inheritedAttributes.GetAttribute<RelayParts>() ?? throw new InvalidOperationException("a relay needs its RelayParts");
-        return new LogicAndMaterializedValue<Control>(new Logic(this, given, control), control);
+        return new LogicAndMaterializedValue<Control>(new Logic(this, given, given.Control), given.Control);
     }
 
     private sealed class Logic : TimerGraphStageLogic
@@ -95,7 +118,7 @@ internal sealed class RelayStage(RelayParts? parts)
                 if (failure is null) CompleteStage();
                 else FailStage(failure);
             });
-            _control.End = end;
+            _control.Attach(end);
             if (_parts.IdleTimeout is { } idle) ScheduleOnce("idle", idle);
         }
 
@@ -135,4 +158,8 @@ internal sealed class RelayStage(RelayParts? parts)
 /// reported, and (for two connections of the socket transport) its two sockets.
 /// </summary>
 internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<bool, Exception?> DirectionEnded, Socket? Client = null, Socket? Upstream = null)
-    : Attributes.IAttribute;
+    : Attributes.IAttribute
+{
+    /// <summary>The relay's byte counts and stop, known before it runs.</summary>
+    public RelayStage.Control Control { get; } = new();
+}
