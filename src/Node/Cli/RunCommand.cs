@@ -1,3 +1,6 @@
+using Akka.Configuration;
+using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.DataPlane.Transport;
 using System.CommandLine;
 using AkkaL4.Actors;
 using System.Net;
@@ -61,7 +64,8 @@ internal static class RunCommand
             DefaultValueFactory = _ => true,
         };
         var config = new Option<string?>("--config") { Description = "A HOCON file to use instead of the built-in cluster.hocon." };
-        var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it.")
+        var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it. "
+            + $"${DataPlaneSettings.TransportVariable}=sockets|akka-streams picks the transport (default: akkal4.data-plane.transport in cluster.hocon, sockets).")
         {
             files, labels, name, seeds, mesh, config, admin, adminToken, data, listen, publicHost, journalProvider, journalConnection,
         };
@@ -102,6 +106,12 @@ internal static class RunCommand
                 }
             }
             var hocon = parse.GetValue(config) is { } path ? await File.ReadAllTextAsync(path, cancel) : null;
+            var transport = DataPlaneSettings.From(ConfigurationFactory.ParseString(hocon ?? RouterNode.BuiltInHocon())).Transport;
+            if (!TcpTransports.Names.Contains(transport))
+            {
+                Console.Error.WriteLine($"akkal4 run: unknown transport \"{transport}\" (akkal4.data-plane.transport or ${DataPlaneSettings.TransportVariable}); expected one of: {string.Join(", ", TcpTransports.Names)}");
+                return ExitCodes.Usage;
+            }
 
             await using var node = RouterNode.Start(new RouterNodeOptions
             {

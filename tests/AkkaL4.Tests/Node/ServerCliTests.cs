@@ -336,6 +336,16 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
     }
 
     [Fact]
+    public async Task Run_refuses_an_unknown_transport_before_starting()
+    {
+        var run = await Akkal4With(null, new Dictionary<string, string> { ["AKKAL4_TRANSPORT"] = "carrier-pigeon" },
+            "run", "--admin", "127.3.4.9:15000", "--data", Path.Combine(Path.GetTempPath(), $"akkal4-transport-{Guid.NewGuid():N}"));
+        AssertExit(2, run);
+        Assert.Contains("unknown transport \"carrier-pigeon\"", run.Stderr);
+        Assert.Contains("expected one of: sockets, akka-streams", run.Stderr);
+    }
+
+    [Fact]
     public async Task Delete_against_a_node_without_a_config_writer_exits_3_without_a_stack_trace()
     {
         await using var node = StartWriterlessNode("cli-no-writer");
