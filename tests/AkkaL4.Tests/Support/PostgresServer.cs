@@ -13,12 +13,16 @@ public sealed class PostgresServer : IAsyncLifetime
 {
     private string? _dataDirectory;
     private string? _bin;
+    private int _port;
 
     public string ConnectionString { get; private set; } = "";
 
+    /// <summary>True: always a throwaway server started here (one a test may stop and start), whatever AKKAL4_TEST_POSTGRES says.</summary>
+    public bool Throwaway { get; init; }
+
     public async Task InitializeAsync()
     {
-        if (Environment.GetEnvironmentVariable("AKKAL4_TEST_POSTGRES") is { Length: > 0 } given)
+        if (!Throwaway && Environment.GetEnvironmentVariable("AKKAL4_TEST_POSTGRES") is { Length: > 0 } given)
         {
             ConnectionString = given;
             return;
@@ -32,12 +36,21 @@ public sealed class PostgresServer : IAsyncLifetime
         _dataDirectory = Path.Combine(Path.GetTempPath(), "akkal4-pg-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_dataDirectory);
         await Run("chown", $"postgres {_dataDirectory}", asPostgres: false, allowFailure: true);
-        var port = FreePort();
+        _port = FreePort();
         await Run(Path.Combine(_bin, "initdb"), $"-D {_dataDirectory} --auth=trust -U postgres", asPostgres: true);
-        await Run(Path.Combine(_bin, "pg_ctl"), $"-D {_dataDirectory} -w -o \"-p {port} -k {_dataDirectory} -c listen_addresses=127.0.0.1\" -l {_dataDirectory}/log start", asPostgres: true);
-        await Run(Path.Combine(_bin, "createdb"), $"-h 127.0.0.1 -p {port} -U postgres akkal4", asPostgres: true);
-        ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=akkal4";
+        await StartAsync();
+        await Run(Path.Combine(_bin, "createdb"), $"-h 127.0.0.1 -p {_port} -U postgres akkal4", asPostgres: true);
+        ConnectionString = $"Host=127.0.0.1;Port={_port};Username=postgres;Database=akkal4";
     }
+
+    /// <summary>Starts the throwaway server (again): the same data directory and port; returns once it accepts connections.</summary>
+    public Task StartAsync() =>
+        Run(Path.Combine(Bin, "pg_ctl"), $"-D {_dataDirectory} -w -o \"-p {_port} -k {_dataDirectory} -c listen_addresses=127.0.0.1\" -l {_dataDirectory}/log start", asPostgres: true);
+
+    /// <summary>Stops the throwaway server with a fast shutdown (open connections are cut, nothing is lost); returns once it is down.</summary>
+    public Task StopAsync() => Run(Path.Combine(Bin, "pg_ctl"), $"-D {_dataDirectory} -w -m fast stop", asPostgres: true);
+
+    private string Bin => _bin ?? throw new InvalidOperationException("only a throwaway server started here can be stopped and started (not one given by AKKAL4_TEST_POSTGRES)");
 
     public async Task DisposeAsync()
     {
