@@ -37,19 +37,25 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
         var socketOptions = options.Keepalive is { } keepalive
             ? ImmutableList.Create<Inet.SocketOption>(new Keepalive(keepalive))
             : ImmutableList<Inet.SocketOption>.Empty;
+        // Akka.IO's own connect timeout fails with "Connection failed", like a refusal: time out first, ourselves.
         var ((toUpstream, connected), fromUpstream) = Source.AsSubscriber<ByteString>()
-            .ViaMaterialized(system.TcpStream().OutgoingConnection(remote, null, socketOptions, halfClose: true, connectionTimeout: options.ConnectTimeout), Keep.Both)
+            .ViaMaterialized(system.TcpStream().OutgoingConnection(remote, null, socketOptions, halfClose: true,
+                connectionTimeout: options.ConnectTimeout + TimeSpan.FromSeconds(1)), Keep.Both)
             .ToMaterialized(Sink.AsPublisher<ByteString>(false), Keep.Both)
             .Run(_materializer);
+        // An abandoned attempt still fails later: observe it, or the finalizer reports it.
+        _ = connected.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            var established = await connected.WaitAsync(cancel);
+            var established = await connected.WaitAsync(options.ConnectTimeout, cancel);
             return Joinable((IPEndPoint)established.LocalAddress, (IPEndPoint)established.RemoteAddress, toUpstream, fromUpstream);
         }
-        catch
+        catch (Exception e)
         {
+            // Ends the stream, and with it Akka.IO's attempt.
             Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(toUpstream), _materializer);
             Source.FromPublisher(fromUpstream).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+            if (e is TimeoutException) throw new TimeoutException($"connect to {remote} timed out after {options.ConnectTimeout}");
             throw;
         }
     }
