@@ -126,7 +126,7 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   local pid
-  for pid in "${STARTED[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${STARTED[@]}"; do kill -CONT "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null; done
   for _ in $(seq 100); do
     local alive=0
     for pid in "${STARTED[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
@@ -345,8 +345,12 @@ run_scenario() {
   # Opening thousands of connections through a slow relay takes a while; everything else is short.
   local limit=$(( ${SECONDS_PER%.*} + ${BULK_SECONDS%.*} + 120 ))
   [[ $scenario == idle ]] && limit=$(( 120 + IDLE_CONNECTIONS / 10 ))
+  # The relays not under test are paused (SIGSTOP), so that the proxy core runs only this one: an idle
+  # AkkaL4 node still spends a few % of a core on its cluster's and scheduler's timers.
+  pause_others "$target"
   LOADGEN_LIMIT=$limit loadgen "${args[@]}" --label "$target" "${pid_args[@]}" > "$out" 2>&1
   local status=$?
+  resume_all
   local result
   result=$(grep -m1 '^result ' "$out")
   [[ $scenario == warmup-* ]] && return
@@ -357,6 +361,15 @@ run_scenario() {
     grep '^#' "$out" | sed 's/^# /  /' >&2
   fi
   echo "round=$round target=$target scenario=$scenario $result" >> "$RAW"
+}
+
+pause_others() {
+  local t
+  for t in "${!PID[@]}"; do [[ $t != "$1" ]] && kill -STOP "${PID[$t]}" 2>/dev/null; done
+}
+resume_all() {
+  local t
+  for t in "${!PID[@]}"; do kill -CONT "${PID[$t]}" 2>/dev/null; done
 }
 
 active_targets() { local t; for t in "${TARGETS[@]}"; do [[ -z ${FAILED[$t]:-} ]] && echo "$t"; done; }
@@ -479,7 +492,8 @@ mkdir -p "$ROOT/bench/results"
   echo "- $NPROC cores ($CPU_MODEL), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
   echo "- load average $LOAD_BEFORE before, $LOAD_AFTER after (other jobs on the machine add noise)"
   echo "- $(version_of haproxy -v); $(version_of nginx -v); $(version_of iperf3 --version); .NET SDK $(dotnet --version)"
-  echo "- proxies pinned to core $PROXY_CPU, load generator and backends (echo, iperf3 -s) to core $LOAD_CPU (\`taskset\`); ulimit -n $NOFILE"
+  echo "- proxies pinned to core $PROXY_CPU, load generator and backends (echo, iperf3 -s) to core $LOAD_CPU (\`taskset\`); ulimit -n $NOFILE;"
+  echo "  all relays run for the whole benchmark, and those not under test are paused (SIGSTOP) during each run"
   echo "- bulk: iperf3, ${BULK_SECONDS}s per run; connrate: ${SECONDS_PER}s, $CONCURRENCY clients, sources $SOURCES, close with RST;"
   echo "  ping-pong: ${SECONDS_PER}s, $PINGPONG_CONNECTIONS connections; idle: $IDLE_CONNECTIONS connections, RSS read after a ${IDLE_HOLD}s hold once it settles;"
   echo "  warm-up ${WARMUP_SECONDS}s of connrate and ping-pong per relay before round 1"
