@@ -36,6 +36,8 @@ for v in TRANSPORTS AKKAL4_NODE_ENV BENCH_ROUNDS BENCH_BULK_SECONDS BENCH_SECOND
          BENCH_PINGPONG_CONNECTIONS BENCH_WARMUP_SECONDS BENCH_SKIP_BUILD PROXY_CPU LOAD_CPU; do
   [[ -n "${!v+x}" ]] && COMMAND="$v=\"${!v}\" $COMMAND"
 done
+# The code measured: the commit, and whether tracked files outside bench/results differ from it.
+REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- . ':!bench/results' 2>/dev/null || echo ' (with local changes)')"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 TRANSPORTS=${TRANSPORTS-"default akka-streams"}
@@ -480,7 +482,7 @@ mkdir -p "$ROOT/bench/results"
 {
   echo "# compare.sh$( (( QUICK )) && echo ' --quick'), $(date '+%F %T %Z')"
   echo
-  echo "Command: \`$COMMAND\` at commit $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
+  echo "Command: \`$COMMAND\` at commit $REVISION"
   echo
   echo "Medians of $ROUNDS round(s). ↑ = higher is better, ↓ = lower is better; a ratio is AkkaL4's median divided by the"
   echo "other relay's (above 1 means AkkaL4 measured more). — = not measured (direct has no proxy process)."
