@@ -89,10 +89,11 @@ install_missing
 
 NPROC=$(nproc)
 if (( NPROC < 2 )); then log "WARNING: $NPROC core(s): proxy and load share core 0"; PROXY_CPU=0; LOAD_CPU=0; fi
-# A proxy holds two sockets per relayed connection; take the hard limit and fit the idle test under it.
+# A proxy holds two sockets per relayed connection; take the hard limit and fit the idle test under it,
+# leaving room for what a relay holds anyway (an AkkaL4 node has about 300 descriptors open when idle).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 NOFILE=$(ulimit -n)
-MAX_IDLE=$(( (NOFILE - 300) / 2 ))
+MAX_IDLE=$(( (NOFILE - 1000) / 2 ))
 IDLE_NOTE=""
 if (( IDLE_CONNECTIONS > MAX_IDLE )); then
   IDLE_NOTE="idle connections capped at $MAX_IDLE (asked $IDLE_CONNECTIONS): ulimit -n is $NOFILE here and a proxy needs two descriptors per connection"
