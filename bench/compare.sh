@@ -353,6 +353,7 @@ run_scenario() {
   pause_others "$target"
   LOADGEN_LIMIT=$limit loadgen "${args[@]}" --label "$target" "${pid_args[@]}" > "$out" 2>&1
   local status=$?
+  [[ $target != direct ]] && settle "${PID[$target]}"
   resume_all
   local result
   result=$(grep -m1 '^result ' "$out")
@@ -365,6 +366,21 @@ run_scenario() {
   fi
   echo "round=$round target=$target scenario=$scenario $result" >> "$RAW"
 }
+
+# settle PID: waits (up to 30 s) until the process uses under 5 % of a core, so that work left over from a
+# run (closing thousands of idle connections takes an AkkaL4 node seconds) is not paused and then charged
+# to its next run.
+cpu_ticks() { local stat; stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; set -- ${stat##*) }; echo $(( ${12} + ${13} )); }
+settle() {
+  local before after
+  for _ in $(seq 150); do
+    before=$(cpu_ticks "$1") || return
+    sleep 0.2
+    after=$(cpu_ticks "$1") || return
+    (( after - before <= CLK_TCK / 100 )) && return   # at most 1 tick in 0.2 s
+  done
+}
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 pause_others() {
   local t
