@@ -393,9 +393,10 @@ resume_all() {
 
 active_targets() { local t; for t in "${TARGETS[@]}"; do [[ -z ${FAILED[$t]:-} ]] && echo "$t"; done; }
 
-log "warm-up: ${WARMUP_SECONDS}s of connrate and of pingpong per relay (not recorded)"
+# Warm-up for the JIT-compiled relays only (HAProxy and nginx have nothing to warm).
+log "warm-up: ${WARMUP_SECONDS}s of connrate and of pingpong per AkkaL4 node (not recorded)"
 for target in $(active_targets); do
-  [[ $target == direct ]] && continue
+  [[ $target == akkal4-* ]] || continue
   run_scenario 0 "$target" warmup-connrate
   run_scenario 0 "$target" warmup-pingpong
 done
@@ -515,7 +516,7 @@ mkdir -p "$ROOT/bench/results"
   echo "  all relays run for the whole benchmark, and those not under test are paused (SIGSTOP) during each run"
   echo "- bulk: iperf3, ${BULK_SECONDS}s per run; connrate: ${SECONDS_PER}s, $CONCURRENCY clients, sources $SOURCES, close with RST;"
   echo "  ping-pong: ${SECONDS_PER}s, $PINGPONG_CONNECTIONS connections; idle: $IDLE_CONNECTIONS connections, RSS read after a ${IDLE_HOLD}s hold once it settles;"
-  echo "  warm-up ${WARMUP_SECONDS}s of connrate and ping-pong per relay before round 1"
+  echo "  warm-up ${WARMUP_SECONDS}s of connrate and ping-pong per AkkaL4 node before round 1"
   [[ -n $IDLE_NOTE ]] && echo "- $IDLE_NOTE"
   echo "- AkkaL4: \`dotnet src/Node/bin/Release/net10.0/akkal4.dll run\`, one single-node cluster per transport (TRANSPORTS=\"$TRANSPORTS\"),"
   echo "  node environment: ${AKKAL4_NODE_ENV:-nothing added}; it writes one access-log line per connection (HAProxy and nginx log nothing)"
