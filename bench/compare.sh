@@ -91,16 +91,24 @@ NPROC=$(nproc)
 if (( NPROC < 2 )); then log "WARNING: $NPROC core(s): proxy and load share core 0"; PROXY_CPU=0; LOAD_CPU=0; fi
 # A proxy holds two sockets per relayed connection; take the hard limit and fit the idle test under it,
 # leaving room for what a relay holds anyway (an AkkaL4 node has about 300 descriptors open when idle).
-ulimit -n "$(ulimit -Hn)" 2>/dev/null
+HARD_NOFILE=$(ulimit -Hn)
+[[ $HARD_NOFILE == unlimited ]] && HARD_NOFILE=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)
+ulimit -n "$HARD_NOFILE" 2>/dev/null
 NOFILE=$(ulimit -n)
 MAX_IDLE=$(( (NOFILE - 1000) / 2 ))
+(( MAX_IDLE >= 100 )) || die "ulimit -n is $NOFILE: too few descriptors for the idle test"
 IDLE_NOTE=""
 if (( IDLE_CONNECTIONS > MAX_IDLE )); then
   IDLE_NOTE="idle connections capped at $MAX_IDLE (asked $IDLE_CONNECTIONS): ulimit -n is $NOFILE here and a proxy needs two descriptors per connection"
   log "WARNING: $IDLE_NOTE"
   IDLE_CONNECTIONS=$MAX_IDLE
 fi
-PROXY_MAXCONN=$(( (NOFILE - 200) / 2 ))
+# HAProxy's maxconn and nginx's worker_connections: sized for the full run's idle test (the same in both
+# modes, so that the relays' footprint does not depend on --quick), not for the machine's limit.
+RELAY_CONNECTIONS=$(( MAX_IDLE < 10000 ? MAX_IDLE : 10000 ))
+(( IDLE_CONNECTIONS > RELAY_CONNECTIONS )) && RELAY_CONNECTIONS=$IDLE_CONNECTIONS
+PROXY_MAXCONN=$(( RELAY_CONNECTIONS + 100 ))
+NGINX_CONNECTIONS=$(( 2 * RELAY_CONNECTIONS + 200 ))
 
 # --- build ---------------------------------------------------------------------------------------------------
 if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
@@ -289,7 +297,7 @@ worker_rlimit_nofile $NOFILE;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/logs/error.log warn;
 events {
-    worker_connections $(( NOFILE - 100 ));
+    worker_connections $NGINX_CONNECTIONS;
 }
 stream {
     proxy_buffer_size 64k;
@@ -520,7 +528,7 @@ mkdir -p "$ROOT/bench/results"
   [[ -n $IDLE_NOTE ]] && echo "- $IDLE_NOTE"
   echo "- AkkaL4: \`dotnet src/Node/bin/Release/net10.0/akkal4.dll run\`, one single-node cluster per transport (TRANSPORTS=\"$TRANSPORTS\"),"
   echo "  node environment: ${AKKAL4_NODE_ENV:-nothing added}; it writes one access-log line per connection (HAProxy and nginx log nothing)"
-  echo "- HAProxy: mode tcp, nbthread 1, tune.bufsize 65536, maxconn $PROXY_MAXCONN; nginx: stream, master_process off (one process), proxy_buffer_size 64k, worker_connections $(( NOFILE - 100 ))"
+  echo "- HAProxy: mode tcp, nbthread 1, tune.bufsize 65536, maxconn $PROXY_MAXCONN; nginx: stream, master_process off (one process), proxy_buffer_size 64k, worker_connections $NGINX_CONNECTIONS"
   echo "- load generator and echo backend: \`bench/AkkaL4.LoadGen\` with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"
   echo "- took ${ELAPSED}s after the build"
   for t in "${TARGETS[@]}"; do
