@@ -465,6 +465,7 @@ table() {
     "ping-pong p99.9, µs|↓|pingpong|p999_us|1|0"
     "ping-pong p99 added to direct's, µs|↓|pingpong|p99_us|added|0"
     "RSS per idle connection, bytes ($IDLE_CONNECTIONS conns)|↓|idle|bytes_per_conn|1|0"
+    "RSS per idle connection, second half only, bytes|↓|idle|bytes_per_conn_second_half|1|0"
     "proxy RSS before the idle test, MiB|↓|idle|rss_before_kib|0.0009765625|1"
   )
   local row label better scenario key scale decimals

@@ -6,8 +6,9 @@ namespace AkkaL4.LoadGen;
 /// <summary>
 /// <c>idle --target IP:PORT --connections N [--pid PID] [--sources A-B] [--concurrency C] [--hold S]</c>: opens N
 /// connections (C at a time), checks each with one 64 B echo, and holds them. With <c>--pid</c> it reads the
-/// proxy's VmRSS before opening and once the connections are open and the RSS has settled, and reports the
-/// difference per connection. Then it checks that every connection still echoes, and closes them all.
+/// proxy's VmRSS before opening, once half are open and once all are (each time after the RSS has settled), and
+/// reports the growth per connection, overall and over the second half. Then it checks that every connection
+/// still echoes, and closes them all.
 /// </summary>
 internal static class Idle
 {
@@ -29,51 +30,26 @@ internal static class Idle
         {
             var rssBefore = probe?.RssBytes() ?? 0;
             var cpuBefore = probe?.CpuSeconds() ?? double.NaN;
+            // In two halves, with the RSS read (once settled) after each: the second half's growth is the
+            // marginal cost of a connection, which garbage collected meanwhile (a .NET relay's heap may still
+            // hold the previous scenarios' garbage when the test starts) does not skew as much.
+            var half = count / 2;
             var started = Stopwatch.GetTimestamp();
-            var next = -1;
-            await Task.WhenAll(Enumerable.Range(0, Math.Min(concurrency, count)).Select(_ => Task.Run(async () =>
-            {
-                var response = new byte[Net.MessageSize];
-                int i;
-                while ((i = Interlocked.Increment(ref next)) < count && !stop.IsCancellationRequested)
-                {
-                    using var timer = new CancellationTokenSource(timeout);
-                    Socket? socket = null;
-                    try
-                    {
-                        socket = Net.Client(sources.Length == 0 ? null : sources[i % sources.Length]);
-                        await socket.ConnectAsync(target, timer.Token);
-                        await Net.ExchangeAsync(socket, Net.Message(i), response, timer.Token);
-                        sockets[i] = socket;
-                    }
-                    catch (Exception e) when (e is SocketException or EchoException or OperationCanceledException)
-                    {
-                        if (socket is not null) Net.Abort(socket);
-                        failures.Add(e);
-                    }
-                }
-            }, CancellationToken.None)));
-            var openSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            await OpenAsync(0, half);
+            var opening = Stopwatch.GetElapsedTime(started);
+            var rssHalf = probe is null ? 0 : await SettledRssAsync(probe);
+            var openedHalf = sockets.Count(s => s is not null);
+            started = Stopwatch.GetTimestamp();
+            await OpenAsync(half, count);
+            var openSeconds = (opening + Stopwatch.GetElapsedTime(started)).TotalSeconds;
             var opened = sockets.Count(s => s is not null);
             var cpu = probe is null ? double.NaN : probe.CpuSeconds() - cpuBefore;
 
-            // Hold, then wait for the RSS to stop moving (the proxy may still be finishing work) for up to 10 s.
+            // Hold, then wait for the RSS to stop moving (the proxy may still be finishing work).
             await Task.Delay(hold, stop);
-            long rssAfter = 0;
-            if (probe is not null)
-            {
-                rssAfter = probe.RssBytes();
-                var settleUntil = Stopwatch.GetTimestamp() + 10 * Stopwatch.Frequency;
-                while (Stopwatch.GetTimestamp() < settleUntil)
-                {
-                    await Task.Delay(250, stop);
-                    var now = probe.RssBytes();
-                    var settled = Math.Abs(now - rssAfter) <= Math.Max(64 * 1024, rssAfter / 200);
-                    rssAfter = now;
-                    if (settled) break;
-                }
-            }
+            var rssAfter = probe is null ? 0 : await SettledRssAsync(probe);
             var perConnection = probe is null || opened == 0 ? double.NaN : (rssAfter - rssBefore) / (double)opened;
+            var marginal = probe is null || opened == openedHalf ? double.NaN : (rssAfter - rssHalf) / (double)(opened - openedHalf);
 
             // Still there after the hold? One more exchange on each.
             var alive = 0;
@@ -101,10 +77,12 @@ internal static class Idle
                 .Add("open_s", openSeconds, 2).Add("alive_after_hold", alive)
                 .Add("rss_before_kib", probe is null ? double.NaN : rssBefore / 1024.0, 0)
                 .Add("rss_after_kib", probe is null ? double.NaN : rssAfter / 1024.0, 0)
-                .Add("bytes_per_conn", perConnection, 0).Add("proxy_cpu_open_s", cpu, 3)
+                .Add("rss_half_kib", probe is null ? double.NaN : rssHalf / 1024.0, 0)
+                .Add("bytes_per_conn", perConnection, 0).Add("bytes_per_conn_second_half", marginal, 0).Add("proxy_cpu_open_s", cpu, 3)
                 .Print($"idle {label}: {opened} of {count} connections open in {openSeconds:F1} s ({failures.Total} failures), "
                        + $"{alive} still echo after the hold"
-                       + (probe is null ? "" : $"; proxy RSS {rssBefore / 1048576.0:F1} → {rssAfter / 1048576.0:F1} MiB = {Format.N(perConnection, 0)} bytes per idle connection"));
+                       + (probe is null ? "" : $"; proxy RSS {rssBefore / 1048576.0:F1} → {rssHalf / 1048576.0:F1} (half open) → {rssAfter / 1048576.0:F1} MiB"
+                                               + $" = {Format.N(perConnection, 0)} bytes per idle connection, {Format.N(marginal, 0)} over the second half"));
             failures.Print(Console.Out);
             lost.Print(Console.Out);
             return opened == count && alive == opened ? 0 : 1;
@@ -113,6 +91,50 @@ internal static class Idle
         {
             foreach (var socket in sockets)
                 if (socket is not null) Net.Abort(socket);
+        }
+
+        // Opens connections [from, to), `concurrency` at a time, each checked with one exchange.
+        async Task OpenAsync(int from, int to)
+        {
+            var next = from - 1;
+            await Task.WhenAll(Enumerable.Range(0, Math.Max(1, Math.Min(concurrency, to - from))).Select(_ => Task.Run(async () =>
+            {
+                var response = new byte[Net.MessageSize];
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < to && !stop.IsCancellationRequested)
+                {
+                    using var timer = new CancellationTokenSource(timeout);
+                    Socket? socket = null;
+                    try
+                    {
+                        socket = Net.Client(sources.Length == 0 ? null : sources[i % sources.Length]);
+                        await socket.ConnectAsync(target, timer.Token);
+                        await Net.ExchangeAsync(socket, Net.Message(i), response, timer.Token);
+                        sockets[i] = socket;
+                    }
+                    catch (Exception e) when (e is SocketException or EchoException or OperationCanceledException)
+                    {
+                        if (socket is not null) Net.Abort(socket);
+                        failures.Add(e);
+                    }
+                }
+            }, CancellationToken.None)));
+        }
+
+        // VmRSS once it stops moving (within 0.5 % or 64 KiB over 250 ms), for at most 10 s.
+        async Task<long> SettledRssAsync(ProcessProbe process)
+        {
+            var rss = process.RssBytes();
+            var until = Stopwatch.GetTimestamp() + 10 * Stopwatch.Frequency;
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                await Task.Delay(250, stop);
+                var now = process.RssBytes();
+                var settled = Math.Abs(now - rss) <= Math.Max(64 * 1024, rss / 200);
+                rss = now;
+                if (settled) break;
+            }
+            return rss;
         }
     }
 }
