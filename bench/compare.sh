@@ -425,8 +425,11 @@ ELAPSED=$(( $(date +%s) - BENCH_START ))
 
 # --- the table -----------------------------------------------------------------------------------------------
 # values TARGET SCENARIO KEY: the numeric values of KEY over the rounds.
+# SCENARIO * means every scenario.
 values() {
-  grep "^round=[0-9]* target=$1 scenario=$2 " "$RAW" | sed -n "s/.* $3=\([^ ]*\).*/\1/p" | grep -E '^-?[0-9.]+$'
+  local scenario=$2
+  [[ $scenario == '*' ]] && scenario='[^ ]*'
+  grep "^round=[0-9]* target=$1 scenario=$scenario " "$RAW" | sed -n "s/.* $3=\([^ ]*\).*/\1/p" | grep -E '^-?[0-9.]+$'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 fmt() { [[ -z $1 ]] && { echo "—"; return; }; awk -v v="$1" -v s="$2" -v d="$3" 'BEGIN { printf "%.*f", d, v * s }'; }
@@ -467,6 +470,8 @@ table() {
     "RSS per idle connection, bytes ($IDLE_CONNECTIONS conns)|↓|idle|bytes_per_conn|1|0"
     "RSS per idle connection, second half only, bytes|↓|idle|bytes_per_conn_second_half|1|0"
     "proxy RSS before the idle test, MiB|↓|idle|rss_before_kib|0.0009765625|1"
+    "relay's threads waiting for a CPU, % of run time (all runs)|↓|*|proxy_wait_pct|1|0"
+    "load generator's threads waiting for a CPU, % (all but bulk)|↓|*|load_wait_pct|1|0"
   )
   local row label better scenario key scale decimals
   for row in "${rows[@]}"; do

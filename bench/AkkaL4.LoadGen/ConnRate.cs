@@ -31,6 +31,7 @@ internal static class ConnRate
         var histograms = new LatencyHistogram[concurrency];
         long nextSource = -1;
         var cpuBefore = probe?.CpuSeconds() ?? double.NaN;
+        var contention = Contention.Start(probe);
         var started = Stopwatch.GetTimestamp();
         var deadline = started + (long)(seconds * Stopwatch.Frequency);
 
@@ -46,7 +47,8 @@ internal static class ConnRate
         var p50 = all.PercentileMicroseconds(50);
         var p99 = all.PercentileMicroseconds(99);
         var cpuPer1k = all.Count > 0 ? cpu / (all.Count / 1000.0) : double.NaN;
-        new Report("connrate").Add("target", label).Add("seconds", elapsed, 2).Add("concurrency", concurrency)
+        var report = contention.AddTo(new Report("connrate"));
+        report.Add("target", label).Add("seconds", elapsed, 2).Add("concurrency", concurrency)
             .Add("sources", sources.Length).Add("close", close)
             .Add("connections", all.Count).Add("conn_per_s", rate, 1).Add("failures", failures.Total)
             .Add("p50_us", p50).Add("p99_us", p99).Add("max_us", all.MaxNanoseconds / 1000.0)

@@ -30,6 +30,7 @@ internal static class Idle
         {
             var rssBefore = probe?.RssBytes() ?? 0;
             var cpuBefore = probe?.CpuSeconds() ?? double.NaN;
+            var contention = Contention.Start(probe);
             // In two halves, with the RSS read (once settled) after each: the second half's growth is the
             // marginal cost of a connection, which garbage collected meanwhile (a .NET relay's heap may still
             // hold the previous scenarios' garbage when the test starts) does not skew as much.
@@ -73,7 +74,8 @@ internal static class Idle
                 }
             }, CancellationToken.None)));
 
-            new Report("idle").Add("target", label).Add("requested", count).Add("opened", opened).Add("failures", failures.Total)
+            var report = contention.AddTo(new Report("idle"));
+            report.Add("target", label).Add("requested", count).Add("opened", opened).Add("failures", failures.Total)
                 .Add("open_s", openSeconds, 2).Add("alive_after_hold", alive)
                 .Add("rss_before_kib", probe is null ? double.NaN : rssBefore / 1024.0, 0)
                 .Add("rss_after_kib", probe is null ? double.NaN : rssAfter / 1024.0, 0)

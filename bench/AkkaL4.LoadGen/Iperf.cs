@@ -34,6 +34,7 @@ internal static class Iperf
             };
             if (reverse) arguments.Add("-R");
             var cpuBefore = probe?.CpuSeconds() ?? double.NaN;
+            var contention = Contention.Start(probe, measureSelf: false);
             var (exitCode, output) = await RunProcessAsync(iperf3, arguments, stop);
             var cpu = probe is null ? double.NaN : probe.CpuSeconds() - cpuBefore;
 
@@ -51,7 +52,8 @@ internal static class Iperf
                     var retransmits = end.TryGetProperty("sum_sent", out var sent) && sent.TryGetProperty("retransmits", out var r) ? r.GetInt64() : 0;
                     var cpuPerGb = bytes > 0 ? cpu / (bytes / 1e9) : double.NaN;
                     var direction = reverse ? "reverse" : "forward";
-                    new Report("iperf").Add("target", label).Add("streams", streams).Add("direction", direction)
+                    var report = contention.AddTo(new Report("iperf"));
+                    report.Add("target", label).Add("streams", streams).Add("direction", direction)
                         .Add("seconds", seconds, 1).Add("gbit_s", bitsPerSecond / 1e9, 3).Add("bytes", (long)bytes)
                         .Add("retransmits", retransmits).Add("failures", 0)
                         .Add("proxy_cpu_s", cpu, 3).Add("cpu_s_per_gb", cpuPerGb, 4)

@@ -53,6 +53,7 @@ internal static class PingPong
 
             var histograms = new LatencyHistogram[open.Length];
             var cpuBefore = probe?.CpuSeconds() ?? double.NaN;
+            var contention = Contention.Start(probe);
             var started = Stopwatch.GetTimestamp();
             var deadline = started + (long)(seconds * Stopwatch.Frequency);
             await Task.WhenAll(Enumerable.Range(0, open.Length).Select(i => Task.Run(async () =>
@@ -92,7 +93,8 @@ internal static class PingPong
             foreach (var h in histograms) all.Add(h);
             var rate = all.Count / elapsed;
             var (p50, p99, p999) = (all.PercentileMicroseconds(50), all.PercentileMicroseconds(99), all.PercentileMicroseconds(99.9));
-            new Report("pingpong").Add("target", label).Add("seconds", elapsed, 2).Add("connections", open.Length)
+            var report = contention.AddTo(new Report("pingpong"));
+            report.Add("target", label).Add("seconds", elapsed, 2).Add("connections", open.Length)
                 .Add("messages", all.Count).Add("msg_per_s", rate, 1).Add("failures", failures.Total)
                 .Add("p50_us", p50).Add("p99_us", p99).Add("p999_us", p999).Add("max_us", all.MaxNanoseconds / 1000.0)
                 .Add("proxy_cpu_s", cpu, 3)

@@ -35,6 +35,28 @@ internal sealed class ProcessProbe(int pid)
 
     public bool Alive => File.Exists($"/proc/{Pid}/stat");
 
+    /// <summary>
+    /// Seconds the process's threads spent runnable but waiting for a CPU (the second field of each
+    /// /proc/PID/task/TID/schedstat, summed over the threads alive now). High values mean other jobs had the core.
+    /// </summary>
+    public double RunQueueWaitSeconds()
+    {
+        long nanoseconds = 0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+        {
+            try
+            {
+                var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
+                if (fields.Length > 1 && long.TryParse(fields[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var wait)) nanoseconds += wait;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The thread ended while we looked.
+            }
+        }
+        return nanoseconds / 1e9;
+    }
+
     [DllImport("libc", EntryPoint = "sysconf")]
     private static extern long SysConf(int name);
 
@@ -50,5 +72,46 @@ internal sealed class ProcessProbe(int pid)
         {
             return 100; // USER_HZ on every Linux architecture .NET runs on
         }
+    }
+}
+
+/// <summary>
+/// How much of a measurement window the proxy's threads and the load generator's own threads spent waiting for a
+/// CPU: the machine's other jobs show up here. Reported as <c>proxy_wait_pct</c> and <c>load_wait_pct</c>, in
+/// thread-seconds per second of the window (several threads waiting at once can pass 100).
+/// </summary>
+internal sealed class Contention
+{
+    private static readonly ProcessProbe Self = new(Environment.ProcessId);
+    private readonly ProcessProbe? _proxy;
+    private readonly bool _measureSelf;
+    private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
+    private readonly double _proxyBefore;
+    private readonly double _selfBefore;
+
+    private Contention(ProcessProbe? proxy, bool measureSelf)
+    {
+        _proxy = proxy;
+        _measureSelf = measureSelf;
+        _proxyBefore = SafeWait(proxy);
+        _selfBefore = measureSelf ? SafeWait(Self) : double.NaN;
+    }
+
+    /// <param name="measureSelf">false when the load is another process (iperf3), so this one's waiting means nothing.</param>
+    public static Contention Start(ProcessProbe? proxy, bool measureSelf = true) => new(proxy, measureSelf);
+
+    public Report AddTo(Report report)
+    {
+        var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_started).TotalSeconds;
+        var proxy = _proxy is null ? double.NaN : Math.Max(0, SafeWait(_proxy) - _proxyBefore) / seconds * 100;
+        var self = _measureSelf ? Math.Max(0, SafeWait(Self) - _selfBefore) / seconds * 100 : double.NaN;
+        return report.Add("proxy_wait_pct", proxy, 1).Add("load_wait_pct", self, 1);
+    }
+
+    private static double SafeWait(ProcessProbe? probe)
+    {
+        if (probe is null) return double.NaN;
+        try { return probe.RunQueueWaitSeconds(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return double.NaN; }
     }
 }
