@@ -153,10 +153,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start NAME CPU COMMAND...: runs COMMAND pinned to CPU in the background, logging to $WORK/NAME.log.
+# start NAME CPU COMMAND...: runs COMMAND pinned to CPU in the background, appending to $WORK/NAME.log.
 start() {
   local name=$1 cpu=$2; shift 2
-  taskset -c "$cpu" "$@" > "$WORK/$name.log" 2>&1 &
+  taskset -c "$cpu" "$@" >> "$WORK/$name.log" 2>&1 &
   STARTED+=($!)
   LAST_PID=$!
 }
@@ -204,6 +204,60 @@ declare -a TARGETS=(direct)
 declare -A ECHO_AT=([direct]=$ECHO_BACKEND) IPERF_AT=([direct]=$IPERF_BACKEND) TITLE=([direct]="direct")
 DEFAULT_TRANSPORT=$(sed -n 's/^[[:space:]]*transport[[:space:]]*=[[:space:]]*\([A-Za-z0-9_-]*\).*/\1/p' cluster.hocon | head -1)
 
+declare -A TRANSPORT_OF=() INDEX_OF=()
+
+# launch TARGET: starts the relay (its configuration is already written) and records its pid.
+launch() {
+  local target=$1
+  case $target in
+    akkal4-*)
+      local transport=${TRANSPORT_OF[$target]} i=${INDEX_OF[$target]} transport_env=(-u AKKAL4_TRANSPORT)
+      [[ $transport != default ]] && transport_env+=("AKKAL4_TRANSPORT=$transport")
+      rm -rf "$WORK/data-$target"   # a fresh node: no last-known-good, no journal
+      # shellcheck disable=SC2086 # AKKAL4_NODE_ENV is a list of VAR=value words
+      start "$target" "$PROXY_CPU" env "${transport_env[@]}" $AKKAL4_NODE_ENV dotnet "$NODE_DLL" run -f "$WORK/$target.yaml" \
+        --name "bench-$transport" --admin "${ADMIN[$target]}" --remoting "127.0.94.$i:0" --data "$WORK/data-$target" ;;
+    haproxy) start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/haproxy.cfg" ;;
+    nginx)   start nginx "$PROXY_CPU" nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" ;;
+  esac
+  PID[$target]=$LAST_PID
+}
+
+# ready TARGET: waits until the relay serves (AkkaL4: /readyz too); logs and marks it failed otherwise.
+ready() {
+  local target=$1 checks=("connects ${ECHO_AT[$1]}" "listening ${IPERF_AT[$1]}")
+  [[ $target == akkal4-* ]] && checks=("curl -sf -m 2 -o /dev/null http://${ADMIN[$target]}/readyz" "${checks[@]}")
+  if wait_ready "$target" "${PID[$target]}" 120 "${checks[@]}"; then
+    log "${TITLE[$target]} ready: pid ${PID[$target]}, echo via ${ECHO_AT[$target]}, iperf3 via ${IPERF_AT[$target]}"
+  else
+    log "${TITLE[$target]}: ${FAILED[$target]} (see $WORK/$target.log)"; tail -n 20 "$WORK/$target.log" >&2
+    return 1
+  fi
+}
+
+# restart TARGET...: stops the relays (SIGTERM, SIGKILL after 15 s) and starts fresh ones, all at once.
+restart() {
+  local target pid p kept=() stopping=()
+  for target in "$@"; do
+    pid=${PID[$target]}; stopping+=("$pid")
+    kill -CONT "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null
+  done
+  for _ in $(seq 150); do
+    local alive=0
+    for pid in "${stopping[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    (( alive )) || break
+    sleep 0.1
+  done
+  for pid in "${stopping[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  for p in "${STARTED[@]}"; do [[ " ${stopping[*]} " != *" $p "* ]] && kept+=("$p"); done
+  STARTED=("${kept[@]}")
+  for target in "$@"; do
+    printf '\n--- compare.sh: restarted %s\n' "$(date +%T)" >> "$WORK/$target.log"
+    launch "$target"
+  done
+  for target in "$@"; do ready "$target"; done
+}
+
 i=0
 for transport in $TRANSPORTS; do
   i=$(( i + 1 ))
@@ -247,13 +301,10 @@ spec:
   address: ${IPERF_BACKEND%:*}
   labels: {app: bench-iperf}
 EOF
-  transport_env=(-u AKKAL4_TRANSPORT)
-  [[ $transport != default ]] && transport_env+=("AKKAL4_TRANSPORT=$transport")
-  # shellcheck disable=SC2086 # AKKAL4_NODE_ENV is a list of VAR=value words
-  start "$target" "$PROXY_CPU" env "${transport_env[@]}" $AKKAL4_NODE_ENV dotnet "$NODE_DLL" run -f "$WORK/$target.yaml" \
-    --name "bench-$transport" --admin "$admin" --remoting "127.0.94.$i:0" --data "$WORK/data-$target"
-  PID[$target]=$LAST_PID
   ADMIN[$target]=$admin
+  TRANSPORT_OF[$target]=$transport
+  INDEX_OF[$target]=$i
+  launch "$target"
 done
 
 cat > "$WORK/haproxy.cfg" <<EOF
@@ -280,8 +331,7 @@ backend iperf
     server iperf $IPERF_BACKEND
 EOF
 TARGETS+=(haproxy); ECHO_AT[haproxy]=127.0.92.1:9000; IPERF_AT[haproxy]=127.0.92.2:5201; TITLE[haproxy]="HAProxy"
-start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/haproxy.cfg"
-PID[haproxy]=$LAST_PID
+launch haproxy
 
 # Debian's libnginx-mod-stream installs the module in nginx's --modules-path.
 NGINX_MODULES=$(nginx -V 2>&1 | tr ' ' '\n' | sed -n 's/^--modules-path=//p')
@@ -314,18 +364,10 @@ stream {
 }
 EOF
 TARGETS+=(nginx); ECHO_AT[nginx]=127.0.93.1:9000; IPERF_AT[nginx]=127.0.93.2:5201; TITLE[nginx]="nginx"
-start nginx "$PROXY_CPU" nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf"
-PID[nginx]=$LAST_PID
+launch nginx
 
 for target in "${TARGETS[@]}"; do
-  [[ $target == direct ]] && continue
-  checks=("connects ${ECHO_AT[$target]}" "listening ${IPERF_AT[$target]}")
-  [[ $target == akkal4-* ]] && checks=("curl -sf -m 2 -o /dev/null http://${ADMIN[$target]}/readyz" "${checks[@]}")
-  if wait_ready "$target" "${PID[$target]}" 120 "${checks[@]}"; then
-    log "${TITLE[$target]} ready: pid ${PID[$target]}, echo via ${ECHO_AT[$target]}, iperf3 via ${IPERF_AT[$target]}"
-  else
-    log "${TITLE[$target]}: ${FAILED[$target]} (see $WORK/$target.log)"; tail -n 20 "$WORK/$target.log" >&2
-  fi
+  [[ $target == direct ]] || ready "$target"
 done
 
 # --- scenarios -----------------------------------------------------------------------------------------------
@@ -414,6 +456,15 @@ for (( round = 1; round <= ROUNDS; round++ )); do
     mapfile -t active < <(active_targets)
     n=${#active[@]}
     log "round $round/$ROUNDS: $scenario"
+    # The idle test measures memory, so it gets fresh relays: a .NET heap with room left by the earlier
+    # scenarios' garbage would take thousands of connections without its RSS moving.
+    if [[ $scenario == idle ]]; then
+      relays=(); for t in "${active[@]}"; do [[ $t != direct ]] && relays+=("$t"); done
+      log "restarting ${relays[*]} for the idle test"
+      restart "${relays[@]}"
+      mapfile -t active < <(active_targets)
+      n=${#active[@]}
+    fi
     # Interleaved: each scenario runs against every relay back to back, starting one further each round.
     for (( k = 0; k < n; k++ )); do
       run_scenario "$round" "${active[$(( (k + round - 1) % n ))]}" "$scenario"
@@ -469,7 +520,7 @@ table() {
     "ping-pong p99 added to direct's, µs|↓|pingpong|p99_us|added|0"
     "RSS per idle connection, bytes ($IDLE_CONNECTIONS conns)|↓|idle|bytes_per_conn|1|0"
     "RSS per idle connection, second half only, bytes|↓|idle|bytes_per_conn_second_half|1|0"
-    "proxy RSS before the idle test, MiB|↓|idle|rss_before_kib|0.0009765625|1"
+    "relay RSS when just started (before the idle test), MiB|↓|idle|rss_before_kib|0.0009765625|1"
     "relay's threads waiting for a CPU, % of run time (all runs)|↓|*|proxy_wait_pct|1|0"
     "load generator's threads waiting for a CPU, % (all but bulk)|↓|*|load_wait_pct|1|0"
   )
