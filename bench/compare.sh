@@ -4,7 +4,8 @@
 # Starts identical backends (the load generator's echo, iperf3 -s), then each relay — none ("direct"),
 # AkkaL4 once per transport in $TRANSPORTS, HAProxy (mode tcp, 1 thread) and nginx stream (1 process) —
 # each proxy pinned to core $PROXY_CPU and everything else to core $LOAD_CPU, and runs every scenario
-# against every relay, interleaved, for several rounds. Prints a Markdown table of the medians and of the
+# against every relay, interleaved, for several rounds (the relays not under test paused with SIGSTOP; all
+# restarted before the idle test, which measures memory). Prints a Markdown table of the medians and of the
 # ratios AkkaL4/HAProxy and AkkaL4/nginx, and writes it with the machine's details to
 # bench/results/<date>.md (<date>-quick.md with --quick). See bench/README.md, "compare.sh".
 #
@@ -580,7 +581,8 @@ mkdir -p "$ROOT/bench/results"
   echo "- proxies pinned to core $PROXY_CPU, load generator and backends (echo, iperf3 -s) to core $LOAD_CPU (\`taskset\`); ulimit -n $NOFILE;"
   echo "  all relays run for the whole benchmark, and those not under test are paused (SIGSTOP) during each run"
   echo "- bulk: iperf3, ${BULK_SECONDS}s per run; connrate: ${SECONDS_PER}s, $CONCURRENCY clients, sources $SOURCES, close with RST;"
-  echo "  ping-pong: ${SECONDS_PER}s, $PINGPONG_CONNECTIONS connections; idle: $IDLE_CONNECTIONS connections, RSS read after a ${IDLE_HOLD}s hold once it settles;"
+  echo "  ping-pong: ${SECONDS_PER}s, $PINGPONG_CONNECTIONS connections; idle: $IDLE_CONNECTIONS connections on relays restarted just before,"
+  echo "  RSS read before, with half open and after a ${IDLE_HOLD}s hold, each once it settles;"
   echo "  warm-up ${WARMUP_SECONDS}s of connrate and ping-pong per AkkaL4 node before round 1"
   [[ -n $IDLE_NOTE ]] && echo "- $IDLE_NOTE"
   echo "- AkkaL4: \`dotnet src/Node/bin/Release/net10.0/akkal4.dll run\`, one single-node cluster per transport (TRANSPORTS=\"$TRANSPORTS\"),"
