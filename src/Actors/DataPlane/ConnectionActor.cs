@@ -1,16 +1,11 @@
 using System.Collections.Immutable;
 using System.Net;
-using Akka;
 using Akka.Actor;
-using Akka.IO;
-using Akka.Streams;
-using Akka.Streams.Dsl;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Actors.Routing.LoadBalancing;
 using AkkaL4.Actors.Upstreams;
-using Reactive.Streams;
 
 namespace AkkaL4.Actors.DataPlane;
 
