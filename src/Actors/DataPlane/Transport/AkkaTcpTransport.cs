@@ -53,20 +53,21 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
         catch (Exception e)
         {
             // Ends the stream, and with it Akka.IO's attempt.
-            Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(toUpstream), _materializer);
-            Source.FromPublisher(fromUpstream).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+            End(toUpstream, fromUpstream);
             if (e is TimeoutException) throw new TimeoutException($"connect to {remote} timed out after {options.ConnectTimeout}");
             throw;
         }
     }
 
     private TcpConnection Joinable(IPEndPoint local, IPEndPoint remote, ISubscriber<ByteString> toSocket, IPublisher<ByteString> fromSocket) =>
-        new(local, remote, () => Flow.FromSinkAndSource(Sink.FromSubscriber(toSocket), Source.FromPublisher(fromSocket)), () =>
-        {
-            // Nothing more to send, nothing more to read: the socket closes.
-            Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(toSocket), _materializer);
-            Source.FromPublisher(fromSocket).RunWith(Sink.Cancelled<ByteString>(), _materializer);
-        });
+        new(local, remote, () => Flow.FromSinkAndSource(Sink.FromSubscriber(toSocket), Source.FromPublisher(fromSocket)), () => End(toSocket, fromSocket));
+
+    /// <summary>Nothing more to send, nothing more to read: the socket's stream ends and the socket closes.</summary>
+    private void End(ISubscriber<ByteString> toSocket, IPublisher<ByteString> fromSocket)
+    {
+        Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(toSocket), _materializer);
+        Source.FromPublisher(fromSocket).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+    }
 
     private sealed class Binding(Akka.Streams.Dsl.Tcp.ServerBinding binding) : IListenerBinding
     {
