@@ -185,8 +185,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;
         _attempt = null;
-        var cause = failed.Cause is AggregateException { InnerException: { } inner } ? inner : failed.Cause;
-        var timedOut = cause is TimeoutException || cause.GetType().Name.Contains("Timeout", StringComparison.Ordinal);
+        // Both transports fail a connect that timed out with a TimeoutException (ITcpTransport's contract).
+        var cause = failed.Cause;
+        var timedOut = cause is TimeoutException;
         _metrics.UpstreamConnectFail.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
         if (timedOut) _metrics.UpstreamConnectTimeout.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
         _flags |= ResponseFlags.UpstreamConnectFailure;
@@ -202,9 +203,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void OnDirectionEnded(DirectionEnded ended)
     {
-        if (ended.Failure is { } failure)
+        if (ended.Failure is { } cause)
         {
-            var cause = failure is AggregateException { InnerException: { } inner } ? inner : failure;
             if (cause is TimeoutException && !_flags.HasFlag(ResponseFlags.DurationTimeout))
             {
                 if (!_flags.HasFlag(ResponseFlags.IdleTimeout)) _metrics.IdleTimeout.Add(1, DataPlaneMetrics.Cluster(_upstream!.Cluster.Name));

@@ -114,23 +114,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         private void Receive()
         {
             if (_waiting || _readDone) return;
-            int available;
-            try
-            {
-                available = _socket.Available;
-            }
-            catch (SocketException e)
-            {
-                Fail(e);
-                return;
-            }
-            if (available == 0)
-            {
-                _waiting = true;
-                if (!_socket.ReceiveAsync(_waitArgs)) OnWaitCompleted(_waitArgs.SocketError);
-                return;
-            }
-            Read(available);
+            ReadOrWait(waitWhenEmpty: true);
         }
 
         private void OnWaitCompleted(SocketError error)
@@ -143,6 +127,11 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                 return;
             }
             // Readable: data, end of stream (Available 0, read returns 0) or an error the read reports.
+            ReadOrWait(waitWhenEmpty: false);
+        }
+
+        private void ReadOrWait(bool waitWhenEmpty)
+        {
             int available;
             try
             {
@@ -153,7 +142,15 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                 Fail(e);
                 return;
             }
-            Read(available);
+            if (available == 0 && waitWhenEmpty) Wait();
+            else Read(available);
+        }
+
+        /// <summary>A zero-byte receive: completes once the socket is readable.</summary>
+        private void Wait()
+        {
+            _waiting = true;
+            if (!_socket.ReceiveAsync(_waitArgs)) OnWaitCompleted(_waitArgs.SocketError);
         }
 
         private void Read(int available)
@@ -186,8 +183,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                     Push(_stage._out, buffer is not null ? ByteString.FromBytes(buffer, 0, read) : Wrap(arrays!, read));
                     return;
                 case SocketError.WouldBlock:
-                    _waiting = true;
-                    if (!_socket.ReceiveAsync(_waitArgs)) OnWaitCompleted(_waitArgs.SocketError);
+                    Wait();
                     return;
                 default:
                     Fail(new SocketException((int)error));
@@ -283,9 +279,8 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         private void OnSendCompleted((SocketError Error, int Bytes) result)
         {
             _sending = false;
-            if (!Sent(result.Error, result.Bytes)) return;
-            if (_queue.Count > 0) StartSend();
-            else AfterSends();
+            // Sends what queued meanwhile, or (nothing queued) asks for more.
+            if (Sent(result.Error, result.Bytes)) StartSend();
         }
 
         private bool Sent(SocketError error, int sent)
