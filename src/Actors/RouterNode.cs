@@ -13,6 +13,7 @@ using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Actors.Upstreams;
 using AkkaL4.Messages.Model;
+using AkkaL4.Messages.Protocol;
 
 namespace AkkaL4.Actors;
 
@@ -92,21 +93,45 @@ public sealed class RouterNode : IAsyncDisposable
         {
             Apply(content.Resources, content.Revision);
             lastKnownGood?.Save(content);
-        }), "route-cache");
+        }, ApplyFailed), "route-cache");
     }
 
     private ConfigContent? _applied;
+    private MemberRevision _revisions = new(0, 0, null);
 
-    /// <summary>Replicated: each node's address → the revision it routes by.</summary>
-    public static readonly LWWDictionaryKey<string, long> AppliedRevisionsKey = new("akkal4-applied");
+    /// <summary>Replicated: each node's address → the revision it routes by, and the newest one it could not apply.</summary>
+    public static readonly LWWDictionaryKey<string, MemberRevision> AppliedRevisionsKey = new("akkal4-member-revisions");
 
-    /// <summary>The revision each node of the cluster routes by, as last replicated to this node.</summary>
-    public async Task<IReadOnlyDictionary<string, long>> AppliedRevisionsAsync()
+    /// <summary>This node's revisions: in force, and the newest it could not apply (0: none since) with why.</summary>
+    public MemberRevision Revisions => Volatile.Read(ref _revisions);
+
+    /// <summary>The revisions of each node of the cluster (see <see cref="Revisions"/>), as last replicated to this node.</summary>
+    public async Task<IReadOnlyDictionary<string, MemberRevision>> MemberRevisionsAsync()
     {
         var reply = await DistributedData.Get(System).Replicator.Ask<IGetResponse>(Dsl.Get(AppliedRevisionsKey, ReadLocal.Instance), TimeSpan.FromSeconds(5));
         return reply is GetSuccess success
             ? success.Get(AppliedRevisionsKey).Entries.ToDictionary(e => e.Key, e => e.Value)
-            : new Dictionary<string, long>();
+            : new Dictionary<string, MemberRevision>();
+    }
+
+    /// <summary>The revision each node of the cluster routes by, as last replicated to this node.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> AppliedRevisionsAsync() =>
+        (await MemberRevisionsAsync()).ToDictionary(e => e.Key, e => e.Value.InForce);
+
+    /// <summary>A revision this node could not put in force: it keeps the one it has, and tells the cluster.</summary>
+    private void ApplyFailed(long revision, string error)
+    {
+        System.Log.Error("config revision {0} not applied, revision {1} stays in force: {2}", revision, Applied?.Revision ?? 0, error);
+        PublishRevisions(new MemberRevision(Applied?.Revision ?? 0, revision, error));
+    }
+
+    private void PublishRevisions(MemberRevision revisions)
+    {
+        Volatile.Write(ref _revisions, revisions);
+        var self = Cluster.Get(System).SelfUniqueAddress;
+        var address = self.Address.ToString();
+        DistributedData.Get(System).Replicator.Tell(Dsl.Update(AppliedRevisionsKey, LWWDictionary<string, MemberRevision>.Empty, WriteLocal.Instance,
+            map => map.SetItem(self, address, revisions)));
     }
 
     /// <summary>
@@ -193,10 +218,7 @@ public sealed class RouterNode : IAsyncDisposable
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
         // Tell the cluster which revision this node routes by (for status and apply --wait).
-        var self = Cluster.Get(System).SelfUniqueAddress;
-        var address = self.Address.ToString();
-        DistributedData.Get(System).Replicator.Tell(Dsl.Update(AppliedRevisionsKey, LWWDictionary<string, long>.Empty, WriteLocal.Instance,
-            map => map.SetItem(self, address, revision)));
+        PublishRevisions(new MemberRevision(revision, 0, null));
         _routers.Tell(new ApplyRoutes(snapshot));
         _listeners.Tell(new ApplyRoutes(snapshot));
         var log = System.Log;
@@ -210,7 +232,8 @@ public sealed class RouterNode : IAsyncDisposable
 
     /// <summary>
     /// Asks the cluster's config writer through <see cref="Writer"/>, asking again while it is still
-    /// starting or moving to another node, for up to <paramref name="patience"/>.
+    /// starting or moving to another node, for up to <paramref name="patience"/>. Asking again is safe for
+    /// an uncertain write too: the same content is then acknowledged, or reported unchanged.
     /// </summary>
     public async Task<object> AskWriterAsync(object message, TimeSpan patience, Action? onWaiting = null)
     {
@@ -218,12 +241,14 @@ public sealed class RouterNode : IAsyncDisposable
         {
             try
             {
-                return await Writer.Ask<object>(message, ConfigClient.Timeout);
+                var reply = await Writer.Ask<object>(message, ConfigClient.Timeout + TimeSpan.FromSeconds(5));
+                if (reply is not (ConfigUnavailable or ConfigUncertain) || DateTime.UtcNow >= deadline) return reply;
             }
             catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
             {
-                onWaiting?.Invoke();
             }
+            onWaiting?.Invoke();
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
         }
     }
 

@@ -1,5 +1,6 @@
 using AkkaL4.Actors.Config.Analysis;
 using AkkaL4.Actors.Config.Validation;
+using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.Config;
@@ -11,7 +12,7 @@ public sealed record ConfigReport(IReadOnlyList<DecodedResource> Decoded, IReadO
     public IReadOnlyList<Resource> Resources => Decoded.Select(d => d.Resource).ToList();
 }
 
-/// <summary>The pipeline every entry point uses: decode → validate → analyse.</summary>
+/// <summary>The pipeline every entry point uses: decode → validate → compile (for errors only) → analyse.</summary>
 public static class ConfigCheck
 {
     public static ConfigReport Check(IEnumerable<(string Source, string Text)> inputs, DecodeLimits? limits = null)
@@ -27,6 +28,8 @@ public static class ConfigCheck
         var resources = decoded.Select(d => d.Resource).ToList();
         var locations = decoded.GroupBy(d => d.Resource.Key.ToString()).ToDictionary(g => g.Key, g => g.First().Location);
         errors.AddRange(ConfigValidator.Validate(resources).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }));
+        // What validates must also compile: the config writer refuses what the nodes' compiler cannot use.
+        if (errors.Count == 0) errors.AddRange(RouteCompiler.Check(resources).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }));
         var warnings = errors.Count == 0 ? ConfigAnalyzer.Analyze(resources) : [];
         return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }).ToList());
     }

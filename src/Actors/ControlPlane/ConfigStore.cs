@@ -1,5 +1,6 @@
 using AkkaL4.Actors.Config.Analysis;
 using AkkaL4.Actors.Config.Validation;
+using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.ControlPlane;
@@ -59,6 +60,9 @@ public sealed class ConfigStore
 
         var validation = ConfigValidator.Validate(merged.Values.ToList());
         if (validation.Count > 0) return new ConfigRejected(validation);
+        // Only what every node can compile is journaled: the same compiler, every Gateway served.
+        var refused = RouteCompiler.Check(merged.Values);
+        if (refused.Count > 0) return new ConfigRejected(refused);
         if (changes.All(c => c.Action == ChangeAction.Unchanged))
             return new ConfigAccepted(Revision, changes, ConfigAnalyzer.Analyze(merged.Values));
 
