@@ -14,6 +14,24 @@ namespace AkkaL4.Node.Cli;
 /// <summary><c>akkal4 run</c>: one router node routing by the given manifests.</summary>
 internal static class RunCommand
 {
+    public const string ConfigVariable = "AKKAL4_CONFIG";
+    public const string HoconVariable = "AKKAL4_HOCON";
+
+    /// <summary>A duration as HOCON writes it (30s, 500ms, 2m) or as a TimeSpan (00:00:30).</summary>
+    private static TimeSpan? Duration(string text, System.CommandLine.Parsing.ArgumentResult result)
+    {
+        if (TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero) return span;
+        try
+        {
+            return ConfigurationFactory.ParseString($"d = \"{text}\"").GetTimeSpan("d", null);
+        }
+        catch (Exception)
+        {
+            result.AddError($"--drain-timeout: '{text}' is not a duration (30s, 500ms, 2m or 00:00:30)");
+            return null;
+        }
+    }
+
     public static Command Create()
     {
         var files = CommonOptions.Files();
@@ -84,15 +102,24 @@ internal static class RunCommand
                 return true;
             },
         };
-        var config = new Option<string?>("--config")
+        var config = new Option<string[]>("--config")
         {
-            Description = "A HOCON file to use instead of the built-in cluster.hocon (default: $AKKAL4_CONFIG).",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_CONFIG"),
+            Description = "A HOCON file layered over the built-in cluster.hocon (which stays the fallback), repeatable: later files win. "
+                          + $"Default: ${ConfigVariable} (comma-separated). ${HoconVariable} (HOCON text) layers over the files.",
+            DefaultValueFactory = _ => EnvList(ConfigVariable),
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var drainTimeout = new Option<TimeSpan?>("--drain-timeout")
+        {
+            Description = "On SIGTERM, how long open connections may go on relaying before they are closed (e.g. 30s, 00:00:30). "
+                          + "Default: $AKKAL4_DRAIN_TIMEOUT, else akkal4.data-plane.drain-timeout (30s).",
+            DefaultValueFactory = r => Environment.GetEnvironmentVariable("AKKAL4_DRAIN_TIMEOUT") is { Length: > 0 } t ? Duration(t, r) : null,
+            CustomParser = r => Duration(r.Tokens.Single().Value, r),
         };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it. "
             + $"${DataPlaneSettings.TransportVariable}=sockets|akka-streams picks the transport (default: akkal4.data-plane.transport in cluster.hocon, sockets).")
         {
-            files, labels, name, seeds, mesh, config, admin, adminToken, data, listen, publicHost, journalProvider, journalConnection,
+            files, labels, name, seeds, mesh, config, drainTimeout, admin, adminToken, data, listen, publicHost, journalProvider, journalConnection,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -130,8 +157,28 @@ internal static class RunCommand
                     return ExitCodes.Rejected;
                 }
             }
-            var hocon = parse.GetValue(config) is { } path ? await File.ReadAllTextAsync(path, cancel) : null;
-            var transport = DataPlaneSettings.From(ConfigurationFactory.ParseString(hocon ?? RouterNode.BuiltInHocon())).Transport;
+            var layers = new List<string>();
+            foreach (var path in parse.GetValue(config) ?? [])
+            {
+                if (!File.Exists(path))
+                {
+                    Console.Error.WriteLine($"akkal4: --config '{path}': no such file");
+                    return ExitCodes.Usage;
+                }
+                layers.Add(await File.ReadAllTextAsync(path, cancel));
+            }
+            if (Environment.GetEnvironmentVariable(HoconVariable) is { Length: > 0 } fromEnvironment) layers.Add(fromEnvironment);
+            DataPlaneSettings settings;
+            try
+            {
+                settings = DataPlaneSettings.From(RouterNode.Layered(layers));
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine($"akkal4: the settings (--config, ${HoconVariable}) do not parse: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            var transport = settings.Transport;
             if (!TcpTransports.Names.Contains(transport))
             {
                 Console.Error.WriteLine($"akkal4 run: unknown transport \"{transport}\" (akkal4.data-plane.transport or ${DataPlaneSettings.TransportVariable}); expected one of: {string.Join(", ", TcpTransports.Names)}");
@@ -144,7 +191,7 @@ internal static class RunCommand
                 Labels = nodeLabels ?? Messages.Model.Labels.Empty,
                 Seeds = parse.GetValue(seeds) ?? [],
                 ServeMesh = parse.GetValue(mesh),
-                Hocon = hocon,
+                ConfigLayers = layers,
                 DataDirectory = parse.GetValue(data),
                 PostgresJournal = postgres,
                 Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port}"
@@ -173,7 +220,8 @@ internal static class RunCommand
             foreach (var l in listeners)
                 Console.WriteLine($"  {l.Address}  {(l.Bound ? "bound" : "NOT BOUND: " + (l.Error ?? "binding"))}");
             Console.WriteLine("Ctrl+C stops the node.");
-            await Shutdown.WaitAsync(cancel);
+            await Task.WhenAny(Shutdown.WaitAsync(cancel), node.LeftCluster);
+            await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);
             return ExitCodes.Ok;
         });
         return command;
