@@ -81,7 +81,9 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapPrometheusScrapingEndpoint("/metrics");
 
         await app.StartAsync();
-        return new AdminServer(app, address);
+        // The address Kestrel bound (the port it chose when given port 0).
+        var bound = new Uri(app.Urls.First());
+        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port));
     }
 
     /// <summary><c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly.</summary>
