@@ -78,8 +78,8 @@ public sealed class WriteContractTests
         {
             var good = await ApplyAsync(node, Service("good", "default", "127.10.0.2"));
             // What no writer would send (it compiles first), put straight into the replicated register.
-            var replicator = DistributedData.Get(node.System).Replicator;
-            var self = Akka.Cluster.Cluster.Get(node.System).SelfUniqueAddress;
+            var replicator = DistributedData.Get(node.ClusterSystem).Replicator;
+            var self = Akka.Cluster.Cluster.Get(node.ClusterSystem).SelfUniqueAddress;
             void Replicate(long revision, string yaml)
             {
                 var text = LastKnownGood.Format(new ConfigContent(revision, Decode(yaml)));
