@@ -26,9 +26,11 @@ public static class ConfigCheck
         }
         var resources = decoded.Select(d => d.Resource).ToList();
         var locations = decoded.GroupBy(d => d.Resource.Key.ToString()).ToDictionary(g => g.Key, g => g.First().Location);
-        errors.AddRange(ConfigValidator.Validate(resources).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }));
-        var warnings = errors.Count == 0 ? ConfigAnalyzer.Analyze(resources) : [];
-        return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }).ToList());
+        var validation = ConfigValidator.Validate(resources).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }).ToList();
+        errors.AddRange(validation.Where(d => d.Severity == Severity.Error));
+        // Where Istio only warns the validator warns too; warnings, like analysis, are for a valid configuration.
+        var warnings = errors.Count == 0 ? validation.Where(d => d.Severity == Severity.Warning).Concat(ConfigAnalyzer.Analyze(resources)).ToList() : [];
+        return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = d.Location ?? locations.GetValueOrDefault(d.Resource) }).ToList());
     }
 
     public static ConfigReport Check(string text, string source = "<input>") => Check([(source, text)]);
