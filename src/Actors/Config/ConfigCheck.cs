@@ -26,11 +26,17 @@ public static class ConfigCheck
         }
         var resources = decoded.Select(d => d.Resource).ToList();
         var locations = decoded.GroupBy(d => d.Resource.Key.ToString()).ToDictionary(g => g.Key, g => g.First().Location);
-        var validation = ConfigValidator.Validate(resources).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }).ToList();
-        errors.AddRange(validation.Where(d => d.Severity == Severity.Error));
+        // Capped like the decoder's errors: one resource per line of a 4 MiB input could each have a few.
+        var max = (limits ?? DecodeLimits.Default).MaxErrors;
+        var findings = ConfigValidator.Validate(resources);
+        var invalid = findings.Where(d => d.Severity == Severity.Error).ToList();
+        errors.AddRange(invalid.Take(max).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }));
+        if (invalid.Count > max)
+            errors.Add(Diagnostic.Error(invalid[max].Resource, "", $"and {invalid.Count - max} more validation error(s) not shown (at most {max})",
+                locations.GetValueOrDefault(invalid[max].Resource)));
         // Where Istio only warns the validator warns too; warnings, like analysis, are for a valid configuration.
-        var warnings = errors.Count == 0 ? validation.Where(d => d.Severity == Severity.Warning).Concat(ConfigAnalyzer.Analyze(resources)).ToList() : [];
-        return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = d.Location ?? locations.GetValueOrDefault(d.Resource) }).ToList());
+        var warnings = errors.Count == 0 ? findings.Where(d => d.Severity == Severity.Warning).Concat(ConfigAnalyzer.Analyze(resources)).ToList() : [];
+        return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }).ToList());
     }
 
     public static ConfigReport Check(string text, string source = "<input>") => Check([(source, text)]);

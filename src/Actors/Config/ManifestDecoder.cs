@@ -25,13 +25,13 @@ public static class ManifestDecoder
     public static DecodeResult Decode(string text, string source = "<input>", DecodeLimits? limits = null)
     {
         limits ??= DecodeLimits.Default;
-        var errors = new List<Diagnostic>();
+        var errors = new ErrorList(limits.MaxErrors);
         var resources = new List<DecodedResource>();
         var byteCount = System.Text.Encoding.UTF8.GetByteCount(text);
         if (byteCount > limits.MaxBytes)
         {
             errors.Add(Diagnostic.Error(source, "", $"input is {byteCount} bytes, over the limit of {limits.MaxBytes}", $"{source}:1:1"));
-            return new DecodeResult(resources, errors);
+            return new DecodeResult(resources, errors.Capped(source));
         }
         // A byte-order mark (stdin keeps it; File.ReadAllText drops it) is not part of the first key.
         if (text.StartsWith('\uFEFF')) text = text[1..];
@@ -58,10 +58,10 @@ public static class ManifestDecoder
             }
             else DecodeDocument(root, source, document, errors, resources);
         }
-        return new DecodeResult(resources, errors);
+        return new DecodeResult(resources, errors.Capped(source));
     }
 
-    private static void DecodeDocument(YamlNode root, string source, int document, List<Diagnostic> errors, List<DecodedResource> resources)
+    private static void DecodeDocument(YamlNode root, string source, int document, ErrorList errors, List<DecodedResource> resources)
     {
         var location = $"{source}:{root.Position}";
         var docName = $"document {document}";
@@ -76,7 +76,7 @@ public static class ManifestDecoder
         var meta = map["metadata"] as MapNode;
         var name = (meta?["name"] as ScalarNode)?.Value;
         var ns = (meta?["namespace"] as ScalarNode) is { IsNull: false } nsNode ? nsNode.Value : "default";
-        var resourceName = kind is not null && !string.IsNullOrEmpty(name) ? $"{kind}/{ns}/{name}" : docName;
+        var resourceName = kind is not null && !string.IsNullOrEmpty(name) ? $"{Diagnostic.Quote(kind)}/{Diagnostic.Quote(ns)}/{Diagnostic.Quote(name)}" : docName;
 
         var before = errors.Count;
         if (string.IsNullOrEmpty(kind))
@@ -88,7 +88,7 @@ public static class ManifestDecoder
         {
             var hint = DidYouMean(kind, ResourceKinds.Types.Keys);
             errors.Add(Diagnostic.Error(resourceName, "kind",
-                $"unknown kind '{kind}'{hint}; AkkaL4 reads {string.Join(", ", ResourceKinds.Types.Keys)}", At(source, map["kind"]!)));
+                $"unknown kind '{Diagnostic.Quote(kind)}'{hint}; AkkaL4 reads {string.Join(", ", ResourceKinds.Types.Keys)}", At(source, map["kind"]!)));
             return;
         }
         var versions = ResourceKinds.ApiVersionsOf(kind);
@@ -96,7 +96,7 @@ public static class ManifestDecoder
             errors.Add(Diagnostic.Error(resourceName, "apiVersion", $"apiVersion is required ({string.Join(", ", versions)})", location));
         else if (!versions.Contains(apiVersion))
             errors.Add(Diagnostic.Error(resourceName, "apiVersion",
-                $"unknown apiVersion '{apiVersion}' for {kind}; expected one of {string.Join(", ", versions)}", At(source, map["apiVersion"]!)));
+                $"unknown apiVersion '{Diagnostic.Quote(apiVersion)}' for {kind}; expected one of {string.Join(", ", versions)}", At(source, map["apiVersion"]!)));
         if (meta is null)
             errors.Add(Diagnostic.Error(resourceName, "metadata", "metadata with a name is required", location));
         else if (string.IsNullOrEmpty(name))
@@ -107,7 +107,7 @@ public static class ManifestDecoder
         foreach (var entry in map.Entries)
         {
             if (!TopLevelFields.Contains(entry.Key))
-                errors.Add(Diagnostic.Error(resourceName, entry.Key, $"unknown field '{entry.Key}'{DidYouMean(entry.Key, TopLevelFields)}",
+                errors.Add(Diagnostic.Error(resourceName, entry.Key, $"unknown field '{Diagnostic.Quote(entry.Key)}'{DidYouMean(entry.Key, TopLevelFields)}",
                     $"{source}:{entry.KeyPosition}"));
         }
         var metadata = meta is null ? new ObjectMeta() : (ObjectMeta)binder.BindObject(typeof(ObjectMeta), meta, "metadata");
@@ -144,8 +144,12 @@ public static class ManifestDecoder
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
+    /// <summary>Longer than this, a name is no typo of a known one (and an edit distance to it costs its length).</summary>
+    private const int MaxSuggestible = 64;
+
     internal static string DidYouMean(string given, IEnumerable<string> known)
     {
+        if (given.Length > MaxSuggestible) return "";
         var best = known
             .Select(k => (k, d: string.Equals(k, given, StringComparison.OrdinalIgnoreCase) ? 0 : Levenshtein(k.ToLowerInvariant(), given.ToLowerInvariant())))
             .Where(x => x.d <= Math.Max(2, given.Length / 3))
@@ -170,7 +174,7 @@ public static class ManifestDecoder
     }
 
     /// <summary>Binds YAML nodes onto the model's records by reflection, collecting errors with field paths.</summary>
-    private sealed class Binder(string resource, string source, List<Diagnostic> errors)
+    private sealed class Binder(string resource, string source, ErrorList errors)
     {
         private static readonly ConcurrentDictionary<Type, IReadOnlyDictionary<string, PropertyInfo>> FieldCache = new();
         // Not thread-safe, so one per binder (decoding runs on many threads at once: HTTP requests, tests).
@@ -183,7 +187,7 @@ public static class ManifestDecoder
         {
             foreach (var d in map.Duplicates)
                 errors.Add(Diagnostic.Error(resource, path.Length == 0 ? d.Key : $"{path}.{d.Key}",
-                    $"duplicate key '{d.Key}' (first at line {d.First.Line})", $"{source}:{d.Position}"));
+                    $"duplicate key '{Diagnostic.Quote(d.Key)}' (first at line {d.First.Line})", $"{source}:{d.Position}"));
         }
 
         public object BindObject(Type type, MapNode map, string path)
@@ -199,7 +203,7 @@ public static class ManifestDecoder
                     var known = fields.Keys.ToList();
                     var hint = DidYouMean(entry.Key, known);
                     errors.Add(Diagnostic.Error(resource, fieldPath,
-                        $"unknown field '{entry.Key}'{hint}" + (hint.Length == 0 && known.Count <= 8 ? $"; known fields: {string.Join(", ", known)}" : ""),
+                        $"unknown field '{Diagnostic.Quote(entry.Key)}'{hint}" + (hint.Length == 0 && known.Count <= 8 ? $"; known fields: {string.Join(", ", known)}" : ""),
                         $"{source}:{entry.KeyPosition}"));
                     continue;
                 }
@@ -235,7 +239,7 @@ public static class ManifestDecoder
             {
                 if (node is not ScalarNode d) return Mismatch("a duration such as 10s or 500ms", node, path);
                 if (Duration.TryParse(d.Value, out var dv, out var error)) return dv;
-                Error(path, node, error);
+                Error(path, node, d.Value.Length <= Diagnostic.MaxQuoted ? error : $"expected a duration such as 10s or 500ms, got {Describe(node)}");
                 return null;
             }
             if (type == typeof(RawValue)) return ToRaw(node);
@@ -298,6 +302,31 @@ public static class ManifestDecoder
             Error(path, node, $"expected {expected}, got {Describe(node)}");
             return null;
         }
+    }
+
+    /// <summary>
+    /// The errors of one input: the first <c>max</c> kept, the rest only counted, so a hostile input
+    /// with a million mistakes costs a million counts, not a million messages.
+    /// </summary>
+    private sealed class ErrorList(int max)
+    {
+        private readonly List<Diagnostic> _kept = [];
+        private string? _firstDropped;
+
+        /// <summary>All errors added, kept or not.</summary>
+        public int Count { get; private set; }
+
+        public void Add(Diagnostic error)
+        {
+            if (_kept.Count < max) _kept.Add(error);
+            else _firstDropped ??= error.Location;
+            Count++;
+        }
+
+        /// <summary>The errors kept, and one saying how many more there were (located at the first of them).</summary>
+        public IReadOnlyList<Diagnostic> Capped(string source) =>
+            Count <= _kept.Count ? _kept
+                : [.. _kept, Diagnostic.Error(source, "", $"and {Count - _kept.Count} more error(s) not shown (at most {max} per input)", _firstDropped)];
     }
 
     internal static RawValue ToRaw(YamlNode node) => node switch

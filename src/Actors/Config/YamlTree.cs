@@ -1,3 +1,4 @@
+using AkkaL4.Messages.Model;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 
@@ -37,6 +38,13 @@ public sealed record DecodeLimits
     public int MaxDepth { get; init; } = 64;
     /// <summary>Nodes that alias references may add in total (defeats "billion laughs").</summary>
     public int MaxAliasExpansion { get; init; } = 10_000;
+    /// <summary>
+    /// Characters of scalars (keys and values) that alias references may add in total: a few nodes can
+    /// each carry megabytes, so a node count alone lets one big anchored string be reused thousands of times.
+    /// </summary>
+    public long MaxAliasExpansionChars { get; init; } = 1024 * 1024;
+    /// <summary>Errors reported per input; the rest are counted in one closing "and N more" error.</summary>
+    public int MaxErrors { get; init; } = 100;
     public int MaxDocuments { get; init; } = 10_000;
 
     public static readonly DecodeLimits Default = new();
@@ -59,8 +67,9 @@ internal sealed record DocumentRead(YamlNode? Root, Position Start, YamlSyntaxEx
 internal sealed class YamlTreeReader
 {
     private readonly DecodeLimits _limits;
-    private readonly Dictionary<string, (YamlNode Node, int Size)> _anchors = new();
+    private readonly Dictionary<string, (YamlNode Node, int Size, long Chars)> _anchors = new();
     private int _aliasBudget;
+    private long _aliasCharBudget;
     private int _lineOffset;
     private Position _last = new(1, 1);
 
@@ -68,6 +77,7 @@ internal sealed class YamlTreeReader
     {
         _limits = limits;
         _aliasBudget = limits.MaxAliasExpansion;
+        _aliasCharBudget = limits.MaxAliasExpansionChars;
     }
 
     /// <summary>
@@ -134,7 +144,7 @@ internal sealed class YamlTreeReader
                 throw new YamlSyntaxException($"more than {_limits.MaxDocuments} documents", At(start.Start), stopsInput: true);
             _anchors.Clear();
             YamlNode? root = null;
-            if (!parser.Accept<DocumentEnd>(out _)) root = ReadNode(parser, 1, out _);
+            if (!parser.Accept<DocumentEnd>(out _)) root = ReadNode(parser, 1, out _, out _);
             parser.Consume<DocumentEnd>();
             if (root is ScalarNode { IsNull: true }) root = null;
             documents.Add(new DocumentRead(root, At(start.Start), null));
@@ -161,7 +171,9 @@ internal sealed class YamlTreeReader
 
     private Position At(Mark mark) => new((int)mark.Line + _lineOffset, (int)mark.Column);
 
-    private YamlNode ReadNode(IParser parser, int depth, out int size)
+    /// <param name="size">Nodes in the tree read, aliases expanded.</param>
+    /// <param name="chars">Characters of its scalars (keys included), aliases expanded.</param>
+    private YamlNode ReadNode(IParser parser, int depth, out int size, out long chars)
     {
         var current = parser.Current ?? throw new YamlSyntaxException("unexpected end of input", _last);
         _last = At(current.Start);
@@ -174,11 +186,15 @@ internal sealed class YamlTreeReader
             {
                 parser.MoveNext();
                 if (!_anchors.TryGetValue(alias.Value.Value, out var anchored))
-                    throw new YamlSyntaxException($"alias *{alias.Value.Value} refers to no anchor", At(alias.Start));
+                    throw new YamlSyntaxException($"alias *{Diagnostic.Quote(alias.Value.Value)} refers to no anchor", At(alias.Start));
                 _aliasBudget -= anchored.Size;
                 if (_aliasBudget < 0)
                     throw new YamlSyntaxException($"aliases expand to more than {_limits.MaxAliasExpansion} nodes", At(alias.Start), stopsInput: true);
+                _aliasCharBudget -= anchored.Chars;
+                if (_aliasCharBudget < 0)
+                    throw new YamlSyntaxException($"aliases expand to more than {_limits.MaxAliasExpansionChars} characters", At(alias.Start), stopsInput: true);
                 size = anchored.Size;
+                chars = anchored.Chars;
                 return anchored.Node;
             }
             case Scalar scalar:
@@ -187,7 +203,8 @@ internal sealed class YamlTreeReader
                 var tag = scalar.Tag.IsEmpty || scalar.Tag.Value is "?" or "!" ? null : scalar.Tag.Value;
                 var node = new ScalarNode(At(scalar.Start), scalar.Value, scalar.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted or ScalarStyle.Literal or ScalarStyle.Folded, tag);
                 size = 1;
-                Remember(scalar.Anchor, node, size);
+                chars = scalar.Value.Length;
+                Remember(scalar.Anchor, node, size, chars);
                 return node;
             }
             case SequenceStart seq:
@@ -195,13 +212,15 @@ internal sealed class YamlTreeReader
                 parser.MoveNext();
                 var items = new List<YamlNode>();
                 size = 1;
+                chars = 0;
                 while (!parser.TryConsume<SequenceEnd>(out _))
                 {
-                    items.Add(ReadNode(parser, depth + 1, out var itemSize));
+                    items.Add(ReadNode(parser, depth + 1, out var itemSize, out var itemChars));
                     size += itemSize;
+                    chars += itemChars;
                 }
                 var node = new ListNode(At(seq.Start), items);
-                Remember(seq.Anchor, node, size);
+                Remember(seq.Anchor, node, size, chars);
                 return node;
             }
             case MappingStart map:
@@ -211,15 +230,21 @@ internal sealed class YamlTreeReader
                 var duplicates = new List<DuplicateKey>();
                 var seen = new Dictionary<string, Position>(StringComparer.Ordinal);
                 size = 1;
+                chars = 0;
                 while (!parser.TryConsume<MappingEnd>(out _))
                 {
-                    var keyNode = ReadNode(parser, depth + 1, out _);
+                    // An aliased key would let one anchored string stand for thousands of keys, each
+                    // looked up, compared and quoted: keys are written out.
+                    if (parser.Current is AnchorAlias keyAlias)
+                        throw new YamlSyntaxException("an alias cannot be a mapping key; write the key out", At(keyAlias.Start));
+                    var keyNode = ReadNode(parser, depth + 1, out _, out var keyChars);
                     if (keyNode is not ScalarNode keyScalar)
                         throw new YamlSyntaxException("mapping keys must be plain strings", keyNode.Position);
                     if (keyScalar.Value == "<<" && !keyScalar.Quoted)
                         throw new YamlSyntaxException("merge keys (<<) are not supported; write the fields out", keyNode.Position);
-                    var value = ReadNode(parser, depth + 1, out var valueSize);
+                    var value = ReadNode(parser, depth + 1, out var valueSize, out var valueChars);
                     size += valueSize + 1;
+                    chars += keyChars + valueChars;
                     if (seen.TryGetValue(keyScalar.Value, out var first))
                         duplicates.Add(new DuplicateKey(keyScalar.Value, keyNode.Position, first));
                     else
@@ -229,7 +254,7 @@ internal sealed class YamlTreeReader
                     }
                 }
                 var node = new MapNode(At(map.Start), entries, duplicates);
-                Remember(map.Anchor, node, size);
+                Remember(map.Anchor, node, size, chars);
                 return node;
             }
             default:
@@ -237,8 +262,8 @@ internal sealed class YamlTreeReader
         }
     }
 
-    private void Remember(AnchorName anchor, YamlNode node, int size)
+    private void Remember(AnchorName anchor, YamlNode node, int size, long chars)
     {
-        if (!anchor.IsEmpty) _anchors[anchor.Value] = (node, size);
+        if (!anchor.IsEmpty) _anchors[anchor.Value] = (node, size, chars);
     }
 }

@@ -76,12 +76,14 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapDelete("/v1/config/{kind}/{namespace}/{name}", (HttpContext context, string kind, string @namespace, string name) => Delete(node, context, kind, @namespace, name));
         app.MapGet("/v1/explain", (string? source, string? destination, string? sni) => Explain(node, source, destination, sni));
         app.MapGet("/v1/status", () => Status(node));
-        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/healthz", () => Health(node));
         app.MapGet("/readyz", () => Ready(node));
         app.MapPrometheusScrapingEndpoint("/metrics");
 
         await app.StartAsync();
-        return new AdminServer(app, address);
+        // The address Kestrel bound (the port it chose when given port 0).
+        var bound = new Uri(app.Urls.First());
+        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port));
     }
 
     /// <summary><c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly.</summary>
@@ -197,13 +199,30 @@ public sealed class AdminServer : IAsyncDisposable
         return Results.Json(Explanation.Of(decision), Json);
     }
 
+    /// <summary>"routing on revision N, in the cluster since T" or "..., not in a cluster since T (rejoining)".</summary>
+    private static string Standing(RouterNode node)
+    {
+        var status = node.Status;
+        var since = status.Since.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        var membership = status.InCluster ? $"in the cluster since {since}" : $"not in a cluster since {since} ({status.State})";
+        return $"routing on revision {node.Routes.Current.Revision}, {membership}{(status.Draining ? ", draining" : "")}";
+    }
+
+    /// <summary>Alive: the data plane runs (it routes whether or not the node is in a cluster; out of one, it rejoins by itself).</summary>
+    private static IResult Health(RouterNode node) =>
+        node.System.WhenTerminated.IsCompleted
+            ? Results.Text("not ok: the data plane has stopped\n", statusCode: 503)
+            : Results.Text($"ok: {Standing(node)}\n");
+
     private static async Task<IResult> Status(RouterNode node)
     {
-        var cluster = Cluster.Get(node.System);
-        var state = cluster.State;
+        var membership = node.Status;
+        var cluster = Cluster.Get(node.ClusterSystem);
+        // Out of a cluster the last state seen would be stale: show none.
+        var state = membership.InCluster ? cluster.State : new ClusterEvent.CurrentClusterState();
         var listeners = await node.ListenersAsync();
         var snapshot = node.Routes.Current;
-        var applied = await node.AppliedRevisionsAsync();
+        var applied = membership.InCluster ? await node.AppliedRevisionsAsync() : new Dictionary<string, long>();
         // The singleton writer runs on the oldest Up member with the router role.
         var writer = state.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("router"))
             .OrderBy(m => m, Member.AgeOrdering).FirstOrDefault();
@@ -212,6 +231,15 @@ public sealed class AdminServer : IAsyncDisposable
             node = node.Options.Name,
             address = cluster.SelfAddress.ToString(),
             revision = snapshot.Revision,
+            membership = new
+            {
+                state = membership.State,
+                inCluster = membership.InCluster,
+                since = membership.Since,
+                incarnation = membership.Incarnation,
+                draining = membership.Draining,
+                summary = Standing(node),
+            },
             configWriter = writer?.Address.ToString(),
             members = state.Members.Select(m => new
             {
@@ -228,12 +256,14 @@ public sealed class AdminServer : IAsyncDisposable
     private static async Task<IResult> Ready(RouterNode node)
     {
         var snapshot = node.Routes.Current;
+        if (node.Status.Draining) return Results.Text($"not ready: draining ({Standing(node)})\n", statusCode: 503);
         var listeners = await node.ListenersAsync();
         var unbound = listeners.Where(l => !l.Bound).Select(l => l.Address).ToList();
         if (snapshot.Revision == 0) return Results.Text("not ready: no configuration yet\n", statusCode: 503);
         if (unbound.Count > 0 || listeners.Count < snapshot.Listeners.Count)
             return Results.Text($"not ready: listeners not bound: {string.Join(", ", unbound)}\n", statusCode: 503);
-        return Results.Text($"ready: revision {snapshot.Revision}, {listeners.Count} listener(s)\n");
+        // Ready out of a cluster too: the node routes with its last configuration (the summary says so).
+        return Results.Text($"ready: {listeners.Count} listener(s), {Standing(node)}\n");
     }
 
     public async ValueTask DisposeAsync()
