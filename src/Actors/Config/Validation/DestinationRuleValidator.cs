@@ -29,7 +29,7 @@ internal static class DestinationRuleValidator
             var path = $"spec.subsets[{i}]";
             if (string.IsNullOrEmpty(subset.Name)) f.Error($"{path}.name", "subset name is required");
             else if (!Checks.IsIstioLabel(subset.Name))
-                f.Error($"{path}.name", $"subset name '{subset.Name}' is invalid: must be a DNS label (letters, digits and '-')");
+                f.Error($"{path}.name", $"subset name '{subset.Name}' is invalid: must be a DNS-1123 label (letters of either case, digits and '-')");
             if (!names.Add(subset.Name ?? "")) f.Error($"{path}.name", $"duplicate subset names: '{subset.Name}' is defined twice");
             Checks.Labels(f, $"{path}.labels", subset.Labels);
             TrafficPolicy(f, $"{path}.trafficPolicy", subset.TrafficPolicy);
@@ -74,8 +74,9 @@ internal static class DestinationRuleValidator
             var pls = policy.PortLevelSettings[i];
             var ppath = $"{path}.portLevelSettings[{i}]";
             if (pls.Port is null) f.Error($"{ppath}.port", "portTrafficPolicy must have a valid port");
+            // Istio accepts a port twice; only the first entry applies.
             else if (pls.Port.Number is { } number && !ports.Add(number))
-                f.Error($"{ppath}.port.number", $"port {number} has more than one portLevelSettings entry");
+                f.Warning($"{ppath}.port.number", $"port {number} has more than one portLevelSettings entry; only the first applies");
             if (pls.LoadBalancer is null && pls.ConnectionPool is null && pls.OutlierDetection is null && pls.Tls is null)
                 f.Error(ppath, "port traffic policy must have at least one field");
             else Settings(f, ppath, pls.LoadBalancer, pls.ConnectionPool, pls.OutlierDetection, pls.Tls);
