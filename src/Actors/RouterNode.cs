@@ -365,7 +365,7 @@ public sealed class RouterNode : IAsyncDisposable
         {
             try
             {
-                var reply = await Writer.Ask<object>(message, ConfigClient.Timeout + TimeSpan.FromSeconds(5));
+                var reply = await Writer.Ask<object>(message, ConfigClient.MaxTimeout);
                 if (reply is not (ConfigUnavailable or ConfigUncertain) || DateTime.UtcNow >= deadline) return reply;
             }
             catch (AskTimeoutException) when (DateTime.UtcNow < deadline)

@@ -27,14 +27,28 @@ public sealed class ConfigClient : ReceiveActor
     /// </summary>
     public static readonly TimeSpan Timeout = Deadline + TimeSpan.FromSeconds(5);
 
+    /// <summary>A large write takes the writer longer (decode, validate, compile): this much more per 100 KB of manifests.</summary>
+    private static readonly TimeSpan PerHundredKilobytes = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest any answer of this client can take (for callers' own asks): a write of the admin API's 4 MiB.</summary>
+    public static readonly TimeSpan MaxTimeout = TimeoutFor(4 * 1024 * 1024) + TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(2);
+
+    private static TimeSpan TimeoutFor(int manifestBytes) => Timeout + PerHundredKilobytes * (manifestBytes / 100_000.0);
+
     public static Props Props(IActorRef writer) => Akka.Actor.Props.Create(() => new ConfigClient(writer));
 
     public ConfigClient(IActorRef writer)
     {
         var cluster = Cluster.Get(Context.System);
-        Receive<ApplyConfig>(a => Write(cluster, writer, () => new WriteConfig(ManifestEncoder.ToYaml(a.Resources), DateTimeOffset.UtcNow + Deadline)));
+        Receive<ApplyConfig>(a =>
+        {
+            var manifests = ManifestEncoder.ToYaml(a.Resources);
+            Write(cluster, writer, () => new WriteConfig(manifests, DateTimeOffset.UtcNow + Deadline));
+        });
         Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline)));
-        Receive<GetConfig>(g => Context.ActorOf(Request.Props(writer, new ReadConfig(g.Kind, g.Namespace), Sender)));
+        Receive<GetConfig>(g => Context.ActorOf(Request.Props(writer, new ReadConfig(g.Kind, g.Namespace), Sender, null)));
     }
 
     /// <summary>
@@ -51,37 +65,62 @@ public sealed class ConfigClient : ReceiveActor
             Context.Sender.Tell(new ConfigUnavailable($"only {members - unreachable} of {members} cluster members are reachable from this node; a write needs a majority"));
             return;
         }
-        Context.ActorOf(Request.Props(writer, message(), Context.Sender));
+        Context.ActorOf(Request.Props(writer, message(), Context.Sender, message));
     }
 
     /// <summary>One request to the writer: remembers the revision a write was journaled as, until the answer or the timeout.</summary>
     private sealed class Request : ReceiveActor
     {
-        public static Props Props(IActorRef writer, IClusterMessage message, IActorRef replyTo) =>
-            Akka.Actor.Props.Create(() => new Request(writer, message, replyTo));
+        /// <param name="again">A fresh copy of a write that may be sent again (a kubectl-style apply: a second copy of a
+        /// write already applied is reported unchanged), or null.</param>
+        public static Props Props(IActorRef writer, IClusterMessage message, IActorRef replyTo, Func<IClusterMessage>? again) =>
+            Akka.Actor.Props.Create(() => new Request(writer, message, replyTo, again));
 
         private sealed class Expired
         {
             public static readonly Expired Instance = new();
         }
 
-        public Request(IActorRef writer, IClusterMessage message, IActorRef replyTo)
+        private sealed class SendAgain
+        {
+            public static readonly SendAgain Instance = new();
+        }
+
+        public Request(IActorRef writer, IClusterMessage message, IActorRef replyTo, Func<IClusterMessage>? again)
         {
             long? journaled = null;
             writer.Tell(message);
-            var timer = Context.System.Scheduler.ScheduleTellOnceCancelable(Timeout, Self, Expired.Instance, Self);
-            Receive<WriteJournaled>(j => journaled = j.Revision);
+            // A write sent to a writer whose node just died is lost until the proxy finds the next one: an apply is sent
+            // again until it is journaled, so it goes through within moments of the new writer, not after the timeout.
+            // Only small ones: each copy costs the writer a decode and a compile, cheap for them, seconds for 10,000 Services.
+            var resend = again is null || message is not WriteConfig { Manifests.Length: < 64 * 1024 } ? null
+                : Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(ResendAfter, ResendAfter, Self, SendAgain.Instance, Self);
+            Receive<SendAgain>(_ => writer.Tell(again!()));
+            // With copies in flight, one dropped copy says nothing about the others.
+            Receive<WriteDropped>(_ => resend is not null, _ => { });
+            var timeout = TimeoutFor(message is WriteConfig w ? w.Manifests.Length : 0);
+            var timer = Context.System.Scheduler.ScheduleTellOnceCancelable(timeout, Self, Expired.Instance, Self);
+            Receive<WriteJournaled>(j =>
+            {
+                // Journaled: only the replication to a majority is left, which the writer gives up on after 3 s.
+                journaled = j.Revision;
+                resend?.Cancel();
+                timer.Cancel();
+                timer = Context.System.Scheduler.ScheduleTellOnceCancelable(Timeout, Self, Expired.Instance, Self);
+            });
             Receive<Expired>(_ =>
             {
+                resend?.Cancel();
                 replyTo.Tell(message is ReadConfig
                     ? new Status.Failure(new AskTimeoutException($"the config writer did not answer within {Timeout.TotalSeconds:0}s"))
                     : new ConfigUncertain(journaled, journaled is { } revision
                         ? $"journaled as revision {revision}, but the config writer did not confirm it on a majority within {Timeout.TotalSeconds:0}s"
-                        : $"the config writer did not answer within {Timeout.TotalSeconds:0}s; the write may still be applied"));
+                        : $"the config writer did not answer within {timeout.TotalSeconds:0}s; the write may still be applied"));
                 Context.Stop(Self);
             });
             ReceiveAny(reply =>
             {
+                resend?.Cancel();
                 timer.Cancel();
                 replyTo.Tell(FromWire(reply));
                 Context.Stop(Self);

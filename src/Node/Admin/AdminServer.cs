@@ -125,7 +125,7 @@ public sealed class AdminServer : IAsyncDisposable
         var report = ConfigCheck.Check(text, "request");
         if (!report.Ok) return Results.Json(new { errors = report.Errors.Select(ErrorJson) }, Json, statusCode: 400);
 
-        var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), ConfigClient.Timeout + TimeSpan.FromSeconds(5));
+        var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), ConfigClient.MaxTimeout);
         if (reply is ConfigAccepted { } done && context.Request.Query.TryGetValue("wait", out var wait) && wait == "true")
         {
             var lagging = await node.WaitForClusterRevisionAsync(done.Revision, WaitTimeout);
@@ -172,7 +172,7 @@ public sealed class AdminServer : IAsyncDisposable
     private static async Task<IResult> GetConfig(RouterNode node, HttpContext context, string? kind, string? ns)
     {
         ConfigContent content;
-        try { content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), ConfigClient.Timeout + TimeSpan.FromSeconds(5)); }
+        try { content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), ConfigClient.MaxTimeout); }
         catch (AskTimeoutException)
         {
             context.Response.Headers.RetryAfter = "1";
@@ -188,7 +188,7 @@ public sealed class AdminServer : IAsyncDisposable
     {
         var known = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase));
         if (known is null) return Results.Json(new { error = $"unknown kind '{kind}'" }, Json, statusCode: 404);
-        var reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), ConfigClient.Timeout + TimeSpan.FromSeconds(5));
+        var reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), ConfigClient.MaxTimeout);
         return reply switch
         {
             ConfigAccepted a => Results.Json(new { revision = a.Revision }, Json),

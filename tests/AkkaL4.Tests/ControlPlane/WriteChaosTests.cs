@@ -1,0 +1,327 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using AkkaL4.Node.Echo;
+using AkkaL4.Tests.Support;
+using Xunit.Abstractions;
+
+namespace AkkaL4.Tests.ControlPlane;
+
+/// <summary>
+/// The write contract under failure, on three real <c>akkal4 run</c> processes with the built-in (production)
+/// timings and one real PostgreSQL journal, shared by the scenarios in turn: a poison configuration; writes while a
+/// node is SIGSTOPped; the writer's node killed under continuous writes through the others; a full restart; a
+/// 10,000-Service configuration through a non-writer; majority loss. Each prints one figure line
+/// (<c>chaos NAME: acked=… lost=… recovery=…s</c>). "Lost" counts acknowledged writes missing from a node's
+/// configuration in force (its last-known-good file, written as it applies a revision).
+/// </summary>
+/// <remarks>
+/// Addresses: node N's remoting and admin API on 127.10.0.N (4053, 15000), every node given nodes 1 and 2 as seeds;
+/// the mesh VIP 127.10.1.1:19000 (shared through SO_REUSEPORT) to the echo upstream 127.10.2.1:9000; clients from 127.10.3.1.
+/// </remarks>
+[Collection(ProcessesCollection.Name)]
+public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "akkal4-writes-" + Guid.NewGuid().ToString("N"));
+    private readonly PostgresServer _postgres = new();
+    private readonly Dictionary<int, Process> _nodes = [];
+    private readonly ConcurrentQueue<string> _log = new();
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
+    private readonly Dictionary<string, long> _acked = [];
+    private EchoServer? _upstream;
+
+    private static string Admin(int n) => $"http://127.10.0.{n}:15000";
+
+    private const string Base = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: echo, namespace: default}
+        spec:
+          clusterIP: 127.10.1.1
+          selector: {app: echo}
+          ports: [{name: tcp, port: 19000, targetPort: 9000}]
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata: {name: echo-1, namespace: default}
+        spec: {address: 127.10.2.1, labels: {app: echo}}
+        """;
+
+    /// <summary>One small write: a WorkloadEntry of its own in namespace "writes".</summary>
+    private static string Entry(string name) => $$$"""
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata: {name: {{{name}}}, namespace: writes}
+        spec: {address: 127.10.9.9, labels: {app: {{{name}}}}}
+        """;
+
+    /// <summary><paramref name="count"/> headless Services (no listener each: the size is under test, not binding).</summary>
+    internal static string Services(int count) => string.Join("\n---\n", Enumerable.Range(0, count).Select(i => $$$"""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: svc-{{{i}}}, namespace: big-{{{i % 10}}}}
+        spec:
+          clusterIP: None
+          selector: {app: svc-{{{i}}}}
+          ports: [{name: tcp, port: {{{1000 + i % 50000}}}, targetPort: 9000}]
+        """));
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_root);
+        _upstream = new EchoServer(IPEndPoint.Parse("127.10.2.1:9000"), "echo");
+        await _postgres.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var p in _nodes.Values.Where(p => !p.HasExited)) p.Kill(entireProcessTree: true);
+        foreach (var p in _nodes.Values) { await p.WaitForExitAsync(); p.Dispose(); }
+        foreach (var line in _log.TakeLast(200)) output.WriteLine(line);
+        if (_upstream is not null) await _upstream.DisposeAsync();
+        _http.Dispose();
+        await _postgres.DisposeAsync();
+        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
+    }
+
+    private void Start(int n)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+                 {
+                     Path.Combine(AppContext.BaseDirectory, "akkal4.dll"), "run", "--name", $"writes-{n}",
+                     "--remoting", $"127.10.0.{n}:4053", "--admin", $"127.10.0.{n}:15000", "--data", Path.Combine(_root, $"n{n}"),
+                     "--journal-provider", "postgres", "--journal-connection", _postgres.ConnectionString,
+                     "--seed", "akka.tcp://akkal4@127.10.0.1:4053", "--seed", "akka.tcp://akkal4@127.10.0.2:4053",
+                 })
+            start.ArgumentList.Add(arg);
+        start.Environment.Remove("AKKAL4_ADMIN_TOKEN");
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) => Keep($"[n{n}] {e.Data}");
+        process.ErrorDataReceived += (_, e) => Keep($"[n{n} err] {e.Data}");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _nodes[n] = process;
+    }
+
+    private void Keep(string line)
+    {
+        if (line.Contains("access", StringComparison.Ordinal) && line.Contains("bytes", StringComparison.Ordinal)) return;
+        _log.Enqueue(line);
+        while (_log.Count > 3000) _log.TryDequeue(out _);
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+
+    private void Signal(int n, int signal) => Assert.Equal(0, kill(_nodes[n].Id, signal));
+
+    private async Task KillAsync(int n)
+    {
+        Signal(n, 9);
+        await _nodes[n].WaitForExitAsync();
+    }
+
+    private void Figure(string name, int acked, int lost, double recovery)
+    {
+        var line = $"chaos {name}: acked={acked} lost={lost} recovery={recovery:0.0}s";
+        output.WriteLine(line);
+        Console.WriteLine(line);
+    }
+
+    private async Task Eventually(Func<Task<bool>> condition, string what, TimeSpan? patience = null)
+    {
+        var deadline = DateTime.UtcNow + (patience ?? Patience);
+        while (true)
+        {
+            try
+            {
+                if (await condition()) return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                // not (yet) answering
+            }
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting: {what}\n{string.Join("\n", _log.TakeLast(80))}");
+            await Task.Delay(200);
+        }
+    }
+
+    private async Task<JsonElement> Status(int n)
+    {
+        using var doc = JsonDocument.Parse(await _http.GetStringAsync(Admin(n) + "/v1/status"));
+        return doc.RootElement.Clone();
+    }
+
+    private async Task<long> Revision(int n) => (await Status(n)).GetProperty("revision").GetInt64();
+
+    private async Task<int> Writer()
+    {
+        var address = (await Status(_nodes.Keys.First(n => !_nodes[n].HasExited))).GetProperty("configWriter").GetString();
+        return _nodes.Keys.Single(n => address == $"akka.tcp://akkal4@127.10.0.{n}:4053");
+    }
+
+    /// <summary>A PUT: its status, body and time taken (a transport failure is status 0).</summary>
+    private async Task<(int Status, JsonElement Body, double Seconds)> Put(int n, string yaml)
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            using var response = await _http.PutAsync(Admin(n) + "/v1/config", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+            var text = await response.Content.ReadAsStringAsync();
+            return ((int)response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone(), clock.Elapsed.TotalSeconds);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return (0, default, clock.Elapsed.TotalSeconds);
+        }
+    }
+
+    /// <summary>Writes Entry(name) through node n; an acknowledged one (200) is remembered with its revision.</summary>
+    private async Task<int> Write(int n, string name)
+    {
+        var (status, body, _) = await Put(n, Entry(name));
+        if (status == 200) lock (_acked) _acked[name] = body.GetProperty("revision").GetInt64();
+        return status;
+    }
+
+    /// <summary>Acknowledged writes missing from node n's configuration in force, once it is at the newest acknowledged revision.</summary>
+    private async Task<int> Lost(int n)
+    {
+        long newest;
+        lock (_acked) newest = _acked.Values.DefaultIfEmpty(0).Max();
+        await Eventually(async () => await Revision(n) >= newest, $"node {n} at revision {newest}");
+        var text = await File.ReadAllTextAsync(Path.Combine(_root, $"n{n}", "last-known-good.yaml"));
+        lock (_acked) return _acked.Keys.Count(name => !text.Contains($"name: {name}\n", StringComparison.Ordinal));
+    }
+
+    private static async Task<string> Line() =>
+        await LineClient.SendAsync(IPAddress.Parse("127.10.3.1"), IPEndPoint.Parse("127.10.1.1:19000"), "ping", TimeSpan.FromSeconds(10));
+
+    private async Task StartCluster()
+    {
+        Start(1);
+        await Eventually(async () => (await Status(1)).GetProperty("members").GetArrayLength() >= 1, "node 1 up");
+        Start(2);
+        Start(3);
+        await Eventually(async () => (await Status(1)).GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up") == 3,
+            "three members up");
+    }
+
+    [Fact]
+    public async Task Acknowledged_writes_survive_poison_a_hung_node_the_writers_death_a_full_restart_size_and_majority_loss()
+    {
+        await StartCluster();
+        await Eventually(async () => (await Put(2, Base)).Status == 200, "the first write");
+        await Eventually(async () => await Line() == "echo ping", "the VIP routes");
+
+        // 1. Poison: validates, but the compiler cannot use it: 400 with the field path, nothing journaled.
+        var before = await Revision(1);
+        var (poisonStatus, poison, poisonSeconds) = await Put(3, WriteContractTests.Poison("writes", "127.10.1.9"));
+        Assert.Equal(400, poisonStatus);
+        Assert.Contains(WriteContractTests.PoisonField, poison.ToString());
+        Assert.Equal(before, await Revision(3));
+        Figure("poison", 0, 0, poisonSeconds);
+
+        // 2. A non-writer SIGSTOPped (it hosts RouteTable shards too): writes through the others go on, promptly.
+        var writer = await Writer();
+        var hung = new[] { 1, 2, 3 }.First(n => n != writer);
+        var through = new[] { 1, 2, 3 }.First(n => n != writer && n != hung);
+        Signal(hung, 19);
+        var slowest = 0.0;
+        var stopped = Stopwatch.StartNew();
+        for (var i = 0; stopped.Elapsed < TimeSpan.FromSeconds(3); i++)
+        {
+            var clock = Stopwatch.StartNew();
+            Assert.Equal(200, await Write(i % 2 == 0 ? writer : through, $"stop-{i}"));
+            slowest = Math.Max(slowest, clock.Elapsed.TotalSeconds);
+        }
+        Signal(hung, 18);
+        var resumed = Stopwatch.StartNew();
+        var lostOnHung = await Lost(hung);
+        Figure("sigstop", _acked.Count, lostOnHung, resumed.Elapsed.TotalSeconds);
+        Assert.Equal(0, lostOnHung);
+        Assert.True(slowest < 5, $"a write took {slowest:0.0}s while a node was stopped");
+
+        // 3. The writer's node killed under continuous writes through the other two.
+        writer = await Writer();
+        var survivors = new[] { 1, 2, 3 }.Where(n => n != writer).ToArray();
+        using var stop = new CancellationTokenSource();
+        var killedAt = TimeSpan.Zero;
+        TimeSpan? resumedAt = null;
+        var clockAll = Stopwatch.StartNew();
+        var writes = Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var status = await Write(survivors[i % 2], $"kill-{i}");
+                if (status == 200 && killedAt > TimeSpan.Zero && resumedAt is null) resumedAt = clockAll.Elapsed;
+                if (status != 200) await Task.Delay(100);
+            }
+        });
+        await Task.Delay(2000);
+        killedAt = clockAll.Elapsed;
+        await KillAsync(writer);
+        await Eventually(() => Task.FromResult(resumedAt is not null), "writes resume after the writer's node died");
+        await Task.Delay(2000);
+        stop.Cancel();
+        await writes;
+        var recovery = (resumedAt!.Value - killedAt).TotalSeconds;
+        var lostOnSurvivors = 0;
+        foreach (var n in survivors) lostOnSurvivors += await Lost(n);
+        Figure("writer-kill", _acked.Count, lostOnSurvivors, recovery);
+        Assert.Equal(0, lostOnSurvivors);
+        for (var i = 0; i < 3; i++) Assert.Equal("echo ping", await Line());
+        output.WriteLine($"writes resumed {recovery:0.0}s after the writer's node was killed (goal: 15s)");
+
+        // 4. Full restart: every node killed, all started again; every acknowledged write is there.
+        Start(writer);
+        await Eventually(async () => (await Status(survivors[0])).GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up") == 3,
+            "the killed node back in the cluster");
+        foreach (var n in new[] { 1, 2, 3 }) await KillAsync(n);
+        var restart = Stopwatch.StartNew();
+        await StartCluster();
+        await Eventually(async () => await Write(3, "after-restart") == 200, "a write after the full restart");
+        var afterRestart = restart.Elapsed.TotalSeconds;
+        var lostAfterRestart = 0;
+        foreach (var n in new[] { 1, 2, 3 }) lostAfterRestart += await Lost(n);
+        Figure("full-restart", _acked.Count, lostAfterRestart, afterRestart);
+        Assert.Equal(0, lostAfterRestart);
+
+        // 5. 10,000 Services (under the 4 MiB limit) through a node that does not run the writer, in force everywhere.
+        var big = Services(10_000);
+        Assert.InRange(Encoding.UTF8.GetByteCount(big), 1_000_000, 4 * 1024 * 1024);
+        writer = await Writer();
+        var nonWriter = new[] { 1, 2, 3 }.First(n => n != writer);
+        var sent = Stopwatch.StartNew();
+        var (bigStatus, bigBody, bigSeconds) = await Put(nonWriter, big);
+        Assert.True(bigStatus == 200, $"10,000 Services: {bigStatus} {bigBody}");
+        var bigRevision = bigBody.GetProperty("revision").GetInt64();
+        foreach (var n in new[] { 1, 2, 3 }) await Eventually(async () => await Revision(n) >= bigRevision, $"node {n} puts the 10,000 Services in force");
+        var propagation = sent.Elapsed.TotalSeconds;
+        Figure("big-config", 1, 0, propagation);
+        output.WriteLine($"10,000 Services ({Encoding.UTF8.GetByteCount(big)} bytes): acknowledged after {bigSeconds:0.0}s, in force on all 3 nodes after {propagation:0.0}s");
+
+        // 6. Majority loss: two nodes killed; the survivor routes on, and a write through it is answered promptly.
+        var survivor = nonWriter;
+        foreach (var n in new[] { 1, 2, 3 }.Where(n => n != survivor)) await KillAsync(n);
+        await Eventually(async () => (await Status(survivor)).GetProperty("unreachable").GetArrayLength() == 2 || !(await Status(survivor)).GetProperty("membership").GetProperty("inCluster").GetBoolean(),
+            "the survivor sees the others gone");
+        var (lossStatus, lossBody, lossSeconds) = await Put(survivor, Entry("minority"));
+        output.WriteLine($"write through the survivor: {lossStatus} after {lossSeconds:0.0}s: {lossBody}");
+        Assert.True(lossStatus is 503 or 504, $"a write without a majority: {lossStatus}");
+        Assert.True(lossSeconds < 15, $"a write without a majority took {lossSeconds:0.0}s");
+        for (var i = 0; i < 3; i++) Assert.Equal("echo ping", await Line());
+        await Task.Delay(TimeSpan.FromSeconds(8)); // past the resolver's decision (stable-after 5s): it still routes
+        Assert.Equal("echo ping", await Line());
+        Figure("majority-loss", 0, 0, lossSeconds);
+    }
+}
