@@ -22,7 +22,7 @@ public sealed class ConfigClient : ReceiveActor
 
     /// <summary>
     /// How long this client waits for an answer: the deadline plus the writer's time for a batch (journal, then
-    /// replication to a majority, which gives up after 3 s), so a write the writer took is answered unless the
+    /// replication to a majority, which gives up after 3 s plus a second per 250 KB), so a write the writer took is answered unless the
     /// writer crashed or its node became unreachable meanwhile; that outcome is then uncertain.
     /// </summary>
     public static readonly TimeSpan Timeout = Deadline + TimeSpan.FromSeconds(5);
@@ -102,11 +102,11 @@ public sealed class ConfigClient : ReceiveActor
             var timer = Context.System.Scheduler.ScheduleTellOnceCancelable(timeout, Self, Expired.Instance, Self);
             Receive<WriteJournaled>(j =>
             {
-                // Journaled: only the replication to a majority is left, which the writer gives up on after 3 s.
+                // Journaled: only the replication to a majority is left, which the writer gives up on well within this.
                 journaled = j.Revision;
                 resend?.Cancel();
                 timer.Cancel();
-                timer = Context.System.Scheduler.ScheduleTellOnceCancelable(Timeout, Self, Expired.Instance, Self);
+                timer = Context.System.Scheduler.ScheduleTellOnceCancelable(timeout, Self, Expired.Instance, Self);
             });
             Receive<Expired>(_ =>
             {
@@ -114,7 +114,7 @@ public sealed class ConfigClient : ReceiveActor
                 replyTo.Tell(message is ReadConfig
                     ? new Status.Failure(new AskTimeoutException($"the config writer did not answer within {Timeout.TotalSeconds:0}s"))
                     : new ConfigUncertain(journaled, journaled is { } revision
-                        ? $"journaled as revision {revision}, but the config writer did not confirm it on a majority within {Timeout.TotalSeconds:0}s"
+                        ? $"journaled as revision {revision}, but the config writer did not confirm it on a majority within {timeout.TotalSeconds:0}s"
                         : $"the config writer did not answer within {timeout.TotalSeconds:0}s; the write may still be applied"));
                 Context.Stop(Self);
             });

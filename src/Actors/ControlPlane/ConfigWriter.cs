@@ -221,9 +221,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Command<IUpdateFailure>(f => f.Request is Pending, f =>
         {
             var pending = (Pending)f.Request;
-            _log.Warning("config revision {0}: not replicated to a majority within {1}; it spreads as nodes become reachable", pending.Revision, ReplicationTimeout);
+            _log.Warning("config revision {0}: not replicated to a majority in time; it spreads as nodes become reachable", pending.Revision);
             pending.ReplyTo.Tell(new WriteUncertain(pending.Revision,
-                $"journaled as revision {pending.Revision}, but not confirmed on a majority of nodes within {ReplicationTimeout.TotalSeconds:0}s; it spreads as nodes become reachable"));
+                $"journaled as revision {pending.Revision}, but not confirmed on a majority of nodes in time; it spreads as nodes become reachable"));
             Serve();
         });
         Common();
@@ -276,8 +276,11 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>The whole configuration to every node, confirmed by a majority (the answer comes with <paramref name="request"/>).</summary>
     private void Replicate(Pending? request)
     {
-        var register = new LWWRegister<string>(_self, LastKnownGood.Format(_store.Read(null, null)), _store.Revision);
-        _replicator.Tell(Dsl.Update(Key, register, new WriteMajority(ReplicationTimeout), request, r => r.Merge(register)));
+        var text = LastKnownGood.Format(_store.Read(null, null));
+        var register = new LWWRegister<string>(_self, text, _store.Revision);
+        // A large configuration takes the nodes longer to receive and store: a second more per 250 KB.
+        var timeout = ReplicationTimeout + TimeSpan.FromSeconds(text.Length / 250_000.0);
+        _replicator.Tell(Dsl.Update(Key, register, new WriteMajority(timeout), request, r => r.Merge(register)));
     }
 
     /// <summary>A write that waited past its deadline (no writer reachable meanwhile) was already answered "not applied".</summary>
