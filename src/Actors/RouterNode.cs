@@ -34,6 +34,8 @@ public sealed record RouterNodeOptions
     public string? Hocon { get; init; }
     /// <summary>HOCON placed over it, for per-node values and tests.</summary>
     public string? Overrides { get; init; }
+    /// <summary>Mutual TLS for cluster remoting (null: plain TCP; only sensible on loopback).</summary>
+    public RemotingTls? Tls { get; init; }
     /// <summary>Tests only: the config writer stops right after journaling a batch whose revision this returns true for.</summary>
     internal Func<long, bool>? CrashWriterAfterJournaling { get; init; }
 }
@@ -164,7 +166,9 @@ public sealed class RouterNode : IAsyncDisposable
             .WithFallback(ConfigurationFactory.ParseString(options.Hocon ?? BuiltInHocon()))
             // The SQL plugin's own reference settings (class names, table layout).
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
-        var system = ActorSystem.Create(ActorSystemName, config);
+        var system = options.Tls is { } tls
+            ? ActorSystem.Create(ActorSystemName, BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(config)).And(tls.Setup()))
+            : ActorSystem.Create(ActorSystemName, config);
         var node = new RouterNode(options, system, transport);
         var cluster = Cluster.Get(system);
         if (options.Seeds.Count == 0) cluster.Join(cluster.SelfAddress);

@@ -54,7 +54,7 @@ internal static class RunCommand
         var name = new Option<string>("--name") { Description = "The node's name in logs and metrics.", DefaultValueFactory = _ => Environment.MachineName };
         var seeds = new Option<string[]>("--seed")
         {
-            Description = "Cluster address of a node to join (akka.tcp://akkal4@host:port), repeatable; default $AKKAL4_SEEDS (comma-separated). None: start a single-member cluster.",
+            Description = "Cluster address of a node to join (akka.tcp://akkal4@host:port; akka.ssl.tcp://... with --tls-cert), repeatable; default $AKKAL4_SEEDS (comma-separated). None: start a single-member cluster.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_SEEDS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
             Arity = ArgumentArity.ZeroOrMore,
         };
@@ -63,11 +63,38 @@ internal static class RunCommand
             Description = "Serve mesh listeners (every Service/ServiceEntry address); --mesh false makes a gateway-only node.",
             DefaultValueFactory = _ => true,
         };
+        var tlsCert = new Option<string?>("--tls-cert")
+        {
+            Description = "PKCS#12 file with this node's certificate and key, and the cluster CA's certificate (`akkal4 cert create`): "
+                          + "turns on mutual TLS for cluster remoting (addresses become akka.ssl.tcp://); only nodes whose certificate chains to that CA can join. Default: $AKKAL4_TLS_CERT.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_TLS_CERT"),
+        };
+        var tlsPassword = new Option<string?>("--tls-cert-password")
+        {
+            Description = $"Password of --tls-cert (default: ${CertCommand.PasswordVariable}).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable(CertCommand.PasswordVariable),
+        };
+        var insecureRemoting = new Option<bool>("--insecure-remoting")
+        {
+            Description = "Allow cluster remoting on a non-loopback address without TLS: anyone who reaches the port can join the cluster and rewrite its configuration. Default: $AKKAL4_INSECURE_REMOTING=true.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_INSECURE_REMOTING") is "true" or "1",
+        };
+        var adminCert = new Option<string?>("--admin-cert")
+        {
+            Description = "PKCS#12 file with a certificate and key: the admin API serves HTTPS with it. Default: $AKKAL4_ADMIN_CERT.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_CERT"),
+        };
+        var adminCertPassword = new Option<string?>("--admin-cert-password")
+        {
+            Description = "Password of --admin-cert (default: $AKKAL4_ADMIN_CERT_PASSWORD).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_CERT_PASSWORD"),
+        };
         var config = new Option<string?>("--config") { Description = "A HOCON file to use instead of the built-in cluster.hocon." };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it. "
             + $"${DataPlaneSettings.TransportVariable}=sockets|akka-streams picks the transport (default: akkal4.data-plane.transport in cluster.hocon, sockets).")
         {
-            files, labels, name, seeds, mesh, config, admin, adminToken, data, listen, publicHost, journalProvider, journalConnection,
+            files, labels, name, seeds, mesh, config, admin, adminToken, adminCert, adminCertPassword, data, listen, publicHost,
+            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -80,6 +107,28 @@ internal static class RunCommand
             if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var remoting))
             {
                 Console.Error.WriteLine($"akkal4: --remoting '{parse.GetValue(listen)}' is not IP:PORT");
+                return ExitCodes.Usage;
+            }
+            RemotingTls? tls = null;
+            if (parse.GetValue(tlsCert) is { Length: > 0 } certPath)
+            {
+                try { tls = RemotingTls.Load(certPath, parse.GetValue(tlsPassword)); }
+                catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"akkal4: --tls-cert {e.Message}");
+                    return ExitCodes.Usage;
+                }
+            }
+            else if (!IPAddress.IsLoopback(remoting.Address) && !parse.GetValue(insecureRemoting))
+            {
+                Console.Error.WriteLine($"akkal4: cluster remoting on {remoting} would be reachable from other hosts without TLS, and anyone reaching it could join the cluster "
+                                        + "and rewrite its configuration: give it a certificate (--tls-cert, see `akkal4 cert create`), or --insecure-remoting to run it unprotected");
+                return ExitCodes.Usage;
+            }
+            var scheme = tls is null ? "akka.tcp://" : "akka.ssl.tcp://";
+            if ((parse.GetValue(seeds) ?? []).FirstOrDefault(s => !s.StartsWith(scheme, StringComparison.Ordinal)) is { } wrongSeed)
+            {
+                Console.Error.WriteLine($"akkal4: --seed {wrongSeed}: this node's remoting is {(tls is null ? "plain TCP" : "TLS")}, so its seeds are {scheme}...");
                 return ExitCodes.Usage;
             }
             var postgres = parse.GetValue(journalProvider) == "postgres" ? parse.GetValue(journalConnection) : null;
@@ -122,6 +171,7 @@ internal static class RunCommand
                 Hocon = hocon,
                 DataDirectory = parse.GetValue(data),
                 PostgresJournal = postgres,
+                Tls = tls,
                 Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port}"
                             + (parse.GetValue(publicHost) is { Length: > 0 } host ? $", public-hostname = \"{host}\"" : "") + " }",
             });
