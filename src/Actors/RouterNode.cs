@@ -30,9 +30,9 @@ public sealed record RouterNodeOptions
     public string? DataDirectory { get; init; }
     /// <summary>A PostgreSQL connection string for the config writer's journal, shared by all nodes; null = SQLite in <see cref="DataDirectory"/>.</summary>
     public string? PostgresJournal { get; init; }
-    /// <summary>HOCON that replaces the built-in cluster.hocon (null = the built-in one).</summary>
-    public string? Hocon { get; init; }
-    /// <summary>HOCON placed over it, for per-node values and tests.</summary>
+    /// <summary>HOCON layered over the built-in cluster.hocon (a <c>--config</c> file, then <c>$AKKAL4_HOCON</c>): later layers win.</summary>
+    public IReadOnlyList<string> ConfigLayers { get; init; } = [];
+    /// <summary>HOCON placed over all of them, for per-node values (flags) and tests.</summary>
     public string? Overrides { get; init; }
     /// <summary>Mutual TLS for cluster remoting (null: plain TCP; only sensible on loopback).</summary>
     public RemotingTls? Tls { get; init; }
@@ -41,8 +41,11 @@ public sealed record RouterNodeOptions
 }
 
 /// <summary>
-/// One router node: an actor system in an Akka cluster with the data plane (listeners, connection
-/// actors, router actors). <see cref="Apply"/> swaps in a new configuration.
+/// One router node. Its data plane (listeners, connection actors, router actors) lives in an actor
+/// system of its own that only the node's end stops; its cluster side (membership, config writer,
+/// RouteTable shards, replication) lives in a second one, a <see cref="Membership"/>. When that one is
+/// downed or removed, the data plane routes on with the configuration in force and a fresh membership
+/// rejoins through the seeds and the members last seen. <see cref="Apply"/> swaps in a new configuration.
 /// </summary>
 public sealed class RouterNode : IAsyncDisposable
 {
@@ -51,51 +54,166 @@ public sealed class RouterNode : IAsyncDisposable
     private readonly RouterNodeOptions _options;
     private readonly IActorRef _routers;
     private readonly IActorRef _listeners;
+    private readonly Akka.Configuration.Config _clusterConfig;
+    private readonly LastKnownGood? _lastKnownGood;
+    private readonly TimeSpan _rejoinAfter;
+    private readonly object _gate = new();
+    private readonly HashSet<Address> _peers = [];
+    private readonly TaskCompletionSource _left = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile Membership _membership = null!;
+    private volatile MembershipStatus _status;
+    private volatile bool _stopping;
 
+    /// <summary>The data plane's actor system: listeners, connection actors, router actors, the access log.</summary>
     public ActorSystem System { get; }
     public LiveRoutes Routes { get; } = new();
     public DataPlaneMetrics Metrics { get; }
     public RouterNodeOptions Options => _options;
 
-    private RouterNode(RouterNodeOptions options, ActorSystem system, ITcpTransport? transport)
+    /// <summary>One incarnation of the node's cluster side; a downed one is replaced by a fresh one.</summary>
+    private sealed record Membership(ActorSystem System, IActorRef Writer, IActorRef RouteTables, int Incarnation);
+
+    /// <summary>Where the node stands in the cluster: in it (Up) since, or out of it (joining, rejoining, draining) since.</summary>
+    public sealed record MembershipStatus(string State, bool InCluster, DateTimeOffset Since, int Incarnation, bool Draining);
+
+    private RouterNode(RouterNodeOptions options, ActorSystem dataSystem, Akka.Configuration.Config clusterConfig, ITcpTransport? transport)
     {
         _options = options;
-        System = system;
+        _clusterConfig = clusterConfig;
+        System = dataSystem;
+        _status = new MembershipStatus("joining", false, DateTimeOffset.UtcNow, 0, false);
         Metrics = new DataPlaneMetrics(options.Name);
-        var settings = DataPlaneSettings.From(system.Settings.Config);
-        var materializer = system.Materializer();
-        transport ??= TcpTransports.Create(system, settings.Transport);
-        _routers = system.ActorOf(RouterSupervisor.Props(Metrics), "routers");
-        _listeners = system.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer, new Relays(materializer, Environment.ProcessorCount))), "listeners");
-        system.ActorOf(AccessLogWriter.Props(Console.Out), "access-log");
+        var settings = DataPlaneSettings.From(dataSystem.Settings.Config);
+        _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
+        var materializer = dataSystem.Materializer();
+        transport ??= TcpTransports.Create(dataSystem, settings.Transport);
+        _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics), "routers");
+        _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer,
+            new Relays(materializer, Environment.ProcessorCount), new ConnectionBudget(settings.MaxConnections))), "listeners");
+        dataSystem.ActorOf(AccessLogWriter.Props(Console.Out), "access-log");
 
-        var lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);
+        _lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);
         string? problem = null;
-        var saved = lastKnownGood?.Load(out problem);
-        if (problem is not null) system.Log.Warning("last-known-good ignored: {0}", problem);
+        var saved = _lastKnownGood?.Load(out problem);
+        if (problem is not null) dataSystem.Log.Warning("last-known-good ignored: {0}", problem);
         if (saved is not null)
         {
-            system.Log.Info("serving last-known-good configuration revision {0} from {1}", saved.Revision, lastKnownGood!.Path);
+            dataSystem.Log.Info("serving last-known-good configuration revision {0} from {1}", saved.Revision, _lastKnownGood!.Path);
             Apply(saved.Resources, saved.Revision);
         }
+    }
+
+    /// <summary>Starts a cluster side: the control plane's actors, then joins (<paramref name="rejoin"/>: only through others).</summary>
+    private Membership StartMembership(int incarnation, IReadOnlyList<Address>? rejoin)
+    {
+        var system = _options.Tls is { } tls
+            ? ActorSystem.Create(ActorSystemName, BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig)).And(tls.Setup()))
+            : ActorSystem.Create(ActorSystemName, _clusterConfig);
         // The stored configuration, one sharded, event-sourced entity per namespace; only the writer writes it.
-        RouteTables = RouteTable.StartRegion(system);
+        var routeTables = RouteTable.StartRegion(system);
         // Writes: this node's client → the singleton proxy → the one ConfigWriter of the cluster.
         // A writer that stops (a journal write failed, say) comes back, with backoff, from its journal,
         // and finishes the batch it had journaled before it takes another.
         var writerProps = BackoffSupervisor.Props(Backoff.OnStop(
-            ConfigWriter.Props(() => Volatile.Read(ref _applied), RouteTables, options.CrashWriterAfterJournaling), "writer",
+            ConfigWriter.Props(() => Volatile.Read(ref _applied), routeTables, _options.CrashWriterAfterJournaling), "writer",
             TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2, -1));
         system.ActorOf(ClusterSingletonManager.Props(writerProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "config-writer");
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
-        Writer = system.ActorOf(ConfigClient.Props(writer), "config-client");
+        var client = system.ActorOf(ConfigClient.Props(writer), "config-client");
         // Reads: every node applies each newer replicated revision and keeps it as its last-known-good.
         system.ActorOf(RouteCache.Props(() => Volatile.Read(ref _applied)?.Revision ?? 0, content =>
         {
             Apply(content.Resources, content.Revision);
-            lastKnownGood?.Save(content);
+            _lastKnownGood?.Save(content);
         }), "route-cache");
+        var membership = new Membership(system, client, routeTables, incarnation);
+
+        var cluster = Cluster.Get(system);
+        system.ActorOf(Props.Create(() => new PeerWatch(Remember)), "peer-watch");
+        cluster.RegisterOnMemberUp(() =>
+        {
+            if (!ReferenceEquals(_membership, membership)) return;
+            _status = _status with { State = "up", InCluster = true, Since = DateTimeOffset.UtcNow };
+            System.Log.Info("cluster: {0} is Up (membership {1}), routing on revision {2}", cluster.SelfAddress, incarnation, Routes.Current.Revision);
+            PublishApplied();
+        });
+        _ = system.WhenTerminated.ContinueWith(_ => OnMembershipEnded(membership), TaskScheduler.Default);
+        // Set before joining: the Up callback and Apply look at it.
+        _membership = membership;
+        if (rejoin is not null)
+        {
+            // Only through others, never alone: a node downed in a partition must not found a second cluster with a second writer.
+            if (rejoin.Count > 0) cluster.JoinSeedNodes(rejoin);
+            else cluster.Join(cluster.SelfAddress);
+        }
+        else if (_options.Seeds.Count == 0) cluster.Join(cluster.SelfAddress);
+        // Akka's seed process: a node first in its own seed list joins any other seed that answers, and
+        // founds the cluster only when none does; any other node waits for one of them.
+        else cluster.JoinSeedNodes(_options.Seeds.Select(Address.Parse));
+        return membership;
     }
+
+    private void Remember(Address address)
+    {
+        lock (_gate) _peers.Add(address);
+    }
+
+    /// <summary>The cluster side ended: downed, removed, or left. Unless the node is stopping, a fresh one rejoins.</summary>
+    private void OnMembershipEnded(Membership ended)
+    {
+        if (_stopping || !ReferenceEquals(_membership, ended)) return;
+        var self = Cluster.Get(ended.System).SelfAddress;
+        var reason = CoordinatedShutdown.Get(ended.System).ShutdownReason;
+        _status = _status with { State = "rejoining", InCluster = false, Since = DateTimeOffset.UtcNow };
+        if (reason is CoordinatedShutdown.ClusterLeavingReason)
+        {
+            // Asked to leave from outside (not by this node's own drain): the node ends, as on SIGTERM.
+            System.Log.Warning("cluster: {0} left the cluster; the node stops", self);
+            _left.TrySetResult();
+            return;
+        }
+        List<Address> peers;
+        lock (_gate)
+        {
+            peers = _options.Seeds.Select(Address.Parse).Concat(_peers).Where(a => !a.Equals(self)).Distinct().ToList();
+        }
+        System.Log.Warning("cluster: {0} is out of the cluster ({1}); routing on with revision {2}; rejoining through {3} in {4}",
+            self, reason?.GetType().Name ?? "terminated", Routes.Current.Revision, peers.Count == 0 ? "itself" : string.Join(", ", peers), _rejoinAfter);
+        _ = RejoinAsync(ended.Incarnation + 1, peers);
+    }
+
+    private async Task RejoinAsync(int incarnation, IReadOnlyList<Address> peers)
+    {
+        for (var delay = _rejoinAfter; !_stopping; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks)))
+        {
+            await Task.Delay(delay);
+            if (_stopping) return;
+            try
+            {
+                lock (_gate)
+                {
+                    if (_stopping) return;
+                    _status = _status with { Incarnation = incarnation };
+                    StartMembership(incarnation, peers);
+                }
+                return;
+            }
+            catch (Exception e)
+            {
+                // The remoting port may still be held by the ending system: try again.
+                System.Log.Warning("cluster: could not start membership {0} ({1}); trying again", incarnation, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Completes when the node's cluster side was asked to leave from outside: the node should drain and stop.</summary>
+    public Task LeftCluster => _left.Task;
+
+    /// <summary>Where this node stands in the cluster now.</summary>
+    public MembershipStatus Status => _status;
+
+    /// <summary>The actor system of the current cluster side (replaced when the node rejoins).</summary>
+    public ActorSystem ClusterSystem => _membership.System;
 
     private ConfigContent? _applied;
 
@@ -105,7 +223,7 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>The revision each node of the cluster routes by, as last replicated to this node.</summary>
     public async Task<IReadOnlyDictionary<string, long>> AppliedRevisionsAsync()
     {
-        var reply = await DistributedData.Get(System).Replicator.Ask<IGetResponse>(Dsl.Get(AppliedRevisionsKey, ReadLocal.Instance), TimeSpan.FromSeconds(5));
+        var reply = await DistributedData.Get(ClusterSystem).Replicator.Ask<IGetResponse>(Dsl.Get(AppliedRevisionsKey, ReadLocal.Instance), TimeSpan.FromSeconds(5));
         return reply is GetSuccess success
             ? success.Get(AppliedRevisionsKey).Entries.ToDictionary(e => e.Key, e => e.Value)
             : new Dictionary<string, long>();
@@ -120,7 +238,7 @@ public sealed class RouterNode : IAsyncDisposable
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var state = Cluster.Get(System).State;
+            var state = Cluster.Get(ClusterSystem).State;
             var reachable = state.Members.Where(m => m.Status == MemberStatus.Up && !state.Unreachable.Contains(m)).Select(m => m.Address.ToString());
             var applied = await AppliedRevisionsAsync();
             var lagging = reachable.Where(a => applied.GetValueOrDefault(a) < revision).ToList();
@@ -136,13 +254,13 @@ public sealed class RouterNode : IAsyncDisposable
     /// Where this node sends configuration writes and reads (<see cref="ApplyConfig"/>, <see cref="DeleteResource"/>,
     /// <see cref="GetConfig"/>): they reach the cluster's one config writer, wherever it runs.
     /// </summary>
-    public IActorRef Writer { get; }
+    public IActorRef Writer => _membership.Writer;
 
     /// <summary>
     /// This node's shard region of <see cref="RouteTable"/> entities: <see cref="Messages.Protocol.ReadNamespace"/>
     /// reaches the namespace's entity wherever it runs.
     /// </summary>
-    public IActorRef RouteTables { get; }
+    public IActorRef RouteTables => _membership.RouteTables;
 
     public static string BuiltInHocon()
     {
@@ -150,6 +268,10 @@ public sealed class RouterNode : IAsyncDisposable
                            ?? throw new InvalidOperationException("cluster.hocon is not embedded in " + typeof(RouterNode).Assembly.GetName().Name);
         return new StreamReader(stream).ReadToEnd();
     }
+
+    /// <summary>The layers of HOCON (later ones win) over the built-in cluster.hocon, which is always the fallback.</summary>
+    public static Akka.Configuration.Config Layered(IEnumerable<string> layers) =>
+        layers.Aggregate(ConfigurationFactory.ParseString(BuiltInHocon()), (below, layer) => ConfigurationFactory.ParseString(layer).WithFallback(below));
 
     public static RouterNode Start(RouterNodeOptions options, ITcpTransport? transport = null)
     {
@@ -161,18 +283,15 @@ public sealed class RouterNode : IAsyncDisposable
             ? JournalSettings("SQLite.MS", $"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}")
             : "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\nakka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.inmem\"";
         if (options.DataDirectory is { } data) Directory.CreateDirectory(data);
-        var config = ConfigurationFactory.ParseString(options.Overrides ?? "")
-            .WithFallback(ConfigurationFactory.ParseString(journal))
-            .WithFallback(ConfigurationFactory.ParseString(options.Hocon ?? BuiltInHocon()))
+        var settings = ConfigurationFactory.ParseString(options.Overrides ?? "").WithFallback(Layered(options.ConfigLayers));
+        var clusterConfig = ConfigurationFactory.ParseString(journal)
+            .WithFallback(settings)
             // The SQL plugin's own reference settings (class names, table layout).
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
-        var system = options.Tls is { } tls
-            ? ActorSystem.Create(ActorSystemName, BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(config)).And(tls.Setup()))
-            : ActorSystem.Create(ActorSystemName, config);
-        var node = new RouterNode(options, system, transport);
-        var cluster = Cluster.Get(system);
-        if (options.Seeds.Count == 0) cluster.Join(cluster.SelfAddress);
-        else cluster.JoinSeedNodes(options.Seeds.Select(Address.Parse));
+        // The data plane needs no cluster, remoting or journal: nothing there can down it.
+        var dataSystem = ActorSystem.Create(ActorSystemName + "-data", ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(settings));
+        var node = new RouterNode(options, dataSystem, clusterConfig, transport);
+        lock (node._gate) node.StartMembership(0, rejoin: null);
         return node;
     }
 
@@ -184,7 +303,7 @@ public sealed class RouterNode : IAsyncDisposable
     }
 
     /// <summary>The node's cluster address, for other nodes to join.</summary>
-    public string ClusterAddress => Cluster.Get(System).SelfAddress.ToString();
+    public string ClusterAddress => Cluster.Get(ClusterSystem).SelfAddress.ToString();
 
     /// <summary>
     /// Compiles a whole configuration for this node's labels and puts it in force, replacing the
@@ -196,17 +315,24 @@ public sealed class RouterNode : IAsyncDisposable
         var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
-        // Tell the cluster which revision this node routes by (for status and apply --wait).
-        var self = Cluster.Get(System).SelfUniqueAddress;
-        var address = self.Address.ToString();
-        DistributedData.Get(System).Replicator.Tell(Dsl.Update(AppliedRevisionsKey, LWWDictionary<string, long>.Empty, WriteLocal.Instance,
-            map => map.SetItem(self, address, revision)));
+        PublishApplied();
         _routers.Tell(new ApplyRoutes(snapshot));
         _listeners.Tell(new ApplyRoutes(snapshot));
         var log = System.Log;
         foreach (var note in snapshot.Notes) log.Warning("config: {0}", note);
         log.Info("config revision {0} in force: {1} listener(s), {2} cluster(s)", revision, snapshot.Listeners.Count, snapshot.Clusters.Count);
         return snapshot;
+    }
+
+    /// <summary>Tells the cluster which revision this node routes by (for status and apply --wait); nothing while out of a cluster.</summary>
+    private void PublishApplied()
+    {
+        var membership = _membership;
+        if (membership is null || membership.System.WhenTerminated.IsCompleted || Applied is not { } applied) return;
+        var self = Cluster.Get(membership.System).SelfUniqueAddress;
+        var address = self.Address.ToString();
+        DistributedData.Get(membership.System).Replicator.Tell(Dsl.Update(AppliedRevisionsKey, LWWDictionary<string, long>.Empty, WriteLocal.Instance,
+            map => map.SetItem(self, address, applied.Revision)));
     }
 
     public Task<IReadOnlyList<ListenerSet.ListenerStatus>> ListenersAsync() =>
@@ -258,9 +384,54 @@ public sealed class RouterNode : IAsyncDisposable
 
     public IActorRef Routers => _routers;
 
+    /// <summary>
+    /// Graceful end: readiness turns false, the cluster side leaves (the writer hands over), listeners stop
+    /// accepting (taking what the kernel already queued), open connections relay until they end or
+    /// <paramref name="timeout"/> passes, then close with a FIN.
+    /// </summary>
+    public async Task DrainAsync(TimeSpan timeout)
+    {
+        _status = _status with { Draining = true };
+        System.Log.Info("draining: listeners stop accepting; open connections have {0} to finish", timeout);
+        var leaving = LeaveAsync();
+        var drained = await _listeners.Ask<ListenerSet.Drained>(new ListenerSet.Drain(timeout), timeout + TimeSpan.FromSeconds(30));
+        System.Log.Info("drained: {0} connection(s) finished, {1} closed at the drain timeout", drained.Finished, drained.Closed);
+        await leaving;
+    }
+
+    /// <summary>Leaves the cluster (once): the cluster side ends for good.</summary>
+    private async Task LeaveAsync()
+    {
+        Membership membership;
+        lock (_gate)
+        {
+            _stopping = true;
+            membership = _membership;
+        }
+        _status = _status with { InCluster = false, State = "left", Since = DateTimeOffset.UtcNow };
+        await CoordinatedShutdown.Get(membership.System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await LeaveAsync();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         Metrics.Dispose();
     }
+}
+
+/// <summary>
+/// Keeps the node's list of the other members it saw, for a fresh membership to rejoin through. A removed
+/// member is kept: it may come back at the same address.
+/// </summary>
+internal sealed class PeerWatch : ReceiveActor
+{
+    public PeerWatch(Action<Address> remember)
+    {
+        var self = Cluster.Get(Context.System).SelfAddress;
+        Receive<ClusterEvent.MemberUp>(up => { if (!up.Member.Address.Equals(self)) remember(up.Member.Address); });
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+    }
+
+    protected override void PreStart() => Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
 }

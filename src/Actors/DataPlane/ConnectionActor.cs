@@ -19,6 +19,13 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 {
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>The node's drain timeout passed: end the connection now, with a FIN each way.</summary>
+    public sealed class DrainTimeout
+    {
+        public static readonly DrainTimeout Instance = new();
+        private DrainTimeout() { }
+    }
+
     private sealed record Connected(TcpConnection Upstream);
     private sealed record ConnectFailed(Exception Cause);
 
@@ -96,7 +103,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane)
     {
         _accepted = accepted;
-        (_routes, _routers, _transport, _settings, _metrics, _, _relays) = dataPlane;
+        (_routes, _routers, _transport, _settings, _metrics, _, _relays, _) = dataPlane;
 
         Receive<UpstreamAssigned>(Connect);
         Receive<UpstreamRefused>(r => Refuse(r.Flag, r.Detail, r.Cluster));
@@ -108,6 +115,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             _flags |= ResponseFlags.DurationTimeout;
             _detail = "maxConnectionDuration reached";
             _relay?.Stop(null);
+        });
+        Receive<DrainTimeout>(_ =>
+        {
+            _detail = "closed at the node's drain timeout";
+            if (_relaying) _relay?.Stop(null);
+            else Context.Stop(Self);
         });
     }
 

@@ -17,6 +17,7 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> DownstreamRxBytes { get; }
     public Counter<long> DownstreamTxBytes { get; }
     public Counter<long> DownstreamNoRoute { get; }
+    public Counter<long> DownstreamOverflow { get; }
     public Counter<long> UpstreamTotal { get; }
     public Counter<long> UpstreamConnectFail { get; }
     public Counter<long> UpstreamConnectTimeout { get; }
@@ -32,6 +33,7 @@ public sealed class DataPlaneMetrics : IDisposable
         DownstreamRxBytes = _meter.CreateCounter<long>("downstream_cx_rx_bytes_total", "By", "Bytes received from clients");
         DownstreamTxBytes = _meter.CreateCounter<long>("downstream_cx_tx_bytes_total", "By", "Bytes sent to clients");
         DownstreamNoRoute = _meter.CreateCounter<long>("downstream_cx_no_route", description: "Connections closed for want of a route (NC)");
+        DownstreamOverflow = _meter.CreateCounter<long>("downstream_cx_overflow", description: "Connections closed at once by a listener or node connection cap");
         UpstreamTotal = _meter.CreateCounter<long>("upstream_cx_total", description: "Upstream connections established");
         UpstreamConnectFail = _meter.CreateCounter<long>("upstream_cx_connect_fail", description: "Upstream connect attempts that failed (UF)");
         UpstreamConnectTimeout = _meter.CreateCounter<long>("upstream_cx_connect_timeout", description: "Upstream connect attempts that timed out");

@@ -3,7 +3,8 @@ using Akka.Configuration;
 namespace AkkaL4.Actors.DataPlane;
 
 /// <summary>The <c>akkal4.data-plane</c> section of cluster.hocon.</summary>
-public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog, TimeSpan BindRetry, TimeSpan BindRetryMax, string Transport)
+public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog, TimeSpan BindRetry, TimeSpan BindRetryMax, string Transport,
+    TimeSpan DrainTimeout, int MaxConnections, int MaxConnectionsPerListener)
 {
     /// <summary>Overrides <c>akkal4.data-plane.transport</c> (used to run the test suite on each transport).</summary>
     public const string TransportVariable = "AKKAL4_TRANSPORT";
@@ -16,6 +17,28 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             c.GetInt("listen-backlog", 1024),
             c.GetTimeSpan("bind-retry", TimeSpan.FromSeconds(1)),
             c.GetTimeSpan("bind-retry-max", TimeSpan.FromSeconds(30)),
-            Environment.GetEnvironmentVariable(TransportVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : c.GetString("transport", DataPlane.Transport.TcpTransports.Sockets));
+            Environment.GetEnvironmentVariable(TransportVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : c.GetString("transport", DataPlane.Transport.TcpTransports.Sockets),
+            // No defaults in code for these: the built-in cluster.hocon is always the fallback.
+            c.GetTimeSpan("drain-timeout", null),
+            c.GetInt("max-connections"),
+            c.GetInt("max-connections-per-listener"));
     }
+}
+
+/// <summary>The node-wide connection cap, shared by every listener (0 = none).</summary>
+public sealed class ConnectionBudget(int max)
+{
+    private int _open;
+
+    public int Open => Volatile.Read(ref _open);
+
+    /// <summary>Takes one connection's place; false when the node is at its cap.</summary>
+    public bool TryTake()
+    {
+        if (Interlocked.Increment(ref _open) <= max || max <= 0) return true;
+        Interlocked.Decrement(ref _open);
+        return false;
+    }
+
+    public void Release() => Interlocked.Decrement(ref _open);
 }

@@ -11,13 +11,16 @@ namespace AkkaL4.Actors.DataPlane;
 
 /// <summary>
 /// One bound address:port. Accepts through the transport (one accept in flight: the stream waits for
-/// this actor's ack), starts a <see cref="ConnectionActor"/> child per connection, retries a failed
-/// bind with backoff, and on <see cref="Unbind"/> stops accepting and stops itself once its
-/// connections have ended (they keep the route they were given).
+/// this actor's ack), starts a <see cref="ConnectionActor"/> child per connection within the listener's
+/// and the node's connection caps, retries a failed bind with backoff, and on <see cref="Unbind"/> stops
+/// accepting (connections the kernel had queued still come through and are served) and stops itself
+/// once its connections have ended (they keep the route they were given).
 /// </summary>
 public sealed class ListenerActor : ReceiveActor, IWithTimers
 {
     public sealed record Unbind;
+    /// <summary>The drain timeout passed: open connections close now (with a FIN).</summary>
+    public sealed record CloseConnections;
     public sealed record Bound(IpPort Address);
     public sealed record BindFailed(IpPort Address, string Reason);
 
@@ -37,8 +40,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private IListenerBinding? _binding;
     private TimeSpan _retry;
     private bool _unbinding;
+    private bool _streamRunning;
     private int _connections;
     private long _accepted;
+    private long _refused;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -49,7 +54,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     {
         _address = address;
         _dataPlane = dataPlane;
-        (_, _, _transport, _settings, _, _materializer, _) = dataPlane;
+        (_, _, _transport, _settings, _, _materializer, _, _) = dataPlane;
         _retry = _settings.BindRetry;
 
         Receive<TryBind>(_ => StartBinding());
@@ -57,16 +62,27 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Receive<StreamInit>(_ => Sender.Tell(new Ack()));
         Receive<TcpConnection>(c =>
         {
+            Sender.Tell(new Ack());
+            if (!Admit()) { c.Close(); return; }
             _accepted++;
             var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
             Context.Watch(child);
             _connections++;
-            Sender.Tell(new Ack());
         });
-        Receive<StreamDone>(_ => { if (!_unbinding) _log.Warning("listener {0}: accept stream ended", _address); });
+        Receive<StreamDone>(_ =>
+        {
+            _streamRunning = false;
+            if (!_unbinding) _log.Warning("listener {0}: accept stream ended", _address);
+            StopWhenDrained();
+        });
         Receive<StreamFailed>(f =>
         {
-            if (_unbinding) return;
+            _streamRunning = false;
+            if (_unbinding)
+            {
+                StopWhenDrained();
+                return;
+            }
             _log.Warning("listener {0}: accept stream failed ({1}); binding again", _address, f.Cause.Message);
             _binding = null;
             Timers.StartSingleTimer("bind", new TryBind(), _retry);
@@ -74,7 +90,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Receive<Terminated>(_ =>
         {
             _connections--;
-            if (_unbinding && _connections == 0) Context.Stop(Self);
+            _dataPlane.Connections.Release();
+            StopWhenDrained();
         });
         Receive<Unbind>(_ =>
         {
@@ -83,8 +100,31 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             _binding?.Unbind();
             _binding = null;
             _log.Info("listener {0}: unbound, {1} connection(s) draining", _address, _connections);
-            if (_connections == 0) Context.Stop(Self);
+            StopWhenDrained();
         });
+        Receive<CloseConnections>(_ =>
+        {
+            foreach (var child in Context.GetChildren()) child.Tell(ConnectionActor.DrainTimeout.Instance);
+        });
+    }
+
+    /// <summary>Within the caps? Over one, the connection is closed at once, counted and logged (the first, then every 100th).</summary>
+    private bool Admit()
+    {
+        var perListener = _settings.MaxConnectionsPerListener;
+        string? cap = null;
+        if (perListener > 0 && _connections >= perListener) cap = $"max-connections-per-listener ({perListener})";
+        else if (!_dataPlane.Connections.TryTake()) cap = $"max-connections of the node ({_settings.MaxConnections})";
+        if (cap is null) return true;
+        _dataPlane.Metrics.DownstreamOverflow.Add(1, DataPlaneMetrics.Listener(_address.ToString()));
+        if (_refused++ % 100 == 0) _log.Warning("listener {0}: connection refused at {1}; {2} refused so far", _address, cap, _refused);
+        return false;
+    }
+
+    private void StopWhenDrained()
+    {
+        // Stopping earlier would drop connections the kernel had queued that the accept stream still hands over.
+        if (_unbinding && _connections == 0 && !_streamRunning) Context.Stop(Self);
     }
 
     protected override void PreStart() => StartBinding();
@@ -99,6 +139,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         var endpoint = new IPEndPoint(_address.Address.ToAddress(), _address.Port);
         try
         {
+            _streamRunning = true;
             var binding = _transport.Bind(endpoint, _settings.ListenBacklog)
                 .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e)), Keep.Left)
                 .Run(_materializer);
@@ -106,6 +147,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         }
         catch (Exception e)
         {
+            _streamRunning = false;
             Self.Tell(new BindResult(null, e));
         }
     }
@@ -121,6 +163,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             Context.Parent.Tell(new Bound(_address));
             return;
         }
+        if (_unbinding) return;
         var cause = result.Failure is AggregateException { InnerException: { } inner } ? inner : result.Failure!;
         var reason = cause.InnerException?.Message ?? cause.Message;
         _log.Warning("listener {0}: bind failed: {1}; retrying in {2}", _address, reason, _retry);

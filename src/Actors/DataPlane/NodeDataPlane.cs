@@ -13,4 +13,5 @@ public sealed record NodeDataPlane(
     DataPlaneSettings Settings,
     DataPlaneMetrics Metrics,
     IMaterializer Materializer,
-    Relays Relays);
+    Relays Relays,
+    ConnectionBudget Connections);

@@ -128,8 +128,9 @@ internal sealed class RelayStage(RelayParts? parts)
             var quiet = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
             if (quiet >= idle)
             {
+                // Reported as a timeout, but the sockets close with a FIN each way, as Envoy and HAProxy close an idle connection.
                 _stopCause = new TimeoutException($"no bytes in either direction for {idle}");
-                FailStage(_stopCause);
+                CompleteStage();
             }
             else ScheduleOnce("idle", idle - quiet);
         }

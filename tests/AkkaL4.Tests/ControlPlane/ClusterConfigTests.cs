@@ -30,7 +30,7 @@ public class ClusterConfigTests
     private static async Task WaitForMembers(RouterNode node, int count)
     {
         var deadline = DateTime.UtcNow + Patience;
-        while (Cluster.Get(node.System).State.Members.Count(m => m.Status == MemberStatus.Up) < count)
+        while (Cluster.Get(node.ClusterSystem).State.Members.Count(m => m.Status == MemberStatus.Up) < count)
         {
             Assert.True(DateTime.UtcNow < deadline, $"{count} members did not come up");
             await Task.Delay(50);
@@ -113,7 +113,7 @@ public class ClusterConfigTests
     public async Task Cluster_messages_use_the_akkal4_serializer_and_an_unknown_manifest_is_refused()
     {
         await using var node = RouterNode.Start(new RouterNodeOptions { Name = "cp-serializer", Overrides = Quiet });
-        var serialization = node.System.Serialization;
+        var serialization = node.ClusterSystem.Serialization;
         object[] messages =
         [
             new WriteConfig("apiVersion: v1\nkind: Service\n", DateTimeOffset.UnixEpoch.AddDays(20000)),

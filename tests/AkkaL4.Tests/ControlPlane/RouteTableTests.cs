@@ -116,7 +116,7 @@ public class RouteTableTests
         var sampling = new CancellationTokenSource();
         try
         {
-            await EventuallyAsync(() => Task.FromResult(Cluster.Get(second.System).State.Members.Count(m => m.Status == MemberStatus.Up) == 3),
+            await EventuallyAsync(() => Task.FromResult(Cluster.Get(second.ClusterSystem).State.Members.Count(m => m.Status == MemberStatus.Up) == 3),
                 "three members are up", Wait);
             var one = Assert.IsType<ConfigAccepted>(await second.AskWriterAsync(new ApplyConfig(Decode(
                 Service("svc", "rt-a", "127.4.7.1"), Service("svc", "rt-b", "127.4.7.2"), Service("svc", "rt-c", "127.4.7.3"))), Wait));
@@ -128,7 +128,7 @@ public class RouteTableTests
             for (var i = 0; i < nodes.Length; i++)
             {
                 var queue = handed[i];
-                nodes[i].System.ActorOf(Props.Create(() => new ReplicatedRecorder(queue)));
+                nodes[i].ClusterSystem.ActorOf(Props.Create(() => new ReplicatedRecorder(queue)));
             }
             var applied = new ConcurrentQueue<ConfigContent>();
             var sampler = Task.Run(async () =>

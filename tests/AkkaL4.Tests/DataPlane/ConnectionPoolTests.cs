@@ -66,7 +66,7 @@ public sealed class ConnectionPoolTests
     }
 
     [Fact]
-    public async Task Idle_timeout_closes_a_silent_connection_with_IT()
+    public async Task Idle_timeout_closes_a_silent_connection_with_a_FIN_and_IT()
     {
         await using var pod = new EchoServer(At("127.1.6.12", 9000), "idle");
         await using var router = TestRouter.Start("idle-timeout");
@@ -79,6 +79,7 @@ public sealed class ConnectionPoolTests
         var silent = Stopwatch.StartNew();
         var end = await client.ReadToCloseAsync(TimeSpan.FromSeconds(5));
         Assert.True(end.NoData, $"unexpected data '{end.Text}'");
+        Assert.False(end.Reset, "an idle connection is closed with a FIN, not a reset (as Envoy and HAProxy do)");
         Assert.True(silent.Elapsed >= TimeSpan.FromMilliseconds(250), $"closed after only {silent.Elapsed} of silence");
 
         var entry = await router.Log.ForAsync(client.Id);

@@ -425,12 +425,13 @@ public sealed class AdminApiTests(AdminApiWorld world) : IClassFixture<AdminApiW
             .Sum(v => (long)double.Parse(v, System.Globalization.CultureInfo.InvariantCulture));
 
     [Fact]
-    public async Task Healthz_is_ok()
+    public async Task Healthz_is_ok_and_says_what_the_node_routes_by_and_where_it_stands()
     {
         var reply = await GetAsync("/healthz");
 
         AssertOk(reply);
-        Assert.Equal("ok", reply.Body.Trim());
+        Assert.StartsWith("ok: routing on revision ", reply.Body);
+        Assert.Contains("in the cluster since ", reply.Body);
     }
 
     [Fact]

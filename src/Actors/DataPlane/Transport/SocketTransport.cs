@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Akka.Event;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
@@ -10,7 +11,8 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// Our own transport over System.Net.Sockets: a listener stage that accepts while its consumer pulls,
 /// and one <see cref="SocketStage"/> per connection. An accepted socket waits in the kernel until the
 /// connection actor joins it to an upstream, so nothing runs for it before then; an unbound listener
-/// leaves its accepted connections alone.
+/// leaves its accepted connections alone and first accepts those the kernel had queued for it. Out of
+/// descriptors (EMFILE/ENFILE), a listener stays bound and accepts again after a backoff.
 /// </summary>
 public sealed class SocketTransport : ITcpTransport
 {
@@ -65,16 +67,22 @@ public sealed class SocketTransport : ITcpTransport
             return new LogicAndMaterializedValue<Task<IListenerBinding>>(new Logic(this, bound), bound.Task);
         }
 
-        private sealed class Logic : GraphStageLogic, IListenerBinding
+        private sealed class Logic : TimerGraphStageLogic, IListenerBinding
         {
+            /// <summary>The longest pause between accepts while the process is out of descriptors.</summary>
+            private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
+
             private readonly AcceptStage _stage;
             private readonly TaskCompletionSource<IListenerBinding> _bound;
             private readonly TaskCompletionSource _unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
             private Socket? _listener;
             private ValueTask<Socket> _accept;
+            private bool _acceptPending;
             private Action _acceptCompletedOnSocketThread = null!;
             private Action _unbind = null!;
             private volatile bool _unbinding;
+            private TimeSpan _backoff;
+            private long _exhausted;
 
             public Logic(AcceptStage stage, TaskCompletionSource<IListenerBinding> bound) : base(stage.Shape)
             {
@@ -89,7 +97,7 @@ public sealed class SocketTransport : ITcpTransport
             {
                 var acceptCompleted = GetAsyncCallback(OnAcceptCompleted);
                 _acceptCompletedOnSocketThread = acceptCompleted;
-                _unbind = GetAsyncCallback(CompleteStage);
+                _unbind = GetAsyncCallback(OnUnbind);
                 var listener = new Socket(_stage._address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 try
                 {
@@ -111,12 +119,25 @@ public sealed class SocketTransport : ITcpTransport
 
             private void Accept()
             {
+                if (_unbinding)
+                {
+                    // Closing a listener resets the connections queued on it: take those first, then close.
+                    bool queued;
+                    try { queued = _listener is { } l && l.Poll(0, SelectMode.SelectRead); }
+                    catch (Exception e) when (e is SocketException or ObjectDisposedException) { queued = false; }
+                    if (!queued)
+                    {
+                        CompleteStage();
+                        return;
+                    }
+                }
                 try
                 {
                     var accept = _listener!.AcceptAsync(CancellationToken.None);
                     if (!accept.IsCompleted)
                     {
                         _accept = accept;
+                        _acceptPending = true;
                         accept.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_acceptCompletedOnSocketThread);
                         return;
                     }
@@ -130,6 +151,7 @@ public sealed class SocketTransport : ITcpTransport
 
             private void OnAcceptCompleted()
             {
+                _acceptPending = false;
                 Socket socket;
                 try
                 {
@@ -145,6 +167,7 @@ public sealed class SocketTransport : ITcpTransport
 
             private void Accepted(Socket socket)
             {
+                _backoff = TimeSpan.Zero;
                 try
                 {
                     socket.NoDelay = true;
@@ -160,15 +183,42 @@ public sealed class SocketTransport : ITcpTransport
 
             private void AcceptFailed(Exception e)
             {
-                if (_unbinding) CompleteStage();
-                else FailStage(e);
+                if (_unbinding)
+                {
+                    CompleteStage();
+                    return;
+                }
+                if (e is SocketException { SocketErrorCode: SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable })
+                {
+                    // EMFILE/ENFILE (or no memory): the listener stays bound, its queue waits in the kernel; try again shortly.
+                    _backoff = _backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(10) : TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, MaxBackoff.Ticks));
+                    if (_exhausted++ % 100 == 0)
+                        Log.Warning("listener {0}: accept failed ({1}), {2} time(s) so far; accepting again in {3}", _stage._address, e.Message, _exhausted, _backoff);
+                    ScheduleOnce("accept", _backoff);
+                    return;
+                }
+                FailStage(e);
             }
+
+            protected override void OnTimer(object timerKey) => Accept();
 
             public Task Unbind()
             {
                 _unbinding = true;
                 _unbind();
                 return _unbound.Task;
+            }
+
+            private void OnUnbind()
+            {
+                // An accept in flight means nothing is queued: closing ends it. Otherwise the next pull takes what is queued.
+                if (_acceptPending) _listener?.Dispose();
+                else if (IsAvailable(_stage._out))
+                {
+                    // Pulled but not accepting: waiting out a descriptor shortage.
+                    CancelTimer("accept");
+                    Accept();
+                }
             }
 
             public override void PostStop()
