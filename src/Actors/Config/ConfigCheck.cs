@@ -28,12 +28,14 @@ public static class ConfigCheck
         var locations = decoded.GroupBy(d => d.Resource.Key.ToString()).ToDictionary(g => g.Key, g => g.First().Location);
         // Capped like the decoder's errors: one resource per line of a 4 MiB input could each have a few.
         var max = (limits ?? DecodeLimits.Default).MaxErrors;
-        var invalid = ConfigValidator.Validate(resources);
+        var findings = ConfigValidator.Validate(resources);
+        var invalid = findings.Where(d => d.Severity == Severity.Error).ToList();
         errors.AddRange(invalid.Take(max).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }));
         if (invalid.Count > max)
             errors.Add(Diagnostic.Error(invalid[max].Resource, "", $"and {invalid.Count - max} more validation error(s) not shown (at most {max})",
                 locations.GetValueOrDefault(invalid[max].Resource)));
-        var warnings = errors.Count == 0 ? ConfigAnalyzer.Analyze(resources) : [];
+        // Where Istio only warns the validator warns too; warnings, like analysis, are for a valid configuration.
+        var warnings = errors.Count == 0 ? findings.Where(d => d.Severity == Severity.Warning).Concat(ConfigAnalyzer.Analyze(resources)).ToList() : [];
         return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }).ToList());
     }
 

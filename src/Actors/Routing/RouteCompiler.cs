@@ -173,7 +173,16 @@ public sealed class RouteCompiler
                            + (protocol == "TLS" ? $" with TLS mode {server.Tls?.Mode}" : "") + " is not served by an L4 router (TCP and TLS passthrough only)");
                 continue;
             }
-            var bind = server.Bind is { } b && IpKey.TryParse(b, out var ip) ? ip : new IpKey(0, false);
+            // Only a server without bind listens on every interface. A bind that is not an IP (a unix
+            // domain socket, meant to stay local) is never widened to 0.0.0.0: the server is not served.
+            IpKey bind;
+            if (string.IsNullOrEmpty(server.Bind)) bind = new IpKey(0, false);
+            else if (!IpKey.TryParse(server.Bind, out bind))
+            {
+                _notes.Add($"Gateway {gw.Metadata.Namespace}/{gw.Metadata.Name} server {server.Port.Name}: bind {server.Bind} is not an IP address "
+                           + "(a unix domain socket is not served by an L4 TCP router); the server gets no listener");
+                continue;
+            }
             var at = new IpPort(bind, number);
             if (!servers.TryGetValue(at, out var list)) servers[at] = list = [];
             list.Add((gw, server));
@@ -317,6 +326,9 @@ public sealed class RouteCompiler
         {
             endpoints = service.EndpointsFor(portDef!)
                 .Where(e => subsetDef is null || subsetDef.Labels.IsSubsetOf(e.Labels))
+                // Endpoints reached only through a network gateway (no address) or over a unix socket
+                // cannot be dialled over TCP; validation warns about them.
+                .Where(e => e.Address.Length > 0 && !e.Address.StartsWith("unix://", StringComparison.Ordinal))
                 .Select(e => new UpstreamEndpoint(e.Address, e.Port, e.Weight, e.Labels, e.Workload)).ToList();
             (status, detail) = endpoints.Count == 0
                 ? (ClusterStatus.NoEndpoints, subsetDef is null

@@ -42,10 +42,20 @@ public sealed record ServerTlsSettings
     public string? CaCrl { get; init; }
     public string? CredentialName { get; init; }
     public Seq<string> CredentialNames { get; init; } = Seq<string>.Empty;
+    public string? CaCertCredentialName { get; init; }
+    public Seq<ServerTlsCertificate> TlsCertificates { get; init; } = Seq<ServerTlsCertificate>.Empty;
     public Seq<string> SubjectAltNames { get; init; } = Seq<string>.Empty;
     public Seq<string> VerifyCertificateSpki { get; init; } = Seq<string>.Empty;
     public Seq<string> VerifyCertificateHash { get; init; } = Seq<string>.Empty;
     public string? MinProtocolVersion { get; init; }
     public string? MaxProtocolVersion { get; init; }
     public Seq<string> CipherSuites { get; init; } = Seq<string>.Empty;
+}
+
+/// <summary>One of up to two server certificates (e.g. RSA and ECDSA) of a TLS server.</summary>
+public sealed record ServerTlsCertificate
+{
+    public string? ServerCertificate { get; init; }
+    public string? PrivateKey { get; init; }
+    public string? CaCertificates { get; init; }
 }

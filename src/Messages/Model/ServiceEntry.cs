@@ -13,7 +13,7 @@ public sealed record ServiceEntrySpec
     public Seq<ServicePort> Ports { get; init; } = Seq<ServicePort>.Empty;
     /// <summary>MESH_EXTERNAL or MESH_INTERNAL.</summary>
     public string? Location { get; init; }
-    /// <summary>NONE, STATIC, DNS, DNS_ROUND_ROBIN.</summary>
+    /// <summary>NONE, STATIC, DNS, DNS_ROUND_ROBIN, DYNAMIC_DNS (Istio 1.28+).</summary>
     public string? Resolution { get; init; }
     public Seq<WorkloadEntrySpec> Endpoints { get; init; } = Seq<WorkloadEntrySpec>.Empty;
     public EntryWorkloadSelector? WorkloadSelector { get; init; }

@@ -94,6 +94,9 @@ internal sealed class ChaosCluster : IAsyncDisposable
 
     public Process this[int n] => _nodes[n];
 
+    /// <summary>Arguments every node gets, at every start (a shared journal, say).</summary>
+    public string[] CommonArguments { get; init; } = [];
+
     /// <summary>Starts node <paramref name="n"/> (again, with the same data directory, when it ran before).</summary>
     public Process Start(int n, params string[] extra)
     {
@@ -106,7 +109,7 @@ internal sealed class ChaosCluster : IAsyncDisposable
                      Path.Combine(AppContext.BaseDirectory, "akkal4.dll"), "run", "--name", $"chaos-{n}", "--labels", $"node=n{n}",
                      "--remoting", $"127.20.0.{n}:4053", "--admin", $"127.20.0.{n}:15000", "--data", Path.Combine(_root, $"n{n}"),
                      "--config", Path.Combine(_root, "test.hocon"), "--seed", Address(1), "--seed", Address(2),
-                 }.Concat(extra))
+                 }.Concat(CommonArguments).Concat(extra))
             start.ArgumentList.Add(arg);
         start.Environment.Remove("AKKAL4_ADMIN_TOKEN");
         var process = Process.Start(start)!;
@@ -155,11 +158,12 @@ internal sealed class ChaosCluster : IAsyncDisposable
     public async Task<bool> InClusterAsync(int n) =>
         await StatusAsync(n) is { } s && s.GetProperty("membership").GetProperty("inCluster").GetBoolean();
 
-    public async Task<long?> PutAsync(int n, string yaml)
+    /// <summary>The revision of an acknowledged write (200), else null; <paramref name="wait"/>: also in force on every reachable node.</summary>
+    public async Task<long?> PutAsync(int n, string yaml, bool wait = true)
     {
         try
         {
-            using var response = await Http.PutAsync(Admin(n) + "/v1/config?wait=true", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+            using var response = await Http.PutAsync(Admin(n) + "/v1/config" + (wait ? "?wait=true" : ""), new StringContent(yaml, Encoding.UTF8, "application/yaml"));
             if (response.StatusCode != HttpStatusCode.OK) return null;
             return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64();
         }

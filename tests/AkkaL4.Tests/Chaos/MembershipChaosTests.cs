@@ -176,3 +176,193 @@ public sealed class MembershipChaosTests(ITestOutputHelper output)
           ports: [{name: tcp, port: 19000, targetPort: 9000}]
         """;
 }
+
+/// <summary>
+/// Every node restarted in turn (SIGTERM, drain, start again) under continuous checksummed traffic
+/// through the VIP all three share with SO_REUSEPORT, while configuration writes go on through the
+/// others; the journal is one real PostgreSQL.
+/// </summary>
+[Collection(ProcessesCollection.Name)]
+public sealed class RollingRestartChaosTests(ITestOutputHelper output, Support.PostgresServer postgres) : IClassFixture<Support.PostgresServer>
+{
+    [Fact]
+    public async Task A_rolling_restart_under_traffic_and_writes_fails_no_connection_and_loses_no_acknowledged_write()
+    {
+        await using var cluster = new ChaosCluster(output)
+        {
+            CommonArguments = ["--journal-provider", "postgres", "--journal-connection", postgres.ConnectionString, "--drain-timeout", "5s"],
+        };
+        await cluster.StartThreeAsync();
+        await using var traffic = new Traffic(() => Vip, clients: 4);
+
+        // Writes through a node that is not restarting; each adds one WorkloadEntry. Only a 200 counts as acknowledged.
+        var restarting = 0;
+        var unacknowledged = 0;
+        var acked = new System.Collections.Concurrent.ConcurrentBag<int>();
+        using var stopWrites = new CancellationTokenSource();
+        var writes = Task.Run(async () =>
+        {
+            for (var i = 1; !stopWrites.IsCancellationRequested; i++)
+            {
+                var via = Volatile.Read(ref restarting) % 3 + 1;
+                var entry = $"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {{name: w-{i}, namespace: writes}}\nspec: {{address: 127.20.6.{i % 250 + 1}, labels: {{app: idle}}}}\n";
+                if (await cluster.PutAsync(via, entry, wait: false) is not null) acked.Add(i);
+                else Interlocked.Increment(ref unacknowledged);
+                await Task.Delay(300);
+            }
+        });
+
+        var started = Stopwatch.StartNew();
+        foreach (var n in new[] { 1, 2, 3 })
+        {
+            Volatile.Write(ref restarting, n);
+            cluster.Signal(n, SigTerm);
+            await cluster[n].WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(0, cluster[n].ExitCode);
+            cluster.Start(n);
+            await cluster.EventuallyAsync(async () => await cluster.InClusterAsync(n) && await cluster.UpMembersAsync(n) == 3, $"node {n} back in the cluster");
+            await cluster.EventuallyAsync(async () =>
+            {
+                using var ready = await cluster.Http.GetAsync(Admin(n) + "/readyz");
+                return ready.IsSuccessStatusCode;
+            }, $"node {n} ready");
+        }
+        var recovery = started.Elapsed;
+        await stopWrites.CancelAsync();
+        await writes;
+        var counts = await traffic.StopAsync();
+
+        // Every acknowledged write is in the configuration, read through any node.
+        string config = "";
+        await cluster.EventuallyAsync(async () =>
+        {
+            try { config = await cluster.Http.GetStringAsync(Admin(2) + "/v1/config?namespace=writes"); return true; }
+            catch (HttpRequestException) { return false; }
+        }, "the configuration can be read");
+        var lost = acked.Where(i => !System.Text.RegularExpressions.Regex.IsMatch(config, $@"\bw-{i}\b")).Order().ToList();
+
+        cluster.Figure("rolling-restart", counts, acked.Count, lost.Count, recovery);
+        output.WriteLine($"writes not acknowledged (503 while the writer moved, or timed out): {unacknowledged}");
+        Assert.True(counts.Failed == 0 && counts.Corrupted == 0, $"failed {counts.Failed}, corrupted {counts.Corrupted}:\n{string.Join("\n", counts.Failures.Take(20))}");
+        Assert.True(counts.Ok > 100, $"only {counts.Ok} connections went through");
+        Assert.True(acked.Count > 5, $"only {acked.Count} writes acknowledged ({unacknowledged} not)\n{cluster.Output()}");
+        Assert.Empty(lost);
+    }
+}
+
+/// <summary>Connection caps and running out of descriptors, on one real node.</summary>
+[Collection(ProcessesCollection.Name)]
+public sealed class LimitsChaosTests(ITestOutputHelper output)
+{
+    private static readonly IPAddress Client = IPAddress.Parse("127.20.3.3");
+
+    /// <summary>A connection that has been relayed once (so it holds its upstream socket too), held open.</summary>
+    private static async Task<Socket?> HoldAsync(IPEndPoint to, TimeSpan? patience = null)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(Client, 0));
+            await socket.ConnectAsync(to);
+            await socket.SendAsync(Encoding.UTF8.GetBytes("hold\n"));
+            var buffer = new byte[64];
+            using var cts = new CancellationTokenSource(patience ?? TimeSpan.FromSeconds(10));
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+            if (Encoding.UTF8.GetString(buffer, 0, n) == $"{Prefix} hold\n") return socket;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException)
+        {
+            // not served
+        }
+        socket.Dispose();
+        return null;
+    }
+
+    private static async Task<string> Answer(IPEndPoint to, TimeSpan patience) =>
+        await AkkaL4.Node.Echo.LineClient.SendAsync(Client, to, "x", patience);
+
+    [Fact]
+    public async Task Over_the_listener_cap_a_connection_is_closed_at_once_and_counted()
+    {
+        await using var cluster = new ChaosCluster(output);
+        var cap = Path.Combine(Path.GetTempPath(), $"akkal4-cap-{Guid.NewGuid():N}.hocon");
+        var manifest = Path.Combine(Path.GetTempPath(), $"akkal4-cap-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(cap, "akkal4.data-plane.max-connections-per-listener = 20");
+        await File.WriteAllTextAsync(manifest, Manifests);
+        var held = new List<Socket>();
+        try
+        {
+            // A second --config layers over the first (and both over the built-in settings).
+            cluster.Start(1, "--config", cap, "-f", manifest);
+            await cluster.EventuallyAsync(async () => await Line(Gateway(1)) == $"{Prefix} ping" && await cluster.InClusterAsync(1), "node 1 routes");
+            for (var i = 0; i < 20; i++) held.Add(await HoldAsync(Gateway(1)) ?? throw new Xunit.Sdk.XunitException($"connection {i + 1} of 20 not served"));
+
+            Assert.Equal("(connection closed, no answer)", await Answer(Gateway(1), TimeSpan.FromSeconds(10)));
+            var metrics = await cluster.Http.GetStringAsync(Admin(1) + "/metrics");
+            Assert.Contains("downstream_cx_overflow", metrics);
+            Assert.Contains("max-connections-per-listener (20)", cluster.Output());
+            // The other listener has its own cap; and a freed place is taken again.
+            Assert.Equal($"{Prefix} x", await Answer(Vip, TimeSpan.FromSeconds(10)));
+            held[0].Dispose();
+            held.RemoveAt(0);
+            await cluster.EventuallyAsync(async () => await Answer(Gateway(1), TimeSpan.FromSeconds(10)) == $"{Prefix} x", "a place freed is taken again");
+            cluster.Figure("listener-cap", new Traffic.Counts(22, 0, 0, []), acked: 0, lost: 0, TimeSpan.Zero);
+        }
+        finally
+        {
+            foreach (var socket in held) socket.Dispose();
+            File.Delete(cap);
+            File.Delete(manifest);
+        }
+    }
+
+    [Fact]
+    public async Task Out_of_descriptors_the_listener_stays_bound_and_serves_the_queued_connections_once_some_are_freed()
+    {
+        await using var cluster = new ChaosCluster(output);
+        var manifest = Path.Combine(Path.GetTempPath(), $"akkal4-fd-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(manifest, Manifests);
+        var held = new List<Socket>();
+        try
+        {
+            var node = cluster.Start(1, "-f", manifest);
+            await cluster.EventuallyAsync(async () => await Line(Gateway(1)) == $"{Prefix} ping", "node 1 routes");
+            // ulimit -n on the running node: room for about 30 relayed connections (two descriptors each) over what it holds now.
+            var open = Directory.GetFiles($"/proc/{node.Id}/fd").Length;
+            var limit = open + 60;
+            var prlimit = Process.Start("prlimit", $"--pid {node.Id} --nofile={limit}:{limit}")!;
+            await prlimit.WaitForExitAsync();
+            Assert.Equal(0, prlimit.ExitCode);
+
+            // Hold connections until the node runs out of descriptors (the last one may be accepted and then find no
+            // descriptor for its upstream: closed, as any failed upstream connect).
+            for (var i = 0; i < 80; i++)
+            {
+                if (await HoldAsync(Gateway(1), TimeSpan.FromSeconds(3)) is not { } socket) break;
+                held.Add(socket);
+            }
+            Assert.True(held.Count < 80, $"{held.Count} connections held under a limit of {limit} descriptors without running out");
+            // Clients that arrive now wait in the listener's queue: it stays bound, none is refused.
+            var waiting = Enumerable.Range(0, 5).Select(_ => Answer(Gateway(1), TimeSpan.FromSeconds(30))).ToList();
+            await cluster.EventuallyAsync(() => Task.FromResult(cluster.Output().Contains("accept failed")), "the node logs the failed accept and backs off");
+            var freed = Stopwatch.StartNew();
+            foreach (var socket in held) socket.Dispose();
+            held.Clear();
+            await cluster.EventuallyAsync(async () => await Line(Gateway(1)) == $"{Prefix} ping", "served again once descriptors are freed");
+            var recovery = freed.Elapsed;
+            var answers = await Task.WhenAll(waiting);
+            var ok = answers.Count(a => a == $"{Prefix} x");
+            var refused = answers.Count(a => a.Contains("ConnectionRefused"));
+            output.WriteLine($"held before running out: {open} descriptors open at start, limit {limit}; queued clients' answers: {string.Join(", ", answers)}");
+            cluster.Figure("descriptor-exhaustion", new Traffic.Counts(ok, answers.Length - ok, 0, answers), acked: 0, lost: 0, recovery);
+            Assert.Equal(0, refused);
+            Assert.True(ok >= 3, $"of the queued connections only {ok} were served: {string.Join(", ", answers)}");
+            Assert.Equal($"{Prefix} ping", await Line(Gateway(1)));
+        }
+        finally
+        {
+            foreach (var socket in held) socket.Dispose();
+            File.Delete(manifest);
+        }
+    }
+}

@@ -207,7 +207,7 @@ public class ConfigAnalyzerTests
     public void Namespaced_short_and_mesh_gateway_names_are_not_legacy()
     {
         var report = CheckInWorld(Vs(
-            "hosts: ['*']\ngateways: [istio-system/ingressgateway-1, ingressgateway-2, ./ingressgateway-2]\ntcp:\n- match: [{gateways: [ingressgateway-2]}]\n  route: [{destination: {host: echo-server.default.svc.cluster.local}}]",
+            "hosts: ['*']\ngateways: [istio-system/ingressgateway-1, ingressgateway-2]\ntcp:\n- match: [{gateways: [ingressgateway-2]}]\n  route: [{destination: {host: echo-server.default.svc.cluster.local}}]",
             ns: "istio-system"));
 
         Assert.Empty(report.Warnings);
@@ -249,7 +249,7 @@ public class ConfigAnalyzerTests
     [Fact]
     public void Service_entry_hosts_are_known_services()
     {
-        var manifest = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: se}\nspec: {hosts: ['*.example.com'], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}\n---\n"
+        var manifest = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: se}\nspec: {hosts: ['*.example.com'], ports: [{number: 443, name: tls, protocol: TLS}], resolution: NONE}\n---\n"
                        + Vs("hosts: [a.example.com]\ntls:\n- match: [{sniHosts: [a.example.com]}]\n  route: [{destination: {host: a.example.com}}]");
 
         Assert.Empty(CheckInWorld(manifest).Warnings);

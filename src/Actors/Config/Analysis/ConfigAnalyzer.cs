@@ -31,8 +31,48 @@ public static class ConfigAnalyzer
             }
         }
 
+        foreach (var dr in rules) NotApplied(dr, warnings);
         foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, warnings);
         return warnings;
+    }
+
+    /// <summary>DestinationRule fields Istio 1.30 knows and AkkaL4 validates, but an L4 router does not apply.</summary>
+    private static void NotApplied(DestinationRule dr, List<Diagnostic> warnings)
+    {
+        var policies = new List<(string Path, LoadBalancerSettings? Lb, ConnectionPoolSettings? Pool, ClientTlsSettings? Tls, TrafficPolicy? Top)>();
+        void Add(string path, TrafficPolicy? p)
+        {
+            if (p is null) return;
+            policies.Add((path, p.LoadBalancer, p.ConnectionPool, p.Tls, p));
+            for (var i = 0; i < p.PortLevelSettings.Count; i++)
+            {
+                var pls = p.PortLevelSettings[i];
+                policies.Add(($"{path}.portLevelSettings[{i}]", pls.LoadBalancer, pls.ConnectionPool, pls.Tls, null));
+            }
+        }
+        Add("spec.trafficPolicy", dr.Spec.TrafficPolicy);
+        for (var i = 0; i < dr.Spec.Subsets.Count; i++) Add($"spec.subsets[{i}].trafficPolicy", dr.Spec.Subsets[i].TrafficPolicy);
+
+        foreach (var (path, lb, pool, tls, top) in policies)
+        {
+            var fields = new List<string>();
+            if (tls is { Mode: not (null or "DISABLE") }) fields.Add("tls (TLS origination)");
+            if (pool?.Http is not null) fields.Add("connectionPool.http");
+            if (lb?.LocalityLbSetting is not null) fields.Add("loadBalancer.localityLbSetting");
+            if (lb?.Warmup is not null) fields.Add("loadBalancer.warmup");
+            if (lb?.WarmupDurationSecs is not null) fields.Add("loadBalancer.warmupDurationSecs");
+            if (lb?.ConsistentHash is { } hash)
+            {
+                if (hash.HttpHeaderName is not null || hash.HttpCookie is not null || hash.HttpQueryParameterName is not null)
+                    fields.Add("loadBalancer.consistentHash http keys (only useSourceIp hashes at L4)");
+                if (hash.RingHash is not null || hash.Maglev is not null || hash.MinimumRingSize is not null)
+                    fields.Add("loadBalancer.consistentHash ringHash/maglev (AkkaL4 hashes by rendezvous)");
+            }
+            if (top?.Tunnel is not null) fields.Add("tunnel");
+            if (top?.RetryBudget is not null) fields.Add("retryBudget");
+            if (fields.Count > 0)
+                warnings.Add(Diagnostic.Warning(dr.Key.ToString(), path, $"not applied by an L4 router: {string.Join(", ", fields)}"));
+        }
     }
 
     /// <summary>Every service host a route can name: Services as FQDNs, ServiceEntry hosts as written.</summary>

@@ -22,6 +22,7 @@ internal static partial class Checks
     public static bool IsDns1123Label(string? s) => s is { Length: > 0 and <= 63 } && Dns1123LabelRegex().IsMatch(s);
     public static bool IsDns1035Label(string? s) => s is { Length: > 0 and <= 63 } && Dns1035LabelRegex().IsMatch(s);
 
+    /// <summary>Kubernetes' DNS-1123 subdomain (lower case), for metadata names.</summary>
     public static bool IsDns1123Subdomain(string? s) =>
         s is { Length: > 0 and <= 253 } && s.Split('.').All(IsDns1123Label);
 
@@ -46,83 +47,150 @@ internal static partial class Checks
             : $"'{value}' is not a valid CIDR: prefix length must be 0..{max}";
     }
 
-    /// <summary>Istio's ValidateWildcardDomain: a DNS name, optionally starting with <c>*.</c>, or <c>*</c>.</summary>
+    /// <summary>
+    /// Istio's labels.IsDNS1123Label: like Kubernetes' but letters of either case (subset names,
+    /// port names, exportTo namespaces, gateway references).
+    /// </summary>
+    public static bool IsIstioLabel(string? s) => s is { Length: > 0 and <= 63 } && DnsLabelAnyCaseRegex().IsMatch(s);
+
+    [GeneratedRegex("^(\\*|(\\*|\\*-)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)$")]
+    private static partial Regex WildcardLabelRegex();
+
+    /// <summary>Istio's ValidateWildcardDomain: <c>*</c>, or a DNS name whose first label may be <c>*</c>, <c>*x</c> or <c>*-x</c>.</summary>
     public static string? CheckWildcardDomain(string? host)
     {
-        if (string.IsNullOrEmpty(host)) return "host must not be empty";
-        if (host.Length > 255) return $"domain name '{host}' is too long (max 255)";
-        var rest = host;
-        if (host.StartsWith('*'))
+        if (Preconditions(host) is { } error) return error;
+        var dot = host!.IndexOf('.');
+        var first = dot < 0 ? host : host[..dot];
+        if (first.Length > 63 || !WildcardLabelRegex().IsMatch(first))
+            return first.Contains('*')
+                ? $"invalid host '{host}': a wildcard is allowed only at the start of the first label (*.example.com, *foo.example.com)"
+                : $"invalid host '{host}': label '{first}' must be 1..63 letters, digits and '-', starting and ending with a letter or digit";
+        return dot < 0 ? null : CheckDnsLabels(host, host[(dot + 1)..]);
+    }
+
+    /// <summary>Istio's ValidateFQDN: a DNS name without wildcards (a trailing dot is allowed).</summary>
+    public static string? CheckFqdn(string? name) => Preconditions(name) ?? CheckDnsLabels(name!, name!);
+
+    private static string? Preconditions(string? name) => name switch
+    {
+        null or "" => "host must not be empty",
+        { Length: > 255 } => $"domain name '{name[..32]}...' is too long ({name.Length} characters, max 255)",
+        _ => null,
+    };
+
+    private static string? CheckDnsLabels(string host, string labels)
+    {
+        var parts = labels.Split('.');
+        if (parts[^1].Length > 0 && parts[^1].All(char.IsAsciiDigit))
+            return $"invalid host '{host}': the top-level domain '{parts[^1]}' cannot be all-numeric";
+        for (var i = 0; i < parts.Length; i++)
         {
-            if (host == "*") return null;
-            if (!host.StartsWith("*.", StringComparison.Ordinal)) return $"invalid host '{host}': a wildcard must be the whole first label (*.example.com)";
-            rest = host[2..];
-        }
-        if (rest.Contains('*')) return $"invalid host '{host}': a wildcard is allowed only as the first label (*.example.com), not partially";
-        foreach (var label in rest.Split('.'))
-        {
-            if (label.Length == 0) return $"invalid host '{host}': empty label";
-            if (label.Length > 63) return $"invalid host '{host}': label '{label}' is longer than 63 characters";
-            if (!DnsLabelAnyCaseRegex().IsMatch(label)) return $"invalid host '{host}': label '{label}' must consist of letters, digits and '-'";
+            // A trailing dot (istio.io.) names the same host unambiguously.
+            if (i == parts.Length - 1 && parts[i].Length == 0) return null;
+            if (parts[i].Contains('*')) return $"invalid host '{host}': a wildcard is allowed only in the first label (*.example.com), not in '{parts[i]}'";
+            if (!IsIstioLabel(parts[i]))
+                return $"invalid host '{host}': label '{parts[i]}' must be 1..63 letters, digits and '-', starting and ending with a letter or digit";
         }
         return null;
     }
 
-    /// <summary>A Kubernetes label key: optional DNS-subdomain prefix and a name of up to 63 characters.</summary>
+    /// <summary>Istio's ValidatePartialWildCard: <c>*foo.com</c> (a wildcard that is not a whole label).</summary>
+    public static bool IsPartialWildcard(string host) => host.Contains('*') && host != "*" && !host.StartsWith("*.", StringComparison.Ordinal);
+
+    /// <summary>A label key: optional DNS-subdomain prefix and a name of up to 63 characters.</summary>
     public static string? CheckLabelKey(string key)
     {
         var slash = key.IndexOf('/');
         var name = slash < 0 ? key : key[(slash + 1)..];
-        if (slash >= 0 && !IsDns1123Subdomain(key[..slash])) return $"invalid label key '{key}': prefix must be a DNS subdomain";
+        if (slash >= 0 && !(key[..slash] is { Length: > 0 and <= 253 } prefix && prefix.Split('.').All(IsIstioLabel)))
+            return $"invalid label key '{key}': prefix must be a DNS subdomain";
         if (name.Length is 0 or > 63 || !QualifiedNameRegex().IsMatch(name))
             return $"invalid label key '{key}': must be 63 characters or less, start and end with a letter or digit, and contain only letters, digits, '-', '_' and '.'";
         return null;
     }
 
-    public static string? CheckLabelValue(string key, string value) =>
-        value.Length == 0 || (value.Length <= 63 && QualifiedNameRegex().IsMatch(value))
+    /// <summary>
+    /// A label value. Istio's pattern has no length limit (it is more lenient than Kubernetes, which
+    /// allows 63 characters); <paramref name="kubernetes"/> applies Kubernetes' limit for metadata labels.
+    /// </summary>
+    public static string? CheckLabelValue(string key, string value, bool kubernetes = false) =>
+        value.Length == 0 || ((!kubernetes || value.Length <= 63) && QualifiedNameRegex().IsMatch(value))
             ? null
-            : $"invalid value '{value}' for label '{key}': must be 63 characters or less, start and end with a letter or digit, and contain only letters, digits, '-', '_' and '.'";
+            : $"invalid value '{value}' for label '{key}': must {(kubernetes ? "be 63 characters or less, " : "")}start and end with a letter or digit, and contain only letters, digits, '-', '_' and '.'";
 
-    public static void Labels(Findings f, string path, Labels labels)
+    public static void Labels(Findings f, string path, Labels labels, bool kubernetes = false)
     {
         foreach (var (k, v) in labels)
         {
             if (CheckLabelKey(k) is { } keyError) f.Error($"{path}.{k}", keyError);
-            else if (CheckLabelValue(k, v) is { } valueError) f.Error($"{path}.{k}", valueError);
+            else if (CheckLabelValue(k, v, kubernetes) is { } valueError) f.Error($"{path}.{k}", valueError);
         }
     }
 
-    public static void ExportTo(Findings f, string path, Seq<string> exportTo)
+    /// <summary>
+    /// Istio's validateExportTo: <c>.</c>, <c>*</c> or namespaces, no duplicates (<c>.</c> counts as the
+    /// resource's own namespace), <c>*</c> alone; <c>~</c> (nobody) only on a ServiceEntry, and alone; a
+    /// DestinationRule with a workloadSelector only to its own namespace.
+    /// </summary>
+    public static void ExportTo(Findings f, string path, Seq<string> exportTo, bool isServiceEntry = false, bool hasWorkloadSelector = false)
     {
+        if (exportTo.IsEmpty) return;
+        var ns = f.Resource.Metadata.Namespace;
         var seen = new HashSet<string>();
         for (var i = 0; i < exportTo.Count; i++)
         {
             var e = exportTo[i];
-            if (!seen.Add(e)) f.Error($"{path}[{i}]", $"duplicate exportTo entry '{e}'");
-            else if (e == "~") f.Error($"{path}[{i}]", "exportTo '~' (export to nobody) is not supported");
-            else if (e is not ("." or "*") && !IsDns1123Label(e))
+            var key = e == "." ? ns : e;
+            if (!seen.Add(key))
+                f.Error($"{path}[{i}]", key == e ? $"duplicate exportTo entry '{e}'" : $"duplicate exportTo entries: '.' and the own namespace '{ns}'");
+            else if (e == "~" && !isServiceEntry)
+            {
+                f.Error($"{path}[{i}]", "exportTo '~' (export to nobody) is allowed only on a ServiceEntry");
+                seen.Remove(key);
+            }
+            else if (e is not ("." or "*" or "~") && !IsIstioLabel(e))
+            {
                 f.Error($"{path}[{i}]", $"invalid exportTo entry '{e}': use '.', '*' or a namespace name");
+                seen.Remove(key);
+            }
         }
-        if (exportTo.Contains("*") && exportTo.Count > 1)
-            f.Error(path, "exportTo cannot mix '*' (all namespaces) with other entries");
+        if (hasWorkloadSelector && seen.Count > 0)
+        {
+            if (!seen.Contains(ns)) f.Error(path, "a DestinationRule with a workloadSelector cannot be exported beyond its own namespace");
+            else if (seen.Count > 1) f.Error(path, "a DestinationRule with a workloadSelector cannot have more than one exportTo entry");
+        }
+        if (seen.Contains("*") && exportTo.Count > 1) f.Error(path, "exportTo cannot mix '*' (all namespaces) with other entries");
+        if (seen.Contains("~") && exportTo.Count > 1) f.Error(path, "exportTo cannot mix '~' (nobody) with other entries");
     }
 
-    /// <summary>Istio's ValidateDuration: at least 1ms and whole milliseconds.</summary>
-    public static void Duration(Findings f, string path, Duration? value, bool allowZero = false)
+    /// <summary>
+    /// The longest duration the runtime can arm as a timer or connect timeout: .NET timers and
+    /// cancellation take at most int.MaxValue milliseconds (about 24.8 days); a longer one that passed
+    /// validation would fail every connect. Istio has no such limit (an intended difference).
+    /// </summary>
+    public static readonly Duration MaxTimer = new(int.MaxValue * 1_000_000L);
+
+    /// <summary>Istio's ValidateDuration (at least 1ms, whole milliseconds); with <paramref name="max"/>, also what the runtime can use.</summary>
+    public static void Duration(Findings f, string path, Duration? value, bool allowZero = false, Duration? max = null)
     {
         if (value is not { } d) return;
         if (allowZero && d.IsZero) return;
         if (d.Nanoseconds < 1_000_000) f.Error(path, $"duration {d} must be at least 1ms");
         else if (d.Nanoseconds % 1_000_000 != 0) f.Error(path, $"duration {d} is finer than a millisecond; only millisecond precision is supported");
+        else if (max is { } m && d.Nanoseconds > m.Nanoseconds)
+            f.Error(path, $"duration {d} is longer than AkkaL4 can apply (at most {m}{(m == MaxTimer ? ", the longest .NET timer" : "")})");
     }
 
     public static void Percent(Findings f, string path, int? value)
     {
-        if (value is < 0 or > 100) f.Error(path, $"{value} is outside the range 0..100");
+        if (value is < 0 or > 100) f.Error(path, $"percentage {value} is outside the range 0..100");
     }
 
-    /// <summary>A gateway reference: <c>mesh</c>, <c>name</c>, <c>ns/name</c>, or legacy <c>name.ns[.svc...]</c>.</summary>
+    /// <summary>
+    /// Istio's validateGatewayNames: <c>mesh</c>, <c>name</c>, <c>namespace/name</c> (both DNS labels, so
+    /// not <c>./name</c> or <c>ns/*</c>), or the legacy <c>name.namespace[.svc...]</c> (a DNS name; analysis warns).
+    /// </summary>
     public static void GatewayName(Findings f, string path, string gateway)
     {
         if (gateway == "mesh") return;
@@ -131,11 +199,22 @@ internal static partial class Checks
         {
             var ns = gateway[..slash];
             var name = gateway[(slash + 1)..];
-            if (ns != "." && !IsDns1123Label(ns)) f.Error(path, $"invalid gateway '{gateway}': namespace '{ns}' is not a valid namespace name");
-            else if (!IsDns1123Subdomain(name)) f.Error(path, $"invalid gateway '{gateway}': '{name}' is not a valid gateway name");
+            if (!IsIstioLabel(ns)) f.Error(path, $"invalid gateway '{gateway}': namespace '{ns}' is not a valid namespace name");
+            if (!IsIstioLabel(name)) f.Error(path, $"invalid gateway '{gateway}': '{name}' is not a valid gateway name (a DNS label)");
             return;
         }
-        if (!IsDns1123Subdomain(gateway)) f.Error(path, $"invalid gateway '{gateway}': not a valid gateway name");
+        if (CheckFqdn(gateway) is { } error) f.Error(path, $"invalid gateway '{gateway}': {error}");
+    }
+
+    public const string UnixPrefix = "unix://";
+
+    /// <summary>Istio's ValidateUnixAddress: an absolute path to a file, or an abstract socket <c>@name</c>.</summary>
+    public static string? CheckUnixAddress(string address)
+    {
+        var path = address[UnixPrefix.Length..];
+        if (path.Length == 0) return "unix address must not be empty";
+        if (path.StartsWith('@')) return null;
+        return path.StartsWith('/') && !path.EndsWith('/') ? null : $"'{path}' is not an absolute path to a file";
     }
 
     public static bool IsKnownProtocol(string? protocol) => protocol?.ToUpperInvariant() is

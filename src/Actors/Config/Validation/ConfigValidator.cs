@@ -37,6 +37,6 @@ public static class ConfigValidator
             f.Error("metadata.name", $"name '{meta.Name}' must be a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')");
         if (!Checks.IsDns1123Label(meta.Namespace))
             f.Error("metadata.namespace", $"namespace '{meta.Namespace}' must be a DNS-1123 label");
-        Checks.Labels(f, "metadata.labels", meta.Labels);
+        Checks.Labels(f, "metadata.labels", meta.Labels, kubernetes: true);
     }
 }
