@@ -39,11 +39,11 @@ public sealed class RemotingSecurityTests
 
         for (var until = DateTime.UtcNow + JoinAttempts; DateTime.UtcNow < until; await Task.Delay(200))
         {
-            var members = Cluster.Get(a.System).State.Members.Select(m => m.Address.ToString()).ToList();
+            var members = Cluster.Get(a.ClusterSystem).State.Members.Select(m => m.Address.ToString()).ToList();
             Assert.True(members.Count == 2 && !members.Intersect(intruders).Any(), $"members: {string.Join(", ", members)}");
         }
         foreach (var intruder in new[] { foreign, selfSigned, plain })
-            Assert.DoesNotContain(Cluster.Get(intruder.System).State.Members, m => m.Address.ToString() == a.ClusterAddress);
+            Assert.DoesNotContain(Cluster.Get(intruder.ClusterSystem).State.Members, m => m.Address.ToString() == a.ClusterAddress);
 
         using var http = new HttpClient { BaseAddress = new Uri($"http://{admin.Address}"), Timeout = Patience };
         var status = JsonDocument.Parse(await http.GetStringAsync("/v1/status")).RootElement;

@@ -39,13 +39,13 @@ internal static class SecurityKit
     });
 
     public static IReadOnlyList<string> UpMembers(RouterNode node) =>
-        Cluster.Get(node.System).State.Members.Where(m => m.Status == MemberStatus.Up).Select(m => m.Address.ToString()).Order().ToList();
+        Cluster.Get(node.ClusterSystem).State.Members.Where(m => m.Status == MemberStatus.Up).Select(m => m.Address.ToString()).Order().ToList();
 
     public static Task AllUpAsync(RouterNode node, int count) =>
-        EventuallyAsync(() => Task.FromResult(UpMembers(node).Count == count && Cluster.Get(node.System).State.Unreachable.Count == 0),
-            () => $"{count} members up and none unreachable (seen: {string.Join(", ", UpMembers(node))}; unreachable: {Cluster.Get(node.System).State.Unreachable.Count})",
+        EventuallyAsync(() => Task.FromResult(UpMembers(node).Count == count && Cluster.Get(node.ClusterSystem).State.Unreachable.Count == 0),
+            () => $"{count} members up and none unreachable (seen: {string.Join(", ", UpMembers(node))}; unreachable: {Cluster.Get(node.ClusterSystem).State.Unreachable.Count})",
             TimeSpan.FromSeconds(45));
 
     /// <summary>Port of a node's cluster remoting.</summary>
-    public static int RemotingPort(RouterNode node) => Cluster.Get(node.System).SelfAddress.Port!.Value;
+    public static int RemotingPort(RouterNode node) => Cluster.Get(node.ClusterSystem).SelfAddress.Port!.Value;
 }
