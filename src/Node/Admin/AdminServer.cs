@@ -1,15 +1,18 @@
 using System.Net;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Event;
 using AkkaL4.Actors;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
+using AkkaL4.Messages.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -21,7 +24,8 @@ namespace AkkaL4.Node.Admin;
 
 /// <summary>
 /// The admin HTTP API of one node: configuration writes and reads, explain, status, Prometheus
-/// metrics, health and readiness. Loopback by default; a bearer token is mandatory elsewhere.
+/// metrics, health and readiness. Loopback by default; a bearer token is mandatory elsewhere (and optional
+/// on loopback), HTTPS with a certificate; on loopback the Host header must name the API (no DNS rebinding).
 /// </summary>
 public sealed class AdminServer : IAsyncDisposable
 {
@@ -29,18 +33,31 @@ public sealed class AdminServer : IAsyncDisposable
     private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
+    /// <summary>Connections the API holds open at once; more are refused by Kestrel.</summary>
+    public const int MaxConnections = 256;
+    /// <summary>Writes (PUT, DELETE) in progress at once, body reading included; more are answered 429.</summary>
+    public const int MaxConcurrentWrites = 4;
+    /// <summary>A request body must arrive at least this fast (after a grace period), else the connection is cut.</summary>
+    public const int MinBodyBytesPerSecond = 8 * 1024;
+    /// <summary>The longest a write may take, body and answer together.</summary>
+    public static readonly TimeSpan WriteDeadline = TimeSpan.FromSeconds(60);
+
     private readonly WebApplication _app;
 
     public IPEndPoint Address { get; }
+    /// <summary>http://IP:PORT, or https:// with a certificate.</summary>
+    public string Url { get; }
 
-    private AdminServer(WebApplication app, IPEndPoint address)
+    private AdminServer(WebApplication app, IPEndPoint address, bool https)
     {
         _app = app;
         Address = address;
+        Url = $"{(https ? "https" : "http")}://{address}";
     }
 
+    /// <param name="certificate">With its private key: the API serves HTTPS only (null: plain HTTP).</param>
     /// <exception cref="ArgumentException">Bound to a non-loopback address without a token.</exception>
-    public static async Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token)
+    public static async Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token, X509Certificate2? certificate = null)
     {
         if (!IPAddress.IsLoopback(address.Address) && string.IsNullOrEmpty(token))
             throw new ArgumentException($"the admin API on {address} is reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
@@ -49,27 +66,93 @@ public sealed class AdminServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k =>
         {
-            k.Listen(address);
+            k.Listen(address, listen =>
+            {
+                if (certificate is not null) listen.UseHttps(certificate);
+            });
             k.Limits.MaxRequestBodySize = MaxConfigBytes + 1;
+            // Kestrel's defaults let a client hold any number of connections and drip a 4 MiB body at 240 B/s for hours.
+            k.Limits.MaxConcurrentConnections = MaxConnections;
+            k.Limits.MaxConcurrentUpgradedConnections = 0;
+            k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(MinBodyBytesPerSecond, gracePeriod: TimeSpan.FromSeconds(5));
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+            k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
         });
         builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(DataPlaneMetrics.MeterName).AddPrometheusExporter());
         var app = builder.Build();
+        var log = node.System.Log;
+        var port = address.Port; // the bound one once started (port 0 = any)
+
+        if (IPAddress.IsLoopback(address.Address))
+        {
+            // DNS rebinding: a web page whose host name resolves to 127.0.0.1 must not reach the API through
+            // the browser. Such a request names the page's host; tools name the address (or localhost).
+            var ip = address.Address.ToString();
+            var allowed = new[] { address.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]" : ip, "localhost" };
+            app.Use(async (context, next) =>
+            {
+                var host = context.Request.Host;
+                if (host.HasValue && allowed.Contains(host.Host, StringComparer.OrdinalIgnoreCase) && (host.Port is null || host.Port == port))
+                {
+                    await next(context);
+                    return;
+                }
+                log.Warning("admin API: refused {0} {1} from {2}: Host header '{3}' is not this loopback API's address",
+                    context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress, Diagnostic.Quote(host.Value ?? ""));
+                context.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
+                await context.Response.WriteAsJsonAsync(new { error = $"Host must be {address.Address}:{port} or localhost:{port}" }, Json);
+            });
+        }
 
         if (!string.IsNullOrEmpty(token))
         {
             app.Use(async (context, next) =>
             {
+                var authorization = context.Request.Headers.Authorization.ToString();
                 if (context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/readyz")
-                    || HasToken(context.Request.Headers.Authorization.ToString(), token))
+                    || HasToken(authorization, token))
                 {
                     await next(context);
                     return;
                 }
+                // Never the token (or what was sent in its place): only which way the request failed.
+                log.Warning("admin API: refused {0} {1} from {2}: {3}", context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress,
+                    authorization.Length == 0 ? "no Authorization header" : authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? "wrong bearer token" : "not a bearer token");
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 context.Response.Headers.WWWAuthenticate = "Bearer";
                 await context.Response.WriteAsJsonAsync(new { error = "a bearer token is required (Authorization: Bearer <token>)" }, Json);
             });
         }
+
+        // Every write goes to the cluster's one config writer anyway: a few at a time is plenty, and a slot is
+        // taken before the body is read, so slow or huge bodies cannot pile up.
+        var writes = new SemaphoreSlim(MaxConcurrentWrites);
+        app.Use(async (context, next) =>
+        {
+            if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+            {
+                await next(context);
+                return;
+            }
+            if (!await writes.WaitAsync(0))
+            {
+                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                context.Response.Headers.RetryAfter = "1";
+                await context.Response.WriteAsJsonAsync(new { error = $"{MaxConcurrentWrites} writes are in progress; try again" }, Json);
+                return;
+            }
+            try
+            {
+                using var deadline = new CancellationTokenSource(WriteDeadline);
+                await using var abort = deadline.Token.Register(context.Abort);
+                await next(context);
+            }
+            finally
+            {
+                writes.Release();
+            }
+        });
 
         app.MapPut("/v1/config", (Delegate)((HttpContext context) => PutConfig(node, context)));
         app.MapGet("/v1/config", (HttpContext context, string? kind, string? @namespace) => GetConfig(node, context, kind, @namespace));
@@ -83,7 +166,8 @@ public sealed class AdminServer : IAsyncDisposable
         await app.StartAsync();
         // The address Kestrel bound (the port it chose when given port 0).
         var bound = new Uri(app.Urls.First());
-        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port));
+        port = bound.Port;
+        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port), certificate is not null);
     }
 
     /// <summary><c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly.</summary>
@@ -92,12 +176,6 @@ public sealed class AdminServer : IAsyncDisposable
         var space = authorization.IndexOf(' ');
         return space > 0 && authorization[..space].Equals("Bearer", StringComparison.OrdinalIgnoreCase)
                          && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(authorization[(space + 1)..].Trim()), Encoding.UTF8.GetBytes(token));
-    }
-
-    private static IResult WriterUnavailable(HttpContext context, string what)
-    {
-        context.Response.Headers.RetryAfter = "1";
-        return Results.Json(new { error = $"the configuration writer did not answer in time; {what}" }, Json, statusCode: 503);
     }
 
     private static readonly string[] ConfigMediaTypes =
@@ -130,15 +208,7 @@ public sealed class AdminServer : IAsyncDisposable
         var report = ConfigCheck.Check(text, "request");
         if (!report.Ok) return Results.Json(new { errors = report.Errors.Select(ErrorJson) }, Json, statusCode: 400);
 
-        object reply;
-        try
-        {
-            reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), ConfigClient.Timeout);
-        }
-        catch (AskTimeoutException)
-        {
-            return WriterUnavailable(context, "nothing was applied");
-        }
+        var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), ConfigClient.Timeout + TimeSpan.FromSeconds(5));
         if (reply is ConfigAccepted { } done && context.Request.Query.TryGetValue("wait", out var wait) && wait == "true")
         {
             var lagging = await node.WaitForClusterRevisionAsync(done.Revision, WaitTimeout);
@@ -154,6 +224,25 @@ public sealed class AdminServer : IAsyncDisposable
                 warnings = a.Warnings.Select(ErrorJson),
             }, Json),
             ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: r.Conflict ? 409 : 400),
+            _ => NotAcknowledged(context, reply),
+        };
+    }
+
+    /// <summary>
+    /// A write neither acknowledged nor refused: 503 when it certainly was not applied, 504 "outcome unknown" (with
+    /// the revision it was journaled as, when known) when it may have been: applying the same content again is safe.
+    /// </summary>
+    private static IResult NotAcknowledged(HttpContext context, object reply)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return reply switch
+        {
+            ConfigUnavailable u => Results.Json(new { error = $"nothing was applied: {u.Reason}" }, Json, statusCode: 503),
+            ConfigUncertain u => Results.Json(new
+            {
+                outcome = "unknown", revision = u.Revision,
+                error = $"outcome unknown: {u.Reason}; sending the same configuration again is safe (it is then acknowledged, or reported unchanged)",
+            }, Json, statusCode: 504),
             _ => Results.StatusCode(500),
         };
     }
@@ -166,8 +255,12 @@ public sealed class AdminServer : IAsyncDisposable
     private static async Task<IResult> GetConfig(RouterNode node, HttpContext context, string? kind, string? ns)
     {
         ConfigContent content;
-        try { content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), ConfigClient.Timeout); }
-        catch (AskTimeoutException) { return WriterUnavailable(context, "try again"); }
+        try { content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), ConfigClient.Timeout + TimeSpan.FromSeconds(5)); }
+        catch (AskTimeoutException)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            return Results.Json(new { error = "the configuration writer did not answer in time; try again" }, Json, statusCode: 503);
+        }
         context.Response.Headers["X-AkkaL4-Revision"] = content.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return context.Request.Headers.Accept.ToString().Contains("application/json", StringComparison.OrdinalIgnoreCase)
             ? Results.Text(ManifestEncoder.ToJson(content.Resources), "application/json")
@@ -178,15 +271,13 @@ public sealed class AdminServer : IAsyncDisposable
     {
         var known = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase));
         if (known is null) return Results.Json(new { error = $"unknown kind '{kind}'" }, Json, statusCode: 404);
-        object reply;
-        try { reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), ConfigClient.Timeout); }
-        catch (AskTimeoutException) { return WriterUnavailable(context, "nothing was deleted"); }
+        var reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), ConfigClient.Timeout + TimeSpan.FromSeconds(5));
         return reply switch
         {
             ConfigAccepted a => Results.Json(new { revision = a.Revision }, Json),
             ConfigRejected { NotFound: true } => Results.Json(new { error = $"{known}/{ns}/{name} not found" }, Json, statusCode: 404),
             ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: 400),
-            _ => Results.StatusCode(500),
+            _ => NotAcknowledged(context, reply),
         };
     }
 
@@ -222,7 +313,7 @@ public sealed class AdminServer : IAsyncDisposable
         var state = membership.InCluster ? cluster.State : new ClusterEvent.CurrentClusterState();
         var listeners = await node.ListenersAsync();
         var snapshot = node.Routes.Current;
-        var applied = membership.InCluster ? await node.AppliedRevisionsAsync() : new Dictionary<string, long>();
+        var revisions = membership.InCluster ? await node.MemberRevisionsAsync() : new Dictionary<string, MemberRevision>();
         // The singleton writer runs on the oldest Up member with the router role.
         var writer = state.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("router"))
             .OrderBy(m => m, Member.AgeOrdering).FirstOrDefault();
@@ -231,6 +322,8 @@ public sealed class AdminServer : IAsyncDisposable
             node = node.Options.Name,
             address = cluster.SelfAddress.ToString(),
             revision = snapshot.Revision,
+            revisionFailed = node.Revisions.Failed is > 0 and var failed ? failed : (long?)null,
+            revisionError = node.Revisions.Error,
             membership = new
             {
                 state = membership.State,
@@ -244,7 +337,9 @@ public sealed class AdminServer : IAsyncDisposable
             members = state.Members.Select(m => new
             {
                 address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles,
-                revision = applied.TryGetValue(m.Address.ToString(), out var r) ? r : (long?)null,
+                revision = revisions.TryGetValue(m.Address.ToString(), out var r) ? r.InForce : (long?)null,
+                revisionFailed = r is { Failed: > 0 } ? r.Failed : (long?)null,
+                revisionError = r?.Error,
             }),
             unreachable = state.Unreachable.Select(m => m.Address.ToString()),
             leader = state.Leader?.ToString(),
@@ -262,8 +357,11 @@ public sealed class AdminServer : IAsyncDisposable
         if (snapshot.Revision == 0) return Results.Text("not ready: no configuration yet\n", statusCode: 503);
         if (unbound.Count > 0 || listeners.Count < snapshot.Listeners.Count)
             return Results.Text($"not ready: listeners not bound: {string.Join(", ", unbound)}\n", statusCode: 503);
-        // Ready out of a cluster too: the node routes with its last configuration (the summary says so).
-        return Results.Text($"ready: {listeners.Count} listener(s), {Standing(node)}\n");
+        // Ready out of a cluster too: the node routes with its last configuration (the summary says so). A revision
+        // this node could not apply is said, not made a failed probe: it keeps routing by the last good one, and every
+        // node would fail the same revision alike (all out of service at once would be the worse outcome).
+        var failed = node.Revisions is { Failed: > 0 } r ? $"; revision {r.Failed} could not be applied: {r.Error}" : "";
+        return Results.Text($"ready: {listeners.Count} listener(s), {Standing(node)}{failed}\n");
     }
 
     public async ValueTask DisposeAsync()
