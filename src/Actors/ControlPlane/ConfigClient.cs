@@ -136,7 +136,7 @@ public sealed class ConfigClient : ReceiveActor
         WriteRejected r => new ConfigRejected(r.Errors.Select(e => Diagnostic.Error(e.Resource, e.Field, e.Message)).ToList(), r.Conflict, r.NotFound),
         WriteUncertain u => new ConfigUncertain(u.Revision, u.Reason),
         WriteDropped d => new ConfigUnavailable(d.Reason),
-        ConfigAtRevision c => new ConfigContent(c.Revision, ManifestDecoder.Decode(c.Manifests, "writer").Resources.Select(d => d.Resource).ToList()),
+        ConfigAtRevision c => new ConfigContent(c.Revision, ManifestDecoder.Decode(c.Manifests, "writer", LastKnownGood.Stored).Resources.Select(d => d.Resource).ToList()),
         _ => new Status.Failure(new InvalidOperationException($"unexpected reply {reply.GetType().Name}")),
     };
 }

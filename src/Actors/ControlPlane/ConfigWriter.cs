@@ -150,7 +150,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         }
         foreach (var (ns, manifests) in _journalNamespaces)
         {
-            var decoded = ManifestDecoder.Decode(manifests, $"journal (namespace {ns})");
+            var decoded = ManifestDecoder.Decode(manifests, $"journal (namespace {ns})", LastKnownGood.Stored);
             if (!decoded.Ok)
             {
                 _log.Error("config writer: journal revision {0} ignored: {1}", _journalRevision, decoded.Errors[0]);

@@ -11,6 +11,12 @@ public sealed class LastKnownGood(string directory)
 {
     private const string Header = "# akkal4 last-known-good revision ";
 
+    /// <summary>
+    /// For text the cluster wrote itself (the writer's whole configuration, its journal, its answers): the admin API's
+    /// limits bound one request, not the stored sum of many (10,000 Services and a few more are over 10,000 documents).
+    /// </summary>
+    internal static readonly DecodeLimits Stored = new() { MaxBytes = int.MaxValue, MaxDocuments = int.MaxValue };
+
     public string Path { get; } = System.IO.Path.Combine(directory, "last-known-good.yaml");
 
     public void Save(ConfigContent content)
@@ -33,7 +39,7 @@ public sealed class LastKnownGood(string directory)
     public static ConfigContent? Decode(string text, string source, out long revision, out string? problem)
     {
         if (!TryHeader(text, source, out revision, out problem)) return null;
-        var decoded = ManifestDecoder.Decode(text, source);
+        var decoded = ManifestDecoder.Decode(text, source, Stored);
         if (decoded.Ok) return new ConfigContent(revision, decoded.Resources.Select(d => d.Resource).ToList());
         problem = $"{source} does not decode: {decoded.Errors[0]}";
         return null;

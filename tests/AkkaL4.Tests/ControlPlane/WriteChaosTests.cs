@@ -262,14 +262,16 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         {
             for (var i = 0; !stop.IsCancellationRequested; i++)
             {
+                // Resumed: a write sent after the node was killed is acknowledged.
+                var sentAfterKill = killedAt > TimeSpan.Zero;
                 var status = await Write(survivors[i % 2], $"kill-{i}");
-                if (status == 200 && killedAt > TimeSpan.Zero && resumedAt is null) resumedAt = clockAll.Elapsed;
+                if (status == 200 && sentAfterKill && resumedAt is null) resumedAt = clockAll.Elapsed;
                 if (status != 200) await Task.Delay(100);
             }
         });
         await Task.Delay(2000);
-        killedAt = clockAll.Elapsed;
         await KillAsync(writer);
+        killedAt = clockAll.Elapsed;
         await Eventually(() => Task.FromResult(resumedAt is not null), "writes resume after the writer's node died");
         await Task.Delay(2000);
         stop.Cancel();
