@@ -12,6 +12,10 @@ socket=unix://$dir/docker.sock
 case "${1:-}" in
   start)
     if ! command -v dockerd >/dev/null || ! command -v docker-compose >/dev/null; then
+      # No service may start during the install: on a machine with systemd the package would start the
+      # system's dockerd, with its bridge and iptables rules.
+      policy=/usr/sbin/policy-rc.d
+      [ -e $policy ] || { printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy && trap 'rm -f $policy' EXIT; }
       { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose; } >&2 \
         || { echo "dockerd.sh: could not install docker.io and docker-compose" >&2; exit 1; }
     fi

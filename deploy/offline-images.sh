@@ -30,8 +30,9 @@ trap 'rm -rf "$work"' EXIT
 rootfs=$work/rootfs
 start=$SECONDS
 echo "offline-images: debootstrap bookworm from $mirror"
-# ca-certificates and libssl3 as in the official runtime images (TLS); tzdata for local times in logs.
-debootstrap --variant=minbase --include=ca-certificates,libssl3,tzdata bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+# ca-certificates and libssl3 as in the official runtime images (TLS); libgssapi-krb5-2 spares Npgsql its
+# "cannot load libgssapi_krb5" line; tzdata for local times in logs.
+debootstrap --variant=minbase --include=ca-certificates,libssl3,libgssapi-krb5-2,tzdata bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
   || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
 # The official .NET images' non-root user.
 chroot "$rootfs" useradd --uid 1654 --user-group --create-home --shell /bin/sh app

@@ -249,3 +249,120 @@ public sealed class RollingRestartChaosTests(ITestOutputHelper output, Support.P
         Assert.Empty(lost);
     }
 }
+
+/// <summary>Connection caps and running out of descriptors, on one real node.</summary>
+[Collection(ProcessesCollection.Name)]
+public sealed class LimitsChaosTests(ITestOutputHelper output)
+{
+    private static readonly IPAddress Client = IPAddress.Parse("127.20.3.3");
+
+    /// <summary>A connection that has been relayed once (so it holds its upstream socket too), held open.</summary>
+    private static async Task<Socket?> HoldAsync(IPEndPoint to, TimeSpan? patience = null)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(Client, 0));
+            await socket.ConnectAsync(to);
+            await socket.SendAsync(Encoding.UTF8.GetBytes("hold\n"));
+            var buffer = new byte[64];
+            using var cts = new CancellationTokenSource(patience ?? TimeSpan.FromSeconds(10));
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+            if (Encoding.UTF8.GetString(buffer, 0, n) == $"{Prefix} hold\n") return socket;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException)
+        {
+            // not served
+        }
+        socket.Dispose();
+        return null;
+    }
+
+    private static async Task<string> Answer(IPEndPoint to, TimeSpan patience) =>
+        await AkkaL4.Node.Echo.LineClient.SendAsync(Client, to, "x", patience);
+
+    [Fact]
+    public async Task Over_the_listener_cap_a_connection_is_closed_at_once_and_counted()
+    {
+        await using var cluster = new ChaosCluster(output);
+        var cap = Path.Combine(Path.GetTempPath(), $"akkal4-cap-{Guid.NewGuid():N}.hocon");
+        var manifest = Path.Combine(Path.GetTempPath(), $"akkal4-cap-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(cap, "akkal4.data-plane.max-connections-per-listener = 20");
+        await File.WriteAllTextAsync(manifest, Manifests);
+        var held = new List<Socket>();
+        try
+        {
+            // A second --config layers over the first (and both over the built-in settings).
+            cluster.Start(1, "--config", cap, "-f", manifest);
+            await cluster.EventuallyAsync(async () => await Line(Gateway(1)) == $"{Prefix} ping" && await cluster.InClusterAsync(1), "node 1 routes");
+            for (var i = 0; i < 20; i++) held.Add(await HoldAsync(Gateway(1)) ?? throw new Xunit.Sdk.XunitException($"connection {i + 1} of 20 not served"));
+
+            Assert.Equal("(connection closed, no answer)", await Answer(Gateway(1), TimeSpan.FromSeconds(10)));
+            var metrics = await cluster.Http.GetStringAsync(Admin(1) + "/metrics");
+            Assert.Contains("downstream_cx_overflow", metrics);
+            Assert.Contains("max-connections-per-listener (20)", cluster.Output());
+            // The other listener has its own cap; and a freed place is taken again.
+            Assert.Equal($"{Prefix} x", await Answer(Vip, TimeSpan.FromSeconds(10)));
+            held[0].Dispose();
+            held.RemoveAt(0);
+            await cluster.EventuallyAsync(async () => await Answer(Gateway(1), TimeSpan.FromSeconds(10)) == $"{Prefix} x", "a place freed is taken again");
+            cluster.Figure("listener-cap", new Traffic.Counts(22, 0, 0, []), acked: 0, lost: 0, TimeSpan.Zero);
+        }
+        finally
+        {
+            foreach (var socket in held) socket.Dispose();
+            File.Delete(cap);
+            File.Delete(manifest);
+        }
+    }
+
+    [Fact]
+    public async Task Out_of_descriptors_the_listener_stays_bound_and_serves_the_queued_connections_once_some_are_freed()
+    {
+        await using var cluster = new ChaosCluster(output);
+        var manifest = Path.Combine(Path.GetTempPath(), $"akkal4-fd-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(manifest, Manifests);
+        var held = new List<Socket>();
+        try
+        {
+            var node = cluster.Start(1, "-f", manifest);
+            await cluster.EventuallyAsync(async () => await Line(Gateway(1)) == $"{Prefix} ping", "node 1 routes");
+            // ulimit -n on the running node: room for about 30 relayed connections (two descriptors each) over what it holds now.
+            var open = Directory.GetFiles($"/proc/{node.Id}/fd").Length;
+            var limit = open + 60;
+            var prlimit = Process.Start("prlimit", $"--pid {node.Id} --nofile={limit}:{limit}")!;
+            await prlimit.WaitForExitAsync();
+            Assert.Equal(0, prlimit.ExitCode);
+
+            // Hold connections until the node runs out of descriptors (the last one may be accepted and then find no
+            // descriptor for its upstream: closed, as any failed upstream connect).
+            for (var i = 0; i < 80; i++)
+            {
+                if (await HoldAsync(Gateway(1), TimeSpan.FromSeconds(3)) is not { } socket) break;
+                held.Add(socket);
+            }
+            Assert.True(held.Count < 80, $"{held.Count} connections held under a limit of {limit} descriptors without running out");
+            // Clients that arrive now wait in the listener's queue: it stays bound, none is refused.
+            var waiting = Enumerable.Range(0, 5).Select(_ => Answer(Gateway(1), TimeSpan.FromSeconds(30))).ToList();
+            await cluster.EventuallyAsync(() => Task.FromResult(cluster.Output().Contains("accept failed")), "the node logs the failed accept and backs off");
+            var freed = Stopwatch.StartNew();
+            foreach (var socket in held) socket.Dispose();
+            held.Clear();
+            await cluster.EventuallyAsync(async () => await Line(Gateway(1)) == $"{Prefix} ping", "served again once descriptors are freed");
+            var recovery = freed.Elapsed;
+            var answers = await Task.WhenAll(waiting);
+            var ok = answers.Count(a => a == $"{Prefix} x");
+            var refused = answers.Count(a => a.Contains("ConnectionRefused"));
+            output.WriteLine($"held before running out: {open} descriptors open at start, limit {limit}; queued clients' answers: {string.Join(", ", answers)}");
+            cluster.Figure("descriptor-exhaustion", new Traffic.Counts(ok, answers.Length - ok, 0, answers), acked: 0, lost: 0, recovery);
+            Assert.Equal(0, refused);
+            Assert.True(ok >= 3, $"of the queued connections only {ok} were served: {string.Join(", ", answers)}");
+            Assert.Equal($"{Prefix} ping", await Line(Gateway(1)));
+        }
+        finally
+        {
+            foreach (var socket in held) socket.Dispose();
+            File.Delete(manifest);
+        }
+    }
+}
