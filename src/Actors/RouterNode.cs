@@ -13,6 +13,7 @@ using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Actors.Upstreams;
 using AkkaL4.Messages.Model;
+using AkkaL4.Messages.Protocol;
 
 namespace AkkaL4.Actors;
 
@@ -121,7 +122,7 @@ public sealed class RouterNode : IAsyncDisposable
         {
             Apply(content.Resources, content.Revision);
             _lastKnownGood?.Save(content);
-        }), "route-cache");
+        }, ApplyFailed), "route-cache");
         var membership = new Membership(system, client, routeTables, incarnation);
 
         var cluster = Cluster.Get(system);
@@ -213,16 +214,33 @@ public sealed class RouterNode : IAsyncDisposable
 
     private ConfigContent? _applied;
 
-    /// <summary>Replicated: each node's address → the revision it routes by.</summary>
-    public static readonly LWWDictionaryKey<string, long> AppliedRevisionsKey = new("akkal4-applied");
+    private MemberRevision _revisions = new(0, 0, null);
 
-    /// <summary>The revision each node of the cluster routes by, as last replicated to this node.</summary>
-    public async Task<IReadOnlyDictionary<string, long>> AppliedRevisionsAsync()
+    /// <summary>Replicated: each node's address → the revision it routes by, and the newest one it could not apply.</summary>
+    public static readonly LWWDictionaryKey<string, MemberRevision> AppliedRevisionsKey = new("akkal4-member-revisions");
+
+    /// <summary>This node's revisions: in force, and the newest it could not apply (0: none since) with why.</summary>
+    public MemberRevision Revisions => Volatile.Read(ref _revisions);
+
+    /// <summary>The revisions of each node of the cluster (see <see cref="Revisions"/>), as last replicated to this node.</summary>
+    public async Task<IReadOnlyDictionary<string, MemberRevision>> MemberRevisionsAsync()
     {
         var reply = await DistributedData.Get(ClusterSystem).Replicator.Ask<IGetResponse>(Dsl.Get(AppliedRevisionsKey, ReadLocal.Instance), TimeSpan.FromSeconds(5));
         return reply is GetSuccess success
             ? success.Get(AppliedRevisionsKey).Entries.ToDictionary(e => e.Key, e => e.Value)
-            : new Dictionary<string, long>();
+            : new Dictionary<string, MemberRevision>();
+    }
+
+    /// <summary>The revision each node of the cluster routes by, as last replicated to this node.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> AppliedRevisionsAsync() =>
+        (await MemberRevisionsAsync()).ToDictionary(e => e.Key, e => e.Value.InForce);
+
+    /// <summary>A revision this node could not put in force: it keeps the one it has, and tells the cluster.</summary>
+    private void ApplyFailed(long revision, string error)
+    {
+        System.Log.Error("config revision {0} not applied, revision {1} stays in force: {2}", revision, Applied?.Revision ?? 0, error);
+        Volatile.Write(ref _revisions, new MemberRevision(Applied?.Revision ?? 0, revision, error));
+        PublishApplied();
     }
 
     /// <summary>
@@ -311,6 +329,7 @@ public sealed class RouterNode : IAsyncDisposable
         var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
+        Volatile.Write(ref _revisions, new MemberRevision(revision, 0, null));
         PublishApplied();
         _routers.Tell(new ApplyRoutes(snapshot));
         _listeners.Tell(new ApplyRoutes(snapshot));
@@ -320,15 +339,16 @@ public sealed class RouterNode : IAsyncDisposable
         return snapshot;
     }
 
-    /// <summary>Tells the cluster which revision this node routes by (for status and apply --wait); nothing while out of a cluster.</summary>
+    /// <summary>Tells the cluster this node's <see cref="Revisions"/> (for status and apply --wait); nothing while out of a cluster.</summary>
     private void PublishApplied()
     {
         var membership = _membership;
-        if (membership is null || membership.System.WhenTerminated.IsCompleted || Applied is not { } applied) return;
+        var revisions = Revisions;
+        if (membership is null || membership.System.WhenTerminated.IsCompleted || (Applied is null && revisions.Failed == 0)) return;
         var self = Cluster.Get(membership.System).SelfUniqueAddress;
         var address = self.Address.ToString();
-        DistributedData.Get(membership.System).Replicator.Tell(Dsl.Update(AppliedRevisionsKey, LWWDictionary<string, long>.Empty, WriteLocal.Instance,
-            map => map.SetItem(self, address, applied.Revision)));
+        DistributedData.Get(membership.System).Replicator.Tell(Dsl.Update(AppliedRevisionsKey, LWWDictionary<string, MemberRevision>.Empty, WriteLocal.Instance,
+            map => map.SetItem(self, address, revisions)));
     }
 
     public Task<IReadOnlyList<ListenerSet.ListenerStatus>> ListenersAsync() =>
@@ -340,16 +360,19 @@ public sealed class RouterNode : IAsyncDisposable
     /// </summary>
     public async Task<object> AskWriterAsync(object message, TimeSpan patience, Action? onWaiting = null)
     {
+        // Asking again is safe for an uncertain write too: the same content is then acknowledged, or reported unchanged.
         for (var deadline = DateTime.UtcNow + patience; ; )
         {
             try
             {
-                return await Writer.Ask<object>(message, ConfigClient.Timeout);
+                var reply = await Writer.Ask<object>(message, ConfigClient.Timeout + TimeSpan.FromSeconds(5));
+                if (reply is not (ConfigUnavailable or ConfigUncertain) || DateTime.UtcNow >= deadline) return reply;
             }
             catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
             {
-                onWaiting?.Invoke();
             }
+            onWaiting?.Invoke();
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
         }
     }
 

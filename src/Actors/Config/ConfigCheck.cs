@@ -1,5 +1,6 @@
 using AkkaL4.Actors.Config.Analysis;
 using AkkaL4.Actors.Config.Validation;
+using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.Config;
@@ -11,7 +12,7 @@ public sealed record ConfigReport(IReadOnlyList<DecodedResource> Decoded, IReadO
     public IReadOnlyList<Resource> Resources => Decoded.Select(d => d.Resource).ToList();
 }
 
-/// <summary>The pipeline every entry point uses: decode → validate → analyse.</summary>
+/// <summary>The pipeline every entry point uses: decode → validate → compile (for errors only) → analyse.</summary>
 public static class ConfigCheck
 {
     public static ConfigReport Check(IEnumerable<(string Source, string Text)> inputs, DecodeLimits? limits = null)
@@ -34,6 +35,8 @@ public static class ConfigCheck
         if (invalid.Count > max)
             errors.Add(Diagnostic.Error(invalid[max].Resource, "", $"and {invalid.Count - max} more validation error(s) not shown (at most {max})",
                 locations.GetValueOrDefault(invalid[max].Resource)));
+        // What validates must also compile: the config writer refuses what the nodes' compiler cannot use.
+        if (errors.Count == 0) errors.AddRange(RouteCompiler.Check(resources).Take(max).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }));
         // Where Istio only warns the validator warns too; warnings, like analysis, are for a valid configuration.
         var warnings = errors.Count == 0 ? findings.Where(d => d.Severity == Severity.Warning).Concat(ConfigAnalyzer.Analyze(resources)).ToList() : [];
         return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }).ToList());

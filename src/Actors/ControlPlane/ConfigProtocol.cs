@@ -21,3 +21,12 @@ public sealed record ConfigRejected(IReadOnlyList<Diagnostic> Errors, bool Confl
 
 /// <summary>The stored configuration at <see cref="Revision"/>, each resource carrying its resourceVersion.</summary>
 public sealed record ConfigContent(long Revision, IReadOnlyList<Resource> Resources);
+
+/// <summary>
+/// The write's outcome is not known: it may be (or, with <see cref="Revision"/>, is) journaled and then happens,
+/// or it may never happen. Applying the same content again is safe: it is then accepted, or reported unchanged.
+/// </summary>
+public sealed record ConfigUncertain(long? Revision, string Reason);
+
+/// <summary>The write was certainly not applied (no majority reachable, or the writer dropped it unread); try again later.</summary>
+public sealed record ConfigUnavailable(string Reason);

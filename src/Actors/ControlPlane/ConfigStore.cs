@@ -1,5 +1,6 @@
 using AkkaL4.Actors.Config.Analysis;
 using AkkaL4.Actors.Config.Validation;
+using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.ControlPlane;
@@ -57,13 +58,16 @@ public sealed class ConfigStore
             changes.Add(new ResourceChange(incoming.Key, stored is null ? ChangeAction.Created : ChangeAction.Updated));
         }
 
-        var validation = ConfigValidator.Validate(merged.Values.ToList());
-        if (validation.Count > 0) return new ConfigRejected(validation);
-        if (changes.All(c => c.Action == ChangeAction.Unchanged))
-            return new ConfigAccepted(Revision, changes, ConfigAnalyzer.Analyze(merged.Values));
+        var findings = ConfigValidator.Validate(merged.Values.ToList());
+        if (findings.Any(d => d.Severity == Severity.Error)) return new ConfigRejected(findings.Where(d => d.Severity == Severity.Error).ToList());
+        // Only what every node can compile is journaled: the same compiler, every Gateway served.
+        var refused = RouteCompiler.Check(merged.Values);
+        if (refused.Count > 0) return new ConfigRejected(refused);
+        var warnings = findings.Concat(ConfigAnalyzer.Analyze(merged.Values)).ToList();
+        if (changes.All(c => c.Action == ChangeAction.Unchanged)) return new ConfigAccepted(Revision, changes, warnings);
 
         Commit(merged, next);
-        return new ConfigAccepted(Revision, changes, ConfigAnalyzer.Analyze(_resources.Values));
+        return new ConfigAccepted(Revision, changes, warnings);
     }
 
     public object Delete(ResourceKey key)

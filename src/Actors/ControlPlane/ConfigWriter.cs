@@ -12,21 +12,25 @@ namespace AkkaL4.Actors.ControlPlane;
 /// <summary>
 /// The cluster singleton every configuration write goes through. For a batch it:
 /// <list type="number">
-/// <item>validates it against the whole stored configuration and assigns the next revision;</item>
+/// <item>checks it against the whole stored configuration (validation, and the nodes' own compiler: only what
+///   every node can put in force is taken) and assigns the next revision;</item>
 /// <item>journals it (<see cref="BatchCommitted"/>: the revision and the new content of each namespace the batch
-///   changed), the write-ahead record that makes the batch all-or-nothing;</item>
-/// <item>writes each changed namespace to its sharded <see cref="RouteTable"/> entity and waits for all of them,
-///   sending again to those that have not answered until they do;</item>
+///   changed), the write-ahead record that makes the batch all-or-nothing, and tells the client the revision;</item>
 /// <item>replicates the whole configuration to a majority of nodes (Akka.DistributedData, the revision as the
 ///   register's clock), from where every node's <see cref="RouteCache"/> puts it in force;</item>
-/// <item>acknowledges the write.</item>
+/// <item>acknowledges the write: journaled and on a majority. Not on a majority within the replication timeout:
+///   the answer says the outcome is uncertain (it spreads as nodes become reachable);</item>
+/// <item>meanwhile writes each changed namespace to its sharded <see cref="RouteTable"/> entity, sending again
+///   until the entity answers. No acknowledgement waits for that: one hung node (the host of a shard) must not
+///   stall every write; a newer revision of the namespace replaces the one still on its way.</item>
 /// </list>
-/// One batch at a time: later writes wait (stashed) until the batch is through. Nodes only ever receive whole
+/// One batch at a time: later writes wait (stashed) until the batch is answered. Nodes only ever receive whole
 /// configurations, so none sees part of a batch. A new writer (hand-over, restart, full-cluster restart) starts
-/// from the newest of its journal, the replicated configuration and its own node's, and before it takes any
-/// write it finishes whatever a crashed predecessor journaled: it writes every namespace it knows to the
-/// RouteTable entities at its revision (which also brings an entity whose shard moved to a host with an older
-/// journal up to date) and replicates that revision.
+/// from the newest of its journal, the configuration replicated to a majority and its own node's; it does not
+/// start without that majority read (a revision number must never be given twice). Before it takes any write it
+/// finishes whatever a crashed predecessor journaled: it replicates that revision and writes every namespace it
+/// knows to the RouteTable entities (which also brings an entity whose shard moved to a host with an older
+/// journal up to date).
 /// </summary>
 public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
 {
@@ -39,19 +43,17 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>A snapshot of the whole configuration every this many journal events keeps recovery short.</summary>
     internal const int SnapshotEvery = 50;
 
-    /// <summary>A revision being put in force: journaled; now to its RouteTable entities, then to the nodes.</summary>
-    private sealed class Completion(long revision, Dictionary<string, string> namespaces, bool replicate, IActorRef? replyTo, WriteAccepted? reply)
-    {
-        public long Revision { get; } = revision;
-        public Dictionary<string, string> Waiting { get; } = namespaces;
-        public bool Replicate { get; } = replicate;
-        public IActorRef? ReplyTo { get; } = replyTo;
-        public WriteAccepted? Reply { get; } = reply;
-    }
+    /// <summary>A journaled batch on its way to a majority of nodes, and whom to tell when it is there.</summary>
+    private sealed record Pending(long Revision, IActorRef ReplyTo, WriteAccepted Reply);
 
     private sealed class Resend
     {
         public static readonly Resend Instance = new();
+    }
+
+    private sealed class ReadAgain
+    {
+        public static readonly ReadAgain Instance = new();
     }
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -61,7 +63,10 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private readonly IActorRef _routeTables;
     private readonly Func<long, bool>? _crashAfterJournaling;
     private ConfigStore _store = new();
-    private Completion? _completion;
+    private Pending? _pending;
+
+    /// <summary>Namespaces whose RouteTable entity has not yet confirmed its newest content (sent again on <see cref="Resend"/>).</summary>
+    private readonly Dictionary<string, WriteNamespace> _unstored = new(StringComparer.Ordinal);
 
     // Recovery: the newest whole configuration in the journal (snapshot or event), then the namespaces
     // that later batches changed (the latest content of each wins).
@@ -103,10 +108,20 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Command<NotFound>(_ => Start(null));
         Command<GetFailure>(_ =>
         {
-            _log.Warning("config writer: no majority answered; starting from its journal and this node's configuration");
-            Start(null);
+            // Starting without it could give a revision number a second time (a majority may hold a newer one).
+            _log.Warning("config writer: no majority of nodes answered its read; it takes no write until one does");
+            Timers.StartSingleTimer(nameof(ReadAgain), ReadAgain.Instance, TimeSpan.FromSeconds(1));
         });
+        Command<ReadAgain>(_ => _replicator.Tell(Dsl.Get(Key, new ReadMajority(ReplicationTimeout))));
         CommandAny(_ => Stash.Stash());
+    }
+
+    /// <summary>The journal write failed (the writer stops, and its supervisor starts it again from the journal).</summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _pending?.ReplyTo.Tell(new WriteUncertain(null, $"the journal write failed ({cause.Message}); whether it was stored is not known"));
+        _pending = null;
+        base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     private void JournaledWhole(ConfigCommitted whole)
@@ -124,7 +139,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         var resources = new List<Resource>();
         if (_journalBase is not null)
         {
-            var whole = LastKnownGood.Parse(_journalBase.Manifests, "journal", out var problem);
+            var whole = LastKnownGood.Decode(_journalBase.Manifests, "journal", out _, out var problem);
             if (whole is null)
             {
                 _log.Error("config writer: journal revision {0} ignored: {1}", _journalBase.Revision, problem);
@@ -149,7 +164,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Start(string? replicated)
     {
         var journal = FromJournal(out var namespaces);
-        var replicatedContent = replicated is null ? null : LastKnownGood.Parse(replicated, "replicated configuration", out _);
+        var replicatedContent = replicated is null ? null : LastKnownGood.Decode(replicated, "replicated configuration", out _, out _);
         var start = new[] { journal, replicatedContent, _localConfig() }.OfType<ConfigContent>().MaxBy(c => c.Revision);
         _journalBase = null;
         _journalNamespaces.Clear();
@@ -161,19 +176,19 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        // Before taking writes, finish what a predecessor may have left half done: every namespace to its
-        // RouteTable entity at this revision (entities at it already just answer), then the nodes.
+        // Before taking writes, finish what a predecessor may have left half done: the nodes (the register keeps
+        // the newer of two revisions, so a later batch may overtake this), then every namespace's RouteTable entity.
+        if (start.Revision > (replicatedContent?.Revision ?? 0)) Replicate(request: null);
         namespaces.UnionWith(start.Resources.Select(r => r.Metadata.Namespace));
-        var completion = new Completion(start.Revision, namespaces.ToDictionary(ns => ns, Content, StringComparer.Ordinal),
-            replicate: start.Revision > (replicatedContent?.Revision ?? 0), replyTo: null, reply: null);
-        Become(Completing);
+        foreach (var ns in namespaces) Store(start.Revision, ns);
         if (start.Revision > (journal?.Revision ?? 0))
         {
             // Newer than this journal (another node's, or a journal that was lost): journal it whole, so the
             // batches that follow build on it when this journal is read again.
-            Persist(new ConfigCommitted(start.Revision, LastKnownGood.Format(_store.Read(null, null))), _ => Complete(completion));
+            Become(Completing);
+            Persist(new ConfigCommitted(start.Revision, LastKnownGood.Format(_store.Read(null, null))), _ => Serve());
         }
-        else Complete(completion);
+        else Serve();
     }
 
     private void Serving()
@@ -182,8 +197,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Command<WriteConfig>(w =>
         {
             if (TooLate(w.Deadline)) return;
-            var report = ConfigCheck.Check(w.Manifests, "request");
-            Answer(report.Ok ? _store.Apply(report.Resources, DateTimeOffset.UtcNow) : new ConfigRejected(report.Errors));
+            var decoded = ManifestDecoder.Decode(w.Manifests, "request");
+            Answer(decoded.Ok ? _store.Apply(decoded.Resources.Select(d => d.Resource).ToList(), DateTimeOffset.UtcNow) : new ConfigRejected(decoded.Errors));
         });
         Command<RemoveResource>(r =>
         {
@@ -191,36 +206,27 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             var kind = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, r.Kind, StringComparison.OrdinalIgnoreCase)) ?? r.Kind;
             Answer(_store.Delete(new ResourceKey(kind, r.Namespace, r.Name)));
         });
-        // Late or repeated answers of RouteTable entities to a batch that is through.
-        Command<NamespaceStored>(_ => { });
     }
 
-    /// <summary>A revision is journaled; the entities and then the nodes are getting it. Writes wait.</summary>
+    /// <summary>A batch is journaled and on its way to a majority of nodes. Writes wait.</summary>
     private void Completing()
     {
+        // Before Common's handlers, which take the answers nobody waits for.
+        Command<UpdateSuccess>(s => s.Request is Pending, s =>
+        {
+            var pending = (Pending)s.Request;
+            pending.ReplyTo.Tell(pending.Reply);
+            Serve();
+        });
+        Command<IUpdateFailure>(f => f.Request is Pending, f =>
+        {
+            var pending = (Pending)f.Request;
+            _log.Warning("config revision {0}: not replicated to a majority within {1}; it spreads as nodes become reachable", pending.Revision, ReplicationTimeout);
+            pending.ReplyTo.Tell(new WriteUncertain(pending.Revision,
+                $"journaled as revision {pending.Revision}, but not confirmed on a majority of nodes within {ReplicationTimeout.TotalSeconds:0}s; it spreads as nodes become reachable"));
+            Serve();
+        });
         Common();
-        Command<NamespaceStored>(stored =>
-        {
-            var completion = _completion;
-            if (completion is null || stored.Revision < completion.Revision || !completion.Waiting.Remove(stored.Namespace)) return;
-            if (completion.Waiting.Count == 0) Replicate(completion);
-        });
-        Command<Resend>(_ =>
-        {
-            if (_completion is not { Waiting.Count: > 0 } completion) return;
-            _log.Warning("config revision {0}: no answer yet from the route table of {1}; sending again", completion.Revision, string.Join(", ", completion.Waiting.Keys));
-            SendToRouteTables(completion);
-        });
-        Command<UpdateSuccess>(s =>
-        {
-            if (s.Request is Completion completion) Finish(completion, null);
-        });
-        Command<IUpdateFailure>(f =>
-        {
-            if (f.Request is not Completion completion) return;
-            _log.Warning("config revision {0}: not replicated to a majority within {1}; it spreads as nodes become reachable", completion.Revision, ReplicationTimeout);
-            Finish(completion, new WireFinding("cluster", "", $"revision {completion.Revision} is journaled, but not yet on a majority of nodes"));
-        });
         CommandAny(_ => Stash.Stash());
     }
 
@@ -232,6 +238,19 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             var content = _store.Read(r.Kind, r.Namespace);
             Sender.Tell(new ConfigAtRevision(content.Revision, ManifestEncoder.ToYaml(content.Resources)));
         });
+        Command<NamespaceStored>(stored =>
+        {
+            if (_unstored.TryGetValue(stored.Namespace, out var sent) && stored.Revision >= sent.Revision) _unstored.Remove(stored.Namespace);
+            if (_unstored.Count == 0) Timers.Cancel(nameof(Resend));
+        });
+        Command<Resend>(_ =>
+        {
+            _log.Warning("config writer: no answer yet from the route table of {0}; sending again", string.Join(", ", _unstored.Keys));
+            foreach (var write in _unstored.Values) _routeTables.Tell(write);
+        });
+        // The start's replication (no client waits on it).
+        Command<UpdateSuccess>(_ => { });
+        Command<IUpdateFailure>(_ => _log.Warning("config writer: revision {0} not yet on a majority of nodes; it spreads as nodes become reachable", _store.Revision));
         Command<SaveSnapshotSuccess>(_ => { });
         Command<SaveSnapshotFailure>(f => _log.Warning("config writer: snapshot not saved ({0}); recovery replays the journal", f.Cause.Message));
     }
@@ -245,50 +264,29 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>A namespace's whole content in the store, as manifests (empty when it has no resources left).</summary>
     private string Content(string ns) => ManifestEncoder.ToYaml(_store.Read(null, ns).Resources);
 
-    private void Complete(Completion completion)
+    /// <summary>Sends a namespace's content at <paramref name="revision"/> to its RouteTable entity, and again until it answers.</summary>
+    private void Store(long revision, string ns, string? manifests = null)
     {
-        _completion = completion;
-        if (completion.Waiting.Count == 0)
-        {
-            Replicate(completion);
-            return;
-        }
-        SendToRouteTables(completion);
-        Timers.StartPeriodicTimer(nameof(Resend), Resend.Instance, RouteTableResend);
+        var write = new WriteNamespace(revision, ns, manifests ?? Content(ns));
+        _unstored[ns] = write;
+        _routeTables.Tell(write);
+        if (!Timers.IsTimerActive(nameof(Resend))) Timers.StartPeriodicTimer(nameof(Resend), Resend.Instance, RouteTableResend);
     }
 
-    private void SendToRouteTables(Completion completion)
+    /// <summary>The whole configuration to every node, confirmed by a majority (the answer comes with <paramref name="request"/>).</summary>
+    private void Replicate(Pending? request)
     {
-        foreach (var (ns, manifests) in completion.Waiting) _routeTables.Tell(new WriteNamespace(completion.Revision, ns, manifests));
-    }
-
-    /// <summary>Every RouteTable entity holds the revision: now to the nodes (a majority before the acknowledgement).</summary>
-    private void Replicate(Completion completion)
-    {
-        Timers.Cancel(nameof(Resend));
-        if (!completion.Replicate)
-        {
-            Finish(completion, null);
-            return;
-        }
-        var register = new LWWRegister<string>(_self, LastKnownGood.Format(_store.Read(null, null)), completion.Revision);
-        _replicator.Tell(Dsl.Update(Key, register, new WriteMajority(ReplicationTimeout), completion, r => r.Merge(register)));
-    }
-
-    private void Finish(Completion completion, WireFinding? warning)
-    {
-        if (completion.ReplyTo is not null && completion.Reply is not null)
-            completion.ReplyTo.Tell(warning is null ? completion.Reply : completion.Reply with { Warnings = [.. completion.Reply.Warnings, warning] });
-        else _log.Info("config writer: revision {0} is on every route table{1}", completion.Revision, warning is null ? " and replicated" : "");
-        _completion = null;
-        Serve();
+        var register = new LWWRegister<string>(_self, LastKnownGood.Format(_store.Read(null, null)), _store.Revision);
+        _replicator.Tell(Dsl.Update(Key, register, new WriteMajority(ReplicationTimeout), request, r => r.Merge(register)));
     }
 
     /// <summary>A write that waited past its deadline (no writer reachable meanwhile) was already answered "not applied".</summary>
     private bool TooLate(DateTimeOffset deadline)
     {
         if (DateTimeOffset.UtcNow <= deadline) return false;
-        _log.Warning("config writer: dropped a write that arrived {0} after its deadline; its sender was told it was not applied", DateTimeOffset.UtcNow - deadline);
+        var late = DateTimeOffset.UtcNow - deadline;
+        _log.Warning("config writer: dropped a write that arrived {0} after its deadline", late);
+        Sender.Tell(new WriteDropped($"the write reached the config writer {late.TotalSeconds:0.0}s after its deadline (the writer was starting, moving or busy) and was not applied"));
         return true;
     }
 
@@ -300,8 +298,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 var changed = accepted.Changes.Where(c => c.Action != ChangeAction.Unchanged).ToList();
                 var batch = new BatchCommitted(accepted.Revision, changed.Select(c => c.Key.Namespace).Distinct().Order(StringComparer.Ordinal)
                     .Select(ns => new NamespaceManifests(ns, Content(ns))).ToList());
-                var completion = new Completion(accepted.Revision, batch.Namespaces.ToDictionary(n => n.Namespace, n => n.Manifests, StringComparer.Ordinal),
-                    replicate: true, replyTo: Sender, reply: Wire(accepted));
+                var pending = new Pending(accepted.Revision, Sender, Wire(accepted));
+                _pending = pending;
                 Become(Completing);
                 // Journaled first: from here on the batch happens whole, by this writer or, if it crashes, by the next.
                 Persist(batch, committed =>
@@ -312,10 +310,13 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                         Context.Stop(Self);
                         return;
                     }
+                    _pending = null;
                     _log.Info("config revision {0}: {1}", committed.Revision,
                         string.Join(", ", changed.Select(c => $"{c.Key} {c.Action.ToString().ToLowerInvariant()}")));
                     if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(new ConfigCommitted(committed.Revision, LastKnownGood.Format(_store.Read(null, null))));
-                    Complete(completion);
+                    pending.ReplyTo.Tell(new WriteJournaled(committed.Revision));
+                    Replicate(pending);
+                    foreach (var ns in committed.Namespaces) Store(committed.Revision, ns.Namespace, ns.Manifests);
                 });
                 break;
             case ConfigAccepted accepted:

@@ -25,16 +25,24 @@ public sealed class LastKnownGood(string directory)
     public static string Format(ConfigContent content) =>
         Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n" + ManifestEncoder.ToYaml(content.Resources);
 
-    /// <summary>Reads <see cref="Format"/>'s text back; null with a reason when it does not read cleanly.</summary>
+    /// <summary>
+    /// Reads <see cref="Format"/>'s text back, decoded but not validated again: for text the config writer wrote (it
+    /// validated and compiled it before journaling). Null with a reason when it does not decode; the revision of the
+    /// header whenever there is one (else 0).
+    /// </summary>
+    public static ConfigContent? Decode(string text, string source, out long revision, out string? problem)
+    {
+        if (!TryHeader(text, source, out revision, out problem)) return null;
+        var decoded = ManifestDecoder.Decode(text, source);
+        if (decoded.Ok) return new ConfigContent(revision, decoded.Resources.Select(d => d.Resource).ToList());
+        problem = $"{source} does not decode: {decoded.Errors[0]}";
+        return null;
+    }
+
+    /// <summary>Reads <see cref="Format"/>'s text from a file anyone could have edited: validated; null with a reason when it does not read cleanly.</summary>
     public static ConfigContent? Parse(string text, string source, out string? problem)
     {
-        problem = null;
-        var firstLine = text.Split('\n', 2)[0];
-        if (!firstLine.StartsWith(Header, StringComparison.Ordinal) || !long.TryParse(firstLine[Header.Length..], out var revision))
-        {
-            problem = $"{source} has no revision header";
-            return null;
-        }
+        if (!TryHeader(text, source, out var revision, out problem)) return null;
         var report = ConfigCheck.Check(text, source);
         if (!report.Ok)
         {
@@ -42,6 +50,16 @@ public sealed class LastKnownGood(string directory)
             return null;
         }
         return new ConfigContent(revision, report.Resources);
+    }
+
+    private static bool TryHeader(string text, string source, out long revision, out string? problem)
+    {
+        problem = null;
+        var firstLine = text.Split('\n', 2)[0];
+        if (firstLine.StartsWith(Header, StringComparison.Ordinal) && long.TryParse(firstLine[Header.Length..], out revision)) return true;
+        revision = 0;
+        problem = $"{source} has no revision header";
+        return false;
     }
 
     /// <summary>The saved configuration, or null when there is none or it no longer reads cleanly.</summary>

@@ -6,27 +6,36 @@ namespace AkkaL4.Actors.ControlPlane;
 
 /// <summary>
 /// Every node's subscriber to the replicated configuration: when a newer revision arrives it hands it
-/// to <c>apply</c> (compile, swap the snapshot, reconcile listeners, save the last-known-good copy).
+/// to <c>apply</c> (compile, swap the snapshot, reconcile listeners, save the last-known-good copy). A
+/// revision that cannot be put in force goes to <c>failed</c> once, and the node keeps the one it has:
+/// no retry (the same text fails the same way); the next revision is tried as it comes.
 /// </summary>
 public sealed class RouteCache : ReceiveActor
 {
-    public static Props Props(Func<long> appliedRevision, Action<ConfigContent> apply) =>
-        Akka.Actor.Props.Create(() => new RouteCache(appliedRevision, apply));
+    public static Props Props(Func<long> appliedRevision, Action<ConfigContent> apply, Action<long, string> failed) =>
+        Akka.Actor.Props.Create(() => new RouteCache(appliedRevision, apply, failed));
 
-    public RouteCache(Func<long> appliedRevision, Action<ConfigContent> apply)
+    public RouteCache(Func<long> appliedRevision, Action<ConfigContent> apply, Action<long, string> failed)
     {
         var log = Context.GetLogger();
+        long lastFailed = 0;
         Receive<Changed>(changed =>
         {
-            var text = changed.Get(ConfigWriter.Key).Value;
-            var content = LastKnownGood.Parse(text, "replicated configuration", out var problem);
-            if (content is null)
+            // Decoded only: the writer validated and compiled it, with the compiler used here, before journaling it.
+            var content = LastKnownGood.Decode(changed.Get(ConfigWriter.Key).Value, "replicated configuration", out var revision, out var problem);
+            if (revision <= appliedRevision() || revision <= lastFailed) return;
+            try
             {
-                log.Error("replicated configuration ignored: {0}", problem);
-                return;
+                if (content is null) throw new FormatException(problem);
+                apply(content);
             }
-            if (content.Revision <= appliedRevision()) return;
-            apply(content);
+            // Whatever went wrong, this actor must not restart over it: its restart would read the same revision again, in a loop.
+            catch (Exception e)
+            {
+                lastFailed = revision;
+                log.Debug("revision {0} failed: {1}", revision, e);
+                failed(revision, e.Message);
+            }
         });
     }
 

@@ -56,7 +56,17 @@ public readonly record struct IpNet(IpKey Network, int PrefixLength)
         return true;
     }
 
-    public static IpNet Parse(string text) => TryParse(text, out var net) ? net : throw new FormatException($"'{text}' is not a CIDR or IP address");
+    public static IpNet Parse(string text) => TryParse(text, out var net) ? net : throw new FormatException(Refusal(text));
+
+    /// <summary>Why <paramref name="text"/> is no IpNet; for an IPv4-mapped IPv6 prefix (read as IPv4), what to write instead.</summary>
+    public static string Refusal(string text)
+    {
+        var slash = text.IndexOf('/');
+        if (slash > 0 && IPAddress.TryParse(text[..slash], out var ip) && ip.IsIPv4MappedToIPv6
+            && int.TryParse(text[(slash + 1)..], out var prefix) && prefix is >= 96 and <= 128)
+            return $"'{text}' is an IPv4-mapped IPv6 prefix, which the router matches as IPv4: write {ip.MapToIPv4()}/{prefix - 96}";
+        return $"'{text}' is not a CIDR or IP address";
+    }
 
     public bool Contains(IpKey address) =>
         address.IsV6 == Network.IsV6 && (address.Bits & Mask(PrefixLength, Network.Width)) == Network.Bits;

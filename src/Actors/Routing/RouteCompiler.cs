@@ -21,11 +21,15 @@ public sealed class RouteCompiler
     private readonly Dictionary<string, int> _clusterNameUses = new();
     private readonly List<RouteTarget> _targets = [];
     private readonly List<string> _notes = [];
+    private readonly bool _everyGateway;
+    // Values the validator let through but the compiler cannot use, once each (a rule compiles once per namespace).
+    private readonly HashSet<Diagnostic> _errors = [];
 
-    private RouteCompiler(IReadOnlyCollection<Resource> resources, Labels nodeLabels)
+    private RouteCompiler(IReadOnlyCollection<Resource> resources, Labels nodeLabels, bool everyGateway = false)
     {
         _resources = resources;
         _nodeLabels = nodeLabels;
+        _everyGateway = everyGateway;
         _catalog = new ServiceCatalog(resources);
         _destinationRules = new DestinationRuleIndex(resources.OfType<DestinationRule>());
         _virtualServices = Precedence.Order(resources.OfType<VirtualService>()).ToList();
@@ -52,8 +56,32 @@ public sealed class RouteCompiler
     }
 
     /// <param name="serveMesh">False for a node that serves only gateway listeners (like an Istio ingress gateway).</param>
-    public static RouteSnapshot Compile(IReadOnlyCollection<Resource> resources, Labels? nodeLabels = null, long revision = 0, bool serveMesh = true) =>
-        new RouteCompiler(resources, nodeLabels ?? Labels.Empty).Build(revision, serveMesh);
+    /// <exception cref="RouteCompileException">A value the compiler cannot use (see <see cref="Check"/>).</exception>
+    public static RouteSnapshot Compile(IReadOnlyCollection<Resource> resources, Labels? nodeLabels = null, long revision = 0, bool serveMesh = true)
+    {
+        var compiler = new RouteCompiler(resources, nodeLabels ?? Labels.Empty);
+        var snapshot = compiler.Build(revision, serveMesh);
+        return compiler._errors.Count == 0 ? snapshot : throw new RouteCompileException(compiler._errors.ToList());
+    }
+
+    /// <summary>
+    /// What the compiler refuses in a validated set, for any node (every Gateway served, mesh on): the config
+    /// writer refuses such a write, so that no node is ever sent a configuration it cannot put in force.
+    /// </summary>
+    public static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources)
+    {
+        var compiler = new RouteCompiler(resources, Labels.Empty, everyGateway: true);
+        try
+        {
+            compiler.Build(0, serveMesh: true);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException or OverflowException)
+        {
+            // A refusal without a field path is still a refusal: better a 400 now than every node failing later.
+            compiler._errors.Add(Diagnostic.Error("configuration", "", $"the route compiler cannot compile it: {e.Message}"));
+        }
+        return compiler._errors.ToList();
+    }
 
     private RouteSnapshot Build(long revision, bool serveMesh)
     {
@@ -121,7 +149,7 @@ public sealed class RouteCompiler
                 var rule = vs.Spec.Tcp[r];
                 if (rule.Route.IsEmpty) continue;
                 var blocks = rule.Match.OfType<L4MatchAttributes>()
-                    .Select(m => MeshBlock(m.Port, m.SourceLabels, m.SourceNamespace, m.DestinationSubnets, m.Gateways, [])).ToArray();
+                    .Select((m, i) => MeshBlock(m.Port, m.SourceLabels, m.SourceNamespace, Subnets(vs, $"spec.tcp[{r}].match[{i}]", m.DestinationSubnets), m.Gateways, [])).ToArray();
                 tcp.Add(new CompiledRule { Blocks = blocks, Target = Target(vs, "tcp", r, rule.Route, service, port.Number, clientNamespace) });
             }
             for (var r = 0; r < vs.Spec.Tls.Count; r++)
@@ -129,7 +157,7 @@ public sealed class RouteCompiler
                 var rule = vs.Spec.Tls[r];
                 if (rule.Route.IsEmpty) continue;
                 var blocks = rule.Match.OfType<TlsMatchAttributes>()
-                    .Select(m => MeshBlock(m.Port, m.SourceLabels, m.SourceNamespace, m.DestinationSubnets, m.Gateways, SniHosts(m, vs))).ToArray();
+                    .Select((m, i) => MeshBlock(m.Port, m.SourceLabels, m.SourceNamespace, Subnets(vs, $"spec.tls[{r}].match[{i}]", m.DestinationSubnets), m.Gateways, SniHosts(m, vs))).ToArray();
                 tls.Add(new CompiledRule { Blocks = blocks, Target = Target(vs, "tls", r, rule.Route, service, port.Number, clientNamespace) });
             }
         }
@@ -140,16 +168,28 @@ public sealed class RouteCompiler
         return new RuleSet { Tcp = tcp.ToArray(), Tls = tls.ToArray(), Default = fallback };
     }
 
-    private static CompiledBlock MeshBlock(int? port, Labels sourceLabels, string? sourceNamespace, Seq<string> subnets, Seq<string> gateways, string[] sni) => new()
+    private static CompiledBlock MeshBlock(int? port, Labels sourceLabels, string? sourceNamespace, IpNet[] subnets, Seq<string> gateways, string[] sni) => new()
     {
         Port = port ?? 0,
         SourceLabels = sourceLabels.ToArray(),
         SourceNamespace = sourceNamespace,
-        Subnets = subnets.Select(IpNet.Parse).ToArray(),
+        Subnets = subnets,
         SniHosts = sni,
         // A block's own gateways replace the VirtualService's; for mesh traffic they must include mesh.
         GatewayMatches = gateways.IsEmpty || gateways.Contains("mesh"),
     };
+
+    /// <summary>A match's destinationSubnets; one that does not parse is an error at <paramref name="match"/>.destinationSubnets[i].</summary>
+    private IpNet[] Subnets(VirtualService vs, string match, Seq<string> subnets)
+    {
+        var parsed = new IpNet[subnets.Count];
+        for (var i = 0; i < subnets.Count; i++)
+        {
+            if (IpNet.TryParse(subnets[i], out parsed[i])) continue;
+            _errors.Add(Diagnostic.Error(vs.Key.ToString(), $"{match}.destinationSubnets[{i}]", IpNet.Refusal(subnets[i])));
+        }
+        return parsed;
+    }
 
     /// <summary>SNI names as written and expanded in the VirtualService's namespace.</summary>
     private static string[] SniHosts(TlsMatchAttributes m, VirtualService vs) =>
@@ -162,7 +202,7 @@ public sealed class RouteCompiler
     private IEnumerable<CompiledListener> GatewayListeners()
     {
         var servers = new Dictionary<IpPort, List<(Gateway Gateway, Server Server)>>();
-        foreach (var gw in _resources.OfType<Gateway>().Where(g => g.Spec.Selector.IsSubsetOf(_nodeLabels)))
+        foreach (var gw in _resources.OfType<Gateway>().Where(g => _everyGateway || g.Spec.Selector.IsSubsetOf(_nodeLabels)))
         foreach (var server in gw.Spec.Servers)
         {
             var protocol = server.Port?.Protocol?.ToUpperInvariant();
@@ -349,4 +389,11 @@ public sealed class RouteCompiler
         _clusters[(name, rules)] = cluster;
         return cluster;
     }
+}
+
+/// <summary>The configuration holds values the compiler cannot use; nothing of it was put in force.</summary>
+public sealed class RouteCompileException(IReadOnlyList<Diagnostic> errors)
+    : Exception(string.Join("; ", errors.Select(e => e.ToString())))
+{
+    public IReadOnlyList<Diagnostic> Errors { get; } = errors;
 }

@@ -24,6 +24,29 @@ public sealed record WriteAccepted(long Revision, IReadOnlyList<WireChange> Chan
 
 public sealed record WriteRejected(IReadOnlyList<WireFinding> Errors, bool Conflict, bool NotFound) : IClusterMessage;
 
+/// <summary>
+/// From the config writer, before its final answer: the write is journaled as <see cref="Revision"/>. From here on
+/// the write happens (by this writer or its successor) unless the journal itself is lost; a client that hears
+/// nothing more knows the revision its outcome hangs on.
+/// </summary>
+public sealed record WriteJournaled(long Revision) : IClusterMessage;
+
+/// <summary>
+/// The config writer's answer when the outcome of a write is not certain: journaled as <see cref="Revision"/> but not
+/// confirmed on a majority of nodes (it spreads as nodes become reachable), or (null) the journal write failed in a way
+/// that does not say whether it was stored.
+/// </summary>
+public sealed record WriteUncertain(long? Revision, string Reason) : IClusterMessage;
+
+/// <summary>The config writer's answer to a write it did not read (it arrived after its deadline): certainly not applied.</summary>
+public sealed record WriteDropped(string Reason) : IClusterMessage;
+
+/// <summary>
+/// Replicated per member (Akka.DistributedData): the revision the member routes by, and the newest revision it
+/// could not put in force (0: none since) with why. A member that cannot apply a revision keeps the last good one.
+/// </summary>
+public sealed record MemberRevision(long InForce, long Failed, string? Error) : IClusterMessage;
+
 /// <summary>The configuration at a revision, as manifests (YAML).</summary>
 public sealed record ConfigAtRevision(long Revision, string Manifests) : IClusterMessage;
 

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Runtime.Serialization;
 using System.Text.Json;
 using Akka.Actor;
@@ -9,6 +10,9 @@ namespace AkkaL4.Messages.Serialization;
 /// <summary>
 /// The one serializer of AkkaL4's cluster messages: System.Text.Json with a short, fixed manifest per
 /// type (never a .NET type name). An unknown manifest is a <see cref="SerializationException"/>.
+/// Bodies over <see cref="CompressAbove"/> bytes are gzipped (manifests compress about tenfold, so a
+/// configuration of the admin API's 4 MiB travels in far fewer bytes than a remoting frame holds);
+/// JSON never starts with gzip's magic bytes, so plain bodies (older journals) read as before.
 /// </summary>
 public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
@@ -29,7 +33,13 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         ["rn"] = typeof(ReadNamespace),
         ["nc"] = typeof(NamespaceContent),
         ["nw"] = typeof(NamespaceWritten),
+        ["wj"] = typeof(WriteJournaled),
+        ["wu"] = typeof(WriteUncertain),
+        ["mr"] = typeof(MemberRevision),
+        ["wd"] = typeof(WriteDropped),
     };
+
+    internal const int CompressAbove = 16 * 1024;
 
     private static readonly Dictionary<Type, string> Manifests = Types.ToDictionary(p => p.Value, p => p.Key);
 
@@ -40,10 +50,23 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             ? manifest
             : throw new SerializationException($"{o.GetType()} is not an AkkaL4 cluster message");
 
-    public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Options);
+    public override byte[] ToBinary(object obj)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Options);
+        if (json.Length <= CompressAbove) return json;
+        var packed = new MemoryStream(json.Length / 4);
+        using (var gzip = new GZipStream(packed, CompressionLevel.Fastest)) gzip.Write(json);
+        return packed.ToArray();
+    }
 
-    public override object FromBinary(byte[] bytes, string manifest) =>
-        Types.TryGetValue(manifest, out var type)
-            ? JsonSerializer.Deserialize(bytes, type, Options) ?? throw new SerializationException($"empty {manifest} message")
-            : throw new SerializationException($"unknown AkkaL4 manifest '{manifest}'");
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        if (!Types.TryGetValue(manifest, out var type)) throw new SerializationException($"unknown AkkaL4 manifest '{manifest}'");
+        if (bytes is [0x1f, 0x8b, ..])
+        {
+            using var gzip = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
+            return JsonSerializer.Deserialize(gzip, type, Options) ?? throw new SerializationException($"empty {manifest} message");
+        }
+        return JsonSerializer.Deserialize(bytes, type, Options) ?? throw new SerializationException($"empty {manifest} message");
+    }
 }

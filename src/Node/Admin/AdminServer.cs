@@ -10,6 +10,7 @@ using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
+using AkkaL4.Messages.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -94,12 +95,6 @@ public sealed class AdminServer : IAsyncDisposable
                          && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(authorization[(space + 1)..].Trim()), Encoding.UTF8.GetBytes(token));
     }
 
-    private static IResult WriterUnavailable(HttpContext context, string what)
-    {
-        context.Response.Headers.RetryAfter = "1";
-        return Results.Json(new { error = $"the configuration writer did not answer in time; {what}" }, Json, statusCode: 503);
-    }
-
     private static readonly string[] ConfigMediaTypes =
         ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json", "text/plain"];
 
@@ -130,15 +125,7 @@ public sealed class AdminServer : IAsyncDisposable
         var report = ConfigCheck.Check(text, "request");
         if (!report.Ok) return Results.Json(new { errors = report.Errors.Select(ErrorJson) }, Json, statusCode: 400);
 
-        object reply;
-        try
-        {
-            reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), ConfigClient.Timeout);
-        }
-        catch (AskTimeoutException)
-        {
-            return WriterUnavailable(context, "nothing was applied");
-        }
+        var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), ConfigClient.Timeout + TimeSpan.FromSeconds(5));
         if (reply is ConfigAccepted { } done && context.Request.Query.TryGetValue("wait", out var wait) && wait == "true")
         {
             var lagging = await node.WaitForClusterRevisionAsync(done.Revision, WaitTimeout);
@@ -154,6 +141,25 @@ public sealed class AdminServer : IAsyncDisposable
                 warnings = a.Warnings.Select(ErrorJson),
             }, Json),
             ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: r.Conflict ? 409 : 400),
+            _ => NotAcknowledged(context, reply),
+        };
+    }
+
+    /// <summary>
+    /// A write neither acknowledged nor refused: 503 when it certainly was not applied, 504 "outcome unknown" (with
+    /// the revision it was journaled as, when known) when it may have been: applying the same content again is safe.
+    /// </summary>
+    private static IResult NotAcknowledged(HttpContext context, object reply)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return reply switch
+        {
+            ConfigUnavailable u => Results.Json(new { error = $"nothing was applied: {u.Reason}" }, Json, statusCode: 503),
+            ConfigUncertain u => Results.Json(new
+            {
+                outcome = "unknown", revision = u.Revision,
+                error = $"outcome unknown: {u.Reason}; sending the same configuration again is safe (it is then acknowledged, or reported unchanged)",
+            }, Json, statusCode: 504),
             _ => Results.StatusCode(500),
         };
     }
@@ -166,8 +172,12 @@ public sealed class AdminServer : IAsyncDisposable
     private static async Task<IResult> GetConfig(RouterNode node, HttpContext context, string? kind, string? ns)
     {
         ConfigContent content;
-        try { content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), ConfigClient.Timeout); }
-        catch (AskTimeoutException) { return WriterUnavailable(context, "try again"); }
+        try { content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), ConfigClient.Timeout + TimeSpan.FromSeconds(5)); }
+        catch (AskTimeoutException)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            return Results.Json(new { error = "the configuration writer did not answer in time; try again" }, Json, statusCode: 503);
+        }
         context.Response.Headers["X-AkkaL4-Revision"] = content.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return context.Request.Headers.Accept.ToString().Contains("application/json", StringComparison.OrdinalIgnoreCase)
             ? Results.Text(ManifestEncoder.ToJson(content.Resources), "application/json")
@@ -178,15 +188,13 @@ public sealed class AdminServer : IAsyncDisposable
     {
         var known = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase));
         if (known is null) return Results.Json(new { error = $"unknown kind '{kind}'" }, Json, statusCode: 404);
-        object reply;
-        try { reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), ConfigClient.Timeout); }
-        catch (AskTimeoutException) { return WriterUnavailable(context, "nothing was deleted"); }
+        var reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), ConfigClient.Timeout + TimeSpan.FromSeconds(5));
         return reply switch
         {
             ConfigAccepted a => Results.Json(new { revision = a.Revision }, Json),
             ConfigRejected { NotFound: true } => Results.Json(new { error = $"{known}/{ns}/{name} not found" }, Json, statusCode: 404),
             ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: 400),
-            _ => Results.StatusCode(500),
+            _ => NotAcknowledged(context, reply),
         };
     }
 
@@ -222,7 +230,7 @@ public sealed class AdminServer : IAsyncDisposable
         var state = membership.InCluster ? cluster.State : new ClusterEvent.CurrentClusterState();
         var listeners = await node.ListenersAsync();
         var snapshot = node.Routes.Current;
-        var applied = membership.InCluster ? await node.AppliedRevisionsAsync() : new Dictionary<string, long>();
+        var revisions = membership.InCluster ? await node.MemberRevisionsAsync() : new Dictionary<string, MemberRevision>();
         // The singleton writer runs on the oldest Up member with the router role.
         var writer = state.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("router"))
             .OrderBy(m => m, Member.AgeOrdering).FirstOrDefault();
@@ -231,6 +239,8 @@ public sealed class AdminServer : IAsyncDisposable
             node = node.Options.Name,
             address = cluster.SelfAddress.ToString(),
             revision = snapshot.Revision,
+            revisionFailed = node.Revisions.Failed is > 0 and var failed ? failed : (long?)null,
+            revisionError = node.Revisions.Error,
             membership = new
             {
                 state = membership.State,
@@ -244,7 +254,9 @@ public sealed class AdminServer : IAsyncDisposable
             members = state.Members.Select(m => new
             {
                 address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles,
-                revision = applied.TryGetValue(m.Address.ToString(), out var r) ? r : (long?)null,
+                revision = revisions.TryGetValue(m.Address.ToString(), out var r) ? r.InForce : (long?)null,
+                revisionFailed = r is { Failed: > 0 } ? r.Failed : (long?)null,
+                revisionError = r?.Error,
             }),
             unreachable = state.Unreachable.Select(m => m.Address.ToString()),
             leader = state.Leader?.ToString(),
@@ -262,8 +274,11 @@ public sealed class AdminServer : IAsyncDisposable
         if (snapshot.Revision == 0) return Results.Text("not ready: no configuration yet\n", statusCode: 503);
         if (unbound.Count > 0 || listeners.Count < snapshot.Listeners.Count)
             return Results.Text($"not ready: listeners not bound: {string.Join(", ", unbound)}\n", statusCode: 503);
-        // Ready out of a cluster too: the node routes with its last configuration (the summary says so).
-        return Results.Text($"ready: {listeners.Count} listener(s), {Standing(node)}\n");
+        // Ready out of a cluster too: the node routes with its last configuration (the summary says so). A revision
+        // this node could not apply is said, not made a failed probe: it keeps routing by the last good one, and every
+        // node would fail the same revision alike (all out of service at once would be the worse outcome).
+        var failed = node.Revisions is { Failed: > 0 } r ? $"; revision {r.Failed} could not be applied: {r.Error}" : "";
+        return Results.Text($"ready: {listeners.Count} listener(s), {Standing(node)}{failed}\n");
     }
 
     public async ValueTask DisposeAsync()

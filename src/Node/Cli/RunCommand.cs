@@ -207,7 +207,11 @@ internal static class RunCommand
                     foreach (var e in rejected.Errors) Console.WriteLine(e);
                     return ExitCodes.Rejected;
                 }
-                var accepted = (ConfigAccepted)reply;
+                if (reply is not ConfigAccepted accepted)
+                {
+                    Console.WriteLine($"the configuration was not acknowledged: {reply}");
+                    return ExitCodes.Rejected;
+                }
                 foreach (var warning in accepted.Warnings) Console.WriteLine(warning);
                 await node.WaitForRevisionAsync(accepted.Revision, TimeSpan.FromSeconds(30));
             }
