@@ -35,6 +35,8 @@ public sealed record RouterNodeOptions
     public IReadOnlyList<string> ConfigLayers { get; init; } = [];
     /// <summary>HOCON placed over all of them, for per-node values (flags) and tests.</summary>
     public string? Overrides { get; init; }
+    /// <summary>Mutual TLS for cluster remoting (null: plain TCP; only sensible on loopback).</summary>
+    public RemotingTls? Tls { get; init; }
     /// <summary>Tests only: the config writer stops right after journaling a batch whose revision this returns true for.</summary>
     internal Func<long, bool>? CrashWriterAfterJournaling { get; init; }
 }
@@ -105,7 +107,9 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>Starts a cluster side: the control plane's actors, then joins (<paramref name="rejoin"/>: only through others).</summary>
     private Membership StartMembership(int incarnation, IReadOnlyList<Address>? rejoin)
     {
-        var system = ActorSystem.Create(ActorSystemName, _clusterConfig);
+        var system = _options.Tls is { } tls
+            ? ActorSystem.Create(ActorSystemName, BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig)).And(tls.Setup()))
+            : ActorSystem.Create(ActorSystemName, _clusterConfig);
         // The stored configuration, one sharded, event-sourced entity per namespace; only the writer writes it.
         var routeTables = RouteTable.StartRegion(system);
         // Writes: this node's client → the singleton proxy → the one ConfigWriter of the cluster.

@@ -8,6 +8,7 @@ var root = new RootCommand("AkkaL4: a distributed L4 TCP router driven by Istio 
     RunCommand.Create(),
     EchoCommand.Create(),
     DemoCommand.Create(),
+    CertCommand.Create(),
     ServerCommands.Apply(),
     ServerCommands.Get(),
     ServerCommands.Delete(),

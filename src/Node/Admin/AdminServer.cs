@@ -1,9 +1,11 @@
 using System.Net;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Event;
 using AkkaL4.Actors;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
@@ -22,7 +24,8 @@ namespace AkkaL4.Node.Admin;
 
 /// <summary>
 /// The admin HTTP API of one node: configuration writes and reads, explain, status, Prometheus
-/// metrics, health and readiness. Loopback by default; a bearer token is mandatory elsewhere.
+/// metrics, health and readiness. Loopback by default; a bearer token is mandatory elsewhere (and optional
+/// on loopback), HTTPS with a certificate; on loopback the Host header must name the API (no DNS rebinding).
 /// </summary>
 public sealed class AdminServer : IAsyncDisposable
 {
@@ -30,18 +33,31 @@ public sealed class AdminServer : IAsyncDisposable
     private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
+    /// <summary>Connections the API holds open at once; more are refused by Kestrel.</summary>
+    public const int MaxConnections = 256;
+    /// <summary>Writes (PUT, DELETE) in progress at once, body reading included; more are answered 429.</summary>
+    public const int MaxConcurrentWrites = 4;
+    /// <summary>A request body must arrive at least this fast (after a grace period), else the connection is cut.</summary>
+    public const int MinBodyBytesPerSecond = 8 * 1024;
+    /// <summary>The longest a write may take, body and answer together.</summary>
+    public static readonly TimeSpan WriteDeadline = TimeSpan.FromSeconds(60);
+
     private readonly WebApplication _app;
 
     public IPEndPoint Address { get; }
+    /// <summary>http://IP:PORT, or https:// with a certificate.</summary>
+    public string Url { get; }
 
-    private AdminServer(WebApplication app, IPEndPoint address)
+    private AdminServer(WebApplication app, IPEndPoint address, bool https)
     {
         _app = app;
         Address = address;
+        Url = $"{(https ? "https" : "http")}://{address}";
     }
 
+    /// <param name="certificate">With its private key: the API serves HTTPS only (null: plain HTTP).</param>
     /// <exception cref="ArgumentException">Bound to a non-loopback address without a token.</exception>
-    public static async Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token)
+    public static async Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token, X509Certificate2? certificate = null)
     {
         if (!IPAddress.IsLoopback(address.Address) && string.IsNullOrEmpty(token))
             throw new ArgumentException($"the admin API on {address} is reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
@@ -50,27 +66,93 @@ public sealed class AdminServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k =>
         {
-            k.Listen(address);
+            k.Listen(address, listen =>
+            {
+                if (certificate is not null) listen.UseHttps(certificate);
+            });
             k.Limits.MaxRequestBodySize = MaxConfigBytes + 1;
+            // Kestrel's defaults let a client hold any number of connections and drip a 4 MiB body at 240 B/s for hours.
+            k.Limits.MaxConcurrentConnections = MaxConnections;
+            k.Limits.MaxConcurrentUpgradedConnections = 0;
+            k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(MinBodyBytesPerSecond, gracePeriod: TimeSpan.FromSeconds(5));
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+            k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
         });
         builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(DataPlaneMetrics.MeterName).AddPrometheusExporter());
         var app = builder.Build();
+        var log = node.System.Log;
+        var port = address.Port; // the bound one once started (port 0 = any)
+
+        if (IPAddress.IsLoopback(address.Address))
+        {
+            // DNS rebinding: a web page whose host name resolves to 127.0.0.1 must not reach the API through
+            // the browser. Such a request names the page's host; tools name the address (or localhost).
+            var ip = address.Address.ToString();
+            var allowed = new[] { address.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]" : ip, "localhost" };
+            app.Use(async (context, next) =>
+            {
+                var host = context.Request.Host;
+                if (host.HasValue && allowed.Contains(host.Host, StringComparer.OrdinalIgnoreCase) && (host.Port is null || host.Port == port))
+                {
+                    await next(context);
+                    return;
+                }
+                log.Warning("admin API: refused {0} {1} from {2}: Host header '{3}' is not this loopback API's address",
+                    context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress, Diagnostic.Quote(host.Value ?? ""));
+                context.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
+                await context.Response.WriteAsJsonAsync(new { error = $"Host must be {address.Address}:{port} or localhost:{port}" }, Json);
+            });
+        }
 
         if (!string.IsNullOrEmpty(token))
         {
             app.Use(async (context, next) =>
             {
+                var authorization = context.Request.Headers.Authorization.ToString();
                 if (context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/readyz")
-                    || HasToken(context.Request.Headers.Authorization.ToString(), token))
+                    || HasToken(authorization, token))
                 {
                     await next(context);
                     return;
                 }
+                // Never the token (or what was sent in its place): only which way the request failed.
+                log.Warning("admin API: refused {0} {1} from {2}: {3}", context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress,
+                    authorization.Length == 0 ? "no Authorization header" : authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? "wrong bearer token" : "not a bearer token");
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 context.Response.Headers.WWWAuthenticate = "Bearer";
                 await context.Response.WriteAsJsonAsync(new { error = "a bearer token is required (Authorization: Bearer <token>)" }, Json);
             });
         }
+
+        // Every write goes to the cluster's one config writer anyway: a few at a time is plenty, and a slot is
+        // taken before the body is read, so slow or huge bodies cannot pile up.
+        var writes = new SemaphoreSlim(MaxConcurrentWrites);
+        app.Use(async (context, next) =>
+        {
+            if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+            {
+                await next(context);
+                return;
+            }
+            if (!await writes.WaitAsync(0))
+            {
+                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                context.Response.Headers.RetryAfter = "1";
+                await context.Response.WriteAsJsonAsync(new { error = $"{MaxConcurrentWrites} writes are in progress; try again" }, Json);
+                return;
+            }
+            try
+            {
+                using var deadline = new CancellationTokenSource(WriteDeadline);
+                await using var abort = deadline.Token.Register(context.Abort);
+                await next(context);
+            }
+            finally
+            {
+                writes.Release();
+            }
+        });
 
         app.MapPut("/v1/config", (Delegate)((HttpContext context) => PutConfig(node, context)));
         app.MapGet("/v1/config", (HttpContext context, string? kind, string? @namespace) => GetConfig(node, context, kind, @namespace));
@@ -84,7 +166,8 @@ public sealed class AdminServer : IAsyncDisposable
         await app.StartAsync();
         // The address Kestrel bound (the port it chose when given port 0).
         var bound = new Uri(app.Urls.First());
-        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port));
+        port = bound.Port;
+        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port), certificate is not null);
     }
 
     /// <summary><c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly.</summary>

@@ -4,6 +4,8 @@ using AkkaL4.Actors.DataPlane.Transport;
 using System.CommandLine;
 using AkkaL4.Actors;
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Akka.Actor;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
@@ -86,7 +88,7 @@ internal static class RunCommand
         };
         var seeds = new Option<string[]>("--seed")
         {
-            Description = "Cluster address of a node to join (akka.tcp://akkal4@host:port), repeatable; default $AKKAL4_SEEDS (comma-separated). None: start a single-member cluster.",
+            Description = "Cluster address of a node to join (akka.tcp://akkal4@host:port; akka.ssl.tcp://... with --tls-cert), repeatable; default $AKKAL4_SEEDS (comma-separated). None: start a single-member cluster.",
             DefaultValueFactory = _ => EnvList("AKKAL4_SEEDS"),
             Arity = ArgumentArity.ZeroOrMore,
         };
@@ -116,10 +118,37 @@ internal static class RunCommand
             DefaultValueFactory = r => Environment.GetEnvironmentVariable("AKKAL4_DRAIN_TIMEOUT") is { Length: > 0 } t ? Duration(t, r) : null,
             CustomParser = r => Duration(r.Tokens.Single().Value, r),
         };
+        var tlsCert = new Option<string?>("--tls-cert")
+        {
+            Description = "PKCS#12 file with this node's certificate and key, and the cluster CA's certificate (`akkal4 cert create`): "
+                          + "turns on mutual TLS for cluster remoting (addresses become akka.ssl.tcp://); only nodes whose certificate chains to that CA can join. Default: $AKKAL4_TLS_CERT.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_TLS_CERT"),
+        };
+        var tlsPassword = new Option<string?>("--tls-cert-password")
+        {
+            Description = $"Password of --tls-cert (default: ${CertCommand.PasswordVariable}).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable(CertCommand.PasswordVariable),
+        };
+        var insecureRemoting = new Option<bool>("--insecure-remoting")
+        {
+            Description = "Allow cluster remoting on a non-loopback address without TLS: anyone who reaches the port can join the cluster and rewrite its configuration. Default: $AKKAL4_INSECURE_REMOTING=true.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_INSECURE_REMOTING") is "true" or "1",
+        };
+        var adminCert = new Option<string?>("--admin-cert")
+        {
+            Description = "PKCS#12 file with a certificate and key: the admin API serves HTTPS with it. Default: $AKKAL4_ADMIN_CERT.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_CERT"),
+        };
+        var adminCertPassword = new Option<string?>("--admin-cert-password")
+        {
+            Description = "Password of --admin-cert (default: $AKKAL4_ADMIN_CERT_PASSWORD).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_CERT_PASSWORD"),
+        };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it. "
             + $"${DataPlaneSettings.TransportVariable}=sockets|akka-streams picks the transport (default: akkal4.data-plane.transport in cluster.hocon, sockets).")
         {
-            files, labels, name, seeds, mesh, config, drainTimeout, admin, adminToken, data, listen, publicHost, journalProvider, journalConnection,
+            files, labels, name, seeds, mesh, config, drainTimeout, admin, adminToken, adminCert, adminCertPassword, data, listen, publicHost,
+            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -134,6 +163,28 @@ internal static class RunCommand
                 Console.Error.WriteLine($"akkal4: --remoting '{parse.GetValue(listen)}' is not IP:PORT");
                 return ExitCodes.Usage;
             }
+            RemotingTls? tls = null;
+            if (parse.GetValue(tlsCert) is { Length: > 0 } certPath)
+            {
+                try { tls = RemotingTls.Load(certPath, parse.GetValue(tlsPassword)); }
+                catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"akkal4: --tls-cert {e.Message}");
+                    return ExitCodes.Usage;
+                }
+            }
+            else if (!IPAddress.IsLoopback(remoting.Address) && !parse.GetValue(insecureRemoting))
+            {
+                Console.Error.WriteLine($"akkal4: cluster remoting on {remoting} would be reachable from other hosts without TLS, and anyone reaching it could join the cluster "
+                                        + "and rewrite its configuration: give it a certificate (--tls-cert, see `akkal4 cert create`), or --insecure-remoting to run it unprotected");
+                return ExitCodes.Usage;
+            }
+            var scheme = tls is null ? "akka.tcp://" : "akka.ssl.tcp://";
+            if ((parse.GetValue(seeds) ?? []).FirstOrDefault(s => !s.StartsWith(scheme, StringComparison.Ordinal)) is { } wrongSeed)
+            {
+                Console.Error.WriteLine($"akkal4: --seed {wrongSeed}: this node's remoting is {(tls is null ? "plain TCP" : "TLS")}, so its seeds are {scheme}...");
+                return ExitCodes.Usage;
+            }
             var postgres = parse.GetValue(journalProvider) == "postgres" ? parse.GetValue(journalConnection) : null;
             if (parse.GetValue(journalProvider) == "postgres" && string.IsNullOrEmpty(postgres))
             {
@@ -146,6 +197,23 @@ internal static class RunCommand
                 Console.Error.WriteLine($"akkal4: the admin API on {adminAddress} would be reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
                 return ExitCodes.Usage;
             }
+            X509Certificate2? adminCertificate = null;
+            if (parse.GetValue(adminCert) is { Length: > 0 } adminCertPath)
+            {
+                try { adminCertificate = X509CertificateLoader.LoadPkcs12FromFile(adminCertPath, parse.GetValue(adminCertPassword)); }
+                catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"akkal4: --admin-cert {adminCertPath}: not a PKCS#12 file this password opens ({e.Message})");
+                    return ExitCodes.Usage;
+                }
+                if (!adminCertificate.HasPrivateKey)
+                {
+                    Console.Error.WriteLine($"akkal4: --admin-cert {adminCertPath}: no private key in it");
+                    return ExitCodes.Usage;
+                }
+            }
+            else if (!IPAddress.IsLoopback(adminAddress.Address))
+                Console.Error.WriteLine($"akkal4: warning: the admin API on {adminAddress} is plain HTTP: its token crosses the network in clear text (--admin-cert serves HTTPS)");
             ConfigReport? report = null;
             if (parse.GetValue(files) is { Length: > 0 } paths)
             {
@@ -194,6 +262,7 @@ internal static class RunCommand
                 ConfigLayers = layers,
                 DataDirectory = parse.GetValue(data),
                 PostgresJournal = postgres,
+                Tls = tls,
                 Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port}"
                             + (parse.GetValue(publicHost) is { Length: > 0 } host ? $", public-hostname = \"{host}\"" : "") + " }",
             });
@@ -215,12 +284,12 @@ internal static class RunCommand
                 foreach (var warning in accepted.Warnings) Console.WriteLine(warning);
                 await node.WaitForRevisionAsync(accepted.Revision, TimeSpan.FromSeconds(30));
             }
-            await using var adminServer = await AdminServer.StartAsync(node, adminAddress, token);
+            await using var adminServer = await AdminServer.StartAsync(node, adminAddress, token, adminCertificate);
             // Where local tools (the container image's health check) find the API when its port was chosen at start.
             if (parse.GetValue(data) is { } dataDirectory)
-                await File.WriteAllTextAsync(Path.Combine(dataDirectory, "admin.url"), $"http://{adminServer.Address}\n", cancel);
+                await File.WriteAllTextAsync(Path.Combine(dataDirectory, "admin.url"), $"{adminServer.Url}\n", cancel);
             var listeners = await node.WaitForListenersAsync(TimeSpan.FromSeconds(10));
-            Console.WriteLine($"node {parse.GetValue(name)} at {node.ClusterAddress}, configuration revision {node.Routes.Current.Revision}, admin API on http://{adminServer.Address}, listening on:");
+            Console.WriteLine($"node {parse.GetValue(name)} at {node.ClusterAddress}, configuration revision {node.Routes.Current.Revision}, admin API on {adminServer.Url}, listening on:");
             foreach (var l in listeners)
                 Console.WriteLine($"  {l.Address}  {(l.Bound ? "bound" : "NOT BOUND: " + (l.Error ?? "binding"))}");
             Console.WriteLine("Ctrl+C stops the node.");

@@ -1,0 +1,78 @@
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Akka.Event;
+using Akka.Remote.Transport.DotNetty;
+
+namespace AkkaL4.Actors;
+
+/// <summary>
+/// Mutual TLS for cluster remoting. One PKCS#12 file holds this node's certificate with its private
+/// key and, after it, the certificates of the cluster's CA: a peer is admitted when its certificate
+/// chains to one of those (or, in a file with no CA, is this very certificate: a cluster sharing one
+/// self-signed certificate). Hostnames are not checked: nodes join by IP, and the CA is the cluster's own.
+/// </summary>
+public sealed class RemotingTls
+{
+    public X509Certificate2 Certificate { get; }
+    /// <summary>The roots a peer's certificate must chain to.</summary>
+    public X509Certificate2Collection TrustAnchors { get; }
+
+    private RemotingTls(X509Certificate2 certificate, X509Certificate2Collection anchors)
+    {
+        Certificate = certificate;
+        TrustAnchors = anchors;
+    }
+
+    /// <exception cref="InvalidDataException">The file is no PKCS#12 with a certificate and its private key, or the password is wrong.</exception>
+    public static RemotingTls Load(string path, string? password)
+    {
+        X509Certificate2Collection all;
+        try
+        {
+            all = X509CertificateLoader.LoadPkcs12CollectionFromFile(path, password, X509KeyStorageFlags.DefaultKeySet);
+        }
+        catch (CryptographicException e)
+        {
+            throw new InvalidDataException($"{path}: not a PKCS#12 file this password opens ({e.Message})", e);
+        }
+        var own = all.FirstOrDefault(c => c.HasPrivateKey)
+                  ?? throw new InvalidDataException($"{path}: no certificate with a private key in it");
+        var anchors = new X509Certificate2Collection(all.Where(c => !c.HasPrivateKey).ToArray());
+        if (anchors.Count == 0) anchors.Add(own);
+        return new RemotingTls(own, anchors);
+    }
+
+    /// <summary>Whether <paramref name="peer"/> (with the intermediates it presented) chains to one of <see cref="TrustAnchors"/>.</summary>
+    public bool Trusts(X509Certificate2 peer, X509Chain? presented)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(TrustAnchors);
+        // The cluster's CA publishes no revocation list; validity dates are still checked.
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        if (presented is not null)
+            foreach (var element in presented.ChainElements)
+                if (!element.Certificate.Equals(peer)) chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+        return chain.Build(peer);
+    }
+
+    /// <summary>Akka.Remote's SSL setup: mutual authentication, every peer (client or server side) checked by <see cref="Trusts"/>.</summary>
+    public DotNettySslSetup Setup() => new(Certificate, suppressValidation: false, requireMutualAuthentication: true,
+        validateCertificateHostname: false, customValidator: Validate);
+
+    private bool Validate(X509Certificate2? certificate, X509Chain? chain, string remotePeer, SslPolicyErrors errors, ILoggingAdapter log)
+    {
+        if (certificate is null)
+        {
+            log.Warning("remoting: refused {0}: no certificate", remotePeer);
+            return false;
+        }
+        if (Trusts(certificate, chain)) return true;
+        log.Warning("remoting: refused {0}: its certificate ({1}, issued by {2}) does not chain to this cluster's CA", remotePeer, certificate.Subject, certificate.Issuer);
+        return false;
+    }
+
+    /// <summary>HOCON that turns the transport's SSL on; the certificate itself comes with <see cref="Setup"/>.</summary>
+    public const string Hocon = "akka.remote.dot-netty.tcp.enable-ssl = on";
+}

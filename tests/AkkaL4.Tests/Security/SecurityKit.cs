@@ -1,0 +1,51 @@
+using System.Security.Cryptography.X509Certificates;
+using Akka.Cluster;
+using AkkaL4.Actors;
+using AkkaL4.Node.Cli;
+using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
+
+namespace AkkaL4.Tests.Security;
+
+/// <summary>Certificates and router nodes on the 127.30.x.x block for the security tests.</summary>
+internal static class SecurityKit
+{
+    public const string Password = "test-password";
+    private const string Quiet = "akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR";
+
+    /// <summary>A cluster CA of its own (as `akkal4 cert create` makes one).</summary>
+    public static X509Certificate2 NewCa(string name) => CertCommand.Ca(name, 1);
+
+    /// <summary>A node certificate signed by <paramref name="ca"/>, written as PKCS#12 to a temporary file and loaded as a node would.</summary>
+    public static RemotingTls NodeTls(X509Certificate2 ca, string name) =>
+        LoadWritten(CertCommand.NodeCertificate(ca, name, 1), name);
+
+    /// <summary>The CA's own certificate and key, used directly as a node's certificate (the one-shared-certificate cluster).</summary>
+    public static RemotingTls SharedTls(X509Certificate2 ca) => LoadWritten([ca], "shared");
+
+    private static RemotingTls LoadWritten(X509Certificate2Collection certificates, string name)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"akkal4-{name}-{Guid.NewGuid():N}.p12");
+        File.WriteAllBytes(path, certificates.Export(X509ContentType.Pkcs12, Password)!);
+        try { return RemotingTls.Load(path, Password); }
+        finally { File.Delete(path); }
+    }
+
+    public static RouterNode StartNode(string name, string ip, RemotingTls? tls, params string[] seeds) => RouterNode.Start(new RouterNodeOptions
+    {
+        Name = name,
+        Seeds = seeds,
+        Tls = tls,
+        Overrides = $"{Quiet}\nakka.remote.dot-netty.tcp {{ hostname = \"{ip}\", port = 0 }}",
+    });
+
+    public static IReadOnlyList<string> UpMembers(RouterNode node) =>
+        Cluster.Get(node.ClusterSystem).State.Members.Where(m => m.Status == MemberStatus.Up).Select(m => m.Address.ToString()).Order().ToList();
+
+    public static Task AllUpAsync(RouterNode node, int count) =>
+        EventuallyAsync(() => Task.FromResult(UpMembers(node).Count == count && Cluster.Get(node.ClusterSystem).State.Unreachable.Count == 0),
+            () => $"{count} members up and none unreachable (seen: {string.Join(", ", UpMembers(node))}; unreachable: {Cluster.Get(node.ClusterSystem).State.Unreachable.Count})",
+            TimeSpan.FromSeconds(45));
+
+    /// <summary>Port of a node's cluster remoting.</summary>
+    public static int RemotingPort(RouterNode node) => Cluster.Get(node.ClusterSystem).SelfAddress.Port!.Value;
+}
