@@ -74,7 +74,7 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>One incarnation of the node's cluster side; a downed one is replaced by a fresh one.</summary>
     private sealed record Membership(ActorSystem System, IActorRef Writer, IActorRef RouteTables, int Incarnation);
 
-    /// <summary>Where the node stands in the cluster: in it (Up) since, or out of it (joining, rejoining, draining) since.</summary>
+    /// <summary>Where the node stands in the cluster (<c>State</c>: joining, up, rejoining, left) and since when; draining or not.</summary>
     public sealed record MembershipStatus(string State, bool InCluster, DateTimeOffset Since, int Incarnation, bool Draining);
 
     private RouterNode(RouterNodeOptions options, ActorSystem dataSystem, Akka.Configuration.Config clusterConfig, ITcpTransport? transport)
@@ -143,7 +143,8 @@ public sealed class RouterNode : IAsyncDisposable
         _membership = membership;
         if (rejoin is not null)
         {
-            // Only through others, never alone: a node downed in a partition must not found a second cluster with a second writer.
+            // Only through others, never alone: a node downed in a partition must not found a second cluster with a
+            // second writer. (A node that never had a seed or a peer was a cluster of its own, and founds it again.)
             if (rejoin.Count > 0) cluster.JoinSeedNodes(rejoin);
             else cluster.Join(cluster.SelfAddress);
         }

@@ -132,7 +132,12 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     /// <summary>A connection that throws is stopped, not restarted: its socket cannot be taken twice; siblings go on.</summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
-    protected override void PostStop() => _binding?.Unbind();
+    protected override void PostStop()
+    {
+        _binding?.Unbind();
+        // Stopped (or restarted) with connections still open: their Terminated will not reach this instance.
+        for (; _connections > 0; _connections--) _dataPlane.Connections.Release();
+    }
 
     private void StartBinding()
     {

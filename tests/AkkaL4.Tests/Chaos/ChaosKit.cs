@@ -205,9 +205,17 @@ internal sealed class ChaosCluster : IAsyncDisposable
     /// <summary>The figure line every scenario prints, to the test's output and to the console (the CI log).</summary>
     public void Figure(string name, Traffic.Counts traffic, int acked, int lost, TimeSpan recovery)
     {
-        var line = $"chaos {name}: connections ok={traffic.Ok} failed={traffic.Failed} corrupted={traffic.Corrupted} acked={acked} lost={lost} recovery={recovery.TotalSeconds:0.0}s";
-        _log.WriteLine(line);
+        Report(_log, $"chaos {name}: connections ok={traffic.Ok} failed={traffic.Failed} corrupted={traffic.Corrupted} acked={acked} lost={lost} recovery={recovery.TotalSeconds:0.0}s");
+    }
+
+    /// <summary>Where the figure lines also go, for .ci/run to print at the end (dotnet test shows no test's console at its default verbosity).</summary>
+    public static readonly string FiguresFile = Path.Combine(Path.GetTempPath(), "akkal4-chaos-figures.txt");
+
+    public static void Report(ITestOutputHelper log, string line)
+    {
+        log.WriteLine(line);
         Console.WriteLine(line);
+        lock (FiguresFile) File.AppendAllText(FiguresFile, line + "\n");
     }
 
     public async ValueTask DisposeAsync()

@@ -195,8 +195,15 @@ public sealed class PartitionChaosTests(ITestOutputHelper output) : IAsyncLifeti
         StartNode(2);
         StartNode(3);
         await Eventually(async () => Up(await Status(http1, 1)) == 3, "three members up");
-        using (var put = await http3.PutAsync($"http://{Ip(3)}:15000/v1/config?wait=true", new StringContent(ChaosCluster.Manifests, Encoding.UTF8, "application/yaml")))
-            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        await Eventually(async () =>
+        {
+            try
+            {
+                using var put = await http3.PutAsync($"http://{Ip(3)}:15000/v1/config", new StringContent(ChaosCluster.Manifests, Encoding.UTF8, "application/yaml"));
+                return put.IsSuccessStatusCode;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { return false; }
+        }, "the first write");
         await Eventually(async () => await LineVia3("ping") == $"{ChaosCluster.Prefix} ping", "node 3's gateway routes");
 
         await Ip_($"-n {Hub} link set h3 down");
@@ -234,8 +241,7 @@ public sealed class PartitionChaosTests(ITestOutputHelper output) : IAsyncLifeti
         var recovery = healed.Elapsed;
 
         var line = $"chaos partition: connections ok={ok} failed={failed} corrupted=0 acked=1 lost=0 recovery={recovery.TotalSeconds:0.0}s";
-        output.WriteLine(line);
-        Console.WriteLine(line);
+        ChaosCluster.Report(output, line);
         Assert.Equal(0, failed);
         Assert.True(ok > 5);
     }
