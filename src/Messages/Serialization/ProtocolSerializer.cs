@@ -41,6 +41,13 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
 
     internal const int CompressAbove = 16 * 1024;
 
+    /// <summary>
+    /// The most a gzipped body may expand to: far above the largest configuration the admin API accepts
+    /// (4 MiB of manifests, a few times that as JSON), far below what a gzip bomb in one 8 MiB remoting
+    /// frame would otherwise become (gigabytes).
+    /// </summary>
+    public const int MaxExpandedBytes = 64 * 1024 * 1024;
+
     private static readonly Dictionary<Type, string> Manifests = Types.ToDictionary(p => p.Value, p => p.Key);
 
     public override int Identifier => 4141;
@@ -65,8 +72,21 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         if (bytes is [0x1f, 0x8b, ..])
         {
             using var gzip = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
-            return JsonSerializer.Deserialize(gzip, type, Options) ?? throw new SerializationException($"empty {manifest} message");
+            return JsonSerializer.Deserialize(Expand(gzip, manifest), type, Options) ?? throw new SerializationException($"empty {manifest} message");
         }
         return JsonSerializer.Deserialize(bytes, type, Options) ?? throw new SerializationException($"empty {manifest} message");
+    }
+
+    private static ReadOnlySpan<byte> Expand(GZipStream gzip, string manifest)
+    {
+        var expanded = new MemoryStream();
+        var buffer = new byte[81920];
+        for (int read; (read = gzip.Read(buffer)) > 0;)
+        {
+            if (expanded.Length + read > MaxExpandedBytes)
+                throw new SerializationException($"{manifest} message expands past {MaxExpandedBytes} bytes");
+            expanded.Write(buffer, 0, read);
+        }
+        return expanded.GetBuffer().AsSpan(0, (int)expanded.Length);
     }
 }

@@ -1,3 +1,5 @@
+using System.IO.Compression;
+using System.Runtime.Serialization;
 using System.Text;
 using System.Text.Json;
 using Akka.Actor;
@@ -126,6 +128,16 @@ public sealed class WriteContractTests
             Assert.Equal((byte)'{', serializer.ToBinary(small)[0]);
             var old = JsonSerializer.SerializeToUtf8Bytes(large);
             Assert.Equal(large, serializer.FromBinary(old, "wn"));
+
+            // A gzip bomb from a peer (a few hundred KB that expand past the cap) is refused, not expanded.
+            var bomb = new MemoryStream();
+            using (var gzip = new GZipStream(bomb, CompressionLevel.Optimal))
+            {
+                var zeros = new byte[1024 * 1024];
+                for (var i = 0; i < ProtocolSerializer.MaxExpandedBytes / zeros.Length + 1; i++) gzip.Write(zeros);
+            }
+            var refused = Assert.Throws<SerializationException>(() => serializer.FromBinary(bomb.ToArray(), "wn"));
+            Assert.Contains("expands past", refused.Message);
         }
         finally
         {
