@@ -329,6 +329,13 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
         {
             var node = cluster.Start(1, "-f", manifest);
             await cluster.EventuallyAsync(async () => await Line(Gateway(1)) == $"{Prefix} ping", "node 1 routes");
+            // The admin API starts after the first configuration is in force and loads assemblies as it goes (the
+            // metrics exporter's first scrape among them): limit descriptors only once it has answered a scrape.
+            await cluster.EventuallyAsync(async () =>
+            {
+                try { using var metrics = await cluster.Http.GetAsync(Admin(1) + "/metrics"); return metrics.IsSuccessStatusCode; }
+                catch (HttpRequestException) { return false; }
+            }, "node 1's admin API serves /metrics");
             // ulimit -n on the running node: room for about 30 relayed connections (two descriptors each) over what it holds now.
             var open = Directory.GetFiles($"/proc/{node.Id}/fd").Length;
             var limit = open + 60;

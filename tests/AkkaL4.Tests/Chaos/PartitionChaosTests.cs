@@ -95,7 +95,9 @@ public sealed class PartitionChaosTests(ITestOutputHelper output) : IAsyncLifeti
     }
 
     private void StartNode(int n) => StartIn(n, "run", "--name", $"part-{n}", "--labels", $"node=n{n}",
-        "--remoting", $"{Ip(n)}:4053", "--admin", $"{Ip(n)}:15000", "--data", Path.Combine(_root, $"n{n}"),
+        // Remoting off loopback without TLS: these namespaces are a private network the test made (the TLS path is
+        // tested in Security/RemotingSecurityTests), so say so explicitly.
+        "--remoting", $"{Ip(n)}:4053", "--insecure-remoting", "--admin", $"{Ip(n)}:15000", "--data", Path.Combine(_root, $"n{n}"),
         "--config", Path.Combine(_root, "test.hocon"), "--admin-token", Token, "--seed", $"akka.tcp://akkal4@{Ip(1)}:4053", "--seed", $"akka.tcp://akkal4@{Ip(2)}:4053");
 
     [DllImport("libc", SetLastError = true)]
