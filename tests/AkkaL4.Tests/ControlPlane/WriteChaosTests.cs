@@ -130,12 +130,9 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         await _nodes[n].WaitForExitAsync();
     }
 
-    private void Figure(string name, int acked, int lost, double recovery)
-    {
-        var line = $"chaos {name}: acked={acked} lost={lost} recovery={recovery:0.0}s";
-        output.WriteLine(line);
-        Console.WriteLine(line);
-    }
+    // To the test's output, the console and the figures file that .ci/run prints at the end.
+    private void Figure(string name, int acked, int lost, double recovery) =>
+        Chaos.ChaosCluster.Report(output, $"chaos {name}: acked={acked} lost={lost} recovery={recovery:0.0}s");
 
     private async Task Eventually(Func<Task<bool>> condition, string what, TimeSpan? patience = null)
     {
