@@ -205,7 +205,7 @@ internal sealed class ChaosCluster : IAsyncDisposable
     /// <summary>The figure line every scenario prints, to the test's output and to the console (the CI log).</summary>
     public void Figure(string name, Traffic.Counts traffic, int acked, int lost, TimeSpan recovery)
     {
-        Report(_log, $"chaos {name}: connections ok={traffic.Ok} failed={traffic.Failed} corrupted={traffic.Corrupted} acked={acked} lost={lost} recovery={recovery.TotalSeconds:0.0}s");
+        Report(_log, $"chaos {name}: connections ok={traffic.Ok} failed={traffic.Failed} retried={traffic.Retried} corrupted={traffic.Corrupted} acked={acked} lost={lost} recovery={recovery.TotalSeconds:0.0}s");
     }
 
     /// <summary>Where the figure lines also go, for .ci/run to print at the end (dotnet test shows no test's console at its default verbosity).</summary>
@@ -250,15 +250,23 @@ internal sealed class ChaosCluster : IAsyncDisposable
 /// </summary>
 internal sealed class Traffic : IAsyncDisposable
 {
-    public sealed record Counts(int Ok, int Failed, int Corrupted, IReadOnlyList<string> Failures);
+    /// <summary><paramref name="Retried"/>: connections reset before they answered and then sent again (only with retryResets).</summary>
+    public sealed record Counts(int Ok, int Failed, int Corrupted, IReadOnlyList<string> Failures, int Retried = 0);
 
     private readonly CancellationTokenSource _stop = new();
     private readonly Task[] _loops;
-    private int _ok, _failed, _corrupted;
+    private int _ok, _failed, _corrupted, _retried;
     private readonly ConcurrentQueue<string> _failures = new();
+    private readonly bool _retryResets;
 
-    public Traffic(Func<IPEndPoint> destination, int clients = 4)
+    /// <param name="retryResets">
+    /// Send a line once more when its connection was reset, as a client behind a shared SO_REUSEPORT address
+    /// would: a connection that completes its handshake between a draining listener's last accept and its close
+    /// is reset by the kernel (unless net.ipv4.tcp_migrate_req is set), and such resets are counted as retried.
+    /// </param>
+    public Traffic(Func<IPEndPoint> destination, int clients = 4, bool retryResets = false)
     {
+        _retryResets = retryResets;
         _loops = Enumerable.Range(1, clients).Select(c => Task.Run(() => Loop(destination, c))).ToArray();
     }
 
@@ -270,6 +278,12 @@ internal sealed class Traffic : IAsyncDisposable
             var line = Convert.ToHexString(Guid.NewGuid().ToByteArray()) + Convert.ToHexString(Guid.NewGuid().ToByteArray());
             var to = destination();
             var answer = await LineClient.SendAsync(source, to, line, TimeSpan.FromSeconds(15));
+            if (_retryResets && answer.StartsWith("(ConnectionReset"))
+            {
+                Interlocked.Increment(ref _retried);
+                _failures.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {to}: {answer} (sent again)");
+                answer = await LineClient.SendAsync(source, to, line, TimeSpan.FromSeconds(15));
+            }
             if (answer == $"{ChaosCluster.Prefix} {line}") Interlocked.Increment(ref _ok);
             else if (answer.StartsWith('(')) { Interlocked.Increment(ref _failed); _failures.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {to}: {answer}"); }
             else { Interlocked.Increment(ref _corrupted); _failures.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {to}: corrupted '{answer}'"); }
@@ -277,7 +291,7 @@ internal sealed class Traffic : IAsyncDisposable
         }
     }
 
-    public Counts Now => new(Volatile.Read(ref _ok), Volatile.Read(ref _failed), Volatile.Read(ref _corrupted), _failures.ToList());
+    public Counts Now => new(Volatile.Read(ref _ok), Volatile.Read(ref _failed), Volatile.Read(ref _corrupted), _failures.ToList(), Volatile.Read(ref _retried));
 
     public async Task<Counts> StopAsync()
     {

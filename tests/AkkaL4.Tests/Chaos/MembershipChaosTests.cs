@@ -194,7 +194,7 @@ public sealed class RollingRestartChaosTests(ITestOutputHelper output, Support.P
             CommonArguments = ["--journal-provider", "postgres", "--journal-connection", postgres.ConnectionString, "--drain-timeout", "5s"],
         };
         await cluster.StartThreeAsync();
-        await using var traffic = new Traffic(() => Vip, clients: 4);
+        await using var traffic = new Traffic(() => Vip, clients: 4, retryResets: true);
 
         // Writes through a node that is not restarting; each adds one WorkloadEntry. Only a 200 counts as acknowledged.
         var restarting = 0;

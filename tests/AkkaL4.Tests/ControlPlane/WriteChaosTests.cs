@@ -196,8 +196,16 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         long newest;
         lock (_acked) newest = _acked.Values.DefaultIfEmpty(0).Max();
         await Eventually(async () => await Revision(n) >= newest, $"node {n} at revision {newest}");
-        var text = await File.ReadAllTextAsync(Path.Combine(_root, $"n{n}", "last-known-good.yaml"));
-        lock (_acked) return _acked.Keys.Count(name => !text.Contains($"name: {name}\n", StringComparison.Ordinal));
+        // A node reports a revision in force a moment before its last-known-good copy is on disk: read the copy
+        // again for a while before counting what it lacks as lost.
+        var path = Path.Combine(_root, $"n{n}", "last-known-good.yaml");
+        for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15); ; await Task.Delay(250))
+        {
+            var text = await File.ReadAllTextAsync(path);
+            int missing;
+            lock (_acked) missing = _acked.Keys.Count(name => !text.Contains($"name: {name}\n", StringComparison.Ordinal));
+            if (missing == 0 || DateTime.UtcNow > deadline) return missing;
+        }
     }
 
     private static async Task<string> Line() =>
