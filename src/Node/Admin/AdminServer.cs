@@ -325,7 +325,7 @@ public sealed class AdminServer : IAsyncDisposable
             || destination is null || !IpPort.TryParse(destination, portRequired: true, out var dst))
             return Results.Json(new { error = "give source=IP[:PORT] and destination=IP:PORT" }, Json, statusCode: 400);
         var decision = node.Routes.Current.Decide(dst, src.Address, dst.Address, sni);
-        return Results.Json(Explanation.Of(decision), Json);
+        return Results.Json(Explanation.Of(decision, node.Health), Json);
     }
 
     /// <summary>"routing on revision N, in the cluster since T" or "..., not in a cluster since T (rejoining)".</summary>
@@ -343,8 +343,8 @@ public sealed class AdminServer : IAsyncDisposable
             ? Results.Text("not ok: the data plane has stopped\n", statusCode: 503)
             : Results.Text($"ok: {Standing(node)}\n");
 
-    /// <summary>The most upstream clusters <c>/v1/status</c> lists (a mesh of 10,000 Services has 10,000).</summary>
-    public const int MaxUpstreamsShown = 500;
+    /// <summary>The most upstream clusters whose traffic <c>/v1/status</c> lists (a mesh of 10,000 Services has 10,000).</summary>
+    public const int MaxTrafficShown = 500;
 
     private static async Task<object> StatusOf(RouterNode node, RevisionHistory history)
     {
@@ -394,15 +394,16 @@ public sealed class AdminServer : IAsyncDisposable
                     active = t?.Active ?? 0, total = t?.Total ?? 0, refused = t?.RefusedCount ?? 0, bytesIn = t?.BytesIn ?? 0, bytesOut = t?.BytesOut ?? 0,
                 };
             }),
-            upstreams = snapshot.Clusters.DistinctBy(c => c.Name).Take(MaxUpstreamsShown).Select(c => Upstream(metrics, c)),
-            upstreamsOmitted = Math.Max(0, snapshot.Clusters.DistinctBy(c => c.Name).Count() - MaxUpstreamsShown),
+            traffic = snapshot.Clusters.DistinctBy(c => c.Name).Take(MaxTrafficShown).Select(c => Traffic(metrics, c)),
+            trafficOmitted = Math.Max(0, snapshot.Clusters.DistinctBy(c => c.Name).Count() - MaxTrafficShown),
             history = history.Entries,
             notes = snapshot.Notes,
+            upstreams = node.Health.Snapshot(snapshot),
         };
     }
 
-    /// <summary>One upstream cluster with its endpoints and the traffic through each (bytes in: from clients).</summary>
-    private static object Upstream(DataPlaneMetrics metrics, UpstreamCluster cluster)
+    /// <summary>The traffic through one upstream cluster and each of its endpoints (bytes in: from clients); health is in <c>upstreams</c>.</summary>
+    private static object Traffic(DataPlaneMetrics metrics, UpstreamCluster cluster)
     {
         var t = metrics.Clusters.GetValueOrDefault(cluster.Name);
         return new

@@ -113,27 +113,29 @@ function render(s) {
   if (s.revision !== shownConfig) loadConfig(s.revision);
 }
 
-// The endpoint-health snapshot (status.clusters), where the node has one, is merged in by cluster name and endpoint address.
+// Health (status.upstreams: status, ejections, active connections, last error) with the traffic (status.traffic: connections and bytes), by cluster name and endpoint.
 function renderUpstreams(s) {
-  const health = new Map((s.clusters ?? []).map(c => [c.name ?? c.cluster, c]));
-  $("upstreams").replaceChildren(...s.upstreams.map(u => {
-    const h = health.get(u.name) ?? {};
-    const byAddress = new Map((h.endpoints ?? []).map(e => [e.address ?? e.endpoint, e]));
-    const extra = [...new Set([...byAddress.values()].flatMap(e => Object.keys(e)))]
-      .filter(k => !["address", "endpoint"].includes(k) && !(k in (u.endpoints[0] ?? {})));
-    const head = el("tr", {}, ...["endpoint", "active", "total", "connect failures", "bytes in", "bytes out", "last error", ...extra].map(t => el("th", {}, t)));
+  const traffic = new Map((s.traffic ?? []).map(t => [t.name, t]));
+  $("upstreams").replaceChildren(...(s.upstreams ?? []).map(u => {
+    const t = traffic.get(u.cluster) ?? { endpoints: [] };
+    const byAddress = new Map(t.endpoints.map(e => [e.address, e]));
+    const head = el("tr", {}, ...["endpoint", "health", "active", "total", "connect failures", "ejected (times)", "bytes in", "bytes out", "last error"].map(h => el("th", {}, h)));
     const rows = u.endpoints.map(e => {
-      const he = byAddress.get(e.address) ?? {};
-      return el("tr", {}, el("td", {}, e.address), num(e.active), num(e.total), num(e.connectFailures), num(e.bytesIn), num(e.bytesOut),
-        el("td", { className: e.lastError ? "bad" : "" }, e.lastError ?? ""), ...extra.map(k => el("td", {}, String(he[k] ?? ""))));
+      const et = byAddress.get(e.endpoint) ?? {};
+      const health = e.status + (e.ejectedUntil ? ` until ${new Date(e.ejectedUntil).toLocaleTimeString()}` : "") + (e.check ? ` (check ${e.check})` : "");
+      const tr = el("tr", {}, el("td", {}, e.endpoint), el("td", { className: e.status === "healthy" ? "ok" : "bad" }, health),
+        num(e.activeConnections), num(et.total), num(et.connectFailures), num(e.timesEjected), num(et.bytesIn), num(et.bytesOut),
+        el("td", { className: e.lastError ? "bad" : "" }, e.lastError ? `${e.lastError} (${new Date(e.lastErrorAt).toLocaleTimeString()})` : ""));
+      tr.dataset.endpoint = e.endpoint;
+      return tr;
     });
     const table = el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows));
-    table.dataset.cluster = u.name;
-    const title = `${u.name} — ${u.active} active, ${u.total} total, ${u.connectFailures} connect failures, ${u.bytesIn} B in, ${u.bytesOut} B out`
-      + (u.lastError ? `; last error: ${u.lastError}` : "");
+    table.dataset.cluster = u.cluster;
+    const title = `${u.cluster} — ${t.active ?? 0} active, ${t.total ?? 0} total, ${t.connectFailures ?? 0} connect failures, ${t.bytesIn ?? 0} B in, ${t.bytesOut ?? 0} B out`
+      + (u.panic ? "; in panic (every endpoint gets traffic)" : "") + (t.lastError ? `; last error: ${t.lastError}` : "");
     return el("div", {}, el("h3", {}, title), table);
   }));
-  if (s.upstreamsOmitted) $("upstreams").append(el("p", { className: "muted" }, `${s.upstreamsOmitted} more clusters not shown`));
+  if (s.trafficOmitted) $("upstreams").append(el("p", { className: "muted" }, `traffic of ${s.trafficOmitted} more clusters not shown`));
 }
 
 let shownConfig = null;

@@ -92,7 +92,8 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
             wait.Until(d => d.FindElement(By.Id("config")).Text.Contains("page-b"));
             Assert.Contains("created Service/page/page-b", browser.FindElement(By.CssSelector($"#history tr[data-revision='{revision}']")).Text);
             Assert.Equal(true, ((IJavaScriptExecutor)browser).ExecuteScript("return window.notReloaded === true;"));
-            Assert.Contains(browser.FindElements(By.CssSelector("#upstreams table")), t => t.GetAttribute("data-cluster")!.Contains("page-b.page.svc.cluster.local"));
+            var endpoint = browser.FindElement(By.CssSelector("#upstreams table[data-cluster='outbound|19000||page-b.page.svc.cluster.local'] tr[data-endpoint='127.80.2.2:9000']"));
+            Assert.Contains("healthy", endpoint.Text);
 
             // The explain form asks /v1/explain and shows its answer.
             browser.FindElement(By.CssSelector("#explain input[name=source]")).SendKeys("127.80.3.1");
