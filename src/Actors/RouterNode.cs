@@ -36,6 +36,8 @@ public sealed record RouterNodeOptions
     public IReadOnlyList<string> ConfigLayers { get; init; } = [];
     /// <summary>HOCON placed over all of them, for per-node values (flags) and tests.</summary>
     public string? Overrides { get; init; }
+    /// <summary>Where each connection's access-log line goes, and in which format (null: nowhere; the entries are still published).</summary>
+    public AccessLogOutput? AccessLog { get; init; }
     /// <summary>Mutual TLS for cluster remoting (null: plain TCP; only sensible on loopback).</summary>
     public RemotingTls? Tls { get; init; }
     /// <summary>Tests only: the config writer stops right after journaling a batch whose revision this returns true for.</summary>
@@ -94,7 +96,7 @@ public sealed class RouterNode : IAsyncDisposable
         _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, Health), "routers");
         _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer,
             new Relays(materializer, Environment.ProcessorCount), new ConnectionBudget(settings.MaxConnections))), "listeners");
-        dataSystem.ActorOf(AccessLogWriter.Props(Console.Out), "access-log");
+        if (options.AccessLog is { } accessLog) dataSystem.ActorOf(AccessLogWriter.Props(accessLog.Output, accessLog.Format), "access-log");
 
         _lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);
         string? problem = null;

@@ -89,6 +89,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private bool _relaying;
     private bool _reported;
     private string? _refusedCluster;
+    private TimeSpan _attemptStarted;
+    private bool _idleTimedOut;
+    /// <summary>The Istio series this connection's bytes count in, from the moment it reached an upstream.</summary>
+    private IstioLabels? _istio;
 
     // Created directly, not by reflection over an expression: this runs once per connection.
     public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) => Akka.Actor.Props.CreateBy(new Producer(accepted, dataPlane));
@@ -113,6 +117,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Receive<DurationElapsed>(_ =>
         {
             _flags |= ResponseFlags.DurationTimeout;
+            _metrics.MaxDurationReached.Add(1, DataPlaneMetrics.Listener(_listener));
             _detail = "maxConnectionDuration reached";
             _relay?.Stop(null);
         });
@@ -141,11 +146,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 _routers.Tell(new PickUpstream(_decision.Target!, LoadBalancers.HashOf(source), _tried));
                 break;
             case DecisionResult.NoHealthyUpstream:
-                _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Listener(_listener));
+                _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(_decision.Target?.Destinations.FirstOrDefault()?.Cluster.Name ?? ""));
                 Refuse(ResponseFlags.NoHealthyUpstream, Explanation.Of(_decision).Reason, _decision.Target?.Destinations.FirstOrDefault()?.Cluster.Name);
                 break;
             default:
-                Refuse(ResponseFlags.NoRoute, Explanation.Of(_decision).Reason, null);
+                // No rule matched (NR), or a rule named a cluster that does not exist (NC), as Envoy tells them apart.
+                Refuse(_decision.Target is null ? ResponseFlags.NoRoute : ResponseFlags.NoClusterFound, Explanation.Of(_decision).Reason, null);
                 break;
         }
     }
@@ -154,6 +160,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         _upstream = assigned;
         _attempts++;
+        _attemptStarted = _clock.Elapsed;
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
         var policy = assigned.Cluster.Policy;
@@ -182,7 +189,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         var self = Self;
         var parts = new RelayParts(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)));
         _relay = parts.Control;
-        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay);
+        _istio = IstioLabels.Of(_decision.Client, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
+        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay, _clock.Elapsed - _attemptStarted, _istio.Value);
         _relays.Run(_accepted, connected.Upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
@@ -218,8 +226,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             if (cause is TimeoutException && !_flags.HasFlag(ResponseFlags.DurationTimeout))
             {
-                if (!_flags.HasFlag(ResponseFlags.IdleTimeout)) _metrics.IdleTimeout.Add(1, DataPlaneMetrics.Cluster(_upstream!.Cluster.Name));
-                _flags |= ResponseFlags.IdleTimeout;
+                if (!_idleTimedOut) _metrics.IdleTimeout.Add(1, DataPlaneMetrics.Listener(_listener));
+                _idleTimedOut = true;
                 _detail = $"idle for {_upstream!.Cluster.Policy.IdleTimeout}";
             }
             else if (_detail.Length == 0 || !_relaying) _detail = $"{(ended.Upstream ? "client side" : "upstream side")}: {cause.Message}";
@@ -234,7 +242,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         _flags |= flag;
         _detail = _detail.Length == 0 || flag == ResponseFlags.UpstreamRetryLimitExceeded ? detail : $"{_detail}; {detail}";
-        if (flag == ResponseFlags.NoRoute) _metrics.DownstreamNoRoute.Add(1, DataPlaneMetrics.Listener(_listener));
+        if (flag is ResponseFlags.NoRoute or ResponseFlags.NoClusterFound) _metrics.DownstreamNoRoute.Add(1, DataPlaneMetrics.Listener(_listener));
         _refusedCluster = cluster;
         Context.Stop(Self);
     }
@@ -268,7 +276,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         var rx = _relay?.BytesFromClient ?? 0;
         var tx = _relay?.BytesToClient ?? 0;
         _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.Endpoint.ToString(), _relay,
-            _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}");
+            _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}", _clock.Elapsed,
+            _istio, IstioLabels.Of(_decision.Client, _upstream?.Cluster.Host ?? _decision.Target?.Destinations.FirstOrDefault()?.Host, _upstream?.Endpoint, _flags));
         var target = _decision.Target;
         var entry = new AccessLogEntry(_start, _clock.Elapsed, _accepted.Remote.ToString(), _listener, _decision.Gateway,
             target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.Endpoint.ToString(),

@@ -5,51 +5,95 @@ using System.Diagnostics.Metrics;
 namespace AkkaL4.Actors.DataPlane;
 
 /// <summary>
-/// The data plane's counters, with Envoy's names, tagged by listener or cluster. One instance per
-/// node (its meter carries the node name so several nodes in one process stay apart).
+/// The data plane's metrics, named and labelled as Envoy's Prometheus output names its TCP proxy
+/// (<c>envoy_tcp_*{envoy_tcp_prefix}</c>), listener (<c>envoy_listener_*{envoy_listener_address}</c>) and cluster
+/// (<c>envoy_cluster_*{envoy_cluster_name}</c>) stats, plus Istio's standard TCP metrics (<c>istio_tcp_*</c>). Gauges
+/// and byte counters are observed when scraped, so bytes count as they flow. One instance per node (its meter
+/// carries the node name so several nodes in one process stay apart; the exporter does not print it).
 /// </summary>
 public sealed class DataPlaneMetrics : IDisposable
 {
     public const string MeterName = "AkkaL4.DataPlane";
 
+    /// <summary>Envoy's default histogram buckets, in milliseconds.</summary>
+    private static readonly double[] EnvoyBuckets = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+
     private readonly Meter _meter;
+    public Meter Meter => _meter;
     public Counter<long> DownstreamTotal { get; }
-    public UpDownCounter<long> DownstreamActive { get; }
-    public Counter<long> DownstreamRxBytes { get; }
-    public Counter<long> DownstreamTxBytes { get; }
     public Counter<long> DownstreamNoRoute { get; }
     public Counter<long> DownstreamOverflow { get; }
+    public Counter<long> IdleTimeout { get; }
+    public Counter<long> MaxDurationReached { get; }
     public Counter<long> UpstreamTotal { get; }
     public Counter<long> UpstreamConnectFail { get; }
     public Counter<long> UpstreamConnectTimeout { get; }
     public Counter<long> UpstreamOverflow { get; }
     public Counter<long> UpstreamNoneHealthy { get; }
-    public Counter<long> IdleTimeout { get; }
     public Counter<long> OutlierEjections { get; }
     public Counter<long> OutlierEjectionsOverflow { get; }
     public Counter<long> HealthCheckAttempts { get; }
     public Counter<long> HealthCheckFailures { get; }
+    public Counter<long> IstioClosed { get; }
+    private readonly Histogram<double> _connectMs;
+    private readonly Histogram<double> _upstreamLengthMs;
+    private readonly Histogram<double> _downstreamLengthMs;
+
+    /// <summary>Istio's TCP metrics, one series per label set: bytes of open connections count at once.</summary>
+    private readonly ConcurrentDictionary<IstioLabels, Traffic> _istio = new();
 
     public DataPlaneMetrics(string node)
     {
         _meter = new Meter(MeterName, null, [new KeyValuePair<string, object?>("node", node)]);
-        DownstreamTotal = _meter.CreateCounter<long>("downstream_cx_total", description: "Connections accepted");
-        DownstreamActive = _meter.CreateUpDownCounter<long>("downstream_cx_active", description: "Connections open");
-        DownstreamRxBytes = _meter.CreateCounter<long>("downstream_cx_rx_bytes_total", "By", "Bytes received from clients");
-        DownstreamTxBytes = _meter.CreateCounter<long>("downstream_cx_tx_bytes_total", "By", "Bytes sent to clients");
-        DownstreamNoRoute = _meter.CreateCounter<long>("downstream_cx_no_route", description: "Connections closed for want of a route (NC)");
-        DownstreamOverflow = _meter.CreateCounter<long>("downstream_cx_overflow", description: "Connections closed at once by a listener or node connection cap");
-        UpstreamTotal = _meter.CreateCounter<long>("upstream_cx_total", description: "Upstream connections established");
-        UpstreamConnectFail = _meter.CreateCounter<long>("upstream_cx_connect_fail", description: "Upstream connect attempts that failed (UF)");
-        UpstreamConnectTimeout = _meter.CreateCounter<long>("upstream_cx_connect_timeout", description: "Upstream connect attempts that timed out");
-        UpstreamOverflow = _meter.CreateCounter<long>("upstream_cx_overflow", description: "Connections refused by maxConnections (UO)");
-        UpstreamNoneHealthy = _meter.CreateCounter<long>("upstream_cx_none_healthy", description: "Connections with no healthy endpoint (UH)");
-        IdleTimeout = _meter.CreateCounter<long>("idle_timeout", description: "Connections closed by idleTimeout");
-        OutlierEjections = _meter.CreateCounter<long>("outlier_detection_ejections_enforced_total", description: "Endpoints ejected by outlier detection");
-        OutlierEjectionsOverflow = _meter.CreateCounter<long>("outlier_detection_ejections_overflow", description: "Ejections maxEjectionPercent did not allow");
-        HealthCheckAttempts = _meter.CreateCounter<long>("health_check_attempt", description: "Active health checks started");
-        HealthCheckFailures = _meter.CreateCounter<long>("health_check_failure", description: "Active health checks that failed");
+        var m = _meter;
+        DownstreamTotal = m.CreateCounter<long>("envoy_tcp_downstream_cx_total", description: "Connections accepted");
+        DownstreamNoRoute = m.CreateCounter<long>("envoy_tcp_downstream_cx_no_route", description: "Connections closed for want of a route (NR)");
+        IdleTimeout = m.CreateCounter<long>("envoy_tcp_idle_timeout", description: "Connections closed by idleTimeout");
+        MaxDurationReached = m.CreateCounter<long>("envoy_tcp_max_downstream_connection_duration", description: "Connections closed by maxConnectionDuration");
+        m.CreateObservableCounter("envoy_tcp_downstream_cx_rx_bytes_total", () => Observe(Listeners, t => t.BytesIn, TcpPrefix), description: "Bytes received from clients");
+        m.CreateObservableCounter("envoy_tcp_downstream_cx_tx_bytes_total", () => Observe(Listeners, t => t.BytesOut, TcpPrefix), description: "Bytes sent to clients");
+
+        m.CreateObservableCounter("envoy_listener_downstream_cx_total", () => Observe(Listeners, t => t.Total, ListenerAddress), description: "Connections accepted");
+        m.CreateObservableGauge("envoy_listener_downstream_cx_active", () => Observe(Listeners, t => t.Active, ListenerAddress), description: "Connections open");
+        DownstreamOverflow = m.CreateCounter<long>("envoy_listener_downstream_cx_overflow", description: "Connections closed at once by a listener or node connection cap");
+        _downstreamLengthMs = m.CreateHistogram("envoy_listener_downstream_cx_length_ms", "ms", "Connection length", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = EnvoyBuckets });
+
+        UpstreamTotal = m.CreateCounter<long>("envoy_cluster_upstream_cx_total", description: "Upstream connections established");
+        m.CreateObservableGauge("envoy_cluster_upstream_cx_active", () => Observe(Clusters, t => t.Active, ClusterName), description: "Upstream connections open");
+        UpstreamConnectFail = m.CreateCounter<long>("envoy_cluster_upstream_cx_connect_fail", description: "Upstream connect attempts that failed (UF)");
+        UpstreamConnectTimeout = m.CreateCounter<long>("envoy_cluster_upstream_cx_connect_timeout", description: "Upstream connect attempts that timed out");
+        UpstreamOverflow = m.CreateCounter<long>("envoy_cluster_upstream_cx_overflow", description: "Connections refused by maxConnections (UO)");
+        UpstreamNoneHealthy = m.CreateCounter<long>("envoy_cluster_upstream_cx_none_healthy", description: "Connections with no healthy endpoint (UH)");
+        // Envoy counts a cluster's bytes from the upstream's side: rx from the upstream (to the client), tx to it.
+        m.CreateObservableCounter("envoy_cluster_upstream_cx_rx_bytes_total", () => Observe(Clusters, t => t.BytesOut, ClusterName), description: "Bytes received from upstreams");
+        m.CreateObservableCounter("envoy_cluster_upstream_cx_tx_bytes_total", () => Observe(Clusters, t => t.BytesIn, ClusterName), description: "Bytes sent to upstreams");
+        _connectMs = m.CreateHistogram("envoy_cluster_upstream_cx_connect_ms", "ms", "Upstream connect time", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = EnvoyBuckets });
+        _upstreamLengthMs = m.CreateHistogram("envoy_cluster_upstream_cx_length_ms", "ms", "Upstream connection length", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = EnvoyBuckets });
+        OutlierEjections = m.CreateCounter<long>("envoy_cluster_outlier_detection_ejections_enforced_total", description: "Endpoints ejected by outlier detection");
+        OutlierEjectionsOverflow = m.CreateCounter<long>("envoy_cluster_outlier_detection_ejections_overflow", description: "Ejections maxEjectionPercent did not allow");
+        HealthCheckAttempts = m.CreateCounter<long>("envoy_cluster_health_check_attempt", description: "Active health checks started");
+        HealthCheckFailures = m.CreateCounter<long>("envoy_cluster_health_check_failure", description: "Active health checks that failed");
+
+        m.CreateObservableCounter("istio_tcp_connections_opened_total", () => Observe(_istio, t => t.Total, l => l.Tags()), description: "TCP connections opened");
+        IstioClosed = m.CreateCounter<long>("istio_tcp_connections_closed_total", description: "TCP connections closed");
+        m.CreateObservableCounter("istio_tcp_received_bytes_total", () => Observe(_istio, t => t.BytesIn, l => l.Tags()), description: "Bytes received from clients (request side)");
+        m.CreateObservableCounter("istio_tcp_sent_bytes_total", () => Observe(_istio, t => t.BytesOut, l => l.Tags()), description: "Bytes sent to clients (response side)");
     }
+
+    private static IEnumerable<Measurement<long>> Observe<TKey>(ConcurrentDictionary<TKey, Traffic> series, Func<Traffic, long> value, Func<TKey, TagList> tags)
+        where TKey : notnull =>
+        series.Select(s => new Measurement<long>(value(s.Value), tags(s.Key)));
+
+    /// <summary>Envoy's spelling of a listener address in a label: <c>127.0.0.1_19000</c>.</summary>
+    public static string EnvoyAddress(string listener)
+    {
+        var colon = listener.LastIndexOf(':');
+        return colon < 0 ? listener : $"{listener[..colon]}_{listener[(colon + 1)..]}";
+    }
+
+    private static TagList TcpPrefix(string listener) => new() { { "envoy_tcp_prefix", EnvoyAddress(listener) } };
+    private static TagList ListenerAddress(string listener) => new() { { "envoy_listener_address", EnvoyAddress(listener) } };
+    private static TagList ClusterName(string cluster) => new() { { "envoy_cluster_name", cluster } };
 
     /// <summary>Per listener, per upstream cluster and per endpoint (<c>cluster endpoint</c>): what the status page shows.</summary>
     public ConcurrentDictionary<string, Traffic> Listeners { get; } = new();
@@ -64,24 +108,25 @@ public sealed class DataPlaneMetrics : IDisposable
     public void Accepted(string listener)
     {
         DownstreamTotal.Add(1, Listener(listener));
-        DownstreamActive.Add(1, Listener(listener));
         ListenerTraffic(listener).Opened(null);
     }
 
     /// <summary>A connection closed at once by a listener or node cap.</summary>
     public void Overflowed(string listener)
     {
-        DownstreamOverflow.Add(1, Listener(listener));
+        DownstreamOverflow.Add(1, ListenerAddress(listener));
         ListenerTraffic(listener).Refused();
     }
 
-    /// <summary>An upstream connection is open and relaying through <paramref name="relay"/>.</summary>
-    internal void UpstreamConnected(string listener, string cluster, string endpoint, RelayStage.Control relay)
+    /// <summary>An upstream connection is open (after <paramref name="connectTime"/>) and relays through <paramref name="relay"/>.</summary>
+    internal void UpstreamConnected(string listener, string cluster, string endpoint, RelayStage.Control relay, TimeSpan connectTime, IstioLabels istio)
     {
         UpstreamTotal.Add(1, Cluster(cluster));
+        _connectMs.Record(connectTime.TotalMilliseconds, Cluster(cluster));
         ListenerTraffic(listener).Relaying(relay);
         ClusterTraffic(cluster).Opened(relay);
         EndpointTraffic(cluster, endpoint).Opened(relay);
+        _istio.GetOrAdd(istio, _ => new Traffic()).Opened(relay);
     }
 
     public void UpstreamConnectFailed(string cluster, string endpoint, bool timedOut, string error)
@@ -93,26 +138,77 @@ public sealed class DataPlaneMetrics : IDisposable
     }
 
     /// <summary>
-    /// The connection ended: <paramref name="relay"/> (null: it never relayed) carried its bytes; <paramref name="error"/>
-    /// is why it ended badly, if it did.
+    /// The connection ended after <paramref name="length"/>: <paramref name="relay"/> (null: it never relayed) carried its
+    /// bytes; <paramref name="error"/> is why it ended badly, if it did. <paramref name="opened"/> is the Istio series it was
+    /// counted in when it opened (null: it never reached an upstream, and opens and closes here, in <paramref name="closed"/>'s).
     /// </summary>
-    internal void Closed(string listener, string? cluster, string? endpoint, RelayStage.Control? relay, string? error)
+    internal void Closed(string listener, string? cluster, string? endpoint, RelayStage.Control? relay, string? error, TimeSpan length,
+        IstioLabels? opened, IstioLabels closed)
     {
-        var rx = relay?.BytesFromClient ?? 0;
-        var tx = relay?.BytesToClient ?? 0;
-        DownstreamActive.Add(-1, Listener(listener));
-        DownstreamRxBytes.Add(rx, Listener(listener));
-        DownstreamTxBytes.Add(tx, Listener(listener));
+        _downstreamLengthMs.Record(length.TotalMilliseconds, ListenerAddress(listener));
         ListenerTraffic(listener).Closed(relay, null);
+        if (opened is { } series) _istio.GetOrAdd(series, _ => new Traffic()).Closed(relay, null);
+        else
+        {
+            var refused = _istio.GetOrAdd(closed, _ => new Traffic());
+            refused.Opened(null);
+            refused.Closed(null, null);
+        }
+        IstioClosed.Add(1, closed.Tags());
         if (cluster is null || relay is null) return;
+        _upstreamLengthMs.Record(length.TotalMilliseconds, Cluster(cluster));
         ClusterTraffic(cluster).Closed(relay, error);
         if (endpoint is not null) EndpointTraffic(cluster, endpoint).Closed(relay, error);
     }
 
-    public static TagList Listener(string listener) => new() { { "listener", listener } };
-    public static TagList Cluster(string cluster) => new() { { "cluster", cluster } };
+    /// <summary>The TCP proxy's tag: <c>envoy_tcp_prefix</c>, the listener's address.</summary>
+    public static TagList Listener(string listener) => TcpPrefix(listener);
+    /// <summary>A cluster stat's tag: <c>envoy_cluster_name</c>.</summary>
+    public static TagList Cluster(string cluster) => ClusterName(cluster);
 
     public void Dispose() => _meter.Dispose();
+}
+
+/// <summary>
+/// The labels of Istio's standard TCP metrics for one connection (<c>unknown</c> where AkkaL4 does not know a value).
+/// AkkaL4 is the client's proxy (mesh) or a gateway: Istio reports both as <c>reporter="source"</c>.
+/// </summary>
+public readonly record struct IstioLabels(
+    string SourceWorkload, string SourceNamespace, string SourceApp, string SourceVersion,
+    string DestinationWorkload, string DestinationNamespace, string DestinationApp, string DestinationVersion,
+    string DestinationService, string DestinationServiceName, string DestinationServiceNamespace, string ResponseFlags)
+{
+    public const string Unknown = "unknown";
+
+    public TagList Tags() => new()
+    {
+        { "reporter", "source" },
+        { "source_workload", SourceWorkload }, { "source_workload_namespace", SourceNamespace },
+        { "source_principal", Unknown }, { "source_app", SourceApp }, { "source_version", SourceVersion }, { "source_cluster", Unknown },
+        { "destination_workload", DestinationWorkload }, { "destination_workload_namespace", DestinationNamespace },
+        { "destination_principal", Unknown }, { "destination_app", DestinationApp }, { "destination_version", DestinationVersion },
+        { "destination_service", DestinationService }, { "destination_service_name", DestinationServiceName },
+        { "destination_service_namespace", DestinationServiceNamespace }, { "destination_cluster", Unknown },
+        { "request_protocol", "tcp" }, { "response_flags", ResponseFlags }, { "connection_security_policy", "none" },
+    };
+
+    /// <summary>
+    /// <paramref name="client"/>: who connected (its WorkloadEntry, if its address is one's); <paramref name="host"/> and
+    /// <paramref name="endpoint"/>: the service and endpoint it reached, if it reached one.
+    /// </summary>
+    public static IstioLabels Of(Routing.ClientIdentity client, string? host, Routing.UpstreamEndpoint? endpoint, ResponseFlags flags)
+    {
+        // A Service host is name.namespace.svc.cluster.local; a ServiceEntry host has no such parts.
+        var parts = host?.Split('.') ?? [];
+        var service = parts.Length >= 3 && parts[2] == "svc";
+        return new IstioLabels(
+            client.Name ?? Unknown, client.Namespace ?? Unknown, client.Labels.GetValueOrDefault("app") ?? Unknown, client.Labels.GetValueOrDefault("version") ?? Unknown,
+            endpoint is { Workload.Length: > 0 } e ? e.Workload.Split('/')[^1] : Unknown,
+            endpoint is { Workload.Length: > 0 } w && w.Workload.Contains('/') ? w.Workload.Split('/')[0] : service ? parts[1] : Unknown,
+            endpoint?.Labels.GetValueOrDefault("app") ?? Unknown, endpoint?.Labels.GetValueOrDefault("version") ?? Unknown,
+            host ?? Unknown, service ? parts[0] : host ?? Unknown, service ? parts[1] : Unknown,
+            ResponseFlagNames.Format(flags));
+    }
 }
 
 /// <summary>

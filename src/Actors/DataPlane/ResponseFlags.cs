@@ -1,11 +1,14 @@
 namespace AkkaL4.Actors.DataPlane;
 
-/// <summary>What went wrong with a connection, named as Envoy names them; used by access logs and metrics alike.</summary>
+/// <summary>
+/// What went wrong with a connection, with Envoy's response flags (and only those); used by access logs and metrics alike.
+/// An idle timeout is not among them: Envoy's TCP proxy sets no flag for it (its close reason says it), nor does AkkaL4.
+/// </summary>
 [Flags]
 public enum ResponseFlags
 {
     None = 0,
-    /// <summary>NC: no route (no rule matched at a gateway, unknown host, undeclared subset).</summary>
+    /// <summary>NR: no route: no rule of a Gateway's VirtualServices matched (Envoy: no matching filter chain or route).</summary>
     NoRoute = 1,
     /// <summary>UH: no healthy endpoint in the upstream cluster.</summary>
     NoHealthyUpstream = 2,
@@ -15,8 +18,8 @@ public enum ResponseFlags
     UpstreamOverflow = 8,
     /// <summary>URX: connect attempts exhausted.</summary>
     UpstreamRetryLimitExceeded = 16,
-    /// <summary>IT: idleTimeout passed with no bytes either way.</summary>
-    IdleTimeout = 32,
+    /// <summary>NC: the upstream cluster was not found (unknown host, undeclared subset).</summary>
+    NoClusterFound = 32,
     /// <summary>DT: maxConnectionDuration reached.</summary>
     DurationTimeout = 64,
 }
@@ -25,9 +28,9 @@ public static class ResponseFlagNames
 {
     private static readonly (ResponseFlags Flag, string Name)[] Names =
     [
-        (ResponseFlags.NoRoute, "NC"), (ResponseFlags.NoHealthyUpstream, "UH"), (ResponseFlags.UpstreamConnectFailure, "UF"),
-        (ResponseFlags.UpstreamOverflow, "UO"), (ResponseFlags.UpstreamRetryLimitExceeded, "URX"),
-        (ResponseFlags.IdleTimeout, "IT"), (ResponseFlags.DurationTimeout, "DT"),
+        (ResponseFlags.NoRoute, "NR"), (ResponseFlags.NoClusterFound, "NC"), (ResponseFlags.NoHealthyUpstream, "UH"),
+        (ResponseFlags.UpstreamConnectFailure, "UF"), (ResponseFlags.UpstreamOverflow, "UO"),
+        (ResponseFlags.UpstreamRetryLimitExceeded, "URX"), (ResponseFlags.DurationTimeout, "DT"),
     ];
 
     /// <summary>Envoy style: <c>-</c> when none, else the short names joined by commas.</summary>

@@ -96,11 +96,11 @@ public sealed class RouterSupervisor : ReceiveActor
                 Sender.Tell(new UpstreamRefused(ResponseFlags.NoHealthyUpstream, cluster.Name, cluster.Detail));
                 return;
             case ClusterStatus.Passthrough:
-                Sender.Tell(new UpstreamRefused(ResponseFlags.NoRoute, cluster.Name,
+                Sender.Tell(new UpstreamRefused(ResponseFlags.NoClusterFound, cluster.Name,
                     "resolution NONE without endpoints means the original destination, which a router without transparent interception cannot reach"));
                 return;
             default:
-                Sender.Tell(new UpstreamRefused(ResponseFlags.NoRoute, cluster.Name, cluster.Detail));
+                Sender.Tell(new UpstreamRefused(ResponseFlags.NoClusterFound, cluster.Name, cluster.Detail));
                 return;
         }
         // A connection decided on a newer snapshot than this actor has seen yet starts its router on demand.

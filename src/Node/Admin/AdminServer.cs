@@ -18,7 +18,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
 
 namespace AkkaL4.Node.Admin;
 
@@ -79,7 +78,6 @@ public sealed class AdminServer : IAsyncDisposable
             k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
             k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
         });
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(DataPlaneMetrics.MeterName).AddPrometheusExporter());
         var app = builder.Build();
         var log = node.System.Log;
         var port = address.Port; // the bound one once started (port 0 = any)
@@ -179,7 +177,10 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapGet("/v1/status", () => Status(node, history));
         app.MapGet("/healthz", () => Health(node));
         app.MapGet("/readyz", () => Ready(node));
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        var exporter = new PrometheusExporter(node.Metrics.Meter, app.Services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
+        app.Lifetime.ApplicationStopped.Register(exporter.Dispose);
+        app.MapGet("/openapi.json", () => Results.Text(OpenApi, "application/json"));
+        app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
 
         await app.StartAsync();
         // The address Kestrel bound (the port it chose when given port 0).
@@ -187,6 +188,24 @@ public sealed class AdminServer : IAsyncDisposable
         port = bound.Port;
         return new AdminServer(app, new IPEndPoint(address.Address, bound.Port), certificate is not null);
     }
+
+    /// <summary>The API's OpenAPI 3.1 document (src/Node/Admin/openapi.json).</summary>
+    internal static readonly string OpenApi = ReadOpenApi();
+
+    private static string ReadOpenApi()
+    {
+        using var stream = typeof(AdminServer).Assembly.GetManifestResourceStream("openapi.json")
+                           ?? throw new InvalidOperationException("openapi.json is not embedded");
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    /// <summary>Every route the API maps (method, path template): what the OpenAPI document must describe.</summary>
+    internal IReadOnlyList<(string Method, string Path)> Routes =>
+        _app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints
+            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>()?.HttpMethods ?? ["GET"])
+                .Select(m => (m, "/" + e.RoutePattern.RawText!.TrimStart('/'))))
+            .ToList();
 
     /// <summary>The cookie the status page's login sets: the token, for reads from a browser.</summary>
     public const string TokenCookie = "akkal4-token";

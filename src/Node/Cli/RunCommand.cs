@@ -144,11 +144,34 @@ internal static class RunCommand
             Description = "Password of --admin-cert (default: $AKKAL4_ADMIN_CERT_PASSWORD).",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_CERT_PASSWORD"),
         };
+        var accessLog = new Option<string>("--access-log")
+        {
+            Description = "Where each connection's access-log line goes: stdout, a file (appended to), or off. Default: $AKKAL4_ACCESS_LOG, else stdout.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ACCESS_LOG") ?? "stdout",
+        };
+        var accessLogFormat = new Option<string>("--access-log-format")
+        {
+            Description = "envoy (Envoy's default access-log line) or json (one object per line). Default: $AKKAL4_ACCESS_LOG_FORMAT, else envoy.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ACCESS_LOG_FORMAT") ?? "envoy",
+        };
+        accessLogFormat.AcceptOnlyFromAmong("envoy", "json");
+        var logLevel = new Option<string>("--log-level")
+        {
+            Description = "debug, info, warning, error or off (akka.loglevel). Default: $AKKAL4_LOG_LEVEL, else cluster.hocon's (info).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_LOG_LEVEL") ?? "",
+        };
+        logLevel.AcceptOnlyFromAmong("", "debug", "info", "warning", "error", "off");
+        var logFormat = new Option<string>("--log-format")
+        {
+            Description = "text (Akka's standard lines) or json (one object per line). Default: $AKKAL4_LOG_FORMAT, else text.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_LOG_FORMAT") ?? "text",
+        };
+        logFormat.AcceptOnlyFromAmong("text", "json");
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it. "
             + $"${DataPlaneSettings.TransportVariable}=sockets|akka-streams picks the transport (default: akkal4.data-plane.transport in cluster.hocon, sockets).")
         {
             files, labels, name, seeds, mesh, config, drainTimeout, admin, adminToken, adminCert, adminCertPassword, data, listen, publicHost,
-            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection,
+            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection, accessLog, accessLogFormat, logLevel, logFormat,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -253,8 +276,25 @@ internal static class RunCommand
                 return ExitCodes.Usage;
             }
 
+            var format = parse.GetValue(accessLogFormat) == "json" ? AccessLogFormat.Json : AccessLogFormat.Envoy;
+            AccessLogOutput? accessLogOutput;
+            try
+            {
+                accessLogOutput = parse.GetValue(accessLog) switch
+                {
+                    "off" => null,
+                    "stdout" or "-" => new AccessLogOutput(Console.Out, format),
+                    var path => new AccessLogOutput(new StreamWriter(new FileStream(path!, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)), format),
+                };
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                Console.Error.WriteLine($"akkal4: --access-log {parse.GetValue(accessLog)}: {e.Message}");
+                return ExitCodes.Usage;
+            }
             await using var node = RouterNode.Start(new RouterNodeOptions
             {
+                AccessLog = accessLogOutput,
                 Name = parse.GetValue(name)!,
                 Labels = nodeLabels ?? Messages.Model.Labels.Empty,
                 Seeds = parse.GetValue(seeds) ?? [],
@@ -264,7 +304,9 @@ internal static class RunCommand
                 PostgresJournal = postgres,
                 Tls = tls,
                 Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port}"
-                            + (parse.GetValue(publicHost) is { Length: > 0 } host ? $", public-hostname = \"{host}\"" : "") + " }",
+                            + (parse.GetValue(publicHost) is { Length: > 0 } host ? $", public-hostname = \"{host}\"" : "") + " }"
+                            + (parse.GetValue(logLevel) is { Length: > 0 } level ? $"\nakka.loglevel = {level.ToUpperInvariant()}\nakka.stdout-loglevel = {level.ToUpperInvariant()}" : "")
+                            + (parse.GetValue(logFormat) == "json" ? $"\nakka.loggers = [\"{JsonLogger.TypeName}\"]" : ""),
             });
             if (report is not null)
             {

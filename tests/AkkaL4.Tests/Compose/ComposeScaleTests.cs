@@ -340,7 +340,7 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
         foreach (var id in routers)
         {
             var logs = await RunAsync("docker", ["logs", id], TimeSpan.FromSeconds(30));
-            if (!logs.Stdout.Split('\n').Any(l => l.StartsWith("access ", StringComparison.Ordinal))) idle.Add(id[..12]);
+            if (!logs.Stdout.Split('\n').Any(l => l.Contains("\"- - -\"", StringComparison.Ordinal))) idle.Add(id[..12]); // Envoy's access-log line
         }
         if (idle.Count == 0)
         {

@@ -31,20 +31,45 @@ public sealed class AccessLogWriterTests
 
         var lines = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal([Entry(1).ToString(), Entry(2).ToString(), Entry(3).ToString()], lines);
-        Assert.StartsWith("access start=1970-01-01T00:00:00.000Z duration=1ms src=127.0.30.1:40001", lines[0]);
+        Assert.Equal("[1970-01-01T00:00:00.000Z] \"- - -\" 0 - 1 2 1 - \"-\" \"-\" \"-\" \"-\" \"127.0.10.1:9000\"", lines[0]);
     }
 
     [Fact]
-    public async Task A_log_level_above_info_keeps_the_access_log_off()
+    public async Task The_access_log_does_not_depend_on_the_log_level()
     {
         var output = new Captured();
-        using var system = ActorSystem.Create("access-log-off", "akka.loglevel = WARNING\nakka.stdout-loglevel = OFF");
+        using var system = ActorSystem.Create("access-log-level", "akka.loglevel = WARNING\nakka.stdout-loglevel = OFF");
         var writer = system.ActorOf(AccessLogWriter.Props(output));
         await writer.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
         system.EventStream.Publish(Entry(1));
-        // Stopping writes out whatever is pending: nothing, since it never subscribed.
         await writer.GracefulStop(TimeSpan.FromSeconds(5));
-        Assert.Equal("", output.Text);
+        Assert.Equal(Entry(1).ToEnvoy() + "\n", output.Text);
+    }
+
+    [Fact]
+    public void Json_lines_escape_their_values_and_carry_Envoy_s_keys()
+    {
+        var entry = Entry(3) with { Detail = "upstream said \"no\"\nthen \\ closed", Flags = ResponseFlags.UpstreamConnectFailure | ResponseFlags.UpstreamRetryLimitExceeded };
+
+        var json = System.Text.Json.JsonDocument.Parse(entry.ToJson()).RootElement;
+
+        Assert.DoesNotContain('\n', entry.ToJson());
+        Assert.Equal("upstream said \"no\"\nthen \\ closed", json.GetProperty("connection_termination_details").GetString());
+        Assert.Equal("UF,URX", json.GetProperty("response_flags").GetString());
+        Assert.Equal(3, json.GetProperty("bytes_received").GetInt64());
+        Assert.Equal(6, json.GetProperty("bytes_sent").GetInt64());
+        Assert.Equal("127.0.10.1:9000", json.GetProperty("upstream_host").GetString());
+        Assert.Equal("outbound|19000||echo.default.svc.cluster.local", json.GetProperty("upstream_cluster").GetString());
+        Assert.Equal("127.0.30.1:40003", json.GetProperty("downstream_remote_address").GetString());
+        Assert.Equal("1970-01-01T00:00:00.000Z", json.GetProperty("start_time").GetString());
+    }
+
+    [Fact]
+    public void Envoy_lines_escape_quotes_in_quoted_values()
+    {
+        var line = (Entry(1) with { Upstream = "a\"b" }).ToEnvoy();
+
+        Assert.EndsWith("\"a\\\"b\"", line);
     }
 
     [Fact]
@@ -57,6 +82,6 @@ public sealed class AccessLogWriterTests
         system.EventStream.Publish(Entry(7));
         // Queued behind the entry in the writer's mailbox, so the entry is pending when it stops.
         await writer.GracefulStop(TimeSpan.FromSeconds(5));
-        Assert.Equal(Entry(7) + "\n", output.Text);
+        Assert.Equal(Entry(7).ToEnvoy() + "\n", output.Text);
     }
 }

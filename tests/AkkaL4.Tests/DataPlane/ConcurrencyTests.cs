@@ -38,7 +38,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
             for (var i = 0; i < count; i++) Assert.Equal($"many c{i}", replies[i]);
 
             // All of them are open at the router at once.
-            Assert.Equal(count, router.Metrics["downstream_cx_active"]);
+            Assert.Equal(count, router.Metrics["envoy_listener_downstream_cx_active"]);
             var state = await router.Node.Routers.Ask<ClusterHealthSnapshot>(new GetClusterHealth(router.ClusterId(Fqdn("many"))), Patience);
             Assert.Equal(count, state.Endpoints.Single().Active);
             Assert.Equal(count, pod.Connections);
@@ -55,6 +55,6 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
 
         await EventuallyAsync(() => router.Log.Entries.Count == count, $"{count} access-log entries");
         Assert.All(router.Log.Entries, e => Assert.Equal(ResponseFlags.None, e.Flags));
-        await router.Metrics.WaitForAsync("downstream_cx_active", 0);
+        await router.Metrics.WaitForAsync("envoy_listener_downstream_cx_active", 0);
     }
 }

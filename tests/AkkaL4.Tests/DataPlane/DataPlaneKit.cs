@@ -164,11 +164,26 @@ internal sealed class MetricsProbe : IDisposable
                 && instrument.Meter.Tags?.Any(t => t.Key == "node" && Equals(t.Value, node)) == true)
                 listener.EnableMeasurementEvents(instrument);
         };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _totals.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
+        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+            (instrument.IsObservable ? _observed : _totals).AddOrUpdate(instrument.Name, value, (_, v) => v + value));
         _listener.Start();
     }
 
-    public long this[string counter] => _totals.GetValueOrDefault(counter);
+    /// <summary>Observed instruments (gauges, byte counters) report absolute values: read afresh on each look.</summary>
+    private readonly ConcurrentDictionary<string, long> _observed = new();
+
+    public long this[string counter]
+    {
+        get
+        {
+            lock (_observed)
+            {
+                _observed.Clear();
+                _listener.RecordObservableInstruments();
+                return _observed.TryGetValue(counter, out var observed) ? observed : _totals.GetValueOrDefault(counter);
+            }
+        }
+    }
 
     public Task WaitForAsync(string counter, long value) =>
         Kit.EventuallyAsync(() => this[counter] == value, $"{counter} == {value} (it is {this[counter]})");

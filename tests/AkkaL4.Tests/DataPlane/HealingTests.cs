@@ -91,7 +91,7 @@ public sealed class HealingTests
         var ejected = router.Node.Health.Snapshot(router.Node.Routes.Current).Single().Endpoints.Single(e => e.Endpoint == flaky);
         Assert.Equal("ejected", ejected.Status);
         Assert.NotNull(ejected.EjectedUntil);
-        await router.Metrics.WaitForAsync("outlier_detection_ejections_enforced_total", 1);
+        await router.Metrics.WaitForAsync("envoy_cluster_outlier_detection_ejections_enforced_total", 1);
 
         back = new EchoServer(At("127.70.1.12", 9000), "back"); // it comes back
         await using var _ = back;
@@ -154,6 +154,6 @@ public sealed class HealingTests
         var replies = new List<string>();
         for (var i = 0; i < 2; i++) replies.Add((await TestClient.OneLineAsync(Client, At("127.70.1.3", 19000), $"r{i}")).Reply);
         Assert.Contains(replies, r => r.StartsWith("back r", StringComparison.Ordinal));
-        Assert.True(router.Metrics["health_check_failure"] >= 2);
+        Assert.True(router.Metrics["envoy_cluster_health_check_failure"] >= 2);
     }
 }

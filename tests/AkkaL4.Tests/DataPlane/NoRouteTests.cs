@@ -94,8 +94,8 @@ public sealed class NoRouteWorld : IAsyncLifetime
 }
 
 /// <summary>
-/// istio-l4-semantics.md: unknown host or undeclared subset → NC and downstream_cx_no_route; a declared
-/// subset without endpoints → UH and upstream_cx_none_healthy; a gateway port no rule matches → NC.
+/// istio-l4-semantics.md: unknown host or undeclared subset → NC (no cluster found) and downstream_cx_no_route; a declared
+/// subset without endpoints → UH and upstream_cx_none_healthy; a gateway port no rule matches → NR (no route), as Envoy says.
 /// The client sees its connection closed with no data.
 /// </summary>
 public sealed class NoRouteTests(NoRouteWorld world) : IClassFixture<NoRouteWorld>
@@ -115,50 +115,50 @@ public sealed class NoRouteTests(NoRouteWorld world) : IClassFixture<NoRouteWorl
     [Fact]
     public async Task Subset_without_endpoints_is_closed_with_UH()
     {
-        var noneHealthy = world.Router.Metrics["upstream_cx_none_healthy"];
+        var noneHealthy = world.Router.Metrics["envoy_cluster_upstream_cx_none_healthy"];
 
         var entry = await RefusedAsync("127.1.3.1", 19000);
 
         Assert.Equal(ResponseFlags.NoHealthyUpstream, entry.Flags);
         Assert.Equal($"outbound|19000|v3|{Fqdn("echo")}", entry.Cluster);
         Assert.Null(entry.Upstream);
-        await world.Router.Metrics.WaitForAsync("upstream_cx_none_healthy", noneHealthy + 1);
+        await world.Router.Metrics.WaitForAsync("envoy_cluster_upstream_cx_none_healthy", noneHealthy + 1);
     }
 
     [Fact]
     public async Task Subset_no_destination_rule_declares_is_closed_with_NC()
     {
-        var noRoute = world.Router.Metrics["downstream_cx_no_route"];
+        var noRoute = world.Router.Metrics["envoy_tcp_downstream_cx_no_route"];
 
         var entry = await RefusedAsync("127.1.3.2", 19000);
 
-        Assert.Equal(ResponseFlags.NoRoute, entry.Flags);
+        Assert.Equal(ResponseFlags.NoClusterFound, entry.Flags);
         Assert.Null(entry.Upstream);
-        await world.Router.Metrics.WaitForAsync("downstream_cx_no_route", noRoute + 1);
+        await world.Router.Metrics.WaitForAsync("envoy_tcp_downstream_cx_no_route", noRoute + 1);
     }
 
     [Fact]
     public async Task Unknown_host_is_closed_with_NC()
     {
-        var noRoute = world.Router.Metrics["downstream_cx_no_route"];
+        var noRoute = world.Router.Metrics["envoy_tcp_downstream_cx_no_route"];
 
         var entry = await RefusedAsync("127.1.3.3", 19000);
 
-        Assert.Equal(ResponseFlags.NoRoute, entry.Flags);
+        Assert.Equal(ResponseFlags.NoClusterFound, entry.Flags);
         Assert.Null(entry.Upstream);
-        await world.Router.Metrics.WaitForAsync("downstream_cx_no_route", noRoute + 1);
+        await world.Router.Metrics.WaitForAsync("envoy_tcp_downstream_cx_no_route", noRoute + 1);
     }
 
     [Fact]
-    public async Task Gateway_port_no_rule_matches_is_closed_with_NC()
+    public async Task Gateway_port_no_rule_matches_is_closed_with_NR()
     {
-        var noRoute = world.Router.Metrics["downstream_cx_no_route"];
+        var noRoute = world.Router.Metrics["envoy_tcp_downstream_cx_no_route"];
 
         var entry = await RefusedAsync("127.1.3.4", 19100);
 
         Assert.Equal(ResponseFlags.NoRoute, entry.Flags);
         Assert.Null(entry.Upstream);
-        await world.Router.Metrics.WaitForAsync("downstream_cx_no_route", noRoute + 1);
+        await world.Router.Metrics.WaitForAsync("envoy_tcp_downstream_cx_no_route", noRoute + 1);
     }
 
     [Fact]

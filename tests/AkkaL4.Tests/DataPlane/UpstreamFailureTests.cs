@@ -52,7 +52,7 @@ public sealed class UpstreamFailureTests
         // Round robin over two endpoints sends every other first attempt to the dead one.
         Assert.Equal(3, failedOver.Count);
         Assert.All(failedOver, e => Assert.Contains(dead, e.Detail, StringComparison.Ordinal));
-        await router.Metrics.WaitForAsync("upstream_cx_connect_fail", 3);
+        await router.Metrics.WaitForAsync("envoy_cluster_upstream_cx_connect_fail", 3);
         Assert.Equal(6, pod.Connections);
     }
 
@@ -77,8 +77,8 @@ public sealed class UpstreamFailureTests
         Assert.Equal($"outbound|19000||{Fqdn("dead")}", entry.Cluster);
         Assert.Equal(0, entry.BytesSent);
         // akkal4.data-plane.max-connect-attempts = 3: three attempts, three connect failures.
-        await router.Metrics.WaitForAsync("upstream_cx_connect_fail", 3);
-        Assert.Equal(1, router.Metrics["downstream_cx_total"]);
+        await router.Metrics.WaitForAsync("envoy_cluster_upstream_cx_connect_fail", 3);
+        Assert.Equal(1, router.Metrics["envoy_tcp_downstream_cx_total"]);
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public sealed class WeightedSplitTests
         // The upstreams saw exactly the connections the replies say.
         Assert.Equal(replies.Count(r => r == "gray test"), gray.Connections);
         Assert.Equal(replies.Count(r => r == "prod test"), prod.Connections);
-        await router.Metrics.WaitForAsync("downstream_cx_total", connections);
+        await router.Metrics.WaitForAsync("envoy_tcp_downstream_cx_total", connections);
         return replies;
     }
 

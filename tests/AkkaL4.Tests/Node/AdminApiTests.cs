@@ -406,21 +406,20 @@ public sealed class AdminApiTests(AdminApiWorld world) : IClassFixture<AdminApiW
         await EventuallyAsync(async () =>
         {
             last = await GetAsync("/metrics");
-            return last.Status == HttpStatusCode.OK && Counted(last.Body, "downstream_cx_total", "127.3.2.6:19000") == 1;
-        }, () => $"/metrics counts one downstream_cx_total on 127.3.2.6:19000 for this node (last: {last})");
+            return last.Status == HttpStatusCode.OK && Counted(last.Body, "envoy_tcp_downstream_cx_total", "127.3.2.6_19000") == 1;
+        }, () => $"/metrics counts one envoy_tcp_downstream_cx_total on 127.3.2.6_19000 (last: {last})");
         Assert.StartsWith("text/plain", last!.ContentHeaders.ContentType?.MediaType);
-        Assert.Contains("# TYPE downstream_cx_total counter", last.Body);
+        Assert.Contains("# TYPE envoy_tcp_downstream_cx_total counter", last.Body);
     }
 
     /// <summary>
     /// The value of the sample of <paramref name="metric"/> (<c>name{labels} value [timestamp]</c>) whose labels
-    /// name this node and <paramref name="listener"/>; 0 when there is none yet.
+    /// name <paramref name="listener"/> as Envoy's TCP proxy prefix; 0 when there is none yet.
     /// </summary>
     private long Counted(string text, string metric, string listener) =>
         text.Split('\n')
             .Where(l => l.StartsWith(metric + "{", StringComparison.Ordinal)
-                        && l.Contains($"node=\"{world.Node.Options.Name}\"", StringComparison.Ordinal)
-                        && l.Contains($"listener=\"{listener}\"", StringComparison.Ordinal))
+                        && l.Contains($"envoy_tcp_prefix=\"{listener}\"", StringComparison.Ordinal))
             .Select(l => l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0])
             .Sum(v => (long)double.Parse(v, System.Globalization.CultureInfo.InvariantCulture));
 

@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+
+namespace AkkaL4.Node.Admin;
+
+/// <summary>
+/// <c>/metrics</c> in Prometheus' text format, from a <see cref="MeterListener"/>: one node's data-plane meter with
+/// its names as they are (Envoy's and Istio's spelling, nothing appended), the .NET runtime's <c>System.Runtime</c>
+/// meter and this API's Kestrel meters (dots become underscores, the unit and <c>_total</c> are appended as
+/// OpenTelemetry's Prometheus mapping does). Meter-level tags (the node's name) are not printed: one node, one scrape.
+/// </summary>
+internal sealed class PrometheusExporter : IDisposable
+{
+    /// <summary>Seconds: Kestrel's and the runtime's durations, when an instrument gives no buckets of its own.</summary>
+    private static readonly double[] SecondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+    private readonly MeterListener _listener = new();
+    private readonly ConcurrentDictionary<Instrument, Family> _families = new();
+    private readonly Meter _own;
+    private readonly object _scrape = new();
+
+    private sealed class Family(string name, string type, string? help, double[]? buckets, bool observed)
+    {
+        public readonly string Name = name, Type = type;
+        public readonly string? Help = help;
+        public readonly double[]? Buckets = buckets;
+        public readonly bool Observed = observed;
+        public readonly ConcurrentDictionary<string, Series> Series = new();
+    }
+
+    private sealed class Series(int buckets)
+    {
+        public double Value;
+        public readonly long[] Counts = new long[buckets + 1];
+        public double Sum;
+        public long Count;
+    }
+
+    /// <param name="own">The node's data-plane meter.</param>
+    /// <param name="kestrel">The API's meter factory (its Kestrel and hosting meters are scoped to it).</param>
+    public PrometheusExporter(Meter own, IMeterFactory? kestrel)
+    {
+        _own = own;
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            var meter = instrument.Meter;
+            if (!ReferenceEquals(meter, own) && meter.Name != "System.Runtime"
+                && !(kestrel is not null && ReferenceEquals(meter.Scope, kestrel) && meter.Name.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal)))
+                return;
+            _families[instrument] = FamilyOf(instrument);
+            listener.EnableMeasurementEvents(instrument);
+        };
+        _listener.MeasurementsCompleted = (instrument, state) => _families.TryRemove(instrument, out var _);
+        _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
+        _listener.Start();
+    }
+
+    private Family FamilyOf(Instrument instrument)
+    {
+        var type = instrument switch
+        {
+            Counter<long> or Counter<int> or Counter<double> or ObservableCounter<long> or ObservableCounter<int> or ObservableCounter<double> => "counter",
+            Histogram<long> or Histogram<int> or Histogram<double> => "histogram",
+            _ => "gauge",
+        };
+        var name = instrument.Name;
+        if (!ReferenceEquals(instrument.Meter, _own))
+        {
+            name = Sanitize(name);
+            var unit = instrument.Unit switch { "s" => "_seconds", "By" => "_bytes", "ms" => "_milliseconds", _ => "" };
+            if (unit.Length > 0 && !name.EndsWith(unit, StringComparison.Ordinal)) name += unit;
+            if (type == "counter" && !name.EndsWith("_total", StringComparison.Ordinal)) name += "_total";
+        }
+        double[]? buckets = null;
+        if (type == "histogram")
+            buckets = (instrument as Histogram<double>)?.Advice?.HistogramBucketBoundaries?.ToArray() ?? SecondsBuckets;
+        var observed = instrument.IsObservable;
+        return new Family(name, type, instrument.Description, buckets, observed);
+    }
+
+    private static string Sanitize(string name)
+    {
+        var sb = new StringBuilder(name.Length);
+        foreach (var c in name) sb.Append(char.IsAsciiLetterOrDigit(c) || c == '_' || c == ':' ? c : '_');
+        return sb.ToString();
+    }
+
+    private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (!_families.TryGetValue(instrument, out var family)) return;
+        var series = family.Series.GetOrAdd(Labels(tags), _ => new Series(family.Buckets?.Length ?? 0));
+        lock (series)
+        {
+            switch (family.Type)
+            {
+                case "histogram":
+                    var i = 0;
+                    while (i < family.Buckets!.Length && value > family.Buckets[i]) i++;
+                    series.Counts[i]++;
+                    series.Sum += value;
+                    series.Count++;
+                    break;
+                // Observed values are absolute; Counter and UpDownCounter report increments.
+                default:
+                    if (family.Observed || instrument is Gauge<long> or Gauge<int> or Gauge<double>) series.Value = value;
+                    else series.Value += value;
+                    break;
+            }
+        }
+    }
+
+    private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (tags.Length == 0) return "";
+        var sb = new StringBuilder();
+        foreach (var (key, value) in tags)
+        {
+            sb.Append(sb.Length == 0 ? "" : ",").Append(Sanitize(key)).Append("=\"");
+            foreach (var c in Convert.ToString(value, CultureInfo.InvariantCulture) ?? "")
+                sb.Append(c switch { '\\' => "\\\\", '"' => "\\\"", '\n' => "\\n", _ => c.ToString() });
+            sb.Append('"');
+        }
+        return sb.ToString();
+    }
+
+    private static string Number(double value) =>
+        double.IsPositiveInfinity(value) ? "+Inf" : value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>The text exposition of everything, observable instruments read now.</summary>
+    public string Scrape()
+    {
+        lock (_scrape)
+        {
+            // An observed series that is no longer reported (a removed cluster) goes away.
+            foreach (var family in _families.Values.Where(f => f.Observed)) family.Series.Clear();
+            _listener.RecordObservableInstruments();
+            var sb = new StringBuilder();
+            // One family per name (a meter may be created twice, say): the first one's.
+            foreach (var group in _families.Values.GroupBy(f => f.Name).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                var family = group.First();
+                if (family.Help is { Length: > 0 } help) sb.Append("# HELP ").Append(family.Name).Append(' ').Append(help.Replace("\\", "\\\\").Replace("\n", "\\n")).Append('\n');
+                sb.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.Type).Append('\n');
+                foreach (var (labels, series) in group.SelectMany(f => f.Series).OrderBy(s => s.Key, StringComparer.Ordinal))
+                    lock (series) Write(sb, family, labels, series);
+            }
+            return sb.ToString();
+        }
+    }
+
+    private static void Write(StringBuilder sb, Family family, string labels, Series series)
+    {
+        if (family.Type != "histogram")
+        {
+            sb.Append(family.Name).Append(labels.Length == 0 ? "" : $"{{{labels}}}").Append(' ').Append(Number(series.Value)).Append('\n');
+            return;
+        }
+        var prefix = labels.Length == 0 ? "" : labels + ",";
+        long cumulative = 0;
+        for (var i = 0; i <= family.Buckets!.Length; i++)
+        {
+            cumulative += series.Counts[i];
+            var le = i < family.Buckets.Length ? Number(family.Buckets[i]) : "+Inf";
+            sb.Append(family.Name).Append("_bucket{").Append(prefix).Append("le=\"").Append(le).Append("\"} ").Append(cumulative).Append('\n');
+        }
+        sb.Append(family.Name).Append("_sum").Append(labels.Length == 0 ? "" : $"{{{labels}}}").Append(' ').Append(Number(series.Sum)).Append('\n');
+        sb.Append(family.Name).Append("_count").Append(labels.Length == 0 ? "" : $"{{{labels}}}").Append(' ').Append(series.Count).Append('\n');
+    }
+
+    public void Dispose() => _listener.Dispose();
+}
