@@ -12,11 +12,22 @@ internal static class ServerCommands
 {
     public const int Unreachable = 3;
 
-    public static Option<string> Server() => new("--server")
+    public static Option<string> Server()
     {
-        Description = "The node's admin API.",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_SERVER") ?? "http://127.0.0.1:15000",
-    };
+        var option = new Option<string>("--server")
+        {
+            Description = "The node's admin API, http(s)://HOST:PORT. Default: $AKKAL4_SERVER, else http://127.0.0.1:15000.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_SERVER") ?? "http://127.0.0.1:15000",
+        };
+        // A usage error (exit 2, one line), not a stack trace: localhost:15000 has no scheme.
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string>();
+            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+                result.AddError($"--server '{value}' is not an http:// or https:// URL (e.g. http://127.0.0.1:15000)");
+        });
+        return option;
+    }
 
     public static Option<string?> Token() => new("--token")
     {
