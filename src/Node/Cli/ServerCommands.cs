@@ -72,48 +72,105 @@ internal static class ServerCommands
         return command;
     }
 
+    /// <summary>kubectl's short names and plurals (any case): vs, dr, gw, se, we, svc; virtualservices, ...</summary>
+    private static readonly Dictionary<string, string> KindAliases = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["vs"] = "VirtualService", ["virtualservices"] = "VirtualService",
+        ["dr"] = "DestinationRule", ["destinationrules"] = "DestinationRule",
+        ["gw"] = "Gateway", ["gateways"] = "Gateway",
+        ["se"] = "ServiceEntry", ["serviceentries"] = "ServiceEntry",
+        ["we"] = "WorkloadEntry", ["workloadentries"] = "WorkloadEntry",
+        ["svc"] = "Service", ["services"] = "Service",
+    };
+
+    /// <summary>A kind as kubectl takes it (name, short name or plural, any case); null when unknown.</summary>
+    internal static string? KindOf(string text) =>
+        KindAliases.TryGetValue(text, out var alias) ? alias
+            : ResourceKinds.Types.Keys.FirstOrDefault(x => string.Equals(x, text, StringComparison.OrdinalIgnoreCase));
+
     public static Command Get()
     {
-        var kind = new Argument<string>("kind") { Description = "VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry, Service, or all." };
+        var kind = new Argument<string>("kind")
+        {
+            Description = "VirtualService (vs), DestinationRule (dr), Gateway (gw), ServiceEntry (se), WorkloadEntry (we), Service (svc), plurals too, or all; KIND/NAME names one.",
+        };
         var name = new Argument<string?>("name") { Description = "One resource's name.", Arity = ArgumentArity.ZeroOrOne };
-        var ns = new Option<string?>("--namespace", "-n") { Description = "Only this namespace." };
-        var output = new Option<string>("--output", "-o") { Description = "yaml or json.", DefaultValueFactory = _ => "yaml" };
-        output.AcceptOnlyFromAmong("yaml", "json");
+        var ns = new Option<string?>("--namespace", "-n") { Description = "The namespace (default: default)." };
+        var allNamespaces = new Option<bool>("--all-namespaces", "-A") { Description = "Every namespace." };
+        var output = new Option<string>("--output", "-o") { Description = "table (the default), wide, yaml or json.", DefaultValueFactory = _ => "table" };
+        output.AcceptOnlyFromAmong("table", "wide", "yaml", "json");
         var server = Server();
         var token = Token();
-        var command = new Command("get", "Print stored resources of a running cluster as YAML (or JSON).") { kind, name, ns, output, server, token };
+        var command = new Command("get", "Print stored resources of a running cluster: a table, or YAML or JSON (-o).") { kind, name, ns, allNamespaces, output, server, token };
         command.SetAction(async (parse, cancel) =>
         {
             var k = parse.GetValue(kind)!;
-            var known = k == "all" ? null : ResourceKinds.Types.Keys.FirstOrDefault(x => string.Equals(x, k, StringComparison.OrdinalIgnoreCase));
+            var one = parse.GetValue(name);
+            if (k.Split('/') is [var kindPart, var namePart] && namePart.Length > 0)
+            {
+                if (one is not null) { Console.Error.WriteLine($"akkal4: give KIND/NAME or KIND NAME, not both ({k} {one})"); return ExitCodes.Usage; }
+                (k, one) = (kindPart, namePart);
+            }
+            var known = k == "all" ? null : KindOf(k);
             if (k != "all" && known is null)
             {
-                Console.Error.WriteLine($"akkal4: unknown kind '{k}'; use {string.Join(", ", ResourceKinds.Types.Keys)} or all");
+                Console.Error.WriteLine($"akkal4: unknown kind '{k}'; use {string.Join(", ", ResourceKinds.Types.Keys)} (or vs, dr, gw, se, we, svc, plurals) or all");
                 return ExitCodes.Usage;
             }
             var query = new List<string>();
             if (known is not null) query.Add("kind=" + known);
-            if (parse.GetValue(ns) is { } n) query.Add("namespace=" + Uri.EscapeDataString(n));
-            var json = parse.GetValue(output) == "json";
-            var request = new HttpRequestMessage(HttpMethod.Get, "/v1/config" + (query.Count > 0 ? "?" + string.Join("&", query) : ""));
-            if (json) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+            if (!parse.GetValue(allNamespaces)) query.Add("namespace=" + Uri.EscapeDataString(parse.GetValue(ns) ?? "default"));
+            var format = parse.GetValue(output)!;
+            var request = new HttpRequestMessage(HttpMethod.Get, "/v1/config?" + string.Join("&", query));
             return await Send(parse.GetValue(server)!, parse.GetValue(token), request, async response =>
             {
                 var text = await response.Content.ReadAsStringAsync(cancel);
                 if (!response.IsSuccessStatusCode) { Console.Error.WriteLine($"akkal4: {(int)response.StatusCode} {text}"); return ExitCodes.Rejected; }
-                if (parse.GetValue(name) is { } one)
+                var found = Actors.Config.ConfigCheck.Check(text, "server").Resources.Where(r => one is null || r.Metadata.Name == one).ToList();
+                if (one is not null && found.Count == 0) { Console.Error.WriteLine($"akkal4: {known ?? k} {one} not found"); return ExitCodes.Rejected; }
+                Console.Write(format switch
                 {
-                    var report = Actors.Config.ConfigCheck.Check(text, "server");
-                    var found = report.Resources.Where(r => r.Metadata.Name == one).ToList();
-                    if (found.Count == 0) { Console.Error.WriteLine($"akkal4: {k} {one} not found"); return ExitCodes.Rejected; }
-                    text = json ? Actors.Config.ManifestEncoder.ToJson(found) : Actors.Config.ManifestEncoder.ToYaml(found);
-                }
-                Console.Write(text);
+                    "json" => Actors.Config.ManifestEncoder.ToJson(found),
+                    "yaml" => Actors.Config.ManifestEncoder.ToYaml(found),
+                    _ => Table(found, format == "wide"),
+                });
                 return ExitCodes.Ok;
             }, cancel);
         });
         return command;
     }
+
+    /// <summary>kubectl's table: NAMESPACE, KIND, NAME, AGE; wide adds the resource version and what the resource says in short.</summary>
+    private static string Table(IReadOnlyList<Resource> resources, bool wide)
+    {
+        if (resources.Count == 0) return "No resources found.\n";
+        var rows = resources.Select(r => (IReadOnlyList<string>)new List<string>
+        {
+            r.Metadata.Namespace, r.Kind, r.Metadata.Name, Age(r.Metadata.CreationTimestamp),
+        }.Concat(wide ? [r.Metadata.ResourceVersion ?? "-", Summary(r)] : []).ToList()).ToList();
+        IReadOnlyList<string> header = wide ? ["NAMESPACE", "KIND", "NAME", "AGE", "VERSION", "DETAIL"] : ["NAMESPACE", "KIND", "NAME", "AGE"];
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToList();
+        var sb = new System.Text.StringBuilder();
+        foreach (var row in rows.Prepend(header))
+            sb.Append(string.Join("   ", row.Select((cell, i) => i == row.Count - 1 ? cell : cell.PadRight(widths[i])))).Append('\n');
+        return sb.ToString();
+    }
+
+    private static string Age(string? created)
+    {
+        if (!DateTimeOffset.TryParse(created, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)) return "-";
+        var age = DateTimeOffset.UtcNow - at;
+        return age.TotalDays >= 1 ? $"{(int)age.TotalDays}d" : age.TotalHours >= 1 ? $"{(int)age.TotalHours}h" : age.TotalMinutes >= 1 ? $"{(int)age.TotalMinutes}m" : $"{Math.Max(0, (int)age.TotalSeconds)}s";
+    }
+
+    private static string Summary(Resource resource) => resource switch
+    {
+        VirtualService vs => "hosts: " + string.Join(",", vs.Spec.Hosts),
+        DestinationRule dr => "host: " + dr.Spec.Host,
+        ServiceEntry se => "hosts: " + string.Join(",", se.Spec.Hosts),
+        WorkloadEntry we => "address: " + we.Spec.Address,
+        _ => "",
+    };
 
     public static Command Delete()
     {

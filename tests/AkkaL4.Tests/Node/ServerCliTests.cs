@@ -146,9 +146,14 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         AssertExit(0, await Akkal4("apply", "-f", File(Join(Service("svc", "cli-get", "127.3.4.2"),
             Workload("svc-1", "cli-get", "127.3.4.108", "svc"), Workload("svc-2", "cli-get", "127.3.4.109", "svc"))), "--server", world.Url));
 
-        var pods = await Akkal4("get", "WorkloadEntry", "-n", "cli-get", "--server", world.Url);
+        var pods = await Akkal4("get", "WorkloadEntry", "-n", "cli-get", "-o", "yaml", "--server", world.Url);
         var one = await Akkal4("get", "workloadentry", "svc-2", "-n", "cli-get", "-o", "json", "--server", world.Url);
-        var all = await Akkal4("get", "all", "-n", "cli-get", "--server", world.Url);
+        var all = await Akkal4("get", "all", "-n", "cli-get", "-o", "yaml", "--server", world.Url);
+        var table = await Akkal4("get", "we", "-n", "cli-get", "--server", world.Url);
+        var slash = await Akkal4("get", "workloadentries/svc-1", "-n", "cli-get", "-o", "wide", "--server", world.Url);
+        var everywhere = await Akkal4("get", "svc", "-A", "--server", world.Url);
+        var elsewhere = await Akkal4("get", "svc", "--server", world.Url);
+        var noScheme = await Akkal4("get", "vs", "--server", "localhost:15000");
         var missing = await Akkal4("get", "Service", "nothing", "-n", "cli-get", "--server", world.Url);
         var unknownKind = await Akkal4("get", "Pod", "--server", world.Url);
 
@@ -168,6 +173,23 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
             Keys(all.Stdout));
         AssertExit(1, missing);
         Assert.Contains("not found", missing.Stderr);
+        // kubectl's table by default, short names, plurals, KIND/NAME, -A; without -n the namespace is default.
+        AssertExit(0, table);
+        var lines = table.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["NAMESPACE", "KIND", "NAME", "AGE"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal([["cli-get", "WorkloadEntry", "svc-1"], ["cli-get", "WorkloadEntry", "svc-2"]],
+            lines.Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(3).ToArray()).ToArray());
+        AssertExit(0, slash);
+        Assert.Contains("address: 127.3.4.108", slash.Stdout);
+        Assert.DoesNotContain("svc-2", slash.Stdout);
+        AssertExit(0, everywhere);
+        Assert.Contains(everywhere.Stdout.Split('\n'), l => l.StartsWith("cli-get ", StringComparison.Ordinal) && l.Contains(" svc "));
+        AssertExit(0, elsewhere);
+        Assert.DoesNotContain("cli-get", elsewhere.Stdout);
+        // A --server without a scheme is a usage error in a line, not a stack trace.
+        AssertExit(2, noScheme);
+        Assert.Contains("--server 'localhost:15000' is not an http:// or https:// URL", noScheme.Stderr);
+        Assert.DoesNotContain("   at ", noScheme.Stderr);
         AssertExit(2, unknownKind);
         Assert.Contains("Pod", unknownKind.Stderr);
     }
@@ -323,7 +345,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         await using var second = RunningNode.Start("run", "--admin", admin, "--data", data, "--name", "cli-run-2");
         await second.WaitReadyAsync(http);
         Assert.Equal("2", await RevisionHeaderAsync(http));
-        var get = await Akkal4("get", "all", "-n", "cli-run", "--server", url);
+        var get = await Akkal4("get", "all", "-n", "cli-run", "-o", "yaml", "--server", url);
         AssertExit(0, get);
         Assert.Equal(["Service/cli-run/run", "VirtualService/cli-run/run", "WorkloadEntry/cli-run/run-1"],
             Keys(get.Stdout));
