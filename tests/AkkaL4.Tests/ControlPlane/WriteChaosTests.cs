@@ -261,7 +261,7 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(before, await Revision(3));
         Figure("poison", 0, 0, poisonSeconds);
 
-        // 2. A non-writer SIGSTOPped (it hosts RouteTable shards too): writes through the others go on, promptly.
+        // 2. A non-writer SIGSTOPped: writes through the others go on, promptly.
         var writer = await Writer();
         var hung = new[] { 1, 2, 3 }.First(n => n != writer);
         var through = new[] { 1, 2, 3 }.First(n => n != writer && n != hung);
