@@ -174,22 +174,53 @@ internal static class ServerCommands
 
     public static Command Delete()
     {
-        var kind = new Argument<string>("kind") { Description = "The resource's kind." };
-        var name = new Argument<string>("name") { Description = "The resource's name." };
+        var kind = new Argument<string?>("kind") { Description = "The resource's kind (short names and plurals too), or KIND/NAME.", Arity = ArgumentArity.ZeroOrOne };
+        var name = new Argument<string?>("name") { Description = "The resource's name.", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string>("--namespace", "-n") { Description = "Its namespace.", DefaultValueFactory = _ => "default" };
+        var files = CommonOptions.Files();
+        files.Required = false;
+        files.Description = "Delete every resource these manifests name (kind, namespace, name), as kubectl delete -f does.";
         var server = Server();
         var token = Token();
-        var command = new Command("delete", "Delete one resource from a running cluster.") { kind, name, ns, server, token };
+        var command = new Command("delete", "Delete resources from a running cluster: KIND NAME, KIND/NAME, or -f FILE.") { kind, name, ns, files, server, token };
         command.SetAction(async (parse, cancel) =>
         {
-            var path = $"/v1/config/{Uri.EscapeDataString(parse.GetValue(kind)!)}/{Uri.EscapeDataString(parse.GetValue(ns)!)}/{Uri.EscapeDataString(parse.GetValue(name)!)}";
-            return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Delete, path, null, async response =>
+            var keys = new List<ResourceKey>();
+            if (parse.GetValue(files) is { Length: > 0 } paths)
             {
-                using var json = await ReadJson(response, cancel);
-                if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
-                Console.WriteLine($"deleted, revision {json.RootElement.GetProperty("revision").GetInt64()}");
-                return ExitCodes.Ok;
-            }, cancel);
+                if (parse.GetValue(kind) is not null) { Console.Error.WriteLine("akkal4: delete takes KIND NAME or -f FILE, not both"); return ExitCodes.Usage; }
+                if (!CommonOptions.TryReadManifests(paths, out var inputs)) return ExitCodes.Usage;
+                var report = Actors.Config.ConfigCheck.Check(inputs);
+                if (!report.Ok)
+                {
+                    foreach (var e in report.Errors) Console.Error.WriteLine(e);
+                    return ExitCodes.Usage;
+                }
+                keys.AddRange(report.Resources.Select(r => r.Key));
+            }
+            else
+            {
+                var k = parse.GetValue(kind);
+                var n = parse.GetValue(name);
+                if (k?.Split('/') is [var kindPart, var namePart] && namePart.Length > 0 && n is null) (k, n) = (kindPart, namePart);
+                if (k is null || n is null) { Console.Error.WriteLine("akkal4: delete needs KIND NAME, KIND/NAME or -f FILE"); return ExitCodes.Usage; }
+                keys.Add(new ResourceKey(KindOf(k) ?? k, parse.GetValue(ns)!, n));
+            }
+            var status = ExitCodes.Ok;
+            foreach (var key in keys)
+            {
+                var path = $"/v1/config/{Uri.EscapeDataString(key.Kind)}/{Uri.EscapeDataString(key.Namespace)}/{Uri.EscapeDataString(key.Name)}";
+                var one = await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Delete, path, null, async response =>
+                {
+                    using var json = await ReadJson(response, cancel);
+                    if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
+                    Console.WriteLine($"{key.Kind}/{key.Namespace}/{key.Name} deleted, revision {json.RootElement.GetProperty("revision").GetInt64()}");
+                    return ExitCodes.Ok;
+                }, cancel);
+                // Like kubectl: the others are still deleted; the worst outcome is the exit code.
+                status = Math.Max(status, one);
+            }
+            return status;
         });
         return command;
     }

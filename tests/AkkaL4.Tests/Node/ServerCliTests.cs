@@ -141,6 +141,23 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
     }
 
     [Fact]
+    public async Task Delete_f_deletes_every_resource_a_file_names_and_says_which_were_not_there()
+    {
+        var file = File(Join(Service("gone", "cli-delf", "127.3.4.3"), Workload("gone-1", "cli-delf", "127.3.4.110", "gone")));
+        AssertExit(0, await Akkal4("apply", "-f", file, "--server", world.Url));
+
+        var deleted = await Akkal4("delete", "-f", file, "--server", world.Url);
+        var again = await Akkal4("delete", "-f", file, "--server", world.Url);
+
+        AssertExit(0, deleted);
+        Assert.Contains("Service/cli-delf/gone deleted", deleted.Stdout);
+        Assert.Contains("WorkloadEntry/cli-delf/gone-1 deleted", deleted.Stdout);
+        Assert.Empty((await Stored("cli-delf")).Resources);
+        AssertExit(1, again);
+        Assert.Contains("not found", again.Stderr);
+    }
+
+    [Fact]
     public async Task Get_prints_yaml_or_json_filtered_by_kind_name_and_namespace()
     {
         AssertExit(0, await Akkal4("apply", "-f", File(Join(Service("svc", "cli-get", "127.3.4.2"),
@@ -220,8 +237,9 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
 
         AssertExit(0, deleted);
         var line = Assert.Single(deleted.Lines);
-        Assert.StartsWith("deleted, revision ", line);
-        Assert.Equal((await Stored("cli-delete")).Revision, long.Parse(line["deleted, revision ".Length..]));
+        const string said = "WorkloadEntry/cli-delete/gone deleted, revision ";
+        Assert.StartsWith(said, line);
+        Assert.Equal((await Stored("cli-delete")).Revision, long.Parse(line[said.Length..]));
         Assert.Empty((await Stored("cli-delete")).Resources);
         AssertExit(1, again);
         Assert.Contains("not found", again.Stdout);
@@ -311,7 +329,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         {
             ["AKKAL4_SERVER"] = world.GuardedUrl,
             ["AKKAL4_ADMIN_TOKEN"] = ServerCliWorld.Token,
-        }, "get", "WorkloadEntry", "t", "-n", "cli-token");
+        }, "get", "WorkloadEntry", "t", "-n", "cli-token", "-o", "yaml");
 
         AssertExit(1, without);
         Assert.Contains("bearer token", without.Stderr);
