@@ -24,6 +24,13 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> UpstreamOverflow { get; }
     public Counter<long> UpstreamNoneHealthy { get; }
     public Counter<long> IdleTimeout { get; }
+    // What was read before routing (Envoy's tls_inspector and proxy_protocol listener filter stats).
+    public Counter<long> SniFound { get; }
+    public Counter<long> SniNotFound { get; }
+    public Counter<long> TlsNotFound { get; }
+    public Counter<long> ClientHelloMalformed { get; }
+    public Counter<long> PreambleTimeout { get; }
+    public Counter<long> ProxyProtocolError { get; }
 
     public DataPlaneMetrics(string node)
     {
@@ -40,6 +47,12 @@ public sealed class DataPlaneMetrics : IDisposable
         UpstreamOverflow = _meter.CreateCounter<long>("upstream_cx_overflow", description: "Connections refused by maxConnections (UO)");
         UpstreamNoneHealthy = _meter.CreateCounter<long>("upstream_cx_none_healthy", description: "Connections with no healthy endpoint (UH)");
         IdleTimeout = _meter.CreateCounter<long>("idle_timeout", description: "Connections closed by idleTimeout");
+        SniFound = _meter.CreateCounter<long>("tls_inspector_sni_found", description: "ClientHellos read with a server name");
+        SniNotFound = _meter.CreateCounter<long>("tls_inspector_sni_not_found", description: "ClientHellos read without a server name (NSNI where refused)");
+        TlsNotFound = _meter.CreateCounter<long>("tls_inspector_tls_not_found", description: "Connections on an SNI listener that did not start with TLS (NTLS where refused)");
+        ClientHelloMalformed = _meter.CreateCounter<long>("tls_inspector_client_hello_malformed", description: "Malformed or oversized ClientHellos (DPE where refused)");
+        PreambleTimeout = _meter.CreateCounter<long>("downstream_pre_cx_timeout", description: "PROXY headers or ClientHellos that did not arrive within preamble-timeout (LFT where refused)");
+        ProxyProtocolError = _meter.CreateCounter<long>("downstream_cx_proxy_proto_error", description: "Connections refused for a missing or malformed PROXY header (PPE)");
     }
 
     public static TagList Listener(string listener) => new() { { "listener", listener } };

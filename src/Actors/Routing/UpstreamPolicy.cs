@@ -23,6 +23,13 @@ public sealed record OutlierPolicy(
     };
 }
 
+/// <summary>
+/// DestinationRule <c>trafficPolicy.tls</c> SIMPLE or MUTUAL: the upstream side is wrapped in TLS
+/// (DISABLE or unset: plain; ISTIO_MUTUAL is refused by validation).
+/// </summary>
+public sealed record UpstreamTls(string Mode, string? CaCertificates, string? ClientCertificate, string? PrivateKey, string? Sni,
+    Seq<string> SubjectAltNames, bool InsecureSkipVerify);
+
 /// <summary>The traffic policy a cluster runs with after DestinationRule lookup, subset override and port-level replacement.</summary>
 public sealed record UpstreamPolicy(
     LoadBalancerKind LoadBalancer,
@@ -32,7 +39,8 @@ public sealed record UpstreamPolicy(
     TimeSpan? MaxConnectionDuration,
     TcpKeepalive? Keepalive,
     OutlierPolicy? Outlier,
-    string? ProxyProtocolVersion)
+    string? ProxyProtocolVersion,
+    UpstreamTls? Tls = null)
 {
     public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromHours(1);
@@ -58,7 +66,10 @@ public sealed record UpstreamPolicy(
                 od.BaseEjectionTime?.ToTimeSpan() ?? TimeSpan.FromSeconds(30),
                 od.MaxEjectionPercent ?? 10,
                 od.MinHealthPercent ?? 0),
-            policy?.ProxyProtocol?.Version);
+            policy?.ProxyProtocol?.Version,
+            policy?.Tls is { Mode: "SIMPLE" or "MUTUAL" } tls
+                ? new UpstreamTls(tls.Mode, tls.CaCertificates, tls.ClientCertificate, tls.PrivateKey, tls.Sni, tls.SubjectAltNames, tls.InsecureSkipVerify == true)
+                : null);
     }
 
     private static LoadBalancerKind Balancer(LoadBalancerSettings? lb) => lb switch
