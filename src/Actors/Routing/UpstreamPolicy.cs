@@ -1,3 +1,4 @@
+using AkkaL4.Actors.Upstreams.Health;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.Routing;
@@ -11,16 +12,26 @@ public sealed record OutlierPolicy(
     TimeSpan Interval,
     TimeSpan BaseEjectionTime,
     int MaxEjectionPercent,
-    int MinHealthPercent)
+    int MinHealthPercent,
+    int? LocalOriginFailures = null)
 {
-    /// <summary>For TCP a connect failure counts as both a 5xx and a gateway error; the lower enabled threshold ejects.</summary>
-    public int EjectAfter => (Consecutive5xxErrors, ConsecutiveGatewayErrors) switch
+    /// <summary>
+    /// For TCP a connect failure counts as both a 5xx and a gateway error; the lower enabled threshold ejects. With
+    /// splitExternalLocalOriginErrors (<see cref="LocalOriginFailures"/> set) it is a local-origin failure only, and
+    /// consecutiveLocalOriginFailures (Envoy's default 5) ejects.
+    /// </summary>
+    public int EjectAfter => LocalOriginFailures ?? (Consecutive5xxErrors, ConsecutiveGatewayErrors) switch
     {
         (0, 0) => 0,
         (0, var g) => g,
         (var x, 0) => x,
         var (x, g) => Math.Min(x, g),
     };
+
+    public override string ToString() =>
+        $"consecutive5xxErrors={Consecutive5xxErrors},consecutiveGatewayErrors={ConsecutiveGatewayErrors},interval={Duration.FromTimeSpan(Interval)}," +
+        $"baseEjectionTime={Duration.FromTimeSpan(BaseEjectionTime)},maxEjectionPercent={MaxEjectionPercent},minHealthPercent={MinHealthPercent}" +
+        (LocalOriginFailures is { } local ? $",consecutiveLocalOriginFailures={local}" : "");
 }
 
 /// <summary>
@@ -40,6 +51,7 @@ public sealed record UpstreamPolicy(
     TcpKeepalive? Keepalive,
     OutlierPolicy? Outlier,
     string? ProxyProtocolVersion,
+    HealthCheckPolicy? HealthCheck = null,
     UpstreamTls? Tls = null)
 {
     public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
@@ -48,7 +60,7 @@ public sealed record UpstreamPolicy(
     public static readonly UpstreamPolicy Default = From(null);
 
     /// <summary>Reads Istio defaults for whatever the policy leaves unset.</summary>
-    public static UpstreamPolicy From(TrafficPolicy? policy)
+    public static UpstreamPolicy From(TrafficPolicy? policy, HealthCheckPolicy? healthCheck = null)
     {
         var tcp = policy?.ConnectionPool?.Tcp;
         var od = policy?.OutlierDetection;
@@ -65,8 +77,10 @@ public sealed record UpstreamPolicy(
                 od.Interval?.ToTimeSpan() ?? TimeSpan.FromSeconds(10),
                 od.BaseEjectionTime?.ToTimeSpan() ?? TimeSpan.FromSeconds(30),
                 od.MaxEjectionPercent ?? 10,
-                od.MinHealthPercent ?? 0),
+                od.MinHealthPercent ?? 0,
+                od.SplitExternalLocalOriginErrors == true ? od.ConsecutiveLocalOriginFailures ?? 5 : null),
             policy?.ProxyProtocol?.Version,
+            healthCheck,
             policy?.Tls is { Mode: "SIMPLE" or "MUTUAL" } tls
                 ? new UpstreamTls(tls.Mode, tls.CaCertificates, tls.ClientCertificate, tls.PrivateKey, tls.Sni, tls.SubjectAltNames, tls.InsecureSkipVerify == true)
                 : null);
@@ -82,8 +96,12 @@ public sealed record UpstreamPolicy(
     };
 }
 
-/// <summary>The DestinationRules that apply to one service for one client namespace, merged.</summary>
-public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, TrafficPolicy? TrafficPolicy, IReadOnlyList<Subset> Subsets)
+/// <summary>
+/// The DestinationRules that apply to one service for one client namespace, merged. <see cref="HealthCheck"/>:
+/// the first one's <c>akkal4.io/health-check</c> annotation, for every subset and port (as the first trafficPolicy wins).
+/// </summary>
+public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, TrafficPolicy? TrafficPolicy, IReadOnlyList<Subset> Subsets,
+    HealthCheckPolicy? HealthCheck = null)
 {
     public Subset? Subset(string name) => Subsets.FirstOrDefault(s => s.Name == name);
 
@@ -108,7 +126,7 @@ public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, T
             };
             policy = ForPort(policy, port);
         }
-        return UpstreamPolicy.From(policy);
+        return UpstreamPolicy.From(policy, HealthCheck);
     }
 
     private static TrafficPolicy? ForPort(TrafficPolicy? policy, int port)
@@ -164,7 +182,8 @@ public sealed class DestinationRuleIndex
             foreach (var s in chosen.SelectMany(r => r.Spec.Subsets))
                 if (subsets.All(x => x.Name != s.Name)) subsets.Add(s); // first definition of a name wins
             return new MergedDestinationRule(chosen.Select(r => r.Key).ToList(),
-                chosen.Select(r => r.Spec.TrafficPolicy).FirstOrDefault(p => p is not null), subsets);
+                chosen.Select(r => r.Spec.TrafficPolicy).FirstOrDefault(p => p is not null), subsets,
+                chosen.Select(r => HealthCheckPolicy.Of(r.Metadata)).FirstOrDefault(h => h is not null));
         }
         return null;
 
