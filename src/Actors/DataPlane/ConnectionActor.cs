@@ -148,6 +148,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void Dialling()
     {
+        // A read that completed as the preamble timed out: its bytes still go upstream first.
+        Receive<PreambleRead>(r =>
+        {
+            if (r.Bytes is { IsEmpty: false } late) Keep(late);
+        });
         Receive<UpstreamAssigned>(Connect);
         Receive<UpstreamRefused>(r => Refuse(r.Flag, r.Detail, r.Cluster));
         Receive<Connected>(OnConnected);
@@ -233,11 +238,16 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             else Refuse(flag, $"the client closed before {what}", null);
             return;
         }
+        Keep(bytes);
+        Advance();
+    }
+
+    private void Keep(ByteString bytes)
+    {
         if (_preambleLength + bytes.Count > _preamble.Length)
             Array.Resize(ref _preamble, Math.Max(_preambleLength + bytes.Count, Math.Min(2 * _preamble.Length, ProxyProtocol.MaxV2 + _settings.MaxClientHello)));
         bytes.CopyTo(_preamble, _preambleLength, bytes.Count);
         _preambleLength += bytes.Count;
-        Advance();
     }
 
     /// <summary>Parses what has arrived: the PROXY header first (when expected), then the ClientHello (when the listener routes by SNI).</summary>
@@ -501,7 +511,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         var target = _decision.Target;
         var entry = new AccessLogEntry(_start, _clock.Elapsed, _client.ToString(), _listener, _decision.Gateway,
             target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.Endpoint.ToString(),
-            rx, tx, _flags, _detail);
+            rx, tx, _flags, _detail, _sni);
         Context.System.EventStream.Publish(entry);
     }
 }

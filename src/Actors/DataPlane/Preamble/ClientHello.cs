@@ -64,6 +64,12 @@ public static class ClientHello
         return new(HelloStatus.NeedMore);
     }
 
+    /// <summary>
+    /// A server name as rules compare it: host names compare case-insensitively and a trailing dot
+    /// names the same host. The data plane and <c>explain --sni</c> both pass names through this.
+    /// </summary>
+    public static string Normalize(string serverName) => serverName.ToLowerInvariant().TrimEnd('.');
+
     private static HelloResult Malformed(string why) => new(HelloStatus.Malformed, Problem: why);
 
     private static HelloResult Parse(ReadOnlySpan<byte> hello)
@@ -88,8 +94,7 @@ public static class ClientHello
                 if (name.IsEmpty || name.Length > 255) return Malformed($"a host_name of {name.Length} bytes");
                 foreach (var c in name)
                     if (c <= 0x20 || c >= 0x7f) return Malformed("a host_name with a byte that is not a printable ASCII character");
-                // Host names compare case-insensitively; a trailing dot names the same host.
-                return new(HelloStatus.Sni, Encoding.ASCII.GetString(name).ToLowerInvariant().TrimEnd('.'));
+                return new(HelloStatus.Sni, Normalize(Encoding.ASCII.GetString(name)));
             }
             return new(HelloStatus.NoSni, Problem: "the server_name extension has no host_name");
         }
