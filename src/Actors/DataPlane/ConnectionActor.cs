@@ -96,6 +96,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private string _listener = "";
     private IpPort _listenerAddress;
     private RouteSnapshot _snapshot = RouteSnapshot.Empty;
+    private CompiledListener? _compiled;
     private Decision _decision;
     private Attempt? _attempt;
     private UpstreamAssigned? _upstream;
@@ -192,7 +193,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         // The whole connection is decided on the snapshot in force when it was accepted.
         _snapshot = _routes.Current;
-        var listener = _snapshot.FindListener(_listenerAddress);
+        var listener = _compiled = _snapshot.FindListener(_listenerAddress);
         var acceptProxy = _settings.AcceptProxyProtocol && listener is { Kind: ListenerKind.Gateway };
         if (!acceptProxy && listener is not { RoutesBySni: true })
         {
@@ -269,7 +270,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             if (parsed.Header is { Source: { } source, Destination: { } destination })
                 (_client, _original) = (source, destination);
             _proxyHeaderLength = parsed.Length;
-            if (_snapshot.FindListener(_listenerAddress) is not { RoutesBySni: true })
+            if (_compiled is not { RoutesBySni: true })
             {
                 PreambleDone();
                 return;
@@ -343,7 +344,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private void Decide()
     {
         var source = IpKey.From(_client.Address);
-        _decision = _snapshot.Decide(_listenerAddress, source, _listenerAddress.Address, _sni);
+        _decision = _compiled is null
+            ? _snapshot.Decide(_listenerAddress, source, _listenerAddress.Address, _sni)
+            : _snapshot.Decide(_compiled, source, _listenerAddress.Address, _sni);
         switch (_decision.Result)
         {
             case DecisionResult.Route:
