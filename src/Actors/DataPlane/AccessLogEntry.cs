@@ -20,7 +20,8 @@ public sealed record AccessLogEntry(
     long BytesReceived,
     long BytesSent,
     ResponseFlags Flags,
-    string Detail)
+    string Detail,
+    string? Sni = null)
 {
     /// <summary>
     /// Envoy's default access-log format as its TCP proxy fills it (the HTTP fields are <c>-</c>):
@@ -52,6 +53,8 @@ public sealed record AccessLogEntry(
             json.WriteNumber("bytes_sent", BytesSent);
             json.WriteString("response_flags", ResponseFlagNames.Format(Flags));
             json.WriteString("connection_termination_details", Detail);
+            // Envoy's requested_server_name: only on listeners that read the ClientHello.
+            json.WriteString("requested_server_name", Sni);
             json.WriteString("gateway", Gateway);
             json.WriteString("virtual_service", VirtualService);
             if (Rule is { } rule) json.WriteNumber("rule", rule);

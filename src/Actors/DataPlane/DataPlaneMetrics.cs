@@ -41,6 +41,13 @@ public sealed class DataPlaneMetrics : IDisposable
 
     /// <summary>Istio's TCP metrics, one series per label set: bytes of open connections count at once.</summary>
     private readonly ConcurrentDictionary<IstioLabels, Traffic> _istio = new();
+    // What was read before routing (Envoy's tls_inspector and listener filter stats).
+    public Counter<long> SniFound { get; }
+    public Counter<long> SniNotFound { get; }
+    public Counter<long> TlsNotFound { get; }
+    public Counter<long> ClientHelloMalformed { get; }
+    public Counter<long> PreambleTimeout { get; }
+    public Counter<long> ProxyProtocolError { get; }
 
     public DataPlaneMetrics(string node)
     {
@@ -78,6 +85,12 @@ public sealed class DataPlaneMetrics : IDisposable
         IstioClosed = m.CreateCounter<long>("istio_tcp_connections_closed_total", description: "TCP connections closed");
         m.CreateObservableCounter("istio_tcp_received_bytes_total", () => Observe(_istio, t => t.BytesIn, l => l.Tags()), description: "Bytes received from clients (request side)");
         m.CreateObservableCounter("istio_tcp_sent_bytes_total", () => Observe(_istio, t => t.BytesOut, l => l.Tags()), description: "Bytes sent to clients (response side)");
+        SniFound = m.CreateCounter<long>("envoy_tls_inspector_sni_found", description: "ClientHellos read with a server name");
+        SniNotFound = m.CreateCounter<long>("envoy_tls_inspector_sni_not_found", description: "ClientHellos read without a server name (NR where refused)");
+        TlsNotFound = m.CreateCounter<long>("envoy_tls_inspector_tls_not_found", description: "Connections on an SNI listener that did not start with TLS (NR where refused)");
+        ClientHelloMalformed = m.CreateCounter<long>("envoy_tls_inspector_client_hello_malformed", description: "Malformed or oversized ClientHellos (DPE where refused)");
+        PreambleTimeout = m.CreateCounter<long>("envoy_listener_downstream_pre_cx_timeout", description: "PROXY headers or ClientHellos that did not arrive within preamble-timeout");
+        ProxyProtocolError = m.CreateCounter<long>("envoy_listener_downstream_cx_proxy_proto_error", description: "Connections refused for a missing or malformed PROXY header (DPE)");
     }
 
     private static IEnumerable<Measurement<long>> Observe<TKey>(ConcurrentDictionary<TKey, Traffic> series, Func<Traffic, long> value, Func<TKey, TagList> tags)

@@ -22,6 +22,16 @@ public enum ResponseFlags
     NoClusterFound = 32,
     /// <summary>DT: maxConnectionDuration reached.</summary>
     DurationTimeout = 64,
+    /// <summary>The ClientHello named no server, and the listener routes only by SNI (logged as Envoy's NR).</summary>
+    NoSni = 128,
+    /// <summary>The client did not start with TLS on a listener that routes only by SNI (logged as Envoy's NR).</summary>
+    NotTls = 256,
+    /// <summary>DPE (Envoy's downstream protocol error): a malformed or oversized ClientHello.</summary>
+    MalformedClientHello = 512,
+    /// <summary>The PROXY header or ClientHello did not arrive in time (Envoy's listener_filters_timeout: no flag, the detail says it).</summary>
+    PreambleTimeout = 1024,
+    /// <summary>A PROXY protocol header was expected and is missing or malformed (logged as Envoy's DPE).</summary>
+    ProxyProtocolError = 2048,
 }
 
 public static class ResponseFlagNames
@@ -31,12 +41,18 @@ public static class ResponseFlagNames
         (ResponseFlags.NoRoute, "NR"), (ResponseFlags.NoClusterFound, "NC"), (ResponseFlags.NoHealthyUpstream, "UH"),
         (ResponseFlags.UpstreamConnectFailure, "UF"), (ResponseFlags.UpstreamOverflow, "UO"),
         (ResponseFlags.UpstreamRetryLimitExceeded, "URX"), (ResponseFlags.DurationTimeout, "DT"),
+        // Envoy has no flags of its own for these: an SNI-only listener that finds no SNI (or no TLS) has no filter
+        // chain that matches (NR); a bad ClientHello or PROXY header is a downstream protocol error (DPE). A listener
+        // filter timeout sets no flag in Envoy: the detail says it.
+        (ResponseFlags.NoSni, "NR"), (ResponseFlags.NotTls, "NR"), (ResponseFlags.MalformedClientHello, "DPE"),
+        (ResponseFlags.ProxyProtocolError, "DPE"),
     ];
 
     /// <summary>Envoy style: <c>-</c> when none, else the short names joined by commas.</summary>
     public static string Format(ResponseFlags flags)
     {
         if (flags == ResponseFlags.None) return "-";
-        return string.Join(",", Names.Where(n => flags.HasFlag(n.Flag)).Select(n => n.Name));
+        var names = Names.Where(n => flags.HasFlag(n.Flag)).Select(n => n.Name).Distinct().ToList();
+        return names.Count == 0 ? "-" : string.Join(",", names);
     }
 }
