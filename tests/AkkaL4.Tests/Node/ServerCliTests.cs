@@ -154,7 +154,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         Assert.Contains("WorkloadEntry/cli-delf/gone-1 deleted", deleted.Stdout);
         Assert.Empty((await Stored("cli-delf")).Resources);
         AssertExit(1, again);
-        Assert.Contains("not found", again.Stderr);
+        Assert.Contains("not found", again.Stdout);
     }
 
     [Fact]
