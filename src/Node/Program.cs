@@ -12,6 +12,7 @@ var root = new RootCommand("AkkaL4: a distributed L4 TCP router driven by Istio 
     ServerCommands.Apply(),
     ServerCommands.Get(),
     ServerCommands.Delete(),
+    ServerCommands.Diff(),
     ServerCommands.Status(),
 };
 

@@ -416,7 +416,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         var parts = new RelayParts(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)),
             UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
         _relay = parts.Control;
-        _istio = IstioLabels.Of(_decision.Client, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
+        _istio = IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
         _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay, _clock.Elapsed - _attemptStarted, _istio.Value);
         _relays.Run(_accepted, connected.Upstream, parts);
 
@@ -519,7 +519,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         var tx = _relay?.BytesToClient ?? 0;
         _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.Endpoint.ToString(), _relay,
             _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}", _clock.Elapsed,
-            _istio, IstioLabels.Of(_decision.Client, _upstream?.Cluster.Host ?? _decision.Target?.Destinations.FirstOrDefault()?.Host, _upstream?.Endpoint, _flags));
+            _istio, IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, _upstream?.Cluster.Host ?? _decision.Target?.Destinations.FirstOrDefault()?.Host, _upstream?.Endpoint, _flags));
         var target = _decision.Target;
         var entry = new AccessLogEntry(_start, _clock.Elapsed, _client.ToString(), _listener, _decision.Gateway,
             target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.Endpoint.ToString(),

@@ -225,6 +225,71 @@ internal static class ServerCommands
         return command;
     }
 
+    public static Command Diff()
+    {
+        var files = CommonOptions.Files();
+        var server = Server();
+        var token = Token();
+        var command = new Command("diff", "Show how the manifests differ from the stored configuration, as kubectl diff does (exit 0: no difference, 1: some).") { files, server, token };
+        command.SetAction(async (parse, cancel) =>
+        {
+            if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
+            var report = Actors.Config.ConfigCheck.Check(inputs);
+            if (!report.Ok)
+            {
+                foreach (var e in report.Errors) Console.Error.WriteLine(e);
+                return ExitCodes.Usage;
+            }
+            var differ = false;
+            foreach (var group in report.Resources.GroupBy(r => (r.Kind, r.Metadata.Namespace)))
+            {
+                var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/config?kind={group.Key.Kind}&namespace={Uri.EscapeDataString(group.Key.Namespace)}");
+                var status = await Send(parse.GetValue(server)!, parse.GetValue(token), request, async response =>
+                {
+                    var text = await response.Content.ReadAsStringAsync(cancel);
+                    if (!response.IsSuccessStatusCode) { Console.Error.WriteLine($"akkal4: {(int)response.StatusCode} {text}"); return ExitCodes.Usage + 1; }
+                    var stored = Actors.Config.ConfigCheck.Check(text, "server").Resources.ToDictionary(r => r.Metadata.Name);
+                    foreach (var wanted in group)
+                    {
+                        var before = stored.TryGetValue(wanted.Metadata.Name, out var r) ? Comparable(r) : "";
+                        var after = Comparable(wanted);
+                        if (before == after) continue;
+                        differ = true;
+                        Console.Write(UnifiedDiff($"{wanted.Kind}/{wanted.Metadata.Namespace}/{wanted.Metadata.Name}", before, after));
+                    }
+                    return ExitCodes.Ok;
+                }, cancel);
+                if (status != ExitCodes.Ok) return status;
+            }
+            return differ ? 1 : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>A resource as YAML without what the store sets (resourceVersion, creationTimestamp).</summary>
+    private static string Comparable(Resource resource) =>
+        Actors.Config.ManifestEncoder.ToYaml([resource with { Metadata = resource.Metadata with { ResourceVersion = null, CreationTimestamp = null } }]);
+
+    /// <summary>Every line of both, in order, marked - (stored only), + (file only) or space, after a longest common subsequence.</summary>
+    internal static string UnifiedDiff(string name, string before, string after)
+    {
+        var a = before.Length == 0 ? [] : before.TrimEnd('\n').Split('\n');
+        var b = after.TrimEnd('\n').Split('\n');
+        var lcs = new int[a.Length + 1, b.Length + 1];
+        for (var i = a.Length - 1; i >= 0; i--)
+            for (var j = b.Length - 1; j >= 0; j--)
+                lcs[i, j] = a[i] == b[j] ? lcs[i + 1, j + 1] + 1 : Math.Max(lcs[i + 1, j], lcs[i, j + 1]);
+        var sb = new StringBuilder($"--- stored {name}{(a.Length == 0 ? " (absent)" : "")}\n+++ file {name}\n");
+        int x = 0, y = 0;
+        while (x < a.Length || y < b.Length)
+        {
+            if (x < a.Length && y < b.Length && a[x] == b[y]) { sb.Append(' ').Append(a[x++]).Append('\n'); y++; }
+            else if (y < b.Length && (x == a.Length || lcs[x, y + 1] >= lcs[x + 1, y])) sb.Append('+').Append(b[y++]).Append('\n');
+            else sb.Append('-').Append(a[x++]).Append('\n');
+        }
+        return sb.ToString();
+    }
+
     public static Command Status()
     {
         var server = Server();

@@ -138,7 +138,7 @@ public sealed class TlsRoutingTests(TlsWorld world) : IClassFixture<TlsWorld>
             var entry = await world.Router.Log.ForAsync(id);
             Assert.Equal(ResponseFlags.None, entry.Flags);
             Assert.Equal(sni, entry.Sni);
-            Assert.Contains($" sni={sni} ", entry.ToString());
+            Assert.Contains($"\"requested_server_name\":\"{sni}\"", entry.ToJson());
             var explained = world.Router.Node.Routes.Current.Decide(new IpPort(IpKey.Parse("127.60.1.1"), 18443), IpKey.Parse(Client), IpKey.Parse("127.60.1.1"), sni);
             Assert.Equal((explained.Target!.VirtualService, explained.Target.Rule), (entry.VirtualService, entry.Rule));
             Assert.True(entry.BytesReceived > 200, $"the ClientHello is counted: rx={entry.BytesReceived}");

@@ -158,6 +158,25 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
     }
 
     [Fact]
+    public async Task Diff_f_shows_what_a_file_would_change_and_exits_1_when_it_would()
+    {
+        AssertExit(0, await Akkal4("apply", "-f", File(Workload("d-1", "cli-diff", "127.3.4.120", "d")), "--server", world.Url));
+
+        var same = await Akkal4("diff", "-f", File(Workload("d-1", "cli-diff", "127.3.4.120", "d")), "--server", world.Url);
+        var changed = await Akkal4("diff", "-f", File(Join(Workload("d-1", "cli-diff", "127.3.4.121", "d"), Workload("d-2", "cli-diff", "127.3.4.122", "d"))), "--server", world.Url);
+
+        AssertExit(0, same);
+        Assert.Equal("", same.Stdout);
+        AssertExit(1, changed);
+        Assert.Contains("--- stored WorkloadEntry/cli-diff/d-1\n", changed.Stdout);
+        Assert.Contains("-  address: 127.3.4.120", changed.Stdout);
+        Assert.Contains("+  address: 127.3.4.121", changed.Stdout);
+        Assert.Contains("--- stored WorkloadEntry/cli-diff/d-2 (absent)", changed.Stdout);
+        // Nothing was applied.
+        Assert.Single((await Stored("cli-diff")).Resources);
+    }
+
+    [Fact]
     public async Task Get_prints_yaml_or_json_filtered_by_kind_name_and_namespace()
     {
         AssertExit(0, await Akkal4("apply", "-f", File(Join(Service("svc", "cli-get", "127.3.4.2"),
