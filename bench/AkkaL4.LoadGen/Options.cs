@@ -53,6 +53,16 @@ internal sealed class Options
         return value;
     }
 
+    /// <summary>A positive number (a rate), or <paramref name="fallback"/> when absent.</summary>
+    public double Positive(string name, double fallback)
+    {
+        var text = Get(name);
+        if (text is null) return fallback;
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value <= 0)
+            throw new UsageException($"--{name} '{text}' is not a positive number");
+        return value;
+    }
+
     public bool Flag(string name) => Get(name) is { } text && text != "false";
 
     public IPEndPoint EndPoint(string name)
