@@ -22,18 +22,26 @@ public sealed record AccessLogEntry(
     ResponseFlags Flags,
     string Detail)
 {
-    public override string ToString()
+    public override string ToString() => AppendTo(new StringBuilder(256)).ToString();
+
+    /// <summary>
+    /// Writes the line into <paramref name="sb"/>: the access log appends every entry to one buffer this way,
+    /// with no string of its own per entry (the timestamp and numbers are formatted in place).
+    /// </summary>
+    public StringBuilder AppendTo(StringBuilder sb)
     {
-        var sb = new StringBuilder("access ");
-        sb.Append("start=").Append(Start.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+        var invariant = CultureInfo.InvariantCulture;
+        sb.Append("access start=").Append(invariant, $"{Start.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fff}").Append('Z');
         sb.Append(" duration=").Append((long)Duration.TotalMilliseconds).Append("ms");
         sb.Append(" src=").Append(Source).Append(" listener=").Append(Listener);
         if (Gateway is not null) sb.Append(" gateway=").Append(Gateway);
-        sb.Append(" vs=").Append(VirtualService ?? "-").Append(" rule=").Append(Rule?.ToString(CultureInfo.InvariantCulture) ?? "-");
+        sb.Append(" vs=").Append(VirtualService ?? "-").Append(" rule=");
+        if (Rule is { } rule) sb.Append(rule);
+        else sb.Append('-');
         sb.Append(" cluster=").Append(Cluster ?? "-").Append(" upstream=").Append(Upstream ?? "-");
         sb.Append(" rx=").Append(BytesReceived).Append(" tx=").Append(BytesSent);
         sb.Append(" flags=").Append(ResponseFlagNames.Format(Flags));
         sb.Append(" detail=\"").Append(Detail).Append('"');
-        return sb.ToString();
+        return sb;
     }
 }
