@@ -12,6 +12,7 @@ using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Actors.Upstreams;
+using AkkaL4.Actors.Upstreams.Health;
 using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Protocol;
 
@@ -69,6 +70,8 @@ public sealed class RouterNode : IAsyncDisposable
     public ActorSystem System { get; }
     public LiveRoutes Routes { get; } = new();
     public DataPlaneMetrics Metrics { get; }
+    /// <summary>Endpoint health and load of every upstream cluster (read it with <see cref="UpstreamHealth.Snapshot(RouteSnapshot)"/>).</summary>
+    public UpstreamHealth Health { get; } = new();
     public RouterNodeOptions Options => _options;
 
     /// <summary>One incarnation of the node's cluster side; a downed one is replaced by a fresh one.</summary>
@@ -88,7 +91,7 @@ public sealed class RouterNode : IAsyncDisposable
         _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
         var materializer = dataSystem.Materializer();
         transport ??= TcpTransports.Create(dataSystem, settings.Transport);
-        _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics), "routers");
+        _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, Health), "routers");
         _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer,
             new Relays(materializer, Environment.ProcessorCount), new ConnectionBudget(settings.MaxConnections))), "listeners");
         dataSystem.ActorOf(AccessLogWriter.Props(Console.Out), "access-log");

@@ -201,7 +201,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private void OnConnectFailed(ConnectFailed failed)
     {
         var assigned = _upstream!;
-        assigned.Router.Tell(new ConnectOutcome(assigned.Index, false));
+        assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.Message));
         assigned.Load.Closed();
         _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;

@@ -24,6 +24,10 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> UpstreamOverflow { get; }
     public Counter<long> UpstreamNoneHealthy { get; }
     public Counter<long> IdleTimeout { get; }
+    public Counter<long> OutlierEjections { get; }
+    public Counter<long> OutlierEjectionsOverflow { get; }
+    public Counter<long> HealthCheckAttempts { get; }
+    public Counter<long> HealthCheckFailures { get; }
 
     public DataPlaneMetrics(string node)
     {
@@ -40,6 +44,10 @@ public sealed class DataPlaneMetrics : IDisposable
         UpstreamOverflow = _meter.CreateCounter<long>("upstream_cx_overflow", description: "Connections refused by maxConnections (UO)");
         UpstreamNoneHealthy = _meter.CreateCounter<long>("upstream_cx_none_healthy", description: "Connections with no healthy endpoint (UH)");
         IdleTimeout = _meter.CreateCounter<long>("idle_timeout", description: "Connections closed by idleTimeout");
+        OutlierEjections = _meter.CreateCounter<long>("outlier_detection_ejections_enforced_total", description: "Endpoints ejected by outlier detection");
+        OutlierEjectionsOverflow = _meter.CreateCounter<long>("outlier_detection_ejections_overflow", description: "Ejections maxEjectionPercent did not allow");
+        HealthCheckAttempts = _meter.CreateCounter<long>("health_check_attempt", description: "Active health checks started");
+        HealthCheckFailures = _meter.CreateCounter<long>("health_check_failure", description: "Active health checks that failed");
     }
 
     public static TagList Listener(string listener) => new() { { "listener", listener } };

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Serialization;
+using AkkaL4.Actors.Upstreams.Health;
 
 namespace AkkaL4.Actors.Routing;
 
@@ -10,7 +11,8 @@ public sealed record ExplainedDestination(
     [property: JsonPropertyName("weight")] int Weight,
     [property: JsonPropertyName("cluster")] string Cluster,
     [property: JsonPropertyName("endpoints")] IReadOnlyList<string> Endpoints,
-    [property: JsonIgnore] string Status);
+    [property: JsonIgnore] string Status,
+    [property: JsonPropertyName("health"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ClusterHealthSnapshot? Health = null);
 
 /// <summary>Why a connection goes where it goes: the <c>explain</c> verb's answer, as text or JSON.</summary>
 public sealed record Explanation(
@@ -31,12 +33,14 @@ public sealed record Explanation(
         _ => "no-listener",
     };
 
-    public static Explanation Of(Decision decision)
+    /// <param name="health">A running node's endpoint health (null offline: manifests say nothing of health).</param>
+    public static Explanation Of(Decision decision, UpstreamHealth? health = null)
     {
         var target = decision.Target;
         var destinations = target?.Destinations.Select(d => new ExplainedDestination(
             d.Host, d.Subset, d.Port, d.Weight, d.Cluster.Name, d.Cluster.Endpoints.Select(e => e.ToString()).ToList(),
-            d.Cluster.Status == ClusterStatus.Ok ? "" : d.Cluster.Detail)).ToList() ?? [];
+            d.Cluster.Status == ClusterStatus.Ok ? "" : d.Cluster.Detail,
+            d.Cluster.Status == ClusterStatus.Ok ? health?.Snapshot(d.Cluster) : null)).ToList() ?? [];
         var reason = decision.Reason;
         var problems = target?.Destinations.Where(d => d.Cluster.Outcome != DecisionResult.Route).Select(d => d.Cluster.Detail).ToList() ?? [];
         if (problems.Count > 0) reason += "; " + string.Join("; ", problems);
@@ -58,7 +62,12 @@ public sealed record Explanation(
         foreach (var d in Destinations)
         {
             sb.AppendLine($"destination:     {d.Cluster} weight {d.Weight}");
-            sb.AppendLine($"  endpoints:     {(d.Endpoints.Count == 0 ? "none" : string.Join(", ", d.Endpoints))}{(d.Status.Length > 0 ? $" ({d.Status})" : "")}");
+            if (d.Health is { } health)
+            {
+                if (health.Panic) sb.AppendLine("  panic:         fewer endpoints are routable than minHealthPercent: all get traffic");
+                foreach (var e in health.Endpoints) sb.AppendLine($"  endpoint:      {e.ToText()}");
+            }
+            else sb.AppendLine($"  endpoints:     {(d.Endpoints.Count == 0 ? "none" : string.Join(", ", d.Endpoints))}{(d.Status.Length > 0 ? $" ({d.Status})" : "")}");
         }
         sb.Append($"reason:          {Reason}");
         return sb.ToString();

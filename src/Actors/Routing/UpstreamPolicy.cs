@@ -1,3 +1,4 @@
+using AkkaL4.Actors.Upstreams.Health;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.Routing;
@@ -21,6 +22,10 @@ public sealed record OutlierPolicy(
         (var x, 0) => x,
         var (x, g) => Math.Min(x, g),
     };
+
+    public override string ToString() =>
+        $"consecutive5xxErrors={Consecutive5xxErrors},consecutiveGatewayErrors={ConsecutiveGatewayErrors},interval={Duration.FromTimeSpan(Interval)}," +
+        $"baseEjectionTime={Duration.FromTimeSpan(BaseEjectionTime)},maxEjectionPercent={MaxEjectionPercent},minHealthPercent={MinHealthPercent}";
 }
 
 /// <summary>The traffic policy a cluster runs with after DestinationRule lookup, subset override and port-level replacement.</summary>
@@ -32,7 +37,8 @@ public sealed record UpstreamPolicy(
     TimeSpan? MaxConnectionDuration,
     TcpKeepalive? Keepalive,
     OutlierPolicy? Outlier,
-    string? ProxyProtocolVersion)
+    string? ProxyProtocolVersion,
+    HealthCheckPolicy? HealthCheck = null)
 {
     public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromHours(1);
@@ -40,7 +46,7 @@ public sealed record UpstreamPolicy(
     public static readonly UpstreamPolicy Default = From(null);
 
     /// <summary>Reads Istio defaults for whatever the policy leaves unset.</summary>
-    public static UpstreamPolicy From(TrafficPolicy? policy)
+    public static UpstreamPolicy From(TrafficPolicy? policy, HealthCheckPolicy? healthCheck = null)
     {
         var tcp = policy?.ConnectionPool?.Tcp;
         var od = policy?.OutlierDetection;
@@ -58,7 +64,8 @@ public sealed record UpstreamPolicy(
                 od.BaseEjectionTime?.ToTimeSpan() ?? TimeSpan.FromSeconds(30),
                 od.MaxEjectionPercent ?? 10,
                 od.MinHealthPercent ?? 0),
-            policy?.ProxyProtocol?.Version);
+            policy?.ProxyProtocol?.Version,
+            healthCheck);
     }
 
     private static LoadBalancerKind Balancer(LoadBalancerSettings? lb) => lb switch
@@ -71,8 +78,12 @@ public sealed record UpstreamPolicy(
     };
 }
 
-/// <summary>The DestinationRules that apply to one service for one client namespace, merged.</summary>
-public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, TrafficPolicy? TrafficPolicy, IReadOnlyList<Subset> Subsets)
+/// <summary>
+/// The DestinationRules that apply to one service for one client namespace, merged. <see cref="HealthCheck"/>:
+/// the first one's <c>akkal4.io/health-check</c> annotation, for every subset and port (as the first trafficPolicy wins).
+/// </summary>
+public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, TrafficPolicy? TrafficPolicy, IReadOnlyList<Subset> Subsets,
+    HealthCheckPolicy? HealthCheck = null)
 {
     public Subset? Subset(string name) => Subsets.FirstOrDefault(s => s.Name == name);
 
@@ -97,7 +108,7 @@ public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, T
             };
             policy = ForPort(policy, port);
         }
-        return UpstreamPolicy.From(policy);
+        return UpstreamPolicy.From(policy, HealthCheck);
     }
 
     private static TrafficPolicy? ForPort(TrafficPolicy? policy, int port)
@@ -153,7 +164,8 @@ public sealed class DestinationRuleIndex
             foreach (var s in chosen.SelectMany(r => r.Spec.Subsets))
                 if (subsets.All(x => x.Name != s.Name)) subsets.Add(s); // first definition of a name wins
             return new MergedDestinationRule(chosen.Select(r => r.Key).ToList(),
-                chosen.Select(r => r.Spec.TrafficPolicy).FirstOrDefault(p => p is not null), subsets);
+                chosen.Select(r => r.Spec.TrafficPolicy).FirstOrDefault(p => p is not null), subsets,
+                chosen.Select(r => HealthCheckPolicy.Of(r.Metadata)).FirstOrDefault(h => h is not null));
         }
         return null;
 

@@ -16,8 +16,8 @@ public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint 
 /// <summary>Router → connection: no endpoint can be had.</summary>
 public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string Detail);
 
-/// <summary>Connection → router: the connect attempt to endpoint <see cref="Index"/> succeeded or failed.</summary>
-public sealed record ConnectOutcome(int Index, bool Connected);
+/// <summary>Connection → router: the connect attempt to endpoint <see cref="Index"/> succeeded or failed (and why).</summary>
+public sealed record ConnectOutcome(int Index, bool Connected, string? Error = null);
 
 /// <summary>Node → router supervisor: a new snapshot is in force.</summary>
 public sealed record ApplyRoutes(RouteSnapshot Snapshot);
@@ -25,7 +25,5 @@ public sealed record ApplyRoutes(RouteSnapshot Snapshot);
 /// <summary>Fault injection: makes a router actor throw, so supervision can be seen and tested.</summary>
 public sealed record FailRouter(string ClusterId);
 
-/// <summary>Query: the live state of one cluster's router (endpoint, active connections, ejected).</summary>
-public sealed record GetRouterState(string ClusterId);
-
-public sealed record RouterState(string ClusterId, IReadOnlyList<(string Endpoint, int Active, bool Ejected)> Endpoints);
+/// <summary>Query: one cluster's endpoint health, answered by its router with a <see cref="Health.ClusterHealthSnapshot"/>.</summary>
+public sealed record GetClusterHealth(string ClusterId);

@@ -2,33 +2,36 @@ using Akka.Actor;
 using Akka.Event;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Routing;
+using AkkaL4.Actors.Upstreams.Health;
 
 namespace AkkaL4.Actors.Upstreams;
 
 /// <summary>
 /// Parent of the router actors (one per upstream cluster). Does the weighted choice among a rule's
 /// destinations (smooth weighted round robin, state per rule), then hands the request to the chosen
-/// cluster's router, which answers the connection directly. A router that fails is restarted with its
-/// state rebuilt from the snapshot; its siblings are not touched.
+/// cluster's router, which answers the connection directly. A router that fails is restarted from the
+/// snapshot and goes on with the endpoint health and load kept in <see cref="UpstreamHealth"/>; its siblings
+/// are not touched.
 /// </summary>
 public sealed class RouterSupervisor : ReceiveActor
 {
     private readonly DataPlaneMetrics _metrics;
+    private readonly UpstreamHealth _health;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, (UpstreamCluster Cluster, IActorRef Router)> _routers = new();
     private readonly Dictionary<string, WeightedPicker> _pickers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, ClusterLoad> _loads = new(StringComparer.Ordinal);
     private int _generation;
 
-    public static Props Props(DataPlaneMetrics metrics) => Akka.Actor.Props.Create(() => new RouterSupervisor(metrics));
+    public static Props Props(DataPlaneMetrics metrics, UpstreamHealth health) => Akka.Actor.Props.Create(() => new RouterSupervisor(metrics, health));
 
-    public RouterSupervisor(DataPlaneMetrics metrics)
+    public RouterSupervisor(DataPlaneMetrics metrics, UpstreamHealth health)
     {
         _metrics = metrics;
+        _health = health;
         Receive<ApplyRoutes>(Apply);
         Receive<PickUpstream>(Pick);
         Receive<FailRouter>(f => { if (_routers.TryGetValue(f.ClusterId, out var r)) r.Router.Forward(f); });
-        Receive<GetRouterState>(q =>
+        Receive<GetClusterHealth>(q =>
         {
             if (_routers.TryGetValue(q.ClusterId, out var r)) r.Router.Forward(q);
             else Sender.Tell(new Status.Failure(new KeyNotFoundException(q.ClusterId)));
@@ -66,10 +69,7 @@ public sealed class RouterSupervisor : ReceiveActor
     private IActorRef Start(UpstreamCluster cluster)
     {
         var name = "router-" + Uri.EscapeDataString(cluster.Id).Replace("%", "_") + "-" + (++_generation);
-        // Open connections are counted in a ClusterLoad kept here, by cluster name, so a restarted or
-        // replaced router still sees the connections opened before it.
-        if (!_loads.TryGetValue(cluster.Name, out var load)) _loads[cluster.Name] = load = new ClusterLoad();
-        var router = Context.ActorOf(RouterActor.Props(cluster, load, _metrics), name);
+        var router = Context.ActorOf(RouterActor.Props(cluster, _health, _metrics), name);
         _routers[cluster.Id] = (cluster, router);
         return router;
     }

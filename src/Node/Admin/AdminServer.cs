@@ -287,7 +287,7 @@ public sealed class AdminServer : IAsyncDisposable
             || destination is null || !IpPort.TryParse(destination, portRequired: true, out var dst))
             return Results.Json(new { error = "give source=IP[:PORT] and destination=IP:PORT" }, Json, statusCode: 400);
         var decision = node.Routes.Current.Decide(dst, src.Address, dst.Address, sni);
-        return Results.Json(Explanation.Of(decision), Json);
+        return Results.Json(Explanation.Of(decision, node.Health), Json);
     }
 
     /// <summary>"routing on revision N, in the cluster since T" or "..., not in a cluster since T (rejoining)".</summary>
@@ -345,6 +345,7 @@ public sealed class AdminServer : IAsyncDisposable
             leader = state.Leader?.ToString(),
             listeners = listeners.Select(l => new { address = l.Address, bound = l.Bound, error = l.Error }),
             notes = snapshot.Notes,
+            upstreams = node.Health.Snapshot(snapshot),
         }, Json);
     }
 

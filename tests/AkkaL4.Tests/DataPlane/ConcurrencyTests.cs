@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Upstreams;
+using AkkaL4.Actors.Upstreams.Health;
 using AkkaL4.Node.Echo;
 using Xunit.Abstractions;
 using static AkkaL4.Tests.DataPlane.Kit;
@@ -38,7 +39,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
 
             // All of them are open at the router at once.
             Assert.Equal(count, router.Metrics["downstream_cx_active"]);
-            var state = await router.Node.Routers.Ask<RouterState>(new GetRouterState(router.ClusterId(Fqdn("many"))), Patience);
+            var state = await router.Node.Routers.Ask<ClusterHealthSnapshot>(new GetClusterHealth(router.ClusterId(Fqdn("many"))), Patience);
             Assert.Equal(count, state.Endpoints.Single().Active);
             Assert.Equal(count, pod.Connections);
 

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using AkkaL4.Actors.Upstreams;
+using AkkaL4.Actors.Upstreams.Health;
 using AkkaL4.Node.Echo;
 using static AkkaL4.Tests.DataPlane.Kit;
 
@@ -62,9 +63,9 @@ public sealed class RouterCrashTests
         // once every short one has ended).
         foreach (var (_, id) in during) await router.Log.ForAsync(id);
         await router.Log.ForAsync(qAfter.Id);
-        var pState = await router.Node.Routers.Ask<RouterState>(new GetRouterState(pCluster), Patience);
+        var pState = await router.Node.Routers.Ask<ClusterHealthSnapshot>(new GetClusterHealth(pCluster), Patience);
         Assert.Equal("127.1.12.11:9000", pState.Endpoints.Single().Endpoint);
-        var qState = await router.Node.Routers.Ask<RouterState>(new GetRouterState(qCluster), Patience);
+        var qState = await router.Node.Routers.Ask<ClusterHealthSnapshot>(new GetClusterHealth(qCluster), Patience);
         Assert.Equal(1, qState.Endpoints.Single().Active);
     }
 
@@ -98,7 +99,7 @@ public sealed class RouterCrashTests
 
         router.Node.Routers.Tell(new FailRouter(cluster));
         await crashed.Task.WaitAsync(Patience);
-        var state = await router.Node.Routers.Ask<RouterState>(new GetRouterState(cluster), Patience);
+        var state = await router.Node.Routers.Ask<ClusterHealthSnapshot>(new GetClusterHealth(cluster), Patience);
 
         // The first connection is still open, so the limit of one is still reached.
         await using var second = await TestClient.ConnectAsync(Client, service);

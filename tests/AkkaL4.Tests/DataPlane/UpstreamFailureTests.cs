@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Upstreams;
+using AkkaL4.Actors.Upstreams.Health;
 using AkkaL4.Node.Echo;
 using static AkkaL4.Tests.DataPlane.Kit;
 
@@ -111,7 +112,7 @@ public sealed class UpstreamFailureTests
             if (entry.Flags.HasFlag(ResponseFlags.UpstreamConnectFailure)) sinceFailure = started;
         }
         Assert.NotNull(sinceFailure);
-        var state = await router.Node.Routers.Ask<RouterState>(new GetRouterState(clusterId), Patience);
+        var state = await router.Node.Routers.Ask<ClusterHealthSnapshot>(new GetClusterHealth(clusterId), Patience);
         Assert.True(state.Endpoints.Single(e => e.Endpoint == dead).Ejected, "the dead endpoint is ejected after one connect failure");
 
         // While ejected (the ejection began after sinceFailure started), nothing tries the dead endpoint.
@@ -135,7 +136,7 @@ public sealed class UpstreamFailureTests
             return entry.Flags.HasFlag(ResponseFlags.UpstreamConnectFailure) && entry.Detail.Contains(dead, StringComparison.Ordinal);
         }, "the dead endpoint is tried again after its ejection time");
         // It failed again, so it is ejected again.
-        state = await router.Node.Routers.Ask<RouterState>(new GetRouterState(clusterId), Patience);
+        state = await router.Node.Routers.Ask<ClusterHealthSnapshot>(new GetClusterHealth(clusterId), Patience);
         Assert.True(state.Endpoints.Single(e => e.Endpoint == dead).Ejected);
     }
 }

@@ -47,8 +47,37 @@ public sealed class AdminHardeningTests(AdminHardeningWorld world, Xunit.Abstrac
     private static IPEndPoint Loopback(int last) => new(IPAddress.Parse($"127.30.4.{last}"), 0);
 
     /// <summary>Headers of a PUT announcing a big body (none of it sent).</summary>
-    private static byte[] PutHeaders(IPEndPoint api, int contentLength = 4_000_000) => Encoding.ASCII.GetBytes(
-        $"PUT /v1/config HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/yaml\r\nContent-Length: {contentLength}\r\n\r\n");
+    private static byte[] PutHeaders(IPEndPoint api, int contentLength = 4_000_000, bool expectContinue = false) => Encoding.ASCII.GetBytes(
+        $"PUT /v1/config HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/yaml\r\nContent-Length: {contentLength}\r\n"
+        + (expectContinue ? "Expect: 100-continue\r\n" : "") + "\r\n");
+
+    /// <summary>An interim or final response's status line and headers, read byte by byte up to the blank line.</summary>
+    private static async Task<string> ReadHeadAsync(Stream stream)
+    {
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await stream.ReadAsync(one) == 0) break;
+            head.Append((char)one[0]);
+        }
+        return head.ToString();
+    }
+
+    /// <summary>32 KiB/s of body (4 KiB every 125 ms) until stopped or the connection ends.</summary>
+    private static async Task DripAsync(Stream body, CancellationToken stop)
+    {
+        var chunk = new byte[4096];
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await body.WriteAsync(chunk, stop);
+                await Task.Delay(125, stop);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException) { }
+    }
 
     [Fact]
     public async Task A_slowly_dripped_body_is_cut_off()
@@ -169,8 +198,13 @@ public sealed class AdminHardeningTests(AdminHardeningWorld world, Xunit.Abstrac
     public async Task Writes_past_the_limit_are_answered_429()
     {
         await using var api = await AdminServer.StartAsync(world.Node, Loopback(6), null);
-        // Writers that announced a body and send none hold their slots (for the body rate's grace period).
+        // Writers whose 4 MB bodies are still arriving hold their slots. Each asks "Expect: 100-continue", which
+        // Kestrel answers when the handler starts reading the body, after the slot was taken: the fifth write is
+        // tried only once every holder has its slot. Then they send faster than the minimum body rate (8 KiB/s),
+        // so Kestrel does not cut them after the rate's 5 s grace period while the test looks.
         var holders = new List<TcpClient>();
+        using var stop = new CancellationTokenSource();
+        var drips = new List<Task>();
         try
         {
             for (var i = 0; i < AdminServer.MaxConcurrentWrites; i++)
@@ -178,7 +212,10 @@ public sealed class AdminHardeningTests(AdminHardeningWorld world, Xunit.Abstrac
                 var holder = new TcpClient();
                 holders.Add(holder);
                 await holder.ConnectAsync(api.Address);
-                await holder.GetStream().WriteAsync(PutHeaders(api.Address));
+                var stream = holder.GetStream();
+                await stream.WriteAsync(PutHeaders(api.Address, expectContinue: true));
+                Assert.StartsWith("HTTP/1.1 100", await ReadHeadAsync(stream));
+                drips.Add(Task.Run(() => DripAsync(stream, stop.Token)));
             }
             using var http = new HttpClient { BaseAddress = new Uri(api.Url), Timeout = Patience };
             HttpStatusCode status = 0;
@@ -192,7 +229,9 @@ public sealed class AdminHardeningTests(AdminHardeningWorld world, Xunit.Abstrac
         }
         finally
         {
+            await stop.CancelAsync();
             foreach (var holder in holders) holder.Dispose();
+            await Task.WhenAll(drips);
         }
         // Slots come back when their writers go.
         using var after = new HttpClient { BaseAddress = new Uri(api.Url), Timeout = Patience };

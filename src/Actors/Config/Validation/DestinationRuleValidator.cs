@@ -21,6 +21,9 @@ internal static class DestinationRuleValidator
         if (Checks.CheckWildcardDomain(spec.Host) is { } error) f.Error("spec.host", error);
 
         TrafficPolicy(f, "spec.trafficPolicy", spec.TrafficPolicy);
+        if (dr.Metadata.Annotations.TryGetValue(Upstreams.Health.HealthCheckPolicy.Annotation, out var healthCheck)
+            && !Upstreams.Health.HealthCheckPolicy.TryParse(healthCheck, out _, out var problems))
+            foreach (var (field, message) in problems) f.Error(field, message);
 
         var names = new HashSet<string>();
         for (var i = 0; i < spec.Subsets.Count; i++)
