@@ -19,7 +19,7 @@
 #   AKKAL4_NODE_ENV   extra VAR=value pairs for the AkkaL4 nodes only (default: none; see bench/README.md)
 #   BENCH_ROUNDS, BENCH_BULK_SECONDS, BENCH_SECONDS, BENCH_IDLE_CONNECTIONS, BENCH_CONCURRENCY,
 #   BENCH_PINGPONG_CONNECTIONS, BENCH_WARMUP_SECONDS   override the scenario sizes below
-#   BENCH_OPEN_CONN_RATE, BENCH_OPEN_MSG_RATE   the open-loop scenarios' fixed rates (default 1500 connections/s, 8000 msg/s)
+#   BENCH_OPEN_CONN_RATE, BENCH_OPEN_MSG_RATE   the open-loop scenarios' fixed rates (default 1000 connections/s, 8000 msg/s)
 #   BENCH_SKIP_BUILD=1   use the existing Release build
 #   PROXY_CPU / LOAD_CPU the cores for the proxies / for load and backends (default 0 / 1)
 set -uo pipefail
@@ -60,7 +60,7 @@ else
 fi
 CONCURRENCY=${BENCH_CONCURRENCY:-16}
 PINGPONG_CONNECTIONS=${BENCH_PINGPONG_CONNECTIONS:-8}
-OPEN_CONN_RATE=${BENCH_OPEN_CONN_RATE:-1500}
+OPEN_CONN_RATE=${BENCH_OPEN_CONN_RATE:-1000}
 OPEN_MSG_RATE=${BENCH_OPEN_MSG_RATE:-8000}
 if (( CORES == 2 )); then
   PROXY_CPU=${PROXY_CPU:-0,1}; LOAD_CPU=${LOAD_CPU:-0,1}
