@@ -138,8 +138,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         var local = _accepted.Local;
         var localKey = IpKey.From(local.Address);
         _listener = new IpPort(localKey, local.Port).ToString();
-        _metrics.DownstreamTotal.Add(1, DataPlaneMetrics.Listener(_listener));
-        _metrics.DownstreamActive.Add(1, DataPlaneMetrics.Listener(_listener));
+        _metrics.Accepted(_listener);
 
         var snapshot = _routes.Current;
         var source = IpKey.From(_accepted.Remote.Address);
@@ -185,13 +184,13 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     {
         var assigned = _upstream!;
         assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
-        _metrics.UpstreamTotal.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
         _relaying = true;
 
         var policy = assigned.Cluster.Policy;
         var self = Self;
         var parts = new RelayParts(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)));
         _relay = parts.Control;
+        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay);
         _relays.Run(_accepted, connected.Upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
@@ -201,7 +200,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private void OnConnectFailed(ConnectFailed failed)
     {
         var assigned = _upstream!;
-        assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.Message));
+        assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.GetBaseException().Message));
         assigned.Load.Closed();
         _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;
@@ -209,10 +208,9 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         // Both transports fail a connect that timed out with a TimeoutException (ITcpTransport's contract).
         var cause = failed.Cause;
         var timedOut = cause is TimeoutException;
-        _metrics.UpstreamConnectFail.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
-        if (timedOut) _metrics.UpstreamConnectTimeout.Add(1, DataPlaneMetrics.Cluster(assigned.Cluster.Name));
         _flags |= ResponseFlags.UpstreamConnectFailure;
         var why = $"connect to {assigned.Endpoint} failed: {(timedOut ? "timed out after " + assigned.Cluster.Policy.ConnectTimeout : cause.Message)}";
+        _metrics.UpstreamConnectFailed(assigned.Cluster.Name, assigned.Endpoint.ToString(), timedOut, why);
         _detail = _detail.Length == 0 ? why : $"{_detail}; {why}";
         if (_attempts < _settings.MaxConnectAttempts)
         {
@@ -277,9 +275,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _reported = true;
         var rx = _relay?.BytesFromClient ?? 0;
         var tx = _relay?.BytesToClient ?? 0;
-        _metrics.DownstreamActive.Add(-1, DataPlaneMetrics.Listener(_listener));
-        _metrics.DownstreamRxBytes.Add(rx, DataPlaneMetrics.Listener(_listener));
-        _metrics.DownstreamTxBytes.Add(tx, DataPlaneMetrics.Listener(_listener));
+        _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.Endpoint.ToString(), _relay,
+            _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}");
         var target = _decision.Target;
         var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _accepted.Remote.ToString(), _listener, _decision.Gateway,
             target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.Endpoint.ToString(),

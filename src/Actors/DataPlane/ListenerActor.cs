@@ -116,7 +116,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         if (perListener > 0 && _connections >= perListener) cap = $"max-connections-per-listener ({perListener})";
         else if (!_dataPlane.Connections.TryTake()) cap = $"max-connections of the node ({_settings.MaxConnections})";
         if (cap is null) return true;
-        _dataPlane.Metrics.DownstreamOverflow.Add(1, DataPlaneMetrics.Listener(_address.ToString()));
+        _dataPlane.Metrics.Overflowed(_address.ToString());
         if (_refused++ % 100 == 0) _log.Warning("listener {0}: connection refused at {1}; {2} refused so far", _address, cap, _refused);
         return false;
     }

@@ -62,12 +62,7 @@ public sealed record Explanation(
         foreach (var d in Destinations)
         {
             sb.AppendLine($"destination:     {d.Cluster} weight {d.Weight}");
-            if (d.Health is { } health)
-            {
-                if (health.Panic) sb.AppendLine("  panic:         fewer endpoints are routable than minHealthPercent: all get traffic");
-                foreach (var e in health.Endpoints) sb.AppendLine($"  endpoint:      {e.ToText()}");
-            }
-            else sb.AppendLine($"  endpoints:     {(d.Endpoints.Count == 0 ? "none" : string.Join(", ", d.Endpoints))}{(d.Status.Length > 0 ? $" ({d.Status})" : "")}");
+            sb.AppendLine($"  endpoints:     {(d.Endpoints.Count == 0 ? "none" : string.Join(", ", d.Endpoints))}{(d.Status.Length > 0 ? $" ({d.Status})" : "")}");
         }
         sb.Append($"reason:          {Reason}");
         return sb.ToString();

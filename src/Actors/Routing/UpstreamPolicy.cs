@@ -12,10 +12,15 @@ public sealed record OutlierPolicy(
     TimeSpan Interval,
     TimeSpan BaseEjectionTime,
     int MaxEjectionPercent,
-    int MinHealthPercent)
+    int MinHealthPercent,
+    int? LocalOriginFailures = null)
 {
-    /// <summary>For TCP a connect failure counts as both a 5xx and a gateway error; the lower enabled threshold ejects.</summary>
-    public int EjectAfter => (Consecutive5xxErrors, ConsecutiveGatewayErrors) switch
+    /// <summary>
+    /// For TCP a connect failure counts as both a 5xx and a gateway error; the lower enabled threshold ejects. With
+    /// splitExternalLocalOriginErrors (<see cref="LocalOriginFailures"/> set) it is a local-origin failure only, and
+    /// consecutiveLocalOriginFailures (Envoy's default 5) ejects.
+    /// </summary>
+    public int EjectAfter => LocalOriginFailures ?? (Consecutive5xxErrors, ConsecutiveGatewayErrors) switch
     {
         (0, 0) => 0,
         (0, var g) => g,
@@ -25,7 +30,8 @@ public sealed record OutlierPolicy(
 
     public override string ToString() =>
         $"consecutive5xxErrors={Consecutive5xxErrors},consecutiveGatewayErrors={ConsecutiveGatewayErrors},interval={Duration.FromTimeSpan(Interval)}," +
-        $"baseEjectionTime={Duration.FromTimeSpan(BaseEjectionTime)},maxEjectionPercent={MaxEjectionPercent},minHealthPercent={MinHealthPercent}";
+        $"baseEjectionTime={Duration.FromTimeSpan(BaseEjectionTime)},maxEjectionPercent={MaxEjectionPercent},minHealthPercent={MinHealthPercent}" +
+        (LocalOriginFailures is { } local ? $",consecutiveLocalOriginFailures={local}" : "");
 }
 
 /// <summary>The traffic policy a cluster runs with after DestinationRule lookup, subset override and port-level replacement.</summary>
@@ -63,7 +69,8 @@ public sealed record UpstreamPolicy(
                 od.Interval?.ToTimeSpan() ?? TimeSpan.FromSeconds(10),
                 od.BaseEjectionTime?.ToTimeSpan() ?? TimeSpan.FromSeconds(30),
                 od.MaxEjectionPercent ?? 10,
-                od.MinHealthPercent ?? 0),
+                od.MinHealthPercent ?? 0,
+                od.SplitExternalLocalOriginErrors == true ? od.ConsecutiveLocalOriginFailures ?? 5 : null),
             policy?.ProxyProtocol?.Version,
             healthCheck);
     }

@@ -13,6 +13,9 @@ public sealed class ClusterLoad
 
     public EndpointLoad For(string endpoint) => _endpoints.GetOrAdd(endpoint, _ => new EndpointLoad());
 
+    /// <summary>Reads without adding.</summary>
+    public int ActiveOf(string endpoint) => _endpoints.TryGetValue(endpoint, out var load) ? load.Active : 0;
+
     public int Active
     {
         get

@@ -56,6 +56,7 @@ public sealed class RouterSupervisor : ReceiveActor
             Context.Stop(router);
             _routers.Remove(id);
         }
+        _health.Retain(wanted.Values);
         foreach (var cluster in wanted.Values)
             if (!_routers.ContainsKey(cluster.Id)) Start(cluster);
         // Rotations of rules that are still there go on where they were.

@@ -110,10 +110,25 @@ public sealed class AdminServer : IAsyncDisposable
             app.Use(async (context, next) =>
             {
                 var authorization = context.Request.Headers.Authorization.ToString();
+                var reading = HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method);
                 if (context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/readyz")
-                    || HasToken(authorization, token))
+                    || HasToken(authorization, token)
+                    // A browser cannot send a bearer token: the status page's cookie, for reads only (writes still need the header).
+                    || (reading && context.Request.Cookies.TryGetValue(TokenCookie, out var cookie) && HasToken("Bearer " + cookie, token)))
                 {
                     await next(context);
+                    return;
+                }
+                if (context.Request.Path == "/login" && HttpMethods.IsPost(context.Request.Method))
+                {
+                    await Login(context, token, certificate is not null);
+                    return;
+                }
+                if (context.Request.Path == "/" && reading)
+                {
+                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    context.Response.ContentType = "text/html; charset=utf-8";
+                    await context.Response.WriteAsync(StatusPage.Login);
                     return;
                 }
                 // Never the token (or what was sent in its place): only which way the request failed.
@@ -158,7 +173,10 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapGet("/v1/config", (HttpContext context, string? kind, string? @namespace) => GetConfig(node, context, kind, @namespace));
         app.MapDelete("/v1/config/{kind}/{namespace}/{name}", (HttpContext context, string kind, string @namespace, string name) => Delete(node, context, kind, @namespace, name));
         app.MapGet("/v1/explain", (string? source, string? destination, string? sni) => Explain(node, source, destination, sni));
-        app.MapGet("/v1/status", () => Status(node));
+        var history = new RevisionHistory(node);
+        app.Lifetime.ApplicationStopped.Register(history.Dispose);
+        app.MapGet("/", () => Page(node, history));
+        app.MapGet("/v1/status", () => Status(node, history));
         app.MapGet("/healthz", () => Health(node));
         app.MapGet("/readyz", () => Ready(node));
         app.MapPrometheusScrapingEndpoint("/metrics");
@@ -168,6 +186,26 @@ public sealed class AdminServer : IAsyncDisposable
         var bound = new Uri(app.Urls.First());
         port = bound.Port;
         return new AdminServer(app, new IPEndPoint(address.Address, bound.Port), certificate is not null);
+    }
+
+    /// <summary>The cookie the status page's login sets: the token, for reads from a browser.</summary>
+    public const string TokenCookie = "akkal4-token";
+
+    /// <summary>The status page's login form: the right token sets <see cref="TokenCookie"/> and goes to the page.</summary>
+    private static async Task Login(HttpContext context, string token, bool https)
+    {
+        var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync() : null;
+        var given = form?["token"].ToString() ?? "";
+        if (!HasToken("Bearer " + given, token))
+        {
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            context.Response.ContentType = "text/html; charset=utf-8";
+            await context.Response.WriteAsync(StatusPage.Login);
+            return;
+        }
+        // HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it.
+        context.Response.Cookies.Append(TokenCookie, given, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = https, Path = "/" });
+        context.Response.Redirect("/");
     }
 
     /// <summary><c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly.</summary>
@@ -305,7 +343,10 @@ public sealed class AdminServer : IAsyncDisposable
             ? Results.Text("not ok: the data plane has stopped\n", statusCode: 503)
             : Results.Text($"ok: {Standing(node)}\n");
 
-    private static async Task<IResult> Status(RouterNode node)
+    /// <summary>The most upstream clusters whose traffic <c>/v1/status</c> lists (a mesh of 10,000 Services has 10,000).</summary>
+    public const int MaxTrafficShown = 500;
+
+    private static async Task<object> StatusOf(RouterNode node, RevisionHistory history)
     {
         var membership = node.Status;
         var cluster = Cluster.Get(node.ClusterSystem);
@@ -317,7 +358,8 @@ public sealed class AdminServer : IAsyncDisposable
         // The singleton writer runs on the oldest Up member with the router role.
         var writer = state.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("router"))
             .OrderBy(m => m, Member.AgeOrdering).FirstOrDefault();
-        return Results.Json(new
+        var metrics = node.Metrics;
+        return new
         {
             node = node.Options.Name,
             address = cluster.SelfAddress.ToString(),
@@ -343,11 +385,50 @@ public sealed class AdminServer : IAsyncDisposable
             }),
             unreachable = state.Unreachable.Select(m => m.Address.ToString()),
             leader = state.Leader?.ToString(),
-            listeners = listeners.Select(l => new { address = l.Address, bound = l.Bound, error = l.Error }),
+            listeners = listeners.Select(l =>
+            {
+                var t = metrics.Listeners.GetValueOrDefault(l.Address);
+                return new
+                {
+                    address = l.Address, bound = l.Bound, error = l.Error,
+                    active = t?.Active ?? 0, total = t?.Total ?? 0, refused = t?.RefusedCount ?? 0, bytesIn = t?.BytesIn ?? 0, bytesOut = t?.BytesOut ?? 0,
+                };
+            }),
+            traffic = snapshot.Clusters.DistinctBy(c => c.Name).Take(MaxTrafficShown).Select(c => Traffic(metrics, c)),
+            trafficOmitted = Math.Max(0, snapshot.Clusters.DistinctBy(c => c.Name).Count() - MaxTrafficShown),
+            history = history.Entries,
             notes = snapshot.Notes,
             upstreams = node.Health.Snapshot(snapshot),
-        }, Json);
+        };
     }
+
+    /// <summary>The traffic through one upstream cluster and each of its endpoints (bytes in: from clients); health is in <c>upstreams</c>.</summary>
+    private static object Traffic(DataPlaneMetrics metrics, UpstreamCluster cluster)
+    {
+        var t = metrics.Clusters.GetValueOrDefault(cluster.Name);
+        return new
+        {
+            name = cluster.Name, status = cluster.Status.ToString(), detail = cluster.Status == ClusterStatus.Ok ? null : cluster.Detail,
+            active = t?.Active ?? 0, total = t?.Total ?? 0, connectFailures = t?.Failures ?? 0, bytesIn = t?.BytesIn ?? 0, bytesOut = t?.BytesOut ?? 0,
+            lastError = t?.LastError?.Error, lastErrorAt = t?.LastError?.At,
+            endpoints = cluster.Endpoints.Select(e =>
+            {
+                var address = e.ToString();
+                var et = metrics.Endpoints.GetValueOrDefault((cluster.Name, address));
+                return new
+                {
+                    address, workload = e.Workload,
+                    active = et?.Active ?? 0, total = et?.Total ?? 0, connectFailures = et?.Failures ?? 0, bytesIn = et?.BytesIn ?? 0, bytesOut = et?.BytesOut ?? 0,
+                    lastError = et?.LastError?.Error, lastErrorAt = et?.LastError?.At,
+                };
+            }),
+        };
+    }
+
+    private static async Task<IResult> Status(RouterNode node, RevisionHistory history) => Results.Json(await StatusOf(node, history), Json);
+
+    private static async Task<IResult> Page(RouterNode node, RevisionHistory history) =>
+        Results.Content(StatusPage.Render(node.Options.Name, JsonSerializer.Serialize(await StatusOf(node, history), Json)), "text/html; charset=utf-8");
 
     private static async Task<IResult> Ready(RouterNode node)
     {

@@ -369,6 +369,10 @@ public class PolicyResolutionTests
 
         Assert.Equal(0, PolicyOf("outlierDetection: {consecutive5xxErrors: 0}").Outlier!.EjectAfter);
         Assert.Equal(5, PolicyOf("outlierDetection: {interval: 5s}").Outlier!.EjectAfter);
+
+        // splitExternalLocalOriginErrors: connect failures are local-origin failures (Envoy's default threshold 5).
+        Assert.Equal(5, PolicyOf("outlierDetection: {splitExternalLocalOriginErrors: true, consecutive5xxErrors: 1}").Outlier!.EjectAfter);
+        Assert.Equal(2, PolicyOf("outlierDetection: {splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2}").Outlier!.EjectAfter);
     }
 
     [Fact]

@@ -143,6 +143,17 @@ public sealed class OutlierDetectorTests
     }
 
     [Fact]
+    public void With_split_local_origin_errors_connect_failures_count_only_toward_consecutive_local_origin_failures()
+    {
+        var split = new OutlierDetector(Policy(x5: 1, gateway: 1) with { LocalOriginFailures = 3 });
+        var all = Endpoints(2);
+        Fail(split, all, 0, 2, T0);
+        Assert.False(all[0].State.Ejected);
+        Fail(split, all, 0, 1, T0);
+        Assert.True(all[0].State.Ejected);
+    }
+
+    [Fact]
     public void Without_outlier_detection_failures_are_recorded_and_earlier_ejections_end_when_a_router_starts()
     {
         var all = Endpoints(2);

@@ -1,0 +1,177 @@
+using System.Net;
+
+namespace AkkaL4.Node.Admin;
+
+/// <summary>
+/// The status page at <c>/</c>: one HTML document, its script inline (no build step, nothing fetched from
+/// elsewhere). The server writes the page with the status as of the request inside it; the script renders that
+/// at once and then polls <c>/v1/status</c> every second, and <c>/v1/config</c> when the revision changes.
+/// </summary>
+internal static class StatusPage
+{
+    /// <param name="statusJson">The <c>/v1/status</c> document as of now.</param>
+    public static string Render(string node, string statusJson) =>
+        Html.Replace("{{node}}", WebUtility.HtmlEncode(node), StringComparison.Ordinal)
+            // Inside <script type="application/json">: only "</" could end it early.
+            .Replace("{{status}}", statusJson.Replace("</", "<\\/", StringComparison.Ordinal), StringComparison.Ordinal);
+
+    /// <summary>Asked for instead of the page when the API wants a token and the browser has not given it.</summary>
+    public const string Login = """
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>AkkaL4 · token</title></head>
+<body style="font: 14px system-ui, sans-serif; margin: 2rem">
+<form method="post" action="/login">
+  <p>This admin API wants its bearer token (--admin-token).</p>
+  <label>token <input type="password" name="token" autofocus></label> <button>open the status page</button>
+</form>
+</body></html>
+""";
+
+    private const string Html = """
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>AkkaL4 · {{node}}</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1b1f24; background: #fafbfc; }
+  h1 { font-size: 1.4rem; margin: 0 0 .2rem; } h2 { font-size: 1.1rem; margin: 1.6rem 0 .4rem; }
+  table { border-collapse: collapse; background: #fff; min-width: 40%; }
+  th, td { border: 1px solid #d0d7de; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+  th { background: #f0f3f6; font-weight: 600; }
+  td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  .ok { color: #1a7f37; } .bad { color: #cf222e; } .muted { color: #656d76; }
+  pre { background: #fff; border: 1px solid #d0d7de; padding: .6rem; max-height: 24rem; overflow: auto; }
+  form input { font: inherit; width: 12rem; } #stale { display: none; color: #cf222e; }
+</style>
+</head>
+<body>
+<h1>AkkaL4 node <span id="node">{{node}}</span></h1>
+<div id="summary" class="muted"></div>
+<div id="stale">status not updated: <span id="stale-reason"></span></div>
+
+<h2>Members</h2>
+<table id="members"><thead><tr><th>address</th><th>status</th><th>roles</th><th>revision in force</th><th>config writer</th></tr></thead><tbody></tbody></table>
+
+<h2>Listeners of this node</h2>
+<table id="listeners"><thead><tr><th>address</th><th>bound</th><th>active</th><th>total</th><th>refused</th><th>bytes in</th><th>bytes out</th></tr></thead><tbody></tbody></table>
+
+<h2>Upstream clusters</h2>
+<div id="upstreams"></div>
+
+<h2>Configuration revisions</h2>
+<table id="history"><thead><tr><th>revision</th><th>in force since</th><th>resources</th><th>changes</th></tr></thead><tbody></tbody></table>
+
+<h2>Explain a connection</h2>
+<form id="explain">
+  <label>source <input name="source" placeholder="10.0.0.5" required></label>
+  <label>destination <input name="destination" placeholder="10.0.0.10:9000" required></label>
+  <label>SNI <input name="sni" placeholder="(TLS only)"></label>
+  <button>explain</button>
+</form>
+<pre id="explanation" hidden></pre>
+
+<h2>Current configuration <span id="config-revision" class="muted"></span></h2>
+<pre id="config"></pre>
+
+<script type="application/json" id="initial">{{status}}</script>
+<script>
+"use strict";
+const $ = id => document.getElementById(id);
+// Every value goes in as text, never as markup.
+function el(tag, props, ...children) {
+  const e = document.createElement(tag);
+  Object.assign(e, props || {});
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
+  return e;
+}
+const num = v => el("td", { className: "num" }, v == null ? "-" : Number(v).toLocaleString("en"));
+function fill(table, rows) { table.tBodies[0].replaceChildren(...rows); }
+
+function render(s) {
+  $("summary").textContent = `${s.membership.summary}; config writer on ${s.configWriter ?? "(none)"}`;
+  fill($("members"), s.members.map(m => {
+    const tr = el("tr", {}, el("td", {}, m.address), el("td", { className: m.status === "Up" ? "ok" : "bad" }, m.status),
+      el("td", {}, m.roles.join(", ")), num(m.revision), el("td", {}, m.address === s.configWriter ? "yes" : ""));
+    tr.dataset.address = m.address;
+    return tr;
+  }));
+  fill($("listeners"), s.listeners.map(l => {
+    const tr = el("tr", {}, el("td", {}, l.address), el("td", { className: l.bound ? "ok" : "bad" }, l.bound ? "yes" : `no${l.error ? ": " + l.error : ""}`),
+      num(l.active), num(l.total), num(l.refused), num(l.bytesIn), num(l.bytesOut));
+    tr.dataset.address = l.address;
+    return tr;
+  }));
+  renderUpstreams(s);
+  fill($("history"), s.history.map(h => {
+    const changes = h.changes.length ? h.changes.map(c => `${c.action} ${c.kind}/${c.namespace}/${c.name}`).join("\n") : "(first seen)";
+    const tr = el("tr", {}, num(h.revision), el("td", {}, new Date(h.seen).toLocaleString()), num(h.resources), el("td", {}, el("pre", {}, changes)));
+    tr.dataset.revision = h.revision;
+    return tr;
+  }));
+  if (s.revision !== shownConfig) loadConfig(s.revision);
+}
+
+// Health (status.upstreams: status, ejections, active connections, last error) with the traffic (status.traffic: connections and bytes), by cluster name and endpoint.
+function renderUpstreams(s) {
+  const traffic = new Map((s.traffic ?? []).map(t => [t.name, t]));
+  $("upstreams").replaceChildren(...(s.upstreams ?? []).map(u => {
+    const t = traffic.get(u.cluster) ?? { endpoints: [] };
+    const byAddress = new Map(t.endpoints.map(e => [e.address, e]));
+    const head = el("tr", {}, ...["endpoint", "health", "active", "total", "connect failures", "ejected (times)", "bytes in", "bytes out", "last error"].map(h => el("th", {}, h)));
+    const rows = u.endpoints.map(e => {
+      const et = byAddress.get(e.endpoint) ?? {};
+      const health = e.status + (e.ejectedUntil ? ` until ${new Date(e.ejectedUntil).toLocaleTimeString()}` : "") + (e.check ? ` (check ${e.check})` : "");
+      const tr = el("tr", {}, el("td", {}, e.endpoint), el("td", { className: e.status === "healthy" ? "ok" : "bad" }, health),
+        num(e.activeConnections), num(et.total), num(et.connectFailures), num(e.timesEjected), num(et.bytesIn), num(et.bytesOut),
+        el("td", { className: e.lastError ? "bad" : "" }, e.lastError ? `${e.lastError} (${new Date(e.lastErrorAt).toLocaleTimeString()})` : ""));
+      tr.dataset.endpoint = e.endpoint;
+      return tr;
+    });
+    const table = el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows));
+    table.dataset.cluster = u.cluster;
+    const title = `${u.cluster} — ${t.active ?? 0} active, ${t.total ?? 0} total, ${t.connectFailures ?? 0} connect failures, ${t.bytesIn ?? 0} B in, ${t.bytesOut ?? 0} B out`
+      + (u.panic ? "; in panic (every endpoint gets traffic)" : "") + (t.lastError ? `; last error: ${t.lastError}` : "");
+    return el("div", {}, el("h3", {}, title), table);
+  }));
+  if (s.trafficOmitted) $("upstreams").append(el("p", { className: "muted" }, `traffic of ${s.trafficOmitted} more clusters not shown`));
+}
+
+let shownConfig = null;
+async function loadConfig(revision) {
+  shownConfig = revision;
+  const r = await fetch("/v1/config", { headers: { Accept: "application/yaml" } });
+  if (!r.ok) { shownConfig = null; return; }
+  $("config").textContent = await r.text();
+  $("config-revision").textContent = `(revision ${r.headers.get("X-AkkaL4-Revision")})`;
+}
+
+async function refresh() {
+  try {
+    const r = await fetch("/v1/status", { cache: "no-store" });
+    if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+    render(await r.json());
+    $("stale").style.display = "none";
+  } catch (e) {
+    $("stale-reason").textContent = e.message;
+    $("stale").style.display = "block";
+  }
+}
+
+$("explain").addEventListener("submit", async ev => {
+  ev.preventDefault();
+  const query = new URLSearchParams([...new FormData(ev.target)].filter(([, v]) => v));
+  const r = await fetch("/v1/explain?" + query);
+  const out = $("explanation");
+  out.hidden = false;
+  out.textContent = JSON.stringify(await r.json(), null, 2);
+});
+
+render(JSON.parse($("initial").textContent));
+setInterval(refresh, 1000);
+</script>
+</body>
+</html>
+""";
+}
