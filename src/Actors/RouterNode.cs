@@ -14,7 +14,8 @@ using AkkaL4.Actors.Routing;
 using AkkaL4.Actors.Upstreams;
 using AkkaL4.Actors.Upstreams.Health;
 using AkkaL4.Messages.Model;
-using AkkaL4.Messages.Protocol;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Actors;
 
@@ -45,7 +46,7 @@ public sealed record RouterNodeOptions
 /// <summary>
 /// One router node. Its data plane (listeners, connection actors, router actors) lives in an actor
 /// system of its own that only the node's end stops; its cluster side (membership, config writer,
-/// RouteTable shards, replication) lives in a second one, a <see cref="Membership"/>. When that one is
+/// replication) lives in a second one, a <see cref="Membership"/>. When that one is
 /// downed or removed, the data plane routes on with the configuration in force and a fresh membership
 /// rejoins through the seeds and the members last seen. <see cref="Apply"/> swaps in a new configuration.
 /// </summary>
@@ -75,7 +76,7 @@ public sealed class RouterNode : IAsyncDisposable
     public RouterNodeOptions Options => _options;
 
     /// <summary>One incarnation of the node's cluster side; a downed one is replaced by a fresh one.</summary>
-    private sealed record Membership(ActorSystem System, IActorRef Writer, IActorRef RouteTables, int Incarnation);
+    private sealed record Membership(ActorSystem System, IActorRef Writer, int Incarnation);
 
     /// <summary>Where the node stands in the cluster (<c>State</c>: joining, up, rejoining, left) and since when; draining or not.</summary>
     public sealed record MembershipStatus(string State, bool InCluster, DateTimeOffset Since, int Incarnation, bool Draining);
@@ -113,24 +114,24 @@ public sealed class RouterNode : IAsyncDisposable
         var system = _options.Tls is { } tls
             ? ActorSystem.Create(ActorSystemName, BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig)).And(tls.Setup()))
             : ActorSystem.Create(ActorSystemName, _clusterConfig);
-        // The stored configuration, one sharded, event-sourced entity per namespace; only the writer writes it.
-        var routeTables = RouteTable.StartRegion(system);
+        // The journal plugins start now (auto-start-journals), not in the middle of a failover.
+        Akka.Persistence.Persistence.Instance.Apply(system);
         // Writes: this node's client → the singleton proxy → the one ConfigWriter of the cluster.
         // A writer that stops (a journal write failed, say) comes back, with backoff, from its journal,
         // and finishes the batch it had journaled before it takes another.
         var writerProps = BackoffSupervisor.Props(Backoff.OnStop(
-            ConfigWriter.Props(() => Volatile.Read(ref _applied), routeTables, _options.CrashWriterAfterJournaling), "writer",
+            ConfigWriter.Props(() => Volatile.Read(ref _applied), _options.CrashWriterAfterJournaling), "writer",
             TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2, -1));
         system.ActorOf(ClusterSingletonManager.Props(writerProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "config-writer");
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
         var client = system.ActorOf(ConfigClient.Props(writer), "config-client");
         // Reads: every node applies each newer replicated revision and keeps it as its last-known-good.
-        system.ActorOf(RouteCache.Props(() => Volatile.Read(ref _applied)?.Revision ?? 0, content =>
+        system.ActorOf(RouteCache.Props(() => Volatile.Read(ref _applied)?.Revision ?? 0, (content, text) =>
         {
             Apply(content.Resources, content.Revision);
-            _lastKnownGood?.Save(content);
+            _lastKnownGood?.Save(text);
         }, ApplyFailed), "route-cache");
-        var membership = new Membership(system, client, routeTables, incarnation);
+        var membership = new Membership(system, client, incarnation);
 
         var cluster = Cluster.Get(system);
         system.ActorOf(Props.Create(() => new PeerWatch(Remember)), "peer-watch");
@@ -274,15 +275,9 @@ public sealed class RouterNode : IAsyncDisposable
 
     /// <summary>
     /// Where this node sends configuration writes and reads (<see cref="ApplyConfig"/>, <see cref="DeleteResource"/>,
-    /// <see cref="GetConfig"/>): they reach the cluster's one config writer, wherever it runs.
+    /// <see cref="ReadConfig"/>): they reach the cluster's one config writer, wherever it runs.
     /// </summary>
     public IActorRef Writer => _membership.Writer;
-
-    /// <summary>
-    /// This node's shard region of <see cref="RouteTable"/> entities: <see cref="Messages.Protocol.ReadNamespace"/>
-    /// reaches the namespace's entity wherever it runs.
-    /// </summary>
-    public IActorRef RouteTables => _membership.RouteTables;
 
     public static string BuiltInHocon()
     {
@@ -297,7 +292,7 @@ public sealed class RouterNode : IAsyncDisposable
 
     public static RouterNode Start(RouterNodeOptions options, ITcpTransport? transport = null)
     {
-        // The journal (config writer and RouteTable entities) lives in the data directory, or in memory for a node
+        // The config writer's journal lives in the data directory, or in memory for a node
         // without one; PostgreSQL when the nodes of several hosts share one.
         var journal = options.PostgresJournal is { } pg
             ? JournalSettings("PostgreSQL.15", pg)

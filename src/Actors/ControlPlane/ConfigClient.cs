@@ -1,16 +1,24 @@
 using Akka.Actor;
 using Akka.Cluster;
 using AkkaL4.Actors.Config;
+using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Model;
-using AkkaL4.Messages.Protocol;
 using IClusterMessage = AkkaL4.Messages.Protocol.IClusterMessage;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Actors.ControlPlane;
 
+/// <summary>kubectl apply, to a node's <see cref="ConfigClient"/>: create or update each resource by kind/namespace/name, all or nothing.</summary>
+public sealed record ApplyConfig(IReadOnlyList<Resource> Resources);
+
+/// <summary>To a node's <see cref="ConfigClient"/>: delete one resource.</summary>
+public sealed record DeleteResource(ResourceKey Key);
+
 /// <summary>
-/// A node's door to the config writer singleton: takes <see cref="ApplyConfig"/>, <see cref="DeleteResource"/>
-/// and <see cref="GetConfig"/> with model records, sends them as manifests through the singleton proxy, and
-/// answers in model records. Each answer says what is certain: <see cref="ConfigAccepted"/> (journaled and on a
+/// A node's door to the config writer singleton: takes <see cref="ApplyConfig"/> and <see cref="DeleteResource"/>
+/// (model records, no deadline), sends them as <see cref="IConfigCommand"/>s through the singleton proxy, again
+/// when a small one may have been lost, each copy with a fresh deadline; answers <see cref="ReadConfig"/> with a
+/// <see cref="ConfigContent"/>. Each answer says what is certain: <see cref="ConfigAccepted"/> (journaled and on a
 /// majority of nodes), <see cref="ConfigRejected"/>, <see cref="ConfigUnavailable"/> (certainly not applied) or
 /// <see cref="ConfigUncertain"/> (no answer in time, or journaled but not confirmed on a majority). A read that
 /// gets no answer in time fails with an <see cref="AskTimeoutException"/>.
@@ -48,7 +56,7 @@ public sealed class ConfigClient : ReceiveActor
             Write(cluster, writer, () => new WriteConfig(manifests, DateTimeOffset.UtcNow + Deadline));
         });
         Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline)));
-        Receive<GetConfig>(g => Context.ActorOf(Request.Props(writer, new ReadConfig(g.Kind, g.Namespace), Sender, null)));
+        Receive<ReadConfig>(r => Context.ActorOf(Request.Props(writer, r, Sender, null)));
     }
 
     /// <summary>
@@ -97,7 +105,7 @@ public sealed class ConfigClient : ReceiveActor
                 : Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(ResendAfter, ResendAfter, Self, SendAgain.Instance, Self);
             Receive<SendAgain>(_ => writer.Tell(again!()));
             // With copies in flight, one dropped copy says nothing about the others.
-            Receive<WriteDropped>(_ => resend is not null, _ => { });
+            Receive<ConfigUnavailable>(_ => resend is not null, _ => { });
             var timeout = TimeoutFor(message is WriteConfig w ? w.Manifests.Length : 0);
             var timer = Context.System.Scheduler.ScheduleTellOnceCancelable(timeout, Self, Expired.Instance, Self);
             Receive<WriteJournaled>(j =>
@@ -122,21 +130,11 @@ public sealed class ConfigClient : ReceiveActor
             {
                 resend?.Cancel();
                 timer.Cancel();
-                replyTo.Tell(FromWire(reply));
+                replyTo.Tell(reply is ConfigAtRevision c
+                    ? new ConfigContent(c.Revision, ManifestDecoder.Decode(c.Manifests, "writer", LastKnownGood.Stored).Resources.Select(d => d.Resource).ToList())
+                    : reply);
                 Context.Stop(Self);
             });
         }
     }
-
-    private static object FromWire(object reply) => reply switch
-    {
-        WriteAccepted a => new ConfigAccepted(a.Revision,
-            a.Changes.Select(c => new ResourceChange(new ResourceKey(c.Kind, c.Namespace, c.Name), Enum.Parse<ChangeAction>(c.Action, ignoreCase: true))).ToList(),
-            a.Warnings.Select(w => Diagnostic.Warning(w.Resource, w.Field, w.Message)).ToList()),
-        WriteRejected r => new ConfigRejected(r.Errors.Select(e => Diagnostic.Error(e.Resource, e.Field, e.Message)).ToList(), r.Conflict, r.NotFound),
-        WriteUncertain u => new ConfigUncertain(u.Revision, u.Reason),
-        WriteDropped d => new ConfigUnavailable(d.Reason),
-        ConfigAtRevision c => new ConfigContent(c.Revision, ManifestDecoder.Decode(c.Manifests, "writer", LastKnownGood.Stored).Resources.Select(d => d.Resource).ToList()),
-        _ => new Status.Failure(new InvalidOperationException($"unexpected reply {reply.GetType().Name}")),
-    };
 }

@@ -4,8 +4,10 @@ using Akka.DistributedData;
 using Akka.Event;
 using Akka.Persistence;
 using AkkaL4.Actors.Config;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Events;
 using AkkaL4.Messages.Model;
-using AkkaL4.Messages.Protocol;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Actors.ControlPlane;
 
@@ -19,37 +21,29 @@ namespace AkkaL4.Actors.ControlPlane;
 /// <item>replicates the whole configuration to a majority of nodes (Akka.DistributedData, the revision as the
 ///   register's clock), from where every node's <see cref="RouteCache"/> puts it in force;</item>
 /// <item>acknowledges the write: journaled and on a majority. Not on a majority within the replication timeout:
-///   the answer says the outcome is uncertain (it spreads as nodes become reachable);</item>
-/// <item>meanwhile writes each changed namespace to its sharded <see cref="RouteTable"/> entity, sending again
-///   until the entity answers. No acknowledgement waits for that: one hung node (the host of a shard) must not
-///   stall every write; a newer revision of the namespace replaces the one still on its way.</item>
+///   the answer says the outcome is uncertain (it spreads as nodes become reachable).</item>
 /// </list>
 /// One batch at a time: later writes wait (stashed) until the batch is answered. Nodes only ever receive whole
 /// configurations, so none sees part of a batch. A new writer (hand-over, restart, full-cluster restart) starts
 /// from the newest of its journal, the configuration replicated to a majority and its own node's; it does not
 /// start without that majority read (a revision number must never be given twice). Before it takes any write it
-/// finishes whatever a crashed predecessor journaled: it replicates that revision and writes every namespace it
-/// knows to the RouteTable entities (which also brings an entity whose shard moved to a host with an older
-/// journal up to date).
+/// finishes whatever a crashed predecessor journaled: it replicates that revision.
+/// <para>Its journal is the one store of the configuration: it is what the writer recovers from, and every read of
+/// the stored configuration (<c>GET /v1/config</c>) is answered by the writer from it. Nodes route by the replicated
+/// copy, and each keeps its last-known-good on its own disk. (Per-namespace sharded entities that held a second copy
+/// are gone: nothing could read them without either lagging the writer or making every acknowledgement wait for the
+/// node that hosts them.)</para>
 /// </summary>
 public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
 {
     public static readonly LWWRegisterKey<string> Key = new("akkal4-config");
     private static readonly TimeSpan ReplicationTimeout = TimeSpan.FromSeconds(3);
 
-    /// <summary>How long the writer waits for RouteTable entities before sending to the silent ones again.</summary>
-    internal static readonly TimeSpan RouteTableResend = TimeSpan.FromSeconds(2);
-
     /// <summary>A snapshot of the whole configuration every this many journal events keeps recovery short.</summary>
     internal const int SnapshotEvery = 50;
 
     /// <summary>A journaled batch on its way to a majority of nodes, and whom to tell when it is there.</summary>
-    private sealed record Pending(long Revision, IActorRef ReplyTo, WriteAccepted Reply);
-
-    private sealed class Resend
-    {
-        public static readonly Resend Instance = new();
-    }
+    private sealed record Pending(long Revision, IActorRef ReplyTo, ConfigAccepted Reply);
 
     private sealed class ReadAgain
     {
@@ -60,13 +54,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
     private readonly UniqueAddress _self = Cluster.Get(Context.System).SelfUniqueAddress;
     private readonly Func<ConfigContent?> _localConfig;
-    private readonly IActorRef _routeTables;
     private readonly Func<long, bool>? _crashAfterJournaling;
     private ConfigStore _store = new();
     private Pending? _pending;
-
-    /// <summary>Namespaces whose RouteTable entity has not yet confirmed its newest content (sent again on <see cref="Resend"/>).</summary>
-    private readonly Dictionary<string, WriteNamespace> _unstored = new(StringComparer.Ordinal);
 
     // Recovery: the newest whole configuration in the journal (snapshot or event), then the namespaces
     // that later batches changed (the latest content of each wins).
@@ -79,19 +69,17 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="localConfig">This node's configuration in force (a candidate to start from).</param>
-    /// <param name="routeTables">The shard region of the <see cref="RouteTable"/> entities.</param>
-    public static Props Props(Func<ConfigContent?> localConfig, IActorRef routeTables) => Props(localConfig, routeTables, null);
+    public static Props Props(Func<ConfigContent?> localConfig) => Props(localConfig, null);
 
     /// <param name="crashAfterJournaling">Tests only: called with each batch's revision right after it is journaled;
     /// true makes the writer stop there, before anything else happens to the batch (a crash mid-batch).</param>
-    internal static Props Props(Func<ConfigContent?> localConfig, IActorRef routeTables, Func<long, bool>? crashAfterJournaling) =>
-        Akka.Actor.Props.Create(() => new ConfigWriter(localConfig, routeTables, crashAfterJournaling));
+    internal static Props Props(Func<ConfigContent?> localConfig, Func<long, bool>? crashAfterJournaling) =>
+        Akka.Actor.Props.Create(() => new ConfigWriter(localConfig, crashAfterJournaling));
 
-    /// <summary>Public for Akka's actor creation; use <see cref="Props(Func{ConfigContent?}, IActorRef)"/>.</summary>
-    public ConfigWriter(Func<ConfigContent?> localConfig, IActorRef routeTables, Func<long, bool>? crashAfterJournaling)
+    /// <summary>Public for Akka's actor creation; use <see cref="Props(Func{ConfigContent?})"/>.</summary>
+    public ConfigWriter(Func<ConfigContent?> localConfig, Func<long, bool>? crashAfterJournaling)
     {
         _localConfig = localConfig;
-        _routeTables = routeTables;
         _crashAfterJournaling = crashAfterJournaling;
         Recover<SnapshotOffer>(offer =>
         {
@@ -119,7 +107,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>The journal write failed (the writer stops, and its supervisor starts it again from the journal).</summary>
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        _pending?.ReplyTo.Tell(new WriteUncertain(null, $"the journal write failed ({cause.Message}); whether it was stored is not known"));
+        _pending?.ReplyTo.Tell(new ConfigUncertain(null, $"the journal write failed ({cause.Message}); whether it was stored is not known"));
         _pending = null;
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
@@ -131,10 +119,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         _journalRevision = whole.Revision;
     }
 
-    /// <summary>The configuration the journal holds (null: none, or it does not read back), and every namespace it names.</summary>
-    private ConfigContent? FromJournal(out HashSet<string> namespaces)
+    /// <summary>The configuration the journal holds (null: none, or it does not read back).</summary>
+    private ConfigContent? FromJournal()
     {
-        namespaces = new HashSet<string>(_journalNamespaces.Keys, StringComparer.Ordinal);
         if (_journalBase is null && _journalNamespaces.Count == 0) return null;
         var resources = new List<Resource>();
         if (_journalBase is not null)
@@ -145,7 +132,6 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 _log.Error("config writer: journal revision {0} ignored: {1}", _journalBase.Revision, problem);
                 return null;
             }
-            namespaces.UnionWith(whole.Resources.Select(r => r.Metadata.Namespace));
             resources.AddRange(whole.Resources.Where(r => !_journalNamespaces.ContainsKey(r.Metadata.Namespace)));
         }
         foreach (var (ns, manifests) in _journalNamespaces)
@@ -163,7 +149,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
 
     private void Start(string? replicated)
     {
-        var journal = FromJournal(out var namespaces);
+        var journal = FromJournal();
         var replicatedContent = replicated is null ? null : LastKnownGood.Decode(replicated, "replicated configuration", out _, out _);
         var start = new[] { journal, replicatedContent, _localConfig() }.OfType<ConfigContent>().MaxBy(c => c.Revision);
         _journalBase = null;
@@ -177,10 +163,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         }
 
         // Before taking writes, finish what a predecessor may have left half done: the nodes (the register keeps
-        // the newer of two revisions, so a later batch may overtake this), then every namespace's RouteTable entity.
+        // the newer of two revisions, so a later batch may overtake this).
         if (start.Revision > (replicatedContent?.Revision ?? 0)) Replicate(request: null);
-        namespaces.UnionWith(start.Resources.Select(r => r.Metadata.Namespace));
-        foreach (var ns in namespaces) Store(start.Revision, ns);
         if (start.Revision > (journal?.Revision ?? 0))
         {
             // Newer than this journal (another node's, or a journal that was lost): journal it whole, so the
@@ -197,7 +181,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Command<WriteConfig>(w =>
         {
             if (TooLate(w.Deadline)) return;
-            var decoded = ManifestDecoder.Decode(w.Manifests, "request");
+            // The sender's node held the user's text to the admin API's limits; this is that node's encoding of it, which
+            // can be a little longer (4,188,565 bytes sent came as 4,197,885), so those limits are not applied again.
+            var decoded = ManifestDecoder.Decode(w.Manifests, "request", LastKnownGood.Stored);
             Answer(decoded.Ok ? _store.Apply(decoded.Resources.Select(d => d.Resource).ToList(), DateTimeOffset.UtcNow) : new ConfigRejected(decoded.Errors));
         });
         Command<RemoveResource>(r =>
@@ -222,7 +208,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         {
             var pending = (Pending)f.Request;
             _log.Warning("config revision {0}: not replicated to a majority in time; it spreads as nodes become reachable", pending.Revision);
-            pending.ReplyTo.Tell(new WriteUncertain(pending.Revision,
+            pending.ReplyTo.Tell(new ConfigUncertain(pending.Revision,
                 $"journaled as revision {pending.Revision}, but not confirmed on a majority of nodes in time; it spreads as nodes become reachable"));
             Serve();
         });
@@ -237,16 +223,6 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         {
             var content = _store.Read(r.Kind, r.Namespace);
             Sender.Tell(new ConfigAtRevision(content.Revision, ManifestEncoder.ToYaml(content.Resources)));
-        });
-        Command<NamespaceStored>(stored =>
-        {
-            if (_unstored.TryGetValue(stored.Namespace, out var sent) && stored.Revision >= sent.Revision) _unstored.Remove(stored.Namespace);
-            if (_unstored.Count == 0) Timers.Cancel(nameof(Resend));
-        });
-        Command<Resend>(_ =>
-        {
-            _log.Warning("config writer: no answer yet from the route table of {0}; sending again", string.Join(", ", _unstored.Keys));
-            foreach (var write in _unstored.Values) _routeTables.Tell(write);
         });
         // The start's replication (no client waits on it).
         Command<UpdateSuccess>(_ => { });
@@ -264,15 +240,6 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>A namespace's whole content in the store, as manifests (empty when it has no resources left).</summary>
     private string Content(string ns) => ManifestEncoder.ToYaml(_store.Read(null, ns).Resources);
 
-    /// <summary>Sends a namespace's content at <paramref name="revision"/> to its RouteTable entity, and again until it answers.</summary>
-    private void Store(long revision, string ns, string? manifests = null)
-    {
-        var write = new WriteNamespace(revision, ns, manifests ?? Content(ns));
-        _unstored[ns] = write;
-        _routeTables.Tell(write);
-        if (!Timers.IsTimerActive(nameof(Resend))) Timers.StartPeriodicTimer(nameof(Resend), Resend.Instance, RouteTableResend);
-    }
-
     /// <summary>The whole configuration to every node, confirmed by a majority (the answer comes with <paramref name="request"/>).</summary>
     private void Replicate(Pending? request)
     {
@@ -289,7 +256,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         if (DateTimeOffset.UtcNow <= deadline) return false;
         var late = DateTimeOffset.UtcNow - deadline;
         _log.Warning("config writer: dropped a write that arrived {0} after its deadline", late);
-        Sender.Tell(new WriteDropped($"the write reached the config writer {late.TotalSeconds:0.0}s after its deadline (the writer was starting, moving or busy) and was not applied"));
+        Sender.Tell(new ConfigUnavailable($"the write reached the config writer {late.TotalSeconds:0.0}s after its deadline (the writer was starting, moving or busy) and was not applied"));
         return true;
     }
 
@@ -301,7 +268,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 var changed = accepted.Changes.Where(c => c.Action != ChangeAction.Unchanged).ToList();
                 var batch = new BatchCommitted(accepted.Revision, changed.Select(c => c.Key.Namespace).Distinct().Order(StringComparer.Ordinal)
                     .Select(ns => new NamespaceManifests(ns, Content(ns))).ToList());
-                var pending = new Pending(accepted.Revision, Sender, Wire(accepted));
+                var pending = new Pending(accepted.Revision, Sender, accepted with { Warnings = Unplaced(accepted.Warnings) });
                 _pending = pending;
                 Become(Completing);
                 // Journaled first: from here on the batch happens whole, by this writer or, if it crashes, by the next.
@@ -319,21 +286,17 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                     if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(new ConfigCommitted(committed.Revision, LastKnownGood.Format(_store.Read(null, null))));
                     pending.ReplyTo.Tell(new WriteJournaled(committed.Revision));
                     Replicate(pending);
-                    foreach (var ns in committed.Namespaces) Store(committed.Revision, ns.Namespace, ns.Manifests);
                 });
                 break;
             case ConfigAccepted accepted:
-                Sender.Tell(Wire(accepted));
+                Sender.Tell(accepted with { Warnings = Unplaced(accepted.Warnings) });
                 break;
             case ConfigRejected rejected:
-                Sender.Tell(new WriteRejected(rejected.Errors.Select(Wire).ToList(), rejected.Conflict, rejected.NotFound));
+                Sender.Tell(rejected with { Errors = Unplaced(rejected.Errors) });
                 break;
         }
     }
 
-    private static WriteAccepted Wire(ConfigAccepted a) => new(a.Revision,
-        a.Changes.Select(c => new WireChange(c.Key.Kind, c.Key.Namespace, c.Key.Name, c.Action.ToString().ToLowerInvariant())).ToList(),
-        a.Warnings.Select(Wire).ToList());
-
-    private static WireFinding Wire(Diagnostic d) => new(d.Resource, d.Field, d.Message);
+    /// <summary>Findings without their file:line:col: those are positions in the text this node's client encoded, not in the user's.</summary>
+    private static List<Diagnostic> Unplaced(IEnumerable<Diagnostic> findings) => findings.Select(d => d with { Location = null }).ToList();
 }

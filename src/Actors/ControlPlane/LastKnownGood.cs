@@ -6,28 +6,35 @@ namespace AkkaL4.Actors.ControlPlane;
 /// <summary>
 /// The last configuration a node put in force, kept on local disk so the node can route at start even
 /// when nothing else is reachable. Written atomically (temporary file, then rename).
+/// <para><see cref="Format"/> is the one form of a whole configuration at a revision, wherever one travels or rests:
+/// the copy the writer replicates to every node, the writer's snapshot and <c>ConfigCommitted</c> events, and this
+/// file, which is the replicated text as the node received it (not encoded again).</para>
 /// </summary>
 public sealed class LastKnownGood(string directory)
 {
     private const string Header = "# akkal4 last-known-good revision ";
 
     /// <summary>
-    /// For text the cluster wrote itself (the writer's whole configuration, its journal, its answers): the admin API's
-    /// limits bound one request, not the stored sum of many (10,000 Services and a few more are over 10,000 documents).
+    /// For text the cluster wrote itself (the writer's whole configuration, its journal, its answers, a node's encoding of a
+    /// request it checked): the admin API's limits bound what a user sends, not the stored sum of many (10,000 Services and
+    /// a few more are over 10,000 documents) nor a re-encoding (a few bytes longer).
     /// </summary>
     internal static readonly DecodeLimits Stored = new() { MaxBytes = int.MaxValue, MaxDocuments = int.MaxValue };
 
     public string Path { get; } = System.IO.Path.Combine(directory, "last-known-good.yaml");
 
-    public void Save(ConfigContent content)
+    public void Save(ConfigContent content) => Save(Format(content));
+
+    /// <summary>Keeps <see cref="Format"/>'s text as it is.</summary>
+    public void Save(string formatted)
     {
         Directory.CreateDirectory(directory);
         var temp = Path + ".tmp";
-        File.WriteAllText(temp, Format(content));
+        File.WriteAllText(temp, formatted);
         File.Move(temp, Path, overwrite: true);
     }
 
-    /// <summary>A configuration as text with its revision in a header line: the form kept on disk and replicated.</summary>
+    /// <summary>A whole configuration as text: its revision in a header line, then its manifests.</summary>
     public static string Format(ConfigContent content) =>
         Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n" + ManifestEncoder.ToYaml(content.Resources);
 

@@ -99,8 +99,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
         var index = _balancer.Pick(_view, request.SourceHash);
         if (index < 0)
         {
-            _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(_cluster.Name));
-            Sender.Tell(new UpstreamRefused(ResponseFlags.NoHealthyUpstream, _cluster.Name, _view.Length == 0 ? _cluster.Detail : NoneRoutable()));
+            Sender.Tell(UpstreamRefused.NoHealthyUpstream(_metrics, _cluster.Name, _view.Length == 0 ? _cluster.Detail : NoneRoutable()));
             return;
         }
         _endpointLoads[index].Opened();

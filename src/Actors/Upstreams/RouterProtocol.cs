@@ -14,7 +14,15 @@ public sealed record PickUpstream(RouteTarget Target, uint SourceHash, IReadOnly
 public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router, EndpointLoad Load);
 
 /// <summary>Router → connection: no endpoint can be had.</summary>
-public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string Detail);
+public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string Detail)
+{
+    /// <summary>UH from a cluster's side (no endpoint, or none routable): counted here, once, for routers and their supervisor alike.</summary>
+    public static UpstreamRefused NoHealthyUpstream(DataPlaneMetrics metrics, string cluster, string detail)
+    {
+        metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(cluster));
+        return new UpstreamRefused(ResponseFlags.NoHealthyUpstream, cluster, detail);
+    }
+}
 
 /// <summary>Connection → router: the connect attempt to endpoint <see cref="Index"/> succeeded or failed (and why).</summary>
 public sealed record ConnectOutcome(int Index, bool Connected, string? Error = null);

@@ -92,8 +92,7 @@ public sealed class RouterSupervisor : ReceiveActor
             case ClusterStatus.Ok:
                 break;
             case ClusterStatus.NoEndpoints:
-                _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(cluster.Name));
-                Sender.Tell(new UpstreamRefused(ResponseFlags.NoHealthyUpstream, cluster.Name, cluster.Detail));
+                Sender.Tell(UpstreamRefused.NoHealthyUpstream(_metrics, cluster.Name, cluster.Detail));
                 return;
             case ClusterStatus.Passthrough:
                 Sender.Tell(new UpstreamRefused(ResponseFlags.NoRoute, cluster.Name,

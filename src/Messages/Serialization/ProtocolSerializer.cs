@@ -3,7 +3,9 @@ using System.Runtime.Serialization;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Serialization;
-using AkkaL4.Messages.Protocol;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Events;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Messages.Serialization;
 
@@ -18,25 +20,27 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
 {
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.General);
 
+    /// <summary>
+    /// The manifest of each type. Journaled events keep theirs forever; a message whose shape changes gets a new one,
+    /// so a node of another version refuses it (unknown manifest) rather than misreading it.
+    /// </summary>
     private static readonly Dictionary<string, Type> Types = new()
     {
+        // Commands to the config writer, and its answers.
         ["wc"] = typeof(WriteConfig),
         ["rr"] = typeof(RemoveResource),
-        ["rc"] = typeof(ReadConfig),
-        ["wa"] = typeof(WriteAccepted),
-        ["wr"] = typeof(WriteRejected),
-        ["cr"] = typeof(ConfigAtRevision),
+        ["ca"] = typeof(ConfigAccepted),
+        ["cj"] = typeof(ConfigRejected),
+        ["wj"] = typeof(WriteJournaled),
+        ["cu"] = typeof(ConfigUncertain),
+        ["cn"] = typeof(ConfigUnavailable),
+        // Events the writer journals.
         ["ev"] = typeof(ConfigCommitted),
         ["bc"] = typeof(BatchCommitted),
-        ["wn"] = typeof(WriteNamespace),
-        ["ns"] = typeof(NamespaceStored),
-        ["rn"] = typeof(ReadNamespace),
-        ["nc"] = typeof(NamespaceContent),
-        ["nw"] = typeof(NamespaceWritten),
-        ["wj"] = typeof(WriteJournaled),
-        ["wu"] = typeof(WriteUncertain),
+        // Queries and what they read.
+        ["rc"] = typeof(ReadConfig),
+        ["cr"] = typeof(ConfigAtRevision),
         ["mr"] = typeof(MemberRevision),
-        ["wd"] = typeof(WriteDropped),
     };
 
     internal const int CompressAbove = 16 * 1024;

@@ -12,13 +12,14 @@ using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
-using AkkaL4.Messages.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Node.Admin;
 
@@ -293,7 +294,7 @@ public sealed class AdminServer : IAsyncDisposable
     private static async Task<IResult> GetConfig(RouterNode node, HttpContext context, string? kind, string? ns)
     {
         ConfigContent content;
-        try { content = await node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), ConfigClient.MaxTimeout); }
+        try { content = await node.Writer.Ask<ConfigContent>(new ReadConfig(kind, ns), ConfigClient.MaxTimeout); }
         catch (AskTimeoutException)
         {
             context.Response.Headers.RetryAfter = "1";

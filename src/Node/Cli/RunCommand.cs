@@ -10,6 +10,7 @@ using Akka.Actor;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Node.Admin;
+using AkkaL4.Messages.Commands;
 
 namespace AkkaL4.Node.Cli;
 

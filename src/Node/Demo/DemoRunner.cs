@@ -6,6 +6,8 @@ using AkkaL4.Node.Echo;
 using AkkaL4.Node.Admin;
 using AkkaL4.Actors.ControlPlane;
 using Akka.Actor;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Node.Demo;
 
@@ -70,7 +72,7 @@ internal sealed class DemoRunner(IReadOnlyDictionary<string, string> manifests, 
         var report = ConfigCheck.Check([(Walkthrough.World, manifests[Walkthrough.World]), (c.File, manifests[c.File])]);
         if (!report.Ok) throw new InvalidOperationException($"{c.File} is invalid: {string.Join("; ", report.Errors)}");
         var wanted = report.Resources.Select(r => r.Key).ToHashSet();
-        var stored = await AskWriter<ConfigContent>(new GetConfig());
+        var stored = await AskWriter<ConfigContent>(new ReadConfig());
         foreach (var stale in stored.Resources.Where(r => !wanted.Contains(r.Key)))
             await AskWriter<ConfigAccepted>(new DeleteResource(stale.Key));
         var revision = (await AskWriter<ConfigAccepted>(new ApplyConfig(report.Resources))).Revision;

@@ -5,8 +5,11 @@ using Akka.Serialization;
 using AkkaL4.Actors;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
-using AkkaL4.Messages.Protocol;
+using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Serialization;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Events;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Tests.ControlPlane;
 
@@ -64,7 +67,7 @@ public class ClusterConfigTests
             Assert.Equal(1, applied[second.ClusterAddress]);
             Assert.Equal(1, applied[third.ClusterAddress]);
 
-            var content = await second.Writer.Ask<ConfigContent>(new GetConfig(), Patience);
+            var content = await second.Writer.Ask<ConfigContent>(new ReadConfig(), Patience);
             Assert.Equal(1, content.Revision);
             Assert.Equal("Service/default/alpha", Assert.Single(content.Resources).Key.ToString());
         }
@@ -119,16 +122,16 @@ public class ClusterConfigTests
             new WriteConfig("apiVersion: v1\nkind: Service\n", DateTimeOffset.UnixEpoch.AddDays(20000)),
             new RemoveResource("Service", "default", "a", DateTimeOffset.UnixEpoch),
             new ReadConfig(null, "default"),
-            new WriteAccepted(7, [new WireChange("Service", "default", "a", "created")], [new WireFinding("Service/default/a", "spec", "w")]),
-            new WriteRejected([new WireFinding("Service/default/a", "spec.ports[0].port", "bad")], Conflict: true, NotFound: false),
+            new ConfigAccepted(7, [new ResourceChange(new ResourceKey("Service", "default", "a"), ChangeAction.Created)], [Diagnostic.Warning("Service/default/a", "spec", "w")]),
+            new ConfigRejected([Diagnostic.Error("Service/default/a", "spec.ports[0].port", "bad", "request:3:5")], Conflict: true, NotFound: false),
+            new WriteJournaled(7),
+            new ConfigUncertain(7, "not on a majority"),
+            new ConfigUncertain(null, "no answer"),
+            new ConfigUnavailable("dropped"),
             new ConfigAtRevision(7, "---\n"),
             new ConfigCommitted(7, "# akkal4 last-known-good revision 7\n"),
             new BatchCommitted(8, [new NamespaceManifests("default", "---\n"), new NamespaceManifests("emptied", "")]),
-            new WriteNamespace(8, "default", "---\n"),
-            new NamespaceStored("default", 8),
-            new ReadNamespace("default"),
-            new NamespaceContent("default", 8, "---\n"),
-            new NamespaceWritten(8, "default", "---\n"),
+            new MemberRevision(8, 9, "bad CIDR"),
         ];
         foreach (var message in messages)
         {

@@ -1,6 +1,7 @@
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Messages.Model;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
+using AkkaL4.Messages.Commands;
 
 namespace AkkaL4.Tests.ControlPlane;
 

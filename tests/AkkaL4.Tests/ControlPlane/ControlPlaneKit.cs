@@ -5,6 +5,8 @@ using AkkaL4.Actors;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Messages.Model;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Tests.ControlPlane;
 
@@ -101,7 +103,7 @@ internal static class ControlPlaneKit
         {
             try
             {
-                await node.Writer.Ask<ConfigContent>(new GetConfig("Gateway", "none"), TimeSpan.FromSeconds(2));
+                await node.Writer.Ask<ConfigContent>(new ReadConfig("Gateway", "none"), TimeSpan.FromSeconds(2));
                 return true;
             }
             catch (AskTimeoutException)
@@ -147,7 +149,7 @@ internal static class ControlPlaneKit
     }
 
     public static Task<ConfigContent> ReadAsync(RouterNode node, string? kind = null, string? ns = null) =>
-        node.Writer.Ask<ConfigContent>(new GetConfig(kind, ns), Patience);
+        node.Writer.Ask<ConfigContent>(new ReadConfig(kind, ns), Patience);
 
     /// <summary>Waits until every listener of the node's current configuration is bound; fails otherwise.</summary>
     public static async Task<IReadOnlyList<Actors.DataPlane.ListenerSet.ListenerStatus>> BoundAsync(RouterNode node)

@@ -5,6 +5,8 @@ using AkkaL4.Actors;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Messages.Model;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Tests.ControlPlane;
 
@@ -176,7 +178,7 @@ public sealed class LastKnownGoodTests : IDisposable
         ConfigContent? configAfter = null;
         await EventuallyAsync(async () =>
         {
-            try { configAfter = await restarted.Writer.Ask<ConfigContent>(new GetConfig(), TimeSpan.FromSeconds(2)); }
+            try { configAfter = await restarted.Writer.Ask<ConfigContent>(new ReadConfig(), TimeSpan.FromSeconds(2)); }
             catch (AskTimeoutException) { }
             return configAfter is not null;
         }, "the restarted node's config writer answers", TimeSpan.FromSeconds(30));

@@ -3,6 +3,7 @@ using AkkaL4.Actors;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Tests.Support;
+using AkkaL4.Messages.Commands;
 
 namespace AkkaL4.Tests.ControlPlane;
 

@@ -5,10 +5,11 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.DistributedData;
 using AkkaL4.Actors.ControlPlane;
-using AkkaL4.Messages.Protocol;
 using AkkaL4.Messages.Serialization;
 using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Tests.ControlPlane;
 
@@ -118,16 +119,16 @@ public sealed class WriteContractTests
         try
         {
             var serializer = new ProtocolSerializer((ExtendedActorSystem)system);
-            var large = new WriteNamespace(7, "big", string.Join("\n---\n", Enumerable.Range(0, 2000).Select(i => Service($"s{i}", "big", "127.10.0.4"))));
+            var large = new WriteConfig(string.Join("\n---\n", Enumerable.Range(0, 2000).Select(i => Service($"s{i}", "big", "127.10.0.4"))), DateTimeOffset.UnixEpoch);
             var bytes = serializer.ToBinary(large);
             Assert.True(bytes is [0x1f, 0x8b, ..], "gzipped");
             Assert.True(bytes.Length * 5 < Encoding.UTF8.GetByteCount(large.Manifests), $"{bytes.Length} bytes for {large.Manifests.Length} characters");
             Assert.Equal(large, serializer.FromBinary(bytes, serializer.Manifest(large)));
 
-            var small = new NamespaceStored("big", 7);
+            var small = new WriteJournaled(7);
             Assert.Equal((byte)'{', serializer.ToBinary(small)[0]);
             var old = JsonSerializer.SerializeToUtf8Bytes(large);
-            Assert.Equal(large, serializer.FromBinary(old, "wn"));
+            Assert.Equal(large, serializer.FromBinary(old, "wc"));
 
             // A gzip bomb from a peer (a few hundred KB that expand past the cap) is refused, not expanded.
             var bomb = new MemoryStream();
@@ -136,7 +137,7 @@ public sealed class WriteContractTests
                 var zeros = new byte[1024 * 1024];
                 for (var i = 0; i < ProtocolSerializer.MaxExpandedBytes / zeros.Length + 1; i++) gzip.Write(zeros);
             }
-            var refused = Assert.Throws<SerializationException>(() => serializer.FromBinary(bomb.ToArray(), "wn"));
+            var refused = Assert.Throws<SerializationException>(() => serializer.FromBinary(bomb.ToArray(), "wc"));
             Assert.Contains("expands past", refused.Message);
         }
         finally

@@ -7,6 +7,7 @@ using AkkaL4.Node.Admin;
 using AkkaL4.Tests.ControlPlane;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 using static AkkaL4.Tests.Security.SecurityKit;
+using AkkaL4.Messages.Commands;
 
 namespace AkkaL4.Tests.Security;
 
@@ -102,7 +103,7 @@ public sealed class RemotingSecurityTests
         object reply;
         try { reply = await node.AskWriterAsync(new Actors.ControlPlane.ApplyConfig(Decode(documents)), TimeSpan.FromSeconds(20)); }
         catch (Akka.Actor.AskTimeoutException) { return false; }
-        return reply is Actors.ControlPlane.ConfigAccepted accepted && accepted.Revision >= revision
+        return reply is ConfigAccepted accepted && accepted.Revision >= revision
                && await node.WaitForRevisionAsync(accepted.Revision, Patience);
     }
 }

@@ -8,25 +8,23 @@ using Akka.Persistence;
 using AkkaL4.Actors;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
-using AkkaL4.Messages.Protocol;
 using Microsoft.Data.Sqlite;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Events;
 
 namespace AkkaL4.Tests.ControlPlane;
 
 /// <summary>
-/// The sharded RouteTable entities (one per namespace) and the config writer's batch guarantee: a batch it
-/// journaled is put in force whole, by the writer or, when it crashes right after journaling, by its
-/// successor; no node ever routes by part of one. Addresses: 127.4.7.x and 127.4.8.x.
+/// The config writer's journal, the one store of the configuration, and its batch guarantee: a batch it journaled
+/// is put in force whole, by the writer or, when it crashes right after journaling, by its successor; no node ever
+/// routes by part of one; the writer recovers from its snapshot and later batches, and from a journal an older
+/// version wrote. Addresses: 127.4.7.x and 127.4.8.x.
 /// </summary>
-public class RouteTableTests
+public class WriterJournalTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
     private const string Quiet = "akka.loglevel = WARNING";
-
-    private static Task<T> AskTable<T>(RouterNode node, object message) => node.RouteTables.Ask<T>(message, Wait);
-
-    private static string Yaml(params string[] documents) => ManifestEncoder.ToYaml(Decode(documents));
 
     private static long JournalRows(string data, string persistenceId, string table = "journal")
     {
@@ -36,52 +34,6 @@ public class RouteTableTests
         command.CommandText = $"SELECT COUNT(*) FROM {table} WHERE persistence_id = $id";
         command.Parameters.AddWithValue("$id", persistenceId);
         return (long)command.ExecuteScalar()!;
-    }
-
-    [Fact]
-    public void A_namespace_has_the_same_shard_in_every_process()
-    {
-        // FNV-1a of the UTF-8 name, mod 32: fixed values, unlike string.GetHashCode (randomised per process).
-        Assert.Equal("30", RouteTable.Extractor.ShardOf("default"));
-        Assert.Equal("3", RouteTable.Extractor.ShardOf("istio-system"));
-        Assert.Equal("26", RouteTable.Extractor.ShardOf("production"));
-        var extractor = new RouteTable.Extractor();
-        Assert.Equal("default", extractor.EntityId(new WriteNamespace(1, "default", "")));
-        Assert.Equal("30", extractor.ShardId("default", new ReadNamespace("default")));
-    }
-
-    [Fact]
-    public async Task A_route_table_keeps_its_newest_revision_ignores_older_deliveries_and_recovers_after_a_restart()
-    {
-        var data = TempDirectory();
-        var five = Yaml(Service("web", "rt-one", "127.4.8.1"));
-        var seven = Yaml(Service("web", "rt-one", "127.4.8.1"), Service("api", "rt-one", "127.4.8.2"));
-        try
-        {
-            await using (var node = await StartNodeAsync("rt-entity", data))
-            {
-                Assert.Equal(new NamespaceContent("rt-one", 0, ""), await AskTable<NamespaceContent>(node, new ReadNamespace("rt-one")));
-                Assert.Equal(new NamespaceStored("rt-one", 5), await AskTable<NamespaceStored>(node, new WriteNamespace(5, "rt-one", five)));
-                // The same revision again, or an older one: acknowledged with what it holds, nothing stored.
-                Assert.Equal(new NamespaceStored("rt-one", 5), await AskTable<NamespaceStored>(node, new WriteNamespace(5, "rt-one", seven)));
-                Assert.Equal(new NamespaceStored("rt-one", 5), await AskTable<NamespaceStored>(node, new WriteNamespace(3, "rt-one", "")));
-                Assert.Equal(new NamespaceContent("rt-one", 5, five), await AskTable<NamespaceContent>(node, new ReadNamespace("rt-one")));
-                Assert.Equal(new NamespaceStored("rt-one", 7), await AskTable<NamespaceStored>(node, new WriteNamespace(7, "rt-one", seven)));
-                // Another namespace is another entity.
-                Assert.Equal(new NamespaceContent("rt-two", 0, ""), await AskTable<NamespaceContent>(node, new ReadNamespace("rt-two")));
-                Assert.Equal(2, JournalRows(data, RouteTable.PersistenceIdOf("rt-one")));
-            }
-
-            // A new actor system on the same SQLite file: the entity comes back from its events.
-            await using var restarted = await StartNodeAsync("rt-entity", data);
-            Assert.Equal(new NamespaceContent("rt-one", 7, seven), await AskTable<NamespaceContent>(restarted, new ReadNamespace("rt-one")));
-            Assert.Equal(new NamespaceStored("rt-one", 7), await AskTable<NamespaceStored>(restarted, new WriteNamespace(6, "rt-one", five)));
-            Assert.Equal(2, JournalRows(data, RouteTable.PersistenceIdOf("rt-one")));
-        }
-        finally
-        {
-            DeleteDirectory(data);
-        }
     }
 
     /// <summary>Every whole configuration the node's RouteCache is handed (the replicated register), as it arrives.</summary>
@@ -106,7 +58,7 @@ public class RouteTableTests
         {
             Name = "rt-crash-a",
             Overrides = Quiet,
-            // Revision 2 is journaled, then its writer stops before any RouteTable entity or node has it.
+            // Revision 2 is journaled, then its writer stops before any node has it.
             CrashWriterAfterJournaling = revision => revision == 2 && Interlocked.Exchange(ref crashes, 1) == 0,
         });
         await using var second = RouterNode.Start(new RouterNodeOptions { Name = "rt-crash-b", Seeds = [first.ClusterAddress], Overrides = Quiet });
@@ -148,7 +100,7 @@ public class RouteTableTests
             second.Writer.Tell(new ApplyConfig(batch));
             await EventuallyAsync(() => Task.FromResult(Volatile.Read(ref crashes) == 1), "the writer stopped right after journaling revision 2", Wait);
 
-            // The restarted writer finds revision 2 in its journal and completes it: every node, every entity.
+            // The restarted writer finds revision 2 in its journal and completes it on every node.
             foreach (var node in nodes)
                 Assert.True(await node.WaitForRevisionAsync(2, Wait), $"{node.Options.Name} routes by revision 2 (it is at {node.Applied?.Revision})");
             foreach (var node in nodes)
@@ -158,11 +110,12 @@ public class RouteTableTests
                 Assert.Contains(node.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.7.11:19000");
                 Assert.DoesNotContain(node.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.7.1:19000");
             }
+            // What the writer answers reads with (its journal) holds the batch too.
             foreach (var ns in namespaces)
             {
                 var stored = await ReadAsync(second, ns: ns);
-                foreach (var node in nodes)
-                    Assert.Equal(new NamespaceContent(ns, 2, ManifestEncoder.ToYaml(stored.Resources)), await AskTable<NamespaceContent>(node, new ReadNamespace(ns)));
+                Assert.Equal(2, stored.Revision);
+                Assert.Equal(batchKeys.Where(k => k.Contains($"/{ns}/")), stored.Resources.Where(r => r.Metadata.ResourceVersion == "2").Select(r => r.Key.ToString()).Order());
             }
 
             // Never part of the batch: whatever any node was handed or routed by has all of it or none of it.
@@ -258,8 +211,6 @@ public class RouteTableTests
             {
                 await InForceAsync(node, 2);
                 Assert.Equal(["Service/rt-kept/kept", "Service/rt-old/old"], (await ReadAsync(node)).Resources.Select(r => r.Key.ToString()).Order());
-                // The entities get what the old journal held, at its revision.
-                Assert.Equal(2, (await AskTable<NamespaceContent>(node, new ReadNamespace("rt-kept"))).Revision);
                 var three = await ApplyAsync(node, Service("old", "rt-old", "127.4.8.22"));
                 Assert.Equal(3, three.Revision);
             }

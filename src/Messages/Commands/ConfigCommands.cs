@@ -1,0 +1,48 @@
+using AkkaL4.Messages.Model;
+using AkkaL4.Messages.Protocol;
+
+namespace AkkaL4.Messages.Commands;
+
+/// <summary>
+/// A command to the config writer singleton. It answers with exactly one of <see cref="ConfigAccepted"/>,
+/// <see cref="ConfigRejected"/>, <see cref="ConfigUncertain"/> or <see cref="ConfigUnavailable"/>, a change first
+/// announced by <see cref="WriteJournaled"/>. A command that reaches the writer after its deadline is dropped unread
+/// (<see cref="ConfigUnavailable"/>): its sender has already given up on it.
+/// </summary>
+public interface IConfigCommand : IClusterMessage
+{
+    DateTimeOffset Deadline { get; }
+}
+
+/// <summary>kubectl apply of these manifests (YAML the sender's node validated): create or update each resource, all or nothing.</summary>
+public sealed record WriteConfig(string Manifests, DateTimeOffset Deadline) : IConfigCommand;
+
+/// <summary>Delete one resource.</summary>
+public sealed record RemoveResource(string Kind, string Namespace, string Name, DateTimeOffset Deadline) : IConfigCommand;
+
+public enum ChangeAction { Created, Updated, Unchanged, Deleted }
+
+public sealed record ResourceChange(ResourceKey Key, ChangeAction Action);
+
+/// <summary>Journaled as <see cref="Revision"/> and on a majority of nodes (or nothing changed: every change <see cref="ChangeAction.Unchanged"/>).</summary>
+public sealed record ConfigAccepted(long Revision, IReadOnlyList<ResourceChange> Changes, IReadOnlyList<Diagnostic> Warnings) : IClusterMessage;
+
+/// <summary>Refused; nothing changed.</summary>
+public sealed record ConfigRejected(IReadOnlyList<Diagnostic> Errors, bool Conflict = false, bool NotFound = false) : IClusterMessage;
+
+/// <summary>
+/// Before the final answer: the change is journaled as <see cref="Revision"/>. From here on it happens (by this writer
+/// or its successor) unless the journal itself is lost; a client that hears nothing more knows the revision its
+/// outcome hangs on.
+/// </summary>
+public sealed record WriteJournaled(long Revision) : IClusterMessage;
+
+/// <summary>
+/// The outcome is not known: journaled as <see cref="Revision"/> but not confirmed on a majority of nodes (it spreads as
+/// nodes become reachable), or (null) no answer in time or a journal write that failed without saying whether it was
+/// stored. Applying the same content again is safe: it is then accepted, or reported unchanged.
+/// </summary>
+public sealed record ConfigUncertain(long? Revision, string Reason) : IClusterMessage;
+
+/// <summary>Certainly not applied (no majority reachable, or the writer dropped it unread); try again later.</summary>
+public sealed record ConfigUnavailable(string Reason) : IClusterMessage;
