@@ -20,7 +20,8 @@ public sealed record AccessLogEntry(
     long BytesReceived,
     long BytesSent,
     ResponseFlags Flags,
-    string Detail)
+    string Detail,
+    string? Sni = null)
 {
     public override string ToString() => AppendTo(new StringBuilder(256)).ToString();
 
@@ -35,6 +36,8 @@ public sealed record AccessLogEntry(
         sb.Append(" duration=").Append((long)Duration.TotalMilliseconds).Append("ms");
         sb.Append(" src=").Append(Source).Append(" listener=").Append(Listener);
         if (Gateway is not null) sb.Append(" gateway=").Append(Gateway);
+        // Envoy's requested_server_name: only on listeners that read the ClientHello.
+        if (Sni is not null) sb.Append(" sni=").Append(Sni);
         sb.Append(" vs=").Append(VirtualService ?? "-").Append(" rule=");
         if (Rule is { } rule) sb.Append(rule);
         else sb.Append('-');

@@ -1,6 +1,9 @@
 using System.Collections.Immutable;
 using System.Net;
 using Akka.Actor;
+using Akka.IO;
+using Akka.Streams;
+using AkkaL4.Actors.DataPlane.Preamble;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Actors.Routing;
@@ -10,10 +13,13 @@ using AkkaL4.Actors.Upstreams;
 namespace AkkaL4.Actors.DataPlane;
 
 /// <summary>
-/// One accepted connection, from decision to the last byte: decide from the node's current snapshot,
-/// get an endpoint from the router actors, connect (retrying another endpoint on failure), relay
-/// both directions with half-close, enforce idleTimeout and maxConnectionDuration, then report bytes,
-/// duration and flags in one access-log entry and stop.
+/// One accepted connection, from decision to the last byte, in three states. <b>Reading</b> (only where
+/// needed): the PROXY header a load balancer in front sends, then the TLS ClientHello for its SNI,
+/// within preamble-timeout and max-client-hello; what was read is kept and relayed. <b>Dialling</b>:
+/// decide from the snapshot taken at accept, get an endpoint from the router actors, connect
+/// (retrying another endpoint on failure; TLS origination and its handshake count as part of the
+/// connect). <b>Relaying</b>: both directions with half-close, idleTimeout and maxConnectionDuration.
+/// Then one access-log entry with bytes, duration and flags, and stop.
 /// </summary>
 public sealed class ConnectionActor : UntypedActor, IWithTimers
 {
@@ -26,6 +32,13 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         private DrainTimeout() { }
     }
 
+    private enum State { Reading, Dialling, Relaying }
+
+    /// <summary>What the reading state waits for next.</summary>
+    private enum Expect { ProxyHeader, ClientHello }
+
+    private sealed record PreambleRead(ByteString? Bytes, Exception? Failure);
+    private sealed record PreambleTimedOut;
     private sealed record Connected(TcpConnection Upstream);
     private sealed record ConnectFailed(Exception Cause);
 
@@ -72,13 +85,18 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private readonly ITcpTransport _transport;
     private readonly DataPlaneSettings _settings;
     private readonly DataPlaneMetrics _metrics;
+    private readonly IMaterializer _materializer;
     private readonly Relays _relays;
 
     private readonly DateTimeOffset _start = DateTimeOffset.UtcNow;
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
+    private State _state = State.Dialling;
     private RelayStage.Control? _relay;
     private ImmutableHashSet<string> _tried = ImmutableHashSet<string>.Empty;
     private string _listener = "";
+    private IpPort _listenerAddress;
+    private RouteSnapshot _snapshot = RouteSnapshot.Empty;
+    private CompiledListener? _compiled;
     private Decision _decision;
     private Attempt? _attempt;
     private UpstreamAssigned? _upstream;
@@ -86,9 +104,22 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private string _detail = "";
     private int _attempts;
     private int _directionsOpen = 2;
-    private bool _relaying;
     private bool _reported;
     private string? _refusedCluster;
+
+    // The reading state: what arrived so far, the part of it that was a PROXY header (not relayed), and what it told.
+    private Expect _expect;
+    private byte[] _preamble = [];
+    private int _preambleLength;
+    private int _proxyHeaderLength;
+    private CancellationTokenSource? _reading;
+    /// <summary>The client: the connection's peer, or the source a PROXY header gave.</summary>
+    private IPEndPoint _client;
+    /// <summary>Where the client connected to: the listener, or the destination a PROXY header gave.</summary>
+    private IPEndPoint _original;
+    private string? _sni;
+    /// <summary>Why no SNI is known; the connection is refused with this flag when the decision needs one.</summary>
+    private (ResponseFlags Flag, string Detail)? _noSni;
 
     // Created directly, not by reflection over an expression: this runs once per connection.
     public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) =>
@@ -104,45 +135,209 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane)
     {
         _accepted = accepted;
-        (_routes, _routers, _transport, _settings, _metrics, _, _relays, _) = dataPlane;
+        _client = accepted.Remote;
+        _original = accepted.Local;
+        (_routes, _routers, _transport, _settings, _metrics, _materializer, _relays, _) = dataPlane;
     }
 
-    // A switch, not ReceiveActor's Receive<T>: those build a handler table per actor, that is per connection
-    // (about 3 KB allocated, most of it held while the connection lives; measured in bench/README.md).
+    // A switch on the state, not ReceiveActor's Receive<T> and Become: those build handler tables per actor, that
+    // is per connection (about 3 KB allocated, most of it held while the connection lives; bench/README.md).
     protected override void OnReceive(object message)
     {
-        switch (message)
+        switch (_state, message)
         {
-            case UpstreamAssigned assigned: Connect(assigned); break;
-            case UpstreamRefused r: Refuse(r.Flag, r.Detail, r.Cluster); break;
-            case Connected connected: OnConnected(connected); break;
-            case ConnectFailed failed: OnConnectFailed(failed); break;
-            case DirectionEnded ended: OnDirectionEnded(ended); break;
-            case DurationElapsed:
+            case (State.Reading, PreambleRead read): OnPreambleRead(read); break;
+            case (State.Reading, PreambleTimedOut): OnPreambleTimedOut(); break;
+            // A read that completed as the preamble timed out: its bytes still go upstream first.
+            case (State.Dialling, PreambleRead { Bytes: { IsEmpty: false } late }): Keep(late); break;
+            case (State.Dialling, PreambleRead): break;
+            case (State.Dialling, UpstreamAssigned assigned): Connect(assigned); break;
+            case (State.Dialling, UpstreamRefused r): Refuse(r.Flag, r.Detail, r.Cluster); break;
+            case (State.Dialling, Connected connected): OnConnected(connected); break;
+            case (State.Dialling, ConnectFailed failed): OnConnectFailed(failed); break;
+            case (State.Relaying, DirectionEnded ended): OnDirectionEnded(ended); break;
+            case (State.Relaying, DurationElapsed):
                 _flags |= ResponseFlags.DurationTimeout;
                 _detail = "maxConnectionDuration reached";
                 _relay?.Stop(null);
                 break;
-            case DrainTimeout:
+            case (State.Relaying, DrainTimeout):
                 _detail = "closed at the node's drain timeout";
-                if (_relaying) _relay?.Stop(null);
-                else Context.Stop(Self);
+                _relay?.Stop(null);
                 break;
+            case (_, DrainTimeout): Drained(); break;
             default: Unhandled(message); break;
         }
+    }
+
+    private void Drained()
+    {
+        _detail = "closed at the node's drain timeout";
+        Context.Stop(Self);
     }
 
     protected override void PreStart()
     {
         // The client is joined to an upstream only once one is connected, so failed attempts never touch it.
         var local = _accepted.Local;
-        var localKey = IpKey.From(local.Address);
-        _listener = new IpPort(localKey, local.Port).ToString();
+        _listenerAddress = new IpPort(IpKey.From(local.Address), local.Port);
+        _listener = _listenerAddress.ToString();
         _metrics.Accepted(_listener);
 
-        var snapshot = _routes.Current;
-        var source = IpKey.From(_accepted.Remote.Address);
-        _decision = snapshot.Decide(new IpPort(localKey, local.Port), source, localKey);
+        // The whole connection is decided on the snapshot in force when it was accepted.
+        _snapshot = _routes.Current;
+        var listener = _compiled = _snapshot.FindListener(_listenerAddress);
+        var acceptProxy = _settings.AcceptProxyProtocol && listener is { Kind: ListenerKind.Gateway };
+        if (!acceptProxy && listener is not { RoutesBySni: true })
+        {
+            Decide();
+            return;
+        }
+        _expect = acceptProxy ? Expect.ProxyHeader : Expect.ClientHello;
+        _state = State.Reading;
+        Timers.StartSingleTimer("preamble", new PreambleTimedOut(), _settings.PreambleTimeout);
+        ReadMore();
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    private void ReadMore()
+    {
+        var cancel = _reading = new CancellationTokenSource();
+        var self = Self;
+        var room = _expect == Expect.ProxyHeader ? ProxyProtocol.MaxV2 : _settings.MaxClientHello;
+        _accepted.ReceiveAsync(Math.Max(1, room - _preambleLength + _proxyHeaderLength), cancel.Token).ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully) self.Tell(new PreambleRead(t.Result, null));
+            else if (!cancel.IsCancellationRequested) self.Tell(new PreambleRead(null, t.Exception?.GetBaseException()));
+        }, TaskContinuationOptions.ExecuteSynchronously);
+    }
+
+    private void OnPreambleRead(PreambleRead read)
+    {
+        var what = _expect == Expect.ProxyHeader ? "a complete PROXY header" : "a complete ClientHello";
+        var flag = _expect == Expect.ProxyHeader ? ResponseFlags.ProxyProtocolError : ResponseFlags.MalformedClientHello;
+        if (read.Failure is { } failure)
+        {
+            Refuse(flag, $"the client's connection failed before {what}: {failure.Message}", null);
+            return;
+        }
+        var bytes = read.Bytes!;
+        if (bytes.IsEmpty)
+        {
+            // A client that sends nothing and closes is no TLS client; a mesh listener may still route it by its tcp rules.
+            if (_expect == Expect.ClientHello && _preambleLength == _proxyHeaderLength)
+                ClientHelloRead(new HelloResult(HelloStatus.NotTls, Problem: "the client closed without sending anything"));
+            else Refuse(flag, $"the client closed before {what}", null);
+            return;
+        }
+        Keep(bytes);
+        Advance();
+    }
+
+    private void Keep(ByteString bytes)
+    {
+        if (_preambleLength + bytes.Count > _preamble.Length)
+            Array.Resize(ref _preamble, Math.Max(_preambleLength + bytes.Count, Math.Min(2 * _preamble.Length, ProxyProtocol.MaxV2 + _settings.MaxClientHello)));
+        bytes.CopyTo(_preamble, _preambleLength, bytes.Count);
+        _preambleLength += bytes.Count;
+    }
+
+    /// <summary>Parses what has arrived: the PROXY header first (when expected), then the ClientHello (when the listener routes by SNI).</summary>
+    private void Advance()
+    {
+        if (_expect == Expect.ProxyHeader)
+        {
+            var parsed = ProxyProtocol.Parse(_preamble.AsSpan(0, _preambleLength));
+            switch (parsed.Status)
+            {
+                case ProxyStatus.NeedMore:
+                    ReadMore();
+                    return;
+                case ProxyStatus.Invalid:
+                    _metrics.ProxyProtocolError.Add(1, DataPlaneMetrics.Listener(_listener));
+                    Refuse(ResponseFlags.ProxyProtocolError, $"PROXY protocol: {parsed.Problem}", null);
+                    return;
+            }
+            if (parsed.Header is { Source: { } source, Destination: { } destination })
+                (_client, _original) = (source, destination);
+            _proxyHeaderLength = parsed.Length;
+            if (_compiled is not { RoutesBySni: true })
+            {
+                PreambleDone();
+                return;
+            }
+            _expect = Expect.ClientHello;
+            if (_preambleLength == _proxyHeaderLength)
+            {
+                ReadMore();
+                return;
+            }
+        }
+        var helloBytes = _preambleLength - _proxyHeaderLength;
+        var hello = ClientHello.Read(_preamble.AsSpan(_proxyHeaderLength, helloBytes), _settings.MaxClientHello);
+        if (hello.Status != HelloStatus.NeedMore) ClientHelloRead(hello);
+        else if (helloBytes >= _settings.MaxClientHello)
+            ClientHelloRead(new HelloResult(HelloStatus.Malformed, Problem: $"no complete ClientHello in its first {_settings.MaxClientHello} bytes"));
+        else ReadMore();
+    }
+
+    private void ClientHelloRead(HelloResult hello)
+    {
+        var tags = DataPlaneMetrics.Listener(_listener);
+        switch (hello.Status)
+        {
+            case HelloStatus.Sni:
+                _metrics.SniFound.Add(1, tags);
+                _sni = hello.ServerName;
+                break;
+            case HelloStatus.NoSni:
+                _metrics.SniNotFound.Add(1, tags);
+                _noSni = (ResponseFlags.NoSni, $"no SNI: {hello.Problem}");
+                break;
+            case HelloStatus.NotTls:
+                _metrics.TlsNotFound.Add(1, tags);
+                _noSni = (ResponseFlags.NotTls, $"not TLS: {hello.Problem}");
+                break;
+            default:
+                _metrics.ClientHelloMalformed.Add(1, tags);
+                _noSni = (ResponseFlags.MalformedClientHello, $"malformed ClientHello: {hello.Problem}");
+                break;
+        }
+        PreambleDone();
+    }
+
+    private void OnPreambleTimedOut()
+    {
+        _metrics.PreambleTimeout.Add(1, DataPlaneMetrics.Listener(_listener));
+        _reading?.Cancel();
+        var waited = $"no {(_expect == Expect.ProxyHeader ? "PROXY header" : "ClientHello")} within {_settings.PreambleTimeout}";
+        if (_expect == Expect.ProxyHeader)
+        {
+            Refuse(ResponseFlags.PreambleTimeout, waited, null);
+            return;
+        }
+        // As Istio's sidecars continue after their listener filters time out: a mesh listener may route without an SNI.
+        _noSni = (ResponseFlags.PreambleTimeout, waited);
+        PreambleDone();
+    }
+
+    private void PreambleDone()
+    {
+        Timers.Cancel("preamble");
+        _reading = null;
+        _state = State.Dialling;
+        Decide();
+    }
+
+    // ---------------------------------------------------------------- dialling
+
+    private void Decide()
+    {
+        var source = IpKey.From(_client.Address);
+        _decision = _compiled is null
+            ? _snapshot.Decide(_listenerAddress, source, _listenerAddress.Address, _sni)
+            : _snapshot.Decide(_compiled, source, _listenerAddress.Address, _sni);
         switch (_decision.Result)
         {
             case DecisionResult.Route:
@@ -151,6 +346,10 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             case DecisionResult.NoHealthyUpstream:
                 _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Listener(_listener));
                 Refuse(ResponseFlags.NoHealthyUpstream, Explanation.Of(_decision).Reason, _decision.Target?.Destinations.FirstOrDefault()?.Cluster.Name);
+                break;
+            case var _ when _noSni is { } why:
+                // The listener routes only by SNI and none is known: refused for the reason it is not.
+                Refuse(why.Flag, $"{why.Detail}; {Explanation.Of(_decision).Reason}", null);
                 break;
             default:
                 Refuse(ResponseFlags.NoRoute, Explanation.Of(_decision).Reason, null);
@@ -167,7 +366,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         var policy = assigned.Cluster.Policy;
         var attempt = _attempt = new Attempt();
         var self = Self;
-        _transport.ConnectAsync(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), attempt.Cancel.Token).ContinueWith(t =>
+        Dial(remote, policy, assigned.Cluster.Host, attempt.Cancel.Token).ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully)
             {
@@ -180,21 +379,45 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         }, TaskContinuationOptions.ExecuteSynchronously);
     }
 
+    /// <summary>Connects, and with DestinationRule tls SIMPLE or MUTUAL completes the TLS handshake too: a failed handshake is a failed connect.</summary>
+    private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, string host, CancellationToken cancel)
+    {
+        var plain = await _transport.ConnectAsync(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), cancel).ConfigureAwait(false);
+        return policy.Tls is { } tls
+            ? await TlsOrigination.WrapAsync(plain, tls, host, _materializer, policy.ConnectTimeout, cancel).ConfigureAwait(false)
+            : plain;
+    }
+
     private void OnConnected(Connected connected)
     {
         var assigned = _upstream!;
         assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
-        _relaying = true;
+        _state = State.Relaying;
 
         var policy = assigned.Cluster.Policy;
         var self = Self;
-        var parts = new RelayParts(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)));
+        var parts = new RelayParts(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)),
+            UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
         _relay = parts.Control;
         _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay);
         _relays.Run(_accepted, connected.Upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
             Timers.StartSingleTimer("max-duration", new DurationElapsed(), max);
+    }
+
+    /// <summary>What the upstream gets before the client's next bytes: a PROXY header if the policy says so, then what was read to route.</summary>
+    private ByteString? UpstreamPreamble(UpstreamPolicy policy, out int fromClient)
+    {
+        var header = policy.ProxyProtocolVersion switch
+        {
+            "V1" => ProxyProtocol.V1(_client, _original),
+            "V2" => ProxyProtocol.V2(_client, _original),
+            _ => null,
+        };
+        fromClient = _preambleLength - _proxyHeaderLength;
+        var read = fromClient > 0 ? ByteString.FromBytes(_preamble, _proxyHeaderLength, fromClient) : null;
+        return header is null ? read : read is null ? ByteString.FromBytes(header) : ByteString.FromBytes(header).Concat(read);
     }
 
     private void OnConnectFailed(ConnectFailed failed)
@@ -214,7 +437,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _detail = _detail.Length == 0 ? why : $"{_detail}; {why}";
         if (_attempts < _settings.MaxConnectAttempts)
         {
-            _routers.Tell(new PickUpstream(_decision.Target!, LoadBalancers.HashOf(IpKey.From(_accepted.Remote.Address)), _tried));
+            _routers.Tell(new PickUpstream(_decision.Target!, LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried));
             return;
         }
         Refuse(ResponseFlags.UpstreamRetryLimitExceeded, $"{_detail}; {_attempts} attempt(s), giving up", assigned.Cluster.Name);
@@ -230,7 +453,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
                 _flags |= ResponseFlags.IdleTimeout;
                 _detail = $"idle for {_upstream!.Cluster.Policy.IdleTimeout}";
             }
-            else if (_detail.Length == 0 || !_relaying) _detail = $"{(ended.Upstream ? "client side" : "upstream side")}: {cause.Message}";
+            else if (_detail.Length == 0) _detail = $"{(ended.Upstream ? "client side" : "upstream side")}: {cause.Message}";
         }
         if (--_directionsOpen > 0) return;
         if (_detail.Length == 0) _detail = "closed";
@@ -249,7 +472,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
-        if (!_relaying)
+        _reading?.Cancel();
+        if (_state != State.Relaying)
         {
             _accepted.Close();
             if (_upstream is not null)
@@ -278,9 +502,9 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.Endpoint.ToString(), _relay,
             _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}");
         var target = _decision.Target;
-        var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _accepted.Remote.ToString(), _listener, _decision.Gateway,
+        var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _client.ToString(), _listener, _decision.Gateway,
             target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.Endpoint.ToString(),
-            rx, tx, _flags, _detail);
+            rx, tx, _flags, _detail, _sni);
         Context.System.EventStream.Publish(entry);
     }
 }

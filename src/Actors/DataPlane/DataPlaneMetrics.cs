@@ -29,6 +29,13 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> OutlierEjectionsOverflow { get; }
     public Counter<long> HealthCheckAttempts { get; }
     public Counter<long> HealthCheckFailures { get; }
+    // What was read before routing (Envoy's tls_inspector and proxy_protocol listener filter stats).
+    public Counter<long> SniFound { get; }
+    public Counter<long> SniNotFound { get; }
+    public Counter<long> TlsNotFound { get; }
+    public Counter<long> ClientHelloMalformed { get; }
+    public Counter<long> PreambleTimeout { get; }
+    public Counter<long> ProxyProtocolError { get; }
 
     public DataPlaneMetrics(string node)
     {
@@ -49,6 +56,12 @@ public sealed class DataPlaneMetrics : IDisposable
         OutlierEjectionsOverflow = _meter.CreateCounter<long>("outlier_detection_ejections_overflow", description: "Ejections maxEjectionPercent did not allow");
         HealthCheckAttempts = _meter.CreateCounter<long>("health_check_attempt", description: "Active health checks started");
         HealthCheckFailures = _meter.CreateCounter<long>("health_check_failure", description: "Active health checks that failed");
+        SniFound = _meter.CreateCounter<long>("tls_inspector_sni_found", description: "ClientHellos read with a server name");
+        SniNotFound = _meter.CreateCounter<long>("tls_inspector_sni_not_found", description: "ClientHellos read without a server name (NSNI where refused)");
+        TlsNotFound = _meter.CreateCounter<long>("tls_inspector_tls_not_found", description: "Connections on an SNI listener that did not start with TLS (NTLS where refused)");
+        ClientHelloMalformed = _meter.CreateCounter<long>("tls_inspector_client_hello_malformed", description: "Malformed or oversized ClientHellos (DPE where refused)");
+        PreambleTimeout = _meter.CreateCounter<long>("downstream_pre_cx_timeout", description: "PROXY headers or ClientHellos that did not arrive within preamble-timeout (LFT where refused)");
+        ProxyProtocolError = _meter.CreateCounter<long>("downstream_cx_proxy_proto_error", description: "Connections refused for a missing or malformed PROXY header (PPE)");
     }
 
     /// <summary>Per listener, per upstream cluster and per endpoint (<c>cluster endpoint</c>): what the status page shows.</summary>

@@ -4,7 +4,7 @@ namespace AkkaL4.Actors.DataPlane;
 
 /// <summary>The <c>akkal4.data-plane</c> section of cluster.hocon.</summary>
 public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog, TimeSpan BindRetry, TimeSpan BindRetryMax, string Transport,
-    TimeSpan DrainTimeout, int MaxConnections, int MaxConnectionsPerListener)
+    TimeSpan DrainTimeout, int MaxConnections, int MaxConnectionsPerListener, TimeSpan PreambleTimeout, int MaxClientHello, bool AcceptProxyProtocol)
 {
     /// <summary>Overrides <c>akkal4.data-plane.transport</c> (used to run the test suite on each transport).</summary>
     public const string TransportVariable = "AKKAL4_TRANSPORT";
@@ -21,7 +21,10 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             // No defaults in code for these: the built-in cluster.hocon is always the fallback.
             c.GetTimeSpan("drain-timeout", null),
             c.GetInt("max-connections"),
-            c.GetInt("max-connections-per-listener"));
+            c.GetInt("max-connections-per-listener"),
+            c.GetTimeSpan("preamble-timeout", null),
+            (int)Math.Clamp(c.GetByteSize("max-client-hello") ?? 0, 256, 1 << 20),
+            c.GetBoolean("accept-proxy-protocol"));
     }
 }
 

@@ -75,6 +75,8 @@ internal sealed class RelayStage(RelayParts? parts)
         private bool _upEnded;
         private bool _downEnded;
         private long _lastActivity = Environment.TickCount64;
+        /// <summary>Sent upstream before the client's next bytes (a PROXY header, the bytes read to route the connection).</summary>
+        private ByteString? _preamble;
         /// <summary>What the directions still open are reported to have ended with, when the stage stops.</summary>
         private Exception? _stopCause = new OperationCanceledException("relay stopped");
 
@@ -82,6 +84,7 @@ internal sealed class RelayStage(RelayParts? parts)
         {
             _parts = parts;
             _control = control;
+            _preamble = parts.UpstreamPreamble is { IsEmpty: false } preamble ? preamble : null;
             SetHandler(stage._fromClient,
                 onPush: () =>
                 {
@@ -90,10 +93,28 @@ internal sealed class RelayStage(RelayParts? parts)
                     _lastActivity = Environment.TickCount64;
                     Push(stage._toUpstream, bytes);
                 },
-                onUpstreamFinish: () => { Complete(stage._toUpstream); Ended(up: true, null); },
+                onUpstreamFinish: () =>
+                {
+                    // The client may finish before the upstream asked for anything: its preamble still goes first.
+                    if (_preamble is { } preamble)
+                    {
+                        _preamble = null;
+                        Emit(stage._toUpstream, preamble, () => Complete(stage._toUpstream));
+                    }
+                    else Complete(stage._toUpstream);
+                    Ended(up: true, null);
+                },
                 onUpstreamFailure: e => { Fail(stage._toUpstream, e); Ended(up: true, e); });
             SetHandler(stage._toUpstream,
-                onPull: () => Pull(stage._fromClient),
+                onPull: () =>
+                {
+                    if (_preamble is null) Pull(stage._fromClient);
+                    else
+                    {
+                        Push(stage._toUpstream, _preamble);
+                        _preamble = null;
+                    }
+                },
                 onDownstreamFinish: cause => { Cancel(stage._fromClient, cause); Ended(up: true, Failure(cause)); });
             SetHandler(stage._fromUpstream,
                 onPush: () =>
@@ -119,6 +140,7 @@ internal sealed class RelayStage(RelayParts? parts)
                 else FailStage(failure);
             });
             _control.Attach(end);
+            Interlocked.Add(ref _control.FromClient, _parts.PreambleFromClient);
             if (_parts.IdleTimeout is { } idle) ScheduleOnce("idle", idle);
         }
 
@@ -156,9 +178,12 @@ internal sealed class RelayStage(RelayParts? parts)
 
 /// <summary>
 /// What one relayed connection's stages need: its idle timeout, where each direction's end is
-/// reported, and (for two connections of the socket transport) its two sockets.
+/// reported, (for two connections of the socket transport) its two sockets, and the bytes the
+/// upstream gets first: <see cref="PreambleFromClient"/> of them (the last ones) came from the client
+/// before the relay began and count as bytes from it.
 /// </summary>
-internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<bool, Exception?> DirectionEnded, Socket? Client = null, Socket? Upstream = null)
+internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<bool, Exception?> DirectionEnded, Socket? Client = null, Socket? Upstream = null,
+    ByteString? UpstreamPreamble = null, int PreambleFromClient = 0)
     : Attributes.IAttribute
 {
     /// <summary>The relay's byte counts and stop, known before it runs.</summary>

@@ -19,6 +19,16 @@ public enum ResponseFlags
     IdleTimeout = 32,
     /// <summary>DT: maxConnectionDuration reached.</summary>
     DurationTimeout = 64,
+    /// <summary>NSNI (ours): the ClientHello named no server, and the listener routes only by SNI.</summary>
+    NoSni = 128,
+    /// <summary>NTLS (ours): the client did not start with TLS on a listener that routes only by SNI.</summary>
+    NotTls = 256,
+    /// <summary>DPE (Envoy's downstream protocol error): a malformed or oversized ClientHello.</summary>
+    MalformedClientHello = 512,
+    /// <summary>LFT (ours, after Envoy's listener_filters_timeout): the PROXY header or ClientHello did not arrive in time.</summary>
+    PreambleTimeout = 1024,
+    /// <summary>PPE (ours): a PROXY protocol header was expected and is missing or malformed.</summary>
+    ProxyProtocolError = 2048,
 }
 
 public static class ResponseFlagNames
@@ -28,6 +38,8 @@ public static class ResponseFlagNames
         (ResponseFlags.NoRoute, "NC"), (ResponseFlags.NoHealthyUpstream, "UH"), (ResponseFlags.UpstreamConnectFailure, "UF"),
         (ResponseFlags.UpstreamOverflow, "UO"), (ResponseFlags.UpstreamRetryLimitExceeded, "URX"),
         (ResponseFlags.IdleTimeout, "IT"), (ResponseFlags.DurationTimeout, "DT"),
+        (ResponseFlags.NoSni, "NSNI"), (ResponseFlags.NotTls, "NTLS"), (ResponseFlags.MalformedClientHello, "DPE"),
+        (ResponseFlags.PreambleTimeout, "LFT"), (ResponseFlags.ProxyProtocolError, "PPE"),
     ];
 
     /// <summary>Envoy style: <c>-</c> when none, else the short names joined by commas.</summary>

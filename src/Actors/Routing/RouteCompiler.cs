@@ -116,14 +116,17 @@ public sealed class RouteCompiler
                     continue;
                 }
                 var vsByNamespace = namespaces.ToDictionary(ns => ns, ns => MeshRuleSet(service, port, ns));
+                var rules = MeshRuleSet(service, port, null);
+                var tls = port.Protocol is "TLS" or "HTTPS";
                 yield return new CompiledListener
                 {
                     Address = at,
                     Kind = ListenerKind.Mesh,
                     Service = service,
-                    Tls = port.Protocol is "TLS" or "HTTPS",
+                    Tls = tls,
+                    RoutesBySni = tls || rules.Tls.Length > 0 || vsByNamespace.Values.Any(r => r.Tls.Length > 0),
                     ByNamespace = vsByNamespace,
-                    Rules = MeshRuleSet(service, port, null),
+                    Rules = rules,
                 };
             }
         }
@@ -207,7 +210,7 @@ public sealed class RouteCompiler
         {
             var protocol = server.Port?.Protocol?.ToUpperInvariant();
             if (server.Port?.Number is not { } number) continue;
-            if (protocol is not ("TCP" or "TLS") || (protocol == "TLS" && server.Tls?.Mode is not (null or "PASSTHROUGH")))
+            if (protocol is not ("TCP" or "TLS") || (protocol == "TLS" && server.Tls?.Mode is not (null or "PASSTHROUGH" or "AUTO_PASSTHROUGH")))
             {
                 _notes.Add($"Gateway {gw.Metadata.Namespace}/{gw.Metadata.Name} server {server.Port.Name}: protocol {server.Port.Protocol}"
                            + (protocol == "TLS" ? $" with TLS mode {server.Tls?.Mode}" : "") + " is not served by an L4 router (TCP and TLS passthrough only)");
@@ -269,8 +272,50 @@ public sealed class RouteCompiler
                 }
             }
             var ruleSet = new RuleSet { Tcp = tls ? [] : rules.ToArray(), Tls = tls ? rules.ToArray() : [] };
-            yield return new CompiledListener { Address = at, Kind = ListenerKind.Gateway, Gateways = gateways, Tls = tls, Rules = ruleSet };
+            yield return new CompiledListener
+            {
+                Address = at, Kind = ListenerKind.Gateway, Gateways = gateways, Tls = tls, RoutesBySni = tls, Rules = ruleSet,
+                AutoPassthrough = AutoPassthrough(list),
+            };
         }
+    }
+
+    /// <summary>
+    /// Istio's AUTO_PASSTHROUGH without Kubernetes: every service a server admits, on each of its ports
+    /// and subsets, is reachable by the SNI <c>outbound_.PORT_.SUBSET_.HOST</c> (<c>_</c> for no subset),
+    /// with no VirtualService involved.
+    /// </summary>
+    private Dictionary<string, (RouteTarget Target, string Gateway)> AutoPassthrough(List<(Gateway Gateway, Server Server)> servers)
+    {
+        var routes = new Dictionary<string, (RouteTarget, string)>(StringComparer.Ordinal);
+        foreach (var (gw, server) in servers.Where(x => x.Server.Tls?.Mode == "AUTO_PASSTHROUGH"))
+        foreach (var service in _catalog.Services.Where(s => AdmitsService(gw, server, s)))
+        {
+            var rule = _destinationRules.Resolve(service.Host, service.Namespace, gw.Metadata.Namespace);
+            foreach (var port in service.Ports)
+            foreach (var subset in new string?[] { null }.Concat(rule?.Subsets.Select(x => x.Name) ?? []))
+            {
+                var sni = $"outbound_.{port.Number}_.{subset}_.{service.Host}";
+                if (routes.ContainsKey(sni)) continue;
+                var destination = Destination(service.Host, subset, port.Number, 100, service.Namespace, gw.Metadata.Namespace, service);
+                routes[sni] = (NewTarget(null, "auto-passthrough", null, [destination],
+                    $"AUTO_PASSTHROUGH at {Key(gw)}: the SNI names {destination.Cluster.Name}"), Key(gw));
+            }
+        }
+        return routes;
+    }
+
+    /// <summary>A server host <c>ns/host</c> admits the services of <c>ns</c> (<c>.</c> = the gateway's, <c>*</c> = any) whose host it covers.</summary>
+    private static bool AdmitsService(Gateway gw, Server server, ServiceDef service)
+    {
+        foreach (var serverHost in server.Hosts)
+        {
+            var slash = serverHost.IndexOf('/');
+            var ns = slash < 0 ? "*" : serverHost[..slash];
+            if (ns == ".") ns = gw.Metadata.Namespace;
+            if ((ns == "*" || ns == service.Namespace) && HostName.Covers(slash < 0 ? serverHost : serverHost[(slash + 1)..], service.Host)) return true;
+        }
+        return false;
     }
 
     private static CompiledBlock Block(int? port, Seq<string> blockGateways, List<string> vsGateways, List<string> through, string vsNamespace, string[] sni)
@@ -361,7 +406,8 @@ public sealed class RouteCompiler
                 ? $"subset {subset} of {host}: no DestinationRule applies to {host}"
                 : $"subset {subset} of {host} is not declared by {string.Join(", ", rule.Sources)}");
         else if (service.Passthrough)
-            (status, detail) = (ClusterStatus.Passthrough, $"{host} has resolution NONE: connections go to their original destination");
+            (status, detail) = (ClusterStatus.Passthrough,
+                $"{host} has resolution NONE and no endpoints: that means the original destination, which a router without transparent interception cannot reach");
         else
         {
             endpoints = service.EndpointsFor(portDef!)

@@ -43,7 +43,8 @@ public sealed class UpstreamCluster
 
     public DecisionResult Outcome => Status switch
     {
-        ClusterStatus.Ok or ClusterStatus.Passthrough => DecisionResult.Route,
+        // Resolution NONE (the original destination) is refused by the data plane too: one answer in explain and on live connections.
+        ClusterStatus.Ok => DecisionResult.Route,
         ClusterStatus.NoEndpoints => DecisionResult.NoHealthyUpstream,
         _ => DecisionResult.NoRoute,
     };
@@ -139,6 +140,15 @@ public sealed class CompiledListener
     /// <summary>Gateway: the Gateways (<c>ns/name</c>) whose servers this listener serves.</summary>
     public IReadOnlyList<string> Gateways { get; init; } = [];
     public bool Tls { get; init; }
+    /// <summary>
+    /// The connection's ClientHello is read before deciding: a TLS gateway listener, or a mesh listener
+    /// on a TLS port or with <c>tls</c> rules. A gateway's TLS listener routes only by SNI; a mesh one
+    /// without an SNI falls back to its tcp rules, as Istio's sidecar does.
+    /// </summary>
+    public bool RoutesBySni { get; init; }
+    /// <summary>AUTO_PASSTHROUGH servers: the cluster named by an SNI <c>outbound_.PORT_.SUBSET_.HOST</c>, and the gateway.</summary>
+    internal IReadOnlyDictionary<string, (RouteTarget Target, string Gateway)> AutoPassthrough { get; init; } =
+        new Dictionary<string, (RouteTarget, string)>();
     internal Dictionary<string, RuleSet> ByNamespace { get; init; } = new();
     internal RuleSet Rules { get; init; } = null!;
 
@@ -223,6 +233,7 @@ public sealed class RouteSnapshot
                     return Routed(listener, rule.Target, rule.Gateway, client);
                 }
             }
+            if (sni is not null && listener.AutoPassthrough.TryGetValue(sni, out var auto)) return Routed(listener, auto.Target, auto.Gateway, client);
             return new Decision(DecisionResult.NoRoute, listener, null, null, client);
         }
 

@@ -34,6 +34,13 @@ public sealed record OutlierPolicy(
         (LocalOriginFailures is { } local ? $",consecutiveLocalOriginFailures={local}" : "");
 }
 
+/// <summary>
+/// DestinationRule <c>trafficPolicy.tls</c> SIMPLE or MUTUAL: the upstream side is wrapped in TLS
+/// (DISABLE or unset: plain; ISTIO_MUTUAL is refused by validation).
+/// </summary>
+public sealed record UpstreamTls(string Mode, string? CaCertificates, string? ClientCertificate, string? PrivateKey, string? Sni,
+    Seq<string> SubjectAltNames, bool InsecureSkipVerify);
+
 /// <summary>The traffic policy a cluster runs with after DestinationRule lookup, subset override and port-level replacement.</summary>
 public sealed record UpstreamPolicy(
     LoadBalancerKind LoadBalancer,
@@ -44,7 +51,8 @@ public sealed record UpstreamPolicy(
     TcpKeepalive? Keepalive,
     OutlierPolicy? Outlier,
     string? ProxyProtocolVersion,
-    HealthCheckPolicy? HealthCheck = null)
+    HealthCheckPolicy? HealthCheck = null,
+    UpstreamTls? Tls = null)
 {
     public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromHours(1);
@@ -72,7 +80,10 @@ public sealed record UpstreamPolicy(
                 od.MinHealthPercent ?? 0,
                 od.SplitExternalLocalOriginErrors == true ? od.ConsecutiveLocalOriginFailures ?? 5 : null),
             policy?.ProxyProtocol?.Version,
-            healthCheck);
+            healthCheck,
+            policy?.Tls is { Mode: "SIMPLE" or "MUTUAL" } tls
+                ? new UpstreamTls(tls.Mode, tls.CaCertificates, tls.ClientCertificate, tls.PrivateKey, tls.Sni, tls.SubjectAltNames, tls.InsecureSkipVerify == true)
+                : null);
     }
 
     private static LoadBalancerKind Balancer(LoadBalancerSettings? lb) => lb switch

@@ -83,7 +83,8 @@ internal static class ExplainCommand
             }
 
             var snapshot = RouteCompiler.Compile(resources, labels);
-            var decision = snapshot.Decide(new IpPort(dst.Address, dst.Port), src.Address, dst.Address, parse.GetValue(sni));
+            var decision = snapshot.Decide(new IpPort(dst.Address, dst.Port), src.Address, dst.Address,
+                parse.GetValue(sni) is { } serverName ? Actors.DataPlane.Preamble.ClientHello.Normalize(serverName) : null);
             var explanation = Explanation.Of(decision);
             Console.WriteLine(parse.GetValue(output) == "json"
                 ? JsonSerializer.Serialize(explanation, new JsonSerializerOptions { WriteIndented = true })

@@ -145,11 +145,18 @@ internal static class RunCommand
             Description = "Password of --admin-cert (default: $AKKAL4_ADMIN_CERT_PASSWORD).",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_CERT_PASSWORD"),
         };
+        var acceptProxyProtocol = new Option<bool>("--accept-proxy-protocol")
+        {
+            Description = "Gateway listeners expect a PROXY protocol header (v1 or v2) from a load balancer in front, as Istio's gatewayTopology.proxyProtocol does: "
+                          + "its source address is the client (for sourceLabels, hashing, the access log); a connection without a valid header is refused (flag PPE). "
+                          + "Default: $AKKAL4_ACCEPT_PROXY_PROTOCOL=true, else akkal4.data-plane.accept-proxy-protocol (off).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ACCEPT_PROXY_PROTOCOL") is "true" or "1",
+        };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it. "
             + $"${DataPlaneSettings.TransportVariable}=sockets|akka-streams picks the transport (default: akkal4.data-plane.transport in cluster.hocon, sockets).")
         {
             files, labels, name, seeds, mesh, config, drainTimeout, admin, adminToken, adminCert, adminCertPassword, data, listen, publicHost,
-            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection,
+            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection, acceptProxyProtocol,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -237,6 +244,7 @@ internal static class RunCommand
                 layers.Add(await File.ReadAllTextAsync(path, cancel));
             }
             if (Environment.GetEnvironmentVariable(HoconVariable) is { Length: > 0 } fromEnvironment) layers.Add(fromEnvironment);
+            if (parse.GetValue(acceptProxyProtocol)) layers.Add("akkal4.data-plane.accept-proxy-protocol = on");
             DataPlaneSettings settings;
             try
             {

@@ -6,7 +6,7 @@ namespace AkkaL4.Tests.Config;
 public class NotAppliedFieldTests
 {
     [Fact]
-    public void Upstream_tls_locality_warmup_http_pool_and_http_hash_keys_are_warned_about_where_they_are_set()
+    public void Tls_credential_names_locality_warmup_http_pool_and_http_hash_keys_are_warned_about_where_they_are_set()
     {
         const string manifest = """
             apiVersion: networking.istio.io/v1
@@ -15,7 +15,7 @@ public class NotAppliedFieldTests
             spec:
               host: reviews
               trafficPolicy:
-                tls: {mode: ISTIO_MUTUAL}
+                tls: {mode: SIMPLE, credentialName: reviews-ca}
                 connectionPool:
                   tcp: {maxConnections: 10}
                   http: {http2MaxRequests: 10}
@@ -39,7 +39,7 @@ public class NotAppliedFieldTests
 
         Assert.True(report.Ok, string.Join("; ", report.Errors));
         var top = Assert.Single(report.Warnings, w => w.Field == "spec.trafficPolicy");
-        Assert.Equal("not applied by an L4 router: tls (TLS origination), connectionPool.http, loadBalancer.localityLbSetting, loadBalancer.warmup", top.Message);
+        Assert.Equal("not applied by an L4 router: tls.credentialName (no Kubernetes secrets here: give certificate files), connectionPool.http, loadBalancer.localityLbSetting, loadBalancer.warmup", top.Message);
         Assert.Contains(report.Warnings, w => w.Field == "spec.subsets[0].trafficPolicy" && w.Message.Contains("only useSourceIp hashes at L4"));
         // useSourceIp is applied: nothing to say about v2.
         Assert.DoesNotContain(report.Warnings, w => w.Field.StartsWith("spec.subsets[1]", StringComparison.Ordinal));

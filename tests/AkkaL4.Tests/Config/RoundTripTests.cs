@@ -98,7 +98,7 @@ public class RoundTripTests
               baseEjectionTime: 30s
               maxEjectionPercent: 10
               minHealthPercent: 50
-            tls: {mode: ISTIO_MUTUAL, sni: reviews.shop}
+            tls: {mode: SIMPLE, sni: reviews.shop, caCertificates: /etc/certs/ca.pem}
             proxyProtocol: {version: V2}
             portLevelSettings:
             - port: {number: 9080}

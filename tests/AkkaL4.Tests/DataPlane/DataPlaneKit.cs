@@ -201,14 +201,14 @@ internal sealed class TestRouter : IAsyncDisposable
         node.System.EventStream.Subscribe(tap, typeof(AccessLogEntry));
     }
 
-    public static TestRouter Start(string name, Labels? labels = null, bool serveMesh = true, IReadOnlyList<string>? seeds = null) =>
+    public static TestRouter Start(string name, Labels? labels = null, bool serveMesh = true, IReadOnlyList<string>? seeds = null, string? settings = null) =>
         new(RouterNode.Start(new RouterNodeOptions
         {
             Name = $"{name}-{Guid.NewGuid():N}",
             Labels = labels ?? Labels.Empty,
             ServeMesh = serveMesh,
             Seeds = seeds ?? [],
-            Overrides = Quiet,
+            Overrides = settings is null ? Quiet : $"{Quiet}\n{settings}",
         }));
 
     public Task<RouteSnapshot> ApplyAsync(long revision, params string[] documents) => ApplyAsync(Kit.Resources(documents), revision);

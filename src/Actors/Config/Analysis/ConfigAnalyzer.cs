@@ -56,7 +56,9 @@ public static class ConfigAnalyzer
         foreach (var (path, lb, pool, tls, top) in policies)
         {
             var fields = new List<string>();
-            if (tls is { Mode: not (null or "DISABLE") }) fields.Add("tls (TLS origination)");
+            if (tls is { Mode: "SIMPLE" or "MUTUAL", CredentialName: { Length: > 0 } }) fields.Add("tls.credentialName (no Kubernetes secrets here: give certificate files)");
+            if (lb?.Simple == "PASSTHROUGH")
+                fields.Add("loadBalancer.simple PASSTHROUGH (the original destination needs transparent interception; endpoints are picked by LEAST_REQUEST)");
             if (pool?.Http is not null) fields.Add("connectionPool.http");
             if (lb?.LocalityLbSetting is not null) fields.Add("loadBalancer.localityLbSetting");
             if (lb?.Warmup is not null) fields.Add("loadBalancer.warmup");

@@ -108,6 +108,10 @@ internal static class DestinationRuleValidator
         if (tls is null) return;
         var mode = tls.Mode ?? "DISABLE";
         if (!ClientTlsModes.Contains(mode)) f.Error($"{path}.mode", $"unknown TLS mode '{mode}'; use one of {string.Join(", ", ClientTlsModes)}");
+        // Istio accepts it; AkkaL4 has no mesh CA to issue the workload certificates it needs.
+        if (mode == "ISTIO_MUTUAL")
+            f.Error($"{path}.mode", "ISTIO_MUTUAL needs Istio's mesh certificate authority, which AkkaL4 does not have: "
+                                    + "use MUTUAL with clientCertificate, privateKey and caCertificates files (or SIMPLE)");
         bool Set(string? s) => !string.IsNullOrEmpty(s);
         if (tls.InsecureSkipVerify == true)
         {

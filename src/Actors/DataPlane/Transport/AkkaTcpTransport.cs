@@ -5,6 +5,8 @@ using Akka.Actor;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using Akka;
+using Akka.Util;
 using Reactive.Streams;
 using AkkaL4.Messages.Model;
 
@@ -53,20 +55,65 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
         catch (Exception e)
         {
             // Ends the stream, and with it Akka.IO's attempt.
-            End(toUpstream, fromUpstream);
+            new JoinableSocket(_materializer, toUpstream, fromUpstream).End();
             if (e is TimeoutException) throw new TimeoutException($"connect to {remote} timed out after {options.ConnectTimeout}");
             throw;
         }
     }
 
-    private TcpConnection Joinable(IPEndPoint local, IPEndPoint remote, ISubscriber<ByteString> toSocket, IPublisher<ByteString> fromSocket) =>
-        new(local, remote, () => Flow.FromSinkAndSource(Sink.FromSubscriber(toSocket), Source.FromPublisher(fromSocket)), () => End(toSocket, fromSocket));
-
-    /// <summary>Nothing more to send, nothing more to read: the socket's stream ends and the socket closes.</summary>
-    private void End(ISubscriber<ByteString> toSocket, IPublisher<ByteString> fromSocket)
+    private TcpConnection Joinable(IPEndPoint local, IPEndPoint remote, ISubscriber<ByteString> toSocket, IPublisher<ByteString> fromSocket)
     {
-        Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(toSocket), _materializer);
-        Source.FromPublisher(fromSocket).RunWith(Sink.Cancelled<ByteString>(), _materializer);
+        var socket = new JoinableSocket(_materializer, toSocket, fromSocket);
+        return new TcpConnection(local, remote, socket.Flow, socket.End, socket.ReceiveAsync);
+    }
+
+    /// <summary>
+    /// One socket's stream, joined later. Reading before the join (<see cref="ReceiveAsync"/>) takes the
+    /// socket's bytes through a queue, which the joined flow then goes on reading from.
+    /// </summary>
+    private sealed class JoinableSocket(IMaterializer materializer, ISubscriber<ByteString> toSocket, IPublisher<ByteString> fromSocket)
+    {
+        private (ISinkQueue<ByteString> Queue, UniqueKillSwitch Kill)? _read;
+        private bool _ended;
+        /// <summary>A pull a cancelled read left behind (a queue takes one pull at a time): the joined flow takes its element first.</summary>
+        private Task<Option<ByteString>>? _pull;
+
+        public async Task<ByteString> ReceiveAsync(int max, CancellationToken cancel)
+        {
+            if (_ended) return ByteString.Empty;
+            _read ??= Source.FromPublisher(fromSocket).ViaMaterialized(KillSwitches.Single<ByteString>(), Keep.Right)
+                .ToMaterialized(Sink.Queue<ByteString>(), (kill, queue) => (queue, kill)).Run(materializer);
+            _pull ??= _read.Value.Queue.PullAsync();
+            var next = await _pull.WaitAsync(cancel);
+            _pull = null;
+            _ended = !next.HasValue;
+            return next.HasValue ? next.Value : ByteString.Empty;
+        }
+
+        private Task<Option<ByteString>> Pull(ISinkQueue<ByteString> queue)
+        {
+            var pending = _pull;
+            _pull = null;
+            return pending ?? queue.PullAsync();
+        }
+
+        public Flow<ByteString, ByteString, NotUsed> Flow()
+        {
+            var fromPeer = _ended ? Source.Empty<ByteString>()
+                : _read is { Queue: var queue } ? Source.UnfoldAsync(queue, async q => await Pull(q) is { HasValue: true } next
+                    ? Option<(ISinkQueue<ByteString>, ByteString)>.Create((q, next.Value))
+                    : Option<(ISinkQueue<ByteString>, ByteString)>.None)
+                : Source.FromPublisher(fromSocket);
+            return Akka.Streams.Dsl.Flow.FromSinkAndSource(Sink.FromSubscriber(toSocket), fromPeer);
+        }
+
+        /// <summary>Nothing more to send, nothing more to read: the socket's stream ends and the socket closes.</summary>
+        public void End()
+        {
+            Source.Empty<ByteString>().RunWith(Sink.FromSubscriber(toSocket), materializer);
+            if (_read is { Kill: var kill }) kill.Shutdown();
+            else Source.FromPublisher(fromSocket).RunWith(Sink.Cancelled<ByteString>(), materializer);
+        }
     }
 
     private sealed class Binding(Akka.Streams.Dsl.Tcp.ServerBinding binding) : IListenerBinding

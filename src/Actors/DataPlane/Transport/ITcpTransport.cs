@@ -13,8 +13,11 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// joined to its peer; a connection that is never joined is ended with <see cref="Close"/>.
 /// <see cref="Socket"/> is set by the socket transport: a relay between two such connections runs
 /// a graph fused once for all connections, and never needs <see cref="Flow"/>.
+/// <see cref="ReceiveAsync"/> reads what the peer sent first (a PROXY header, a TLS ClientHello)
+/// before the connection is joined; what it returned is not read again by <see cref="Flow"/>.
 /// </summary>
-public sealed class TcpConnection(IPEndPoint local, IPEndPoint remote, Func<Flow<ByteString, ByteString, NotUsed>> flow, Action close, Socket? socket = null)
+public sealed class TcpConnection(IPEndPoint local, IPEndPoint remote, Func<Flow<ByteString, ByteString, NotUsed>> flow, Action close,
+    Func<int, CancellationToken, Task<ByteString>> receive, Socket? socket = null)
 {
     private Flow<ByteString, ByteString, NotUsed>? _flow;
 
@@ -26,6 +29,9 @@ public sealed class TcpConnection(IPEndPoint local, IPEndPoint remote, Func<Flow
     public Flow<ByteString, ByteString, NotUsed> Flow => _flow ??= flow();
 
     public void Close() => close();
+
+    /// <summary>The next bytes from the peer (at most about <paramref name="max"/>); empty at end of stream. Only before <see cref="Flow"/> is used.</summary>
+    public Task<ByteString> ReceiveAsync(int max, CancellationToken cancel) => receive(max, cancel);
 }
 
 /// <summary>A bound listener; <see cref="Unbind"/> stops accepting (connections already accepted go on).</summary>

@@ -1,0 +1,136 @@
+using System.Text;
+
+namespace AkkaL4.Actors.DataPlane.Preamble;
+
+public enum HelloStatus
+{
+    /// <summary>The bytes so far are a valid beginning: read more.</summary>
+    NeedMore,
+    /// <summary>A complete ClientHello with a host_name in its server_name extension.</summary>
+    Sni,
+    /// <summary>A complete ClientHello without a server name.</summary>
+    NoSni,
+    /// <summary>The first byte is not a TLS handshake record: a plain-text (or other protocol) client.</summary>
+    NotTls,
+    /// <summary>Starts as TLS but is not a well-formed ClientHello (or is larger than allowed).</summary>
+    Malformed,
+}
+
+public readonly record struct HelloResult(HelloStatus Status, string? ServerName = null, string? Problem = null);
+
+/// <summary>
+/// Reads the server name from the start of a TLS connection (RFC 8446 §4.1.2, RFC 6066 §3) without
+/// changing a byte: the caller keeps what it read and relays it as it came. The hello may be split
+/// across records, and the records across reads; both are put together here.
+/// </summary>
+public static class ClientHello
+{
+    private const byte HandshakeRecord = 22;
+    private const byte ClientHelloType = 1;
+    /// <summary>A TLS plaintext record carries at most 2^14 bytes.</summary>
+    private const int MaxRecord = 16384;
+
+    /// <summary>Reads <paramref name="data"/>, everything the client sent so far; a hello above <paramref name="maxHello"/> bytes is malformed.</summary>
+    public static HelloResult Read(ReadOnlySpan<byte> data, int maxHello)
+    {
+        if (data.IsEmpty) return new(HelloStatus.NeedMore);
+        if (data[0] != HandshakeRecord) return new(HelloStatus.NotTls, Problem: $"the first byte (0x{data[0]:x2}) does not start a TLS handshake record");
+        byte[]? message = null;
+        var have = 0;
+        var need = -1;
+        var pos = 0;
+        while (pos + 5 <= data.Length)
+        {
+            if (data[pos] != HandshakeRecord) return Malformed($"a record of type {data[pos]} inside the ClientHello");
+            if (data[pos + 1] != 3) return pos == 0
+                ? new(HelloStatus.NotTls, Problem: $"record version {data[pos + 1]}.{data[pos + 2]} is not TLS")
+                : Malformed($"record version {data[pos + 1]}.{data[pos + 2]}");
+            var length = (data[pos + 3] << 8) | data[pos + 4];
+            if (length is 0 or > MaxRecord) return Malformed($"a handshake record of {length} bytes");
+            var inRecord = data.Slice(pos + 5, Math.Min(length, data.Length - pos - 5));
+            message ??= new byte[Math.Min(data.Length, maxHello + 4)];
+            if (have + inRecord.Length > message.Length) Array.Resize(ref message, Math.Min(have + inRecord.Length, maxHello + 4));
+            inRecord[..Math.Min(inRecord.Length, message.Length - have)].CopyTo(message.AsSpan(have));
+            have = Math.Min(have + inRecord.Length, message.Length);
+            if (need < 0 && have >= 4)
+            {
+                if (message[0] != ClientHelloType) return Malformed($"handshake message type {message[0]}, not ClientHello");
+                need = 4 + ((message[1] << 16) | (message[2] << 8) | message[3]);
+                if (need - 4 > maxHello) return Malformed($"a ClientHello of {need - 4} bytes (more than {maxHello})");
+            }
+            if (need >= 0 && have >= need) return Parse(message.AsSpan(4, need - 4));
+            pos += 5 + length;
+        }
+        return new(HelloStatus.NeedMore);
+    }
+
+    /// <summary>
+    /// A server name as rules compare it: host names compare case-insensitively and a trailing dot
+    /// names the same host. The data plane and <c>explain --sni</c> both pass names through this.
+    /// </summary>
+    public static string Normalize(string serverName) => serverName.ToLowerInvariant().TrimEnd('.');
+
+    private static HelloResult Malformed(string why) => new(HelloStatus.Malformed, Problem: why);
+
+    private static HelloResult Parse(ReadOnlySpan<byte> hello)
+    {
+        var r = new Reader(hello);
+        if (!r.Skip(2 + 32)) return Malformed("ClientHello shorter than its version and random");
+        if (!r.Byte(out var sessionId) || sessionId > 32 || !r.Skip(sessionId)) return Malformed("bad session id");
+        if (!r.U16(out var suites) || suites == 0 || suites % 2 != 0 || !r.Skip(suites)) return Malformed("bad cipher suites");
+        if (!r.Byte(out var compression) || compression == 0 || !r.Skip(compression)) return Malformed("bad compression methods");
+        if (r.AtEnd) return new(HelloStatus.NoSni, Problem: "the ClientHello has no extensions");
+        if (!r.U16(out var extensionsLength) || extensionsLength != r.Left) return Malformed("extensions length does not match the ClientHello");
+        while (!r.AtEnd)
+        {
+            if (!r.U16(out var type) || !r.U16(out var length) || !r.Slice(length, out var body)) return Malformed("a truncated extension");
+            if (type != 0) continue;
+            var names = new Reader(body);
+            if (!names.U16(out var listLength) || listLength != names.Left || listLength == 0) return Malformed("bad server_name list");
+            while (!names.AtEnd)
+            {
+                if (!names.Byte(out var nameType) || !names.U16(out var nameLength) || !names.Slice(nameLength, out var name)) return Malformed("a truncated server name");
+                if (nameType != 0) continue;
+                if (name.IsEmpty || name.Length > 255) return Malformed($"a host_name of {name.Length} bytes");
+                foreach (var c in name)
+                    if (c <= 0x20 || c >= 0x7f) return Malformed("a host_name with a byte that is not a printable ASCII character");
+                return new(HelloStatus.Sni, Normalize(Encoding.ASCII.GetString(name)));
+            }
+            return new(HelloStatus.NoSni, Problem: "the server_name extension has no host_name");
+        }
+        return new(HelloStatus.NoSni, Problem: "the ClientHello has no server_name extension");
+    }
+
+    private ref struct Reader(ReadOnlySpan<byte> data)
+    {
+        private ReadOnlySpan<byte> _rest = data;
+
+        public readonly bool AtEnd => _rest.IsEmpty;
+        public readonly int Left => _rest.Length;
+
+        public bool Skip(int n)
+        {
+            if (n > _rest.Length) return false;
+            _rest = _rest[n..];
+            return true;
+        }
+
+        public bool Byte(out int value)
+        {
+            value = _rest.IsEmpty ? 0 : _rest[0];
+            return Skip(1);
+        }
+
+        public bool U16(out int value)
+        {
+            value = _rest.Length < 2 ? 0 : (_rest[0] << 8) | _rest[1];
+            return Skip(2);
+        }
+
+        public bool Slice(int n, out ReadOnlySpan<byte> slice)
+        {
+            slice = n <= _rest.Length ? _rest[..n] : default;
+            return Skip(n);
+        }
+    }
+}

@@ -1,0 +1,194 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Akka.IO;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using AkkaL4.Actors.DataPlane.Transport;
+using AkkaL4.Actors.Routing;
+
+namespace AkkaL4.Actors.DataPlane;
+
+/// <summary>
+/// DestinationRule <c>tls</c> SIMPLE and MUTUAL: wraps a connected upstream in a TLS client session.
+/// The server's certificate must chain to <c>caCertificates</c> (else the system store) and carry one
+/// of <c>subjectAltNames</c> (else, when <c>sni</c> is set, that name); MUTUAL presents the client
+/// certificate and key. Certificate files are read once per change of their modification time.
+/// </summary>
+internal static class TlsOrigination
+{
+    private static readonly ConcurrentDictionary<(string Path, string? Key, DateTime Modified), object> Files = new();
+
+    /// <summary>The upstream connection as a TLS session; throws (the caller counts it as a connect failure) when the handshake fails.</summary>
+    public static async Task<TcpConnection> WrapAsync(TcpConnection plain, UpstreamTls tls, string host, IMaterializer materializer, TimeSpan timeout, CancellationToken cancel)
+    {
+        var (inner, shutdownInner) = OpenStream(plain, materializer);
+        var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
+        try
+        {
+            var options = new SslClientAuthenticationOptions
+            {
+                TargetHost = tls.Sni ?? host,
+                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(tls, certificate, errors),
+            };
+            if (tls.Mode == "MUTUAL") options.ClientCertificates = [ClientCertificate(tls.ClientCertificate!, tls.PrivateKey!)];
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            deadline.CancelAfter(timeout);
+            try
+            {
+                await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+            {
+                throw new TimeoutException($"TLS handshake with {plain.Remote} timed out after {timeout}");
+            }
+            catch (Exception e) when (e is AuthenticationException or IOException)
+            {
+                throw new IOException($"TLS handshake with {plain.Remote} failed: {Innermost(e)}", e);
+            }
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return new TcpConnection(plain.Local, plain.Remote,
+            () => Flow.FromGraph(new StreamStage(ssl, async () => { await ssl.ShutdownAsync().ConfigureAwait(false); shutdownInner(); })),
+            ssl.Dispose, (_, _) => Task.FromException<ByteString>(new InvalidOperationException("a TLS upstream is never read before it is joined")));
+    }
+
+    private static string Innermost(Exception e)
+    {
+        while (e.InnerException is { } inner) e = inner;
+        return e.Message;
+    }
+
+    /// <summary>The plain connection as a stream, and how to end its sending side (a FIN).</summary>
+    private static (Stream Stream, Action ShutdownSend) OpenStream(TcpConnection plain, IMaterializer materializer)
+    {
+        if (plain.Socket is { } socket)
+            return (new NetworkStream(socket, ownsSocket: true), () =>
+            {
+                try { socket.Shutdown(SocketShutdown.Send); }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+            });
+        var stream = new FlowStream(plain.Flow, materializer);
+        return (stream, stream.ShutdownSend);
+    }
+
+    private static bool Verify(UpstreamTls tls, X509Certificate? certificate, SslPolicyErrors errors)
+    {
+        if (tls.InsecureSkipVerify) return true;
+        if (certificate is null) return false;
+        var server = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
+        if (tls.CaCertificates is { } caFile)
+        {
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            chain.ChainPolicy.CustomTrustStore.AddRange(Authorities(caFile));
+            if (!chain.Build(server)) return false;
+        }
+        else if ((errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) != SslPolicyErrors.None) return false;
+
+        if (!tls.SubjectAltNames.IsEmpty)
+        {
+            var names = server.Extensions.OfType<X509SubjectAlternativeNameExtension>()
+                .SelectMany(san => san.EnumerateDnsNames().Concat(san.EnumerateIPAddresses().Select(ip => ip.ToString()))).ToList();
+            return tls.SubjectAltNames.Any(wanted => names.Any(name => string.Equals(name, wanted, StringComparison.OrdinalIgnoreCase)
+                                                                        || HostName.Covers(name.ToLowerInvariant(), wanted.ToLowerInvariant())));
+        }
+        // Without subjectAltNames, an explicit sni is the name the certificate must carry.
+        return tls.Sni is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
+    }
+
+    private static X509Certificate2Collection Authorities(string path) =>
+        (X509Certificate2Collection)Files.GetOrAdd((path, null, File.GetLastWriteTimeUtc(path)), _ =>
+        {
+            var collection = new X509Certificate2Collection();
+            collection.ImportFromPemFile(path);
+            return collection;
+        });
+
+    private static X509Certificate2 ClientCertificate(string certificate, string key) =>
+        (X509Certificate2)Files.GetOrAdd((certificate, key, File.GetLastWriteTimeUtc(certificate)), _ =>
+        {
+            // Exported and loaded again: SslStream on some platforms wants a key it can persist, not an ephemeral PEM one.
+            using var pem = X509Certificate2.CreateFromPemFile(certificate, key);
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        });
+
+    /// <summary>A connection of the stock transport as a stream: writes are offered to its flow, reads pulled from it.</summary>
+    private sealed class FlowStream : Stream
+    {
+        private readonly ISourceQueueWithComplete<ByteString> _toPeer;
+        private readonly ISinkQueue<ByteString> _fromPeer;
+        private readonly UniqueKillSwitch _stopReading;
+        private ByteString _pending = ByteString.Empty;
+        private bool _sendingEnded;
+
+        public FlowStream(Flow<ByteString, ByteString, Akka.NotUsed> flow, IMaterializer materializer) =>
+            ((_toPeer, _stopReading), _fromPeer) = Source.Queue<ByteString>(16, OverflowStrategy.Backpressure).Via(flow)
+                .ViaMaterialized(KillSwitches.Single<ByteString>(), Keep.Both)
+                .ToMaterialized(Sink.Queue<ByteString>(), Keep.Both).Run(materializer);
+
+        public void ShutdownSend()
+        {
+            if (_sendingEnded) return;
+            _sendingEnded = true;
+            _toPeer.Complete();
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_pending.IsEmpty)
+            {
+                var next = await _fromPeer.PullAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (!next.HasValue) return 0;
+                _pending = next.Value;
+            }
+            var n = Math.Min(buffer.Length, _pending.Count);
+            _pending.Slice(0, n).ToArray().CopyTo(buffer);
+            _pending = _pending.Slice(n);
+            return n;
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var result = await _toPeer.OfferAsync(ByteString.FromBytes(buffer.ToArray())).WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (result is not QueueOfferResult.Enqueued) throw new IOException($"the upstream connection is closed ({result})");
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
+        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public override void Flush() { }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                ShutdownSend();
+                _stopReading.Shutdown();
+            }
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
