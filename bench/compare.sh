@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/compare.sh [--quick]: AkkaL4 side by side with HAProxy and nginx stream on this machine (issue #6).
+# bench/compare.sh [--quick] [--cores 2]: AkkaL4 side by side with HAProxy and nginx stream on this machine (issues #6, #15).
 #
 # Starts identical backends (the load generator's echo, iperf3 -s), then each relay — none ("direct"),
 # AkkaL4 once per transport in $TRANSPORTS, HAProxy (mode tcp, 1 thread) and nginx stream (1 process) —
@@ -9,12 +9,17 @@
 # ratios AkkaL4/HAProxy and AkkaL4/nginx, and writes it with the machine's details to
 # bench/results/<date>.md (<date>-quick.md with --quick). See bench/README.md, "compare.sh".
 #
+# --cores 2: every relay on two cores — HAProxy nbthread 2, nginx a master with 2 workers (measured together),
+# AkkaL4 as it is (it sizes itself by the cores it may use) — and, with no third core on this machine, the
+# load and backends on the same two cores. Results go to <date>[-quick]-2cores.md.
+#
 # Environment (all optional):
 #   TRANSPORTS        AkkaL4 transports to run, one node each (default "default akka-streams";
 #                     "default" = AKKAL4_TRANSPORT unset, i.e. cluster.hocon's akkal4.data-plane.transport)
 #   AKKAL4_NODE_ENV   extra VAR=value pairs for the AkkaL4 nodes only (default: none; see bench/README.md)
 #   BENCH_ROUNDS, BENCH_BULK_SECONDS, BENCH_SECONDS, BENCH_IDLE_CONNECTIONS, BENCH_CONCURRENCY,
 #   BENCH_PINGPONG_CONNECTIONS, BENCH_WARMUP_SECONDS   override the scenario sizes below
+#   BENCH_OPEN_CONN_RATE, BENCH_OPEN_MSG_RATE   the open-loop scenarios' fixed rates (default 1000 connections/s, 8000 msg/s)
 #   BENCH_SKIP_BUILD=1   use the existing Release build
 #   PROXY_CPU / LOAD_CPU the cores for the proxies / for load and backends (default 0 / 1)
 set -uo pipefail
@@ -22,19 +27,22 @@ set -uo pipefail
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 QUICK=0
-for arg in "$@"; do
-  case "$arg" in
+CORES=1
+while (( $# )); do
+  case "$1" in
     --quick) QUICK=1 ;;
+    --cores) shift; CORES=${1:-}; [[ $CORES == 1 || $CORES == 2 ]] || { echo "compare.sh: --cores is 1 or 2" >&2; exit 2; } ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "compare.sh: unknown argument '$arg' (only --quick)" >&2; exit 2 ;;
+    *) echo "compare.sh: unknown argument '$1' (--quick, --cores 2)" >&2; exit 2 ;;
   esac
+  shift
 done
 
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
-COMMAND="bench/compare.sh${*:+ $*}"
+COMMAND="bench/compare.sh$( (( QUICK )) && echo ' --quick')$( (( CORES == 2 )) && echo ' --cores 2')"
 for v in TRANSPORTS AKKAL4_NODE_ENV BENCH_ROUNDS BENCH_BULK_SECONDS BENCH_SECONDS BENCH_IDLE_CONNECTIONS BENCH_CONCURRENCY \
-         BENCH_PINGPONG_CONNECTIONS BENCH_WARMUP_SECONDS BENCH_SKIP_BUILD PROXY_CPU LOAD_CPU; do
+         BENCH_PINGPONG_CONNECTIONS BENCH_WARMUP_SECONDS BENCH_OPEN_CONN_RATE BENCH_OPEN_MSG_RATE BENCH_SKIP_BUILD PROXY_CPU LOAD_CPU; do
   [[ -n "${!v+x}" ]] && COMMAND="$v=\"${!v}\" $COMMAND"
 done
 # The code measured: the commit, and whether tracked files outside bench/results differ from it.
@@ -52,8 +60,13 @@ else
 fi
 CONCURRENCY=${BENCH_CONCURRENCY:-16}
 PINGPONG_CONNECTIONS=${BENCH_PINGPONG_CONNECTIONS:-8}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
+OPEN_CONN_RATE=${BENCH_OPEN_CONN_RATE:-1000}
+OPEN_MSG_RATE=${BENCH_OPEN_MSG_RATE:-8000}
+if (( CORES == 2 )); then
+  PROXY_CPU=${PROXY_CPU:-0,1}; LOAD_CPU=${LOAD_CPU:-0,1}
+else
+  PROXY_CPU=${PROXY_CPU:-0}; LOAD_CPU=${LOAD_CPU:-1}
+fi
 
 # Addresses: all loopback, away from the test suites' 127.0.10.x/20.x/40.x and 127.5.0.x.
 ECHO_BACKEND=127.0.90.1:9000
@@ -72,6 +85,7 @@ install_missing() {
   command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
   command -v curl >/dev/null 2>&1 || need+=(curl)
   command -v ss >/dev/null 2>&1 || need+=(iproute2)
+  command -v pgrep >/dev/null 2>&1 || need+=(procps)
   command -v taskset >/dev/null 2>&1 || need+=(util-linux)
   (( ${#need[@]} == 0 )) && return 0
   [[ $(id -u) == 0 ]] || die "missing ${need[*]}: run as root (apt-get install), or install them first"
@@ -89,7 +103,7 @@ install_missing() {
 install_missing
 
 NPROC=$(nproc)
-if (( NPROC < 2 )); then log "WARNING: $NPROC core(s): proxy and load share core 0"; PROXY_CPU=0; LOAD_CPU=0; fi
+if (( NPROC < 2 )); then log "WARNING: $NPROC core(s): proxy and load share core 0"; PROXY_CPU=0; LOAD_CPU=0; CORES=1; fi
 # A proxy holds two sockets per relayed connection; take the hard limit and fit the idle test under it,
 # leaving room for what a relay holds anyway (an AkkaL4 node has about 300 descriptors open when idle).
 HARD_NOFILE=$(ulimit -Hn)
@@ -130,7 +144,8 @@ RAW=$WORK/raw.txt
 : > "$RAW"
 
 declare -a STARTED=()          # every pid this script started
-declare -A PID=()              # target → the pid whose CPU and RSS are measured
+declare -A PID=()              # target → the pid it was started as
+declare -A PIDS=()             # target → every pid whose CPU and RSS are measured, comma-separated (nginx's workers)
 declare -A FAILED=()           # target → why it is out of the run
 declare -A ADMIN=()            # AkkaL4 target → its admin API
 
@@ -138,6 +153,8 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   local pid
+  local t
+  for t in "${!PIDS[@]}"; do kill -CONT ${PIDS[$t]//,/ } 2>/dev/null; done
   for pid in "${STARTED[@]}"; do kill -CONT "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null; done
   for _ in $(seq 100); do
     local alive=0
@@ -222,6 +239,7 @@ launch() {
     nginx)   start nginx "$PROXY_CPU" nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" ;;
   esac
   PID[$target]=$LAST_PID
+  PIDS[$target]=$LAST_PID
 }
 
 # ready TARGET: waits until the relay serves (AkkaL4: /readyz too); logs and marks it failed otherwise.
@@ -229,6 +247,9 @@ ready() {
   local target=$1 checks=("connects ${ECHO_AT[$1]}" "listening ${IPERF_AT[$1]}")
   [[ $target == akkal4-* ]] && checks=("curl -sf -m 2 -o /dev/null http://${ADMIN[$target]}/readyz" "${checks[@]}")
   if wait_ready "$target" "${PID[$target]}" 120 "${checks[@]}"; then
+    # nginx with workers: the master only supervises; the workers relay, and are measured with it.
+    local workers; workers=$(pgrep -P "${PID[$target]}" | paste -sd, -)
+    [[ $target == nginx && -n $workers ]] && PIDS[$target]="${PID[$target]},$workers"
     log "${TITLE[$target]} ready: pid ${PID[$target]}, echo via ${ECHO_AT[$target]}, iperf3 via ${IPERF_AT[$target]}"
   else
     log "${TITLE[$target]}: ${FAILED[$target]} (see $WORK/$target.log)"; tail -n 20 "$WORK/$target.log" >&2
@@ -309,9 +330,9 @@ EOF
 done
 
 cat > "$WORK/haproxy.cfg" <<EOF
-# compare.sh: HAProxy, mode tcp, one thread, buffers of AkkaL4's size (64 KiB).
+# compare.sh: HAProxy, mode tcp, $CORES thread(s), buffers of AkkaL4's size (64 KiB).
 global
-    nbthread 1
+    nbthread $CORES
     maxconn $PROXY_MAXCONN
     tune.bufsize 65536
 defaults
@@ -331,7 +352,7 @@ frontend iperf
 backend iperf
     server iperf $IPERF_BACKEND
 EOF
-TARGETS+=(haproxy); ECHO_AT[haproxy]=127.0.92.1:9000; IPERF_AT[haproxy]=127.0.92.2:5201; TITLE[haproxy]="HAProxy"
+TARGETS+=(haproxy); ECHO_AT[haproxy]=127.0.92.1:9000; IPERF_AT[haproxy]=127.0.92.2:5201; TITLE[haproxy]="HAProxy$( (( CORES == 2 )) && echo ' (2 threads)')"
 launch haproxy
 
 # Debian's libnginx-mod-stream installs the module in nginx's --modules-path.
@@ -339,11 +360,12 @@ NGINX_MODULES=$(nginx -V 2>&1 | tr ' ' '\n' | sed -n 's/^--modules-path=//p')
 STREAM_MODULE=${NGINX_MODULES:-/usr/lib/nginx/modules}/ngx_stream_module.so
 mkdir -p "$WORK/nginx/logs"
 cat > "$WORK/nginx/nginx.conf" <<EOF
-# compare.sh: nginx stream, one process (the master does the work: no separate worker), 64 KiB buffers.
+# compare.sh: nginx stream, one process (the master does the work: no separate worker) or a master and
+# 2 workers with --cores 2, 64 KiB buffers.
 load_module $STREAM_MODULE;
 daemon off;
-master_process off;
-worker_processes 1;
+master_process $( (( CORES == 2 )) && echo on || echo off );
+worker_processes $CORES;
 worker_rlimit_nofile $NOFILE;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/logs/error.log warn;
@@ -364,7 +386,7 @@ stream {
     }
 }
 EOF
-TARGETS+=(nginx); ECHO_AT[nginx]=127.0.93.1:9000; IPERF_AT[nginx]=127.0.93.2:5201; TITLE[nginx]="nginx"
+TARGETS+=(nginx); ECHO_AT[nginx]=127.0.93.1:9000; IPERF_AT[nginx]=127.0.93.2:5201; TITLE[nginx]="nginx$( (( CORES == 2 )) && echo ' (2 workers)')"
 launch nginx
 
 for target in "${TARGETS[@]}"; do
@@ -372,13 +394,13 @@ for target in "${TARGETS[@]}"; do
 done
 
 # --- scenarios -----------------------------------------------------------------------------------------------
-SCENARIOS=(bulk1 bulk1r bulk8 bulk8r connrate pingpong idle)
+SCENARIOS=(bulk1 bulk1r bulk8 bulk8r connrate connrate-open pingpong pingpong-open idle)
 
 # run_scenario ROUND TARGET SCENARIO: one load generator run; its result line goes to $RAW.
 run_scenario() {
   local round=$1 target=$2 scenario=$3
   local echo_at=${ECHO_AT[$target]} iperf_at=${IPERF_AT[$target]} pid_args=() args
-  [[ $target != direct ]] && pid_args=(--pid "${PID[$target]}")
+  [[ $target != direct ]] && pid_args=(--pid "${PIDS[$target]}")
   case $scenario in
     bulk1)    args=(iperf --target "$iperf_at" --seconds "$BULK_SECONDS" --streams 1) ;;
     bulk1r)   args=(iperf --target "$iperf_at" --seconds "$BULK_SECONDS" --streams 1 --reverse) ;;
@@ -386,6 +408,8 @@ run_scenario() {
     bulk8r)   args=(iperf --target "$iperf_at" --seconds "$BULK_SECONDS" --streams 8 --reverse) ;;
     connrate) args=(connrate --target "$echo_at" --seconds "$SECONDS_PER" --concurrency "$CONCURRENCY" --sources "$SOURCES") ;;
     pingpong) args=(pingpong --target "$echo_at" --seconds "$SECONDS_PER" --connections "$PINGPONG_CONNECTIONS") ;;
+    connrate-open) args=(connrate --target "$echo_at" --seconds "$SECONDS_PER" --rate "$OPEN_CONN_RATE" --sources "$SOURCES") ;;
+    pingpong-open) args=(pingpong --target "$echo_at" --seconds "$SECONDS_PER" --connections "$PINGPONG_CONNECTIONS" --rate "$OPEN_MSG_RATE") ;;
     idle)     args=(idle --target "$echo_at" --connections "$IDLE_CONNECTIONS" --sources "$SOURCES" --hold "$IDLE_HOLD") ;;
     warmup-connrate) args=(connrate --target "$echo_at" --seconds "$WARMUP_SECONDS" --concurrency "$CONCURRENCY" --sources "$SOURCES") ;;
     warmup-pingpong) args=(pingpong --target "$echo_at" --seconds "$WARMUP_SECONDS" --connections "$PINGPONG_CONNECTIONS") ;;
@@ -404,7 +428,7 @@ run_scenario() {
   pause_others "$target"
   LOADGEN_LIMIT=$limit loadgen "${args[@]}" --label "$target" "${pid_args[@]}" > "$out" 2>&1
   local status=$?
-  [[ $target != direct ]] && settle "${PID[$target]}"
+  [[ $target != direct ]] && settle "${PIDS[$target]}"
   resume_all
   local result
   result=$(grep -m1 '^result ' "$out")
@@ -421,7 +445,14 @@ run_scenario() {
 # settle PID: waits (up to 30 s) until the process uses under 5 % of a core, so that work left over from a
 # run (closing thousands of idle connections takes an AkkaL4 node seconds) is not paused and then charged
 # to its next run.
-cpu_ticks() { local stat; stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; set -- ${stat##*) }; echo $(( ${12} + ${13} )); }
+cpu_ticks() {
+  local pid stat total=0
+  for pid in ${1//,/ }; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    set -- ${stat##*) }; total=$(( total + ${12} + ${13} ))
+  done
+  echo "$total"
+}
 settle() {
   local before after
   for _ in $(seq 150); do
@@ -435,11 +466,11 @@ CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 pause_others() {
   local t
-  for t in "${!PID[@]}"; do [[ $t != "$1" ]] && kill -STOP "${PID[$t]}" 2>/dev/null; done
+  for t in "${!PID[@]}"; do [[ $t != "$1" ]] && kill -STOP ${PIDS[$t]//,/ } 2>/dev/null; done
 }
 resume_all() {
   local t
-  for t in "${!PID[@]}"; do kill -CONT "${PID[$t]}" 2>/dev/null; done
+  for t in "${!PID[@]}"; do kill -CONT ${PIDS[$t]//,/ } 2>/dev/null; done
 }
 
 active_targets() { local t; for t in "${TARGETS[@]}"; do [[ -z ${FAILED[$t]:-} ]] && echo "$t"; done; }
@@ -514,11 +545,19 @@ table() {
     "connection p50, ms (connect → echo → close)|↓|connrate|p50_us|0.001|2"
     "connection p99, ms|↓|connrate|p99_us|0.001|2"
     "proxy CPU s per 1,000 connections|↓|connrate|cpu_s_per_1k_conn|1|3"
+    "open loop, $OPEN_CONN_RATE connections/s: achieved|↑|connrate-open|conn_per_s|1|0"
+    "open loop connection p50, ms (from when due)|↓|connrate-open|p50_us|0.001|2"
+    "open loop connection p99, ms|↓|connrate-open|p99_us|0.001|2"
+    "open loop connection p99.9, ms|↓|connrate-open|p999_us|0.001|2"
     "ping-pong msg/s ($PINGPONG_CONNECTIONS conns, 64 B)|↑|pingpong|msg_per_s|1|0"
     "ping-pong p50, µs|↓|pingpong|p50_us|1|0"
     "ping-pong p99, µs|↓|pingpong|p99_us|1|0"
     "ping-pong p99.9, µs|↓|pingpong|p999_us|1|0"
     "ping-pong p99 added to direct's, µs|↓|pingpong|p99_us|added|0"
+    "open loop ping-pong, $OPEN_MSG_RATE msg/s: achieved|↑|pingpong-open|msg_per_s|1|0"
+    "open loop ping-pong p50, µs (from when due)|↓|pingpong-open|p50_us|1|0"
+    "open loop ping-pong p99, µs|↓|pingpong-open|p99_us|1|0"
+    "open loop ping-pong p99.9, µs|↓|pingpong-open|p999_us|1|0"
     "RSS per idle connection, bytes ($IDLE_CONNECTIONS conns)|↓|idle|bytes_per_conn|1|0"
     "RSS per idle connection, second half only, bytes|↓|idle|bytes_per_conn_second_half|1|0"
     "relay RSS when just started (before the idle test), MiB|↓|idle|rss_before_kib|0.0009765625|1"
@@ -560,11 +599,11 @@ table() {
 TABLE=$(table)
 version_of() { "$@" 2>&1 | head -1; }
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-SUFFIX=""; (( QUICK )) && SUFFIX="-quick"
+SUFFIX=""; (( QUICK )) && SUFFIX="-quick"; (( CORES == 2 )) && SUFFIX+="-2cores"
 RESULT_FILE=$ROOT/bench/results/$(date +%F)$SUFFIX.md
 mkdir -p "$ROOT/bench/results"
 {
-  echo "# compare.sh$( (( QUICK )) && echo ' --quick'), $(date '+%F %T %Z')"
+  echo "# ${COMMAND##* bench/}, $(date '+%F %T %Z')"
   echo
   echo "Command: \`$COMMAND\` at commit $REVISION"
   echo
@@ -578,16 +617,21 @@ mkdir -p "$ROOT/bench/results"
   echo "- $NPROC cores ($CPU_MODEL), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
   echo "- load average $LOAD_BEFORE before, $LOAD_AFTER after (other jobs on the machine add noise)"
   echo "- $(version_of haproxy -v); $(version_of nginx -v); $(version_of iperf3 --version); .NET SDK $(dotnet --version)"
-  echo "- proxies pinned to core $PROXY_CPU, load generator and backends (echo, iperf3 -s) to core $LOAD_CPU (\`taskset\`); ulimit -n $NOFILE;"
+  echo "- proxies pinned to core(s) $PROXY_CPU, load generator and backends (echo, iperf3 -s) to core(s) $LOAD_CPU (\`taskset\`); ulimit -n $NOFILE;"
   echo "  all relays run for the whole benchmark, and those not under test are paused (SIGSTOP) during each run"
   echo "- bulk: iperf3, ${BULK_SECONDS}s per run; connrate: ${SECONDS_PER}s, $CONCURRENCY clients, sources $SOURCES, close with RST;"
+  echo "  open loop (latency from when each was due, 1 s unrecorded warm-up): $OPEN_CONN_RATE connections/s, $OPEN_MSG_RATE ping-pong msg/s;"
   echo "  ping-pong: ${SECONDS_PER}s, $PINGPONG_CONNECTIONS connections; idle: $IDLE_CONNECTIONS connections on relays restarted just before,"
   echo "  RSS read before, with half open and after a ${IDLE_HOLD}s hold, each once it settles;"
   echo "  warm-up ${WARMUP_SECONDS}s of connrate and ping-pong per AkkaL4 node before round 1"
   [[ -n $IDLE_NOTE ]] && echo "- $IDLE_NOTE"
   echo "- AkkaL4: \`dotnet src/Node/bin/Release/net10.0/akkal4.dll run\`, one single-node cluster per transport (TRANSPORTS=\"$TRANSPORTS\"),"
   echo "  node environment: ${AKKAL4_NODE_ENV:-nothing added}; it writes one access-log line per connection (HAProxy and nginx log nothing)"
-  echo "- HAProxy: mode tcp, nbthread 1, tune.bufsize 65536, maxconn $PROXY_MAXCONN; nginx: stream, master_process off (one process), proxy_buffer_size 64k, worker_connections $NGINX_CONNECTIONS"
+  if (( CORES == 2 )); then
+    echo "- HAProxy: mode tcp, nbthread 2, tune.bufsize 65536, maxconn $PROXY_MAXCONN; nginx: stream, a master and 2 workers (CPU and RSS summed over the three), proxy_buffer_size 64k, worker_connections $NGINX_CONNECTIONS"
+  else
+    echo "- HAProxy: mode tcp, nbthread 1, tune.bufsize 65536, maxconn $PROXY_MAXCONN; nginx: stream, master_process off (one process), proxy_buffer_size 64k, worker_connections $NGINX_CONNECTIONS"
+  fi
   echo "- load generator and echo backend: \`bench/AkkaL4.LoadGen\` with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"
   echo "- took ${ELAPSED}s after the build"
   for t in "${TARGETS[@]}"; do

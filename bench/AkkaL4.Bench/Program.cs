@@ -7,12 +7,14 @@ public static class Program
     /// <summary>
     /// <c>compile [N...]</c>: time RouteCompiler.Compile and its parts for N services.
     /// <c>check</c>: the generated mesh decodes and validates as YAML, and Decide allocates nothing.
+    /// <c>alloc [N]</c>: bytes a node allocates per relayed connection (see <see cref="Allocations"/>).
     /// Anything else goes to BenchmarkDotNet (<c>--filter '*' --job short</c>).
     /// </summary>
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "compile") return Diagnostics.CompileTimes(args[1..]);
         if (args.Length > 0 && args[0] == "check") return Diagnostics.Check();
+        if (args.Length > 0 && args[0] == "alloc") return Allocations.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -20,7 +20,7 @@ internal static class Idle
         var concurrency = Math.Max(1, options.Int("concurrency", 64));
         var hold = TimeSpan.FromSeconds(options.Seconds("hold", 1));
         var timeout = TimeSpan.FromSeconds(options.Seconds("timeout", 10));
-        var probe = options.Get("pid") is { } pid ? new ProcessProbe(int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture)) : null;
+        var probe = ProcessProbe.From(options);
         var label = options.Get("label") ?? target.ToString();
         options.EnsureAllRead();
 

@@ -18,7 +18,7 @@ internal static class Iperf
         var seconds = options.Seconds("seconds", 10);
         var streams = Math.Max(1, options.Int("streams", 1));
         var reverse = options.Flag("reverse");
-        var probe = options.Get("pid") is { } pid ? new ProcessProbe(int.Parse(pid, CultureInfo.InvariantCulture)) : null;
+        var probe = ProcessProbe.From(options);
         var label = options.Get("label") ?? target.ToString();
         var iperf3 = options.Get("iperf3") ?? "iperf3";
         options.EnsureAllRead();

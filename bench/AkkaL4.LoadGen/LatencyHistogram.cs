@@ -1,72 +1,34 @@
 using System.Diagnostics;
-using System.Numerics;
+using HdrHistogram;
 
 namespace AkkaL4.LoadGen;
 
 /// <summary>
-/// A log-linear histogram of nanoseconds in the manner of HdrHistogram: values below 128 ns are kept
-/// exactly, larger ones in 64 sub-buckets per power of two (each bucket at most 1/64 ≈ 1.6 % wide).
-/// Recording is one array increment; each worker owns one and they are merged at the end.
+/// Latencies in nanoseconds, kept by HdrHistogram with 3 significant digits (every recorded value within
+/// 0.1 %) from 1 ns to 1 minute. Recording does not allocate; each worker owns one and they are merged at the end.
 /// </summary>
 internal sealed class LatencyHistogram
 {
-    private const int Exact = 128;
-    private const int SubBuckets = 64;
-    private readonly long[] _counts = new long[Exact + 56 * SubBuckets];
+    private static readonly long Highest = TimeSpan.FromMinutes(1).Ticks * 100; // ns
+    private readonly LongHistogram _histogram = new(1, Highest, 3);
 
-    public long Count { get; private set; }
-    public long MaxNanoseconds { get; private set; }
+    public long Count => _histogram.TotalCount;
+    public long MaxNanoseconds => Count == 0 ? 0 : _histogram.GetMaxValue();
 
     public static long Nanoseconds(long fromTimestamp, long toTimestamp) =>
         (long)((toTimestamp - fromTimestamp) * (1_000_000_000.0 / Stopwatch.Frequency));
 
+    /// <summary>
+    /// Records the time from <paramref name="startTimestamp"/> until now. In open-loop mode the start is when the
+    /// operation was due, not when it could begin, so time spent queued behind a slow relay counts (no coordinated omission).
+    /// </summary>
     public void RecordSince(long startTimestamp) => Record(Nanoseconds(startTimestamp, Stopwatch.GetTimestamp()));
 
-    public void Record(long nanoseconds)
-    {
-        if (nanoseconds < 0) nanoseconds = 0;
-        _counts[Index(nanoseconds)]++;
-        Count++;
-        if (nanoseconds > MaxNanoseconds) MaxNanoseconds = nanoseconds;
-    }
+    public void Record(long nanoseconds) => _histogram.RecordValue(Math.Clamp(nanoseconds, 1, Highest));
 
-    public void Add(LatencyHistogram other)
-    {
-        for (var i = 0; i < _counts.Length; i++) _counts[i] += other._counts[i];
-        Count += other.Count;
-        MaxNanoseconds = Math.Max(MaxNanoseconds, other.MaxNanoseconds);
-    }
+    public void Add(LatencyHistogram other) => _histogram.Add(other._histogram);
 
-    /// <summary>The value at <paramref name="percentile"/> (0–100], in microseconds (the middle of its bucket); NaN when empty.</summary>
-    public double PercentileMicroseconds(double percentile)
-    {
-        if (Count == 0) return double.NaN;
-        var rank = (long)Math.Ceiling(percentile / 100.0 * Count);
-        rank = Math.Clamp(rank, 1, Count);
-        long seen = 0;
-        for (var i = 0; i < _counts.Length; i++)
-        {
-            seen += _counts[i];
-            if (seen >= rank) return Math.Min(Middle(i), MaxNanoseconds) / 1000.0;
-        }
-        return MaxNanoseconds / 1000.0;
-    }
-
-    internal static int Index(long value)
-    {
-        if (value < Exact) return (int)value;
-        var shift = 63 - BitOperations.LeadingZeroCount((ulong)value) - 6; // value >> shift is in [64, 128)
-        return Exact + (shift - 1) * SubBuckets + (int)((value >> shift) - SubBuckets);
-    }
-
-    internal static long Middle(int index)
-    {
-        if (index < Exact) return index;
-        var k = index - Exact;
-        var shift = k / SubBuckets + 1;
-        long sub = k % SubBuckets + SubBuckets;
-        var lower = sub << shift;
-        var upper = ((sub + 1) << shift) - 1;
-        return lower + (upper - lower) / 2;
-    }
+    /// <summary>The value at <paramref name="percentile"/> (0–100], in microseconds; NaN when empty.</summary>
+    public double PercentileMicroseconds(double percentile) =>
+        Count == 0 ? double.NaN : _histogram.GetValueAtPercentile(percentile) / 1000.0;
 }

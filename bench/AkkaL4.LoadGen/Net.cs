@@ -61,8 +61,19 @@ internal static class Net
     /// <summary>Sends <paramref name="request"/> and reads exactly as many bytes back; they must be the same bytes.</summary>
     public static async ValueTask ExchangeAsync(Socket socket, ReadOnlyMemory<byte> request, Memory<byte> response, CancellationToken cancel)
     {
+        await SendAsync(socket, request, cancel);
+        await ReceiveEchoAsync(socket, request, response, cancel);
+    }
+
+    public static async ValueTask SendAsync(Socket socket, ReadOnlyMemory<byte> request, CancellationToken cancel)
+    {
         var sent = 0;
         while (sent < request.Length) sent += await socket.SendAsync(request[sent..], SocketFlags.None, cancel);
+    }
+
+    /// <summary>Reads exactly <paramref name="request"/>'s length back; it must be the same bytes.</summary>
+    public static async ValueTask ReceiveEchoAsync(Socket socket, ReadOnlyMemory<byte> request, Memory<byte> response, CancellationToken cancel)
+    {
         var read = 0;
         while (read < request.Length)
         {

@@ -44,12 +44,15 @@ internal sealed class Options
         return value;
     }
 
-    public double Seconds(string name, double fallback)
+    public double Seconds(string name, double fallback) => Positive(name, fallback, "a positive number of seconds");
+
+    /// <summary>A positive number (a rate), or <paramref name="fallback"/> when absent.</summary>
+    public double Positive(string name, double fallback, string what = "a positive number")
     {
         var text = Get(name);
         if (text is null) return fallback;
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value <= 0)
-            throw new UsageException($"--{name} '{text}' is not a positive number of seconds");
+            throw new UsageException($"--{name} '{text}' is not {what}");
         return value;
     }
 

@@ -3,17 +3,42 @@ using System.Runtime.InteropServices;
 
 namespace AkkaL4.LoadGen;
 
-/// <summary>CPU time and resident memory of another process (the proxy under test), from /proc.</summary>
-internal sealed class ProcessProbe(int pid)
+/// <summary>
+/// CPU time and resident memory of the proxy under test, from /proc: one process, or several summed (nginx's
+/// workers, given as <c>--pid MASTER,WORKER,...</c>).
+/// </summary>
+internal sealed class ProcessProbe(params int[] pids)
 {
     private static readonly double TicksPerSecond = ClockTicks();
 
-    public int Pid { get; } = pid;
-
-    /// <summary>utime + stime of every thread of the process, in seconds (fields 14 and 15 of /proc/PID/stat).</summary>
-    public double CpuSeconds()
+    /// <summary>The probe of <c>--pid PID[,PID...]</c>, or null without one.</summary>
+    public static ProcessProbe? From(Options options)
     {
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        if (options.Get("pid") is not { } text) return null;
+        var pids = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) && pid > 0
+                ? pid : throw new UsageException($"--pid '{text}' is not PID[,PID...]"))
+            .ToArray();
+        return pids.Length > 0 ? new ProcessProbe(pids) : throw new UsageException("--pid needs a process id");
+    }
+
+    /// <summary>utime + stime of every thread of the processes, in seconds (fields 14 and 15 of /proc/PID/stat).</summary>
+    public double CpuSeconds() => pids.Sum(CpuSeconds);
+
+    /// <summary>VmRSS of the processes, in bytes.</summary>
+    public long RssBytes() => pids.Sum(RssBytes);
+
+    public bool Alive => pids.All(pid => File.Exists($"/proc/{pid}/stat"));
+
+    /// <summary>
+    /// Seconds the processes' threads spent runnable but waiting for a CPU (the second field of each
+    /// /proc/PID/task/TID/schedstat, summed over the threads alive now). High values mean other jobs had the core.
+    /// </summary>
+    public double RunQueueWaitSeconds() => pids.Sum(RunQueueWaitSeconds);
+
+    private static double CpuSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
         // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         // fields[0] is field 3 (state), so utime (14) is fields[11] and stime (15) is fields[12].
@@ -21,28 +46,21 @@ internal sealed class ProcessProbe(int pid)
         return ticks / TicksPerSecond;
     }
 
-    /// <summary>VmRSS of /proc/PID/status, in bytes.</summary>
-    public long RssBytes()
+    private static long RssBytes(int pid)
     {
-        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
         {
             if (!line.StartsWith("VmRSS:", StringComparison.Ordinal)) continue;
             var kb = line["VmRSS:".Length..].Trim().Split(' ')[0];
             return long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
         }
-        throw new InvalidOperationException($"no VmRSS in /proc/{Pid}/status");
+        throw new InvalidOperationException($"no VmRSS in /proc/{pid}/status");
     }
 
-    public bool Alive => File.Exists($"/proc/{Pid}/stat");
-
-    /// <summary>
-    /// Seconds the process's threads spent runnable but waiting for a CPU (the second field of each
-    /// /proc/PID/task/TID/schedstat, summed over the threads alive now). High values mean other jobs had the core.
-    /// </summary>
-    public double RunQueueWaitSeconds()
+    private static double RunQueueWaitSeconds(int pid)
     {
         long nanoseconds = 0;
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
         {
             try
             {

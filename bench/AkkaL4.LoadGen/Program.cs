@@ -12,16 +12,19 @@ public static class Program
           echo      --listen IP:PORT [--buffer 16384] [--backlog 4096]
                     a backend that writes back every byte it reads
           connrate  --target IP:PORT [--seconds 10] [--concurrency 16] [--sources 127.0.100.1-127.0.100.50]
-                    [--close rst|fin] [--timeout 5] [--pid PROXY_PID]
-                    loop: connect, send 64 B, read the echo, close; connections/s and whole-connection p50/p99
-          pingpong  --target IP:PORT [--connections 8] [--seconds 10] [--sources ...] [--pid PROXY_PID]
-                    64 B request/response over persistent connections; msg/s and p50/p99/p99.9
+                    [--close rst|fin] [--timeout 5] [--pid PROXY_PID] [--rate R [--max-inflight 4096] [--warmup 1]]
+                    loop: connect, send 64 B, read the echo, close; connections/s and whole-connection p50/p99/p99.9;
+                    --rate: open loop, R connections/s on a fixed schedule, latency from when each was due
+          pingpong  --target IP:PORT [--connections 8] [--seconds 10] [--sources ...] [--pid PROXY_PID] [--rate R [--warmup 1]]
+                    64 B request/response over persistent connections; msg/s and p50/p99/p99.9;
+                    --rate: open loop, R messages/s in all on a fixed schedule, latency from when each was due
           idle      --target IP:PORT [--connections 10000] [--pid PROXY_PID] [--sources ...] [--concurrency 64] [--hold 1]
                     open and hold N echo-checked connections; the proxy's RSS per connection
           iperf     --target IP:PORT [--seconds 10] [--streams 1] [--reverse] [--pid PROXY_PID]
                     run the iperf3 client; Gbit/s and the proxy's CPU seconds per GB
 
-        Every load mode takes --label NAME (printed as target=NAME) and --pid PID (the proxy, for its CPU time and RSS).
+        Every load mode takes --label NAME (printed as target=NAME) and --pid PID[,PID...] (the proxy's processes,
+        for their CPU time and RSS, summed). An open loop first runs --warmup seconds at its rate, unrecorded. Latencies are kept in HdrHistograms (3 significant digits).
         """;
 
     public static async Task<int> Main(string[] args)

@@ -27,13 +27,20 @@ public sealed record AccessLogEntry(
     /// Envoy's default access-log format as its TCP proxy fills it (the HTTP fields are <c>-</c>):
     /// <c>[START_TIME] "- - -" 0 RESPONSE_FLAGS BYTES_RECEIVED BYTES_SENT DURATION - "-" "-" "-" "-" "UPSTREAM_HOST"</c>.
     /// </summary>
-    public string ToEnvoy()
+    public string ToEnvoy() => AppendTo(new StringBuilder(128), AccessLogFormat.Envoy).ToString();
+
+    /// <summary>
+    /// Writes the line into <paramref name="sb"/>: the access log appends every entry to one buffer this way,
+    /// with no string of its own per entry in Envoy's format (the timestamp and numbers are formatted in place).
+    /// </summary>
+    public StringBuilder AppendTo(StringBuilder sb, AccessLogFormat format)
     {
-        var sb = new StringBuilder(128);
-        sb.Append('[').Append(Start.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture)).Append("] \"- - -\" 0 ");
+        if (format == AccessLogFormat.Json) return sb.Append(ToJson());
+        sb.Append('[').Append(CultureInfo.InvariantCulture, $"{Start.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fff}").Append("Z] \"- - -\" 0 ");
         sb.Append(ResponseFlagNames.Format(Flags)).Append(' ').Append(BytesReceived).Append(' ').Append(BytesSent).Append(' ');
-        sb.Append((long)Duration.TotalMilliseconds).Append(" - \"-\" \"-\" \"-\" \"-\" \"").Append(Escape(Upstream ?? "-")).Append('"');
-        return sb.ToString();
+        sb.Append((long)Duration.TotalMilliseconds).Append(" - \"-\" \"-\" \"-\" \"-\" \"");
+        AppendEscaped(sb, Upstream ?? "-");
+        return sb.Append('"');
     }
 
     /// <summary>One JSON object, with the keys of Envoy's command operators (Istio's JSON access log) plus AkkaL4's routing fields.</summary>
@@ -64,16 +71,15 @@ public sealed record AccessLogEntry(
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    public string Format(AccessLogFormat format) => format == AccessLogFormat.Json ? ToJson() : ToEnvoy();
-
     /// <summary>Inside the quotes of a text line: quotes, backslashes and control characters escaped.</summary>
-    private static string Escape(string value)
+    private static void AppendEscaped(StringBuilder sb, string value)
     {
-        if (!value.Any(c => c is '"' or '\\' || char.IsControl(c))) return value;
-        var sb = new StringBuilder(value.Length + 8);
         foreach (var c in value)
-            sb.Append(c switch { '"' => "\\\"", '\\' => "\\\\", _ when char.IsControl(c) => $"\\x{(int)c:x2}", _ => c.ToString() });
-        return sb.ToString();
+        {
+            if (c is '"' or '\\') sb.Append('\\').Append(c);
+            else if (char.IsControl(c)) sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
+            else sb.Append(c);
+        }
     }
 
     public override string ToString() => ToEnvoy();

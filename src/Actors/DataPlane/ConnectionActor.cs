@@ -21,7 +21,7 @@ namespace AkkaL4.Actors.DataPlane;
 /// connect). <b>Relaying</b>: both directions with half-close, idleTimeout and maxConnectionDuration.
 /// Then one access-log entry with bytes, duration and flags, and stop.
 /// </summary>
-public sealed class ConnectionActor : ReceiveActor, IWithTimers
+public sealed class ConnectionActor : UntypedActor, IWithTimers
 {
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -89,7 +89,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Relays _relays;
 
     private readonly DateTimeOffset _start = DateTimeOffset.UtcNow;
-    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private State _state = State.Dialling;
     private RelayStage.Control? _relay;
     private ImmutableHashSet<string> _tried = ImmutableHashSet<string>.Empty;
@@ -106,7 +106,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private int _directionsOpen = 2;
     private bool _reported;
     private string? _refusedCluster;
-    private TimeSpan _attemptStarted;
+    private long _attemptStarted;
     private bool _idleTimedOut;
     /// <summary>The Istio series this connection's bytes count in, from the moment it reached an upstream.</summary>
     private IstioLabels? _istio;
@@ -126,7 +126,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private (ResponseFlags Flag, string Detail)? _noSni;
 
     // Created directly, not by reflection over an expression: this runs once per connection.
-    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) => Akka.Actor.Props.CreateBy(new Producer(accepted, dataPlane));
+    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) =>
+        Akka.Actor.Props.CreateBy(new Producer(accepted, dataPlane)).WithMailbox(ConnectionMailbox.Path);
 
     private sealed class Producer(TcpConnection accepted, NodeDataPlane dataPlane) : IIndirectActorProducer
     {
@@ -141,45 +142,37 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _client = accepted.Remote;
         _original = accepted.Local;
         (_routes, _routers, _transport, _settings, _metrics, _materializer, _relays, _) = dataPlane;
-        Dialling();
     }
 
-    private void Reading()
+    // A switch on the state, not ReceiveActor's Receive<T> and Become: those build handler tables per actor, that
+    // is per connection (about 3 KB allocated, most of it held while the connection lives; bench/README.md).
+    protected override void OnReceive(object message)
     {
-        Receive<PreambleRead>(OnPreambleRead);
-        Receive<PreambleTimedOut>(_ => OnPreambleTimedOut());
-        Receive<DrainTimeout>(_ => Drained());
-    }
-
-    private void Dialling()
-    {
-        // A read that completed as the preamble timed out: its bytes still go upstream first.
-        Receive<PreambleRead>(r =>
+        switch (_state, message)
         {
-            if (r.Bytes is { IsEmpty: false } late) Keep(late);
-        });
-        Receive<UpstreamAssigned>(Connect);
-        Receive<UpstreamRefused>(r => Refuse(r.Flag, r.Detail, r.Cluster));
-        Receive<Connected>(OnConnected);
-        Receive<ConnectFailed>(OnConnectFailed);
-        Receive<DrainTimeout>(_ => Drained());
-    }
-
-    private void Relaying()
-    {
-        Receive<DirectionEnded>(OnDirectionEnded);
-        Receive<DurationElapsed>(_ =>
-        {
-            _flags |= ResponseFlags.DurationTimeout;
-            _metrics.MaxDurationReached.Add(1, DataPlaneMetrics.Listener(_listener));
-            _detail = "maxConnectionDuration reached";
-            _relay?.Stop(null);
-        });
-        Receive<DrainTimeout>(_ =>
-        {
-            _detail = "closed at the node's drain timeout";
-            _relay?.Stop(null);
-        });
+            case (State.Reading, PreambleRead read): OnPreambleRead(read); break;
+            case (State.Reading, PreambleTimedOut): OnPreambleTimedOut(); break;
+            // A read that completed as the preamble timed out: its bytes still go upstream first.
+            case (State.Dialling, PreambleRead { Bytes: { IsEmpty: false } late }): Keep(late); break;
+            case (State.Dialling, PreambleRead): break;
+            case (State.Dialling, UpstreamAssigned assigned): Connect(assigned); break;
+            case (State.Dialling, UpstreamRefused r): Refuse(r.Flag, r.Detail, r.Cluster); break;
+            case (State.Dialling, Connected connected): OnConnected(connected); break;
+            case (State.Dialling, ConnectFailed failed): OnConnectFailed(failed); break;
+            case (State.Relaying, DirectionEnded ended): OnDirectionEnded(ended); break;
+            case (State.Relaying, DurationElapsed):
+                _flags |= ResponseFlags.DurationTimeout;
+                _metrics.MaxDurationReached.Add(1, DataPlaneMetrics.Listener(_listener));
+                _detail = "maxConnectionDuration reached";
+                _relay?.Stop(null);
+                break;
+            case (State.Relaying, DrainTimeout):
+                _detail = "closed at the node's drain timeout";
+                _relay?.Stop(null);
+                break;
+            case (_, DrainTimeout): Drained(); break;
+            default: Unhandled(message); break;
+        }
     }
 
     private void Drained()
@@ -207,7 +200,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
         _expect = acceptProxy ? Expect.ProxyHeader : Expect.ClientHello;
         _state = State.Reading;
-        Become(Reading);
         Timers.StartSingleTimer("preamble", new PreambleTimedOut(), _settings.PreambleTimeout);
         ReadMore();
     }
@@ -340,7 +332,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Timers.Cancel("preamble");
         _reading = null;
         _state = State.Dialling;
-        Become(Dialling);
         Decide();
     }
 
@@ -376,7 +367,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         _upstream = assigned;
         _attempts++;
-        _attemptStarted = _clock.Elapsed;
+        _attemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
         var policy = assigned.Cluster.Policy;
@@ -409,7 +400,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         var assigned = _upstream!;
         assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
         _state = State.Relaying;
-        Become(Relaying);
 
         var policy = assigned.Cluster.Policy;
         var self = Self;
@@ -417,7 +407,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
         _relay = parts.Control;
         _istio = IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
-        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay, _clock.Elapsed - _attemptStarted, _istio.Value);
+        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay, System.Diagnostics.Stopwatch.GetElapsedTime(_attemptStarted), _istio.Value);
         _relays.Run(_accepted, connected.Upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
@@ -518,10 +508,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         var rx = _relay?.BytesFromClient ?? 0;
         var tx = _relay?.BytesToClient ?? 0;
         _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.Endpoint.ToString(), _relay,
-            _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}", _clock.Elapsed,
+            _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}", System.Diagnostics.Stopwatch.GetElapsedTime(_started),
             _istio, IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, _upstream?.Cluster.Host ?? _decision.Target?.Destinations.FirstOrDefault()?.Host, _upstream?.Endpoint, _flags));
         var target = _decision.Target;
-        var entry = new AccessLogEntry(_start, _clock.Elapsed, _client.ToString(), _listener, _decision.Gateway,
+        var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _client.ToString(), _listener, _decision.Gateway,
             target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.Endpoint.ToString(),
             rx, tx, _flags, _detail, _sni);
         Context.System.EventStream.Publish(entry);

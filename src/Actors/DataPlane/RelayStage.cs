@@ -63,8 +63,8 @@ internal sealed class RelayStage(RelayParts? parts)
 
     public override ILogicAndMaterializedValue<Control> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {
-        // Null: a shared blueprint, given each connection's parts as an attribute when it is materialised.
-        var given = parts ?? inheritedAttributes.GetAttribute<RelayParts>() ?? throw new InvalidOperationException("a relay needs its RelayParts");
+        // Null: a shared blueprint, given each connection's parts by the host that materialises it.
+        var given = parts ?? Relays.Materializing ?? throw new InvalidOperationException("a relay needs its RelayParts");
         return new LogicAndMaterializedValue<Control>(new Logic(this, given, given.Control), given.Control);
     }
 

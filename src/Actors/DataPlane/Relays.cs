@@ -15,10 +15,19 @@ namespace AkkaL4.Actors.DataPlane;
 /// </summary>
 public sealed class Relays
 {
-    /// <summary>Client socket, relay, upstream socket: each connection's own parts arrive as an attribute.</summary>
+    /// <summary>Client socket, relay, upstream socket: each connection's own parts are <see cref="Materializing"/>.</summary>
     private static readonly Akka.Streams.Fusing.FusedGraph<ClosedShape, RelayStage.Control> Sockets = Akka.Streams.Fusing.Aggressive(
-        Flow.FromGraph(new SocketStage(a => Parts(a).Client!))
-            .JoinMaterialized(BidiFlow.FromGraph(new RelayStage(null)).Join(Flow.FromGraph(new SocketStage(a => Parts(a).Upstream!))), Keep.Right));
+        Flow.FromGraph(new SocketStage(_ => Materializing!.Client!))
+            .JoinMaterialized(BidiFlow.FromGraph(new RelayStage(null)).Join(Flow.FromGraph(new SocketStage(_ => Materializing!.Upstream!))), Keep.Right));
+
+    /// <summary>
+    /// The parts of the relay a host is materialising, on its thread, while it does (stages make their logic
+    /// during <c>Materialize</c>). Passing them as an attribute instead cost a copy of the fused graph with
+    /// the attribute on, and its lookups, per connection (measured in bench/README.md).
+    /// </summary>
+    [ThreadStatic] private static RelayParts? _materializing;
+
+    internal static RelayParts? Materializing => _materializing;
 
     private readonly IMaterializer _materializer;
     private readonly Host[] _hosts;
@@ -31,17 +40,12 @@ public sealed class Relays
         _hosts = Enumerable.Range(0, Math.Max(1, hosts)).Select(_ => Source.FromGraph(new HostStage()).To(Sink.Ignore<NotUsed>()).Run(materializer)).ToArray();
     }
 
-    private static RelayParts Parts(Attributes attributes) =>
-        attributes.GetAttribute<RelayParts>() ?? throw new InvalidOperationException("a relay needs its RelayParts");
-
     /// <summary>Starts the relay; its <see cref="RelayParts.Control"/> is usable at once.</summary>
     internal void Run(TcpConnection client, TcpConnection upstream, RelayParts parts)
     {
         if (client.Socket is { } clientSocket && upstream.Socket is { } upstreamSocket)
         {
-            // Still a FusedGraph with the attributes on (anything else the materializer fuses again).
-            var graph = Sockets.WithAttributes(new Attributes(parts with { Client = clientSocket, Upstream = upstreamSocket }));
-            _hosts[(uint)Interlocked.Increment(ref _next) % _hosts.Length].Run(graph, parts);
+            _hosts[(uint)Interlocked.Increment(ref _next) % _hosts.Length].Run(parts with { Client = clientSocket, Upstream = upstreamSocket });
             return;
         }
         client.Flow.JoinMaterialized(BidiFlow.FromGraph(new RelayStage(parts)).Join(upstream.Flow), Keep.Right).Run(_materializer);
@@ -50,12 +54,12 @@ public sealed class Relays
     /// <summary>A stream that never ends, whose interpreter also runs the relays handed to it.</summary>
     private sealed class Host
     {
-        private readonly ConcurrentQueue<(IGraph<ClosedShape, RelayStage.Control> Graph, RelayParts Parts)> _queue = new();
+        private readonly ConcurrentQueue<RelayParts> _queue = new();
         private volatile Action<NotUsed>? _wake;
 
-        public void Run(IGraph<ClosedShape, RelayStage.Control> graph, RelayParts parts)
+        public void Run(RelayParts parts)
         {
-            _queue.Enqueue((graph, parts));
+            _queue.Enqueue(parts);
             _wake?.Invoke(NotUsed.Instance);
         }
 
@@ -66,15 +70,20 @@ public sealed class Relays
             {
                 try
                 {
-                    here.Materialize(next.Graph);
+                    _materializing = next;
+                    here.Materialize(Sockets);
                 }
                 catch (Exception e)
                 {
                     // Never started: nobody else will close its sockets.
-                    next.Parts.Client?.Dispose();
-                    next.Parts.Upstream?.Dispose();
-                    next.Parts.DirectionEnded(true, e);
-                    next.Parts.DirectionEnded(false, e);
+                    next.Client?.Dispose();
+                    next.Upstream?.Dispose();
+                    next.DirectionEnded(true, e);
+                    next.DirectionEnded(false, e);
+                }
+                finally
+                {
+                    _materializing = null;
                 }
             }
         }

@@ -61,7 +61,19 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
     [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_buffers")]
     private static extern ref ArraySegment<byte>[] BuffersOf(ByteString bytes);
 
-    private sealed class Logic : GraphStageLogic
+    /// <summary>A SocketAsyncEventArgs that calls back without an event handler and its closure.</summary>
+    private sealed class Args<T>(Func<SocketAsyncEventArgs, T> result) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+    {
+        public Action<T>? Callback;
+
+        protected override void OnCompleted(SocketAsyncEventArgs e) => Callback!(result(e));
+    }
+
+    private static readonly Func<SocketAsyncEventArgs, SocketError> ErrorOf = e => e.SocketError;
+    private static readonly Func<SocketAsyncEventArgs, (SocketError, int)> OutcomeOf = e => (e.SocketError, e.BytesTransferred);
+
+    // The logic is its own in- and out-handler: handlers made of lambdas were a dozen delegates per connection.
+    private sealed class Logic : GraphStageLogic, IInHandler, IOutHandler
     {
         private readonly SocketStage _stage;
         private readonly Socket _socket;
@@ -69,9 +81,8 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         // Socket operations report errors as codes (SocketAsyncEventArgs, Receive with an error out
         // parameter), not exceptions: a reset peer is routine for a proxy, and a thrown socket exception
         // captures a stack trace with source lines, which cost more than the rest of a connection.
-        private readonly SocketAsyncEventArgs _waitArgs = new();
-        private SocketAsyncEventArgs? _sendArgs;
-        private Action<(SocketError, int)> _sendCompleted = null!;
+        private readonly Args<SocketError> _waitArgs = new(ErrorOf);
+        private Args<(SocketError, int)>? _sendArgs;
 
         // Reading: one zero-byte wait at most, then synchronous non-blocking reads of what arrived.
         private bool _waiting;
@@ -92,8 +103,8 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         {
             _stage = stage;
             _socket = socket;
-            SetHandler(stage._in, onPush: OnPush, onUpstreamFinish: OnUpstreamFinish, onUpstreamFailure: OnUpstreamFailure);
-            SetHandler(stage._out, onPull: Receive, onDownstreamFinish: OnDownstreamFinish);
+            SetHandler(stage._in, (IInHandler)this);
+            SetHandler(stage._out, (IOutHandler)this);
         }
 
         public override void PreStart()
@@ -101,17 +112,15 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             // Both directions end independently; the stage ends when both have.
             SetKeepGoing(true);
             _socket.Blocking = false;
-            var waitCompleted = GetAsyncCallback<SocketError>(OnWaitCompleted);
+            _waitArgs.Callback = GetAsyncCallback<SocketError>(OnWaitCompleted);
             _waitArgs.SetBuffer(Memory<byte>.Empty);
-            _waitArgs.Completed += (_, args) => waitCompleted(args.SocketError);
-            _sendCompleted = GetAsyncCallback<(SocketError, int)>(OnSendCompleted);
             Pull(_stage._in);
         }
 
         // ---- reading ----
 
         /// <summary>Pushes what the socket holds, or waits (holding no buffer) until it holds something.</summary>
-        private void Receive()
+        public void OnPull()
         {
             if (_waiting || _readDone) return;
             ReadOrWait(waitWhenEmpty: true);
@@ -198,7 +207,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             return ByteString.FromBytes(filled);
         }
 
-        private void OnDownstreamFinish(Exception cause)
+        public void OnDownstreamFinish(Exception cause)
         {
             _readDone = true;
             FinishIfDone();
@@ -206,7 +215,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
 
         // ---- writing ----
 
-        private void OnPush()
+        public void OnPush()
         {
             var bytes = Grab(_stage._in);
             if (!bytes.IsEmpty)
@@ -259,13 +268,8 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             AfterSends();
         }
 
-        private SocketAsyncEventArgs NewSendArgs()
-        {
-            var args = new SocketAsyncEventArgs();
-            var sendCompleted = _sendCompleted;
-            args.Completed += (_, a) => sendCompleted((a.SocketError, a.BytesTransferred));
-            return args;
-        }
+        // Only once a send did not complete at once (rare for a connection's small writes).
+        private Args<(SocketError, int)> NewSendArgs() => new(OutcomeOf) { Callback = GetAsyncCallback<(SocketError, int)>(OnSendCompleted) };
 
         /// <summary>Drops the first <paramref name="count"/> bytes of <paramref name="segments"/>.</summary>
         private static void Skip(List<ArraySegment<byte>> segments, int count)
@@ -307,7 +311,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             if (!HasBeenPulled(_stage._in) && !IsClosed(_stage._in)) Pull(_stage._in);
         }
 
-        private void OnUpstreamFinish()
+        public void OnUpstreamFinish()
         {
             _upstreamFinished = true;
             if (!_sending && _queue.Count == 0) ShutdownSend();
@@ -328,7 +332,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             FinishIfDone();
         }
 
-        private void OnUpstreamFailure(Exception cause) => Fail(cause);
+        public void OnUpstreamFailure(Exception cause) => Fail(cause);
 
         // ---- the end ----
 

@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Diagnostics.Tracing;
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using AkkaL4.Actors;
+using AkkaL4.Actors.Config;
+using AkkaL4.Actors.DataPlane;
+
+namespace AkkaL4.Bench;
+
+/// <summary>
+/// <c>alloc [N]</c>: bytes the .NET heap allocates per accepted-and-relayed connection, in one process. A node
+/// (built-in settings, access log on, written to nowhere) relays N connections one after another from a
+/// blocking client to a blocking echo server (connect, 64 B, echo, close with RST, as compare.sh's connrate).
+/// The same client and echo server run N connections directly too, and the node sits idle for as long as the
+/// relayed run took; both are subtracted, so what remains is the node's cost per connection. Allocation
+/// sampling (the runtime's AllocationTick event, one sample per ~100 KB) names the types that make it up.
+/// Addresses: 127.90.1.x (the perf block).
+/// </summary>
+internal static class Allocations
+{
+    private static readonly IPEndPoint Vip = new(IPAddress.Parse("127.90.1.1"), 9000);
+    private static readonly IPEndPoint Echo = new(IPAddress.Parse("127.90.1.2"), 9000);
+    private static readonly IPAddress Client = IPAddress.Parse("127.90.1.3");
+
+    public static int Run(string[] args)
+    {
+        var n = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5000;
+        var output = Console.Out;
+        // The access log is formatted as in production, then dropped (the node writes to Console.Out).
+        Console.SetOut(TextWriter.Null);
+        using var echo = new EchoServer(Echo);
+        var node = RouterNode.Start(new RouterNodeOptions { Name = "alloc", Overrides = "akka.loglevel = INFO\nakka.stdout-loglevel = ERROR" });
+        try
+        {
+            var report = ConfigCheck.Check([("<alloc>", $$"""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: echo, namespace: default}
+                spec:
+                  clusterIP: {{Vip.Address}}
+                  selector: {app: echo}
+                  ports:
+                  - {name: tcp, port: {{Vip.Port}}, targetPort: {{Echo.Port}}}
+                ---
+                apiVersion: networking.istio.io/v1
+                kind: WorkloadEntry
+                metadata: {name: echo, namespace: default}
+                spec:
+                  address: {{Echo.Address}}
+                  labels: {app: echo}
+                """)]);
+            if (!report.Ok) throw new InvalidOperationException(string.Join("; ", report.Errors));
+            node.Apply(report.Resources.ToList(), 1);
+            node.WaitForListenersAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+            var finished = 0L;
+            var tap = node.System.ActorOf(Props.Create(() => new Counter(() => Interlocked.Increment(ref finished))));
+            node.System.EventStream.Subscribe(tap, typeof(AccessLogEntry));
+
+            // Warm-up: JIT, pools, the first connection's one-time costs.
+            Connections(Vip, n / 5 + 100, echo);
+            Connections(Echo, n / 5 + 100, echo);
+            WaitFor(() => Interlocked.Read(ref finished) == n / 5 + 100);
+
+            var direct = Measure(() => Connections(Echo, n, echo));
+            var before = Interlocked.Read(ref finished);
+            using var sampler = new AllocationSampler();
+            var relayed = Measure(() =>
+            {
+                Connections(Vip, n, echo);
+                WaitFor(() => Interlocked.Read(ref finished) == before + n);
+            });
+            sampler.Dispose();
+            var idle = Measure(() => Thread.Sleep(relayed.Elapsed));
+
+            var perConnection = (relayed.Bytes - direct.Bytes - idle.Bytes) / (double)n;
+            output.WriteLine($"result mode=alloc connections={n} bytes_per_conn={perConnection:F0} relayed_bytes={relayed.Bytes} direct_bytes={direct.Bytes} " +
+                             $"idle_bytes={idle.Bytes} relayed_s={relayed.Elapsed.TotalSeconds:F2} gen0={relayed.Gen0} gen1={relayed.Gen1} gen2={relayed.Gen2}");
+            output.WriteLine($"# {n} connections relayed: {perConnection:N0} bytes allocated per connection by the node " +
+                             $"(through the node {relayed.Bytes / (double)n:N0} B/conn, client and echo alone {direct.Bytes / (double)n:N0}, " +
+                             $"the idle node over the same {relayed.Elapsed.TotalSeconds:F1} s {idle.Bytes / (double)n:N0}); GCs gen0/1/2: {relayed.Gen0}/{relayed.Gen1}/{relayed.Gen2}");
+            output.WriteLine("# sampled allocations while relaying (AllocationTick, ~100 KB each), bytes per connection by type:");
+            foreach (var (type, bytes) in sampler.Top(25))
+                output.WriteLine($"#   {bytes / (double)n,8:N0}  {type}");
+            return 0;
+        }
+        finally
+        {
+            node.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            Console.SetOut(output);
+        }
+    }
+
+    private sealed record Measurement(long Bytes, TimeSpan Elapsed, int Gen0, int Gen1, int Gen2);
+
+    private static Measurement Measure(Action run)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var (g0, g1, g2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        var clock = Stopwatch.StartNew();
+        run();
+        var elapsed = clock.Elapsed;
+        var bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
+        return new Measurement(bytes, elapsed, GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2);
+    }
+
+    private static void WaitFor(Func<bool> condition)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("the node did not finish its connections within 60 s");
+            Thread.Sleep(1);
+        }
+    }
+
+    /// <summary>N connections, one at a time: connect, 64 B, its echo, close with RST.</summary>
+    private static void Connections(IPEndPoint target, int n, EchoServer echo)
+    {
+        var message = new byte[64];
+        var response = new byte[64];
+        var closedBefore = echo.Closed;
+        for (var i = 0; i < n; i++)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(new IPEndPoint(Client, 0));
+            socket.Connect(target);
+            socket.Send(message);
+            for (var read = 0; read < response.Length;)
+            {
+                var got = socket.Receive(response, read, response.Length - read, SocketFlags.None, out var error);
+                if (got <= 0 || error != SocketError.Success) throw new IOException($"connection {i} to {target}: echo ended after {read} bytes ({error})");
+                read += got;
+            }
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        WaitFor(() => echo.Closed >= closedBefore + n);
+    }
+
+    /// <summary>Accepts one connection at a time, echoes until the peer closes.</summary>
+    private sealed class EchoServer : IDisposable
+    {
+        private readonly Socket _listener;
+        private readonly Thread _thread;
+        private long _closed;
+
+        public EchoServer(IPEndPoint at)
+        {
+            _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            _listener.Bind(at);
+            _listener.Listen(512);
+            _thread = new Thread(Serve) { IsBackground = true, Name = "echo" };
+            _thread.Start();
+        }
+
+        public long Closed => Interlocked.Read(ref _closed);
+
+        private void Serve()
+        {
+            var buffer = new byte[4096];
+            while (true)
+            {
+                Socket socket;
+                try { socket = _listener.Accept(); }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
+                using (socket)
+                {
+                    socket.NoDelay = true;
+                    while (true)
+                    {
+                        var got = socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
+                        if (got <= 0 || error != SocketError.Success) break;
+                        socket.Send(buffer, 0, got, SocketFlags.None, out _);
+                    }
+                    socket.LingerState = new LingerOption(true, 0);
+                }
+                Interlocked.Increment(ref _closed);
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    private sealed class Counter : ReceiveActor
+    {
+        public Counter(Action count) => ReceiveAny(_ => count());
+    }
+
+    /// <summary>The runtime's GC AllocationTick events (one per ~100 KB allocated), summed by type.</summary>
+    private sealed class AllocationSampler : EventListener
+    {
+        private readonly Dictionary<string, long> _byType = [];
+        private volatile bool _on = true;
+
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == "Microsoft-Windows-DotNETRuntime") EnableEvents(source, EventLevel.Verbose, (EventKeywords)0x1); // GC
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e)
+        {
+            if (!_on || e.EventName is null || !e.EventName.StartsWith("GCAllocationTick", StringComparison.Ordinal) || e.Payload is null) return;
+            var type = e.PayloadNames!.IndexOf("TypeName") is var t and >= 0 ? e.Payload[t] as string ?? "?" : "?";
+            var amount = e.PayloadNames!.IndexOf("AllocationAmount64") is var a and >= 0 ? Convert.ToInt64(e.Payload[a], System.Globalization.CultureInfo.InvariantCulture) : 100_000;
+            lock (_byType) _byType[type] = _byType.GetValueOrDefault(type) + amount;
+        }
+
+        public IEnumerable<(string Type, long Bytes)> Top(int count)
+        {
+            lock (_byType) return _byType.OrderByDescending(p => p.Value).Take(count).Select(p => (p.Key, p.Value)).ToList();
+        }
+
+        public override void Dispose()
+        {
+            _on = false;
+            base.Dispose();
+        }
+    }
+}
