@@ -167,11 +167,14 @@ public sealed class DataPlaneMetrics : IDisposable
             refused.Opened(null);
             refused.Closed(null, null);
         }
+        if (cluster is not null && relay is not null)
+        {
+            _upstreamLengthMs.Record(length.TotalMilliseconds, Cluster(cluster));
+            ClusterTraffic(cluster).Closed(relay, error);
+            if (endpoint is not null) EndpointTraffic(cluster, endpoint).Closed(relay, error);
+        }
+        // Last: once a scrape sees the connection closed, it sees every other figure of its close too.
         IstioClosed.Add(1, closed.Tags());
-        if (cluster is null || relay is null) return;
-        _upstreamLengthMs.Record(length.TotalMilliseconds, Cluster(cluster));
-        ClusterTraffic(cluster).Closed(relay, error);
-        if (endpoint is not null) EndpointTraffic(cluster, endpoint).Closed(relay, error);
     }
 
     /// <summary>The TCP proxy's tag: <c>envoy_tcp_prefix</c>, the listener's address.</summary>
