@@ -9,7 +9,7 @@ using AkkaL4.Messages.Queries;
 namespace AkkaL4.Actors.ControlPlane;
 
 /// <summary>kubectl apply, to a node's <see cref="ConfigClient"/>: create or update each resource by kind/namespace/name, all or nothing.</summary>
-public sealed record ApplyConfig(IReadOnlyList<Resource> Resources);
+public sealed record ApplyConfig(IReadOnlyList<Resource> Resources, bool DryRun = false);
 
 /// <summary>To a node's <see cref="ConfigClient"/>: delete one resource.</summary>
 public sealed record DeleteResource(ResourceKey Key);
@@ -53,7 +53,7 @@ public sealed class ConfigClient : ReceiveActor
         Receive<ApplyConfig>(a =>
         {
             var manifests = ManifestEncoder.ToYaml(a.Resources);
-            Write(cluster, writer, () => new WriteConfig(manifests, DateTimeOffset.UtcNow + Deadline));
+            Write(cluster, writer, () => new WriteConfig(manifests, DateTimeOffset.UtcNow + Deadline, a.DryRun));
         });
         Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline)));
         Receive<ReadConfig>(r => Context.ActorOf(Request.Props(writer, r, Sender, null)));

@@ -28,7 +28,8 @@ public sealed class ConfigStore
         foreach (var r in resources ?? []) _resources[r.Key] = r;
     }
 
-    public object Apply(IReadOnlyList<Resource> batch, DateTimeOffset now)
+    /// <summary>Checks <paramref name="batch"/> against the stored configuration and, unless <paramref name="dryRun"/>, commits it.</summary>
+    public object Apply(IReadOnlyList<Resource> batch, DateTimeOffset now, bool dryRun = false)
     {
         var errors = new List<Diagnostic>();
         foreach (var group in batch.GroupBy(r => r.Key).Where(g => g.Count() > 1))
@@ -68,7 +69,7 @@ public sealed class ConfigStore
         var refused = RouteCompiler.Check(merged.Values);
         if (refused.Count > 0) return new ConfigRejected(refused);
         var warnings = findings.Concat(ConfigAnalyzer.Analyze(merged.Values)).ToList();
-        if (changes.All(c => c.Action == ChangeAction.Unchanged)) return new ConfigAccepted(Revision, changes, warnings);
+        if (dryRun || changes.All(c => c.Action == ChangeAction.Unchanged)) return new ConfigAccepted(Revision, changes, warnings);
 
         Commit(merged, next);
         return new ConfigAccepted(Revision, changes, warnings);

@@ -184,7 +184,10 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             // The sender's node held the user's text to the admin API's limits; this is that node's encoding of it, which
             // can be a little longer (4,188,565 bytes sent came as 4,197,885), so those limits are not applied again.
             var decoded = ManifestDecoder.Decode(w.Manifests, "request", LastKnownGood.Stored);
-            Answer(decoded.Ok ? _store.Apply(decoded.Resources.Select(d => d.Resource).ToList(), DateTimeOffset.UtcNow) : new ConfigRejected(decoded.Errors));
+            var result = decoded.Ok ? _store.Apply(decoded.Resources.Select(d => d.Resource).ToList(), DateTimeOffset.UtcNow, w.DryRun) : new ConfigRejected(decoded.Errors);
+            // A dry run's acceptance names the revision in force, which it leaves as it is: nothing to journal.
+            if (w.DryRun && result is ConfigAccepted dry) Sender.Tell(dry with { Warnings = Unplaced(dry.Warnings) });
+            else Answer(result);
         });
         Command<RemoveResource>(r =>
         {

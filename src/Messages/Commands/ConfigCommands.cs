@@ -14,8 +14,12 @@ public interface IConfigCommand : IClusterMessage
     DateTimeOffset Deadline { get; }
 }
 
-/// <summary>kubectl apply of these manifests (YAML the sender's node validated): create or update each resource, all or nothing.</summary>
-public sealed record WriteConfig(string Manifests, DateTimeOffset Deadline) : IConfigCommand;
+/// <summary>
+/// kubectl apply of these manifests (YAML the sender's node validated): create or update each resource, all or nothing.
+/// <see cref="DryRun"/>: checked and compiled by the writer against the stored configuration exactly as a write is, and
+/// answered with what would change, but nothing is journaled or replicated (kubectl's <c>--dry-run=server</c>).
+/// </summary>
+public sealed record WriteConfig(string Manifests, DateTimeOffset Deadline, bool DryRun = false) : IConfigCommand;
 
 /// <summary>Delete one resource.</summary>
 public sealed record RemoveResource(string Kind, string Namespace, string Name, DateTimeOffset Deadline) : IConfigCommand;

@@ -266,8 +266,10 @@ public sealed class AdminServer : IAsyncDisposable
         var report = ConfigCheck.Check(text, "request");
         if (!report.Ok) return Results.Json(new { errors = report.Errors.Select(ErrorJson) }, Json, statusCode: 400);
 
-        var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources), ConfigClient.MaxTimeout);
-        if (reply is ConfigAccepted { } done && context.Request.Query.TryGetValue("wait", out var wait) && wait == "true")
+        // Kubernetes' spelling: ?dryRun=All checks and compiles in the writer, and changes nothing.
+        var dryRun = context.Request.Query.TryGetValue("dryRun", out var dry) && dry == "All";
+        var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources, dryRun), ConfigClient.MaxTimeout);
+        if (!dryRun && reply is ConfigAccepted { } done && context.Request.Query.TryGetValue("wait", out var wait) && wait == "true")
         {
             var lagging = await node.WaitForClusterRevisionAsync(done.Revision, WaitTimeout);
             if (lagging.Count > 0)
@@ -278,6 +280,7 @@ public sealed class AdminServer : IAsyncDisposable
             ConfigAccepted a => Results.Json(new
             {
                 revision = a.Revision,
+                dryRun,
                 resources = a.Changes.Select(c => new { kind = c.Key.Kind, @namespace = c.Key.Namespace, name = c.Key.Name, action = c.Action.ToString().ToLowerInvariant() }),
                 warnings = a.Warnings.Select(ErrorJson),
             }, Json),

@@ -41,16 +41,25 @@ internal static class ServerCommands
         var server = Server();
         var token = Token();
         var wait = new Option<bool>("--wait") { Description = "Answer only once every reachable node routes by the new revision (or say which lag after 10s)." };
-        var command = new Command("apply", "Create or update resources on a running cluster (kubectl apply semantics, all or nothing). " +
-                                           "Exit code 0 when applied, 1 when rejected (errors printed as by validate), 3 when the node is unreachable.")
+        var dryRun = new Option<string>("--dry-run")
         {
-            files, server, token, wait,
+            Description = "server: the cluster's config writer checks and compiles the change against the stored configuration and says what would change, " +
+                          "journaling nothing; none (the default): apply it. Offline checks are `akkal4 validate`.",
+            DefaultValueFactory = _ => "none",
+        };
+        dryRun.AcceptOnlyFromAmong("none", "server");
+        var command = new Command("apply", "Create or update resources on a running cluster (kubectl apply semantics, all or nothing). " +
+                                           "Exit code 0 when applied (or, with --dry-run=server, when it would be), 1 when rejected (errors printed as by validate), 3 when the node is unreachable.")
+        {
+            files, server, token, wait, dryRun,
         };
         command.SetAction(async (parse, cancel) =>
         {
             if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
             var body = string.Join("\n---\n", inputs.Select(i => i.Text));
-            return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, parse.GetValue(wait) ? "/v1/config?wait=true" : "/v1/config",
+            var dry = parse.GetValue(dryRun) == "server";
+            var path = dry ? "/v1/config?dryRun=All" : parse.GetValue(wait) ? "/v1/config?wait=true" : "/v1/config";
+            return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, path,
                 new StringContent(body, Encoding.UTF8, "application/yaml"), async response =>
                 {
                     using var json = await ReadJson(response, cancel);
@@ -62,10 +71,12 @@ internal static class ServerCommands
                                           + string.Join(", ", root.GetProperty("lagging").EnumerateArray().Select(e => e.GetString())));
                         return ExitCodes.Ok;
                     }
+                    // kubectl's dry-run wording: "<resource> created (server dry run)".
+                    var suffix = dry ? " (server dry run)" : "";
                     foreach (var r in root.GetProperty("resources").EnumerateArray())
-                        Console.WriteLine($"{r.GetProperty("kind").GetString()}/{r.GetProperty("namespace").GetString()}/{r.GetProperty("name").GetString()} {r.GetProperty("action").GetString()}");
+                        Console.WriteLine($"{r.GetProperty("kind").GetString()}/{r.GetProperty("namespace").GetString()}/{r.GetProperty("name").GetString()} {r.GetProperty("action").GetString()}{suffix}");
                     foreach (var w in root.GetProperty("warnings").EnumerateArray()) Console.WriteLine(Line("warning", w));
-                    Console.WriteLine($"revision {root.GetProperty("revision").GetInt64()}");
+                    Console.WriteLine(dry ? $"revision {root.GetProperty("revision").GetInt64()} in force; nothing was changed" : $"revision {root.GetProperty("revision").GetInt64()}");
                     return ExitCodes.Ok;
                 }, cancel);
         });

@@ -125,6 +125,31 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
     }
 
     [Fact]
+    public async Task Apply_dry_run_server_says_what_would_change_and_changes_nothing()
+    {
+        var service = Service("web", "cli-dry", "127.3.4.130");
+        AssertExit(0, await Akkal4("apply", "-f", File(service), "--server", world.Url));
+        var before = await Stored("cli-dry");
+
+        var dry = await Akkal4("apply", "--dry-run=server", "-f", File(Join(service, Workload("web-1", "cli-dry", "127.3.4.131", "web"))), "--server", world.Url);
+        // Checked by the writer against what is stored: a stale resourceVersion is a conflict only it can see.
+        var version = Assert.Single(before.Resources).Metadata.ResourceVersion!;
+        var stale = service.Replace("namespace: cli-dry", $"namespace: cli-dry, resourceVersion: \"{long.Parse(version) - 1}\"");
+        Assert.NotEqual(service, stale);
+        var conflict = await Akkal4("apply", "--dry-run=server", "-f", File(stale), "--server", world.Url);
+
+        AssertExit(0, dry);
+        Assert.Contains("Service/cli-dry/web unchanged (server dry run)", dry.Lines);
+        Assert.Contains("WorkloadEntry/cli-dry/web-1 created (server dry run)", dry.Lines);
+        Assert.Contains($"revision {before.Revision} in force; nothing was changed", dry.Lines);
+        AssertExit(1, conflict);
+        Assert.Contains(conflict.Lines, l => l.StartsWith("error  Service/cli-dry/web  metadata.resourceVersion  ", StringComparison.Ordinal));
+        var after = await Stored("cli-dry");
+        Assert.Equal(before.Revision, after.Revision);
+        Assert.Equal(["Service/cli-dry/web"], after.Resources.Select(r => r.Key.ToString()));
+    }
+
+    [Fact]
     public async Task An_apply_with_a_stale_resource_version_exits_1()
     {
         AssertExit(0, await Akkal4("apply", "-f", File(Workload("w", "cli-conflict", "127.3.4.105", "w")), "--server", world.Url));
