@@ -44,11 +44,17 @@ public sealed class RemotingTls
     }
 
     /// <summary>Whether <paramref name="peer"/> (with the intermediates it presented) chains to one of <see cref="TrustAnchors"/>.</summary>
-    public bool Trusts(X509Certificate2 peer, X509Chain? presented)
+    public bool Trusts(X509Certificate2 peer, X509Chain? presented) => ChainsTo(peer, presented, TrustAnchors);
+
+    /// <summary>
+    /// Whether <paramref name="peer"/>, with the intermediates it presented, chains to one of <paramref name="anchors"/>
+    /// (and nothing else): a private CA's trust, as remoting and TLS origination's <c>caCertificates</c> use it.
+    /// </summary>
+    public static bool ChainsTo(X509Certificate2 peer, X509Chain? presented, X509Certificate2Collection anchors)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(TrustAnchors);
+        chain.ChainPolicy.CustomTrustStore.AddRange(anchors);
         // The cluster's CA publishes no revocation list; validity dates are still checked.
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         if (presented is not null)

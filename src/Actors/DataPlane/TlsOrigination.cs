@@ -23,16 +23,19 @@ internal static class TlsOrigination
     private static readonly ConcurrentDictionary<(string Path, string? Key, DateTime Modified), object> Files = new();
 
     /// <summary>The upstream connection as a TLS session; throws (the caller counts it as a connect failure) when the handshake fails.</summary>
-    public static async Task<TcpConnection> WrapAsync(TcpConnection plain, UpstreamTls tls, string host, IMaterializer materializer, TimeSpan timeout, CancellationToken cancel)
+    public static async Task<TcpConnection> WrapAsync(TcpConnection plain, UpstreamTls tls, string host, byte[]? clearPreamble, IMaterializer materializer,
+        TimeSpan timeout, CancellationToken cancel)
     {
         var (inner, shutdownInner) = OpenStream(plain, materializer);
         var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
         try
         {
+            // A PROXY header precedes the handshake, unencrypted.
+            if (clearPreamble is not null) await inner.WriteAsync(clearPreamble, cancel).ConfigureAwait(false);
             var options = new SslClientAuthenticationOptions
             {
                 TargetHost = tls.Sni ?? host,
-                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(tls, certificate, errors),
+                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(tls, certificate, chain, errors),
             };
             if (tls.Mode == "MUTUAL") options.ClientCertificates = [ClientCertificate(tls.ClientCertificate!, tls.PrivateKey!)];
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -79,18 +82,15 @@ internal static class TlsOrigination
         return (stream, stream.ShutdownSend);
     }
 
-    private static bool Verify(UpstreamTls tls, X509Certificate? certificate, SslPolicyErrors errors)
+    private static bool Verify(UpstreamTls tls, X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
     {
         if (tls.InsecureSkipVerify) return true;
         if (certificate is null) return false;
         var server = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
+        // With the intermediates the server sent: caCertificates usually holds only the root.
         if (tls.CaCertificates is { } caFile)
         {
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            chain.ChainPolicy.CustomTrustStore.AddRange(Authorities(caFile));
-            if (!chain.Build(server)) return false;
+            if (!RemotingTls.ChainsTo(server, presented, Authorities(caFile))) return false;
         }
         else if ((errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) != SslPolicyErrors.None) return false;
 
@@ -98,11 +98,23 @@ internal static class TlsOrigination
         {
             var names = server.Extensions.OfType<X509SubjectAlternativeNameExtension>()
                 .SelectMany(san => san.EnumerateDnsNames().Concat(san.EnumerateIPAddresses().Select(ip => ip.ToString()))).ToList();
-            return tls.SubjectAltNames.Any(wanted => names.Any(name => string.Equals(name, wanted, StringComparison.OrdinalIgnoreCase)
-                                                                        || HostName.Covers(name.ToLowerInvariant(), wanted.ToLowerInvariant())));
+            return tls.SubjectAltNames.Any(wanted => names.Any(name => SanMatches(name, wanted)));
         }
         // Without subjectAltNames, an explicit sni is the name the certificate must carry.
         return tls.Sni is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
+    }
+
+    /// <summary>
+    /// A certificate's name against a wanted one, as RFC 6125 and Envoy match them: equal in any case, or a wildcard
+    /// standing for exactly the left-most label (<c>*.example.com</c> covers <c>a.example.com</c>, not
+    /// <c>a.b.example.com</c> or <c>example.com</c>); a bare <c>*</c> covers nothing.
+    /// </summary>
+    internal static bool SanMatches(string name, string wanted)
+    {
+        if (string.Equals(name, wanted, StringComparison.OrdinalIgnoreCase)) return true;
+        if (!name.StartsWith("*.", StringComparison.Ordinal) || name.Length < 3) return false;
+        var dot = wanted.IndexOf('.');
+        return dot > 0 && string.Equals(wanted[dot..], name[1..], StringComparison.OrdinalIgnoreCase);
     }
 
     private static X509Certificate2Collection Authorities(string path) =>
