@@ -373,7 +373,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         var policy = assigned.Cluster.Policy;
         var attempt = _attempt = new Attempt();
         var self = Self;
-        Dial(remote, policy, assigned.Cluster.Host, attempt.Cancel.Token).ContinueWith(t =>
+        Dial(remote, policy, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), attempt.Cancel.Token).ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully)
             {
@@ -386,12 +386,15 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         }, TaskContinuationOptions.ExecuteSynchronously);
     }
 
-    /// <summary>Connects, and with DestinationRule tls SIMPLE or MUTUAL completes the TLS handshake too: a failed handshake is a failed connect.</summary>
-    private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, string host, CancellationToken cancel)
+    /// <summary>
+    /// Connects, and with DestinationRule tls SIMPLE or MUTUAL completes the TLS handshake too: a failed handshake is a
+    /// failed connect. A PROXY header for a TLS upstream goes in the clear before the ClientHello, as the spec says.
+    /// </summary>
+    private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, string host, byte[]? proxyHeader, CancellationToken cancel)
     {
         var plain = await _transport.ConnectAsync(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), cancel).ConfigureAwait(false);
         return policy.Tls is { } tls
-            ? await TlsOrigination.WrapAsync(plain, tls, host, _materializer, policy.ConnectTimeout, cancel).ConfigureAwait(false)
+            ? await TlsOrigination.WrapAsync(plain, tls, host, proxyHeader, _materializer, policy.ConnectTimeout, cancel).ConfigureAwait(false)
             : plain;
     }
 
@@ -414,15 +417,20 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             Timers.StartSingleTimer("max-duration", new DurationElapsed(), max);
     }
 
-    /// <summary>What the upstream gets before the client's next bytes: a PROXY header if the policy says so, then what was read to route.</summary>
+    private byte[]? ProxyHeader(UpstreamPolicy policy) => policy.ProxyProtocolVersion switch
+    {
+        "V1" => ProxyProtocol.V1(_client, _original),
+        "V2" => ProxyProtocol.V2(_client, _original),
+        _ => null,
+    };
+
+    /// <summary>
+    /// What the upstream gets before the client's next bytes: a PROXY header if the policy says so (unless it went
+    /// before the TLS handshake, see <see cref="Dial"/>), then what was read to route.
+    /// </summary>
     private ByteString? UpstreamPreamble(UpstreamPolicy policy, out int fromClient)
     {
-        var header = policy.ProxyProtocolVersion switch
-        {
-            "V1" => ProxyProtocol.V1(_client, _original),
-            "V2" => ProxyProtocol.V2(_client, _original),
-            _ => null,
-        };
+        var header = policy.Tls is null ? ProxyHeader(policy) : null;
         fromClient = _preambleLength - _proxyHeaderLength;
         var read = fromClient > 0 ? ByteString.FromBytes(_preamble, _proxyHeaderLength, fromClient) : null;
         return header is null ? read : read is null ? ByteString.FromBytes(header) : ByteString.FromBytes(header).Concat(read);

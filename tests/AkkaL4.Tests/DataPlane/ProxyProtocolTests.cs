@@ -16,18 +16,21 @@ namespace AkkaL4.Tests.DataPlane;
 /// </summary>
 public sealed class ProxyProtocolWorld : IAsyncLifetime
 {
-    private ProxyLineServer _proxied = null!;
+    private ProxyLineServer _proxied = null!, _proxiedTls = null!;
+    private readonly TestCa _ca = new("pp-ca");
     private EchoServer _vip = null!, _others = null!;
     internal TestRouter Sender { get; private set; } = null!;
     internal TestRouter Acceptor { get; private set; } = null!;
 
     public static readonly IPEndPoint Proxied = At("127.60.2.1", 9000);
     public static readonly IPEndPoint ProxiedV1 = At("127.60.2.2", 9000);
+    public static readonly IPEndPoint ProxiedTls = At("127.60.2.3", 9000);
     public static readonly IPEndPoint Edge = At("127.60.3.1", 18000);
 
     public async Task InitializeAsync()
     {
         _proxied = new ProxyLineServer(At("127.60.2.11", 9100), "proxied");
+        _proxiedTls = new ProxyLineServer(At("127.60.2.12", 9100), "proxied-tls", _ca.Issue("proxied-tls", "proxied-tls.example.com"));
         _vip = new EchoServer(At("127.60.3.11", 9000), "a:");
         _others = new EchoServer(At("127.60.3.12", 9000), "b:");
         Sender = TestRouter.Start("pp-send");
@@ -35,6 +38,18 @@ public sealed class ProxyProtocolWorld : IAsyncLifetime
             Service("proxied", "127.60.2.1", 9000, 9100, "proxied"),
             Service("proxied-v1", "127.60.2.2", 9000, 9100, "nothing"),
             Workload("proxied-1", "127.60.2.11", "{app: proxied, version: v1}"),
+            Service("proxied-tls", "127.60.2.3", 9000, 9100, "proxied-tls"),
+            Workload("proxied-tls-1", "127.60.2.12", "{app: proxied-tls}"),
+            $$"""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: proxied-tls, namespace: default}
+            spec:
+              host: proxied-tls
+              trafficPolicy:
+                proxyProtocol: {version: V2}
+                tls: {mode: SIMPLE, caCertificates: {{_ca.CaFile}}, sni: proxied-tls.example.com}
+            """,
             """
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
@@ -102,6 +117,8 @@ public sealed class ProxyProtocolWorld : IAsyncLifetime
         await Sender.DisposeAsync();
         await Acceptor.DisposeAsync();
         await _proxied.DisposeAsync();
+        await _proxiedTls.DisposeAsync();
+        _ca.Dispose();
         await _vip.DisposeAsync();
         await _others.DisposeAsync();
     }
@@ -116,6 +133,13 @@ public sealed class ProxyProtocolTests(ProxyProtocolWorld world) : IClassFixture
         Assert.Equal($"proxied v2 src={id.Local} dst=127.60.2.1:9000: hello", reply);
         var entry = await world.Sender.Log.ForAsync(id);
         Assert.Equal(6, entry.BytesReceived); // the header is not the client's
+    }
+
+    [Fact]
+    public async Task With_TLS_origination_the_header_goes_in_the_clear_before_the_handshake()
+    {
+        var (reply, id) = await TestClient.OneLineAsync("127.60.2.102", ProxyProtocolWorld.ProxiedTls, "secret");
+        Assert.Equal($"proxied-tls v2 src={id.Local} dst=127.60.2.3:9000 tls: secret", reply);
     }
 
     [Fact]

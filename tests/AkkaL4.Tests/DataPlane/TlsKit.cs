@@ -149,7 +149,8 @@ internal sealed class ProxyLineServer : IAsyncDisposable
     private readonly Task _loop;
     private readonly ConcurrentBag<Task> _serving = [];
 
-    public ProxyLineServer(IPEndPoint address, string name)
+    /// <param name="certificate">With one, TLS follows the header (the header itself in the clear, as the spec has it).</param>
+    public ProxyLineServer(IPEndPoint address, string name, X509Certificate2? certificate = null)
     {
         _listener = new TcpListener(address);
         _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
@@ -161,7 +162,7 @@ internal sealed class ProxyLineServer : IAsyncDisposable
                 TcpClient client;
                 try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
                 catch (Exception) { return; }
-                _serving.Add(Serve(client, name));
+                _serving.Add(Serve(client, name, certificate));
             }
         });
     }
@@ -173,7 +174,7 @@ internal sealed class ProxyLineServer : IAsyncDisposable
         return buffer;
     }
 
-    private static async Task Serve(TcpClient client, string name)
+    private static async Task Serve(TcpClient client, string name, X509Certificate2? certificate)
     {
         using var _ = client;
         try
@@ -201,13 +202,22 @@ internal sealed class ProxyLineServer : IAsyncDisposable
                 var fields = Encoding.ASCII.GetString(line.ToArray()).TrimEnd('\r', '\n').Split(' ');
                 header = fields is ["PROXY", "TCP4" or "TCP6", var s, var d, var sp, var dp] ? $"v1 src={s}:{sp} dst={d}:{dp}" : "not a PROXY header: " + string.Join(' ', fields);
             }
+            if (certificate is not null)
+            {
+                var ssl = new SslStream(stream);
+                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, timeout.Token);
+                var secret = await new StreamReader(ssl).ReadLineAsync(timeout.Token);
+                await ssl.WriteAsync(Encoding.UTF8.GetBytes($"{name} {header} tls: {secret}\n"), timeout.Token);
+                await ssl.ShutdownAsync();
+                return;
+            }
             var text = await new StreamReader(stream).ReadLineAsync(timeout.Token);
             await stream.WriteAsync(Encoding.UTF8.GetBytes($"{name} {header}: {text}\n"), timeout.Token);
             client.Client.Shutdown(SocketShutdown.Send);
             var closed = await stream.ReadAsync(new byte[1], timeout.Token); // waits for the client to close
             Assert.True(closed >= 0);
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or EndOfStreamException)
+        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or EndOfStreamException or AuthenticationException)
         {
         }
     }
