@@ -120,7 +120,7 @@ public sealed class AdminServer : IAsyncDisposable
                 }
                 if (context.Request.Path == "/login" && HttpMethods.IsPost(context.Request.Method))
                 {
-                    await Login(context, token, certificate is not null);
+                    await Login(context, token, certificate is not null, log);
                     return;
                 }
                 if (context.Request.Path == "/" && reading)
@@ -211,13 +211,26 @@ public sealed class AdminServer : IAsyncDisposable
     /// <summary>The cookie the status page's login sets: the token, for reads from a browser.</summary>
     public const string TokenCookie = "akkal4-token";
 
+    /// <summary>The largest login form read: a token field with room to spare.</summary>
+    private const int MaxLoginBytes = 4096;
+
     /// <summary>The status page's login form: the right token sets <see cref="TokenCookie"/> and goes to the page.</summary>
-    private static async Task Login(HttpContext context, string token, bool https)
+    private static async Task Login(HttpContext context, string token, bool https, ILoggingAdapter log)
     {
+        // Anyone may post here, so the form is read only when it is small: a token, not megabytes held per connection.
+        if (context.Request.ContentLength is not (>= 0 and <= MaxLoginBytes))
+        {
+            log.Warning("admin API: refused POST /login from {0}: a form of {1} (at most {2} bytes, with Content-Length)",
+                context.Connection.RemoteIpAddress, context.Request.ContentLength is { } n ? $"{n} bytes" : "unstated length", MaxLoginBytes);
+            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            return;
+        }
         var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync() : null;
         var given = form?["token"].ToString() ?? "";
         if (!HasToken("Bearer " + given, token))
         {
+            // As for a wrong bearer token: which way it failed, never what was sent.
+            log.Warning("admin API: refused POST /login from {0}: wrong token", context.Connection.RemoteIpAddress);
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;
             context.Response.ContentType = "text/html; charset=utf-8";
             await context.Response.WriteAsync(StatusPage.Login);
@@ -382,6 +395,8 @@ public sealed class AdminServer : IAsyncDisposable
         var writer = state.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("router"))
             .OrderBy(m => m, Member.AgeOrdering).FirstOrDefault();
         var metrics = node.Metrics;
+        var byName = snapshot.Clusters.DistinctBy(c => c.Name).ToList();
+        var routable = snapshot.Clusters.Where(c => c.Status == ClusterStatus.Ok).ToList();
         return new
         {
             node = node.Options.Name,
@@ -417,11 +432,13 @@ public sealed class AdminServer : IAsyncDisposable
                     active = t?.Active ?? 0, total = t?.Total ?? 0, refused = t?.RefusedCount ?? 0, bytesIn = t?.BytesIn ?? 0, bytesOut = t?.BytesOut ?? 0,
                 };
             }),
-            traffic = snapshot.Clusters.DistinctBy(c => c.Name).Take(MaxTrafficShown).Select(c => Traffic(metrics, c)),
-            trafficOmitted = Math.Max(0, snapshot.Clusters.DistinctBy(c => c.Name).Count() - MaxTrafficShown),
+            traffic = byName.Take(MaxTrafficShown).Select(c => Traffic(metrics, c)),
+            trafficOmitted = Math.Max(0, byName.Count - MaxTrafficShown),
             history = history.Entries,
             notes = snapshot.Notes,
-            upstreams = node.Health.Snapshot(snapshot),
+            // As capped as traffic: the page polls this every second.
+            upstreams = routable.Take(MaxTrafficShown).Select(node.Health.Snapshot),
+            upstreamsOmitted = Math.Max(0, routable.Count - MaxTrafficShown),
         };
     }
 

@@ -136,6 +136,7 @@ function renderUpstreams(s) {
     return el("div", {}, el("h3", {}, title), table);
   }));
   if (s.trafficOmitted) $("upstreams").append(el("p", { className: "muted" }, `traffic of ${s.trafficOmitted} more clusters not shown`));
+  if (s.upstreamsOmitted) $("upstreams").append(el("p", { className: "muted" }, `health of ${s.upstreamsOmitted} more clusters not shown`));
 }
 
 let shownConfig = null;

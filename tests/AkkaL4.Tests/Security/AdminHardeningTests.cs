@@ -177,6 +177,26 @@ public sealed class AdminHardeningTests(AdminHardeningWorld world, Xunit.Abstrac
     }
 
     [Fact]
+    public async Task The_login_form_reads_only_a_small_body_and_logs_a_wrong_token_without_it()
+    {
+        const string token = "login-token-4711";
+        const string guess = "login-guess-0815";
+        await using var api = await AdminServer.StartAsync(world.Node, Loopback(7), token);
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(api.Url), Timeout = Patience };
+
+        using var huge = await http.PostAsync("/login", new FormUrlEncodedContent([new("token", new string('x', 1_000_000))]));
+        using var wrong = await http.PostAsync("/login", new FormUrlEncodedContent([new("token", guess)]));
+        using var right = await http.PostAsync("/login", new FormUrlEncodedContent([new("token", token)]));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, right.StatusCode);
+        Assert.Contains(right.Headers.GetValues("Set-Cookie"), c => c.StartsWith(AdminServer.TokenCookie + "=", StringComparison.Ordinal));
+        await EventuallyAsync(() => Task.FromResult(world.Warnings.Any(w => w.Contains("refused POST /login") && w.Contains("wrong token"))), "the wrong login is logged");
+        Assert.All(world.Warnings.Where(w => w.Contains("/login")), w => Assert.False(w.Contains(guess) || w.Contains(token), w));
+    }
+
+    [Fact]
     public async Task With_a_certificate_the_API_serves_HTTPS_only()
     {
         var certificate = NewCa("admin");
