@@ -279,8 +279,11 @@ public sealed class AdminServer : IAsyncDisposable
         var report = ConfigCheck.Check(text, "request");
         if (!report.Ok) return Results.Json(new { errors = report.Errors.Select(ErrorJson) }, Json, statusCode: 400);
 
-        // Kubernetes' spelling: ?dryRun=All checks and compiles in the writer, and changes nothing.
-        var dryRun = context.Request.Query.TryGetValue("dryRun", out var dry) && dry == "All";
+        // Kubernetes' spelling: ?dryRun=All checks and compiles in the writer, and changes nothing. Any other value is
+        // refused, as Kubernetes does: a mistyped dry run must not become a real write.
+        var dryRun = context.Request.Query.TryGetValue("dryRun", out var dry);
+        if (dryRun && dry != "All")
+            return Results.Json(new { error = $"dryRun '{Diagnostic.Quote(dry.ToString())}' is not supported: the only value is All" }, Json, statusCode: 400);
         var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources, dryRun), ConfigClient.MaxTimeout);
         if (!dryRun && reply is ConfigAccepted { } done && context.Request.Query.TryGetValue("wait", out var wait) && wait == "true")
         {

@@ -108,6 +108,21 @@ public sealed class AdminApiTests(AdminApiWorld world) : IClassFixture<AdminApiW
     }
 
     [Fact]
+    public async Task A_dry_run_value_other_than_All_is_400_and_applies_nothing()
+    {
+        var before = await RevisionAsync();
+        var reply = await SendAsync(Http, new HttpRequestMessage(HttpMethod.Put, "/v1/config?dryRun=true")
+        {
+            Content = new StringContent(Workload("w", "api-dry", "127.3.2.140", "w"), Encoding.UTF8, "application/yaml"),
+        });
+
+        Assert.Equal(400, (int)reply.Status);
+        Assert.Contains("the only value is All", reply.Body);
+        Assert.Equal(before, await RevisionAsync());
+        Assert.DoesNotContain("api-dry", (await GetAsync("/v1/config?namespace=api-dry")).Body);
+    }
+
+    [Fact]
     public async Task Put_yaml_creates_and_the_same_put_again_is_unchanged()
     {
         var body = Join(Service("web", "api-put", "127.3.2.1"), Workload("web-1", "api-put", "127.3.2.101", "web"));
