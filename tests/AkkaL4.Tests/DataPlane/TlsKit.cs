@@ -78,14 +78,15 @@ internal sealed class TestCa : IDisposable
 /// certificate when <paramref name="clientCa"/> is given), then one line answered with
 /// <c>NAME sni=SNI client=SUBJECT: LINE</c>.
 /// </summary>
-internal sealed class TlsLineServer : IAsyncDisposable
+/// <summary>A test upstream's accept loop: each connection served by its own task; disposal stops accepting and waits for them.</summary>
+internal sealed class AcceptLoop : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly ConcurrentBag<Task> _serving = [];
 
-    public TlsLineServer(IPEndPoint address, string name, X509Certificate2 certificate, TestCa? clientCa = null)
+    public AcceptLoop(IPEndPoint address, Func<TcpClient, Task> serve)
     {
         _listener = new TcpListener(address);
         _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
@@ -97,10 +98,26 @@ internal sealed class TlsLineServer : IAsyncDisposable
                 TcpClient client;
                 try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
                 catch (Exception) { return; }
-                _serving.Add(Serve(client, name, certificate, clientCa));
+                _serving.Add(serve(client));
             }
         });
     }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _loop;
+        await Task.WhenAll(_serving);
+    }
+}
+
+internal sealed class TlsLineServer : IAsyncDisposable
+{
+    private readonly AcceptLoop _loop;
+
+    public TlsLineServer(IPEndPoint address, string name, X509Certificate2 certificate, TestCa? clientCa = null) =>
+        _loop = new AcceptLoop(address, client => Serve(client, name, certificate, clientCa));
 
     public int Handshakes;
 
@@ -129,13 +146,7 @@ internal sealed class TlsLineServer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _loop;
-        await Task.WhenAll(_serving);
-    }
+    public ValueTask DisposeAsync() => _loop.DisposeAsync();
 }
 
 /// <summary>
@@ -144,28 +155,11 @@ internal sealed class TlsLineServer : IAsyncDisposable
 /// </summary>
 internal sealed class ProxyLineServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
-    private readonly ConcurrentBag<Task> _serving = [];
+    private readonly AcceptLoop _loop;
 
     /// <param name="certificate">With one, TLS follows the header (the header itself in the clear, as the spec has it).</param>
-    public ProxyLineServer(IPEndPoint address, string name, X509Certificate2? certificate = null)
-    {
-        _listener = new TcpListener(address);
-        _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        _listener.Start();
-        _loop = Task.Run(async () =>
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                TcpClient client;
-                try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
-                catch (Exception) { return; }
-                _serving.Add(Serve(client, name, certificate));
-            }
-        });
-    }
+    public ProxyLineServer(IPEndPoint address, string name, X509Certificate2? certificate = null) =>
+        _loop = new AcceptLoop(address, client => Serve(client, name, certificate));
 
     private static async Task<byte[]> ReadExactly(Stream stream, int n, CancellationToken cancel)
     {
@@ -222,13 +216,7 @@ internal sealed class ProxyLineServer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _loop;
-        await Task.WhenAll(_serving);
-    }
+    public ValueTask DisposeAsync() => _loop.DisposeAsync();
 }
 
 /// <summary>Real TLS clients: a socket bound to its source address, SslStream with the SNI given (none for "").</summary>
