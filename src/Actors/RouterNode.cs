@@ -94,8 +94,9 @@ public sealed class RouterNode : IAsyncDisposable
         _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
         var materializer = dataSystem.Materializer();
         transport ??= TcpTransports.Create(dataSystem, settings.Transport);
-        _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, Health), "routers");
-        _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer,
+        var pickers = new UpstreamPickers(Health);
+        _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");
+        _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, pickers, transport, settings, Metrics, materializer,
             new Relays(materializer, Environment.ProcessorCount), new ConnectionBudget(settings.MaxConnections))), "listeners");
         if (options.AccessLog is { } accessLog) dataSystem.ActorOf(AccessLogWriter.Props(accessLog.Output, accessLog.Format), "access-log");
 
