@@ -39,7 +39,13 @@ public sealed class RoundRobinBalancer : ILoadBalancer
     public int Pick(ReadOnlySpan<EndpointState> endpoints, uint sourceHash)
     {
         var rotation = Volatile.Read(ref _rotation);
-        if (rotation is null || !rotation.Fits(endpoints)) Volatile.Write(ref _rotation, rotation = new Rotation(endpoints));
+        if (rotation is null || !rotation.Fits(endpoints))
+        {
+            // Threads that see the same change at once all go on with the one rotation that got in first.
+            var fresh = new Rotation(endpoints);
+            var seen = Interlocked.CompareExchange(ref _rotation, fresh, rotation);
+            rotation = ReferenceEquals(seen, rotation) || !seen!.Fits(endpoints) ? fresh : seen;
+        }
         return rotation.Any ? rotation.Picker.Next() : -1;
     }
 }
