@@ -375,7 +375,7 @@ public sealed class RouterNode : IAsyncDisposable
                 var reply = await Writer.Ask<object>(message, ConfigClient.MaxTimeout);
                 if (reply is not (ConfigUnavailable or ConfigUncertain) || DateTime.UtcNow >= deadline) return reply;
             }
-            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+            catch (Exception e) when (e is AskTimeoutException or ConfigNotReadableException && DateTime.UtcNow < deadline)
             {
             }
             onWaiting?.Invoke();
