@@ -439,7 +439,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private void OnConnectFailed(ConnectFailed failed)
     {
         var assigned = _upstream!;
-        assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.GetBaseException().Message));
+        // Out of descriptors is this process's failure, not the endpoint's: outlier detection does not hear of it.
+        if (!Descriptors.Exhausted(failed.Cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.GetBaseException().Message));
         assigned.Load.Closed();
         _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;

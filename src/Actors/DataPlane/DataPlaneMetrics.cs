@@ -23,6 +23,7 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> DownstreamTotal { get; }
     public Counter<long> DownstreamNoRoute { get; }
     public Counter<long> DownstreamOverflow { get; }
+    public Counter<long> AcceptPausedCount { get; }
     public Counter<long> IdleTimeout { get; }
     public Counter<long> MaxDurationReached { get; }
     public Counter<long> UpstreamTotal { get; }
@@ -63,6 +64,7 @@ public sealed class DataPlaneMetrics : IDisposable
         m.CreateObservableCounter("envoy_listener_downstream_cx_total", () => Observe(Listeners, t => t.Total, ListenerAddress), description: "Connections accepted");
         m.CreateObservableGauge("envoy_listener_downstream_cx_active", () => Observe(Listeners, t => t.Active, ListenerAddress), description: "Connections open");
         DownstreamOverflow = m.CreateCounter<long>("envoy_listener_downstream_cx_overflow", description: "Connections closed at once by a listener or node connection cap");
+        AcceptPausedCount = m.CreateCounter<long>("akkal4_listener_accept_paused_total", description: "Times a listener stopped accepting because the process was out of descriptors (EMFILE/ENFILE) until some were free");
         _downstreamLengthMs = m.CreateHistogram("envoy_listener_downstream_cx_length_ms", "ms", "Connection length", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = EnvoyBuckets });
 
         UpstreamTotal = m.CreateCounter<long>("envoy_cluster_upstream_cx_total", description: "Upstream connections established");
@@ -130,6 +132,9 @@ public sealed class DataPlaneMetrics : IDisposable
         DownstreamOverflow.Add(1, ListenerAddress(listener));
         ListenerTraffic(listener).Refused();
     }
+
+    /// <summary>A listener paused accepting: the process is out of descriptors.</summary>
+    public void AcceptPaused(string listener) => AcceptPausedCount.Add(1, ListenerAddress(listener));
 
     /// <summary>An upstream connection is open (after <paramref name="connectTime"/>) and relays through <paramref name="relay"/>.</summary>
     internal void UpstreamConnected(string listener, string cluster, string endpoint, RelayStage.Control relay, TimeSpan connectTime, IstioLabels istio)
