@@ -122,8 +122,8 @@ internal sealed class ChaosCluster : IAsyncDisposable
         return process;
     }
 
-    /// <summary>The nodes' output (the last lines), for a failure's message.</summary>
-    public string Output(int lines = 150) => string.Join("\n", _output.TakeLast(lines));
+    /// <summary>The nodes' output (the last lines), for a failure's message; access-log lines (<c>[time] "- - -" …</c>) left out.</summary>
+    public string Output(int lines = 150) => string.Join("\n", _output.Where(l => !l.Contains("Z] \"", StringComparison.Ordinal)).TakeLast(lines));
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
