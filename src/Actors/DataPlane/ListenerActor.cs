@@ -65,7 +65,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     {
         _address = address;
         _dataPlane = dataPlane;
-        (_, _, _transport, _settings, _, _materializer, _, _) = dataPlane;
+        (_, _, _, _transport, _settings, _, _materializer, _, _) = dataPlane;
         _retry = _settings.BindRetry;
 
         Receive<TryBind>(_ => StartBinding());

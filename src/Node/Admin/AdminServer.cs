@@ -338,6 +338,11 @@ public sealed class AdminServer : IAsyncDisposable
             context.Response.Headers.RetryAfter = "1";
             return Results.Json(new { error = "the configuration writer did not answer in time; try again" }, Json, statusCode: 503);
         }
+        catch (ConfigNotReadableException e)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            return Results.Json(new { error = e.Message }, Json, statusCode: 503);
+        }
         context.Response.Headers["X-AkkaL4-Revision"] = content.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return context.Request.Headers.Accept.ToString().Contains("application/json", StringComparison.OrdinalIgnoreCase)
             ? Results.Text(ManifestEncoder.ToJson(content.Resources), "application/json")
