@@ -178,7 +178,7 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapGet("/v1/status", () => Status(node, history));
         app.MapGet("/healthz", () => Health(node));
         app.MapGet("/readyz", () => Ready(node));
-        var exporter = new PrometheusExporter(node.Metrics.Meter, app.Services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
+        var exporter = new PrometheusExporter(node.Metrics, app.Services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
         app.Lifetime.ApplicationStopped.Register(exporter.Dispose);
         app.MapGet("/openapi.json", () => Results.Text(OpenApi, "application/json"));
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
