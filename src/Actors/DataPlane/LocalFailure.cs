@@ -7,5 +7,5 @@ internal static class LocalFailure
 {
     /// <summary>Out of descriptors (noted as a shortage), or a DestinationRule this node cannot use.</summary>
     public static bool Is(Exception failure) =>
-        failure.GetBaseException() is UpstreamTlsConfigurationException || Descriptors.Exhausted(failure);
+        failure is UpstreamTlsConfigurationException || Descriptors.Exhausted(failure);
 }
