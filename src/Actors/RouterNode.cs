@@ -94,8 +94,9 @@ public sealed class RouterNode : IAsyncDisposable
         _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
         var materializer = dataSystem.Materializer();
         transport ??= TcpTransports.Create(dataSystem, settings.Transport);
-        _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, Health), "routers");
-        _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, transport, settings, Metrics, materializer,
+        var pickers = new UpstreamPickers(Health);
+        _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");
+        _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, pickers, transport, settings, Metrics, materializer,
             new Relays(materializer, Environment.ProcessorCount), new ConnectionBudget(settings.MaxConnections))), "listeners");
         if (options.AccessLog is { } accessLog) dataSystem.ActorOf(AccessLogWriter.Props(accessLog.Output, accessLog.Format), "access-log");
 
@@ -118,15 +119,17 @@ public sealed class RouterNode : IAsyncDisposable
             : ActorSystem.Create(ActorSystemName, _clusterConfig);
         // The journal plugins start now (auto-start-journals), not in the middle of a failover.
         Akka.Persistence.Persistence.Instance.Apply(system);
+        // The stored configuration, one sharded, event-sourced entity per namespace: the writer writes it, reads come from it.
+        var routeTables = RouteTable.StartRegion(system);
         // Writes: this node's client → the singleton proxy → the one ConfigWriter of the cluster.
         // A writer that stops (a journal write failed, say) comes back, with backoff, from its journal,
         // and finishes the batch it had journaled before it takes another.
         var writerProps = BackoffSupervisor.Props(Backoff.OnStop(
-            ConfigWriter.Props(() => Volatile.Read(ref _applied), _options.CrashWriterAfterJournaling), "writer",
+            ConfigWriter.Props(() => Volatile.Read(ref _applied), routeTables, _options.CrashWriterAfterJournaling), "writer",
             TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2, -1));
         system.ActorOf(ClusterSingletonManager.Props(writerProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "config-writer");
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
-        var client = system.ActorOf(ConfigClient.Props(writer), "config-client");
+        var client = system.ActorOf(ConfigClient.Props(writer, routeTables), "config-client");
         // Reads: every node applies each newer replicated revision and keeps it as its last-known-good.
         system.ActorOf(RouteCache.Props(() => Volatile.Read(ref _applied)?.Revision ?? 0, (content, text) =>
         {
@@ -373,7 +376,7 @@ public sealed class RouterNode : IAsyncDisposable
                 var reply = await Writer.Ask<object>(message, ConfigClient.MaxTimeout);
                 if (reply is not (ConfigUnavailable or ConfigUncertain) || DateTime.UtcNow >= deadline) return reply;
             }
-            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+            catch (Exception e) when (e is AskTimeoutException or ConfigNotReadableException && DateTime.UtcNow < deadline)
             {
             }
             onWaiting?.Invoke();

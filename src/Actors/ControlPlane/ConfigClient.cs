@@ -18,10 +18,11 @@ public sealed record DeleteResource(ResourceKey Key);
 /// A node's door to the config writer singleton: takes <see cref="ApplyConfig"/> and <see cref="DeleteResource"/>
 /// (model records, no deadline), sends them as <see cref="IConfigCommand"/>s through the singleton proxy, again
 /// when a small one may have been lost, each copy with a fresh deadline; answers <see cref="ReadConfig"/> with a
-/// <see cref="ConfigContent"/>. Each answer says what is certain: <see cref="ConfigAccepted"/> (journaled and on a
+/// <see cref="ConfigContent"/> read from the RouteTable entities (<see cref="ConfigReader"/>). Each answer says what is certain: <see cref="ConfigAccepted"/> (journaled and on a
 /// majority of nodes), <see cref="ConfigRejected"/>, <see cref="ConfigUnavailable"/> (certainly not applied) or
 /// <see cref="ConfigUncertain"/> (no answer in time, or journaled but not confirmed on a majority). A read that
-/// gets no answer in time fails with an <see cref="AskTimeoutException"/>.
+/// gets no answer in time fails with an <see cref="AskTimeoutException"/>, one whose entities are not readable with a
+/// <see cref="ConfigNotReadableException"/>.
 /// </summary>
 public sealed class ConfigClient : ReceiveActor
 {
@@ -45,9 +46,10 @@ public sealed class ConfigClient : ReceiveActor
 
     private static TimeSpan TimeoutFor(int manifestBytes) => Timeout + PerHundredKilobytes * (manifestBytes / 100_000.0);
 
-    public static Props Props(IActorRef writer) => Akka.Actor.Props.Create(() => new ConfigClient(writer));
+    /// <param name="routeTables">This node's shard region of <see cref="RouteTable"/> entities, which reads come from.</param>
+    public static Props Props(IActorRef writer, IActorRef routeTables) => Akka.Actor.Props.Create(() => new ConfigClient(writer, routeTables));
 
-    public ConfigClient(IActorRef writer)
+    public ConfigClient(IActorRef writer, IActorRef routeTables)
     {
         var cluster = Cluster.Get(Context.System);
         Receive<ApplyConfig>(a =>
@@ -56,7 +58,7 @@ public sealed class ConfigClient : ReceiveActor
             Write(cluster, writer, () => new WriteConfig(manifests, DateTimeOffset.UtcNow + Deadline, a.DryRun));
         });
         Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline)));
-        Receive<ReadConfig>(r => Context.ActorOf(Request.Props(writer, r, Sender, null)));
+        Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender)));
     }
 
     /// <summary>
@@ -119,20 +121,16 @@ public sealed class ConfigClient : ReceiveActor
             Receive<Expired>(_ =>
             {
                 resend?.Cancel();
-                replyTo.Tell(message is ReadConfig
-                    ? new Status.Failure(new AskTimeoutException($"the config writer did not answer within {Timeout.TotalSeconds:0}s"))
-                    : new ConfigUncertain(journaled, journaled is { } revision
-                        ? $"journaled as revision {revision}, but the config writer did not confirm it on a majority within {timeout.TotalSeconds:0}s"
-                        : $"the config writer did not answer within {timeout.TotalSeconds:0}s; the write may still be applied"));
+                replyTo.Tell(new ConfigUncertain(journaled, journaled is { } revision
+                    ? $"journaled as revision {revision}, but the config writer did not confirm it on a majority within {timeout.TotalSeconds:0}s"
+                    : $"the config writer did not answer within {timeout.TotalSeconds:0}s; the write may still be applied"));
                 Context.Stop(Self);
             });
             ReceiveAny(reply =>
             {
                 resend?.Cancel();
                 timer.Cancel();
-                replyTo.Tell(reply is ConfigAtRevision c
-                    ? new ConfigContent(c.Revision, ManifestDecoder.Decode(c.Manifests, "writer", LastKnownGood.Stored).Resources.Select(d => d.Resource).ToList())
-                    : reply);
+                replyTo.Tell(reply);
                 Context.Stop(Self);
             });
         }

@@ -9,6 +9,7 @@ using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Actors.Routing.LoadBalancing;
 using AkkaL4.Actors.Upstreams;
+using AkkaL4.Actors.Upstreams.Health;
 
 namespace AkkaL4.Actors.DataPlane;
 
@@ -16,7 +17,7 @@ namespace AkkaL4.Actors.DataPlane;
 /// One accepted connection, from decision to the last byte, in three states. <b>Reading</b> (only where
 /// needed): the PROXY header a load balancer in front sends, then the TLS ClientHello for its SNI,
 /// within preamble-timeout and max-client-hello; what was read is kept and relayed. <b>Dialling</b>:
-/// decide from the snapshot taken at accept, get an endpoint from the router actors, connect
+/// decide from the snapshot taken at accept, pick an endpoint with the cluster's published picker, connect
 /// (retrying another endpoint on failure; TLS origination and its handshake count as part of the
 /// connect). <b>Relaying</b>: both directions with half-close, idleTimeout and maxConnectionDuration.
 /// Then one access-log entry with bytes, duration and flags, and stop.
@@ -82,6 +83,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private readonly TcpConnection _accepted;
     private readonly LiveRoutes _routes;
     private readonly IActorRef _routers;
+    private readonly UpstreamPickers _pickers;
     private readonly ITcpTransport _transport;
     private readonly DataPlaneSettings _settings;
     private readonly DataPlaneMetrics _metrics;
@@ -141,7 +143,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _accepted = accepted;
         _client = accepted.Remote;
         _original = accepted.Local;
-        (_routes, _routers, _transport, _settings, _metrics, _materializer, _relays, _) = dataPlane;
+        (_routes, _routers, _pickers, _transport, _settings, _metrics, _materializer, _relays, _) = dataPlane;
     }
 
     // A switch on the state, not ReceiveActor's Receive<T> and Become: those build handler tables per actor, that
@@ -346,10 +348,9 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         switch (_decision.Result)
         {
             case DecisionResult.Route:
-                _routers.Tell(new PickUpstream(_decision.Target!, LoadBalancers.HashOf(source), _tried));
+                Pick(source);
                 break;
             case DecisionResult.NoHealthyUpstream:
-                _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(_decision.Target?.Destinations.FirstOrDefault()?.Cluster.Name ?? ""));
                 Refuse(ResponseFlags.NoHealthyUpstream, Explanation.Of(_decision).Reason, _decision.Target?.Destinations.FirstOrDefault()?.Cluster.Name);
                 break;
             case var _ when _noSni is { } why:
@@ -360,6 +361,20 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
                 // No rule matched (NR), or a rule named a cluster that does not exist (NC), as Envoy tells them apart.
                 Refuse(_decision.Target is null ? ResponseFlags.NoRoute : ResponseFlags.NoClusterFound, Explanation.Of(_decision).Reason, null);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// The destination and endpoint, picked on this actor's thread; only a cluster whose router has not published its
+    /// picker yet is asked through the router supervisor, whose answer comes as a message.
+    /// </summary>
+    private void Pick(IpKey source)
+    {
+        switch (_pickers.Pick(_decision.Target!, LoadBalancers.HashOf(source), _tried))
+        {
+            case UpstreamAssigned assigned: Connect(assigned); break;
+            case UpstreamRefused r: Refuse(r.Flag, r.Detail, r.Cluster); break;
+            case var ask: _routers.Tell(ask); break;
         }
     }
 
@@ -401,7 +416,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private void OnConnected(Connected connected)
     {
         var assigned = _upstream!;
-        assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
+        // Only the router writes health; most connects change nothing there, so it is told only when one would.
+        if (OutlierDetector.ConnectChanges(assigned.Health.State)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
         _state = State.Relaying;
 
         var policy = assigned.Cluster.Policy;
@@ -439,7 +455,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private void OnConnectFailed(ConnectFailed failed)
     {
         var assigned = _upstream!;
-        assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.GetBaseException().Message));
+        // Out of descriptors is this process's failure, not the endpoint's: outlier detection does not hear of it.
+        if (!Descriptors.Exhausted(failed.Cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.GetBaseException().Message));
         assigned.Load.Closed();
         _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;
@@ -453,7 +470,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _detail = _detail.Length == 0 ? why : $"{_detail}; {why}";
         if (_attempts < _settings.MaxConnectAttempts)
         {
-            _routers.Tell(new PickUpstream(_decision.Target!, LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried));
+            Pick(IpKey.From(_client.Address));
             return;
         }
         Refuse(ResponseFlags.UpstreamRetryLimitExceeded, $"{_detail}; {_attempts} attempt(s), giving up", assigned.Cluster.Name);
@@ -481,7 +498,13 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     {
         _flags |= flag;
         _detail = _detail.Length == 0 || flag == ResponseFlags.UpstreamRetryLimitExceeded ? detail : $"{_detail}; {detail}";
-        if (flag is ResponseFlags.NoRoute or ResponseFlags.NoClusterFound) _metrics.DownstreamNoRoute.Add(1, DataPlaneMetrics.Listener(_listener));
+        // Each refusal's counter is bumped here and only here, whoever found the reason (the decision, a picker, a router).
+        switch (flag)
+        {
+            case ResponseFlags.NoRoute or ResponseFlags.NoClusterFound: _metrics.DownstreamNoRoute.Add(1, DataPlaneMetrics.Listener(_listener)); break;
+            case ResponseFlags.NoHealthyUpstream: _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(cluster ?? "")); break;
+            case ResponseFlags.UpstreamOverflow: _metrics.UpstreamOverflow.Add(1, DataPlaneMetrics.Cluster(cluster ?? "")); break;
+        }
         _refusedCluster = cluster;
         Context.Stop(Self);
     }

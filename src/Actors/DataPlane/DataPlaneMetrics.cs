@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using AkkaL4.Actors.Routing;
 
 namespace AkkaL4.Actors.DataPlane;
 
@@ -23,6 +24,7 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> DownstreamTotal { get; }
     public Counter<long> DownstreamNoRoute { get; }
     public Counter<long> DownstreamOverflow { get; }
+    public Counter<long> AcceptPausedCount { get; }
     public Counter<long> IdleTimeout { get; }
     public Counter<long> MaxDurationReached { get; }
     public Counter<long> UpstreamTotal { get; }
@@ -63,6 +65,7 @@ public sealed class DataPlaneMetrics : IDisposable
         m.CreateObservableCounter("envoy_listener_downstream_cx_total", () => Observe(Listeners, t => t.Total, ListenerAddress), description: "Connections accepted");
         m.CreateObservableGauge("envoy_listener_downstream_cx_active", () => Observe(Listeners, t => t.Active, ListenerAddress), description: "Connections open");
         DownstreamOverflow = m.CreateCounter<long>("envoy_listener_downstream_cx_overflow", description: "Connections closed at once by a listener or node connection cap");
+        AcceptPausedCount = m.CreateCounter<long>("akkal4_listener_accept_paused_total", description: "Times a listener stopped accepting because the process was out of descriptors (EMFILE/ENFILE) until some were free");
         _downstreamLengthMs = m.CreateHistogram("envoy_listener_downstream_cx_length_ms", "ms", "Connection length", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = EnvoyBuckets });
 
         UpstreamTotal = m.CreateCounter<long>("envoy_cluster_upstream_cx_total", description: "Upstream connections established");
@@ -108,28 +111,147 @@ public sealed class DataPlaneMetrics : IDisposable
     private static TagList ListenerAddress(string listener) => new() { { "envoy_listener_address", EnvoyAddress(listener) } };
     private static TagList ClusterName(string cluster) => new() { { "envoy_cluster_name", cluster } };
 
-    /// <summary>Per listener, per upstream cluster and per endpoint (<c>cluster endpoint</c>): what the status page shows.</summary>
+    /// <summary>
+    /// Per listener, per upstream cluster and per endpoint (<c>cluster endpoint</c>): what the status page shows. A series the
+    /// configuration in force no longer has goes once no open connection counts in it (Envoy drops a removed cluster's
+    /// stats too), so endpoint churn does not grow them, nor the exporter's series (<see cref="LiveSeries"/>).
+    /// </summary>
     public ConcurrentDictionary<string, Traffic> Listeners { get; } = new();
     public ConcurrentDictionary<string, Traffic> Clusters { get; } = new();
     public ConcurrentDictionary<(string Cluster, string Endpoint), Traffic> Endpoints { get; } = new();
 
-    public Traffic ListenerTraffic(string listener) => Listeners.GetOrAdd(listener, _ => new Traffic());
-    public Traffic ClusterTraffic(string cluster) => Clusters.GetOrAdd(cluster, _ => new Traffic());
-    public Traffic EndpointTraffic(string cluster, string endpoint) => Endpoints.GetOrAdd((cluster, endpoint), _ => new Traffic());
+    /// <summary>What the configuration in force has (null: none yet, everything stays).</summary>
+    private volatile Wanted? _wanted;
+
+    internal sealed class Wanted(RouteSnapshot snapshot)
+    {
+        public readonly HashSet<string> Listeners = snapshot.Listeners.Select(l => l.Address.ToString()).ToHashSet(StringComparer.Ordinal);
+        public readonly HashSet<string> Clusters = snapshot.Clusters.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        public readonly HashSet<(string, string)> Endpoints = snapshot.Clusters.SelectMany(c => c.Endpoints.Select(e => (c.Name, e.ToString()))).ToHashSet();
+        // Istio's series are per source and destination workload: those the configuration has, and anyone unknown.
+        public readonly HashSet<IstioLabels.Source> Sources = snapshot.Catalog.Workloads
+            .Select(w => IstioLabels.Of(new ClientIdentity(w.Name, w.Namespace, w.Labels), null, null, ResponseFlags.None).From)
+            .Append(IstioLabels.Of(ClientIdentity.Unknown, null, null, ResponseFlags.None).From).ToHashSet();
+        public readonly HashSet<IstioLabels.Destination> Destinations = snapshot.Clusters
+            .SelectMany(c => c.Endpoints.Select(e => IstioLabels.Of(ClientIdentity.Unknown, c.Host, e, ResponseFlags.None).To)
+                .Append(IstioLabels.Of(ClientIdentity.Unknown, c.Host, null, ResponseFlags.None).To))
+            .Append(IstioLabels.Of(ClientIdentity.Unknown, null, null, ResponseFlags.None).To).ToHashSet();
+
+        public bool Has(IstioLabels labels) => Sources.Contains(labels.From) && Destinations.Contains(labels.To);
+    }
+
+    /// <summary>The configuration now in force: what it no longer has goes now, or when its last connection closes.</summary>
+    public void Retain(RouteSnapshot snapshot)
+    {
+        var wanted = _wanted = new Wanted(snapshot);
+        foreach (var (key, traffic) in Listeners) Settle(Listeners, key, traffic, wanted.Listeners.Contains(key));
+        foreach (var (key, traffic) in Clusters) Settle(Clusters, key, traffic, wanted.Clusters.Contains(key));
+        foreach (var (key, traffic) in Endpoints) Settle(Endpoints, key, traffic, wanted.Endpoints.Contains(key));
+        foreach (var (key, traffic) in _istio) Settle(_istio, key, traffic, wanted.Has(key));
+    }
+
+    /// <summary>A series the configuration does not have goes once no connection is open in it.</summary>
+    private static void Settle<TKey>(ConcurrentDictionary<TKey, Traffic> series, TKey key, Traffic traffic, bool wanted) where TKey : notnull
+    {
+        if (!wanted && traffic.TryRetire()) series.TryRemove(new KeyValuePair<TKey, Traffic>(key, traffic));
+    }
+
+    private void SettleListener(string listener, Traffic t) { if (_wanted is { } w) Settle(Listeners, listener, t, w.Listeners.Contains(listener)); }
+    private void SettleCluster(string cluster, Traffic t) { if (_wanted is { } w) Settle(Clusters, cluster, t, w.Clusters.Contains(cluster)); }
+    private void SettleEndpoint((string, string) endpoint, Traffic t) { if (_wanted is { } w) Settle(Endpoints, endpoint, t, w.Endpoints.Contains(endpoint)); }
+
+    /// <summary>One connection fewer open in <paramref name="key"/>'s series; <paramref name="wanted"/>: does the configuration have it (null: no configuration yet).</summary>
+    private static void CloseIn<TKey>(ConcurrentDictionary<TKey, Traffic> series, TKey key, RelayStage.Control? relay, string? error, bool? wanted) where TKey : notnull
+    {
+        if (!series.TryGetValue(key, out var traffic)) return;
+        traffic.Closed(relay, error);
+        if (wanted is false) Settle(series, key, traffic, false);
+    }
+
+    /// <summary>The series of <paramref name="key"/> with one more connection open in it (a retired one is replaced).</summary>
+    private static Traffic Open<TKey>(ConcurrentDictionary<TKey, Traffic> series, TKey key, RelayStage.Control? relay) where TKey : notnull
+    {
+        while (true)
+        {
+            var traffic = series.GetOrAdd(key, static _ => new Traffic());
+            if (traffic.TryOpen(relay)) return traffic;
+            series.TryRemove(new KeyValuePair<TKey, Traffic>(key, traffic));
+        }
+    }
+
+    /// <summary>The series of <paramref name="key"/>, not retired (to count in without opening a connection).</summary>
+    private static Traffic Live<TKey>(ConcurrentDictionary<TKey, Traffic> series, TKey key) where TKey : notnull
+    {
+        while (true)
+        {
+            var traffic = series.GetOrAdd(key, static _ => new Traffic());
+            if (!traffic.Retired) return traffic;
+            series.TryRemove(new KeyValuePair<TKey, Traffic>(key, traffic));
+        }
+    }
+
+    /// <summary>
+    /// The label sets of the data plane's series worth exporting now: those of the configuration in force and those
+    /// still counting open connections (a counter or histogram of a removed cluster goes with it).
+    /// </summary>
+    public LiveSeries Exported() => new(this, _wanted);
+
+    public sealed class LiveSeries
+    {
+        private readonly HashSet<string>? _listeners, _clusters;
+        private readonly HashSet<IstioLabels.Source>? _sources;
+        private readonly HashSet<IstioLabels.Destination>? _destinations;
+
+        internal LiveSeries(DataPlaneMetrics metrics, Wanted? wanted)
+        {
+            if (wanted is null) return;
+            _listeners = wanted.Listeners.Concat(metrics.Listeners.Select(l => l.Key)).Select(EnvoyAddress).ToHashSet(StringComparer.Ordinal);
+            _clusters = wanted.Clusters.Concat(metrics.Clusters.Select(c => c.Key)).ToHashSet(StringComparer.Ordinal);
+            _sources = wanted.Sources.Concat(metrics._istio.Select(i => i.Key.From)).ToHashSet();
+            _destinations = wanted.Destinations.Concat(metrics._istio.Select(i => i.Key.To)).ToHashSet();
+        }
+
+        /// <summary>Does a series with these tags (listener, cluster or Istio's) stay?</summary>
+        public bool Has(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (_listeners is null) return true;
+            foreach (var (key, value) in tags)
+            {
+                switch (key)
+                {
+                    case "envoy_listener_address" or "envoy_tcp_prefix": return _listeners.Contains(value as string ?? "");
+                    case "envoy_cluster_name": return _clusters!.Contains(value as string ?? "");
+                    case "reporter":
+                        var istio = IstioLabels.FromTags(tags);
+                        return _sources!.Contains(istio.From) && _destinations!.Contains(istio.To);
+                }
+            }
+            return true;
+        }
+    }
+
+    public Traffic ListenerTraffic(string listener) => Live(Listeners, listener);
+    public Traffic ClusterTraffic(string cluster) => Live(Clusters, cluster);
+    public Traffic EndpointTraffic(string cluster, string endpoint) => Live(Endpoints, (cluster, endpoint));
 
     /// <summary>A connection accepted by <paramref name="listener"/>.</summary>
     public void Accepted(string listener)
     {
         DownstreamTotal.Add(1, Listener(listener));
-        ListenerTraffic(listener).Opened(null);
+        Open(Listeners, listener, null);
     }
 
     /// <summary>A connection closed at once by a listener or node cap.</summary>
     public void Overflowed(string listener)
     {
         DownstreamOverflow.Add(1, ListenerAddress(listener));
-        ListenerTraffic(listener).Refused();
+        var traffic = ListenerTraffic(listener);
+        traffic.Refused();
+        SettleListener(listener, traffic);
     }
+
+    /// <summary>A listener paused accepting: the process is out of descriptors.</summary>
+    public void AcceptPaused(string listener) => AcceptPausedCount.Add(1, ListenerAddress(listener));
 
     /// <summary>An upstream connection is open (after <paramref name="connectTime"/>) and relays through <paramref name="relay"/>.</summary>
     internal void UpstreamConnected(string listener, string cluster, string endpoint, RelayStage.Control relay, TimeSpan connectTime, IstioLabels istio)
@@ -137,17 +259,21 @@ public sealed class DataPlaneMetrics : IDisposable
         UpstreamTotal.Add(1, Cluster(cluster));
         _connectMs.Record(connectTime.TotalMilliseconds, Cluster(cluster));
         ListenerTraffic(listener).Relaying(relay);
-        ClusterTraffic(cluster).Opened(relay);
-        EndpointTraffic(cluster, endpoint).Opened(relay);
-        _istio.GetOrAdd(istio, _ => new Traffic()).Opened(relay);
+        Open(Clusters, cluster, relay);
+        Open(Endpoints, (cluster, endpoint), relay);
+        Open(_istio, istio, relay);
     }
 
     public void UpstreamConnectFailed(string cluster, string endpoint, bool timedOut, string error)
     {
         UpstreamConnectFail.Add(1, Cluster(cluster));
         if (timedOut) UpstreamConnectTimeout.Add(1, Cluster(cluster));
-        ClusterTraffic(cluster).Failed(error);
-        EndpointTraffic(cluster, endpoint).Failed(error);
+        var clusterTraffic = ClusterTraffic(cluster);
+        clusterTraffic.Failed(error);
+        SettleCluster(cluster, clusterTraffic);
+        var endpointTraffic = EndpointTraffic(cluster, endpoint);
+        endpointTraffic.Failed(error);
+        SettleEndpoint((cluster, endpoint), endpointTraffic);
     }
 
     /// <summary>
@@ -159,19 +285,20 @@ public sealed class DataPlaneMetrics : IDisposable
         IstioLabels? opened, IstioLabels closed)
     {
         _downstreamLengthMs.Record(length.TotalMilliseconds, ListenerAddress(listener));
-        ListenerTraffic(listener).Closed(relay, null);
-        if (opened is { } series) _istio.GetOrAdd(series, _ => new Traffic()).Closed(relay, null);
+        // Each series this connection opened is open (so not retired) until closed here.
+        CloseIn(Listeners, listener, relay, null, _wanted?.Listeners.Contains(listener));
+        if (opened is { } series) CloseIn(_istio, series, relay, null, _wanted?.Has(series));
         else
         {
-            var refused = _istio.GetOrAdd(closed, _ => new Traffic());
-            refused.Opened(null);
+            var refused = Open(_istio, closed, null);
             refused.Closed(null, null);
+            if (_wanted is { } w) Settle(_istio, closed, refused, w.Has(closed));
         }
         if (cluster is not null && relay is not null)
         {
             _upstreamLengthMs.Record(length.TotalMilliseconds, Cluster(cluster));
-            ClusterTraffic(cluster).Closed(relay, error);
-            if (endpoint is not null) EndpointTraffic(cluster, endpoint).Closed(relay, error);
+            CloseIn(Clusters, cluster, relay, error, _wanted?.Clusters.Contains(cluster));
+            if (endpoint is not null) CloseIn(Endpoints, (cluster, endpoint), relay, error, _wanted?.Endpoints.Contains((cluster, endpoint)));
         }
         // Last: once a scrape sees the connection closed, it sees every other figure of its close too.
         IstioClosed.Add(1, closed.Tags());
@@ -195,6 +322,41 @@ public readonly record struct IstioLabels(
     string DestinationService, string DestinationServiceName, string DestinationServiceNamespace, string ResponseFlags)
 {
     public const string Unknown = "unknown";
+
+    /// <summary>Who the series is from: a workload (or no one known).</summary>
+    public readonly record struct Source(string Workload, string Namespace, string App, string Version);
+    /// <summary>Where the series goes: a service and one of its workloads (or no one known).</summary>
+    public readonly record struct Destination(string Workload, string Namespace, string App, string Version, string Service, string ServiceName, string ServiceNamespace);
+
+    public Source From => new(SourceWorkload, SourceNamespace, SourceApp, SourceVersion);
+    public Destination To => new(DestinationWorkload, DestinationNamespace, DestinationApp, DestinationVersion, DestinationService, DestinationServiceName, DestinationServiceNamespace);
+
+    /// <summary>The labels back from <see cref="Tags"/>.</summary>
+    public static IstioLabels FromTags(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        var l = new IstioLabels(Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, "");
+        foreach (var (key, value) in tags)
+        {
+            var v = value as string ?? Unknown;
+            l = key switch
+            {
+                "source_workload" => l with { SourceWorkload = v },
+                "source_workload_namespace" => l with { SourceNamespace = v },
+                "source_app" => l with { SourceApp = v },
+                "source_version" => l with { SourceVersion = v },
+                "destination_workload" => l with { DestinationWorkload = v },
+                "destination_workload_namespace" => l with { DestinationNamespace = v },
+                "destination_app" => l with { DestinationApp = v },
+                "destination_version" => l with { DestinationVersion = v },
+                "destination_service" => l with { DestinationService = v },
+                "destination_service_name" => l with { DestinationServiceName = v },
+                "destination_service_namespace" => l with { DestinationServiceNamespace = v },
+                "response_flags" => l with { ResponseFlags = v },
+                _ => l,
+            };
+        }
+        return l;
+    }
 
     public TagList Tags() => new()
     {
@@ -233,30 +395,60 @@ public readonly record struct IstioLabels(
 /// </summary>
 public sealed class Traffic
 {
-    private long _total, _active, _refused, _failures, _closedRx, _closedTx;
+    /// <summary><see cref="_active"/> of a series that has been dropped: nothing opens in it again.</summary>
+    private const long RetiredMark = long.MinValue;
+
+    private long _total, _active, _refused, _failures, _closedRx, _closedTx, _reportedRx, _reportedTx;
     private readonly ConcurrentDictionary<RelayStage.Control, byte> _live = new();
 
     public long Total => Interlocked.Read(ref _total);
-    public long Active => Interlocked.Read(ref _active);
+    public long Active => Math.Max(0, Interlocked.Read(ref _active));
+    internal bool Retired => Interlocked.Read(ref _active) == RetiredMark;
     /// <summary>Connections refused at a cap (listeners).</summary>
     public long RefusedCount => Interlocked.Read(ref _refused);
     /// <summary>Connect attempts that failed (clusters, endpoints).</summary>
     public long Failures => Interlocked.Read(ref _failures);
-    /// <summary>Received from clients.</summary>
-    public long BytesIn => Interlocked.Read(ref _closedRx) + _live.Keys.Sum(r => r.BytesFromClient);
-    /// <summary>Sent to clients.</summary>
-    public long BytesOut => Interlocked.Read(ref _closedTx) + _live.Keys.Sum(r => r.BytesToClient);
+    /// <summary>Received from clients; never less than it was last read (a counter).</summary>
+    public long BytesIn => Monotonic(ref _reportedRx, ref _closedRx, static r => r.BytesFromClient);
+    /// <summary>Sent to clients; never less than it was last read (a counter).</summary>
+    public long BytesOut => Monotonic(ref _reportedTx, ref _closedTx, static r => r.BytesToClient);
     public (string Error, DateTimeOffset At)? LastError => Volatile.Read(ref _lastErrorBox)?.Value;
 
     private sealed record Box((string Error, DateTimeOffset At)? Value);
     private Box? _lastErrorBox;
 
-    internal void Opened(RelayStage.Control? relay)
+    /// <summary>
+    /// Closed bytes, then the open relays' (enumerated without locks): a relay closing meanwhile may be counted in
+    /// neither, never in both, and the shortfall is made up at the next reading, so what was reported is the floor.
+    /// </summary>
+    private long Monotonic(ref long reported, ref long closed, Func<RelayStage.Control, long> bytes)
     {
-        Interlocked.Increment(ref _total);
-        Interlocked.Increment(ref _active);
-        if (relay is not null) _live.TryAdd(relay, 0);
+        var now = Interlocked.Read(ref closed);
+        foreach (var relay in _live) now += bytes(relay.Key);
+        while (true)
+        {
+            var last = Interlocked.Read(ref reported);
+            if (now <= last) return last;
+            if (Interlocked.CompareExchange(ref reported, now, last) == last) return now;
+        }
     }
+
+    /// <summary>One more connection open here; false if this series was retired (the caller takes a new one).</summary>
+    internal bool TryOpen(RelayStage.Control? relay)
+    {
+        while (true)
+        {
+            var active = Interlocked.Read(ref _active);
+            if (active == RetiredMark) return false;
+            if (Interlocked.CompareExchange(ref _active, active + 1, active) == active) break;
+        }
+        Interlocked.Increment(ref _total);
+        if (relay is not null) _live.TryAdd(relay, 0);
+        return true;
+    }
+
+    /// <summary>Retires the series if no connection is open in it.</summary>
+    internal bool TryRetire() => Interlocked.CompareExchange(ref _active, RetiredMark, 0) == 0;
 
     internal void Relaying(RelayStage.Control relay) => _live.TryAdd(relay, 0);
 
@@ -271,6 +463,7 @@ public sealed class Traffic
     internal void Closed(RelayStage.Control? relay, string? error)
     {
         Interlocked.Decrement(ref _active);
+        // Out of the open relays before into the closed bytes: a reading in between counts the relay in neither.
         if (relay is not null && _live.TryRemove(relay, out _))
         {
             Interlocked.Add(ref _closedRx, relay.BytesFromClient);

@@ -14,7 +14,9 @@ namespace AkkaL4.Actors.DataPlane;
 /// this actor's ack), starts a <see cref="ConnectionActor"/> child per connection within the listener's
 /// and the node's connection caps, retries a failed bind with backoff, and on <see cref="Unbind"/> stops
 /// accepting (connections the kernel had queued still come through and are served) and stops itself
-/// once its connections have ended (they keep the route they were given).
+/// once its connections have ended (they keep the route they were given). While the process is out of descriptors
+/// (<see cref="Descriptors"/>) it holds the connection it was handed and accepts nothing more (the rest wait in the
+/// kernel's queue) until a connection ends or a timer finds descriptors free again; then it serves them all.
 /// </summary>
 public sealed class ListenerActor : ReceiveActor, IWithTimers
 {
@@ -30,6 +32,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private sealed record StreamFailed(Exception Cause);
     private sealed record TryBind;
     private sealed record BindResult(IListenerBinding? Binding, Exception? Failure);
+    private sealed record Relieve;
+
+    /// <summary>The longest wait between looks for free descriptors while a connection is held back.</summary>
+    private static readonly TimeSpan MaxReliefWait = TimeSpan.FromSeconds(1);
 
     private readonly IpPort _address;
     private readonly NodeDataPlane _dataPlane;
@@ -44,6 +50,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private int _connections;
     private long _accepted;
     private long _refused;
+    private TcpConnection? _held;
+    private IActorRef? _acceptStream;
+    private TimeSpan _reliefWait;
+    private long _heldSince;
+    private long _shortages;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -54,7 +65,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     {
         _address = address;
         _dataPlane = dataPlane;
-        (_, _, _transport, _settings, _, _materializer, _, _) = dataPlane;
+        (_, _, _, _transport, _settings, _, _materializer, _, _) = dataPlane;
         _retry = _settings.BindRetry;
 
         Receive<TryBind>(_ => StartBinding());
@@ -62,13 +73,16 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Receive<StreamInit>(_ => Sender.Tell(new Ack()));
         Receive<TcpConnection>(c =>
         {
+            _acceptStream = Sender;
+            if (!_unbinding && !Descriptors.Available())
+            {
+                HoldBack(c);
+                return;
+            }
             Sender.Tell(new Ack());
-            if (!Admit()) { c.Close(); return; }
-            _accepted++;
-            var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
-            Context.Watch(child);
-            _connections++;
+            Serve(c);
         });
+        Receive<Relieve>(_ => Relief());
         Receive<StreamDone>(_ =>
         {
             _streamRunning = false;
@@ -91,12 +105,15 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             _connections--;
             _dataPlane.Connections.Release();
+            // A connection that ended freed its descriptors: the one held back may have them.
+            Relief();
             StopWhenDrained();
         });
         Receive<Unbind>(_ =>
         {
             _unbinding = true;
             Timers.CancelAll();
+            ReleaseHeld();
             _binding?.Unbind();
             _binding = null;
             _log.Info("listener {0}: unbound, {1} connection(s) draining", _address, _connections);
@@ -106,6 +123,52 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             foreach (var child in Context.GetChildren()) child.Tell(ConnectionActor.DrainTimeout.Instance);
         });
+    }
+
+    private void Serve(TcpConnection c)
+    {
+        if (!Admit()) { c.Close(); return; }
+        _accepted++;
+        var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
+        Context.Watch(child);
+        _connections++;
+    }
+
+    /// <summary>Out of descriptors: no ack (so no accept) until they are free again; logged once per shortage.</summary>
+    private void HoldBack(TcpConnection c)
+    {
+        _held = c;
+        _heldSince = System.Diagnostics.Stopwatch.GetTimestamp();
+        _shortages++;
+        _dataPlane.Metrics.AcceptPaused(_address.ToString());
+        _log.Warning("listener {0}: out of descriptors (shortage {1}): accepting nothing more until a connection ends or descriptors are free; " +
+            "one connection waits accepted, the rest in the kernel's queue", _address, _shortages);
+        _reliefWait = TimeSpan.FromMilliseconds(50);
+        Timers.StartSingleTimer("relief", new Relieve(), _reliefWait);
+    }
+
+    private void Relief()
+    {
+        if (_held is null) return;
+        if (!Descriptors.Available())
+        {
+            if (Timers.IsTimerActive("relief")) return;
+            _reliefWait = TimeSpan.FromTicks(Math.Min(_reliefWait.Ticks * 2, MaxReliefWait.Ticks));
+            Timers.StartSingleTimer("relief", new Relieve(), _reliefWait);
+            return;
+        }
+        _log.Info("listener {0}: descriptors free again after {1:F1}s; accepting", _address, System.Diagnostics.Stopwatch.GetElapsedTime(_heldSince).TotalSeconds);
+        ReleaseHeld();
+    }
+
+    /// <summary>Serves the connection held back and accepts again.</summary>
+    private void ReleaseHeld()
+    {
+        if (_held is not { } held) return;
+        _held = null;
+        Timers.Cancel("relief");
+        _acceptStream?.Tell(new Ack());
+        Serve(held);
     }
 
     /// <summary>Within the caps? Over one, the connection is closed at once, counted and logged (the first, then every 100th).</summary>
@@ -135,6 +198,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         _binding?.Unbind();
+        _held?.Close();
         // Stopped (or restarted) with connections still open: their Terminated will not reach this instance.
         for (; _connections > 0; _connections--) _dataPlane.Connections.Release();
     }

@@ -41,6 +41,7 @@ public sealed class ListenerSet : ReceiveActor, IWithTimers
         _connections = dataPlane.Connections;
         Receive<ApplyRoutes>(apply =>
         {
+            dataPlane.Metrics.Retain(apply.Snapshot);
             if (_draining) return;
             var wanted = apply.Snapshot.Listeners.Select(l => l.Address).ToHashSet();
             foreach (var (address, listener) in _listeners.ToList())

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Streams;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Actors.DataPlane.Transport;
+using AkkaL4.Actors.Upstreams;
 
 namespace AkkaL4.Actors.DataPlane;
 
@@ -9,6 +10,7 @@ namespace AkkaL4.Actors.DataPlane;
 public sealed record NodeDataPlane(
     LiveRoutes Routes,
     IActorRef Routers,
+    UpstreamPickers Pickers,
     ITcpTransport Transport,
     DataPlaneSettings Settings,
     DataPlaneMetrics Metrics,

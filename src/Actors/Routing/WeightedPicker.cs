@@ -4,19 +4,39 @@ namespace AkkaL4.Actors.Routing;
 /// Smooth weighted round robin (nginx's): every pick adds each weight to its running score, takes
 /// the highest score and subtracts the total from it. Over every sum-of-weights picks each entry is
 /// chosen exactly its weight times, evenly spread (80/20 ⇒ exactly 1 of every 5 to the 20).
-/// Not thread-safe: one owner (an actor) per instance.
+/// Thread-safe without a lock on the usual path: the scores return to zero after every sum-of-weights
+/// picks, so the sequence is a fixed cycle, computed once; a pick is one atomic increment into it.
+/// Weights whose cycle (their sum over their greatest common divisor) is too long to keep fall back
+/// to the running scores under a lock.
 /// </summary>
 public sealed class WeightedPicker
 {
+    /// <summary>The longest cycle kept as a table (int indexes: 16 KB).</summary>
+    private const int MaxCycle = 4096;
+
     private readonly int[] _weights;
+    private readonly int[]? _cycle;
     private readonly long[] _current;
     private readonly long _total;
+    private long _picks = -1;
 
     public WeightedPicker(ReadOnlySpan<int> weights)
     {
         _weights = weights.ToArray();
         _current = new long[weights.Length];
-        foreach (var w in weights) _total += Math.Max(0, w);
+        var gcd = 0L;
+        foreach (var w in weights)
+        {
+            if (w <= 0) continue;
+            _total += w;
+            gcd = Gcd(gcd, w);
+        }
+        if (_weights.Length <= 1 || _total == 0 || _total / gcd > MaxCycle) return;
+        // Scaling every weight by 1/gcd scales every score alike: the same picks, in a shorter cycle.
+        var cycle = new int[_total / gcd];
+        for (var i = 0; i < cycle.Length; i++) cycle[i] = Step();
+        Array.Clear(_current);
+        _cycle = cycle;
     }
 
     public static WeightedPicker For(RouteTarget target)
@@ -32,6 +52,12 @@ public sealed class WeightedPicker
     public int Next()
     {
         if (_weights.Length <= 1) return _weights.Length - 1;
+        if (_cycle is { } cycle) return cycle[(int)((ulong)Interlocked.Increment(ref _picks) % (ulong)cycle.Length)];
+        lock (_current) return Step();
+    }
+
+    private int Step()
+    {
         var best = -1;
         for (var i = 0; i < _weights.Length; i++)
         {
@@ -41,5 +67,11 @@ public sealed class WeightedPicker
         }
         if (best >= 0) _current[best] -= _total;
         return best;
+    }
+
+    private static long Gcd(long a, long b)
+    {
+        while (b != 0) (a, b) = (b, a % b);
+        return a;
     }
 }

@@ -2,14 +2,14 @@ using Akka.Actor;
 using Akka.Event;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Routing;
-using AkkaL4.Actors.Routing.LoadBalancing;
 using AkkaL4.Actors.Upstreams.Health;
 
 namespace AkkaL4.Actors.Upstreams;
 
 /// <summary>
-/// One upstream cluster's router: picks an endpoint per connection with the cluster's load balancer among
-/// the routable ones (or all of them in panic), enforces <c>maxConnections</c>, feeds connect outcomes to
+/// One upstream cluster's router: publishes the cluster's <see cref="ClusterPicker"/> (which picks an endpoint
+/// per connection among the routable ones, or all of them in panic, and enforces <c>maxConnections</c>) for
+/// connections to call on their own threads, answers <see cref="PickUpstream"/> with it, feeds connect outcomes to
 /// the <see cref="OutlierDetector"/>, sweeps ejections every outlier <c>interval</c> and runs the active
 /// health checks the DestinationRule asks for. Endpoint health lives in <see cref="UpstreamHealth"/>, not
 /// here, so a restarted or replaced router goes on with it; this actor is its only writer.
@@ -35,14 +35,13 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     private readonly UpstreamCluster _cluster;
-    private readonly ILoadBalancer _balancer;
     private readonly ClusterLoad _load;
     private readonly ClusterHealth _health;
     private readonly EndpointHealth[] _endpoints;
-    private readonly EndpointLoad[] _endpointLoads;
     private readonly string[] _names;
-    private readonly EndpointState[] _view;
     private readonly bool[] _checking;
+    private readonly ClusterPicker _picker;
+    private readonly UpstreamPickers? _pickers;
     private readonly OutlierDetector _detector;
     private readonly HealthCheckPolicy? _checks;
     private readonly HealthProbe _probe;
@@ -50,27 +49,27 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
     private readonly DataPlaneMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    public static Props Props(UpstreamCluster cluster, UpstreamHealth health, DataPlaneMetrics metrics, Func<DateTime>? clock = null, HealthProbe? probe = null) =>
-        Akka.Actor.Props.Create(() => new RouterActor(cluster, health, metrics, clock ?? (() => DateTime.UtcNow), probe ?? ActiveHealthCheck.TcpConnect));
+    /// <param name="pickers">Where the router publishes its picker while it runs; without it, picks come only as <see cref="PickUpstream"/>.</param>
+    public static Props Props(UpstreamCluster cluster, UpstreamHealth health, DataPlaneMetrics metrics, Func<DateTime>? clock = null, HealthProbe? probe = null, UpstreamPickers? pickers = null) =>
+        Akka.Actor.Props.Create(() => new RouterActor(cluster, health, metrics, clock ?? (() => DateTime.UtcNow), probe ?? ActiveHealthCheck.TcpConnect, pickers));
 
-    public RouterActor(UpstreamCluster cluster, UpstreamHealth health, DataPlaneMetrics metrics, Func<DateTime> clock, HealthProbe probe)
+    public RouterActor(UpstreamCluster cluster, UpstreamHealth health, DataPlaneMetrics metrics, Func<DateTime> clock, HealthProbe probe, UpstreamPickers? pickers)
     {
         _cluster = cluster;
         _load = health.LoadOf(cluster);
         _health = health.HealthOf(cluster);
+        _picker = new ClusterPicker(cluster, health, Self);
+        _pickers = pickers;
         _names = cluster.Endpoints.Select(e => e.ToString()).ToArray();
-        _endpoints = _names.Select(_health.For).ToArray();
-        _endpointLoads = _names.Select(_load.For).ToArray();
-        _view = new EndpointState[_names.Length];
+        _endpoints = _picker.Endpoints.ToArray();
         _checking = new bool[_names.Length];
         _metrics = metrics;
         _clock = clock;
         _probe = probe;
-        _balancer = LoadBalancers.Create(cluster.Policy.LoadBalancer, cluster.Endpoints);
         _detector = new OutlierDetector(cluster.Policy.Outlier);
         _checks = cluster.Policy.HealthCheck;
 
-        Receive<PickUpstream>(Pick);
+        Receive<PickUpstream>(p => Sender.Tell(_picker.Pick(p.SourceHash, p.Tried)));
         Receive<ConnectOutcome>(Outcome);
         Receive<Sweep>(_ => OnSweep());
         Receive<RunChecks>(_ => StartChecks());
@@ -85,66 +84,12 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
         ActiveHealthCheck.Reconcile(_endpoints, _checks);
         if (_cluster.Policy.Outlier is { } outlier) Timers.StartPeriodicTimer("outlier-sweep", Sweep.Instance, outlier.Interval);
         if (_checks is { } checks) Timers.StartPeriodicTimer("health-check", RunChecks.Instance, TimeSpan.Zero, checks.Interval);
+        // Health is reconciled first: a connection picking at once sees this policy's view of it.
+        _pickers?.Publish(_picker);
     }
 
-    private void Pick(PickUpstream request)
-    {
-        if (_cluster.Policy.MaxConnections is { } max && _load.Active >= max)
-        {
-            _metrics.UpstreamOverflow.Add(1, DataPlaneMetrics.Cluster(_cluster.Name));
-            Sender.Tell(new UpstreamRefused(ResponseFlags.UpstreamOverflow, _cluster.Name, $"maxConnections {max} reached"));
-            return;
-        }
-        View(request.Tried);
-        var index = _balancer.Pick(_view, request.SourceHash);
-        if (index < 0)
-        {
-            Sender.Tell(UpstreamRefused.NoHealthyUpstream(_metrics, _cluster.Name, _view.Length == 0 ? _cluster.Detail : NoneRoutable()));
-            return;
-        }
-        _endpointLoads[index].Opened();
-        Sender.Tell(new UpstreamAssigned(_cluster, _cluster.Endpoints[index], index, Self, _endpointLoads[index]));
-    }
-
-    /// <summary>
-    /// What the balancer sees: routable endpoints, or all of them in panic; endpoints this connection already
-    /// tried are left out while another is left (a retry goes elsewhere).
-    /// </summary>
-    private void View(IReadOnlySet<string> tried)
-    {
-        var routable = 0;
-        for (var i = 0; i < _view.Length; i++)
-        {
-            var ok = _endpoints[i].State.Routable;
-            if (ok) routable++;
-            _view[i] = new EndpointState { Weight = _cluster.Endpoints[i].Weight, Active = _endpointLoads[i].Active, Ejected = !ok };
-        }
-        if (PanicPolicy.InPanic(routable, _view.Length, _cluster.Policy.Outlier))
-            for (var i = 0; i < _view.Length; i++) _view[i].Ejected = false;
-        if (tried.Count == 0) return;
-        var untried = 0;
-        for (var i = 0; i < _view.Length; i++)
-            if (_view[i].Available && !tried.Contains(_names[i])) untried++;
-        if (untried == 0) return;
-        for (var i = 0; i < _view.Length; i++)
-            if (tried.Contains(_names[i])) _view[i].Ejected = true;
-    }
-
-    private string NoneRoutable()
-    {
-        int ejected = 0, failing = 0;
-        foreach (var e in _endpoints)
-        {
-            if (e.State.Check == CheckVerdict.Unhealthy) failing++;
-            else if (e.State.Ejected) ejected++;
-        }
-        return (ejected, failing) switch
-        {
-            (_, 0) => $"every endpoint is ejected ({ejected})",
-            (0, _) => $"every endpoint fails its health check ({failing})",
-            _ => $"no endpoint is routable: {ejected} ejected, {failing} failing health checks",
-        };
-    }
+    // Also runs before a restart: the picker is withdrawn until the new instance publishes its own.
+    protected override void PostStop() => _pickers?.Withdraw(_picker);
 
     private void Outcome(ConnectOutcome outcome)
     {

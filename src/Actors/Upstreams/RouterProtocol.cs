@@ -1,28 +1,25 @@
 using Akka.Actor;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Routing;
+using AkkaL4.Actors.Upstreams.Health;
 
 namespace AkkaL4.Actors.Upstreams;
 
-/// <summary>Connection → router supervisor: choose a destination of this route target, then an endpoint of its cluster.</summary>
-public sealed record PickUpstream(RouteTarget Target, uint SourceHash, IReadOnlySet<string> Tried);
+/// <summary>
+/// Connection → router supervisor → router: pick an endpoint of this cluster, whose router has not published its
+/// <see cref="ClusterPicker"/> yet (see <see cref="UpstreamPickers.Pick"/>).
+/// </summary>
+public sealed record PickUpstream(UpstreamCluster Cluster, uint SourceHash, IReadOnlySet<string> Tried);
 
 /// <summary>
 /// Router → connection: connect here, report the outcome to <see cref="Router"/>, and call
 /// <see cref="EndpointLoad.Closed"/> on <see cref="Load"/> once when the attempt fails or the connection ends.
+/// <see cref="Health"/> is read (never written) to skip telling the router of a connect that changes nothing.
 /// </summary>
-public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router, EndpointLoad Load);
+public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router, EndpointLoad Load, EndpointHealth Health);
 
-/// <summary>Router → connection: no endpoint can be had.</summary>
-public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string Detail)
-{
-    /// <summary>UH from a cluster's side (no endpoint, or none routable): counted here, once, for routers and their supervisor alike.</summary>
-    public static UpstreamRefused NoHealthyUpstream(DataPlaneMetrics metrics, string cluster, string detail)
-    {
-        metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(cluster));
-        return new UpstreamRefused(ResponseFlags.NoHealthyUpstream, cluster, detail);
-    }
-}
+/// <summary>Picker → connection: no endpoint can be had (the connection counts it, with its other failures).</summary>
+public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string Detail);
 
 /// <summary>Connection → router: the connect attempt to endpoint <see cref="Index"/> succeeded or failed (and why).</summary>
 public sealed record ConnectOutcome(int Index, bool Connected, string? Error = null);

@@ -50,3 +50,19 @@ public sealed record ConfigUncertain(long? Revision, string Reason) : IClusterMe
 
 /// <summary>Certainly not applied (no majority reachable, or the writer dropped it unread); try again later.</summary>
 public sealed record ConfigUnavailable(string Reason) : IClusterMessage;
+
+/// <summary>
+/// From the config writer to a namespace's RouteTable entity: its whole content (manifests, YAML; empty when its last
+/// resource went) as of <see cref="Revision"/>. Answered with <see cref="NamespaceStored"/>; an entity that already holds
+/// this revision or a newer one keeps what it has and answers alike, so the writer sends again as often as it needs to.
+/// </summary>
+public sealed record StoreNamespace(string Namespace, long Revision, string Manifests) : INamespaceMessage;
+
+/// <summary>A RouteTable entity holds its namespace as of <see cref="Revision"/> (journaled).</summary>
+public sealed record NamespaceStored(string Namespace, long Revision) : IClusterMessage;
+
+/// <summary>
+/// To the config writer, from a reader that found a RouteTable entity behind the writer's index (its host moved, or its
+/// journal is another host's): send that namespace to its entity again now rather than at the next re-send.
+/// </summary>
+public sealed record RedeliverNamespace(string Namespace, long Held) : IClusterMessage;

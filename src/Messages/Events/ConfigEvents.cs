@@ -2,7 +2,10 @@ using AkkaL4.Messages.Protocol;
 
 namespace AkkaL4.Messages.Events;
 
-/// <summary>An event the config writer journals; configurations in them are manifests (YAML), the form every reader decodes.</summary>
+/// <summary>
+/// An event (or snapshot) the control plane journals: the config writer's and the RouteTable entities'. Configurations in
+/// them are manifests (YAML), the form every reader decodes.
+/// </summary>
 public interface IConfigEvent : IClusterMessage
 {
     long Revision { get; }
@@ -23,3 +26,17 @@ public sealed record BatchCommitted(long Revision, IReadOnlyList<NamespaceManife
 /// before <see cref="BatchCommitted"/> existed hold one per revision.
 /// </summary>
 public sealed record ConfigCommitted(long Revision, string Manifests) : IConfigEvent;
+
+/// <summary>The revision at which a namespace last changed (its RouteTable entity holds the namespace as of it).</summary>
+public sealed record NamespaceRevision(string Namespace, long Revision);
+
+/// <summary>
+/// The config writer's snapshot once every RouteTable entity has confirmed what it was sent: the revision and, for each
+/// namespace with resources, the revision its entity holds it at. The configuration itself is in the entities; the
+/// writer's journal before this snapshot may be deleted (what follows it is the write-ahead log of batches the entities
+/// have not all confirmed).
+/// </summary>
+public sealed record WriterCheckpoint(long Revision, IReadOnlyList<NamespaceRevision> Namespaces) : IConfigEvent;
+
+/// <summary>A RouteTable entity's event (and snapshot): its namespace's whole content as of <see cref="Revision"/>.</summary>
+public sealed record NamespaceWritten(long Revision, string Namespace, string Manifests) : IConfigEvent;

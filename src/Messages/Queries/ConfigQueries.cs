@@ -1,3 +1,4 @@
+using AkkaL4.Messages.Events;
 using AkkaL4.Messages.Protocol;
 
 namespace AkkaL4.Messages.Queries;
@@ -5,11 +6,26 @@ namespace AkkaL4.Messages.Queries;
 /// <summary>A question about the configuration: what is stored, what each member has in force.</summary>
 public interface IConfigQuery : IClusterMessage;
 
-/// <summary>To the config writer singleton: the stored configuration, optionally filtered; answered with <see cref="ConfigAtRevision"/>.</summary>
+/// <summary>
+/// To a node's config client: the stored configuration, optionally filtered. It is read from the RouteTable entities at the
+/// revisions the writer's <see cref="ConfigIndex"/> names.
+/// </summary>
 public sealed record ReadConfig(string? Kind = null, string? Namespace = null) : IConfigQuery;
 
-/// <summary>The configuration at a revision, as manifests (YAML).</summary>
-public sealed record ConfigAtRevision(long Revision, string Manifests) : IClusterMessage;
+/// <summary>To the config writer singleton: which revision of each namespace makes up the stored configuration; answered with <see cref="ConfigIndex"/>.</summary>
+public sealed record ReadIndex : IConfigQuery
+{
+    public static readonly ReadIndex Instance = new();
+}
+
+/// <summary>The stored configuration's revision and, for each namespace with resources, the revision of its content.</summary>
+public sealed record ConfigIndex(long Revision, IReadOnlyList<NamespaceRevision> Namespaces) : IClusterMessage;
+
+/// <summary>To a namespace's RouteTable entity: what it holds; answered with <see cref="NamespaceContent"/>.</summary>
+public sealed record ReadNamespace(string Namespace) : IConfigQuery, INamespaceMessage;
+
+/// <summary>A RouteTable entity's content: the namespace's manifests (YAML) as of <see cref="Revision"/> (0 and empty: never written).</summary>
+public sealed record NamespaceContent(string Namespace, long Revision, string Manifests) : IClusterMessage;
 
 /// <summary>
 /// What a member reports about itself (replicated with Akka.DistributedData, read by <c>/v1/status</c>): the revision

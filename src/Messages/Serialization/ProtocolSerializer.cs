@@ -34,12 +34,21 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         ["wj"] = typeof(WriteJournaled),
         ["cu"] = typeof(ConfigUncertain),
         ["cn"] = typeof(ConfigUnavailable),
+        // The writer and the RouteTable entities.
+        ["sn"] = typeof(StoreNamespace),
+        ["ns"] = typeof(NamespaceStored),
+        ["rn"] = typeof(RedeliverNamespace),
         // Events the writer journals.
         ["ev"] = typeof(ConfigCommitted),
         ["bc"] = typeof(BatchCommitted),
+        ["ck"] = typeof(WriterCheckpoint),
+        ["nw"] = typeof(NamespaceWritten),
         // Queries and what they read.
         ["rc"] = typeof(ReadConfig),
-        ["cr"] = typeof(ConfigAtRevision),
+        ["ri"] = typeof(ReadIndex),
+        ["ci"] = typeof(ConfigIndex),
+        ["rd"] = typeof(ReadNamespace),
+        ["nc"] = typeof(NamespaceContent),
         ["mr"] = typeof(MemberRevision),
     };
 

@@ -181,7 +181,7 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapGet("/v1/status", () => Status(node, history));
         app.MapGet("/healthz", () => Health(node));
         app.MapGet("/readyz", () => Ready(node));
-        var exporter = new PrometheusExporter(node.Metrics.Meter, app.Services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
+        var exporter = new PrometheusExporter(node.Metrics, app.Services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
         app.Lifetime.ApplicationStopped.Register(exporter.Dispose);
         app.MapGet("/openapi.json", () => Results.Text(OpenApi, "application/json"));
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
@@ -340,6 +340,11 @@ public sealed class AdminServer : IAsyncDisposable
         {
             context.Response.Headers.RetryAfter = "1";
             return Results.Json(new { error = "the configuration writer did not answer in time; try again" }, Json, statusCode: 503);
+        }
+        catch (ConfigNotReadableException e)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            return Results.Json(new { error = e.Message }, Json, statusCode: 503);
         }
         context.Response.Headers["X-AkkaL4-Revision"] = content.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return context.Request.Headers.Accept.ToString().Contains("application/json", StringComparison.OrdinalIgnoreCase)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
+using AkkaL4.Actors.DataPlane;
 
 namespace AkkaL4.Node.Admin;
 
@@ -18,16 +19,65 @@ internal sealed class PrometheusExporter : IDisposable
 
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<Instrument, Family> _families = new();
+    private readonly DataPlaneMetrics _dataPlane;
     private readonly Meter _own;
     private readonly object _scrape = new();
 
-    private sealed class Family(string name, string type, string? help, double[]? buckets, bool observed)
+    private sealed class Family
     {
-        public readonly string Name = name, Type = type;
-        public readonly string? Help = help;
-        public readonly double[]? Buckets = buckets;
-        public readonly bool Observed = observed;
-        public readonly ConcurrentDictionary<string, Series> Series = new();
+        public readonly string Name, Type;
+        public readonly string? Help;
+        public readonly double[]? Buckets;
+        public readonly bool Observed;
+        /// <summary>The data plane's: a series of a listener, cluster or workload the node no longer has goes.</summary>
+        public readonly bool Own;
+        public readonly ConcurrentDictionary<LabelSet, Series> Series = new(LabelSet.Comparer.Instance);
+        /// <summary>Finds a measurement's series by its tags as they come, without building its label text again.</summary>
+        public readonly ConcurrentDictionary<LabelSet, Series>.AlternateLookup<ReadOnlySpan<KeyValuePair<string, object?>>> ByTags;
+
+        public Family(string name, string type, string? help, double[]? buckets, bool observed, bool own)
+        {
+            (Name, Type, Help, Buckets, Observed, Own) = (name, type, help, buckets, observed, own);
+            ByTags = Series.GetAlternateLookup<ReadOnlySpan<KeyValuePair<string, object?>>>();
+        }
+    }
+
+    /// <summary>A series' tags and its label text, built once per series.</summary>
+    private sealed class LabelSet(KeyValuePair<string, object?>[] tags)
+    {
+        public readonly KeyValuePair<string, object?>[] Tags = tags;
+        public readonly string Text = Labels(tags);
+        public readonly int Hash = HashOf(tags);
+
+        private static int HashOf(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var hash = new HashCode();
+            foreach (var (key, value) in tags)
+            {
+                hash.Add(key);
+                hash.Add(value);
+            }
+            return hash.ToHashCode();
+        }
+
+        public sealed class Comparer : IEqualityComparer<LabelSet>, IAlternateEqualityComparer<ReadOnlySpan<KeyValuePair<string, object?>>, LabelSet>
+        {
+            public static readonly Comparer Instance = new();
+
+            public bool Equals(LabelSet? x, LabelSet? y) => ReferenceEquals(x, y) || (x is not null && y is not null && Equals(x.Tags, y));
+            public int GetHashCode(LabelSet set) => set.Hash;
+
+            public bool Equals(ReadOnlySpan<KeyValuePair<string, object?>> tags, LabelSet set)
+            {
+                if (tags.Length != set.Tags.Length) return false;
+                for (var i = 0; i < tags.Length; i++)
+                    if (tags[i].Key != set.Tags[i].Key || !object.Equals(tags[i].Value, set.Tags[i].Value)) return false;
+                return true;
+            }
+
+            public int GetHashCode(ReadOnlySpan<KeyValuePair<string, object?>> tags) => HashOf(tags);
+            public LabelSet Create(ReadOnlySpan<KeyValuePair<string, object?>> tags) => new(tags.ToArray());
+        }
     }
 
     private sealed class Series(int buckets)
@@ -38,11 +88,12 @@ internal sealed class PrometheusExporter : IDisposable
         public long Count;
     }
 
-    /// <param name="own">The node's data-plane meter.</param>
+    /// <param name="dataPlane">The node's data-plane metrics.</param>
     /// <param name="kestrel">The API's meter factory (its Kestrel and hosting meters are scoped to it).</param>
-    public PrometheusExporter(Meter own, IMeterFactory? kestrel)
+    public PrometheusExporter(DataPlaneMetrics dataPlane, IMeterFactory? kestrel)
     {
-        _own = own;
+        _dataPlane = dataPlane;
+        var own = _own = dataPlane.Meter;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             var meter = instrument.Meter;
@@ -79,7 +130,7 @@ internal sealed class PrometheusExporter : IDisposable
         if (type == "histogram")
             buckets = (instrument as Histogram<double>)?.Advice?.HistogramBucketBoundaries?.ToArray() ?? SecondsBuckets;
         var observed = instrument.IsObservable;
-        return new Family(name, type, instrument.Description, buckets, observed);
+        return new Family(name, type, instrument.Description, buckets, observed, ReferenceEquals(instrument.Meter, _own));
     }
 
     private static string Sanitize(string name)
@@ -92,7 +143,11 @@ internal sealed class PrometheusExporter : IDisposable
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
         if (!_families.TryGetValue(instrument, out var family)) return;
-        var series = family.Series.GetOrAdd(Labels(tags), _ => new Series(family.Buckets?.Length ?? 0));
+        if (!family.ByTags.TryGetValue(tags, out var series))
+        {
+            family.ByTags.TryAdd(tags, new Series(family.Buckets?.Length ?? 0));
+            series = family.ByTags[tags];
+        }
         lock (series)
         {
             switch (family.Type)
@@ -135,8 +190,14 @@ internal sealed class PrometheusExporter : IDisposable
     {
         lock (_scrape)
         {
-            // An observed series that is no longer reported (a removed cluster) goes away.
+            // An observed series that is no longer reported (a removed cluster) goes away, and so do the data plane's
+            // counters and histograms of what the node no longer has (see DataPlaneMetrics.Retain).
             foreach (var family in _families.Values.Where(f => f.Observed)) family.Series.Clear();
+            var live = _dataPlane.Exported();
+            foreach (var family in _families.Values.Where(f => f.Own && !f.Observed))
+                foreach (var (labels, _) in family.Series)
+                    if (!live.Has(labels.Tags))
+                        family.Series.TryRemove(labels, out _);
             _listener.RecordObservableInstruments();
             var sb = new StringBuilder();
             // One family per name (a meter may be created twice, say): the first one's.
@@ -145,8 +206,8 @@ internal sealed class PrometheusExporter : IDisposable
                 var family = group.First();
                 if (family.Help is { Length: > 0 } help) sb.Append("# HELP ").Append(family.Name).Append(' ').Append(help.Replace("\\", "\\\\").Replace("\n", "\\n")).Append('\n');
                 sb.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.Type).Append('\n');
-                foreach (var (labels, series) in group.SelectMany(f => f.Series).OrderBy(s => s.Key, StringComparer.Ordinal))
-                    lock (series) Write(sb, family, labels, series);
+                foreach (var (labels, series) in group.SelectMany(f => f.Series).OrderBy(s => s.Key.Text, StringComparer.Ordinal))
+                    lock (series) Write(sb, family, labels.Text, series);
             }
             return sb.ToString();
         }

@@ -78,19 +78,34 @@ internal sealed class ChaosCluster : IAsyncDisposable
     private readonly Dictionary<int, Process> _nodes = [];
     private readonly ConcurrentQueue<string> _output = new();
     private readonly ITestOutputHelper _log;
+    private readonly int _block;
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(10) };
     public EchoServer Upstream { get; }
 
-    public ChaosCluster(ITestOutputHelper log)
+    /// <param name="block">The second byte of every address (127.BLOCK.x.x): 20 unless a test class has a block of its own.</param>
+    public ChaosCluster(ITestOutputHelper log, int block = 20)
     {
         _log = log;
+        _block = block;
         Directory.CreateDirectory(_root);
         File.WriteAllText(Path.Combine(_root, "test.hocon"), TestHocon);
-        Upstream = new EchoServer(IPEndPoint.Parse("127.20.2.1:9000"), Prefix);
+        Upstream = new EchoServer(IPEndPoint.Parse($"127.{block}.2.1:9000"), Prefix);
     }
 
     public static string Admin(int n) => $"http://127.20.0.{n}:15000";
     public static string Address(int n) => $"akka.tcp://akkal4@127.20.0.{n}:4053";
+
+    /// <summary>Node <paramref name="n"/>'s admin API and cluster address in this cluster's block.</summary>
+    public string AdminOf(int n) => $"http://127.{_block}.0.{n}:15000";
+    public string AddressOf(int n) => $"akka.tcp://akkal4@127.{_block}.0.{n}:4053";
+
+    /// <summary>A file in this cluster's directory (settings a test layers over <see cref="TestHocon"/>, say).</summary>
+    public string FileOf(string name, string content)
+    {
+        var path = Path.Combine(_root, name);
+        File.WriteAllText(path, content);
+        return path;
+    }
 
     public Process this[int n] => _nodes[n];
 
@@ -107,8 +122,8 @@ internal sealed class ChaosCluster : IAsyncDisposable
         foreach (var arg in new[]
                  {
                      Path.Combine(AppContext.BaseDirectory, "akkal4.dll"), "run", "--name", $"chaos-{n}", "--labels", $"node=n{n}",
-                     "--remoting", $"127.20.0.{n}:4053", "--admin", $"127.20.0.{n}:15000", "--data", Path.Combine(_root, $"n{n}"),
-                     "--config", Path.Combine(_root, "test.hocon"), "--seed", Address(1), "--seed", Address(2),
+                     "--remoting", $"127.{_block}.0.{n}:4053", "--admin", $"127.{_block}.0.{n}:15000", "--data", Path.Combine(_root, $"n{n}"),
+                     "--config", Path.Combine(_root, "test.hocon"), "--seed", AddressOf(1), "--seed", AddressOf(2),
                  }.Concat(CommonArguments).Concat(extra))
             start.ArgumentList.Add(arg);
         start.Environment.Remove("AKKAL4_ADMIN_TOKEN");
@@ -142,7 +157,7 @@ internal sealed class ChaosCluster : IAsyncDisposable
     {
         try
         {
-            using var doc = JsonDocument.Parse(await Http.GetStringAsync(Admin(n) + "/v1/status"));
+            using var doc = JsonDocument.Parse(await Http.GetStringAsync(AdminOf(n) + "/v1/status"));
             return doc.RootElement.Clone();
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
@@ -163,7 +178,7 @@ internal sealed class ChaosCluster : IAsyncDisposable
     {
         try
         {
-            using var response = await Http.PutAsync(Admin(n) + "/v1/config" + (wait ? "?wait=true" : ""), new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+            using var response = await Http.PutAsync(AdminOf(n) + "/v1/config" + (wait ? "?wait=true" : ""), new StringContent(yaml, Encoding.UTF8, "application/yaml"));
             if (response.StatusCode != HttpStatusCode.OK) return null;
             return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64();
         }

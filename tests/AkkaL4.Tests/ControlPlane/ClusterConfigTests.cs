@@ -128,10 +128,18 @@ public class ClusterConfigTests
             new ConfigUncertain(7, "not on a majority"),
             new ConfigUncertain(null, "no answer"),
             new ConfigUnavailable("dropped"),
-            new ConfigAtRevision(7, "---\n"),
             new ConfigCommitted(7, "# akkal4 last-known-good revision 7\n"),
             new BatchCommitted(8, [new NamespaceManifests("default", "---\n"), new NamespaceManifests("emptied", "")]),
             new MemberRevision(8, 9, "bad CIDR"),
+            new StoreNamespace("default", 8, "---\n"),
+            new NamespaceStored("default", 8),
+            new RedeliverNamespace("default", 7),
+            new WriterCheckpoint(8, [new NamespaceRevision("default", 8), new NamespaceRevision("other", 3)]),
+            new NamespaceWritten(8, "default", "---\n"),
+            ReadIndex.Instance,
+            new ConfigIndex(8, [new NamespaceRevision("default", 8)]),
+            new ReadNamespace("default"),
+            new NamespaceContent("default", 8, "---\n"),
         ];
         foreach (var message in messages)
         {

@@ -16,22 +16,24 @@ using AkkaL4.Messages.Events;
 namespace AkkaL4.Tests.ControlPlane;
 
 /// <summary>
-/// The config writer's journal, the one store of the configuration, and its batch guarantee: a batch it journaled
-/// is put in force whole, by the writer or, when it crashes right after journaling, by its successor; no node ever
-/// routes by part of one; the writer recovers from its snapshot and later batches, and from a journal an older
-/// version wrote. Addresses: 127.4.7.x and 127.4.8.x.
+/// The configuration's store: the config writer's journal (the write-ahead log) and the RouteTable entities. A batch
+/// the writer journaled is put in force whole, by the writer or, when it crashes right after journaling, by its
+/// successor; no node ever routes by part of one; GET reads the entities; the writer recovers from its checkpoint, the
+/// entities and later batches, and from a journal an older version wrote. Addresses: 127.4.7.x, 127.4.8.x and
+/// 127.100.1.x.
 /// </summary>
 public class WriterJournalTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
     private const string Quiet = "akka.loglevel = WARNING";
 
-    private static long JournalRows(string data, string persistenceId, string table = "journal")
+    /// <param name="deletedToo">Count events marked deleted (the journal may keep a deleted one to remember its sequence number).</param>
+    private static long JournalRows(string data, string persistenceId, string table = "journal", bool deletedToo = true)
     {
         using var connection = new SqliteConnection($"Data Source={Path.Combine(data, "journal.db")};Pooling=false");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT COUNT(*) FROM {table} WHERE persistence_id = $id";
+        command.CommandText = $"SELECT COUNT(*) FROM {table} WHERE persistence_id = $id" + (deletedToo ? "" : " AND deleted = 0");
         command.Parameters.AddWithValue("$id", persistenceId);
         return (long)command.ExecuteScalar()!;
     }
@@ -142,7 +144,7 @@ public class WriterJournalTests
     }
 
     [Fact]
-    public async Task The_writer_recovers_from_its_snapshot_and_later_batches_after_a_full_restart()
+    public async Task After_a_full_restart_the_writer_recovers_from_its_checkpoint_the_route_tables_and_later_batches()
     {
         var data = TempDirectory();
         try
@@ -150,21 +152,72 @@ public class WriterJournalTests
             ConfigContent before;
             await using (var node = await StartNodeAsync("rt-snapshot", data))
             {
-                await ApplyAsync(node, Service("s0", "rt-s0", "127.4.8.10"), Service("s1", "rt-s1", "127.4.8.11"), Service("s2", "rt-s2", "127.4.8.12"));
-                // Past the snapshot interval; each batch changes one of three namespaces.
+                // rt-kept is written once: after the checkpoint only its RouteTable entity holds it.
+                await ApplyAsync(node, Service("s0", "rt-s0", "127.4.8.10"), Service("s1", "rt-s1", "127.4.8.11"), Service("s2", "rt-s2", "127.4.8.12"),
+                    Service("kept", "rt-kept", "127.4.8.13"));
+                // Past the checkpoint interval; each batch changes one of three namespaces.
                 for (var i = 1; i <= ConfigWriter.SnapshotEvery + 3; i++)
                     await ApplyAsync(node, Service($"s{i % 3}", $"rt-s{i % 3}", $"127.4.8.1{i % 3}", app: $"app{i}"));
                 before = await ReadAsync(node);
                 Assert.Equal(ConfigWriter.SnapshotEvery + 4, before.Revision);
-                await EventuallyAsync(() => Task.FromResult(JournalRows(data, "akkal4-config-writer", "snapshot") > 0), "the writer saved a snapshot");
+                // The checkpoint, then its batches deleted: the writer's journal keeps only what follows it.
+                await EventuallyAsync(() => Task.FromResult(JournalRows(data, "akkal4-config-writer", "snapshot") > 0
+                    && JournalRows(data, "akkal4-config-writer", deletedToo: false) < ConfigWriter.SnapshotEvery / 2), "the writer checkpointed and truncated its journal");
+                Assert.True(JournalRows(data, RouteTable.PersistenceIdOf("rt-kept")) > 0, "rt-kept's entity journaled it");
             }
+            // Nothing newer at hand (no last-known-good, no other node): the checkpoint's namespaces come from their entities.
             File.Delete(Path.Combine(data, "last-known-good.yaml"));
 
-            await using var restarted = await StartNodeAsync("rt-snapshot", data);
-            await InForceAsync(restarted, before.Revision);
-            var after = await ReadAsync(restarted);
-            Assert.Equal(before.Revision, after.Revision);
-            Assert.Equal(ManifestEncoder.ToYaml(before.Resources), ManifestEncoder.ToYaml(after.Resources));
+            await using (var restarted = await StartNodeAsync("rt-snapshot", data))
+            {
+                await InForceAsync(restarted, before.Revision);
+                var after = await ReadAsync(restarted);
+                Assert.Equal(before.Revision, after.Revision);
+                Assert.Equal(ManifestEncoder.ToYaml(before.Resources), ManifestEncoder.ToYaml(after.Resources));
+                Assert.Contains(restarted.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.8.13:19000");
+                // It writes on from there, its journal's numbering intact.
+                Assert.Equal(before.Revision + 1, (await ApplyAsync(restarted, Service("kept", "rt-kept", "127.4.8.14"))).Revision);
+            }
+            File.Delete(Path.Combine(data, "last-known-good.yaml"));
+            await using var again = await StartNodeAsync("rt-snapshot", data);
+            await InForceAsync(again, before.Revision + 1);
+            Assert.Contains(again.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.8.14:19000");
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    [Fact]
+    public async Task GET_reads_each_namespace_from_its_route_table_entity()
+    {
+        var data = TempDirectory();
+        try
+        {
+            await using (var node = await StartNodeAsync("rt-read", data))
+            {
+                await ApplyAsync(node, Service("web", "rt-read", "127.100.1.1"), Service("db", "rt-other", "127.100.1.2"));
+                await EventuallyAsync(() => Task.FromResult(JournalRows(data, RouteTable.PersistenceIdOf("rt-read")) == 1), "rt-read's entity journaled it");
+            }
+            // What rt-read's entity holds changes behind everyone's back; the writer's journal and the node's copy do not.
+            using (var connection = new SqliteConnection($"Data Source={Path.Combine(data, "journal.db")};Pooling=false"))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = "UPDATE journal SET message = CAST(REPLACE(CAST(message AS TEXT), '127.100.1.1', '127.100.1.9') AS BLOB) WHERE persistence_id = $id";
+                command.Parameters.AddWithValue("$id", RouteTable.PersistenceIdOf("rt-read"));
+                Assert.Equal(1, command.ExecuteNonQuery());
+            }
+
+            await using var restarted = await StartNodeAsync("rt-read", data);
+            await InForceAsync(restarted, 1);
+            // The node routes by its own copy; what is stored is what the entity holds.
+            Assert.Contains(restarted.Routes.Current.Listeners, l => l.Address.ToString() == "127.100.1.1:19000");
+            var stored = ManifestEncoder.ToYaml((await ReadAsync(restarted, ns: "rt-read")).Resources);
+            Assert.Contains("127.100.1.9", stored);
+            Assert.DoesNotContain("127.100.1.1", stored);
+            Assert.Contains("127.100.1.2", ManifestEncoder.ToYaml((await ReadAsync(restarted)).Resources));
         }
         finally
         {

@@ -38,14 +38,12 @@ public sealed class RouterActorHealthTests : IAsyncLifetime
         Policy = policy,
     };
 
-    private static readonly RouteTarget Target = new()
-    {
-        Id = 0, Destinations = [], Reason = "test", Outcome = DecisionResult.Route,
-    };
+    /// <summary>A pick as the supervisor forwards it; the router answers for its own cluster.</summary>
+    private static readonly PickUpstream Pick = new(Cluster(UpstreamPolicy.Default), 0, ImmutableHashSet<string>.Empty);
 
     private async Task<string> PickAsync(IActorRef router)
     {
-        var assigned = await router.Ask<UpstreamAssigned>(new PickUpstream(Target, 0, ImmutableHashSet<string>.Empty), Patience);
+        var assigned = await router.Ask<UpstreamAssigned>(Pick, Patience);
         assigned.Load.Closed();
         return assigned.Endpoint.ToString();
     }
@@ -143,7 +141,7 @@ public sealed class RouterActorHealthTests : IAsyncLifetime
         var strict = _system.ActorOf(RouterActor.Props(Cluster(UpstreamPolicy.Default with { Outlier = outlier }), _health, _metrics, () => _now));
         strict.Tell(new ConnectOutcome(0, false, "refused"));
         strict.Tell(new ConnectOutcome(1, false, "refused"));
-        var refused = await strict.Ask<UpstreamRefused>(new PickUpstream(Target, 0, ImmutableHashSet<string>.Empty), Patience);
+        var refused = await strict.Ask<UpstreamRefused>(Pick, Patience);
         Assert.Equal(ResponseFlags.NoHealthyUpstream, refused.Flag);
         Assert.Equal("every endpoint is ejected (2)", refused.Detail);
         Assert.False((await HealthAsync(strict)).Panic);

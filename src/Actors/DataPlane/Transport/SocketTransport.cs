@@ -197,12 +197,14 @@ public sealed class SocketTransport : ITcpTransport
                     CompleteStage();
                     return;
                 }
-                if (e is SocketException { SocketErrorCode: SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable })
+                if (Descriptors.Exhausted(e) || e is SocketException { SocketErrorCode: SocketError.NoBufferSpaceAvailable })
                 {
                     // EMFILE/ENFILE (or no memory): the listener stays bound, its queue waits in the kernel; try again shortly.
+                    // Logged at the first failure of each shortage, with how many there were in all.
+                    _exhausted++;
+                    if (_backoff == TimeSpan.Zero)
+                        Log.Warning("listener {0}: accept failed, out of descriptors or memory ({1}), {2} time(s) so far; accepting again within {3}", _stage._address, e.Message, _exhausted, MaxBackoff);
                     _backoff = _backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(10) : TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, MaxBackoff.Ticks));
-                    if (_exhausted++ % 100 == 0)
-                        Log.Warning("listener {0}: accept failed ({1}), {2} time(s) so far; accepting again in {3}", _stage._address, e.Message, _exhausted, _backoff);
                     ScheduleOnce("accept", _backoff);
                     return;
                 }

@@ -12,7 +12,7 @@ public struct EndpointState
 
 /// <summary>
 /// Picks an endpoint of one cluster for a new connection. One class per DestinationRule
-/// <c>loadBalancer</c> policy; an instance belongs to one router actor (not thread-safe).
+/// <c>loadBalancer</c> policy. Thread-safe: a cluster's picker calls it from every connection's thread at once.
 /// </summary>
 public interface ILoadBalancer
 {

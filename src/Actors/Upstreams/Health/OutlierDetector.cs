@@ -31,8 +31,11 @@ public sealed class OutlierDetector(OutlierPolicy? policy)
     {
         var s = endpoint.State;
         // Most connects succeed: no new state unless a count changes.
-        if (s.ConsecutiveFailures != 0 || s.FailuresCounted != 0) endpoint.Set(s with { ConsecutiveFailures = 0, FailuresCounted = 0 });
+        if (ConnectChanges(s)) endpoint.Set(s with { ConsecutiveFailures = 0, FailuresCounted = 0 });
     }
+
+    /// <summary>Whether a successful connect would change this state (connections tell the router only then).</summary>
+    public static bool ConnectChanges(EndpointHealthState s) => s.ConsecutiveFailures != 0 || s.FailuresCounted != 0;
 
     public OutlierEvent Failed(IReadOnlyList<EndpointHealth> endpoints, int index, string error, DateTime now)
     {

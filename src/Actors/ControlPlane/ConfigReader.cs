@@ -1,0 +1,149 @@
+using Akka.Actor;
+using AkkaL4.Actors.Config;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Model;
+using AkkaL4.Messages.Queries;
+
+namespace AkkaL4.Actors.ControlPlane;
+
+/// <summary>The stored configuration cannot be read right now (a namespace's RouteTable entity is behind or silent).</summary>
+public sealed class ConfigNotReadableException(string message) : Exception(message);
+
+/// <summary>
+/// One read of the stored configuration (<see cref="ReadConfig"/>): the writer's <see cref="ConfigIndex"/> says which
+/// revision of each namespace makes it up, and each namespace is read from its <see cref="RouteTable"/> entity at that
+/// revision. An entity behind its revision is waited for a little (the writer is asked to send it again); one that stays
+/// behind or does not answer fails the read with a <see cref="ConfigNotReadableException"/> naming the namespace, rather
+/// than answer with a configuration that never was. No answer from the writer: an <see cref="AskTimeoutException"/>.
+/// </summary>
+internal sealed class ConfigReader : ReceiveActor, IWithTimers
+{
+    /// <summary>How long the entities may take to hold the revisions the index names.</summary>
+    internal static readonly TimeSpan EntityPatience = TimeSpan.FromSeconds(4);
+
+    private static readonly TimeSpan AskAgain = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>The index moved on while the entities were read (newer writes): read it again, this many times at most.</summary>
+    private const int Rounds = 3;
+
+    private sealed class Expired
+    {
+        public static readonly Expired Instance = new();
+    }
+
+    private sealed class Poll
+    {
+        public static readonly Poll Instance = new();
+    }
+
+    private readonly IActorRef _writer;
+    private readonly IActorRef _routeTables;
+    private readonly ReadConfig _query;
+    private readonly IActorRef _replyTo;
+    private int _round;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo) =>
+        Akka.Actor.Props.Create(() => new ConfigReader(writer, routeTables, query, replyTo));
+
+    public ConfigReader(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo)
+    {
+        _writer = writer;
+        _routeTables = routeTables;
+        _query = query;
+        _replyTo = replyTo;
+    }
+
+    protected override void PreStart() => AskIndex();
+
+    private void AskIndex()
+    {
+        _round++;
+        _writer.Tell(ReadIndex.Instance);
+        Timers.StartSingleTimer(nameof(Expired), Expired.Instance, ConfigClient.Timeout);
+        Become(() =>
+        {
+            Receive<ConfigIndex>(Read);
+            Receive<Expired>(_ => Finish(new Status.Failure(new AskTimeoutException($"the config writer did not answer within {ConfigClient.Timeout.TotalSeconds:0}s"))));
+            ReceiveAny(_ => { });
+        });
+    }
+
+    private void Read(ConfigIndex index)
+    {
+        var wanted = index.Namespaces.Where(n => _query.Namespace is null || n.Namespace == _query.Namespace)
+            .ToDictionary(n => n.Namespace, n => n.Revision, StringComparer.Ordinal);
+        var held = new Dictionary<string, long>(StringComparer.Ordinal);
+        var read = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (wanted.Count == 0)
+        {
+            Answer(index.Revision, read);
+            return;
+        }
+        void Ask()
+        {
+            foreach (var ns in wanted.Keys.Where(ns => !read.ContainsKey(ns))) _routeTables.Tell(new ReadNamespace(ns));
+        }
+        Timers.StartSingleTimer(nameof(Expired), Expired.Instance, EntityPatience);
+        Timers.StartPeriodicTimer(nameof(Poll), Poll.Instance, AskAgain);
+        Become(() =>
+        {
+            Receive<NamespaceContent>(c =>
+            {
+                if (!wanted.TryGetValue(c.Namespace, out var revision) || read.ContainsKey(c.Namespace)) return;
+                if (c.Revision > revision)
+                {
+                    // Written since the index was read: read the index again (a few rounds), else say so.
+                    Timers.CancelAll();
+                    if (_round < Rounds) AskIndex();
+                    else Finish(new Status.Failure(new ConfigNotReadableException(
+                        $"the configuration changed {Rounds} times while it was being read (namespace {c.Namespace} is at revision {c.Revision}); try again")));
+                    return;
+                }
+                if (c.Revision < revision)
+                {
+                    // Its outbox entry may be on its way; the writer sends it again at once on the first sign it is missing.
+                    if (!held.ContainsKey(c.Namespace)) _writer.Tell(new RedeliverNamespace(c.Namespace, c.Revision));
+                    held[c.Namespace] = c.Revision;
+                    return;
+                }
+                read[c.Namespace] = c.Manifests;
+                if (read.Count == wanted.Count) Answer(index.Revision, read);
+            });
+            Receive<Poll>(_ => Ask());
+            Receive<Expired>(_ =>
+            {
+                var behind = wanted.Where(w => !read.ContainsKey(w.Key)).OrderBy(w => w.Key, StringComparer.Ordinal).Select(w => held.TryGetValue(w.Key, out var h)
+                    ? $"namespace {w.Key} (its route table holds revision {h}, the configuration names {w.Value})"
+                    : $"namespace {w.Key} (its route table did not answer; its node may be unreachable)").ToList();
+                Finish(new Status.Failure(new ConfigNotReadableException(
+                    $"revision {index.Revision} is not yet readable after {EntityPatience.TotalSeconds:0}s: " + string.Join(", ", behind.Take(5)) + (behind.Count > 5 ? $" and {behind.Count - 5} more" : ""))));
+            });
+            ReceiveAny(_ => { });
+        });
+        Ask();
+    }
+
+    private void Answer(long revision, Dictionary<string, string> read)
+    {
+        var resources = new List<Resource>();
+        foreach (var (ns, manifests) in read)
+        {
+            var decoded = ManifestDecoder.Decode(manifests, $"route table {ns}", LastKnownGood.Stored);
+            if (!decoded.Ok)
+            {
+                Finish(new Status.Failure(new ConfigNotReadableException($"namespace {ns} does not read back from its route table: {decoded.Errors[0]}")));
+                return;
+            }
+            resources.AddRange(decoded.Resources.Select(d => d.Resource));
+        }
+        Finish(new ConfigStore(revision, resources).Read(_query.Kind, _query.Namespace));
+    }
+
+    private void Finish(object reply)
+    {
+        _replyTo.Tell(reply);
+        Context.Stop(Self);
+    }
+}

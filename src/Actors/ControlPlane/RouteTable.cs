@@ -1,0 +1,81 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Persistence;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Events;
+using AkkaL4.Messages.Protocol;
+using AkkaL4.Messages.Queries;
+
+namespace AkkaL4.Actors.ControlPlane;
+
+/// <summary>
+/// One namespace's stored configuration: a sharded, event-sourced entity (entity id = the namespace) holding the
+/// namespace's whole content as of the revision the config writer last changed it at. The entities are the store the
+/// cluster reads configuration from: <c>GET /v1/config</c> (at the revisions the writer's index names) and a writer
+/// whose journal was checkpointed and which has no newer copy at hand. Only the writer writes them, after it has
+/// journaled the batch and without waiting for them; a write at a revision the entity already holds (or has passed)
+/// changes nothing and is acknowledged again, so the writer may repeat writes freely.
+/// </summary>
+public sealed class RouteTable : ReceivePersistentActor
+{
+    /// <summary>The entity type's name in Akka.Cluster.Sharding.</summary>
+    public const string TypeName = "route-table";
+
+    /// <summary>Shards the namespaces are spread over (about ten per node of a large cluster).</summary>
+    public const int Shards = 32;
+
+    private const int SnapshotEvery = 20;
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _namespace;
+    private NamespaceWritten _state;
+
+    public override string PersistenceId => PersistenceIdOf(_namespace);
+
+    public static string PersistenceIdOf(string ns) => "route-table-" + ns;
+
+    public RouteTable(string ns)
+    {
+        _namespace = ns;
+        _state = new NamespaceWritten(0, ns, "");
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is NamespaceWritten state) _state = state;
+        });
+        Recover<NamespaceWritten>(e => _state = e);
+        Recover<RecoveryCompleted>(_ => _log.Info("route table {0}: on this node at revision {1}", _namespace, _state.Revision));
+        Command<StoreNamespace>(store =>
+        {
+            if (store.Revision <= _state.Revision)
+            {
+                Sender.Tell(new NamespaceStored(_namespace, _state.Revision));
+                return;
+            }
+            Persist(new NamespaceWritten(store.Revision, _namespace, store.Manifests), written =>
+            {
+                _state = written;
+                if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(written);
+                Sender.Tell(new NamespaceStored(_namespace, written.Revision));
+            });
+        });
+        Command<ReadNamespace>(_ => Sender.Tell(new NamespaceContent(_namespace, _state.Revision, _state.Manifests)));
+        Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
+        Command<SaveSnapshotFailure>(f => _log.Warning("route table {0}: snapshot not saved ({1}); recovery replays its events", _namespace, f.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning("route table {0}: events before its snapshot not deleted ({1})", _namespace, f.Cause.Message));
+    }
+
+    /// <summary>Starts this node's shard region of RouteTable entities (settings: akka.cluster.sharding in cluster.hocon).</summary>
+    public static IActorRef StartRegion(ActorSystem system) =>
+        ClusterSharding.Get(system).Start(TypeName, ns => Props.Create(() => new RouteTable(ns)), ClusterShardingSettings.Create(system), new Extractor());
+
+    /// <summary>
+    /// Routes <see cref="INamespaceMessage"/>s to the namespace's entity; Akka's hash of the entity id is the same in every
+    /// process, so every node agrees on where a namespace lives.
+    /// </summary>
+    private sealed class Extractor() : HashCodeMessageExtractor(Shards)
+    {
+        public override string EntityId(object message) => (message as INamespaceMessage)?.Namespace!;
+    }
+}
