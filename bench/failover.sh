@@ -2,7 +2,8 @@
 # Writer failover: three `akkal4 run` nodes on 127.10.7.{1,2,3} with the built-in settings (SQLite journals in a
 # temporary directory), small writes sent without pause through the two nodes that do not run the config writer;
 # the writer's node is kill -9ed and the time until a write sent after the kill is acknowledged (200) is printed,
-# with the survivors' log lines that mark each step (unreachable, downed, removed, singleton started, writer ready).
+# with the time of each step from the survivors' logs (unreachable, downed, removed, singleton started, writer ready),
+# one table row per run (as in bench/README.md). KEEP=1 keeps the nodes' logs.
 # Usage: bench/failover.sh [RUNS]   (default: 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ runs=${1:-3}
 dotnet build src/Node -c Release -v q -nologo >/dev/null
 dll=src/Node/bin/Release/net10.0/akkal4.dll
 root=$(mktemp -d); pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$root"' EXIT
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] && echo "logs in $root" || rm -rf "$root"' EXIT
 status() { curl -sf -m 5 "http://127.10.7.$1:15000/v1/status"; }
 up() { status "$1" | python3 -c 'import json,sys; print(sum(m["status"]=="Up" for m in json.load(sys.stdin)["members"]))' 2>/dev/null || echo 0; }
 now() { date +%s.%N; }
@@ -41,9 +42,28 @@ spec: {address: 127.10.7.9, labels: {app: $2}}" "http://127.10.7.$1:15000/v1/con
   printf 'run %d: writer on node %d killed; a write sent %.1fs after the kill acknowledged %.1fs after it (%d tries); load %s\n' \
     "$run" "$writer" "$(echo "$sent - $killed" | bc)" "$(echo "$done_at - $killed" | bc)" "$i" "$(cut -d' ' -f1-3 /proc/loadavg)"
   date -u -d "@$killed" +'  killed at %H:%M:%S.%3N'
-  for n in "${survivors[@]}"; do
-    grep -hE "nreachable|SBR|[Dd]own|Member removed|Singleton manager started singleton|Hand-?over|config writer" "$root/r$run-n$n.log" \
-      | grep -v "^\s*$" | sed "s/^/  [n$n] /" | tail -n 25
-  done
+  # Each step as seconds after the kill, the first survivor's log line that marks it.
+  python3 - "$run" "$killed" "$done_at" "$root/r$run-n${survivors[0]}.log" "$root/r$run-n${survivors[1]}.log" <<'PY' | tee -a "$root/table"
+import re, sys
+from datetime import datetime, timezone
+run, killed, acked = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+steps = [("unreachable", "Marking node(s) as UNREACHABLE"), ("downed", "SBR took decision"),
+         ("removed", "Leader is removing unreachable node"), ("writer started", "Singleton manager started singleton"),
+         ("writer ready", "config writer started")]
+first = {}
+for path in sys.argv[4:]:
+    for line in open(path, errors="replace"):
+        m = re.search(r"\]\[(\d+/\d+/\d+ \d+:\d+:\d+\.\d+)Z\]", line)
+        if not m: continue
+        t = datetime.strptime(m.group(1), "%m/%d/%Y %H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp() - killed
+        for name, marker in steps:
+            if marker in line and t > 0 and name not in first: first[name] = t
+load = open("/proc/loadavg").read().split()[0]
+print("| %s | %.1f s | " % (run, acked - killed)
+      + " | ".join("%.1f s" % first[n] if n in first else "?" for n, _ in steps) + " | %s |" % load)
+PY
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
 done
+echo "| run | acknowledged after the kill | unreachable | downed | removed | writer started | writer ready | load (1 min) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+cat "$root/table"

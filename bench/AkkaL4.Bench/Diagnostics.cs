@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.IO.Compression;
 using AkkaL4.Actors.Config;
+using AkkaL4.Actors.Config.Validation;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
 
@@ -46,6 +48,58 @@ internal static class Diagnostics
         }
         return 0;
     }
+
+    /// <summary>
+    /// The CPU work a configuration write of N headless Services (bench/propagation.sh's, in 10 namespaces) costs on its
+    /// way, step by step: what the admin API, the config writer and every node do with it (the messages between them
+    /// are gzipped when over 16 KiB). Each N runs twice (the first pass also pays for the JIT's tiers, as a fresh node does);
+    /// times are the process's CPU time, so other jobs on the machine slow them less than they slow the clock.
+    /// </summary>
+    public static int WriteStages(string[] args)
+    {
+        var sizes = args.Length == 0 ? [1000, 10000] : args.Select(int.Parse).ToArray();
+        var unlimited = new DecodeLimits { MaxBytes = int.MaxValue, MaxDocuments = int.MaxValue };
+        var seen = new HashSet<int>();
+        foreach (var n in sizes.SelectMany(n => new[] { n, n }))
+        {
+            var pass = seen.Add(n) ? "first pass, cold" : "second pass";
+            var yaml = HeadlessServices(n);
+            var timings = new List<(string Step, TimeSpan Cpu)>();
+            T Step<T>(string name, Func<T> work)
+            {
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                var result = work();
+                timings.Add((name, Process.GetCurrentProcess().TotalProcessorTime - cpu));
+                return result;
+            }
+            var report = Step("admin API: decode + validate (ConfigCheck)", () => ConfigCheck.Check(yaml, "request"));
+            var encoded = Step("admin API: encode for the writer (ToYaml)", () => ManifestEncoder.ToYaml(report.Resources));
+            Step("gzip the message", () => Gzip(encoded));
+            var decoded = Step("writer: decode", () => ManifestDecoder.Decode(encoded, "request", unlimited)).Resources.Select(d => d.Resource).ToList();
+            Step("writer: validate (ConfigValidator)", () => ConfigValidator.Validate(decoded));
+            Step("writer: compile check (RouteCompiler.Check)", () => RouteCompiler.Check(decoded));
+            var whole = Step("writer: encode the whole configuration (ToYaml)", () => ManifestEncoder.ToYaml(decoded));
+            Step("gzip the replicated copy", () => Gzip(whole));
+            var received = Step("node: decode", () => ManifestDecoder.Decode(whole, "replicated", unlimited)).Resources.Select(d => d.Resource).ToList();
+            Step("node: compile (RouteCompiler.Compile)", () => RouteCompiler.Compile(received));
+            Console.WriteLine($"N={n}: {yaml.Length / 1e6:F2} MB of YAML, {report.Resources.Count} resources; {pass} (CPU seconds)");
+            foreach (var (step, cpu) in timings) Console.WriteLine($"  {step,-52} {cpu.TotalSeconds,7:F3} s");
+            Console.WriteLine($"  {"total",-52} {timings.Sum(t => t.Cpu.TotalSeconds),7:F3} s");
+        }
+        return 0;
+
+        static int Gzip(string text)
+        {
+            using var buffer = new MemoryStream();
+            using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            return (int)buffer.Length;
+        }
+    }
+
+    /// <summary>bench/propagation.sh's configuration: N headless Services in namespaces big-0 to big-9.</summary>
+    private static string HeadlessServices(int n) => string.Join("\n---\n", Enumerable.Range(0, n).Select(i =>
+        $"apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i}, namespace: big-{i % 10}}}\nspec:\n  clusterIP: None\n"
+        + $"  selector: {{app: svc-{i}}}\n  ports: [{{name: tcp, port: {1000 + i % 50000}, targetPort: 9000}}]"));
 
     /// <summary>The generated mesh is what the YAML decoder reads and is valid; Decide allocates nothing.</summary>
     public static int Check()

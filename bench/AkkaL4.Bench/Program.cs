@@ -6,6 +6,7 @@ public static class Program
 {
     /// <summary>
     /// <c>compile [N...]</c>: time RouteCompiler.Compile and its parts for N services.
+    /// <c>stages [N...]</c>: the CPU time of each step a write of N Services takes (admin API, writer, every node).
     /// <c>check</c>: the generated mesh decodes and validates as YAML, and Decide allocates nothing.
     /// <c>alloc [N]</c>: bytes a node allocates per relayed connection (see <see cref="Allocations"/>).
     /// Anything else goes to BenchmarkDotNet (<c>--filter '*' --job short</c>).
@@ -13,6 +14,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "compile") return Diagnostics.CompileTimes(args[1..]);
+        if (args.Length > 0 && args[0] == "stages") return Diagnostics.WriteStages(args[1..]);
         if (args.Length > 0 && args[0] == "check") return Diagnostics.Check();
         if (args.Length > 0 && args[0] == "alloc") return Allocations.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

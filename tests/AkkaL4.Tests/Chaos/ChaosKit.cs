@@ -137,8 +137,8 @@ internal sealed class ChaosCluster : IAsyncDisposable
         return process;
     }
 
-    /// <summary>The nodes' output (the last lines), for a failure's message.</summary>
-    public string Output(int lines = 150) => string.Join("\n", _output.TakeLast(lines));
+    /// <summary>The nodes' output (the last lines), for a failure's message; access-log lines (<c>[time] "- - -" …</c>) left out.</summary>
+    public string Output(int lines = 150) => string.Join("\n", _output.Where(l => !l.Contains("Z] \"", StringComparison.Ordinal)).TakeLast(lines));
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
@@ -220,14 +220,20 @@ internal sealed class ChaosCluster : IAsyncDisposable
     /// <summary>The figure line every scenario prints, to the test's output and to the console (the CI log).</summary>
     public void Figure(string name, Traffic.Counts traffic, int acked, int lost, TimeSpan recovery)
     {
-        Report(_log, $"chaos {name}: connections ok={traffic.Ok} failed={traffic.Failed} retried={traffic.Retried} corrupted={traffic.Corrupted} acked={acked} lost={lost} recovery={recovery.TotalSeconds:0.0}s");
+        Report(_log, name, acked, lost, recovery.TotalSeconds,
+            $"connections ok={traffic.Ok} failed={traffic.Failed} retried={traffic.Retried} corrupted={traffic.Corrupted}");
     }
 
     /// <summary>Where the figure lines also go, for .ci/run to print at the end (dotnet test shows no test's console at its default verbosity).</summary>
     public static readonly string FiguresFile = Path.Combine(Path.GetTempPath(), "akkal4-chaos-figures.txt");
 
-    public static void Report(ITestOutputHelper log, string line)
+    /// <summary>
+    /// Every chaos scenario's one figure line, in one form: <c>chaos NAME: acked=… lost=… recovery=…s</c> (acknowledged
+    /// writes, those of them missing afterwards, seconds to recover), then what else the scenario counts.
+    /// </summary>
+    public static void Report(ITestOutputHelper log, string name, int acked, int lost, double recoverySeconds, string? more = null)
     {
+        var line = FormattableString.Invariant($"chaos {name}: acked={acked} lost={lost} recovery={recoverySeconds:0.0}s") + (more is null ? "" : " " + more);
         log.WriteLine(line);
         Console.WriteLine(line);
         lock (FiguresFile) File.AppendAllText(FiguresFile, line + "\n");

@@ -11,7 +11,7 @@ namespace AkkaL4.Tests.Chaos;
 /// <summary>
 /// Nodes that are killed, paused, restarted and stopped, as real processes: routing never depends on
 /// membership, a node out of the cluster rejoins by itself, and a stopping node drains. Each scenario
-/// prints one figure line (<c>chaos NAME: connections ok=… failed=… …</c>).
+/// prints one figure line (<c>chaos NAME: acked=… lost=… recovery=…s connections ok=… failed=… …</c>).
 /// </summary>
 [Collection(ProcessesCollection.Name)]
 public sealed class MembershipChaosTests(ITestOutputHelper output)

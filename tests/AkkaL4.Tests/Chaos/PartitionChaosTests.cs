@@ -242,8 +242,7 @@ public sealed class PartitionChaosTests(ITestOutputHelper output) : IAsyncLifeti
         }, "node 3 rejoins once the partition heals");
         var recovery = healed.Elapsed;
 
-        var line = $"chaos partition: connections ok={ok} failed={failed} corrupted=0 acked=1 lost=0 recovery={recovery.TotalSeconds:0.0}s";
-        ChaosCluster.Report(output, line);
+        ChaosCluster.Report(output, "partition", acked: 1, lost: 0, recovery.TotalSeconds, $"connections ok={ok} failed={failed} corrupted=0");
         Assert.Equal(0, failed);
         Assert.True(ok > 5);
     }

@@ -12,7 +12,7 @@ namespace AkkaL4.Tests.ControlPlane;
 /// <summary>
 /// Three real `akkal4 run` processes in one cluster: the config writer's node is killed with SIGKILL;
 /// routing goes on without a control plane, and after the split-brain resolver downs the dead node
-/// (stable-after shortened to 2s for the test) writes work again through another node.
+/// (the built-in settings) writes work again through another node.
 /// </summary>
 public sealed class ChaosProcessTests : IAsyncLifetime
 {
@@ -52,7 +52,6 @@ public sealed class ChaosProcessTests : IAsyncLifetime
     public Task InitializeAsync()
     {
         Directory.CreateDirectory(_root);
-        File.WriteAllText(Path.Combine(_root, "cluster.hocon"), RouterNode.BuiltInHocon().Replace("stable-after = 20s", "stable-after = 2s"));
         _upstream = new EchoServer(IPEndPoint.Parse("127.5.2.1:9000"), "chaos");
         return Task.CompletedTask;
     }
@@ -76,7 +75,6 @@ public sealed class ChaosProcessTests : IAsyncLifetime
                  {
                      Path.Combine(AppContext.BaseDirectory, "akkal4.dll"), "run", "--name", $"chaos-{n}",
                      "--remoting", $"127.5.0.{n}:4053", "--admin", $"127.5.0.{n}:15000", "--data", Path.Combine(_root, $"n{n}"),
-                     "--config", Path.Combine(_root, "cluster.hocon"),
                  }.Concat(seed ? [] : new[] { "--seed", "akka.tcp://akkal4@127.5.0.1:4053" }))
             start.ArgumentList.Add(arg);
         var process = Process.Start(start)!;

@@ -77,7 +77,8 @@ public sealed class RouteTableChaosTests(ITestOutputHelper output, PostgresServe
             if (all.Status == HttpStatusCode.OK && Regex.Matches(all.Body, @"127\.100\.9\.2").Count == Namespaces) break;
             if (DateTime.UtcNow > deadline) Assert.Fail($"GET reads the acknowledged write in every namespace; the last GET: {(int)all.Status} {all.Body}\n{cluster.Output(300)}");
         }
-        ChaosCluster.Report(output, $"route tables: acknowledged in {acknowledged.TotalSeconds:0.00}s with {hungNamespace}'s host hung; readable again {readable.TotalSeconds:0.0}s after the hang (killed, downed after the test's 12 s)");
+        ChaosCluster.Report(output, "route-tables", acked: 1, lost: 0, readable.TotalSeconds,
+            $"acknowledged in {acknowledged.TotalSeconds:0.00}s with {hungNamespace}'s host hung; recovery = readable again after the hang (killed, downed after the test's 12 s)");
     }
 
     private static async Task<(HttpStatusCode Status, string Body)> Get(HttpClient http, ChaosCluster cluster, int n, string query)

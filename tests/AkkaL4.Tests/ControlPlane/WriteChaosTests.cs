@@ -157,7 +157,7 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
 
     // To the test's output, the console and the figures file that .ci/run prints at the end.
     private void Figure(string name, int acked, int lost, double recovery) =>
-        Chaos.ChaosCluster.Report(output, $"chaos {name}: acked={acked} lost={lost} recovery={recovery:0.0}s");
+        Chaos.ChaosCluster.Report(output, name, acked, lost, recovery);
 
     private async Task Eventually(Func<Task<bool>> condition, string what, TimeSpan? patience = null)
     {
@@ -373,7 +373,7 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(lossStatus is 503 or 504, $"a write without a majority: {lossStatus}");
         Assert.True(lossSeconds < 15, $"a write without a majority took {lossSeconds:0.0}s");
         for (var i = 0; i < 3; i++) Assert.Equal("echo ping", await Line());
-        await Task.Delay(TimeSpan.FromSeconds(8)); // past the resolver's decision (stable-after 5s): it still routes
+        await Task.Delay(TimeSpan.FromSeconds(8)); // past the resolver's decision (stable-after 3s): it still routes
         Assert.Equal("echo ping", await Line());
         Figure("majority-loss", 0, 0, lossSeconds);
     }
