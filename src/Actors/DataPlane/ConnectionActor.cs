@@ -407,9 +407,10 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     /// </summary>
     private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, string host, byte[]? proxyHeader, CancellationToken cancel)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var plain = await _transport.ConnectAsync(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), cancel).ConfigureAwait(false);
         return policy.Tls is { } tls
-            ? await TlsOrigination.WrapAsync(plain, tls, host, proxyHeader, _materializer, policy.ConnectTimeout, cancel).ConfigureAwait(false)
+            ? await TlsOrigination.WrapAsync(plain, tls, host, proxyHeader, _materializer, policy.ConnectTimeout, started, cancel).ConfigureAwait(false)
             : plain;
     }
 
@@ -455,8 +456,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private void OnConnectFailed(ConnectFailed failed)
     {
         var assigned = _upstream!;
-        // Out of descriptors is this process's failure, not the endpoint's: outlier detection does not hear of it.
-        if (!Descriptors.Exhausted(failed.Cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.GetBaseException().Message));
+        // Out of descriptors, or an unreadable client certificate, is this node's failure, not the endpoint's.
+        if (!LocalFailure.Is(failed.Cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.GetBaseException().Message));
         assigned.Load.Closed();
         _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;

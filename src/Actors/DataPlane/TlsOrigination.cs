@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Akka.Event;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Dsl;
@@ -21,11 +23,32 @@ namespace AkkaL4.Actors.DataPlane;
 internal static class TlsOrigination
 {
     private static readonly ConcurrentDictionary<(string Path, string? Key, DateTime Modified), object> Files = new();
+    /// <summary>Unreadable client certificates already logged: once each, not once per connection.</summary>
+    private static readonly ConcurrentDictionary<string, byte> Reported = new();
 
-    /// <summary>The upstream connection as a TLS session; throws (the caller counts it as a connect failure) when the handshake fails.</summary>
+    /// <summary>
+    /// The upstream connection as a TLS session; throws (the caller counts it as a connect failure) when the handshake fails,
+    /// or <see cref="UpstreamTlsConfigurationException"/> when the client certificate cannot be read (not the endpoint's
+    /// failure). The handshake has what is left of <paramref name="connectTimeout"/> since <paramref name="dialStarted"/>
+    /// (a <see cref="System.Diagnostics.Stopwatch"/> timestamp): one deadline for connect and handshake, as Envoy's.
+    /// </summary>
     public static async Task<TcpConnection> WrapAsync(TcpConnection plain, UpstreamTls tls, string host, byte[]? clearPreamble, IMaterializer materializer,
-        TimeSpan timeout, CancellationToken cancel)
+        TimeSpan connectTimeout, long dialStarted, CancellationToken cancel)
     {
+        X509Certificate2? client;
+        try
+        {
+            client = tls.Mode == "MUTUAL" ? ClientCertificate(tls.ClientCertificate!, tls.PrivateKey!) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            plain.Close();
+            var error = new UpstreamTlsConfigurationException(
+                $"DestinationRule {tls.Rules} tls.clientCertificate {tls.ClientCertificate} / tls.privateKey {tls.PrivateKey} cannot be read: {e.Message}", e);
+            if (Reported.TryAdd(error.Message, 0)) (materializer as ActorMaterializer)?.Logger.Error("{0} (connections through it fail until it is fixed)", error.Message);
+            throw error;
+        }
+        var remaining = connectTimeout - System.Diagnostics.Stopwatch.GetElapsedTime(dialStarted);
         var (inner, shutdownInner) = OpenStream(plain, materializer);
         var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
         try
@@ -37,16 +60,16 @@ internal static class TlsOrigination
                 TargetHost = tls.Sni ?? host,
                 RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(tls, certificate, chain, errors),
             };
-            if (tls.Mode == "MUTUAL") options.ClientCertificates = [ClientCertificate(tls.ClientCertificate!, tls.PrivateKey!)];
+            if (client is not null) options.ClientCertificates = [client];
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            deadline.CancelAfter(timeout);
+            deadline.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
             try
             {
                 await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
             {
-                throw new TimeoutException($"TLS handshake with {plain.Remote} timed out after {timeout}");
+                throw new TimeoutException($"connect and TLS handshake with {plain.Remote} timed out after {connectTimeout}");
             }
             catch (Exception e) when (e is AuthenticationException or IOException)
             {
@@ -204,3 +227,9 @@ internal static class TlsOrigination
         public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
+
+/// <summary>
+/// A DestinationRule's TLS settings cannot be used on this node (an unreadable client certificate): a configuration
+/// error, so the connection fails but the endpoint is not held responsible (outlier detection does not hear of it).
+/// </summary>
+public sealed class UpstreamTlsConfigurationException(string message, Exception inner) : Exception(message, inner);

@@ -39,7 +39,11 @@ public sealed record OutlierPolicy(
 /// (DISABLE or unset: plain; ISTIO_MUTUAL is refused by validation).
 /// </summary>
 public sealed record UpstreamTls(string Mode, string? CaCertificates, string? ClientCertificate, string? PrivateKey, string? Sni,
-    Seq<string> SubjectAltNames, bool InsecureSkipVerify);
+    Seq<string> SubjectAltNames, bool InsecureSkipVerify)
+{
+    /// <summary>The DestinationRule(s) it comes from, to name in errors.</summary>
+    public string Rules { get; init; } = "";
+}
 
 /// <summary>The traffic policy a cluster runs with after DestinationRule lookup, subset override and port-level replacement.</summary>
 public sealed record UpstreamPolicy(
@@ -126,7 +130,8 @@ public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, T
             };
             policy = ForPort(policy, port);
         }
-        return UpstreamPolicy.From(policy, HealthCheck);
+        var merged = UpstreamPolicy.From(policy, HealthCheck);
+        return merged.Tls is null ? merged : merged with { Tls = merged.Tls with { Rules = string.Join(", ", Sources) } };
     }
 
     private static TrafficPolicy? ForPort(TrafficPolicy? policy, int port)

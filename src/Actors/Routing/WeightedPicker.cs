@@ -12,7 +12,7 @@ namespace AkkaL4.Actors.Routing;
 public sealed class WeightedPicker
 {
     /// <summary>The longest cycle kept as a table (int indexes: 16 KB).</summary>
-    private const int MaxCycle = 4096;
+    public const int MaxCycle = 4096;
 
     private readonly int[] _weights;
     private readonly int[]? _cycle;
@@ -20,8 +20,11 @@ public sealed class WeightedPicker
     private readonly long _total;
     private long _picks = -1;
 
-    public WeightedPicker(ReadOnlySpan<int> weights)
+    /// <param name="picks">Picks already made: a rotation replacing another goes on from its position instead of
+    /// restarting the cycle (which would favour the first entries on every change).</param>
+    public WeightedPicker(ReadOnlySpan<int> weights, long picks = -1)
     {
+        _picks = picks;
         _weights = weights.ToArray();
         _current = new long[weights.Length];
         var gcd = 0L;
@@ -48,12 +51,22 @@ public sealed class WeightedPicker
 
     public int Count => _weights.Length;
 
+    /// <summary>Picks made so far (-1 before the first).</summary>
+    public long Picks => Volatile.Read(ref _picks);
+
+    /// <summary>Picks after which every entry has had its turn: the cycle, or the total weight when it is not kept.</summary>
+    public long Period => _cycle?.Length ?? _total;
+
     /// <summary>The index of the next entry; -1 when there are none. A single entry is always chosen.</summary>
     public int Next()
     {
         if (_weights.Length <= 1) return _weights.Length - 1;
         if (_cycle is { } cycle) return cycle[(int)((ulong)Interlocked.Increment(ref _picks) % (ulong)cycle.Length)];
-        lock (_current) return Step();
+        lock (_current)
+        {
+            _picks++;
+            return Step();
+        }
     }
 
     private int Step()

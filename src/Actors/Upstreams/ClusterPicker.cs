@@ -95,7 +95,7 @@ public sealed class ClusterPicker
             if (view[i].Available && !tried.Contains(_names[i])) untried++;
         if (untried == 0) return;
         for (var i = 0; i < view.Length; i++)
-            if (tried.Contains(_names[i])) view[i].Ejected = true;
+            if (tried.Contains(_names[i])) view[i].Tried = true;
     }
 
     private string NoneRoutable()

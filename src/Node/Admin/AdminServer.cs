@@ -62,9 +62,12 @@ public sealed class AdminServer : IAsyncDisposable
         if (!IPAddress.IsLoopback(address.Address) && string.IsNullOrEmpty(token))
             throw new ArgumentException($"the admin API on {address} is reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k =>
+        // The empty builder and Kestrel's core: no appsettings files (nor their file watcher), environment or
+        // command-line configuration, console logging, host filtering or HTTP/3 (QUIC), none of which the API
+        // uses, and each of which is code mapped and compiled in every node (bench/README.md, "Memory").
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddRoutingCore();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.Listen(address, listen =>
             {

@@ -148,6 +148,31 @@ public class UpstreamPickersTests
     }
 
     [Fact]
+    public void Retries_away_from_a_refusing_endpoint_are_shared_by_the_others_of_the_rotation()
+    {
+        // A, B and C of equal weight, A refusing every connection (not yet ejected): each connection that drew A retries
+        // with A tried. The retry must take the next of the shared rotation, so B and C share the traffic; a rotation
+        // installed for the retry's view (and the full one re-installed after it, each from its start) gave B everything.
+        var health = new UpstreamHealth();
+        var cluster = Cluster(UpstreamPolicy.Default with { LoadBalancer = LoadBalancerKind.RoundRobin }, 1, 1, 1);
+        var picker = new ClusterPicker(cluster, health, ActorRefs.Nobody);
+        IReadOnlySet<string> triedA = ImmutableHashSet.Create(cluster.Endpoints[0].ToString());
+        var counts = new int[3];
+        for (var i = 0; i < 300; i++)
+        {
+            var a = (UpstreamAssigned)picker.Pick(0, NoneTried);
+            if (a.Index == 0)
+            {
+                a.Load.Closed();
+                a = (UpstreamAssigned)picker.Pick(0, triedA);
+            }
+            counts[a.Index]++;
+            a.Load.Closed();
+        }
+        Assert.Equal(new[] { 0, 150, 150 }, counts);
+    }
+
+    [Fact]
     public void A_cluster_without_a_published_picker_of_its_shape_is_asked_of_the_supervisor()
     {
         var pickers = new UpstreamPickers(new UpstreamHealth());

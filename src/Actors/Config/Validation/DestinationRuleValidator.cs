@@ -131,6 +131,11 @@ internal static class DestinationRuleValidator
         {
             if (!Set(tls.ClientCertificate)) f.Error($"{path}.clientCertificate", "client certificate required for mutual tls");
             if (!Set(tls.PrivateKey)) f.Error($"{path}.privateKey", "private key required for mutual tls");
+            // Read by each router node when it connects: a missing file fails every connection through this rule.
+            if (Set(tls.ClientCertificate) && !File.Exists(tls.ClientCertificate))
+                f.Warning($"{path}.clientCertificate", $"{tls.ClientCertificate} does not exist here; every node that routes through this rule must have it");
+            if (Set(tls.PrivateKey) && !File.Exists(tls.PrivateKey))
+                f.Warning($"{path}.privateKey", $"{tls.PrivateKey} does not exist here; every node that routes through this rule must have it");
         }
     }
 

@@ -1,13 +1,20 @@
 namespace AkkaL4.Actors.Routing.LoadBalancing;
 
-/// <summary>The state of one endpoint that balancers read: its weight, open connections, and whether it is ejected.</summary>
+/// <summary>
+/// The state of one endpoint that balancers read: its weight, open connections, whether it is ejected, and whether
+/// this connection already tried it (a retry goes elsewhere; unlike an ejection it says nothing of the endpoint).
+/// </summary>
 public struct EndpointState
 {
     public int Weight;
     public int Active;
     public bool Ejected;
+    public bool Tried;
 
-    public readonly bool Available => !Ejected && Weight > 0;
+    /// <summary>Serving connections at all: what a shared rotation is built from.</summary>
+    public readonly bool Serving => !Ejected && Weight > 0;
+    /// <summary>A candidate for this pick.</summary>
+    public readonly bool Available => Serving && !Tried;
 }
 
 /// <summary>

@@ -2,9 +2,10 @@ namespace AkkaL4.Actors.Routing.LoadBalancing;
 
 /// <summary>
 /// ROUND_ROBIN, weighted by WorkloadEntry weight (smooth, so heavier endpoints are spread out). Thread-safe:
-/// the rotation for the endpoints as last seen (weight, or 0 when not available) is an immutable
-/// <see cref="WeightedPicker"/> swapped whole when what is available changes, so each pick is a compare and an
-/// atomic increment.
+/// the rotation for the endpoints as last seen (weight, or 0 when not serving) is an immutable
+/// <see cref="WeightedPicker"/> swapped whole when what is serving changes, going on from the old one's position,
+/// so each pick is a compare and an atomic increment. A retry never changes the rotation: it takes the next turns
+/// of the shared one, passing over endpoints it already tried, so the retries are spread like first picks.
 /// </summary>
 public sealed class RoundRobinBalancer : ILoadBalancer
 {
@@ -14,22 +15,22 @@ public sealed class RoundRobinBalancer : ILoadBalancer
         public readonly WeightedPicker Picker;
         public readonly bool Any;
 
-        public Rotation(ReadOnlySpan<EndpointState> endpoints)
+        public Rotation(ReadOnlySpan<EndpointState> endpoints, long picks)
         {
             Weights = new int[endpoints.Length];
             for (var i = 0; i < Weights.Length; i++)
             {
-                Weights[i] = endpoints[i].Available ? endpoints[i].Weight : 0;
+                Weights[i] = endpoints[i].Serving ? endpoints[i].Weight : 0;
                 Any |= Weights[i] > 0;
             }
-            Picker = new WeightedPicker(Weights);
+            Picker = new WeightedPicker(Weights, picks);
         }
 
         public bool Fits(ReadOnlySpan<EndpointState> endpoints)
         {
             if (Weights.Length != endpoints.Length) return false;
             for (var i = 0; i < Weights.Length; i++)
-                if (Weights[i] != (endpoints[i].Available ? endpoints[i].Weight : 0)) return false;
+                if (Weights[i] != (endpoints[i].Serving ? endpoints[i].Weight : 0)) return false;
             return true;
         }
     }
@@ -42,10 +43,20 @@ public sealed class RoundRobinBalancer : ILoadBalancer
         if (rotation is null || !rotation.Fits(endpoints))
         {
             // Threads that see the same change at once all go on with the one rotation that got in first.
-            var fresh = new Rotation(endpoints);
+            var fresh = new Rotation(endpoints, rotation?.Picker.Picks ?? -1);
             var seen = Interlocked.CompareExchange(ref _rotation, fresh, rotation);
             rotation = ReferenceEquals(seen, rotation) || !seen!.Fits(endpoints) ? fresh : seen;
         }
-        return rotation.Any ? rotation.Picker.Next() : -1;
+        if (!rotation.Any) return -1;
+        var first = rotation.Picker.Next();
+        if (!endpoints[first].Tried) return first;
+        // At most one cycle of turns; a cycle too long to keep may end before an untried endpoint's turn.
+        for (var turns = Math.Min(rotation.Picker.Period, WeightedPicker.MaxCycle) - 1; turns > 0; turns--)
+        {
+            var next = rotation.Picker.Next();
+            if (!endpoints[next].Tried) return next;
+        }
+        var untried = LoadBalancers.NthAvailable(endpoints, 0);
+        return untried >= 0 ? untried : first;
     }
 }
