@@ -25,10 +25,9 @@ namespace AkkaL4.Actors.ControlPlane;
 /// </list>
 /// Meanwhile, and never in the acknowledgement's way, it hands each changed namespace to its sharded
 /// <see cref="RouteTable"/> entity, the store the configuration is read from: an outbox of namespaces whose entity has
-/// not yet confirmed their revision, sent again until it does (a hung or dead shard host only delays the outbox). Once
-/// the outbox is empty it checkpoints: a snapshot of its index (which revision of each namespace the entities hold), and
-/// it deletes its journal up to there, so its journal is the write-ahead log of batches the entities have not all
-/// confirmed.
+/// not yet confirmed their revision, sent again with backoff until it does (a hung or dead shard host only delays the
+/// outbox). Every <see cref="SnapshotEvery"/> batches it checkpoints (see <see cref="Checkpoint"/>: the index alone, or the
+/// whole configuration with a per-host journal or entities that stay behind) and deletes its journal up to there.
 /// <para>One batch at a time: later writes wait (stashed) until the batch is answered. Nodes only ever receive whole
 /// configurations, so none sees part of a batch. A new writer (hand-over, restart, full-cluster restart) starts
 /// from the newest of its journal (checkpoint and later batches), the configuration replicated to a majority and its
