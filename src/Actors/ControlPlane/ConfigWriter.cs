@@ -25,10 +25,9 @@ namespace AkkaL4.Actors.ControlPlane;
 /// </list>
 /// Meanwhile, and never in the acknowledgement's way, it hands each changed namespace to its sharded
 /// <see cref="RouteTable"/> entity, the store the configuration is read from: an outbox of namespaces whose entity has
-/// not yet confirmed their revision, sent again until it does (a hung or dead shard host only delays the outbox). Once
-/// the outbox is empty it checkpoints: a snapshot of its index (which revision of each namespace the entities hold), and
-/// it deletes its journal up to there, so its journal is the write-ahead log of batches the entities have not all
-/// confirmed.
+/// not yet confirmed their revision, sent again with backoff until it does (a hung or dead shard host only delays the
+/// outbox). Every <see cref="SnapshotEvery"/> batches it checkpoints (see <see cref="Checkpoint"/>: the index alone, or the
+/// whole configuration with a per-host journal or entities that stay behind) and deletes its journal up to there.
 /// <para>One batch at a time: later writes wait (stashed) until the batch is answered. Nodes only ever receive whole
 /// configurations, so none sees part of a batch. A new writer (hand-over, restart, full-cluster restart) starts
 /// from the newest of its journal (checkpoint and later batches), the configuration replicated to a majority and its
@@ -42,11 +41,15 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     public static readonly LWWRegisterKey<string> Key = new("akkal4-config");
     private static readonly TimeSpan ReplicationTimeout = TimeSpan.FromSeconds(3);
 
-    /// <summary>A checkpoint once this many journal events (and the entities have confirmed them) keeps the journal short.</summary>
+    /// <summary>
+    /// A checkpoint once this many journal events keeps the journal short: the index alone when the entities have confirmed
+    /// everything and the journal is shared, else with the whole configuration.
+    /// </summary>
     internal const int SnapshotEvery = 50;
 
-    /// <summary>How often namespaces the entities have not confirmed are sent again, and their recovery reads asked again.</summary>
+    /// <summary>How soon a namespace its entity has not confirmed is sent again (or a recovery read asked again), doubling each time up to <see cref="RedeliverAtMost"/>.</summary>
     private static readonly TimeSpan Redeliver = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan RedeliverAtMost = TimeSpan.FromSeconds(30);
 
     /// <summary>A journaled batch on its way to a majority of nodes, and whom to tell when it is there.</summary>
     private sealed record Pending(long Revision, IActorRef ReplyTo, ConfigAccepted Reply);
@@ -66,6 +69,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private readonly UniqueAddress _self = Cluster.Get(Context.System).SelfUniqueAddress;
     private readonly Func<ConfigContent?> _localConfig;
     private readonly Func<long, bool>? _crashAfterJournaling;
+    private readonly bool _perHostJournal;
     private readonly IActorRef _routeTables;
     private ConfigStore _store = new();
     private Pending? _pending;
@@ -74,7 +78,18 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, long> _index = new(StringComparer.Ordinal);
 
     /// <summary>Namespaces sent to their entity and not yet confirmed.</summary>
-    private readonly Dictionary<string, StoreNamespace> _outbox = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Outgoing> _outbox = new(StringComparer.Ordinal);
+
+    /// <summary>A namespace on its way to its entity: sent again when <see cref="Due"/>, each time after twice as long (up to <see cref="RedeliverAtMost"/>).</summary>
+    private sealed class Outgoing(StoreNamespace store)
+    {
+        public StoreNamespace Store { get; } = store;
+        public DateTime Due { get; set; }
+        public TimeSpan Delay { get; set; } = Redeliver;
+    }
+
+    /// <summary>Why the writer takes no write (its journal does not read back); null while it is not refusing.</summary>
+    private string? _journalProblem;
 
     /// <summary>The journal's sequence number at the last checkpoint (or whole-configuration snapshot).</summary>
     private long _checkpointedAt;
@@ -94,18 +109,21 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
 
     /// <param name="localConfig">This node's configuration in force (a candidate to start from).</param>
     /// <param name="routeTables">The shard region of the <see cref="RouteTable"/> entities.</param>
-    public static Props Props(Func<ConfigContent?> localConfig, IActorRef routeTables) => Props(localConfig, routeTables, null);
+    /// <param name="perHostJournal">The journal is this host's own (SQLite): an entity's confirmation lives in its shard
+    /// host's journal and is lost when the shard moves, so every checkpoint carries the whole configuration.</param>
+    public static Props Props(Func<ConfigContent?> localConfig, IActorRef routeTables, bool perHostJournal) => Props(localConfig, routeTables, perHostJournal, null);
 
     /// <param name="crashAfterJournaling">Tests only: called with each batch's revision right after it is journaled;
     /// true makes the writer stop there, before anything else happens to the batch (a crash mid-batch).</param>
-    internal static Props Props(Func<ConfigContent?> localConfig, IActorRef routeTables, Func<long, bool>? crashAfterJournaling) =>
-        Akka.Actor.Props.Create(() => new ConfigWriter(localConfig, routeTables, crashAfterJournaling));
+    internal static Props Props(Func<ConfigContent?> localConfig, IActorRef routeTables, bool perHostJournal, Func<long, bool>? crashAfterJournaling) =>
+        Akka.Actor.Props.Create(() => new ConfigWriter(localConfig, routeTables, perHostJournal, crashAfterJournaling));
 
-    /// <summary>Public for Akka's actor creation; use <see cref="Props(Func{ConfigContent?}, IActorRef)"/>.</summary>
-    public ConfigWriter(Func<ConfigContent?> localConfig, IActorRef routeTables, Func<long, bool>? crashAfterJournaling)
+    /// <summary>Public for Akka's actor creation; use <see cref="Props(Func{ConfigContent?}, IActorRef, bool)"/>.</summary>
+    public ConfigWriter(Func<ConfigContent?> localConfig, IActorRef routeTables, bool perHostJournal, Func<long, bool>? crashAfterJournaling)
     {
         _localConfig = localConfig;
         _routeTables = routeTables;
+        _perHostJournal = perHostJournal;
         _crashAfterJournaling = crashAfterJournaling;
         Recover<SnapshotOffer>(offer =>
         {
@@ -113,7 +131,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             if (offer.Snapshot is ConfigCommitted whole) JournaledWhole(whole);
             else if (offer.Snapshot is WriterCheckpoint checkpoint)
             {
-                JournaledWhole(null);
+                JournaledWhole(checkpoint.Manifests is { } manifests ? new ConfigCommitted(checkpoint.Revision, manifests) : null);
                 _journalCheckpoint = checkpoint;
                 _journalRevision = checkpoint.Revision;
             }
@@ -170,7 +188,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             var decoded = ManifestDecoder.Decode(manifests.Manifests, $"journal (namespace {ns})", LastKnownGood.Stored);
             if (!decoded.Ok)
             {
-                _log.Error("config writer: journal revision {0} ignored: {1}", _journalRevision, decoded.Errors[0]);
+                _journalProblem = $"namespace {ns}: {decoded.Errors[0]}";
                 return null;
             }
             resources.AddRange(decoded.Resources.Select(d => d.Resource));
@@ -195,15 +213,15 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         if (_journalBase is { } whole)
         {
             var decoded = LastKnownGood.Decode(whole.Manifests, "journal", out _, out var problem);
-            if (decoded is null) _log.Error("config writer: journal revision {0} ignored: {1}", whole.Revision, problem);
-            Begin(decoded is null ? other : FromJournal(decoded.Resources) ?? other, replicatedContent);
+            if (decoded is null) _journalProblem = $"its whole configuration at revision {whole.Revision}: {problem}";
+            Begin(decoded is null ? null : FromJournal(decoded.Resources), replicatedContent);
             return;
         }
         var unchanged = (_journalCheckpoint?.Namespaces ?? []).Where(n => !_journalNamespaces.ContainsKey(n.Namespace)).ToList();
         if (unchanged.Count == 0 || other is not null && other.Revision >= _journalCheckpoint!.Revision)
         {
             var wanted = unchanged.Select(n => n.Namespace).ToHashSet(StringComparer.Ordinal);
-            Begin(FromJournal(other?.Resources.Where(r => wanted.Contains(r.Metadata.Namespace)) ?? []) ?? other, replicatedContent);
+            Begin(FromJournal(other?.Resources.Where(r => wanted.Contains(r.Metadata.Namespace)) ?? []), replicatedContent);
             return;
         }
         _log.Info("config writer: revision {0} is newer in its journal than in any copy at hand; reading {1} namespaces from their route tables",
@@ -211,27 +229,38 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Become(() => ReadingRouteTables(unchanged, replicatedContent));
     }
 
-    /// <summary>The checkpoint's namespaces from their entities, each at the revision the checkpoint names. Everything else waits.</summary>
+    /// <summary>
+    /// The checkpoint's namespaces from their entities, each at the revision the checkpoint names, asked again with backoff
+    /// for as long as one is missing (behind, on a hung host, or not reading back). Writes meanwhile are answered
+    /// unavailable at once, naming the namespaces waited for.
+    /// </summary>
     private void ReadingRouteTables(List<NamespaceRevision> unchanged, ConfigContent? replicatedContent)
     {
         var missing = unchanged.ToDictionary(n => n.Namespace, n => n.Revision, StringComparer.Ordinal);
+        // Why each missing namespace is not taken yet (no answer, until one comes).
+        var why = new Dictionary<string, string>(StringComparer.Ordinal);
         var resources = new List<Resource>();
+        var delay = Redeliver;
+        string Waiting() => string.Join(", ", missing.Keys.Order(StringComparer.Ordinal).Take(5)
+            .Select(ns => $"{ns} ({why.GetValueOrDefault(ns, "no answer")})")) + (missing.Count > 5 ? $" and {missing.Count - 5} more" : "");
         void Ask()
         {
             foreach (var ns in missing.Keys) _routeTables.Tell(new ReadNamespace(ns));
+            Timers.StartSingleTimer(nameof(SendAgain), SendAgain.Instance, delay);
+            delay = Min(delay * 2, RedeliverAtMost);
         }
         Command<NamespaceContent>(c =>
         {
             if (!missing.TryGetValue(c.Namespace, out var wanted)) return;
             if (c.Revision != wanted)
             {
-                _log.Warning("config writer: route table {0} holds revision {1}, its checkpoint names {2}; asking again", c.Namespace, c.Revision, wanted);
+                why[c.Namespace] = $"its route table holds revision {c.Revision}, the checkpoint names {wanted}";
                 return;
             }
             var decoded = ManifestDecoder.Decode(c.Manifests, $"route table {c.Namespace}", LastKnownGood.Stored);
             if (!decoded.Ok)
             {
-                _log.Error("config writer: route table {0} does not read back: {1}", c.Namespace, decoded.Errors[0]);
+                why[c.Namespace] = $"its route table does not read back: {decoded.Errors[0]}";
                 return;
             }
             resources.AddRange(decoded.Resources.Select(d => d.Resource));
@@ -242,23 +271,53 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         });
         Command<SendAgain>(_ =>
         {
-            _log.Warning("config writer: waiting for the route tables of {0}", string.Join(", ", missing.Keys.Take(5)) + (missing.Count > 5 ? ", ..." : ""));
+            _log.Warning("config writer: recovering revision {0}, still waiting for the route tables of {1} namespaces: {2}", _journalRevision, missing.Count, Waiting());
             Ask();
         });
-        CommandAny(_ => Stash.Stash());
+        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(
+            $"config writer recovering revision {_journalRevision}: waiting for namespaces {Waiting()}; nothing was applied")));
+        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(
+            $"config writer recovering revision {_journalRevision}: waiting for namespaces {Waiting()}; nothing was applied")));
         Ask();
-        Timers.StartPeriodicTimer(nameof(SendAgain), SendAgain.Instance, Redeliver);
+        // Writes that came while it started are answered now, not when recovery ends.
+        Stash.UnstashAll();
     }
 
+    /// <summary>
+    /// The journal holds a revision whose content does not read back: starting from anything older would give its revision
+    /// numbers a second time, so the writer takes no write and says why.
+    /// </summary>
+    private void Refusing()
+    {
+        var reason = $"config writer refuses writes: its journal holds revision {_journalRevision}, which does not read back ({_journalProblem}); "
+                     + "starting from an older revision would give revision numbers a second time. Nothing was applied";
+        _log.Error(reason);
+        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(reason)));
+        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(reason)));
+        Stash.UnstashAll();
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <param name="start">The configuration to start from; null: none (an empty journal and no copy), or the journal's does not read back.</param>
     private void Begin(ConfigContent? start, ConfigContent? replicatedContent)
     {
         var journalRevision = _journalRevision;
-        // A whole configuration journaled (an older writer's, or one this writer started from): its entities may lack any of it.
-        var wholeRevision = _journalBase?.Revision;
+        if ((start?.Revision ?? 0) < journalRevision)
+        {
+            _journalProblem ??= "no copy as new as it was found";
+            Become(Refusing);
+            return;
+        }
+        // A whole configuration journaled without an index (an older writer's, or one this writer started from): its
+        // entities may lack any of it. A checkpoint's whole configuration comes with its index.
+        var wholeRevision = _journalCheckpoint is null ? _journalBase?.Revision : null;
         var journalIndex = (_journalCheckpoint?.Namespaces ?? []).ToDictionary(n => n.Namespace, n => n.Revision, StringComparer.Ordinal);
         foreach (var (ns, revision) in _journalNamespaceRevisions) journalIndex[ns] = revision;
-        // What the entities may not have: the batches after the checkpoint (or everything, without one).
-        var unconfirmed = _journalNamespaceRevisions.Keys.ToHashSet(StringComparer.Ordinal);
+        // A namespace emptied before the checkpoint whose entity had not confirmed it: the entity still needs its emptiness.
+        foreach (var ns in _journalCheckpoint?.Unconfirmed ?? []) journalIndex.TryAdd(ns, _journalCheckpoint!.Revision);
+        // What the entities may not have: the batches after the checkpoint, and what the checkpoint names unconfirmed (or everything, without one).
+        var unconfirmed = _journalNamespaceRevisions.Keys.Concat(_journalCheckpoint?.Unconfirmed ?? []).ToHashSet(StringComparer.Ordinal);
         JournaledWhole(null);
         _store = new ConfigStore(start?.Revision ?? 0, start?.Resources);
         var contents = Contents();
@@ -279,8 +338,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 unconfirmed.Add(ns);
             }
         }
-        foreach (var ns in unconfirmed)
-            _outbox[ns] = new StoreNamespace(ns, _index[ns], ManifestEncoder.ToYaml(contents.GetValueOrDefault(ns) ?? []));
+        foreach (var ns in unconfirmed.Where(_index.ContainsKey))
+            _outbox[ns] = new Outgoing(new StoreNamespace(ns, _index[ns], ManifestEncoder.ToYaml(contents.GetValueOrDefault(ns) ?? [])));
         _log.Info("config writer started at revision {0}", _store.Revision);
         if (start is null)
         {
@@ -347,27 +406,23 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>Handled whatever the writer is doing.</summary>
     private void Common()
     {
-        Command<ReadIndex>(_ =>
-        {
-            var held = _store.Resources.Select(r => r.Metadata.Namespace).ToHashSet(StringComparer.Ordinal);
-            Sender.Tell(new ConfigIndex(_store.Revision, _index.Where(i => held.Contains(i.Key)).OrderBy(i => i.Key, StringComparer.Ordinal)
-                .Select(i => new NamespaceRevision(i.Key, i.Value)).ToList()));
-        });
+        Command<ReadIndex>(_ => Sender.Tell(new ConfigIndex(_store.Revision, Index())));
         Command<NamespaceStored>(stored =>
         {
-            if (_outbox.TryGetValue(stored.Namespace, out var sent) && sent.Revision <= stored.Revision) _outbox.Remove(stored.Namespace);
+            if (_outbox.TryGetValue(stored.Namespace, out var sent) && sent.Store.Revision <= stored.Revision) _outbox.Remove(stored.Namespace);
             Checkpoint();
         });
         Command<RedeliverNamespace>(r =>
         {
             if (!_index.TryGetValue(r.Namespace, out var revision) || revision <= r.Held) return;
-            if (!_outbox.TryGetValue(r.Namespace, out var store))
-                _outbox[r.Namespace] = store = new StoreNamespace(r.Namespace, revision, Content(r.Namespace));
-            _routeTables.Tell(store);
+            if (!_outbox.TryGetValue(r.Namespace, out var outgoing))
+                _outbox[r.Namespace] = outgoing = new Outgoing(new StoreNamespace(r.Namespace, revision, Content(r.Namespace)));
+            Send(outgoing);
         });
         Command<SendAgain>(_ =>
         {
-            foreach (var store in _outbox.Values) _routeTables.Tell(store);
+            var now = DateTime.UtcNow;
+            foreach (var outgoing in _outbox.Values.Where(o => o.Due <= now)) Send(outgoing);
         });
         Command<SaveSnapshotSuccess>(s =>
         {
@@ -396,23 +451,43 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Become(Serving);
         if (!Timers.IsTimerActive(nameof(SendAgain)))
         {
-            foreach (var store in _outbox.Values) _routeTables.Tell(store);
+            foreach (var outgoing in _outbox.Values) Send(outgoing);
             Timers.StartPeriodicTimer(nameof(SendAgain), SendAgain.Instance, Redeliver);
         }
         Stash.UnstashAll();
     }
 
+    /// <summary>To its entity; the next time only after twice as long, so an entity that stays silent costs little.</summary>
+    private void Send(Outgoing outgoing)
+    {
+        _routeTables.Tell(outgoing.Store);
+        outgoing.Due = DateTime.UtcNow + outgoing.Delay;
+        outgoing.Delay = Min(outgoing.Delay * 2, RedeliverAtMost);
+    }
+
+    /// <summary>Which revision each namespace with resources last changed at, in namespace order.</summary>
+    private List<NamespaceRevision> Index()
+    {
+        var held = _store.Resources.Select(r => r.Metadata.Namespace).ToHashSet(StringComparer.Ordinal);
+        return _index.Where(i => held.Contains(i.Key)).OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => new NamespaceRevision(i.Key, i.Value)).ToList();
+    }
+
     /// <summary>
-    /// Once every entity has confirmed what it was sent and enough batches have come since the last one: a checkpoint (the
-    /// index), after which the journal before it is deleted.
+    /// Once enough batches have come since the last one: a checkpoint, after which the journal before it is deleted. The
+    /// index alone when the journal is shared and every entity has confirmed what it was sent; else (a per-host journal,
+    /// or entities still behind after twice as many batches) the whole configuration too, so the journal never grows without bound and recovery
+    /// needs no entity.
     /// </summary>
     private void Checkpoint()
     {
-        if (_outbox.Count > 0 || _checkpointing || LastSequenceNr - _checkpointedAt < SnapshotEvery) return;
-        var held = _store.Resources.Select(r => r.Metadata.Namespace).ToHashSet(StringComparer.Ordinal);
+        var since = LastSequenceNr - _checkpointedAt;
+        if (_checkpointing || since < SnapshotEvery) return;
+        // Confirmations usually follow a batch within moments: on a shared journal, wait for them a while (an index is small).
+        if (_outbox.Count > 0 && !_perHostJournal && since < 2 * SnapshotEvery) return;
+        var whole = _perHostJournal || _outbox.Count > 0;
         _checkpointing = true;
-        SaveSnapshot(new WriterCheckpoint(_store.Revision, _index.Where(i => held.Contains(i.Key)).OrderBy(i => i.Key, StringComparer.Ordinal)
-            .Select(i => new NamespaceRevision(i.Key, i.Value)).ToList()));
+        SaveSnapshot(new WriterCheckpoint(_store.Revision, Index(), whole ? LastKnownGood.Format(_store.Read(null, null)) : null,
+            _outbox.Count > 0 ? _outbox.Keys.Order(StringComparer.Ordinal).ToList() : null));
     }
 
     /// <summary>A namespace's whole content in the store, as manifests (empty when it has no resources left).</summary>
@@ -479,8 +554,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                     foreach (var ns in committed.Namespaces)
                     {
                         _index[ns.Namespace] = committed.Revision;
-                        _routeTables.Tell(_outbox[ns.Namespace] = new StoreNamespace(ns.Namespace, committed.Revision, ns.Manifests));
+                        Send(_outbox[ns.Namespace] = new Outgoing(new StoreNamespace(ns.Namespace, committed.Revision, ns.Manifests)));
                     }
+                    Checkpoint();
                 });
                 break;
             case ConfigAccepted accepted:

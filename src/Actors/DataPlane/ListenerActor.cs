@@ -73,6 +73,13 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Receive<StreamInit>(_ => Sender.Tell(new Ack()));
         Receive<TcpConnection>(c =>
         {
+            // Held back by an accept stream that failed since: this one's turn comes first, or it goes (one is held at most).
+            if (_held is { } stale && !ReferenceEquals(stale, c))
+            {
+                _held = null;
+                if (Descriptors.Available()) Serve(stale);
+                else stale.Close();
+            }
             _acceptStream = Sender;
             if (!_unbinding && !Descriptors.Available())
             {
@@ -99,6 +106,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             }
             _log.Warning("listener {0}: accept stream failed ({1}); binding again", _address, f.Cause.Message);
             _binding = null;
+            _acceptStream = null;
             Timers.StartSingleTimer("bind", new TryBind(), _retry);
         });
         Receive<Terminated>(_ =>

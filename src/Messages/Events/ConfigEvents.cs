@@ -31,12 +31,15 @@ public sealed record ConfigCommitted(long Revision, string Manifests) : IConfigE
 public sealed record NamespaceRevision(string Namespace, long Revision);
 
 /// <summary>
-/// The config writer's snapshot once every RouteTable entity has confirmed what it was sent: the revision and, for each
-/// namespace with resources, the revision its entity holds it at. The configuration itself is in the entities; the
-/// writer's journal before this snapshot may be deleted (what follows it is the write-ahead log of batches the entities
-/// have not all confirmed).
+/// The config writer's snapshot, after which its journal before it is deleted: the revision and, for each namespace with
+/// resources, the revision it last changed at. Without <see cref="Manifests"/> (a journal shared by every host, every
+/// entity having confirmed what it was sent) the configuration itself is in the entities. With it (the whole
+/// configuration, as <c>LastKnownGood.Format</c> writes it: a per-host journal, where an entity's confirmation is not
+/// durable cluster-wide, or entities that have not confirmed for many batches) recovery needs no entity, and
+/// <see cref="Unconfirmed"/> names the namespaces still to be sent to theirs.
 /// </summary>
-public sealed record WriterCheckpoint(long Revision, IReadOnlyList<NamespaceRevision> Namespaces) : IConfigEvent;
+public sealed record WriterCheckpoint(long Revision, IReadOnlyList<NamespaceRevision> Namespaces, string? Manifests = null,
+    IReadOnlyList<string>? Unconfirmed = null) : IConfigEvent;
 
 /// <summary>A RouteTable entity's event (and snapshot): its namespace's whole content as of <see cref="Revision"/>.</summary>
 public sealed record NamespaceWritten(long Revision, string Namespace, string Manifests) : IConfigEvent;

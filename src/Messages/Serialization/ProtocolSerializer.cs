@@ -37,7 +37,9 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         // The writer and the RouteTable entities.
         ["sn"] = typeof(StoreNamespace),
         ["ns"] = typeof(NamespaceStored),
-        ["rn"] = typeof(RedeliverNamespace),
+        // "rn" is retired, never to be given again: ReadNamespace's code until 42e47d8 gave it to RedeliverNamespace, so
+        // a node of either version would misread the other's; an unknown manifest is refused instead.
+        ["rv"] = typeof(RedeliverNamespace),
         // Events the writer journals.
         ["ev"] = typeof(ConfigCommitted),
         ["bc"] = typeof(BatchCommitted),

@@ -143,10 +143,15 @@ internal sealed class PrometheusExporter : IDisposable
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
         if (!_families.TryGetValue(instrument, out var family)) return;
-        if (!family.ByTags.TryGetValue(tags, out var series))
+        // A scrape may prune the series between a miss and the add: loop rather than index, which would throw into the
+        // connection actor that records (a measurement made into a series pruned just after is as good as lost anyway).
+        Series? series;
+        while (!family.ByTags.TryGetValue(tags, out series))
         {
-            family.ByTags.TryAdd(tags, new Series(family.Buckets?.Length ?? 0));
-            series = family.ByTags[tags];
+            var fresh = new Series(family.Buckets?.Length ?? 0);
+            if (!family.ByTags.TryAdd(tags, fresh)) continue;
+            series = fresh;
+            break;
         }
         lock (series)
         {

@@ -135,6 +135,7 @@ public class ClusterConfigTests
             new NamespaceStored("default", 8),
             new RedeliverNamespace("default", 7),
             new WriterCheckpoint(8, [new NamespaceRevision("default", 8), new NamespaceRevision("other", 3)]),
+            new WriterCheckpoint(8, [new NamespaceRevision("default", 8)], "# akkal4 last-known-good revision 8\n", ["default"]),
             new NamespaceWritten(8, "default", "---\n"),
             ReadIndex.Instance,
             new ConfigIndex(8, [new NamespaceRevision("default", 8)]),
@@ -151,5 +152,11 @@ public class ClusterConfigTests
         }
         var any = (SerializerWithStringManifest)serialization.FindSerializerFor(messages[0]);
         Assert.Throws<SerializationException>(() => any.FromBinary([1, 2, 3], "zz"));
+        // "rn" meant ReadNamespace, then RedeliverNamespace: retired, so neither version misreads the other's.
+        Assert.Throws<SerializationException>(() => any.FromBinary(any.ToBinary(new RedeliverNamespace("default", 7)), "rn"));
+        // A checkpoint journaled before it could carry the whole configuration still reads (index only).
+        var old = Assert.IsType<WriterCheckpoint>(any.FromBinary("{\"Revision\":8,\"Namespaces\":[{\"Namespace\":\"default\",\"Revision\":8}]}"u8.ToArray(), "ck"));
+        Assert.Null(old.Manifests);
+        Assert.Equal(8, old.Namespaces.Single().Revision);
     }
 }

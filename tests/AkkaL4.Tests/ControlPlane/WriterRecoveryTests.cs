@@ -1,0 +1,239 @@
+using System.Collections.Concurrent;
+using Akka;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Configuration;
+using Akka.Persistence;
+using AkkaL4.Actors;
+using AkkaL4.Actors.Config;
+using AkkaL4.Actors.ControlPlane;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Events;
+using AkkaL4.Messages.Queries;
+using Microsoft.Data.Sqlite;
+using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
+
+namespace AkkaL4.Tests.ControlPlane;
+
+/// <summary>
+/// The config writer on its own (a one-member cluster, a SQLite journal) beside stand-in RouteTable entities the test
+/// controls: entities that stay behind or never confirm, and a journal that does not read back. The writer never gives a
+/// revision number twice, never leaves a write unanswered while it recovers, and keeps its journal short whatever the
+/// entities do. Addresses: 127.100.5.x.
+/// </summary>
+public class WriterRecoveryTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    /// <summary>What the stand-in entities hold, and how they behave; shared by the writers of one test.</summary>
+    private sealed class Tables
+    {
+        public readonly ConcurrentDictionary<string, StoreNamespace> Held = new(StringComparer.Ordinal);
+        public readonly ConcurrentQueue<StoreNamespace> Sent = new();
+        public volatile bool Confirm = true;
+        /// <summary>Answer reads with revision 0 (an entity whose shard moved to a host with an older journal).</summary>
+        public volatile bool Behind;
+    }
+
+    private sealed class FakeRouteTables : ReceiveActor
+    {
+        public FakeRouteTables(Tables tables)
+        {
+            Receive<StoreNamespace>(s =>
+            {
+                tables.Sent.Enqueue(s);
+                if (!tables.Confirm) return;
+                tables.Held[s.Namespace] = s;
+                Sender.Tell(new NamespaceStored(s.Namespace, s.Revision));
+            });
+            Receive<ReadNamespace>(r =>
+            {
+                var held = tables.Behind ? null : tables.Held.GetValueOrDefault(r.Namespace);
+                Sender.Tell(new NamespaceContent(r.Namespace, held?.Revision ?? 0, held?.Manifests ?? ""));
+            });
+        }
+    }
+
+    /// <summary>Journals whatever it is sent under the config writer's persistence id (a journal written elsewhere).</summary>
+    private sealed class Journaler : ReceivePersistentActor
+    {
+        public override string PersistenceId => "akkal4-config-writer";
+
+        public Journaler() => CommandAny(e =>
+        {
+            var replyTo = Sender;
+            Persist(e, _ => replyTo.Tell(Done.Instance));
+        });
+    }
+
+    /// <summary>A one-member cluster on 127.100.5.1 journaling to DATA/journal.db.</summary>
+    private static async Task<ActorSystem> StartSystemAsync(string data)
+    {
+        var connection = $"\"Data Source={Path.Combine(data, "journal.db")}\"";
+        var config = ConfigurationFactory.ParseString($$"""
+                akka.loglevel = WARNING
+                akka.remote.dot-netty.tcp.hostname = 127.100.5.1
+                akka.remote.dot-netty.tcp.port = 0
+                akka.persistence.journal.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                akka.persistence.snapshot-store.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                """)
+            .WithFallback(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon()))
+            .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+        var system = ActorSystem.Create("writer-recovery", config);
+        var cluster = Cluster.Get(system);
+        cluster.Join(cluster.SelfAddress);
+        await EventuallyAsync(() => Task.FromResult(cluster.SelfMember.Status == MemberStatus.Up), "the one member is up", Wait);
+        return system;
+    }
+
+    private static IActorRef StartWriter(ActorSystem system, Tables tables, bool perHostJournal) =>
+        system.ActorOf(ConfigWriter.Props(() => null, system.ActorOf(Props.Create(() => new FakeRouteTables(tables))), perHostJournal));
+
+    /// <summary>The writer's answer to a write (past its <see cref="WriteJournaled"/> notice).</summary>
+    private static async Task<object> WriteAsync(IActorRef writer, params string[] documents)
+    {
+        var inbox = Inbox.Create(((ActorRefWithCell)writer).Underlying.System);
+        inbox.Send(writer, new WriteConfig(ManifestEncoder.ToYaml(Decode(documents)), DateTimeOffset.UtcNow + Wait));
+        for (; ; )
+            if (await inbox.ReceiveAsync(Wait) is not WriteJournaled and var answer) return answer;
+    }
+
+    /// <summary>Writes until the writer answers other than unavailable (it may still be starting).</summary>
+    private static async Task<object> WriteWhenReadyAsync(IActorRef writer, params string[] documents)
+    {
+        for (var deadline = DateTime.UtcNow + Wait; ; await Task.Delay(200))
+        {
+            var answer = await WriteAsync(writer, documents);
+            if (answer is not ConfigUnavailable || DateTime.UtcNow > deadline) return answer;
+        }
+    }
+
+    private static long Rows(string data, string table, bool deletedToo)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(data, "journal.db")};Pooling=false");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM {table} WHERE persistence_id = 'akkal4-config-writer'" + (deletedToo ? "" : " AND deleted = 0");
+        return (long)command.ExecuteScalar()!;
+    }
+
+    [Fact]
+    public async Task A_journal_that_does_not_read_back_makes_the_writer_refuse_writes_instead_of_giving_its_revision_again()
+    {
+        var data = TempDirectory();
+        try
+        {
+            using (var system = await StartSystemAsync(data))
+            {
+                var journaler = system.ActorOf(Props.Create(() => new Journaler()));
+                await journaler.Ask<Done>(new BatchCommitted(1, [new NamespaceManifests("wr-good", ManifestEncoder.ToYaml(Decode(Service("a", "wr-good", "127.100.5.2"))))]), Wait);
+                await journaler.Ask<Done>(new BatchCommitted(2, [new NamespaceManifests("wr-bad", "kind: [unterminated")]), Wait);
+                await system.Terminate();
+            }
+            using (var system = await StartSystemAsync(data))
+            {
+                var writer = StartWriter(system, new Tables(), perHostJournal: true);
+                var answer = Assert.IsType<ConfigUnavailable>(await WriteAsync(writer, Service("b", "wr-good", "127.100.5.3")));
+                Assert.Contains("refuses writes", answer.Reason);
+                Assert.Contains("revision 2", answer.Reason);
+                Assert.Contains("wr-bad", answer.Reason);
+                await system.Terminate();
+            }
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    [Fact]
+    public async Task While_route_tables_stay_behind_a_recovering_writer_answers_writes_at_once_naming_them_and_serves_once_they_catch_up()
+    {
+        var data = TempDirectory();
+        var tables = new Tables();
+        try
+        {
+            long last;
+            using (var system = await StartSystemAsync(data))
+            {
+                // A shared journal's checkpoint is the index only: the content is in the entities.
+                var writer = StartWriter(system, tables, perHostJournal: false);
+                Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, Service("kept", "wr-kept", "127.100.5.4")));
+                ConfigAccepted accepted = null!;
+                for (var i = 1; i <= ConfigWriter.SnapshotEvery; i++)
+                    accepted = Assert.IsType<ConfigAccepted>(await WriteAsync(writer, Service("moving", "wr-moving", "127.100.5.5", app: $"app{i}")));
+                last = accepted.Revision;
+                await EventuallyAsync(() => Task.FromResult(Rows(data, "snapshot", deletedToo: true) > 0), "the writer checkpointed", Wait);
+                await system.Terminate();
+            }
+            tables.Behind = true;
+            using (var system = await StartSystemAsync(data))
+            {
+                var writer = StartWriter(system, tables, perHostJournal: false);
+                // Promptly, not after the ask's timeout: the writer says whom it waits for.
+                await EventuallyAsync(async () =>
+                {
+                    var waiting = Assert.IsType<ConfigUnavailable>(await WriteAsync(writer, Service("new", "wr-new", "127.100.5.6")));
+                    Assert.Contains("recovering", waiting.Reason);
+                    Assert.Contains("wr-kept", waiting.Reason);
+                    // First "no answer", then what the entity answered.
+                    return waiting.Reason.Contains("wr-kept (its route table holds revision 0");
+                }, "the writer names the entity that is behind", Wait);
+
+                tables.Behind = false;
+                var next = Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, Service("new", "wr-new", "127.100.5.6")));
+                Assert.Equal(last + 1, next.Revision);
+                var index = await writer.Ask<ConfigIndex>(ReadIndex.Instance, Wait);
+                Assert.Equal(["wr-kept", "wr-moving", "wr-new"], index.Namespaces.Select(n => n.Namespace));
+                await system.Terminate();
+            }
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    [Fact]
+    public async Task Entities_that_never_confirm_do_not_grow_the_journal_and_recovery_then_needs_no_entity()
+    {
+        var data = TempDirectory();
+        var tables = new Tables { Confirm = false };
+        try
+        {
+            long last;
+            using (var system = await StartSystemAsync(data))
+            {
+                var writer = StartWriter(system, tables, perHostJournal: false);
+                ConfigAccepted accepted = null!;
+                for (var i = 1; i <= 2 * ConfigWriter.SnapshotEvery + 1; i++)
+                    accepted = Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, Service($"s{i % 3}", $"wr-s{i % 3}", "127.100.5.7", app: $"app{i}")));
+                last = accepted.Revision;
+                // A whole-configuration checkpoint, and the batches before it deleted, although no entity ever confirmed.
+                await EventuallyAsync(() => Task.FromResult(Rows(data, "snapshot", deletedToo: true) > 0
+                    && Rows(data, "journal", deletedToo: false) < ConfigWriter.SnapshotEvery), "the writer checkpointed and truncated its journal", Wait);
+                await system.Terminate();
+            }
+            // Entities that hold nothing: the checkpoint itself has the configuration.
+            tables.Behind = true;
+            var sentBefore = tables.Sent.Count(s => s.Namespace == "wr-s0");
+            using (var system = await StartSystemAsync(data))
+            {
+                var writer = StartWriter(system, tables, perHostJournal: false);
+                var next = Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, Service("new", "wr-new", "127.100.5.8")));
+                Assert.Equal(last + 1, next.Revision);
+                var index = await writer.Ask<ConfigIndex>(ReadIndex.Instance, Wait);
+                Assert.Equal(["wr-new", "wr-s0", "wr-s1", "wr-s2"], index.Namespaces.Select(n => n.Namespace));
+                // The namespaces still unconfirmed are sent on.
+                await EventuallyAsync(() => Task.FromResult(tables.Sent.Count(s => s.Namespace == "wr-s0" && s.Revision == index.Namespaces[1].Revision) > 0
+                        && tables.Sent.Count(s => s.Namespace == "wr-s0") > sentBefore),
+                    "wr-s0 is sent to its entity again after the restart", Wait);
+                await system.Terminate();
+            }
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+}
