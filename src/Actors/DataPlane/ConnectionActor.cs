@@ -377,7 +377,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         {
             case UpstreamAssigned assigned: Connect(assigned); break;
             case UpstreamRefused r: Refuse(r.Flag, r.Detail, r.Cluster); break;
-            case var ask: _routers.Tell(ask); break;
+            case PickUpstream ask: _routers.Tell(ask with { Revision = _snapshot.Revision }); break;
         }
     }
 

@@ -11,7 +11,8 @@ namespace AkkaL4.Actors.Upstreams;
 /// connection picks with it on its own thread: a reservation made for a connection that stopped meanwhile (its answer
 /// dead-lettered) would hold a maxConnections place for ever.
 /// </summary>
-public sealed record PickUpstream(UpstreamCluster Cluster);
+/// <see cref="Revision"/> is the connection's snapshot's: only a newer one than the supervisor's starts a router.
+public sealed record PickUpstream(UpstreamCluster Cluster, long Revision = 0);
 
 /// <summary>
 /// Router → connection: connect here, report the outcome to <see cref="Router"/>, and call

@@ -20,6 +20,8 @@ public sealed class RouterSupervisor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, (UpstreamCluster Cluster, IActorRef Router)> _routers = new();
     private int _generation;
+    /// <summary>The newest snapshot revision its routers were started for (-1: none yet).</summary>
+    private long _revision = -1;
 
     public static Props Props(DataPlaneMetrics metrics, UpstreamPickers pickers) => Akka.Actor.Props.Create(() => new RouterSupervisor(metrics, pickers));
 
@@ -46,6 +48,7 @@ public sealed class RouterSupervisor : ReceiveActor
 
     private void Apply(ApplyRoutes apply)
     {
+        _revision = apply.Snapshot.Revision;
         var wanted = apply.Snapshot.Clusters.Where(c => c.Status == ClusterStatus.Ok).ToDictionary(c => c.Id);
         foreach (var (id, (cluster, router)) in _routers.ToList())
         {
@@ -74,8 +77,16 @@ public sealed class RouterSupervisor : ReceiveActor
     private void Pick(PickUpstream request)
     {
         var cluster = request.Cluster;
-        // A connection decided on a newer snapshot than this actor has seen yet starts its router on demand.
-        var router = _routers.TryGetValue(cluster.Id, out var known) && ClusterPicker.SameShape(known.Cluster, cluster) ? known.Router : Start(cluster);
-        router.Forward(request);
+        if (_routers.TryGetValue(cluster.Id, out var known) && ClusterPicker.SameShape(known.Cluster, cluster))
+            known.Router.Forward(request);
+        else if (request.Revision > _revision)
+        {
+            // A connection decided on a newer snapshot than this actor has seen yet starts its router on demand.
+            _revision = request.Revision;
+            Start(cluster).Forward(request);
+        }
+        // An older snapshot's connection must not stop the current router (its health checks and outcomes):
+        // it picks with a picker of its own, whose outcomes go nowhere.
+        else Sender.Tell(new ClusterPicker(cluster, _pickers.Health, ActorRefs.Nobody));
     }
 }

@@ -53,6 +53,25 @@ public sealed class RouterActorHealthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_connection_on_an_older_snapshot_does_not_replace_the_router_of_a_newer_one()
+    {
+        var supervisor = _system.ActorOf(RouterSupervisor.Props(_metrics, new UpstreamPickers(_health)));
+        var newer = Cluster(UpstreamPolicy.Default);
+        var older = new UpstreamCluster
+        {
+            Id = newer.Id, Name = newer.Name, Host = newer.Host, Port = newer.Port, Status = ClusterStatus.Ok, Detail = "",
+            Endpoints = [newer.Endpoints[0]], Policy = newer.Policy,
+        };
+        var started = await supervisor.Ask<ClusterPicker>(new PickUpstream(newer, 2), Patience);
+        Assert.NotEqual(ActorRefs.Nobody, started.Router);
+        var old = await supervisor.Ask<ClusterPicker>(new PickUpstream(older, 1), Patience);
+        Assert.Equal(ActorRefs.Nobody, old.Router);
+        Assert.Equal("10.0.0.1:80", Assert.IsType<UpstreamAssigned>(old.Pick(0, ImmutableHashSet<string>.Empty)).Endpoint.ToString());
+        // The newer snapshot's router still serves the cluster: two endpoints, not the older one.
+        Assert.Equal(2, (await supervisor.Ask<ClusterHealthSnapshot>(new GetClusterHealth(newer.Id), Patience)).Endpoints.Count);
+    }
+
+    [Fact]
     public async Task A_pick_whose_answer_dead_letters_holds_no_maxConnections_place()
     {
         // The connection stopped before the router answered (no sender here): nothing may stay counted in, or the
