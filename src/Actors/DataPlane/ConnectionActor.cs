@@ -50,13 +50,14 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private sealed class Attempt
     {
         public readonly CancellationTokenSource Cancel = new();
+        private readonly object _gate = new();
         private TcpConnection? _arrived;
         private bool _abandoned;
 
         /// <summary>False when the attempt was abandoned first (the connection is closed).</summary>
         public bool Arrive(TcpConnection connection)
         {
-            lock (this)
+            lock (_gate)
             {
                 if (!_abandoned) _arrived = connection;
             }
@@ -68,7 +69,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         public void Abandon()
         {
             TcpConnection? arrived;
-            lock (this)
+            lock (_gate)
             {
                 _abandoned = true;
                 arrived = _arrived;
@@ -157,8 +158,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             // A read that completed as the preamble timed out: its bytes still go upstream first.
             case (State.Dialling, PreambleRead { Bytes: { IsEmpty: false } late }): Keep(late); break;
             case (State.Dialling, PreambleRead): break;
-            case (State.Dialling, UpstreamAssigned assigned): Connect(assigned); break;
-            case (State.Dialling, UpstreamRefused r): Refuse(r.Flag, r.Detail, r.Cluster); break;
+            // The router's answer to a PickUpstream: picked (and reserved) here, so a stopped connection reserves nothing.
+            case (State.Dialling, ClusterPicker picker): Picked(picker.Pick(LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried)); break;
             case (State.Dialling, Connected connected): OnConnected(connected); break;
             case (State.Dialling, ConnectFailed failed): OnConnectFailed(failed); break;
             case (State.Relaying, DirectionEnded ended): OnDirectionEnded(ended); break;
@@ -368,9 +369,11 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     /// The destination and endpoint, picked on this actor's thread; only a cluster whose router has not published its
     /// picker yet is asked through the router supervisor, whose answer comes as a message.
     /// </summary>
-    private void Pick(IpKey source)
+    private void Pick(IpKey source) => Picked(_pickers.Pick(_decision.Target!, LoadBalancers.HashOf(source), _tried));
+
+    private void Picked(object answer)
     {
-        switch (_pickers.Pick(_decision.Target!, LoadBalancers.HashOf(source), _tried))
+        switch (answer)
         {
             case UpstreamAssigned assigned: Connect(assigned); break;
             case UpstreamRefused r: Refuse(r.Flag, r.Detail, r.Cluster); break;
@@ -503,8 +506,9 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         switch (flag)
         {
             case ResponseFlags.NoRoute or ResponseFlags.NoClusterFound: _metrics.DownstreamNoRoute.Add(1, DataPlaneMetrics.Listener(_listener)); break;
-            case ResponseFlags.NoHealthyUpstream: _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(cluster ?? "")); break;
-            case ResponseFlags.UpstreamOverflow: _metrics.UpstreamOverflow.Add(1, DataPlaneMetrics.Cluster(cluster ?? "")); break;
+            // Per-cluster counters only with a cluster: a series named "" is pruned at every scrape and its count drops.
+            case ResponseFlags.NoHealthyUpstream when cluster is not null: _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(cluster)); break;
+            case ResponseFlags.UpstreamOverflow when cluster is not null: _metrics.UpstreamOverflow.Add(1, DataPlaneMetrics.Cluster(cluster)); break;
         }
         _refusedCluster = cluster;
         Context.Stop(Self);

@@ -69,7 +69,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
         _detector = new OutlierDetector(cluster.Policy.Outlier);
         _checks = cluster.Policy.HealthCheck;
 
-        Receive<PickUpstream>(p => Sender.Tell(_picker.Pick(p.SourceHash, p.Tried)));
+        Receive<PickUpstream>(_ => Sender.Tell(_picker));
         Receive<ConnectOutcome>(Outcome);
         Receive<Sweep>(_ => OnSweep());
         Receive<RunChecks>(_ => StartChecks());

@@ -7,9 +7,11 @@ namespace AkkaL4.Actors.Upstreams;
 
 /// <summary>
 /// Connection → router supervisor → router: pick an endpoint of this cluster, whose router has not published its
-/// <see cref="ClusterPicker"/> yet (see <see cref="UpstreamPickers.Pick"/>).
+/// <see cref="ClusterPicker"/> yet (see <see cref="UpstreamPickers.Pick"/>). The router answers with its picker and the
+/// connection picks with it on its own thread: a reservation made for a connection that stopped meanwhile (its answer
+/// dead-lettered) would hold a maxConnections place for ever.
 /// </summary>
-public sealed record PickUpstream(UpstreamCluster Cluster, uint SourceHash, IReadOnlySet<string> Tried);
+public sealed record PickUpstream(UpstreamCluster Cluster);
 
 /// <summary>
 /// Router → connection: connect here, report the outcome to <see cref="Router"/>, and call

@@ -20,7 +20,7 @@ public sealed class UpstreamPickers(UpstreamHealth health)
 
     /// <summary>
     /// One of: <see cref="UpstreamAssigned"/>, <see cref="UpstreamRefused"/>, or <see cref="PickUpstream"/> for a cluster
-    /// without a published picker, which the caller sends to the router supervisor (its answer is one of the other two).
+    /// without a published picker, which the caller sends to the router supervisor (its answer is the router's <see cref="ClusterPicker"/>).
     /// </summary>
     public object Pick(RouteTarget target, uint sourceHash, IReadOnlySet<string> tried)
     {
@@ -43,7 +43,7 @@ public sealed class UpstreamPickers(UpstreamHealth health)
         }
         return _clusters.TryGetValue(cluster.Id, out var picker) && picker.Serves(cluster)
             ? picker.Pick(sourceHash, tried)
-            : new PickUpstream(cluster, sourceHash, tried);
+            : new PickUpstream(cluster);
     }
 
     private WeightedPicker RotationOf(RouteTarget target) =>

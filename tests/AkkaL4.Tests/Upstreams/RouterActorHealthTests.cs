@@ -39,13 +39,31 @@ public sealed class RouterActorHealthTests : IAsyncLifetime
     };
 
     /// <summary>A pick as the supervisor forwards it; the router answers for its own cluster.</summary>
-    private static readonly PickUpstream Pick = new(Cluster(UpstreamPolicy.Default), 0, ImmutableHashSet<string>.Empty);
+    private static readonly PickUpstream Pick = new(Cluster(UpstreamPolicy.Default));
+
+    /// <summary>Picks as a connection does with the router's answer.</summary>
+    private static async Task<object> PickWithAsync(IActorRef router) =>
+        (await router.Ask<ClusterPicker>(Pick, Patience)).Pick(0, ImmutableHashSet<string>.Empty);
 
     private async Task<string> PickAsync(IActorRef router)
     {
-        var assigned = await router.Ask<UpstreamAssigned>(Pick, Patience);
+        var assigned = Assert.IsType<UpstreamAssigned>(await PickWithAsync(router));
         assigned.Load.Closed();
         return assigned.Endpoint.ToString();
+    }
+
+    [Fact]
+    public async Task A_pick_whose_answer_dead_letters_holds_no_maxConnections_place()
+    {
+        // The connection stopped before the router answered (no sender here): nothing may stay counted in, or the
+        // cluster's maxConnections place is lost for ever.
+        var cluster = Cluster(UpstreamPolicy.Default with { MaxConnections = 1 });
+        var router = _system.ActorOf(RouterActor.Props(cluster, _health, _metrics, () => _now));
+        router.Tell(Pick, ActorRefs.NoSender);
+        await HealthAsync(router); // handled after the pick
+        Assert.Equal(0, _health.LoadOf(cluster).Active);
+        Assert.IsType<UpstreamAssigned>(await PickWithAsync(router));
+        Assert.Equal(1, _health.LoadOf(cluster).Active);
     }
 
     private static Task<ClusterHealthSnapshot> HealthAsync(IActorRef router) =>
@@ -141,7 +159,7 @@ public sealed class RouterActorHealthTests : IAsyncLifetime
         var strict = _system.ActorOf(RouterActor.Props(Cluster(UpstreamPolicy.Default with { Outlier = outlier }), _health, _metrics, () => _now));
         strict.Tell(new ConnectOutcome(0, false, "refused"));
         strict.Tell(new ConnectOutcome(1, false, "refused"));
-        var refused = await strict.Ask<UpstreamRefused>(Pick, Patience);
+        var refused = Assert.IsType<UpstreamRefused>(await PickWithAsync(strict));
         Assert.Equal(ResponseFlags.NoHealthyUpstream, refused.Flag);
         Assert.Equal("every endpoint is ejected (2)", refused.Detail);
         Assert.False((await HealthAsync(strict)).Panic);
