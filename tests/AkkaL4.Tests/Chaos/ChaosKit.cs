@@ -26,7 +26,7 @@ internal sealed class ChaosCluster : IAsyncDisposable
     public static IPEndPoint Gateway(int n) => IPEndPoint.Parse($"127.20.4.{n}:19000");
     public const string Prefix = "chaos";
 
-    /// <summary>Shortened for tests: seconds, not the production minute (the production values are #10's).</summary>
+    /// <summary>Shortened for tests below the built-in values (cluster.hocon), so failover scenarios take seconds less.</summary>
     public const string TestHocon = """
         akka.loglevel = INFO
         akka.cluster {
