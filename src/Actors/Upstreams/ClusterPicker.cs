@@ -43,6 +43,9 @@ public sealed class ClusterPicker
 
     public IReadOnlyList<EndpointHealth> Endpoints => _health;
 
+    /// <summary>The endpoints' names (address:port), in the cluster's order.</summary>
+    public IReadOnlyList<string> Names => _names;
+
     /// <summary>Whether this picker serves <paramref name="cluster"/>: the same endpoints and policy, in whichever snapshot.</summary>
     public bool Serves(UpstreamCluster cluster)
     {

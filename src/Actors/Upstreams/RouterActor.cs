@@ -38,7 +38,7 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
     private readonly ClusterLoad _load;
     private readonly ClusterHealth _health;
     private readonly EndpointHealth[] _endpoints;
-    private readonly string[] _names;
+    private readonly IReadOnlyList<string> _names;
     private readonly bool[] _checking;
     private readonly ClusterPicker _picker;
     private readonly UpstreamPickers? _pickers;
@@ -60,9 +60,9 @@ public sealed class RouterActor : ReceiveActor, IWithTimers
         _health = health.HealthOf(cluster);
         _picker = new ClusterPicker(cluster, health, Self);
         _pickers = pickers;
-        _names = cluster.Endpoints.Select(e => e.ToString()).ToArray();
+        _names = _picker.Names;
         _endpoints = _picker.Endpoints.ToArray();
-        _checking = new bool[_names.Length];
+        _checking = new bool[_names.Count];
         _metrics = metrics;
         _clock = clock;
         _probe = probe;
