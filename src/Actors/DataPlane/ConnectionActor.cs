@@ -403,15 +403,28 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     private void Connect(UpstreamAssigned assigned)
     {
+        var policy = assigned.Cluster.Policy;
+        TlsFiles files = default;
+        try
+        {
+            if (policy.Tls is { } tls) files = TlsOrigination.Load(tls, Context.System.Log);
+        }
+        catch (UpstreamTlsConfigurationException e)
+        {
+            // This node cannot use the rule: refused before any upstream is dialled, and no endpoint is blamed (Envoy
+            // rejects such a cluster: NC).
+            assigned.Load.Closed();
+            Refuse(ResponseFlags.NoClusterFound, e.Message, assigned.Cluster.Name);
+            return;
+        }
         _upstream = assigned;
         _attempts++;
         _attemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
-        var policy = assigned.Cluster.Policy;
         var attempt = _attempt = new Attempt();
         var self = Self;
-        Dial(remote, policy, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), attempt.Cancel.Token).ContinueWith(t =>
+        Dial(remote, policy, files, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), attempt.Cancel.Token).ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully)
             {
@@ -428,12 +441,12 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     /// Connects, and with DestinationRule tls SIMPLE or MUTUAL completes the TLS handshake too: a failed handshake is a
     /// failed connect. A PROXY header for a TLS upstream goes in the clear before the ClientHello, as the spec says.
     /// </summary>
-    private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, string host, byte[]? proxyHeader, CancellationToken cancel)
+    private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, TlsFiles files, string host, byte[]? proxyHeader, CancellationToken cancel)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var plain = await _transport.ConnectAsync(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), cancel).ConfigureAwait(false);
         return policy.Tls is { } tls
-            ? await TlsOrigination.WrapAsync(plain, tls, host, proxyHeader, _materializer, policy.ConnectTimeout, started, cancel).ConfigureAwait(false)
+            ? await TlsOrigination.WrapAsync(plain, tls, files, host, proxyHeader, _materializer, policy.ConnectTimeout, started, cancel).ConfigureAwait(false)
             : plain;
     }
 
