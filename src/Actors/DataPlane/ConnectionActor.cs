@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using Akka.Actor;
+using Akka.Event;
 using Akka.IO;
 using Akka.Streams;
 using AkkaL4.Actors.DataPlane.Preamble;
@@ -201,6 +202,11 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _snapshot = _routes.Current;
         var listener = _compiled = _snapshot.FindListener(_listenerAddress);
         var acceptProxy = _settings.AcceptProxyProtocol && listener is { Kind: ListenerKind.Gateway };
+        if (acceptProxy && !_settings.TrustsProxyProtocolFrom(_client.Address))
+        {
+            RefuseUntrustedProxy();
+            return;
+        }
         if (!acceptProxy && listener is not { RoutesBySni: true })
         {
             Decide();
@@ -210,6 +216,20 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _state = State.Reading;
         Timers.StartSingleTimer("preamble", new PreambleTimedOut(), _settings.PreambleTimeout);
         ReadMore();
+    }
+
+    /// <summary>
+    /// A listener expecting a PROXY header, a peer not trusted to send one: refused before a byte is read. Not served
+    /// without the header either: its bytes (a forged header among them) would reach upstreams that may parse one.
+    /// </summary>
+    private void RefuseUntrustedProxy()
+    {
+        var peer = _client.Address;
+        var refused = _metrics.ProxyProtocolUntrustedPeer(_listener);
+        if (refused % 100 == 1)
+            Context.GetLogger().Warning("listener {0}: refused a connection from {1}: a PROXY header is expected and {1} is not in {2}; {3} refused so far",
+                _listener, peer, DataPlaneSettings.TrustedSourcesKey, refused);
+        Refuse(ResponseFlags.ProxyProtocolError, $"PROXY header not accepted from {peer}: not in {DataPlaneSettings.TrustedSourcesKey}", null);
     }
 
     // ---------------------------------------------------------------- reading
