@@ -40,42 +40,69 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     private sealed record PreambleRead(ByteString? Bytes, Exception? Failure);
     private sealed record PreambleTimedOut;
-    private sealed record Connected(TcpConnection Upstream);
-    private sealed record ConnectFailed(Exception Cause);
-
     /// <summary>
-    /// One connect attempt. The actor may stop while it is in flight (the client went away, the
-    /// listener's node shuts down): a connection that arrives after that is closed, not leaked.
+    /// One connect attempt, and the message that says how it went (so a stale one is told apart by reference). The
+    /// actor may stop while it is in flight (the client went away, the listener's node shuts down): a connection that
+    /// arrives after that is closed, not leaked. With TLS origination the handshake is part of the attempt.
     /// </summary>
-    private sealed class Attempt
+    private sealed class Attempt(IActorRef owner, UpstreamTls? tls, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
     {
-        public readonly CancellationTokenSource Cancel = new();
-        private readonly object _gate = new();
-        private TcpConnection? _arrived;
-        private bool _abandoned;
+        public readonly long Started = System.Diagnostics.Stopwatch.GetTimestamp();
+        private CancellationTokenSource? _handshake;
+        private bool _stopped;
 
-        /// <summary>False when the attempt was abandoned first (the connection is closed).</summary>
-        public bool Arrive(TcpConnection connection)
+        public TcpConnection? Upstream { get; private set; }
+        public Exception? Failure { get; private set; }
+
+        protected override void OnConnected(TcpConnection connection)
         {
-            lock (_gate)
+            if (tls is null)
             {
-                if (!_abandoned) _arrived = connection;
+                Upstream = connection;
+                owner.Tell(this);
+                return;
             }
-            if (_arrived is null) connection.Close();
-            return _arrived is not null;
+            // Rare enough to keep the Task: the handshake, then connected or failed as one attempt.
+            var handshake = new CancellationTokenSource();
+            lock (this)
+            {
+                if (_stopped) return;
+                _handshake = handshake;
+            }
+            TlsOrigination.WrapAsync(connection, tls, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
+            {
+                lock (this)
+                {
+                    if (_stopped)
+                    {
+                        if (t.IsCompletedSuccessfully) t.Result.Close();
+                        return;
+                    }
+                    if (t.IsCompletedSuccessfully) Upstream = t.Result;
+                    else Failure = t.Exception?.InnerException ?? new TaskCanceledException();
+                }
+                owner.Tell(this);
+            }, TaskContinuationOptions.ExecuteSynchronously);
         }
 
-        /// <summary>Abandons the attempt; closes its connection when it arrived but was never joined.</summary>
-        public void Abandon()
+        protected override void OnFailed(Exception cause)
         {
-            TcpConnection? arrived;
-            lock (_gate)
+            Failure = cause;
+            owner.Tell(this);
+        }
+
+        /// <summary>Stopped while in flight: the connect or the handshake ends, and what arrived is closed.</summary>
+        public void Stop()
+        {
+            Abandon();
+            TcpConnection? upstream;
+            lock (this)
             {
-                _abandoned = true;
-                arrived = _arrived;
+                _stopped = true;
+                upstream = Upstream;
             }
-            Cancel.Cancel();
-            arrived?.Close();
+            _handshake?.Cancel();
+            upstream?.Close();
         }
     }
     private sealed record DirectionEnded(bool Upstream, Exception? Failure);
@@ -109,7 +136,6 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private int _directionsOpen = 2;
     private bool _reported;
     private string? _refusedCluster;
-    private long _attemptStarted;
     private bool _idleTimedOut;
     /// <summary>The Istio series this connection's bytes count in, from the moment it reached an upstream.</summary>
     private IstioLabels? _istio;
@@ -160,8 +186,10 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             case (State.Dialling, PreambleRead): break;
             // The router's answer to a PickUpstream: picked (and reserved) here, so a stopped connection reserves nothing.
             case (State.Dialling, ClusterPicker picker): Picked(picker.Pick(LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried)); break;
-            case (State.Dialling, Connected connected): OnConnected(connected); break;
-            case (State.Dialling, ConnectFailed failed): OnConnectFailed(failed); break;
+            case (State.Dialling, Attempt done) when ReferenceEquals(done, _attempt):
+                if (done.Upstream is { } upstream) OnConnected(upstream);
+                else OnConnectFailed(done.Failure!);
+                break;
             case (State.Relaying, DirectionEnded ended): OnDirectionEnded(ended); break;
             case (State.Relaying, DurationElapsed):
                 _flags |= ResponseFlags.DurationTimeout;
@@ -385,44 +413,23 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     {
         _upstream = assigned;
         _attempts++;
-        _attemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
         var policy = assigned.Cluster.Policy;
-        var attempt = _attempt = new Attempt();
-        var self = Self;
-        Dial(remote, policy, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), attempt.Cancel.Token).ContinueWith(t =>
-        {
-            if (t.IsCompletedSuccessfully)
-            {
-                if (attempt.Arrive(t.Result)) self.Tell(new Connected(t.Result));
-            }
-            else if (!attempt.Cancel.IsCancellationRequested)
-            {
-                self.Tell(new ConnectFailed(t.Exception?.InnerException ?? new TaskCanceledException()));
-            }
-        }, TaskContinuationOptions.ExecuteSynchronously);
+        // With DestinationRule tls SIMPLE or MUTUAL a failed handshake is a failed connect. A PROXY header for a TLS
+        // upstream goes in the clear before the ClientHello, as the spec says.
+        var attempt = _attempt = new Attempt(Self, policy.Tls, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
+        _transport.Connect(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), attempt);
     }
 
-    /// <summary>
-    /// Connects, and with DestinationRule tls SIMPLE or MUTUAL completes the TLS handshake too: a failed handshake is a
-    /// failed connect. A PROXY header for a TLS upstream goes in the clear before the ClientHello, as the spec says.
-    /// </summary>
-    private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, string host, byte[]? proxyHeader, CancellationToken cancel)
-    {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var plain = await _transport.ConnectAsync(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), cancel).ConfigureAwait(false);
-        return policy.Tls is { } tls
-            ? await TlsOrigination.WrapAsync(plain, tls, host, proxyHeader, _materializer, policy.ConnectTimeout, started, cancel).ConfigureAwait(false)
-            : plain;
-    }
-
-    private void OnConnected(Connected connected)
+    private void OnConnected(TcpConnection upstream)
     {
         var assigned = _upstream!;
         // Only the router writes health; most connects change nothing there, so it is told only when one would.
         if (OutlierDetector.ConnectChanges(assigned.Health.State)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
         _state = State.Relaying;
+        var connectTime = System.Diagnostics.Stopwatch.GetElapsedTime(_attempt!.Started);
+        _attempt.TakenOver();
 
         var policy = assigned.Cluster.Policy;
         var self = Self;
@@ -430,8 +437,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
         _relay = parts.Control;
         _istio = IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
-        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay, System.Diagnostics.Stopwatch.GetElapsedTime(_attemptStarted), _istio.Value);
-        _relays.Run(_accepted, connected.Upstream, parts);
+        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay, connectTime, _istio.Value);
+        _relays.Run(_accepted, upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
             Timers.StartSingleTimer("max-duration", new DurationElapsed(), max);
@@ -456,17 +463,16 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         return header is null ? read : read is null ? ByteString.FromBytes(header) : ByteString.FromBytes(header).Concat(read);
     }
 
-    private void OnConnectFailed(ConnectFailed failed)
+    private void OnConnectFailed(Exception cause)
     {
         var assigned = _upstream!;
         // Out of descriptors, or an unreadable client certificate, is this node's failure, not the endpoint's.
-        if (!LocalFailure.Is(failed.Cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.GetBaseException().Message));
+        if (!LocalFailure.Is(cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, cause is TimeoutException ? "connect timed out" : cause.GetBaseException().Message));
         assigned.Load.Closed();
         _tried = _tried.Add(assigned.Endpoint.ToString());
         _upstream = null;
         _attempt = null;
         // Both transports fail a connect that timed out with a TimeoutException (ITcpTransport's contract).
-        var cause = failed.Cause;
         var timedOut = cause is TimeoutException;
         _flags |= ResponseFlags.UpstreamConnectFailure;
         var why = $"connect to {assigned.Endpoint} failed: {(timedOut ? "timed out after " + assigned.Cluster.Policy.ConnectTimeout : cause.Message)}";
@@ -524,7 +530,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             {
                 // Stopped while an attempt was in flight: abandon it; that says nothing about the endpoint.
                 _upstream.Load.Closed();
-                _attempt?.Abandon();
+                _attempt?.Stop();
             }
         }
         else

@@ -39,7 +39,8 @@ public sealed class TlsOriginationTests
         // An upstream that accepts and never answers the ClientHello.
         using var silent = new TcpListener(IPEndPoint.Parse("127.140.1.3:0"));
         silent.Start();
-        var plain = await new SocketTransport().ConnectAsync(silent.LocalEndpoint, new ConnectOptions(TimeSpan.FromSeconds(5), null), default);
+        using var system = Akka.Actor.ActorSystem.Create("tls-timeout");
+        var plain = await new SocketTransport(system.Scheduler).ConnectAsync(silent.LocalEndpoint, new ConnectOptions(TimeSpan.FromSeconds(5), null), default);
         using var accepted = await silent.AcceptTcpClientAsync();
         var timeout = TimeSpan.FromSeconds(60);
         // The connect took all but half a second of the minute.
