@@ -217,12 +217,12 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         // The client is joined to an upstream only once one is connected, so failed attempts never touch it.
         var local = _accepted.Local;
         _listenerAddress = new IpPort(IpKey.From(local.Address), local.Port);
-        _listener = _listenerAddress.ToString();
-        _metrics.Accepted(_listener);
-
         // The whole connection is decided on the snapshot in force when it was accepted.
         _snapshot = _routes.Current;
         var listener = _compiled = _snapshot.FindListener(_listenerAddress);
+        _listener = listener?.Name ?? _listenerAddress.ToString();
+        _metrics.Accepted(_listener);
+
         var acceptProxy = _settings.AcceptProxyProtocol && listener is { Kind: ListenerKind.Gateway };
         if (!acceptProxy && listener is not { RoutesBySni: true })
         {
@@ -437,7 +437,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
         _relay = parts.Control;
         _istio = IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
-        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay, connectTime, _istio.Value);
+        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.EndpointName, _relay, connectTime, _istio.Value);
         _relays.Run(_accepted, upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
@@ -469,14 +469,14 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         // Out of descriptors, or an unreadable client certificate, is this node's failure, not the endpoint's.
         if (!LocalFailure.Is(cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, cause is TimeoutException ? "connect timed out" : cause.GetBaseException().Message));
         assigned.Load.Closed();
-        _tried = _tried.Add(assigned.Endpoint.ToString());
+        _tried = _tried.Add(assigned.EndpointName);
         _upstream = null;
         _attempt = null;
         // Both transports fail a connect that timed out with a TimeoutException (ITcpTransport's contract).
         var timedOut = cause is TimeoutException;
         _flags |= ResponseFlags.UpstreamConnectFailure;
         var why = $"connect to {assigned.Endpoint} failed: {(timedOut ? "timed out after " + assigned.Cluster.Policy.ConnectTimeout : cause.Message)}";
-        _metrics.UpstreamConnectFailed(assigned.Cluster.Name, assigned.Endpoint.ToString(), timedOut, why);
+        _metrics.UpstreamConnectFailed(assigned.Cluster.Name, assigned.EndpointName, timedOut, why);
         _detail = _detail.Length == 0 ? why : $"{_detail}; {why}";
         if (_attempts < _settings.MaxConnectAttempts)
         {
@@ -549,12 +549,12 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _reported = true;
         var rx = _relay?.BytesFromClient ?? 0;
         var tx = _relay?.BytesToClient ?? 0;
-        _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.Endpoint.ToString(), _relay,
+        _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.EndpointName, _relay,
             _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}", System.Diagnostics.Stopwatch.GetElapsedTime(_started),
             _istio, IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, _upstream?.Cluster.Host ?? _decision.Target?.Destinations.FirstOrDefault()?.Host, _upstream?.Endpoint, _flags));
         var target = _decision.Target;
-        var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _client.ToString(), _listener, _decision.Gateway,
-            target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.Endpoint.ToString(),
+        var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _client, _listener, _decision.Gateway,
+            target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.EndpointName,
             rx, tx, _flags, _detail, _sni);
         Context.System.EventStream.Publish(entry);
     }
