@@ -4,7 +4,7 @@
 # core 1 for SECONDS (default 10), after a 3 s warm-up. Reports, per 1,000 connections: the node's CPU seconds, the
 # thread-pool work items it ran, its GCs by generation, its monitor lock contentions, and bytes allocated; and with
 # PERF=1 a `perf record` of the node (DOTNET_PerfMapEnabled=1, so JIT-compiled frames have names) whose top symbols
-# are written beside the run. Needs dotnet-counters (and perf with PERF=1) on PATH or in $TOOLS.
+# are written beside the run; with PERF=stat, the sched_yield calls and context switches per connection. Needs dotnet-counters (and perf with PERF=1) on PATH or in $TOOLS.
 # Addresses 127.120.0.x (node, admin, echo) and 127.120.1.1-50 (clients). Run it under the tests lock.
 # Environment: AKKAL4_NODE_ENV (extra VAR=value pairs for the node), CONCURRENCY (16), RATE (open loop when set).
 set -uo pipefail
@@ -68,6 +68,10 @@ sleep 2
 if [[ ${PERF:-0} == 1 ]]; then
   perf record -F 499 -g -p "$NODE" -o "$WORK/perf.data" -- sleep "$SECONDS_RUN" > "$WORK/perf.log" 2>&1 &
   PERF_PID=$!
+elif [[ ${PERF:-0} == stat ]]; then
+  # System calls that only spin or switch: sched_yield (the thread pool's idle spin), context switches.
+  perf stat -x, -e syscalls:sys_enter_sched_yield,context-switches -p "$NODE" -o "$WORK/perf-stat.txt" -- sleep "$SECONDS_RUN" &
+  PERF_PID=$!
 fi
 START=$(date +%s)
 load "$SECONDS_RUN" | tee "$WORK/run.log" | grep '^result'
@@ -94,6 +98,9 @@ if conns <= 0: sys.exit("no connections counted")
 for name, value in sorted(inc.items()):
     print(f"  {name}: {value:,.3f} in all, {value * 1000 / conns:,.3f} per 1,000 connections")
 PY
+if [[ -f $WORK/perf-stat.txt ]]; then
+  awk -F, -v n="${CONNS:-1}" '$1 ~ /^[0-9]/ { printf "  %s: %d in all, %.1f per connection\n", $3, $1, $1 / n }' "$WORK/perf-stat.txt"
+fi
 if [[ -f $WORK/perf.data ]]; then
   perf report -i "$WORK/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -60 > "$WORK/perf-top.txt"
   perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -20 > "$WORK/perf-dso.txt"
