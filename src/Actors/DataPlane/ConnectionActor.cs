@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using Akka.Actor;
+using Akka.Event;
 using Akka.IO;
 using Akka.Streams;
 using AkkaL4.Actors.DataPlane.Preamble;
@@ -45,7 +46,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     /// actor may stop while it is in flight (the client went away, the listener's node shuts down): a connection that
     /// arrives after that is closed, not leaked. With TLS origination the handshake is part of the attempt.
     /// </summary>
-    private sealed class Attempt(IActorRef owner, UpstreamTls? tls, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
+    private sealed class Attempt(IActorRef owner, UpstreamTls? tls, TlsFiles files, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
     {
         public readonly long Started = System.Diagnostics.Stopwatch.GetTimestamp();
         private CancellationTokenSource? _handshake;
@@ -69,7 +70,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
                 if (_stopped) return;
                 _handshake = handshake;
             }
-            TlsOrigination.WrapAsync(connection, tls, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
+            TlsOrigination.WrapAsync(connection, tls, files, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
             {
                 lock (this)
                 {
@@ -224,6 +225,11 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _metrics.Accepted(_listener);
 
         var acceptProxy = _settings.AcceptProxyProtocol && listener is { Kind: ListenerKind.Gateway };
+        if (acceptProxy && !_settings.TrustsProxyProtocolFrom(_client.Address))
+        {
+            RefuseUntrustedProxy();
+            return;
+        }
         if (!acceptProxy && listener is not { RoutesBySni: true })
         {
             Decide();
@@ -233,6 +239,20 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _state = State.Reading;
         Timers.StartSingleTimer("preamble", new PreambleTimedOut(), _settings.PreambleTimeout);
         ReadMore();
+    }
+
+    /// <summary>
+    /// A listener expecting a PROXY header, a peer not trusted to send one: refused before a byte is read. Not served
+    /// without the header either: its bytes (a forged header among them) would reach upstreams that may parse one.
+    /// </summary>
+    private void RefuseUntrustedProxy()
+    {
+        var peer = _client.Address;
+        var refused = _metrics.ProxyProtocolUntrustedPeer(_listener);
+        if (refused % 100 == 1)
+            Context.GetLogger().Warning("listener {0}: refused a connection from {1}: a PROXY header is expected and {1} is not in {2}; {3} refused so far",
+                _listener, peer, DataPlaneSettings.TrustedSourcesKey, refused);
+        Refuse(ResponseFlags.ProxyProtocolError, $"PROXY header not accepted from {peer}: not in {DataPlaneSettings.TrustedSourcesKey}", null);
     }
 
     // ---------------------------------------------------------------- reading
@@ -411,14 +431,27 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     private void Connect(UpstreamAssigned assigned)
     {
+        var policy = assigned.Cluster.Policy;
+        TlsFiles files = default;
+        try
+        {
+            if (policy.Tls is { } tls) files = TlsOrigination.Load(tls, Context.System.Log);
+        }
+        catch (UpstreamTlsConfigurationException e)
+        {
+            // This node cannot use the rule: refused before any upstream is dialled, and no endpoint is blamed (Envoy
+            // rejects such a cluster: NC).
+            assigned.Load.Closed();
+            Refuse(ResponseFlags.NoClusterFound, e.Message, assigned.Cluster.Name);
+            return;
+        }
         _upstream = assigned;
         _attempts++;
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
-        var policy = assigned.Cluster.Policy;
         // With DestinationRule tls SIMPLE or MUTUAL a failed handshake is a failed connect. A PROXY header for a TLS
         // upstream goes in the clear before the ClientHello, as the spec says.
-        var attempt = _attempt = new Attempt(Self, policy.Tls, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
+        var attempt = _attempt = new Attempt(Self, policy.Tls, files, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
         _transport.Connect(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), attempt);
     }
 
