@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Cluster;
-using AkkaL4.Actors.Config;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Model;
 using IClusterMessage = AkkaL4.Messages.Protocol.IClusterMessage;
@@ -36,15 +35,18 @@ public sealed class ConfigClient : ReceiveActor
     /// </summary>
     public static readonly TimeSpan Timeout = Deadline + TimeSpan.FromSeconds(5);
 
-    /// <summary>A large write takes the writer longer (decode, validate, compile): this much more per 100 KB of manifests.</summary>
-    private static readonly TimeSpan PerHundredKilobytes = TimeSpan.FromSeconds(1);
+    /// <summary>A large write takes the writer longer (validate, compile, journal, replicate): this much more per 500 resources.</summary>
+    private static readonly TimeSpan PerFiveHundredResources = TimeSpan.FromSeconds(1);
 
-    /// <summary>The longest any answer of this client can take (for callers' own asks): a write of the admin API's 4 MiB.</summary>
-    public static readonly TimeSpan MaxTimeout = TimeoutFor(4 * 1024 * 1024) + TimeSpan.FromSeconds(5);
+    /// <summary>A write this small is sent again while it may have been lost (each copy costs the writer a validation and a compile).</summary>
+    private const int ResendBelow = 256;
+
+    /// <summary>The longest any answer of this client can take (for callers' own asks): a write of the admin API's 10,000 documents.</summary>
+    public static readonly TimeSpan MaxTimeout = TimeoutFor(10_000) + TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(2);
 
-    private static TimeSpan TimeoutFor(int manifestBytes) => Timeout + PerHundredKilobytes * (manifestBytes / 100_000.0);
+    private static TimeSpan TimeoutFor(int resources) => Timeout + PerFiveHundredResources * (resources / 500.0);
 
     /// <param name="routeTables">This node's shard region of <see cref="RouteTable"/> entities, which reads come from.</param>
     public static Props Props(IActorRef writer, IActorRef routeTables) => Akka.Actor.Props.Create(() => new ConfigClient(writer, routeTables));
@@ -52,11 +54,7 @@ public sealed class ConfigClient : ReceiveActor
     public ConfigClient(IActorRef writer, IActorRef routeTables)
     {
         var cluster = Cluster.Get(Context.System);
-        Receive<ApplyConfig>(a =>
-        {
-            var manifests = ManifestEncoder.ToYaml(a.Resources);
-            Write(cluster, writer, () => new WriteConfig(manifests, DateTimeOffset.UtcNow + Deadline, a.DryRun));
-        });
+        Receive<ApplyConfig>(a => Write(cluster, writer, () => new WriteConfig(a.Resources, DateTimeOffset.UtcNow + Deadline, a.DryRun)));
         Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline)));
         Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender)));
     }
@@ -102,13 +100,13 @@ public sealed class ConfigClient : ReceiveActor
             writer.Tell(message);
             // A write sent to a writer whose node just died is lost until the proxy finds the next one: an apply is sent
             // again until it is journaled, so it goes through within moments of the new writer, not after the timeout.
-            // Only small ones: each copy costs the writer a decode and a compile, cheap for them, seconds for 10,000 Services.
-            var resend = again is null || message is not WriteConfig { Manifests.Length: < 64 * 1024 } ? null
+            // Only small ones: each copy costs the writer a validation and a compile, cheap for them, seconds for 10,000 Services.
+            var resend = again is null || message is not WriteConfig { Resources.Count: < ResendBelow } ? null
                 : Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(ResendAfter, ResendAfter, Self, SendAgain.Instance, Self);
             Receive<SendAgain>(_ => writer.Tell(again!()));
             // With copies in flight, one dropped copy says nothing about the others.
             Receive<ConfigUnavailable>(_ => resend is not null, _ => { });
-            var timeout = TimeoutFor(message is WriteConfig w ? w.Manifests.Length : 0);
+            var timeout = TimeoutFor(message is WriteConfig w ? w.Resources.Count : 0);
             var timer = Context.System.Scheduler.ScheduleTellOnceCancelable(timeout, Self, Expired.Instance, Self);
             Receive<WriteJournaled>(j =>
             {

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using AkkaL4.Actors.Config;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Queries;
@@ -73,9 +72,9 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
     private void Read(ConfigIndex index)
     {
         var wanted = index.Namespaces.Where(n => _query.Namespace is null || n.Namespace == _query.Namespace)
-            .ToDictionary(n => n.Namespace, n => n.Revision, StringComparer.Ordinal);
+            .ToDictionary(n => n.Namespace, StringComparer.Ordinal);
         var held = new Dictionary<string, long>(StringComparer.Ordinal);
-        var read = new Dictionary<string, string>(StringComparer.Ordinal);
+        var read = new Dictionary<string, IReadOnlyList<Resource>>(StringComparer.Ordinal);
         if (wanted.Count == 0)
         {
             Answer(index.Revision, read);
@@ -91,8 +90,8 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
         {
             Receive<NamespaceContent>(c =>
             {
-                if (!wanted.TryGetValue(c.Namespace, out var revision) || read.ContainsKey(c.Namespace)) return;
-                if (c.Revision > revision)
+                if (!wanted.TryGetValue(c.Namespace, out var want) || read.ContainsKey(c.Namespace)) return;
+                if (c.Revision > want.Revision)
                 {
                     // Written since the index was read: read the index again (a few rounds), else say so.
                     Timers.CancelAll();
@@ -101,21 +100,21 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
                         $"the configuration changed {Rounds} times while it was being read (namespace {c.Namespace} is at revision {c.Revision}); try again")));
                     return;
                 }
-                if (c.Revision < revision)
+                if (c.Revision < want.Revision)
                 {
                     // Its outbox entry may be on its way; the writer sends it again at once on the first sign it is missing.
                     if (!held.ContainsKey(c.Namespace)) _writer.Tell(new RedeliverNamespace(c.Namespace, c.Revision));
                     held[c.Namespace] = c.Revision;
                     return;
                 }
-                read[c.Namespace] = c.Manifests;
+                read[c.Namespace] = c.Resources;
                 if (read.Count == wanted.Count) Answer(index.Revision, read);
             });
             Receive<Poll>(_ => Ask());
             Receive<Expired>(_ =>
             {
                 var behind = wanted.Where(w => !read.ContainsKey(w.Key)).OrderBy(w => w.Key, StringComparer.Ordinal).Select(w => held.TryGetValue(w.Key, out var h)
-                    ? $"namespace {w.Key} (its route table holds revision {h}, the configuration names {w.Value})"
+                    ? $"namespace {w.Key} (its route table holds revision {h}, the configuration names {w.Value.Revision})"
                     : $"namespace {w.Key} (its route table did not answer; its node may be unreachable)").ToList();
                 Finish(new Status.Failure(new ConfigNotReadableException(
                     $"revision {index.Revision} is not yet readable after {EntityPatience.TotalSeconds:0}s: " + string.Join(", ", behind.Take(5)) + (behind.Count > 5 ? $" and {behind.Count - 5} more" : ""))));
@@ -125,21 +124,8 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
         Ask();
     }
 
-    private void Answer(long revision, Dictionary<string, string> read)
-    {
-        var resources = new List<Resource>();
-        foreach (var (ns, manifests) in read)
-        {
-            var decoded = ManifestDecoder.Decode(manifests, $"route table {ns}", LastKnownGood.Stored);
-            if (!decoded.Ok)
-            {
-                Finish(new Status.Failure(new ConfigNotReadableException($"namespace {ns} does not read back from its route table: {decoded.Errors[0]}")));
-                return;
-            }
-            resources.AddRange(decoded.Resources.Select(d => d.Resource));
-        }
-        Finish(new ConfigStore(revision, resources).Read(_query.Kind, _query.Namespace));
-    }
+    private void Answer(long revision, Dictionary<string, IReadOnlyList<Resource>> read) =>
+        Finish(new ConfigStore(revision, read.Values.SelectMany(r => r)).Read(_query.Kind, _query.Namespace));
 
     private void Finish(object reply)
     {

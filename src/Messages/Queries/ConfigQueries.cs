@@ -1,4 +1,5 @@
 using AkkaL4.Messages.Events;
+using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Protocol;
 
 namespace AkkaL4.Messages.Queries;
@@ -18,14 +19,18 @@ public sealed record ReadIndex : IConfigQuery
     public static readonly ReadIndex Instance = new();
 }
 
-/// <summary>The stored configuration's revision and, for each namespace with resources, the revision of its content.</summary>
+/// <summary>The stored configuration's revision and, for each namespace with resources, the revision and hash of its content.</summary>
 public sealed record ConfigIndex(long Revision, IReadOnlyList<NamespaceRevision> Namespaces) : IClusterMessage;
 
 /// <summary>To a namespace's RouteTable entity: what it holds; answered with <see cref="NamespaceContent"/>.</summary>
 public sealed record ReadNamespace(string Namespace) : IConfigQuery, INamespaceMessage;
 
-/// <summary>A RouteTable entity's content: the namespace's manifests (YAML) as of <see cref="Revision"/> (0 and empty: never written).</summary>
-public sealed record NamespaceContent(string Namespace, long Revision, string Manifests) : IClusterMessage;
+/// <summary>
+/// A RouteTable entity's content: the namespace's resources as of <see cref="Revision"/> (0 and empty: never written) and
+/// the hash it was stored with. A reader takes it only when the hash is the one its index names and the content's own.
+/// </summary>
+public sealed record NamespaceContent(string Namespace, long Revision, IReadOnlyList<Resource> Resources, string Hash) : IClusterMessage;
+
 
 /// <summary>
 /// What a member reports about itself (replicated with Akka.DistributedData, read by <c>/v1/status</c>): the revision

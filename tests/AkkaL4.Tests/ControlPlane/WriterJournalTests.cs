@@ -5,6 +5,7 @@ using Akka.Cluster;
 using Akka.Configuration;
 using Akka.DistributedData;
 using Akka.Persistence;
+using AkkaL4.Messages.Model;
 using AkkaL4.Actors;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
@@ -45,7 +46,7 @@ public class WriterJournalTests
         {
             Receive<Changed>(changed =>
             {
-                if (LastKnownGood.Parse(changed.Get(ConfigWriter.Key).Value, "replicated", out _) is { } content) seen.Enqueue(content);
+                seen.Enqueue(changed.Get(ConfigWriter.Key).Value);
             });
         }
 
@@ -241,7 +242,7 @@ public class WriterJournalTests
 
         public OldWriter()
         {
-            Command<ConfigCommitted>(e => { var replyTo = Sender; Persist(e, _ => replyTo.Tell(Done.Instance)); });
+            Command<ManifestConfigCommitted>(e => { var replyTo = Sender; Persist(e, _ => replyTo.Tell(Done.Instance)); });
         }
     }
 
@@ -264,8 +265,8 @@ public class WriterJournalTests
                 var writer = system.ActorOf(Props.Create(() => new OldWriter()));
                 var one = new ConfigContent(1, Decode(Service("old", "rt-old", "127.4.8.20")));
                 var two = new ConfigContent(2, Decode(Service("old", "rt-old", "127.4.8.20"), Service("kept", "rt-kept", "127.4.8.21")));
-                await writer.Ask<Done>(new ConfigCommitted(1, LastKnownGood.Format(one)), Wait);
-                await writer.Ask<Done>(new ConfigCommitted(2, LastKnownGood.Format(two)), Wait);
+                await writer.Ask<Done>(new ManifestConfigCommitted(1, LastKnownGood.Format(one)), Wait);
+                await writer.Ask<Done>(new ManifestConfigCommitted(2, LastKnownGood.Format(two)), Wait);
                 await system.Terminate();
             }
 

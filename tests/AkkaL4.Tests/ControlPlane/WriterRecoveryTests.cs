@@ -9,7 +9,9 @@ using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Events;
+using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Queries;
+using AkkaL4.Messages.Serialization;
 using Microsoft.Data.Sqlite;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 
@@ -44,25 +46,54 @@ public class WriterRecoveryTests
                 tables.Sent.Enqueue(s);
                 if (!tables.Confirm) return;
                 tables.Held[s.Namespace] = s;
-                Sender.Tell(new NamespaceStored(s.Namespace, s.Revision));
+                Sender.Tell(new NamespaceStored(s.Namespace, s.Revision, s.Hash));
             });
             Receive<ReadNamespace>(r =>
             {
                 var held = tables.Behind ? null : tables.Held.GetValueOrDefault(r.Namespace);
-                Sender.Tell(new NamespaceContent(r.Namespace, held?.Revision ?? 0, held?.Manifests ?? ""));
+                Sender.Tell(new NamespaceContent(r.Namespace, held?.Revision ?? 0, held?.Resources ?? [], held?.Hash ?? ModelJson.Hash([])));
             });
         }
     }
 
-    /// <summary>Journals whatever it is sent under the config writer's persistence id (a journal written elsewhere).</summary>
+    /// <summary>
+    /// Journals whatever it is sent under a persistence id (the config writer's by default: a journal written elsewhere),
+    /// or saves it as its snapshot when it comes as a <see cref="Snapshot"/>.
+    /// </summary>
     private sealed class Journaler : ReceivePersistentActor
     {
-        public override string PersistenceId => "akkal4-config-writer";
+        private readonly string _id;
 
-        public Journaler() => CommandAny(e =>
+        public override string PersistenceId => _id;
+
+        public Journaler(string id = "akkal4-config-writer")
         {
-            var replyTo = Sender;
-            Persist(e, _ => replyTo.Tell(Done.Instance));
+            _id = id;
+            IActorRef? snapshotFor = null;
+            Command<Snapshot>(s =>
+            {
+                snapshotFor = Sender;
+                SaveSnapshot(s.State);
+            });
+            Command<SaveSnapshotSuccess>(_ => snapshotFor?.Tell(Done.Instance));
+            CommandAny(e =>
+            {
+                var replyTo = Sender;
+                Persist(e, _ => replyTo.Tell(Done.Instance));
+            });
+        }
+    }
+
+    private sealed record Snapshot(object State);
+
+    /// <summary>Real <see cref="RouteTable"/> entities, one child per namespace, without sharding (one process).</summary>
+    private sealed class LocalRouteTables : ReceiveActor
+    {
+        public LocalRouteTables() => Receive<Messages.Protocol.INamespaceMessage>(m =>
+        {
+            var child = Context.Child(m.Namespace);
+            if (child.IsNobody()) child = Context.ActorOf(Props.Create(() => new RouteTable(m.Namespace)), m.Namespace);
+            child.Forward(m);
         });
     }
 
@@ -93,7 +124,7 @@ public class WriterRecoveryTests
     private static async Task<object> WriteAsync(IActorRef writer, params string[] documents)
     {
         var inbox = Inbox.Create(((ActorRefWithCell)writer).Underlying.System);
-        inbox.Send(writer, new WriteConfig(ManifestEncoder.ToYaml(Decode(documents)), DateTimeOffset.UtcNow + Wait));
+        inbox.Send(writer, new WriteConfig(Decode(documents), DateTimeOffset.UtcNow + Wait));
         for (; ; )
             if (await inbox.ReceiveAsync(Wait) is not WriteJournaled and var answer) return answer;
     }
@@ -126,8 +157,9 @@ public class WriterRecoveryTests
             using (var system = await StartSystemAsync(data))
             {
                 var journaler = system.ActorOf(Props.Create(() => new Journaler()));
-                await journaler.Ask<Done>(new BatchCommitted(1, [new NamespaceManifests("wr-good", ManifestEncoder.ToYaml(Decode(Service("a", "wr-good", "127.100.5.2"))))]), Wait);
-                await journaler.Ask<Done>(new BatchCommitted(2, [new NamespaceManifests("wr-bad", "kind: [unterminated")]), Wait);
+                // Journaled as a version that kept YAML in its events did: the only events whose content can fail to read back.
+                await journaler.Ask<Done>(new ManifestBatchCommitted(1, [new NamespaceManifests("wr-good", ManifestEncoder.ToYaml(Decode(Service("a", "wr-good", "127.100.5.2"))))]), Wait);
+                await journaler.Ask<Done>(new ManifestBatchCommitted(2, [new NamespaceManifests("wr-bad", "kind: [unterminated")]), Wait);
                 await system.Terminate();
             }
             using (var system = await StartSystemAsync(data))
@@ -228,6 +260,52 @@ public class WriterRecoveryTests
                 await EventuallyAsync(() => Task.FromResult(tables.Sent.Count(s => s.Namespace == "wr-s0" && s.Revision == index.Namespaces[1].Revision) > 0
                         && tables.Sent.Count(s => s.Namespace == "wr-s0") > sentBefore),
                     "wr-s0 is sent to its entity again after the restart", Wait);
+                await system.Terminate();
+            }
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    [Fact]
+    public async Task A_journal_written_by_a_version_that_kept_yaml_in_its_events_recovers_the_writer_and_its_route_tables()
+    {
+        var data = TempDirectory();
+        string a = Service("a", "wr-old-a", "127.100.5.10"), b = Service("b", "wr-old-b", "127.100.5.11"), c = Service("c", "wr-old-c", "127.100.5.12");
+        string Yaml(string document) => ManifestEncoder.ToYaml(Decode(document));
+        try
+        {
+            using (var system = await StartSystemAsync(data))
+            {
+                // As the YAML version left them: an index-only checkpoint at 2 (the content in the entities), a batch after
+                // it, and the entities' own events.
+                var writer = system.ActorOf(Props.Create(() => new Journaler("akkal4-config-writer")));
+                await writer.Ask<Done>(new Snapshot(new ManifestWriterCheckpoint(2, [new NamespaceRevision("wr-old-a", 1), new NamespaceRevision("wr-old-b", 2)])), Wait);
+                await writer.Ask<Done>(new ManifestBatchCommitted(3, [new NamespaceManifests("wr-old-c", Yaml(c))]), Wait);
+                var tableA = system.ActorOf(Props.Create(() => new Journaler(RouteTable.PersistenceIdOf("wr-old-a"))));
+                await tableA.Ask<Done>(new ManifestNamespaceWritten(1, "wr-old-a", Yaml(a)), Wait);
+                var tableB = system.ActorOf(Props.Create(() => new Journaler(RouteTable.PersistenceIdOf("wr-old-b"))));
+                await tableB.Ask<Done>(new Snapshot(new ManifestNamespaceWritten(2, "wr-old-b", Yaml(b))), Wait);
+                await system.Terminate();
+            }
+            using (var system = await StartSystemAsync(data))
+            {
+                var tables = system.ActorOf(Props.Create(() => new LocalRouteTables()));
+                var writer = system.ActorOf(ConfigWriter.Props(() => null, tables, perHostJournal: false));
+                var next = Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, Service("d", "wr-old-d", "127.100.5.13")));
+                Assert.Equal(4, next.Revision);
+                var index = await writer.Ask<ConfigIndex>(ReadIndex.Instance, Wait);
+                Assert.Equal([("wr-old-a", 1L), ("wr-old-b", 2L), ("wr-old-c", 3L), ("wr-old-d", 4L)], index.Namespaces.Select(n => (n.Namespace, n.Revision)));
+                // The entities read their YAML events back as typed resources, under the hash of that content.
+                var readA = await tables.Ask<NamespaceContent>(new ReadNamespace("wr-old-a"), Wait);
+                Assert.Equal(Decode(a), readA.Resources);
+                Assert.Equal(ModelJson.Hash(readA.Resources), readA.Hash);
+                Assert.Equal(index.Namespaces[0].Hash, readA.Hash);
+                // The batch journaled after the checkpoint reaches its entity as what it said.
+                await EventuallyAsync(async () => (await tables.Ask<NamespaceContent>(new ReadNamespace("wr-old-c"), Wait)).Revision == 3, "wr-old-c reaches its entity", Wait);
+                Assert.Equal(Decode(c), (await tables.Ask<NamespaceContent>(new ReadNamespace("wr-old-c"), Wait)).Resources);
                 await system.Terminate();
             }
         }
