@@ -57,6 +57,7 @@ public sealed class ConfigClient : ReceiveActor
         Receive<ApplyConfig>(a => Write(cluster, writer, () => new WriteConfig(a.Resources, DateTimeOffset.UtcNow + Deadline, a.DryRun)));
         Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline)));
         Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender)));
+        Receive<ReadWriterStatus>(r => writer.Forward(r));
     }
 
     /// <summary>

@@ -64,6 +64,8 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
         Become(() =>
         {
             Receive<ConfigIndex>(Read);
+            // Recovering, refusing writes, or without a majority: the writer says why at once.
+            Receive<ConfigUnavailable>(u => Finish(new Status.Failure(new ConfigNotReadableException(u.Reason))));
             Receive<Expired>(_ => Finish(new Status.Failure(new AskTimeoutException($"the config writer did not answer within {ConfigClient.Timeout.TotalSeconds:0}s"))));
             ReceiveAny(_ => { });
         });
@@ -73,7 +75,8 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
     {
         var wanted = index.Namespaces.Where(n => _query.Namespace is null || n.Namespace == _query.Namespace)
             .ToDictionary(n => n.Namespace, StringComparer.Ordinal);
-        var held = new Dictionary<string, long>(StringComparer.Ordinal);
+        // Why each namespace not yet read is not taken (what its entity answered).
+        var why = new Dictionary<string, string>(StringComparer.Ordinal);
         var read = new Dictionary<string, IReadOnlyList<Resource>>(StringComparer.Ordinal);
         if (wanted.Count == 0)
         {
@@ -100,11 +103,11 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
                         $"the configuration changed {Rounds} times while it was being read (namespace {c.Namespace} is at revision {c.Revision}); try again")));
                     return;
                 }
-                if (c.Revision < want.Revision)
+                // Its outbox entry may be on its way; the writer sends it again at once on the first sign it is missing.
+                if (c.Revision < want.Revision && !why.ContainsKey(c.Namespace)) _writer.Tell(new RedeliverNamespace(c.Namespace, c.Revision));
+                if (RouteTableRead.Mismatch(c, want, "the configuration names") is { } mismatch)
                 {
-                    // Its outbox entry may be on its way; the writer sends it again at once on the first sign it is missing.
-                    if (!held.ContainsKey(c.Namespace)) _writer.Tell(new RedeliverNamespace(c.Namespace, c.Revision));
-                    held[c.Namespace] = c.Revision;
+                    why[c.Namespace] = mismatch;
                     return;
                 }
                 read[c.Namespace] = c.Resources;
@@ -113,9 +116,8 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
             Receive<Poll>(_ => Ask());
             Receive<Expired>(_ =>
             {
-                var behind = wanted.Where(w => !read.ContainsKey(w.Key)).OrderBy(w => w.Key, StringComparer.Ordinal).Select(w => held.TryGetValue(w.Key, out var h)
-                    ? $"namespace {w.Key} (its route table holds revision {h}, the configuration names {w.Value.Revision})"
-                    : $"namespace {w.Key} (its route table did not answer; its node may be unreachable)").ToList();
+                var behind = wanted.Keys.Where(ns => !read.ContainsKey(ns)).Order(StringComparer.Ordinal)
+                    .Select(ns => $"namespace {ns} ({why.GetValueOrDefault(ns, "its route table did not answer; its node may be unreachable")})").ToList();
                 Finish(new Status.Failure(new ConfigNotReadableException(
                     $"revision {index.Revision} is not yet readable after {EntityPatience.TotalSeconds:0}s: " + string.Join(", ", behind.Take(5)) + (behind.Count > 5 ? $" and {behind.Count - 5} more" : ""))));
             });

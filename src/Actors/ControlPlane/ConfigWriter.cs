@@ -96,6 +96,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>Why the writer takes no write (its journal does not read back); null while it is not refusing.</summary>
     private string? _journalProblem;
 
+    /// <summary>Why a starting writer takes nothing yet (no majority answered its read); null until a read fails.</summary>
+    private string? _startProblem;
+
     /// <summary>The journal's sequence number at the last checkpoint (or whole-configuration snapshot).</summary>
     private long _checkpointedAt;
     private bool _checkpointing;
@@ -158,9 +161,15 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         {
             // Starting without it could give a revision number a second time (a majority may hold a newer one).
             _log.Warning("config writer: no majority of nodes answered its read; it takes no write until one does");
+            _startProblem = $"config writer starting at revision {_journalRevision}: no majority of nodes answered its read of the replicated configuration; it takes nothing until one does";
             Timers.StartSingleTimer(nameof(ReadAgain), ReadAgain.Instance, TimeSpan.FromSeconds(1));
         });
         Command<ReadAgain>(_ => _replicator.Tell(Dsl.Get(Key, new ReadMajority(ReplicationTimeout))));
+        // Moments at a normal start (wait for it); once the majority read has failed, queries are answered at once.
+        Command<ReadIndex>(_ => _startProblem is null, _ => Stash.Stash());
+        Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(_startProblem!)));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("starting", _journalRevision,
+            _startProblem ?? "reading the replicated configuration from a majority of nodes")));
         CommandAny(_ => Stash.Stash());
     }
 
@@ -291,9 +300,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Command<NamespaceContent>(c =>
         {
             if (!missing.TryGetValue(c.Namespace, out var wanted)) return;
-            if (c.Revision != wanted.Revision)
+            if (RouteTableRead.Mismatch(c, wanted, "the checkpoint names") is { } mismatch)
             {
-                why[c.Namespace] = $"its route table holds revision {c.Revision}, the checkpoint names {wanted.Revision}";
+                why[c.Namespace] = mismatch;
                 return;
             }
             resources.AddRange(c.Resources);
@@ -307,10 +316,11 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             _log.Warning("config writer: recovering revision {0}, still waiting for the route tables of {1} namespaces: {2}", _journalRevision, missing.Count, Waiting());
             Ask();
         });
-        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(
-            $"config writer recovering revision {_journalRevision}: waiting for namespaces {Waiting()}; nothing was applied")));
-        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(
-            $"config writer recovering revision {_journalRevision}: waiting for namespaces {Waiting()}; nothing was applied")));
+        string Recovering() => $"config writer recovering revision {_journalRevision}: waiting for namespaces {Waiting()}";
+        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
+        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
+        Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(Recovering())));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("recovering", _journalRevision, Recovering())));
         Ask();
         // Writes that came while it started are answered now, not when recovery ends.
         Stash.UnstashAll();
@@ -323,10 +333,12 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Refusing()
     {
         var reason = $"config writer refuses writes: its journal holds revision {_journalRevision}, which does not read back ({_journalProblem}); "
-                     + "starting from an older revision would give revision numbers a second time. Nothing was applied";
+                     + "starting from an older revision would give revision numbers a second time";
         _log.Error(reason);
-        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(reason)));
-        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(reason)));
+        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(reason + ". Nothing was applied")));
+        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(reason + ". Nothing was applied")));
+        Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(reason)));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("refusing", _journalRevision, reason)));
         Stash.UnstashAll();
     }
 
@@ -440,6 +452,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Common()
     {
         Command<ReadIndex>(_ => Sender.Tell(new ConfigIndex(_store.Revision, Index())));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("serving", _store.Revision, null)));
         Command<NamespaceStored>(stored =>
         {
             if (!_outbox.TryGetValue(stored.Namespace, out var sent)) return;

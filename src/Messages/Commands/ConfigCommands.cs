@@ -49,7 +49,10 @@ public sealed record WriteJournaled(long Revision) : IClusterMessage;
 /// </summary>
 public sealed record ConfigUncertain(long? Revision, string Reason) : IClusterMessage;
 
-/// <summary>Certainly not applied (no majority reachable, or the writer dropped it unread); try again later.</summary>
+/// <summary>
+/// Certainly not applied (no majority reachable, the writer dropped it unread, or it is recovering or refusing writes);
+/// try again later. Also the writer's answer to a query it cannot answer now (<c>ReadIndex</c>), with why.
+/// </summary>
 public sealed record ConfigUnavailable(string Reason) : IClusterMessage;
 
 /// <summary>

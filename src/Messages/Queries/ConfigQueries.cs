@@ -13,11 +13,28 @@ public interface IConfigQuery : IClusterMessage;
 /// </summary>
 public sealed record ReadConfig(string? Kind = null, string? Namespace = null) : IConfigQuery;
 
-/// <summary>To the config writer singleton: which revision of each namespace makes up the stored configuration; answered with <see cref="ConfigIndex"/>.</summary>
+/// <summary>
+/// To the config writer singleton: which revision of each namespace makes up the stored configuration; answered with
+/// <see cref="ConfigIndex"/>, or at once with <see cref="Commands.ConfigUnavailable"/> (why) while the writer cannot name
+/// it: recovering, refusing writes, or starting without a majority.
+/// </summary>
 public sealed record ReadIndex : IConfigQuery
 {
     public static readonly ReadIndex Instance = new();
 }
+
+/// <summary>To the config writer singleton: what it is doing; answered at once with <see cref="WriterStatus"/>, whatever that is.</summary>
+public sealed record ReadWriterStatus : IConfigQuery
+{
+    public static readonly ReadWriterStatus Instance = new();
+}
+
+/// <summary>
+/// The config writer's state (<c>/v1/status</c>): <c>serving</c> (takes writes), <c>starting</c> (waiting for a majority
+/// to answer its read), <c>recovering</c> (waiting for route tables) or <c>refusing</c> (its journal does not read back),
+/// with the revision it stands at and, for all but serving, why.
+/// </summary>
+public sealed record WriterStatus(string State, long Revision, string? Reason) : IClusterMessage;
 
 /// <summary>The stored configuration's revision and, for each namespace with resources, the revision and hash of its content.</summary>
 public sealed record ConfigIndex(long Revision, IReadOnlyList<NamespaceRevision> Namespaces) : IClusterMessage;

@@ -62,6 +62,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         ["rd"] = typeof(ReadNamespace),
         ["nk"] = typeof(NamespaceContent),
         ["mr"] = typeof(MemberRevision),
+        ["rw"] = typeof(ReadWriterStatus),
+        ["ws"] = typeof(WriterStatus),
         // The whole configuration every node routes by (the replicated register's value).
         ["cc"] = typeof(ConfigContent),
     };
