@@ -30,7 +30,7 @@ public sealed class ConfigClient : ReceiveActor
 
     /// <summary>
     /// How long this client waits for an answer: the deadline plus the writer's time for a batch (journal, then
-    /// replication to a majority, which gives up after 3 s plus a second per 250 KB), so a write the writer took is answered unless the
+    /// replication to a majority, which gives up after 3 s plus a second per 100 KB of its JSON), so a write the writer took is answered unless the
     /// writer crashed or its node became unreachable meanwhile; that outcome is then uncertain.
     /// </summary>
     public static readonly TimeSpan Timeout = Deadline + TimeSpan.FromSeconds(5);
@@ -41,8 +41,11 @@ public sealed class ConfigClient : ReceiveActor
     /// <summary>A write this small is sent again while it may have been lost (each copy costs the writer a validation and a compile).</summary>
     private const int ResendBelow = 256;
 
-    /// <summary>The longest any answer of this client can take (for callers' own asks): a write of the admin API's 10,000 documents.</summary>
-    public static readonly TimeSpan MaxTimeout = TimeoutFor(10_000) + TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// The longest any answer of this client can take (for callers' own asks), a little under the admin API's 60 s per
+    /// write: a write of its 10,000 documents may wait its <see cref="TimeoutFor"/> to be journaled, then again to reach a majority.
+    /// </summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromSeconds(55);
 
     private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(2);
 

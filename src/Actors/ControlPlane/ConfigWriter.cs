@@ -569,8 +569,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Replicate(Pending? request)
     {
         var register = new LWWRegister<ConfigContent>(_self, _store.Read(null, null), _store.Revision);
-        // A large configuration takes the nodes longer to receive and store: a second more per 250 KB (as JSON).
-        var timeout = ReplicationTimeout + TimeSpan.FromSeconds(_sizes.Values.Sum(b => (long)b) / 250_000.0);
+        // A large configuration takes the nodes longer to receive and store: a second more per 100 KB of the cluster's JSON.
+        var timeout = ReplicationTimeout + TimeSpan.FromSeconds(_sizes.Values.Sum(b => (long)b) / 100_000.0);
         _replicator.Tell(Dsl.Update(Key, register, new WriteMajority(timeout), request, r => r.Merge(register)));
     }
 
