@@ -278,45 +278,33 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     }
 
     /// <summary>
-    /// The checkpoint's namespaces from their entities, each at the revision the checkpoint names, asked again with backoff
-    /// for as long as one is missing (behind, on a hung host, or not reading back). Writes meanwhile are answered
-    /// unavailable at once, naming the namespaces waited for.
+    /// The checkpoint's namespaces from their entities, each at the revision (and hash) the checkpoint names: a
+    /// <see cref="RouteTableRead"/>, as <c>GET /v1/config</c> reads, asked again with backoff for as long as one is missing
+    /// (behind, on a hung host, other content, or not reading back). Writes and reads meanwhile are answered unavailable at
+    /// once, naming the namespaces waited for.
     /// </summary>
     private void ReadingRouteTables(List<NamespaceRevision> unchanged, ConfigContent? replicatedContent)
     {
-        var missing = unchanged.ToDictionary(n => n.Namespace, StringComparer.Ordinal);
-        // Why each missing namespace is not taken yet (no answer, until one comes).
-        var why = new Dictionary<string, string>(StringComparer.Ordinal);
-        var resources = new List<Resource>();
+        var read = new RouteTableRead(unchanged, "the checkpoint names");
         var delay = Redeliver;
-        string Waiting() => string.Join(", ", missing.Keys.Order(StringComparer.Ordinal).Take(5)
-            .Select(ns => $"{ns} ({why.GetValueOrDefault(ns, "no answer")})")) + (missing.Count > 5 ? $" and {missing.Count - 5} more" : "");
         void Ask()
         {
-            foreach (var ns in missing.Keys) _routeTables.Tell(new ReadNamespace(ns));
+            read.Ask(_routeTables, Self);
             Timers.StartSingleTimer(nameof(SendAgain), SendAgain.Instance, delay);
             delay = Min(delay * 2, RedeliverAtMost);
         }
         Command<NamespaceContent>(c =>
         {
-            if (!missing.TryGetValue(c.Namespace, out var wanted)) return;
-            if (RouteTableRead.Mismatch(c, wanted, "the checkpoint names") is { } mismatch)
-            {
-                why[c.Namespace] = mismatch;
-                return;
-            }
-            resources.AddRange(c.Resources);
-            missing.Remove(c.Namespace);
-            if (missing.Count > 0) return;
+            if (read.Take(c) != RouteTableRead.Outcome.Taken || !read.Done) return;
             Timers.Cancel(nameof(SendAgain));
-            Begin(FromJournal(resources), replicatedContent);
+            Begin(FromJournal(read.Resources), replicatedContent);
         });
         Command<SendAgain>(_ =>
         {
-            _log.Warning("config writer: recovering revision {0}, still waiting for the route tables of {1} namespaces: {2}", _journalRevision, missing.Count, Waiting());
+            _log.Warning("config writer: recovering revision {0}, still waiting for the route tables of namespaces {1}", _journalRevision, read.Waiting());
             Ask();
         });
-        string Recovering() => $"config writer recovering revision {_journalRevision}: waiting for namespaces {Waiting()}";
+        string Recovering() => $"config writer recovering revision {_journalRevision}: waiting for namespaces {read.Waiting()}";
         Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
         Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
         Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(Recovering())));
