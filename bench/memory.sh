@@ -11,7 +11,10 @@
 # Addresses (the perf block): node 127.90.2.10:9000, admin 127.90.2.1:15990, echo 127.90.2.2:9000,
 # client sources 127.90.100.1-50. Run it under the tests lock: flock /tmp/akkal4-tests.lock bench/memory.sh
 #
-# Environment: MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags)
+# Environment: MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
+# MEMORY_LABEL (results file <date>-memory-<label>.md), MEMORY_GCDUMP=DIR: also take a gcdump of the node (dotnet-gcdump, the repository's local tool) once all N connections
+# are open, and its per-type report, into DIR/<variant>.gcdump(.txt). A gcdump forces a full GC, so the RSS figures of
+# such a run are not comparable with a run without one.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -100,8 +103,21 @@ while IFS= read -r variant; do
   assemblies=$(grep -o '[^/]*\.dll$' "/proc/$pid/maps" | sort -u | wc -l)
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   log "$variant: fresh VmRSS $((rss / 1024)) MiB (anon $((anon / 1024)), file $((file / 1024))), $threads threads, $assemblies assemblies mapped; load $load"
+  hold=2 dumper=
+  if [[ -n ${MEMORY_GCDUMP:-} ]]; then
+    hold=30; mkdir -p "$MEMORY_GCDUMP"; dump=$MEMORY_GCDUMP/${variant//[^A-Za-z0-9_.=-]/_}.gcdump
+    (
+      for _ in $(seq 240); do
+        (( $(ss -Htn state established "( sport = :${VIP##*:} )" src "${VIP%:*}" | wc -l) >= N )) && break
+        sleep 0.5
+      done
+      dotnet dotnet-gcdump collect -p "$pid" -o "$dump" > /dev/null && dotnet dotnet-gcdump report "$dump" > "$dump.txt"
+    ) &
+    dumper=$!
+  fi
   out=$(taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" idle --target "$VIP" --connections "$N" \
-        --sources 127.90.100.1-127.90.100.50 --hold 2 --pid "$pid" --label memory 2>&1)
+        --sources 127.90.100.1-127.90.100.50 --hold "$hold" --pid "$pid" --label memory 2>&1)
+  [[ -n $dumper ]] && { wait "$dumper"; log "gcdump: $dump.txt"; }
   result=$(grep -m1 '^result ' <<< "$out")
   grep '^#' <<< "$out" | sed 's/^# /  /' >&2
   per=$(sed -n 's/.* bytes_per_conn=\([^ ]*\).*/\1/p' <<< "$result")
@@ -116,7 +132,7 @@ TABLE=$(
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
 )
-RESULT=$ROOT/bench/results/$(date +%F)-memory.md
+RESULT=$ROOT/bench/results/$(date +%F)-memory${MEMORY_LABEL:+-$MEMORY_LABEL}.md
 {
   echo "# bench/memory.sh $N, $(date '+%F %T %Z')"
   echo

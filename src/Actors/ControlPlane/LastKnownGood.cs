@@ -27,9 +27,9 @@ public sealed class LastKnownGood(string directory)
     public void Save(ConfigContent content)
     {
         var formatted = Format(content);
-        Directory.CreateDirectory(directory);
+        PrivateFiles.CreateDirectory(directory);
         var temp = Path + ".tmp";
-        File.WriteAllText(temp, formatted);
+        PrivateFiles.WriteAllText(temp, formatted);
         File.Move(temp, Path, overwrite: true);
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using Akka.Actor;
+using Akka.Event;
 using Akka.IO;
 using Akka.Streams;
 using AkkaL4.Actors.DataPlane.Preamble;
@@ -196,6 +197,11 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _snapshot = _routes.Current;
         var listener = _compiled = _snapshot.FindListener(_listenerAddress);
         var acceptProxy = _settings.AcceptProxyProtocol && listener is { Kind: ListenerKind.Gateway };
+        if (acceptProxy && !_settings.TrustsProxyProtocolFrom(_client.Address))
+        {
+            RefuseUntrustedProxy();
+            return;
+        }
         if (!acceptProxy && listener is not { RoutesBySni: true })
         {
             Decide();
@@ -205,6 +211,20 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _state = State.Reading;
         Timers.StartSingleTimer("preamble", new PreambleTimedOut(), _settings.PreambleTimeout);
         ReadMore();
+    }
+
+    /// <summary>
+    /// A listener expecting a PROXY header, a peer not trusted to send one: refused before a byte is read. Not served
+    /// without the header either: its bytes (a forged header among them) would reach upstreams that may parse one.
+    /// </summary>
+    private void RefuseUntrustedProxy()
+    {
+        var peer = _client.Address;
+        var refused = _metrics.ProxyProtocolUntrustedPeer(_listener);
+        if (refused % 100 == 1)
+            Context.GetLogger().Warning("listener {0}: refused a connection from {1}: a PROXY header is expected and {1} is not in {2}; {3} refused so far",
+                _listener, peer, DataPlaneSettings.TrustedSourcesKey, refused);
+        Refuse(ResponseFlags.ProxyProtocolError, $"PROXY header not accepted from {peer}: not in {DataPlaneSettings.TrustedSourcesKey}", null);
     }
 
     // ---------------------------------------------------------------- reading
@@ -383,15 +403,28 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     private void Connect(UpstreamAssigned assigned)
     {
+        var policy = assigned.Cluster.Policy;
+        TlsFiles files = default;
+        try
+        {
+            if (policy.Tls is { } tls) files = TlsOrigination.Load(tls, Context.System.Log);
+        }
+        catch (UpstreamTlsConfigurationException e)
+        {
+            // This node cannot use the rule: refused before any upstream is dialled, and no endpoint is blamed (Envoy
+            // rejects such a cluster: NC).
+            assigned.Load.Closed();
+            Refuse(ResponseFlags.NoClusterFound, e.Message, assigned.Cluster.Name);
+            return;
+        }
         _upstream = assigned;
         _attempts++;
         _attemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
-        var policy = assigned.Cluster.Policy;
         var attempt = _attempt = new Attempt();
         var self = Self;
-        Dial(remote, policy, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), attempt.Cancel.Token).ContinueWith(t =>
+        Dial(remote, policy, files, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), attempt.Cancel.Token).ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully)
             {
@@ -408,12 +441,12 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     /// Connects, and with DestinationRule tls SIMPLE or MUTUAL completes the TLS handshake too: a failed handshake is a
     /// failed connect. A PROXY header for a TLS upstream goes in the clear before the ClientHello, as the spec says.
     /// </summary>
-    private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, string host, byte[]? proxyHeader, CancellationToken cancel)
+    private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, TlsFiles files, string host, byte[]? proxyHeader, CancellationToken cancel)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var plain = await _transport.ConnectAsync(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), cancel).ConfigureAwait(false);
         return policy.Tls is { } tls
-            ? await TlsOrigination.WrapAsync(plain, tls, host, proxyHeader, _materializer, policy.ConnectTimeout, started, cancel).ConfigureAwait(false)
+            ? await TlsOrigination.WrapAsync(plain, tls, files, host, proxyHeader, _materializer, policy.ConnectTimeout, started, cancel).ConfigureAwait(false)
             : plain;
     }
 

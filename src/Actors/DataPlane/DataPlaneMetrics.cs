@@ -50,6 +50,8 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> ClientHelloMalformed { get; }
     public Counter<long> PreambleTimeout { get; }
     public Counter<long> ProxyProtocolError { get; }
+    public Counter<long> ProxyProtocolUntrusted { get; }
+    private long _proxyProtocolUntrusted;
 
     public DataPlaneMetrics(string node)
     {
@@ -94,6 +96,7 @@ public sealed class DataPlaneMetrics : IDisposable
         ClientHelloMalformed = m.CreateCounter<long>("envoy_tls_inspector_client_hello_malformed", description: "Malformed or oversized ClientHellos (DPE where refused)");
         PreambleTimeout = m.CreateCounter<long>("envoy_listener_downstream_pre_cx_timeout", description: "PROXY headers or ClientHellos that did not arrive within preamble-timeout");
         ProxyProtocolError = m.CreateCounter<long>("envoy_listener_downstream_cx_proxy_proto_error", description: "Connections refused for a missing or malformed PROXY header (DPE)");
+        ProxyProtocolUntrusted = m.CreateCounter<long>("akkal4_listener_proxy_protocol_untrusted_total", description: "Connections refused on a listener expecting a PROXY header because their peer is not among proxy-protocol-trusted-sources (DPE)");
     }
 
     private static IEnumerable<Measurement<long>> Observe<TKey>(ConcurrentDictionary<TKey, Traffic> series, Func<Traffic, long> value, Func<TKey, TagList> tags)
@@ -248,6 +251,13 @@ public sealed class DataPlaneMetrics : IDisposable
         var traffic = ListenerTraffic(listener);
         traffic.Refused();
         SettleListener(listener, traffic);
+    }
+
+    /// <summary>Counts a connection refused for an untrusted PROXY sender; returns how many the node refused so (for logging every 100th).</summary>
+    public long ProxyProtocolUntrustedPeer(string listener)
+    {
+        ProxyProtocolUntrusted.Add(1, Listener(listener));
+        return Interlocked.Increment(ref _proxyProtocolUntrusted);
     }
 
     /// <summary>A listener paused accepting: the process is out of descriptors.</summary>

@@ -1,11 +1,29 @@
+using System.Collections.Immutable;
+using System.Net;
 using Akka.Configuration;
+using AkkaL4.Actors.Routing;
 
 namespace AkkaL4.Actors.DataPlane;
 
 /// <summary>The <c>akkal4.data-plane</c> section of cluster.hocon.</summary>
 public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog, TimeSpan BindRetry, TimeSpan BindRetryMax, string Transport,
-    TimeSpan DrainTimeout, int MaxConnections, int MaxConnectionsPerListener, TimeSpan PreambleTimeout, int MaxClientHello, bool AcceptProxyProtocol)
+    TimeSpan DrainTimeout, int MaxConnections, int MaxConnectionsPerListener, TimeSpan PreambleTimeout, int MaxClientHello, bool AcceptProxyProtocol,
+    ImmutableArray<IpNet> ProxyProtocolTrustedSources)
 {
+    public const string TrustedSourcesKey = "akkal4.data-plane.proxy-protocol-trusted-sources";
+
+    /// <summary>
+    /// Whether a PROXY header from <paramref name="peer"/> (the connection's own peer, never a header's claim) may be
+    /// believed: only load balancers in <see cref="ProxyProtocolTrustedSources"/> may say who the client is.
+    /// </summary>
+    public bool TrustsProxyProtocolFrom(IPAddress peer)
+    {
+        var key = IpKey.From(peer);
+        foreach (var net in ProxyProtocolTrustedSources)
+            if (net.Contains(key)) return true;
+        return false;
+    }
+
     /// <summary>Overrides <c>akkal4.data-plane.transport</c> (used to run the test suite on each transport).</summary>
     public const string TransportVariable = "AKKAL4_TRANSPORT";
 
@@ -24,7 +42,25 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             c.GetInt("max-connections-per-listener"),
             c.GetTimeSpan("preamble-timeout", null),
             (int)Math.Clamp(c.GetByteSize("max-client-hello") ?? 0, 256, 1 << 20),
-            c.GetBoolean("accept-proxy-protocol"));
+            c.GetBoolean("accept-proxy-protocol"),
+            TrustedSources(c));
+    }
+
+    /// <exception cref="ConfigurationException">An entry is no CIDR, or PROXY headers are accepted with nobody trusted to send them.</exception>
+    private static ImmutableArray<IpNet> TrustedSources(Akka.Configuration.Config c)
+    {
+        var nets = ImmutableArray.CreateBuilder<IpNet>();
+        foreach (var entry in c.GetStringList("proxy-protocol-trusted-sources", []))
+        {
+            if (!IpNet.TryParse(entry.Trim(), out var net)) throw new ConfigurationException($"{TrustedSourcesKey}: {IpNet.Refusal(entry)}");
+            nets.Add(net);
+        }
+        // Fail closed and loud: with nobody trusted every gateway connection would be refused, and trusting everybody
+        // silently is what the setting exists to prevent (0.0.0.0/0 and ::/0 say that explicitly).
+        if (c.GetBoolean("accept-proxy-protocol") && nets.Count == 0)
+            throw new ConfigurationException($"akkal4.data-plane.accept-proxy-protocol is on but {TrustedSourcesKey} is empty: "
+                                             + "name the load balancers allowed to send PROXY headers (CIDRs; --proxy-protocol-trusted-sources)");
+        return nets.ToImmutable();
     }
 }
 

@@ -68,103 +68,129 @@ internal sealed class RelayStage(RelayParts? parts)
         return new LogicAndMaterializedValue<Control>(new Logic(this, given, given.Control), given.Control);
     }
 
-    private sealed class Logic : TimerGraphStageLogic
+    // Its own handlers, one object per direction (lambda handlers were ten delegates and four wrappers per connection),
+    // built with the port counts rather than the shape (that constructor makes a LogSource and a string per stage),
+    // and its idle timeout in the node's IdleSweep rather than a stage timer: all of it held by every idle connection.
+    private sealed class Logic : GraphStageLogic, IdleSweep.IIdle
     {
+        /// <summary>Posted by the sweep: end the relay if it is still idle.</summary>
+        private static readonly Exception IdleCheck = new TimeoutException("idle check");
+
         private readonly RelayParts _parts;
         private readonly Control _control;
+        private readonly long _idleMs;
         private bool _upEnded;
         private bool _downEnded;
         private long _lastActivity = Environment.TickCount64;
+        private Action<Exception?>? _end;
         /// <summary>Sent upstream before the client's next bytes (a PROXY header, the bytes read to route the connection).</summary>
         private ByteString? _preamble;
-        /// <summary>What the directions still open are reported to have ended with, when the stage stops.</summary>
-        private Exception? _stopCause = new OperationCanceledException("relay stopped");
+        /// <summary>Why the stage was stopped, when it was (null: closed from outside); reported for the directions still open.</summary>
+        private (bool Set, Exception? Cause) _stopCause;
 
-        public Logic(RelayStage stage, RelayParts parts, Control control) : base(stage.Shape)
+        public Logic(RelayStage stage, RelayParts parts, Control control) : base(2, 2)
         {
             _parts = parts;
             _control = control;
+            _idleMs = parts.IdleTimeout is { } idle ? (long)Math.Ceiling(idle.TotalMilliseconds) : 0;
             _preamble = parts.UpstreamPreamble is { IsEmpty: false } preamble ? preamble : null;
-            SetHandler(stage._fromClient,
-                onPush: () =>
+            var up = new Direction(this, true, stage._fromClient, stage._toUpstream);
+            var down = new Direction(this, false, stage._fromUpstream, stage._toClient);
+            SetHandler(stage._fromClient, up);
+            SetHandler(stage._toUpstream, up);
+            SetHandler(stage._fromUpstream, down);
+            SetHandler(stage._toClient, down);
+        }
+
+        protected override object LogSource => Akka.Event.LogSource.Create("relay");
+
+        long IdleSweep.IIdle.LastActivity => Volatile.Read(ref _lastActivity);
+        long IdleSweep.IIdle.IdleTimeoutMs => _idleMs;
+        int IdleSweep.IIdle.SweepSlot { get; set; } = -1;
+        void IdleSweep.IIdle.Expire() => _end?.Invoke(IdleCheck);
+
+        /// <summary>Client to upstream, or upstream to client.</summary>
+        private sealed class Direction(Logic logic, bool up, Inlet<ByteString> from, Outlet<ByteString> to) : IInHandler, IOutHandler
+        {
+            public void OnPush()
+            {
+                var bytes = logic.Grab(from);
+                if (up) Interlocked.Add(ref logic._control.FromClient, bytes.Count);
+                else Interlocked.Add(ref logic._control.ToClient, bytes.Count);
+                if (logic._idleMs > 0) Volatile.Write(ref logic._lastActivity, Environment.TickCount64);
+                logic.Push(to, bytes);
+            }
+
+            public void OnUpstreamFinish()
+            {
+                // The client may finish before the upstream asked for anything: its preamble still goes first.
+                if (up && logic._preamble is { } preamble)
                 {
-                    var bytes = Grab(stage._fromClient);
-                    Interlocked.Add(ref control.FromClient, bytes.Count);
-                    _lastActivity = Environment.TickCount64;
-                    Push(stage._toUpstream, bytes);
-                },
-                onUpstreamFinish: () =>
+                    logic._preamble = null;
+                    logic.Emit(to, preamble, () => logic.Complete(to));
+                }
+                else logic.Complete(to);
+                logic.Ended(up, null);
+            }
+
+            public void OnUpstreamFailure(Exception e)
+            {
+                logic.Fail(to, e);
+                logic.Ended(up, e);
+            }
+
+            public void OnPull()
+            {
+                if (up && logic._preamble is { } preamble)
                 {
-                    // The client may finish before the upstream asked for anything: its preamble still goes first.
-                    if (_preamble is { } preamble)
-                    {
-                        _preamble = null;
-                        Emit(stage._toUpstream, preamble, () => Complete(stage._toUpstream));
-                    }
-                    else Complete(stage._toUpstream);
-                    Ended(up: true, null);
-                },
-                onUpstreamFailure: e => { Fail(stage._toUpstream, e); Ended(up: true, e); });
-            SetHandler(stage._toUpstream,
-                onPull: () =>
-                {
-                    if (_preamble is null) Pull(stage._fromClient);
-                    else
-                    {
-                        Push(stage._toUpstream, _preamble);
-                        _preamble = null;
-                    }
-                },
-                onDownstreamFinish: cause => { Cancel(stage._fromClient, cause); Ended(up: true, Failure(cause)); });
-            SetHandler(stage._fromUpstream,
-                onPush: () =>
-                {
-                    var bytes = Grab(stage._fromUpstream);
-                    Interlocked.Add(ref control.ToClient, bytes.Count);
-                    _lastActivity = Environment.TickCount64;
-                    Push(stage._toClient, bytes);
-                },
-                onUpstreamFinish: () => { Complete(stage._toClient); Ended(up: false, null); },
-                onUpstreamFailure: e => { Fail(stage._toClient, e); Ended(up: false, e); });
-            SetHandler(stage._toClient,
-                onPull: () => Pull(stage._fromUpstream),
-                onDownstreamFinish: cause => { Cancel(stage._fromUpstream, cause); Ended(up: false, Failure(cause)); });
+                    logic._preamble = null;
+                    logic.Push(to, preamble);
+                }
+                else logic.Pull(from);
+            }
+
+            public void OnDownstreamFinish(Exception cause)
+            {
+                logic.Cancel(from, cause);
+                logic.Ended(up, cause is SubscriptionWithCancelException.NonFailureCancellation ? null : cause);
+            }
         }
 
         public override void PreStart()
         {
-            var end = GetAsyncCallback<Exception?>(failure =>
+            var end = _end = GetAsyncCallback<Exception?>(failure =>
             {
-                _stopCause = failure;
+                if (ReferenceEquals(failure, IdleCheck))
+                {
+                    ExpireIfIdle();
+                    return;
+                }
+                _stopCause = (true, failure);
                 if (failure is null) CompleteStage();
                 else FailStage(failure);
             });
             _control.Attach(end);
             Interlocked.Add(ref _control.FromClient, _parts.PreambleFromClient);
-            if (_parts.IdleTimeout is { } idle) ScheduleOnce("idle", idle);
+            if (_idleMs > 0) _parts.Sweep?.Add(this);
         }
 
-        protected override void OnTimer(object timerKey)
+        private void ExpireIfIdle()
         {
-            var idle = _parts.IdleTimeout!.Value;
-            var quiet = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
-            if (quiet >= idle)
-            {
-                // Reported as a timeout, but the sockets close with a FIN each way, as Envoy and HAProxy close an idle connection.
-                _stopCause = new TimeoutException($"no bytes in either direction for {idle}");
-                CompleteStage();
-            }
-            else ScheduleOnce("idle", idle - quiet);
+            if (Environment.TickCount64 - _lastActivity < _idleMs) return;
+            // Reported as a timeout, but the sockets close with a FIN each way, as Envoy and HAProxy close an idle connection.
+            _stopCause = (true, new TimeoutException($"no bytes in either direction for {_parts.IdleTimeout}"));
+            CompleteStage();
         }
 
         public override void PostStop()
         {
+            if (_idleMs > 0) _parts.Sweep?.Remove(this);
             // Stopped before both directions ended on their own (idle, or stopped from outside).
-            Ended(up: true, _stopCause);
-            Ended(up: false, _stopCause);
+            if (_upEnded && _downEnded) return;
+            var cause = _stopCause.Set ? _stopCause.Cause : new OperationCanceledException("relay stopped");
+            Ended(up: true, cause);
+            Ended(up: false, cause);
         }
-
-        private static Exception? Failure(Exception cause) => cause is SubscriptionWithCancelException.NonFailureCancellation ? null : cause;
 
         private void Ended(bool up, Exception? failure)
         {
@@ -186,6 +212,9 @@ internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<bool, Exception?
     ByteString? UpstreamPreamble = null, int PreambleFromClient = 0)
     : Attributes.IAttribute
 {
+    /// <summary>Where the relay's idle timeout is kept (set by <see cref="Relays"/>).</summary>
+    internal IdleSweep? Sweep { get; init; }
+
     /// <summary>The relay's byte counts and stop, known before it runs.</summary>
     public RelayStage.Control Control { get; } = new();
 }

@@ -31,6 +31,7 @@ public sealed class Relays
 
     private readonly IMaterializer _materializer;
     private readonly Host[] _hosts;
+    private readonly IdleSweep _idle = new();
     private int _next;
 
     /// <param name="hosts">How many host streams (each one actor, so at most one core) share the socket relays.</param>
@@ -45,10 +46,10 @@ public sealed class Relays
     {
         if (client.Socket is { } clientSocket && upstream.Socket is { } upstreamSocket)
         {
-            _hosts[(uint)Interlocked.Increment(ref _next) % _hosts.Length].Run(parts with { Client = clientSocket, Upstream = upstreamSocket });
+            _hosts[(uint)Interlocked.Increment(ref _next) % _hosts.Length].Run(parts with { Client = clientSocket, Upstream = upstreamSocket, Sweep = _idle });
             return;
         }
-        client.Flow.JoinMaterialized(BidiFlow.FromGraph(new RelayStage(parts)).Join(upstream.Flow), Keep.Right).Run(_materializer);
+        client.Flow.JoinMaterialized(BidiFlow.FromGraph(new RelayStage(parts with { Sweep = _idle })).Join(upstream.Flow), Keep.Right).Run(_materializer);
     }
 
     /// <summary>A stream that never ends, whose interpreter also runs the relays handed to it.</summary>

@@ -18,49 +18,79 @@ namespace AkkaL4.Actors.DataPlane;
 /// DestinationRule <c>tls</c> SIMPLE and MUTUAL: wraps a connected upstream in a TLS client session.
 /// The server's certificate must chain to <c>caCertificates</c> (else the system store) and carry one
 /// of <c>subjectAltNames</c> (else, when <c>sni</c> is set, that name); MUTUAL presents the client
-/// certificate and key. Certificate files are read once per change of their modification time.
+/// certificate and key. Certificate files are read once per change of their modification time, before dialling.
 /// </summary>
 internal static class TlsOrigination
 {
     private static readonly ConcurrentDictionary<(string Path, string? Key, DateTime Modified), object> Files = new();
-    /// <summary>Unreadable client certificates already logged: once each, not once per connection.</summary>
-    private static readonly ConcurrentDictionary<string, byte> Reported = new();
+    /// <summary>
+    /// Unreadable files already logged, by the fields that name them, with the error logged: once each, not once per
+    /// connection; logged again when the error changes or after the files were read successfully in between.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, string> Reported = new();
 
     /// <summary>
-    /// The upstream connection as a TLS session; throws (the caller counts it as a connect failure) when the handshake fails,
-    /// or <see cref="UpstreamTlsConfigurationException"/> when the client certificate cannot be read (not the endpoint's
-    /// failure). The handshake has what is left of <paramref name="connectTimeout"/> since <paramref name="dialStarted"/>
-    /// (a <see cref="System.Diagnostics.Stopwatch"/> timestamp): one deadline for connect and handshake, as Envoy's.
+    /// The files <paramref name="tls"/> names (MUTUAL's client certificate and key, <c>caCertificates</c>), read (or taken
+    /// from the cache) before any upstream connection is opened. Throws <see cref="UpstreamTlsConfigurationException"/>
+    /// when one cannot be read, whatever the reason: this node cannot use the rule, and no endpoint is to blame.
     /// </summary>
-    public static async Task<TcpConnection> WrapAsync(TcpConnection plain, UpstreamTls tls, string host, byte[]? clearPreamble, IMaterializer materializer,
-        TimeSpan connectTimeout, long dialStarted, CancellationToken cancel)
+    public static TlsFiles Load(UpstreamTls tls, ILoggingAdapter log)
     {
-        X509Certificate2? client;
+        X509Certificate2? client = null;
+        if (tls.Mode == "MUTUAL")
+        {
+            var fields = $"tls.clientCertificate {tls.ClientCertificate} / tls.privateKey {tls.PrivateKey}";
+            client = Read(tls, fields, log, () => ClientCertificate(tls.ClientCertificate!, tls.PrivateKey!));
+        }
+        var authorities = tls.CaCertificates is { } ca && !tls.InsecureSkipVerify
+            ? Read(tls, $"tls.caCertificates {ca}", log, () => Authorities(ca))
+            : null;
+        return new TlsFiles(client, authorities);
+    }
+
+    private static T Read<T>(UpstreamTls tls, string fields, ILoggingAdapter log, Func<T> read)
+    {
         try
         {
-            client = tls.Mode == "MUTUAL" ? ClientCertificate(tls.ClientCertificate!, tls.PrivateKey!) : null;
+            var loaded = read();
+            // Readable again: a later failure is news, and is logged.
+            if (!Reported.IsEmpty) Reported.TryRemove(fields, out _);
+            return loaded;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        catch (Exception e)
         {
-            plain.Close();
-            var error = new UpstreamTlsConfigurationException(
-                $"DestinationRule {tls.Rules} tls.clientCertificate {tls.ClientCertificate} / tls.privateKey {tls.PrivateKey} cannot be read: {e.Message}", e);
-            if (Reported.TryAdd(error.Message, 0)) (materializer as ActorMaterializer)?.Logger.Error("{0} (connections through it fail until it is fixed)", error.Message);
+            var error = new UpstreamTlsConfigurationException($"{tls.Rules} {fields} cannot be read: {e.Message}", e);
+            if (Reported.TryAdd(fields, error.Message)
+                || (Reported.TryGetValue(fields, out var logged) && logged != error.Message && Reported.TryUpdate(fields, error.Message, logged)))
+                log.Error("{0} (connections through it are refused until it is fixed)", error.Message);
             throw error;
         }
-        var remaining = connectTimeout - System.Diagnostics.Stopwatch.GetElapsedTime(dialStarted);
-        var (inner, shutdownInner) = OpenStream(plain, materializer);
-        var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
+    }
+
+    /// <summary>
+    /// The upstream connection as a TLS session; throws (the caller counts it as a connect failure) when the handshake
+    /// fails. The handshake has what is left of <paramref name="connectTimeout"/> since <paramref name="dialStarted"/>
+    /// (a <see cref="System.Diagnostics.Stopwatch"/> timestamp): one deadline for connect and handshake, as Envoy's.
+    /// <paramref name="plain"/> is this method's from the call on: closed on every failure, else owned by the session.
+    /// </summary>
+    public static async Task<TcpConnection> WrapAsync(TcpConnection plain, UpstreamTls tls, TlsFiles files, string host, byte[]? clearPreamble,
+        IMaterializer materializer, TimeSpan connectTimeout, long dialStarted, CancellationToken cancel)
+    {
+        SslStream? ssl = null;
+        TcpConnection? session = null;
         try
         {
+            var remaining = connectTimeout - System.Diagnostics.Stopwatch.GetElapsedTime(dialStarted);
+            var (inner, shutdownInner) = OpenStream(plain, materializer);
+            ssl = new SslStream(inner, leaveInnerStreamOpen: false);
             // A PROXY header precedes the handshake, unencrypted.
             if (clearPreamble is not null) await inner.WriteAsync(clearPreamble, cancel).ConfigureAwait(false);
             var options = new SslClientAuthenticationOptions
             {
                 TargetHost = tls.Sni ?? host,
-                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(tls, certificate, chain, errors),
+                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(tls, files.Authorities, certificate, chain, errors),
             };
-            if (client is not null) options.ClientCertificates = [client];
+            if (files.Client is { } client) options.ClientCertificates = [client];
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             deadline.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
             try
@@ -75,15 +105,20 @@ internal static class TlsOrigination
             {
                 throw new IOException($"TLS handshake with {plain.Remote} failed: {Innermost(e)}", e);
             }
+            var established = ssl;
+            return session = new TcpConnection(plain.Local, plain.Remote,
+                () => Flow.FromGraph(new StreamStage(established, async () => { await established.ShutdownAsync().ConfigureAwait(false); shutdownInner(); })),
+                established.Dispose, (_, _) => Task.FromException<ByteString>(new InvalidOperationException("a TLS upstream is never read before it is joined")));
         }
-        catch
+        finally
         {
-            await ssl.DisposeAsync().ConfigureAwait(false);
-            throw;
+            // Whatever failed, and wherever: the session's stream owns the connection once it exists, else the connection is closed itself.
+            if (session is null)
+            {
+                if (ssl is not null) await ssl.DisposeAsync().ConfigureAwait(false);
+                else plain.Close();
+            }
         }
-        return new TcpConnection(plain.Local, plain.Remote,
-            () => Flow.FromGraph(new StreamStage(ssl, async () => { await ssl.ShutdownAsync().ConfigureAwait(false); shutdownInner(); })),
-            ssl.Dispose, (_, _) => Task.FromException<ByteString>(new InvalidOperationException("a TLS upstream is never read before it is joined")));
     }
 
     private static string Innermost(Exception e)
@@ -105,15 +140,15 @@ internal static class TlsOrigination
         return (stream, stream.ShutdownSend);
     }
 
-    private static bool Verify(UpstreamTls tls, X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
+    private static bool Verify(UpstreamTls tls, X509Certificate2Collection? authorities, X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
     {
         if (tls.InsecureSkipVerify) return true;
         if (certificate is null) return false;
         var server = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
         // With the intermediates the server sent: caCertificates usually holds only the root.
-        if (tls.CaCertificates is { } caFile)
+        if (authorities is not null)
         {
-            if (!RemotingTls.ChainsTo(server, presented, Authorities(caFile))) return false;
+            if (!RemotingTls.ChainsTo(server, presented, authorities)) return false;
         }
         else if ((errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) != SslPolicyErrors.None) return false;
 
@@ -228,8 +263,11 @@ internal static class TlsOrigination
     }
 }
 
+/// <summary>The files of a DestinationRule's <c>tls</c>, read before dialling: MUTUAL's client certificate, the <c>caCertificates</c> to trust.</summary>
+public readonly record struct TlsFiles(X509Certificate2? Client, X509Certificate2Collection? Authorities);
+
 /// <summary>
-/// A DestinationRule's TLS settings cannot be used on this node (an unreadable client certificate): a configuration
-/// error, so the connection fails but the endpoint is not held responsible (outlier detection does not hear of it).
+/// A DestinationRule's TLS settings cannot be used on this node (an unreadable client certificate or CA file): a configuration
+/// error, so the connection is refused before any upstream is dialled, and no endpoint is held responsible.
 /// </summary>
 public sealed class UpstreamTlsConfigurationException(string message, Exception inner) : Exception(message, inner);

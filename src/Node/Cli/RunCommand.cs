@@ -172,17 +172,31 @@ internal static class RunCommand
         {
             Description = "Gateway listeners expect a PROXY protocol header (v1 or v2) from a load balancer in front, as Istio's gatewayTopology.proxyProtocol does: "
                           + "its source address is the client (for sourceLabels, hashing, the access log); a connection without a valid header is refused (flag DPE). "
+                          + "Only --proxy-protocol-trusted-sources may send it: a connection from any other address is refused (DPE). "
                           + "Default: $AKKAL4_ACCEPT_PROXY_PROTOCOL=true, else akkal4.data-plane.accept-proxy-protocol (off).",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ACCEPT_PROXY_PROTOCOL") is "true" or "1",
+        };
+        var proxyTrusted = new Option<string[]>("--proxy-protocol-trusted-sources")
+        {
+            Description = "The load balancers allowed to send PROXY headers, CIDRs or IPs (comma-separated or repeated; 0.0.0.0/0 trusts every IPv4 client to name any source). "
+                          + "Required with --accept-proxy-protocol: nobody is trusted by default. "
+                          + $"Default: $AKKAL4_PROXY_PROTOCOL_TRUSTED_SOURCES (comma-separated), else {DataPlaneSettings.TrustedSourcesKey}.",
+            DefaultValueFactory = _ => EnvList("AKKAL4_PROXY_PROTOCOL_TRUSTED_SOURCES"),
+            Arity = ArgumentArity.ZeroOrMore,
         };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it. "
             + $"${DataPlaneSettings.TransportVariable}=sockets|akka-streams picks the transport (default: akkal4.data-plane.transport in cluster.hocon, sockets).")
         {
             files, labels, name, seeds, mesh, config, drainTimeout, admin, adminToken, adminCert, adminCertPassword, data, listen, publicHost,
-            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection, acceptProxyProtocol, accessLog, accessLogFormat, logLevel, logFormat,
+            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection, acceptProxyProtocol, proxyTrusted, accessLog, accessLogFormat, logLevel, logFormat,
         };
         command.SetAction(async (parse, cancel) =>
         {
+            // A value given as an option is in the process's command line, which every local user reads (ps, /proc/PID/cmdline).
+            foreach (var (option, variable) in new[] { (adminToken, "AKKAL4_ADMIN_TOKEN"), (tlsPassword, CertCommand.PasswordVariable), (adminCertPassword, "AKKAL4_ADMIN_CERT_PASSWORD"), (journalConnection, "AKKAL4_JOURNAL_CONNECTION") })
+                if (parse.GetResult(option) is { Implicit: false } given
+                    && (option != journalConnection || given.GetValueOrDefault<string?>()?.Contains("password", StringComparison.OrdinalIgnoreCase) == true))
+                    Console.Error.WriteLine($"akkal4: warning: {option.Name} on the command line is readable by every user of this host (ps): give it in ${variable} instead");
             if (!ExplainCommand.TryLabels(parse.GetValue(labels), out var nodeLabels)) return ExitCodes.Usage;
             if (!IPEndPoint.TryParse(parse.GetValue(admin)!, out var adminAddress))
             {
@@ -268,6 +282,13 @@ internal static class RunCommand
             }
             if (Environment.GetEnvironmentVariable(HoconVariable) is { Length: > 0 } fromEnvironment) layers.Add(fromEnvironment);
             if (parse.GetValue(acceptProxyProtocol)) layers.Add("akkal4.data-plane.accept-proxy-protocol = on");
+            var trusted = (parse.GetValue(proxyTrusted) ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+            if (trusted.FirstOrDefault(t => !Actors.Routing.IpNet.TryParse(t, out _)) is { } badSource)
+            {
+                Console.Error.WriteLine($"akkal4: --proxy-protocol-trusted-sources: {Actors.Routing.IpNet.Refusal(badSource)}");
+                return ExitCodes.Usage;
+            }
+            if (trusted.Count > 0) layers.Add($"{DataPlaneSettings.TrustedSourcesKey} = [{string.Join(", ", trusted.Select(t => $"\"{t}\""))}]");
             DataPlaneSettings settings;
             try
             {
@@ -275,7 +296,7 @@ internal static class RunCommand
             }
             catch (Exception e)
             {
-                Console.Error.WriteLine($"akkal4: the settings (--config, ${HoconVariable}) do not parse: {e.Message}");
+                Console.Error.WriteLine($"akkal4: the settings (--config, ${HoconVariable}, flags) are not valid: {e.Message}");
                 return ExitCodes.Usage;
             }
             var transport = settings.Transport;

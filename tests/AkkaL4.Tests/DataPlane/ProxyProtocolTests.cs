@@ -75,7 +75,7 @@ public sealed class ProxyProtocolWorld : IAsyncLifetime
             """);
 
         Acceptor = TestRouter.Start("pp-accept", AkkaL4.Messages.Model.Labels.Of(("istio", "pp-edge")), serveMesh: false,
-            settings: "akkal4.data-plane.accept-proxy-protocol = on");
+            settings: "akkal4.data-plane.accept-proxy-protocol = on\nakkal4.data-plane.proxy-protocol-trusted-sources = [\"127.60.3.0/24\"]");
         await Acceptor.ApplyAsync(1,
             Service("pool", "127.60.3.21", 9000, 9000, "pool"),
             Workload("pod-a", "127.60.3.11", "{app: pool}"),

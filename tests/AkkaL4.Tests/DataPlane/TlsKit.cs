@@ -39,7 +39,8 @@ internal sealed class TestCa : IDisposable
         var san = new SubjectAlternativeNameBuilder();
         foreach (var name in dnsNames) san.AddDnsName(name);
         if (dnsNames.Length > 0) request.CertificateExtensions.Add(san.Build());
-        using var signed = request.Create(Certificate, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), RandomNumberGenerator.GetBytes(12));
+        // Valid as long as the CA (a leaf may not outlive its issuer), however long after the CA it is issued.
+        using var signed = request.Create(Certificate, DateTimeOffset.UtcNow.AddMinutes(-5), Certificate.NotAfter.ToUniversalTime(), RandomNumberGenerator.GetBytes(12));
         using var withKey = signed.CopyWithPrivateKey(key);
         // Through PKCS#12: SslStream wants a key it can hand to OpenSSL, not an ephemeral one.
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
@@ -120,9 +121,12 @@ internal sealed class TlsLineServer : IAsyncDisposable
         _loop = new AcceptLoop(address, client => Serve(client, name, certificate, clientCa));
 
     public int Handshakes;
+    /// <summary>Connections accepted, handshake or not.</summary>
+    public int Accepted;
 
     private async Task Serve(TcpClient client, string name, X509Certificate2 certificate, TestCa? clientCa)
     {
+        Interlocked.Increment(ref Accepted);
         using var _ = client;
         try
         {

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Akka.IO;
-using Akka.Streams.Dsl;
+using Akka.Event;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Actors.Routing;
@@ -10,27 +9,60 @@ using AkkaL4.Actors.Routing;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
-/// TLS origination's failures that are not the endpoint's: an unreadable client certificate is a configuration error,
-/// and the connect timeout is one deadline for connect and handshake. Addresses: 127.140.1.x.
+/// TLS origination's failures: an unreadable client certificate is a configuration error (not the endpoint's), every
+/// failed handshake closes its connection, and the connect timeout is one deadline for connect and handshake. Addresses: 127.140.1.x.
 /// </summary>
 public sealed class TlsOriginationTests
 {
     private static UpstreamTls Mutual(string certificate, string key) =>
-        new("MUTUAL", null, certificate, key, null, AkkaL4.Messages.Model.Seq<string>.Empty, InsecureSkipVerify: true) { Rules = "data/db-tls" };
+        new("MUTUAL", null, certificate, key, null, AkkaL4.Messages.Model.Seq<string>.Empty, InsecureSkipVerify: true) { Rules = "DestinationRule/data/db-tls" };
 
-    [Fact]
-    public async Task A_missing_client_certificate_fails_the_connection_as_a_configuration_error_not_an_endpoint_failure()
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("")] // not an IOException: ArgumentException, once let through with the connection left open
+    public void An_unreadable_client_certificate_is_a_configuration_error_not_an_endpoint_failure(string name)
     {
-        var closed = false;
-        var plain = new TcpConnection(IPEndPoint.Parse("127.140.1.1:1"), IPEndPoint.Parse("127.140.1.2:2"),
-            () => throw new InvalidOperationException("not joined"), () => closed = true, (_, _) => Task.FromResult(ByteString.Empty));
-        var missing = Path.Combine(Path.GetTempPath(), $"akkal4-missing-{Guid.NewGuid():N}.pem");
-        var e = await Assert.ThrowsAsync<UpstreamTlsConfigurationException>(() =>
-            TlsOrigination.WrapAsync(plain, Mutual(missing, missing), "db.example.com", null, null!, TimeSpan.FromSeconds(10), Stopwatch.GetTimestamp(), default));
-        Assert.Contains("DestinationRule data/db-tls tls.clientCertificate " + missing, e.Message);
-        Assert.True(closed, "the connection is closed");
+        var path = name.Length == 0 ? "" : Path.Combine(Path.GetTempPath(), $"akkal4-missing-{Guid.NewGuid():N}.pem");
+        var e = Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(Mutual(path, path), NoLogger.Instance));
+        Assert.Contains($"DestinationRule/data/db-tls tls.clientCertificate {path} / tls.privateKey {path} cannot be read", e.Message);
         Assert.True(LocalFailure.Is(e), "not counted against the endpoint");
         Assert.False(LocalFailure.Is(new SocketException((int)SocketError.ConnectionRefused)), "a refused connect is the endpoint's");
+    }
+
+    /// <summary>Upstreams that break the handshake in different ways; each must see its connection closed.</summary>
+    public static TheoryData<string> Breakages => ["garbage", "close mid-handshake", "caller cancels"];
+
+    [Theory]
+    [MemberData(nameof(Breakages))]
+    public async Task A_failed_handshake_closes_the_upstream_connection_whatever_the_failure(string breakage)
+    {
+        using var upstream = new TcpListener(IPEndPoint.Parse("127.140.1.4:0"));
+        upstream.Start();
+        var plain = await new SocketTransport().ConnectAsync(upstream.LocalEndpoint, new ConnectOptions(TimeSpan.FromSeconds(5), null), default);
+        using var accepted = await upstream.AcceptSocketAsync();
+        using var cancel = new CancellationTokenSource();
+        var handshake = TlsOrigination.WrapAsync(plain, new UpstreamTls("SIMPLE", null, null, null, null, AkkaL4.Messages.Model.Seq<string>.Empty, InsecureSkipVerify: true),
+            default, "db.example.com", null, null!, TimeSpan.FromMinutes(5), Stopwatch.GetTimestamp(), cancel.Token);
+
+        // The ClientHello arrives first, whatever happens next.
+        var buffer = new byte[64 * 1024];
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Assert.True(await accepted.ReceiveAsync(buffer, SocketFlags.None, patience.Token) > 0, "no ClientHello");
+        switch (breakage)
+        {
+            case "garbage": await accepted.SendAsync("HTTP/1.1 400 Bad Request\r\n\r\n"u8.ToArray(), SocketFlags.None); break;
+            case "close mid-handshake": accepted.Shutdown(SocketShutdown.Send); break;
+            default: await cancel.CancelAsync(); break;
+        }
+        await Assert.ThrowsAnyAsync<Exception>(() => handshake);
+
+        Assert.True(plain.Socket!.SafeHandle.IsClosed, "the upstream socket is closed");
+        // And the upstream sees it end: nothing more, then end of stream (or a reset).
+        try
+        {
+            while (await accepted.ReceiveAsync(buffer, SocketFlags.None, patience.Token) > 0) { }
+        }
+        catch (SocketException) { }
     }
 
     [Fact]
@@ -46,7 +78,7 @@ public sealed class TlsOriginationTests
         var dialStarted = Stopwatch.GetTimestamp() - (long)((timeout.TotalSeconds - 0.5) * Stopwatch.Frequency);
         var clock = Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<TimeoutException>(() => TlsOrigination.WrapAsync(plain,
-            new UpstreamTls("SIMPLE", null, null, null, null, AkkaL4.Messages.Model.Seq<string>.Empty, InsecureSkipVerify: true), "db.example.com", null, null!, timeout, dialStarted, default));
+            new UpstreamTls("SIMPLE", null, null, null, null, AkkaL4.Messages.Model.Seq<string>.Empty, InsecureSkipVerify: true), default, "db.example.com", null, null!, timeout, dialStarted, default));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the handshake waited {clock.Elapsed} of a connect timeout already nearly spent");
         Assert.Contains("timed out after 00:01:00", e.Message);
     }

@@ -99,13 +99,16 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
 
         private bool _reset;
 
-        public Logic(SocketStage stage, Socket socket) : base(stage.Shape)
+        // The port counts, not the shape: that constructor makes a LogSource and a string per stage, held while the connection lives.
+        public Logic(SocketStage stage, Socket socket) : base(1, 1)
         {
             _stage = stage;
             _socket = socket;
             SetHandler(stage._in, (IInHandler)this);
             SetHandler(stage._out, (IOutHandler)this);
         }
+
+        protected override object LogSource => Akka.Event.LogSource.Create("socket");
 
         public override void PreStart()
         {

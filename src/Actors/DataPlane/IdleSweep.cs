@@ -1,0 +1,100 @@
+namespace AkkaL4.Actors.DataPlane;
+
+/// <summary>
+/// The idle timeouts of a node's relays, as one periodic sweep instead of a scheduler registration per
+/// connection (a stage timer was ~480 bytes held by every idle connection, measured in bench/README.md).
+/// A relay registers while it runs and stamps <see cref="IIdle.LastActivity"/> as bytes pass; the sweep
+/// reads the stamps and asks each relay that looks idle to <see cref="IIdle.Expire"/>, which checks again on
+/// the relay's own thread, so a timeout never fires early. It fires at most one period late: a quarter of the
+/// shortest idle timeout registered, between <see cref="MinPeriod"/> and <see cref="MaxPeriod"/>.
+/// </summary>
+internal sealed class IdleSweep
+{
+    public static readonly TimeSpan MinPeriod = TimeSpan.FromMilliseconds(50);
+    public static readonly TimeSpan MaxPeriod = TimeSpan.FromSeconds(1);
+
+    /// <summary>A relay with an idle timeout.</summary>
+    public interface IIdle
+    {
+        /// <summary><see cref="Environment.TickCount64"/> when bytes last passed.</summary>
+        long LastActivity { get; }
+        long IdleTimeoutMs { get; }
+        /// <summary>Where it is in the sweep's table (kept by the sweep).</summary>
+        int SweepSlot { get; set; }
+        /// <summary>Called from the sweep's thread: end the relay if it is still idle.</summary>
+        void Expire();
+    }
+
+    private readonly object _gate = new();
+    private readonly Timer _timer;
+    private IIdle?[] _entries = [];
+    private int _count;
+    /// <summary>The period the timer is armed with; zero while it is not.</summary>
+    private long _armedMs;
+
+    public IdleSweep() => _timer = new Timer(static s => ((IdleSweep)s!).Sweep(), this, Timeout.Infinite, Timeout.Infinite);
+
+    /// <summary>How many relays are registered.</summary>
+    public int Count
+    {
+        get { lock (_gate) return _count; }
+    }
+
+    public void Add(IIdle relay)
+    {
+        lock (_gate)
+        {
+            if (_count == _entries.Length) Array.Resize(ref _entries, Math.Max(64, 2 * _count));
+            relay.SweepSlot = _count;
+            _entries[_count++] = relay;
+            var period = PeriodFor(relay.IdleTimeoutMs);
+            if (_armedMs == 0 || period < _armedMs) Arm(period);
+        }
+    }
+
+    public void Remove(IIdle relay)
+    {
+        lock (_gate)
+        {
+            var slot = relay.SweepSlot;
+            if (slot < 0 || slot >= _count || !ReferenceEquals(_entries[slot], relay)) return;
+            var last = _entries[--_count]!;
+            _entries[slot] = last;
+            last.SweepSlot = slot;
+            _entries[_count] = null;
+            relay.SweepSlot = -1;
+            // Give back the table a burst of connections grew.
+            if (_entries.Length > 1024 && _count < _entries.Length / 4) Array.Resize(ref _entries, _entries.Length / 2);
+        }
+    }
+
+    private void Sweep()
+    {
+        List<IIdle>? expired = null;
+        lock (_gate)
+        {
+            var now = Environment.TickCount64;
+            var shortest = long.MaxValue;
+            for (var i = 0; i < _count; i++)
+            {
+                var relay = _entries[i]!;
+                var idle = relay.IdleTimeoutMs;
+                shortest = Math.Min(shortest, idle);
+                if (now - relay.LastActivity >= idle) (expired ??= []).Add(relay);
+            }
+            _armedMs = 0;
+            if (_count > 0) Arm(PeriodFor(shortest));
+        }
+        // Outside the lock: a relay's Expire posts to its own thread, which may be removing it meanwhile.
+        if (expired is not null)
+            foreach (var relay in expired) relay.Expire();
+    }
+
+    private void Arm(long periodMs)
+    {
+        _armedMs = periodMs;
+        _timer.Change(periodMs, Timeout.Infinite);
+    }
+
+    private static long PeriodFor(long idleMs) => Math.Clamp(idleMs / 4, (long)MinPeriod.TotalMilliseconds, (long)MaxPeriod.TotalMilliseconds);
+}

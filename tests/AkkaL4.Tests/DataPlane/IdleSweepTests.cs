@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using AkkaL4.Actors.DataPlane;
+using static AkkaL4.Tests.DataPlane.Kit;
+
+namespace AkkaL4.Tests.DataPlane;
+
+/// <summary>
+/// The idle timeout as one sweep per node (<see cref="IdleSweep"/>): it fires for a silent relay, never for one whose
+/// bytes flow in either direction, and never early. Addresses: 127.130.1.x.
+/// </summary>
+public sealed class IdleSweepTests
+{
+    private sealed class FakeRelay(long lastActivity, long idleMs) : IdleSweep.IIdle
+    {
+        private int _expired;
+        public long LastActivity { get; set; } = lastActivity;
+        public long IdleTimeoutMs => idleMs;
+        public int SweepSlot { get; set; } = -1;
+        public int Expired => Volatile.Read(ref _expired);
+        public void Expire() => Interlocked.Increment(ref _expired);
+    }
+
+    [Fact]
+    public async Task The_sweep_asks_only_registered_relays_idle_past_their_timeout_to_expire()
+    {
+        var sweep = new IdleSweep();
+        var now = Environment.TickCount64;
+        var stale = new FakeRelay(now - 10_000, 100);
+        var active = new FakeRelay(now + 3_600_000, 100); // bytes "just now", for the whole test
+        var removed = new FakeRelay(now - 10_000, 100);
+        var slow = new FakeRelay(now - 10_000, 3_600_000); // silent, but not for an hour yet
+        sweep.Add(stale);
+        sweep.Add(active);
+        sweep.Add(removed);
+        sweep.Add(slow);
+        sweep.Remove(removed);
+        Assert.Equal(-1, removed.SweepSlot);
+
+        // Several sweeps have run once the stale one was asked three times (each sweep asks it once).
+        await EventuallyAsync(() => stale.Expired >= 3, "the stale relay asked to expire by three sweeps");
+        Assert.Equal(0, active.Expired);
+        Assert.Equal(0, removed.Expired);
+        Assert.Equal(0, slow.Expired);
+        Assert.Equal(3, sweep.Count);
+    }
+
+    [Fact]
+    public void Removing_in_any_order_keeps_the_table_consistent()
+    {
+        var sweep = new IdleSweep();
+        var relays = Enumerable.Range(0, 3000).Select(_ => new FakeRelay(Environment.TickCount64, 3_600_000)).ToList();
+        relays.ForEach(sweep.Add);
+        var random = new Random(15);
+        var gone = relays.OrderBy(_ => random.Next()).Take(2500).ToList();
+        foreach (var relay in gone) sweep.Remove(relay);
+        foreach (var relay in gone) sweep.Remove(relay); // twice is harmless
+        Assert.Equal(500, sweep.Count);
+        Assert.All(gone, r => Assert.Equal(-1, r.SweepSlot));
+        var kept = relays.Except(gone).ToList();
+        Assert.Equal(Enumerable.Range(0, 500), kept.Select(r => r.SweepSlot).Order());
+        kept.ForEach(sweep.Remove);
+        Assert.Equal(0, sweep.Count);
+    }
+
+    /// <summary>
+    /// An upstream that, per connection, does what the first line says: "push" writes a line every 100 ms (bytes only
+    /// towards the client), "sink" reads (bytes only from the client) and answers "got N" to "end", "quiet" only reads.
+    /// </summary>
+    private sealed class Upstream : IAsyncDisposable
+    {
+        private readonly TcpListener _listener;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _accepting;
+
+        public Upstream(string ip, int port)
+        {
+            _listener = new TcpListener(At(ip, port));
+            _listener.Start();
+            _accepting = Task.Run(async () =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                    _ = Task.Run(() => ServeAsync(client));
+                }
+            });
+        }
+
+        private async Task ServeAsync(TcpClient client)
+        {
+            using var _ = client;
+            var stream = client.GetStream();
+            using var reader = new StreamReader(stream, Encoding.ASCII);
+            try
+            {
+                var mode = await reader.ReadLineAsync(_stop.Token);
+                if (mode == "push")
+                {
+                    for (var i = 0; ; i++)
+                    {
+                        await stream.WriteAsync(Encoding.ASCII.GetBytes($"tick {i}\n"), _stop.Token);
+                        await Task.Delay(100, _stop.Token);
+                    }
+                }
+                var lines = 0;
+                while (await reader.ReadLineAsync(_stop.Token) is { } line)
+                {
+                    if (line == "end") await stream.WriteAsync(Encoding.ASCII.GetBytes($"got {lines}\n"), _stop.Token);
+                    else lines++;
+                }
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or SocketException)
+            {
+                // The relay closed it, or the test is over.
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            try { await _accepting; } catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
+        }
+    }
+
+    [Fact]
+    public async Task Idle_timeout_closes_the_silent_connection_and_not_those_with_bytes_one_way_only()
+    {
+        const string client = "127.130.1.30";
+        var idle = TimeSpan.FromSeconds(2);
+        await using var pod = new Upstream("127.130.1.11", 9000);
+        await using var router = TestRouter.Start("idle-sweep");
+        await router.ApplyAsync(1,
+            Service("sweep", "127.130.1.1", 19000, 9000, "sweep"),
+            Workload("sweep-pod", "127.130.1.11", "{app: sweep}"),
+            """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: sweep, namespace: default}
+            spec:
+              host: sweep
+              trafficPolicy: {connectionPool: {tcp: {idleTimeout: 2s}}}
+            """);
+        var service = At("127.130.1.1", 19000);
+
+        await using var quiet = await TestClient.ConnectAsync(client, service);
+        await using var pushed = await TestClient.ConnectAsync(client, service);
+        await using var sending = await TestClient.ConnectAsync(client, service);
+        await pushed.SendLineAsync("push");
+        await sending.SendLineAsync("sink");
+        await quiet.SendLineAsync("quiet");
+        var silent = Stopwatch.StartNew();
+        var closing = quiet.ReadToCloseAsync(TimeSpan.FromSeconds(30));
+
+        // Bytes only towards the client on one, only from it on the other, paced by the upstream's 100 ms ticks, for
+        // one and a half times the idle timeout and until the silent one has been closed.
+        var active = Stopwatch.StartNew();
+        var sent = 0;
+        for (var i = 0; active.Elapsed < 1.5 * idle || !closing.IsCompleted; i++)
+        {
+            Assert.Equal($"tick {i}", await WithinAsync(pushed.ReadLineAsync(), "the next tick"));
+            await sending.SendLineAsync($"line {i}");
+            sent++;
+            Assert.True(active.Elapsed < TimeSpan.FromSeconds(30), "the silent connection was never closed");
+        }
+
+        var end = await closing;
+        Assert.True(end.NoData, $"unexpected data '{end.Text}'");
+        Assert.False(end.Reset, "an idle connection is closed with a FIN");
+        Assert.True(silent.Elapsed >= idle - TimeSpan.FromMilliseconds(100), $"closed after only {silent.Elapsed} of silence");
+        var entry = await router.Log.ForAsync(quiet.Id);
+        Assert.StartsWith("idle for", entry.Detail);
+
+        // Both active ones still relay, each way.
+        Assert.StartsWith("tick ", await WithinAsync(pushed.ReadLineAsync(), "a tick after the silent one closed"));
+        await sending.SendLineAsync("end");
+        Assert.Equal($"got {sent}", await WithinAsync(sending.ReadLineAsync(), "the sink's count"));
+        Assert.Equal(1, router.Metrics["envoy_tcp_idle_timeout"]);
+    }
+}
