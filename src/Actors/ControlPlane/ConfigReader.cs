@@ -105,7 +105,7 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
             });
             Receive<Poll>(_ => read.Ask(_routeTables, Self));
             Receive<Expired>(_ => Finish(new Status.Failure(new ConfigNotReadableException(
-                $"revision {index.Revision} is not yet readable after {EntityPatience.TotalSeconds:0}s: namespaces {read.Waiting()}"))));
+                $"revision {index.Revision} is not yet readable after {EntityPatience.TotalSeconds:0}s: {read.Waiting()}"))));
             ReceiveAny(_ => { });
         });
         read.Ask(_routeTables, Self);

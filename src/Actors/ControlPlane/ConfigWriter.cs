@@ -301,10 +301,10 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         });
         Command<SendAgain>(_ =>
         {
-            _log.Warning("config writer: recovering revision {0}, still waiting for the route tables of namespaces {1}", _journalRevision, read.Waiting());
+            _log.Warning("config writer: recovering revision {0}, still waiting for the route tables of {1}", _journalRevision, read.Waiting());
             Ask();
         });
-        string Recovering() => $"config writer recovering revision {_journalRevision}: waiting for namespaces {read.Waiting()}";
+        string Recovering() => $"config writer recovering revision {_journalRevision}: waiting for {read.Waiting()}";
         Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
         Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
         Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(Recovering())));

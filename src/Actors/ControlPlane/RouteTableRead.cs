@@ -62,7 +62,7 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
     public string Waiting()
     {
         var missing = _wanted.Keys.Where(ns => !_read.ContainsKey(ns)).Order(StringComparer.Ordinal).ToList();
-        return string.Join(", ", missing.Take(5).Select(ns => $"{ns} ({_why.GetValueOrDefault(ns, "its route table did not answer; its node may be unreachable")})"))
+        return string.Join(", ", missing.Take(5).Select(ns => $"namespace {ns} ({_why.GetValueOrDefault(ns, "its route table did not answer; its node may be unreachable")})"))
                + (missing.Count > 5 ? $" and {missing.Count - 5} more" : "");
     }
 

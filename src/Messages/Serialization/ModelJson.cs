@@ -69,6 +69,9 @@ public static class ModelJson
     /// </summary>
     public static string Hash(IReadOnlyList<Resource> resources) => Hash(resources, out _);
 
+    /// <summary>The size of <paramref name="resources"/> as the cluster's JSON (before gzip).</summary>
+    public static int Size(IReadOnlyList<Resource> resources) => JsonSerializer.SerializeToUtf8Bytes(resources, Options).Length;
+
     /// <param name="bytes">The content's size as JSON.</param>
     public static string Hash(IReadOnlyList<Resource> resources, out int bytes)
     {

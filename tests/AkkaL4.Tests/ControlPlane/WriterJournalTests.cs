@@ -222,12 +222,12 @@ public class WriterJournalTests
 
             await using var restarted = await StartNodeAsync("rt-read", data);
             await InForceAsync(restarted, 1);
-            // The node routes by its own copy; what is stored is what the entity holds.
+            // The node routes by its own copy; a GET reads the entities: rt-other as stored, rt-read refused, as its
+            // content is no longer what its hash says (never served as the writer's).
             Assert.Contains(restarted.Routes.Current.Listeners, l => l.Address.ToString() == "127.100.1.1:19000");
-            var stored = ManifestEncoder.ToYaml((await ReadAsync(restarted, ns: "rt-read")).Resources);
-            Assert.Contains("127.100.1.9", stored);
-            Assert.DoesNotContain("127.100.1.1", stored);
-            Assert.Contains("127.100.1.2", ManifestEncoder.ToYaml((await ReadAsync(restarted)).Resources));
+            Assert.Contains("127.100.1.2", ManifestEncoder.ToYaml((await ReadAsync(restarted, ns: "rt-other")).Resources));
+            var refused = await Assert.ThrowsAsync<ConfigNotReadableException>(() => ReadAsync(restarted, ns: "rt-read"));
+            Assert.Contains("namespace rt-read (its route table's revision 1 does not read back", refused.Message);
         }
         finally
         {
