@@ -32,7 +32,7 @@ public sealed class ConnectAttemptTests
     {
         var closed = 0;
         var at = new IPEndPoint(IPAddress.Loopback, 1);
-        var connection = new TcpConnection(at, at, () => Flow.Create<ByteString>(), () => closed++, (_, _) => Task.FromResult(ByteString.Empty));
+        var connection = new TcpConnection(at, at, () => Flow.Create<ByteString>(), () => closed++, (_, _) => ValueTask.FromResult(0));
         return (connection, () => closed);
     }
 
