@@ -26,7 +26,7 @@ COPY deploy/docker-entrypoint.sh deploy/healthcheck.sh /usr/local/bin/
 COPY examples /etc/akkal4/examples
 # The official .NET images' non-root user (uid 1654, also made by deploy/offline-images.sh); the data
 # directory is the container's own (no volume: a replica's last-known-good is rebuilt from the cluster).
-RUN mkdir -p /var/lib/akkal4 && chown 1654:1654 /var/lib/akkal4
+RUN mkdir -p -m 700 /var/lib/akkal4 && chown 1654:1654 /var/lib/akkal4
 USER 1654
 # Every `akkal4 run` option has an AKKAL4_* variable (see `akkal4 run --help`); these suit a container.
 ENV AKKAL4_DATA=/var/lib/akkal4

@@ -16,6 +16,9 @@ namespace AkkaL4.Bench;
 /// The same client and echo server run N connections directly too, and the node sits idle for as long as the
 /// relayed run took; both are subtracted, so what remains is the node's cost per connection. Allocation
 /// sampling (the runtime's AllocationTick event, one sample per ~100 KB) names the types that make it up.
+/// <c>alloc N proxy</c>: each connection starts with a PROXY v1 header, read on a gateway listener of a node run with
+/// accept-proxy-protocol; <c>alloc N tls</c>: each starts with a TLS ClientHello of 517 bytes (a browser's size, SNI
+/// echo.example.com), read on a mesh port with a tls rule; the echo answers the hello's bytes instead of the 64 B.
 /// Addresses: 127.90.1.x (the perf block).
 /// </summary>
 internal static class Allocations
@@ -23,15 +26,30 @@ internal static class Allocations
     private static readonly IPEndPoint Vip = new(IPAddress.Parse("127.90.1.1"), 9000);
     private static readonly IPEndPoint Echo = new(IPAddress.Parse("127.90.1.2"), 9000);
     private static readonly IPAddress Client = IPAddress.Parse("127.90.1.3");
+    private static readonly IPEndPoint Edge = new(IPAddress.Parse("127.90.1.4"), 9000);
 
     public static int Run(string[] args)
     {
         var n = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5000;
+        var mode = args.Length > 1 ? args[1] : "plain";
+        var first = mode switch
+        {
+            "plain" => [],
+            "proxy" => "PROXY TCP4 10.0.0.1 127.90.1.1 40000 9000\r\n"u8.ToArray(),
+            "tls" => SyntheticHello("echo.example.com", 517),
+            _ => throw new ArgumentException($"alloc mode '{mode}': plain, proxy or tls"),
+        };
+        var message = mode == "tls" ? first : new byte[64];
         var output = Console.Out;
         // The access log is formatted as in production, then dropped (the node writes to Console.Out).
         Console.SetOut(TextWriter.Null);
         using var echo = new EchoServer(Echo);
-        var node = RouterNode.Start(new RouterNodeOptions { Name = "alloc", Overrides = "akka.loglevel = INFO\nakka.stdout-loglevel = ERROR" });
+        var node = RouterNode.Start(new RouterNodeOptions
+        {
+            Name = "alloc",
+            Labels = AkkaL4.Messages.Model.Labels.Of(("istio", "alloc-gw")),
+            Overrides = "akka.loglevel = INFO\nakka.stdout-loglevel = ERROR" + (mode == "proxy" ? $"\nakkal4.data-plane.accept-proxy-protocol = on\nakkal4.data-plane.proxy-protocol-trusted-sources = [\"{Client}\"]" : ""),
+        });
         try
         {
             var report = ConfigCheck.Check([("<alloc>", $$"""
@@ -50,7 +68,42 @@ internal static class Allocations
                 spec:
                   address: {{Echo.Address}}
                   labels: {app: echo}
-                """)]);
+                """ + mode switch
+            {
+                "proxy" => $$"""
+
+                    ---
+                    apiVersion: networking.istio.io/v1
+                    kind: Gateway
+                    metadata: {name: alloc-gw, namespace: default}
+                    spec:
+                      selector: {istio: alloc-gw}
+                      servers: [{port: {number: {{Edge.Port}}, name: tcp, protocol: TCP}, bind: {{Edge.Address}}, hosts: ['*']}]
+                    ---
+                    apiVersion: networking.istio.io/v1
+                    kind: VirtualService
+                    metadata: {name: edge, namespace: default}
+                    spec:
+                      hosts: ['*']
+                      gateways: [alloc-gw]
+                      tcp:
+                      - route:
+                        - destination:
+                            host: echo
+                            port: {number: {{Vip.Port}}}
+                    """,
+                "tls" => """
+
+                    ---
+                    apiVersion: networking.istio.io/v1
+                    kind: VirtualService
+                    metadata: {name: by-sni, namespace: default}
+                    spec:
+                      hosts: [echo, echo.example.com]
+                      tls: [{match: [{sniHosts: [echo.example.com]}], route: [{destination: {host: echo}}]}]
+                    """,
+                _ => "",
+            })]);
             if (!report.Ok) throw new InvalidOperationException(string.Join("; ", report.Errors));
             node.Apply(report.Resources.ToList(), 1);
             node.WaitForListenersAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
@@ -58,24 +111,25 @@ internal static class Allocations
             var tap = node.System.ActorOf(Props.Create(() => new Counter(() => Interlocked.Increment(ref finished))));
             node.System.EventStream.Subscribe(tap, typeof(AccessLogEntry));
 
+            var target = mode == "proxy" ? Edge : Vip;
             // Warm-up: JIT, pools, the first connection's one-time costs.
-            Connections(Vip, n / 5 + 100, echo);
-            Connections(Echo, n / 5 + 100, echo);
+            Connections(target, n / 5 + 100, echo, first, message);
+            Connections(Echo, n / 5 + 100, echo, message, message);
             WaitFor(() => Interlocked.Read(ref finished) == n / 5 + 100);
 
-            var direct = Measure(() => Connections(Echo, n, echo));
+            var direct = Measure(() => Connections(Echo, n, echo, message, message));
             var before = Interlocked.Read(ref finished);
             using var sampler = new AllocationSampler();
             var relayed = Measure(() =>
             {
-                Connections(Vip, n, echo);
+                Connections(target, n, echo, first, message);
                 WaitFor(() => Interlocked.Read(ref finished) == before + n);
             });
             sampler.Dispose();
             var idle = Measure(() => Thread.Sleep(relayed.Elapsed));
 
             var perConnection = (relayed.Bytes - direct.Bytes - idle.Bytes) / (double)n;
-            output.WriteLine($"result mode=alloc connections={n} bytes_per_conn={perConnection:F0} relayed_bytes={relayed.Bytes} direct_bytes={direct.Bytes} " +
+            output.WriteLine($"result mode=alloc/{mode} connections={n} bytes_per_conn={perConnection:F0} relayed_bytes={relayed.Bytes} direct_bytes={direct.Bytes} " +
                              $"idle_bytes={idle.Bytes} relayed_s={relayed.Elapsed.TotalSeconds:F2} gen0={relayed.Gen0} gen1={relayed.Gen1} gen2={relayed.Gen2}");
             output.WriteLine($"# {n} connections relayed: {perConnection:N0} bytes allocated per connection by the node " +
                              $"(through the node {relayed.Bytes / (double)n:N0} B/conn, client and echo alone {direct.Bytes / (double)n:N0}, " +
@@ -90,6 +144,30 @@ internal static class Allocations
             node.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Console.SetOut(output);
         }
+    }
+
+    /// <summary>
+    /// A ClientHello as a browser's is laid out (TLS 1.2 record, random, session id, suites, SNI), padded (RFC 7685) to
+    /// <paramref name="size"/> bytes in all.
+    /// </summary>
+    private static byte[] SyntheticHello(string sni, int size)
+    {
+        var name = System.Text.Encoding.ASCII.GetBytes(sni);
+        var body = new List<byte> { 3, 3 };
+        body.AddRange(new byte[32]);
+        body.Add(32);
+        body.AddRange(new byte[32]);
+        body.AddRange(new byte[] { 0, 4, 0x13, 0x01, 0x13, 0x02, 1, 0 });
+        var sniExtension = new List<byte> { 0, 0, 0, (byte)(name.Length + 5), 0, (byte)(name.Length + 3), 0, 0, (byte)name.Length };
+        sniExtension.AddRange(name);
+        var padding = size - 5 - 4 - body.Count - 2 - sniExtension.Count - 4;
+        var extensions = new List<byte>(sniExtension) { 0, 21, (byte)(padding >> 8), (byte)padding };
+        extensions.AddRange(new byte[padding]);
+        body.AddRange(new[] { (byte)(extensions.Count >> 8), (byte)extensions.Count });
+        body.AddRange(extensions);
+        var hello = new List<byte> { 22, 3, 1, (byte)((body.Count + 4) >> 8), (byte)(body.Count + 4), 1, 0, (byte)(body.Count >> 8), (byte)body.Count };
+        hello.AddRange(body);
+        return hello.ToArray();
     }
 
     private sealed record Measurement(long Bytes, TimeSpan Elapsed, int Gen0, int Gen1, int Gen2);
@@ -117,11 +195,14 @@ internal static class Allocations
         }
     }
 
-    /// <summary>N connections, one at a time: connect, 64 B, its echo, close with RST.</summary>
-    private static void Connections(IPEndPoint target, int n, EchoServer echo)
+    /// <summary>
+    /// N connections, one at a time: connect, <paramref name="send"/> (the preamble, if any, then 64 B; or the ClientHello
+    /// alone), the echo of <paramref name="echoed"/> (what reaches the upstream), close with RST.
+    /// </summary>
+    private static void Connections(IPEndPoint target, int n, EchoServer echo, byte[] first, byte[] echoed)
     {
-        var message = new byte[64];
-        var response = new byte[64];
+        var message = first.Length == 0 || first == echoed ? echoed : [.. first, .. echoed];
+        var response = new byte[echoed.Length];
         var closedBefore = echo.Closed;
         for (var i = 0; i < n; i++)
         {

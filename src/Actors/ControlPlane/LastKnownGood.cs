@@ -28,9 +28,9 @@ public sealed class LastKnownGood(string directory)
     /// <summary>Keeps <see cref="Format"/>'s text as it is.</summary>
     public void Save(string formatted)
     {
-        Directory.CreateDirectory(directory);
+        PrivateFiles.CreateDirectory(directory);
         var temp = Path + ".tmp";
-        File.WriteAllText(temp, formatted);
+        PrivateFiles.WriteAllText(temp, formatted);
         File.Move(temp, Path, overwrite: true);
     }
 

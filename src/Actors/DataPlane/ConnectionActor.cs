@@ -42,7 +42,8 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>What the reading state waits for next.</summary>
     private enum Expect { ProxyHeader, ClientHello }
 
-    private sealed record PreambleRead(ByteString? Bytes, Exception? Failure);
+    /// <summary>A read of the preamble ended: <paramref name="Count"/> bytes more in the buffer (0: the client closed), or a failure.</summary>
+    private sealed record PreambleRead(int Count, Exception? Failure);
     private sealed record PreambleTimedOut;
     private sealed record Connected(TcpConnection Upstream);
     private sealed record ConnectFailed(Exception Cause);
@@ -120,7 +121,11 @@ public sealed class ConnectionActor : UntypedActor
 
     // The reading state: what arrived so far, the part of it that was a PROXY header (not relayed), and what it told.
     private Expect _expect;
+    /// <summary>The one buffer reads land in: it starts at <see cref="FirstRead"/> and doubles only when a read filled it.</summary>
     private byte[] _preamble = [];
+    /// <summary>Enough for a PROXY header and most ClientHellos (one with a post-quantum key share is about 1.8 KB) in one read.</summary>
+    private const int FirstRead = 2048;
+    private ClientHello.Progress _hello;
     private int _preambleLength;
     private int _proxyHeaderLength;
     private CancellationTokenSource? _reading;
@@ -160,7 +165,7 @@ public sealed class ConnectionActor : UntypedActor
             case (State.Reading, PreambleRead read): OnPreambleRead(read); break;
             case (State.Reading, PreambleTimedOut): OnPreambleTimedOut(); break;
             // A read that completed as the preamble timed out: its bytes still go upstream first.
-            case (State.Dialling, PreambleRead { Bytes: { IsEmpty: false } late }): Keep(late); break;
+            case (State.Dialling, PreambleRead { Count: > 0 } late): _preambleLength += late.Count; break;
             case (State.Dialling, PreambleRead): break;
             // The router's answer to a PickUpstream: picked (and reserved) here, so a stopped connection reserves nothing.
             case (State.Dialling, ClusterPicker picker): Picked(picker.Pick(LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried)); break;
@@ -235,14 +240,25 @@ public sealed class ConnectionActor : UntypedActor
 
     private void ReadMore()
     {
-        var cancel = _reading = new CancellationTokenSource();
-        var self = Self;
-        var room = _expect == Expect.ProxyHeader ? ProxyProtocol.MaxV2 : _settings.MaxClientHello;
-        _accepted.ReceiveAsync(Math.Max(1, room - _preambleLength + _proxyHeaderLength), cancel.Token).ContinueWith(t =>
+        var limit = _expect == Expect.ProxyHeader ? ProxyProtocol.MaxV2 : _proxyHeaderLength + _settings.MaxClientHello;
+        if (_preambleLength == _preamble.Length)
+            Array.Resize(ref _preamble, Math.Max(_preambleLength + 1, Math.Min(Math.Max(2 * _preambleLength, FirstRead), limit)));
+        var into = _preamble.AsMemory(_preambleLength, Math.Max(1, Math.Min(limit, _preamble.Length) - _preambleLength));
+        _reading = new CancellationTokenSource();
+        _ = ReceiveAsync(Self, _accepted, into, _reading);
+    }
+
+    /// <summary>One read into the preamble's buffer, told to the actor; nothing is told once the read was cancelled.</summary>
+    private static async Task ReceiveAsync(IActorRef self, TcpConnection accepted, Memory<byte> into, CancellationTokenSource cancel)
+    {
+        try
         {
-            if (t.IsCompletedSuccessfully) self.Tell(new PreambleRead(t.Result, null));
-            else if (!cancel.IsCancellationRequested) self.Tell(new PreambleRead(null, t.Exception?.GetBaseException()));
-        }, TaskContinuationOptions.ExecuteSynchronously);
+            self.Tell(new PreambleRead(await accepted.ReceiveAsync(into, cancel.Token).ConfigureAwait(false), null));
+        }
+        catch (Exception e)
+        {
+            if (!cancel.IsCancellationRequested) self.Tell(new PreambleRead(0, e));
+        }
     }
 
     private void OnPreambleRead(PreambleRead read)
@@ -254,8 +270,7 @@ public sealed class ConnectionActor : UntypedActor
             Refuse(flag, $"the client's connection failed before {what}: {failure.Message}", null);
             return;
         }
-        var bytes = read.Bytes!;
-        if (bytes.IsEmpty)
+        if (read.Count == 0)
         {
             // A client that sends nothing and closes is no TLS client; a mesh listener may still route it by its tcp rules.
             if (_expect == Expect.ClientHello && _preambleLength == _proxyHeaderLength)
@@ -263,16 +278,8 @@ public sealed class ConnectionActor : UntypedActor
             else Refuse(flag, $"the client closed before {what}", null);
             return;
         }
-        Keep(bytes);
+        _preambleLength += read.Count;
         Advance();
-    }
-
-    private void Keep(ByteString bytes)
-    {
-        if (_preambleLength + bytes.Count > _preamble.Length)
-            Array.Resize(ref _preamble, Math.Max(_preambleLength + bytes.Count, Math.Min(2 * _preamble.Length, ProxyProtocol.MaxV2 + _settings.MaxClientHello)));
-        bytes.CopyTo(_preamble, _preambleLength, bytes.Count);
-        _preambleLength += bytes.Count;
     }
 
     /// <summary>Parses what has arrived: the PROXY header first (when expected), then the ClientHello (when the listener routes by SNI).</summary>
@@ -307,7 +314,7 @@ public sealed class ConnectionActor : UntypedActor
             }
         }
         var helloBytes = _preambleLength - _proxyHeaderLength;
-        var hello = ClientHello.Read(_preamble.AsSpan(_proxyHeaderLength, helloBytes), _settings.MaxClientHello);
+        var hello = ClientHello.Read(_preamble.AsSpan(_proxyHeaderLength, helloBytes), _settings.MaxClientHello, ref _hello);
         if (hello.Status != HelloStatus.NeedMore) ClientHelloRead(hello);
         else if (helloBytes >= _settings.MaxClientHello)
             ClientHelloRead(new HelloResult(HelloStatus.Malformed, Problem: $"no complete ClientHello in its first {_settings.MaxClientHello} bytes"));

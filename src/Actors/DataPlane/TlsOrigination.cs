@@ -108,7 +108,7 @@ internal static class TlsOrigination
             var established = ssl;
             return session = new TcpConnection(plain.Local, plain.Remote,
                 () => Flow.FromGraph(new StreamStage(established, async () => { await established.ShutdownAsync().ConfigureAwait(false); shutdownInner(); })),
-                established.Dispose, (_, _) => Task.FromException<ByteString>(new InvalidOperationException("a TLS upstream is never read before it is joined")));
+                established.Dispose, (_, _) => ValueTask.FromException<int>(new InvalidOperationException("a TLS upstream is never read before it is joined")));
         }
         finally
         {

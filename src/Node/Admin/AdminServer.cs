@@ -35,6 +35,8 @@ public sealed class AdminServer : IAsyncDisposable
 
     /// <summary>Connections the API holds open at once; more are refused by Kestrel.</summary>
     public const int MaxConnections = 256;
+    /// <summary>Connections one client address holds at once: the slots are taken before any token is checked.</summary>
+    public const int MaxConnectionsPerClient = 32;
     /// <summary>Writes (PUT, DELETE) in progress at once, body reading included; more are answered 429.</summary>
     public const int MaxConcurrentWrites = 4;
     /// <summary>A request body must arrive at least this fast (after a grace period), else the connection is cut.</summary>
@@ -67,10 +69,13 @@ public sealed class AdminServer : IAsyncDisposable
         // uses, and each of which is code mapped and compiled in every node (bench/README.md, "Memory").
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddRoutingCore();
+        var perClient = new PerClientConnections(node.System.Log);
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.Listen(address, listen =>
             {
+                // Before TLS: a client over its share costs no handshake.
+                listen.Use(next => connection => perClient.ServeAsync(connection, next));
                 if (certificate is not null) listen.UseHttps(certificate);
             });
             k.Limits.MaxRequestBodySize = MaxConfigBytes + 1;
@@ -191,6 +196,48 @@ public sealed class AdminServer : IAsyncDisposable
         var bound = new Uri(app.Urls.First());
         port = bound.Port;
         return new AdminServer(app, new IPEndPoint(address.Address, bound.Port), certificate is not null);
+    }
+
+    /// <summary>
+    /// One client address may hold <see cref="MaxConnectionsPerClient"/> of the API's <see cref="MaxConnections"/>: without
+    /// it one client, token or not, could hold them all with idle keep-alive connections (the probes on /healthz too).
+    /// </summary>
+    private sealed class PerClientConnections(ILoggingAdapter log)
+    {
+        private readonly Dictionary<IPAddress, int> _open = new();
+        private long _refused;
+
+        public async Task ServeAsync(Microsoft.AspNetCore.Connections.ConnectionContext connection, Microsoft.AspNetCore.Connections.ConnectionDelegate next)
+        {
+            if (connection.RemoteEndPoint is not IPEndPoint { Address: var client })
+            {
+                await next(connection);
+                return;
+            }
+            lock (_open)
+            {
+                var open = _open.GetValueOrDefault(client);
+                if (open >= MaxConnectionsPerClient)
+                {
+                    if (++_refused % 100 == 1)
+                        log.Warning("admin API: refused a connection from {0}: it holds {1} already; {2} refused so far", client, MaxConnectionsPerClient, _refused);
+                    connection.Abort();
+                    return;
+                }
+                _open[client] = open + 1;
+            }
+            try
+            {
+                await next(connection);
+            }
+            finally
+            {
+                lock (_open)
+                {
+                    if (--_open[client] == 0) _open.Remove(client);
+                }
+            }
+        }
     }
 
     /// <summary>The API's OpenAPI 3.1 document (src/Node/Admin/openapi.json).</summary>

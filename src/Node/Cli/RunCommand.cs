@@ -192,6 +192,11 @@ internal static class RunCommand
         };
         command.SetAction(async (parse, cancel) =>
         {
+            // A value given as an option is in the process's command line, which every local user reads (ps, /proc/PID/cmdline).
+            foreach (var (option, variable) in new[] { (adminToken, "AKKAL4_ADMIN_TOKEN"), (tlsPassword, CertCommand.PasswordVariable), (adminCertPassword, "AKKAL4_ADMIN_CERT_PASSWORD"), (journalConnection, "AKKAL4_JOURNAL_CONNECTION") })
+                if (parse.GetResult(option) is { Implicit: false } given
+                    && (option != journalConnection || given.GetValueOrDefault<string?>()?.Contains("password", StringComparison.OrdinalIgnoreCase) == true))
+                    Console.Error.WriteLine($"akkal4: warning: {option.Name} on the command line is readable by every user of this host (ps): give it in ${variable} instead");
             if (!ExplainCommand.TryLabels(parse.GetValue(labels), out var nodeLabels)) return ExitCodes.Usage;
             if (!IPEndPoint.TryParse(parse.GetValue(admin)!, out var adminAddress))
             {

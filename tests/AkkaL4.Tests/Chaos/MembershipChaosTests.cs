@@ -118,7 +118,7 @@ public sealed class MembershipChaosTests(ITestOutputHelper output)
     [Fact]
     public async Task SIGTERM_drains_a_held_connection_until_the_drain_timeout_then_closes_it_with_a_FIN()
     {
-        await using var cluster = new ChaosCluster(output);
+        await using var cluster = new ChaosCluster(output) { Seeds = [1] };
         var manifest = Path.Combine(Path.GetTempPath(), $"akkal4-drain-{Guid.NewGuid():N}.yaml");
         await File.WriteAllTextAsync(manifest, Manifests);
         try
@@ -218,7 +218,7 @@ public sealed class RollingRestartChaosTests(ITestOutputHelper output, Support.P
         {
             Volatile.Write(ref restarting, n);
             cluster.Signal(n, SigTerm);
-            await cluster[n].WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            await cluster[n].WaitForExitAsync().WaitAsync(ChaosCluster.Patience);
             Assert.Equal(0, cluster[n].ExitCode);
             cluster.Start(n);
             await cluster.EventuallyAsync(async () => await cluster.InClusterAsync(n) && await cluster.UpMembersAsync(n) == 3, $"node {n} back in the cluster");
@@ -285,7 +285,7 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
     [Fact]
     public async Task Over_the_listener_cap_a_connection_is_closed_at_once_and_counted()
     {
-        await using var cluster = new ChaosCluster(output);
+        await using var cluster = new ChaosCluster(output) { Seeds = [1] };
         var cap = Path.Combine(Path.GetTempPath(), $"akkal4-cap-{Guid.NewGuid():N}.hocon");
         var manifest = Path.Combine(Path.GetTempPath(), $"akkal4-cap-{Guid.NewGuid():N}.yaml");
         await File.WriteAllTextAsync(cap, "akkal4.data-plane.max-connections-per-listener = 20");
@@ -321,7 +321,7 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
     [Fact]
     public async Task Out_of_descriptors_the_listener_stays_bound_and_serves_the_queued_connections_once_some_are_freed()
     {
-        await using var cluster = new ChaosCluster(output);
+        await using var cluster = new ChaosCluster(output) { Seeds = [1] };
         var manifest = Path.Combine(Path.GetTempPath(), $"akkal4-fd-{Guid.NewGuid():N}.yaml");
         await File.WriteAllTextAsync(manifest, Manifests);
         var held = new List<Socket>();

@@ -36,6 +36,27 @@ public class PreambleParserTests
         Assert.Equal(HelloStatus.NeedMore, ClientHello.Read(refragmented.AsSpan(0, refragmented.Length - 1), Max).Status);
     }
 
+    [Theory]
+    [InlineData(7)]
+    [InlineData(100000)] // one record
+    public async Task Read_as_it_arrives_a_ClientHello_allocates_nothing_until_it_is_complete(int fragment)
+    {
+        var hello = Refragment(await TlsClient.ClientHelloAsync("gamma.example.com"), fragment);
+        var progress = default(ClientHello.Progress);
+        ClientHello.Read(hello.AsSpan(0, 3), Max, ref progress); // JIT
+        progress = default;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        // A byte at a time, as a client could send it: each read goes on from the records already walked.
+        var wrong = 0;
+        for (var n = 1; n < hello.Length; n++)
+            if (ClientHello.Read(hello.AsSpan(0, n), Max, ref progress).Status != HelloStatus.NeedMore) wrong++;
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, wrong);
+        Assert.Equal(0, allocated);
+        var result = ClientHello.Read(hello, Max, ref progress);
+        Assert.Equal((HelloStatus.Sni, "gamma.example.com"), (result.Status, result.ServerName));
+    }
+
     [Fact]
     public async Task A_ClientHello_without_a_server_name_has_no_SNI()
     {

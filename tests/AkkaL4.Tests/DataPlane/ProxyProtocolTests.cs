@@ -12,7 +12,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// PROXY protocol both ways. Sending: upstreams with their own PROXY parser see the real client per
 /// trafficPolicy.proxyProtocol (top level V2, a subset's V1). Accepting: a node run with
 /// accept-proxy-protocol takes the header's source as the client for source-IP hashing and the access
-/// log, and refuses a connection without one. Addresses: 127.60.2.x (sending), 127.60.3.x (accepting).
+/// log, and refuses a connection without one. Addresses: 127.60.2.x (sending), 127.60.3.x (accepting), clients also 127.140.3.x.
 /// </summary>
 public sealed class ProxyProtocolWorld : IAsyncLifetime
 {
@@ -75,7 +75,7 @@ public sealed class ProxyProtocolWorld : IAsyncLifetime
             """);
 
         Acceptor = TestRouter.Start("pp-accept", AkkaL4.Messages.Model.Labels.Of(("istio", "pp-edge")), serveMesh: false,
-            settings: "akkal4.data-plane.accept-proxy-protocol = on\nakkal4.data-plane.proxy-protocol-trusted-sources = [\"127.60.3.0/24\"]");
+            settings: "akkal4.data-plane.accept-proxy-protocol = on\nakkal4.data-plane.proxy-protocol-trusted-sources = [\"127.60.3.0/24\", \"127.140.3.0/24\"]");
         await Acceptor.ApplyAsync(1,
             Service("pool", "127.60.3.21", 9000, 9000, "pool"),
             Workload("pod-a", "127.60.3.11", "{app: pool}"),
@@ -197,6 +197,27 @@ public sealed class ProxyProtocolTests(ProxyProtocolWorld world) : IClassFixture
         client.ShutdownSend();
         await client.ReadToCloseAsync();
         return (reply, client.Id);
+    }
+
+    [Fact]
+    public async Task A_v2_header_larger_than_the_first_read_arriving_in_pieces_is_read_whole()
+    {
+        // 12 KB of TLVs after the addresses (the node's buffer starts at 2 KB and grows), sent 1 KB at a time with the line.
+        var source = new IPEndPoint(IPAddress.Parse("10.60.2.9"), 40123);
+        var header = ProxyProtocol.V2(source, ProxyProtocolWorld.Edge);
+        var tlv = new byte[3 + 12 * 1024];
+        tlv[0] = 0xE0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(tlv.AsSpan(1), (ushort)(tlv.Length - 3));
+        var big = header.Concat(tlv).Concat(Encoding.ASCII.GetBytes("big\n")).ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(big.AsSpan(14), (ushort)(header.Length - 16 + tlv.Length));
+        await using var client = await TestClient.ConnectAsync("127.140.3.1", ProxyProtocolWorld.Edge);
+        for (var i = 0; i < big.Length; i += 1024)
+            await client.SendAsync(big.AsMemory(i, Math.Min(1024, big.Length - i)));
+        Assert.Matches("^[ab]: big$", await client.ReadLineAsync());
+        client.ShutdownSend();
+        await client.ReadToCloseAsync();
+        var entry = await world.Acceptor.Log.WaitAsync(e => e.Source == source.ToString(), "the connection from " + source);
+        Assert.Equal(4, entry.BytesReceived); // the header is not the client's
     }
 
     [Fact]

@@ -30,15 +30,35 @@ public static class ClientHello
     /// <summary>A TLS plaintext record carries at most 2^14 bytes.</summary>
     private const int MaxRecord = 16384;
 
+    /// <summary>
+    /// How far reading a ClientHello got in the bytes so far: the records already walked and, once known, the hello's
+    /// size. Kept by the caller between reads, so each read walks only the records that are new.
+    /// </summary>
+    public struct Progress
+    {
+        internal int Next;
+        internal int Payload;
+        internal int Need;
+    }
+
     /// <summary>Reads <paramref name="data"/>, everything the client sent so far; a hello above <paramref name="maxHello"/> bytes is malformed.</summary>
     public static HelloResult Read(ReadOnlySpan<byte> data, int maxHello)
     {
+        var progress = default(Progress);
+        return Read(data, maxHello, ref progress);
+    }
+
+    /// <summary>
+    /// As <see cref="Read(ReadOnlySpan{byte}, int)"/>, for a caller that reads again with more bytes after the same ones:
+    /// <paramref name="progress"/> (default at first) lets it start where the last call left off. Nothing is allocated
+    /// until the whole hello is there, and then only when it spans records.
+    /// </summary>
+    public static HelloResult Read(ReadOnlySpan<byte> data, int maxHello, ref Progress progress)
+    {
         if (data.IsEmpty) return new(HelloStatus.NeedMore);
         if (data[0] != HandshakeRecord) return new(HelloStatus.NotTls, Problem: $"the first byte (0x{data[0]:x2}) does not start a TLS handshake record");
-        byte[]? message = null;
-        var have = 0;
-        var need = -1;
-        var pos = 0;
+        var pos = progress.Next;
+        Span<byte> header = stackalloc byte[4];
         while (pos + 5 <= data.Length)
         {
             if (data[pos] != HandshakeRecord) return Malformed($"a record of type {data[pos]} inside the ClientHello");
@@ -47,21 +67,42 @@ public static class ClientHello
                 : Malformed($"record version {data[pos + 1]}.{data[pos + 2]}");
             var length = (data[pos + 3] << 8) | data[pos + 4];
             if (length is 0 or > MaxRecord) return Malformed($"a handshake record of {length} bytes");
-            var inRecord = data.Slice(pos + 5, Math.Min(length, data.Length - pos - 5));
-            message ??= new byte[Math.Min(data.Length, maxHello + 4)];
-            if (have + inRecord.Length > message.Length) Array.Resize(ref message, Math.Min(have + inRecord.Length, maxHello + 4));
-            inRecord[..Math.Min(inRecord.Length, message.Length - have)].CopyTo(message.AsSpan(have));
-            have = Math.Min(have + inRecord.Length, message.Length);
-            if (need < 0 && have >= 4)
+            var inRecord = Math.Min(length, data.Length - pos - 5);
+            var have = progress.Payload + inRecord;
+            if (progress.Need == 0 && have >= 4)
             {
-                if (message[0] != ClientHelloType) return Malformed($"handshake message type {message[0]}, not ClientHello");
-                need = 4 + ((message[1] << 16) | (message[2] << 8) | message[3]);
-                if (need - 4 > maxHello) return Malformed($"a ClientHello of {need - 4} bytes (more than {maxHello})");
+                CopyPayload(data, header);
+                if (header[0] != ClientHelloType) return Malformed($"handshake message type {header[0]}, not ClientHello");
+                progress.Need = 4 + ((header[1] << 16) | (header[2] << 8) | header[3]);
+                if (progress.Need - 4 > maxHello) return Malformed($"a ClientHello of {progress.Need - 4} bytes (more than {maxHello})");
             }
-            if (need >= 0 && have >= need) return Parse(message.AsSpan(4, need - 4));
+            if (progress.Need > 0 && have >= progress.Need)
+            {
+                // The usual case, the whole hello in the first record, is read where it lies.
+                if (pos == 0) return Parse(data.Slice(5 + 4, progress.Need - 4));
+                var message = new byte[progress.Need];
+                CopyPayload(data, message);
+                return Parse(message.AsSpan(4));
+            }
+            if (inRecord < length) break;
             pos += 5 + length;
+            progress.Next = pos;
+            progress.Payload += length;
         }
         return new(HelloStatus.NeedMore);
+    }
+
+    /// <summary>Fills <paramref name="into"/> with the handshake bytes of the records at the start of <paramref name="data"/> (already checked).</summary>
+    private static void CopyPayload(ReadOnlySpan<byte> data, Span<byte> into)
+    {
+        for (int pos = 0, have = 0; have < into.Length && pos + 5 <= data.Length; )
+        {
+            var length = (data[pos + 3] << 8) | data[pos + 4];
+            var chunk = data.Slice(pos + 5, Math.Min(Math.Min(length, data.Length - pos - 5), into.Length - have));
+            chunk.CopyTo(into[have..]);
+            have += chunk.Length;
+            pos += 5 + length;
+        }
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.IO;
 using Akka.Streams;
@@ -77,17 +78,28 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
         private bool _ended;
         /// <summary>A pull a cancelled read left behind (a queue takes one pull at a time): the joined flow takes its element first.</summary>
         private Task<Option<ByteString>>? _pull;
+        /// <summary>What the last element held beyond the caller's buffer: the next read, or else the joined flow, takes it first.</summary>
+        private ByteString _rest = ByteString.Empty;
 
-        public async Task<ByteString> ReceiveAsync(int max, CancellationToken cancel)
+        public async ValueTask<int> ReceiveAsync(Memory<byte> into, CancellationToken cancel)
         {
-            if (_ended) return ByteString.Empty;
-            _read ??= Source.FromPublisher(fromSocket).ViaMaterialized(KillSwitches.Single<ByteString>(), Keep.Right)
-                .ToMaterialized(Sink.Queue<ByteString>(), (kill, queue) => (queue, kill)).Run(materializer);
-            _pull ??= _read.Value.Queue.PullAsync();
-            var next = await _pull.WaitAsync(cancel);
-            _pull = null;
-            _ended = !next.HasValue;
-            return next.HasValue ? next.Value : ByteString.Empty;
+            if (_rest.IsEmpty)
+            {
+                if (_ended) return 0;
+                _read ??= Source.FromPublisher(fromSocket).ViaMaterialized(KillSwitches.Single<ByteString>(), Keep.Right)
+                    .ToMaterialized(Sink.Queue<ByteString>(), (kill, queue) => (queue, kill)).Run(materializer);
+                _pull ??= _read.Value.Queue.PullAsync();
+                var next = await _pull.WaitAsync(cancel);
+                _pull = null;
+                _ended = !next.HasValue;
+                if (_ended) return 0;
+                _rest = next.Value;
+            }
+            var n = Math.Min(into.Length, _rest.Count);
+            if (MemoryMarshal.TryGetArray<byte>(into, out var array)) _rest.CopyTo(array.Array!, array.Offset, n);
+            else _rest.Slice(0, n).ToArray().CopyTo(into);
+            _rest = _rest.Slice(n);
+            return n;
         }
 
         private Task<Option<ByteString>> Pull(ISinkQueue<ByteString> queue)
@@ -104,6 +116,7 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
                     ? Option<(ISinkQueue<ByteString>, ByteString)>.Create((q, next.Value))
                     : Option<(ISinkQueue<ByteString>, ByteString)>.None)
                 : Source.FromPublisher(fromSocket);
+            if (!_rest.IsEmpty) fromPeer = Source.Single(_rest).Concat(fromPeer);
             return Akka.Streams.Dsl.Flow.FromSinkAndSource(Sink.FromSubscriber(toSocket), fromPeer);
         }
 

@@ -17,7 +17,7 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// before the connection is joined; what it returned is not read again by <see cref="Flow"/>.
 /// </summary>
 public sealed class TcpConnection(IPEndPoint local, IPEndPoint remote, Func<Flow<ByteString, ByteString, NotUsed>> flow, Action close,
-    Func<int, CancellationToken, Task<ByteString>> receive, Socket? socket = null)
+    Func<Memory<byte>, CancellationToken, ValueTask<int>> receive, Socket? socket = null)
 {
     private Flow<ByteString, ByteString, NotUsed>? _flow;
 
@@ -30,8 +30,11 @@ public sealed class TcpConnection(IPEndPoint local, IPEndPoint remote, Func<Flow
 
     public void Close() => close();
 
-    /// <summary>The next bytes from the peer (at most about <paramref name="max"/>); empty at end of stream. Only before <see cref="Flow"/> is used.</summary>
-    public Task<ByteString> ReceiveAsync(int max, CancellationToken cancel) => receive(max, cancel);
+    /// <summary>
+    /// Reads the next bytes from the peer into <paramref name="into"/> (the caller's buffer: no array of the transport's
+    /// own); how many, 0 at end of stream. Only before <see cref="Flow"/> is used.
+    /// </summary>
+    public ValueTask<int> ReceiveAsync(Memory<byte> into, CancellationToken cancel) => receive(into, cancel);
 }
 
 /// <summary>A bound listener; <see cref="Unbind"/> stops accepting (connections already accepted go on).</summary>

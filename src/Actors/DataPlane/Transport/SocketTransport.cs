@@ -50,14 +50,7 @@ public sealed class SocketTransport : ITcpTransport
 
     private static TcpConnection Wrap(Socket socket) =>
         new((IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, () => Flow.FromGraph(new SocketStage(socket)), socket.Dispose,
-            (max, cancel) => ReceiveAsync(socket, max, cancel), socket);
-
-    private static async Task<ByteString> ReceiveAsync(Socket socket, int max, CancellationToken cancel)
-    {
-        var buffer = new byte[Math.Clamp(max, 1, SocketStage.MaxArray)];
-        var read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancel).ConfigureAwait(false);
-        return read == 0 ? ByteString.Empty : ByteString.FromBytes(buffer, 0, read);
-    }
+            (into, cancel) => socket.ReceiveAsync(into, SocketFlags.None, cancel), socket);
 
     /// <summary>Listens on one address; each pull accepts one connection.</summary>
     private sealed class AcceptStage(IPEndPoint address, int backlog) : GraphStageWithMaterializedValue<SourceShape<TcpConnection>, Task<IListenerBinding>>
