@@ -23,9 +23,12 @@ namespace AkkaL4.Actors.DataPlane;
 /// connect). <b>Relaying</b>: both directions with half-close, idleTimeout and maxConnectionDuration.
 /// Then one access-log entry with bytes, duration and flags, and stop.
 /// </summary>
-public sealed class ConnectionActor : UntypedActor, IWithTimers
+public sealed class ConnectionActor : UntypedActor
 {
-    public ITimerScheduler Timers { get; set; } = null!;
+    // Timers on the scheduler, only when a connection has one: IWithTimers gave every connection a TimerScheduler and its
+    // dictionary (~220 bytes, held while it is open; bench/README.md). A late timer message is ignored (OnReceive).
+    private ICancelable? _preambleTimer;
+    private ICancelable? _durationTimer;
 
     /// <summary>The node's drain timeout passed: end the connection now, with a FIN each way.</summary>
     public sealed class DrainTimeout
@@ -208,6 +211,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
                 _relay?.Stop(null);
                 break;
             case (_, DrainTimeout): Drained(); break;
+            case (_, PreambleTimedOut or DurationElapsed): break;
             default: Unhandled(message); break;
         }
     }
@@ -242,7 +246,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         }
         _expect = acceptProxy ? Expect.ProxyHeader : Expect.ClientHello;
         _state = State.Reading;
-        Timers.StartSingleTimer("preamble", new PreambleTimedOut(), _settings.PreambleTimeout);
+        _preambleTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.PreambleTimeout, Self, new PreambleTimedOut(), Self);
         ReadMore();
     }
 
@@ -387,7 +391,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     private void PreambleDone()
     {
-        Timers.Cancel("preamble");
+        _preambleTimer?.Cancel();
         _reading = null;
         _state = State.Dialling;
         Decide();
@@ -481,7 +485,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _relays.Run(_accepted, upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
-            Timers.StartSingleTimer("max-duration", new DurationElapsed(), max);
+            _durationTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(max, Self, new DurationElapsed(), Self);
     }
 
     private byte[]? ProxyHeader(UpstreamPolicy policy) => policy.ProxyProtocolVersion switch
@@ -562,6 +566,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
+        _preambleTimer?.Cancel();
+        _durationTimer?.Cancel();
         _reading?.Cancel();
         if (_state != State.Relaying)
         {
