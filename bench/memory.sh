@@ -11,7 +11,7 @@
 # Addresses (the perf block): node 127.90.2.10:9000, admin 127.90.2.1:15990, echo 127.90.2.2:9000,
 # client sources 127.90.100.1-50. Run it under the tests lock: flock /tmp/akkal4-tests.lock bench/memory.sh
 #
-# Environment: MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
+# Environment: MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, MEMORY_NODE_DLL (a published akkal4.dll instead of the Release build), PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
 # MEMORY_LABEL (results file <date>-memory-<label>.md), MEMORY_GCDUMP=DIR: also take a gcdump of the node (dotnet-gcdump, the repository's local tool) once all N connections
 # are open, and its per-type report, into DIR/<variant>.gcdump(.txt). A gcdump forces a full GC, so the RSS figures of
 # such a run are not comparable with a run without one.
@@ -31,7 +31,7 @@ if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
   log "building the solution (Release)"
   dotnet build -c Release AkkaL4.sln -nologo -v q >&2 || die "the Release build failed"
 fi
-NODE_DLL=$ROOT/src/Node/bin/Release/net10.0/akkal4.dll
+NODE_DLL=${MEMORY_NODE_DLL:-$ROOT/src/Node/bin/Release/net10.0/akkal4.dll}
 LOADGEN_DLL=$ROOT/bench/AkkaL4.LoadGen/bin/Release/net10.0/akkal4-loadgen.dll
 [[ -f $NODE_DLL && -f $LOADGEN_DLL ]] || die "no Release build"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null

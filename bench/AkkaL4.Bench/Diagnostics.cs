@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using System.IO.Compression;
+using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Serialization;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.Config.Validation;
 using AkkaL4.Actors.Routing;
@@ -58,7 +59,8 @@ internal static class Diagnostics
     public static int WriteStages(string[] args)
     {
         var sizes = args.Length == 0 ? [1000, 10000] : args.Select(int.Parse).ToArray();
-        var unlimited = new DecodeLimits { MaxBytes = int.MaxValue, MaxDocuments = int.MaxValue };
+        using var system = Akka.Actor.ActorSystem.Create("stages");
+        var serializer = new ProtocolSerializer((Akka.Actor.ExtendedActorSystem)system);
         var seen = new HashSet<int>();
         foreach (var n in sizes.SelectMany(n => new[] { n, n }))
         {
@@ -73,27 +75,21 @@ internal static class Diagnostics
                 return result;
             }
             var report = Step("admin API: decode + validate (ConfigCheck)", () => ConfigCheck.Check(yaml, "request"));
-            var encoded = Step("admin API: encode for the writer (ToYaml)", () => ManifestEncoder.ToYaml(report.Resources));
-            Step("gzip the message", () => Gzip(encoded));
-            var decoded = Step("writer: decode", () => ManifestDecoder.Decode(encoded, "request", unlimited)).Resources.Select(d => d.Resource).ToList();
+            // Inside the cluster a configuration is typed resources as ProtocolSerializer's JSON (gzipped over 16 KiB).
+            var request = Step("admin API: serialize the write (JSON + gzip)", () => serializer.ToBinary(new WriteConfig(report.Resources, DateTimeOffset.UtcNow)));
+            var decoded = ((WriteConfig)Step("writer: deserialize", () => serializer.FromBinary(request, "wt"))).Resources;
             Step("writer: validate (ConfigValidator)", () => ConfigValidator.Validate(decoded));
             Step("writer: compile check (RouteCompiler.Check)", () => RouteCompiler.Check(decoded));
-            var whole = Step("writer: encode the whole configuration (ToYaml)", () => ManifestEncoder.ToYaml(decoded));
-            Step("gzip the replicated copy", () => Gzip(whole));
-            var received = Step("node: decode", () => ManifestDecoder.Decode(whole, "replicated", unlimited)).Resources.Select(d => d.Resource).ToList();
+            Step("writer: hash the namespaces (ModelJson.Hash)", () => decoded.GroupBy(r => r.Metadata.Namespace).Select(g => ModelJson.Hash(g.ToList())).Count());
+            var whole = Step("writer: serialize the replicated copy (JSON + gzip)", () => serializer.ToBinary(new ConfigContent(1, decoded)));
+            var received = ((ConfigContent)Step("node: deserialize", () => serializer.FromBinary(whole, "cc"))).Resources;
             Step("node: compile (RouteCompiler.Compile)", () => RouteCompiler.Compile(received));
-            Console.WriteLine($"N={n}: {yaml.Length / 1e6:F2} MB of YAML, {report.Resources.Count} resources; {pass} (CPU seconds)");
+            Step("node: last-known-good file, after the swap (ToYaml)", () => ManifestEncoder.ToYaml(received));
+            Console.WriteLine($"N={n}: {yaml.Length / 1e6:F2} MB of YAML, {report.Resources.Count} resources, {request.Length / 1e6:F2} MB to the writer, {whole.Length / 1e6:F2} MB replicated; {pass} (CPU seconds)");
             foreach (var (step, cpu) in timings) Console.WriteLine($"  {step,-52} {cpu.TotalSeconds,7:F3} s");
             Console.WriteLine($"  {"total",-52} {timings.Sum(t => t.Cpu.TotalSeconds),7:F3} s");
         }
         return 0;
-
-        static int Gzip(string text)
-        {
-            using var buffer = new MemoryStream();
-            using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(System.Text.Encoding.UTF8.GetBytes(text));
-            return (int)buffer.Length;
-        }
     }
 
     /// <summary>bench/propagation.sh's configuration: N headless Services in namespaces big-0 to big-9.</summary>

@@ -131,10 +131,11 @@ public sealed class RouterNode : IAsyncDisposable
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
         var client = system.ActorOf(ConfigClient.Props(writer, routeTables), "config-client");
         // Reads: every node applies each newer replicated revision and keeps it as its last-known-good.
-        system.ActorOf(RouteCache.Props(() => Volatile.Read(ref _applied)?.Revision ?? 0, (content, text) =>
+        system.ActorOf(RouteCache.Props(() => Volatile.Read(ref _applied)?.Revision ?? 0, content =>
         {
             Apply(content.Resources, content.Revision);
-            _lastKnownGood?.Save(text);
+            // After the swap: the copy on disk is YAML (see LastKnownGood), encoded while the node already routes by it.
+            _lastKnownGood?.Save(content);
         }, ApplyFailed), "route-cache");
         var membership = new Membership(system, client, incarnation);
 

@@ -1,10 +1,10 @@
 using Akka.Actor;
 using Akka.Cluster;
-using AkkaL4.Actors.Config;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Model;
 using IClusterMessage = AkkaL4.Messages.Protocol.IClusterMessage;
 using AkkaL4.Messages.Queries;
+using AkkaL4.Messages.Serialization;
 
 namespace AkkaL4.Actors.ControlPlane;
 
@@ -31,20 +31,23 @@ public sealed class ConfigClient : ReceiveActor
 
     /// <summary>
     /// How long this client waits for an answer: the deadline plus the writer's time for a batch (journal, then
-    /// replication to a majority, which gives up after 3 s plus a second per 250 KB), so a write the writer took is answered unless the
+    /// replication to a majority, which gives up after 3 s plus a second per 100 KB of its JSON), so a write the writer took is answered unless the
     /// writer crashed or its node became unreachable meanwhile; that outcome is then uncertain.
     /// </summary>
     public static readonly TimeSpan Timeout = Deadline + TimeSpan.FromSeconds(5);
 
-    /// <summary>A large write takes the writer longer (decode, validate, compile): this much more per 100 KB of manifests.</summary>
+    /// <summary>A large write takes the writer longer (validate, compile, journal, replicate): this much more per 100 KB of its JSON.</summary>
     private static readonly TimeSpan PerHundredKilobytes = TimeSpan.FromSeconds(1);
+
+    /// <summary>A write this small (bytes of JSON) is sent again while it may have been lost (each copy costs the writer a validation and a compile).</summary>
+    private const int ResendBelow = 64 * 1024;
 
     /// <summary>The longest any answer of this client can take (for callers' own asks): a write of the admin API's 4 MiB.</summary>
     public static readonly TimeSpan MaxTimeout = TimeoutFor(4 * 1024 * 1024) + TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(2);
 
-    private static TimeSpan TimeoutFor(int manifestBytes) => Timeout + PerHundredKilobytes * (manifestBytes / 100_000.0);
+    private static TimeSpan TimeoutFor(int bytes) => Timeout + PerHundredKilobytes * (bytes / 100_000.0);
 
     /// <param name="routeTables">This node's shard region of <see cref="RouteTable"/> entities, which reads come from.</param>
     public static Props Props(IActorRef writer, IActorRef routeTables) => Akka.Actor.Props.Create(() => new ConfigClient(writer, routeTables));
@@ -52,20 +55,18 @@ public sealed class ConfigClient : ReceiveActor
     public ConfigClient(IActorRef writer, IActorRef routeTables)
     {
         var cluster = Cluster.Get(Context.System);
-        Receive<ApplyConfig>(a =>
-        {
-            var manifests = ManifestEncoder.ToYaml(a.Resources);
-            Write(cluster, writer, () => new WriteConfig(manifests, DateTimeOffset.UtcNow + Deadline, a.DryRun));
-        });
-        Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline)));
+        // Measured as the JSON it travels as: 10,000 small Services and one 4 MiB certificate differ in count, not in size.
+        Receive<ApplyConfig>(a => Write(cluster, writer, () => new WriteConfig(a.Resources, DateTimeOffset.UtcNow + Deadline, a.DryRun), ModelJson.Size(a.Resources)));
+        Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline), 0));
         Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender)));
+        Receive<ReadWriterStatus>(r => writer.Forward(r));
     }
 
     /// <summary>
     /// A write is sent only while this node sees a majority of the cluster reachable: without one no writer can
     /// acknowledge it (replication needs a majority), so the answer comes at once and is certain.
     /// </summary>
-    private static void Write(Cluster cluster, IActorRef writer, Func<IClusterMessage> message)
+    private static void Write(Cluster cluster, IActorRef writer, Func<IClusterMessage> message, int bytes)
     {
         var state = cluster.State;
         var members = state.Members.Count(m => m.Status is MemberStatus.Up or MemberStatus.Leaving or MemberStatus.Joining or MemberStatus.WeaklyUp);
@@ -75,7 +76,7 @@ public sealed class ConfigClient : ReceiveActor
             Context.Sender.Tell(new ConfigUnavailable($"only {members - unreachable} of {members} cluster members are reachable from this node; a write needs a majority"));
             return;
         }
-        Context.ActorOf(Request.Props(writer, message(), Context.Sender, message));
+        Context.ActorOf(Request.Props(writer, message(), Context.Sender, message, bytes));
     }
 
     /// <summary>One request to the writer: remembers the revision a write was journaled as, until the answer or the timeout.</summary>
@@ -83,8 +84,8 @@ public sealed class ConfigClient : ReceiveActor
     {
         /// <param name="again">A fresh copy of a write that may be sent again (a kubectl-style apply: a second copy of a
         /// write already applied is reported unchanged), or null.</param>
-        public static Props Props(IActorRef writer, IClusterMessage message, IActorRef replyTo, Func<IClusterMessage>? again) =>
-            Akka.Actor.Props.Create(() => new Request(writer, message, replyTo, again));
+        public static Props Props(IActorRef writer, IClusterMessage message, IActorRef replyTo, Func<IClusterMessage>? again, int bytes) =>
+            Akka.Actor.Props.Create(() => new Request(writer, message, replyTo, again, bytes));
 
         private sealed class Expired
         {
@@ -96,19 +97,19 @@ public sealed class ConfigClient : ReceiveActor
             public static readonly SendAgain Instance = new();
         }
 
-        public Request(IActorRef writer, IClusterMessage message, IActorRef replyTo, Func<IClusterMessage>? again)
+        public Request(IActorRef writer, IClusterMessage message, IActorRef replyTo, Func<IClusterMessage>? again, int bytes)
         {
             long? journaled = null;
             writer.Tell(message);
             // A write sent to a writer whose node just died is lost until the proxy finds the next one: an apply is sent
             // again until it is journaled, so it goes through within moments of the new writer, not after the timeout.
-            // Only small ones: each copy costs the writer a decode and a compile, cheap for them, seconds for 10,000 Services.
-            var resend = again is null || message is not WriteConfig { Manifests.Length: < 64 * 1024 } ? null
+            // Only small ones: each copy costs the writer a validation and a compile, cheap for them, seconds for 10,000 Services.
+            var resend = again is null || message is not WriteConfig || bytes >= ResendBelow ? null
                 : Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(ResendAfter, ResendAfter, Self, SendAgain.Instance, Self);
             Receive<SendAgain>(_ => writer.Tell(again!()));
             // With copies in flight, one dropped copy says nothing about the others.
             Receive<ConfigUnavailable>(_ => resend is not null, _ => { });
-            var timeout = TimeoutFor(message is WriteConfig w ? w.Manifests.Length : 0);
+            var timeout = TimeoutFor(bytes);
             var timer = Context.System.Scheduler.ScheduleTellOnceCancelable(timeout, Self, Expired.Instance, Self);
             Receive<WriteJournaled>(j =>
             {

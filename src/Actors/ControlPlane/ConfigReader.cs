@@ -1,5 +1,4 @@
 using Akka.Actor;
-using AkkaL4.Actors.Config;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Queries;
@@ -12,7 +11,7 @@ public sealed class ConfigNotReadableException(string message) : Exception(messa
 /// <summary>
 /// One read of the stored configuration (<see cref="ReadConfig"/>): the writer's <see cref="ConfigIndex"/> says which
 /// revision of each namespace makes it up, and each namespace is read from its <see cref="RouteTable"/> entity at that
-/// revision. An entity behind its revision is waited for a little (the writer is asked to send it again); one that stays
+/// revision (a <see cref="RouteTableRead"/>, as a recovering writer reads). An entity behind its revision is waited for a little (the writer is asked to send it again); one that stays
 /// behind or does not answer fails the read with a <see cref="ConfigNotReadableException"/> naming the namespace, rather
 /// than answer with a configuration that never was. No answer from the writer: an <see cref="AskTimeoutException"/>.
 /// </summary>
@@ -65,6 +64,8 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
         Become(() =>
         {
             Receive<ConfigIndex>(Read);
+            // Recovering, refusing writes, or without a majority: the writer says why at once.
+            Receive<ConfigUnavailable>(u => Finish(new Status.Failure(new ConfigNotReadableException(u.Reason))));
             Receive<Expired>(_ => Finish(new Status.Failure(new AskTimeoutException($"the config writer did not answer within {ConfigClient.Timeout.TotalSeconds:0}s"))));
             ReceiveAny(_ => { });
         });
@@ -72,18 +73,11 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
 
     private void Read(ConfigIndex index)
     {
-        var wanted = index.Namespaces.Where(n => _query.Namespace is null || n.Namespace == _query.Namespace)
-            .ToDictionary(n => n.Namespace, n => n.Revision, StringComparer.Ordinal);
-        var held = new Dictionary<string, long>(StringComparer.Ordinal);
-        var read = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (wanted.Count == 0)
+        var read = new RouteTableRead(index.Namespaces.Where(n => _query.Namespace is null || n.Namespace == _query.Namespace), "the configuration names");
+        if (read.Done)
         {
             Answer(index.Revision, read);
             return;
-        }
-        void Ask()
-        {
-            foreach (var ns in wanted.Keys.Where(ns => !read.ContainsKey(ns))) _routeTables.Tell(new ReadNamespace(ns));
         }
         Timers.StartSingleTimer(nameof(Expired), Expired.Instance, EntityPatience);
         Timers.StartPeriodicTimer(nameof(Poll), Poll.Instance, AskAgain);
@@ -91,55 +85,34 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
         {
             Receive<NamespaceContent>(c =>
             {
-                if (!wanted.TryGetValue(c.Namespace, out var revision) || read.ContainsKey(c.Namespace)) return;
-                if (c.Revision > revision)
+                switch (read.Take(c))
                 {
-                    // Written since the index was read: read the index again (a few rounds), else say so.
-                    Timers.CancelAll();
-                    if (_round < Rounds) AskIndex();
-                    else Finish(new Status.Failure(new ConfigNotReadableException(
-                        $"the configuration changed {Rounds} times while it was being read (namespace {c.Namespace} is at revision {c.Revision}); try again")));
-                    return;
+                    case RouteTableRead.Outcome.Newer:
+                        // Written since the index was read: read the index again (a few rounds), else say so.
+                        Timers.CancelAll();
+                        if (_round < Rounds) AskIndex();
+                        else Finish(new Status.Failure(new ConfigNotReadableException(
+                            $"the configuration changed {Rounds} times while it was being read (namespace {c.Namespace} is at revision {c.Revision}); try again")));
+                        break;
+                    case RouteTableRead.Outcome.FirstBehind:
+                        // Its outbox entry may be on its way; the writer sends it again at once on the first sign it is missing.
+                        _writer.Tell(new RedeliverNamespace(c.Namespace, c.Revision));
+                        break;
+                    case RouteTableRead.Outcome.Taken when read.Done:
+                        Answer(index.Revision, read);
+                        break;
                 }
-                if (c.Revision < revision)
-                {
-                    // Its outbox entry may be on its way; the writer sends it again at once on the first sign it is missing.
-                    if (!held.ContainsKey(c.Namespace)) _writer.Tell(new RedeliverNamespace(c.Namespace, c.Revision));
-                    held[c.Namespace] = c.Revision;
-                    return;
-                }
-                read[c.Namespace] = c.Manifests;
-                if (read.Count == wanted.Count) Answer(index.Revision, read);
             });
-            Receive<Poll>(_ => Ask());
-            Receive<Expired>(_ =>
-            {
-                var behind = wanted.Where(w => !read.ContainsKey(w.Key)).OrderBy(w => w.Key, StringComparer.Ordinal).Select(w => held.TryGetValue(w.Key, out var h)
-                    ? $"namespace {w.Key} (its route table holds revision {h}, the configuration names {w.Value})"
-                    : $"namespace {w.Key} (its route table did not answer; its node may be unreachable)").ToList();
-                Finish(new Status.Failure(new ConfigNotReadableException(
-                    $"revision {index.Revision} is not yet readable after {EntityPatience.TotalSeconds:0}s: " + string.Join(", ", behind.Take(5)) + (behind.Count > 5 ? $" and {behind.Count - 5} more" : ""))));
-            });
+            Receive<Poll>(_ => read.Ask(_routeTables, Self));
+            Receive<Expired>(_ => Finish(new Status.Failure(new ConfigNotReadableException(
+                $"revision {index.Revision} is not yet readable after {EntityPatience.TotalSeconds:0}s: {read.Waiting()}"))));
             ReceiveAny(_ => { });
         });
-        Ask();
+        read.Ask(_routeTables, Self);
     }
 
-    private void Answer(long revision, Dictionary<string, string> read)
-    {
-        var resources = new List<Resource>();
-        foreach (var (ns, manifests) in read)
-        {
-            var decoded = ManifestDecoder.Decode(manifests, $"route table {ns}", LastKnownGood.Stored);
-            if (!decoded.Ok)
-            {
-                Finish(new Status.Failure(new ConfigNotReadableException($"namespace {ns} does not read back from its route table: {decoded.Errors[0]}")));
-                return;
-            }
-            resources.AddRange(decoded.Resources.Select(d => d.Resource));
-        }
-        Finish(new ConfigStore(revision, resources).Read(_query.Kind, _query.Namespace));
-    }
+    private void Answer(long revision, RouteTableRead read) =>
+        Finish(new ConfigStore(revision, read.Resources).Read(_query.Kind, _query.Namespace));
 
     private void Finish(object reply)
     {

@@ -6,9 +6,6 @@ using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.ControlPlane;
 
-/// <summary>A whole configuration at <see cref="Revision"/>, each resource carrying its resourceVersion (what a node puts in force).</summary>
-public sealed record ConfigContent(long Revision, IReadOnlyList<Resource> Resources);
-
 /// <summary>
 /// The stored configuration and its revision: applies a batch (all or nothing, validated against the
 /// whole resulting set), deletes, and answers reads. Each resource's <c>metadata.resourceVersion</c>

@@ -8,6 +8,7 @@ using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Events;
 using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Queries;
+using AkkaL4.Messages.Serialization;
 
 namespace AkkaL4.Actors.ControlPlane;
 
@@ -38,7 +39,8 @@ namespace AkkaL4.Actors.ControlPlane;
 /// </summary>
 public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
 {
-    public static readonly LWWRegisterKey<string> Key = new("akkal4-config");
+    /// <summary>The replicated configuration (typed; "akkal4-config" held YAML text in earlier versions).</summary>
+    public static readonly LWWRegisterKey<ConfigContent> Key = new("akkal4-configuration");
     private static readonly TimeSpan ReplicationTimeout = TimeSpan.FromSeconds(3);
 
     /// <summary>
@@ -74,8 +76,11 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private ConfigStore _store = new();
     private Pending? _pending;
 
-    /// <summary>The revision each namespace last changed at (what its entity holds once the outbox has it confirmed).</summary>
-    private readonly Dictionary<string, long> _index = new(StringComparer.Ordinal);
+    /// <summary>The revision each namespace last changed at and its content's hash (what its entity holds once the outbox has it confirmed).</summary>
+    private readonly Dictionary<string, NamespaceRevision> _index = new(StringComparer.Ordinal);
+
+    /// <summary>The size of each namespace's content as the cluster's JSON (what replication takes longer for).</summary>
+    private readonly Dictionary<string, int> _sizes = new(StringComparer.Ordinal);
 
     /// <summary>Namespaces sent to their entity and not yet confirmed.</summary>
     private readonly Dictionary<string, Outgoing> _outbox = new(StringComparer.Ordinal);
@@ -91,15 +96,18 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>Why the writer takes no write (its journal does not read back); null while it is not refusing.</summary>
     private string? _journalProblem;
 
+    /// <summary>Why a starting writer takes nothing yet (no majority answered its read); null until a read fails.</summary>
+    private string? _startProblem;
+
     /// <summary>The journal's sequence number at the last checkpoint (or whole-configuration snapshot).</summary>
     private long _checkpointedAt;
     private bool _checkpointing;
 
     // Recovery: the newest checkpoint or whole configuration in the journal (snapshot or event), then the
     // namespaces that later batches changed (the latest content of each wins).
-    private ConfigCommitted? _journalBase;
+    private JournaledContent? _journalBase;
     private WriterCheckpoint? _journalCheckpoint;
-    private readonly Dictionary<string, NamespaceManifests> _journalNamespaces = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JournaledContent> _journalNamespaces = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _journalNamespaceRevisions = new(StringComparer.Ordinal);
     private long _journalRevision;
 
@@ -128,24 +136,24 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Recover<SnapshotOffer>(offer =>
         {
             _checkpointedAt = offer.Metadata.SequenceNr;
-            if (offer.Snapshot is ConfigCommitted whole) JournaledWhole(whole);
-            else if (offer.Snapshot is WriterCheckpoint checkpoint)
+            switch (offer.Snapshot)
             {
-                JournaledWhole(checkpoint.Manifests is { } manifests ? new ConfigCommitted(checkpoint.Revision, manifests) : null);
-                _journalCheckpoint = checkpoint;
-                _journalRevision = checkpoint.Revision;
+                case WriterCheckpoint checkpoint:
+                    JournaledCheckpoint(checkpoint, checkpoint.Resources is { } resources ? JournaledContent.Typed(checkpoint.Revision, resources) : null);
+                    break;
+                case ManifestWriterCheckpoint old:
+                    JournaledCheckpoint(new WriterCheckpoint(old.Revision, old.Namespaces, null, old.Unconfirmed),
+                        old.Manifests is { } text ? JournaledContent.WholeYaml(old.Revision, text) : null);
+                    break;
+                case ManifestConfigCommitted old:
+                    JournaledWhole(JournaledContent.WholeYaml(old.Revision, old.Manifests));
+                    break;
             }
         });
-        Recover<ConfigCommitted>(JournaledWhole);
-        Recover<BatchCommitted>(batch =>
-        {
-            foreach (var ns in batch.Namespaces)
-            {
-                _journalNamespaces[ns.Namespace] = ns;
-                _journalNamespaceRevisions[ns.Namespace] = batch.Revision;
-            }
-            _journalRevision = batch.Revision;
-        });
+        Recover<ConfigCommitted>(whole => JournaledWhole(JournaledContent.Typed(whole.Revision, whole.Resources)));
+        Recover<ManifestConfigCommitted>(old => JournaledWhole(JournaledContent.WholeYaml(old.Revision, old.Manifests)));
+        Recover<BatchCommitted>(batch => JournaledBatch(batch.Revision, batch.Namespaces.Select(n => (n.Namespace, JournaledContent.Typed(batch.Revision, n.Resources)))));
+        Recover<ManifestBatchCommitted>(old => JournaledBatch(old.Revision, old.Namespaces.Select(n => (n.Namespace, JournaledContent.Yaml(old.Revision, n.Manifests)))));
         Recover<RecoveryCompleted>(_ => _replicator.Tell(Dsl.Get(Key, new ReadMajority(ReplicationTimeout))));
         Command<GetSuccess>(g => Start(g.Get(Key).Value));
         Command<NotFound>(_ => Start(null));
@@ -153,9 +161,15 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         {
             // Starting without it could give a revision number a second time (a majority may hold a newer one).
             _log.Warning("config writer: no majority of nodes answered its read; it takes no write until one does");
+            _startProblem = $"config writer starting at revision {_journalRevision}: no majority of nodes answered its read of the replicated configuration; it takes nothing until one does";
             Timers.StartSingleTimer(nameof(ReadAgain), ReadAgain.Instance, TimeSpan.FromSeconds(1));
         });
         Command<ReadAgain>(_ => _replicator.Tell(Dsl.Get(Key, new ReadMajority(ReplicationTimeout))));
+        // Moments at a normal start (wait for it); once the majority read has failed, queries are answered at once.
+        Command<ReadIndex>(_ => _startProblem is null, _ => Stash.Stash());
+        Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(_startProblem!)));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("starting", _journalRevision,
+            _startProblem ?? "reading the replicated configuration from a majority of nodes")));
         CommandAny(_ => Stash.Stash());
     }
 
@@ -167,13 +181,49 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
-    private void JournaledWhole(ConfigCommitted? whole)
+    /// <summary>
+    /// Content the journal holds: typed, or the YAML of an earlier version's event (<see cref="ManifestEvents"/>), decoded
+    /// only if recovery needs it (an old journal holds a whole configuration per revision, and only the newest counts).
+    /// </summary>
+    private sealed class JournaledContent(long revision, IReadOnlyList<Resource>? resources, string? yaml, bool whole)
+    {
+        public static JournaledContent Typed(long revision, IReadOnlyList<Resource> resources) => new(revision, resources, null, false);
+        public static JournaledContent Yaml(long revision, string manifests) => new(revision, null, manifests, false);
+        public static JournaledContent WholeYaml(long revision, string text) => new(revision, null, text, true);
+
+        public long Revision => revision;
+
+        public IReadOnlyList<Resource>? Read(string source, out string? problem)
+        {
+            problem = null;
+            return resources ?? (whole ? ManifestEvents.DecodeWhole(yaml!, source, out problem) : ManifestEvents.Decode(yaml!, source, out problem));
+        }
+    }
+
+    private void JournaledWhole(JournaledContent? whole)
     {
         _journalBase = whole;
         _journalCheckpoint = null;
         _journalNamespaces.Clear();
         _journalNamespaceRevisions.Clear();
         _journalRevision = whole?.Revision ?? 0;
+    }
+
+    private void JournaledCheckpoint(WriterCheckpoint checkpoint, JournaledContent? whole)
+    {
+        JournaledWhole(whole);
+        _journalCheckpoint = checkpoint;
+        _journalRevision = checkpoint.Revision;
+    }
+
+    private void JournaledBatch(long revision, IEnumerable<(string Namespace, JournaledContent Content)> namespaces)
+    {
+        foreach (var (ns, content) in namespaces)
+        {
+            _journalNamespaces[ns] = content;
+            _journalNamespaceRevisions[ns] = revision;
+        }
+        _journalRevision = revision;
     }
 
     /// <summary>
@@ -183,15 +233,14 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private ConfigContent? FromJournal(IEnumerable<Resource> beneath)
     {
         var resources = beneath.Where(r => !_journalNamespaces.ContainsKey(r.Metadata.Namespace)).ToList();
-        foreach (var (ns, manifests) in _journalNamespaces)
+        foreach (var (ns, content) in _journalNamespaces)
         {
-            var decoded = ManifestDecoder.Decode(manifests.Manifests, $"journal (namespace {ns})", LastKnownGood.Stored);
-            if (!decoded.Ok)
+            if (content.Read($"journal (namespace {ns})", out var problem) is not { } read)
             {
-                _journalProblem = $"namespace {ns}: {decoded.Errors[0]}";
+                _journalProblem = $"namespace {ns}: {problem}";
                 return null;
             }
-            resources.AddRange(decoded.Resources.Select(d => d.Resource));
+            resources.AddRange(read);
         }
         return new ConfigContent(_journalRevision, resources);
     }
@@ -201,9 +250,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// together when it is the newest; the namespaces its checkpoint names and no later batch changed then come from a
     /// copy at least as new as the checkpoint, or else from their <see cref="RouteTable"/> entities.
     /// </summary>
-    private void Start(string? replicated)
+    private void Start(ConfigContent? replicatedContent)
     {
-        var replicatedContent = replicated is null ? null : LastKnownGood.Decode(replicated, "replicated configuration", out _, out _);
         var other = new[] { replicatedContent, _localConfig() }.OfType<ConfigContent>().MaxBy(c => c.Revision);
         if (_journalRevision <= (other?.Revision ?? 0))
         {
@@ -212,9 +260,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         }
         if (_journalBase is { } whole)
         {
-            var decoded = LastKnownGood.Decode(whole.Manifests, "journal", out _, out var problem);
+            var decoded = whole.Read("journal", out var problem);
             if (decoded is null) _journalProblem = $"its whole configuration at revision {whole.Revision}: {problem}";
-            Begin(decoded is null ? null : FromJournal(decoded.Resources), replicatedContent);
+            Begin(decoded is null ? null : FromJournal(decoded), replicatedContent);
             return;
         }
         var unchanged = (_journalCheckpoint?.Namespaces ?? []).Where(n => !_journalNamespaces.ContainsKey(n.Namespace)).ToList();
@@ -230,54 +278,37 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     }
 
     /// <summary>
-    /// The checkpoint's namespaces from their entities, each at the revision the checkpoint names, asked again with backoff
-    /// for as long as one is missing (behind, on a hung host, or not reading back). Writes meanwhile are answered
-    /// unavailable at once, naming the namespaces waited for.
+    /// The checkpoint's namespaces from their entities, each at the revision (and hash) the checkpoint names: a
+    /// <see cref="RouteTableRead"/>, as <c>GET /v1/config</c> reads, asked again with backoff for as long as one is missing
+    /// (behind, on a hung host, other content, or not reading back). Writes and reads meanwhile are answered unavailable at
+    /// once, naming the namespaces waited for.
     /// </summary>
     private void ReadingRouteTables(List<NamespaceRevision> unchanged, ConfigContent? replicatedContent)
     {
-        var missing = unchanged.ToDictionary(n => n.Namespace, n => n.Revision, StringComparer.Ordinal);
-        // Why each missing namespace is not taken yet (no answer, until one comes).
-        var why = new Dictionary<string, string>(StringComparer.Ordinal);
-        var resources = new List<Resource>();
+        var read = new RouteTableRead(unchanged, "the checkpoint names");
         var delay = Redeliver;
-        string Waiting() => string.Join(", ", missing.Keys.Order(StringComparer.Ordinal).Take(5)
-            .Select(ns => $"{ns} ({why.GetValueOrDefault(ns, "no answer")})")) + (missing.Count > 5 ? $" and {missing.Count - 5} more" : "");
         void Ask()
         {
-            foreach (var ns in missing.Keys) _routeTables.Tell(new ReadNamespace(ns));
+            read.Ask(_routeTables, Self);
             Timers.StartSingleTimer(nameof(SendAgain), SendAgain.Instance, delay);
             delay = Min(delay * 2, RedeliverAtMost);
         }
         Command<NamespaceContent>(c =>
         {
-            if (!missing.TryGetValue(c.Namespace, out var wanted)) return;
-            if (c.Revision != wanted)
-            {
-                why[c.Namespace] = $"its route table holds revision {c.Revision}, the checkpoint names {wanted}";
-                return;
-            }
-            var decoded = ManifestDecoder.Decode(c.Manifests, $"route table {c.Namespace}", LastKnownGood.Stored);
-            if (!decoded.Ok)
-            {
-                why[c.Namespace] = $"its route table does not read back: {decoded.Errors[0]}";
-                return;
-            }
-            resources.AddRange(decoded.Resources.Select(d => d.Resource));
-            missing.Remove(c.Namespace);
-            if (missing.Count > 0) return;
+            if (read.Take(c) != RouteTableRead.Outcome.Taken || !read.Done) return;
             Timers.Cancel(nameof(SendAgain));
-            Begin(FromJournal(resources), replicatedContent);
+            Begin(FromJournal(read.Resources), replicatedContent);
         });
         Command<SendAgain>(_ =>
         {
-            _log.Warning("config writer: recovering revision {0}, still waiting for the route tables of {1} namespaces: {2}", _journalRevision, missing.Count, Waiting());
+            _log.Warning("config writer: recovering revision {0}, still waiting for the route tables of {1}", _journalRevision, read.Waiting());
             Ask();
         });
-        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(
-            $"config writer recovering revision {_journalRevision}: waiting for namespaces {Waiting()}; nothing was applied")));
-        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(
-            $"config writer recovering revision {_journalRevision}: waiting for namespaces {Waiting()}; nothing was applied")));
+        string Recovering() => $"config writer recovering revision {_journalRevision}: waiting for {read.Waiting()}";
+        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
+        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
+        Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(Recovering())));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("recovering", _journalRevision, Recovering())));
         Ask();
         // Writes that came while it started are answered now, not when recovery ends.
         Stash.UnstashAll();
@@ -290,10 +321,12 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Refusing()
     {
         var reason = $"config writer refuses writes: its journal holds revision {_journalRevision}, which does not read back ({_journalProblem}); "
-                     + "starting from an older revision would give revision numbers a second time. Nothing was applied";
+                     + "starting from an older revision would give revision numbers a second time";
         _log.Error(reason);
-        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(reason)));
-        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(reason)));
+        Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(reason + ". Nothing was applied")));
+        Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(reason + ". Nothing was applied")));
+        Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(reason)));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("refusing", _journalRevision, reason)));
         Stash.UnstashAll();
     }
 
@@ -321,25 +354,27 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         JournaledWhole(null);
         _store = new ConfigStore(start?.Revision ?? 0, start?.Resources);
         var contents = Contents();
-        _index.Clear();
+        var revisions = new Dictionary<string, long>(StringComparer.Ordinal);
         _outbox.Clear();
         if (start is not null && start.Revision > journalRevision)
         {
             // Newer than the journal (another host's, or a journal that was lost): every namespace at this revision.
-            foreach (var ns in contents.Keys.Concat(journalIndex.Keys)) _index[ns] = start.Revision;
-            unconfirmed.UnionWith(_index.Keys);
+            foreach (var ns in contents.Keys.Concat(journalIndex.Keys)) revisions[ns] = start.Revision;
+            unconfirmed.UnionWith(revisions.Keys);
         }
         else
         {
-            foreach (var (ns, revision) in journalIndex) _index[ns] = revision;
-            foreach (var ns in contents.Keys.Where(ns => wholeRevision is not null || !_index.ContainsKey(ns)))
+            foreach (var (ns, revision) in journalIndex) revisions[ns] = revision;
+            foreach (var ns in contents.Keys.Where(ns => wholeRevision is not null || !revisions.ContainsKey(ns)))
             {
-                _index.TryAdd(ns, wholeRevision ?? journalRevision);
+                revisions.TryAdd(ns, wholeRevision ?? journalRevision);
                 unconfirmed.Add(ns);
             }
         }
-        foreach (var ns in unconfirmed.Where(_index.ContainsKey))
-            _outbox[ns] = new Outgoing(new StoreNamespace(ns, _index[ns], ManifestEncoder.ToYaml(contents.GetValueOrDefault(ns) ?? [])));
+        _index.Clear();
+        _sizes.Clear();
+        foreach (var (ns, revision) in revisions) Indexed(ns, revision, contents.GetValueOrDefault(ns) ?? []);
+        foreach (var ns in unconfirmed.Where(_index.ContainsKey)) _outbox[ns] = new Outgoing(Store(ns, contents.GetValueOrDefault(ns) ?? []));
         _log.Info("config writer started at revision {0}", _store.Revision);
         if (start is null)
         {
@@ -354,7 +389,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         {
             // Journaled whole, so the batches that follow build on it when this journal is read again.
             Become(Completing);
-            Persist(new ConfigCommitted(start.Revision, LastKnownGood.Format(_store.Read(null, null))), _ => Serve());
+            Persist(new ConfigCommitted(start.Revision, _store.Read(null, null).Resources), _ => Serve());
         }
         else Serve();
     }
@@ -365,12 +400,10 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Command<WriteConfig>(w =>
         {
             if (TooLate(w.Deadline)) return;
-            // The sender's node held the user's text to the admin API's limits; this is that node's encoding of it, which
-            // can be a little longer (4,188,565 bytes sent came as 4,197,885), so those limits are not applied again.
-            var decoded = ManifestDecoder.Decode(w.Manifests, "request", LastKnownGood.Stored);
-            var result = decoded.Ok ? _store.Apply(decoded.Resources.Select(d => d.Resource).ToList(), DateTimeOffset.UtcNow, w.DryRun) : new ConfigRejected(decoded.Errors);
+            // Typed resources the sender's node decoded and checked; validated and compiled again here, the authority.
+            var result = _store.Apply(w.Resources, DateTimeOffset.UtcNow, w.DryRun);
             // A dry run's acceptance names the revision in force, which it leaves as it is: nothing to journal.
-            if (w.DryRun && result is ConfigAccepted dry) Sender.Tell(dry with { Warnings = Unplaced(dry.Warnings) });
+            if (w.DryRun && result is ConfigAccepted dry) Sender.Tell(dry);
             else Answer(result);
         });
         Command<RemoveResource>(r =>
@@ -407,16 +440,24 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Common()
     {
         Command<ReadIndex>(_ => Sender.Tell(new ConfigIndex(_store.Revision, Index())));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("serving", _store.Revision, null)));
         Command<NamespaceStored>(stored =>
         {
-            if (_outbox.TryGetValue(stored.Namespace, out var sent) && sent.Store.Revision <= stored.Revision) _outbox.Remove(stored.Namespace);
-            Checkpoint();
+            if (!_outbox.TryGetValue(stored.Namespace, out var sent)) return;
+            if (sent.Store.Revision < stored.Revision || sent.Store.Revision == stored.Revision && sent.Store.Hash == stored.Hash)
+            {
+                _outbox.Remove(stored.Namespace);
+                Checkpoint();
+            }
+            else if (sent.Store.Revision == stored.Revision)
+                _log.Error("config writer: the route table of {0} holds revision {1} with other content (hash {2}, the journal's is {3}); not taken as stored",
+                    stored.Namespace, stored.Revision, stored.Hash, sent.Store.Hash);
         });
         Command<RedeliverNamespace>(r =>
         {
-            if (!_index.TryGetValue(r.Namespace, out var revision) || revision <= r.Held) return;
+            if (!_index.TryGetValue(r.Namespace, out var indexed) || indexed.Revision <= r.Held) return;
             if (!_outbox.TryGetValue(r.Namespace, out var outgoing))
-                _outbox[r.Namespace] = outgoing = new Outgoing(new StoreNamespace(r.Namespace, revision, Content(r.Namespace)));
+                _outbox[r.Namespace] = outgoing = new Outgoing(Store(r.Namespace, _store.Read(null, r.Namespace).Resources));
             Send(outgoing);
         });
         Command<SendAgain>(_ =>
@@ -465,12 +506,22 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         outgoing.Delay = Min(outgoing.Delay * 2, RedeliverAtMost);
     }
 
-    /// <summary>Which revision each namespace with resources last changed at, in namespace order.</summary>
+    /// <summary>Which revision each namespace with resources last changed at, with its hash, in namespace order.</summary>
     private List<NamespaceRevision> Index()
     {
         var held = _store.Resources.Select(r => r.Metadata.Namespace).ToHashSet(StringComparer.Ordinal);
-        return _index.Where(i => held.Contains(i.Key)).OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => new NamespaceRevision(i.Key, i.Value)).ToList();
+        return _index.Where(i => held.Contains(i.Key)).OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => i.Value).ToList();
     }
+
+    /// <summary>Records that <paramref name="ns"/> holds <paramref name="resources"/> as of <paramref name="revision"/>.</summary>
+    private void Indexed(string ns, long revision, IReadOnlyList<Resource> resources)
+    {
+        _index[ns] = new NamespaceRevision(ns, revision, ModelJson.Hash(resources, out var bytes));
+        _sizes[ns] = bytes;
+    }
+
+    /// <summary>The message that stores a namespace's content in its entity at the revision and hash the index names.</summary>
+    private StoreNamespace Store(string ns, IReadOnlyList<Resource> resources) => new(ns, _index[ns].Revision, resources, _index[ns].Hash!);
 
     /// <summary>
     /// Once enough batches have come since the last one: a checkpoint, after which the journal before it is deleted. The
@@ -486,12 +537,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         if (_outbox.Count > 0 && !_perHostJournal && since < 2 * SnapshotEvery) return;
         var whole = _perHostJournal || _outbox.Count > 0;
         _checkpointing = true;
-        SaveSnapshot(new WriterCheckpoint(_store.Revision, Index(), whole ? LastKnownGood.Format(_store.Read(null, null)) : null,
+        SaveSnapshot(new WriterCheckpoint(_store.Revision, Index(), whole ? _store.Read(null, null).Resources : null,
             _outbox.Count > 0 ? _outbox.Keys.Order(StringComparer.Ordinal).ToList() : null));
     }
-
-    /// <summary>A namespace's whole content in the store, as manifests (empty when it has no resources left).</summary>
-    private string Content(string ns) => ManifestEncoder.ToYaml(_store.Read(null, ns).Resources);
 
     /// <summary>The store's resources by namespace, each in the order <see cref="ConfigStore.Read"/> gives.</summary>
     private Dictionary<string, List<Resource>> Contents()
@@ -508,10 +556,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>The whole configuration to every node, confirmed by a majority (the answer comes with <paramref name="request"/>).</summary>
     private void Replicate(Pending? request)
     {
-        var text = LastKnownGood.Format(_store.Read(null, null));
-        var register = new LWWRegister<string>(_self, text, _store.Revision);
-        // A large configuration takes the nodes longer to receive and store: a second more per 250 KB.
-        var timeout = ReplicationTimeout + TimeSpan.FromSeconds(text.Length / 250_000.0);
+        var register = new LWWRegister<ConfigContent>(_self, _store.Read(null, null), _store.Revision);
+        // A large configuration takes the nodes longer to receive and store: a second more per 100 KB of the cluster's JSON.
+        var timeout = ReplicationTimeout + TimeSpan.FromSeconds(_sizes.Values.Sum(b => (long)b) / 100_000.0);
         _replicator.Tell(Dsl.Update(Key, register, new WriteMajority(timeout), request, r => r.Merge(register)));
     }
 
@@ -532,8 +579,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             case ConfigAccepted accepted when accepted.Changes.Any(c => c.Action != ChangeAction.Unchanged):
                 var changed = accepted.Changes.Where(c => c.Action != ChangeAction.Unchanged).ToList();
                 var batch = new BatchCommitted(accepted.Revision, changed.Select(c => c.Key.Namespace).Distinct().Order(StringComparer.Ordinal)
-                    .Select(ns => new NamespaceManifests(ns, Content(ns))).ToList());
-                var pending = new Pending(accepted.Revision, Sender, accepted with { Warnings = Unplaced(accepted.Warnings) });
+                    .Select(ns => new NamespaceResources(ns, _store.Read(null, ns).Resources)).ToList());
+                var pending = new Pending(accepted.Revision, Sender, accepted);
                 _pending = pending;
                 Become(Completing);
                 // Journaled first: from here on the batch happens whole, by this writer or, if it crashes, by the next.
@@ -553,21 +600,15 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                     // To the route tables, without waiting for them: their confirmations clear the outbox.
                     foreach (var ns in committed.Namespaces)
                     {
-                        _index[ns.Namespace] = committed.Revision;
-                        Send(_outbox[ns.Namespace] = new Outgoing(new StoreNamespace(ns.Namespace, committed.Revision, ns.Manifests)));
+                        Indexed(ns.Namespace, committed.Revision, ns.Resources);
+                        Send(_outbox[ns.Namespace] = new Outgoing(Store(ns.Namespace, ns.Resources)));
                     }
                     Checkpoint();
                 });
                 break;
-            case ConfigAccepted accepted:
-                Sender.Tell(accepted with { Warnings = Unplaced(accepted.Warnings) });
-                break;
-            case ConfigRejected rejected:
-                Sender.Tell(rejected with { Errors = Unplaced(rejected.Errors) });
+            default:
+                Sender.Tell(result);
                 break;
         }
     }
-
-    /// <summary>Findings without their file:line:col: those are positions in the text this node's client encoded, not in the user's.</summary>
-    private static List<Diagnostic> Unplaced(IEnumerable<Diagnostic> findings) => findings.Select(d => d with { Location = null }).ToList();
 }

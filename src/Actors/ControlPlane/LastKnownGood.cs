@@ -1,33 +1,32 @@
 using System.Globalization;
 using AkkaL4.Actors.Config;
+using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.ControlPlane;
 
 /// <summary>
 /// The last configuration a node put in force, kept on local disk so the node can route at start even
 /// when nothing else is reachable. Written atomically (temporary file, then rename).
-/// <para><see cref="Format"/> is the one form of a whole configuration at a revision, wherever one travels or rests:
-/// the copy the writer replicates to every node, the writer's snapshot and <c>ConfigCommitted</c> events, and this
-/// file, which is the replicated text as the node received it (not encoded again).</para>
+/// <para>The file stays YAML (a revision header, then manifests), while inside the cluster a configuration travels and is
+/// journaled as typed resources: it is what an operator opens on a node that will not start, and edits by hand at worst
+/// (so <see cref="Load"/> validates it). The node encodes it after the revision is in force, off the way to routing by
+/// it. Journals of earlier versions hold whole configurations in this form (<see cref="Decode"/> reads them).</para>
 /// </summary>
 public sealed class LastKnownGood(string directory)
 {
     private const string Header = "# akkal4 last-known-good revision ";
 
     /// <summary>
-    /// For text the cluster wrote itself (the writer's whole configuration, its journal, its answers, a node's encoding of a
-    /// request it checked): the admin API's limits bound what a user sends, not the stored sum of many (10,000 Services and
+    /// For text the cluster wrote itself (earlier versions' journals, the configuration this node saved): the admin API's limits bound what a user sends, not the stored sum of many (10,000 Services and
     /// a few more are over 10,000 documents) nor a re-encoding (a few bytes longer).
     /// </summary>
     internal static readonly DecodeLimits Stored = new() { MaxBytes = int.MaxValue, MaxDocuments = int.MaxValue };
 
     public string Path { get; } = System.IO.Path.Combine(directory, "last-known-good.yaml");
 
-    public void Save(ConfigContent content) => Save(Format(content));
-
-    /// <summary>Keeps <see cref="Format"/>'s text as it is.</summary>
-    public void Save(string formatted)
+    public void Save(ConfigContent content)
     {
+        var formatted = Format(content);
         PrivateFiles.CreateDirectory(directory);
         var temp = Path + ".tmp";
         PrivateFiles.WriteAllText(temp, formatted);
@@ -39,8 +38,8 @@ public sealed class LastKnownGood(string directory)
         Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n" + ManifestEncoder.ToYaml(content.Resources);
 
     /// <summary>
-    /// Reads <see cref="Format"/>'s text back, decoded but not validated again: for text the config writer wrote (it
-    /// validated and compiled it before journaling). Null with a reason when it does not decode; the revision of the
+    /// Reads <see cref="Format"/>'s text back, decoded but not validated again: for text the config writer wrote (an
+    /// earlier version's journal; it validated and compiled it before journaling). Null with a reason when it does not decode; the revision of the
     /// header whenever there is one (else 0).
     /// </summary>
     public static ConfigContent? Decode(string text, string source, out long revision, out string? problem)

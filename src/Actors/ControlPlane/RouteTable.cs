@@ -6,6 +6,7 @@ using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Events;
 using AkkaL4.Messages.Protocol;
 using AkkaL4.Messages.Queries;
+using AkkaL4.Messages.Serialization;
 
 namespace AkkaL4.Actors.ControlPlane;
 
@@ -15,7 +16,8 @@ namespace AkkaL4.Actors.ControlPlane;
 /// cluster reads configuration from: <c>GET /v1/config</c> (at the revisions the writer's index names) and a writer
 /// whose journal was checkpointed and which has no newer copy at hand. Only the writer writes them, after it has
 /// journaled the batch and without waiting for them; a write at a revision the entity already holds (or has passed)
-/// changes nothing and is acknowledged again, so the writer may repeat writes freely.
+/// changes nothing and is answered with what the entity holds (revision and hash), so the writer may repeat writes freely
+/// and never takes different content under the same revision for its own.
 /// </summary>
 public sealed class RouteTable : ReceivePersistentActor
 {
@@ -38,32 +40,49 @@ public sealed class RouteTable : ReceivePersistentActor
     public RouteTable(string ns)
     {
         _namespace = ns;
-        _state = new NamespaceWritten(0, ns, "");
+        _state = new NamespaceWritten(0, ns, [], ModelJson.Hash([]));
         Recover<SnapshotOffer>(offer =>
         {
             if (offer.Snapshot is NamespaceWritten state) _state = state;
+            else if (offer.Snapshot is ManifestNamespaceWritten old) _state = Upgrade(old);
         });
         Recover<NamespaceWritten>(e => _state = e);
+        Recover<ManifestNamespaceWritten>(e => _state = Upgrade(e));
         Recover<RecoveryCompleted>(_ => _log.Info("route table {0}: on this node at revision {1}", _namespace, _state.Revision));
         Command<StoreNamespace>(store =>
         {
             if (store.Revision <= _state.Revision)
             {
-                Sender.Tell(new NamespaceStored(_namespace, _state.Revision));
+                if (store.Revision == _state.Revision && store.Hash != _state.Hash)
+                    _log.Error("route table {0}: holds revision {1} with other content (hash {2}) than the config writer sends (hash {3}); it keeps its own, and nobody reads it as the writer's",
+                        _namespace, _state.Revision, _state.Hash, store.Hash);
+                Sender.Tell(new NamespaceStored(_namespace, _state.Revision, _state.Hash));
                 return;
             }
-            Persist(new NamespaceWritten(store.Revision, _namespace, store.Manifests), written =>
+            Persist(new NamespaceWritten(store.Revision, _namespace, store.Resources, store.Hash), written =>
             {
                 _state = written;
                 if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(written);
-                Sender.Tell(new NamespaceStored(_namespace, written.Revision));
+                Sender.Tell(new NamespaceStored(_namespace, written.Revision, written.Hash));
             });
         });
-        Command<ReadNamespace>(_ => Sender.Tell(new NamespaceContent(_namespace, _state.Revision, _state.Manifests)));
+        Command<ReadNamespace>(_ => Sender.Tell(new NamespaceContent(_namespace, _state.Revision, _state.Resources, _state.Hash)));
         Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
         Command<SaveSnapshotFailure>(f => _log.Warning("route table {0}: snapshot not saved ({1}); recovery replays its events", _namespace, f.Cause.Message));
         Command<DeleteMessagesSuccess>(_ => { });
         Command<DeleteMessagesFailure>(f => _log.Warning("route table {0}: events before its snapshot not deleted ({1})", _namespace, f.Cause.Message));
+    }
+
+    /// <summary>
+    /// An older version's event: its YAML decoded once. Content that does not decode keeps its revision under a hash no
+    /// content has, so no reader takes it (each checks the hash against the content) and the writer sends it again.
+    /// </summary>
+    private NamespaceWritten Upgrade(ManifestNamespaceWritten old)
+    {
+        if (ManifestEvents.Decode(old.Manifests, $"route table {_namespace}", out var problem) is { } resources)
+            return new NamespaceWritten(old.Revision, _namespace, resources, ModelJson.Hash(resources));
+        _log.Error("route table {0}: revision {1} in its journal does not read back ({2})", _namespace, old.Revision, problem);
+        return new NamespaceWritten(old.Revision, _namespace, [], "unreadable");
     }
 
     /// <summary>Starts this node's shard region of RouteTable entities (settings: akka.cluster.sharding in cluster.hocon).</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text;
 
 namespace AkkaL4.Actors.DataPlane;
@@ -7,10 +8,11 @@ namespace AkkaL4.Actors.DataPlane;
 /// One line per finished connection, with Envoy tcp_proxy's access-log fields. Published on the
 /// actor system's event stream (tests and other sinks subscribe) and written to the log.
 /// </summary>
+/// <param name="Client">The client's address: as text (<see cref="Source"/>) only where a line shows it (JSON), not per connection.</param>
 public sealed record AccessLogEntry(
     DateTimeOffset Start,
     TimeSpan Duration,
-    string Source,
+    IPEndPoint Client,
     string Listener,
     string? Gateway,
     string? VirtualService,
@@ -23,6 +25,9 @@ public sealed record AccessLogEntry(
     string Detail,
     string? Sni = null)
 {
+    /// <summary>The client's address as text (Envoy's downstream_remote_address).</summary>
+    public string Source => Client.ToString();
+
     /// <summary>
     /// Envoy's default access-log format as its TCP proxy fills it (the HTTP fields are <c>-</c>):
     /// <c>[START_TIME] "- - -" 0 RESPONSE_FLAGS BYTES_RECEIVED BYTES_SENT DURATION - "-" "-" "-" "-" "UPSTREAM_HOST"</c>.

@@ -23,9 +23,12 @@ namespace AkkaL4.Actors.DataPlane;
 /// connect). <b>Relaying</b>: both directions with half-close, idleTimeout and maxConnectionDuration.
 /// Then one access-log entry with bytes, duration and flags, and stop.
 /// </summary>
-public sealed class ConnectionActor : UntypedActor, IWithTimers
+public sealed class ConnectionActor : UntypedActor
 {
-    public ITimerScheduler Timers { get; set; } = null!;
+    // Timers on the scheduler, only when a connection has one: IWithTimers gave every connection a TimerScheduler and its
+    // dictionary (~220 bytes, held while it is open; bench/README.md). A late timer message is ignored (OnReceive).
+    private ICancelable? _preambleTimer;
+    private ICancelable? _durationTimer;
 
     /// <summary>The node's drain timeout passed: end the connection now, with a FIN each way.</summary>
     public sealed class DrainTimeout
@@ -42,42 +45,69 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     /// <summary>A read of the preamble ended: <paramref name="Count"/> bytes more in the buffer (0: the client closed), or a failure.</summary>
     private sealed record PreambleRead(int Count, Exception? Failure);
     private sealed record PreambleTimedOut;
-    private sealed record Connected(TcpConnection Upstream);
-    private sealed record ConnectFailed(Exception Cause);
-
     /// <summary>
-    /// One connect attempt. The actor may stop while it is in flight (the client went away, the
-    /// listener's node shuts down): a connection that arrives after that is closed, not leaked.
+    /// One connect attempt, and the message that says how it went (so a stale one is told apart by reference). The
+    /// actor may stop while it is in flight (the client went away, the listener's node shuts down): a connection that
+    /// arrives after that is closed, not leaked. With TLS origination the handshake is part of the attempt.
     /// </summary>
-    private sealed class Attempt
+    private sealed class Attempt(IActorRef owner, UpstreamTls? tls, TlsFiles files, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
     {
-        public readonly CancellationTokenSource Cancel = new();
-        private readonly object _gate = new();
-        private TcpConnection? _arrived;
-        private bool _abandoned;
+        public readonly long Started = System.Diagnostics.Stopwatch.GetTimestamp();
+        private CancellationTokenSource? _handshake;
+        private bool _stopped;
 
-        /// <summary>False when the attempt was abandoned first (the connection is closed).</summary>
-        public bool Arrive(TcpConnection connection)
+        public TcpConnection? Upstream { get; private set; }
+        public Exception? Failure { get; private set; }
+
+        protected override void OnConnected(TcpConnection connection)
         {
-            lock (_gate)
+            if (tls is null)
             {
-                if (!_abandoned) _arrived = connection;
+                Upstream = connection;
+                owner.Tell(this);
+                return;
             }
-            if (_arrived is null) connection.Close();
-            return _arrived is not null;
+            // Rare enough to keep the Task: the handshake, then connected or failed as one attempt.
+            var handshake = new CancellationTokenSource();
+            lock (this)
+            {
+                if (_stopped) return;
+                _handshake = handshake;
+            }
+            TlsOrigination.WrapAsync(connection, tls, files, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
+            {
+                lock (this)
+                {
+                    if (_stopped)
+                    {
+                        if (t.IsCompletedSuccessfully) t.Result.Close();
+                        return;
+                    }
+                    if (t.IsCompletedSuccessfully) Upstream = t.Result;
+                    else Failure = t.Exception?.InnerException ?? new TaskCanceledException();
+                }
+                owner.Tell(this);
+            }, TaskContinuationOptions.ExecuteSynchronously);
         }
 
-        /// <summary>Abandons the attempt; closes its connection when it arrived but was never joined.</summary>
-        public void Abandon()
+        protected override void OnFailed(Exception cause)
         {
-            TcpConnection? arrived;
-            lock (_gate)
+            Failure = cause;
+            owner.Tell(this);
+        }
+
+        /// <summary>Stopped while in flight: the connect or the handshake ends, and what arrived is closed.</summary>
+        public void Stop()
+        {
+            Abandon();
+            TcpConnection? upstream;
+            lock (this)
             {
-                _abandoned = true;
-                arrived = _arrived;
+                _stopped = true;
+                upstream = Upstream;
             }
-            Cancel.Cancel();
-            arrived?.Close();
+            _handshake?.Cancel();
+            upstream?.Close();
         }
     }
     private sealed record DirectionEnded(bool Upstream, Exception? Failure);
@@ -111,7 +141,6 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private int _directionsOpen = 2;
     private bool _reported;
     private string? _refusedCluster;
-    private long _attemptStarted;
     private bool _idleTimedOut;
     /// <summary>The Istio series this connection's bytes count in, from the moment it reached an upstream.</summary>
     private IstioLabels? _istio;
@@ -166,8 +195,10 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             case (State.Dialling, PreambleRead): break;
             // The router's answer to a PickUpstream: picked (and reserved) here, so a stopped connection reserves nothing.
             case (State.Dialling, ClusterPicker picker): Picked(picker.Pick(LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried)); break;
-            case (State.Dialling, Connected connected): OnConnected(connected); break;
-            case (State.Dialling, ConnectFailed failed): OnConnectFailed(failed); break;
+            case (State.Dialling, Attempt done) when ReferenceEquals(done, _attempt):
+                if (done.Upstream is { } upstream) OnConnected(upstream);
+                else OnConnectFailed(done.Failure!);
+                break;
             case (State.Relaying, DirectionEnded ended): OnDirectionEnded(ended); break;
             case (State.Relaying, DurationElapsed):
                 _flags |= ResponseFlags.DurationTimeout;
@@ -180,6 +211,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
                 _relay?.Stop(null);
                 break;
             case (_, DrainTimeout): Drained(); break;
+            case (_, PreambleTimedOut or DurationElapsed): break;
             default: Unhandled(message); break;
         }
     }
@@ -195,12 +227,12 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         // The client is joined to an upstream only once one is connected, so failed attempts never touch it.
         var local = _accepted.Local;
         _listenerAddress = new IpPort(IpKey.From(local.Address), local.Port);
-        _listener = _listenerAddress.ToString();
-        _metrics.Accepted(_listener);
-
         // The whole connection is decided on the snapshot in force when it was accepted.
         _snapshot = _routes.Current;
         var listener = _compiled = _snapshot.FindListener(_listenerAddress);
+        _listener = listener?.Name ?? _listenerAddress.ToString();
+        _metrics.Accepted(_listener);
+
         var acceptProxy = _settings.AcceptProxyProtocol && listener is { Kind: ListenerKind.Gateway };
         if (acceptProxy && !_settings.TrustsProxyProtocolFrom(_client.Address))
         {
@@ -214,7 +246,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         }
         _expect = acceptProxy ? Expect.ProxyHeader : Expect.ClientHello;
         _state = State.Reading;
-        Timers.StartSingleTimer("preamble", new PreambleTimedOut(), _settings.PreambleTimeout);
+        _preambleTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.PreambleTimeout, Self, new PreambleTimedOut(), Self);
         ReadMore();
     }
 
@@ -359,7 +391,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     private void PreambleDone()
     {
-        Timers.Cancel("preamble");
+        _preambleTimer?.Cancel();
         _reading = null;
         _state = State.Dialling;
         Decide();
@@ -426,43 +458,22 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         }
         _upstream = assigned;
         _attempts++;
-        _attemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
-        var attempt = _attempt = new Attempt();
-        var self = Self;
-        Dial(remote, policy, files, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), attempt.Cancel.Token).ContinueWith(t =>
-        {
-            if (t.IsCompletedSuccessfully)
-            {
-                if (attempt.Arrive(t.Result)) self.Tell(new Connected(t.Result));
-            }
-            else if (!attempt.Cancel.IsCancellationRequested)
-            {
-                self.Tell(new ConnectFailed(t.Exception?.InnerException ?? new TaskCanceledException()));
-            }
-        }, TaskContinuationOptions.ExecuteSynchronously);
+        // With DestinationRule tls SIMPLE or MUTUAL a failed handshake is a failed connect. A PROXY header for a TLS
+        // upstream goes in the clear before the ClientHello, as the spec says.
+        var attempt = _attempt = new Attempt(Self, policy.Tls, files, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
+        _transport.Connect(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), attempt);
     }
 
-    /// <summary>
-    /// Connects, and with DestinationRule tls SIMPLE or MUTUAL completes the TLS handshake too: a failed handshake is a
-    /// failed connect. A PROXY header for a TLS upstream goes in the clear before the ClientHello, as the spec says.
-    /// </summary>
-    private async Task<TcpConnection> Dial(EndPoint remote, UpstreamPolicy policy, TlsFiles files, string host, byte[]? proxyHeader, CancellationToken cancel)
-    {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var plain = await _transport.ConnectAsync(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), cancel).ConfigureAwait(false);
-        return policy.Tls is { } tls
-            ? await TlsOrigination.WrapAsync(plain, tls, files, host, proxyHeader, _materializer, policy.ConnectTimeout, started, cancel).ConfigureAwait(false)
-            : plain;
-    }
-
-    private void OnConnected(Connected connected)
+    private void OnConnected(TcpConnection upstream)
     {
         var assigned = _upstream!;
         // Only the router writes health; most connects change nothing there, so it is told only when one would.
         if (OutlierDetector.ConnectChanges(assigned.Health.State)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
         _state = State.Relaying;
+        var connectTime = System.Diagnostics.Stopwatch.GetElapsedTime(_attempt!.Started);
+        _attempt.TakenOver();
 
         var policy = assigned.Cluster.Policy;
         var self = Self;
@@ -470,11 +481,11 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
         _relay = parts.Control;
         _istio = IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
-        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.Endpoint.ToString(), _relay, System.Diagnostics.Stopwatch.GetElapsedTime(_attemptStarted), _istio.Value);
-        _relays.Run(_accepted, connected.Upstream, parts);
+        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.EndpointName, _relay, connectTime, _istio.Value);
+        _relays.Run(_accepted, upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
-            Timers.StartSingleTimer("max-duration", new DurationElapsed(), max);
+            _durationTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(max, Self, new DurationElapsed(), Self);
     }
 
     private byte[]? ProxyHeader(UpstreamPolicy policy) => policy.ProxyProtocolVersion switch
@@ -496,21 +507,20 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         return header is null ? read : read is null ? ByteString.FromBytes(header) : ByteString.FromBytes(header).Concat(read);
     }
 
-    private void OnConnectFailed(ConnectFailed failed)
+    private void OnConnectFailed(Exception cause)
     {
         var assigned = _upstream!;
         // Out of descriptors, or an unreadable client certificate, is this node's failure, not the endpoint's.
-        if (!LocalFailure.Is(failed.Cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, failed.Cause is TimeoutException ? "connect timed out" : failed.Cause.GetBaseException().Message));
+        if (!LocalFailure.Is(cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, cause is TimeoutException ? "connect timed out" : cause.GetBaseException().Message));
         assigned.Load.Closed();
-        _tried = _tried.Add(assigned.Endpoint.ToString());
+        _tried = _tried.Add(assigned.EndpointName);
         _upstream = null;
         _attempt = null;
         // Both transports fail a connect that timed out with a TimeoutException (ITcpTransport's contract).
-        var cause = failed.Cause;
         var timedOut = cause is TimeoutException;
         _flags |= ResponseFlags.UpstreamConnectFailure;
         var why = $"connect to {assigned.Endpoint} failed: {(timedOut ? "timed out after " + assigned.Cluster.Policy.ConnectTimeout : cause.Message)}";
-        _metrics.UpstreamConnectFailed(assigned.Cluster.Name, assigned.Endpoint.ToString(), timedOut, why);
+        _metrics.UpstreamConnectFailed(assigned.Cluster.Name, assigned.EndpointName, timedOut, why);
         _detail = _detail.Length == 0 ? why : $"{_detail}; {why}";
         if (_attempts < _settings.MaxConnectAttempts)
         {
@@ -556,6 +566,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
+        _preambleTimer?.Cancel();
+        _durationTimer?.Cancel();
         _reading?.Cancel();
         if (_state != State.Relaying)
         {
@@ -564,7 +576,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             {
                 // Stopped while an attempt was in flight: abandon it; that says nothing about the endpoint.
                 _upstream.Load.Closed();
-                _attempt?.Abandon();
+                _attempt?.Stop();
             }
         }
         else
@@ -583,12 +595,12 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _reported = true;
         var rx = _relay?.BytesFromClient ?? 0;
         var tx = _relay?.BytesToClient ?? 0;
-        _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.Endpoint.ToString(), _relay,
+        _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.EndpointName, _relay,
             _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}", System.Diagnostics.Stopwatch.GetElapsedTime(_started),
             _istio, IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, _upstream?.Cluster.Host ?? _decision.Target?.Destinations.FirstOrDefault()?.Host, _upstream?.Endpoint, _flags));
         var target = _decision.Target;
-        var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _client.ToString(), _listener, _decision.Gateway,
-            target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.Endpoint.ToString(),
+        var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _client, _listener, _decision.Gateway,
+            target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.EndpointName,
             rx, tx, _flags, _detail, _sni);
         Context.System.EventStream.Publish(entry);
     }

@@ -133,7 +133,11 @@ internal sealed class RuleSet
 
 public sealed class CompiledListener
 {
+    private string? _name;
+
     public required IpPort Address { get; init; }
+    /// <summary><see cref="Address"/> as text, made once: every connection on the listener logs and counts by it.</summary>
+    public string Name => _name ??= Address.ToString();
     public required ListenerKind Kind { get; init; }
     /// <summary>Mesh: the dialled service.</summary>
     public ServiceDef? Service { get; init; }

@@ -77,7 +77,7 @@ public sealed class ClusterPicker
             return new UpstreamRefused(ResponseFlags.NoHealthyUpstream, Cluster.Name, _health.Length == 0 ? Cluster.Detail : NoneRoutable());
         }
         _loads[index].Opened();
-        return new UpstreamAssigned(Cluster, Cluster.Endpoints[index], index, Router, _loads[index], _health[index]);
+        return new UpstreamAssigned(Cluster, Cluster.Endpoints[index], index, Router, _loads[index], _health[index], _names[index]);
     }
 
     /// <summary>What the balancer sees: routable endpoints, or all of them in panic; tried ones left out while another is left.</summary>

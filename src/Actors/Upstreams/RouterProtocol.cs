@@ -19,7 +19,8 @@ public sealed record PickUpstream(UpstreamCluster Cluster, long Revision = 0);
 /// <see cref="EndpointLoad.Closed"/> on <see cref="Load"/> once when the attempt fails or the connection ends.
 /// <see cref="Health"/> is read (never written) to skip telling the router of a connect that changes nothing.
 /// </summary>
-public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router, EndpointLoad Load, EndpointHealth Health);
+/// <param name="EndpointName">The endpoint as text (address:port), made once per picker: a connection logs and counts by it.</param>
+public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router, EndpointLoad Load, EndpointHealth Health, string EndpointName);
 
 /// <summary>Picker → connection: no endpoint can be had (the connection counts it, with its other failures).</summary>
 public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string Detail);

@@ -15,11 +15,12 @@ public interface IConfigCommand : IClusterMessage
 }
 
 /// <summary>
-/// kubectl apply of these manifests (YAML the sender's node validated): create or update each resource, all or nothing.
+/// kubectl apply of these resources (the sender's node decoded and validated the user's text): create or update each
+/// resource, all or nothing.
 /// <see cref="DryRun"/>: checked and compiled by the writer against the stored configuration exactly as a write is, and
 /// answered with what would change, but nothing is journaled or replicated (kubectl's <c>--dry-run=server</c>).
 /// </summary>
-public sealed record WriteConfig(string Manifests, DateTimeOffset Deadline, bool DryRun = false) : IConfigCommand;
+public sealed record WriteConfig(IReadOnlyList<Resource> Resources, DateTimeOffset Deadline, bool DryRun = false) : IConfigCommand;
 
 /// <summary>Delete one resource.</summary>
 public sealed record RemoveResource(string Kind, string Namespace, string Name, DateTimeOffset Deadline) : IConfigCommand;
@@ -48,18 +49,25 @@ public sealed record WriteJournaled(long Revision) : IClusterMessage;
 /// </summary>
 public sealed record ConfigUncertain(long? Revision, string Reason) : IClusterMessage;
 
-/// <summary>Certainly not applied (no majority reachable, or the writer dropped it unread); try again later.</summary>
+/// <summary>
+/// Certainly not applied (no majority reachable, the writer dropped it unread, or it is recovering or refusing writes);
+/// try again later. Also the writer's answer to a query it cannot answer now (<c>ReadIndex</c>), with why.
+/// </summary>
 public sealed record ConfigUnavailable(string Reason) : IClusterMessage;
 
 /// <summary>
-/// From the config writer to a namespace's RouteTable entity: its whole content (manifests, YAML; empty when its last
-/// resource went) as of <see cref="Revision"/>. Answered with <see cref="NamespaceStored"/>; an entity that already holds
-/// this revision or a newer one keeps what it has and answers alike, so the writer sends again as often as it needs to.
+/// From the config writer to a namespace's RouteTable entity: its whole content (empty when its last resource went) as of
+/// <see cref="Revision"/>, and the content's <see cref="Serialization.ModelJson.Hash"/>. Answered with
+/// <see cref="NamespaceStored"/>; an entity that already holds this revision or a newer one keeps what it has and answers
+/// with what that is, so the writer sends again as often as it needs to.
 /// </summary>
-public sealed record StoreNamespace(string Namespace, long Revision, string Manifests) : INamespaceMessage;
+public sealed record StoreNamespace(string Namespace, long Revision, IReadOnlyList<Resource> Resources, string Hash) : INamespaceMessage;
 
-/// <summary>A RouteTable entity holds its namespace as of <see cref="Revision"/> (journaled).</summary>
-public sealed record NamespaceStored(string Namespace, long Revision) : IClusterMessage;
+/// <summary>
+/// A RouteTable entity holds its namespace as of <see cref="Revision"/> (journaled), with content of this
+/// <see cref="Hash"/>: the writer takes it as confirmed only when both are what it sent.
+/// </summary>
+public sealed record NamespaceStored(string Namespace, long Revision, string Hash) : IClusterMessage;
 
 /// <summary>
 /// To the config writer, from a reader that found a RouteTable entity behind the writer's index (its host moved, or its

@@ -5,20 +5,22 @@ using Akka.Actor;
 using Akka.Serialization;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Events;
+using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Messages.Serialization;
 
 /// <summary>
-/// The one serializer of AkkaL4's cluster messages: System.Text.Json with a short, fixed manifest per
-/// type (never a .NET type name). An unknown manifest is a <see cref="SerializationException"/>.
-/// Bodies over <see cref="CompressAbove"/> bytes are gzipped (manifests compress about tenfold, so a
+/// The one serializer of AkkaL4's cluster messages: System.Text.Json (<see cref="ModelJson"/>: typed resources with a
+/// <c>kind</c> of ours) with a short, fixed manifest per type (never a .NET type name). An unknown manifest is a
+/// <see cref="SerializationException"/>.
+/// Bodies over <see cref="CompressAbove"/> bytes are gzipped (configurations compress about tenfold, so a
 /// configuration of the admin API's 4 MiB travels in far fewer bytes than a remoting frame holds);
 /// JSON never starts with gzip's magic bytes, so plain bodies (older journals) read as before.
 /// </summary>
 public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
-    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.General);
+    private static JsonSerializerOptions Options => ModelJson.Options;
 
     /// <summary>
     /// The manifest of each type. Journaled events keep theirs forever; a message whose shape changes gets a new one,
@@ -26,8 +28,11 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     /// </summary>
     private static readonly Dictionary<string, Type> Types = new()
     {
+        // Retired, never to be given again (an unknown manifest is refused, so nodes of two versions never misread each
+        // other): "wc" WriteConfig, "sn" StoreNamespace, "ns" NamespaceStored, "ci" ConfigIndex, "nc" NamespaceContent,
+        // as YAML or without a hash (368fc9f and before). Their events' manifests stay, read only (ManifestEvents.cs).
         // Commands to the config writer, and its answers.
-        ["wc"] = typeof(WriteConfig),
+        ["wt"] = typeof(WriteConfig),
         ["rr"] = typeof(RemoveResource),
         ["ca"] = typeof(ConfigAccepted),
         ["cj"] = typeof(ConfigRejected),
@@ -35,30 +40,39 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         ["cu"] = typeof(ConfigUncertain),
         ["cn"] = typeof(ConfigUnavailable),
         // The writer and the RouteTable entities.
-        ["sn"] = typeof(StoreNamespace),
-        ["ns"] = typeof(NamespaceStored),
+        ["st"] = typeof(StoreNamespace),
+        ["nt"] = typeof(NamespaceStored),
         // "rn" is retired, never to be given again: ReadNamespace's code until 42e47d8 gave it to RedeliverNamespace, so
         // a node of either version would misread the other's; an unknown manifest is refused instead.
         ["rv"] = typeof(RedeliverNamespace),
-        // Events the writer journals.
-        ["ev"] = typeof(ConfigCommitted),
-        ["bc"] = typeof(BatchCommitted),
-        ["ck"] = typeof(WriterCheckpoint),
-        ["nw"] = typeof(NamespaceWritten),
+        // Events the writer and the entities journal.
+        ["cm"] = typeof(ConfigCommitted),
+        ["bt"] = typeof(BatchCommitted),
+        ["wk"] = typeof(WriterCheckpoint),
+        ["nx"] = typeof(NamespaceWritten),
+        // The same, as versions before typed resources journaled them (YAML): read, never written.
+        ["ev"] = typeof(ManifestConfigCommitted),
+        ["bc"] = typeof(ManifestBatchCommitted),
+        ["ck"] = typeof(ManifestWriterCheckpoint),
+        ["nw"] = typeof(ManifestNamespaceWritten),
         // Queries and what they read.
         ["rc"] = typeof(ReadConfig),
         ["ri"] = typeof(ReadIndex),
-        ["ci"] = typeof(ConfigIndex),
+        ["ix"] = typeof(ConfigIndex),
         ["rd"] = typeof(ReadNamespace),
-        ["nc"] = typeof(NamespaceContent),
+        ["nk"] = typeof(NamespaceContent),
         ["mr"] = typeof(MemberRevision),
+        ["rw"] = typeof(ReadWriterStatus),
+        ["ws"] = typeof(WriterStatus),
+        // The whole configuration every node routes by (the replicated register's value).
+        ["cc"] = typeof(ConfigContent),
     };
 
     internal const int CompressAbove = 16 * 1024;
 
     /// <summary>
     /// The most a gzipped body may expand to: far above the largest configuration the admin API accepts
-    /// (4 MiB of manifests, a few times that as JSON), far below what a gzip bomb in one 8 MiB remoting
+    /// (4 MiB of manifests, about as much again as typed JSON), far below what a gzip bomb in one 8 MiB remoting
     /// frame would otherwise become (gigabytes).
     /// </summary>
     public const int MaxExpandedBytes = 64 * 1024 * 1024;

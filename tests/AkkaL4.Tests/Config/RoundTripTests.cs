@@ -1,5 +1,6 @@
 using AkkaL4.Actors.Config;
 using AkkaL4.Messages.Model;
+using AkkaL4.Messages.Serialization;
 using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.Config;
@@ -280,5 +281,56 @@ public class RoundTripTests
         var (first, second, _) = RoundTrip(manifest, "merge-key.yaml");
 
         Assert.Equal(first, second);
+    }
+
+    /// <summary>As a configuration travels and is journaled inside the cluster: typed resources as the serializer's JSON.</summary>
+    private static IReadOnlyList<Resource> ThroughTheCluster(IReadOnlyList<Resource> resources, out string json)
+    {
+        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new ConfigContent(9, resources), ModelJson.Options);
+        json = System.Text.Encoding.UTF8.GetString(bytes);
+        return System.Text.Json.JsonSerializer.Deserialize<ConfigContent>(bytes, ModelJson.Options)!.Resources;
+    }
+
+    [Fact]
+    public void Every_example_and_the_rich_manifests_travel_the_cluster_as_typed_resources_unchanged()
+    {
+        var all = ExamplePaths().SelectMany(path => DecodeOk(File.ReadAllText(Repo.Path(path)), path))
+            .Concat(DecodeOk(RichDestinationRule, "rich-dr.yaml")).Concat(DecodeOk(HttpVirtualService, "http-vs.yaml"))
+            .Concat(DecodeOk("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: ext, namespace: shop}
+                spec:
+                  hosts: [ext.example.com]
+                  addresses: [10.9.0.0/24]
+                  ports: [{number: 5432, protocol: TCP, name: pg, targetPort: 15432}]
+                  location: MESH_EXTERNAL
+                  resolution: STATIC
+                  endpoints: [{address: 10.9.0.1, ports: {pg: 5433}, labels: {zone: a}, weight: 3}]
+                """, "se.yaml")).ToList();
+        Assert.Equal(ResourceKinds.Types.Keys.Order(), all.Select(r => r.Kind).Distinct().Order());
+
+        var back = ThroughTheCluster(all, out var json);
+
+        var differs = all.Zip(back, (First, Second) => (First, Second)).FirstOrDefault(p => !p.First.Equals(p.Second));
+        Assert.True(differs.First is null, $"{differs.First} does not come back equal: {json}");
+        Assert.Equal(all, back);
+        Assert.Equal(ModelJson.Hash(all), ModelJson.Hash(back));
+        // Our own discriminators, never a .NET type name.
+        Assert.Contains("{\"kind\":\"DestinationRule\"", json);
+        Assert.Contains("\"raw\":\"m\"", json);
+        Assert.DoesNotContain("AkkaL4", json);
+        Assert.DoesNotContain("$type", json);
+    }
+
+    [Fact]
+    public void A_kind_the_cluster_does_not_know_is_refused_and_a_changed_resource_changes_the_hash()
+    {
+        var service = DecodeOk("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: 10.0.0.1}\n", "a.yaml");
+        ThroughTheCluster(service, out var json);
+
+        Assert.ThrowsAny<Exception>(() => System.Text.Json.JsonSerializer.Deserialize<ConfigContent>(json.Replace("\"Service\"", "\"Pod\""), ModelJson.Options));
+        var changed = DecodeOk("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: 10.0.0.2}\n", "a.yaml");
+        Assert.NotEqual(ModelJson.Hash(service), ModelJson.Hash(changed));
     }
 }

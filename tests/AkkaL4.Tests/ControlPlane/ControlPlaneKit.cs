@@ -106,7 +106,8 @@ internal static class ControlPlaneKit
                 await node.Writer.Ask<ConfigContent>(new ReadConfig("Gateway", "none"), TimeSpan.FromSeconds(2));
                 return true;
             }
-            catch (AskTimeoutException)
+            // No answer yet, or the writer's "starting without a majority" at once.
+            catch (Exception e) when (e is AskTimeoutException or ConfigNotReadableException)
             {
                 return false;
             }

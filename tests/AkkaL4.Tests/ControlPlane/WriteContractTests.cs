@@ -9,6 +9,7 @@ using AkkaL4.Messages.Serialization;
 using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Tests.ControlPlane;
@@ -85,8 +86,7 @@ public sealed class WriteContractTests
             var self = Akka.Cluster.Cluster.Get(node.ClusterSystem).SelfUniqueAddress;
             void Replicate(long revision, string yaml)
             {
-                var text = LastKnownGood.Format(new ConfigContent(revision, Decode(yaml)));
-                var register = new LWWRegister<string>(self, text, revision);
+                var register = new LWWRegister<ConfigContent>(self, new ConfigContent(revision, Decode(yaml)), revision);
                 replicator.Tell(Dsl.Update(ConfigWriter.Key, register, WriteLocal.Instance, r => r.Merge(register)));
             }
             Replicate(good.Revision + 1, Poison(ip: "127.10.0.3"));
@@ -119,16 +119,17 @@ public sealed class WriteContractTests
         try
         {
             var serializer = new ProtocolSerializer((ExtendedActorSystem)system);
-            var large = new WriteConfig(string.Join("\n---\n", Enumerable.Range(0, 2000).Select(i => Service($"s{i}", "big", "127.10.0.4"))), DateTimeOffset.UnixEpoch);
+            var yaml = string.Join("\n---\n", Enumerable.Range(0, 2000).Select(i => Service($"s{i}", "big", "127.10.0.4")));
+            var large = new WriteConfig(Decode(yaml), DateTimeOffset.UnixEpoch);
             var bytes = serializer.ToBinary(large);
             Assert.True(bytes is [0x1f, 0x8b, ..], "gzipped");
-            Assert.True(bytes.Length * 5 < Encoding.UTF8.GetByteCount(large.Manifests), $"{bytes.Length} bytes for {large.Manifests.Length} characters");
-            Assert.Equal(large, serializer.FromBinary(bytes, serializer.Manifest(large)));
+            Assert.True(bytes.Length * 5 < Encoding.UTF8.GetByteCount(yaml), $"{bytes.Length} bytes for {yaml.Length} characters of YAML");
+            Assert.Equal(large.Resources, Assert.IsType<WriteConfig>(serializer.FromBinary(bytes, serializer.Manifest(large))).Resources);
 
             var small = new WriteJournaled(7);
             Assert.Equal((byte)'{', serializer.ToBinary(small)[0]);
-            var old = JsonSerializer.SerializeToUtf8Bytes(large);
-            Assert.Equal(large, serializer.FromBinary(old, "wc"));
+            var plain = JsonSerializer.SerializeToUtf8Bytes(large, ModelJson.Options);
+            Assert.Equal(large.Resources, Assert.IsType<WriteConfig>(serializer.FromBinary(plain, "wt")).Resources);
 
             // A gzip bomb from a peer (a few hundred KB that expand past the cap) is refused, not expanded.
             var bomb = new MemoryStream();
@@ -137,7 +138,7 @@ public sealed class WriteContractTests
                 var zeros = new byte[1024 * 1024];
                 for (var i = 0; i < ProtocolSerializer.MaxExpandedBytes / zeros.Length + 1; i++) gzip.Write(zeros);
             }
-            var refused = Assert.Throws<SerializationException>(() => serializer.FromBinary(bomb.ToArray(), "wc"));
+            var refused = Assert.Throws<SerializationException>(() => serializer.FromBinary(bomb.ToArray(), "wt"));
             Assert.Contains("expands past", refused.Message);
         }
         finally

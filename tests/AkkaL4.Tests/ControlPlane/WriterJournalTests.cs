@@ -5,6 +5,7 @@ using Akka.Cluster;
 using Akka.Configuration;
 using Akka.DistributedData;
 using Akka.Persistence;
+using AkkaL4.Messages.Model;
 using AkkaL4.Actors;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
@@ -45,7 +46,7 @@ public class WriterJournalTests
         {
             Receive<Changed>(changed =>
             {
-                if (LastKnownGood.Parse(changed.Get(ConfigWriter.Key).Value, "replicated", out _) is { } content) seen.Enqueue(content);
+                seen.Enqueue(changed.Get(ConfigWriter.Key).Value);
             });
         }
 
@@ -221,12 +222,12 @@ public class WriterJournalTests
 
             await using var restarted = await StartNodeAsync("rt-read", data);
             await InForceAsync(restarted, 1);
-            // The node routes by its own copy; what is stored is what the entity holds.
+            // The node routes by its own copy; a GET reads the entities: rt-other as stored, rt-read refused, as its
+            // content is no longer what its hash says (never served as the writer's).
             Assert.Contains(restarted.Routes.Current.Listeners, l => l.Address.ToString() == "127.100.1.1:19000");
-            var stored = ManifestEncoder.ToYaml((await ReadAsync(restarted, ns: "rt-read")).Resources);
-            Assert.Contains("127.100.1.9", stored);
-            Assert.DoesNotContain("127.100.1.1", stored);
-            Assert.Contains("127.100.1.2", ManifestEncoder.ToYaml((await ReadAsync(restarted)).Resources));
+            Assert.Contains("127.100.1.2", ManifestEncoder.ToYaml((await ReadAsync(restarted, ns: "rt-other")).Resources));
+            var refused = await Assert.ThrowsAsync<ConfigNotReadableException>(() => ReadAsync(restarted, ns: "rt-read"));
+            Assert.Contains("namespace rt-read (its route table's revision 1 does not read back", refused.Message);
         }
         finally
         {
@@ -241,7 +242,7 @@ public class WriterJournalTests
 
         public OldWriter()
         {
-            Command<ConfigCommitted>(e => { var replyTo = Sender; Persist(e, _ => replyTo.Tell(Done.Instance)); });
+            Command<ManifestConfigCommitted>(e => { var replyTo = Sender; Persist(e, _ => replyTo.Tell(Done.Instance)); });
         }
     }
 
@@ -264,8 +265,8 @@ public class WriterJournalTests
                 var writer = system.ActorOf(Props.Create(() => new OldWriter()));
                 var one = new ConfigContent(1, Decode(Service("old", "rt-old", "127.4.8.20")));
                 var two = new ConfigContent(2, Decode(Service("old", "rt-old", "127.4.8.20"), Service("kept", "rt-kept", "127.4.8.21")));
-                await writer.Ask<Done>(new ConfigCommitted(1, LastKnownGood.Format(one)), Wait);
-                await writer.Ask<Done>(new ConfigCommitted(2, LastKnownGood.Format(two)), Wait);
+                await writer.Ask<Done>(new ManifestConfigCommitted(1, LastKnownGood.Format(one)), Wait);
+                await writer.Ask<Done>(new ManifestConfigCommitted(2, LastKnownGood.Format(two)), Wait);
                 await system.Terminate();
             }
 

@@ -1,3 +1,6 @@
+using AkkaL4.Node.Admin;
+using System.Text.Json;
+using System.Net;
 using System.Collections.Concurrent;
 using Akka;
 using Akka.Actor;
@@ -9,7 +12,9 @@ using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Events;
+using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Queries;
+using AkkaL4.Messages.Serialization;
 using Microsoft.Data.Sqlite;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 
@@ -33,6 +38,8 @@ public class WriterRecoveryTests
         public volatile bool Confirm = true;
         /// <summary>Answer reads with revision 0 (an entity whose shard moved to a host with an older journal).</summary>
         public volatile bool Behind;
+        /// <summary>Confirm every store under the revision sent but with another content's hash (two contents, one revision).</summary>
+        public volatile bool OtherContent;
     }
 
     private sealed class FakeRouteTables : ReceiveActor
@@ -44,25 +51,54 @@ public class WriterRecoveryTests
                 tables.Sent.Enqueue(s);
                 if (!tables.Confirm) return;
                 tables.Held[s.Namespace] = s;
-                Sender.Tell(new NamespaceStored(s.Namespace, s.Revision));
+                Sender.Tell(new NamespaceStored(s.Namespace, s.Revision, tables.OtherContent ? ModelJson.Hash(Decode(Service("other", s.Namespace, "127.100.5.99"))) : s.Hash));
             });
             Receive<ReadNamespace>(r =>
             {
                 var held = tables.Behind ? null : tables.Held.GetValueOrDefault(r.Namespace);
-                Sender.Tell(new NamespaceContent(r.Namespace, held?.Revision ?? 0, held?.Manifests ?? ""));
+                Sender.Tell(new NamespaceContent(r.Namespace, held?.Revision ?? 0, held?.Resources ?? [], held?.Hash ?? ModelJson.Hash([])));
             });
         }
     }
 
-    /// <summary>Journals whatever it is sent under the config writer's persistence id (a journal written elsewhere).</summary>
+    /// <summary>
+    /// Journals whatever it is sent under a persistence id (the config writer's by default: a journal written elsewhere),
+    /// or saves it as its snapshot when it comes as a <see cref="Snapshot"/>.
+    /// </summary>
     private sealed class Journaler : ReceivePersistentActor
     {
-        public override string PersistenceId => "akkal4-config-writer";
+        private readonly string _id;
 
-        public Journaler() => CommandAny(e =>
+        public override string PersistenceId => _id;
+
+        public Journaler(string id = "akkal4-config-writer")
         {
-            var replyTo = Sender;
-            Persist(e, _ => replyTo.Tell(Done.Instance));
+            _id = id;
+            IActorRef? snapshotFor = null;
+            Command<Snapshot>(s =>
+            {
+                snapshotFor = Sender;
+                SaveSnapshot(s.State);
+            });
+            Command<SaveSnapshotSuccess>(_ => snapshotFor?.Tell(Done.Instance));
+            CommandAny(e =>
+            {
+                var replyTo = Sender;
+                Persist(e, _ => replyTo.Tell(Done.Instance));
+            });
+        }
+    }
+
+    private sealed record Snapshot(object State);
+
+    /// <summary>Real <see cref="RouteTable"/> entities, one child per namespace, without sharding (one process).</summary>
+    private sealed class LocalRouteTables : ReceiveActor
+    {
+        public LocalRouteTables() => Receive<Messages.Protocol.INamespaceMessage>(m =>
+        {
+            var child = Context.Child(m.Namespace);
+            if (child.IsNobody()) child = Context.ActorOf(Props.Create(() => new RouteTable(m.Namespace)), m.Namespace);
+            child.Forward(m);
         });
     }
 
@@ -93,7 +129,7 @@ public class WriterRecoveryTests
     private static async Task<object> WriteAsync(IActorRef writer, params string[] documents)
     {
         var inbox = Inbox.Create(((ActorRefWithCell)writer).Underlying.System);
-        inbox.Send(writer, new WriteConfig(ManifestEncoder.ToYaml(Decode(documents)), DateTimeOffset.UtcNow + Wait));
+        inbox.Send(writer, new WriteConfig(Decode(documents), DateTimeOffset.UtcNow + Wait));
         for (; ; )
             if (await inbox.ReceiveAsync(Wait) is not WriteJournaled and var answer) return answer;
     }
@@ -126,8 +162,9 @@ public class WriterRecoveryTests
             using (var system = await StartSystemAsync(data))
             {
                 var journaler = system.ActorOf(Props.Create(() => new Journaler()));
-                await journaler.Ask<Done>(new BatchCommitted(1, [new NamespaceManifests("wr-good", ManifestEncoder.ToYaml(Decode(Service("a", "wr-good", "127.100.5.2"))))]), Wait);
-                await journaler.Ask<Done>(new BatchCommitted(2, [new NamespaceManifests("wr-bad", "kind: [unterminated")]), Wait);
+                // Journaled as a version that kept YAML in its events did: the only events whose content can fail to read back.
+                await journaler.Ask<Done>(new ManifestBatchCommitted(1, [new NamespaceManifests("wr-good", ManifestEncoder.ToYaml(Decode(Service("a", "wr-good", "127.100.5.2"))))]), Wait);
+                await journaler.Ask<Done>(new ManifestBatchCommitted(2, [new NamespaceManifests("wr-bad", "kind: [unterminated")]), Wait);
                 await system.Terminate();
             }
             using (var system = await StartSystemAsync(data))
@@ -137,6 +174,11 @@ public class WriterRecoveryTests
                 Assert.Contains("refuses writes", answer.Reason);
                 Assert.Contains("revision 2", answer.Reason);
                 Assert.Contains("wr-bad", answer.Reason);
+                // Queries are answered at once too, with the same reason.
+                Assert.Contains("refuses writes", (await writer.Ask<ConfigUnavailable>(ReadIndex.Instance, Wait)).Reason);
+                var status = await writer.Ask<WriterStatus>(ReadWriterStatus.Instance, Wait);
+                Assert.Equal(("refusing", 2L), (status.State, status.Revision));
+                Assert.Contains("wr-bad", status.Reason);
                 await system.Terminate();
             }
         }
@@ -179,6 +221,8 @@ public class WriterRecoveryTests
                     // First "no answer", then what the entity answered.
                     return waiting.Reason.Contains("wr-kept (its route table holds revision 0");
                 }, "the writer names the entity that is behind", Wait);
+                Assert.Contains("wr-kept (its route table holds revision 0", (await writer.Ask<ConfigUnavailable>(ReadIndex.Instance, Wait)).Reason);
+                Assert.Equal("recovering", (await writer.Ask<WriterStatus>(ReadWriterStatus.Instance, Wait)).State);
 
                 tables.Behind = false;
                 var next = Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, Service("new", "wr-new", "127.100.5.6")));
@@ -230,6 +274,151 @@ public class WriterRecoveryTests
                     "wr-s0 is sent to its entity again after the restart", Wait);
                 await system.Terminate();
             }
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    [Fact]
+    public async Task A_journal_written_by_a_version_that_kept_yaml_in_its_events_recovers_the_writer_and_its_route_tables()
+    {
+        var data = TempDirectory();
+        string a = Service("a", "wr-old-a", "127.100.5.10"), b = Service("b", "wr-old-b", "127.100.5.11"), c = Service("c", "wr-old-c", "127.100.5.12");
+        string Yaml(string document) => ManifestEncoder.ToYaml(Decode(document));
+        try
+        {
+            using (var system = await StartSystemAsync(data))
+            {
+                // As the YAML version left them: an index-only checkpoint at 2 (the content in the entities), a batch after
+                // it, and the entities' own events.
+                var writer = system.ActorOf(Props.Create(() => new Journaler("akkal4-config-writer")));
+                await writer.Ask<Done>(new Snapshot(new ManifestWriterCheckpoint(2, [new NamespaceRevision("wr-old-a", 1), new NamespaceRevision("wr-old-b", 2)])), Wait);
+                await writer.Ask<Done>(new ManifestBatchCommitted(3, [new NamespaceManifests("wr-old-c", Yaml(c))]), Wait);
+                var tableA = system.ActorOf(Props.Create(() => new Journaler(RouteTable.PersistenceIdOf("wr-old-a"))));
+                await tableA.Ask<Done>(new ManifestNamespaceWritten(1, "wr-old-a", Yaml(a)), Wait);
+                var tableB = system.ActorOf(Props.Create(() => new Journaler(RouteTable.PersistenceIdOf("wr-old-b"))));
+                await tableB.Ask<Done>(new Snapshot(new ManifestNamespaceWritten(2, "wr-old-b", Yaml(b))), Wait);
+                await system.Terminate();
+            }
+            using (var system = await StartSystemAsync(data))
+            {
+                var tables = system.ActorOf(Props.Create(() => new LocalRouteTables()));
+                var writer = system.ActorOf(ConfigWriter.Props(() => null, tables, perHostJournal: false));
+                var next = Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, Service("d", "wr-old-d", "127.100.5.13")));
+                Assert.Equal(4, next.Revision);
+                var index = await writer.Ask<ConfigIndex>(ReadIndex.Instance, Wait);
+                Assert.Equal([("wr-old-a", 1L), ("wr-old-b", 2L), ("wr-old-c", 3L), ("wr-old-d", 4L)], index.Namespaces.Select(n => (n.Namespace, n.Revision)));
+                // The entities read their YAML events back as typed resources, under the hash of that content.
+                var readA = await tables.Ask<NamespaceContent>(new ReadNamespace("wr-old-a"), Wait);
+                Assert.Equal(Decode(a), readA.Resources);
+                Assert.Equal(ModelJson.Hash(readA.Resources), readA.Hash);
+                Assert.Equal(index.Namespaces[0].Hash, readA.Hash);
+                // The batch journaled after the checkpoint reaches its entity as what it said.
+                await EventuallyAsync(async () => (await tables.Ask<NamespaceContent>(new ReadNamespace("wr-old-c"), Wait)).Revision == 3, "wr-old-c reaches its entity", Wait);
+                Assert.Equal(Decode(c), (await tables.Ask<NamespaceContent>(new ReadNamespace("wr-old-c"), Wait)).Resources);
+                await system.Terminate();
+            }
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    [Fact]
+    public async Task An_entity_holding_other_content_under_the_revision_is_never_taken_as_holding_it()
+    {
+        var data = TempDirectory();
+        try
+        {
+            using var system = await StartSystemAsync(data);
+            // The writer: a confirmation of the revision with another hash leaves the namespace in its outbox, sent again.
+            var tables = new Tables { OtherContent = true };
+            var writer = StartWriter(system, tables, perHostJournal: true);
+            var accepted = Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, Service("a", "wr-hash", "127.100.5.20")));
+            await EventuallyAsync(() => Task.FromResult(tables.Sent.Count(s => s.Namespace == "wr-hash" && s.Revision == accepted.Revision) >= 2),
+                "the namespace is sent again: the confirmation's hash is not the content's", Wait);
+
+            // A real entity that holds the revision keeps its content and answers with its hash, whatever is sent again.
+            var entities = system.ActorOf(Props.Create(() => new LocalRouteTables()));
+            IReadOnlyList<Resource> a = Decode(Service("a", "wr-hash-e", "127.100.5.21")), b = Decode(Service("b", "wr-hash-e", "127.100.5.22"));
+            Assert.Equal(ModelJson.Hash(a), (await entities.Ask<NamespaceStored>(new StoreNamespace("wr-hash-e", 4, a, ModelJson.Hash(a)), Wait)).Hash);
+            Assert.Equal(ModelJson.Hash(a), (await entities.Ask<NamespaceStored>(new StoreNamespace("wr-hash-e", 4, b, ModelJson.Hash(b)), Wait)).Hash);
+            Assert.Equal(a, (await entities.Ask<NamespaceContent>(new ReadNamespace("wr-hash-e"), Wait)).Resources);
+
+            // A reader takes a namespace only with the index's hash, and only content that is what its hash says.
+            var index = new ConfigIndex(4, [new NamespaceRevision("wr-hash-e", 4, ModelJson.Hash(b))]);
+            // Both wait out the reader's patience (4 s), side by side.
+            var otherContent = ReadThroughAsync(system, index, entities);
+            var tampered = ReadThroughAsync(system, index with { Namespaces = [new NamespaceRevision("wr-hash-e", 4, ModelJson.Hash(a))] },
+                system.ActorOf(Props.Create(() => new Answering(new NamespaceContent("wr-hash-e", 4, b, ModelJson.Hash(a))))));
+            Assert.Contains("wr-hash-e (its route table holds revision 4 with other content", Assert.IsType<ConfigNotReadableException>(await otherContent).Message);
+            Assert.Contains("does not read back", Assert.IsType<ConfigNotReadableException>(await tampered).Message);
+            var read = Assert.IsType<ConfigContent>(await ReadThroughAsync(system, index with { Namespaces = [new NamespaceRevision("wr-hash-e", 4, ModelJson.Hash(a))] }, entities));
+            Assert.Equal(a, read.Resources);
+            await system.Terminate();
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    /// <summary>Answers every message with one reply (a writer's index, an entity's content).</summary>
+    private sealed class Answering : ReceiveActor
+    {
+        public Answering(object reply) => ReceiveAny(m =>
+        {
+            if (m is not RedeliverNamespace) Sender.Tell(reply);
+        });
+    }
+
+    /// <summary>One <see cref="ConfigReader"/> read against a writer that answers <paramref name="index"/>: its content or its failure.</summary>
+    private static async Task<object> ReadThroughAsync(ActorSystem system, ConfigIndex index, IActorRef routeTables)
+    {
+        var inbox = Inbox.Create(system);
+        system.ActorOf(ConfigReader.Props(system.ActorOf(Props.Create(() => new Answering(index))), routeTables, new ReadConfig(), inbox.Receiver));
+        // The inbox throws what a Status.Failure carries.
+        try { return await inbox.ReceiveAsync(Wait); }
+        catch (ConfigNotReadableException e) { return e; }
+    }
+
+    [Fact]
+    public async Task A_writer_that_refuses_writes_says_why_in_status_and_a_read_is_503_with_that_reason()
+    {
+        var data = TempDirectory();
+        try
+        {
+            using (var system = await StartSystemAsync(data))
+            {
+                var journaler = system.ActorOf(Props.Create(() => new Journaler("akkal4-config-writer")));
+                await journaler.Ask<Done>(new ManifestBatchCommitted(1, [new NamespaceManifests("wr-refused", "kind: [unterminated")]), Wait);
+                await system.Terminate();
+            }
+            await using var node = RouterNode.Start(new RouterNodeOptions
+            {
+                Name = "wr-refusing",
+                DataDirectory = data,
+                Overrides = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF\nakka.remote.dot-netty.tcp.hostname = 127.100.6.1",
+            });
+            await using var admin = await AdminServer.StartAsync(node, new IPEndPoint(IPAddress.Parse("127.100.6.1"), 15000), null);
+            using var http = new HttpClient { BaseAddress = new Uri("http://127.100.6.1:15000"), Timeout = Wait };
+            JsonElement writer = default;
+            await EventuallyAsync(async () =>
+            {
+                using var status = JsonDocument.Parse(await http.GetStringAsync("/v1/status"));
+                writer = status.RootElement.GetProperty("configWriterState").Clone();
+                return writer.ValueKind == JsonValueKind.Object && writer.GetProperty("state").GetString() == "refusing";
+            }, () => $"/v1/status says the writer refuses writes (it says {writer})", Wait);
+            Assert.Contains("wr-refused", writer.GetProperty("reason").GetString());
+            Assert.Equal(1, writer.GetProperty("revision").GetInt64());
+
+            // The writer's own reason, not a timeout's.
+            var read = await http.GetAsync("/v1/config");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, read.StatusCode);
+            Assert.Contains("refuses writes: its journal holds revision 1", await read.Content.ReadAsStringAsync());
         }
         finally
         {

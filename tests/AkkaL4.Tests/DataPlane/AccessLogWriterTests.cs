@@ -5,7 +5,7 @@ namespace AkkaL4.Tests.DataPlane;
 
 public sealed class AccessLogWriterTests
 {
-    private static AccessLogEntry Entry(int n) => new(DateTimeOffset.UnixEpoch, TimeSpan.FromMilliseconds(n), $"127.0.30.1:{40000 + n}",
+    private static AccessLogEntry Entry(int n) => new(DateTimeOffset.UnixEpoch, TimeSpan.FromMilliseconds(n), new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.30.1"), 40000 + n),
         "127.0.20.1:19000", null, "default/vs", 0, "outbound|19000||echo.default.svc.cluster.local", "127.0.10.1:9000", n, 2 * n, ResponseFlags.None, "closed");
 
     /// <summary>A StringWriter read and written from different threads.</summary>

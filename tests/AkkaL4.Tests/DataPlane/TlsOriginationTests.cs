@@ -38,7 +38,8 @@ public sealed class TlsOriginationTests
     {
         using var upstream = new TcpListener(IPEndPoint.Parse("127.140.1.4:0"));
         upstream.Start();
-        var plain = await new SocketTransport().ConnectAsync(upstream.LocalEndpoint, new ConnectOptions(TimeSpan.FromSeconds(5), null), default);
+        using var system = Akka.Actor.ActorSystem.Create("tls-handshake");
+        var plain = await new SocketTransport(system.Scheduler).ConnectAsync(upstream.LocalEndpoint, new ConnectOptions(TimeSpan.FromSeconds(5), null), default);
         using var accepted = await upstream.AcceptSocketAsync();
         using var cancel = new CancellationTokenSource();
         var handshake = TlsOrigination.WrapAsync(plain, new UpstreamTls("SIMPLE", null, null, null, null, AkkaL4.Messages.Model.Seq<string>.Empty, InsecureSkipVerify: true),
@@ -71,7 +72,8 @@ public sealed class TlsOriginationTests
         // An upstream that accepts and never answers the ClientHello.
         using var silent = new TcpListener(IPEndPoint.Parse("127.140.1.3:0"));
         silent.Start();
-        var plain = await new SocketTransport().ConnectAsync(silent.LocalEndpoint, new ConnectOptions(TimeSpan.FromSeconds(5), null), default);
+        using var system = Akka.Actor.ActorSystem.Create("tls-timeout");
+        var plain = await new SocketTransport(system.Scheduler).ConnectAsync(silent.LocalEndpoint, new ConnectOptions(TimeSpan.FromSeconds(5), null), default);
         using var accepted = await silent.AcceptTcpClientAsync();
         var timeout = TimeSpan.FromSeconds(60);
         // The connect took all but half a second of the minute.

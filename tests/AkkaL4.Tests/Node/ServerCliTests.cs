@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using AkkaL4.Messages.Model;
 using AkkaL4.Actors;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Node.Admin;

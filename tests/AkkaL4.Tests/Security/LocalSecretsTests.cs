@@ -1,3 +1,4 @@
+using AkkaL4.Messages.Model;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Tests.ControlPlane;
 using AkkaL4.Tests.Support;
@@ -21,17 +22,17 @@ public sealed class LocalSecretsTests : IDisposable
     {
         var data = Path.Combine(_directory, "data", "node");
         var lkg = new LastKnownGood(data);
-        lkg.Save("# akkal4 last-known-good revision 1\n");
+        lkg.Save(new ConfigContent(1, []));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(data));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(lkg.Path));
-        Assert.Equal("# akkal4 last-known-good revision 1\n", File.ReadAllText(lkg.Path));
+        Assert.Equal(LastKnownGood.Format(new ConfigContent(1, [])), File.ReadAllText(lkg.Path));
 
         // A temporary file left world-readable (by an older version) is replaced, not reused with its mode.
         File.WriteAllText(lkg.Path + ".tmp", "old");
         File.SetUnixFileMode(lkg.Path + ".tmp", (UnixFileMode)Convert.ToInt32("644", 8));
-        lkg.Save("# akkal4 last-known-good revision 2\n");
+        lkg.Save(new ConfigContent(2, []));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(lkg.Path));
-        Assert.Equal("# akkal4 last-known-good revision 2\n", File.ReadAllText(lkg.Path));
+        Assert.Equal(LastKnownGood.Format(new ConfigContent(2, [])), File.ReadAllText(lkg.Path));
     }
 
     [Fact]

@@ -35,7 +35,24 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
             })
             .MapMaterializedValue(async task => (IListenerBinding)new Binding(await task));
 
-    public async Task<TcpConnection> ConnectAsync(EndPoint remote, ConnectOptions options, CancellationToken cancel)
+    public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt)
+    {
+        var cancel = new Cancelling();
+        if (!attempt.Begin(cancel)) return;
+        ConnectAsync(remote, options, cancel.Token).ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully) attempt.Arrive(t.Result);
+            else if (!t.IsCanceled) attempt.Fail(t.Exception!.InnerException!);
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>An abandoned attempt cancels the connect's token.</summary>
+    private sealed class Cancelling : CancellationTokenSource, IConnecting
+    {
+        public void Abort() => Cancel();
+    }
+
+    private async Task<TcpConnection> ConnectAsync(EndPoint remote, ConnectOptions options, CancellationToken cancel)
     {
         var socketOptions = options.Keepalive is { } keepalive
             ? ImmutableList.Create<Inet.SocketOption>(new Keepalive(keepalive))

@@ -58,8 +58,134 @@ public interface ITcpTransport
     Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog);
 
     /// <summary>
-    /// Dials <paramref name="remote"/>; fails with <see cref="TimeoutException"/> after the connect
-    /// timeout. Cancelling abandons the attempt (a connection that arrives anyway is closed).
+    /// Dials <paramref name="remote"/> and tells <paramref name="attempt"/> how it went, once, on whatever thread it
+    /// ended on: connected, or failed (with <see cref="TimeoutException"/> after the connect timeout). An attempt
+    /// abandoned first is told nothing, and a connection that arrives anyway is closed. A callback rather than a
+    /// Task: a connection's dial is then one object and one hop to its actor (bench/README.md, session 6).
     /// </summary>
-    Task<TcpConnection> ConnectAsync(EndPoint remote, ConnectOptions options, CancellationToken cancel);
+    void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt);
+}
+
+/// <summary>What a transport's connect in flight can be told: stop, the attempt was abandoned.</summary>
+public interface IConnecting
+{
+    void Abort();
+}
+
+/// <summary>
+/// One connect attempt: the transport reports it with <see cref="Arrive"/> or <see cref="Fail"/>; its owner may
+/// <see cref="Abandon"/> it at any time, after which it reports nothing and whatever arrives is closed.
+/// </summary>
+public abstract class ConnectAttempt
+{
+    private readonly object _gate = new();
+    private IConnecting? _inFlight;
+    private TcpConnection? _arrived;
+    private bool _abandoned;
+    private bool _ended;
+
+    /// <summary>The connection is open (not called once abandoned).</summary>
+    protected abstract void OnConnected(TcpConnection connection);
+
+    /// <summary>The connect failed (not called once abandoned).</summary>
+    protected abstract void OnFailed(Exception cause);
+
+    /// <summary>The transport starts the attempt: false when it was abandoned already (start nothing).</summary>
+    public bool Begin(IConnecting connecting)
+    {
+        lock (_gate)
+        {
+            if (_abandoned) return false;
+            _inFlight = connecting;
+            return true;
+        }
+    }
+
+    /// <summary>The transport's connection arrived: handed to the owner, or closed when the attempt was abandoned.</summary>
+    public void Arrive(TcpConnection connection)
+    {
+        bool wanted;
+        lock (_gate)
+        {
+            wanted = !_abandoned && !_ended;
+            if (wanted)
+            {
+                _ended = true;
+                _inFlight = null;
+                _arrived = connection;
+            }
+        }
+        if (!wanted)
+        {
+            connection.Close();
+            return;
+        }
+        OnConnected(connection);
+    }
+
+    /// <summary>The transport's connect failed: told to the owner unless it abandoned the attempt.</summary>
+    public void Fail(Exception cause)
+    {
+        lock (_gate)
+        {
+            if (_abandoned || _ended) return;
+            _ended = true;
+            _inFlight = null;
+        }
+        OnFailed(cause);
+    }
+
+    /// <summary>Nothing more is wanted: a connect in flight stops, a connection that arrived and was not taken over is closed.</summary>
+    public void Abandon()
+    {
+        IConnecting? inFlight;
+        TcpConnection? arrived;
+        lock (_gate)
+        {
+            if (_abandoned) return;
+            _abandoned = true;
+            (inFlight, arrived) = (_inFlight, _arrived);
+            _inFlight = null;
+        }
+        inFlight?.Abort();
+        arrived?.Close();
+    }
+
+    /// <summary>The owner took the connection over (it is joined): abandoning no longer closes it.</summary>
+    public void TakenOver()
+    {
+        lock (_gate) _arrived = null;
+    }
+}
+
+public static class TcpTransportExtensions
+{
+    /// <summary>
+    /// <see cref="ITcpTransport.Connect"/> as a Task (for tests and tools; a connection actor uses the callback):
+    /// cancelling abandons the attempt and cancels the task.
+    /// </summary>
+    public static Task<TcpConnection> ConnectAsync(this ITcpTransport transport, EndPoint remote, ConnectOptions options, CancellationToken cancel = default)
+    {
+        var attempt = new TaskAttempt();
+        if (cancel.CanBeCanceled)
+            cancel.Register(() =>
+            {
+                attempt.Abandon();
+                attempt.Result.TrySetCanceled(cancel);
+            });
+        transport.Connect(remote, options, attempt);
+        return attempt.Result.Task;
+    }
+
+    private sealed class TaskAttempt : ConnectAttempt
+    {
+        public readonly TaskCompletionSource<TcpConnection> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override void OnConnected(TcpConnection connection)
+        {
+            if (!Result.TrySetResult(connection)) connection.Close();
+        }
+
+        protected override void OnFailed(Exception cause) => Result.TrySetException(cause);
+    }
 }

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Dispatch;
 using Akka.IO;
 using Akka.Event;
 using Akka.Streams;
@@ -20,32 +22,133 @@ public sealed class SocketTransport : ITcpTransport
     public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) =>
         Source.FromGraph(new AcceptStage(address, backlog));
 
-    public async Task<TcpConnection> ConnectAsync(EndPoint remote, ConnectOptions options, CancellationToken cancel)
+    /// <summary>Where connect timeouts are kept: the actor system's timer wheel, not a timer per attempt.</summary>
+    private readonly IScheduler _scheduler;
+
+    public SocketTransport(IScheduler scheduler) => _scheduler = scheduler;
+
+    public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt)
     {
-        var socket = remote is IPEndPoint ip
-            ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
-            : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        Socket socket;
+        try
+        {
+            socket = remote is IPEndPoint ip
+                ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+                : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        }
+        catch (Exception e)
+        {
+            attempt.Fail(e);
+            return;
+        }
         try
         {
             socket.NoDelay = true;
             if (options.Keepalive is { } keepalive) Keepalive.Apply(socket, keepalive);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            timeout.CancelAfter(options.ConnectTimeout);
-            try
-            {
-                await socket.ConnectAsync(remote, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
-            {
-                throw new TimeoutException($"connect to {remote} timed out after {options.ConnectTimeout}");
-            }
-            return Wrap(socket);
         }
-        catch
+        catch (Exception e)
         {
             socket.Dispose();
-            throw;
+            attempt.Fail(e);
+            return;
         }
+        new Dial(socket, remote, options.ConnectTimeout, attempt).Start(_scheduler);
+    }
+
+    /// <summary>
+    /// One connect, as one object: the socket's own event args (so the socket caches none for its lifetime, and all of
+    /// this is garbage once connected), the timeout's runnable on the scheduler, and its cancellation flag. Whichever
+    /// ends it first — the connect, the timeout, the owner abandoning it — wins; the others find it ended.
+    /// </summary>
+    private sealed class Dial(Socket socket, EndPoint remote, TimeSpan timeout, ConnectAttempt attempt)
+        : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true), IConnecting, IRunnable, ICancelable
+    {
+        private int _ended;
+
+        public void Start(IScheduler scheduler)
+        {
+            if (!attempt.Begin(this))
+            {
+                socket.Dispose();
+                Dispose();
+                return;
+            }
+            RemoteEndPoint = remote;
+            scheduler.Advanced.ScheduleOnce(timeout, this, this);
+            bool pending;
+            try
+            {
+                pending = socket.ConnectAsync(this);
+            }
+            catch (Exception e)
+            {
+                if (End())
+                {
+                    socket.Dispose();
+                    attempt.Fail(e);
+                }
+                Dispose();
+                return;
+            }
+            if (!pending) OnCompleted(this);
+        }
+
+        /// <summary>True for the first to end it: the socket is its to keep or close.</summary>
+        private bool End() => Interlocked.Exchange(ref _ended, 1) == 0;
+
+        protected override void OnCompleted(SocketAsyncEventArgs e)
+        {
+            if (!End())
+            {
+                // Timed out or abandoned: the socket was closed, and this is the connect's aborted end.
+                Dispose();
+                return;
+            }
+            var error = SocketError;
+            Dispose();
+            if (error != System.Net.Sockets.SocketError.Success)
+            {
+                socket.Dispose();
+                attempt.Fail(new SocketException((int)error));
+                return;
+            }
+            TcpConnection connected;
+            try
+            {
+                connected = Wrap(socket);
+            }
+            catch (Exception failure)
+            {
+                // Reset before we got to it.
+                socket.Dispose();
+                attempt.Fail(failure);
+                return;
+            }
+            attempt.Arrive(connected);
+        }
+
+        /// <summary>The connect timeout, on the scheduler's thread.</summary>
+        public void Run()
+        {
+            if (!End()) return;
+            socket.Dispose();
+            attempt.Fail(new TimeoutException($"connect to {remote} timed out after {timeout}"));
+        }
+
+        public void Execute() => Run();
+
+        public void Abort()
+        {
+            if (End()) socket.Dispose();
+        }
+
+        // The scheduler drops the timeout once the attempt has ended: only IsCancellationRequested is asked.
+        public bool IsCancellationRequested => Volatile.Read(ref _ended) != 0;
+        public CancellationToken Token => CancellationToken.None;
+        public void Cancel() => Abort();
+        public void Cancel(bool throwOnFirstException) => Abort();
+        public void CancelAfter(TimeSpan delay) => throw new NotSupportedException();
+        public void CancelAfter(int millisecondsDelay) => throw new NotSupportedException();
     }
 
     private static TcpConnection Wrap(Socket socket) =>

@@ -12,7 +12,7 @@ public static class TcpTransports
 
     public static ITcpTransport Create(ActorSystem system, string name) => name switch
     {
-        Sockets => new SocketTransport(),
+        Sockets => new SocketTransport(system.Scheduler),
         AkkaStreams => new AkkaTcpTransport(system),
         _ => throw new ArgumentException($"akkal4.data-plane.transport: unknown transport \"{name}\"; expected one of: {string.Join(", ", Names)}"),
     };

@@ -2,15 +2,17 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Node.Echo;
 using static AkkaL4.Tests.DataPlane.Kit;
 
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
-/// The idle timeout as one sweep per node (<see cref="IdleSweep"/>): it fires for a silent relay, never for one whose
-/// bytes flow in either direction, and never early. Addresses: 127.130.1.x.
+/// A connection's timers: the idle timeout as one sweep per node (<see cref="IdleSweep"/>), which fires for a silent
+/// relay, never for one whose bytes flow in either direction, and never early; maxConnectionDuration, on the scheduler.
+/// Addresses: 127.130.1.x.
 /// </summary>
-public sealed class IdleSweepTests
+public sealed class ConnectionTimerTests
 {
     private sealed class FakeRelay(long lastActivity, long idleMs) : IdleSweep.IIdle
     {
@@ -178,5 +180,45 @@ public sealed class IdleSweepTests
         await sending.SendLineAsync("end");
         Assert.Equal($"got {sent}", await WithinAsync(sending.ReadLineAsync(), "the sink's count"));
         Assert.Equal(1, router.Metrics["envoy_tcp_idle_timeout"]);
+    }
+
+    [Fact]
+    public async Task Max_connection_duration_closes_a_talking_connection_with_DT()
+    {
+        await using var pod = new EchoServer(At("127.130.1.12", 9000), "long");
+        await using var router = TestRouter.Start("max-duration");
+        await router.ApplyAsync(1,
+            Service("long", "127.130.1.2", 19000, 9000, "long"),
+            Workload("long-pod", "127.130.1.12", "{app: long}"),
+            """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: long, namespace: default}
+            spec:
+              host: long
+              trafficPolicy: {connectionPool: {tcp: {maxConnectionDuration: 1s}}}
+            """);
+
+        await using var client = await TestClient.ConnectAsync("127.130.1.30", At("127.130.1.2", 19000));
+        var age = Stopwatch.StartNew();
+        // Talking (never idle) until the router ends it.
+        var answered = 0;
+        try
+        {
+            for (var i = 0; age.Elapsed < TimeSpan.FromSeconds(30); i++)
+            {
+                Assert.Equal($"long x{i}", await client.AskAsync($"x{i}"));
+                answered++;
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            // Closed by the router.
+        }
+        Assert.True(answered > 0);
+        var entry = await router.Log.ForAsync(client.Id);
+        Assert.Equal(ResponseFlags.DurationTimeout, entry.Flags);
+        Assert.True(entry.Duration >= TimeSpan.FromSeconds(1), $"ended after only {entry.Duration}");
+        await router.Metrics.WaitForAsync("envoy_tcp_max_downstream_connection_duration", 1);
     }
 }

@@ -1,0 +1,130 @@
+using System.Security.Cryptography;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using AkkaL4.Messages.Model;
+
+namespace AkkaL4.Messages.Serialization;
+
+/// <summary>
+/// The JSON form of the cluster's messages and of the resource model inside them (typed resources, never YAML). A
+/// <see cref="Resource"/> carries its kind in a <c>kind</c> property whose values are <see cref="ResourceKinds.Types"/>'
+/// keys, a <see cref="RawValue"/> its form in <c>raw</c> (<c>s</c>, <c>l</c>, <c>m</c>): discriminators of ours, never
+/// .NET type names, and a kind not in the table is refused. Computed properties (a resource's <c>Kind</c> and
+/// <c>Key</c>, a duration's <c>IsZero</c>) are not written; nulls are left out.
+/// </summary>
+public static class ModelJson
+{
+    public static readonly JsonSerializerOptions Options = Create();
+
+    private static JsonSerializerOptions Create()
+    {
+        var resolver = new DefaultJsonTypeInfoResolver();
+        resolver.Modifiers.Add(Shape);
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.General)
+        {
+            TypeInfoResolver = resolver,
+            DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            // Cluster-internal, never put into a page: no \u002B for every '+' of a base64 certificate.
+            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+            Converters = { new SeqConverterFactory(), new LabelsConverter() },
+        };
+        options.MakeReadOnly();
+        return options;
+    }
+
+    private static void Shape(JsonTypeInfo info)
+    {
+        if (info.Kind == JsonTypeInfoKind.Object)
+        {
+            // Get-only properties are computed from the others (Kind, Key, IsZero): written, they would only be ignored back.
+            for (var i = info.Properties.Count - 1; i >= 0; i--)
+                if (info.Properties[i].Set is null && info.Properties[i].AssociatedParameter is null) info.Properties.RemoveAt(i);
+            // Empty lists and maps are most of a manifest's fields; left out, they read back as their initial (empty) value.
+            foreach (var p in info.Properties.Where(p => p.AssociatedParameter is null))
+            {
+                if (p.PropertyType == typeof(Labels)) p.ShouldSerialize = (_, v) => v is Labels { IsEmpty: false };
+                else if (p.PropertyType.IsGenericType && p.PropertyType.GetGenericTypeDefinition() == typeof(Seq<>))
+                    p.ShouldSerialize = (_, v) => v is System.Collections.IEnumerable e && e.GetEnumerator().MoveNext();
+            }
+        }
+        if (info.Type == typeof(Resource)) Polymorphic(info, "kind", ResourceKinds.Types.Select(k => (k.Value, k.Key)));
+        else if (info.Type == typeof(RawValue)) Polymorphic(info, "raw", [(typeof(RawScalar), "s"), (typeof(RawList), "l"), (typeof(RawMap), "m")]);
+    }
+
+    private static void Polymorphic(JsonTypeInfo info, string property, IEnumerable<(Type Type, string Name)> derived)
+    {
+        info.PolymorphismOptions = new JsonPolymorphismOptions
+        {
+            TypeDiscriminatorPropertyName = property,
+            UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization,
+        };
+        foreach (var (type, name) in derived) info.PolymorphismOptions.DerivedTypes.Add(new JsonDerivedType(type, name));
+    }
+
+    /// <summary>
+    /// The hash of a namespace's content (its resources in the store's order): equal content, equal hash, in every process
+    /// of this version. Lets the writer and readers tell two contents under one revision apart.
+    /// </summary>
+    public static string Hash(IReadOnlyList<Resource> resources) => Hash(resources, out _);
+
+    /// <summary>The size of <paramref name="resources"/> as the cluster's JSON (before gzip).</summary>
+    public static int Size(IReadOnlyList<Resource> resources) => JsonSerializer.SerializeToUtf8Bytes(resources, Options).Length;
+
+    /// <param name="bytes">The content's size as JSON.</param>
+    public static string Hash(IReadOnlyList<Resource> resources, out int bytes)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(resources, Options);
+        bytes = json.Length;
+        return Convert.ToHexStringLower(SHA256.HashData(json).AsSpan(0, 16));
+    }
+
+    private sealed class SeqConverterFactory : JsonConverterFactory
+    {
+        public override bool CanConvert(Type type) => type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Seq<>);
+
+        public override JsonConverter CreateConverter(Type type, JsonSerializerOptions options) =>
+            (JsonConverter)Activator.CreateInstance(typeof(SeqConverter<>).MakeGenericType(type.GetGenericArguments()[0]))!;
+    }
+
+    private sealed class SeqConverter<T> : JsonConverter<Seq<T>>
+    {
+        public override Seq<T> Read(ref Utf8JsonReader reader, Type type, JsonSerializerOptions options)
+        {
+            var items = JsonSerializer.Deserialize<T[]>(ref reader, options) ?? [];
+            return items.Length == 0 ? Seq<T>.Empty : new Seq<T>(items);
+        }
+
+        public override void Write(Utf8JsonWriter writer, Seq<T> value, JsonSerializerOptions options)
+        {
+            writer.WriteStartArray();
+            foreach (var item in value) JsonSerializer.Serialize(writer, item, options);
+            writer.WriteEndArray();
+        }
+    }
+
+    /// <summary>A JSON object, in the labels' own order.</summary>
+    private sealed class LabelsConverter : JsonConverter<Labels>
+    {
+        public override Labels Read(ref Utf8JsonReader reader, Type type, JsonSerializerOptions options)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject) throw new JsonException("labels: expected an object");
+            var pairs = new List<KeyValuePair<string, string>>();
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+            {
+                var key = reader.GetString()!;
+                reader.Read();
+                pairs.Add(new(key, reader.GetString() ?? throw new JsonException($"label {key}: expected a string")));
+            }
+            return pairs.Count == 0 ? Labels.Empty : new Labels(pairs);
+        }
+
+        public override void Write(Utf8JsonWriter writer, Labels value, JsonSerializerOptions options)
+        {
+            writer.WriteStartObject();
+            foreach (var (k, v) in value) writer.WriteString(k, v);
+            writer.WriteEndObject();
+        }
+    }
+}
