@@ -8,7 +8,7 @@ namespace AkkaL4.Actors.DataPlane;
 /// <summary>The <c>akkal4.data-plane</c> section of cluster.hocon.</summary>
 public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog, TimeSpan BindRetry, TimeSpan BindRetryMax, string Transport,
     TimeSpan DrainTimeout, int MaxConnections, int MaxConnectionsPerListener, TimeSpan PreambleTimeout, int MaxClientHello, bool AcceptProxyProtocol,
-    ImmutableArray<IpNet> ProxyProtocolTrustedSources)
+    ImmutableArray<IpNet> ProxyProtocolTrustedSources, int MaxConnectionsPerSource)
 {
     public const string TrustedSourcesKey = "akkal4.data-plane.proxy-protocol-trusted-sources";
 
@@ -43,7 +43,8 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             c.GetTimeSpan("preamble-timeout", null),
             (int)Math.Clamp(c.GetByteSize("max-client-hello") ?? 0, 256, 1 << 20),
             c.GetBoolean("accept-proxy-protocol"),
-            TrustedSources(c));
+            TrustedSources(c),
+            c.GetInt("max-connections-per-source"));
     }
 
     /// <exception cref="ConfigurationException">An entry is no CIDR, or PROXY headers are accepted with nobody trusted to send them.</exception>

@@ -55,6 +55,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private TimeSpan _reliefWait;
     private long _heldSince;
     private long _shortages;
+    /// <summary>With max-connections-per-source: each connection's peer, and how many each peer holds.</summary>
+    private readonly Dictionary<IActorRef, IpKey> _sourceOf = new();
+    private readonly Dictionary<IpKey, int> _perSource = new();
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -109,8 +112,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             _acceptStream = null;
             Timers.StartSingleTimer("bind", new TryBind(), _retry);
         });
-        Receive<Terminated>(_ =>
+        Receive<Terminated>(t =>
         {
+            if (_sourceOf.Remove(t.ActorRef, out var source) && --_perSource[source] == 0) _perSource.Remove(source);
             _connections--;
             _dataPlane.Connections.Release();
             // A connection that ended freed its descriptors: the one held back may have them.
@@ -135,11 +139,17 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     private void Serve(TcpConnection c)
     {
-        if (!Admit()) { c.Close(); return; }
+        var source = IpKey.From(c.Remote.Address);
+        if (!Admit(source)) { c.Close(); return; }
         _accepted++;
         var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
         Context.Watch(child);
         _connections++;
+        if (_settings.MaxConnectionsPerSource > 0)
+        {
+            _sourceOf[child] = source;
+            _perSource[source] = _perSource.GetValueOrDefault(source) + 1;
+        }
     }
 
     /// <summary>Out of descriptors: no ack (so no accept) until they are free again; logged once per shortage.</summary>
@@ -180,11 +190,13 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Within the caps? Over one, the connection is closed at once, counted and logged (the first, then every 100th).</summary>
-    private bool Admit()
+    private bool Admit(IpKey source)
     {
         var perListener = _settings.MaxConnectionsPerListener;
+        var perSource = _settings.MaxConnectionsPerSource;
         string? cap = null;
         if (perListener > 0 && _connections >= perListener) cap = $"max-connections-per-listener ({perListener})";
+        else if (perSource > 0 && _perSource.GetValueOrDefault(source) >= perSource) cap = $"max-connections-per-source ({perSource}, from {source})";
         else if (!_dataPlane.Connections.TryTake()) cap = $"max-connections of the node ({_settings.MaxConnections})";
         if (cap is null) return true;
         _dataPlane.Metrics.Overflowed(_address.ToString());
