@@ -24,10 +24,11 @@ internal static class TlsOrigination
 {
     private static readonly ConcurrentDictionary<(string Path, string? Key, DateTime Modified), object> Files = new();
     /// <summary>
-    /// Unreadable files already logged, by the fields that name them, with the error logged: once each, not once per
-    /// connection; logged again when the error changes or after the files were read successfully in between.
+    /// Unreadable files already logged, by the rule(s) and the fields that name them, with the error logged: once per rule and
+    /// files, not once per connection (rules sharing a CA file each log their own break); logged again when the error changes
+    /// or after the files were read successfully in between.
     /// </summary>
-    private static readonly ConcurrentDictionary<string, string> Reported = new();
+    private static readonly ConcurrentDictionary<(string Rules, string Fields), string> Reported = new();
 
     /// <summary>
     /// The files <paramref name="tls"/> names (MUTUAL's client certificate and key, <c>caCertificates</c>), read (or taken
@@ -54,14 +55,15 @@ internal static class TlsOrigination
         {
             var loaded = read();
             // Readable again: a later failure is news, and is logged.
-            if (!Reported.IsEmpty) Reported.TryRemove(fields, out _);
+            if (!Reported.IsEmpty) Reported.TryRemove((tls.Rules, fields), out _);
             return loaded;
         }
         catch (Exception e)
         {
             var error = new UpstreamTlsConfigurationException($"{tls.Rules} {fields} cannot be read: {e.Message}", e);
-            if (Reported.TryAdd(fields, error.Message)
-                || (Reported.TryGetValue(fields, out var logged) && logged != error.Message && Reported.TryUpdate(fields, error.Message, logged)))
+            var key = (tls.Rules, fields);
+            if (Reported.TryAdd(key, error.Message)
+                || (Reported.TryGetValue(key, out var logged) && logged != error.Message && Reported.TryUpdate(key, error.Message, logged)))
                 log.Error("{0} (connections through it are refused until it is fixed)", error.Message);
             throw error;
         }
