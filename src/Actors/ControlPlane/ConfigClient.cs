@@ -42,8 +42,14 @@ public sealed class ConfigClient : ReceiveActor
     /// <summary>A write this small (bytes of JSON) is sent again while it may have been lost (each copy costs the writer a validation and a compile).</summary>
     private const int ResendBelow = 64 * 1024;
 
-    /// <summary>The longest any answer of this client can take (for callers' own asks): a write of the admin API's 4 MiB.</summary>
-    public static readonly TimeSpan MaxTimeout = TimeoutFor(4 * 1024 * 1024) + TimeSpan.FromSeconds(5);
+    /// <summary>After the writer journaled a write: this much longer than the replication time it names.</summary>
+    private static readonly TimeSpan AfterReplication = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The longest any answer of this client can take (for callers' own asks, which must wait at least this long): a
+    /// write of the admin API's 4 MiB reaching the writer, then the writer's longest replication.
+    /// </summary>
+    public static readonly TimeSpan MaxTimeout = TimeoutFor(4 * 1024 * 1024) + ConfigWriter.MaxReplicationTimeout + AfterReplication + TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(2);
 
@@ -56,7 +62,18 @@ public sealed class ConfigClient : ReceiveActor
     {
         var cluster = Cluster.Get(Context.System);
         // Measured as the JSON it travels as: 10,000 small Services and one 4 MiB certificate differ in count, not in size.
-        Receive<ApplyConfig>(a => Write(cluster, writer, () => new WriteConfig(a.Resources, DateTimeOffset.UtcNow + Deadline, a.DryRun), ModelJson.Size(a.Resources)));
+        Receive<ApplyConfig>(a =>
+        {
+            int bytes;
+            try { bytes = ModelJson.Size(a.Resources); }
+            catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException)
+            {
+                // What cannot be written as the cluster's JSON cannot reach the writer: refused now, never a silent drop.
+                Sender.Tell(new ConfigRejected([Diagnostic.Error("request", "", $"the configuration cannot be sent to the config writer: {e.Message}")]));
+                return;
+            }
+            Write(cluster, writer, () => new WriteConfig(a.Resources, DateTimeOffset.UtcNow + Deadline, a.DryRun), bytes);
+        });
         Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline), 0));
         Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender)));
         Receive<ReadWriterStatus>(r => writer.Forward(r));
@@ -117,6 +134,8 @@ public sealed class ConfigClient : ReceiveActor
                 journaled = j.Revision;
                 resend?.Cancel();
                 timer.Cancel();
+                // As long as the writer says its replication may take (an older writer does not say: the same again).
+                timeout = j.Replicating is { } replicating ? replicating + AfterReplication : timeout;
                 timer = Context.System.Scheduler.ScheduleTellOnceCancelable(timeout, Self, Expired.Instance, Self);
             });
             Receive<Expired>(_ =>

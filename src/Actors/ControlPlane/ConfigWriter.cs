@@ -43,6 +43,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     public static readonly LWWRegisterKey<ConfigContent> Key = new("akkal4-configuration");
     private static readonly TimeSpan ReplicationTimeout = TimeSpan.FromSeconds(3);
 
+    /// <summary>The longest the writer waits for a majority to confirm a batch (past it the answer is "uncertain", and the batch spreads anyway).</summary>
+    public static readonly TimeSpan MaxReplicationTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>
     /// A checkpoint once this many journal events keeps the journal short: the index alone when the entities have confirmed
     /// everything and the journal is shared, else with the whole configuration.
@@ -54,7 +57,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private static readonly TimeSpan RedeliverAtMost = TimeSpan.FromSeconds(30);
 
     /// <summary>A journaled batch on its way to a majority of nodes, and whom to tell when it is there.</summary>
-    private sealed record Pending(long Revision, IActorRef ReplyTo, ConfigAccepted Reply);
+    /// <param name="Before">The store before this write: put back if the journal refuses the batch.</param>
+    private sealed record Pending(long Revision, IActorRef ReplyTo, ConfigAccepted Reply, ConfigStore Before);
 
     private sealed class ReadAgain
     {
@@ -179,6 +183,23 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         _pending?.ReplyTo.Tell(new ConfigUncertain(null, $"the journal write failed ({cause.Message}); whether it was stored is not known"));
         _pending = null;
         base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <summary>
+    /// The journal refused the batch (it could not be serialised, for one): nothing was stored, so the store goes back to
+    /// what it was, the write is refused with the reason, and the writer takes the next write.
+    /// </summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "config writer: the journal refused revision {0}; it is not applied", _pending?.Revision);
+        if (_pending is { } pending)
+        {
+            _store = pending.Before;
+            pending.ReplyTo.Tell(new ConfigRejected([Diagnostic.Error("request", "", $"the configuration could not be journaled, nothing was applied: {cause.Message}")]));
+            _pending = null;
+            Serve();
+        }
+        else base.OnPersistRejected(cause, @event, sequenceNr);
     }
 
     /// <summary>
@@ -401,16 +422,18 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         {
             if (TooLate(w.Deadline)) return;
             // Typed resources the sender's node decoded and checked; validated and compiled again here, the authority.
+            var before = Before();
             var result = _store.Apply(w.Resources, DateTimeOffset.UtcNow, w.DryRun);
             // A dry run's acceptance names the revision in force, which it leaves as it is: nothing to journal.
             if (w.DryRun && result is ConfigAccepted dry) Sender.Tell(dry);
-            else Answer(result);
+            else Answer(result, before);
         });
         Command<RemoveResource>(r =>
         {
             if (TooLate(r.Deadline)) return;
             var kind = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, r.Kind, StringComparison.OrdinalIgnoreCase)) ?? r.Kind;
-            Answer(_store.Delete(new ResourceKey(kind, r.Namespace, r.Name)));
+            var before = Before();
+            Answer(_store.Delete(new ResourceKey(kind, r.Namespace, r.Name)), before);
         });
     }
 
@@ -557,10 +580,15 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Replicate(Pending? request)
     {
         var register = new LWWRegister<ConfigContent>(_self, _store.Read(null, null), _store.Revision);
-        // A large configuration takes the nodes longer to receive and store: a second more per 100 KB of the cluster's JSON.
-        var timeout = ReplicationTimeout + TimeSpan.FromSeconds(_sizes.Values.Sum(b => (long)b) / 100_000.0);
-        _replicator.Tell(Dsl.Update(Key, register, new WriteMajority(timeout), request, r => r.Merge(register)));
+        _replicator.Tell(Dsl.Update(Key, register, new WriteMajority(ReplicationTimeoutNow()), request, r => r.Merge(register)));
     }
+
+    /// <summary>
+    /// How long a replication of the configuration as it is may take: a large one takes the nodes longer to receive and
+    /// store, a second more per 100 KB of the cluster's JSON, up to <see cref="MaxReplicationTimeout"/> (clients wait that long at most).
+    /// </summary>
+    private TimeSpan ReplicationTimeoutNow() =>
+        Min(ReplicationTimeout + TimeSpan.FromSeconds(_sizes.Values.Sum(b => (long)b) / 100_000.0), MaxReplicationTimeout);
 
     /// <summary>A write that waited past its deadline (no writer reachable meanwhile) was already answered "not applied".</summary>
     private bool TooLate(DateTimeOffset deadline)
@@ -572,7 +600,10 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         return true;
     }
 
-    private void Answer(object result)
+    /// <summary>The store as it is, to put back if the batch a write makes of it cannot be journaled.</summary>
+    private ConfigStore Before() => new(_store.Revision, _store.Resources.ToList());
+
+    private void Answer(object result, ConfigStore before)
     {
         switch (result)
         {
@@ -580,7 +611,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 var changed = accepted.Changes.Where(c => c.Action != ChangeAction.Unchanged).ToList();
                 var batch = new BatchCommitted(accepted.Revision, changed.Select(c => c.Key.Namespace).Distinct().Order(StringComparer.Ordinal)
                     .Select(ns => new NamespaceResources(ns, _store.Read(null, ns).Resources)).ToList());
-                var pending = new Pending(accepted.Revision, Sender, accepted);
+                var pending = new Pending(accepted.Revision, Sender, accepted, before);
                 _pending = pending;
                 Become(Completing);
                 // Journaled first: from here on the batch happens whole, by this writer or, if it crashes, by the next.
@@ -595,7 +626,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                     _pending = null;
                     _log.Info("config revision {0}: {1}", committed.Revision,
                         string.Join(", ", changed.Select(c => $"{c.Key} {c.Action.ToString().ToLowerInvariant()}")));
-                    pending.ReplyTo.Tell(new WriteJournaled(committed.Revision));
+                    pending.ReplyTo.Tell(new WriteJournaled(committed.Revision, ReplicationTimeoutNow()));
                     Replicate(pending);
                     // To the route tables, without waiting for them: their confirmations clear the outbox.
                     foreach (var ns in committed.Namespaces)

@@ -40,7 +40,8 @@ public sealed record ConfigRejected(IReadOnlyList<Diagnostic> Errors, bool Confl
 /// or its successor) unless the journal itself is lost; a client that hears nothing more knows the revision its
 /// outcome hangs on.
 /// </summary>
-public sealed record WriteJournaled(long Revision) : IClusterMessage;
+/// <param name="Replicating">How long the writer may still take to confirm it on a majority (null from a writer that does not say).</param>
+public sealed record WriteJournaled(long Revision, TimeSpan? Replicating = null) : IClusterMessage;
 
 /// <summary>
 /// The outcome is not known: journaled as <see cref="Revision"/> but not confirmed on a majority of nodes (it spreads as

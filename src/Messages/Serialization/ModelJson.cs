@@ -18,6 +18,9 @@ public static class ModelJson
 {
     public static readonly JsonSerializerOptions Options = Create();
 
+    /// <summary>How deep the JSON of a message may nest, written and read alike.</summary>
+    public const int MaxDepth = 256;
+
     private static JsonSerializerOptions Create()
     {
         var resolver = new DefaultJsonTypeInfoResolver();
@@ -29,6 +32,9 @@ public static class ModelJson
             // Cluster-internal, never put into a page: no \u002B for every '+' of a base64 certificate.
             Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
             Converters = { new SeqConverterFactory(), new LabelsConverter() },
+            // Each level of a raw YAML value costs three of JSON (map, entry, raw value): the decoder's 64 levels of YAML
+            // (DecodeLimits.MaxDepth) plus the message around them fit, so whatever the admin API accepts can travel.
+            MaxDepth = MaxDepth,
         };
         options.MakeReadOnly();
         return options;

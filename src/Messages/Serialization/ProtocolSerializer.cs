@@ -98,12 +98,20 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     public override object FromBinary(byte[] bytes, string manifest)
     {
         if (!Types.TryGetValue(manifest, out var type)) throw new SerializationException($"unknown AkkaL4 manifest '{manifest}'");
-        if (bytes is [0x1f, 0x8b, ..])
+        try
         {
-            using var gzip = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
-            return JsonSerializer.Deserialize(Expand(gzip, manifest), type, Options) ?? throw new SerializationException($"empty {manifest} message");
+            if (bytes is [0x1f, 0x8b, ..])
+            {
+                using var gzip = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
+                return JsonSerializer.Deserialize(Expand(gzip, manifest), type, Options) ?? throw new SerializationException($"empty {manifest} message");
+            }
+            return JsonSerializer.Deserialize(bytes, type, Options) ?? throw new SerializationException($"empty {manifest} message");
         }
-        return JsonSerializer.Deserialize(bytes, type, Options) ?? throw new SerializationException($"empty {manifest} message");
+        // An unknown kind, a kind not first in its object, JSON that is not ours: one kind of refusal for remoting and recovery.
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidDataException)
+        {
+            throw new SerializationException($"{manifest}: {e.Message}", e);
+        }
     }
 
     private static ReadOnlySpan<byte> Expand(GZipStream gzip, string manifest)

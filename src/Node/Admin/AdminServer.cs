@@ -334,7 +334,7 @@ public sealed class AdminServer : IAsyncDisposable
         var dryRun = context.Request.Query.TryGetValue("dryRun", out var dry);
         if (dryRun && dry != "All")
             return Results.Json(new { error = $"dryRun '{Diagnostic.Quote(dry.ToString())}' is not supported: the only value is All" }, Json, statusCode: 400);
-        var reply = await node.Writer.Ask<object>(new ApplyConfig(report.Resources, dryRun), ConfigClient.MaxTimeout);
+        var reply = await AskWrite(node, new ApplyConfig(report.Resources, dryRun));
         if (!dryRun && reply is ConfigAccepted { } done && context.Request.Query.TryGetValue("wait", out var wait) && wait == "true")
         {
             var lagging = await node.WaitForClusterRevisionAsync(done.Revision, WaitTimeout);
@@ -353,6 +353,19 @@ public sealed class AdminServer : IAsyncDisposable
             ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: r.Conflict ? 409 : 400),
             _ => NotAcknowledged(context, reply),
         };
+    }
+
+    /// <summary>
+    /// A write to the node's config client. Its own timeouts come first; should this ask still time out, the outcome is
+    /// as unknown as theirs (504), never a server error.
+    /// </summary>
+    private static async Task<object> AskWrite(RouterNode node, object write)
+    {
+        try { return await node.Writer.Ask<object>(write, ConfigClient.MaxTimeout); }
+        catch (AskTimeoutException)
+        {
+            return new ConfigUncertain(null, $"no answer from the config client within {ConfigClient.MaxTimeout.TotalSeconds:0}s; the write may still be applied");
+        }
     }
 
     /// <summary>
@@ -403,7 +416,7 @@ public sealed class AdminServer : IAsyncDisposable
     {
         var known = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase));
         if (known is null) return Results.Json(new { error = $"unknown kind '{kind}'" }, Json, statusCode: 404);
-        var reply = await node.Writer.Ask<object>(new DeleteResource(new ResourceKey(known, ns, name)), ConfigClient.MaxTimeout);
+        var reply = await AskWrite(node, new DeleteResource(new ResourceKey(known, ns, name)));
         return reply switch
         {
             ConfigAccepted a => Results.Json(new { revision = a.Revision }, Json),

@@ -146,4 +146,71 @@ public sealed class WriteContractTests
             await system.Terminate();
         }
     }
+
+    /// <summary>A VirtualService whose first http route's headers nest <paramref name="levels"/> maps: valid, and deep.</summary>
+    internal static string DeepVirtualService(int levels, string name = "deep") =>
+        "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: " + name + ", namespace: deep}\nspec:\n  hosts: [deep.example]\n  http:\n  - route:\n    - destination: {host: deep.example}\n    headers: "
+        + string.Concat(Enumerable.Repeat("{a: ", levels)) + "x" + new string('}', levels) + "\n";
+
+    [Fact]
+    public async Task A_configuration_as_deep_as_the_admin_api_accepts_travels_every_message_it_is_in()
+    {
+        var system = ActorSystem.Create("serializer-deep-test");
+        try
+        {
+            var serializer = new ProtocolSerializer((ExtendedActorSystem)system);
+            var report = AkkaL4.Actors.Config.ConfigCheck.Check(DeepVirtualService(40), "deep.yaml");
+            Assert.True(report.Ok, string.Join("; ", report.Errors));
+            var resources = report.Resources;
+            object[] messages =
+            [
+                new WriteConfig(resources, DateTimeOffset.UnixEpoch),
+                new AkkaL4.Messages.Events.BatchCommitted(3, [new AkkaL4.Messages.Events.NamespaceResources("deep", resources)]),
+                new ConfigContent(3, resources),
+                new NamespaceContent("deep", 3, resources, ModelJson.Hash(resources)),
+                new StoreNamespace("deep", 3, resources, ModelJson.Hash(resources)),
+            ];
+            foreach (var message in messages)
+            {
+                var back = serializer.FromBinary(serializer.ToBinary(message), serializer.Manifest(message));
+                Assert.Equal(message.GetType(), back.GetType());
+                Assert.Equal(JsonSerializer.Serialize(message, message.GetType(), ModelJson.Options), JsonSerializer.Serialize(back, back.GetType(), ModelJson.Options));
+            }
+            Assert.Equal(resources, Assert.IsType<ConfigContent>(serializer.FromBinary(serializer.ToBinary(messages[2]), serializer.Manifest(messages[2]))).Resources);
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
+    [Fact]
+    public async Task A_kind_the_cluster_does_not_know_first_or_not_is_a_serialization_error()
+    {
+        var system = ActorSystem.Create("serializer-kind-test");
+        try
+        {
+            var serializer = new ProtocolSerializer((ExtendedActorSystem)system);
+            var content = new ConfigContent(1, Decode(Service("a", "default", "127.100.200.1")));
+            var json = Encoding.UTF8.GetString(serializer.ToBinary(content));
+            Assert.Contains("{\"kind\":\"Service\",", json);
+            var unknown = json.Replace("\"kind\":\"Service\"", "\"kind\":\"Pod\"");
+            // The same resource with its kind last: a discriminator must come first.
+            var tree = System.Text.Json.Nodes.JsonNode.Parse(json)!;
+            var resource = (tree["Resources"] ?? tree["resources"])![0]!.AsObject();
+            resource.Remove("kind");
+            resource.Add("kind", "Service");
+            var notFirst = tree.ToJsonString();
+            Assert.DoesNotContain("{\"kind\"", notFirst);
+            foreach (var bad in new[] { unknown, notFirst })
+            {
+                var refused = Assert.Throws<SerializationException>(() => serializer.FromBinary(Encoding.UTF8.GetBytes(bad), "cc"));
+                Assert.StartsWith("cc: ", refused.Message);
+            }
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
 }
