@@ -73,6 +73,8 @@ public sealed class RouterNode : IAsyncDisposable
     public ActorSystem System { get; }
     public LiveRoutes Routes { get; } = new();
     public DataPlaneMetrics Metrics { get; }
+    /// <summary>The node's relays (tests look at their idle sweep).</summary>
+    internal Relays Relays { get; }
     /// <summary>Endpoint health and load of every upstream cluster (read it with <see cref="UpstreamHealth.Snapshot(RouteSnapshot)"/>).</summary>
     public UpstreamHealth Health { get; } = new();
     public RouterNodeOptions Options => _options;
@@ -91,13 +93,16 @@ public sealed class RouterNode : IAsyncDisposable
         _status = new MembershipStatus("joining", false, DateTimeOffset.UtcNow, 0, false);
         Metrics = new DataPlaneMetrics(options.Name);
         var settings = DataPlaneSettings.From(dataSystem.Settings.Config);
+        if (settings.AcceptProxyProtocol)
+            dataSystem.Log.Info("PROXY headers trusted from {0}", string.Join(", ", settings.ProxyProtocolTrustedSources));
         _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
         var materializer = dataSystem.Materializer();
         transport ??= TcpTransports.Create(dataSystem, settings.Transport);
         var pickers = new UpstreamPickers(Health);
         _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");
+        Relays = new Relays(materializer, Environment.ProcessorCount, dataSystem.Log);
         _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, pickers, transport, settings, Metrics, materializer,
-            new Relays(materializer, Environment.ProcessorCount), new ConnectionBudget(settings.MaxConnections))), "listeners");
+            Relays, new ConnectionBudget(settings.MaxConnections))), "listeners");
         if (options.AccessLog is { } accessLog) dataSystem.ActorOf(AccessLogWriter.Props(accessLog.Output, accessLog.Format), "access-log");
 
         _lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);

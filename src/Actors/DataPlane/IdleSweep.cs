@@ -27,12 +27,21 @@ internal sealed class IdleSweep
 
     private readonly object _gate = new();
     private readonly Timer _timer;
+    private readonly Action<Exception, long> _expireFailed;
+    private long _failures;
     private IIdle?[] _entries = [];
     private int _count;
     /// <summary>The period the timer is armed with; zero while it is not.</summary>
     private long _armedMs;
 
-    public IdleSweep() => _timer = new Timer(static s => ((IdleSweep)s!).Sweep(), this, Timeout.Infinite, Timeout.Infinite);
+    /// <param name="expireFailed">
+    /// Told when a relay's <see cref="IIdle.Expire"/> throws, with how many have so far: the 1st and every 100th only.
+    /// </param>
+    public IdleSweep(Action<Exception, long> expireFailed)
+    {
+        _expireFailed = expireFailed;
+        _timer = new Timer(static s => ((IdleSweep)s!).Sweep(), this, Timeout.Infinite, Timeout.Infinite);
+    }
 
     /// <summary>How many relays are registered.</summary>
     public int Count
@@ -87,7 +96,19 @@ internal sealed class IdleSweep
         }
         // Outside the lock: a relay's Expire posts to its own thread, which may be removing it meanwhile.
         if (expired is not null)
-            foreach (var relay in expired) relay.Expire();
+            foreach (var relay in expired)
+            {
+                // One relay's failure must neither stop the sweep for the others nor, on a timer thread, end the process.
+                try
+                {
+                    relay.Expire();
+                }
+                catch (Exception e)
+                {
+                    var failures = Interlocked.Increment(ref _failures);
+                    if (failures == 1 || failures % 100 == 0) _expireFailed(e, failures);
+                }
+            }
     }
 
     private void Arm(long periodMs)

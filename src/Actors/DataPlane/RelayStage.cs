@@ -93,6 +93,8 @@ internal sealed class RelayStage(RelayParts? parts)
             _parts = parts;
             _control = control;
             _idleMs = parts.IdleTimeout is { } idle ? (long)Math.Ceiling(idle.TotalMilliseconds) : 0;
+            // Without the sweep, an idle timeout would silently never fire (a connection, and its descriptors, held for ever).
+            if (_idleMs > 0 && parts.Sweep is null) throw new InvalidOperationException("a relay with an idle timeout needs the node's IdleSweep");
             _preamble = parts.UpstreamPreamble is { IsEmpty: false } preamble ? preamble : null;
             var up = new Direction(this, true, stage._fromClient, stage._toUpstream);
             var down = new Direction(this, false, stage._fromUpstream, stage._toClient);
@@ -171,7 +173,7 @@ internal sealed class RelayStage(RelayParts? parts)
             });
             _control.Attach(end);
             Interlocked.Add(ref _control.FromClient, _parts.PreambleFromClient);
-            if (_idleMs > 0) _parts.Sweep?.Add(this);
+            if (_idleMs > 0) _parts.Sweep!.Add(this);
         }
 
         private void ExpireIfIdle()
@@ -184,7 +186,7 @@ internal sealed class RelayStage(RelayParts? parts)
 
         public override void PostStop()
         {
-            if (_idleMs > 0) _parts.Sweep?.Remove(this);
+            if (_idleMs > 0) _parts.Sweep!.Remove(this);
             // Stopped before both directions ended on their own (idle, or stopped from outside).
             if (_upEnded && _downEnded) return;
             var cause = _stopCause.Set ? _stopCause.Cause : new OperationCanceledException("relay stopped");
@@ -212,7 +214,7 @@ internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<bool, Exception?
     ByteString? UpstreamPreamble = null, int PreambleFromClient = 0)
     : Attributes.IAttribute
 {
-    /// <summary>Where the relay's idle timeout is kept (set by <see cref="Relays"/>).</summary>
+    /// <summary>Where the relay's idle timeout is kept (set by <see cref="Relays"/>); required with an idle timeout.</summary>
     internal IdleSweep? Sweep { get; init; }
 
     /// <summary>The relay's byte counts and stop, known before it runs.</summary>

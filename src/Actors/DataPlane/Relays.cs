@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Akka;
+using Akka.Event;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
@@ -31,15 +32,20 @@ public sealed class Relays
 
     private readonly IMaterializer _materializer;
     private readonly Host[] _hosts;
-    private readonly IdleSweep _idle = new();
+    private readonly IdleSweep _idle;
     private int _next;
 
     /// <param name="hosts">How many host streams (each one actor, so at most one core) share the socket relays.</param>
-    public Relays(IMaterializer materializer, int hosts)
+    /// <param name="log">Where a relay's failure to expire, in the idle sweep, is reported.</param>
+    public Relays(IMaterializer materializer, int hosts, ILoggingAdapter log)
     {
         _materializer = materializer;
+        _idle = new IdleSweep((e, failures) => log.Error(e, "idle sweep: a relay failed to expire ({0} so far); the sweep goes on", failures));
         _hosts = Enumerable.Range(0, Math.Max(1, hosts)).Select(_ => Source.FromGraph(new HostStage()).To(Sink.Ignore<NotUsed>()).Run(materializer)).ToArray();
     }
+
+    /// <summary>How many relays are in the idle sweep (those running with an idle timeout).</summary>
+    internal int IdleRelays => _idle.Count;
 
     /// <summary>Starts the relay; its <see cref="RelayParts.Control"/> is usable at once.</summary>
     internal void Run(TcpConnection client, TcpConnection upstream, RelayParts parts)

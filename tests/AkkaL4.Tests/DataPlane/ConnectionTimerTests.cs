@@ -14,20 +14,26 @@ namespace AkkaL4.Tests.DataPlane;
 /// </summary>
 public sealed class ConnectionTimerTests
 {
-    private sealed class FakeRelay(long lastActivity, long idleMs) : IdleSweep.IIdle
+    private sealed class FakeRelay(long lastActivity, long idleMs, bool throws = false) : IdleSweep.IIdle
     {
         private int _expired;
         public long LastActivity { get; set; } = lastActivity;
         public long IdleTimeoutMs => idleMs;
         public int SweepSlot { get; set; } = -1;
         public int Expired => Volatile.Read(ref _expired);
-        public void Expire() => Interlocked.Increment(ref _expired);
+        public void Expire()
+        {
+            Interlocked.Increment(ref _expired);
+            if (throws) throw new InvalidOperationException("broken relay");
+        }
     }
+
+    private static IdleSweep NewSweep() => new((e, _) => throw new Xunit.Sdk.XunitException($"unexpected expiry failure: {e}"));
 
     [Fact]
     public async Task The_sweep_asks_only_registered_relays_idle_past_their_timeout_to_expire()
     {
-        var sweep = new IdleSweep();
+        var sweep = NewSweep();
         var now = Environment.TickCount64;
         var stale = new FakeRelay(now - 10_000, 100);
         var active = new FakeRelay(now + 3_600_000, 100); // bytes "just now", for the whole test
@@ -49,9 +55,36 @@ public sealed class ConnectionTimerTests
     }
 
     [Fact]
+    public async Task A_relay_whose_expiry_throws_is_reported_and_the_sweep_goes_on_for_the_others()
+    {
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<(Exception Error, long Count)>();
+        var sweep = new IdleSweep((e, count) => failures.Enqueue((e, count)));
+        var now = Environment.TickCount64;
+        // The broken one first in the table, so that without the guard it would also keep the others from being asked.
+        var broken = new FakeRelay(now - 10_000, 100, throws: true);
+        var stale = new FakeRelay(now - 10_000, 100);
+        sweep.Add(broken);
+        sweep.Add(stale);
+
+        await EventuallyAsync(() => stale.Expired >= 3 && broken.Expired >= 3, "both relays asked to expire by three sweeps");
+        var first = Assert.Single(failures); // only the 1st of every 100 failures is reported
+        Assert.Equal(1, first.Count);
+        Assert.Equal("broken relay", first.Error.Message);
+        Assert.Equal(2, sweep.Count);
+    }
+
+    [Fact]
+    public void A_relay_with_an_idle_timeout_but_no_sweep_is_refused_rather_than_never_timing_out()
+    {
+        var parts = new RelayParts(TimeSpan.FromSeconds(1), (_, _) => { });
+        var error = Assert.Throws<InvalidOperationException>(() => new RelayStage(parts).CreateLogicAndMaterializedValue(Akka.Streams.Attributes.None));
+        Assert.Contains("IdleSweep", error.Message);
+    }
+
+    [Fact]
     public void Removing_in_any_order_keeps_the_table_consistent()
     {
-        var sweep = new IdleSweep();
+        var sweep = NewSweep();
         var relays = Enumerable.Range(0, 3000).Select(_ => new FakeRelay(Environment.TickCount64, 3_600_000)).ToList();
         relays.ForEach(sweep.Add);
         var random = new Random(15);
@@ -180,6 +213,13 @@ public sealed class ConnectionTimerTests
         await sending.SendLineAsync("end");
         Assert.Equal($"got {sent}", await WithinAsync(sending.ReadLineAsync(), "the sink's count"));
         Assert.Equal(1, router.Metrics["envoy_tcp_idle_timeout"]);
+
+        // Each relay leaves the idle sweep when it ends, however it ends: timed out, closed by the client, reset.
+        Assert.Equal(2, router.Node.Relays.IdleRelays);
+        await pushed.DisposeAsync();
+        await EventuallyAsync(() => router.Node.Relays.IdleRelays == 1, $"the closed relay left the sweep (it holds {router.Node.Relays.IdleRelays})");
+        sending.Reset();
+        await EventuallyAsync(() => router.Node.Relays.IdleRelays == 0, $"the reset relay left the sweep (it holds {router.Node.Relays.IdleRelays})");
     }
 
     [Fact]
@@ -196,7 +236,7 @@ public sealed class ConnectionTimerTests
             metadata: {name: long, namespace: default}
             spec:
               host: long
-              trafficPolicy: {connectionPool: {tcp: {maxConnectionDuration: 1s}}}
+              trafficPolicy: {connectionPool: {tcp: {maxConnectionDuration: 1s, idleTimeout: 1h}}}
             """);
 
         await using var client = await TestClient.ConnectAsync("127.130.1.30", At("127.130.1.2", 19000));
@@ -220,5 +260,7 @@ public sealed class ConnectionTimerTests
         Assert.Equal(ResponseFlags.DurationTimeout, entry.Flags);
         Assert.True(entry.Duration >= TimeSpan.FromSeconds(1), $"ended after only {entry.Duration}");
         await router.Metrics.WaitForAsync("envoy_tcp_max_downstream_connection_duration", 1);
+        // Its idle timeout (an hour) never fired, yet it left the sweep when the duration ended it.
+        await EventuallyAsync(() => router.Node.Relays.IdleRelays == 0, $"the relay left the sweep (it holds {router.Node.Relays.IdleRelays})");
     }
 }

@@ -396,6 +396,13 @@ internal sealed class TestClient : IAsyncDisposable
 
     public ValueTask<int> SendSomeAsync(ReadOnlyMemory<byte> data, CancellationToken cancel) => _socket.SendAsync(data, SocketFlags.None, cancel);
 
+    /// <summary>Closes with an RST instead of a FIN.</summary>
+    public void Reset()
+    {
+        _socket.LingerState = new LingerOption(true, 0);
+        _socket.Close();
+    }
+
     public ValueTask DisposeAsync()
     {
         _socket.Dispose();

@@ -57,13 +57,14 @@ public sealed class SocketTransport : ITcpTransport
 
     /// <summary>
     /// One connect, as one object: the socket's own event args (so the socket caches none for its lifetime, and all of
-    /// this is garbage once connected), the timeout's runnable on the scheduler, and its cancellation flag. Whichever
-    /// ends it first — the connect, the timeout, the owner abandoning it — wins; the others find it ended.
+    /// this is garbage once connected) and the owner's abandon hook. Whichever ends it first — the connect, the timeout,
+    /// the owner abandoning it — wins; the others find it ended.
     /// </summary>
     private sealed class Dial(Socket socket, EndPoint remote, TimeSpan timeout, ConnectAttempt attempt)
-        : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true), IConnecting, IRunnable, ICancelable
+        : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true), IConnecting
     {
         private int _ended;
+        private Deadline? _deadline;
 
         public void Start(IScheduler scheduler)
         {
@@ -74,7 +75,8 @@ public sealed class SocketTransport : ITcpTransport
                 return;
             }
             RemoteEndPoint = remote;
-            scheduler.Advanced.ScheduleOnce(timeout, this, this);
+            _deadline = new Deadline(this);
+            scheduler.Advanced.ScheduleOnce(timeout, _deadline, _deadline);
             bool pending;
             try
             {
@@ -93,8 +95,13 @@ public sealed class SocketTransport : ITcpTransport
             if (!pending) OnCompleted(this);
         }
 
-        /// <summary>True for the first to end it: the socket is its to keep or close.</summary>
-        private bool End() => Interlocked.Exchange(ref _ended, 1) == 0;
+        /// <summary>True for the first to end it: the socket is its to keep or close. The deadline lets go of it then.</summary>
+        private bool End()
+        {
+            if (Interlocked.Exchange(ref _ended, 1) != 0) return false;
+            _deadline?.Release();
+            return true;
+        }
 
         protected override void OnCompleted(SocketAsyncEventArgs e)
         {
@@ -128,25 +135,37 @@ public sealed class SocketTransport : ITcpTransport
         }
 
         /// <summary>The connect timeout, on the scheduler's thread.</summary>
-        public void Run()
+        public void TimedOut()
         {
             if (!End()) return;
             socket.Dispose();
             attempt.Fail(new TimeoutException($"connect to {remote} timed out after {timeout}"));
         }
 
-        public void Execute() => Run();
-
         public void Abort()
         {
             if (End()) socket.Dispose();
         }
+    }
 
-        // The scheduler drops the timeout once the attempt has ended: only IsCancellationRequested is asked.
-        public bool IsCancellationRequested => Volatile.Read(ref _ended) != 0;
+    /// <summary>
+    /// A dial's timeout on the scheduler's wheel, which holds it until its time comes whatever happens: so it holds the
+    /// dial (and through it the connection's actor and sockets) only until the dial ends, and is then a few bytes the
+    /// wheel drops unrun (it asks only <see cref="IsCancellationRequested"/>).
+    /// </summary>
+    private sealed class Deadline(Dial dial) : IRunnable, ICancelable
+    {
+        private Dial? _dial = dial;
+
+        public void Release() => Volatile.Write(ref _dial, null);
+
+        public void Run() => Volatile.Read(ref _dial)?.TimedOut();
+        public void Execute() => Run();
+
+        public bool IsCancellationRequested => Volatile.Read(ref _dial) is null;
         public CancellationToken Token => CancellationToken.None;
-        public void Cancel() => Abort();
-        public void Cancel(bool throwOnFirstException) => Abort();
+        public void Cancel() => Release();
+        public void Cancel(bool throwOnFirstException) => Release();
         public void CancelAfter(TimeSpan delay) => throw new NotSupportedException();
         public void CancelAfter(int millisecondsDelay) => throw new NotSupportedException();
     }
