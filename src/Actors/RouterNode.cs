@@ -93,6 +93,8 @@ public sealed class RouterNode : IAsyncDisposable
         _status = new MembershipStatus("joining", false, DateTimeOffset.UtcNow, 0, false);
         Metrics = new DataPlaneMetrics(options.Name);
         var settings = DataPlaneSettings.From(dataSystem.Settings.Config);
+        if (settings.AcceptProxyProtocol)
+            dataSystem.Log.Info("PROXY headers trusted from {0}", string.Join(", ", settings.ProxyProtocolTrustedSources));
         _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
         var materializer = dataSystem.Materializer();
         transport ??= TcpTransports.Create(dataSystem, settings.Transport);

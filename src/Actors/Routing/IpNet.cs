@@ -42,19 +42,49 @@ public readonly record struct IpKey(UInt128 Bits, bool IsV6)
     public override string ToString() => ToAddress().ToString();
 }
 
-/// <summary>A CIDR block (<c>10.0.0.0/8</c>); a bare IP is a full-length prefix.</summary>
+/// <summary>
+/// A CIDR block (<c>10.0.0.0/8</c>); a bare IP is a full-length prefix. Host bits are cleared (<c>10.0.5.7/24</c> is
+/// <c>10.0.5.0/24</c>).
+/// </summary>
 public readonly record struct IpNet(IpKey Network, int PrefixLength)
 {
+    /// <summary>
+    /// Only canonical text, as Istio (Go's netip) reads it: IPv4 as four decimal octets without leading zeros, IPv6 without a
+    /// zone. The inet_aton forms <see cref="IPAddress.TryParse(string, out IPAddress)"/> also takes (<c>10.0.5</c> = 10.0.0.5,
+    /// <c>010.1.5.0</c> = 8.1.5.0, <c>0x0a.0.0.1</c>) would silently name another network than the one meant.
+    /// </summary>
     public static bool TryParse(string text, out IpNet net)
     {
         net = default;
         var slash = text.IndexOf('/');
-        if (!IpKey.TryParse(slash < 0 ? text : text[..slash], out var ip)) return false;
+        var address = slash < 0 ? text : text[..slash];
+        if (!IsCanonical(address) || !IpKey.TryParse(address, out var ip)) return false;
         var prefix = ip.Width;
-        if (slash >= 0 && (!int.TryParse(text[(slash + 1)..], out prefix) || prefix < 0 || prefix > ip.Width)) return false;
+        if (slash >= 0 && (!IsDecimal(text.AsSpan(slash + 1)) || !int.TryParse(text[(slash + 1)..], out prefix) || prefix < 0 || prefix > ip.Width))
+            return false;
         net = new IpNet(new IpKey(ip.Bits & Mask(prefix, ip.Width), ip.IsV6), prefix);
         return true;
     }
+
+    private static bool IsCanonical(string address)
+    {
+        if (address.Contains(':'))
+        {
+            // IPv6: hex groups, ':' and an embedded dotted quad at the end; no zone, no brackets.
+            if (!address.All(c => char.IsAsciiHexDigit(c) || c is ':' or '.')) return false;
+            var dotted = address[(address.LastIndexOf(':') + 1)..];
+            return !dotted.Contains('.') || IsDottedQuad(dotted);
+        }
+        return IsDottedQuad(address);
+    }
+
+    private static bool IsDottedQuad(string text)
+    {
+        var octets = text.Split('.');
+        return octets.Length == 4 && octets.All(o => o.Length is >= 1 and <= 3 && IsDecimal(o) && (o.Length == 1 || o[0] != '0') && int.Parse(o) <= 255);
+    }
+
+    private static bool IsDecimal(ReadOnlySpan<char> text) => text.Length > 0 && !text.ContainsAnyExceptInRange('0', '9');
 
     public static IpNet Parse(string text) => TryParse(text, out var net) ? net : throw new FormatException(Refusal(text));
 
@@ -65,7 +95,7 @@ public readonly record struct IpNet(IpKey Network, int PrefixLength)
         if (slash > 0 && IPAddress.TryParse(text[..slash], out var ip) && ip.IsIPv4MappedToIPv6
             && int.TryParse(text[(slash + 1)..], out var prefix) && prefix is >= 96 and <= 128)
             return $"'{text}' is an IPv4-mapped IPv6 prefix, which the router matches as IPv4: write {ip.MapToIPv4()}/{prefix - 96}";
-        return $"'{text}' is not a CIDR or IP address";
+        return $"'{text}' is not a CIDR or IP address (IPv4 as four decimal octets without leading zeros, IPv6 without a zone)";
     }
 
     public bool Contains(IpKey address) =>
