@@ -166,6 +166,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             // Starting without it could give a revision number a second time (a majority may hold a newer one).
             _log.Warning("config writer: no majority of nodes answered its read; it takes no write until one does");
             _startProblem = $"config writer starting at revision {_journalRevision}: no majority of nodes answered its read of the replicated configuration; it takes nothing until one does";
+            // Queries stashed before this now get the reason at once (writes are stashed again, to wait for the writer).
+            Stash.UnstashAll();
             Timers.StartSingleTimer(nameof(ReadAgain), ReadAgain.Instance, TimeSpan.FromSeconds(1));
         });
         Command<ReadAgain>(_ => _replicator.Tell(Dsl.Get(Key, new ReadMajority(ReplicationTimeout))));

@@ -51,7 +51,10 @@ public sealed class RouteTable : ReceivePersistentActor
         Recover<RecoveryCompleted>(_ => _log.Info("route table {0}: on this node at revision {1}", _namespace, _state.Revision));
         Command<StoreNamespace>(store =>
         {
-            if (store.Revision <= _state.Revision)
+            // At its own revision, the writer's content replaces what this entity could not read, or hashed by another version.
+            var restamp = store.Revision == _state.Revision && ModelJson.VersionOf(_state.Hash) != ModelJson.HashVersion
+                          && ModelJson.VersionOf(store.Hash) == ModelJson.HashVersion;
+            if (store.Revision <= _state.Revision && !restamp)
             {
                 if (store.Revision == _state.Revision && store.Hash != _state.Hash)
                     _log.Error("route table {0}: holds revision {1} with other content (hash {2}) than the config writer sends (hash {3}); it keeps its own, and nobody reads it as the writer's",

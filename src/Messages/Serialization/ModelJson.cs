@@ -70,8 +70,8 @@ public static class ModelJson
     }
 
     /// <summary>
-    /// The hash of a namespace's content (its resources in the store's order): equal content, equal hash, in every process
-    /// of this version. Lets the writer and readers tell two contents under one revision apart.
+    /// The hash of a namespace's content (its resources in the store's order): equal content, equal hash, for this
+    /// <see cref="HashVersion"/> (which it starts with). Lets the writer and readers tell two contents under one revision apart.
     /// </summary>
     public static string Hash(IReadOnlyList<Resource> resources) => Hash(resources, out _);
 
@@ -83,8 +83,29 @@ public static class ModelJson
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(resources, Options);
         bytes = json.Length;
-        return Convert.ToHexStringLower(SHA256.HashData(json).AsSpan(0, 16));
+        return HashVersion + ":" + Convert.ToHexStringLower(SHA256.HashData(json).AsSpan(0, 16));
     }
+
+    /// <summary>
+    /// The form <see cref="Hash(IReadOnlyList{Resource})"/> hashes: this JSON, labels in ordinal key order. A version that
+    /// changes the form (a new property, a converter) changes this too, so its hashes are never compared with older ones.
+    /// </summary>
+    public const string HashVersion = "v1";
+
+    /// <summary>
+    /// The version that made <paramref name="hash"/>: its prefix, "v0" for the bare hex of the version before hashes had one,
+    /// null for anything else (an entity's "unreadable").
+    /// </summary>
+    public static string? VersionOf(string? hash) => hash switch
+    {
+        null => null,
+        { Length: 32 } when hash.All(char.IsAsciiHexDigitLower) => "v0",
+        _ when hash.IndexOf(':') is > 0 and var colon => hash[..colon],
+        _ => null,
+    };
+
+    /// <summary>Two hashes that say the content differs: made by one version, and not equal. Hashes of two versions say nothing.</summary>
+    public static bool Differ(string a, string b) => a != b && VersionOf(a) is { } version && version == VersionOf(b);
 
     private sealed class SeqConverterFactory : JsonConverterFactory
     {
@@ -129,7 +150,8 @@ public static class ModelJson
         public override void Write(Utf8JsonWriter writer, Labels value, JsonSerializerOptions options)
         {
             writer.WriteStartObject();
-            foreach (var (k, v) in value) writer.WriteString(k, v);
+            // Ordinal key order: labels are equal whatever their order, and so must be their JSON and its hash.
+            foreach (var (k, v) in value.OrderBy(p => p.Key, StringComparer.Ordinal)) writer.WriteString(k, v);
             writer.WriteEndObject();
         }
     }

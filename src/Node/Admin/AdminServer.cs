@@ -359,12 +359,19 @@ public sealed class AdminServer : IAsyncDisposable
     /// A write to the node's config client. Its own timeouts come first; should this ask still time out, the outcome is
     /// as unknown as theirs (504), never a server error.
     /// </summary>
+    /// <summary>
+    /// How long a write waits for its answer: as long as the config client may take, but answered (504) before the
+    /// request's own <see cref="WriteDeadline"/> cuts the connection.
+    /// </summary>
+    private static readonly TimeSpan WriteAnswerTimeout =
+        ConfigClient.MaxTimeout < WriteDeadline - TimeSpan.FromSeconds(5) ? ConfigClient.MaxTimeout : WriteDeadline - TimeSpan.FromSeconds(5);
+
     private static async Task<object> AskWrite(RouterNode node, object write)
     {
-        try { return await node.Writer.Ask<object>(write, ConfigClient.MaxTimeout); }
+        try { return await node.Writer.Ask<object>(write, WriteAnswerTimeout); }
         catch (AskTimeoutException)
         {
-            return new ConfigUncertain(null, $"no answer from the config client within {ConfigClient.MaxTimeout.TotalSeconds:0}s; the write may still be applied");
+            return new ConfigUncertain(null, $"no answer from the config writer within {WriteAnswerTimeout.TotalSeconds:0}s; the write may still be applied");
         }
     }
 

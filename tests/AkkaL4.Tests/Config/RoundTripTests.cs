@@ -333,4 +333,24 @@ public class RoundTripTests
         var changed = DecodeOk("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: 10.0.0.2}\n", "a.yaml");
         Assert.NotEqual(ModelJson.Hash(service), ModelJson.Hash(changed));
     }
+
+    [Fact]
+    public void Labels_in_another_order_hash_the_same_and_hashes_of_two_versions_are_never_compared()
+    {
+        var xy = DecodeOk("apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {x: '1', y: '2'}}\nspec: {clusterIP: 10.0.0.1}\n", "xy.yaml");
+        var yx = DecodeOk("apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {y: '2', x: '1'}}\nspec: {clusterIP: 10.0.0.1}\n", "yx.yaml");
+        Assert.Equal(xy, yx);
+        Assert.Equal(ModelJson.Hash(xy), ModelJson.Hash(yx));
+        Assert.StartsWith(ModelJson.HashVersion + ":", ModelJson.Hash(xy));
+        var other = DecodeOk("apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {x: '1', y: '3'}}\nspec: {clusterIP: 10.0.0.1}\n", "other.yaml");
+        Assert.True(ModelJson.Differ(ModelJson.Hash(xy), ModelJson.Hash(other)));
+
+        // A bare hash from before versions, or one of a later version: another version, never "other content".
+        const string before = "0123456789abcdef0123456789abcdef";
+        Assert.Equal("v0", ModelJson.VersionOf(before));
+        Assert.Equal("v2", ModelJson.VersionOf("v2:ffff"));
+        Assert.Null(ModelJson.VersionOf("unreadable"));
+        Assert.False(ModelJson.Differ(ModelJson.Hash(xy), before));
+        Assert.False(ModelJson.Differ(ModelJson.Hash(xy), "v2:ffff"));
+    }
 }
