@@ -35,6 +35,14 @@ internal static class RunCommand
         }
     }
 
+    /// <summary>Warns that a secret given as an option is readable by every local user (ps, /proc/PID/cmdline).</summary>
+    internal static void WarnVisible(string option, string variable) =>
+        Console.Error.WriteLine($"akkal4: warning: {option} on the command line is readable by every user of this host (ps): give it in ${variable} instead");
+
+    /// <summary>Whether a connection string has a password, under any of Npgsql's names for it (Password, Pwd, Psw).</summary>
+    private static bool HasPassword(string? connection) =>
+        connection is not null && System.Text.RegularExpressions.Regex.IsMatch(connection, @"(^|;)\s*(password|pwd|psw)\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
     public static Command Create()
     {
         var files = CommonOptions.Files();
@@ -195,8 +203,8 @@ internal static class RunCommand
             // A value given as an option is in the process's command line, which every local user reads (ps, /proc/PID/cmdline).
             foreach (var (option, variable) in new[] { (adminToken, "AKKAL4_ADMIN_TOKEN"), (tlsPassword, CertCommand.PasswordVariable), (adminCertPassword, "AKKAL4_ADMIN_CERT_PASSWORD"), (journalConnection, "AKKAL4_JOURNAL_CONNECTION") })
                 if (parse.GetResult(option) is { Implicit: false } given
-                    && (option != journalConnection || given.GetValueOrDefault<string?>()?.Contains("password", StringComparison.OrdinalIgnoreCase) == true))
-                    Console.Error.WriteLine($"akkal4: warning: {option.Name} on the command line is readable by every user of this host (ps): give it in ${variable} instead");
+                    && (option != journalConnection || HasPassword(given.GetValueOrDefault<string?>())))
+                    WarnVisible(option.Name, variable);
             if (!ExplainCommand.TryLabels(parse.GetValue(labels), out var nodeLabels)) return ExitCodes.Usage;
             if (!IPEndPoint.TryParse(parse.GetValue(admin)!, out var adminAddress))
             {

@@ -29,11 +29,16 @@ internal static class ServerCommands
         return option;
     }
 
-    public static Option<string?> Token() => new("--token")
+    public static Option<string?> Token()
     {
-        Description = "Bearer token of the admin API (default: $AKKAL4_ADMIN_TOKEN).",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_TOKEN"),
-    };
+        var option = new Option<string?>("--token")
+        {
+            Description = "Bearer token of the admin API (default: $AKKAL4_ADMIN_TOKEN).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_TOKEN"),
+        };
+        option.Validators.Add(given => { if (!given.Implicit) RunCommand.WarnVisible(option.Name, "AKKAL4_ADMIN_TOKEN"); });
+        return option;
+    }
 
     public static Command Apply()
     {

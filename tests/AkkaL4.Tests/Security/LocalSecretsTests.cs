@@ -40,13 +40,18 @@ public sealed class LocalSecretsTests : IDisposable
     {
         // Refused at once afterwards (remoting off loopback without TLS): the warnings come first.
         var run = await Akkal4Process.RunAsync(["run", "--remoting", "0.0.0.0:0", "--admin", "127.150.9.3:0", "--data", _directory,
-            "--admin-token", "s3cret-token", "--admin-cert-password", "s3cret-pw", "--journal-connection", "Host=h;Password=s3cret-db"]);
+            "--admin-token", "s3cret-token", "--admin-cert-password", "s3cret-pw", "--journal-connection", "Host=h;Pwd=s3cret-db"]);
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("--admin-token on the command line is readable by every user of this host (ps): give it in $AKKAL4_ADMIN_TOKEN instead", run.Stderr);
         Assert.Contains("--admin-cert-password on the command line", run.Stderr);
         Assert.Contains("--journal-connection on the command line", run.Stderr);
         Assert.DoesNotContain("--tls-cert-password", run.Stderr);
         Assert.DoesNotContain("s3cret", run.Stderr + run.Stdout);
+
+        // The admin client commands put their token in ps too.
+        var status = await Akkal4Process.RunAsync(["status", "--server", "http://127.150.9.4:1", "--token", "s3cret-token"]);
+        Assert.Contains("--token on the command line is readable by every user of this host (ps): give it in $AKKAL4_ADMIN_TOKEN instead", status.Stderr);
+        Assert.DoesNotContain("s3cret", status.Stderr + status.Stdout);
 
         var fromEnvironment = await Akkal4Process.RunAsync(["run", "--remoting", "0.0.0.0:0", "--admin", "127.150.9.3:0", "--data", _directory],
             environment: new Dictionary<string, string> { ["AKKAL4_ADMIN_TOKEN"] = "s3cret-token" });
