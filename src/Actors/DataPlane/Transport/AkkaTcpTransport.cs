@@ -39,11 +39,19 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
     {
         var cancel = new Cancelling();
         if (!attempt.Begin(cancel)) return;
-        ConnectAsync(remote, options, cancel.Token).ContinueWith(t =>
-        {
-            if (t.IsCompletedSuccessfully) attempt.Arrive(t.Result);
-            else if (!t.IsCanceled) attempt.Fail(t.Exception!.InnerException!);
-        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        ConnectAsync(remote, options, cancel.Token).ContinueWith(t => Report(t, attempt), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Every end is reported, a cancelled one too: a task cancelled from inside the stream (not by
+    /// <see cref="ConnectAttempt.Abandon"/>, after which nothing is reported anyway) would otherwise leave the
+    /// connection actor dialling for ever.
+    /// </summary>
+    internal static void Report(Task<TcpConnection> connect, ConnectAttempt attempt)
+    {
+        if (connect.IsCompletedSuccessfully) attempt.Arrive(connect.Result);
+        else attempt.Fail(connect.Exception?.InnerException ?? new TaskCanceledException("the connect was cancelled"));
     }
 
     /// <summary>An abandoned attempt cancels the connect's token.</summary>

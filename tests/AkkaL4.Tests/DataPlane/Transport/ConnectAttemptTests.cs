@@ -54,6 +54,22 @@ public sealed class ConnectAttemptTests
     }
 
     [Fact]
+    public void A_connect_cancelled_from_inside_the_akka_transport_is_reported_as_a_failure_unless_abandoned()
+    {
+        var cancelled = Task.FromCanceled<TcpConnection>(new CancellationToken(true));
+        var attempt = new Recording();
+        Assert.True(attempt.Begin(new Aborts()));
+        AkkaTcpTransport.Report(cancelled, attempt);
+        Assert.IsAssignableFrom<OperationCanceledException>(Assert.Single(attempt.Told));
+
+        var abandoned = new Recording();
+        Assert.True(abandoned.Begin(new Aborts()));
+        abandoned.Abandon();
+        AkkaTcpTransport.Report(cancelled, abandoned);
+        Assert.Empty(abandoned.Told);
+    }
+
+    [Fact]
     public void Only_the_first_outcome_is_reported_and_a_second_connection_is_closed()
     {
         var attempt = new Recording();
