@@ -258,8 +258,8 @@ public sealed class ConnectionActor : UntypedActor
     {
         var peer = _client.Address;
         var refused = _metrics.ProxyProtocolUntrustedPeer(_listener);
-        if (refused % 100 == 1)
-            Context.GetLogger().Warning("listener {0}: refused a connection from {1}: a PROXY header is expected and {1} is not in {2}; {3} refused so far",
+        if (refused > 0)
+            Context.GetLogger().Warning("listener {0}: refused a connection from {1}: a PROXY header is expected and {1} is not in {2}; {3} refused since the last such warning",
                 _listener, peer, DataPlaneSettings.TrustedSourcesKey, refused);
         Refuse(ResponseFlags.ProxyProtocolError, $"PROXY header not accepted from {peer}: not in {DataPlaneSettings.TrustedSourcesKey}", null);
     }

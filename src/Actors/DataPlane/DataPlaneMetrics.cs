@@ -51,7 +51,6 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> PreambleTimeout { get; }
     public Counter<long> ProxyProtocolError { get; }
     public Counter<long> ProxyProtocolUntrusted { get; }
-    private long _proxyProtocolUntrusted;
 
     public DataPlaneMetrics(string node)
     {
@@ -253,11 +252,17 @@ public sealed class DataPlaneMetrics : IDisposable
         SettleListener(listener, traffic);
     }
 
-    /// <summary>Counts a connection refused for an untrusted PROXY sender; returns how many the node refused so (for logging every 100th).</summary>
+    /// <summary>One warning per listener per 10 s about untrusted PROXY senders.</summary>
+    internal WarningThrottle UntrustedProxyWarnings { get; set; } = new(TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// Counts a connection refused for an untrusted PROXY sender; returns how many the listener refused since its last
+    /// warning when one is due now (see <see cref="UntrustedProxyWarnings"/>), else 0.
+    /// </summary>
     public long ProxyProtocolUntrustedPeer(string listener)
     {
         ProxyProtocolUntrusted.Add(1, Listener(listener));
-        return Interlocked.Increment(ref _proxyProtocolUntrusted);
+        return UntrustedProxyWarnings.Count(listener);
     }
 
     /// <summary>A listener paused accepting: the process is out of descriptors.</summary>
