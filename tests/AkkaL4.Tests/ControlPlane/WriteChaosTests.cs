@@ -261,6 +261,17 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(before, await Revision(3));
         Figure("poison", 0, 0, poisonSeconds);
 
+        // 1b. Deep (40 levels under an http route's headers, as the admin API accepts): answered at once through a node
+        // that does not run the writer and through the writer's own node (not a hang, not a 500), and writes go on.
+        var writerNode = await Writer();
+        foreach (var (n, name) in new[] { (new[] { 1, 2, 3 }.First(n => n != writerNode), "deep-a"), (writerNode, "deep-b") })
+        {
+            var (deepStatus, deep, deepSeconds) = await Put(n, WriteContractTests.DeepVirtualService(40, name));
+            Assert.True(deepStatus == 200 || deepStatus == 400 && deep.TryGetProperty("errors", out _), $"deep write through node {n}: {deepStatus} {deep}");
+            Assert.True(deepSeconds < 30, $"deep write through node {n} took {deepSeconds:0.0}s");
+            Assert.Equal(200, await Write(n, $"after-{name}"));
+        }
+
         // 2. A non-writer SIGSTOPped: writes through the others go on, promptly.
         var writer = await Writer();
         var hung = new[] { 1, 2, 3 }.First(n => n != writer);

@@ -76,10 +76,11 @@ public sealed class SocketTransport : ITcpTransport
             }
             RemoteEndPoint = remote;
             _deadline = new Deadline(this);
-            scheduler.Advanced.ScheduleOnce(timeout, _deadline, _deadline);
             bool pending;
             try
             {
+                // Throws once the scheduler has shut down (the node stopping): a failure of this attempt, its socket closed.
+                scheduler.Advanced.ScheduleOnce(timeout, _deadline, _deadline);
                 pending = socket.ConnectAsync(this);
             }
             catch (Exception e)

@@ -122,4 +122,20 @@ public sealed class ConnectAttemptTests
         Assert.Empty(abandoned.Told);
         Assert.False(listener.Pending(), "a connection was opened for an abandoned attempt");
     }
+
+    [Fact]
+    public async Task A_dial_after_the_scheduler_shut_down_fails_the_attempt_instead_of_throwing()
+    {
+        var system = ActorSystem.Create("connect-after-shutdown");
+        var transport = new SocketTransport(system.Scheduler);
+        await system.Terminate();
+        using var listener = new TcpListener(IPAddress.Parse("127.120.200.1"), 0);
+        listener.Start();
+
+        var attempt = new Recording();
+        transport.Connect(listener.LocalEndpoint, new ConnectOptions(TimeSpan.FromSeconds(30), null), attempt);
+        Assert.IsAssignableFrom<Exception>(Assert.Single(attempt.Told));
+        Assert.IsNotType<TcpConnection>(attempt.Told[0]);
+        Assert.False(listener.Pending(), "a connection was opened for an attempt that could not be timed");
+    }
 }
