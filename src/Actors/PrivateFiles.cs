@@ -16,6 +16,32 @@ public static class PrivateFiles
         else Directory.CreateDirectory(path, OwnerOnlyDirectory);
     }
 
+    /// <summary>
+    /// The node's data directory, created owner-only; one that already exists (made by an older version, or by mkdir)
+    /// with group/other bits is tightened to 0700, and the files in it to 0600. Returns what was done or, when this
+    /// process may not change the modes (someone else's directory, e.g. a mounted volume), a warning; else null.
+    /// </summary>
+    public static string? CreateDataDirectory(string path)
+    {
+        CreateDirectory(path);
+        if (OperatingSystem.IsWindows()) return null;
+        var mode = File.GetUnixFileMode(path);
+        var files = new List<string>();
+        foreach (var file in Directory.GetFiles(path))
+            if ((File.GetUnixFileMode(file) & ~OwnerOnlyFile) != 0) files.Add(file);
+        if ((mode & ~OwnerOnlyDirectory) == 0 && files.Count == 0) return null;
+        try
+        {
+            if ((mode & ~OwnerOnlyDirectory) != 0) File.SetUnixFileMode(path, mode & OwnerOnlyDirectory);
+            foreach (var file in files) File.SetUnixFileMode(file, File.GetUnixFileMode(file) & OwnerOnlyFile);
+            return $"data directory {path} was readable by other users: now 0700, its files 0600";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return $"warning: data directory {path} (mode {Convert.ToString((int)mode, 8)}) or its files are readable by other users and not this process's to change: make it 0700";
+        }
+    }
+
     /// <summary>Writes <paramref name="text"/> to a new file readable by its owner only (any old file there is replaced).</summary>
     public static void WriteAllText(string path, string text)
     {

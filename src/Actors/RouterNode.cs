@@ -310,7 +310,7 @@ public sealed class RouterNode : IAsyncDisposable
             : options.DataDirectory is { } dir
             ? JournalSettings("SQLite.MS", $"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}")
             : "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\nakka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.inmem\"";
-        if (options.DataDirectory is { } data) PrivateFiles.CreateDirectory(data);
+        if (options.DataDirectory is { } data && PrivateFiles.CreateDataDirectory(data) is { } tightened) Console.Error.WriteLine($"akkal4: {tightened}");
         var settings = ConfigurationFactory.ParseString(options.Overrides ?? "").WithFallback(Layered(options.ConfigLayers));
         var clusterConfig = ConfigurationFactory.ParseString(journal)
             .WithFallback(settings)

@@ -1,3 +1,4 @@
+using AkkaL4.Actors;
 using AkkaL4.Messages.Model;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Tests.ControlPlane;
@@ -33,6 +34,22 @@ public sealed class LocalSecretsTests : IDisposable
         lkg.Save(new ConfigContent(2, []));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(lkg.Path));
         Assert.Equal(LastKnownGood.Format(new ConfigContent(2, [])), File.ReadAllText(lkg.Path));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void An_existing_world_readable_data_directory_is_tightened()
+    {
+        var data = Path.Combine(_directory, "old");
+        Directory.CreateDirectory(data);
+        File.SetUnixFileMode(data, (UnixFileMode)Convert.ToInt32("755", 8));
+        var journal = Path.Combine(data, "journal.db");
+        File.WriteAllText(journal, "x");
+        File.SetUnixFileMode(journal, (UnixFileMode)Convert.ToInt32("644", 8));
+        Assert.Contains("now 0700", PrivateFiles.CreateDataDirectory(data));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(data));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(journal));
+        Assert.Null(PrivateFiles.CreateDataDirectory(data));
     }
 
     [Fact]
