@@ -9,10 +9,14 @@ namespace AkkaL4.Actors.DataPlane;
 /// actor system's event stream (tests and other sinks subscribe) and written to the log.
 /// </summary>
 /// <param name="Client">The client's address: as text (<see cref="Source"/>) only where a line shows it (JSON), not per connection.</param>
+/// <param name="Local">The address the client dialled (Envoy's downstream_local_address), which a listener bound to
+/// 0.0.0.0 does not say: as text only where a line shows it.</param>
+/// <param name="Listener">The listener's name in the compiled configuration (also the metrics' label).</param>
 public sealed record AccessLogEntry(
     DateTimeOffset Start,
     TimeSpan Duration,
     IPEndPoint Client,
+    IPEndPoint Local,
     string Listener,
     string? Gateway,
     string? VirtualService,
@@ -58,7 +62,7 @@ public sealed record AccessLogEntry(
             json.WriteString("start_time", Start.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             json.WriteNumber("duration", (long)Duration.TotalMilliseconds);
             json.WriteString("downstream_remote_address", Source);
-            json.WriteString("downstream_local_address", Listener);
+            json.WriteString("downstream_local_address", Local.ToString());
             json.WriteString("upstream_cluster", Cluster);
             json.WriteString("upstream_host", Upstream);
             json.WriteNumber("bytes_received", BytesReceived);

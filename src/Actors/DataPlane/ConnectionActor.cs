@@ -599,7 +599,7 @@ public sealed class ConnectionActor : UntypedActor
             _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}", System.Diagnostics.Stopwatch.GetElapsedTime(_started),
             _istio, IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, _upstream?.Cluster.Host ?? _decision.Target?.Destinations.FirstOrDefault()?.Host, _upstream?.Endpoint, _flags));
         var target = _decision.Target;
-        var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _client, _listener, _decision.Gateway,
+        var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _client, _accepted.Local, _listener, _decision.Gateway,
             target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.EndpointName,
             rx, tx, _flags, _detail, _sni);
         Context.System.EventStream.Publish(entry);

@@ -6,7 +6,7 @@ namespace AkkaL4.Tests.DataPlane;
 public sealed class AccessLogWriterTests
 {
     private static AccessLogEntry Entry(int n) => new(DateTimeOffset.UnixEpoch, TimeSpan.FromMilliseconds(n), new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.30.1"), 40000 + n),
-        "127.0.20.1:19000", null, "default/vs", 0, "outbound|19000||echo.default.svc.cluster.local", "127.0.10.1:9000", n, 2 * n, ResponseFlags.None, "closed");
+        new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.20.1"), 19000), "0.0.0.0:19000", null, "default/vs", 0, "outbound|19000||echo.default.svc.cluster.local", "127.0.10.1:9000", n, 2 * n, ResponseFlags.None, "closed");
 
     /// <summary>A StringWriter read and written from different threads.</summary>
     private sealed class Captured : StringWriter
@@ -61,6 +61,8 @@ public sealed class AccessLogWriterTests
         Assert.Equal("127.0.10.1:9000", json.GetProperty("upstream_host").GetString());
         Assert.Equal("outbound|19000||echo.default.svc.cluster.local", json.GetProperty("upstream_cluster").GetString());
         Assert.Equal("127.0.30.1:40003", json.GetProperty("downstream_remote_address").GetString());
+        // The address the client dialled, not the name of a listener bound to 0.0.0.0.
+        Assert.Equal("127.0.20.1:19000", json.GetProperty("downstream_local_address").GetString());
         Assert.Equal("1970-01-01T00:00:00.000Z", json.GetProperty("start_time").GetString());
     }
 
