@@ -67,6 +67,39 @@ internal static class Kit
           labels: {{labels}}
         """;
 
+    /// <summary>
+    /// A Gateway <paramref name="name"/> (selector <c>istio: {istio}</c>) with one TCP server on <paramref name="bind"/>:<paramref name="port"/>,
+    /// and a VirtualService of the same name sending all its traffic to <paramref name="host"/>:<paramref name="hostPort"/>.
+    /// </summary>
+    public static string[] GatewayRoute(string name, string istio, string bind, int port, string host, int hostPort) =>
+    [
+        $$"""
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata: {name: {{name}}, namespace: default}
+        spec:
+          selector: {istio: {{istio}}}
+          servers:
+          - port: {number: {{port}}, name: tcp, protocol: TCP}
+            bind: {{bind}}
+            hosts: ['*']
+        """,
+        $$"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: {{name}}, namespace: default}
+        spec:
+          hosts: ['*']
+          gateways: [{{name}}]
+          tcp:
+          - route:
+            - destination:
+                host: {{host}}
+                port:
+                  number: {{hostPort}}
+        """,
+    ];
+
     /// <summary>Polls <paramref name="condition"/> until it holds; fails the test with <paramref name="what"/> at the deadline.</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
     {

@@ -76,7 +76,7 @@ public sealed class ProxyProtocolWorld : IAsyncLifetime
 
         Acceptor = TestRouter.Start("pp-accept", AkkaL4.Messages.Model.Labels.Of(("istio", "pp-edge")), serveMesh: false,
             settings: "akkal4.data-plane.accept-proxy-protocol = on\nakkal4.data-plane.proxy-protocol-trusted-sources = [\"127.60.3.0/24\", \"127.140.3.0/24\"]");
-        await Acceptor.ApplyAsync(1,
+        await Acceptor.ApplyAsync(1, [
             Service("pool", "127.60.3.21", 9000, 9000, "pool"),
             Workload("pod-a", "127.60.3.11", "{app: pool}"),
             Workload("pod-b", "127.60.3.12", "{app: pool}"),
@@ -89,27 +89,7 @@ public sealed class ProxyProtocolWorld : IAsyncLifetime
               trafficPolicy:
                 loadBalancer: {consistentHash: {useSourceIp: true}}
             """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: default}
-            spec:
-              selector: {istio: pp-edge}
-              servers:
-              - port: {number: 18000, name: tcp, protocol: TCP}
-                bind: 127.60.3.1
-                hosts: ['*']
-            """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: edge, namespace: default}
-            spec:
-              hosts: ['*']
-              gateways: [edge]
-              tcp:
-              - route: [{destination: {host: pool, port: {number: 9000}}}]
-            """);
+            .. GatewayRoute("edge", "pp-edge", "127.60.3.1", 18000, "pool", 9000)]);
     }
 
     public async Task DisposeAsync()

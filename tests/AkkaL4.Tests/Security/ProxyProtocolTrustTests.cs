@@ -38,30 +38,10 @@ public sealed class ProxyProtocolTrustWorld : IAsyncLifetime
                       """);
         var tap = Router.Node.System.ActorOf(Props.Create(() => new EventTap<Akka.Event.Warning>(w => Warnings.Enqueue(w.Message.ToString() ?? ""))));
         Router.Node.System.EventStream.Subscribe(tap, typeof(Akka.Event.Warning));
-        await Router.ApplyAsync(1,
+        await Router.ApplyAsync(1, [
             Service("pool", "127.150.0.21", 9000, 9000, "pool"),
             Workload("pod-a", "127.150.0.11", "{app: pool}"),
-            """
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: default}
-            spec:
-              selector: {istio: pp-trust}
-              servers:
-              - port: {number: 18000, name: tcp, protocol: TCP}
-                bind: 127.150.0.1
-                hosts: ['*']
-            """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: edge, namespace: default}
-            spec:
-              hosts: ['*']
-              gateways: [edge]
-              tcp:
-              - route: [{destination: {host: pool, port: {number: 9000}}}]
-            """);
+            .. GatewayRoute("edge", "pp-trust", "127.150.0.1", 18000, "pool", 9000)]);
     }
 
     public async Task DisposeAsync()
