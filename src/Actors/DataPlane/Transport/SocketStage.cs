@@ -61,12 +61,21 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
     [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_buffers")]
     private static extern ref ArraySegment<byte>[] BuffersOf(ByteString bytes);
 
-    /// <summary>A SocketAsyncEventArgs that calls back without an event handler and its closure.</summary>
+    /// <summary>
+    /// A SocketAsyncEventArgs that calls back without an event handler and its closure. Once its stage has stopped, the
+    /// operation the socket's close aborted is dropped here: calling back would be a message to the relay host (a
+    /// thread-pool hop and an async input) for a stage that is gone, once per socket with a read pending at its close.
+    /// </summary>
     private sealed class Args<T>(Func<SocketAsyncEventArgs, T> result) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
     {
         public Action<T>? Callback;
+        public volatile bool Stopped;
 
-        protected override void OnCompleted(SocketAsyncEventArgs e) => Callback!(result(e));
+        protected override void OnCompleted(SocketAsyncEventArgs e)
+        {
+            if (Stopped) Dispose();
+            else Callback!(result(e));
+        }
     }
 
     private static readonly Func<SocketAsyncEventArgs, SocketError> ErrorOf = e => e.SocketError;
@@ -361,8 +370,10 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             {
                 // Already broken: closing is all that is left.
             }
+            // An operation still in flight completes (aborted) on its own, and its args then dispose themselves.
+            _waitArgs.Stopped = true;
+            if (_sendArgs is not null) _sendArgs.Stopped = true;
             _socket.Dispose();
-            // An operation still in flight completes (aborted) on its own; its callback then finds the stage gone.
             if (!_waiting) _waitArgs.Dispose();
             if (!_sending) _sendArgs?.Dispose();
         }
