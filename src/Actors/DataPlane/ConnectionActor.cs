@@ -39,10 +39,13 @@ public sealed class ConnectionActor : UntypedActor
 
     private enum State { Reading, Dialling, Relaying }
 
-    /// <summary>What the reading state waits for next.</summary>
-    private enum Expect { ProxyHeader, ClientHello }
+    /// <summary>
+    /// What the reading state waits for next. <see cref="EndOfRead"/>: the preamble timed out on a mesh listener, which goes
+    /// on without an SNI once the read in flight has ended (a cancelled read can still have taken the client's bytes).
+    /// </summary>
+    private enum Expect { ProxyHeader, ClientHello, EndOfRead }
 
-    /// <summary>A read of the preamble ended: <paramref name="Count"/> bytes more in the buffer (0: the client closed), or a failure.</summary>
+    /// <summary>A read of the preamble ended: <paramref name="Count"/> bytes more in the buffer (0: the client closed), or a failure (cancelled too).</summary>
     private sealed record PreambleRead(int Count, Exception? Failure);
     private sealed record PreambleTimedOut;
     /// <summary>
@@ -190,9 +193,6 @@ public sealed class ConnectionActor : UntypedActor
         {
             case (State.Reading, PreambleRead read): OnPreambleRead(read); break;
             case (State.Reading, PreambleTimedOut): OnPreambleTimedOut(); break;
-            // A read that completed as the preamble timed out: its bytes still go upstream first.
-            case (State.Dialling, PreambleRead { Count: > 0 } late): _preambleLength += late.Count; break;
-            case (State.Dialling, PreambleRead): break;
             // The router's answer to a PickUpstream: picked (and reserved) here, so a stopped connection reserves nothing.
             case (State.Dialling, ClusterPicker picker): Picked(picker.Pick(LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried)); break;
             case (State.Dialling, Attempt done) when ReferenceEquals(done, _attempt):
@@ -273,24 +273,35 @@ public sealed class ConnectionActor : UntypedActor
             Array.Resize(ref _preamble, Math.Max(_preambleLength + 1, Math.Min(Math.Max(2 * _preambleLength, FirstRead), limit)));
         var into = _preamble.AsMemory(_preambleLength, Math.Max(1, Math.Min(limit, _preamble.Length) - _preambleLength));
         _reading = new CancellationTokenSource();
-        _ = ReceiveAsync(Self, _accepted, into, _reading);
+        _ = ReceiveAsync(Self, _accepted, into, _reading.Token);
     }
 
-    /// <summary>One read into the preamble's buffer, told to the actor; nothing is told once the read was cancelled.</summary>
-    private static async Task ReceiveAsync(IActorRef self, TcpConnection accepted, Memory<byte> into, CancellationTokenSource cancel)
+    /// <summary>
+    /// One read into the preamble's buffer, told to the actor however it ends, cancelled too: until then it may still take
+    /// bytes off the client's socket, so nothing else may read it (<see cref="Expect.EndOfRead"/>).
+    /// </summary>
+    private static async Task ReceiveAsync(IActorRef self, TcpConnection accepted, Memory<byte> into, CancellationToken cancel)
     {
         try
         {
-            self.Tell(new PreambleRead(await accepted.ReceiveAsync(into, cancel.Token).ConfigureAwait(false), null));
+            self.Tell(new PreambleRead(await accepted.ReceiveAsync(into, cancel).ConfigureAwait(false), null));
         }
         catch (Exception e)
         {
-            if (!cancel.IsCancellationRequested) self.Tell(new PreambleRead(0, e));
+            self.Tell(new PreambleRead(0, e));
         }
     }
 
     private void OnPreambleRead(PreambleRead read)
     {
+        _reading = null;
+        if (_expect == Expect.EndOfRead)
+        {
+            // Timed out: what the read took still goes upstream first; how it ended (cancelled, closed, failed) the relay tells.
+            _preambleLength += read.Count;
+            PreambleDone();
+            return;
+        }
         var what = _expect == Expect.ProxyHeader ? "a complete PROXY header" : "a complete ClientHello";
         var flag = _expect == Expect.ProxyHeader ? ResponseFlags.ProxyProtocolError : ResponseFlags.MalformedClientHello;
         if (read.Failure is { } failure)
@@ -384,15 +395,17 @@ public sealed class ConnectionActor : UntypedActor
             Refuse(ResponseFlags.PreambleTimeout, waited, null);
             return;
         }
-        // As Istio's sidecars continue after their listener filters time out: a mesh listener may route without an SNI.
+        // As Istio's sidecars continue after their listener filters time out: a mesh listener may route without an SNI,
+        // once the read in flight has ended (OnPreambleRead).
         _noSni = (ResponseFlags.PreambleTimeout, waited);
-        PreambleDone();
+        if (_reading is null) PreambleDone();
+        else _expect = Expect.EndOfRead;
     }
 
+    /// <summary>Reading is over, and no read is in flight: the socket is the relay's alone from here.</summary>
     private void PreambleDone()
     {
         _preambleTimer?.Cancel();
-        _reading = null;
         _state = State.Dialling;
         Decide();
     }
