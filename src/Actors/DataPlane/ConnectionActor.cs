@@ -51,13 +51,16 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>
     /// One connect attempt, and the message that says how it went (so a stale one is told apart by reference). The
     /// actor may stop while it is in flight (the client went away, the listener's node shuts down): a connection that
-    /// arrives after that is closed, not leaked. With TLS origination the handshake is part of the attempt.
+    /// arrives after that is closed, not leaked. With TLS origination the DestinationRule's files (see <see cref="TlsDial"/>)
+    /// and the handshake are part of the attempt.
     /// </summary>
-    private sealed class Attempt(IActorRef owner, UpstreamTls? tls, TlsFiles files, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
+    private sealed class Attempt(IActorRef owner, UpstreamTls? tls, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
     {
         public readonly long Started = System.Diagnostics.Stopwatch.GetTimestamp();
         private CancellationTokenSource? _handshake;
         private bool _stopped;
+        /// <summary>Set by <see cref="TlsDial"/> before it dials.</summary>
+        public TlsFiles Files;
 
         public TcpConnection? Upstream { get; private set; }
         public Exception? Failure { get; private set; }
@@ -77,7 +80,7 @@ public sealed class ConnectionActor : UntypedActor
                 if (_stopped) return;
                 _handshake = handshake;
             }
-            TlsOrigination.WrapAsync(connection, tls, files, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
+            TlsOrigination.WrapAsync(connection, tls, Files, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
             {
                 lock (this)
                 {
@@ -113,6 +116,29 @@ public sealed class ConnectionActor : UntypedActor
             upstream?.Close();
         }
     }
+    /// <summary>
+    /// A TLS-originating attempt's start, on the thread pool: the DestinationRule's files read (or found cached: a stat of
+    /// each, a parse after a rotation), then the dial. Not on the actor's thread, which serves other connections. An
+    /// unreadable file fails the attempt with <see cref="UpstreamTlsConfigurationException"/> before anything is dialled.
+    /// </summary>
+    private sealed class TlsDial(Attempt attempt, UpstreamTls tls, ILoggingAdapter log, ITcpTransport transport, EndPoint remote, ConnectOptions options)
+        : IThreadPoolWorkItem
+    {
+        public void Execute()
+        {
+            try
+            {
+                attempt.Files = TlsOrigination.Load(tls, log);
+            }
+            catch (UpstreamTlsConfigurationException e)
+            {
+                attempt.Fail(e);
+                return;
+            }
+            transport.Connect(remote, options, attempt);
+        }
+    }
+
     private sealed record DirectionEnded(bool Upstream, Exception? Failure);
     private sealed record DurationElapsed;
 
@@ -456,27 +482,16 @@ public sealed class ConnectionActor : UntypedActor
     private void Connect(UpstreamAssigned assigned)
     {
         var policy = assigned.Cluster.Policy;
-        TlsFiles files = default;
-        try
-        {
-            if (policy.Tls is { } tls) files = TlsOrigination.Load(tls, Context.System.Log);
-        }
-        catch (UpstreamTlsConfigurationException e)
-        {
-            // This node cannot use the rule: refused before any upstream is dialled, and no endpoint is blamed (Envoy
-            // rejects such a cluster: NC).
-            assigned.Load.Closed();
-            Refuse(ResponseFlags.NoClusterFound, e.Message, assigned.Cluster.Name);
-            return;
-        }
         _upstream = assigned;
         _attempts++;
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
         // With DestinationRule tls SIMPLE or MUTUAL a failed handshake is a failed connect. A PROXY header for a TLS
         // upstream goes in the clear before the ClientHello, as the spec says.
-        var attempt = _attempt = new Attempt(Self, policy.Tls, files, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
-        _transport.Connect(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), attempt);
+        var attempt = _attempt = new Attempt(Self, policy.Tls, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
+        var options = new ConnectOptions(policy.ConnectTimeout, policy.Keepalive);
+        if (policy.Tls is { } tls) ThreadPool.UnsafeQueueUserWorkItem(new TlsDial(attempt, tls, Context.System.Log, _transport, remote, options), preferLocal: false);
+        else _transport.Connect(remote, options, attempt);
     }
 
     private void OnConnected(TcpConnection upstream)
@@ -523,6 +538,16 @@ public sealed class ConnectionActor : UntypedActor
     private void OnConnectFailed(Exception cause)
     {
         var assigned = _upstream!;
+        if (cause is UpstreamTlsConfigurationException unusable)
+        {
+            // This node cannot use the rule: refused, nothing was dialled, and no endpoint is blamed (Envoy rejects such a
+            // cluster: NC).
+            assigned.Load.Closed();
+            _upstream = null;
+            _attempt = null;
+            Refuse(ResponseFlags.NoClusterFound, unusable.Message, assigned.Cluster.Name);
+            return;
+        }
         // Out of descriptors, or an unreadable client certificate, is this node's failure, not the endpoint's.
         if (!LocalFailure.Is(cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, cause is TimeoutException ? "connect timed out" : cause.GetBaseException().Message));
         assigned.Load.Closed();
