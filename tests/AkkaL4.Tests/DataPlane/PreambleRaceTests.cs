@@ -27,19 +27,15 @@ public sealed class PreambleRaceTests
     private static string[] Manifests(string ip, string upstream) =>
     [
         Service("race", ip, 9443, 9000, "race-upstream"),
-        Workload("race-upstream", upstream, "{app: race-upstream}"),
-        """
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: race, namespace: default}
-        spec:
-          hosts: [race, race.example.com]
-          tls:
-          - match: [{sniHosts: [race.example.com]}]
-            route: [{destination: {host: race, port: {number: 9443}}}]
-          tcp:
-          - route: [{destination: {host: race, port: {number: 9443}}}]
-        """,
+        WorkloadEntry("race-upstream", upstream, "{app: race-upstream}"),
+        VirtualService("race", "default", """
+            hosts: [race, race.example.com]
+            tls:
+            - match: [{sniHosts: [race.example.com]}]
+              route: [{destination: {host: race, port: {number: 9443}}}]
+            tcp:
+            - route: [{destination: {host: race, port: {number: 9443}}}]
+            """),
     ];
 
     [Fact]
