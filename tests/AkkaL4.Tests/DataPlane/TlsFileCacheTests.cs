@@ -9,6 +9,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// <see cref="TlsOrigination.Load"/> on its own: how often an unreadable file is logged, and when changed files are read
 /// again. No sockets.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class TlsFileCacheTests
 {
     /// <summary>Error lines written, in order.</summary>

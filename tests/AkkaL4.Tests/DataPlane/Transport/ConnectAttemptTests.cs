@@ -13,6 +13,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// it is abandoned, and no connection left open whichever comes first. Then the socket transport's dial through it, on
 /// real loopback sockets at 127.120.1.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ConnectAttemptTests
 {
     private sealed class Recording : ConnectAttempt
