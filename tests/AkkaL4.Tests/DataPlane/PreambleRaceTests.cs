@@ -18,6 +18,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// upstream, first and in order, and nothing else may read the socket meanwhile. On whichever transport the suite runs
 /// (AKKAL4_TRANSPORT). Addresses: 127.150.1.x and 127.150.2.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class PreambleRaceTests
 {
     private const string Client = "127.150.1.100";

@@ -11,6 +11,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// <see cref="TlsOrigination.Load"/> on its own: how often an unreadable file is logged, and when changed files are read
 /// again (each read says so in the log, once). Real PEM files, no sockets.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class TlsFileCacheTests
 {
     /// <summary>Error and info lines written, in order.</summary>

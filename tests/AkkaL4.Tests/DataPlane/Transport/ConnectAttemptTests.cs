@@ -16,6 +16,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// it is abandoned, and no connection left open whichever comes first. Then the socket transport's dial through it, on
 /// real loopback sockets at 127.120.1.x and 127.150.3.x: its timeout, abandon and completion racing one another.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ConnectAttemptTests(ITestOutputHelper output)
 {
     /// <summary>What an attempt was told, from whichever thread told it.</summary>
