@@ -33,6 +33,7 @@ public sealed class ComposeFact : FactAttribute
 /// is answered as the walkthrough says. Everything lives in 127.40.0.0/16 (the compose file's AKKAL4_HOST
 /// and the walkthrough's addresses moved from 127.0.x.y to 127.40.x.y).
 /// </summary>
+[Trait("Category", "Docker")]
 public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Project = "akkal4test";

@@ -23,6 +23,7 @@ namespace AkkaL4.Tests.Node;
 /// out asks for the token again. A screenshot is kept under $TMPDIR/akkal4-artifacts. Addresses: 127.80.x.x.
 /// </summary>
 [Collection(ControlPlane.ProcessesCollection.Name)]
+[Trait("Category", "Browser")]
 public sealed class StatusPageBrowserTests(ITestOutputHelper output)
 {
     private const string Token = "page-token";

@@ -19,6 +19,7 @@ public sealed class AdminHardeningWorld() : WarningsWorld("admin-hardening", "12
 /// are logged without it, HTTPS with a certificate, and writes past the limit are answered 429.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class AdminHardeningTests(AdminHardeningWorld world, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<AdminHardeningWorld>
 {
     private static IPEndPoint Loopback(int last) => new(IPAddress.Parse($"127.30.4.{last}"), 0);
