@@ -33,6 +33,7 @@ public sealed class AdminLoginWorld : IAsyncLifetime
 /// headers of every answer. APIs on 127.160.1.x, clients on 127.160.2.x.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<AdminLoginWorld>
 {
     private const string Token = "login-limit-token-4711";
@@ -217,6 +218,7 @@ public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<Admin
 }
 
 /// <summary>The arithmetic of <see cref="FailedAttempts"/> and <see cref="SessionCookie"/> on a clock the test moves.</summary>
+[Trait("Category", "Unit")]
 public sealed class AdminLoginClockTests
 {
     private sealed class Clock : TimeProvider
