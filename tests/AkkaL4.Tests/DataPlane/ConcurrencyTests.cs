@@ -10,6 +10,7 @@ using static AkkaL4.Tests.DataPlane.Kit;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>Many connections open at once, each answered on its own. Addresses: 127.1.10.x.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ConcurrencyTests(ITestOutputHelper output)
 {
     private const string Client = "127.1.10.30";
@@ -20,7 +21,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
         const int count = 1000, batch = 100;
         await using var pod = new EchoServer(At("127.1.10.11", 9000), "many");
         await using var router = TestRouter.Start("concurrency");
-        await router.ApplyAsync(1, Service("many", "127.1.10.1", 19000, 9000, "many"), Workload("many-pod", "127.1.10.11", "{app: many}"));
+        await router.ApplyAsync(1, Service("many", "127.1.10.1", 19000, 9000, "many"), WorkloadEntry("many-pod", "127.1.10.11", "{app: many}"));
         var service = At("127.1.10.1", 19000);
         var clock = Stopwatch.StartNew();
 

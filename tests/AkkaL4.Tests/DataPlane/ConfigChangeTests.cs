@@ -10,6 +10,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// A new configuration applies to new connections only: open connections keep the upstream they were
 /// given, and a removed listener stops accepting while its open connections drain. Addresses: 127.1.11.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ConfigChangeTests
 {
     private const string Client = "127.1.11.30";
@@ -34,8 +35,8 @@ public sealed class ConfigChangeTests
             Service("front", Ip(k, 1), 19000, 9000, "front"),
             Service("x", Ip(k, 2), 19000, 9000, "x"),
             Service("y", Ip(k, 3), 19000, 9000, "y"),
-            Workload("x-pod", Ip(k, 5), "{app: x}"),
-            Workload("y-pod", Ip(k, 6), "{app: y}"),
+            WorkloadEntry("x-pod", Ip(k, 5), "{app: x}"),
+            WorkloadEntry("y-pod", Ip(k, 6), "{app: y}"),
             FrontTo(frontTo),
         };
         // "side" is one more address for x; the second configuration drops it.

@@ -9,6 +9,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// DestinationRule connectionPool.tcp: maxConnections (UO, upstream_cx_overflow) and idleTimeout
 /// (IT, idle_timeout). Addresses: 127.1.6.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ConnectionPoolTests
 {
     private const string Client = "127.1.6.30";
@@ -16,7 +17,7 @@ public sealed class ConnectionPoolTests
     private static string[] World(string name, string ip, string podIp, string tcp) =>
     [
         Service(name, ip, 19000, 9000, name),
-        Workload(name + "-pod", podIp, $"{{app: {name}}}"),
+        WorkloadEntry(name + "-pod", podIp, $"{{app: {name}}}"),
         $$$"""
         apiVersion: networking.istio.io/v1
         kind: DestinationRule

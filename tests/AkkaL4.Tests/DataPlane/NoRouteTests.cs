@@ -21,7 +21,7 @@ public sealed class NoRouteWorld : IAsyncLifetime
         Router = TestRouter.Start("no-route", Labels.Of(("istio", "edge")));
         await Router.ApplyAsync(1,
             Service("echo", "127.1.3.10", 19000, 9000, "echo"),
-            Workload("echo-v1", "127.1.3.11", "{app: echo, version: v1}"),
+            WorkloadEntry("echo-v1", "127.1.3.11", "{app: echo, version: v1}"),
             Service("empty-subset", "127.1.3.1", 19000, 9000, "nothing"),
             Service("undeclared-subset", "127.1.3.2", 19000, 9000, "nothing"),
             Service("unknown-host", "127.1.3.3", 19000, 9000, "nothing"),
@@ -98,6 +98,7 @@ public sealed class NoRouteWorld : IAsyncLifetime
 /// subset without endpoints → UH and upstream_cx_none_healthy; a gateway port no rule matches → NR (no route), as Envoy says.
 /// The client sees its connection closed with no data.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class NoRouteTests(NoRouteWorld world) : IClassFixture<NoRouteWorld>
 {
     private const string Client = "127.1.3.30";

@@ -40,7 +40,7 @@ public sealed class ProxyProtocolTrustWorld : IAsyncLifetime
         Router.Node.System.EventStream.Subscribe(tap, typeof(Akka.Event.Warning));
         await Router.ApplyAsync(1, [
             Service("pool", "127.150.0.21", 9000, 9000, "pool"),
-            Workload("pod-a", "127.150.0.11", "{app: pool}"),
+            WorkloadEntry("pod-a", "127.150.0.11", "{app: pool}"),
             .. GatewayRoute("edge", "pp-trust", "127.150.0.1", 18000, "pool", 9000)]);
     }
 
@@ -51,6 +51,7 @@ public sealed class ProxyProtocolTrustWorld : IAsyncLifetime
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public sealed class ProxyProtocolTrustTests(ProxyProtocolTrustWorld world) : IClassFixture<ProxyProtocolTrustWorld>
 {
     private const string Untrusted = "akkal4_listener_proxy_protocol_untrusted_total";
@@ -118,6 +119,7 @@ public sealed class ProxyProtocolTrustTests(ProxyProtocolTrustWorld world) : ICl
 
 /// <summary>The real <c>akkal4 run</c> refuses to accept PROXY headers from nobody in particular.</summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class ProxyProtocolTrustCliTests : IDisposable
 {
     private readonly string _directory = ControlPlaneKit.TempDirectory();

@@ -13,6 +13,7 @@ namespace AkkaL4.Tests.Upstreams;
 /// The pickers connections call on their own threads: many threads pick at once, against each other and against a
 /// configuration being re-applied and pickers being re-published, and the counts still come out exact.
 /// </summary>
+[Trait("Category", "Unit")]
 public class UpstreamPickersTests
 {
     private const int Threads = 8;
@@ -177,8 +178,8 @@ public class UpstreamPickersTests
     {
         var pickers = new UpstreamPickers(new UpstreamHealth());
         var snapshot = Compile(
-            Service("web", "default", "10.1.0.1", "web", 80),
-            Workload("web-1", "default", "10.2.0.1", "{app: web}"));
+            ServiceOnPorts("web", "default", "10.1.0.1", "web", 80),
+            WorkloadEntry("web-1", "10.2.0.1", "{app: web}"));
         var target = snapshot.Decide(At("10.1.0.1", 80), Ip("10.9.0.1"), Ip("10.1.0.1")).Target!;
         var cluster = Assert.Single(target.Destinations).Cluster;
         Assert.Equal(cluster, Assert.IsType<PickUpstream>(pickers.Pick(target, 7, NoneTried)).Cluster);
