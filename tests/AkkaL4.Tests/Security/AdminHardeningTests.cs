@@ -1,10 +1,8 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using AkkaL4.Actors;
 using AkkaL4.Node.Admin;
 using AkkaL4.Tests.ControlPlane;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
@@ -13,20 +11,7 @@ using static AkkaL4.Tests.Security.SecurityKit;
 namespace AkkaL4.Tests.Security;
 
 /// <summary>One node on 127.30.4.1 for the admin API tests; its log warnings are collected.</summary>
-public sealed class AdminHardeningWorld : IAsyncLifetime
-{
-    public RouterNode Node { get; private set; } = null!;
-    public ConcurrentQueue<string> Warnings { get; private set; } = new();
-
-    public Task InitializeAsync()
-    {
-        Node = StartNode("admin-hardening", "127.30.4.1", null);
-        Warnings = CollectWarnings(Node);
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await Node.DisposeAsync();
-}
+public sealed class AdminHardeningWorld() : WarningsWorld("admin-hardening", "127.30.4.1");
 
 /// <summary>
 /// The admin API's protections over real sockets on 127.30.4.x: a body dripped slowly is cut off, the

@@ -1,8 +1,6 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using AkkaL4.Actors;
 using AkkaL4.Node.Admin;
 using AkkaL4.Tests.ControlPlane;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
@@ -11,20 +9,7 @@ using static AkkaL4.Tests.Security.SecurityKit;
 namespace AkkaL4.Tests.Security;
 
 /// <summary>One node on 127.160.0.1 for the login tests; its log warnings are collected.</summary>
-public sealed class AdminLoginWorld : IAsyncLifetime
-{
-    public RouterNode Node { get; private set; } = null!;
-    public ConcurrentQueue<string> Warnings { get; private set; } = new();
-
-    public Task InitializeAsync()
-    {
-        Node = StartNode("admin-login", "127.160.0.1", null);
-        Warnings = CollectWarnings(Node);
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await Node.DisposeAsync();
-}
+public sealed class AdminLoginWorld() : WarningsWorld("admin-login", "127.160.0.1");
 
 /// <summary>
 /// The admin API's login over real sockets on 127.160.x.x: failed token attempts limited per client address (429 with
@@ -33,6 +18,7 @@ public sealed class AdminLoginWorld : IAsyncLifetime
 /// headers of every answer. APIs on 127.160.1.x, clients on 127.160.2.x.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<AdminLoginWorld>
 {
     private const string Token = "login-limit-token-4711";
@@ -217,6 +203,7 @@ public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<Admin
 }
 
 /// <summary>The arithmetic of <see cref="FailedAttempts"/> and <see cref="SessionCookie"/> on a clock the test moves.</summary>
+[Trait("Category", "Unit")]
 public sealed class AdminLoginClockTests
 {
     private sealed class Clock : TimeProvider

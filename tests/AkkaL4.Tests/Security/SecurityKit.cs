@@ -91,3 +91,19 @@ internal static class SecurityKit
         },
     }) { BaseAddress = new Uri(baseUrl), Timeout = Patience };
 }
+
+/// <summary>A class fixture: one node on <paramref name="ip"/> whose log warnings are collected.</summary>
+public abstract class WarningsWorld(string name, string ip) : IAsyncLifetime
+{
+    public RouterNode Node { get; private set; } = null!;
+    public ConcurrentQueue<string> Warnings { get; private set; } = new();
+
+    public Task InitializeAsync()
+    {
+        Node = SecurityKit.StartNode(name, ip, null);
+        Warnings = SecurityKit.CollectWarnings(Node);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await Node.DisposeAsync();
+}
