@@ -66,7 +66,7 @@ public sealed class DataPlaneMetrics : IDisposable
         m.CreateObservableCounter("envoy_listener_downstream_cx_total", () => Observe(Listeners, t => t.Total, ListenerAddress), description: "Connections accepted");
         m.CreateObservableGauge("envoy_listener_downstream_cx_active", () => Observe(Listeners, t => t.Active, ListenerAddress), description: "Connections open");
         DownstreamOverflow = m.CreateCounter<long>("envoy_listener_downstream_cx_overflow", description: "Connections closed at once by a listener or node connection cap");
-        AcceptPausedCount = m.CreateCounter<long>("akkal4_listener_accept_paused_total", description: "Times a listener stopped accepting until descriptors were free: its connections had taken all but akkal4.data-plane.descriptor-reserve, or the process was out of them (EMFILE/ENFILE)");
+        AcceptPausedCount = m.CreateCounter<long>("akkal4_listener_accept_paused_total", description: "Shortages in which a listener stopped accepting until descriptors were free (one within 10 s of the last continues it): its connections had taken all but akkal4.data-plane.descriptor-reserve, or the process was out of them (EMFILE/ENFILE)");
         _downstreamLengthMs = m.CreateHistogram("envoy_listener_downstream_cx_length_ms", "ms", "Connection length", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = EnvoyBuckets });
 
         UpstreamTotal = m.CreateCounter<long>("envoy_cluster_upstream_cx_total", description: "Upstream connections established");

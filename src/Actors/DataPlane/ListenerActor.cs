@@ -38,6 +38,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     /// <summary>The longest wait between looks for free descriptors while a connection is held back.</summary>
     private static readonly TimeSpan MaxReliefWait = TimeSpan.FromSeconds(1);
+    /// <summary>A wait for descriptors this soon after the last one continues its shortage (logged and counted once).</summary>
+    private static readonly TimeSpan ShortageGap = TimeSpan.FromSeconds(10);
 
     private readonly IpPort _address;
     private readonly NodeDataPlane _dataPlane;
@@ -57,6 +59,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private TimeSpan _reliefWait;
     /// <summary>Not asking for connections: the descriptors leave no room for one more.</summary>
     private bool _paused;
+    /// <summary>When a wait for descriptors last ended (0: never), and whether the one now began a shortage.</summary>
+    private long _resumedAt;
+    private bool _newShortage;
     private long _heldSince;
     private long _shortages;
     /// <summary>With max-connections-per-source: each connection's peer, and how many each peer holds.</summary>
@@ -170,30 +175,39 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             return;
         }
         _paused = true;
+        if (!Wait()) return;
         var connections = _dataPlane.Connections;
         var descriptors = connections.Descriptors;
         var open = connections.Open;
-        Wait($"{open} connection(s) hold {open * DescriptorBudget.PerConnection} of the {descriptors.Limit} descriptors allowed (ulimit -n), the rest of the process "
-             + $"{descriptors.Others}, and {descriptors.Reserve} stay free ({DataPlaneSettings.DescriptorReserveKey}): accepting nothing more until a connection ends; "
-             + "clients wait in the kernel's queue");
+        _log.Warning("listener {0}: out of descriptors (shortage {1}): {2}", _address, _shortages,
+            $"{open} connection(s) hold {open * DescriptorBudget.PerConnection} of the {descriptors.Limit} descriptors allowed (ulimit -n), the rest of the process "
+            + $"{descriptors.Others}, and {descriptors.Reserve} stay free ({DataPlaneSettings.DescriptorReserveKey}): accepting nothing more until a connection ends; "
+            + "clients wait in the kernel's queue");
     }
 
     /// <summary>Out of descriptors (EMFILE) all the same: no ack (so no accept) until they are free again.</summary>
     private void HoldBack(TcpConnection c)
     {
         _held = c;
-        Wait("accepting nothing more until a connection ends or descriptors are free; one connection waits accepted, the rest in the kernel's queue");
+        if (Wait())
+            _log.Warning("listener {0}: out of descriptors (shortage {1}): accepting nothing more until a connection ends or descriptors are free; " +
+                         "one connection waits accepted, the rest in the kernel's queue", _address, _shortages);
     }
 
-    /// <summary>Waits for descriptors, counted and logged once per shortage.</summary>
-    private void Wait(string what)
+    /// <summary>
+    /// Waits for descriptors. True when a shortage begins (to be counted and logged): not when the last ended within
+    /// <see cref="ShortageGap"/>, as each connection's end does when connections keep the node at its limit.
+    /// </summary>
+    private bool Wait()
     {
         _heldSince = System.Diagnostics.Stopwatch.GetTimestamp();
-        _shortages++;
-        _dataPlane.Metrics.AcceptPaused(_address.ToString());
-        _log.Warning("listener {0}: out of descriptors (shortage {1}): {2}", _address, _shortages, what);
         _reliefWait = TimeSpan.FromMilliseconds(50);
         Timers.StartSingleTimer("relief", new Relieve(), _reliefWait);
+        _newShortage = _resumedAt == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(_resumedAt) > ShortageGap;
+        if (!_newShortage) return false;
+        _shortages++;
+        _dataPlane.Metrics.AcceptPaused(_address.ToString());
+        return true;
     }
 
     private void Relief()
@@ -206,7 +220,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer("relief", new Relieve(), _reliefWait);
             return;
         }
-        _log.Info("listener {0}: descriptors free again after {1:F1}s; accepting", _address, System.Diagnostics.Stopwatch.GetElapsedTime(_heldSince).TotalSeconds);
+        if (_newShortage) _log.Info("listener {0}: descriptors free again after {1:F1}s; accepting", _address, System.Diagnostics.Stopwatch.GetElapsedTime(_heldSince).TotalSeconds);
+        _resumedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         Resume();
     }
 
