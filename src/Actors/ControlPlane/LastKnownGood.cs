@@ -51,11 +51,14 @@ public sealed class LastKnownGood(string directory)
         return null;
     }
 
-    /// <summary>Reads <see cref="Format"/>'s text from a file anyone could have edited: validated; null with a reason when it does not read cleanly.</summary>
+    /// <summary>
+    /// Reads <see cref="Format"/>'s text from a file anyone could have edited: validated (under <see cref="Stored"/>'s limits: the
+    /// configuration in force is the sum of many writes); null with a reason when it does not read cleanly.
+    /// </summary>
     public static ConfigContent? Parse(string text, string source, out string? problem)
     {
         if (!TryHeader(text, source, out var revision, out problem)) return null;
-        var report = ConfigCheck.Check(text, source);
+        var report = ConfigCheck.Check([(source, text)], Stored);
         if (!report.Ok)
         {
             problem = $"{source} does not validate: {report.Errors[0]}";

@@ -78,6 +78,24 @@ public sealed class LastKnownGoodTests : IDisposable
     }
 
     [Fact]
+    public void A_configuration_over_the_admin_APIs_limits_loads_back()
+    {
+        // Writes are limited one request at a time (4 MiB, 10,000 documents); the configuration in force is the sum of
+        // many, so the copy on disk may be over both and must still load when the node restarts alone.
+        var services = Enumerable.Range(0, 10_050)
+            .Select(i => Decode(Service($"s{i}", "lkg", $"127.3.{i / 250 + 2}.{i % 250 + 1}"))[0]).ToList();
+        var saved = new ConfigContent(9, services);
+        var lkg = new LastKnownGood(_directory);
+        lkg.Save(saved);
+
+        var loaded = lkg.Load(out var problem);
+
+        Assert.Null(problem);
+        Assert.Equal(9, loaded!.Revision);
+        Assert.Equal(saved.Resources, loaded.Resources);
+    }
+
+    [Fact]
     public void Nothing_saved_loads_as_null_without_a_problem()
     {
         var loaded = new LastKnownGood(Path.Combine(_directory, "missing")).Load(out var problem);

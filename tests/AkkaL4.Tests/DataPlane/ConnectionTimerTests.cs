@@ -169,7 +169,7 @@ public sealed class ConnectionTimerTests
         await using var router = TestRouter.Start("idle-sweep");
         await router.ApplyAsync(1,
             Service("sweep", "127.130.1.1", 19000, 9000, "sweep"),
-            Workload("sweep-pod", "127.130.1.11", "{app: sweep}"),
+            WorkloadEntry("sweep-pod", "127.130.1.11", "{app: sweep}"),
             """
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
@@ -229,7 +229,7 @@ public sealed class ConnectionTimerTests
         await using var router = TestRouter.Start("max-duration");
         await router.ApplyAsync(1,
             Service("long", "127.130.1.2", 19000, 9000, "long"),
-            Workload("long-pod", "127.130.1.12", "{app: long}"),
+            WorkloadEntry("long-pod", "127.130.1.12", "{app: long}"),
             """
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
