@@ -8,7 +8,7 @@ namespace AkkaL4.Actors.DataPlane;
 /// do it: OutOfMemoryException), grow its thread pool or load an assembly, and soon dies of it; so the data plane never
 /// takes the last ones, as HAProxy derives maxconn from <c>ulimit -n</c>. A connection counts
 /// <see cref="PerConnection"/> (its own and its upstream's) from its admission to its end, so an admitted connection can
-/// always dial. The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
+/// always dial, and one descriptor more: the connection a listener's stream holds accepted ahead of its admission. The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
 /// most once a second; the rest of the process's descriptors are counted in /proc/self/fd at start, when the limit
 /// changes and while the connections are within a reserve of their share (at most once a second, less often when
 /// counting is slow): what is open less the connections' two each.
@@ -16,6 +16,8 @@ namespace AkkaL4.Actors.DataPlane;
 public sealed class DescriptorBudget
 {
     public const int PerConnection = 2;
+    /// <summary>A listener's accept stream holds one connection accepted ahead of the one it delivers (ListenerActor).</summary>
+    public const int AcceptedAhead = 1;
     /// <summary>Below this the runtime's own needs (two descriptors to start a thread, more to load an assembly) are not covered.</summary>
     public const int MinReserve = 16;
     /// <summary>A limit that leaves room for fewer connections than this is warned about at start.</summary>
@@ -121,7 +123,7 @@ public sealed class DescriptorBudget
     private void Publish()
     {
         var share = Share();
-        Volatile.Write(ref _room, share == long.MaxValue ? int.MaxValue : (int)Math.Clamp(share / PerConnection, 0, int.MaxValue));
+        Volatile.Write(ref _room, share == long.MaxValue ? int.MaxValue : (int)Math.Clamp((share - AcceptedAhead) / PerConnection, 0, int.MaxValue));
     }
 }
 

@@ -281,7 +281,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             _streamRunning = true;
             var binding = _transport.Bind(endpoint, _settings.ListenBacklog)
-                .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e)), Keep.Left)
+                // Its buffer holds one connection (16 by default): each accepted ahead of its ack holds a descriptor the
+                // budget does not see (DescriptorBudget.AcceptedAhead).
+                .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e))
+                    .WithAttributes(Attributes.CreateInputBuffer(1, 1)), Keep.Left)
                 .Run(_materializer);
             binding.PipeTo(Self, success: b => new BindResult(b, null), failure: e => new BindResult(null, e));
         }

@@ -368,7 +368,7 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
             {
                 var descriptors = System.Text.Json.JsonDocument.Parse(status).RootElement.GetProperty("descriptors");
                 Assert.Equal((limit, reserve), (descriptors.GetProperty("limit").GetInt32(), descriptors.GetProperty("reserve").GetInt32()));
-                Assert.Equal(held.Count, descriptors.GetProperty("maxConnections").GetInt32());
+                Assert.Equal(held.Count * 2, descriptors.GetProperty("connections").GetInt32());
             });
             var metrics = await cluster.Http.GetStringAsync(Admin(1) + "/metrics");
             Assert.Matches($@"akkal4_descriptors_limit(\{{[^}}]*\}})? {limit}\b", metrics);

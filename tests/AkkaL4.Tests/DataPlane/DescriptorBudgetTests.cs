@@ -28,13 +28,16 @@ public sealed class DescriptorBudgetTests
     public void Connections_take_two_descriptors_each_and_leave_the_reserve_and_the_rest_of_the_process_theirs()
     {
         var budget = Budget(reserve: 100);
-        // (1000 - 100 open - 100 reserve) / 2.
-        Assert.Equal(400, budget.MaxConnections);
-        Assert.Equal(400, Fill(budget));
+        // (1000 - 100 open - 100 reserve - 1 accepted ahead) / 2.
+        Assert.Equal(399, budget.MaxConnections);
+        Assert.Equal(399, Fill(budget));
         Assert.Equal(100, budget.Others);
         Assert.Equal(1_000, budget.Limit);
-        // An odd descriptor left over is no room for a connection.
         _limit = 1_001;
+        _now += 1_000;
+        Assert.Equal(400, Fill(budget));
+        // An odd descriptor left over is no room for a connection.
+        _limit = 1_002;
         _now += 1_000;
         Assert.Equal(400, Fill(budget));
     }
@@ -60,10 +63,10 @@ public sealed class DescriptorBudgetTests
     public void A_limit_lowered_on_the_running_process_is_seen_within_a_second_and_the_rest_counted_again()
     {
         var budget = Budget(reserve: 50);
-        Assert.Equal(425, budget.MaxConnections);
-        // prlimit --nofile: 30 connections' room over what is open with 20 connections, plus the reserve.
+        Assert.Equal(424, budget.MaxConnections);
+        // prlimit --nofile: 30 connections' room over what is open with 20 connections, plus the reserve and the one accepted ahead.
         _open = 100 + 20 * 2;
-        _limit = _open + 60 + 50;
+        _limit = _open + 60 + 50 + 1;
         Assert.True(budget.Room(20));
         _now += 1_000;
         Assert.Equal(50, Fill(budget, from: 20));
@@ -76,7 +79,7 @@ public sealed class DescriptorBudgetTests
     {
         var budget = Budget(reserve: 100);
         _counts = 0;
-        // 390 connections open: within a reserve of the 400 allowed.
+        // 390 connections open: within a reserve of the 399 allowed.
         _open = 100 + 390 * 2;
         _now += 1_000;
         Assert.True(budget.Room(390));
@@ -90,14 +93,14 @@ public sealed class DescriptorBudgetTests
         Assert.False(budget.Room(390));
         Assert.Equal(2, _counts);
         Assert.Equal(160, budget.Others);
-        Assert.Equal(370, budget.MaxConnections);
+        Assert.Equal(369, budget.MaxConnections);
         // They close again; connections ending make room at once, the freed descriptors at the next count.
-        _open = 100 + 370 * 2;
-        Assert.True(budget.Room(369));
-        Assert.False(budget.Room(370));
+        _open = 100 + 369 * 2;
+        Assert.True(budget.Room(368));
+        Assert.False(budget.Room(369));
         _now += 1_000;
-        Assert.True(budget.Room(370));
-        Assert.Equal(400, budget.MaxConnections);
+        Assert.True(budget.Room(369));
+        Assert.Equal(399, budget.MaxConnections);
     }
 
     [Fact]
@@ -128,11 +131,11 @@ public sealed class DescriptorBudgetTests
     [Fact]
     public void A_limit_leaving_room_for_few_connections_is_warned_about_with_the_numbers()
     {
-        // (1000 - 100 open - 512 reserve) / 2 = 194: warned about with no cap, and under a cap of 50,000.
+        // (1000 - 100 open - 512 reserve - 1) / 2 = 193: warned about with no cap, and under a cap of 50,000.
         Assert.NotNull(Budget(reserve: 512).FewWarning(0));
         var few = Budget(reserve: 512).FewWarning(50_000);
         Assert.NotNull(few);
-        Assert.Contains("descriptor limit (1000, ulimit -n) leaves room for 194 connections only", few);
+        Assert.Contains("descriptor limit (1000, ulimit -n) leaves room for 193 connections only", few);
         Assert.Contains("100 are open already and akkal4.data-plane.descriptor-reserve keeps 512 free", few);
         // Room for what max-connections asks, or for plenty: no warning.
         Assert.Null(Budget(reserve: 512).FewWarning(150));
