@@ -11,7 +11,8 @@ namespace AkkaL4.Actors.DataPlane;
 /// always dial, and one descriptor more: the connection a listener's stream holds accepted ahead of its admission. The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
 /// most once a second; the rest of the process's descriptors are counted in /proc/self/fd at start, when the limit
 /// changes and while the connections are within a reserve of their share (at most once a second, less often when
-/// counting is slow): what is open less the connections' two each.
+/// counting is slow): what is open less the connections' two each, the most found in the last 10 s (a connection that has
+/// not dialled yet holds one of its two: a count then finds the rest of the process one short).
 /// </summary>
 public sealed class DescriptorBudget
 {
@@ -25,6 +26,8 @@ public sealed class DescriptorBudget
     private const long LookEveryMs = 1000;
     /// <summary>Counting is spaced by at least this many times its own duration (at most 2% of a core, however many are open).</summary>
     private const long CountSpacing = 50;
+    /// <summary>How long the most the rest of the process was found to hold stands against counts that find less.</summary>
+    private const long PeakMs = 10_000;
 
     private readonly Func<long> _readLimit;
     private readonly Func<int> _countOpen;
@@ -34,6 +37,7 @@ public sealed class DescriptorBudget
     private long _nextCount;
     private long _limit;
     private int _others;
+    private long _othersAt;
     private int _room;
 
     /// <param name="reserve">Descriptors the connections leave free.</param>
@@ -112,7 +116,15 @@ public sealed class DescriptorBudget
     private void Count(long now, int open)
     {
         var total = _countOpen();
-        if (total >= 0) Volatile.Write(ref _others, Math.Max(0, total - open * PerConnection));
+        if (total >= 0)
+        {
+            var others = Math.Max(0, total - open * PerConnection);
+            if (others >= _others || now - _othersAt >= PeakMs)
+            {
+                Volatile.Write(ref _others, others);
+                _othersAt = now;
+            }
+        }
         _nextCount = now + Math.Max(LookEveryMs, (_clockMs() - now) * CountSpacing);
         Publish();
     }

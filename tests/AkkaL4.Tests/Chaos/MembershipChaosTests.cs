@@ -346,6 +346,12 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
             var prlimit = Process.Start("prlimit", $"--pid {node.Id} --nofile={limit}:{limit}")!;
             await prlimit.WaitForExitAsync();
             Assert.Equal(0, prlimit.ExitCode);
+            // The node reads its limit again within a second.
+            await cluster.EventuallyAsync(async () =>
+            {
+                var status = await cluster.Http.GetStringAsync(Admin(1) + "/v1/status");
+                return System.Text.Json.JsonDocument.Parse(status).RootElement.GetProperty("descriptors").GetProperty("limit").GetInt32() == limit;
+            }, "node 1 sees its new descriptor limit");
 
             // Hold connections until the node has no room for another: the next waits in the kernel's queue, unserved.
             for (var i = 0; i < 80; i++)
@@ -362,7 +368,8 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
             // Saturated, the node keeps the reserve free (seen from outside, in /proc), so it can still start threads and
             // load code: its admin API answers a burst of requests (Kestrel and the thread pool at work).
             var free = limit - Directory.GetFiles($"/proc/{node.Id}/fd").Length;
-            Assert.True(free >= reserve, $"{free} descriptors free under the limit of {limit} with the data plane saturated; the reserve is {reserve}");
+            Assert.True(free >= reserve, $"{free} descriptors free under the limit of {limit} with the data plane saturated ({held.Count} connections held); "
+                                         + $"the reserve is {reserve}\n{cluster.Output(30)}");
             var statuses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => cluster.Http.GetStringAsync(Admin(1) + "/v1/status")));
             Assert.All(statuses, status =>
             {
