@@ -346,9 +346,10 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
             var prlimit = Process.Start("prlimit", $"--pid {node.Id} --nofile={limit}:{limit}")!;
             await prlimit.WaitForExitAsync();
             Assert.Equal(0, prlimit.ExitCode);
-            // The node reads its limit again within a second.
+            // The node reads its limit again at an admission a second or more after it last did.
             await cluster.EventuallyAsync(async () =>
             {
+                Assert.Equal($"{Prefix} ping", await Line(Gateway(1)));
                 var status = await cluster.Http.GetStringAsync(Admin(1) + "/v1/status");
                 return System.Text.Json.JsonDocument.Parse(status).RootElement.GetProperty("descriptors").GetProperty("limit").GetInt32() == limit;
             }, "node 1 sees its new descriptor limit");
