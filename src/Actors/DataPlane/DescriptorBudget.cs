@@ -10,8 +10,8 @@ namespace AkkaL4.Actors.DataPlane;
 /// <see cref="PerConnection"/> (its own and its upstream's) from its admission to its end, so an admitted connection can
 /// always dial, and one descriptor more: the connection a listener's stream holds accepted ahead of its admission. The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
 /// most once a second; the rest of the process's descriptors are counted in /proc/self/fd at start, when the limit
-/// changes and while the connections are within a reserve of their share (at most once a second, less often when
-/// counting is slow): what is open less the connections' two each, the most found in the last 10 s (a connection that has
+/// changes and before each admission within half a reserve of the room (spaced by 50 times a count's duration, so at
+/// most 2% of a core however many are open): what is open less the connections' two each, the most found in the last 10 s (a connection that has
 /// not dialled yet holds one of its two: a count then finds the rest of the process one short).
 /// </summary>
 public sealed class DescriptorBudget
@@ -24,7 +24,7 @@ public sealed class DescriptorBudget
     /// <summary>A limit that leaves room for fewer connections than this is warned about at start.</summary>
     public const int FewConnections = 1024;
     private const long LookEveryMs = 1000;
-    /// <summary>Counting is spaced by at least this many times its own duration (at most 2% of a core, however many are open).</summary>
+    /// <summary>Counting is spaced by this many times its own duration (at most 2% of a core, however many are open).</summary>
     private const long CountSpacing = 50;
     /// <summary>How long the most the rest of the process was found to hold stands against counts that find less.</summary>
     private const long PeakMs = 10_000;
@@ -77,9 +77,12 @@ public sealed class DescriptorBudget
     public bool Room(int open)
     {
         var now = _clockMs();
-        if (now >= Volatile.Read(ref _nextLook)) Look(now, open);
+        if (now >= Volatile.Read(ref _nextLook) || (Near(open) && now >= Volatile.Read(ref _nextCount))) Look(now, open);
         return open < Volatile.Read(ref _room);
     }
+
+    /// <summary>Within half a reserve of the room: the rest of the process is counted again (when due) before admitting.</summary>
+    private bool Near(int open) => (long)(open + 1) * PerConnection + Reserve > (long)Volatile.Read(ref _room) * PerConnection;
 
     /// <summary>A warning for the log when the limit leaves room for few connections (fewer than <paramref name="wanted"/> too), else null.</summary>
     public string? FewWarning(int wanted)
@@ -97,14 +100,16 @@ public sealed class DescriptorBudget
         if (!Monitor.TryEnter(_gate)) return;
         try
         {
-            if (now < _nextLook) return;
-            Volatile.Write(ref _nextLook, now + LookEveryMs);
-            var limit = _readLimit();
-            var changed = limit != _limit;
-            Volatile.Write(ref _limit, limit);
-            var near = Share() - (long)(open + 1) * PerConnection < Reserve;
-            if (changed || (near && now >= _nextCount)) Count(now, open);
-            else Publish();
+            var changed = false;
+            if (now >= _nextLook)
+            {
+                Volatile.Write(ref _nextLook, now + LookEveryMs);
+                var limit = _readLimit();
+                changed = limit != _limit;
+                Volatile.Write(ref _limit, limit);
+                Publish();
+            }
+            if (changed || (Near(open) && now >= _nextCount)) Count(now, open);
         }
         finally
         {
@@ -125,7 +130,7 @@ public sealed class DescriptorBudget
                 _othersAt = now;
             }
         }
-        _nextCount = now + Math.Max(LookEveryMs, (_clockMs() - now) * CountSpacing);
+        Volatile.Write(ref _nextCount, now + (_clockMs() - now) * CountSpacing);
         Publish();
     }
 
