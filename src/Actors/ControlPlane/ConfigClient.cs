@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Event;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Model;
 using IClusterMessage = AkkaL4.Messages.Protocol.IClusterMessage;
@@ -148,6 +149,7 @@ public sealed class ConfigClient : ReceiveActor
             });
             ReceiveAny(reply =>
             {
+                if (reply is ConfigAccepted accepted) Context.GetLogger().Debug("config revision {0}: acknowledged to the client", accepted.Revision);
                 resend?.Cancel();
                 timer.Cancel();
                 replyTo.Tell(reply);

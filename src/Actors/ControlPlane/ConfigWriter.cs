@@ -423,6 +423,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Command<WriteConfig>(w =>
         {
             if (TooLate(w.Deadline)) return;
+            _log.Debug("config writer: a write of {0} resource(s) received", w.Resources.Count);
             // Typed resources the sender's node decoded and checked; validated and compiled again here, the authority.
             var before = Before();
             var result = _store.Apply(w.Resources, DateTimeOffset.UtcNow, w.DryRun);
@@ -446,6 +447,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Command<UpdateSuccess>(s => s.Request is Pending, s =>
         {
             var pending = (Pending)s.Request;
+            _log.Debug("config revision {0}: on a majority of nodes", pending.Revision);
             pending.ReplyTo.Tell(pending.Reply);
             Serve();
         });
@@ -615,6 +617,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                     .Select(ns => new NamespaceResources(ns, _store.Read(null, ns).Resources)).ToList());
                 var pending = new Pending(accepted.Revision, Sender, accepted, before);
                 _pending = pending;
+                _log.Debug("config revision {0}: checked, journaling", accepted.Revision);
                 Become(Completing);
                 // Journaled first: from here on the batch happens whole, by this writer or, if it crashes, by the next.
                 Persist(batch, committed =>

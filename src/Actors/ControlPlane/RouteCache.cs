@@ -26,6 +26,7 @@ public sealed class RouteCache : ReceiveActor
             var content = changed.Get(ConfigWriter.Key).Value;
             var revision = content.Revision;
             if (revision <= appliedRevision() || revision <= lastFailed) return;
+            log.Debug("config revision {0}: replicated to this node", revision);
             try
             {
                 apply(content);
