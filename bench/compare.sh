@@ -15,7 +15,9 @@
 #
 # Environment (all optional):
 #   TRANSPORTS        AkkaL4 transports to run, one node each (default "default akka-streams";
-#                     "default" = AKKAL4_TRANSPORT unset, i.e. cluster.hocon's akkal4.data-plane.transport)
+#                     "default" = AKKAL4_TRANSPORT unset, i.e. cluster.hocon's akkal4.data-plane.transport);
+#                     a word NAME+VAR=value[+VAR=value] runs NAME with those variables added to that node alone,
+#                     to A/B a runtime setting in one run (e.g. "default default+DOTNET_gcServer=1")
 #   AKKAL4_NODE_ENV   extra VAR=value pairs for the AkkaL4 nodes only (default: none; see bench/README.md)
 #   BENCH_ROUNDS, BENCH_BULK_SECONDS, BENCH_SECONDS, BENCH_IDLE_CONNECTIONS, BENCH_CONCURRENCY,
 #   BENCH_PINGPONG_CONNECTIONS, BENCH_WARMUP_SECONDS   override the scenario sizes below
@@ -229,12 +231,15 @@ launch() {
   local target=$1
   case $target in
     akkal4-*)
-      local transport=${TRANSPORT_OF[$target]} i=${INDEX_OF[$target]} transport_env=(-u AKKAL4_TRANSPORT)
+      local variant=${TRANSPORT_OF[$target]} i=${INDEX_OF[$target]} transport_env=(-u AKKAL4_TRANSPORT) transport extra
+      transport=${variant%%+*}
       [[ $transport != default ]] && transport_env+=("AKKAL4_TRANSPORT=$transport")
+      # NAME+VAR=value+...: variables for this node alone.
+      [[ $variant == *+* ]] && IFS=+ read -r -a extra <<< "${variant#*+}" && transport_env+=("${extra[@]}")
       rm -rf "$WORK/data-$target"   # a fresh node: no last-known-good, no journal
       # shellcheck disable=SC2086 # AKKAL4_NODE_ENV is a list of VAR=value words
       start "$target" "$PROXY_CPU" env "${transport_env[@]}" $AKKAL4_NODE_ENV dotnet "$NODE_DLL" run -f "$WORK/$target.yaml" \
-        --name "bench-$transport" --admin "${ADMIN[$target]}" --remoting "127.0.94.$i:0" --data "$WORK/data-$target" ;;
+        --name "bench-$i-$transport" --admin "${ADMIN[$target]}" --remoting "127.0.94.$i:0" --data "$WORK/data-$target" ;;
     haproxy) start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/haproxy.cfg" ;;
     nginx)   start nginx "$PROXY_CPU" nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" ;;
   esac
@@ -287,7 +292,9 @@ for transport in $TRANSPORTS; do
   TARGETS+=("$target")
   ECHO_AT[$target]=127.0.91.$(( 2 * i - 1 )):9000
   IPERF_AT[$target]=127.0.91.$(( 2 * i )):5201
-  if [[ $transport == default ]]; then TITLE[$target]="AkkaL4 default (${DEFAULT_TRANSPORT:-?})"; else TITLE[$target]="AkkaL4 $transport"; fi
+  if [[ $transport == default ]]; then TITLE[$target]="AkkaL4 default (${DEFAULT_TRANSPORT:-?})"
+  elif [[ $transport == default+* ]]; then TITLE[$target]="AkkaL4 default (${DEFAULT_TRANSPORT:-?}) +${transport#default+}"
+  else TITLE[$target]="AkkaL4 $transport"; fi
   admin=127.0.94.$i:15990
   cat > "$WORK/$target.yaml" <<EOF
 # compare.sh: one Service per backend, each selecting one WorkloadEntry.

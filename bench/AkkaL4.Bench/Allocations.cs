@@ -129,11 +129,14 @@ internal static class Allocations
             var idle = Measure(() => Thread.Sleep(relayed.Elapsed));
 
             var perConnection = (relayed.Bytes - direct.Bytes - idle.Bytes) / (double)n;
-            output.WriteLine($"result mode=alloc/{mode} connections={n} bytes_per_conn={perConnection:F0} relayed_bytes={relayed.Bytes} direct_bytes={direct.Bytes} " +
+            // Thread-pool work items (each a queue and, on an idle pool, a worker woken): the hops a connection makes.
+            var workItems = (relayed.WorkItems - direct.WorkItems - idle.WorkItems) / (double)n;
+            output.WriteLine($"result mode=alloc/{mode} connections={n} bytes_per_conn={perConnection:F0} work_items_per_conn={workItems:F2} relayed_bytes={relayed.Bytes} direct_bytes={direct.Bytes} " +
                              $"idle_bytes={idle.Bytes} relayed_s={relayed.Elapsed.TotalSeconds:F2} gen0={relayed.Gen0} gen1={relayed.Gen1} gen2={relayed.Gen2}");
             output.WriteLine($"# {n} connections relayed: {perConnection:N0} bytes allocated per connection by the node " +
                              $"(through the node {relayed.Bytes / (double)n:N0} B/conn, client and echo alone {direct.Bytes / (double)n:N0}, " +
-                             $"the idle node over the same {relayed.Elapsed.TotalSeconds:F1} s {idle.Bytes / (double)n:N0}); GCs gen0/1/2: {relayed.Gen0}/{relayed.Gen1}/{relayed.Gen2}");
+                             $"the idle node over the same {relayed.Elapsed.TotalSeconds:F1} s {idle.Bytes / (double)n:N0}); GCs gen0/1/2: {relayed.Gen0}/{relayed.Gen1}/{relayed.Gen2}; " +
+                             $"{workItems:F2} thread-pool work items per connection");
             output.WriteLine("# sampled allocations while relaying (AllocationTick, ~100 KB each), bytes per connection by type:");
             foreach (var (type, bytes) in sampler.Top(25))
                 output.WriteLine($"#   {bytes / (double)n,8:N0}  {type}");
@@ -170,7 +173,7 @@ internal static class Allocations
         return hello.ToArray();
     }
 
-    private sealed record Measurement(long Bytes, TimeSpan Elapsed, int Gen0, int Gen1, int Gen2);
+    private sealed record Measurement(long Bytes, TimeSpan Elapsed, int Gen0, int Gen1, int Gen2, long WorkItems);
 
     private static Measurement Measure(Action run)
     {
@@ -178,11 +181,13 @@ internal static class Allocations
         GC.WaitForPendingFinalizers();
         var (g0, g1, g2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
         var before = GC.GetTotalAllocatedBytes(precise: true);
+        var workItems = ThreadPool.CompletedWorkItemCount;
         var clock = Stopwatch.StartNew();
         run();
         var elapsed = clock.Elapsed;
         var bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
-        return new Measurement(bytes, elapsed, GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2);
+        return new Measurement(bytes, elapsed, GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2,
+            ThreadPool.CompletedWorkItemCount - workItems);
     }
 
     private static void WaitFor(Func<bool> condition)

@@ -597,7 +597,8 @@ public sealed class ConnectionActor : UntypedActor
         var tx = _relay?.BytesToClient ?? 0;
         _metrics.Closed(_listener, _upstream?.Cluster.Name, _upstream?.EndpointName, _relay,
             _flags == ResponseFlags.None ? null : $"{ResponseFlagNames.Format(_flags)}: {_detail}", System.Diagnostics.Stopwatch.GetElapsedTime(_started),
-            _istio, IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, _upstream?.Cluster.Host ?? _decision.Target?.Destinations.FirstOrDefault()?.Host, _upstream?.Endpoint, _flags));
+            _istio, _flags == ResponseFlags.None && _istio is { } opened ? opened
+                : IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, _upstream?.Cluster.Host ?? _decision.Target?.Destinations.FirstOrDefault()?.Host, _upstream?.Endpoint, _flags));
         var target = _decision.Target;
         var entry = new AccessLogEntry(_start, System.Diagnostics.Stopwatch.GetElapsedTime(_started), _client, _accepted.Local, _listener, _decision.Gateway,
             target?.VirtualService, target?.Rule, _upstream?.Cluster.Name ?? _refusedCluster, _upstream?.EndpointName,

@@ -102,12 +102,22 @@ public sealed class DataPlaneMetrics : IDisposable
         where TKey : notnull =>
         series.Select(s => new Measurement<long>(value(s.Value), tags(s.Key)));
 
-    /// <summary>Envoy's spelling of a listener address in a label: <c>127.0.0.1_19000</c>.</summary>
-    public static string EnvoyAddress(string listener)
+    /// <summary>
+    /// Envoy's spelling of a listener address in a label: <c>127.0.0.1_19000</c>. Spelled once per listener: it was three
+    /// strings on every metric of every connection (bench/README.md, session 7).
+    /// </summary>
+    public static string EnvoyAddress(string listener) => Memo.Get(EnvoyAddresses, listener, static listener =>
     {
         var colon = listener.LastIndexOf(':');
         return colon < 0 ? listener : $"{listener[..colon]}_{listener[(colon + 1)..]}";
-    }
+    });
+
+    private static readonly ConcurrentDictionary<string, string> EnvoyAddresses = new(StringComparer.Ordinal);
+
+    /// <summary>An Istio series' tags as one array, made once per series rather than once per closed connection.</summary>
+    private KeyValuePair<string, object?>[] IstioTags(IstioLabels labels) => Memo.Get(_istioTags, labels, static l => l.Tags().ToArray());
+
+    private readonly ConcurrentDictionary<IstioLabels, KeyValuePair<string, object?>[]> _istioTags = new();
 
     private static TagList TcpPrefix(string listener) => new() { { "envoy_tcp_prefix", EnvoyAddress(listener) } };
     private static TagList ListenerAddress(string listener) => new() { { "envoy_listener_address", EnvoyAddress(listener) } };
@@ -316,7 +326,7 @@ public sealed class DataPlaneMetrics : IDisposable
             if (endpoint is not null) CloseIn(Endpoints, (cluster, endpoint), relay, error, _wanted?.Endpoints.Contains((cluster, endpoint)));
         }
         // Last: once a scrape sees the connection closed, it sees every other figure of its close too.
-        IstioClosed.Add(1, closed.Tags());
+        IstioClosed.Add(1, IstioTags(closed));
     }
 
     /// <summary>The TCP proxy's tag: <c>envoy_tcp_prefix</c>, the listener's address.</summary>
@@ -391,16 +401,49 @@ public readonly record struct IstioLabels(
     /// </summary>
     public static IstioLabels Of(Routing.ClientIdentity client, string? host, Routing.UpstreamEndpoint? endpoint, ResponseFlags flags)
     {
-        // A Service host is name.namespace.svc.cluster.local; a ServiceEntry host has no such parts.
-        var parts = host?.Split('.') ?? [];
-        var service = parts.Length >= 3 && parts[2] == "svc";
+        var (service, serviceName, serviceNamespace) = host is null ? (false, Unknown, Unknown) : Memo.Get(Hosts, host, HostParts);
+        var (workload, workloadNamespace) = endpoint is { Workload.Length: > 0 } e ? Memo.Get(Workloads, e.Workload, WorkloadParts) : (Unknown, null);
         return new IstioLabels(
             client.Name ?? Unknown, client.Namespace ?? Unknown, client.Labels.GetValueOrDefault("app") ?? Unknown, client.Labels.GetValueOrDefault("version") ?? Unknown,
-            endpoint is { Workload.Length: > 0 } e ? e.Workload.Split('/')[^1] : Unknown,
-            endpoint is { Workload.Length: > 0 } w && w.Workload.Contains('/') ? w.Workload.Split('/')[0] : service ? parts[1] : Unknown,
+            workload, workloadNamespace ?? (service ? serviceNamespace : Unknown),
             endpoint?.Labels.GetValueOrDefault("app") ?? Unknown, endpoint?.Labels.GetValueOrDefault("version") ?? Unknown,
-            host ?? Unknown, service ? parts[0] : host ?? Unknown, service ? parts[1] : Unknown,
+            host ?? Unknown, service ? serviceName : host ?? Unknown, service ? serviceNamespace : Unknown,
             ResponseFlagNames.Format(flags));
+    }
+
+    // Split once per host and workload, not twice per connection (bench/README.md, session 7).
+    private static readonly ConcurrentDictionary<string, (bool, string, string)> Hosts = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, (string, string?)> Workloads = new(StringComparer.Ordinal);
+
+    /// <summary>A Service host is name.namespace.svc.cluster.local; a ServiceEntry host has no such parts.</summary>
+    private static (bool Service, string Name, string Namespace) HostParts(string host)
+    {
+        var parts = host.Split('.');
+        return parts.Length >= 3 && parts[2] == "svc" ? (true, parts[0], parts[1]) : (false, Unknown, Unknown);
+    }
+
+    /// <summary>A WorkloadEntry's workload is namespace/name (or a name alone).</summary>
+    private static (string Name, string? Namespace) WorkloadParts(string workload)
+    {
+        var parts = workload.Split('/');
+        return (parts[^1], parts.Length > 1 ? parts[0] : null);
+    }
+}
+
+/// <summary>
+/// Values computed once per key and kept, for the few keys a configuration has (listeners, hosts, series); past
+/// <see cref="Limit"/> keys they are computed each time instead, so churn cannot grow them without bound.
+/// </summary>
+internal static class Memo
+{
+    public const int Limit = 4096;
+
+    public static TValue Get<TKey, TValue>(ConcurrentDictionary<TKey, TValue> memo, TKey key, Func<TKey, TValue> compute) where TKey : notnull
+    {
+        if (memo.TryGetValue(key, out var value)) return value;
+        value = compute(key);
+        if (memo.Count < Limit) memo.TryAdd(key, value);
+        return value;
     }
 }
 

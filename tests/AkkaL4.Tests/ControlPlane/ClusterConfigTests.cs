@@ -20,17 +20,6 @@ public class ClusterConfigTests
     private const string Quiet = "akka.loglevel = WARNING";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private static string Service(string name, string ip) =>
-        $"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\n"
-        + $"spec:\n  clusterIP: {ip}\n  selector: {{app: {name}}}\n  ports: [{{name: tcp, port: 19000, targetPort: 9000}}]\n";
-
-    private static async Task<ConfigAccepted> ApplyAsync(RouterNode node, string yaml)
-    {
-        var report = ConfigCheck.Check(yaml);
-        Assert.True(report.Ok, string.Join("; ", report.Errors));
-        return Assert.IsType<ConfigAccepted>(await node.AskWriterAsync(new ApplyConfig(report.Resources), Patience));
-    }
-
     private static async Task WaitForMembers(RouterNode node, int count)
     {
         var deadline = DateTime.UtcNow + Patience;
@@ -52,7 +41,7 @@ public class ClusterConfigTests
             await WaitForMembers(second, 3);
 
             // Written through the second node; the writer runs on the first (the oldest).
-            var one = await ApplyAsync(second, Service("alpha", "127.4.1.1"));
+            var one = await WriteConfigAsync(second, Service("alpha", "127.4.1.1"), Patience);
             Assert.Equal(1, one.Revision);
             Assert.True(await first.WaitForRevisionAsync(1, Patience), "the first node applied revision 1");
             Assert.True(await second.WaitForRevisionAsync(1, Patience), "the second node applied revision 1");
@@ -78,7 +67,7 @@ public class ClusterConfigTests
             await first.DisposeAsync();
         }
 
-        var two = await ApplyAsync(second, Service("beta", "127.4.1.2"));
+        var two = await WriteConfigAsync(second, Service("beta", "127.4.1.2"), Patience);
         Assert.Equal(2, two.Revision);
         Assert.True(await second.WaitForRevisionAsync(2, Patience));
         Assert.True(await third.WaitForRevisionAsync(2, Patience));
@@ -126,8 +115,8 @@ public class ClusterConfigTests
         {
             await using (var node = RouterNode.Start(new RouterNodeOptions { Name = "cp-journal", DataDirectory = data, Overrides = Quiet }))
             {
-                Assert.Equal(1, (await ApplyAsync(node, Service("gamma", "127.4.2.1"))).Revision);
-                Assert.Equal(2, (await ApplyAsync(node, Service("delta", "127.4.2.2"))).Revision);
+                Assert.Equal(1, (await WriteConfigAsync(node, Service("gamma", "127.4.2.1"), Patience)).Revision);
+                Assert.Equal(2, (await WriteConfigAsync(node, Service("delta", "127.4.2.2"), Patience)).Revision);
             }
             // Only the writer's journal is left: no last-known-good copy, no other node.
             File.Delete(Path.Combine(data, "last-known-good.yaml"));
@@ -137,7 +126,7 @@ public class ClusterConfigTests
             Assert.True(await restarted.WaitForRevisionAsync(2, Patience), "the journaled revision is in force again");
             Assert.Equal(["127.4.2.1:19000", "127.4.2.2:19000"],
                 restarted.Routes.Current.Listeners.Select(l => l.Address.ToString()).Order().ToArray());
-            Assert.Equal(3, (await ApplyAsync(restarted, Service("epsilon", "127.4.2.3"))).Revision);
+            Assert.Equal(3, (await WriteConfigAsync(restarted, Service("epsilon", "127.4.2.3"), Patience)).Revision);
         }
         finally
         {

@@ -7,6 +7,7 @@ using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Queries;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.ControlPlane;
 
@@ -22,8 +23,9 @@ public sealed class ProcessesCollection
 }
 
 /// <summary>
-/// Shared by the control-plane tests (store, last-known-good, admin API, server CLI): small manifests
-/// on the 127.3.N.x address block (each test class owns its N), decoding, router nodes with a data
+/// Shared by the control-plane tests (store, last-known-good, admin API, server CLI): manifests
+/// (<see cref="Manifests"/> with this kit's argument order and defaults) on the 127.3.N.x address block
+/// (each test class owns its N), decoding, router nodes with a data
 /// directory, free admin ports and condition waits with deadlines.
 /// </summary>
 internal static class ControlPlaneKit
@@ -33,49 +35,20 @@ internal static class ControlPlaneKit
     /// <summary>Quiet nodes: the tests look at state, not at log lines.</summary>
     private const string Quiet = "akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR";
 
-    public static string Service(string name, string ns, string ip, int port = 19000, string? app = null) => $$"""
-        apiVersion: v1
-        kind: Service
-        metadata: {name: {{name}}, namespace: {{ns}}}
-        spec:
-          clusterIP: {{ip}}
-          selector: {app: {{app ?? name}}}
-          ports:
-          - {name: tcp, port: {{port}}, targetPort: 9000}
-        """;
+    /// <summary>A Service on <paramref name="ip"/>:<paramref name="port"/> → 9000 selecting <c>app: {app}</c> (the name when not given).</summary>
+    public static string Service(string name, string ns, string ip, int port = 19000, string? app = null) =>
+        Manifests.Service(name, ip, port, 9000, app, ns);
 
-    public static string Workload(string name, string ns, string ip, string app, string version = "v1") => $$"""
-        apiVersion: networking.istio.io/v1
-        kind: WorkloadEntry
-        metadata: {name: {{name}}, namespace: {{ns}}}
-        spec:
-          address: {{ip}}
-          labels: {app: {{app}}, version: {{version}}}
-        """;
+    public static string Workload(string name, string ns, string ip, string app, string version = "v1") =>
+        WorkloadEntry(name, ip, $"{{app: {app}, version: {version}}}", ns);
 
     /// <summary>A DestinationRule with one subset per name (<c>version: NAME</c>); an invalid name such as <c>V_1</c> makes it invalid.</summary>
-    public static string Rule(string name, string ns, string host, params string[] subsets) => $$"""
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: {{name}}, namespace: {{ns}}}
-        spec:
-          host: {{host}}
-          subsets:
-        {{string.Join("\n", subsets.Select(s => $"  - name: {s}\n    labels: {{version: {s.ToLowerInvariant().Replace('_', '-')}}}"))}}
-        """;
+    public static string Rule(string name, string ns, string host, params string[] subsets) =>
+        DestinationRule(name, ns, $"host: {host}\nsubsets:\n"
+            + string.Join("\n", subsets.Select(s => $"- name: {s}\n  labels: {{version: {s.ToLowerInvariant().Replace('_', '-')}}}")));
 
-    public static string Route(string name, string ns, string host, string? subset = null) => $$"""
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: {{name}}, namespace: {{ns}}}
-        spec:
-          hosts: [{{host}}]
-          tcp:
-          - route:
-            - destination: {host: {{host}}{{(subset is null ? "" : ", subset: " + subset)}}}
-        """;
-
-    public static string Join(params string[] documents) => string.Join("\n---\n", documents);
+    public static string Route(string name, string ns, string host, string? subset = null) =>
+        VirtualService(name, ns, $"hosts: [{host}]\ntcp:\n- route:\n  - destination: {{host: {host}{(subset is null ? "" : ", subset: " + subset)}}}");
 
     /// <summary>Decodes manifests into resources whether or not they validate (the store's own validation is under test).</summary>
     public static IReadOnlyList<Resource> Decode(params string[] documents)
@@ -134,6 +107,17 @@ internal static class ControlPlaneKit
         var accepted = Assert.IsType<ConfigAccepted>(reply);
         await InForceAsync(node, accepted.Revision);
         return accepted;
+    }
+
+    /// <summary>
+    /// Writes valid manifests through the cluster's writer, wherever it runs, and returns its acceptance; waits for the
+    /// answer only, not for the revision to be in force anywhere.
+    /// </summary>
+    public static async Task<ConfigAccepted> WriteConfigAsync(RouterNode node, string yaml, TimeSpan timeout)
+    {
+        var report = ConfigCheck.Check(yaml);
+        Assert.True(report.Ok, string.Join("; ", report.Errors));
+        return Assert.IsType<ConfigAccepted>(await node.AskWriterAsync(new ApplyConfig(report.Resources), timeout));
     }
 
     /// <summary>Waits until the node has put <paramref name="revision"/> (or a newer one) in force.</summary>

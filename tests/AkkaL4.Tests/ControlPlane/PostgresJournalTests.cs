@@ -4,6 +4,7 @@ using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Tests.Support;
 using AkkaL4.Messages.Commands;
+using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 
 namespace AkkaL4.Tests.ControlPlane;
 
@@ -11,17 +12,6 @@ namespace AkkaL4.Tests.ControlPlane;
 public class PostgresJournalTests(PostgresServer postgres) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
-
-    private static string Service(string name, string ip) =>
-        $"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\n"
-        + $"spec:\n  clusterIP: {ip}\n  selector: {{app: {name}}}\n  ports: [{{name: tcp, port: 19000, targetPort: 9000}}]\n";
-
-    private static async Task<ConfigAccepted> ApplyAsync(RouterNode node, string yaml)
-    {
-        var report = ConfigCheck.Check(yaml);
-        Assert.True(report.Ok, string.Join("; ", report.Errors));
-        return Assert.IsType<ConfigAccepted>(await node.AskWriterAsync(new ApplyConfig(report.Resources), Patience));
-    }
 
     [Fact]
     public async Task A_node_on_another_host_with_nothing_on_its_disk_recovers_the_writes_from_the_shared_journal()
@@ -32,8 +22,8 @@ public class PostgresJournalTests(PostgresServer postgres) : IClassFixture<Postg
         {
             await using (var a = RouterNode.Start(new RouterNodeOptions { Name = "pg-a", DataDirectory = hostA, PostgresJournal = postgres.ConnectionString, Overrides = "akka.loglevel = WARNING" }))
             {
-                Assert.Equal(1, (await ApplyAsync(a, Service("pg-one", "127.4.3.1"))).Revision);
-                Assert.Equal(2, (await ApplyAsync(a, Service("pg-two", "127.4.3.2"))).Revision);
+                Assert.Equal(1, (await WriteConfigAsync(a, Service("pg-one", "127.4.3.1"), Patience)).Revision);
+                Assert.Equal(2, (await WriteConfigAsync(a, Service("pg-two", "127.4.3.2"), Patience)).Revision);
             }
 
             // The whole cluster is gone; a node on another host, with an empty disk, starts a new one.
@@ -41,7 +31,7 @@ public class PostgresJournalTests(PostgresServer postgres) : IClassFixture<Postg
             Assert.True(await b.WaitForRevisionAsync(2, Patience), "revision 2 comes back from the shared journal");
             Assert.Equal(["127.4.3.1:19000", "127.4.3.2:19000"], b.Routes.Current.Listeners.Select(l => l.Address.ToString()).Order().ToArray());
             Assert.False(File.Exists(Path.Combine(hostB, "journal.db")), "host B's journal is PostgreSQL, not a local file");
-            Assert.Equal(3, (await ApplyAsync(b, Service("pg-three", "127.4.3.3"))).Revision);
+            Assert.Equal(3, (await WriteConfigAsync(b, Service("pg-three", "127.4.3.3"), Patience)).Revision);
         }
         finally
         {

@@ -20,7 +20,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
         const int count = 1000, batch = 100;
         await using var pod = new EchoServer(At("127.1.10.11", 9000), "many");
         await using var router = TestRouter.Start("concurrency");
-        await router.ApplyAsync(1, Service("many", "127.1.10.1", 19000, 9000, "many"), Workload("many-pod", "127.1.10.11", "{app: many}"));
+        await router.ApplyAsync(1, Service("many", "127.1.10.1", 19000, 9000, "many"), WorkloadEntry("many-pod", "127.1.10.11", "{app: many}"));
         var service = At("127.1.10.1", 19000);
         var clock = Stopwatch.StartNew();
 

@@ -34,8 +34,8 @@ public sealed class ConfigChangeTests
             Service("front", Ip(k, 1), 19000, 9000, "front"),
             Service("x", Ip(k, 2), 19000, 9000, "x"),
             Service("y", Ip(k, 3), 19000, 9000, "y"),
-            Workload("x-pod", Ip(k, 5), "{app: x}"),
-            Workload("y-pod", Ip(k, 6), "{app: y}"),
+            WorkloadEntry("x-pod", Ip(k, 5), "{app: x}"),
+            WorkloadEntry("y-pod", Ip(k, 6), "{app: y}"),
             FrontTo(frontTo),
         };
         // "side" is one more address for x; the second configuration drops it.

@@ -16,7 +16,7 @@ public sealed class ConnectionPoolTests
     private static string[] World(string name, string ip, string podIp, string tcp) =>
     [
         Service(name, ip, 19000, 9000, name),
-        Workload(name + "-pod", podIp, $"{{app: {name}}}"),
+        WorkloadEntry(name + "-pod", podIp, $"{{app: {name}}}"),
         $$$"""
         apiVersion: networking.istio.io/v1
         kind: DestinationRule

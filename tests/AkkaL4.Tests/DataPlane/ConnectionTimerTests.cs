@@ -160,24 +160,35 @@ public sealed class ConnectionTimerTests
         }
     }
 
+    /// <summary>
+    /// A router sending service <paramref name="name"/> (127.130.1.N:19000) to its one pod 127.130.1.1N:9000, with
+    /// <paramref name="tcp"/> as the DestinationRule's <c>connectionPool.tcp</c>.
+    /// </summary>
+    private static async Task<TestRouter> RouterToAsync(string node, string name, int n, string tcp)
+    {
+        var router = TestRouter.Start(node);
+        try
+        {
+            await router.ApplyAsync(1,
+                Service(name, $"127.130.1.{n}", 19000, 9000, name),
+                WorkloadEntry($"{name}-pod", $"127.130.1.1{n}", $"{{app: {name}}}"),
+                TrafficPolicy(name, $"{{connectionPool: {{tcp: {tcp}}}}}"));
+            return router;
+        }
+        catch
+        {
+            await router.DisposeAsync();
+            throw;
+        }
+    }
+
     [Fact]
     public async Task Idle_timeout_closes_the_silent_connection_and_not_those_with_bytes_one_way_only()
     {
         const string client = "127.130.1.30";
         var idle = TimeSpan.FromSeconds(2);
         await using var pod = new Upstream("127.130.1.11", 9000);
-        await using var router = TestRouter.Start("idle-sweep");
-        await router.ApplyAsync(1,
-            Service("sweep", "127.130.1.1", 19000, 9000, "sweep"),
-            Workload("sweep-pod", "127.130.1.11", "{app: sweep}"),
-            """
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: sweep, namespace: default}
-            spec:
-              host: sweep
-              trafficPolicy: {connectionPool: {tcp: {idleTimeout: 2s}}}
-            """);
+        await using var router = await RouterToAsync("idle-sweep", "sweep", 1, "{idleTimeout: 2s}");
         var service = At("127.130.1.1", 19000);
 
         await using var quiet = await TestClient.ConnectAsync(client, service);
@@ -226,18 +237,7 @@ public sealed class ConnectionTimerTests
     public async Task Max_connection_duration_closes_a_talking_connection_with_DT()
     {
         await using var pod = new EchoServer(At("127.130.1.12", 9000), "long");
-        await using var router = TestRouter.Start("max-duration");
-        await router.ApplyAsync(1,
-            Service("long", "127.130.1.2", 19000, 9000, "long"),
-            Workload("long-pod", "127.130.1.12", "{app: long}"),
-            """
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: long, namespace: default}
-            spec:
-              host: long
-              trafficPolicy: {connectionPool: {tcp: {maxConnectionDuration: 1s, idleTimeout: 1h}}}
-            """);
+        await using var router = await RouterToAsync("max-duration", "long", 2, "{maxConnectionDuration: 1s, idleTimeout: 1h}");
 
         await using var client = await TestClient.ConnectAsync("127.130.1.30", At("127.130.1.2", 19000));
         var age = Stopwatch.StartNew();

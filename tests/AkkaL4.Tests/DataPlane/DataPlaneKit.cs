@@ -24,8 +24,6 @@ internal static class Kit
 
     public static IPEndPoint At(string ip, int port) => new(IPAddress.Parse(ip), port);
 
-    public static string Fqdn(string name, string ns = "default") => $"{name}.{ns}.svc.cluster.local";
-
     // ManifestDecoder shares one NullabilityInfoContext (not thread-safe) across threads, so decoding from
     // test classes running in parallel can fail while its cache warms up (reported as a src bug). The data
     // plane is what these tests are about, so they decode one at a time.
@@ -44,61 +42,6 @@ internal static class Kit
         Assert.True(report.Ok, "manifests rejected: " + string.Join("; ", report.Errors));
         return report.Resources;
     }
-
-    /// <summary>A Kubernetes Service on <paramref name="ip"/>:<paramref name="port"/> → targetPort, selecting <c>app: {app}</c>.</summary>
-    public static string Service(string name, string ip, int port, int targetPort, string app, string ns = "default") => $$"""
-        apiVersion: v1
-        kind: Service
-        metadata: {name: {{name}}, namespace: {{ns}}}
-        spec:
-          clusterIP: {{ip}}
-          selector: {app: {{app}}}
-          ports:
-          - {name: tcp, port: {{port}}, targetPort: {{targetPort}}}
-        """;
-
-    /// <summary>A WorkloadEntry (a pod or a client); <paramref name="labels"/> is a YAML flow map such as <c>{app: x, version: v1}</c>.</summary>
-    public static string Workload(string name, string ip, string labels, string ns = "default") => $$"""
-        apiVersion: networking.istio.io/v1
-        kind: WorkloadEntry
-        metadata: {name: {{name}}, namespace: {{ns}}}
-        spec:
-          address: {{ip}}
-          labels: {{labels}}
-        """;
-
-    /// <summary>
-    /// A Gateway <paramref name="name"/> (selector <c>istio: {istio}</c>) with one TCP server on <paramref name="bind"/>:<paramref name="port"/>,
-    /// and a VirtualService of the same name sending all its traffic to <paramref name="host"/>:<paramref name="hostPort"/>.
-    /// </summary>
-    public static string[] GatewayRoute(string name, string istio, string bind, int port, string host, int hostPort) =>
-    [
-        $$"""
-        apiVersion: networking.istio.io/v1
-        kind: Gateway
-        metadata: {name: {{name}}, namespace: default}
-        spec:
-          selector: {istio: {{istio}}}
-          servers:
-          - port: {number: {{port}}, name: tcp, protocol: TCP}
-            bind: {{bind}}
-            hosts: ['*']
-        """,
-        $$"""
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: {{name}}, namespace: default}
-        spec:
-          hosts: ['*']
-          gateways: [{{name}}]
-          tcp:
-          - route:
-            - destination:
-                host: {{host}}
-                port:
-                  number: {{hostPort}}
-        """,
-    ];
 
     /// <summary>Polls <paramref name="condition"/> until it holds; fails the test with <paramref name="what"/> at the deadline.</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? timeout = null)

@@ -16,18 +16,6 @@ public sealed class HealingTests
 {
     private const string Client = "127.70.1.30";
 
-    private static string DestinationRule(string host, string trafficPolicy, string? healthCheck = null) => $$"""
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata:
-          name: {{host}}
-          namespace: default
-          {{(healthCheck is null ? "" : $"annotations: {{akkal4.io/health-check: \"{healthCheck}\"}}")}}
-        spec:
-          host: {{host}}
-          trafficPolicy: {{trafficPolicy}}
-        """;
-
     /// <summary>The endpoints of one cluster as GET /v1/status shows them, by address.</summary>
     private static async Task<Dictionary<string, JsonElement>> StatusAsync(HttpClient http, string host)
     {
@@ -52,9 +40,9 @@ public sealed class HealingTests
             var router = TestRouter.Start("heal-" + name);
             await router.ApplyAsync(1,
                 Service(name, $"127.70.1.{n}", 19000, 9000, name),
-                Workload($"{name}-live", $"127.70.1.1{n}", $"{{app: {name}}}"),
-                Workload($"{name}-flaky", $"127.70.1.1{n + 1}", $"{{app: {name}}}"),
-                DestinationRule(name, trafficPolicy, healthCheck));
+                WorkloadEntry($"{name}-live", $"127.70.1.1{n}", $"{{app: {name}}}"),
+                WorkloadEntry($"{name}-flaky", $"127.70.1.1{n + 1}", $"{{app: {name}}}"),
+                TrafficPolicy(name, trafficPolicy, healthCheck));
             var api = await AdminServer.StartAsync(router.Node, new IPEndPoint(IPAddress.Parse($"127.70.1.10{n}"), 0), null);
             return new World { Router = router, Api = api, Http = new HttpClient { BaseAddress = new Uri(api.Url), Timeout = Patience } };
         }

@@ -21,7 +21,7 @@ public sealed class NoRouteWorld : IAsyncLifetime
         Router = TestRouter.Start("no-route", Labels.Of(("istio", "edge")));
         await Router.ApplyAsync(1,
             Service("echo", "127.1.3.10", 19000, 9000, "echo"),
-            Workload("echo-v1", "127.1.3.11", "{app: echo, version: v1}"),
+            WorkloadEntry("echo-v1", "127.1.3.11", "{app: echo, version: v1}"),
             Service("empty-subset", "127.1.3.1", 19000, 9000, "nothing"),
             Service("undeclared-subset", "127.1.3.2", 19000, 9000, "nothing"),
             Service("unknown-host", "127.1.3.3", 19000, 9000, "nothing"),

@@ -37,9 +37,9 @@ public sealed class ProxyProtocolWorld : IAsyncLifetime
         await Sender.ApplyAsync(1,
             Service("proxied", "127.60.2.1", 9000, 9100, "proxied"),
             Service("proxied-v1", "127.60.2.2", 9000, 9100, "nothing"),
-            Workload("proxied-1", "127.60.2.11", "{app: proxied, version: v1}"),
+            WorkloadEntry("proxied-1", "127.60.2.11", "{app: proxied, version: v1}"),
             Service("proxied-tls", "127.60.2.3", 9000, 9100, "proxied-tls"),
-            Workload("proxied-tls-1", "127.60.2.12", "{app: proxied-tls}"),
+            WorkloadEntry("proxied-tls-1", "127.60.2.12", "{app: proxied-tls}"),
             $$"""
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
@@ -78,8 +78,8 @@ public sealed class ProxyProtocolWorld : IAsyncLifetime
             settings: "akkal4.data-plane.accept-proxy-protocol = on\nakkal4.data-plane.proxy-protocol-trusted-sources = [\"127.60.3.0/24\", \"127.140.3.0/24\"]");
         await Acceptor.ApplyAsync(1, [
             Service("pool", "127.60.3.21", 9000, 9000, "pool"),
-            Workload("pod-a", "127.60.3.11", "{app: pool}"),
-            Workload("pod-b", "127.60.3.12", "{app: pool}"),
+            WorkloadEntry("pod-a", "127.60.3.11", "{app: pool}"),
+            WorkloadEntry("pod-b", "127.60.3.12", "{app: pool}"),
             """
             apiVersion: networking.istio.io/v1
             kind: DestinationRule

@@ -21,7 +21,7 @@ public sealed class RelayTests(ITestOutputHelper output)
     {
         await using var pod = new EchoServer(At("127.1.8.11", 9000), "relay");
         await using var router = TestRouter.Start("half-close");
-        await router.ApplyAsync(1, Service("relay", "127.1.8.1", 19000, 9000, "relay"), Workload("relay-pod", "127.1.8.11", "{app: relay}"));
+        await router.ApplyAsync(1, Service("relay", "127.1.8.1", 19000, 9000, "relay"), WorkloadEntry("relay-pod", "127.1.8.11", "{app: relay}"));
 
         await using var client = await TestClient.ConnectAsync(Client, At("127.1.8.1", 19000));
         await client.SendAsync("one\ntwo\n"u8.ToArray());
@@ -43,7 +43,7 @@ public sealed class RelayTests(ITestOutputHelper output)
         const int chunk = 64 * 1024;
         await using var pod = new ByteEchoServer(At("127.1.8.12", 9000));
         await using var router = TestRouter.Start("bulk");
-        await router.ApplyAsync(1, Service("bulk", "127.1.8.2", 19000, 9000, "bulk"), Workload("bulk-pod", "127.1.8.12", "{app: bulk}"));
+        await router.ApplyAsync(1, Service("bulk", "127.1.8.2", 19000, 9000, "bulk"), WorkloadEntry("bulk-pod", "127.1.8.12", "{app: bulk}"));
 
         await using var client = await TestClient.ConnectAsync(Client, At("127.1.8.2", 19000));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));

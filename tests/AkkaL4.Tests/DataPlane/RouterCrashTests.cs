@@ -18,8 +18,8 @@ public sealed class RouterCrashTests
         await using var q = new EchoServer(At("127.1.12.12", 9000), "q");
         await using var router = TestRouter.Start("crash");
         await router.ApplyAsync(1,
-            Service("p", "127.1.12.1", 19000, 9000, "p"), Workload("p-pod", "127.1.12.11", "{app: p}"),
-            Service("q", "127.1.12.2", 19000, 9000, "q"), Workload("q-pod", "127.1.12.12", "{app: q}"));
+            Service("p", "127.1.12.1", 19000, 9000, "p"), WorkloadEntry("p-pod", "127.1.12.11", "{app: p}"),
+            Service("q", "127.1.12.2", 19000, 9000, "q"), WorkloadEntry("q-pod", "127.1.12.12", "{app: q}"));
         var pService = At("127.1.12.1", 19000);
         var qService = At("127.1.12.2", 19000);
         var pCluster = router.ClusterId(Fqdn("p"));
@@ -75,7 +75,7 @@ public sealed class RouterCrashTests
         await using var p = new EchoServer(At("127.1.12.13", 9000), "p");
         await using var router = TestRouter.Start("crash-limit");
         await router.ApplyAsync(1,
-            Service("limited", "127.1.12.3", 19000, 9000, "limited"), Workload("limited-pod", "127.1.12.13", "{app: limited}"),
+            Service("limited", "127.1.12.3", 19000, 9000, "limited"), WorkloadEntry("limited-pod", "127.1.12.13", "{app: limited}"),
             """
             apiVersion: networking.istio.io/v1
             kind: DestinationRule

@@ -39,8 +39,8 @@ public sealed class TlsConfigurationWorld : IAsyncLifetime
         await Router.ApplyAsync(1,
             Service("cfg-missing", "127.140.2.1", 9000, 9444, "cfg-missing"),
             Service("cfg-rotated", "127.140.2.2", 9000, 9444, "cfg-rotated"),
-            Workload("cfg-missing", "127.140.2.11", "{app: cfg-missing}"),
-            Workload("cfg-rotated", "127.140.2.12", "{app: cfg-rotated}"),
+            WorkloadEntry("cfg-missing", "127.140.2.11", "{app: cfg-missing}"),
+            WorkloadEntry("cfg-rotated", "127.140.2.12", "{app: cfg-rotated}"),
             Rule("cfg-missing", MissingCertificate, MissingCertificate),
             Rule("cfg-rotated", RotatedCertificate, RotatedKey));
     }

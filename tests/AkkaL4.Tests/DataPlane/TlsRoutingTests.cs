@@ -39,8 +39,8 @@ public sealed class TlsWorld : IAsyncLifetime
             Service("origin", "127.60.1.3", 9000, 9443, "alpha"),
             Service("origin-bad-name", "127.60.1.4", 9000, 9443, "alpha"),
             Service("origin-mutual", "127.60.1.5", 9000, 9444, "alpha"),
-            Workload("alpha", "127.60.1.11", "{app: alpha}"),
-            Workload("beta", "127.60.1.12", "{app: beta}"),
+            WorkloadEntry("alpha", "127.60.1.11", "{app: alpha}"),
+            WorkloadEntry("beta", "127.60.1.12", "{app: beta}"),
             """
             apiVersion: networking.istio.io/v1
             kind: Gateway

@@ -17,15 +17,6 @@ public sealed class UpstreamFailureTests
 {
     private const string Client = "127.1.4.30";
 
-    private static string DestinationRule(string host, string trafficPolicy) => $$"""
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: {{host}}, namespace: default}
-        spec:
-          host: {{host}}
-          trafficPolicy: {{trafficPolicy}}
-        """;
-
     [Fact]
     public async Task One_endpoint_down_every_connection_is_still_answered_by_the_other_with_UF_logged()
     {
@@ -34,9 +25,9 @@ public sealed class UpstreamFailureTests
         await using var router = TestRouter.Start("one-down");
         await router.ApplyAsync(1,
             Service("half", "127.1.4.1", 19000, 9000, "half"),
-            Workload("half-live", "127.1.4.11", "{app: half}"),
-            Workload("half-dead", "127.1.4.12", "{app: half}"),
-            DestinationRule("half", "{loadBalancer: {simple: ROUND_ROBIN}}"));
+            WorkloadEntry("half-live", "127.1.4.11", "{app: half}"),
+            WorkloadEntry("half-dead", "127.1.4.12", "{app: half}"),
+            TrafficPolicy("half", "{loadBalancer: {simple: ROUND_ROBIN}}"));
 
         var entries = new List<AccessLogEntry>();
         for (var i = 0; i < 6; i++)
@@ -62,9 +53,9 @@ public sealed class UpstreamFailureTests
         await using var router = TestRouter.Start("all-down");
         await router.ApplyAsync(1,
             Service("dead", "127.1.4.2", 19000, 9000, "dead"),
-            Workload("dead-1", "127.1.4.13", "{app: dead}"),
-            Workload("dead-2", "127.1.4.14", "{app: dead}"),
-            DestinationRule("dead", "{loadBalancer: {simple: ROUND_ROBIN}}"));
+            WorkloadEntry("dead-1", "127.1.4.13", "{app: dead}"),
+            WorkloadEntry("dead-2", "127.1.4.14", "{app: dead}"),
+            TrafficPolicy("dead", "{loadBalancer: {simple: ROUND_ROBIN}}"));
 
         await using var client = await TestClient.ConnectAsync(Client, At("127.1.4.2", 19000));
         await client.SendLineAsync("test");
@@ -90,9 +81,9 @@ public sealed class UpstreamFailureTests
         await using var router = TestRouter.Start("outlier");
         await router.ApplyAsync(1,
             Service("flaky", "127.1.4.3", 19000, 9000, "flaky"),
-            Workload("flaky-live", "127.1.4.15", "{app: flaky}"),
-            Workload("flaky-dead", "127.1.4.16", "{app: flaky}"),
-            DestinationRule("flaky", "{loadBalancer: {simple: ROUND_ROBIN}, "
+            WorkloadEntry("flaky-live", "127.1.4.15", "{app: flaky}"),
+            WorkloadEntry("flaky-dead", "127.1.4.16", "{app: flaky}"),
+            TrafficPolicy("flaky", "{loadBalancer: {simple: ROUND_ROBIN}, "
                                      + "outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 4s, maxEjectionPercent: 100}}"));
         var clusterId = router.ClusterId(Fqdn("flaky"));
 

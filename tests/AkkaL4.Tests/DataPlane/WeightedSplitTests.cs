@@ -16,8 +16,8 @@ public sealed class WeightedSplitTests
     private static string[] World(int n) =>
     [
         Service("echo", $"127.1.2.{n}", 19000, 9000, "echo"),
-        Workload("echo-prod", $"127.1.2.{10 + 2 * n}", "{app: echo, version: prod}"),
-        Workload("echo-gray", $"127.1.2.{11 + 2 * n}", "{app: echo, version: gray}"),
+        WorkloadEntry("echo-prod", $"127.1.2.{10 + 2 * n}", "{app: echo, version: prod}"),
+        WorkloadEntry("echo-gray", $"127.1.2.{11 + 2 * n}", "{app: echo, version: gray}"),
         """
         apiVersion: networking.istio.io/v1
         kind: DestinationRule

@@ -124,9 +124,9 @@ public class PolicyResolutionTests
     public void Merged_subsets_route_end_to_end()
     {
         var snapshot = Compile(
-            Service("reviews", "default", "127.0.31.1", "reviews", 9080),
-            Workload("reviews-v1", "default", "127.0.31.11", "{app: reviews, version: v1}"),
-            Workload("reviews-v3", "default", "127.0.31.13", "{app: reviews, version: v3}"),
+            ServiceOnPorts("reviews", "default", "127.0.31.1", "reviews", 9080),
+            WorkloadEntry("reviews-v1", "127.0.31.11", "{app: reviews, version: v1}"),
+            WorkloadEntry("reviews-v3", "127.0.31.13", "{app: reviews, version: v3}"),
             DestinationRule("one", "default", "host: reviews\nsubsets: [{name: v1, labels: {version: v1}}]"),
             DestinationRule("two", "default", "host: reviews\nsubsets: [{name: v3, labels: {version: v3}}]"),
             VirtualService("reviews", "default", """
@@ -147,10 +147,10 @@ public class PolicyResolutionTests
     public void Each_client_namespace_gets_the_policy_of_its_own_rule_in_the_compiled_clusters()
     {
         var snapshot = Compile(
-            Service("reviews", "default", "127.0.32.1", "reviews", 9080),
-            Workload("reviews-1", "default", "127.0.32.11", "{app: reviews}"),
-            Workload("client-default", "default", "127.0.32.101", "{app: c}"),
-            Workload("client-team", "team", "127.0.32.102", "{app: c}"),
+            ServiceOnPorts("reviews", "default", "127.0.32.1", "reviews", 9080),
+            WorkloadEntry("reviews-1", "127.0.32.11", "{app: reviews}"),
+            WorkloadEntry("client-default", "127.0.32.101", "{app: c}"),
+            WorkloadEntry("client-team", "127.0.32.102", "{app: c}", "team"),
             Dr("for-team", "team", Reviews, "RANDOM"),
             Dr("for-everyone", "default", "reviews", "ROUND_ROBIN"));
         var team = Only(snapshot.Decide(At("127.0.32.1", 9080), Ip("127.0.32.102"), Ip("127.0.32.1"))).Cluster;
@@ -298,7 +298,7 @@ public class PolicyResolutionTests
         Assert.Null(policy.Outlier);
         Assert.Null(policy.ProxyProtocolVersion);
 
-        var snapshot = Compile(Service("reviews", "default", "127.0.33.1", "reviews", 9080), Workload("r", "default", "127.0.33.11", "{app: reviews}"));
+        var snapshot = Compile(ServiceOnPorts("reviews", "default", "127.0.33.1", "reviews", 9080), WorkloadEntry("r", "127.0.33.11", "{app: reviews}"));
         var cluster = Only(snapshot.Decide(At("127.0.33.1", 9080), Ip("127.0.99.1"), Ip("127.0.33.1"))).Cluster;
         Assert.Equal(UpstreamPolicy.Default, cluster.Policy);
         Assert.Empty(cluster.DestinationRules);

@@ -16,9 +16,9 @@ public class RoutingAcceptanceTests
     private const string GatewayBind = "127.0.12.100";
 
     private static string TcpEcho(string route) => string.Join("\n---\n",
-        Service("tcp-echo", "default", "127.0.12.1", "tcp-echo", 9000),
-        Workload("tcp-echo-v1", "default", "127.0.12.11", "{app: tcp-echo, version: v1}"),
-        Workload("tcp-echo-v2", "default", "127.0.12.12", "{app: tcp-echo, version: v2}"),
+        ServiceOnPorts("tcp-echo", "default", "127.0.12.1", "tcp-echo", 9000),
+        WorkloadEntry("tcp-echo-v1", "127.0.12.11", "{app: tcp-echo, version: v1}"),
+        WorkloadEntry("tcp-echo-v2", "127.0.12.12", "{app: tcp-echo, version: v2}"),
         Gateway("tcp-echo-gateway", "default", $"""
             selector: {"{"}istio: ingressgateway{"}"}
             servers:
@@ -104,11 +104,11 @@ public class RoutingAcceptanceTests
     // ------------------------------------------------------------------ case 14: weights are relative; weight 0 is dropped
 
     private static RouteSnapshot WeightedMesh(int first, int second) => Compile(
-        Service("svc", "default", "127.0.14.1", "svc", 9000),
-        Service("a", "default", "127.0.14.2", "a", 9000),
-        Service("b", "default", "127.0.14.3", "b", 9000),
-        Workload("a-1", "default", "127.0.14.12", "{app: a}"),
-        Workload("b-1", "default", "127.0.14.13", "{app: b}"),
+        ServiceOnPorts("svc", "default", "127.0.14.1", "svc", 9000),
+        ServiceOnPorts("a", "default", "127.0.14.2", "a", 9000),
+        ServiceOnPorts("b", "default", "127.0.14.3", "b", 9000),
+        WorkloadEntry("a-1", "127.0.14.12", "{app: a}"),
+        WorkloadEntry("b-1", "127.0.14.13", "{app: b}"),
         VirtualService("split", "default", $"""
             hosts: [svc]
             tcp:
@@ -144,9 +144,9 @@ public class RoutingAcceptanceTests
     public void A_single_destination_with_weight_0_gets_all_traffic()
     {
         var snapshot = Compile(
-            Service("svc", "default", "127.0.14.1", "svc", 9000),
-            Service("a", "default", "127.0.14.2", "a", 9000),
-            Workload("a-1", "default", "127.0.14.12", "{app: a}"),
+            ServiceOnPorts("svc", "default", "127.0.14.1", "svc", 9000),
+            ServiceOnPorts("a", "default", "127.0.14.2", "a", 9000),
+            WorkloadEntry("a-1", "127.0.14.12", "{app: a}"),
             VirtualService("zero", "default", """
                 hosts: [svc]
                 tcp:
@@ -164,16 +164,16 @@ public class RoutingAcceptanceTests
 
     private static string[] TwoPortWorld(params string[] more) =>
     [
-        Service("svc", "default", "127.0.15.1", "svc", 9000, 9001),
-        Workload("svc-1", "default", "127.0.15.11", "{app: svc}"),
-        Service("a", "default", "127.0.15.2", "a", 9000),
-        Workload("a-1", "default", "127.0.15.12", "{app: a}"),
-        Service("b", "default", "127.0.15.3", "b", 9000),
-        Workload("b-1", "default", "127.0.15.13", "{app: b}"),
-        Workload("client-x", "default", "127.0.15.101", "{app: x}"),
-        Workload("client-y", "default", "127.0.15.102", "{app: y}"),
-        Workload("client-ns1", "ns1", "127.0.15.103", "{app: z}"),
-        Workload("client-ns2", "ns2", "127.0.15.104", "{app: z}"),
+        ServiceOnPorts("svc", "default", "127.0.15.1", "svc", 9000, 9001),
+        WorkloadEntry("svc-1", "127.0.15.11", "{app: svc}"),
+        ServiceOnPorts("a", "default", "127.0.15.2", "a", 9000),
+        WorkloadEntry("a-1", "127.0.15.12", "{app: a}"),
+        ServiceOnPorts("b", "default", "127.0.15.3", "b", 9000),
+        WorkloadEntry("b-1", "127.0.15.13", "{app: b}"),
+        WorkloadEntry("client-x", "127.0.15.101", "{app: x}"),
+        WorkloadEntry("client-y", "127.0.15.102", "{app: y}"),
+        WorkloadEntry("client-ns1", "127.0.15.103", "{app: z}", "ns1"),
+        WorkloadEntry("client-ns2", "127.0.15.104", "{app: z}", "ns2"),
         .. more,
     ];
 
@@ -262,12 +262,12 @@ public class RoutingAcceptanceTests
     // ------------------------------------------------------------------ case 17 and the subnet walk
 
     private static RouteSnapshot SubnetWorld(string tcpRules) => Compile(
-        Service("svc", "default", "127.0.17.1", "svc", 9000),
-        Workload("svc-1", "default", "127.0.17.11", "{app: svc}"),
-        Service("a", "default", "127.0.17.2", "a", 9000),
-        Workload("a-1", "default", "127.0.17.12", "{app: a}"),
-        Service("b", "default", "127.0.17.3", "b", 9000),
-        Workload("b-1", "default", "127.0.17.13", "{app: b}"),
+        ServiceOnPorts("svc", "default", "127.0.17.1", "svc", 9000),
+        WorkloadEntry("svc-1", "127.0.17.11", "{app: svc}"),
+        ServiceOnPorts("a", "default", "127.0.17.2", "a", 9000),
+        WorkloadEntry("a-1", "127.0.17.12", "{app: a}"),
+        ServiceOnPorts("b", "default", "127.0.17.3", "b", 9000),
+        WorkloadEntry("b-1", "127.0.17.13", "{app: b}"),
         VirtualService("by-subnet", "default", "hosts: [svc]\ntcp:\n" + tcpRules));
 
     private static string Via(Decision decision)
@@ -424,12 +424,12 @@ public class RoutingAcceptanceTests
     public void Case18_short_host_means_the_virtual_service_namespace(string serviceAddress, string? expectedVs)
     {
         var snapshot = Compile(
-            Service("reviews", "foo", "127.0.18.1", "reviews", 9080),
-            Workload("reviews-foo", "foo", "127.0.18.11", "{app: reviews}"),
-            Service("reviews", "bar", "127.0.18.2", "reviews", 9080),
-            Workload("reviews-bar", "bar", "127.0.18.12", "{app: reviews}"),
-            Service("ratings", "foo", "127.0.18.3", "ratings", 9080),
-            Workload("ratings-foo", "foo", "127.0.18.13", "{app: ratings}"),
+            ServiceOnPorts("reviews", "foo", "127.0.18.1", "reviews", 9080),
+            WorkloadEntry("reviews-foo", "127.0.18.11", "{app: reviews}", "foo"),
+            ServiceOnPorts("reviews", "bar", "127.0.18.2", "reviews", 9080),
+            WorkloadEntry("reviews-bar", "127.0.18.12", "{app: reviews}", "bar"),
+            ServiceOnPorts("ratings", "foo", "127.0.18.3", "ratings", 9080),
+            WorkloadEntry("ratings-foo", "127.0.18.13", "{app: ratings}", "foo"),
             VirtualService("reviews", "foo", """
                 hosts: [reviews]
                 tcp: [{route: [{destination: {host: ratings}}]}]
@@ -447,8 +447,8 @@ public class RoutingAcceptanceTests
 
     private static string[] FailureWorld(params string[] more) =>
     [
-        Service("svc", "default", "127.0.19.1", "svc", 9000),
-        Workload("svc-v1", "default", "127.0.19.11", "{app: svc, version: v1}"),
+        ServiceOnPorts("svc", "default", "127.0.19.1", "svc", 9000),
+        WorkloadEntry("svc-v1", "127.0.19.11", "{app: svc, version: v1}"),
         DestinationRule("svc", "default", """
             host: svc
             subsets:
@@ -489,8 +489,8 @@ public class RoutingAcceptanceTests
     public void Subset_without_any_destination_rule_is_no_route()
     {
         var decision = DecideSvc(Compile(
-            Service("svc", "default", "127.0.19.1", "svc", 9000),
-            Workload("svc-v1", "default", "127.0.19.11", "{app: svc, version: v1}"),
+            ServiceOnPorts("svc", "default", "127.0.19.1", "svc", 9000),
+            WorkloadEntry("svc-v1", "127.0.19.11", "{app: svc, version: v1}"),
             VirtualService("to-v1", "default", """
                 hosts: [svc]
                 tcp: [{route: [{destination: {host: svc, subset: v1}}]}]
@@ -515,7 +515,7 @@ public class RoutingAcceptanceTests
     public void Declared_subset_with_endpoints_routes_to_them_only()
     {
         var decision = DecideSvc(Compile(FailureWorld(
-            Workload("svc-v2", "default", "127.0.19.12", "{app: svc, version: v2}"),
+            WorkloadEntry("svc-v2", "127.0.19.12", "{app: svc, version: v2}"),
             VirtualService("to-v1", "default", """
                 hosts: [svc]
                 tcp: [{route: [{destination: {host: svc, subset: v1}}]}]
@@ -528,7 +528,7 @@ public class RoutingAcceptanceTests
     [Fact]
     public void Service_without_endpoints_is_no_healthy_upstream()
     {
-        var decision = DecideSvc(Compile(Service("svc", "default", "127.0.19.1", "svc", 9000)));
+        var decision = DecideSvc(Compile(ServiceOnPorts("svc", "default", "127.0.19.1", "svc", 9000)));
         Assert.Equal(DecisionResult.NoHealthyUpstream, decision.Result);
         Assert.Null(decision.Target!.VirtualService);
     }
@@ -549,9 +549,9 @@ public class RoutingAcceptanceTests
 
     private static string[] GatewayWorld(string vsSpec) =>
     [
-        Service("a", "default", "127.0.21.2", "a", 9000),
-        Workload("a-1", "default", "127.0.21.12", "{app: a}"),
-        Workload("client-x", "default", "127.0.21.101", "{app: x}"),
+        ServiceOnPorts("a", "default", "127.0.21.2", "a", 9000),
+        WorkloadEntry("a-1", "127.0.21.12", "{app: a}"),
+        WorkloadEntry("client-x", "127.0.21.101", "{app: x}"),
         Gateway("gw", "istio-system", """
             selector: {istio: ingressgateway}
             servers:
@@ -621,8 +621,8 @@ public class RoutingAcceptanceTests
                 gateways: [gw]
                 tcp: [{route: [{destination: {host: a.default.svc.cluster.local}}]}]
                 """),
-            Service("svc", "default", "127.0.21.1", "svc", 9000),
-            Workload("svc-1", "default", "127.0.21.11", "{app: svc}"),
+            ServiceOnPorts("svc", "default", "127.0.21.1", "svc", 9000),
+            WorkloadEntry("svc-1", "127.0.21.11", "{app: svc}"),
         ]);
         var mesh = snapshot.Decide(At("127.0.21.1", 9000), Ip("127.0.21.101"), Ip("127.0.21.1"));
         Assert.Equal(DecisionResult.Route, mesh.Result);
@@ -636,10 +636,10 @@ public class RoutingAcceptanceTests
     public void Server_host_with_a_namespace_admits_only_virtual_services_of_that_namespace()
     {
         var snapshot = CompileOn(IngressNode,
-            Service("a", "team", "127.0.21.2", "a", 9000),
-            Workload("a-1", "team", "127.0.21.12", "{app: a}"),
-            Service("b", "default", "127.0.21.3", "b", 9000),
-            Workload("b-1", "default", "127.0.21.13", "{app: b}"),
+            ServiceOnPorts("a", "team", "127.0.21.2", "a", 9000),
+            WorkloadEntry("a-1", "127.0.21.12", "{app: a}", "team"),
+            ServiceOnPorts("b", "default", "127.0.21.3", "b", 9000),
+            WorkloadEntry("b-1", "127.0.21.13", "{app: b}"),
             Gateway("gw", "istio-system", """
                 selector: {istio: ingressgateway}
                 servers:
@@ -695,10 +695,10 @@ public class RoutingAcceptanceTests
                 gateways: [nothing-here]
                 tcp: [{route: [{destination: {host: a.default.svc.cluster.local}}]}]
                 """),
-            Service("svc", "default", "127.0.21.1", "svc", 9000),
-            Workload("svc-1", "default", "127.0.21.11", "{app: svc}"),
-            Service("b", "default", "127.0.21.3", "b", 9000),
-            Workload("b-1", "default", "127.0.21.13", "{app: b}"),
+            ServiceOnPorts("svc", "default", "127.0.21.1", "svc", 9000),
+            WorkloadEntry("svc-1", "127.0.21.11", "{app: svc}"),
+            ServiceOnPorts("b", "default", "127.0.21.3", "b", 9000),
+            WorkloadEntry("b-1", "127.0.21.13", "{app: b}"),
             VirtualService("both", "default", """
                 hosts: [svc]
                 gateways: [mesh, istio-system/gw]
@@ -727,10 +727,10 @@ public class RoutingAcceptanceTests
     public void Destination_port_is_the_given_one_else_the_only_one_else_the_listener_port(int dialled)
     {
         var snapshot = Compile(TwoPortWorld(
-            Service("multi", "default", "127.0.15.4", "multi", 9000, 9001),
-            Workload("multi-1", "default", "127.0.15.14", "{app: multi}"),
-            Service("single", "default", "127.0.15.5", "single", 7000),
-            Workload("single-1", "default", "127.0.15.15", "{app: single}"),
+            ServiceOnPorts("multi", "default", "127.0.15.4", "multi", 9000, 9001),
+            WorkloadEntry("multi-1", "127.0.15.14", "{app: multi}"),
+            ServiceOnPorts("single", "default", "127.0.15.5", "single", 7000),
+            WorkloadEntry("single-1", "127.0.15.15", "{app: single}"),
             VirtualService("ports", "default", """
                 hosts: [svc]
                 tcp:
@@ -792,14 +792,14 @@ public class RoutingAcceptanceTests
 
     private static string[] VisibilityWorld(params string[] more) =>
     [
-        Service("svc", "default", "127.0.22.1", "svc", 9000),
-        Workload("svc-1", "default", "127.0.22.11", "{app: svc}"),
-        Service("a", "default", "127.0.22.2", "a", 9000),
-        Workload("a-1", "default", "127.0.22.12", "{app: a}"),
-        Service("b", "default", "127.0.22.3", "b", 9000),
-        Workload("b-1", "default", "127.0.22.13", "{app: b}"),
-        Workload("client-default", "default", "127.0.22.101", "{app: c}"),
-        Workload("client-team", "team", "127.0.22.102", "{app: c}"),
+        ServiceOnPorts("svc", "default", "127.0.22.1", "svc", 9000),
+        WorkloadEntry("svc-1", "127.0.22.11", "{app: svc}"),
+        ServiceOnPorts("a", "default", "127.0.22.2", "a", 9000),
+        WorkloadEntry("a-1", "127.0.22.12", "{app: a}"),
+        ServiceOnPorts("b", "default", "127.0.22.3", "b", 9000),
+        WorkloadEntry("b-1", "127.0.22.13", "{app: b}"),
+        WorkloadEntry("client-default", "127.0.22.101", "{app: c}"),
+        WorkloadEntry("client-team", "127.0.22.102", "{app: c}", "team"),
         .. more,
     ];
 

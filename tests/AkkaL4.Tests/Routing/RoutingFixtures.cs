@@ -5,13 +5,9 @@ using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.Routing;
 
-/// <summary>Small builders for routing tests: manifests as YAML text, decoded and validated, then compiled.</summary>
+/// <summary>Small builders for routing tests: manifests (written by <see cref="Manifests"/>) decoded and validated, then compiled.</summary>
 internal static class RoutingFixtures
 {
-    public const string Domain = "svc.cluster.local";
-
-    public static string Fqdn(string name, string ns = "default") => $"{name}.{ns}.{Domain}";
-
     public static string Cluster(int port, string? subset, string host) => $"outbound|{port}|{subset}|{host}";
 
     public static IpKey Ip(string text) => IpKey.Parse(text);
@@ -21,7 +17,7 @@ internal static class RoutingFixtures
     /// <summary>Decodes and validates; fails the test on any error.</summary>
     public static IReadOnlyList<Resource> Resources(params string[] documents)
     {
-        var report = ConfigCheck.Check(string.Join("\n---\n", documents));
+        var report = ConfigCheck.Check(Join(documents));
         Assert.True(report.Ok, "manifests rejected: " + string.Join("; ", report.Errors));
         return report.Resources;
     }
@@ -38,63 +34,6 @@ internal static class RoutingFixtures
         Assert.True(report.Ok, "seed manifests rejected: " + string.Join("; ", report.Errors));
         return report.Resources;
     }
-
-    /// <summary>A Kubernetes Service on <paramref name="ip"/> selecting <c>app: {selectorApp}</c>; each port targets itself.</summary>
-    public static string Service(string name, string ns, string ip, string selectorApp, params int[] ports) => $$"""
-        apiVersion: v1
-        kind: Service
-        metadata: {name: {{name}}, namespace: {{ns}}}
-        spec:
-          clusterIP: {{ip}}
-          selector: {app: {{selectorApp}}}
-          ports:
-        {{string.Join("\n", ports.Select(p => $"  - {{name: tcp-{p}, port: {p}}}"))}}
-        """;
-
-    /// <summary>A WorkloadEntry (a pod or a client); <paramref name="labels"/> is a YAML flow map, e.g. <c>{app: x, version: v1}</c>.</summary>
-    public static string Workload(string name, string ns, string ip, string labels) => $$"""
-        apiVersion: networking.istio.io/v1
-        kind: WorkloadEntry
-        metadata: {name: {{name}}, namespace: {{ns}}}
-        spec:
-          address: {{ip}}
-          labels: {{labels}}
-        """;
-
-    /// <summary>A VirtualService; <paramref name="spec"/> is the body of <c>spec:</c>, written at column 0.</summary>
-    public static string VirtualService(string name, string ns, string spec, string? creationTimestamp = null) => $"""
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata:
-          name: {name}
-          namespace: {ns}
-        {(creationTimestamp is null ? "" : $"  creationTimestamp: \"{creationTimestamp}\"")}
-        spec:
-        {Indent(spec)}
-        """;
-
-    public static string DestinationRule(string name, string ns, string spec, string? creationTimestamp = null) => $"""
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata:
-          name: {name}
-          namespace: {ns}
-        {(creationTimestamp is null ? "" : $"  creationTimestamp: \"{creationTimestamp}\"")}
-        spec:
-        {Indent(spec)}
-        """;
-
-    public static string Gateway(string name, string ns, string spec) => $"""
-        apiVersion: networking.istio.io/v1
-        kind: Gateway
-        metadata:
-          name: {name}
-          namespace: {ns}
-        spec:
-        {Indent(spec)}
-        """;
-
-    private static string Indent(string text) => string.Join("\n", text.Split('\n').Select(l => "  " + l));
 
     /// <summary>The single destination of a routed decision.</summary>
     public static WeightedDestination Only(Decision decision)

@@ -40,7 +40,7 @@ public sealed class ProxyProtocolTrustWorld : IAsyncLifetime
         Router.Node.System.EventStream.Subscribe(tap, typeof(Akka.Event.Warning));
         await Router.ApplyAsync(1, [
             Service("pool", "127.150.0.21", 9000, 9000, "pool"),
-            Workload("pod-a", "127.150.0.11", "{app: pool}"),
+            WorkloadEntry("pod-a", "127.150.0.11", "{app: pool}"),
             .. GatewayRoute("edge", "pp-trust", "127.150.0.1", 18000, "pool", 9000)]);
     }
 

@@ -15,7 +15,7 @@ public sealed class SourceConnectionCapTests
     {
         await using var upstream = new EchoServer(At("127.150.5.11", 9000), "up:");
         await using var router = TestRouter.Start("per-source", settings: "akkal4.data-plane.max-connections-per-source = 2");
-        await router.ApplyAsync(1, Service("capped", "127.150.5.1", 9000, 9000, "capped"), Workload("capped-1", "127.150.5.11", "{app: capped}"));
+        await router.ApplyAsync(1, Service("capped", "127.150.5.1", 9000, 9000, "capped"), WorkloadEntry("capped-1", "127.150.5.11", "{app: capped}"));
         var vip = At("127.150.5.1", 9000);
         var before = router.Metrics["envoy_listener_downstream_cx_overflow"];
 

@@ -177,8 +177,8 @@ public class UpstreamPickersTests
     {
         var pickers = new UpstreamPickers(new UpstreamHealth());
         var snapshot = Compile(
-            Service("web", "default", "10.1.0.1", "web", 80),
-            Workload("web-1", "default", "10.2.0.1", "{app: web}"));
+            ServiceOnPorts("web", "default", "10.1.0.1", "web", 80),
+            WorkloadEntry("web-1", "10.2.0.1", "{app: web}"));
         var target = snapshot.Decide(At("10.1.0.1", 80), Ip("10.9.0.1"), Ip("10.1.0.1")).Target!;
         var cluster = Assert.Single(target.Destinations).Cluster;
         Assert.Equal(cluster, Assert.IsType<PickUpstream>(pickers.Pick(target, 7, NoneTried)).Cluster);

@@ -61,12 +61,21 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
     [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_buffers")]
     private static extern ref ArraySegment<byte>[] BuffersOf(ByteString bytes);
 
-    /// <summary>A SocketAsyncEventArgs that calls back without an event handler and its closure.</summary>
+    /// <summary>
+    /// A SocketAsyncEventArgs that calls back without an event handler and its closure. Once its stage has stopped, the
+    /// operation the socket's close aborted is dropped here: calling back would be a message to the relay host (a
+    /// thread-pool hop and an async input) for a stage that is gone, once per socket with a read pending at its close.
+    /// </summary>
     private sealed class Args<T>(Func<SocketAsyncEventArgs, T> result) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
     {
         public Action<T>? Callback;
+        public volatile bool Stopped;
 
-        protected override void OnCompleted(SocketAsyncEventArgs e) => Callback!(result(e));
+        protected override void OnCompleted(SocketAsyncEventArgs e)
+        {
+            if (Stopped) Dispose();
+            else Callback!(result(e));
+        }
     }
 
     private static readonly Func<SocketAsyncEventArgs, SocketError> ErrorOf = e => e.SocketError;
@@ -165,15 +174,28 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             if (!_socket.ReceiveAsync(_waitArgs)) OnWaitCompleted(_waitArgs.SocketError);
         }
 
+        /// <summary>
+        /// Where a read with nothing announced lands (end of stream, an error, or bytes that arrived just now, then copied):
+        /// an array per such read was ~0.5 KB per connection for the two ends of stream alone.
+        /// </summary>
+        [ThreadStatic] private static byte[]? _scratch;
+
         private void Read(int available)
         {
-            // Exactly what is there (a small buffer to read the 0 of end of stream); the ByteString wraps the arrays.
-            var size = Math.Clamp(available, 256, MaxRead);
+            // Exactly what is there; the ByteString wraps the arrays.
+            var size = Math.Min(available, MaxRead);
             ArraySegment<byte>[]? arrays = null;
             byte[]? buffer = null;
+            var scratch = false;
             int read;
             SocketError error;
-            if (size <= MaxArray)
+            if (size == 0)
+            {
+                buffer = _scratch ??= new byte[256];
+                scratch = true;
+                read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out error);
+            }
+            else if (size <= MaxArray)
             {
                 buffer = GC.AllocateUninitializedArray<byte>(size);
                 read = _socket.Receive(buffer, 0, size, SocketFlags.None, out error);
@@ -192,7 +214,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                     FinishIfDone();
                     return;
                 case SocketError.Success:
-                    Push(_stage._out, buffer is not null ? ByteString.FromBytes(buffer, 0, read) : Wrap(arrays!, read));
+                    Push(_stage._out, scratch ? ByteString.CopyFrom(buffer!, 0, read) : buffer is not null ? ByteString.FromBytes(buffer, 0, read) : Wrap(arrays!, read));
                     return;
                 case SocketError.WouldBlock:
                     Wait();
@@ -361,8 +383,10 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             {
                 // Already broken: closing is all that is left.
             }
+            // An operation still in flight completes (aborted) on its own, and its args then dispose themselves.
+            _waitArgs.Stopped = true;
+            if (_sendArgs is not null) _sendArgs.Stopped = true;
             _socket.Dispose();
-            // An operation still in flight completes (aborted) on its own; its callback then finds the stage gone.
             if (!_waiting) _waitArgs.Dispose();
             if (!_sending) _sendArgs?.Dispose();
         }
