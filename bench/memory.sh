@@ -107,17 +107,19 @@ while IFS= read -r variant; do
   if [[ -n ${MEMORY_GCDUMP:-} ]]; then
     hold=30; mkdir -p "$MEMORY_GCDUMP"; dump=$MEMORY_GCDUMP/${variant//[^A-Za-z0-9_.=-]/_}.gcdump
     (
-      for _ in $(seq 240); do
-        (( $(ss -Htn state established "( sport = :${VIP##*:} )" src "${VIP%:*}" | wc -l) >= N )) && break
-        sleep 0.5
-      done
-      dotnet dotnet-gcdump collect -p "$pid" -o "$dump" > /dev/null && dotnet dotnet-gcdump report "$dump" > "$dump.txt"
+      open() { ss -Htn state established "( sport = :${VIP##*:} )" src "${VIP%:*}" | wc -l; }
+      for _ in $(seq 240); do (( $(open) >= N )) && break; sleep 0.5; done
+      # A dump of fewer than N connections (some failed, or the load generator's hold ran out during the dump) is no figure.
+      (( $(open) >= N )) || { log "gcdump skipped: $(open) of $N connections open"; exit 1; }
+      dotnet dotnet-gcdump collect -p "$pid" -o "$dump" > /dev/null || exit 1
+      (( $(open) >= N )) || { log "gcdump discarded: connections closed during the dump (hold $hold s)"; rm -f "$dump"; exit 1; }
+      dotnet dotnet-gcdump report "$dump" > "$dump.txt"
     ) &
     dumper=$!
   fi
   out=$(taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" idle --target "$VIP" --connections "$N" \
         --sources 127.90.100.1-127.90.100.50 --hold "$hold" --pid "$pid" --label memory 2>&1)
-  [[ -n $dumper ]] && { wait "$dumper"; log "gcdump: $dump.txt"; }
+  if [[ -n $dumper ]]; then wait "$dumper" || die "gcdump ($variant) not taken with all $N connections open; see above"; log "gcdump: $dump.txt"; fi
   result=$(grep -m1 '^result ' <<< "$out")
   grep '^#' <<< "$out" | sed 's/^# /  /' >&2
   per=$(sed -n 's/.* bytes_per_conn=\([^ ]*\).*/\1/p' <<< "$result")

@@ -39,22 +39,28 @@ public sealed class ConnectionActor : UntypedActor
 
     private enum State { Reading, Dialling, Relaying }
 
-    /// <summary>What the reading state waits for next.</summary>
-    private enum Expect { ProxyHeader, ClientHello }
+    /// <summary>
+    /// What the reading state waits for next. <see cref="EndOfRead"/>: the preamble timed out on a mesh listener, which goes
+    /// on without an SNI once the read in flight has ended (a cancelled read can still have taken the client's bytes).
+    /// </summary>
+    private enum Expect { ProxyHeader, ClientHello, EndOfRead }
 
-    /// <summary>A read of the preamble ended: <paramref name="Count"/> bytes more in the buffer (0: the client closed), or a failure.</summary>
+    /// <summary>A read of the preamble ended: <paramref name="Count"/> bytes more in the buffer (0: the client closed), or a failure (cancelled too).</summary>
     private sealed record PreambleRead(int Count, Exception? Failure);
     private sealed record PreambleTimedOut;
     /// <summary>
     /// One connect attempt, and the message that says how it went (so a stale one is told apart by reference). The
     /// actor may stop while it is in flight (the client went away, the listener's node shuts down): a connection that
-    /// arrives after that is closed, not leaked. With TLS origination the handshake is part of the attempt.
+    /// arrives after that is closed, not leaked. With TLS origination the DestinationRule's files (see <see cref="TlsDial"/>)
+    /// and the handshake are part of the attempt.
     /// </summary>
-    private sealed class Attempt(IActorRef owner, UpstreamTls? tls, TlsFiles files, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
+    private sealed class Attempt(IActorRef owner, UpstreamTls? tls, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
     {
         public readonly long Started = System.Diagnostics.Stopwatch.GetTimestamp();
         private CancellationTokenSource? _handshake;
         private bool _stopped;
+        /// <summary>Set by <see cref="TlsDial"/> before it dials.</summary>
+        public TlsFiles Files;
 
         public TcpConnection? Upstream { get; private set; }
         public Exception? Failure { get; private set; }
@@ -74,7 +80,7 @@ public sealed class ConnectionActor : UntypedActor
                 if (_stopped) return;
                 _handshake = handshake;
             }
-            TlsOrigination.WrapAsync(connection, tls, files, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
+            TlsOrigination.WrapAsync(connection, tls, Files, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
             {
                 lock (this)
                 {
@@ -110,6 +116,29 @@ public sealed class ConnectionActor : UntypedActor
             upstream?.Close();
         }
     }
+    /// <summary>
+    /// A TLS-originating attempt's start, on the thread pool: the DestinationRule's files read (or found cached: a stat of
+    /// each, a parse after a rotation), then the dial. Not on the actor's thread, which serves other connections. An
+    /// unreadable file fails the attempt with <see cref="UpstreamTlsConfigurationException"/> before anything is dialled.
+    /// </summary>
+    private sealed class TlsDial(Attempt attempt, UpstreamTls tls, ILoggingAdapter log, ITcpTransport transport, EndPoint remote, ConnectOptions options)
+        : IThreadPoolWorkItem
+    {
+        public void Execute()
+        {
+            try
+            {
+                attempt.Files = TlsOrigination.Load(tls, log);
+            }
+            catch (UpstreamTlsConfigurationException e)
+            {
+                attempt.Fail(e);
+                return;
+            }
+            transport.Connect(remote, options, attempt);
+        }
+    }
+
     private sealed record DirectionEnded(bool Upstream, Exception? Failure);
     private sealed record DurationElapsed;
 
@@ -190,9 +219,6 @@ public sealed class ConnectionActor : UntypedActor
         {
             case (State.Reading, PreambleRead read): OnPreambleRead(read); break;
             case (State.Reading, PreambleTimedOut): OnPreambleTimedOut(); break;
-            // A read that completed as the preamble timed out: its bytes still go upstream first.
-            case (State.Dialling, PreambleRead { Count: > 0 } late): _preambleLength += late.Count; break;
-            case (State.Dialling, PreambleRead): break;
             // The router's answer to a PickUpstream: picked (and reserved) here, so a stopped connection reserves nothing.
             case (State.Dialling, ClusterPicker picker): Picked(picker.Pick(LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried)); break;
             case (State.Dialling, Attempt done) when ReferenceEquals(done, _attempt):
@@ -273,24 +299,35 @@ public sealed class ConnectionActor : UntypedActor
             Array.Resize(ref _preamble, Math.Max(_preambleLength + 1, Math.Min(Math.Max(2 * _preambleLength, FirstRead), limit)));
         var into = _preamble.AsMemory(_preambleLength, Math.Max(1, Math.Min(limit, _preamble.Length) - _preambleLength));
         _reading = new CancellationTokenSource();
-        _ = ReceiveAsync(Self, _accepted, into, _reading);
+        _ = ReceiveAsync(Self, _accepted, into, _reading.Token);
     }
 
-    /// <summary>One read into the preamble's buffer, told to the actor; nothing is told once the read was cancelled.</summary>
-    private static async Task ReceiveAsync(IActorRef self, TcpConnection accepted, Memory<byte> into, CancellationTokenSource cancel)
+    /// <summary>
+    /// One read into the preamble's buffer, told to the actor however it ends, cancelled too: until then it may still take
+    /// bytes off the client's socket, so nothing else may read it (<see cref="Expect.EndOfRead"/>).
+    /// </summary>
+    private static async Task ReceiveAsync(IActorRef self, TcpConnection accepted, Memory<byte> into, CancellationToken cancel)
     {
         try
         {
-            self.Tell(new PreambleRead(await accepted.ReceiveAsync(into, cancel.Token).ConfigureAwait(false), null));
+            self.Tell(new PreambleRead(await accepted.ReceiveAsync(into, cancel).ConfigureAwait(false), null));
         }
         catch (Exception e)
         {
-            if (!cancel.IsCancellationRequested) self.Tell(new PreambleRead(0, e));
+            self.Tell(new PreambleRead(0, e));
         }
     }
 
     private void OnPreambleRead(PreambleRead read)
     {
+        _reading = null;
+        if (_expect == Expect.EndOfRead)
+        {
+            // Timed out: what the read took still goes upstream first; how it ended (cancelled, closed, failed) the relay tells.
+            _preambleLength += read.Count;
+            PreambleDone();
+            return;
+        }
         var what = _expect == Expect.ProxyHeader ? "a complete PROXY header" : "a complete ClientHello";
         var flag = _expect == Expect.ProxyHeader ? ResponseFlags.ProxyProtocolError : ResponseFlags.MalformedClientHello;
         if (read.Failure is { } failure)
@@ -384,15 +421,17 @@ public sealed class ConnectionActor : UntypedActor
             Refuse(ResponseFlags.PreambleTimeout, waited, null);
             return;
         }
-        // As Istio's sidecars continue after their listener filters time out: a mesh listener may route without an SNI.
+        // As Istio's sidecars continue after their listener filters time out: a mesh listener may route without an SNI,
+        // once the read in flight has ended (OnPreambleRead).
         _noSni = (ResponseFlags.PreambleTimeout, waited);
-        PreambleDone();
+        if (_reading is null) PreambleDone();
+        else _expect = Expect.EndOfRead;
     }
 
+    /// <summary>Reading is over, and no read is in flight: the socket is the relay's alone from here.</summary>
     private void PreambleDone()
     {
         _preambleTimer?.Cancel();
-        _reading = null;
         _state = State.Dialling;
         Decide();
     }
@@ -443,27 +482,16 @@ public sealed class ConnectionActor : UntypedActor
     private void Connect(UpstreamAssigned assigned)
     {
         var policy = assigned.Cluster.Policy;
-        TlsFiles files = default;
-        try
-        {
-            if (policy.Tls is { } tls) files = TlsOrigination.Load(tls, Context.System.Log);
-        }
-        catch (UpstreamTlsConfigurationException e)
-        {
-            // This node cannot use the rule: refused before any upstream is dialled, and no endpoint is blamed (Envoy
-            // rejects such a cluster: NC).
-            assigned.Load.Closed();
-            Refuse(ResponseFlags.NoClusterFound, e.Message, assigned.Cluster.Name);
-            return;
-        }
         _upstream = assigned;
         _attempts++;
         var endpoint = assigned.Endpoint;
         EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
         // With DestinationRule tls SIMPLE or MUTUAL a failed handshake is a failed connect. A PROXY header for a TLS
         // upstream goes in the clear before the ClientHello, as the spec says.
-        var attempt = _attempt = new Attempt(Self, policy.Tls, files, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
-        _transport.Connect(remote, new ConnectOptions(policy.ConnectTimeout, policy.Keepalive), attempt);
+        var attempt = _attempt = new Attempt(Self, policy.Tls, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
+        var options = new ConnectOptions(policy.ConnectTimeout, policy.Keepalive);
+        if (policy.Tls is { } tls) ThreadPool.UnsafeQueueUserWorkItem(new TlsDial(attempt, tls, Context.System.Log, _transport, remote, options), preferLocal: false);
+        else _transport.Connect(remote, options, attempt);
     }
 
     private void OnConnected(TcpConnection upstream)
@@ -510,6 +538,16 @@ public sealed class ConnectionActor : UntypedActor
     private void OnConnectFailed(Exception cause)
     {
         var assigned = _upstream!;
+        if (cause is UpstreamTlsConfigurationException unusable)
+        {
+            // This node cannot use the rule: refused, nothing was dialled, and no endpoint is blamed (Envoy rejects such a
+            // cluster: NC).
+            assigned.Load.Closed();
+            _upstream = null;
+            _attempt = null;
+            Refuse(ResponseFlags.NoClusterFound, unusable.Message, assigned.Cluster.Name);
+            return;
+        }
         // Out of descriptors, or an unreadable client certificate, is this node's failure, not the endpoint's.
         if (!LocalFailure.Is(cause)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, false, cause is TimeoutException ? "connect timed out" : cause.GetBaseException().Message));
         assigned.Load.Closed();

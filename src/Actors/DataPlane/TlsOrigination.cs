@@ -22,7 +22,18 @@ namespace AkkaL4.Actors.DataPlane;
 /// </summary>
 internal static class TlsOrigination
 {
-    private static readonly ConcurrentDictionary<(string Path, string? Key, DateTime Modified), object> Files = new();
+    /// <summary>
+    /// Parsed files, by what they were parsed from: the path(s) and each one's modification time, so replacing either the
+    /// certificate or the key is seen. A Lazy, so a burst of connections after a rotation parses once. A newer entry evicts
+    /// the older ones of the same path(s); their certificates are left to the GC, not disposed, since a handshake in flight
+    /// may still present or check against them (rotations are rare: a few objects wait for finalisation).
+    /// </summary>
+    private static readonly ConcurrentDictionary<FileKey, Lazy<object>> Files = new();
+
+    private readonly record struct FileKey(string Path, DateTime Modified, string? Key, DateTime KeyModified)
+    {
+        public bool SameFiles(FileKey other) => Path == other.Path && Key == other.Key;
+    }
     /// <summary>
     /// Unreadable files already logged, by the rule(s) and the fields that name them, with the error logged: once per rule and
     /// files, not once per connection (rules sharing a CA file each log their own break); logged again when the error changes
@@ -41,11 +52,14 @@ internal static class TlsOrigination
         if (tls.Mode == "MUTUAL")
         {
             var fields = $"tls.clientCertificate {tls.ClientCertificate} / tls.privateKey {tls.PrivateKey}";
-            client = Read(tls, fields, log, () => ClientCertificate(tls.ClientCertificate!, tls.PrivateKey!));
+            client = Read(tls, fields, log, () => ClientCertificate(tls, fields, log));
         }
-        var authorities = tls.CaCertificates is { } ca && !tls.InsecureSkipVerify
-            ? Read(tls, $"tls.caCertificates {ca}", log, () => Authorities(ca))
-            : null;
+        X509Certificate2Collection? authorities = null;
+        if (tls.CaCertificates is { } ca && !tls.InsecureSkipVerify)
+        {
+            var fields = $"tls.caCertificates {ca}";
+            authorities = Read(tls, fields, log, () => Authorities(tls, fields, log));
+        }
         return new TlsFiles(client, authorities);
     }
 
@@ -177,21 +191,59 @@ internal static class TlsOrigination
         return dot > 0 && string.Equals(wanted[dot..], name[1..], StringComparison.OrdinalIgnoreCase);
     }
 
-    private static X509Certificate2Collection Authorities(string path) =>
-        (X509Certificate2Collection)Files.GetOrAdd((path, null, File.GetLastWriteTimeUtc(path)), _ =>
+    private static X509Certificate2Collection Authorities(UpstreamTls tls, string fields, ILoggingAdapter log)
+    {
+        var path = tls.CaCertificates!;
+        return (X509Certificate2Collection)Cached(new FileKey(path, File.GetLastWriteTimeUtc(path), null, default), tls, fields, log, () =>
         {
             var collection = new X509Certificate2Collection();
             collection.ImportFromPemFile(path);
             return collection;
         });
+    }
 
-    private static X509Certificate2 ClientCertificate(string certificate, string key) =>
-        (X509Certificate2)Files.GetOrAdd((certificate, key, File.GetLastWriteTimeUtc(certificate)), _ =>
+    private static X509Certificate2 ClientCertificate(UpstreamTls tls, string fields, ILoggingAdapter log)
+    {
+        var (certificate, key) = (tls.ClientCertificate!, tls.PrivateKey!);
+        return (X509Certificate2)Cached(new FileKey(certificate, File.GetLastWriteTimeUtc(certificate), key, File.GetLastWriteTimeUtc(key)), tls, fields, log, () =>
         {
             // Exported and loaded again: SslStream on some platforms wants a key it can persist, not an ephemeral PEM one.
             using var pem = X509Certificate2.CreateFromPemFile(certificate, key);
             return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
         });
+    }
+
+    /// <summary>
+    /// The files parsed once for <paramref name="key"/>, by whichever caller came first (the others wait for it), with a line
+    /// in the log saying they were read. A failed parse is not kept: the files may be mended without their times changing
+    /// (their permissions, say).
+    /// </summary>
+    private static object Cached(FileKey key, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
+    {
+        if (!Files.TryGetValue(key, out var entry))
+        {
+            var added = new Lazy<object>(() =>
+            {
+                var parsed = parse();
+                log.Info("{0} {1}: read (modified {2:u}{3})", tls.Rules, fields, key.Modified,
+                    key.Key is null ? "" : $", key modified {key.KeyModified:u}");
+                return parsed;
+            });
+            entry = Files.GetOrAdd(key, added);
+            if (ReferenceEquals(entry, added))
+                foreach (var older in Files.Keys)
+                    if (older != key && older.SameFiles(key)) Files.TryRemove(older, out _);
+        }
+        try
+        {
+            return entry.Value;
+        }
+        catch
+        {
+            Files.TryRemove(KeyValuePair.Create(key, entry));
+            throw;
+        }
+    }
 
     /// <summary>A connection of the stock transport as a stream: writes are offered to its flow, reads pulled from it.</summary>
     private sealed class FlowStream : Stream

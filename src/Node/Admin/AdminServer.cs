@@ -49,12 +49,15 @@ public sealed class AdminServer : IAsyncDisposable
     public IPEndPoint Address { get; }
     /// <summary>http://IP:PORT, or https:// with a certificate.</summary>
     public string Url { get; }
+    /// <summary>The refusals' log (tests end its interval).</summary>
+    internal RefusalLog Refusals { get; }
 
-    private AdminServer(WebApplication app, IPEndPoint address, bool https)
+    private AdminServer(WebApplication app, IPEndPoint address, bool https, RefusalLog refusals)
     {
         _app = app;
         Address = address;
         Url = $"{(https ? "https" : "http")}://{address}";
+        Refusals = refusals;
     }
 
     /// <param name="certificate">With its private key: the API serves HTTPS only (null: plain HTTP).</param>
@@ -86,10 +89,26 @@ public sealed class AdminServer : IAsyncDisposable
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
             k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
             k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            k.AddServerHeader = false;
         });
         var app = builder.Build();
         var log = node.System.Log;
         var port = address.Port; // the bound one once started (port 0 = any)
+        var refusals = new RefusalLog(log, TimeProvider.System);
+        app.Lifetime.ApplicationStopped.Register(refusals.Dispose);
+
+        // On every answer, set before anything is written: no framing, no sniffing, no referrer, nothing cached
+        // (status and configuration are for whoever asked), and the page's own script and style only.
+        app.Use((context, next) =>
+        {
+            var headers = context.Response.Headers;
+            headers.ContentSecurityPolicy = StatusPage.ContentSecurityPolicy;
+            headers.XFrameOptions = "DENY";
+            headers.XContentTypeOptions = "nosniff";
+            headers["Referrer-Policy"] = "no-referrer";
+            headers.CacheControl = "no-store";
+            return next(context);
+        });
 
         if (IPAddress.IsLoopback(address.Address))
         {
@@ -105,8 +124,8 @@ public sealed class AdminServer : IAsyncDisposable
                     await next(context);
                     return;
                 }
-                log.Warning("admin API: refused {0} {1} from {2}: Host header '{3}' is not this loopback API's address",
-                    context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress, Diagnostic.Quote(host.Value ?? ""));
+                refusals.Refused(context.Connection.RemoteIpAddress, $"{context.Request.Method} {context.Request.Path}",
+                    $"Host header '{Diagnostic.Quote(host.Value ?? "")}' is not this loopback API's address");
                 context.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
                 await context.Response.WriteAsJsonAsync(new { error = $"Host must be {address.Address}:{port} or localhost:{port}" }, Json);
             });
@@ -114,33 +133,61 @@ public sealed class AdminServer : IAsyncDisposable
 
         if (!string.IsNullOrEmpty(token))
         {
+            var attempts = new FailedAttempts(TimeProvider.System);
+            var session = new SessionCookie(token, TimeProvider.System);
             app.Use(async (context, next) =>
             {
-                var authorization = context.Request.Headers.Authorization.ToString();
-                var reading = HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method);
-                if (context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/readyz")
-                    || HasToken(authorization, token)
-                    // A browser cannot send a bearer token: the status page's cookie, for reads only (writes still need the header).
-                    || (reading && context.Request.Cookies.TryGetValue(TokenCookie, out var cookie) && HasToken("Bearer " + cookie, token)))
+                var request = context.Request;
+                var client = context.Connection.RemoteIpAddress ?? IPAddress.None;
+                var authorization = request.Headers.Authorization.ToString();
+                var reading = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
+                var login = request.Path == "/login" && HttpMethods.IsPost(request.Method);
+                if (request.Path.StartsWithSegments("/healthz") || request.Path.StartsWithSegments("/readyz") || request.Path == "/logout")
                 {
                     await next(context);
                     return;
                 }
-                if (context.Request.Path == "/login" && HttpMethods.IsPost(context.Request.Method))
+                // A token to check from a client that has used up its attempts: refused unchecked (else it guesses on).
+                if ((authorization.Length > 0 || login) && attempts.Wait(client) is { } wait)
                 {
-                    await Login(context, token, certificate is not null, log);
+                    var seconds = (int)Math.Ceiling(wait.TotalSeconds);
+                    refusals.Refused(client, $"{request.Method} {request.Path}", "too many failed token attempts (429)");
+                    context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                    context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    var message = $"too many failed token attempts from this address; try again in {seconds}s";
+                    if (login) await WriteLogin(context, message);
+                    else await context.Response.WriteAsJsonAsync(new { error = message }, Json);
                     return;
                 }
-                if (context.Request.Path == "/" && reading)
+                if (HasToken(authorization, token))
                 {
-                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                    context.Response.ContentType = "text/html; charset=utf-8";
-                    await context.Response.WriteAsync(StatusPage.Login);
+                    await next(context);
                     return;
                 }
-                // Never the token (or what was sent in its place): only which way the request failed.
-                log.Warning("admin API: refused {0} {1} from {2}: {3}", context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress,
-                    authorization.Length == 0 ? "no Authorization header" : authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? "wrong bearer token" : "not a bearer token");
+                // A browser cannot send a bearer token: the status page's cookie, for reads only (writes still need the header).
+                var cookie = request.Cookies.TryGetValue(SessionCookie.Name, out var value) ? session.Check(value) : (SessionCookie.Verdict?)null;
+                if (reading && authorization.Length == 0 && cookie == SessionCookie.Verdict.Valid)
+                {
+                    await next(context);
+                    return;
+                }
+                if (login)
+                {
+                    await Login(context, token, session, certificate is not null, attempts, refusals);
+                    return;
+                }
+                // Which way it failed, never the token (or what was sent in its place). A cookie that is not valid is
+                // no guess at the token (it is a MAC, not the token): refused, but no attempt used.
+                var reason = authorization.Length > 0 ? (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? "wrong bearer token" : "not a bearer token")
+                    : cookie is { } verdict ? (verdict == SessionCookie.Verdict.Expired ? "status-page login expired" : "status-page cookie not valid (issued under another token?)")
+                    : "no Authorization header";
+                if (authorization.Length > 0) attempts.Failed(client);
+                refusals.Refused(client, $"{request.Method} {request.Path}", reason);
+                if (request.Path == "/" && reading)
+                {
+                    await WriteLogin(context, cookie == SessionCookie.Verdict.Expired ? "Your login has expired: give the token again." : "", StatusCodes.Status401Unauthorized);
+                    return;
+                }
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 context.Response.Headers.WWWAuthenticate = "Bearer";
                 await context.Response.WriteAsJsonAsync(new { error = "a bearer token is required (Authorization: Bearer <token>)" }, Json);
@@ -182,7 +229,12 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapGet("/v1/explain", (string? source, string? destination, string? sni) => Explain(node, source, destination, sni));
         var history = new RevisionHistory(node);
         app.Lifetime.ApplicationStopped.Register(history.Dispose);
-        app.MapGet("/", () => Page(node, history));
+        app.MapGet("/", () => Page(node, history, loggedIn: !string.IsNullOrEmpty(token)));
+        app.MapPost("/logout", (HttpContext context) =>
+        {
+            context.Response.Cookies.Delete(SessionCookie.Name, SessionCookieOptions(certificate is not null));
+            return Results.Redirect("/");
+        });
         app.MapGet("/v1/status", () => Status(node, history));
         app.MapGet("/healthz", () => Health(node));
         app.MapGet("/readyz", () => Ready(node));
@@ -195,7 +247,7 @@ public sealed class AdminServer : IAsyncDisposable
         // The address Kestrel bound (the port it chose when given port 0).
         var bound = new Uri(app.Urls.First());
         port = bound.Port;
-        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port), certificate is not null);
+        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port), certificate is not null, refusals);
     }
 
     /// <summary>
@@ -258,36 +310,43 @@ public sealed class AdminServer : IAsyncDisposable
                 .Select(m => (m, "/" + e.RoutePattern.RawText!.TrimStart('/'))))
             .ToList();
 
-    /// <summary>The cookie the status page's login sets: the token, for reads from a browser.</summary>
-    public const string TokenCookie = "akkal4-token";
-
     /// <summary>The largest login form read: a token field with room to spare.</summary>
     private const int MaxLoginBytes = 4096;
 
-    /// <summary>The status page's login form: the right token sets <see cref="TokenCookie"/> and goes to the page.</summary>
-    private static async Task Login(HttpContext context, string token, bool https, ILoggingAdapter log)
+    /// <summary>
+    /// The session cookie's attributes: HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it),
+    /// Secure over HTTPS, the whole API.
+    /// </summary>
+    private static CookieOptions SessionCookieOptions(bool https) =>
+        new() { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = https, Path = "/" };
+
+    private static async Task WriteLogin(HttpContext context, string message, int status = StatusCodes.Status429TooManyRequests)
     {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/html; charset=utf-8";
+        await context.Response.WriteAsync(StatusPage.Login(message));
+    }
+
+    /// <summary>The status page's login form: the right token sets a <see cref="SessionCookie"/> and goes to the page.</summary>
+    private static async Task Login(HttpContext context, string token, SessionCookie session, bool https, FailedAttempts attempts, RefusalLog refusals)
+    {
+        var client = context.Connection.RemoteIpAddress ?? IPAddress.None;
         // Anyone may post here, so the form is read only when it is small: a token, not megabytes held per connection.
         if (context.Request.ContentLength is not (>= 0 and <= MaxLoginBytes))
         {
-            log.Warning("admin API: refused POST /login from {0}: a form of {1} (at most {2} bytes, with Content-Length)",
-                context.Connection.RemoteIpAddress, context.Request.ContentLength is { } n ? $"{n} bytes" : "unstated length", MaxLoginBytes);
+            refusals.Refused(client, "POST /login", $"a form of {(context.Request.ContentLength is { } n ? $"{n} bytes" : "unstated length")} (at most {MaxLoginBytes} bytes, with Content-Length)");
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
             return;
         }
         var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync() : null;
-        var given = form?["token"].ToString() ?? "";
-        if (!HasToken("Bearer " + given, token))
+        if (!HasToken("Bearer " + (form?["token"].ToString() ?? ""), token))
         {
-            // As for a wrong bearer token: which way it failed, never what was sent.
-            log.Warning("admin API: refused POST /login from {0}: wrong token", context.Connection.RemoteIpAddress);
-            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-            context.Response.ContentType = "text/html; charset=utf-8";
-            await context.Response.WriteAsync(StatusPage.Login);
+            attempts.Failed(client);
+            refusals.Refused(client, "POST /login", "wrong token (login form)");
+            await WriteLogin(context, "That is not this API's token.", StatusCodes.Status401Unauthorized);
             return;
         }
-        // HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it.
-        context.Response.Cookies.Append(TokenCookie, given, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = https, Path = "/" });
+        context.Response.Cookies.Append(SessionCookie.Name, session.Issue(), new CookieOptions(SessionCookieOptions(https)) { MaxAge = SessionCookie.Lifetime });
         context.Response.Redirect("/");
     }
 
@@ -554,8 +613,8 @@ public sealed class AdminServer : IAsyncDisposable
 
     private static async Task<IResult> Status(RouterNode node, RevisionHistory history) => Results.Json(await StatusOf(node, history), Json);
 
-    private static async Task<IResult> Page(RouterNode node, RevisionHistory history) =>
-        Results.Content(StatusPage.Render(node.Options.Name, JsonSerializer.Serialize(await StatusOf(node, history), Json)), "text/html; charset=utf-8");
+    private static async Task<IResult> Page(RouterNode node, RevisionHistory history, bool loggedIn) =>
+        Results.Content(StatusPage.Render(node.Options.Name, JsonSerializer.Serialize(await StatusOf(node, history), Json), loggedIn), "text/html; charset=utf-8");
 
     private static async Task<IResult> Ready(RouterNode node)
     {

@@ -10,22 +10,47 @@ namespace AkkaL4.Node.Admin;
 internal static class StatusPage
 {
     /// <param name="statusJson">The <c>/v1/status</c> document as of now.</param>
-    public static string Render(string node, string statusJson) =>
+    /// <param name="loggedIn">The API has a token (and the browser gave it): the page offers to log out.</param>
+    public static string Render(string node, string statusJson, bool loggedIn) =>
         Html.Replace("{{node}}", WebUtility.HtmlEncode(node), StringComparison.Ordinal)
+            .Replace("{{logout}}", loggedIn ? Logout : "", StringComparison.Ordinal)
             // Inside <script type="application/json">: only "</" could end it early.
             .Replace("{{status}}", statusJson.Replace("</", "<\\/", StringComparison.Ordinal), StringComparison.Ordinal);
 
+    private const string Logout = """<form id="logout" method="post" action="/logout"><button>log out</button></form>""";
+
     /// <summary>Asked for instead of the page when the API wants a token and the browser has not given it.</summary>
-    public const string Login = """
+    /// <param name="message">Why the form is shown again (a wrong token, too many attempts, an expired login); "" at first.</param>
+    public static string Login(string message) => LoginHtml.Replace("{{message}}", WebUtility.HtmlEncode(message), StringComparison.Ordinal);
+
+    private const string LoginHtml = """
 <!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>AkkaL4 · token</title></head>
-<body style="font: 14px system-ui, sans-serif; margin: 2rem">
+<html lang="en"><head><meta charset="utf-8"><title>AkkaL4 · token</title>
+<style>
+  body { font: 14px system-ui, sans-serif; margin: 2rem; } .bad { color: #cf222e; }
+</style>
+</head>
+<body>
 <form method="post" action="/login">
   <p>This admin API wants its bearer token (--admin-token).</p>
+  <p class="bad" id="message">{{message}}</p>
   <label>token <input type="password" name="token" autofocus></label> <button>open the status page</button>
 </form>
 </body></html>
 """;
+
+    /// <summary>
+    /// The Content-Security-Policy of every answer: nothing from elsewhere, no inline code but the pages' own script and
+    /// style (by their SHA-256, so an injected one would not run), fetches and forms to this API only, never in a frame.
+    /// </summary>
+    public static readonly string ContentSecurityPolicy =
+        $"default-src 'none'; script-src {Hashes(Html, "script")}; style-src {Hashes(Html + LoginHtml, "style")}; "
+        + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+    /// <summary>'sha256-…' of each inline &lt;TAG&gt; element's text (the JSON data block has attributes, and is not run).</summary>
+    private static string Hashes(string html, string tag) => string.Join(' ',
+        System.Text.RegularExpressions.Regex.Matches(html, $"<{tag}>(.*?)</{tag}>", System.Text.RegularExpressions.RegexOptions.Singleline)
+            .Select(m => $"'sha256-{Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(m.Groups[1].Value)))}'"));
 
     private const string Html = """
 <!doctype html>
@@ -43,10 +68,11 @@ internal static class StatusPage
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
   .ok { color: #1a7f37; } .bad { color: #cf222e; } .muted { color: #656d76; }
   pre { background: #fff; border: 1px solid #d0d7de; padding: .6rem; max-height: 24rem; overflow: auto; }
-  form input { font: inherit; width: 12rem; } #stale { display: none; color: #cf222e; }
+  form input { font: inherit; width: 12rem; } #stale { display: none; color: #cf222e; } #logout { float: right; }
 </style>
 </head>
 <body>
+{{logout}}
 <h1>AkkaL4 node <span id="node">{{node}}</span></h1>
 <div id="summary" class="muted"></div>
 <div id="stale">status not updated: <span id="stale-reason"></span></div>

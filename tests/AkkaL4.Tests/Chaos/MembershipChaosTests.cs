@@ -14,6 +14,7 @@ namespace AkkaL4.Tests.Chaos;
 /// prints one figure line (<c>chaos NAME: acked=… lost=… recovery=…s connections ok=… failed=… …</c>).
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "Chaos")]
 public sealed class MembershipChaosTests(ITestOutputHelper output)
 {
     [Fact]
@@ -184,6 +185,8 @@ public sealed class MembershipChaosTests(ITestOutputHelper output)
 /// others; the journal is one real PostgreSQL.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "Chaos")]
+[Trait("Category", "Postgres")]
 public sealed class RollingRestartChaosTests(ITestOutputHelper output, Support.PostgresServer postgres) : IClassFixture<Support.PostgresServer>
 {
     [Fact]
@@ -253,6 +256,7 @@ public sealed class RollingRestartChaosTests(ITestOutputHelper output, Support.P
 
 /// <summary>Connection caps and running out of descriptors, on one real node.</summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "Chaos")]
 public sealed class LimitsChaosTests(ITestOutputHelper output)
 {
     private static readonly IPAddress Client = IPAddress.Parse("127.20.3.3");

@@ -16,6 +16,7 @@ namespace AkkaL4.Tests.Chaos;
 /// namespaces, which are deleted at the end. Needs root and iproute2 (.ci/run installs it).
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "Chaos")]
 public sealed class PartitionChaosTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Hub = "akkal4-p-hub";

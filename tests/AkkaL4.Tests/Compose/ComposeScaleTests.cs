@@ -33,6 +33,7 @@ public sealed class ComposeFact : FactAttribute
 /// is answered as the walkthrough says. Everything lives in 127.40.0.0/16 (the compose file's AKKAL4_HOST
 /// and the walkthrough's addresses moved from 127.0.x.y to 127.40.x.y).
 /// </summary>
+[Trait("Category", "Docker")]
 public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Project = "akkal4test";
@@ -73,6 +74,8 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
     {
         Assert.True((await RunAsync("docker", ["info"], TimeSpan.FromSeconds(30), check: false)).Exit == 0,
             "no Docker engine at DOCKER_HOST: eval \"$(deploy/dockerd.sh start)\"");
+        // The compose file has no default password: the helper writes a random one, as an operator runs it once.
+        await RunAsync(Repo.Path("deploy", "compose-env.sh"), [EnvFile], TimeSpan.FromSeconds(30));
         await RunAsync("docker-compose", [.. ComposeArgs, "down", "-v", "--remove-orphans"], TimeSpan.FromMinutes(3), check: false);
 
         var clock = Stopwatch.StartNew();
@@ -147,8 +150,11 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
                          + $"during scale-down 5 → 1: {duringScaleDown.Failed} of {duringScaleDown.Sent}");
     }
 
+    /// <summary>The test's own env file (deploy/compose-env.sh writes it), not the checkout's .env.</summary>
+    private static readonly string EnvFile = Path.Combine(Path.GetTempPath(), $"{Project}-compose.env");
+
     private static string[] ComposeArgs =>
-        ["-p", Project, "-f", Repo.Path("docker-compose.yml"), "-f", Repo.Path("deploy", "docker-compose.offline.yml")];
+        ["--env-file", EnvFile, "-p", Project, "-f", Repo.Path("docker-compose.yml"), "-f", Repo.Path("deploy", "docker-compose.offline.yml")];
 
     private static readonly Dictionary<string, string> ComposeEnvironment = new()
     {

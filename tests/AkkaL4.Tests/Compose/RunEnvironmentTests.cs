@@ -6,6 +6,7 @@ namespace AkkaL4.Tests.Compose;
 /// The AKKAL4_* variables the compose file configures nodes with reach `run`'s options (each case stops
 /// at a usage check or a rejected manifest, before the node binds anything).
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class RunEnvironmentTests
 {
     private static Task<CliRun> Run(params (string Key, string Value)[] environment) =>

@@ -10,6 +10,7 @@ namespace AkkaL4.Tests.Config;
 /// walkthrough's two mistakes, source conditions at gateways, unreachable rules, legacy gateway
 /// names and hosts that match no service.
 /// </summary>
+[Trait("Category", "Unit")]
 public class ConfigAnalyzerTests
 {
     private static readonly string WorldPath = Repo.Path("examples", "seed", "world.yaml");

@@ -12,6 +12,7 @@ namespace AkkaL4.Tests.Config;
 /// Whatever text arrives, decoding and checking report problems as located diagnostics and never
 /// throw: random text, and damaged copies of the example manifests.
 /// </summary>
+[Trait("Category", "Unit")]
 public partial class DecoderPropertyTests
 {
     private const string Source = "fuzz.yaml";

@@ -8,6 +8,7 @@ namespace AkkaL4.Tests.Config;
 /// (<c>Kind/ns/name</c>, or <c>document N</c>), the field path and a <c>source:line:column</c>
 /// location, and hostile input is refused with one clean error.
 /// </summary>
+[Trait("Category", "Unit")]
 public class ManifestDecoderTests
 {
     private const string Source = "t.yaml";

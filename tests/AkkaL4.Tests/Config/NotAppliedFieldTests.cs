@@ -3,6 +3,7 @@ using AkkaL4.Actors.Config;
 namespace AkkaL4.Tests.Config;
 
 /// <summary>Fields of Istio 1.30 that AkkaL4 decodes and validates but an L4 router does not apply are warned about, at their policy.</summary>
+[Trait("Category", "Unit")]
 public class NotAppliedFieldTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using AkkaL4.Tests.Support;
 namespace AkkaL4.Tests.Config;
 
 /// <summary>decode → <see cref="ManifestEncoder.ToYaml"/> → decode gives equal records: nothing is lost or retyped.</summary>
+[Trait("Category", "Unit")]
 public class RoundTripTests
 {
     private static readonly string[] ManifestExtensions = [".yaml", ".yml", ".json"];

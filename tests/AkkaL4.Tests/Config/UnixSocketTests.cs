@@ -8,6 +8,7 @@ namespace AkkaL4.Tests.Config;
 /// Unix domain sockets are valid Istio, but an L4 TCP router serves neither a unix bind nor a unix
 /// endpoint: it warns, and above all never widens a bind meant to stay local to every interface.
 /// </summary>
+[Trait("Category", "Unit")]
 public class UnixSocketTests
 {
     private const string Gateway = """

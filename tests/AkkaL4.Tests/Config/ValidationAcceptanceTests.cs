@@ -4,6 +4,7 @@ using AkkaL4.Messages.Model;
 namespace AkkaL4.Tests.Config;
 
 /// <summary>The public validation cases 1–11 of istio-l4-semantics.md, with their valid counterparts.</summary>
+[Trait("Category", "Unit")]
 public class ValidationAcceptanceTests
 {
     private static string Vs(string spec, string name = "vs") => $"""

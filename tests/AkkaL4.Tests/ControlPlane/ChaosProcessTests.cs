@@ -14,6 +14,7 @@ namespace AkkaL4.Tests.ControlPlane;
 /// routing goes on without a control plane, and after the split-brain resolver downs the dead node
 /// (the built-in settings) writes work again through another node.
 /// </summary>
+[Trait("Category", "Chaos")]
 public sealed class ChaosProcessTests : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);

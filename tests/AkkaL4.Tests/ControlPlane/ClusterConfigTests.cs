@@ -15,6 +15,7 @@ using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 namespace AkkaL4.Tests.ControlPlane;
 
 /// <summary>Router nodes in one cluster: writes through the singleton writer reach every node.</summary>
+[Trait("Category", "EndToEnd")]
 public class ClusterConfigTests
 {
     private const string Quiet = "akka.loglevel = WARNING";

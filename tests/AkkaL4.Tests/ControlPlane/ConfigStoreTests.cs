@@ -10,6 +10,7 @@ namespace AkkaL4.Tests.ControlPlane;
 /// revision per accepted change, all or nothing against the merged set, optimistic concurrency on
 /// metadata.resourceVersion, deletes and filtered reads. Pure state: no actors, no sockets.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class ConfigStoreTests
 {
     private static readonly DateTimeOffset T1 = new(2025, 3, 1, 10, 0, 0, TimeSpan.Zero);

@@ -23,6 +23,8 @@ namespace AkkaL4.Tests.ControlPlane;
 /// clients connect from 127.5.6.1.
 /// </remarks>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "Chaos")]
+[Trait("Category", "Postgres")]
 public sealed class JournalOutageTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);

@@ -14,6 +14,7 @@ namespace AkkaL4.Tests.ControlPlane;
 /// The last-known-good copy on disk: it round-trips, a damaged file is ignored with a reason, and a
 /// node restarted on the same data directory routes by it from the start (addresses 127.3.1.x).
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class LastKnownGoodTests : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2025, 3, 1, 10, 0, 0, TimeSpan.Zero);

@@ -9,6 +9,7 @@ using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 namespace AkkaL4.Tests.ControlPlane;
 
 /// <summary>The config writer's journal in a real PostgreSQL shared by nodes on different hosts.</summary>
+[Trait("Category", "Postgres")]
 public class PostgresJournalTests(PostgresServer postgres) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);

@@ -16,6 +16,8 @@ namespace AkkaL4.Tests.ControlPlane;
 /// reads it. Addresses: 127.100.0.N (remoting 4053, admin 15000), the upstream 127.100.2.1.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "Chaos")]
+[Trait("Category", "Postgres")]
 public sealed class RouteTableChaosTests(ITestOutputHelper output, PostgresServer postgres) : IClassFixture<PostgresServer>
 {
     private const int Namespaces = 6;

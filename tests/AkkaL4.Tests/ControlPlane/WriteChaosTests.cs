@@ -25,6 +25,8 @@ namespace AkkaL4.Tests.ControlPlane;
 /// the mesh VIP 127.10.1.1:19000 (shared through SO_REUSEPORT) to the echo upstream 127.10.2.1:9000; clients from 127.10.3.1.
 /// </remarks>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "Chaos")]
+[Trait("Category", "Postgres")]
 public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);

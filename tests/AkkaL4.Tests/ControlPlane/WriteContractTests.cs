@@ -19,6 +19,7 @@ namespace AkkaL4.Tests.ControlPlane;
 /// says so the same way), a node that cannot apply a revision keeps its last good one and says so, and large
 /// cluster messages travel compressed while older plain ones still read. Addresses: 127.10.0.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class WriteContractTests
 {
     /// <summary>Validates (an IPv6 CIDR), but the router reads an IPv4-mapped prefix as IPv4, where /104 does not exist.</summary>

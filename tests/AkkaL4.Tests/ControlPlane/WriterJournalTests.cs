@@ -23,6 +23,7 @@ namespace AkkaL4.Tests.ControlPlane;
 /// entities and later batches, and from a journal an older version wrote. Addresses: 127.4.7.x, 127.4.8.x and
 /// 127.100.1.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class WriterJournalTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);

@@ -26,6 +26,7 @@ namespace AkkaL4.Tests.ControlPlane;
 /// revision number twice, never leaves a write unanswered while it recovers, and keeps its journal short whatever the
 /// entities do. Addresses: 127.100.5.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class WriterRecoveryTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);

@@ -3,6 +3,7 @@ using AkkaL4.Actors.DataPlane;
 
 namespace AkkaL4.Tests.DataPlane;
 
+[Trait("Category", "Unit")]
 public sealed class AccessLogWriterTests
 {
     private static AccessLogEntry Entry(int n) => new(DateTimeOffset.UnixEpoch, TimeSpan.FromMilliseconds(n), new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.30.1"), 40000 + n),

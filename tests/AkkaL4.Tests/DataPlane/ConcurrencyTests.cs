@@ -10,6 +10,7 @@ using static AkkaL4.Tests.DataPlane.Kit;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>Many connections open at once, each answered on its own. Addresses: 127.1.10.x.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ConcurrencyTests(ITestOutputHelper output)
 {
     private const string Client = "127.1.10.30";

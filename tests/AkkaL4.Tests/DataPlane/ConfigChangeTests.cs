@@ -10,6 +10,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// A new configuration applies to new connections only: open connections keep the upstream they were
 /// given, and a removed listener stops accepting while its open connections drain. Addresses: 127.1.11.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ConfigChangeTests
 {
     private const string Client = "127.1.11.30";

@@ -9,6 +9,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// DestinationRule connectionPool.tcp: maxConnections (UO, upstream_cx_overflow) and idleTimeout
 /// (IT, idle_timeout). Addresses: 127.1.6.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ConnectionPoolTests
 {
     private const string Client = "127.1.6.30";

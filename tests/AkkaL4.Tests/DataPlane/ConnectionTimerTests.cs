@@ -12,6 +12,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// relay, never for one whose bytes flow in either direction, and never early; maxConnectionDuration, on the scheduler.
 /// Addresses: 127.130.1.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ConnectionTimerTests
 {
     private sealed class FakeRelay(long lastActivity, long idleMs, bool throws = false) : IdleSweep.IIdle

@@ -192,7 +192,8 @@ internal sealed class TestRouter : IAsyncDisposable
         node.System.EventStream.Subscribe(tap, typeof(AccessLogEntry));
     }
 
-    public static TestRouter Start(string name, Labels? labels = null, bool serveMesh = true, IReadOnlyList<string>? seeds = null, string? settings = null) =>
+    public static TestRouter Start(string name, Labels? labels = null, bool serveMesh = true, IReadOnlyList<string>? seeds = null, string? settings = null,
+        Actors.DataPlane.Transport.ITcpTransport? transport = null) =>
         new(RouterNode.Start(new RouterNodeOptions
         {
             Name = $"{name}-{Guid.NewGuid():N}",
@@ -200,7 +201,7 @@ internal sealed class TestRouter : IAsyncDisposable
             ServeMesh = serveMesh,
             Seeds = seeds ?? [],
             Overrides = settings is null ? Quiet : $"{Quiet}\n{settings}",
-        }));
+        }, transport));
 
     public Task<RouteSnapshot> ApplyAsync(long revision, params string[] documents) => ApplyAsync(Kit.Resources(documents), revision);
 

@@ -12,6 +12,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// or by active checks), comes back, and is returned with no connection picking it; /v1/status shows each
 /// step. Addresses: 127.70.1.x (the health block).
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class HealingTests
 {
     private const string Client = "127.70.1.30";

@@ -10,6 +10,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// once no connection is open in it (from the dictionaries and from /metrics), and byte counters never go down.
 /// In process, no sockets (addresses 127.140.0.x appear only as configuration).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class MetricsLifecycleTests
 {
     /// <summary>One ServiceEntry per generation, each with its own host and <paramref name="endpoints"/> endpoints.</summary>

@@ -98,6 +98,7 @@ public sealed class NoRouteWorld : IAsyncLifetime
 /// subset without endpoints → UH and upstream_cx_none_healthy; a gateway port no rule matches → NR (no route), as Envoy says.
 /// The client sees its connection closed with no data.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class NoRouteTests(NoRouteWorld world) : IClassFixture<NoRouteWorld>
 {
     private const string Client = "127.1.3.30";

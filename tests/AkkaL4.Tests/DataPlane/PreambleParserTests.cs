@@ -5,6 +5,7 @@ using AkkaL4.Actors.DataPlane.Preamble;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>The ClientHello reader on real .NET ClientHellos (whole, split, refragmented, broken) and the PROXY protocol parser and writer.</summary>
+[Trait("Category", "Unit")]
 public class PreambleParserTests
 {
     private const int Max = 16 * 1024;

@@ -104,6 +104,7 @@ public sealed class ProxyProtocolWorld : IAsyncLifetime
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public sealed class ProxyProtocolTests(ProxyProtocolWorld world) : IClassFixture<ProxyProtocolWorld>
 {
     [Fact]

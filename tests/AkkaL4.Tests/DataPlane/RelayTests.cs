@@ -12,6 +12,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// The relay itself: half-close forwarded per direction, and bulk data both ways byte for byte.
 /// Addresses: 127.1.8.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class RelayTests(ITestOutputHelper output)
 {
     private const string Client = "127.1.8.30";

@@ -7,6 +7,7 @@ using static AkkaL4.Tests.DataPlane.Kit;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>A router actor that crashes is restarted; other clusters never notice. Addresses: 127.1.12.x.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class RouterCrashTests
 {
     private const string Client = "127.1.12.30";

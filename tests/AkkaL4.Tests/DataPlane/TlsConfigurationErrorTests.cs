@@ -64,6 +64,7 @@ public sealed class TlsConfigurationWorld : IAsyncLifetime
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public sealed class TlsConfigurationErrorTests(TlsConfigurationWorld world) : IClassFixture<TlsConfigurationWorld>
 {
     private const string Client = "127.140.2.100";

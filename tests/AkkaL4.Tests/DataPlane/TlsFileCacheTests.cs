@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography.X509Certificates;
 using Akka.Event;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Routing;
@@ -7,14 +9,23 @@ namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
 /// <see cref="TlsOrigination.Load"/> on its own: how often an unreadable file is logged, and when changed files are read
-/// again. No sockets.
+/// again (each read says so in the log, once). Real PEM files, no sockets.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class TlsFileCacheTests
 {
-    /// <summary>Error lines written, in order.</summary>
+    /// <summary>Error and info lines written, in order.</summary>
     private sealed class Recording() : LoggingAdapterBase(DefaultLogMessageFormatter.Instance)
     {
         public List<string> Errors { get; } = [];
+        public List<string> Infos { get; } = [];
+
+        /// <summary>How many times the files of <paramref name="fields"/> were read.</summary>
+        public int Reads(string fields)
+        {
+            lock (Infos) return Infos.Count(line => line.Contains($" {fields}: read (modified ", StringComparison.Ordinal));
+        }
+
         public override bool IsDebugEnabled => true;
         public override bool IsInfoEnabled => true;
         public override bool IsWarningEnabled => true;
@@ -23,7 +34,83 @@ public sealed class TlsFileCacheTests
         protected override void NotifyLog(LogLevel level, object message, Exception? cause)
         {
             if (level == LogLevel.ErrorLevel) lock (Errors) Errors.Add(message.ToString() ?? "");
+            if (level == LogLevel.InfoLevel) lock (Infos) Infos.Add(message.ToString() ?? "");
         }
+    }
+
+    private static UpstreamTls Mutual(TestCa ca, string certificate, string key) =>
+        new("MUTUAL", ca.CaFile, certificate, key, null, Seq<string>.Empty, false) { Rules = "DestinationRule/default/cache" };
+
+    /// <summary>Writes a new pair over <paramref name="files"/>, then puts back the modification time of the one named by <paramref name="keepTimeOf"/>.</summary>
+    private static X509Certificate2 Rotate(TestCa ca, (string Certificate, string Key) files, string keepTimeOf)
+    {
+        var kept = File.GetLastWriteTimeUtc(keepTimeOf);
+        var issued = ca.Issue("rotated");
+        var (certificate, key) = ca.WritePem(issued, "client");
+        Assert.Equal(files, (certificate, key));
+        // Later than anything before, whatever the file system's clock granularity.
+        File.SetLastWriteTimeUtc(keepTimeOf == files.Certificate ? key : certificate, kept.AddSeconds(10 + Random.Shared.Next(1000)));
+        File.SetLastWriteTimeUtc(keepTimeOf, kept);
+        return issued;
+    }
+
+    [Fact]
+    public void Replacing_the_key_file_alone_or_the_certificate_file_alone_is_seen()
+    {
+        using var ca = new TestCa("akkal4 cache CA");
+        var log = new Recording();
+        var files = ca.WritePem(ca.Issue("first"), "client");
+        var tls = Mutual(ca, files.Certificate, files.Key);
+        Assert.Equal("CN=first", TlsOrigination.Load(tls, log).Client!.Subject);
+
+        // Only the key file's time moved (a pair put in place with the certificate's time kept, cp -p style).
+        var second = Rotate(ca, files, keepTimeOf: files.Certificate);
+        Assert.Equal(second.Thumbprint, TlsOrigination.Load(tls, log).Client!.Thumbprint);
+
+        var third = Rotate(ca, files, keepTimeOf: files.Key);
+        Assert.Equal(third.Thumbprint, TlsOrigination.Load(tls, log).Client!.Thumbprint);
+        var fields = $"tls.clientCertificate {files.Certificate} / tls.privateKey {files.Key}";
+        Assert.Equal(3, log.Reads(fields));
+    }
+
+    [Fact]
+    public async Task A_burst_of_connections_after_a_rotation_reads_the_files_once_and_lets_the_old_ones_go()
+    {
+        using var ca = new TestCa("akkal4 burst CA");
+        var log = new Recording();
+        var files = ca.WritePem(ca.Issue("before"), "client");
+        var tls = Mutual(ca, files.Certificate, files.Key);
+        var before = Loaded(tls, log);
+
+        var after = Rotate(ca, files, keepTimeOf: files.Certificate);
+        File.WriteAllText(ca.CaFile, File.ReadAllText(ca.CaFile));
+        File.SetLastWriteTimeUtc(ca.CaFile, DateTime.UtcNow.AddMinutes(5));
+        using var start = new Barrier(16);
+        var burst = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Factory.StartNew(() =>
+        {
+            start.SignalAndWait();
+            return TlsOrigination.Load(tls, log);
+        }, TaskCreationOptions.LongRunning)));
+
+        Assert.All(burst, files => Assert.Equal(after.Thumbprint, files.Client!.Thumbprint));
+        Assert.Single(burst.Select(f => f.Client).Distinct());
+        Assert.Single(burst.Select(f => f.Authorities).Distinct());
+        Assert.Equal(2, log.Reads($"tls.clientCertificate {files.Certificate} / tls.privateKey {files.Key}"));
+        Assert.Equal(2, log.Reads($"tls.caCertificates {ca.CaFile}"));
+        // The superseded certificate and CA bundle are no longer held by the cache: left to the GC (a handshake may still use them).
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(before.Client.IsAlive, "the superseded client certificate is still referenced");
+        Assert.False(before.Authorities.IsAlive, "the superseded CA bundle is still referenced");
+    }
+
+    /// <summary>Loads once; only weak references to what came back, so the caller holds nothing.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (WeakReference Client, WeakReference Authorities) Loaded(UpstreamTls tls, Recording log)
+    {
+        var files = TlsOrigination.Load(tls, log);
+        return (new WeakReference(files.Client), new WeakReference(files.Authorities));
     }
 
     [Fact]

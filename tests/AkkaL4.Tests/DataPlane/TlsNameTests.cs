@@ -3,6 +3,7 @@ using AkkaL4.Actors.DataPlane;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>TLS origination's subjectAltNames check: a certificate's wildcard stands for one left-most label only (RFC 6125, as Envoy).</summary>
+[Trait("Category", "Unit")]
 public sealed class TlsNameTests
 {
     [Theory]

@@ -12,6 +12,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// TLS origination's failures: an unreadable client certificate is a configuration error (not the endpoint's), every
 /// failed handshake closes its connection, and the connect timeout is one deadline for connect and handshake. Addresses: 127.140.1.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class TlsOriginationTests
 {
     private static UpstreamTls Mutual(string certificate, string key) =>

@@ -121,6 +121,7 @@ public sealed class TlsWorld : IAsyncLifetime
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public sealed class TlsRoutingTests(TlsWorld world) : IClassFixture<TlsWorld>
 {
     private const string Client = "127.60.1.100";

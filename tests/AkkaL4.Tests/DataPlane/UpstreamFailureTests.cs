@@ -13,6 +13,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// max-connect-attempts (UF+URX), and outlier ejection. Nothing listens on the "dead" pod addresses.
 /// Addresses: 127.1.4.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class UpstreamFailureTests
 {
     private const string Client = "127.1.4.30";

@@ -58,6 +58,7 @@ public sealed class SeedWorld : IAsyncLifetime
 /// answer the walkthrough gives.
 /// </summary>
 [Collection(SeedAddressesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class WalkthroughEndToEndTests(SeedWorld world) : IClassFixture<SeedWorld>
 {
     private const string TelnetClient = "127.0.30.1";

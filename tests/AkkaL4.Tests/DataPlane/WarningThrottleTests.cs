@@ -3,6 +3,7 @@ using AkkaL4.Actors.DataPlane;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>The untrusted-PROXY-peer warning rate: one per listener per interval, on a test clock (no waiting).</summary>
+[Trait("Category", "Unit")]
 public sealed class WarningThrottleTests
 {
     [Fact]

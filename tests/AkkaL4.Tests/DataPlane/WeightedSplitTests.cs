@@ -8,6 +8,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// round robin makes an 80/20 split exact — one connection in every five reaches the 20.
 /// Addresses: 127.1.2.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class WeightedSplitTests
 {
     private const string Client = "127.1.2.30";

@@ -19,6 +19,7 @@ namespace AkkaL4.Tests.Fuzz;
 /// AKKAL4_FUZZ_SEED and AKKAL4_FUZZ_INPUTS change the run (for longer runs by hand).
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "Fuzz")]
 public sealed partial class ManifestFuzzTests(ITestOutputHelper output)
 {
     private const string Source = "fuzz.yaml";

@@ -45,6 +45,7 @@ public sealed class AdminApiWorld : IAsyncLifetime
 /// (YAML, JSON list, filters, revision header), deletes (200/404), explain, status, metrics, health,
 /// readiness and the bearer token. Tests share one node and use their own namespace and 127.3.2.x address.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class AdminApiTests(AdminApiWorld world) : IClassFixture<AdminApiWorld>
 {
     private HttpClient Http => world.Http;

@@ -5,6 +5,7 @@ namespace AkkaL4.Tests.Node;
 
 /// <summary>The README's first command, run as a user would: the whole walkthrough through the real process.</summary>
 [Collection(SeedAddressesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class DemoCliTests
 {
     [Fact]

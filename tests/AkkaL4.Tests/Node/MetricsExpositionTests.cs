@@ -15,6 +15,7 @@ namespace AkkaL4.Tests.Node;
 /// of a connection that is still open already counted; the .NET runtime's and Kestrel's metrics; no OpenTelemetry
 /// scope labels. Addresses: 127.80.4.x (service), 127.80.5.x (upstream), 127.80.6.x (client), admin on 127.80.0.4.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class MetricsExpositionTests
 {
     private sealed record Sample(string Name, Dictionary<string, string> Labels, double Value);

@@ -6,6 +6,7 @@ using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 namespace AkkaL4.Tests.Node;
 
 /// <summary><c>/openapi.json</c>: valid OpenAPI 3.1 JSON that describes every route the admin API maps, and nothing it does not. Admin on 127.80.0.5.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class OpenApiTests
 {
     [Fact]

@@ -42,6 +42,7 @@ public sealed class ServerCliWorld : IAsyncLifetime
 /// Tests use their own namespace and 127.3.4.x addresses.
 /// </summary>
 [Collection(ControlPlane.ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerCliWorld>, IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);

@@ -19,9 +19,11 @@ namespace AkkaL4.Tests.Node;
 /// The status page in a real headless Chromium (Debian's chromium and chromium-driver, which .ci/run installs):
 /// two nodes in one cluster on 127.80.0.1 and 127.80.0.2, the first one's admin API behind a token. The browser logs
 /// in with the token, sees both members and every listener, and a Service applied through the API appears on the
-/// page without a reload. A screenshot is kept under $TMPDIR/akkal4-artifacts. Addresses: 127.80.x.x.
+/// page without a reload, all under the API's Content-Security-Policy (nothing blocked: the console says so), and logging
+/// out asks for the token again. A screenshot is kept under $TMPDIR/akkal4-artifacts. Addresses: 127.80.x.x.
 /// </summary>
 [Collection(ControlPlane.ProcessesCollection.Name)]
+[Trait("Category", "Browser")]
 public sealed class StatusPageBrowserTests(ITestOutputHelper output)
 {
     private const string Token = "page-token";
@@ -43,6 +45,8 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
         // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,2000");
+        // The console, where Chromium reports what the Content-Security-Policy blocked.
+        options.SetLoggingPreference(LogType.Browser, LogLevel.All);
         var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
         service.SuppressInitialDiagnosticInformation = true;
         service.HideCommandPromptWindow = true;
@@ -100,6 +104,25 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
             browser.FindElement(By.CssSelector("#explain input[name=destination]")).SendKeys("127.80.1.2:19000");
             browser.FindElement(By.CssSelector("#explain button")).Click();
             wait.Until(d => d.FindElement(By.Id("explanation")).Text.Contains("\"result\": \"route\""));
+
+            // The cookie is not the token, and no script may read it.
+            var cookie = browser.Manage().Cookies.GetCookieNamed(SessionCookie.Name);
+            Assert.NotNull(cookie);
+            Assert.DoesNotContain(Token, cookie.Value);
+            Assert.True(cookie.IsHttpOnly);
+            Assert.Equal("Strict", cookie.SameSite);
+            Assert.Equal("", ((IJavaScriptExecutor)browser).ExecuteScript("return document.cookie;"));
+
+            // Everything above ran under the CSP; Chromium logs each thing it blocks ("Refused to ... because it violates
+            // the following Content Security Policy directive").
+            var blocked = browser.Manage().Logs.GetLog(LogType.Browser).Where(e => e.Message.Contains("Content Security Policy", StringComparison.Ordinal)).ToList();
+            Assert.True(blocked.Count == 0, "blocked by the CSP: " + string.Join("\n", blocked.Select(e => e.Message)));
+
+            // Logging out clears the cookie and asks for the token again.
+            browser.FindElement(By.CssSelector("#logout button")).Click();
+            wait.Until(d => d.FindElements(By.Name("token")).Count == 1);
+            Assert.Null(browser.Manage().Cookies.GetCookieNamed(SessionCookie.Name));
+            Assert.DoesNotContain(browser.Manage().Logs.GetLog(LogType.Browser), e => e.Message.Contains("Content Security Policy", StringComparison.Ordinal));
         }
         finally
         {

@@ -8,6 +8,7 @@ namespace AkkaL4.Tests.Node;
 /// <c>akkal4 validate</c> run as a real process, the way a user or a CI job runs it: exit codes,
 /// the one-finding-per-line text output, the JSON output, and stdin.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ValidateCliTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);

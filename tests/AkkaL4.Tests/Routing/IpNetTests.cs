@@ -6,6 +6,7 @@ using AkkaL4.Actors.Routing;
 namespace AkkaL4.Tests.Routing;
 
 /// <summary>The CIDR parser behind destinationSubnets and the PROXY-protocol trusted sources: canonical text only.</summary>
+[Trait("Category", "Unit")]
 public sealed class IpNetTests
 {
     [Theory]

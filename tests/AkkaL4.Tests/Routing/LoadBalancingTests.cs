@@ -4,6 +4,7 @@ using AkkaL4.Actors.Routing.LoadBalancing;
 namespace AkkaL4.Tests.Routing;
 
 /// <summary>The weighted picker between a rule's destinations, and the per-cluster endpoint balancers.</summary>
+[Trait("Category", "Unit")]
 public class LoadBalancingTests
 {
     private static EndpointState Up(int weight = 1, int active = 0) => new() { Weight = weight, Active = active };

@@ -8,6 +8,7 @@ namespace AkkaL4.Tests.Routing;
 /// Which DestinationRule applies (client namespace, service namespace, istio-system; most specific host; merged
 /// subsets) and the policy a cluster runs with (subset override, port-level replacement, Istio's defaults).
 /// </summary>
+[Trait("Category", "Unit")]
 public class PolicyResolutionTests
 {
     private static readonly string Reviews = Fqdn("reviews");

@@ -8,6 +8,7 @@ namespace AkkaL4.Tests.Routing;
 /// The public routing cases 12–18 of istio-l4-semantics.md, plus the failure outcomes (NC, UH, no listener),
 /// exportTo visibility and the subnet walk, as decisions of a compiled snapshot.
 /// </summary>
+[Trait("Category", "Unit")]
 public class RoutingAcceptanceTests
 {
     // ------------------------------------------------------------------ cases 12 and 13: a TCP gateway to tcp-echo subsets

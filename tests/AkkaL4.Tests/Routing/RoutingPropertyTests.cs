@@ -9,6 +9,7 @@ using AkkaL4.Actors.Config;
 namespace AkkaL4.Tests.Routing;
 
 /// <summary>Properties of the decision walk over the seed configuration, and of the weighted picker.</summary>
+[Trait("Category", "Unit")]
 public class RoutingPropertyTests
 {
     /// <summary>Every seed manifest (world, all six cases, the original mistakes), compiled once per gateway node.</summary>

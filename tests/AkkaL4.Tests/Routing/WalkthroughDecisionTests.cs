@@ -8,6 +8,7 @@ namespace AkkaL4.Tests.Routing;
 /// Every case of seed-walkthrough.md, decided against examples/seed/world.yaml plus the case's file:
 /// which service (and cluster) each client reaches, and who the client is.
 /// </summary>
+[Trait("Category", "Unit")]
 public class WalkthroughDecisionTests
 {
     private const string EchoServiceIp = "127.0.20.1";

@@ -16,6 +16,7 @@ namespace AkkaL4.Tests.Security;
 /// (no token needed: the slots are taken first) cannot lock everyone else out, probes included. Addresses: 127.150.4.x.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class AdminConnectionShareTests
 {
     private static readonly IPAddress Greedy = IPAddress.Parse("127.150.4.10");

@@ -7,6 +7,7 @@ namespace AkkaL4.Tests.Security;
 /// Input built to be cheap to send and expensive to process is refused at a bounded cost: the work is
 /// measured in bytes allocated, the size of what is reported, and (only as a guard) wall-clock time.
 /// </summary>
+[Trait("Category", "Unit")]
 public class HostileInputTests
 {
     private const string Source = "hostile.yaml";

@@ -11,6 +11,7 @@ namespace AkkaL4.Tests.Security;
 /// and secrets given as options (visible in ps) are warned about, never echoed.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class LocalSecretsTests : IDisposable
 {
     private readonly string _directory = ControlPlaneKit.TempDirectory();

@@ -51,6 +51,7 @@ public sealed class ProxyProtocolTrustWorld : IAsyncLifetime
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public sealed class ProxyProtocolTrustTests(ProxyProtocolTrustWorld world) : IClassFixture<ProxyProtocolTrustWorld>
 {
     private const string Untrusted = "akkal4_listener_proxy_protocol_untrusted_total";
@@ -118,6 +119,7 @@ public sealed class ProxyProtocolTrustTests(ProxyProtocolTrustWorld world) : ICl
 
 /// <summary>The real <c>akkal4 run</c> refuses to accept PROXY headers from nobody in particular.</summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class ProxyProtocolTrustCliTests : IDisposable
 {
     private readonly string _directory = ControlPlaneKit.TempDirectory();

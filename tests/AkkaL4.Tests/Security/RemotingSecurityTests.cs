@@ -17,6 +17,7 @@ namespace AkkaL4.Tests.Security;
 /// none, are refused and never listed by /v1/status; raw garbage on the remoting port changes nothing.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class RemotingSecurityTests
 {
     /// <summary>How long a refused node keeps trying before the test looks: two rounds of Akka's 5 s seed-node timeout.</summary>

@@ -7,6 +7,7 @@ namespace AkkaL4.Tests.Security;
 
 /// <summary>The real <c>akkal4</c>: cert create makes a CA and a node certificate it trusts; run refuses unsafe remoting with a clear message.</summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class SecurityCliTests : IDisposable
 {
     private readonly string _directory = ControlPlaneKit.TempDirectory();

@@ -1,5 +1,10 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
+using Akka.Actor;
 using Akka.Cluster;
+using Akka.Event;
 using AkkaL4.Actors;
 using AkkaL4.Node.Cli;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
@@ -48,4 +53,57 @@ internal static class SecurityKit
 
     /// <summary>Port of a node's cluster remoting.</summary>
     public static int RemotingPort(RouterNode node) => Cluster.Get(node.ClusterSystem).SelfAddress.Port!.Value;
+
+    /// <summary>The node's log warnings from now on, as text.</summary>
+    public static ConcurrentQueue<string> CollectWarnings(RouterNode node)
+    {
+        var warnings = new ConcurrentQueue<string>();
+        var collector = node.System.ActorOf(Props.Create(() => new WarningCollector(warnings)));
+        node.System.EventStream.Subscribe(collector, typeof(Warning));
+        return warnings;
+    }
+
+    private sealed class WarningCollector : ReceiveActor
+    {
+        public WarningCollector(ConcurrentQueue<string> warnings) => Receive<Warning>(w => warnings.Enqueue(w.Message?.ToString() ?? ""));
+    }
+
+    /// <summary>An HTTP client whose connections come from <paramref name="source"/> (a client address of the test's own).</summary>
+    public static HttpClient HttpFrom(string source, string baseUrl, HttpMessageHandler? inner = null) => new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+        ConnectCallback = async (context, cancel) =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                socket.Bind(new IPEndPoint(IPAddress.Parse(source), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancel);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+            return new NetworkStream(socket, ownsSocket: true);
+        },
+    }) { BaseAddress = new Uri(baseUrl), Timeout = Patience };
+}
+
+/// <summary>A class fixture: one node on <paramref name="ip"/> whose log warnings are collected.</summary>
+public abstract class WarningsWorld(string name, string ip) : IAsyncLifetime
+{
+    public RouterNode Node { get; private set; } = null!;
+    public ConcurrentQueue<string> Warnings { get; private set; } = new();
+
+    public Task InitializeAsync()
+    {
+        Node = SecurityKit.StartNode(name, ip, null);
+        Warnings = SecurityKit.CollectWarnings(Node);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await Node.DisposeAsync();
 }

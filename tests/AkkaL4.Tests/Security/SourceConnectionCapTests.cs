@@ -8,6 +8,7 @@ namespace AkkaL4.Tests.Security;
 /// max-connections-per-source: one client address holds at most that many of a listener's connections, others are
 /// served meanwhile, and a closed connection gives its place back. Addresses: 127.150.5.x.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class SourceConnectionCapTests
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace AkkaL4.Tests.Upstreams;
 /// A router actor's outlier sweep and active checks, on a clock and a probe the test controls: endpoints leave
 /// and return without any connection picking them. No sockets, no sleeping.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class RouterActorHealthTests : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);

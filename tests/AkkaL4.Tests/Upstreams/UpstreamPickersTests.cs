@@ -13,6 +13,7 @@ namespace AkkaL4.Tests.Upstreams;
 /// The pickers connections call on their own threads: many threads pick at once, against each other and against a
 /// configuration being re-applied and pickers being re-published, and the counts still come out exact.
 /// </summary>
+[Trait("Category", "Unit")]
 public class UpstreamPickersTests
 {
     private const int Threads = 8;

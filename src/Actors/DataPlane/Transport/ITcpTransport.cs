@@ -164,17 +164,17 @@ public static class TcpTransportExtensions
     /// <see cref="ITcpTransport.Connect"/> as a Task (for tests and tools; a connection actor uses the callback):
     /// cancelling abandons the attempt and cancels the task.
     /// </summary>
-    public static Task<TcpConnection> ConnectAsync(this ITcpTransport transport, EndPoint remote, ConnectOptions options, CancellationToken cancel = default)
+    public static async Task<TcpConnection> ConnectAsync(this ITcpTransport transport, EndPoint remote, ConnectOptions options, CancellationToken cancel = default)
     {
         var attempt = new TaskAttempt();
-        if (cancel.CanBeCanceled)
-            cancel.Register(() =>
-            {
-                attempt.Abandon();
-                attempt.Result.TrySetCanceled(cancel);
-            });
+        // Unregistered when the connect ends: a long-lived token would otherwise keep every attempt's callback.
+        using var registration = cancel.Register(() =>
+        {
+            attempt.Abandon();
+            attempt.Result.TrySetCanceled(cancel);
+        });
         transport.Connect(remote, options, attempt);
-        return attempt.Result.Task;
+        return await attempt.Result.Task.ConfigureAwait(false);
     }
 
     private sealed class TaskAttempt : ConnectAttempt

@@ -61,7 +61,7 @@ public sealed class SocketTransport : ITcpTransport
     /// the owner abandoning it — wins; the others find it ended.
     /// </summary>
     private sealed class Dial(Socket socket, EndPoint remote, TimeSpan timeout, ConnectAttempt attempt)
-        : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true), IConnecting
+        : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true), IConnecting, IThreadPoolWorkItem
     {
         private int _ended;
         private Deadline? _deadline;
@@ -135,10 +135,19 @@ public sealed class SocketTransport : ITcpTransport
             attempt.Arrive(connected);
         }
 
-        /// <summary>The connect timeout, on the scheduler's thread.</summary>
+        /// <summary>
+        /// The connect timeout, on the scheduler's one thread (which also runs every other timer and the cluster's heartbeats):
+        /// only ends the dial there. Closing the socket and telling the owner go to the thread pool, so a storm of timeouts
+        /// (an upstream dropping SYNs) does not make other timers late.
+        /// </summary>
         public void TimedOut()
         {
-            if (!End()) return;
+            if (End()) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
+        /// <summary>A timed-out dial, on the pool.</summary>
+        void IThreadPoolWorkItem.Execute()
+        {
             socket.Dispose();
             attempt.Fail(new TimeoutException($"connect to {remote} timed out after {timeout}"));
         }

@@ -10,6 +10,7 @@ namespace AkkaL4.Tests.Config.IstioParity;
 /// <c># istio:</c> Istio's verdict (accept, warn, reject), optionally <c># gist:</c> text our message must
 /// contain, and <c># akkal4:</c> where AkkaL4 differs on purpose (every such case is listed in the README).
 /// </summary>
+[Trait("Category", "Unit")]
 public partial class IstioParityTests(ITestOutputHelper output)
 {
     /// <summary>The Istio release the tables were translated from; every case file names it.</summary>

@@ -20,6 +20,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// promises, checked on both transports where they agree and on the socket transport alone where the stock
 /// one differs. Addresses: 127.0.60.x, ports 62xxx (outside the ephemeral range), one pair per test.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class SocketTransportTests(ITestOutputHelper output)
 {
     // ---- 1. bind, accept, echo; dial ----
@@ -418,6 +419,7 @@ public sealed class IsolatedCollection
 
 /// <summary>Bulk data and many connections with the live managed heap watched, and process-wide checks.</summary>
 [Collection(IsolatedCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class SocketTransportIsolatedTests(ITestOutputHelper output)
 {
     // ---- 5. cancelling a connect ----

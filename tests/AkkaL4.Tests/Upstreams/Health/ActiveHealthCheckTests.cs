@@ -5,6 +5,7 @@ using AkkaL4.Actors.Upstreams.Health;
 namespace AkkaL4.Tests.Upstreams.Health;
 
 /// <summary>The <c>akkal4.io/health-check</c> annotation: parsing, validation, and the check verdicts.</summary>
+[Trait("Category", "Unit")]
 public sealed class ActiveHealthCheckTests
 {
     private static readonly DateTime T0 = new(2026, 11, 30, 12, 0, 0, DateTimeKind.Utc);

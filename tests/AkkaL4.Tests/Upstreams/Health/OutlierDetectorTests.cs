@@ -4,6 +4,7 @@ using AkkaL4.Actors.Upstreams.Health;
 namespace AkkaL4.Tests.Upstreams.Health;
 
 /// <summary>Outlier ejection and return as Envoy applies Istio's outlierDetection to TCP, on a clock the test sets.</summary>
+[Trait("Category", "Unit")]
 public sealed class OutlierDetectorTests
 {
     private static readonly DateTime T0 = new(2026, 11, 30, 12, 0, 0, DateTimeKind.Utc);

@@ -5,6 +5,7 @@ using AkkaL4.Messages.Model;
 namespace AkkaL4.Tests.Upstreams.Health;
 
 /// <summary>The node's health registry: what it keeps across configurations and what it forgets.</summary>
+[Trait("Category", "Unit")]
 public sealed class UpstreamHealthTests
 {
     private static UpstreamCluster Cluster(string id, params string[] addresses) => new()

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Writes the compose file's one secret, a random AKKAL4_POSTGRES_PASSWORD, into an env file only its owner may read
+# (0600); docker-compose.yml has no default password and refuses to start without one. Run it once before the first
+# `up`: a password already in the file is kept (the journal volume was created with it), and none is ever printed.
+#   deploy/compose-env.sh          # .env beside docker-compose.yml, which docker compose reads by itself
+#   deploy/compose-env.sh FILE     # another file: docker compose --env-file FILE ...
+set -eu
+file=${1:-$(cd "$(dirname "$0")/.." && pwd)/.env}
+umask 077
+if [ -f "$file" ] && grep -q '^AKKAL4_POSTGRES_PASSWORD=.' "$file"; then
+  echo "compose-env.sh: $file already sets AKKAL4_POSTGRES_PASSWORD: kept" >&2
+else
+  # Hex: nothing the connection string (Password=...;) or YAML would have to quote.
+  printf 'AKKAL4_POSTGRES_PASSWORD=%s\n' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>"$file"
+  echo "compose-env.sh: wrote a new AKKAL4_POSTGRES_PASSWORD to $file" >&2
+fi
+# A file written before (by hand, or under another umask) is tightened too: it holds the journal's password.
+chmod 600 "$file"

@@ -1,0 +1,103 @@
+using System.Net;
+
+namespace AkkaL4.Node.Admin;
+
+/// <summary>
+/// Failed token attempts (a wrong bearer token, a wrong token in the status page's form), per client: a bucket of
+/// <see cref="Burst"/> attempts that refills one every <see cref="Refill"/>; each time a client empties it the refill
+/// period doubles, up to <see cref="MaxRefill"/>, and a client whose bucket is full again is forgotten. While a
+/// client's bucket is empty its attempts are answered 429 without being checked: checking them would let the guessing
+/// go on at full speed. Other clients are not affected, so the right token keeps working from everywhere else.
+/// </summary>
+/// <remarks>
+/// A client is an IPv4 address, or an IPv6 /64 (what one host or home network usually gets, so a new address of the
+/// same network is the same client). At most <see cref="MaxClients"/> are remembered; past that, the one heard from longest
+/// ago is forgotten.
+/// </remarks>
+internal sealed class FailedAttempts(TimeProvider time)
+{
+    public const int Burst = 10;
+    public static readonly TimeSpan Refill = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan MaxRefill = TimeSpan.FromMinutes(5);
+    public const int MaxClients = 10_000;
+
+    private sealed class Bucket
+    {
+        public double Tokens = Burst;
+        public DateTimeOffset Updated;
+        /// <summary>How often the bucket ran empty since it was last full: the refill period's doublings.</summary>
+        public int Emptied;
+
+        public TimeSpan Period => Emptied >= 16 ? MaxRefill : TimeSpan.FromTicks(Math.Min(MaxRefill.Ticks, Refill.Ticks << Emptied));
+
+        /// <summary>Tokens earned since the last update; true when full again (the client can be forgotten).</summary>
+        public bool Catch(DateTimeOffset now)
+        {
+            Tokens = Math.Min(Burst, Tokens + (now - Updated) / Period);
+            Updated = now;
+            return Tokens >= Burst;
+        }
+    }
+
+    private readonly Dictionary<IPAddress, Bucket> _clients = new();
+
+    /// <summary>The client's key: the IPv4 address (also when mapped into IPv6), or the IPv6 /64.</summary>
+    public static IPAddress Client(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6) return address.MapToIPv4();
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return address;
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes);
+    }
+
+    /// <summary>Null when the client may try a token now; else how long until it may.</summary>
+    public TimeSpan? Wait(IPAddress address)
+    {
+        var now = time.GetUtcNow();
+        lock (_clients)
+        {
+            var client = Client(address);
+            if (!_clients.TryGetValue(client, out var bucket)) return null;
+            if (bucket.Catch(now))
+            {
+                _clients.Remove(client);
+                return null;
+            }
+            return bucket.Tokens >= 1 ? null : (1 - bucket.Tokens) * bucket.Period;
+        }
+    }
+
+    /// <summary>A wrong token from the client: one attempt used.</summary>
+    public void Failed(IPAddress address)
+    {
+        var now = time.GetUtcNow();
+        lock (_clients)
+        {
+            var client = Client(address);
+            if (!_clients.TryGetValue(client, out var bucket))
+            {
+                if (_clients.Count >= MaxClients) Forget(now);
+                _clients[client] = bucket = new Bucket { Updated = now };
+            }
+            bucket.Catch(now);
+            bucket.Tokens = Math.Max(0, bucket.Tokens - 1);
+            if (bucket.Tokens < 1) bucket.Emptied++;
+        }
+    }
+
+    /// <summary>Clients remembered now (full buckets are dropped as they are met).</summary>
+    public int Count
+    {
+        get { lock (_clients) return _clients.Count; }
+    }
+
+    /// <summary>Room for one more: clients full again go, and if none is, the one that was heard from longest ago.</summary>
+    private void Forget(DateTimeOffset now)
+    {
+        foreach (var (client, bucket) in _clients.ToList())
+            if (bucket.Tokens + (now - bucket.Updated) / bucket.Period >= Burst) _clients.Remove(client);
+        if (_clients.Count >= MaxClients)
+            _clients.Remove(_clients.MinBy(c => c.Value.Updated).Key);
+    }
+}

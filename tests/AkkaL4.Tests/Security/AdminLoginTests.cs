@@ -1,0 +1,284 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using AkkaL4.Node.Admin;
+using AkkaL4.Tests.ControlPlane;
+using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
+using static AkkaL4.Tests.Security.SecurityKit;
+
+namespace AkkaL4.Tests.Security;
+
+/// <summary>One node on 127.160.0.1 for the login tests; its log warnings are collected.</summary>
+public sealed class AdminLoginWorld() : WarningsWorld("admin-login", "127.160.0.1");
+
+/// <summary>
+/// The admin API's login over real sockets on 127.160.x.x: failed token attempts limited per client address (429 with
+/// Retry-After, the right token still good from other addresses, one log line per client and interval), the status
+/// page's cookie (a MAC with an expiry, not the token; another token voids it; logout clears it) and the security
+/// headers of every answer. APIs on 127.160.1.x, clients on 127.160.2.x.
+/// </summary>
+[Collection(ProcessesCollection.Name)]
+public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<AdminLoginWorld>
+{
+    private const string Token = "login-limit-token-4711";
+    private static IPEndPoint Api(int last) => new(IPAddress.Parse($"127.160.1.{last}"), 0);
+
+    private static HttpRequestMessage Get(string path, string? bearer = null, string? cookie = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        if (cookie is not null) request.Headers.Add("Cookie", cookie);
+        return request;
+    }
+
+    private static async Task<HttpResponseMessage> LoginAsync(HttpClient http, string token) =>
+        await http.PostAsync("/login", new FormUrlEncodedContent([new("token", token)]));
+
+    private List<string> LinesAbout(string client) => world.Warnings.Where(w => w.Contains($"from {client}")).ToList();
+
+    [Fact]
+    public async Task Failed_token_attempts_are_limited_per_client_while_the_right_token_works_from_elsewhere()
+    {
+        await using var api = await AdminServer.StartAsync(world.Node, Api(1), Token);
+        using var attacker = HttpFrom("127.160.2.1", api.Url);
+        using var other = HttpFrom("127.160.2.2", api.Url);
+
+        for (var i = 0; i < FailedAttempts.Burst; i++)
+        {
+            using var wrong = await attacker.SendAsync(Get("/v1/status", bearer: $"guess-{i}"));
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+        // The allowance is used up: refused unchecked, the right token too (else the guessing would go on), and the form.
+        using var limited = await attacker.SendAsync(Get("/v1/status", bearer: "guess-10"));
+        using var rightButLimited = await attacker.SendAsync(Get("/v1/status", bearer: Token));
+        using var formLimited = await LoginAsync(attacker, Token);
+        foreach (var response in new[] { limited, rightButLimited, formLimited })
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+            Assert.InRange(response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 0, 1, FailedAttempts.MaxRefill.TotalSeconds);
+        }
+        Assert.Contains("too many failed token attempts", await formLimited.Content.ReadAsStringAsync());
+        // Without a token to check, the locked-out client still gets the plain 401 (and no attempt is used).
+        using var none = await attacker.SendAsync(Get("/v1/status"));
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+
+        // Another address: the right token works, and a wrong one is that client's own first failure (401, not 429).
+        using var right = await other.SendAsync(Get("/v1/status", bearer: Token));
+        Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+        using var otherWrong = await other.SendAsync(Get("/v1/status", bearer: "typo"));
+        Assert.Equal(HttpStatusCode.Unauthorized, otherWrong.StatusCode);
+        using var otherLogin = await LoginAsync(other, Token);
+        Assert.Equal(HttpStatusCode.Redirect, otherLogin.StatusCode);
+
+        // The log: one line for the attacker's first refusal, the other 13 counted into one line at the interval's end.
+        await EventuallyAsync(() => Task.FromResult(LinesAbout("127.160.2.1").Count == 1), "the attacker's first refusal is logged at once");
+        for (var i = 0; i < 50; i++)
+        {
+            using var more = await attacker.SendAsync(Get("/v1/config", bearer: $"more-{i}"));
+            Assert.Equal(HttpStatusCode.TooManyRequests, more.StatusCode);
+        }
+        Assert.Single(LinesAbout("127.160.2.1"));
+        api.Refusals.Flush();
+        await EventuallyAsync(() => Task.FromResult(LinesAbout("127.160.2.1").Count == 2), () => $"one line with the interval's count: {string.Join(" | ", LinesAbout("127.160.2.1"))}");
+        var summary = LinesAbout("127.160.2.1")[1];
+        Assert.Contains("refused 63 request(s) from 127.160.2.1 in the last 60s", summary);
+        Assert.Contains("9 × wrong bearer token", summary);
+        Assert.Contains("53 × too many failed token attempts (429)", summary);
+        Assert.Contains("1 × no Authorization header", summary);
+        Assert.All(world.Warnings, w => Assert.DoesNotContain(Token, w));
+
+        // Still attacking in the next interval: no line at once (it was named in the last one), one at the end.
+        for (var i = 0; i < 20; i++)
+        {
+            using var more = await attacker.SendAsync(Get("/v1/status", bearer: $"again-{i}"));
+            Assert.Equal(HttpStatusCode.TooManyRequests, more.StatusCode);
+        }
+        Assert.Equal(2, LinesAbout("127.160.2.1").Count);
+        api.Refusals.Flush();
+        await EventuallyAsync(() => Task.FromResult(LinesAbout("127.160.2.1").Count == 3), "the next interval's line");
+        Assert.Contains("refused 20 request(s) from 127.160.2.1", LinesAbout("127.160.2.1")[2]);
+        // The other client's one typo was a line of its own, at once.
+        Assert.Single(LinesAbout("127.160.2.2"), w => w.Contains("wrong bearer token"));
+    }
+
+    [Fact]
+    public async Task The_status_page_cookie_is_a_MAC_with_an_expiry_good_for_reads_on_every_API_with_the_same_token()
+    {
+        await using var api = await AdminServer.StartAsync(world.Node, Api(2), Token);
+        await using var sameToken = await AdminServer.StartAsync(world.Node, Api(3), Token);
+        await using var newToken = await AdminServer.StartAsync(world.Node, Api(4), Token + "-rotated");
+        using var http = HttpFrom("127.160.2.3", api.Url);
+
+        using var login = await LoginAsync(http, Token);
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        var setCookie = Assert.Single(login.Headers.GetValues("Set-Cookie"));
+        var attributes = setCookie.Split(';', StringSplitOptions.TrimEntries).ToList();
+        var cookie = attributes[0];
+        Assert.StartsWith(SessionCookie.Name + "=v1.", cookie);
+        Assert.DoesNotContain(Token, cookie);
+        Assert.Contains("httponly", attributes, StringComparer.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", attributes, StringComparer.OrdinalIgnoreCase);
+        Assert.Contains("path=/", attributes, StringComparer.OrdinalIgnoreCase);
+        Assert.Contains($"max-age={(int)SessionCookie.Lifetime.TotalSeconds}", attributes, StringComparer.OrdinalIgnoreCase);
+        Assert.DoesNotContain("secure", attributes, StringComparer.OrdinalIgnoreCase); // plain HTTP
+
+        using var read = await http.SendAsync(Get("/v1/status", cookie: cookie));
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        using var write = new HttpRequestMessage(HttpMethod.Put, "/v1/config") { Content = new StringContent("kind: Nope\n", Encoding.UTF8, "application/yaml") };
+        write.Headers.Add("Cookie", cookie);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(write)).StatusCode);
+
+        // Any node with the token verifies it; a node with another token (a rotation) does not, and asks again.
+        using var elsewhere = HttpFrom("127.160.2.3", sameToken.Url);
+        Assert.Equal(HttpStatusCode.OK, (await elsewhere.SendAsync(Get("/v1/status", cookie: cookie))).StatusCode);
+        using var rotated = HttpFrom("127.160.2.3", newToken.Url);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await rotated.SendAsync(Get("/v1/status", cookie: cookie))).StatusCode);
+        using var page = await rotated.SendAsync(Get("/", cookie: cookie));
+        Assert.Equal(HttpStatusCode.Unauthorized, page.StatusCode);
+        Assert.Contains("name=\"token\"", await page.Content.ReadAsStringAsync());
+
+        // A later expiry with the old MAC, or the token itself as the cookie, is refused.
+        var parts = cookie[(SessionCookie.Name.Length + 1)..].Split('.');
+        var extended = $"{SessionCookie.Name}=v1.{long.Parse(parts[1]) + 86_400}.{parts[2]}";
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(Get("/v1/status", cookie: extended))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(Get("/v1/status", cookie: $"{SessionCookie.Name}={Token}"))).StatusCode);
+
+        // Logout clears it (an expired cookie of the same name and path).
+        using var logout = await http.PostAsync("/logout", null);
+        Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
+        var cleared = Assert.Single(logout.Headers.GetValues("Set-Cookie"));
+        Assert.StartsWith(SessionCookie.Name + "=;", cleared);
+        Assert.Contains("expires=Thu, 01 Jan 1970", cleared, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("path=/", cleared, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Over_HTTPS_the_cookie_is_Secure()
+    {
+        await using var api = await AdminServer.StartAsync(world.Node, Api(5), Token, NewCa("login-https"));
+        using var http = HttpFrom("127.160.2.4", api.Url);
+        using var login = await LoginAsync(http, Token);
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        Assert.Contains("secure", Assert.Single(login.Headers.GetValues("Set-Cookie")).Split(';', StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Every_answer_carries_the_security_headers()
+    {
+        await using var api = await AdminServer.StartAsync(world.Node, Api(6), Token);
+        using var http = HttpFrom("127.160.2.5", api.Url);
+        var answers = new List<HttpResponseMessage>
+        {
+            await http.SendAsync(Get("/", bearer: Token)),
+            await http.SendAsync(Get("/v1/status", bearer: Token)),
+            await http.SendAsync(Get("/metrics", bearer: Token)),
+            await http.SendAsync(Get("/")),            // the login form
+            await http.SendAsync(Get("/v1/status")),   // 401
+            await http.SendAsync(Get("/healthz")),
+        };
+        try
+        {
+            Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.OK],
+                answers.Select(a => a.StatusCode));
+            foreach (var answer in answers)
+            {
+                var csp = Assert.Single(answer.Headers.GetValues("Content-Security-Policy"));
+                Assert.Contains("default-src 'none'", csp);
+                Assert.Contains("frame-ancestors 'none'", csp);
+                Assert.Matches("script-src 'sha256-[A-Za-z0-9+/=]+';", csp);
+                Assert.DoesNotContain("unsafe-inline", csp);
+                Assert.Equal("DENY", Assert.Single(answer.Headers.GetValues("X-Frame-Options")));
+                Assert.Equal("nosniff", Assert.Single(answer.Headers.GetValues("X-Content-Type-Options")));
+                Assert.Equal("no-referrer", Assert.Single(answer.Headers.GetValues("Referrer-Policy")));
+                Assert.True(answer.Headers.CacheControl?.NoStore, $"{answer.RequestMessage?.RequestUri}: Cache-Control {answer.Headers.CacheControl}");
+                Assert.False(answer.Headers.Contains("Server"), "no Server header");
+            }
+        }
+        finally
+        {
+            foreach (var answer in answers) answer.Dispose();
+        }
+    }
+}
+
+/// <summary>The arithmetic of <see cref="FailedAttempts"/> and <see cref="SessionCookie"/> on a clock the test moves.</summary>
+public sealed class AdminLoginClockTests
+{
+    private sealed class Clock : TimeProvider
+    {
+        public DateTimeOffset Now = new(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
+    public void The_wait_doubles_each_time_the_allowance_runs_out_and_a_client_full_again_is_forgotten()
+    {
+        var clock = new Clock();
+        var attempts = new FailedAttempts(clock);
+        var client = IPAddress.Parse("192.0.2.7");
+
+        for (var i = 0; i < FailedAttempts.Burst; i++)
+        {
+            Assert.Null(attempts.Wait(client));
+            attempts.Failed(client);
+        }
+        // Emptied once: a token every 2 × 5 s; then each failure on a freshly earned token doubles it, up to 5 min.
+        var waits = new List<double>();
+        for (var round = 0; round < 8; round++)
+        {
+            var wait = attempts.Wait(client) ?? TimeSpan.Zero;
+            waits.Add(wait.TotalSeconds);
+            clock.Now += wait;
+            Assert.Null(attempts.Wait(client));
+            attempts.Failed(client);
+        }
+        Assert.Equal([10, 20, 40, 80, 160, 300, 300, 300], waits.Select(w => Math.Round(w)));
+        // Other clients are not affected, an IPv4-mapped IPv6 address is its IPv4 address.
+        Assert.Null(attempts.Wait(IPAddress.Parse("192.0.2.8")));
+        Assert.NotNull(attempts.Wait(IPAddress.Parse("::ffff:192.0.2.7")));
+
+        // Quiet until full again (10 tokens at 5 min each): forgotten, and the next failure starts from 5 s per token.
+        clock.Now += FailedAttempts.MaxRefill * FailedAttempts.Burst;
+        Assert.Null(attempts.Wait(client));
+        Assert.Equal(0, attempts.Count);
+    }
+
+    [Fact]
+    public void An_IPv6_client_is_its_64_and_the_clients_remembered_are_bounded()
+    {
+        var clock = new Clock();
+        var attempts = new FailedAttempts(clock);
+        for (var i = 0; i < FailedAttempts.Burst; i++) attempts.Failed(IPAddress.Parse($"2001:db8::{i + 1:x}"));
+        Assert.NotNull(attempts.Wait(IPAddress.Parse("2001:db8::ffff")));
+        Assert.Null(attempts.Wait(IPAddress.Parse("2001:db8:0:1::1")));
+
+        // Past the bound, the client heard from longest ago goes (each here locked out, so none is full again soon).
+        static IPAddress V4(int i) => new(BitConverter.GetBytes(0x0A000000 + i).Reverse().ToArray());
+        for (var i = 0; i < FailedAttempts.MaxClients + 100; i++)
+        {
+            clock.Now += TimeSpan.FromMilliseconds(1);
+            for (var j = 0; j < FailedAttempts.Burst; j++) attempts.Failed(V4(i));
+        }
+        Assert.Equal(FailedAttempts.MaxClients, attempts.Count);
+        Assert.Null(attempts.Wait(IPAddress.Parse("2001:db8::1")));
+        Assert.Null(attempts.Wait(V4(99)));
+        Assert.NotNull(attempts.Wait(V4(100)));
+        Assert.NotNull(attempts.Wait(V4(FailedAttempts.MaxClients + 99)));
+    }
+
+    [Fact]
+    public void A_cookie_expires_and_is_bound_to_the_token()
+    {
+        var clock = new Clock();
+        var cookie = new SessionCookie("a-token", clock).Issue();
+
+        Assert.Equal(SessionCookie.Verdict.Valid, new SessionCookie("a-token", clock).Check(cookie));
+        Assert.Equal(SessionCookie.Verdict.Invalid, new SessionCookie("another-token", clock).Check(cookie));
+        Assert.Equal(SessionCookie.Verdict.Invalid, new SessionCookie("a-token", clock).Check(cookie + "x"));
+        Assert.Equal(SessionCookie.Verdict.Invalid, new SessionCookie("a-token", clock).Check("v1.99999999999999999999999.x"));
+        clock.Now += SessionCookie.Lifetime - TimeSpan.FromSeconds(1);
+        Assert.Equal(SessionCookie.Verdict.Valid, new SessionCookie("a-token", clock).Check(cookie));
+        clock.Now += TimeSpan.FromSeconds(1);
+        Assert.Equal(SessionCookie.Verdict.Expired, new SessionCookie("a-token", clock).Check(cookie));
+    }
+}
