@@ -594,7 +594,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         // Service. This second update changes nothing here and sends the revision to every node at once. Nobody waits for
         // its answer: an acknowledgement waits on no particular node, and a node it misses still gets it from gossip.
         // Not for a large configuration: the node that confirmed the majority write gets it twice, on the connection its
-        // heartbeats share (megabytes ahead of them stalled them long enough to get nodes downed, chaos test's 4 MiB stage).
+        // heartbeats share (with it, a run of the chaos test's 4 MiB stage ended with two nodes downed).
         if (_sizes.Values.Sum(b => (long)b) < SpreadBelow)
             _replicator.Tell(Dsl.Update(Key, register, new WriteAll(timeout), new Spread(_store.Revision), r => r.Merge(register)));
     }
