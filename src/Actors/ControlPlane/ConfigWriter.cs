@@ -649,14 +649,12 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                     _pending = null;
                     _log.Info("config revision {0}: {1}", committed.Revision,
                         string.Join(", ", changed.Select(c => $"{c.Key} {c.Action.ToString().ToLowerInvariant()}")));
+                    // Indexed first: the replication's timeout (and whether it goes to every node) is by the new sizes.
+                    foreach (var ns in committed.Namespaces) Indexed(ns.Namespace, committed.Revision, ns.Resources);
                     pending.ReplyTo.Tell(new WriteJournaled(committed.Revision, ReplicationTimeoutNow()));
                     Replicate(pending);
                     // To the route tables, without waiting for them: their confirmations clear the outbox.
-                    foreach (var ns in committed.Namespaces)
-                    {
-                        Indexed(ns.Namespace, committed.Revision, ns.Resources);
-                        Send(_outbox[ns.Namespace] = new Outgoing(Store(ns.Namespace, ns.Resources)));
-                    }
+                    foreach (var ns in committed.Namespaces) Send(_outbox[ns.Namespace] = new Outgoing(Store(ns.Namespace, ns.Resources)));
                     Checkpoint();
                 });
                 break;
