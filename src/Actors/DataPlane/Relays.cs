@@ -63,16 +63,20 @@ public sealed class Relays
     {
         private readonly ConcurrentQueue<RelayParts> _queue = new();
         private volatile Action<NotUsed>? _wake;
+        /// <summary>1 while a wake-up is on its way: relays queued meanwhile go with it (one message to the host, not one each).</summary>
+        private int _wakePending;
 
         public void Run(RelayParts parts)
         {
             _queue.Enqueue(parts);
-            _wake?.Invoke(NotUsed.Instance);
+            if (Interlocked.Exchange(ref _wakePending, 1) == 0) _wake?.Invoke(NotUsed.Instance);
         }
 
         /// <summary>Called on the host's interpreter: materialise what is queued into it.</summary>
         public void Drain(IMaterializer here)
         {
+            // Before taking any: a relay queued from now on wakes the host again, or is taken below.
+            Volatile.Write(ref _wakePending, 0);
             while (_queue.TryDequeue(out var next))
             {
                 try

@@ -18,6 +18,7 @@ public sealed class AdminLoginWorld() : WarningsWorld("admin-login", "127.160.0.
 /// headers of every answer. APIs on 127.160.1.x, clients on 127.160.2.x.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<AdminLoginWorld>
 {
     private const string Token = "login-limit-token-4711";
@@ -202,6 +203,7 @@ public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<Admin
 }
 
 /// <summary>The arithmetic of <see cref="FailedAttempts"/> and <see cref="SessionCookie"/> on a clock the test moves.</summary>
+[Trait("Category", "Unit")]
 public sealed class AdminLoginClockTests
 {
     private sealed class Clock : TimeProvider
