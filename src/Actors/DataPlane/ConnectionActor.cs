@@ -129,13 +129,13 @@ public sealed class ConnectionActor : UntypedActor
             try
             {
                 attempt.Files = TlsOrigination.Load(tls, log);
+                transport.Connect(remote, options, attempt);
             }
-            catch (UpstreamTlsConfigurationException e)
+            catch (Exception e)
             {
+                // On the pool an exception would end the process; here it fails the one attempt.
                 attempt.Fail(e);
-                return;
             }
-            transport.Connect(remote, options, attempt);
         }
     }
 
