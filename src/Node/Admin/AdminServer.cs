@@ -610,6 +610,19 @@ public sealed class AdminServer : IAsyncDisposable
             // As capped as traffic: the page polls this every second.
             upstreams = routable.Take(MaxTrafficShown).Select(node.Health.Snapshot),
             upstreamsOmitted = Math.Max(0, routable.Count - MaxTrafficShown),
+            descriptors = Descriptors(node.Connections),
+        };
+    }
+
+    /// <summary>The descriptors' budget: the limit (null: none known), the reserve, what the connections and the rest of the process hold.</summary>
+    private static object Descriptors(ConnectionBudget connections)
+    {
+        var d = connections.Descriptors;
+        return new
+        {
+            limit = d.Limit == long.MaxValue ? (long?)null : d.Limit, reserve = d.Reserve,
+            connections = connections.Open * DescriptorBudget.PerConnection, other = d.Others,
+            maxConnections = d.MaxConnections == int.MaxValue ? (int?)null : d.MaxConnections,
         };
     }
 
