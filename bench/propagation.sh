@@ -3,7 +3,8 @@
 # temporary directory), N headless Services (10 namespaces) PUT through node 3, which does not run the writer;
 # prints the time to the acknowledgement (200: journaled and on a majority) and until every node routes by it.
 # Usage: bench/propagation.sh [N ...]   (default: 1000 10000; e.g. 1 1000 10000 1: one Service, then 1,000, 10,000, then one of them changed)
-# PROPAGATION_LOGS=DIR keeps the three nodes' logs there (AKKAL4_HOCON passes settings to the nodes, e.g. a log level).
+# AKKAL4_LOG_LEVEL=debug: the per-node table at the end shows each step of each write, not only "in force".
+# PROPAGATION_LOGS=DIR keeps the three nodes' logs there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("${@:-1000 10000}"); [ $# -eq 0 ] && counts=(1000 10000)

@@ -75,6 +75,8 @@ public sealed class RouterNode : IAsyncDisposable
     public DataPlaneMetrics Metrics { get; }
     /// <summary>The node's relays (tests look at their idle sweep).</summary>
     internal Relays Relays { get; }
+    /// <summary>The node's connections: the max-connections cap and the descriptors they may hold.</summary>
+    public ConnectionBudget Connections { get; }
     /// <summary>Endpoint health and load of every upstream cluster (read it with <see cref="UpstreamHealth.Snapshot(RouteSnapshot)"/>).</summary>
     public UpstreamHealth Health { get; } = new();
     public RouterNodeOptions Options => _options;
@@ -99,10 +101,13 @@ public sealed class RouterNode : IAsyncDisposable
         var materializer = dataSystem.Materializer();
         transport ??= TcpTransports.Create(dataSystem, settings.Transport);
         var pickers = new UpstreamPickers(Health);
+        Connections = new ConnectionBudget(settings.MaxConnections, DescriptorBudget.ForThisProcess(settings.DescriptorReserve));
+        if (Connections.Descriptors.FewWarning(settings.MaxConnections) is { } few) dataSystem.Log.Warning(few);
+        Metrics.Observe(Connections);
         _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");
         Relays = new Relays(materializer, Environment.ProcessorCount, dataSystem.Log);
         _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, pickers, transport, settings, Metrics, materializer,
-            Relays, new ConnectionBudget(settings.MaxConnections))), "listeners");
+            Relays, Connections)), "listeners");
         if (options.AccessLog is { } accessLog) dataSystem.ActorOf(AccessLogWriter.Props(accessLog.Output, accessLog.Format), "access-log");
 
         _lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);

@@ -66,7 +66,7 @@ public sealed class DataPlaneMetrics : IDisposable
         m.CreateObservableCounter("envoy_listener_downstream_cx_total", () => Observe(Listeners, t => t.Total, ListenerAddress), description: "Connections accepted");
         m.CreateObservableGauge("envoy_listener_downstream_cx_active", () => Observe(Listeners, t => t.Active, ListenerAddress), description: "Connections open");
         DownstreamOverflow = m.CreateCounter<long>("envoy_listener_downstream_cx_overflow", description: "Connections closed at once by a listener or node connection cap");
-        AcceptPausedCount = m.CreateCounter<long>("akkal4_listener_accept_paused_total", description: "Times a listener stopped accepting because the process was out of descriptors (EMFILE/ENFILE) until some were free");
+        AcceptPausedCount = m.CreateCounter<long>("akkal4_listener_accept_paused_total", description: "Shortages in which a listener stopped accepting until descriptors were free (one within 10 s of the last continues it): its connections had taken all but akkal4.data-plane.descriptor-reserve, or the process was out of them (EMFILE/ENFILE)");
         _downstreamLengthMs = m.CreateHistogram("envoy_listener_downstream_cx_length_ms", "ms", "Connection length", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = EnvoyBuckets });
 
         UpstreamTotal = m.CreateCounter<long>("envoy_cluster_upstream_cx_total", description: "Upstream connections established");
@@ -275,7 +275,21 @@ public sealed class DataPlaneMetrics : IDisposable
         return UntrustedProxyWarnings.Count(listener);
     }
 
-    /// <summary>A listener paused accepting: the process is out of descriptors.</summary>
+    /// <summary>Gauges of the node's descriptors: the limit, the reserve, what the connections and the rest of the process hold.</summary>
+    public void Observe(ConnectionBudget connections)
+    {
+        var descriptors = connections.Descriptors;
+        _meter.CreateObservableGauge("akkal4_descriptors_limit", () => descriptors.Limit == long.MaxValue ? -1 : descriptors.Limit,
+            description: "The process's descriptor limit (soft RLIMIT_NOFILE, ulimit -n) as last read, -1 if none is known");
+        _meter.CreateObservableGauge("akkal4_descriptors_reserve", () => descriptors.Reserve,
+            description: "Descriptors the connections leave free (akkal4.data-plane.descriptor-reserve)");
+        _meter.CreateObservableGauge("akkal4_descriptors_connections", () => connections.Open * DescriptorBudget.PerConnection,
+            description: "Descriptors the data plane's connections hold (two each: its own and its upstream's)");
+        _meter.CreateObservableGauge("akkal4_descriptors_other", () => descriptors.Others,
+            description: "Descriptors the rest of the process held when last counted");
+    }
+
+    /// <summary>A listener paused accepting: the descriptors leave no room for another connection.</summary>
     public void AcceptPaused(string listener) => AcceptPausedCount.Add(1, ListenerAddress(listener));
 
     /// <summary>An upstream connection is open (after <paramref name="connectTime"/>) and relays through <paramref name="relay"/>.</summary>

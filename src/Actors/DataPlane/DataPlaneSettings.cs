@@ -8,8 +8,10 @@ namespace AkkaL4.Actors.DataPlane;
 /// <summary>The <c>akkal4.data-plane</c> section of cluster.hocon.</summary>
 public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog, TimeSpan BindRetry, TimeSpan BindRetryMax, string Transport,
     TimeSpan DrainTimeout, int MaxConnections, int MaxConnectionsPerListener, TimeSpan PreambleTimeout, int MaxClientHello, bool AcceptProxyProtocol,
-    ImmutableArray<IpNet> ProxyProtocolTrustedSources, int MaxConnectionsPerSource)
+    ImmutableArray<IpNet> ProxyProtocolTrustedSources, int MaxConnectionsPerSource, int DescriptorReserve)
 {
+    public const string DescriptorReserveKey = "akkal4.data-plane.descriptor-reserve";
+
     public const string TrustedSourcesKey = "akkal4.data-plane.proxy-protocol-trusted-sources";
 
     /// <summary>
@@ -44,7 +46,18 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             (int)Math.Clamp(c.GetByteSize("max-client-hello") ?? 0, 256, 1 << 20),
             c.GetBoolean("accept-proxy-protocol"),
             TrustedSources(c),
-            c.GetInt("max-connections-per-source"));
+            c.GetInt("max-connections-per-source"),
+            Reserve(c));
+    }
+
+    /// <exception cref="ConfigurationException">The reserve is too small to keep the process alive.</exception>
+    private static int Reserve(Akka.Configuration.Config c)
+    {
+        var reserve = c.GetInt("descriptor-reserve");
+        if (reserve < DescriptorBudget.MinReserve)
+            throw new ConfigurationException($"{DescriptorReserveKey} = {reserve}: at least {DescriptorBudget.MinReserve} descriptors must stay free for the "
+                                             + "runtime (it needs some to start a thread or load an assembly, and dies without), the admin API and the cluster");
+        return reserve;
     }
 
     /// <exception cref="ConfigurationException">An entry is no CIDR, or PROXY headers are accepted with nobody trusted to send them.</exception>
@@ -65,12 +78,16 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
     }
 }
 
-/// <summary>The node-wide connection cap, shared by every listener (0 = none).</summary>
-public sealed class ConnectionBudget(int max)
+/// <summary>The node's connections, shared by every listener: the cap (0 = none) and the descriptors they may hold.</summary>
+public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
 {
     private int _open;
 
     public int Open => Volatile.Read(ref _open);
+    public DescriptorBudget Descriptors => descriptors;
+
+    /// <summary>Would one more connection leave the descriptor reserve free? (Without room listeners pause; over the cap they refuse.)</summary>
+    public bool DescriptorRoom() => descriptors.Room(Open);
 
     /// <summary>Takes one connection's place; false when the node is at its cap.</summary>
     public bool TryTake()

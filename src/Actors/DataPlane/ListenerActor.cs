@@ -14,9 +14,11 @@ namespace AkkaL4.Actors.DataPlane;
 /// this actor's ack), starts a <see cref="ConnectionActor"/> child per connection within the listener's
 /// and the node's connection caps, retries a failed bind with backoff, and on <see cref="Unbind"/> stops
 /// accepting (connections the kernel had queued still come through and are served) and stops itself
-/// once its connections have ended (they keep the route they were given). While the process is out of descriptors
-/// (<see cref="Descriptors"/>) it holds the connection it was handed and accepts nothing more (the rest wait in the
-/// kernel's queue) until a connection ends or a timer finds descriptors free again; then it serves them all.
+/// once its connections have ended (they keep the route they were given). It asks for the next connection only while
+/// the node's descriptors leave room for it (<see cref="DescriptorBudget"/>: a reserve stays free for the runtime);
+/// without, it accepts nothing more (clients wait in the kernel's queue) until a connection ends or a timer finds room.
+/// Should the process run out of descriptors all the same (<see cref="Descriptors"/>: EMFILE), it holds the connection
+/// it was handed likewise; then it serves them all.
 /// </summary>
 public sealed class ListenerActor : ReceiveActor, IWithTimers
 {
@@ -36,6 +38,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     /// <summary>The longest wait between looks for free descriptors while a connection is held back.</summary>
     private static readonly TimeSpan MaxReliefWait = TimeSpan.FromSeconds(1);
+    /// <summary>A wait for descriptors this soon after the last one continues its shortage (logged and counted once).</summary>
+    private static readonly TimeSpan ShortageGap = TimeSpan.FromSeconds(10);
 
     private readonly IpPort _address;
     private readonly NodeDataPlane _dataPlane;
@@ -53,6 +57,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private TcpConnection? _held;
     private IActorRef? _acceptStream;
     private TimeSpan _reliefWait;
+    /// <summary>Not asking for connections: the descriptors leave no room for one more.</summary>
+    private bool _paused;
+    /// <summary>When a wait for descriptors last ended (0: never), and whether the one now began a shortage.</summary>
+    private long _resumedAt;
+    private bool _newShortage;
     private long _heldSince;
     private long _shortages;
     /// <summary>With max-connections-per-source: each connection's peer, and how many each peer holds.</summary>
@@ -73,7 +82,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
         Receive<TryBind>(_ => StartBinding());
         Receive<BindResult>(OnBindResult);
-        Receive<StreamInit>(_ => Sender.Tell(new Ack()));
+        Receive<StreamInit>(_ =>
+        {
+            _acceptStream = Sender;
+            Next();
+        });
         Receive<TcpConnection>(c =>
         {
             // Held back by an accept stream that failed since: this one's turn comes first, or it goes (one is held at most).
@@ -89,8 +102,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
                 HoldBack(c);
                 return;
             }
-            Sender.Tell(new Ack());
             Serve(c);
+            Next();
         });
         Receive<Relieve>(_ => Relief());
         Receive<StreamDone>(_ =>
@@ -125,7 +138,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             _unbinding = true;
             Timers.CancelAll();
-            ReleaseHeld();
+            // Connections the kernel queued are taken now (as descriptors allow) or reset when the listener closes.
+            if (_held is not null || _paused) Resume();
             _binding?.Unbind();
             _binding = null;
             _log.Info("listener {0}: unbound, {1} connection(s) draining", _address, _connections);
@@ -152,41 +166,76 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Out of descriptors: no ack (so no accept) until they are free again; logged once per shortage.</summary>
+    /// <summary>Asks the accept stream for the next connection if the descriptors leave room for it (or to empty the queue when unbinding); else pauses.</summary>
+    private void Next()
+    {
+        if (_unbinding || _dataPlane.Connections.DescriptorRoom())
+        {
+            _acceptStream?.Tell(new Ack());
+            return;
+        }
+        _paused = true;
+        if (!Wait()) return;
+        var connections = _dataPlane.Connections;
+        var descriptors = connections.Descriptors;
+        var open = connections.Open;
+        _log.Warning("listener {0}: out of descriptors (shortage {1}): {2}", _address, _shortages,
+            $"{open} connection(s) hold {open * DescriptorBudget.PerConnection} of the {descriptors.Limit} descriptors allowed (ulimit -n), the rest of the process "
+            + $"{descriptors.Others}, and {descriptors.Reserve} stay free ({DataPlaneSettings.DescriptorReserveKey}): accepting nothing more until a connection ends; "
+            + "clients wait in the kernel's queue");
+    }
+
+    /// <summary>Out of descriptors (EMFILE) all the same: no ack (so no accept) until they are free again.</summary>
     private void HoldBack(TcpConnection c)
     {
         _held = c;
+        if (Wait())
+            _log.Warning("listener {0}: out of descriptors (shortage {1}): accepting nothing more until a connection ends or descriptors are free; " +
+                         "one connection waits accepted, the rest in the kernel's queue", _address, _shortages);
+    }
+
+    /// <summary>
+    /// Waits for descriptors. True when a shortage begins (to be counted and logged): not when the last ended within
+    /// <see cref="ShortageGap"/>, as each connection's end does when connections keep the node at its limit.
+    /// </summary>
+    private bool Wait()
+    {
         _heldSince = System.Diagnostics.Stopwatch.GetTimestamp();
-        _shortages++;
-        _dataPlane.Metrics.AcceptPaused(_address.ToString());
-        _log.Warning("listener {0}: out of descriptors (shortage {1}): accepting nothing more until a connection ends or descriptors are free; " +
-            "one connection waits accepted, the rest in the kernel's queue", _address, _shortages);
         _reliefWait = TimeSpan.FromMilliseconds(50);
         Timers.StartSingleTimer("relief", new Relieve(), _reliefWait);
+        _newShortage = _resumedAt == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(_resumedAt) > ShortageGap;
+        if (!_newShortage) return false;
+        _shortages++;
+        _dataPlane.Metrics.AcceptPaused(_address.ToString());
+        return true;
     }
 
     private void Relief()
     {
-        if (_held is null) return;
-        if (!Descriptors.Available())
+        if (_held is null && !_paused) return;
+        if (!(_held is null ? _dataPlane.Connections.DescriptorRoom() : Descriptors.Available()))
         {
             if (Timers.IsTimerActive("relief")) return;
             _reliefWait = TimeSpan.FromTicks(Math.Min(_reliefWait.Ticks * 2, MaxReliefWait.Ticks));
             Timers.StartSingleTimer("relief", new Relieve(), _reliefWait);
             return;
         }
-        _log.Info("listener {0}: descriptors free again after {1:F1}s; accepting", _address, System.Diagnostics.Stopwatch.GetElapsedTime(_heldSince).TotalSeconds);
-        ReleaseHeld();
+        if (_newShortage) _log.Info("listener {0}: descriptors free again after {1:F1}s; accepting", _address, System.Diagnostics.Stopwatch.GetElapsedTime(_heldSince).TotalSeconds);
+        _resumedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        Resume();
     }
 
-    /// <summary>Serves the connection held back and accepts again.</summary>
-    private void ReleaseHeld()
+    /// <summary>Serves the connection held back, if any, and asks for the next.</summary>
+    private void Resume()
     {
-        if (_held is not { } held) return;
-        _held = null;
         Timers.Cancel("relief");
-        _acceptStream?.Tell(new Ack());
-        Serve(held);
+        _paused = false;
+        if (_held is { } held)
+        {
+            _held = null;
+            Serve(held);
+        }
+        Next();
     }
 
     /// <summary>Within the caps? Over one, the connection is closed at once, counted and logged (the first, then every 100th).</summary>
@@ -195,7 +244,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         var perListener = _settings.MaxConnectionsPerListener;
         var perSource = _settings.MaxConnectionsPerSource;
         string? cap = null;
-        if (perListener > 0 && _connections >= perListener) cap = $"max-connections-per-listener ({perListener})";
+        // Unbinding, the kernel's queue is emptied whatever the descriptors: beyond the reserve a connection is closed.
+        if (_unbinding && !_dataPlane.Connections.DescriptorRoom()) cap = $"{DataPlaneSettings.DescriptorReserveKey} ({_dataPlane.Connections.Descriptors.Reserve}, while unbinding)";
+        else if (perListener > 0 && _connections >= perListener) cap = $"max-connections-per-listener ({perListener})";
         else if (perSource > 0 && _perSource.GetValueOrDefault(source) >= perSource) cap = $"max-connections-per-source ({perSource}, from {source})";
         else if (!_dataPlane.Connections.TryTake()) cap = $"max-connections of the node ({_settings.MaxConnections})";
         if (cap is null) return true;
@@ -230,7 +281,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             _streamRunning = true;
             var binding = _transport.Bind(endpoint, _settings.ListenBacklog)
-                .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e)), Keep.Left)
+                // Its buffer holds one connection (16 by default): each accepted ahead of its ack holds a descriptor the
+                // budget does not see (DescriptorBudget.AcceptedAhead).
+                .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e))
+                    .WithAttributes(Attributes.CreateInputBuffer(1, 1)), Keep.Left)
                 .Run(_materializer);
             binding.PipeTo(Self, success: b => new BindResult(b, null), failure: e => new BindResult(null, e));
         }

@@ -76,6 +76,38 @@ public class ClusterConfigTests
             second.Routes.Current.Listeners.Select(l => l.Address.ToString()).Order().ToArray());
     }
 
+    /// <summary>
+    /// With distributed-data gossip switched off, a node gets a revision only from the writer's own replication: a
+    /// majority write alone reaches one other node of three (the one that confirms it) and leaves the third behind.
+    /// </summary>
+    [Fact]
+    public async Task Every_node_gets_each_acknowledged_revision_from_the_writer_without_waiting_for_gossip()
+    {
+        static RouterNode Start(int n, params string[] seeds) => RouterNode.Start(new RouterNodeOptions
+        {
+            Name = $"spread-{n}",
+            Seeds = seeds,
+            Overrides = $"{Quiet}\nakka.cluster.distributed-data.gossip-interval = 1h\nakka.remote.dot-netty.tcp {{ hostname = \"127.180.1.{n}\", port = 0 }}",
+        });
+        await using var first = Start(1);
+        await using var second = Start(2, first.ClusterAddress);
+        await using var third = Start(3, first.ClusterAddress);
+        RouterNode[] nodes = [first, second, third];
+        await WaitForMembers(first, 3);
+        await WaitForMembers(third, 3);
+
+        // Several writes, so that no choice of the node that confirms a write lets this pass by chance; each through the
+        // third node, which does not run the writer, and each awaited on every node before the next.
+        for (var i = 1; i <= 3; i++)
+        {
+            var accepted = await ApplyAsync(third, $"apiVersion: v1\nkind: Service\nmetadata: {{name: spread-{i}, namespace: spread}}\n"
+                                                   + $"spec:\n  clusterIP: None\n  selector: {{app: spread}}\n  ports: [{{name: tcp, port: 19000, targetPort: 9000}}]\n");
+            foreach (var node in nodes)
+                Assert.True(await node.WaitForRevisionAsync(accepted.Revision, Patience),
+                    $"{node.ClusterAddress} routes by revision {node.Applied?.Revision ?? 0}, not the acknowledged {accepted.Revision}, {Patience.TotalSeconds:0}s later");
+        }
+    }
+
     [Fact]
     public async Task The_writer_journal_brings_back_an_acknowledged_write_after_a_full_restart_without_any_disk_copy()
     {

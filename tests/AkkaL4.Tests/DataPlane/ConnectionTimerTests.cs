@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Node.Echo;
+using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.DataPlane.Kit;
 
 namespace AkkaL4.Tests.DataPlane;
@@ -161,6 +162,8 @@ public sealed class ConnectionTimerTests
         }
     }
 
+    private static readonly AddressBlock Block = AddressBlocks.Of(130);
+
     /// <summary>
     /// A router sending service <paramref name="name"/> (127.130.1.N:19000) to its one pod 127.130.1.1N:9000, with
     /// <paramref name="tcp"/> as the DestinationRule's <c>connectionPool.tcp</c>.
@@ -171,8 +174,8 @@ public sealed class ConnectionTimerTests
         try
         {
             await router.ApplyAsync(1,
-                Service(name, $"127.130.1.{n}", 19000, 9000, name),
-                WorkloadEntry($"{name}-pod", $"127.130.1.1{n}", $"{{app: {name}}}"),
+                Service(name, Block.Host(1, n), 19000, 9000, name),
+                WorkloadEntry($"{name}-pod", Block.Host(1, 10 + n), $"{{app: {name}}}"),
                 TrafficPolicy(name, $"{{connectionPool: {{tcp: {tcp}}}}}"));
             return router;
         }

@@ -1,0 +1,206 @@
+using System.Runtime.InteropServices;
+
+namespace AkkaL4.Actors.DataPlane;
+
+/// <summary>
+/// How many connections the process's descriptors leave room for while <see cref="Reserve"/> of them stay free for
+/// everything else. On .NET/Linux a process at its RLIMIT_NOFILE cannot start a thread (the runtime needs descriptors to
+/// do it: OutOfMemoryException), grow its thread pool or load an assembly, and soon dies of it; so the data plane never
+/// takes the last ones, as HAProxy derives maxconn from <c>ulimit -n</c>. A connection counts
+/// <see cref="PerConnection"/> (its own and its upstream's) from its admission to its end, so an admitted connection can
+/// always dial, and one descriptor more: the connection a listener's stream holds accepted ahead of its admission. The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
+/// most once a second; the rest of the process's descriptors are counted in /proc/self/fd at start, when the limit
+/// changes and before each admission within half a reserve of the room (spaced by 50 times a count's duration, so at
+/// most 2% of a core however many are open): what is open less the connections' two each, the most found in the last 10 s (a connection that has
+/// not dialled yet holds one of its two: a count then finds the rest of the process one short).
+/// </summary>
+public sealed class DescriptorBudget
+{
+    public const int PerConnection = 2;
+    /// <summary>A listener's accept stream holds one connection accepted ahead of the one it delivers (ListenerActor).</summary>
+    public const int AcceptedAhead = 1;
+    /// <summary>Below this the runtime's own needs (two descriptors to start a thread, more to load an assembly) are not covered.</summary>
+    public const int MinReserve = 16;
+    /// <summary>A limit that leaves room for fewer connections than this is warned about at start.</summary>
+    public const int FewConnections = 1024;
+    private const long LookEveryMs = 1000;
+    /// <summary>Counting is spaced by this many times its own duration (at most 2% of a core, however many are open).</summary>
+    private const long CountSpacing = 50;
+    /// <summary>How long the most the rest of the process was found to hold stands against counts that find less.</summary>
+    private const long PeakMs = 10_000;
+
+    private readonly Func<long> _readLimit;
+    private readonly Func<int> _countOpen;
+    private readonly Func<long> _clockMs;
+    private readonly object _gate = new();
+    private long _nextLook;
+    private long _nextCount;
+    private long _limit;
+    private int _others;
+    private long _othersAt;
+    private int _room;
+
+    /// <param name="reserve">Descriptors the connections leave free.</param>
+    /// <param name="readLimit">The soft descriptor limit (<see cref="long.MaxValue"/>: none, or unknown).</param>
+    /// <param name="countOpen">How many descriptors the process has open (negative: unknown).</param>
+    /// <param name="clockMs">A monotonic clock in milliseconds.</param>
+    /// <param name="open">The connections open now.</param>
+    public DescriptorBudget(int reserve, Func<long> readLimit, Func<int> countOpen, Func<long> clockMs, int open = 0)
+    {
+        Reserve = reserve;
+        _readLimit = readLimit;
+        _countOpen = countOpen;
+        _clockMs = clockMs;
+        lock (_gate)
+        {
+            _limit = readLimit();
+            Count(clockMs(), open);
+            _nextLook = clockMs() + LookEveryMs;
+        }
+    }
+
+    /// <summary>This process's limit and descriptors (on Linux; elsewhere no limit is known and nothing is held back).</summary>
+    public static DescriptorBudget ForThisProcess(int reserve) => new(reserve, ProcessDescriptors.Limit, ProcessDescriptors.Open, () => Environment.TickCount64);
+
+    public int Reserve { get; }
+    /// <summary>The soft descriptor limit last read (<see cref="long.MaxValue"/>: none known).</summary>
+    public long Limit => Volatile.Read(ref _limit);
+    /// <summary>Descriptors the rest of the process held when last counted.</summary>
+    public int Others => Volatile.Read(ref _others);
+    /// <summary>The most connections the descriptors leave room for, as last worked out.</summary>
+    public int MaxConnections => Volatile.Read(ref _room);
+
+    /// <summary>
+    /// Is there room for one connection more than <paramref name="open"/>? On the normal path a clock read and a
+    /// comparison: the limit is read and descriptors are counted only when due.
+    /// </summary>
+    public bool Room(int open)
+    {
+        var now = _clockMs();
+        if (now >= Volatile.Read(ref _nextLook) || (Near(open) && now >= Volatile.Read(ref _nextCount))) Look(now, open);
+        return open < Volatile.Read(ref _room);
+    }
+
+    /// <summary>Within half a reserve of the room: the rest of the process is counted again (when due) before admitting.</summary>
+    private bool Near(int open) => (long)(open + 1) * PerConnection + Reserve > (long)Volatile.Read(ref _room) * PerConnection;
+
+    /// <summary>A warning for the log when the limit leaves room for few connections (fewer than <paramref name="wanted"/> too), else null.</summary>
+    public string? FewWarning(int wanted)
+    {
+        var room = MaxConnections;
+        if (room >= FewConnections || (wanted > 0 && room >= wanted)) return null;
+        return $"the descriptor limit ({Limit}, ulimit -n) leaves room for {room} connections only: each holds {PerConnection}, "
+               + $"{Others} are open already and akkal4.data-plane.descriptor-reserve keeps {Reserve} free; beyond that listeners stop "
+               + "accepting until a connection ends. Raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)";
+    }
+
+    private void Look(long now, int open)
+    {
+        // Another listener is looking: go by what it last found.
+        if (!Monitor.TryEnter(_gate)) return;
+        try
+        {
+            var changed = false;
+            if (now >= _nextLook)
+            {
+                Volatile.Write(ref _nextLook, now + LookEveryMs);
+                var limit = _readLimit();
+                changed = limit != _limit;
+                Volatile.Write(ref _limit, limit);
+                Publish();
+            }
+            if (changed || (Near(open) && now >= _nextCount)) Count(now, open);
+        }
+        finally
+        {
+            Monitor.Exit(_gate);
+        }
+    }
+
+    /// <summary>Counts what the rest of the process holds: what is open less the connections'.</summary>
+    private void Count(long now, int open)
+    {
+        var total = _countOpen();
+        if (total >= 0)
+        {
+            var others = Math.Max(0, total - open * PerConnection);
+            if (others >= _others || now - _othersAt >= PeakMs)
+            {
+                Volatile.Write(ref _others, others);
+                _othersAt = now;
+            }
+        }
+        Volatile.Write(ref _nextCount, now + (_clockMs() - now) * CountSpacing);
+        Publish();
+    }
+
+    /// <summary>The descriptors the connections may hold.</summary>
+    private long Share() => _limit == long.MaxValue ? long.MaxValue : _limit - Reserve - _others;
+
+    private void Publish()
+    {
+        var share = Share();
+        Volatile.Write(ref _room, share == long.MaxValue ? int.MaxValue : (int)Math.Clamp((share - AcceptedAhead) / PerConnection, 0, int.MaxValue));
+    }
+}
+
+/// <summary>The process's descriptor limit and how many it has open, from libc and /proc (Linux).</summary>
+internal static class ProcessDescriptors
+{
+    private const int RlimitNofile = 7;
+
+    private struct RLimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [DllImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
+    private static extern int GetRLimit(int resource, out RLimit limit);
+
+    [DllImport("libc", EntryPoint = "opendir", SetLastError = true)]
+    private static extern IntPtr OpenDir([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+
+    [DllImport("libc", EntryPoint = "readdir")]
+    private static extern IntPtr ReadDir(IntPtr directory);
+
+    [DllImport("libc", EntryPoint = "closedir")]
+    private static extern int CloseDir(IntPtr directory);
+
+    /// <summary>The soft RLIMIT_NOFILE; <see cref="long.MaxValue"/> when unlimited or not known.</summary>
+    public static long Limit()
+    {
+        if (!OperatingSystem.IsLinux()) return long.MaxValue;
+        try
+        {
+            return GetRLimit(RlimitNofile, out var limit) == 0 && limit.Current < long.MaxValue ? (long)limit.Current : long.MaxValue;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return long.MaxValue;
+        }
+    }
+
+    /// <summary>
+    /// The descriptors open, from /proc/self/fd (-1 when it cannot be read). Read with readdir rather than .NET's
+    /// enumeration, which looks up every entry's target (ten times slower with thousands open).
+    /// </summary>
+    public static int Open()
+    {
+        if (!OperatingSystem.IsLinux()) return -1;
+        try
+        {
+            var directory = OpenDir("/proc/self/fd");
+            if (directory == IntPtr.Zero) return -1;
+            var entries = 0;
+            while (ReadDir(directory) != IntPtr.Zero) entries++;
+            CloseDir(directory);
+            // Less ".", ".." and the directory's own descriptor.
+            return Math.Max(0, entries - 3);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return -1;
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using Akka.Configuration;
+using AkkaL4.Actors;
+using AkkaL4.Actors.DataPlane;
+
+namespace AkkaL4.Tests.DataPlane;
+
+/// <summary>The descriptor budget's arithmetic, on a test clock, limit and count (no sockets, no waiting).</summary>
+[Trait("Category", "Unit")]
+public sealed class DescriptorBudgetTests
+{
+    private long _now = 10_000;
+    private long _limit = 1_000;
+    private int _open = 100;
+    private int _limitReads;
+    private int _counts;
+
+    private DescriptorBudget Budget(int reserve, int connections = 0) =>
+        new(reserve, () => { _limitReads++; return _limit; }, () => { _counts++; return _open; }, () => _now, connections);
+
+    /// <summary>Admits connections one at a time, as listeners do, until there is no room; how many.</summary>
+    private static int Fill(DescriptorBudget budget, int from = 0)
+    {
+        var open = from;
+        while (budget.Room(open) && open < 1_000_000) open++;
+        return open;
+    }
+
+    [Fact]
+    public void Connections_take_two_descriptors_each_and_leave_the_reserve_and_the_rest_of_the_process_theirs()
+    {
+        var budget = Budget(reserve: 100);
+        // (1000 - 100 open - 100 reserve - 1 accepted ahead) / 2.
+        Assert.Equal(399, budget.MaxConnections);
+        Assert.Equal(399, Fill(budget));
+        Assert.Equal(100, budget.Others);
+        Assert.Equal(1_000, budget.Limit);
+        _limit = 1_001;
+        _now += 1_000;
+        Assert.Equal(400, Fill(budget));
+        // An odd descriptor left over is no room for a connection.
+        _limit = 1_002;
+        _now += 1_000;
+        Assert.Equal(400, Fill(budget));
+    }
+
+    [Fact]
+    public void Far_from_the_limit_an_admission_reads_no_limit_and_counts_nothing_and_the_limit_is_read_once_a_second()
+    {
+        var budget = Budget(reserve: 100);
+        (_limitReads, _counts) = (0, 0);
+        for (var open = 0; open < 200; open++) Assert.True(budget.Room(open));
+        Assert.Equal((0, 0), (_limitReads, _counts));
+        _now += 999;
+        Assert.True(budget.Room(10));
+        Assert.Equal(0, _limitReads);
+        _now += 1;
+        Assert.True(budget.Room(10));
+        Assert.True(budget.Room(11));
+        // Read once; the limit did not change and the connections are far from their share: nothing counted.
+        Assert.Equal((1, 0), (_limitReads, _counts));
+    }
+
+    [Fact]
+    public void A_limit_lowered_on_the_running_process_is_seen_within_a_second_and_the_rest_counted_again()
+    {
+        var budget = Budget(reserve: 50);
+        Assert.Equal(424, budget.MaxConnections);
+        // prlimit --nofile: 30 connections' room over what is open with 20 connections, plus the reserve and the one accepted ahead.
+        _open = 100 + 20 * 2;
+        _limit = _open + 60 + 50 + 1;
+        Assert.True(budget.Room(20));
+        _now += 1_000;
+        Assert.Equal(50, Fill(budget, from: 20));
+        Assert.Equal(50, budget.MaxConnections);
+        Assert.Equal(100, budget.Others);
+    }
+
+    [Fact]
+    public void Near_the_room_each_admission_counts_the_rest_of_the_process_first_and_its_growth_shrinks_the_room()
+    {
+        var budget = Budget(reserve: 100);
+        _counts = 0;
+        // 300 connections: far from the 399 allowed, nothing counted.
+        _open = 100 + 300 * 2;
+        Assert.True(budget.Room(300));
+        Assert.Equal(0, _counts);
+        // 370, within half a reserve of them: counted first, so the admin API's 60 new connections leave room for 369.
+        _open = 100 + 60 + 370 * 2;
+        Assert.False(budget.Room(370));
+        Assert.Equal(1, _counts);
+        Assert.Equal(160, budget.Others);
+        Assert.Equal(369, budget.MaxConnections);
+        // They close again: a count finds 100 but the most found (160) stands 10 s, since a count finds too few while
+        // connections are dialling (one of their two open).
+        _open = 100 + 369 * 2;
+        Assert.False(budget.Room(369));
+        Assert.Equal((2, 160), (_counts, budget.Others));
+        _now += 10_000;
+        Assert.True(budget.Room(369));
+        Assert.Equal(100, budget.Others);
+        Assert.Equal(399, budget.MaxConnections);
+    }
+
+    [Fact]
+    public void A_slow_count_is_spaced_by_fifty_times_its_duration()
+    {
+        var budget = new DescriptorBudget(100, () => _limit, () => { _counts++; _now += 100; return _open; }, () => _now);
+        _counts = 0;
+        _open = 100 + 400 * 2;
+        for (var i = 0; i < 10; i++)
+        {
+            _now += 1_000;
+            Assert.False(budget.Room(400));
+        }
+        // A count took 100 ms: one per 5 s at most.
+        Assert.InRange(_counts, 2, 3);
+    }
+
+    [Fact]
+    public void No_known_limit_holds_nothing_back()
+    {
+        _limit = long.MaxValue;
+        var budget = Budget(reserve: 100);
+        Assert.True(budget.Room(10_000_000));
+        Assert.Equal(int.MaxValue, budget.MaxConnections);
+        Assert.Null(budget.FewWarning(50_000));
+    }
+
+    [Fact]
+    public void A_limit_leaving_room_for_few_connections_is_warned_about_with_the_numbers()
+    {
+        // (1000 - 100 open - 512 reserve - 1) / 2 = 193: warned about with no cap, and under a cap of 50,000.
+        Assert.NotNull(Budget(reserve: 512).FewWarning(0));
+        var few = Budget(reserve: 512).FewWarning(50_000);
+        Assert.NotNull(few);
+        Assert.Contains("descriptor limit (1000, ulimit -n) leaves room for 193 connections only", few);
+        Assert.Contains("100 are open already and akkal4.data-plane.descriptor-reserve keeps 512 free", few);
+        // Room for what max-connections asks, or for plenty: no warning.
+        Assert.Null(Budget(reserve: 512).FewWarning(150));
+        _limit = 100_000;
+        Assert.Null(Budget(reserve: 512).FewWarning(50_000));
+    }
+
+    [Fact]
+    public void This_process_has_a_limit_and_open_descriptors_it_can_count()
+    {
+        var before = DescriptorBudget.ForThisProcess(DescriptorBudget.MinReserve);
+        var limit = File.ReadLines("/proc/self/limits").Single(l => l.StartsWith("Max open files")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[3];
+        Assert.Equal(limit, before.Limit.ToString());
+        var held = Enumerable.Range(0, 200).Select(_ => File.OpenRead("/dev/null")).ToList();
+        try
+        {
+            // Other tests of this process open and close descriptors meanwhile: about 200 more.
+            Assert.InRange(DescriptorBudget.ForThisProcess(DescriptorBudget.MinReserve).Others - before.Others, 150, 250);
+        }
+        finally
+        {
+            held.ForEach(f => f.Dispose());
+        }
+    }
+
+    [Fact]
+    public void The_reserve_is_read_from_the_settings_and_a_reserve_too_small_is_a_settings_error()
+    {
+        static Akka.Configuration.Config With(string layer) => RouterNode.Layered([layer]);
+
+        Assert.Equal(512, DataPlaneSettings.From(With("")).DescriptorReserve);
+        Assert.Equal(64, DataPlaneSettings.From(With("akkal4.data-plane.descriptor-reserve = 64")).DescriptorReserve);
+        var small = Assert.Throws<ConfigurationException>(() => DataPlaneSettings.From(With("akkal4.data-plane.descriptor-reserve = 8")));
+        Assert.Contains("akkal4.data-plane.descriptor-reserve = 8: at least 16 descriptors must stay free", small.Message);
+    }
+}

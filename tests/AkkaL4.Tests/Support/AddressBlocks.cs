@@ -1,0 +1,57 @@
+using System.Net;
+
+namespace AkkaL4.Tests.Support;
+
+/// <summary>
+/// Every 127.B.x.x block the tests (and bench/) bind, and who owns it. Tests bind fixed loopback addresses with
+/// SO_REUSEPORT, so two owners of one address steal each other's connections: a new test class takes addresses
+/// only from its owner's block, through <see cref="AddressBlock.Host"/>, and a new owner adds a row here first
+/// (<see cref="AddressBlockTests"/> fails for an address in a block that has no row).
+/// </summary>
+internal static class AddressBlocks
+{
+    public static readonly IReadOnlyList<AddressBlock> All =
+    [
+        new(0, "configuration only, nothing bound (routing decisions, decoder, analyser); PostgresServer; the walkthrough end to end (the README's 127.0.x)"),
+        new(1, "data-plane end-to-end classes, a third octet each (127.1.N.x)"),
+        new(3, "control-plane kit: store, last-known-good, admin API, server CLI, a third octet each (127.3.N.x)"),
+        new(4, "cluster config, writer journal, PostgreSQL journal"),
+        new(5, "chaos process and journal outage tests"),
+        new(10, "write chaos and write contract"),
+        new(20, "ChaosCluster: membership and partition chaos"),
+        new(30, "remoting security, admin hardening, security CLI"),
+        new(40, "compose scale"),
+        new(50, "unix sockets"),
+        new(60, "PROXY protocol, TLS routing, preamble parser"),
+        new(70, "healing (outlier detection, active checks)"),
+        new(80, "status page, metrics exposition, OpenAPI"),
+        new(90, "bench/ (allocations, throughput)"),
+        new(100, "route-table chaos, writer recovery (and shared in places by the cluster and writer tests)"),
+        new(120, "connect attempts (session helper conn)"),
+        new(130, "connection timers"),
+        new(140, "descriptor exhaustion, metrics lifecycle, TLS origination (session helper fd)"),
+        new(150, "reliability defects: PROXY trust, source caps, admin connections, preamble races (session helper rel)"),
+        new(160, "security lows: admin login (session helper sec)"),
+        new(170, "test kits (session helper kit)"),
+        new(180, "reviewers"),
+        new(190, "reviewers"),
+    ];
+
+    /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>
+    public static AddressBlock Of(int second) =>
+        All.SingleOrDefault(b => b.Second == second) ?? throw new ArgumentException($"127.{second}.x.x has no row in {nameof(AddressBlocks)}");
+}
+
+/// <summary>One 127.B.x.x block: addresses inside it and nowhere else.</summary>
+internal sealed record AddressBlock(int Second, string Owner)
+{
+    /// <summary>127.B.<paramref name="third"/>.<paramref name="fourth"/>.</summary>
+    public string Host(int third, int fourth)
+    {
+        if (third is < 0 or > 255 || fourth is < 1 or > 254)
+            throw new ArgumentOutOfRangeException(nameof(third), $"127.{Second}.{third}.{fourth} is not a host address");
+        return $"127.{Second}.{third}.{fourth}";
+    }
+
+    public IPEndPoint At(int third, int fourth, int port) => new(IPAddress.Parse(Host(third, fourth)), port);
+}
