@@ -151,10 +151,18 @@ public abstract class ConnectAttempt
         arrived?.Close();
     }
 
-    /// <summary>The owner took the connection over (it is joined): abandoning no longer closes it.</summary>
-    public void TakenOver()
+    /// <summary>
+    /// The owner took the connection over (it is joined): abandoning no longer closes it. False when the attempt was
+    /// abandoned first (the connection is closed already).
+    /// </summary>
+    public bool TakenOver()
     {
-        lock (_gate) _arrived = null;
+        lock (_gate)
+        {
+            if (_abandoned) return false;
+            _arrived = null;
+            return true;
+        }
     }
 }
 
@@ -168,10 +176,10 @@ public static class TcpTransportExtensions
     {
         var attempt = new TaskAttempt();
         // Unregistered when the connect ends: a long-lived token would otherwise keep every attempt's callback.
+        // Abandoned only when the cancel wins the task: a connection already handed to the caller is the caller's.
         using var registration = cancel.Register(() =>
         {
-            attempt.Abandon();
-            attempt.Result.TrySetCanceled(cancel);
+            if (attempt.Result.TrySetCanceled(cancel)) attempt.Abandon();
         });
         transport.Connect(remote, options, attempt);
         return await attempt.Result.Task.ConfigureAwait(false);
@@ -183,7 +191,9 @@ public static class TcpTransportExtensions
 
         protected override void OnConnected(TcpConnection connection)
         {
-            if (!Result.TrySetResult(connection)) connection.Close();
+            // Taken over first, so a cancel after it cannot close what the caller gets. A cancel before it closed the
+            // connection and cancelled the task; one that won the task in between leaves the connection to this close.
+            if (TakenOver() && !Result.TrySetResult(connection)) connection.Close();
         }
 
         protected override void OnFailed(Exception cause) => Result.TrySetException(cause);

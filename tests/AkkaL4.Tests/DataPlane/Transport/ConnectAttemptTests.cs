@@ -41,6 +41,29 @@ public sealed class ConnectAttemptTests(ITestOutputHelper output)
         return (connection, () => closed);
     }
 
+    /// <summary>Arrives at once, then cancels the caller's token: a cancel landing just after the connection was handed over.</summary>
+    private sealed class ArrivesThenCancels(TcpConnection connection, CancellationTokenSource cancel) : ITcpTransport
+    {
+        public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) => throw new NotSupportedException();
+
+        public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt)
+        {
+            attempt.Arrive(connection);
+            cancel.Cancel();
+        }
+    }
+
+    [Fact]
+    public async Task ConnectAsync_never_hands_back_a_connection_a_late_cancel_closed()
+    {
+        var (connection, closed) = Connection();
+        using var cancel = new CancellationTokenSource();
+        var transport = new ArrivesThenCancels(connection, cancel);
+        var got = await transport.ConnectAsync(connection.Remote, new ConnectOptions(TimeSpan.FromSeconds(5), null), cancel.Token);
+        Assert.Same(connection, got);
+        Assert.Equal(0, closed());
+    }
+
     [Fact]
     public void A_connection_that_arrives_after_the_attempt_was_abandoned_is_closed_and_not_reported()
     {
