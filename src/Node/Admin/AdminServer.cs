@@ -142,6 +142,15 @@ public sealed class AdminServer : IAsyncDisposable
                 var authorization = request.Headers.Authorization.ToString();
                 var reading = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
                 var login = request.Path == "/login" && HttpMethods.IsPost(request.Method);
+                // A form post from another site's page (a "simple" request, no CORS needed) comes from the operator's own
+                // address: refused before it could use up that address's attempts. The status page's own form is same-origin.
+                if ((login || request.Path == "/logout" && HttpMethods.IsPost(request.Method)) && CrossSite(request) is { } why)
+                {
+                    refusals.Refused(client, $"{request.Method} {request.Path}", $"{why} (403, no attempt used)");
+                    context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    await context.Response.WriteAsJsonAsync(new { error = "a login or logout from another site's page is refused" }, Json);
+                    return;
+                }
                 if (request.Path.StartsWithSegments("/healthz") || request.Path.StartsWithSegments("/readyz") || request.Path == "/logout")
                 {
                     await next(context);
@@ -348,6 +357,22 @@ public sealed class AdminServer : IAsyncDisposable
         }
         context.Response.Cookies.Append(SessionCookie.Name, session.Issue(), new CookieOptions(SessionCookieOptions(https)) { MaxAge = SessionCookie.Lifetime });
         context.Response.Redirect("/");
+    }
+
+    /// <summary>Why a browser's request did not come from this API's own page (null when it did, or is no browser's):
+    /// <c>Sec-Fetch-Site</c> other than same-origin or none (typed in); from a browser too old to send that, an
+    /// <c>Origin</c> that is not this API's. <c>Origin: null</c> is let by: the page's own Referrer-Policy no-referrer
+    /// makes a browser send it for the page's own form.</summary>
+    private static string? CrossSite(HttpRequest request)
+    {
+        var site = request.Headers["Sec-Fetch-Site"].ToString();
+        if (site.Length > 0)
+            return site.Equals("same-origin", StringComparison.OrdinalIgnoreCase) || site.Equals("none", StringComparison.OrdinalIgnoreCase)
+                ? null : $"Sec-Fetch-Site '{Diagnostic.Quote(site)}'";
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length > 0 && origin != "null" && !origin.Equals($"{request.Scheme}://{request.Host.Value}", StringComparison.OrdinalIgnoreCase))
+            return $"Origin '{Diagnostic.Quote(origin)}' is not this API's";
+        return null;
     }
 
     /// <summary><c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly.</summary>

@@ -154,6 +154,46 @@ public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<Admin
     }
 
     [Fact]
+    public async Task A_login_posted_from_another_sites_page_is_refused_without_using_an_attempt()
+    {
+        await using var api = await AdminServer.StartAsync(world.Node, Api(7), Token);
+        using var operatorHttp = HttpFrom("127.160.200.1", api.Url);
+
+        async Task<HttpResponseMessage> PostAsync(string path, string token, params (string Name, string Value)[] headers)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent([new("token", token)]) };
+            foreach (var (name, value) in headers) request.Headers.Add(name, value);
+            return await operatorHttp.SendAsync(request);
+        }
+
+        // A hostile page's flood, more than the whole allowance: 403 each, the right token included (it is never checked).
+        for (var i = 0; i < FailedAttempts.Burst * 2; i++)
+        {
+            using var crossSite = await PostAsync("/login", $"guess-{i}", ("Sec-Fetch-Site", "cross-site"));
+            using var foreignOrigin = await PostAsync("/login", $"guess-{i}", ("Origin", "http://wiki.example"));
+            Assert.Equal(HttpStatusCode.Forbidden, crossSite.StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, foreignOrigin.StatusCode);
+        }
+        foreach (var headers in new[] { [("Sec-Fetch-Site", "same-site")], [("Sec-Fetch-Site", "cross-site"), ("Origin", api.Url)], new[] { ("Origin", api.Url + ".evil.example") } })
+        {
+            using var refused = await PostAsync("/login", Token, headers);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+        using var logout = await PostAsync("/logout", "", ("Sec-Fetch-Site", "cross-site"));
+        Assert.Equal(HttpStatusCode.Forbidden, logout.StatusCode);
+
+        // None of it counted: a wrong bearer token is this address's first failure (401, not 429), and the page's own
+        // same-origin form logs in (Origin null: what a browser sends under the page's Referrer-Policy no-referrer).
+        using var typo = await operatorHttp.SendAsync(Get("/v1/status", bearer: "typo"));
+        Assert.Equal(HttpStatusCode.Unauthorized, typo.StatusCode);
+        using var own = await PostAsync("/login", Token, ("Sec-Fetch-Site", "same-origin"), ("Origin", "null"));
+        Assert.Equal(HttpStatusCode.Redirect, own.StatusCode);
+        using var ownOrigin = await PostAsync("/login", Token, ("Origin", api.Url));
+        Assert.Equal(HttpStatusCode.Redirect, ownOrigin.StatusCode);
+        await EventuallyAsync(() => Task.FromResult(LinesAbout("127.160.200.1").Any(w => w.Contains("Sec-Fetch-Site 'cross-site'"))), "the first refusal is logged with its reason");
+    }
+
+    [Fact]
     public async Task Over_HTTPS_the_cookie_is_Secure()
     {
         await using var api = await AdminServer.StartAsync(world.Node, Api(5), Token, NewCa("login-https"));
