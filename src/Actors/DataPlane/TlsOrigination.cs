@@ -194,7 +194,7 @@ internal static class TlsOrigination
     private static X509Certificate2Collection Authorities(UpstreamTls tls, string fields, ILoggingAdapter log)
     {
         var path = tls.CaCertificates!;
-        return (X509Certificate2Collection)Cached(new FileKey(path, File.GetLastWriteTimeUtc(path), null, default), tls, fields, log, () =>
+        return (X509Certificate2Collection)Cached(new FileKey(path, Modified(path), null, default), tls, fields, log, () =>
         {
             var collection = new X509Certificate2Collection();
             collection.ImportFromPemFile(path);
@@ -205,13 +205,21 @@ internal static class TlsOrigination
     private static X509Certificate2 ClientCertificate(UpstreamTls tls, string fields, ILoggingAdapter log)
     {
         var (certificate, key) = (tls.ClientCertificate!, tls.PrivateKey!);
-        return (X509Certificate2)Cached(new FileKey(certificate, File.GetLastWriteTimeUtc(certificate), key, File.GetLastWriteTimeUtc(key)), tls, fields, log, () =>
+        return (X509Certificate2)Cached(new FileKey(certificate, Modified(certificate), key, Modified(key)), tls, fields, log, () =>
         {
             // Exported and loaded again: SslStream on some platforms wants a key it can persist, not an ephemeral PEM one.
             using var pem = X509Certificate2.CreateFromPemFile(certificate, key);
             return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
         });
     }
+
+    /// <summary>
+    /// When the file <paramref name="path"/> leads to was last written. Not the path's own time: on Linux that is lstat's, a
+    /// symlink's own, and a rotation by symlink swap (a Kubernetes Secret's <c>..data</c>, certbot's live/ → archive/) leaves
+    /// the link untouched. A readlink or two per connection, no open.
+    /// </summary>
+    private static DateTime Modified(string path) =>
+        File.GetLastWriteTimeUtc(File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path);
 
     /// <summary>
     /// The files parsed once for <paramref name="key"/>, by whichever caller came first (the others wait for it), with a line

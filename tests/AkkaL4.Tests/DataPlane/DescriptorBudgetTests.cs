@@ -5,6 +5,7 @@ using AkkaL4.Actors.DataPlane;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>The descriptor budget's arithmetic, on a test clock, limit and count (no sockets, no waiting).</summary>
+[Trait("Category", "Unit")]
 public sealed class DescriptorBudgetTests
 {
     private long _now = 10_000;

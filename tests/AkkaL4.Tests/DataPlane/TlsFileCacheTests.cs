@@ -74,6 +74,45 @@ public sealed class TlsFileCacheTests
     }
 
     [Fact]
+    public void A_rotation_by_symlink_swap_as_a_Kubernetes_Secret_volume_does_it_is_seen()
+    {
+        // The Secret volume layout: files in a timestamped directory, ..data -> it, and each file a link through ..data.
+        // A rotation writes a new directory and swaps ..data; the per-file links keep their own (old) times.
+        using var ca = new TestCa("akkal4 symlink CA");
+        var log = new Recording();
+        X509Certificate2 Publish(string version, string commonName)
+        {
+            Directory.CreateDirectory(Path.Combine(ca.Directory, version));
+            var issued = ca.Issue(commonName);
+            var (certificate, key) = ca.WritePem(issued, $"{version}/client");
+            File.Copy(ca.CaFile, Path.Combine(ca.Directory, version, "ca.pem"));
+            // Later than anything before, whatever the file system's clock granularity.
+            var later = DateTime.UtcNow.AddMinutes(version == "..2026_a" ? 1 : 10);
+            foreach (var file in new[] { certificate, key, Path.Combine(ca.Directory, version, "ca.pem") }) File.SetLastWriteTimeUtc(file, later);
+            var data = Path.Combine(ca.Directory, "..data");
+            if (File.Exists(data) || Directory.Exists(data)) File.Delete(data);
+            Directory.CreateSymbolicLink(data, version);
+            return issued;
+        }
+        var first = Publish("..2026_a", "first");
+        var (linkedCertificate, linkedKey, linkedCa) = (Path.Combine(ca.Directory, "client.pem"), Path.Combine(ca.Directory, "client-key.pem"),
+            Path.Combine(ca.Directory, "linked-ca.pem"));
+        File.CreateSymbolicLink(linkedCertificate, "..data/client.pem");
+        File.CreateSymbolicLink(linkedKey, "..data/client-key.pem");
+        File.CreateSymbolicLink(linkedCa, "..data/ca.pem");
+        var tls = Mutual(ca, linkedCertificate, linkedKey) with { CaCertificates = linkedCa };
+        var before = TlsOrigination.Load(tls, log);
+        Assert.Equal(first.Thumbprint, before.Client!.Thumbprint);
+
+        var second = Publish("..2026_b", "second");
+        var after = TlsOrigination.Load(tls, log);
+        Assert.Equal(second.Thumbprint, after.Client!.Thumbprint);
+        Assert.NotSame(before.Authorities, after.Authorities);
+        Assert.Equal(2, log.Reads($"tls.clientCertificate {linkedCertificate} / tls.privateKey {linkedKey}"));
+        Assert.Equal(2, log.Reads($"tls.caCertificates {linkedCa}"));
+    }
+
+    [Fact]
     public async Task A_burst_of_connections_after_a_rotation_reads_the_files_once_and_lets_the_old_ones_go()
     {
         using var ca = new TestCa("akkal4 burst CA");
