@@ -7,9 +7,12 @@
 set -eu
 file=${1:-$(cd "$(dirname "$0")/.." && pwd)/.env}
 umask 077
-if [ -f "$file" ] && grep -q '^AKKAL4_POSTGRES_PASSWORD=.' "$file"; then
+# A hand-written line counts too (`export ...`, leading spaces): a second, different password must never join it.
+if [ -f "$file" ] && grep -Eq '^[[:space:]]*(export[[:space:]]+)?AKKAL4_POSTGRES_PASSWORD=.' "$file"; then
   echo "compose-env.sh: $file already sets AKKAL4_POSTGRES_PASSWORD: kept" >&2
 else
+  # A last line without its newline would otherwise swallow the new one (AKKAL4_HOST=...AKKAL4_POSTGRES_PASSWORD=...).
+  if [ -s "$file" ] && [ -n "$(tail -c1 "$file")" ]; then echo >>"$file"; fi
   # Hex: nothing the connection string (Password=...;) or YAML would have to quote.
   printf 'AKKAL4_POSTGRES_PASSWORD=%s\n' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>"$file"
   echo "compose-env.sh: wrote a new AKKAL4_POSTGRES_PASSWORD to $file" >&2

@@ -594,13 +594,22 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         // Service. This second update changes nothing here and sends the revision to every node at once. Nobody waits for
         // its answer: an acknowledgement waits on no particular node, and a node it misses still gets it from gossip.
         // Not for a large configuration: the node that confirmed the majority write gets it twice, on the connection its
-        // heartbeats share (with it, a run of the chaos test's 4 MiB stage ended with two nodes downed).
-        if (_sizes.Values.Sum(b => (long)b) < SpreadBelow)
-            _replicator.Tell(Dsl.Update(Key, register, new WriteAll(timeout), new Spread(_store.Revision), r => r.Merge(register)));
+        // heartbeats share (with it, a run of the chaos test's 4 MiB stage ended with two nodes downed); the burst is the
+        // size times the other nodes. Not while a node is unreachable either: a WriteAll then lives its whole timeout, each
+        // holding its own copy of the configuration, one per write.
+        var state = Cluster.Get(Context.System).State;
+        if (state.Unreachable.Count == 0 && _sizes.Values.Sum(b => (long)b) * Math.Max(1, state.Members.Count - 1) < SpreadBelow)
+            _replicator.Tell(Dsl.Update(Key, register, new WriteAll(SpreadTimeout), new Spread(_store.Revision), r => r.Merge(register)));
     }
 
-    /// <summary>Bytes of the configuration as the cluster's JSON under which <see cref="Replicate"/> also sends a revision to every node at once.</summary>
+    /// <summary>
+    /// Bytes <see cref="Replicate"/>'s send to every node may add up to (the configuration as the cluster's JSON times the
+    /// other nodes); above it the nodes a majority write did not reach get the revision by gossip.
+    /// </summary>
     private const long SpreadBelow = 1_000_000;
+
+    /// <summary>How long the send to every node is followed: nobody waits for it, and gossip covers a node it misses.</summary>
+    private static readonly TimeSpan SpreadTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>The request of <see cref="Replicate"/>'s update to every node, whose answer nobody waits for.</summary>
     private sealed record Spread(long Revision);

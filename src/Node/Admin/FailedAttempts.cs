@@ -11,8 +11,10 @@ namespace AkkaL4.Node.Admin;
 /// </summary>
 /// <remarks>
 /// A client is an IPv4 address, or an IPv6 /64 (what one host or home network usually gets, so a new address of the
-/// same network is the same client). At most <see cref="MaxClients"/> are remembered; past that, the one heard from longest
-/// ago is forgotten.
+/// same network is the same client). At most <see cref="MaxClients"/> are remembered. A full table forgets no client that
+/// is still waiting (forgetting would give it a fresh allowance): clients not in it share one overflow bucket, so
+/// many addresses fail closed for new clients only, while every client already known, and its right token, still work.
+/// Clients full again are swept out at most once per <see cref="SweepInterval"/> while the table is full, not per insert.
 /// </remarks>
 internal sealed class FailedAttempts(TimeProvider time)
 {
@@ -20,6 +22,7 @@ internal sealed class FailedAttempts(TimeProvider time)
     public static readonly TimeSpan Refill = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan MaxRefill = TimeSpan.FromMinutes(5);
     public const int MaxClients = 10_000;
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
     private sealed class Bucket
     {
@@ -40,6 +43,9 @@ internal sealed class FailedAttempts(TimeProvider time)
     }
 
     private readonly Dictionary<IPAddress, Bucket> _clients = new();
+    /// <summary>Shared by every client that found the table full.</summary>
+    private readonly Bucket _overflow = new();
+    private DateTimeOffset _nextSweep;
 
     /// <summary>The client's key: the IPv4 address (also when mapped into IPv6), or the IPv6 /64.</summary>
     public static IPAddress Client(IPAddress address)
@@ -58,7 +64,8 @@ internal sealed class FailedAttempts(TimeProvider time)
         lock (_clients)
         {
             var client = Client(address);
-            if (!_clients.TryGetValue(client, out var bucket)) return null;
+            if (!_clients.TryGetValue(client, out var bucket))
+                return Full(now) ? WaitOf(_overflow, now) : null;
             if (bucket.Catch(now))
             {
                 _clients.Remove(client);
@@ -66,6 +73,12 @@ internal sealed class FailedAttempts(TimeProvider time)
             }
             return bucket.Tokens >= 1 ? null : (1 - bucket.Tokens) * bucket.Period;
         }
+    }
+
+    private static TimeSpan? WaitOf(Bucket bucket, DateTimeOffset now)
+    {
+        if (bucket.Catch(now)) bucket.Emptied = 0;
+        return bucket.Tokens >= 1 ? null : (1 - bucket.Tokens) * bucket.Period;
     }
 
     /// <summary>A wrong token from the client: one attempt used.</summary>
@@ -77,8 +90,12 @@ internal sealed class FailedAttempts(TimeProvider time)
             var client = Client(address);
             if (!_clients.TryGetValue(client, out var bucket))
             {
-                if (_clients.Count >= MaxClients) Forget(now);
-                _clients[client] = bucket = new Bucket { Updated = now };
+                if (Full(now))
+                {
+                    if (_overflow.Catch(now)) _overflow.Emptied = 0;
+                    bucket = _overflow;
+                }
+                else _clients[client] = bucket = new Bucket { Updated = now };
             }
             bucket.Catch(now);
             bucket.Tokens = Math.Max(0, bucket.Tokens - 1);
@@ -92,12 +109,16 @@ internal sealed class FailedAttempts(TimeProvider time)
         get { lock (_clients) return _clients.Count; }
     }
 
-    /// <summary>Room for one more: clients full again go, and if none is, the one that was heard from longest ago.</summary>
-    private void Forget(DateTimeOffset now)
+    /// <summary>Whether the table is full, after sweeping out the clients full again (at most once per <see cref="SweepInterval"/>).</summary>
+    private bool Full(DateTimeOffset now)
     {
-        foreach (var (client, bucket) in _clients.ToList())
-            if (bucket.Tokens + (now - bucket.Updated) / bucket.Period >= Burst) _clients.Remove(client);
-        if (_clients.Count >= MaxClients)
-            _clients.Remove(_clients.MinBy(c => c.Value.Updated).Key);
+        if (_clients.Count < MaxClients) return false;
+        if (now >= _nextSweep)
+        {
+            _nextSweep = now + SweepInterval;
+            foreach (var (client, bucket) in _clients)
+                if (bucket.Tokens + (now - bucket.Updated) / bucket.Period >= Burst) _clients.Remove(client);
+        }
+        return _clients.Count >= MaxClients;
     }
 }

@@ -294,18 +294,29 @@ public sealed class AdminLoginClockTests
         Assert.NotNull(attempts.Wait(IPAddress.Parse("2001:db8::ffff")));
         Assert.Null(attempts.Wait(IPAddress.Parse("2001:db8:0:1::1")));
 
-        // Past the bound, the client heard from longest ago goes (each here locked out, so none is full again soon).
+        // Past the bound, no client still waiting is forgotten (that would give it a fresh allowance): the ones not in the
+        // table share one overflow bucket, locked out for unknown clients only; a known client with attempts left still tries.
         static IPAddress V4(int i) => new(BitConverter.GetBytes(0x0A000000 + i).Reverse().ToArray());
+        var known = IPAddress.Parse("192.0.2.1");
+        for (var j = 0; j < FailedAttempts.Burst / 2; j++) attempts.Failed(known);
         for (var i = 0; i < FailedAttempts.MaxClients + 100; i++)
         {
-            clock.Now += TimeSpan.FromMilliseconds(1);
+            clock.Now += TimeSpan.FromTicks(1_000); // 0.1 ms: about 1 s in all, so no one earns an attempt back meanwhile
             for (var j = 0; j < FailedAttempts.Burst; j++) attempts.Failed(V4(i));
         }
         Assert.Equal(FailedAttempts.MaxClients, attempts.Count);
-        Assert.Null(attempts.Wait(IPAddress.Parse("2001:db8::1")));
-        Assert.Null(attempts.Wait(V4(99)));
-        Assert.NotNull(attempts.Wait(V4(100)));
+        Assert.NotNull(attempts.Wait(IPAddress.Parse("2001:db8::1")));
+        Assert.NotNull(attempts.Wait(V4(0)));
+        Assert.NotNull(attempts.Wait(V4(FailedAttempts.MaxClients / 2)));
         Assert.NotNull(attempts.Wait(V4(FailedAttempts.MaxClients + 99)));
+        Assert.NotNull(attempts.Wait(IPAddress.Parse("198.51.100.1"))); // never seen: the overflow's wait
+        Assert.Null(attempts.Wait(known));
+
+        // Once the waiting clients are full again, a sweep (at most once per interval) makes room for new ones.
+        clock.Now += FailedAttempts.MaxRefill * FailedAttempts.Burst;
+        attempts.Failed(IPAddress.Parse("198.51.100.1"));
+        Assert.Equal(1, attempts.Count);
+        Assert.Null(attempts.Wait(IPAddress.Parse("198.51.100.2")));
     }
 
     [Fact]
