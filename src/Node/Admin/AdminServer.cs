@@ -623,6 +623,7 @@ public sealed class AdminServer : IAsyncDisposable
             limit = d.Limit == long.MaxValue ? (long?)null : d.Limit, reserve = d.Reserve,
             connections = connections.Open * DescriptorBudget.PerConnection, other = d.Others,
             maxConnections = d.MaxConnections == int.MaxValue ? (int?)null : d.MaxConnections,
+            problem = connections.NoRoom(),
         };
     }
 
@@ -658,6 +659,8 @@ public sealed class AdminServer : IAsyncDisposable
     {
         var snapshot = node.Routes.Current;
         if (node.Status.Draining) return Results.Text($"not ready: draining ({Standing(node)})\n", statusCode: 503);
+        // A limit lowered on the running node (prlimit) below the reserve: listeners accept nothing.
+        if (node.Connections.NoRoom() is { } noRoom) return Results.Text($"not ready: {noRoom}\n", statusCode: 503);
         var listeners = await node.ListenersAsync();
         var unbound = listeners.Where(l => !l.Bound).Select(l => l.Address).ToList();
         if (snapshot.Revision == 0) return Results.Text("not ready: no configuration yet\n", statusCode: 503);
