@@ -35,6 +35,7 @@ internal static class AddressBlocks
         new(170, "test kits (session helper kit)"),
         new(180, "reviewers"),
         new(190, "reviewers"),
+        new(220, "#15 memory: socket args ownership, idle connections (session helper mem)"),
         new(230, "day-one operations and TLS/PROXY traffic as a user (session helper user)"),
     ];
 
