@@ -27,6 +27,7 @@ public sealed class DayOneOperationsTests : IDisposable
         ["run", "--name", "day-one", "--remoting", $"{Block.Host(20, 1)}:0", "--admin", Admin, "--data", data, "--access-log", "off", .. more];
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task The_data_directory_is_private_from_the_first_start_and_a_restart_serves_the_last_configuration()
     {
         var data = Path.Combine(_directory, "data");
@@ -43,7 +44,9 @@ public sealed class DayOneOperationsTests : IDisposable
             apiVersion: networking.istio.io/v1
             kind: WorkloadEntry
             metadata: {name: day-one-1, namespace: default}
-            spec: {address: {{Block.Host(21, 11)}}, labels: {app: day-one}}
+            spec:
+              address: {{Block.Host(21, 11)}}
+              labels: {app: day-one}
             """);
         using var http = new HttpClient { BaseAddress = new Uri($"http://{Admin}"), Timeout = TimeSpan.FromSeconds(10) };
 
