@@ -35,6 +35,7 @@ internal static class AddressBlocks
         new(170, "test kits (session helper kit)"),
         new(180, "reviewers"),
         new(190, "reviewers"),
+        new(200, "reliability left-overs: preamble end, TLS cache, healing waits (session helper rel)"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>
