@@ -35,6 +35,7 @@ internal static class AddressBlocks
         new(170, "test kits (session helper kit)"),
         new(180, "configuration propagation: send to every node, writes at real sizes (session helper prop)"),
         new(190, "reviewers"),
+        new(220, "#15 memory: socket args ownership, idle connections (session helper mem)"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>
