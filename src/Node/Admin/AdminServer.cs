@@ -35,7 +35,7 @@ public sealed class AdminServer : IAsyncDisposable
 
     /// <summary>Connections the API holds open at once; more are refused by Kestrel.</summary>
     public const int MaxConnections = 256;
-    /// <summary>Connections one client address holds at once: the slots are taken before any token is checked.</summary>
+    /// <summary>Connections one client (<see cref="AdminClient"/>: an IPv6 /64 is one) holds at once: the slots are taken before any token is checked.</summary>
     public const int MaxConnectionsPerClient = 32;
     /// <summary>Writes (PUT, DELETE) in progress at once, body reading included; more are answered 429.</summary>
     public const int MaxConcurrentWrites = 4;
@@ -260,28 +260,29 @@ public sealed class AdminServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// One client address may hold <see cref="MaxConnectionsPerClient"/> of the API's <see cref="MaxConnections"/>: without
+    /// One client (an IPv4 address, an IPv6 /64) may hold <see cref="MaxConnectionsPerClient"/> of the API's <see cref="MaxConnections"/>: without
     /// it one client, token or not, could hold them all with idle keep-alive connections (the probes on /healthz too).
     /// </summary>
-    private sealed class PerClientConnections(ILoggingAdapter log)
+    internal sealed class PerClientConnections(ILoggingAdapter log)
     {
         private readonly Dictionary<IPAddress, int> _open = new();
         private long _refused;
 
         public async Task ServeAsync(Microsoft.AspNetCore.Connections.ConnectionContext connection, Microsoft.AspNetCore.Connections.ConnectionDelegate next)
         {
-            if (connection.RemoteEndPoint is not IPEndPoint { Address: var client })
+            if (connection.RemoteEndPoint is not IPEndPoint { Address: var address })
             {
                 await next(connection);
                 return;
             }
+            var client = AdminClient.Of(address);
             lock (_open)
             {
                 var open = _open.GetValueOrDefault(client);
                 if (open >= MaxConnectionsPerClient)
                 {
                     if (++_refused % 100 == 1)
-                        log.Warning("admin API: refused a connection from {0}: it holds {1} already; {2} refused so far", client, MaxConnectionsPerClient, _refused);
+                        log.Warning("admin API: refused a connection from {0}: it holds {1} already; {2} refused so far", AdminClient.Show(client), MaxConnectionsPerClient, _refused);
                     connection.Abort();
                     return;
                 }
