@@ -80,6 +80,16 @@ public sealed class AdminServer : IAsyncDisposable
                 // Before TLS: a client over its share costs no handshake.
                 listen.Use(next => connection => perClient.ServeAsync(connection, next));
                 if (certificate is not null) listen.UseHttps(certificate);
+                // HTTP/1.1 only: nothing here needs HTTP/2, whose framing (HPACK, streams) is more to defend, and the
+                // answers Kestrel writes itself get the security headers on the way out (SecurityHeaders.ConnectionOutput).
+                listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1;
+                listen.Use(next => connection =>
+                {
+                    var output = new SecurityHeaders.ConnectionOutput(connection.Transport.Output);
+                    connection.Transport = new SecurityHeaders.Duplex(connection.Transport, output);
+                    connection.Features.Set(output);
+                    return next(connection);
+                });
             });
             k.Limits.MaxRequestBodySize = MaxConfigBytes + 1;
             // Kestrel's defaults let a client hold any number of connections and drip a 4 MiB body at 240 B/s for hours.
@@ -97,17 +107,33 @@ public sealed class AdminServer : IAsyncDisposable
         var refusals = new RefusalLog(log, TimeProvider.System);
         app.Lifetime.ApplicationStopped.Register(refusals.Dispose);
 
-        // On every answer, set before anything is written: no framing, no sniffing, no referrer, nothing cached
-        // (status and configuration are for whoever asked), and the page's own script and style only.
-        app.Use((context, next) =>
+        // On every answer, set before anything is written. A handler that throws is answered here, headers and all
+        // (Kestrel's own 500 would drop them, and log nowhere: the empty builder has no logger).
+        app.Use(async (context, next) =>
         {
-            var headers = context.Response.Headers;
-            headers.ContentSecurityPolicy = StatusPage.ContentSecurityPolicy;
-            headers.XFrameOptions = "DENY";
-            headers.XContentTypeOptions = "nosniff";
-            headers["Referrer-Policy"] = "no-referrer";
-            headers.CacheControl = "no-store";
-            return next(context);
+            if (context.Features.Get<SecurityHeaders.ConnectionOutput>() is { } output)
+            {
+                output.RequestStarted();
+                context.Response.OnCompleted(() =>
+                {
+                    output.RequestEnded();
+                    return Task.CompletedTask;
+                });
+            }
+            SecurityHeaders.Set(context.Response.Headers);
+            try
+            {
+                await next(context);
+            }
+            catch (Exception e) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            {
+                var bad = e as BadHttpRequestException;
+                if (bad is null) log.Error(e, "admin API: {0} {1} failed", context.Request.Method, context.Request.Path);
+                context.Response.Clear();
+                SecurityHeaders.Set(context.Response.Headers);
+                context.Response.StatusCode = bad?.StatusCode ?? StatusCodes.Status500InternalServerError;
+                await context.Response.WriteAsJsonAsync(new { error = bad?.Message ?? "the request failed on this node (its log says why)" }, Json);
+            }
         });
 
         if (IPAddress.IsLoopback(address.Address))
@@ -657,6 +683,7 @@ public sealed class AdminServer : IAsyncDisposable
 
     private static async Task<IResult> Ready(RouterNode node)
     {
+        if (node.System.WhenTerminated.IsCompleted) return Results.Text("not ready: the data plane has stopped\n", statusCode: 503);
         var snapshot = node.Routes.Current;
         if (node.Status.Draining) return Results.Text($"not ready: draining ({Standing(node)})\n", statusCode: 503);
         var listeners = await node.ListenersAsync();
