@@ -316,6 +316,8 @@ public sealed class RouterNode : IAsyncDisposable
             ? JournalSettings("SQLite.MS", $"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}")
             : "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\nakka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.inmem\"";
         if (options.DataDirectory is { } data && PrivateFiles.CreateDataDirectory(data) is { } tightened) Console.Error.WriteLine($"akkal4: {tightened}");
+        // SQLite would create its journal with the umask (0644): the whole configuration, readable by every local user.
+        if (options is { PostgresJournal: null, DataDirectory: { } journalDir }) PrivateFiles.CreateEmptyFile(Path.Combine(journalDir, "journal.db"));
         var settings = ConfigurationFactory.ParseString(options.Overrides ?? "").WithFallback(Layered(options.ConfigLayers));
         var clusterConfig = ConfigurationFactory.ParseString(journal)
             .WithFallback(settings)
