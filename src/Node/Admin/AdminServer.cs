@@ -549,8 +549,9 @@ public sealed class AdminServer : IAsyncDisposable
         if (source is null || !IpPort.TryParse(source, portRequired: false, out var src)
             || destination is null || !IpPort.TryParse(destination, portRequired: true, out var dst))
             return Results.Json(new { error = "give source=IP[:PORT] and destination=IP:PORT" }, Json, statusCode: 400);
-        var decision = node.Routes.Current.Decide(dst, src.Address, dst.Address, sni is null ? null : Actors.DataPlane.Preamble.ClientHello.Normalize(sni));
-        return Results.Json(Explanation.Of(decision, node.Health), Json);
+        var serverName = sni is null ? null : Actors.DataPlane.Preamble.ClientHello.Normalize(sni);
+        var decision = node.Routes.Current.Decide(dst, src.Address, dst.Address, serverName);
+        return Results.Json(Explanation.Of(decision, node.Health, serverName), Json);
     }
 
     /// <summary>"routing on revision N, in the cluster since T" or "..., not in a cluster since T (rejoining)".</summary>

@@ -460,7 +460,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
     }
 
     /// <summary>An <c>akkal4 run</c> process: its output collected, stopped with SIGTERM as a service manager would.</summary>
-    private sealed class RunningNode : IAsyncDisposable
+    internal sealed class RunningNode : IAsyncDisposable
     {
         private readonly Process _process;
         private readonly System.Text.StringBuilder _output = new();

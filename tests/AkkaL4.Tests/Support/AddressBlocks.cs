@@ -37,6 +37,7 @@ internal static class AddressBlocks
         new(190, "reviewers"),
         new(200, "reliability left-overs: preamble end, TLS cache, healing waits (session helper rel)"),
         new(220, "#15 memory: socket args ownership, idle connections (session helper mem)"),
+        new(230, "day-one operations and TLS/PROXY traffic as a user (session helper user)"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>
