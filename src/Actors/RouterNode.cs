@@ -350,6 +350,7 @@ public sealed class RouterNode : IAsyncDisposable
         var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
+        TlsOrigination.InForce(this, snapshot.Clusters.Select(c => c.Policy.Tls).OfType<UpstreamTls>());
         Volatile.Write(ref _revisions, new MemberRevision(revision, 0, null));
         PublishApplied();
         _routers.Tell(new ApplyRoutes(snapshot));
@@ -456,6 +457,7 @@ public sealed class RouterNode : IAsyncDisposable
     {
         await LeaveAsync();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        TlsOrigination.InForce(this, null);
         Metrics.Dispose();
     }
 }
