@@ -62,19 +62,41 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
     private static extern ref ArraySegment<byte>[] BuffersOf(ByteString bytes);
 
     /// <summary>
-    /// A SocketAsyncEventArgs that calls back without an event handler and its closure. Once its stage has stopped, the
-    /// operation the socket's close aborted is dropped here: calling back would be a message to the relay host (a
-    /// thread-pool hop and an async input) for a stage that is gone, once per socket with a read pending at its close.
+    /// A SocketAsyncEventArgs that calls back without an event handler and its closure, and that exactly one of its stage
+    /// and its last completion disposes. A completion that finds the stage stopped disposes the args and calls nothing
+    /// back (calling back would be a message to the relay host for a stage that is gone, once per socket with a read
+    /// pending at its close); one that calls back hands the args to that callback, which the stage may never see (a
+    /// stage that stops first drops it), so a stop that finds a callback on its way disposes them itself. Left to the
+    /// finalizer instead, a SocketAsyncEventArgs made nearly every collection a gen1 (bench/README.md, session 7).
     /// </summary>
-    private sealed class Args<T>(Func<SocketAsyncEventArgs, T> result) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+    internal sealed class Args<T>(Func<SocketAsyncEventArgs, T> result) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
     {
-        public Action<T>? Callback;
-        public volatile bool Stopped;
+        // Running: the stage owns the args (an operation may be in flight). Delivering: a completion has called back
+        // and the stage has not seen it yet. Stopped: the stage is gone; whoever comes second disposes.
+        private const int Running = 0, Delivering = 1, Stopped = 2;
+        private int _state;
 
-        protected override void OnCompleted(SocketAsyncEventArgs e)
+        public Action<T>? Callback;
+
+        protected override void OnCompleted(SocketAsyncEventArgs e) => Finish(result(e));
+
+        /// <summary>An operation that went asynchronous has completed (the args are free again).</summary>
+        internal void Finish(T outcome)
         {
-            if (Stopped) Dispose();
-            else Callback!(result(e));
+            if (Interlocked.CompareExchange(ref _state, Delivering, Running) == Stopped) Dispose();
+            else Callback!(outcome);
+        }
+
+        /// <summary>On the stage, first thing when a completion arrives: the args are the stage's again.</summary>
+        public void Delivered() => Volatile.Write(ref _state, Running);
+
+        /// <summary>
+        /// On the stage, when it stops (after closing the socket, so an operation in flight completes aborted).
+        /// <paramref name="pending"/>: an operation went asynchronous and its completion has not arrived.
+        /// </summary>
+        public void Stop(bool pending)
+        {
+            if (Interlocked.Exchange(ref _state, Stopped) == Delivering || !pending) Dispose();
         }
     }
 
@@ -140,6 +162,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
 
         private void OnWaitCompleted(SocketError error)
         {
+            _waitArgs.Delivered();
             _waiting = false;
             if (_readDone) return;
             if (error != SocketError.Success)
@@ -307,6 +330,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
 
         private void OnSendCompleted((SocketError Error, int Bytes) result)
         {
+            _sendArgs!.Delivered();
             _sending = false;
             // Sends what queued meanwhile, or (nothing queued) asks for more.
             if (Sent(result.Error, result.Bytes)) StartSend();
@@ -383,12 +407,11 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             {
                 // Already broken: closing is all that is left.
             }
-            // An operation still in flight completes (aborted) on its own, and its args then dispose themselves.
-            _waitArgs.Stopped = true;
-            if (_sendArgs is not null) _sendArgs.Stopped = true;
+            // Stopped before the close: the operation the close aborts then disposes its args without calling back. A
+            // completion already on its way to this stopped stage is dropped, so Stop disposes those args itself.
+            _waitArgs.Stop(pending: _waiting);
+            _sendArgs?.Stop(pending: _sending);
             _socket.Dispose();
-            if (!_waiting) _waitArgs.Dispose();
-            if (!_sending) _sendArgs?.Dispose();
         }
     }
 }
