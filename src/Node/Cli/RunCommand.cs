@@ -372,6 +372,8 @@ internal static class RunCommand
             Console.WriteLine($"node {parse.GetValue(name)} at {node.ClusterAddress}, configuration revision {node.Routes.Current.Revision}, admin API on {adminServer.Url}, listening on:");
             foreach (var l in listeners)
                 Console.WriteLine($"  {l.Address}  {(l.Bound ? "bound" : "NOT BOUND: " + (l.Error ?? "binding"))}");
+            if (listeners.Count == 0)
+                Console.WriteLine($"  nothing yet: no configuration in force serves a listener on this node (akkal4 apply -f FILE --server {adminServer.Url})");
             Console.WriteLine("Ctrl+C stops the node.");
             await Task.WhenAny(Shutdown.WaitAsync(cancel), node.LeftCluster);
             await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);
