@@ -86,6 +86,12 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>The size of each namespace's content as the cluster's JSON (what replication takes longer for).</summary>
     private readonly Dictionary<string, int> _sizes = new(StringComparer.Ordinal);
 
+    /// <summary>The sum of <see cref="_sizes"/>, kept as they change (read for every write's timeout and send to every node).</summary>
+    private long _bytes;
+
+    /// <summary>Why the last revision was not sent to every node (null: it was); said at Info when it changes.</summary>
+    private string? _spreadSkipped;
+
     /// <summary>Namespaces sent to their entity and not yet confirmed.</summary>
     private readonly Dictionary<string, Outgoing> _outbox = new(StringComparer.Ordinal);
 
@@ -396,6 +402,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         }
         _index.Clear();
         _sizes.Clear();
+        _bytes = 0;
         foreach (var (ns, revision) in revisions) Indexed(ns, revision, contents.GetValueOrDefault(ns) ?? []);
         foreach (var ns in unconfirmed.Where(_index.ContainsKey)) _outbox[ns] = new Outgoing(Store(ns, contents.GetValueOrDefault(ns) ?? []));
         _log.Info("config writer started at revision {0}", _store.Revision);
@@ -547,6 +554,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Indexed(string ns, long revision, IReadOnlyList<Resource> resources)
     {
         _index[ns] = new NamespaceRevision(ns, revision, ModelJson.Hash(resources, out var bytes));
+        _bytes += bytes - _sizes.GetValueOrDefault(ns);
         _sizes[ns] = bytes;
     }
 
@@ -593,20 +601,43 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         // others got it only from distributed-data gossip (one random peer per gossip-interval), 0.3-1.5 s later for one
         // Service. This second update changes nothing here and sends the revision to every node at once. Nobody waits for
         // its answer: an acknowledgement waits on no particular node, and a node it misses still gets it from gossip.
-        // Not for a large configuration: the node that confirmed the majority write gets it twice, on the connection its
-        // heartbeats share (with it, a run of the chaos test's 4 MiB stage ended with two nodes downed); the burst is the
-        // size times the other nodes. Not while a node is unreachable either: a WriteAll then lives its whole timeout, each
-        // holding its own copy of the configuration, one per write.
         var state = Cluster.Get(Context.System).State;
-        if (state.Unreachable.Count == 0 && _sizes.Values.Sum(b => (long)b) * Math.Max(1, state.Members.Count - 1) < SpreadBelow)
+        var skipped = SpreadSkipped(state);
+        if (skipped is null)
             _replicator.Tell(Dsl.Update(Key, register, new WriteAll(SpreadTimeout), new Spread(_store.Revision), r => r.Merge(register)));
+        else _log.Debug("config revision {0}: not sent to every node ({1})", _store.Revision, skipped);
+        // Once per change of reason at Info (a controller's writes during a partition would otherwise log one each).
+        if (KindOf(skipped) != KindOf(_spreadSkipped))
+        {
+            if (skipped is null) _log.Info("config revision {0}: sent to every node again", _store.Revision);
+            else _log.Info("config revision {0}: not sent to every node ({1}); until that changes, the nodes a majority write does not reach get revisions by gossip",
+                _store.Revision, skipped);
+        }
+        _spreadSkipped = skipped;
     }
+
+    /// <summary>
+    /// Why <see cref="Replicate"/> does not send a revision to every node, or null. Not for a large configuration: the
+    /// node that confirmed the majority write gets it twice, on the connection its heartbeats share (with it, a run of the
+    /// chaos test's 4 MiB stage ended with two nodes downed); the burst is the size times the other nodes. Not while a node
+    /// is unreachable either: a WriteAll then lives its whole timeout, each holding its own copy of the configuration, one
+    /// per write.
+    /// </summary>
+    private string? SpreadSkipped(ClusterEvent.CurrentClusterState state)
+    {
+        if (state.Unreachable.Count > 0) return $"{string.Join(", ", state.Unreachable.Select(m => m.Address))} unreachable";
+        var burst = _bytes * Math.Max(1, state.Members.Count - 1);
+        return burst < SpreadBelow ? null : $"{burst} bytes to the other nodes, over {SpreadBelow}";
+    }
+
+    /// <summary>What a reason of <see cref="SpreadSkipped"/> is about: which nodes are unreachable, or the size (a size that grows is no change).</summary>
+    private static string? KindOf(string? skipped) => skipped is null ? null : skipped.Contains(" unreachable", StringComparison.Ordinal) ? skipped : "size";
 
     /// <summary>
     /// Bytes <see cref="Replicate"/>'s send to every node may add up to (the configuration as the cluster's JSON times the
     /// other nodes); above it the nodes a majority write did not reach get the revision by gossip.
     /// </summary>
-    private const long SpreadBelow = 1_000_000;
+    internal const long SpreadBelow = 1_000_000;
 
     /// <summary>How long the send to every node is followed: nobody waits for it, and gossip covers a node it misses.</summary>
     private static readonly TimeSpan SpreadTimeout = TimeSpan.FromSeconds(2);
@@ -618,8 +649,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// How long a replication of the configuration as it is may take: a large one takes the nodes longer to receive and
     /// store, a second more per 100 KB of the cluster's JSON, up to <see cref="MaxReplicationTimeout"/> (clients wait that long at most).
     /// </summary>
-    private TimeSpan ReplicationTimeoutNow() =>
-        Min(ReplicationTimeout + TimeSpan.FromSeconds(_sizes.Values.Sum(b => (long)b) / 100_000.0), MaxReplicationTimeout);
+    private TimeSpan ReplicationTimeoutNow() => Min(ReplicationTimeout + TimeSpan.FromSeconds(_bytes / 100_000.0), MaxReplicationTimeout);
 
     /// <summary>A write that waited past its deadline (no writer reachable meanwhile) was already answered "not applied".</summary>
     private bool TooLate(DateTimeOffset deadline)

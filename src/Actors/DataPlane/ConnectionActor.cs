@@ -323,7 +323,14 @@ public sealed class ConnectionActor : UntypedActor
         _reading = null;
         if (_expect == Expect.EndOfRead)
         {
-            // Timed out: what the read took still goes upstream first; how it ended (cancelled, closed, failed) the relay tells.
+            // Timed out: what the read took still goes upstream first. A client that closed or failed meanwhile is gone, and
+            // nothing is dialled for it (an upstream would get a connection only to see it closed or reset at once).
+            if (read.Failure is not (null or OperationCanceledException) || read is { Count: 0, Failure: null })
+            {
+                var end = read.Failure is { } failed ? $"the client's connection failed: {failed.Message}" : "the client closed";
+                Refuse(ResponseFlags.PreambleTimeout, $"{_noSni!.Value.Detail}; then {end}", null);
+                return;
+            }
             _preambleLength += read.Count;
             PreambleDone();
             return;

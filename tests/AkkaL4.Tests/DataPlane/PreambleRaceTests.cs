@@ -8,6 +8,7 @@ using Akka.Streams.Dsl;
 using AkkaL4.Actors;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.DataPlane.Transport;
+using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.DataPlane.Kit;
 
 namespace AkkaL4.Tests.DataPlane;
@@ -16,7 +17,8 @@ namespace AkkaL4.Tests.DataPlane;
 /// A mesh listener that routes by SNI goes on without one at preamble-timeout. The read of the ClientHello in flight
 /// then may still take the client's next bytes off the socket (its cancellation came too late): they must reach the
 /// upstream, first and in order, and nothing else may read the socket meanwhile. On whichever transport the suite runs
-/// (AKKAL4_TRANSPORT). Addresses: 127.150.1.x and 127.150.2.x.
+/// (AKKAL4_TRANSPORT). A client that fails or closes while that read is in flight is gone: nothing is dialled for it.
+/// Addresses: 127.150.1.x, 127.150.2.x, 127.200.1.x and 127.200.2.x.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed class PreambleRaceTests
@@ -94,6 +96,39 @@ public sealed class PreambleRaceTests
             await client.ReadToCloseAsync();
             AssertSame([.. PartialHello, .. payload], await upstream.NextAsync(), $"connection {i}");
         }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_client_that_fails_or_closes_after_the_preamble_timed_out_is_ended_without_dialling(bool reset)
+    {
+        // The read in flight at the timeout (cancellation ignored, as when it comes too late) ends with the client's RST or FIN.
+        var block = AddressBlocks.Of(200);
+        var third = reset ? 1 : 2;
+        await using var transport = new LateCancelTransport();
+        await using var upstream = new RecordingUpstream(block.At(third, 10, 9000));
+        await using var router = TestRouter.Start("ended", settings: "akkal4.data-plane.preamble-timeout = 100ms", transport: transport);
+        await router.ApplyAsync(1, Manifests(block.Host(third, 2), block.Host(third, 10)));
+
+        await using var client = await TestClient.ConnectAsync(block.Host(third, 100), block.At(third, 2, 9443));
+        await client.SendAsync(PartialHello);
+        await router.Metrics.WaitForAsync("envoy_listener_downstream_pre_cx_timeout", 1);
+        if (reset) client.Reset();
+        else
+        {
+            client.ShutdownSend();
+            Assert.True((await client.ReadToCloseAsync()).NoData, "the node sent the client something");
+        }
+
+        var entry = await router.Log.ForAsync(client.Id);
+        Assert.Equal(ResponseFlags.PreambleTimeout, entry.Flags);
+        Assert.Null(entry.Upstream);
+        Assert.Null(entry.Cluster);
+        Assert.StartsWith("no ClientHello within", entry.Detail);
+        Assert.Contains(reset ? "then the client's connection failed" : "then the client closed", entry.Detail);
+        Assert.Equal(0L, router.Metrics["envoy_cluster_upstream_cx_total"]);
+        Assert.Equal(0, upstream.Accepted);
     }
 
     private static byte[] Pattern(int seed, int length)
