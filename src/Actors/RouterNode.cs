@@ -19,9 +19,6 @@ using AkkaL4.Messages.Queries;
 
 namespace AkkaL4.Actors;
 
-/// <summary>The config writer's status as this node last heard it: when (null: never), and whether it is older than this ask.</summary>
-public sealed record WriterStatusSeen(WriterStatus Status, DateTimeOffset? At, bool Stale);
-
 public sealed record RouterNodeOptions
 {
     /// <summary>The node's name (its actor system's name in logs and metrics).</summary>
@@ -149,8 +146,7 @@ public sealed class RouterNode : IAsyncDisposable
             Apply(content.Resources, content.Revision);
             // After the swap: the copy on disk is YAML (see LastKnownGood), encoded while the node already routes by it.
             _lastKnownGood?.Save(content);
-        }, ApplyFailed).WithDispatcher("akkal4.compile-dispatcher"), "route-cache");
-        system.ActorOf(Props.Create(() => new RevisionsWatch(revisions => Volatile.Write(ref _memberRevisions, revisions))), "revisions-watch");
+        }, ApplyFailed), "route-cache");
         var membership = new Membership(system, client, incarnation);
 
         var cluster = Cluster.Get(system);
@@ -251,46 +247,13 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>This node's revisions: in force, and the newest it could not apply (0: none since) with why.</summary>
     public MemberRevision Revisions => Volatile.Read(ref _revisions);
 
-    private IReadOnlyDictionary<string, MemberRevision> _memberRevisions = new Dictionary<string, MemberRevision>();
-
-    /// <summary>
-    /// The revisions of each node of the cluster (see <see cref="Revisions"/>), as last replicated to this node: kept
-    /// as they change (<see cref="RevisionsWatch"/>), so a reader never waits on the replicator, which a large
-    /// configuration keeps busy.
-    /// </summary>
-    public Task<IReadOnlyDictionary<string, MemberRevision>> MemberRevisionsAsync() => Task.FromResult(Volatile.Read(ref _memberRevisions));
-
-    /// <summary>Subscribed to the nodes' revisions: hands each change to <c>changed</c>.</summary>
-    private sealed class RevisionsWatch : ReceiveActor
+    /// <summary>The revisions of each node of the cluster (see <see cref="Revisions"/>), as last replicated to this node.</summary>
+    public async Task<IReadOnlyDictionary<string, MemberRevision>> MemberRevisionsAsync()
     {
-        public RevisionsWatch(Action<IReadOnlyDictionary<string, MemberRevision>> changed) =>
-            Receive<Changed>(c => changed(c.Get(AppliedRevisionsKey).Entries.ToDictionary(e => e.Key, e => e.Value)));
-
-        protected override void PreStart() => DistributedData.Get(Context.System).Replicator.Tell(Dsl.Subscribe(AppliedRevisionsKey, Self));
-    }
-
-    /// <summary>What the config writer said when last asked (see <see cref="WriterStatusAsync"/>), and when.</summary>
-    private WriterStatusSeen? _writerStatus;
-
-    /// <summary>
-    /// What the config writer is doing (serving, starting, recovering, refusing writes, and why): its answer if it
-    /// comes within <paramref name="wait"/>, else the last one it gave, marked stale with its time (a writer busy with
-    /// a large write answers late; its answer is kept for the next asker).
-    /// </summary>
-    public async Task<WriterStatusSeen> WriterStatusAsync(TimeSpan wait)
-    {
-        var ask = Writer.Ask<WriterStatus>(ReadWriterStatus.Instance, TimeSpan.FromSeconds(10)).ContinueWith(t =>
-        {
-            if (!t.IsCompletedSuccessfully) return null;
-            var seen = new WriterStatusSeen(t.Result, DateTimeOffset.UtcNow, Stale: false);
-            Volatile.Write(ref _writerStatus, seen);
-            return seen;
-        }, TaskScheduler.Default);
-        if (await Task.WhenAny(ask, Task.Delay(wait)) == ask && await ask is { } fresh) return fresh;
-        return Volatile.Read(ref _writerStatus) is { } last
-            ? last with { Stale = true }
-            : new WriterStatusSeen(new WriterStatus("unknown", 0, $"the config writer has not answered (within {wait.TotalSeconds:0.#}s: starting, moving, busy or unreachable)"),
-                null, Stale: true);
+        var reply = await DistributedData.Get(ClusterSystem).Replicator.Ask<IGetResponse>(Dsl.Get(AppliedRevisionsKey, ReadLocal.Instance), TimeSpan.FromSeconds(5));
+        return reply is GetSuccess success
+            ? success.Get(AppliedRevisionsKey).Entries.ToDictionary(e => e.Key, e => e.Value)
+            : new Dictionary<string, MemberRevision>();
     }
 
     /// <summary>The revision each node of the cluster routes by, as last replicated to this node.</summary>

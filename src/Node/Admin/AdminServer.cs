@@ -541,8 +541,12 @@ public sealed class AdminServer : IAsyncDisposable
             ? Results.Text("not ok: the data plane has stopped\n", statusCode: 503)
             : Results.Text($"ok: {Standing(node)}\n");
 
-    /// <summary>How long /v1/status waits for the config writer's own answer before it shows the last one, marked stale.</summary>
-    private static readonly TimeSpan WriterStatusWait = TimeSpan.FromMilliseconds(250);
+    /// <summary>What the config writer is doing (serving, starting, recovering, refusing writes, and why); a second at most.</summary>
+    private static async Task<WriterStatus> WriterStatusOf(RouterNode node)
+    {
+        try { return await node.Writer.Ask<WriterStatus>(ReadWriterStatus.Instance, TimeSpan.FromSeconds(1)); }
+        catch (AskTimeoutException) { return new WriterStatus("unknown", 0, "the config writer did not answer within 1s (starting, moving, or unreachable)"); }
+    }
 
     /// <summary>The most upstream clusters whose traffic <c>/v1/status</c> lists (a mesh of 10,000 Services has 10,000).</summary>
     public const int MaxTrafficShown = 500;
@@ -556,7 +560,7 @@ public sealed class AdminServer : IAsyncDisposable
         var listeners = await node.ListenersAsync();
         var snapshot = node.Routes.Current;
         var revisions = membership.InCluster ? await node.MemberRevisionsAsync() : new Dictionary<string, MemberRevision>();
-        var writerStatus = membership.InCluster ? await node.WriterStatusAsync(WriterStatusWait) : null;
+        var writerStatus = membership.InCluster ? await WriterStatusOf(node) : null;
         // The singleton writer runs on the oldest Up member with the router role.
         var writer = state.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("router"))
             .OrderBy(m => m, Member.AgeOrdering).FirstOrDefault();
@@ -580,12 +584,7 @@ public sealed class AdminServer : IAsyncDisposable
                 summary = Standing(node),
             },
             configWriter = writer?.Address.ToString(),
-            configWriterState = writerStatus is null ? null : new
-            {
-                state = writerStatus.Status.State, revision = writerStatus.Status.Revision, reason = writerStatus.Status.Reason,
-                // Stale: the writer did not answer this time (busy, moving); this is its last answer, of asOf.
-                stale = writerStatus.Stale, asOf = writerStatus.At,
-            },
+            configWriterState = writerStatus is null ? null : new { state = writerStatus.State, revision = writerStatus.Revision, reason = writerStatus.Reason },
             members = state.Members.Select(m => new
             {
                 address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles,
