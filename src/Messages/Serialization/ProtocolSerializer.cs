@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Runtime.CompilerServices;
 using System.Runtime.Serialization;
 using System.Text.Json;
 using Akka.Actor;
@@ -87,19 +86,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             ? manifest
             : throw new SerializationException($"{o.GetType()} is not an AkkaL4 cluster message");
 
-    /// <summary>
-    /// Each replicated configuration's bytes, made once: distributed data serializes the register's value again for
-    /// every node it sends it to (the majority write, the send to every node, gossip) and for its digests, a whole
-    /// configuration each time (10,000 Services: 2.5 MB of JSON, gzipped). A received one keeps the bytes it came as,
-    /// so its digest here is the sender's. A <see cref="ConfigContent"/> is never changed once made (its list
-    /// included), so its bytes stay true; they go with it to the GC.
-    /// </summary>
-    private static readonly ConditionalWeakTable<ConfigContent, byte[]> Encoded = new();
-
-    public override byte[] ToBinary(object obj) =>
-        obj is ConfigContent content ? Encoded.GetValue(content, c => Encode(c)) : Encode(obj);
-
-    private static byte[] Encode(object obj)
+    public override byte[] ToBinary(object obj)
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Options);
         if (json.Length <= CompressAbove) return json;
@@ -113,26 +100,18 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         if (!Types.TryGetValue(manifest, out var type)) throw new SerializationException($"unknown AkkaL4 manifest '{manifest}'");
         try
         {
-            var read = Decode(bytes, manifest, type);
-            // A copy: the caller's array is not ours to keep.
-            if (read is ConfigContent content) Encoded.AddOrUpdate(content, bytes.ToArray());
-            return read;
+            if (bytes is [0x1f, 0x8b, ..])
+            {
+                using var gzip = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
+                return JsonSerializer.Deserialize(Expand(gzip, manifest), type, Options) ?? throw new SerializationException($"empty {manifest} message");
+            }
+            return JsonSerializer.Deserialize(bytes, type, Options) ?? throw new SerializationException($"empty {manifest} message");
         }
         // An unknown kind, a kind not first in its object, JSON that is not ours: one kind of refusal for remoting and recovery.
         catch (Exception e) when (e is JsonException or NotSupportedException or InvalidDataException)
         {
             throw new SerializationException($"{manifest}: {e.Message}", e);
         }
-    }
-
-    private static object Decode(byte[] bytes, string manifest, Type type)
-    {
-        if (bytes is [0x1f, 0x8b, ..])
-        {
-            using var gzip = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
-            return JsonSerializer.Deserialize(Expand(gzip, manifest), type, Options) ?? throw new SerializationException($"empty {manifest} message");
-        }
-        return JsonSerializer.Deserialize(bytes, type, Options) ?? throw new SerializationException($"empty {manifest} message");
     }
 
     private static ReadOnlySpan<byte> Expand(GZipStream gzip, string manifest)
