@@ -4,6 +4,8 @@
 # `up`: a password already in the file is kept (the journal volume was created with it), and none is ever printed.
 #   deploy/compose-env.sh          # .env beside docker-compose.yml, which docker compose reads by itself
 #   deploy/compose-env.sh FILE     # another file: docker compose --env-file FILE ...
+# Across several hosts, run it on one and copy that file (0600) to the others: every host's nodes log in to the one
+# journal with it, and a run on each host would write a different password there.
 set -eu
 file=${1:-$(cd "$(dirname "$0")/.." && pwd)/.env}
 umask 077

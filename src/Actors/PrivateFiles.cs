@@ -42,6 +42,25 @@ public static class PrivateFiles
         }
     }
 
+    /// <summary>
+    /// Creates <paramref name="path"/> empty and readable by its owner only, unless it exists: for a file another library
+    /// creates with the process umask (SQLite's journal.db, whose -wal and -journal files then take its mode).
+    /// </summary>
+    public static void CreateEmptyFile(string path)
+    {
+        if (File.Exists(path)) return;
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnlyFile;
+        try
+        {
+            using var _ = new FileStream(path, options);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Created meanwhile by someone else: its mode is theirs, and CreateDataDirectory reports it at the next start.
+        }
+    }
+
     /// <summary>Writes <paramref name="text"/> to a new file readable by its owner only (any old file there is replaced).</summary>
     public static void WriteAllText(string path, string text)
     {

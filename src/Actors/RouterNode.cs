@@ -316,6 +316,8 @@ public sealed class RouterNode : IAsyncDisposable
             ? JournalSettings("SQLite.MS", $"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}")
             : "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\nakka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.inmem\"";
         if (options.DataDirectory is { } data && PrivateFiles.CreateDataDirectory(data) is { } tightened) Console.Error.WriteLine($"akkal4: {tightened}");
+        // SQLite would create its journal with the umask (0644): the whole configuration, readable by every local user.
+        if (options is { PostgresJournal: null, DataDirectory: { } journalDir }) PrivateFiles.CreateEmptyFile(Path.Combine(journalDir, "journal.db"));
         var settings = ConfigurationFactory.ParseString(options.Overrides ?? "").WithFallback(Layered(options.ConfigLayers));
         var clusterConfig = ConfigurationFactory.ParseString(journal)
             .WithFallback(settings)
@@ -348,6 +350,7 @@ public sealed class RouterNode : IAsyncDisposable
         var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
+        TlsOrigination.InForce(this, snapshot.Clusters.Select(c => c.Policy.Tls).OfType<UpstreamTls>());
         Volatile.Write(ref _revisions, new MemberRevision(revision, 0, null));
         PublishApplied();
         _routers.Tell(new ApplyRoutes(snapshot));
@@ -454,6 +457,7 @@ public sealed class RouterNode : IAsyncDisposable
     {
         await LeaveAsync();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        TlsOrigination.InForce(this, null);
         Metrics.Dispose();
     }
 }

@@ -106,12 +106,22 @@ internal sealed class YamlTreeReader
             }
             catch (YamlException e)
             {
-                var at = reader.At(e.Start);
+                // YamlDotNet marks a tab in the indentation at the start of the mapping, not at the tab.
+                var at = e.Message.Contains("tab", StringComparison.Ordinal) && FirstTabIndent(chunk) is { } line
+                    ? new Position(line + reader._lineOffset, 1)
+                    : reader.At(e.Start);
                 documents.Add(new DocumentRead(null, at, new YamlSyntaxException(CleanMessage(e.Message), at)));
             }
-            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
+            catch (InvalidOperationException)
             {
-                // YamlDotNet reports some malformed input (unclosed flow collections, bad tags) this way.
+                // YamlDotNet's parser says only "Operation is not valid due to the current state of the object" for a
+                // flow collection that is never closed; the position is the last node read, usually the opening bracket.
+                documents.Add(new DocumentRead(null, reader._last, new YamlSyntaxException(
+                    "a [ ] or { } collection that starts here is not closed (or what follows it is not YAML)", reader._last)));
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+            {
+                // YamlDotNet reports some other malformed input (bad tags) this way.
                 documents.Add(new DocumentRead(null, reader._last, new YamlSyntaxException(e.Message, reader._last)));
             }
         }
@@ -129,6 +139,16 @@ internal sealed class YamlTreeReader
             yield return (string.Join('\n', lines, start, i - start), start + 1);
             start = i;
         }
+    }
+
+    /// <summary>The first line (1-based) of <paramref name="chunk"/> whose indentation holds a tab, if any.</summary>
+    private static int? FirstTabIndent(string chunk)
+    {
+        var lines = chunk.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+            if (lines[i].Length - lines[i].TrimStart(' ', '\t').Length is > 0 and var indent && lines[i].AsSpan(0, indent).Contains('\t'))
+                return i + 1;
+        return null;
     }
 
     private static bool IsDocumentMarker(string line) =>

@@ -26,20 +26,54 @@ internal static class TlsOrigination
     /// Parsed files, by what they were parsed from: the path(s) and each one's modification time, so replacing either the
     /// certificate or the key is seen. A Lazy, so a burst of connections after a rotation parses once. A newer entry evicts
     /// the older ones of the same path(s); their certificates are left to the GC, not disposed, since a handshake in flight
-    /// may still present or check against them (rotations are rare: a few objects wait for finalisation).
+    /// may still present or check against them (rotations are rare: a few objects wait for finalisation). Entries for files
+    /// no node's configuration names any more go at the next configuration change (<see cref="InForce"/>).
     /// </summary>
     private static readonly ConcurrentDictionary<FileKey, Lazy<object>> Files = new();
 
-    private readonly record struct FileKey(string Path, DateTime Modified, string? Key, DateTime KeyModified)
-    {
-        public bool SameFiles(FileKey other) => Path == other.Path && Key == other.Key;
-    }
+    /// <summary>The file(s) one entry is read from: a CA bundle (<see cref="Key"/> null), or a client certificate and its key.</summary>
+    private readonly record struct FilePaths(string Path, string? Key);
+
+    private readonly record struct FileKey(FilePaths Files, DateTime Modified, DateTime KeyModified);
+
     /// <summary>
-    /// Unreadable files already logged, by the rule(s) and the fields that name them, with the error logged: once per rule and
-    /// files, not once per connection (rules sharing a CA file each log their own break); logged again when the error changes
-    /// or after the files were read successfully in between.
+    /// Unreadable files already logged, by the rule(s) and the files, with the error logged: once per rule and files, not
+    /// once per connection (rules sharing a CA file each log their own break); logged again when the error changes or
+    /// after the files were read successfully in between.
     /// </summary>
-    private static readonly ConcurrentDictionary<(string Rules, string Fields), string> Reported = new();
+    private static readonly ConcurrentDictionary<(string Rules, FilePaths Files), string> Reported = new();
+
+    /// <summary>
+    /// What each node's configuration in force names, by node: a process may run several (tests do), and one node's new
+    /// configuration must not drop what another still uses. Written under its own lock, at configuration changes only.
+    /// </summary>
+    private static readonly Dictionary<object, HashSet<(string Rules, FilePaths Files)>> Named = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// <paramref name="node"/> has put in force a configuration whose clusters originate TLS with <paramref name="named"/>
+    /// (null: the node stopped). Cache entries and logged errors for files no node names any more are dropped, so a
+    /// long-lived node whose configuration moves through certificate paths keeps only those in use. A connection decided
+    /// on the previous configuration may read dropped files again once; the next change drops them too.
+    /// </summary>
+    public static void InForce(object node, IEnumerable<UpstreamTls>? named)
+    {
+        lock (Named)
+        {
+            if (named is null) Named.Remove(node);
+            else Named[node] = named.SelectMany(NamedFiles).ToHashSet();
+            var files = Named.Values.SelectMany(n => n).Select(n => n.Files).ToHashSet();
+            foreach (var key in Files.Keys)
+                if (!files.Contains(key.Files)) Files.TryRemove(key, out _);
+            foreach (var reported in Reported.Keys)
+                if (!Named.Values.Any(n => n.Contains(reported))) Reported.TryRemove(reported, out _);
+        }
+    }
+
+    private static IEnumerable<(string Rules, FilePaths Files)> NamedFiles(UpstreamTls tls)
+    {
+        if (tls.Mode == "MUTUAL") yield return (tls.Rules, new FilePaths(tls.ClientCertificate!, tls.PrivateKey));
+        if (tls.CaCertificates is { } ca && !tls.InsecureSkipVerify) yield return (tls.Rules, new FilePaths(ca, null));
+    }
 
     /// <summary>
     /// The files <paramref name="tls"/> names (MUTUAL's client certificate and key, <c>caCertificates</c>), read (or taken
@@ -51,31 +85,33 @@ internal static class TlsOrigination
         X509Certificate2? client = null;
         if (tls.Mode == "MUTUAL")
         {
-            var fields = $"tls.clientCertificate {tls.ClientCertificate} / tls.privateKey {tls.PrivateKey}";
-            client = Read(tls, fields, log, () => ClientCertificate(tls, fields, log));
+            var files = new FilePaths(tls.ClientCertificate!, tls.PrivateKey);
+            var fields = $"tls.clientCertificate {files.Path} / tls.privateKey {files.Key}";
+            client = Read(tls, files, fields, log, () => ClientCertificate(tls, files, fields, log));
         }
         X509Certificate2Collection? authorities = null;
         if (tls.CaCertificates is { } ca && !tls.InsecureSkipVerify)
         {
+            var files = new FilePaths(ca, null);
             var fields = $"tls.caCertificates {ca}";
-            authorities = Read(tls, fields, log, () => Authorities(tls, fields, log));
+            authorities = Read(tls, files, fields, log, () => Authorities(tls, files, fields, log));
         }
         return new TlsFiles(client, authorities);
     }
 
-    private static T Read<T>(UpstreamTls tls, string fields, ILoggingAdapter log, Func<T> read)
+    private static T Read<T>(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log, Func<T> read)
     {
         try
         {
             var loaded = read();
             // Readable again: a later failure is news, and is logged.
-            if (!Reported.IsEmpty) Reported.TryRemove((tls.Rules, fields), out _);
+            if (!Reported.IsEmpty) Reported.TryRemove((tls.Rules, files), out _);
             return loaded;
         }
         catch (Exception e)
         {
             var error = new UpstreamTlsConfigurationException($"{tls.Rules} {fields} cannot be read: {e.Message}", e);
-            var key = (tls.Rules, fields);
+            var key = (tls.Rules, files);
             if (Reported.TryAdd(key, error.Message)
                 || (Reported.TryGetValue(key, out var logged) && logged != error.Message && Reported.TryUpdate(key, error.Message, logged)))
                 log.Error("{0} (connections through it are refused until it is fixed)", error.Message);
@@ -191,10 +227,10 @@ internal static class TlsOrigination
         return dot > 0 && string.Equals(wanted[dot..], name[1..], StringComparison.OrdinalIgnoreCase);
     }
 
-    private static X509Certificate2Collection Authorities(UpstreamTls tls, string fields, ILoggingAdapter log)
+    private static X509Certificate2Collection Authorities(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log)
     {
-        var path = tls.CaCertificates!;
-        return (X509Certificate2Collection)Cached(new FileKey(path, Modified(path), null, default), tls, fields, log, () =>
+        var path = files.Path;
+        return (X509Certificate2Collection)Cached(new FileKey(files, Modified(path), default), tls, fields, log, () =>
         {
             var collection = new X509Certificate2Collection();
             collection.ImportFromPemFile(path);
@@ -202,10 +238,10 @@ internal static class TlsOrigination
         });
     }
 
-    private static X509Certificate2 ClientCertificate(UpstreamTls tls, string fields, ILoggingAdapter log)
+    private static X509Certificate2 ClientCertificate(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log)
     {
-        var (certificate, key) = (tls.ClientCertificate!, tls.PrivateKey!);
-        return (X509Certificate2)Cached(new FileKey(certificate, Modified(certificate), key, Modified(key)), tls, fields, log, () =>
+        var (certificate, key) = (files.Path, files.Key!);
+        return (X509Certificate2)Cached(new FileKey(files, Modified(certificate), Modified(key)), tls, fields, log, () =>
         {
             // Exported and loaded again: SslStream on some platforms wants a key it can persist, not an ephemeral PEM one.
             using var pem = X509Certificate2.CreateFromPemFile(certificate, key);
@@ -234,13 +270,13 @@ internal static class TlsOrigination
             {
                 var parsed = parse();
                 log.Info("{0} {1}: read (modified {2:u}{3})", tls.Rules, fields, key.Modified,
-                    key.Key is null ? "" : $", key modified {key.KeyModified:u}");
+                    key.Files.Key is null ? "" : $", key modified {key.KeyModified:u}");
                 return parsed;
             });
             entry = Files.GetOrAdd(key, added);
             if (ReferenceEquals(entry, added))
                 foreach (var older in Files.Keys)
-                    if (older != key && older.SameFiles(key)) Files.TryRemove(older, out _);
+                    if (older != key && older.Files == key.Files) Files.TryRemove(older, out _);
         }
         try
         {

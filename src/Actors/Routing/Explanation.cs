@@ -34,7 +34,8 @@ public sealed record Explanation(
     };
 
     /// <param name="health">A running node's endpoint health (null offline: manifests say nothing of health).</param>
-    public static Explanation Of(Decision decision, UpstreamHealth? health = null)
+    /// <param name="sni">The SNI the decision was asked for, named in a TLS gateway's no-route reason.</param>
+    public static Explanation Of(Decision decision, UpstreamHealth? health = null, string? sni = null)
     {
         var target = decision.Target;
         var destinations = target?.Destinations.Select(d => new ExplainedDestination(
@@ -44,9 +45,10 @@ public sealed record Explanation(
         var reason = decision.Reason;
         var problems = target?.Destinations.Where(d => d.Cluster.Outcome != DecisionResult.Route).Select(d => d.Cluster.Detail).ToList() ?? [];
         if (problems.Count > 0) reason += "; " + string.Join("; ", problems);
+        // No rule at all is Envoy's NR (no filter chain or route), as the data plane flags it; NC is a rule naming a cluster that does not exist.
         if (decision.Listener is { Kind: ListenerKind.Gateway } && target is null)
-            reason = $"no tcp rule of a VirtualService bound to {string.Join(", ", decision.Listener.Gateways)} matches port {decision.Listener.Address.Port}"
-                     + (decision.Listener.Tls ? " and this SNI" : "") + ": the connection is closed (NC)";
+            reason = $"no {(decision.Listener.Tls ? "tls" : "tcp")} rule of a VirtualService bound to {string.Join(", ", decision.Listener.Gateways)} matches port {decision.Listener.Address.Port}"
+                     + (decision.Listener.Tls ? sni is null ? " and the SNI" : $" and SNI '{sni}'" : "") + ": the connection is closed (NR)";
         return new Explanation(ResultName(decision.Result), decision.Listener?.Address.ToString(), decision.Gateway,
             target?.VirtualService, target?.Rule, destinations, reason, decision.Client);
     }

@@ -33,9 +33,14 @@ public sealed class AdminServer : IAsyncDisposable
     private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    /// <summary>Connections the API holds open at once; more are refused by Kestrel.</summary>
+    /// <summary>Connections the API holds open at once from other hosts; more are refused.</summary>
     public const int MaxConnections = 256;
-    /// <summary>Connections one client address holds at once: the slots are taken before any token is checked.</summary>
+    /// <summary>
+    /// Connections beyond <see cref="MaxConnections"/> kept for clients on the node's own host (loopback, or from the
+    /// API's own address: the image's HEALTHCHECK), so that other hosts holding every slot cannot fail the probe.
+    /// </summary>
+    public const int LocalReserve = 16;
+    /// <summary>Connections one client (<see cref="AdminClient"/>: an IPv6 /64 is one) holds at once: the slots are taken before any token is checked.</summary>
     public const int MaxConnectionsPerClient = 32;
     /// <summary>Writes (PUT, DELETE) in progress at once, body reading included; more are answered 429.</summary>
     public const int MaxConcurrentWrites = 4;
@@ -80,10 +85,20 @@ public sealed class AdminServer : IAsyncDisposable
                 // Before TLS: a client over its share costs no handshake.
                 listen.Use(next => connection => perClient.ServeAsync(connection, next));
                 if (certificate is not null) listen.UseHttps(certificate);
+                // HTTP/1.1 only: nothing here needs HTTP/2, whose framing (HPACK, streams) is more to defend, and the
+                // answers Kestrel writes itself get the security headers on the way out (SecurityHeaders.ConnectionOutput).
+                listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1;
+                listen.Use(next => connection =>
+                {
+                    var output = new SecurityHeaders.ConnectionOutput(connection.Transport.Output);
+                    connection.Transport = new SecurityHeaders.Duplex(connection.Transport, output);
+                    connection.Features.Set(output);
+                    return next(connection);
+                });
             });
             k.Limits.MaxRequestBodySize = MaxConfigBytes + 1;
             // Kestrel's defaults let a client hold any number of connections and drip a 4 MiB body at 240 B/s for hours.
-            k.Limits.MaxConcurrentConnections = MaxConnections;
+            k.Limits.MaxConcurrentConnections = MaxConnections + LocalReserve;
             k.Limits.MaxConcurrentUpgradedConnections = 0;
             k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(MinBodyBytesPerSecond, gracePeriod: TimeSpan.FromSeconds(5));
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
@@ -97,17 +112,33 @@ public sealed class AdminServer : IAsyncDisposable
         var refusals = new RefusalLog(log, TimeProvider.System);
         app.Lifetime.ApplicationStopped.Register(refusals.Dispose);
 
-        // On every answer, set before anything is written: no framing, no sniffing, no referrer, nothing cached
-        // (status and configuration are for whoever asked), and the page's own script and style only.
-        app.Use((context, next) =>
+        // On every answer, set before anything is written. A handler that throws is answered here, headers and all
+        // (Kestrel's own 500 would drop them, and log nowhere: the empty builder has no logger).
+        app.Use(async (context, next) =>
         {
-            var headers = context.Response.Headers;
-            headers.ContentSecurityPolicy = StatusPage.ContentSecurityPolicy;
-            headers.XFrameOptions = "DENY";
-            headers.XContentTypeOptions = "nosniff";
-            headers["Referrer-Policy"] = "no-referrer";
-            headers.CacheControl = "no-store";
-            return next(context);
+            if (context.Features.Get<SecurityHeaders.ConnectionOutput>() is { } output)
+            {
+                output.RequestStarted();
+                context.Response.OnCompleted(() =>
+                {
+                    output.RequestEnded();
+                    return Task.CompletedTask;
+                });
+            }
+            SecurityHeaders.Set(context.Response.Headers);
+            try
+            {
+                await next(context);
+            }
+            catch (Exception e) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            {
+                var bad = e as BadHttpRequestException;
+                if (bad is null) log.Error(e, "admin API: {0} {1} failed", context.Request.Method, context.Request.Path);
+                context.Response.Clear();
+                SecurityHeaders.Set(context.Response.Headers);
+                context.Response.StatusCode = bad?.StatusCode ?? StatusCodes.Status500InternalServerError;
+                await context.Response.WriteAsJsonAsync(new { error = bad?.Message ?? "the request failed on this node (its log says why)" }, Json);
+            }
         });
 
         if (IPAddress.IsLoopback(address.Address))
@@ -260,32 +291,41 @@ public sealed class AdminServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// One client address may hold <see cref="MaxConnectionsPerClient"/> of the API's <see cref="MaxConnections"/>: without
+    /// One client (an IPv4 address, an IPv6 /64) may hold <see cref="MaxConnectionsPerClient"/> of the API's <see cref="MaxConnections"/>: without
     /// it one client, token or not, could hold them all with idle keep-alive connections (the probes on /healthz too).
+    /// Other hosts together hold at most <see cref="MaxConnections"/>; the rest of Kestrel's limit is the node's own host's.
     /// </summary>
-    private sealed class PerClientConnections(ILoggingAdapter log)
+    internal sealed class PerClientConnections(ILoggingAdapter log)
     {
         private readonly Dictionary<IPAddress, int> _open = new();
+        /// <summary>Open connections from other hosts.</summary>
+        private int _remote;
         private long _refused;
 
         public async Task ServeAsync(Microsoft.AspNetCore.Connections.ConnectionContext connection, Microsoft.AspNetCore.Connections.ConnectionDelegate next)
         {
-            if (connection.RemoteEndPoint is not IPEndPoint { Address: var client })
+            if (connection.RemoteEndPoint is not IPEndPoint { Address: var address })
             {
                 await next(connection);
                 return;
             }
+            var client = AdminClient.Of(address);
+            var local = IPAddress.IsLoopback(address) || connection.LocalEndPoint is IPEndPoint { Address: var own } && own.Equals(address);
             lock (_open)
             {
                 var open = _open.GetValueOrDefault(client);
-                if (open >= MaxConnectionsPerClient)
+                var why = open >= MaxConnectionsPerClient ? $"it holds {MaxConnectionsPerClient} already"
+                    : !local && _remote >= MaxConnections ? $"other hosts hold {MaxConnections} (the rest is kept for this host's probes)"
+                    : null;
+                if (why is not null)
                 {
                     if (++_refused % 100 == 1)
-                        log.Warning("admin API: refused a connection from {0}: it holds {1} already; {2} refused so far", client, MaxConnectionsPerClient, _refused);
+                        log.Warning("admin API: refused a connection from {0}: {1}; {2} refused so far", AdminClient.Show(client), why, _refused);
                     connection.Abort();
                     return;
                 }
                 _open[client] = open + 1;
+                if (!local) _remote++;
             }
             try
             {
@@ -296,6 +336,7 @@ public sealed class AdminServer : IAsyncDisposable
                 lock (_open)
                 {
                     if (--_open[client] == 0) _open.Remove(client);
+                    if (!local) _remote--;
                 }
             }
         }
@@ -522,8 +563,9 @@ public sealed class AdminServer : IAsyncDisposable
         if (source is null || !IpPort.TryParse(source, portRequired: false, out var src)
             || destination is null || !IpPort.TryParse(destination, portRequired: true, out var dst))
             return Results.Json(new { error = "give source=IP[:PORT] and destination=IP:PORT" }, Json, statusCode: 400);
-        var decision = node.Routes.Current.Decide(dst, src.Address, dst.Address, sni is null ? null : Actors.DataPlane.Preamble.ClientHello.Normalize(sni));
-        return Results.Json(Explanation.Of(decision, node.Health), Json);
+        var serverName = sni is null ? null : Actors.DataPlane.Preamble.ClientHello.Normalize(sni);
+        var decision = node.Routes.Current.Decide(dst, src.Address, dst.Address, serverName);
+        return Results.Json(Explanation.Of(decision, node.Health, serverName), Json);
     }
 
     /// <summary>"routing on revision N, in the cluster since T" or "..., not in a cluster since T (rejoining)".</summary>
@@ -656,6 +698,7 @@ public sealed class AdminServer : IAsyncDisposable
 
     private static async Task<IResult> Ready(RouterNode node)
     {
+        if (node.System.WhenTerminated.IsCompleted) return Results.Text("not ready: the data plane has stopped\n", statusCode: 503);
         var snapshot = node.Routes.Current;
         if (node.Status.Draining) return Results.Text($"not ready: draining ({Standing(node)})\n", statusCode: 503);
         var listeners = await node.ListenersAsync();

@@ -10,10 +10,10 @@ namespace AkkaL4.Node.Admin;
 /// go on at full speed. Other clients are not affected, so the right token keeps working from everywhere else.
 /// </summary>
 /// <remarks>
-/// A client is an IPv4 address, or an IPv6 /64 (what one host or home network usually gets, so a new address of the
-/// same network is the same client). At most <see cref="MaxClients"/> are remembered. A full table forgets no client that
-/// is still waiting (forgetting would give it a fresh allowance): clients not in it share one overflow bucket, so
-/// many addresses fail closed for new clients only, while every client already known, and its right token, still work.
+/// A client is an <see cref="AdminClient"/>: an IPv4 address, or an IPv6 /64. At most <see cref="MaxClients"/> are
+/// remembered. A full table forgets no client that is still waiting (forgetting would give it a fresh allowance):
+/// clients not in it share one overflow bucket, so many addresses fail closed for new clients only, while every client
+/// already known, and its right token, still work.
 /// Clients full again are swept out at most once per <see cref="SweepInterval"/> while the table is full, not per insert.
 /// </remarks>
 internal sealed class FailedAttempts(TimeProvider time)
@@ -47,23 +47,13 @@ internal sealed class FailedAttempts(TimeProvider time)
     private readonly Bucket _overflow = new();
     private DateTimeOffset _nextSweep;
 
-    /// <summary>The client's key: the IPv4 address (also when mapped into IPv6), or the IPv6 /64.</summary>
-    public static IPAddress Client(IPAddress address)
-    {
-        if (address.IsIPv4MappedToIPv6) return address.MapToIPv4();
-        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return address;
-        var bytes = address.GetAddressBytes();
-        Array.Clear(bytes, 8, 8);
-        return new IPAddress(bytes);
-    }
-
     /// <summary>Null when the client may try a token now; else how long until it may.</summary>
     public TimeSpan? Wait(IPAddress address)
     {
         var now = time.GetUtcNow();
         lock (_clients)
         {
-            var client = Client(address);
+            var client = AdminClient.Of(address);
             if (!_clients.TryGetValue(client, out var bucket))
                 return Full(now) ? WaitOf(_overflow, now) : null;
             if (bucket.Catch(now))
@@ -87,7 +77,7 @@ internal sealed class FailedAttempts(TimeProvider time)
         var now = time.GetUtcNow();
         lock (_clients)
         {
-            var client = Client(address);
+            var client = AdminClient.Of(address);
             if (!_clients.TryGetValue(client, out var bucket))
             {
                 if (Full(now))

@@ -83,9 +83,9 @@ internal static class ExplainCommand
             }
 
             var snapshot = RouteCompiler.Compile(resources, labels);
-            var decision = snapshot.Decide(new IpPort(dst.Address, dst.Port), src.Address, dst.Address,
-                parse.GetValue(sni) is { } serverName ? Actors.DataPlane.Preamble.ClientHello.Normalize(serverName) : null);
-            var explanation = Explanation.Of(decision);
+            var serverName = parse.GetValue(sni) is { } given ? Actors.DataPlane.Preamble.ClientHello.Normalize(given) : null;
+            var decision = snapshot.Decide(new IpPort(dst.Address, dst.Port), src.Address, dst.Address, serverName);
+            var explanation = Explanation.Of(decision, sni: serverName);
             Console.WriteLine(parse.GetValue(output) == "json"
                 ? JsonSerializer.Serialize(explanation, new JsonSerializerOptions { WriteIndented = true })
                 : explanation.ToText());

@@ -164,12 +164,12 @@ internal static class RunCommand
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ACCESS_LOG_FORMAT") ?? "envoy",
         };
         accessLogFormat.AcceptOnlyFromAmong("envoy", "json");
-        var logLevel = new Option<string>("--log-level")
+        var logLevel = new Option<string?>("--log-level")
         {
             Description = "debug, info, warning, error or off (akka.loglevel). Default: $AKKAL4_LOG_LEVEL, else cluster.hocon's (info).",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_LOG_LEVEL") ?? "",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_LOG_LEVEL") is { Length: > 0 } level ? level : null,
         };
-        logLevel.AcceptOnlyFromAmong("", "debug", "info", "warning", "error", "off");
+        logLevel.AcceptOnlyFromAmong("debug", "info", "warning", "error", "off");
         var logFormat = new Option<string>("--log-format")
         {
             Description = "text (Akka's standard lines) or json (one object per line). Default: $AKKAL4_LOG_FORMAT, else text.",
@@ -367,11 +367,13 @@ internal static class RunCommand
             await using var adminServer = await AdminServer.StartAsync(node, adminAddress, token, adminCertificate);
             // Where local tools (the container image's health check) find the API when its port was chosen at start.
             if (parse.GetValue(data) is { } dataDirectory)
-                await File.WriteAllTextAsync(Path.Combine(dataDirectory, "admin.url"), $"{adminServer.Url}\n", cancel);
+                PrivateFiles.WriteAllText(Path.Combine(dataDirectory, "admin.url"), $"{adminServer.Url}\n");
             var listeners = await node.WaitForListenersAsync(TimeSpan.FromSeconds(10));
             Console.WriteLine($"node {parse.GetValue(name)} at {node.ClusterAddress}, configuration revision {node.Routes.Current.Revision}, admin API on {adminServer.Url}, listening on:");
             foreach (var l in listeners)
                 Console.WriteLine($"  {l.Address}  {(l.Bound ? "bound" : "NOT BOUND: " + (l.Error ?? "binding"))}");
+            if (listeners.Count == 0)
+                Console.WriteLine($"  nothing yet: no configuration in force serves a listener on this node (akkal4 apply -f FILE --server {adminServer.Url})");
             Console.WriteLine("Ctrl+C stops the node.");
             await Task.WhenAny(Shutdown.WaitAsync(cancel), node.LeftCluster);
             await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);

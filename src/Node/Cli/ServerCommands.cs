@@ -164,12 +164,7 @@ internal static class ServerCommands
         {
             r.Metadata.Namespace, r.Kind, r.Metadata.Name, Age(r.Metadata.CreationTimestamp),
         }.Concat(wide ? [r.Metadata.ResourceVersion ?? "-", Summary(r)] : []).ToList()).ToList();
-        IReadOnlyList<string> header = wide ? ["NAMESPACE", "KIND", "NAME", "AGE", "VERSION", "DETAIL"] : ["NAMESPACE", "KIND", "NAME", "AGE"];
-        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToList();
-        var sb = new System.Text.StringBuilder();
-        foreach (var row in rows.Prepend(header))
-            sb.Append(string.Join("   ", row.Select((cell, i) => i == row.Count - 1 ? cell : cell.PadRight(widths[i])))).Append('\n');
-        return sb.ToString();
+        return Table(wide ? ["NAMESPACE", "KIND", "NAME", "AGE", "VERSION", "DETAIL"] : ["NAMESPACE", "KIND", "NAME", "AGE"], rows);
     }
 
     private static string Age(string? created)
@@ -310,16 +305,79 @@ internal static class ServerCommands
     {
         var server = Server();
         var token = Token();
-        var command = new Command("status", "Show a node: its cluster members, applied revision and listeners.") { server, token };
+        var output = CommonOptions.Output();
+        output.Description = "text: the node, the config writer, each member with the revision it routes by, this node's listeners and its "
+                             + "upstream endpoints with failures; json: all of GET /v1/status.";
+        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, its listeners and upstreams.")
+        {
+            server, token, output,
+        };
         command.SetAction(async (parse, cancel) =>
             await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Get, "/v1/status", null, async response =>
             {
                 var text = await response.Content.ReadAsStringAsync(cancel);
                 if (!response.IsSuccessStatusCode) { Console.Error.WriteLine($"akkal4: {(int)response.StatusCode} {text}"); return ExitCodes.Rejected; }
-                Console.WriteLine(text);
+                if (parse.GetValue(output) == "json")
+                {
+                    Console.WriteLine(text);
+                    return ExitCodes.Ok;
+                }
+                using var json = JsonDocument.Parse(text);
+                Console.Write(StatusSummary(json.RootElement));
                 return ExitCodes.Ok;
             }, cancel));
         return command;
+    }
+
+    /// <summary>/v1/status as a person reads it: a few lines and tables, what an operator checks first.</summary>
+    internal static string StatusSummary(JsonElement status)
+    {
+        static string Text(JsonElement e, string name) =>
+            e.TryGetProperty(name, out var v) ? v.ValueKind switch
+            {
+                JsonValueKind.String => v.GetString()!,
+                JsonValueKind.Null or JsonValueKind.Undefined => "-",
+                JsonValueKind.True => "yes",
+                JsonValueKind.False => "no",
+                _ => v.ToString(),
+            } : "-";
+        static IEnumerable<JsonElement> Items(JsonElement e, string name) =>
+            e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray() : [];
+
+        var sb = new StringBuilder();
+        var membership = status.TryGetProperty("membership", out var m) ? m : default;
+        sb.Append($"node {Text(status, "node")} at {Text(status, "address")}: "
+                  + (membership.ValueKind == JsonValueKind.Object ? $"{Text(membership, "state")}, {Text(membership, "summary")}" : $"revision {Text(status, "revision")}"))
+            .Append('\n');
+        if (status.TryGetProperty("revisionFailed", out var failed) && failed.ValueKind != JsonValueKind.Null)
+            sb.Append($"revision {failed} FAILED here (still routing on {Text(status, "revision")}): {Text(status, "revisionError")}\n");
+        var writer = status.TryGetProperty("configWriterState", out var w) ? $"{Text(w, "state")} at revision {Text(w, "revision")}"
+                                                                             + (Text(w, "reason") is var why && why != "-" ? $" ({why})" : "") : "-";
+        sb.Append($"config writer: {Text(status, "configWriter")}, {writer}\n");
+        sb.Append(Table(["MEMBER", "STATUS", "REVISION", "ROLES"], Items(status, "members").Select(x => (IReadOnlyList<string>)
+            [Text(x, "address"), Text(x, "status"), Text(x, "revisionFailed") is var f && f != "-" ? $"{Text(x, "revision")} ({f} failed)" : Text(x, "revision"),
+             string.Join(",", Items(x, "roles").Select(r => r.GetString()))]).ToList()));
+        if (Items(status, "unreachable").Select(u => u.ValueKind == JsonValueKind.String ? u.GetString() : u.ToString()).ToList() is { Count: > 0 } unreachable)
+            sb.Append($"unreachable: {string.Join(", ", unreachable)}\n");
+        var listeners = Items(status, "listeners").Select(x => (IReadOnlyList<string>)
+            [Text(x, "address"), Text(x, "bound") == "yes" ? "yes" : $"NO: {Text(x, "error")}", Text(x, "active"), Text(x, "total"), Text(x, "refused")]).ToList();
+        sb.Append(listeners.Count == 0 ? "listeners: none (no configuration in force serves one on this node)\n"
+            : Table(["LISTENER", "BOUND", "ACTIVE", "TOTAL", "REFUSED"], listeners));
+        var endpoints = Items(status, "upstreams").SelectMany(u => Items(u, "endpoints").Select(x => (IReadOnlyList<string>)
+            [Text(u, "cluster"), Text(x, "endpoint"), Text(x, "status"), Text(x, "activeConnections"), Text(x, "consecutiveFailures"), Text(x, "lastError")])).ToList();
+        if (endpoints.Count > 0) sb.Append(Table(["CLUSTER", "ENDPOINT", "HEALTH", "ACTIVE", "FAILURES", "LAST ERROR"], endpoints));
+        foreach (var note in Items(status, "notes")) sb.Append($"note: {(note.ValueKind == JsonValueKind.String ? note.GetString() : note.ToString())}\n");
+        return sb.ToString();
+    }
+
+    /// <summary>Columns padded to their widest cell, three spaces apart, as kubectl prints them.</summary>
+    private static string Table(IReadOnlyList<string> header, IReadOnlyList<IReadOnlyList<string>> rows)
+    {
+        var widths = header.Select((h, i) => rows.Select(r => r[i].Length).Prepend(h.Length).Max()).ToList();
+        var sb = new StringBuilder();
+        foreach (var row in rows.Prepend(header))
+            sb.Append(string.Join("   ", row.Select((cell, i) => i == row.Count - 1 ? cell : cell.PadRight(widths[i])))).Append('\n');
+        return sb.ToString();
     }
 
     internal static Task<int> Call(string server, string? token, HttpMethod method, string path, HttpContent? content,

@@ -8,8 +8,9 @@ using AkkaL4.Messages.Model;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
-/// <see cref="TlsOrigination.Load"/> on its own: how often an unreadable file is logged, and when changed files are read
-/// again (each read says so in the log, once). Real PEM files, no sockets.
+/// <see cref="TlsOrigination.Load"/> on its own: how often an unreadable file is logged, when changed files are read
+/// again (each read says so in the log, once), and when files no configuration names any more are let go. Real PEM
+/// files, no sockets.
 /// </summary>
 [Trait("Category", "Unit")]
 public sealed class TlsFileCacheTests
@@ -38,6 +39,19 @@ public sealed class TlsFileCacheTests
         }
     }
 
+    /// <summary>
+    /// A node's configuration naming <paramref name="named"/> while the test runs: other tests' nodes, changing their own
+    /// configurations meanwhile, drop what no node names (<see cref="TlsOrigination.InForce"/>).
+    /// </summary>
+    private sealed class InForce : IDisposable
+    {
+        public InForce(params UpstreamTls[] named) => Name(named);
+
+        public void Name(params UpstreamTls[] named) => TlsOrigination.InForce(this, named);
+
+        public void Dispose() => TlsOrigination.InForce(this, null);
+    }
+
     private static UpstreamTls Mutual(TestCa ca, string certificate, string key) =>
         new("MUTUAL", ca.CaFile, certificate, key, null, Seq<string>.Empty, false) { Rules = "DestinationRule/default/cache" };
 
@@ -61,6 +75,7 @@ public sealed class TlsFileCacheTests
         var log = new Recording();
         var files = ca.WritePem(ca.Issue("first"), "client");
         var tls = Mutual(ca, files.Certificate, files.Key);
+        using var inForce = new InForce(tls);
         Assert.Equal("CN=first", TlsOrigination.Load(tls, log).Client!.Subject);
 
         // Only the key file's time moved (a pair put in place with the certificate's time kept, cp -p style).
@@ -101,6 +116,7 @@ public sealed class TlsFileCacheTests
         File.CreateSymbolicLink(linkedKey, "..data/client-key.pem");
         File.CreateSymbolicLink(linkedCa, "..data/ca.pem");
         var tls = Mutual(ca, linkedCertificate, linkedKey) with { CaCertificates = linkedCa };
+        using var inForce = new InForce(tls);
         var before = TlsOrigination.Load(tls, log);
         Assert.Equal(first.Thumbprint, before.Client!.Thumbprint);
 
@@ -119,6 +135,7 @@ public sealed class TlsFileCacheTests
         var log = new Recording();
         var files = ca.WritePem(ca.Issue("before"), "client");
         var tls = Mutual(ca, files.Certificate, files.Key);
+        using var inForce = new InForce(tls);
         var before = Loaded(tls, log);
 
         var after = Rotate(ca, files, keepTimeOf: files.Certificate);
@@ -137,9 +154,7 @@ public sealed class TlsFileCacheTests
         Assert.Equal(2, log.Reads($"tls.clientCertificate {files.Certificate} / tls.privateKey {files.Key}"));
         Assert.Equal(2, log.Reads($"tls.caCertificates {ca.CaFile}"));
         // The superseded certificate and CA bundle are no longer held by the cache: left to the GC (a handshake may still use them).
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
+        Collect();
         Assert.False(before.Client.IsAlive, "the superseded client certificate is still referenced");
         Assert.False(before.Authorities.IsAlive, "the superseded CA bundle is still referenced");
     }
@@ -158,6 +173,7 @@ public sealed class TlsFileCacheTests
         var ca = Path.Combine(Path.GetTempPath(), $"akkal4-shared-ca-{Guid.NewGuid():N}.pem");
         UpstreamTls Rule(string name) => new("SIMPLE", ca, null, null, null, Seq<string>.Empty, false) { Rules = name };
         var log = new Recording();
+        using var inForce = new InForce(Rule("DestinationRule/default/a"), Rule("DestinationRule/default/b"));
         for (var i = 0; i < 10; i++)
         {
             Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(Rule("DestinationRule/default/a"), log));
@@ -166,5 +182,63 @@ public sealed class TlsFileCacheTests
         Assert.Equal(2, log.Errors.Count);
         Assert.Single(log.Errors, e => e.StartsWith("DestinationRule/default/a ", StringComparison.Ordinal));
         Assert.Single(log.Errors, e => e.StartsWith("DestinationRule/default/b ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Files_no_configuration_names_any_more_are_let_go_and_those_still_named_are_kept()
+    {
+        using var ca = new TestCa("akkal4 unnamed CA");
+        var log = new Recording();
+        var files = ca.WritePem(ca.Issue("client"), "client");
+        var mutual = Mutual(ca, files.Certificate, files.Key) with { CaCertificates = null };
+        var simple = new UpstreamTls("SIMPLE", ca.CaFile, null, null, null, Seq<string>.Empty, false) { Rules = "DestinationRule/default/simple" };
+        var (clientFields, caFields) = ($"tls.clientCertificate {files.Certificate} / tls.privateKey {files.Key}", $"tls.caCertificates {ca.CaFile}");
+        using var one = new InForce(mutual, simple);
+        using var other = new InForce();
+        var client = Loaded(mutual, log).Client;
+        var authorities = Loaded(simple, log).Authorities;
+
+        // The next configuration drops the CA bundle's rule: its entry goes; the client pair, still named, stays.
+        one.Name(mutual);
+        Loaded(mutual, log);
+        Assert.Equal(1, log.Reads(clientFields));
+        Collect();
+        Assert.False(authorities.IsAlive, "the CA bundle no rule names is still referenced");
+        Assert.True(client.IsAlive, "the client certificate still named was let go");
+        Loaded(simple, log);
+        Assert.Equal(2, log.Reads(caFields));
+
+        // Named by another node only: kept until that one stops naming it too.
+        other.Name(mutual);
+        one.Name();
+        Loaded(mutual, log);
+        Assert.Equal(1, log.Reads(clientFields));
+        other.Dispose();
+        Collect();
+        Assert.False(client.IsAlive, "the client certificate of a stopped node's configuration is still referenced");
+    }
+
+    [Fact]
+    public void An_unreadable_file_is_logged_again_when_a_rule_names_it_again_after_none_did()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"akkal4-unnamed-ca-{Guid.NewGuid():N}.pem");
+        var rule = new UpstreamTls("SIMPLE", missing, null, null, null, Seq<string>.Empty, false) { Rules = "DestinationRule/default/gone" };
+        var log = new Recording();
+        using var node = new InForce(rule);
+        Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(rule, log));
+        Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(rule, log));
+        Assert.Single(log.Errors);
+
+        node.Name();
+        node.Name(rule);
+        Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(rule, log));
+        Assert.Equal(2, log.Errors.Count);
+    }
+
+    private static void Collect()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
     }
 }

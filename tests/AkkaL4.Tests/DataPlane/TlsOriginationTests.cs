@@ -1,16 +1,19 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Akka.Event;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Actors.Routing;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
 /// TLS origination's failures: an unreadable client certificate is a configuration error (not the endpoint's), every
-/// failed handshake closes its connection, and the connect timeout is one deadline for connect and handshake. Addresses: 127.140.1.x.
+/// failed handshake closes its connection, the connect timeout is one deadline for connect and handshake, and a node lets
+/// go of the files its configuration no longer names. Addresses: 127.140.1.x, 127.200.3.x.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed class TlsOriginationTests
@@ -84,5 +87,34 @@ public sealed class TlsOriginationTests
             new UpstreamTls("SIMPLE", null, null, null, null, AkkaL4.Messages.Model.Seq<string>.Empty, InsecureSkipVerify: true), default, "db.example.com", null, null!, timeout, dialStarted, default));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the handshake waited {clock.Elapsed} of a connect timeout already nearly spent");
         Assert.Contains("timed out after 00:01:00", e.Message);
+    }
+
+    [Fact]
+    public async Task A_node_lets_go_of_the_files_of_a_DestinationRule_its_new_configuration_no_longer_has()
+    {
+        using var ca = new TestCa("akkal4 node files CA");
+        var block = AddressBlocks.Of(200);
+        string[] service = [Service("files", block.Host(3, 2), 9000, 9000), WorkloadEntry("files", block.Host(3, 10), "{app: files}")];
+        await using var router = TestRouter.Start("tls-files");
+        var snapshot = await router.ApplyAsync(1, [.. service, TrafficPolicy(Fqdn("files"), $"{{tls: {{mode: SIMPLE, caCertificates: {ca.CaFile}}}}}")]);
+        var tls = Assert.Single(snapshot.Clusters.Select(c => c.Policy.Tls).OfType<UpstreamTls>());
+        var authorities = Loaded(tls);
+        Collect();
+        Assert.True(authorities.IsAlive, "the CA bundle of a rule in force was not kept");
+
+        await router.ApplyAsync(2, service);
+        Collect();
+        Assert.False(authorities.IsAlive, "the CA bundle of a rule no longer in force is still referenced");
+    }
+
+    /// <summary>Loads as a connection would; only a weak reference to the CA bundle, so the caller holds nothing.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference Loaded(UpstreamTls tls) => new(TlsOrigination.Load(tls, NoLogger.Instance).Authorities);
+
+    private static void Collect()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
     }
 }

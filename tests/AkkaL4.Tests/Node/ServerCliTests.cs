@@ -303,7 +303,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
     }
 
     [Fact]
-    public async Task Status_prints_the_node_as_json()
+    public async Task Status_prints_a_summary_and_with_o_json_the_node_as_json()
     {
         var apply = await Akkal4("apply", "-f", File(Service("st", "cli-status", "127.3.4.4")), "--server", world.Url, "--wait");
         AssertExit(0, apply);
@@ -311,13 +311,24 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         Assert.True(world.Node.Applied!.Revision >= RevisionLine(apply), apply.ToString());
         await BoundAsync(world.Node);
 
-        var run = await Akkal4("status", "--server", world.Url);
+        var run = await Akkal4("status", "--server", world.Url, "-o", "json");
 
         AssertExit(0, run);
         using var json = JsonDocument.Parse(run.Stdout);
         Assert.Equal(world.Node.Options.Name, json.RootElement.GetProperty("node").GetString());
         Assert.True(json.RootElement.GetProperty("revision").GetInt64() >= 1);
         Assert.Contains(json.RootElement.GetProperty("listeners").EnumerateArray(), l => l.GetProperty("address").GetString() == "127.3.4.4:19000");
+
+        // Without -o: what README's "akkal4 status  # members, the revision each routes by, the writer" promises, as lines
+        // and tables (it once printed the whole JSON, hundreds of lines on a busy node).
+        var text = await Akkal4("status", "--server", world.Url);
+        AssertExit(0, text);
+        Assert.StartsWith($"node {world.Node.Options.Name} at ", text.Stdout);
+        Assert.Contains("config writer: ", text.Stdout);
+        var member = Assert.Single(text.Lines, l => l.StartsWith("akka.tcp://", StringComparison.Ordinal));
+        Assert.Matches(@"^akka\.tcp://\S+\s+Up\s+\d+\s", member);
+        Assert.Matches(@"(?m)^LISTENER\s+BOUND\s+ACTIVE\s+TOTAL\s+REFUSED$", text.Stdout);
+        Assert.Matches(@"(?m)^127\.3\.4\.4:19000\s+yes\s+\d+\s+\d+\s+\d+$", text.Stdout);
     }
 
     [Fact]
@@ -460,7 +471,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
     }
 
     /// <summary>An <c>akkal4 run</c> process: its output collected, stopped with SIGTERM as a service manager would.</summary>
-    private sealed class RunningNode : IAsyncDisposable
+    internal sealed class RunningNode : IAsyncDisposable
     {
         private readonly Process _process;
         private readonly System.Text.StringBuilder _output = new();

@@ -31,12 +31,13 @@ internal static class AddressBlocks
         new(130, "connection timers"),
         new(140, "descriptor exhaustion, metrics lifecycle, TLS origination (session helper fd)"),
         new(150, "reliability defects: PROXY trust, source caps, admin connections, preamble races (session helper rel)"),
-        new(160, "security lows: admin login (session helper sec)"),
+        new(160, "security lows: admin login, admin answers (session helper sec)"),
         new(170, "test kits (session helper kit)"),
         new(180, "configuration propagation: send to every node, writes at real sizes (session helper prop)"),
         new(190, "reviewers"),
         new(200, "reliability left-overs: preamble end, TLS cache, healing waits (session helper rel)"),
         new(220, "#15 memory: socket args ownership, idle connections (session helper mem)"),
+        new(230, "day-one operations and TLS/PROXY traffic as a user (session helper user)"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>

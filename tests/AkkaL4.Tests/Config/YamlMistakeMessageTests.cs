@@ -1,0 +1,41 @@
+using AkkaL4.Actors.Config;
+using AkkaL4.Tests.Support;
+
+namespace AkkaL4.Tests.Config;
+
+/// <summary>
+/// The YAML mistakes people make by hand, as `validate` reports them: a reason a person can act on, at the line of the
+/// mistake. YamlDotNet once came through as "Operation is not valid due to the current state of the object" for an
+/// unclosed [ ], and a tab in the indentation of line 6 was reported at 1:1.
+/// </summary>
+[Trait("Category", TestCategories.Unit)]
+public class YamlMistakeMessageTests
+{
+    private static Messages.Model.Diagnostic OnlyError(string text) => Assert.Single(ManifestDecoder.Decode(text, "vs.yaml").Errors);
+
+    [Fact]
+    public void An_unclosed_flow_sequence_says_so_where_it_opens()
+    {
+        var error = OnlyError("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: s\nspec:\n  hosts: [echo\n  tcp:\n  - route:\n    - destination: {host: echo}\n");
+
+        Assert.Equal("invalid YAML/JSON: a [ ] or { } collection that starts here is not closed (or what follows it is not YAML)", error.Message);
+        Assert.Equal("vs.yaml:6:10", error.Location);
+    }
+
+    [Fact]
+    public void A_tab_in_the_indentation_is_reported_at_its_line()
+    {
+        var error = OnlyError("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: tab\nspec:\n\thosts: [a]\n");
+
+        Assert.Contains("tab", error.Message);
+        Assert.Equal("vs.yaml:6:1", error.Location);
+    }
+
+    [Fact]
+    public void A_tab_in_a_later_document_is_reported_at_its_line_in_the_file()
+    {
+        var error = OnlyError("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: 10.0.0.1}\n---\nkind: Service\nmetadata:\n\tname: b\n");
+
+        Assert.Equal("vs.yaml:8:1", error.Location);
+    }
+}

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using AkkaL4.Tests.ControlPlane;
+using AkkaL4.Tests.Support;
+using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
+
+namespace AkkaL4.Tests.Node;
+
+/// <summary>
+/// A node's first day as an operator meets it, as real <c>akkal4 run</c> processes: started with <c>-f</c>, stopped with
+/// SIGTERM (it says it drains), started again with nothing but its data directory (it serves the last configuration).
+/// README, Security: the data directory holds the whole configuration and is its user's only — from the first start,
+/// so the second has nothing to tighten (it once found admin.url and journal.db 0644 and said so on every first restart).
+/// </summary>
+[Collection(ProcessesCollection.Name)]
+[Trait("Category", TestCategories.EndToEnd)]
+public sealed class DayOneOperationsTests : IDisposable
+{
+    private static readonly AddressBlock Block = AddressBlocks.Of(230);
+    private static readonly string Admin = $"{Block.Host(20, 1)}:15000";
+    private static readonly string Vip = Block.Host(21, 1);
+
+    private readonly string _directory = TempDirectory();
+
+    public void Dispose() => DeleteDirectory(_directory);
+
+    private string[] Run(string data, params string[] more) =>
+        ["run", "--name", "day-one", "--remoting", $"{Block.Host(20, 1)}:0", "--admin", Admin, "--data", data, "--access-log", "off", .. more];
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task The_data_directory_is_private_from_the_first_start_and_a_restart_serves_the_last_configuration()
+    {
+        var data = Path.Combine(_directory, "data");
+        var manifest = Path.Combine(_directory, "day-one.yaml");
+        await File.WriteAllTextAsync(manifest, $$"""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: day-one, namespace: default}
+            spec:
+              clusterIP: {{Vip}}
+              selector: {app: day-one}
+              ports: [{port: 9000, targetPort: 9000}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: WorkloadEntry
+            metadata: {name: day-one-1, namespace: default}
+            spec:
+              address: {{Block.Host(21, 11)}}
+              labels: {app: day-one}
+            """);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://{Admin}"), Timeout = TimeSpan.FromSeconds(10) };
+
+        await using (var first = ServerCliTests.RunningNode.Start(Run(data, "-f", manifest)))
+        {
+            await first.WaitReadyAsync(http);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(data));
+            var files = Directory.GetFiles(data).Select(Path.GetFileName).ToList();
+            Assert.Contains("admin.url", files);
+            Assert.Contains("journal.db", files);
+            Assert.All(Directory.GetFiles(data), f => Assert.True(File.GetUnixFileMode(f) == (UnixFileMode.UserRead | UnixFileMode.UserWrite),
+                $"{Path.GetFileName(f)} is {File.GetUnixFileMode(f)}: the configuration, readable by other users"));
+
+            Assert.Equal(0, await first.StopAsync());
+            Assert.Contains("draining: listeners stop accepting", first.Output);
+            Assert.Contains("drained: 0 connection(s) finished", first.Output);
+        }
+
+        await using var second = ServerCliTests.RunningNode.Start(Run(data));
+        await second.WaitReadyAsync(http);
+        Assert.Contains("serving last-known-good configuration revision 1", second.Output);
+        Assert.DoesNotContain("readable by other users", second.Output);
+        using var status = JsonDocument.Parse(await http.GetStringAsync("/v1/status"));
+        Assert.Contains(status.RootElement.GetProperty("listeners").EnumerateArray(),
+            l => l.GetProperty("address").GetString() == $"{Vip}:9000" && l.GetProperty("bound").GetBoolean());
+        Assert.Equal(0, await second.StopAsync());
+    }
+}
