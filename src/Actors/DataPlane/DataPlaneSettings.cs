@@ -92,6 +92,8 @@ public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
 
     /// <summary>Connections admitted and not ended.</summary>
     public int Open => Volatile.Read(ref _open);
+    /// <summary>Places taken: <see cref="Open"/> plus at most one per running listener (its next connection's).</summary>
+    public int Places => Volatile.Read(ref _places);
     public DescriptorBudget Descriptors => descriptors;
 
     /// <summary>Takes a place for one connection if the descriptors leave room for it (one compare-and-swap); false: none.</summary>

@@ -1,0 +1,84 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using AkkaL4.Actors;
+using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.DataPlane.Transport;
+using AkkaL4.Tests.Support;
+using static AkkaL4.Tests.DataPlane.Kit;
+using static AkkaL4.Tests.Support.Manifests;
+
+namespace AkkaL4.Tests.DataPlane;
+
+/// <summary>
+/// A listener's descriptor place bookkeeping through a real node: a paused listener whose accept stream fails and
+/// binds again must not lose (leak) the place it takes for its next connection (review3-s8 #1). 127.120.60.x.
+/// </summary>
+[Trait("Category", TestCategories.EndToEnd)]
+public sealed class ListenerPlaceTests
+{
+    private static readonly AddressBlock Block = AddressBlocks.Of(120);
+
+    [Fact]
+    public async Task Paused_listener_whose_stream_fails_and_rebinds_keeps_no_place()
+    {
+        await using var transport = new FailingOnceTransport();
+        await using var node = TestRouter.Start("listener-places", settings: "akkal4.data-plane.bind-retry = 300ms", transport: transport);
+        var budget = node.Node.Connections;
+        transport.Budget = budget;
+        // The node "full": this test holds every place, so the listener pauses at its first ask.
+        var mine = 0;
+        while (budget.TryReserve()) mine++;
+        Assert.Equal(mine, budget.Places);
+        node.Node.Apply(Resources(
+            Service("leak", Block.Host(60, 2), 9443, 9000, "leak-upstream"),
+            WorkloadEntry("leak-upstream", Block.Host(60, 10), "{app: leak-upstream}"),
+            VirtualService("leak", "default", """
+                hosts: [leak]
+                tcp:
+                - route: [{destination: {host: leak, port: {number: 9443}}}]
+                """)).ToList(), 1);
+        await EventuallyAsync(() => transport.Binds >= 1 && transport.Switches.Count >= 1, "first bind");
+        // Let the listener pause (StreamInit -> Next finds no place) and its relief backoff grow towards 1 s.
+        await Task.Delay(2500);
+        transport.Switches[0].Abort(new IOException("accept stream failed (test)"));
+        // The second bind frees one of mine (as another listener's connection ending would): the new stream takes it.
+        await EventuallyAsync(() => transport.Binds >= 2, "second bind", TimeSpan.FromSeconds(10));
+        await EventuallyAsync(() => budget.Places == mine, "the rebound listener took the freed place", TimeSpan.FromSeconds(10));
+        // Relief fires at most 1 s later: it must not take (and lose) a second place.
+        await Task.Delay(2500);
+        for (var i = 0; i < mine - 1; i++) budget.Unreserve();
+        await EventuallyAsync(() => budget.Places - budget.Open == 1, "the listener holds one place for its next connection", TimeSpan.FromSeconds(10));
+        await Task.Delay(1500);
+        Assert.True(budget.Places - budget.Open <= 1, $"places {budget.Places} - open {budget.Open} > 1 running listener");
+        // Unbind everything: the listener stops and gives back what it holds.
+        node.Node.Apply([], 2);
+        await EventuallyAsync(() => budget.Places == 0, $"every place given back after the drain (places {budget.Places})", TimeSpan.FromSeconds(15));
+    }
+
+    private sealed class FailingOnceTransport : ITcpTransport, IAsyncDisposable
+    {
+        private readonly ActorSystem _system = ActorSystem.Create("listener-places-transport", "akka.loglevel = ERROR");
+        private readonly ITcpTransport _inner;
+        public readonly List<UniqueKillSwitch> Switches = [];
+        public int Binds;
+        public ConnectionBudget? Budget;
+
+        public FailingOnceTransport() =>
+            _inner = TcpTransports.Create(_system, DataPlaneSettings.From(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon())).Transport);
+
+        public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog)
+        {
+            // The second bind finds room just freed (as another listener's connection ending would free it).
+            if (Interlocked.Increment(ref Binds) == 2) Budget!.Unreserve();
+            return _inner.Bind(address, backlog).ViaMaterialized(KillSwitches.Single<TcpConnection>(), Keep.Both)
+                .MapMaterializedValue(t => { lock (Switches) Switches.Add(t.Item2); return t.Item1; });
+        }
+
+        public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt) => _inner.Connect(remote, options, attempt);
+
+        public async ValueTask DisposeAsync() => await _system.Terminate();
+    }
+}
