@@ -129,6 +129,12 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             _log.Warning("listener {0}: accept stream failed ({1}); binding again", _address, f.Cause.Message);
             _binding = null;
             _acceptStream = null;
+            // No stream to ack until the next one's StreamInit (its Next decides whether to pause); one held back keeps its timer.
+            if (_held is null)
+            {
+                _paused = false;
+                Timers.Cancel("relief");
+            }
             Timers.StartSingleTimer("bind", new TryBind(), _retry);
         });
         Receive<Terminated>(t =>
@@ -183,6 +189,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     {
         if (_unbinding || _reserved || (_reserved = _dataPlane.Connections.TryReserve()))
         {
+            // A new accept stream of a paused listener: not paused any more (the relief timer would take a second place).
+            _paused = false;
+            Timers.Cancel("relief");
             _acceptStream?.Tell(new Ack());
             return;
         }
@@ -225,7 +234,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private void Relief()
     {
         if (_held is null && !_paused) return;
-        if (!(_held is null ? (_reserved = _dataPlane.Connections.TryReserve()) : Descriptors.Available()))
+        // A place already taken is kept: overwriting it would lose it for good.
+        if (!(_held is null ? (_reserved || (_reserved = _dataPlane.Connections.TryReserve())) : Descriptors.Available()))
         {
             if (Timers.IsTimerActive("relief")) return;
             _reliefWait = TimeSpan.FromTicks(Math.Min(_reliefWait.Ticks * 2, MaxReliefWait.Ticks));
