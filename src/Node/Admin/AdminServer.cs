@@ -111,9 +111,12 @@ public sealed class AdminServer : IAsyncDisposable
         var port = address.Port; // the bound one once started (port 0 = any)
         var refusals = new RefusalLog(log, TimeProvider.System);
         app.Lifetime.ApplicationStopped.Register(refusals.Dispose);
+        var failures = new FailureLog(log, TimeProvider.System);
+        app.Lifetime.ApplicationStopped.Register(failures.Dispose);
 
         // On every answer, set before anything is written. A handler that throws is answered here, headers and all
-        // (Kestrel's own 500 would drop them, and log nowhere: the empty builder has no logger).
+        // (Kestrel's own 500 would drop them, and log nowhere: the empty builder has no logger), logged through a
+        // throttle: anyone may send requests, so no client drives the log's rate.
         app.Use(async (context, next) =>
         {
             if (context.Features.Get<SecurityHeaders.ConnectionOutput>() is { } output)
@@ -133,7 +136,7 @@ public sealed class AdminServer : IAsyncDisposable
             catch (Exception e) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
             {
                 var bad = e as BadHttpRequestException;
-                if (bad is null) log.Error(e, "admin API: {0} {1} failed", context.Request.Method, context.Request.Path);
+                if (bad is null) failures.Failed(e, $"{context.Request.Method} {context.Request.Path}");
                 context.Response.Clear();
                 SecurityHeaders.Set(context.Response.Headers);
                 context.Response.StatusCode = bad?.StatusCode ?? StatusCodes.Status500InternalServerError;
@@ -388,7 +391,19 @@ public sealed class AdminServer : IAsyncDisposable
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
             return;
         }
-        var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync() : null;
+        IFormCollection? form;
+        try
+        {
+            form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync() : null;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException && !context.RequestAborted.IsCancellationRequested)
+        {
+            // No boundary, a broken multipart body, too many fields: the client's fault, and an attempt like a wrong token.
+            attempts.Failed(client);
+            refusals.Refused(client, "POST /login", "a login form that cannot be read (400)");
+            await WriteLogin(context, "That form could not be read.", StatusCodes.Status400BadRequest);
+            return;
+        }
         if (!HasToken("Bearer " + (form?["token"].ToString() ?? ""), token))
         {
             attempts.Failed(client);
@@ -701,7 +716,16 @@ public sealed class AdminServer : IAsyncDisposable
         if (node.System.WhenTerminated.IsCompleted) return Results.Text("not ready: the data plane has stopped\n", statusCode: 503);
         var snapshot = node.Routes.Current;
         if (node.Status.Draining) return Results.Text($"not ready: draining ({Standing(node)})\n", statusCode: 503);
-        var listeners = await node.ListenersAsync();
+        IReadOnlyList<ListenerSet.ListenerStatus> listeners;
+        try
+        {
+            listeners = await node.ListenersAsync();
+        }
+        catch (AskTimeoutException)
+        {
+            // Overloaded, or stopping: an answer for the probe, not an error logged per probe.
+            return Results.Text("not ready: the data plane did not answer in 5s\n", statusCode: 503);
+        }
         var unbound = listeners.Where(l => !l.Bound).Select(l => l.Address).ToList();
         if (snapshot.Revision == 0) return Results.Text("not ready: no configuration yet\n", statusCode: 503);
         if (unbound.Count > 0 || listeners.Count < snapshot.Listeners.Count)
