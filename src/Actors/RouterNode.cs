@@ -323,6 +323,8 @@ public sealed class RouterNode : IAsyncDisposable
             .WithFallback(settings)
             // The SQL plugin's own reference settings (class names, table layout).
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+        // A reserve that leaves no room for a connection would leave every listener waiting for ever: refused first.
+        if (DescriptorBudget.ForThisProcess(DataPlaneSettings.From(settings).DescriptorReserve).NoRoom() is { } none) throw new ConfigurationException(none);
         // The data plane needs no cluster, remoting or journal: nothing there can down it.
         var dataSystem = ActorSystem.Create(ActorSystemName + "-data", ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(settings));
         var node = new RouterNode(options, dataSystem, clusterConfig, transport);

@@ -78,18 +78,37 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
     }
 }
 
-/// <summary>The node's connections, shared by every listener: the cap (0 = none) and the descriptors they may hold.</summary>
+/// <summary>
+/// The node's connections, shared by every listener: the cap (0 = none) on connections admitted, and the descriptors'
+/// places. A listener takes a place (<see cref="TryReserve"/>) before it asks for the next connection, so listeners
+/// admitting at once cannot together pass the room; the connection keeps it until it ends (<see cref="Release"/>), or
+/// it is given back (<see cref="Unreserve"/>) if no connection used it.
+/// </summary>
 public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
 {
     private int _open;
+    /// <summary>Descriptor places taken: the connections admitted and the listeners' places for the next one.</summary>
+    private int _places;
 
+    /// <summary>Connections admitted and not ended.</summary>
     public int Open => Volatile.Read(ref _open);
     public DescriptorBudget Descriptors => descriptors;
 
-    /// <summary>Would one more connection leave the descriptor reserve free? (Without room listeners pause; over the cap they refuse.)</summary>
-    public bool DescriptorRoom() => descriptors.Room(Open);
+    /// <summary>Takes a place for one connection if the descriptors leave room for it (one compare-and-swap); false: none.</summary>
+    public bool TryReserve()
+    {
+        while (true)
+        {
+            var places = Volatile.Read(ref _places);
+            if (!descriptors.Room(places, Open)) return false;
+            if (Interlocked.CompareExchange(ref _places, places + 1, places) == places) return true;
+        }
+    }
 
-    /// <summary>Takes one connection's place; false when the node is at its cap.</summary>
+    /// <summary>Gives back a place no connection used.</summary>
+    public void Unreserve() => Interlocked.Decrement(ref _places);
+
+    /// <summary>Admits a connection that holds a place; false (the place still held) when the node is at its cap.</summary>
     public bool TryTake()
     {
         if (Interlocked.Increment(ref _open) <= max || max <= 0) return true;
@@ -97,5 +116,17 @@ public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
         return false;
     }
 
-    public void Release() => Interlocked.Decrement(ref _open);
+    /// <summary>An admitted connection ended: its place is free.</summary>
+    public void Release()
+    {
+        Interlocked.Decrement(ref _open);
+        Interlocked.Decrement(ref _places);
+    }
+
+    /// <summary>Why the descriptors leave room for no connection at all (the limit read again if due), or null.</summary>
+    public string? NoRoom()
+    {
+        descriptors.Refresh(Open);
+        return descriptors.NoRoom();
+    }
 }

@@ -7,8 +7,10 @@ namespace AkkaL4.Actors.DataPlane;
 /// everything else. On .NET/Linux a process at its RLIMIT_NOFILE cannot start a thread (the runtime needs descriptors to
 /// do it: OutOfMemoryException), grow its thread pool or load an assembly, and soon dies of it; so the data plane never
 /// takes the last ones, as HAProxy derives maxconn from <c>ulimit -n</c>. A connection counts
-/// <see cref="PerConnection"/> (its own and its upstream's) from its admission to its end, so an admitted connection can
-/// always dial, and one descriptor more: the connection a listener's stream holds accepted ahead of its admission. The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
+/// <see cref="PerConnection"/> (its own and its upstream's) from the place its listener takes before accepting it
+/// (<see cref="ConnectionBudget.TryReserve"/>) to its end, so an admitted connection can always dial; and the listeners'
+/// accept paths may each hold connections accepted ahead of their admission (<see cref="AcceptingAhead"/>, node-wide).
+/// The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
 /// most once a second; the rest of the process's descriptors are counted in /proc/self/fd at start, when the limit
 /// changes and before each admission within half a reserve of the room (spaced by 50 times a count's duration, so at
 /// most 2% of a core however many are open): what is open less the connections' two each, the most found in the last 10 s (a connection that has
@@ -38,7 +40,10 @@ public sealed class DescriptorBudget
     private long _limit;
     private int _others;
     private long _othersAt;
-    private int _room;
+    /// <summary>The descriptors the connections may hold: the limit less the reserve and the rest of the process.</summary>
+    private long _share;
+    /// <summary>Descriptors the listeners' accept paths may hold ahead of admission, all listeners together.</summary>
+    private int _ahead;
 
     /// <param name="reserve">Descriptors the connections leave free.</param>
     /// <param name="readLimit">The soft descriptor limit (<see cref="long.MaxValue"/>: none, or unknown).</param>
@@ -68,21 +73,57 @@ public sealed class DescriptorBudget
     /// <summary>Descriptors the rest of the process held when last counted.</summary>
     public int Others => Volatile.Read(ref _others);
     /// <summary>The most connections the descriptors leave room for, as last worked out.</summary>
-    public int MaxConnections => Volatile.Read(ref _room);
+    public int MaxConnections
+    {
+        get
+        {
+            var share = Volatile.Read(ref _share);
+            return share == long.MaxValue ? int.MaxValue : (int)Math.Clamp((share - Volatile.Read(ref _ahead)) / PerConnection, 0, int.MaxValue);
+        }
+    }
 
     /// <summary>
-    /// Is there room for one connection more than <paramref name="open"/>? On the normal path a clock read and a
-    /// comparison: the limit is read and descriptors are counted only when due.
+    /// A listener's accept path started (<paramref name="descriptors"/> &gt; 0: how many connections it may hold accepted
+    /// ahead of their admission) or ended (&lt; 0): the room shrinks or grows by as much.
     /// </summary>
-    public bool Room(int open)
+    public void AcceptingAhead(int descriptors) => Interlocked.Add(ref _ahead, descriptors);
+
+    /// <summary>Is there room for one connection more than <paramref name="open"/> (taken and holding their descriptors)?</summary>
+    public bool Room(int open) => Room(open, open);
+
+    /// <summary>
+    /// Is there room for one connection more than the <paramref name="taken"/> places, of which <paramref name="holding"/>
+    /// are connections holding their descriptors (the rest are listeners' places for connections not yet accepted)? On the
+    /// normal path a clock read and a comparison: the limit is read and descriptors are counted only when due.
+    /// </summary>
+    public bool Room(int taken, int holding)
     {
         var now = _clockMs();
-        if (now >= Volatile.Read(ref _nextLook) || (Near(open) && now >= Volatile.Read(ref _nextCount))) Look(now, open);
-        return open < Volatile.Read(ref _room);
+        if (now >= Volatile.Read(ref _nextLook) || (Near(taken) && now >= Volatile.Read(ref _nextCount))) Look(now, holding);
+        return taken < MaxConnections;
+    }
+
+    /// <summary>Reads the limit again if it is due (as <see cref="Room(int, int)"/> does), for readiness when nothing is admitted.</summary>
+    public void Refresh(int open)
+    {
+        var now = _clockMs();
+        if (now >= Volatile.Read(ref _nextLook)) Look(now, open);
+    }
+
+    /// <summary>
+    /// Why no connection at all fits (the reserve and the rest of the process leave no room for one under the limit), or
+    /// null: listeners would wait for ever, so a node refuses to start so and is not ready while a lowered limit says so.
+    /// </summary>
+    public string? NoRoom()
+    {
+        if (MaxConnections > 0) return null;
+        return $"{DataPlaneSettings.DescriptorReserveKey} = {Reserve} leaves no room for a connection under the descriptor limit ({Limit}, ulimit -n): "
+               + $"{Others} descriptors are open already, each connection holds {PerConnection} and listeners {Volatile.Read(ref _ahead)} accepted ahead; "
+               + "lower the reserve or raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)";
     }
 
     /// <summary>Within half a reserve of the room: the rest of the process is counted again (when due) before admitting.</summary>
-    private bool Near(int open) => (long)(open + 1) * PerConnection + Reserve > (long)Volatile.Read(ref _room) * PerConnection;
+    private bool Near(int open) => (long)(open + 1) * PerConnection + Reserve > (long)MaxConnections * PerConnection;
 
     /// <summary>A warning for the log when the limit leaves room for few connections (fewer than <paramref name="wanted"/> too), else null.</summary>
     public string? FewWarning(int wanted)
@@ -137,11 +178,7 @@ public sealed class DescriptorBudget
     /// <summary>The descriptors the connections may hold.</summary>
     private long Share() => _limit == long.MaxValue ? long.MaxValue : _limit - Reserve - _others;
 
-    private void Publish()
-    {
-        var share = Share();
-        Volatile.Write(ref _room, share == long.MaxValue ? int.MaxValue : (int)Math.Clamp((share - AcceptedAhead) / PerConnection, 0, int.MaxValue));
-    }
+    private void Publish() => Volatile.Write(ref _share, Share());
 }
 
 /// <summary>The process's descriptor limit and how many it has open, from libc and /proc (Linux).</summary>

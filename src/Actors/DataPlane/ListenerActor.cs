@@ -14,9 +14,10 @@ namespace AkkaL4.Actors.DataPlane;
 /// this actor's ack), starts a <see cref="ConnectionActor"/> child per connection within the listener's
 /// and the node's connection caps, retries a failed bind with backoff, and on <see cref="Unbind"/> stops
 /// accepting (connections the kernel had queued still come through and are served) and stops itself
-/// once its connections have ended (they keep the route they were given). It asks for the next connection only while
-/// the node's descriptors leave room for it (<see cref="DescriptorBudget"/>: a reserve stays free for the runtime);
-/// without, it accepts nothing more (clients wait in the kernel's queue) until a connection ends or a timer finds room.
+/// once its connections have ended (they keep the route they were given). It asks for the next connection only once it
+/// has taken a place for it in the node's descriptors (<see cref="ConnectionBudget.TryReserve"/>: a reserve stays free
+/// for the runtime); without, it accepts nothing more (clients wait in the kernel's queue) until a connection ends or a
+/// timer finds room.
 /// Should the process run out of descriptors all the same (<see cref="Descriptors"/>: EMFILE), it holds the connection
 /// it was handed likewise; then it serves them all.
 /// </summary>
@@ -55,6 +56,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private long _accepted;
     private long _refused;
     private TcpConnection? _held;
+    /// <summary>A descriptor place taken for the connection asked for (or held back), not yet given to one.</summary>
+    private bool _reserved;
+    /// <summary>The accept stream's connections accepted ahead are counted in the node's descriptors (DescriptorBudget.AcceptingAhead).</summary>
+    private bool _countedAhead;
     private IActorRef? _acceptStream;
     private TimeSpan _reliefWait;
     /// <summary>Not asking for connections: the descriptors leave no room for one more.</summary>
@@ -85,7 +90,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Receive<StreamInit>(_ =>
         {
             _acceptStream = Sender;
-            Next();
+            // A connection held back (out of descriptors) has the place: the next is asked for once it is served.
+            if (_held is null) Next();
         });
         Receive<TcpConnection>(c =>
         {
@@ -108,13 +114,13 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Receive<Relieve>(_ => Relief());
         Receive<StreamDone>(_ =>
         {
-            _streamRunning = false;
+            StreamEnded();
             if (!_unbinding) _log.Warning("listener {0}: accept stream ended", _address);
             StopWhenDrained();
         });
         Receive<StreamFailed>(f =>
         {
-            _streamRunning = false;
+            StreamEnded();
             if (_unbinding)
             {
                 StopWhenDrained();
@@ -154,7 +160,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private void Serve(TcpConnection c)
     {
         var source = IpKey.From(c.Remote.Address);
-        if (!Admit(source)) { c.Close(); return; }
+        // The place taken before asking for it; a connection nobody asked for (unbinding, a stale one) takes one now.
+        var place = _reserved || _dataPlane.Connections.TryReserve();
+        _reserved = false;
+        if (!Admit(source, place)) { c.Close(); return; }
         _accepted++;
         var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
         Context.Watch(child);
@@ -166,10 +175,13 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Asks the accept stream for the next connection if the descriptors leave room for it (or to empty the queue when unbinding); else pauses.</summary>
+    /// <summary>
+    /// Asks the accept stream for the next connection once a place is taken for it (unbinding: to empty the queue,
+    /// each connection then taking a place as it comes); else pauses.
+    /// </summary>
     private void Next()
     {
-        if (_unbinding || _dataPlane.Connections.DescriptorRoom())
+        if (_unbinding || _reserved || (_reserved = _dataPlane.Connections.TryReserve()))
         {
             _acceptStream?.Tell(new Ack());
             return;
@@ -213,7 +225,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private void Relief()
     {
         if (_held is null && !_paused) return;
-        if (!(_held is null ? _dataPlane.Connections.DescriptorRoom() : Descriptors.Available()))
+        if (!(_held is null ? (_reserved = _dataPlane.Connections.TryReserve()) : Descriptors.Available()))
         {
             if (Timers.IsTimerActive("relief")) return;
             _reliefWait = TimeSpan.FromTicks(Math.Min(_reliefWait.Ticks * 2, MaxReliefWait.Ticks));
@@ -238,18 +250,22 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Next();
     }
 
-    /// <summary>Within the caps? Over one, the connection is closed at once, counted and logged (the first, then every 100th).</summary>
-    private bool Admit(IpKey source)
+    /// <summary>
+    /// Within the caps, with a descriptor place (<paramref name="place"/>)? Over one, the connection is closed at once
+    /// (its place given back), counted and logged (the first, then every 100th).
+    /// </summary>
+    private bool Admit(IpKey source, bool place)
     {
         var perListener = _settings.MaxConnectionsPerListener;
         var perSource = _settings.MaxConnectionsPerSource;
         string? cap = null;
         // Unbinding, the kernel's queue is emptied whatever the descriptors: beyond the reserve a connection is closed.
-        if (_unbinding && !_dataPlane.Connections.DescriptorRoom()) cap = $"{DataPlaneSettings.DescriptorReserveKey} ({_dataPlane.Connections.Descriptors.Reserve}, while unbinding)";
+        if (!place) cap = $"{DataPlaneSettings.DescriptorReserveKey} ({_dataPlane.Connections.Descriptors.Reserve}, while unbinding)";
         else if (perListener > 0 && _connections >= perListener) cap = $"max-connections-per-listener ({perListener})";
         else if (perSource > 0 && _perSource.GetValueOrDefault(source) >= perSource) cap = $"max-connections-per-source ({perSource}, from {source})";
         else if (!_dataPlane.Connections.TryTake()) cap = $"max-connections of the node ({_settings.MaxConnections})";
         if (cap is null) return true;
+        if (place) _dataPlane.Connections.Unreserve();
         _dataPlane.Metrics.Overflowed(_address.ToString());
         if (_refused++ % 100 == 0) _log.Warning("listener {0}: connection refused at {1}; {2} refused so far", _address, cap, _refused);
         return false;
@@ -270,6 +286,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     {
         _binding?.Unbind();
         _held?.Close();
+        if (_reserved) _dataPlane.Connections.Unreserve();
+        _reserved = false;
+        StreamEnded();
         // Stopped (or restarted) with connections still open: their Terminated will not reach this instance.
         for (; _connections > 0; _connections--) _dataPlane.Connections.Release();
     }
@@ -280,9 +299,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         try
         {
             _streamRunning = true;
+            if (!_countedAhead) _dataPlane.Connections.Descriptors.AcceptingAhead(DescriptorBudget.AcceptedAhead);
+            _countedAhead = true;
             var binding = _transport.Bind(endpoint, _settings.ListenBacklog)
-                // Its buffer holds one connection (16 by default): each accepted ahead of its ack holds a descriptor the
-                // budget does not see (DescriptorBudget.AcceptedAhead).
+                // Its buffer holds one connection (16 by default): accepted ahead of its ack, it holds a descriptor no
+                // place counts, so each running accept stream shrinks the node's room by DescriptorBudget.AcceptedAhead.
                 .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e))
                     .WithAttributes(Attributes.CreateInputBuffer(1, 1)), Keep.Left)
                 .Run(_materializer);
@@ -290,8 +311,21 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         }
         catch (Exception e)
         {
-            _streamRunning = false;
+            StreamEnded();
             Self.Tell(new BindResult(null, e));
+        }
+    }
+
+    /// <summary>The accept stream ended: it holds nothing accepted ahead; unbinding, the place it was asked for is given back.</summary>
+    private void StreamEnded()
+    {
+        _streamRunning = false;
+        if (_countedAhead) _dataPlane.Connections.Descriptors.AcceptingAhead(-DescriptorBudget.AcceptedAhead);
+        _countedAhead = false;
+        if (_unbinding && _reserved && _held is null)
+        {
+            _reserved = false;
+            _dataPlane.Connections.Unreserve();
         }
     }
 

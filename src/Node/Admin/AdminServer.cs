@@ -689,6 +689,7 @@ public sealed class AdminServer : IAsyncDisposable
             limit = d.Limit == long.MaxValue ? (long?)null : d.Limit, reserve = d.Reserve,
             connections = connections.Open * DescriptorBudget.PerConnection, other = d.Others,
             maxConnections = d.MaxConnections == int.MaxValue ? (int?)null : d.MaxConnections,
+            problem = connections.NoRoom(),
         };
     }
 
@@ -725,6 +726,8 @@ public sealed class AdminServer : IAsyncDisposable
         if (node.System.WhenTerminated.IsCompleted) return Results.Text("not ready: the data plane has stopped\n", statusCode: 503);
         var snapshot = node.Routes.Current;
         if (node.Status.Draining) return Results.Text($"not ready: draining ({Standing(node)})\n", statusCode: 503);
+        // A limit lowered on the running node (prlimit) below the reserve: listeners accept nothing.
+        if (node.Connections.NoRoom() is { } noRoom) return Results.Text($"not ready: {noRoom}\n", statusCode: 503);
         IReadOnlyList<ListenerSet.ListenerStatus> listeners;
         try
         {

@@ -307,6 +307,11 @@ internal static class RunCommand
                 Console.Error.WriteLine($"akkal4: the settings (--config, ${HoconVariable}, flags) are not valid: {e.Message}");
                 return ExitCodes.Usage;
             }
+            if (DescriptorBudget.ForThisProcess(settings.DescriptorReserve).NoRoom() is { } noRoom)
+            {
+                Console.Error.WriteLine($"akkal4: {noRoom}");
+                return ExitCodes.Usage;
+            }
             var transport = settings.Transport;
             if (!TcpTransports.Names.Contains(transport))
             {

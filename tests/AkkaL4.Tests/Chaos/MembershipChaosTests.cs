@@ -283,6 +283,14 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
         return null;
     }
 
+    /// <summary>prlimit --nofile on a running process (the hard limit as the soft one unless given: only root raises it again).</summary>
+    private static async Task SetLimit(int pid, int limit, int? hard = null)
+    {
+        var prlimit = Process.Start("prlimit", $"--pid {pid} --nofile={limit}:{hard ?? limit}")!;
+        await prlimit.WaitForExitAsync();
+        Assert.Equal(0, prlimit.ExitCode);
+    }
+
     private static async Task<string> Answer(IPEndPoint to, TimeSpan patience) =>
         await AkkaL4.Node.Echo.LineClient.SendAsync(Client, to, "x", patience);
 
@@ -347,9 +355,7 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
             // holds now and the reserve it keeps free.
             var open = Directory.GetFiles($"/proc/{node.Id}/fd").Length;
             var limit = open + 60 + reserve;
-            var prlimit = Process.Start("prlimit", $"--pid {node.Id} --nofile={limit}:{limit}")!;
-            await prlimit.WaitForExitAsync();
-            Assert.Equal(0, prlimit.ExitCode);
+            await SetLimit(node.Id, limit);
             // The node reads its limit again at an admission a second or more after it last did.
             await cluster.EventuallyAsync(async () =>
             {
@@ -407,6 +413,27 @@ public sealed class LimitsChaosTests(ITestOutputHelper output)
             Assert.Equal(0, refused);
             // Every queued client is served once descriptors are free: none was reset, none waits unanswered.
             Assert.All(answers, a => Assert.Equal($"{Prefix} x", a));
+            Assert.Equal($"{Prefix} ping", await Line(Gateway(1)));
+
+            // A limit lowered on the running node so far that the reserve leaves room for no connection at all: listeners
+            // would wait for ever, so the node says so in /readyz and /v1/status (not in one log line) until it is raised.
+            // Eight below what it holds now and the reserve: a few descriptors it closes meanwhile leave no room either.
+            var cramped = Directory.GetFiles($"/proc/{node.Id}/fd").Length + reserve - 8;
+            await SetLimit(node.Id, cramped, hard: limit);
+            await cluster.EventuallyAsync(async () =>
+            {
+                using var ready = await cluster.Http.GetAsync(Admin(1) + "/readyz");
+                return ready.StatusCode == HttpStatusCode.ServiceUnavailable
+                       && (await ready.Content.ReadAsStringAsync()).Contains($"not ready: akkal4.data-plane.descriptor-reserve = {reserve} leaves no room for a connection under the descriptor limit ({cramped}, ulimit -n)");
+            }, "/readyz reports a limit that leaves no room for a connection");
+            var problem = System.Text.Json.JsonDocument.Parse(await cluster.Http.GetStringAsync(Admin(1) + "/v1/status")).RootElement.GetProperty("descriptors").GetProperty("problem");
+            Assert.Contains("leaves no room for a connection", problem.GetString());
+            await SetLimit(node.Id, limit);
+            await cluster.EventuallyAsync(async () =>
+            {
+                using var ready = await cluster.Http.GetAsync(Admin(1) + "/readyz");
+                return ready.StatusCode == HttpStatusCode.OK;
+            }, "/readyz is ready again once the limit is raised");
             Assert.Equal($"{Prefix} ping", await Line(Gateway(1)));
         }
         finally

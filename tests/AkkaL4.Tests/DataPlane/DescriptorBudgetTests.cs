@@ -1,6 +1,8 @@
 using Akka.Configuration;
 using AkkaL4.Actors;
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Tests.ControlPlane;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
@@ -14,8 +16,13 @@ public sealed class DescriptorBudgetTests
     private int _limitReads;
     private int _counts;
 
-    private DescriptorBudget Budget(int reserve, int connections = 0) =>
-        new(reserve, () => { _limitReads++; return _limit; }, () => { _counts++; return _open; }, () => _now, connections);
+    /// <summary>A budget with one listener accepting (one connection accepted ahead).</summary>
+    private DescriptorBudget Budget(int reserve, int connections = 0)
+    {
+        var budget = new DescriptorBudget(reserve, () => { _limitReads++; return _limit; }, () => { _counts++; return _open; }, () => _now, connections);
+        budget.AcceptingAhead(DescriptorBudget.AcceptedAhead);
+        return budget;
+    }
 
     /// <summary>Admits connections one at a time, as listeners do, until there is no room; how many.</summary>
     private static int Fill(DescriptorBudget budget, int from = 0)
@@ -168,5 +175,105 @@ public sealed class DescriptorBudgetTests
         Assert.Equal(64, DataPlaneSettings.From(With("akkal4.data-plane.descriptor-reserve = 64")).DescriptorReserve);
         var small = Assert.Throws<ConfigurationException>(() => DataPlaneSettings.From(With("akkal4.data-plane.descriptor-reserve = 8")));
         Assert.Contains("akkal4.data-plane.descriptor-reserve = 8: at least 16 descriptors must stay free", small.Message);
+    }
+
+    [Fact]
+    public void Listeners_asking_at_once_take_places_first_so_together_they_never_pass_the_room()
+    {
+        var connections = new ConnectionBudget(0, Budget(reserve: 100));
+        Assert.Equal(399, connections.Descriptors.MaxConnections);
+        for (var i = 0; i < 398; i++) Assert.True(connections.TryReserve() && connections.TryTake());
+        // One place left: five listeners ask before any connection arrives (or any count rises); one gets it.
+        Assert.Equal(1, Enumerable.Range(0, 5).Count(_ => connections.TryReserve()));
+        // A place no connection used is given back and can be taken again; a connection's end frees its place.
+        connections.Unreserve();
+        Assert.True(connections.TryReserve());
+        Assert.False(connections.TryReserve());
+        connections.Release();
+        Assert.True(connections.TryReserve());
+        Assert.Equal(397, connections.Open);
+    }
+
+    [Fact]
+    public void Listeners_taking_places_on_many_threads_take_exactly_the_room()
+    {
+        // (1200 - 100 open - 100 reserve) / 2, on the real clock: counts and looks happen while the threads race.
+        var connections = new ConnectionBudget(0, new DescriptorBudget(100, () => 1_200, () => _open, () => Environment.TickCount64));
+        var room = connections.Descriptors.MaxConnections;
+        Assert.Equal(500, room);
+        var taken = 0;
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, _ =>
+        {
+            while (connections.TryReserve()) Interlocked.Increment(ref taken);
+        });
+        Assert.Equal(room, taken);
+    }
+
+    [Fact]
+    public void Each_accepting_listener_holds_its_accepted_ahead_descriptor_out_of_the_nodes_room()
+    {
+        var budget = new DescriptorBudget(100, () => _limit, () => _open, () => _now);
+        // (1000 - 100 open - 100 reserve) / 2, no listener accepting.
+        Assert.Equal(400, budget.MaxConnections);
+        for (var i = 0; i < 3; i++) budget.AcceptingAhead(DescriptorBudget.AcceptedAhead);
+        // Three listeners, one connection each accepted ahead: (800 - 3) / 2.
+        Assert.Equal(398, budget.MaxConnections);
+        Assert.False(budget.Room(398));
+        for (var i = 0; i < 3; i++) budget.AcceptingAhead(-DescriptorBudget.AcceptedAhead);
+        Assert.Equal(400, budget.MaxConnections);
+    }
+
+    [Fact]
+    public void A_limit_lowered_below_the_reserve_on_a_running_node_is_reported_until_it_is_raised_again()
+    {
+        var connections = new ConnectionBudget(0, Budget(reserve: 100));
+        Assert.Null(connections.NoRoom());
+        // prlimit: the limit leaves the reserve and the rest of the process, and not one connection more.
+        _limit = 100 + 100 + 2;
+        Assert.Null(connections.NoRoom());
+        _now += 1_000;
+        var none = connections.NoRoom();
+        Assert.Equal("akkal4.data-plane.descriptor-reserve = 100 leaves no room for a connection under the descriptor limit (202, ulimit -n): "
+                     + "100 descriptors are open already, each connection holds 2 and listeners 1 accepted ahead; "
+                     + "lower the reserve or raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)", none);
+        Assert.False(connections.TryReserve());
+        _limit = 1_000;
+        _now += 1_000;
+        Assert.Null(connections.NoRoom());
+        Assert.True(connections.TryReserve());
+    }
+
+    [Fact]
+    public void A_reserve_that_leaves_no_room_for_a_connection_is_refused_at_start_naming_the_setting_the_limit_and_the_reserve()
+    {
+        var limit = DescriptorBudget.ForThisProcess(DescriptorBudget.MinReserve).Limit;
+        Assert.NotEqual(long.MaxValue, limit);
+        var refused = Assert.Throws<ConfigurationException>(() => RouterNode.Start(new RouterNodeOptions
+        {
+            Name = "no-room",
+            Overrides = $"akkal4.data-plane.descriptor-reserve = {limit}",
+        }));
+        Assert.StartsWith($"akkal4.data-plane.descriptor-reserve = {limit} leaves no room for a connection under the descriptor limit ({limit}, ulimit -n)", refused.Message);
+    }
+}
+
+/// <summary>The real <c>akkal4 run</c> refuses a descriptor reserve that leaves no room for a connection.</summary>
+[Collection(ProcessesCollection.Name)]
+[Trait("Category", "EndToEnd")]
+public sealed class DescriptorReserveCliTests : IDisposable
+{
+    private readonly string _directory = ControlPlaneKit.TempDirectory();
+
+    public void Dispose() => ControlPlaneKit.DeleteDirectory(_directory);
+
+    [Fact]
+    public async Task Run_with_a_reserve_as_large_as_the_limit_exits_with_the_setting_the_limit_and_the_reserve()
+    {
+        var limit = DescriptorBudget.ForThisProcess(DescriptorBudget.MinReserve).Limit;
+        var settings = Path.Combine(_directory, "reserve.hocon");
+        await File.WriteAllTextAsync(settings, $"akkal4.data-plane.descriptor-reserve = {limit}");
+        var run = await Akkal4Process.RunAsync(["run", "--admin", $"{AddressBlocks.Of(120).Host(9, 1)}:0", "--data", _directory, "--config", settings]);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains($"akkal4: akkal4.data-plane.descriptor-reserve = {limit} leaves no room for a connection under the descriptor limit ({limit}, ulimit -n)", run.Stderr);
     }
 }

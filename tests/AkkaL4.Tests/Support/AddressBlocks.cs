@@ -27,7 +27,7 @@ internal static class AddressBlocks
         new(80, "status page, metrics exposition, OpenAPI"),
         new(90, "bench/ (allocations, throughput)"),
         new(100, "route-table chaos, writer recovery (and shared in places by the cluster and writer tests)"),
-        new(120, "connect attempts (session helper conn)"),
+        new(120, "connect attempts, descriptor admission (session helper conn)"),
         new(130, "connection timers"),
         new(140, "descriptor exhaustion, metrics lifecycle, TLS origination (session helper fd)"),
         new(150, "reliability defects: PROXY trust, source caps, admin connections, preamble races (session helper rel)"),
