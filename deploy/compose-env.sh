@@ -4,8 +4,10 @@
 # `up`: a password already in the file is kept (the journal volume was created with it), and none is ever printed.
 #   deploy/compose-env.sh          # .env beside docker-compose.yml, which docker compose reads by itself
 #   deploy/compose-env.sh FILE     # another file: docker compose --env-file FILE ...
-# Across several hosts, run it on one and copy that file (0600) to the others: every host's nodes log in to the one
-# journal with it, and a run on each host would write a different password there.
+# Across several hosts, run it on one and copy only its password line to the others (the file may hold per-host
+# settings too: AKKAL4_HOST, labels, port), keeping it 0600; every host's nodes log in to the one journal with it,
+# and a run on each host would write a different password there:
+#   grep '^AKKAL4_POSTGRES_PASSWORD=' .env | ssh host2 'cd akkal4 && umask 077 && cat >> .env && chmod 600 .env'
 set -eu
 file=${1:-$(cd "$(dirname "$0")/.." && pwd)/.env}
 umask 077

@@ -3,22 +3,31 @@ using System.Net;
 namespace AkkaL4.Node.Admin;
 
 /// <summary>
-/// Who a client of the admin API is, for every per-client limit and log (failed token attempts, connections held,
-/// refusals): an IPv4 address (also when mapped into IPv6), or an IPv6 /64, what one host or home network usually
-/// gets, so the many addresses of one network are one client and cannot each take a share of their own.
+/// Who a client of the admin API is, for every per-client limit and log. <see cref="Host"/> is one address (an IPv4
+/// address, also when mapped into IPv6; an IPv6 address); <see cref="Of"/> its network, the same for IPv4, an IPv6 /64
+/// (failed token attempts, refusals): the many addresses of one network are one client and cannot each take a share of
+/// their own. A cloud subnet (AWS, Azure) is one /64 shared by many hosts, so the connection share is kept per host,
+/// with a larger cap per /64 (<see cref="AdminServer.MaxConnectionsPerNetwork"/>).
 /// </summary>
 internal static class AdminClient
 {
+    /// <summary>The host: the IPv4 address (unmapped), or the IPv6 address without its scope id.</summary>
+    public static IPAddress Host(IPAddress address) =>
+        address.IsIPv4MappedToIPv6 ? address.MapToIPv4()
+        : address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? new IPAddress(address.GetAddressBytes())
+        : address;
+
+    /// <summary>The host's network: the IPv4 address, or the IPv6 /64.</summary>
     public static IPAddress Of(IPAddress address)
     {
-        if (address.IsIPv4MappedToIPv6) return address.MapToIPv4();
-        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return address;
-        var bytes = address.GetAddressBytes();
+        var host = Host(address);
+        if (host.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return host;
+        var bytes = host.GetAddressBytes();
         Array.Clear(bytes, 8, 8);
-        return new IPAddress(bytes); // the scope id goes too
+        return new IPAddress(bytes);
     }
 
-    /// <summary>A client as the log names it: the IPv4 address, or "2001:db8::/64".</summary>
+    /// <summary>A client (<see cref="Of"/>) as the log names it: the IPv4 address, or "2001:db8::/64".</summary>
     public static string Show(IPAddress client) =>
         client.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"{client}/64" : client.ToString();
 }

@@ -40,8 +40,11 @@ public sealed class AdminServer : IAsyncDisposable
     /// API's own address: the image's HEALTHCHECK), so that other hosts holding every slot cannot fail the probe.
     /// </summary>
     public const int LocalReserve = 16;
-    /// <summary>Connections one client (<see cref="AdminClient"/>: an IPv6 /64 is one) holds at once: the slots are taken before any token is checked.</summary>
+    /// <summary>Connections one client address (<see cref="AdminClient.Host"/>) holds at once: the slots are taken before any token is checked.</summary>
     public const int MaxConnectionsPerClient = 32;
+    /// <summary>Connections one IPv6 /64 (<see cref="AdminClient.Of"/>) holds at once: its many addresses cannot take every slot,
+    /// and one host cannot lock out the rest of its (cloud) subnet.</summary>
+    public const int MaxConnectionsPerNetwork = 128;
     /// <summary>Writes (PUT, DELETE) in progress at once, body reading included; more are answered 429.</summary>
     public const int MaxConcurrentWrites = 4;
     /// <summary>A request body must arrive at least this fast (after a grace period), else the connection is cut.</summary>
@@ -111,9 +114,12 @@ public sealed class AdminServer : IAsyncDisposable
         var port = address.Port; // the bound one once started (port 0 = any)
         var refusals = new RefusalLog(log, TimeProvider.System);
         app.Lifetime.ApplicationStopped.Register(refusals.Dispose);
+        var failures = new FailureLog(log, TimeProvider.System);
+        app.Lifetime.ApplicationStopped.Register(failures.Dispose);
 
         // On every answer, set before anything is written. A handler that throws is answered here, headers and all
-        // (Kestrel's own 500 would drop them, and log nowhere: the empty builder has no logger).
+        // (Kestrel's own 500 would drop them, and log nowhere: the empty builder has no logger), logged through a
+        // throttle: anyone may send requests, so no client drives the log's rate.
         app.Use(async (context, next) =>
         {
             if (context.Features.Get<SecurityHeaders.ConnectionOutput>() is { } output)
@@ -133,7 +139,7 @@ public sealed class AdminServer : IAsyncDisposable
             catch (Exception e) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
             {
                 var bad = e as BadHttpRequestException;
-                if (bad is null) log.Error(e, "admin API: {0} {1} failed", context.Request.Method, context.Request.Path);
+                if (bad is null) failures.Failed(e, $"{context.Request.Method} {context.Request.Path}");
                 context.Response.Clear();
                 SecurityHeaders.Set(context.Response.Headers);
                 context.Response.StatusCode = bad?.StatusCode ?? StatusCodes.Status500InternalServerError;
@@ -291,13 +297,15 @@ public sealed class AdminServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// One client (an IPv4 address, an IPv6 /64) may hold <see cref="MaxConnectionsPerClient"/> of the API's <see cref="MaxConnections"/>: without
-    /// it one client, token or not, could hold them all with idle keep-alive connections (the probes on /healthz too).
-    /// Other hosts together hold at most <see cref="MaxConnections"/>; the rest of Kestrel's limit is the node's own host's.
+    /// One client address may hold <see cref="MaxConnectionsPerClient"/> of the API's <see cref="MaxConnections"/>, one IPv6 /64
+    /// <see cref="MaxConnectionsPerNetwork"/>: without them one client, token or not, could hold them all with idle keep-alive
+    /// connections (the probes on /healthz too). Other hosts together hold at most <see cref="MaxConnections"/>; the rest of
+    /// Kestrel's limit is the node's own host's.
     /// </summary>
     internal sealed class PerClientConnections(ILoggingAdapter log)
     {
-        private readonly Dictionary<IPAddress, int> _open = new();
+        /// <summary>Open connections by client address, and by network (an IPv4 address is its own).</summary>
+        private readonly Dictionary<IPAddress, int> _open = new(), _openNetworks = new();
         /// <summary>Open connections from other hosts.</summary>
         private int _remote;
         private long _refused;
@@ -309,22 +317,25 @@ public sealed class AdminServer : IAsyncDisposable
                 await next(connection);
                 return;
             }
-            var client = AdminClient.Of(address);
+            var client = AdminClient.Host(address);
+            var network = AdminClient.Of(address);
             var local = IPAddress.IsLoopback(address) || connection.LocalEndPoint is IPEndPoint { Address: var own } && own.Equals(address);
             lock (_open)
             {
                 var open = _open.GetValueOrDefault(client);
                 var why = open >= MaxConnectionsPerClient ? $"it holds {MaxConnectionsPerClient} already"
+                    : _openNetworks.GetValueOrDefault(network) >= MaxConnectionsPerNetwork ? $"its network {AdminClient.Show(network)} holds {MaxConnectionsPerNetwork} already"
                     : !local && _remote >= MaxConnections ? $"other hosts hold {MaxConnections} (the rest is kept for this host's probes)"
                     : null;
                 if (why is not null)
                 {
                     if (++_refused % 100 == 1)
-                        log.Warning("admin API: refused a connection from {0}: {1}; {2} refused so far", AdminClient.Show(client), why, _refused);
+                        log.Warning("admin API: refused a connection from {0}: {1}; {2} refused so far", client, why, _refused);
                     connection.Abort();
                     return;
                 }
                 _open[client] = open + 1;
+                _openNetworks[network] = _openNetworks.GetValueOrDefault(network) + 1;
                 if (!local) _remote++;
             }
             try
@@ -336,6 +347,7 @@ public sealed class AdminServer : IAsyncDisposable
                 lock (_open)
                 {
                     if (--_open[client] == 0) _open.Remove(client);
+                    if (--_openNetworks[network] == 0) _openNetworks.Remove(network);
                     if (!local) _remote--;
                 }
             }
@@ -388,7 +400,19 @@ public sealed class AdminServer : IAsyncDisposable
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
             return;
         }
-        var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync() : null;
+        IFormCollection? form;
+        try
+        {
+            form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync() : null;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException && !context.RequestAborted.IsCancellationRequested)
+        {
+            // No boundary, a broken multipart body, too many fields: the client's fault, and an attempt like a wrong token.
+            attempts.Failed(client);
+            refusals.Refused(client, "POST /login", "a login form that cannot be read (400)");
+            await WriteLogin(context, "That form could not be read.", StatusCodes.Status400BadRequest);
+            return;
+        }
         if (!HasToken("Bearer " + (form?["token"].ToString() ?? ""), token))
         {
             attempts.Failed(client);
@@ -704,7 +728,16 @@ public sealed class AdminServer : IAsyncDisposable
         if (node.Status.Draining) return Results.Text($"not ready: draining ({Standing(node)})\n", statusCode: 503);
         // A limit lowered on the running node (prlimit) below the reserve: listeners accept nothing.
         if (node.Connections.NoRoom() is { } noRoom) return Results.Text($"not ready: {noRoom}\n", statusCode: 503);
-        var listeners = await node.ListenersAsync();
+        IReadOnlyList<ListenerSet.ListenerStatus> listeners;
+        try
+        {
+            listeners = await node.ListenersAsync();
+        }
+        catch (AskTimeoutException)
+        {
+            // Overloaded, or stopping: an answer for the probe, not an error logged per probe.
+            return Results.Text("not ready: the data plane did not answer in 5s\n", statusCode: 503);
+        }
         var unbound = listeners.Where(l => !l.Bound).Select(l => l.Address).ToList();
         if (snapshot.Revision == 0) return Results.Text("not ready: no configuration yet\n", statusCode: 503);
         if (unbound.Count > 0 || listeners.Count < snapshot.Listeners.Count)

@@ -44,8 +44,10 @@ public sealed class AdminClientTests
     private static DefaultConnectionContext From(string address) => new() { RemoteEndPoint = new IPEndPoint(IPAddress.Parse(address), 40000) };
 
     [Fact]
-    public void The_client_key_is_the_IPv4_address_or_the_IPv6_64()
+    public void The_client_key_is_the_IPv4_address_or_the_IPv6_64_and_the_host_the_address()
     {
+        Assert.Equal(IPAddress.Parse("192.0.2.7"), AdminClient.Host(IPAddress.Parse("::ffff:192.0.2.7")));
+        Assert.Equal(IPAddress.Parse("2001:db8:1:2::9"), AdminClient.Host(IPAddress.Parse("2001:db8:1:2::9%3")));
         Assert.Equal(IPAddress.Parse("192.0.2.7"), AdminClient.Of(IPAddress.Parse("::ffff:192.0.2.7")));
         Assert.Equal(IPAddress.Parse("2001:db8:1:2::"), AdminClient.Of(IPAddress.Parse("2001:db8:1:2:aaaa:bbbb:cccc:dddd%3")));
         Assert.Equal("2001:db8:1:2::/64", AdminClient.Show(AdminClient.Of(IPAddress.Parse("2001:db8:1:2::9"))));
@@ -53,30 +55,38 @@ public sealed class AdminClientTests
     }
 
     [Fact]
-    public async Task The_addresses_of_one_IPv6_64_share_one_connection_share()
+    public async Task One_address_holds_its_share_and_one_IPv6_64_a_larger_one_so_a_host_cannot_lock_out_its_subnet()
     {
         var log = new Recording();
         var connections = new AdminServer.PerClientConnections(log);
         var gate = new Gate();
         var next = gate.Next;
-        // Each from an address of its own, all of one /64: they hold the client's whole share.
-        var held = Enumerable.Range(1, AdminServer.MaxConnectionsPerClient).Select(i => connections.ServeAsync(From($"2001:db8::{i:x}"), next)).ToList();
+        // One host holds its whole share; its next connection is refused.
+        var held = Enumerable.Range(0, AdminServer.MaxConnectionsPerClient).Select(_ => connections.ServeAsync(From("2001:db8::1"), next)).ToList();
         Assert.Equal(AdminServer.MaxConnectionsPerClient, gate.Served);
-
-        var over = From("2001:db8::ffff:1");
-        await connections.ServeAsync(over, next);
+        await connections.ServeAsync(From("2001:db8::1"), next);
         Assert.Equal(AdminServer.MaxConnectionsPerClient, gate.Served);
-        Assert.Contains(log.Warnings, w => w.Contains("refused a connection from 2001:db8::/64"));
+        Assert.Contains(log.Warnings, w => w.Contains($"refused a connection from 2001:db8::1: it holds {AdminServer.MaxConnectionsPerClient} already"));
 
-        var otherNetwork = connections.ServeAsync(From("2001:db8:0:1::1"), next);
-        var ipv4 = connections.ServeAsync(From("192.0.2.1"), next);
-        Assert.Equal(AdminServer.MaxConnectionsPerClient + 2, gate.Served);
+        // Its neighbour in the same /64 (a cloud subnet) is still served, and so are more, up to the /64's cap.
+        held.AddRange(Enumerable.Range(2, AdminServer.MaxConnectionsPerNetwork - AdminServer.MaxConnectionsPerClient)
+            .Select(i => connections.ServeAsync(From($"2001:db8::{i:x}"), next)));
+        Assert.Equal(AdminServer.MaxConnectionsPerNetwork, gate.Served);
+        // The /64's next connection is refused, from a fresh address too; another /64 and IPv4 are not.
+        log.Warnings.Clear();
+        for (var i = 0; i < 100; i++) await connections.ServeAsync(From("2001:db8::ffff:1"), next);
+        Assert.Equal(AdminServer.MaxConnectionsPerNetwork, gate.Served);
+        Assert.Contains(log.Warnings, w => w.Contains($"refused a connection from 2001:db8::ffff:1: its network 2001:db8::/64 holds {AdminServer.MaxConnectionsPerNetwork} already"));
+        held.Add(connections.ServeAsync(From("2001:db8:0:1::1"), next));
+        held.Add(connections.ServeAsync(From("192.0.2.1"), next));
+        Assert.Equal(AdminServer.MaxConnectionsPerNetwork + 2, gate.Served);
 
         gate.Release.SetResult();
-        await Task.WhenAll(held.Append(otherNetwork).Append(ipv4));
-        // The share is given back: the /64 is served again.
+        await Task.WhenAll(held);
+        // The shares are given back: the host and the /64 are served again.
+        await connections.ServeAsync(From("2001:db8::1"), next);
         await connections.ServeAsync(From("2001:db8::ffff:2"), next);
-        Assert.Equal(AdminServer.MaxConnectionsPerClient + 3, gate.Served);
+        Assert.Equal(AdminServer.MaxConnectionsPerNetwork + 4, gate.Served);
     }
 
     [Fact]

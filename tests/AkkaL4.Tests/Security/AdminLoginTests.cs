@@ -194,6 +194,35 @@ public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<Admin
     }
 
     [Fact]
+    public async Task A_login_form_that_cannot_be_read_is_a_400_and_a_failed_attempt_never_a_logged_error()
+    {
+        await using var api = await AdminServer.StartAsync(world.Node, Api(8), Token);
+        using var http = HttpFrom("127.160.2.6", api.Url);
+        // No boundary, a multipart body that is not one, more fields than a form may have (in under 4 KiB).
+        HttpContent[] unreadable =
+        [
+            new StringContent("x", Encoding.ASCII, "multipart/form-data"),
+            new ByteArrayContent(Encoding.ASCII.GetBytes("not multipart at all")) { Headers = { ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=b") } },
+            new StringContent(string.Join("&", Enumerable.Range(0, 1100).Select(i => "a")), Encoding.ASCII, "application/x-www-form-urlencoded"),
+        ];
+        for (var i = 0; i < FailedAttempts.Burst; i++)
+        {
+            using var response = await http.PostAsync("/login", unreadable[i % unreadable.Length]);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"form {i % unreadable.Length}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+        // Each was an attempt: the allowance is used up, the right token waits too.
+        using var limited = await LoginAsync(http, Token);
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+
+        await EventuallyAsync(() => Task.FromResult(LinesAbout("127.160.2.6").Count == 1), "the client's first refusal is logged at once");
+        Assert.Contains("a login form that cannot be read (400)", LinesAbout("127.160.2.6")[0]);
+        api.Refusals.Flush();
+        await EventuallyAsync(() => Task.FromResult(LinesAbout("127.160.2.6").Count == 2), "the interval's count");
+        Assert.Contains($"{FailedAttempts.Burst - 1} × a login form that cannot be read (400)", LinesAbout("127.160.2.6")[1]);
+        Assert.DoesNotContain(world.Errors, e => e.Contains("admin API"));
+    }
+
+    [Fact]
     public async Task Over_HTTPS_the_cookie_is_Secure()
     {
         await using var api = await AdminServer.StartAsync(world.Node, Api(5), Token, NewCa("login-https"));

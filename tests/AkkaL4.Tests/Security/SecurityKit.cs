@@ -55,17 +55,22 @@ internal static class SecurityKit
     public static int RemotingPort(RouterNode node) => Cluster.Get(node.ClusterSystem).SelfAddress.Port!.Value;
 
     /// <summary>The node's log warnings from now on, as text.</summary>
-    public static ConcurrentQueue<string> CollectWarnings(RouterNode node)
+    public static ConcurrentQueue<string> CollectWarnings(RouterNode node) => Collect<Warning>(node);
+
+    /// <summary>The node's Error lines, as they are logged (a test asserts a client cannot make any).</summary>
+    public static ConcurrentQueue<string> CollectErrors(RouterNode node) => Collect<Error>(node);
+
+    private static ConcurrentQueue<string> Collect<T>(RouterNode node) where T : LogEvent
     {
-        var warnings = new ConcurrentQueue<string>();
-        var collector = node.System.ActorOf(Props.Create(() => new WarningCollector(warnings)));
-        node.System.EventStream.Subscribe(collector, typeof(Warning));
-        return warnings;
+        var lines = new ConcurrentQueue<string>();
+        var collector = node.System.ActorOf(Props.Create(() => new LogCollector(lines)));
+        node.System.EventStream.Subscribe(collector, typeof(T));
+        return lines;
     }
 
-    private sealed class WarningCollector : ReceiveActor
+    private sealed class LogCollector : ReceiveActor
     {
-        public WarningCollector(ConcurrentQueue<string> warnings) => Receive<Warning>(w => warnings.Enqueue(w.Message?.ToString() ?? ""));
+        public LogCollector(ConcurrentQueue<string> lines) => Receive<LogEvent>(e => lines.Enqueue(e.Message?.ToString() ?? ""));
     }
 
     /// <summary>An HTTP client whose connections come from <paramref name="source"/> (a client address of the test's own).</summary>
@@ -97,11 +102,13 @@ public abstract class WarningsWorld(string name, string ip) : IAsyncLifetime
 {
     public RouterNode Node { get; private set; } = null!;
     public ConcurrentQueue<string> Warnings { get; private set; } = new();
+    public ConcurrentQueue<string> Errors { get; private set; } = new();
 
     public Task InitializeAsync()
     {
         Node = SecurityKit.StartNode(name, ip, null);
         Warnings = SecurityKit.CollectWarnings(Node);
+        Errors = SecurityKit.CollectErrors(Node);
         return Task.CompletedTask;
     }
 
