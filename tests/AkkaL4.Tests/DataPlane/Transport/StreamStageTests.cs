@@ -43,22 +43,34 @@ public sealed class StreamStageTests(ITestOutputHelper output)
         var servers = new List<SslStream>();
         var clients = new List<SslStream>();
         var waits = new List<Task<int>>();
+        var stageServers = new List<SslStream>();
         try
         {
             // One warm-up session first, so code and caches loaded once are not charged to the counted ones.
             await OpenAsync(withStage: true);
-            var before = HeapWatch.LiveBytes();
-            for (var i = 0; i < count; i++) await OpenAsync(withStage: false);
-            var sessions = HeapWatch.LiveBytes();
-            for (var i = 0; i < count; i++) await OpenAsync(withStage: true);
-            var session = (sessions - before) / count;
-            var stage = (HeapWatch.LiveBytes() - sessions) / count - session;
-            output.WriteLine($"{count} idle TLS sessions read by hand: {session} bytes of live heap each (both ends, the test's too); read by a StreamStage, {stage} more");
+            // The heap is the whole process's: a round where it shrank under the sessions read by hand (an earlier
+            // test's actor system let go meanwhile, -116 KB "each" once in CI) measures nothing, so up to three rounds
+            // are taken and the first with a sane baseline counts. A stage that holds a buffer while idle is over the
+            // bound in every round.
+            var rounds = new List<string>();
+            long stage = long.MaxValue;
+            for (var round = 0; round < 3 && stage == long.MaxValue; round++)
+            {
+                var before = HeapWatch.LiveBytes();
+                for (var i = 0; i < count; i++) await OpenAsync(withStage: false);
+                var sessions = HeapWatch.LiveBytes();
+                for (var i = 0; i < count; i++) await OpenAsync(withStage: true);
+                var session = (sessions - before) / count;
+                var measured = (HeapWatch.LiveBytes() - sessions) / count - session;
+                rounds.Add($"{session} + {measured}");
+                output.WriteLine($"{count} idle TLS sessions read by hand: {session} bytes of live heap each (both ends, the test's too); read by a StreamStage, {measured} more");
+                if (session > 0) stage = measured;
+            }
             Assert.DoesNotContain(waits, w => w.IsCompleted);
-            Assert.True(stage < IdleBoundPerConnection, $"an idle StreamStage holds {stage} bytes of live heap");
+            Assert.True(stage < IdleBoundPerConnection, $"an idle StreamStage holds {stage} bytes of live heap (rounds, by hand + stage: {string.Join("; ", rounds)})");
 
             // And every one of them still carries bytes both ways after being idle.
-            await Task.WhenAll(servers.Skip(count + 1).Select((server, i) => EchoAsync(server, $"again {i}")));
+            await Task.WhenAll(stageServers.Select((server, i) => EchoAsync(server, $"again {i}")));
         }
         finally
         {
@@ -84,6 +96,7 @@ public sealed class StreamStageTests(ITestOutputHelper output)
                 waits.Add(client.ReadAsync(Memory<byte>.Empty).AsTask());
                 return;
             }
+            stageServers.Add(server);
             Flow.FromGraph(new StreamStage(client, async () => await client.ShutdownAsync())).Join(Flow.Create<ByteString>()).Run(rig.Materializer);
             await EchoAsync(server, $"hello {servers.Count}");
         }
