@@ -43,6 +43,8 @@ public sealed record RouterNodeOptions
     public RemotingTls? Tls { get; init; }
     /// <summary>Tests only: the config writer stops right after journaling a batch whose revision this returns true for.</summary>
     internal Func<long, bool>? CrashWriterAfterJournaling { get; init; }
+    /// <summary>Tests only: the data plane's descriptor budget for a reserve (null: this process's limit and descriptors).</summary>
+    internal Func<int, DescriptorBudget>? Descriptors { get; init; }
 }
 
 /// <summary>
@@ -101,7 +103,7 @@ public sealed class RouterNode : IAsyncDisposable
         var materializer = dataSystem.Materializer();
         transport ??= TcpTransports.Create(dataSystem, settings.Transport);
         var pickers = new UpstreamPickers(Health);
-        Connections = new ConnectionBudget(settings.MaxConnections, DescriptorBudget.ForThisProcess(settings.DescriptorReserve));
+        Connections = new ConnectionBudget(settings.MaxConnections, (options.Descriptors ?? DescriptorBudget.ForThisProcess)(settings.DescriptorReserve));
         if (Connections.Descriptors.FewWarning(settings.MaxConnections) is { } few) dataSystem.Log.Warning(few);
         Metrics.Observe(Connections);
         _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");

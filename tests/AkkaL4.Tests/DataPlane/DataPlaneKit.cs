@@ -168,9 +168,10 @@ internal sealed class TestRouter : IAsyncDisposable
     }
 
     public static TestRouter Start(string name, Labels? labels = null, bool serveMesh = true, IReadOnlyList<string>? seeds = null, string? settings = null,
-        Actors.DataPlane.Transport.ITcpTransport? transport = null) =>
+        Actors.DataPlane.Transport.ITcpTransport? transport = null, Func<int, Actors.DataPlane.DescriptorBudget>? descriptors = null) =>
         new(RouterNode.Start(new RouterNodeOptions
         {
+            Descriptors = descriptors,
             Name = $"{name}-{Guid.NewGuid():N}",
             Labels = labels ?? Labels.Empty,
             ServeMesh = serveMesh,

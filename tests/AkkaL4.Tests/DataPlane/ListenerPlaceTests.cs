@@ -20,18 +20,27 @@ namespace AkkaL4.Tests.DataPlane;
 public sealed class ListenerPlaceTests
 {
     private static readonly AddressBlock Block = AddressBlocks.Of(120);
+    private const int OthersOpen = 100;
+    private const int Places = 20;
 
     [Fact]
     public async Task Paused_listener_whose_stream_fails_and_rebinds_keeps_no_place()
     {
         await using var transport = new FailingOnceTransport();
-        await using var node = TestRouter.Start("listener-places", settings: "akkal4.data-plane.bind-retry = 300ms", transport: transport);
+        // The node's room from a fixed limit and count: the test process's own descriptors (other tests' sockets, opened
+        // and closed beside this one) would move it, and a place freed could then be no room for the listener. Room for
+        // exactly Places connections with the listener's accepted-ahead descriptor and without it.
+        await using var node = TestRouter.Start("listener-places", settings: "akkal4.data-plane.bind-retry = 300ms", transport: transport,
+            descriptors: reserve => new DescriptorBudget(reserve,
+                () => OthersOpen + reserve + DescriptorBudget.PerConnection * Places + DescriptorBudget.AcceptedAhead,
+                () => OthersOpen, () => Environment.TickCount64));
         var budget = node.Node.Connections;
         transport.Budget = budget;
         // The node "full": this test holds every place, so the listener pauses at its first ask.
         var mine = 0;
         while (budget.TryReserve()) mine++;
         Assert.Equal(mine, budget.Places);
+        Assert.Equal(Places, mine);
         node.Node.Apply(Resources(
             Service("leak", Block.Host(60, 2), 9443, 9000, "leak-upstream"),
             WorkloadEntry("leak-upstream", Block.Host(60, 10), "{app: leak-upstream}"),

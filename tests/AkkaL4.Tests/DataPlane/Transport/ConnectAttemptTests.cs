@@ -178,14 +178,17 @@ public sealed class ConnectAttemptTests(ITestOutputHelper output)
         var transport = new SocketTransport(system.Scheduler);
         using var silent = await Unanswering.StartAsync("127.150.3.2");
         var abandoned = Enumerable.Range(0, 20).Select(_ => new Recording()).ToArray();
-        foreach (var attempt in abandoned) transport.Connect(silent.At, new ConnectOptions(TimeSpan.FromMilliseconds(200), null), attempt);
+        // Their timeout long enough that each is abandoned before it (seeing 20 connects in flight can take a while on a
+        // busy machine: with 200 ms, one timed out first once in CI).
+        var timeout = TimeSpan.FromSeconds(3);
+        foreach (var attempt in abandoned) transport.Connect(silent.At, new ConnectOptions(timeout, null), attempt);
         await EventuallyAsync(() => Sockets.To(silent.At, Sockets.SynSent) == abandoned.Length, "every connect in flight");
 
         foreach (var attempt in abandoned) attempt.Abandon();
         await EventuallyAsync(() => Sockets.To(silent.At, Sockets.SynSent) == 0, "the abandoned connects' sockets closed");
         // Once a later attempt with a longer timeout has timed out, the abandoned ones' timeouts have come and gone.
         var later = new Recording();
-        transport.Connect(silent.At, new ConnectOptions(TimeSpan.FromMilliseconds(400), null), later);
+        transport.Connect(silent.At, new ConnectOptions(timeout + TimeSpan.FromMilliseconds(200), null), later);
         await EventuallyAsync(() => !later.Told.IsEmpty, "the later attempt timed out");
         Assert.IsType<TimeoutException>(Assert.Single(later.Told));
         Assert.All(abandoned, a => Assert.Empty(a.Told));
