@@ -32,7 +32,7 @@ public sealed class PreambleFuzzTests(ITestOutputHelper output)
     private const int Max = 16 * 1024;
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(8);
     private static readonly int BaseSeed = int.TryParse(Environment.GetEnvironmentVariable("AKKAL4_FUZZ_SEED"), out var s) ? s : 4711;
-    private static readonly int Inputs = int.TryParse(Environment.GetEnvironmentVariable("AKKAL4_FUZZ_INPUTS"), out var n) ? n : 20_000;
+    private static readonly int Inputs = int.TryParse(Environment.GetEnvironmentVariable("AKKAL4_FUZZ_INPUTS"), out var n) ? n : 100_000;
 
     /// <summary>Runs <paramref name="one"/> per seed until <see cref="Inputs"/> or the time budget; a failure names its seed.</summary>
     private void Run(string what, Action<Random> one)
