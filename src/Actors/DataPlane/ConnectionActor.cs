@@ -139,7 +139,6 @@ public sealed class ConnectionActor : UntypedActor
         }
     }
 
-    private sealed record DirectionEnded(bool Upstream, Exception? Failure);
     private sealed record DurationElapsed;
 
     private readonly TcpConnection _accepted;
@@ -167,7 +166,7 @@ public sealed class ConnectionActor : UntypedActor
     private ResponseFlags _flags;
     private string _detail = "";
     private int _attempts;
-    private int _directionsOpen = 2;
+    private bool _relayEnded;
     private bool _reported;
     private string? _refusedCluster;
     private bool _idleTimedOut;
@@ -225,7 +224,7 @@ public sealed class ConnectionActor : UntypedActor
                 if (done.Upstream is { } upstream) OnConnected(upstream);
                 else OnConnectFailed(done.Failure!);
                 break;
-            case (State.Relaying, DirectionEnded ended): OnDirectionEnded(ended); break;
+            case (State.Relaying, RelayEnded ended): OnRelayEnded(ended); break;
             case (State.Relaying, DurationElapsed):
                 _flags |= ResponseFlags.DurationTimeout;
                 _metrics.MaxDurationReached.Add(1, DataPlaneMetrics.Listener(_listener));
@@ -512,7 +511,7 @@ public sealed class ConnectionActor : UntypedActor
 
         var policy = assigned.Cluster.Policy;
         var self = Self;
-        var parts = new RelayParts(policy.IdleTimeout, (up, failure) => self.Tell(new DirectionEnded(up, failure)),
+        var parts = new RelayParts(policy.IdleTimeout, ended => self.Tell(ended),
             UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
         _relay = parts.Control;
         _istio = IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
@@ -575,21 +574,26 @@ public sealed class ConnectionActor : UntypedActor
         Refuse(ResponseFlags.UpstreamRetryLimitExceeded, $"{_detail}; {_attempts} attempt(s), giving up", assigned.Cluster.Name);
     }
 
-    private void OnDirectionEnded(DirectionEnded ended)
+    /// <summary>Both directions have ended (told once by the relay): the detail from the first failure, in the order they ended.</summary>
+    private void OnRelayEnded(RelayEnded ended)
     {
-        if (ended.Failure is { } cause)
-        {
-            if (cause is TimeoutException && !_flags.HasFlag(ResponseFlags.DurationTimeout))
-            {
-                if (!_idleTimedOut) _metrics.IdleTimeout.Add(1, DataPlaneMetrics.Listener(_listener));
-                _idleTimedOut = true;
-                _detail = $"idle for {_upstream!.Cluster.Policy.IdleTimeout}";
-            }
-            else if (_detail.Length == 0) _detail = $"{(ended.Upstream ? "client side" : "upstream side")}: {cause.Message}";
-        }
-        if (--_directionsOpen > 0) return;
+        _relayEnded = true;
+        DirectionEnded(ended.First.Up, ended.First.Failure);
+        DirectionEnded(ended.Second.Up, ended.Second.Failure);
         if (_detail.Length == 0) _detail = "closed";
         Context.Stop(Self);
+    }
+
+    private void DirectionEnded(bool up, Exception? failure)
+    {
+        if (failure is null) return;
+        if (failure is TimeoutException && !_flags.HasFlag(ResponseFlags.DurationTimeout))
+        {
+            if (!_idleTimedOut) _metrics.IdleTimeout.Add(1, DataPlaneMetrics.Listener(_listener));
+            _idleTimedOut = true;
+            _detail = $"idle for {_upstream!.Cluster.Policy.IdleTimeout}";
+        }
+        else if (_detail.Length == 0) _detail = $"{(up ? "client side" : "upstream side")}: {failure.Message}";
     }
 
     /// <summary>Ends a connection that got no upstream: the client sees the connection close.</summary>
@@ -628,7 +632,7 @@ public sealed class ConnectionActor : UntypedActor
         {
             // Stopped from outside while bytes still flow: end the relay. (Aborting an ended one would
             // leave a faulted task behind for the finalizer, once per connection.)
-            if (_directionsOpen > 0) _relay?.Stop(new OperationCanceledException("connection actor stopped"));
+            if (!_relayEnded) _relay?.Stop(new OperationCanceledException("connection actor stopped"));
             _upstream?.Load.Closed();
         }
         Report();

@@ -8,7 +8,7 @@ namespace AkkaL4.Actors.DataPlane;
 /// <summary>
 /// The middle of a relayed connection, as one stage between the client's and the upstream's flows:
 /// passes bytes both ways, counts them, ends the connection when it has been idle too long, and
-/// reports each direction's end once. One stage instead of a chain of operators keeps what is built,
+/// reports how both directions ended, once, when the second has. One stage instead of a chain of operators keeps what is built,
 /// fused and materialised per connection small (measured in bench/README.md).
 /// </summary>
 internal sealed class RelayStage(RelayParts? parts)
@@ -81,6 +81,8 @@ internal sealed class RelayStage(RelayParts? parts)
         private readonly long _idleMs;
         private bool _upEnded;
         private bool _downEnded;
+        /// <summary>The direction that ended first, and how: reported with the second, in one message (one hop to the actor, not two).</summary>
+        private (bool Up, Exception? Failure) _firstEnded;
         private long _lastActivity = Environment.TickCount64;
         private Action<Exception?>? _end;
         /// <summary>Sent upstream before the client's next bytes (a PROXY header, the bytes read to route the connection).</summary>
@@ -199,18 +201,29 @@ internal sealed class RelayStage(RelayParts? parts)
             if (up ? _upEnded : _downEnded) return;
             if (up) _upEnded = true;
             else _downEnded = true;
-            _parts.DirectionEnded(up, failure);
+            if (!(_upEnded && _downEnded))
+            {
+                _firstEnded = (up, failure);
+                return;
+            }
+            _parts.Ended(new RelayEnded(_firstEnded, (up, failure)));
         }
     }
 }
 
 /// <summary>
-/// What one relayed connection's stages need: its idle timeout, where each direction's end is
+/// How a relay ended, told once both directions have: each direction (up: client to upstream) and its failure (null: it
+/// finished), in the order they ended.
+/// </summary>
+internal sealed record RelayEnded((bool Up, Exception? Failure) First, (bool Up, Exception? Failure) Second);
+
+/// <summary>
+/// What one relayed connection's stages need: its idle timeout, where the relay's end is
 /// reported, (for two connections of the socket transport) its two sockets, and the bytes the
 /// upstream gets first: <see cref="PreambleFromClient"/> of them (the last ones) came from the client
 /// before the relay began and count as bytes from it.
 /// </summary>
-internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<bool, Exception?> DirectionEnded, Socket? Client = null, Socket? Upstream = null,
+internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<RelayEnded> Ended, Socket? Client = null, Socket? Upstream = null,
     ByteString? UpstreamPreamble = null, int PreambleFromClient = 0)
     : Attributes.IAttribute
 {
