@@ -593,8 +593,17 @@ public sealed class ConnectionActor : UntypedActor
             _idleTimedOut = true;
             _detail = $"idle for {_upstream!.Cluster.Policy.IdleTimeout}";
         }
-        else if (_detail.Length == 0) _detail = $"{(up ? "client side" : "upstream side")}: {failure.Message}";
+        else if (_detail.Length == 0) _detail = SideDetail(up, failure);
     }
+
+    /// <summary>A socket failure shared by every connection (<see cref="SocketErrors"/>) reads the same each time: its detail is built once per side.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(bool Up, SocketErrors.Shared Failure), string> SharedDetails = new();
+
+    private static string SideDetail(bool up, Exception failure) => failure is SocketErrors.Shared shared
+        ? SharedDetails.GetOrAdd((up, shared), static key => Side(key.Up, key.Failure))
+        : Side(up, failure);
+
+    private static string Side(bool up, Exception failure) => $"{(up ? "client side" : "upstream side")}: {failure.Message}";
 
     /// <summary>Ends a connection that got no upstream: the client sees the connection close.</summary>
     private void Refuse(ResponseFlags flag, string detail, string? cluster)

@@ -196,6 +196,8 @@ public static class TcpTransportExtensions
             if (TakenOver() && !Result.TrySetResult(connection)) connection.Close();
         }
 
-        protected override void OnFailed(Exception cause) => Result.TrySetException(cause);
+        // A task's exception is thrown by whoever awaits it: a process-wide one (SocketErrors) is never thrown, so this gets its own.
+        protected override void OnFailed(Exception cause) =>
+            Result.TrySetException(cause is SocketErrors.Shared shared ? new System.Net.Sockets.SocketException(shared.ErrorCode) : cause);
     }
 }

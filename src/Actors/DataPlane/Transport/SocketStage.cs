@@ -168,7 +168,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             if (_readDone) return;
             if (error != SocketError.Success)
             {
-                Fail(new SocketException((int)error));
+                Fail(SocketErrors.Of(error));
                 return;
             }
             // Readable: data, end of stream (Available 0, read returns 0) or an error the read reports.
@@ -244,7 +244,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                     Wait();
                     return;
                 default:
-                    Fail(new SocketException((int)error));
+                    Fail(SocketErrors.Of(error));
                     return;
             }
         }
@@ -312,7 +312,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                     : _socket.Send(list, SocketFlags.None, out error);
                 if (error is not (SocketError.Success or SocketError.WouldBlock))
                 {
-                    Fail(new SocketException((int)error));
+                    Fail(SocketErrors.Of(error));
                     return;
                 }
                 if (sent == _sendBytes) continue;
@@ -376,7 +376,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         {
             if (error != SocketError.Success)
             {
-                Fail(new SocketException((int)error));
+                Fail(SocketErrors.Of(error));
                 return false;
             }
             // Stream sockets send everything or fail; anything else is a broken promise worth failing on.

@@ -117,7 +117,7 @@ public sealed class SocketTransport : ITcpTransport
             if (error != System.Net.Sockets.SocketError.Success)
             {
                 socket.Dispose();
-                attempt.Fail(new SocketException((int)error));
+                attempt.Fail(SocketErrors.Of(error));
                 return;
             }
             TcpConnection connected;
