@@ -100,6 +100,9 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         }
     }
 
+    /// <summary>Linger on, timeout 0: the close sends a reset. One for every socket (the setter only reads it), not one per close.</summary>
+    private static readonly LingerOption ResetOnClose = new(true, 0);
+
     private static readonly Func<SocketAsyncEventArgs, SocketError> ErrorOf = e => e.SocketError;
     private static readonly Func<SocketAsyncEventArgs, (SocketError, int)> OutcomeOf = e => (e.SocketError, e.BytesTransferred);
 
@@ -437,7 +440,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             // A failed or cancelled connection is reset, as Envoy and HAProxy do; a finished one closes.
             try
             {
-                if (_reset || !_readDone || !_writeDone) _socket.LingerState = new LingerOption(true, 0);
+                if (_reset || !_readDone || !_writeDone) _socket.LingerState = ResetOnClose;
             }
             catch (SocketException)
             {
