@@ -578,13 +578,13 @@ public sealed class ConnectionActor : UntypedActor
     private void OnRelayEnded(RelayEnded ended)
     {
         _relayEnded = true;
-        DirectionEnded(ended.First.Up, ended.First.Failure);
-        DirectionEnded(ended.Second.Up, ended.Second.Failure);
+        DirectionEnded(ended.First.ClientSide, ended.First.Failure);
+        DirectionEnded(ended.Second.ClientSide, ended.Second.Failure);
         if (_detail.Length == 0) _detail = "closed";
         Context.Stop(Self);
     }
 
-    private void DirectionEnded(bool up, Exception? failure)
+    private void DirectionEnded(bool clientSide, Exception? failure)
     {
         if (failure is null) return;
         if (failure is TimeoutException && !_flags.HasFlag(ResponseFlags.DurationTimeout))
@@ -593,17 +593,17 @@ public sealed class ConnectionActor : UntypedActor
             _idleTimedOut = true;
             _detail = $"idle for {_upstream!.Cluster.Policy.IdleTimeout}";
         }
-        else if (_detail.Length == 0) _detail = SideDetail(up, failure);
+        else if (_detail.Length == 0) _detail = SideDetail(clientSide, failure);
     }
 
     /// <summary>A socket failure shared by every connection (<see cref="SocketErrors"/>) reads the same each time: its detail is built once per side.</summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(bool Up, SocketErrors.Shared Failure), string> SharedDetails = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(bool ClientSide, SocketErrors.Shared Failure), string> SharedDetails = new();
 
-    private static string SideDetail(bool up, Exception failure) => failure is SocketErrors.Shared shared
-        ? SharedDetails.GetOrAdd((up, shared), static key => Side(key.Up, key.Failure))
-        : Side(up, failure);
+    private static string SideDetail(bool clientSide, Exception failure) => failure is SocketErrors.Shared shared
+        ? SharedDetails.GetOrAdd((clientSide, shared), static key => Side(key.ClientSide, key.Failure))
+        : Side(clientSide, failure);
 
-    private static string Side(bool up, Exception failure) => $"{(up ? "client side" : "upstream side")}: {failure.Message}";
+    private static string Side(bool clientSide, Exception failure) => $"{(clientSide ? "client side" : "upstream side")}: {failure.Message}";
 
     /// <summary>Ends a connection that got no upstream: the client sees the connection close.</summary>
     private void Refuse(ResponseFlags flag, string detail, string? cluster)

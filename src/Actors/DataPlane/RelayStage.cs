@@ -82,7 +82,7 @@ internal sealed class RelayStage(RelayParts? parts)
         private bool _upEnded;
         private bool _downEnded;
         /// <summary>The direction that ended first, and how: reported with the second, in one message (one hop to the actor, not two).</summary>
-        private (bool Up, Exception? Failure) _firstEnded;
+        private (bool ClientSide, Exception? Failure) _firstEnded;
         private long _lastActivity = Environment.TickCount64;
         private Action<Exception?>? _end;
         /// <summary>Sent upstream before the client's next bytes (a PROXY header, the bytes read to route the connection).</summary>
@@ -134,13 +134,13 @@ internal sealed class RelayStage(RelayParts? parts)
                     logic.Emit(to, preamble, () => logic.Complete(to));
                 }
                 else logic.Complete(to);
-                logic.Ended(up, null);
+                logic.Ended(up, null, clientSide: up);
             }
 
             public void OnUpstreamFailure(Exception e)
             {
                 logic.Fail(to, e);
-                logic.Ended(up, e);
+                logic.Ended(up, e, clientSide: up);
             }
 
             public void OnPull()
@@ -156,7 +156,9 @@ internal sealed class RelayStage(RelayParts? parts)
             public void OnDownstreamFinish(Exception cause)
             {
                 logic.Cancel(from, cause);
-                logic.Ended(up, cause is SubscriptionWithCancelException.NonFailureCancellation ? null : cause);
+                // Cancelled by the socket this direction writes to: a failure there is that side's (a client's reset
+                // cancels the upstream-to-client direction first, with the reset as its cause).
+                logic.Ended(up, cause is SubscriptionWithCancelException.NonFailureCancellation ? null : cause, clientSide: !up);
             }
         }
 
@@ -192,30 +194,31 @@ internal sealed class RelayStage(RelayParts? parts)
             // Stopped before both directions ended on their own (idle, or stopped from outside).
             if (_upEnded && _downEnded) return;
             var cause = _stopCause.Set ? _stopCause.Cause : new OperationCanceledException("relay stopped");
-            Ended(up: true, cause);
-            Ended(up: false, cause);
+            Ended(up: true, cause, clientSide: true);
+            Ended(up: false, cause, clientSide: false);
         }
 
-        private void Ended(bool up, Exception? failure)
+        /// <summary>A direction ended; <paramref name="clientSide"/>: its failure, if any, came from the client's socket (else the upstream's).</summary>
+        private void Ended(bool up, Exception? failure, bool clientSide)
         {
             if (up ? _upEnded : _downEnded) return;
             if (up) _upEnded = true;
             else _downEnded = true;
             if (!(_upEnded && _downEnded))
             {
-                _firstEnded = (up, failure);
+                _firstEnded = (clientSide, failure);
                 return;
             }
-            _parts.Ended(new RelayEnded(_firstEnded, (up, failure)));
+            _parts.Ended(new RelayEnded(_firstEnded, (clientSide, failure)));
         }
     }
 }
 
 /// <summary>
-/// How a relay ended, told once both directions have: each direction (up: client to upstream) and its failure (null: it
-/// finished), in the order they ended.
+/// How a relay ended, told once both directions have: each direction's failure (null: it finished) and whether it came
+/// from the client's socket or the upstream's, in the order they ended.
 /// </summary>
-internal sealed record RelayEnded((bool Up, Exception? Failure) First, (bool Up, Exception? Failure) Second);
+internal sealed record RelayEnded((bool ClientSide, Exception? Failure) First, (bool ClientSide, Exception? Failure) Second);
 
 /// <summary>
 /// What one relayed connection's stages need: its idle timeout, where the relay's end is

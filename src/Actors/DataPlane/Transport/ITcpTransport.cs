@@ -203,6 +203,6 @@ public static class TcpTransportExtensions
 
         // A task's exception is thrown by whoever awaits it: a process-wide one (SocketErrors) is never thrown, so this gets its own.
         protected override void OnFailed(Exception cause) =>
-            Result.TrySetException(cause is SocketErrors.Shared shared ? new System.Net.Sockets.SocketException(shared.ErrorCode) : cause);
+            Result.TrySetException(cause is SocketErrors.Shared shared ? new System.Net.Sockets.SocketException((int)shared.SocketErrorCode) : cause);
     }
 }

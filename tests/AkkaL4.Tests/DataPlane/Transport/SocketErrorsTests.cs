@@ -5,6 +5,7 @@ using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Node.Echo;
 using AkkaL4.Tests.Support;
+using Xunit.Abstractions;
 using static AkkaL4.Tests.DataPlane.Kit;
 
 namespace AkkaL4.Tests.DataPlane.Transport;
@@ -12,10 +13,12 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// <summary>
 /// A reset or refused connection is routine for a proxy: the socket transport reports it with one exception per error code
 /// for the whole process (<see cref="SocketErrors"/>), and the connection's detail built from it once, not per connection.
-/// Such an exception is never thrown: a task (ConnectAsync) gets its own. Addresses: 127.120.90.x.
+/// Such an exception is never thrown: a task (ConnectAsync) gets its own. A client's reset is the client side's failure (it
+/// used to read "upstream side" on the socket transport: the reset cancels the upstream-to-client direction first).
+/// Addresses: 127.120.90.x.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
-public sealed class SocketErrorsTests
+public sealed class SocketErrorsTests(ITestOutputHelper output)
 {
     private static readonly AddressBlock Block = AddressBlocks.Of(120);
 
@@ -65,6 +68,7 @@ public sealed class SocketErrorsTests
             Assert.Equal($"resets r{i}", await client.AskAsync($"r{i}"));
             client.Reset();
             details.Add(await router.Log.ForAsync(client.Id));
+            output.WriteLine($"connection {i}: {details[^1].Flags}, {details[^1].Detail}");
         }
 
         Assert.All(details, entry =>
