@@ -99,6 +99,9 @@ internal static class ServerCommands
         ["svc"] = "Service", ["services"] = "Service",
     };
 
+    /// <summary>What Tab offers for a kind argument (the [suggest] directive): every kind, short name and plural.</summary>
+    private static string[] KindCompletions() => [.. ResourceKinds.Types.Keys, .. KindAliases.Keys];
+
     /// <summary>A kind as kubectl takes it (name, short name or plural, any case); null when unknown.</summary>
     internal static string? KindOf(string text) =>
         KindAliases.TryGetValue(text, out var alias) ? alias
@@ -110,6 +113,7 @@ internal static class ServerCommands
         {
             Description = "VirtualService (vs), DestinationRule (dr), Gateway (gw), ServiceEntry (se), WorkloadEntry (we), Service (svc), plurals too, or all; KIND/NAME names one.",
         };
+        kind.CompletionSources.Add([.. KindCompletions(), "all"]);
         var name = new Argument<string?>("name") { Description = "One resource's name.", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string?>("--namespace", "-n") { Description = "The namespace (default: default)." };
         var allNamespaces = new Option<bool>("--all-namespaces", "-A") { Description = "Every namespace." };
@@ -186,6 +190,7 @@ internal static class ServerCommands
     public static Command Delete()
     {
         var kind = new Argument<string?>("kind") { Description = "The resource's kind (short names and plurals too), or KIND/NAME.", Arity = ArgumentArity.ZeroOrOne };
+        kind.CompletionSources.Add(KindCompletions());
         var name = new Argument<string?>("name") { Description = "The resource's name.", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string>("--namespace", "-n") { Description = "Its namespace.", DefaultValueFactory = _ => "default" };
         var files = CommonOptions.Files();
