@@ -33,8 +33,13 @@ public sealed class AdminServer : IAsyncDisposable
     private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    /// <summary>Connections the API holds open at once; more are refused by Kestrel.</summary>
+    /// <summary>Connections the API holds open at once from other hosts; more are refused.</summary>
     public const int MaxConnections = 256;
+    /// <summary>
+    /// Connections beyond <see cref="MaxConnections"/> kept for clients on the node's own host (loopback, or from the
+    /// API's own address: the image's HEALTHCHECK), so that other hosts holding every slot cannot fail the probe.
+    /// </summary>
+    public const int LocalReserve = 16;
     /// <summary>Connections one client (<see cref="AdminClient"/>: an IPv6 /64 is one) holds at once: the slots are taken before any token is checked.</summary>
     public const int MaxConnectionsPerClient = 32;
     /// <summary>Writes (PUT, DELETE) in progress at once, body reading included; more are answered 429.</summary>
@@ -93,7 +98,7 @@ public sealed class AdminServer : IAsyncDisposable
             });
             k.Limits.MaxRequestBodySize = MaxConfigBytes + 1;
             // Kestrel's defaults let a client hold any number of connections and drip a 4 MiB body at 240 B/s for hours.
-            k.Limits.MaxConcurrentConnections = MaxConnections;
+            k.Limits.MaxConcurrentConnections = MaxConnections + LocalReserve;
             k.Limits.MaxConcurrentUpgradedConnections = 0;
             k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(MinBodyBytesPerSecond, gracePeriod: TimeSpan.FromSeconds(5));
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
@@ -288,10 +293,13 @@ public sealed class AdminServer : IAsyncDisposable
     /// <summary>
     /// One client (an IPv4 address, an IPv6 /64) may hold <see cref="MaxConnectionsPerClient"/> of the API's <see cref="MaxConnections"/>: without
     /// it one client, token or not, could hold them all with idle keep-alive connections (the probes on /healthz too).
+    /// Other hosts together hold at most <see cref="MaxConnections"/>; the rest of Kestrel's limit is the node's own host's.
     /// </summary>
     internal sealed class PerClientConnections(ILoggingAdapter log)
     {
         private readonly Dictionary<IPAddress, int> _open = new();
+        /// <summary>Open connections from other hosts.</summary>
+        private int _remote;
         private long _refused;
 
         public async Task ServeAsync(Microsoft.AspNetCore.Connections.ConnectionContext connection, Microsoft.AspNetCore.Connections.ConnectionDelegate next)
@@ -302,17 +310,22 @@ public sealed class AdminServer : IAsyncDisposable
                 return;
             }
             var client = AdminClient.Of(address);
+            var local = IPAddress.IsLoopback(address) || connection.LocalEndPoint is IPEndPoint { Address: var own } && own.Equals(address);
             lock (_open)
             {
                 var open = _open.GetValueOrDefault(client);
-                if (open >= MaxConnectionsPerClient)
+                var why = open >= MaxConnectionsPerClient ? $"it holds {MaxConnectionsPerClient} already"
+                    : !local && _remote >= MaxConnections ? $"other hosts hold {MaxConnections} (the rest is kept for this host's probes)"
+                    : null;
+                if (why is not null)
                 {
                     if (++_refused % 100 == 1)
-                        log.Warning("admin API: refused a connection from {0}: it holds {1} already; {2} refused so far", AdminClient.Show(client), MaxConnectionsPerClient, _refused);
+                        log.Warning("admin API: refused a connection from {0}: {1}; {2} refused so far", AdminClient.Show(client), why, _refused);
                     connection.Abort();
                     return;
                 }
                 _open[client] = open + 1;
+                if (!local) _remote++;
             }
             try
             {
@@ -323,6 +336,7 @@ public sealed class AdminServer : IAsyncDisposable
                 lock (_open)
                 {
                     if (--_open[client] == 0) _open.Remove(client);
+                    if (!local) _remote--;
                 }
             }
         }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.Upstreams.Health;
 using AkkaL4.Node.Admin;
 using AkkaL4.Node.Echo;
 using static AkkaL4.Tests.DataPlane.Kit;
@@ -77,7 +78,11 @@ public sealed class HealingTests
             if (entry.Flags.HasFlag(ResponseFlags.UpstreamConnectFailure)) failure = entry;
         }
         Assert.NotNull(failure);
-        var ejected = router.Node.Health.Snapshot(router.Node.Routes.Current).Single().Endpoints.Single(e => e.Endpoint == flaky);
+        // The connection tells the cluster's router of the failed connect and goes on to the other endpoint; the router ejects
+        // when it reads that, which on a loaded machine can be after the connection ended and logged.
+        EndpointHealthSnapshot ejected = null!;
+        await EventuallyAsync(() => (ejected = router.Node.Health.Snapshot(router.Node.Routes.Current).Single().Endpoints.Single(e => e.Endpoint == flaky))
+            .Status == "ejected", "the endpoint that refused a connection is ejected");
         Assert.Equal("ejected", ejected.Status);
         Assert.NotNull(ejected.EjectedUntil);
         await router.Metrics.WaitForAsync("envoy_cluster_outlier_detection_ejections_enforced_total", 1);

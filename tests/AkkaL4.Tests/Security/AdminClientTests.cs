@@ -71,6 +71,41 @@ public sealed class AdminClientTests
     }
 
     [Fact]
+    public async Task Other_hosts_holding_every_connection_leave_the_reserve_to_probes_from_the_nodes_own_host()
+    {
+        var log = new Recording();
+        var connections = new AdminServer.PerClientConnections(log);
+        var release = new TaskCompletionSource();
+        var served = 0;
+        ConnectionDelegate next = async _ =>
+        {
+            Interlocked.Increment(ref served);
+            await release.Task;
+        };
+        var api = new IPEndPoint(IPAddress.Parse("198.51.100.5"), 15000);
+        DefaultConnectionContext To(string from) => new() { RemoteEndPoint = new IPEndPoint(IPAddress.Parse(from), 40000), LocalEndPoint = api };
+
+        // Eight clients of other hosts, each its whole share: every slot for other hosts.
+        var clients = AdminServer.MaxConnections / AdminServer.MaxConnectionsPerClient;
+        var held = Enumerable.Range(1, clients).SelectMany(c => Enumerable.Range(0, AdminServer.MaxConnectionsPerClient).Select(_ => connections.ServeAsync(To($"192.0.2.{c}"), next))).ToList();
+        Assert.Equal(AdminServer.MaxConnections, served);
+        var ninth = To("192.0.2.200");
+        await connections.ServeAsync(ninth, next);
+        Assert.Equal(AdminServer.MaxConnections, served);
+        Assert.Contains(log.Warnings, w => w.Contains($"refused a connection from 192.0.2.200: other hosts hold {AdminServer.MaxConnections}"));
+
+        // The host's own probes still get in: the HEALTHCHECK (from the API's own address) and loopback.
+        held.Add(connections.ServeAsync(To("198.51.100.5"), next));
+        held.Add(connections.ServeAsync(To("127.0.0.1"), next));
+        Assert.Equal(AdminServer.MaxConnections + 2, served);
+
+        release.SetResult();
+        await Task.WhenAll(held);
+        await connections.ServeAsync(To("192.0.2.200"), next);
+        Assert.Equal(AdminServer.MaxConnections + 3, served);
+    }
+
+    [Fact]
     public void The_refusal_log_names_an_IPv6_64_once_and_holds_a_bounded_number_of_clients()
     {
         var log = new Recording();
