@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Propagation of a large configuration: three `akkal4 run` nodes on 127.10.8.{1,2,3} (SQLite journals in a
 # temporary directory), N headless Services (10 namespaces) PUT through node 3, which does not run the writer;
-# prints the time to the acknowledgement (200: journaled and on a majority) and until every node routes by it.
+# prints the time to the acknowledgement (200: journaled and on a majority) and until every node routes by it, and the
+# CPU seconds each node spent on the write (from the PUT to 3 s after the last node put it in force: the clock depends on
+# what else runs on the machine, the CPU far less).
+# PROPAGATION_PROBE=1: also asks each node's GET /v1/status every 0.25 s and prints the slowest answer per write.
 # Usage: bench/propagation.sh [N ...]   (default: 1000 10000; e.g. 1 1000 10000 1: one Service, then 1,000, 10,000, then one of them changed)
 # AKKAL4_LOG_LEVEL=debug: the per-node table at the end shows each step of each write, not only "in force".
 # PROPAGATION_LOGS=DIR keeps the three nodes' logs there.
@@ -23,6 +26,18 @@ done
 # python3 per poll took up to 3 s at load 35 and was most of what this script once reported as propagation).
 revision() { curl -sf --max-time 5 "http://127.10.8.$1:15000/healthz" | sed -n 's/.*routing on revision \([0-9]*\).*/\1/p' | grep . || echo -1; }
 until [ "$(curl -sf http://127.10.8.1:15000/v1/status | python3 -c 'import json,sys; print(sum(m["status"]=="Up" for m in json.load(sys.stdin)["members"]))' 2>/dev/null)" = 3 ]; do sleep 1; done
+# How promptly each node's admin API answers while it decodes, replicates and compiles: one GET /v1/status per node every
+# 0.25 s, each line "start-time seconds-taken http-code".
+[ -n "${PROPAGATION_PROBE:-}" ] && for n in 1 2 3; do
+  (while :; do
+     t=$(date +%s.%N); r=$(curl -s -o /dev/null -w '%{time_total} %{http_code}' --max-time 20 "http://127.10.8.$n:15000/v1/status" || true)
+     echo "$t $r" >>"$root/probe$n"; sleep 0.25
+   done) &
+  pids+=($!)
+done
+# A node's CPU time so far (user + system, in clock ticks), from /proc.
+cpu() { awk '{print $14 + $15}' "/proc/${pids[$(($1 - 1))]}/stat"; }
+hz=$(getconf CLK_TCK)
 round=0
 for count in "${counts[@]}"; do
   round=$((round + 1))
@@ -34,6 +49,7 @@ print("\n---\n".join(f"apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i},
                     f"  selector: {{app: svc-{i}}}\n  ports: [{{name: tcp, port: {1000 + i % 50000}, targetPort: 9000}}]" for i in range(n)))
 PY
   bytes=$(stat -c %s "$root/config.yaml")
+  cpu0=($(cpu 1) $(cpu 2) $(cpu 3))
   start=$(date +%s.%N)
   body=$(curl -s -X PUT -H 'Content-Type: application/yaml' --data-binary @"$root/config.yaml" http://127.10.8.3:15000/v1/config)
   acked=$(date +%s.%N)
@@ -47,10 +63,13 @@ PY
     if [ ${#seen[@]} -lt 3 ]; then sleep 0.1; fi
   done
   done_at=$(date +%s.%N)
-  printf '%6d services (%d bytes): acknowledged after %.1fs, in force on all 3 nodes after %.1fs (node 1 %.1fs, 2 %.1fs, 3 %.1fs; PUT at %s UTC, revision %s)\n' \
+  sleep 3
+  cpu1=($(cpu 1) $(cpu 2) $(cpu 3))
+  printf '%6d services (%d bytes): acknowledged after %.1fs, in force on all 3 nodes after %.1fs (node 1 %.1fs, 2 %.1fs, 3 %.1fs; PUT at %s UTC, revision %s, load %s); CPU seconds node 1 %.2f, 2 %.2f, 3 %.2f\n' \
     "$count" "$bytes" "$(echo "$acked - $start" | bc)" "$(echo "$done_at - $start" | bc)" \
     "$(echo "${seen[1]} - $start" | bc)" "$(echo "${seen[2]} - $start" | bc)" "$(echo "${seen[3]} - $start" | bc)" \
-    "$(date -u -d @"$start" +%H:%M:%S.%3N)" "$rev"
+    "$(date -u -d @"$start" +%H:%M:%S.%3N)" "$rev" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$(echo "(${cpu1[0]} - ${cpu0[0]}) / $hz" | bc -l)" "$(echo "(${cpu1[1]} - ${cpu0[1]}) / $hz" | bc -l)" "$(echo "(${cpu1[2]} - ${cpu0[2]}) / $hz" | bc -l)"
   unset seen
   echo "$rev $start" >>"$root/puts"
 done
@@ -76,8 +95,13 @@ for n in (1, 2, 3):
         for name, pattern in steps:
             s = re.search(pattern, line)
             if s and int(s.group(1)) in puts: seen.setdefault((int(s.group(1)), name, n), when)
+import os
+probes = {n: [tuple(map(float, l.split()[:2])) for l in open(f"{root}/probe{n}") if len(l.split()) >= 2] for n in (1, 2, 3) if os.path.exists(f"{root}/probe{n}")}
+starts = sorted(puts.values()) + [float("inf")]
 for rev in sorted(puts):
     print(f"revision {rev}, seconds after the PUT:   node 1   node 2   node 3")
+    begin = puts[rev]; end = starts[starts.index(begin) + 1]
+    if probes: print(f"  {'slowest GET /v1/status':<28}" + "".join(f"{max((d for t, d in probes[n] if begin <= t < end), default=float('nan')):9.2f}" for n in (1, 2, 3)))
     for name, _ in steps:
         cells = [seen.get((rev, name, n)) for n in (1, 2, 3)]
         if any(cells): print(f"  {name:<28}" + "".join(f"{c - puts[rev]:9.2f}" if c else "        -" for c in cells))

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Serialization;
 using AkkaL4.Actors.Config;
+using AkkaL4.Actors.Config.Analysis;
 using AkkaL4.Actors.Config.Validation;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
@@ -74,7 +75,12 @@ internal static class Diagnostics
                 timings.Add((name, Process.GetCurrentProcess().TotalProcessorTime - cpu));
                 return result;
             }
-            var report = Step("admin API: decode + validate (ConfigCheck)", () => ConfigCheck.Check(yaml, "request"));
+            var decodedAtEdge = Step("admin API: decode (ManifestDecoder)", () => ManifestDecoder.Decode(yaml, "request")).Resources.Select(d => d.Resource).ToList();
+            Step("admin API: validate (ConfigValidator)", () => ConfigValidator.Validate(decodedAtEdge));
+            Step("admin API: compile check (RouteCompiler.Check)", () => RouteCompiler.Check(decodedAtEdge));
+            Step("admin API: analyse (ConfigAnalyzer)", () => ConfigAnalyzer.Analyze(decodedAtEdge));
+            var report = Step("admin API: all of it again (ConfigCheck)", () => ConfigCheck.Check(yaml, "request"));
+            Step("admin API: size for the client (ModelJson.Size)", () => ModelJson.Size(report.Resources));
             // Inside the cluster a configuration is typed resources as ProtocolSerializer's JSON (gzipped over 16 KiB).
             var request = Step("admin API: serialize the write (JSON + gzip)", () => serializer.ToBinary(new WriteConfig(report.Resources, DateTimeOffset.UtcNow)));
             var decoded = ((WriteConfig)Step("writer: deserialize", () => serializer.FromBinary(request, "wt"))).Resources;

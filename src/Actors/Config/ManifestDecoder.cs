@@ -177,8 +177,12 @@ public static class ManifestDecoder
     private sealed class Binder(string resource, string source, ErrorList errors)
     {
         private static readonly ConcurrentDictionary<Type, IReadOnlyDictionary<string, PropertyInfo>> FieldCache = new();
-        // Not thread-safe, so one per binder (decoding runs on many threads at once: HTTP requests, tests).
-        private readonly NullabilityInfoContext _nullability = new();
+
+        /// <summary>
+        /// Each property's nullability, read once: reading it per field was a sixth of decoding 10,000 Services. The
+        /// context is not thread-safe (decoding runs on many threads at once), so each read takes its own.
+        /// </summary>
+        private static readonly ConcurrentDictionary<PropertyInfo, NullabilityInfo> Nullability = new();
 
         private void Error(string path, YamlNode node, string message) =>
             errors.Add(Diagnostic.Error(resource, path, message, At(source, node)));
@@ -207,7 +211,7 @@ public static class ManifestDecoder
                         $"{source}:{entry.KeyPosition}"));
                     continue;
                 }
-                var value = BindValue(property.PropertyType, _nullability.Create(property), entry.Value, fieldPath);
+                var value = BindValue(property.PropertyType, Nullability.GetOrAdd(property, p => new NullabilityInfoContext().Create(p)), entry.Value, fieldPath);
                 if (value is not null) property.SetValue(instance, value);
             }
             return instance;

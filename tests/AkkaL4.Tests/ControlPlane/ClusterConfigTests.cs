@@ -21,15 +21,8 @@ public class ClusterConfigTests
     private const string Quiet = "akka.loglevel = WARNING";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private static async Task WaitForMembers(RouterNode node, int count)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (Cluster.Get(node.ClusterSystem).State.Members.Count(m => m.Status == MemberStatus.Up) < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{count} members did not come up");
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitForMembers(RouterNode node, int count) =>
+        EventuallyAsync(() => Cluster.Get(node.ClusterSystem).State.Members.Count(m => m.Status == MemberStatus.Up) >= count, $"{count} members are up", Patience);
 
     [Fact]
     public async Task A_write_on_any_node_reaches_every_node_and_the_revision_survives_the_writer_leaving()

@@ -26,12 +26,10 @@ public sealed class ProcessesCollection
 /// Shared by the control-plane tests (store, last-known-good, admin API, server CLI): manifests
 /// (<see cref="Manifests"/> with this kit's argument order and defaults) on the 127.3.N.x address block
 /// (each test class owns its N), decoding, router nodes with a data
-/// directory, free admin ports and condition waits with deadlines.
+/// directory and free admin ports (condition waits: <see cref="Waits"/>).
 /// </summary>
 internal static class ControlPlaneKit
 {
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
     /// <summary>Quiet nodes: the tests look at state, not at log lines.</summary>
     private const string Quiet = "akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR";
 
@@ -166,20 +164,5 @@ internal static class ControlPlaneKit
     {
         try { Directory.Delete(path, recursive: true); }
         catch (IOException) { }
-    }
-
-    /// <summary>Polls <paramref name="condition"/> until it holds; fails with <paramref name="what"/> at the deadline.</summary>
-    public static Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null) =>
-        EventuallyAsync(condition, () => what, timeout);
-
-    /// <summary>As above; <paramref name="what"/> is asked at the deadline, so it can show the last state seen.</summary>
-    public static async Task EventuallyAsync(Func<Task<bool>> condition, Func<string> what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? Patience);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what()}");
-            await Task.Delay(20);
-        }
     }
 }

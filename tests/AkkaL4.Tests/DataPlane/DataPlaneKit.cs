@@ -14,14 +14,11 @@ namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
 /// End-to-end test kit: a router node with its access log and metrics captured, real loopback
-/// clients, and condition waits with deadlines. Each test class owns the third octet of its
+/// clients, and waits for a task with a deadline (condition waits: <see cref="Waits"/>). Each test class owns the third octet of its
 /// 127.1.N.x addresses so classes running in parallel never share a socket address.
 /// </summary>
 internal static class Kit
 {
-    /// <summary>Upper bound for anything that should happen "at once" on loopback (generous for a loaded 2-core box).</summary>
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
     public static IPEndPoint At(string ip, int port) => new(IPAddress.Parse(ip), port);
 
     // ManifestDecoder shares one NullabilityInfoContext (not thread-safe) across threads, so decoding from
@@ -41,28 +38,6 @@ internal static class Kit
         var report = Check([("<test>", string.Join("\n---\n", documents))]);
         Assert.True(report.Ok, "manifests rejected: " + string.Join("; ", report.Errors));
         return report.Resources;
-    }
-
-    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test with <paramref name="what"/> at the deadline.</summary>
-    public static async Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? Patience);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what}");
-            await Task.Delay(10);
-        }
-    }
-
-    /// <summary>Polls an async <paramref name="condition"/> until it holds; fails the test with <paramref name="what"/> at the deadline.</summary>
-    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? Patience);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what}");
-            await Task.Delay(10);
-        }
     }
 
     public static async Task<T> WithinAsync<T>(Task<T> task, string what, TimeSpan? timeout = null)
@@ -162,7 +137,7 @@ internal sealed class MetricsProbe : IDisposable
     }
 
     public Task WaitForAsync(string counter, long value) =>
-        Kit.EventuallyAsync(() => this[counter] == value, $"{counter} == {value} (it is {this[counter]})");
+        EventuallyAsync(() => this[counter] == value, $"{counter} == {value} (it is {this[counter]})");
 
     public void Dispose() => _listener.Dispose();
 }
@@ -209,7 +184,7 @@ internal sealed class TestRouter : IAsyncDisposable
     public async Task<RouteSnapshot> ApplyAsync(IReadOnlyList<Resource> resources, long revision)
     {
         var snapshot = Node.Apply(resources.ToList(), revision);
-        var listeners = await Node.WaitForListenersAsync(Kit.Patience);
+        var listeners = await Node.WaitForListenersAsync(Patience);
         Assert.Equal(snapshot.Listeners.Count, listeners.Count);
         Assert.All(listeners, l => Assert.True(l.Bound, $"listener {l.Address} not bound: {l.Error}"));
         return snapshot;
@@ -263,7 +238,7 @@ internal sealed class TestClient : IAsyncDisposable
         {
             var opened = DateTimeOffset.UtcNow;
             socket.Bind(new IPEndPoint(IPAddress.Parse(source), 0));
-            using var cts = new CancellationTokenSource(Kit.Patience);
+            using var cts = new CancellationTokenSource(Patience);
             await socket.ConnectAsync(destination, cts.Token);
             return new TestClient(socket, opened);
         }
@@ -300,7 +275,7 @@ internal sealed class TestClient : IAsyncDisposable
 
     public async Task SendAsync(ReadOnlyMemory<byte> data)
     {
-        using var cts = new CancellationTokenSource(Kit.Patience);
+        using var cts = new CancellationTokenSource(Patience);
         while (!data.IsEmpty)
         {
             var n = await _socket.SendAsync(data, SocketFlags.None, cts.Token);
@@ -315,7 +290,7 @@ internal sealed class TestClient : IAsyncDisposable
     /// <summary>The next line; fails when the connection ends first or nothing comes in time.</summary>
     public async Task<string> ReadLineAsync()
     {
-        using var cts = new CancellationTokenSource(Kit.Patience);
+        using var cts = new CancellationTokenSource(Patience);
         while (true)
         {
             var pending = _pending.GetBuffer().AsSpan(0, (int)_pending.Length);
@@ -330,7 +305,7 @@ internal sealed class TestClient : IAsyncDisposable
             }
             int n;
             try { n = await _socket.ReceiveAsync(_buffer, SocketFlags.None, cts.Token); }
-            catch (OperationCanceledException) { throw new TimeoutException($"no line from {_socket.RemoteEndPoint} within {Kit.Patience}"); }
+            catch (OperationCanceledException) { throw new TimeoutException($"no line from {_socket.RemoteEndPoint} within {Patience}"); }
             if (n == 0) throw new IOException($"connection from {Local} closed before a full line (got '{Encoding.UTF8.GetString(_pending.ToArray())}')");
             _pending.Write(_buffer, 0, n);
         }
@@ -345,7 +320,7 @@ internal sealed class TestClient : IAsyncDisposable
     /// <summary>Reads until the peer closes (FIN or reset); fails when it does not close in time.</summary>
     public async Task<ClientEnd> ReadToCloseAsync(TimeSpan? timeout = null)
     {
-        using var cts = new CancellationTokenSource(timeout ?? Kit.Patience);
+        using var cts = new CancellationTokenSource(timeout ?? Patience);
         var received = new MemoryStream();
         received.Write(_pending.GetBuffer(), 0, (int)_pending.Length);
         _pending.SetLength(0);
@@ -360,7 +335,7 @@ internal sealed class TestClient : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            throw new TimeoutException($"connection from {Local} still open after {timeout ?? Kit.Patience} (received '{Encoding.UTF8.GetString(received.ToArray())}')");
+            throw new TimeoutException($"connection from {Local} still open after {timeout ?? Patience} (received '{Encoding.UTF8.GetString(received.ToArray())}')");
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
         {

@@ -25,65 +25,41 @@ public sealed class NoRouteWorld : IAsyncLifetime
             Service("empty-subset", "127.1.3.1", 19000, 9000, "nothing"),
             Service("undeclared-subset", "127.1.3.2", 19000, 9000, "nothing"),
             Service("unknown-host", "127.1.3.3", 19000, 9000, "nothing"),
-            """
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: echo, namespace: default}
-            spec:
-              host: echo
-              subsets:
-              - {name: v1, labels: {version: v1}}
-              - {name: v3, labels: {version: v3}}
-            """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: to-empty-subset, namespace: default}
-            spec:
-              hosts: [empty-subset]
-              tcp:
-              - route: [{destination: {host: echo, subset: v3}}]
-            """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: to-undeclared-subset, namespace: default}
-            spec:
-              hosts: [undeclared-subset]
-              tcp:
-              - route: [{destination: {host: echo, subset: v9}}]
-            """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: to-unknown-host, namespace: default}
-            spec:
-              hosts: [unknown-host]
-              tcp:
-              - route: [{destination: {host: nowhere}}]
-            """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: default}
-            spec:
-              selector: {istio: edge}
-              servers:
-              - port: {number: 19100, name: tcp, protocol: TCP}
-                bind: 127.1.3.4
-                hosts: ["*"]
-            """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: edge-other-port, namespace: default}
-            spec:
+            DestinationRule("echo", "default", """
+            host: echo
+            subsets:
+            - {name: v1, labels: {version: v1}}
+            - {name: v3, labels: {version: v3}}
+            """),
+            VirtualService("to-empty-subset", "default", """
+            hosts: [empty-subset]
+            tcp:
+            - route: [{destination: {host: echo, subset: v3}}]
+            """),
+            VirtualService("to-undeclared-subset", "default", """
+            hosts: [undeclared-subset]
+            tcp:
+            - route: [{destination: {host: echo, subset: v9}}]
+            """),
+            VirtualService("to-unknown-host", "default", """
+            hosts: [unknown-host]
+            tcp:
+            - route: [{destination: {host: nowhere}}]
+            """),
+            Gateway("edge", "default", """
+            selector: {istio: edge}
+            servers:
+            - port: {number: 19100, name: tcp, protocol: TCP}
+              bind: 127.1.3.4
               hosts: ["*"]
-              gateways: [edge]
-              tcp:
-              - match: [{port: 19101}]
-                route: [{destination: {host: echo, port: {number: 19000}}}]
-            """);
+            """),
+            VirtualService("edge-other-port", "default", """
+            hosts: ["*"]
+            gateways: [edge]
+            tcp:
+            - match: [{port: 19101}]
+              route: [{destination: {host: echo, port: {number: 19000}}}]
+            """));
     }
 
     public async Task DisposeAsync()

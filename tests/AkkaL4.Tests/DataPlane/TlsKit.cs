@@ -131,7 +131,7 @@ internal sealed class TlsLineServer : IAsyncDisposable
         try
         {
             await using var ssl = new SslStream(client.GetStream());
-            using var timeout = new CancellationTokenSource(Kit.Patience);
+            using var timeout = new CancellationTokenSource(Patience);
             await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
             {
                 ServerCertificate = certificate,
@@ -177,7 +177,7 @@ internal sealed class ProxyLineServer : IAsyncDisposable
         using var _ = client;
         try
         {
-            using var timeout = new CancellationTokenSource(Kit.Patience);
+            using var timeout = new CancellationTokenSource(Patience);
             var stream = client.GetStream();
             var first = await ReadExactly(stream, 16, timeout.Token);
             string header;
@@ -232,7 +232,7 @@ internal static class TlsClient
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         var opened = DateTimeOffset.UtcNow;
         socket.Bind(new IPEndPoint(IPAddress.Parse(source), 0));
-        using var timeout = new CancellationTokenSource(Kit.Patience);
+        using var timeout = new CancellationTokenSource(Patience);
         await socket.ConnectAsync(destination, timeout.Token);
         var id = new ConnectionId((IPEndPoint)socket.LocalEndPoint!, opened);
         await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));

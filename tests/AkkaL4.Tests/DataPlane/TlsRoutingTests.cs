@@ -41,74 +41,50 @@ public sealed class TlsWorld : IAsyncLifetime
             Service("origin-mutual", "127.60.1.5", 9000, 9444, "alpha"),
             WorkloadEntry("alpha", "127.60.1.11", "{app: alpha}"),
             WorkloadEntry("beta", "127.60.1.12", "{app: beta}"),
-            """
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: tls-gw, namespace: default}
-            spec:
-              selector: {istio: tls-gw}
-              servers:
-              - port: {number: 18443, name: tls, protocol: TLS}
-                bind: 127.60.1.1
-                hosts: ['*.example.com']
-                tls: {mode: PASSTHROUGH}
-              - port: {number: 18444, name: tls-auto, protocol: TLS}
-                bind: 127.60.1.1
-                hosts: ['*.svc.cluster.local']
-                tls: {mode: AUTO_PASSTHROUGH}
-            """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: by-sni, namespace: default}
-            spec:
+            Gateway("tls-gw", "default", """
+            selector: {istio: tls-gw}
+            servers:
+            - port: {number: 18443, name: tls, protocol: TLS}
+              bind: 127.60.1.1
               hosts: ['*.example.com']
-              gateways: [tls-gw]
-              tls:
-              - match: [{sniHosts: [alpha.example.com]}]
-                route: [{destination: {host: alpha, port: {number: 9443}}}]
-              - match: [{sniHosts: ['*.example.com']}]
-                route: [{destination: {host: beta, port: {number: 9443}}}]
-            """,
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: mesh-by-sni, namespace: default}
-            spec:
-              hosts: [mesh-tls, beta.example.com]
-              tls:
-              - match: [{sniHosts: [beta.example.com]}]
-                route: [{destination: {host: beta, port: {number: 9443}}}]
-              tcp:
-              - route: [{destination: {host: alpha, port: {number: 9443}}}]
-            """,
-            $$"""
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: origin, namespace: default}
-            spec:
-              host: origin
-              trafficPolicy:
-                tls: {mode: SIMPLE, caCertificates: {{Ca.CaFile}}, sni: alpha.example.com}
-            """,
-            $$"""
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: origin-bad-name, namespace: default}
-            spec:
-              host: origin-bad-name
-              trafficPolicy:
-                tls: {mode: SIMPLE, caCertificates: {{Ca.CaFile}}, subjectAltNames: [not-alpha.example.com]}
-            """,
-            $$"""
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: origin-mutual, namespace: default}
-            spec:
-              host: origin-mutual
-              trafficPolicy:
-                tls: {mode: MUTUAL, caCertificates: {{Ca.CaFile}}, clientCertificate: {{clientCert}}, privateKey: {{clientKey}}, subjectAltNames: [mutual.example.com]}
-            """);
+              tls: {mode: PASSTHROUGH}
+            - port: {number: 18444, name: tls-auto, protocol: TLS}
+              bind: 127.60.1.1
+              hosts: ['*.svc.cluster.local']
+              tls: {mode: AUTO_PASSTHROUGH}
+            """),
+            VirtualService("by-sni", "default", """
+            hosts: ['*.example.com']
+            gateways: [tls-gw]
+            tls:
+            - match: [{sniHosts: [alpha.example.com]}]
+              route: [{destination: {host: alpha, port: {number: 9443}}}]
+            - match: [{sniHosts: ['*.example.com']}]
+              route: [{destination: {host: beta, port: {number: 9443}}}]
+            """),
+            VirtualService("mesh-by-sni", "default", """
+            hosts: [mesh-tls, beta.example.com]
+            tls:
+            - match: [{sniHosts: [beta.example.com]}]
+              route: [{destination: {host: beta, port: {number: 9443}}}]
+            tcp:
+            - route: [{destination: {host: alpha, port: {number: 9443}}}]
+            """),
+            DestinationRule("origin", "default", $$"""
+            host: origin
+            trafficPolicy:
+              tls: {mode: SIMPLE, caCertificates: {{Ca.CaFile}}, sni: alpha.example.com}
+            """),
+            DestinationRule("origin-bad-name", "default", $$"""
+            host: origin-bad-name
+            trafficPolicy:
+              tls: {mode: SIMPLE, caCertificates: {{Ca.CaFile}}, subjectAltNames: [not-alpha.example.com]}
+            """),
+            DestinationRule("origin-mutual", "default", $$"""
+            host: origin-mutual
+            trafficPolicy:
+              tls: {mode: MUTUAL, caCertificates: {{Ca.CaFile}}, clientCertificate: {{clientCert}}, privateKey: {{clientKey}}, subjectAltNames: [mutual.example.com]}
+            """));
     }
 
     public async Task DisposeAsync()

@@ -27,6 +27,20 @@ public sealed class AdminClientTests
         }
     }
 
+    /// <summary>Counts the connections let through and holds each open until released.</summary>
+    private sealed class Gate
+    {
+        private int _served;
+        public int Served => Volatile.Read(ref _served);
+        public TaskCompletionSource Release { get; } = new();
+
+        public ConnectionDelegate Next => async _ =>
+        {
+            Interlocked.Increment(ref _served);
+            await Release.Task;
+        };
+    }
+
     private static DefaultConnectionContext From(string address) => new() { RemoteEndPoint = new IPEndPoint(IPAddress.Parse(address), 40000) };
 
     [Fact]
@@ -43,31 +57,26 @@ public sealed class AdminClientTests
     {
         var log = new Recording();
         var connections = new AdminServer.PerClientConnections(log);
-        var release = new TaskCompletionSource();
-        var served = 0;
-        ConnectionDelegate next = async _ =>
-        {
-            Interlocked.Increment(ref served);
-            await release.Task;
-        };
+        var gate = new Gate();
+        var next = gate.Next;
         // Each from an address of its own, all of one /64: they hold the client's whole share.
         var held = Enumerable.Range(1, AdminServer.MaxConnectionsPerClient).Select(i => connections.ServeAsync(From($"2001:db8::{i:x}"), next)).ToList();
-        Assert.Equal(AdminServer.MaxConnectionsPerClient, served);
+        Assert.Equal(AdminServer.MaxConnectionsPerClient, gate.Served);
 
         var over = From("2001:db8::ffff:1");
         await connections.ServeAsync(over, next);
-        Assert.Equal(AdminServer.MaxConnectionsPerClient, served);
+        Assert.Equal(AdminServer.MaxConnectionsPerClient, gate.Served);
         Assert.Contains(log.Warnings, w => w.Contains("refused a connection from 2001:db8::/64"));
 
         var otherNetwork = connections.ServeAsync(From("2001:db8:0:1::1"), next);
         var ipv4 = connections.ServeAsync(From("192.0.2.1"), next);
-        Assert.Equal(AdminServer.MaxConnectionsPerClient + 2, served);
+        Assert.Equal(AdminServer.MaxConnectionsPerClient + 2, gate.Served);
 
-        release.SetResult();
+        gate.Release.SetResult();
         await Task.WhenAll(held.Append(otherNetwork).Append(ipv4));
         // The share is given back: the /64 is served again.
         await connections.ServeAsync(From("2001:db8::ffff:2"), next);
-        Assert.Equal(AdminServer.MaxConnectionsPerClient + 3, served);
+        Assert.Equal(AdminServer.MaxConnectionsPerClient + 3, gate.Served);
     }
 
     [Fact]
@@ -75,34 +84,29 @@ public sealed class AdminClientTests
     {
         var log = new Recording();
         var connections = new AdminServer.PerClientConnections(log);
-        var release = new TaskCompletionSource();
-        var served = 0;
-        ConnectionDelegate next = async _ =>
-        {
-            Interlocked.Increment(ref served);
-            await release.Task;
-        };
+        var gate = new Gate();
+        var next = gate.Next;
         var api = new IPEndPoint(IPAddress.Parse("198.51.100.5"), 15000);
         DefaultConnectionContext To(string from) => new() { RemoteEndPoint = new IPEndPoint(IPAddress.Parse(from), 40000), LocalEndPoint = api };
 
         // Eight clients of other hosts, each its whole share: every slot for other hosts.
         var clients = AdminServer.MaxConnections / AdminServer.MaxConnectionsPerClient;
         var held = Enumerable.Range(1, clients).SelectMany(c => Enumerable.Range(0, AdminServer.MaxConnectionsPerClient).Select(_ => connections.ServeAsync(To($"192.0.2.{c}"), next))).ToList();
-        Assert.Equal(AdminServer.MaxConnections, served);
+        Assert.Equal(AdminServer.MaxConnections, gate.Served);
         var ninth = To("192.0.2.200");
         await connections.ServeAsync(ninth, next);
-        Assert.Equal(AdminServer.MaxConnections, served);
+        Assert.Equal(AdminServer.MaxConnections, gate.Served);
         Assert.Contains(log.Warnings, w => w.Contains($"refused a connection from 192.0.2.200: other hosts hold {AdminServer.MaxConnections}"));
 
         // The host's own probes still get in: the HEALTHCHECK (from the API's own address) and loopback.
         held.Add(connections.ServeAsync(To("198.51.100.5"), next));
         held.Add(connections.ServeAsync(To("127.0.0.1"), next));
-        Assert.Equal(AdminServer.MaxConnections + 2, served);
+        Assert.Equal(AdminServer.MaxConnections + 2, gate.Served);
 
-        release.SetResult();
+        gate.Release.SetResult();
         await Task.WhenAll(held);
         await connections.ServeAsync(To("192.0.2.200"), next);
-        Assert.Equal(AdminServer.MaxConnections + 3, served);
+        Assert.Equal(AdminServer.MaxConnections + 3, gate.Served);
     }
 
     [Fact]

@@ -15,7 +15,6 @@ namespace AkkaL4.Tests.Upstreams;
 [Trait("Category", "Unit")]
 public sealed class RouterActorHealthTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
     private static readonly DateTime T0 = new(2026, 11, 30, 12, 0, 0, DateTimeKind.Utc);
 
     private readonly ActorSystem _system = ActorSystem.Create("router-health", "akka.loglevel = ERROR");
@@ -88,16 +87,6 @@ public sealed class RouterActorHealthTests : IAsyncLifetime
 
     private static Task<ClusterHealthSnapshot> HealthAsync(IActorRef router) =>
         router.Ask<ClusterHealthSnapshot>(new GetClusterHealth(""), Patience);
-
-    private static async Task EventuallyAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what}");
-            await Task.Delay(5);
-        }
-    }
 
     [Fact]
     public async Task An_ejected_endpoint_returns_at_the_sweep_after_its_ejection_time_without_a_connection_picking_it()

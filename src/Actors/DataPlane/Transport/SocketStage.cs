@@ -123,8 +123,9 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         private bool _sending;
         private bool _writeDone;
         private bool _upstreamFinished;
-        private readonly List<ArraySegment<byte>> _sendList = [];
-        private readonly Queue<ByteString> _queue = new();
+        // Made by the first write that needs them (one behind a send in flight, or of several arrays).
+        private List<ArraySegment<byte>>? _sendList;
+        private Queue<ByteString>? _queue;
         private int _queuedBytes;
         private int _sendBytes;
 
@@ -268,26 +269,47 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             var bytes = Grab(_stage._in);
             if (!bytes.IsEmpty)
             {
-                _queue.Enqueue(bytes);
-                _queuedBytes += bytes.Count;
-                if (!_sending) StartSend();
+                if (_sending)
+                {
+                    (_queue ??= new()).Enqueue(bytes);
+                    _queuedBytes += bytes.Count;
+                }
+                else StartSend(bytes);
             }
             if (_queuedBytes < MaxQueued && !HasBeenPulled(_stage._in) && !IsClosed(_stage._in)) Pull(_stage._in);
         }
 
         /// <summary>
-        /// Sends everything queued in one gathering write: synchronously while the socket takes it all
-        /// (the usual case), asynchronously for what is left when its buffer is full.
+        /// Sends <paramref name="first"/> (pushed while no send was in flight), then everything queued behind a send in one
+        /// gathering write: synchronously while the socket takes it all (the usual case), asynchronously for what is left
+        /// when its buffer is full. An element of one array goes straight to the socket: a connection that only ever sends
+        /// that way (most of them) never makes the queue and gather list, which it would hold for as long as it is idle.
         /// </summary>
-        private void StartSend()
+        private void StartSend(ByteString? first)
         {
-            while (_queue.Count > 0 && !_reset)
+            while (!_reset)
             {
-                _sendList.Clear();
-                while (_queue.TryDequeue(out var next)) AddSegments(next, _sendList);
-                _sendBytes = _queuedBytes;
-                _queuedBytes = 0;
-                var sent = _socket.Send(_sendList, SocketFlags.None, out var error);
+                List<ArraySegment<byte>>? list = null;
+                ArraySegment<byte> single = default;
+                if (first is not null && OneArray(first, out single))
+                {
+                    _sendBytes = first.Count;
+                }
+                else if (first is not null || _queue is { Count: > 0 })
+                {
+                    list = _sendList ??= [];
+                    list.Clear();
+                    if (first is not null) AddSegments(first, list);
+                    while (_queue is not null && _queue.TryDequeue(out var next)) AddSegments(next, list);
+                    _sendBytes = (first?.Count ?? 0) + _queuedBytes;
+                    _queuedBytes = 0;
+                }
+                else break;
+                first = null;
+                SocketError error;
+                var sent = list is null
+                    ? _socket.Send(single.Array!, single.Offset, single.Count, SocketFlags.None, out error)
+                    : _socket.Send(list, SocketFlags.None, out error);
                 if (error is not (SocketError.Success or SocketError.WouldBlock))
                 {
                     Fail(new SocketException((int)error));
@@ -295,18 +317,24 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                 }
                 if (sent == _sendBytes) continue;
                 // The socket's buffer is full: send the rest when it has room.
-                Skip(_sendList, sent);
+                if (list is null)
+                {
+                    list = _sendList ??= [];
+                    list.Clear();
+                    list.Add(single);
+                }
+                Skip(list, sent);
                 _sendBytes -= sent;
                 _sendArgs ??= NewSendArgs();
-                if (_sendList.Count == 1)
+                if (list.Count == 1)
                 {
                     _sendArgs.BufferList = null;
-                    _sendArgs.SetBuffer(_sendList[0].Array, _sendList[0].Offset, _sendList[0].Count);
+                    _sendArgs.SetBuffer(list[0].Array, list[0].Offset, list[0].Count);
                 }
                 else
                 {
                     _sendArgs.SetBuffer(null, 0, 0);
-                    _sendArgs.BufferList = _sendList;
+                    _sendArgs.BufferList = list;
                 }
                 _sending = true;
                 if (_socket.SendAsync(_sendArgs)) return;
@@ -314,6 +342,14 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                 if (!Sent(_sendArgs.SocketError, _sendArgs.BytesTransferred)) return;
             }
             AfterSends();
+        }
+
+        /// <summary>The one array under <paramref name="bytes"/>, when it is one.</summary>
+        private static bool OneArray(ByteString bytes, out ArraySegment<byte> segment)
+        {
+            var buffers = BuffersOf(bytes);
+            segment = buffers.Length == 1 ? buffers[0] : default;
+            return buffers.Length == 1 && segment.Count == bytes.Count;
         }
 
         // Only once a send did not complete at once (rare for a connection's small writes).
@@ -333,7 +369,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             _sendArgs!.Delivered();
             _sending = false;
             // Sends what queued meanwhile, or (nothing queued) asks for more.
-            if (Sent(result.Error, result.Bytes)) StartSend();
+            if (Sent(result.Error, result.Bytes)) StartSend(null);
         }
 
         private bool Sent(SocketError error, int sent)
@@ -363,7 +399,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         public void OnUpstreamFinish()
         {
             _upstreamFinished = true;
-            if (!_sending && _queue.Count == 0) ShutdownSend();
+            if (!_sending && _queue is not { Count: > 0 }) ShutdownSend();
         }
 
         private void ShutdownSend()

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Stage;
@@ -6,7 +7,7 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 
 /// <summary>
 /// A duplex <see cref="Stream"/> (a TLS session to an upstream) as an Akka.Streams flow: elements pushed
-/// in are written, bytes read come out. One read and one write in flight at a time, each finished on
+/// in are written, bytes read come out (an idle one holds no read buffer). One read and one write in flight at a time, each finished on
 /// the stage through an async callback, so no thread waits. Upstream completion ends sending with
 /// <c>shutdownSend</c> (close_notify, then a FIN); the stream is disposed when both directions are done.
 /// </summary>
@@ -26,7 +27,7 @@ internal sealed class StreamStage(Stream stream, Func<Task> shutdownSend) : Grap
     private sealed class Logic : GraphStageLogic
     {
         private readonly StreamStage _stage;
-        private Action<(int Read, byte[] Buffer, Exception? Failure)> _readDone = null!;
+        private Action<(ByteString Bytes, Exception? Failure)> _readDone = null!;
         private Action<Exception?> _writeDone = null!;
         private Action<Exception?> _sendingEnded = null!;
         private bool _readEnded;
@@ -48,7 +49,7 @@ internal sealed class StreamStage(Stream stream, Func<Task> shutdownSend) : Grap
         public override void PreStart()
         {
             SetKeepGoing(true);
-            _readDone = GetAsyncCallback<(int Read, byte[] Buffer, Exception? Failure)>(OnRead);
+            _readDone = GetAsyncCallback<(ByteString Bytes, Exception? Failure)>(OnRead);
             _writeDone = GetAsyncCallback<Exception?>(OnWritten);
             _sendingEnded = GetAsyncCallback<Exception?>(_ =>
             {
@@ -60,23 +61,41 @@ internal sealed class StreamStage(Stream stream, Func<Task> shutdownSend) : Grap
 
         private void Read()
         {
-            var buffer = new byte[ReadSize];
             var done = _readDone;
-            _stage.Stream.ReadAsync(buffer).AsTask().ContinueWith(t => done(t.IsCompletedSuccessfully ? (t.Result, buffer, null) : (0, buffer, t.Exception?.GetBaseException() ?? new OperationCanceledException())),
+            ReadAsync(_stage.Stream).ContinueWith(t => done(t.IsCompletedSuccessfully ? t.Result : (ByteString.Empty, t.Exception?.GetBaseException() ?? new OperationCanceledException())),
                 TaskContinuationOptions.ExecuteSynchronously);
         }
 
-        private void OnRead((int Read, byte[] Buffer, Exception? Failure) result)
+        /// <summary>
+        /// Waits with a zero-byte read, so an idle connection holds no read buffer (SslStream then returns its own to the
+        /// pool too), then reads what arrived into a pooled buffer and copies out exactly that. Empty: end of stream.
+        /// </summary>
+        private static async Task<(ByteString Bytes, Exception? Failure)> ReadAsync(Stream stream)
+        {
+            await stream.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false);
+            var buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
+            try
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(0, ReadSize)).ConfigureAwait(false);
+                return (read == 0 ? ByteString.Empty : ByteString.CopyFrom(buffer, 0, read), null);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        private void OnRead((ByteString Bytes, Exception? Failure) result)
         {
             if (_readEnded) return;
             if (result.Failure is { } failure) FailStage(failure);
-            else if (result.Read == 0)
+            else if (result.Bytes.IsEmpty)
             {
                 _readEnded = true;
                 Complete(_stage._out);
                 FinishIfDone();
             }
-            else Push(_stage._out, ByteString.FromBytes(result.Buffer, 0, result.Read));
+            else Push(_stage._out, result.Bytes);
         }
 
         private void Write()

@@ -70,16 +70,7 @@ public sealed class ActiveHealthCheckTests
     [InlineData("fast", "", "not key=value")]
     public void A_bad_annotation_is_rejected_by_validation_with_its_field_path(string value, string field, string message)
     {
-        var report = ConfigCheck.Check([("dr.yaml", $$"""
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata:
-              name: web
-              namespace: shop
-              annotations: {"akkal4.io/health-check": "{{value}}"}
-            spec:
-              host: web
-            """)]);
+        var report = ConfigCheck.Check([("dr.yaml", Istio("DestinationRule", "web", "shop", "host: web", $$"""annotations: {"akkal4.io/health-check": "{{value}}"}"""))]);
         var error = Assert.Single(report.Errors);
         Assert.Equal("DestinationRule/shop/web", error.Resource);
         Assert.Equal("metadata.annotations[\"akkal4.io/health-check\"]" + field, error.Field);
@@ -89,32 +80,12 @@ public sealed class ActiveHealthCheckTests
     [Fact]
     public void The_annotation_reaches_every_cluster_of_the_rule_and_a_rule_without_it_has_no_checks()
     {
-        var report = ConfigCheck.Check([("all.yaml", """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: web, namespace: shop}
-            spec: {clusterIP: 10.1.0.1, selector: {app: web}, ports: [{name: tcp, port: 80}]}
-            ---
-            apiVersion: networking.istio.io/v1
-            kind: WorkloadEntry
-            metadata: {name: web-1, namespace: shop}
-            spec: {address: 10.1.1.1, labels: {app: web, v: "1"}}
-            ---
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata:
-              name: web
-              namespace: shop
-              annotations: {akkal4.io/health-check: "interval=2s,unhealthy=1"}
-            spec:
-              host: web
-              subsets: [{name: v1, labels: {v: "1"}}]
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: db, namespace: shop}
-            spec: {clusterIP: 10.1.0.2, selector: {app: web}, ports: [{name: tcp, port: 5432}]}
-            """)]);
+        var report = ConfigCheck.Check([("all.yaml", Join(
+            ServiceOnPorts("web", "shop", "10.1.0.1", "web", 80),
+            WorkloadEntry("web-1", "10.1.1.1", "{app: web, v: \"1\"}", "shop"),
+            Istio("DestinationRule", "web", "shop", "host: web\nsubsets: [{name: v1, labels: {v: \"1\"}}]",
+                "annotations: {akkal4.io/health-check: \"interval=2s,unhealthy=1\"}"),
+            ServiceOnPorts("db", "shop", "10.1.0.2", "web", 5432)))]);
         Assert.True(report.Ok, string.Join("; ", report.Errors));
         var snapshot = RouteCompiler.Compile(report.Resources, AkkaL4.Messages.Model.Labels.Empty);
         var web = snapshot.Clusters.Where(c => c.Host == "web.shop.svc.cluster.local").ToList();
