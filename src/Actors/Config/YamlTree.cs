@@ -72,6 +72,8 @@ internal sealed class YamlTreeReader
     private long _aliasCharBudget;
     private int _lineOffset;
     private Position _last = new(1, 1);
+    // Where each [ or { being read opened, innermost last: an unclosed one is reported at its bracket, not at the last node read.
+    private readonly List<Position> _openFlows = new();
 
     private YamlTreeReader(DecodeLimits limits)
     {
@@ -115,9 +117,10 @@ internal sealed class YamlTreeReader
             catch (InvalidOperationException)
             {
                 // YamlDotNet's parser says only "Operation is not valid due to the current state of the object" for a
-                // flow collection that is never closed; the position is the last node read, usually the opening bracket.
-                documents.Add(new DocumentRead(null, reader._last, new YamlSyntaxException(
-                    "a [ ] or { } collection that starts here is not closed (or what follows it is not YAML)", reader._last)));
+                // flow collection that is never closed; the position is the innermost bracket still open.
+                var at = reader._openFlows.Count > 0 ? reader._openFlows[^1] : reader._last;
+                documents.Add(new DocumentRead(null, at, new YamlSyntaxException(
+                    "a [ ] or { } collection that starts here is not closed (or what follows it is not YAML)", at)));
             }
             catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
             {
@@ -156,6 +159,7 @@ internal sealed class YamlTreeReader
 
     private void ReadChunk(string chunk, List<DocumentRead> documents)
     {
+        _openFlows.Clear();
         var parser = new Parser(new StringReader(chunk));
         parser.Consume<StreamStart>();
         while (parser.TryConsume<DocumentStart>(out var start))
@@ -230,6 +234,7 @@ internal sealed class YamlTreeReader
             case SequenceStart seq:
             {
                 parser.MoveNext();
+                if (seq.Style == SequenceStyle.Flow) _openFlows.Add(At(seq.Start));
                 var items = new List<YamlNode>();
                 size = 1;
                 chars = 0;
@@ -239,6 +244,7 @@ internal sealed class YamlTreeReader
                     size += itemSize;
                     chars += itemChars;
                 }
+                if (seq.Style == SequenceStyle.Flow) _openFlows.RemoveAt(_openFlows.Count - 1);
                 var node = new ListNode(At(seq.Start), items);
                 Remember(seq.Anchor, node, size, chars);
                 return node;
@@ -246,6 +252,7 @@ internal sealed class YamlTreeReader
             case MappingStart map:
             {
                 parser.MoveNext();
+                if (map.Style == MappingStyle.Flow) _openFlows.Add(At(map.Start));
                 var entries = new List<MapEntry>();
                 var duplicates = new List<DuplicateKey>();
                 var seen = new Dictionary<string, Position>(StringComparer.Ordinal);
@@ -273,6 +280,7 @@ internal sealed class YamlTreeReader
                         entries.Add(new MapEntry(keyScalar.Value, keyNode.Position, value));
                     }
                 }
+                if (map.Style == MappingStyle.Flow) _openFlows.RemoveAt(_openFlows.Count - 1);
                 var node = new MapNode(At(map.Start), entries, duplicates);
                 Remember(map.Anchor, node, size, chars);
                 return node;

@@ -62,13 +62,14 @@ internal static class ServerCommands
         {
             if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
             var body = string.Join("\n---\n", inputs.Select(i => i.Text));
+            var locate = BodyLocations(inputs);
             var dry = parse.GetValue(dryRun) == "server";
             var path = dry ? "/v1/config?dryRun=All" : parse.GetValue(wait) ? "/v1/config?wait=true" : "/v1/config";
             return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, path,
                 new StringContent(body, Encoding.UTF8, "application/yaml"), async response =>
                 {
                     using var json = await ReadJson(response, cancel);
-                    if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
+                    if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode, locate);
                     var root = json.RootElement;
                     if (response.StatusCode == HttpStatusCode.Accepted)
                     {
@@ -99,6 +100,9 @@ internal static class ServerCommands
         ["svc"] = "Service", ["services"] = "Service",
     };
 
+    /// <summary>What Tab offers for a kind argument (the [suggest] directive): every kind, short name and plural.</summary>
+    private static string[] KindCompletions() => [.. ResourceKinds.Types.Keys, .. KindAliases.Keys];
+
     /// <summary>A kind as kubectl takes it (name, short name or plural, any case); null when unknown.</summary>
     internal static string? KindOf(string text) =>
         KindAliases.TryGetValue(text, out var alias) ? alias
@@ -110,6 +114,7 @@ internal static class ServerCommands
         {
             Description = "VirtualService (vs), DestinationRule (dr), Gateway (gw), ServiceEntry (se), WorkloadEntry (we), Service (svc), plurals too, or all; KIND/NAME names one.",
         };
+        kind.CompletionSources.Add([.. KindCompletions(), "all"]);
         var name = new Argument<string?>("name") { Description = "One resource's name.", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string?>("--namespace", "-n") { Description = "The namespace (default: default)." };
         var allNamespaces = new Option<bool>("--all-namespaces", "-A") { Description = "Every namespace." };
@@ -186,6 +191,7 @@ internal static class ServerCommands
     public static Command Delete()
     {
         var kind = new Argument<string?>("kind") { Description = "The resource's kind (short names and plurals too), or KIND/NAME.", Arity = ArgumentArity.ZeroOrOne };
+        kind.CompletionSources.Add(KindCompletions());
         var name = new Argument<string?>("name") { Description = "The resource's name.", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string>("--namespace", "-n") { Description = "Its namespace.", DefaultValueFactory = _ => "default" };
         var files = CommonOptions.Files();
@@ -419,19 +425,42 @@ internal static class ServerCommands
         catch (JsonException) { return null; }
     }
 
-    private static int PrintErrors(JsonElement? reply, HttpStatusCode status)
+    /// <summary>
+    /// Where a position in the joined body (the node reports <c>request:LINE:COLUMN</c>) is in the files given: so a syntax
+    /// error sent with apply is shown at the file and line, as validate shows it.
+    /// </summary>
+    internal static Func<string, string> BodyLocations(IReadOnlyList<(string Source, string Text)> inputs)
+    {
+        var starts = new List<(int Line, string Source)>();
+        var line = 1;
+        foreach (var (source, text) in inputs)
+        {
+            starts.Add((line, source));
+            line += text.Count(c => c == '\n') + 2; // the "\n---\n" that joins it to the next
+        }
+        return location =>
+        {
+            var parts = location.Split(':');
+            if (parts is not ["request", var l, var column] || !int.TryParse(l, out var at)) return location;
+            var (start, source) = starts.LastOrDefault(s => s.Line <= at);
+            return source is null ? location : $"{source}:{at - start + 1}:{column}";
+        };
+    }
+
+    private static int PrintErrors(JsonElement? reply, HttpStatusCode status, Func<string, string>? locate = null)
     {
         if (reply is not { } root) Console.WriteLine($"error  the node answered {(int)status} {status}");
         else if (root.TryGetProperty("errors", out var errors))
-            foreach (var e in errors.EnumerateArray()) Console.WriteLine(Line("error", e));
+            foreach (var e in errors.EnumerateArray()) Console.WriteLine(Line("error", e, locate));
         else if (root.TryGetProperty("error", out var error)) Console.WriteLine($"error  {error.GetString()}");
         if (status == HttpStatusCode.ServiceUnavailable) return Unreachable;
         return ExitCodes.Rejected;
     }
 
-    private static string Line(string severity, JsonElement d)
+    private static string Line(string severity, JsonElement d, Func<string, string>? locate = null)
     {
         var field = d.GetProperty("field").GetString();
-        return $"{severity}  {d.GetProperty("resource").GetString()}  {(string.IsNullOrEmpty(field) ? "-" : field)}  {d.GetProperty("message").GetString()}";
+        var at = d.TryGetProperty("location", out var l) && l.GetString() is { } location && locate is not null ? $" (at {locate(location)})" : "";
+        return $"{severity}  {d.GetProperty("resource").GetString()}  {(string.IsNullOrEmpty(field) ? "-" : field)}  {d.GetProperty("message").GetString()}{at}";
     }
 }

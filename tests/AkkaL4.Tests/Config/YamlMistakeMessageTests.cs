@@ -22,6 +22,20 @@ public class YamlMistakeMessageTests
         Assert.Equal("vs.yaml:6:10", error.Location);
     }
 
+    [Theory]
+    // Several items, and a flow mapping: the position is the bracket's, not the last node read (once the last item, or the key).
+    [InlineData("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: s\nspec:\n  hosts: [a, b, c\n", "vs.yaml:6:10")]
+    [InlineData("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: s\n", "vs.yaml:3:11")]
+    // The innermost bracket left open, after a closed one.
+    [InlineData("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: s, labels: {a: b}, annotations: {c: d\n", "vs.yaml:3:50")]
+    public void An_unclosed_flow_collection_is_reported_at_its_bracket(string text, string location)
+    {
+        var error = OnlyError(text);
+
+        Assert.Contains("is not closed", error.Message);
+        Assert.Equal(location, error.Location);
+    }
+
     [Fact]
     public void A_tab_in_the_indentation_is_reported_at_its_line()
     {
