@@ -369,9 +369,17 @@ internal static class ServerCommands
             [Text(x, "address"), Text(x, "bound") == "yes" ? "yes" : $"NO: {Text(x, "error")}", Text(x, "active"), Text(x, "total"), Text(x, "refused")]).ToList();
         sb.Append(listeners.Count == 0 ? "listeners: none (no configuration in force serves one on this node)\n"
             : Table(["LISTENER", "BOUND", "ACTIVE", "TOTAL", "REFUSED"], listeners));
-        var endpoints = Items(status, "upstreams").SelectMany(u => Items(u, "endpoints").Select(x => (IReadOnlyList<string>)
-            [Text(u, "cluster"), Text(x, "endpoint"), Text(x, "status"), Text(x, "activeConnections"), Text(x, "consecutiveFailures"), Text(x, "lastError")])).ToList();
+        // Only the endpoints with failures (or not healthy): a busy node has hundreds of healthy ones, which -o json lists.
+        var upstreams = Items(status, "upstreams").ToList();
+        var all = upstreams.SelectMany(u => Items(u, "endpoints").Select(x => (Cluster: u, Endpoint: x))).ToList();
+        var endpoints = all.Where(e => Text(e.Endpoint, "status") != "healthy" || Text(e.Endpoint, "consecutiveFailures") is not ("-" or "0")
+                                       || Text(e.Endpoint, "lastError") != "-")
+            .Select(e => (IReadOnlyList<string>)
+                [Text(e.Cluster, "cluster"), Text(e.Endpoint, "endpoint"), Text(e.Endpoint, "status"), Text(e.Endpoint, "activeConnections"),
+                 Text(e.Endpoint, "consecutiveFailures"), Text(e.Endpoint, "lastError")]).ToList();
         if (endpoints.Count > 0) sb.Append(Table(["CLUSTER", "ENDPOINT", "HEALTH", "ACTIVE", "FAILURES", "LAST ERROR"], endpoints));
+        if (upstreams.Count > 0)
+            sb.Append($"upstreams: {upstreams.Count} clusters, {all.Count} endpoints, {endpoints.Count} with failures (-o json for all)\n");
         foreach (var note in Items(status, "notes")) sb.Append($"note: {(note.ValueKind == JsonValueKind.String ? note.GetString() : note.ToString())}\n");
         return sb.ToString();
     }
