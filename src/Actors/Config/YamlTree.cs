@@ -109,10 +109,10 @@ internal sealed class YamlTreeReader
             catch (YamlException e)
             {
                 // YamlDotNet marks a tab in the indentation at the start of the mapping, not at the tab.
-                var at = e.Message.Contains("tab", StringComparison.Ordinal) && FirstTabIndent(chunk) is { } line
+                var at = e.Message.Contains("tab", StringComparison.Ordinal) && FirstTabIndent(chunk, (int)e.Start.Line) is { } line
                     ? new Position(line + reader._lineOffset, 1)
                     : reader.At(e.Start);
-                documents.Add(new DocumentRead(null, at, new YamlSyntaxException(CleanMessage(e.Message), at)));
+                documents.Add(new DocumentRead(null, at, new YamlSyntaxException(Explained(CleanMessage(e.Message)), at)));
             }
             catch (InvalidOperationException)
             {
@@ -144,15 +144,35 @@ internal sealed class YamlTreeReader
         }
     }
 
-    /// <summary>The first line (1-based) of <paramref name="chunk"/> whose indentation holds a tab, if any.</summary>
-    private static int? FirstTabIndent(string chunk)
+    /// <summary>
+    /// The first line (1-based) of <paramref name="chunk"/>, from <paramref name="from"/> on (where YamlDotNet's mapping
+    /// starts), whose indentation holds a tab, if any. Lines of a block scalar (<c>|</c>, <c>&gt;</c>) are content, where
+    /// a tab is legal: skipped.
+    /// </summary>
+    private static int? FirstTabIndent(string chunk, int from)
     {
         var lines = chunk.Split('\n');
+        int? scalarParent = null;
         for (var i = 0; i < lines.Length; i++)
-            if (lines[i].Length - lines[i].TrimStart(' ', '\t').Length is > 0 and var indent && lines[i].AsSpan(0, indent).Contains('\t'))
+        {
+            var line = lines[i];
+            var spaces = line.Length - line.TrimStart(' ').Length;
+            if (scalarParent is { } parent)
+            {
+                // Blank, or indented beyond its header's line: still the scalar's content.
+                if (line.Trim().Length == 0 || spaces > parent) continue;
+                scalarParent = null;
+            }
+            if (i + 1 >= from && line.Length - line.TrimStart(' ', '\t').Length is > 0 and var indent && line.AsSpan(0, indent).Contains('\t'))
                 return i + 1;
+            if (BlockScalarHeader.IsMatch(line)) scalarParent = spaces;
+        }
         return null;
     }
+
+    /// <summary>A line whose value starts a block scalar: <c>key: |</c>, <c>- &gt;-</c>, <c>key: |2 # comment</c>.</summary>
+    private static readonly System.Text.RegularExpressions.Regex BlockScalarHeader =
+        new(@"(^\s*|[:-]\s+)[|>][1-9+-]{0,2}\s*(#.*)?\r?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     private static bool IsDocumentMarker(string line) =>
         line.StartsWith("---", StringComparison.Ordinal) && (line.Length == 3 || char.IsWhiteSpace(line[3]));
@@ -185,6 +205,12 @@ internal sealed class YamlTreeReader
         }
         return false;
     }
+
+    /// <summary>YamlDotNet's words for the usual indentation mistakes, with what to look for put first.</summary>
+    private static string Explained(string message) =>
+        message.Contains("did not find expected key", StringComparison.Ordinal) || message.Contains("mapping values are not allowed in this context", StringComparison.Ordinal)
+            ? $"this line is not indented like the keys around it (keys of one mapping line up; a value on the lines below its key goes deeper) [{message}]"
+            : message;
 
     private static string CleanMessage(string message)
     {
