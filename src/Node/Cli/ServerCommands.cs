@@ -115,6 +115,7 @@ internal static class ServerCommands
             Description = "VirtualService (vs), DestinationRule (dr), Gateway (gw), ServiceEntry (se), WorkloadEntry (we), Service (svc), plurals too, or all; KIND/NAME names one.",
         };
         kind.CompletionSources.Add([.. KindCompletions(), "all"]);
+        kind.HelpName = "kind"; // else help lists every completion as the argument's name
         var name = new Argument<string?>("name") { Description = "One resource's name.", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string?>("--namespace", "-n") { Description = "The namespace (default: default)." };
         var allNamespaces = new Option<bool>("--all-namespaces", "-A") { Description = "Every namespace." };
@@ -192,6 +193,7 @@ internal static class ServerCommands
     {
         var kind = new Argument<string?>("kind") { Description = "The resource's kind (short names and plurals too), or KIND/NAME.", Arity = ArgumentArity.ZeroOrOne };
         kind.CompletionSources.Add(KindCompletions());
+        kind.HelpName = "kind";
         var name = new Argument<string?>("name") { Description = "The resource's name.", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string>("--namespace", "-n") { Description = "Its namespace.", DefaultValueFactory = _ => "default" };
         var files = CommonOptions.Files();
@@ -247,7 +249,7 @@ internal static class ServerCommands
         var files = CommonOptions.Files();
         var server = Server();
         var token = Token();
-        var command = new Command("diff", "Show how the manifests differ from the stored configuration, as kubectl diff does (exit 0: no difference, 1: some).") { files, server, token };
+        var command = new Command("diff", "Show how the manifests differ from the stored configuration, as kubectl diff does (exit 0: no difference, 1: some, 2: the manifests are not valid, 3: the node cannot be reached or refused the read).") { files, server, token };
         command.SetAction(async (parse, cancel) =>
         {
             if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
@@ -314,7 +316,7 @@ internal static class ServerCommands
         var output = CommonOptions.Output();
         output.Description = "text: the node, the config writer, each member with the revision it routes by, this node's listeners and its "
                              + "upstream endpoints with failures; json: all of GET /v1/status.";
-        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, its listeners and upstreams.")
+        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, its listeners and the upstream endpoints with failures (-o json: everything).")
         {
             server, token, output,
         };
@@ -349,6 +351,7 @@ internal static class ServerCommands
             } : "-";
         static IEnumerable<JsonElement> Items(JsonElement e, string name) =>
             e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray() : [];
+        static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
 
         var sb = new StringBuilder();
         var membership = status.TryGetProperty("membership", out var m) ? m : default;
@@ -379,7 +382,7 @@ internal static class ServerCommands
                  Text(e.Endpoint, "consecutiveFailures"), Text(e.Endpoint, "lastError")]).ToList();
         if (endpoints.Count > 0) sb.Append(Table(["CLUSTER", "ENDPOINT", "HEALTH", "ACTIVE", "FAILURES", "LAST ERROR"], endpoints));
         if (upstreams.Count > 0)
-            sb.Append($"upstreams: {upstreams.Count} clusters, {all.Count} endpoints, {endpoints.Count} with failures (-o json for all)\n");
+            sb.Append($"upstreams: {Count(upstreams.Count, "cluster")}, {Count(all.Count, "endpoint")}, {endpoints.Count} with failures (-o json for all)\n");
         foreach (var note in Items(status, "notes")) sb.Append($"note: {(note.ValueKind == JsonValueKind.String ? note.GetString() : note.ToString())}\n");
         return sb.ToString();
     }
@@ -415,7 +418,9 @@ internal static class ServerCommands
         }
         catch (HttpRequestException e)
         {
-            Console.Error.WriteLine($"akkal4: cannot reach {server}: {e.Message}");
+            // Said whole: whether anything changed (a write that never arrived changed nothing), and where the address comes from.
+            var write = request.Method == HttpMethod.Put || request.Method == HttpMethod.Delete ? "nothing was changed; " : "";
+            Console.Error.WriteLine($"akkal4: cannot reach {server}: {e.Message}; {write}is a node's admin API there? (--server URL or $AKKAL4_SERVER; `akkal4 run` serves it on 127.0.0.1:15000 unless --admin says otherwise)");
             return Unreachable;
         }
         catch (TaskCanceledException) when (!cancel.IsCancellationRequested)

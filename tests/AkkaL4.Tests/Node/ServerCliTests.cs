@@ -385,7 +385,12 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         {
             AssertExit(3, run);
             Assert.Contains("cannot reach " + nobody, run.Stderr);
+            Assert.Contains("is a node's admin API there? (--server URL or $AKKAL4_SERVER;", run.Stderr);
         });
+        // A write that never arrived says it changed nothing; a read does not.
+        Assert.Contains("; nothing was changed; ", runs[0].Stderr);
+        Assert.Contains("; nothing was changed; ", runs[2].Stderr);
+        Assert.DoesNotContain("nothing was changed", runs[1].Stderr);
     }
 
     [Fact]

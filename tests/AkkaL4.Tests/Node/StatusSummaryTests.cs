@@ -47,6 +47,6 @@ public class StatusSummaryTests
 
         Assert.DoesNotContain("127.230.9.31", text);
         Assert.DoesNotContain("CLUSTER", text);
-        Assert.Contains("upstreams: 1 clusters, 1 endpoints, 0 with failures", text);
+        Assert.Contains("upstreams: 1 cluster, 1 endpoint, 0 with failures (-o json for all)\n", text);
     }
 }
