@@ -89,7 +89,7 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>Where the node stands in the cluster (<c>State</c>: joining, up, rejoining, left) and since when; draining or not.</summary>
     public sealed record MembershipStatus(string State, bool InCluster, DateTimeOffset Since, int Incarnation, bool Draining);
 
-    private RouterNode(RouterNodeOptions options, ActorSystem dataSystem, Akka.Configuration.Config clusterConfig, ITcpTransport? transport)
+    private RouterNode(RouterNodeOptions options, ActorSystem dataSystem, Akka.Configuration.Config clusterConfig, ITcpTransport? transport, DescriptorBudget descriptors)
     {
         _options = options;
         _clusterConfig = clusterConfig;
@@ -103,7 +103,7 @@ public sealed class RouterNode : IAsyncDisposable
         var materializer = dataSystem.Materializer();
         transport ??= TcpTransports.Create(dataSystem, settings.Transport);
         var pickers = new UpstreamPickers(Health);
-        Connections = new ConnectionBudget(settings.MaxConnections, (options.Descriptors ?? DescriptorBudget.ForThisProcess)(settings.DescriptorReserve));
+        Connections = new ConnectionBudget(settings.MaxConnections, descriptors);
         if (Connections.Descriptors.FewWarning(settings.MaxConnections) is { } few) dataSystem.Log.Warning(few);
         Metrics.Observe(Connections);
         _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");
@@ -310,6 +310,12 @@ public sealed class RouterNode : IAsyncDisposable
 
     public static RouterNode Start(RouterNodeOptions options, ITcpTransport? transport = null)
     {
+        var settings = ConfigurationFactory.ParseString(options.Overrides ?? "").WithFallback(Layered(options.ConfigLayers));
+        // A reserve that leaves no room for a connection would leave every listener waiting for ever: refused before anything
+        // is written or started (the one check; `run` turns it into its exit code 2). The same budget then counts the node's
+        // connections (a test's injected one too).
+        var descriptors = (options.Descriptors ?? DescriptorBudget.ForThisProcess)(DataPlaneSettings.From(settings).DescriptorReserve);
+        if (descriptors.NoRoom() is { } none) throw new ConfigurationException(none);
         // The config writer's journal lives in the data directory, or in memory for a node
         // without one; PostgreSQL when the nodes of several hosts share one.
         var journal = options.PostgresJournal is { } pg
@@ -320,16 +326,13 @@ public sealed class RouterNode : IAsyncDisposable
         if (options.DataDirectory is { } data && PrivateFiles.CreateDataDirectory(data) is { } tightened) Console.Error.WriteLine($"akkal4: {tightened}");
         // SQLite would create its journal with the umask (0644): the whole configuration, readable by every local user.
         if (options is { PostgresJournal: null, DataDirectory: { } journalDir }) PrivateFiles.CreateEmptyFile(Path.Combine(journalDir, "journal.db"));
-        var settings = ConfigurationFactory.ParseString(options.Overrides ?? "").WithFallback(Layered(options.ConfigLayers));
         var clusterConfig = ConfigurationFactory.ParseString(journal)
             .WithFallback(settings)
             // The SQL plugin's own reference settings (class names, table layout).
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
-        // A reserve that leaves no room for a connection would leave every listener waiting for ever: refused first.
-        if (DescriptorBudget.ForThisProcess(DataPlaneSettings.From(settings).DescriptorReserve).NoRoom() is { } none) throw new ConfigurationException(none);
         // The data plane needs no cluster, remoting or journal: nothing there can down it.
         var dataSystem = ActorSystem.Create(ActorSystemName + "-data", ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(settings));
-        var node = new RouterNode(options, dataSystem, clusterConfig, transport);
+        var node = new RouterNode(options, dataSystem, clusterConfig, transport, descriptors);
         lock (node._gate) node.StartMembership(0, rejoin: null);
         return node;
     }

@@ -323,8 +323,14 @@ public sealed class ConnectionActor : UntypedActor
         _reading = null;
         if (_expect == Expect.EndOfRead)
         {
-            // Timed out: what the read took still goes upstream first. A client that closed or failed meanwhile is gone, and
-            // nothing is dialled for it (an upstream would get a connection only to see it closed or reset at once).
+            // Timed out: what the read took still goes upstream first. A client that half-closed having sent nothing is routed
+            // as before the timeout (not TLS; Envoy's tcp_proxy forwards a downstream's FIN). One that failed, or closed part
+            // way through a ClientHello (refused so before the timeout too), is gone: nothing is dialled for it.
+            if (read is { Count: 0, Failure: null } && _preambleLength == _proxyHeaderLength)
+            {
+                ClientHelloRead(new HelloResult(HelloStatus.NotTls, Problem: "the client closed without sending anything"));
+                return;
+            }
             if (read.Failure is not (null or OperationCanceledException) || read is { Count: 0, Failure: null })
             {
                 var end = read.Failure is { } failed ? $"the client's connection failed: {failed.Message}" : "the client closed";
@@ -461,13 +467,25 @@ public sealed class ConnectionActor : UntypedActor
                 break;
             case var _ when _noSni is { } why:
                 // The listener routes only by SNI and none is known: refused for the reason it is not.
-                Refuse(why.Flag, $"{why.Detail}; {Explanation.Of(_decision).Reason}", null);
+                Refuse(why.Flag, NoSniDetail(why.Flag, why.Detail, Explanation.Of(_decision).Reason), null);
                 break;
             default:
                 // No rule matched (NR), or a rule named a cluster that does not exist (NC), as Envoy tells them apart.
                 Refuse(_decision.Target is null ? ResponseFlags.NoRoute : ResponseFlags.NoClusterFound, Explanation.Of(_decision).Reason, null);
                 break;
         }
+    }
+
+    /// <summary>
+    /// The detail of a connection refused for want of an SNI: why there is none, then why no rule matched, whose "(NR)"
+    /// names the flag of a no-route; the connection's own flag is named instead (DPE), or none (a preamble timeout has none).
+    /// </summary>
+    internal static string NoSniDetail(ResponseFlags flag, string why, string reason)
+    {
+        const string noRoute = " (NR)";
+        if (reason.EndsWith(noRoute, StringComparison.Ordinal))
+            reason = reason[..^noRoute.Length] + (ResponseFlagNames.Format(flag) is var name and not "-" ? $" ({name})" : "");
+        return $"{why}; {reason}";
     }
 
     /// <summary>

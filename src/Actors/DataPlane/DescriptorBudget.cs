@@ -8,8 +8,9 @@ namespace AkkaL4.Actors.DataPlane;
 /// do it: OutOfMemoryException), grow its thread pool or load an assembly, and soon dies of it; so the data plane never
 /// takes the last ones, as HAProxy derives maxconn from <c>ulimit -n</c>. A connection counts
 /// <see cref="PerConnection"/> (its own and its upstream's) from the place its listener takes before accepting it
-/// (<see cref="ConnectionBudget.TryReserve"/>) to its end, so an admitted connection can always dial; and the listeners'
-/// accept paths may each hold connections accepted ahead of their admission (<see cref="AcceptingAhead"/>, node-wide).
+/// (<see cref="ConnectionBudget.TryReserve"/>) to its end, so an admitted connection can always dial; and a listener's
+/// accept stream takes a place of its own before it binds (its listening socket and the one connection it accepts ahead
+/// of admission), through the same compare-and-swap, so listeners started on a full node cannot take the reserve.
 /// The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
 /// most once a second; the rest of the process's descriptors are counted in /proc/self/fd at start, when the limit
 /// changes and before each admission within half a reserve of the room (spaced by 50 times a count's duration, so at
@@ -19,8 +20,8 @@ namespace AkkaL4.Actors.DataPlane;
 public sealed class DescriptorBudget
 {
     public const int PerConnection = 2;
-    /// <summary>A listener's accept stream holds one connection accepted ahead of the one it delivers (ListenerActor).</summary>
-    public const int AcceptedAhead = 1;
+    /// <summary>Places a listener needs to serve one connection: its accept stream's and the connection's.</summary>
+    public const int LeastPlaces = 2;
     /// <summary>Below this the runtime's own needs (two descriptors to start a thread, more to load an assembly) are not covered.</summary>
     public const int MinReserve = 16;
     /// <summary>A limit that leaves room for fewer connections than this is warned about at start.</summary>
@@ -42,8 +43,8 @@ public sealed class DescriptorBudget
     private long _othersAt;
     /// <summary>The descriptors the connections may hold: the limit less the reserve and the rest of the process.</summary>
     private long _share;
-    /// <summary>Descriptors the listeners' accept paths may hold ahead of admission, all listeners together.</summary>
-    private int _ahead;
+    /// <summary>Reported short of room (<see cref="NoRoom"/>): it stands until the room is clearly back, so readiness does not flap.</summary>
+    private volatile bool _short;
 
     /// <param name="reserve">Descriptors the connections leave free.</param>
     /// <param name="readLimit">The soft descriptor limit (<see cref="long.MaxValue"/>: none, or unknown).</param>
@@ -78,15 +79,16 @@ public sealed class DescriptorBudget
         get
         {
             var share = Volatile.Read(ref _share);
-            return share == long.MaxValue ? int.MaxValue : (int)Math.Clamp((share - Volatile.Read(ref _ahead)) / PerConnection, 0, int.MaxValue);
+            return share == long.MaxValue ? int.MaxValue : (int)Math.Clamp(share / PerConnection, 0, int.MaxValue);
         }
     }
 
     /// <summary>
-    /// A listener's accept path started (<paramref name="descriptors"/> &gt; 0: how many connections it may hold accepted
-    /// ahead of their admission) or ended (&lt; 0): the room shrinks or grows by as much.
+    /// Places the room must be back to after a shortage before <see cref="NoRoom"/> clears: an eighth of the reserve more
+    /// than <see cref="LeastPlaces"/>. The rest of the process moves by single descriptors (each admin request, each
+    /// connection closing), which alone would flip readiness to and fro at the edge.
     /// </summary>
-    public void AcceptingAhead(int descriptors) => Interlocked.Add(ref _ahead, descriptors);
+    public int ReadyAgain => LeastPlaces + Math.Max(1, Reserve / 8 / PerConnection);
 
     /// <summary>Is there room for one connection more than <paramref name="open"/> (taken and holding their descriptors)?</summary>
     public bool Room(int open) => Room(open, open);
@@ -111,15 +113,21 @@ public sealed class DescriptorBudget
     }
 
     /// <summary>
-    /// Why no connection at all fits (the reserve and the rest of the process leave no room for one under the limit), or
-    /// null: listeners would wait for ever, so a node refuses to start so and is not ready while a lowered limit says so.
+    /// Why no connection at all fits (the reserve and the rest of the process leave fewer than <see cref="LeastPlaces"/>
+    /// places under the limit), or null: listeners would wait for ever, so a node refuses to start so and is not ready
+    /// while a lowered limit says so. Once short, it stays so until the room is back to <see cref="ReadyAgain"/>.
     /// </summary>
     public string? NoRoom()
     {
-        if (MaxConnections > 0) return null;
+        var room = MaxConnections;
+        var wasShort = _short;
+        _short = room < (wasShort ? ReadyAgain : LeastPlaces);
+        if (!_short) return null;
         return $"{DataPlaneSettings.DescriptorReserveKey} = {Reserve} leaves no room for a connection under the descriptor limit ({Limit}, ulimit -n): "
-               + $"{Others} descriptors are open already, each connection holds {PerConnection} and listeners {Volatile.Read(ref _ahead)} accepted ahead; "
-               + "lower the reserve or raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)";
+               + $"{Others} descriptors are open already, each connection holds {PerConnection} and each listener {PerConnection} (its socket and a "
+               + $"connection accepted ahead); room for {room} such place(s), at least {LeastPlaces} needed"
+               + (room >= LeastPlaces ? $" and {ReadyAgain} to be ready again after a shortage" : "")
+               + "; lower the reserve or raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)";
     }
 
     /// <summary>Within half a reserve of the room: the rest of the process is counted again (when due) before admitting.</summary>

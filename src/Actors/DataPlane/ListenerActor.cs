@@ -17,7 +17,8 @@ namespace AkkaL4.Actors.DataPlane;
 /// once its connections have ended (they keep the route they were given). It asks for the next connection only once it
 /// has taken a place for it in the node's descriptors (<see cref="ConnectionBudget.TryReserve"/>: a reserve stays free
 /// for the runtime); without, it accepts nothing more (clients wait in the kernel's queue) until a connection ends or a
-/// timer finds room.
+/// timer finds room. Its accept stream takes a place too, before it binds (its listening socket and the one connection
+/// it accepts ahead), so listeners started on a full node wait for room like connections.
 /// Should the process run out of descriptors all the same (<see cref="Descriptors"/>: EMFILE), it holds the connection
 /// it was handed likewise; then it serves them all.
 /// </summary>
@@ -29,12 +30,13 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     public sealed record Bound(IpPort Address);
     public sealed record BindFailed(IpPort Address, string Reason);
 
-    private sealed record StreamInit;
+    /// <summary>An accept stream's messages carry its number: a restarted listener tells its predecessor's stream from its own.</summary>
+    private sealed record StreamInit(long Stream);
     private sealed record Ack;
-    private sealed record StreamDone;
-    private sealed record StreamFailed(Exception Cause);
+    private sealed record StreamDone(long Stream);
+    private sealed record StreamFailed(long Stream, Exception Cause);
     private sealed record TryBind;
-    private sealed record BindResult(IListenerBinding? Binding, Exception? Failure);
+    private sealed record BindResult(long Stream, IListenerBinding? Binding, Exception? Failure);
     private sealed record Relieve;
 
     /// <summary>The longest wait between looks for free descriptors while a connection is held back.</summary>
@@ -58,8 +60,14 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private TcpConnection? _held;
     /// <summary>A descriptor place taken for the connection asked for (or held back), not yet given to one.</summary>
     private bool _reserved;
-    /// <summary>The accept stream's connections accepted ahead are counted in the node's descriptors (DescriptorBudget.AcceptingAhead).</summary>
-    private bool _countedAhead;
+    /// <summary>The accept stream's own place (its listening socket and the connection it accepts ahead), held while it runs.</summary>
+    private bool _streamPlace;
+    private TimeSpan _placeWait;
+    private static long s_streams;
+    /// <summary>The number of this listener's accept stream (0: none started).</summary>
+    private long _stream;
+    /// <summary>The accept stream's binding while it is being bound (to unbind it should this listener stop first).</summary>
+    private Task<IListenerBinding>? _bindingPending;
     private IActorRef? _acceptStream;
     private TimeSpan _reliefWait;
     /// <summary>Not asking for connections: the descriptors leave no room for one more.</summary>
@@ -87,14 +95,28 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
         Receive<TryBind>(_ => StartBinding());
         Receive<BindResult>(OnBindResult);
-        Receive<StreamInit>(_ =>
+        Receive<StreamInit>(init =>
         {
+            // The stream of this listener before a restart, unbound in PreRestart: acked so it hands over what it had queued.
+            if (init.Stream != _stream)
+            {
+                Sender.Tell(new Ack());
+                return;
+            }
             _acceptStream = Sender;
             // A connection held back (out of descriptors) has the place: the next is asked for once it is served.
             if (_held is null) Next();
         });
         Receive<TcpConnection>(c =>
         {
+            if (!Sender.Equals(_acceptStream))
+            {
+                // From the accept stream of this listener before a restart, emptying its queue: served as unbinding
+                // serves (a place if there is one), then the next asked for until it ends.
+                Start(c, _dataPlane.Connections.TryReserve());
+                Sender.Tell(new Ack());
+                return;
+            }
             // Held back by an accept stream that failed since: this one's turn comes first, or it goes (one is held at most).
             if (_held is { } stale && !ReferenceEquals(stale, c))
             {
@@ -102,7 +124,6 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
                 if (Descriptors.Available()) Serve(stale);
                 else stale.Close();
             }
-            _acceptStream = Sender;
             if (!_unbinding && !Descriptors.Available())
             {
                 HoldBack(c);
@@ -112,14 +133,16 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             Next();
         });
         Receive<Relieve>(_ => Relief());
-        Receive<StreamDone>(_ =>
+        Receive<StreamDone>(done =>
         {
+            if (done.Stream != _stream) return;
             StreamEnded();
             if (!_unbinding) _log.Warning("listener {0}: accept stream ended", _address);
             StopWhenDrained();
         });
         Receive<StreamFailed>(f =>
         {
+            if (f.Stream != _stream) return;
             StreamEnded();
             if (_unbinding)
             {
@@ -165,10 +188,16 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     private void Serve(TcpConnection c)
     {
-        var source = IpKey.From(c.Remote.Address);
         // The place taken before asking for it; a connection nobody asked for (unbinding, a stale one) takes one now.
         var place = _reserved || _dataPlane.Connections.TryReserve();
         _reserved = false;
+        Start(c, place);
+    }
+
+    /// <summary>Starts the connection's actor within the caps, with its descriptor place (<paramref name="place"/>); else closes it.</summary>
+    private void Start(TcpConnection c, bool place)
+    {
+        var source = IpKey.From(c.Remote.Address);
         if (!Admit(source, place)) { c.Close(); return; }
         _accepted++;
         var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
@@ -269,8 +298,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         var perListener = _settings.MaxConnectionsPerListener;
         var perSource = _settings.MaxConnectionsPerSource;
         string? cap = null;
-        // Unbinding, the kernel's queue is emptied whatever the descriptors: beyond the reserve a connection is closed.
-        if (!place) cap = $"{DataPlaneSettings.DescriptorReserveKey} ({_dataPlane.Connections.Descriptors.Reserve}, while unbinding)";
+        // Unbinding (or after a restart, the previous stream's queue), the kernel's queue is emptied whatever the descriptors:
+        // beyond the reserve a connection is closed.
+        if (!place) cap = $"{DataPlaneSettings.DescriptorReserveKey} ({_dataPlane.Connections.Descriptors.Reserve}, emptying the queue of a stopped accept stream)";
         else if (perListener > 0 && _connections >= perListener) cap = $"max-connections-per-listener ({perListener})";
         else if (perSource > 0 && _perSource.GetValueOrDefault(source) >= perSource) cap = $"max-connections-per-source ({perSource}, from {source})";
         else if (!_dataPlane.Connections.TryTake()) cap = $"max-connections of the node ({_settings.MaxConnections})";
@@ -294,7 +324,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        _binding?.Unbind();
+        // Not yet bound when stopped: unbound as soon as it is (else its listening socket would stay open, in the kernel's
+        // SO_REUSEPORT group beside a successor's, taking connections nobody accepts).
+        if (_binding is { } binding) binding.Unbind();
+        else if (_streamRunning && !_unbinding && _bindingPending is { } pending)
+            pending.ContinueWith(t => t.Result.Unbind(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         _held?.Close();
         if (_reserved) _dataPlane.Connections.Unreserve();
         _reserved = false;
@@ -303,35 +337,64 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         for (; _connections > 0; _connections--) _dataPlane.Connections.Release();
     }
 
+    /// <summary>
+    /// Restarted (ListenerSet's supervision): the stream's binding is undone in PostStop, but an accept stream waiting for an
+    /// ack (one connection accepted ahead) would never pull again to see it, and would keep its listening socket and that
+    /// connection for ever: acked, it hands them to the next instance (the same actor), which serves them and acks until the
+    /// stream has emptied its queue and ends.
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        var stream = _streamRunning ? _acceptStream : null;
+        base.PreRestart(reason, message);
+        stream?.Tell(new Ack());
+    }
+
     private void StartBinding()
     {
+        if (_unbinding) return;
+        // The stream's place first, through the same compare-and-swap as connections': without room it waits as they do.
+        if (!_streamPlace && !(_streamPlace = _dataPlane.Connections.TryReserve()))
+        {
+            var first = _placeWait == TimeSpan.Zero;
+            _placeWait = first ? TimeSpan.FromMilliseconds(50) : TimeSpan.FromTicks(Math.Min(_placeWait.Ticks * 2, MaxReliefWait.Ticks));
+            if (first)
+            {
+                var why = $"waiting for descriptors: the node's connections and listeners take its room ({DataPlaneSettings.DescriptorReserveKey} stays free)";
+                _log.Warning("listener {0}: {1}; binding once a place is free", _address, why);
+                Context.Parent.Tell(new BindFailed(_address, why));
+            }
+            Timers.StartSingleTimer("bind", new TryBind(), _placeWait);
+            return;
+        }
+        _placeWait = TimeSpan.Zero;
         var endpoint = new IPEndPoint(_address.Address.ToAddress(), _address.Port);
         try
         {
             _streamRunning = true;
-            if (!_countedAhead) _dataPlane.Connections.Descriptors.AcceptingAhead(DescriptorBudget.AcceptedAhead);
-            _countedAhead = true;
+            var stream = _stream = Interlocked.Increment(ref s_streams);
             var binding = _transport.Bind(endpoint, _settings.ListenBacklog)
-                // Its buffer holds one connection (16 by default): accepted ahead of its ack, it holds a descriptor no
-                // place counts, so each running accept stream shrinks the node's room by DescriptorBudget.AcceptedAhead.
-                .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(), new Ack(), new StreamDone(), e => new StreamFailed(e))
+                // Its buffer holds one connection (16 by default), accepted ahead of its ack: the stream's place covers it.
+                .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(stream), new Ack(), new StreamDone(stream), e => new StreamFailed(stream, e))
                     .WithAttributes(Attributes.CreateInputBuffer(1, 1)), Keep.Left)
                 .Run(_materializer);
-            binding.PipeTo(Self, success: b => new BindResult(b, null), failure: e => new BindResult(null, e));
+            _bindingPending = binding;
+            binding.PipeTo(Self, success: b => new BindResult(stream, b, null), failure: e => new BindResult(stream, null, e));
         }
         catch (Exception e)
         {
             StreamEnded();
-            Self.Tell(new BindResult(null, e));
+            Self.Tell(new BindResult(_stream, null, e));
         }
     }
 
-    /// <summary>The accept stream ended: it holds nothing accepted ahead; unbinding, the place it was asked for is given back.</summary>
+    /// <summary>The accept stream ended: its place is given back; unbinding, the place it was asked for too.</summary>
     private void StreamEnded()
     {
         _streamRunning = false;
-        if (_countedAhead) _dataPlane.Connections.Descriptors.AcceptingAhead(-DescriptorBudget.AcceptedAhead);
-        _countedAhead = false;
+        _bindingPending = null;
+        if (_streamPlace) _dataPlane.Connections.Unreserve();
+        _streamPlace = false;
         if (_unbinding && _reserved && _held is null)
         {
             _reserved = false;
@@ -341,6 +404,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     private void OnBindResult(BindResult result)
     {
+        // The binding of the stream before a restart: PostStop unbinds it.
+        if (result.Stream != _stream) return;
         if (result.Binding is { } binding)
         {
             if (_unbinding) { binding.Unbind(); return; }

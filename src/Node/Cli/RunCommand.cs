@@ -307,11 +307,6 @@ internal static class RunCommand
                 Console.Error.WriteLine($"akkal4: the settings (--config, ${HoconVariable}, flags) are not valid: {e.Message}");
                 return ExitCodes.Usage;
             }
-            if (DescriptorBudget.ForThisProcess(settings.DescriptorReserve).NoRoom() is { } noRoom)
-            {
-                Console.Error.WriteLine($"akkal4: {noRoom}");
-                return ExitCodes.Usage;
-            }
             var transport = settings.Transport;
             if (!TcpTransports.Names.Contains(transport))
             {
@@ -335,22 +330,33 @@ internal static class RunCommand
                 Console.Error.WriteLine($"akkal4: --access-log {parse.GetValue(accessLog)}: {e.Message}");
                 return ExitCodes.Usage;
             }
-            await using var node = RouterNode.Start(new RouterNodeOptions
+            RouterNode started;
+            try
             {
-                AccessLog = accessLogOutput,
-                Name = parse.GetValue(name)!,
-                Labels = nodeLabels ?? Messages.Model.Labels.Empty,
-                Seeds = parse.GetValue(seeds) ?? [],
-                ServeMesh = parse.GetValue(mesh),
-                ConfigLayers = layers,
-                DataDirectory = parse.GetValue(data),
-                PostgresJournal = postgres,
-                Tls = tls,
-                Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port}"
-                            + (parse.GetValue(publicHost) is { Length: > 0 } host ? $", public-hostname = \"{host}\"" : "") + " }"
-                            + (parse.GetValue(logLevel) is { Length: > 0 } level ? $"\nakka.loglevel = {level.ToUpperInvariant()}\nakka.stdout-loglevel = {level.ToUpperInvariant()}" : "")
-                            + (parse.GetValue(logFormat) == "json" ? $"\nakka.loggers = [\"{JsonLogger.TypeName}\"]" : ""),
-            });
+                started = RouterNode.Start(new RouterNodeOptions
+                {
+                    AccessLog = accessLogOutput,
+                    Name = parse.GetValue(name)!,
+                    Labels = nodeLabels ?? Messages.Model.Labels.Empty,
+                    Seeds = parse.GetValue(seeds) ?? [],
+                    ServeMesh = parse.GetValue(mesh),
+                    ConfigLayers = layers,
+                    DataDirectory = parse.GetValue(data),
+                    PostgresJournal = postgres,
+                    Tls = tls,
+                    Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port}"
+                                + (parse.GetValue(publicHost) is { Length: > 0 } host ? $", public-hostname = \"{host}\"" : "") + " }"
+                                + (parse.GetValue(logLevel) is { Length: > 0 } level ? $"\nakka.loglevel = {level.ToUpperInvariant()}\nakka.stdout-loglevel = {level.ToUpperInvariant()}" : "")
+                                + (parse.GetValue(logFormat) == "json" ? $"\nakka.loggers = [\"{JsonLogger.TypeName}\"]" : ""),
+                });
+            }
+            catch (ConfigurationException e)
+            {
+                // Refused at start (a descriptor reserve that leaves no room for a connection): a settings error.
+                Console.Error.WriteLine($"akkal4: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            await using var node = started;
             if (report is not null)
             {
                 // The cluster's config writer may still be starting (or being handed over): retry for a while.

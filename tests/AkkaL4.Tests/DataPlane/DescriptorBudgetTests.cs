@@ -16,13 +16,8 @@ public sealed class DescriptorBudgetTests
     private int _limitReads;
     private int _counts;
 
-    /// <summary>A budget with one listener accepting (one connection accepted ahead).</summary>
-    private DescriptorBudget Budget(int reserve, int connections = 0)
-    {
-        var budget = new DescriptorBudget(reserve, () => { _limitReads++; return _limit; }, () => { _counts++; return _open; }, () => _now, connections);
-        budget.AcceptingAhead(DescriptorBudget.AcceptedAhead);
-        return budget;
-    }
+    private DescriptorBudget Budget(int reserve, int connections = 0) =>
+        new(reserve, () => { _limitReads++; return _limit; }, () => { _counts++; return _open; }, () => _now, connections);
 
     /// <summary>Admits connections one at a time, as listeners do, until there is no room; how many.</summary>
     private static int Fill(DescriptorBudget budget, int from = 0)
@@ -36,18 +31,18 @@ public sealed class DescriptorBudgetTests
     public void Connections_take_two_descriptors_each_and_leave_the_reserve_and_the_rest_of_the_process_theirs()
     {
         var budget = Budget(reserve: 100);
-        // (1000 - 100 open - 100 reserve - 1 accepted ahead) / 2.
-        Assert.Equal(399, budget.MaxConnections);
-        Assert.Equal(399, Fill(budget));
+        // (1000 - 100 open - 100 reserve) / 2.
+        Assert.Equal(400, budget.MaxConnections);
+        Assert.Equal(400, Fill(budget));
         Assert.Equal(100, budget.Others);
         Assert.Equal(1_000, budget.Limit);
-        _limit = 1_001;
-        _now += 1_000;
-        Assert.Equal(400, Fill(budget));
-        // An odd descriptor left over is no room for a connection.
         _limit = 1_002;
         _now += 1_000;
-        Assert.Equal(400, Fill(budget));
+        Assert.Equal(401, Fill(budget));
+        // An odd descriptor left over is no room for a connection.
+        _limit = 1_003;
+        _now += 1_000;
+        Assert.Equal(401, Fill(budget));
     }
 
     [Fact]
@@ -71,10 +66,10 @@ public sealed class DescriptorBudgetTests
     public void A_limit_lowered_on_the_running_process_is_seen_within_a_second_and_the_rest_counted_again()
     {
         var budget = Budget(reserve: 50);
-        Assert.Equal(424, budget.MaxConnections);
-        // prlimit --nofile: 30 connections' room over what is open with 20 connections, plus the reserve and the one accepted ahead.
+        Assert.Equal(425, budget.MaxConnections);
+        // prlimit --nofile: 30 connections' room over what is open with 20 connections, plus the reserve.
         _open = 100 + 20 * 2;
-        _limit = _open + 60 + 50 + 1;
+        _limit = _open + 60 + 50;
         Assert.True(budget.Room(20));
         _now += 1_000;
         Assert.Equal(50, Fill(budget, from: 20));
@@ -87,25 +82,25 @@ public sealed class DescriptorBudgetTests
     {
         var budget = Budget(reserve: 100);
         _counts = 0;
-        // 300 connections: far from the 399 allowed, nothing counted.
+        // 300 connections: far from the 400 allowed, nothing counted.
         _open = 100 + 300 * 2;
         Assert.True(budget.Room(300));
         Assert.Equal(0, _counts);
-        // 370, within half a reserve of them: counted first, so the admin API's 60 new connections leave room for 369.
+        // 370, within half a reserve of them: counted first, so the admin API's 60 new connections leave room for 370.
         _open = 100 + 60 + 370 * 2;
         Assert.False(budget.Room(370));
         Assert.Equal(1, _counts);
         Assert.Equal(160, budget.Others);
-        Assert.Equal(369, budget.MaxConnections);
+        Assert.Equal(370, budget.MaxConnections);
         // They close again: a count finds 100 but the most found (160) stands 10 s, since a count finds too few while
         // connections are dialling (one of their two open).
-        _open = 100 + 369 * 2;
-        Assert.False(budget.Room(369));
+        _open = 100 + 370 * 2;
+        Assert.False(budget.Room(370));
         Assert.Equal((2, 160), (_counts, budget.Others));
         _now += 10_000;
-        Assert.True(budget.Room(369));
+        Assert.True(budget.Room(370));
         Assert.Equal(100, budget.Others);
-        Assert.Equal(399, budget.MaxConnections);
+        Assert.Equal(400, budget.MaxConnections);
     }
 
     [Fact]
@@ -136,11 +131,11 @@ public sealed class DescriptorBudgetTests
     [Fact]
     public void A_limit_leaving_room_for_few_connections_is_warned_about_with_the_numbers()
     {
-        // (1000 - 100 open - 512 reserve - 1) / 2 = 193: warned about with no cap, and under a cap of 50,000.
+        // (1000 - 100 open - 512 reserve) / 2 = 194: warned about with no cap, and under a cap of 50,000.
         Assert.NotNull(Budget(reserve: 512).FewWarning(0));
         var few = Budget(reserve: 512).FewWarning(50_000);
         Assert.NotNull(few);
-        Assert.Contains("descriptor limit (1000, ulimit -n) leaves room for 193 connections only", few);
+        Assert.Contains("descriptor limit (1000, ulimit -n) leaves room for 194 connections only", few);
         Assert.Contains("100 are open already and akkal4.data-plane.descriptor-reserve keeps 512 free", few);
         // Room for what max-connections asks, or for plenty: no warning.
         Assert.Null(Budget(reserve: 512).FewWarning(150));
@@ -181,8 +176,8 @@ public sealed class DescriptorBudgetTests
     public void Listeners_asking_at_once_take_places_first_so_together_they_never_pass_the_room()
     {
         var connections = new ConnectionBudget(0, Budget(reserve: 100));
-        Assert.Equal(399, connections.Descriptors.MaxConnections);
-        for (var i = 0; i < 398; i++) Assert.True(connections.TryReserve() && connections.TryTake());
+        Assert.Equal(400, connections.Descriptors.MaxConnections);
+        for (var i = 0; i < 399; i++) Assert.True(connections.TryReserve() && connections.TryTake());
         // One place left: five listeners ask before any connection arrives (or any count rises); one gets it.
         Assert.Equal(1, Enumerable.Range(0, 5).Count(_ => connections.TryReserve()));
         // A place no connection used is given back and can be taken again; a connection's end frees its place.
@@ -191,7 +186,7 @@ public sealed class DescriptorBudgetTests
         Assert.False(connections.TryReserve());
         connections.Release();
         Assert.True(connections.TryReserve());
-        Assert.Equal(397, connections.Open);
+        Assert.Equal(398, connections.Open);
     }
 
     [Fact]
@@ -210,17 +205,29 @@ public sealed class DescriptorBudgetTests
     }
 
     [Fact]
-    public void Each_accepting_listener_holds_its_accepted_ahead_descriptor_out_of_the_nodes_room()
+    public void Once_short_of_room_the_node_is_not_ready_until_the_room_is_clearly_back_so_single_descriptors_do_not_flip_it()
     {
-        var budget = new DescriptorBudget(100, () => _limit, () => _open, () => _now);
-        // (1000 - 100 open - 100 reserve) / 2, no listener accepting.
-        Assert.Equal(400, budget.MaxConnections);
-        for (var i = 0; i < 3; i++) budget.AcceptingAhead(DescriptorBudget.AcceptedAhead);
-        // Three listeners, one connection each accepted ahead: (800 - 3) / 2.
-        Assert.Equal(398, budget.MaxConnections);
-        Assert.False(budget.Room(398));
-        for (var i = 0; i < 3; i++) budget.AcceptingAhead(-DescriptorBudget.AcceptedAhead);
-        Assert.Equal(400, budget.MaxConnections);
+        var connections = new ConnectionBudget(0, Budget(reserve: 100));
+        // At least a listener's place and a connection's; ready again from an eighth of the reserve more: 2 + 100 / 8 / 2.
+        Assert.Equal(8, connections.Descriptors.ReadyAgain);
+        string? ReadyAt(int places)
+        {
+            _limit = 100 + 100 + places * DescriptorBudget.PerConnection;
+            _now += 1_000;
+            return connections.NoRoom();
+        }
+        Assert.Null(ReadyAt(2));
+        Assert.NotNull(ReadyAt(1));
+        // Back by a descriptor or a few (an admin request ended, a connection closed): still not ready.
+        var band = ReadyAt(2);
+        Assert.NotNull(band);
+        Assert.Contains("room for 2 such place(s), at least 2 needed and 8 to be ready again after a shortage", band);
+        Assert.NotNull(ReadyAt(7));
+        Assert.Null(ReadyAt(8));
+        // Ready, the room moving down to the least again is no shortage yet; below it is.
+        Assert.Null(ReadyAt(2));
+        Assert.NotNull(ReadyAt(1));
+        Assert.Null(ReadyAt(400));
     }
 
     [Fact]
@@ -234,9 +241,13 @@ public sealed class DescriptorBudgetTests
         _now += 1_000;
         var none = connections.NoRoom();
         Assert.Equal("akkal4.data-plane.descriptor-reserve = 100 leaves no room for a connection under the descriptor limit (202, ulimit -n): "
-                     + "100 descriptors are open already, each connection holds 2 and listeners 1 accepted ahead; "
+                     + "100 descriptors are open already, each connection holds 2 and each listener 2 (its socket and a connection accepted ahead); "
+                     + "room for 1 such place(s), at least 2 needed; "
                      + "lower the reserve or raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)", none);
+        // A listener's accept stream takes the one place; no connection has one.
+        Assert.True(connections.TryReserve());
         Assert.False(connections.TryReserve());
+        connections.Unreserve();
         _limit = 1_000;
         _now += 1_000;
         Assert.Null(connections.NoRoom());

@@ -18,7 +18,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// then may still take the client's next bytes off the socket (its cancellation came too late): they must reach the
 /// upstream, first and in order, and nothing else may read the socket meanwhile. On whichever transport the suite runs
 /// (AKKAL4_TRANSPORT). A client that fails or closes while that read is in flight is gone: nothing is dialled for it.
-/// Addresses: 127.150.1.x, 127.150.2.x, 127.200.1.x and 127.200.2.x.
+/// Addresses: 127.150.1.x, 127.150.2.x, 127.200.1.x, 127.200.2.x, 127.200.4.x and 127.200.5.x.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed class PreambleRaceTests
@@ -129,6 +129,31 @@ public sealed class PreambleRaceTests
         Assert.Contains(reset ? "then the client's connection failed" : "then the client closed", entry.Detail);
         Assert.Equal(0L, router.Metrics["envoy_cluster_upstream_cx_total"]);
         Assert.Equal(0, upstream.Accepted);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_client_that_half_closes_having_sent_nothing_is_routed_before_and_after_the_preamble_timeout_alike(bool afterTimeout)
+    {
+        // `nc -N host port </dev/null` to a server-first service: a FIN is a half-close, the client still reads. Before the
+        // timeout it is no TLS client and the tcp rule routes it; after it (the read in flight ends with that FIN) likewise.
+        var block = AddressBlocks.Of(200);
+        var third = afterTimeout ? 5 : 4;
+        await using var transport = new LateCancelTransport();
+        await using var upstream = new RecordingUpstream(block.At(third, 10, 9000));
+        await using var router = TestRouter.Start("half-close", settings: $"akkal4.data-plane.preamble-timeout = {(afterTimeout ? "100ms" : "30s")}", transport: transport);
+        await router.ApplyAsync(1, Manifests(block.Host(third, 2), block.Host(third, 10)));
+
+        await using var client = await TestClient.ConnectAsync(block.Host(third, 100), block.At(third, 2, 9443));
+        if (afterTimeout) await router.Metrics.WaitForAsync("envoy_listener_downstream_pre_cx_timeout", 1);
+        client.ShutdownSend();
+        // Routed: the upstream gets the connection and the FIN, and its close comes back.
+        Assert.Empty(await upstream.NextAsync());
+        Assert.False((await client.ReadToCloseAsync()).Reset, "the connection was reset");
+        var entry = await router.Log.ForAsync(client.Id);
+        Assert.NotNull(entry.Upstream);
+        Assert.Equal(1, upstream.Accepted);
     }
 
     private static byte[] Pattern(int seed, int length)

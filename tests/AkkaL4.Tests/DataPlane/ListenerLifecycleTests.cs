@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Net;
+using Akka.Actor;
+using AkkaL4.Actors.DataPlane;
+using AkkaL4.Tests.Support;
+using static AkkaL4.Tests.DataPlane.Kit;
+using static AkkaL4.Tests.Support.Manifests;
+
+namespace AkkaL4.Tests.DataPlane;
+
+/// <summary>
+/// A listener's own descriptors and its restart, through a real node on a fixed descriptor room (injected, so other tests'
+/// descriptors cannot move it): an accept stream takes a place before it binds (review3-s8 #2), and a listener restarted
+/// under supervision leaves no listening socket of its previous incarnation open (review3-s8 #3). 127.200.10.x, 127.200.11.x.
+/// </summary>
+[Trait("Category", TestCategories.EndToEnd)]
+public sealed class ListenerLifecycleTests
+{
+    private static readonly AddressBlock Block = AddressBlocks.Of(200);
+    private const int OthersOpen = 100;
+
+    /// <summary>A room of exactly <paramref name="places"/> places (connections or accept streams), whatever the process holds.</summary>
+    private static Func<int, DescriptorBudget> Room(int places) => reserve => new DescriptorBudget(reserve,
+        () => OthersOpen + reserve + DescriptorBudget.PerConnection * places, () => OthersOpen, () => Environment.TickCount64);
+
+    private static string[] Echo(int third, int listeners) =>
+    [
+        .. Enumerable.Range(1, listeners).Select(i => Service($"lc{third}-{i}", Block.Host(third, i), 9443, 9000, $"lc{third}-upstream")),
+        WorkloadEntry($"lc{third}-upstream", Block.Host(third, 100), $"{{app: lc{third}-upstream}}"),
+    ];
+
+    [Fact]
+    public async Task Listeners_started_on_a_full_node_wait_for_a_place_before_they_bind_and_bind_once_there_is_room()
+    {
+        const int places = 12, listeners = 5;
+        await using var upstream = new ByteEchoServer(Block.At(10, 100, 9000));
+        await using var router = TestRouter.Start("listeners-full", descriptors: Room(places));
+        var budget = router.Node.Connections;
+        // The node full: every place taken (as by open connections).
+        for (var i = 0; i < places; i++) Assert.True(budget.TryReserve());
+        router.Node.Apply(Resources(Echo(10, listeners)).ToList(), 1);
+
+        // Each waits for a place, unbound: no listening socket, nothing accepted ahead, the room not passed.
+        await EventuallyAsync(async () => (await router.Node.ListenersAsync()) is { Count: listeners } all
+                                          && all.All(l => !l.Bound && l.Error?.Contains("waiting for descriptors") == true),
+            "every listener reports that it waits for descriptors");
+        for (var i = 1; i <= listeners; i++) Assert.Empty(ListeningSockets(Block.At(10, i, 9443)));
+        Assert.Equal(places, budget.Places);
+
+        // Room again: each binds (a place for its stream, one for its next connection) and serves.
+        for (var i = 0; i < places; i++) budget.Unreserve();
+        await EventuallyAsync(async () => (await router.Node.ListenersAsync()).All(l => l.Bound), "every listener bound once there is room");
+        for (var i = 1; i <= listeners; i++)
+        {
+            var (reply, _) = await TestClient.OneLineAsync(Block.Host(10, 200), Block.At(10, i, 9443), $"hello {i}");
+            Assert.Equal($"hello {i}", reply);
+        }
+        Assert.True(budget.Places <= budget.Descriptors.MaxConnections, $"places {budget.Places} over the room {budget.Descriptors.MaxConnections}");
+        router.Node.Apply([], 2);
+        await EventuallyAsync(() => budget.Places == 0, $"every place given back once the listeners stopped (places {budget.Places})");
+    }
+
+    [Fact]
+    public async Task A_restarted_listener_closes_its_previous_listening_socket_and_serves_the_connection_it_had_accepted_ahead()
+    {
+        var listener = Block.At(11, 1, 9443);
+        await using var upstream = new ByteEchoServer(Block.At(11, 100, 9000));
+        // Room for the accept stream and two connections: with two open the listener pauses, its stream holding a third
+        // connection accepted ahead and waiting for an ack (so not accepting: an unbind alone never reaches it).
+        await using var router = TestRouter.Start("listener-restart", descriptors: Room(3));
+        await router.ApplyAsync(Resources(Echo(11, 1)), 1);
+        await using var first = await TestClient.ConnectAsync(Block.Host(11, 201), listener);
+        await using var second = await TestClient.ConnectAsync(Block.Host(11, 202), listener);
+        Assert.Equal("one", await first.AskAsync("one"));
+        Assert.Equal("two", await second.AskAsync("two"));
+        await using var ahead = await TestClient.ConnectAsync(Block.Host(11, 203), listener);
+        await EventuallyAsync(() => ListeningSockets(listener) is [{ Queued: 0 }], "the third connection accepted ahead, out of the kernel's queue");
+
+        // An exception in the listener: ListenerSet restarts it (its connections stop with it).
+        router.Node.System.ActorSelection("/user/listeners/*").Tell(Kill.Instance);
+        await EventuallyAsync(async () => (await router.Node.ListenersAsync()) is [{ Bound: true }] && ListeningSockets(listener).Count == 1,
+            () => $"one listening socket on {listener} after the restart (found {ListeningSockets(listener).Count})");
+        // The connection the previous stream held is served by the new incarnation, not dropped.
+        Assert.Equal("three", await ahead.AskAsync("three"));
+        await ahead.DisposeAsync();
+        // Every new client lands on a socket that is accepted from (with two in the SO_REUSEPORT group, some would hang).
+        for (var i = 0; i < 12; i++)
+        {
+            var (reply, _) = await TestClient.OneLineAsync(Block.Host(11, 210 + i), listener, $"after {i}");
+            Assert.Equal($"after {i}", reply);
+        }
+        Assert.Single(ListeningSockets(listener));
+    }
+
+    /// <summary>The listening sockets on <paramref name="at"/> in this network namespace, each with its accept queue's length.</summary>
+    private static List<(int Queued, string Line)> ListeningSockets(IPEndPoint at)
+    {
+        var bytes = at.Address.GetAddressBytes();
+        // /proc/net/tcp prints an IPv4 address as the host-order (little-endian) hex of its 32 bits, the port big-endian.
+        var local = $"{bytes[3]:X2}{bytes[2]:X2}{bytes[1]:X2}{bytes[0]:X2}:{at.Port:X4}";
+        var found = new List<(int, string)>();
+        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // sl, local_address, rem_address, st (0A: LISTEN), tx_queue:rx_queue (a listener's rx_queue: its accept queue).
+            if (fields[1] != local || fields[3] != "0A") continue;
+            found.Add((int.Parse(fields[4].Split(':')[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture), line));
+        }
+        return found;
+    }
+}
