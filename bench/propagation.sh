@@ -15,9 +15,10 @@ dotnet build src/Node -c Release -v q -nologo >/dev/null
 dll=src/Node/bin/Release/net10.0/akkal4.dll
 root=$(mktemp -d); pids=(); : >"$root/puts"
 keep() { [ -n "${PROPAGATION_LOGS:-}" ] && mkdir -p "$PROPAGATION_LOGS" && cp "$root"/n?.log "$PROPAGATION_LOGS"/ || true; }
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; keep; rm -rf "$root"' EXIT
+# Every node and probe runs in a process group of its own (setsid), stopped by group on every way out.
+trap 'for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; keep; rm -rf "$root"' EXIT
 for n in 1 2 3; do
-  dotnet "$dll" run --name prop-$n --remoting 127.10.8.$n:4053 --admin 127.10.8.$n:15000 --data "$root/n$n" \
+  setsid dotnet "$dll" run --name prop-$n --remoting 127.10.8.$n:4053 --admin 127.10.8.$n:15000 --data "$root/n$n" \
     --seed akka.tcp://akkal4@127.10.8.1:4053 >"$root/n$n.log" 2>&1 &
   pids+=($!)
   [ $n = 1 ] && sleep 8
@@ -29,10 +30,10 @@ until [ "$(curl -sf http://127.10.8.1:15000/v1/status | python3 -c 'import json,
 # How promptly each node's admin API answers while it decodes, replicates and compiles: one GET /v1/status per node every
 # 0.25 s, each line "start-time seconds-taken http-code".
 [ -n "${PROPAGATION_PROBE:-}" ] && for n in 1 2 3; do
-  (while :; do
-     t=$(date +%s.%N); r=$(curl -s -o /dev/null -w '%{time_total} %{http_code}' --max-time 20 "http://127.10.8.$n:15000/v1/status" || true)
-     echo "$t $r" >>"$root/probe$n"; sleep 0.25
-   done) &
+  setsid bash -c 'while :; do
+     t=$(date +%s.%N); r=$(curl -s -o /dev/null -w "%{time_total} %{http_code}" --max-time 20 "http://127.10.8.$1:15000/v1/status" || true)
+     echo "$t $r" >>"$2"; sleep 0.25
+   done' probe "$n" "$root/probe$n" &
   pids+=($!)
 done
 # A node's CPU time so far (user + system, in clock ticks), from /proc.

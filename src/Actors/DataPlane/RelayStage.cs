@@ -8,7 +8,7 @@ namespace AkkaL4.Actors.DataPlane;
 /// <summary>
 /// The middle of a relayed connection, as one stage between the client's and the upstream's flows:
 /// passes bytes both ways, counts them, ends the connection when it has been idle too long, and
-/// reports each direction's end once. One stage instead of a chain of operators keeps what is built,
+/// reports how both directions ended, once, when the second has. One stage instead of a chain of operators keeps what is built,
 /// fused and materialised per connection small (measured in bench/README.md).
 /// </summary>
 internal sealed class RelayStage(RelayParts? parts)
@@ -81,6 +81,8 @@ internal sealed class RelayStage(RelayParts? parts)
         private readonly long _idleMs;
         private bool _upEnded;
         private bool _downEnded;
+        /// <summary>The direction that ended first, and how: reported with the second, in one message (one hop to the actor, not two).</summary>
+        private (bool ClientSide, Exception? Failure) _firstEnded;
         private long _lastActivity = Environment.TickCount64;
         private Action<Exception?>? _end;
         /// <summary>Sent upstream before the client's next bytes (a PROXY header, the bytes read to route the connection).</summary>
@@ -132,13 +134,13 @@ internal sealed class RelayStage(RelayParts? parts)
                     logic.Emit(to, preamble, () => logic.Complete(to));
                 }
                 else logic.Complete(to);
-                logic.Ended(up, null);
+                logic.Ended(up, null, clientSide: up);
             }
 
             public void OnUpstreamFailure(Exception e)
             {
                 logic.Fail(to, e);
-                logic.Ended(up, e);
+                logic.Ended(up, e, clientSide: up);
             }
 
             public void OnPull()
@@ -154,7 +156,9 @@ internal sealed class RelayStage(RelayParts? parts)
             public void OnDownstreamFinish(Exception cause)
             {
                 logic.Cancel(from, cause);
-                logic.Ended(up, cause is SubscriptionWithCancelException.NonFailureCancellation ? null : cause);
+                // Cancelled by the socket this direction writes to: a failure there is that side's (a client's reset
+                // cancels the upstream-to-client direction first, with the reset as its cause).
+                logic.Ended(up, cause is SubscriptionWithCancelException.NonFailureCancellation ? null : cause, clientSide: !up);
             }
         }
 
@@ -190,27 +194,39 @@ internal sealed class RelayStage(RelayParts? parts)
             // Stopped before both directions ended on their own (idle, or stopped from outside).
             if (_upEnded && _downEnded) return;
             var cause = _stopCause.Set ? _stopCause.Cause : new OperationCanceledException("relay stopped");
-            Ended(up: true, cause);
-            Ended(up: false, cause);
+            Ended(up: true, cause, clientSide: true);
+            Ended(up: false, cause, clientSide: false);
         }
 
-        private void Ended(bool up, Exception? failure)
+        /// <summary>A direction ended; <paramref name="clientSide"/>: its failure, if any, came from the client's socket (else the upstream's).</summary>
+        private void Ended(bool up, Exception? failure, bool clientSide)
         {
             if (up ? _upEnded : _downEnded) return;
             if (up) _upEnded = true;
             else _downEnded = true;
-            _parts.DirectionEnded(up, failure);
+            if (!(_upEnded && _downEnded))
+            {
+                _firstEnded = (clientSide, failure);
+                return;
+            }
+            _parts.Ended(new RelayEnded(_firstEnded, (clientSide, failure)));
         }
     }
 }
 
 /// <summary>
-/// What one relayed connection's stages need: its idle timeout, where each direction's end is
+/// How a relay ended, told once both directions have: each direction's failure (null: it finished) and whether it came
+/// from the client's socket or the upstream's, in the order they ended.
+/// </summary>
+internal sealed record RelayEnded((bool ClientSide, Exception? Failure) First, (bool ClientSide, Exception? Failure) Second);
+
+/// <summary>
+/// What one relayed connection's stages need: its idle timeout, where the relay's end is
 /// reported, (for two connections of the socket transport) its two sockets, and the bytes the
 /// upstream gets first: <see cref="PreambleFromClient"/> of them (the last ones) came from the client
 /// before the relay began and count as bytes from it.
 /// </summary>
-internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<bool, Exception?> DirectionEnded, Socket? Client = null, Socket? Upstream = null,
+internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<RelayEnded> Ended, Socket? Client = null, Socket? Upstream = null,
     ByteString? UpstreamPreamble = null, int PreambleFromClient = 0)
     : Attributes.IAttribute
 {

@@ -89,8 +89,7 @@ public sealed class Relays
                     // Never started: nobody else will close its sockets.
                     next.Client?.Dispose();
                     next.Upstream?.Dispose();
-                    next.DirectionEnded(true, e);
-                    next.DirectionEnded(false, e);
+                    next.Ended(new RelayEnded((true, e), (false, e)));
                 }
                 finally
                 {

@@ -68,9 +68,30 @@ public sealed class AdminServer : IAsyncDisposable
         Refusals = refusals;
     }
 
+    /// <summary>
+    /// What <c>/v1/status</c>, the status page and <c>/readyz</c> ask the node's actors, each Ask bounded by its own timeout
+    /// (an <see cref="AskTimeoutException"/> when it passes); <see cref="NodeQueries.What"/> names them in an answer saying
+    /// which did not answer. Tests put in one that does not answer.
+    /// </summary>
+    internal sealed record NodeQueries(
+        Func<Task<IReadOnlyList<ListenerSet.ListenerStatus>>> Listeners,
+        Func<Task<IReadOnlyDictionary<string, MemberRevision>>> MemberRevisions)
+    {
+        public static NodeQueries Of(RouterNode node) => new(node.ListenersAsync, node.MemberRevisionsAsync);
+
+        public static class What
+        {
+            public const string DataPlane = "the data plane (its listeners)";
+            public const string Membership = "membership (the revisions replicated per member)";
+        }
+    }
+
     /// <param name="certificate">With its private key: the API serves HTTPS only (null: plain HTTP).</param>
     /// <exception cref="ArgumentException">Bound to a non-loopback address without a token.</exception>
-    public static async Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token, X509Certificate2? certificate = null)
+    public static Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token, X509Certificate2? certificate = null) =>
+        StartAsync(node, address, token, certificate, NodeQueries.Of(node));
+
+    internal static async Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token, X509Certificate2? certificate, NodeQueries queries)
     {
         if (!IPAddress.IsLoopback(address.Address) && string.IsNullOrEmpty(token))
             throw new ArgumentException($"the admin API on {address} is reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
@@ -275,15 +296,15 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapGet("/v1/explain", (string? source, string? destination, string? sni) => Explain(node, source, destination, sni));
         var history = new RevisionHistory(node);
         app.Lifetime.ApplicationStopped.Register(history.Dispose);
-        app.MapGet("/", () => Page(node, history, loggedIn: !string.IsNullOrEmpty(token)));
+        app.MapGet("/", () => Page(node, queries, history, loggedIn: !string.IsNullOrEmpty(token)));
         app.MapPost("/logout", (HttpContext context) =>
         {
             context.Response.Cookies.Delete(SessionCookie.Name, SessionCookieOptions(certificate is not null));
             return Results.Redirect("/");
         });
-        app.MapGet("/v1/status", () => Status(node, history));
+        app.MapGet("/v1/status", (Delegate)((HttpContext context) => Status(node, queries, history, context)));
         app.MapGet("/healthz", () => Health(node));
-        app.MapGet("/readyz", () => Ready(node));
+        app.MapGet("/readyz", () => Ready(node, queries));
         var exporter = new PrometheusExporter(node.Metrics, app.Services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
         app.Lifetime.ApplicationStopped.Register(exporter.Dispose);
         app.MapGet("/openapi.json", () => Results.Text(OpenApi, "application/json"));
@@ -607,8 +628,19 @@ public sealed class AdminServer : IAsyncDisposable
             ? Results.Text("not ok: the data plane has stopped\n", statusCode: 503)
             : Results.Text($"ok: {Standing(node)}\n");
 
+    /// <summary>The answer, or null (and <paramref name="who"/> added to <paramref name="silent"/>) when the Ask timed out.</summary>
+    private static async Task<T?> Answer<T>(Task<T> asked, string who, List<string> silent) where T : class
+    {
+        try { return await asked; }
+        catch (AskTimeoutException)
+        {
+            silent.Add(who);
+            return null;
+        }
+    }
+
     /// <summary>What the config writer is doing (serving, starting, recovering, refusing writes, and why); a second at most.</summary>
-    private static async Task<WriterStatus> WriterStatusOf(RouterNode node)
+    private static async Task<WriterStatus?> WriterStatusOf(RouterNode node)
     {
         try { return await node.Writer.Ask<WriterStatus>(ReadWriterStatus.Instance, TimeSpan.FromSeconds(1)); }
         catch (AskTimeoutException) { return new WriterStatus("unknown", 0, "the config writer did not answer within 1s (starting, moving, or unreachable)"); }
@@ -617,23 +649,30 @@ public sealed class AdminServer : IAsyncDisposable
     /// <summary>The most upstream clusters whose traffic <c>/v1/status</c> lists (a mesh of 10,000 Services has 10,000).</summary>
     public const int MaxTrafficShown = 500;
 
-    private static async Task<object> StatusOf(RouterNode node, RevisionHistory history)
+    /// <summary>The status, or (null, what did not answer in time): then there is no status to show, only a 503 naming them.</summary>
+    private static async Task<(object? Status, IReadOnlyList<string> Silent)> StatusOf(RouterNode node, NodeQueries queries, RevisionHistory history)
     {
         var membership = node.Status;
         var cluster = Cluster.Get(node.ClusterSystem);
         // Out of a cluster the last state seen would be stale: show none.
         var state = membership.InCluster ? cluster.State : new ClusterEvent.CurrentClusterState();
-        var listeners = await node.ListenersAsync();
+        // Asked at once, so a status costs the slowest answer, not their sum. The writer's own "unknown" is an answer.
+        var asked = (Listeners: queries.Listeners(),
+            Revisions: membership.InCluster ? queries.MemberRevisions() : Task.FromResult<IReadOnlyDictionary<string, MemberRevision>>(new Dictionary<string, MemberRevision>()),
+            Writer: membership.InCluster ? WriterStatusOf(node) : Task.FromResult<WriterStatus?>(null));
+        var silent = new List<string>();
+        var listeners = await Answer(asked.Listeners, NodeQueries.What.DataPlane, silent);
+        var revisions = await Answer(asked.Revisions, NodeQueries.What.Membership, silent);
+        var writerStatus = await asked.Writer;
+        if (listeners is null || revisions is null) return (null, silent);
         var snapshot = node.Routes.Current;
-        var revisions = membership.InCluster ? await node.MemberRevisionsAsync() : new Dictionary<string, MemberRevision>();
-        var writerStatus = membership.InCluster ? await WriterStatusOf(node) : null;
         // The singleton writer runs on the oldest Up member with the router role.
         var writer = state.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("router"))
             .OrderBy(m => m, Member.AgeOrdering).FirstOrDefault();
         var metrics = node.Metrics;
         var byName = snapshot.Clusters.DistinctBy(c => c.Name).ToList();
         var routable = snapshot.Clusters.Where(c => c.Status == ClusterStatus.Ok).ToList();
-        return new
+        return (new
         {
             node = node.Options.Name,
             address = cluster.SelfAddress.ToString(),
@@ -677,7 +716,7 @@ public sealed class AdminServer : IAsyncDisposable
             upstreams = routable.Take(MaxTrafficShown).Select(node.Health.Snapshot),
             upstreamsOmitted = Math.Max(0, routable.Count - MaxTrafficShown),
             descriptors = Descriptors(node.Connections),
-        };
+        }, silent);
     }
 
     /// <summary>The descriptors' budget: the limit (null: none known), the reserve, what the connections and the rest of the process hold.</summary>
@@ -716,12 +755,29 @@ public sealed class AdminServer : IAsyncDisposable
         };
     }
 
-    private static async Task<IResult> Status(RouterNode node, RevisionHistory history) => Results.Json(await StatusOf(node, history), Json);
+    /// <summary>
+    /// The status, or 503 naming what did not answer in time (as <c>/readyz</c> does): a status with parts missing would
+    /// read as a node without listeners or members. Not logged: an overloaded node would log per poll.
+    /// </summary>
+    private static async Task<IResult> Status(RouterNode node, NodeQueries queries, RevisionHistory history, HttpContext context)
+    {
+        var (status, silent) = await StatusOf(node, queries, history);
+        if (status is not null) return Results.Json(status, Json);
+        context.Response.Headers.RetryAfter = "1";
+        return Results.Json(new { error = NotAnswering(silent), notAnswering = silent }, Json, statusCode: 503);
+    }
 
-    private static async Task<IResult> Page(RouterNode node, RevisionHistory history, bool loggedIn) =>
-        Results.Content(StatusPage.Render(node.Options.Name, JsonSerializer.Serialize(await StatusOf(node, history), Json), loggedIn), "text/html; charset=utf-8");
+    private static string NotAnswering(IReadOnlyList<string> silent) => $"no status: {string.Join(" and ", silent)} did not answer in time; try again";
 
-    private static async Task<IResult> Ready(RouterNode node)
+    private static async Task<IResult> Page(RouterNode node, NodeQueries queries, RevisionHistory history, bool loggedIn)
+    {
+        var (status, silent) = await StatusOf(node, queries, history);
+        return status is null
+            ? Results.Text(NotAnswering(silent) + "\n", statusCode: 503)
+            : Results.Content(StatusPage.Render(node.Options.Name, JsonSerializer.Serialize(status, Json), loggedIn), "text/html; charset=utf-8");
+    }
+
+    private static async Task<IResult> Ready(RouterNode node, NodeQueries queries)
     {
         if (node.System.WhenTerminated.IsCompleted) return Results.Text("not ready: the data plane has stopped\n", statusCode: 503);
         var snapshot = node.Routes.Current;
@@ -731,7 +787,7 @@ public sealed class AdminServer : IAsyncDisposable
         IReadOnlyList<ListenerSet.ListenerStatus> listeners;
         try
         {
-            listeners = await node.ListenersAsync();
+            listeners = await queries.Listeners();
         }
         catch (AskTimeoutException)
         {

@@ -1,32 +1,41 @@
 using System.Net;
+using System.Net.Sockets;
 
 namespace AkkaL4.Node.Admin;
 
 /// <summary>
 /// Failed token attempts (a wrong bearer token, a wrong token in the status page's form), per client: a bucket of
-/// <see cref="Burst"/> attempts that refills one every <see cref="Refill"/>; each time a client empties it the refill
-/// period doubles, up to <see cref="MaxRefill"/>, and a client whose bucket is full again is forgotten. While a
-/// client's bucket is empty its attempts are answered 429 without being checked: checking them would let the guessing
-/// go on at full speed. Other clients are not affected, so the right token keeps working from everywhere else.
+/// attempts that refills one every <see cref="Refill"/>; each time a client empties it the refill period doubles, up to
+/// <see cref="MaxRefill"/>, and a client whose bucket is full again is forgotten. While a client's bucket is empty its
+/// attempts are answered 429 without being checked: checking them would let the guessing go on at full speed. Other
+/// clients are not affected, so the right token keeps working from everywhere else.
 /// </summary>
 /// <remarks>
-/// A client is an <see cref="AdminClient"/>: an IPv4 address, or an IPv6 /64. At most <see cref="MaxClients"/> are
-/// remembered. A full table forgets no client that is still waiting (forgetting would give it a fresh allowance):
-/// clients not in it share one overflow bucket, so many addresses fail closed for new clients only, while every client
-/// already known, and its right token, still work.
-/// Clients full again are swept out at most once per <see cref="SweepInterval"/> while the table is full, not per insert.
+/// Counted per host and per network (<see cref="AdminClient"/>), as the connection caps are: an IPv4 address has
+/// <see cref="Burst"/>; an IPv6 host has <see cref="Burst"/> of its own and its /64 <see cref="NetworkBurst"/> over all
+/// its hosts. A cloud subnet is one /64 shared by many hosts, so one host's wrong tokens cannot use up the others'
+/// attempts, while the many addresses of one /64 still cannot each guess with an allowance of their own.
+/// At most <see cref="MaxClients"/> networks are remembered. A full table forgets no network that is still waiting
+/// (forgetting would give it a fresh allowance): networks not in it share one overflow bucket, so many addresses fail
+/// closed for new clients only, while every client already known, and its right token, still work. At most
+/// <see cref="MaxClients"/> IPv6 hosts are remembered too; a host that finds that table full is bounded by its /64 alone.
+/// Clients full again are swept out at most once per <see cref="SweepInterval"/> while a table is full, not per insert.
 /// </remarks>
 internal sealed class FailedAttempts(TimeProvider time)
 {
+    /// <summary>Attempts of one host (an IPv4 address, one IPv6 address).</summary>
     public const int Burst = 10;
+    /// <summary>Attempts of one IPv6 /64 over all its hosts: one host alone never empties it (four times a host's, and a host's refill slows first).</summary>
+    public const int NetworkBurst = 4 * Burst;
     public static readonly TimeSpan Refill = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan MaxRefill = TimeSpan.FromMinutes(5);
     public const int MaxClients = 10_000;
     public static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
-    private sealed class Bucket
+    private sealed class Bucket(int burst)
     {
-        public double Tokens = Burst;
+        public readonly int Burst = burst;
+        public double Tokens = burst;
         public DateTimeOffset Updated;
         /// <summary>How often the bucket ran empty since it was last full: the refill period's doublings.</summary>
         public int Emptied;
@@ -40,75 +49,100 @@ internal sealed class FailedAttempts(TimeProvider time)
             Updated = now;
             return Tokens >= Burst;
         }
+
+        public TimeSpan? Wait => Tokens >= 1 ? null : (1 - Tokens) * Period;
+
+        public void Use()
+        {
+            Tokens = Math.Max(0, Tokens - 1);
+            if (Tokens < 1) Emptied++;
+        }
     }
 
-    private readonly Dictionary<IPAddress, Bucket> _clients = new();
-    /// <summary>Shared by every client that found the table full.</summary>
-    private readonly Bucket _overflow = new();
-    private DateTimeOffset _nextSweep;
+    /// <summary>Buckets by key, at most <see cref="MaxClients"/>; with an overflow bucket, the keys that found it full share that one.</summary>
+    private sealed class Table(Bucket? overflow)
+    {
+        private readonly Dictionary<IPAddress, Bucket> _buckets = new();
+        private DateTimeOffset _nextSweep;
+
+        public int Count => _buckets.Count;
+
+        /// <summary>The key's bucket as of <paramref name="now"/> (null: none, none needed); a bucket full again is forgotten.</summary>
+        public Bucket? Find(IPAddress key, DateTimeOffset now)
+        {
+            if (!_buckets.TryGetValue(key, out var bucket))
+            {
+                if (overflow is null || !Full(now)) return null;
+                if (overflow.Catch(now)) overflow.Emptied = 0;
+                return overflow;
+            }
+            if (!bucket.Catch(now)) return bucket;
+            _buckets.Remove(key);
+            return null;
+        }
+
+        /// <summary>The key's bucket, made when there is room (else the overflow, or null without one).</summary>
+        public Bucket? Take(IPAddress key, int burst, DateTimeOffset now)
+        {
+            if (Find(key, now) is { } found) return found;
+            if (Full(now)) return overflow;
+            return _buckets[key] = new Bucket(burst) { Updated = now };
+        }
+
+        /// <summary>Whether the table is full, after sweeping out the buckets full again (at most once per <see cref="SweepInterval"/>).</summary>
+        private bool Full(DateTimeOffset now)
+        {
+            if (_buckets.Count < MaxClients) return false;
+            if (now >= _nextSweep)
+            {
+                _nextSweep = now + SweepInterval;
+                foreach (var (key, bucket) in _buckets)
+                    if (bucket.Tokens + (now - bucket.Updated) / bucket.Period >= bucket.Burst) _buckets.Remove(key);
+            }
+            return _buckets.Count >= MaxClients;
+        }
+    }
+
+    /// <summary>IPv4 addresses and IPv6 /64s (<see cref="AdminClient.Of"/>).</summary>
+    private readonly Table _networks = new(new Bucket(Burst));
+    /// <summary>IPv6 hosts (<see cref="AdminClient.Host"/>); an IPv4 address is its own network.</summary>
+    private readonly Table _hosts = new(null);
 
     /// <summary>Null when the client may try a token now; else how long until it may.</summary>
     public TimeSpan? Wait(IPAddress address)
     {
         var now = time.GetUtcNow();
-        lock (_clients)
+        lock (_networks)
         {
-            var client = AdminClient.Of(address);
-            if (!_clients.TryGetValue(client, out var bucket))
-                return Full(now) ? WaitOf(_overflow, now) : null;
-            if (bucket.Catch(now))
-            {
-                _clients.Remove(client);
-                return null;
-            }
-            return bucket.Tokens >= 1 ? null : (1 - bucket.Tokens) * bucket.Period;
+            var network = _networks.Find(AdminClient.Of(address), now)?.Wait;
+            var host = IsV6(address) ? _hosts.Find(AdminClient.Host(address), now)?.Wait : null;
+            return network > host || host is null ? network : host;
         }
     }
 
-    private static TimeSpan? WaitOf(Bucket bucket, DateTimeOffset now)
-    {
-        if (bucket.Catch(now)) bucket.Emptied = 0;
-        return bucket.Tokens >= 1 ? null : (1 - bucket.Tokens) * bucket.Period;
-    }
-
-    /// <summary>A wrong token from the client: one attempt used.</summary>
+    /// <summary>A wrong token from the client: one attempt used, of its host's and of its network's.</summary>
     public void Failed(IPAddress address)
     {
         var now = time.GetUtcNow();
-        lock (_clients)
+        lock (_networks)
         {
-            var client = AdminClient.Of(address);
-            if (!_clients.TryGetValue(client, out var bucket))
-            {
-                if (Full(now))
-                {
-                    if (_overflow.Catch(now)) _overflow.Emptied = 0;
-                    bucket = _overflow;
-                }
-                else _clients[client] = bucket = new Bucket { Updated = now };
-            }
-            bucket.Catch(now);
-            bucket.Tokens = Math.Max(0, bucket.Tokens - 1);
-            if (bucket.Tokens < 1) bucket.Emptied++;
+            var v6 = IsV6(address);
+            _networks.Take(AdminClient.Of(address), v6 ? NetworkBurst : Burst, now)?.Use();
+            if (v6) _hosts.Take(AdminClient.Host(address), Burst, now)?.Use();
         }
     }
 
-    /// <summary>Clients remembered now (full buckets are dropped as they are met).</summary>
+    /// <summary>Networks remembered now (full buckets are dropped as they are met).</summary>
     public int Count
     {
-        get { lock (_clients) return _clients.Count; }
+        get { lock (_networks) return _networks.Count; }
     }
 
-    /// <summary>Whether the table is full, after sweeping out the clients full again (at most once per <see cref="SweepInterval"/>).</summary>
-    private bool Full(DateTimeOffset now)
+    /// <summary>IPv6 hosts remembered now.</summary>
+    public int HostCount
     {
-        if (_clients.Count < MaxClients) return false;
-        if (now >= _nextSweep)
-        {
-            _nextSweep = now + SweepInterval;
-            foreach (var (client, bucket) in _clients)
-                if (bucket.Tokens + (now - bucket.Updated) / bucket.Period >= Burst) _clients.Remove(client);
-        }
-        return _clients.Count >= MaxClients;
+        get { lock (_networks) return _hosts.Count; }
     }
+
+    private static bool IsV6(IPAddress address) => AdminClient.Host(address).AddressFamily == AddressFamily.InterNetworkV6;
 }

@@ -72,7 +72,7 @@ public sealed class IdleSweepTests
     [Fact]
     public void A_relay_with_an_idle_timeout_but_no_sweep_is_refused_rather_than_never_timing_out()
     {
-        var parts = new RelayParts(TimeSpan.FromSeconds(1), (_, _) => { });
+        var parts = new RelayParts(TimeSpan.FromSeconds(1), _ => { });
         var error = Assert.Throws<InvalidOperationException>(() => new RelayStage(parts).CreateLogicAndMaterializedValue(Akka.Streams.Attributes.None));
         Assert.Contains("IdleSweep", error.Message);
     }

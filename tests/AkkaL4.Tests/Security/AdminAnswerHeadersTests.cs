@@ -111,7 +111,18 @@ public sealed class AdminAnswerHeadersTests(AdminAnswersWorld world) : IClassFix
     [Fact]
     public async Task A_handler_that_fails_is_answered_with_the_headers_and_a_reason_for_probes()
     {
-        // A node of its own, stopped under its API: asking its actors fails.
+        // A handler that throws (what the node's actors were asked fails, not a timeout): the catch-all's JSON 500.
+        var failing = AdminServer.NodeQueries.Of(world.Node) with { Listeners = () => throw new InvalidOperationException("a handler that fails") };
+        await using (var broken = await AdminServer.StartAsync(world.Node, Block.At(3, 5, 0), Token, null, failing))
+        {
+            var failed = Assert.Single(await RawAsync(Block.Host(4, 2), broken.Address, $"GET /v1/status HTTP/1.1\r\nHost: {broken.Address}\r\nAuthorization: Bearer {Token}\r\nConnection: close\r\n\r\n"));
+            Assert.Equal("HTTP/1.1 500 Internal Server Error", failed.Status);
+            AssertSecurityHeaders(failed.Status, failed.Headers);
+            Assert.StartsWith("application/json", failed.Headers["Content-Type"]);
+        }
+
+        // A node of its own, stopped under its API: its actors do not answer, and the status says so (503, what did not
+        // answer), with the headers; a probe gets the reason, not a bare 500.
         var node = SecurityKit.StartNode("admin-answers-stopped", Block.Host(3, 3), null);
         await using var api = await AdminServer.StartAsync(node, Block.At(3, 4, 0), Token);
         await node.DisposeAsync();
@@ -119,11 +130,10 @@ public sealed class AdminAnswerHeadersTests(AdminAnswersWorld world) : IClassFix
         var from = Block.Host(4, 2);
 
         var status = Assert.Single(await RawAsync(from, api.Address, $"GET /v1/status HTTP/1.1\r\n{host}Authorization: Bearer {Token}\r\nConnection: close\r\n\r\n"));
-        Assert.Equal("HTTP/1.1 500 Internal Server Error", status.Status);
+        Assert.Equal("HTTP/1.1 503 Service Unavailable", status.Status);
         AssertSecurityHeaders(status.Status, status.Headers);
         Assert.StartsWith("application/json", status.Headers["Content-Type"]);
 
-        // A probe gets the reason, not a bare 500.
         var ready = Assert.Single(await RawAsync(from, api.Address, $"GET /readyz HTTP/1.1\r\n{host}Connection: close\r\n\r\n"));
         Assert.Equal("HTTP/1.1 503 Service Unavailable", ready.Status);
         AssertSecurityHeaders(ready.Status, ready.Headers);

@@ -315,11 +315,49 @@ public sealed class AdminLoginClockTests
     }
 
     [Fact]
-    public void An_IPv6_client_is_its_64_and_the_clients_remembered_are_bounded()
+    public void An_IPv6_host_has_its_own_attempts_and_its_64_a_larger_share_that_one_host_alone_never_uses_up()
     {
         var clock = new Clock();
         var attempts = new FailedAttempts(clock);
-        for (var i = 0; i < FailedAttempts.Burst; i++) attempts.Failed(IPAddress.Parse($"2001:db8::{i + 1:x}"));
+        IPAddress Host(int i) => IPAddress.Parse($"2001:db8::{i:x}");
+        var guesser = Host(1);
+
+        // One host's wrong tokens lock out that host, not its /64 (a cloud subnet shared by many hosts).
+        for (var i = 0; i < FailedAttempts.Burst; i++)
+        {
+            Assert.Null(attempts.Wait(guesser));
+            attempts.Failed(guesser);
+        }
+        Assert.NotNull(attempts.Wait(guesser));
+        Assert.Null(attempts.Wait(Host(2)));
+        // Guessing on for an hour whenever it may: the host's refill slows, the network's keeps up, so its neighbours never wait.
+        for (var end = clock.Now + TimeSpan.FromHours(1); clock.Now < end; )
+        {
+            clock.Now += attempts.Wait(guesser) ?? TimeSpan.Zero;
+            attempts.Failed(guesser);
+            Assert.Null(attempts.Wait(Host(2)));
+        }
+
+        // Many hosts of one /64 share its larger allowance: once it is used up, every host of it waits, other /64s do not.
+        var fresh = new FailedAttempts(clock);
+        for (var i = 0; i < FailedAttempts.NetworkBurst; i++)
+        {
+            Assert.Null(fresh.Wait(Host(100 + i)));
+            fresh.Failed(Host(100 + i));
+        }
+        Assert.NotNull(fresh.Wait(IPAddress.Parse("2001:db8::ffff")));
+        Assert.Null(fresh.Wait(IPAddress.Parse("2001:db8:0:1::1")));
+        // IPv4: the address is the host and its network, with the host's allowance.
+        for (var i = 0; i < FailedAttempts.Burst; i++) fresh.Failed(IPAddress.Parse("192.0.2.99"));
+        Assert.NotNull(fresh.Wait(IPAddress.Parse("192.0.2.99")));
+    }
+
+    [Fact]
+    public void The_clients_remembered_are_bounded()
+    {
+        var clock = new Clock();
+        var attempts = new FailedAttempts(clock);
+        for (var i = 0; i < FailedAttempts.NetworkBurst; i++) attempts.Failed(IPAddress.Parse($"2001:db8::{i + 1:x}"));
         Assert.NotNull(attempts.Wait(IPAddress.Parse("2001:db8::ffff")));
         Assert.Null(attempts.Wait(IPAddress.Parse("2001:db8:0:1::1")));
 
@@ -346,6 +384,11 @@ public sealed class AdminLoginClockTests
         attempts.Failed(IPAddress.Parse("198.51.100.1"));
         Assert.Equal(1, attempts.Count);
         Assert.Null(attempts.Wait(IPAddress.Parse("198.51.100.2")));
+
+        // IPv6 hosts are bounded too; one that finds their table full is held by its /64 alone.
+        for (var i = 0; i < FailedAttempts.MaxClients + 100; i++) attempts.Failed(new IPAddress([0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, (byte)(i >> 8), (byte)i]));
+        Assert.Equal(FailedAttempts.MaxClients, attempts.HostCount);
+        Assert.NotNull(attempts.Wait(IPAddress.Parse("2001:db8:2::ffff:1")));
     }
 
     [Fact]

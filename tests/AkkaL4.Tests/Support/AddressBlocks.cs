@@ -31,7 +31,7 @@ internal static class AddressBlocks
         new(130, "connection timers"),
         new(140, "descriptor exhaustion, metrics lifecycle, TLS origination (session helper fd)"),
         new(150, "reliability defects: PROXY trust, source caps, admin connections, preamble races (session helper rel)"),
-        new(160, "security lows: admin login, admin answers (session helper sec)"),
+        new(160, "security lows: admin login, admin answers, duplicate TLS extensions, status timeouts (session helpers sec, sec9)"),
         new(170, "test kits (session helper kit)"),
         new(180, "configuration propagation: send to every node, writes at real sizes (session helper prop)"),
         new(190, "reviewers"),

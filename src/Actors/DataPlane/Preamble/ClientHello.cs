@@ -6,13 +6,13 @@ public enum HelloStatus
 {
     /// <summary>The bytes so far are a valid beginning: read more.</summary>
     NeedMore,
-    /// <summary>A complete ClientHello with a host_name in its server_name extension.</summary>
+    /// <summary>A complete ClientHello with one host_name in its server_name extension.</summary>
     Sni,
     /// <summary>A complete ClientHello without a server name.</summary>
     NoSni,
     /// <summary>The first byte is not a TLS handshake record: a plain-text (or other protocol) client.</summary>
     NotTls,
-    /// <summary>Starts as TLS but is not a well-formed ClientHello (or is larger than allowed).</summary>
+    /// <summary>Starts as TLS but is not a well-formed ClientHello (or is larger than allowed, or has an extension twice, or two server names).</summary>
     Malformed,
 }
 
@@ -122,24 +122,43 @@ public static class ClientHello
         if (!r.Byte(out var compression) || compression == 0 || !r.Skip(compression)) return Malformed("bad compression methods");
         if (r.AtEnd) return new(HelloStatus.NoSni, Problem: "the ClientHello has no extensions");
         if (!r.U16(out var extensionsLength) || extensionsLength != r.Left) return Malformed("extensions length does not match the ClientHello");
+        // Every extension is walked, not only up to server_name, and a type seen twice is refused (RFC 8446 §4.2), as
+        // OpenSSL, BoringSSL and Go refuse it: a hello with two names must not be routed by one while something in
+        // front of this router, or the server behind it, reads the other. One bit per extension type.
+        Span<ulong> seen = stackalloc ulong[(ushort.MaxValue + 1) / 64];
+        string? serverName = null;
         while (!r.AtEnd)
         {
             if (!r.U16(out var type) || !r.U16(out var length) || !r.Slice(length, out var body)) return Malformed("a truncated extension");
-            if (type != 0) continue;
-            var names = new Reader(body);
-            if (!names.U16(out var listLength) || listLength != names.Left || listLength == 0) return Malformed("bad server_name list");
-            while (!names.AtEnd)
-            {
-                if (!names.Byte(out var nameType) || !names.U16(out var nameLength) || !names.Slice(nameLength, out var name)) return Malformed("a truncated server name");
-                if (nameType != 0) continue;
-                if (name.IsEmpty || name.Length > 255) return Malformed($"a host_name of {name.Length} bytes");
-                foreach (var c in name)
-                    if (c <= 0x20 || c >= 0x7f) return Malformed("a host_name with a byte that is not a printable ASCII character");
-                return new(HelloStatus.Sni, Normalize(Encoding.ASCII.GetString(name)));
-            }
-            return new(HelloStatus.NoSni, Problem: "the server_name extension has no host_name");
+            var bit = 1UL << (type & 63);
+            if ((seen[type >> 6] & bit) != 0) return Malformed($"extension {type}{(type == 0 ? " (server_name)" : "")} appears twice");
+            seen[type >> 6] |= bit;
+            if (type == 0 && ServerName(body, out serverName) is { } problem) return Malformed(problem);
         }
-        return new(HelloStatus.NoSni, Problem: "the ClientHello has no server_name extension");
+        return serverName is null
+            ? new(HelloStatus.NoSni, Problem: "the ClientHello has no server_name extension")
+            : new(HelloStatus.Sni, serverName);
+    }
+
+    /// <summary>
+    /// The server_name extension's one host_name (RFC 6066 §3), normalized; null when it is well formed, else why not.
+    /// Exactly one entry of type host_name, as OpenSSL and BoringSSL take it: RFC 6066 forbids two names of one type,
+    /// and no other type was ever defined, so an entry of another type is refused too rather than skipped (a reader in
+    /// front that took the first entry whatever its type would route by another name).
+    /// </summary>
+    private static string? ServerName(ReadOnlySpan<byte> extension, out string? serverName)
+    {
+        serverName = null;
+        var names = new Reader(extension);
+        if (!names.U16(out var listLength) || listLength != names.Left || listLength == 0) return "bad server_name list";
+        if (!names.Byte(out var nameType) || !names.U16(out var nameLength) || !names.Slice(nameLength, out var name)) return "a truncated server name";
+        if (nameType != 0) return $"a server name of type {nameType}, not host_name (0)";
+        if (!names.AtEnd) return "more than one server name in the server_name extension";
+        if (name.IsEmpty || name.Length > 255) return $"a host_name of {name.Length} bytes";
+        foreach (var c in name)
+            if (c <= 0x20 || c >= 0x7f) return "a host_name with a byte that is not a printable ASCII character";
+        serverName = Normalize(Encoding.ASCII.GetString(name));
+        return null;
     }
 
     private ref struct Reader(ReadOnlySpan<byte> data)

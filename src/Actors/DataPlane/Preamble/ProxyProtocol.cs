@@ -75,9 +75,13 @@ public static class ProxyProtocol
     private static bool Address(string text, AddressFamily family, out IPAddress address)
     {
         address = IPAddress.None;
-        // IPAddress.Parse takes shorthand ("1", "0x7f.1") the spec does not: v4 must be four dotted decimals.
-        if (family == AddressFamily.InterNetwork && (text.Count(c => c == '.') != 3 || !text.All(c => c == '.' || char.IsAsciiDigit(c)))) return false;
-        if (family == AddressFamily.InterNetworkV6 && (!text.Contains(':') || text.Contains('%'))) return false;
+        // IPAddress.Parse takes forms the spec does not (inet_pton's): shorthand ("1", "0x7f.1"), octal ("010.0.0.1" is
+        // 8.0.0.1 to it, refused by HAProxy and glibc), brackets and a port ("[::1]:80"), a scope ("fe80::1%2"). v4 must be
+        // four dotted decimals without leading zeros; v6 hex digits, colons and an embedded v4's dots.
+        if (family == AddressFamily.InterNetwork && text.Split('.') is var parts
+            && (parts.Length != 4 || !parts.All(p => p.Length is >= 1 and <= 3 && p.All(char.IsAsciiDigit) && (p.Length == 1 || p[0] != '0'))))
+            return false;
+        if (family == AddressFamily.InterNetworkV6 && (!text.Contains(':') || !text.All(c => char.IsAsciiHexDigit(c) || c is ':' or '.'))) return false;
         return IPAddress.TryParse(text, out address!) && address.AddressFamily == family;
     }
 
@@ -99,30 +103,43 @@ public static class ProxyProtocol
         var family = data[13] >> 4;
         var transport = data[13] & 0x0F;
         var length = BinaryPrimitives.ReadUInt16BigEndian(data[14..16]);
+        // Checked before the rest is waited for: a header already known to be refused holds no buffer until the timeout.
+        if (family > 3) return Invalid($"v2 address family {family} is unknown");
+        if (transport > 2) return Invalid($"v2 transport protocol {transport} is unknown");
+        if (command == 1 && transport == 2) return Invalid("v2 header says DGRAM for a TCP connection");
+        var addresses = command == 1 ? family switch { 1 => 12, 2 => 36, _ => 0 } : 0;
+        if (length < addresses) return Invalid($"v2 {(family == 1 ? "TCP4" : "TCP6")} addresses need {addresses} bytes, the header has {length}");
         if (data.Length < 16 + length) return new(ProxyStatus.NeedMore);
         var total = 16 + length;
         var body = data.Slice(16, length);
-        if (family > 3) return Invalid($"v2 address family {family} is unknown");
-        if (transport > 2) return Invalid($"v2 transport protocol {transport} is unknown");
         // LOCAL: the proxy's own connection (a health check); its addresses, if any, are not the client's.
         if (command == 0) return new(ProxyStatus.Done, new ProxyHeader(2, null, null), total);
-        if (transport == 2) return Invalid("v2 header says DGRAM for a TCP connection");
-        switch (family)
+        // TLVs are skipped, but must fill the rest of the header exactly, as HAProxy and Envoy require.
+        if (addresses > 0 && Tlvs(body[addresses..]) is { } bad) return Invalid(bad);
+        return family switch
         {
-            case 1:
-                if (length < 12) return Invalid($"v2 TCP4 addresses need 12 bytes, the header has {length}");
-                return new(ProxyStatus.Done, new ProxyHeader(2,
-                    new IPEndPoint(new IPAddress(body[..4]), BinaryPrimitives.ReadUInt16BigEndian(body[8..10])),
-                    new IPEndPoint(new IPAddress(body[4..8]), BinaryPrimitives.ReadUInt16BigEndian(body[10..12]))), total);
-            case 2:
-                if (length < 36) return Invalid($"v2 TCP6 addresses need 36 bytes, the header has {length}");
-                return new(ProxyStatus.Done, new ProxyHeader(2,
-                    new IPEndPoint(new IPAddress(body[..16]), BinaryPrimitives.ReadUInt16BigEndian(body[32..34])),
-                    new IPEndPoint(new IPAddress(body[16..32]), BinaryPrimitives.ReadUInt16BigEndian(body[34..36]))), total);
-            default:
-                // UNSPEC or a unix socket: nothing usable as a TCP client address. TLVs after the addresses are skipped either way.
-                return new(ProxyStatus.Done, new ProxyHeader(2, null, null), total);
+            1 => new(ProxyStatus.Done, new ProxyHeader(2,
+                new IPEndPoint(new IPAddress(body[..4]), BinaryPrimitives.ReadUInt16BigEndian(body[8..10])),
+                new IPEndPoint(new IPAddress(body[4..8]), BinaryPrimitives.ReadUInt16BigEndian(body[10..12]))), total),
+            2 => new(ProxyStatus.Done, new ProxyHeader(2,
+                new IPEndPoint(new IPAddress(body[..16]), BinaryPrimitives.ReadUInt16BigEndian(body[32..34])),
+                new IPEndPoint(new IPAddress(body[16..32]), BinaryPrimitives.ReadUInt16BigEndian(body[34..36]))), total),
+            // UNSPEC or a unix socket: nothing usable as a TCP client address.
+            _ => new(ProxyStatus.Done, new ProxyHeader(2, null, null), total),
+        };
+    }
+
+    /// <summary>Null when <paramref name="tlvs"/> is whole TLVs (type, 16-bit length, value) end to end; else why not.</summary>
+    private static string? Tlvs(ReadOnlySpan<byte> tlvs)
+    {
+        while (!tlvs.IsEmpty)
+        {
+            if (tlvs.Length < 3) return $"v2 header ends in {tlvs.Length} byte(s) that are no TLV";
+            var length = BinaryPrimitives.ReadUInt16BigEndian(tlvs[1..3]);
+            if (3 + length > tlvs.Length) return $"v2 TLV of type 0x{tlvs[0]:x2} claims {length} bytes, the header has {tlvs.Length - 3} left";
+            tlvs = tlvs[(3 + length)..];
         }
+        return null;
     }
 
     /// <summary>A v1 header: <c>PROXY TCP4|TCP6 src dst sport dport\r\n</c> (mixed families are both given as IPv6).</summary>

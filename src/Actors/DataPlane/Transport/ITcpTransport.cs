@@ -16,12 +16,17 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// <see cref="ReceiveAsync"/> reads what the peer sent first (a PROXY header, a TLS ClientHello)
 /// before the connection is joined; what it returned is not read again by <see cref="Flow"/>.
 /// </summary>
-public sealed class TcpConnection(IPEndPoint local, IPEndPoint remote, Func<Flow<ByteString, ByteString, NotUsed>> flow, Action close,
+public sealed class TcpConnection(IPEndPoint? local, IPEndPoint remote, Func<Flow<ByteString, ByteString, NotUsed>> flow, Action close,
     Func<Memory<byte>, CancellationToken, ValueTask<int>> receive, Socket? socket = null)
 {
     private Flow<ByteString, ByteString, NotUsed>? _flow;
+    private IPEndPoint? _local = local;
 
-    public IPEndPoint Local => local;
+    /// <summary>
+    /// Read from <see cref="Socket"/> when first asked where the transport did not give it: a dialled connection's (only TLS
+    /// origination asks; a getsockname and its address objects per connection were not worth it).
+    /// </summary>
+    public IPEndPoint Local => _local ??= (IPEndPoint)(socket ?? throw new InvalidOperationException("a connection without a socket needs its local address")).LocalEndPoint!;
     public IPEndPoint Remote => remote;
     public Socket? Socket => socket;
 
@@ -196,6 +201,8 @@ public static class TcpTransportExtensions
             if (TakenOver() && !Result.TrySetResult(connection)) connection.Close();
         }
 
-        protected override void OnFailed(Exception cause) => Result.TrySetException(cause);
+        // A task's exception is thrown by whoever awaits it: a process-wide one (SocketErrors) is never thrown, so this gets its own.
+        protected override void OnFailed(Exception cause) =>
+            Result.TrySetException(cause is SocketErrors.Shared shared ? new System.Net.Sockets.SocketException((int)shared.SocketErrorCode) : cause);
     }
 }

@@ -100,6 +100,9 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         }
     }
 
+    /// <summary>Linger on, timeout 0: the close sends a reset. One for every socket (the setter only reads it), not one per close.</summary>
+    private static readonly LingerOption ResetOnClose = new(true, 0);
+
     private static readonly Func<SocketAsyncEventArgs, SocketError> ErrorOf = e => e.SocketError;
     private static readonly Func<SocketAsyncEventArgs, (SocketError, int)> OutcomeOf = e => (e.SocketError, e.BytesTransferred);
 
@@ -168,7 +171,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             if (_readDone) return;
             if (error != SocketError.Success)
             {
-                Fail(new SocketException((int)error));
+                Fail(SocketErrors.Of(error));
                 return;
             }
             // Readable: data, end of stream (Available 0, read returns 0) or an error the read reports.
@@ -244,7 +247,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                     Wait();
                     return;
                 default:
-                    Fail(new SocketException((int)error));
+                    Fail(SocketErrors.Of(error));
                     return;
             }
         }
@@ -312,7 +315,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
                     : _socket.Send(list, SocketFlags.None, out error);
                 if (error is not (SocketError.Success or SocketError.WouldBlock))
                 {
-                    Fail(new SocketException((int)error));
+                    Fail(SocketErrors.Of(error));
                     return;
                 }
                 if (sent == _sendBytes) continue;
@@ -376,7 +379,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
         {
             if (error != SocketError.Success)
             {
-                Fail(new SocketException((int)error));
+                Fail(SocketErrors.Of(error));
                 return false;
             }
             // Stream sockets send everything or fail; anything else is a broken promise worth failing on.
@@ -437,7 +440,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
             // A failed or cancelled connection is reset, as Envoy and HAProxy do; a finished one closes.
             try
             {
-                if (_reset || !_readDone || !_writeDone) _socket.LingerState = new LingerOption(true, 0);
+                if (_reset || !_readDone || !_writeDone) _socket.LingerState = ResetOnClose;
             }
             catch (SocketException)
             {

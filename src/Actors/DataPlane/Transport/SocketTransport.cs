@@ -117,13 +117,14 @@ public sealed class SocketTransport : ITcpTransport
             if (error != System.Net.Sockets.SocketError.Success)
             {
                 socket.Dispose();
-                attempt.Fail(new SocketException((int)error));
+                attempt.Fail(SocketErrors.Of(error));
                 return;
             }
             TcpConnection connected;
             try
             {
-                connected = Wrap(socket);
+                // The address dialled is the peer's (no getpeername); the local one is read only if asked for.
+                connected = Wrap(socket, null, remote as IPEndPoint ?? (IPEndPoint)socket.RemoteEndPoint!);
             }
             catch (Exception failure)
             {
@@ -180,8 +181,8 @@ public sealed class SocketTransport : ITcpTransport
         public void CancelAfter(int millisecondsDelay) => throw new NotSupportedException();
     }
 
-    private static TcpConnection Wrap(Socket socket) =>
-        new((IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, () => Flow.FromGraph(new SocketStage(socket)), socket.Dispose,
+    private static TcpConnection Wrap(Socket socket, IPEndPoint? local, IPEndPoint remote) =>
+        new(local, remote, () => Flow.FromGraph(new SocketStage(socket)), socket.Dispose,
             (into, cancel) => socket.ReceiveAsync(into, SocketFlags.None, cancel), socket);
 
     /// <summary>Listens on one address; each pull accepts one connection.</summary>
@@ -216,6 +217,8 @@ public sealed class SocketTransport : ITcpTransport
             private Action _unbind = null!;
             private volatile bool _unbinding;
             private TimeSpan _backoff;
+            /// <summary>Bound to one address (not a wildcard): every accepted connection's local address is the listener's.</summary>
+            private bool _specific;
             private long _exhausted;
 
             public Logic(AcceptStage stage, TaskCompletionSource<IListenerBinding> bound) : base(stage.Shape)
@@ -248,6 +251,7 @@ public sealed class SocketTransport : ITcpTransport
                 }
                 _listener = listener;
                 LocalAddress = (IPEndPoint)listener.LocalEndPoint!;
+                _specific = !LocalAddress.Address.Equals(IPAddress.Any) && !LocalAddress.Address.Equals(IPAddress.IPv6Any);
                 _bound.TrySetResult(this);
             }
 
@@ -305,7 +309,8 @@ public sealed class SocketTransport : ITcpTransport
                 try
                 {
                     socket.NoDelay = true;
-                    Push(_stage._out, Wrap(socket));
+                    // Bound to one address, the listener's is the connection's local address (no getsockname per connection).
+                    Push(_stage._out, Wrap(socket, _specific ? LocalAddress : (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!));
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException)
                 {
