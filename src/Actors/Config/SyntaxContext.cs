@@ -31,7 +31,8 @@ internal static partial class SyntaxContext
 
         string? kind = null, name = null, ns = null;
         var inMetadata = false;
-        for (var i = start; i < end; i++)
+        // The error's own line too: "metadata: {name: a, labels: {..." names its resource before the bracket left open.
+        for (var i = start; i <= end && i < lines.Length; i++)
         {
             var l = lines[i].TrimEnd('\r');
             if (Kind().Match(l) is { Success: true } k) kind = k.Groups[1].Value;

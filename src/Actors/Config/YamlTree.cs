@@ -106,6 +106,12 @@ internal sealed class YamlTreeReader
                 documents.Add(new DocumentRead(null, e.Position, e));
                 if (e.StopsInput) break;
             }
+            catch (YamlException e) when (reader._openFlows.Count > 0 && e.Message.Contains("While parsing a flow", StringComparison.Ordinal))
+            {
+                // "did not find expected ',' or ']'": a [ or { never closed, which YamlDotNet finds only where the next
+                // line cannot go on it. Reported at the innermost bracket still open, as below.
+                documents.Add(reader.Unclosed());
+            }
             catch (YamlException e)
             {
                 // YamlDotNet marks a tab in the indentation at the start of the mapping, not at the tab.
@@ -118,9 +124,7 @@ internal sealed class YamlTreeReader
             {
                 // YamlDotNet's parser says only "Operation is not valid due to the current state of the object" for a
                 // flow collection that is never closed; the position is the innermost bracket still open.
-                var at = reader._openFlows.Count > 0 ? reader._openFlows[^1] : reader._last;
-                documents.Add(new DocumentRead(null, at, new YamlSyntaxException(
-                    "a [ ] or { } collection that starts here is not closed (or what follows it is not YAML)", at)));
+                documents.Add(reader.Unclosed());
             }
             catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
             {
@@ -204,6 +208,13 @@ internal sealed class YamlTreeReader
             return c is '{' or '[';
         }
         return false;
+    }
+
+    /// <summary>A [ ] or { } left open: at the innermost bracket still open (else the last node read).</summary>
+    private DocumentRead Unclosed()
+    {
+        var at = _openFlows.Count > 0 ? _openFlows[^1] : _last;
+        return new DocumentRead(null, at, new YamlSyntaxException("a [ ] or { } collection that starts here is not closed (or what follows it is not YAML)", at));
     }
 
     /// <summary>YamlDotNet's words for the usual indentation mistakes, with what to look for put first.</summary>

@@ -488,8 +488,9 @@ public class ManifestDecoderTests
     }
 
     [Theory]
-    [InlineData("[a\nb: c", "t.yaml:2:2", Source)]
-    [InlineData("a: {b\n", "t.yaml:2:1", Source)]
+    // An unclosed [ or { at its bracket (YamlDotNet notices it where the input ends).
+    [InlineData("[a\nb: c", "t.yaml:1:1", Source)]
+    [InlineData("a: {b\n", "t.yaml:1:4", Source)]
     [InlineData("a: b\n c: d\n", "t.yaml:2:3", Source)]
     [InlineData("key: 'unterminated\n", "t.yaml:1:6", Source)]
     // What the text says before the error names the resource, as other errors do.
@@ -569,7 +570,7 @@ public class ManifestDecoderTests
     {
         var error = SingleError(await DecodeWithin(BillionLaughs(9)));
 
-        Assert.Equal(Source, error.Resource);
+        Assert.Equal("Service/default/a", error.Resource);
         Assert.Contains("aliases expand to more than 10000 nodes", error.Message);
         AssertLocated(error);
     }

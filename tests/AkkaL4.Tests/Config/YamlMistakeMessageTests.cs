@@ -56,6 +56,7 @@ public class YamlMistakeMessageTests
 
         Assert.Contains("is not closed", error.Message);
         Assert.Equal(location, error.Location);
+        Assert.Equal("VirtualService/default/s", error.Resource);
     }
 
     [Fact]
