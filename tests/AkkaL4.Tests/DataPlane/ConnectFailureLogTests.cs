@@ -30,6 +30,8 @@ public sealed class ConnectFailureLogTests
         var warnings = new ConcurrentQueue<string>();
         var tap = router.Node.System.ActorOf(Props.Create(() => new EventTap<Akka.Event.Warning>(w => warnings.Enqueue(w.Message.ToString() ?? ""))));
         router.Node.System.EventStream.Subscribe(tap, typeof(Akka.Event.Warning));
+        // The exposition reads the meter from its start: before the traffic.
+        using var exporter = new PrometheusExporter(router.Node.Metrics, null);
         await router.ApplyAsync(1, Service("dead", Block.Host(2, 6), 9000, 9000), WorkloadEntry("dead-0", Block.Host(1, 9), "{app: dead}"));
         var service = Block.At(2, 6, 9000);
 
@@ -50,8 +52,7 @@ public sealed class ConnectFailureLogTests
 
         // The node's log: the first failure at once, naming cluster, endpoint and reason; the rest counted, so the lines
         // account for every failure the exposition counts, in far fewer lines than failures.
-        using var exporter = new PrometheusExporter(router.Node.Metrics, null);
-        var failures = CounterOf(exporter.Scrape(), $"envoy_cluster_upstream_cx_connect_fail{{envoy_cluster_name=\"{Cluster}\"}}");
+        var failures = CounterOf(exporter.Scrape(), $"envoy_cluster_upstream_cx_connect_fail_total{{envoy_cluster_name=\"{Cluster}\"}}");
         Assert.Equal(3 * clients, failures);
         var first = $"upstream cluster {Cluster}: connect to {Block.Host(1, 9)}:9000 failed: Connection refused (further connect failures of this cluster are counted, one line every 2s)";
         await EventuallyAsync(() => Logged(warnings, first) == failures, $"log lines accounting for all {failures} failures");
@@ -69,7 +70,9 @@ public sealed class ConnectFailureLogTests
             : 0);
 
     private static long CounterOf(string scrape, string series) =>
-        long.Parse(scrape.Split('\n').Single(l => l.StartsWith(series + " ", StringComparison.Ordinal))[(series.Length + 1)..]);
+        scrape.Split('\n').SingleOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal)) is { } line
+            ? long.Parse(line[(series.Length + 1)..])
+            : throw new Xunit.Sdk.XunitException($"no {series} in the scrape:\n{string.Join("\n", scrape.Split('\n').Where(l => l.Contains("connect_fail", StringComparison.Ordinal)))}");
 
     [Theory]
     [InlineData(new[] { "a" }, "a")]
