@@ -52,7 +52,7 @@ public sealed class ConnectFailureLogTests
 
         // The node's log: the first failure at once, naming cluster, endpoint and reason; the rest counted, so the lines
         // account for every failure the exposition counts, in far fewer lines than failures.
-        var failures = CounterOf(exporter.Scrape(), $"envoy_cluster_upstream_cx_connect_fail_total{{envoy_cluster_name=\"{Cluster}\"}}");
+        var failures = CounterOf(exporter.Scrape(), $"envoy_cluster_upstream_cx_connect_fail{{envoy_cluster_name=\"{Cluster}\"}}");
         Assert.Equal(3 * clients, failures);
         var first = $"upstream cluster {Cluster}: connect to {Block.Host(1, 9)}:9000 failed: Connection refused (further connect failures of this cluster are counted, one line every 2s)";
         await EventuallyAsync(() => Logged(warnings, first) == failures, $"log lines accounting for all {failures} failures");
