@@ -51,7 +51,15 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
     internal static void Report(Task<TcpConnection> connect, ConnectAttempt attempt)
     {
         if (connect.IsCompletedSuccessfully) attempt.Arrive(connect.Result);
-        else attempt.Fail(connect.Exception?.InnerException ?? new TaskCanceledException("the connect was cancelled"));
+        else attempt.Fail(Innermost(connect.Exception) ?? new TaskCanceledException("the connect was cancelled"));
+    }
+
+    /// <summary>The failure itself, not the task's wrapping of it ("One or more errors occurred" in the access log otherwise).</summary>
+    private static Exception? Innermost(AggregateException? failed)
+    {
+        Exception? e = failed?.Flatten();
+        while (e is AggregateException { InnerExceptions.Count: 1 } one) e = one.InnerException;
+        return e;
     }
 
     /// <summary>An abandoned attempt cancels the connect's token.</summary>
