@@ -42,7 +42,8 @@ public static class ManifestDecoder
             var (root, _, syntaxError) = documents[i];
             if (syntaxError is not null)
             {
-                errors.Add(Diagnostic.Error(source, "", "invalid YAML/JSON: " + syntaxError.Message, $"{source}:{syntaxError.Position}"));
+                var (resource, field) = SyntaxContext.Of(text, source, syntaxError.Position.Line, syntaxError.Position.Column);
+                errors.Add(Diagnostic.Error(resource, field, "invalid YAML/JSON: " + syntaxError.Message, $"{source}:{syntaxError.Position}"));
                 continue;
             }
             if (root is null) continue;
@@ -206,6 +207,8 @@ public static class ManifestDecoder
                 {
                     var known = fields.Keys.ToList();
                     var hint = DidYouMean(entry.Key, known);
+                    if (hint.Length == 0 && UnderEmptySibling(map, fields, entry.Key) is { } parent)
+                        hint = $": '{Diagnostic.Quote(parent)}' has no value here and takes a field of this name; indent it under {Diagnostic.Quote(parent)}";
                     errors.Add(Diagnostic.Error(resource, fieldPath,
                         $"unknown field '{Diagnostic.Quote(entry.Key)}'{hint}" + (hint.Length == 0 && known.Count <= 8 ? $"; known fields: {string.Join(", ", known)}" : ""),
                         $"{source}:{entry.KeyPosition}"));
@@ -216,6 +219,15 @@ public static class ManifestDecoder
             }
             return instance;
         }
+
+        /// <summary>
+        /// The key of this mapping with no value whose type has a field <paramref name="key"/>: the usual indentation
+        /// mistake (<c>destination:</c> with <c>host:</c> under it at the same depth), which otherwise reads as an unknown field.
+        /// </summary>
+        private static string? UnderEmptySibling(MapNode map, IReadOnlyDictionary<string, PropertyInfo> fields, string key) =>
+            map.Entries.FirstOrDefault(e => e.Value is ScalarNode { IsNull: true } && fields.TryGetValue(e.Key, out var p)
+                && (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType) is { IsClass: true } t && t != typeof(string)
+                && !typeof(System.Collections.IEnumerable).IsAssignableFrom(t) && FieldsOf(t).ContainsKey(key))?.Key;
 
         internal static IReadOnlyDictionary<string, PropertyInfo> FieldsOf(Type type) => FieldCache.GetOrAdd(type, t =>
             t.GetProperties(BindingFlags.Public | BindingFlags.Instance)

@@ -72,6 +72,8 @@ internal sealed class YamlTreeReader
     private long _aliasCharBudget;
     private int _lineOffset;
     private Position _last = new(1, 1);
+    // Where each [ or { being read opened, innermost last: an unclosed one is reported at its bracket, not at the last node read.
+    private readonly List<Position> _openFlows = new();
 
     private YamlTreeReader(DecodeLimits limits)
     {
@@ -104,20 +106,25 @@ internal sealed class YamlTreeReader
                 documents.Add(new DocumentRead(null, e.Position, e));
                 if (e.StopsInput) break;
             }
+            catch (YamlException e) when (reader._openFlows.Count > 0 && e.Message.Contains("While parsing a flow", StringComparison.Ordinal))
+            {
+                // "did not find expected ',' or ']'": a [ or { never closed, which YamlDotNet finds only where the next
+                // line cannot go on it. Reported at the innermost bracket still open, as below.
+                documents.Add(reader.Unclosed());
+            }
             catch (YamlException e)
             {
                 // YamlDotNet marks a tab in the indentation at the start of the mapping, not at the tab.
-                var at = e.Message.Contains("tab", StringComparison.Ordinal) && FirstTabIndent(chunk) is { } line
+                var at = e.Message.Contains("tab", StringComparison.Ordinal) && FirstTabIndent(chunk, (int)e.Start.Line) is { } line
                     ? new Position(line + reader._lineOffset, 1)
                     : reader.At(e.Start);
-                documents.Add(new DocumentRead(null, at, new YamlSyntaxException(CleanMessage(e.Message), at)));
+                documents.Add(new DocumentRead(null, at, new YamlSyntaxException(Explained(CleanMessage(e.Message)), at)));
             }
             catch (InvalidOperationException)
             {
                 // YamlDotNet's parser says only "Operation is not valid due to the current state of the object" for a
-                // flow collection that is never closed; the position is the last node read, usually the opening bracket.
-                documents.Add(new DocumentRead(null, reader._last, new YamlSyntaxException(
-                    "a [ ] or { } collection that starts here is not closed (or what follows it is not YAML)", reader._last)));
+                // flow collection that is never closed; the position is the innermost bracket still open.
+                documents.Add(reader.Unclosed());
             }
             catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
             {
@@ -141,21 +148,42 @@ internal sealed class YamlTreeReader
         }
     }
 
-    /// <summary>The first line (1-based) of <paramref name="chunk"/> whose indentation holds a tab, if any.</summary>
-    private static int? FirstTabIndent(string chunk)
+    /// <summary>
+    /// The first line (1-based) of <paramref name="chunk"/>, from <paramref name="from"/> on (where YamlDotNet's mapping
+    /// starts), whose indentation holds a tab, if any. Lines of a block scalar (<c>|</c>, <c>&gt;</c>) are content, where
+    /// a tab is legal: skipped.
+    /// </summary>
+    private static int? FirstTabIndent(string chunk, int from)
     {
         var lines = chunk.Split('\n');
+        int? scalarParent = null;
         for (var i = 0; i < lines.Length; i++)
-            if (lines[i].Length - lines[i].TrimStart(' ', '\t').Length is > 0 and var indent && lines[i].AsSpan(0, indent).Contains('\t'))
+        {
+            var line = lines[i];
+            var spaces = line.Length - line.TrimStart(' ').Length;
+            if (scalarParent is { } parent)
+            {
+                // Blank, or indented beyond its header's line: still the scalar's content.
+                if (line.Trim().Length == 0 || spaces > parent) continue;
+                scalarParent = null;
+            }
+            if (i + 1 >= from && line.Length - line.TrimStart(' ', '\t').Length is > 0 and var indent && line.AsSpan(0, indent).Contains('\t'))
                 return i + 1;
+            if (BlockScalarHeader.IsMatch(line)) scalarParent = spaces;
+        }
         return null;
     }
+
+    /// <summary>A line whose value starts a block scalar: <c>key: |</c>, <c>- &gt;-</c>, <c>key: |2 # comment</c>.</summary>
+    private static readonly System.Text.RegularExpressions.Regex BlockScalarHeader =
+        new(@"(^\s*|[:-]\s+)[|>][1-9+-]{0,2}\s*(#.*)?\r?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     private static bool IsDocumentMarker(string line) =>
         line.StartsWith("---", StringComparison.Ordinal) && (line.Length == 3 || char.IsWhiteSpace(line[3]));
 
     private void ReadChunk(string chunk, List<DocumentRead> documents)
     {
+        _openFlows.Clear();
         var parser = new Parser(new StringReader(chunk));
         parser.Consume<StreamStart>();
         while (parser.TryConsume<DocumentStart>(out var start))
@@ -181,6 +209,19 @@ internal sealed class YamlTreeReader
         }
         return false;
     }
+
+    /// <summary>A [ ] or { } left open: at the innermost bracket still open (else the last node read).</summary>
+    private DocumentRead Unclosed()
+    {
+        var at = _openFlows.Count > 0 ? _openFlows[^1] : _last;
+        return new DocumentRead(null, at, new YamlSyntaxException("a [ ] or { } collection that starts here is not closed (or what follows it is not YAML)", at));
+    }
+
+    /// <summary>YamlDotNet's words for the usual indentation mistakes, with what to look for put first.</summary>
+    private static string Explained(string message) =>
+        message.Contains("did not find expected key", StringComparison.Ordinal) || message.Contains("mapping values are not allowed in this context", StringComparison.Ordinal)
+            ? $"this line is not indented like the keys around it (keys of one mapping line up; a value on the lines below its key goes deeper) [{message}]"
+            : message;
 
     private static string CleanMessage(string message)
     {
@@ -230,6 +271,7 @@ internal sealed class YamlTreeReader
             case SequenceStart seq:
             {
                 parser.MoveNext();
+                if (seq.Style == SequenceStyle.Flow) _openFlows.Add(At(seq.Start));
                 var items = new List<YamlNode>();
                 size = 1;
                 chars = 0;
@@ -239,6 +281,7 @@ internal sealed class YamlTreeReader
                     size += itemSize;
                     chars += itemChars;
                 }
+                if (seq.Style == SequenceStyle.Flow) _openFlows.RemoveAt(_openFlows.Count - 1);
                 var node = new ListNode(At(seq.Start), items);
                 Remember(seq.Anchor, node, size, chars);
                 return node;
@@ -246,6 +289,7 @@ internal sealed class YamlTreeReader
             case MappingStart map:
             {
                 parser.MoveNext();
+                if (map.Style == MappingStyle.Flow) _openFlows.Add(At(map.Start));
                 var entries = new List<MapEntry>();
                 var duplicates = new List<DuplicateKey>();
                 var seen = new Dictionary<string, Position>(StringComparer.Ordinal);
@@ -273,6 +317,7 @@ internal sealed class YamlTreeReader
                         entries.Add(new MapEntry(keyScalar.Value, keyNode.Position, value));
                     }
                 }
+                if (map.Style == MappingStyle.Flow) _openFlows.RemoveAt(_openFlows.Count - 1);
                 var node = new MapNode(At(map.Start), entries, duplicates);
                 Remember(map.Anchor, node, size, chars);
                 return node;

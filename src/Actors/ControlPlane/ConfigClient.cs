@@ -91,7 +91,9 @@ public sealed class ConfigClient : ReceiveActor
         var unreachable = state.Unreachable.Count(m => m.Status is not (MemberStatus.Down or MemberStatus.Exiting or MemberStatus.Removed));
         if (members == 0 || (members - unreachable) * 2 <= members)
         {
-            Context.Sender.Tell(new ConfigUnavailable($"only {members - unreachable} of {members} cluster members are reachable from this node; a write needs a majority"));
+            Context.Sender.Tell(new ConfigUnavailable(members == 0
+                ? "this node is not in a cluster yet (still joining through its seeds): try again once `akkal4 status` says it is up"
+                : $"only {members - unreachable} of {members} cluster members are reachable from this node; a write needs a majority"));
             return;
         }
         Context.ActorOf(Request.Props(writer, message(), Context.Sender, message, bytes));

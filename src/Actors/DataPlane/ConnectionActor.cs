@@ -534,6 +534,7 @@ public sealed class ConnectionActor : UntypedActor
         _relay = parts.Control;
         _istio = IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
         _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.EndpointName, _relay, connectTime, _istio.Value);
+        ConnectFailureLog.Of(Context.System).Connected(assigned.Cluster.Name);
         _relays.Run(_accepted, upstream, parts);
 
         if (policy.MaxConnectionDuration is { } max)
@@ -583,7 +584,8 @@ public sealed class ConnectionActor : UntypedActor
         _flags |= ResponseFlags.UpstreamConnectFailure;
         var why = $"connect to {assigned.Endpoint} failed: {(timedOut ? "timed out after " + assigned.Cluster.Policy.ConnectTimeout : cause.Message)}";
         _metrics.UpstreamConnectFailed(assigned.Cluster.Name, assigned.EndpointName, timedOut, why);
-        _detail = _detail.Length == 0 ? why : $"{_detail}; {why}";
+        ConnectFailureLog.Of(Context.System).Failed(assigned.Cluster.Name, why);
+        _detail = AttemptDetail.Add(_detail, why);
         if (_attempts < _settings.MaxConnectAttempts)
         {
             Pick(IpKey.From(_client.Address));
@@ -631,7 +633,7 @@ public sealed class ConnectionActor : UntypedActor
         // Each refusal's counter is bumped here and only here, whoever found the reason (the decision, a picker, a router).
         switch (flag)
         {
-            case ResponseFlags.NoRoute or ResponseFlags.NoClusterFound: _metrics.DownstreamNoRoute.Add(1, DataPlaneMetrics.Listener(_listener)); break;
+            case ResponseFlags.NoRoute or ResponseFlags.NoClusterFound or ResponseFlags.NoSni or ResponseFlags.NotTls: _metrics.DownstreamNoRoute.Add(1, DataPlaneMetrics.Listener(_listener)); break;
             // Per-cluster counters only with a cluster: a series named "" is pruned at every scrape and its count drops.
             case ResponseFlags.NoHealthyUpstream when cluster is not null: _metrics.UpstreamNoneHealthy.Add(1, DataPlaneMetrics.Cluster(cluster)); break;
             case ResponseFlags.UpstreamOverflow when cluster is not null: _metrics.UpstreamOverflow.Add(1, DataPlaneMetrics.Cluster(cluster)); break;

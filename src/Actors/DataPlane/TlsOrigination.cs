@@ -137,10 +137,12 @@ internal static class TlsOrigination
             ssl = new SslStream(inner, leaveInnerStreamOpen: false);
             // A PROXY header precedes the handshake, unencrypted.
             if (clearPreamble is not null) await inner.WriteAsync(clearPreamble, cancel).ConfigureAwait(false);
+            // Why Verify refused the upstream's certificate: .NET's own exception says only that the callback rejected it.
+            string? refused = null;
             var options = new SslClientAuthenticationOptions
             {
                 TargetHost = tls.Sni ?? host,
-                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(tls, files.Authorities, certificate, chain, errors),
+                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => (refused = Refusal(tls, files.Authorities, certificate, chain, errors)) is null,
             };
             if (files.Client is { } client) options.ClientCertificates = [client];
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -155,7 +157,7 @@ internal static class TlsOrigination
             }
             catch (Exception e) when (e is AuthenticationException or IOException)
             {
-                throw new IOException($"TLS handshake with {plain.Remote} failed: {Innermost(e)}", e);
+                throw new IOException($"TLS handshake with {plain.Remote} failed: {refused ?? Innermost(e)}", e);
             }
             var established = ssl;
             return session = new TcpConnection(plain.Local, plain.Remote,
@@ -192,26 +194,38 @@ internal static class TlsOrigination
         return (stream, stream.ShutdownSend);
     }
 
-    private static bool Verify(UpstreamTls tls, X509Certificate2Collection? authorities, X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
+    /// <summary>Why the upstream's certificate is refused (as the access log and /v1/status say it), or null when it is accepted.</summary>
+    internal static string? Refusal(UpstreamTls tls, X509Certificate2Collection? authorities, X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
     {
-        if (tls.InsecureSkipVerify) return true;
-        if (certificate is null) return false;
+        if (tls.InsecureSkipVerify) return null;
+        if (certificate is null) return "the upstream sent no certificate";
         var server = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
+        var its = $"its certificate ({server.Subject})";
+        var now = DateTime.Now;
+        if (now > server.NotAfter) return $"{its} expired on {server.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss}Z";
+        if (now < server.NotBefore) return $"{its} is not valid before {server.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm:ss}Z";
         // With the intermediates the server sent: caCertificates usually holds only the root.
         if (authorities is not null)
         {
-            if (!RemotingTls.ChainsTo(server, presented, authorities)) return false;
+            if (!RemotingTls.ChainsTo(server, presented, authorities))
+                return $"{its}, issued by {server.Issuer}, does not chain to tls.caCertificates {tls.CaCertificates} ({tls.Rules})";
         }
-        else if ((errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) != SslPolicyErrors.None) return false;
+        else if ((errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) != SslPolicyErrors.None)
+        {
+            var status = presented?.ChainStatus.Select(s => s.Status.ToString()).Distinct().ToList() is { Count: > 0 } found ? string.Join(", ", found) : errors.ToString();
+            return $"{its}, issued by {server.Issuer}, is not trusted by this node's system certificate store ({status}; {tls.Rules} names no tls.caCertificates)";
+        }
 
         if (!tls.SubjectAltNames.IsEmpty)
         {
             var names = server.Extensions.OfType<X509SubjectAlternativeNameExtension>()
                 .SelectMany(san => san.EnumerateDnsNames().Concat(san.EnumerateIPAddresses().Select(ip => ip.ToString()))).ToList();
-            return tls.SubjectAltNames.Any(wanted => names.Any(name => SanMatches(name, wanted)));
+            return tls.SubjectAltNames.Any(wanted => names.Any(name => SanMatches(name, wanted))) ? null
+                : $"{its} carries none of tls.subjectAltNames [{string.Join(", ", tls.SubjectAltNames)}] (it names [{string.Join(", ", names)}]; {tls.Rules})";
         }
         // Without subjectAltNames, an explicit sni is the name the certificate must carry.
-        return tls.Sni is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
+        return tls.Sni is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0 ? null
+            : $"{its} is not for '{tls.Sni}' (tls.sni of {tls.Rules})";
     }
 
     /// <summary>

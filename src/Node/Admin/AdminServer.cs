@@ -585,7 +585,7 @@ public sealed class AdminServer : IAsyncDisposable
     private static IResult TooLarge() =>
         Results.Json(new { error = $"the configuration is over the limit of {MaxConfigBytes} bytes" }, Json, statusCode: 413);
 
-    private static object ErrorJson(Diagnostic d) => new { resource = d.Resource, field = d.Field, message = d.Message };
+    private static object ErrorJson(Diagnostic d) => new { resource = d.Resource, field = d.Field, message = d.Message, location = d.Location };
 
     private static async Task<IResult> GetConfig(RouterNode node, HttpContext context, string? kind, string? ns)
     {

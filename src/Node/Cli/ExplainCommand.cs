@@ -30,7 +30,7 @@ internal static class ExplainCommand
         };
         var command = new Command("explain",
             "Explain where a connection would be routed: the listener, the matched VirtualService and rule, the weighted " +
-            "destinations with their clusters and endpoints, or why it is refused. Offline, from manifests.")
+            "destinations with their clusters and endpoints, or why it is refused. Offline from manifests (-f), or on a running node's configuration (--server).")
         {
             files, source, destination, sni, nodeLabels, gateway, output, server, token,
         };

@@ -62,13 +62,14 @@ internal static class ServerCommands
         {
             if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
             var body = string.Join("\n---\n", inputs.Select(i => i.Text));
+            var locate = BodyLocations(inputs);
             var dry = parse.GetValue(dryRun) == "server";
             var path = dry ? "/v1/config?dryRun=All" : parse.GetValue(wait) ? "/v1/config?wait=true" : "/v1/config";
             return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, path,
                 new StringContent(body, Encoding.UTF8, "application/yaml"), async response =>
                 {
                     using var json = await ReadJson(response, cancel);
-                    if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
+                    if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode, locate);
                     var root = json.RootElement;
                     if (response.StatusCode == HttpStatusCode.Accepted)
                     {
@@ -99,6 +100,9 @@ internal static class ServerCommands
         ["svc"] = "Service", ["services"] = "Service",
     };
 
+    /// <summary>What Tab offers for a kind argument (the [suggest] directive): every kind, short name and plural.</summary>
+    private static string[] KindCompletions() => [.. ResourceKinds.Types.Keys, .. KindAliases.Keys];
+
     /// <summary>A kind as kubectl takes it (name, short name or plural, any case); null when unknown.</summary>
     internal static string? KindOf(string text) =>
         KindAliases.TryGetValue(text, out var alias) ? alias
@@ -110,6 +114,8 @@ internal static class ServerCommands
         {
             Description = "VirtualService (vs), DestinationRule (dr), Gateway (gw), ServiceEntry (se), WorkloadEntry (we), Service (svc), plurals too, or all; KIND/NAME names one.",
         };
+        kind.CompletionSources.Add([.. KindCompletions(), "all"]);
+        kind.HelpName = "kind"; // else help lists every completion as the argument's name
         var name = new Argument<string?>("name") { Description = "One resource's name.", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string?>("--namespace", "-n") { Description = "The namespace (default: default)." };
         var allNamespaces = new Option<bool>("--all-namespaces", "-A") { Description = "Every namespace." };
@@ -186,6 +192,8 @@ internal static class ServerCommands
     public static Command Delete()
     {
         var kind = new Argument<string?>("kind") { Description = "The resource's kind (short names and plurals too), or KIND/NAME.", Arity = ArgumentArity.ZeroOrOne };
+        kind.CompletionSources.Add(KindCompletions());
+        kind.HelpName = "kind";
         var name = new Argument<string?>("name") { Description = "The resource's name.", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string>("--namespace", "-n") { Description = "Its namespace.", DefaultValueFactory = _ => "default" };
         var files = CommonOptions.Files();
@@ -241,7 +249,7 @@ internal static class ServerCommands
         var files = CommonOptions.Files();
         var server = Server();
         var token = Token();
-        var command = new Command("diff", "Show how the manifests differ from the stored configuration, as kubectl diff does (exit 0: no difference, 1: some).") { files, server, token };
+        var command = new Command("diff", "Show how the manifests differ from the stored configuration, as kubectl diff does (exit 0: no difference, 1: some, 2: the manifests are not valid, 3: the node cannot be reached or refused the read).") { files, server, token };
         command.SetAction(async (parse, cancel) =>
         {
             if (!CommonOptions.TryReadManifests(parse.GetValue(files)!, out var inputs)) return ExitCodes.Usage;
@@ -308,7 +316,7 @@ internal static class ServerCommands
         var output = CommonOptions.Output();
         output.Description = "text: the node, the config writer, each member with the revision it routes by, this node's listeners and its "
                              + "upstream endpoints with failures; json: all of GET /v1/status.";
-        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, its listeners and upstreams.")
+        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, its listeners and the upstream endpoints with failures (-o json: everything).")
         {
             server, token, output,
         };
@@ -343,6 +351,7 @@ internal static class ServerCommands
             } : "-";
         static IEnumerable<JsonElement> Items(JsonElement e, string name) =>
             e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray() : [];
+        static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
 
         var sb = new StringBuilder();
         var membership = status.TryGetProperty("membership", out var m) ? m : default;
@@ -363,9 +372,17 @@ internal static class ServerCommands
             [Text(x, "address"), Text(x, "bound") == "yes" ? "yes" : $"NO: {Text(x, "error")}", Text(x, "active"), Text(x, "total"), Text(x, "refused")]).ToList();
         sb.Append(listeners.Count == 0 ? "listeners: none (no configuration in force serves one on this node)\n"
             : Table(["LISTENER", "BOUND", "ACTIVE", "TOTAL", "REFUSED"], listeners));
-        var endpoints = Items(status, "upstreams").SelectMany(u => Items(u, "endpoints").Select(x => (IReadOnlyList<string>)
-            [Text(u, "cluster"), Text(x, "endpoint"), Text(x, "status"), Text(x, "activeConnections"), Text(x, "consecutiveFailures"), Text(x, "lastError")])).ToList();
+        // Only the endpoints with failures (or not healthy): a busy node has hundreds of healthy ones, which -o json lists.
+        var upstreams = Items(status, "upstreams").ToList();
+        var all = upstreams.SelectMany(u => Items(u, "endpoints").Select(x => (Cluster: u, Endpoint: x))).ToList();
+        var endpoints = all.Where(e => Text(e.Endpoint, "status") != "healthy" || Text(e.Endpoint, "consecutiveFailures") is not ("-" or "0")
+                                       || Text(e.Endpoint, "lastError") != "-")
+            .Select(e => (IReadOnlyList<string>)
+                [Text(e.Cluster, "cluster"), Text(e.Endpoint, "endpoint"), Text(e.Endpoint, "status"), Text(e.Endpoint, "activeConnections"),
+                 Text(e.Endpoint, "consecutiveFailures"), Text(e.Endpoint, "lastError")]).ToList();
         if (endpoints.Count > 0) sb.Append(Table(["CLUSTER", "ENDPOINT", "HEALTH", "ACTIVE", "FAILURES", "LAST ERROR"], endpoints));
+        if (upstreams.Count > 0)
+            sb.Append($"upstreams: {Count(upstreams.Count, "cluster")}, {Count(all.Count, "endpoint")}, {endpoints.Count} with failures (-o json for all)\n");
         foreach (var note in Items(status, "notes")) sb.Append($"note: {(note.ValueKind == JsonValueKind.String ? note.GetString() : note.ToString())}\n");
         return sb.ToString();
     }
@@ -401,7 +418,9 @@ internal static class ServerCommands
         }
         catch (HttpRequestException e)
         {
-            Console.Error.WriteLine($"akkal4: cannot reach {server}: {e.Message}");
+            // Said whole: whether anything changed (a write that never arrived changed nothing), and where the address comes from.
+            var write = request.Method == HttpMethod.Put || request.Method == HttpMethod.Delete ? "nothing was changed; " : "";
+            Console.Error.WriteLine($"akkal4: cannot reach {server}: {e.Message}; {write}is a node's admin API there? (--server URL or $AKKAL4_SERVER; `akkal4 run` serves it on 127.0.0.1:15000 unless --admin says otherwise)");
             return Unreachable;
         }
         catch (TaskCanceledException) when (!cancel.IsCancellationRequested)
@@ -419,19 +438,42 @@ internal static class ServerCommands
         catch (JsonException) { return null; }
     }
 
-    private static int PrintErrors(JsonElement? reply, HttpStatusCode status)
+    /// <summary>
+    /// Where a position in the joined body (the node reports <c>request:LINE:COLUMN</c>) is in the files given: so a syntax
+    /// error sent with apply is shown at the file and line, as validate shows it.
+    /// </summary>
+    internal static Func<string, string> BodyLocations(IReadOnlyList<(string Source, string Text)> inputs)
+    {
+        var starts = new List<(int Line, string Source)>();
+        var line = 1;
+        foreach (var (source, text) in inputs)
+        {
+            starts.Add((line, source));
+            line += text.Count(c => c == '\n') + 2; // the "\n---\n" that joins it to the next
+        }
+        return location =>
+        {
+            var parts = location.Split(':');
+            if (parts is not ["request", var l, var column] || !int.TryParse(l, out var at)) return location;
+            var (start, source) = starts.LastOrDefault(s => s.Line <= at);
+            return source is null ? location : $"{source}:{at - start + 1}:{column}";
+        };
+    }
+
+    private static int PrintErrors(JsonElement? reply, HttpStatusCode status, Func<string, string>? locate = null)
     {
         if (reply is not { } root) Console.WriteLine($"error  the node answered {(int)status} {status}");
         else if (root.TryGetProperty("errors", out var errors))
-            foreach (var e in errors.EnumerateArray()) Console.WriteLine(Line("error", e));
+            foreach (var e in errors.EnumerateArray()) Console.WriteLine(Line("error", e, locate));
         else if (root.TryGetProperty("error", out var error)) Console.WriteLine($"error  {error.GetString()}");
         if (status == HttpStatusCode.ServiceUnavailable) return Unreachable;
         return ExitCodes.Rejected;
     }
 
-    private static string Line(string severity, JsonElement d)
+    private static string Line(string severity, JsonElement d, Func<string, string>? locate = null)
     {
         var field = d.GetProperty("field").GetString();
-        return $"{severity}  {d.GetProperty("resource").GetString()}  {(string.IsNullOrEmpty(field) ? "-" : field)}  {d.GetProperty("message").GetString()}";
+        var at = d.TryGetProperty("location", out var l) && l.GetString() is { } location && locate is not null ? $" (at {locate(location)})" : "";
+        return $"{severity}  {d.GetProperty("resource").GetString()}  {(string.IsNullOrEmpty(field) ? "-" : field)}  {d.GetProperty("message").GetString()}{at}";
     }
 }

@@ -43,9 +43,11 @@ internal static class ValidateCommand
         foreach (var d in report.Errors.Concat(report.Warnings)) writer.WriteLine(d);
         var kinds = report.Resources.GroupBy(r => r.Kind).Select(g => $"{g.Count()} {g.Key}").ToList();
         writer.WriteLine(report.Ok
-            ? $"valid: {report.Resources.Count} resources ({string.Join(", ", kinds)}), {report.Warnings.Count} warnings"
-            : $"invalid: {report.Errors.Count} errors, {report.Warnings.Count} warnings");
+            ? $"valid: {Count(report.Resources.Count, "resource")} ({string.Join(", ", kinds)}), {Count(report.Warnings.Count, "warning")}"
+            : $"invalid: {Count(report.Errors.Count, "error")}, {Count(report.Warnings.Count, "warning")}");
     }
 
-    private static object ToJson(Diagnostic d) => new { resource = d.Resource, field = d.Field, message = d.Message };
+    private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
+
+    private static object ToJson(Diagnostic d) => new { resource = d.Resource, field = d.Field, message = d.Message, location = d.Location };
 }

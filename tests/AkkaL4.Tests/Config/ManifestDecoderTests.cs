@@ -488,16 +488,18 @@ public class ManifestDecoderTests
     }
 
     [Theory]
-    [InlineData("[a\nb: c", "t.yaml:2:2")]
-    [InlineData("a: {b\n", "t.yaml:2:1")]
-    [InlineData("a: b\n c: d\n", "t.yaml:2:3")]
-    [InlineData("key: 'unterminated\n", "t.yaml:1:6")]
-    [InlineData("kind: Service\nmetadata: {name: a}\nspec: *nothing\n", "t.yaml:3:7")]
-    public void A_syntax_error_is_one_error_with_its_position(string text, string location)
+    // An unclosed [ or { at its bracket (YamlDotNet notices it where the input ends).
+    [InlineData("[a\nb: c", "t.yaml:1:1", Source)]
+    [InlineData("a: {b\n", "t.yaml:1:4", Source)]
+    [InlineData("a: b\n c: d\n", "t.yaml:2:3", Source)]
+    [InlineData("key: 'unterminated\n", "t.yaml:1:6", Source)]
+    // What the text says before the error names the resource, as other errors do.
+    [InlineData("kind: Service\nmetadata: {name: a}\nspec: *nothing\n", "t.yaml:3:7", "Service/default/a")]
+    public void A_syntax_error_is_one_error_with_its_position(string text, string location, string resource)
     {
         var error = SingleError(Decode(text));
 
-        Assert.Equal(Source, error.Resource);
+        Assert.Equal(resource, error.Resource);
         Assert.StartsWith("invalid YAML/JSON: ", error.Message);
         Assert.Equal(location, error.Location);
     }
@@ -568,7 +570,7 @@ public class ManifestDecoderTests
     {
         var error = SingleError(await DecodeWithin(BillionLaughs(9)));
 
-        Assert.Equal(Source, error.Resource);
+        Assert.Equal("Service/default/a", error.Resource);
         Assert.Contains("aliases expand to more than 10000 nodes", error.Message);
         AssertLocated(error);
     }

@@ -20,6 +20,43 @@ public class YamlMistakeMessageTests
 
         Assert.Equal("invalid YAML/JSON: a [ ] or { } collection that starts here is not closed (or what follows it is not YAML)", error.Message);
         Assert.Equal("vs.yaml:6:10", error.Location);
+        // Named as every other error is: the resource, and the field whose value it is.
+        Assert.Equal(("VirtualService/default/s", "spec.hosts"), (error.Resource, error.Field));
+    }
+
+    [Fact]
+    public void A_key_indented_too_far_names_its_resource_and_the_mapping_it_is_in()
+    {
+        var error = OnlyError("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: echo\n  namespace: web\nspec:\n  hosts: [echo]\n   tcp:\n  - route:\n    - destination: {host: echo}\n");
+
+        Assert.Equal(("VirtualService/web/echo", "spec"), (error.Resource, error.Field));
+        Assert.Equal("vs.yaml:8:4", error.Location);
+        Assert.StartsWith("invalid YAML/JSON: this line is not indented like the keys around it", error.Message);
+    }
+
+    [Fact]
+    public void A_field_meant_for_the_empty_key_above_it_says_to_indent_it()
+    {
+        var result = ManifestDecoder.Decode("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: echo}\nspec:\n  hosts: [echo]\n  tcp:\n  - route:\n    - destination:\n      host: echo\n", "vs.yaml");
+
+        var host = Assert.Single(result.Errors, e => e.Field == "spec.tcp[0].route[0].host");
+        Assert.Equal("unknown field 'host': 'destination' has no value here and takes a field of this name; indent it under destination", host.Message);
+        Assert.Equal(("VirtualService/default/echo", "vs.yaml:9:7"), (host.Resource, host.Location));
+    }
+
+    [Theory]
+    // Several items, and a flow mapping: the position is the bracket's, not the last node read (once the last item, or the key).
+    [InlineData("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: s\nspec:\n  hosts: [a, b, c\n", "vs.yaml:6:10")]
+    [InlineData("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: s\n", "vs.yaml:3:11")]
+    // The innermost bracket left open, after a closed one.
+    [InlineData("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: s, labels: {a: b}, annotations: {c: d\n", "vs.yaml:3:50")]
+    public void An_unclosed_flow_collection_is_reported_at_its_bracket(string text, string location)
+    {
+        var error = OnlyError(text);
+
+        Assert.Contains("is not closed", error.Message);
+        Assert.Equal(location, error.Location);
+        Assert.Equal("VirtualService/default/s", error.Resource);
     }
 
     [Fact]
@@ -29,6 +66,18 @@ public class YamlMistakeMessageTests
 
         Assert.Contains("tab", error.Message);
         Assert.Equal("vs.yaml:6:1", error.Location);
+    }
+
+    [Theory]
+    // A tab inside a literal block scalar is content (legal); the mistake is the tab before "tcp" (review1-s8 #7: once 8:1).
+    [InlineData("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: tab\n  annotations:\n    note: |\n      a\n      \tb\nspec:\n\thosts: [a]\n", "vs.yaml:10:1")]
+    [InlineData("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: tab\n  annotations:\n    note: >-\n\n      \ta\n  labels:\n\t  app: x\n", "vs.yaml:10:1")]
+    public void A_tab_after_a_block_scalar_holding_one_is_reported_at_its_own_line(string text, string location)
+    {
+        var error = OnlyError(text);
+
+        Assert.Contains("tab", error.Message);
+        Assert.Equal(location, error.Location);
     }
 
     [Fact]

@@ -167,7 +167,8 @@ public sealed class TlsRoutingTests(TlsWorld world) : IClassFixture<TlsWorld>
     public async Task Without_a_usable_SNI_the_gateway_refuses_each_case_with_its_own_flag_and_counter()
     {
         var before = (NoSni: world.Router.Metrics["envoy_tls_inspector_sni_not_found"], NotTls: world.Router.Metrics["envoy_tls_inspector_tls_not_found"],
-            Malformed: world.Router.Metrics["envoy_tls_inspector_client_hello_malformed"], Timeout: world.Router.Metrics["envoy_listener_downstream_pre_cx_timeout"]);
+            Malformed: world.Router.Metrics["envoy_tls_inspector_client_hello_malformed"], Timeout: world.Router.Metrics["envoy_listener_downstream_pre_cx_timeout"],
+            NoRoute: world.Router.Metrics["envoy_tcp_downstream_cx_no_route"]);
 
         var unknown = await RefusedAsync(await TlsClient.ClientHelloAsync("gamma.other.org"));
         Assert.Equal(ResponseFlags.NoRoute, unknown.Flags);
@@ -191,6 +192,8 @@ public sealed class TlsRoutingTests(TlsWorld world) : IClassFixture<TlsWorld>
         await world.Router.Metrics.WaitForAsync("envoy_tls_inspector_tls_not_found", before.NotTls + 1);
         await world.Router.Metrics.WaitForAsync("envoy_tls_inspector_client_hello_malformed", before.Malformed + 1);
         await world.Router.Metrics.WaitForAsync("envoy_listener_downstream_pre_cx_timeout", before.Timeout + 1);
+        // Every NR refusal counts as no route, as README's metrics table says: the unknown SNI, no SNI and not TLS (once only the first).
+        Assert.Equal(before.NoRoute + 3, world.Router.Metrics["envoy_tcp_downstream_cx_no_route"]);
     }
 
     private async Task<AccessLogEntry> RefusedAsync(byte[] first)
@@ -226,6 +229,8 @@ public sealed class TlsRoutingTests(TlsWorld world) : IClassFixture<TlsWorld>
         Assert.True(end.NoData);
         var entry = await world.Router.Log.ForAsync(client.Id);
         Assert.True(entry.Flags.HasFlag(ResponseFlags.UpstreamConnectFailure), ResponseFlagNames.Format(entry.Flags));
-        Assert.Contains("TLS handshake", entry.Detail);
+        // Why the certificate was refused, not .NET's "rejected by the provided RemoteCertificateValidationCallback".
+        Assert.Contains("TLS handshake with 127.60.1.11:9443 failed: its certificate (CN=alpha) carries none of tls.subjectAltNames [not-alpha.example.com] (it names [alpha.example.com];", entry.Detail);
+        Assert.DoesNotContain("RemoteCertificateValidationCallback", entry.Detail);
     }
 }

@@ -332,6 +332,20 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
     }
 
     [Fact]
+    public async Task Apply_shows_a_syntax_error_at_its_file_and_line()
+    {
+        // The node decodes the joined body ("request:LINE:COLUMN"); apply maps that back to the file given, as validate prints it.
+        var good = File(Service("sx", "cli-syntax", "127.3.4.77"));
+        var bad = File("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: sx, namespace: cli-syntax}\nspec:\n  hosts: [sx\n");
+
+        var run = await Akkal4("apply", "-f", good, "-f", bad, "--server", world.Url);
+
+        AssertExit(1, run);
+        Assert.Contains($"(at {bad}:5:10)", run.Stdout);
+        Assert.Contains("is not closed", run.Stdout);
+    }
+
+    [Fact]
     public async Task Explain_with_server_asks_the_live_configuration()
     {
         var apply = await Akkal4("apply", "-f", File(Join(Service("ex", "cli-explain", "127.3.4.5"), Workload("ex-1", "cli-explain", "127.3.4.113", "ex"))),
@@ -371,7 +385,12 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         {
             AssertExit(3, run);
             Assert.Contains("cannot reach " + nobody, run.Stderr);
+            Assert.Contains("is a node's admin API there? (--server URL or $AKKAL4_SERVER;", run.Stderr);
         });
+        // A write that never arrived says it changed nothing; a read does not.
+        Assert.Contains("; nothing was changed; ", runs[0].Stderr);
+        Assert.Contains("; nothing was changed; ", runs[2].Stderr);
+        Assert.DoesNotContain("nothing was changed", runs[1].Stderr);
     }
 
     [Fact]
