@@ -661,6 +661,21 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         return true;
     }
 
+    /// <summary>Changes named one by one in the log up to this many; beyond, counted (a 10,000-Service write was one 300 KB line).</summary>
+    internal const int ChangesNamed = 20;
+
+    /// <summary>What a revision changed, for a person reading the log: each change, or counts by action and kind and the first few.</summary>
+    internal static string ChangeSummary(IReadOnlyList<ResourceChange> changed)
+    {
+        static string Named(IEnumerable<ResourceChange> changes) => string.Join(", ", changes.Select(c => $"{c.Key} {c.Action.ToString().ToLowerInvariant()}"));
+        if (changed.Count <= ChangesNamed) return Named(changed);
+        var counts = changed.GroupBy(c => c.Action).OrderBy(g => g.Key).Select(byAction =>
+            $"{byAction.Count()} {byAction.Key.ToString().ToLowerInvariant()} ("
+            + string.Join(", ", byAction.GroupBy(c => c.Key.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).Select(k => $"{k.Key} {k.Count()}")) + ")");
+        var namespaces = changed.Select(c => c.Key.Namespace).Distinct().Count();
+        return $"{changed.Count} changes in {namespaces} namespace(s): {string.Join(", ", counts)}; the first {ChangesNamed}: {Named(changed.Take(ChangesNamed))}, …";
+    }
+
     /// <summary>The store as it is, to put back if the batch a write makes of it cannot be journaled.</summary>
     private ConfigStore Before() => new(_store.Revision, _store.Resources.ToList());
 
@@ -686,8 +701,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                         return;
                     }
                     _pending = null;
-                    _log.Info("config revision {0}: {1}", committed.Revision,
-                        string.Join(", ", changed.Select(c => $"{c.Key} {c.Action.ToString().ToLowerInvariant()}")));
+                    _log.Info("config revision {0}: {1}", committed.Revision, ChangeSummary(changed));
                     // Indexed first: the replication's timeout (and whether it goes to every node) is by the new sizes.
                     foreach (var ns in committed.Namespaces) Indexed(ns.Namespace, committed.Revision, ns.Resources);
                     pending.ReplyTo.Tell(new WriteJournaled(committed.Revision, ReplicationTimeoutNow()));

@@ -82,33 +82,65 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
 /// The node's connections, shared by every listener: the cap (0 = none) on connections admitted, and the descriptors'
 /// places. A listener takes a place (<see cref="TryReserve"/>) before it asks for the next connection, so listeners
 /// admitting at once cannot together pass the room; the connection keeps it until it ends (<see cref="Release"/>), or
-/// it is given back (<see cref="Unreserve"/>) if no connection used it.
+/// it is given back (<see cref="Unreserve"/>) if no connection used it. A listener's accept stream holds a place of its
+/// own (<see cref="TryReserveStream"/>) from before it binds to its unbinding; while a stream waits for one, connections
+/// leave a place free for it (<see cref="WaitForStream"/>), else on a node at its room they would take every freed one.
 /// </summary>
 public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
 {
     private int _open;
-    /// <summary>Descriptor places taken: the connections admitted and the listeners' places for the next one.</summary>
+    /// <summary>Descriptor places taken: the connections admitted, the listeners' places for the next one and their streams'.</summary>
     private int _places;
+    private int _streams;
+    private int _waitingStreams;
 
     /// <summary>Connections admitted and not ended.</summary>
     public int Open => Volatile.Read(ref _open);
-    /// <summary>Places taken: <see cref="Open"/> plus at most one per running listener (its next connection's).</summary>
+    /// <summary>Places taken: <see cref="Open"/>, <see cref="Streams"/> and at most one per running listener (its next connection's).</summary>
     public int Places => Volatile.Read(ref _places);
+    /// <summary>Places held by listeners' accept streams.</summary>
+    public int Streams => Volatile.Read(ref _streams);
+    /// <summary>Listeners' accept streams waiting for a place.</summary>
+    public int WaitingStreams => Volatile.Read(ref _waitingStreams);
     public DescriptorBudget Descriptors => descriptors;
 
-    /// <summary>Takes a place for one connection if the descriptors leave room for it (one compare-and-swap); false: none.</summary>
-    public bool TryReserve()
+    /// <summary>Takes a place for one connection if the descriptors leave room for it and the streams waiting (one compare-and-swap); false: none.</summary>
+    public bool TryReserve() => Reserve(WaitingStreams);
+
+    /// <summary>Takes a place for a listener's accept stream (before connections: none is left free for others); false: none.</summary>
+    public bool TryReserveStream()
+    {
+        if (!Reserve(0)) return false;
+        Interlocked.Increment(ref _streams);
+        return true;
+    }
+
+    private bool Reserve(int leaveFree)
     {
         while (true)
         {
             var places = Volatile.Read(ref _places);
-            if (!descriptors.Room(places, Open)) return false;
+            if (!descriptors.Room(places + leaveFree, Open)) return false;
             if (Interlocked.CompareExchange(ref _places, places + 1, places) == places) return true;
         }
     }
 
     /// <summary>Gives back a place no connection used.</summary>
     public void Unreserve() => Interlocked.Decrement(ref _places);
+
+    /// <summary>Gives back an accept stream's place (its listener unbound or stopped).</summary>
+    public void UnreserveStream()
+    {
+        Interlocked.Decrement(ref _streams);
+        Interlocked.Decrement(ref _places);
+    }
+
+    /// <summary>An accept stream began (true) or stopped (false) waiting for a place.</summary>
+    public void WaitForStream(bool waiting)
+    {
+        if (waiting) Interlocked.Increment(ref _waitingStreams);
+        else Interlocked.Decrement(ref _waitingStreams);
+    }
 
     /// <summary>Admits a connection that holds a place; false (the place still held) when the node is at its cap.</summary>
     public bool TryTake()
@@ -125,10 +157,13 @@ public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
         Interlocked.Decrement(ref _places);
     }
 
-    /// <summary>Why the descriptors leave room for no connection at all (the limit read again if due), or null.</summary>
+    /// <summary>
+    /// Why the descriptors leave no room for a connection beside every running listener's stream place (the limit read
+    /// again if due), or null.
+    /// </summary>
     public string? NoRoom()
     {
         descriptors.Refresh(Open);
-        return descriptors.NoRoom();
+        return descriptors.NoRoom(Streams + WaitingStreams);
     }
 }

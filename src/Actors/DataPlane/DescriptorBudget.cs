@@ -113,20 +113,26 @@ public sealed class DescriptorBudget
     }
 
     /// <summary>
-    /// Why no connection at all fits (the reserve and the rest of the process leave fewer than <see cref="LeastPlaces"/>
-    /// places under the limit), or null: listeners would wait for ever, so a node refuses to start so and is not ready
-    /// while a lowered limit says so. Once short, it stays so until the room is back to <see cref="ReadyAgain"/>.
+    /// Why no connection at all fits, or null: the reserve and the rest of the process leave fewer places under the limit
+    /// than the listeners' accept streams (<paramref name="streams"/>, each holding one) and one connection need (at least
+    /// <see cref="LeastPlaces"/>), so listeners would wait for ever. A node refuses to start so, and is not ready while a
+    /// lowered limit or its listeners say so. Once short, it stays so until the room is <see cref="ReadyAgain"/> minus
+    /// <see cref="LeastPlaces"/> places above that. (A mutating read: both callers, /readyz and /v1/status, see one room.)
     /// </summary>
-    public string? NoRoom()
+    public string? NoRoom(int streams = 0)
     {
         var room = MaxConnections;
+        var least = Math.Max(LeastPlaces, streams + 1);
+        var again = least + ReadyAgain - LeastPlaces;
         var wasShort = _short;
-        _short = room < (wasShort ? ReadyAgain : LeastPlaces);
+        _short = room < (wasShort ? again : least);
         if (!_short) return null;
         return $"{DataPlaneSettings.DescriptorReserveKey} = {Reserve} leaves no room for a connection under the descriptor limit ({Limit}, ulimit -n): "
                + $"{Others} descriptors are open already, each connection holds {PerConnection} and each listener {PerConnection} (its socket and a "
-               + $"connection accepted ahead); room for {room} such place(s), at least {LeastPlaces} needed"
-               + (room >= LeastPlaces ? $" and {ReadyAgain} to be ready again after a shortage" : "")
+               + $"connection accepted ahead); room for {room} such place(s)"
+               + (streams > 0 ? $", {streams} listener(s) need {streams} for their accept streams" : "")
+               + $", at least {least} needed"
+               + (room >= least ? $" and {again} to be ready again after a shortage" : "")
                + "; lower the reserve or raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)";
     }
 

@@ -63,6 +63,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     /// <summary>The accept stream's own place (its listening socket and the connection it accepts ahead), held while it runs.</summary>
     private bool _streamPlace;
     private TimeSpan _placeWait;
+    /// <summary>The accept stream waits for a place (counted in <see cref="ConnectionBudget.WaitingStreams"/>).</summary>
+    private bool _waitingForPlace;
     private static long s_streams;
     /// <summary>The number of this listener's accept stream (0: none started).</summary>
     private long _stream;
@@ -133,33 +135,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             Next();
         });
         Receive<Relieve>(_ => Relief());
-        Receive<StreamDone>(done =>
-        {
-            if (done.Stream != _stream) return;
-            StreamEnded();
-            if (!_unbinding) _log.Warning("listener {0}: accept stream ended", _address);
-            StopWhenDrained();
-        });
-        Receive<StreamFailed>(f =>
-        {
-            if (f.Stream != _stream) return;
-            StreamEnded();
-            if (_unbinding)
-            {
-                StopWhenDrained();
-                return;
-            }
-            _log.Warning("listener {0}: accept stream failed ({1}); binding again", _address, f.Cause.Message);
-            _binding = null;
-            _acceptStream = null;
-            // No stream to ack until the next one's StreamInit (its Next decides whether to pause); one held back keeps its timer.
-            if (_held is null)
-            {
-                _paused = false;
-                Timers.Cancel("relief");
-            }
-            Timers.StartSingleTimer("bind", new TryBind(), _retry);
-        });
+        // A stream that ends unasked (its socket closed under it) is bound again as a failed one is: its place is kept for that.
+        Receive<StreamDone>(done => StreamStopped(done.Stream, "ended"));
+        Receive<StreamFailed>(f => StreamStopped(f.Stream, $"failed ({f.Cause.Message})"));
         Receive<Terminated>(t =>
         {
             if (_sourceOf.Remove(t.ActorRef, out var source) && --_perSource[source] == 0) _perSource.Remove(source);
@@ -173,6 +151,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             _unbinding = true;
             Timers.CancelAll();
+            Waiting(false);
             // Connections the kernel queued are taken now (as descriptors allow) or reset when the listener closes.
             if (_held is not null || _paused) Resume();
             _binding?.Unbind();
@@ -184,6 +163,27 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             foreach (var child in Context.GetChildren()) child.Tell(ConnectionActor.DrainTimeout.Instance);
         });
+    }
+
+    private void StreamStopped(long stream, string how)
+    {
+        if (stream != _stream) return;
+        StreamEnded();
+        if (_unbinding)
+        {
+            StopWhenDrained();
+            return;
+        }
+        _log.Warning("listener {0}: accept stream {1}; binding again", _address, how);
+        _binding = null;
+        _acceptStream = null;
+        // No stream to ack until the next one's StreamInit (its Next decides whether to pause); one held back keeps its timer.
+        if (_held is null)
+        {
+            _paused = false;
+            Timers.Cancel("relief");
+        }
+        Timers.StartSingleTimer("bind", new TryBind(), _retry);
     }
 
     private void Serve(TcpConnection c)
@@ -333,6 +333,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         if (_reserved) _dataPlane.Connections.Unreserve();
         _reserved = false;
         StreamEnded();
+        GiveBackStreamPlace();
+        Waiting(false);
         // Stopped (or restarted) with connections still open: their Terminated will not reach this instance.
         for (; _connections > 0; _connections--) _dataPlane.Connections.Release();
     }
@@ -354,8 +356,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     {
         if (_unbinding) return;
         // The stream's place first, through the same compare-and-swap as connections': without room it waits as they do.
-        if (!_streamPlace && !(_streamPlace = _dataPlane.Connections.TryReserve()))
+        if (!_streamPlace && !(_streamPlace = _dataPlane.Connections.TryReserveStream()))
         {
+            // Connections leave a place free for a waiting stream: a busy listener would otherwise take each one freed.
+            Waiting(true);
             var first = _placeWait == TimeSpan.Zero;
             _placeWait = first ? TimeSpan.FromMilliseconds(50) : TimeSpan.FromTicks(Math.Min(_placeWait.Ticks * 2, MaxReliefWait.Ticks));
             if (first)
@@ -367,6 +371,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer("bind", new TryBind(), _placeWait);
             return;
         }
+        Waiting(false);
         _placeWait = TimeSpan.Zero;
         var endpoint = new IPEndPoint(_address.Address.ToAddress(), _address.Port);
         try
@@ -388,18 +393,34 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>The accept stream ended: its place is given back; unbinding, the place it was asked for too.</summary>
+    /// <summary>
+    /// The accept stream ended. Unbinding, its place is given back, and the one it was asked for too; else the listener
+    /// binds again and keeps its place for that (given back, other listeners' connections on a full node would take it
+    /// first, and this one would stay unbound).
+    /// </summary>
     private void StreamEnded()
     {
         _streamRunning = false;
         _bindingPending = null;
-        if (_streamPlace) _dataPlane.Connections.Unreserve();
-        _streamPlace = false;
+        if (_unbinding) GiveBackStreamPlace();
         if (_unbinding && _reserved && _held is null)
         {
             _reserved = false;
             _dataPlane.Connections.Unreserve();
         }
+    }
+
+    private void Waiting(bool waiting)
+    {
+        if (_waitingForPlace == waiting) return;
+        _waitingForPlace = waiting;
+        _dataPlane.Connections.WaitForStream(waiting);
+    }
+
+    private void GiveBackStreamPlace()
+    {
+        if (_streamPlace) _dataPlane.Connections.UnreserveStream();
+        _streamPlace = false;
     }
 
     private void OnBindResult(BindResult result)

@@ -231,6 +231,55 @@ public sealed class DescriptorBudgetTests
     }
 
     [Fact]
+    public void Listeners_stream_places_count_so_the_node_is_not_ready_unless_a_connection_fits_beside_them()
+    {
+        // Room for 3 places (1000 - 100 open - 100 reserve... limit set for exactly 3).
+        _limit = 100 + 100 + 3 * DescriptorBudget.PerConnection;
+        var connections = new ConnectionBudget(0, Budget(reserve: 100));
+        Assert.Null(connections.NoRoom());
+        // Three listeners take the three places for their accept streams: not one connection can be admitted.
+        for (var i = 0; i < 3; i++) Assert.True(connections.TryReserveStream());
+        Assert.Equal(3, connections.Streams);
+        Assert.False(connections.TryReserve());
+        var none = connections.NoRoom();
+        Assert.NotNull(none);
+        Assert.Contains("room for 3 such place(s), 3 listener(s) need 3 for their accept streams, at least 4 needed", none);
+        // One listener unbound: room for the other two and a connection; the shortage stands until the band above is back.
+        connections.UnreserveStream();
+        Assert.Equal(2, connections.Streams);
+        Assert.Contains("at least 3 needed and 9 to be ready again", connections.NoRoom());
+        _limit = 100 + 100 + 9 * DescriptorBudget.PerConnection;
+        _now += 1_000;
+        Assert.Null(connections.NoRoom());
+        // A listener waiting for its stream's place counts as well.
+        connections.WaitForStream(true);
+        _limit = 100 + 100 + 3 * DescriptorBudget.PerConnection;
+        _now += 1_000;
+        Assert.Contains("3 listener(s) need 3 for their accept streams, at least 4 needed", connections.NoRoom());
+    }
+
+    [Fact]
+    public void Connections_leave_a_freed_place_to_an_accept_stream_waiting_for_one()
+    {
+        _limit = 100 + 100 + 4 * DescriptorBudget.PerConnection;
+        var connections = new ConnectionBudget(0, Budget(reserve: 100));
+        Assert.True(connections.TryReserveStream());
+        for (var i = 0; i < 3; i++) Assert.True(connections.TryReserve());
+        // Full; a second listener's stream waits. A connection ends: the place is the stream's, not the next connection's.
+        Assert.False(connections.TryReserveStream());
+        connections.WaitForStream(true);
+        connections.Unreserve();
+        Assert.False(connections.TryReserve());
+        Assert.True(connections.TryReserveStream());
+        connections.WaitForStream(false);
+        Assert.Equal(2, connections.Streams);
+        Assert.Equal(4, connections.Places);
+        // Nobody waiting: a freed place goes to a connection again.
+        connections.Unreserve();
+        Assert.True(connections.TryReserve());
+    }
+
+    [Fact]
     public void A_limit_lowered_below_the_reserve_on_a_running_node_is_reported_until_it_is_raised_again()
     {
         var connections = new ConnectionBudget(0, Budget(reserve: 100));

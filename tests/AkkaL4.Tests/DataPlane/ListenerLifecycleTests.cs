@@ -11,7 +11,8 @@ namespace AkkaL4.Tests.DataPlane;
 /// <summary>
 /// A listener's own descriptors and its restart, through a real node on a fixed descriptor room (injected, so other tests'
 /// descriptors cannot move it): an accept stream takes a place before it binds (review3-s8 #2), and a listener restarted
-/// under supervision leaves no listening socket of its previous incarnation open (review3-s8 #3). 127.200.10.x, 127.200.11.x.
+/// under supervision leaves no listening socket of its previous incarnation open (review3-s8 #3); readiness counts the
+/// listeners' places, and a listener waiting for one gets the next freed (review1-s9 #1, #2). 127.200.10.x, .11.x, .40.x, .42.x.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
 public sealed class ListenerLifecycleTests
@@ -92,6 +93,79 @@ public sealed class ListenerLifecycleTests
             Assert.Equal($"after {i}", reply);
         }
         Assert.Single(ListeningSockets(listener));
+    }
+
+    /// <summary>
+    /// review1-s9 #1: with the listeners' accept streams holding every place, no listener can take one for a connection,
+    /// so the node must not say it is ready (/readyz's input: <see cref="ConnectionBudget.NoRoom"/>); once a connection
+    /// fits beside them (past the readiness band) it is ready, and each listener serves.
+    /// </summary>
+    [Fact]
+    public async Task A_node_whose_listeners_take_its_whole_room_is_not_ready_and_is_once_connections_fit_beside_them()
+    {
+        const int listeners = 3;
+        int[] room = [listeners];
+        await using var upstream = new ByteEchoServer(Block.At(40, 100, 9000));
+        await using var router = TestRouter.Start("listeners-ready", descriptors: reserve => new DescriptorBudget(reserve,
+            () => OthersOpen + reserve + DescriptorBudget.PerConnection * Volatile.Read(ref room[0]), () => OthersOpen, () => Environment.TickCount64));
+        var budget = router.Node.Connections;
+        router.Node.Apply(Resources(Echo(40, listeners)).ToList(), 1);
+        // Each listener holds its stream's place, or waits for one (a bound one may have taken the last for its next connection).
+        await EventuallyAsync(async () => (await router.Node.ListenersAsync()).Count == listeners && budget.Streams + budget.WaitingStreams == listeners,
+            () => $"every listener holding or waiting for its stream's place (streams {budget.Streams}, waiting {budget.WaitingStreams})");
+        Assert.Equal(0, budget.Open);
+        await EventuallyAsync(() => Task.FromResult(budget.NoRoom()?.Contains($"{listeners} listener(s) need {listeners} for their accept streams, at least {listeners + 1} needed") == true),
+            () => $"not ready while the listeners' places fill the room (places {budget.Places}, room {budget.Descriptors.MaxConnections}, NoRoom: {budget.NoRoom() ?? "none"})");
+
+        // Room for the listeners and the readiness band above one connection: ready, and every listener serves.
+        Volatile.Write(ref room[0], listeners + 1 + budget.Descriptors.ReadyAgain - DescriptorBudget.LeastPlaces);
+        await EventuallyAsync(() => Task.FromResult(budget.NoRoom() is null), () => $"ready once connections fit (NoRoom: {budget.NoRoom()})");
+        await EventuallyAsync(async () => (await router.Node.ListenersAsync()).All(l => l.Bound), "every listener bound");
+        for (var i = 1; i <= listeners; i++)
+        {
+            var (reply, _) = await TestClient.OneLineAsync(Block.Host(40, 200 + i), Block.At(40, i, 9443), $"hello {i}");
+            Assert.Equal($"hello {i}", reply);
+        }
+        router.Node.Apply([], 2);
+        await EventuallyAsync(() => budget.Places == 0 && budget.Streams == 0, $"every place given back once the listeners stopped (places {budget.Places})");
+    }
+
+    /// <summary>
+    /// review1-s9 #2b: a listener added to a node kept at its room by another listener's clients (more waiting in its
+    /// queue) must get the next place freed, not lose it to that listener's next connection, so it binds.
+    /// </summary>
+    [Fact]
+    public async Task A_listener_waiting_for_a_place_gets_the_next_one_freed_before_a_busy_listeners_next_connection()
+    {
+        var busy = Block.At(42, 1, 9443);
+        await using var upstream = new ByteEchoServer(Block.At(42, 100, 9000));
+        // Room for the busy listener's stream and two connections.
+        await using var router = TestRouter.Start("listener-starved", descriptors: Room(3));
+        var budget = router.Node.Connections;
+        await router.ApplyAsync(Resources(Echo(42, 1)), 1);
+        await using var first = await TestClient.ConnectAsync(Block.Host(42, 201), busy);
+        await using var second = await TestClient.ConnectAsync(Block.Host(42, 202), busy);
+        Assert.Equal("one", await first.AskAsync("one"));
+        Assert.Equal("two", await second.AskAsync("two"));
+        // More clients wait for the busy listener: one accepted ahead, one in the kernel's queue.
+        await using var third = await TestClient.ConnectAsync(Block.Host(42, 203), busy);
+        await using var fourth = await TestClient.ConnectAsync(Block.Host(42, 204), busy);
+        await EventuallyAsync(() => budget.Places == 3, "the node at its room");
+
+        router.Node.Apply(Resources(Echo(42, 2)).ToList(), 2);
+        await EventuallyAsync(async () => (await router.Node.ListenersAsync()).Any(l => !l.Bound && l.Error?.Contains("waiting for descriptors") == true),
+            "the added listener waits for a place");
+        // A connection of the busy listener ends: its place must go to the waiting stream.
+        await first.DisposeAsync();
+        await EventuallyAsync(async () => (await router.Node.ListenersAsync()) is { Count: 2 } all && all.All(l => l.Bound),
+            () => $"the added listener bound with the place freed (places {budget.Places}, open {budget.Open}, streams {budget.Streams})", TimeSpan.FromSeconds(15));
+        Assert.Equal(2, budget.Streams);
+        await second.DisposeAsync();
+        await third.DisposeAsync();
+        await fourth.DisposeAsync();
+        router.Node.Apply([], 3);
+        await EventuallyAsync(() => budget.Places == 0 && budget.Streams == 0 && budget.WaitingStreams == 0,
+            $"every place given back once the listeners stopped (places {budget.Places})", TimeSpan.FromSeconds(20));
     }
 
     /// <summary>The listening sockets on <paramref name="at"/> in this network namespace, each with its accept queue's length.</summary>

@@ -14,7 +14,8 @@ namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
 /// A listener's descriptor place bookkeeping through a real node: a paused listener whose accept stream fails and
-/// binds again must not lose (leak) the place it takes for its next connection (review3-s8 #1). 127.120.60.x.
+/// binds again must not lose (leak) the place it takes for its next connection (review3-s8 #1), nor its stream's place to
+/// another listener's connections before it binds again (review1-s9 #2a). 127.120.60.x, 127.200.41.x.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
 public sealed class ListenerPlaceTests
@@ -66,6 +67,50 @@ public sealed class ListenerPlaceTests
         await EventuallyAsync(() => budget.Places == 0, $"every place given back after the drain (places {budget.Places})", TimeSpan.FromSeconds(15));
     }
 
+    [Fact]
+    public async Task A_listener_whose_stream_fails_on_a_full_node_keeps_its_place_and_binds_again()
+    {
+        var mine = AddressBlocks.Of(200);
+        await using var transport = new FailingOnceTransport();
+        // Room for the listener's stream and one connection: bound, it takes the second for its next connection.
+        await using var node = TestRouter.Start("listener-keeps-place", settings: "akkal4.data-plane.bind-retry = 300ms", transport: transport,
+            descriptors: reserve => new DescriptorBudget(reserve,
+                () => OthersOpen + reserve + DescriptorBudget.PerConnection * 2, () => OthersOpen, () => Environment.TickCount64));
+        var budget = node.Node.Connections;
+        node.Node.Apply(Resources(
+            Service("keep", mine.Host(41, 2), 9443, 9000, "keep-upstream"),
+            WorkloadEntry("keep-upstream", mine.Host(41, 10), "{app: keep-upstream}")).ToList(), 1);
+        await EventuallyAsync(async () => transport.Switches.Count >= 1 && (await node.Node.ListenersAsync()) is [{ Bound: true }] && budget.Places == 2,
+            () => $"bound, at its room (places {budget.Places})");
+        // Other listeners' connections (here: this test) take every place that is freed, as on a busy node at its room.
+        using var stop = new CancellationTokenSource();
+        var taken = 0;
+        var competitor = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                if (budget.TryReserve()) Interlocked.Increment(ref taken);
+                await Task.Delay(2);
+            }
+        });
+        transport.Switches[0].Abort(new IOException("accept stream failed (test)"));
+        try
+        {
+            await EventuallyAsync(async () => transport.Binds >= 2 && (await node.Node.ListenersAsync()) is [{ Bound: true }],
+                () => $"bound again on the place it kept (binds {transport.Binds}, places {budget.Places}, taken by others {Volatile.Read(ref taken)})",
+                TimeSpan.FromSeconds(15));
+            Assert.Equal(0, Volatile.Read(ref taken));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await competitor;
+            for (var i = 0; i < taken; i++) budget.Unreserve();
+        }
+        node.Node.Apply([], 2);
+        await EventuallyAsync(() => budget.Places == 0 && budget.Streams == 0, $"every place given back after the drain (places {budget.Places})", TimeSpan.FromSeconds(15));
+    }
+
     private sealed class FailingOnceTransport : ITcpTransport, IAsyncDisposable
     {
         private readonly ActorSystem _system = ActorSystem.Create("listener-places-transport", "akka.loglevel = ERROR");
@@ -80,7 +125,7 @@ public sealed class ListenerPlaceTests
         public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog)
         {
             // The second bind finds room just freed (as another listener's connection ending would free it).
-            if (Interlocked.Increment(ref Binds) == 2) Budget!.Unreserve();
+            if (Interlocked.Increment(ref Binds) == 2) Budget?.Unreserve();
             return _inner.Bind(address, backlog).ViaMaterialized(KillSwitches.Single<TcpConnection>(), Keep.Both)
                 .MapMaterializedValue(t => { lock (Switches) Switches.Add(t.Item2); return t.Item1; });
         }
