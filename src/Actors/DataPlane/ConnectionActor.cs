@@ -481,9 +481,8 @@ public sealed class ConnectionActor : UntypedActor
     /// </summary>
     internal static string NoSniDetail(ResponseFlags flag, string why, string reason)
     {
-        const string noRoute = " (NR)";
-        if (reason.EndsWith(noRoute, StringComparison.Ordinal))
-            reason = reason[..^noRoute.Length] + (ResponseFlagNames.Format(flag) is var name and not "-" ? $" ({name})" : "");
+        if (reason.EndsWith(Explanation.NoRouteFlag, StringComparison.Ordinal))
+            reason = reason[..^Explanation.NoRouteFlag.Length] + (ResponseFlagNames.Format(flag) is var name and not "-" ? $" ({name})" : "");
         return $"{why}; {reason}";
     }
 

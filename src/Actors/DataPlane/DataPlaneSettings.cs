@@ -120,7 +120,7 @@ public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
         while (true)
         {
             var places = Volatile.Read(ref _places);
-            if (!descriptors.Room(places + leaveFree, Open)) return false;
+            if (!descriptors.Room(places + leaveFree, Open, Streams)) return false;
             if (Interlocked.CompareExchange(ref _places, places + 1, places) == places) return true;
         }
     }
@@ -163,7 +163,7 @@ public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
     /// </summary>
     public string? NoRoom()
     {
-        descriptors.Refresh(Open);
+        descriptors.Refresh(Open, Streams);
         return descriptors.NoRoom(Streams + WaitingStreams);
     }
 }

@@ -20,6 +20,12 @@ namespace AkkaL4.Actors.DataPlane;
 public sealed class DescriptorBudget
 {
     public const int PerConnection = 2;
+    /// <summary>
+    /// What of a listener's stream place is surely open, and so taken out of a count of the rest of the process as the
+    /// connections' are: its listening socket. The connection it accepts ahead may not be there; left counted, it costs a
+    /// descriptor of room per listener at most, where taking it out would eat the reserve by one per idle listener.
+    /// </summary>
+    public const int PerStream = 1;
     /// <summary>Places a listener needs to serve one connection: its accept stream's and the connection's.</summary>
     public const int LeastPlaces = 2;
     /// <summary>Below this the runtime's own needs (two descriptors to start a thread, more to load an assembly) are not covered.</summary>
@@ -60,7 +66,7 @@ public sealed class DescriptorBudget
         lock (_gate)
         {
             _limit = readLimit();
-            Count(clockMs(), open);
+            Count(clockMs(), open, 0);
             _nextLook = clockMs() + LookEveryMs;
         }
     }
@@ -91,25 +97,26 @@ public sealed class DescriptorBudget
     public int ReadyAgain => LeastPlaces + Math.Max(1, Reserve / 8 / PerConnection);
 
     /// <summary>Is there room for one connection more than <paramref name="open"/> (taken and holding their descriptors)?</summary>
-    public bool Room(int open) => Room(open, open);
+    public bool Room(int open) => Room(open, open, 0);
 
     /// <summary>
     /// Is there room for one connection more than the <paramref name="taken"/> places, of which <paramref name="holding"/>
-    /// are connections holding their descriptors (the rest are listeners' places for connections not yet accepted)? On the
-    /// normal path a clock read and a comparison: the limit is read and descriptors are counted only when due.
+    /// are connections holding their descriptors and <paramref name="streams"/> listeners' accept streams (the rest are
+    /// listeners' places for connections not yet accepted)? On the normal path a clock read and a comparison: the limit is
+    /// read and descriptors are counted only when due.
     /// </summary>
-    public bool Room(int taken, int holding)
+    public bool Room(int taken, int holding, int streams)
     {
         var now = _clockMs();
-        if (now >= Volatile.Read(ref _nextLook) || (Near(taken) && now >= Volatile.Read(ref _nextCount))) Look(now, holding);
+        if (now >= Volatile.Read(ref _nextLook) || (Near(taken) && now >= Volatile.Read(ref _nextCount))) Look(now, holding, streams);
         return taken < MaxConnections;
     }
 
-    /// <summary>Reads the limit again if it is due (as <see cref="Room(int, int)"/> does), for readiness when nothing is admitted.</summary>
-    public void Refresh(int open)
+    /// <summary>Reads the limit again if it is due (as <see cref="Room(int, int, int)"/> does), for readiness when nothing is admitted.</summary>
+    public void Refresh(int open, int streams)
     {
         var now = _clockMs();
-        if (now >= Volatile.Read(ref _nextLook)) Look(now, open);
+        if (now >= Volatile.Read(ref _nextLook)) Look(now, open, streams);
     }
 
     /// <summary>
@@ -149,7 +156,7 @@ public sealed class DescriptorBudget
                + "accepting until a connection ends. Raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)";
     }
 
-    private void Look(long now, int open)
+    private void Look(long now, int open, int streams)
     {
         // Another listener is looking: go by what it last found.
         if (!Monitor.TryEnter(_gate)) return;
@@ -164,7 +171,7 @@ public sealed class DescriptorBudget
                 Volatile.Write(ref _limit, limit);
                 Publish();
             }
-            if (changed || (Near(open) && now >= _nextCount)) Count(now, open);
+            if (changed || (Near(open) && now >= _nextCount)) Count(now, open, streams);
         }
         finally
         {
@@ -172,13 +179,13 @@ public sealed class DescriptorBudget
         }
     }
 
-    /// <summary>Counts what the rest of the process holds: what is open less the connections'.</summary>
-    private void Count(long now, int open)
+    /// <summary>Counts what the rest of the process holds: what is open less the connections' and the listeners' sockets.</summary>
+    private void Count(long now, int open, int streams)
     {
         var total = _countOpen();
         if (total >= 0)
         {
-            var others = Math.Max(0, total - open * PerConnection);
+            var others = Math.Max(0, total - open * PerConnection - streams * PerStream);
             if (others >= _others || now - _othersAt >= PeakMs)
             {
                 Volatile.Write(ref _others, others);

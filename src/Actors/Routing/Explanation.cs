@@ -25,6 +25,9 @@ public sealed record Explanation(
     [property: JsonPropertyName("reason")] string Reason,
     [property: JsonIgnore] ClientIdentity Client)
 {
+    /// <summary>How a gateway's no-route reason ends: the flag of its access-log line (a refusal with another flag names that instead).</summary>
+    public const string NoRouteFlag = " (NR)";
+
     public static string ResultName(DecisionResult result) => result switch
     {
         DecisionResult.Route => "route",
@@ -48,7 +51,7 @@ public sealed record Explanation(
         // No rule at all is Envoy's NR (no filter chain or route), as the data plane flags it; NC is a rule naming a cluster that does not exist.
         if (decision.Listener is { Kind: ListenerKind.Gateway } && target is null)
             reason = $"no {(decision.Listener.Tls ? "tls" : "tcp")} rule of a VirtualService bound to {string.Join(", ", decision.Listener.Gateways)} matches port {decision.Listener.Address.Port}"
-                     + (decision.Listener.Tls ? sni is null ? " and the SNI" : $" and SNI '{sni}'" : "") + ": the connection is closed (NR)";
+                     + (decision.Listener.Tls ? sni is null ? " and the SNI" : $" and SNI '{sni}'" : "") + ": the connection is closed" + NoRouteFlag;
         return new Explanation(ResultName(decision.Result), decision.Listener?.Address.ToString(), decision.Gateway,
             target?.VirtualService, target?.Rule, destinations, reason, decision.Client);
     }

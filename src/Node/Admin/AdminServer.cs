@@ -214,19 +214,15 @@ public sealed class AdminServer : IAsyncDisposable
                     await next(context);
                     return;
                 }
-                // A token to check from a client that has used up its attempts: refused unchecked (else it guesses on).
-                if ((authorization.Length > 0 || login) && attempts.Wait(client) is { } wait)
+                // A bearer token is checked and, when wrong, counted in one step: from a client that has used up its
+                // attempts it is refused unchecked (else it guesses on), right or wrong.
+                var bearer = authorization.Length > 0 ? HasToken(authorization, token) : (bool?)null;
+                if (bearer is { } right && attempts.Attempt(client, right) is { } wait)
                 {
-                    var seconds = (int)Math.Ceiling(wait.TotalSeconds);
-                    refusals.Refused(client, $"{request.Method} {request.Path}", "too many failed token attempts (429)");
-                    context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-                    context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    var message = $"too many failed token attempts from this address; try again in {seconds}s";
-                    if (login) await WriteLogin(context, message);
-                    else await context.Response.WriteAsJsonAsync(new { error = message }, Json);
+                    await TooManyAttempts(context, client, wait, login, refusals);
                     return;
                 }
-                if (HasToken(authorization, token))
+                if (bearer == true)
                 {
                     await next(context);
                     return;
@@ -248,7 +244,6 @@ public sealed class AdminServer : IAsyncDisposable
                 var reason = authorization.Length > 0 ? (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? "wrong bearer token" : "not a bearer token")
                     : cookie is { } verdict ? (verdict == SessionCookie.Verdict.Expired ? "status-page login expired" : "status-page cookie not valid (issued under another token?)")
                     : "no Authorization header";
-                if (authorization.Length > 0) attempts.Failed(client);
                 refusals.Refused(client, $"{request.Method} {request.Path}", reason);
                 if (request.Path == "/" && reading)
                 {
@@ -403,6 +398,18 @@ public sealed class AdminServer : IAsyncDisposable
     private static CookieOptions SessionCookieOptions(bool https) =>
         new() { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = https, Path = "/" };
 
+    /// <summary>A token from a client that has used up its attempts, refused unchecked (429 with Retry-After).</summary>
+    private static async Task TooManyAttempts(HttpContext context, IPAddress client, TimeSpan wait, bool login, RefusalLog refusals)
+    {
+        var seconds = (int)Math.Ceiling(wait.TotalSeconds);
+        refusals.Refused(client, $"{context.Request.Method} {context.Request.Path}", "too many failed token attempts (429)");
+        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var message = $"too many failed token attempts from this address; try again in {seconds}s";
+        if (login) await WriteLogin(context, message);
+        else await context.Response.WriteAsJsonAsync(new { error = message }, Json);
+    }
+
     private static async Task WriteLogin(HttpContext context, string message, int status = StatusCodes.Status429TooManyRequests)
     {
         context.Response.StatusCode = status;
@@ -421,6 +428,8 @@ public sealed class AdminServer : IAsyncDisposable
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
             return;
         }
+        // The small form is read first, then the token checked and counted in one step (FailedAttempts.Attempt): checking
+        // the allowance before the body arrived let many concurrent forms pass the check before the first was counted.
         IFormCollection? form;
         try
         {
@@ -429,14 +438,23 @@ public sealed class AdminServer : IAsyncDisposable
         catch (Exception e) when (e is InvalidDataException or IOException && !context.RequestAborted.IsCancellationRequested)
         {
             // No boundary, a broken multipart body, too many fields: the client's fault, and an attempt like a wrong token.
-            attempts.Failed(client);
+            if (attempts.Attempt(client, right: false) is { } unread)
+            {
+                await TooManyAttempts(context, client, unread, login: true, refusals);
+                return;
+            }
             refusals.Refused(client, "POST /login", "a login form that cannot be read (400)");
             await WriteLogin(context, "That form could not be read.", StatusCodes.Status400BadRequest);
             return;
         }
-        if (!HasToken("Bearer " + (form?["token"].ToString() ?? ""), token))
+        var right = HasToken("Bearer " + (form?["token"].ToString() ?? ""), token);
+        if (attempts.Attempt(client, right) is { } wait)
         {
-            attempts.Failed(client);
+            await TooManyAttempts(context, client, wait, login: true, refusals);
+            return;
+        }
+        if (!right)
+        {
             refusals.Refused(client, "POST /login", "wrong token (login form)");
             await WriteLogin(context, "That is not this API's token.", StatusCodes.Status401Unauthorized);
             return;

@@ -120,6 +120,19 @@ internal sealed class FailedAttempts(TimeProvider time)
         }
     }
 
+    /// <summary>A token checked from the client, as one step: null when it may try now (a wrong token is counted at
+    /// once, <see cref="Failed"/>), else how long until it may (nothing counted). One lock for both, so concurrent
+    /// requests cannot all pass the check before the first of their failures is counted.</summary>
+    public TimeSpan? Attempt(IPAddress address, bool right)
+    {
+        lock (_networks)
+        {
+            if (Wait(address) is { } wait) return wait;
+            if (!right) Failed(address);
+            return null;
+        }
+    }
+
     /// <summary>A wrong token from the client: one attempt used, of its host's and of its network's.</summary>
     public void Failed(IPAddress address)
     {

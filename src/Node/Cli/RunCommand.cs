@@ -352,7 +352,8 @@ internal static class RunCommand
             }
             catch (ConfigurationException e)
             {
-                // Refused at start (a descriptor reserve that leaves no room for a connection): a settings error.
+                // Any setting refused at start (a descriptor reserve that leaves no room for a connection, or one Akka rejects):
+                // a usage error, exit 2, as a bad option is.
                 Console.Error.WriteLine($"akkal4: {e.Message}");
                 return ExitCodes.Usage;
             }

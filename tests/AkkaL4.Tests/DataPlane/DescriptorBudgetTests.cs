@@ -259,6 +259,27 @@ public sealed class DescriptorBudgetTests
     }
 
     [Fact]
+    public void A_listeners_socket_is_counted_in_its_stream_place_and_not_again_in_the_rest_of_the_process()
+    {
+        // 100 descriptors of the rest of the process and 5 listeners' sockets, all open.
+        _open = 100 + 5;
+        var connections = new ConnectionBudget(0, Budget(reserve: 100));
+        // Counted before any listener runs, the sockets are the rest of the process's.
+        Assert.Equal(105, connections.Descriptors.Others);
+        for (var i = 0; i < 5; i++) Assert.True(connections.TryReserveStream());
+        // Past the 10 s a higher count stands, connections fill the room; near it the process is counted again, less
+        // the connections' descriptors and the listeners' sockets: (1000 - 100 reserve - 100 others) / 2 places.
+        _now += 11_000;
+        while (connections.Places < 1_000 && connections.TryReserve())
+        {
+            Assert.True(connections.TryTake());
+            _open = 105 + DescriptorBudget.PerConnection * connections.Open;
+        }
+        Assert.Equal(100, connections.Descriptors.Others);
+        Assert.Equal(400, connections.Places);
+    }
+
+    [Fact]
     public void Connections_leave_a_freed_place_to_an_accept_stream_waiting_for_one()
     {
         _limit = 100 + 100 + 4 * DescriptorBudget.PerConnection;

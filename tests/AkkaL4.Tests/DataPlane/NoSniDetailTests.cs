@@ -1,4 +1,5 @@
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.Routing;
 using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
@@ -7,7 +8,7 @@ namespace AkkaL4.Tests.DataPlane;
 [Trait("Category", TestCategories.Unit)]
 public sealed class NoSniDetailTests
 {
-    private const string Reason = "no tls rule of a VirtualService bound to istio-system/edge matches port 443 and the SNI: the connection is closed (NR)";
+    private const string Reason = "no tls rule of a VirtualService bound to istio-system/edge matches port 443 and the SNI: the connection is closed" + Explanation.NoRouteFlag;
 
     [Fact]
     public void The_no_route_reason_names_the_flag_of_the_line_or_none()

@@ -180,12 +180,36 @@ public class PreambleParserTests
         Assert.Null(unspecParsed.Header!.Source);
     }
 
+    [Fact]
+    public void V2_unix_socket_addresses_are_216_bytes_and_the_TLVs_after_them_must_be_whole()
+    {
+        var signature = ProxyProtocol.V2(new IPEndPoint(IPAddress.Parse("10.0.0.1"), 1), new IPEndPoint(IPAddress.Parse("10.0.0.2"), 2))[..12];
+        byte[] Unix(int addresses, params byte[] tlvs)
+        {
+            var length = addresses + tlvs.Length;
+            return [.. signature, 0x21, 0x31, (byte)(length >> 8), (byte)length, .. new byte[addresses], .. tlvs];
+        }
+        var whole = ProxyProtocol.Parse(Unix(216, 0x04, 0x00, 0x01, 7));
+        Assert.Equal(ProxyStatus.Done, whole.Status);
+        Assert.Equal(16 + 216 + 4, whole.Length);
+        Assert.Null(whole.Header!.Source);
+        var tooShort = ProxyProtocol.Parse(Unix(100));
+        Assert.Equal(ProxyStatus.Invalid, tooShort.Status);
+        Assert.Contains("UNIX addresses need 216 bytes", tooShort.Problem);
+        // A TLV that says 5 bytes and has 1: refused, as for TCP4/TCP6.
+        Assert.Equal(ProxyStatus.Invalid, ProxyProtocol.Parse(Unix(216, 0x04, 0x00, 0x05, 7)).Status);
+        // An embedded v4 in a v1 TCP6 address without leading zeros is still taken.
+        Assert.Equal(ProxyStatus.Done, ProxyProtocol.Parse(Encoding.ASCII.GetBytes("PROXY TCP6 ::ffff:10.1.2.3 ::1 5555 80\r\n")).Status);
+    }
+
     [Theory]
     [InlineData("GET / HTTP/1.1\r\n", "no PROXY header")]
     [InlineData("PROXY TCP4 10.1.2.3 10.1.2.4 5555\r\n", "fields")]
     [InlineData("PROXY TCP4 10.1.2 10.1.2.4 5555 80\r\n", "addresses")]
     [InlineData("PROXY TCP4 ::1 10.1.2.4 5555 80\r\n", "addresses")]
     [InlineData("PROXY TCP6 10.1.2.3 ::1 5555 80\r\n", "addresses")]
+    [InlineData("PROXY TCP6 ::ffff:1.2.3.04 ::1 5555 80\r\n", "addresses")] // an embedded v4 by the v4 rule, as inet_pton
+    [InlineData("PROXY TCP6 ::1 ::ffff:01.2.3.4 5555 80\r\n", "addresses")]
     [InlineData("PROXY TCP4 10.1.2.3 10.1.2.4 65536 80\r\n", "ports")]
     [InlineData("PROXY TCP4 10.1.2.3 10.1.2.4 0080 80\r\n", "ports")]
     [InlineData("PROXY UDP4 10.1.2.3 10.1.2.4 1 2\r\n", "protocol")]

@@ -282,6 +282,20 @@ public sealed class AdminLoginClockTests
     }
 
     [Fact]
+    public void An_attempt_counts_a_wrong_token_in_the_same_step_as_its_check_and_a_right_one_not_at_all()
+    {
+        var attempts = new FailedAttempts(new Clock());
+        var client = IPAddress.Parse("192.0.2.70");
+        for (var i = 0; i < 3 * FailedAttempts.Burst; i++) Assert.Null(attempts.Attempt(client, right: true));
+        for (var i = 0; i < FailedAttempts.Burst; i++) Assert.Null(attempts.Attempt(client, right: false));
+        // Used up: refused unchecked, the right token too, and nothing more is counted (the wait stays one refill's).
+        var wait = attempts.Attempt(client, right: false);
+        Assert.NotNull(wait);
+        Assert.Equal(wait, attempts.Attempt(client, right: true));
+        Assert.Equal(wait, attempts.Wait(client));
+    }
+
+    [Fact]
     public void The_wait_doubles_each_time_the_allowance_runs_out_and_a_client_full_again_is_forgotten()
     {
         var clock = new Clock();

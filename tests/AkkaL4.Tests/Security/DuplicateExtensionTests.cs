@@ -60,8 +60,17 @@ public sealed class DuplicateExtensionParserTests
         Assert.Equal((HelloStatus.Sni, "alpha.example.com"), (result.Status, result.ServerName));
     }
 
+    [Fact]
+    public void Two_different_GREASE_extensions_as_Chrome_sends_them_are_no_duplicates()
+    {
+        // BoringSSL sends two GREASE types (0x?A?A), made different, one empty and one with a byte.
+        var result = ClientHello.Read(HandHello.Hello(HandHello.Extension(0x1a1a, []), HandHello.ServerName("grease.example.com"), HandHello.Extension(0xfafa, [0])), Max);
+        Assert.Equal((HelloStatus.Sni, "grease.example.com"), (result.Status, result.ServerName));
+    }
+
     public static TheoryData<string, byte[], string> Refused => new()
     {
+        { "one GREASE type twice", HandHello.Hello(HandHello.Extension(0x0a0a, []), HandHello.ServerName("alpha.example.com"), HandHello.Extension(0x0a0a, [0])), "appears twice" },
         { "two server_name extensions", HandHello.Hello(HandHello.ServerName("alpha.example.com"), HandHello.ServerName("evil.example.org")), "extension 0 (server_name) appears twice" },
         { "two apart", HandHello.Hello(HandHello.ServerName("alpha.example.com"), HandHello.SupportedGroups(), HandHello.ServerName("alpha.example.com")), "extension 0 (server_name) appears twice" },
         { "two host_names in one list", HandHello.Hello(HandHello.ServerName((0, "alpha.example.com"), (0, "evil.example.org"))), "more than one server name" },

@@ -77,13 +77,17 @@ public static class ProxyProtocol
         address = IPAddress.None;
         // IPAddress.Parse takes forms the spec does not (inet_pton's): shorthand ("1", "0x7f.1"), octal ("010.0.0.1" is
         // 8.0.0.1 to it, refused by HAProxy and glibc), brackets and a port ("[::1]:80"), a scope ("fe80::1%2"). v4 must be
-        // four dotted decimals without leading zeros; v6 hex digits, colons and an embedded v4's dots.
-        if (family == AddressFamily.InterNetwork && text.Split('.') is var parts
-            && (parts.Length != 4 || !parts.All(p => p.Length is >= 1 and <= 3 && p.All(char.IsAsciiDigit) && (p.Length == 1 || p[0] != '0'))))
+        // four dotted decimals without leading zeros; v6 hex digits and colons, an embedded v4 (after the last colon) by
+        // the v4 rule ("::ffff:1.2.3.04" is refused by inet_pton too).
+        if (family == AddressFamily.InterNetwork && !DottedQuad(text)) return false;
+        if (family == AddressFamily.InterNetworkV6 && (!text.Contains(':') || !text.All(c => char.IsAsciiHexDigit(c) || c is ':' or '.')
+            || text.Contains('.') && !DottedQuad(text[(text.LastIndexOf(':') + 1)..])))
             return false;
-        if (family == AddressFamily.InterNetworkV6 && (!text.Contains(':') || !text.All(c => char.IsAsciiHexDigit(c) || c is ':' or '.'))) return false;
         return IPAddress.TryParse(text, out address!) && address.AddressFamily == family;
     }
+
+    private static bool DottedQuad(string text) =>
+        text.Split('.') is { Length: 4 } parts && parts.All(p => p.Length is >= 1 and <= 3 && p.All(char.IsAsciiDigit) && (p.Length == 1 || p[0] != '0'));
 
     private static bool Port(string text, out int port)
     {
@@ -107,8 +111,9 @@ public static class ProxyProtocol
         if (family > 3) return Invalid($"v2 address family {family} is unknown");
         if (transport > 2) return Invalid($"v2 transport protocol {transport} is unknown");
         if (command == 1 && transport == 2) return Invalid("v2 header says DGRAM for a TCP connection");
-        var addresses = command == 1 ? family switch { 1 => 12, 2 => 36, _ => 0 } : 0;
-        if (length < addresses) return Invalid($"v2 {(family == 1 ? "TCP4" : "TCP6")} addresses need {addresses} bytes, the header has {length}");
+        // UNSPEC's address block is skipped whatever its length (the spec); a unix socket's is two 108-byte paths.
+        var addresses = command == 1 ? family switch { 1 => 12, 2 => 36, 3 => 216, _ => 0 } : 0;
+        if (length < addresses) return Invalid($"v2 {family switch { 1 => "TCP4", 2 => "TCP6", _ => "UNIX" }} addresses need {addresses} bytes, the header has {length}");
         if (data.Length < 16 + length) return new(ProxyStatus.NeedMore);
         var total = 16 + length;
         var body = data.Slice(16, length);

@@ -217,8 +217,6 @@ public sealed class SocketTransport : ITcpTransport
             private Action _unbind = null!;
             private volatile bool _unbinding;
             private TimeSpan _backoff;
-            /// <summary>Bound to one address (not a wildcard): every accepted connection's local address is the listener's.</summary>
-            private bool _specific;
             private long _exhausted;
 
             public Logic(AcceptStage stage, TaskCompletionSource<IListenerBinding> bound) : base(stage.Shape)
@@ -251,7 +249,6 @@ public sealed class SocketTransport : ITcpTransport
                 }
                 _listener = listener;
                 LocalAddress = (IPEndPoint)listener.LocalEndPoint!;
-                _specific = !LocalAddress.Address.Equals(IPAddress.Any) && !LocalAddress.Address.Equals(IPAddress.IPv6Any);
                 _bound.TrySetResult(this);
             }
 
@@ -309,8 +306,9 @@ public sealed class SocketTransport : ITcpTransport
                 try
                 {
                     socket.NoDelay = true;
-                    // Bound to one address, the listener's is the connection's local address (no getsockname per connection).
-                    Push(_stage._out, Wrap(socket, _specific ? LocalAddress : (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!));
+                    // .NET already gives a listener bound to one address its own local address object here (getsockname only
+                    // for a wildcard). Transparent proxying (TPROXY) would break that: then the original destination must be read.
+                    Push(_stage._out, Wrap(socket, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!));
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException)
                 {
