@@ -18,11 +18,6 @@ namespace AkkaL4.Tests.DataPlane;
 public sealed class ListenerLifecycleTests
 {
     private static readonly AddressBlock Block = AddressBlocks.Of(200);
-    private const int OthersOpen = 100;
-
-    /// <summary>A room of exactly <paramref name="places"/> places (connections or accept streams), whatever the process holds.</summary>
-    private static Func<int, DescriptorBudget> Room(int places) => reserve => new DescriptorBudget(reserve,
-        () => OthersOpen + reserve + DescriptorBudget.PerConnection * places, () => OthersOpen, () => Environment.TickCount64);
 
     private static string[] Echo(int third, int listeners) =>
     [
@@ -35,7 +30,7 @@ public sealed class ListenerLifecycleTests
     {
         const int places = 12, listeners = 5;
         await using var upstream = new ByteEchoServer(Block.At(10, 100, 9000));
-        await using var router = TestRouter.Start("listeners-full", descriptors: Room(places));
+        await using var router = TestRouter.Start("listeners-full", descriptors: FixedRoom(places));
         var budget = router.Node.Connections;
         // The node full: every place taken (as by open connections).
         for (var i = 0; i < places; i++) Assert.True(budget.TryReserve());
@@ -70,7 +65,7 @@ public sealed class ListenerLifecycleTests
         await using var upstream = new ByteEchoServer(Block.At(11, 100, 9000));
         // Room for the accept stream and two connections: with two open the listener pauses, its stream holding a third
         // connection accepted ahead and waiting for an ack (so not accepting: an unbind alone never reaches it).
-        await using var router = TestRouter.Start("listener-restart", descriptors: Room(3));
+        await using var router = TestRouter.Start("listener-restart", descriptors: FixedRoom(3));
         await router.ApplyAsync(Resources(Echo(11, 1)), 1);
         await using var first = await TestClient.ConnectAsync(Block.Host(11, 201), listener);
         await using var second = await TestClient.ConnectAsync(Block.Host(11, 202), listener);
@@ -106,8 +101,7 @@ public sealed class ListenerLifecycleTests
         const int listeners = 3;
         int[] room = [listeners];
         await using var upstream = new ByteEchoServer(Block.At(40, 100, 9000));
-        await using var router = TestRouter.Start("listeners-ready", descriptors: reserve => new DescriptorBudget(reserve,
-            () => OthersOpen + reserve + DescriptorBudget.PerConnection * Volatile.Read(ref room[0]), () => OthersOpen, () => Environment.TickCount64));
+        await using var router = TestRouter.Start("listeners-ready", descriptors: FixedRoom(() => Volatile.Read(ref room[0])));
         var budget = router.Node.Connections;
         router.Node.Apply(Resources(Echo(40, listeners)).ToList(), 1);
         // Each listener holds its stream's place, or waits for one (a bound one may have taken the last for its next connection).
@@ -140,7 +134,7 @@ public sealed class ListenerLifecycleTests
         var busy = Block.At(42, 1, 9443);
         await using var upstream = new ByteEchoServer(Block.At(42, 100, 9000));
         // Room for the busy listener's stream and two connections.
-        await using var router = TestRouter.Start("listener-starved", descriptors: Room(3));
+        await using var router = TestRouter.Start("listener-starved", descriptors: FixedRoom(3));
         var budget = router.Node.Connections;
         await router.ApplyAsync(Resources(Echo(42, 1)), 1);
         await using var first = await TestClient.ConnectAsync(Block.Host(42, 201), busy);

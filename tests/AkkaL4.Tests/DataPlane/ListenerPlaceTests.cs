@@ -21,7 +21,6 @@ namespace AkkaL4.Tests.DataPlane;
 public sealed class ListenerPlaceTests
 {
     private static readonly AddressBlock Block = AddressBlocks.Of(120);
-    private const int OthersOpen = 100;
     private const int Places = 20;
 
     [Fact]
@@ -32,9 +31,7 @@ public sealed class ListenerPlaceTests
         // and closed beside this one) would move it, and a place freed could then be no room for the listener. Room for
         // exactly Places connections and the listener's accept stream (its socket and the connection it accepts ahead).
         await using var node = TestRouter.Start("listener-places", settings: "akkal4.data-plane.bind-retry = 300ms", transport: transport,
-            descriptors: reserve => new DescriptorBudget(reserve,
-                () => OthersOpen + reserve + DescriptorBudget.PerConnection * (Places + 1),
-                () => OthersOpen, () => Environment.TickCount64));
+            descriptors: FixedRoom(Places + 1));
         var budget = node.Node.Connections;
         transport.Budget = budget;
         // The node "full": this test holds every place but the accept stream's, so the listener binds and pauses at its first ask.
@@ -74,8 +71,7 @@ public sealed class ListenerPlaceTests
         await using var transport = new FailingOnceTransport();
         // Room for the listener's stream and one connection: bound, it takes the second for its next connection.
         await using var node = TestRouter.Start("listener-keeps-place", settings: "akkal4.data-plane.bind-retry = 300ms", transport: transport,
-            descriptors: reserve => new DescriptorBudget(reserve,
-                () => OthersOpen + reserve + DescriptorBudget.PerConnection * 2, () => OthersOpen, () => Environment.TickCount64));
+            descriptors: FixedRoom(2));
         var budget = node.Node.Connections;
         node.Node.Apply(Resources(
             Service("keep", mine.Host(41, 2), 9443, 9000, "keep-upstream"),
