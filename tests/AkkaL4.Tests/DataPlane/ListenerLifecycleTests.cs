@@ -167,6 +167,8 @@ public sealed class ListenerLifecycleTests
         router.Node.Apply(Resources(Echo(third, 1)).ToList(), 1);
         await EventuallyAsync(() => transport.Binds == 1 && ListeningSockets(at).Count == 1, "listening, its bind not yet reported to the listener");
         router.Node.Apply([], 2);
+        // Once ListenerSet has answered without it, its Unbind is in the listener's mailbox ahead of the kills.
+        await EventuallyAsync(async () => (await router.Node.ListenersAsync()).Count == 0, "the listener removed");
         await using var errors = new FailureCount(router);
         for (var i = 0; i < failures; i++) router.Node.System.ActorSelection("/user/listeners/*").Tell(Kill.Instance);
         await EventuallyAsync(() => Task.FromResult(errors.Count == failures), () => $"the failure(s) handled (seen {errors.Count})");
