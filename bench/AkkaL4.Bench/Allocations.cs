@@ -48,6 +48,8 @@ internal static class Allocations
         {
             Name = "alloc",
             Labels = AkkaL4.Messages.Model.Labels.Of(("istio", "alloc-gw")),
+            // As a node run with --access-log: each line formatted and handed to the writer, which writes it to nowhere.
+            AccessLog = new AccessLogOutput(TextWriter.Null, AccessLogFormat.Envoy),
             Overrides = "akka.loglevel = INFO\nakka.stdout-loglevel = ERROR" + (mode == "proxy" ? $"\nakkal4.data-plane.accept-proxy-protocol = on\nakkal4.data-plane.proxy-protocol-trusted-sources = [\"{Client}\"]" : ""),
         });
         try
