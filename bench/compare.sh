@@ -23,6 +23,7 @@
 #   AKKAL4_NODE_ENV   extra VAR=value pairs for the AkkaL4 nodes only (default: none; see bench/README.md)
 #   BENCH_ROUNDS, BENCH_BULK_SECONDS, BENCH_SECONDS, BENCH_IDLE_CONNECTIONS, BENCH_CONCURRENCY,
 #   BENCH_PINGPONG_CONNECTIONS, BENCH_WARMUP_SECONDS   override the scenario sizes below
+#   BENCH_SCENARIOS      a subset of "bulk1 bulk1r bulk8 bulk8r connrate connrate-open pingpong pingpong-open idle" (default: all)
 #   BENCH_OPEN_CONN_RATE, BENCH_OPEN_MSG_RATE   the open-loop scenarios' fixed rates (default 1000 connections/s, 8000 msg/s)
 #   BENCH_SKIP_BUILD=1   use the existing Release build
 #   PROXY_CPU / LOAD_CPU the cores for the proxies / for load and backends (default 0 / 1)
@@ -45,7 +46,7 @@ done
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 COMMAND="bench/compare.sh$( (( QUICK )) && echo ' --quick')$( (( CORES == 2 )) && echo ' --cores 2')"
-for v in TRANSPORTS AKKAL4_NODE_ENV BENCH_ROUNDS BENCH_BULK_SECONDS BENCH_SECONDS BENCH_IDLE_CONNECTIONS BENCH_CONCURRENCY \
+for v in TRANSPORTS AKKAL4_NODE_ENV BENCH_SCENARIOS BENCH_ROUNDS BENCH_BULK_SECONDS BENCH_SECONDS BENCH_IDLE_CONNECTIONS BENCH_CONCURRENCY \
          BENCH_PINGPONG_CONNECTIONS BENCH_WARMUP_SECONDS BENCH_OPEN_CONN_RATE BENCH_OPEN_MSG_RATE BENCH_SKIP_BUILD PROXY_CPU LOAD_CPU; do
   [[ -n "${!v+x}" ]] && COMMAND="$v=\"${!v}\" $COMMAND"
 done
@@ -407,7 +408,7 @@ for target in "${TARGETS[@]}"; do
 done
 
 # --- scenarios -----------------------------------------------------------------------------------------------
-SCENARIOS=(bulk1 bulk1r bulk8 bulk8r connrate connrate-open pingpong pingpong-open idle)
+SCENARIOS=(${BENCH_SCENARIOS:-bulk1 bulk1r bulk8 bulk8r connrate connrate-open pingpong pingpong-open idle})
 
 # run_scenario ROUND TARGET SCENARIO: one load generator run; its result line goes to $RAW.
 run_scenario() {
