@@ -22,11 +22,11 @@ public sealed class JournalOnDemandTests(ITestOutputHelper output)
     /// <summary>Assemblies only the journal stack loads.</summary>
     private static readonly string[] JournalStack = ["linq2db.dll", "LanguageExt.Core.dll", "Microsoft.Data.Sqlite.dll"];
 
-    private static string Entry(string ns) => $$"""
+    private static string Entry(string ns) => $$$"""
         apiVersion: networking.istio.io/v1
         kind: WorkloadEntry
-        metadata: {name: entry, namespace: {{ns}}}
-        spec: {address: {{Block.Host(2, 1)}}, labels: {app: entry}}
+        metadata: {name: entry, namespace: {{{ns}}}}
+        spec: {address: {{{Block.Host(2, 1)}}}, labels: {app: entry}}
         """;
 
     private static IReadOnlyList<string> Mapped(ChaosCluster cluster, int n)
