@@ -9,9 +9,15 @@
 # half. Prints a Markdown table and writes it to bench/results/<date>-memory.md.
 #
 # Addresses (the perf block): node 127.90.2.10:9000, admin 127.90.2.1:15990, echo 127.90.2.2:9000,
-# client sources 127.90.100.1-50. Run it under the tests lock: flock /tmp/akkal4-tests.lock bench/memory.sh
+# client sources 127.90.100.1-50; with MEMORY_SEED=1 a seed node on 127.90.2.20 (remoting 4053, admin 15990).
+# Run it under the tests lock: flock -o /tmp/akkal4-tests.lock bench/memory.sh
+# Every process it starts runs in a process group of its own (setsid), killed by group on every exit.
 #
 # Environment: MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, MEMORY_NODE_DLL (a published akkal4.dll instead of the Release build), PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
+# MEMORY_SEED=1: the measured node joins a seed node started first (gateway-only, --mesh false, so it binds none of the
+# node's listeners) which takes the configuration, so it runs the config writer and the RouteTable entities: the measured
+# node is then a follower, which hosts no persistent actor and gets the configuration by replication (the "role" column);
+# MEMORY_SMAPS=1: the fresh node's largest mappings (RSS by file, /proc/PID/smaps) under the table;
 # MEMORY_LABEL (results file <date>-memory-<label>.md), MEMORY_GCDUMP=DIR: also take a gcdump of the node (dotnet-gcdump, the repository's local tool) once all N connections
 # are open, and its per-type report, into DIR/<variant>.gcdump(.txt). A gcdump forces a full GC, so the RSS figures of
 # such a run are not comparable with a run without one.
@@ -39,19 +45,21 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 WORK=$(mktemp -d /tmp/akkal4-memory.XXXXXX)
 declare -a STARTED=()
+# Each started with setsid (its pid is its process group): stopped by group, children included.
 cleanup() {
   local pid
-  for pid in "${STARTED[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${STARTED[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
   sleep 0.5
-  for pid in "${STARTED[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+  for pid in "${STARTED[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$WORK"
 }
+stop_group() { kill -TERM -- "-$1" 2>/dev/null; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done; kill -KILL -- "-$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 trap cleanup EXIT
 trap 'exit 130' INT
 
-ECHO=127.90.2.2:9000 VIP=127.90.2.10:9000 ADMIN=127.90.2.1:15990
-taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" echo --listen "$ECHO" > "$WORK/echo.log" 2>&1 &
+ECHO=127.90.2.2:9000 VIP=127.90.2.10:9000 ADMIN=127.90.2.1:15990 SEED_ADMIN=127.90.2.20:15990 SEED_REMOTING=127.90.2.20:4053
+setsid taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" echo --listen "$ECHO" > "$WORK/echo.log" 2>&1 &
 STARTED+=($!)
 cat > "$WORK/config.yaml" <<YAML
 apiVersion: v1
@@ -82,13 +90,22 @@ settle() {
   done
 }
 
-ROWS=()
+ROWS=() SMAPS=()
 while IFS= read -r variant; do
   [[ -z ${variant// } ]] && continue
   settings=(); [[ $variant != default ]] && read -r -a settings <<< "$variant"
-  rm -rf "$WORK/data"
+  rm -rf "$WORK/data" "$WORK/seed-data"
+  role=single node_args=(-f "$WORK/config.yaml") seed=
+  if [[ ${MEMORY_SEED:-0} == 1 ]]; then
+    setsid taskset -c "$LOAD_CPU" env "${settings[@]}" dotnet "$NODE_DLL" run -f "$WORK/config.yaml" --name seed --mesh false --admin "$SEED_ADMIN" \
+      --remoting "$SEED_REMOTING" --data "$WORK/seed-data" > "$WORK/seed.log" 2>&1 &
+    seed=$!; STARTED+=($seed)
+    for _ in $(seq 600); do curl -sf -m 2 -o /dev/null "http://$SEED_ADMIN/readyz" && break; kill -0 "$seed" 2>/dev/null || break; sleep 0.2; done
+    curl -sf -m 2 -o /dev/null "http://$SEED_ADMIN/readyz" || { tail -20 "$WORK/seed.log" >&2; die "seed node ($variant) not ready"; }
+    role=follower node_args=(--seed "akka.tcp://akkal4@$SEED_REMOTING")
+  fi
   # shellcheck disable=SC2086
-  taskset -c "$PROXY_CPU" env "${settings[@]}" dotnet "$NODE_DLL" run -f "$WORK/config.yaml" --name memory --admin "$ADMIN" \
+  setsid taskset -c "$PROXY_CPU" env "${settings[@]}" dotnet "$NODE_DLL" run "${node_args[@]}" --name memory --admin "$ADMIN" \
     --remoting 127.90.2.1:0 --data "$WORK/data" ${MEMORY_NODE_ARGS:-} > "$WORK/node.log" 2>&1 &
   pid=$!; STARTED+=($pid)
   ready=0
@@ -102,10 +119,18 @@ while IFS= read -r variant; do
   rss=$(status_kib "$pid" VmRSS) anon=$(status_kib "$pid" RssAnon) file=$(status_kib "$pid" RssFile) threads=$(status_kib "$pid" Threads)
   assemblies=$(grep -o '[^/]*\.dll$' "/proc/$pid/maps" | sort -u | wc -l)
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  log "$variant: fresh VmRSS $((rss / 1024)) MiB (anon $((anon / 1024)), file $((file / 1024))), $threads threads, $assemblies assemblies mapped; load $load"
+  log "$variant ($role): fresh VmRSS $((rss / 1024)) MiB (anon $((anon / 1024)), file $((file / 1024))), $threads threads, $assemblies assemblies mapped; load $load"
+  if [[ ${MEMORY_SMAPS:-0} == 1 ]]; then
+    # RSS by mapping name (a file, [heap], /memfd:doublemapper: the runtime's loader heaps and JIT-compiled code) and by view.
+    SMAPS+=("" "\`$variant\` ($role), KiB of RSS by mapping:" "" '```')
+    while IFS= read -r line; do SMAPS+=("$line"); done < <(awk '/^[0-9a-f]+-[0-9a-f]+ /{ name = ($6 == "" ? "[anon]" : $6); if (name ~ /doublemapper/) name = name " (" $2 ")" } /^Rss:/{ rss[name] += $2 }
+      END { for (n in rss) printf "%8d %s\n", rss[n], n }' "/proc/$pid/smaps" | sort -rn | head -30)
+    SMAPS+=('```')
+  fi
   hold=2 dumper=
   if [[ -n ${MEMORY_GCDUMP:-} ]]; then
     hold=30; mkdir -p "$MEMORY_GCDUMP"; dump=$MEMORY_GCDUMP/${variant//[^A-Za-z0-9_.=-]/_}.gcdump
+    set -m # the dumper gets a process group of its own (dotnet-gcdump with it), stopped by group like the rest
     (
       open() { ss -Htn state established "( sport = :${VIP##*:} )" src "${VIP%:*}" | wc -l; }
       for _ in $(seq 240); do (( $(open) >= N )) && break; sleep 0.5; done
@@ -115,23 +140,25 @@ while IFS= read -r variant; do
       (( $(open) >= N )) || { log "gcdump discarded: connections closed during the dump (hold $hold s)"; rm -f "$dump"; exit 1; }
       dotnet dotnet-gcdump report "$dump" > "$dump.txt"
     ) &
-    dumper=$!
+    dumper=$!; STARTED+=($dumper)
+    set +m
   fi
-  out=$(taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" idle --target "$VIP" --connections "$N" \
-        --sources 127.90.100.1-127.90.100.50 --hold "$hold" --pid "$pid" --label memory 2>&1)
+  setsid taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" idle --target "$VIP" --connections "$N" \
+        --sources 127.90.100.1-127.90.100.50 --hold "$hold" --pid "$pid" --label memory > "$WORK/loadgen.out" 2>&1 &
+  loadgen=$!; STARTED+=($loadgen); wait "$loadgen"; out=$(cat "$WORK/loadgen.out")
   if [[ -n $dumper ]]; then wait "$dumper" || die "gcdump ($variant) not taken with all $N connections open; see above"; log "gcdump: $dump.txt"; fi
   result=$(grep -m1 '^result ' <<< "$out")
   grep '^#' <<< "$out" | sed 's/^# /  /' >&2
   per=$(sed -n 's/.* bytes_per_conn=\([^ ]*\).*/\1/p' <<< "$result")
   half=$(sed -n 's/.* bytes_per_conn_second_half=\([^ ]*\).*/\1/p' <<< "$result")
   fails=$(sed -n 's/.* failures=\([^ ]*\).*/\1/p' <<< "$result")
-  ROWS+=("| \`$variant\` | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') | $((anon / 1024)) / $((file / 1024)) | $threads | $assemblies | ${per:-—} | ${half:-—} | ${fails:-?} | $load |")
-  kill -TERM "$pid"; for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  ROWS+=("| \`$variant\` | $role | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') | $((anon / 1024)) / $((file / 1024)) | $threads | $assemblies | ${per:-—} | ${half:-—} | ${fails:-?} | $load |")
+  stop_group "$pid"; [[ -n $seed ]] && stop_group "$seed"
 done <<< "$MEMORY_VARIANTS"
 
 TABLE=$(
-  echo "| runtime settings | fresh VmRSS, MiB | anon / file-backed, MiB | threads | assemblies mapped | RSS per idle connection, B ($N) | second half only, B | failures | load average |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| runtime settings | role | fresh VmRSS, MiB | anon / file-backed, MiB | threads | assemblies mapped | RSS per idle connection, B ($N) | second half only, B | failures | load average |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
 )
 RESULT=$ROOT/bench/results/$(date +%F)-memory${MEMORY_LABEL:+-$MEMORY_LABEL}.md
@@ -141,6 +168,7 @@ RESULT=$ROOT/bench/results/$(date +%F)-memory${MEMORY_LABEL:+-$MEMORY_LABEL}.md
   echo "Commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (with local changes)'); node pinned to core $PROXY_CPU, load to core $LOAD_CPU; $(nproc) cores."
   echo
   echo "$TABLE"
+  (( ${#SMAPS[@]} )) && printf '%s\n' "${SMAPS[@]}"
 } > "$RESULT"
 echo "$TABLE"
 log "written to ${RESULT#"$ROOT"/}"

@@ -129,8 +129,9 @@ public sealed class RouterNode : IAsyncDisposable
         var system = _options.Tls is { } tls
             ? ActorSystem.Create(ActorSystemName, BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig)).And(tls.Setup()))
             : ActorSystem.Create(ActorSystemName, _clusterConfig);
-        // The journal plugins start now (auto-start-journals), not in the middle of a failover.
-        Akka.Persistence.Persistence.Instance.Apply(system);
+        // No journal is started here: the journal stack (Akka.Persistence.Sql, linq2db, LanguageExt, SQLite: ~30 MB of a
+        // node's RSS) loads when the first persistent actor on this node starts — the config writer, or a RouteTable
+        // entity — so a node that hosts neither never maps it (bench/README.md, "Memory, session 10").
         // The stored configuration, one sharded, event-sourced entity per namespace: the writer writes it, reads come from it.
         var routeTables = RouteTable.StartRegion(system);
         // Writes: this node's client → the singleton proxy → the one ConfigWriter of the cluster.

@@ -14,11 +14,27 @@ namespace AkkaL4.Node.Admin;
 /// Counted per host and per network (<see cref="AdminClient"/>), as the connection caps are: an IPv4 address has
 /// <see cref="Burst"/>; an IPv6 host has <see cref="Burst"/> of its own and its /64 <see cref="NetworkBurst"/> over all
 /// its hosts. A cloud subnet is one /64 shared by many hosts, so one host's wrong tokens cannot use up the others'
-/// attempts, while the many addresses of one /64 still cannot each guess with an allowance of their own.
+/// attempts, while the many addresses of one /64 still cannot each guess with an allowance of their own. Loopback
+/// (127.0.0.0/8 and ::1) is one network in the same way: any local process can send from millions of 127.x addresses.
+/// <para>
+/// Neighbours (review2-s9 #5): once a network's share is used up, every host of it waits, also one that never failed,
+/// and no rule on addresses alone can spare it. A host seen for the first time cannot be told from the attacker's next
+/// fresh address until its token is checked, and checking it is a guess: letting "hosts that have not failed yet" try
+/// would give an attacker one guess per address, 2^64 of them on a /64, so the network bound would bound nothing. A
+/// higher network share only raises the number of addresses needed to use it up (a /64 has plenty). What does tell the
+/// admin apart is having given the right token: a host that did so within <see cref="TrustFor"/> (renewed by each right
+/// token) is held by an allowance of its own alone (<see cref="Burst"/>, the same refill), not by its network's share nor
+/// by the overflow below. Only the token makes a host trusted, so an attacker gains nothing from it: its guesses from
+/// one network stay at most the network's share plus the own allowances of the hosts that gave the right token. A
+/// trusted host's wrong tokens still count everywhere as well (a typo spends the network's share like any other). What
+/// is left: an admin on a fresh address (a new SLAAC privacy address, a new machine) of a network under attack waits
+/// like the attacker; a stable address, another network, the node's loopback API or the status page's cookie still work.
+/// </para>
 /// At most <see cref="MaxClients"/> networks are remembered. A full table forgets no network that is still waiting
 /// (forgetting would give it a fresh allowance): networks not in it share one overflow bucket, so many addresses fail
 /// closed for new clients only, while every client already known, and its right token, still work. At most
 /// <see cref="MaxClients"/> IPv6 hosts are remembered too; a host that finds that table full is bounded by its /64 alone.
+/// At most <see cref="MaxClients"/> trusted hosts are remembered (only the token adds one); past that, a new one is not.
 /// Clients full again are swept out at most once per <see cref="SweepInterval"/> while a table is full, not per insert.
 /// </remarks>
 internal sealed class FailedAttempts(TimeProvider time)
@@ -29,6 +45,8 @@ internal sealed class FailedAttempts(TimeProvider time)
     public const int NetworkBurst = 4 * Burst;
     public static readonly TimeSpan Refill = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan MaxRefill = TimeSpan.FromMinutes(5);
+    /// <summary>How long a host that gave the right token is held by its own allowance alone (renewed by each right token).</summary>
+    public static readonly TimeSpan TrustFor = TimeSpan.FromDays(7);
     public const int MaxClients = 10_000;
     public static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
@@ -103,10 +121,19 @@ internal sealed class FailedAttempts(TimeProvider time)
         }
     }
 
-    /// <summary>IPv4 addresses and IPv6 /64s (<see cref="AdminClient.Of"/>).</summary>
+    /// <summary>IPv4 addresses, IPv6 /64s (<see cref="AdminClient.Of"/>) and loopback as one.</summary>
     private readonly Table _networks = new(new Bucket(Burst));
-    /// <summary>IPv6 hosts (<see cref="AdminClient.Host"/>); an IPv4 address is its own network.</summary>
+    /// <summary>Hosts of the networks that have several (IPv6, loopback); any other IPv4 address is its own network.</summary>
     private readonly Table _hosts = new(null);
+    /// <summary>Hosts that gave the right token, with their own allowance (see the remarks).</summary>
+    private readonly Dictionary<IPAddress, Trusted> _trusted = new();
+    private DateTimeOffset _nextTrustSweep;
+
+    private sealed class Trusted(DateTimeOffset now)
+    {
+        public DateTimeOffset Until = now + TrustFor;
+        public readonly Bucket Own = new(Burst) { Updated = now };
+    }
 
     /// <summary>Null when the client may try a token now; else how long until it may.</summary>
     public TimeSpan? Wait(IPAddress address)
@@ -114,36 +141,81 @@ internal sealed class FailedAttempts(TimeProvider time)
         var now = time.GetUtcNow();
         lock (_networks)
         {
-            var network = _networks.Find(AdminClient.Of(address), now)?.Wait;
-            var host = IsV6(address) ? _hosts.Find(AdminClient.Host(address), now)?.Wait : null;
-            return network > host || host is null ? network : host;
+            var host = AdminClient.Host(address);
+            if (TrustedAt(host, now) is { } trusted)
+            {
+                trusted.Own.Catch(now);
+                return trusted.Own.Wait;
+            }
+            var network = _networks.Find(Network(host), now)?.Wait;
+            var own = Shared(host) ? _hosts.Find(host, now)?.Wait : null;
+            return network > own || own is null ? network : own;
         }
     }
 
     /// <summary>A token checked from the client, as one step: null when it may try now (a wrong token is counted at
-    /// once, <see cref="Failed"/>), else how long until it may (nothing counted). One lock for both, so concurrent
-    /// requests cannot all pass the check before the first of their failures is counted.</summary>
+    /// once, <see cref="Failed"/>; a right one trusts the host, <see cref="TrustFor"/>), else how long until it may
+    /// (nothing counted). One lock for both, so concurrent requests cannot all pass the check before the first of their
+    /// failures is counted.</summary>
     public TimeSpan? Attempt(IPAddress address, bool right)
     {
         lock (_networks)
         {
             if (Wait(address) is { } wait) return wait;
-            if (!right) Failed(address);
+            if (right) Trust(AdminClient.Host(address));
+            else Failed(address);
             return null;
         }
     }
 
-    /// <summary>A wrong token from the client: one attempt used, of its host's and of its network's.</summary>
+    /// <summary>A wrong token from the client: one attempt used, of its host's and of its network's (and of its own, when trusted).</summary>
     public void Failed(IPAddress address)
     {
         var now = time.GetUtcNow();
         lock (_networks)
         {
-            var v6 = IsV6(address);
-            _networks.Take(AdminClient.Of(address), v6 ? NetworkBurst : Burst, now)?.Use();
-            if (v6) _hosts.Take(AdminClient.Host(address), Burst, now)?.Use();
+            var host = AdminClient.Host(address);
+            var shared = Shared(host);
+            _networks.Take(Network(host), shared ? NetworkBurst : Burst, now)?.Use();
+            if (shared) _hosts.Take(host, Burst, now)?.Use();
+            if (TrustedAt(host, now) is { } trusted)
+            {
+                trusted.Own.Catch(now);
+                trusted.Own.Use();
+            }
         }
     }
+
+    private Trusted? TrustedAt(IPAddress host, DateTimeOffset now)
+    {
+        if (!_trusted.TryGetValue(host, out var trusted)) return null;
+        if (trusted.Until > now) return trusted;
+        _trusted.Remove(host);
+        return null;
+    }
+
+    private void Trust(IPAddress host)
+    {
+        var now = time.GetUtcNow();
+        if (TrustedAt(host, now) is { } known)
+        {
+            known.Until = now + TrustFor;
+            return;
+        }
+        if (_trusted.Count >= MaxClients && now >= _nextTrustSweep)
+        {
+            _nextTrustSweep = now + SweepInterval;
+            foreach (var (key, trusted) in _trusted)
+                if (trusted.Until <= now) _trusted.Remove(key);
+        }
+        if (_trusted.Count < MaxClients) _trusted[host] = new Trusted(now);
+    }
+
+    /// <summary>The network a host's attempts are also counted in: loopback is one, whatever the address.</summary>
+    private static IPAddress Network(IPAddress host) => IPAddress.IsLoopback(host) ? IPAddress.Loopback : AdminClient.Of(host);
+
+    /// <summary>Whether the host's network holds many hosts, each with an allowance of its own inside the network's.</summary>
+    private static bool Shared(IPAddress host) => host.AddressFamily == AddressFamily.InterNetworkV6 || IPAddress.IsLoopback(host);
 
     /// <summary>Networks remembered now (full buckets are dropped as they are met).</summary>
     public int Count
@@ -151,11 +223,15 @@ internal sealed class FailedAttempts(TimeProvider time)
         get { lock (_networks) return _networks.Count; }
     }
 
-    /// <summary>IPv6 hosts remembered now.</summary>
+    /// <summary>Hosts of shared networks (IPv6, loopback) remembered now.</summary>
     public int HostCount
     {
         get { lock (_networks) return _hosts.Count; }
     }
 
-    private static bool IsV6(IPAddress address) => AdminClient.Host(address).AddressFamily == AddressFamily.InterNetworkV6;
+    /// <summary>Trusted hosts remembered now.</summary>
+    public int TrustedCount
+    {
+        get { lock (_networks) return _trusted.Count; }
+    }
 }

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using AkkaL4.Node.Admin;
 using AkkaL4.Tests.ControlPlane;
+using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 using static AkkaL4.Tests.Security.SecurityKit;
 
@@ -100,6 +101,48 @@ public sealed class AdminLoginTests(AdminLoginWorld world) : IClassFixture<Admin
         Assert.Contains("refused 20 request(s) from 127.160.2.1", LinesAbout("127.160.2.1")[2]);
         // The other client's one typo was a line of its own, at once.
         Assert.Single(LinesAbout("127.160.2.2"), w => w.Contains("wrong bearer token"));
+    }
+
+    [Fact]
+    public async Task Neighbours_using_up_their_networks_share_do_not_lock_out_a_host_that_gave_the_right_token_and_their_guesses_stay_bounded()
+    {
+        // Loopback is one network (any local process can send from millions of 127.x addresses), as an IPv6 /64 is: API on
+        // 127.160.70.1, the admin on 127.160.71.1, sixty attacker addresses on 127.160.72.x, a stranger on 127.160.73.1.
+        var block = AddressBlocks.Of(160);
+        await using var api = await AdminServer.StartAsync(world.Node, block.At(70, 1, 0), Token);
+        using var admin = HttpFrom(block.Host(71, 1), api.Url);
+        using (var first = await admin.SendAsync(Get("/v1/status", bearer: Token))) Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+
+        var started = DateTime.UtcNow;
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 1; i <= 60; i++)
+        {
+            using var attacker = HttpFrom(block.Host(72, i), api.Url);
+            using (var bearer = await attacker.SendAsync(Get("/v1/status", bearer: $"guess-{i}"))) statuses.Add(bearer.StatusCode);
+            using (var form = await LoginAsync(attacker, $"form-guess-{i}")) statuses.Add(form.StatusCode);
+        }
+        var elapsed = DateTime.UtcNow - started;
+        var checkedGuesses = statuses.Count(x => x == HttpStatusCode.Unauthorized);
+        // The network's share, and at most what it earned back meanwhile: 120 guesses from 60 addresses, not 60 × 10.
+        Assert.InRange(checkedGuesses, FailedAttempts.NetworkBurst, FailedAttempts.NetworkBurst + 1 + (int)(elapsed / FailedAttempts.Refill));
+        Assert.Equal(statuses.Count, checkedGuesses + statuses.Count(x => x == HttpStatusCode.TooManyRequests));
+        // A stranger that never failed cannot be told from the attacker's next address: it waits (README says so). Asked
+        // at once: the share, emptied more than once, earns an attempt back only after 10 s or more.
+        using var stranger = HttpFrom(block.Host(73, 1), api.Url);
+        using (var refused = await stranger.SendAsync(Get("/v1/status", bearer: Token))) Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+
+        // The admin gave the right token before: its own allowance decides, the right token and the form still work.
+        using (var right = await admin.SendAsync(Get("/v1/status", bearer: Token))) Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+        using (var login = await LoginAsync(admin, Token)) Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        // The trusted host's own wrong tokens are bounded by its own allowance.
+        var own = new List<HttpStatusCode>();
+        for (var i = 0; i < FailedAttempts.Burst + 3; i++)
+        {
+            using var wrong = await admin.SendAsync(Get("/v1/status", bearer: $"typo-{i}"));
+            own.Add(wrong.StatusCode);
+        }
+        Assert.InRange(own.Count(x => x == HttpStatusCode.Unauthorized), FailedAttempts.Burst, FailedAttempts.Burst + 1);
+        Assert.Equal(HttpStatusCode.TooManyRequests, own[^1]);
     }
 
     [Fact]
@@ -364,6 +407,64 @@ public sealed class AdminLoginClockTests
         // IPv4: the address is the host and its network, with the host's allowance.
         for (var i = 0; i < FailedAttempts.Burst; i++) fresh.Failed(IPAddress.Parse("192.0.2.99"));
         Assert.NotNull(fresh.Wait(IPAddress.Parse("192.0.2.99")));
+    }
+
+    [Fact]
+    public void A_host_that_gave_the_right_token_is_held_by_its_own_allowance_alone_and_its_64s_guesses_stay_bounded()
+    {
+        var clock = new Clock();
+        var attempts = new FailedAttempts(clock);
+        var admin = IPAddress.Parse("2001:db8::a");
+        var stranger = IPAddress.Parse("2001:db8::b");
+        Assert.Null(attempts.Attempt(admin, right: true));
+
+        // For an hour an attacker guesses whenever the /64 lets it, from a fresh address of the admin's /64 each time.
+        var guesses = 0;
+        var next = 0x1000;
+        for (var end = clock.Now + TimeSpan.FromHours(1); clock.Now < end; )
+        {
+            if (attempts.Attempt(IPAddress.Parse($"2001:db8::{next++:x}"), right: false) is { } wait) clock.Now += wait;
+            else if (++guesses >= FailedAttempts.NetworkBurst) Assert.NotNull(attempts.Attempt(stranger, right: true)); // the /64 is empty
+            Assert.Null(attempts.Attempt(admin, right: true));
+        }
+        // The /64's 40, then one per refill, doubling to 5 min: 10+20+40+80+160 s, then 300 s each (about 56 in the hour).
+        Assert.InRange(guesses, FailedAttempts.NetworkBurst, FailedAttempts.NetworkBurst + 5 + (int)(TimeSpan.FromHours(1) / FailedAttempts.MaxRefill));
+        Assert.Equal(1, attempts.TrustedCount);
+
+        // The trusted host's own wrong tokens: its own allowance, then it waits too.
+        for (var i = 0; i < FailedAttempts.Burst; i++) Assert.Null(attempts.Attempt(admin, right: false));
+        Assert.NotNull(attempts.Attempt(admin, right: true));
+
+        // Trust lasts TrustFor after the last right token; then the host is one of its /64 again.
+        var later = new FailedAttempts(clock);
+        Assert.Null(later.Attempt(admin, right: true));
+        clock.Now += FailedAttempts.TrustFor / 2;
+        Assert.Null(later.Attempt(admin, right: true));
+        clock.Now += FailedAttempts.TrustFor * 0.75;
+        for (var i = 0; i < FailedAttempts.NetworkBurst; i++) later.Failed(IPAddress.Parse($"2001:db8::{0x2000 + i:x}"));
+        Assert.Null(later.Attempt(admin, right: true));
+        clock.Now += FailedAttempts.TrustFor;
+        for (var i = 0; i < FailedAttempts.NetworkBurst; i++) later.Failed(IPAddress.Parse($"2001:db8::{0x3000 + i:x}"));
+        Assert.NotNull(later.Attempt(admin, right: true));
+    }
+
+    [Fact]
+    public void Loopback_is_one_network_of_many_hosts_and_the_trusted_hosts_are_bounded()
+    {
+        var clock = new Clock();
+        var attempts = new FailedAttempts(clock);
+        // A local process can send from any 127.x address: they share one allowance (::1 with them), each host its own inside it.
+        var checkedGuesses = Enumerable.Range(1, 100).Count(i => attempts.Attempt(IPAddress.Parse($"127.0.{i}.1"), right: false) is null);
+        Assert.Equal(FailedAttempts.NetworkBurst, checkedGuesses);
+        Assert.NotNull(attempts.Wait(IPAddress.IPv6Loopback));
+        Assert.NotNull(attempts.Wait(IPAddress.Parse("::ffff:127.0.0.1")));
+        Assert.Null(attempts.Wait(IPAddress.Parse("192.0.2.1")));
+
+        // Only a right token adds a trusted host, and no more than MaxClients are kept.
+        var fresh = new FailedAttempts(clock);
+        for (var i = 0; i < FailedAttempts.MaxClients + 100; i++)
+            Assert.Null(fresh.Attempt(new IPAddress([0x20, 0x01, 0x0d, 0xb8, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, (byte)(i >> 8), (byte)i]), right: true));
+        Assert.Equal(FailedAttempts.MaxClients, fresh.TrustedCount);
     }
 
     [Fact]

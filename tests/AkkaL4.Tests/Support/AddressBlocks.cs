@@ -36,7 +36,7 @@ internal static class AddressBlocks
         new(180, "configuration propagation: send to every node, writes at real sizes (session helper prop)"),
         new(190, "reviewers"),
         new(200, "reliability left-overs: preamble end, TLS cache, healing waits (session helper rel)"),
-        new(220, "#15 memory: socket args ownership, idle connections (session helper mem)"),
+        new(220, "#15 memory: socket args ownership, idle connections, the journal loaded on demand (session helpers mem, mem10)"),
         new(230, "day-one operations and TLS/PROXY traffic as a user (session helper user)"),
     ];
 
