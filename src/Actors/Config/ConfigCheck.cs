@@ -10,6 +10,10 @@ public sealed record ConfigReport(IReadOnlyList<DecodedResource> Decoded, IReadO
 {
     public bool Ok => Errors.Count == 0;
     public IReadOnlyList<Resource> Resources => Decoded.Select(d => d.Resource).ToList();
+
+    /// <summary>Where a finding about one of these resources is in their input (<c>source:line:column</c> of its field), else
+    /// null: for findings made elsewhere, such as the config writer's over the whole stored configuration.</summary>
+    public Func<Diagnostic, string?> Locate { get; init; } = _ => null;
 }
 
 /// <summary>The pipeline every entry point uses: decode → validate → compile (for errors only) → analyse.</summary>
@@ -18,28 +22,33 @@ public static class ConfigCheck
     public static ConfigReport Check(IEnumerable<(string Source, string Text)> inputs, DecodeLimits? limits = null)
     {
         var decoded = new List<DecodedResource>();
+        var trees = new List<YamlNode>();
         var errors = new List<Diagnostic>();
         foreach (var (source, text) in inputs)
         {
-            var result = ManifestDecoder.Decode(text, source, limits);
+            var result = ManifestDecoder.Decode(text, source, limits, trees);
             decoded.AddRange(result.Resources);
             errors.AddRange(result.Errors);
         }
         var resources = decoded.Select(d => d.Resource).ToList();
-        var locations = decoded.GroupBy(d => d.Resource.Key.ToString()).ToDictionary(g => g.Key, g => g.First().Location);
+        // A finding is placed at its field in the resource's document (the first, when a resource is given twice).
+        var documents = new Dictionary<string, (string Source, YamlNode Tree)>();
+        for (var i = 0; i < decoded.Count; i++) documents.TryAdd(decoded[i].Resource.Key.ToString(), (decoded[i].Source, trees[i]));
+        string? Located(Diagnostic d) =>
+            documents.TryGetValue(d.Resource, out var document) ? $"{document.Source}:{FieldPositions.Find(document.Tree, d.Field)}" : null;
         // Capped like the decoder's errors: one resource per line of a 4 MiB input could each have a few.
         var max = (limits ?? DecodeLimits.Default).MaxErrors;
         var findings = ConfigValidator.Validate(resources);
         var invalid = findings.Where(d => d.Severity == Severity.Error).ToList();
-        errors.AddRange(invalid.Take(max).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }));
+        errors.AddRange(invalid.Take(max).Select(d => d with { Location = Located(d) }));
         if (invalid.Count > max)
             errors.Add(Diagnostic.Error(invalid[max].Resource, "", $"and {invalid.Count - max} more validation error(s) not shown (at most {max})",
-                locations.GetValueOrDefault(invalid[max].Resource)));
+                Located(invalid[max] with { Field = "" })));
         // What validates must also compile: the config writer refuses what the nodes' compiler cannot use.
-        if (errors.Count == 0) errors.AddRange(RouteCompiler.Check(resources).Take(max).Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }));
+        if (errors.Count == 0) errors.AddRange(RouteCompiler.Check(resources).Take(max).Select(d => d with { Location = Located(d) }));
         // Where Istio only warns the validator warns too; warnings, like analysis, are for a valid configuration.
         var warnings = errors.Count == 0 ? findings.Where(d => d.Severity == Severity.Warning).Concat(ConfigAnalyzer.Analyze(resources)).ToList() : [];
-        return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = locations.GetValueOrDefault(d.Resource) }).ToList());
+        return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = Located(d) }).ToList()) { Locate = Located };
     }
 
     public static ConfigReport Check(string text, string source = "<input>") => Check([(source, text)]);

@@ -22,7 +22,11 @@ public static class ManifestDecoder
 {
     private static readonly string[] TopLevelFields = ["apiVersion", "kind", "metadata", "spec", "status"];
 
-    public static DecodeResult Decode(string text, string source = "<input>", DecodeLimits? limits = null)
+    public static DecodeResult Decode(string text, string source = "<input>", DecodeLimits? limits = null) => Decode(text, source, limits, null);
+
+    /// <param name="trees">When given, gets each decoded resource's document tree, in the order of the result's resources
+    /// (<see cref="FieldPositions"/> finds a field in it).</param>
+    internal static DecodeResult Decode(string text, string source, DecodeLimits? limits, List<YamlNode>? trees)
     {
         limits ??= DecodeLimits.Default;
         var errors = new ErrorList(limits.MaxErrors);
@@ -51,18 +55,18 @@ public static class ManifestDecoder
             // kubectl accepts a JSON array or a `kind: List` with `items`.
             if (root is ListNode list)
             {
-                foreach (var item in list.Items) DecodeDocument(item, source, document, errors, resources);
+                foreach (var item in list.Items) DecodeDocument(item, source, document, errors, resources, trees);
             }
             else if (root is MapNode map && map["kind"] is ScalarNode { Value: "List" } && map["items"] is ListNode items)
             {
-                foreach (var item in items.Items) DecodeDocument(item, source, document, errors, resources);
+                foreach (var item in items.Items) DecodeDocument(item, source, document, errors, resources, trees);
             }
-            else DecodeDocument(root, source, document, errors, resources);
+            else DecodeDocument(root, source, document, errors, resources, trees);
         }
         return new DecodeResult(resources, errors.Capped(source));
     }
 
-    private static void DecodeDocument(YamlNode root, string source, int document, ErrorList errors, List<DecodedResource> resources)
+    private static void DecodeDocument(YamlNode root, string source, int document, ErrorList errors, List<DecodedResource> resources, List<YamlNode>? trees)
     {
         var location = $"{source}:{root.Position}";
         var docName = $"document {document}";
@@ -130,6 +134,7 @@ public static class ManifestDecoder
         resource = resource with { ApiVersion = apiVersion!, Metadata = metadata };
         type.GetProperty("Spec")!.SetValue(resource, spec);
         resources.Add(new DecodedResource(resource, source, document, location));
+        trees?.Add(map);
     }
 
     internal static string At(string source, YamlNode node) => $"{source}:{node.Position}";

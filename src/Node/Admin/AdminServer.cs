@@ -536,7 +536,9 @@ public sealed class AdminServer : IAsyncDisposable
                 revision = a.Revision,
                 dryRun,
                 resources = a.Changes.Select(c => new { kind = c.Key.Kind, @namespace = c.Key.Namespace, name = c.Key.Name, action = c.Action.ToString().ToLowerInvariant() }),
-                warnings = a.Warnings.Select(ErrorJson),
+                // The writer's warnings cover the whole stored configuration; those about this request's resources are
+                // placed at their field in the body, as its errors are.
+                warnings = a.Warnings.Select(w => ErrorJson(w with { Location = w.Location ?? report.Locate(w) })),
             }, Json),
             ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: r.Conflict ? 409 : 400),
             _ => NotAcknowledged(context, reply),

@@ -79,9 +79,23 @@ internal static class ServerCommands
                     }
                     // kubectl's dry-run wording: "<resource> created (server dry run)".
                     var suffix = dry ? " (server dry run)" : "";
+                    var applied = new HashSet<string>(StringComparer.Ordinal);
                     foreach (var r in root.GetProperty("resources").EnumerateArray())
-                        Console.WriteLine($"{r.GetProperty("kind").GetString()}/{r.GetProperty("namespace").GetString()}/{r.GetProperty("name").GetString()} {r.GetProperty("action").GetString()}{suffix}");
-                    foreach (var w in root.GetProperty("warnings").EnumerateArray()) Console.WriteLine(Line("warning", w));
+                    {
+                        var key = $"{r.GetProperty("kind").GetString()}/{r.GetProperty("namespace").GetString()}/{r.GetProperty("name").GetString()}";
+                        applied.Add(key);
+                        Console.WriteLine($"{key} {r.GetProperty("action").GetString()}{suffix}");
+                    }
+                    // The writer analyses the whole stored configuration: the warnings about what was sent are printed (at the
+                    // file and line of their field), the others only counted, else every apply repeats every old warning.
+                    var others = 0;
+                    foreach (var w in root.GetProperty("warnings").EnumerateArray())
+                    {
+                        if (applied.Contains(w.GetProperty("resource").GetString() ?? "")) Console.WriteLine(Line("warning", w, locate));
+                        else others++;
+                    }
+                    if (others > 0)
+                        Console.WriteLine($"and {(others == 1 ? "1 warning" : $"{others} warnings")} about other stored resources (all of them: akkal4 get all -A -o yaml | akkal4 validate -f -)");
                     Console.WriteLine(dry ? $"revision {root.GetProperty("revision").GetInt64()} in force; nothing was changed" : $"revision {root.GetProperty("revision").GetInt64()}");
                     return ExitCodes.Ok;
                 }, cancel);
@@ -173,10 +187,12 @@ internal static class ServerCommands
         return Table(wide ? ["NAMESPACE", "KIND", "NAME", "AGE", "VERSION", "DETAIL"] : ["NAMESPACE", "KIND", "NAME", "AGE"], rows);
     }
 
-    private static string Age(string? created)
+    private static string Age(string? created) =>
+        DateTimeOffset.TryParse(created, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
+            ? Age(DateTimeOffset.UtcNow - at) : "-";
+
+    private static string Age(TimeSpan age)
     {
-        if (!DateTimeOffset.TryParse(created, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)) return "-";
-        var age = DateTimeOffset.UtcNow - at;
         return age.TotalDays >= 1 ? $"{(int)age.TotalDays}d" : age.TotalHours >= 1 ? $"{(int)age.TotalHours}h" : age.TotalMinutes >= 1 ? $"{(int)age.TotalMinutes}m" : $"{Math.Max(0, (int)age.TotalSeconds)}s";
     }
 
@@ -315,8 +331,8 @@ internal static class ServerCommands
         var token = Token();
         var output = CommonOptions.Output();
         output.Description = "text: the node, the config writer, each member with the revision it routes by, this node's listeners and its "
-                             + "upstream endpoints with failures; json: all of GET /v1/status.";
-        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, its listeners and the upstream endpoints with failures (-o json: everything).")
+                             + "upstream endpoints failing now or with an error in the last 5 minutes; json: all of GET /v1/status.";
+        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, its listeners and the upstream endpoints failing now or with an error in the last 5 minutes (-o json: everything).")
         {
             server, token, output,
         };
@@ -331,14 +347,19 @@ internal static class ServerCommands
                     return ExitCodes.Ok;
                 }
                 using var json = JsonDocument.Parse(text);
-                Console.Write(StatusSummary(json.RootElement));
+                // The node's clock (its Date header) ages the last errors, not this machine's.
+                Console.Write(StatusSummary(json.RootElement, response.Headers.Date ?? DateTimeOffset.UtcNow));
                 return ExitCodes.Ok;
             }, cancel));
         return command;
     }
 
-    /// <summary>/v1/status as a person reads it: a few lines and tables, what an operator checks first.</summary>
-    internal static string StatusSummary(JsonElement status)
+    /// <summary>How long <c>status</c> lists a healthy endpoint after its last error.</summary>
+    internal static readonly TimeSpan RecentError = TimeSpan.FromMinutes(5);
+
+    /// <summary>/v1/status as a person reads it: a few lines and tables, what an operator checks first; <paramref name="now"/>
+    /// (the node's clock) ages the endpoints' last errors.</summary>
+    internal static string StatusSummary(JsonElement status, DateTimeOffset now)
     {
         static string Text(JsonElement e, string name) =>
             e.TryGetProperty(name, out var v) ? v.ValueKind switch
@@ -372,17 +393,21 @@ internal static class ServerCommands
             [Text(x, "address"), Text(x, "bound") == "yes" ? "yes" : $"NO: {Text(x, "error")}", Text(x, "active"), Text(x, "total"), Text(x, "refused")]).ToList();
         sb.Append(listeners.Count == 0 ? "listeners: none (no configuration in force serves one on this node)\n"
             : Table(["LISTENER", "BOUND", "ACTIVE", "TOTAL", "REFUSED"], listeners));
-        // Only the endpoints with failures (or not healthy): a busy node has hundreds of healthy ones, which -o json lists.
+        // Only the endpoints failing now (not healthy, failures in a row) or lately (an error in the last RecentError): a busy
+        // node has hundreds of healthy ones, which -o json lists, and the last error of one that recovered is kept for good.
         var upstreams = Items(status, "upstreams").ToList();
         var all = upstreams.SelectMany(u => Items(u, "endpoints").Select(x => (Cluster: u, Endpoint: x))).ToList();
+        TimeSpan? ErrorAge(JsonElement e) =>
+            e.TryGetProperty("lastErrorAt", out var at) && at.ValueKind == JsonValueKind.String && at.TryGetDateTimeOffset(out var when) ? now - when : null;
         var endpoints = all.Where(e => Text(e.Endpoint, "status") != "healthy" || Text(e.Endpoint, "consecutiveFailures") is not ("-" or "0")
-                                       || Text(e.Endpoint, "lastError") != "-")
+                                       || Text(e.Endpoint, "lastError") != "-" && !(ErrorAge(e.Endpoint) > RecentError))
             .Select(e => (IReadOnlyList<string>)
                 [Text(e.Cluster, "cluster"), Text(e.Endpoint, "endpoint"), Text(e.Endpoint, "status"), Text(e.Endpoint, "activeConnections"),
-                 Text(e.Endpoint, "consecutiveFailures"), Text(e.Endpoint, "lastError")]).ToList();
+                 Text(e.Endpoint, "consecutiveFailures"),
+                 Text(e.Endpoint, "lastError") is var error && error != "-" && ErrorAge(e.Endpoint) is { } age ? $"{error} ({Age(age)} ago)" : error]).ToList();
         if (endpoints.Count > 0) sb.Append(Table(["CLUSTER", "ENDPOINT", "HEALTH", "ACTIVE", "FAILURES", "LAST ERROR"], endpoints));
         if (upstreams.Count > 0)
-            sb.Append($"upstreams: {Count(upstreams.Count, "cluster")}, {Count(all.Count, "endpoint")}, {endpoints.Count} with failures (-o json for all)\n");
+            sb.Append($"upstreams: {Count(upstreams.Count, "cluster")}, {Count(all.Count, "endpoint")}, {endpoints.Count} failing or with an error in the last {RecentError.TotalMinutes:0} min (-o json for all)\n");
         foreach (var note in Items(status, "notes")) sb.Append($"note: {(note.ValueKind == JsonValueKind.String ? note.GetString() : note.ToString())}\n");
         return sb.ToString();
     }

@@ -110,6 +110,29 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
     }
 
     [Fact]
+    public async Task Apply_prints_the_warnings_about_what_it_sent_at_their_field_and_counts_the_others()
+    {
+        // user9 L4: every apply printed every warning of the whole stored configuration.
+        AssertExit(0, await Akkal4("apply", "-f", File(Route("old-ghost", "cli-warn", "nowhere")), "--server", world.Url));
+        var path = File(Join(Workload("w", "cli-warn", "127.3.4.140", "w"), Route("new-ghost", "cli-warn", "nowhere-else")));
+
+        var run = await Akkal4("apply", "-f", path, "--server", world.Url);
+
+        AssertExit(0, run);
+        var warnings = run.Lines.Where(l => l.StartsWith("warning  ", StringComparison.Ordinal)).ToList();
+        Assert.All(warnings, w => Assert.StartsWith("warning  VirtualService/cli-warn/new-ghost  ", w));
+        var warning = Assert.Single(warnings, l => l.StartsWith("warning  VirtualService/cli-warn/new-ghost  spec.hosts[0]  ", StringComparison.Ordinal));
+        // At the host in the file (its second document), not at the request's line nor at the resource's first line.
+        var at = System.Text.RegularExpressions.Regex.Match(warning, @"\(at (.+):(\d+):(\d+)\)$");
+        Assert.True(at.Success, warning);
+        Assert.Equal(path, at.Groups[1].Value);
+        Assert.StartsWith("nowhere-else]", System.IO.File.ReadAllLines(path)[int.Parse(at.Groups[2].Value) - 1][(int.Parse(at.Groups[3].Value) - 1)..]);
+        Assert.DoesNotContain(run.Lines, l => l.Contains("old-ghost", StringComparison.Ordinal));
+        Assert.Contains(run.Lines, l => System.Text.RegularExpressions.Regex.IsMatch(l,
+            @"^and \d+ warnings? about other stored resources \(all of them: akkal4 get all -A -o yaml \| akkal4 validate -f -\)$"));
+    }
+
+    [Fact]
     public async Task A_rejected_apply_exits_1_prints_every_error_and_applies_nothing()
     {
         var before = (await Stored("cli-bad")).Revision;

@@ -11,6 +11,31 @@ namespace AkkaL4.Tests.Node;
 [Trait("Category", TestCategories.Unit)]
 public class StatusSummaryTests
 {
+    private static readonly DateTimeOffset Now = new(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void An_endpoint_that_recovered_is_listed_while_its_last_error_is_recent_and_not_after()
+    {
+        // user9 L5: a healthy endpoint with no failures in a row kept its last error for good, so it stayed listed for good.
+        using var status = JsonDocument.Parse("""
+            {"node": "n1", "upstreams": [{"cluster": "c", "endpoints": [
+              {"endpoint": "127.230.9.41:9000", "status": "healthy", "consecutiveFailures": 0, "lastError": "connection refused", "lastErrorAt": "2026-12-01T09:40:00Z"},
+              {"endpoint": "127.230.9.42:9000", "status": "healthy", "consecutiveFailures": 0, "lastError": "timed out", "lastErrorAt": "2026-12-01T09:57:30Z"},
+              {"endpoint": "127.230.9.43:9000", "status": "ejected", "consecutiveFailures": 0, "lastError": "reset", "lastErrorAt": "2026-12-01T08:00:00Z"},
+              {"endpoint": "127.230.9.44:9000", "status": "healthy", "consecutiveFailures": 2, "lastError": "refused", "lastErrorAt": "2026-12-01T07:00:00Z"}]}]}
+            """);
+
+        var text = ServerCommands.StatusSummary(status.RootElement, Now);
+
+        Assert.DoesNotContain("127.230.9.41", text); // recovered 20 minutes ago
+        Assert.Matches(@"(?m)^c\s+127\.230\.9\.42:9000\s+healthy\s+-\s+0\s+timed out \(2m ago\)$", text);
+        Assert.Matches(@"(?m)^c\s+127\.230\.9\.43:9000\s+ejected\s.*reset \(2h ago\)$", text); // failing now, whatever the error's age
+        Assert.Matches(@"(?m)^c\s+127\.230\.9\.44:9000\s+healthy\s+-\s+2\s+refused \(3h ago\)$", text);
+        Assert.Contains("upstreams: 1 cluster, 4 endpoints, 3 failing or with an error in the last 5 min (-o json for all)\n", text);
+        // Five minutes on, the recovered one drops out too.
+        Assert.DoesNotContain("127.230.9.42", ServerCommands.StatusSummary(status.RootElement, Now + ServerCommands.RecentError));
+    }
+
     [Fact]
     public void Status_lists_only_the_endpoints_with_failures_and_counts_the_rest()
     {
@@ -26,14 +51,14 @@ public class StatusSummaryTests
                  {"endpoint": "127.230.9.22:9001", "status": "unhealthy", "activeConnections": 0, "consecutiveFailures": 0, "lastError": null}]}]}
             """);
 
-        var text = ServerCommands.StatusSummary(status.RootElement);
+        var text = ServerCommands.StatusSummary(status.RootElement, Now);
 
         Assert.DoesNotContain("127.230.9.11", text);
         Assert.DoesNotContain("127.230.9.21", text);
         Assert.Matches(@"(?m)^outbound\|9000\|\|web\.default\s+127\.230\.9\.12:9000\s+ejected\s+0\s+5\s+connection refused$", text);
         Assert.Matches(@"(?m)^outbound\|9000\|\|web\.default\s+127\.230\.9\.13:9000\s+healthy\s+0\s+1\s+timed out$", text);
         Assert.Matches(@"(?m)^outbound\|9001\|\|db\.default\s+127\.230\.9\.22:9001\s+unhealthy\s", text);
-        Assert.Contains("upstreams: 2 clusters, 5 endpoints, 3 with failures (-o json for all)\n", text);
+        Assert.Contains("upstreams: 2 clusters, 5 endpoints, 3 failing or with an error in the last 5 min (-o json for all)\n", text);
     }
 
     [Fact]
@@ -43,10 +68,10 @@ public class StatusSummaryTests
             {"node": "n1", "upstreams": [{"cluster": "c", "endpoints": [{"endpoint": "127.230.9.31:9000", "status": "healthy", "consecutiveFailures": 0}]}]}
             """);
 
-        var text = ServerCommands.StatusSummary(status.RootElement);
+        var text = ServerCommands.StatusSummary(status.RootElement, Now);
 
         Assert.DoesNotContain("127.230.9.31", text);
         Assert.DoesNotContain("CLUSTER", text);
-        Assert.Contains("upstreams: 1 cluster, 1 endpoint, 0 with failures (-o json for all)\n", text);
+        Assert.Contains("upstreams: 1 cluster, 1 endpoint, 0 failing or with an error in the last 5 min (-o json for all)\n", text);
     }
 }
