@@ -17,10 +17,13 @@
 #   TRANSPORTS        AkkaL4 transports to run, one node each (default "default akka-streams";
 #                     "default" = AKKAL4_TRANSPORT unset, i.e. cluster.hocon's akkal4.data-plane.transport);
 #                     a word NAME+VAR=value[+VAR=value] runs NAME with those variables added to that node alone,
-#                     to A/B a runtime setting in one run (e.g. "default default+DOTNET_gcServer=1")
+#                     to A/B a runtime setting in one run (e.g. "default default+DOTNET_gcServer=1"), a node setting
+#                     (default+AKKAL4_CONFIG=FILE: a HOCON file layered over cluster.hocon, as run --config), or another
+#                     build (default+dll=PATH/akkal4.dll: that node's akkal4.dll, e.g. a copy of main's Release output)
 #   AKKAL4_NODE_ENV   extra VAR=value pairs for the AkkaL4 nodes only (default: none; see bench/README.md)
 #   BENCH_ROUNDS, BENCH_BULK_SECONDS, BENCH_SECONDS, BENCH_IDLE_CONNECTIONS, BENCH_CONCURRENCY,
 #   BENCH_PINGPONG_CONNECTIONS, BENCH_WARMUP_SECONDS   override the scenario sizes below
+#   BENCH_SCENARIOS      a subset of "bulk1 bulk1r bulk8 bulk8r connrate connrate-open pingpong pingpong-open idle" (default: all)
 #   BENCH_OPEN_CONN_RATE, BENCH_OPEN_MSG_RATE   the open-loop scenarios' fixed rates (default 1000 connections/s, 8000 msg/s)
 #   BENCH_SKIP_BUILD=1   use the existing Release build
 #   PROXY_CPU / LOAD_CPU the cores for the proxies / for load and backends (default 0 / 1)
@@ -43,7 +46,7 @@ done
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 COMMAND="bench/compare.sh$( (( QUICK )) && echo ' --quick')$( (( CORES == 2 )) && echo ' --cores 2')"
-for v in TRANSPORTS AKKAL4_NODE_ENV BENCH_ROUNDS BENCH_BULK_SECONDS BENCH_SECONDS BENCH_IDLE_CONNECTIONS BENCH_CONCURRENCY \
+for v in TRANSPORTS AKKAL4_NODE_ENV BENCH_SCENARIOS BENCH_ROUNDS BENCH_BULK_SECONDS BENCH_SECONDS BENCH_IDLE_CONNECTIONS BENCH_CONCURRENCY \
          BENCH_PINGPONG_CONNECTIONS BENCH_WARMUP_SECONDS BENCH_OPEN_CONN_RATE BENCH_OPEN_MSG_RATE BENCH_SKIP_BUILD PROXY_CPU LOAD_CPU; do
   [[ -n "${!v+x}" ]] && COMMAND="$v=\"${!v}\" $COMMAND"
 done
@@ -231,14 +234,17 @@ launch() {
   local target=$1
   case $target in
     akkal4-*)
-      local variant=${TRANSPORT_OF[$target]} i=${INDEX_OF[$target]} transport_env=(-u AKKAL4_TRANSPORT) transport extra
+      local variant=${TRANSPORT_OF[$target]} i=${INDEX_OF[$target]} transport_env=(-u AKKAL4_TRANSPORT) transport extra=() word node_dll=$NODE_DLL
       transport=${variant%%+*}
       [[ $transport != default ]] && transport_env+=("AKKAL4_TRANSPORT=$transport")
-      # NAME+VAR=value+...: variables for this node alone.
-      [[ $variant == *+* ]] && IFS=+ read -r -a extra <<< "${variant#*+}" && transport_env+=("${extra[@]}")
+      # NAME+VAR=value+...: variables for this node alone; dll=PATH: this node's build.
+      [[ $variant == *+* ]] && IFS=+ read -r -a extra <<< "${variant#*+}"
+      for word in "${extra[@]}"; do
+        if [[ $word == dll=* ]]; then node_dll=${word#dll=}; else transport_env+=("$word"); fi
+      done
       rm -rf "$WORK/data-$target"   # a fresh node: no last-known-good, no journal
       # shellcheck disable=SC2086 # AKKAL4_NODE_ENV is a list of VAR=value words
-      start "$target" "$PROXY_CPU" env "${transport_env[@]}" $AKKAL4_NODE_ENV dotnet "$NODE_DLL" run -f "$WORK/$target.yaml" \
+      start "$target" "$PROXY_CPU" env "${transport_env[@]}" $AKKAL4_NODE_ENV dotnet "$node_dll" run -f "$WORK/$target.yaml" \
         --name "bench-$i-$transport" --admin "${ADMIN[$target]}" --remoting "127.0.94.$i:0" --data "$WORK/data-$target" ;;
     haproxy) start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/haproxy.cfg" ;;
     nginx)   start nginx "$PROXY_CPU" nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" ;;
@@ -288,7 +294,8 @@ restart() {
 i=0
 for transport in $TRANSPORTS; do
   i=$(( i + 1 ))
-  target=akkal4-$transport
+  # Named by position: a variant may hold paths (dll=, AKKAL4_CONFIG=), and the name is part of file names.
+  target=akkal4-$i
   TARGETS+=("$target")
   ECHO_AT[$target]=127.0.91.$(( 2 * i - 1 )):9000
   IPERF_AT[$target]=127.0.91.$(( 2 * i )):5201
@@ -401,7 +408,7 @@ for target in "${TARGETS[@]}"; do
 done
 
 # --- scenarios -----------------------------------------------------------------------------------------------
-SCENARIOS=(bulk1 bulk1r bulk8 bulk8r connrate connrate-open pingpong pingpong-open idle)
+SCENARIOS=(${BENCH_SCENARIOS:-bulk1 bulk1r bulk8 bulk8r connrate connrate-open pingpong pingpong-open idle})
 
 # run_scenario ROUND TARGET SCENARIO: one load generator run; its result line goes to $RAW.
 run_scenario() {

@@ -48,6 +48,8 @@ internal static class Allocations
         {
             Name = "alloc",
             Labels = AkkaL4.Messages.Model.Labels.Of(("istio", "alloc-gw")),
+            // As a node run with --access-log: each line formatted and handed to the writer, which writes it to nowhere.
+            AccessLog = new AccessLogOutput(TextWriter.Null, AccessLogFormat.Envoy),
             Overrides = "akka.loglevel = INFO\nakka.stdout-loglevel = ERROR" + (mode == "proxy" ? $"\nakkal4.data-plane.accept-proxy-protocol = on\nakkal4.data-plane.proxy-protocol-trusted-sources = [\"{Client}\"]" : ""),
         });
         try
@@ -108,8 +110,7 @@ internal static class Allocations
             node.Apply(report.Resources.ToList(), 1);
             node.WaitForListenersAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
             var finished = 0L;
-            var tap = node.System.ActorOf(Props.Create(() => new Counter(() => Interlocked.Increment(ref finished))));
-            node.System.EventStream.Subscribe(tap, typeof(AccessLogEntry));
+            node.AccessLog.Observe(_ => Interlocked.Increment(ref finished));
 
             var target = mode == "proxy" ? Edge : Vip;
             // Warm-up: JIT, pools, the first connection's one-time costs.
@@ -269,11 +270,6 @@ internal static class Allocations
         }
 
         public void Dispose() => _listener.Dispose();
-    }
-
-    private sealed class Counter : ReceiveActor
-    {
-        public Counter(Action count) => ReceiveAny(_ => count());
     }
 
     /// <summary>The runtime's GC AllocationTick events (one per ~100 KB allocated), summed by type.</summary>

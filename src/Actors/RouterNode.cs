@@ -37,7 +37,7 @@ public sealed record RouterNodeOptions
     public IReadOnlyList<string> ConfigLayers { get; init; } = [];
     /// <summary>HOCON placed over all of them, for per-node values (flags) and tests.</summary>
     public string? Overrides { get; init; }
-    /// <summary>Where each connection's access-log line goes, and in which format (null: nowhere; the entries are still published).</summary>
+    /// <summary>Where each connection's access-log line goes, and in which format (null: nowhere; <see cref="RouterNode.AccessLog"/>'s observers still see the entries).</summary>
     public AccessLogOutput? AccessLog { get; init; }
     /// <summary>Mutual TLS for cluster remoting (null: plain TCP; only sensible on loopback).</summary>
     public RemotingTls? Tls { get; init; }
@@ -79,6 +79,8 @@ public sealed class RouterNode : IAsyncDisposable
     internal Relays Relays { get; }
     /// <summary>The node's connections: the max-connections cap and the descriptors they may hold.</summary>
     public ConnectionBudget Connections { get; }
+    /// <summary>Every connection's access-log entry (<see cref="AccessLogSink.Observe"/>), written to <see cref="RouterNodeOptions.AccessLog"/>.</summary>
+    public AccessLogSink AccessLog { get; }
     /// <summary>Endpoint health and load of every upstream cluster (read it with <see cref="UpstreamHealth.Snapshot(RouteSnapshot)"/>).</summary>
     public UpstreamHealth Health { get; } = new();
     public RouterNodeOptions Options => _options;
@@ -108,9 +110,9 @@ public sealed class RouterNode : IAsyncDisposable
         Metrics.Observe(Connections);
         _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");
         Relays = new Relays(materializer, Environment.ProcessorCount, dataSystem.Log);
+        AccessLog = new AccessLogSink(options.AccessLog).Start(dataSystem);
         _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, pickers, transport, settings, Metrics, materializer,
-            Relays, Connections)), "listeners");
-        if (options.AccessLog is { } accessLog) dataSystem.ActorOf(AccessLogWriter.Props(accessLog.Output, accessLog.Format), "access-log");
+            Relays, Connections) { AccessLog = AccessLog }), "listeners");
 
         _lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);
         string? problem = null;

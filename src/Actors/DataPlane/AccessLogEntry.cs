@@ -5,8 +5,8 @@ using System.Text;
 namespace AkkaL4.Actors.DataPlane;
 
 /// <summary>
-/// One line per finished connection, with Envoy tcp_proxy's access-log fields. Published on the
-/// actor system's event stream (tests and other sinks subscribe) and written to the log.
+/// One line per finished connection, with Envoy tcp_proxy's access-log fields. Handed to the node's
+/// <see cref="AccessLogSink"/> (its observers see it) and written to the access log.
 /// </summary>
 /// <param name="Client">The client's address: as text (<see cref="Source"/>) only where a line shows it (JSON), not per connection.</param>
 /// <param name="Local">The address the client dialled (Envoy's downstream_local_address), which a listener bound to

@@ -16,4 +16,8 @@ public sealed record NodeDataPlane(
     DataPlaneMetrics Metrics,
     IMaterializer Materializer,
     Relays Relays,
-    ConnectionBudget Connections);
+    ConnectionBudget Connections)
+{
+    /// <summary>Where connections put their access-log entries (by default: nowhere, and no observer).</summary>
+    public AccessLogSink AccessLog { get; init; } = new(null);
+}

@@ -22,10 +22,8 @@ public sealed class AccessLogWriterTests
     {
         var output = new Captured();
         using var system = ActorSystem.Create("access-log", "akka.loglevel = INFO\nakka.stdout-loglevel = OFF");
-        var writer = system.ActorOf(AccessLogWriter.Props(output));
-        // Subscribed in PreStart: wait for it before publishing.
-        await writer.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
-        for (var n = 1; n <= 3; n++) system.EventStream.Publish(Entry(n));
+        var sink = new AccessLogSink(new AccessLogOutput(output, AccessLogFormat.Envoy)).Start(system);
+        for (var n = 1; n <= 3; n++) sink.Add(Entry(n));
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length < 3 && DateTime.UtcNow < deadline) await Task.Delay(20);
@@ -40,10 +38,9 @@ public sealed class AccessLogWriterTests
     {
         var output = new Captured();
         using var system = ActorSystem.Create("access-log-level", "akka.loglevel = WARNING\nakka.stdout-loglevel = OFF");
-        var writer = system.ActorOf(AccessLogWriter.Props(output));
-        await writer.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
-        system.EventStream.Publish(Entry(1));
-        await writer.GracefulStop(TimeSpan.FromSeconds(5));
+        var sink = new AccessLogSink(new AccessLogOutput(output, AccessLogFormat.Envoy)).Start(system);
+        sink.Add(Entry(1));
+        await sink.Writer!.GracefulStop(TimeSpan.FromSeconds(5));
         Assert.Equal(Entry(1).ToEnvoy() + "\n", output.Text);
     }
 
@@ -80,11 +77,32 @@ public sealed class AccessLogWriterTests
     {
         var output = new Captured();
         using var system = ActorSystem.Create("access-log-stop", "akka.loglevel = INFO\nakka.stdout-loglevel = OFF");
-        var writer = system.ActorOf(AccessLogWriter.Props(output));
-        await writer.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
-        system.EventStream.Publish(Entry(7));
-        // Queued behind the entry in the writer's mailbox, so the entry is pending when it stops.
-        await writer.GracefulStop(TimeSpan.FromSeconds(5));
+        var sink = new AccessLogSink(new AccessLogOutput(output, AccessLogFormat.Envoy)).Start(system);
+        sink.Add(Entry(7));
+        // Well within the 100 ms the writer waits, so the line is pending when it stops.
+        await sink.Writer!.GracefulStop(TimeSpan.FromSeconds(5));
         Assert.Equal(Entry(7).ToEnvoy() + "\n", output.Text);
+    }
+
+    [Fact]
+    public async Task Entries_added_from_many_threads_past_a_flush_are_each_written_whole_and_observed()
+    {
+        var output = new Captured();
+        using var system = ActorSystem.Create("access-log-many", "akka.loglevel = INFO\nakka.stdout-loglevel = OFF");
+        var sink = new AccessLogSink(new AccessLogOutput(output, AccessLogFormat.Envoy)).Start(system);
+        var observed = 0;
+        sink.Observe(_ => Interlocked.Increment(ref observed));
+        // About 100 bytes a line: 4 x 1,000 lines pass the 32 KiB at which the writer writes at once, several times over.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
+        {
+            for (var n = 1; n <= 1000; n++) sink.Add(Entry(t * 1000 + n));
+        })));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length < 4000 && DateTime.UtcNow < deadline) await Task.Delay(20);
+
+        var lines = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4000, observed);
+        Assert.Equal(Enumerable.Range(1, 4000).Select(n => Entry(n).ToEnvoy()).Order(), lines.Order());
     }
 }

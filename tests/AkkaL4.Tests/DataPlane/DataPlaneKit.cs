@@ -175,9 +175,8 @@ internal sealed class TestRouter : IAsyncDisposable
     {
         Node = node;
         Metrics = new MetricsProbe(node.Options.Name);
-        var tap = node.System.ActorOf(Props.Create(() => new EventTap<AccessLogEntry>(Log.Add)), "test-access-log");
-        // Subscribed synchronously, before any connection can end.
-        node.System.EventStream.Subscribe(tap, typeof(AccessLogEntry));
+        // Observed synchronously, before any connection can end.
+        node.AccessLog.Observe(Log.Add);
     }
 
     public static TestRouter Start(string name, Labels? labels = null, bool serveMesh = true, IReadOnlyList<string>? seeds = null, string? settings = null,
