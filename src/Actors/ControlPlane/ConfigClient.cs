@@ -120,6 +120,8 @@ public sealed class ConfigClient : ReceiveActor
         public Request(IActorRef writer, IClusterMessage message, IActorRef replyTo, Func<IClusterMessage>? again, int bytes)
         {
             long? journaled = null;
+            // Encoded here, not in remoting's writer, where this node's heartbeats to the writer's would wait behind a large one.
+            ProtocolSerializer.EncodeNow(Context.System, message);
             writer.Tell(message);
             // A write sent to a writer whose node just died is lost until the proxy finds the next one: an apply is sent
             // again until it is journaled, so it goes through within moments of the new writer, not after the timeout.

@@ -33,6 +33,9 @@ public sealed class RouteTable : ReceivePersistentActor
     private readonly string _namespace;
     private NamespaceWritten _state;
 
+    /// <summary>The answer to reads of <see cref="_state"/>, made (and encoded) once for all of them; null until read.</summary>
+    private NamespaceContent? _content;
+
     public override string PersistenceId => PersistenceIdOf(_namespace);
 
     public static string PersistenceIdOf(string ns) => "route-table-" + ns;
@@ -62,14 +65,34 @@ public sealed class RouteTable : ReceivePersistentActor
                 Sender.Tell(new NamespaceStored(_namespace, _state.Revision, _state.Hash));
                 return;
             }
+            // A large one's resources are decoded here, on first read, not in remoting's reader (ProtocolSerializer).
+            try
+            {
+                _ = store.Resources.Count;
+            }
+            catch (System.Runtime.Serialization.SerializationException e)
+            {
+                _log.Error("route table {0}: revision {1} from the config writer does not decode ({2}); it keeps revision {3}", _namespace, store.Revision, e.Message, _state.Revision);
+                return;
+            }
             Persist(new NamespaceWritten(store.Revision, _namespace, store.Resources, store.Hash), written =>
             {
                 _state = written;
+                _content = null;
                 if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(written);
                 Sender.Tell(new NamespaceStored(_namespace, written.Revision, written.Hash));
             });
         });
-        Command<ReadNamespace>(_ => Sender.Tell(new NamespaceContent(_namespace, _state.Revision, _state.Resources, _state.Hash)));
+        Command<ReadNamespace>(_ =>
+        {
+            if (_content is null)
+            {
+                _content = new NamespaceContent(_namespace, _state.Revision, _state.Resources, _state.Hash);
+                // Here, once: not in remoting's writer for each read (a reader asks again until it has every namespace).
+                ProtocolSerializer.EncodeNow(Context.System, _content);
+            }
+            Sender.Tell(_content);
+        });
         Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
         Command<SaveSnapshotFailure>(f => _log.Warning("route table {0}: snapshot not saved ({1}); recovery replays its events", _namespace, f.Cause.Message));
         Command<DeleteMessagesSuccess>(_ => { });

@@ -75,6 +75,15 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
     private string? Mismatch(NamespaceContent content, NamespaceRevision want)
     {
         if (content.Revision != want.Revision) return $"its route table holds revision {content.Revision}, {names} {want.Revision}";
+        // A large answer's resources are decoded here, on first read, not in remoting's reader (ProtocolSerializer).
+        try
+        {
+            _ = content.Resources.Count;
+        }
+        catch (System.Runtime.Serialization.SerializationException e)
+        {
+            return $"its route table's revision {content.Revision} does not decode here ({e.Message})";
+        }
         if (want.Hash is { } hash && ModelJson.Differ(content.Hash, hash))
             return $"its route table holds revision {content.Revision} with other content (hash {content.Hash}, {names} {hash})";
         // Only a hash of this version can be made again here; one of another version (an upgrade) is trusted by its revision.

@@ -54,6 +54,9 @@ public static class ModelJson
                 else if (p.PropertyType.IsGenericType && p.PropertyType.GetGenericTypeDefinition() == typeof(Seq<>))
                     p.ShouldSerialize = (_, v) => v is System.Collections.IEnumerable e && e.GetEnumerator().MoveNext();
             }
+            // A message's resources are written after the rest of it, so the rest reads without them: remoting's reader takes a
+            // large message by its head alone (ProtocolSerializer) and its resources are decoded off remoting's threads.
+            foreach (var p in info.Properties.Where(p => p.PropertyType == typeof(IReadOnlyList<Resource>))) p.Order = 1;
         }
         if (info.Type == typeof(Resource)) Polymorphic(info, "kind", ResourceKinds.Types.Select(k => (k.Value, k.Key)));
         else if (info.Type == typeof(RawValue)) Polymorphic(info, "raw", [(typeof(RawScalar), "s"), (typeof(RawList), "l"), (typeof(RawMap), "m")]);

@@ -1,8 +1,11 @@
+using System.Diagnostics;
 using System.IO.Compression;
 using System.Runtime.CompilerServices;
 using System.Runtime.Serialization;
+using System.Text;
 using System.Text.Json;
 using Akka.Actor;
+using Akka.Event;
 using Akka.Serialization;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Events;
@@ -88,91 +91,175 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             : throw new SerializationException($"{o.GetType()} is not an AkkaL4 cluster message");
 
     /// <summary>
-    /// Each replicated configuration's bytes, made once: distributed data serializes the register's value again for
-    /// every digest it takes (each time a node stores a revision while a subscriber waits on it), and for gossip to each
-    /// node, a whole configuration each time (4 MiB: JSON and gzip, seconds of CPU on a loaded machine). A received one
-    /// keeps the bytes it came as, so its digest here is the sender's. A <see cref="ConfigContent"/> is never changed once
-    /// made (its list included), so its bytes stay true; they go with it to the GC.
+    /// The bytes of each message that may carry a whole configuration or namespace (the admin API's 4 MiB), or a change
+    /// list as long (<see cref="ConfigAccepted"/>: 10,000 changes are 760 KB of JSON), made once:
+    /// distributed data serializes the register's value again for every digest it takes and for gossip to each node, the
+    /// writer sends a namespace again until its entity confirms it, an entity answers every read of it, each a whole
+    /// configuration each time (4 MiB: JSON and gzip, seconds of CPU on a loaded machine). Its sender makes them ahead
+    /// (<see cref="EncodeNow"/>), so remoting's writer, which the sender's heartbeats to that node wait behind, only copies
+    /// them. A received one keeps the bytes it came as, so its digest here is the sender's. These messages are never
+    /// changed once made (their lists included), so their bytes stay true; they go with them to the GC.
     /// </summary>
-    private static readonly ConditionalWeakTable<ConfigContent, byte[]> Encoded = new();
+    private static readonly ConditionalWeakTable<object, byte[]> Encoded = new();
 
-    public override byte[] ToBinary(object obj) =>
-        obj is ConfigContent content ? Encoded.GetValue(content, Encode) : Encode(obj);
-
-    private static byte[] Encode(object obj)
+    /// <summary>
+    /// The messages of <see cref="Encoded"/>'s kind, and their lists that a large one that arrives is read without (see
+    /// <see cref="FromBinary"/>), in the order they are written, after the rest of the message (<see cref="ModelJson"/>
+    /// writes a message's resources last).
+    /// </summary>
+    private static readonly Dictionary<Type, string[]> ReadLater = new()
     {
+        [typeof(ConfigContent)] = ["Resources"],
+        [typeof(WriteConfig)] = ["Resources"],
+        [typeof(StoreNamespace)] = ["Resources"],
+        [typeof(NamespaceContent)] = ["Resources"],
+        [typeof(ConfigAccepted)] = ["Changes", "Warnings"],
+    };
+
+    private static bool EncodedOnce(object message) => ReadLater.ContainsKey(message.GetType());
+
+    /// <summary>Serializes <paramref name="message"/> now, on the caller's thread, if it is of a kind whose bytes are kept (see <see cref="Encoded"/>).</summary>
+    public static void EncodeNow(ActorSystem system, object message)
+    {
+        if (EncodedOnce(message)) system.Serialization.FindSerializerFor(message).ToBinary(message);
+    }
+
+    public override byte[] ToBinary(object obj) => EncodedOnce(obj) ? Encoded.GetValue(obj, Encode) : Encode(obj);
+
+    /// <summary>Encodes or decodes that take this long are logged at Info, with the thread (remoting's reader or writer: heartbeats wait behind them).</summary>
+    private static readonly TimeSpan Slow = TimeSpan.FromMilliseconds(100);
+
+    private byte[] Encode(object obj)
+    {
+        var clock = Stopwatch.StartNew();
         var json = JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Options);
         if (json.Length <= CompressAbove) return json;
         var packed = new MemoryStream(json.Length / 4);
         using (var gzip = new GZipStream(packed, CompressionLevel.Fastest)) gzip.Write(json);
+        Timed("encoded", obj.GetType().Name, json.Length, clock);
         return packed.ToArray();
     }
 
+    private void Timed(string what, string message, long bytes, Stopwatch clock)
+    {
+        if (clock.Elapsed >= Slow)
+            system.Log.Info("serializer: {0} {1} of {2} bytes as JSON in {3:0} ms for {4}", what, message, bytes, clock.Elapsed.TotalMilliseconds, Caller());
+    }
+
+    /// <summary>
+    /// Who asked for a slow encode or decode: the first type on the stack outside serialization and .NET (Akka.Remote's
+    /// reader or writer, a persistence journal, an actor reading a message's resources). Every thread of the process is
+    /// the .NET thread pool's, so the thread's name would not say.
+    /// </summary>
+    private static string Caller() => new StackTrace().GetFrames().Select(f => f.GetMethod()?.DeclaringType).OfType<Type>()
+        .Select(t => t.FullName ?? t.Name)
+        .FirstOrDefault(n => !n.StartsWith("System.", StringComparison.Ordinal) && !n.StartsWith("AkkaL4.Messages.", StringComparison.Ordinal)
+                             && !n.StartsWith("Akka.Serialization.", StringComparison.Ordinal)) ?? "(unknown)";
+
     public override object FromBinary(byte[] bytes, string manifest)
     {
-        // A copy: the caller's array is not ours to keep.
-        if (manifest == "cc" && bytes is [0x1f, 0x8b, ..] && LeadingRevision(bytes) is { } revision)
+        // A large message carrying resources (or changes) is read here in remoting's reader, where the heartbeats from its
+        // sender wait behind it: only the rest of it now, the lists when they are first read (a node's route cache, the
+        // writer, an entity, a reader, the admin API: off remoting's threads). Distributed data sends a node copies it already holds
+        // (gossip sends a register back to whoever sent it), the writer a namespace its entity already has: those are never
+        // decoded (measured: 0.8-4.9 s each for 10,000 Services at load 25-45, and heartbeats that late marked members unreachable).
+        if (bytes is [0x1f, 0x8b, ..] && Types.TryGetValue(manifest, out var type) && Head(bytes, type) is { } head)
         {
-            // A large replicated configuration is read here in remoting's reader, where the heartbeats from its sender wait
-            // behind it: only its revision now, the resources when a node first reads them (its route cache, off remoting's
-            // threads). Distributed data sends a node copies it already holds (gossip sends a register back to whoever
-            // sent it); those are never decoded (measured: 0.8-4.9 s each for 10,000 Services at load 25-45, and heartbeats
-            // that late marked members unreachable).
+            // A copy: the caller's array is not ours to keep.
             var kept = bytes.ToArray();
-            var content = new ConfigContent(revision, new DecodedLater(() => ((ConfigContent)Decode(kept, manifest)).Resources));
-            Encoded.AddOrUpdate(content, kept);
-            return content;
+            var whole = new Lazy<object>(() => Decode(kept, manifest));
+            IReadOnlyList<T> Later<T>(Func<object, IReadOnlyList<T>> list) => new DecodedLater<T>(() => list(whole.Value));
+            var message = head switch
+            {
+                ConfigContent c => c with { Resources = Later(m => ((ConfigContent)m).Resources) },
+                WriteConfig w => w with { Resources = Later(m => ((WriteConfig)m).Resources) },
+                StoreNamespace s => s with { Resources = Later(m => ((StoreNamespace)m).Resources) },
+                NamespaceContent n => n with { Resources = Later(m => ((NamespaceContent)m).Resources) },
+                ConfigAccepted a => a with { Changes = Later(m => ((ConfigAccepted)m).Changes), Warnings = Later(m => ((ConfigAccepted)m).Warnings) },
+                _ => head,
+            };
+            Encoded.AddOrUpdate(message, kept);
+            return message;
         }
         var read = Decode(bytes, manifest);
-        if (read is ConfigContent whole) Encoded.AddOrUpdate(whole, bytes.ToArray());
+        if (EncodedOnce(read)) Encoded.AddOrUpdate(read, bytes.ToArray());
         return read;
     }
 
-    /// <summary>The <c>Revision</c> a gzipped <see cref="ConfigContent"/> starts with (its first property), or null.</summary>
-    private static long? LeadingRevision(byte[] gzipped)
+    /// <summary>How much of a gzipped message is read for its head: its scalars (a revision, a namespace's name, a hash, a deadline).</summary>
+    private const int HeadBytes = 4096;
+
+    /// <summary>
+    /// A gzipped message of <see cref="ReadLater"/>'s kind with those lists empty, read from its head: every other property
+    /// of <paramref name="type"/> must come before them (as <see cref="ModelJson"/> writes them; a sender that wrote them in
+    /// another order is read whole). Null when it is not such a message, or its head does not read.
+    /// </summary>
+    private static object? Head(byte[] gzipped, Type type)
     {
+        if (!ReadLater.TryGetValue(type, out var later)) return null;
         try
         {
             using var gzip = new GZipStream(new MemoryStream(gzipped), CompressionMode.Decompress);
-            var head = new byte[64];
+            var head = new byte[HeadBytes];
             var length = gzip.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
             var reader = new Utf8JsonReader(head.AsSpan(0, length), isFinalBlock: false, default);
-            return reader.Read() && reader.TokenType == JsonTokenType.StartObject && reader.Read() && reader.TokenType == JsonTokenType.PropertyName
-                   && reader.ValueTextEquals("Revision")
-                   && reader.Read() && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var revision)
-                ? revision
-                : null;
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals(later[0]))
+                {
+                    if (!seen.SetEquals(HeadProperties[type])) return null;
+                    // The head as it was, the lists empty: the message without them.
+                    var empty = Encoding.UTF8.GetBytes(string.Join(",", later.Select(name => $"\"{name}\":[]")) + "}");
+                    var json = new byte[reader.TokenStartIndex + empty.Length];
+                    head.AsSpan(0, (int)reader.TokenStartIndex).CopyTo(json);
+                    empty.CopyTo(json.AsSpan((int)reader.TokenStartIndex));
+                    return JsonSerializer.Deserialize(json, type, Options);
+                }
+                seen.Add(reader.GetString()!);
+                if (!reader.Read() || reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) return null;
+            }
+            return null;
         }
-        catch (Exception e) when (e is InvalidDataException or JsonException)
+        catch (Exception e) when (e is InvalidDataException or JsonException or NotSupportedException)
         {
-            // Read whole below, which says what is wrong with it.
+            // Read whole, which says what is wrong with it.
             return null;
         }
     }
 
-    /// <summary>A received configuration's resources, decoded when first read (a decoding error is thrown then, as a <see cref="SerializationException"/>).</summary>
-    private sealed class DecodedLater(Func<IReadOnlyList<Resource>> decode) : IReadOnlyList<Resource>
+    /// <summary>The properties of each message of <see cref="ReadLater"/>'s kind other than those lists, as its JSON names them.</summary>
+    private static readonly Dictionary<Type, HashSet<string>> HeadProperties = ReadLater.ToDictionary(p => p.Key,
+        p => Options.GetTypeInfo(p.Key).Properties.Select(q => q.Name).Except(p.Value).ToHashSet(StringComparer.Ordinal));
+
+    /// <summary>A received message's list, decoded when first read (a decoding error is thrown then, as a <see cref="SerializationException"/>).</summary>
+    private sealed class DecodedLater<T>(Func<IReadOnlyList<T>> decode) : IReadOnlyList<T>
     {
-        private readonly Lazy<IReadOnlyList<Resource>> _resources = new(decode);
+        private readonly Lazy<IReadOnlyList<T>> _items = new(decode);
 
-        public Resource this[int index] => _resources.Value[index];
+        public T this[int index] => _items.Value[index];
 
-        public int Count => _resources.Value.Count;
+        public int Count => _items.Value.Count;
 
-        public IEnumerator<Resource> GetEnumerator() => _resources.Value.GetEnumerator();
+        public IEnumerator<T> GetEnumerator() => _items.Value.GetEnumerator();
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
-    private static object Decode(byte[] bytes, string manifest)
+    private object Decode(byte[] bytes, string manifest)
     {
         if (!Types.TryGetValue(manifest, out var type)) throw new SerializationException($"unknown AkkaL4 manifest '{manifest}'");
         try
         {
             if (bytes is [0x1f, 0x8b, ..])
             {
+                var clock = Stopwatch.StartNew();
                 using var gzip = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
-                return JsonSerializer.Deserialize(Expand(gzip, manifest), type, Options) ?? throw new SerializationException($"empty {manifest} message");
+                var json = Expand(gzip, manifest);
+                var read = JsonSerializer.Deserialize(json, type, Options) ?? throw new SerializationException($"empty {manifest} message");
+                Timed("decoded", type.Name, json.Length, clock);
+                return read;
             }
             return JsonSerializer.Deserialize(bytes, type, Options) ?? throw new SerializationException($"empty {manifest} message");
         }

@@ -145,7 +145,8 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
     private void Keep(string line)
     {
         if (line.Contains("as UNREACHABLE", StringComparison.Ordinal) || line.Contains("heartbeat interval is growing too large", StringComparison.Ordinal)
-            || line.Contains("sending of heartbeat was delayed", StringComparison.Ordinal) || line.Contains("SBR took decision", StringComparison.Ordinal))
+            || line.Contains("sending of heartbeat was delayed", StringComparison.Ordinal) || line.Contains("SBR took decision", StringComparison.Ordinal)
+            || line.Contains("serializer: ", StringComparison.Ordinal))
             _membership.Enqueue(line);
         if (line.Contains("access", StringComparison.Ordinal) && line.Contains("bytes", StringComparison.Ordinal)) return;
         _log.Enqueue(line);
@@ -192,14 +193,19 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
     /// N millis", logged from 2/3 of acceptable-heartbeat-pause; or one of its own sent late, "Previous heartbeat was sent
     /// [N] ms ago"; 0 when none was).
     /// </summary>
-    private (List<string> Downed, List<string> Unreachable, double LongestGap) Heartbeats(int since)
+    private (List<string> Downed, List<string> Unreachable, double LongestGap, string Remoting) Heartbeats(int since)
     {
         var lines = _membership.Skip(since).ToList();
+        foreach (var line in lines.Where(l => l.Contains("serializer: ", StringComparison.Ordinal))) output.WriteLine(line);
         var downed = lines.Where(l => l.Contains("SBR took decision", StringComparison.Ordinal)).ToList();
         var unreachable = lines.Where(l => l.Contains("Marking node(s) as UNREACHABLE", StringComparison.Ordinal)).ToList();
         var late = lines.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"(?:: (\d+) millis|was sent \[([\d.]+)\] ms ago)"))
             .Where(m => m.Success).Select(m => double.Parse(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
-        return (downed, unreachable, late.DefaultIfEmpty(0).Max());
+        // The node's slow encodes and decodes (ProtocolSerializer logs those of 100 ms or more) on remoting's threads,
+        // where heartbeats wait behind them: how many, and the longest.
+        var remoting = lines.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"serializer: .* in (\d+) ms for Akka\.Remote"))
+            .Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        return (downed, unreachable, late.DefaultIfEmpty(0).Max(), $"remoting-serialization={remoting.Count}x/{remoting.DefaultIfEmpty(0).Max()}ms");
     }
 
     private async Task<JsonElement> Status(int n)
@@ -378,7 +384,7 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         var propagation = sent.Elapsed.TotalSeconds;
         var bigHeartbeats = Heartbeats(heard);
         Chaos.ChaosCluster.Report(output, "big-config", 1, 0, propagation,
-            FormattableString.Invariant($"downed={bigHeartbeats.Downed.Count} unreachable={bigHeartbeats.Unreachable.Count} heartbeat-late-max={bigHeartbeats.LongestGap:0}ms"));
+            FormattableString.Invariant($"downed={bigHeartbeats.Downed.Count} unreachable={bigHeartbeats.Unreachable.Count} heartbeat-late-max={bigHeartbeats.LongestGap:0}ms {bigHeartbeats.Remoting}"));
         // Heartbeats go on while a large configuration crosses the cluster: a big write downs no node (before the
         // replicated copy was decoded lazily, the 4 MiB write at load ~25-45 had two of the three nodes downed).
         Assert.True(bigHeartbeats.Downed.Count == 0, "members downed during the 10,000-Service write:\n" + string.Join("\n", bigHeartbeats.Downed.Concat(bigHeartbeats.Unreachable)));
@@ -405,7 +411,7 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         }
         var noiseHeartbeats = Heartbeats(heard);
         Chaos.ChaosCluster.Report(output, "incompressible", 1, 0, noisePropagation,
-            FormattableString.Invariant($"downed={noiseHeartbeats.Downed.Count} unreachable={noiseHeartbeats.Unreachable.Count} heartbeat-late-max={noiseHeartbeats.LongestGap:0}ms"));
+            FormattableString.Invariant($"downed={noiseHeartbeats.Downed.Count} unreachable={noiseHeartbeats.Unreachable.Count} heartbeat-late-max={noiseHeartbeats.LongestGap:0}ms {noiseHeartbeats.Remoting}"));
         Assert.True(noiseHeartbeats.Downed.Count == 0, "members downed during the 4 MiB write:\n" + string.Join("\n", noiseHeartbeats.Downed.Concat(noiseHeartbeats.Unreachable)));
         output.WriteLine($"{noiseBytes} bytes of random base64: acknowledged after {noiseSeconds:0.0}s, in force on all 3 nodes after {noisePropagation:0.0}s");
 
