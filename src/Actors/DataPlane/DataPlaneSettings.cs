@@ -163,7 +163,7 @@ public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
     /// </summary>
     public string? NoRoom()
     {
-        descriptors.Refresh(Open, Streams);
+        descriptors.Refresh(Places, Open, Streams);
         return descriptors.NoRoom(Streams + WaitingStreams);
     }
 }

@@ -108,15 +108,15 @@ public sealed class DescriptorBudget
     public bool Room(int taken, int holding, int streams)
     {
         var now = _clockMs();
-        if (now >= Volatile.Read(ref _nextLook) || (Near(taken) && now >= Volatile.Read(ref _nextCount))) Look(now, holding, streams);
+        if (now >= Volatile.Read(ref _nextLook) || (Near(taken) && now >= Volatile.Read(ref _nextCount))) Look(now, taken, holding, streams);
         return taken < MaxConnections;
     }
 
     /// <summary>Reads the limit again if it is due (as <see cref="Room(int, int, int)"/> does), for readiness when nothing is admitted.</summary>
-    public void Refresh(int open, int streams)
+    public void Refresh(int taken, int open, int streams)
     {
         var now = _clockMs();
-        if (now >= Volatile.Read(ref _nextLook)) Look(now, open, streams);
+        if (now >= Volatile.Read(ref _nextLook)) Look(now, taken, open, streams);
     }
 
     /// <summary>
@@ -134,13 +134,16 @@ public sealed class DescriptorBudget
         var wasShort = _short;
         _short = room < (wasShort ? again : least);
         if (!_short) return null;
+        var listeners = streams > 0 ? $", {streams} listener(s) need {streams} for their accept streams" : "";
+        var advice = "; lower the reserve or raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)";
+        // Within the band a connection fits again: said so, not "no room", while the node waits for more before it is ready.
+        if (room >= least)
+            return $"{DataPlaneSettings.DescriptorReserveKey} = {Reserve} leaves room for {room} place(s) under the descriptor limit ({Limit}, ulimit -n){listeners}: "
+                   + $"a connection fits again, but after a shortage the node is ready only from {again} ({Others} descriptors are open already, "
+                   + $"each connection holds {PerConnection} and each listener {PerConnection}){advice}";
         return $"{DataPlaneSettings.DescriptorReserveKey} = {Reserve} leaves no room for a connection under the descriptor limit ({Limit}, ulimit -n): "
                + $"{Others} descriptors are open already, each connection holds {PerConnection} and each listener {PerConnection} (its socket and a "
-               + $"connection accepted ahead); room for {room} such place(s)"
-               + (streams > 0 ? $", {streams} listener(s) need {streams} for their accept streams" : "")
-               + $", at least {least} needed"
-               + (room >= least ? $" and {again} to be ready again after a shortage" : "")
-               + "; lower the reserve or raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)";
+               + $"connection accepted ahead); room for {room} such place(s){listeners}, at least {least} needed{advice}";
     }
 
     /// <summary>Within half a reserve of the room: the rest of the process is counted again (when due) before admitting.</summary>
@@ -156,7 +159,12 @@ public sealed class DescriptorBudget
                + "accepting until a connection ends. Raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)";
     }
 
-    private void Look(long now, int open, int streams)
+    /// <summary>
+    /// Reads the limit if due, and counts the rest of the process if the limit changed or if due near the room by the places
+    /// <paramref name="taken"/> (streams' and listeners' too, not only connections': a room filled by listeners would
+    /// otherwise never be counted again, and a count that found more than is open now would keep them waiting for ever).
+    /// </summary>
+    private void Look(long now, int taken, int open, int streams)
     {
         // Another listener is looking: go by what it last found.
         if (!Monitor.TryEnter(_gate)) return;
@@ -171,7 +179,7 @@ public sealed class DescriptorBudget
                 Volatile.Write(ref _limit, limit);
                 Publish();
             }
-            if (changed || (Near(open) && now >= _nextCount)) Count(now, open, streams);
+            if (changed || (Near(taken) && now >= _nextCount)) Count(now, open, streams);
         }
         finally
         {

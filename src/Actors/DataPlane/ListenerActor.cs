@@ -29,6 +29,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     public sealed record CloseConnections;
     public sealed record Bound(IpPort Address);
     public sealed record BindFailed(IpPort Address, string Reason);
+    /// <summary>This listener threw and was resumed (<see cref="ListenerSet"/>): it takes up what it was doing, its connections kept.</summary>
+    public sealed record Recover(Exception Cause);
 
     /// <summary>An accept stream's messages carry its number: a restarted listener tells its predecessor's stream from its own.</summary>
     private sealed record StreamInit(long Stream);
@@ -38,6 +40,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private sealed record TryBind;
     private sealed record BindResult(long Stream, IListenerBinding? Binding, Exception? Failure);
     private sealed record Relieve;
+    /// <summary>The accept stream of this listener before a restart, still emptying its queue into this instance.</summary>
+    private sealed record Previous(long Stream);
 
     /// <summary>The longest wait between looks for free descriptors while a connection is held back.</summary>
     private static readonly TimeSpan MaxReliefWait = TimeSpan.FromSeconds(1);
@@ -58,6 +62,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private long _accepted;
     private long _refused;
     private TcpConnection? _held;
+    /// <summary>The accept stream was acked and has not handed over a connection since.</summary>
+    private bool _asked;
     /// <summary>A descriptor place taken for the connection asked for (or held back), not yet given to one.</summary>
     private bool _reserved;
     /// <summary>The accept stream's own place (its listening socket and the connection it accepts ahead), held while it runs.</summary>
@@ -71,6 +77,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     /// <summary>The accept stream's binding while it is being bound (to unbind it should this listener stop first).</summary>
     private Task<IListenerBinding>? _bindingPending;
     private IActorRef? _acceptStream;
+    /// <summary>Streams of the instance before a restart not yet ended: what they hand over is served before this one stops.</summary>
+    private readonly HashSet<long> _previous = [];
+    /// <summary>Restarted, and not yet told by <see cref="PreRestart"/> whether to bind: a Recover meant for the instance before is not for it.</summary>
+    private bool _fresh;
     private TimeSpan _reliefWait;
     /// <summary>Not asking for connections: the descriptors leave no room for one more.</summary>
     private bool _paused;
@@ -95,7 +105,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         (_, _, _, _transport, _settings, _, _materializer, _, _) = dataPlane;
         _retry = _settings.BindRetry;
 
-        Receive<TryBind>(_ => StartBinding());
+        Receive<TryBind>(_ =>
+        {
+            _fresh = false;
+            StartBinding();
+        });
         Receive<BindResult>(OnBindResult);
         Receive<StreamInit>(init =>
         {
@@ -106,6 +120,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
                 return;
             }
             _acceptStream = Sender;
+            _asked = false;
             // A connection held back (out of descriptors) has the place: the next is asked for once it is served.
             if (_held is null) Next();
         });
@@ -119,13 +134,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
                 Sender.Tell(new Ack());
                 return;
             }
-            // Held back by an accept stream that failed since: this one's turn comes first, or it goes (one is held at most).
-            if (_held is { } stale && !ReferenceEquals(stale, c))
-            {
-                _held = null;
-                if (Descriptors.Available()) Serve(stale);
-                else stale.Close();
-            }
+            // Asked for (one at a time: none is held back when the stream is acked).
+            _asked = false;
             if (!_unbinding && !Descriptors.Available())
             {
                 HoldBack(c);
@@ -135,6 +145,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             Next();
         });
         Receive<Relieve>(_ => Relief());
+        Receive<Previous>(p => _previous.Add(p.Stream));
         // A stream that ends unasked (its socket closed under it) is bound again as a failed one is: its place is kept for that.
         Receive<StreamDone>(done => StreamStopped(done.Stream, "ended"));
         Receive<StreamFailed>(f => StreamStopped(f.Stream, $"failed ({f.Cause.Message})"));
@@ -149,6 +160,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         });
         Receive<Unbind>(_ =>
         {
+            // ListenerSet unbinds a listener it no longer lists again should it say it bound meanwhile.
+            _fresh = false;
+            if (_unbinding) return;
             _unbinding = true;
             Timers.CancelAll();
             Waiting(false);
@@ -163,11 +177,44 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             foreach (var child in Context.GetChildren()) child.Tell(ConnectionActor.DrainTimeout.Instance);
         });
+        Receive<Recover>(r => TakeUp(r.Cause));
+    }
+
+    /// <summary>
+    /// After an exception (resumed, not restarted: a restart would stop its connections): what the listener was doing goes
+    /// on from its state, which keeps its connections and their counts. Unbinding is finished; a stream that is not running is
+    /// bound unless its timer will; one running is asked for its next connection unless it was asked already or the listener
+    /// waits for descriptors (then their timer, started again if the exception lost it, asks).
+    /// </summary>
+    private void TakeUp(Exception cause)
+    {
+        if (_fresh) return;
+        _log.Warning("listener {0}: taking up again after {1}: {2}; {3} connection(s) kept", _address, cause.GetType().Name, cause.Message, _connections);
+        if (_unbinding)
+        {
+            _binding?.Unbind();
+            _binding = null;
+            if (_held is not null || _paused) Resume();
+            StopWhenDrained();
+        }
+        else if (!_streamRunning)
+        {
+            if (!Timers.IsTimerActive("bind")) StartBinding();
+        }
+        else if (_held is not null || _paused)
+        {
+            if (!Timers.IsTimerActive("relief")) Relief();
+        }
+        else if (_acceptStream is not null && !_asked) Next();
     }
 
     private void StreamStopped(long stream, string how)
     {
-        if (stream != _stream) return;
+        if (stream != _stream)
+        {
+            if (_previous.Remove(stream)) StopWhenDrained();
+            return;
+        }
         StreamEnded();
         if (_unbinding)
         {
@@ -177,6 +224,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         _log.Warning("listener {0}: accept stream {1}; binding again", _address, how);
         _binding = null;
         _acceptStream = null;
+        _asked = false;
         // No stream to ack until the next one's StreamInit (its Next decides whether to pause); one held back keeps its timer.
         if (_held is null)
         {
@@ -221,7 +269,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             // A new accept stream of a paused listener: not paused any more (the relief timer would take a second place).
             _paused = false;
             Timers.Cancel("relief");
-            _acceptStream?.Tell(new Ack());
+            if (_acceptStream is null) return;
+            _acceptStream.Tell(new Ack());
+            _asked = true;
             return;
         }
         _paused = true;
@@ -267,7 +317,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         if (!(_held is null ? (_reserved || (_reserved = _dataPlane.Connections.TryReserve())) : Descriptors.Available()))
         {
             if (Timers.IsTimerActive("relief")) return;
-            _reliefWait = TimeSpan.FromTicks(Math.Min(_reliefWait.Ticks * 2, MaxReliefWait.Ticks));
+            _reliefWait = Doubled(_reliefWait, MaxReliefWait);
             Timers.StartSingleTimer("relief", new Relieve(), _reliefWait);
             return;
         }
@@ -314,7 +364,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private void StopWhenDrained()
     {
         // Stopping earlier would drop connections the kernel had queued that the accept stream still hands over.
-        if (_unbinding && _connections == 0 && !_streamRunning) Context.Stop(Self);
+        if (_unbinding && _connections == 0 && !_streamRunning && _previous.Count == 0) Context.Stop(Self);
     }
 
     protected override void PreStart() => StartBinding();
@@ -325,9 +375,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         // Not yet bound when stopped: unbound as soon as it is (else its listening socket would stay open, in the kernel's
-        // SO_REUSEPORT group beside a successor's, taking connections nobody accepts).
+        // SO_REUSEPORT group beside a successor's, taking connections nobody accepts), unbinding or not: its BindResult,
+        // which would unbind it, does not reach another instance.
         if (_binding is { } binding) binding.Unbind();
-        else if (_streamRunning && !_unbinding && _bindingPending is { } pending)
+        else if (_streamRunning && _bindingPending is { } pending)
             pending.ContinueWith(t => t.Result.Unbind(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         _held?.Close();
         if (_reserved) _dataPlane.Connections.Unreserve();
@@ -340,17 +391,24 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Restarted (ListenerSet's supervision): the stream's binding is undone in PostStop, but an accept stream waiting for an
-    /// ack (one connection accepted ahead) would never pull again to see it, and would keep its listening socket and that
-    /// connection for ever: acked, it hands them to the next instance (the same actor), which serves them and acks until the
-    /// stream has emptied its queue and ends.
+    /// Restarted (ListenerSet's supervision, for a listener that threw again soon after <see cref="Recover"/>; its connections
+    /// stop): the stream's binding is undone in PostStop, but an accept stream waiting for an ack (one connection accepted
+    /// ahead) would never pull again to see it, and would keep its listening socket and that connection for ever: acked, it
+    /// hands them to the next instance (the same actor), which serves them and acks until the stream has emptied its queue
+    /// and ends. The next instance binds only if this one was not unbinding (its address removed: it unbinds at once).
     /// </summary>
     protected override void PreRestart(Exception reason, object message)
     {
         var stream = _streamRunning ? _acceptStream : null;
+        // Told before the binding is undone (in PostStop), so before the stream can end.
+        if (_streamRunning) Self.Tell(new Previous(_stream));
         base.PreRestart(reason, message);
         stream?.Tell(new Ack());
+        Self.Tell(_unbinding ? new Unbind() : new TryBind());
     }
+
+    /// <summary>Not <see cref="PreStart"/>: <see cref="PreRestart"/> told the next instance whether to bind.</summary>
+    protected override void PostRestart(Exception reason) => _fresh = true;
 
     private void StartBinding()
     {
@@ -361,7 +419,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             // Connections leave a place free for a waiting stream: a busy listener would otherwise take each one freed.
             Waiting(true);
             var first = _placeWait == TimeSpan.Zero;
-            _placeWait = first ? TimeSpan.FromMilliseconds(50) : TimeSpan.FromTicks(Math.Min(_placeWait.Ticks * 2, MaxReliefWait.Ticks));
+            _placeWait = first ? TimeSpan.FromMilliseconds(50) : Doubled(_placeWait, MaxReliefWait);
             if (first)
             {
                 var why = $"waiting for descriptors: the node's connections and listeners take its room ({DataPlaneSettings.DescriptorReserveKey} stays free)";
@@ -427,6 +485,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     {
         // The binding of the stream before a restart: PostStop unbinds it.
         if (result.Stream != _stream) return;
+        _bindingPending = null;
         if (result.Binding is { } binding)
         {
             if (_unbinding) { binding.Unbind(); return; }
@@ -442,6 +501,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         _log.Warning("listener {0}: bind failed: {1}; retrying in {2}", _address, reason, _retry);
         Context.Parent.Tell(new BindFailed(_address, reason));
         Timers.StartSingleTimer("bind", new TryBind(), _retry);
-        _retry = TimeSpan.FromTicks(Math.Min(_retry.Ticks * 2, _settings.BindRetryMax.Ticks));
+        _retry = Doubled(_retry, _settings.BindRetryMax);
     }
+
+    private static TimeSpan Doubled(TimeSpan wait, TimeSpan max) => TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, max.Ticks));
 }

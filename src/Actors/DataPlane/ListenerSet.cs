@@ -62,11 +62,11 @@ public sealed class ListenerSet : ReceiveActor, IWithTimers
         });
         Receive<ListenerActor.Bound>(b =>
         {
-            if (_listeners.TryGetValue(b.Address, out var l) && l.Actor.Equals(Sender)) _listeners[b.Address] = (l.Actor, true, null);
+            if (Current(b.Address) is { } l) _listeners[b.Address] = (l.Actor, true, null);
         });
         Receive<ListenerActor.BindFailed>(f =>
         {
-            if (_listeners.TryGetValue(f.Address, out var l) && l.Actor.Equals(Sender)) _listeners[f.Address] = (l.Actor, false, f.Reason);
+            if (Current(f.Address) is { } l) _listeners[f.Address] = (l.Actor, false, f.Reason);
         });
         Receive<Drain>(drain =>
         {
@@ -86,11 +86,23 @@ public sealed class ListenerSet : ReceiveActor, IWithTimers
         Receive<Terminated>(t =>
         {
             _running.Remove(t.ActorRef);
+            _supervision.Forget(t.ActorRef);
             ReplyWhenDrained();
         });
         Receive<GetListeners>(_ => Sender.Tell(_listeners
             .OrderBy(l => l.Key.ToString(), StringComparer.Ordinal)
             .Select(l => new ListenerStatus(l.Key.ToString(), l.Value.Bound, l.Value.Error)).ToList()));
+    }
+
+    /// <summary>
+    /// The sender if it is the listener for <paramref name="address"/>; else null, and the sender is told to unbind: a listener
+    /// this set no longer lists (its address removed, or draining) must not stay bound, outside the table, for ever.
+    /// </summary>
+    private (IActorRef Actor, bool Bound, string? Error)? Current(IpPort address)
+    {
+        if (_listeners.TryGetValue(address, out var l) && l.Actor.Equals(Sender)) return l;
+        Sender.Tell(new ListenerActor.Unbind());
+        return null;
     }
 
     private void ReplyWhenDrained()
@@ -101,5 +113,30 @@ public sealed class ListenerSet : ReceiveActor, IWithTimers
         _drainRequester = null;
     }
 
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Restart);
+    private readonly ListenerSupervision _supervision = new();
+
+    protected override SupervisorStrategy SupervisorStrategy() => _supervision;
+
+    /// <summary>
+    /// A listener that throws is resumed and told to take up what it was doing (<see cref="ListenerActor.Recover"/>): a restart
+    /// would stop its connections (Akka stops a restarting actor's children, or restarts them, and a connection's socket
+    /// cannot be taken twice). One that throws again within <see cref="Again"/> is restarted: its state is not to be trusted.
+    /// </summary>
+    private sealed class ListenerSupervision() : OneForOneStrategy(_ => Directive.Restart)
+    {
+        private static readonly TimeSpan Again = TimeSpan.FromMinutes(1);
+        private readonly Dictionary<IActorRef, long> _lastFailure = new();
+
+        protected override Directive Handle(IActorRef child, Exception exception)
+        {
+            var now = System.Diagnostics.Stopwatch.GetTimestamp();
+            var again = _lastFailure.TryGetValue(child, out var last) && System.Diagnostics.Stopwatch.GetElapsedTime(last, now) < Again;
+            _lastFailure[child] = now;
+            if (again) return Directive.Restart;
+            child.Tell(new ListenerActor.Recover(exception));
+            return Directive.Resume;
+        }
+
+        public void Forget(IActorRef listener) => _lastFailure.Remove(listener);
+    }
 }

@@ -1,7 +1,12 @@
 using System.Globalization;
 using System.Net;
 using Akka.Actor;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.Streams.Dsl;
+using AkkaL4.Actors;
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.DataPlane.Kit;
 using static AkkaL4.Tests.Support.Manifests;
@@ -9,10 +14,12 @@ using static AkkaL4.Tests.Support.Manifests;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
-/// A listener's own descriptors and its restart, through a real node on a fixed descriptor room (injected, so other tests'
-/// descriptors cannot move it): an accept stream takes a place before it binds (review3-s8 #2), and a listener restarted
-/// under supervision leaves no listening socket of its previous incarnation open (review3-s8 #3); readiness counts the
-/// listeners' places, and a listener waiting for one gets the next freed (review1-s9 #1, #2). 127.200.10.x, .11.x, .40.x, .42.x.
+/// A listener's own descriptors and its failures, through a real node on a fixed descriptor room (injected, so other tests'
+/// descriptors cannot move it): an accept stream takes a place before it binds (review3-s8 #2); a listener that throws keeps
+/// its connections and counts them (review1-s9, noticed), one that throws again is restarted and leaves no listening socket
+/// of its previous incarnation open (review3-s8 #3), and one removed while its bind is pending leaves nothing bound whether
+/// resumed or restarted (review1-s9 #4); readiness counts the listeners' places, and a listener waiting for one gets the
+/// next freed (review1-s9 #1, #2). 127.200.10.x, .11.x, .40.x, .42.x, .51.x to .53.x.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
 public sealed class ListenerLifecycleTests
@@ -59,7 +66,7 @@ public sealed class ListenerLifecycleTests
     // Our transport only: the stock one's accepted connections are children of Akka.IO's TcpListener actor, which stops on
     // the old stream's unbind and takes the connection accepted ahead with it (as in ConfigChangeTests).
     [OwnTransportFact]
-    public async Task A_restarted_listener_closes_its_previous_listening_socket_and_serves_the_connection_it_had_accepted_ahead()
+    public async Task A_listener_restarted_for_throwing_twice_closes_its_previous_listening_socket_and_serves_the_connection_it_had_accepted_ahead()
     {
         var listener = Block.At(11, 1, 9443);
         await using var upstream = new ByteEchoServer(Block.At(11, 100, 9000));
@@ -74,8 +81,11 @@ public sealed class ListenerLifecycleTests
         await using var ahead = await TestClient.ConnectAsync(Block.Host(11, 203), listener);
         await EventuallyAsync(() => ListeningSockets(listener) is [{ Queued: 0 }], "the third connection accepted ahead, out of the kernel's queue");
 
-        // An exception in the listener: ListenerSet restarts it (its connections stop with it).
-        router.Node.System.ActorSelection("/user/listeners/*").Tell(Kill.Instance);
+        // Two exceptions in the listener: ListenerSet resumes it after the first and restarts it after the second (its
+        // connections stop with it).
+        await using var errors = new FailureCount(router);
+        for (var i = 0; i < 2; i++) router.Node.System.ActorSelection("/user/listeners/*").Tell(Kill.Instance);
+        await EventuallyAsync(() => Task.FromResult(errors.Count == 2), () => $"both failures handled (seen {errors.Count})");
         await EventuallyAsync(async () => (await router.Node.ListenersAsync()) is [{ Bound: true }] && ListeningSockets(listener).Count == 1,
             () => $"one listening socket on {listener} after the restart (found {ListeningSockets(listener).Count})");
         // The connection the previous stream held is served by the new incarnation, not dropped.
@@ -88,6 +98,146 @@ public sealed class ListenerLifecycleTests
             Assert.Equal($"after {i}", reply);
         }
         Assert.Single(ListeningSockets(listener));
+        var budget = router.Node.Connections;
+        router.Node.Apply([], 2);
+        await EventuallyAsync(() => Task.FromResult(budget.Places == 0 && budget.Streams == 0), () => $"every place given back once the listener stopped (places {budget.Places})");
+    }
+
+    /// <summary>
+    /// review1-s9 (noticed): an exception in a listener stopped every connection it had accepted (a restart stops the
+    /// children). Resumed instead, it keeps them, counts them (their places, the drain) and serves the connection it had
+    /// accepted ahead once one of them ends.
+    /// </summary>
+    [Fact]
+    public async Task A_listener_that_throws_keeps_its_connections_and_their_places_and_serves_on()
+    {
+        var listener = Block.At(52, 1, 9443);
+        await using var upstream = new ByteEchoServer(Block.At(52, 100, 9000));
+        // Room for the accept stream and two connections: with two open the listener pauses, a third accepted ahead.
+        await using var router = TestRouter.Start("listener-throws", descriptors: FixedRoom(3));
+        var budget = router.Node.Connections;
+        await router.ApplyAsync(Resources(Echo(52, 1)), 1);
+        await using var first = await TestClient.ConnectAsync(Block.Host(52, 201), listener);
+        await using var second = await TestClient.ConnectAsync(Block.Host(52, 202), listener);
+        Assert.Equal("one", await first.AskAsync("one"));
+        Assert.Equal("two", await second.AskAsync("two"));
+        await using var ahead = await TestClient.ConnectAsync(Block.Host(52, 203), listener);
+
+        await using var errors = new FailureCount(router);
+        router.Node.System.ActorSelection("/user/listeners/*").Tell(Kill.Instance);
+        await EventuallyAsync(() => errors.Count == 1, "the failure handled");
+        // Its connections go on, still counted: the stream's place and theirs fill the room.
+        Assert.Equal("one again", await first.AskAsync("one again"));
+        Assert.Equal("two again", await second.AskAsync("two again"));
+        Assert.Equal(2, budget.Open);
+        Assert.Equal(3, budget.Places);
+        Assert.True((await router.Node.ListenersAsync()) is [{ Bound: true }]);
+        Assert.Single(ListeningSockets(listener));
+        // One ends: its place goes to the connection waiting.
+        await first.DisposeAsync();
+        Assert.Equal("three", await ahead.AskAsync("three"));
+        await ahead.DisposeAsync();
+        Assert.Equal("four", (await TestClient.OneLineAsync(Block.Host(52, 204), listener, "four")).Reply);
+        // The drain counts the connection still open, and every place comes back once it ends. (On the stock transport
+        // Akka.IO's TcpListener actor takes its connections with it when unbound.)
+        router.Node.Apply([], 2);
+        if (DataPlaneSettings.From(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon())).Transport == TcpTransports.Sockets)
+        {
+            await EventuallyAsync(async () => (await router.Node.ListenersAsync()).Count == 0 && budget.Open == 1, () => $"unbound, one connection draining (open {budget.Open})");
+            Assert.Equal("two draining", await second.AskAsync("two draining"));
+        }
+        await second.DisposeAsync();
+        await EventuallyAsync(() => Task.FromResult(budget.Places == 0 && budget.Streams == 0 && budget.Open == 0), () => $"every place given back (places {budget.Places}, open {budget.Open})");
+    }
+
+    /// <summary>
+    /// review1-s9 #4: a listener removed while its bind is pending, then throwing before the bind completes (once: resumed;
+    /// twice: restarted), must leave nothing bound: not its pending binding, nor a new one on the removed address.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task A_listener_removed_while_its_bind_is_pending_and_then_throwing_leaves_nothing_bound(int failures)
+    {
+        var third = 50 + failures;
+        var at = Block.At(third, 1, 9443);
+        await using var transport = new GatedBindTransport();
+        await using var router = TestRouter.Start("listener-unbind-pending", transport: transport, descriptors: FixedRoom(8));
+        var budget = router.Node.Connections;
+        router.Node.Apply(Resources(Echo(third, 1)).ToList(), 1);
+        await EventuallyAsync(() => transport.Binds == 1 && ListeningSockets(at).Count == 1, "listening, its bind not yet reported to the listener");
+        router.Node.Apply([], 2);
+        // Once ListenerSet has answered without it, its Unbind is in the listener's mailbox ahead of the kills.
+        await EventuallyAsync(async () => (await router.Node.ListenersAsync()).Count == 0, "the listener removed");
+        await using var errors = new FailureCount(router);
+        for (var i = 0; i < failures; i++) router.Node.System.ActorSelection("/user/listeners/*").Tell(Kill.Instance);
+        await EventuallyAsync(() => Task.FromResult(errors.Count == failures), () => $"the failure(s) handled (seen {errors.Count})");
+        transport.Open();
+
+        await EventuallyAsync(() => Task.FromResult(ListeningSockets(at).Count == 0 && budget.Places == 0 && budget.Streams == 0),
+            () => $"nothing bound on the removed {at} (listening sockets {ListeningSockets(at).Count}, binds {transport.Binds}, places {budget.Places})");
+        var gone = await router.Node.System.ActorSelection($"/user/listeners/listener-{at.Address}-{at.Port}-1").Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
+        Assert.Null(gone.Subject);
+        Assert.Empty(ListeningSockets(at));
+    }
+
+    /// <summary>
+    /// Counts the kills that supervision handled: Akka logs each, a restart as an error event with the exception, a resume as
+    /// a warning with its message only.
+    /// </summary>
+    private sealed class FailureCount : IAsyncDisposable
+    {
+        private readonly IActorRef _tap;
+        private int _count;
+
+        public FailureCount(TestRouter router)
+        {
+            _tap = router.Node.System.ActorOf(Props.Create(() => new EventTap<LogEvent>(Seen)));
+            router.Node.System.EventStream.Subscribe(_tap, typeof(LogEvent));
+        }
+
+        private void Seen(LogEvent e)
+        {
+            if (e is Error { Cause: ActorKilledException } || (e is Warning && e.Message?.ToString() == "Kill")) Interlocked.Increment(ref _count);
+        }
+
+        public int Count => Volatile.Read(ref _count);
+
+        public ValueTask DisposeAsync()
+        {
+            _tap.Tell(PoisonPill.Instance);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>Binds as the node's transport does, but reports each bind to the listener only once <see cref="Open"/> is called.</summary>
+    private sealed class GatedBindTransport : ITcpTransport, IAsyncDisposable
+    {
+        private readonly ActorSystem _system = ActorSystem.Create("gated-bind-transport", "akka.loglevel = ERROR");
+        private readonly ITcpTransport _inner;
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _binds;
+
+        public GatedBindTransport() =>
+            _inner = TcpTransports.Create(_system, DataPlaneSettings.From(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon())).Transport);
+
+        public int Binds => Volatile.Read(ref _binds);
+
+        public void Open() => _open.TrySetResult();
+
+        public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog)
+        {
+            Interlocked.Increment(ref _binds);
+            return _inner.Bind(address, backlog).MapMaterializedValue(async bound =>
+            {
+                await _open.Task;
+                return await bound;
+            });
+        }
+
+        public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt) => _inner.Connect(remote, options, attempt);
+
+        public async ValueTask DisposeAsync() => await _system.Terminate();
     }
 
     /// <summary>
