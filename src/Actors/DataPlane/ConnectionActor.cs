@@ -529,6 +529,7 @@ public sealed class ConnectionActor : UntypedActor
         _state = State.Relaying;
         var connectTime = System.Diagnostics.Stopwatch.GetElapsedTime(_attempt!.Started);
         _attempt.TakenOver();
+        _attempt = null; // only a stop while dialling needs it; kept, it held ~0.45 KB of every idle connection (mem10)
 
         var policy = assigned.Cluster.Policy;
         var self = Self;
