@@ -25,6 +25,56 @@ public class YamlMistakeMessageTests
     }
 
     [Fact]
+    public void A_syntax_error_in_a_list_item_names_the_items_index_on_the_way()
+    {
+        // user9 L2: once "spec.tcp.route.destination", whichever item it was.
+        var error = OnlyError("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: echo
+            spec:
+              hosts: [echo]
+              tcp:
+              - match: [{port: 1}]
+                route:
+                - destination: {host: a}
+              - match: [{port: 2}]
+                # the second rule
+                route:
+                - destination: {host: a}
+                  weight: 50
+                - destination: {host: b
+            """);
+
+        Assert.Equal(("VirtualService/default/echo", "spec.tcp[1].route[1].destination"), (error.Resource, error.Field));
+        Assert.Equal("vs.yaml:16:20", error.Location);
+    }
+
+    [Theory]
+    // A block list whose items hold the error's mapping, the list indented under its key or not.
+    [InlineData("spec:\n  ports:\n  - number: 80\n    name: [x\n", "spec.ports[0].name")]
+    [InlineData("spec:\n  ports:\n    - number: 80\n    - number: 81\n      name: [x\n", "spec.ports[1].name")]
+    [InlineData("spec:\n  hosts:\n  - a\n  tcp:\n  - route:\n    - destination: {host: a\n", "spec.tcp[0].route[0].destination")]
+    public void A_list_items_index_is_counted_from_its_key(string body, string field)
+    {
+        var error = OnlyError("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: se}\n" + body);
+
+        Assert.Equal(("ServiceEntry/default/se", field), (error.Resource, error.Field));
+    }
+
+    [Fact]
+    public void A_document_that_names_itself_after_the_mistake_is_named_by_it_and_not_by_the_next_document()
+    {
+        var result = ManifestDecoder.Decode("spec:\n  hosts: [echo]\n   tcp:\n  - route: []\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: late\n  namespace: web\n"
+                                            + "---\napiVersion: v1\nkind: Service\nmetadata: {name: other}\nspec: {clusterIP: 10.0.0.1}\n", "vs.yaml");
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(("VirtualService/web/late", "spec"), (error.Resource, error.Field));
+        Assert.Equal("vs.yaml:3:4", error.Location);
+    }
+
+    [Fact]
     public void A_key_indented_too_far_names_its_resource_and_the_mapping_it_is_in()
     {
         var error = OnlyError("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: echo\n  namespace: web\nspec:\n  hosts: [echo]\n   tcp:\n  - route:\n    - destination: {host: echo}\n");
