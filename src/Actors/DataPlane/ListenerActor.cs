@@ -79,6 +79,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private IActorRef? _acceptStream;
     /// <summary>Streams of the instance before a restart not yet ended: what they hand over is served before this one stops.</summary>
     private readonly HashSet<long> _previous = [];
+    /// <summary>
+    /// Streams that ended before this instance was told they were its predecessor's: a restart can find a stream's end
+    /// already in the mailbox, ahead of the Previous that PreRestart sends; without this it would be waited for for ever.
+    /// </summary>
+    private readonly HashSet<long> _endedEarly = [];
     /// <summary>Restarted, and not yet told by <see cref="PreRestart"/> whether to bind: a Recover meant for the instance before is not for it.</summary>
     private bool _fresh;
     private TimeSpan _reliefWait;
@@ -145,7 +150,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             Next();
         });
         Receive<Relieve>(_ => Relief());
-        Receive<Previous>(p => _previous.Add(p.Stream));
+        Receive<Previous>(p =>
+        {
+            if (!_endedEarly.Remove(p.Stream)) _previous.Add(p.Stream);
+        });
         // A stream that ends unasked (its socket closed under it) is bound again as a failed one is: its place is kept for that.
         Receive<StreamDone>(done => StreamStopped(done.Stream, "ended"));
         Receive<StreamFailed>(f => StreamStopped(f.Stream, $"failed ({f.Cause.Message})"));
@@ -213,6 +221,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         if (stream != _stream)
         {
             if (_previous.Remove(stream)) StopWhenDrained();
+            else _endedEarly.Add(stream);
             return;
         }
         StreamEnded();
@@ -402,6 +411,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         var stream = _streamRunning ? _acceptStream : null;
         // Told before the binding is undone (in PostStop), so before the stream can end.
         if (_streamRunning) Self.Tell(new Previous(_stream));
+        // What this instance still waited for, or had seen end unannounced, is the next one's to know (a second restart).
+        foreach (var previous in _previous) Self.Tell(new Previous(previous));
+        foreach (var ended in _endedEarly) Self.Tell(new StreamDone(ended));
         base.PreRestart(reason, message);
         stream?.Tell(new Ack());
         Self.Tell(_unbinding ? new Unbind() : new TryBind());

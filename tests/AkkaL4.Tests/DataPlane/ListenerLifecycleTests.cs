@@ -19,7 +19,8 @@ namespace AkkaL4.Tests.DataPlane;
 /// its connections and counts them (review1-s9, noticed), one that throws again is restarted and leaves no listening socket
 /// of its previous incarnation open (review3-s8 #3), and one removed while its bind is pending leaves nothing bound whether
 /// resumed or restarted (review1-s9 #4); readiness counts the listeners' places, and a listener waiting for one gets the
-/// next freed (review1-s9 #1, #2). 127.200.10.x, .11.x, .40.x, .42.x, .51.x to .53.x.
+/// next freed (review1-s9 #1, #2); one restarted as its stream ends still stops once removed (review1-s10 #1).
+/// 127.200.10.x, .11.x, .40.x, .42.x, .51.x to .53.x; 127.190.61.x to .66.x.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
 public sealed class ListenerLifecycleTests
@@ -179,6 +180,71 @@ public sealed class ListenerLifecycleTests
         var gone = await router.Node.System.ActorSelection($"/user/listeners/listener-{at.Address}-{at.Port}-1").Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
         Assert.Null(gone.Subject);
         Assert.Empty(ListeningSockets(at));
+    }
+
+    /// <summary>
+    /// review1-s10 #1: a listener restarted (a second exception within a minute) whose accept stream had already ended (its
+    /// end in the mailbox, ahead of the restart's hand-over) waited for that stream for ever: once its address was removed
+    /// it never stopped, and a drain never completed. The race is not forced, so six listeners try it. 127.190.61-66.x.
+    /// </summary>
+    [Fact]
+    public async Task A_listener_restarted_as_its_accept_stream_ends_still_stops_once_unbound()
+    {
+        var rv = AddressBlocks.Of(190); // the reviewers' block: this test came from review1-s10
+        await using var transport = new EndableTransport();
+        await using var router = TestRouter.Start("rv1s10-previous", transport: transport, descriptors: FixedRoom(40));
+        var stuck = new List<string>();
+        for (var attempt = 0; attempt < 6; attempt++)
+        {
+            var third = 61 + attempt;
+            var at = rv.At(third, 1, 9443);
+            router.Node.Apply(Resources([Service($"rv{third}", rv.Host(third, 1), 9443, 9000, $"rv{third}-up"), WorkloadEntry($"rv{third}-up", rv.Host(third, 100), $"{{app: rv{third}-up}}")]).ToList(), 2 * attempt + 1);
+            await EventuallyAsync(async () => (await router.Node.ListenersAsync()) is [{ Bound: true }], "bound");
+            // By its own name: a stuck listener of an earlier attempt would answer a wildcard too.
+            var listener = await router.Node.System.ActorSelection($"/user/listeners/listener-{rv.Host(third, 1)}-9443-{attempt + 1}").Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
+            await using var errors = new FailureCount(router);
+            listener.Subject!.Tell(Kill.Instance);
+            await EventuallyAsync(() => Task.FromResult(errors.Count == 1), () => "resumed");
+            // The second exception, and the accept stream ends at once (its socket closed under it).
+            listener.Subject!.Tell(Kill.Instance);
+            transport.EndStreams();
+            await EventuallyAsync(() => Task.FromResult(errors.Count == 2), () => "restarted");
+            await EventuallyAsync(async () => (await router.Node.ListenersAsync()) is [{ Bound: true }], "bound again", TimeSpan.FromSeconds(30));
+            router.Node.Apply([], 2 * attempt + 2);
+            var stopped = false;
+            for (var i = 0; i < 100 && !stopped; i++)
+            {
+                await Task.Delay(100);
+                var id = await router.Node.System.ActorSelection(listener.Subject.Path).Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
+                stopped = id.Subject is null;
+            }
+            if (!stopped) stuck.Add($"attempt {attempt}: {listener.Subject.Path} still alive 10 s after its address was removed");
+        }
+        Assert.True(stuck.Count == 0, string.Join("\n", stuck));
+    }
+
+    /// <summary>The node's transport, whose accept streams the test can end (as when a listening socket closes under its stream).</summary>
+    private sealed class EndableTransport : ITcpTransport, IAsyncDisposable
+    {
+        private readonly ActorSystem _system = ActorSystem.Create("endable-transport", "akka.loglevel = ERROR");
+        private readonly ITcpTransport _inner;
+        private readonly System.Collections.Concurrent.ConcurrentBag<Akka.Streams.UniqueKillSwitch> _switches = [];
+
+        public EndableTransport() =>
+            _inner = TcpTransports.Create(_system, DataPlaneSettings.From(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon())).Transport);
+
+        public void EndStreams()
+        {
+            while (_switches.TryTake(out var s)) s.Shutdown();
+        }
+
+        public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) =>
+            _inner.Bind(address, backlog).ViaMaterialized(Akka.Streams.KillSwitches.Single<TcpConnection>(), Keep.Both)
+                .MapMaterializedValue(t => { _switches.Add(t.Item2); return t.Item1; });
+
+        public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt) => _inner.Connect(remote, options, attempt);
+
+        public async ValueTask DisposeAsync() => await _system.Terminate();
     }
 
     /// <summary>

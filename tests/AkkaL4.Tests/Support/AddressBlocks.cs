@@ -34,7 +34,7 @@ internal static class AddressBlocks
         new(160, "security lows: admin login, admin answers, duplicate TLS extensions, status timeouts (session helpers sec, sec9)"),
         new(170, "test kits (session helper kit)"),
         new(180, "configuration propagation: send to every node, writes at real sizes (session helper prop)"),
-        new(190, "reviewers"),
+        new(190, "reviewers (and tests that came from their reviews)"),
         new(200, "reliability left-overs: preamble end, TLS cache, healing waits (session helper rel)"),
         new(220, "#15 memory: socket args ownership, idle connections, the journal loaded on demand (session helpers mem, mem10)"),
         new(230, "day-one operations and TLS/PROXY traffic as a user (session helper user)"),
