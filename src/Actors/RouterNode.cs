@@ -335,9 +335,18 @@ public sealed class RouterNode : IAsyncDisposable
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         // The data plane needs no cluster, remoting or journal: nothing there can down it.
         var dataSystem = ActorSystem.Create(ActorSystemName + "-data", ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(settings));
-        var node = new RouterNode(options, dataSystem, clusterConfig, transport, descriptors);
-        lock (node._gate) node.StartMembership(0, rejoin: null);
-        return node;
+        try
+        {
+            var node = new RouterNode(options, dataSystem, clusterConfig, transport, descriptors);
+            lock (node._gate) node.StartMembership(0, rejoin: null);
+            return node;
+        }
+        catch
+        {
+            // A later step refused (a setting Akka rejects, an address taken): the data system is not left running behind it.
+            dataSystem.Terminate().Wait(TimeSpan.FromSeconds(10));
+            throw;
+        }
     }
 
     private static string JournalSettings(string provider, string connection)

@@ -324,12 +324,13 @@ public sealed class ConnectionActor : UntypedActor
         _reading = null;
         if (_expect == Expect.EndOfRead)
         {
-            // Timed out: what the read took still goes upstream first. A client that half-closed having sent nothing is routed
-            // as before the timeout (not TLS; Envoy's tcp_proxy forwards a downstream's FIN). One that failed, or closed part
-            // way through a ClientHello (refused so before the timeout too), is gone: nothing is dialled for it.
+            // Timed out: what the read took still goes upstream first. A client that half-closed having sent nothing goes on as
+            // any timed-out one (counted once, as a timeout), its FIN passed on, as Envoy's tcp_proxy does after its listener
+            // filters. One that failed, or closed part way through a ClientHello (refused so before the timeout too), is gone:
+            // nothing is dialled for it.
             if (read is { Count: 0, Failure: null } && _preambleLength == _proxyHeaderLength)
             {
-                ClientHelloRead(new HelloResult(HelloStatus.NotTls, Problem: "the client closed without sending anything"));
+                PreambleDone();
                 return;
             }
             if (read.Failure is not (null or OperationCanceledException) || read is { Count: 0, Failure: null })
@@ -351,7 +352,8 @@ public sealed class ConnectionActor : UntypedActor
         }
         if (read.Count == 0)
         {
-            // A client that sends nothing and closes is no TLS client; a mesh listener may still route it by its tcp rules.
+            // A client that sends nothing and closes is no TLS client; a mesh listener may still route it by its tcp rules (a
+            // choice: Envoy's listener filter closes a connection whose client ends before it has inspected it).
             if (_expect == Expect.ClientHello && _preambleLength == _proxyHeaderLength)
                 ClientHelloRead(new HelloResult(HelloStatus.NotTls, Problem: "the client closed without sending anything"));
             else Refuse(flag, $"the client closed before {what}", null);

@@ -137,23 +137,30 @@ public sealed class PreambleRaceTests
     public async Task A_client_that_half_closes_having_sent_nothing_is_routed_before_and_after_the_preamble_timeout_alike(bool afterTimeout)
     {
         // `nc -N host port </dev/null` to a server-first service: a FIN is a half-close, the client still reads. Before the
-        // timeout it is no TLS client and the tcp rule routes it; after it (the read in flight ends with that FIN) likewise.
+        // timeout it is no TLS client and the tcp rule routes it; after it (the read in flight ends with that FIN) it is a
+        // timed-out one, routed likewise. Counted once, either way. The upstream answers after the FIN: one direction closed,
+        // the other still carries it to the client.
         var block = AddressBlocks.Of(200);
         var third = afterTimeout ? 5 : 4;
         await using var transport = new LateCancelTransport();
-        await using var upstream = new RecordingUpstream(block.At(third, 10, 9000));
+        await using var upstream = new RecordingUpstream(block.At(third, 10, 9000), answer: "after your FIN\n"u8.ToArray());
         await using var router = TestRouter.Start("half-close", settings: $"akkal4.data-plane.preamble-timeout = {(afterTimeout ? "100ms" : "30s")}", transport: transport);
         await router.ApplyAsync(1, Manifests(block.Host(third, 2), block.Host(third, 10)));
 
         await using var client = await TestClient.ConnectAsync(block.Host(third, 100), block.At(third, 2, 9443));
         if (afterTimeout) await router.Metrics.WaitForAsync("envoy_listener_downstream_pre_cx_timeout", 1);
         client.ShutdownSend();
-        // Routed: the upstream gets the connection and the FIN, and its close comes back.
+        // Routed: the upstream gets the connection and the FIN, and its answer and close come back.
         Assert.Empty(await upstream.NextAsync());
-        Assert.False((await client.ReadToCloseAsync()).Reset, "the connection was reset");
+        var end = await client.ReadToCloseAsync();
+        Assert.False(end.Reset, "the connection was reset");
+        Assert.Equal("after your FIN\n", end.Text);
         var entry = await router.Log.ForAsync(client.Id);
         Assert.NotNull(entry.Upstream);
+        Assert.Equal(ResponseFlags.None, entry.Flags);
         Assert.Equal(1, upstream.Accepted);
+        Assert.Equal(afterTimeout ? 1 : 0, router.Metrics["envoy_listener_downstream_pre_cx_timeout"]);
+        Assert.Equal(afterTimeout ? 0 : 1, router.Metrics["envoy_tls_inspector_tls_not_found"]);
     }
 
     private static byte[] Pattern(int seed, int length)
@@ -189,7 +196,7 @@ public sealed class PreambleRaceTests
         public async ValueTask DisposeAsync() => await _system.Terminate();
     }
 
-    /// <summary>An upstream that keeps what each connection sent until the client closed, then closes it.</summary>
+    /// <summary>An upstream that keeps what each connection sent until the client closed, then sends its answer (if any) and closes it.</summary>
     private sealed class RecordingUpstream : IAsyncDisposable
     {
         private readonly TcpListener _listener;
@@ -199,8 +206,11 @@ public sealed class PreambleRaceTests
         private int _accepted;
         private int _taken;
 
-        public RecordingUpstream(IPEndPoint at)
+        private readonly byte[]? _answer;
+
+        public RecordingUpstream(IPEndPoint at, byte[]? answer = null)
         {
+            _answer = answer;
             _listener = new TcpListener(at);
             _listener.Start();
             _accepting = AcceptAsync();
@@ -227,6 +237,7 @@ public sealed class PreambleRaceTests
             var buffer = new byte[16 * 1024];
             int n;
             while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token)) > 0) all.Write(buffer, 0, n);
+            if (_answer is { } answer) await socket.SendAsync(answer, SocketFlags.None, _stop.Token);
             return all.ToArray();
         }
 
