@@ -68,6 +68,13 @@ internal sealed class FailedAttempts(TimeProvider time)
             return Tokens >= Burst;
         }
 
+        /// <summary><see cref="Catch"/> for a bucket kept when full again (the overflow, a trusted host's own): full again
+        /// starts the refill's doublings over, as a forgotten client's fresh bucket would (review2-s10 #1).</summary>
+        public void CatchKept(DateTimeOffset now)
+        {
+            if (Catch(now)) Emptied = 0;
+        }
+
         public TimeSpan? Wait => Tokens >= 1 ? null : (1 - Tokens) * Period;
 
         public void Use()
@@ -91,7 +98,7 @@ internal sealed class FailedAttempts(TimeProvider time)
             if (!_buckets.TryGetValue(key, out var bucket))
             {
                 if (overflow is null || !Full(now)) return null;
-                if (overflow.Catch(now)) overflow.Emptied = 0;
+                overflow.CatchKept(now);
                 return overflow;
             }
             if (!bucket.Catch(now)) return bucket;
@@ -144,7 +151,7 @@ internal sealed class FailedAttempts(TimeProvider time)
             var host = AdminClient.Host(address);
             if (TrustedAt(host, now) is { } trusted)
             {
-                trusted.Own.Catch(now);
+                trusted.Own.CatchKept(now);
                 return trusted.Own.Wait;
             }
             var network = _networks.Find(Network(host), now)?.Wait;
@@ -180,7 +187,7 @@ internal sealed class FailedAttempts(TimeProvider time)
             if (shared) _hosts.Take(host, Burst, now)?.Use();
             if (TrustedAt(host, now) is { } trusted)
             {
-                trusted.Own.Catch(now);
+                trusted.Own.CatchKept(now);
                 trusted.Own.Use();
             }
         }

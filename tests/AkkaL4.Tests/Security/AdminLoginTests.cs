@@ -449,6 +449,41 @@ public sealed class AdminLoginClockTests
     }
 
     [Fact]
+    public void A_trusted_host_full_again_starts_its_refill_over_as_a_stranger_does()
+    {
+        var clock = new Clock();
+        var attempts = new FailedAttempts(clock);
+        var admin = IPAddress.Parse("192.0.2.10");
+        var stranger = IPAddress.Parse("192.0.2.20");
+        Assert.Null(attempts.Attempt(admin, right: true));
+        // Bursts of typos a day apart (each allowance full again in between), the admin logging in each day (renewing its trust).
+        for (var burst = 0; burst < 7; burst++)
+        {
+            for (var i = 0; i < FailedAttempts.Burst; i++)
+            {
+                Assert.Null(attempts.Attempt(admin, right: false));
+                Assert.Null(attempts.Attempt(stranger, right: false));
+            }
+            // Emptied once since last full: one token per 2 x 5 s for both, never the doublings of all the bursts (review2-s10 #1).
+            Assert.Equal(TimeSpan.FromSeconds(10), attempts.Wait(stranger));
+            Assert.Equal(TimeSpan.FromSeconds(10), attempts.Wait(admin));
+            clock.Now += TimeSpan.FromDays(1);
+            Assert.Null(attempts.Attempt(admin, right: true));
+        }
+        // Still bounded: guessing on whenever it may, the trusted host's refill doubles to 5 min as anyone's does.
+        var waits = new List<double>();
+        for (var i = 0; i < FailedAttempts.Burst; i++) attempts.Failed(admin);
+        for (var round = 0; round < 7; round++)
+        {
+            var wait = attempts.Wait(admin) ?? TimeSpan.Zero;
+            waits.Add(Math.Round(wait.TotalSeconds));
+            clock.Now += wait;
+            Assert.Null(attempts.Attempt(admin, right: false));
+        }
+        Assert.Equal([10, 20, 40, 80, 160, 300, 300], waits);
+    }
+
+    [Fact]
     public void Loopback_is_one_network_of_many_hosts_and_the_trusted_hosts_are_bounded()
     {
         var clock = new Clock();
