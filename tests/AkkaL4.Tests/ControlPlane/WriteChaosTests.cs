@@ -216,10 +216,24 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
 
     private async Task<long> Revision(int n) => (await Status(n)).GetProperty("revision").GetInt64();
 
+    /// <summary>The node the live nodes name as the config writer's host, once one in the cluster names a running one:
+    /// under load a hung node coming back can get a healthy one downed, which names no writer while it rejoins.</summary>
     private async Task<int> Writer()
     {
-        var address = (await Status(_nodes.Keys.First(n => !_nodes[n].HasExited))).GetProperty("configWriter").GetString();
-        return _nodes.Keys.Single(n => address == $"akka.tcp://akkal4@127.10.0.{n}:4053");
+        var writer = 0;
+        await Eventually(async () =>
+        {
+            foreach (var n in _nodes.Keys.Where(n => !_nodes[n].HasExited))
+            {
+                string? address;
+                try { address = (await Status(n)).GetProperty("configWriter").GetString(); }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { continue; }
+                writer = _nodes.Keys.SingleOrDefault(m => !_nodes[m].HasExited && address == $"akka.tcp://akkal4@127.10.0.{m}:4053");
+                if (writer != 0) return true;
+            }
+            return false;
+        }, "a live node names the config writer's host");
+        return writer;
     }
 
     /// <summary>A PUT: its status, body and time taken (a transport failure is status 0).</summary>
