@@ -69,17 +69,10 @@ public sealed class ListenerLifecycleTests
     [OwnTransportFact]
     public async Task A_listener_restarted_for_throwing_twice_closes_its_previous_listening_socket_and_serves_the_connection_it_had_accepted_ahead()
     {
-        var listener = Block.At(11, 1, 9443);
-        await using var upstream = new ByteEchoServer(Block.At(11, 100, 9000));
-        // Room for the accept stream and two connections: with two open the listener pauses, its stream holding a third
-        // connection accepted ahead and waiting for an ack (so not accepting: an unbind alone never reaches it).
-        await using var router = TestRouter.Start("listener-restart", descriptors: FixedRoom(3));
-        await router.ApplyAsync(Resources(Echo(11, 1)), 1);
-        await using var first = await TestClient.ConnectAsync(Block.Host(11, 201), listener);
-        await using var second = await TestClient.ConnectAsync(Block.Host(11, 202), listener);
-        Assert.Equal("one", await first.AskAsync("one"));
-        Assert.Equal("two", await second.AskAsync("two"));
-        await using var ahead = await TestClient.ConnectAsync(Block.Host(11, 203), listener);
+        // The listener paused, its stream holding the connection accepted ahead and waiting for an ack (so not accepting: an
+        // unbind alone never reaches it).
+        await using var full = await FullListener.StartAsync("listener-restart", 11);
+        var (listener, router, ahead) = (full.Address, full.Router, full.Ahead);
         await EventuallyAsync(() => ListeningSockets(listener) is [{ Queued: 0 }], "the third connection accepted ahead, out of the kernel's queue");
 
         // Two exceptions in the listener: ListenerSet resumes it after the first and restarts it after the second (its
@@ -112,17 +105,9 @@ public sealed class ListenerLifecycleTests
     [Fact]
     public async Task A_listener_that_throws_keeps_its_connections_and_their_places_and_serves_on()
     {
-        var listener = Block.At(52, 1, 9443);
-        await using var upstream = new ByteEchoServer(Block.At(52, 100, 9000));
-        // Room for the accept stream and two connections: with two open the listener pauses, a third accepted ahead.
-        await using var router = TestRouter.Start("listener-throws", descriptors: FixedRoom(3));
+        await using var full = await FullListener.StartAsync("listener-throws", 52);
+        var (listener, router, first, second, ahead) = (full.Address, full.Router, full.First, full.Second, full.Ahead);
         var budget = router.Node.Connections;
-        await router.ApplyAsync(Resources(Echo(52, 1)), 1);
-        await using var first = await TestClient.ConnectAsync(Block.Host(52, 201), listener);
-        await using var second = await TestClient.ConnectAsync(Block.Host(52, 202), listener);
-        Assert.Equal("one", await first.AskAsync("one"));
-        Assert.Equal("two", await second.AskAsync("two"));
-        await using var ahead = await TestClient.ConnectAsync(Block.Host(52, 203), listener);
 
         await using var errors = new FailureCount(router);
         router.Node.System.ActorSelection("/user/listeners/*").Tell(Kill.Instance);
@@ -248,6 +233,56 @@ public sealed class ListenerLifecycleTests
     }
 
     /// <summary>
+    /// A node whose room (3) one listener on 127.200.<c>third</c>.1 fills: its accept stream and two connections (asked "one"
+    /// and "two"), so it pauses, a third connection accepted ahead of its ack.
+    /// </summary>
+    private sealed class FullListener : IAsyncDisposable
+    {
+        private readonly List<IAsyncDisposable> _owned = [];
+
+        public IPEndPoint Address { get; private init; } = null!;
+        public TestRouter Router { get; private set; } = null!;
+        public TestClient First { get; private set; } = null!;
+        public TestClient Second { get; private set; } = null!;
+        public TestClient Ahead { get; private set; } = null!;
+
+        public static async Task<FullListener> StartAsync(string name, int third)
+        {
+            var full = new FullListener { Address = Block.At(third, 1, 9443) };
+            try
+            {
+                full.Own(new ByteEchoServer(Block.At(third, 100, 9000)));
+                full.Router = full.Own(TestRouter.Start(name, descriptors: FixedRoom(3)));
+                await full.Router.ApplyAsync(Resources(Echo(third, 1)), 1);
+                full.First = full.Own(await TestClient.ConnectAsync(Block.Host(third, 201), full.Address));
+                full.Second = full.Own(await TestClient.ConnectAsync(Block.Host(third, 202), full.Address));
+                Assert.Equal("one", await full.First.AskAsync("one"));
+                Assert.Equal("two", await full.Second.AskAsync("two"));
+                full.Ahead = full.Own(await TestClient.ConnectAsync(Block.Host(third, 203), full.Address));
+                return full;
+            }
+            catch
+            {
+                await full.DisposeAsync();
+                throw;
+            }
+        }
+
+        private T Own<T>(T owned) where T : IAsyncDisposable
+        {
+            _owned.Add(owned);
+            return owned;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            // Clients first, then the router, then its upstream.
+            for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
+            _owned.Clear();
+        }
+    }
+
+    /// <summary>
     /// Counts the kills that supervision handled: Akka logs each, a restart as an error event with the exception, a resume as
     /// a warning with its message only.
     /// </summary>
@@ -347,18 +382,10 @@ public sealed class ListenerLifecycleTests
     [Fact]
     public async Task A_listener_waiting_for_a_place_gets_the_next_one_freed_before_a_busy_listeners_next_connection()
     {
-        var busy = Block.At(42, 1, 9443);
-        await using var upstream = new ByteEchoServer(Block.At(42, 100, 9000));
-        // Room for the busy listener's stream and two connections.
-        await using var router = TestRouter.Start("listener-starved", descriptors: FixedRoom(3));
-        var budget = router.Node.Connections;
-        await router.ApplyAsync(Resources(Echo(42, 1)), 1);
-        await using var first = await TestClient.ConnectAsync(Block.Host(42, 201), busy);
-        await using var second = await TestClient.ConnectAsync(Block.Host(42, 202), busy);
-        Assert.Equal("one", await first.AskAsync("one"));
-        Assert.Equal("two", await second.AskAsync("two"));
         // More clients wait for the busy listener: one accepted ahead, one in the kernel's queue.
-        await using var third = await TestClient.ConnectAsync(Block.Host(42, 203), busy);
+        await using var full = await FullListener.StartAsync("listener-starved", 42);
+        var (busy, router, first, second, third) = (full.Address, full.Router, full.First, full.Second, full.Ahead);
+        var budget = router.Node.Connections;
         await using var fourth = await TestClient.ConnectAsync(Block.Host(42, 204), busy);
         await EventuallyAsync(() => budget.Places == 3, "the node at its room");
 
