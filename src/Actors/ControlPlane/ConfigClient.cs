@@ -99,6 +99,26 @@ public sealed class ConfigClient : ReceiveActor
         Context.ActorOf(Request.Props(writer, message(), Context.Sender, message, bytes));
     }
 
+    /// <summary>
+    /// The answer with its change lists read (they are decoded when first read): one that does not decode here (a writer
+    /// of another version) is an applied write this node cannot describe, so uncertain, not an error where the client
+    /// reads it (the admin API's response, <c>run --config</c>'s start).
+    /// </summary>
+    internal static IClusterMessage Decoded(ConfigAccepted accepted)
+    {
+        try
+        {
+            _ = accepted.Changes.Count;
+            _ = accepted.Warnings.Count;
+            return accepted;
+        }
+        catch (System.Runtime.Serialization.SerializationException e)
+        {
+            return new ConfigUncertain(accepted.Revision,
+                $"accepted as revision {accepted.Revision}; its change list did not decode on this node ({e.Message})");
+        }
+    }
+
     /// <summary>One request to the writer: remembers the revision a write was journaled as, until the answer or the timeout.</summary>
     private sealed class Request : ReceiveActor
     {
@@ -153,7 +173,11 @@ public sealed class ConfigClient : ReceiveActor
             });
             ReceiveAny(reply =>
             {
-                if (reply is ConfigAccepted accepted) Context.GetLogger().Debug("config revision {0}: acknowledged to the client", accepted.Revision);
+                if (reply is ConfigAccepted accepted)
+                {
+                    Context.GetLogger().Debug("config revision {0}: acknowledged to the client", accepted.Revision);
+                    reply = Decoded(accepted);
+                }
                 resend?.Cancel();
                 timer.Cancel();
                 replyTo.Tell(reply);

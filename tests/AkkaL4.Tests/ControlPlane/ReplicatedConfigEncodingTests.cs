@@ -133,6 +133,10 @@ public sealed class ReplicatedConfigEncodingTests : IDisposable
         _ => message,
     };
 
+    /// <summary>A writer's answer with a change of an action no version has.</summary>
+    private const string UndecodableChanges =
+        "{\"Revision\":9,\"Changes\":[{\"Key\":{\"Kind\":\"Service\",\"Namespace\":\"a\",\"Name\":\"b\"},\"Action\":\"Vanished\"}],\"Warnings\":[]}";
+
     [Fact]
     public void A_long_change_list_is_encoded_once_and_read_when_first_read()
     {
@@ -144,10 +148,24 @@ public sealed class ReplicatedConfigEncodingTests : IDisposable
         Assert.Equal(Json(sent), Json(_serializer.FromBinary(bytes, "ca")));
 
         // A change of an action no version has: the answer is taken, its revision read; the list fails where it is read.
-        var json = "{\"Revision\":9,\"Changes\":[{\"Key\":{\"Kind\":\"Service\",\"Namespace\":\"a\",\"Name\":\"b\"},\"Action\":\"Vanished\"}],\"Warnings\":[]}";
-        var received = Assert.IsType<ConfigAccepted>(_serializer.FromBinary(Gzip(json), "ca"));
+        var received = Assert.IsType<ConfigAccepted>(_serializer.FromBinary(Gzip(UndecodableChanges), "ca"));
         Assert.Equal(9, received.Revision);
         Assert.Throws<SerializationException>(() => received.Changes.Count);
+    }
+
+    /// <summary>review1-s10 #2: an answer whose change list does not decode reaches the client as uncertain, not as a throw.</summary>
+    [Fact]
+    public void An_accepted_write_whose_change_list_does_not_decode_is_told_to_the_client_as_uncertain()
+    {
+        var received = Assert.IsType<ConfigAccepted>(_serializer.FromBinary(Gzip(UndecodableChanges), "ca"));
+        var told = Assert.IsType<ConfigUncertain>(ConfigClient.Decoded(received));
+        Assert.Equal(9, told.Revision);
+        Assert.Contains("accepted as revision 9; its change list did not decode", told.Reason);
+
+        // One that decodes is passed on as it is, its lists read.
+        var good = (ConfigAccepted)_serializer.FromBinary(_serializer.ToBinary(new ConfigAccepted(10, [new ResourceChange(new ResourceKey("Service", "a", "b"), ChangeAction.Created)], [])), "ca");
+        Assert.Same(good, ConfigClient.Decoded(good));
+        Assert.Single(good.Changes);
     }
 
     [Fact]
