@@ -84,6 +84,8 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>Endpoint health and load of every upstream cluster (read it with <see cref="UpstreamHealth.Snapshot(RouteSnapshot)"/>).</summary>
     public UpstreamHealth Health { get; } = new();
     public RouterNodeOptions Options => _options;
+    /// <summary>The PostgreSQL journal as checked at start (null: none configured); see <see cref="JournalCheck"/>.</summary>
+    public JournalCheck? Journal { get; }
 
     /// <summary>One incarnation of the node's cluster side; a downed one is replaced by a fresh one.</summary>
     private sealed record Membership(ActorSystem System, IActorRef Writer, int Incarnation);
@@ -114,6 +116,7 @@ public sealed class RouterNode : IAsyncDisposable
         _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, pickers, transport, settings, Metrics, materializer,
             Relays, Connections) { AccessLog = AccessLog }), "listeners");
 
+        Journal = JournalCheck.Start(options.PostgresJournal, dataSystem.Log, dataSystem.WhenTerminated);
         _lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);
         string? problem = null;
         var saved = _lastKnownGood?.Load(out problem);

@@ -31,24 +31,33 @@ public static class ConfigCheck
             errors.AddRange(result.Errors);
         }
         var resources = decoded.Select(d => d.Resource).ToList();
-        // A finding is placed at its field in the resource's document (the first, when a resource is given twice).
-        var documents = new Dictionary<string, (string Source, YamlNode Tree)>();
-        for (var i = 0; i < decoded.Count; i++) documents.TryAdd(decoded[i].Resource.Key.ToString(), (decoded[i].Source, trees[i]));
-        string? Located(Diagnostic d) =>
-            documents.TryGetValue(d.Resource, out var document) ? $"{document.Source}:{FieldPositions.Find(document.Tree, d.Field)}" : null;
+        // A finding is placed at its field in its resource's document: by index for validation (a resource given twice is
+        // two, each copy's findings in that copy), by name (the first copy) for findings made over the set.
+        var byName = new Dictionary<string, int>();
+        for (var i = 0; i < decoded.Count; i++) byName.TryAdd(decoded[i].Resource.Key.ToString(), i);
+        Diagnostic Placed(Diagnostic d, int? index)
+        {
+            if ((index ?? (byName.TryGetValue(d.Resource, out var first) ? first : null)) is not { } i) return d;
+            var place = FieldPositions.Find(trees[i], d.Field);
+            return d with { Location = $"{decoded[i].Source}:{place.Position}", Message = d.Message + place.Note };
+        }
         // Capped like the decoder's errors: one resource per line of a 4 MiB input could each have a few.
         var max = (limits ?? DecodeLimits.Default).MaxErrors;
-        var findings = ConfigValidator.Validate(resources);
-        var invalid = findings.Where(d => d.Severity == Severity.Error).ToList();
-        errors.AddRange(invalid.Take(max).Select(d => d with { Location = Located(d) }));
+        var subjects = new List<int>();
+        var findings = ConfigValidator.Validate(resources, subjects, i => $"{decoded[i].Source}:{FieldPositions.Find(trees[i], "metadata.name").Position}");
+        var invalid = findings.Select((d, i) => (Finding: d, Subject: subjects[i])).Where(x => x.Finding.Severity == Severity.Error).ToList();
+        errors.AddRange(invalid.Take(max).Select(x => Placed(x.Finding, x.Subject)));
         if (invalid.Count > max)
-            errors.Add(Diagnostic.Error(invalid[max].Resource, "", $"and {invalid.Count - max} more validation error(s) not shown (at most {max})",
-                Located(invalid[max] with { Field = "" })));
+            errors.Add(Placed(Diagnostic.Error(invalid[max].Finding.Resource, "", $"and {invalid.Count - max} more validation error(s) not shown (at most {max})"),
+                invalid[max].Subject));
         // What validates must also compile: the config writer refuses what the nodes' compiler cannot use.
-        if (errors.Count == 0) errors.AddRange(RouteCompiler.Check(resources).Take(max).Select(d => d with { Location = Located(d) }));
+        if (errors.Count == 0) errors.AddRange(RouteCompiler.Check(resources).Take(max).Select(d => Placed(d, null)));
         // Where Istio only warns the validator warns too; warnings, like analysis, are for a valid configuration.
-        var warnings = errors.Count == 0 ? findings.Where(d => d.Severity == Severity.Warning).Concat(ConfigAnalyzer.Analyze(resources)).ToList() : [];
-        return new ConfigReport(decoded, errors, warnings.Select(d => d with { Location = Located(d) }).ToList()) { Locate = Located };
+        var warnings = errors.Count == 0
+            ? findings.Select((d, i) => (Finding: d, Subject: subjects[i])).Where(x => x.Finding.Severity == Severity.Warning).Select(x => Placed(x.Finding, x.Subject))
+                .Concat(ConfigAnalyzer.Analyze(resources).Select(d => Placed(d, null))).ToList()
+            : [];
+        return new ConfigReport(decoded, errors, warnings) { Locate = d => Placed(d, null).Location };
     }
 
     public static ConfigReport Check(string text, string source = "<input>") => Check([(source, text)]);

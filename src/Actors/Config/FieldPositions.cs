@@ -1,5 +1,11 @@
 namespace AkkaL4.Actors.Config;
 
+/// <summary>Where a finding is placed, and what its message adds (a field set through an alias: where it is written).</summary>
+internal readonly record struct FieldPlace(Position Position, string Note)
+{
+    public override string ToString() => Position.ToString();
+}
+
 /// <summary>
 /// Where a field path (<c>spec.tcp[0].route[1].weight</c>, as diagnostics name fields) is in a resource's document tree:
 /// validation and analysis work on the bound model, which keeps no positions, so their findings are placed by walking the
@@ -8,14 +14,17 @@ namespace AkkaL4.Actors.Config;
 internal static class FieldPositions
 {
     /// <summary>The position of the field's key (a list item's own position), or of the nearest ancestor the tree has (a
-    /// field that is missing, an index past the list's end).</summary>
-    public static Position Find(YamlNode root, string path)
+    /// field that is missing, an index past the list's end). A field under an alias (<c>*name</c>) is placed at the alias,
+    /// in the resource that uses it, with a note saying where it is written.</summary>
+    public static FieldPlace Find(YamlNode root, string path)
     {
         var node = root;
         var at = root.Position;
+        (Position At, AliasUse Use)? alias = null;
         var i = 0;
         while (i < path.Length)
         {
+            if (alias is null && node.Via is { } use) alias = (node.Position, use);
             if (path[i] == '[')
             {
                 var close = path.IndexOf(']', i);
@@ -34,7 +43,7 @@ internal static class FieldPositions
             }
             if (i < path.Length && path[i] == '.') i++;
         }
-        return at;
+        return alias is { } a && a.At != at ? new FieldPlace(a.At, a.Use.Note(at)) : new FieldPlace(at, "");
     }
 
     /// <summary>The longest key of the map that the path names at <paramref name="start"/>: keys may hold dots themselves

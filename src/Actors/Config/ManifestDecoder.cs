@@ -190,17 +190,44 @@ public static class ManifestDecoder
         /// </summary>
         private static readonly ConcurrentDictionary<PropertyInfo, NullabilityInfo> Nullability = new();
 
-        private void Error(string path, YamlNode node, string message) =>
-            errors.Add(Diagnostic.Error(resource, path, message, At(source, node)));
+        /// <summary>The alias being bound (its position and name), outermost: what lies under it is written at the anchor, and
+        /// is placed at the alias, in the resource that uses it.</summary>
+        private (Position At, AliasUse Use)? _alias;
+
+        private bool Enter(YamlNode node)
+        {
+            if (_alias is not null || node.Via is not { } use) return false;
+            _alias = (node.Position, use);
+            return true;
+        }
+
+        private void Error(string path, Position at, string message)
+        {
+            var note = "";
+            if (_alias is { } alias && alias.At != at)
+            {
+                note = alias.Use.Note(at);
+                at = alias.At;
+            }
+            errors.Add(Diagnostic.Error(resource, path, message + note, $"{source}:{at}"));
+        }
+
+        private void Error(string path, YamlNode node, string message) => Error(path, node.Position, message);
 
         public void ReportDuplicates(MapNode map, string path)
         {
             foreach (var d in map.Duplicates)
-                errors.Add(Diagnostic.Error(resource, path.Length == 0 ? d.Key : $"{path}.{d.Key}",
-                    $"duplicate key '{Diagnostic.Quote(d.Key)}' (first at line {d.First.Line})", $"{source}:{d.Position}"));
+                Error(path.Length == 0 ? d.Key : $"{path}.{d.Key}", d.Position, $"duplicate key '{Diagnostic.Quote(d.Key)}' (first at line {d.First.Line})");
         }
 
         public object BindObject(Type type, MapNode map, string path)
+        {
+            var entered = Enter(map);
+            try { return BindFields(type, map, path); }
+            finally { if (entered) _alias = null; }
+        }
+
+        private object BindFields(Type type, MapNode map, string path)
         {
             ReportDuplicates(map, path);
             var fields = FieldsOf(type);
@@ -214,9 +241,8 @@ public static class ManifestDecoder
                     var hint = DidYouMean(entry.Key, known);
                     if (hint.Length == 0 && UnderEmptySibling(map, fields, entry.Key) is { } parent)
                         hint = $": '{Diagnostic.Quote(parent)}' has no value here and takes a field of this name; indent it under {Diagnostic.Quote(parent)}";
-                    errors.Add(Diagnostic.Error(resource, fieldPath,
-                        $"unknown field '{Diagnostic.Quote(entry.Key)}'{hint}" + (hint.Length == 0 && known.Count <= 8 ? $"; known fields: {string.Join(", ", known)}" : ""),
-                        $"{source}:{entry.KeyPosition}"));
+                    Error(fieldPath, entry.KeyPosition,
+                        $"unknown field '{Diagnostic.Quote(entry.Key)}'{hint}" + (hint.Length == 0 && known.Count <= 8 ? $"; known fields: {string.Join(", ", known)}" : ""));
                     continue;
                 }
                 var value = BindValue(property.PropertyType, Nullability.GetOrAdd(property, p => new NullabilityInfoContext().Create(p)), entry.Value, fieldPath);
@@ -241,6 +267,13 @@ public static class ManifestDecoder
 
         /// <summary>Returns null to leave the property at its default (unset or invalid).</summary>
         private object? BindValue(Type type, NullabilityInfo? nullability, YamlNode node, string path)
+        {
+            var entered = Enter(node);
+            try { return BindOne(type, nullability, node, path); }
+            finally { if (entered) _alias = null; }
+        }
+
+        private object? BindOne(Type type, NullabilityInfo? nullability, YamlNode node, string path)
         {
             if (node is ScalarNode { IsNull: true }) return null;
             var underlying = Nullable.GetUnderlyingType(type) ?? type;

@@ -11,7 +11,19 @@ internal readonly record struct Position(int Line, int Column)
 }
 
 /// <summary>A parsed YAML/JSON value with its position, before it is bound to the model.</summary>
-internal abstract record YamlNode(Position Position);
+internal abstract record YamlNode(Position Position)
+{
+    /// <summary>Set on the value an alias (<c>*name</c>) stands for, whose <see cref="Position"/> is then the alias's: what
+    /// lies under it is shared with the anchor and has the anchor's positions.</summary>
+    public AliasUse? Via { get; init; }
+}
+
+/// <summary>An alias <c>*name</c> standing for the value anchored (<c>&amp;name</c>) at <paramref name="Anchor"/>.</summary>
+internal sealed record AliasUse(string Name, Position Anchor)
+{
+    /// <summary>What a finding placed at the alias adds: where the field it is about is written.</summary>
+    public string Note(Position written) => $" (set through alias *{Name}; written at {written}, under anchor &{Name} at line {Anchor.Line})";
+}
 
 internal sealed record ScalarNode(Position Position, string Value, bool Quoted, string? Tag) : YamlNode(Position)
 {
@@ -256,7 +268,8 @@ internal sealed class YamlTreeReader
                     throw new YamlSyntaxException($"aliases expand to more than {_limits.MaxAliasExpansionChars} characters", At(alias.Start), stopsInput: true);
                 size = anchored.Size;
                 chars = anchored.Chars;
-                return anchored.Node;
+                // A copy placed at the alias (the tree under it stays shared): findings on it belong where it is used.
+                return anchored.Node with { Position = At(alias.Start), Via = new AliasUse(alias.Value.Value, anchored.Node.Position) };
             }
             case Scalar scalar:
             {

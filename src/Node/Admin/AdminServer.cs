@@ -736,6 +736,7 @@ public sealed class AdminServer : IAsyncDisposable
             upstreams = routable.Take(MaxTrafficShown).Select(node.Health.Snapshot),
             upstreamsOmitted = Math.Max(0, routable.Count - MaxTrafficShown),
             descriptors = Descriptors(node.Connections),
+            journal = node.Journal is { } journal ? new { at = journal.Where, connected = journal.Connected, problem = journal.Problem } : null,
         }, silent);
     }
 
@@ -822,7 +823,9 @@ public sealed class AdminServer : IAsyncDisposable
         // this node could not apply is said, not made a failed probe: it keeps routing by the last good one, and every
         // node would fail the same revision alike (all out of service at once would be the worse outcome).
         var failed = node.Revisions is { Failed: > 0 } r ? $"; revision {r.Failed} could not be applied: {r.Error}" : "";
-        return Results.Text($"ready: {listeners.Count} listener(s), {Standing(node)}{failed}\n");
+        // As said, not a failed probe: the data plane routes without the journal; this node only cannot be the config writer.
+        var journal = node.Journal?.Problem is { } problem ? $"; the journal {node.Journal.Where} cannot be used (this node cannot be the config writer): {problem}" : "";
+        return Results.Text($"ready: {listeners.Count} listener(s), {Standing(node)}{failed}{journal}\n");
     }
 
     public async ValueTask DisposeAsync()

@@ -65,6 +65,7 @@ internal static class ServerCommands
             var locate = BodyLocations(inputs);
             var dry = parse.GetValue(dryRun) == "server";
             var path = dry ? "/v1/config?dryRun=All" : parse.GetValue(wait) ? "/v1/config?wait=true" : "/v1/config";
+            var before = await StoredWarnings(parse.GetValue(server)!, parse.GetValue(token), cancel);
             return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, path,
                 new StringContent(body, Encoding.UTF8, "application/yaml"), async response =>
                 {
@@ -87,20 +88,60 @@ internal static class ServerCommands
                         Console.WriteLine($"{key} {r.GetProperty("action").GetString()}{suffix}");
                     }
                     // The writer analyses the whole stored configuration: the warnings about what was sent are printed (at the
-                    // file and line of their field), the others only counted, else every apply repeats every old warning.
+                    // file and line of their field), and those this write brings to other resources (a route to a subset it
+                    // removed); the ones those had before are only counted, else every apply repeats every old warning.
                     var others = 0;
                     foreach (var w in root.GetProperty("warnings").EnumerateArray())
                     {
                         if (applied.Contains(w.GetProperty("resource").GetString() ?? "")) Console.WriteLine(Line("warning", w, locate));
+                        else if (before is not null && !Take(before, WarningKey(w))) Console.WriteLine(Line("warning", w, locate) + (dry ? " (would be new)" : " (new)"));
                         else others++;
                     }
                     if (others > 0)
-                        Console.WriteLine($"and {(others == 1 ? "1 warning" : $"{others} warnings")} about other stored resources (all of them: akkal4 get all -A -o yaml | akkal4 validate -f -)");
+                        Console.WriteLine($"and {(others == 1 ? "1 warning" : $"{others} warnings")} about other stored resources{(before is null ? "" : ", as before this write")} "
+                                          + "(all of them: akkal4 get all -A -o yaml | akkal4 validate -f -)");
                     Console.WriteLine(dry ? $"revision {root.GetProperty("revision").GetInt64()} in force; nothing was changed" : $"revision {root.GetProperty("revision").GetInt64()}");
                     return ExitCodes.Ok;
                 }, cancel);
         });
         return command;
+    }
+
+    /// <summary>
+    /// The warnings of the stored configuration before a write, each counted (one resource may have the same warning twice),
+    /// as this CLI's analysis finds them (the writer's own); null when they cannot be read: then none is called new.
+    /// </summary>
+    private static async Task<Dictionary<(string, string, string), int>?> StoredWarnings(string server, string? token, CancellationToken cancel)
+    {
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(server), Timeout = TimeSpan.FromSeconds(30) };
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/config");
+            if (!string.IsNullOrEmpty(token)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await http.SendAsync(request, cancel);
+            if (!response.IsSuccessStatusCode) return null;
+            // The whole stored configuration may be over one request's limits.
+            var report = Actors.Config.ConfigCheck.Check([("server", await response.Content.ReadAsStringAsync(cancel))], Whole);
+            return !report.Ok ? null : report.Warnings.GroupBy(w => (w.Resource, w.Field, w.Message)).ToDictionary(g => g.Key, g => g.Count());
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            // The write that follows says what is wrong with the node.
+            return null;
+        }
+    }
+
+    private static readonly Actors.Config.DecodeLimits Whole = new() { MaxBytes = int.MaxValue, MaxDocuments = int.MaxValue };
+
+    private static (string, string, string) WarningKey(JsonElement w) =>
+        (w.GetProperty("resource").GetString() ?? "", w.GetProperty("field").GetString() ?? "", w.GetProperty("message").GetString() ?? "");
+
+    /// <summary>Takes one of <paramref name="key"/> from the counts; false when none is left (the warning is new).</summary>
+    private static bool Take(Dictionary<(string, string, string), int> counts, (string, string, string) key)
+    {
+        if (!counts.TryGetValue(key, out var n) || n == 0) return false;
+        counts[key] = n - 1;
+        return true;
     }
 
     /// <summary>kubectl's short names and plurals (any case): vs, dr, gw, se, we, svc; virtualservices, ...</summary>
@@ -384,6 +425,8 @@ internal static class ServerCommands
         var writer = status.TryGetProperty("configWriterState", out var w) ? $"{Text(w, "state")} at revision {Text(w, "revision")}"
                                                                              + (Text(w, "reason") is var why && why != "-" ? $" ({why})" : "") : "-";
         sb.Append($"config writer: {Text(status, "configWriter")}, {writer}\n");
+        if (status.TryGetProperty("journal", out var journal) && journal.ValueKind == JsonValueKind.Object && Text(journal, "problem") is var problem && problem != "-")
+            sb.Append($"journal {Text(journal, "at")}: CANNOT BE USED from this node (it cannot be the config writer): {problem}\n");
         sb.Append(Table(["MEMBER", "STATUS", "REVISION", "ROLES"], Items(status, "members").Select(x => (IReadOnlyList<string>)
             [Text(x, "address"), Text(x, "status"), Text(x, "revisionFailed") is var f && f != "-" ? $"{Text(x, "revision")} ({f} failed)" : Text(x, "revision"),
              string.Join(",", Items(x, "roles").Select(r => r.GetString()))]).ToList()));

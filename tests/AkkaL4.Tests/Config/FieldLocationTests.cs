@@ -131,4 +131,110 @@ public sealed class FieldLocationTests : IDisposable
 
         Assert.Equal(position, FieldPositions.Find(Assert.Single(trees), path).ToString());
     }
+    /// <summary>
+    /// A finding on a field set through an alias is the resource's that uses it: placed at the alias (<c>*route</c>), with
+    /// the anchor's line named, not at the anchor, which may be in another resource of the same document (review s11 #1).
+    /// </summary>
+    [Fact]
+    public void A_finding_on_a_field_set_through_an_alias_is_at_the_alias_naming_the_anchor()
+    {
+        var path = Write("aliases.yaml", """
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: networking.istio.io/v1
+              kind: VirtualService
+              metadata: {name: first}
+              spec:
+                hosts: [echo-server]
+                tcp:
+                - route: &route
+                  - destination: {host: echo-server, port: {number: 99999}}
+            - apiVersion: networking.istio.io/v1
+              kind: VirtualService
+              metadata: {name: second}
+              spec:
+                hosts: [echo-server-2]
+                tcp:
+                - route: *route
+            """);
+        var report = ConfigCheck.Check(ManifestFiles.Read([WorldPath, path]));
+
+        var first = Assert.Single(report.Errors, e => e.Resource == "VirtualService/default/first");
+        Assert.Equal($"{path}:11:49", first.Location);
+        Assert.DoesNotContain("alias", first.Message);
+        var second = Assert.Single(report.Errors, e => e.Resource == "VirtualService/default/second");
+        Assert.Equal("spec.tcp[0].route[0].destination.port.number", second.Field);
+        Assert.Equal($"{path}:18:14", second.Location);
+        Assert.StartsWith("*route", At(second.Location!));
+        Assert.Contains("alias *route", second.Message);
+        Assert.Contains("11:49", second.Message);
+    }
+
+    /// <summary>A value the decoder refuses inside an aliased mapping: at the alias too, once per resource that uses it.</summary>
+    [Fact]
+    public void A_decoding_error_inside_an_alias_is_at_the_alias_naming_the_anchor()
+    {
+        var path = Write("alias-decode.yaml", """
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: networking.istio.io/v1
+              kind: DestinationRule
+              metadata: {name: first}
+              spec:
+                host: echo-server
+                trafficPolicy: &policy
+                  connectionPool: {tcp: {maxConnections: many}}
+            - apiVersion: networking.istio.io/v1
+              kind: DestinationRule
+              metadata: {name: second}
+              spec:
+                host: echo-server-2
+                trafficPolicy: *policy
+            """);
+        var report = ConfigCheck.Check(ManifestFiles.Read([path]));
+
+        var first = Assert.Single(report.Errors, e => e.Resource == "DestinationRule/default/first");
+        Assert.Equal($"{path}:10:46", first.Location);
+        var second = Assert.Single(report.Errors, e => e.Resource == "DestinationRule/default/second");
+        Assert.Equal("spec.trafficPolicy.connectionPool.tcp.maxConnections", second.Field);
+        Assert.Equal($"{path}:16:20", second.Location);
+        Assert.Contains("alias *policy", second.Message);
+        Assert.Contains("10:46", second.Message);
+    }
+
+    /// <summary>The same resource twice: reported at the second (the duplicate), naming where the first is (review s11 #2).</summary>
+    [Fact]
+    public void A_resource_given_twice_is_reported_at_the_second_naming_the_first()
+    {
+        var one = Write("one.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: twice}
+            spec:
+              hosts: [echo-server]
+              tcp:
+              - route: [{destination: {host: echo-server}}]
+            """);
+        var two = Write("two.yaml", """
+            # the same, edited
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: twice
+            spec:
+              hosts: [echo-server]
+              tcp:
+              - route: [{destination: {host: echo-server, port: {number: 0}}}]
+            """);
+        var report = ConfigCheck.Check(ManifestFiles.Read([WorldPath, one, two]));
+
+        var twice = Assert.Single(report.Errors, e => e.Message.Contains("more than once"));
+        Assert.Equal($"{two}:5:3", twice.Location);
+        Assert.Contains($"{one}:3:12", twice.Message);
+        // The second copy's own mistakes are placed in it too, not in the first.
+        var port = Assert.Single(report.Errors, e => e.Field == "spec.tcp[0].route[0].destination.port.number");
+        Assert.StartsWith($"{two}:9:", port.Location);
+    }
 }

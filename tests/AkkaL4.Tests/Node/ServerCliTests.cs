@@ -129,7 +129,31 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         Assert.StartsWith("nowhere-else]", System.IO.File.ReadAllLines(path)[int.Parse(at.Groups[2].Value) - 1][(int.Parse(at.Groups[3].Value) - 1)..]);
         Assert.DoesNotContain(run.Lines, l => l.Contains("old-ghost", StringComparison.Ordinal));
         Assert.Contains(run.Lines, l => System.Text.RegularExpressions.Regex.IsMatch(l,
-            @"^and \d+ warnings? about other stored resources \(all of them: akkal4 get all -A -o yaml \| akkal4 validate -f -\)$"));
+            @"^and \d+ warnings? about other stored resources, as before this write \(all of them: akkal4 get all -A -o yaml \| akkal4 validate -f -\)$"));
+    }
+
+    [Fact]
+    public async Task Apply_prints_in_full_a_warning_it_brings_to_another_resource()
+    {
+        // review s11 #3: a DestinationRule that drops a subset a stored route uses made a new warning on the route, shown
+        // only as one more in the count of other resources' warnings.
+        AssertExit(0, await Akkal4("apply", "-f", File(Join(Service("web", "cli-new", "127.230.0.1"), Workload("web-1", "cli-new", "127.230.0.101", "web"),
+            Rule("dr", "cli-new", "web", "v1"), Route("vs", "cli-new", "web", "v1"), Route("old-ghost", "cli-new", "nowhere"))), "--server", world.Url));
+
+        var dry = await Akkal4("apply", "-f", File(Rule("dr", "cli-new", "web", "v2")), "--server", world.Url, "--dry-run=server");
+        var run = await Akkal4("apply", "-f", File(Rule("dr", "cli-new", "web", "v2")), "--server", world.Url);
+        var again = await Akkal4("apply", "-f", File(Rule("dr", "cli-new", "web", "v3")), "--server", world.Url);
+
+        const string subset = "warning  VirtualService/cli-new/vs  spec.tcp[0].route[0].destination.subset  subset 'v1' ";
+        AssertExit(0, dry);
+        Assert.Single(dry.Lines, l => l.StartsWith(subset, StringComparison.Ordinal) && l.EndsWith(" (would be new)", StringComparison.Ordinal));
+        AssertExit(0, run);
+        Assert.Single(run.Lines, l => l.StartsWith(subset, StringComparison.Ordinal) && l.EndsWith(" (new)", StringComparison.Ordinal));
+        Assert.DoesNotContain(run.Lines, l => l.Contains("old-ghost", StringComparison.Ordinal));
+        Assert.Contains(run.Lines, l => l.StartsWith("and ", StringComparison.Ordinal) && l.Contains("as before this write", StringComparison.Ordinal));
+        // Once stored, it is an old warning: counted, not repeated.
+        AssertExit(0, again);
+        Assert.DoesNotContain(again.Lines, l => l.StartsWith(subset, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -8,14 +8,24 @@ namespace AkkaL4.Actors.Config.Validation;
 /// </summary>
 public static class ConfigValidator
 {
-    public static IReadOnlyList<Diagnostic> Validate(IEnumerable<Resource> resources)
+    public static IReadOnlyList<Diagnostic> Validate(IEnumerable<Resource> resources) => Validate(resources.ToList(), null, null);
+
+    /// <param name="subjects">When given, gets for each diagnostic the index of the resource it is about: a resource given
+    /// twice is two resources, and each copy's findings are placed in that copy.</param>
+    /// <param name="whereIs">Where the resource at an index is (<c>file:line:column</c>), for a repeated resource to name
+    /// its first copy; null: not said.</param>
+    internal static IReadOnlyList<Diagnostic> Validate(IReadOnlyList<Resource> resources, List<int>? subjects, Func<int, string?>? whereIs)
     {
         var diagnostics = new List<Diagnostic>();
-        var seen = new HashSet<ResourceKey>();
-        foreach (var resource in resources)
+        var first = new Dictionary<ResourceKey, int>();
+        for (var i = 0; i < resources.Count; i++)
         {
+            var resource = resources[i];
+            var before = diagnostics.Count;
             var f = new Findings(resource, diagnostics);
-            if (!seen.Add(resource.Key)) f.Error("metadata.name", $"{resource.Key} appears more than once in this configuration");
+            if (!first.TryAdd(resource.Key, i))
+                f.Error("metadata.name", $"{resource.Key} appears more than once in this configuration"
+                                         + (whereIs?.Invoke(first[resource.Key]) is { } there ? $" (first at {there})" : ""));
             Metadata(resource, f);
             switch (resource)
             {
@@ -26,6 +36,7 @@ public static class ConfigValidator
                 case WorkloadEntry we: WorkloadEntryValidator.Validate(we, f); break;
                 case Service svc: ServiceValidator.Validate(svc, f); break;
             }
+            subjects?.AddRange(Enumerable.Repeat(i, diagnostics.Count - before));
         }
         return diagnostics;
     }
