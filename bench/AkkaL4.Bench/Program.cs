@@ -9,6 +9,7 @@ public static class Program
     /// <c>stages [N...]</c>: the CPU time of each step a write of N Services takes (admin API, writer, every node).
     /// <c>check</c>: the generated mesh decodes and validates as YAML, and Decide allocates nothing.
     /// <c>alloc [N]</c>: bytes a node allocates per relayed connection (see <see cref="Allocations"/>).
+    /// <c>bigwrite [passes]</c>: the CPU of each step of a 4 MiB namespace written over 10,000 Services (see <see cref="BigWrite"/>).
     /// Anything else goes to BenchmarkDotNet (<c>--filter '*' --job short</c>).
     /// </summary>
     public static int Main(string[] args)
@@ -17,6 +18,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "stages") return Diagnostics.WriteStages(args[1..]);
         if (args.Length > 0 && args[0] == "check") return Diagnostics.Check();
         if (args.Length > 0 && args[0] == "alloc") return Allocations.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "bigwrite") return BigWrite.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

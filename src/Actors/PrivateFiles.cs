@@ -70,4 +70,14 @@ public static class PrivateFiles
         using var writer = new StreamWriter(path, new System.Text.UTF8Encoding(false), options);
         writer.Write(text);
     }
+
+    /// <summary>Writes <paramref name="parts"/>, one after another, to a new file readable by its owner only (any old file there is replaced).</summary>
+    public static void WriteAllBytes(string path, IEnumerable<byte[]> parts)
+    {
+        File.Delete(path);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnlyFile;
+        using var file = new FileStream(path, options);
+        foreach (var part in parts) file.Write(part);
+    }
 }

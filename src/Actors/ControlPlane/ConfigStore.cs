@@ -2,6 +2,7 @@ using AkkaL4.Actors.Config.Analysis;
 using AkkaL4.Actors.Config.Validation;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Commands;
+using AkkaL4.Messages.Events;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.ControlPlane;
@@ -16,6 +17,12 @@ public sealed class ConfigStore
 {
     private readonly Dictionary<ResourceKey, Resource> _resources = new();
 
+    /// <summary>
+    /// Each namespace's resources in <see cref="Read"/>'s order, made when first read and kept until the namespace changes:
+    /// the same list for every revision that leaves it as it is (what is made of it, its encoding, is made once).
+    /// </summary>
+    private readonly Dictionary<string, IReadOnlyList<Resource>> _namespaces = new(StringComparer.Ordinal);
+
     public long Revision { get; private set; }
     public IReadOnlyCollection<Resource> Resources => _resources.Values;
 
@@ -23,6 +30,14 @@ public sealed class ConfigStore
     {
         Revision = revision;
         foreach (var r in resources ?? []) _resources[r.Key] = r;
+    }
+
+    /// <summary>A copy (to put back if what is applied to this one cannot be journaled), its namespaces' lists the same objects.</summary>
+    public ConfigStore Copy()
+    {
+        var copy = new ConfigStore(Revision, _resources.Values);
+        foreach (var (ns, list) in _namespaces) copy._namespaces[ns] = list;
+        return copy;
     }
 
     /// <summary>Checks <paramref name="batch"/> against the stored configuration and, unless <paramref name="dryRun"/>, commits it.</summary>
@@ -82,13 +97,30 @@ public sealed class ConfigStore
         return new ConfigAccepted(Revision, [new ResourceChange(key, ChangeAction.Deleted)], ConfigAnalyzer.Analyze(_resources.Values));
     }
 
-    public ConfigContent Read(string? kind, string? ns) => new(Revision, _resources.Values
-        .Where(r => (kind is null || string.Equals(r.Kind, kind, StringComparison.OrdinalIgnoreCase)) && (ns is null || r.Metadata.Namespace == ns))
+    public ConfigContent Read(string? kind, string? ns) => kind is null && ns is not null
+        ? new(Revision, Namespace(ns))
+        : new(Revision, Ordered(_resources.Values.Where(r => (kind is null || string.Equals(r.Kind, kind, StringComparison.OrdinalIgnoreCase)) && (ns is null || r.Metadata.Namespace == ns))));
+
+    /// <summary>The whole configuration as its namespaces' lists (<see cref="NamespacedResources"/>), each kept while it does not change.</summary>
+    public ConfigContent ReadByNamespace() => new(Revision, new NamespacedResources(_resources.Values.Select(r => r.Metadata.Namespace)
+        .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(ns => new NamespaceResources(ns, Namespace(ns))).ToList()));
+
+    private IReadOnlyList<Resource> Namespace(string ns)
+    {
+        if (!_namespaces.TryGetValue(ns, out var list)) _namespaces[ns] = list = Ordered(_resources.Values.Where(r => r.Metadata.Namespace == ns));
+        return list;
+    }
+
+    private static List<Resource> Ordered(IEnumerable<Resource> resources) => resources
         .OrderBy(r => r.Kind, StringComparer.Ordinal).ThenBy(r => r.Metadata.Namespace, StringComparer.Ordinal).ThenBy(r => r.Metadata.Name, StringComparer.Ordinal)
-        .ToList());
+        .ToList();
 
     private void Commit(Dictionary<ResourceKey, Resource> merged, long revision)
     {
+        // The namespaces whose content changes: a resource added, replaced or removed.
+        foreach (var (k, v) in merged)
+            if (!_resources.TryGetValue(k, out var old) || !ReferenceEquals(old, v)) _namespaces.Remove(k.Namespace);
+        foreach (var k in _resources.Keys.Where(k => !merged.ContainsKey(k))) _namespaces.Remove(k.Namespace);
         _resources.Clear();
         foreach (var (k, v) in merged) _resources[k] = v;
         Revision = revision;

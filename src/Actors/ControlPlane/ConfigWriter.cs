@@ -474,8 +474,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         {
             var pending = (Pending)s.Request;
             _log.Debug("config revision {0}: on a majority of nodes", pending.Revision);
-            // Encoded here, not in remoting's writer (a change list as long as the write: 760 KB for 10,000 Services).
-            ProtocolSerializer.EncodeNow(Context.System, pending.Reply);
+            // Encoded here, not in remoting's writer (a change list as long as the write: 760 KB for 10,000 Services); not at
+            // all for a client on this node, which gets the object itself.
+            if (pending.ReplyTo.Path.Address.HasGlobalScope) ProtocolSerializer.EncodeNow(Context.System, pending.Reply);
             pending.ReplyTo.Tell(pending.Reply);
             Serve();
         });
@@ -574,9 +575,11 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>Records that <paramref name="ns"/> holds <paramref name="resources"/> as of <paramref name="revision"/>.</summary>
     private void Indexed(string ns, long revision, IReadOnlyList<Resource> resources)
     {
-        _index[ns] = new NamespaceRevision(ns, revision, ModelJson.Hash(resources, out var bytes));
-        _bytes += bytes - _sizes.GetValueOrDefault(ns);
-        _sizes[ns] = bytes;
+        // The namespace's JSON, made here once for its hash, its journaling, its entity and every replication of it.
+        var chunk = ResourceChunks.Of(resources);
+        _index[ns] = new NamespaceRevision(ns, revision, chunk.Hash);
+        _bytes += chunk.Bytes - _sizes.GetValueOrDefault(ns);
+        _sizes[ns] = chunk.Bytes;
     }
 
     /// <summary>
@@ -608,23 +611,16 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             _outbox.Count > 0 ? _outbox.Keys.Order(StringComparer.Ordinal).ToList() : null));
     }
 
-    /// <summary>The store's resources by namespace, each in the order <see cref="ConfigStore.Read"/> gives.</summary>
-    private Dictionary<string, List<Resource>> Contents()
-    {
-        var contents = new Dictionary<string, List<Resource>>(StringComparer.Ordinal);
-        foreach (var r in _store.Read(null, null).Resources)
-        {
-            if (!contents.TryGetValue(r.Metadata.Namespace, out var list)) contents[r.Metadata.Namespace] = list = [];
-            list.Add(r);
-        }
-        return contents;
-    }
+    /// <summary>The store's resources by namespace, each in the order <see cref="ConfigStore.Read"/> gives (the store's own lists).</summary>
+    private Dictionary<string, IReadOnlyList<Resource>> Contents() => ((NamespacedResources)_store.ReadByNamespace().Resources).Namespaces
+        .ToDictionary(n => n.Namespace, n => n.Resources, StringComparer.Ordinal);
 
     /// <summary>The whole configuration to every node, confirmed by a majority (the answer comes with <paramref name="request"/>).</summary>
     private void Replicate(Pending? request)
     {
-        var content = _store.Read(null, null);
-        // Encoded here, once (not in distributed data's digest or remoting's writer, where heartbeats would wait behind it).
+        var content = _store.ReadByNamespace();
+        // Encoded here, once (not in distributed data's digest or remoting's writer, where heartbeats would wait behind it),
+        // of which only the namespaces that changed since the last revision are encoded anew.
         ProtocolSerializer.EncodeNow(Context.System, content);
         var register = new LWWRegister<ConfigContent>(_self, content, _store.Revision);
         var timeout = ReplicationTimeoutNow();
@@ -709,7 +705,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     }
 
     /// <summary>The store as it is, to put back if the batch a write makes of it cannot be journaled.</summary>
-    private ConfigStore Before() => new(_store.Revision, _store.Resources.ToList());
+    private ConfigStore Before() => _store.Copy();
 
     private void Answer(object result, ConfigStore before)
     {

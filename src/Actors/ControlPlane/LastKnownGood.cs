@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
 using AkkaL4.Actors.Config;
 using AkkaL4.Messages.Model;
 
@@ -26,16 +28,27 @@ public sealed class LastKnownGood(string directory)
 
     public void Save(ConfigContent content)
     {
-        var formatted = Format(content);
+        var parts = Parts(content);
         PrivateFiles.CreateDirectory(directory);
         var temp = Path + ".tmp";
-        PrivateFiles.WriteAllText(temp, formatted);
+        PrivateFiles.WriteAllBytes(temp, parts);
         File.Move(temp, Path, overwrite: true);
     }
 
     /// <summary>A whole configuration as text: its revision in a header line, then its manifests.</summary>
-    public static string Format(ConfigContent content) =>
-        Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n" + ManifestEncoder.ToYaml(content.Resources);
+    public static string Format(ConfigContent content) => string.Concat(Parts(content).Select(p => Encoding.UTF8.GetString(p)));
+
+    /// <summary>
+    /// <see cref="Format"/>'s text as UTF-8, in parts: a configuration by namespace (<see cref="NamespacedResources"/>, as
+    /// replicated) is each namespace's manifests, made once per list, so a write of one namespace formats that namespace only.
+    /// </summary>
+    private static IEnumerable<byte[]> Parts(ConfigContent content) =>
+        new[] { Encoding.UTF8.GetBytes(Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n") }.Concat(content.Resources is NamespacedResources grouped
+            ? grouped.Namespaces.Select(n => Manifests.GetValue(n.Resources, static list => Encoding.UTF8.GetBytes(ManifestEncoder.ToYaml(list))))
+            : [Encoding.UTF8.GetBytes(ManifestEncoder.ToYaml(content.Resources))]);
+
+    /// <summary>Each namespace's manifests as UTF-8, by its list (a list is never changed once made), for as long as the list lives.</summary>
+    private static readonly ConditionalWeakTable<IReadOnlyList<Resource>, byte[]> Manifests = new();
 
     /// <summary>
     /// Reads <see cref="Format"/>'s text back, decoded but not validated again: for text the config writer wrote (an

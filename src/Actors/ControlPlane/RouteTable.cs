@@ -85,12 +85,10 @@ public sealed class RouteTable : ReceivePersistentActor
         });
         Command<ReadNamespace>(_ =>
         {
-            if (_content is null)
-            {
-                _content = new NamespaceContent(_namespace, _state.Revision, _state.Resources, _state.Hash);
-                // Here, once: not in remoting's writer for each read (a reader asks again until it has every namespace).
-                ProtocolSerializer.EncodeNow(Context.System, _content);
-            }
+            _content ??= new NamespaceContent(_namespace, _state.Revision, _state.Resources, _state.Hash);
+            // Here, once, for a reader on another node: not in remoting's writer for each read (a reader asks again until it
+            // has every namespace). A reader on this node gets the object itself.
+            if (Sender.Path.Address.HasGlobalScope) ProtocolSerializer.EncodeNow(Context.System, _content);
             Sender.Tell(_content);
         });
         Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));

@@ -11,7 +11,7 @@ namespace AkkaL4.Actors.DataPlane;
 /// reports how both directions ended, once, when the second has. One stage instead of a chain of operators keeps what is built,
 /// fused and materialised per connection small (measured in bench/README.md).
 /// </summary>
-internal sealed class RelayStage(RelayParts? parts)
+internal sealed class RelayStage(RelayParts parts)
     : GraphStageWithMaterializedValue<BidiShape<ByteString, ByteString, ByteString, ByteString>, RelayStage.Control>
 {
     /// <summary>Byte counts, and the way to end the relay from outside.</summary>
@@ -63,9 +63,7 @@ internal sealed class RelayStage(RelayParts? parts)
 
     public override ILogicAndMaterializedValue<Control> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {
-        // Null: a shared blueprint, given each connection's parts by the host that materialises it.
-        var given = parts ?? Relays.Materializing ?? throw new InvalidOperationException("a relay needs its RelayParts");
-        return new LogicAndMaterializedValue<Control>(new Logic(this, given, given.Control), given.Control);
+        return new LogicAndMaterializedValue<Control>(new Logic(this, parts, parts.Control), parts.Control);
     }
 
     // Its own handlers, one object per direction (lambda handlers were ten delegates and four wrappers per connection),

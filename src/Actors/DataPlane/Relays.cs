@@ -16,10 +16,9 @@ namespace AkkaL4.Actors.DataPlane;
 /// </summary>
 public sealed class Relays
 {
-    /// <summary>Client socket, relay, upstream socket: each connection's own parts are <see cref="Materializing"/>.</summary>
-    private static readonly Akka.Streams.Fusing.FusedGraph<ClosedShape, RelayStage.Control> Sockets = Akka.Streams.Fusing.Aggressive(
-        Flow.FromGraph(new SocketStage(_ => Materializing!.Client!))
-            .JoinMaterialized(BidiFlow.FromGraph(new RelayStage(null)).Join(Flow.FromGraph(new SocketStage(_ => Materializing!.Upstream!))), Keep.Right));
+    /// <summary>Both sockets and the relay, one stage: each connection's own parts are <see cref="Materializing"/>.</summary>
+    private static readonly Akka.Streams.Fusing.FusedGraph<ClosedShape, RelayStage.Control> Sockets =
+        Akka.Streams.Fusing.Aggressive(SocketRelayStage.Graph);
 
     /// <summary>
     /// The parts of the relay a host is materialising, on its thread, while it does (stages make their logic

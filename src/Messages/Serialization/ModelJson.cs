@@ -86,8 +86,11 @@ public static class ModelJson
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(resources, Options);
         bytes = json.Length;
-        return HashVersion + ":" + Convert.ToHexStringLower(SHA256.HashData(json).AsSpan(0, 16));
+        return HashOf(json);
     }
+
+    /// <summary>The hash of a list of resources as this JSON (<paramref name="json"/>: the list's JSON array).</summary>
+    public static string HashOf(ReadOnlySpan<byte> json) => HashVersion + ":" + Convert.ToHexStringLower(SHA256.HashData(json).AsSpan(0, 16));
 
     /// <summary>
     /// The form <see cref="Hash(IReadOnlyList{Resource})"/> hashes: this JSON, labels in ordinal key order. A version that

@@ -11,35 +11,59 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// One established TCP connection, accepted or dialled. <see cref="Flow"/> carries its bytes (in: to
 /// write to the socket, out: read from it) and is materialised at most once, when the connection is
 /// joined to its peer; a connection that is never joined is ended with <see cref="Close"/>.
-/// <see cref="Socket"/> is set by the socket transport: a relay between two such connections runs
-/// a graph fused once for all connections, and never needs <see cref="Flow"/>.
+/// <see cref="Socket"/> is set by the socket transport: a relay between two such connections is
+/// one stage over both sockets (<see cref="SocketRelayStage"/>), and never needs <see cref="Flow"/>.
 /// <see cref="ReceiveAsync"/> reads what the peer sent first (a PROXY header, a TLS ClientHello)
 /// before the connection is joined; what it returned is not read again by <see cref="Flow"/>.
 /// </summary>
-public sealed class TcpConnection(IPEndPoint? local, IPEndPoint remote, Func<Flow<ByteString, ByteString, NotUsed>> flow, Action close,
-    Func<Memory<byte>, CancellationToken, ValueTask<int>> receive, Socket? socket = null)
+public sealed class TcpConnection
 {
+    private readonly Func<Flow<ByteString, ByteString, NotUsed>>? _flowOf;
+    private readonly Action? _close;
+    private readonly Func<Memory<byte>, CancellationToken, ValueTask<int>>? _receive;
+    private readonly Socket? _socket;
+    private readonly IPEndPoint _remote;
     private Flow<ByteString, ByteString, NotUsed>? _flow;
-    private IPEndPoint? _local = local;
+    private IPEndPoint? _local;
+
+    public TcpConnection(IPEndPoint? local, IPEndPoint remote, Func<Flow<ByteString, ByteString, NotUsed>> flow, Action close,
+        Func<Memory<byte>, CancellationToken, ValueTask<int>> receive, Socket? socket = null)
+    {
+        (_local, _remote, _flowOf, _close, _receive, _socket) = (local, remote, flow, close, receive, socket);
+    }
+
+    /// <summary>
+    /// A connection of the socket transport: its flow, close and reads are its socket's own, with no delegates and closure
+    /// of its own (four objects per socket, and the accepted one's held for the connection's life: bench/README.md, session 11).
+    /// </summary>
+    internal TcpConnection(IPEndPoint? local, IPEndPoint remote, Socket socket)
+    {
+        (_local, _remote, _socket) = (local, remote, socket);
+    }
 
     /// <summary>
     /// Read from <see cref="Socket"/> when first asked where the transport did not give it: a dialled connection's (only TLS
     /// origination asks; a getsockname and its address objects per connection were not worth it).
     /// </summary>
-    public IPEndPoint Local => _local ??= (IPEndPoint)(socket ?? throw new InvalidOperationException("a connection without a socket needs its local address")).LocalEndPoint!;
-    public IPEndPoint Remote => remote;
-    public Socket? Socket => socket;
+    public IPEndPoint Local => _local ??= (IPEndPoint)(_socket ?? throw new InvalidOperationException("a connection without a socket needs its local address")).LocalEndPoint!;
+    public IPEndPoint Remote => _remote;
+    public Socket? Socket => _socket;
 
     /// <summary>Built on first use.</summary>
-    public Flow<ByteString, ByteString, NotUsed> Flow => _flow ??= flow();
+    public Flow<ByteString, ByteString, NotUsed> Flow => _flow ??= _flowOf is null ? Akka.Streams.Dsl.Flow.FromGraph(new SocketStage(_socket!)) : _flowOf();
 
-    public void Close() => close();
+    public void Close()
+    {
+        if (_close is null) _socket!.Dispose();
+        else _close();
+    }
 
     /// <summary>
     /// Reads the next bytes from the peer into <paramref name="into"/> (the caller's buffer: no array of the transport's
     /// own); how many, 0 at end of stream. Only before <see cref="Flow"/> is used.
     /// </summary>
-    public ValueTask<int> ReceiveAsync(Memory<byte> into, CancellationToken cancel) => receive(into, cancel);
+    public ValueTask<int> ReceiveAsync(Memory<byte> into, CancellationToken cancel) =>
+        _receive is null ? _socket!.ReceiveAsync(into, SocketFlags.None, cancel) : _receive(into, cancel);
 }
 
 /// <summary>A bound listener; <see cref="Unbind"/> stops accepting (connections already accepted go on).</summary>

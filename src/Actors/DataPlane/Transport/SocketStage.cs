@@ -14,7 +14,7 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// completion shuts down sending, end of stream from the peer completes the outlet; the socket closes
 /// once both are done. A failure on either side resets the connection.
 /// </summary>
-internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStage<FlowShape<ByteString, ByteString>>
+internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteString, ByteString>>
 {
     /// <summary>The largest array a read allocates: below the large-object heap's 85,000 bytes.</summary>
     public const int MaxArray = 64 * 1024;
@@ -35,13 +35,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("socket");
 
-    /// <summary>The stage of one socket.</summary>
-    public SocketStage(Socket socket) : this(_ => socket)
-    {
-    }
-
-    // A shared blueprint finds its socket among the attributes it is materialised with.
-    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this, socketOf(inheritedAttributes));
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this, socket);
 
     /// <summary>
     /// The arrays under a ByteString, to send them without copying. ByteString keeps them private in
@@ -101,7 +95,7 @@ internal sealed class SocketStage(Func<Attributes, Socket> socketOf) : GraphStag
     }
 
     /// <summary>Linger on, timeout 0: the close sends a reset. One for every socket (the setter only reads it), not one per close.</summary>
-    private static readonly LingerOption ResetOnClose = new(true, 0);
+    internal static readonly LingerOption ResetOnClose = new(true, 0);
 
     private static readonly Func<SocketAsyncEventArgs, SocketError> ErrorOf = e => e.SocketError;
     private static readonly Func<SocketAsyncEventArgs, (SocketError, int)> OutcomeOf = e => (e.SocketError, e.BytesTransferred);

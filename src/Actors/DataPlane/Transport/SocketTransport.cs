@@ -181,9 +181,7 @@ public sealed class SocketTransport : ITcpTransport
         public void CancelAfter(int millisecondsDelay) => throw new NotSupportedException();
     }
 
-    private static TcpConnection Wrap(Socket socket, IPEndPoint? local, IPEndPoint remote) =>
-        new(local, remote, () => Flow.FromGraph(new SocketStage(socket)), socket.Dispose,
-            (into, cancel) => socket.ReceiveAsync(into, SocketFlags.None, cancel), socket);
+    private static TcpConnection Wrap(Socket socket, IPEndPoint? local, IPEndPoint remote) => new(local, remote, socket);
 
     /// <summary>Listens on one address; each pull accepts one connection.</summary>
     private sealed class AcceptStage(IPEndPoint address, int backlog) : GraphStageWithMaterializedValue<SourceShape<TcpConnection>, Task<IListenerBinding>>
