@@ -8,12 +8,12 @@
 # a time, each checked with one echo) and holds them: RSS per idle connection, overall and over the second
 # half. Prints a Markdown table and writes it to bench/results/<date>-memory.md.
 #
-# Addresses (the perf block): node 127.90.2.10:9000, admin 127.90.2.1:15990, echo 127.90.2.2:9000,
-# client sources 127.90.100.1-50; with MEMORY_SEED=1 a seed node on 127.90.2.20 (remoting 4053, admin 15990).
+# Addresses (NET = $MEMORY_NET, default 127.90, the perf block): node NET.2.10:9000, admin NET.2.1:15990, echo NET.2.2:9000,
+# client sources NET.100.1-50; with MEMORY_SEED=1 a seed node on NET.2.20 (remoting 4053, admin 15990).
 # Run it under the tests lock: flock -o /tmp/akkal4-tests.lock bench/memory.sh
 # Every process it starts runs in a process group of its own (setsid), killed by group on every exit.
 #
-# Environment: MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, MEMORY_NODE_DLL (a published akkal4.dll instead of the Release build), PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
+# Environment: MEMORY_NET (the addresses' first two octets), MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, MEMORY_NODE_DLL (a published akkal4.dll instead of the Release build), PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
 # MEMORY_SEED=1: the measured node joins a seed node started first (gateway-only, --mesh false, so it binds none of the
 # node's listeners) which takes the configuration, so it runs the config writer and the RouteTable entities: the measured
 # node is then a follower, which hosts no persistent actor and gets the configuration by replication (the "role" column);
@@ -58,7 +58,8 @@ stop_group() { kill -TERM -- "-$1" 2>/dev/null; for _ in $(seq 100); do kill -0 
 trap cleanup EXIT
 trap 'exit 130' INT
 
-ECHO=127.90.2.2:9000 VIP=127.90.2.10:9000 ADMIN=127.90.2.1:15990 SEED_ADMIN=127.90.2.20:15990 SEED_REMOTING=127.90.2.20:4053
+NET=${MEMORY_NET:-127.90}
+ECHO=$NET.2.2:9000 VIP=$NET.2.10:9000 ADMIN=$NET.2.1:15990 SEED_ADMIN=$NET.2.20:15990 SEED_REMOTING=$NET.2.20:4053
 setsid taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" echo --listen "$ECHO" > "$WORK/echo.log" 2>&1 &
 STARTED+=($!)
 cat > "$WORK/config.yaml" <<YAML
@@ -106,7 +107,7 @@ while IFS= read -r variant; do
   fi
   # shellcheck disable=SC2086
   setsid taskset -c "$PROXY_CPU" env "${settings[@]}" dotnet "$NODE_DLL" run "${node_args[@]}" --name memory --admin "$ADMIN" \
-    --remoting 127.90.2.1:0 --data "$WORK/data" ${MEMORY_NODE_ARGS:-} > "$WORK/node.log" 2>&1 &
+    --remoting "$NET.2.1:0" --data "$WORK/data" ${MEMORY_NODE_ARGS:-} > "$WORK/node.log" 2>&1 &
   pid=$!; STARTED+=($pid)
   ready=0
   for _ in $(seq 600); do
@@ -144,7 +145,7 @@ while IFS= read -r variant; do
     set +m
   fi
   setsid taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" idle --target "$VIP" --connections "$N" \
-        --sources 127.90.100.1-127.90.100.50 --hold "$hold" --pid "$pid" --label memory > "$WORK/loadgen.out" 2>&1 &
+        --sources "$NET.100.1-$NET.100.50" --hold "$hold" --pid "$pid" --label memory > "$WORK/loadgen.out" 2>&1 &
   loadgen=$!; STARTED+=($loadgen); wait "$loadgen"; out=$(cat "$WORK/loadgen.out")
   if [[ -n $dumper ]]; then wait "$dumper" || die "gcdump ($variant) not taken with all $N connections open; see above"; log "gcdump: $dump.txt"; fi
   result=$(grep -m1 '^result ' <<< "$out")

@@ -52,7 +52,8 @@ public sealed class AdminServer : IAsyncDisposable
     /// <summary>The longest a write may take, body and answer together.</summary>
     public static readonly TimeSpan WriteDeadline = TimeSpan.FromSeconds(60);
 
-    private readonly WebApplication _app;
+    private readonly KestrelHost _app;
+    private readonly AdminEndpoints _endpoints;
 
     public IPEndPoint Address { get; }
     /// <summary>http://IP:PORT, or https:// with a certificate.</summary>
@@ -60,9 +61,10 @@ public sealed class AdminServer : IAsyncDisposable
     /// <summary>The refusals' log (tests end its interval).</summary>
     internal RefusalLog Refusals { get; }
 
-    private AdminServer(WebApplication app, IPEndPoint address, bool https, RefusalLog refusals)
+    private AdminServer(KestrelHost app, IPEndPoint address, bool https, RefusalLog refusals, AdminEndpoints endpoints)
     {
         _app = app;
+        _endpoints = endpoints;
         Address = address;
         Url = $"{(https ? "https" : "http")}://{address}";
         Refusals = refusals;
@@ -96,13 +98,12 @@ public sealed class AdminServer : IAsyncDisposable
         if (!IPAddress.IsLoopback(address.Address) && string.IsNullOrEmpty(token))
             throw new ArgumentException($"the admin API on {address} is reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
 
-        // The empty builder and Kestrel's core: no appsettings files (nor their file watcher), environment or
-        // command-line configuration, console logging, host filtering or HTTP/3 (QUIC), none of which the API
-        // uses, and each of which is code mapped and compiled in every node (bench/README.md, "Memory").
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddRoutingCore();
+        // Kestrel's core without a host: no appsettings files (nor their file watcher), environment or command-line
+        // configuration, console logging, host filtering, HTTP/3 (QUIC) or endpoint routing (AdminEndpoints matches the
+        // routes), none of which the API uses, and each of which is code mapped and compiled in every node
+        // (bench/README.md, "Memory" and "Memory, session 11").
         var perClient = new PerClientConnections(node.System.Log);
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        var app = new KestrelHost(k =>
         {
             k.Listen(address, listen =>
             {
@@ -130,18 +131,17 @@ public sealed class AdminServer : IAsyncDisposable
             k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
             k.AddServerHeader = false;
         });
-        var app = builder.Build();
         var log = node.System.Log;
         var port = address.Port; // the bound one once started (port 0 = any)
         var refusals = new RefusalLog(log, TimeProvider.System);
-        app.Lifetime.ApplicationStopped.Register(refusals.Dispose);
+        app.Owns(refusals);
         var failures = new FailureLog(log, TimeProvider.System);
-        app.Lifetime.ApplicationStopped.Register(failures.Dispose);
+        app.Owns(failures);
 
         // On every answer, set before anything is written. A handler that throws is answered here, headers and all
-        // (Kestrel's own 500 would drop them, and log nowhere: the empty builder has no logger), logged through a
+        // (Kestrel's own 500 would drop them, and log nowhere: its logging has no provider), logged through a
         // throttle: anyone may send requests, so no client drives the log's rate.
-        app.Use(async (context, next) =>
+        app.Pipeline.Use(async (context, next) =>
         {
             if (context.Features.Get<SecurityHeaders.ConnectionOutput>() is { } output)
             {
@@ -174,7 +174,7 @@ public sealed class AdminServer : IAsyncDisposable
             // the browser. Such a request names the page's host; tools name the address (or localhost).
             var ip = address.Address.ToString();
             var allowed = new[] { address.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]" : ip, "localhost" };
-            app.Use(async (context, next) =>
+            app.Pipeline.Use(async (context, next) =>
             {
                 var host = context.Request.Host;
                 if (host.HasValue && allowed.Contains(host.Host, StringComparer.OrdinalIgnoreCase) && (host.Port is null || host.Port == port))
@@ -193,7 +193,7 @@ public sealed class AdminServer : IAsyncDisposable
         {
             var attempts = new FailedAttempts(TimeProvider.System);
             var session = new SessionCookie(token, TimeProvider.System);
-            app.Use(async (context, next) =>
+            app.Pipeline.Use(async (context, next) =>
             {
                 var request = context.Request;
                 var client = context.Connection.RemoteIpAddress ?? IPAddress.None;
@@ -259,7 +259,7 @@ public sealed class AdminServer : IAsyncDisposable
         // Every write goes to the cluster's one config writer anyway: a few at a time is plenty, and a slot is
         // taken before the body is read, so slow or huge bodies cannot pile up.
         var writes = new SemaphoreSlim(MaxConcurrentWrites);
-        app.Use(async (context, next) =>
+        app.Pipeline.Use(async (context, next) =>
         {
             if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
             {
@@ -285,31 +285,38 @@ public sealed class AdminServer : IAsyncDisposable
             }
         });
 
-        app.MapPut("/v1/config", (Delegate)((HttpContext context) => PutConfig(node, context)));
-        app.MapGet("/v1/config", (HttpContext context, string? kind, string? @namespace) => GetConfig(node, context, kind, @namespace));
-        app.MapDelete("/v1/config/{kind}/{namespace}/{name}", (HttpContext context, string kind, string @namespace, string name) => Delete(node, context, kind, @namespace, name));
-        app.MapGet("/v1/explain", (string? source, string? destination, string? sni) => Explain(node, source, destination, sni));
         var history = new RevisionHistory(node);
-        app.Lifetime.ApplicationStopped.Register(history.Dispose);
-        app.MapGet("/", () => Page(node, queries, history, loggedIn: !string.IsNullOrEmpty(token)));
-        app.MapPost("/logout", (HttpContext context) =>
-        {
-            context.Response.Cookies.Delete(SessionCookie.Name, SessionCookieOptions(certificate is not null));
-            return Results.Redirect("/");
-        });
-        app.MapGet("/v1/status", (Delegate)((HttpContext context) => Status(node, queries, history, context)));
-        app.MapGet("/healthz", () => Health(node));
-        app.MapGet("/readyz", () => Ready(node, queries));
+        app.Owns(history);
         var exporter = new PrometheusExporter(node.Metrics, app.Services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
-        app.Lifetime.ApplicationStopped.Register(exporter.Dispose);
-        app.MapGet("/openapi.json", () => Results.Text(OpenApi, "application/json"));
-        app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.Owns(exporter);
+        var endpoints = new AdminEndpoints()
+            .Map("PUT", "/v1/config", context => PutConfig(node, context))
+            .Map("GET", "/v1/config", context => GetConfig(node, context, Query(context, "kind"), Query(context, "namespace")))
+            .Map("DELETE", "/v1/config/{kind}/{namespace}/{name}", (context, values) => Delete(node, context, values[0], values[1], values[2]))
+            .Map("GET", "/v1/explain", context => Explain(node, Query(context, "source"), Query(context, "destination"), Query(context, "sni")))
+            .Map("GET", "/", _ => Page(node, queries, history, loggedIn: !string.IsNullOrEmpty(token)))
+            .Map("POST", "/logout", context =>
+            {
+                context.Response.Cookies.Delete(SessionCookie.Name, SessionCookieOptions(certificate is not null));
+                return Results.Redirect("/");
+            })
+            .Map("GET", "/v1/status", context => Status(node, queries, history, context))
+            .Map("GET", "/healthz", _ => Health(node))
+            .Map("GET", "/readyz", _ => Ready(node, queries))
+            .Map("GET", "/openapi.json", _ => Results.Text(OpenApi, "application/json"))
+            .Map("GET", "/metrics", _ => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.Pipeline.Run(endpoints.Dispatch);
 
-        await app.StartAsync();
         // The address Kestrel bound (the port it chose when given port 0).
-        var bound = new Uri(app.Urls.First());
+        Uri bound;
+        try { bound = await app.StartAsync(); }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
         port = bound.Port;
-        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port), certificate is not null, refusals);
+        return new AdminServer(app, new IPEndPoint(address.Address, bound.Port), certificate is not null, refusals, endpoints);
     }
 
     /// <summary>
@@ -381,12 +388,10 @@ public sealed class AdminServer : IAsyncDisposable
     }
 
     /// <summary>Every route the API maps (method, path template): what the OpenAPI document must describe.</summary>
-    internal IReadOnlyList<(string Method, string Path)> Routes =>
-        _app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints
-            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
-            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>()?.HttpMethods ?? ["GET"])
-                .Select(m => (m, "/" + e.RoutePattern.RawText!.TrimStart('/'))))
-            .ToList();
+    internal IReadOnlyList<(string Method, string Path)> Routes => _endpoints.Routes;
+
+    /// <summary>A query parameter as minimal APIs bound a <c>string?</c>: null when absent, several values joined by commas.</summary>
+    private static string? Query(HttpContext context, string name) => context.Request.Query[name];
 
     /// <summary>The largest login form read: a token field with room to spare.</summary>
     private const int MaxLoginBytes = 4096;
@@ -830,7 +835,6 @@ public sealed class AdminServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
         await _app.DisposeAsync();
     }
 }

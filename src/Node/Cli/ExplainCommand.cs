@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.Routing;
@@ -7,7 +8,7 @@ using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Node.Cli;
 
-/// <summary><c>akkal4 explain</c>: where a connection would go, decided offline from manifests.</summary>
+/// <summary><c>akkal4 explain</c>: where a connection would go, decided offline from manifests or by a running node.</summary>
 internal static class ExplainCommand
 {
     public static Command Create()
@@ -42,12 +43,29 @@ internal static class ExplainCommand
             if (!TryLabels(parse.GetValue(nodeLabels), out var labels)) return ExitCodes.Usage;
             if (parse.GetValue(server) is { } url)
             {
+                // The node explains as itself, from its own configuration: what would pick another identity or input is not used.
+                if (parse.GetValue(files) is { Length: > 0 } || parse.GetValue(nodeLabels) is not null || parse.GetValue(gateway) is not null)
+                {
+                    Console.Error.WriteLine("akkal4: with --server the node explains on its own configuration and labels: -f, --node-labels and --gateway are for explaining from manifests");
+                    return ExitCodes.Usage;
+                }
                 var query = $"/v1/explain?source={Uri.EscapeDataString(parse.GetValue(source)!)}&destination={Uri.EscapeDataString(parse.GetValue(destination)!)}"
                             + (parse.GetValue(sni) is { } s ? "&sni=" + Uri.EscapeDataString(s) : "");
                 return await ServerCommands.Call(url, parse.GetValue(token), HttpMethod.Get, query, null, async response =>
                 {
-                    Console.WriteLine(await response.Content.ReadAsStringAsync(cancel));
-                    return response.IsSuccessStatusCode ? ExitCodes.Ok : ExitCodes.Rejected;
+                    var text = await response.Content.ReadAsStringAsync(cancel);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        Console.Error.WriteLine($"akkal4: {(int)response.StatusCode} {text}");
+                        return ExitCodes.Rejected;
+                    }
+                    if (parse.GetValue(output) == "json") Console.WriteLine(text);
+                    else
+                    {
+                        using var json = JsonDocument.Parse(text);
+                        Console.WriteLine(LiveText(json.RootElement));
+                    }
+                    return ExitCodes.Ok;
                 }, cancel);
             }
             if (parse.GetValue(files) is not { Length: > 0 } paths)
@@ -92,6 +110,30 @@ internal static class ExplainCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>A running node's explanation (<c>/v1/explain</c>) as <see cref="Explanation.ToText"/> prints one from manifests,
+    /// each endpoint that is not healthy with its state.</summary>
+    internal static string LiveText(JsonElement e)
+    {
+        static string Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined) ? v.ToString() : "-";
+        var sb = new StringBuilder();
+        sb.AppendLine($"result:          {Text(e, "result")}");
+        sb.AppendLine($"listener:        {Text(e, "listener")}");
+        if (Text(e, "gateway") is var gateway && gateway != "-") sb.AppendLine($"gateway:         {gateway}");
+        sb.AppendLine($"virtualService:  {Text(e, "virtualService")}{(Text(e, "rule") is var rule && rule != "-" ? $" rule {rule}" : "")}");
+        if (e.TryGetProperty("destinations", out var destinations) && destinations.ValueKind == JsonValueKind.Array)
+            foreach (var d in destinations.EnumerateArray())
+            {
+                var states = d.TryGetProperty("health", out var health) && health.ValueKind == JsonValueKind.Object && health.TryGetProperty("endpoints", out var he)
+                    ? he.EnumerateArray().ToDictionary(x => Text(x, "endpoint"), x => Text(x, "status")) : [];
+                var endpoints = d.GetProperty("endpoints").EnumerateArray().Select(x => x.GetString() ?? "")
+                    .Select(x => states.TryGetValue(x, out var state) && state != "healthy" ? $"{x} ({state})" : x).ToList();
+                sb.AppendLine($"destination:     {Text(d, "cluster")} weight {Text(d, "weight")}");
+                sb.AppendLine($"  endpoints:     {(endpoints.Count == 0 ? "none" : string.Join(", ", endpoints))}");
+            }
+        sb.Append($"reason:          {Text(e, "reason")}");
+        return sb.ToString();
     }
 
     internal static bool TryAddress(string text, bool portRequired, out IpPort address)

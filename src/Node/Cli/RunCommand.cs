@@ -71,13 +71,15 @@ internal static class RunCommand
         };
         var journalProvider = new Option<string>("--journal-provider")
         {
-            Description = "Where the config writer journals: sqlite (DATA/journal.db, one host) or postgres (shared by nodes on several hosts).",
+            Description = "Where the config writer journals: sqlite (DATA/journal.db, one host) or postgres (shared by nodes on several hosts). Default: $AKKAL4_JOURNAL_PROVIDER, else sqlite.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_JOURNAL_PROVIDER") ?? "sqlite",
         };
         journalProvider.AcceptOnlyFromAmong("sqlite", "postgres");
         var journalConnection = new Option<string?>("--journal-connection")
         {
-            Description = "The PostgreSQL connection string for --journal-provider postgres (default: $AKKAL4_JOURNAL_CONNECTION).",
+            Description = "The PostgreSQL connection string for --journal-provider postgres (default: $AKKAL4_JOURNAL_CONNECTION), e.g. "
+                          + "Host=db;Port=5432;Database=akkal4;Username=akkal4;Password=... Checked at start (it parses, a connection opens): a problem "
+                          + "is a warning, shown by status and /readyz, not a failed start.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_JOURNAL_CONNECTION"),
         };
         var data = new Option<string>("--data")

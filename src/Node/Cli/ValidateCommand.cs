@@ -37,7 +37,7 @@ internal static class ValidateCommand
             {
                 errors = report.Errors.Select(ToJson),
                 warnings = report.Warnings.Select(ToJson),
-            }, new JsonSerializerOptions { WriteIndented = true }));
+            }, Json));
             return;
         }
         foreach (var d in report.Errors.Concat(report.Warnings)) writer.WriteLine(d);
@@ -46,6 +46,9 @@ internal static class ValidateCommand
             ? $"valid: {Count(report.Resources.Count, "resource")} ({string.Join(", ", kinds)}), {Count(report.Warnings.Count, "warning")}"
             : $"invalid: {Count(report.Errors.Count, "error")}, {Count(report.Warnings.Count, "warning")}");
     }
+
+    /// <summary>Indented, and quotes in messages left as they are ('x', not \u0027x\u0027): read by people and jq, never put in HTML.</summary>
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
 

@@ -326,4 +326,27 @@ public class ConfigAnalyzerTests
         Assert.All(warnings, w => Assert.Null(w.Location));
         Assert.All(report.Warnings, w => Assert.NotNull(w.Location));
     }
+    /// <summary>A gateway server the nodes would leave unserved (an http protocol, TLS terminated at the gateway) was only a
+    /// note in the nodes' logs; validate called the configuration valid without a word (day-one review s11).</summary>
+    [Theory]
+    [InlineData("{number: 80, name: http, protocol: HTTP}", "", "spec.servers[0].port.protocol", "protocol HTTP")]
+    [InlineData("{number: 443, name: tls, protocol: TLS}", "\n    tls: {mode: SIMPLE, serverCertificate: /c.pem, privateKey: /k.pem}", "spec.servers[0].tls.mode", "TLS mode SIMPLE terminates TLS")]
+    public void A_gateway_server_an_L4_router_does_not_serve_is_a_warning(string port, string tls, string field, string gist)
+    {
+        var report = CheckInWorld(Manifests.Gateway("unserved", "default", $"selector: {{istio: ingressgateway-1}}\nservers:\n- port: {port}\n  hosts: [\"*\"]{tls.Replace("\n    ", "\n  ")}"));
+
+        var warning = Assert.Single(WarningsOf(report, "Gateway/default/unserved"));
+        Assert.Equal(field, warning.Field);
+        Assert.Contains(gist, warning.Message);
+        Assert.Contains("will not serve it", warning.Message);
+    }
+
+    [Fact]
+    public void A_tcp_or_passthrough_gateway_server_is_no_warning()
+    {
+        var report = CheckInWorld(Manifests.Gateway("served", "default",
+            "selector: {istio: ingressgateway-1}\nservers:\n- port: {number: 19001, name: tcp, protocol: TCP}\n  hosts: [\"*\"]\n- port: {number: 443, name: tls, protocol: TLS}\n  hosts: [\"*\"]\n  tls: {mode: PASSTHROUGH}"));
+
+        Assert.Empty(WarningsOf(report, "Gateway/default/served"));
+    }
 }

@@ -400,8 +400,10 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         AssertExit(0, apply);
         await InForceAsync(world.Node, RevisionLine(apply));
 
-        var routed = await Akkal4("explain", "--server", world.Url, "-s", "127.3.4.50", "-d", "127.3.4.5:19000");
-        var nothing = await Akkal4("explain", "--server", world.Url, "-s", "127.3.4.50", "-d", "127.3.4.99:19000");
+        var routed = await Akkal4("explain", "--server", world.Url, "-s", "127.3.4.50", "-d", "127.3.4.5:19000", "-o", "json");
+        var nothing = await Akkal4("explain", "--server", world.Url, "-s", "127.3.4.50", "-d", "127.3.4.99:19000", "-o", "json");
+        var text = await Akkal4("explain", "--server", world.Url, "-s", "127.3.4.50", "-d", "127.3.4.5:19000");
+        var labels = await Akkal4("explain", "--server", world.Url, "-s", "127.3.4.50", "-d", "127.3.4.5:19000", "--node-labels", "istio=x");
 
         AssertExit(0, routed);
         using (var json = JsonDocument.Parse(routed.Stdout))
@@ -413,6 +415,12 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         AssertExit(0, nothing);
         using (var json = JsonDocument.Parse(nothing.Stdout))
             Assert.Equal("no-listener", json.RootElement.GetProperty("result").GetString());
+        // Text unless -o json, as from manifests (day-one review s11: the live answer was JSON whatever -o said).
+        AssertExit(0, text);
+        Assert.Contains("result:          route", text.Lines);
+        Assert.Contains(text.Lines, l => l.StartsWith("endpoints:", StringComparison.Ordinal) && l.Contains("127.3.4.113:9000", StringComparison.Ordinal));
+        // An identity the node would not use is refused, not silently ignored.
+        AssertExit(2, labels);
     }
 
     [Fact]
@@ -490,7 +498,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         AssertExit(0, get);
         Assert.Equal(["Service/cli-run/run", "VirtualService/cli-run/run", "WorkloadEntry/cli-run/run-1"],
             Keys(get.Stdout));
-        var explain = await Akkal4("explain", "--server", url, "-s", "127.3.4.50", "-d", "127.3.4.6:19000");
+        var explain = await Akkal4("explain", "--server", url, "-s", "127.3.4.50", "-d", "127.3.4.6:19000", "-o", "json");
         AssertExit(0, explain);
         using (var json = JsonDocument.Parse(explain.Stdout))
             Assert.Equal("route", json.RootElement.GetProperty("result").GetString());

@@ -66,6 +66,13 @@ internal static class GatewayValidator
         }
         if (protocol == "UDP")
             f.Warning($"{path}.port.protocol", $"server '{server.Port.Name}' (port {server.Port.Number}) has protocol {server.Port.Protocol}: AkkaL4 routes TCP only and will not serve it");
+        // What the nodes' compiler leaves out (a note in their logs): said here too, where the author looks first.
+        else if (protocol is not ("TCP" or "TLS"))
+            f.Warning($"{path}.port.protocol", $"server '{server.Port.Name}' (port {server.Port.Number}) has protocol {server.Port.Protocol}: "
+                                               + "an L4 router serves TCP and TLS passthrough only and will not serve it (protocol TCP relays it as bytes)");
+        else if (protocol == "TLS" && server.Tls?.Mode is { } mode and not ("PASSTHROUGH" or "AUTO_PASSTHROUGH"))
+            f.Warning($"{path}.tls.mode", $"server '{server.Port.Name}' (port {server.Port.Number}): TLS mode {mode} terminates TLS, which an L4 router "
+                                          + "does not do; it will not serve it (PASSTHROUGH routes by SNI and leaves TLS to the upstream)");
     }
 
     /// <summary>Istio's validateServerPort; true when the port is usable for the protocol checks.</summary>
