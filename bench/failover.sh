@@ -11,14 +11,16 @@ runs=${1:-3}
 dotnet build src/Node -c Release -v q -nologo >/dev/null
 dll=src/Node/bin/Release/net10.0/akkal4.dll
 root=$(mktemp -d); pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] && echo "logs in $root" || rm -rf "$root"' EXIT
+# Every node runs in a process group of its own (setsid: its pid is its group), killed by group on every way out.
+stop() { for p in "${pids[@]}"; do kill -9 -- -"$p" 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap 'stop; [ -n "${KEEP:-}" ] && echo "logs in $root" || rm -rf "$root"' EXIT
 status() { curl -sf -m 5 "http://127.10.7.$1:15000/v1/status"; }
 up() { status "$1" | python3 -c 'import json,sys; print(sum(m["status"]=="Up" for m in json.load(sys.stdin)["members"]))' 2>/dev/null || echo 0; }
 now() { date +%s.%N; }
 for run in $(seq "$runs"); do
   pids=(); declare -A pid=()
   for n in 1 2 3; do
-    dotnet "$dll" run --name fo-$n --remoting 127.10.7.$n:4053 --admin 127.10.7.$n:15000 --data "$root/r$run/n$n" \
+    setsid dotnet "$dll" run --name fo-$n --remoting 127.10.7.$n:4053 --admin 127.10.7.$n:15000 --data "$root/r$run/n$n" \
       --seed akka.tcp://akkal4@127.10.7.1:4053 --seed akka.tcp://akkal4@127.10.7.2:4053 >"$root/r$run-n$n.log" 2>&1 &
     pids+=($!); pid[$n]=$!
   done
@@ -31,7 +33,7 @@ spec: {address: 127.10.7.9, labels: {app: $2}}" "http://127.10.7.$1:15000/v1/con
   until [ "$(put 3 warm-$run)" = 200 ]; do sleep 1; done
   writer=$(status 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["configWriter"].split("@127.10.7.")[1].split(":")[0])')
   survivors=(); for n in 1 2 3; do [ "$n" != "$writer" ] && survivors+=("$n"); done
-  kill -9 "${pid[$writer]}"; killed=$(now)
+  kill -9 -- -"${pid[$writer]}"; killed=$(now)
   i=0
   while :; do
     sent=$(now); code=$(put "${survivors[$((i % 2))]}" "w-$run-$i"); i=$((i + 1))
@@ -62,7 +64,7 @@ load = open("/proc/loadavg").read().split()[0]
 print("| %s | %.1f s | " % (run, acked - killed)
       + " | ".join("%.1f s" % first[n] if n in first else "?" for n, _ in steps) + " | %s |" % load)
 PY
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+  stop
 done
 echo "| run | acknowledged after the kill | unreachable | downed | removed | writer started | writer ready | load (1 min) |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"

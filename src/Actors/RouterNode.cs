@@ -135,6 +135,23 @@ public sealed class RouterNode : IAsyncDisposable
         var system = _options.Tls is { } tls
             ? ActorSystem.Create(ActorSystemName, BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig)).And(tls.Setup()))
             : ActorSystem.Create(ActorSystemName, _clusterConfig);
+        var previous = _membership;
+        try
+        {
+            return StartMembership(system, incarnation, rejoin);
+        }
+        catch
+        {
+            // Its remoting port is bound: a failed start must not keep it (nor its actors) behind it, for a retry in this
+            // process, or the next process, to bind it. Not the current membership any more, its end starts no rejoin.
+            _membership = previous;
+            system.Terminate().Wait(TimeSpan.FromSeconds(10));
+            throw;
+        }
+    }
+
+    private Membership StartMembership(ActorSystem system, int incarnation, IReadOnlyList<Address>? rejoin)
+    {
         // No journal is started here: the journal stack (Akka.Persistence.Sql, linq2db, LanguageExt, SQLite: ~30 MB of a
         // node's RSS) loads when the first persistent actor on this node starts — the config writer, or a RouteTable
         // entity — so a node that hosts neither never maps it (bench/README.md, "Memory, session 10").

@@ -251,19 +251,39 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Start(c, place);
     }
 
-    /// <summary>Starts the connection's actor within the caps, with its descriptor place (<paramref name="place"/>); else closes it.</summary>
+    /// <summary>
+    /// Starts the connection's actor within the caps, with its descriptor place (<paramref name="place"/>); else closes it.
+    /// Should anything throw before the actor is watched (its Terminated gives back what it holds), what was taken for it
+    /// is given back and the connection closed here, and the listener serves on: else that place would be lost for good,
+    /// the socket left open, and (thrown on) a second such failure within a minute would restart the listener.
+    /// </summary>
     private void Start(TcpConnection c, bool place)
     {
-        var source = IpKey.From(c.Remote.Address);
-        if (!Admit(source, place)) { c.Close(); return; }
-        _accepted++;
-        var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
-        Context.Watch(child);
-        _connections++;
-        if (_settings.MaxConnectionsPerSource > 0)
+        var admitted = false;
+        try
         {
-            _sourceOf[child] = source;
-            _perSource[source] = _perSource.GetValueOrDefault(source) + 1;
+            var source = IpKey.From(c.Remote.Address);
+            var admit = Admit(source, place);
+            // Admitted, the place is the connection's (given back by Release); refused, Admit gave it back.
+            (admitted, place) = (admit, false);
+            if (!admit) { c.Close(); return; }
+            _accepted++;
+            var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
+            Context.Watch(child);
+            _connections++;
+            admitted = false;
+            if (_settings.MaxConnectionsPerSource > 0)
+            {
+                _sourceOf[child] = source;
+                _perSource[source] = _perSource.GetValueOrDefault(source) + 1;
+            }
+        }
+        catch (Exception e) when (admitted || place)
+        {
+            if (admitted) _dataPlane.Connections.Release();
+            else _dataPlane.Connections.Unreserve();
+            c.Close();
+            _log.Error(e, "listener {0}: a connection could not be started ({1}); closed, its place given back", _address, e.Message);
         }
     }
 

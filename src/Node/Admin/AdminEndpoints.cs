@@ -34,7 +34,12 @@ internal sealed class AdminEndpoints
     /// <summary>The last step of the pipeline: the matching route's answer, else 405 or 404.</summary>
     public async Task Dispatch(HttpContext context)
     {
-        var path = context.Request.Path.Value ?? "/";
+        // An asterisk-form target (`OPTIONS *`) arrives as an empty path: no route serves it.
+        if (context.Request.Path.Value is not ['/', ..] path)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
         var segments = (path.EndsWith('/') && path.Length > 1 ? path[1..^1] : path[1..]).Split('/');
         List<string>? allowed = null;
         foreach (var (method, _, template, handle) in _routes)

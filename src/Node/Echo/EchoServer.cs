@@ -26,7 +26,10 @@ public sealed class EchoServer : IAsyncDisposable
         _prefix = prefix;
         _listener = new TcpListener(address);
         _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        _listener.Start(512);
+        // The kernel's most (net.core.somaxconn): a queue of 512 overflowed when a thousand connections were dialled
+        // at once on a loaded machine and its accept loop fell behind; a dropped SYN costs its sender a retransmit (1 s, 3 s, 7 s)
+        // and can pass the router's connect timeout (a UF in its access log).
+        _listener.Start();
         _acceptLoop = AcceptLoop();
     }
 

@@ -55,7 +55,9 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
         }
 
         await EventuallyAsync(() => router.Log.Entries.Count == count, $"{count} access-log entries");
-        Assert.All(router.Log.Entries, e => Assert.Equal(ResponseFlags.None, e.Flags));
+        // Each flagged entry with what it says happened (a connect that failed and was retried leaves UF on a connection that worked).
+        var flagged = router.Log.Entries.Where(e => e.Flags != ResponseFlags.None).Select(e => $"{e.Source}: {e.Flags} ({e.Detail})").ToList();
+        Assert.True(flagged.Count == 0, $"{flagged.Count} of {count} connections flagged (load {File.ReadAllText("/proc/loadavg").Trim()}):\n{string.Join("\n", flagged.Take(20))}");
         await router.Metrics.WaitForAsync("envoy_listener_downstream_cx_active", 0);
     }
 }

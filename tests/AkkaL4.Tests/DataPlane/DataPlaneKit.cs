@@ -22,14 +22,14 @@ internal static class Kit
     /// <summary>
     /// A node's descriptor budget with room for exactly <paramref name="places"/> places (connections or accept streams),
     /// read each time the budget looks, whatever the test process holds: its own descriptors (other tests' sockets)
-    /// would move a real count.
+    /// would move a real count. <paramref name="clock"/>, if given, is the budget's clock: it is read once per look for room (each place asked for).
     /// </summary>
-    public static Func<int, DescriptorBudget> FixedRoom(Func<int> places) => reserve => new DescriptorBudget(reserve,
-        () => OthersOpen + reserve + DescriptorBudget.PerConnection * places(), () => OthersOpen, () => Environment.TickCount64);
+    public static Func<int, DescriptorBudget> FixedRoom(Func<int> places, Func<long>? clock = null) => reserve => new DescriptorBudget(reserve,
+        () => OthersOpen + reserve + DescriptorBudget.PerConnection * places(), () => OthersOpen, clock ?? (() => Environment.TickCount64));
 
     public static Func<int, DescriptorBudget> FixedRoom(int places) => FixedRoom(() => places);
 
-    /// <summary>The rest of the process, as a <see cref="FixedRoom(Func{int})"/> budget counts it.</summary>
+    /// <summary>The rest of the process, as a <see cref="FixedRoom(Func{int}, Func{long})"/> budget counts it.</summary>
     private const int OthersOpen = 100;
 
     public static IPEndPoint At(string ip, int port) => new(IPAddress.Parse(ip), port);

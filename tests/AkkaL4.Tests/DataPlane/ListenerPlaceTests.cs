@@ -30,8 +30,10 @@ public sealed class ListenerPlaceTests
         // The node's room from a fixed limit and count: the test process's own descriptors (other tests' sockets, opened
         // and closed beside this one) would move it, and a place freed could then be no room for the listener. Room for
         // exactly Places connections and the listener's accept stream (its socket and the connection it accepts ahead).
+        // Its clock counts the looks for room: each is a place asked for (the listener's relief timer asks once per wait).
+        var looks = 0;
         await using var node = TestRouter.Start("listener-places", settings: "akkal4.data-plane.bind-retry = 300ms", transport: transport,
-            descriptors: FixedRoom(Places + 1));
+            descriptors: FixedRoom(() => Places + 1, () => { Interlocked.Increment(ref looks); return Environment.TickCount64; }));
         var budget = node.Node.Connections;
         transport.Budget = budget;
         // The node "full": this test holds every place but the accept stream's, so the listener binds and pauses at its first ask.
@@ -47,18 +49,20 @@ public sealed class ListenerPlaceTests
                 - route: [{destination: {host: leak, port: {number: 9443}}}]
                 """)).ToList(), 1);
         await EventuallyAsync(() => transport.Binds >= 1 && transport.Switches.Count >= 1, "first bind");
-        // Let the listener pause (StreamInit -> Next finds no place) and its relief backoff grow towards 1 s.
-        await Task.Delay(2500);
+        // The listener pauses (StreamInit -> Next finds no place), and its relief timer asks again after 50 ms, then each wait
+        // doubled: five more asks put its next one 800 ms or more away, so it is pending when the stream fails.
+        var bound = Volatile.Read(ref looks);
+        await EventuallyAsync(() => Task.FromResult(Volatile.Read(ref looks) >= bound + 6), () => $"the paused listener asked for a place six times (asked {Volatile.Read(ref looks) - bound})");
         transport.Switches[0].Abort(new IOException("accept stream failed (test)"));
         // The second bind frees one of mine (as another listener's connection ending would): the new stream takes it.
         await EventuallyAsync(() => transport.Binds >= 2, "second bind", TimeSpan.FromSeconds(10));
         await EventuallyAsync(() => budget.Places == mine + 1, "the rebound listener took the freed place (and its stream's)", TimeSpan.FromSeconds(10));
-        // Relief fires at most 1 s later: it must not take (and lose) a second place.
-        await Task.Delay(2500);
+        // The relief timer pending from before would fire within 1 s (its longest wait): it must not take (and lose) a second place.
+        await HoldsThroughoutAsync(() => budget.Places == mine + 1, ListenerReliefWait, () => $"places {budget.Places}, expected {mine + 1}");
         for (var i = 0; i < mine - 1; i++) budget.Unreserve();
         await EventuallyAsync(() => budget.Places - budget.Open == 2, "the listener holds its stream's place and one for its next connection", TimeSpan.FromSeconds(10));
-        await Task.Delay(1500);
-        Assert.True(budget.Places - budget.Open <= 2, $"places {budget.Places} - open {budget.Open} > 2 for one running listener");
+        await HoldsThroughoutAsync(() => budget.Places - budget.Open <= 2, ListenerReliefWait,
+            () => $"places {budget.Places} - open {budget.Open} > 2 for one running listener");
         // Unbind everything: the listener stops and gives back what it holds.
         node.Node.Apply([], 2);
         await EventuallyAsync(() => budget.Places == 0, $"every place given back after the drain (places {budget.Places})", TimeSpan.FromSeconds(15));
@@ -105,6 +109,24 @@ public sealed class ListenerPlaceTests
         }
         node.Node.Apply([], 2);
         await EventuallyAsync(() => budget.Places == 0 && budget.Streams == 0, $"every place given back after the drain (places {budget.Places})", TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>Longer than the listener's longest wait between asks for a place (1 s), with room for a loaded machine.</summary>
+    private static readonly TimeSpan ListenerReliefWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// That nothing takes a place it should not is seen only over time: <paramref name="condition"/> is checked throughout
+    /// <paramref name="window"/> (not once after it), and the test fails at the first look that finds it false.
+    /// </summary>
+    private static async Task HoldsThroughoutAsync(Func<bool> condition, TimeSpan window, Func<string> what)
+    {
+        var end = DateTime.UtcNow + window;
+        do
+        {
+            Assert.True(condition(), what());
+            await Task.Delay(10);
+        } while (DateTime.UtcNow < end);
+        Assert.True(condition(), what());
     }
 
     private sealed class FailingOnceTransport : ITcpTransport, IAsyncDisposable

@@ -23,9 +23,12 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
 {
     private readonly IMaterializer _materializer = system.Materializer();
 
-    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) =>
-        system.TcpStream()
-            .Bind(address.Address.ToString(), address.Port, backlog, ImmutableList.Create<Inet.SocketOption>(new ReusePort()), halfClose: true)
+    /// <summary>Unbinding keeps the connections accepted: see <see cref="AkkaListener"/>.</summary>
+    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog)
+    {
+        var listener = new AkkaListener();
+        return system.TcpStream()
+            .Bind(address.Address.ToString(), address.Port, backlog, ImmutableList.Create<Inet.SocketOption>(listener), halfClose: true)
             .Select(c =>
             {
                 var (fromClient, toClient) = c.Flow
@@ -33,7 +36,9 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
                     .Run(_materializer);
                 return Joinable((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, toClient, fromClient);
             })
-            .MapMaterializedValue(async task => (IListenerBinding)new Binding(await task));
+            .ViaMaterialized(new AkkaListener.Gate(listener), (bound, unbind) => (listener.Binding = bound, unbind))
+            .MapMaterializedValue(async bound => (IListenerBinding)new Binding(await bound.Item1, bound.unbind));
+    }
 
     public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt)
     {
@@ -162,10 +167,10 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
         }
     }
 
-    private sealed class Binding(Akka.Streams.Dsl.Tcp.ServerBinding binding) : IListenerBinding
+    private sealed class Binding(Akka.Streams.Dsl.Tcp.ServerBinding binding, Func<Task> unbind) : IListenerBinding
     {
         public IPEndPoint LocalAddress => (IPEndPoint)binding.LocalAddress;
-        public Task Unbind() => binding.Unbind();
+        public Task Unbind() => unbind();
     }
 }
 

@@ -1,0 +1,169 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Akka.Actor;
+using Akka.Actor.Internal;
+using Akka.IO;
+using Akka.Streams;
+using Akka.Streams.Stage;
+
+namespace AkkaL4.Actors.DataPlane.Transport;
+
+/// <summary>
+/// One listener of the stock transport, kept to <see cref="IListenerBinding"/>'s promise: connections already accepted go
+/// on when it unbinds. Akka.IO makes every accepted connection a child of its TcpListener actor, which stops (and with it
+/// resets them) as soon as it is told to unbind. So unbinding closes the listening socket underneath that actor (new
+/// connections are refused, or go to another socket of the SO_REUSEPORT group), ends the accept stream the listener
+/// sees, and tells Akka.IO to unbind only once every connection its actor accepted has stopped.
+/// A socket option, for Akka.IO's hooks: the listening socket before it binds, each accepted connection's actor as it starts.
+/// </summary>
+internal sealed class AkkaListener : Inet.SocketOption
+{
+    private readonly object _gate = new();
+    /// <summary>The connection actors this listener's TcpListener started (stopped ones pruned as it grows).</summary>
+    private readonly HashSet<ActorCell> _accepted = [];
+    private int _pruneAt = 64;
+    private Socket? _listening;
+    private int _closed;
+
+    /// <summary>Akka.IO's binding (set as the stream is materialised; each Bind's source is run once).</summary>
+    public Task<Akka.Streams.Dsl.Tcp.ServerBinding>? Binding { get; set; }
+
+    public override void BeforeServerSocketBind(Socket ss)
+    {
+        ReusePort.Enable(ss);
+        _listening = ss;
+    }
+
+    /// <summary>Called by Akka.IO for each accepted socket as its connection actor starts: the current actor is that connection.</summary>
+    public override void AfterConnect(Socket s)
+    {
+        if (InternalCurrentActorCellKeeper.Current is not { } connection) return;
+        lock (_gate)
+        {
+            if (_accepted.Count >= _pruneAt)
+            {
+                _accepted.RemoveWhere(Stopped);
+                _pruneAt = Math.Max(64, 2 * _accepted.Count);
+            }
+            _accepted.Add(connection);
+        }
+    }
+
+    private static bool Stopped(ActorCell actor) => actor.IsTerminated;
+
+    /// <summary>Completes once every connection accepted so far has stopped.</summary>
+    public Task ConnectionsEnded()
+    {
+        List<IActorRef> open;
+        lock (_gate) open = _accepted.Where(a => !Stopped(a)).Select(a => a.Self).ToList();
+        return Task.WhenAll(open.Select(a => a.WatchAsync()));
+    }
+
+    /// <summary>
+    /// Closes the listening socket without Akka.IO's listener actor noticing (it would stop, and its connections with it):
+    /// a fresh listening socket is put in place under the same descriptor (dup3), so the one listening closes (the kernel
+    /// refuses new connections and resets those queued), while the actor's accept waits for ever on a socket nobody can
+    /// reach, until its unbind closes that descriptor. False where that cannot be done (not Linux, or the socket is closed).
+    /// </summary>
+    public bool StopListening()
+    {
+        if (!OperatingSystem.IsLinux() || _listening is not { } listening || Interlocked.Exchange(ref _closed, 1) == 1) return false;
+        var handle = listening.SafeHandle;
+        var held = false;
+        try
+        {
+            // Held, the descriptor cannot be closed (and its number given to another socket) while it is replaced.
+            handle.DangerousAddRef(ref held);
+            // Non-blocking like the socket it replaces (an accept tried on it must wait, not block a thread), and unreachable:
+            // a unix socket under a random abstract name.
+            using var placeholder = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
+            placeholder.Bind(new UnixDomainSocketEndPoint("\0akkal4-unbound-" + Guid.NewGuid().ToString("N")));
+            placeholder.Listen(1);
+            return Dup3((int)placeholder.SafeHandle.DangerousGetHandle(), (int)handle.DangerousGetHandle(), CloseOnExec) >= 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (held) handle.DangerousRelease();
+        }
+    }
+
+    private const int CloseOnExec = 0x80000; // O_CLOEXEC
+
+    [DllImport("libc", EntryPoint = "dup3", SetLastError = true)]
+    private static extern int Dup3(int oldFd, int newFd, int flags);
+
+    /// <summary>
+    /// Between Akka.IO's accept stream and the listener's: passes connections through until <see cref="Unbind"/> (or the
+    /// listener's end of the stream) ends the listener's part, without cancelling Akka.IO's (that would unbind at once).
+    /// </summary>
+    public sealed class Gate(AkkaListener listener) : GraphStageWithMaterializedValue<FlowShape<TcpConnection, TcpConnection>, Func<Task>>
+    {
+        private readonly AkkaListener _listener = listener;
+        private readonly Inlet<TcpConnection> _in = new("akka-listener.in");
+        private readonly Outlet<TcpConnection> _out = new("akka-listener.out");
+
+        public override FlowShape<TcpConnection, TcpConnection> Shape => new(_in, _out);
+
+        public override ILogicAndMaterializedValue<Func<Task>> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
+        {
+            var logic = new Logic(this);
+            return new LogicAndMaterializedValue<Func<Task>>(logic, logic.Unbind);
+        }
+
+        private sealed class Logic : GraphStageLogic
+        {
+            private readonly Gate _stage;
+            private readonly TaskCompletionSource _unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            private Action _detach = null!;
+            private bool _detached;
+
+            public Logic(Gate stage) : base(stage.Shape)
+            {
+                _stage = stage;
+                SetHandler(stage._in,
+                    onPush: () =>
+                    {
+                        var connection = Grab(stage._in);
+                        // Accepted as the listener unbound: not handed over, so closed (as the kernel resets those queued).
+                        if (_detached) connection.Close();
+                        else Push(stage._out, connection);
+                    },
+                    onUpstreamFinish: CompleteStage,
+                    onUpstreamFailure: FailStage);
+                SetHandler(stage._out, onPull: () => Pull(stage._in), onDownstreamFinish: _ => Detach());
+            }
+
+            public override void PreStart() => _detach = GetAsyncCallback(Detach);
+
+            public Task Unbind()
+            {
+                _detach();
+                return _unbound.Task;
+            }
+
+            private void Detach()
+            {
+                if (_detached) return;
+                _detached = true;
+                var listener = _stage._listener;
+                // Not bound yet, or the socket cannot be closed underneath: Akka.IO unbinds (and stops what it accepted).
+                if (listener.Binding is not { IsCompletedSuccessfully: true } bound || !listener.StopListening())
+                {
+                    CompleteStage();
+                    return;
+                }
+                if (!IsClosed(_stage._out)) Complete(_stage._out);
+                // After the listener's end of the stream: every connection it was handed was accepted (and tracked) before.
+                var binding = bound.Result;
+                listener.ConnectionsEnded().ContinueWith(_ => binding.Unbind(), TaskScheduler.Default).Unwrap()
+                    .ContinueWith(_ => _unbound.TrySetResult(), TaskScheduler.Default);
+            }
+
+            public override void PostStop() => _unbound.TrySetResult();
+        }
+    }
+}
