@@ -88,9 +88,17 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     public override int Identifier => 4141;
 
     public override string Manifest(object o) =>
-        Manifests.TryGetValue(o.GetType(), out var manifest)
+        o is ConfigContent && CameAsCc.TryGetValue(o, out _) ? "cc"
+        : Manifests.TryGetValue(o.GetType(), out var manifest)
             ? manifest
             : throw new SerializationException($"{o.GetType()} is not an AkkaL4 cluster message");
+
+    /// <summary>
+    /// The configurations that came as <c>cc</c> (a writer of the previous version): sent on (gossip) as they came, their
+    /// bytes (kept in <see cref="Encoded"/>) under their own manifest, so the next node reads them as one list, not as a
+    /// configuration by namespace without any (review2-s11 #1), and every node's digest of that revision is the same.
+    /// </summary>
+    private static readonly ConditionalWeakTable<object, object> CameAsCc = new();
 
     /// <summary>
     /// The bytes of each message that may carry a whole configuration or namespace (the admin API's 4 MiB), or a change
@@ -277,6 +285,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             ReadOnlySpan<byte> json = bytes is [0x1f, 0x8b, ..] ? Expand(gzip, "cg") : bytes;
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = ModelJson.MaxDepth });
             var namespaces = new List<NamespaceResources>();
+            var listed = false;
             Expect(ref reader, JsonTokenType.StartObject);
             while (Next(ref reader) == JsonTokenType.PropertyName)
             {
@@ -286,6 +295,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                     reader.Skip();
                     continue;
                 }
+                listed = true;
                 Expect(ref reader, JsonTokenType.StartArray);
                 while (Next(ref reader) == JsonTokenType.StartObject)
                 {
@@ -314,6 +324,9 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                     namespaces.Add(new NamespaceResources(ns ?? throw new JsonException("a namespace without its name"), resources ?? []));
                 }
             }
+            // An empty configuration is written "Namespaces":[]: without it, this is not a configuration by namespace (a cc
+            // under the wrong manifest would otherwise be read as one without any resources, and put in force as that revision).
+            if (!listed) throw new JsonException("it has no \"Namespaces\"");
             ResourceChunks.Keep(namespaces.Select(n => n.Namespace).ToHashSet(StringComparer.Ordinal));
             Timed("decoded", nameof(ConfigContent), json.Length, clock);
             return namespaces;
@@ -408,6 +421,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 _ => head,
             };
             Encoded.AddOrUpdate(message, kept);
+            if (manifest == "cc") CameAsCc.AddOrUpdate(message, manifest);
             // A namespace for its entity, which journals it: the gzip of its resources as they came, so the journal splices it in
             // rather than encoding the namespace again (4 MiB: 0.1 s of CPU, 0.6 s at load 25).
             if (message is StoreNamespace store && SplicedList(kept, head) is { } came) ResourceChunks.Received(store.Resources, came.Gzip, came.Bytes);
@@ -415,6 +429,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         }
         var read = Decode(bytes, manifest);
         if (EncodedOnce(read)) Encoded.AddOrUpdate(read, bytes.ToArray());
+        if (manifest == "cc") CameAsCc.AddOrUpdate(read, manifest);
         return read;
     }
 
