@@ -77,10 +77,8 @@ internal sealed class RelayStage(RelayParts parts)
         private readonly RelayParts _parts;
         private readonly Control _control;
         private readonly long _idleMs;
-        private bool _upEnded;
-        private bool _downEnded;
-        /// <summary>The direction that ended first, and how: reported with the second, in one message (one hop to the actor, not two).</summary>
-        private (bool ClientSide, Exception? Failure) _firstEnded;
+        /// <summary>Which directions have ended: the relay's end is one message to the actor, told when the second has.</summary>
+        private RelayEnds _ends;
         private long _lastActivity = Environment.TickCount64;
         private Action<Exception?>? _end;
         /// <summary>Sent upstream before the client's next bytes (a PROXY header, the bytes read to route the connection).</summary>
@@ -190,25 +188,38 @@ internal sealed class RelayStage(RelayParts parts)
         {
             if (_idleMs > 0) _parts.Sweep!.Remove(this);
             // Stopped before both directions ended on their own (idle, or stopped from outside).
-            if (_upEnded && _downEnded) return;
+            if (_ends.Both) return;
             var cause = _stopCause.Set ? _stopCause.Cause : new OperationCanceledException("relay stopped");
             Ended(up: true, cause, clientSide: true);
             Ended(up: false, cause, clientSide: false);
         }
 
-        /// <summary>A direction ended; <paramref name="clientSide"/>: its failure, if any, came from the client's socket (else the upstream's).</summary>
-        private void Ended(bool up, Exception? failure, bool clientSide)
+        private void Ended(bool up, Exception? failure, bool clientSide) => _ends.Ended(up, failure, clientSide, _parts);
+    }
+}
+
+/// <summary>A relay's two directions ending: <see cref="RelayEnded"/> is told once, when the second has (one hop to the actor, not two).</summary>
+internal struct RelayEnds
+{
+    private bool _up;
+    private bool _down;
+    /// <summary>The direction that ended first, and how.</summary>
+    private (bool ClientSide, Exception? Failure) _first;
+
+    public readonly bool Both => _up && _down;
+
+    /// <summary>A direction ended; <paramref name="clientSide"/>: its failure, if any, came from the client's socket (else the upstream's).</summary>
+    public void Ended(bool up, Exception? failure, bool clientSide, RelayParts parts)
+    {
+        if (up ? _up : _down) return;
+        if (up) _up = true;
+        else _down = true;
+        if (!Both)
         {
-            if (up ? _upEnded : _downEnded) return;
-            if (up) _upEnded = true;
-            else _downEnded = true;
-            if (!(_upEnded && _downEnded))
-            {
-                _firstEnded = (clientSide, failure);
-                return;
-            }
-            _parts.Ended(new RelayEnded(_firstEnded, (clientSide, failure)));
+            _first = (clientSide, failure);
+            return;
         }
+        parts.Ended(new RelayEnded(_first, (clientSide, failure)));
     }
 }
 

@@ -120,10 +120,8 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
         private bool _reset;
         /// <summary>The stage has completed itself: nothing more is read or written.</summary>
         private bool _done;
-        private bool _upEnded;
-        private bool _downEnded;
-        /// <summary>The direction that ended first, and how: reported with the second, in one message.</summary>
-        private (bool ClientSide, Exception? Failure) _firstEnded;
+        /// <summary>Which directions have ended: the relay's end is one message to the actor, told when the second has.</summary>
+        private RelayEnds _ends;
         /// <summary>A gentle stop's deadline for the sends still pending.</summary>
         private Akka.Actor.ICancelable? _flushDeadline;
 
@@ -386,7 +384,7 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
             if (_idleMs > 0) _parts.Sweep!.Remove(this);
             _flushDeadline?.Cancel();
             // Stopped before both directions ended (the host's stream ended under it).
-            if (!(_upEnded && _downEnded))
+            if (!_ends.Both)
             {
                 var cause = new OperationCanceledException("relay stopped");
                 Ended(up: true, cause, clientSide: true);
@@ -413,18 +411,6 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
             side.Socket.Dispose();
         }
 
-        /// <summary>A direction ended; <paramref name="clientSide"/>: its failure, if any, came from the client's socket (else the upstream's).</summary>
-        private void Ended(bool up, Exception? failure, bool clientSide)
-        {
-            if (up ? _upEnded : _downEnded) return;
-            if (up) _upEnded = true;
-            else _downEnded = true;
-            if (!(_upEnded && _downEnded))
-            {
-                _firstEnded = (clientSide, failure);
-                return;
-            }
-            _parts.Ended(new RelayEnded(_firstEnded, (clientSide, failure)));
-        }
+        private void Ended(bool up, Exception? failure, bool clientSide) => _ends.Ended(up, failure, clientSide, _parts);
     }
 }
