@@ -31,6 +31,9 @@ public sealed class JournalCheck
     /// <summary>A connection opened (and was closed again).</summary>
     public bool Connected => _connected;
 
+    /// <summary>What is said of a connection string that does not parse: a fixed text, none of the string's.</summary>
+    internal const string Unparsed = "the connection string does not parse (keyword=value pairs separated by ';'; quote a value that holds ';')";
+
     /// <summary>Checks <paramref name="connectionString"/> until a connection opens or <paramref name="stop"/> completes; null
     /// when there is no PostgreSQL journal to check.</summary>
     public static JournalCheck? Start(string? connectionString, ILoggingAdapter log, Task stop)
@@ -41,9 +44,11 @@ public sealed class JournalCheck
         {
             builder = new NpgsqlConnectionStringBuilder(connectionString);
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException)
+        catch (Exception)
         {
-            var check = new JournalCheck("postgres (unparsed)") { _problem = $"the connection string does not parse: {e.Message}" };
+            // Never Npgsql's message: it names the "keyword" it could not set, which is a password's tail when the password
+            // holds an unquoted ';' (and the problem is logged, in /v1/status and, as "cannot be used", in /readyz).
+            var check = new JournalCheck("postgres (unparsed)") { _problem = Unparsed };
             log.Warning("journal: {0}; this node routes on, but cannot be the config writer until it is corrected (--journal-connection or AKKAL4_JOURNAL_CONNECTION)", check._problem);
             return check;
         }
@@ -58,7 +63,9 @@ public sealed class JournalCheck
         builder.Pooling = false;
         builder.Timeout = (int)ConnectTimeout.TotalSeconds;
         var checker = new JournalCheck(where);
-        _ = checker.RunAsync(builder.ConnectionString, log, stop);
+        // Off the caller's path (a node's start): opening a connection sets up Npgsql's data source before its first await.
+        var connection = builder.ConnectionString;
+        _ = Task.Run(() => checker.RunAsync(connection, log, stop));
         return checker;
     }
 

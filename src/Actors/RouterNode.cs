@@ -116,7 +116,6 @@ public sealed class RouterNode : IAsyncDisposable
         _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, pickers, transport, settings, Metrics, materializer,
             Relays, Connections) { AccessLog = AccessLog }), "listeners");
 
-        Journal = JournalCheck.Start(options.PostgresJournal, dataSystem.Log, dataSystem.WhenTerminated);
         _lastKnownGood = options.DataDirectory is null ? null : new LastKnownGood(options.DataDirectory);
         string? problem = null;
         var saved = _lastKnownGood?.Load(out problem);
@@ -126,6 +125,8 @@ public sealed class RouterNode : IAsyncDisposable
             dataSystem.Log.Info("serving last-known-good configuration revision {0} from {1}", saved.Revision, _lastKnownGood!.Path);
             Apply(saved.Resources, saved.Revision);
         }
+        // After the last-known-good copy is served: the check connects in the background (JournalCheck.Start).
+        Journal = JournalCheck.Start(options.PostgresJournal, dataSystem.Log, dataSystem.WhenTerminated);
     }
 
     /// <summary>Starts a cluster side: the control plane's actors, then joins (<paramref name="rejoin"/>: only through others).</summary>

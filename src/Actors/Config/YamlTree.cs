@@ -22,7 +22,14 @@ internal abstract record YamlNode(Position Position)
 internal sealed record AliasUse(string Name, Position Anchor)
 {
     /// <summary>What a finding placed at the alias adds: where the field it is about is written.</summary>
-    public string Note(Position written) => $" (set through alias *{Name}; written at {written}, under anchor &{Name} at line {Anchor.Line})";
+    public string Note(Position written)
+    {
+        // The name clipped short, so that a long one (the message is clipped as a whole) never pushes the positions out.
+        var name = Diagnostic.Quote(Name, MaxName);
+        return $" (set through alias *{name}; written at {written}, under anchor &{name} at line {Anchor.Line})";
+    }
+
+    private const int MaxName = 40;
 }
 
 internal sealed record ScalarNode(Position Position, string Value, bool Quoted, string? Tag) : YamlNode(Position)

@@ -32,8 +32,8 @@ public sealed record Diagnostic(Severity Severity, string Resource, string Field
     public static Diagnostic Warning(string resource, string field, string message, string? location = null) =>
         new(Severity.Warning, resource, field, message, location);
 
-    /// <summary>User text as a message quotes it: at most <see cref="MaxQuoted"/> characters, then how long it was.</summary>
-    public static string Quote(string text) => Clip(text, MaxQuoted);
+    /// <summary>User text as a message quotes it: at most <paramref name="max"/> (<see cref="MaxQuoted"/>) characters, then how long it was.</summary>
+    public static string Quote(string text, int max = MaxQuoted) => Clip(text, max);
 
     private static string Clip(string text, int max)
     {

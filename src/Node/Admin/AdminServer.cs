@@ -829,7 +829,8 @@ public sealed class AdminServer : IAsyncDisposable
         // node would fail the same revision alike (all out of service at once would be the worse outcome).
         var failed = node.Revisions is { Failed: > 0 } r ? $"; revision {r.Failed} could not be applied: {r.Error}" : "";
         // As said, not a failed probe: the data plane routes without the journal; this node only cannot be the config writer.
-        var journal = node.Journal?.Problem is { } problem ? $"; the journal {node.Journal.Where} cannot be used (this node cannot be the config writer): {problem}" : "";
+        // Which journal and why only in /v1/status (behind the token): its user, host, database and the server's words are not for anyone.
+        var journal = node.Journal?.Problem is not null ? "; journal: cannot be used, this node cannot be the config writer (see /v1/status)" : "";
         return Results.Text($"ready: {listeners.Count} listener(s), {Standing(node)}{failed}{journal}\n");
     }
 

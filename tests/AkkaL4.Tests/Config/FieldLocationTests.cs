@@ -171,6 +171,41 @@ public sealed class FieldLocationTests : IDisposable
         Assert.Contains("11:49", second.Message);
     }
 
+    /// <summary>A long anchor name is quoted short in the alias note: the positions always show (review2-s11 #8).</summary>
+    [Fact]
+    public void A_long_alias_name_leaves_the_positions_in_the_message()
+    {
+        var name = new string('a', 2_000);
+        var path = Write("alias-long.yaml", $$$"""
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: networking.istio.io/v1
+              kind: DestinationRule
+              metadata: {name: first}
+              spec:
+                host: echo-server
+                trafficPolicy: &{{{name}}}
+                  connectionPool: {tcp: {maxConnections: many}}
+            - apiVersion: networking.istio.io/v1
+              kind: DestinationRule
+              metadata: {name: second}
+              spec:
+                host: echo-server-2
+                trafficPolicy: *{{{name}}}
+            """);
+        var report = ConfigCheck.Check(ManifestFiles.Read([path]));
+
+        var second = Assert.Single(report.Errors, e => e.Resource == "DestinationRule/default/second");
+        Assert.Contains("alias *aaaa", second.Message);
+        Assert.Contains("written at ", second.Message);
+        Assert.Contains("10:", second.Message);
+        Assert.Contains("under anchor &aaaa", second.Message);
+        Assert.Contains("at line 9)", second.Message);
+        Assert.Contains("(2000 characters)", second.Message);
+        Assert.DoesNotContain(new string('a', 100), second.Message);
+    }
+
     /// <summary>A value the decoder refuses inside an aliased mapping: at the alias too, once per resource that uses it.</summary>
     [Fact]
     public void A_decoding_error_inside_an_alias_is_at_the_alias_naming_the_anchor()
