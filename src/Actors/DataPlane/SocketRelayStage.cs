@@ -26,6 +26,12 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
     /// <summary>Reads (and writes) in a row for one direction before it lets the host's other relays run.</summary>
     private const int ReadsPerTurn = 16;
 
+    /// <summary>
+    /// How long a gentle stop (max duration, drain) waits for a pending send before it resets both sockets: a peer that
+    /// does not read would otherwise hold both descriptors and the pending buffer for ever, past the connection's end.
+    /// </summary>
+    internal static readonly TimeSpan FlushDeadline = TimeSpan.FromSeconds(5);
+
     /// <summary>The one blueprint: each connection's parts come from the host that materialises it (<see cref="Relays.Materializing"/>).</summary>
     public static readonly SocketRelayStage Instance = new();
 
@@ -79,6 +85,9 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
     /// <summary>Told through the stage's callback by the idle sweep: end the relay if it is still idle.</summary>
     private static readonly object IdleCheck = new();
 
+    /// <summary>Told through the stage's callback when a gentle stop's flush is out of time: reset both sockets.</summary>
+    private static readonly object FlushExpired = new();
+
     /// <summary>One socket: reading it is one direction, writing it the other's end.</summary>
     private sealed class Side(Socket socket, bool client)
     {
@@ -115,6 +124,8 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
         private bool _downEnded;
         /// <summary>The direction that ended first, and how: reported with the second, in one message.</summary>
         private (bool ClientSide, Exception? Failure) _firstEnded;
+        /// <summary>A gentle stop's deadline for the sends still pending.</summary>
+        private Akka.Actor.ICancelable? _flushDeadline;
 
         public Logic(SocketRelayStage stage, RelayParts parts) : base(0, 1)
         {
@@ -179,8 +190,9 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
                     StopAll(failure, reset: true);
                     break;
                 default:
-                    if (ReferenceEquals(message, CloseBoth)) StopAll(null, reset: false);
+                    if (ReferenceEquals(message, CloseBoth)) StopAll(null, reset: false, FlushDeadline);
                     else if (ReferenceEquals(message, IdleCheck)) ExpireIfIdle();
+                    else if (ReferenceEquals(message, FlushExpired) && !_done) Abort();
                     break;
             }
         }
@@ -332,33 +344,47 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
 
         /// <summary>
         /// Stopped from outside (or idle): with a failure both sockets are reset; without, each stops reading and shuts down
-        /// sending once what it holds is written. Both directions are reported with <paramref name="cause"/>.
+        /// sending once what it holds is written, within <paramref name="flush"/> (then both are reset). Both directions are
+        /// reported with <paramref name="cause"/>.
         /// </summary>
-        private void StopAll(Exception? cause, bool reset)
+        private void StopAll(Exception? cause, bool reset, TimeSpan? flush = null)
         {
             Ended(up: true, cause, clientSide: true);
             Ended(up: false, cause, clientSide: false);
             if (reset)
             {
-                _reset = true;
-                Finish();
+                Abort();
                 return;
             }
             _client.ReadDone = _upstream.ReadDone = true;
             if (!_client.Sending) ShutdownSend(_client);
             if (!_upstream.Sending) ShutdownSend(_upstream);
+            if (_done || !(_client.Sending || _upstream.Sending)) return;
+            if (flush is { } deadline && deadline > TimeSpan.Zero)
+                _flushDeadline ??= Materializer.ScheduleOnce(deadline, () => _callback(FlushExpired));
+            else Abort();
+        }
+
+        /// <summary>Resets both sockets and completes.</summary>
+        private void Abort()
+        {
+            _reset = true;
+            Finish();
         }
 
         private void ExpireIfIdle()
         {
-            if (Environment.TickCount64 - Volatile.Read(ref _lastActivity) < _idleMs) return;
+            if (_done || Environment.TickCount64 - Volatile.Read(ref _lastActivity) < _idleMs) return;
             // Reported as a timeout, but the sockets close with a FIN each way, as Envoy and HAProxy close an idle connection.
-            StopAll(new TimeoutException($"no bytes in either direction for {_parts.IdleTimeout}"), reset: false);
+            // A send still pending has not moved for the whole idle timeout (reads wait for it): it is the stall, so the
+            // sockets are reset at once rather than given more time.
+            StopAll(new TimeoutException($"no bytes in either direction for {_parts.IdleTimeout}"), reset: false, flush: TimeSpan.Zero);
         }
 
         public override void PostStop()
         {
             if (_idleMs > 0) _parts.Sweep!.Remove(this);
+            _flushDeadline?.Cancel();
             // Stopped before both directions ended (the host's stream ended under it).
             if (!(_upEnded && _downEnded))
             {
