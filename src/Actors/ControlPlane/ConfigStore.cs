@@ -107,7 +107,10 @@ public sealed class ConfigStore
 
     private IReadOnlyList<Resource> Namespace(string ns)
     {
-        if (!_namespaces.TryGetValue(ns, out var list)) _namespaces[ns] = list = Ordered(_resources.Values.Where(r => r.Metadata.Namespace == ns));
+        if (_namespaces.TryGetValue(ns, out var list)) return list;
+        list = Ordered(_resources.Values.Where(r => r.Metadata.Namespace == ns));
+        // A namespace without resources (one just emptied, read for its entity) is not kept: nothing would remove it.
+        if (list.Count > 0) _namespaces[ns] = list;
         return list;
     }
 

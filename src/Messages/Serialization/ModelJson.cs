@@ -90,7 +90,10 @@ public static class ModelJson
     }
 
     /// <summary>The hash of a list of resources as this JSON (<paramref name="json"/>: the list's JSON array).</summary>
-    public static string HashOf(ReadOnlySpan<byte> json) => HashVersion + ":" + Convert.ToHexStringLower(SHA256.HashData(json).AsSpan(0, 16));
+    public static string HashOf(ReadOnlySpan<byte> json) => HashOfDigest(SHA256.HashData(json));
+
+    /// <summary><see cref="HashOf"/> from the JSON's SHA-256 digest (<paramref name="sha256"/>): its first 16 bytes.</summary>
+    public static string HashOfDigest(ReadOnlySpan<byte> sha256) => HashVersion + ":" + Convert.ToHexStringLower(sha256[..16]);
 
     /// <summary>
     /// The form <see cref="Hash(IReadOnlyList{Resource})"/> hashes: this JSON, labels in ordinal key order. A version that

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Runtime.CompilerServices;
 using System.Runtime.Serialization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using AkkaL4.Messages.Model;
 
@@ -34,10 +35,11 @@ public static class ResourceChunks
     private static readonly ConditionalWeakTable<IReadOnlyList<Resource>, Chunk> Chunks = new();
 
     /// <summary>
-    /// The list last decoded for each namespace, with its hash. Held here, not weakly: between two revisions nothing else
+    /// The list last decoded for each namespace, with its JSON's full SHA-256 digest (computed here, never sent or stored,
+    /// so all 32 bytes are compared, not the 16 of a hash). Held here, not weakly: between two revisions nothing else
     /// may hold a node's lists (the replicator drops the older configuration before the route cache reads the newer one).
     /// </summary>
-    private static readonly Dictionary<string, (string Hash, IReadOnlyList<Resource> List)> Decoded = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, (byte[] Digest, IReadOnlyList<Resource> List)> Decoded = new(StringComparer.Ordinal);
 
     public static Chunk Of(IReadOnlyList<Resource> resources) => Chunks.GetValue(resources, static list =>
     {
@@ -58,10 +60,10 @@ public static class ResourceChunks
     /// <exception cref="SerializationException">It does not decode.</exception>
     public static IReadOnlyList<Resource> Decode(string ns, ReadOnlySpan<byte> json)
     {
-        var hash = ModelJson.HashOf(json);
+        var digest = SHA256.HashData(json);
         lock (Decoded)
         {
-            if (Decoded.TryGetValue(ns, out var known) && known.Hash == hash) return known.List;
+            if (Decoded.TryGetValue(ns, out var known) && known.Digest.AsSpan().SequenceEqual(digest)) return known.List;
         }
         Resource[] list;
         try
@@ -73,8 +75,8 @@ public static class ResourceChunks
             throw new SerializationException(e.Message, e);
         }
         // Its gzip, if it is ever sent on (an entity journaling it), from the list: the JSON is not kept.
-        Chunks.AddOrUpdate(list, new Chunk(() => hash, json.Length, () => Gzip(JsonSerializer.SerializeToUtf8Bytes<IReadOnlyList<Resource>>(list, ModelJson.Options))));
-        lock (Decoded) Decoded[ns] = (hash, list);
+        Chunks.AddOrUpdate(list, new Chunk(() => ModelJson.HashOfDigest(digest), json.Length, () => Gzip(JsonSerializer.SerializeToUtf8Bytes<IReadOnlyList<Resource>>(list, ModelJson.Options))));
+        lock (Decoded) Decoded[ns] = (digest, list);
         return list;
     }
 

@@ -65,7 +65,9 @@ internal static class ServerCommands
             var locate = BodyLocations(inputs);
             var dry = parse.GetValue(dryRun) == "server";
             var path = dry ? "/v1/config?dryRun=All" : parse.GetValue(wait) ? "/v1/config?wait=true" : "/v1/config";
-            var before = await StoredWarnings(parse.GetValue(server)!, parse.GetValue(token), cancel);
+            // A dry run changes nothing: the stored configuration's warnings are read after it, and only when its answer has
+            // warnings about other resources (review2-s11 #7); a write needs them from before it.
+            var before = dry ? null : await StoredWarnings(parse.GetValue(server)!, parse.GetValue(token), cancel);
             return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, path,
                 new StringContent(body, Encoding.UTF8, "application/yaml"), async response =>
                 {
@@ -91,6 +93,8 @@ internal static class ServerCommands
                     // file and line of their field), and those this write brings to other resources (a route to a subset it
                     // removed); the ones those had before are only counted, else every apply repeats every old warning.
                     var others = 0;
+                    if (dry && root.GetProperty("warnings").EnumerateArray().Any(w => !applied.Contains(w.GetProperty("resource").GetString() ?? "")))
+                        before = await StoredWarnings(parse.GetValue(server)!, parse.GetValue(token), cancel);
                     foreach (var w in root.GetProperty("warnings").EnumerateArray())
                     {
                         if (applied.Contains(w.GetProperty("resource").GetString() ?? "")) Console.WriteLine(Line("warning", w, locate));
