@@ -1,3 +1,4 @@
+using AkkaL4.Tests.Support;
 using AkkaL4.Node.Admin;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -8,6 +9,7 @@ namespace AkkaL4.Tests.Node;
 /// The admin API's own route matching answers as ASP.NET Core's endpoint routing did for these routes: literal segments
 /// in any case, a trailing slash allowed, template values in order, 405 with Allow for another method, 404 otherwise.
 /// </summary>
+[Trait("Category", TestCategories.Unit)]
 public sealed class AdminEndpointsTests
 {
     private static readonly IServiceProvider Services = new ServiceCollection().AddLogging().BuildServiceProvider();
