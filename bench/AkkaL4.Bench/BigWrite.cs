@@ -29,47 +29,39 @@ internal static class BigWrite
             var store = new ConfigStore();
             store.Apply(services, DateTimeOffset.UtcNow);
             var noise = Incompressible(4 * 1024 * 1024, seed: pass);
-            var timings = new List<(string Step, TimeSpan Cpu)>();
-            T Step<T>(string name, Func<T> work)
-            {
-                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-                var result = work();
-                timings.Add((name, Process.GetCurrentProcess().TotalProcessorTime - cpu));
-                return result;
-            }
+            var steps = new CpuSteps();
             // The nodes route by the 10,000 Services before the write (and keep them as their last-known-good copy).
             var previous = store.ReadByNamespace();
             var previousReceived = (ConfigContent)serializer.FromBinary(serializer.ToBinary(previous), serializer.Manifest(previous));
             lkg.Save(previousReceived);
 
-            var report = Step("edge: decode + validate (ConfigCheck)", () => ConfigCheck.Check(noise, "request"));
-            var request = Step("edge: encode WriteConfig", () => serializer.ToBinary(new WriteConfig(report.Resources, DateTimeOffset.UtcNow)));
+            var report = steps.Step("edge: decode + validate (ConfigCheck)", () => ConfigCheck.Check(noise, "request"));
+            var request = steps.Step("edge: encode WriteConfig", () => serializer.ToBinary(new WriteConfig(report.Resources, DateTimeOffset.UtcNow)));
             var write = (WriteConfig)serializer.FromBinary(request, "wt");
-            Step("writer: decode WriteConfig", () => write.Resources.Count);
-            Step("writer: copy the store (Before)", () => store.Copy());
-            var accepted = (ConfigAccepted)Step("writer: ConfigStore.Apply (validate, check, analyse)", () => store.Apply(write.Resources, DateTimeOffset.UtcNow));
-            var changed = Step("writer: read the changed namespace", () => store.Read(null, "noise").Resources);
+            steps.Step("writer: decode WriteConfig", () => write.Resources.Count);
+            steps.Step("writer: copy the store (Before)", () => store.Copy());
+            var accepted = (ConfigAccepted)steps.Step("writer: ConfigStore.Apply (validate, check, analyse)", () => store.Apply(write.Resources, DateTimeOffset.UtcNow));
+            var changed = steps.Step("writer: read the changed namespace", () => store.Read(null, "noise").Resources);
             var batch = new BatchCommitted(accepted.Revision, [new NamespaceResources("noise", changed)]);
-            Step("writer: journal encode BatchCommitted", () => serializer.ToBinary(batch));
-            var hash = Step("writer: hash the namespace (its chunk)", () => ResourceChunks.Of(changed).Hash);
-            var whole = Step("writer: read the whole configuration", () => store.ReadByNamespace());
-            var wholeBytes = Step("writer: encode ConfigContent", () => serializer.ToBinary(whole));
-            var storeBytes = Step("writer: encode StoreNamespace", () => serializer.ToBinary(new StoreNamespace("noise", accepted.Revision, changed, hash)));
-            Step("writer: encode the change list (ConfigAccepted)", () => serializer.ToBinary(accepted));
+            steps.Step("writer: journal encode BatchCommitted", () => serializer.ToBinary(batch));
+            var hash = steps.Step("writer: hash the namespace (its chunk)", () => ResourceChunks.Of(changed).Hash);
+            var whole = steps.Step("writer: read the whole configuration", () => store.ReadByNamespace());
+            var wholeBytes = steps.Step("writer: encode ConfigContent", () => serializer.ToBinary(whole));
+            var storeBytes = steps.Step("writer: encode StoreNamespace", () => serializer.ToBinary(new StoreNamespace("noise", accepted.Revision, changed, hash)));
+            steps.Step("writer: encode the change list (ConfigAccepted)", () => serializer.ToBinary(accepted));
             var stored = (StoreNamespace)serializer.FromBinary(storeBytes, "st");
-            Step("route table: decode StoreNamespace", () => stored.Resources.Count);
-            Step("route table: journal encode NamespaceWritten", () => serializer.ToBinary(new NamespaceWritten(stored.Revision, "noise", stored.Resources, stored.Hash)));
+            steps.Step("route table: decode StoreNamespace", () => stored.Resources.Count);
+            steps.Step("route table: journal encode NamespaceWritten", () => serializer.ToBinary(new NamespaceWritten(stored.Revision, "noise", stored.Resources, stored.Hash)));
             var received = (ConfigContent)serializer.FromBinary(wholeBytes, serializer.Manifest(whole));
-            Step("node: decode ConfigContent", () => received.Resources.Count);
-            Step("node: compile (RouteCompiler.Compile)", () => RouteCompiler.Compile(received.Resources, Labels.Empty, received.Revision));
-            Step("node: copy for Applied (ToList)", () => received.Resources.ToList());
-            Step("node: last-known-good (LastKnownGood.Save)", () => { lkg.Save(received); return 0; });
-            Step("  of which the 10,000 Services as YAML", () => ManifestEncoder.ToYaml(received.Resources.Where(r => r.Metadata.Namespace != "noise")).Length);
-            Step("  of which the noise namespace as YAML", () => ManifestEncoder.ToYaml(received.Resources.Where(r => r.Metadata.Namespace == "noise")).Length);
+            steps.Step("node: decode ConfigContent", () => received.Resources.Count);
+            steps.Step("node: compile (RouteCompiler.Compile)", () => RouteCompiler.Compile(received.Resources, Labels.Empty, received.Revision));
+            steps.Step("node: copy for Applied (ToList)", () => received.Resources.ToList());
+            steps.Step("node: last-known-good (LastKnownGood.Save)", () => { lkg.Save(received); return 0; });
+            steps.Step("  of which the 10,000 Services as YAML", () => ManifestEncoder.ToYaml(received.Resources.Where(r => r.Metadata.Namespace != "noise")).Length);
+            steps.Step("  of which the noise namespace as YAML", () => ManifestEncoder.ToYaml(received.Resources.Where(r => r.Metadata.Namespace == "noise")).Length);
             Console.WriteLine($"pass {pass}: {noise.Length / 1e6:F2} MB of YAML, {report.Resources.Count} resources written over {services.Count}; "
                               + $"{request.Length / 1e6:F2} MB to the writer, {wholeBytes.Length / 1e6:F2} MB replicated, {storeBytes.Length / 1e6:F2} MB to the route table (CPU seconds)");
-            foreach (var (step, cpu) in timings) Console.WriteLine($"  {step,-56} {cpu.TotalSeconds,7:F3} s");
-            Console.WriteLine($"  {"total",-56} {timings.Sum(t => t.Cpu.TotalSeconds),7:F3} s");
+            steps.Print(56);
         }
         Directory.Delete(dir, recursive: true);
         return 0;

@@ -67,33 +67,25 @@ internal static class Diagnostics
         {
             var pass = seen.Add(n) ? "first pass, cold" : "second pass";
             var yaml = HeadlessServices(n);
-            var timings = new List<(string Step, TimeSpan Cpu)>();
-            T Step<T>(string name, Func<T> work)
-            {
-                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-                var result = work();
-                timings.Add((name, Process.GetCurrentProcess().TotalProcessorTime - cpu));
-                return result;
-            }
-            var decodedAtEdge = Step("admin API: decode (ManifestDecoder)", () => ManifestDecoder.Decode(yaml, "request")).Resources.Select(d => d.Resource).ToList();
-            Step("admin API: validate (ConfigValidator)", () => ConfigValidator.Validate(decodedAtEdge));
-            Step("admin API: compile check (RouteCompiler.Check)", () => RouteCompiler.Check(decodedAtEdge));
-            Step("admin API: analyse (ConfigAnalyzer)", () => ConfigAnalyzer.Analyze(decodedAtEdge));
-            var report = Step("admin API: all of it again (ConfigCheck)", () => ConfigCheck.Check(yaml, "request"));
-            Step("admin API: size for the client (ModelJson.Size)", () => ModelJson.Size(report.Resources));
+            var steps = new CpuSteps();
+            var decodedAtEdge = steps.Step("admin API: decode (ManifestDecoder)", () => ManifestDecoder.Decode(yaml, "request")).Resources.Select(d => d.Resource).ToList();
+            steps.Step("admin API: validate (ConfigValidator)", () => ConfigValidator.Validate(decodedAtEdge));
+            steps.Step("admin API: compile check (RouteCompiler.Check)", () => RouteCompiler.Check(decodedAtEdge));
+            steps.Step("admin API: analyse (ConfigAnalyzer)", () => ConfigAnalyzer.Analyze(decodedAtEdge));
+            var report = steps.Step("admin API: all of it again (ConfigCheck)", () => ConfigCheck.Check(yaml, "request"));
+            steps.Step("admin API: size for the client (ModelJson.Size)", () => ModelJson.Size(report.Resources));
             // Inside the cluster a configuration is typed resources as ProtocolSerializer's JSON (gzipped over 16 KiB).
-            var request = Step("admin API: serialize the write (JSON + gzip)", () => serializer.ToBinary(new WriteConfig(report.Resources, DateTimeOffset.UtcNow)));
-            var decoded = ((WriteConfig)Step("writer: deserialize", () => serializer.FromBinary(request, "wt"))).Resources;
-            Step("writer: validate (ConfigValidator)", () => ConfigValidator.Validate(decoded));
-            Step("writer: compile check (RouteCompiler.Check)", () => RouteCompiler.Check(decoded));
-            Step("writer: hash the namespaces (ModelJson.Hash)", () => decoded.GroupBy(r => r.Metadata.Namespace).Select(g => ModelJson.Hash(g.ToList())).Count());
-            var whole = Step("writer: serialize the replicated copy (JSON + gzip)", () => serializer.ToBinary(new ConfigContent(1, decoded)));
-            var received = ((ConfigContent)Step("node: deserialize", () => serializer.FromBinary(whole, "cc"))).Resources;
-            Step("node: compile (RouteCompiler.Compile)", () => RouteCompiler.Compile(received));
-            Step("node: last-known-good file, after the swap (ToYaml)", () => ManifestEncoder.ToYaml(received));
+            var request = steps.Step("admin API: serialize the write (JSON + gzip)", () => serializer.ToBinary(new WriteConfig(report.Resources, DateTimeOffset.UtcNow)));
+            var decoded = ((WriteConfig)steps.Step("writer: deserialize", () => serializer.FromBinary(request, "wt"))).Resources;
+            steps.Step("writer: validate (ConfigValidator)", () => ConfigValidator.Validate(decoded));
+            steps.Step("writer: compile check (RouteCompiler.Check)", () => RouteCompiler.Check(decoded));
+            steps.Step("writer: hash the namespaces (ModelJson.Hash)", () => decoded.GroupBy(r => r.Metadata.Namespace).Select(g => ModelJson.Hash(g.ToList())).Count());
+            var whole = steps.Step("writer: serialize the replicated copy (JSON + gzip)", () => serializer.ToBinary(new ConfigContent(1, decoded)));
+            var received = ((ConfigContent)steps.Step("node: deserialize", () => serializer.FromBinary(whole, "cc"))).Resources;
+            steps.Step("node: compile (RouteCompiler.Compile)", () => RouteCompiler.Compile(received));
+            steps.Step("node: last-known-good file, after the swap (ToYaml)", () => ManifestEncoder.ToYaml(received));
             Console.WriteLine($"N={n}: {yaml.Length / 1e6:F2} MB of YAML, {report.Resources.Count} resources, {request.Length / 1e6:F2} MB to the writer, {whole.Length / 1e6:F2} MB replicated; {pass} (CPU seconds)");
-            foreach (var (step, cpu) in timings) Console.WriteLine($"  {step,-52} {cpu.TotalSeconds,7:F3} s");
-            Console.WriteLine($"  {"total",-52} {timings.Sum(t => t.Cpu.TotalSeconds),7:F3} s");
+            steps.Print(52);
         }
         return 0;
     }
