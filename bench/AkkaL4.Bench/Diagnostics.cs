@@ -80,8 +80,9 @@ internal static class Diagnostics
             steps.Step("writer: validate (ConfigValidator)", () => ConfigValidator.Validate(decoded));
             steps.Step("writer: compile check (RouteCompiler.Check)", () => RouteCompiler.Check(decoded));
             steps.Step("writer: hash the namespaces (ModelJson.Hash)", () => decoded.GroupBy(r => r.Metadata.Namespace).Select(g => ModelJson.Hash(g.ToList())).Count());
-            var whole = steps.Step("writer: serialize the replicated copy (JSON + gzip)", () => serializer.ToBinary(new ConfigContent(1, decoded)));
-            var received = ((ConfigContent)steps.Step("node: deserialize", () => serializer.FromBinary(whole, "cc"))).Resources;
+            var content = new ConfigContent(1, decoded);
+            var whole = steps.Step("writer: serialize the replicated copy (JSON + gzip)", () => serializer.ToBinary(content));
+            var received = ((ConfigContent)steps.Step("node: deserialize", () => serializer.FromBinary(whole, serializer.Manifest(content)))).Resources;
             steps.Step("node: compile (RouteCompiler.Compile)", () => RouteCompiler.Compile(received));
             steps.Step("node: last-known-good file, after the swap (ToYaml)", () => ManifestEncoder.ToYaml(received));
             Console.WriteLine($"N={n}: {yaml.Length / 1e6:F2} MB of YAML, {report.Resources.Count} resources, {request.Length / 1e6:F2} MB to the writer, {whole.Length / 1e6:F2} MB replicated; {pass} (CPU seconds)");
