@@ -484,12 +484,17 @@ public sealed class AdminServer : IAsyncDisposable
         return null;
     }
 
-    /// <summary><c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly.</summary>
-    private static bool HasToken(string authorization, string token)
+    /// <summary>
+    /// <c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly. Their SHA-256 digests are compared,
+    /// not the strings: <see cref="CryptographicOperations.FixedTimeEquals"/> answers at once for inputs of another length,
+    /// which would time the token's length.
+    /// </summary>
+    internal static bool HasToken(string authorization, string token)
     {
         var space = authorization.IndexOf(' ');
         return space > 0 && authorization[..space].Equals("Bearer", StringComparison.OrdinalIgnoreCase)
-                         && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(authorization[(space + 1)..].Trim()), Encoding.UTF8.GetBytes(token));
+                         && CryptographicOperations.FixedTimeEquals(
+                             SHA256.HashData(Encoding.UTF8.GetBytes(authorization[(space + 1)..].Trim())), SHA256.HashData(Encoding.UTF8.GetBytes(token)));
     }
 
     private static readonly string[] ConfigMediaTypes =
