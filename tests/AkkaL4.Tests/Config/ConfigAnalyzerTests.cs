@@ -64,6 +64,67 @@ public class ConfigAnalyzerTests
             warning.Message);
     }
 
+    [Fact]
+    public void The_tcp_form_of_http_rules_says_which_http_conditions_it_leaves_out_and_which_rule_then_takes_everything()
+    {
+        var report = CheckInWorld(Vs("""
+            hosts: [echo-server]
+            http:
+            - match:
+              - uri: {prefix: /api}
+                headers: {x-canary: {exact: "1"}}
+              route:
+              - destination: {host: echo-server-2}
+            - match:
+              - port: 19000
+                ignoreUriCase: true
+              route:
+              - destination: {host: echo-server}
+            """));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/default/vs"), w => w.Field == "spec.http");
+        Assert.Contains("tcp: [{route: [{destination: {host: echo-server-2}}]}, {match: [{port: 19000}], route: [{destination: {host: echo-server}}]}]", warning.Message);
+        Assert.Contains("Left out of it, as a TCP connection has no such thing: spec.http[0].match[0].uri, spec.http[0].match[0].headers, "
+                        + "spec.http[1].match[0].ignoreUriCase", warning.Message);
+        Assert.Contains("(the tcp form of spec.http[0] matches every connection, and the rules after it none)", warning.Message);
+    }
+
+    [Fact]
+    public void The_tcp_form_of_http_rules_with_only_l4_conditions_leaves_nothing_out()
+    {
+        var report = CheckInWorld(Vs("""
+            hosts: [echo-server]
+            http:
+            - name: by-port
+              match:
+              - port: 19000
+                name: first
+              route:
+              - destination: {host: echo-server-2}
+            """));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/default/vs"), w => w.Field == "spec.http");
+        Assert.EndsWith("tcp: [{match: [{port: 19000}], route: [{destination: {host: echo-server-2}}]}]", warning.Message);
+    }
+
+    [Fact]
+    public void A_destination_rule_for_no_service_with_one_subset_says_it_in_the_singular()
+    {
+        var report = CheckInWorld("""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: dr, namespace: default}
+            spec:
+              host: nothing-here
+              subsets:
+              - name: v1
+                labels: {version: v1}
+            """);
+
+        var warning = Assert.Single(WarningsOf(report, "DestinationRule/default/dr"));
+        Assert.EndsWith("matches no known service; its subset v1 applies to nothing", warning.Message);
+    }
+
     [Theory]
     [InlineData(0, "prod")]
     [InlineData(1, "gray")]

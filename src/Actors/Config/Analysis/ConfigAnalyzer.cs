@@ -27,7 +27,7 @@ public static class ConfigAnalyzer
                 var subsets = dr.Spec.Subsets.Select(s => s.Name).OfType<string>().ToList();
                 warnings.Add(Diagnostic.Warning(dr.Key.ToString(), "spec.host",
                     $"host {Describe(host, expanded)} matches no known service{Suggest(expanded, serviceHosts)}"
-                    + (subsets.Count > 0 ? $"; its subsets {string.Join(", ", subsets)} apply to nothing" : "")));
+                    + subsets.Count switch { 0 => "", 1 => $"; its subset {subsets[0]} applies to nothing", _ => $"; its subsets {string.Join(", ", subsets)} apply to nothing" }));
             }
         }
 
@@ -149,7 +149,7 @@ public static class ConfigAnalyzer
 
         if (!vs.Spec.Http.IsEmpty)
             Warn("spec.http", "http rules are not applied by an L4 router: AkkaL4 routes TCP connections by tcp/tls rules only. "
-                              + "The tcp form of these rules would be: " + TcpFormOf(vs.Spec.Http));
+                              + "The tcp form of these rules would be: " + TcpFormOf(vs.Spec.Http) + LeftOut(vs.Spec.Http));
     }
 
     private static bool IsUnconditional(L4MatchAttributes? m) => m is not null && m.Port is null or 0 && m.SourceLabels.IsEmpty
@@ -193,7 +193,7 @@ public static class ConfigAnalyzer
             if (r > 0) sb.Append(", ");
             sb.Append('{');
             var l4Matches = http[r].Match.OfType<RawMap>()
-                .Select(m => m.Fields.Where(f => f.Key is "port" or "sourceLabels" or "gateways" or "sourceNamespace").ToList())
+                .Select(m => m.Fields.Where(f => IsL4(f.Key)).ToList())
                 .Where(f => f.Count > 0).ToList();
             if (l4Matches.Count > 0)
                 sb.Append("match: [").Append(string.Join(", ", l4Matches.Select(fs => "{" + string.Join(", ", fs.Select(f => $"{f.Key}: {Flow(f.Value)}")) + "}"))).Append("], ");
@@ -210,6 +210,31 @@ public static class ConfigAnalyzer
             sb.Append("]}");
         }
         return sb.Append(']').ToString();
+    }
+
+    /// <summary>The match fields of an http rule a TCP connection has an equivalent of (the rest are HTTP's: uri, headers, ...).</summary>
+    private static bool IsL4(string matchField) => matchField is "port" or "sourceLabels" or "gateways" or "sourceNamespace";
+
+    /// <summary>
+    /// What <see cref="TcpFormOf"/> leaves out: HTTP conditions (uri, headers, ...), without which its rules match more
+    /// connections; a rule with only those matches every connection, and the rules after it none. Said, so the tcp form
+    /// is not pasted in as the same routing.
+    /// </summary>
+    private static string LeftOut(Seq<HttpRoute> http)
+    {
+        var fields = new List<string>();
+        string? everything = null;
+        for (var r = 0; r < http.Count; r++)
+        {
+            var matches = http[r].Match.OfType<RawMap>().ToList();
+            for (var m = 0; m < matches.Count; m++)
+                fields.AddRange(matches[m].Fields.Where(f => !IsL4(f.Key) && f.Key is not ("name" or "statPrefix")).Select(f => $"spec.http[{r}].match[{m}].{f.Key}"));
+            if (matches.Count > 0 && !matches.Any(m => m.Fields.Any(f => IsL4(f.Key))) && r < http.Count - 1) everything ??= $"spec.http[{r}]";
+        }
+        if (fields.Count == 0) return "";
+        var shown = fields.Take(5).Append(fields.Count > 5 ? $"and {fields.Count - 5} more" : null).OfType<string>();
+        return $". Left out of it, as a TCP connection has no such thing: {string.Join(", ", shown)}, so its rules match more connections than the http ones"
+               + (everything is null ? "" : $" (the tcp form of {everything} matches every connection, and the rules after it none)");
     }
 
     private static string Flow(RawValue value) => value switch
