@@ -32,7 +32,8 @@ public static class ConfigAnalyzer
         }
 
         foreach (var dr in rules) NotApplied(dr, warnings);
-        foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, warnings);
+        var gateways = resources.OfType<Gateway>().GroupBy(g => $"{g.Metadata.Namespace}/{g.Metadata.Name}").ToDictionary(g => g.Key, g => g.First());
+        foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, warnings);
         return warnings;
     }
 
@@ -86,13 +87,17 @@ public static class ConfigAnalyzer
             _ => [],
         }).Distinct().ToList();
 
-    private static void AnalyzeVirtualService(VirtualService vs, IReadOnlyList<string> serviceHosts, List<DestinationRule> rules, List<Diagnostic> warnings)
+    private static void AnalyzeVirtualService(VirtualService vs, IReadOnlyList<string> serviceHosts, List<DestinationRule> rules,
+        IReadOnlyDictionary<string, Gateway> gatewaysByKey, List<Diagnostic> warnings)
     {
         var name = vs.Key.ToString();
         var ns = vs.Metadata.Namespace;
         void Warn(string field, string message) => warnings.Add(Diagnostic.Warning(name, field, message));
 
-        for (var i = 0; i < vs.Spec.Hosts.Count; i++)
+        // Bound to gateways only, its hosts are the names clients ask the gateway for (an SNI), not services: they must be
+        // admitted by a server of those gateways instead (istioctl analyze's VirtualServiceHostNotFoundInGateway).
+        var meshBound = vs.Spec.Gateways.IsEmpty || vs.Spec.Gateways.Contains("mesh");
+        for (var i = 0; meshBound && i < vs.Spec.Hosts.Count; i++)
         {
             var host = vs.Spec.Hosts[i];
             if (host == "*") continue;
@@ -101,7 +106,19 @@ public static class ConfigAnalyzer
                 Warn($"spec.hosts[{i}]", $"host {Describe(host, expanded)} matches no known service{Suggest(expanded, serviceHosts)}");
         }
 
-        for (var i = 0; i < vs.Spec.Gateways.Count; i++) LegacyGateway(vs.Spec.Gateways[i], $"spec.gateways[{i}]", Warn);
+        for (var i = 0; i < vs.Spec.Gateways.Count; i++)
+        {
+            var reference = vs.Spec.Gateways[i];
+            LegacyGateway(reference, $"spec.gateways[{i}]", Warn);
+            if (reference == "mesh") continue;
+            var key = RouteCompiler.ResolveGateway(reference, ns);
+            var named = key == reference ? $"'{reference}'" : $"'{reference}' ({key})";
+            if (!gatewaysByKey.TryGetValue(key, out var gateway))
+                Warn($"spec.gateways[{i}]", $"gateway {named} is no Gateway of this configuration: nothing is routed through it");
+            else if (!gateway.Spec.Servers.Any(server => RouteCompiler.AdmitsHost(gateway, server, vs)))
+                Warn($"spec.gateways[{i}]", $"no server of gateway {named} admits the hosts of this VirtualService (its servers' hosts: "
+                                            + $"{string.Join(", ", gateway.Spec.Servers.SelectMany(s => s.Hosts).Distinct())}): nothing is routed through it");
+        }
 
         var destinations = new List<(string Path, Destination Destination)>();
         string? catchAll = null;
