@@ -171,7 +171,7 @@ public sealed class RouterNode : IAsyncDisposable
         {
             Apply(content.Resources, content.Revision);
             // After the swap: the copy on disk is YAML (see LastKnownGood), encoded while the node already routes by it.
-            _lastKnownGood?.Save(content);
+            _lastKnownGood?.SaveLater(content, System.Log);
         }, ApplyFailed), "route-cache");
         var membership = new Membership(system, client, incarnation);
 
