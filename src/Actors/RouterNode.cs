@@ -497,6 +497,8 @@ public sealed class RouterNode : IAsyncDisposable
     {
         await LeaveAsync();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        // The copy of the last revision applied is on disk before the node is gone (LastKnownGood.SaveLater's thread).
+        if (_lastKnownGood is { } lastKnownGood) await Task.WhenAny(lastKnownGood.Idle, Task.Delay(TimeSpan.FromSeconds(30)));
         TlsOrigination.InForce(this, null);
         Metrics.Dispose();
     }
