@@ -208,7 +208,13 @@ internal static class ServerCommands
                 var text = await response.Content.ReadAsStringAsync(cancel);
                 if (!response.IsSuccessStatusCode) { Console.Error.WriteLine($"akkal4: {(int)response.StatusCode} {text}"); return ExitCodes.Rejected; }
                 var found = Actors.Config.ConfigCheck.Check(text, "server").Resources.Where(r => one is null || r.Metadata.Name == one).ToList();
-                if (one is not null && found.Count == 0) { Console.Error.WriteLine($"akkal4: {known ?? k} {one} not found"); return ExitCodes.Rejected; }
+                if (one is not null && found.Count == 0)
+                {
+                    // Without -n the namespace is default, as kubectl's: said, since a user of Istio's YAML often means istio-system.
+                    var where = parse.GetValue(allNamespaces) ? "in any namespace" : $"in namespace {parse.GetValue(ns) ?? "default"} (-A looks in every namespace)";
+                    Console.Error.WriteLine($"akkal4: {known ?? k} {one} not found {where}");
+                    return ExitCodes.Rejected;
+                }
                 Console.Write(format switch
                 {
                     "json" => Actors.Config.ManifestEncoder.ToJson(found),

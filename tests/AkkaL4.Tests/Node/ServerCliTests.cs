@@ -282,7 +282,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         Assert.Equal(["Service/cli-get/svc", "WorkloadEntry/cli-get/svc-1", "WorkloadEntry/cli-get/svc-2"],
             Keys(all.Stdout));
         AssertExit(1, missing);
-        Assert.Contains("not found", missing.Stderr);
+        Assert.Contains("Service nothing not found in namespace cli-get (-A looks in every namespace)", missing.Stderr);
         // kubectl's table by default, short names, plurals, KIND/NAME, -A; without -n the namespace is default.
         AssertExit(0, table);
         var lines = table.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
