@@ -8,12 +8,13 @@
 # a time, each checked with one echo) and holds them: RSS per idle connection, overall and over the second
 # half. Prints a Markdown table and writes it to bench/results/<date>-memory.md.
 #
-# Addresses (NET = $MEMORY_NET, default 127.90, the perf block): node NET.2.10:9000, admin NET.2.1:15990, echo NET.2.2:9000,
-# client sources NET.100.1-50; with MEMORY_SEED=1 a seed node on NET.2.20 (remoting 4053, admin 15990).
+# Addresses (NET = $MEMORY_NET, default 127.90, the perf block; H = $MEMORY_HOSTS, default 2, and C = $MEMORY_CLIENTS, default
+# 100, third octets): node NET.H.10:9000, admin NET.H.1:15990, echo NET.H.2:9000, client sources NET.C.1-50; with
+# MEMORY_SEED=1 a seed node on NET.H.20 (remoting 4053, admin 15990).
 # Run it under the tests lock: flock -o /tmp/akkal4-tests.lock bench/memory.sh
 # Every process it starts runs in a process group of its own (setsid), killed by group on every exit.
 #
-# Environment: MEMORY_NET (the addresses' first two octets), MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, MEMORY_NODE_DLL (a published akkal4.dll instead of the Release build), PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
+# Environment: MEMORY_NET (the addresses' first two octets), MEMORY_HOSTS and MEMORY_CLIENTS (third octets), MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, MEMORY_NODE_DLL (a published akkal4.dll instead of the Release build), PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
 # MEMORY_SEED=1: the measured node joins a seed node started first (gateway-only, --mesh false, so it binds none of the
 # node's listeners) which takes the configuration, so it runs the config writer and the RouteTable entities: the measured
 # node is then a follower, which hosts no persistent actor and gets the configuration by replication (the "role" column);
@@ -59,7 +60,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 
 NET=${MEMORY_NET:-127.90}
-ECHO=$NET.2.2:9000 VIP=$NET.2.10:9000 ADMIN=$NET.2.1:15990 SEED_ADMIN=$NET.2.20:15990 SEED_REMOTING=$NET.2.20:4053
+H=$NET.${MEMORY_HOSTS:-2} C=$NET.${MEMORY_CLIENTS:-100}
+ECHO=$H.2:9000 VIP=$H.10:9000 ADMIN=$H.1:15990 SEED_ADMIN=$H.20:15990 SEED_REMOTING=$H.20:4053
 setsid taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" echo --listen "$ECHO" > "$WORK/echo.log" 2>&1 &
 STARTED+=($!)
 cat > "$WORK/config.yaml" <<YAML
@@ -107,7 +109,7 @@ while IFS= read -r variant; do
   fi
   # shellcheck disable=SC2086
   setsid taskset -c "$PROXY_CPU" env "${settings[@]}" dotnet "$NODE_DLL" run "${node_args[@]}" --name memory --admin "$ADMIN" \
-    --remoting "$NET.2.1:0" --data "$WORK/data" ${MEMORY_NODE_ARGS:-} > "$WORK/node.log" 2>&1 &
+    --remoting "$H.1:0" --data "$WORK/data" ${MEMORY_NODE_ARGS:-} > "$WORK/node.log" 2>&1 &
   pid=$!; STARTED+=($pid)
   ready=0
   for _ in $(seq 600); do
@@ -145,7 +147,7 @@ while IFS= read -r variant; do
     set +m
   fi
   setsid taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" idle --target "$VIP" --connections "$N" \
-        --sources "$NET.100.1-$NET.100.50" --hold "$hold" --pid "$pid" --label memory > "$WORK/loadgen.out" 2>&1 &
+        --sources "$C.1-$C.50" --hold "$hold" --pid "$pid" --label memory > "$WORK/loadgen.out" 2>&1 &
   loadgen=$!; STARTED+=($loadgen); wait "$loadgen"; out=$(cat "$WORK/loadgen.out")
   if [[ -n $dumper ]]; then wait "$dumper" || die "gcdump ($variant) not taken with all $N connections open; see above"; log "gcdump: $dump.txt"; fi
   result=$(grep -m1 '^result ' <<< "$out")

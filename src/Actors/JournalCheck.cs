@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Akka.Event;
 using Npgsql;
 
@@ -36,9 +37,17 @@ public sealed class JournalCheck
 
     /// <summary>Checks <paramref name="connectionString"/> until a connection opens or <paramref name="stop"/> completes; null
     /// when there is no PostgreSQL journal to check.</summary>
-    public static JournalCheck? Start(string? connectionString, ILoggingAdapter log, Task stop)
+    public static JournalCheck? Start(string? connectionString, ILoggingAdapter log, Task stop) =>
+        connectionString is null ? null : StartPostgres(connectionString, log, stop);
+
+    /// <summary>
+    /// Apart from <see cref="Start"/>, and never inlined into it: compiling a method that names Npgsql's types loads Npgsql,
+    /// System.Data.Common and System.ComponentModel.TypeConverter, which a node without a PostgreSQL journal never needs
+    /// (bench/README.md, "Memory, session 12").
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static JournalCheck StartPostgres(string connectionString, ILoggingAdapter log, Task stop)
     {
-        if (connectionString is null) return null;
         NpgsqlConnectionStringBuilder builder;
         try
         {

@@ -171,7 +171,7 @@ public sealed class RouterNode : IAsyncDisposable
         {
             Apply(content.Resources, content.Revision);
             // After the swap: the copy on disk is YAML (see LastKnownGood), encoded while the node already routes by it.
-            _lastKnownGood?.Save(content);
+            _lastKnownGood?.SaveLater(content, System.Log);
         }, ApplyFailed), "route-cache");
         var membership = new Membership(system, client, incarnation);
 
@@ -497,6 +497,8 @@ public sealed class RouterNode : IAsyncDisposable
     {
         await LeaveAsync();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        // The copy of the last revision applied is on disk before the node is gone (LastKnownGood.SaveLater's thread).
+        if (_lastKnownGood is { } lastKnownGood) await Task.WhenAny(lastKnownGood.Idle, Task.Delay(TimeSpan.FromSeconds(30)));
         TlsOrigination.InForce(this, null);
         Metrics.Dispose();
     }

@@ -27,7 +27,7 @@ namespace AkkaL4.Actors.ControlPlane;
 /// Meanwhile, and never in the acknowledgement's way, it hands each changed namespace to its sharded
 /// <see cref="RouteTable"/> entity, the store the configuration is read from: an outbox of namespaces whose entity has
 /// not yet confirmed their revision, sent again with backoff until it does (a hung or dead shard host only delays the
-/// outbox). Every <see cref="SnapshotEvery"/> batches it checkpoints (see <see cref="Checkpoint"/>: the index alone, or the
+/// outbox; one that stays silent is reported in the log and the writer's status, and sent rarely). Every <see cref="SnapshotEvery"/> batches it checkpoints (see <see cref="Checkpoint"/>: the index alone, or the
 /// whole configuration with a per-host journal or entities that stay behind) and deletes its journal up to there.
 /// <para>One batch at a time: later writes wait (stashed) until the batch is answered. Nodes only ever receive whole
 /// configurations, so none sees part of a batch. A new writer (hand-over, restart, full-cluster restart) starts
@@ -52,17 +52,27 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// </summary>
     internal const int SnapshotEvery = 50;
 
-    /// <summary>How soon a namespace its entity has not confirmed is sent again (or a recovery read asked again), doubling each time up to <see cref="RedeliverAtMost"/>.</summary>
-    private static readonly TimeSpan Redeliver = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan RedeliverAtMost = TimeSpan.FromSeconds(30);
+    /// <summary>How the outbox paces a namespace's sends to its entity, and after how many it says the entity does not confirm.</summary>
+    /// <param name="Redeliver">How soon a namespace its entity has not confirmed is sent again (or a recovery read asked again), doubling each time up to <paramref name="AtMost"/>.</param>
+    /// <param name="ReportAfter">Sends its entity left unconfirmed before the writer reports the namespace (log, status) and
+    /// sends it only every <paramref name="ReportedEvery"/>: an entity that cannot read it (another version, content its host
+    /// cannot decode or journal) would otherwise get the whole namespace every <paramref name="AtMost"/> for ever.</param>
+    public sealed record OutboxPacing(TimeSpan Redeliver, TimeSpan AtMost, int ReportAfter, TimeSpan ReportedEvery)
+    {
+        /// <summary>3 s doubling to 30 s; reported after 8 sends (about 3 minutes), then sent every 10 minutes.</summary>
+        public static readonly OutboxPacing Default = new(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), 8, TimeSpan.FromMinutes(10));
 
-    /// <summary>
-    /// How soon a namespace of <paramref name="bytes"/> (its JSON) is first sent again: a large one takes its entity longer to
-    /// journal (a second more per 100 KB, as replication), and each copy is the whole namespace on the connection its host's
-    /// heartbeats share (a 4 MiB namespace every 3 s while a loaded entity journaled it). Remoting loses a message only
-    /// with its connection, so a copy again is for that, not for a slow entity.
-    /// </summary>
-    internal static TimeSpan FirstRedelivery(int bytes) => Min(Redeliver + TimeSpan.FromSeconds(bytes / 100_000.0), RedeliverAtMost);
+        /// <summary>
+        /// How soon a namespace of <paramref name="bytes"/> (its JSON) is first sent again: a large one takes its entity longer to
+        /// journal (a second more per 100 KB, as replication), and each copy is the whole namespace on the connection its host's
+        /// heartbeats share (a 4 MiB namespace every 3 s while a loaded entity journaled it). Remoting loses a message only
+        /// with its connection, so a copy again is for that, not for a slow entity.
+        /// </summary>
+        public TimeSpan First(int bytes) => Min(Redeliver + TimeSpan.FromSeconds(bytes / 100_000.0), AtMost);
+    }
+
+    /// <inheritdoc cref="OutboxPacing.First"/>
+    internal static TimeSpan FirstRedelivery(int bytes) => OutboxPacing.Default.First(bytes);
 
     /// <summary>A journaled batch on its way to a majority of nodes, and whom to tell when it is there.</summary>
     /// <param name="Before">The store before this write: put back if the journal refuses the batch.</param>
@@ -84,6 +94,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private readonly Func<ConfigContent?> _localConfig;
     private readonly Func<long, bool>? _crashAfterJournaling;
     private readonly bool _perHostJournal;
+    private readonly OutboxPacing _pacing;
     private readonly IActorRef _routeTables;
     private ConfigStore _store = new();
     private Pending? _pending;
@@ -103,12 +114,17 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>Namespaces sent to their entity and not yet confirmed.</summary>
     private readonly Dictionary<string, Outgoing> _outbox = new(StringComparer.Ordinal);
 
-    /// <summary>A namespace on its way to its entity: sent again when <see cref="Due"/>, each time after twice as long (up to <see cref="RedeliverAtMost"/>).</summary>
+    /// <summary>A namespace on its way to its entity: sent again when <see cref="Due"/>, each time after twice as long (up to <see cref="OutboxPacing.AtMost"/>).</summary>
     private sealed class Outgoing(StoreNamespace store, TimeSpan delay)
     {
         public StoreNamespace Store { get; } = store;
         public DateTime Due { get; set; }
         public TimeSpan Delay { get; set; } = delay;
+        public int Sends { get; set; }
+        public DateTime FirstSent { get; set; }
+
+        /// <summary>Its entity left <see cref="OutboxPacing.ReportAfter"/> sends unconfirmed: said once, in the status, sent rarely.</summary>
+        public bool Reported { get; set; }
     }
 
     /// <summary>Why the writer takes no write (its journal does not read back); null while it is not refusing.</summary>
@@ -141,16 +157,19 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
 
     /// <param name="crashAfterJournaling">Tests only: called with each batch's revision right after it is journaled;
     /// true makes the writer stop there, before anything else happens to the batch (a crash mid-batch).</param>
-    internal static Props Props(Func<ConfigContent?> localConfig, IActorRef routeTables, bool perHostJournal, Func<long, bool>? crashAfterJournaling) =>
-        Akka.Actor.Props.Create(() => new ConfigWriter(localConfig, routeTables, perHostJournal, crashAfterJournaling));
+    /// <param name="pacing">Tests only: the outbox's pacing (<see cref="OutboxPacing.Default"/> otherwise).</param>
+    internal static Props Props(Func<ConfigContent?> localConfig, IActorRef routeTables, bool perHostJournal, Func<long, bool>? crashAfterJournaling,
+        OutboxPacing? pacing = null) =>
+        Akka.Actor.Props.Create(() => new ConfigWriter(localConfig, routeTables, perHostJournal, crashAfterJournaling, pacing));
 
     /// <summary>Public for Akka's actor creation; use <see cref="Props(Func{ConfigContent?}, IActorRef, bool)"/>.</summary>
-    public ConfigWriter(Func<ConfigContent?> localConfig, IActorRef routeTables, bool perHostJournal, Func<long, bool>? crashAfterJournaling)
+    public ConfigWriter(Func<ConfigContent?> localConfig, IActorRef routeTables, bool perHostJournal, Func<long, bool>? crashAfterJournaling, OutboxPacing? pacing)
     {
         _localConfig = localConfig;
         _routeTables = routeTables;
         _perHostJournal = perHostJournal;
         _crashAfterJournaling = crashAfterJournaling;
+        _pacing = pacing ?? OutboxPacing.Default;
         Recover<SnapshotOffer>(offer =>
         {
             _checkpointedAt = offer.Metadata.SequenceNr;
@@ -323,12 +342,12 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void ReadingRouteTables(List<NamespaceRevision> unchanged, ConfigContent? replicatedContent)
     {
         var read = new RouteTableRead(unchanged, "the checkpoint names");
-        var delay = Redeliver;
+        var delay = _pacing.Redeliver;
         void Ask()
         {
             read.Ask(_routeTables, Self);
             Timers.StartSingleTimer(nameof(SendAgain), SendAgain.Instance, delay);
-            delay = Min(delay * 2, RedeliverAtMost);
+            delay = Min(delay * 2, _pacing.AtMost);
         }
         Command<NamespaceContent>(c =>
         {
@@ -496,13 +515,14 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Common()
     {
         Command<ReadIndex>(_ => Sender.Tell(new ConfigIndex(_store.Revision, Index())));
-        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("serving", _store.Revision, null)));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("serving", _store.Revision, Unconfirmed())));
         Command<NamespaceStored>(stored =>
         {
             if (!_outbox.TryGetValue(stored.Namespace, out var sent)) return;
             if (sent.Store.Revision < stored.Revision || sent.Store.Revision == stored.Revision && sent.Store.Hash == stored.Hash)
             {
                 _outbox.Remove(stored.Namespace);
+                if (sent.Reported) _log.Info("config writer: the route table of namespace {0} confirmed revision {1} after all", stored.Namespace, stored.Revision);
                 Checkpoint();
             }
             else if (sent.Store.Revision == stored.Revision)
@@ -552,17 +572,43 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         if (!Timers.IsTimerActive(nameof(SendAgain)))
         {
             foreach (var outgoing in _outbox.Values) Send(outgoing);
-            Timers.StartPeriodicTimer(nameof(SendAgain), SendAgain.Instance, Redeliver);
+            Timers.StartPeriodicTimer(nameof(SendAgain), SendAgain.Instance, _pacing.Redeliver);
         }
         Stash.UnstashAll();
     }
 
-    /// <summary>To its entity; the next time only after twice as long, so an entity that stays silent costs little.</summary>
+    /// <summary>
+    /// To its entity; the next time only after twice as long, so an entity that stays silent costs little; after
+    /// <see cref="OutboxPacing.ReportAfter"/> sends without a confirmation, reported once and sent only every
+    /// <see cref="OutboxPacing.ReportedEvery"/> (in case what kept it from confirming is mended: a host upgraded, a shard moved).
+    /// </summary>
     private void Send(Outgoing outgoing)
     {
+        var now = DateTime.UtcNow;
+        if (outgoing.Sends == 0) outgoing.FirstSent = now;
+        if (outgoing.Sends >= _pacing.ReportAfter && !outgoing.Reported)
+        {
+            outgoing.Reported = true;
+            _log.Warning("config writer: the route table of namespace {0} has not confirmed revision {1} in {2} sends since {3:u}; it is sent again every {4}. "
+                         + "Until it confirms, the writer's checkpoints carry the whole configuration (nothing of it is lost) and reads of the namespace from its route table wait for it",
+                outgoing.Store.Namespace, outgoing.Store.Revision, outgoing.Sends, outgoing.FirstSent, _pacing.ReportedEvery);
+        }
         _routeTables.Tell(outgoing.Store);
-        outgoing.Due = DateTime.UtcNow + outgoing.Delay;
-        outgoing.Delay = Min(outgoing.Delay * 2, RedeliverAtMost);
+        outgoing.Sends++;
+        outgoing.Due = now + (outgoing.Reported ? _pacing.ReportedEvery : outgoing.Delay);
+        outgoing.Delay = Min(outgoing.Delay * 2, _pacing.AtMost);
+    }
+
+    /// <summary>The namespaces <see cref="Send"/> reported, for the writer's status (null: none).</summary>
+    private string? Unconfirmed()
+    {
+        var reported = _outbox.Values.Where(o => o.Reported).OrderBy(o => o.Store.Namespace, StringComparer.Ordinal).ToList();
+        if (reported.Count == 0) return null;
+        const int named = 10;
+        var list = string.Join(", ", reported.Take(named).Select(o => $"{o.Store.Namespace} (revision {o.Store.Revision}, {o.Sends} sends since {o.FirstSent:u})"))
+                   + (reported.Count > named ? $" and {reported.Count - named} more" : "");
+        return $"the route tables of {reported.Count} namespace(s) do not confirm what the writer sends them: {list}; "
+               + $"it sends them again every {_pacing.ReportedEvery}, and keeps their content in its journal until they do";
     }
 
     /// <summary>Which revision each namespace with resources last changed at, with its hash, in namespace order.</summary>
@@ -590,21 +636,22 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     {
         var store = new StoreNamespace(ns, _index[ns].Revision, resources, _index[ns].Hash!);
         ProtocolSerializer.EncodeNow(Context.System, store);
-        return new Outgoing(store, FirstRedelivery(_sizes.GetValueOrDefault(ns)));
+        return new Outgoing(store, _pacing.First(_sizes.GetValueOrDefault(ns)));
     }
 
     /// <summary>
     /// Once enough batches have come since the last one: a checkpoint, after which the journal before it is deleted. The
     /// index alone when the journal is shared and every entity has confirmed what it was sent; else (a per-host journal,
-    /// or entities still behind after twice as many batches) the whole configuration too, so the journal never grows without bound and recovery
-    /// needs no entity.
+    /// or entities still behind after twice as many batches, or at once when only reported ones are: <see cref="Send"/>) the whole
+    /// configuration too, so the journal never grows without bound and recovery needs no entity.
     /// </summary>
     private void Checkpoint()
     {
         var since = LastSequenceNr - _checkpointedAt;
         if (_checkpointing || since < SnapshotEvery) return;
-        // Confirmations usually follow a batch within moments: on a shared journal, wait for them a while (an index is small).
-        if (_outbox.Count > 0 && !_perHostJournal && since < 2 * SnapshotEvery) return;
+        // Confirmations usually follow a batch within moments: on a shared journal, wait for them a while (an index is small),
+        // not for those already reported (an entity that has not confirmed for minutes is not about to).
+        if (_outbox.Values.Any(o => !o.Reported) && !_perHostJournal && since < 2 * SnapshotEvery) return;
         var whole = _perHostJournal || _outbox.Count > 0;
         _checkpointing = true;
         SaveSnapshot(new WriterCheckpoint(_store.Revision, Index(), whole ? _store.Read(null, null).Resources : null,

@@ -1,6 +1,7 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
+using Akka.Event;
+using Microsoft.Win32.SafeHandles;
 using AkkaL4.Actors.Config;
 using AkkaL4.Messages.Model;
 
@@ -26,29 +27,158 @@ public sealed class LastKnownGood(string directory)
 
     public string Path { get; } = System.IO.Path.Combine(directory, "last-known-good.yaml");
 
+    /// <summary>Held while the file is written: one write at a time, whether <see cref="Save"/>'s or <see cref="SaveLater"/>'s.</summary>
+    private readonly object _fileGate = new();
+    /// <summary>
+    /// Where each namespace's manifests are in the file this instance last wrote, by the namespace's list (a list is never
+    /// changed once made): a later save copies an unchanged namespace's bytes from that file instead of encoding it again,
+    /// and no copy of the text stays in memory. Empty when the file's length or time is no longer what was written.
+    /// </summary>
+    private Section[] _sections = [];
+    private (long Length, DateTime Time) _stamp;
+
+    private readonly record struct Section(IReadOnlyList<Resource> List, long Offset, int Length);
+
+    /// <summary>Writes <paramref name="content"/> now, on the caller's thread.</summary>
     public void Save(ConfigContent content)
     {
-        var parts = Parts(content);
+        lock (_fileGate) Write(content);
+    }
+
+    private void Write(ConfigContent content)
+    {
         PrivateFiles.CreateDirectory(directory);
         var temp = Path + ".tmp";
-        PrivateFiles.WriteAllBytes(temp, parts);
+        var sections = new List<Section>();
+        var old = new FileInfo(Path);
+        var reuse = old.Exists && (old.Length, old.LastWriteTimeUtc) == _stamp ? _sections : [];
+        _sections = [];
+        using (var from = reuse.Length > 0 ? OpenOrNull(Path) : null)
+            PrivateFiles.WriteAllBytes(temp, Parts(content, (list, offset) =>
+            {
+                byte[]? bytes = null;
+                if (from is not null && Array.FindIndex(reuse, s => ReferenceEquals(s.List, list)) is var i and >= 0)
+                {
+                    bytes = new byte[reuse[i].Length];
+                    if (RandomAccess.Read(from, bytes, reuse[i].Offset) != bytes.Length) bytes = null;
+                }
+                bytes ??= Encoding.UTF8.GetBytes(ManifestEncoder.ToYaml(list));
+                sections.Add(new Section(list, offset, bytes.Length));
+                return bytes;
+            }));
         File.Move(temp, Path, overwrite: true);
+        var written = new FileInfo(Path);
+        _stamp = (written.Length, written.LastWriteTimeUtc);
+        _sections = [.. sections];
+    }
+
+    private static SafeFileHandle? OpenOrNull(string path)
+    {
+        try
+        {
+            return File.OpenHandle(path);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>A whole configuration as text: its revision in a header line, then its manifests.</summary>
-    public static string Format(ConfigContent content) => string.Concat(Parts(content).Select(p => Encoding.UTF8.GetString(p)));
+    public static string Format(ConfigContent content) =>
+        string.Concat(Parts(content, (list, _) => Encoding.UTF8.GetBytes(ManifestEncoder.ToYaml(list))).Select(p => Encoding.UTF8.GetString(p)));
 
     /// <summary>
-    /// <see cref="Format"/>'s text as UTF-8, in parts: a configuration by namespace (<see cref="NamespacedResources"/>, as
-    /// replicated) is each namespace's manifests, made once per list, so a write of one namespace formats that namespace only.
+    /// <see cref="Format"/>'s text as UTF-8, in parts made as they are written: the header, then each namespace's manifests
+    /// (<see cref="NamespacedResources"/>, as replicated), or all of them in one part; <paramref name="manifests"/> makes a
+    /// list's part, given the offset in the file where it goes.
     /// </summary>
-    private static IEnumerable<byte[]> Parts(ConfigContent content) =>
-        new[] { Encoding.UTF8.GetBytes(Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n") }.Concat(content.Resources is NamespacedResources grouped
-            ? grouped.Namespaces.Select(n => Manifests.GetValue(n.Resources, static list => Encoding.UTF8.GetBytes(ManifestEncoder.ToYaml(list))))
-            : [Encoding.UTF8.GetBytes(ManifestEncoder.ToYaml(content.Resources))]);
+    private static IEnumerable<byte[]> Parts(ConfigContent content, Func<IReadOnlyList<Resource>, long, byte[]> manifests)
+    {
+        var header = Encoding.UTF8.GetBytes(Header + content.Revision.ToString(CultureInfo.InvariantCulture) + "\n");
+        yield return header;
+        long offset = header.Length;
+        foreach (var list in content.Resources is NamespacedResources grouped ? grouped.Namespaces.Select(n => n.Resources) : [content.Resources])
+        {
+            var part = manifests(list, offset);
+            offset += part.Length;
+            yield return part;
+        }
+    }
 
-    /// <summary>Each namespace's manifests as UTF-8, by its list (a list is never changed once made), for as long as the list lives.</summary>
-    private static readonly ConditionalWeakTable<IReadOnlyList<Resource>, byte[]> Manifests = new();
+    private readonly object _laterGate = new();
+    /// <summary>The newest content handed to <see cref="SaveLater"/> and not yet taken by its writer.</summary>
+    private (ConfigContent Content, ILoggingAdapter Log)? _next;
+    private bool _writing;
+    /// <summary>The revision <see cref="SaveLater"/>'s writer last wrote: it never writes an older one after it.</summary>
+    private long _laterWritten = long.MinValue;
+    private TaskCompletionSource _idle = Done();
+
+    /// <summary>Called by <see cref="SaveLater"/>'s writer before each write (tests hold it there).</summary>
+    internal Action<long>? BeforeWrite { get; set; }
+
+    /// <summary>
+    /// Writes <paramref name="content"/> on a thread of its own, so the caller (the route cache, which applies the next
+    /// revision meanwhile) does not wait for the encoding and the disk. Writes go one at a time in the order of revisions:
+    /// a content handed over while another waits replaces it if newer, and one older than what was written is dropped, so
+    /// the file never goes back to an older revision. A failed write is logged as a warning; the revision stays in force.
+    /// The thread is a foreground one: a process that ends while it writes finishes the write first.
+    /// </summary>
+    public void SaveLater(ConfigContent content, ILoggingAdapter log)
+    {
+        lock (_laterGate)
+        {
+            if (_next is { } waiting && waiting.Content.Revision >= content.Revision) return;
+            _next = (content, log);
+            if (_writing) return;
+            _writing = true;
+            if (_idle.Task.IsCompleted) _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        new Thread(WriteLater) { IsBackground = false, Name = "last-known-good" }.Start();
+    }
+
+    /// <summary>Completes once <see cref="SaveLater"/> has nothing left to write.</summary>
+    internal Task Idle
+    {
+        get { lock (_laterGate) return _idle.Task; }
+    }
+
+    private void WriteLater()
+    {
+        while (true)
+        {
+            (ConfigContent Content, ILoggingAdapter Log) next;
+            lock (_laterGate)
+            {
+                if (_next is not { } taken)
+                {
+                    _writing = false;
+                    _idle.TrySetResult();
+                    return;
+                }
+                next = taken;
+                _next = null;
+                if (next.Content.Revision <= _laterWritten) continue;
+                _laterWritten = next.Content.Revision;
+            }
+            try
+            {
+                BeforeWrite?.Invoke(next.Content.Revision);
+                Save(next.Content);
+            }
+            catch (Exception e)
+            {
+                next.Log.Warning("last-known-good copy of revision {0} not written to {1}: {2}", next.Content.Revision, Path, e.Message);
+            }
+        }
+    }
+
+    private static TaskCompletionSource Done()
+    {
+        var done = new TaskCompletionSource();
+        done.SetResult();
+        return done;
+    }
 
     /// <summary>
     /// Reads <see cref="Format"/>'s text back, decoded but not validated again: for text the config writer wrote (an

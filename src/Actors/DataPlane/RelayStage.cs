@@ -168,7 +168,7 @@ internal sealed class RelayStage(RelayParts parts)
                     return;
                 }
                 _stopCause = (true, failure);
-                if (failure is null) CompleteStage();
+                if (failure is null) CloseWithin();
                 else FailStage(failure);
             });
             _control.Attach(end);
@@ -181,6 +181,17 @@ internal sealed class RelayStage(RelayParts parts)
             if (Environment.TickCount64 - _lastActivity < _idleMs) return;
             // Reported as a timeout, but the sockets close with a FIN each way, as Envoy and HAProxy close an idle connection.
             _stopCause = (true, new TimeoutException($"no bytes in either direction for {_parts.IdleTimeout}"));
+            CloseWithin();
+        }
+
+        /// <summary>
+        /// Closes both ways (each socket's stage shuts down sending once what it holds is written), and resets both
+        /// connections after the flush deadline: a peer that does not read would otherwise hold the sockets, their stages
+        /// and what they hold for ever. By then a connection that flushed is closed, and the reset does nothing to it.
+        /// </summary>
+        private void CloseWithin()
+        {
+            if (_parts.Reset is { } reset) Materializer.ScheduleOnce(SocketRelayStage.FlushDeadline, reset);
             CompleteStage();
         }
 
@@ -241,6 +252,12 @@ internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<RelayEnded> Ende
 {
     /// <summary>Where the relay's idle timeout is kept (set by <see cref="Relays"/>); required with an idle timeout.</summary>
     internal IdleSweep? Sweep { get; init; }
+
+    /// <summary>
+    /// Resets both connections of a <see cref="RelayStage"/>, from any thread (set by <see cref="Relays"/>): what a gentle
+    /// stop or idle timeout does when the flush deadline has passed.
+    /// </summary>
+    internal Action? Reset { get; init; }
 
     /// <summary>The relay's byte counts and stop, known before it runs.</summary>
     public RelayStage.Control Control { get; } = new();

@@ -54,7 +54,8 @@ public sealed class Relays
             _hosts[(uint)Interlocked.Increment(ref _next) % _hosts.Length].Run(parts with { Client = clientSocket, Upstream = upstreamSocket, Sweep = _idle });
             return;
         }
-        client.Flow.JoinMaterialized(BidiFlow.FromGraph(new RelayStage(parts with { Sweep = _idle })).Join(upstream.Flow), Keep.Right).Run(_materializer);
+        client.Flow.JoinMaterialized(BidiFlow.FromGraph(new RelayStage(parts with { Sweep = _idle, Reset = () => { client.Reset(); upstream.Reset(); } }))
+            .Join(upstream.Flow), Keep.Right).Run(_materializer);
     }
 
     /// <summary>A stream that never ends, whose interpreter also runs the relays handed to it.</summary>

@@ -162,7 +162,11 @@ internal static class TlsOrigination
             var established = ssl;
             return session = new TcpConnection(plain.Local, plain.Remote,
                 () => Flow.FromGraph(new StreamStage(established, async () => { await established.ShutdownAsync().ConfigureAwait(false); shutdownInner(); })),
-                established.Dispose, (_, _) => ValueTask.FromException<int>(new InvalidOperationException("a TLS upstream is never read before it is joined")));
+                established.Dispose, (_, _) => ValueTask.FromException<int>(new InvalidOperationException("a TLS upstream is never read before it is joined")))
+            {
+                // A pending write of the session's fails once its socket is reset.
+                ResetWith = plain.Reset,
+            };
         }
         finally
         {

@@ -337,7 +337,7 @@ public sealed class RouteCompiler
     }
 
     /// <summary>A server host <c>ns/host</c> admits only VSs of <c>ns</c> (<c>.</c> = the gateway's, <c>*</c> = any).</summary>
-    private static bool AdmitsHost(Gateway gw, Server server, VirtualService vs)
+    internal static bool AdmitsHost(Gateway gw, Server server, VirtualService vs)
     {
         foreach (var serverHost in server.Hosts)
         {

@@ -484,12 +484,17 @@ public sealed class AdminServer : IAsyncDisposable
         return null;
     }
 
-    /// <summary><c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly.</summary>
-    private static bool HasToken(string authorization, string token)
+    /// <summary>
+    /// <c>Bearer &lt;token&gt;</c>, the scheme in any case (RFC 7235), the token exactly. Their SHA-256 digests are compared,
+    /// not the strings: <see cref="CryptographicOperations.FixedTimeEquals"/> answers at once for inputs of another length,
+    /// which would time the token's length.
+    /// </summary>
+    internal static bool HasToken(string authorization, string token)
     {
         var space = authorization.IndexOf(' ');
         return space > 0 && authorization[..space].Equals("Bearer", StringComparison.OrdinalIgnoreCase)
-                         && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(authorization[(space + 1)..].Trim()), Encoding.UTF8.GetBytes(token));
+                         && CryptographicOperations.FixedTimeEquals(
+                             SHA256.HashData(Encoding.UTF8.GetBytes(authorization[(space + 1)..].Trim())), SHA256.HashData(Encoding.UTF8.GetBytes(token)));
     }
 
     private static readonly string[] ConfigMediaTypes =
@@ -820,14 +825,16 @@ public sealed class AdminServer : IAsyncDisposable
             // Overloaded, or stopping: an answer for the probe, not an error logged per probe.
             return Results.Text("not ready: the data plane did not answer in 5s\n", statusCode: 503);
         }
-        var unbound = listeners.Where(l => !l.Bound).Select(l => l.Address).ToList();
+        // /readyz needs no token: it says how many and which revision, never what the configuration holds (listener
+        // addresses are its Services' and Gateways'; a revision's error quotes its resources). /v1/status says the rest.
+        var unbound = listeners.Count(l => !l.Bound) + Math.Max(0, snapshot.Listeners.Count - listeners.Count);
         if (snapshot.Revision == 0) return Results.Text("not ready: no configuration yet\n", statusCode: 503);
-        if (unbound.Count > 0 || listeners.Count < snapshot.Listeners.Count)
-            return Results.Text($"not ready: listeners not bound: {string.Join(", ", unbound)}\n", statusCode: 503);
+        if (unbound > 0)
+            return Results.Text($"not ready: {unbound} listener(s) not bound (which, and why: /v1/status)\n", statusCode: 503);
         // Ready out of a cluster too: the node routes with its last configuration (the summary says so). A revision
         // this node could not apply is said, not made a failed probe: it keeps routing by the last good one, and every
         // node would fail the same revision alike (all out of service at once would be the worse outcome).
-        var failed = node.Revisions is { Failed: > 0 } r ? $"; revision {r.Failed} could not be applied: {r.Error}" : "";
+        var failed = node.Revisions is { Failed: > 0 } r ? $"; revision {r.Failed} could not be applied (why: /v1/status)" : "";
         // As said, not a failed probe: the data plane routes without the journal; this node only cannot be the config writer.
         // Which journal and why only in /v1/status (behind the token): its user, host, database and the server's words are not for anyone.
         var journal = node.Journal?.Problem is not null ? "; journal: cannot be used, this node cannot be the config writer (see /v1/status)" : "";

@@ -39,6 +39,8 @@ internal sealed class KestrelHost : IAsyncDisposable
         // As the generic host registers it: Kestrel takes it when it is there.
         var diagnostics = new DiagnosticListener("Microsoft.AspNetCore");
         services.AddSingleton(diagnostics).AddSingleton<DiagnosticSource>(diagnostics);
+        // A listener stays in DiagnosticListener.AllListeners until disposed, and DI does not dispose an instance it was given.
+        _owned.Add(diagnostics);
         // HTTPS asks for one (for a development certificate's defaults; the API always names its certificate).
         services.AddSingleton<IHostEnvironment>(new Environment());
         new ServicesOnly(services).UseKestrelCore().ConfigureKestrel(configure);

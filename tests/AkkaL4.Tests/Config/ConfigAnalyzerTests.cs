@@ -64,6 +64,119 @@ public class ConfigAnalyzerTests
             warning.Message);
     }
 
+    [Fact]
+    public void The_tcp_form_of_http_rules_says_which_http_conditions_it_leaves_out_and_which_rule_then_takes_everything()
+    {
+        var report = CheckInWorld(Vs("""
+            hosts: [echo-server]
+            http:
+            - match:
+              - uri: {prefix: /api}
+                headers: {x-canary: {exact: "1"}}
+              route:
+              - destination: {host: echo-server-2}
+            - match:
+              - port: 19000
+                ignoreUriCase: true
+              route:
+              - destination: {host: echo-server}
+            """));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/default/vs"), w => w.Field == "spec.http");
+        Assert.Contains("tcp: [{route: [{destination: {host: echo-server-2}}]}, {match: [{port: 19000}], route: [{destination: {host: echo-server}}]}]", warning.Message);
+        Assert.Contains("Left out of it, as a TCP connection has no such thing: spec.http[0].match[0].uri, spec.http[0].match[0].headers, "
+                        + "spec.http[1].match[0].ignoreUriCase", warning.Message);
+        Assert.Contains("(the tcp form of spec.http[0] matches every connection, and the rules after it none)", warning.Message);
+    }
+
+    [Fact]
+    public void The_tcp_form_of_http_rules_with_only_l4_conditions_leaves_nothing_out()
+    {
+        var report = CheckInWorld(Vs("""
+            hosts: [echo-server]
+            http:
+            - name: by-port
+              match:
+              - port: 19000
+                name: first
+              route:
+              - destination: {host: echo-server-2}
+            """));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/default/vs"), w => w.Field == "spec.http");
+        Assert.EndsWith("tcp: [{match: [{port: 19000}], route: [{destination: {host: echo-server-2}}]}]", warning.Message);
+    }
+
+    private const string PassthroughGateway = """
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata: {name: tls-gw, namespace: istio-system}
+        spec:
+          selector: {istio: ingressgateway-1}
+          servers:
+          - port: {number: 19443, name: tls, protocol: TLS}
+            hosts: ["*.example.com"]
+            tls: {mode: PASSTHROUGH}
+        ---
+        """;
+
+    private static string GatewayVs(string host, string gateway) => Vs($$$"""
+        hosts: ["{{{host}}}"]
+        gateways: [{{{gateway}}}]
+        tls:
+        - match:
+          - sniHosts: ["{{{host}}}"]
+          route:
+          - destination: {host: echo-server.default.svc.cluster.local, port: {number: 19000}}
+        """, "tls-vs", "istio-system");
+
+    [Fact]
+    public void A_virtual_service_bound_only_to_gateways_names_what_clients_ask_for_not_a_service()
+    {
+        var report = CheckInWorld(PassthroughGateway + "\n" + GatewayVs("a.example.com", "tls-gw"));
+
+        Assert.Empty(WarningsOf(report, "VirtualService/istio-system/tls-vs"));
+    }
+
+    [Fact]
+    public void A_virtual_service_bound_to_a_gateway_whose_servers_admit_none_of_its_hosts_is_told_so()
+    {
+        var report = CheckInWorld(PassthroughGateway + "\n" + GatewayVs("a.example.org", "tls-gw"));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/istio-system/tls-vs"));
+        Assert.Equal("spec.gateways[0]", warning.Field);
+        Assert.Equal("no server of gateway 'tls-gw' (istio-system/tls-gw) admits the hosts of this VirtualService (its servers' hosts: *.example.com): "
+                     + "nothing is routed through it", warning.Message);
+    }
+
+    [Fact]
+    public void A_virtual_service_bound_to_a_gateway_that_does_not_exist_is_told_so()
+    {
+        var report = CheckInWorld(GatewayVs("a.example.com", "istio-system/no-such-gateway"));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/istio-system/tls-vs"));
+        Assert.Equal("spec.gateways[0]", warning.Field);
+        Assert.Equal("gateway 'istio-system/no-such-gateway' is no Gateway of this configuration: nothing is routed through it", warning.Message);
+    }
+
+    [Fact]
+    public void A_destination_rule_for_no_service_with_one_subset_says_it_in_the_singular()
+    {
+        var report = CheckInWorld("""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: dr, namespace: default}
+            spec:
+              host: nothing-here
+              subsets:
+              - name: v1
+                labels: {version: v1}
+            """);
+
+        var warning = Assert.Single(WarningsOf(report, "DestinationRule/default/dr"));
+        Assert.EndsWith("matches no known service; its subset v1 applies to nothing", warning.Message);
+    }
+
     [Theory]
     [InlineData(0, "prod")]
     [InlineData(1, "gray")]
@@ -192,14 +305,14 @@ public class ConfigAnalyzerTests
     public void A_legacy_gateway_name_warns_and_suggests_the_namespace_form()
     {
         var report = CheckInWorld(Vs(
-            "hosts: ['*']\ngateways: [gw.istio-system]\ntcp:\n- match: [{gateways: [ingressgateway-2.istio-system.svc.cluster.local]}]\n  route: [{destination: {host: echo-server.default.svc.cluster.local}}]",
+            "hosts: ['*']\ngateways: [ingressgateway-1.istio-system]\ntcp:\n- match: [{gateways: [ingressgateway-2.istio-system.svc.cluster.local]}]\n  route: [{destination: {host: echo-server.default.svc.cluster.local}}]",
             ns: "istio-system"));
 
         var warnings = WarningsOf(report, "VirtualService/istio-system/vs");
         Assert.Equal(2, warnings.Count);
         Assert.Equal("spec.gateways[0]", warnings[0].Field);
-        Assert.Contains("legacy gateway name 'gw.istio-system'", warnings[0].Message);
-        Assert.Contains("write 'istio-system/gw'", warnings[0].Message);
+        Assert.Contains("legacy gateway name 'ingressgateway-1.istio-system'", warnings[0].Message);
+        Assert.Contains("write 'istio-system/ingressgateway-1'", warnings[0].Message);
         Assert.Equal("spec.tcp[0].match[0].gateways[0]", warnings[1].Field);
         Assert.Contains("write 'istio-system/ingressgateway-2'", warnings[1].Message);
     }

@@ -7,6 +7,9 @@ using AkkaL4.Messages.Model;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Queries;
+using AkkaL4.Messages.Events;
+using AkkaL4.Tests.Support;
+using Akka.Event;
 
 namespace AkkaL4.Tests.ControlPlane;
 
@@ -249,5 +252,138 @@ public sealed class LastKnownGoodTests : IDisposable
         Assert.Equal(2, Assert.IsType<ConfigAccepted>(reply).Revision);
         await SavedAsync(_directory, 2);
         Assert.Equal("WorkloadEntry/lkg/web-2", Assert.Single(new LastKnownGood(_directory).Load(out _)!.Resources).Key.ToString());
+    }
+}
+
+/// <summary>
+/// How the copy on disk is written (session 12, mem12): off the route cache's thread, in the order of revisions (a newer
+/// copy is never replaced by an older one), and by namespace from the file last written rather than from a copy of the
+/// text kept in memory.
+/// </summary>
+[Trait("Category", TestCategories.Unit)]
+public sealed class LastKnownGoodWriteTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly string _directory = TempDirectory();
+
+    public void Dispose() => DeleteDirectory(_directory);
+
+    private static ConfigContent Revision(long revision, string ip) => new(revision, Decode(Service($"web-{revision}", "lkg", ip)));
+
+    private static long SavedRevision(LastKnownGood lkg) => LastKnownGood.Parse(File.ReadAllText(lkg.Path), lkg.Path, out _)!.Revision;
+
+    [Fact]
+    public async Task A_save_later_returns_while_the_write_waits_and_an_older_revision_never_replaces_a_newer()
+    {
+        var lkg = new LastKnownGood(_directory);
+        var writes = new List<long>();
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        lkg.BeforeWrite = revision =>
+        {
+            lock (writes) writes.Add(revision);
+            if (revision == 2)
+            {
+                entered.Set();
+                release.Wait(Patience);
+            }
+        };
+
+        lkg.SaveLater(Revision(2, "127.220.100.2"), NoLogger.Instance);
+        Assert.True(entered.Wait(Patience), "the write of revision 2 started");
+        // The writer is held inside revision 2's write: these calls return all the same (the route cache goes on).
+        lkg.SaveLater(Revision(5, "127.220.100.5"), NoLogger.Instance);
+        lkg.SaveLater(Revision(3, "127.220.100.3"), NoLogger.Instance);
+        lkg.SaveLater(Revision(4, "127.220.100.4"), NoLogger.Instance);
+        Assert.False(File.Exists(lkg.Path));
+        release.Set();
+        await lkg.Idle.WaitAsync(Patience);
+
+        Assert.Equal([2, 5], writes);
+        Assert.Equal(5, SavedRevision(lkg));
+        Assert.Equal("Service/lkg/web-5", Assert.Single(lkg.Load(out _)!.Resources).Key.ToString());
+
+        // Once 5 is written, an older one handed over later is dropped too.
+        lkg.SaveLater(Revision(4, "127.220.100.4"), NoLogger.Instance);
+        await lkg.Idle.WaitAsync(Patience);
+        Assert.Equal([2, 5], writes);
+        Assert.Equal(5, SavedRevision(lkg));
+    }
+
+    [Fact]
+    public async Task Revisions_handed_over_from_several_threads_in_any_order_end_at_the_newest_written_in_order()
+    {
+        var lkg = new LastKnownGood(_directory);
+        var writes = new List<long>();
+        lkg.BeforeWrite = revision => { lock (writes) writes.Add(revision); };
+        var revisions = Enumerable.Range(1, 120).Select(r => Revision(r, $"127.220.101.{r}")).ToArray();
+        Random.Shared.Shuffle(revisions);
+
+        await Task.WhenAll(revisions.Chunk(15).Select(chunk => Task.Run(() =>
+        {
+            foreach (var content in chunk) lkg.SaveLater(content, NoLogger.Instance);
+        })));
+        await lkg.Idle.WaitAsync(Patience);
+
+        Assert.Equal(120, SavedRevision(lkg));
+        Assert.NotEmpty(writes);
+        Assert.Equal(writes.Order(), writes);
+        Assert.Equal(writes.Distinct().Count(), writes.Count);
+    }
+
+    [Fact]
+    public async Task A_failed_write_does_not_stop_the_next()
+    {
+        var lkg = new LastKnownGood(_directory);
+        lkg.BeforeWrite = revision => { if (revision == 1) throw new IOException("disk full"); };
+
+        lkg.SaveLater(Revision(1, "127.220.102.1"), NoLogger.Instance);
+        await lkg.Idle.WaitAsync(Patience);
+        Assert.False(File.Exists(lkg.Path));
+        lkg.SaveLater(Revision(2, "127.220.102.2"), NoLogger.Instance);
+        await lkg.Idle.WaitAsync(Patience);
+
+        Assert.Equal(2, SavedRevision(lkg));
+    }
+
+    private static ConfigContent ByNamespace(long revision, params (string Namespace, IReadOnlyList<Resource> Resources)[] namespaces) =>
+        new(revision, new NamespacedResources(namespaces.Select(n => new NamespaceResources(n.Namespace, n.Resources)).ToList()));
+
+    [Fact]
+    public void An_unchanged_namespace_is_copied_from_the_file_last_written_and_a_changed_one_encoded()
+    {
+        var lkg = new LastKnownGood(_directory);
+        var alpha = Decode(Service("web", "alpha", "127.220.103.1"));
+        lkg.Save(ByNamespace(1, ("alpha", alpha), ("beta", Decode(Service("web", "beta", "127.220.103.2")))));
+        // Same length, same time: to this instance the file is still what it wrote. The change shows what was copied.
+        var text = File.ReadAllText(lkg.Path);
+        var time = File.GetLastWriteTimeUtc(lkg.Path);
+        File.WriteAllText(lkg.Path, text.Replace("127.220.103.1", "127.220.103.9"));
+        File.SetLastWriteTimeUtc(lkg.Path, time);
+
+        var next = ByNamespace(2, ("alpha", alpha), ("beta", Decode(Service("api", "beta", "127.220.103.3"))));
+        lkg.Save(next);
+
+        var saved = File.ReadAllText(lkg.Path);
+        Assert.StartsWith("# akkal4 last-known-good revision 2\n", saved);
+        Assert.Contains("127.220.103.9", saved);
+        Assert.DoesNotContain("127.220.103.1", saved);
+        Assert.Contains("127.220.103.3", saved);
+        Assert.Equal(LastKnownGood.Format(next), saved.Replace("127.220.103.9", "127.220.103.1"));
+    }
+
+    [Fact]
+    public void A_file_changed_since_it_was_written_is_not_copied_from()
+    {
+        var lkg = new LastKnownGood(_directory);
+        var alpha = Decode(Service("web", "alpha", "127.220.104.1"));
+        lkg.Save(ByNamespace(1, ("alpha", alpha)));
+        File.WriteAllText(lkg.Path, File.ReadAllText(lkg.Path).Replace("127.220.104.1", "127.220.104.99"));
+
+        var next = ByNamespace(2, ("alpha", alpha), ("beta", Decode(Service("api", "beta", "127.220.104.2"))));
+        lkg.Save(next);
+
+        Assert.Equal(LastKnownGood.Format(next), File.ReadAllText(lkg.Path));
+        Assert.Equal(next.Resources.ToList(), lkg.Load(out _)!.Resources);
     }
 }

@@ -41,6 +41,8 @@ public class WriterRecoveryTests
         public volatile bool Behind;
         /// <summary>Confirm every store under the revision sent but with another content's hash (two contents, one revision).</summary>
         public volatile bool OtherContent;
+        /// <summary>A namespace whose entity never confirms (one that cannot read what it is sent).</summary>
+        public volatile string? Silent;
     }
 
     private sealed class FakeRouteTables : ReceiveActor
@@ -50,7 +52,7 @@ public class WriterRecoveryTests
             Receive<StoreNamespace>(s =>
             {
                 tables.Sent.Enqueue(s);
-                if (!tables.Confirm) return;
+                if (!tables.Confirm || s.Namespace == tables.Silent) return;
                 tables.Held[s.Namespace] = s;
                 Sender.Tell(new NamespaceStored(s.Namespace, s.Revision, tables.OtherContent ? ModelJson.Hash(Decode(Service("other", s.Namespace, "127.100.5.99"))) : s.Hash));
             });
@@ -103,13 +105,13 @@ public class WriterRecoveryTests
         });
     }
 
-    /// <summary>A one-member cluster on 127.100.5.1 journaling to DATA/journal.db.</summary>
-    private static async Task<ActorSystem> StartSystemAsync(string data)
+    /// <summary>A one-member cluster on <paramref name="host"/> journaling to DATA/journal.db.</summary>
+    private static async Task<ActorSystem> StartSystemAsync(string data, string host = "127.100.5.1")
     {
         var connection = $"\"Data Source={Path.Combine(data, "journal.db")}\"";
         var config = ConfigurationFactory.ParseString($$"""
                 akka.loglevel = WARNING
-                akka.remote.dot-netty.tcp.hostname = 127.100.5.1
+                akka.remote.dot-netty.tcp.hostname = {{host}}
                 akka.remote.dot-netty.tcp.port = 0
                 akka.persistence.journal.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
                 akka.persistence.snapshot-store.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
@@ -273,6 +275,68 @@ public class WriterRecoveryTests
                 await EventuallyAsync(() => Task.FromResult(tables.Sent.Count(s => s.Namespace == "wr-s0" && s.Revision == index.Namespaces[1].Revision) > 0
                         && tables.Sent.Count(s => s.Namespace == "wr-s0") > sentBefore),
                     "wr-s0 is sent to its entity again after the restart", Wait);
+                await system.Terminate();
+            }
+        }
+        finally
+        {
+            DeleteDirectory(data);
+        }
+    }
+
+    /// <summary>
+    /// review1-s10 #3: a namespace whose entity never confirms was sent every 30 s for ever, held every checkpoint back to
+    /// twice as many batches and was not in the writer's status. Addresses: 127.180.100.x.
+    /// </summary>
+    [Fact]
+    public async Task A_namespace_its_entity_never_confirms_is_reported_sent_rarely_and_holds_back_no_checkpoint_and_its_content_survives()
+    {
+        var data = TempDirectory();
+        var tables = new Tables { Silent = "wr-silent" };
+        var pacing = new ConfigWriter.OutboxPacing(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200), 3, TimeSpan.FromHours(1));
+        var silent = Service("silent", "wr-silent", "127.180.100.2");
+        int SentSilent() => tables.Sent.Count(s => s.Namespace == "wr-silent");
+        try
+        {
+            long revision;
+            using (var system = await StartSystemAsync(data, "127.180.100.1"))
+            {
+                var writer = system.ActorOf(ConfigWriter.Props(() => null, system.ActorOf(Props.Create(() => new FakeRouteTables(tables))), false, null, pacing));
+                revision = Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, silent)).Revision;
+                WriterStatus status = null!;
+                await EventuallyAsync(async () => (status = await writer.Ask<WriterStatus>(ReadWriterStatus.Instance, Wait)).Reason is not null,
+                    () => $"the writer's status names the namespace its entity does not confirm (it says {status})", Wait);
+                Assert.Equal(("serving", revision), (status.State, status.Revision));
+                Assert.Contains($"wr-silent (revision {revision}, {pacing.ReportAfter + 1} sends", status.Reason);
+                // Reported on the send after the last of ReportAfter left unconfirmed; the next is an hour away.
+                Assert.Equal(pacing.ReportAfter + 1, SentSilent());
+
+                // Other namespaces' batches, confirmed at once: the checkpoint comes after SnapshotEvery of them (not twice as
+                // many) and carries the whole configuration, and the journal before it is deleted.
+                for (var i = 1; i <= ConfigWriter.SnapshotEvery; i++)
+                    Assert.IsType<ConfigAccepted>(await WriteAsync(writer, Service("other", "wr-other", "127.180.100.3", app: $"app{i}")));
+                await EventuallyAsync(() => Task.FromResult(Rows(data, "snapshot", deletedToo: true) > 0
+                    && Rows(data, "journal", deletedToo: false) < ConfigWriter.SnapshotEvery / 2), "the writer checkpointed and truncated its journal", Wait);
+                Assert.Equal(pacing.ReportAfter + 1, SentSilent());
+                await system.Terminate();
+            }
+            // Entities that hold nothing, and the silent one still silent: its content comes back from the writer's checkpoint.
+            tables.Behind = true;
+            var before = SentSilent();
+            using (var system = await StartSystemAsync(data, "127.180.100.1"))
+            {
+                var writer = system.ActorOf(ConfigWriter.Props(() => null, system.ActorOf(Props.Create(() => new FakeRouteTables(tables))), false, null, pacing));
+                Assert.IsType<ConfigAccepted>(await WriteWhenReadyAsync(writer, Service("new", "wr-new", "127.180.100.4")));
+                var index = await writer.Ask<ConfigIndex>(ReadIndex.Instance, Wait);
+                Assert.Equal(revision, index.Namespaces.Single(n => n.Namespace == "wr-silent").Revision);
+                await EventuallyAsync(() => Task.FromResult(SentSilent() > before), "wr-silent is sent to its entity again after the restart", Wait);
+                var resent = tables.Sent.Last(s => s.Namespace == "wr-silent");
+                Assert.Equal(revision, resent.Revision);
+                // What it was sent before the restart (as written, stamped with its resourceVersion), under the same hash.
+                var sent = tables.Sent.First(s => s.Namespace == "wr-silent");
+                Assert.Equal(sent.Resources, resent.Resources);
+                Assert.Equal((sent.Hash, ModelJson.Hash(resent.Resources)), (resent.Hash, resent.Hash));
+                Assert.Equal("Service/wr-silent/silent", Assert.Single(resent.Resources).Key.ToString());
                 await system.Terminate();
             }
         }

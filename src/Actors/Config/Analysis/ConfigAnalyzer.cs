@@ -27,12 +27,13 @@ public static class ConfigAnalyzer
                 var subsets = dr.Spec.Subsets.Select(s => s.Name).OfType<string>().ToList();
                 warnings.Add(Diagnostic.Warning(dr.Key.ToString(), "spec.host",
                     $"host {Describe(host, expanded)} matches no known service{Suggest(expanded, serviceHosts)}"
-                    + (subsets.Count > 0 ? $"; its subsets {string.Join(", ", subsets)} apply to nothing" : "")));
+                    + subsets.Count switch { 0 => "", 1 => $"; its subset {subsets[0]} applies to nothing", _ => $"; its subsets {string.Join(", ", subsets)} apply to nothing" }));
             }
         }
 
         foreach (var dr in rules) NotApplied(dr, warnings);
-        foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, warnings);
+        var gateways = resources.OfType<Gateway>().GroupBy(g => $"{g.Metadata.Namespace}/{g.Metadata.Name}").ToDictionary(g => g.Key, g => g.First());
+        foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, warnings);
         return warnings;
     }
 
@@ -86,13 +87,17 @@ public static class ConfigAnalyzer
             _ => [],
         }).Distinct().ToList();
 
-    private static void AnalyzeVirtualService(VirtualService vs, IReadOnlyList<string> serviceHosts, List<DestinationRule> rules, List<Diagnostic> warnings)
+    private static void AnalyzeVirtualService(VirtualService vs, IReadOnlyList<string> serviceHosts, List<DestinationRule> rules,
+        IReadOnlyDictionary<string, Gateway> gatewaysByKey, List<Diagnostic> warnings)
     {
         var name = vs.Key.ToString();
         var ns = vs.Metadata.Namespace;
         void Warn(string field, string message) => warnings.Add(Diagnostic.Warning(name, field, message));
 
-        for (var i = 0; i < vs.Spec.Hosts.Count; i++)
+        // Bound to gateways only, its hosts are the names clients ask the gateway for (an SNI), not services: they must be
+        // admitted by a server of those gateways instead (istioctl analyze's VirtualServiceHostNotFoundInGateway).
+        var meshBound = vs.Spec.Gateways.IsEmpty || vs.Spec.Gateways.Contains("mesh");
+        for (var i = 0; meshBound && i < vs.Spec.Hosts.Count; i++)
         {
             var host = vs.Spec.Hosts[i];
             if (host == "*") continue;
@@ -101,7 +106,19 @@ public static class ConfigAnalyzer
                 Warn($"spec.hosts[{i}]", $"host {Describe(host, expanded)} matches no known service{Suggest(expanded, serviceHosts)}");
         }
 
-        for (var i = 0; i < vs.Spec.Gateways.Count; i++) LegacyGateway(vs.Spec.Gateways[i], $"spec.gateways[{i}]", Warn);
+        for (var i = 0; i < vs.Spec.Gateways.Count; i++)
+        {
+            var reference = vs.Spec.Gateways[i];
+            LegacyGateway(reference, $"spec.gateways[{i}]", Warn);
+            if (reference == "mesh") continue;
+            var key = RouteCompiler.ResolveGateway(reference, ns);
+            var named = key == reference ? $"'{reference}'" : $"'{reference}' ({key})";
+            if (!gatewaysByKey.TryGetValue(key, out var gateway))
+                Warn($"spec.gateways[{i}]", $"gateway {named} is no Gateway of this configuration: nothing is routed through it");
+            else if (!gateway.Spec.Servers.Any(server => RouteCompiler.AdmitsHost(gateway, server, vs)))
+                Warn($"spec.gateways[{i}]", $"no server of gateway {named} admits the hosts of this VirtualService (its servers' hosts: "
+                                            + $"{string.Join(", ", gateway.Spec.Servers.SelectMany(s => s.Hosts).Distinct())}): nothing is routed through it");
+        }
 
         var destinations = new List<(string Path, Destination Destination)>();
         string? catchAll = null;
@@ -149,7 +166,7 @@ public static class ConfigAnalyzer
 
         if (!vs.Spec.Http.IsEmpty)
             Warn("spec.http", "http rules are not applied by an L4 router: AkkaL4 routes TCP connections by tcp/tls rules only. "
-                              + "The tcp form of these rules would be: " + TcpFormOf(vs.Spec.Http));
+                              + "The tcp form of these rules would be: " + TcpFormOf(vs.Spec.Http) + LeftOut(vs.Spec.Http));
     }
 
     private static bool IsUnconditional(L4MatchAttributes? m) => m is not null && m.Port is null or 0 && m.SourceLabels.IsEmpty
@@ -193,7 +210,7 @@ public static class ConfigAnalyzer
             if (r > 0) sb.Append(", ");
             sb.Append('{');
             var l4Matches = http[r].Match.OfType<RawMap>()
-                .Select(m => m.Fields.Where(f => f.Key is "port" or "sourceLabels" or "gateways" or "sourceNamespace").ToList())
+                .Select(m => m.Fields.Where(f => IsL4(f.Key)).ToList())
                 .Where(f => f.Count > 0).ToList();
             if (l4Matches.Count > 0)
                 sb.Append("match: [").Append(string.Join(", ", l4Matches.Select(fs => "{" + string.Join(", ", fs.Select(f => $"{f.Key}: {Flow(f.Value)}")) + "}"))).Append("], ");
@@ -210,6 +227,31 @@ public static class ConfigAnalyzer
             sb.Append("]}");
         }
         return sb.Append(']').ToString();
+    }
+
+    /// <summary>The match fields of an http rule a TCP connection has an equivalent of (the rest are HTTP's: uri, headers, ...).</summary>
+    private static bool IsL4(string matchField) => matchField is "port" or "sourceLabels" or "gateways" or "sourceNamespace";
+
+    /// <summary>
+    /// What <see cref="TcpFormOf"/> leaves out: HTTP conditions (uri, headers, ...), without which its rules match more
+    /// connections; a rule with only those matches every connection, and the rules after it none. Said, so the tcp form
+    /// is not pasted in as the same routing.
+    /// </summary>
+    private static string LeftOut(Seq<HttpRoute> http)
+    {
+        var fields = new List<string>();
+        string? everything = null;
+        for (var r = 0; r < http.Count; r++)
+        {
+            var matches = http[r].Match.OfType<RawMap>().ToList();
+            for (var m = 0; m < matches.Count; m++)
+                fields.AddRange(matches[m].Fields.Where(f => !IsL4(f.Key) && f.Key is not ("name" or "statPrefix")).Select(f => $"spec.http[{r}].match[{m}].{f.Key}"));
+            if (matches.Count > 0 && !matches.Any(m => m.Fields.Any(f => IsL4(f.Key))) && r < http.Count - 1) everything ??= $"spec.http[{r}]";
+        }
+        if (fields.Count == 0) return "";
+        var shown = fields.Take(5).Append(fields.Count > 5 ? $"and {fields.Count - 5} more" : null).OfType<string>();
+        return $". Left out of it, as a TCP connection has no such thing: {string.Join(", ", shown)}, so its rules match more connections than the http ones"
+               + (everything is null ? "" : $" (the tcp form of {everything} matches every connection, and the rules after it none)");
     }
 
     private static string Flow(RawValue value) => value switch

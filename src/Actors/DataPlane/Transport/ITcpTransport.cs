@@ -61,6 +61,19 @@ public sealed class TcpConnection
     }
 
     /// <summary>
+    /// Resets the connection from any thread, whatever its flow is doing (a relay's stop whose flush ran out of time): its
+    /// socket, or <see cref="ResetWith"/>. Nothing for the stock transport's: Akka.IO's socket is out of reach once joined.
+    /// </summary>
+    internal void Reset()
+    {
+        if (_socket is { } socket) SocketStage.Reset(socket);
+        else ResetWith?.Invoke();
+    }
+
+    /// <summary>How a connection without a <see cref="Socket"/> of its own is reset (a TLS session: its plain socket).</summary>
+    internal Action? ResetWith { private get; init; }
+
+    /// <summary>
     /// Reads the next bytes from the peer into <paramref name="into"/> (the caller's buffer: no array of the transport's
     /// own); how many, 0 at end of stream. Only before <see cref="Flow"/> is used.
     /// </summary>

@@ -97,6 +97,23 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
     /// <summary>Linger on, timeout 0: the close sends a reset. One for every socket (the setter only reads it), not one per close.</summary>
     internal static readonly LingerOption ResetOnClose = new(true, 0);
 
+    /// <summary>
+    /// Resets and closes <paramref name="socket"/> from any thread, whatever its stage is doing: a send in flight completes
+    /// aborted and fails the stage. Does nothing to a socket already closed.
+    /// </summary>
+    internal static void Reset(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = ResetOnClose;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Broken or closed already: closing is all that is left.
+        }
+        socket.Dispose();
+    }
+
     private static readonly Func<SocketAsyncEventArgs, SocketError> ErrorOf = e => e.SocketError;
     private static readonly Func<SocketAsyncEventArgs, (SocketError, int)> OutcomeOf = e => (e.SocketError, e.BytesTransferred);
 
@@ -436,9 +453,9 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
             {
                 if (_reset || !_readDone || !_writeDone) _socket.LingerState = ResetOnClose;
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                // Already broken: closing is all that is left.
+                // Already broken, or reset from outside (Reset): closing is all that is left.
             }
             // Stopped before the close: the operation the close aborts then disposes its args without calling back. A
             // completion already on its way to this stopped stage is dropped, so Stop disposes those args itself.

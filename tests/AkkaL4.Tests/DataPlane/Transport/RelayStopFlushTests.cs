@@ -55,12 +55,12 @@ public sealed class RelayStopFlushTests(ITestOutputHelper output)
     }
 
     /// <summary>Whether the kernel still has an established connection between the relay's address and the client's.</summary>
-    private static bool Established(IPEndPoint relay, IPEndPoint client) =>
+    internal static bool Established(IPEndPoint relay, IPEndPoint client) =>
         IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections().Any(c =>
             c.State == TcpState.Established && Plain(c.LocalEndPoint).Equals(relay) && Plain(c.RemoteEndPoint).Equals(client));
 
     /// <summary>Waits until the relay's count of bytes to the client has stopped moving (its send to the client is stuck).</summary>
-    private static async Task StalledAsync(RelayParts parts)
+    internal static async Task StalledAsync(RelayParts parts)
     {
         long last = -1;
         var since = DateTime.UtcNow;
