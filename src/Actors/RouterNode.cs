@@ -129,8 +129,12 @@ public sealed class RouterNode : IAsyncDisposable
         Journal = JournalCheck.Start(options.PostgresJournal, dataSystem.Log, dataSystem.WhenTerminated);
     }
 
-    /// <summary>Starts a cluster side: the control plane's actors, then joins (<paramref name="rejoin"/>: only through others).</summary>
-    private Membership StartMembership(int incarnation, IReadOnlyList<Address>? rejoin)
+    /// <summary>
+    /// Starts a cluster side: the control plane's actors, then joins (<paramref name="rejoin"/>: only through others). Called
+    /// under <see cref="_gate"/>; a start that throws leaves its system's termination in <paramref name="failed"/>, for the
+    /// caller to wait for once it has let go of the gate (a drain or stop must not wait behind it).
+    /// </summary>
+    private Membership StartMembership(int incarnation, IReadOnlyList<Address>? rejoin, ref Task? failed)
     {
         var system = _options.Tls is { } tls
             ? ActorSystem.Create(ActorSystemName, BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig)).And(tls.Setup()))
@@ -145,7 +149,7 @@ public sealed class RouterNode : IAsyncDisposable
             // Its remoting port is bound: a failed start must not keep it (nor its actors) behind it, for a retry in this
             // process, or the next process, to bind it. Not the current membership any more, its end starts no rejoin.
             _membership = previous;
-            system.Terminate().Wait(TimeSpan.FromSeconds(10));
+            failed = system.Terminate();
             throw;
         }
     }
@@ -236,20 +240,22 @@ public sealed class RouterNode : IAsyncDisposable
         {
             await Task.Delay(delay);
             if (_stopping) return;
+            Task? failed = null;
             try
             {
                 lock (_gate)
                 {
                     if (_stopping) return;
                     _status = _status with { Incarnation = incarnation };
-                    StartMembership(incarnation, peers);
+                    StartMembership(incarnation, peers, ref failed);
                 }
                 return;
             }
             catch (Exception e)
             {
-                // The remoting port may still be held by the ending system: try again.
+                // The remoting port may still be held by the ending system: try again, once the failed one has let go of it.
                 System.Log.Warning("cluster: could not start membership {0} ({1}); trying again", incarnation, e.Message);
+                if (failed is not null) await Task.WhenAny(failed, Task.Delay(TimeSpan.FromSeconds(10)));
             }
         }
     }
@@ -325,7 +331,8 @@ public sealed class RouterNode : IAsyncDisposable
     {
         using var stream = typeof(RouterNode).Assembly.GetManifestResourceStream("cluster.hocon")
                            ?? throw new InvalidOperationException("cluster.hocon is not embedded in " + typeof(RouterNode).Assembly.GetName().Name);
-        return new StreamReader(stream).ReadToEnd();
+        // This build's version for the cluster (the config writer chooses the replicated form by the members' versions).
+        return new StreamReader(stream).ReadToEnd() + "\n" + ControlPlane.Release.AppVersionHocon + "\n";
     }
 
     /// <summary>The layers of HOCON (later ones win) over the built-in cluster.hocon, which is always the fallback.</summary>
@@ -356,15 +363,17 @@ public sealed class RouterNode : IAsyncDisposable
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         // The data plane needs no cluster, remoting or journal: nothing there can down it.
         var dataSystem = ActorSystem.Create(ActorSystemName + "-data", ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(settings));
+        Task? failed = null;
         try
         {
             var node = new RouterNode(options, dataSystem, clusterConfig, transport, descriptors);
-            lock (node._gate) node.StartMembership(0, rejoin: null);
+            lock (node._gate) node.StartMembership(0, rejoin: null, ref failed);
             return node;
         }
         catch
         {
-            // A later step refused (a setting Akka rejects, an address taken): the data system is not left running behind it.
+            // A later step refused (a setting Akka rejects, an address taken): neither system is left running behind it.
+            failed?.Wait(TimeSpan.FromSeconds(10));
             dataSystem.Terminate().Wait(TimeSpan.FromSeconds(10));
             throw;
         }

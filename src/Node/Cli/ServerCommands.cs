@@ -208,7 +208,13 @@ internal static class ServerCommands
                 var text = await response.Content.ReadAsStringAsync(cancel);
                 if (!response.IsSuccessStatusCode) { Console.Error.WriteLine($"akkal4: {(int)response.StatusCode} {text}"); return ExitCodes.Rejected; }
                 var found = Actors.Config.ConfigCheck.Check(text, "server").Resources.Where(r => one is null || r.Metadata.Name == one).ToList();
-                if (one is not null && found.Count == 0) { Console.Error.WriteLine($"akkal4: {known ?? k} {one} not found"); return ExitCodes.Rejected; }
+                if (one is not null && found.Count == 0)
+                {
+                    // Without -n the namespace is default, as kubectl's: said, since a user of Istio's YAML often means istio-system.
+                    var where = parse.GetValue(allNamespaces) ? "in any namespace" : $"in namespace {parse.GetValue(ns) ?? "default"} (-A looks in every namespace)";
+                    Console.Error.WriteLine($"akkal4: {known ?? k} {one} not found {where}");
+                    return ExitCodes.Rejected;
+                }
                 Console.Write(format switch
                 {
                     "json" => Actors.Config.ManifestEncoder.ToJson(found),
@@ -483,7 +489,10 @@ internal static class ServerCommands
             using var response = await http.SendAsync(request, cancel);
             if (response.StatusCode == HttpStatusCode.Unauthorized)
             {
-                Console.Error.WriteLine("akkal4: the node wants a bearer token (--token or AKKAL4_ADMIN_TOKEN)");
+                // A token given and refused is not a token missing: said apart, and where the one sent came from.
+                Console.Error.WriteLine(string.IsNullOrEmpty(token)
+                    ? "akkal4: the node wants a bearer token (--token or AKKAL4_ADMIN_TOKEN)"
+                    : "akkal4: the node refused the bearer token given (--token, else $AKKAL4_ADMIN_TOKEN): it is not the node's --admin-token");
                 return ExitCodes.Rejected;
             }
             return await handle(response);

@@ -282,7 +282,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         Assert.Equal(["Service/cli-get/svc", "WorkloadEntry/cli-get/svc-1", "WorkloadEntry/cli-get/svc-2"],
             Keys(all.Stdout));
         AssertExit(1, missing);
-        Assert.Contains("not found", missing.Stderr);
+        Assert.Contains("Service nothing not found in namespace cli-get (-A looks in every namespace)", missing.Stderr);
         // kubectl's table by default, short names, plurals, KIND/NAME, -A; without -n the namespace is default.
         AssertExit(0, table);
         var lines = table.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -463,8 +463,9 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         }, "get", "WorkloadEntry", "t", "-n", "cli-token", "-o", "yaml");
 
         AssertExit(1, without);
-        Assert.Contains("bearer token", without.Stderr);
+        Assert.Contains("the node wants a bearer token", without.Stderr);
         AssertExit(1, wrong);
+        Assert.Contains("the node refused the bearer token given", wrong.Stderr);
         AssertExit(0, withFlag);
         Assert.Contains("WorkloadEntry/cli-token/t created", withFlag.Lines);
         AssertExit(0, fromEnvironment);
