@@ -331,7 +331,8 @@ public sealed class RouterNode : IAsyncDisposable
     {
         using var stream = typeof(RouterNode).Assembly.GetManifestResourceStream("cluster.hocon")
                            ?? throw new InvalidOperationException("cluster.hocon is not embedded in " + typeof(RouterNode).Assembly.GetName().Name);
-        return new StreamReader(stream).ReadToEnd();
+        // This build's version for the cluster (the config writer chooses the replicated form by the members' versions).
+        return new StreamReader(stream).ReadToEnd() + "\n" + ControlPlane.Release.AppVersionHocon + "\n";
     }
 
     /// <summary>The layers of HOCON (later ones win) over the built-in cluster.hocon, which is always the fallback.</summary>

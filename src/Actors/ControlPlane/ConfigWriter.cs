@@ -108,6 +108,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>The sum of <see cref="_sizes"/>, kept as they change (read for every write's timeout and send to every node).</summary>
     private long _bytes;
 
+    /// <summary>The last revision went as one list (<c>cc</c>) for nodes of an older version; said at Info when it changes.</summary>
+    private bool _oneList;
+
     /// <summary>Why the last revision was not sent to every node (null: it was); said at Info when it changes.</summary>
     private string? _spreadSkipped;
 
@@ -666,8 +669,20 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Replicate(Pending? request)
     {
         var content = _store.ReadByNamespace();
+        var state = Cluster.Get(Context.System).State;
+        // While a node of a version before the by-namespace form is Up, the form it reads (and every node relays as it came).
+        var older = Release.ReadingOneList(state);
+        if (older.Count > 0) ProtocolSerializer.AsOneList(content);
+        if (older.Count > 0 != _oneList)
+        {
+            if (older.Count > 0)
+                _log.Info("config revision {0}: replicated as one list (cc), as nodes before {1} read it, while {2} are Up", _store.Revision, Release.ByNamespace,
+                    string.Join(", ", older.Select(m => $"{m.Address} ({m.AppVersion})")));
+            else _log.Info("config revision {0}: replicated by namespace (cg) again: no node before {1} is Up", _store.Revision, Release.ByNamespace);
+            _oneList = older.Count > 0;
+        }
         // Encoded here, once (not in distributed data's digest or remoting's writer, where heartbeats would wait behind it),
-        // of which only the namespaces that changed since the last revision are encoded anew.
+        // of which only the namespaces that changed since the last revision are encoded anew (by namespace).
         ProtocolSerializer.EncodeNow(Context.System, content);
         var register = new LWWRegister<ConfigContent>(_self, content, _store.Revision);
         var timeout = ReplicationTimeoutNow();
@@ -676,7 +691,6 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         // others got it only from distributed-data gossip (one random peer per gossip-interval), 0.3-1.5 s later for one
         // Service. This second update changes nothing here and sends the revision to every node at once. Nobody waits for
         // its answer: an acknowledgement waits on no particular node, and a node it misses still gets it from gossip.
-        var state = Cluster.Get(Context.System).State;
         var skipped = SpreadSkipped(state);
         if (skipped is null)
             _replicator.Tell(Dsl.Update(Key, register, new WriteAll(SpreadTimeout), new Spread(_store.Revision), r => r.Merge(register)));

@@ -11,14 +11,15 @@ namespace AkkaL4.Actors.DataPlane;
 
 /// <summary>
 /// One bound address:port. Accepts through the transport (one accept in flight: the stream waits for
-/// this actor's ack), starts a <see cref="ConnectionActor"/> child per connection within the listener's
+/// this actor's ack; the socket transport has no stream: its accept tells this actor each connection, and the ack starts
+/// the next, <see cref="IDirectAccept"/>), starts a <see cref="ConnectionActor"/> child per connection within the listener's
 /// and the node's connection caps, retries a failed bind with backoff, and on <see cref="Unbind"/> stops
 /// accepting (connections the kernel had queued still come through and are served) and stops itself
 /// once its connections have ended (they keep the route they were given). It asks for the next connection only once it
 /// has taken a place for it in the node's descriptors (<see cref="ConnectionBudget.TryReserve"/>: a reserve stays free
 /// for the runtime); without, it accepts nothing more (clients wait in the kernel's queue) until a connection ends or a
-/// timer finds room. Its accept stream takes a place too, before it binds (its listening socket and the one connection
-/// it accepts ahead), so listeners started on a full node wait for room like connections.
+/// timer finds room. Its accept stream takes a place too, before it binds (its listening socket and, on the stock
+/// transport, the one connection its stream accepts ahead), so listeners started on a full node wait for room like connections.
 /// Should the process run out of descriptors all the same (<see cref="Descriptors"/>: EMFILE), it holds the connection
 /// it was handed likewise; then it serves them all.
 /// </summary>
@@ -468,11 +469,14 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             _streamRunning = true;
             var stream = _stream = Interlocked.Increment(ref s_streams);
-            var binding = _transport.Bind(endpoint, _settings.ListenBacklog)
-                // Its buffer holds one connection (16 by default), accepted ahead of its ack: the stream's place covers it.
-                .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(stream), new Ack(), new StreamDone(stream), e => new StreamFailed(stream, e))
-                    .WithAttributes(Attributes.CreateInputBuffer(1, 1)), Keep.Left)
-                .Run(_materializer);
+            // The socket transport accepts straight into this mailbox, speaking the stream's messages (bench/README.md, session 12).
+            var binding = _transport is IDirectAccept direct
+                ? Task.FromResult(direct.Listen(endpoint, _settings.ListenBacklog, Self, new StreamInit(stream), new StreamDone(stream), e => new StreamFailed(stream, e), _log))
+                : _transport.Bind(endpoint, _settings.ListenBacklog)
+                    // Its buffer holds one connection (16 by default), accepted ahead of its ack: the stream's place covers it.
+                    .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(stream), new Ack(), new StreamDone(stream), e => new StreamFailed(stream, e))
+                        .WithAttributes(Attributes.CreateInputBuffer(1, 1)), Keep.Left)
+                    .Run(_materializer);
             _bindingPending = binding;
             binding.PipeTo(Self, success: b => new BindResult(stream, b, null), failure: e => new BindResult(stream, null, e));
         }

@@ -94,11 +94,19 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             : throw new SerializationException($"{o.GetType()} is not an AkkaL4 cluster message");
 
     /// <summary>
-    /// The configurations that came as <c>cc</c> (a writer of the previous version): sent on (gossip) as they came, their
-    /// bytes (kept in <see cref="Encoded"/>) under their own manifest, so the next node reads them as one list, not as a
-    /// configuration by namespace without any (review2-s11 #1), and every node's digest of that revision is the same.
+    /// The configurations that go as one list (<c>cc</c>, as versions before 0.5.0 send and read them): those the writer makes
+    /// so while such a node is Up (<see cref="AsOneList"/>), and those that came as <c>cc</c> (a writer of the previous
+    /// version), sent on (gossip) as they came, their bytes (kept in <see cref="Encoded"/>) under their own manifest, so the
+    /// next node reads them as one list, not as a configuration by namespace without any (review2-s11 #1), and every node's
+    /// digest of that revision is the same.
     /// </summary>
     private static readonly ConditionalWeakTable<object, object> CameAsCc = new();
+
+    /// <summary>
+    /// Sends <paramref name="content"/> as one list (manifest <c>cc</c>), the form nodes before 0.5.0 read; for a
+    /// configuration not yet encoded (its form, like its bytes, is fixed at its first encoding).
+    /// </summary>
+    public static void AsOneList(ConfigContent content) => CameAsCc.AddOrUpdate(content, "cc");
 
     /// <summary>
     /// The bytes of each message that may carry a whole configuration or namespace (the admin API's 4 MiB), or a change
@@ -136,7 +144,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
 
     public override byte[] ToBinary(object obj) => obj switch
     {
-        ConfigContent content => Encoded.GetValue(content, _ => EncodeByNamespace(content)),
+        ConfigContent content => Encoded.GetValue(content, _ => CameAsCc.TryGetValue(content, out object? _) ? Encode(content) : EncodeByNamespace(content)),
         _ when EncodedOnce(obj) => Encoded.GetValue(obj, Encode),
         _ => Encode(obj),
     };

@@ -269,17 +269,10 @@ internal static class RunCommand
             }
             else if (!IPAddress.IsLoopback(adminAddress.Address))
                 Console.Error.WriteLine($"akkal4: warning: the admin API on {adminAddress} is plain HTTP: its token crosses the network in clear text (--admin-cert serves HTTPS)");
-            ConfigReport? report = null;
-            if (parse.GetValue(files) is { Length: > 0 } paths)
-            {
-                if (!CommonOptions.TryReadManifests(paths, out var inputs)) return ExitCodes.Usage;
-                report = ConfigCheck.Check(inputs);
-                if (!report.Ok)
-                {
-                    ValidateCommand.Print(report, json: false, Console.Out);
-                    return ExitCodes.Rejected;
-                }
-            }
+            // The resources only, not the report: it holds every document's syntax tree (to place findings), and this method's
+            // locals live as long as the node (bench/README.md, "Memory, session 12").
+            var manifests = CheckManifests(parse.GetValue(files));
+            if (manifests.Exit is { } refused) return refused;
             var layers = new List<string>();
             foreach (var path in parse.GetValue(config) ?? [])
             {
@@ -360,11 +353,12 @@ internal static class RunCommand
                 return ExitCodes.Usage;
             }
             await using var node = started;
-            if (report is not null)
+            if (manifests.Resources is not null)
             {
                 // The cluster's config writer may still be starting (or being handed over): retry for a while.
-                var reply = await node.AskWriterAsync(new ApplyConfig(report.Resources), TimeSpan.FromSeconds(60),
+                var reply = await node.AskWriterAsync(new ApplyConfig(manifests.Resources), TimeSpan.FromSeconds(60),
                     () => Console.WriteLine("waiting for the cluster's config writer..."));
+                manifests = default;
                 if (reply is ConfigRejected rejected)
                 {
                     foreach (var e in rejected.Errors) Console.WriteLine(e);
@@ -394,6 +388,18 @@ internal static class RunCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>The manifests of <c>--file</c>, checked: their resources (none without the option), or the exit code after
+    /// the findings are printed.</summary>
+    private static (IReadOnlyList<Messages.Model.Resource>? Resources, int? Exit) CheckManifests(string[]? paths)
+    {
+        if (paths is not { Length: > 0 }) return (null, null);
+        if (!CommonOptions.TryReadManifests(paths, out var inputs)) return (null, ExitCodes.Usage);
+        var report = ConfigCheck.Check(inputs);
+        if (report.Ok) return (report.Resources, null);
+        ValidateCommand.Print(report, json: false, Console.Out);
+        return (null, ExitCodes.Rejected);
     }
 
     /// <summary>A comma-separated environment variable as a list (none when unset).</summary>

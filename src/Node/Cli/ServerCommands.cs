@@ -489,7 +489,10 @@ internal static class ServerCommands
             using var response = await http.SendAsync(request, cancel);
             if (response.StatusCode == HttpStatusCode.Unauthorized)
             {
-                Console.Error.WriteLine("akkal4: the node wants a bearer token (--token or AKKAL4_ADMIN_TOKEN)");
+                // A token given and refused is not a token missing: said apart, and where the one sent came from.
+                Console.Error.WriteLine(string.IsNullOrEmpty(token)
+                    ? "akkal4: the node wants a bearer token (--token or AKKAL4_ADMIN_TOKEN)"
+                    : "akkal4: the node refused the bearer token given (--token, else $AKKAL4_ADMIN_TOKEN): it is not the node's --admin-token");
                 return ExitCodes.Rejected;
             }
             return await handle(response);

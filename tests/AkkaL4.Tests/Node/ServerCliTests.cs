@@ -463,8 +463,9 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         }, "get", "WorkloadEntry", "t", "-n", "cli-token", "-o", "yaml");
 
         AssertExit(1, without);
-        Assert.Contains("bearer token", without.Stderr);
+        Assert.Contains("the node wants a bearer token", without.Stderr);
         AssertExit(1, wrong);
+        Assert.Contains("the node refused the bearer token given", wrong.Stderr);
         AssertExit(0, withFlag);
         Assert.Contains("WorkloadEntry/cli-token/t created", withFlag.Lines);
         AssertExit(0, fromEnvironment);

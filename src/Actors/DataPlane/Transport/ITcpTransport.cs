@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka;
+using Akka.Actor;
+using Akka.Event;
 using Akka.IO;
 using Akka.Streams.Dsl;
 using AkkaL4.Messages.Model;
@@ -106,6 +108,24 @@ public interface ITcpTransport
     /// Task: a connection's dial is then one object and one hop to its actor (bench/README.md, session 6).
     /// </summary>
     void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt);
+}
+
+/// <summary>
+/// A transport that accepts straight into its listener's mailbox: each accept's completion tells the listener its
+/// connection, with no stream in between (the accept stream's interpreter ran twice per connection, for the accept's
+/// callback and for the listener's ack: bench/README.md, session 12).
+/// </summary>
+public interface IDirectAccept
+{
+    /// <summary>
+    /// Listens on <paramref name="address"/> (throws when it cannot bind) and speaks to <paramref name="listener"/> as
+    /// <c>Sink.ActorRefWithAck</c> does, from an actor reference of its own: <paramref name="onInit"/> first, then one
+    /// connection for each message the listener sends back to it (its ack), <paramref name="onComplete"/> once unbound and
+    /// emptied of what the kernel had queued, or <paramref name="onFailure"/>. It also ends (its socket closed) when the
+    /// listener stops. Out of descriptors it stays bound and accepts again after a backoff, logged to <paramref name="log"/>.
+    /// </summary>
+    IListenerBinding Listen(IPEndPoint address, int backlog, IActorRef listener, object onInit, object onComplete, Func<Exception, object> onFailure,
+        ILoggingAdapter log);
 }
 
 /// <summary>What a transport's connect in flight can be told: stop, the attempt was abandoned.</summary>

@@ -17,10 +17,14 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// leaves its accepted connections alone and first accepts those the kernel had queued for it. Out of
 /// descriptors (EMFILE/ENFILE), a listener stays bound and accepts again after a backoff.
 /// </summary>
-public sealed class SocketTransport : ITcpTransport
+public sealed class SocketTransport : ITcpTransport, IDirectAccept
 {
     public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) =>
         Source.FromGraph(new AcceptStage(address, backlog));
+
+    public IListenerBinding Listen(IPEndPoint address, int backlog, IActorRef listener, object onInit, object onComplete, Func<Exception, object> onFailure,
+        ILoggingAdapter log) =>
+        AcceptPump.Start(address, backlog, listener, _scheduler, onInit, onComplete, onFailure, log);
 
     /// <summary>Where connect timeouts are kept: the actor system's timer wheel, not a timer per attempt.</summary>
     private readonly IScheduler _scheduler;
@@ -183,6 +187,25 @@ public sealed class SocketTransport : ITcpTransport
 
     private static TcpConnection Wrap(Socket socket, IPEndPoint? local, IPEndPoint remote) => new(local, remote, socket);
 
+    /// <summary>An accepted socket as a connection (throws if it was reset before we got to it).</summary>
+    internal static TcpConnection Accepted(Socket socket)
+    {
+        socket.NoDelay = true;
+        // .NET already gives a listener bound to one address its own local address object here (getsockname only
+        // for a wildcard). Transparent proxying (TPROXY) would break that: then the original destination must be read.
+        return Wrap(socket, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!);
+    }
+
+    /// <summary>An accept failed for want of descriptors (EMFILE/ENFILE) or memory: the listener stays bound and accepts again after a backoff.</summary>
+    internal static bool Shortage(Exception e) => Descriptors.Exhausted(e) || e is SocketException { SocketErrorCode: SocketError.NoBufferSpaceAvailable };
+
+    /// <summary>The pause before the next accept in a shortage: 10 ms, doubling up to <see cref="MaxAcceptBackoff"/>.</summary>
+    internal static TimeSpan NextBackoff(TimeSpan backoff) =>
+        backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(10) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxAcceptBackoff.Ticks));
+
+    /// <summary>The longest pause between accepts while the process is out of descriptors.</summary>
+    internal static readonly TimeSpan MaxAcceptBackoff = TimeSpan.FromSeconds(1);
+
     /// <summary>Listens on one address; each pull accepts one connection.</summary>
     private sealed class AcceptStage(IPEndPoint address, int backlog) : GraphStageWithMaterializedValue<SourceShape<TcpConnection>, Task<IListenerBinding>>
     {
@@ -202,9 +225,6 @@ public sealed class SocketTransport : ITcpTransport
 
         private sealed class Logic : TimerGraphStageLogic, IListenerBinding
         {
-            /// <summary>The longest pause between accepts while the process is out of descriptors.</summary>
-            private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
-
             private readonly AcceptStage _stage;
             private readonly TaskCompletionSource<IListenerBinding> _bound;
             private readonly TaskCompletionSource _unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -303,10 +323,7 @@ public sealed class SocketTransport : ITcpTransport
                 _backoff = TimeSpan.Zero;
                 try
                 {
-                    socket.NoDelay = true;
-                    // .NET already gives a listener bound to one address its own local address object here (getsockname only
-                    // for a wildcard). Transparent proxying (TPROXY) would break that: then the original destination must be read.
-                    Push(_stage._out, Wrap(socket, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!));
+                    Push(_stage._out, SocketTransport.Accepted(socket));
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException)
                 {
@@ -323,14 +340,14 @@ public sealed class SocketTransport : ITcpTransport
                     CompleteStage();
                     return;
                 }
-                if (Descriptors.Exhausted(e) || e is SocketException { SocketErrorCode: SocketError.NoBufferSpaceAvailable })
+                if (Shortage(e))
                 {
                     // EMFILE/ENFILE (or no memory): the listener stays bound, its queue waits in the kernel; try again shortly.
                     // Logged at the first failure of each shortage, with how many there were in all.
                     _exhausted++;
                     if (_backoff == TimeSpan.Zero)
-                        Log.Warning("listener {0}: accept failed, out of descriptors or memory ({1}), {2} time(s) so far; accepting again within {3}", _stage._address, e.Message, _exhausted, MaxBackoff);
-                    _backoff = _backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(10) : TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, MaxBackoff.Ticks));
+                        Log.Warning("listener {0}: accept failed, out of descriptors or memory ({1}), {2} time(s) so far; accepting again within {3}", _stage._address, e.Message, _exhausted, MaxAcceptBackoff);
+                    _backoff = NextBackoff(_backoff);
                     ScheduleOnce("accept", _backoff);
                     return;
                 }

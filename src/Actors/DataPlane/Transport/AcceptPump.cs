@@ -1,0 +1,252 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Dispatch.SysMsg;
+using Akka.Event;
+
+namespace AkkaL4.Actors.DataPlane.Transport;
+
+/// <summary>
+/// The socket transport's listener without an accept stream (<see cref="IDirectAccept"/>): an actor reference of its own
+/// that the listener acks as it acked <c>Sink.ActorRefWithAck</c>. An ack starts the next accept on the listener's own
+/// thread; the accept's completion (or the accept itself, when a connection was queued) tells the listener the connection.
+/// One accept at a time, as the stream's one pull. Unbinding, it first hands over what the kernel had queued, then ends;
+/// it ends too (its socket closed) when the listener stops, as the sink, which watched the listener, ended its stream.
+/// </summary>
+internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
+{
+    private static long s_pumps;
+
+    private readonly Socket _socket;
+    private readonly IInternalActorRef _listener;
+    private readonly IScheduler _scheduler;
+    private readonly object _onComplete;
+    private readonly Func<Exception, object> _onFailure;
+    private readonly ILoggingAdapter _log;
+    private readonly Args _args;
+    private readonly TaskCompletionSource _unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object _gate = new();
+    /// <summary>An accept is in flight.</summary>
+    private bool _pending;
+    /// <summary>Out of descriptors: the next accept waits for <see cref="_retry"/>'s timer.</summary>
+    private bool _waiting;
+    private int _retry;
+    private bool _unbinding;
+    private bool _ended;
+    private TimeSpan _backoff;
+    private long _exhausted;
+
+    private AcceptPump(Socket socket, IInternalActorRef listener, IScheduler scheduler, object onComplete, Func<Exception, object> onFailure, ILoggingAdapter log)
+    {
+        _socket = socket;
+        _listener = listener;
+        _scheduler = scheduler;
+        _onComplete = onComplete;
+        _onFailure = onFailure;
+        _log = log;
+        _args = new Args(this);
+        Path = new ChildActorPath(listener.Path, "accept-" + Interlocked.Increment(ref s_pumps), 0);
+        Provider = listener.Provider;
+        LocalAddress = (IPEndPoint)socket.LocalEndPoint!;
+    }
+
+    public override ActorPath Path { get; }
+    public override IActorRefProvider Provider { get; }
+    public IPEndPoint LocalAddress { get; }
+
+    /// <summary>Binds and listens (throws if that fails), watches the listener and tells it <paramref name="onInit"/>.</summary>
+    public static AcceptPump Start(IPEndPoint address, int backlog, IActorRef listener, IScheduler scheduler, object onInit, object onComplete,
+        Func<Exception, object> onFailure, ILoggingAdapter log)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            ReusePort.Enable(socket);
+            socket.Bind(address);
+            socket.Listen(backlog);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var owner = (IInternalActorRef)listener;
+        var pump = new AcceptPump(socket, owner, scheduler, onComplete, onFailure, log);
+        owner.SendSystemMessage(new Watch(owner, pump));
+        listener.Tell(onInit, pump);
+        return pump;
+    }
+
+    /// <summary>The listener's ack (it sends nothing else here): accept the next connection.</summary>
+    protected override void TellInternal(object message, IActorRef sender) => Accept();
+
+    /// <summary>The listener stopped: nobody takes connections any more.</summary>
+    public override void SendSystemMessage(ISystemMessage message)
+    {
+        if (message is DeathWatchNotification) End(null);
+    }
+
+    public Task Unbind()
+    {
+        bool close = false, accept = false;
+        lock (_gate)
+        {
+            if (_ended || _unbinding) return _unbound.Task;
+            _unbinding = true;
+            // An accept in flight means nothing is queued: closing ends it. Waiting out a shortage: take what is queued now.
+            if (_pending) close = true;
+            else if (_waiting)
+            {
+                _waiting = false;
+                accept = true;
+            }
+        }
+        if (close) _socket.Dispose();
+        if (accept) Accept();
+        return _unbound.Task;
+    }
+
+    private void Accept()
+    {
+        while (true)
+        {
+            lock (_gate)
+            {
+                if (_ended || _pending || _waiting) return;
+                if (_unbinding && !Queued())
+                {
+                    End(_onComplete);
+                    return;
+                }
+                _pending = true;
+            }
+            _args.AcceptSocket = null;
+            bool later;
+            try
+            {
+                later = _socket.AcceptAsync(_args);
+            }
+            catch (Exception e)
+            {
+                lock (_gate) _pending = false;
+                Failed(e);
+                return;
+            }
+            if (later || Completed()) return;
+        }
+    }
+
+    /// <summary>Closing a listener resets the connections queued on it: unbinding, those are taken first.</summary>
+    private bool Queued()
+    {
+        try { return _socket.Poll(0, SelectMode.SelectRead); }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { return false; }
+    }
+
+    /// <summary>An accept ended: true when it is done with (handed over, waiting, ended); false to accept again at once.</summary>
+    private bool Completed()
+    {
+        var error = _args.SocketError;
+        var socket = _args.AcceptSocket;
+        _args.AcceptSocket = null;
+        bool ended;
+        lock (_gate)
+        {
+            _pending = false;
+            ended = _ended;
+        }
+        if (ended)
+        {
+            // The listener stopped meanwhile: nobody would serve it.
+            socket?.Dispose();
+            return true;
+        }
+        if (error != SocketError.Success || socket is null)
+        {
+            socket?.Dispose();
+            Failed(SocketErrors.Of(error));
+            return true;
+        }
+        TcpConnection connection;
+        try
+        {
+            connection = SocketTransport.Accepted(socket);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Reset before we got to it: take the next one.
+            socket.Dispose();
+            return false;
+        }
+        _backoff = TimeSpan.Zero;
+        _listener.Tell(connection, this);
+        return true;
+    }
+
+    private void Failed(Exception e)
+    {
+        lock (_gate)
+        {
+            if (_unbinding || _ended)
+            {
+                End(_onComplete);
+                return;
+            }
+        }
+        if (SocketTransport.Shortage(e))
+        {
+            // EMFILE/ENFILE (or no memory): the listener stays bound, its queue waits in the kernel; try again shortly.
+            // Logged at the first failure of each shortage, with how many there were in all.
+            _exhausted++;
+            if (_backoff == TimeSpan.Zero)
+                _log.Warning("listener {0}: accept failed, out of descriptors or memory ({1}), {2} time(s) so far; accepting again within {3}", LocalAddress, e.Message, _exhausted, SocketTransport.MaxAcceptBackoff);
+            _backoff = SocketTransport.NextBackoff(_backoff);
+            int retry;
+            lock (_gate)
+            {
+                if (_unbinding || _ended) return;
+                _waiting = true;
+                retry = ++_retry;
+            }
+            _scheduler.Advanced.ScheduleOnce(_backoff, () => Retry(retry));
+            return;
+        }
+        End(_onFailure(e));
+    }
+
+    private void Retry(int retry)
+    {
+        lock (_gate)
+        {
+            // Unbinding took the wait over (and accepted at once).
+            if (!_waiting || retry != _retry) return;
+            _waiting = false;
+        }
+        Accept();
+    }
+
+    /// <summary>Ends once: the socket closed, the unbinding done, the listener told <paramref name="last"/> (null: it stopped).</summary>
+    private void End(object? last)
+    {
+        lock (_gate)
+        {
+            if (_ended) return;
+            _ended = true;
+            _waiting = false;
+        }
+        _socket.Dispose();
+        _unbound.TrySetResult();
+        if (last is null) return;
+        _listener.Tell(last, this);
+        _listener.SendSystemMessage(new Unwatch(_listener, this));
+    }
+
+    /// <summary>The one accept's event args, reused for every accept (completions call back here, on the pool).</summary>
+    private sealed class Args(AcceptPump pump) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+    {
+        protected override void OnCompleted(SocketAsyncEventArgs e)
+        {
+            if (!pump.Completed()) pump.Accept();
+        }
+    }
+}
