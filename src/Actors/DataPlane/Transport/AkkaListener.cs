@@ -1,7 +1,9 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Actor.Internal;
+using Akka.Event;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Stage;
@@ -103,10 +105,15 @@ internal sealed class AkkaListener : Inet.SocketOption
     /// Select), which registers it with its Akka.IO actor. Akka.IO 1.5.73 accepts without waiting for demand and queues
     /// what nobody asked for unregistered; an actor not registered within <c>akka.io.tcp.register-timeout</c> (5 s) stops
     /// and resets its connection, which a listener slower than that behind a burst of connects did (ConcurrencyTests).
+    /// At most <paramref name="backlog"/> wait (the listen backlog, as in the kernel's queue): a listener that stops asking
+    /// (out of descriptor places) would otherwise hold every connection made meanwhile, a descriptor each, until EMFILE.
+    /// One over that is closed, counted and logged (the first, then every 100th).
     /// </summary>
-    public sealed class Gate(AkkaListener listener) : GraphStageWithMaterializedValue<FlowShape<TcpConnection, TcpConnection>, Func<Task>>
+    public sealed class Gate(AkkaListener listener, EndPoint address, int backlog) : GraphStageWithMaterializedValue<FlowShape<TcpConnection, TcpConnection>, Func<Task>>
     {
         private readonly AkkaListener _listener = listener;
+        private readonly EndPoint _address = address;
+        private readonly int _backlog = Math.Max(1, backlog);
         private readonly Inlet<TcpConnection> _in = new("akka-listener.in");
         private readonly Outlet<TcpConnection> _out = new("akka-listener.out");
 
@@ -126,6 +133,8 @@ internal sealed class AkkaListener : Inet.SocketOption
             private bool _detached;
             /// <summary>Taken (registered) and not yet asked for by the listener.</summary>
             private readonly Queue<TcpConnection> _ready = new();
+            /// <summary>Closed because <see cref="_ready"/> was full.</summary>
+            private long _overflowed;
 
             public Logic(Gate stage) : base(stage.Shape)
             {
@@ -137,7 +146,8 @@ internal sealed class AkkaListener : Inet.SocketOption
                         // Accepted as the listener unbound: not handed over, so closed (as the kernel resets those queued).
                         if (_detached) connection.Close();
                         else if (IsAvailable(stage._out)) Push(stage._out, connection);
-                        else _ready.Enqueue(connection);
+                        else if (_ready.Count < stage._backlog) _ready.Enqueue(connection);
+                        else Overflow(connection);
                         Pull(stage._in);
                     },
                     onUpstreamFinish: () =>
@@ -157,6 +167,14 @@ internal sealed class AkkaListener : Inet.SocketOption
             {
                 _detach = GetAsyncCallback(Detach);
                 Pull(_stage._in);
+            }
+
+            private void Overflow(TcpConnection connection)
+            {
+                connection.Close();
+                if (_overflowed++ % 100 == 0)
+                    Log.Warning("listener {0}: connection closed, {1} accepted connections already wait for the listener (listen backlog); {2} closed so far",
+                        _stage._address, _ready.Count, _overflowed);
             }
 
             public Task Unbind()

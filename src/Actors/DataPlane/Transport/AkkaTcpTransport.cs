@@ -36,7 +36,7 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
                     .Run(_materializer);
                 return Joinable((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, toClient, fromClient);
             })
-            .ViaMaterialized(new AkkaListener.Gate(listener), (bound, unbind) => (listener.Binding = bound, unbind))
+            .ViaMaterialized(new AkkaListener.Gate(listener, address, backlog), (bound, unbind) => (listener.Binding = bound, unbind))
             .MapMaterializedValue(async bound => (IListenerBinding)new Binding(await bound.Item1, bound.unbind));
     }
 
