@@ -13,7 +13,8 @@ public sealed class ConfigNotReadableException(string message) : Exception(messa
 /// revision of each namespace makes it up, and each namespace is read from its <see cref="RouteTable"/> entity at that
 /// revision (a <see cref="RouteTableRead"/>, as a recovering writer reads). An entity behind its revision is waited for a little (the writer is asked to send it again); one that stays
 /// behind or does not answer for <see cref="EntityPatience"/> has its namespace read from the writer (its store holds
-/// every namespace at the index's revision, with the same hash check); only when that fails too is the read failed with a
+/// every namespace at the index's revision, with the same hash check; not one whose entity holds other content under
+/// the revision: that is said); only when that fails too is the read failed with a
 /// <see cref="ConfigNotReadableException"/> naming the namespaces, rather than answer with a configuration that never was. No answer from the writer: an <see cref="AskTimeoutException"/>.
 /// </summary>
 internal sealed class ConfigReader : ReceiveActor, IWithTimers
@@ -108,17 +109,16 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
             Receive<Poll>(_ => read.Ask(_routeTables, Self));
             Receive<Expired>(_ =>
             {
-                if (!askedWriter)
+                // Still behind or silent (an entity that does not confirm: another version, a shard that cannot start): the
+                // writer holds every namespace at the revision its index names and answers as its entity would.
+                if (!askedWriter && read.AskWriter(_writer, Self) > 0)
                 {
-                    // Still behind (an entity that does not confirm: another version, a shard that cannot start): the
-                    // writer holds every namespace at the revision its index names and answers as its entity would.
                     askedWriter = true;
-                    read.Ask(_writer, Self);
                     Timers.StartSingleTimer(nameof(Expired), Expired.Instance, EntityPatience);
                     return;
                 }
                 Finish(new Status.Failure(new ConfigNotReadableException(
-                    $"revision {index.Revision} is not yet readable after {2 * EntityPatience.TotalSeconds:0}s (neither its route tables nor the writer gave it): {read.Waiting()}")));
+                    $"revision {index.Revision} is not yet readable after {(askedWriter ? 2 : 1) * EntityPatience.TotalSeconds:0}s{(askedWriter ? " (nor from the writer)" : "")}: {read.Waiting()}")));
             });
             ReceiveAny(_ => { });
         });
