@@ -99,6 +99,10 @@ internal sealed class AkkaListener : Inet.SocketOption
     /// <summary>
     /// Between Akka.IO's accept stream and the listener's: passes connections through until <see cref="Unbind"/> (or the
     /// listener's end of the stream) ends the listener's part, without cancelling Akka.IO's (that would unbind at once).
+    /// It takes every connection as it comes and queues it for the listener: taking it runs its stream (the transport's
+    /// Select), which registers it with its Akka.IO actor. Akka.IO 1.5.73 accepts without waiting for demand and queues
+    /// what nobody asked for unregistered; an actor not registered within <c>akka.io.tcp.register-timeout</c> (5 s) stops
+    /// and resets its connection, which a listener slower than that behind a burst of connects did (ConcurrencyTests).
     /// </summary>
     public sealed class Gate(AkkaListener listener) : GraphStageWithMaterializedValue<FlowShape<TcpConnection, TcpConnection>, Func<Task>>
     {
@@ -120,6 +124,8 @@ internal sealed class AkkaListener : Inet.SocketOption
             private readonly TaskCompletionSource _unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
             private Action _detach = null!;
             private bool _detached;
+            /// <summary>Taken (registered) and not yet asked for by the listener.</summary>
+            private readonly Queue<TcpConnection> _ready = new();
 
             public Logic(Gate stage) : base(stage.Shape)
             {
@@ -130,14 +136,28 @@ internal sealed class AkkaListener : Inet.SocketOption
                         var connection = Grab(stage._in);
                         // Accepted as the listener unbound: not handed over, so closed (as the kernel resets those queued).
                         if (_detached) connection.Close();
-                        else Push(stage._out, connection);
+                        else if (IsAvailable(stage._out)) Push(stage._out, connection);
+                        else _ready.Enqueue(connection);
+                        Pull(stage._in);
                     },
-                    onUpstreamFinish: CompleteStage,
+                    onUpstreamFinish: () =>
+                    {
+                        if (_ready.Count == 0) CompleteStage();
+                        else EmitMultiple(stage._out, _ready.ToArray(), CompleteStage);
+                        _ready.Clear();
+                    },
                     onUpstreamFailure: FailStage);
-                SetHandler(stage._out, onPull: () => Pull(stage._in), onDownstreamFinish: _ => Detach());
+                SetHandler(stage._out, onPull: () =>
+                {
+                    if (_ready.TryDequeue(out var connection)) Push(stage._out, connection);
+                }, onDownstreamFinish: _ => Detach());
             }
 
-            public override void PreStart() => _detach = GetAsyncCallback(Detach);
+            public override void PreStart()
+            {
+                _detach = GetAsyncCallback(Detach);
+                Pull(_stage._in);
+            }
 
             public Task Unbind()
             {
@@ -149,6 +169,7 @@ internal sealed class AkkaListener : Inet.SocketOption
             {
                 if (_detached) return;
                 _detached = true;
+                while (_ready.TryDequeue(out var queued)) queued.Close();
                 var listener = _stage._listener;
                 // Not bound yet, or the socket cannot be closed underneath: Akka.IO unbinds (and stops what it accepted).
                 if (listener.Binding is not { IsCompletedSuccessfully: true } bound || !listener.StopListening())

@@ -1,0 +1,62 @@
+using System.Net;
+using Akka.Actor;
+using Akka.IO;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using AkkaL4.Actors.DataPlane.Transport;
+using static AkkaL4.Tests.DataPlane.Kit;
+
+namespace AkkaL4.Tests.DataPlane.Transport;
+
+/// <summary>
+/// The stock transport's listener behind a busy consumer, on 127.200.101.x. Akka.IO (1.5.73) accepts whatever arrives and
+/// queues what nobody asked for; an accepted connection not registered within <c>akka.io.tcp.register-timeout</c> is stopped
+/// and reset. A node's listener takes its connections one at a time, each acknowledged by its actor: a burst of connects
+/// larger than it could take within that timeout was reset (ConcurrencyTests' thousand connections, at times).
+/// </summary>
+[Trait("Category", "EndToEnd")]
+public sealed class AkkaListenerRegistrationTests
+{
+    [Fact]
+    public async Task Connections_accepted_while_the_listener_is_busy_for_longer_than_the_register_timeout_still_work()
+    {
+        // Akka's 5 s register-timeout, scaled down so the test need not wait for it.
+        var registerTimeout = TimeSpan.FromMilliseconds(300);
+        var system = ActorSystem.Create("t", $"akka.loglevel = WARNING\nakka.io.tcp.register-timeout = {registerTimeout.TotalMilliseconds}ms");
+        try
+        {
+            var materializer = system.Materializer();
+            var at = new IPEndPoint(IPAddress.Parse("127.200.101.1"), 62220);
+            // One connection at a time, as a node's listener takes them (Sink.ActorRefWithAck, input buffer 1).
+            var (bound, accepted) = new AkkaTcpTransport(system).Bind(at, 16)
+                .ToMaterialized(Sink.Queue<TcpConnection>().WithAttributes(Attributes.CreateInputBuffer(1, 1)), Keep.Both).Run(materializer);
+            await WithinAsync(bound, "bind " + at);
+            var clients = new List<Wire>();
+            try
+            {
+                for (var i = 0; i < 4; i++) clients.Add(await Wire.ConnectAsync(at, from: "127.200.101.3"));
+                // The listener is busy (a burst ahead of these, a loaded machine) for three register timeouts.
+                await Task.Delay(3 * registerTimeout);
+                for (var i = 0; i < clients.Count; i++)
+                {
+                    var next = await WithinAsync(accepted.PullAsync(), "an accepted connection");
+                    Assert.True(next.HasValue, "the listener ended");
+                    next.Value.Flow.Join(Flow.Create<ByteString>()).Run(materializer);
+                }
+                for (var i = 0; i < clients.Count; i++)
+                {
+                    await clients[i].SendAsync($"c{i}");
+                    Assert.Equal($"c{i}", await clients[i].ReadAsync(2));
+                }
+            }
+            finally
+            {
+                foreach (var client in clients) client.Dispose();
+            }
+        }
+        finally
+        {
+            await system.Terminate().WaitAsync(Patience);
+        }
+    }
+}
