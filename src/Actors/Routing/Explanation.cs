@@ -23,7 +23,7 @@ public sealed record Explanation(
     [property: JsonPropertyName("rule")] int? Rule,
     [property: JsonPropertyName("destinations")] IReadOnlyList<ExplainedDestination> Destinations,
     [property: JsonPropertyName("reason")] string Reason,
-    [property: JsonIgnore] ClientIdentity Client)
+    [property: JsonPropertyName("client")] ClientIdentity Client)
 {
     /// <summary>How a gateway's no-route reason ends: the flag of its access-log line (a refusal with another flag names that instead).</summary>
     public const string NoRouteFlag = " (NR)";
@@ -38,7 +38,9 @@ public sealed record Explanation(
 
     /// <param name="health">A running node's endpoint health (null offline: manifests say nothing of health).</param>
     /// <param name="sni">The SNI the decision was asked for, named in a TLS gateway's no-route reason.</param>
-    public static Explanation Of(Decision decision, UpstreamHealth? health = null, string? sni = null)
+    /// <param name="sniAsked">True from <c>explain</c>, where a null <paramref name="sni"/> means none was given; the data
+    /// plane leaves it false and says in its own detail what it read.</param>
+    public static Explanation Of(Decision decision, UpstreamHealth? health = null, string? sni = null, bool sniAsked = false)
     {
         var target = decision.Target;
         var destinations = target?.Destinations.Select(d => new ExplainedDestination(
@@ -51,8 +53,10 @@ public sealed record Explanation(
         // No rule at all is Envoy's NR (no filter chain or route), as the data plane flags it; NC is a rule naming a cluster that does not exist.
         if (decision.Listener is { Kind: ListenerKind.Gateway } && target is null)
             reason = $"no {(decision.Listener.Tls ? "tls" : "tcp")} rule of a VirtualService bound to {string.Join(", ", decision.Listener.Gateways)} matches port {decision.Listener.Address.Port}"
-                     + (decision.Listener.Tls ? sni is null ? " and the SNI" : $" and SNI '{sni}'" : "") + ": the connection is closed" + NoRouteFlag;
-        return new Explanation(ResultName(decision.Result), decision.Listener?.Address.ToString(), decision.Gateway,
+                     + (!decision.Listener.Tls ? "" : sni is not null ? $" and SNI '{sni}'" : sniAsked ? " and no SNI was given" : " and the SNI") + ": the connection is closed" + NoRouteFlag;
+        // A gateway listener that routed nothing still names the gateways it serves.
+        var gateway = decision.Gateway ?? (decision.Listener is { Kind: ListenerKind.Gateway } l ? string.Join(", ", l.Gateways) : null);
+        return new Explanation(ResultName(decision.Result), decision.Listener?.Address.ToString(), gateway,
             target?.VirtualService, target?.Rule, destinations, reason, decision.Client);
     }
 
@@ -62,7 +66,7 @@ public sealed record Explanation(
         sb.AppendLine($"result:          {Result}");
         sb.AppendLine($"listener:        {Listener ?? "-"}");
         if (Gateway is not null) sb.AppendLine($"gateway:         {Gateway}");
-        sb.AppendLine($"client:          {(Client.Name is null ? "unknown source (no labels, no namespace)" : $"{Client.Namespace}/{Client.Name} {Client.Labels}")}");
+        sb.AppendLine($"client:          {ClientIdentity.Text(Client.Name, Client.Namespace, Client.Labels)}");
         sb.AppendLine($"virtualService:  {VirtualService ?? "-"}{(Rule is { } r ? $" rule {r}" : "")}");
         foreach (var d in Destinations)
         {

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.Routing;
@@ -6,9 +7,16 @@ namespace AkkaL4.Actors.Routing;
 public sealed record Workload(string Name, string Namespace, string Address, Labels Labels, IReadOnlyDictionary<string, int> Ports, int Weight);
 
 /// <summary>Who a connection comes from: the labels and namespace of the workload at its source IP.</summary>
-public sealed record ClientIdentity(string? Name, string? Namespace, Labels Labels)
+public sealed record ClientIdentity(
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("namespace")] string? Namespace,
+    [property: JsonPropertyName("labels")] Labels Labels)
 {
     public static readonly ClientIdentity Unknown = new(null, null, Labels.Empty);
+
+    /// <summary>As <c>explain</c> prints it: <c>ns/name {k=v}</c>, or that the source is no known workload.</summary>
+    public static string Text(string? name, string? ns, Labels labels) =>
+        name is null ? "unknown source (no labels, no namespace)" : $"{ns}/{name} {labels}";
 }
 
 /// <summary>One port of a service; <see cref="TargetPort"/> is a number, a workload port name, or null (= <see cref="Number"/>).</summary>

@@ -640,7 +640,7 @@ public sealed class AdminServer : IAsyncDisposable
             return Results.Json(new { error = "give source=IP[:PORT] and destination=IP:PORT" }, Json, statusCode: 400);
         var serverName = sni is null ? null : Actors.DataPlane.Preamble.ClientHello.Normalize(sni);
         var decision = node.Routes.Current.Decide(dst, src.Address, dst.Address, serverName);
-        return Results.Json(Explanation.Of(decision, node.Health, serverName), Json);
+        return Results.Json(Explanation.Of(decision, node.Health, serverName, sniAsked: true), Json);
     }
 
     /// <summary>"routing on revision N, in the cluster since T" or "..., not in a cluster since T (rejoining)".</summary>
@@ -709,6 +709,7 @@ public sealed class AdminServer : IAsyncDisposable
             revision = snapshot.Revision,
             revisionFailed = node.Revisions.Failed is > 0 and var failed ? failed : (long?)null,
             revisionError = node.Revisions.Error,
+            lastKnownGood = node.LastKnownGoodCopy is { } copy ? new { revision = copy.Revision, failed = copy.Failed, error = copy.Error } : null,
             membership = new
             {
                 state = membership.State,

@@ -103,7 +103,7 @@ internal static class ExplainCommand
             var snapshot = RouteCompiler.Compile(resources, labels);
             var serverName = parse.GetValue(sni) is { } given ? Actors.DataPlane.Preamble.ClientHello.Normalize(given) : null;
             var decision = snapshot.Decide(new IpPort(dst.Address, dst.Port), src.Address, dst.Address, serverName);
-            var explanation = Explanation.Of(decision, sni: serverName);
+            var explanation = Explanation.Of(decision, sni: serverName, sniAsked: true);
             Console.WriteLine(parse.GetValue(output) == "json"
                 ? JsonSerializer.Serialize(explanation, new JsonSerializerOptions { WriteIndented = true })
                 : explanation.ToText());
@@ -121,6 +121,12 @@ internal static class ExplainCommand
         sb.AppendLine($"result:          {Text(e, "result")}");
         sb.AppendLine($"listener:        {Text(e, "listener")}");
         if (Text(e, "gateway") is var gateway && gateway != "-") sb.AppendLine($"gateway:         {gateway}");
+        if (e.TryGetProperty("client", out var client) && client.ValueKind == JsonValueKind.Object)
+        {
+            var labels = client.TryGetProperty("labels", out var l) && l.ValueKind == JsonValueKind.Object
+                ? new Labels(l.EnumerateObject().Select(p => KeyValuePair.Create(p.Name, p.Value.ToString()))) : Labels.Empty;
+            sb.AppendLine($"client:          {ClientIdentity.Text(Text(client, "name") is var n && n != "-" ? n : null, Text(client, "namespace"), labels)}");
+        }
         sb.AppendLine($"virtualService:  {Text(e, "virtualService")}{(Text(e, "rule") is var rule && rule != "-" ? $" rule {rule}" : "")}");
         if (e.TryGetProperty("destinations", out var destinations) && destinations.ValueKind == JsonValueKind.Array)
             foreach (var d in destinations.EnumerateArray())

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using AkkaL4.Actors.Routing;
+using AkkaL4.Node.Cli;
 using AkkaL4.Messages.Model;
 using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.Routing.RoutingFixtures;
@@ -35,6 +37,14 @@ public class GatewayNoRouteReasonTests
           - port: {number: 9001, name: tcp-other, protocol: TCP}
             bind: {{Bind}}
             hosts: ["*"]
+        """,
+        $$"""
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata: {name: laptop, namespace: istio-system}
+        spec:
+          address: {{Block.Host(13, 1)}}
+          labels: {app: laptop}
         """,
         $$"""
         apiVersion: networking.istio.io/v1
@@ -83,6 +93,35 @@ public class GatewayNoRouteReasonTests
             explanation.Reason);
         // The data plane asks without the SNI (its own detail says what it read).
         Assert.EndsWith("matches port 443 and the SNI: the connection is closed (NR)", Explanation.Of(decision).Reason);
+    }
+
+    [Fact]
+    public void Explain_without_an_SNI_at_a_TLS_gateway_says_none_was_given_and_names_the_gateway()
+    {
+        var decision = World().Decide(At(Bind, 443), Ip(Block.Host(13, 1)), Ip(Bind));
+        var explanation = Explanation.Of(decision, sniAsked: true);
+
+        Assert.Equal("no-route", explanation.Result);
+        Assert.Equal("no tls rule of a VirtualService bound to istio-system/edge matches port 443 and no SNI was given: the connection is closed (NR)",
+            explanation.Reason);
+        Assert.Equal("istio-system/edge", explanation.Gateway);
+        Assert.Contains("gateway:         istio-system/edge", explanation.ToText());
+    }
+
+    [Fact]
+    public void The_client_identity_is_in_the_JSON_and_in_the_server_explanation_text_as_offline()
+    {
+        var explanation = Explanation.Of(World().Decide(At(Bind, 9000), Ip(Block.Host(13, 1)), Ip(Bind)), sniAsked: true);
+        // As /v1/explain writes it.
+        var text = JsonSerializer.Serialize(explanation, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+
+        using var json = JsonDocument.Parse(text);
+        var client = json.RootElement.GetProperty("client");
+        Assert.Equal("laptop", client.GetProperty("name").GetString());
+        Assert.Equal("istio-system", client.GetProperty("namespace").GetString());
+        Assert.Equal("laptop", client.GetProperty("labels").GetProperty("app").GetString());
+        Assert.Contains("client:          istio-system/laptop {app=laptop}", explanation.ToText());
+        Assert.Equal(explanation.ToText(), ExplainCommand.LiveText(json.RootElement));
     }
 
     [Fact]
