@@ -278,6 +278,8 @@ public sealed class RouterNode : IAsyncDisposable
 
     /// <summary>This node's revisions: in force, and the newest it could not apply (0: none since) with why.</summary>
     public MemberRevision Revisions => Volatile.Read(ref _revisions);
+    /// <summary>What this node's last-known-good copy on disk holds (null without a data directory).</summary>
+    public LastKnownGood.CopyState? LastKnownGoodCopy => _lastKnownGood?.State;
 
     /// <summary>The revisions of each node of the cluster (see <see cref="Revisions"/>), as last replicated to this node.</summary>
     public async Task<IReadOnlyDictionary<string, MemberRevision>> MemberRevisionsAsync()

@@ -12,8 +12,10 @@ public sealed class ConfigNotReadableException(string message) : Exception(messa
 /// One read of the stored configuration (<see cref="ReadConfig"/>): the writer's <see cref="ConfigIndex"/> says which
 /// revision of each namespace makes it up, and each namespace is read from its <see cref="RouteTable"/> entity at that
 /// revision (a <see cref="RouteTableRead"/>, as a recovering writer reads). An entity behind its revision is waited for a little (the writer is asked to send it again); one that stays
-/// behind or does not answer fails the read with a <see cref="ConfigNotReadableException"/> naming the namespace, rather
-/// than answer with a configuration that never was. No answer from the writer: an <see cref="AskTimeoutException"/>.
+/// behind or does not answer for <see cref="EntityPatience"/> has its namespace read from the writer (its store holds
+/// every namespace at the index's revision, with the same hash check; not one whose entity holds other content under
+/// the revision: that is said); only when that fails too is the read failed with a
+/// <see cref="ConfigNotReadableException"/> naming the namespaces, rather than answer with a configuration that never was. No answer from the writer: an <see cref="AskTimeoutException"/>.
 /// </summary>
 internal sealed class ConfigReader : ReceiveActor, IWithTimers
 {
@@ -79,6 +81,7 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
             Answer(index.Revision, read);
             return;
         }
+        var askedWriter = false;
         Timers.StartSingleTimer(nameof(Expired), Expired.Instance, EntityPatience);
         Timers.StartPeriodicTimer(nameof(Poll), Poll.Instance, AskAgain);
         Become(() =>
@@ -104,8 +107,19 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
                 }
             });
             Receive<Poll>(_ => read.Ask(_routeTables, Self));
-            Receive<Expired>(_ => Finish(new Status.Failure(new ConfigNotReadableException(
-                $"revision {index.Revision} is not yet readable after {EntityPatience.TotalSeconds:0}s: {read.Waiting()}"))));
+            Receive<Expired>(_ =>
+            {
+                // Still behind or silent (an entity that does not confirm: another version, a shard that cannot start): the
+                // writer holds every namespace at the revision its index names and answers as its entity would.
+                if (!askedWriter && read.AskWriter(_writer, Self) > 0)
+                {
+                    askedWriter = true;
+                    Timers.StartSingleTimer(nameof(Expired), Expired.Instance, EntityPatience);
+                    return;
+                }
+                Finish(new Status.Failure(new ConfigNotReadableException(
+                    $"revision {index.Revision} is not yet readable after {(askedWriter ? 2 : 1) * EntityPatience.TotalSeconds:0}s{(askedWriter ? " (nor from the writer)" : "")}: {read.Waiting()}")));
+            });
             ReceiveAny(_ => { });
         });
         read.Ask(_routeTables, Self);

@@ -537,7 +537,20 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             if (!_index.TryGetValue(r.Namespace, out var indexed) || indexed.Revision <= r.Held) return;
             if (!_outbox.TryGetValue(r.Namespace, out var outgoing))
                 _outbox[r.Namespace] = outgoing = Outgo(r.Namespace, _store.Read(null, r.Namespace).Resources);
+            // A reported entry is sent on its own pacing (every ReportedEvery), not once more per read.
+            else if (outgoing.Reported) return;
             Send(outgoing);
+        });
+        // A reader whose entity stays behind (ConfigReader): the namespace as that entity would give it at the index's
+        // revision (the content sent to it while it is in the outbox), which the reader checks against its index as any answer.
+        Command<ReadNamespace>(r =>
+        {
+            if (!_index.TryGetValue(r.Namespace, out var indexed)) return;
+            var content = _outbox.TryGetValue(r.Namespace, out var outgoing)
+                ? new NamespaceContent(r.Namespace, outgoing.Store.Revision, outgoing.Store.Resources, outgoing.Store.Hash)
+                : new NamespaceContent(r.Namespace, indexed.Revision, _store.Read(null, r.Namespace).Resources, indexed.Hash!);
+            if (Sender.Path.Address.HasGlobalScope) ProtocolSerializer.EncodeNow(Context.System, content);
+            Sender.Tell(content);
         });
         Command<SendAgain>(_ =>
         {
@@ -593,8 +606,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         {
             outgoing.Reported = true;
             _log.Warning("config writer: the route table of namespace {0} has not confirmed revision {1} in {2} sends since {3:u}; it is sent again every {4}. "
-                         + "Until it confirms, the writer's checkpoints carry the whole configuration (nothing of it is lost) and reads of the namespace from its route table wait for it",
-                outgoing.Store.Namespace, outgoing.Store.Revision, outgoing.Sends, outgoing.FirstSent, _pacing.ReportedEvery);
+                         + "Until it confirms, the writer's checkpoints carry the whole configuration (nothing of it is lost) and reads of the namespace are answered from the writer after its route table's patience ({5})",
+                outgoing.Store.Namespace, outgoing.Store.Revision, outgoing.Sends, outgoing.FirstSent, _pacing.ReportedEvery, ConfigReader.EntityPatience);
         }
         _routeTables.Tell(outgoing.Store);
         outgoing.Sends++;
@@ -611,7 +624,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         var list = string.Join(", ", reported.Take(named).Select(o => $"{o.Store.Namespace} (revision {o.Store.Revision}, {o.Sends} sends since {o.FirstSent:u})"))
                    + (reported.Count > named ? $" and {reported.Count - named} more" : "");
         return $"the route tables of {reported.Count} namespace(s) do not confirm what the writer sends them: {list}; "
-               + $"it sends them again every {_pacing.ReportedEvery}, and keeps their content in its journal until they do";
+               + $"it sends them again every {_pacing.ReportedEvery}, and keeps their content in its journal until they do (reads of them are answered from the writer)";
     }
 
     /// <summary>Which revision each namespace with resources last changed at, with its hash, in namespace order.</summary>

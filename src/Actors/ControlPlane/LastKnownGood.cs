@@ -51,16 +51,19 @@ public sealed class LastKnownGood(string directory)
         var temp = Path + ".tmp";
         var sections = new List<Section>();
         var old = new FileInfo(Path);
-        var reuse = old.Exists && (old.Length, old.LastWriteTimeUtc) == _stamp ? _sections : [];
+        // By reference (a list is never changed once made): one look-up per namespace, not a scan.
+        var reuse = new Dictionary<IReadOnlyList<Resource>, Section>(ReferenceEqualityComparer.Instance);
+        if (old.Exists && (old.Length, old.LastWriteTimeUtc) == _stamp)
+            foreach (var section in _sections) reuse.TryAdd(section.List, section);
         _sections = [];
-        using (var from = reuse.Length > 0 ? OpenOrNull(Path) : null)
+        using (var from = reuse.Count > 0 ? OpenOrNull(Path) : null)
             PrivateFiles.WriteAllBytes(temp, Parts(content, (list, offset) =>
             {
                 byte[]? bytes = null;
-                if (from is not null && Array.FindIndex(reuse, s => ReferenceEquals(s.List, list)) is var i and >= 0)
+                if (from is not null && reuse.TryGetValue(list, out var kept))
                 {
-                    bytes = new byte[reuse[i].Length];
-                    if (RandomAccess.Read(from, bytes, reuse[i].Offset) != bytes.Length) bytes = null;
+                    bytes = new byte[kept.Length];
+                    if (RandomAccess.Read(from, bytes, kept.Offset) != bytes.Length) bytes = null;
                 }
                 bytes ??= Encoding.UTF8.GetBytes(ManifestEncoder.ToYaml(list));
                 sections.Add(new Section(list, offset, bytes.Length));
@@ -110,19 +113,46 @@ public sealed class LastKnownGood(string directory)
     /// <summary>The newest content handed to <see cref="SaveLater"/> and not yet taken by its writer.</summary>
     private (ConfigContent Content, ILoggingAdapter Log)? _next;
     private bool _writing;
-    /// <summary>The revision <see cref="SaveLater"/>'s writer last wrote: it never writes an older one after it.</summary>
+    /// <summary>The revision <see cref="SaveLater"/>'s writer last took: it never writes an older one after it.</summary>
     private long _laterWritten = long.MinValue;
     private TaskCompletionSource _idle = Done();
+    private CopyState _state = new(null, null, null);
+    /// <summary>The wait before a failed write of the newest content is tried again; doubles up to <see cref="MaxRetryDelay"/>.</summary>
+    private TimeSpan _retryDelay;
+    /// <summary>Held so the pending retry's timer is not collected before it fires.</summary>
+    private Timer? _retry;
+
+    internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+
+    /// <summary>The first wait before a failed write is tried again (tests shorten it).</summary>
+    internal TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Called by <see cref="SaveLater"/>'s writer before each write (tests hold it there).</summary>
     internal Action<long>? BeforeWrite { get; set; }
+
+    /// <summary>Starts <see cref="SaveLater"/>'s writer thread (tests make it fail).</summary>
+    internal Action<Thread> StartWriter { get; set; } = thread => thread.Start();
+
+    /// <summary>
+    /// What the copy on disk holds: <paramref name="Revision"/> as this node last wrote or loaded it (null: none yet), and
+    /// the newer revision it could not write yet with why (<paramref name="Failed"/>, <paramref name="Error"/>; null once written).
+    /// </summary>
+    public sealed record CopyState(long? Revision, long? Failed, string? Error);
+
+    /// <summary>The copy's state, for the node's status.</summary>
+    public CopyState State
+    {
+        get { lock (_laterGate) return _state; }
+    }
 
     /// <summary>
     /// Writes <paramref name="content"/> on a thread of its own, so the caller (the route cache, which applies the next
     /// revision meanwhile) does not wait for the encoding and the disk. Writes go one at a time in the order of revisions:
     /// a content handed over while another waits replaces it if newer, and one older than what was written is dropped, so
-    /// the file never goes back to an older revision. A failed write is logged as a warning; the revision stays in force.
-    /// The thread is a foreground one: a process that ends while it writes finishes the write first.
+    /// the file never goes back to an older revision. The revision stays in force whatever the write does; a failed write
+    /// is logged, shown in <see cref="State"/>, and tried again while it is the newest (after 1 s, doubling up to 30 s).
+    /// The thread is a background one: a write hung on a stalled disk must not keep a stopping process alive (the node's
+    /// orderly stop waits for <see cref="Idle"/>, bounded).
     /// </summary>
     public void SaveLater(ConfigContent content, ILoggingAdapter log)
     {
@@ -134,7 +164,23 @@ public sealed class LastKnownGood(string directory)
             _writing = true;
             if (_idle.Task.IsCompleted) _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
-        new Thread(WriteLater) { IsBackground = false, Name = "last-known-good" }.Start();
+        try
+        {
+            StartWriter(new Thread(WriteLater) { IsBackground = true, Name = "last-known-good" });
+        }
+        catch (Exception e)
+        {
+            // No thread (memory pressure, say): nothing writes, so nothing may look busy; try again later.
+            lock (_laterGate)
+            {
+                // The newest handed over meanwhile (it found the writer busy) is the one not written.
+                var lost = _next ?? (content, log);
+                _next = null;
+                _writing = false;
+                _idle.TrySetResult();
+                Failed(lost.Content, lost.Log, e);
+            }
+        }
     }
 
     /// <summary>Completes once <see cref="SaveLater"/> has nothing left to write.</summary>
@@ -165,12 +211,42 @@ public sealed class LastKnownGood(string directory)
             {
                 BeforeWrite?.Invoke(next.Content.Revision);
                 Save(next.Content);
+                lock (_laterGate)
+                {
+                    _state = new CopyState(next.Content.Revision, null, null);
+                    _retryDelay = TimeSpan.Zero;
+                }
             }
             catch (Exception e)
             {
-                next.Log.Warning("last-known-good copy of revision {0} not written to {1}: {2}", next.Content.Revision, Path, e.Message);
+                lock (_laterGate) Failed(next.Content, next.Log, e);
             }
         }
+    }
+
+    /// <summary>
+    /// Under <see cref="_laterGate"/>: records that <paramref name="content"/> was not written and, unless a newer one is
+    /// already on its way, hands it over again after the backoff (dropped then if a newer one came meanwhile).
+    /// </summary>
+    private void Failed(ConfigContent content, ILoggingAdapter log, Exception e)
+    {
+        var revision = content.Revision;
+        if (_laterWritten == revision) _laterWritten = revision - 1;
+        _state = _state with { Failed = revision, Error = e.Message };
+        if (_next is { } newer && newer.Content.Revision > revision)
+        {
+            log.Warning("last-known-good copy of revision {0} not written to {1}: {2}", revision, Path, e.Message);
+            return;
+        }
+        _retryDelay = _retryDelay == TimeSpan.Zero ? FirstRetryDelay : TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, MaxRetryDelay.Ticks));
+        log.Warning("last-known-good copy of revision {0} not written to {1}: {2}; trying again in {3:0.#} s", revision, Path, e.Message, _retryDelay.TotalSeconds);
+        _retry?.Dispose();
+        _retry = new Timer(_ =>
+        {
+            lock (_laterGate)
+                if (_laterWritten >= revision) return;
+            SaveLater(content, log);
+        }, null, _retryDelay, Timeout.InfiniteTimeSpan);
     }
 
     private static TaskCompletionSource Done()
@@ -224,6 +300,9 @@ public sealed class LastKnownGood(string directory)
     public ConfigContent? Load(out string? problem)
     {
         problem = null;
-        return File.Exists(Path) ? Parse(File.ReadAllText(Path), Path, out problem) : null;
+        var loaded = File.Exists(Path) ? Parse(File.ReadAllText(Path), Path, out problem) : null;
+        if (loaded is not null)
+            lock (_laterGate) if (_state.Revision is null) _state = _state with { Revision = loaded.Revision };
+        return loaded;
     }
 }

@@ -33,6 +33,9 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
     private readonly Dictionary<string, IReadOnlyList<Resource>> _read = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _why = new(StringComparer.Ordinal);
 
+    /// <summary>Namespaces whose last answer was other content under the revision wanted (not behind): said, never read elsewhere.</summary>
+    private readonly HashSet<string> _otherContent = new(StringComparer.Ordinal);
+
     public bool Done => _read.Count == _wanted.Count;
 
     /// <summary>What was read, namespace by namespace.</summary>
@@ -44,6 +47,21 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
         foreach (var ns in _wanted.Keys.Where(ns => !_read.ContainsKey(ns))) routeTables.Tell(new ReadNamespace(ns), self);
     }
 
+    /// <summary>
+    /// Asks <paramref name="writer"/> for each namespace not yet read whose entity is behind or silent (not one that holds
+    /// other content under the revision: that is a fault to say, not to read around); how many it asked.
+    /// </summary>
+    public int AskWriter(IActorRef writer, IActorRef self)
+    {
+        var asked = 0;
+        foreach (var ns in _wanted.Keys.Where(ns => !_read.ContainsKey(ns) && !_otherContent.Contains(ns)))
+        {
+            writer.Tell(new ReadNamespace(ns), self);
+            asked++;
+        }
+        return asked;
+    }
+
     public Outcome Take(NamespaceContent content)
     {
         if (!_wanted.TryGetValue(content.Namespace, out var want) || _read.ContainsKey(content.Namespace)) return Outcome.Ignored;
@@ -51,6 +69,8 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
         if (Mismatch(content, want) is { } mismatch)
         {
             _why[content.Namespace] = mismatch;
+            if (content.Revision == want.Revision) _otherContent.Add(content.Namespace);
+            else _otherContent.Remove(content.Namespace);
             if (content.Revision > want.Revision) return Outcome.Newer;
             return first && content.Revision < want.Revision ? Outcome.FirstBehind : Outcome.Refused;
         }

@@ -709,6 +709,7 @@ public sealed class AdminServer : IAsyncDisposable
             revision = snapshot.Revision,
             revisionFailed = node.Revisions.Failed is > 0 and var failed ? failed : (long?)null,
             revisionError = node.Revisions.Error,
+            lastKnownGood = node.LastKnownGoodCopy is { } copy ? new { revision = copy.Revision, failed = copy.Failed, error = copy.Error } : null,
             membership = new
             {
                 state = membership.State,

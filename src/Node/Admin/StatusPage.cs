@@ -118,7 +118,7 @@ function fill(table, rows) { table.tBodies[0].replaceChildren(...rows); }
 function render(s) {
   const w = s.configWriterState;
   $("summary").textContent = `${s.membership.summary}; config writer on ${s.configWriter ?? "(none)"}`
-    + (w && w.state !== "serving" ? ` (${w.state}: ${w.reason})` : "");
+    + (w && (w.state !== "serving" || w.reason) ? ` (${w.state}: ${w.reason})` : "");
   fill($("members"), s.members.map(m => {
     const tr = el("tr", {}, el("td", {}, m.address), el("td", { className: m.status === "Up" ? "ok" : "bad" }, m.status),
       el("td", {}, m.roles.join(", ")), num(m.revision), el("td", {}, m.address === s.configWriter ? "yes" : ""));

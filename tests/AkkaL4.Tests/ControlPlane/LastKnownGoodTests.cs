@@ -186,6 +186,7 @@ public sealed class LastKnownGoodTests : IDisposable
 
         // In force from the start, before the cluster has a config writer or anyone writes a configuration.
         Assert.Equal(2, restarted.Routes.Current.Revision);
+        Assert.Equal(new LastKnownGood.CopyState(2, null, null), restarted.LastKnownGoodCopy);
         Assert.Equal(configBefore.Resources, restarted.Applied!.Resources);
         var listenersAfter = await BoundAsync(restarted);
         Assert.Equal(["127.3.1.1:19000", "127.3.1.2:19001"], listenersBefore.Order(StringComparer.Ordinal));
@@ -219,6 +220,7 @@ public sealed class LastKnownGoodTests : IDisposable
         Assert.Equal(3, next.Revision);
         Assert.Equal(3, restarted.Routes.Current.Revision);
         await SavedAsync(_directory, 3);
+        await EventuallyAsync(() => restarted.LastKnownGoodCopy == new LastKnownGood.CopyState(3, null, null), "the node's status says the copy holds 3");
     }
 
     [Fact]
@@ -344,6 +346,66 @@ public sealed class LastKnownGoodWriteTests : IDisposable
         await lkg.Idle.WaitAsync(Patience);
 
         Assert.Equal(2, SavedRevision(lkg));
+    }
+
+    [Fact]
+    public async Task A_failed_write_is_shown_and_tried_again_while_it_is_the_newest()
+    {
+        var lkg = new LastKnownGood(_directory) { FirstRetryDelay = TimeSpan.FromMilliseconds(50) };
+        var failures = 0;
+        lkg.BeforeWrite = revision => { if (revision == 2 && Interlocked.Increment(ref failures) <= 2) throw new IOException("disk full"); };
+
+        lkg.SaveLater(Revision(1, "127.220.200.1"), NoLogger.Instance);
+        await lkg.Idle.WaitAsync(Patience);
+        Assert.Equal(new LastKnownGood.CopyState(1, null, null), lkg.State);
+        lkg.SaveLater(Revision(2, "127.220.200.2"), NoLogger.Instance);
+        await lkg.Idle.WaitAsync(Patience);
+        // The node routes by 2; the copy says 1 and the state says why.
+        Assert.Equal(1, SavedRevision(lkg));
+        Assert.Equal(2, lkg.State.Failed);
+        Assert.Equal("disk full", lkg.State.Error);
+
+        // Tried again (twice: the second fails too) until written.
+        var deadline = DateTime.UtcNow + Patience;
+        while (lkg.State.Failed is not null && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(new LastKnownGood.CopyState(2, null, null), lkg.State);
+        Assert.Equal(2, SavedRevision(lkg));
+        Assert.Equal(3, Volatile.Read(ref failures));
+    }
+
+    [Fact]
+    public async Task A_writer_thread_that_does_not_start_leaves_nothing_busy_and_is_tried_again()
+    {
+        var lkg = new LastKnownGood(_directory) { FirstRetryDelay = TimeSpan.FromMilliseconds(50) };
+        var starts = 0;
+        lkg.StartWriter = thread =>
+        {
+            if (Interlocked.Increment(ref starts) == 1) throw new OutOfMemoryException("no thread");
+            thread.Start();
+        };
+
+        lkg.SaveLater(Revision(1, "127.220.201.1"), NoLogger.Instance);
+        Assert.True(lkg.Idle.IsCompleted, "nothing is writing, so a stopping node must not wait");
+        Assert.Equal(new LastKnownGood.CopyState(null, 1, "no thread"), lkg.State);
+
+        var deadline = DateTime.UtcNow + Patience;
+        while (lkg.State.Failed is not null && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await lkg.Idle.WaitAsync(Patience);
+        Assert.Equal(1, SavedRevision(lkg));
+        Assert.Equal(new LastKnownGood.CopyState(1, null, null), lkg.State);
+    }
+
+    [Fact]
+    public async Task The_writer_thread_does_not_keep_the_process_alive()
+    {
+        var lkg = new LastKnownGood(_directory);
+        bool? background = null;
+        lkg.BeforeWrite = _ => background = Thread.CurrentThread.IsBackground;
+
+        lkg.SaveLater(Revision(1, "127.220.202.1"), NoLogger.Instance);
+        await lkg.Idle.WaitAsync(Patience);
+
+        Assert.True(background, "a foreground writer hung on the disk would block the process's exit");
     }
 
     private static ConfigContent ByNamespace(long revision, params (string Namespace, IReadOnlyList<Resource> Resources)[] namespaces) =>

@@ -69,6 +69,8 @@ public sealed class UnauthenticatedAnswersTests
             using var status = JsonDocument.Parse(await admin.GetStringAsync("/v1/status"));
             Assert.Equal(good.Revision + 1, status.RootElement.GetProperty("revisionFailed").GetInt64());
             Assert.Contains(WriteContractTests.PoisonField, status.RootElement.GetProperty("revisionError").GetString());
+            // No data directory, no copy on disk.
+            Assert.Equal(JsonValueKind.Null, status.RootElement.GetProperty("lastKnownGood").ValueKind);
         }
         finally
         {

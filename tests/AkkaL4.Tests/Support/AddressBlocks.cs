@@ -35,6 +35,7 @@ internal static class AddressBlocks
         new(160, "security lows: admin login, admin answers, duplicate TLS extensions, status timeouts (session helpers sec, sec9)"),
         new(170, "test kits (session helper kit)"),
         new(180, "configuration propagation: send to every node, writes at real sizes (session helper prop)"),
+        new(181, "a silent route table's namespace read from the writer (session fixer fix12b)"),
         new(190, "reviewers (and tests that came from their reviews)"),
         new(191, "a second reviewer's block: the journal check's connection strings (review2-s11)"),
         new(200, "reliability left-overs: preamble end, TLS cache, healing waits (session helper rel)"),

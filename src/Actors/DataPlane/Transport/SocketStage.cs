@@ -114,6 +114,12 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
         socket.Dispose();
     }
 
+    /// <summary>
+    /// What the stage fails with when a call finds its socket disposed by <see cref="Reset"/> from another thread: what an
+    /// operation in flight that the reset aborts reports.
+    /// </summary>
+    private static readonly SocketException Aborted = SocketErrors.Of(SocketError.OperationAborted);
+
     private static readonly Func<SocketAsyncEventArgs, SocketError> ErrorOf = e => e.SocketError;
     private static readonly Func<SocketAsyncEventArgs, (SocketError, int)> OutcomeOf = e => (e.SocketError, e.BytesTransferred);
 
@@ -201,6 +207,11 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
                 Fail(e);
                 return;
             }
+            catch (ObjectDisposedException)
+            {
+                Fail(Aborted);
+                return;
+            }
             if (available == 0 && waitWhenEmpty) Wait();
             else Read(available);
         }
@@ -209,7 +220,19 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
         private void Wait()
         {
             _waiting = true;
-            if (!_socket.ReceiveAsync(_waitArgs)) OnWaitCompleted(_waitArgs.SocketError);
+            bool pending;
+            try
+            {
+                pending = _socket.ReceiveAsync(_waitArgs);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Reset from outside: nothing is pending, so PostStop disposes the args (rather than the finalizer).
+                _waiting = false;
+                Fail(Aborted);
+                return;
+            }
+            if (!pending) OnWaitCompleted(_waitArgs.SocketError);
         }
 
         /// <summary>
@@ -351,7 +374,19 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
                     _sendArgs.BufferList = list;
                 }
                 _sending = true;
-                if (_socket.SendAsync(_sendArgs)) return;
+                bool pending;
+                try
+                {
+                    pending = _socket.SendAsync(_sendArgs);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // As in Wait: nothing is pending.
+                    _sending = false;
+                    Fail(Aborted);
+                    return;
+                }
+                if (pending) return;
                 _sending = false;
                 if (!Sent(_sendArgs.SocketError, _sendArgs.BytesTransferred)) return;
             }
@@ -424,9 +459,9 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
             {
                 _socket.Shutdown(SocketShutdown.Send);
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                // The peer is gone already: nothing left to tell it.
+                // The peer is gone already, or the socket was reset from outside (Reset): nothing left to tell it.
             }
             FinishIfDone();
         }
