@@ -49,12 +49,13 @@ public sealed class StreamStageTests(ITestOutputHelper output)
             // One warm-up session first, so code and caches loaded once are not charged to the counted ones.
             await OpenAsync(withStage: true);
             // The heap is the whole process's: a round where it shrank under the sessions read by hand (an earlier
-            // test's actor system let go meanwhile, -116 KB "each" once in CI) measures nothing, so up to three rounds
-            // are taken and the first with a sane baseline counts. A stage that holds a buffer while idle is over the
-            // bound in every round.
+            // test's actor system let go meanwhile, -116 KB "each" once in CI) measures nothing, and one where something
+            // else in the process grew meanwhile (8.8 KB "each" once in CI; 0.7 KB or less alone) charges it to the stage: three
+            // rounds are taken and the least of those with a sane baseline counts. A stage that holds a buffer while idle
+            // (~13 KB) is over the bound in every round.
             var rounds = new List<string>();
             long stage = long.MaxValue;
-            for (var round = 0; round < 3 && stage == long.MaxValue; round++)
+            for (var round = 0; round < 3; round++)
             {
                 var before = HeapWatch.LiveBytes();
                 for (var i = 0; i < count; i++) await OpenAsync(withStage: false);
@@ -64,7 +65,7 @@ public sealed class StreamStageTests(ITestOutputHelper output)
                 var measured = (HeapWatch.LiveBytes() - sessions) / count - session;
                 rounds.Add($"{session} + {measured}");
                 output.WriteLine($"{count} idle TLS sessions read by hand: {session} bytes of live heap each (both ends, the test's too); read by a StreamStage, {measured} more");
-                if (session > 0) stage = measured;
+                if (session > 0) stage = Math.Min(stage, measured);
             }
             Assert.DoesNotContain(waits, w => w.IsCompleted);
             Assert.True(stage < IdleBoundPerConnection, $"an idle StreamStage holds {stage} bytes of live heap (rounds, by hand + stage: {string.Join("; ", rounds)})");
