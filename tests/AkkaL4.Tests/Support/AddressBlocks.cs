@@ -29,6 +29,7 @@ internal static class AddressBlocks
         new(100, "route-table chaos, writer recovery (and shared in places by the cluster and writer tests)"),
         new(120, "connect attempts, descriptor admission (session helper conn)"),
         new(121, "a relay's gentle stop with a send pending, admin request targets (session fixer fix11c)"),
+        new(122, "#15 connection setup, tail latency, idle memory per connection (session helper perf13)"),
         new(130, "connection timers"),
         new(140, "descriptor exhaustion, metrics lifecycle, TLS origination (session helper fd)"),
         new(150, "reliability defects: PROXY trust, source caps, admin connections, preamble races (session helper rel)"),
@@ -36,11 +37,18 @@ internal static class AddressBlocks
         new(170, "test kits (session helper kit)"),
         new(180, "configuration propagation: send to every node, writes at real sizes (session helper prop)"),
         new(181, "a silent route table's namespace read from the writer (session fixer fix12b)"),
+        new(182, "the writer's warnings per write, batched deletes, silent entities (session helper write13)"),
         new(190, "reviewers (and tests that came from their reviews)"),
         new(191, "a second reviewer's block: the journal check's connection strings (review2-s11)"),
+        new(192, "security audit (session helper sec13)"),
+        new(193, "session 13 reviewer and fixers"),
         new(200, "reliability left-overs: preamble end, TLS cache, healing waits (session helper rel)"),
+        new(201, "cluster reliability: orderly leave, failure detector, last-known-good on disk (session helper rel13)"),
+        new(202, "data-plane reliability: listener overflow, accept pump, out of descriptors, stock-transport stop (session helper dp13)"),
         new(220, "#15 memory: socket args ownership, idle connections, the journal loaded on demand (session helpers mem, mem10)"),
+        new(221, "#15 baseline memory of a fresh node (session helper mem13)"),
         new(230, "day-one operations and TLS/PROXY traffic as a user (session helper user)"),
+        new(231, "analyser findings, status page, day-one use (session helper ops13)"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>
