@@ -219,7 +219,7 @@ internal static class ServerCommands
                 {
                     "json" => Actors.Config.ManifestEncoder.ToJson(found),
                     "yaml" => Actors.Config.ManifestEncoder.ToYaml(found),
-                    _ => Table(found, format == "wide"),
+                    _ => Table(found, format == "wide", parse.GetValue(allNamespaces) ? null : parse.GetValue(ns) ?? "default"),
                 });
                 return ExitCodes.Ok;
             }, cancel);
@@ -227,15 +227,16 @@ internal static class ServerCommands
         return command;
     }
 
-    /// <summary>kubectl's table: NAMESPACE, KIND, NAME, AGE; wide adds the resource version and what the resource says in short.</summary>
-    private static string Table(IReadOnlyList<Resource> resources, bool wide)
+    /// <summary>kubectl's table: KIND, NAME, AGE, with NAMESPACE first for -A only (<paramref name="ns"/> null: every row of one
+    /// namespace would repeat it); wide adds the resource version and what the resource says in short.</summary>
+    private static string Table(IReadOnlyList<Resource> resources, bool wide, string? ns)
     {
-        if (resources.Count == 0) return "No resources found.\n";
-        var rows = resources.Select(r => (IReadOnlyList<string>)new List<string>
-        {
-            r.Metadata.Namespace, r.Kind, r.Metadata.Name, Age(r.Metadata.CreationTimestamp),
-        }.Concat(wide ? [r.Metadata.ResourceVersion ?? "-", Summary(r)] : []).ToList()).ToList();
-        return Table(wide ? ["NAMESPACE", "KIND", "NAME", "AGE", "VERSION", "DETAIL"] : ["NAMESPACE", "KIND", "NAME", "AGE"], rows);
+        var allNamespaces = ns is null;
+        if (resources.Count == 0) return allNamespaces ? "No resources found.\n" : $"No resources found in {ns} namespace.\n";
+        var rows = resources.Select(r => (IReadOnlyList<string>)(allNamespaces ? [r.Metadata.Namespace] : Array.Empty<string>())
+            .Concat([r.Kind, r.Metadata.Name, Age(r.Metadata.CreationTimestamp)])
+            .Concat(wide ? [r.Metadata.ResourceVersion ?? "-", Summary(r)] : []).ToList()).ToList();
+        return Table([.. allNamespaces ? ["NAMESPACE"] : Array.Empty<string>(), "KIND", "NAME", "AGE", .. wide ? ["VERSION", "DETAIL"] : Array.Empty<string>()], rows);
     }
 
     private static string Age(string? created) =>
