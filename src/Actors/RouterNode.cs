@@ -509,7 +509,12 @@ public sealed class RouterNode : IAsyncDisposable
         await LeaveAsync();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         // The copy of the last revision applied is on disk before the node is gone (LastKnownGood.SaveLater's thread).
-        if (_lastKnownGood is { } lastKnownGood) await Task.WhenAny(lastKnownGood.Idle, Task.Delay(TimeSpan.FromSeconds(30)));
+        // A retry still pending (the last write failed) is dropped: nothing writes there once the node is gone.
+        if (_lastKnownGood is { } lastKnownGood)
+        {
+            await Task.WhenAny(lastKnownGood.Idle, Task.Delay(TimeSpan.FromSeconds(30)));
+            lastKnownGood.Stop();
+        }
         TlsOrigination.InForce(this, null);
         Metrics.Dispose();
     }
