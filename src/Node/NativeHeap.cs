@@ -5,8 +5,9 @@ namespace AkkaL4.Node;
 /// <summary>
 /// Gives the C library's free memory back to the system once a node has started. Starting a node JIT-compiles some
 /// 15,000 methods and loads its types; the JIT's and the type loader's scratch memory comes from <c>malloc</c> and is
-/// freed, but glibc keeps freed memory inside its heaps (only the top of a heap is returned on its own), so ~16 MiB of
-/// a fresh node's RSS was memory nothing used (bench/README.md, "Memory, session 13"). <c>malloc_trim(0)</c> returns
+/// freed, but glibc keeps freed memory inside its heaps (only the top of a heap is returned on its own), so ~17 MiB of
+/// a fresh node's RSS on two cores (~1 MiB on one: fewer malloc arenas) was memory nothing used (bench/README.md, "Memory,
+/// session 13"). <c>malloc_trim(0)</c> returns
 /// the free pages of every heap. Where there is none (musl, another OS), nothing is done.
 /// </summary>
 internal static class NativeHeap
