@@ -9,6 +9,10 @@ namespace AkkaL4.Actors.Config;
 public sealed record ConfigReport(IReadOnlyList<DecodedResource> Decoded, IReadOnlyList<Diagnostic> Errors, IReadOnlyList<Diagnostic> Warnings)
 {
     public bool Ok => Errors.Count == 0;
+
+    /// <summary>Facts about a valid configuration that are no mistake but worth a line (<see cref="ConfigAnalyzer.Notes"/>);
+    /// their severity means nothing: printed as notes.</summary>
+    public IReadOnlyList<Diagnostic> Notes { get; init; } = [];
     public IReadOnlyList<Resource> Resources => Decoded.Select(d => d.Resource).ToList();
 
     /// <summary>Where a finding about one of these resources is in their input (<c>source:line:column</c> of its field), else
@@ -57,7 +61,8 @@ public static class ConfigCheck
             ? findings.Select((d, i) => (Finding: d, Subject: subjects[i])).Where(x => x.Finding.Severity == Severity.Warning).Select(x => Placed(x.Finding, x.Subject))
                 .Concat(ConfigAnalyzer.Analyze(resources).Select(d => Placed(d, null))).ToList()
             : [];
-        return new ConfigReport(decoded, errors, warnings) { Locate = d => Placed(d, null).Location };
+        var notes = errors.Count == 0 ? ConfigAnalyzer.Notes(resources).Select(d => Placed(d, null)).ToList() : [];
+        return new ConfigReport(decoded, errors, warnings) { Locate = d => Placed(d, null).Location, Notes = notes };
     }
 
     public static ConfigReport Check(string text, string source = "<input>") => Check([(source, text)]);

@@ -91,6 +91,11 @@ public static class ManifestDecoder
         }
         if (!ResourceKinds.Types.TryGetValue(kind, out var type))
         {
+            if (IstioKindNotApplied(kind, apiVersion) is { } istio)
+            {
+                errors.Add(Diagnostic.Error(resourceName, "kind", istio, At(source, map["kind"]!)));
+                return;
+            }
             var hint = DidYouMean(kind, ResourceKinds.Types.Keys);
             errors.Add(Diagnostic.Error(resourceName, "kind",
                 $"unknown kind '{Diagnostic.Quote(kind)}'{hint}; AkkaL4 reads {string.Join(", ", ResourceKinds.Types.Keys)}", At(source, map["kind"]!)));
@@ -149,6 +154,36 @@ public static class ManifestDecoder
     };
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
+
+    /// <summary>Istio kinds a mesh's manifests often carry beside the routing ones, with what each would ask for.</summary>
+    private static readonly Dictionary<string, (string Group, string What)> IstioKinds = new(StringComparer.Ordinal)
+    {
+        ["PeerAuthentication"] = ("security.istio.io", "mutual TLS between workloads"),
+        ["AuthorizationPolicy"] = ("security.istio.io", "its allow/deny rules"),
+        ["RequestAuthentication"] = ("security.istio.io", "JWT checks"),
+        ["Sidecar"] = ("networking.istio.io", "a sidecar's scope"),
+        ["EnvoyFilter"] = ("networking.istio.io", "Envoy configuration patches"),
+        ["WorkloadGroup"] = ("networking.istio.io", "WorkloadEntries made for VMs"),
+        ["ProxyConfig"] = ("networking.istio.io", "proxy settings"),
+        ["Telemetry"] = ("telemetry.istio.io", "telemetry settings"),
+        ["WasmPlugin"] = ("extensions.istio.io", "Wasm filters"),
+    };
+
+    /// <summary>
+    /// The refusal of an Istio kind AkkaL4 does not apply (a known one, or another kind of an <c>*.istio.io</c> group), else null.
+    /// Refused, like any unknown kind, rather than skipped: an AuthorizationPolicy quietly not enforced would be worse.
+    /// </summary>
+    private static string? IstioKindNotApplied(string kind, string? apiVersion)
+    {
+        var group = apiVersion?.Split('/') is [var g, _] && g.EndsWith(".istio.io", StringComparison.Ordinal) ? g : null;
+        var known = IstioKinds.TryGetValue(kind, out var k) ? k : ((string Group, string What)?)null;
+        // Of an Istio group but not a known kind, a near name is more likely a typo of one AkkaL4 reads.
+        if (known is null && (group is null || DidYouMean(kind, ResourceKinds.Types.Keys) != "")) return null;
+        var what = known is { } x ? $" ({x.What})" : "";
+        return $"kind '{Diagnostic.Quote(kind)}' ({group ?? known!.Value.Group}) is an Istio kind AkkaL4 does not apply: it is rejected, not ignored, "
+               + $"so that nothing it asks for{what} is taken to be in force; leave it out of what you give AkkaL4, which routes by "
+               + string.Join(", ", ResourceKinds.Types.Keys);
+    }
 
     /// <summary>Longer than this, a name is no typo of a known one (and an edit distance to it costs its length).</summary>
     private const int MaxSuggestible = 64;

@@ -76,6 +76,7 @@ internal static class StatusPage
 <h1>AkkaL4 node <span id="node">{{node}}</span></h1>
 <div id="summary" class="muted"></div>
 <div id="stale">status not updated: <span id="stale-reason"></span></div>
+<div id="last-known-good"></div>
 
 <h2>Members</h2>
 <table id="members"><thead><tr><th>address</th><th>status</th><th>roles</th><th>revision in force</th><th>config writer</th></tr></thead><tbody></tbody></table>
@@ -121,7 +122,7 @@ function render(s) {
     + (w && (w.state !== "serving" || w.reason) ? ` (${w.state}: ${w.reason})` : "");
   fill($("members"), s.members.map(m => {
     const tr = el("tr", {}, el("td", {}, m.address), el("td", { className: m.status === "Up" ? "ok" : "bad" }, m.status),
-      el("td", {}, m.roles.join(", ")), num(m.revision), el("td", {}, m.address === s.configWriter ? "yes" : ""));
+      el("td", {}, m.roles.join(", ")), revisionCell(m), el("td", {}, m.address === s.configWriter ? "yes" : ""));
     tr.dataset.address = m.address;
     return tr;
   }));
@@ -131,6 +132,7 @@ function render(s) {
     tr.dataset.address = l.address;
     return tr;
   }));
+  renderCopy(s.lastKnownGood);
   renderUpstreams(s);
   fill($("history"), s.history.map(h => {
     const changes = h.changes.length ? h.changes.map(c => `${c.action} ${c.kind}/${c.namespace}/${c.name}`).join("\n") : "(first seen)";
@@ -139,6 +141,27 @@ function render(s) {
     return tr;
   }));
   if (s.revision !== shownConfig) loadConfig(s.revision);
+}
+
+// A revision a member could not apply is said beside the one it routes by.
+function revisionCell(m) {
+  if (m.revisionFailed == null) return num(m.revision);
+  return el("td", { className: "bad" }, `${m.revision ?? "-"} (revision ${m.revisionFailed} not applied: ${m.revisionError ?? "no reason given"})`);
+}
+
+// This node's copy on disk, served at its next start: a copy not written is said plainly, not left to the logs.
+function renderCopy(c) {
+  const e = $("last-known-good");
+  if (!c) { e.className = "muted"; e.textContent = "last-known-good copy: none kept (no data directory)"; return; }
+  const held = c.revision == null ? "no revision yet" : `revision ${c.revision}`;
+  if (c.failed != null) {
+    e.className = "bad";
+    e.textContent = `last-known-good copy NOT written: revision ${c.failed} failed (${c.error ?? "no reason given"}); `
+      + `the copy on disk holds ${held}, which this node would serve if it restarted now; the write is retried`;
+  } else {
+    e.className = "muted";
+    e.textContent = `last-known-good copy on disk: ${held}`;
+  }
 }
 
 // Health (status.upstreams: status, ejections, active connections, last error) with the traffic (status.traffic: connections and bytes), by cluster name and endpoint.

@@ -219,7 +219,7 @@ internal static class ServerCommands
                 {
                     "json" => Actors.Config.ManifestEncoder.ToJson(found),
                     "yaml" => Actors.Config.ManifestEncoder.ToYaml(found),
-                    _ => Table(found, format == "wide"),
+                    _ => Table(found, format == "wide", parse.GetValue(allNamespaces) ? null : parse.GetValue(ns) ?? "default"),
                 });
                 return ExitCodes.Ok;
             }, cancel);
@@ -227,15 +227,16 @@ internal static class ServerCommands
         return command;
     }
 
-    /// <summary>kubectl's table: NAMESPACE, KIND, NAME, AGE; wide adds the resource version and what the resource says in short.</summary>
-    private static string Table(IReadOnlyList<Resource> resources, bool wide)
+    /// <summary>kubectl's table: KIND, NAME, AGE, with NAMESPACE first for -A only (<paramref name="ns"/> null: every row of one
+    /// namespace would repeat it); wide adds the resource version and what the resource says in short.</summary>
+    private static string Table(IReadOnlyList<Resource> resources, bool wide, string? ns)
     {
-        if (resources.Count == 0) return "No resources found.\n";
-        var rows = resources.Select(r => (IReadOnlyList<string>)new List<string>
-        {
-            r.Metadata.Namespace, r.Kind, r.Metadata.Name, Age(r.Metadata.CreationTimestamp),
-        }.Concat(wide ? [r.Metadata.ResourceVersion ?? "-", Summary(r)] : []).ToList()).ToList();
-        return Table(wide ? ["NAMESPACE", "KIND", "NAME", "AGE", "VERSION", "DETAIL"] : ["NAMESPACE", "KIND", "NAME", "AGE"], rows);
+        var allNamespaces = ns is null;
+        if (resources.Count == 0) return allNamespaces ? "No resources found.\n" : $"No resources found in {ns} namespace.\n";
+        var rows = resources.Select(r => (IReadOnlyList<string>)(allNamespaces ? [r.Metadata.Namespace] : Array.Empty<string>())
+            .Concat([r.Kind, r.Metadata.Name, Age(r.Metadata.CreationTimestamp)])
+            .Concat(wide ? [r.Metadata.ResourceVersion ?? "-", Summary(r)] : []).ToList()).ToList();
+        return Table([.. allNamespaces ? ["NAMESPACE"] : Array.Empty<string>(), "KIND", "NAME", "AGE", .. wide ? ["VERSION", "DETAIL"] : Array.Empty<string>()], rows);
     }
 
     private static string Age(string? created) =>
@@ -252,6 +253,7 @@ internal static class ServerCommands
         VirtualService vs => "hosts: " + string.Join(",", vs.Spec.Hosts),
         DestinationRule dr => "host: " + dr.Spec.Host,
         ServiceEntry se => "hosts: " + string.Join(",", se.Spec.Hosts),
+        Service svc => $"clusterIP: {svc.Spec.ClusterIp ?? "-"}, ports: {string.Join(",", svc.Spec.Ports.Select(p => p.TargetPort is { } to ? $"{p.Port}->{to}" : $"{p.Port}"))}",
         WorkloadEntry we => "address: " + we.Spec.Address,
         _ => "",
     };
@@ -383,7 +385,7 @@ internal static class ServerCommands
         var output = CommonOptions.Output();
         output.Description = "text: the node, the config writer, each member with the revision it routes by, this node's listeners and its "
                              + "upstream endpoints failing now or with an error in the last 5 minutes; json: all of GET /v1/status.";
-        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, its listeners and the upstream endpoints failing now or with an error in the last 5 minutes (-o json: everything).")
+        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, what its last-known-good copy on disk holds, its listeners and the upstream endpoints failing now or with an error in the last 5 minutes (-o json: everything).")
         {
             server, token, output,
         };
@@ -432,6 +434,14 @@ internal static class ServerCommands
             .Append('\n');
         if (status.TryGetProperty("revisionFailed", out var failed) && failed.ValueKind != JsonValueKind.Null)
             sb.Append($"revision {failed} FAILED here (still routing on {Text(status, "revision")}): {Text(status, "revisionError")}\n");
+        if (status.TryGetProperty("lastKnownGood", out var copy) && copy.ValueKind == JsonValueKind.Object)
+        {
+            var held = Text(copy, "revision") is var r && r != "-" ? $"revision {r}" : "no revision yet";
+            sb.Append(Text(copy, "failed") is var notWritten && notWritten != "-"
+                ? $"last-known-good copy NOT WRITTEN: revision {notWritten} failed ({Text(copy, "error")}); the copy on disk holds {held}, "
+                  + "which this node would serve if it restarted now; the write is retried\n"
+                : $"last-known-good copy on disk: {held}\n");
+        }
         var writer = status.TryGetProperty("configWriterState", out var w) ? $"{Text(w, "state")} at revision {Text(w, "revision")}"
                                                                              + (Text(w, "reason") is var why && why != "-" ? $" ({why})" : "") : "-";
         sb.Append($"config writer: {Text(status, "configWriter")}, {writer}\n");

@@ -14,7 +14,7 @@ internal static class ValidateCommand
         var output = CommonOptions.Output();
         var command = new Command("validate",
             "Check Istio manifests offline: decoding, Istio's validation rules and AkkaL4's analysis. " +
-            "Prints one finding per line (error|warning  Kind/namespace/name  field.path  message). " +
+            "Prints one finding per line (error|warning|note  Kind/namespace/name  field.path  message; a note is no mistake). " +
             "Exit code 0 when valid (warnings allowed), 1 when any error, 2 for usage errors.")
         {
             files, output,
@@ -37,10 +37,12 @@ internal static class ValidateCommand
             {
                 errors = report.Errors.Select(ToJson),
                 warnings = report.Warnings.Select(ToJson),
+                notes = report.Notes.Select(ToJson),
             }, Json));
             return;
         }
         foreach (var d in report.Errors.Concat(report.Warnings)) writer.WriteLine(d);
+        foreach (var d in report.Notes) writer.WriteLine($"note  {d.Resource}  {d.Field}  {d.Message}" + (d.Location is null ? "" : $" (at {d.Location})"));
         var kinds = report.Resources.GroupBy(r => r.Kind).Select(g => $"{g.Count()} {g.Key}").ToList();
         writer.WriteLine(report.Ok
             ? $"valid: {Count(report.Resources.Count, "resource")} ({string.Join(", ", kinds)}), {Count(report.Warnings.Count, "warning")}"

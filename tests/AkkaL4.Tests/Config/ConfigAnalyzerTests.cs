@@ -89,6 +89,27 @@ public class ConfigAnalyzerTests
         Assert.Contains("(the tcp form of spec.http[0] matches every connection, and the rules after it none)", warning.Message);
     }
 
+    /// <summary>review2-s12 #4: a block left empty by dropping its uri was dropped with it, so {uri} OR {port: 8080} was shown
+    /// as match [{port: 8080}] (narrower than the http rule) and a later rule was named as the one matching everything.</summary>
+    [Fact]
+    public void The_tcp_form_of_an_http_rule_oring_an_http_only_block_with_an_l4_block_matches_every_connection()
+    {
+        var report = CheckInWorld(Vs("""
+            hosts: [echo-server]
+            http:
+            - match: [{uri: {prefix: /api}}, {port: 8080}]
+              route: [{destination: {host: echo-server-2}}]
+            - match: [{headers: {x: {exact: y}}}]
+              route: [{destination: {host: echo-server}}]
+            - route: [{destination: {host: echo-server}}]
+            """));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/default/vs"), w => w.Field == "spec.http");
+        Assert.Contains("tcp: [{route: [{destination: {host: echo-server-2}}]}, {route: [{destination: {host: echo-server}}]}, {route: [{destination: {host: echo-server}}]}]",
+            warning.Message);
+        Assert.Contains("(the tcp form of spec.http[0] matches every connection, and the rules after it none)", warning.Message);
+    }
+
     [Fact]
     public void The_tcp_form_of_http_rules_with_only_l4_conditions_leaves_nothing_out()
     {
@@ -159,6 +180,50 @@ public class ConfigAnalyzerTests
         Assert.Equal("gateway 'istio-system/no-such-gateway' is no Gateway of this configuration: nothing is routed through it", warning.Message);
     }
 
+    /// <summary>Only the top-level gateways were checked; a gateway named in a match block was never looked up (review2-s12).</summary>
+    [Fact]
+    public void A_match_block_naming_a_gateway_that_does_not_exist_is_told_so()
+    {
+        var report = CheckInWorld(Vs("""
+            hosts: ['*']
+            gateways: [ingressgateway-1, no-such-gateway]
+            tcp:
+            - match: [{port: 19000, gateways: [no-such-gateway]}, {gateways: [ingressgateway-1]}]
+              route: [{destination: {host: echo-server.default.svc.cluster.local}}]
+            - match: [{gateways: [typo-gateway]}]
+              route: [{destination: {host: echo-server.default.svc.cluster.local}}]
+            tls:
+            - match: [{sniHosts: [a.example.com], gateways: [istio-system/missing-tls]}]
+              route: [{destination: {host: echo-server.default.svc.cluster.local}}]
+            """, ns: "istio-system"));
+
+        // no-such-gateway is warned once, where the VirtualService binds it; ingressgateway-1 exists and is bound.
+        Assert.Equal(
+            [
+                ("spec.gateways[1]", "gateway 'no-such-gateway' (istio-system/no-such-gateway) is no Gateway of this configuration: nothing is routed through it"),
+                ("spec.tcp[1].match[0].gateways[0]", "gateway 'typo-gateway' (istio-system/typo-gateway) is no Gateway of this configuration: this block matches nothing through it"),
+                ("spec.tls[0].match[0].gateways[0]", "gateway 'istio-system/missing-tls' is no Gateway of this configuration: this block matches nothing through it"),
+            ],
+            WarningsOf(report, "VirtualService/istio-system/vs").Select(w => (w.Field, w.Message)));
+    }
+
+    [Fact]
+    public void A_match_block_naming_a_gateway_the_virtual_service_is_not_bound_to_is_told_so()
+    {
+        var report = CheckInWorld(Vs("""
+            hosts: [echo-server]
+            tcp:
+            - match: [{gateways: [istio-system/ingressgateway-2]}]
+              route: [{destination: {host: echo-server-2}}]
+            - route: [{destination: {host: echo-server}}]
+            """));
+
+        var warning = Assert.Single(WarningsOf(report, "VirtualService/default/vs"));
+        Assert.Equal("spec.tcp[0].match[0].gateways[0]", warning.Field);
+        Assert.Equal("gateway 'istio-system/ingressgateway-2' is not in this VirtualService's gateways (none given: mesh), so it does not see this rule: "
+                     + "this block matches nothing through it (add it to spec.gateways)", warning.Message);
+    }
+
     [Fact]
     public void A_destination_rule_for_no_service_with_one_subset_says_it_in_the_singular()
     {
@@ -189,6 +254,9 @@ public class ConfigAnalyzerTests
         Assert.Contains($"subset '{subset}' of 'echo-server' (echo-server.default.svc.cluster.local) is declared by no DestinationRule", warning.Message);
         Assert.Contains("DestinationRule default/echo-destination declares", warning.Message);
         Assert.Contains("echo.default.svc.cluster.local", warning.Message);
+        // An http rule routes no connection at L4: nothing is closed by it, only its tcp form would be.
+        Assert.DoesNotContain("connections routed here are closed", warning.Message);
+        Assert.Contains("the tcp form of this http rule would close connections routed here (NC)", warning.Message);
     }
 
     [Fact]
@@ -305,7 +373,7 @@ public class ConfigAnalyzerTests
     public void A_legacy_gateway_name_warns_and_suggests_the_namespace_form()
     {
         var report = CheckInWorld(Vs(
-            "hosts: ['*']\ngateways: [ingressgateway-1.istio-system]\ntcp:\n- match: [{gateways: [ingressgateway-2.istio-system.svc.cluster.local]}]\n  route: [{destination: {host: echo-server.default.svc.cluster.local}}]",
+            "hosts: ['*']\ngateways: [ingressgateway-1.istio-system, istio-system/ingressgateway-2]\ntcp:\n- match: [{gateways: [ingressgateway-2.istio-system.svc.cluster.local]}]\n  route: [{destination: {host: echo-server.default.svc.cluster.local}}]",
             ns: "istio-system"));
 
         var warnings = WarningsOf(report, "VirtualService/istio-system/vs");
@@ -454,12 +522,20 @@ public class ConfigAnalyzerTests
         Assert.Contains("will not serve it", warning.Message);
     }
 
+    /// <summary>A served server without bind listens on every address of the host, as Istio's gateways do: no mistake, so no
+    /// warning, but on a router node that also listens on its Services' addresses worth a note (validate prints it).</summary>
     [Fact]
-    public void A_tcp_or_passthrough_gateway_server_is_no_warning()
+    public void A_tcp_or_passthrough_gateway_server_is_no_warning_and_one_without_bind_is_noted()
     {
         var report = CheckInWorld(Manifests.Gateway("served", "default",
-            "selector: {istio: ingressgateway-1}\nservers:\n- port: {number: 19001, name: tcp, protocol: TCP}\n  hosts: [\"*\"]\n- port: {number: 443, name: tls, protocol: TLS}\n  hosts: [\"*\"]\n  tls: {mode: PASSTHROUGH}"));
+            "selector: {istio: ingressgateway-1}\nservers:\n- port: {number: 19001, name: tcp, protocol: TCP}\n  hosts: [\"*\"]\n- port: {number: 443, name: tls, protocol: TLS}\n  hosts: [\"*\"]\n  tls: {mode: PASSTHROUGH}"
+            + "\n- port: {number: 19002, name: tcp-bound, protocol: TCP}\n  hosts: [\"*\"]\n  bind: 127.231.0.1"));
 
         Assert.Empty(WarningsOf(report, "Gateway/default/served"));
+        Assert.Equal(["spec.servers[0]", "spec.servers[1]"], report.Notes.Select(n => n.Field));
+        Assert.All(report.Notes, n => Assert.Equal("Gateway/default/served", n.Resource));
+        Assert.StartsWith("no bind: nodes whose --labels include istio=ingressgateway-1 listen on every address of their host (0.0.0.0:19001)", report.Notes[0].Message);
+        Assert.Contains("(0.0.0.0:443)", report.Notes[1].Message);
+        Assert.NotNull(report.Notes[0].Location);
     }
 }

@@ -54,6 +54,35 @@ public class ManifestDecoderTests
         Assert.Contains("VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry, Service", error.Message);
     }
 
+    /// <summary>A mesh's manifests carry Istio kinds AkkaL4 does not apply; they were called unknown, as a typo would be.</summary>
+    [Theory]
+    [InlineData("security.istio.io/v1", "PeerAuthentication", "(security.istio.io)", "(mutual TLS between workloads)")]
+    [InlineData("security.istio.io/v1", "AuthorizationPolicy", "(security.istio.io)", "(its allow/deny rules)")]
+    [InlineData("networking.istio.io/v1alpha3", "EnvoyFilter", "(networking.istio.io)", "(Envoy configuration patches)")]
+    [InlineData("networking.istio.io/v1", "Sidecar", "(networking.istio.io)", "(a sidecar's scope)")]
+    [InlineData("", "Sidecar", "(networking.istio.io)", "(a sidecar's scope)")]
+    [InlineData("policy.istio.io/v1beta1", "MeshWidePolicy", "(policy.istio.io)", "nothing it asks for is taken")]
+    public void An_istio_kind_akkal4_does_not_apply_is_named_as_such_and_rejected(string apiVersion, string kind, string group, string what)
+    {
+        var error = SingleError(Decode($"apiVersion: {apiVersion}\nkind: {kind}\nmetadata: {{name: a, namespace: foo}}\nspec: {{}}\n"));
+
+        Assert.Equal($"{kind}/foo/a", error.Resource);
+        Assert.Equal("kind", error.Field);
+        Assert.StartsWith($"kind '{kind}' {group} is an Istio kind AkkaL4 does not apply: it is rejected, not ignored", error.Message);
+        Assert.Contains(what, error.Message);
+        Assert.EndsWith("which routes by VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry, Service", error.Message);
+        Assert.DoesNotContain("unknown kind", error.Message);
+        Assert.Equal("t.yaml:2:7", error.Location);
+    }
+
+    [Fact]
+    public void A_typo_of_a_kind_in_an_istio_group_is_still_a_typo()
+    {
+        var error = SingleError(Decode("apiVersion: networking.istio.io/v1\nkind: DestinationRules\nmetadata: {name: a}\nspec: {}\n"));
+
+        Assert.Contains("unknown kind 'DestinationRules' (did you mean 'DestinationRule'?)", error.Message);
+    }
+
     [Fact]
     public void A_missing_kind_is_reported_for_the_document()
     {

@@ -126,6 +126,32 @@ public sealed class ValidateCliTests : IDisposable
     }
 
     [Fact]
+    public async Task A_gateway_server_without_bind_is_a_note_not_a_warning()
+    {
+        const string gateway = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: gw, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 31400, name: tcp, protocol: TCP}
+                hosts: ['*']
+            """;
+
+        var run = await Akkal4(gateway, "validate", "-f", "-");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains(run.Lines, l => l.StartsWith("note  Gateway/istio-system/gw  spec.servers[0]  no bind: nodes whose --labels include istio=ingressgateway "
+                                                     + "listen on every address of their host (0.0.0.0:31400)", StringComparison.Ordinal));
+        Assert.Equal("valid: 1 resource (1 Gateway), 0 warnings", run.Lines[^1]);
+        var json = await Akkal4(gateway, "validate", "-f", "-", "-o", "json");
+        using var document = JsonDocument.Parse(json.Stdout);
+        Assert.Empty(document.RootElement.GetProperty("warnings").EnumerateArray());
+        Assert.Equal("spec.servers[0]", Assert.Single(document.RootElement.GetProperty("notes").EnumerateArray()).GetProperty("field").GetString());
+    }
+
+    [Fact]
     public async Task Stdin_is_read_with_dash()
     {
         var run = await Akkal4(InvalidManifest, "validate", "-f", "-");

@@ -37,6 +37,26 @@ public static class ConfigAnalyzer
         return warnings;
     }
 
+    /// <summary>
+    /// What is no mistake but may surprise on a router node, said as a note (not counted as a warning): a served Gateway server
+    /// without <c>bind</c> listens on every address of the host, as Istio's gateways do, beside the node's Service addresses.
+    /// </summary>
+    public static IReadOnlyList<Diagnostic> Notes(IReadOnlyCollection<Resource> resources)
+    {
+        var notes = new List<Diagnostic>();
+        foreach (var gw in resources.OfType<Gateway>())
+            for (var i = 0; i < gw.Spec.Servers.Count; i++)
+            {
+                var server = gw.Spec.Servers[i];
+                if (!string.IsNullOrEmpty(server.Bind) || server.Port is not { Number: > 0 and var port } || server.Port.Protocol?.ToUpperInvariant() is not ("TCP" or "TLS")) continue;
+                var selector = string.Join(", ", gw.Spec.Selector.Select(l => $"{l.Key}={l.Value}"));
+                notes.Add(Diagnostic.Warning(gw.Key.ToString(), $"spec.servers[{i}]",
+                    $"no bind: nodes whose --labels include {(selector.Length == 0 ? "anything (no selector)" : selector)} listen on every address "
+                    + $"of their host (0.0.0.0:{port}), as Istio's gateways do; give bind: ADDRESS to listen on one"));
+            }
+        return notes;
+    }
+
     /// <summary>DestinationRule fields Istio 1.30 knows and AkkaL4 validates, but an L4 router does not apply.</summary>
     private static void NotApplied(DestinationRule dr, List<Diagnostic> warnings)
     {
@@ -112,7 +132,7 @@ public static class ConfigAnalyzer
             LegacyGateway(reference, $"spec.gateways[{i}]", Warn);
             if (reference == "mesh") continue;
             var key = RouteCompiler.ResolveGateway(reference, ns);
-            var named = key == reference ? $"'{reference}'" : $"'{reference}' ({key})";
+            var named = Named(reference, key);
             if (!gatewaysByKey.TryGetValue(key, out var gateway))
                 Warn($"spec.gateways[{i}]", $"gateway {named} is no Gateway of this configuration: nothing is routed through it");
             else if (!gateway.Spec.Servers.Any(server => RouteCompiler.AdmitsHost(gateway, server, vs)))
@@ -120,7 +140,28 @@ public static class ConfigAnalyzer
                                             + $"{string.Join(", ", gateway.Spec.Servers.SelectMany(s => s.Hosts).Distinct())}): nothing is routed through it");
         }
 
-        var destinations = new List<(string Path, Destination Destination)>();
+        // A block's own gateways narrow the VirtualService's (spec.gateways, default mesh); they do not bind it to more, so a
+        // gateway named only there sees none of its rules.
+        var bound = (vs.Spec.Gateways.IsEmpty ? new[] { "mesh" } : vs.Spec.Gateways.AsEnumerable()).Select(g => g == "mesh" ? g : RouteCompiler.ResolveGateway(g, ns)).ToHashSet();
+        void MatchGateways(string mpath, Seq<string> blockGateways)
+        {
+            for (var g = 0; g < blockGateways.Count; g++)
+            {
+                var reference = blockGateways[g];
+                var path = $"{mpath}.gateways[{g}]";
+                LegacyGateway(reference, path, Warn);
+                var key = reference == "mesh" ? reference : RouteCompiler.ResolveGateway(reference, ns);
+                if (bound.Contains(key)) continue;
+                if (key != "mesh" && !gatewaysByKey.ContainsKey(key))
+                    Warn(path, $"gateway {Named(reference, key)} is no Gateway of this configuration: this block matches nothing through it");
+                else
+                    Warn(path, $"{(key == "mesh" ? "mesh" : $"gateway {Named(reference, key)}")} is not in this VirtualService's gateways "
+                               + $"({(vs.Spec.Gateways.IsEmpty ? "none given: mesh" : string.Join(", ", vs.Spec.Gateways))}), so it does not see this rule: "
+                               + "this block matches nothing through it (add it to spec.gateways)");
+            }
+        }
+
+        var destinations = new List<(string Path, Destination Destination, bool Http)>();
         string? catchAll = null;
         for (var r = 0; r < vs.Spec.Tcp.Count; r++)
         {
@@ -132,7 +173,7 @@ public static class ConfigAnalyzer
             {
                 if (rule.Match[m] is not { } match) continue;
                 var mpath = $"{path}.match[{m}]";
-                for (var g = 0; g < match.Gateways.Count; g++) LegacyGateway(match.Gateways[g], $"{mpath}.gateways[{g}]", Warn);
+                MatchGateways(mpath, match.Gateways);
                 var gateways = match.Gateways.IsEmpty ? vs.Spec.Gateways : match.Gateways;
                 var atGateway = gateways.Any(g => g != "mesh");
                 var sourceConditions = new List<string>();
@@ -146,22 +187,28 @@ public static class ConfigAnalyzer
             if (catchAll is null && (rule.Match.IsEmpty || rule.Match.Any(IsUnconditional)))
                 catchAll = path;
             for (var d = 0; d < rule.Route.Count; d++)
-                if (rule.Route[d].Destination is { } dest) destinations.Add(($"{path}.route[{d}].destination", dest));
+                if (rule.Route[d].Destination is { } dest) destinations.Add(($"{path}.route[{d}].destination", dest, false));
         }
         for (var r = 0; r < vs.Spec.Tls.Count; r++)
+        {
+            for (var m = 0; m < vs.Spec.Tls[r].Match.Count; m++)
+                if (vs.Spec.Tls[r].Match[m] is { } match) MatchGateways($"spec.tls[{r}].match[{m}]", match.Gateways);
             for (var d = 0; d < vs.Spec.Tls[r].Route.Count; d++)
-                if (vs.Spec.Tls[r].Route[d].Destination is { } dest) destinations.Add(($"spec.tls[{r}].route[{d}].destination", dest));
+                if (vs.Spec.Tls[r].Route[d].Destination is { } dest) destinations.Add(($"spec.tls[{r}].route[{d}].destination", dest, false));
+        }
         for (var r = 0; r < vs.Spec.Http.Count; r++)
             for (var d = 0; d < vs.Spec.Http[r].Route.Count; d++)
-                if (vs.Spec.Http[r].Route[d].Destination is { } dest) destinations.Add(($"spec.http[{r}].route[{d}].destination", dest));
+                if (vs.Spec.Http[r].Route[d].Destination is { } dest) destinations.Add(($"spec.http[{r}].route[{d}].destination", dest, true));
 
-        foreach (var (path, destination) in destinations)
+        foreach (var (path, destination, http) in destinations)
         {
             if (destination.Host is not { } host) continue;
+            // An http rule routes nothing here (said once at spec.http): what its destination would do is for its tcp form.
+            var closed = http ? "the tcp form of this http rule would close connections routed here (NC)" : "connections routed here are closed (NC)";
             var expanded = HostName.Expand(host, ns);
             if (!serviceHosts.Any(h => HostName.Covers(h, expanded) || HostName.Covers(expanded, h)))
-                Warn($"{path}.host", $"destination host {Describe(host, expanded)} matches no known service; connections routed here are closed (NC){Suggest(expanded, serviceHosts)}");
-            if (destination.Subset is { } subset) CheckSubset(path, host, expanded, subset, rules, Warn);
+                Warn($"{path}.host", $"destination host {Describe(host, expanded)} matches no known service; {closed}{Suggest(expanded, serviceHosts)}");
+            if (destination.Subset is { } subset) CheckSubset(path, host, expanded, subset, closed, rules, Warn);
         }
 
         if (!vs.Spec.Http.IsEmpty)
@@ -172,17 +219,19 @@ public static class ConfigAnalyzer
     private static bool IsUnconditional(L4MatchAttributes? m) => m is not null && m.Port is null or 0 && m.SourceLabels.IsEmpty
         && m.SourceNamespace is null && m.DestinationSubnets.IsEmpty && m.Gateways.IsEmpty;
 
-    private static void CheckSubset(string path, string host, string expanded, string subset, List<DestinationRule> rules, Action<string, string> warn)
+    private static void CheckSubset(string path, string host, string expanded, string subset, string closed, List<DestinationRule> rules, Action<string, string> warn)
     {
         var forHost = rules.Where(dr => dr.Spec.Host is { } h && HostName.Covers(HostName.Expand(h, dr.Metadata.Namespace), expanded)).ToList();
         if (forHost.Any(dr => dr.Spec.Subsets.Any(s => s.Name == subset))) return;
         var elsewhere = rules.Where(dr => !forHost.Contains(dr) && dr.Spec.Subsets.Any(s => s.Name == subset)).ToList();
-        var message = $"subset '{subset}' of {Describe(host, expanded)} is declared by no DestinationRule for that host; connections routed here are closed (NC)";
+        var message = $"subset '{subset}' of {Describe(host, expanded)} is declared by no DestinationRule for that host; {closed}";
         if (elsewhere.Count > 0)
             message += $". {string.Join(", ", elsewhere.Select(dr => $"DestinationRule {dr.Metadata.Namespace}/{dr.Metadata.Name}"))} declares '{subset}' "
                        + $"but for host '{elsewhere[0].Spec.Host}', which is not {expanded}";
         warn($"{path}.subset", message);
     }
+
+    private static string Named(string reference, string key) => key == reference ? $"'{reference}'" : $"'{reference}' ({key})";
 
     private static string Describe(string host, string expanded) => host == expanded ? $"'{host}'" : $"'{host}' ({expanded})";
 
@@ -210,9 +259,9 @@ public static class ConfigAnalyzer
             if (r > 0) sb.Append(", ");
             sb.Append('{');
             var l4Matches = http[r].Match.OfType<RawMap>()
-                .Select(m => m.Fields.Where(f => IsL4(f.Key)).ToList())
-                .Where(f => f.Count > 0).ToList();
-            if (l4Matches.Count > 0)
+                .Select(m => m.Fields.Where(f => IsL4(f.Key)).ToList()).ToList();
+            // A block left with no condition matches every connection, and so does the rule that ORs it with others.
+            if (l4Matches.Count > 0 && l4Matches.All(f => f.Count > 0))
                 sb.Append("match: [").Append(string.Join(", ", l4Matches.Select(fs => "{" + string.Join(", ", fs.Select(f => $"{f.Key}: {Flow(f.Value)}")) + "}"))).Append("], ");
             sb.Append("route: [");
             sb.Append(string.Join(", ", http[r].Route.Select(d =>
@@ -234,7 +283,7 @@ public static class ConfigAnalyzer
 
     /// <summary>
     /// What <see cref="TcpFormOf"/> leaves out: HTTP conditions (uri, headers, ...), without which its rules match more
-    /// connections; a rule with only those matches every connection, and the rules after it none. Said, so the tcp form
+    /// connections; a rule with a block of only those (its blocks are ORed) matches every connection, and the rules after it none. Said, so the tcp form
     /// is not pasted in as the same routing.
     /// </summary>
     private static string LeftOut(Seq<HttpRoute> http)
@@ -246,7 +295,7 @@ public static class ConfigAnalyzer
             var matches = http[r].Match.OfType<RawMap>().ToList();
             for (var m = 0; m < matches.Count; m++)
                 fields.AddRange(matches[m].Fields.Where(f => !IsL4(f.Key) && f.Key is not ("name" or "statPrefix")).Select(f => $"spec.http[{r}].match[{m}].{f.Key}"));
-            if (matches.Count > 0 && !matches.Any(m => m.Fields.Any(f => IsL4(f.Key))) && r < http.Count - 1) everything ??= $"spec.http[{r}]";
+            if (matches.Any(m => !m.Fields.Any(f => IsL4(f.Key))) && r < http.Count - 1) everything ??= $"spec.http[{r}]";
         }
         if (fields.Count == 0) return "";
         var shown = fields.Take(5).Append(fields.Count > 5 ? $"and {fields.Count - 5} more" : null).OfType<string>();
