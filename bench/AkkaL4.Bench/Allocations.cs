@@ -19,14 +19,14 @@ namespace AkkaL4.Bench;
 /// <c>alloc N proxy</c>: each connection starts with a PROXY v1 header, read on a gateway listener of a node run with
 /// accept-proxy-protocol; <c>alloc N tls</c>: each starts with a TLS ClientHello of 517 bytes (a browser's size, SNI
 /// echo.example.com), read on a mesh port with a tls rule; the echo answers the hello's bytes instead of the 64 B.
-/// Addresses: 127.120.100.x (the perf block).
+/// Addresses: 127.122.100.x (the #15 benchmarks' block in tests/AkkaL4.Tests/Support/AddressBlocks.cs).
 /// </summary>
 internal static class Allocations
 {
-    private static readonly IPEndPoint Vip = new(IPAddress.Parse("127.120.100.1"), 9000);
-    private static readonly IPEndPoint Echo = new(IPAddress.Parse("127.120.100.2"), 9000);
-    private static readonly IPAddress Client = IPAddress.Parse("127.120.100.3");
-    private static readonly IPEndPoint Edge = new(IPAddress.Parse("127.120.100.4"), 9000);
+    private static readonly IPEndPoint Vip = new(IPAddress.Parse("127.122.100.1"), 9000);
+    private static readonly IPEndPoint Echo = new(IPAddress.Parse("127.122.100.2"), 9000);
+    private static readonly IPAddress Client = IPAddress.Parse("127.122.100.3");
+    private static readonly IPEndPoint Edge = new(IPAddress.Parse("127.122.100.4"), 9000);
 
     public static int Run(string[] args)
     {
@@ -35,7 +35,7 @@ internal static class Allocations
         var first = mode switch
         {
             "plain" => [],
-            "proxy" => "PROXY TCP4 10.0.0.1 127.120.100.1 40000 9000\r\n"u8.ToArray(),
+            "proxy" => "PROXY TCP4 10.0.0.1 127.122.100.1 40000 9000\r\n"u8.ToArray(),
             "tls" => SyntheticHello("echo.example.com", 517),
             _ => throw new ArgumentException($"alloc mode '{mode}': plain, proxy or tls"),
         };

@@ -181,22 +181,22 @@ public sealed class DataPlaneMetrics : IDisposable
     }
 
     /// <summary>The series of <paramref name="key"/> with one more connection open in it (a retired one is replaced).</summary>
-    private static Traffic Open<TKey>(ConcurrentDictionary<TKey, Traffic> series, TKey key, RelayStage.Control? relay) where TKey : notnull
+    private static Traffic Open<TKey>(ConcurrentDictionary<TKey, Traffic> series, TKey key, RelayStage.Control? relay, int kind) where TKey : notnull
     {
         while (true)
         {
-            var traffic = series.GetOrAdd(key, static _ => new Traffic());
+            var traffic = series.GetOrAdd(key, static (_, kind) => new Traffic(kind), kind);
             if (traffic.TryOpen(relay)) return traffic;
             series.TryRemove(new KeyValuePair<TKey, Traffic>(key, traffic));
         }
     }
 
     /// <summary>The series of <paramref name="key"/>, not retired (to count in without opening a connection).</summary>
-    private static Traffic Live<TKey>(ConcurrentDictionary<TKey, Traffic> series, TKey key) where TKey : notnull
+    private static Traffic Live<TKey>(ConcurrentDictionary<TKey, Traffic> series, TKey key, int kind) where TKey : notnull
     {
         while (true)
         {
-            var traffic = series.GetOrAdd(key, static _ => new Traffic());
+            var traffic = series.GetOrAdd(key, static (_, kind) => new Traffic(kind), kind);
             if (!traffic.Retired) return traffic;
             series.TryRemove(new KeyValuePair<TKey, Traffic>(key, traffic));
         }
@@ -242,15 +242,15 @@ public sealed class DataPlaneMetrics : IDisposable
         }
     }
 
-    public Traffic ListenerTraffic(string listener) => Live(Listeners, listener);
-    public Traffic ClusterTraffic(string cluster) => Live(Clusters, cluster);
-    public Traffic EndpointTraffic(string cluster, string endpoint) => Live(Endpoints, (cluster, endpoint));
+    public Traffic ListenerTraffic(string listener) => Live(Listeners, listener, Traffic.ListenerKind);
+    public Traffic ClusterTraffic(string cluster) => Live(Clusters, cluster, Traffic.ClusterKind);
+    public Traffic EndpointTraffic(string cluster, string endpoint) => Live(Endpoints, (cluster, endpoint), Traffic.EndpointKind);
 
     /// <summary>A connection accepted by <paramref name="listener"/>.</summary>
     public void Accepted(string listener)
     {
         DownstreamTotal.Add(1, Listener(listener));
-        Open(Listeners, listener, null);
+        Open(Listeners, listener, null, Traffic.ListenerKind);
     }
 
     /// <summary>A connection closed at once by a listener or node cap.</summary>
@@ -298,9 +298,9 @@ public sealed class DataPlaneMetrics : IDisposable
         UpstreamTotal.Add(1, Cluster(cluster));
         _connectMs.Record(connectTime.TotalMilliseconds, Cluster(cluster));
         ListenerTraffic(listener).Relaying(relay);
-        Open(Clusters, cluster, relay);
-        Open(Endpoints, (cluster, endpoint), relay);
-        Open(_istio, istio, relay);
+        Open(Clusters, cluster, relay, Traffic.ClusterKind);
+        Open(Endpoints, (cluster, endpoint), relay, Traffic.EndpointKind);
+        Open(_istio, istio, relay, Traffic.IstioKind);
     }
 
     public void UpstreamConnectFailed(string cluster, string endpoint, bool timedOut, string error)
@@ -329,7 +329,7 @@ public sealed class DataPlaneMetrics : IDisposable
         if (opened is { } series) CloseIn(_istio, series, relay, null, _wanted?.Has(series));
         else
         {
-            var refused = Open(_istio, closed, null);
+            var refused = Open(_istio, closed, null, Traffic.IstioKind);
             refused.Closed(null, null);
             if (_wanted is { } w) Settle(_istio, closed, refused, w.Has(closed));
         }
@@ -470,8 +470,38 @@ public sealed class Traffic
     /// <summary><see cref="_active"/> of a series that has been dropped: nothing opens in it again.</summary>
     private const long RetiredMark = long.MinValue;
 
+    /// <summary>Which of a relay's <see cref="Links"/> a series of this kind uses: a relay counts in one series of each kind.</summary>
+    internal const int ListenerKind = 0, ClusterKind = 1, EndpointKind = 2, IstioKind = 3;
+
     private long _total, _active, _refused, _failures, _closedRx, _closedTx, _reportedRx, _reportedTx;
-    private readonly ConcurrentDictionary<RelayStage.Control, byte> _live = new();
+    private readonly int _kind;
+    /// <summary>
+    /// The open relays counting here, a list through their own <see cref="RelayStage.Control.Series"/> (under a lock on this):
+    /// a dictionary of them held a node per relay in each of its four series, ~160 B of every open connection
+    /// (bench/README.md, session 13).
+    /// </summary>
+    private RelayStage.Control? _head;
+
+    /// <summary>A series of a kind (<see cref="ListenerKind"/>, ...): a relay is in at most one series of each.</summary>
+    public Traffic(int kind = ListenerKind)
+    {
+        if ((uint)kind >= Links.Kinds) throw new ArgumentOutOfRangeException(nameof(kind));
+        _kind = kind;
+    }
+
+    /// <summary>A relay's place in the open-relay list of one series of each kind.</summary>
+    [System.Runtime.CompilerServices.InlineArray(Kinds)]
+    internal struct Links
+    {
+        public const int Kinds = 4;
+        private Link _first;
+    }
+
+    /// <summary>The relay's neighbours in the one series of a kind it is in (both null, and not the head: in none).</summary>
+    internal struct Link
+    {
+        public RelayStage.Control? Previous, Next;
+    }
 
     public long Total => Interlocked.Read(ref _total);
     public long Active => Math.Max(0, Interlocked.Read(ref _active));
@@ -490,13 +520,16 @@ public sealed class Traffic
     private Box? _lastErrorBox;
 
     /// <summary>
-    /// Closed bytes, then the open relays' (enumerated without locks): a relay closing meanwhile may be counted in
+    /// Closed bytes, then the open relays' (walked under the list's lock): a relay closing meanwhile may be counted in
     /// neither, never in both, and the shortfall is made up at the next reading, so what was reported is the floor.
     /// </summary>
     private long Monotonic(ref long reported, ref long closed, Func<RelayStage.Control, long> bytes)
     {
         var now = Interlocked.Read(ref closed);
-        foreach (var relay in _live) now += bytes(relay.Key);
+        lock (this)
+        {
+            for (var relay = _head; relay is not null; relay = relay.Series[_kind].Next) now += bytes(relay);
+        }
         while (true)
         {
             var last = Interlocked.Read(ref reported);
@@ -515,14 +548,46 @@ public sealed class Traffic
             if (Interlocked.CompareExchange(ref _active, active + 1, active) == active) break;
         }
         Interlocked.Increment(ref _total);
-        if (relay is not null) _live.TryAdd(relay, 0);
+        if (relay is not null) Add(relay);
         return true;
+    }
+
+    /// <summary>
+    /// Into the open relays, unless it is in them. A relay is in at most one series of a kind (it counts as open in the one
+    /// it opened in, so that one is not retired and replaced until it closes there), which is what lets its links say
+    /// whether it is in this one.
+    /// </summary>
+    private void Add(RelayStage.Control relay)
+    {
+        lock (this)
+        {
+            ref var link = ref relay.Series[_kind];
+            if (link.Previous is not null || ReferenceEquals(_head, relay)) return;
+            link.Next = _head;
+            if (_head is not null) _head.Series[_kind].Previous = relay;
+            _head = relay;
+        }
+    }
+
+    /// <summary>Out of the open relays: false if it was not in them.</summary>
+    private bool Remove(RelayStage.Control relay)
+    {
+        lock (this)
+        {
+            ref var link = ref relay.Series[_kind];
+            if (link.Previous is null && !ReferenceEquals(_head, relay)) return false;
+            if (link.Previous is { } previous) previous.Series[_kind].Next = link.Next;
+            else _head = link.Next;
+            if (link.Next is { } next) next.Series[_kind].Previous = link.Previous;
+            link = default;
+            return true;
+        }
     }
 
     /// <summary>Retires the series if no connection is open in it.</summary>
     internal bool TryRetire() => Interlocked.CompareExchange(ref _active, RetiredMark, 0) == 0;
 
-    internal void Relaying(RelayStage.Control relay) => _live.TryAdd(relay, 0);
+    internal void Relaying(RelayStage.Control relay) => Add(relay);
 
     internal void Refused() => Interlocked.Increment(ref _refused);
 
@@ -536,7 +601,7 @@ public sealed class Traffic
     {
         Interlocked.Decrement(ref _active);
         // Out of the open relays before into the closed bytes: a reading in between counts the relay in neither.
-        if (relay is not null && _live.TryRemove(relay, out _))
+        if (relay is not null && Remove(relay))
         {
             Interlocked.Add(ref _closedRx, relay.BytesFromClient);
             Interlocked.Add(ref _closedTx, relay.BytesToClient);

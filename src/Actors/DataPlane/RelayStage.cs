@@ -19,6 +19,8 @@ internal sealed class RelayStage(RelayParts parts)
     {
         internal long FromClient;
         internal long ToClient;
+        /// <summary>Its place in the open relays of the metrics' series it counts in (<see cref="Traffic"/>), by kind.</summary>
+        internal Traffic.Links Series;
         private Action<Exception?>? _end;
         private (bool Asked, Exception? Failure) _pendingStop;
 

@@ -226,6 +226,7 @@ internal static class ServerCommands
         VirtualService vs => "hosts: " + string.Join(",", vs.Spec.Hosts),
         DestinationRule dr => "host: " + dr.Spec.Host,
         ServiceEntry se => "hosts: " + string.Join(",", se.Spec.Hosts),
+        Service svc => $"clusterIP: {svc.Spec.ClusterIp ?? "-"}, ports: {string.Join(",", svc.Spec.Ports.Select(p => p.TargetPort is { } to ? $"{p.Port}->{to}" : $"{p.Port}"))}",
         WorkloadEntry we => "address: " + we.Spec.Address,
         _ => "",
     };
@@ -377,7 +378,7 @@ internal static class ServerCommands
         var output = CommonOptions.Output();
         output.Description = "text: the node, the config writer, each member with the revision it routes by, this node's listeners and its "
                              + "upstream endpoints failing now or with an error in the last 5 minutes; json: all of GET /v1/status.";
-        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, its listeners and the upstream endpoints failing now or with an error in the last 5 minutes (-o json: everything).")
+        var command = new Command("status", "Show a node: its cluster members and the revision each routes by, the config writer, what its last-known-good copy on disk holds, its listeners and the upstream endpoints failing now or with an error in the last 5 minutes (-o json: everything).")
         {
             server, token, output,
         };
@@ -426,6 +427,14 @@ internal static class ServerCommands
             .Append('\n');
         if (status.TryGetProperty("revisionFailed", out var failed) && failed.ValueKind != JsonValueKind.Null)
             sb.Append($"revision {failed} FAILED here (still routing on {Text(status, "revision")}): {Text(status, "revisionError")}\n");
+        if (status.TryGetProperty("lastKnownGood", out var copy) && copy.ValueKind == JsonValueKind.Object)
+        {
+            var held = Text(copy, "revision") is var r && r != "-" ? $"revision {r}" : "no revision yet";
+            sb.Append(Text(copy, "failed") is var notWritten && notWritten != "-"
+                ? $"last-known-good copy NOT WRITTEN: revision {notWritten} failed ({Text(copy, "error")}); the copy on disk holds {held}, "
+                  + "which this node would serve if it restarted now; the write is retried\n"
+                : $"last-known-good copy on disk: {held}\n");
+        }
         var writer = status.TryGetProperty("configWriterState", out var w) ? $"{Text(w, "state")} at revision {Text(w, "revision")}"
                                                                              + (Text(w, "reason") is var why && why != "-" ? $" ({why})" : "") : "-";
         sb.Append($"config writer: {Text(status, "configWriter")}, {writer}\n");
