@@ -9,8 +9,10 @@ namespace AkkaL4.Actors.DataPlane;
 /// takes the last ones, as HAProxy derives maxconn from <c>ulimit -n</c>. A connection counts
 /// <see cref="PerConnection"/> (its own and its upstream's) from the place its listener takes before accepting it
 /// (<see cref="ConnectionBudget.TryReserve"/>) to its end, so an admitted connection can always dial; and a listener's
-/// accept stream takes a place of its own before it binds (its listening socket and the one connection it accepts ahead
-/// of admission), through the same compare-and-swap, so listeners started on a full node cannot take the reserve.
+/// accept stream takes a place of its own before it binds, through the same compare-and-swap, so listeners started on a
+/// full node cannot take the reserve. A stream's place is a connection's two descriptors: its listening socket, and on the
+/// stock transport the one connection its stream accepts ahead of admission (the default socket transport's accept pump
+/// accepts only once the listener holds the next connection's place, so there the second is one spare per listener).
 /// The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
 /// most once a second; the rest of the process's descriptors are counted in /proc/self/fd at start, when the limit
 /// changes and before each admission within half a reserve of the room (spaced by 50 times a count's duration, so at
@@ -22,8 +24,9 @@ public sealed class DescriptorBudget
     public const int PerConnection = 2;
     /// <summary>
     /// What of a listener's stream place is surely open, and so taken out of a count of the rest of the process as the
-    /// connections' are: its listening socket. The connection it accepts ahead may not be there; left counted, it costs a
-    /// descriptor of room per listener at most, where taking it out would eat the reserve by one per idle listener.
+    /// connections' are: its listening socket. The connection the stock transport's stream accepts ahead may not be there
+    /// (the socket transport's never is); left counted, it costs a descriptor of room per listener at most, where taking it
+    /// out would eat the reserve by one per idle listener.
     /// </summary>
     public const int PerStream = 1;
     /// <summary>Places a listener needs to serve one connection: its accept stream's and the connection's.</summary>
@@ -142,8 +145,8 @@ public sealed class DescriptorBudget
                    + $"a connection fits again, but after a shortage the node is ready only from {again} ({Others} descriptors are open already, "
                    + $"each connection holds {PerConnection} and each listener {PerConnection}){advice}";
         return $"{DataPlaneSettings.DescriptorReserveKey} = {Reserve} leaves no room for a connection under the descriptor limit ({Limit}, ulimit -n): "
-               + $"{Others} descriptors are open already, each connection holds {PerConnection} and each listener {PerConnection} (its socket and a "
-               + $"connection accepted ahead); room for {room} such place(s){listeners}, at least {least} needed{advice}";
+               + $"{Others} descriptors are open already, each connection holds {PerConnection} and each listener {PerConnection} (its socket and, "
+               + $"on the akka-streams transport, a connection accepted ahead); room for {room} such place(s){listeners}, at least {least} needed{advice}";
     }
 
     /// <summary>Within half a reserve of the room: the rest of the process is counted again (when due) before admitting.</summary>

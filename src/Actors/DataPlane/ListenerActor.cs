@@ -67,7 +67,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private bool _asked;
     /// <summary>A descriptor place taken for the connection asked for (or held back), not yet given to one.</summary>
     private bool _reserved;
-    /// <summary>The accept stream's own place (its listening socket and the connection it accepts ahead), held while it runs.</summary>
+    /// <summary>The accept stream's own place (its listening socket and, on the stock transport, the connection it accepts ahead), held while it runs.</summary>
     private bool _streamPlace;
     private TimeSpan _placeWait;
     /// <summary>The accept stream waits for a place (counted in <see cref="ConnectionBudget.WaitingStreams"/>).</summary>
@@ -391,6 +391,17 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         return false;
     }
 
+    /// <summary>
+    /// The stock transport's accept stream closed a connection beyond the listen backlog (it accepts ahead of the listener):
+    /// counted as the caps' closes are, from the stream's thread (the counters are thread-safe; it logs them itself).
+    /// </summary>
+    private Action Overflowed()
+    {
+        var metrics = _dataPlane.Metrics;
+        var listener = _address.ToString();
+        return () => metrics.Overflowed(listener);
+    }
+
     private void StopWhenDrained()
     {
         // Stopping earlier would drop connections the kernel had queued that the accept stream still hands over.
@@ -472,7 +483,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             // The socket transport accepts straight into this mailbox, speaking the stream's messages (bench/README.md, session 12).
             var binding = _transport is IDirectAccept direct
                 ? Task.FromResult(direct.Listen(endpoint, _settings.ListenBacklog, Self, new StreamInit(stream), new StreamDone(stream), e => new StreamFailed(stream, e), _log))
-                : _transport.Bind(endpoint, _settings.ListenBacklog)
+                : _transport.Bind(endpoint, _settings.ListenBacklog, Overflowed())
                     // Its buffer holds one connection (16 by default), accepted ahead of its ack: the stream's place covers it.
                     .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(stream), new Ack(), new StreamDone(stream), e => new StreamFailed(stream, e))
                         .WithAttributes(Attributes.CreateInputBuffer(1, 1)), Keep.Left)

@@ -340,7 +340,7 @@ public sealed class DescriptorBudgetTests
         _now += 1_000;
         var none = connections.NoRoom();
         Assert.Equal("akkal4.data-plane.descriptor-reserve = 100 leaves no room for a connection under the descriptor limit (202, ulimit -n): "
-                     + "100 descriptors are open already, each connection holds 2 and each listener 2 (its socket and a connection accepted ahead); "
+                     + "100 descriptors are open already, each connection holds 2 and each listener 2 (its socket and, on the akka-streams transport, a connection accepted ahead); "
                      + "room for 1 such place(s), at least 2 needed; "
                      + "lower the reserve or raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n)", none);
         // A listener's accept stream takes the one place; no connection has one.

@@ -262,6 +262,7 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         var table = await Akkal4("get", "we", "-n", "cli-get", "--server", world.Url);
         var slash = await Akkal4("get", "workloadentries/svc-1", "-n", "cli-get", "-o", "wide", "--server", world.Url);
         var everywhere = await Akkal4("get", "svc", "-A", "--server", world.Url);
+        var wideService = await Akkal4("get", "svc", "-n", "cli-get", "-o", "wide", "--server", world.Url);
         var elsewhere = await Akkal4("get", "svc", "--server", world.Url);
         var noScheme = await Akkal4("get", "vs", "--server", "localhost:15000");
         var missing = await Akkal4("get", "Service", "nothing", "-n", "cli-get", "--server", world.Url);
@@ -293,6 +294,8 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
         AssertExit(0, slash);
         Assert.Contains("address: 127.3.4.108", slash.Stdout);
         Assert.DoesNotContain("svc-2", slash.Stdout);
+        AssertExit(0, wideService);
+        Assert.Matches(@"(?m)^Service\s+svc\s+\S+\s+\d+\s+clusterIP: 127\.3\.4\.2, ports: 19000", wideService.Stdout);
         AssertExit(0, everywhere);
         Assert.Equal(["NAMESPACE", "KIND", "NAME", "AGE"], everywhere.Stdout.Split('\n')[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains(everywhere.Stdout.Split('\n'), l => l.StartsWith("cli-get ", StringComparison.Ordinal) && l.Contains(" svc "));

@@ -61,6 +61,20 @@ public class StatusSummaryTests
         Assert.Contains("upstreams: 2 clusters, 5 endpoints, 3 failing or with an error in the last 5 min (-o json for all)\n", text);
     }
 
+    /// <summary>/v1/status had lastKnownGood (fix12a); `akkal4 status` printed nothing of it, so a copy not written went unseen.</summary>
+    [Fact]
+    public void Status_says_what_the_last_known_good_copy_holds_and_a_copy_not_written_plainly()
+    {
+        using var written = JsonDocument.Parse("""{"node": "n1", "lastKnownGood": {"revision": 4, "failed": null, "error": null}}""");
+        using var failed = JsonDocument.Parse("""{"node": "n1", "lastKnownGood": {"revision": 4, "failed": 5, "error": "No space left on device"}}""");
+        using var none = JsonDocument.Parse("""{"node": "n1", "lastKnownGood": null}""");
+
+        Assert.Contains("\nlast-known-good copy on disk: revision 4\n", ServerCommands.StatusSummary(written.RootElement, Now));
+        Assert.Contains("\nlast-known-good copy NOT WRITTEN: revision 5 failed (No space left on device); the copy on disk holds revision 4, "
+                        + "which this node would serve if it restarted now; the write is retried\n", ServerCommands.StatusSummary(failed.RootElement, Now));
+        Assert.DoesNotContain("last-known-good", ServerCommands.StatusSummary(none.RootElement, Now));
+    }
+
     [Fact]
     public void Status_with_only_healthy_endpoints_prints_no_endpoint_table()
     {

@@ -128,7 +128,8 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
             }
             catch (Exception e)
             {
-                lock (_gate) _pending = false;
+                // The socket closed under it (the pump ending): the args are this path's to dispose.
+                if (Settled()) return;
                 Failed(e);
                 return;
             }
@@ -149,15 +150,9 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
         var error = _args.SocketError;
         var socket = _args.AcceptSocket;
         _args.AcceptSocket = null;
-        bool ended;
-        lock (_gate)
+        if (Settled())
         {
-            _pending = false;
-            ended = _ended;
-        }
-        if (ended)
-        {
-            // The listener stopped meanwhile: nobody would serve it.
+            // The pump ended meanwhile (its listener stopped, or it unbound): nobody would serve it.
             socket?.Dispose();
             return true;
         }
@@ -183,6 +178,21 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
         return true;
     }
 
+    /// <summary>
+    /// The accept in flight is over: true if the pump ended meanwhile, its args then disposed here (<see cref="End"/> leaves
+    /// them to the accept it found in flight). Else the args are free for the next accept.
+    /// </summary>
+    private bool Settled()
+    {
+        lock (_gate)
+        {
+            _pending = false;
+            if (!_ended) return false;
+        }
+        _args.Dispose();
+        return true;
+    }
+
     private void Failed(Exception e)
     {
         lock (_gate)
@@ -197,7 +207,7 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
         {
             // EMFILE/ENFILE (or no memory): the listener stays bound, its queue waits in the kernel; try again shortly.
             // Logged at the first failure of each shortage, with how many there were in all.
-            _exhausted++;
+            Interlocked.Increment(ref _exhausted);
             if (_backoff == TimeSpan.Zero)
                 _log.Warning("listener {0}: accept failed, out of descriptors or memory ({1}), {2} time(s) so far; accepting again within {3}", LocalAddress, e.Message, _exhausted, SocketTransport.MaxAcceptBackoff);
             _backoff = SocketTransport.NextBackoff(_backoff);
@@ -225,23 +235,59 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
         Accept();
     }
 
-    /// <summary>Ends once: the socket closed, the unbinding done, the listener told <paramref name="last"/> (null: it stopped).</summary>
+    /// <summary>
+    /// Ends once: the socket closed, the args disposed (by the accept in flight, if any, as it ends: <see cref="Settled"/>),
+    /// the unbinding done, the listener told <paramref name="last"/> (null: it stopped).
+    /// </summary>
     private void End(object? last)
     {
+        bool pending;
         lock (_gate)
         {
             if (_ended) return;
             _ended = true;
             _waiting = false;
+            pending = _pending;
         }
         _socket.Dispose();
+        if (!pending) _args.Dispose();
         _unbound.TrySetResult();
         if (last is null) return;
         _listener.Tell(last, this);
         _listener.SendSystemMessage(new Unwatch(_listener, this));
     }
 
-    /// <summary>The one accept's event args, reused for every accept (completions call back here, on the pool).</summary>
+    /// <summary>Accepts that failed for want of descriptors or memory (each followed by a backoff): for tests.</summary>
+    internal long Shortages => Interlocked.Read(ref _exhausted);
+
+    /// <summary>An accept is in flight: for tests.</summary>
+    internal bool AcceptInFlight
+    {
+        get { lock (_gate) return _pending; }
+    }
+
+    /// <summary>The accept's args were disposed (the pump ended and no accept is in flight): for tests.</summary>
+    internal bool ArgsDisposed
+    {
+        get
+        {
+            try
+            {
+                _args.SetBuffer(Memory<byte>.Empty);
+                return false;
+            }
+            catch (ObjectDisposedException)
+            {
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                return false; // an accept is in flight
+            }
+        }
+    }
+
+    /// <summary>The one accept's event args, reused for every accept (completions call back here, on the pool), disposed as the pump ends.</summary>
     private sealed class Args(AcceptPump pump) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
     {
         protected override void OnCompleted(SocketAsyncEventArgs e)

@@ -107,13 +107,15 @@ internal sealed class AkkaListener : Inet.SocketOption
     /// and resets its connection, which a listener slower than that behind a burst of connects did (ConcurrencyTests).
     /// At most <paramref name="backlog"/> wait (the listen backlog, as in the kernel's queue): a listener that stops asking
     /// (out of descriptor places) would otherwise hold every connection made meanwhile, a descriptor each, until EMFILE.
-    /// One over that is closed, counted and logged (the first, then every 100th).
+    /// One over that is closed, counted (<paramref name="overflowed"/>: the listener's <c>downstream_cx_overflow</c>, as its caps
+    /// count theirs) and logged (the first, then every 100th).
     /// </summary>
-    public sealed class Gate(AkkaListener listener, EndPoint address, int backlog) : GraphStageWithMaterializedValue<FlowShape<TcpConnection, TcpConnection>, Func<Task>>
+    public sealed class Gate(AkkaListener listener, EndPoint address, int backlog, Action overflowed) : GraphStageWithMaterializedValue<FlowShape<TcpConnection, TcpConnection>, Func<Task>>
     {
         private readonly AkkaListener _listener = listener;
         private readonly EndPoint _address = address;
         private readonly int _backlog = Math.Max(1, backlog);
+        private readonly Action _overflowed = overflowed;
         private readonly Inlet<TcpConnection> _in = new("akka-listener.in");
         private readonly Outlet<TcpConnection> _out = new("akka-listener.out");
 
@@ -172,6 +174,7 @@ internal sealed class AkkaListener : Inet.SocketOption
             private void Overflow(TcpConnection connection)
             {
                 connection.Close();
+                _stage._overflowed();
                 if (_overflowed++ % 100 == 0)
                     Log.Warning("listener {0}: connection closed, {1} accepted connections already wait for the listener (listen backlog); {2} closed so far",
                         _stage._address, _ready.Count, _overflowed);

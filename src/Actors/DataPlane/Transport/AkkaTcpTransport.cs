@@ -24,7 +24,10 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
     private readonly IMaterializer _materializer = system.Materializer();
 
     /// <summary>Unbinding keeps the connections accepted: see <see cref="AkkaListener"/>.</summary>
-    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog)
+    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) => Bind(address, backlog, static () => { });
+
+    /// <summary>Unbinding keeps the connections accepted: see <see cref="AkkaListener"/>; <paramref name="overflowed"/>: see <see cref="AkkaListener.Gate"/>.</summary>
+    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog, Action overflowed)
     {
         var listener = new AkkaListener();
         return system.TcpStream()
@@ -36,7 +39,7 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
                     .Run(_materializer);
                 return Joinable((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, toClient, fromClient);
             })
-            .ViaMaterialized(new AkkaListener.Gate(listener, address, backlog), (bound, unbind) => (listener.Binding = bound, unbind))
+            .ViaMaterialized(new AkkaListener.Gate(listener, address, backlog, overflowed), (bound, unbind) => (listener.Binding = bound, unbind))
             .MapMaterializedValue(async bound => (IListenerBinding)new Binding(await bound.Item1, bound.unbind));
     }
 

@@ -102,6 +102,14 @@ public interface ITcpTransport
     Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog);
 
     /// <summary>
+    /// <see cref="Bind(IPEndPoint, int)"/>, telling <paramref name="overflowed"/> (from any thread) of each connection the
+    /// transport accepted and closed because more than the listen backlog already waited for the consumer, as a listener's
+    /// caps close theirs (<c>downstream_cx_overflow</c>). Only the stock transport accepts ahead of its consumer; elsewhere
+    /// the kernel's queue holds them, and drops what is beyond it unaccepted.
+    /// </summary>
+    Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog, Action overflowed) => Bind(address, backlog);
+
+    /// <summary>
     /// Dials <paramref name="remote"/> and tells <paramref name="attempt"/> how it went, once, on whatever thread it
     /// ended on: connected, or failed (with <see cref="TimeoutException"/> after the connect timeout). An attempt
     /// abandoned first is told nothing, and a connection that arrives anyway is closed. A callback rather than a
