@@ -90,27 +90,30 @@ public static class PrivateFiles
     }
 
     /// <summary>
-    /// Moves <paramref name="from"/> over <paramref name="to"/> (one rename) and, where the platform allows (not Windows, whose
-    /// on Linux, flushes the directory so that the rename outlives a power loss too (a file system that cannot flush a
-    /// directory, EINVAL, has nothing to flush).
+    /// Moves <paramref name="from"/> over <paramref name="to"/> (one rename) and, on Linux, flushes the directory so that
+    /// the rename outlives a power loss too (a file system that cannot flush a directory, EINVAL, has nothing to flush;
+    /// other platforms are not flushed). The rename done, the file under <paramref name="to"/> is the new one whatever
+    /// the flush does: a directory that cannot be opened or flushed is not a failed write but a warning, returned
+    /// (null when flushed). A failed rename throws.
     /// </summary>
-    public static void Replace(string from, string to)
+    public static string? Replace(string from, string to)
     {
         File.Move(from, to, overwrite: true);
-        if (!OperatingSystem.IsLinux()) return;
+        if (!OperatingSystem.IsLinux()) return null;
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(to))!;
         var fd = open(directory, ReadOnly | DirectoryOnly | CloseOnExec);
-        if (fd < 0) throw new IOException($"cannot open {directory} to flush it: errno {Marshal.GetLastPInvokeError()}");
+        if (fd < 0) return $"{to} replaced, but the rename may not outlive a power loss: cannot open {directory} to flush it (errno {Marshal.GetLastPInvokeError()})";
         try
         {
             if (fsync(fd) != 0 && Marshal.GetLastPInvokeError() is var errno and not InvalidArgument)
-                throw new IOException($"cannot flush {directory}: errno {errno}");
+                return $"{to} replaced, but the rename may not outlive a power loss: cannot flush {directory} (errno {errno})";
         }
         finally
         {
             close(fd);
         }
         Synced?.Invoke(directory);
+        return null;
     }
 
     /// <summary>Tests only: each file or directory flushed to the disk, as it is.</summary>

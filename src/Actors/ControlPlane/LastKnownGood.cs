@@ -39,13 +39,16 @@ public sealed class LastKnownGood(string directory)
 
     private readonly record struct Section(IReadOnlyList<Resource> List, long Offset, int Length);
 
-    /// <summary>Writes <paramref name="content"/> now, on the caller's thread.</summary>
-    public void Save(ConfigContent content)
+    /// <summary>
+    /// Writes <paramref name="content"/> now, on the caller's thread. Returns a warning when the file was written but its
+    /// directory could not be flushed (see <see cref="PrivateFiles.Replace"/>), else null.
+    /// </summary>
+    public string? Save(ConfigContent content)
     {
-        lock (_fileGate) Write(content);
+        lock (_fileGate) return Write(content);
     }
 
-    private void Write(ConfigContent content)
+    private string? Write(ConfigContent content)
     {
         PrivateFiles.CreateDirectory(directory);
         var temp = Path + ".tmp";
@@ -69,10 +72,11 @@ public sealed class LastKnownGood(string directory)
                 sections.Add(new Section(list, offset, bytes.Length));
                 return bytes;
             }));
-        PrivateFiles.Replace(temp, Path);
+        var unflushed = PrivateFiles.Replace(temp, Path);
         var written = new FileInfo(Path);
         _stamp = (written.Length, written.LastWriteTimeUtc);
         _sections = [.. sections];
+        return unflushed;
     }
 
     private static SafeFileHandle? OpenOrNull(string path)
@@ -211,7 +215,8 @@ public sealed class LastKnownGood(string directory)
             try
             {
                 BeforeWrite?.Invoke(next.Content.Revision);
-                Save(next.Content);
+                if (Save(next.Content) is { } unflushed)
+                    next.Log.Warning("last-known-good copy of revision {0} written: {1}", next.Content.Revision, unflushed);
                 lock (_laterGate)
                 {
                     _state = new CopyState(next.Content.Revision, null, null);
