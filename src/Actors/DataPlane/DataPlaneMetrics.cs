@@ -476,7 +476,13 @@ public sealed class Traffic
     private long _total, _active, _refused, _failures, _closedRx, _closedTx, _reportedRx, _reportedTx;
     private readonly int _kind;
     /// <summary>
-    /// The open relays counting here, a list through their own <see cref="RelayStage.Control.Series"/> (under a lock on this):
+    /// Guards <see cref="_head"/> and the links: taken by a relay opening or closing here and by a reading's walk of the
+    /// open relays (<see cref="Monotonic"/>), so a scrape holds up this series' opens and closes for one walk. Private:
+    /// this type is public, and a lock on the instance could be taken by anyone holding one (STYLE.md).
+    /// </summary>
+    private readonly object _gate = new();
+    /// <summary>
+    /// The open relays counting here, a list through their own <see cref="RelayStage.Control.Series"/> (under <see cref="_gate"/>):
     /// a dictionary of them held a node per relay in each of its four series, ~160 B of every open connection
     /// (bench/README.md, session 13).
     /// </summary>
@@ -526,7 +532,7 @@ public sealed class Traffic
     private long Monotonic(ref long reported, ref long closed, Func<RelayStage.Control, long> bytes)
     {
         var now = Interlocked.Read(ref closed);
-        lock (this)
+        lock (_gate)
         {
             for (var relay = _head; relay is not null; relay = relay.Series[_kind].Next) now += bytes(relay);
         }
@@ -559,7 +565,7 @@ public sealed class Traffic
     /// </summary>
     private void Add(RelayStage.Control relay)
     {
-        lock (this)
+        lock (_gate)
         {
             ref var link = ref relay.Series[_kind];
             if (link.Previous is not null || ReferenceEquals(_head, relay)) return;
@@ -572,7 +578,7 @@ public sealed class Traffic
     /// <summary>Out of the open relays: false if it was not in them.</summary>
     private bool Remove(RelayStage.Control relay)
     {
-        lock (this)
+        lock (_gate)
         {
             ref var link = ref relay.Series[_kind];
             if (link.Previous is null && !ReferenceEquals(_head, relay)) return false;
