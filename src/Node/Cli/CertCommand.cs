@@ -29,6 +29,7 @@ internal static class CertCommand
             Description = $"Password of the file written, and of --ca (default: ${PasswordVariable}; none: an unprotected file).",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable(PasswordVariable),
         };
+        password.Validators.Add(given => { if (!given.Implicit) RunCommand.WarnVisible(password.Name, PasswordVariable); });
         var force = new Option<bool>("--force") { Description = "Overwrite --out if it exists." };
         var create = new Command("create",
             "Make a certificate with its private key, as PKCS#12. Without --ca: a new cluster CA, usable on every node as is "
