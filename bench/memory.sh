@@ -14,7 +14,7 @@
 # Run it under the tests lock: flock -o /tmp/akkal4-tests.lock bench/memory.sh
 # Every process it starts runs in a process group of its own (setsid), killed by group on every exit.
 #
-# Environment: MEMORY_NET (the addresses' first two octets), MEMORY_HOSTS and MEMORY_CLIENTS (third octets), MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, MEMORY_NODE_DLL (a published akkal4.dll instead of the Release build), PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
+# Environment: MEMORY_NET (the addresses' first two octets), MEMORY_FRESH_AFTER (seconds after ready before the fresh read, 15), MEMORY_HOSTS and MEMORY_CLIENTS (third octets), MEMORY_VARIANTS, BENCH_SKIP_BUILD=1, MEMORY_NODE_DLL (a published akkal4.dll instead of the Release build), PROXY_CPU (0), LOAD_CPU (1), MEMORY_NODE_ARGS (extra `run` flags),
 # MEMORY_SEED=1: the measured node joins a seed node started first (gateway-only, --mesh false, so it binds none of the
 # node's listeners) which takes the configuration, so it runs the config writer and the RouteTable entities: the measured
 # node is then a follower, which hosts no persistent actor and gets the configuration by replication (the "role" column);
@@ -118,7 +118,11 @@ while IFS= read -r variant; do
     sleep 0.2
   done
   (( ready )) || { tail -20 "$WORK/node.log" >&2; die "node ($variant) not ready"; }
+  # Read no sooner than MEMORY_FRESH_AFTER seconds after ready (default 15: the node trims the C library's heaps at
+  # ready and 10 s after), then once idle.
+  ready_at=$SECONDS
   settle "$pid"; sleep 2; settle "$pid"
+  (( SECONDS - ready_at < ${MEMORY_FRESH_AFTER:-15} )) && sleep $(( ${MEMORY_FRESH_AFTER:-15} - (SECONDS - ready_at) )) && settle "$pid"
   rss=$(status_kib "$pid" VmRSS) anon=$(status_kib "$pid" RssAnon) file=$(status_kib "$pid" RssFile) threads=$(status_kib "$pid" Threads)
   assemblies=$(grep -o '[^/]*\.dll$' "/proc/$pid/maps" | sort -u | wc -l)
   load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -155,13 +159,14 @@ while IFS= read -r variant; do
   per=$(sed -n 's/.* bytes_per_conn=\([^ ]*\).*/\1/p' <<< "$result")
   half=$(sed -n 's/.* bytes_per_conn_second_half=\([^ ]*\).*/\1/p' <<< "$result")
   fails=$(sed -n 's/.* failures=\([^ ]*\).*/\1/p' <<< "$result")
-  ROWS+=("| \`$variant\` | $role | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') | $((anon / 1024)) / $((file / 1024)) | $threads | $assemblies | ${per:-—} | ${half:-—} | ${fails:-?} | $load |")
+  after=$(sed -n 's/.* rss_after_kib=\([^ ]*\).*/\1/p' <<< "$result")
+  ROWS+=("| \`$variant\` | $role | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') | $((anon / 1024)) / $((file / 1024)) | $([[ $after =~ ^[0-9]+$ ]] && awk -v k="$after" 'BEGIN { printf "%.1f", k / 1024 }' || echo —) | $threads | $assemblies | ${per:-—} | ${half:-—} | ${fails:-?} | $load |")
   stop_group "$pid"; [[ -n $seed ]] && stop_group "$seed"
 done <<< "$MEMORY_VARIANTS"
 
 TABLE=$(
-  echo "| runtime settings | role | fresh VmRSS, MiB | anon / file-backed, MiB | threads | assemblies mapped | RSS per idle connection, B ($N) | second half only, B | failures | load average |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| runtime settings | role | fresh VmRSS, MiB | anon / file-backed, MiB | VmRSS with the $N connections, MiB | threads | assemblies mapped | RSS per idle connection, B ($N) | second half only, B | failures | load average |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
 )
 RESULT=$ROOT/bench/results/$(date +%F)-memory${MEMORY_LABEL:+-$MEMORY_LABEL}.md

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace AkkaL4.Actors;
 
 /// <summary>
@@ -71,7 +73,11 @@ public static class PrivateFiles
         writer.Write(text);
     }
 
-    /// <summary>Writes <paramref name="parts"/>, one after another, to a new file readable by its owner only (any old file there is replaced).</summary>
+    /// <summary>
+    /// Writes <paramref name="parts"/>, one after another, to a new file readable by its owner only (any old file there is
+    /// replaced), and flushes it to the disk before returning: a rename over a file that still had its bytes only in the
+    /// page cache could leave, after a power loss, an empty or partial file under the final name.
+    /// </summary>
     public static void WriteAllBytes(string path, IEnumerable<byte[]> parts)
     {
         File.Delete(path);
@@ -79,5 +85,46 @@ public static class PrivateFiles
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnlyFile;
         using var file = new FileStream(path, options);
         foreach (var part in parts) file.Write(part);
+        file.Flush(flushToDisk: true);
+        Synced?.Invoke(path);
     }
+
+    /// <summary>
+    /// Moves <paramref name="from"/> over <paramref name="to"/> (one rename) and, where the platform allows (not Windows, whose
+    /// on Linux, flushes the directory so that the rename outlives a power loss too (a file system that cannot flush a
+    /// directory, EINVAL, has nothing to flush).
+    /// </summary>
+    public static void Replace(string from, string to)
+    {
+        File.Move(from, to, overwrite: true);
+        if (!OperatingSystem.IsLinux()) return;
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(to))!;
+        var fd = open(directory, ReadOnly | DirectoryOnly | CloseOnExec);
+        if (fd < 0) throw new IOException($"cannot open {directory} to flush it: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            if (fsync(fd) != 0 && Marshal.GetLastPInvokeError() is var errno and not InvalidArgument)
+                throw new IOException($"cannot flush {directory}: errno {errno}");
+        }
+        finally
+        {
+            close(fd);
+        }
+        Synced?.Invoke(directory);
+    }
+
+    /// <summary>Tests only: each file or directory flushed to the disk, as it is.</summary>
+    internal static event Action<string>? Synced;
+
+    // Linux's values.
+    private const int ReadOnly = 0, DirectoryOnly = 0x10000, CloseOnExec = 0x80000, InvalidArgument = 22;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int open(string path, int flags);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int fsync(int fd);
+
+    [DllImport("libc")]
+    private static extern int close(int fd);
 }

@@ -136,12 +136,16 @@ public sealed class RouterNode : IAsyncDisposable
     /// </summary>
     private Membership StartMembership(int incarnation, IReadOnlyList<Address>? rejoin, ref Task? failed)
     {
-        var system = _options.Tls is { } tls
-            ? ActorSystem.Create(ActorSystemName, BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig)).And(tls.Setup()))
-            : ActorSystem.Create(ActorSystemName, _clusterConfig);
+        // A member that leaves in order must not read as a crash in this node's log (OrderlyLeaveLogFilter).
+        var quietLeaves = new OrderlyLeaveLogFilter();
+        var config = _options.Tls is null ? _clusterConfig : ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig);
+        var setup = BootstrapSetup.Create().WithConfig(config).And(new LogFilterSetup([quietLeaves]));
+        if (_options.Tls is { } tls) setup = setup.And(tls.Setup());
+        var system = ActorSystem.Create(ActorSystemName, setup);
         var previous = _membership;
         try
         {
+            quietLeaves.Watch(Cluster.Get(system));
             return StartMembership(system, incarnation, rejoin);
         }
         catch
@@ -509,7 +513,12 @@ public sealed class RouterNode : IAsyncDisposable
         await LeaveAsync();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         // The copy of the last revision applied is on disk before the node is gone (LastKnownGood.SaveLater's thread).
-        if (_lastKnownGood is { } lastKnownGood) await Task.WhenAny(lastKnownGood.Idle, Task.Delay(TimeSpan.FromSeconds(30)));
+        // A retry still pending (the last write failed) is dropped: nothing writes there once the node is gone.
+        if (_lastKnownGood is { } lastKnownGood)
+        {
+            await Task.WhenAny(lastKnownGood.Idle, Task.Delay(TimeSpan.FromSeconds(30)));
+            lastKnownGood.Stop();
+        }
         TlsOrigination.InForce(this, null);
         Metrics.Dispose();
     }

@@ -16,6 +16,12 @@ public sealed record ApplyConfig(IReadOnlyList<Resource> Resources, bool DryRun 
 public sealed record DeleteResource(ResourceKey Key);
 
 /// <summary>
+/// To a node's <see cref="ConfigClient"/>: delete every one of these resources in one revision, all or nothing (kubectl
+/// delete -f). Refused as unavailable, certainly not applied, when the config writer is of a version that deletes one at a time.
+/// </summary>
+public sealed record DeleteResources(IReadOnlyList<ResourceKey> Keys);
+
+/// <summary>
 /// A node's door to the config writer singleton: takes <see cref="ApplyConfig"/> and <see cref="DeleteResource"/>
 /// (model records, no deadline), sends them as <see cref="IConfigCommand"/>s through the singleton proxy, again
 /// when a small one may have been lost, each copy with a fresh deadline; answers <see cref="ReadConfig"/> with a
@@ -54,6 +60,12 @@ public sealed class ConfigClient : ReceiveActor
 
     private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a delete of several resources waits for the writer to say whether it takes them in one revision.</summary>
+    private static readonly TimeSpan WriterStatusTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>The writer's status (null: no answer in time), asked before <see cref="RemoveResources"/> is sent.</summary>
+    private sealed record WriterChecked(DeleteResources Delete, WriterStatus? Status);
+
     private static TimeSpan TimeoutFor(int bytes) => Timeout + PerHundredKilobytes * (bytes / 100_000.0);
 
     /// <param name="routeTables">This node's shard region of <see cref="RouteTable"/> entities, which reads come from.</param>
@@ -76,6 +88,23 @@ public sealed class ConfigClient : ReceiveActor
             Write(cluster, writer, () => new WriteConfig(a.Resources, DateTimeOffset.UtcNow + Deadline, a.DryRun), bytes);
         });
         Receive<DeleteResource>(d => Write(cluster, writer, () => new RemoveResource(d.Key.Kind, d.Key.Namespace, d.Key.Name, DateTimeOffset.UtcNow + Deadline), 0));
+        Receive<DeleteResources>(d => d.Keys.Count == 1, d => Self.Forward(new DeleteResource(d.Keys[0])));
+        Receive<DeleteResources>(d =>
+        {
+            // A writer of a version before RemoveResources would drop it unread (an unknown manifest) and leave the client
+            // uncertain for seconds: its protocol is asked first, and a writer that does not take it is said at once.
+            var replyTo = Sender;
+            writer.Ask<WriterStatus>(ReadWriterStatus.Instance, WriterStatusTimeout).PipeTo(Self, replyTo,
+                status => new WriterChecked(d, status), _ => new WriterChecked(d, null));
+        });
+        Receive<WriterChecked>(c =>
+        {
+            if (c.Status is not { Protocol: >= 1 })
+                Sender.Tell(new ConfigUnavailable(c.Status is null
+                    ? $"the config writer did not say within {WriterStatusTimeout.TotalSeconds:0}s whether it deletes several resources in one revision; nothing was deleted"
+                    : "the config writer runs a version that deletes one resource at a time; nothing was deleted (delete them after the upgrade, or one by one)"));
+            else Write(cluster, writer, () => new RemoveResources(c.Delete.Keys, DateTimeOffset.UtcNow + Deadline), 0);
+        });
         Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender)));
         Receive<ReadWriterStatus>(r => writer.Forward(r));
     }
@@ -110,6 +139,7 @@ public sealed class ConfigClient : ReceiveActor
         {
             _ = accepted.Changes.Count;
             _ = accepted.Warnings.Count;
+            _ = accepted.New?.Count;
             return accepted;
         }
         catch (System.Runtime.Serialization.SerializationException e)

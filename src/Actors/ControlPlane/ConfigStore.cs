@@ -23,6 +23,12 @@ public sealed class ConfigStore
     /// </summary>
     private readonly Dictionary<string, IReadOnlyList<Resource>> _namespaces = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The warnings of the stored configuration (validation's and analysis'), as the write that made it found them, to tell
+    /// the next write's new ones apart; null until first needed in a store made from a configuration.
+    /// </summary>
+    private IReadOnlyList<Diagnostic>? _warnings;
+
     public long Revision { get; private set; }
     public IReadOnlyCollection<Resource> Resources => _resources.Values;
 
@@ -36,6 +42,7 @@ public sealed class ConfigStore
     public ConfigStore Copy()
     {
         var copy = new ConfigStore(Revision, _resources.Values);
+        copy._warnings = _warnings;
         foreach (var (ns, list) in _namespaces) copy._namespaces[ns] = list;
         return copy;
     }
@@ -75,26 +82,67 @@ public sealed class ConfigStore
             changes.Add(new ResourceChange(incoming.Key, stored is null ? ChangeAction.Created : ChangeAction.Updated));
         }
 
+        return Checked(merged, changes, next, dryRun);
+    }
+
+    public object Delete(ResourceKey key) => Delete([key]);
+
+    /// <summary>
+    /// Deletes every one of <paramref name="keys"/> in one revision, all or nothing: none is deleted when one is not stored
+    /// (<see cref="ConfigRejected.NotFound"/>, each named), is named twice, or when what is left would be refused as an
+    /// <see cref="Apply"/> would be.
+    /// </summary>
+    public object Delete(IReadOnlyList<ResourceKey> keys)
+    {
+        var errors = keys.GroupBy(k => k).Where(g => g.Count() > 1)
+            .Select(g => Diagnostic.Error(g.Key.ToString(), "metadata.name", "appears more than once in this batch")).ToList();
+        if (errors.Count > 0) return new ConfigRejected(errors);
+        var missing = keys.Where(k => !_resources.ContainsKey(k)).ToList();
+        if (missing.Count > 0)
+            return new ConfigRejected(missing.Select(k => Diagnostic.Error(k.ToString(), "", keys.Count == 1 ? "not found" : "not found; nothing was deleted")).ToList(),
+                NotFound: true);
+        var merged = new Dictionary<ResourceKey, Resource>(_resources);
+        foreach (var key in keys) merged.Remove(key);
+        return Checked(merged, keys.Select(k => new ResourceChange(k, ChangeAction.Deleted)).ToList(), Revision + 1, dryRun: false);
+    }
+
+    /// <summary>
+    /// What a write leaves (<paramref name="merged"/>), checked as a whole, and committed as <paramref name="next"/> when it
+    /// changes anything and is no dry run: refused when not valid, or when a node's compiler would refuse it.
+    /// </summary>
+    private object Checked(Dictionary<ResourceKey, Resource> merged, List<ResourceChange> changes, long next, bool dryRun)
+    {
         var findings = ConfigValidator.Validate(merged.Values.ToList());
         if (findings.Any(d => d.Severity == Severity.Error)) return new ConfigRejected(findings.Where(d => d.Severity == Severity.Error).ToList());
         // Only what every node can compile is journaled: the same compiler, every Gateway served.
         var refused = RouteCompiler.Check(merged.Values);
         if (refused.Count > 0) return new ConfigRejected(refused);
         var warnings = findings.Concat(ConfigAnalyzer.Analyze(merged.Values)).ToList();
-        if (dryRun || changes.All(c => c.Action == ChangeAction.Unchanged)) return new ConfigAccepted(Revision, changes, warnings);
+        var brought = Brought(_warnings ??= WarningsOf(_resources.Values), warnings);
+        if (dryRun || changes.All(c => c.Action == ChangeAction.Unchanged)) return new ConfigAccepted(Revision, changes, warnings, brought);
 
         Commit(merged, next);
-        return new ConfigAccepted(Revision, changes, warnings);
+        _warnings = warnings;
+        return new ConfigAccepted(Revision, changes, warnings, brought);
     }
 
-    public object Delete(ResourceKey key)
+    private static List<Diagnostic> WarningsOf(IReadOnlyCollection<Resource> resources) =>
+        ConfigValidator.Validate(resources.ToList()).Where(d => d.Severity == Severity.Warning).Concat(ConfigAnalyzer.Analyze(resources)).ToList();
+
+    /// <summary>
+    /// For each of <paramref name="after"/>: true when <paramref name="before"/> did not have it (by resource, field and
+    /// message; one warning twice is two).
+    /// </summary>
+    private static List<bool> Brought(IReadOnlyList<Diagnostic> before, IReadOnlyList<Diagnostic> after)
     {
-        if (!_resources.ContainsKey(key))
-            return new ConfigRejected([Diagnostic.Error(key.ToString(), "", "not found")], NotFound: true);
-        var merged = new Dictionary<ResourceKey, Resource>(_resources);
-        merged.Remove(key);
-        Commit(merged, Revision + 1);
-        return new ConfigAccepted(Revision, [new ResourceChange(key, ChangeAction.Deleted)], ConfigAnalyzer.Analyze(_resources.Values));
+        var left = before.GroupBy(d => (d.Resource, d.Field, d.Message)).ToDictionary(g => g.Key, g => g.Count());
+        return after.Select(d =>
+        {
+            var key = (d.Resource, d.Field, d.Message);
+            if (!left.TryGetValue(key, out var n) || n == 0) return true;
+            left[key] = n - 1;
+            return false;
+        }).ToList();
     }
 
     public ConfigContent Read(string? kind, string? ns) => kind is null && ns is not null

@@ -148,6 +148,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, long> _journalNamespaceRevisions = new(StringComparer.Ordinal);
     private long _journalRevision;
 
+    /// <summary>What this writer takes beyond every version's commands (<see cref="WriterStatus.Protocol"/>): 1, <see cref="RemoveResources"/>.</summary>
+    internal const int Protocol = 1;
+
     public override string PersistenceId => "akkal4-config-writer";
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -211,7 +214,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         Command<ReadIndex>(_ => _startProblem is null, _ => Stash.Stash());
         Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(_startProblem!)));
         Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("starting", _journalRevision,
-            _startProblem ?? "reading the replicated configuration from a majority of nodes")));
+            _startProblem ?? "reading the replicated configuration from a majority of nodes", Protocol)));
         CommandAny(_ => Stash.Stash());
     }
 
@@ -366,8 +369,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         string Recovering() => $"config writer recovering revision {_journalRevision}: waiting for {read.Waiting()}";
         Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
         Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
+        Command<RemoveResources>(_ => Sender.Tell(new ConfigUnavailable(Recovering() + "; nothing was applied")));
         Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(Recovering())));
-        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("recovering", _journalRevision, Recovering())));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("recovering", _journalRevision, Recovering(), Protocol)));
         Ask();
         // Writes that came while it started are answered now, not when recovery ends.
         Stash.UnstashAll();
@@ -384,8 +388,9 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         _log.Error(reason);
         Command<WriteConfig>(_ => Sender.Tell(new ConfigUnavailable(reason + ". Nothing was applied")));
         Command<RemoveResource>(_ => Sender.Tell(new ConfigUnavailable(reason + ". Nothing was applied")));
+        Command<RemoveResources>(_ => Sender.Tell(new ConfigUnavailable(reason + ". Nothing was applied")));
         Command<ReadIndex>(_ => Sender.Tell(new ConfigUnavailable(reason)));
-        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("refusing", _journalRevision, reason)));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("refusing", _journalRevision, reason, Protocol)));
         Stash.UnstashAll();
     }
 
@@ -479,13 +484,17 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
             if (w.DryRun && result is ConfigAccepted dry) Sender.Tell(dry);
             else Answer(result, before);
         });
-        Command<RemoveResource>(r =>
-        {
-            if (TooLate(r.Deadline)) return;
-            var kind = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, r.Kind, StringComparison.OrdinalIgnoreCase)) ?? r.Kind;
-            var before = Before();
-            Answer(_store.Delete(new ResourceKey(kind, r.Namespace, r.Name)), before);
-        });
+        Command<RemoveResource>(r => Remove([new ResourceKey(r.Kind, r.Namespace, r.Name)], r.Deadline));
+        Command<RemoveResources>(r => Remove(r.Keys, r.Deadline));
+    }
+
+    /// <summary>One delete of one resource or several: one revision, all or nothing (<see cref="ConfigStore.Delete(IReadOnlyList{ResourceKey})"/>).</summary>
+    private void Remove(IReadOnlyList<ResourceKey> keys, DateTimeOffset deadline)
+    {
+        if (TooLate(deadline)) return;
+        static string Kind(string kind) => ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase)) ?? kind;
+        var before = Before();
+        Answer(_store.Delete(keys.Select(k => k with { Kind = Kind(k.Kind) }).ToList()), before);
     }
 
     /// <summary>A batch is journaled and on its way to a majority of nodes. Writes wait.</summary>
@@ -518,7 +527,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     private void Common()
     {
         Command<ReadIndex>(_ => Sender.Tell(new ConfigIndex(_store.Revision, Index())));
-        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("serving", _store.Revision, Unconfirmed())));
+        Command<ReadWriterStatus>(_ => Sender.Tell(new WriterStatus("serving", _store.Revision, Unconfirmed(), Protocol)));
         Command<NamespaceStored>(stored =>
         {
             if (!_outbox.TryGetValue(stored.Namespace, out var sent)) return;

@@ -69,7 +69,7 @@ public sealed class LastKnownGood(string directory)
                 sections.Add(new Section(list, offset, bytes.Length));
                 return bytes;
             }));
-        File.Move(temp, Path, overwrite: true);
+        PrivateFiles.Replace(temp, Path);
         var written = new FileInfo(Path);
         _stamp = (written.Length, written.LastWriteTimeUtc);
         _sections = [.. sections];
@@ -158,6 +158,7 @@ public sealed class LastKnownGood(string directory)
     {
         lock (_laterGate)
         {
+            if (_stopped) return;
             if (_next is { } waiting && waiting.Content.Revision >= content.Revision) return;
             _next = (content, log);
             if (_writing) return;
@@ -238,6 +239,7 @@ public sealed class LastKnownGood(string directory)
             log.Warning("last-known-good copy of revision {0} not written to {1}: {2}", revision, Path, e.Message);
             return;
         }
+        if (_stopped) return;
         _retryDelay = _retryDelay == TimeSpan.Zero ? FirstRetryDelay : TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, MaxRetryDelay.Ticks));
         log.Warning("last-known-good copy of revision {0} not written to {1}: {2}; trying again in {3:0.#} s", revision, Path, e.Message, _retryDelay.TotalSeconds);
         _retry?.Dispose();
@@ -247,6 +249,24 @@ public sealed class LastKnownGood(string directory)
                 if (_laterWritten >= revision) return;
             SaveLater(content, log);
         }, null, _retryDelay, Timeout.InfiniteTimeSpan);
+    }
+
+    private bool _stopped;
+
+    /// <summary>
+    /// The node is gone: a retry still pending (after a failed write) is dropped and nothing more is written, so that no copy
+    /// lands in the data directory after the node stopped (a next node, or an operator, may be using it by then). A write
+    /// under way finishes; the node's stop waits for <see cref="Idle"/> first.
+    /// </summary>
+    public void Stop()
+    {
+        lock (_laterGate)
+        {
+            _stopped = true;
+            _next = null;
+            _retry?.Dispose();
+            _retry = null;
+        }
     }
 
     private static TaskCompletionSource Done()

@@ -117,18 +117,21 @@ public sealed class ConnectionActor : UntypedActor
         }
     }
     /// <summary>
-    /// A TLS-originating attempt's start, on the thread pool: the DestinationRule's files read (or found cached: a stat of
-    /// each, a parse after a rotation), then the dial. Not on the actor's thread, which serves other connections. An
-    /// unreadable file fails the attempt with <see cref="UpstreamTlsConfigurationException"/> before anything is dialled.
+    /// A TLS-originating attempt's start, on the thread pool: the DestinationRule's files found cached (a stat of each) or
+    /// awaited while read (after a rotation; no thread waits, and no longer than the connect timeout), then the dial. Not on
+    /// the actor's thread, which serves other connections. An unreadable file fails the attempt with
+    /// <see cref="UpstreamTlsConfigurationException"/> before anything is dialled.
     /// </summary>
     private sealed class TlsDial(Attempt attempt, UpstreamTls tls, ILoggingAdapter log, ITcpTransport transport, EndPoint remote, ConnectOptions options)
         : IThreadPoolWorkItem
     {
-        public void Execute()
+        public void Execute() => _ = DialAsync();
+
+        private async Task DialAsync()
         {
             try
             {
-                attempt.Files = TlsOrigination.Load(tls, log);
+                attempt.Files = await TlsOrigination.LoadAsync(tls, log, options.ConnectTimeout).ConfigureAwait(false);
                 transport.Connect(remote, options, attempt);
             }
             catch (Exception e)

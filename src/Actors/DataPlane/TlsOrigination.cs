@@ -18,18 +18,23 @@ namespace AkkaL4.Actors.DataPlane;
 /// DestinationRule <c>tls</c> SIMPLE and MUTUAL: wraps a connected upstream in a TLS client session.
 /// The server's certificate must chain to <c>caCertificates</c> (else the system store) and carry one
 /// of <c>subjectAltNames</c> (else, when <c>sni</c> is set, that name); MUTUAL presents the client
-/// certificate and key. Certificate files are read once per change of their modification time, before dialling.
+/// certificate and key. Certificate files are read once per change of their modification time, before dialling, on a
+/// thread of their own: only regular files (through symlinks) of at most <see cref="MaxFileBytes"/>.
 /// </summary>
 internal static class TlsOrigination
 {
     /// <summary>
     /// Parsed files, by what they were parsed from: the path(s) and each one's modification time, so replacing either the
-    /// certificate or the key is seen. A Lazy, so a burst of connections after a rotation parses once. A newer entry evicts
+    /// certificate or the key is seen. A task, so a burst of connections after a rotation parses once and none of them
+    /// holds a thread while it waits (a file that never ends would pin one per connection). A newer entry evicts
     /// the older ones of the same path(s); their certificates are left to the GC, not disposed, since a handshake in flight
     /// may still present or check against them (rotations are rare: a few objects wait for finalisation). Entries for files
     /// no node's configuration names any more go at the next configuration change (<see cref="InForce"/>).
     /// </summary>
-    private static readonly ConcurrentDictionary<FileKey, Lazy<object>> Files = new();
+    private static readonly ConcurrentDictionary<FileKey, Lazy<Task<object>>> Files = new();
+
+    /// <summary>The largest TLS file read: a PEM bundle of a few hundred certificates; anything larger is refused unread.</summary>
+    internal const int MaxFileBytes = 1024 * 1024;
 
     /// <summary>The file(s) one entry is read from: a CA bundle (<see cref="Key"/> null), or a client certificate and its key.</summary>
     private readonly record struct FilePaths(string Path, string? Key);
@@ -78,39 +83,44 @@ internal static class TlsOrigination
     /// <summary>
     /// The files <paramref name="tls"/> names (MUTUAL's client certificate and key, <c>caCertificates</c>), read (or taken
     /// from the cache) before any upstream connection is opened. Throws <see cref="UpstreamTlsConfigurationException"/>
-    /// when one cannot be read, whatever the reason: this node cannot use the rule, and no endpoint is to blame.
+    /// when one cannot be read, whatever the reason, or is still being read after <paramref name="wait"/> (another
+    /// connection's read, say, of a file on a hung mount): this node cannot use the rule, and no endpoint is to blame.
+    /// Completes synchronously when the files are cached; a read in progress is awaited, no thread held.
     /// </summary>
-    public static TlsFiles Load(UpstreamTls tls, ILoggingAdapter log)
+    public static async ValueTask<TlsFiles> LoadAsync(UpstreamTls tls, ILoggingAdapter log, TimeSpan wait)
     {
         X509Certificate2? client = null;
         if (tls.Mode == "MUTUAL")
         {
             var files = new FilePaths(tls.ClientCertificate!, tls.PrivateKey);
             var fields = $"tls.clientCertificate {files.Path} / tls.privateKey {files.Key}";
-            client = Read(tls, files, fields, log, () => ClientCertificate(tls, files, fields, log));
+            client = (X509Certificate2)await Read(tls, files, fields, log, wait, () => ClientCertificate(tls, files, fields, log)).ConfigureAwait(false);
         }
         X509Certificate2Collection? authorities = null;
         if (tls.CaCertificates is { } ca && !tls.InsecureSkipVerify)
         {
             var files = new FilePaths(ca, null);
             var fields = $"tls.caCertificates {ca}";
-            authorities = Read(tls, files, fields, log, () => Authorities(tls, files, fields, log));
+            authorities = (X509Certificate2Collection)await Read(tls, files, fields, log, wait, () => Authorities(tls, files, fields, log)).ConfigureAwait(false);
         }
         return new TlsFiles(client, authorities);
     }
 
-    private static T Read<T>(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log, Func<T> read)
+    private static async ValueTask<object> Read(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log, TimeSpan wait, Func<Task<object>> read)
     {
         try
         {
-            var loaded = read();
+            var reading = read();
+            var loaded = reading.IsCompleted ? await reading.ConfigureAwait(false)
+                : await reading.WaitAsync(wait).ConfigureAwait(false);
             // Readable again: a later failure is news, and is logged.
             if (!Reported.IsEmpty) Reported.TryRemove((tls.Rules, files), out _);
             return loaded;
         }
         catch (Exception e)
         {
-            var error = new UpstreamTlsConfigurationException($"{tls.Rules} {fields} cannot be read: {e.Message}", e);
+            var why = e is TimeoutException ? $"still being read after {wait} (the connect timeout)" : e.Message;
+            var error = new UpstreamTlsConfigurationException($"{tls.Rules} {fields} cannot be read: {why}", e);
             var key = (tls.Rules, files);
             if (Reported.TryAdd(key, error.Message)
                 || (Reported.TryGetValue(key, out var logged) && logged != error.Message && Reported.TryUpdate(key, error.Message, logged)))
@@ -245,26 +255,46 @@ internal static class TlsOrigination
         return dot > 0 && string.Equals(wanted[dot..], name[1..], StringComparison.OrdinalIgnoreCase);
     }
 
-    private static X509Certificate2Collection Authorities(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log)
+    private static Task<object> Authorities(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log)
     {
         var path = files.Path;
-        return (X509Certificate2Collection)Cached(new FileKey(files, Modified(path), default), tls, fields, log, () =>
+        return Cached(new FileKey(files, Modified(path), default), tls, fields, log, () =>
         {
             var collection = new X509Certificate2Collection();
-            collection.ImportFromPemFile(path);
+            collection.ImportFromPem(ReadPem(path));
             return collection;
         });
     }
 
-    private static X509Certificate2 ClientCertificate(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log)
+    private static Task<object> ClientCertificate(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log)
     {
         var (certificate, key) = (files.Path, files.Key!);
-        return (X509Certificate2)Cached(new FileKey(files, Modified(certificate), Modified(key)), tls, fields, log, () =>
+        return Cached(new FileKey(files, Modified(certificate), Modified(key)), tls, fields, log, () =>
         {
             // Exported and loaded again: SslStream on some platforms wants a key it can persist, not an ephemeral PEM one.
-            using var pem = X509Certificate2.CreateFromPemFile(certificate, key);
+            using var pem = X509Certificate2.CreateFromPem(ReadPem(certificate), ReadPem(key));
             return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
         });
+    }
+
+    /// <summary>
+    /// The text of a TLS file, refused unread unless what <paramref name="path"/> leads to is a regular file of at most
+    /// <see cref="MaxFileBytes"/>: a FIFO, a device (<c>/dev/zero</c>, <c>/dev/stdin</c>) or a socket would block or never
+    /// end. .NET shows no file type, but such files, as empty ones, have no length, and no empty file is PEM. The file may
+    /// still change under the check: the read stops at the limit, and it runs on a thread of its own (<see cref="Cached"/>).
+    /// </summary>
+    private static string ReadPem(string path)
+    {
+        var file = new FileInfo(File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path);
+        if (!file.Exists) throw new FileNotFoundException(Directory.Exists(file.FullName) ? $"{file.FullName} is a directory" : $"{file.FullName} does not exist");
+        if (file.Length == 0) throw new IOException($"{file.FullName} is empty or not a regular file (a FIFO, device or socket), refused unread");
+        if (file.Length > MaxFileBytes) throw new IOException($"{file.FullName} is larger than 1 MiB ({file.Length} bytes): not a PEM file, refused unread");
+        using var handle = File.OpenHandle(file.FullName);
+        var buffer = new byte[MaxFileBytes + 1];
+        int length = 0;
+        for (int n; length < buffer.Length && (n = RandomAccess.Read(handle, buffer.AsSpan(length), length)) > 0;) length += n;
+        if (length > MaxFileBytes) throw new IOException($"{file.FullName} is larger than 1 MiB: not a PEM file, refused");
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
     }
 
     /// <summary>
@@ -276,35 +306,36 @@ internal static class TlsOrigination
         File.GetLastWriteTimeUtc(File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path);
 
     /// <summary>
-    /// The files parsed once for <paramref name="key"/>, by whichever caller came first (the others wait for it), with a line
-    /// in the log saying they were read. A failed parse is not kept: the files may be mended without their times changing
-    /// (their permissions, say).
+    /// The files parsed once for <paramref name="key"/>, by whichever caller came first (the others await the same task),
+    /// with a line in the log saying they were read. The parse runs on a thread of its own, not the pool's: a file that
+    /// blocks (a hung mount) holds that one thread, not the pool, and no connection. A failed parse is not kept: the files
+    /// may be mended without their times changing (their permissions, say).
     /// </summary>
-    private static object Cached(FileKey key, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
+    private static Task<object> Cached(FileKey key, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
     {
         if (!Files.TryGetValue(key, out var entry))
         {
-            var added = new Lazy<object>(() =>
+            Lazy<Task<object>>? added = null;
+            added = new Lazy<Task<object>>(() =>
             {
-                var parsed = parse();
-                log.Info("{0} {1}: read (modified {2:u}{3})", tls.Rules, fields, key.Modified,
-                    key.Files.Key is null ? "" : $", key modified {key.KeyModified:u}");
-                return parsed;
+                var reading = Task.Factory.StartNew(() =>
+                {
+                    var parsed = parse();
+                    log.Info("{0} {1}: read (modified {2:u}{3})", tls.Rules, fields, key.Modified,
+                        key.Files.Key is null ? "" : $", key modified {key.KeyModified:u}");
+                    return parsed;
+                }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                // Before any waiter resumes: the next connection reads again.
+                reading.ContinueWith(_ => Files.TryRemove(KeyValuePair.Create(key, added!)), CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return reading;
             });
             entry = Files.GetOrAdd(key, added);
             if (ReferenceEquals(entry, added))
                 foreach (var older in Files.Keys)
                     if (older != key && older.Files == key.Files) Files.TryRemove(older, out _);
         }
-        try
-        {
-            return entry.Value;
-        }
-        catch
-        {
-            Files.TryRemove(KeyValuePair.Create(key, entry));
-            throw;
-        }
+        return entry.Value;
     }
 
     /// <summary>A connection of the stock transport as a stream: writes are offered to its flow, reads pulled from it.</summary>

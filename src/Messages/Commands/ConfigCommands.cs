@@ -22,15 +22,32 @@ public interface IConfigCommand : IClusterMessage
 /// </summary>
 public sealed record WriteConfig(IReadOnlyList<Resource> Resources, DateTimeOffset Deadline, bool DryRun = false) : IConfigCommand;
 
-/// <summary>Delete one resource.</summary>
+/// <summary>Delete one resource (a writer of every version takes it).</summary>
 public sealed record RemoveResource(string Kind, string Namespace, string Name, DateTimeOffset Deadline) : IConfigCommand;
+
+/// <summary>
+/// kubectl delete -f: delete every one of these resources in one revision, all or nothing. Nothing is deleted when any of
+/// them is not stored, or named twice, or when the configuration left would be refused as a write's would be (validation,
+/// the nodes' compiler). A writer before it does not read it (an unknown manifest): a client asks the writer's
+/// <see cref="Queries.WriterStatus.Protocol"/> first.
+/// </summary>
+public sealed record RemoveResources(IReadOnlyList<ResourceKey> Keys, DateTimeOffset Deadline) : IConfigCommand;
 
 public enum ChangeAction { Created, Updated, Unchanged, Deleted }
 
 public sealed record ResourceChange(ResourceKey Key, ChangeAction Action);
 
 /// <summary>Journaled as <see cref="Revision"/> and on a majority of nodes (or nothing changed: every change <see cref="ChangeAction.Unchanged"/>).</summary>
-public sealed record ConfigAccepted(long Revision, IReadOnlyList<ResourceChange> Changes, IReadOnlyList<Diagnostic> Warnings) : IClusterMessage;
+/// <param name="Warnings">Every warning of the configuration as the write leaves it.</param>
+/// <param name="New">One flag per warning, in their order: true for those this write brought (the configuration before it
+/// did not have them). Written after the lists a node reads later, so a node of an earlier version, which does not know
+/// it, reads the rest as before; from a writer of that version it is null or, read later, empty: see <see cref="IsNew"/>.</param>
+public sealed record ConfigAccepted(long Revision, IReadOnlyList<ResourceChange> Changes, IReadOnlyList<Diagnostic> Warnings, IReadOnlyList<bool>? New = null)
+    : IClusterMessage
+{
+    /// <summary>Whether warning <paramref name="index"/> came with this write; null when the writer did not say (an earlier version).</summary>
+    public bool? IsNew(int index) => New is { } flags && flags.Count == Warnings.Count ? flags[index] : null;
+}
 
 /// <summary>Refused; nothing changed.</summary>
 public sealed record ConfigRejected(IReadOnlyList<Diagnostic> Errors, bool Conflict = false, bool NotFound = false) : IClusterMessage;

@@ -34,7 +34,9 @@ public sealed record ReadWriterStatus : IConfigQuery
 /// to answer its read), <c>recovering</c> (waiting for route tables) or <c>refusing</c> (its journal does not read back),
 /// with the revision it stands at and, for all but serving, why.
 /// </summary>
-public sealed record WriterStatus(string State, long Revision, string? Reason) : IClusterMessage;
+/// <param name="Protocol">What the writer takes beyond what every version does: 1, <see cref="Commands.RemoveResources"/>
+/// (0 from a writer before it, which does not send it).</param>
+public sealed record WriterStatus(string State, long Revision, string? Reason, int Protocol = 0) : IClusterMessage;
 
 /// <summary>The stored configuration's revision and, for each namespace with resources, the revision and hash of its content.</summary>
 public sealed record ConfigIndex(long Revision, IReadOnlyList<NamespaceRevision> Namespaces) : IClusterMessage;

@@ -38,6 +38,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         // Commands to the config writer, and its answers.
         ["wt"] = typeof(WriteConfig),
         ["rr"] = typeof(RemoveResource),
+        ["rb"] = typeof(RemoveResources),
         ["ca"] = typeof(ConfigAccepted),
         ["cj"] = typeof(ConfigRejected),
         ["wj"] = typeof(WriteJournaled),
@@ -131,7 +132,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(WriteConfig)] = ["Resources"],
         [typeof(StoreNamespace)] = ["Resources"],
         [typeof(NamespaceContent)] = ["Resources"],
-        [typeof(ConfigAccepted)] = ["Changes", "Warnings"],
+        // New, last: a writer before it sends none (then read as empty, which IsNew takes for "not said").
+        [typeof(ConfigAccepted)] = ["Changes", "Warnings", "New"],
     };
 
     private static bool EncodedOnce(object message) => ReadLater.ContainsKey(message.GetType());
@@ -425,7 +427,11 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 WriteConfig w => w with { Resources = Later(m => ((WriteConfig)m).Resources) },
                 StoreNamespace s => s with { Resources = Later(m => ((StoreNamespace)m).Resources) },
                 NamespaceContent n => n with { Resources = Later(m => ((NamespaceContent)m).Resources) },
-                ConfigAccepted a => a with { Changes = Later(m => ((ConfigAccepted)m).Changes), Warnings = Later(m => ((ConfigAccepted)m).Warnings) },
+                ConfigAccepted a => a with
+                {
+                    Changes = Later(m => ((ConfigAccepted)m).Changes), Warnings = Later(m => ((ConfigAccepted)m).Warnings),
+                    New = Later(m => ((ConfigAccepted)m).New ?? []),
+                },
                 _ => head,
             };
             Encoded.AddOrUpdate(message, kept);

@@ -293,6 +293,7 @@ public sealed class AdminServer : IAsyncDisposable
             .Map("PUT", "/v1/config", context => PutConfig(node, context))
             .Map("GET", "/v1/config", context => GetConfig(node, context, Query(context, "kind"), Query(context, "namespace")))
             .Map("DELETE", "/v1/config/{kind}/{namespace}/{name}", (context, values) => Delete(node, context, values[0], values[1], values[2]))
+            .Map("POST", "/v1/config/delete", context => DeleteMany(node, context))
             .Map("GET", "/v1/explain", context => Explain(node, Query(context, "source"), Query(context, "destination"), Query(context, "sni")))
             .Map("GET", "/", _ => Page(node, queries, history, loggedIn: !string.IsNullOrEmpty(token)))
             .Map("POST", "/logout", context =>
@@ -541,15 +542,8 @@ public sealed class AdminServer : IAsyncDisposable
         }
         return reply switch
         {
-            ConfigAccepted a => Results.Json(new
-            {
-                revision = a.Revision,
-                dryRun,
-                resources = a.Changes.Select(c => new { kind = c.Key.Kind, @namespace = c.Key.Namespace, name = c.Key.Name, action = c.Action.ToString().ToLowerInvariant() }),
-                // The writer's warnings cover the whole stored configuration; those about this request's resources are
-                // placed at their field in the body, as its errors are.
-                warnings = a.Warnings.Select(w => ErrorJson(w with { Location = w.Location ?? report.Locate(w) })),
-            }, Json),
+            // Those of the writer's warnings about this request's resources are placed at their field in the body, as its errors are.
+            ConfigAccepted a => Accepted(a, dryRun, w => w.Location ?? report.Locate(w)),
             ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: r.Conflict ? 409 : 400),
             _ => NotAcknowledged(context, reply),
         };
@@ -597,6 +591,17 @@ public sealed class AdminServer : IAsyncDisposable
     private static IResult TooLarge() =>
         Results.Json(new { error = $"the configuration is over the limit of {MaxConfigBytes} bytes" }, Json, statusCode: 413);
 
+    /// <summary>A write's 200: its revision, each resource it named with what happened to it, and the writer's warnings.</summary>
+    private static IResult Accepted(ConfigAccepted a, bool dryRun, Func<Diagnostic, string?> locate) => Results.Json(new
+    {
+        revision = a.Revision,
+        dryRun,
+        resources = a.Changes.Select(c => new { kind = c.Key.Kind, @namespace = c.Key.Namespace, name = c.Key.Name, action = c.Action.ToString().ToLowerInvariant() }),
+        // Every warning of the configuration the write leaves; new: whether this write brought it (null: the writer, of an
+        // earlier version, did not say).
+        warnings = a.Warnings.Select((w, i) => new { resource = w.Resource, field = w.Field, message = w.Message, location = locate(w), @new = a.IsNew(i) }),
+    }, Json);
+
     private static object ErrorJson(Diagnostic d) => new { resource = d.Resource, field = d.Field, message = d.Message, location = d.Location };
 
     private static async Task<IResult> GetConfig(RouterNode node, HttpContext context, string? kind, string? ns)
@@ -626,9 +631,51 @@ public sealed class AdminServer : IAsyncDisposable
         var reply = await AskWrite(node, new DeleteResource(new ResourceKey(known, ns, name)));
         return reply switch
         {
-            ConfigAccepted a => Results.Json(new { revision = a.Revision }, Json),
+            ConfigAccepted a => Accepted(a, dryRun: false, w => w.Location),
             ConfigRejected { NotFound: true } => Results.Json(new { error = $"{known}/{ns}/{name} not found" }, Json, statusCode: 404),
             ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: 400),
+            _ => NotAcknowledged(context, reply),
+        };
+    }
+
+    /// <summary>
+    /// <c>POST /v1/config/delete</c> <c>{"resources": [{"kind", "namespace", "name"}, ...]}</c> (kubectl delete -f): every
+    /// one in one revision, all or nothing; 404 naming those not stored (then nothing was deleted).
+    /// </summary>
+    private static async Task<IResult> DeleteMany(RouterNode node, HttpContext context)
+    {
+        var keys = new List<ResourceKey>();
+        var errors = new List<string>();
+        try
+        {
+            using var body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
+            if (!body.RootElement.TryGetProperty("resources", out var resources) || resources.ValueKind != JsonValueKind.Array)
+                return Results.Json(new { error = "give {\"resources\": [{\"kind\", \"namespace\", \"name\"}, ...]}" }, Json, statusCode: 400);
+            foreach (var r in resources.EnumerateArray())
+            {
+                string? Text(string name) => r.ValueKind == JsonValueKind.Object && r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+                var kind = Text("kind");
+                var known = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase));
+                if (known is null || string.IsNullOrEmpty(Text("name")))
+                    errors.Add($"resources[{keys.Count + errors.Count}]: {(known is null ? $"unknown kind '{Diagnostic.Quote(kind ?? "")}'" : "no name")}");
+                else keys.Add(new ResourceKey(known, Text("namespace") ?? "default", Text("name")!));
+            }
+        }
+        catch (JsonException e)
+        {
+            return Results.Json(new { error = $"the body is not JSON: {e.Message}" }, Json, statusCode: 400);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge();
+        }
+        if (errors.Count > 0) return Results.Json(new { error = $"nothing was deleted: {string.Join("; ", errors)}" }, Json, statusCode: 400);
+        if (keys.Count == 0) return Results.Json(new { error = "no resources named" }, Json, statusCode: 400);
+        var reply = await AskWrite(node, new DeleteResources(keys));
+        return reply switch
+        {
+            ConfigAccepted a => Accepted(a, dryRun: false, w => w.Location),
+            ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: r.NotFound ? 404 : 400),
             _ => NotAcknowledged(context, reply),
         };
     }

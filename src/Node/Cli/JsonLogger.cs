@@ -16,7 +16,13 @@ public sealed class JsonLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
     public JsonLogger()
     {
         Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
-        Receive<LogEvent>(e => Console.Out.WriteLine(Format(e)));
+        // Akka's log filters (the cluster side's OrderlyLeaveLogFilter), which its own standard-out logger applies too.
+        var filter = Context.System.Settings.LogFilter;
+        Receive<LogEvent>(e =>
+        {
+            // (Evaluating formats the whole event: skipped where there is no filter, the data plane's system.)
+            if (ReferenceEquals(filter, LogFilterEvaluator.NoFilters) || filter.ShouldTryKeepMessage(e, out _)) Console.Out.WriteLine(Format(e));
+        });
     }
 
     public static string Format(LogEvent e)

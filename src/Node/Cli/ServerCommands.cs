@@ -65,9 +65,6 @@ internal static class ServerCommands
             var locate = BodyLocations(inputs);
             var dry = parse.GetValue(dryRun) == "server";
             var path = dry ? "/v1/config?dryRun=All" : parse.GetValue(wait) ? "/v1/config?wait=true" : "/v1/config";
-            // A dry run changes nothing: the stored configuration's warnings are read after it, and only when its answer has
-            // warnings about other resources (review2-s11 #7); a write needs them from before it.
-            var before = dry ? null : await StoredWarnings(parse.GetValue(server)!, parse.GetValue(token), cancel);
             return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Put, path,
                 new StringContent(body, Encoding.UTF8, "application/yaml"), async response =>
                 {
@@ -89,21 +86,7 @@ internal static class ServerCommands
                         applied.Add(key);
                         Console.WriteLine($"{key} {r.GetProperty("action").GetString()}{suffix}");
                     }
-                    // The writer analyses the whole stored configuration: the warnings about what was sent are printed (at the
-                    // file and line of their field), and those this write brings to other resources (a route to a subset it
-                    // removed); the ones those had before are only counted, else every apply repeats every old warning.
-                    var others = 0;
-                    if (dry && root.GetProperty("warnings").EnumerateArray().Any(w => !applied.Contains(w.GetProperty("resource").GetString() ?? "")))
-                        before = await StoredWarnings(parse.GetValue(server)!, parse.GetValue(token), cancel);
-                    foreach (var w in root.GetProperty("warnings").EnumerateArray())
-                    {
-                        if (applied.Contains(w.GetProperty("resource").GetString() ?? "")) Console.WriteLine(Line("warning", w, locate));
-                        else if (before is not null && !Take(before, WarningKey(w))) Console.WriteLine(Line("warning", w, locate) + (dry ? " (would be new)" : " (new)"));
-                        else others++;
-                    }
-                    if (others > 0)
-                        Console.WriteLine($"and {(others == 1 ? "1 warning" : $"{others} warnings")} about other stored resources{(before is null ? "" : ", as before this write")} "
-                                          + "(all of them: akkal4 get all -A -o yaml | akkal4 validate -f -)");
+                    PrintWarnings(root, applied, locate, dry);
                     Console.WriteLine(dry ? $"revision {root.GetProperty("revision").GetInt64()} in force; nothing was changed" : $"revision {root.GetProperty("revision").GetInt64()}");
                     return ExitCodes.Ok;
                 }, cancel);
@@ -112,40 +95,30 @@ internal static class ServerCommands
     }
 
     /// <summary>
-    /// The warnings of the stored configuration before a write, each counted (one resource may have the same warning twice),
-    /// as this CLI's analysis finds them (the writer's own); null when they cannot be read: then none is called new.
+    /// The writer's warnings (about the whole configuration a write leaves): those about the resources <paramref name="sent"/>
+    /// (at the file and line of their field), and those the write brought to other resources (the writer marks them new: a
+    /// route to a subset a DestinationRule no longer declares, one naming a Gateway deleted); the ones those had before are
+    /// only counted, else every write repeats every old warning.
     /// </summary>
-    private static async Task<Dictionary<(string, string, string), int>?> StoredWarnings(string server, string? token, CancellationToken cancel)
+    private static void PrintWarnings(JsonElement root, IReadOnlySet<string> sent, Func<string, string>? locate, bool dry)
     {
-        try
+        var others = 0;
+        var said = true;
+        foreach (var w in root.GetProperty("warnings").EnumerateArray())
         {
-            using var http = new HttpClient { BaseAddress = new Uri(server), Timeout = TimeSpan.FromSeconds(30) };
-            using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/config");
-            if (!string.IsNullOrEmpty(token)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            using var response = await http.SendAsync(request, cancel);
-            if (!response.IsSuccessStatusCode) return null;
-            // The whole stored configuration may be over one request's limits.
-            var report = Actors.Config.ConfigCheck.Check([("server", await response.Content.ReadAsStringAsync(cancel))], Whole);
-            return !report.Ok ? null : report.Warnings.GroupBy(w => (w.Resource, w.Field, w.Message)).ToDictionary(g => g.Key, g => g.Count());
+            bool? brought = w.TryGetProperty("new", out var n) && n.ValueKind is JsonValueKind.True or JsonValueKind.False ? n.GetBoolean() : null;
+            if (sent.Contains(w.GetProperty("resource").GetString() ?? "")) Console.WriteLine(Line("warning", w, locate));
+            else if (brought == true) Console.WriteLine(Line("warning", w, locate) + (dry ? " (would be new)" : " (new)"));
+            else
+            {
+                others++;
+                // A node or config writer of an earlier version does not say which are new.
+                said &= brought is not null;
+            }
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            // The write that follows says what is wrong with the node.
-            return null;
-        }
-    }
-
-    private static readonly Actors.Config.DecodeLimits Whole = new() { MaxBytes = int.MaxValue, MaxDocuments = int.MaxValue };
-
-    private static (string, string, string) WarningKey(JsonElement w) =>
-        (w.GetProperty("resource").GetString() ?? "", w.GetProperty("field").GetString() ?? "", w.GetProperty("message").GetString() ?? "");
-
-    /// <summary>Takes one of <paramref name="key"/> from the counts; false when none is left (the warning is new).</summary>
-    private static bool Take(Dictionary<(string, string, string), int> counts, (string, string, string) key)
-    {
-        if (!counts.TryGetValue(key, out var n) || n == 0) return false;
-        counts[key] = n - 1;
-        return true;
+        if (others > 0)
+            Console.WriteLine($"and {(others == 1 ? "1 warning" : $"{others} warnings")} about other stored resources{(said ? ", as before this write" : "")} "
+                              + "(all of them: akkal4 get all -A -o yaml | akkal4 validate -f -)");
     }
 
     /// <summary>kubectl's short names and plurals (any case): vs, dr, gw, se, we, svc; virtualservices, ...</summary>
@@ -267,7 +240,8 @@ internal static class ServerCommands
         var ns = new Option<string>("--namespace", "-n") { Description = "Its namespace.", DefaultValueFactory = _ => "default" };
         var files = CommonOptions.Files();
         files.Required = false;
-        files.Description = "Delete every resource these manifests name (kind, namespace, name), as kubectl delete -f does.";
+        files.Description = "Delete every resource these manifests name (kind, namespace, name) in one revision, all or nothing: "
+                            + "nothing is deleted when one of them is not stored or what is left would not be valid.";
         var server = Server();
         var token = Token();
         var command = new Command("delete", "Delete resources from a running cluster: KIND NAME, KIND/NAME, or -f FILE.") { kind, name, ns, files, server, token };
@@ -294,21 +268,40 @@ internal static class ServerCommands
                 if (k is null || n is null) { Console.Error.WriteLine("akkal4: delete needs KIND NAME, KIND/NAME or -f FILE"); return ExitCodes.Usage; }
                 keys.Add(new ResourceKey(KindOf(k) ?? k, parse.GetValue(ns)!, n));
             }
-            var status = ExitCodes.Ok;
-            foreach (var key in keys)
+            if (keys.Count == 1)
             {
+                var key = keys[0];
                 var path = $"/v1/config/{Uri.EscapeDataString(key.Kind)}/{Uri.EscapeDataString(key.Namespace)}/{Uri.EscapeDataString(key.Name)}";
-                var one = await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Delete, path, null, async response =>
+                return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Delete, path, null, async response =>
                 {
                     using var json = await ReadJson(response, cancel);
                     if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
                     Console.WriteLine($"{key.Kind}/{key.Namespace}/{key.Name} deleted, revision {json.RootElement.GetProperty("revision").GetInt64()}");
+                    // An older node answers with the revision alone.
+                    if (json.RootElement.TryGetProperty("warnings", out _)) PrintWarnings(json.RootElement, new HashSet<string>(), null, dry: false);
                     return ExitCodes.Ok;
                 }, cancel);
-                // Like kubectl: the others are still deleted; the worst outcome is the exit code.
-                status = Math.Max(status, one);
             }
-            return status;
+            // Several: one write, one revision, all or nothing (one by one, the cluster would run, between them, configurations
+            // nobody wrote: a VirtualService naming a Gateway already deleted).
+            var body = JsonSerializer.Serialize(new { resources = keys.Select(k => new { kind = k.Kind, @namespace = k.Namespace, name = k.Name }) });
+            return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Post, "/v1/config/delete",
+                new StringContent(body, Encoding.UTF8, "application/json"), async response =>
+                {
+                    using var json = await ReadJson(response, cancel);
+                    if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed && json?.RootElement.TryGetProperty("errors", out _) != true)
+                    {
+                        Console.WriteLine("error  this node's admin API deletes one resource at a time (an earlier version); nothing was deleted");
+                        return ExitCodes.Rejected;
+                    }
+                    if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
+                    var root = json.RootElement;
+                    foreach (var r in root.GetProperty("resources").EnumerateArray())
+                        Console.WriteLine($"{r.GetProperty("kind").GetString()}/{r.GetProperty("namespace").GetString()}/{r.GetProperty("name").GetString()} {r.GetProperty("action").GetString()}");
+                    PrintWarnings(root, new HashSet<string>(), null, dry: false);
+                    Console.WriteLine($"revision {root.GetProperty("revision").GetInt64()}");
+                    return ExitCodes.Ok;
+                }, cancel);
         });
         return command;
     }

@@ -176,6 +176,15 @@ internal sealed class ChaosCluster : IAsyncDisposable
         ? s.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up")
         : 0;
 
+    /// <summary>The status of the member at <paramref name="address"/> as node <paramref name="n"/> sees it (null: not a member; "(no answer)").</summary>
+    public async Task<string?> MemberStatusAsync(int n, string address) => await StatusAsync(n) is { } s
+        ? s.GetProperty("members").EnumerateArray().Where(m => m.GetProperty("address").GetString() == address).Select(m => m.GetProperty("status").GetString()).FirstOrDefault()
+        : "(no answer)";
+
+    /// <summary>Everything node <paramref name="n"/> wrote to its standard output (its log), line by line, without the tag.</summary>
+    public IReadOnlyList<string> OutputOf(int n) =>
+        _output.Where(l => l.StartsWith($"[n{n}] ", StringComparison.Ordinal)).Select(l => l[$"[n{n}] ".Length..]).ToList();
+
     public async Task<bool> InClusterAsync(int n) =>
         await StatusAsync(n) is { } s && s.GetProperty("membership").GetProperty("inCluster").GetBoolean();
 

@@ -284,6 +284,53 @@ public sealed class ConfigStoreTests
     }
 
     [Fact]
+    public void Deleting_several_resources_is_one_revision_all_or_nothing()
+    {
+        var store = StoreWith(Svc, Pod, Dr, Vs);
+        var route = new ResourceKey("VirtualService", "shop", "web");
+        var rule = new ResourceKey("DestinationRule", "shop", "web");
+
+        // One absent: nothing is deleted, each absent one named.
+        var missing = Rejected(store.Delete([route, rule, new ResourceKey("Service", "shop", "nothing")]));
+        Assert.True(missing.NotFound);
+        Assert.StartsWith("Service/shop/nothing", Assert.Single(missing.Errors).Resource);
+        // Named twice, as an apply's batch: refused.
+        Assert.False(Rejected(store.Delete([route, route])).NotFound);
+        Assert.Equal(1, store.Revision);
+        Assert.Equal(4, store.Resources.Count);
+
+        var accepted = Accepted(store.Delete([route, rule]));
+
+        Assert.Equal(2, accepted.Revision);
+        Assert.Equal(2, store.Revision);
+        Assert.Equal([new ResourceChange(route, ChangeAction.Deleted), new ResourceChange(rule, ChangeAction.Deleted)], accepted.Changes);
+        Assert.Equal(["Service/shop/web", "WorkloadEntry/shop/web-1"], store.Resources.Select(r => r.Key.ToString()).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void An_acceptance_marks_the_warnings_its_write_brought()
+    {
+        var store = StoreWith(Svc, Pod, Dr, Vs, Route("ghost", "shop", "nowhere"));
+        static bool? Flag(ConfigAccepted accepted, string resource, string field) =>
+            accepted.IsNew(accepted.Warnings.ToList().FindIndex(w => w.Resource == resource && w.Field == field));
+        const string subset = "spec.tcp[0].route[0].destination.subset";
+
+        // The rule drops the subset the route uses: a warning on the route, new; the ghost's is old.
+        var dropped = Accepted(store.Apply(Decode(Rule("web", "shop", "web", "v2")), T2));
+        Assert.True(Flag(dropped, "VirtualService/shop/web", subset));
+        Assert.False(Flag(dropped, "VirtualService/shop/ghost", "spec.hosts[0]"));
+        // Once stored, it is old.
+        var again = Accepted(store.Apply(Decode(Rule("web", "shop", "web", "v3")), T2));
+        Assert.False(Flag(again, "VirtualService/shop/web", subset));
+        Assert.All(Enumerable.Range(0, again.Warnings.Count), i => Assert.False(again.IsNew(i)));
+
+        // A delete marks what it brings too: the route's rule gone, the subset is declared by nothing.
+        var deleted = Accepted(store.Delete([new ResourceKey("DestinationRule", "shop", "web")]));
+        Assert.Equal(deleted.Warnings.Count, deleted.New!.Count);
+        Assert.False(Flag(deleted, "VirtualService/shop/ghost", "spec.hosts[0]"));
+    }
+
+    [Fact]
     public void Reads_filter_by_kind_and_namespace_in_a_stable_order()
     {
         var store = StoreWith(Svc, Pod, Dr, Vs,

@@ -396,6 +396,56 @@ public sealed class LastKnownGoodWriteTests : IDisposable
     }
 
     [Fact]
+    public void A_copy_is_flushed_to_the_disk_before_its_rename_and_its_directory_after()
+    {
+        var lkg = new LastKnownGood(_directory);
+        var steps = new List<string>();
+        void Synced(string path)
+        {
+            if (!path.StartsWith(_directory, StringComparison.Ordinal)) return; // another test's
+            lock (steps) steps.Add(path == _directory ? "directory" : $"{Path.GetFileName(path)}, final name {(File.Exists(lkg.Path) ? "there" : "not yet there")}");
+        }
+
+        PrivateFiles.Synced += Synced;
+        try
+        {
+            lkg.Save(Revision(1, "127.201.100.1"));
+        }
+        finally
+        {
+            PrivateFiles.Synced -= Synced;
+        }
+
+        // A power loss after the rename finds the whole file under its final name, and the rename itself.
+        Assert.Equal(["last-known-good.yaml.tmp, final name not yet there", "directory"], steps);
+        Assert.Equal(1, SavedRevision(lkg));
+    }
+
+    [Fact]
+    public async Task A_retry_pending_when_the_node_stops_writes_nothing_after()
+    {
+        var retry = TimeSpan.FromMilliseconds(50);
+        var lkg = new LastKnownGood(_directory) { FirstRetryDelay = retry };
+        var attempts = 0;
+        lkg.BeforeWrite = _ =>
+        {
+            if (Interlocked.Increment(ref attempts) == 1) throw new IOException("disk full");
+        };
+        lkg.SaveLater(Revision(1, "127.201.101.1"), NoLogger.Instance);
+        await lkg.Idle.WaitAsync(Patience);
+        Assert.Equal(1, lkg.State.Failed);
+
+        lkg.Stop();
+        lkg.SaveLater(Revision(2, "127.201.101.2"), NoLogger.Instance);
+        // Nothing can be awaited for what must not happen: twenty times the retry's wait, which a pending retry would use.
+        await Task.Delay(retry * 20);
+        await lkg.Idle.WaitAsync(Patience);
+
+        Assert.Equal(1, Volatile.Read(ref attempts));
+        Assert.False(File.Exists(lkg.Path), "a copy was written after the node stopped");
+    }
+
+    [Fact]
     public async Task The_writer_thread_does_not_keep_the_process_alive()
     {
         var lkg = new LastKnownGood(_directory);

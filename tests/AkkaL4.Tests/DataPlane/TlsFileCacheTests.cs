@@ -8,13 +8,16 @@ using AkkaL4.Messages.Model;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
-/// <see cref="TlsOrigination.Load"/> on its own: how often an unreadable file is logged, when changed files are read
+/// <see cref="TlsOrigination.LoadAsync"/> on its own: how often an unreadable file is logged, when changed files are read
 /// again (each read says so in the log, once), and when files no configuration names any more are let go. Real PEM
 /// files, no sockets.
 /// </summary>
 [Trait("Category", "Unit")]
 public sealed class TlsFileCacheTests
 {
+    /// <summary>The files of <paramref name="tls"/>, waited for (a test's thread may block).</summary>
+    private static TlsFiles Load(UpstreamTls tls, ILoggingAdapter log) => TlsOrigination.LoadAsync(tls, log, TimeSpan.FromSeconds(30)).AsTask().GetAwaiter().GetResult();
+
     /// <summary>Error and info lines written, in order.</summary>
     private sealed class Recording() : LoggingAdapterBase(DefaultLogMessageFormatter.Instance)
     {
@@ -76,14 +79,14 @@ public sealed class TlsFileCacheTests
         var files = ca.WritePem(ca.Issue("first"), "client");
         var tls = Mutual(ca, files.Certificate, files.Key);
         using var inForce = new InForce(tls);
-        Assert.Equal("CN=first", TlsOrigination.Load(tls, log).Client!.Subject);
+        Assert.Equal("CN=first", Load(tls, log).Client!.Subject);
 
         // Only the key file's time moved (a pair put in place with the certificate's time kept, cp -p style).
         var second = Rotate(ca, files, keepTimeOf: files.Certificate);
-        Assert.Equal(second.Thumbprint, TlsOrigination.Load(tls, log).Client!.Thumbprint);
+        Assert.Equal(second.Thumbprint, Load(tls, log).Client!.Thumbprint);
 
         var third = Rotate(ca, files, keepTimeOf: files.Key);
-        Assert.Equal(third.Thumbprint, TlsOrigination.Load(tls, log).Client!.Thumbprint);
+        Assert.Equal(third.Thumbprint, Load(tls, log).Client!.Thumbprint);
         var fields = $"tls.clientCertificate {files.Certificate} / tls.privateKey {files.Key}";
         Assert.Equal(3, log.Reads(fields));
     }
@@ -117,11 +120,11 @@ public sealed class TlsFileCacheTests
         File.CreateSymbolicLink(linkedCa, "..data/ca.pem");
         var tls = Mutual(ca, linkedCertificate, linkedKey) with { CaCertificates = linkedCa };
         using var inForce = new InForce(tls);
-        var before = TlsOrigination.Load(tls, log);
+        var before = Load(tls, log);
         Assert.Equal(first.Thumbprint, before.Client!.Thumbprint);
 
         var second = Publish("..2026_b", "second");
-        var after = TlsOrigination.Load(tls, log);
+        var after = Load(tls, log);
         Assert.Equal(second.Thumbprint, after.Client!.Thumbprint);
         Assert.NotSame(before.Authorities, after.Authorities);
         Assert.Equal(2, log.Reads($"tls.clientCertificate {linkedCertificate} / tls.privateKey {linkedKey}"));
@@ -145,7 +148,7 @@ public sealed class TlsFileCacheTests
         var burst = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Factory.StartNew(() =>
         {
             start.SignalAndWait();
-            return TlsOrigination.Load(tls, log);
+            return Load(tls, log);
         }, TaskCreationOptions.LongRunning)));
 
         Assert.All(burst, files => Assert.Equal(after.Thumbprint, files.Client!.Thumbprint));
@@ -163,7 +166,7 @@ public sealed class TlsFileCacheTests
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (WeakReference Client, WeakReference Authorities) Loaded(UpstreamTls tls, Recording log)
     {
-        var files = TlsOrigination.Load(tls, log);
+        var files = Load(tls, log);
         return (new WeakReference(files.Client), new WeakReference(files.Authorities));
     }
 
@@ -176,8 +179,8 @@ public sealed class TlsFileCacheTests
         using var inForce = new InForce(Rule("DestinationRule/default/a"), Rule("DestinationRule/default/b"));
         for (var i = 0; i < 10; i++)
         {
-            Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(Rule("DestinationRule/default/a"), log));
-            Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(Rule("DestinationRule/default/b"), log));
+            Assert.Throws<UpstreamTlsConfigurationException>(() => Load(Rule("DestinationRule/default/a"), log));
+            Assert.Throws<UpstreamTlsConfigurationException>(() => Load(Rule("DestinationRule/default/b"), log));
         }
         Assert.Equal(2, log.Errors.Count);
         Assert.Single(log.Errors, e => e.StartsWith("DestinationRule/default/a ", StringComparison.Ordinal));
@@ -225,13 +228,13 @@ public sealed class TlsFileCacheTests
         var rule = new UpstreamTls("SIMPLE", missing, null, null, null, Seq<string>.Empty, false) { Rules = "DestinationRule/default/gone" };
         var log = new Recording();
         using var node = new InForce(rule);
-        Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(rule, log));
-        Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(rule, log));
+        Assert.Throws<UpstreamTlsConfigurationException>(() => Load(rule, log));
+        Assert.Throws<UpstreamTlsConfigurationException>(() => Load(rule, log));
         Assert.Single(log.Errors);
 
         node.Name();
         node.Name(rule);
-        Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(rule, log));
+        Assert.Throws<UpstreamTlsConfigurationException>(() => Load(rule, log));
         Assert.Equal(2, log.Errors.Count);
     }
 

@@ -18,6 +18,9 @@ namespace AkkaL4.Tests.DataPlane;
 [Trait("Category", "EndToEnd")]
 public sealed class TlsOriginationTests
 {
+    /// <summary>The files of <paramref name="tls"/>, waited for (a test's thread may block).</summary>
+    private static TlsFiles Load(UpstreamTls tls, ILoggingAdapter log) => TlsOrigination.LoadAsync(tls, log, TimeSpan.FromSeconds(30)).AsTask().GetAwaiter().GetResult();
+
     private static UpstreamTls Mutual(string certificate, string key) =>
         new("MUTUAL", null, certificate, key, null, AkkaL4.Messages.Model.Seq<string>.Empty, InsecureSkipVerify: true) { Rules = "DestinationRule/data/db-tls" };
 
@@ -27,7 +30,7 @@ public sealed class TlsOriginationTests
     public void An_unreadable_client_certificate_is_a_configuration_error_not_an_endpoint_failure(string name)
     {
         var path = name.Length == 0 ? "" : Path.Combine(Path.GetTempPath(), $"akkal4-missing-{Guid.NewGuid():N}.pem");
-        var e = Assert.Throws<UpstreamTlsConfigurationException>(() => TlsOrigination.Load(Mutual(path, path), NoLogger.Instance));
+        var e = Assert.Throws<UpstreamTlsConfigurationException>(() => Load(Mutual(path, path), NoLogger.Instance));
         Assert.Contains($"DestinationRule/data/db-tls tls.clientCertificate {path} / tls.privateKey {path} cannot be read", e.Message);
         Assert.True(LocalFailure.Is(e), "not counted against the endpoint");
         Assert.False(LocalFailure.Is(new SocketException((int)SocketError.ConnectionRefused)), "a refused connect is the endpoint's");
@@ -109,7 +112,7 @@ public sealed class TlsOriginationTests
 
     /// <summary>Loads as a connection would; only a weak reference to the CA bundle, so the caller holds nothing.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static WeakReference Loaded(UpstreamTls tls) => new(TlsOrigination.Load(tls, NoLogger.Instance).Authorities);
+    private static WeakReference Loaded(UpstreamTls tls) => new(Load(tls, NoLogger.Instance).Authorities);
 
     private static void Collect()
     {
