@@ -107,14 +107,22 @@ public sealed class AcceptPumpDescriptorTests(ITestOutputHelper output)
             }
 
             pump.Tell("ack");
-            // Accepts fail and back off (10 ms doubling to 1 s): a handful in 400 ms, not a spin; nothing handed over or ended.
-            Thread.Sleep(400);
+            // Accepts fail and back off (10 ms doubling to 1 s, tried at about 0, 10, 30, 70, 150, 310, 630, 1270 ms, then
+            // each second): a handful, not a spin; nothing handed over or ended. Waited for (a loaded machine may run the
+            // retries late): at least two failures (so it retried), and a window of at least 400 ms over which a spin would
+            // fail thousands of times. The bound scales with the time actually watched; lateness only lowers the count.
+            var acked = Stopwatch.StartNew();
+            while ((pump.Shortages < 2 || acked.Elapsed < Window) && acked.Elapsed < Patience)
+                Thread.Sleep(10);
             var shortages = pump.Shortages;
+            var watched = acked.Elapsed;
             foreach (var socket in filler) socket.Dispose();
             filler.Clear();
             var freed = exhausted.Elapsed;
             Assert.Equal(0, SetRLimit(RlimitNofile, ref original));
-            Assert.True(shortages is >= 3 and <= 12, $"{shortages} failed accepts in {freed.TotalMilliseconds:F0} ms out of descriptors (a backoff gives about 6)");
+            var bound = 12 + 2 * (long)watched.TotalSeconds;
+            Assert.True(shortages >= 2 && shortages <= bound,
+                $"{shortages} failed accepts in {watched.TotalMilliseconds:F0} ms after the ack ({freed.TotalMilliseconds:F0} ms out of descriptors); a backoff gives 2 to {bound}");
             Assert.False(told.Reader.TryPeek(out var early), $"the pump told its listener {early} while out of descriptors");
 
             // Freed: the queued clients are handed over, one per ack, none reset.
@@ -145,6 +153,9 @@ public sealed class AcceptPumpDescriptorTests(ITestOutputHelper output)
             await system.Terminate().WaitAsync(Patience);
         }
     }
+
+    /// <summary>The least time the pump is watched out of descriptors: a spin would fail thousands of accepts in it.</summary>
+    private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(400);
 
     private static async Task<object> NextAsync(Channel<object> told)
     {
