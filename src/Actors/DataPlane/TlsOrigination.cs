@@ -152,7 +152,7 @@ internal static class TlsOrigination
             var options = new SslClientAuthenticationOptions
             {
                 TargetHost = tls.Sni ?? host,
-                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => (refused = Refusal(tls, files.Authorities, certificate, chain, errors)) is null,
+                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => (refused = Refusal(tls, files.Authorities, certificate, chain, errors, host)) is null,
             };
             if (files.Client is { } client) options.ClientCertificates = [client];
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -208,8 +208,13 @@ internal static class TlsOrigination
         return (stream, stream.ShutdownSend);
     }
 
-    /// <summary>Why the upstream's certificate is refused (as the access log and /v1/status say it), or null when it is accepted.</summary>
-    internal static string? Refusal(UpstreamTls tls, X509Certificate2Collection? authorities, X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
+    /// <summary>
+    /// Why the upstream's certificate is refused (as the access log and /v1/status say it), or null when it is accepted.
+    /// Its name is checked always (unless insecureSkipVerify): one of subjectAltNames, else the name sent as SNI (sni, else
+    /// the destination <paramref name="host"/>), as Istio since 1.20 (VERIFY_CERTIFICATE_AT_CLIENT, auto SNI SAN validation).
+    /// </summary>
+    internal static string? Refusal(UpstreamTls tls, X509Certificate2Collection? authorities, X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors,
+        string? host = null)
     {
         if (tls.InsecureSkipVerify) return null;
         if (certificate is null) return "the upstream sent no certificate";
@@ -237,9 +242,10 @@ internal static class TlsOrigination
             return tls.SubjectAltNames.Any(wanted => names.Any(name => SanMatches(name, wanted))) ? null
                 : $"{its} carries none of tls.subjectAltNames [{string.Join(", ", tls.SubjectAltNames)}] (it names [{string.Join(", ", names)}]; {tls.Rules})";
         }
-        // Without subjectAltNames, an explicit sni is the name the certificate must carry.
-        return tls.Sni is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0 ? null
-            : $"{its} is not for '{tls.Sni}' (tls.sni of {tls.Rules})";
+        // Without subjectAltNames, the name sent as SNI (TargetHost, which .NET checked) is the name the certificate must carry.
+        if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0) return null;
+        return tls.Sni is not null ? $"{its} is not for '{tls.Sni}' (tls.sni of {tls.Rules})"
+            : $"{its} is not for '{host ?? "the destination host"}' (the destination host of {tls.Rules}; give tls.subjectAltNames or tls.sni to name another)";
     }
 
     /// <summary>

@@ -12,8 +12,11 @@ internal sealed class RevisionHistory : IDisposable
 {
     public const int Kept = 20;
 
+    /// <summary>Changes kept per revision (the rest counted in <see cref="Entry.ChangesOmitted"/>): the status page polls them every second.</summary>
+    public const int MaxChangesShown = 100;
+
     public sealed record Change(string Kind, string Namespace, string Name, string Action);
-    public sealed record Entry(long Revision, DateTimeOffset Seen, int Resources, IReadOnlyList<Change> Changes);
+    public sealed record Entry(long Revision, DateTimeOffset Seen, int Resources, IReadOnlyList<Change> Changes, int ChangesOmitted);
 
     private readonly RouterNode _node;
     private readonly Timer _timer;
@@ -53,12 +56,16 @@ internal sealed class RevisionHistory : IDisposable
                 }
                 changes.AddRange(_previous.Keys.Where(k => !current.ContainsKey(k)).Select(k => Of(k, "deleted")));
             }
-            _entries.AddFirst(new Entry(applied.Revision, DateTimeOffset.UtcNow, current.Count, changes));
+            _entries.AddFirst(Capped(applied.Revision, DateTimeOffset.UtcNow, current.Count, changes));
             if (_entries.Count > Kept) _entries.RemoveLast();
             _previous = current;
             _revision = applied.Revision;
         }
     }
+
+    /// <summary>An entry with the first <see cref="MaxChangesShown"/> of <paramref name="changes"/> and the count of the rest.</summary>
+    internal static Entry Capped(long revision, DateTimeOffset seen, int resources, IReadOnlyList<Change> changes) =>
+        new(revision, seen, resources, changes.Take(MaxChangesShown).ToList(), Math.Max(0, changes.Count - MaxChangesShown));
 
     private static Change Of(ResourceKey key, string action) => new(key.Kind, key.Namespace, key.Name, action);
 

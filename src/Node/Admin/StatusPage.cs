@@ -135,7 +135,8 @@ function render(s) {
   renderCopy(s.lastKnownGood);
   renderUpstreams(s);
   fill($("history"), s.history.map(h => {
-    const changes = h.changes.length ? h.changes.map(c => `${c.action} ${c.kind}/${c.namespace}/${c.name}`).join("\n") : "(first seen)";
+    const changes = h.changes.length ? h.changes.map(c => `${c.action} ${c.kind}/${c.namespace}/${c.name}`).join("\n")
+      + (h.changesOmitted ? `\n(${h.changesOmitted} more changes not shown)` : "") : "(first seen)";
     const tr = el("tr", {}, num(h.revision), el("td", {}, new Date(h.seen).toLocaleString()), num(h.resources), el("td", {}, el("pre", {}, changes)));
     tr.dataset.revision = h.revision;
     return tr;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using AkkaL4.Actors;
 
 namespace AkkaL4.Node.Cli;
 
@@ -28,6 +29,7 @@ internal static class CertCommand
             Description = $"Password of the file written, and of --ca (default: ${PasswordVariable}; none: an unprotected file).",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable(PasswordVariable),
         };
+        password.Validators.Add(given => { if (!given.Implicit) RunCommand.WarnVisible(password.Name, PasswordVariable); });
         var force = new Option<bool>("--force") { Description = "Overwrite --out if it exists." };
         var create = new Command("create",
             "Make a certificate with its private key, as PKCS#12. Without --ca: a new cluster CA, usable on every node as is "
@@ -63,10 +65,17 @@ internal static class CertCommand
                 return ExitCodes.Usage;
             }
             var bytes = made.Export(X509ContentType.Pkcs12, pw) ?? throw new InvalidOperationException("nothing to export");
-            // The private key is in it: owner only, before any byte is written.
-            File.WriteAllBytes(path, []);
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            File.WriteAllBytes(path, bytes);
+            // The private key is in it: a new file (a new inode, so no descriptor opened on an old one sees it) created
+            // owner-only, with no moment at which it was anyone else's to open.
+            try
+            {
+                PrivateFiles.WriteAllBytes(path, [bytes]);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"akkal4 cert: {path}: {e.Message}");
+                return ExitCodes.Usage;
+            }
             var leaf = made[0];
             Console.WriteLine($"{path}: {leaf.Subject}, issued by {leaf.Issuer}, valid until {leaf.NotAfter:yyyy-MM-dd}, SHA-256 {leaf.GetCertHashString(HashAlgorithmName.SHA256)}");
             return ExitCodes.Ok;

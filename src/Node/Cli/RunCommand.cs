@@ -39,6 +39,17 @@ internal static class RunCommand
     internal static void WarnVisible(string option, string variable) =>
         Console.Error.WriteLine($"akkal4: warning: {option} on the command line is readable by every user of this host (ps): give it in ${variable} instead");
 
+    /// <summary>
+    /// The access log file: appended to; when new, readable by the node's user only (every client's address, the SNI
+    /// it asked for and the upstream it reached are no other local user's business). An existing file keeps its mode.
+    /// </summary>
+    internal static FileStreamOptions AccessLogFileOptions()
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return options;
+    }
+
     /// <summary>Whether a connection string has a password, under any of Npgsql's names for it (Password, Pwd, Psw).</summary>
     private static bool HasPassword(string? connection) =>
         connection is not null && System.Text.RegularExpressions.Regex.IsMatch(connection, @"(^|;)\s*(password|pwd|psw)\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
@@ -317,7 +328,7 @@ internal static class RunCommand
                 {
                     "off" => null,
                     "stdout" or "-" => new AccessLogOutput(Console.Out, format),
-                    var path => new AccessLogOutput(new StreamWriter(new FileStream(path!, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)), format),
+                    var path => new AccessLogOutput(new StreamWriter(new FileStream(path!, AccessLogFileOptions())), format),
                 };
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)

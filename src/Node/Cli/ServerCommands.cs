@@ -478,6 +478,18 @@ internal static class ServerCommands
         return sb.ToString();
     }
 
+    private static int _warnedClear;
+
+    /// <summary>Warns once on stderr when the token is about to cross the network unencrypted (http:// to a host not on loopback).</summary>
+    private static void WarnIfClear(Uri server)
+    {
+        if (ClearTokenWarning(server) is { } warning && Interlocked.Exchange(ref _warnedClear, 1) == 0) Console.Error.WriteLine(warning);
+    }
+
+    internal static string? ClearTokenWarning(Uri server) =>
+        server.Scheme != Uri.UriSchemeHttp || server.IsLoopback ? null
+            : $"akkal4: warning: the admin token goes in clear over http:// to {server.Host}, which is not loopback: anyone on the path can read it (serve the admin API over https, --admin-cert)";
+
     internal static Task<int> Call(string server, string? token, HttpMethod method, string path, HttpContent? content,
         Func<HttpResponseMessage, Task<int>> handle, CancellationToken cancel) =>
         Send(server, token, new HttpRequestMessage(method, path) { Content = content }, handle, cancel);
@@ -486,7 +498,11 @@ internal static class ServerCommands
         Func<HttpResponseMessage, Task<int>> handle, CancellationToken cancel)
     {
         using var http = new HttpClient { BaseAddress = new Uri(server), Timeout = TimeSpan.FromSeconds(30) };
-        if (!string.IsNullOrEmpty(token)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (!string.IsNullOrEmpty(token))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            WarnIfClear(http.BaseAddress);
+        }
         try
         {
             using var response = await http.SendAsync(request, cancel);
