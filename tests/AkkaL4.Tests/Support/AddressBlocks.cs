@@ -30,6 +30,7 @@ internal static class AddressBlocks
         new(120, "connect attempts, descriptor admission (session helper conn)"),
         new(121, "a relay's gentle stop with a send pending, admin request targets (session fixer fix11c)"),
         new(122, "#15 connection setup, tail latency, idle memory per connection (session helper perf13)"),
+        new(123, "#15 per-connection cost and baseline memory (session helper perf14)"),
         new(130, "connection timers"),
         new(140, "descriptor exhaustion, metrics lifecycle, TLS origination (session helper fd)"),
         new(150, "reliability defects: PROXY trust, source caps, admin connections, preamble races (session helper rel)"),
@@ -42,13 +43,18 @@ internal static class AddressBlocks
         new(191, "a second reviewer's block: the journal check's connection strings (review2-s11)"),
         new(192, "security audit (session helper sec13)"),
         new(193, "session 13 reviewer and fixers"),
+        new(194, "security audit and hardening (session helper sec14)"),
+        new(195, "session 14 reviewer and fixers"),
         new(200, "reliability left-overs: preamble end, TLS cache, healing waits (session helper rel)"),
         new(201, "cluster reliability: orderly leave, failure detector, last-known-good on disk (session helper rel13)"),
         new(202, "data-plane reliability: listener overflow, accept pump, out of descriptors, stock-transport stop (session helper dp13)"),
+        new(203, "cluster reliability: large messages and the failure detector (session helper rel14)"),
+        new(204, "data-plane reliability: stock-transport stop, descriptor budget (session helper dp14)"),
         new(220, "#15 memory: socket args ownership, idle connections, the journal loaded on demand (session helpers mem, mem10)"),
         new(221, "#15 baseline memory of a fresh node (session helper mem13)"),
         new(230, "day-one operations and TLS/PROXY traffic as a user (session helper user)"),
         new(231, "analyser findings, status page, day-one use (session helper ops13)"),
+        new(232, "analyser findings, CLI deletes, day-one use (session helper ops14)"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>
