@@ -10,7 +10,9 @@ namespace AkkaL4.Actors;
 /// Mutual TLS for cluster remoting. One PKCS#12 file holds this node's certificate with its private
 /// key and, after it, the certificates of the cluster's CA: a peer is admitted when its certificate
 /// chains to one of those (or, in a file with no CA, is this very certificate: a cluster sharing one
-/// self-signed certificate). Hostnames are not checked: nodes join by IP, and the CA is the cluster's own.
+/// self-signed certificate) and was made for cluster membership: it carries <see cref="NodeUsage"/> among its extended
+/// key usages, as <c>akkal4 cert create</c> sets it. A certificate the same CA signed for something else (an HTTPS
+/// server's, say) is not a member's. Hostnames are not checked: nodes join by IP, and the CA is the cluster's own.
 /// </summary>
 public sealed class RemotingTls
 {
@@ -18,7 +20,21 @@ public sealed class RemotingTls
     /// <summary>The roots a peer's certificate must chain to.</summary>
     public X509Certificate2Collection TrustAnchors { get; }
 
-    private RemotingTls(X509Certificate2 certificate, X509Certificate2Collection anchors)
+    /// <summary>
+    /// The extended key usage that makes a certificate a cluster member's (AkkaL4's own, under the UUID arc 2.25 of
+    /// ITU-T X.667, which needs no registration). <c>akkal4 cert create</c> puts it, with serverAuth and clientAuth, in
+    /// every certificate it makes; a certificate of your own PKI needs it too (OpenSSL:
+    /// <c>extendedKeyUsage = serverAuth, clientAuth, 2.25.139096495120150460239324983570819273742</c>).
+    /// </summary>
+    public const string NodeUsage = "2.25.139096495120150460239324983570819273742";
+
+    /// <summary>What a certificate without <see cref="NodeUsage"/> lacks, and what to do, as errors and refusals say it.</summary>
+    internal const string NodeUsageMissing = "does not carry AkkaL4's cluster-member extended key usage " + NodeUsage
+        + " (an earlier `akkal4 cert create` did not set it): make the node's certificate again with "
+        + "`akkal4 cert create --ca CA.p12 --out NODE.p12` (the CA can stay, unless it is itself every node's certificate), "
+        + "or add the usage to a certificate of your own";
+
+    internal RemotingTls(X509Certificate2 certificate, X509Certificate2Collection anchors)
     {
         Certificate = certificate;
         TrustAnchors = anchors;
@@ -38,13 +54,22 @@ public sealed class RemotingTls
         }
         var own = all.FirstOrDefault(c => c.HasPrivateKey)
                   ?? throw new InvalidDataException($"{path}: no certificate with a private key in it");
+        if (!IsNodeCertificate(own))
+            throw new InvalidDataException($"{path}: its certificate ({own.Subject}) {NodeUsageMissing}");
         var anchors = new X509Certificate2Collection(all.Where(c => !c.HasPrivateKey).ToArray());
         if (anchors.Count == 0) anchors.Add(own);
         return new RemotingTls(own, anchors);
     }
 
-    /// <summary>Whether <paramref name="peer"/> (with the intermediates it presented) chains to one of <see cref="TrustAnchors"/>.</summary>
-    public bool Trusts(X509Certificate2 peer, X509Chain? presented) => ChainsTo(peer, presented, TrustAnchors);
+    /// <summary>
+    /// Whether <paramref name="peer"/> (with the intermediates it presented) chains to one of <see cref="TrustAnchors"/>
+    /// and was made for cluster membership (<see cref="NodeUsage"/>).
+    /// </summary>
+    public bool Trusts(X509Certificate2 peer, X509Chain? presented) => IsNodeCertificate(peer) && ChainsTo(peer, presented, TrustAnchors);
+
+    /// <summary>Whether <paramref name="certificate"/> carries <see cref="NodeUsage"/> among its extended key usages.</summary>
+    public static bool IsNodeCertificate(X509Certificate2 certificate) =>
+        certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().Any(e => e.EnhancedKeyUsages.Cast<Oid>().Any(o => o.Value == NodeUsage));
 
     /// <summary>
     /// Whether <paramref name="peer"/>, with the intermediates it presented, chains to one of <paramref name="anchors"/>
@@ -74,8 +99,12 @@ public sealed class RemotingTls
             log.Warning("remoting: refused {0}: no certificate", remotePeer);
             return false;
         }
-        if (Trusts(certificate, chain)) return true;
-        log.Warning("remoting: refused {0}: its certificate ({1}, issued by {2}) does not chain to this cluster's CA", remotePeer, certificate.Subject, certificate.Issuer);
+        if (!ChainsTo(certificate, chain, TrustAnchors))
+            log.Warning("remoting: refused {0}: its certificate ({1}, issued by {2}) does not chain to this cluster's CA", remotePeer, certificate.Subject, certificate.Issuer);
+        else if (!IsNodeCertificate(certificate))
+            log.Warning("remoting: refused {0}: its certificate ({1}, issued by {2}) chains to this cluster's CA but is not a member's: it {3}",
+                remotePeer, certificate.Subject, certificate.Issuer, NodeUsageMissing);
+        else return true;
         return false;
     }
 

@@ -18,20 +18,28 @@ namespace AkkaL4.Actors.DataPlane;
 /// DestinationRule <c>tls</c> SIMPLE and MUTUAL: wraps a connected upstream in a TLS client session.
 /// The server's certificate must chain to <c>caCertificates</c> (else the system store) and carry one
 /// of <c>subjectAltNames</c> (else, when <c>sni</c> is set, that name); MUTUAL presents the client
-/// certificate and key. Certificate files are read once per change of their modification time, before dialling, on a
-/// thread of their own: only regular files (through symlinks) of at most <see cref="MaxFileBytes"/>.
+/// certificate and key. Certificate files are read before dialling, on a thread of their own, and again when their
+/// modification time changes (compared at most every <see cref="RecheckEvery"/>, off the connection path): only regular
+/// files (through symlinks) of at most <see cref="MaxFileBytes"/>.
 /// </summary>
 internal static class TlsOrigination
 {
     /// <summary>
-    /// Parsed files, by what they were parsed from: the path(s) and each one's modification time, so replacing either the
-    /// certificate or the key is seen. A task, so a burst of connections after a rotation parses once and none of them
-    /// holds a thread while it waits (a file that never ends would pin one per connection). A newer entry evicts
-    /// the older ones of the same path(s); their certificates are left to the GC, not disposed, since a handshake in flight
-    /// may still present or check against them (rotations are rare: a few objects wait for finalisation). Entries for files
-    /// no node's configuration names any more go at the next configuration change (<see cref="InForce"/>).
+    /// Parsed files, by the path(s) they were parsed from. Each entry is read once, on a thread of its own, and then
+    /// compared with its files' modification times (replacing either the certificate or the key is seen) at most every
+    /// <see cref="RecheckEvery"/>, on a thread of its own too: no connection stats a file, so a hung mount holds one
+    /// thread per entry, never one per connection. A read is a task, so a burst of connections waits for one read and
+    /// none of them holds a thread while it waits. A changed file is read while connections go on with the copy in hand,
+    /// which the new one then replaces; a failed read is kept until the next check too (the files may be mended without
+    /// their times changing: their permissions, say). Replaced certificates are left to the GC, not disposed, since a
+    /// handshake in flight may still present or check against them (rotations are rare: a few objects wait for
+    /// finalisation). Entries for files no node's configuration names any more go at the next configuration change
+    /// (<see cref="InForce"/>).
     /// </summary>
-    private static readonly ConcurrentDictionary<FileKey, Lazy<Task<object>>> Files = new();
+    private static readonly ConcurrentDictionary<FilePaths, Entry> Files = new();
+
+    /// <summary>How long a read (or its failure) is used before its files' times are compared again.</summary>
+    internal static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(2);
 
     /// <summary>The largest TLS file read: a PEM bundle of a few hundred certificates; anything larger is refused unread.</summary>
     internal const int MaxFileBytes = 1024 * 1024;
@@ -39,7 +47,29 @@ internal static class TlsOrigination
     /// <summary>The file(s) one entry is read from: a CA bundle (<see cref="Key"/> null), or a client certificate and its key.</summary>
     private readonly record struct FilePaths(string Path, string? Key);
 
-    private readonly record struct FileKey(FilePaths Files, DateTime Modified, DateTime KeyModified);
+    /// <summary>The modification times of an entry's files (the key's: default for a CA bundle).</summary>
+    private sealed record Times(DateTime Modified, DateTime KeyModified);
+
+    /// <summary>One read of a <see cref="FilePaths"/>, started by the first to ask for it, and when its files were last compared.</summary>
+    private sealed class Entry
+    {
+        private readonly Lazy<Task<object>> _reading;
+
+        public Entry(Func<Entry, Task<object>> start) => _reading = new(() => start(this));
+
+        public Task<object> Reading => _reading.Value;
+
+        /// <summary>The times the read saw (null until its stat returned).</summary>
+        public volatile Times? Seen;
+
+        /// <summary>When the files were last found as read (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+        public long Checked = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        /// <summary>1 while a comparison runs.</summary>
+        public int Checking;
+
+        public bool Due => System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref Checked)) >= RecheckEvery;
+    }
 
     /// <summary>
     /// Unreadable files already logged, by the rule(s) and the files, with the error logged: once per rule and files, not
@@ -68,7 +98,7 @@ internal static class TlsOrigination
             else Named[node] = named.SelectMany(NamedFiles).ToHashSet();
             var files = Named.Values.SelectMany(n => n).Select(n => n.Files).ToHashSet();
             foreach (var key in Files.Keys)
-                if (!files.Contains(key.Files)) Files.TryRemove(key, out _);
+                if (!files.Contains(key)) Files.TryRemove(key, out _);
             foreach (var reported in Reported.Keys)
                 if (!Named.Values.Any(n => n.Contains(reported))) Reported.TryRemove(reported, out _);
         }
@@ -94,23 +124,23 @@ internal static class TlsOrigination
         {
             var files = new FilePaths(tls.ClientCertificate!, tls.PrivateKey);
             var fields = $"tls.clientCertificate {files.Path} / tls.privateKey {files.Key}";
-            client = (X509Certificate2)await Read(tls, files, fields, log, wait, () => ClientCertificate(tls, files, fields, log)).ConfigureAwait(false);
+            client = (X509Certificate2)await Read(tls, files, fields, log, wait, () => ClientCertificate(files)).ConfigureAwait(false);
         }
         X509Certificate2Collection? authorities = null;
         if (tls.CaCertificates is { } ca && !tls.InsecureSkipVerify)
         {
             var files = new FilePaths(ca, null);
             var fields = $"tls.caCertificates {ca}";
-            authorities = (X509Certificate2Collection)await Read(tls, files, fields, log, wait, () => Authorities(tls, files, fields, log)).ConfigureAwait(false);
+            authorities = (X509Certificate2Collection)await Read(tls, files, fields, log, wait, () => Authorities(ca)).ConfigureAwait(false);
         }
         return new TlsFiles(client, authorities);
     }
 
-    private static async ValueTask<object> Read(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log, TimeSpan wait, Func<Task<object>> read)
+    private static async ValueTask<object> Read(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log, TimeSpan wait, Func<object> parse)
     {
         try
         {
-            var reading = read();
+            var reading = Cached(files, tls, fields, log, parse);
             var loaded = reading.IsCompleted ? await reading.ConfigureAwait(false)
                 : await reading.WaitAsync(wait).ConfigureAwait(false);
             // Readable again: a later failure is news, and is logged.
@@ -261,26 +291,18 @@ internal static class TlsOrigination
         return dot > 0 && string.Equals(wanted[dot..], name[1..], StringComparison.OrdinalIgnoreCase);
     }
 
-    private static Task<object> Authorities(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log)
+    private static X509Certificate2Collection Authorities(string path)
     {
-        var path = files.Path;
-        return Cached(new FileKey(files, Modified(path), default), tls, fields, log, () =>
-        {
-            var collection = new X509Certificate2Collection();
-            collection.ImportFromPem(ReadPem(path));
-            return collection;
-        });
+        var collection = new X509Certificate2Collection();
+        collection.ImportFromPem(ReadPem(path));
+        return collection;
     }
 
-    private static Task<object> ClientCertificate(UpstreamTls tls, FilePaths files, string fields, ILoggingAdapter log)
+    private static X509Certificate2 ClientCertificate(FilePaths files)
     {
-        var (certificate, key) = (files.Path, files.Key!);
-        return Cached(new FileKey(files, Modified(certificate), Modified(key)), tls, fields, log, () =>
-        {
-            // Exported and loaded again: SslStream on some platforms wants a key it can persist, not an ephemeral PEM one.
-            using var pem = X509Certificate2.CreateFromPem(ReadPem(certificate), ReadPem(key));
-            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-        });
+        // Exported and loaded again: SslStream on some platforms wants a key it can persist, not an ephemeral PEM one.
+        using var pem = X509Certificate2.CreateFromPem(ReadPem(files.Path), ReadPem(files.Key!));
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
 
     /// <summary>
@@ -306,42 +328,92 @@ internal static class TlsOrigination
     /// <summary>
     /// When the file <paramref name="path"/> leads to was last written. Not the path's own time: on Linux that is lstat's, a
     /// symlink's own, and a rotation by symlink swap (a Kubernetes Secret's <c>..data</c>, certbot's live/ → archive/) leaves
-    /// the link untouched. A readlink or two per connection, no open.
+    /// the link untouched. A readlink or two and a stat, on a reader's or checker's thread only (a hung mount blocks them).
     /// </summary>
     private static DateTime Modified(string path) =>
         File.GetLastWriteTimeUtc(File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path);
 
+    private static Times TimesOf(FilePaths files) => new(Modified(files.Path), files.Key is null ? default : Modified(files.Key));
+
     /// <summary>
-    /// The files parsed once for <paramref name="key"/>, by whichever caller came first (the others await the same task),
-    /// with a line in the log saying they were read. The parse runs on a thread of its own, not the pool's: a file that
-    /// blocks (a hung mount) holds that one thread, not the pool, and no connection. A failed parse is not kept: the files
-    /// may be mended without their times changing (their permissions, say).
+    /// The read of <paramref name="files"/> in the cache (started if there is none), as it stands: no file is touched on the
+    /// caller's thread. When the entry is due (<see cref="RecheckEvery"/>), a failed read is started again, and otherwise
+    /// a check of the files' times is started on a thread of its own (one at a time per entry); the caller goes on with
+    /// the entry it found.
     /// </summary>
-    private static Task<object> Cached(FileKey key, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
+    private static Task<object> Cached(FilePaths files, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
     {
-        if (!Files.TryGetValue(key, out var entry))
+        if (!Files.TryGetValue(files, out var entry))
+            entry = Files.GetOrAdd(files, new Entry(e => OnItsOwnThread(() => ReadNow(files, e, tls, fields, log, parse))));
+        var reading = entry.Reading;
+        if (!entry.Due) return reading;
+        if (reading.IsFaulted)
         {
-            Lazy<Task<object>>? added = null;
-            added = new Lazy<Task<object>>(() =>
-            {
-                var reading = Task.Factory.StartNew(() =>
-                {
-                    var parsed = parse();
-                    log.Info("{0} {1}: read (modified {2:u}{3})", tls.Rules, fields, key.Modified,
-                        key.Files.Key is null ? "" : $", key modified {key.KeyModified:u}");
-                    return parsed;
-                }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-                // Before any waiter resumes: the next connection reads again.
-                reading.ContinueWith(_ => Files.TryRemove(KeyValuePair.Create(key, added!)), CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                return reading;
-            });
-            entry = Files.GetOrAdd(key, added);
-            if (ReferenceEquals(entry, added))
-                foreach (var older in Files.Keys)
-                    if (older != key && older.Files == key.Files) Files.TryRemove(older, out _);
+            var again = new Entry(e => OnItsOwnThread(() => ReadNow(files, e, tls, fields, log, parse)));
+            // Whoever replaced it first: theirs is read (a configuration change may have dropped it meanwhile: read, not kept).
+            return (Files.TryUpdate(files, again, entry) ? again : Files.TryGetValue(files, out var current) ? current : again).Reading;
         }
-        return entry.Value;
+        if (Interlocked.CompareExchange(ref entry.Checking, 1, 0) == 0)
+            OnItsOwnThread(() =>
+            {
+                Recheck(files, entry, tls, fields, log, parse);
+                return entry;
+            });
+        return reading;
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a thread of its own (not the pool's: it may block on a file).</summary>
+    private static Task<object> OnItsOwnThread(Func<object> work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>
+    /// Reads <paramref name="files"/> for <paramref name="entry"/> on the calling thread (one of its own), saying so in the
+    /// log. The times are taken first: a file written between the two is read again at the next check.
+    /// </summary>
+    private static object ReadNow(FilePaths files, Entry entry, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
+    {
+        var seen = entry.Seen = TimesOf(files);
+        var parsed = parse();
+        log.Info("{0} {1}: read (modified {2:u}{3})", tls.Rules, fields, seen.Modified, files.Key is null ? "" : $", key modified {seen.KeyModified:u}");
+        return parsed;
+    }
+
+    /// <summary>
+    /// On a thread of its own: whether <paramref name="entry"/>'s files still have the times it was read at. If so it is
+    /// good for another <see cref="RecheckEvery"/>; if not (or they cannot be stat'ed) they are read again here and the new
+    /// read, good or failed, replaces the entry (connections use the old one until then). A read still in progress (a hung
+    /// mount) whose files have changed since it began is replaced at once by a new one.
+    /// </summary>
+    private static void Recheck(FilePaths files, Entry entry, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
+    {
+        try
+        {
+            Times? now;
+            try { now = TimesOf(files); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { now = null; }
+            var reading = entry.Reading;
+            if (now is not null && (now == entry.Seen || (!reading.IsCompleted && entry.Seen is null)))
+            {
+                Volatile.Write(ref entry.Checked, System.Diagnostics.Stopwatch.GetTimestamp());
+                return;
+            }
+            Entry again;
+            if (reading.IsCompleted)
+            {
+                again = new Entry(e =>
+                {
+                    try { return Task.FromResult(ReadNow(files, e, tls, fields, log, parse)); }
+                    catch (Exception failed) { return Task.FromException<object>(failed); }
+                });
+                _ = again.Reading;
+            }
+            else again = new Entry(e => OnItsOwnThread(() => ReadNow(files, e, tls, fields, log, parse)));
+            Files.TryUpdate(files, again, entry);
+        }
+        finally
+        {
+            Volatile.Write(ref entry.Checking, 0);
+        }
     }
 
     /// <summary>A connection of the stock transport as a stream: writes are offered to its flow, reads pulled from it.</summary>

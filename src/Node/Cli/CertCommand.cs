@@ -6,9 +6,10 @@ using AkkaL4.Actors;
 namespace AkkaL4.Node.Cli;
 
 /// <summary>
-/// <c>akkal4 cert create</c>: certificates for remoting's mutual TLS (and the admin API's HTTPS), for a
-/// test or a small deployment. Without --ca it makes a cluster CA (a self-signed certificate that every
-/// node may also use as is); with --ca it makes a node certificate signed by that CA.
+/// <c>akkal4 cert create</c>: certificates for remoting's mutual TLS, for a test or a small deployment. Without --ca it
+/// makes a cluster CA (a self-signed certificate that every node may also use as is); with --ca it makes a node
+/// certificate signed by that CA. Each carries the cluster-member usage (<see cref="RemotingTls.NodeUsage"/>) remoting
+/// requires: any copy of one joins the cluster.
 /// </summary>
 internal static class CertCommand
 {
@@ -34,7 +35,9 @@ internal static class CertCommand
         var create = new Command("create",
             "Make a certificate with its private key, as PKCS#12. Without --ca: a new cluster CA, usable on every node as is "
             + "(`run --tls-cert`). With --ca: a node certificate signed by the CA, with the CA's certificate (not its key) in the file; "
-            + "nodes trust every certificate their file's CA signed.")
+            + "nodes admit every certificate their file's CA signed with AkkaL4's cluster-member usage, which every certificate made here "
+            + "carries: a copy of one is a member's credential, so do not put one on another host (a load balancer's HTTPS, say); "
+            + "certificates made by an earlier version lack the usage and must be made again.")
         {
             output, ca, name, days, password, force,
         };
@@ -80,7 +83,7 @@ internal static class CertCommand
             Console.WriteLine($"{path}: {leaf.Subject}, issued by {leaf.Issuer}, valid until {leaf.NotAfter:yyyy-MM-dd}, SHA-256 {leaf.GetCertHashString(HashAlgorithmName.SHA256)}");
             return ExitCodes.Ok;
         });
-        return new Command("cert", "Certificates for cluster remoting's mutual TLS and the admin API's HTTPS.") { create };
+        return new Command("cert", "Certificates for cluster remoting's mutual TLS (a node may use its own for its admin API's HTTPS too).") { create };
     }
 
     /// <summary>A new cluster CA: self-signed, with its key, also usable as a node's own certificate.</summary>
@@ -112,8 +115,10 @@ internal static class CertCommand
         return [signed.CopyWithPrivateKey(key), X509CertificateLoader.LoadCertificate(ca.RawData)];
     }
 
+    /// <summary>TLS server and client (each node is both), and AkkaL4's cluster-member usage, which remoting requires.</summary>
     private static X509EnhancedKeyUsageExtension TlsUsages() =>
-        new([Oid.FromOidValue("1.3.6.1.5.5.7.3.1", OidGroup.EnhancedKeyUsage), Oid.FromOidValue("1.3.6.1.5.5.7.3.2", OidGroup.EnhancedKeyUsage)], critical: false);
+        new([Oid.FromOidValue("1.3.6.1.5.5.7.3.1", OidGroup.EnhancedKeyUsage), Oid.FromOidValue("1.3.6.1.5.5.7.3.2", OidGroup.EnhancedKeyUsage),
+            new Oid(RemotingTls.NodeUsage, "AkkaL4 cluster member")], critical: false);
 
     private static X509Certificate2 LoadCa(string path, string? password)
     {

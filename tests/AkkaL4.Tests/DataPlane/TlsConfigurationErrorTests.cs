@@ -106,11 +106,17 @@ public sealed class TlsConfigurationErrorTests(TlsConfigurationWorld world) : IC
             File.Copy(key, world.RotatedKey);
             File.Copy(certificate, world.RotatedCertificate);
         }
-        var (reply, _) = await TestClient.OneLineAsync(Client, TlsConfigurationWorld.Rotated, "fixed");
-        Assert.Equal("rotated sni=cfg-rotated.default.svc.cluster.local client=CN=router: fixed", reply);
+        // A failed read is tried again after a check's interval, not by every connection.
+        const string Presented = "rotated sni=cfg-rotated.default.svc.cluster.local client=CN=router: fixed";
+        var reply = "";
+        await EventuallyAsync(async () => (reply = (await TestClient.OneLineAsync(Client, TlsConfigurationWorld.Rotated, "fixed")).Reply) == Presented,
+            () => $"a connection presents the fixed certificate (last reply: '{reply}')", TlsOrigination.RecheckEvery + Patience);
 
-        // Broken again, the same way: that is news, and is logged again.
+        // Broken again, the same way: seen at the next check (connections go on with the copy in hand until then), that
+        // is news, and is logged again.
         File.Delete(world.RotatedCertificate);
+        await EventuallyAsync(async () => (await TestClient.OneLineAsync(Client, TlsConfigurationWorld.Rotated, "gone?")).Reply == "",
+            "a check finds the certificate gone and connections are refused", TlsOrigination.RecheckEvery + Patience);
         Assert.Equal(ResponseFlags.NoClusterFound, (await RefusedAsync(TlsConfigurationWorld.Rotated)).Flags);
         await EventuallyAsync(() => mine().Count >= 2, "the second breakage is logged");
         // Both connections of the first breakage were refused before the second was logged: one line for them.

@@ -4,15 +4,17 @@ using Akka.Event;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
 /// <see cref="TlsOrigination.LoadAsync"/> on its own: how often an unreadable file is logged, when changed files are read
-/// again (each read says so in the log, once), and when files no configuration names any more are let go. Real PEM
-/// files, no sockets.
+/// again (each read says so in the log, once; within <see cref="TlsOrigination.RecheckEvery"/>, off the caller's path),
+/// and when files no configuration names any more are let go. Real PEM files, no sockets, but waits of a check's interval
+/// (hence not Unit).
 /// </summary>
-[Trait("Category", "Unit")]
+[Trait("Category", TestCategories.EndToEnd)]
 public sealed class TlsFileCacheTests
 {
     /// <summary>The files of <paramref name="tls"/>, waited for (a test's thread may block).</summary>
@@ -71,8 +73,13 @@ public sealed class TlsFileCacheTests
         return issued;
     }
 
+    /// <summary>Loads until the client certificate is <paramref name="expected"/>: a changed file is seen within a check, not at once.</summary>
+    private static Task Presents(UpstreamTls tls, ILoggingAdapter log, X509Certificate2 expected) =>
+        EventuallyAsync(() => Load(tls, log).Client!.Thumbprint == expected.Thumbprint, $"the client certificate {expected.Subject} is presented",
+            TlsOrigination.RecheckEvery + Patience);
+
     [Fact]
-    public void Replacing_the_key_file_alone_or_the_certificate_file_alone_is_seen()
+    public async Task Replacing_the_key_file_alone_or_the_certificate_file_alone_is_seen()
     {
         using var ca = new TestCa("akkal4 cache CA");
         var log = new Recording();
@@ -83,16 +90,16 @@ public sealed class TlsFileCacheTests
 
         // Only the key file's time moved (a pair put in place with the certificate's time kept, cp -p style).
         var second = Rotate(ca, files, keepTimeOf: files.Certificate);
-        Assert.Equal(second.Thumbprint, Load(tls, log).Client!.Thumbprint);
+        await Presents(tls, log, second);
 
         var third = Rotate(ca, files, keepTimeOf: files.Key);
-        Assert.Equal(third.Thumbprint, Load(tls, log).Client!.Thumbprint);
+        await Presents(tls, log, third);
         var fields = $"tls.clientCertificate {files.Certificate} / tls.privateKey {files.Key}";
         Assert.Equal(3, log.Reads(fields));
     }
 
     [Fact]
-    public void A_rotation_by_symlink_swap_as_a_Kubernetes_Secret_volume_does_it_is_seen()
+    public async Task A_rotation_by_symlink_swap_as_a_Kubernetes_Secret_volume_does_it_is_seen()
     {
         // The Secret volume layout: files in a timestamped directory, ..data -> it, and each file a link through ..data.
         // A rotation writes a new directory and swaps ..data; the per-file links keep their own (old) times.
@@ -124,42 +131,87 @@ public sealed class TlsFileCacheTests
         Assert.Equal(first.Thumbprint, before.Client!.Thumbprint);
 
         var second = Publish("..2026_b", "second");
-        var after = Load(tls, log);
-        Assert.Equal(second.Thumbprint, after.Client!.Thumbprint);
-        Assert.NotSame(before.Authorities, after.Authorities);
+        await Presents(tls, log, second);
+        await EventuallyAsync(() => !ReferenceEquals(before.Authorities, Load(tls, log).Authorities), "the CA bundle is read again",
+            TlsOrigination.RecheckEvery + Patience);
         Assert.Equal(2, log.Reads($"tls.clientCertificate {linkedCertificate} / tls.privateKey {linkedKey}"));
         Assert.Equal(2, log.Reads($"tls.caCertificates {linkedCa}"));
     }
 
     [Fact]
-    public async Task A_burst_of_connections_after_a_rotation_reads_the_files_once_and_lets_the_old_ones_go()
+    public async Task A_burst_of_connections_reads_the_files_once_and_a_rotation_lets_the_old_ones_go()
     {
         using var ca = new TestCa("akkal4 burst CA");
         var log = new Recording();
         var files = ca.WritePem(ca.Issue("before"), "client");
         var tls = Mutual(ca, files.Certificate, files.Key);
         using var inForce = new InForce(tls);
-        var before = Loaded(tls, log);
+        var clientFields = $"tls.clientCertificate {files.Certificate} / tls.privateKey {files.Key}";
+        var before = Burst(tls, log);
+        Assert.Equal((1, 1), (before.Clients, before.Bundles));
+        Assert.Equal(1, log.Reads(clientFields));
+        Assert.Equal(1, log.Reads($"tls.caCertificates {ca.CaFile}"));
 
         var after = Rotate(ca, files, keepTimeOf: files.Certificate);
         File.WriteAllText(ca.CaFile, File.ReadAllText(ca.CaFile));
         File.SetLastWriteTimeUtc(ca.CaFile, DateTime.UtcNow.AddMinutes(5));
-        using var start = new Barrier(16);
-        var burst = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Factory.StartNew(() =>
+        await Presents(tls, log, after);
+        await EventuallyAsync(() =>
         {
-            start.SignalAndWait();
-            return Load(tls, log);
-        }, TaskCreationOptions.LongRunning)));
+            Load(tls, log);
+            return log.Reads($"tls.caCertificates {ca.CaFile}") == 2;
+        }, "the CA bundle is read again", TlsOrigination.RecheckEvery + Patience);
 
-        Assert.All(burst, files => Assert.Equal(after.Thumbprint, files.Client!.Thumbprint));
-        Assert.Single(burst.Select(f => f.Client).Distinct());
-        Assert.Single(burst.Select(f => f.Authorities).Distinct());
-        Assert.Equal(2, log.Reads($"tls.clientCertificate {files.Certificate} / tls.privateKey {files.Key}"));
+        Assert.Equal(2, log.Reads(clientFields));
         Assert.Equal(2, log.Reads($"tls.caCertificates {ca.CaFile}"));
         // The superseded certificate and CA bundle are no longer held by the cache: left to the GC (a handshake may still use them).
         Collect();
         Assert.False(before.Client.IsAlive, "the superseded client certificate is still referenced");
         Assert.False(before.Authorities.IsAlive, "the superseded CA bundle is still referenced");
+    }
+
+    /// <summary>16 loads at once of files not read yet; weak references to what the first got, and how many distinct copies all got.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (WeakReference Client, WeakReference Authorities, int Clients, int Bundles) Burst(UpstreamTls tls, Recording log)
+    {
+        using var start = new Barrier(16);
+        var burst = Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Factory.StartNew(() =>
+        {
+            start.SignalAndWait();
+            return Load(tls, log);
+        }, TaskCreationOptions.LongRunning))).GetAwaiter().GetResult();
+        return (new WeakReference(burst[0].Client), new WeakReference(burst[0].Authorities),
+            burst.Select(f => f.Client).Distinct().Count(), burst.Select(f => f.Authorities).Distinct().Count());
+    }
+
+    /// <summary>
+    /// A connection never touches the files (a stat on a hung mount would hold its thread): with the files gone, the copy
+    /// in hand is used until a check, on a thread of its own, finds them gone; then connections are refused. Before, each
+    /// load stat'ed the files and the next one after the delete failed at once.
+    /// </summary>
+    [Fact]
+    public async Task A_load_uses_the_copy_in_hand_and_the_files_are_compared_off_its_path()
+    {
+        using var ca = new TestCa("akkal4 off-path CA");
+        var log = new Recording();
+        var files = ca.WritePem(ca.Issue("in-hand"), "client");
+        var tls = Mutual(ca, files.Certificate, files.Key);
+        using var inForce = new InForce(tls);
+        var first = Load(tls, log);
+
+        File.Delete(files.Certificate);
+        File.Delete(files.Key);
+        File.Delete(ca.CaFile);
+        var next = Load(tls, log);
+        Assert.Same(first.Client, next.Client);
+        Assert.Same(first.Authorities, next.Authorities);
+
+        await EventuallyAsync(() =>
+        {
+            try { Load(tls, log); return false; }
+            catch (UpstreamTlsConfigurationException) { return true; }
+        }, "a check finds the files gone and loads are refused", TlsOrigination.RecheckEvery + Patience);
+        Assert.Contains(log.Errors, e => e.Contains("cannot be read", StringComparison.Ordinal));
     }
 
     /// <summary>Loads once; only weak references to what came back, so the caller holds nothing.</summary>

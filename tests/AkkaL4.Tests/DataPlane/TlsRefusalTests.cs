@@ -11,8 +11,9 @@ namespace AkkaL4.Tests.DataPlane;
 /// <summary>
 /// Why TLS origination refuses an upstream's certificate, as the access log and /v1/status say it. .NET's handshake
 /// exception says only "rejected by the provided RemoteCertificateValidationCallback", which names no cause; each case
-/// here is a real certificate (another CA's, expired, for another name). The end-to-end path is TlsRoutingTests'
-/// subjectAltName case.
+/// here is a real certificate (another CA's, expired, for another name). Without subjectAltNames and sni the certificate
+/// must still be for the name sent as SNI, the destination host, as Istio since 1.20 (sec13 #2: before, any trusted
+/// certificate for any name was accepted). The end-to-end path is TlsRoutingTests' subjectAltName case.
 /// </summary>
 [Trait("Category", TestCategories.Unit)]
 public sealed class TlsRefusalTests : IDisposable
@@ -22,6 +23,10 @@ public sealed class TlsRefusalTests : IDisposable
 
     private UpstreamTls Simple(string? sni = null, params string[] subjectAltNames) =>
         new("SIMPLE", _ca.CaFile, null, null, sni, Seq.Of(subjectAltNames), false) { Rules = "DestinationRule/default/origin" };
+
+    /// <summary>A SIMPLE rule naming neither sni nor subjectAltNames: the destination host is the name.</summary>
+    private static UpstreamTls ForHost(string? ca, bool skip = false) =>
+        new("SIMPLE", ca, null, null, null, Seq<string>.Empty, skip) { Rules = "DestinationRule/default/api" };
 
     private X509Certificate2Collection Authorities => [X509CertificateLoader.LoadCertificate(_ca.Certificate.RawData)];
 
@@ -59,6 +64,28 @@ public sealed class TlsRefusalTests : IDisposable
         // Without subjectAltNames the sni is the name, as .NET checked it against TargetHost.
         Assert.Equal("its certificate (CN=upstream) is not for 'a.example.com' (tls.sni of DestinationRule/default/origin)",
             TlsOrigination.Refusal(Simple("a.example.com"), Authorities, server, null, SslPolicyErrors.RemoteCertificateNameMismatch));
+    }
+
+    [Fact]
+    public void A_system_trusted_certificate_for_another_name_is_refused_naming_both()
+    {
+        // What .NET reports for a chain the system store trusts and a certificate for a name other than TargetHost.
+        using var attacker = _ca.Issue("attacker", "attacker.example");
+
+        Assert.Equal("its certificate (CN=attacker) is not for 'api.example.com' (the destination host of DestinationRule/default/api; "
+            + "give tls.subjectAltNames or tls.sni to name another)",
+            TlsOrigination.Refusal(ForHost(null), null, attacker, null, SslPolicyErrors.RemoteCertificateNameMismatch, "api.example.com"));
+        Assert.Null(TlsOrigination.Refusal(ForHost(null, skip: true), null, attacker, null, SslPolicyErrors.RemoteCertificateNameMismatch, "api.example.com"));
+    }
+
+    [Fact]
+    public void A_certificate_of_the_named_CA_for_another_name_is_refused_and_one_for_the_host_accepted()
+    {
+        using var other = _ca.Issue("other-service", "other.internal");
+        using var right = _ca.Issue("api", "api.internal");
+
+        Assert.NotNull(TlsOrigination.Refusal(ForHost(_ca.CaFile), Authorities, other, null, SslPolicyErrors.RemoteCertificateNameMismatch, "api.internal"));
+        Assert.Null(TlsOrigination.Refusal(ForHost(_ca.CaFile), Authorities, right, null, SslPolicyErrors.None, "api.internal"));
     }
 
     public void Dispose()

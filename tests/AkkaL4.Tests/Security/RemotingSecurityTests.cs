@@ -1,7 +1,12 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Akka.Actor;
 using Akka.Cluster;
+using Akka.Event;
 using AkkaL4.Actors;
 using AkkaL4.Node.Admin;
 using AkkaL4.Tests.ControlPlane;
@@ -55,6 +60,83 @@ public sealed class RemotingSecurityTests
         // The same cluster takes a node whose certificate its CA signed: the refusals above were about trust.
         await using var c = StartNode("tls-c", "127.30.1.6", NodeTls(ca, "c"), a.ClusterAddress);
         await AllUpAsync(a, 3);
+    }
+
+    /// <summary>
+    /// A certificate the cluster's CA signed for another purpose (here an HTTPS server's: serverAuth and clientAuth, as
+    /// an earlier <c>cert create</c> made them, but not AkkaL4's member usage) is no member's: the node refuses it, naming
+    /// what it lacks, and it never joins; before, any certificate the CA signed joined (sec13 §9).
+    /// </summary>
+    [Fact]
+    public async Task A_certificate_of_the_cluster_CA_made_for_another_purpose_does_not_join()
+    {
+        var ca = NewCa("purpose");
+        // Warnings logged (StartNode's nodes log errors only): remoting's refusal is one.
+        await using var a = RouterNode.Start(new RouterNodeOptions
+        {
+            Name = "purpose-a",
+            Tls = NodeTls(ca, "a"),
+            Overrides = "akka.loglevel = WARNING\nakka.stdout-loglevel = ERROR\nakka.remote.dot-netty.tcp { hostname = \"127.194.1.1\", port = 0 }",
+        });
+        var refusals = Warnings(a.ClusterSystem);
+        await using var b = StartNode("purpose-b", "127.194.1.2", NodeTls(ca, "b"), a.ClusterAddress);
+        await AllUpAsync(a, 2);
+
+        using var https = OtherPurpose(ca, "admin.example");
+        Assert.True(RemotingTls.ChainsTo(https, null, [ca]), "the HTTPS certificate chains to the cluster CA: the refusal below is about its purpose");
+        await using var intruder = StartNode("purpose-https", "127.194.1.3", new RemotingTls(https, [X509CertificateLoader.LoadCertificate(ca.RawData)]), a.ClusterAddress);
+
+        await EventuallyAsync(() => Task.FromResult(refusals.Any(w => w.Contains("CN=admin.example") && w.Contains(RemotingTls.NodeUsage) && w.Contains("akkal4 cert create"))),
+            () => $"a refuses the HTTPS certificate naming the usage it lacks (warnings: {string.Join(" | ", refusals)})", TimeSpan.FromSeconds(45));
+        var members = Cluster.Get(a.ClusterSystem).State.Members.Select(m => m.Address.ToString()).ToList();
+        Assert.Equal(new[] { a.ClusterAddress, b.ClusterAddress }.Order(), members.Order());
+        Assert.DoesNotContain(Cluster.Get(intruder.ClusterSystem).State.Members, m => m.Address.ToString() == a.ClusterAddress);
+    }
+
+    [Fact]
+    public void A_node_certificate_without_the_member_usage_is_refused_at_start_saying_how_to_make_one()
+    {
+        var ca = NewCa("old-style");
+        using var old = OtherPurpose(ca, "n1");
+        var path = Path.Combine(Path.GetTempPath(), $"akkal4-old-style-{Guid.NewGuid():N}.p12");
+        File.WriteAllBytes(path, new X509Certificate2Collection { old, X509CertificateLoader.LoadCertificate(ca.RawData) }.Export(X509ContentType.Pkcs12, Password)!);
+        try
+        {
+            var refused = Assert.Throws<InvalidDataException>(() => RemotingTls.Load(path, Password));
+            Assert.Equal($"{path}: its certificate (CN=n1) {RemotingTls.NodeUsageMissing}", refused.Message);
+            Assert.Contains("akkal4 cert create --ca CA.p12 --out NODE.p12", refused.Message);
+        }
+        finally { File.Delete(path); }
+
+        // What cert create makes carries it, the CA (usable as every node's certificate) included.
+        Assert.True(RemotingTls.IsNodeCertificate(NodeTls(ca, "n2").Certificate) && RemotingTls.IsNodeCertificate(ca));
+        Assert.False(NodeTls(ca, "n3").Trusts(old, null), "a certificate of the cluster CA without the member usage is trusted");
+    }
+
+    /// <summary>A certificate (with its key) the CA signs for TLS server and client use, without AkkaL4's member usage.</summary>
+    private static X509Certificate2 OtherPurpose(X509Certificate2 ca, string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
+        using var signed = request.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), ca.NotAfter, RandomNumberGenerator.GetBytes(16));
+        return signed.CopyWithPrivateKey(key);
+    }
+
+    /// <summary>The warnings <paramref name="system"/> logs from now on (remoting's refusals are the cluster side's).</summary>
+    private static ConcurrentQueue<string> Warnings(ActorSystem system)
+    {
+        var lines = new ConcurrentQueue<string>();
+        var collector = system.ActorOf(Props.Create(() => new Collector(lines)));
+        system.EventStream.Subscribe(collector, typeof(Warning));
+        return lines;
+    }
+
+    private sealed class Collector : ReceiveActor
+    {
+        public Collector(ConcurrentQueue<string> lines) => Receive<LogEvent>(e => lines.Enqueue(e.Message?.ToString() ?? ""));
     }
 
     [Theory]

@@ -131,12 +131,23 @@ internal static class DestinationRuleValidator
         {
             if (!Set(tls.ClientCertificate)) f.Error($"{path}.clientCertificate", "client certificate required for mutual tls");
             if (!Set(tls.PrivateKey)) f.Error($"{path}.privateKey", "private key required for mutual tls");
-            // Read by each router node when it connects: a missing file fails every connection through this rule.
-            if (Set(tls.ClientCertificate) && !File.Exists(tls.ClientCertificate))
-                f.Warning($"{path}.clientCertificate", $"{tls.ClientCertificate} does not exist here; every node that routes through this rule must have it");
-            if (Set(tls.PrivateKey) && !File.Exists(tls.PrivateKey))
-                f.Warning($"{path}.privateKey", $"{tls.PrivateKey} does not exist here; every node that routes through this rule must have it");
         }
+        // The files are read by each router node when it connects through this rule, never here: validation runs on the
+        // config writer for whoever holds an API token, and whether a path exists on the writer's host is not theirs to
+        // learn (a node that cannot read a file refuses those connections, NC, and logs why). Only the path's form is
+        // checked: a relative one is resolved against each node's working directory.
+        if (mode is "SIMPLE" or "MUTUAL")
+        {
+            RelativeFile(f, $"{path}.caCertificates", tls.CaCertificates);
+            RelativeFile(f, $"{path}.clientCertificate", tls.ClientCertificate);
+            RelativeFile(f, $"{path}.privateKey", tls.PrivateKey);
+        }
+    }
+
+    private static void RelativeFile(Findings f, string path, string? file)
+    {
+        if (!string.IsNullOrEmpty(file) && !Path.IsPathRooted(file))
+            f.Warning(path, $"'{Diagnostic.Quote(file)}' is a relative path: each router node reads it relative to its own working directory; give an absolute path");
     }
 
     private static void LoadBalancer(Findings f, string path, LoadBalancerSettings? lb, OutlierDetection? od)
