@@ -11,7 +11,9 @@ namespace AkkaL4.Actors;
 /// key and, after it, the certificates of the cluster's CA: a peer is admitted when its certificate
 /// chains to one of those (or, in a file with no CA, is this very certificate: a cluster sharing one
 /// self-signed certificate) and was made for cluster membership: it carries <see cref="NodeUsage"/> among its extended
-/// key usages, as <c>akkal4 cert create</c> sets it. A certificate the same CA signed for something else (an HTTPS
+/// key usages, as <c>akkal4 cert create</c> sets it, or it is itself one of the trust anchors (the cluster's CA used as
+/// every node's certificate, as an earlier <c>cert create</c> made it, without the usage: whoever holds it holds the CA's
+/// key and could sign a member certificate anyway). A certificate the same CA signed for something else (an HTTPS
 /// server's, say) is not a member's. Hostnames are not checked: nodes join by IP, and the CA is the cluster's own.
 /// </summary>
 public sealed class RemotingTls
@@ -30,8 +32,8 @@ public sealed class RemotingTls
 
     /// <summary>What a certificate without <see cref="NodeUsage"/> lacks, and what to do, as errors and refusals say it.</summary>
     internal const string NodeUsageMissing = "does not carry AkkaL4's cluster-member extended key usage " + NodeUsage
-        + " (an earlier `akkal4 cert create` did not set it): make the node's certificate again with "
-        + "`akkal4 cert create --ca CA.p12 --out NODE.p12` (the CA can stay, unless it is itself every node's certificate), "
+        + " (an earlier `akkal4 cert create` did not set it): make the node's certificate again from the cluster's CA with "
+        + "`akkal4 cert create --ca CA.p12 --out NODE.p12` (keep that CA: a new one is a new cluster, which the running nodes refuse), "
         + "or add the usage to a certificate of your own";
 
     internal RemotingTls(X509Certificate2 certificate, X509Certificate2Collection anchors)
@@ -40,6 +42,10 @@ public sealed class RemotingTls
         TrustAnchors = anchors;
     }
 
+    /// <summary>
+    /// This node's certificate and the CA(s) after it. The certificate needs <see cref="NodeUsage"/> unless the file has no
+    /// separate CA (it is its own trust anchor: the cluster's CA, or one self-signed certificate, shared by every node).
+    /// </summary>
     /// <exception cref="InvalidDataException">The file is no PKCS#12 with a certificate and its private key, or the password is wrong.</exception>
     public static RemotingTls Load(string path, string? password)
     {
@@ -54,18 +60,25 @@ public sealed class RemotingTls
         }
         var own = all.FirstOrDefault(c => c.HasPrivateKey)
                   ?? throw new InvalidDataException($"{path}: no certificate with a private key in it");
-        if (!IsNodeCertificate(own))
-            throw new InvalidDataException($"{path}: its certificate ({own.Subject}) {NodeUsageMissing}");
         var anchors = new X509Certificate2Collection(all.Where(c => !c.HasPrivateKey).ToArray());
         if (anchors.Count == 0) anchors.Add(own);
+        if (!IsNodeCertificate(own) && !IsAnchor(own, anchors))
+            throw new InvalidDataException($"{path}: its certificate ({own.Subject}) {NodeUsageMissing}");
         return new RemotingTls(own, anchors);
     }
 
     /// <summary>
     /// Whether <paramref name="peer"/> (with the intermediates it presented) chains to one of <see cref="TrustAnchors"/>
-    /// and was made for cluster membership (<see cref="NodeUsage"/>).
+    /// and was made for cluster membership (<see cref="NodeUsage"/>) or is itself one of them.
     /// </summary>
-    public bool Trusts(X509Certificate2 peer, X509Chain? presented) => IsNodeCertificate(peer) && ChainsTo(peer, presented, TrustAnchors);
+    public bool Trusts(X509Certificate2 peer, X509Chain? presented) => IsMember(peer) && ChainsTo(peer, presented, TrustAnchors);
+
+    /// <summary>Whether <paramref name="peer"/> is a member's certificate if it chains to the anchors: it carries the usage, or is an anchor.</summary>
+    private bool IsMember(X509Certificate2 peer) => IsNodeCertificate(peer) || IsAnchor(peer, TrustAnchors);
+
+    /// <summary>Whether <paramref name="certificate"/> is byte for byte one of <paramref name="anchors"/>.</summary>
+    private static bool IsAnchor(X509Certificate2 certificate, X509Certificate2Collection anchors) =>
+        anchors.Any(a => a.RawData.AsSpan().SequenceEqual(certificate.RawData));
 
     /// <summary>Whether <paramref name="certificate"/> carries <see cref="NodeUsage"/> among its extended key usages.</summary>
     public static bool IsNodeCertificate(X509Certificate2 certificate) =>
@@ -101,7 +114,7 @@ public sealed class RemotingTls
         }
         if (!ChainsTo(certificate, chain, TrustAnchors))
             log.Warning("remoting: refused {0}: its certificate ({1}, issued by {2}) does not chain to this cluster's CA", remotePeer, certificate.Subject, certificate.Issuer);
-        else if (!IsNodeCertificate(certificate))
+        else if (!IsMember(certificate))
             log.Warning("remoting: refused {0}: its certificate ({1}, issued by {2}) chains to this cluster's CA but is not a member's: it {3}",
                 remotePeer, certificate.Subject, certificate.Issuer, NodeUsageMissing);
         else return true;

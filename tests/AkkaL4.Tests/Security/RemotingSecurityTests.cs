@@ -93,6 +93,20 @@ public sealed class RemotingSecurityTests
         Assert.DoesNotContain(Cluster.Get(intruder.ClusterSystem).State.Members, m => m.Address.ToString() == a.ClusterAddress);
     }
 
+    /// <summary>
+    /// A rolling upgrade of a cluster sharing one <c>ca.p12</c> made by an earlier <c>cert create</c> (no member usage,
+    /// review1-s14 R1): nodes on it join one another, and a node already moved to its own certificate of that CA joins them.
+    /// </summary>
+    [Fact]
+    public async Task Nodes_sharing_a_ca_p12_of_an_earlier_version_and_a_node_certificate_of_it_form_one_cluster()
+    {
+        var old = RemotingTlsUpgradeTests.OldCa("upgrade");
+        await using var a = StartNode("upgrade-a", "127.195.100.1", RemotingTlsUpgradeTests.Loaded([old]));
+        await using var b = StartNode("upgrade-b", "127.195.100.2", RemotingTlsUpgradeTests.Loaded([old]), a.ClusterAddress);
+        await using var c = StartNode("upgrade-c", "127.195.100.3", RemotingTlsUpgradeTests.Loaded(AkkaL4.Node.Cli.CertCommand.NodeCertificate(old, "c", 1)), a.ClusterAddress);
+        await AllUpAsync(a, 3);
+    }
+
     [Fact]
     public void A_node_certificate_without_the_member_usage_is_refused_at_start_saying_how_to_make_one()
     {
