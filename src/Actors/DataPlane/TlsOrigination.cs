@@ -30,8 +30,10 @@ internal static class TlsOrigination
     /// <see cref="RecheckEvery"/>, on a thread of its own too: no connection stats a file, so a hung mount holds one
     /// thread per entry, never one per connection. A read is a task, so a burst of connections waits for one read and
     /// none of them holds a thread while it waits. A changed file is read while connections go on with the copy in hand,
-    /// which the new one then replaces; a failed read is kept until the next check too (the files may be mended without
-    /// their times changing: their permissions, say). Replaced certificates are left to the GC, not disposed, since a
+    /// which the new one then replaces. A failed first read is kept until the next check (the files may be mended without
+    /// their times changing: their permissions, say); a failed re-read of files read before (a rotation torn in between, the
+    /// certificate written before its key; the files deleted) keeps the copy in hand, as Envoy and nginx do, logs why once
+    /// (a warning, again if the error changes) and is tried again at every check until it reads. Replaced certificates are left to the GC, not disposed, since a
     /// handshake in flight may still present or check against them (rotations are rare: a few objects wait for
     /// finalisation). Entries for files no node's configuration names any more go at the next configuration change
     /// (<see cref="InForce"/>).
@@ -67,6 +69,9 @@ internal static class TlsOrigination
 
         /// <summary>1 while a comparison runs.</summary>
         public int Checking;
+
+        /// <summary>The last failed re-read's error logged for this (good) entry, so a torn rotation is logged once, not every check.</summary>
+        public string? Failing;
 
         public bool Due => System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref Checked)) >= RecheckEvery;
     }
@@ -380,9 +385,11 @@ internal static class TlsOrigination
 
     /// <summary>
     /// On a thread of its own: whether <paramref name="entry"/>'s files still have the times it was read at. If so it is
-    /// good for another <see cref="RecheckEvery"/>; if not (or they cannot be stat'ed) they are read again here and the new
-    /// read, good or failed, replaces the entry (connections use the old one until then). A read still in progress (a hung
-    /// mount) whose files have changed since it began is replaced at once by a new one.
+    /// good for another <see cref="RecheckEvery"/>; if not (or they cannot be stat'ed) they are read again here and a good
+    /// new read replaces the entry (connections use the old one until then). A failed one does not: the copy in hand stays,
+    /// with its old times, so the files are read again at the next check (a certificate written before its key reads once
+    /// the key is there; deleted files keep the last copy read until the rule no longer names them). A read still in
+    /// progress (a hung mount) whose files have changed since it began is replaced at once by a new one.
     /// </summary>
     private static void Recheck(FilePaths files, Entry entry, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
     {
@@ -398,14 +405,24 @@ internal static class TlsOrigination
                 return;
             }
             Entry again;
-            if (reading.IsCompleted)
+            if (reading.IsCompletedSuccessfully)
             {
                 again = new Entry(e =>
                 {
                     try { return Task.FromResult(ReadNow(files, e, tls, fields, log, parse)); }
                     catch (Exception failed) { return Task.FromException<object>(failed); }
                 });
-                _ = again.Reading;
+                if (again.Reading.Exception?.GetBaseException() is { } failed)
+                {
+                    // The copy in hand stays, its times too: the next check reads the files again.
+                    if (entry.Failing != failed.Message)
+                        log.Warning("{0} {1} cannot be read again ({2}): connections go on with the copy read before (modified {3:u}); read again every {4} s until it reads",
+                            tls.Rules, fields, failed.Message, entry.Seen?.Modified, RecheckEvery.TotalSeconds);
+                    else log.Debug("{0} {1} still cannot be read again ({2}): the copy read before stays", tls.Rules, fields, failed.Message);
+                    entry.Failing = failed.Message;
+                    Volatile.Write(ref entry.Checked, System.Diagnostics.Stopwatch.GetTimestamp());
+                    return;
+                }
             }
             else again = new Entry(e => OnItsOwnThread(() => ReadNow(files, e, tls, fields, log, parse)));
             Files.TryUpdate(files, again, entry);

@@ -25,6 +25,20 @@ public sealed class TlsFileCacheTests
     {
         public List<string> Errors { get; } = [];
         public List<string> Infos { get; } = [];
+        public List<string> Warnings { get; } = [];
+        public List<string> Debugs { get; } = [];
+
+        /// <summary>How many debug lines contain <paramref name="text"/>.</summary>
+        public int DebugsWith(string text)
+        {
+            lock (Debugs) return Debugs.Count(line => line.Contains(text, StringComparison.Ordinal));
+        }
+
+        /// <summary>How many warnings contain <paramref name="text"/>.</summary>
+        public int WarningsWith(string text)
+        {
+            lock (Warnings) return Warnings.Count(line => line.Contains(text, StringComparison.Ordinal));
+        }
 
         /// <summary>How many times the files of <paramref name="fields"/> were read.</summary>
         public int Reads(string fields)
@@ -41,6 +55,8 @@ public sealed class TlsFileCacheTests
         {
             if (level == LogLevel.ErrorLevel) lock (Errors) Errors.Add(message.ToString() ?? "");
             if (level == LogLevel.InfoLevel) lock (Infos) Infos.Add(message.ToString() ?? "");
+            if (level == LogLevel.WarningLevel) lock (Warnings) Warnings.Add(message.ToString() ?? "");
+            if (level == LogLevel.DebugLevel) lock (Debugs) Debugs.Add(message.ToString() ?? "");
         }
     }
 
@@ -186,7 +202,8 @@ public sealed class TlsFileCacheTests
 
     /// <summary>
     /// A connection never touches the files (a stat on a hung mount would hold its thread): with the files gone, the copy
-    /// in hand is used until a check, on a thread of its own, finds them gone; then connections are refused. Before, each
+    /// in hand is used; a check, on a thread of its own, finds them gone and says so once, and the copy in hand stays (the
+    /// last good copy, as Envoy and nginx keep it; a rule that must stop is removed from the configuration). Before, each
     /// load stat'ed the files and the next one after the delete failed at once.
     /// </summary>
     [Fact]
@@ -206,12 +223,54 @@ public sealed class TlsFileCacheTests
         Assert.Same(first.Client, next.Client);
         Assert.Same(first.Authorities, next.Authorities);
 
-        await EventuallyAsync(() =>
-        {
-            try { Load(tls, log); return false; }
-            catch (UpstreamTlsConfigurationException) { return true; }
-        }, "a check finds the files gone and loads are refused", TlsOrigination.RecheckEvery + Patience);
-        Assert.Contains(log.Errors, e => e.Contains("cannot be read", StringComparison.Ordinal));
+        await EventuallyAsync(() => Load(tls, log) is var _ && log.WarningsWith("cannot be read again") == 2,
+            "a check finds the files gone and says so, for the client pair and the CA", TlsOrigination.RecheckEvery + Patience);
+        var after = Load(tls, log);
+        Assert.Same(first.Client, after.Client);
+        Assert.Same(first.Authorities, after.Authorities);
+        Assert.Contains(log.Warnings, w => w.Contains($"tls.caCertificates {ca.CaFile} cannot be read again", StringComparison.Ordinal) && w.Contains("copy read before", StringComparison.Ordinal));
+        Assert.Empty(log.Errors);
+    }
+
+    /// <summary>
+    /// A rotation written file by file, the certificate before its key (<c>cp cert.pem; cp key.pem</c>), or a check landing
+    /// between the two: the mismatched pair fails to read, and the good pair in hand is kept (logged once, however many
+    /// checks see it torn) until the key is there, then the new pair is presented. Before (review1-s14 R3), the failed
+    /// re-read replaced the copy in hand and every connection through the rule was refused until the next check, 2 s.
+    /// </summary>
+    [Fact]
+    public async Task A_certificate_written_before_its_key_keeps_the_pair_in_hand_until_the_new_pair_reads()
+    {
+        using var ca = new TestCa("akkal4 torn CA");
+        var log = new Recording();
+        var files = ca.WritePem(ca.Issue("first"), "client");
+        var tls = Mutual(ca, files.Certificate, files.Key);
+        using var inForce = new InForce(tls);
+        var first = Load(tls, log).Client!;
+        var fields = $"tls.clientCertificate {files.Certificate} / tls.privateKey {files.Key}";
+
+        var second = ca.Issue("second");
+        var staged = ca.WritePem(second, "staged");
+        File.Copy(staged.Certificate, files.Certificate, overwrite: true);
+        File.SetLastWriteTimeUtc(files.Certificate, File.GetLastWriteTimeUtc(files.Certificate).AddSeconds(30));
+
+        // A check reads the torn pair and fails; meanwhile and after it, every load gets the pair in hand.
+        await EventuallyAsync(() => Load(tls, log).Client!.Thumbprint == first.Thumbprint && log.WarningsWith($"{fields} cannot be read again") == 1,
+            "a check finds the torn pair unreadable and says so", TlsOrigination.RecheckEvery + Patience);
+        Assert.Equal(first.Thumbprint, Load(tls, log).Client!.Thumbprint);
+        // A second check reads it again, fails the same way, and neither logs it again nor drops the pair in hand.
+        var reads = log.Reads(fields);
+        await EventuallyAsync(() => Load(tls, log).Client!.Thumbprint == first.Thumbprint && log.DebugsWith($"{fields} still cannot be read again") >= 1,
+            "a second check tries the torn pair again", TlsOrigination.RecheckEvery + Patience);
+        Assert.Equal(first.Thumbprint, Load(tls, log).Client!.Thumbprint);
+        Assert.Equal(1, log.WarningsWith($"{fields} cannot be read again"));
+        Assert.Equal(reads, log.Reads(fields));
+        Assert.Empty(log.Errors);
+
+        File.Copy(staged.Key, files.Key, overwrite: true);
+        File.SetLastWriteTimeUtc(files.Key, File.GetLastWriteTimeUtc(files.Key).AddSeconds(30));
+        await Presents(tls, log, second);
+        Assert.Empty(log.Errors);
     }
 
     /// <summary>Loads once; only weak references to what came back, so the caller holds nothing.</summary>
