@@ -5,7 +5,8 @@
 # thread-pool work items it ran, its GCs by generation, its monitor lock contentions, and bytes allocated; and with
 # PERF=1 a `perf record` of the node (DOTNET_PerfMapEnabled=1, so JIT-compiled frames have names) whose top symbols
 # are written beside the run; with PERF=stat, the sched_yield calls and context switches per connection. Needs dotnet-counters (and perf with PERF=1) on PATH or in $TOOLS.
-# Addresses 127.120.0.x (node, admin, echo) and 127.120.1.1-50 (clients). Run it under the tests lock.
+# Addresses 127.120.0.x (node, admin, echo) and 127.120.1.1-50 (clients), or NET.0.x and NET.1.1-50 with NET=127.123 (a
+# session's own block). Run it under the tests lock.
 # Environment: AKKAL4_NODE_ENV (extra VAR=value pairs for the node), CONCURRENCY (16), RATE (open loop when set).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -15,7 +16,8 @@ PATH=$TOOLS:$PATH
 NODE_DLL=src/Node/bin/Release/net10.0/akkal4.dll
 LOADGEN_DLL=bench/AkkaL4.LoadGen/bin/Release/net10.0/akkal4-loadgen.dll
 WORK=$(mktemp -d /tmp/profile-conn.XXXXXX)
-VIP=127.120.0.1:9000 ECHO=127.120.0.2:9000 ADMIN=127.120.0.3:15990
+NET=${NET:-127.120}
+VIP=$NET.0.1:9000 ECHO=$NET.0.2:9000 ADMIN=$NET.0.3:15990
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
@@ -42,7 +44,7 @@ taskset -c 1 env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN
 PIDS+=($!)
 # shellcheck disable=SC2086
 taskset -c 0 env DOTNET_PerfMapEnabled=${PERF:-0} ${AKKAL4_NODE_ENV:-} dotnet "$NODE_DLL" run -f "$WORK/node.yaml" --name profile \
-  --admin "$ADMIN" --remoting 127.120.0.3:0 --data "$WORK/data" > "$WORK/node.log" 2>&1 &
+  --admin "$ADMIN" --remoting $NET.0.3:0 --data "$WORK/data" > "$WORK/node.log" 2>&1 &
 NODE=$!
 PIDS+=($NODE)
 for _ in $(seq 600); do
@@ -55,7 +57,7 @@ load() {
   local rate=()
   [[ -n ${RATE:-} ]] && rate=(--rate "$RATE")
   taskset -c 1 env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" connrate --target "$VIP" --seconds "$1" \
-    --concurrency "${CONCURRENCY:-16}" --sources 127.120.1.1-127.120.1.50 --pid "$NODE" "${rate[@]}"
+    --concurrency "${CONCURRENCY:-16}" --sources $NET.1.1-$NET.1.50 --pid "$NODE" "${rate[@]}"
 }
 load 3 > "$WORK/warmup.log" 2>&1
 sleep 1

@@ -19,14 +19,16 @@ namespace AkkaL4.Bench;
 /// <c>alloc N proxy</c>: each connection starts with a PROXY v1 header, read on a gateway listener of a node run with
 /// accept-proxy-protocol; <c>alloc N tls</c>: each starts with a TLS ClientHello of 517 bytes (a browser's size, SNI
 /// echo.example.com), read on a mesh port with a tls rule; the echo answers the hello's bytes instead of the 64 B.
-/// Addresses: 127.122.100.x (the #15 benchmarks' block in tests/AkkaL4.Tests/Support/AddressBlocks.cs).
+/// Addresses: 127.122.100.x (the #15 benchmarks' block in tests/AkkaL4.Tests/Support/AddressBlocks.cs), or the /24 named by
+/// the variable <c>ALLOC_NET</c> (e.g. <c>127.123.100</c>), so that a session's helper relays in its own block.
 /// </summary>
 internal static class Allocations
 {
-    private static readonly IPEndPoint Vip = new(IPAddress.Parse("127.122.100.1"), 9000);
-    private static readonly IPEndPoint Echo = new(IPAddress.Parse("127.122.100.2"), 9000);
-    private static readonly IPAddress Client = IPAddress.Parse("127.122.100.3");
-    private static readonly IPEndPoint Edge = new(IPAddress.Parse("127.122.100.4"), 9000);
+    private static readonly string Net = Environment.GetEnvironmentVariable("ALLOC_NET") is { Length: > 0 } net ? net : "127.122.100";
+    private static readonly IPEndPoint Vip = new(IPAddress.Parse($"{Net}.1"), 9000);
+    private static readonly IPEndPoint Echo = new(IPAddress.Parse($"{Net}.2"), 9000);
+    private static readonly IPAddress Client = IPAddress.Parse($"{Net}.3");
+    private static readonly IPEndPoint Edge = new(IPAddress.Parse($"{Net}.4"), 9000);
 
     public static int Run(string[] args)
     {
@@ -35,7 +37,7 @@ internal static class Allocations
         var first = mode switch
         {
             "plain" => [],
-            "proxy" => "PROXY TCP4 10.0.0.1 127.122.100.1 40000 9000\r\n"u8.ToArray(),
+            "proxy" => System.Text.Encoding.ASCII.GetBytes($"PROXY TCP4 10.0.0.1 {Vip.Address} 40000 9000\r\n"),
             "tls" => SyntheticHello("echo.example.com", 517),
             _ => throw new ArgumentException($"alloc mode '{mode}': plain, proxy or tls"),
         };

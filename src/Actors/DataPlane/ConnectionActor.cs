@@ -27,7 +27,6 @@ public sealed class ConnectionActor : UntypedActor
 {
     // Timers on the scheduler, only when a connection has one: IWithTimers gave every connection a TimerScheduler and its
     // dictionary (~220 bytes, held while it is open; bench/README.md). A late timer message is ignored (OnReceive).
-    private ICancelable? _preambleTimer;
     private ICancelable? _durationTimer;
 
     /// <summary>The node's drain timeout passed: end the connection now, with a FIN each way.</summary>
@@ -177,23 +176,34 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>The Istio series this connection's bytes count in, from the moment it reached an upstream.</summary>
     private IstioLabels? _istio;
 
-    // The reading state: what arrived so far, the part of it that was a PROXY header (not relayed), and what it told.
-    private Expect _expect;
-    /// <summary>The one buffer reads land in: it starts at <see cref="FirstRead"/> and doubles only when a read filled it.</summary>
-    private byte[] _preamble = [];
+    /// <summary>
+    /// The reading state (null on a listener that reads no preamble, most of them): its fields live in an object made only
+    /// when needed, not in every connection actor (~70 bytes of each; bench/README.md, session 14).
+    /// </summary>
+    private ReadState? _read;
     /// <summary>Enough for a PROXY header and most ClientHellos (one with a post-quantum key share is about 1.8 KB) in one read.</summary>
     private const int FirstRead = 2048;
-    private ClientHello.Progress _hello;
-    private int _preambleLength;
-    private int _proxyHeaderLength;
-    private CancellationTokenSource? _reading;
+
+    /// <summary>What arrived so far, the part of it that was a PROXY header (not relayed), and what it told.</summary>
+    private sealed class ReadState
+    {
+        public Expect Expect;
+        /// <summary>The one buffer reads land in: it starts at <see cref="FirstRead"/> and doubles only when a read filled it.</summary>
+        public byte[] Buffer = [];
+        public ClientHello.Progress Hello;
+        public int Length;
+        public int ProxyHeaderLength;
+        public CancellationTokenSource? Reading;
+        public ICancelable? Timer;
+        /// <summary>Why no SNI is known; the connection is refused with this flag when the decision needs one.</summary>
+        public (ResponseFlags Flag, string Detail)? NoSni;
+    }
+
     /// <summary>The client: the connection's peer, or the source a PROXY header gave.</summary>
     private IPEndPoint _client;
     /// <summary>Where the client connected to: the listener, or the destination a PROXY header gave.</summary>
     private IPEndPoint _original;
     private string? _sni;
-    /// <summary>Why no SNI is known; the connection is refused with this flag when the decision needs one.</summary>
-    private (ResponseFlags Flag, string Detail)? _noSni;
 
     // Created directly, not by reflection over an expression: this runs once per connection.
     public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) =>
@@ -274,9 +284,9 @@ public sealed class ConnectionActor : UntypedActor
             Decide();
             return;
         }
-        _expect = acceptProxy ? Expect.ProxyHeader : Expect.ClientHello;
+        _read = new ReadState { Expect = acceptProxy ? Expect.ProxyHeader : Expect.ClientHello };
         _state = State.Reading;
-        _preambleTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.PreambleTimeout, Self, new PreambleTimedOut(), Self);
+        _read.Timer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.PreambleTimeout, Self, new PreambleTimedOut(), Self);
         ReadMore();
     }
 
@@ -298,12 +308,13 @@ public sealed class ConnectionActor : UntypedActor
 
     private void ReadMore()
     {
-        var limit = _expect == Expect.ProxyHeader ? ProxyProtocol.MaxV2 : _proxyHeaderLength + _settings.MaxClientHello;
-        if (_preambleLength == _preamble.Length)
-            Array.Resize(ref _preamble, Math.Max(_preambleLength + 1, Math.Min(Math.Max(2 * _preambleLength, FirstRead), limit)));
-        var into = _preamble.AsMemory(_preambleLength, Math.Max(1, Math.Min(limit, _preamble.Length) - _preambleLength));
-        _reading = new CancellationTokenSource();
-        _ = ReceiveAsync(Self, _accepted, into, _reading.Token);
+        var state = _read!;
+        var limit = state.Expect == Expect.ProxyHeader ? ProxyProtocol.MaxV2 : state.ProxyHeaderLength + _settings.MaxClientHello;
+        if (state.Length == state.Buffer.Length)
+            Array.Resize(ref state.Buffer, Math.Max(state.Length + 1, Math.Min(Math.Max(2 * state.Length, FirstRead), limit)));
+        var into = state.Buffer.AsMemory(state.Length, Math.Max(1, Math.Min(limit, state.Buffer.Length) - state.Length));
+        state.Reading = new CancellationTokenSource();
+        _ = ReceiveAsync(Self, _accepted, into, state.Reading.Token);
     }
 
     /// <summary>
@@ -324,14 +335,15 @@ public sealed class ConnectionActor : UntypedActor
 
     private void OnPreambleRead(PreambleRead read)
     {
-        _reading = null;
-        if (_expect == Expect.EndOfRead)
+        var state = _read!;
+        state.Reading = null;
+        if (state.Expect == Expect.EndOfRead)
         {
             // Timed out: what the read took still goes upstream first. A client that half-closed having sent nothing goes on as
             // any timed-out one (counted once, as a timeout), its FIN passed on, as Envoy's tcp_proxy does after its listener
             // filters. One that failed, or closed part way through a ClientHello (refused so before the timeout too), is gone:
             // nothing is dialled for it.
-            if (read is { Count: 0, Failure: null } && _preambleLength == _proxyHeaderLength)
+            if (read is { Count: 0, Failure: null } && state.Length == state.ProxyHeaderLength)
             {
                 PreambleDone();
                 return;
@@ -339,15 +351,15 @@ public sealed class ConnectionActor : UntypedActor
             if (read.Failure is not (null or OperationCanceledException) || read is { Count: 0, Failure: null })
             {
                 var end = read.Failure is { } failed ? $"the client's connection failed: {failed.Message}" : "the client closed";
-                Refuse(ResponseFlags.PreambleTimeout, $"{_noSni!.Value.Detail}; then {end}", null);
+                Refuse(ResponseFlags.PreambleTimeout, $"{state.NoSni!.Value.Detail}; then {end}", null);
                 return;
             }
-            _preambleLength += read.Count;
+            state.Length += read.Count;
             PreambleDone();
             return;
         }
-        var what = _expect == Expect.ProxyHeader ? "a complete PROXY header" : "a complete ClientHello";
-        var flag = _expect == Expect.ProxyHeader ? ResponseFlags.ProxyProtocolError : ResponseFlags.MalformedClientHello;
+        var what = state.Expect == Expect.ProxyHeader ? "a complete PROXY header" : "a complete ClientHello";
+        var flag = state.Expect == Expect.ProxyHeader ? ResponseFlags.ProxyProtocolError : ResponseFlags.MalformedClientHello;
         if (read.Failure is { } failure)
         {
             Refuse(flag, $"the client's connection failed before {what}: {failure.Message}", null);
@@ -357,21 +369,22 @@ public sealed class ConnectionActor : UntypedActor
         {
             // A client that sends nothing and closes is no TLS client; a mesh listener may still route it by its tcp rules (a
             // choice: Envoy's listener filter closes a connection whose client ends before it has inspected it).
-            if (_expect == Expect.ClientHello && _preambleLength == _proxyHeaderLength)
+            if (state.Expect == Expect.ClientHello && state.Length == state.ProxyHeaderLength)
                 ClientHelloRead(new HelloResult(HelloStatus.NotTls, Problem: "the client closed without sending anything"));
             else Refuse(flag, $"the client closed before {what}", null);
             return;
         }
-        _preambleLength += read.Count;
+        state.Length += read.Count;
         Advance();
     }
 
     /// <summary>Parses what has arrived: the PROXY header first (when expected), then the ClientHello (when the listener routes by SNI).</summary>
     private void Advance()
     {
-        if (_expect == Expect.ProxyHeader)
+        var state = _read!;
+        if (state.Expect == Expect.ProxyHeader)
         {
-            var parsed = ProxyProtocol.Parse(_preamble.AsSpan(0, _preambleLength));
+            var parsed = ProxyProtocol.Parse(state.Buffer.AsSpan(0, state.Length));
             switch (parsed.Status)
             {
                 case ProxyStatus.NeedMore:
@@ -384,21 +397,21 @@ public sealed class ConnectionActor : UntypedActor
             }
             if (parsed.Header is { Source: { } source, Destination: { } destination })
                 (_client, _original) = (source, destination);
-            _proxyHeaderLength = parsed.Length;
+            state.ProxyHeaderLength = parsed.Length;
             if (_compiled is not { RoutesBySni: true })
             {
                 PreambleDone();
                 return;
             }
-            _expect = Expect.ClientHello;
-            if (_preambleLength == _proxyHeaderLength)
+            state.Expect = Expect.ClientHello;
+            if (state.Length == state.ProxyHeaderLength)
             {
                 ReadMore();
                 return;
             }
         }
-        var helloBytes = _preambleLength - _proxyHeaderLength;
-        var hello = ClientHello.Read(_preamble.AsSpan(_proxyHeaderLength, helloBytes), _settings.MaxClientHello, ref _hello);
+        var helloBytes = state.Length - state.ProxyHeaderLength;
+        var hello = ClientHello.Read(state.Buffer.AsSpan(state.ProxyHeaderLength, helloBytes), _settings.MaxClientHello, ref state.Hello);
         if (hello.Status != HelloStatus.NeedMore) ClientHelloRead(hello);
         else if (helloBytes >= _settings.MaxClientHello)
             ClientHelloRead(new HelloResult(HelloStatus.Malformed, Problem: $"no complete ClientHello in its first {_settings.MaxClientHello} bytes"));
@@ -407,6 +420,7 @@ public sealed class ConnectionActor : UntypedActor
 
     private void ClientHelloRead(HelloResult hello)
     {
+        var state = _read!;
         var tags = DataPlaneMetrics.Listener(_listener);
         switch (hello.Status)
         {
@@ -416,15 +430,15 @@ public sealed class ConnectionActor : UntypedActor
                 break;
             case HelloStatus.NoSni:
                 _metrics.SniNotFound.Add(1, tags);
-                _noSni = (ResponseFlags.NoSni, $"no SNI: {hello.Problem}");
+                state.NoSni = (ResponseFlags.NoSni, $"no SNI: {hello.Problem}");
                 break;
             case HelloStatus.NotTls:
                 _metrics.TlsNotFound.Add(1, tags);
-                _noSni = (ResponseFlags.NotTls, $"not TLS: {hello.Problem}");
+                state.NoSni = (ResponseFlags.NotTls, $"not TLS: {hello.Problem}");
                 break;
             default:
                 _metrics.ClientHelloMalformed.Add(1, tags);
-                _noSni = (ResponseFlags.MalformedClientHello, $"malformed ClientHello: {hello.Problem}");
+                state.NoSni = (ResponseFlags.MalformedClientHello, $"malformed ClientHello: {hello.Problem}");
                 break;
         }
         PreambleDone();
@@ -432,25 +446,26 @@ public sealed class ConnectionActor : UntypedActor
 
     private void OnPreambleTimedOut()
     {
+        var state = _read!;
         _metrics.PreambleTimeout.Add(1, DataPlaneMetrics.Listener(_listener));
-        _reading?.Cancel();
-        var waited = $"no {(_expect == Expect.ProxyHeader ? "PROXY header" : "ClientHello")} within {_settings.PreambleTimeout}";
-        if (_expect == Expect.ProxyHeader)
+        state.Reading?.Cancel();
+        var waited = $"no {(state.Expect == Expect.ProxyHeader ? "PROXY header" : "ClientHello")} within {_settings.PreambleTimeout}";
+        if (state.Expect == Expect.ProxyHeader)
         {
             Refuse(ResponseFlags.PreambleTimeout, waited, null);
             return;
         }
         // As Istio's sidecars continue after their listener filters time out: a mesh listener may route without an SNI,
         // once the read in flight has ended (OnPreambleRead).
-        _noSni = (ResponseFlags.PreambleTimeout, waited);
-        if (_reading is null) PreambleDone();
-        else _expect = Expect.EndOfRead;
+        state.NoSni = (ResponseFlags.PreambleTimeout, waited);
+        if (state.Reading is null) PreambleDone();
+        else state.Expect = Expect.EndOfRead;
     }
 
     /// <summary>Reading is over, and no read is in flight: the socket is the relay's alone from here.</summary>
     private void PreambleDone()
     {
-        _preambleTimer?.Cancel();
+        _read!.Timer?.Cancel();
         _state = State.Dialling;
         Decide();
     }
@@ -471,7 +486,7 @@ public sealed class ConnectionActor : UntypedActor
             case DecisionResult.NoHealthyUpstream:
                 Refuse(ResponseFlags.NoHealthyUpstream, Explanation.Of(_decision).Reason, _decision.Target?.Destinations.FirstOrDefault()?.Cluster.Name);
                 break;
-            case var _ when _noSni is { } why:
+            case var _ when _read?.NoSni is { } why:
                 // The listener routes only by SNI and none is known: refused for the reason it is not.
                 Refuse(why.Flag, NoSniDetail(why.Flag, why.Detail, Explanation.Of(_decision).Reason), null);
                 break;
@@ -514,14 +529,11 @@ public sealed class ConnectionActor : UntypedActor
         var policy = assigned.Cluster.Policy;
         _upstream = assigned;
         _attempts++;
-        var endpoint = assigned.Endpoint;
-        EndPoint remote = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
         // With DestinationRule tls SIMPLE or MUTUAL a failed handshake is a failed connect. A PROXY header for a TLS
         // upstream goes in the clear before the ClientHello, as the spec says.
         var attempt = _attempt = new Attempt(Self, policy.Tls, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
-        var options = new ConnectOptions(policy.ConnectTimeout, policy.Keepalive);
-        if (policy.Tls is { } tls) ThreadPool.UnsafeQueueUserWorkItem(new TlsDial(attempt, tls, Context.System.Log, _transport, remote, options), preferLocal: false);
-        else _transport.Connect(remote, options, attempt);
+        if (policy.Tls is { } tls) ThreadPool.UnsafeQueueUserWorkItem(new TlsDial(attempt, tls, Context.System.Log, _transport, assigned.Remote, assigned.Options), preferLocal: false);
+        else _transport.Connect(assigned.Remote, assigned.Options, attempt);
     }
 
     private void OnConnected(TcpConnection upstream)
@@ -535,9 +547,11 @@ public sealed class ConnectionActor : UntypedActor
         _attempt = null; // only a stop while dialling needs it; kept, it held ~0.45 KB of every idle connection (mem10)
 
         var policy = assigned.Cluster.Policy;
-        var self = Self;
-        var parts = new RelayParts(policy.IdleTimeout, ended => self.Tell(ended),
+        // The actor reference's Tell itself, not a closure over it (one object less per connection).
+        var parts = new RelayParts(policy.IdleTimeout, Self.Tell,
             UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
+        // What was read is in the relay's preamble now: its buffer (2 KB or more) is not held for the connection's life.
+        _read = null;
         _relay = parts.Control;
         _istio = IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
         _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.EndpointName, _relay, connectTime, _istio.Value);
@@ -562,8 +576,9 @@ public sealed class ConnectionActor : UntypedActor
     private ByteString? UpstreamPreamble(UpstreamPolicy policy, out int fromClient)
     {
         var header = policy.Tls is null ? ProxyHeader(policy) : null;
-        fromClient = _preambleLength - _proxyHeaderLength;
-        var read = fromClient > 0 ? ByteString.FromBytes(_preamble, _proxyHeaderLength, fromClient) : null;
+        var preamble = _read;
+        fromClient = preamble is null ? 0 : preamble.Length - preamble.ProxyHeaderLength;
+        var read = fromClient > 0 ? ByteString.FromBytes(preamble!.Buffer, preamble.ProxyHeaderLength, fromClient) : null;
         return header is null ? read : read is null ? ByteString.FromBytes(header) : ByteString.FromBytes(header).Concat(read);
     }
 
@@ -651,9 +666,9 @@ public sealed class ConnectionActor : UntypedActor
 
     protected override void PostStop()
     {
-        _preambleTimer?.Cancel();
+        _read?.Timer?.Cancel();
         _durationTimer?.Cancel();
-        _reading?.Cancel();
+        _read?.Reading?.Cancel();
         if (_state != State.Relaying)
         {
             _accepted.Close();

@@ -51,7 +51,10 @@ public sealed class Relays
     {
         if (client.Socket is { } clientSocket && upstream.Socket is { } upstreamSocket)
         {
-            _hosts[(uint)Interlocked.Increment(ref _next) % _hosts.Length].Run(parts with { Client = clientSocket, Upstream = upstreamSocket, Sweep = _idle });
+            parts.Client = clientSocket;
+            parts.Upstream = upstreamSocket;
+            parts.Sweep = _idle;
+            _hosts[(uint)Interlocked.Increment(ref _next) % _hosts.Length].Run(parts);
             return;
         }
         client.Flow.JoinMaterialized(BidiFlow.FromGraph(new RelayStage(parts with { Sweep = _idle, Reset = () => { client.Reset(); upstream.Reset(); } }))

@@ -79,9 +79,6 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
 
     private static readonly Func<SocketAsyncEventArgs, object> Itself = e => e;
 
-    /// <summary>Told through the stage's callback: stop, closing both ways (a stop from outside with no failure).</summary>
-    private static readonly object CloseBoth = new();
-
     /// <summary>Told through the stage's callback by the idle sweep: end the relay if it is still idle.</summary>
     private static readonly object IdleCheck = new();
 
@@ -158,7 +155,8 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
                 side.Wait = new SocketStage.Args<object>(Itself) { Callback = callback };
                 side.Wait.SetBuffer(Memory<byte>.Empty);
             }
-            _control.Attach(failure => callback(failure ?? CloseBoth));
+            // A stop from outside with no failure comes as RelayStage.Control.Gently: close both ways.
+            _control.Attach(callback);
             Interlocked.Add(ref _control.FromClient, _parts.PreambleFromClient);
             if (_idleMs > 0) _parts.Sweep!.Add(this);
             if (_parts.UpstreamPreamble is { IsEmpty: false } preamble)
@@ -184,12 +182,14 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
                 case Side turn:
                     Pump(turn);
                     break;
+                case Exception gently when ReferenceEquals(gently, RelayStage.Control.Gently):
+                    StopAll(null, reset: false, FlushDeadline);
+                    break;
                 case Exception failure:
                     StopAll(failure, reset: true);
                     break;
                 default:
-                    if (ReferenceEquals(message, CloseBoth)) StopAll(null, reset: false, FlushDeadline);
-                    else if (ReferenceEquals(message, IdleCheck)) ExpireIfIdle();
+                    if (ReferenceEquals(message, IdleCheck)) ExpireIfIdle();
                     else if (ReferenceEquals(message, FlushExpired) && !_done) Abort();
                     break;
             }

@@ -23,6 +23,8 @@ public sealed class ClusterPicker
     private readonly EndpointHealth[] _health;
     private readonly EndpointLoad[] _loads;
     private readonly string[] _names;
+    /// <summary>Each endpoint's assignment, made once: every connection picked for it gets the same one.</summary>
+    private readonly UpstreamAssigned[] _assigned;
     /// <summary>A newer snapshot's cluster of the same shape, seen last (clusters are compiled anew per snapshot).</summary>
     private UpstreamCluster? _sameShape;
 
@@ -39,6 +41,7 @@ public sealed class ClusterPicker
         _health = _names.Select(endpoints.For).ToArray();
         _loads = _names.Select(_load.For).ToArray();
         _balancer = balancer ?? LoadBalancers.Create(cluster.Policy.LoadBalancer, cluster.Endpoints);
+        _assigned = _names.Select((name, i) => new UpstreamAssigned(cluster, cluster.Endpoints[i], i, router, _loads[i], _health[i], name)).ToArray();
     }
 
     public IReadOnlyList<EndpointHealth> Endpoints => _health;
@@ -77,7 +80,7 @@ public sealed class ClusterPicker
             return new UpstreamRefused(ResponseFlags.NoHealthyUpstream, Cluster.Name, _health.Length == 0 ? Cluster.Detail : NoneRoutable());
         }
         _loads[index].Opened();
-        return new UpstreamAssigned(Cluster, Cluster.Endpoints[index], index, Router, _loads[index], _health[index], _names[index]);
+        return _assigned[index];
     }
 
     /// <summary>What the balancer sees: routable endpoints, or all of them in panic; tried ones left out while another is left.</summary>

@@ -1,5 +1,7 @@
+using System.Net;
 using Akka.Actor;
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Actors.Upstreams.Health;
 
@@ -20,7 +22,19 @@ public sealed record PickUpstream(UpstreamCluster Cluster, long Revision = 0);
 /// <see cref="Health"/> is read (never written) to skip telling the router of a connect that changes nothing.
 /// </summary>
 /// <param name="EndpointName">The endpoint as text (address:port), made once per picker: a connection logs and counts by it.</param>
-public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router, EndpointLoad Load, EndpointHealth Health, string EndpointName);
+/// <remarks>
+/// Made once per endpoint by its <see cref="ClusterPicker"/> and handed to every connection it picks for, with the address to
+/// dial and the connect options: parsing the address and making these per connection cost ~170 bytes each (bench/README.md,
+/// session 14). Everything in it is the same for every connection to the endpoint; nothing in it is written.
+/// </remarks>
+public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint Endpoint, int Index, IActorRef Router, EndpointLoad Load, EndpointHealth Health, string EndpointName)
+{
+    /// <summary>Where to connect: the endpoint's address parsed once, or a name resolved at each connect.</summary>
+    public EndPoint Remote { get; } = IPAddress.TryParse(Endpoint.Address, out var ip) ? new IPEndPoint(ip, Endpoint.Port) : new DnsEndPoint(Endpoint.Address, Endpoint.Port);
+
+    /// <summary>The cluster's connect options.</summary>
+    public ConnectOptions Options { get; } = new(Cluster.Policy.ConnectTimeout, Cluster.Policy.Keepalive);
+}
 
 /// <summary>Picker → connection: no endpoint can be had (the connection counts it, with its other failures).</summary>
 public sealed record UpstreamRefused(ResponseFlags Flag, string? Cluster, string Detail);
