@@ -14,6 +14,9 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
 
     public const string TrustedSourcesKey = "akkal4.data-plane.proxy-protocol-trusted-sources";
 
+    /// <summary>SO_REUSEPORT on every listener (replicas on one host sharing addresses); off, only where the node's own need it (Transport/OwnListeners).</summary>
+    public bool ReusePort { get; init; }
+
     /// <summary>
     /// Whether a PROXY header from <paramref name="peer"/> (the connection's own peer, never a header's claim) may be
     /// believed: only load balancers in <see cref="ProxyProtocolTrustedSources"/> may say who the client is.
@@ -47,7 +50,7 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             c.GetBoolean("accept-proxy-protocol"),
             TrustedSources(c),
             c.GetInt("max-connections-per-source"),
-            Reserve(c));
+            Reserve(c)) { ReusePort = c.GetBoolean("reuse-port") };
     }
 
     /// <exception cref="ConfigurationException">The reserve is too small to keep the process alive.</exception>

@@ -456,7 +456,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     private void StartBinding()
     {
-        if (_unbinding) return;
+        // A TryBind can come twice (after a wait for the previous listener, and from TakeUp): one stream at a time.
+        if (_unbinding || _streamRunning) return;
         // The stream's place first, through the same compare-and-swap as connections': without room it waits as they do.
         if (!_streamPlace && !(_streamPlace = _dataPlane.Connections.TryReserveStream()))
         {
@@ -476,14 +477,23 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Waiting(false);
         _placeWait = TimeSpan.Zero;
         var endpoint = new IPEndPoint(_address.Address.ToAddress(), _address.Port);
+        // This node's previous listener on the address still closes (emptying its queue after an unbind or a restart):
+        // bound once it has, rather than beside it through SO_REUSEPORT, which would leave this socket open to anybody of
+        // the node's uid (Transport/OwnListeners). At most a bind retry's wait: the stock transport may close it unsaid.
+        if (_transport.Closing(endpoint) is { IsCompleted: false } closing)
+        {
+            Task.WhenAny(closing, Task.Delay(_settings.BindRetry)).PipeTo(Self, success: _ => new TryBind());
+            return;
+        }
         try
         {
             _streamRunning = true;
             var stream = _stream = Interlocked.Increment(ref s_streams);
             // The socket transport accepts straight into this mailbox, speaking the stream's messages (bench/README.md, session 12).
             var binding = _transport is IDirectAccept direct
-                ? Task.FromResult(direct.Listen(endpoint, _settings.ListenBacklog, Self, new StreamInit(stream), new StreamDone(stream), e => new StreamFailed(stream, e), _log))
-                : _transport.Bind(endpoint, _settings.ListenBacklog, Overflowed())
+                ? Task.FromResult(direct.Listen(endpoint, _settings.ListenBacklog, Self, new StreamInit(stream), new StreamDone(stream), e => new StreamFailed(stream, e), _log,
+                    _settings.ReusePort))
+                : _transport.Bind(endpoint, _settings.ListenBacklog, Overflowed(), _settings.ReusePort)
                     // Its buffer holds one connection (16 by default), accepted ahead of its ack: the stream's place covers it.
                     .ToMaterialized(Sink.ActorRefWithAck<TcpConnection>(Self, new StreamInit(stream), new Ack(), new StreamDone(stream), e => new StreamFailed(stream, e))
                         .WithAttributes(Attributes.CreateInputBuffer(1, 1)), Keep.Left)

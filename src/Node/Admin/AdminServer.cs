@@ -596,11 +596,17 @@ public sealed class AdminServer : IAsyncDisposable
     {
         revision = a.Revision,
         dryRun,
-        resources = a.Changes.Select(c => new { kind = c.Key.Kind, @namespace = c.Key.Namespace, name = c.Key.Name, action = c.Action.ToString().ToLowerInvariant() }),
-        // Every warning of the configuration the write leaves; new: whether this write brought it (null: the writer, of an
-        // earlier version, did not say).
-        warnings = a.Warnings.Select((w, i) => new { resource = w.Resource, field = w.Field, message = w.Message, location = locate(w), @new = a.IsNew(i) }),
+        resources = a.Changes.Select(c => KeyJson(c.Key, c.Action)),
+        warnings = WarningsJson(a, locate),
     }, Json);
+
+    private static object KeyJson(ResourceKey key, ChangeAction action) =>
+        new { kind = key.Kind, @namespace = key.Namespace, name = key.Name, action = action.ToString().ToLowerInvariant() };
+
+    /// <summary>Every warning of the configuration the write leaves; new: whether this write brought it (null: the writer, of an
+    /// earlier version, did not say).</summary>
+    private static IEnumerable<object> WarningsJson(ConfigAccepted a, Func<Diagnostic, string?> locate) =>
+        a.Warnings.Select((w, i) => new { resource = w.Resource, field = w.Field, message = w.Message, location = locate(w), @new = a.IsNew(i) });
 
     private static object ErrorJson(Diagnostic d) => new { resource = d.Resource, field = d.Field, message = d.Message, location = d.Location };
 
@@ -639,8 +645,11 @@ public sealed class AdminServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// <c>POST /v1/config/delete</c> <c>{"resources": [{"kind", "namespace", "name"}, ...]}</c> (kubectl delete -f): every
-    /// one in one revision, all or nothing; 404 naming those not stored (then nothing was deleted).
+    /// <c>POST /v1/config/delete</c> <c>{"resources": [{"kind", "namespace", "name"}, ...], "ignoreNotFound": false}</c> (kubectl
+    /// delete -f): every one in one revision, all or nothing; 404 naming those not stored (then nothing was deleted). With
+    /// <c>ignoreNotFound</c>, those the writer says are not stored are left out and the rest deleted in one revision (none left:
+    /// no write); the 200 lists them under <c>notFound</c>. Done here, by asking again without them, so the writer (and its
+    /// mixed-version protocol) is the same for both.
     /// </summary>
     private static async Task<IResult> DeleteMany(RouterNode node, HttpContext context)
     {
@@ -649,11 +658,13 @@ public sealed class AdminServer : IAsyncDisposable
         // As a manifest's: at most this many listed, the rest counted (a 4 MiB body of bad entries was a 97 MB answer).
         var maxErrors = DecodeLimits.Default.MaxErrors;
         var unlisted = 0;
+        bool ignoreNotFound;
         try
         {
             using var body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
             if (!body.RootElement.TryGetProperty("resources", out var resources) || resources.ValueKind != JsonValueKind.Array)
                 return Results.Json(new { error = "give {\"resources\": [{\"kind\", \"namespace\", \"name\"}, ...]}" }, Json, statusCode: 400);
+            ignoreNotFound = body.RootElement.TryGetProperty("ignoreNotFound", out var ignore) && ignore.ValueKind == JsonValueKind.True;
             var index = 0;
             foreach (var r in resources.EnumerateArray())
             {
@@ -678,14 +689,31 @@ public sealed class AdminServer : IAsyncDisposable
             return Results.Json(new { error = $"nothing was deleted: {string.Join("; ", errors)}{(unlisted > 0 ? $"; and {unlisted} more not shown (at most {maxErrors})" : "")}" },
                 Json, statusCode: 400);
         if (keys.Count == 0) return Results.Json(new { error = "no resources named" }, Json, statusCode: 400);
+        var notFound = new List<ResourceKey>();
         var reply = await AskWrite(node, new DeleteResources(keys));
+        // Each refusal names every key missing then; another ask is needed only when one more went meanwhile (bounded).
+        for (var again = 0; ignoreNotFound && again < 3 && reply is ConfigRejected { NotFound: true } missing; again++)
+        {
+            var named = missing.Errors.Select(e => e.Resource).ToHashSet(StringComparer.Ordinal);
+            var gone = keys.Where(k => named.Contains(k.ToString())).ToList();
+            if (gone.Count == 0) break;
+            notFound.AddRange(gone);
+            keys = keys.Except(gone).ToList();
+            if (keys.Count == 0)
+                return Results.Json(new { revision = node.Routes.Current.Revision, dryRun = false, resources = Array.Empty<object>(), warnings = Array.Empty<object>(), notFound = KeysJson(notFound) }, Json);
+            reply = await AskWrite(node, new DeleteResources(keys));
+        }
         return reply switch
         {
+            ConfigAccepted a when ignoreNotFound => Results.Json(new { revision = a.Revision, dryRun = false, resources = a.Changes.Select(c => KeyJson(c.Key, c.Action)),
+                warnings = WarningsJson(a, w => w.Location), notFound = KeysJson(notFound) }, Json),
             ConfigAccepted a => Accepted(a, dryRun: false, w => w.Location),
             ConfigRejected r => Results.Json(new { errors = r.Errors.Select(ErrorJson) }, Json, statusCode: r.NotFound ? 404 : 400),
             _ => NotAcknowledged(context, reply),
         };
     }
+
+    private static IEnumerable<object> KeysJson(IEnumerable<ResourceKey> keys) => keys.Select(k => new { kind = k.Kind, @namespace = k.Namespace, name = k.Name });
 
     private static IResult Explain(RouterNode node, string? source, string? destination, string? sni)
     {

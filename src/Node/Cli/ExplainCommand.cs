@@ -16,7 +16,8 @@ internal static class ExplainCommand
         var files = CommonOptions.Files();
         files.Required = false;
         var output = CommonOptions.Output();
-        var server = new Option<string?>("--server") { Description = "Ask a running node (its admin API URL) instead of reading manifests: explains on the node's live configuration." };
+        var server = new Option<string?>("--server") { Description = "Ask a running node (its admin API, http(s)://HOST:PORT) instead of reading manifests: explains on the node's live configuration." };
+        ServerCommands.HttpUrl(server);
         var token = ServerCommands.Token();
         var source = new Option<string>("--source", "-s") { Description = "The client's address, IP or IP:PORT.", Required = true };
         var destination = new Option<string>("--destination", "-d") { Description = "The address the client dialled, IP:PORT.", Required = true };

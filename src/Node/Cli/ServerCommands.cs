@@ -19,15 +19,18 @@ internal static class ServerCommands
             Description = "The node's admin API, http(s)://HOST:PORT. Default: $AKKAL4_SERVER, else http://127.0.0.1:15000.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_SERVER") ?? "http://127.0.0.1:15000",
         };
-        // A usage error (exit 2, one line), not a stack trace: localhost:15000 has no scheme.
-        option.Validators.Add(result =>
-        {
-            var value = result.GetValueOrDefault<string>();
-            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
-                result.AddError($"--server '{value}' is not an http:// or https:// URL (e.g. http://127.0.0.1:15000)");
-        });
+        HttpUrl(option);
         return option;
     }
+
+    /// <summary>A usage error (exit 2, one line), not a stack trace: localhost:15000 has no scheme.</summary>
+    public static void HttpUrl(Option option) => option.Validators.Add(result =>
+    {
+        var value = result.GetValueOrDefault<string?>();
+        if (value is null) return;
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+            result.AddError($"--server '{value}' is not an http:// or https:// URL (e.g. http://127.0.0.1:15000)");
+    });
 
     public static Option<string?> Token()
     {
@@ -180,7 +183,10 @@ internal static class ServerCommands
             {
                 var text = await response.Content.ReadAsStringAsync(cancel);
                 if (!response.IsSuccessStatusCode) { Console.Error.WriteLine($"akkal4: {(int)response.StatusCode} {text}"); return ExitCodes.Rejected; }
-                var found = Actors.Config.ConfigCheck.Check(text, "server").Resources.Where(r => one is null || r.Metadata.Name == one).ToList();
+                // kubectl's order: by kind, then namespace, then name.
+                var found = Actors.Config.ConfigCheck.Check(text, "server").Resources.Where(r => one is null || r.Metadata.Name == one)
+                    .OrderBy(r => r.Kind, StringComparer.Ordinal).ThenBy(r => r.Metadata.Namespace, StringComparer.Ordinal)
+                    .ThenBy(r => r.Metadata.Name, StringComparer.Ordinal).ToList();
                 if (one is not null && found.Count == 0)
                 {
                     // Without -n the namespace is default, as kubectl's: said, since a user of Istio's YAML often means istio-system.
@@ -192,7 +198,9 @@ internal static class ServerCommands
                 {
                     "json" => Actors.Config.ManifestEncoder.ToJson(found),
                     "yaml" => Actors.Config.ManifestEncoder.ToYaml(found),
-                    _ => Table(found, format == "wide", parse.GetValue(allNamespaces) ? null : parse.GetValue(ns) ?? "default"),
+                    _ => known is null
+                        ? KindTables(found, format == "wide", parse.GetValue(allNamespaces) ? null : parse.GetValue(ns) ?? "default")
+                        : Table(found, format == "wide", parse.GetValue(allNamespaces) ? null : parse.GetValue(ns) ?? "default"),
                 });
                 return ExitCodes.Ok;
             }, cancel);
@@ -211,6 +219,25 @@ internal static class ServerCommands
             .Concat(wide ? [r.Metadata.ResourceVersion ?? "-", Summary(r)] : []).ToList()).ToList();
         return Table([.. allNamespaces ? ["NAMESPACE"] : Array.Empty<string>(), "KIND", "NAME", "AGE", .. wide ? ["VERSION", "DETAIL"] : Array.Empty<string>()], rows);
     }
+
+    /// <summary>
+    /// <c>get all</c> as kubectl prints several kinds: a table per kind, a blank line between, each sorted by namespace and
+    /// name, and NAME as kubectl's <c>kind.group/name</c> (<c>virtualservice.networking.istio.io/reviews</c>, <c>service/reviews</c>).
+    /// </summary>
+    private static string KindTables(IReadOnlyList<Resource> resources, bool wide, string? ns)
+    {
+        if (resources.Count == 0) return ns is null ? "No resources found.\n" : $"No resources found in {ns} namespace.\n";
+        return string.Join("\n", resources.GroupBy(r => r.Kind).Select(kind =>
+        {
+            var rows = kind.Select(r => (IReadOnlyList<string>)(ns is null ? [r.Metadata.Namespace] : Array.Empty<string>())
+                .Concat([$"{QualifiedKind(r.Kind)}/{r.Metadata.Name}", Age(r.Metadata.CreationTimestamp)])
+                .Concat(wide ? [r.Metadata.ResourceVersion ?? "-", Summary(r)] : []).ToList()).ToList();
+            return Table([.. ns is null ? ["NAMESPACE"] : Array.Empty<string>(), "NAME", "AGE", .. wide ? ["VERSION", "DETAIL"] : Array.Empty<string>()], rows);
+        }));
+    }
+
+    private static string QualifiedKind(string kind) =>
+        kind == ResourceKinds.Service ? "service" : $"{kind.ToLowerInvariant()}.{ResourceKinds.IstioGroup}";
 
     private static string Age(string? created) =>
         DateTimeOffset.TryParse(created, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
@@ -241,10 +268,19 @@ internal static class ServerCommands
         var files = CommonOptions.Files();
         files.Required = false;
         files.Description = "Delete every resource these manifests name (kind, namespace, name) in one revision, all or nothing: "
-                            + "nothing is deleted when one of them is not stored or what is left would not be valid.";
+                            + "nothing is deleted when one of them is not stored (unless --ignore-not-found) or what is left would not be valid.";
+        var ignoreNotFound = new Option<bool>("--ignore-not-found")
+        {
+            Description = "As kubectl's: a resource that is not stored is skipped (and said) instead of failing the delete; the others are deleted "
+                          + "in one revision, and when none is stored nothing is written. Exit code 0 either way.",
+        };
         var server = Server();
         var token = Token();
-        var command = new Command("delete", "Delete resources from a running cluster: KIND NAME, KIND/NAME, or -f FILE.") { kind, name, ns, files, server, token };
+        var command = new Command("delete", "Delete resources from a running cluster: KIND NAME, KIND/NAME, or -f FILE. "
+                                            + "Exit code 0 when deleted, 1 when refused (nothing deleted), 2 for usage errors, 3 when the node is unreachable.")
+        {
+            kind, name, ns, files, ignoreNotFound, server, token,
+        };
         command.SetAction(async (parse, cancel) =>
         {
             var keys = new List<ResourceKey>();
@@ -266,8 +302,16 @@ internal static class ServerCommands
                 var n = parse.GetValue(name);
                 if (k?.Split('/') is [var kindPart, var namePart] && namePart.Length > 0 && n is null) (k, n) = (kindPart, namePart);
                 if (k is null || n is null) { Console.Error.WriteLine("akkal4: delete needs KIND NAME, KIND/NAME or -f FILE"); return ExitCodes.Usage; }
-                keys.Add(new ResourceKey(KindOf(k) ?? k, parse.GetValue(ns)!, n));
+                // Said here, as get says it: with --ignore-not-found the node's 404 for an unknown kind would read as a skip.
+                if (KindOf(k) is not { } known)
+                {
+                    Console.Error.WriteLine($"akkal4: unknown kind '{k}'; use {string.Join(", ", ResourceKinds.Types.Keys)} (or vs, dr, gw, se, we, svc, plurals)");
+                    return ExitCodes.Usage;
+                }
+                keys.Add(new ResourceKey(known, parse.GetValue(ns)!, n));
             }
+            var ignore = parse.GetValue(ignoreNotFound);
+            static string Skipped(string key) => $"{key} not found (skipped: --ignore-not-found)";
             if (keys.Count == 1)
             {
                 var key = keys[0];
@@ -275,6 +319,11 @@ internal static class ServerCommands
                 return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Delete, path, null, async response =>
                 {
                     using var json = await ReadJson(response, cancel);
+                    if (ignore && response.StatusCode == HttpStatusCode.NotFound && json?.RootElement.TryGetProperty("error", out _) == true)
+                    {
+                        Console.WriteLine(Skipped(key.ToString()));
+                        return ExitCodes.Ok;
+                    }
                     if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
                     Console.WriteLine($"{key.Kind}/{key.Namespace}/{key.Name} deleted, revision {json.RootElement.GetProperty("revision").GetInt64()}");
                     // An older node answers with the revision alone.
@@ -284,7 +333,7 @@ internal static class ServerCommands
             }
             // Several: one write, one revision, all or nothing (one by one, the cluster would run, between them, configurations
             // nobody wrote: a VirtualService naming a Gateway already deleted).
-            var body = JsonSerializer.Serialize(new { resources = keys.Select(k => new { kind = k.Kind, @namespace = k.Namespace, name = k.Name }) });
+            var body = JsonSerializer.Serialize(new { resources = keys.Select(k => new { kind = k.Kind, @namespace = k.Namespace, name = k.Name }), ignoreNotFound = ignore });
             return await Call(parse.GetValue(server)!, parse.GetValue(token), HttpMethod.Post, "/v1/config/delete",
                 new StringContent(body, Encoding.UTF8, "application/json"), async response =>
                 {
@@ -294,12 +343,23 @@ internal static class ServerCommands
                         Console.WriteLine("error  this node's admin API deletes one resource at a time (an earlier version); nothing was deleted");
                         return ExitCodes.Rejected;
                     }
-                    if (json is null || !response.IsSuccessStatusCode) return PrintErrors(json?.RootElement, response.StatusCode);
+                    if (json is null || !response.IsSuccessStatusCode)
+                    {
+                        var exit = PrintErrors(json?.RootElement, response.StatusCode);
+                        // A node that skips them answers 200 naming them: one of an earlier version reads the body without the flag.
+                        if (ignore && response.StatusCode == HttpStatusCode.NotFound)
+                            Console.WriteLine("error  the node did not skip them (it runs a version without --ignore-not-found); nothing was deleted");
+                        return exit;
+                    }
                     var root = json.RootElement;
-                    foreach (var r in root.GetProperty("resources").EnumerateArray())
-                        Console.WriteLine($"{r.GetProperty("kind").GetString()}/{r.GetProperty("namespace").GetString()}/{r.GetProperty("name").GetString()} {r.GetProperty("action").GetString()}");
+                    static string Key(JsonElement r) => $"{r.GetProperty("kind").GetString()}/{r.GetProperty("namespace").GetString()}/{r.GetProperty("name").GetString()}";
+                    foreach (var r in root.GetProperty("resources").EnumerateArray()) Console.WriteLine($"{Key(r)} {r.GetProperty("action").GetString()}");
+                    var notFound = root.TryGetProperty("notFound", out var nf) ? nf.EnumerateArray().Select(Key).ToList() : [];
+                    foreach (var missing in notFound) Console.WriteLine(Skipped(missing));
                     PrintWarnings(root, new HashSet<string>(), null, dry: false);
-                    Console.WriteLine($"revision {root.GetProperty("revision").GetInt64()}");
+                    Console.WriteLine(root.GetProperty("resources").GetArrayLength() == 0
+                        ? $"nothing was deleted; revision {root.GetProperty("revision").GetInt64()} in force"
+                        : $"revision {root.GetProperty("revision").GetInt64()}");
                     return ExitCodes.Ok;
                 }, cancel);
         });

@@ -121,7 +121,10 @@ internal sealed class DemoRunner(IReadOnlyDictionary<string, string> manifests, 
         output.WriteLine($"Case {c.Number} is in force now ({c.Title}). Try it yourself:");
         foreach (var check in c.Checks.DistinctBy(x => x.Command))
             output.WriteLine($"  {check.Command}    # {check.Client} via {check.Via}: expect {string.Join(" or ", check.Expected.Distinct())}");
-        output.WriteLine("Change it live: akkal4 apply -f examples/seed/02-port.yaml (or any manifest); akkal4 get VirtualService; akkal4 status.");
+        // A host's VirtualServices concatenate, the oldest first: one applied beside this case's would come after its rules.
+        var next = c.Number == 2 ? "03-source-labels.yaml" : "02-port.yaml";
+        output.WriteLine($"Change it live: akkal4 delete -f examples/seed/{c.File} && akkal4 apply -f examples/seed/{next} (or any manifest; "
+                         + "applied beside this case, its rules for echo-server would come after this case's); akkal4 get VirtualService; akkal4 status.");
         output.WriteLine("Another case: akkal4 demo --case N.  What the original guide got wrong: akkal4 validate -f examples/seed/world.yaml -f examples/seed/original-mistakes.yaml");
         output.WriteLine("Ctrl+C stops the demo.");
     }

@@ -39,6 +39,8 @@ internal sealed class ChaosCluster : IAsyncDisposable
           retry-unsuccessful-join-after = 1s
         }
         akkal4.membership.rejoin-after = 1s
+        # The nodes share the mesh VIP on one host, as compose replicas do.
+        akkal4.data-plane.reuse-port = on
         """;
 
     public static readonly string Manifests = string.Join("\n---\n",

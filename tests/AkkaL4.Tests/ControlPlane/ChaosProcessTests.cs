@@ -78,6 +78,8 @@ public sealed class ChaosProcessTests : IAsyncLifetime
                      "--remoting", $"127.5.0.{n}:4053", "--admin", $"127.5.0.{n}:15000", "--data", Path.Combine(_root, $"n{n}"),
                  }.Concat(seed ? [] : new[] { "--seed", "akka.tcp://akkal4@127.5.0.1:4053" }))
             start.ArgumentList.Add(arg);
+        // The nodes share the mesh VIP on one host, as compose replicas do.
+        start.Environment["AKKAL4_HOCON"] = "akkal4.data-plane.reuse-port = on";
         var process = Process.Start(start)!;
         // Drain the output so the node never blocks on a full pipe.
         process.OutputDataReceived += (_, _) => { };

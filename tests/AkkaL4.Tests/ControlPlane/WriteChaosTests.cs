@@ -131,6 +131,8 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
                  })
             start.ArgumentList.Add(arg);
         start.Environment.Remove("AKKAL4_ADMIN_TOKEN");
+        // The nodes share the mesh VIP on one host, as compose replicas do.
+        start.Environment["AKKAL4_HOCON"] = "akkal4.data-plane.reuse-port = on";
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, e) => Keep($"[n{n}] {e.Data}");
         process.ErrorDataReceived += (_, e) => Keep($"[n{n} err] {e.Data}");

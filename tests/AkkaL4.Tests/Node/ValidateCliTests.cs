@@ -53,6 +53,8 @@ public sealed class ValidateCliTests : IDisposable
         Assert.Contains(run.Lines, l => l.StartsWith("valid: 19 resources", StringComparison.Ordinal));
         Assert.Contains(run.Lines, l => l.StartsWith("warning  DestinationRule/default/echo-destination  spec.host  ", StringComparison.Ordinal));
         Assert.Contains(run.Lines, l => l.StartsWith("warning  VirtualService/default/echo  spec.http  http rules are not applied", StringComparison.Ordinal));
+        // Applied at once, the cases hide each other behind echo-by-port: said, not left to mis-route.
+        Assert.Contains(run.Lines, l => l.StartsWith("warning  VirtualService/default/echo-by-weight  spec.tcp[0]  this rule can never match: VirtualService default/echo-by-port spec.tcp[0]", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -120,9 +122,12 @@ public sealed class ValidateCliTests : IDisposable
         Assert.True(run.ExitCode == 0, run.ToString());
         using var json = JsonDocument.Parse(run.Stdout);
         Assert.Empty(json.RootElement.GetProperty("errors").EnumerateArray());
-        var warnings = json.RootElement.GetProperty("warnings").EnumerateArray()
+        var all = json.RootElement.GetProperty("warnings").EnumerateArray().ToList();
+        // Besides the original guide's two mistakes: the cases' VirtualServices, all on echo-server at once, hide each other.
+        var warnings = all.Where(w => !w.GetProperty("message").GetString()!.StartsWith("this rule can never match: VirtualService default/echo-by-port", StringComparison.Ordinal))
             .Select(w => (w.GetProperty("resource").GetString(), w.GetProperty("field").GetString())).Order().ToList();
         Assert.Equal([("DestinationRule/default/echo-destination", "spec.host"), ("VirtualService/default/echo", "spec.http")], warnings);
+        Assert.Equal(5, all.Count - warnings.Count);
     }
 
     [Fact]

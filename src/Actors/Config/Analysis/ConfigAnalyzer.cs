@@ -7,8 +7,8 @@ namespace AkkaL4.Actors.Config.Analysis;
 /// <summary>
 /// Warnings about a valid configuration that will not do what its author probably meant, like
 /// <c>istioctl analyze</c>: hosts that match no service, subsets nobody declares, http rules an L4
-/// router does not apply, source conditions that gateways ignore, rules that can never match, and
-/// legacy gateway names.
+/// router does not apply, source conditions that gateways ignore, rules that can never match (after a catch-all of their
+/// own VirtualService, or of an earlier one for the same host: <see cref="ShadowedRules"/>), and legacy gateway names.
 /// </summary>
 public static class ConfigAnalyzer
 {
@@ -33,7 +33,8 @@ public static class ConfigAnalyzer
 
         foreach (var dr in rules) NotApplied(dr, warnings);
         var gateways = resources.OfType<Gateway>().GroupBy(g => $"{g.Metadata.Namespace}/{g.Metadata.Name}").ToDictionary(g => g.Key, g => g.First());
-        foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, warnings);
+        var shadowed = ShadowedRules.Find(resources);
+        foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, shadowed, warnings);
         return warnings;
     }
 
@@ -108,7 +109,7 @@ public static class ConfigAnalyzer
         }).Distinct().ToList();
 
     private static void AnalyzeVirtualService(VirtualService vs, IReadOnlyList<string> serviceHosts, List<DestinationRule> rules,
-        IReadOnlyDictionary<string, Gateway> gatewaysByKey, List<Diagnostic> warnings)
+        IReadOnlyDictionary<string, Gateway> gatewaysByKey, IReadOnlyDictionary<(ResourceKey, int), string> shadowed, List<Diagnostic> warnings)
     {
         var name = vs.Key.ToString();
         var ns = vs.Metadata.Namespace;
@@ -167,7 +168,9 @@ public static class ConfigAnalyzer
         {
             var rule = vs.Spec.Tcp[r];
             var path = $"spec.tcp[{r}]";
-            if (catchAll is not null)
+            // Behind another VirtualService's rule is said first: that rule comes first in the walk.
+            if (shadowed.TryGetValue((vs.Key, r), out var behind)) Warn(path, behind);
+            else if (catchAll is not null)
                 Warn(path, $"this rule can never match: {catchAll} before it matches every connection");
             for (var m = 0; m < rule.Match.Count; m++)
             {
@@ -245,6 +248,8 @@ public static class ConfigAnalyzer
     /// <summary>"did you mean" for a host: a known service with the same short name or namespace.</summary>
     private static string Suggest(string expanded, IReadOnlyList<string> serviceHosts)
     {
+        // Typically one case file validated without the world it routes in (validate -f 02-port.yaml).
+        if (serviceHosts.Count == 0) return " (no Service or ServiceEntry is in this configuration: give the manifests that define them with it)";
         var first = expanded.Split('.')[0];
         var near = serviceHosts.FirstOrDefault(h => h.StartsWith(first, StringComparison.Ordinal) || first.StartsWith(h.Split('.')[0], StringComparison.Ordinal));
         return near is null ? "" : $" (did you mean '{near}'?)";

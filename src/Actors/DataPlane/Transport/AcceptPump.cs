@@ -18,6 +18,7 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
     private static long s_pumps;
 
     private readonly Socket _socket;
+    private readonly OwnListeners.Listening _own;
     private readonly IInternalActorRef _listener;
     private readonly IScheduler _scheduler;
     private readonly object _onComplete;
@@ -36,9 +37,11 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
     private TimeSpan _backoff;
     private long _exhausted;
 
-    private AcceptPump(Socket socket, IInternalActorRef listener, IScheduler scheduler, object onComplete, Func<Exception, object> onFailure, ILoggingAdapter log)
+    private AcceptPump(Socket socket, OwnListeners.Listening own, IInternalActorRef listener, IScheduler scheduler, object onComplete, Func<Exception, object> onFailure,
+        ILoggingAdapter log)
     {
         _socket = socket;
+        _own = own;
         _listener = listener;
         _scheduler = scheduler;
         _onComplete = onComplete;
@@ -54,24 +57,29 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
     public override IActorRefProvider Provider { get; }
     public IPEndPoint LocalAddress { get; }
 
-    /// <summary>Binds and listens (throws if that fails), watches the listener and tells it <paramref name="onInit"/>.</summary>
+    /// <summary>
+    /// Binds and listens (throws if that fails; options: <see cref="OwnListeners.Prepare"/>), watches the listener and tells
+    /// it <paramref name="onInit"/>.
+    /// </summary>
     public static AcceptPump Start(IPEndPoint address, int backlog, IActorRef listener, IScheduler scheduler, object onInit, object onComplete,
-        Func<Exception, object> onFailure, ILoggingAdapter log)
+        Func<Exception, object> onFailure, ILoggingAdapter log, OwnListeners own, bool reusePort)
     {
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        OwnListeners.Listening? listening = null;
         try
         {
-            ReusePort.Enable(socket);
+            listening = own.Prepare(address, socket, reusePort);
             socket.Bind(address);
             socket.Listen(backlog);
         }
         catch
         {
             socket.Dispose();
+            listening?.Closed();
             throw;
         }
         var owner = (IInternalActorRef)listener;
-        var pump = new AcceptPump(socket, owner, scheduler, onComplete, onFailure, log);
+        var pump = new AcceptPump(socket, listening, owner, scheduler, onComplete, onFailure, log);
         owner.SendSystemMessage(new Watch(owner, pump));
         listener.Tell(onInit, pump);
         return pump;
@@ -101,7 +109,7 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
                 accept = true;
             }
         }
-        if (close) _socket.Dispose();
+        if (close) Close();
         if (accept) Accept();
         return _unbound.Task;
     }
@@ -249,12 +257,18 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
             _waiting = false;
             pending = _pending;
         }
-        _socket.Dispose();
+        Close();
         if (!pending) _args.Dispose();
         _unbound.TrySetResult();
         if (last is null) return;
         _listener.Tell(last, this);
         _listener.SendSystemMessage(new Unwatch(_listener, this));
+    }
+
+    private void Close()
+    {
+        _socket.Dispose();
+        _own.Closed();
     }
 
     /// <summary>Accepts that failed for want of descriptors or memory (each followed by a backoff): for tests.</summary>

@@ -18,13 +18,14 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// sees, and tells Akka.IO to unbind only once every connection its actor accepted has stopped.
 /// A socket option, for Akka.IO's hooks: the listening socket before it binds, each accepted connection's actor as it starts.
 /// </summary>
-internal sealed class AkkaListener : Inet.SocketOption
+internal sealed class AkkaListener(OwnListeners own, IPEndPoint address, bool reusePort) : Inet.SocketOption
 {
     private readonly object _gate = new();
     /// <summary>The connection actors this listener's TcpListener started (stopped ones pruned as it grows).</summary>
     private readonly HashSet<ActorCell> _accepted = [];
     private int _pruneAt = 64;
     private Socket? _listening;
+    private OwnListeners.Listening? _own;
     private int _closed;
 
     /// <summary>Akka.IO's binding (set as the stream is materialised; each Bind's source is run once).</summary>
@@ -32,9 +33,12 @@ internal sealed class AkkaListener : Inet.SocketOption
 
     public override void BeforeServerSocketBind(Socket ss)
     {
-        ReusePort.Enable(ss);
+        _own = own.Prepare(address, ss, reusePort);
         _listening = ss;
     }
+
+    /// <summary>The socket did not bind: no listener of this node's on the address.</summary>
+    public void BindFailed() => _own?.Closed();
 
     /// <summary>Called by Akka.IO for each accepted socket as its connection actor starts: the current actor is that connection.</summary>
     public override void AfterConnect(Socket s)
@@ -81,7 +85,9 @@ internal sealed class AkkaListener : Inet.SocketOption
             using var placeholder = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
             placeholder.Bind(new UnixDomainSocketEndPoint("\0akkal4-unbound-" + Guid.NewGuid().ToString("N")));
             placeholder.Listen(1);
-            return Dup3((int)placeholder.SafeHandle.DangerousGetHandle(), (int)handle.DangerousGetHandle(), CloseOnExec) >= 0;
+            if (Dup3((int)placeholder.SafeHandle.DangerousGetHandle(), (int)handle.DangerousGetHandle(), CloseOnExec) < 0) return false;
+            _own?.Closed();
+            return true;
         }
         catch (ObjectDisposedException)
         {

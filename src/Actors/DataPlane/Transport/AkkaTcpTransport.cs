@@ -14,22 +14,25 @@ using AkkaL4.Messages.Model;
 namespace AkkaL4.Actors.DataPlane.Transport;
 
 /// <summary>
-/// The stock transport: Akka.Streams <c>Tcp()</c> (Akka.IO), half-close on both sides, SO_REUSEPORT on
-/// listeners. Each socket's stream is started at once and joined later through a publisher/subscriber
+/// The stock transport: Akka.Streams <c>Tcp()</c> (Akka.IO), half-close on both sides, listeners' options
+/// set by <see cref="OwnListeners"/>. Each socket's stream is started at once and joined later through a publisher/subscriber
 /// pair, because Akka.IO wants an accepted connection registered straight away and a connect attempt
 /// is only known to have succeeded once its stream runs.
 /// </summary>
 public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
 {
     private readonly IMaterializer _materializer = system.Materializer();
+    private readonly OwnListeners _listening = new();
 
     /// <summary>Unbinding keeps the connections accepted: see <see cref="AkkaListener"/>.</summary>
     public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) => Bind(address, backlog, static () => { });
 
+    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog, Action overflowed) => Bind(address, backlog, overflowed, false);
+
     /// <summary>Unbinding keeps the connections accepted: see <see cref="AkkaListener"/>; <paramref name="overflowed"/>: see <see cref="AkkaListener.Gate"/>.</summary>
-    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog, Action overflowed)
+    public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog, Action overflowed, bool reusePort)
     {
-        var listener = new AkkaListener();
+        var listener = new AkkaListener(_listening, address, reusePort);
         return system.TcpStream()
             .Bind(address.Address.ToString(), address.Port, backlog, ImmutableList.Create<Inet.SocketOption>(listener), halfClose: true)
             .Select(c =>
@@ -40,8 +43,21 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
                 return Joinable((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, toClient, fromClient);
             })
             .ViaMaterialized(new AkkaListener.Gate(listener, address, backlog, overflowed), (bound, unbind) => (listener.Binding = bound, unbind))
-            .MapMaterializedValue(async bound => (IListenerBinding)new Binding(await bound.Item1, bound.unbind));
+            .MapMaterializedValue(async bound =>
+            {
+                try
+                {
+                    return (IListenerBinding)new Binding(await bound.Item1, bound.unbind);
+                }
+                catch
+                {
+                    listener.BindFailed();
+                    throw;
+                }
+            });
     }
+
+    public Task? Closing(IPEndPoint address) => _listening.Closing(address);
 
     public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt)
     {
@@ -174,21 +190,6 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
     {
         public IPEndPoint LocalAddress => (IPEndPoint)binding.LocalAddress;
         public Task Unbind() => unbind();
-    }
-}
-
-/// <summary>SO_REUSEPORT, so several node processes on one host can share a listener.</summary>
-public sealed class ReusePort : Inet.SocketOption
-{
-    private const int SolSocket = 1;
-    private const int SoReusePort = 15;
-
-    public override void BeforeServerSocketBind(Socket ss) => Enable(ss);
-
-    public static void Enable(Socket listener)
-    {
-        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        if (OperatingSystem.IsLinux()) listener.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
     }
 }
 

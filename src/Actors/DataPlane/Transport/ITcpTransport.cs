@@ -110,6 +110,15 @@ public interface ITcpTransport
     Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog, Action overflowed) => Bind(address, backlog);
 
     /// <summary>
+    /// <see cref="Bind(IPEndPoint, int, Action)"/> with SO_REUSEPORT when <paramref name="reusePort"/> (else only where the
+    /// node's own listeners need it: <see cref="OwnListeners"/>).
+    /// </summary>
+    Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog, Action overflowed, bool reusePort) => Bind(address, backlog, overflowed);
+
+    /// <summary>While a listener of this transport on exactly <paramref name="address"/> still closes: done once it has closed (else null).</summary>
+    Task? Closing(IPEndPoint address) => null;
+
+    /// <summary>
     /// Dials <paramref name="remote"/> and tells <paramref name="attempt"/> how it went, once, on whatever thread it
     /// ended on: connected, or failed (with <see cref="TimeoutException"/> after the connect timeout). An attempt
     /// abandoned first is told nothing, and a connection that arrives anyway is closed. A callback rather than a
@@ -131,9 +140,10 @@ public interface IDirectAccept
     /// connection for each message the listener sends back to it (its ack), <paramref name="onComplete"/> once unbound and
     /// emptied of what the kernel had queued, or <paramref name="onFailure"/>. It also ends (its socket closed) when the
     /// listener stops. Out of descriptors it stays bound and accepts again after a backoff, logged to <paramref name="log"/>.
+    /// SO_REUSEPORT as <see cref="ITcpTransport.Bind(IPEndPoint, int, Action, bool)"/> says.
     /// </summary>
     IListenerBinding Listen(IPEndPoint address, int backlog, IActorRef listener, object onInit, object onComplete, Func<Exception, object> onFailure,
-        ILoggingAdapter log);
+        ILoggingAdapter log, bool reusePort = false);
 }
 
 /// <summary>What a transport's connect in flight can be told: stop, the attempt was abandoned.</summary>

@@ -20,11 +20,15 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 public sealed class SocketTransport : ITcpTransport, IDirectAccept
 {
     public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog) =>
-        Source.FromGraph(new AcceptStage(address, backlog));
+        Source.FromGraph(new AcceptStage(address, backlog, _listening));
 
     public IListenerBinding Listen(IPEndPoint address, int backlog, IActorRef listener, object onInit, object onComplete, Func<Exception, object> onFailure,
-        ILoggingAdapter log) =>
-        AcceptPump.Start(address, backlog, listener, _scheduler, onInit, onComplete, onFailure, log);
+        ILoggingAdapter log, bool reusePort = false) =>
+        AcceptPump.Start(address, backlog, listener, _scheduler, onInit, onComplete, onFailure, log, _listening, reusePort);
+
+    public Task? Closing(IPEndPoint address) => _listening.Closing(address);
+
+    private readonly OwnListeners _listening = new();
 
     /// <summary>Where connect timeouts are kept: the actor system's timer wheel, not a timer per attempt.</summary>
     private readonly IScheduler _scheduler;
@@ -207,11 +211,12 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
     internal static readonly TimeSpan MaxAcceptBackoff = TimeSpan.FromSeconds(1);
 
     /// <summary>Listens on one address; each pull accepts one connection.</summary>
-    private sealed class AcceptStage(IPEndPoint address, int backlog) : GraphStageWithMaterializedValue<SourceShape<TcpConnection>, Task<IListenerBinding>>
+    private sealed class AcceptStage(IPEndPoint address, int backlog, OwnListeners own) : GraphStageWithMaterializedValue<SourceShape<TcpConnection>, Task<IListenerBinding>>
     {
         private readonly Outlet<TcpConnection> _out = new("accept.out");
         private readonly IPEndPoint _address = address;
         private readonly int _backlog = backlog;
+        private readonly OwnListeners _own = own;
 
         public override SourceShape<TcpConnection> Shape => new(_out);
 
@@ -229,6 +234,7 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
             private readonly TaskCompletionSource<IListenerBinding> _bound;
             private readonly TaskCompletionSource _unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
             private Socket? _listener;
+            private OwnListeners.Listening? _listening;
             private ValueTask<Socket> _accept;
             private bool _acceptPending;
             private Action _acceptCompletedOnSocketThread = null!;
@@ -254,13 +260,14 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
                 var listener = new Socket(_stage._address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 try
                 {
-                    ReusePort.Enable(listener);
+                    _listening = _stage._own.Prepare(_stage._address, listener, reusePort: false);
                     listener.Bind(_stage._address);
                     listener.Listen(_stage._backlog);
                 }
                 catch (Exception e)
                 {
                     listener.Dispose();
+                    _listening?.Closed();
                     _bound.TrySetException(e);
                     FailStage(e);
                     return;
@@ -366,7 +373,7 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
             private void OnUnbind()
             {
                 // An accept in flight means nothing is queued: closing ends it. Otherwise the next pull takes what is queued.
-                if (_acceptPending) _listener?.Dispose();
+                if (_acceptPending) Close();
                 else if (IsAvailable(_stage._out))
                 {
                     // Pulled but not accepting: waiting out a descriptor shortage.
@@ -375,9 +382,15 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
                 }
             }
 
-            public override void PostStop()
+            private void Close()
             {
                 _listener?.Dispose();
+                _listening?.Closed();
+            }
+
+            public override void PostStop()
+            {
+                Close();
                 _bound.TrySetException(new InvalidOperationException($"listener on {_stage._address} stopped before it was bound"));
                 _unbound.TrySetResult();
             }
