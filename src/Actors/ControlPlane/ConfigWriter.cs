@@ -593,6 +593,7 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
 
     private void Serve()
     {
+        if (_servingSince == DateTimeOffset.MaxValue) _servingSince = DateTimeOffset.UtcNow;
         Become(Serving);
         if (!Timers.IsTimerActive(nameof(SendAgain)))
         {
@@ -762,12 +763,23 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// </summary>
     private TimeSpan ReplicationTimeoutNow() => Min(ReplicationTimeout + TimeSpan.FromSeconds(_bytes / 100_000.0), MaxReplicationTimeout);
 
+    /// <summary>When this writer began to take writes (its first <see cref="Serve"/>); never, until then.</summary>
+    private DateTimeOffset _servingSince = DateTimeOffset.MaxValue;
+
     /// <summary>A write that waited past its deadline (no writer reachable meanwhile) was already answered "not applied".</summary>
     private bool TooLate(DateTimeOffset deadline)
     {
-        if (DateTimeOffset.UtcNow <= deadline) return false;
-        var late = DateTimeOffset.UtcNow - deadline;
-        _log.Warning("config writer: dropped a write that arrived {0} after its deadline", late);
+        var now = DateTimeOffset.UtcNow;
+        if (now <= deadline) return false;
+        var late = now - deadline;
+        // Past its deadline before this writer took any write: it waited for the writer to start (a new cluster's first
+        // writes, a hand-over). Its client knows (ConfigClient sends a small write again with a fresh deadline every 2 s
+        // meanwhile, so a fresh `run -f` dropped two or three stale copies of the write it then applied): not a warning.
+        // One that waited behind this writer's own work, or long in remoting, is.
+        if (deadline < _servingSince)
+            _log.Debug("config writer: dropped a write that waited {0} past its deadline for the writer to start", late);
+        else
+            _log.Warning("config writer: dropped a write that arrived {0} after its deadline", late);
         Sender.Tell(new ConfigUnavailable($"the write reached the config writer {late.TotalSeconds:0.0}s after its deadline (the writer was starting, moving or busy) and was not applied"));
         return true;
     }

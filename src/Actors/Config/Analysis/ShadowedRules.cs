@@ -20,12 +20,35 @@ internal static class ShadowedRules
         var mesh = Precedence.Order(resources.OfType<VirtualService>().Where(AppliesToMesh)).ToList();
         if (mesh.Count < 2) return found;
 
+        // By host, as the compiler indexes them: this runs in the config writer on every write, over every service.
+        var order = new Dictionary<VirtualService, int>(ReferenceEqualityComparer.Instance);
+        var byHost = new Dictionary<string, List<VirtualService>>(StringComparer.Ordinal);
+        var wildcards = new List<VirtualService>();
+        foreach (var vs in mesh)
+        {
+            order[vs] = order.Count;
+            foreach (var host in vs.Spec.Hosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Distinct())
+                if (HostName.IsWildcard(host)) { if (!wildcards.Contains(vs)) wildcards.Add(vs); }
+                else if (byHost.TryGetValue(host, out var list)) list.Add(vs);
+                else byHost[host] = [vs];
+        }
+        bool For(VirtualService vs, string host) => vs.Spec.Hosts.Any(h => HostName.Matches(HostName.Expand(h, vs.Metadata.Namespace), host));
+
         var catalog = new ServiceCatalog(resources);
         var alive = new HashSet<(ResourceKey, int)>();
         var shadowers = new Dictionary<(ResourceKey, int), List<string>>();
         foreach (var service in catalog.Services)
         {
-            var forHost = mesh.Where(vs => vs.Spec.Hosts.Any(h => HostName.Matches(HostName.Expand(h, vs.Metadata.Namespace), service.Host))).ToList();
+            var forHost = HostName.IsWildcard(service.Host)
+                ? mesh.Where(vs => For(vs, service.Host)).ToList()
+                : (byHost.GetValueOrDefault(service.Host) ?? []).Union(wildcards.Where(vs => For(vs, service.Host)), ReferenceEqualityComparer.Instance)
+                    .Cast<VirtualService>().OrderBy(vs => order[vs]).ToList();
+            if (forHost.Count < 2)
+            {
+                // Alone on this host: nothing of another VirtualService comes before its rules here.
+                foreach (var vs in forHost) for (var r = 0; r < vs.Spec.Tcp.Count; r++) alive.Add((vs.Key, r));
+                continue;
+            }
             var addresses = service.Addresses.Where(a => !a.Contains('/')).Select(a => IpKey.TryParse(a, out var ip) ? ip : (IpKey?)null).OfType<IpKey>().ToList();
             if (addresses.Count == 0 || service.Ports.Count == 0) continue; // no mesh listener: nothing is evaluated
             // Client namespaces that can see another order or match a sourceNamespace; every other one (and an unknown
