@@ -91,7 +91,7 @@ public sealed class TlsConfigurationErrorTests(TlsConfigurationWorld world) : IC
     }
 
     [Fact]
-    public async Task An_unreadable_certificate_is_logged_once_and_again_when_it_breaks_again_after_a_fix()
+    public async Task An_unreadable_certificate_is_logged_once_and_once_read_outlives_its_deleted_file()
     {
         var mine = () => world.Errors.Where(e => e.Contains(world.RotatedCertificate)).ToList();
 
@@ -112,17 +112,14 @@ public sealed class TlsConfigurationErrorTests(TlsConfigurationWorld world) : IC
         await EventuallyAsync(async () => (reply = (await TestClient.OneLineAsync(Client, TlsConfigurationWorld.Rotated, "fixed")).Reply) == Presented,
             () => $"a connection presents the fixed certificate (last reply: '{reply}')", TlsOrigination.RecheckEvery + Patience);
 
-        // Broken again, the same way: seen at the next check (connections go on with the copy in hand until then), that
-        // is news, and is logged again.
+        // Deleted after it was read: the copy in hand stays (a failed re-read keeps the last good copy, as Envoy and nginx
+        // do: review1-s14 R3), over two checks, and no connection is refused or logged as an error.
         File.Delete(world.RotatedCertificate);
-        await EventuallyAsync(async () => (await TestClient.OneLineAsync(Client, TlsConfigurationWorld.Rotated, "gone?")).Reply == "",
-            "a check finds the certificate gone and connections are refused", TlsOrigination.RecheckEvery + Patience);
-        Assert.Equal(ResponseFlags.NoClusterFound, (await RefusedAsync(TlsConfigurationWorld.Rotated)).Flags);
-        await EventuallyAsync(() => mine().Count >= 2, "the second breakage is logged");
-        // Both connections of the first breakage were refused before the second was logged: one line for them.
+        for (var until = DateTime.UtcNow + TlsOrigination.RecheckEvery * 2 + TimeSpan.FromSeconds(1); DateTime.UtcNow < until;)
+            Assert.Equal(Presented.Replace(": fixed", ": kept"), (await TestClient.OneLineAsync(Client, TlsConfigurationWorld.Rotated, "kept")).Reply);
         var logged = mine();
-        Assert.Equal(2, logged.Count);
-        Assert.All(logged, line => Assert.Contains("cannot be read", line));
+        Assert.Single(logged);
+        Assert.Contains("cannot be read", logged[0]);
     }
 
     private async Task<AccessLogEntry> RefusedAsync(System.Net.IPEndPoint destination)
