@@ -655,6 +655,9 @@ public sealed class AdminServer : IAsyncDisposable
     {
         var keys = new List<ResourceKey>();
         var errors = new List<string>();
+        // As a manifest's: at most this many listed, the rest counted (a 4 MiB body of bad entries was a 97 MB answer).
+        var maxErrors = DecodeLimits.Default.MaxErrors;
+        var unlisted = 0;
         bool ignoreNotFound;
         try
         {
@@ -662,14 +665,16 @@ public sealed class AdminServer : IAsyncDisposable
             if (!body.RootElement.TryGetProperty("resources", out var resources) || resources.ValueKind != JsonValueKind.Array)
                 return Results.Json(new { error = "give {\"resources\": [{\"kind\", \"namespace\", \"name\"}, ...]}" }, Json, statusCode: 400);
             ignoreNotFound = body.RootElement.TryGetProperty("ignoreNotFound", out var ignore) && ignore.ValueKind == JsonValueKind.True;
+            var index = 0;
             foreach (var r in resources.EnumerateArray())
             {
                 string? Text(string name) => r.ValueKind == JsonValueKind.Object && r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
                 var kind = Text("kind");
                 var known = ResourceKinds.Types.Keys.FirstOrDefault(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase));
-                if (known is null || string.IsNullOrEmpty(Text("name")))
-                    errors.Add($"resources[{keys.Count + errors.Count}]: {(known is null ? $"unknown kind '{Diagnostic.Quote(kind ?? "")}'" : "no name")}");
-                else keys.Add(new ResourceKey(known, Text("namespace") ?? "default", Text("name")!));
+                if (known is not null && !string.IsNullOrEmpty(Text("name"))) keys.Add(new ResourceKey(known, Text("namespace") ?? "default", Text("name")!));
+                else if (errors.Count < maxErrors) errors.Add($"resources[{index}]: {(known is null ? $"unknown kind '{Diagnostic.Quote(kind ?? "")}'" : "no name")}");
+                else unlisted++;
+                index++;
             }
         }
         catch (JsonException e)
@@ -680,7 +685,9 @@ public sealed class AdminServer : IAsyncDisposable
         {
             return TooLarge();
         }
-        if (errors.Count > 0) return Results.Json(new { error = $"nothing was deleted: {string.Join("; ", errors)}" }, Json, statusCode: 400);
+        if (errors.Count > 0)
+            return Results.Json(new { error = $"nothing was deleted: {string.Join("; ", errors)}{(unlisted > 0 ? $"; and {unlisted} more not shown (at most {maxErrors})" : "")}" },
+                Json, statusCode: 400);
         if (keys.Count == 0) return Results.Json(new { error = "no resources named" }, Json, statusCode: 400);
         var notFound = new List<ResourceKey>();
         var reply = await AskWrite(node, new DeleteResources(keys));
