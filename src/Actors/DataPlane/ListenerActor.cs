@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Streams;
@@ -87,6 +88,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private readonly HashSet<long> _endedEarly = [];
     /// <summary>Restarted, and not yet told by <see cref="PreRestart"/> whether to bind: a Recover meant for the instance before is not for it.</summary>
     private bool _fresh;
+
+    /// <summary>Waited one bind retry for this node's previous listener on the address to close; the next try binds anyway.</summary>
+    private bool _waitedForPredecessor;
     private TimeSpan _reliefWait;
     /// <summary>Not asking for connections: the descriptors leave no room for one more.</summary>
     private bool _paused;
@@ -479,12 +483,20 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         var endpoint = new IPEndPoint(_address.Address.ToAddress(), _address.Port);
         // This node's previous listener on the address still closes (emptying its queue after an unbind or a restart):
         // bound once it has, rather than beside it through SO_REUSEPORT, which would leave this socket open to anybody of
-        // the node's uid (Transport/OwnListeners). At most a bind retry's wait: the stock transport may close it unsaid.
+        // the node's uid (Transport/OwnListeners). At most one bind retry's wait (review1-s14 R5): a predecessor that keeps
+        // draining (clients keep coming) or waits for room could otherwise keep this one unbound for ever, unsaid. Then it
+        // binds anyway: beside it with reuse-port on; else the bind fails (address in use, said so), retried as any.
         if (_transport.Closing(endpoint) is { IsCompleted: false } closing)
         {
-            Task.WhenAny(closing, Task.Delay(_settings.BindRetry)).PipeTo(Self, success: _ => new TryBind());
-            return;
+            if (!_waitedForPredecessor)
+            {
+                _waitedForPredecessor = true;
+                Task.WhenAny(closing, Task.Delay(_settings.BindRetry)).PipeTo(Self, success: _ => new TryBind());
+                return;
+            }
+            _log.Warning("listener {0}: this node's previous listener on the address still closes after {1} (bind-retry); binding anyway", _address, _settings.BindRetry);
         }
+        else _waitedForPredecessor = false;
         try
         {
             _streamRunning = true;
@@ -548,17 +560,44 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             if (_unbinding) { binding.Unbind(); return; }
             _binding = binding;
             _retry = _settings.BindRetry;
+            _waitedForPredecessor = false;
             _log.Info("listener {0}: bound", _address);
             Context.Parent.Tell(new Bound(_address));
             return;
         }
         if (_unbinding) return;
         var cause = result.Failure is AggregateException { InnerException: { } inner } ? inner : result.Failure!;
-        var reason = cause.InnerException?.Message ?? cause.Message;
+        var reason = Explained(cause);
         _log.Warning("listener {0}: bind failed: {1}; retrying in {2}", _address, reason, _retry);
         Context.Parent.Tell(new BindFailed(_address, reason));
         Timers.StartSingleTimer("bind", new TryBind(), _retry);
         _retry = Doubled(_retry, _settings.BindRetryMax);
+    }
+
+    /// <summary>
+    /// A bind failure's message, and when the address is in use what to do about it (review1-s14 R6): reuse-port went off by
+    /// default, so nodes sharing an address by other means than the compose file (systemd units, their own manifests) find
+    /// their second node refused. The same text goes to the log and to the listener's status.
+    /// </summary>
+    private string Explained(Exception cause)
+    {
+        var reason = cause.InnerException?.Message ?? cause.Message;
+        if (!InUse(cause)) return reason;
+        var endpoint = new IPEndPoint(_address.Address.ToAddress(), _address.Port);
+        if (_transport.Closing(endpoint) is { IsCompleted: false })
+            return $"{reason}: this node's previous listener on it still closes (it empties what the kernel had queued for it)";
+        return _settings.ReusePort
+            ? $"{reason}: in use by a process that does not set SO_REUSEPORT, or runs under another uid"
+            : $"{reason}: in use by another process; if that is another AkkaL4 node sharing the address, set {ReusePortKey} = on on every node sharing it";
+    }
+
+    internal const string ReusePortKey = "akkal4.data-plane.reuse-port";
+
+    private static bool InUse(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }) return true;
+        return false;
     }
 
     private static TimeSpan Doubled(TimeSpan wait, TimeSpan max) => TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, max.Ticks));

@@ -13,11 +13,8 @@ public sealed class RouteCompiler
     private readonly Labels _nodeLabels;
     private readonly ServiceCatalog _catalog;
     private readonly DestinationRuleIndex _destinationRules;
-    private readonly List<VirtualService> _virtualServices;
+    private readonly VirtualServiceIndex _virtualServices;
     private readonly Dictionary<(string Name, string Rules), UpstreamCluster> _clusters = new();
-    private readonly Dictionary<string, List<VirtualService>> _vsByHost = new(StringComparer.Ordinal);
-    private readonly List<VirtualService> _vsWithWildcards = [];
-    private readonly Dictionary<VirtualService, int> _vsOrder = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, int> _clusterNameUses = new();
     private readonly List<RouteTarget> _targets = [];
     private readonly List<string> _notes = [];
@@ -32,27 +29,7 @@ public sealed class RouteCompiler
         _everyGateway = everyGateway;
         _catalog = new ServiceCatalog(resources);
         _destinationRules = new DestinationRuleIndex(resources.OfType<DestinationRule>());
-        _virtualServices = Precedence.Order(resources.OfType<VirtualService>()).ToList();
-        foreach (var vs in _virtualServices)
-        {
-            _vsOrder[vs] = _vsOrder.Count;
-            foreach (var host in vs.Spec.Hosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Distinct())
-            {
-                if (HostName.IsWildcard(host)) { if (!_vsWithWildcards.Contains(vs)) _vsWithWildcards.Add(vs); }
-                else if (_vsByHost.TryGetValue(host, out var list)) list.Add(vs);
-                else _vsByHost[host] = [vs];
-            }
-        }
-    }
-
-    /// <summary>VirtualServices with a host overlapping <paramref name="host"/>, in precedence order.</summary>
-    private IEnumerable<VirtualService> VirtualServicesFor(string host)
-    {
-        if (HostName.IsWildcard(host))
-            return _virtualServices.Where(vs => vs.Spec.Hosts.Any(h => HostName.Matches(HostName.Expand(h, vs.Metadata.Namespace), host)));
-        var exact = _vsByHost.GetValueOrDefault(host) ?? [];
-        var wild = _vsWithWildcards.Where(vs => vs.Spec.Hosts.Any(h => HostName.Matches(HostName.Expand(h, vs.Metadata.Namespace), host)));
-        return exact.Union(wild).OrderBy(vs => _vsOrder[vs]);
+        _virtualServices = new VirtualServiceIndex(Precedence.Order(resources.OfType<VirtualService>()).ToList());
     }
 
     /// <param name="serveMesh">False for a node that serves only gateway listeners (like an Istio ingress gateway).</param>
@@ -136,7 +113,7 @@ public sealed class RouteCompiler
     {
         // VirtualServices for this host bound to mesh and visible to the client: private ones first,
         // then those exported to its namespace by name, then public ones; each group by creation time, name, namespace.
-        var applicable = VirtualServicesFor(service.Host)
+        var applicable = _virtualServices.For(service.Host)
             .Select(vs => (vs, group: Precedence.Group(vs.Metadata.Namespace, vs.Spec.ExportTo, clientNamespace)))
             .Where(x => x.group >= 0 && AppliesToMesh(x.vs))
             .OrderBy(x => x.group)
@@ -239,7 +216,7 @@ public sealed class RouteCompiler
                 _notes.Add($"listener {at}: TCP and TLS servers share the port; it is served as TLS (routed by SNI)");
             var gatewayNamespace = list[0].Gateway.Metadata.Namespace;
             var rules = new List<CompiledRule>();
-            foreach (var vs in _virtualServices)
+            foreach (var vs in _virtualServices.All)
             {
                 // Like Istio, a gateway sees only the VirtualServices exported to its namespace.
                 if (!Precedence.VisibleTo(vs.Metadata.Namespace, vs.Spec.ExportTo, gatewayNamespace)) continue;

@@ -7,7 +7,7 @@ namespace AkkaL4.Tests.ControlPlane;
 
 /// <summary>
 /// A running node's distributed data goes through <see cref="ReplicatorMessages"/> (cluster.hocon binds it in place of
-/// Akka's serializer, whose settings the replicator adds when it starts): RemotingPathCostTests measures it with the
+/// Akka's serializer, whose settings the replicator adds when it starts): RemotingPathCostTests checks it with the
 /// settings alone. Address: 127.203.0.2 (remoting, any port).
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]

@@ -21,28 +21,14 @@ internal static class ShadowedRules
         if (mesh.Count < 2) return found;
 
         // By host, as the compiler indexes them: this runs in the config writer on every write, over every service.
-        var order = new Dictionary<VirtualService, int>(ReferenceEqualityComparer.Instance);
-        var byHost = new Dictionary<string, List<VirtualService>>(StringComparer.Ordinal);
-        var wildcards = new List<VirtualService>();
-        foreach (var vs in mesh)
-        {
-            order[vs] = order.Count;
-            foreach (var host in vs.Spec.Hosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Distinct())
-                if (HostName.IsWildcard(host)) { if (!wildcards.Contains(vs)) wildcards.Add(vs); }
-                else if (byHost.TryGetValue(host, out var list)) list.Add(vs);
-                else byHost[host] = [vs];
-        }
-        bool For(VirtualService vs, string host) => vs.Spec.Hosts.Any(h => HostName.Matches(HostName.Expand(h, vs.Metadata.Namespace), host));
+        var index = new VirtualServiceIndex(mesh);
 
         var catalog = new ServiceCatalog(resources);
         var alive = new HashSet<(ResourceKey, int)>();
         var shadowers = new Dictionary<(ResourceKey, int), List<string>>();
         foreach (var service in catalog.Services)
         {
-            var forHost = HostName.IsWildcard(service.Host)
-                ? mesh.Where(vs => For(vs, service.Host)).ToList()
-                : (byHost.GetValueOrDefault(service.Host) ?? []).Union(wildcards.Where(vs => For(vs, service.Host)), ReferenceEqualityComparer.Instance)
-                    .Cast<VirtualService>().OrderBy(vs => order[vs]).ToList();
+            var forHost = index.For(service.Host).ToList();
             if (forHost.Count < 2)
             {
                 // Alone on this host: nothing of another VirtualService comes before its rules here.
