@@ -72,9 +72,13 @@ public sealed class WriterDeadlineLogTests
             await EventuallyAsync(() => Task.FromResult(Dropped(events).Any()), "the early write's drop is logged", Wait);
             Assert.All(Dropped(events), e => Assert.Equal(LogLevel.DebugLevel, e.LogLevel()));
 
-            // One that waited behind a writer already serving (here: sent late) is a warning.
+            // One that waited behind a writer already serving (here: sent late) is a warning. Its deadline is after the writer
+            // began to serve (it had, to accept "ok") and before the write arrives: a deadline a fixed time back could fall
+            // before that start when "ok" took less than that time, and the drop would rightly be a debug line.
+            var servedAt = DateTimeOffset.UtcNow;
+            await EventuallyAsync(() => Task.FromResult(DateTimeOffset.UtcNow > servedAt), "the clock moved past the late write's deadline", Wait);
             var late = Inbox.Create(system);
-            late.Send(writer, new WriteConfig(Decode(Service("late", "deadline", "127.203.1.3")), DateTimeOffset.UtcNow - TimeSpan.FromSeconds(1)));
+            late.Send(writer, new WriteConfig(Decode(Service("late", "deadline", "127.203.1.3")), servedAt));
             Assert.IsType<ConfigUnavailable>(await late.ReceiveAsync(Wait));
             await EventuallyAsync(() => Task.FromResult(Dropped(events).Any(e => e.LogLevel() == LogLevel.WarningLevel)), "the late write's drop is a warning", Wait);
             Assert.Single(Dropped(events), e => e.LogLevel() == LogLevel.WarningLevel);
