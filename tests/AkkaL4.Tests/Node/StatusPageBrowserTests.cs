@@ -28,8 +28,10 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
 {
     private const string Token = "page-token";
 
+    // Both nodes serve the same Service address on this one host: they share it as compose replicas do (reuse-port on);
+    // without it whichever node binds second is refused, and if that was the first node the test waited for it in vain.
     private static string Quiet(string host, int port) =>
-        $"akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR\nakka.remote.dot-netty.tcp {{ hostname = \"{host}\", port = {port} }}";
+        $"akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR\nakka.remote.dot-netty.tcp {{ hostname = \"{host}\", port = {port} }}\nakkal4.data-plane.reuse-port = on";
 
     private static int FreePortOn(string host)
     {
