@@ -12,7 +12,8 @@ namespace AkkaL4.Actors.ControlPlane;
 /// thing: gossip is gzipped without compression (stored blocks, read by every version as before). Akka gzips gossip at
 /// gzip's default level, in remoting's writer, where the sender's heartbeats to that node wait behind it, and the
 /// configuration it carries (the writer's register) is gzip already (<see cref="Messages.Serialization.ProtocolSerializer"/>):
-/// compressing 4 MiB that does not shrink again cost that thread (RemotingPathCostTests).
+/// compressing 4 MiB that does not shrink again cost that thread (figures in bench/README.md; RemotingPathCostTests checks
+/// the stored blocks).
 /// </summary>
 public sealed class ReplicatorMessages(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
