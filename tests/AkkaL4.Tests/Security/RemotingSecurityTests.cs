@@ -82,7 +82,7 @@ public sealed class RemotingSecurityTests
         await using var b = StartNode("purpose-b", "127.194.1.2", NodeTls(ca, "b"), a.ClusterAddress);
         await AllUpAsync(a, 2);
 
-        using var https = OtherPurpose(ca, "admin.example");
+        using var https = RemotingTlsUpgradeTests.Https(ca, "admin.example");
         Assert.True(RemotingTls.ChainsTo(https, null, [ca]), "the HTTPS certificate chains to the cluster CA: the refusal below is about its purpose");
         await using var intruder = StartNode("purpose-https", "127.194.1.3", new RemotingTls(https, [X509CertificateLoader.LoadCertificate(ca.RawData)]), a.ClusterAddress);
 
@@ -111,7 +111,7 @@ public sealed class RemotingSecurityTests
     public void A_node_certificate_without_the_member_usage_is_refused_at_start_saying_how_to_make_one()
     {
         var ca = NewCa("old-style");
-        using var old = OtherPurpose(ca, "n1");
+        using var old = RemotingTlsUpgradeTests.Https(ca, "n1");
         var path = Path.Combine(Path.GetTempPath(), $"akkal4-old-style-{Guid.NewGuid():N}.p12");
         File.WriteAllBytes(path, new X509Certificate2Collection { old, X509CertificateLoader.LoadCertificate(ca.RawData) }.Export(X509ContentType.Pkcs12, Password)!);
         try
@@ -125,18 +125,6 @@ public sealed class RemotingSecurityTests
         // What cert create makes carries it, the CA (usable as every node's certificate) included.
         Assert.True(RemotingTls.IsNodeCertificate(NodeTls(ca, "n2").Certificate) && RemotingTls.IsNodeCertificate(ca));
         Assert.False(NodeTls(ca, "n3").Trusts(old, null), "a certificate of the cluster CA without the member usage is trusted");
-    }
-
-    /// <summary>A certificate (with its key) the CA signs for TLS server and client use, without AkkaL4's member usage.</summary>
-    private static X509Certificate2 OtherPurpose(X509Certificate2 ca, string name)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
-        using var signed = request.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), ca.NotAfter, RandomNumberGenerator.GetBytes(16));
-        return signed.CopyWithPrivateKey(key);
     }
 
     /// <summary>The warnings <paramref name="system"/> logs from now on (remoting's refusals are the cluster side's).</summary>
