@@ -29,7 +29,7 @@ public sealed class AcceptPumpDescriptorTests(ITestOutputHelper output)
     {
         if (Environment.GetEnvironmentVariable(ChildVariable) == "1")
         {
-            await RunOutOfDescriptorsAsync();
+            await RunOutOfDescriptorsAsync(output);
             return;
         }
         if (!OperatingSystem.IsLinux()) return;
@@ -40,7 +40,7 @@ public sealed class AcceptPumpDescriptorTests(ITestOutputHelper output)
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "test", typeof(AcceptPumpDescriptorTests).Assembly.Location, "--filter", $"FullyQualifiedName={name}", "--logger", "console;verbosity=normal" })
+        foreach (var arg in new[] { "test", typeof(AcceptPumpDescriptorTests).Assembly.Location, "--filter", $"FullyQualifiedName={name}", "--logger", "console;verbosity=detailed" })
             start.ArgumentList.Add(arg);
         start.Environment[ChildVariable] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
@@ -65,7 +65,7 @@ public sealed class AcceptPumpDescriptorTests(ITestOutputHelper output)
     }
 
     /// <summary>In the child: five clients queued, the descriptors exhausted, an ack, then descriptors freed.</summary>
-    private static async Task RunOutOfDescriptorsAsync()
+    private static async Task RunOutOfDescriptorsAsync(ITestOutputHelper output)
     {
         var system = ActorSystem.Create("emfile", "akka.loglevel=WARNING");
         var clients = new List<Socket>();
@@ -121,7 +121,7 @@ public sealed class AcceptPumpDescriptorTests(ITestOutputHelper output)
                 Assert.True(handed is TcpConnection && accepted.Count < Queued - 2,
                     $"the pump told its listener {handed} while out of descriptors ({accepted.Count} handed over before; the filler "
                     + $"took {filler.Count - taken} descriptor(s) freed meanwhile)");
-                Console.WriteLine($"a descriptor was free after all: client {accepted.Count + 1} handed over, {filler.Count - taken} more taken by the filler");
+                output.WriteLine($"a descriptor was free after all: client {accepted.Count + 1} handed over, {filler.Count - taken} more taken by the filler");
                 accepted.Add((TcpConnection)handed);
                 baseline = pump.Shortages;
                 pump.Tell("ack");
