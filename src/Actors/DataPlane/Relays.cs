@@ -30,12 +30,6 @@ public sealed class Relays
     internal static RelayParts? Materializing => _materializing;
 
     private readonly IMaterializer _materializer;
-    /// <summary>
-    /// What the materializer would start every relay's attributes from (its settings' input buffer, dispatcher and
-    /// supervision), made once: Akka's <c>Materialize(graph)</c> builds them anew at every call, three attributes and two
-    /// concatenations, ~0.5 KB per connection (bench/README.md, session 15). Null for a materializer that is not Akka's own.
-    /// </summary>
-    private readonly Attributes? _initial;
     private readonly Host[] _hosts;
     private readonly IdleSweep _idle;
     private int _next;
@@ -45,14 +39,22 @@ public sealed class Relays
     public Relays(IMaterializer materializer, int hosts, ILoggingAdapter log)
     {
         _materializer = materializer;
-        _initial = materializer is ActorMaterializer { Settings: var settings }
+        var initial = InitialAttributes(materializer);
+        _idle = new IdleSweep((e, failures) => log.Error(e, "idle sweep: a relay failed to expire ({0} so far); the sweep goes on", failures));
+        _hosts = Enumerable.Range(0, Math.Max(1, hosts)).Select(_ => Source.FromGraph(new HostStage(initial)).To(Sink.Ignore<NotUsed>()).Run(materializer)).ToArray();
+    }
+
+    /// <summary>
+    /// What the materializer starts every relay's attributes from (its settings' input buffer, dispatcher and supervision),
+    /// made once: Akka's <c>Materialize(graph)</c> builds them anew at every call, three attributes and two concatenations,
+    /// ~0.4 KB per connection (bench/README.md, "Memory, session 15"). Null for a materializer that is not Akka's own.
+    /// </summary>
+    private static Attributes? InitialAttributes(IMaterializer materializer) =>
+        materializer is ActorMaterializer { Settings: var settings }
             ? Attributes.CreateInputBuffer(settings.InitialInputBufferSize, settings.MaxInputBufferSize)
                 .And(ActorAttributes.CreateDispatcher(settings.Dispatcher))
                 .And(ActorAttributes.CreateSupervisionStrategy(settings.SupervisionDecider))
             : null;
-        _idle = new IdleSweep((e, failures) => log.Error(e, "idle sweep: a relay failed to expire ({0} so far); the sweep goes on", failures));
-        _hosts = Enumerable.Range(0, Math.Max(1, hosts)).Select(_ => Source.FromGraph(new HostStage(_initial)).To(Sink.Ignore<NotUsed>()).Run(materializer)).ToArray();
-    }
 
     /// <summary>How many relays are in the idle sweep (those running with an idle timeout).</summary>
     internal int IdleRelays => _idle.Count;
