@@ -503,6 +503,8 @@ internal static class ServerCommands
         sb.Append(Table(["MEMBER", "STATUS", "REVISION", "ROLES"], Items(status, "members").Select(x => (IReadOnlyList<string>)
             [Text(x, "address"), Text(x, "status"), Text(x, "revisionFailed") is var f && f != "-" ? $"{Text(x, "revision")} ({f} failed)" : Text(x, "revision"),
              string.Join(",", Items(x, "roles").Select(r => r.GetString()))]).ToList()));
+        if (Items(status, "members").Any(x => Text(x, "revision") == "-"))
+            sb.Append("REVISION -: that member has reported none yet (a node reports its revision once it has applied one: none before the first write)\n");
         if (Items(status, "unreachable").Select(u => u.ValueKind == JsonValueKind.String ? u.GetString() : u.ToString()).ToList() is { Count: > 0 } unreachable)
             sb.Append($"unreachable: {string.Join(", ", unreachable)}\n");
         var listeners = Items(status, "listeners").Select(x => (IReadOnlyList<string>)
