@@ -30,6 +30,11 @@ namespace AkkaL4.Node.Admin;
 public sealed class AdminServer : IAsyncDisposable
 {
     public const int MaxConfigBytes = 4 * 1024 * 1024;
+    /// <summary>
+    /// Resources one <c>POST /v1/config/delete</c> may name: as many as a manifest may hold documents. Each key costs the
+    /// writer a lookup and, when missing, a diagnostic in one refusal; 4 MiB of keys were ~170,000 (sec14 B1).
+    /// </summary>
+    public static readonly int MaxDeleteBatch = DecodeLimits.Default.MaxDocuments;
     private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
@@ -665,6 +670,9 @@ public sealed class AdminServer : IAsyncDisposable
             if (!body.RootElement.TryGetProperty("resources", out var resources) || resources.ValueKind != JsonValueKind.Array)
                 return Results.Json(new { error = "give {\"resources\": [{\"kind\", \"namespace\", \"name\"}, ...]}" }, Json, statusCode: 400);
             ignoreNotFound = body.RootElement.TryGetProperty("ignoreNotFound", out var ignore) && ignore.ValueKind == JsonValueKind.True;
+            if (resources.GetArrayLength() is var named && named > MaxDeleteBatch)
+                return Results.Json(new { error = $"nothing was deleted: a delete names at most {MaxDeleteBatch} resources and this one names {named}; split the batch" },
+                    Json, statusCode: 413);
             var index = 0;
             foreach (var r in resources.EnumerateArray())
             {

@@ -268,7 +268,7 @@ internal static class ServerCommands
         var ns = new Option<string>("--namespace", "-n") { Description = "Its namespace.", DefaultValueFactory = _ => "default" };
         var files = CommonOptions.Files();
         files.Required = false;
-        files.Description = $"Delete every resource these manifests ({CommonOptions.Kinds}) name (kind, namespace, name) in one revision, all or nothing: "
+        files.Description = $"Delete every resource these manifests ({CommonOptions.Kinds}) name (kind, namespace, name) in one revision, all or nothing (at most {Admin.AdminServer.MaxDeleteBatch} at a time): "
                             + "nothing is deleted when one of them is not stored (unless --ignore-not-found) or what is left would not be valid.";
         var ignoreNotFound = new Option<bool>("--ignore-not-found")
         {
@@ -296,6 +296,13 @@ internal static class ServerCommands
                     return ExitCodes.Usage;
                 }
                 keys.AddRange(report.Resources.Select(r => r.Key));
+                // Not split here: each part would be its own revision, and the all-or-nothing promise would be gone.
+                if (keys.Count > Admin.AdminServer.MaxDeleteBatch)
+                {
+                    Console.Error.WriteLine($"akkal4: the manifests name {keys.Count} resources; a delete takes at most {Admin.AdminServer.MaxDeleteBatch} "
+                                            + "in one revision: split the batch (delete -f with fewer files at a time; nothing was deleted)");
+                    return ExitCodes.Usage;
+                }
             }
             else
             {
