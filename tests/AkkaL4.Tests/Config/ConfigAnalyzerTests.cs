@@ -384,7 +384,7 @@ public class ConfigAnalyzerTests
             "hosts: [echo-server]\ntcp:\n- match: [{sourceLabels: {app: telnet-client-2}}]\n  route: [{destination: {host: echo-server-2}}]\n- match: [{sourceLabels: {app: telnet-client}}, {sourceNamespace: foo}]\n  route: [{destination: {host: echo-server-2}}]\n- route: [{destination: {host: echo-server}}]"));
 
         Assert.Equal(["spec.tcp[1]", "spec.tcp[2]"], WarningsOf(onlyPort, "VirtualService/default/vs").Select(w => w.Field));
-        Assert.All(onlyPort.Warnings, w => Assert.Contains("spec.tcp[0] before it matches every connection to echo-server.default.svc.cluster.local on port 19000, its only port", w.Message));
+        Assert.All(onlyPort.Warnings, w => Assert.Contains("spec.tcp[0] before it matches every connection to echo-server.default.svc.cluster.local on port 19000 (its only port)", w.Message));
         Assert.Empty(report.Warnings);
     }
 

@@ -145,7 +145,7 @@ public sealed class ShadowedRuleTests
         Assert.Equal(["spec.tcp[1]", "spec.tcp[2]"], warnings.Select(w => w.Field));
         Assert.All(warnings, w =>
         {
-            Assert.Contains("this rule can never match: spec.tcp[0] before it matches every connection to echo-server.default.svc.cluster.local on port 19000, its only port", w.Message);
+            Assert.Contains("this rule can never match: spec.tcp[0] before it matches every connection to echo-server.default.svc.cluster.local on port 19000 (its only port)", w.Message);
             Assert.Contains("move this rule before that one, or narrow that one's match", w.Message);
         });
         Assert.Equal([$"test.yaml:{LineOfRule(manifests, 1)}", $"test.yaml:{LineOfRule(manifests, 2)}"], warnings.Select(w => string.Join(':', w.Location!.Split(':')[..2])));

@@ -149,7 +149,7 @@ internal static class ShadowedRules
 
     /// <summary>What a catch-all block does test (it holds for every connection of the listener and client namespace walked).</summary>
     private static string Condition(L4MatchAttributes block, ServiceDef service) =>
-        (block.Port is > 0 and var port ? $" on port {port}" + (service.Ports.Count == 1 ? ", its only port" : "") : "")
+        (block.Port is > 0 and var port ? $" on port {port}" + (service.Ports.Count == 1 ? " (its only port)" : "") : "")
         + (block.SourceNamespace is { } ns ? $" from namespace {ns}" : "");
 
     /// <summary>Why <paramref name="first"/>'s rules come before <paramref name="later"/>'s for a client of <paramref name="client"/>.</summary>
