@@ -136,14 +136,16 @@ internal static class ShadowedRules
 
     /// <summary>A block some connection of this listener and client namespace can satisfy.</summary>
     private static bool CanMatch(L4MatchAttributes block, IpKey address, int port, string? client) =>
-        (block.Gateways.IsEmpty || block.Gateways.Contains("mesh")) && (block.Port is null or 0 || block.Port == port)
-        && (block.SourceNamespace is null || block.SourceNamespace == client)
+        OnListener(block, port, client)
         && (block.DestinationSubnets.IsEmpty || block.DestinationSubnets.Any(n => IpNet.TryParse(n, out var net) && net.Contains(address)));
 
     /// <summary>A block every connection of this listener and client namespace satisfies (destinationSubnets apart).</summary>
-    private static bool TakesEvery(L4MatchAttributes block, int port, string? client) =>
+    private static bool TakesEvery(L4MatchAttributes block, int port, string? client) => OnListener(block, port, client) && block.SourceLabels.IsEmpty;
+
+    /// <summary>The block's mesh, port and sourceNamespace conditions hold for this listener and client namespace.</summary>
+    private static bool OnListener(L4MatchAttributes block, int port, string? client) =>
         (block.Gateways.IsEmpty || block.Gateways.Contains("mesh")) && (block.Port is null or 0 || block.Port == port)
-        && block.SourceLabels.IsEmpty && (block.SourceNamespace is null || block.SourceNamespace == client);
+        && (block.SourceNamespace is null || block.SourceNamespace == client);
 
     private static bool AppliesToMesh(VirtualService vs) => vs.Spec.Gateways.IsEmpty || vs.Spec.Gateways.Contains("mesh");
 
