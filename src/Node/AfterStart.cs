@@ -6,8 +6,11 @@ namespace AkkaL4.Node;
 /// C library's (<see cref="NativeHeap"/>). A start allocates ~43 MB (HOCON, the configuration, Akka's extensions and
 /// cluster join, the admin server), and an idle node allocates ~4 KB/s after it, so without a collection the start's
 /// garbage, its promoted leftovers and the regions they filled stayed resident for many minutes: −10 to −11 MiB of a
-/// fresh node (bench/README.md, "Memory, session 15"). Each collection is one blocking full GC of a heap that is a
-/// few MB on a node that has just started (larger with a large configuration), three in all.
+/// fresh node (bench/README.md, "Memory, session 15"). Each collection is one blocking full GC, so it runs only while
+/// the node has no connection open: a node restarted into traffic (replicas sharing a port, a configuration in force
+/// before ready) may hold many connections' heap by then, and a compacting collection of hundreds of MB stalls every
+/// relay for up to a second (review1-s15 R1); such a node only trims the C library's heaps (the background GC looks
+/// after its heap).
 /// </summary>
 internal static class AfterStart
 {
@@ -15,15 +18,20 @@ internal static class AfterStart
     /// work (tiered compilation's second compilations, the cluster settling) has freed what it used.</summary>
     internal static readonly TimeSpan[] Delays = [TimeSpan.Zero, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60)];
 
-    /// <summary>Collects the GC heap, returning its free memory to the system, then trims the C library's heaps.</summary>
-    internal static void Release()
+    /// <summary>
+    /// Collects the GC heap, returning its free memory to the system, unless <paramref name="connectionsOpen"/> (a blocking
+    /// collection would stall them); then trims the C library's heaps. Whether it collected.
+    /// </summary>
+    internal static bool Release(int connectionsOpen)
     {
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        var collect = connectionsOpen == 0;
+        if (collect) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         NativeHeap.Trim();
+        return collect;
     }
 
-    /// <summary>Releases at each of <see cref="Delays"/>, until <paramref name="cancel"/>.</summary>
-    internal static async Task ReleaseAsync(CancellationToken cancel)
+    /// <summary>Releases at each of <see cref="Delays"/>, until <paramref name="cancel"/>; <paramref name="connectionsOpen"/> is asked each time.</summary>
+    internal static async Task ReleaseAsync(Func<int> connectionsOpen, CancellationToken cancel)
     {
         var since = TimeSpan.Zero;
         foreach (var at in Delays)
@@ -31,7 +39,7 @@ internal static class AfterStart
             try { await Task.Delay(at - since, cancel); }
             catch (OperationCanceledException) { return; }
             since = at;
-            Release();
+            Release(connectionsOpen());
         }
     }
 }

@@ -14,12 +14,16 @@ public sealed class AfterStartTests
     {
         var (garbage, before) = HeldThenDropped();
 
-        AfterStart.Release();
+        Assert.True(AfterStart.Release(connectionsOpen: 0));
 
         var after = GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes;
         Assert.False(garbage.IsAlive);
         Assert.True(before - after >= 64L << 20, $"committed {before >> 10} KiB with 128 MiB held, {after >> 10} KiB after it was dropped and released");
     }
+
+    [Fact]
+    public void A_node_with_connections_open_is_not_stopped_for_a_blocking_collection() =>
+        Assert.False(AfterStart.Release(connectionsOpen: 1));
 
     /// <summary>128 MiB of small objects (the small-object heap, in regions), promoted to gen2 by two collections while
     /// held, then dropped (made in a method of its own, so that no local of the test keeps them): the heap keeps their
@@ -39,7 +43,7 @@ public sealed class AfterStartTests
     public async Task Releasing_after_start_ends_when_the_node_stops()
     {
         using var stop = new CancellationTokenSource();
-        var releasing = AfterStart.ReleaseAsync(stop.Token);
+        var releasing = AfterStart.ReleaseAsync(() => 0, stop.Token);
         stop.Cancel();
         // The last release is a minute after start: a stopped node does not wait for it.
         Assert.Same(releasing, await Task.WhenAny(releasing, Task.Delay(TimeSpan.FromSeconds(10))));
