@@ -383,8 +383,8 @@ internal static class RunCommand
             if (listeners.Count == 0)
                 Console.WriteLine($"  nothing yet: no configuration in force serves a listener on this node (akkal4 apply -f FILE --server {adminServer.Url})");
             Console.WriteLine("Ctrl+C stops the node.");
-            // The start's freed native memory back to the system (NativeHeap: ~17 MiB of a fresh node on two cores).
-            _ = NativeHeap.TrimAfterStartAsync(cancel);
+            // What the start used back to the system: the GC heap's garbage and free regions, the C library's freed memory.
+            _ = AfterStart.ReleaseAsync(cancel);
             await Task.WhenAny(Shutdown.WaitAsync(cancel), node.LeftCluster);
             await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);
             return ExitCodes.Ok;
