@@ -811,12 +811,18 @@ public sealed class AdminServer : IAsyncDisposable
             },
             configWriter = writer?.Address.ToString(),
             configWriterState = writerStatus is null ? null : new { state = writerStatus.State, revision = writerStatus.Revision, reason = writerStatus.Reason },
-            members = state.Members.Select(m => new
+            members = state.Members.Select(m =>
             {
-                address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles,
-                revision = revisions.TryGetValue(m.Address.ToString(), out var r) ? r.InForce : (long?)null,
-                revisionFailed = r is { Failed: > 0 } ? r.Failed : (long?)null,
-                revisionError = r?.Error,
+                // This node's own row from first hand: a node tells the others its revision only once it has applied one, so at
+                // revision 0 (nothing written yet) its row had none, and on a one-node cluster the writer's REVISION read "-".
+                var r = m.Address.Equals(cluster.SelfAddress) ? node.Revisions : revisions.GetValueOrDefault(m.Address.ToString());
+                return new
+                {
+                    address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles,
+                    revision = r?.InForce,
+                    revisionFailed = r is { Failed: > 0 } ? r.Failed : (long?)null,
+                    revisionError = r?.Error,
+                };
             }),
             unreachable = state.Unreachable.Select(m => m.Address.ToString()),
             leader = state.Leader?.ToString(),

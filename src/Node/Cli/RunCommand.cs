@@ -47,7 +47,7 @@ internal static class RunCommand
     {
         var files = CommonOptions.Files();
         files.Required = false;
-        files.Description = "Manifests to apply at start (through the same write path as `akkal4 apply`). Default: $AKKAL4_FILES (comma-separated), else the last-known-good configuration in --data, if any.";
+        files.Description = $"Manifests ({CommonOptions.Kinds}) to apply at start (through the same write path as `akkal4 apply`). Default: $AKKAL4_FILES (comma-separated), else the last-known-good configuration in --data, if any.";
         files.DefaultValueFactory = _ => EnvList("AKKAL4_FILES");
         var admin = new Option<string>("--admin")
         {
