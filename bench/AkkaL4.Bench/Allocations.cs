@@ -15,7 +15,8 @@ namespace AkkaL4.Bench;
 /// blocking client to a blocking echo server (connect, 64 B, echo, close with RST, as compare.sh's connrate).
 /// The same client and echo server run N connections directly too, and the node sits idle for as long as the
 /// relayed run took; both are subtracted, so what remains is the node's cost per connection. Allocation
-/// sampling (the runtime's AllocationTick event, one sample per ~100 KB) names the types that make it up.
+/// sampling (the runtime's AllocationTick event, one sample per ~100 KB) names the types that make it up (the top 25, or
+/// as many as the variable <c>ALLOC_TOP</c> says).
 /// <c>alloc N proxy</c>: each connection starts with a PROXY v1 header, read on a gateway listener of a node run with
 /// accept-proxy-protocol; <c>alloc N tls</c>: each starts with a TLS ClientHello of 517 bytes (a browser's size, SNI
 /// echo.example.com), read on a mesh port with a tls rule; the echo answers the hello's bytes instead of the 64 B.
@@ -141,7 +142,7 @@ internal static class Allocations
                              $"the idle node over the same {relayed.Elapsed.TotalSeconds:F1} s {idle.Bytes / (double)n:N0}); GCs gen0/1/2: {relayed.Gen0}/{relayed.Gen1}/{relayed.Gen2}; " +
                              $"{workItems:F2} thread-pool work items per connection");
             output.WriteLine("# sampled allocations while relaying (AllocationTick, ~100 KB each), bytes per connection by type:");
-            foreach (var (type, bytes) in sampler.Top(25))
+            foreach (var (type, bytes) in sampler.Top(int.TryParse(Environment.GetEnvironmentVariable("ALLOC_TOP"), out var top) ? top : 25))
                 output.WriteLine($"#   {bytes / (double)n,8:N0}  {type}");
             return 0;
         }

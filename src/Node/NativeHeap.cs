@@ -8,7 +8,8 @@ namespace AkkaL4.Node;
 /// freed, but glibc keeps freed memory inside its heaps (only the top of a heap is returned on its own), so ~17 MiB of
 /// a fresh node's RSS on two cores (~1 MiB on one: fewer malloc arenas) was memory nothing used (bench/README.md, "Memory,
 /// session 13"). <c>malloc_trim(0)</c> returns
-/// the free pages of every heap. Where there is none (musl, another OS), nothing is done.
+/// the free pages of every heap. Where there is none (musl, another OS), nothing is done. A node trims after start
+/// (<see cref="AfterStart"/>).
 /// </summary>
 internal static class NativeHeap
 {
@@ -17,29 +18,11 @@ internal static class NativeHeap
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate int TrimFunction(nuint pad);
 
-    /// <summary>When, after the node is up, <see cref="TrimAfterStartAsync"/> trims: at once, and after the start's late
-    /// work (tiered compilation's second compilations, the cluster settling) has freed what it used.</summary>
-    internal static readonly TimeSpan[] AfterStart = [TimeSpan.Zero, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60)];
-
     /// <summary>Whether this process's C library can trim (glibc's <c>malloc_trim</c>).</summary>
     internal static bool CanTrim => Function.Value is not null;
 
     /// <summary>Returns the C library's free memory to the system: true if any was (false also where it cannot trim).</summary>
     internal static bool Trim() => Function.Value is { } trim && trim(0) != 0;
-
-    /// <summary>Trims at each of <see cref="AfterStart"/>'s delays, until <paramref name="cancel"/>.</summary>
-    internal static async Task TrimAfterStartAsync(CancellationToken cancel)
-    {
-        if (!CanTrim) return;
-        var since = TimeSpan.Zero;
-        foreach (var at in AfterStart)
-        {
-            try { await Task.Delay(at - since, cancel); }
-            catch (OperationCanceledException) { return; }
-            since = at;
-            Trim();
-        }
-    }
 
     private static TrimFunction? Resolve()
     {

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using AkkaL4.Node.Cli;
 
-var root = new RootCommand("AkkaL4: a distributed L4 TCP router driven by Istio routing resources (VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry).")
+var root = new RootCommand($"AkkaL4: a distributed L4 TCP router driven by the resources Istio routes by ({CommonOptions.Kinds}).")
 {
     ValidateCommand.Create(),
     ExplainCommand.Create(),

@@ -105,7 +105,8 @@ public sealed class ConfigClient : ReceiveActor
                     : "the config writer runs a version that deletes one resource at a time; nothing was deleted (delete them after the upgrade, or one by one)"));
             else Write(cluster, writer, () => new RemoveResources(c.Delete.Keys, DateTimeOffset.UtcNow + Deadline), 0);
         });
-        Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender)));
+        var silent = new SilentEntities(SilentEntities.Remember);
+        Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender, silent)));
         Receive<ReadWriterStatus>(r => writer.Forward(r));
     }
 

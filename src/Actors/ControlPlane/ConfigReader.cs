@@ -9,6 +9,31 @@ namespace AkkaL4.Actors.ControlPlane;
 public sealed class ConfigNotReadableException(string message) : Exception(message);
 
 /// <summary>
+/// The namespaces whose <see cref="RouteTable"/> entity a read of this node found behind or silent after the reader's
+/// <see cref="ConfigReader.EntityPatience"/>, each remembered for <paramref name="remember"/>: the reads that follow ask
+/// the writer for them at once (and their entity too, whichever answers first), rather than each wait the patience again
+/// while the entity stays silent. Shared by a node's readers (<see cref="ConfigClient"/>); on the node, so a writer
+/// hand-over does not forget it.
+/// </summary>
+internal sealed class SilentEntities(TimeSpan remember)
+{
+    /// <summary>How long a node's reads remember a silent entity.</summary>
+    internal static readonly TimeSpan Remember = TimeSpan.FromMinutes(1);
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTime> _until = new(StringComparer.Ordinal);
+
+    public void Silent(string ns) => _until[ns] = DateTime.UtcNow + remember;
+
+    public bool Known(string ns)
+    {
+        if (!_until.TryGetValue(ns, out var until)) return false;
+        if (until > DateTime.UtcNow) return true;
+        _until.TryRemove(new KeyValuePair<string, DateTime>(ns, until));
+        return false;
+    }
+}
+
+/// <summary>
 /// One read of the stored configuration (<see cref="ReadConfig"/>): the writer's <see cref="ConfigIndex"/> says which
 /// revision of each namespace makes it up, and each namespace is read from its <see cref="RouteTable"/> entity at that
 /// revision (a <see cref="RouteTableRead"/>, as a recovering writer reads). An entity behind its revision is waited for a little (the writer is asked to send it again); one that stays
@@ -41,19 +66,22 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
     private readonly IActorRef _routeTables;
     private readonly ReadConfig _query;
     private readonly IActorRef _replyTo;
+    private readonly SilentEntities _silent;
     private int _round;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new ConfigReader(writer, routeTables, query, replyTo));
+    /// <param name="silent">The node's memory of silent entities (a reader's own, forgotten with it, when not given).</param>
+    public static Props Props(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo, SilentEntities? silent = null) =>
+        Akka.Actor.Props.Create(() => new ConfigReader(writer, routeTables, query, replyTo, silent ?? new SilentEntities(TimeSpan.Zero)));
 
-    public ConfigReader(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo)
+    public ConfigReader(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo, SilentEntities silent)
     {
         _writer = writer;
         _routeTables = routeTables;
         _query = query;
         _replyTo = replyTo;
+        _silent = silent;
     }
 
     protected override void PreStart() => AskIndex();
@@ -110,7 +138,9 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
             Receive<Expired>(_ =>
             {
                 // Still behind or silent (an entity that does not confirm: another version, a shard that cannot start): the
-                // writer holds every namespace at the revision its index names and answers as its entity would.
+                // writer holds every namespace at the revision its index names and answers as its entity would. Remembered,
+                // so this node's next reads of them do not wait for the entity first.
+                foreach (var ns in read.Unread()) _silent.Silent(ns);
                 if (!askedWriter && read.AskWriter(_writer, Self) > 0)
                 {
                     askedWriter = true;
@@ -123,6 +153,8 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
             ReceiveAny(_ => { });
         });
         read.Ask(_routeTables, Self);
+        // Those whose entity this node found silent lately: from the writer at once too (whichever answers first is taken).
+        read.AskWriter(_writer, Self, _silent.Known);
     }
 
     private void Answer(long revision, RouteTableRead read) =>

@@ -51,10 +51,11 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
     /// Asks <paramref name="writer"/> for each namespace not yet read whose entity is behind or silent (not one that holds
     /// other content under the revision: that is a fault to say, not to read around); how many it asked.
     /// </summary>
-    public int AskWriter(IActorRef writer, IActorRef self)
+    /// <param name="only">Which of them (all when not given).</param>
+    public int AskWriter(IActorRef writer, IActorRef self, Func<string, bool>? only = null)
     {
         var asked = 0;
-        foreach (var ns in _wanted.Keys.Where(ns => !_read.ContainsKey(ns) && !_otherContent.Contains(ns)))
+        foreach (var ns in Unread().Where(ns => only is null || only(ns)))
         {
             writer.Tell(new ReadNamespace(ns), self);
             asked++;
@@ -77,6 +78,9 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
         _read[content.Namespace] = content.Resources;
         return Outcome.Taken;
     }
+
+    /// <summary>The namespaces not read yet, but for those whose entity holds other content under the revision.</summary>
+    public IEnumerable<string> Unread() => _wanted.Keys.Where(ns => !_read.ContainsKey(ns) && !_otherContent.Contains(ns));
 
     /// <summary>The namespaces not read yet, each with why (the first five, then how many more).</summary>
     public string Waiting()

@@ -303,6 +303,8 @@ internal static class TlsOrigination
     {
         var collection = new X509Certificate2Collection();
         collection.ImportFromPem(ReadPem(path));
+        // Text without a certificate imports nothing, silently: an empty trust list would dial and refuse every upstream.
+        if (collection.Count == 0) throw new IOException($"{path} holds no PEM certificate");
         return collection;
     }
 
@@ -380,6 +382,8 @@ internal static class TlsOrigination
     /// </summary>
     private static object ReadNow(FilePaths files, Entry entry, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
     {
+        // Before the stat below too: a path outside the roots is refused the same way whether it exists or not (sec15).
+        TlsFileRoots.Check(files.Path, files.Key);
         var seen = entry.Seen = TimesOf(files);
         var parsed = parse();
         log.Info("{0} {1}: read (modified {2:u}{3})", tls.Rules, fields, seen.Modified, files.Key is null ? "" : $", key modified {seen.KeyModified:u}");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AkkaL4.Actors.Config;
+using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Node.Cli;
 
@@ -13,9 +14,13 @@ internal static class ExitCodes
 /// <summary>Options shared by several verbs, declared once.</summary>
 internal static class CommonOptions
 {
+    /// <summary>The kinds the manifest decoder reads (<see cref="ResourceKinds.Types"/>), as every help text that takes manifests says them.</summary>
+    public static string Kinds { get; } =
+        string.Join(", ", ResourceKinds.Types.Keys.Select(k => k == ResourceKinds.Service ? "Kubernetes v1 Service" : k));
+
     public static Option<string[]> Files() => new("--file", "-f")
     {
-        Description = "A manifest file, a directory of *.yaml/*.yml/*.json (recursive), or - for stdin. Repeatable.",
+        Description = $"A manifest file ({Kinds}; kind: List too), a directory of *.yaml/*.yml/*.json (recursive), or - for stdin. Repeatable.",
         Required = true,
         Arity = ArgumentArity.OneOrMore,
     };

@@ -39,17 +39,6 @@ internal static class RunCommand
     internal static void WarnVisible(string option, string variable) =>
         Console.Error.WriteLine($"akkal4: warning: {option} on the command line is readable by every user of this host (ps): give it in ${variable} instead");
 
-    /// <summary>
-    /// The access log file: appended to; when new, readable by the node's user only (every client's address, the SNI
-    /// it asked for and the upstream it reached are no other local user's business). An existing file keeps its mode.
-    /// </summary>
-    internal static FileStreamOptions AccessLogFileOptions()
-    {
-        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        return options;
-    }
-
     /// <summary>Whether a connection string has a password, under any of Npgsql's names for it (Password, Pwd, Psw).</summary>
     private static bool HasPassword(string? connection) =>
         connection is not null && System.Text.RegularExpressions.Regex.IsMatch(connection, @"(^|;)\s*(password|pwd|psw)\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
@@ -58,7 +47,7 @@ internal static class RunCommand
     {
         var files = CommonOptions.Files();
         files.Required = false;
-        files.Description = "Manifests to apply at start (through the same write path as `akkal4 apply`). Default: $AKKAL4_FILES (comma-separated), else the last-known-good configuration in --data, if any.";
+        files.Description = $"Manifests ({CommonOptions.Kinds}) to apply at start (through the same write path as `akkal4 apply`). Default: $AKKAL4_FILES (comma-separated), else the last-known-good configuration in --data, if any.";
         files.DefaultValueFactory = _ => EnvList("AKKAL4_FILES");
         var admin = new Option<string>("--admin")
         {
@@ -168,7 +157,7 @@ internal static class RunCommand
         };
         var accessLog = new Option<string>("--access-log")
         {
-            Description = "Where each connection's access-log line goes: stdout, a file (appended to), or off. Default: $AKKAL4_ACCESS_LOG, else stdout.",
+            Description = "Where each connection's access-log line goes: stdout, a file (appended to; never through a symbolic link), or off. Default: $AKKAL4_ACCESS_LOG, else stdout.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ACCESS_LOG") ?? "stdout",
         };
         var accessLogFormat = new Option<string>("--access-log-format")
@@ -328,7 +317,7 @@ internal static class RunCommand
                 {
                     "off" => null,
                     "stdout" or "-" => new AccessLogOutput(Console.Out, format),
-                    var path => new AccessLogOutput(new StreamWriter(new FileStream(path!, AccessLogFileOptions())), format),
+                    var path => new AccessLogOutput(new StreamWriter(AccessLogFile.Open(path!)), format),
                 };
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
@@ -394,8 +383,8 @@ internal static class RunCommand
             if (listeners.Count == 0)
                 Console.WriteLine($"  nothing yet: no configuration in force serves a listener on this node (akkal4 apply -f FILE --server {adminServer.Url})");
             Console.WriteLine("Ctrl+C stops the node.");
-            // The start's freed native memory back to the system (NativeHeap: ~17 MiB of a fresh node on two cores).
-            _ = NativeHeap.TrimAfterStartAsync(cancel);
+            // What the start used back to the system: the GC heap's garbage and free regions, the C library's freed memory.
+            _ = AfterStart.ReleaseAsync(cancel);
             await Task.WhenAny(Shutdown.WaitAsync(cancel), node.LeftCluster);
             await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);
             return ExitCodes.Ok;

@@ -208,16 +208,17 @@ internal static class ServerCommands
         return command;
     }
 
-    /// <summary>kubectl's table: KIND, NAME, AGE, with NAMESPACE first for -A only (<paramref name="ns"/> null: every row of one
-    /// namespace would repeat it); wide adds the resource version and what the resource says in short.</summary>
+    /// <summary>kubectl's table of one kind: NAME, AGE, with NAMESPACE first for -A only (<paramref name="ns"/> null: every row of one
+    /// namespace would repeat it) and no KIND column (every row would repeat the kind asked for); wide adds the resource version and
+    /// what the resource says in short.</summary>
     private static string Table(IReadOnlyList<Resource> resources, bool wide, string? ns)
     {
         var allNamespaces = ns is null;
         if (resources.Count == 0) return allNamespaces ? "No resources found.\n" : $"No resources found in {ns} namespace.\n";
         var rows = resources.Select(r => (IReadOnlyList<string>)(allNamespaces ? [r.Metadata.Namespace] : Array.Empty<string>())
-            .Concat([r.Kind, r.Metadata.Name, Age(r.Metadata.CreationTimestamp)])
+            .Concat([r.Metadata.Name, Age(r.Metadata.CreationTimestamp)])
             .Concat(wide ? [r.Metadata.ResourceVersion ?? "-", Summary(r)] : []).ToList()).ToList();
-        return Table([.. allNamespaces ? ["NAMESPACE"] : Array.Empty<string>(), "KIND", "NAME", "AGE", .. wide ? ["VERSION", "DETAIL"] : Array.Empty<string>()], rows);
+        return Table([.. allNamespaces ? ["NAMESPACE"] : Array.Empty<string>(), "NAME", "AGE", .. wide ? ["VERSION", "DETAIL"] : Array.Empty<string>()], rows);
     }
 
     /// <summary>
@@ -267,7 +268,7 @@ internal static class ServerCommands
         var ns = new Option<string>("--namespace", "-n") { Description = "Its namespace.", DefaultValueFactory = _ => "default" };
         var files = CommonOptions.Files();
         files.Required = false;
-        files.Description = "Delete every resource these manifests name (kind, namespace, name) in one revision, all or nothing: "
+        files.Description = $"Delete every resource these manifests ({CommonOptions.Kinds}) name (kind, namespace, name) in one revision, all or nothing (at most {Admin.AdminServer.MaxDeleteBatch} at a time): "
                             + "nothing is deleted when one of them is not stored (unless --ignore-not-found) or what is left would not be valid.";
         var ignoreNotFound = new Option<bool>("--ignore-not-found")
         {
@@ -295,6 +296,13 @@ internal static class ServerCommands
                     return ExitCodes.Usage;
                 }
                 keys.AddRange(report.Resources.Select(r => r.Key));
+                // Not split here: each part would be its own revision, and the all-or-nothing promise would be gone.
+                if (keys.Count > Admin.AdminServer.MaxDeleteBatch)
+                {
+                    Console.Error.WriteLine($"akkal4: the manifests name {keys.Count} resources; a delete takes at most {Admin.AdminServer.MaxDeleteBatch} "
+                                            + "in one revision: split the batch (delete -f with fewer files at a time; nothing was deleted)");
+                    return ExitCodes.Usage;
+                }
             }
             else
             {
@@ -503,6 +511,8 @@ internal static class ServerCommands
         sb.Append(Table(["MEMBER", "STATUS", "REVISION", "ROLES"], Items(status, "members").Select(x => (IReadOnlyList<string>)
             [Text(x, "address"), Text(x, "status"), Text(x, "revisionFailed") is var f && f != "-" ? $"{Text(x, "revision")} ({f} failed)" : Text(x, "revision"),
              string.Join(",", Items(x, "roles").Select(r => r.GetString()))]).ToList()));
+        if (Items(status, "members").Any(x => Text(x, "revision") == "-"))
+            sb.Append("REVISION -: that member has reported none yet (a node reports its revision once it has applied one: none before the first write)\n");
         if (Items(status, "unreachable").Select(u => u.ValueKind == JsonValueKind.String ? u.GetString() : u.ToString()).ToList() is { Count: > 0 } unreachable)
             sb.Append($"unreachable: {string.Join(", ", unreachable)}\n");
         var listeners = Items(status, "listeners").Select(x => (IReadOnlyList<string>)

@@ -376,9 +376,15 @@ public class ConfigAnalyzerTests
     [Fact]
     public void Rules_after_conditional_rules_are_reachable()
     {
-        var report = CheckInWorld(Vs(
+        // port 19000 was taken for a condition here, but it is echo-server's only port: every connection to it matches, and
+        // the two rules after it are never used (as ShadowedRuleTests shows). Conditional for real: a source condition.
+        var onlyPort = CheckInWorld(Vs(
             "hosts: [echo-server]\ntcp:\n- match: [{port: 19000}]\n  route: [{destination: {host: echo-server-2}}]\n- match: [{sourceLabels: {app: telnet-client}}, {sourceNamespace: foo}]\n  route: [{destination: {host: echo-server-2}}]\n- route: [{destination: {host: echo-server}}]"));
+        var report = CheckInWorld(Vs(
+            "hosts: [echo-server]\ntcp:\n- match: [{sourceLabels: {app: telnet-client-2}}]\n  route: [{destination: {host: echo-server-2}}]\n- match: [{sourceLabels: {app: telnet-client}}, {sourceNamespace: foo}]\n  route: [{destination: {host: echo-server-2}}]\n- route: [{destination: {host: echo-server}}]"));
 
+        Assert.Equal(["spec.tcp[1]", "spec.tcp[2]"], WarningsOf(onlyPort, "VirtualService/default/vs").Select(w => w.Field));
+        Assert.All(onlyPort.Warnings, w => Assert.Contains("spec.tcp[0] before it matches every connection to echo-server.default.svc.cluster.local on port 19000 (its only port)", w.Message));
         Assert.Empty(report.Warnings);
     }
 
@@ -480,7 +486,6 @@ public class ConfigAnalyzerTests
                 route:
                 - {destination: {host: echo-server, subset: prod}, weight: 80}
                 - {destination: {host: echo-server.default.svc.cluster.local, subset: gray}, weight: 20}
-              - route: [{destination: {host: echo-server}}]
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -494,6 +499,8 @@ public class ConfigAnalyzerTests
               - route: [{destination: {host: echo-server.default.svc.cluster.local, subset: prod}}]
             """;
 
+        // The echo VirtualService had a last rule without match: its subnet rule before it contains echo-server's only address,
+        // and a subnet candidate wins over any terminal rule after it, so that rule was never used (now warned about).
         var report = CheckInWorld(manifest);
 
         Assert.Equal(13, report.Resources.Count);

@@ -126,6 +126,115 @@ public sealed class ShadowedRuleTests
         Assert.Contains("this rule can never match: spec.tcp[0] before it matches every connection", warning.Message);
     }
 
+    // ---- inside one VirtualService ------------------------------------------------------------
+
+    private static List<Diagnostic> NeverUsed(ConfigReport report, string resource) =>
+        report.Warnings.Where(w => w.Resource == resource && w.Message.StartsWith("this rule can never match", StringComparison.Ordinal)).ToList();
+
+    /// <summary>The 1-based line of the <paramref name="n"/>-th (0-based) tcp rule's "- " in <paramref name="manifests"/>.</summary>
+    private static int LineOfRule(string manifests, int n) =>
+        manifests.Split('\n').Select((line, i) => (line, i)).Where(x => x.line.StartsWith("  - ", StringComparison.Ordinal)).ElementAt(n).i + 1;
+
+    [Fact]
+    public void A_port_match_on_the_only_port_hides_the_rules_after_it_in_the_same_virtual_service()
+    {
+        var manifests = Vs("only", Rule("{port: 19000}") + Rule("{sourceLabels: {app: telnet-client}}") + AnyRoute);
+        var report = Check(manifests);
+
+        var warnings = NeverUsed(report, "VirtualService/default/only");
+        Assert.Equal(["spec.tcp[1]", "spec.tcp[2]"], warnings.Select(w => w.Field));
+        Assert.All(warnings, w =>
+        {
+            Assert.Contains("this rule can never match: spec.tcp[0] before it matches every connection to echo-server.default.svc.cluster.local on port 19000 (its only port)", w.Message);
+            Assert.Contains("move this rule before that one, or narrow that one's match", w.Message);
+        });
+        Assert.Equal([$"test.yaml:{LineOfRule(manifests, 1)}", $"test.yaml:{LineOfRule(manifests, 2)}"], warnings.Select(w => string.Join(':', w.Location!.Split(':')[..2])));
+    }
+
+    [Fact]
+    public void A_port_match_on_one_of_several_ports_hides_nothing()
+    {
+        const string twoPorts = "apiVersion: v1\nkind: Service\nmetadata: {name: echo-two, namespace: default}\n"
+                                + "spec: {clusterIP: 127.0.20.9, selector: {app: echo-server}, ports: [{name: a, port: 19000, targetPort: 9000}, {name: b, port: 19001, targetPort: 9000}]}\n---\n";
+        var report = Check(twoPorts + Vs("two", Rule("{port: 19000}") + Rule("{sourceLabels: {app: telnet-client}}") + AnyRoute).Replace("hosts: [echo-server.", "hosts: [echo-two."));
+
+        Assert.Empty(NeverUsed(report, "VirtualService/default/two"));
+    }
+
+    [Theory]
+    [InlineData("{destinationSubnets: [10.0.0.0/8]}", "")]                  // not the service's address: the walk goes on
+    [InlineData("{destinationSubnets: [127.0.20.0/24]}", "{destinationSubnets: [127.0.20.1/32]}")] // a narrower subnet wins over it
+    [InlineData("{sourceNamespace: foo}", "")]                              // other namespaces' clients go on
+    [InlineData("{port: 19000, sourceLabels: {app: telnet-client}}", "")]  // other clients go on
+    public void A_conditional_or_subnet_rule_hides_nothing_in_its_own_virtual_service(string first, string second)
+    {
+        var report = Check(Vs("own", Rule(first) + (second.Length > 0 ? Rule(second) : AnyRoute)));
+
+        Assert.Empty(NeverUsed(report, "VirtualService/default/own"));
+    }
+
+    [Fact]
+    public void A_subnet_containing_the_address_takes_every_connection_from_a_later_catch_all_of_its_own_virtual_service()
+    {
+        // A block with destinationSubnets is not terminal, but its candidate wins over any terminal rule after it (only prefix
+        // length beats it): the catch-all is never used for the service's only address.
+        var report = Check(Vs("own", Rule("{destinationSubnets: [127.0.20.0/24]}") + AnyRoute));
+
+        var warning = Assert.Single(NeverUsed(report, "VirtualService/default/own"));
+        Assert.Equal("spec.tcp[1]", warning.Field);
+        Assert.Contains("spec.tcp[0] before it takes every connection to echo-server.default.svc.cluster.local at 127.0.20.1 first (its destinationSubnets 127.0.20.0/24 contain that address", warning.Message);
+    }
+
+    // ---- gateways ----------------------------------------------------------------------------
+
+    private const string AtGateway1 = "  gateways: [istio-system/ingressgateway-1]\n";
+
+    [Fact]
+    public void At_a_gateway_the_first_rule_matching_port_and_gateway_takes_every_connection()
+    {
+        // Source conditions are ignored at gateways: rule 0 matches every connection through ingressgateway-1 on 19000.
+        var report = Check(Vs("gw", Rule("{port: 19000, sourceLabels: {app: telnet-client}}") + Rule("{gateways: [istio-system/ingressgateway-1]}") + AnyRoute, extra: AtGateway1));
+
+        var warnings = NeverUsed(report, "VirtualService/default/gw");
+        Assert.Equal(["spec.tcp[1]", "spec.tcp[2]"], warnings.Select(w => w.Field));
+        Assert.All(warnings, w =>
+        {
+            Assert.Contains("this rule can never match: spec.tcp[0] before it takes every connection through gateway istio-system/ingressgateway-1 on port 19000", w.Message);
+            Assert.Contains("sourceLabels, sourceNamespace and destinationSubnets are ignored there", w.Message);
+            Assert.StartsWith("test.yaml:", w.Location);
+        });
+    }
+
+    [Fact]
+    public void At_a_gateway_the_first_virtual_service_hides_the_later_ones()
+    {
+        var report = Check(Vs("a-first", AnyRoute, extra: AtGateway1) + Vs("b-later", Rule("{port: 19000}"), extra: AtGateway1));
+
+        var warning = Assert.Single(NeverUsed(report, "VirtualService/default/b-later"));
+        Assert.Contains("VirtualService default/a-first spec.tcp[0] takes every connection through gateway istio-system/ingressgateway-1 on port 19000 first, "
+                        + "as neither has a creationTimestamp and its name 'a-first' sorts before 'b-later'", warning.Message);
+        Assert.Empty(NeverUsed(report, "VirtualService/default/a-first"));
+    }
+
+    [Theory]
+    [InlineData("{port: 19001}")]                                  // not the server's port
+    [InlineData("{gateways: [istio-system/ingressgateway-2]}")]    // the other gateway
+    public void At_a_gateway_a_rule_for_another_port_or_gateway_hides_nothing(string match)
+    {
+        var report = Check(Vs("gw", Rule(match) + AnyRoute, extra: "  gateways: [istio-system/ingressgateway-1, istio-system/ingressgateway-2]\n"));
+
+        Assert.Empty(NeverUsed(report, "VirtualService/default/gw"));
+    }
+
+    [Fact]
+    public void A_rule_hidden_for_mesh_traffic_but_used_at_a_gateway_is_no_warning()
+    {
+        // a-mesh's catch-all comes first for mesh clients; b-both's rule still takes ingressgateway-1's connections.
+        var report = Check(Vs("a-mesh", AnyRoute) + Vs("b-both", AnyRoute, extra: "  gateways: [mesh, istio-system/ingressgateway-1]\n"));
+
+        Assert.Empty(NeverUsed(report, "VirtualService/default/b-both"));
+    }
+
     [Fact]
     public void The_whole_seed_directory_at_once_is_said_to_shadow_itself()
     {

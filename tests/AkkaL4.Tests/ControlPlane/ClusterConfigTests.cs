@@ -18,7 +18,7 @@ namespace AkkaL4.Tests.ControlPlane;
 [Trait("Category", "EndToEnd")]
 public class ClusterConfigTests
 {
-    private const string Quiet = "akka.loglevel = WARNING";
+    private const string Quiet = $"akka.loglevel = WARNING\n{SharedAddresses}";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     private static Task WaitForMembers(RouterNode node, int count) =>
@@ -43,6 +43,9 @@ public class ClusterConfigTests
             Assert.Contains(third.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
             Assert.Contains(first.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
             Assert.Contains(second.Routes.Current.Listeners, l => l.Address.ToString() == "127.4.1.1:19000");
+            // And every node serves it: the three share the address, as replicas on one host do.
+            foreach (var node in new[] { first, second, third })
+                Assert.Contains(await BoundAsync(node), l => l.Address == "127.4.1.1:19000");
 
             // Each node tells the cluster the revision it routes by (status, apply --wait).
             Assert.Empty(await second.WaitForClusterRevisionAsync(1, Patience));

@@ -33,6 +33,14 @@ internal static class ControlPlaneKit
     /// <summary>Quiet nodes: the tests look at state, not at log lines.</summary>
     private const string Quiet = "akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR";
 
+    /// <summary>
+    /// For nodes of one cluster in one process (or several on one host): every node binds each Service address of the
+    /// configuration, so they share those addresses as compose replicas do. Off (the default since 4cec741) the kernel
+    /// refuses whichever node binds second, and a test waiting for that node's listener waits in vain. Tests of the
+    /// refusal itself (ReusePortTests, ListenerBindHintTests) leave it off.
+    /// </summary>
+    public const string SharedAddresses = "akkal4.data-plane.reuse-port = on";
+
     /// <summary>A Service on <paramref name="ip"/>:<paramref name="port"/> → 9000 selecting <c>app: {app}</c> (the name when not given).</summary>
     public static string Service(string name, string ns, string ip, int port = 19000, string? app = null) =>
         Manifests.Service(name, ip, port, 9000, app, ns);
@@ -95,7 +103,8 @@ internal static class ControlPlaneKit
     {
         Name = $"{name}-{Guid.NewGuid():N}",
         Seeds = [$"akka.tcp://{RouterNode.ActorSystemName}@127.0.0.1:{seedPort}"],
-        Overrides = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF",
+        // The node that later comes up on the seed port serves the same addresses.
+        Overrides = $"akka.loglevel = OFF\nakka.stdout-loglevel = OFF\n{SharedAddresses}",
     });
 
     /// <summary>Applies through the node's writer and waits until the node has put the accepted revision in force.</summary>

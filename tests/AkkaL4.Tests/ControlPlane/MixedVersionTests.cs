@@ -25,7 +25,7 @@ public sealed class MixedVersionTests
     {
         Name = $"mixed-{n}",
         Seeds = seeds,
-        Overrides = "akka.loglevel = WARNING\n"
+        Overrides = $"akka.loglevel = WARNING\n{SharedAddresses}\n"
                     + $"akka.remote.dot-netty.tcp {{ hostname = \"{AddressBlocks.Of(180).Host(101, n)}\", port = 0 }}\n"
                     + (appVersion is null ? "" : $"akka.cluster.app-version = \"{appVersion}\"\n"),
     });

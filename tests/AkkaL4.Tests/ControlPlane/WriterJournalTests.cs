@@ -27,7 +27,7 @@ namespace AkkaL4.Tests.ControlPlane;
 public class WriterJournalTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-    private const string Quiet = "akka.loglevel = WARNING";
+    private const string Quiet = $"akka.loglevel = WARNING\n{SharedAddresses}";
 
     /// <param name="deletedToo">Count events marked deleted (the journal may keep a deleted one to remember its sequence number).</param>
     private static long JournalRows(string data, string persistenceId, string table = "journal", bool deletedToo = true)

@@ -590,7 +590,7 @@ public sealed class AdminApiTests(AdminApiWorld world) : IClassFixture<AdminApiW
         await using var seed = RouterNode.Start(new RouterNodeOptions
         {
             Name = $"admin-late-seed-{Guid.NewGuid():N}",
-            Overrides = $"akka.loglevel = OFF\nakka.stdout-loglevel = OFF\nakka.remote.dot-netty.tcp.port = {seedPort}",
+            Overrides = $"akka.loglevel = OFF\nakka.stdout-loglevel = OFF\nakka.remote.dot-netty.tcp.port = {seedPort}\n{SharedAddresses}",
         });
         var empty = Join(Service("late-probe", "api-late", "127.3.2.122"));
         object? probe = null;

@@ -43,17 +43,6 @@ public sealed class NativeHeapTests
         }
     }
 
-    [Fact]
-    public async Task Trimming_after_start_ends_when_the_node_stops()
-    {
-        using var stop = new CancellationTokenSource();
-        var trimming = NativeHeap.TrimAfterStartAsync(stop.Token);
-        stop.Cancel();
-        // The last trim is a minute after start: a stopped node does not wait for it.
-        Assert.Same(trimming, await Task.WhenAny(trimming, Task.Delay(TimeSpan.FromSeconds(10))));
-        Assert.True(NativeHeap.AfterStart[^1] > TimeSpan.FromSeconds(10));
-    }
-
     private static long RssAnonKiB() =>
         long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("RssAnon:", StringComparison.Ordinal))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);

@@ -37,6 +37,27 @@ public class StatusSummaryTests
     }
 
     [Fact]
+    public void A_member_that_has_reported_no_revision_is_explained()
+    {
+        // A node reports its revision once it has applied one: before the first write, another member's row has none.
+        using var status = JsonDocument.Parse("""
+            {"node": "n1", "members": [
+              {"address": "akka.tcp://l4@127.233.1.1:2551", "status": "Up", "roles": ["router"], "revision": 0},
+              {"address": "akka.tcp://l4@127.233.1.2:2551", "status": "Up", "roles": ["router"], "revision": null}]}
+            """);
+        using var known = JsonDocument.Parse("""
+            {"node": "n1", "members": [{"address": "akka.tcp://l4@127.233.1.1:2551", "status": "Up", "roles": ["router"], "revision": 3}]}
+            """);
+
+        var text = ServerCommands.StatusSummary(status.RootElement, Now);
+
+        Assert.Matches(@"(?m)^akka\.tcp://l4@127\.233\.1\.1:2551\s+Up\s+0\s+router$", text);
+        Assert.Matches(@"(?m)^akka\.tcp://l4@127\.233\.1\.2:2551\s+Up\s+-\s+router$", text);
+        Assert.Contains("REVISION -: that member has reported none yet (a node reports its revision once it has applied one: none before the first write)\n", text);
+        Assert.DoesNotContain("REVISION -", ServerCommands.StatusSummary(known.RootElement, Now));
+    }
+
+    [Fact]
     public void Status_lists_only_the_endpoints_with_failures_and_counts_the_rest()
     {
         using var status = JsonDocument.Parse("""

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using AkkaL4.Messages.Model;
 using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.Node;
@@ -211,6 +212,23 @@ public sealed class ValidateCliTests : IDisposable
 
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("validate", run.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("validate --help")]
+    [InlineData("explain --help")]
+    [InlineData("apply --help")]
+    [InlineData("diff --help")]
+    [InlineData("delete --help")]
+    [InlineData("run --help")]
+    public async Task Every_help_that_takes_manifests_names_every_kind_the_decoder_reads(string args)
+    {
+        // The root help once named the five Istio kinds and not the Kubernetes v1 Service that is read too.
+        var run = await Akkal4(null, args.Split(' '));
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.All(ResourceKinds.Types.Keys, kind => Assert.Matches($@"\b{kind}\b", run.Stdout));
     }
 
     [Fact]

@@ -7,8 +7,9 @@ namespace AkkaL4.Actors.Config.Analysis;
 /// <summary>
 /// Warnings about a valid configuration that will not do what its author probably meant, like
 /// <c>istioctl analyze</c>: hosts that match no service, subsets nobody declares, http rules an L4
-/// router does not apply, source conditions that gateways ignore, rules that can never match (after a catch-all of their
-/// own VirtualService, or of an earlier one for the same host: <see cref="ShadowedRules"/>), and legacy gateway names.
+/// router does not apply, source conditions that gateways ignore, rules that can never match (behind a rule that takes every
+/// connection they could match, in their own VirtualService or an earlier one, for mesh traffic or at a gateway:
+/// <see cref="ShadowedRules"/>), and legacy gateway names.
 /// </summary>
 public static class ConfigAnalyzer
 {
@@ -168,7 +169,8 @@ public static class ConfigAnalyzer
         {
             var rule = vs.Spec.Tcp[r];
             var path = $"spec.tcp[{r}]";
-            // Behind another VirtualService's rule is said first: that rule comes first in the walk.
+            // The walk's finding first: it knows the services' ports and addresses and the gateways' servers. A catch-all of this
+            // VirtualService hides the rule wherever it is evaluated, walked or not (a host matching no service, say).
             if (shadowed.TryGetValue((vs.Key, r), out var behind)) Warn(path, behind);
             else if (catchAll is not null)
                 Warn(path, $"this rule can never match: {catchAll} before it matches every connection");

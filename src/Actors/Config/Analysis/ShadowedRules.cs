@@ -4,37 +4,74 @@ using AkkaL4.Messages.Model;
 namespace AkkaL4.Actors.Config.Analysis;
 
 /// <summary>
-/// The tcp rules of a mesh VirtualService that an EARLIER VirtualService for the same host makes unreachable. Istio
-/// concatenates the tcp rules of every VirtualService for a host in one order (exportTo group, creation time, name,
-/// namespace), so a catch-all rule in the first hides every rule of the later ones. Each mesh listener (a service address and
-/// port) and each client namespace that orders them differently is walked as <see cref="RouteSnapshot"/>'s Decide walks it:
-/// a rule is reported only when, everywhere it is evaluated, a rule of another VirtualService before it takes every
-/// connection. A catch-all inside the same VirtualService is <see cref="ConfigAnalyzer"/>'s own warning.
+/// The tcp rules that can never be used, because a rule before them takes every connection they could match, walked the way
+/// <see cref="RouteSnapshot"/>'s Decide walks them (istio-l4-semantics.md):
+/// <list type="bullet">
+/// <item>Mesh: each listener (a service address and port) and each client namespace that orders a host's VirtualServices
+/// differently. Istio concatenates the tcp rules of every VirtualService for a host (exportTo group, creation time, name,
+/// namespace); a terminal rule every connection there meets (no match, or only conditions such as the listener's port: a
+/// <c>port</c> that is the service's only port is a catch-all) hides every rule after it, in its own VirtualService or a later
+/// one; an unconditional destinationSubnets containing the address hides all but narrower subnets (a block with
+/// destinationSubnets is not terminal: the walk goes on, and only prefix length can beat it).</item>
+/// <item>Gateways: each TCP server of each Gateway. The FIRST VirtualService bound to it (creation time, name, namespace) and
+/// FIRST tcp rule matching port and gateways takes every connection; source conditions and destinationSubnets are ignored.</item>
+/// </list>
+/// A rule is reported only when it is hidden everywhere it could match; where it cannot match at all (another port, another
+/// gateway) it is not counted either way.
 /// </summary>
 internal static class ShadowedRules
 {
+    private enum Why { SameVirtualService, EarlierVirtualService, Gateway }
+
     /// <summary>The warning for each unreachable rule, by VirtualService and tcp rule index.</summary>
     public static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources)
     {
-        var found = new Dictionary<(ResourceKey, int), string>();
-        var mesh = Precedence.Order(resources.OfType<VirtualService>().Where(AppliesToMesh)).ToList();
-        if (mesh.Count < 2) return found;
+        var alive = new HashSet<(ResourceKey, int)>();
+        var shadowers = new Dictionary<(ResourceKey, int), List<(string Text, Why Why)>>();
+        void Hidden((ResourceKey, int) rule, string text, Why why)
+        {
+            if (!shadowers.TryGetValue(rule, out var list)) shadowers[rule] = list = [];
+            list.Add((text, why));
+        }
 
+        var ordered = Precedence.Order(resources.OfType<VirtualService>()).ToList();
+        WalkMesh(resources, ordered.Where(AppliesToMesh).ToList(), alive, Hidden);
+        WalkGateways(resources, ordered, alive, Hidden);
+
+        var found = new Dictionary<(ResourceKey, int), string>();
+        foreach (var (rule, by) in shadowers)
+        {
+            if (alive.Contains(rule)) continue;
+            var distinct = by.DistinctBy(b => b.Text).ToList();
+            found[rule] = "this rule can never match: " + string.Join("; ", distinct.Take(2).Select(b => b.Text))
+                          + (distinct.Count > 2 ? $"; and {distinct.Count - 2} more" : "") + ". "
+                          + string.Join(". ", distinct.Take(2).Select(b => b.Why).Distinct().Order().Select(Advice));
+        }
+        return found;
+    }
+
+    private static string Advice(Why why) => why switch
+    {
+        Why.SameVirtualService => "Rules are tried in order and the first that matches takes the connection: move this rule before that one, or narrow that one's match",
+        Why.EarlierVirtualService => "A host's VirtualServices have their tcp rules concatenated in Istio's order (exportTo, creation time, name, namespace): "
+                                     + "put the rules in one VirtualService in the order meant, or delete the one before",
+        _ => "At a gateway the first VirtualService (creation time, name, namespace) and its first tcp rule matching the port and gateway take "
+             + "every connection (sourceLabels, sourceNamespace and destinationSubnets are ignored there): move this rule before that one, or narrow that one's port or gateways",
+    };
+
+    // ---------------------------------------------------------------- mesh
+
+    private static void WalkMesh(IReadOnlyCollection<Resource> resources, List<VirtualService> mesh, HashSet<(ResourceKey, int)> alive,
+        Action<(ResourceKey, int), string, Why> hidden)
+    {
+        if (mesh.Count == 0) return;
         // By host, as the compiler indexes them: this runs in the config writer on every write, over every service.
         var index = new VirtualServiceIndex(mesh);
-
         var catalog = new ServiceCatalog(resources);
-        var alive = new HashSet<(ResourceKey, int)>();
-        var shadowers = new Dictionary<(ResourceKey, int), List<string>>();
         foreach (var service in catalog.Services)
         {
             var forHost = index.For(service.Host).ToList();
-            if (forHost.Count < 2)
-            {
-                // Alone on this host: nothing of another VirtualService comes before its rules here.
-                foreach (var vs in forHost) for (var r = 0; r < vs.Spec.Tcp.Count; r++) alive.Add((vs.Key, r));
-                continue;
-            }
+            if (forHost.Count == 0) continue;
             var addresses = service.Addresses.Where(a => !a.Contains('/')).Select(a => IpKey.TryParse(a, out var ip) ? ip : (IpKey?)null).OfType<IpKey>().ToList();
             if (addresses.Count == 0 || service.Ports.Count == 0) continue; // no mesh listener: nothing is evaluated
             // Client namespaces that can see another order or match a sourceNamespace; every other one (and an unknown
@@ -45,25 +82,15 @@ internal static class ShadowedRules
             foreach (var address in addresses)
             foreach (var port in service.Ports)
             foreach (var client in clients)
-                Walk(service.Host, address, port.Number, client, forHost, alive, shadowers);
+                WalkListener(service, address, port.Number, client, forHost, alive, hidden);
         }
-
-        foreach (var (rule, by) in shadowers)
-        {
-            if (alive.Contains(rule)) continue;
-            var distinct = by.Distinct().ToList();
-            found[rule] = "this rule can never match: " + string.Join("; ", distinct.Take(2))
-                          + (distinct.Count > 2 ? $"; and {distinct.Count - 2} more" : "")
-                          + ". A host's VirtualServices have their tcp rules concatenated in Istio's order (exportTo, creation time, name, namespace): "
-                          + "put the rules in one VirtualService in the order meant, or delete the one before";
-        }
-        return found;
     }
 
     /// <summary>One listener, one client namespace: the rules in the order Decide walks them, and what each is behind.</summary>
-    private static void Walk(string host, IpKey address, int port, string? client, List<VirtualService> forHost,
-        HashSet<(ResourceKey, int)> alive, Dictionary<(ResourceKey, int), List<string>> shadowers)
+    private static void WalkListener(ServiceDef service, IpKey address, int port, string? client, List<VirtualService> forHost,
+        HashSet<(ResourceKey, int)> alive, Action<(ResourceKey, int), string, Why> hidden)
     {
+        var host = service.Host;
         var applicable = forHost.Select(vs => (vs, group: Precedence.Group(vs.Metadata.Namespace, vs.Spec.ExportTo, client)))
             .Where(x => x.group >= 0).OrderBy(x => x.group).Select(x => x.vs).ToList();
         (VirtualService Vs, int Rule, string Condition)? terminal = null;
@@ -75,27 +102,31 @@ internal static class ShadowedRules
             if (rule.Route.IsEmpty) continue;
             var blocks = rule.Match.OfType<L4MatchAttributes>().ToList();
             var key = (vs.Key, r);
-            // A terminal catch-all takes every connection; an unconditional subnet that contains the address wins over any
-            // terminal rule after it, and loses only to a narrower subnet.
-            string? behind = null;
-            if (terminal is { } t && t.Vs != vs)
-                behind = $"{Name(t.Vs, t.Rule)} matches every connection to {host}{t.Condition} first, {Before(t.Vs, vs, client)}";
-            else if (terminal is null && subnet is { } s && s.Vs != vs
-                     && !blocks.Any(b => b.DestinationSubnets.Any(n => IpNet.TryParse(n, out var net) && net.Contains(address) && net.PrefixLength > s.Prefix)))
-                behind = $"{Name(s.Vs, s.Rule)} takes every connection to {host} at {address} first (its destinationSubnets {s.Subnet} contain that address, "
-                         + $"and only a narrower subnet in a later rule wins over it), {Before(s.Vs, vs, client)}";
-            if (behind is null) alive.Add(key);
-            else
+            if (rule.Match.IsEmpty || blocks.Any(b => CanMatch(b, address, port, client)))
             {
-                if (!shadowers.TryGetValue(key, out var list)) shadowers[key] = list = [];
-                list.Add(behind);
+                // A terminal catch-all takes every connection; an unconditional subnet that contains the address wins over any
+                // terminal rule after it, and loses only to a narrower subnet.
+                if (terminal is { } t)
+                    hidden(key, t.Vs == vs
+                        ? $"spec.tcp[{t.Rule}] before it matches every connection to {host}{t.Condition}"
+                        : $"{Name(t.Vs, t.Rule)} matches every connection to {host}{t.Condition} first, {Before(t.Vs, vs, client)}",
+                        t.Vs == vs ? Why.SameVirtualService : Why.EarlierVirtualService);
+                else if (subnet is { } s
+                         && !blocks.Any(b => b.DestinationSubnets.Any(n => IpNet.TryParse(n, out var net) && net.Contains(address) && net.PrefixLength > s.Prefix)))
+                {
+                    var takes = $"takes every connection to {host} at {address} first (its destinationSubnets {s.Subnet} contain that address, "
+                                + "and only a narrower subnet in a later rule wins over it)";
+                    hidden(key, s.Vs == vs ? $"spec.tcp[{s.Rule}] before it {takes}" : $"{Name(s.Vs, s.Rule)} {takes}, {Before(s.Vs, vs, client)}",
+                        s.Vs == vs ? Why.SameVirtualService : Why.EarlierVirtualService);
+                }
+                else alive.Add(key);
             }
 
             if (terminal is not null) continue;
             if (rule.Match.IsEmpty) { terminal = (vs, r, ""); continue; }
             foreach (var b in blocks.Where(b => TakesEvery(b, port, client)))
             {
-                if (b.DestinationSubnets.IsEmpty) { terminal = (vs, r, Condition(b)); break; }
+                if (b.DestinationSubnets.IsEmpty) { terminal = (vs, r, Condition(b, service)); break; }
                 foreach (var text in b.DestinationSubnets)
                     if (IpNet.TryParse(text, out var net) && net.Contains(address) && net.PrefixLength > (subnet?.Prefix ?? -1))
                         subnet = (vs, r, net.PrefixLength, text);
@@ -103,18 +134,25 @@ internal static class ShadowedRules
         }
     }
 
+    /// <summary>A block some connection of this listener and client namespace can satisfy.</summary>
+    private static bool CanMatch(L4MatchAttributes block, IpKey address, int port, string? client) =>
+        OnListener(block, port, client)
+        && (block.DestinationSubnets.IsEmpty || block.DestinationSubnets.Any(n => IpNet.TryParse(n, out var net) && net.Contains(address)));
+
     /// <summary>A block every connection of this listener and client namespace satisfies (destinationSubnets apart).</summary>
-    private static bool TakesEvery(L4MatchAttributes block, int port, string? client) =>
+    private static bool TakesEvery(L4MatchAttributes block, int port, string? client) => OnListener(block, port, client) && block.SourceLabels.IsEmpty;
+
+    /// <summary>The block's mesh, port and sourceNamespace conditions hold for this listener and client namespace.</summary>
+    private static bool OnListener(L4MatchAttributes block, int port, string? client) =>
         (block.Gateways.IsEmpty || block.Gateways.Contains("mesh")) && (block.Port is null or 0 || block.Port == port)
-        && block.SourceLabels.IsEmpty && (block.SourceNamespace is null || block.SourceNamespace == client);
+        && (block.SourceNamespace is null || block.SourceNamespace == client);
 
     private static bool AppliesToMesh(VirtualService vs) => vs.Spec.Gateways.IsEmpty || vs.Spec.Gateways.Contains("mesh");
 
-    private static string Name(VirtualService vs, int rule) => $"VirtualService {vs.Metadata.Namespace}/{vs.Metadata.Name} spec.tcp[{rule}]";
-
     /// <summary>What a catch-all block does test (it holds for every connection of the listener and client namespace walked).</summary>
-    private static string Condition(L4MatchAttributes block) =>
-        (block.Port is > 0 and var port ? $" on port {port}" : "") + (block.SourceNamespace is { } ns ? $" from namespace {ns}" : "");
+    private static string Condition(L4MatchAttributes block, ServiceDef service) =>
+        (block.Port is > 0 and var port ? $" on port {port}" + (service.Ports.Count == 1 ? " (its only port)" : "") : "")
+        + (block.SourceNamespace is { } ns ? $" from namespace {ns}" : "");
 
     /// <summary>Why <paramref name="first"/>'s rules come before <paramref name="later"/>'s for a client of <paramref name="client"/>.</summary>
     private static string Before(VirtualService first, VirtualService later, string? client)
@@ -123,6 +161,12 @@ internal static class ShadowedRules
         if (a < b)
             return a == 0 ? $"as it is private to namespace {client} (exportTo: [\".\"]), which comes before exported ones"
                 : $"as it is exported to namespace {client} by name, which comes before exported to all";
+        return Older(first, later);
+    }
+
+    /// <summary>Istio's order inside one exportTo group (and at gateways): creation time, then name, then namespace.</summary>
+    private static string Older(VirtualService first, VirtualService later)
+    {
         var (at, bt) = (first.Metadata.CreationTimestamp, later.Metadata.CreationTimestamp);
         if (at != bt) return $"as it was created earlier ({at ?? "no creationTimestamp"}, this one {bt ?? "none"})";
         var same = at is null ? "neither has a creationTimestamp" : $"both were created at {at} (applied together)";
@@ -130,4 +174,43 @@ internal static class ShadowedRules
             ? $"as {same} and its name '{first.Metadata.Name}' sorts before '{later.Metadata.Name}'"
             : $"as {same} and its namespace '{first.Metadata.Namespace}' sorts before '{later.Metadata.Namespace}'";
     }
+
+    // ---------------------------------------------------------------- gateways
+
+    /// <summary>
+    /// Each TCP server of each Gateway, as the route compiler builds its listener: the VirtualServices bound to the gateway,
+    /// visible to its namespace and admitted by the server's hosts, in creation-time order; the first rule matching the
+    /// server's port and the gateway wins, and every later rule that could match there never does.
+    /// </summary>
+    private static void WalkGateways(IReadOnlyCollection<Resource> resources, List<VirtualService> ordered, HashSet<(ResourceKey, int)> alive,
+        Action<(ResourceKey, int), string, Why> hidden)
+    {
+        foreach (var gw in resources.OfType<Gateway>())
+        foreach (var server in gw.Spec.Servers)
+        {
+            if (server.Port is not { Number: > 0 and var port } || !string.Equals(server.Port.Protocol, "TCP", StringComparison.OrdinalIgnoreCase)) continue;
+            var gateway = $"{gw.Metadata.Namespace}/{gw.Metadata.Name}";
+            (VirtualService Vs, int Rule)? winner = null;
+            foreach (var vs in ordered)
+            {
+                if (!Precedence.VisibleTo(vs.Metadata.Namespace, vs.Spec.ExportTo, gw.Metadata.Namespace)) continue;
+                var bound = vs.Spec.Gateways.Select(g => RouteCompiler.ResolveGateway(g, vs.Metadata.Namespace)).ToList();
+                if (!bound.Contains(gateway) || !RouteCompiler.AdmitsHost(gw, server, vs)) continue;
+                for (var r = 0; r < vs.Spec.Tcp.Count; r++)
+                {
+                    var rule = vs.Spec.Tcp[r];
+                    var matches = rule.Match.IsEmpty || rule.Match.OfType<L4MatchAttributes>().Any(b =>
+                        (b.Port is null or 0 || b.Port == port)
+                        && (b.Gateways.IsEmpty ? bound : b.Gateways.Select(g => RouteCompiler.ResolveGateway(g, vs.Metadata.Namespace))).Contains(gateway));
+                    if (!matches) continue;
+                    if (winner is not { } w) { winner = (vs, r); alive.Add((vs.Key, r)); continue; }
+                    var takes = $"takes every connection through gateway {gateway} on port {port}";
+                    hidden((vs.Key, r), w.Vs == vs ? $"spec.tcp[{w.Rule}] before it {takes}" : $"{Name(w.Vs, w.Rule)} {takes} first, {Older(w.Vs, vs)}",
+                        Why.Gateway);
+                }
+            }
+        }
+    }
+
+    private static string Name(VirtualService vs, int rule) => $"VirtualService {vs.Metadata.Namespace}/{vs.Metadata.Name} spec.tcp[{rule}]";
 }
