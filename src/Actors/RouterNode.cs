@@ -101,6 +101,7 @@ public sealed class RouterNode : IAsyncDisposable
         _status = new MembershipStatus("joining", false, DateTimeOffset.UtcNow, 0, false);
         Metrics = new DataPlaneMetrics(options.Name);
         var settings = DataPlaneSettings.From(dataSystem.Settings.Config);
+        TlsFileRoots.InForce(this, settings.TlsRoots);
         if (settings.AcceptProxyProtocol)
             dataSystem.Log.Info("PROXY headers trusted from {0}", string.Join(", ", settings.ProxyProtocolTrustedSources));
         _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
@@ -520,6 +521,7 @@ public sealed class RouterNode : IAsyncDisposable
             lastKnownGood.Stop();
         }
         TlsOrigination.InForce(this, null);
+        TlsFileRoots.InForce(this, null);
         Metrics.Dispose();
     }
 }

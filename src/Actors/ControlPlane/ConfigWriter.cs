@@ -477,6 +477,12 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 return;
             }
             _log.Debug("config writer: a write of {0} resource(s) received", count);
+            // TLS files outside the roots (sec15): refused for what this write brings only, so a rule stored before still loads.
+            if (Config.Validation.DestinationRuleValidator.FilesOutside(w.Resources, DataPlane.TlsFileRoots.Current) is { Count: > 0 } outside)
+            {
+                Sender.Tell(new ConfigRejected(outside));
+                return;
+            }
             // Typed resources the sender's node decoded and checked; validated and compiled again here, the authority.
             var before = Before();
             var result = _store.Apply(w.Resources, DateTimeOffset.UtcNow, w.DryRun);

@@ -17,6 +17,9 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
     /// <summary>SO_REUSEPORT on every listener (replicas on one host sharing addresses); off, only where the node's own need it (Transport/OwnListeners).</summary>
     public bool ReusePort { get; init; }
 
+    /// <summary>Where DestinationRules' TLS files may be read (<see cref="DataPlane.TlsFileRoots"/>).</summary>
+    public ImmutableArray<string> TlsRoots { get; init; } = [];
+
     /// <summary>
     /// Whether a PROXY header from <paramref name="peer"/> (the connection's own peer, never a header's claim) may be
     /// believed: only load balancers in <see cref="ProxyProtocolTrustedSources"/> may say who the client is.
@@ -50,7 +53,7 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             c.GetBoolean("accept-proxy-protocol"),
             TrustedSources(c),
             c.GetInt("max-connections-per-source"),
-            Reserve(c)) { ReusePort = c.GetBoolean("reuse-port") };
+            Reserve(c)) { ReusePort = c.GetBoolean("reuse-port"), TlsRoots = DataPlane.TlsFileRoots.From(config) };
     }
 
     /// <exception cref="ConfigurationException">The reserve is too small to keep the process alive.</exception>

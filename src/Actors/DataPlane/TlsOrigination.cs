@@ -179,7 +179,8 @@ internal static class TlsOrigination
         {
             var remaining = connectTimeout - System.Diagnostics.Stopwatch.GetElapsedTime(dialStarted);
             var (inner, shutdownInner) = OpenStream(plain, materializer);
-            ssl = new SslStream(inner, leaveInnerStreamOpen: false);
+            var gated = new ShutdownGate.Inner(inner);
+            ssl = new ShutdownGate.Session(gated);
             // A PROXY header precedes the handshake, unencrypted.
             if (clearPreamble is not null) await inner.WriteAsync(clearPreamble, cancel).ConfigureAwait(false);
             // Why Verify refused the upstream's certificate: .NET's own exception says only that the callback rejected it.
@@ -195,6 +196,8 @@ internal static class TlsOrigination
             try
             {
                 await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
+                // The handshake's last read holds the gate: no read of the session's has begun to release it.
+                gated.Leave();
             }
             catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
             {
@@ -300,6 +303,8 @@ internal static class TlsOrigination
     {
         var collection = new X509Certificate2Collection();
         collection.ImportFromPem(ReadPem(path));
+        // Text without a certificate imports nothing, silently: an empty trust list would dial and refuse every upstream.
+        if (collection.Count == 0) throw new IOException($"{path} holds no PEM certificate");
         return collection;
     }
 
@@ -377,6 +382,8 @@ internal static class TlsOrigination
     /// </summary>
     private static object ReadNow(FilePaths files, Entry entry, UpstreamTls tls, string fields, ILoggingAdapter log, Func<object> parse)
     {
+        // Before the stat below too: a path outside the roots is refused the same way whether it exists or not (sec15).
+        TlsFileRoots.Check(files.Path, files.Key);
         var seen = entry.Seen = TimesOf(files);
         var parsed = parse();
         log.Info("{0} {1}: read (modified {2:u}{3})", tls.Rules, fields, seen.Modified, files.Key is null ? "" : $", key modified {seen.KeyModified:u}");
@@ -430,6 +437,116 @@ internal static class TlsOrigination
         finally
         {
             Volatile.Write(ref entry.Checking, 0);
+        }
+    }
+
+    /// <summary>
+    /// Keeps a session's close_notify from being made while a read of the session's decrypts. OpenSSL's objects are not
+    /// thread safe; .NET's SslStream takes its own lock around every encryption and decryption (so one read and one write
+    /// may run at once: dotnet/runtime#32925) but not in <see cref="SslStream.ShutdownAsync"/>, whose SSL_shutdown and
+    /// SSL_do_handshake (CreateShutdownToken) then run on the same SSL object as the read's SSL_read. A client that
+    /// half-closes while its upstream still answers makes exactly that happen (<see cref="StreamStage"/> ends the sending
+    /// side while its read is in flight): the read failed with "The decryption operation failed" (SSL_ERROR_SYSCALL, or
+    /// SSL_ERROR_SSL "wrong version number"), about one connection in several hundred, and now and then the process died of
+    /// SIGSEGV in SslDoHandshake (CI, session 15; TlsHalfCloseTests). A read of the session holds the gate from its start
+    /// (it may decrypt records it read before) to its return, except while it waits on the connection; the shutdown takes
+    /// it for the close_notify's making (synchronous), not for its sending. A read waiting for the upstream holds nothing.
+    /// A .NET runtime bug to work around, not to rely on: remove the gate once SslStream.ShutdownAsync takes its lock.
+    /// </summary>
+    private static class ShutdownGate
+    {
+        /// <summary>The connection under the session: a read that returns takes the gate; the next read releases it.</summary>
+        public sealed class Inner(Stream connection) : Stream
+        {
+            internal readonly SemaphoreSlim Gate = new(1, 1);
+            // Touched by the one read in flight only (SslStream reads one at a time), and the handshake before it.
+            private bool _held;
+
+            /// <summary>A read of the session's begins: it may decrypt records it holds already, without reading the connection.</summary>
+            public async ValueTask EnterAsync()
+            {
+                await Gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+                _held = true;
+            }
+
+            /// <summary>The session's read is done with what it was given.</summary>
+            public void Leave()
+            {
+                if (!_held) return;
+                _held = false;
+                Gate.Release();
+            }
+
+            public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                Leave();
+                var read = await connection.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                await Gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+                _held = true;
+                return read;
+            }
+
+            public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+                ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+            public override int Read(byte[] buffer, int offset, int count)
+            {
+                Leave();
+                var read = connection.Read(buffer, offset, count);
+                Gate.Wait();
+                _held = true;
+                return read;
+            }
+
+            public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => connection.WriteAsync(buffer, cancellationToken);
+            public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => connection.WriteAsync(buffer, offset, count, cancellationToken);
+            public override void Write(byte[] buffer, int offset, int count) => connection.Write(buffer, offset, count);
+            public override Task FlushAsync(CancellationToken cancellationToken) => connection.FlushAsync(cancellationToken);
+            public override void Flush() => connection.Flush();
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing) connection.Dispose();
+                base.Dispose(disposing);
+            }
+
+            public override bool CanRead => true;
+            public override bool CanWrite => true;
+            public override bool CanSeek => false;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+        }
+
+        /// <summary>The session: its reads leave the gate when they return; its shutdown makes the close_notify holding it.</summary>
+        public sealed class Session(Inner inner) : SslStream(inner, leaveInnerStreamOpen: false)
+        {
+            public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                await inner.EnterAsync().ConfigureAwait(false);
+                try { return await base.ReadAsync(buffer, cancellationToken).ConfigureAwait(false); }
+                finally { inner.Leave(); }
+            }
+
+            public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+                ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+            public override int Read(byte[] buffer, int offset, int count)
+            {
+                inner.EnterAsync().AsTask().GetAwaiter().GetResult();
+                try { return base.Read(buffer, offset, count); }
+                finally { inner.Leave(); }
+            }
+
+            public override async Task ShutdownAsync()
+            {
+                Task sending;
+                await inner.Gate.WaitAsync().ConfigureAwait(false);
+                try { sending = base.ShutdownAsync(); }
+                finally { inner.Gate.Release(); }
+                await sending.ConfigureAwait(false);
+            }
         }
     }
 

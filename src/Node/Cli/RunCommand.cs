@@ -39,17 +39,6 @@ internal static class RunCommand
     internal static void WarnVisible(string option, string variable) =>
         Console.Error.WriteLine($"akkal4: warning: {option} on the command line is readable by every user of this host (ps): give it in ${variable} instead");
 
-    /// <summary>
-    /// The access log file: appended to; when new, readable by the node's user only (every client's address, the SNI
-    /// it asked for and the upstream it reached are no other local user's business). An existing file keeps its mode.
-    /// </summary>
-    internal static FileStreamOptions AccessLogFileOptions()
-    {
-        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        return options;
-    }
-
     /// <summary>Whether a connection string has a password, under any of Npgsql's names for it (Password, Pwd, Psw).</summary>
     private static bool HasPassword(string? connection) =>
         connection is not null && System.Text.RegularExpressions.Regex.IsMatch(connection, @"(^|;)\s*(password|pwd|psw)\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
@@ -168,7 +157,7 @@ internal static class RunCommand
         };
         var accessLog = new Option<string>("--access-log")
         {
-            Description = "Where each connection's access-log line goes: stdout, a file (appended to), or off. Default: $AKKAL4_ACCESS_LOG, else stdout.",
+            Description = "Where each connection's access-log line goes: stdout, a file (appended to; never through a symbolic link), or off. Default: $AKKAL4_ACCESS_LOG, else stdout.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ACCESS_LOG") ?? "stdout",
         };
         var accessLogFormat = new Option<string>("--access-log-format")
@@ -328,7 +317,7 @@ internal static class RunCommand
                 {
                     "off" => null,
                     "stdout" or "-" => new AccessLogOutput(Console.Out, format),
-                    var path => new AccessLogOutput(new StreamWriter(new FileStream(path!, AccessLogFileOptions())), format),
+                    var path => new AccessLogOutput(new StreamWriter(AccessLogFile.Open(path!)), format),
                 };
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)

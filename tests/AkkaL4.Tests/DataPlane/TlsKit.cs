@@ -117,14 +117,15 @@ internal sealed class TlsLineServer : IAsyncDisposable
 {
     private readonly AcceptLoop _loop;
 
-    public TlsLineServer(IPEndPoint address, string name, X509Certificate2 certificate, TestCa? clientCa = null) =>
-        _loop = new AcceptLoop(address, client => Serve(client, name, certificate, clientCa));
+    /// <param name="burst">Lines (<c>NAME i</c>, one TLS record each) sent as soon as the handshake is done, before the line is read.</param>
+    public TlsLineServer(IPEndPoint address, string name, X509Certificate2 certificate, TestCa? clientCa = null, int burst = 0) =>
+        _loop = new AcceptLoop(address, client => Serve(client, name, certificate, clientCa, burst));
 
     public int Handshakes;
     /// <summary>Connections accepted, handshake or not.</summary>
     public int Accepted;
 
-    private async Task Serve(TcpClient client, string name, X509Certificate2 certificate, TestCa? clientCa)
+    private async Task Serve(TcpClient client, string name, X509Certificate2 certificate, TestCa? clientCa, int burst)
     {
         Interlocked.Increment(ref Accepted);
         using var _ = client;
@@ -139,6 +140,7 @@ internal sealed class TlsLineServer : IAsyncDisposable
                 RemoteCertificateValidationCallback = (_, cert, _, _) => clientCa is null || clientCa.Trusts(cert),
             }, timeout.Token);
             Interlocked.Increment(ref Handshakes);
+            for (var i = 0; i < burst; i++) await ssl.WriteAsync(Encoding.UTF8.GetBytes($"{name} {i}\n"), timeout.Token);
             var line = await new StreamReader(ssl).ReadLineAsync(timeout.Token);
             var reply = $"{name} sni={(string.IsNullOrEmpty(ssl.TargetHostName) ? "-" : ssl.TargetHostName)} client={ssl.RemoteCertificate?.Subject ?? "-"}: {line}\n";
             await ssl.WriteAsync(Encoding.UTF8.GetBytes(reply), timeout.Token);

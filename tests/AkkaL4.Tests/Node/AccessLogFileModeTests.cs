@@ -1,4 +1,4 @@
-using AkkaL4.Node.Cli;
+using AkkaL4.Actors.DataPlane;
 
 namespace AkkaL4.Tests.Node;
 
@@ -15,12 +15,12 @@ public sealed class AccessLogFileModeTests : IDisposable
     public void A_new_access_log_file_is_readable_by_its_owner_only_and_an_existing_one_keeps_its_mode()
     {
         var path = Path.Combine(_directory, "access.log");
-        using (var created = new FileStream(path, RunCommand.AccessLogFileOptions())) created.WriteByte((byte)'a');
+        using (var created = AccessLogFile.Open(path)) created.WriteByte((byte)'a');
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
 
         var shared = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
         File.SetUnixFileMode(path, shared);
-        using (var appended = new FileStream(path, RunCommand.AccessLogFileOptions())) appended.WriteByte((byte)'b');
+        using (var appended = AccessLogFile.Open(path)) appended.WriteByte((byte)'b');
         Assert.Equal(shared, File.GetUnixFileMode(path));
         Assert.Equal("ab", File.ReadAllText(path));
     }

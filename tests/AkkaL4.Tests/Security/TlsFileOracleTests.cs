@@ -39,7 +39,9 @@ public sealed class TlsFileOracleTests : IDisposable
         File.WriteAllText(existing, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
         var fifo = Path.Combine(_directory, "fifo.pem");
         using (var mk = Process.Start("mkfifo", fifo)) await mk.WaitForExitAsync();
-        var paths = new[] { existing, Path.Combine(_directory, "missing.pem"), _directory, fifo, "/root/.ssh/id_ed25519" };
+        // All inside the TLS file roots (the test process allows its temporary directory); outside them, the writer refuses
+        // by the path alone (TlsFileRootsWriterTests).
+        var paths = new[] { existing, Path.Combine(_directory, "missing.pem"), _directory, fifo };
 
         await using var node = SecurityKit.StartNode("oracle", "127.194.2.1", null);
         await using var admin = await AdminServer.StartAsync(node, new IPEndPoint(IPAddress.Parse("127.194.2.1"), ControlPlaneKit.FreePort()), "oracle-token");

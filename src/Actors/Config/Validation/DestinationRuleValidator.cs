@@ -135,7 +135,7 @@ internal static class DestinationRuleValidator
         // The files are read by each router node when it connects through this rule, never here: validation runs on the
         // config writer for whoever holds an API token, and whether a path exists on the writer's host is not theirs to
         // learn (a node that cannot read a file refuses those connections, NC, and logs why). Only the path's form is
-        // checked: a relative one is resolved against each node's working directory.
+        // checked: here whether it is relative; at the writer, against the TLS file roots (FilesOutside).
         if (mode is "SIMPLE" or "MUTUAL")
         {
             RelativeFile(f, $"{path}.caCertificates", tls.CaCertificates);
@@ -147,7 +147,41 @@ internal static class DestinationRuleValidator
     private static void RelativeFile(Findings f, string path, string? file)
     {
         if (!string.IsNullOrEmpty(file) && !Path.IsPathRooted(file))
-            f.Warning(path, $"'{Diagnostic.Quote(file)}' is a relative path: each router node reads it relative to its own working directory; give an absolute path");
+            f.Warning(path, $"'{Diagnostic.Quote(file)}' is a relative path: the config writer refuses it (TLS files are read only inside "
+                            + $"{DataPlane.TlsFileRoots.Key}); give an absolute path");
+    }
+
+    /// <summary>
+    /// Errors for the TLS files the DestinationRules of <paramref name="resources"/> name outside <paramref name="roots"/>
+    /// (<see cref="DataPlane.TlsFileRoots"/>, by the path's text alone): the config writer's check of what a write brings.
+    /// Not part of <see cref="Validate"/>, which also reads stored configurations (last-known-good, every node's copy): a rule
+    /// stored before the setting still loads, and nodes refuse to read its files.
+    /// </summary>
+    internal static List<Diagnostic> FilesOutside(IEnumerable<Resource> resources, IReadOnlyList<string> roots)
+    {
+        var errors = new List<Diagnostic>();
+        foreach (var dr in resources.OfType<DestinationRule>())
+        {
+            var f = new Findings(dr, errors);
+            PolicyFiles(f, "spec.trafficPolicy", dr.Spec.TrafficPolicy, roots);
+            for (var i = 0; i < dr.Spec.Subsets.Count; i++) PolicyFiles(f, $"spec.subsets[{i}].trafficPolicy", dr.Spec.Subsets[i].TrafficPolicy, roots);
+        }
+        return errors;
+    }
+
+    private static void PolicyFiles(Findings f, string path, TrafficPolicy? policy, IReadOnlyList<string> roots)
+    {
+        if (policy is null) return;
+        TlsFiles(f, $"{path}.tls", policy.Tls, roots);
+        for (var i = 0; i < policy.PortLevelSettings.Count; i++) TlsFiles(f, $"{path}.portLevelSettings[{i}].tls", policy.PortLevelSettings[i].Tls, roots);
+    }
+
+    /// <summary>The files a node would read: those of SIMPLE and MUTUAL (DISABLE's are never read).</summary>
+    private static void TlsFiles(Findings f, string path, ClientTlsSettings? tls, IReadOnlyList<string> roots)
+    {
+        if (tls is not { Mode: "SIMPLE" or "MUTUAL" }) return;
+        foreach (var (field, file) in new[] { ("caCertificates", tls.CaCertificates), ("clientCertificate", tls.ClientCertificate), ("privateKey", tls.PrivateKey) })
+            if (!string.IsNullOrEmpty(file) && DataPlane.TlsFileRoots.Refusal(file, roots) is { } refused) f.Error($"{path}.{field}", refused);
     }
 
     private static void LoadBalancer(Findings f, string path, LoadBalancerSettings? lb, OutlierDetection? od)
