@@ -41,7 +41,7 @@ public sealed class TlsHalfCloseTests : IAsyncLifetime
             """);
     }
 
-    [Fact]
+    [OwnTransportFact(OwnTransportFact.StockTlsHalfCloseHang)]
     public async Task Every_connection_half_closed_during_the_upstreams_answer_gets_all_of_it()
     {
         var expected = new StringBuilder();

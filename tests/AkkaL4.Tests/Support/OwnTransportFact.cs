@@ -5,13 +5,21 @@ using AkkaL4.Actors.DataPlane.Transport;
 
 namespace AkkaL4.Tests.Support;
 
-/// <summary>A test of behaviour only our own transport has; skipped when the suite runs on the stock one.</summary>
+/// <summary>
+/// A test of behaviour only our own transport has; skipped when the suite runs on the stock one. <paramref name="why"/>
+/// says what the stock transport lacks, where that is a known defect rather than a feature it does not have.
+/// </summary>
 public sealed class OwnTransportFact : FactAttribute
 {
-    public OwnTransportFact()
+    public OwnTransportFact(string? why = null)
     {
         var transport = DataPlaneSettings.From(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon())).Transport;
         if (transport != TcpTransports.Sockets)
-            Skip = $"needs the {TcpTransports.Sockets} transport; this run uses {transport}";
+            Skip = $"needs the {TcpTransports.Sockets} transport; this run uses {transport}{(why is null ? "" : ": " + why)}";
     }
+
+    /// <summary>The stock transport's known defect behind TLS origination's half-close (session 15, tls15).</summary>
+    public const string StockTlsHalfCloseHang =
+        "a TLS-originated connection whose client half-closed sometimes never closes on it (the client has the whole reply; the "
+        + "connection stays open): a known defect of the stock transport, not yet mended";
 }
