@@ -456,7 +456,7 @@ internal static class TlsOrigination
     private static class ShutdownGate
     {
         /// <summary>The connection under the session: a read that returns takes the gate; the next read releases it.</summary>
-        public sealed class Inner(Stream connection) : Stream
+        public sealed class Inner(Stream connection) : DuplexStream
         {
             internal readonly SemaphoreSlim Gate = new(1, 1);
             // Touched by the one read in flight only (SslStream reads one at a time), and the handshake before it.
@@ -481,8 +481,7 @@ internal static class TlsOrigination
             {
                 Leave();
                 var read = await connection.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-                await Gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-                _held = true;
+                await EnterAsync().ConfigureAwait(false);
                 return read;
             }
 
@@ -509,14 +508,6 @@ internal static class TlsOrigination
                 if (disposing) connection.Dispose();
                 base.Dispose(disposing);
             }
-
-            public override bool CanRead => true;
-            public override bool CanWrite => true;
-            public override bool CanSeek => false;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
         }
 
         /// <summary>The session: its reads leave the gate when they return; its shutdown makes the close_notify holding it.</summary>
@@ -550,8 +541,20 @@ internal static class TlsOrigination
         }
     }
 
+    /// <summary>A stream that reads and writes, and nothing else (no seeking, no length).</summary>
+    private abstract class DuplexStream : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
     /// <summary>A connection of the stock transport as a stream: writes are offered to its flow, reads pulled from it.</summary>
-    private sealed class FlowStream : Stream
+    private sealed class FlowStream : DuplexStream
     {
         private readonly ISourceQueueWithComplete<ByteString> _toPeer;
         private readonly ISinkQueue<ByteString> _fromPeer;
@@ -611,14 +614,6 @@ internal static class TlsOrigination
             }
             base.Dispose(disposing);
         }
-
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
 
