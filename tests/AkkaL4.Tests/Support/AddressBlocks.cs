@@ -47,6 +47,8 @@ internal static class AddressBlocks
         new(195, "session 14 reviewer and fixers"),
         new(196, "security hardening (session helper sec15)"),
         new(197, "session 15 reviewer and fixers"),
+        new(198, "security hardening (session helper sec16)"),
+        new(199, "session 16 reviewer and fixers"),
         new(200, "reliability left-overs: preamble end, TLS cache, healing waits (session helper rel)"),
         new(201, "cluster reliability: orderly leave, failure detector, last-known-good on disk (session helper rel13)"),
         new(202, "data-plane reliability: listener overflow, accept pump, out of descriptors, stock-transport stop (session helper dp13)"),
@@ -54,13 +56,17 @@ internal static class AddressBlocks
         new(204, "data-plane reliability: stock-transport stop, descriptor budget (session helper dp14)"),
         new(205, "TLS origination under many connections (session helper tls15)"),
         new(206, "cluster and in-process multi-node reliability (session helper rel15)"),
+        new(207, "the stock transport's TLS half-close (session helper tls16)"),
+        new(208, "cluster and data-plane reliability left-overs (session helper rel16)"),
         new(220, "#15 memory: socket args ownership, idle connections, the journal loaded on demand (session helpers mem, mem10)"),
         new(221, "#15 baseline memory of a fresh node (session helper mem13)"),
         new(223, "#15 baseline memory and per-connection cost (session helper perf15)"),
+        new(224, "#15 per-connection cost (session helper perf16)"),
         new(230, "day-one operations and TLS/PROXY traffic as a user (session helper user)"),
         new(231, "analyser findings, status page, day-one use (session helper ops13)"),
         new(232, "analyser findings, CLI deletes, day-one use (session helper ops14)"),
         new(233, "analyser findings, CLI, day-one use (session helper ops15)"),
+        new(234, "gateway compile cost, analyser findings (session helper cfg16)"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>
