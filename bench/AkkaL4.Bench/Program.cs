@@ -10,6 +10,7 @@ public static class Program
     /// <c>check</c>: the generated mesh decodes and validates as YAML, and Decide allocates nothing.
     /// <c>alloc [N]</c>: bytes a node allocates per relayed connection (see <see cref="Allocations"/>).
     /// <c>bigwrite [passes]</c>: the CPU of each step of a 4 MiB namespace written over 10,000 Services (see <see cref="BigWrite"/>).
+    /// <c>gateways [N...]</c>: RouteCompiler.Check and ConfigAnalyzer.Analyze per Gateway for N gateway tenants, against the first N (see <see cref="GatewayCheck"/>).
     /// Anything else goes to BenchmarkDotNet (<c>--filter '*' --job short</c>).
     /// </summary>
     public static int Main(string[] args)
@@ -19,6 +20,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "check") return Diagnostics.Check();
         if (args.Length > 0 && args[0] == "alloc") return Allocations.Run(args[1..]);
         if (args.Length > 0 && args[0] == "bigwrite") return BigWrite.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "gateways") return GatewayCheck.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -106,9 +106,9 @@ public sealed class RouterNode : IAsyncDisposable
             dataSystem.Log.Info("PROXY headers trusted from {0}", string.Join(", ", settings.ProxyProtocolTrustedSources));
         _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
         var materializer = dataSystem.Materializer();
-        transport ??= TcpTransports.Create(dataSystem, settings.Transport);
-        var pickers = new UpstreamPickers(Health);
         Connections = new ConnectionBudget(settings.MaxConnections, descriptors);
+        transport ??= TcpTransports.Create(dataSystem, settings.Transport, Connections);
+        var pickers = new UpstreamPickers(Health);
         if (Connections.Descriptors.FewWarning(settings.MaxConnections) is { } few) dataSystem.Log.Warning(few);
         Metrics.Observe(Connections);
         _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");

@@ -67,21 +67,24 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
     private readonly ReadConfig _query;
     private readonly IActorRef _replyTo;
     private readonly SilentEntities _silent;
+    private readonly TimeSpan _patience;
     private int _round;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="silent">The node's memory of silent entities (a reader's own, forgotten with it, when not given).</param>
-    public static Props Props(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo, SilentEntities? silent = null) =>
-        Akka.Actor.Props.Create(() => new ConfigReader(writer, routeTables, query, replyTo, silent ?? new SilentEntities(TimeSpan.Zero)));
+    /// <param name="patience">How long the entities, then the writer, may take (<see cref="EntityPatience"/> when not given).</param>
+    public static Props Props(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo, SilentEntities? silent = null, TimeSpan? patience = null) =>
+        Akka.Actor.Props.Create(() => new ConfigReader(writer, routeTables, query, replyTo, silent ?? new SilentEntities(TimeSpan.Zero), patience ?? EntityPatience));
 
-    public ConfigReader(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo, SilentEntities silent)
+    public ConfigReader(IActorRef writer, IActorRef routeTables, ReadConfig query, IActorRef replyTo, SilentEntities silent, TimeSpan patience)
     {
         _writer = writer;
         _routeTables = routeTables;
         _query = query;
         _replyTo = replyTo;
         _silent = silent;
+        _patience = patience;
     }
 
     protected override void PreStart() => AskIndex();
@@ -110,7 +113,7 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
             return;
         }
         var askedWriter = false;
-        Timers.StartSingleTimer(nameof(Expired), Expired.Instance, EntityPatience);
+        Timers.StartSingleTimer(nameof(Expired), Expired.Instance, _patience);
         Timers.StartPeriodicTimer(nameof(Poll), Poll.Instance, AskAgain);
         Become(() =>
         {
@@ -141,14 +144,16 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
                 // writer holds every namespace at the revision its index names and answers as its entity would. Remembered,
                 // so this node's next reads of them do not wait for the entity first.
                 foreach (var ns in read.Unread()) _silent.Silent(ns);
-                if (!askedWriter && read.AskWriter(_writer, Self) > 0)
+                if (!askedWriter && read.Unread().Any())
                 {
+                    // Those asked of the writer at once (remembered silent) are not asked again: its answer is on its way.
+                    read.AskWriter(_writer, Self);
                     askedWriter = true;
-                    Timers.StartSingleTimer(nameof(Expired), Expired.Instance, EntityPatience);
+                    Timers.StartSingleTimer(nameof(Expired), Expired.Instance, _patience);
                     return;
                 }
                 Finish(new Status.Failure(new ConfigNotReadableException(
-                    $"revision {index.Revision} is not yet readable after {(askedWriter ? 2 : 1) * EntityPatience.TotalSeconds:0}s{(askedWriter ? " (nor from the writer)" : "")}: {read.Waiting()}")));
+                    $"revision {index.Revision} is not yet readable after {(askedWriter ? 2 : 1) * _patience.TotalSeconds:0}s{(askedWriter ? " (nor from the writer)" : "")}: {read.Waiting()}")));
             });
             ReceiveAny(_ => { });
         });

@@ -36,6 +36,9 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
     /// <summary>Namespaces whose last answer was other content under the revision wanted (not behind): said, never read elsewhere.</summary>
     private readonly HashSet<string> _otherContent = new(StringComparer.Ordinal);
 
+    /// <summary>Namespaces already asked of the writer: its answer is on its way, and would be the same.</summary>
+    private readonly HashSet<string> _askedWriter = new(StringComparer.Ordinal);
+
     public bool Done => _read.Count == _wanted.Count;
 
     /// <summary>What was read, namespace by namespace.</summary>
@@ -49,18 +52,13 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
 
     /// <summary>
     /// Asks <paramref name="writer"/> for each namespace not yet read whose entity is behind or silent (not one that holds
-    /// other content under the revision: that is a fault to say, not to read around); how many it asked.
+    /// other content under the revision: that is a fault to say, not to read around), once each.
     /// </summary>
     /// <param name="only">Which of them (all when not given).</param>
-    public int AskWriter(IActorRef writer, IActorRef self, Func<string, bool>? only = null)
+    public void AskWriter(IActorRef writer, IActorRef self, Func<string, bool>? only = null)
     {
-        var asked = 0;
-        foreach (var ns in Unread().Where(ns => only is null || only(ns)))
-        {
-            writer.Tell(new ReadNamespace(ns), self);
-            asked++;
-        }
-        return asked;
+        foreach (var ns in Unread().Where(ns => only is null || only(ns)).ToList())
+            if (_askedWriter.Add(ns)) writer.Tell(new ReadNamespace(ns), self);
     }
 
     public Outcome Take(NamespaceContent content)

@@ -24,7 +24,11 @@ internal static class ShadowedRules
     private enum Why { SameVirtualService, EarlierVirtualService, Gateway }
 
     /// <summary>The warning for each unreachable rule, by VirtualService and tcp rule index.</summary>
-    public static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources)
+    public static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources) => Find(resources, out _);
+
+    /// <param name="visits">How many VirtualServices the walks looked at: for each service those bound to mesh for its host, for
+    /// each Gateway server those bound to its gateway.</param>
+    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits)
     {
         var alive = new HashSet<(ResourceKey, int)>();
         var shadowers = new Dictionary<(ResourceKey, int), List<(string Text, Why Why)>>();
@@ -34,9 +38,9 @@ internal static class ShadowedRules
             list.Add((text, why));
         }
 
-        var ordered = Precedence.Order(resources.OfType<VirtualService>()).ToList();
-        WalkMesh(resources, ordered.Where(AppliesToMesh).ToList(), alive, Hidden);
-        WalkGateways(resources, ordered, alive, Hidden);
+        // By host and by gateway, as the compiler indexes them: this runs in the config writer on every write.
+        var index = new VirtualServiceIndex(Precedence.Order(resources.OfType<VirtualService>()).ToList());
+        visits = WalkMesh(resources, index, alive, Hidden) + WalkGateways(resources, index, alive, Hidden);
 
         var found = new Dictionary<(ResourceKey, int), string>();
         foreach (var (rule, by) in shadowers)
@@ -61,16 +65,16 @@ internal static class ShadowedRules
 
     // ---------------------------------------------------------------- mesh
 
-    private static void WalkMesh(IReadOnlyCollection<Resource> resources, List<VirtualService> mesh, HashSet<(ResourceKey, int)> alive,
+    private static int WalkMesh(IReadOnlyCollection<Resource> resources, VirtualServiceIndex index, HashSet<(ResourceKey, int)> alive,
         Action<(ResourceKey, int), string, Why> hidden)
     {
-        if (mesh.Count == 0) return;
-        // By host, as the compiler indexes them: this runs in the config writer on every write, over every service.
-        var index = new VirtualServiceIndex(mesh);
+        var visits = 0;
+        if (!index.All.Any(VirtualServiceIndex.AppliesToMesh)) return visits;
         var catalog = new ServiceCatalog(resources);
         foreach (var service in catalog.Services)
         {
-            var forHost = index.For(service.Host).ToList();
+            var forHost = index.BoundToMesh(service.Host).ToList();
+            visits += forHost.Count;
             if (forHost.Count == 0) continue;
             var addresses = service.Addresses.Where(a => !a.Contains('/')).Select(a => IpKey.TryParse(a, out var ip) ? ip : (IpKey?)null).OfType<IpKey>().ToList();
             if (addresses.Count == 0 || service.Ports.Count == 0) continue; // no mesh listener: nothing is evaluated
@@ -84,6 +88,7 @@ internal static class ShadowedRules
             foreach (var client in clients)
                 WalkListener(service, address, port.Number, client, forHost, alive, hidden);
         }
+        return visits;
     }
 
     /// <summary>One listener, one client namespace: the rules in the order Decide walks them, and what each is behind.</summary>
@@ -147,8 +152,6 @@ internal static class ShadowedRules
         (block.Gateways.IsEmpty || block.Gateways.Contains("mesh")) && (block.Port is null or 0 || block.Port == port)
         && (block.SourceNamespace is null || block.SourceNamespace == client);
 
-    private static bool AppliesToMesh(VirtualService vs) => vs.Spec.Gateways.IsEmpty || vs.Spec.Gateways.Contains("mesh");
-
     /// <summary>What a catch-all block does test (it holds for every connection of the listener and client namespace walked).</summary>
     private static string Condition(L4MatchAttributes block, ServiceDef service) =>
         (block.Port is > 0 and var port ? $" on port {port}" + (service.Ports.Count == 1 ? " (its only port)" : "") : "")
@@ -182,17 +185,20 @@ internal static class ShadowedRules
     /// visible to its namespace and admitted by the server's hosts, in creation-time order; the first rule matching the
     /// server's port and the gateway wins, and every later rule that could match there never does.
     /// </summary>
-    private static void WalkGateways(IReadOnlyCollection<Resource> resources, List<VirtualService> ordered, HashSet<(ResourceKey, int)> alive,
+    /// <returns>How many VirtualServices were looked at (those bound to each server's gateway, summed).</returns>
+    private static int WalkGateways(IReadOnlyCollection<Resource> resources, VirtualServiceIndex index, HashSet<(ResourceKey, int)> alive,
         Action<(ResourceKey, int), string, Why> hidden)
     {
+        var visits = 0;
         foreach (var gw in resources.OfType<Gateway>())
         foreach (var server in gw.Spec.Servers)
         {
             if (server.Port is not { Number: > 0 and var port } || !string.Equals(server.Port.Protocol, "TCP", StringComparison.OrdinalIgnoreCase)) continue;
             var gateway = $"{gw.Metadata.Namespace}/{gw.Metadata.Name}";
             (VirtualService Vs, int Rule)? winner = null;
-            foreach (var vs in ordered)
+            foreach (var vs in index.BoundTo([gateway]))
             {
+                visits++;
                 if (!Precedence.VisibleTo(vs.Metadata.Namespace, vs.Spec.ExportTo, gw.Metadata.Namespace)) continue;
                 var bound = vs.Spec.Gateways.Select(g => RouteCompiler.ResolveGateway(g, vs.Metadata.Namespace)).ToList();
                 if (!bound.Contains(gateway) || !RouteCompiler.AdmitsHost(gw, server, vs)) continue;
@@ -210,6 +216,7 @@ internal static class ShadowedRules
                 }
             }
         }
+        return visits;
     }
 
     private static string Name(VirtualService vs, int rule) => $"VirtualService {vs.Metadata.Namespace}/{vs.Metadata.Name} spec.tcp[{rule}]";

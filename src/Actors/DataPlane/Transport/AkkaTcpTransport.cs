@@ -17,9 +17,10 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// The stock transport: Akka.Streams <c>Tcp()</c> (Akka.IO), half-close on both sides, listeners' options
 /// set by <see cref="OwnListeners"/>. Each socket's stream is started at once and joined later through a publisher/subscriber
 /// pair, because Akka.IO wants an accepted connection registered straight away and a connect attempt
-/// is only known to have succeeded once its stream runs.
+/// is only known to have succeeded once its stream runs. With <paramref name="places"/>, a connection accepted ahead of its
+/// listener waits only in a place of the node's (<see cref="AkkaListener.Gate"/>).
 /// </summary>
-public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
+public sealed class AkkaTcpTransport(ActorSystem system, ConnectionBudget? places = null) : ITcpTransport
 {
     private readonly IMaterializer _materializer = system.Materializer();
     private readonly OwnListeners _listening = new();
@@ -42,7 +43,7 @@ public sealed class AkkaTcpTransport(ActorSystem system) : ITcpTransport
                     .Run(_materializer);
                 return Joinable((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, toClient, fromClient);
             })
-            .ViaMaterialized(new AkkaListener.Gate(listener, address, backlog, overflowed), (bound, unbind) => (listener.Binding = bound, unbind))
+            .ViaMaterialized(new AkkaListener.Gate(listener, address, backlog, overflowed, places), (bound, unbind) => (listener.Binding = bound, unbind))
             .MapMaterializedValue(async bound =>
             {
                 try
