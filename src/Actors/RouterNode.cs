@@ -403,7 +403,7 @@ public sealed class RouterNode : IAsyncDisposable
     /// </summary>
     public RouteSnapshot Apply(IReadOnlyCollection<Resource> resources, long revision = 0)
     {
-        var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
+        var snapshot = TlsFileRoots.WithFilesOutside(RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh), resources, this);
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
         TlsOrigination.InForce(this, snapshot.Clusters.Select(c => c.Policy.Tls).OfType<UpstreamTls>());
