@@ -106,9 +106,9 @@ public sealed class RouterNode : IAsyncDisposable
             dataSystem.Log.Info("PROXY headers trusted from {0}", string.Join(", ", settings.ProxyProtocolTrustedSources));
         _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
         var materializer = dataSystem.Materializer();
-        transport ??= TcpTransports.Create(dataSystem, settings.Transport);
-        var pickers = new UpstreamPickers(Health);
         Connections = new ConnectionBudget(settings.MaxConnections, descriptors);
+        transport ??= TcpTransports.Create(dataSystem, settings.Transport, Connections);
+        var pickers = new UpstreamPickers(Health);
         if (Connections.Descriptors.FewWarning(settings.MaxConnections) is { } few) dataSystem.Log.Warning(few);
         Metrics.Observe(Connections);
         _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");
@@ -403,7 +403,7 @@ public sealed class RouterNode : IAsyncDisposable
     /// </summary>
     public RouteSnapshot Apply(IReadOnlyCollection<Resource> resources, long revision = 0)
     {
-        var snapshot = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
+        var snapshot = TlsFileRoots.WithFilesOutside(RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh), resources, this);
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
         TlsOrigination.InForce(this, snapshot.Clusters.Select(c => c.Policy.Tls).OfType<UpstreamTls>());

@@ -205,20 +205,43 @@ public sealed class ConnectionActor : UntypedActor
     private IPEndPoint _original;
     private string? _sni;
 
-    // Created directly, not by reflection over an expression: this runs once per connection.
-    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) =>
-        Akka.Actor.Props.CreateBy(new Producer(accepted, dataPlane)).WithMailbox(ConnectionMailbox.Path);
+    /// <summary>
+    /// A connection's props: one object (<see cref="ConnectionProps"/>) copied from a template that already names the mailbox,
+    /// which makes the actor itself, not by reflection. <c>Props.CreateBy(producer).WithMailbox(path)</c> made two props, a
+    /// deploy and a producer for every connection (bench/README.md, session 16). <paramref name="ended"/> is what the actor
+    /// tells its parent as it stops (<see cref="PostStop"/>).
+    /// </summary>
+    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane, object ended) => new ConnectionProps(accepted, dataPlane, ended);
 
-    private sealed class Producer(TcpConnection accepted, NodeDataPlane dataPlane) : IIndirectActorProducer
+    private sealed class ConnectionProps : Props
     {
-        public Type ActorType => typeof(ConnectionActor);
-        public ActorBase Produce() => new ConnectionActor(accepted, dataPlane);
-        public void Release(ActorBase actor) { }
+        // Never produces an actor itself (NewActor does): it gives the copies their type and deploy (the mailbox).
+        private static readonly Props Template = Akka.Actor.Props.Create<ConnectionActor>().WithMailbox(ConnectionMailbox.Path);
+        private readonly TcpConnection _accepted;
+        private readonly NodeDataPlane _dataPlane;
+        private readonly object _ended;
+
+        public ConnectionProps(TcpConnection accepted, NodeDataPlane dataPlane, object ended) : this(Template, accepted, dataPlane, ended) { }
+
+        private ConnectionProps(Props copy, TcpConnection accepted, NodeDataPlane dataPlane, object ended) : base(copy) =>
+            (_accepted, _dataPlane, _ended) = (accepted, dataPlane, ended);
+
+        // The analyser knows producers (IIndirectActorProducer.Produce), not props that make their actor; this is called by Akka's ActorOf.
+#pragma warning disable AK1000
+        public override ActorBase NewActor() => new ConnectionActor(_accepted, _dataPlane, _ended);
+#pragma warning restore AK1000
+
+        // Akka copies props to apply a deployment's mailbox or dispatcher: the copy still makes this connection's actor.
+        protected override Props Copy() => new ConnectionProps(this, _accepted, _dataPlane, _ended);
     }
 
-    public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane)
+    /// <summary>Told to the parent as this actor stops: the listener's count of its connections, without a death watch per connection.</summary>
+    private readonly object _ended;
+
+    public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane, object ended)
     {
         _accepted = accepted;
+        _ended = ended;
         _client = accepted.Remote;
         _original = accepted.Local;
         (_routes, _routers, _pickers, _transport, _settings, _metrics, _materializer, _relays, _) = dataPlane;
@@ -263,6 +286,22 @@ public sealed class ConnectionActor : UntypedActor
     }
 
     protected override void PreStart()
+    {
+        // Akka lets go of an actor whose PreStart threw without its PostStop: the socket would stay open and the listener
+        // never hear of the end (it watches no connection). Stopped instead, as an exception while relaying stops it.
+        try
+        {
+            Start();
+        }
+        catch (Exception e)
+        {
+            Context.GetLogger().Error(e, "connection from {0}: {1}; closed", _client, e.Message);
+            _detail = $"failed: {e.Message}";
+            Context.Stop(Self);
+        }
+    }
+
+    private void Start()
     {
         // The client is joined to an upstream only once one is connected, so failed attempts never touch it.
         var local = _accepted.Local;
@@ -665,6 +704,18 @@ public sealed class ConnectionActor : UntypedActor
     }
 
     protected override void PostStop()
+    {
+        try
+        {
+            Stopped();
+        }
+        finally
+        {
+            Context.Parent.Tell(_ended, Self);
+        }
+    }
+
+    private void Stopped()
     {
         _read?.Timer?.Cancel();
         _durationTimer?.Cancel();

@@ -113,6 +113,13 @@ public sealed class ConnectionBudget(int max, DescriptorBudget descriptors)
     /// <summary>Takes a place for one connection if the descriptors leave room for it and the streams waiting (one compare-and-swap); false: none.</summary>
     public bool TryReserve() => Reserve(WaitingStreams);
 
+    /// <summary>
+    /// Takes a place for a connection the stock transport accepted ahead of its listener (queued for it), leaving one free
+    /// beside those the waiting streams need, so a listener can still take the place it asks with; false: none (the stream
+    /// closes the connection). Given back with <see cref="Unreserve"/> as the connection leaves the queue.
+    /// </summary>
+    public bool TryReserveAhead() => Reserve(WaitingStreams + 1);
+
     /// <summary>Takes a place for a listener's accept stream (before connections: none is left free for others); false: none.</summary>
     public bool TryReserveStream()
     {

@@ -12,7 +12,10 @@ namespace AkkaL4.Actors.DataPlane;
 /// accept stream takes a place of its own before it binds, through the same compare-and-swap, so listeners started on a
 /// full node cannot take the reserve. A stream's place is a connection's two descriptors: its listening socket, and on the
 /// stock transport the one connection its stream accepts ahead of admission (the default socket transport's accept pump
-/// accepts only once the listener holds the next connection's place, so there the second is one spare per listener).
+/// accepts only once the listener holds the next connection's place, so there the second is one spare per listener: an
+/// over-count of one descriptor per listener, kept as the safe side). The stock transport accepts on without asking, and
+/// queues what its listener has not asked for yet: each queued connection takes a place while it waits
+/// (<see cref="ConnectionBudget.TryReserveAhead"/>), or is closed, so a node at its room does not hold them out of the reserve.
 /// The limit (the soft RLIMIT_NOFILE, which <c>prlimit</c> may change on a running node) is read again at
 /// most once a second; the rest of the process's descriptors are counted in /proc/self/fd at start, when the limit
 /// changes and before each admission within half a reserve of the room (spaced by 50 times a count's duration, so at

@@ -44,6 +44,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     private sealed record Relieve;
     /// <summary>The accept stream of this listener before a restart, still emptying its queue into this instance.</summary>
     private sealed record Previous(long Stream);
+    /// <summary>A connection started by this instance stopped; one per instance, so that a restarted listener ignores its predecessor's.</summary>
+    private sealed class ConnectionEnded;
+    private readonly ConnectionEnded _ended = new();
 
     /// <summary>The longest wait between looks for free descriptors while a connection is held back.</summary>
     private static readonly TimeSpan MaxReliefWait = TimeSpan.FromSeconds(1);
@@ -162,9 +165,10 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         // A stream that ends unasked (its socket closed under it) is bound again as a failed one is: its place is kept for that.
         Receive<StreamDone>(done => StreamStopped(done.Stream, "ended"));
         Receive<StreamFailed>(f => StreamStopped(f.Stream, $"failed ({f.Cause.Message})"));
-        Receive<Terminated>(t =>
+        // A connection of this instance stopped (one of the instance before a restart was counted out in its PostStop).
+        Receive<ConnectionEnded>(ended => ReferenceEquals(ended, _ended), _ =>
         {
-            if (_sourceOf.Remove(t.ActorRef, out var source) && --_perSource[source] == 0) _perSource.Remove(source);
+            if (_sourceOf.Remove(Sender, out var source) && --_perSource[source] == 0) _perSource.Remove(source);
             _connections--;
             _dataPlane.Connections.Release();
             // A connection that ended freed its descriptors: the one held back may have them.
@@ -191,6 +195,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             foreach (var child in Context.GetChildren()) child.Tell(ConnectionActor.DrainTimeout.Instance);
         });
         Receive<Recover>(r => TakeUp(r.Cause));
+        Receive<ConnectionEnded>(_ => { });
     }
 
     /// <summary>
@@ -258,7 +263,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// Starts the connection's actor within the caps, with its descriptor place (<paramref name="place"/>); else closes it.
-    /// Should anything throw before the actor is watched (its Terminated gives back what it holds), what was taken for it
+    /// Should anything throw before the actor is started (its ConnectionEnded gives back what it holds), what was taken for it
     /// is given back and the connection closed here, and the listener serves on: else that place would be lost for good,
     /// the socket left open, and (thrown on) a second such failure within a minute would restart the listener.
     /// </summary>
@@ -273,8 +278,9 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             (admitted, place) = (admit, false);
             if (!admit) { c.Close(); return; }
             _accepted++;
-            var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
-            Context.Watch(child);
+            // Not watched: the connection tells this instance's ConnectionEnded as it stops (a death watch per connection
+            // cost both actors' watch sets and a Terminated; bench/README.md, session 16).
+            var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane, _ended), $"c{_accepted}");
             _connections++;
             admitted = false;
             if (_settings.MaxConnectionsPerSource > 0)
@@ -431,7 +437,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         StreamEnded();
         GiveBackStreamPlace();
         Waiting(false);
-        // Stopped (or restarted) with connections still open: their Terminated will not reach this instance.
+        // Stopped (or restarted) with connections still open: their ConnectionEnded will not reach this instance.
         for (; _connections > 0; _connections--) _dataPlane.Connections.Release();
     }
 

@@ -111,13 +111,17 @@ internal sealed class AkkaListener(OwnListeners own, IPEndPoint address, bool re
     /// Select), which registers it with its Akka.IO actor. Akka.IO 1.5.73 accepts without waiting for demand and queues
     /// what nobody asked for unregistered; an actor not registered within <c>akka.io.tcp.register-timeout</c> (5 s) stops
     /// and resets its connection, which a listener slower than that behind a burst of connects did (ConcurrencyTests).
-    /// At most <paramref name="backlog"/> wait (the listen backlog, as in the kernel's queue): a listener that stops asking
-    /// (out of descriptor places) would otherwise hold every connection made meanwhile, a descriptor each, until EMFILE.
-    /// One over that is closed, counted (<paramref name="overflowed"/>: the listener's <c>downstream_cx_overflow</c>, as its caps
-    /// count theirs) and logged (the first, then every 100th).
+    /// At most <paramref name="backlog"/> wait (the listen backlog, as in the kernel's queue), each in a place of the node's
+    /// descriptors (<paramref name="places"/>, <see cref="ConnectionBudget.TryReserveAhead"/>) while it waits: a listener that
+    /// stops asking (out of places) would otherwise hold every connection made meanwhile, a descriptor each, beyond the
+    /// reserve (1024 by default against a reserve of 512) until EMFILE. One that does not fit is closed, counted
+    /// (<paramref name="overflowed"/>: the listener's <c>downstream_cx_overflow</c>, as its caps count theirs) and logged
+    /// (the first, then every 100th).
     /// </summary>
-    public sealed class Gate(AkkaListener listener, EndPoint address, int backlog, Action overflowed) : GraphStageWithMaterializedValue<FlowShape<TcpConnection, TcpConnection>, Func<Task>>
+    public sealed class Gate(AkkaListener listener, EndPoint address, int backlog, Action overflowed, ConnectionBudget? places = null)
+        : GraphStageWithMaterializedValue<FlowShape<TcpConnection, TcpConnection>, Func<Task>>
     {
+        private readonly ConnectionBudget? _places = places;
         private readonly AkkaListener _listener = listener;
         private readonly EndPoint _address = address;
         private readonly int _backlog = Math.Max(1, backlog);
@@ -141,7 +145,7 @@ internal sealed class AkkaListener(OwnListeners own, IPEndPoint address, bool re
             private bool _detached;
             /// <summary>Taken (registered) and not yet asked for by the listener.</summary>
             private readonly Queue<TcpConnection> _ready = new();
-            /// <summary>Closed because <see cref="_ready"/> was full.</summary>
+            /// <summary>Closed because <see cref="_ready"/> was full or the node had no place for it.</summary>
             private long _overflowed;
 
             public Logic(Gate stage) : base(stage.Shape)
@@ -154,7 +158,7 @@ internal sealed class AkkaListener(OwnListeners own, IPEndPoint address, bool re
                         // Accepted as the listener unbound: not handed over, so closed (as the kernel resets those queued).
                         if (_detached) connection.Close();
                         else if (IsAvailable(stage._out)) Push(stage._out, connection);
-                        else if (_ready.Count < stage._backlog) _ready.Enqueue(connection);
+                        else if (_ready.Count < stage._backlog && (stage._places?.TryReserveAhead() ?? true)) _ready.Enqueue(connection);
                         else Overflow(connection);
                         Pull(stage._in);
                     },
@@ -162,12 +166,15 @@ internal sealed class AkkaListener(OwnListeners own, IPEndPoint address, bool re
                     {
                         if (_ready.Count == 0) CompleteStage();
                         else EmitMultiple(stage._out, _ready.ToArray(), CompleteStage);
+                        Left(_ready.Count);
                         _ready.Clear();
                     },
                     onUpstreamFailure: FailStage);
                 SetHandler(stage._out, onPull: () =>
                 {
-                    if (_ready.TryDequeue(out var connection)) Push(stage._out, connection);
+                    if (!_ready.TryDequeue(out var connection)) return;
+                    Left(1);
+                    Push(stage._out, connection);
                 }, onDownstreamFinish: _ => Detach());
             }
 
@@ -177,13 +184,20 @@ internal sealed class AkkaListener(OwnListeners own, IPEndPoint address, bool re
                 Pull(_stage._in);
             }
 
+            /// <summary>Connections left the queue (handed over, or closed): their places are given back.</summary>
+            private void Left(int count)
+            {
+                if (_stage._places is { } places)
+                    for (var i = 0; i < count; i++) places.Unreserve();
+            }
+
             private void Overflow(TcpConnection connection)
             {
                 connection.Close();
                 _stage._overflowed();
                 if (_overflowed++ % 100 == 0)
-                    Log.Warning("listener {0}: connection closed, {1} accepted connections already wait for the listener (listen backlog); {2} closed so far",
-                        _stage._address, _ready.Count, _overflowed);
+                    Log.Warning("listener {0}: connection closed, {1} accepted connections already wait for the listener (listen backlog {2}, or no descriptor place for more); {3} closed so far",
+                        _stage._address, _ready.Count, _stage._backlog, _overflowed);
             }
 
             public Task Unbind()
@@ -196,6 +210,7 @@ internal sealed class AkkaListener(OwnListeners own, IPEndPoint address, bool re
             {
                 if (_detached) return;
                 _detached = true;
+                Left(_ready.Count);
                 while (_ready.TryDequeue(out var queued)) queued.Close();
                 var listener = _stage._listener;
                 // Not bound yet, or the socket cannot be closed underneath: Akka.IO unbinds (and stops what it accepted).
@@ -211,7 +226,13 @@ internal sealed class AkkaListener(OwnListeners own, IPEndPoint address, bool re
                     .ContinueWith(_ => _unbound.TrySetResult(), TaskScheduler.Default);
             }
 
-            public override void PostStop() => _unbound.TrySetResult();
+            public override void PostStop()
+            {
+                // Failed with connections queued: they go with the stream, and so do their places.
+                Left(_ready.Count);
+                _ready.Clear();
+                _unbound.TrySetResult();
+            }
         }
     }
 }

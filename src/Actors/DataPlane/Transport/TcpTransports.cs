@@ -10,10 +10,11 @@ public static class TcpTransports
 
     public static IReadOnlyList<string> Names { get; } = [Sockets, AkkaStreams];
 
-    public static ITcpTransport Create(ActorSystem system, string name) => name switch
+    /// <param name="places">The node's connection places: the stock transport's listeners queue connections they accept ahead only in one each.</param>
+    public static ITcpTransport Create(ActorSystem system, string name, ConnectionBudget? places = null) => name switch
     {
         Sockets => new SocketTransport(system.Scheduler),
-        AkkaStreams => new AkkaTcpTransport(system),
+        AkkaStreams => new AkkaTcpTransport(system, places),
         _ => throw new ArgumentException($"akkal4.data-plane.transport: unknown transport \"{name}\"; expected one of: {string.Join(", ", Names)}"),
     };
 }
