@@ -25,12 +25,18 @@ internal static class ShadowedRules
     private enum Why { SameVirtualService, EarlierVirtualService, Gateway }
 
     /// <summary>The warning for each unreachable rule, by VirtualService and tcp rule index.</summary>
-    public static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources) => Find(resources, out _);
+    public static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources) => Find(resources, out _, out _);
 
     /// <param name="visits">How many VirtualServices the walks looked at: for each service those bound to mesh for its host, for
     /// each Gateway server those bound to its gateway.</param>
-    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits)
+    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits) =>
+        Find(resources, out visits, out _);
+
+    /// <param name="serverVisits">How many times the gateway walks looked at a Gateway server of a listener: grouping the
+    /// listener's servers, building each walk's members, finding the servers a VirtualService is bound through.</param>
+    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits, out int serverVisits)
     {
+        serverVisits = 0;
         var alive = new HashSet<(ResourceKey, int)>();
         var shadowers = new Dictionary<(ResourceKey, int), List<(string Text, Why Why)>>();
         void Hidden((ResourceKey, int) rule, string text, Why why)
@@ -41,7 +47,7 @@ internal static class ShadowedRules
 
         // By host and by gateway, as the compiler indexes them: this runs in the config writer on every write.
         var index = new VirtualServiceIndex(Precedence.Order(resources.OfType<VirtualService>()).ToList());
-        visits = WalkMesh(resources, index, alive, Hidden) + WalkGateways(resources, index, alive, Hidden);
+        visits = WalkMesh(resources, index, alive, Hidden) + WalkGateways(resources, index, alive, Hidden, ref serverVisits);
 
         var found = new Dictionary<(ResourceKey, int), string>();
         foreach (var (rule, by) in shadowers)
@@ -193,44 +199,83 @@ internal static class ShadowedRules
     /// are not walked.
     /// </summary>
     /// <returns>How many VirtualServices were looked at (those bound to each walked listener's gateways, summed).</returns>
+    /// <remarks>Linear in the Gateways sharing one listener (one shared ingress, a Gateway per tenant, one port): those of one
+    /// selector share their member set, so it is built once per distinct selector (and not at all where it has a TLS server),
+    /// and a VirtualService's gateways are looked up by name, not found by scanning the members (review1-s16 R9).</remarks>
     private static int WalkGateways(IReadOnlyCollection<Resource> resources, VirtualServiceIndex index, HashSet<(ResourceKey, int)> alive,
-        Action<(ResourceKey, int), string, Why> hidden)
+        Action<(ResourceKey, int), string, Why> hidden, ref int serverVisits)
     {
         var visits = 0;
-        var listeners = new Dictionary<IpPort, List<(Gateway Gw, Server Server)>>();
+        var listeners = new Dictionary<IpPort, List<Member>>();
         foreach (var gw in resources.OfType<Gateway>())
         foreach (var server in gw.Spec.Servers)
         {
             if (RouteCompiler.ListenerOf(gw, server, out _) is not { } at) continue;
             if (!listeners.TryGetValue(at, out var list)) listeners[at] = list = [];
-            list.Add((gw, server));
+            list.Add(new Member(gw, server, RouteCompiler.Key(gw)));
         }
 
         foreach (var (at, servers) in listeners)
         {
-            var walked = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var gw in servers.Select(x => x.Gw).Distinct())
+            // The distinct selectors, in the order of their first Gateway (the one a walk is named after), and which have a
+            // TLS server. A node serving G serves every Gateway whose selector is within G's: the same set for every Gateway
+            // of G's selector, and a different one for each distinct selector (each set holds its own selector's Gateways).
+            var selectors = new List<(Labels Selector, string Served)>();
+            var ofSelector = new Dictionary<Labels, int>();
+            var tls = new List<bool>();
+            var selectorOf = new int[servers.Count];
+            for (var i = 0; i < servers.Count; i++)
             {
-                var members = servers.Where(x => x.Gw.Spec.Selector.IsSubsetOf(gw.Spec.Selector)).ToList();
-                var gateways = members.Select(x => RouteCompiler.Key(x.Gw)).Distinct().ToList();
-                if (!walked.Add(string.Join(",", gateways))) continue;
-                if (members.Any(x => string.Equals(x.Server.Port!.Protocol, "TLS", StringComparison.OrdinalIgnoreCase))) continue;
-                visits += WalkGatewayListener(at, RouteCompiler.Key(gw), members, gateways, index, alive, hidden);
+                serverVisits++;
+                var m = servers[i];
+                if (!ofSelector.TryGetValue(m.Gw.Spec.Selector, out var s))
+                {
+                    ofSelector[m.Gw.Spec.Selector] = s = selectors.Count;
+                    selectors.Add((m.Gw.Spec.Selector, m.Key));
+                    tls.Add(false);
+                }
+                selectorOf[i] = s;
+                if (string.Equals(m.Server.Port!.Protocol, "TLS", StringComparison.OrdinalIgnoreCase)) tls[s] = true;
+            }
+
+            foreach (var (selector, served) in selectors)
+            {
+                var within = selectors.Select(x => x.Selector.IsSubsetOf(selector)).ToArray();
+                // A listener that also has a TLS server is served as TLS: nothing to build for it.
+                if (within.Where((w, s) => w && tls[s]).Any()) continue;
+                var members = new List<Member>();
+                for (var i = 0; i < servers.Count; i++)
+                {
+                    serverVisits++;
+                    if (within[selectorOf[i]]) members.Add(servers[i]);
+                }
+                visits += WalkGatewayListener(at, served, members, index, alive, hidden, ref serverVisits);
             }
         }
         return visits;
     }
 
+    private sealed record Member(Gateway Gw, Server Server, string Key);
+
     /// <summary>The listener at <paramref name="at"/> on a node serving <paramref name="served"/>: <paramref name="members"/>'s servers.</summary>
-    private static int WalkGatewayListener(IpPort at, string served, List<(Gateway Gw, Server Server)> members, List<string> gateways, VirtualServiceIndex index,
-        HashSet<(ResourceKey, int)> alive, Action<(ResourceKey, int), string, Why> hidden)
+    private static int WalkGatewayListener(IpPort at, string served, List<Member> members, VirtualServiceIndex index,
+        HashSet<(ResourceKey, int)> alive, Action<(ResourceKey, int), string, Why> hidden, ref int serverVisits)
     {
         var visits = 0;
         var port = at.Port;
-        var takes = gateways.Count == 1
+        // Each gateway's servers at this listener, in the listener's order.
+        var byGateway = new Dictionary<string, List<Member>>(StringComparer.Ordinal);
+        var gateways = new List<string>();
+        foreach (var m in members)
+        {
+            if (!byGateway.TryGetValue(m.Key, out var own)) { byGateway[m.Key] = own = []; gateways.Add(m.Key); }
+            own.Add(m);
+        }
+        string? takes = null; // built at the first warning: most listeners have none
+        string Takes() => takes ??= gateways.Count == 1
             ? $"takes every connection through gateway {gateways[0]} on port {port}"
-            : $"takes every connection on port {port} of the one listener ({at}) that gateways {string.Join(" and ", gateways)} make together "
-              + $"(a node serving {served} serves {string.Join(" and ", gateways.Where(g => g != served))} too: "
+            : $"takes every connection on port {port} of the one listener ({at}) that gateways {Names(gateways)} make together "
+              + $"(a node serving {served} serves {Names(gateways.Where(g => g != served).ToList())} too: "
               + $"{(gateways.Count == 2 ? "its selector is" : "their selectors are")} within {served}'s)";
         var gatewayNamespace = members[0].Gw.Metadata.Namespace;
         (VirtualService Vs, int Rule)? winner = null;
@@ -239,8 +284,16 @@ internal static class ShadowedRules
             visits++;
             if (!Precedence.VisibleTo(vs.Metadata.Namespace, vs.Spec.ExportTo, gatewayNamespace)) continue;
             var bound = vs.Spec.Gateways.Select(g => RouteCompiler.ResolveGateway(g, vs.Metadata.Namespace)).ToList();
-            var through = members.Where(x => bound.Contains(RouteCompiler.Key(x.Gw)) && RouteCompiler.AdmitsHost(x.Gw, x.Server, vs))
-                .Select(x => RouteCompiler.Key(x.Gw)).ToHashSet(StringComparer.Ordinal);
+            var through = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var g in bound)
+            {
+                if (!byGateway.TryGetValue(g, out var own)) continue;
+                foreach (var m in own)
+                {
+                    serverVisits++;
+                    if (RouteCompiler.AdmitsHost(m.Gw, m.Server, vs)) { through.Add(g); break; }
+                }
+            }
             if (through.Count == 0) continue;
             for (var r = 0; r < vs.Spec.Tcp.Count; r++)
             {
@@ -250,12 +303,17 @@ internal static class ShadowedRules
                     && (b.Gateways.IsEmpty ? bound : b.Gateways.Select(g => RouteCompiler.ResolveGateway(g, vs.Metadata.Namespace))).Any(through.Contains));
                 if (!matches) continue;
                 if (winner is not { } w) { winner = (vs, r); alive.Add((vs.Key, r)); continue; }
-                hidden((vs.Key, r), w.Vs == vs ? $"spec.tcp[{w.Rule}] before it {takes}" : $"{Name(w.Vs, w.Rule)} {takes} first, {Older(w.Vs, vs)}",
+                hidden((vs.Key, r), w.Vs == vs ? $"spec.tcp[{w.Rule}] before it {Takes()}" : $"{Name(w.Vs, w.Rule)} {Takes()} first, {Older(w.Vs, vs)}",
                     Why.Gateway);
             }
         }
         return visits;
     }
+
+    /// <summary>At most three gateways by name, then how many more: a listener may merge thousands (one per tenant).</summary>
+    private static string Names(IReadOnlyList<string> gateways) => gateways.Count <= 3
+        ? string.Join(" and ", gateways)
+        : $"{string.Join(", ", gateways.Take(3))} and {gateways.Count - 3} more";
 
     private static string Name(VirtualService vs, int rule) => $"VirtualService {vs.Metadata.Namespace}/{vs.Metadata.Name} spec.tcp[{rule}]";
 }
