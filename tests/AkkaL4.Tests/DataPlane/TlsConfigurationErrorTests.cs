@@ -92,7 +92,7 @@ public sealed class TlsConfigurationErrorTests(TlsConfigurationWorld world) : IC
     }
 
     // Its connections half-close (TestClient.OneLineAsync) while the upstream answers.
-    [OwnTransportFact(OwnTransportFact.StockTlsHalfCloseHang)]
+    [Fact]
     public async Task An_unreadable_certificate_is_logged_once_and_once_read_outlives_its_deleted_file()
     {
         var mine = () => world.Errors.Where(e => e.Contains(world.RotatedCertificate)).ToList();

@@ -9,7 +9,9 @@ namespace AkkaL4.Tests.DataPlane;
 /// the router then ends its sending side to the upstream (close_notify, SslStream.ShutdownAsync) while it decrypts the
 /// upstream's records. Before the fix the two ran at once on one OpenSSL object: about one connection in several hundred
 /// of TlsConfigurationErrorTests lost its reply ("The decryption operation failed", SSL_ERROR_SYSCALL), and now and then
-/// the test host died of SIGSEGV in SslDoHandshake (CI, session 15). Addresses: 127.205.1.x.
+/// the test host died of SIGSEGV in SslDoHandshake (CI, session 15). On the stock transport, about one run in three
+/// also left a connection open after its whole reply (Akka.IO lost the client's half-close: see EndAfterLastWrite).
+/// Addresses: 127.205.1.x.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed class TlsHalfCloseTests : IAsyncLifetime
@@ -41,7 +43,7 @@ public sealed class TlsHalfCloseTests : IAsyncLifetime
             """);
     }
 
-    [OwnTransportFact(OwnTransportFact.StockTlsHalfCloseHang)]
+    [Fact]
     public async Task Every_connection_half_closed_during_the_upstreams_answer_gets_all_of_it()
     {
         var expected = new StringBuilder();

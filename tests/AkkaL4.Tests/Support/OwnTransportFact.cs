@@ -17,9 +17,4 @@ public sealed class OwnTransportFact : FactAttribute
         if (transport != TcpTransports.Sockets)
             Skip = $"needs the {TcpTransports.Sockets} transport; this run uses {transport}{(why is null ? "" : ": " + why)}";
     }
-
-    /// <summary>The stock transport's known defect behind TLS origination's half-close (session 15, tls15).</summary>
-    public const string StockTlsHalfCloseHang =
-        "a TLS-originated connection whose client half-closed sometimes never closes on it (the client has the whole reply; the "
-        + "connection stays open): a known defect of the stock transport, not yet mended";
 }

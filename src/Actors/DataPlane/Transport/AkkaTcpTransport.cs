@@ -14,8 +14,8 @@ using AkkaL4.Messages.Model;
 namespace AkkaL4.Actors.DataPlane.Transport;
 
 /// <summary>
-/// The stock transport: Akka.Streams <c>Tcp()</c> (Akka.IO), half-close on both sides, listeners' options
-/// set by <see cref="OwnListeners"/>. Each socket's stream is started at once and joined later through a publisher/subscriber
+/// The stock transport: Akka.Streams <c>Tcp()</c> (Akka.IO), half-close on both sides (each socket's sending side ended
+/// only after its last write: <see cref="EndAfterLastWrite"/>), listeners' options set by <see cref="OwnListeners"/>. Each socket's stream is started at once and joined later through a publisher/subscriber
 /// pair, because Akka.IO wants an accepted connection registered straight away and a connect attempt
 /// is only known to have succeeded once its stream runs. With <paramref name="places"/>, a connection accepted ahead of its
 /// listener waits only in a place of the node's (<see cref="AkkaListener.Gate"/>).
@@ -38,7 +38,7 @@ public sealed class AkkaTcpTransport(ActorSystem system, ConnectionBudget? place
             .Bind(address.Address.ToString(), address.Port, backlog, ImmutableList.Create<Inet.SocketOption>(listener), halfClose: true)
             .Select(c =>
             {
-                var (fromClient, toClient) = c.Flow
+                var (fromClient, toClient) = Flow.FromGraph(EndAfterLastWrite.Instance).Via(c.Flow)
                     .JoinMaterialized(Flow.FromSinkAndSource(Sink.AsPublisher<ByteString>(false), Source.AsSubscriber<ByteString>(), Keep.Both), Keep.Right)
                     .Run(_materializer);
                 return Joinable((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, toClient, fromClient);
@@ -100,6 +100,7 @@ public sealed class AkkaTcpTransport(ActorSystem system, ConnectionBudget? place
             : ImmutableList<Inet.SocketOption>.Empty;
         // Akka.IO's own connect timeout fails with "Connection failed", like a refusal: time out first, ourselves.
         var ((toUpstream, connected), fromUpstream) = Source.AsSubscriber<ByteString>()
+            .Via(EndAfterLastWrite.Instance)
             .ViaMaterialized(system.TcpStream().OutgoingConnection(remote, null, socketOptions, halfClose: true,
                 connectionTimeout: options.ConnectTimeout + TimeSpan.FromSeconds(1)), Keep.Both)
             .ToMaterialized(Sink.AsPublisher<ByteString>(false), Keep.Both)
