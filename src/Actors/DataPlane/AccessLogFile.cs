@@ -10,7 +10,8 @@ namespace AkkaL4.Actors.DataPlane;
 /// client's address, the SNI it asked for and the upstream it reached are no other local user's business; an existing
 /// file keeps its mode). Never through a symbolic link at the path (sec14 B3): in a directory other users may write
 /// (<c>/tmp</c>), one of them could plant a link there before the node starts and have client-chosen text (SNI names)
-/// appended to any file the node's user may write. Nor through a link among its directories that another user made or
+/// appended to any file the node's user may write; nor into a file or pipe such a user planted at the path (they would read
+/// the log). Nor through a link among its directories that another user made or
 /// could replace (review1-s15 R4: <c>/tmp/akkal4</c> made a link to a directory of their choice): on Linux the path is
 /// walked one name at a time from descriptors, so what was checked is what is used, and a link is followed only when
 /// both it and the directory holding it are root's or the node user's, and that directory is not writable by others
@@ -38,11 +39,37 @@ public static class AccessLogFile
         {
             directory.From(OpenRoot(path), "/");
             directory.Through(names.AsSpan(0, names.Length - 1));
-            fd = openat(directory.Fd, names[^1], WriteOnly | Create | Append | CloseOnExec | NoFollow, OwnerReadWrite);
+            // O_NONBLOCK: a named pipe planted at the path, with nobody reading it, fails the open (ENXIO) instead of holding the start.
+            fd = openat(directory.Fd, names[^1], WriteOnly | Create | Append | CloseOnExec | NoFollow | NonBlocking, OwnerReadWrite);
             if (fd < 0)
             {
                 var errno = Marshal.GetLastPInvokeError();
-                throw new IOException(errno == LinkLoop ? Link(path) : $"{path}: {new Win32Exception(errno).Message}");
+                throw new IOException(errno switch
+                {
+                    LinkLoop => Link(path),
+                    NoReader => NotAFile(path),
+                    _ => $"{path}: {new Win32Exception(errno).Message}",
+                });
+            }
+            // Planted before the node started by another user who can write the directory: a file of theirs (which they could
+            // read, since an existing file keeps its mode), or a pipe they read. Only a regular file of root or the node's user.
+            var me = geteuid();
+            Status file;
+            try
+            {
+                file = directory.Stat(fd, full);
+            }
+            catch
+            {
+                close(fd);
+                throw;
+            }
+            if (file.Type != RegularType || (file.Owner != 0 && file.Owner != me))
+            {
+                close(fd);
+                throw new IOException(file.Type != RegularType ? NotAFile(path)
+                    : $"{path} belongs to uid {file.Owner}, neither root nor this node's user (uid {me}): whoever made it could read every client's "
+                      + "address and SNI from it; remove it, or name a file in a directory only the node's user writes");
             }
         }
         finally
@@ -56,6 +83,9 @@ public static class AccessLogFile
     private static string Link(string path) =>
         $"{path} is a symbolic link: the access log is never written through one (whoever can write its directory could point it at "
         + "any file this node's user may write); name the file itself, in a directory only the node's user writes (the standard output: stdout)";
+
+    private static string NotAFile(string path) =>
+        $"{path} is not a regular file (a named pipe or a device): the access log is appended to a file of its own; --access-log off discards it, stdout prints it";
 
     /// <summary>
     /// The directory reached so far, held by a descriptor (<c>O_PATH</c>), and the text that led there (for messages).
@@ -132,7 +162,7 @@ public static class AccessLogFile
 
         private IOException Failed(string at) => new($"{path}: {at}: {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
 
-        private Status Stat(int fd, string at)
+        public Status Stat(int fd, string at)
         {
             Span<byte> statx = stackalloc byte[256];
             if (Statx(fd, "", EmptyPath | SymlinkNoFollow, StatxType | StatxMode | StatxUid, ref MemoryMarshal.GetReference(statx)) != 0) throw Failed(at);
@@ -164,9 +194,9 @@ public static class AccessLogFile
     }
 
     // Linux's values; O_NOFOLLOW differs by architecture (ARM and POWER have their own), O_PATH and the statx layout do not.
-    private const int WriteOnly = 0x1, Create = 0x40, Append = 0x400, CloseOnExec = 0x80000, PathOnly = 0x200000, OwnerReadWrite = 0x180, LinkLoop = 40;
+    private const int WriteOnly = 0x1, Create = 0x40, Append = 0x400, CloseOnExec = 0x80000, PathOnly = 0x200000, OwnerReadWrite = 0x180, NonBlocking = 0x800, LinkLoop = 40, NoReader = 6;
     private const int EmptyPath = 0x1000, SymlinkNoFollow = 0x100, StatxType = 0x1, StatxMode = 0x2, StatxUid = 0x8;
-    private const int TypeMask = 0xF000, DirectoryType = 0x4000, LinkType = 0xA000, OthersWrite = 0x12 /* group, other */, Sticky = 0x200;
+    private const int TypeMask = 0xF000, DirectoryType = 0x4000, LinkType = 0xA000, RegularType = 0x8000, OthersWrite = 0x12 /* group, other */, Sticky = 0x200;
     private const int MaxLinks = 40;
 
     private static readonly int NoFollow = RuntimeInformation.ProcessArchitecture is Architecture.Arm or Architecture.Arm64 or Architecture.Ppc64le

@@ -192,25 +192,11 @@ public sealed class RouteCompiler
         foreach (var gw in _resources.OfType<Gateway>().Where(g => _everyGateway || g.Spec.Selector.IsSubsetOf(_nodeLabels)))
         foreach (var server in gw.Spec.Servers)
         {
-            var protocol = server.Port?.Protocol?.ToUpperInvariant();
-            if (server.Port?.Number is not { } number) continue;
-            if (protocol is not ("TCP" or "TLS") || (protocol == "TLS" && server.Tls?.Mode is not (null or "PASSTHROUGH" or "AUTO_PASSTHROUGH")))
+            if (ListenerOf(gw, server, out var unserved) is not { } at)
             {
-                _notes.Add($"Gateway {gw.Metadata.Namespace}/{gw.Metadata.Name} server {server.Port.Name}: protocol {server.Port.Protocol}"
-                           + (protocol == "TLS" ? $" with TLS mode {server.Tls?.Mode}" : "") + " is not served by an L4 router (TCP and TLS passthrough only)");
+                if (unserved is not null) _notes.Add(unserved);
                 continue;
             }
-            // Only a server without bind listens on every interface. A bind that is not an IP (a unix
-            // domain socket, meant to stay local) is never widened to 0.0.0.0: the server is not served.
-            IpKey bind;
-            if (string.IsNullOrEmpty(server.Bind)) bind = new IpKey(0, false);
-            else if (!IpKey.TryParse(server.Bind, out bind))
-            {
-                _notes.Add($"Gateway {gw.Metadata.Namespace}/{gw.Metadata.Name} server {server.Port.Name}: bind {server.Bind} is not an IP address "
-                           + "(a unix domain socket is not served by an L4 TCP router); the server gets no listener");
-                continue;
-            }
-            var at = new IpPort(bind, number);
             if (!servers.TryGetValue(at, out var list)) servers[at] = list = [];
             list.Add((gw, server));
         }
@@ -269,6 +255,35 @@ public sealed class RouteCompiler
     }
 
     /// <summary>
+    /// The address a Gateway server listens at on a node serving its Gateway (servers at one address and port make one
+    /// listener), or null and why not (a note; null for a server without a port): a router serves TCP and passthrough TLS
+    /// servers, on their bind address or, without one, every interface.
+    /// </summary>
+    internal static IpPort? ListenerOf(Gateway gw, Server server, out string? unserved)
+    {
+        unserved = null;
+        var protocol = server.Port?.Protocol?.ToUpperInvariant();
+        if (server.Port?.Number is not { } number) return null;
+        if (protocol is not ("TCP" or "TLS") || (protocol == "TLS" && server.Tls?.Mode is not (null or "PASSTHROUGH" or "AUTO_PASSTHROUGH")))
+        {
+            unserved = $"Gateway {gw.Metadata.Namespace}/{gw.Metadata.Name} server {server.Port.Name}: protocol {server.Port.Protocol}"
+                       + (protocol == "TLS" ? $" with TLS mode {server.Tls?.Mode}" : "") + " is not served by an L4 router (TCP and TLS passthrough only)";
+            return null;
+        }
+        // Only a server without bind listens on every interface. A bind that is not an IP (a unix
+        // domain socket, meant to stay local) is never widened to 0.0.0.0: the server is not served.
+        IpKey bind;
+        if (string.IsNullOrEmpty(server.Bind)) bind = new IpKey(0, false);
+        else if (!IpKey.TryParse(server.Bind, out bind))
+        {
+            unserved = $"Gateway {gw.Metadata.Namespace}/{gw.Metadata.Name} server {server.Port.Name}: bind {server.Bind} is not an IP address "
+                       + "(a unix domain socket is not served by an L4 TCP router); the server gets no listener";
+            return null;
+        }
+        return new IpPort(bind, number);
+    }
+
+    /// <summary>
     /// Istio's AUTO_PASSTHROUGH without Kubernetes: every service a server admits, on each of its ports
     /// and subsets, is reachable by the SNI <c>outbound_.PORT_.SUBSET_.HOST</c> (<c>_</c> for no subset),
     /// with no VirtualService involved.
@@ -312,7 +327,7 @@ public sealed class RouteCompiler
         return new CompiledBlock { Port = port ?? 0, GatewayMatches = gateways.Any(through.Contains), SniHosts = sni };
     }
 
-    private static string Key(Gateway gw) => $"{gw.Metadata.Namespace}/{gw.Metadata.Name}";
+    internal static string Key(Gateway gw) => $"{gw.Metadata.Namespace}/{gw.Metadata.Name}";
 
     /// <summary><c>name</c> and <c>./name</c> mean the VS's namespace; legacy <c>name.ns[.svc...]</c> means <c>ns/name</c>.</summary>
     internal static string ResolveGateway(string reference, string vsNamespace)

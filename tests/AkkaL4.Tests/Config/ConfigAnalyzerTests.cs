@@ -366,7 +366,7 @@ public class ConfigAnalyzerTests
     public void A_rule_after_a_catch_all_rule_can_never_match(string catchAll)
     {
         var report = CheckInWorld(Vs(
-            $"hosts: [echo-server]\ntcp:\n- match: [{{port: 19001}}]\n  route: [{{destination: {{host: echo-server-2}}}}]\n{catchAll}\n- match: [{{port: 19000}}]\n  route: [{{destination: {{host: echo-server-2}}}}]\n- match: [{{sourceNamespace: foo}}]\n  route: [{{destination: {{host: echo-server-2}}}}]"));
+            $"hosts: [echo-server]\ntcp:\n- match: [{{sourceLabels: {{app: telnet-client}}}}]\n  route: [{{destination: {{host: echo-server-2}}}}]\n{catchAll}\n- match: [{{port: 19000}}]\n  route: [{{destination: {{host: echo-server-2}}}}]\n- match: [{{sourceNamespace: foo}}]\n  route: [{{destination: {{host: echo-server-2}}}}]"));
 
         var warnings = WarningsOf(report, "VirtualService/default/vs");
         Assert.Equal(["spec.tcp[2]", "spec.tcp[3]"], warnings.Select(w => w.Field));

@@ -94,6 +94,37 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
         Assert.False(File.Exists(Path.Combine(victim, "access.log")));
     }
 
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task A_named_pipe_planted_at_the_path_is_refused_at_once_not_waited_on()
+    {
+        var pipe = Path.Combine(_directory, "access.log");
+        Assert.Equal(0, mkfifo(pipe, 0x1B6));
+
+        var open = Task.Run(() => AccessLogFile.Open(pipe));
+        var refused = await Assert.ThrowsAsync<IOException>(() => open.WaitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.Contains($"{pipe} is not a regular file (a named pipe or a device)", refused.Message);
+    }
+
+    [RootFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_file_another_user_planted_at_the_path_is_not_appended_to()
+    {
+        var planted = Path.Combine(Made("logs", Private), "access.log");
+        File.WriteAllText(planted, "");
+        File.SetUnixFileMode(planted, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        Assert.Equal(0, lchown(planted, Nobody, Nobody));
+
+        Assert.Contains($"{planted} belongs to uid {Nobody}, neither root nor this node's user",
+            Assert.Throws<IOException>(() => AccessLogFile.Open(planted)).Message);
+        Assert.Equal(0, new FileInfo(planted).Length);
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int mkfifo(string path, int mode);
+
     private const int Nobody = 65534;
 
     [DllImport("libc", SetLastError = true)]

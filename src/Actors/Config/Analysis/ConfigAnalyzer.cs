@@ -9,7 +9,8 @@ namespace AkkaL4.Actors.Config.Analysis;
 /// <c>istioctl analyze</c>: hosts that match no service, subsets nobody declares, http rules an L4
 /// router does not apply, source conditions that gateways ignore, rules that can never match (behind a rule that takes every
 /// connection they could match, in their own VirtualService or an earlier one, for mesh traffic or at a gateway:
-/// <see cref="ShadowedRules"/>), and legacy gateway names.
+/// <see cref="ShadowedRules"/>), tcp match blocks no connection can satisfy (<see cref="UnmatchableBlocks"/>), and legacy
+/// gateway names.
 /// </summary>
 public static class ConfigAnalyzer
 {
@@ -35,7 +36,8 @@ public static class ConfigAnalyzer
         foreach (var dr in rules) NotApplied(dr, warnings);
         var gateways = resources.OfType<Gateway>().GroupBy(g => $"{g.Metadata.Namespace}/{g.Metadata.Name}").ToDictionary(g => g.Key, g => g.First());
         var shadowed = ShadowedRules.Find(resources);
-        foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, shadowed, warnings);
+        var unmatchable = UnmatchableBlocks.Find(resources);
+        foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, shadowed, unmatchable, warnings);
         return warnings;
     }
 
@@ -110,7 +112,8 @@ public static class ConfigAnalyzer
         }).Distinct().ToList();
 
     private static void AnalyzeVirtualService(VirtualService vs, IReadOnlyList<string> serviceHosts, List<DestinationRule> rules,
-        IReadOnlyDictionary<string, Gateway> gatewaysByKey, IReadOnlyDictionary<(ResourceKey, int), string> shadowed, List<Diagnostic> warnings)
+        IReadOnlyDictionary<string, Gateway> gatewaysByKey, IReadOnlyDictionary<(ResourceKey, int), string> shadowed,
+        IReadOnlyDictionary<(ResourceKey, int, int), (string Field, string Why)> unmatchable, List<Diagnostic> warnings)
     {
         var name = vs.Key.ToString();
         var ns = vs.Metadata.Namespace;
@@ -179,6 +182,11 @@ public static class ConfigAnalyzer
                 if (rule.Match[m] is not { } match) continue;
                 var mpath = $"{path}.match[{m}]";
                 MatchGateways(mpath, match.Gateways);
+                if (unmatchable.TryGetValue((vs.Key, r, m), out var dead))
+                    Warn(dead.Field.Length == 0 ? mpath : $"{mpath}.{dead.Field}", $"this block matches no connection: {dead.Why}"
+                        + (Enumerable.Range(0, rule.Match.Count).All(b => unmatchable.ContainsKey((vs.Key, r, b)))
+                            ? (rule.Match.Count == 1 ? ", so this rule never matches" : "; no block of this rule can match, so the rule never does")
+                            : "; the rule's other blocks still can"));
                 var gateways = match.Gateways.IsEmpty ? vs.Spec.Gateways : match.Gateways;
                 var atGateway = gateways.Any(g => g != "mesh");
                 var sourceConditions = new List<string>();

@@ -13,7 +13,8 @@ namespace AkkaL4.Actors.Config.Analysis;
 /// <c>port</c> that is the service's only port is a catch-all) hides every rule after it, in its own VirtualService or a later
 /// one; an unconditional destinationSubnets containing the address hides all but narrower subnets (a block with
 /// destinationSubnets is not terminal: the walk goes on, and only prefix length can beat it).</item>
-/// <item>Gateways: each TCP server of each Gateway. The FIRST VirtualService bound to it (creation time, name, namespace) and
+/// <item>Gateways: each listener (the TCP servers of Gateways at one address and port, which a node serving them all merges).
+/// The FIRST VirtualService bound to one of its Gateways (creation time, name, namespace) and
 /// FIRST tcp rule matching port and gateways takes every connection; source conditions and destinationSubnets are ignored.</item>
 /// </list>
 /// A rule is reported only when it is hidden everywhere it could match; where it cannot match at all (another port, another
@@ -181,39 +182,75 @@ internal static class ShadowedRules
     // ---------------------------------------------------------------- gateways
 
     /// <summary>
-    /// Each TCP server of each Gateway, as the route compiler builds its listener: the VirtualServices bound to the gateway,
-    /// visible to its namespace and admitted by the server's hosts, in creation-time order; the first rule matching the
-    /// server's port and the gateway wins, and every later rule that could match there never does.
+    /// Each gateway listener, as the route compiler builds it: the servers of the Gateways a node serves at one address and
+    /// port make ONE listener, whose rules are those of the VirtualServices bound to any of those Gateways (visible to the
+    /// first one's namespace, admitted by a server's hosts), in creation-time order; the first rule matching the port and
+    /// one of the gateways it is bound through wins, and every later rule that could match there never does. Which Gateways
+    /// a node serves depends on its labels: every node serving Gateway G serves at least those whose selector is within
+    /// G's, so each G's listener is walked with those (more Gateways only add rules before or after, never take one away);
+    /// a rule alive in any of these walks is alive. A listener that also has a TLS server is served as TLS: its tcp rules
+    /// are not walked.
     /// </summary>
-    /// <returns>How many VirtualServices were looked at (those bound to each server's gateway, summed).</returns>
+    /// <returns>How many VirtualServices were looked at (those bound to each walked listener's gateways, summed).</returns>
     private static int WalkGateways(IReadOnlyCollection<Resource> resources, VirtualServiceIndex index, HashSet<(ResourceKey, int)> alive,
         Action<(ResourceKey, int), string, Why> hidden)
     {
         var visits = 0;
+        var listeners = new Dictionary<IpPort, List<(Gateway Gw, Server Server)>>();
         foreach (var gw in resources.OfType<Gateway>())
         foreach (var server in gw.Spec.Servers)
         {
-            if (server.Port is not { Number: > 0 and var port } || !string.Equals(server.Port.Protocol, "TCP", StringComparison.OrdinalIgnoreCase)) continue;
-            var gateway = $"{gw.Metadata.Namespace}/{gw.Metadata.Name}";
-            (VirtualService Vs, int Rule)? winner = null;
-            foreach (var vs in index.BoundTo([gateway]))
+            if (RouteCompiler.ListenerOf(gw, server, out _) is not { } at) continue;
+            if (!listeners.TryGetValue(at, out var list)) listeners[at] = list = [];
+            list.Add((gw, server));
+        }
+
+        foreach (var (at, servers) in listeners)
+        {
+            var walked = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var gw in servers.Select(x => x.Gw).Distinct())
             {
-                visits++;
-                if (!Precedence.VisibleTo(vs.Metadata.Namespace, vs.Spec.ExportTo, gw.Metadata.Namespace)) continue;
-                var bound = vs.Spec.Gateways.Select(g => RouteCompiler.ResolveGateway(g, vs.Metadata.Namespace)).ToList();
-                if (!bound.Contains(gateway) || !RouteCompiler.AdmitsHost(gw, server, vs)) continue;
-                for (var r = 0; r < vs.Spec.Tcp.Count; r++)
-                {
-                    var rule = vs.Spec.Tcp[r];
-                    var matches = rule.Match.IsEmpty || rule.Match.OfType<L4MatchAttributes>().Any(b =>
-                        (b.Port is null or 0 || b.Port == port)
-                        && (b.Gateways.IsEmpty ? bound : b.Gateways.Select(g => RouteCompiler.ResolveGateway(g, vs.Metadata.Namespace))).Contains(gateway));
-                    if (!matches) continue;
-                    if (winner is not { } w) { winner = (vs, r); alive.Add((vs.Key, r)); continue; }
-                    var takes = $"takes every connection through gateway {gateway} on port {port}";
-                    hidden((vs.Key, r), w.Vs == vs ? $"spec.tcp[{w.Rule}] before it {takes}" : $"{Name(w.Vs, w.Rule)} {takes} first, {Older(w.Vs, vs)}",
-                        Why.Gateway);
-                }
+                var members = servers.Where(x => x.Gw.Spec.Selector.IsSubsetOf(gw.Spec.Selector)).ToList();
+                var gateways = members.Select(x => RouteCompiler.Key(x.Gw)).Distinct().ToList();
+                if (!walked.Add(string.Join(",", gateways))) continue;
+                if (members.Any(x => string.Equals(x.Server.Port!.Protocol, "TLS", StringComparison.OrdinalIgnoreCase))) continue;
+                visits += WalkGatewayListener(at, RouteCompiler.Key(gw), members, gateways, index, alive, hidden);
+            }
+        }
+        return visits;
+    }
+
+    /// <summary>The listener at <paramref name="at"/> on a node serving <paramref name="served"/>: <paramref name="members"/>'s servers.</summary>
+    private static int WalkGatewayListener(IpPort at, string served, List<(Gateway Gw, Server Server)> members, List<string> gateways, VirtualServiceIndex index,
+        HashSet<(ResourceKey, int)> alive, Action<(ResourceKey, int), string, Why> hidden)
+    {
+        var visits = 0;
+        var port = at.Port;
+        var takes = gateways.Count == 1
+            ? $"takes every connection through gateway {gateways[0]} on port {port}"
+            : $"takes every connection on port {port} of the one listener ({at}) that gateways {string.Join(" and ", gateways)} make together "
+              + $"(a node serving {served} serves {string.Join(" and ", gateways.Where(g => g != served))} too: "
+              + $"{(gateways.Count == 2 ? "its selector is" : "their selectors are")} within {served}'s)";
+        var gatewayNamespace = members[0].Gw.Metadata.Namespace;
+        (VirtualService Vs, int Rule)? winner = null;
+        foreach (var vs in index.BoundTo(gateways))
+        {
+            visits++;
+            if (!Precedence.VisibleTo(vs.Metadata.Namespace, vs.Spec.ExportTo, gatewayNamespace)) continue;
+            var bound = vs.Spec.Gateways.Select(g => RouteCompiler.ResolveGateway(g, vs.Metadata.Namespace)).ToList();
+            var through = members.Where(x => bound.Contains(RouteCompiler.Key(x.Gw)) && RouteCompiler.AdmitsHost(x.Gw, x.Server, vs))
+                .Select(x => RouteCompiler.Key(x.Gw)).ToHashSet(StringComparer.Ordinal);
+            if (through.Count == 0) continue;
+            for (var r = 0; r < vs.Spec.Tcp.Count; r++)
+            {
+                var rule = vs.Spec.Tcp[r];
+                var matches = rule.Match.IsEmpty || rule.Match.OfType<L4MatchAttributes>().Any(b =>
+                    (b.Port is null or 0 || b.Port == port)
+                    && (b.Gateways.IsEmpty ? bound : b.Gateways.Select(g => RouteCompiler.ResolveGateway(g, vs.Metadata.Namespace))).Any(through.Contains));
+                if (!matches) continue;
+                if (winner is not { } w) { winner = (vs, r); alive.Add((vs.Key, r)); continue; }
+                hidden((vs.Key, r), w.Vs == vs ? $"spec.tcp[{w.Rule}] before it {takes}" : $"{Name(w.Vs, w.Rule)} {takes} first, {Older(w.Vs, vs)}",
+                    Why.Gateway);
             }
         }
         return visits;
