@@ -187,7 +187,8 @@ internal static class ShadowedRules
     /// first one's namespace, admitted by a server's hosts), in creation-time order; the first rule matching the port and
     /// one of the gateways it is bound through wins, and every later rule that could match there never does. Which Gateways
     /// a node serves depends on its labels: every node serving Gateway G serves at least those whose selector is within
-    /// G's, so each G's listener is walked with those (more Gateways only add rules before or after, never take one away);
+    /// G's, so each G's listener is walked with those (more Gateways only add rules before or after, never take one away,
+    /// except where they change the first Gateway's namespace, whose view of exportTo the listener takes: not followed);
     /// a rule alive in any of these walks is alive. A listener that also has a TLS server is served as TLS: its tcp rules
     /// are not walked.
     /// </summary>
