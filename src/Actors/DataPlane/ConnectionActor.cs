@@ -238,6 +238,9 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>Told to the parent as this actor stops: the listener's count of its connections, without a death watch per connection.</summary>
     private readonly object _ended;
 
+    // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop tells the
+    // listener (no death watch any more), so the connection's place, the node's count and its socket would stay taken.
+    // Work that can fail belongs in PreStart, which stops the actor on failure so PostStop still runs.
     public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane, object ended)
     {
         _accepted = accepted;

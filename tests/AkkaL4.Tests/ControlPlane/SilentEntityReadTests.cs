@@ -185,8 +185,9 @@ public class SilentEntityReadTests
             var writer = world.WriterInFront(asked);
             var silent = new SilentEntities(TimeSpan.FromMinutes(1));
 
-            // The first read waits its patience for the silent entity, then asks the writer for that namespace.
-            Assert.Equal(World.Both, Keys(await ReadAsync(world.System, writer, world.RouteTables, null, silent, TimeSpan.FromMilliseconds(500))));
+            // The first read waits its patience for the silent entity, then asks the writer for that namespace (and waits
+            // one more patience for its answer: 3 s, so a loaded machine's slow local writer does not fail the read).
+            Assert.Equal(World.Both, Keys(await ReadAsync(world.System, writer, world.RouteTables, null, silent, TimeSpan.FromSeconds(3))));
             Assert.Single(asked.Namespaces, n => n == Tables.Silent);
 
             // The next ones (get -A, diff, apply's baseline) ask the writer for it at once: answered although their own

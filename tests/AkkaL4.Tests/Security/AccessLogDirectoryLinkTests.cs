@@ -89,7 +89,8 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
 
         Assert.Contains($"{theirs} is a symbolic link owned by uid {Nobody}",
             Assert.Throws<IOException>(() => AccessLogFile.Open(Path.Combine(theirs, "access.log"))).Message);
-        Assert.Contains($"{inTheirs} is a symbolic link in {their}, a directory owned by uid {Nobody}",
+        // A link of the node's own in a directory another user owns: that directory is refused on the way (review1-s16 R2).
+        Assert.Contains($"{their} is a directory owned by uid {Nobody}",
             Assert.Throws<IOException>(() => AccessLogFile.Open(Path.Combine(inTheirs, "access.log"))).Message);
         Assert.False(File.Exists(Path.Combine(victim, "access.log")));
     }
@@ -104,7 +105,7 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
         var open = Task.Run(() => AccessLogFile.Open(pipe));
         var refused = await Assert.ThrowsAsync<IOException>(() => open.WaitAsync(TimeSpan.FromSeconds(20)));
 
-        Assert.Contains($"{pipe} is not a regular file (a named pipe or a device)", refused.Message);
+        Assert.Contains($"{pipe} is not a regular file", refused.Message);
     }
 
     [RootFact]
@@ -117,7 +118,7 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
         Assert.Equal(0, lchown(planted, Nobody, Nobody));
 
-        Assert.Contains($"{planted} belongs to uid {Nobody}, neither root nor this node's user",
+        Assert.Contains($"{planted} is owned by uid {Nobody} (neither root nor this node's user",
             Assert.Throws<IOException>(() => AccessLogFile.Open(planted)).Message);
         Assert.Equal(0, new FileInfo(planted).Length);
     }

@@ -53,4 +53,22 @@ public sealed class AccessLogSymlinkTests : IDisposable
         Assert.Contains($"akkal4: --access-log {link}: {link} is a symbolic link", run.Stderr);
         Assert.Equal("mine\n", File.ReadAllText(victim));
     }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Run_refuses_a_fifo_at_the_access_log_path_at_once_instead_of_hanging_at_start()
+    {
+        // review1-s16 R2: any local user may mkfifo /tmp/access.log; an O_WRONLY open of it without a reader blocked for ever.
+        var fifo = Path.Combine(_directory, "access.log");
+        Assert.Equal(0, mkfifo(fifo, 0x1B6));
+
+        var run = await Akkal4Process.RunAsync(["run", "--access-log", fifo, "--remoting", "127.199.100.1:0", "--admin", "127.199.100.1:0", "--data", Path.Combine(_directory, "data")],
+            timeout: TimeSpan.FromSeconds(60));
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains($"akkal4: --access-log {fifo}: {fifo} is not a regular file", run.Stderr);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int mkfifo(string path, int mode);
 }

@@ -127,7 +127,6 @@ public sealed class PreambleSlowlorisTests
                 // Half a hello at once (the node's buffer holds it), then the rest a byte at a time.
                 drips.Add(DripAsync(client, [.. proxy, .. hello[..(hello.Length / 2)]], hello[(hello.Length / 2)..], stop.Token));
             }
-            Assert.True(router.Node.Connections.Open > 0, "the dripping clients are connected to the node");
             var ends = await Task.WhenAll(clients.Select(c => c.ReadToCloseAsync(TimeSpan.FromSeconds(30))));
             Assert.All(ends, e => Assert.True(e.NoData));
             await Waits.EventuallyAsync(() => router.Node.Connections.Open == 0, "every dripping connection ended on the node");

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.IO;
@@ -34,8 +35,10 @@ public sealed class AkkaTcpTransport(ActorSystem system, ConnectionBudget? place
     public Source<TcpConnection, Task<IListenerBinding>> Bind(IPEndPoint address, int backlog, Action overflowed, bool reusePort)
     {
         var listener = new AkkaListener(_listening, address, reusePort);
-        return system.TcpStream()
-            .Bind(address.Address.ToString(), address.Port, backlog, ImmutableList.Create<Inet.SocketOption>(listener), halfClose: true)
+        var options = ImmutableList.Create<Inet.SocketOption>(listener);
+        return (address.Address.Equals(IPAddress.Any) || address.Address.Equals(IPAddress.IPv6Any)
+                ? BindUnspecified(address, backlog, options)
+                : system.TcpStream().Bind(address.Address.ToString(), address.Port, backlog, options, halfClose: true))
             .Select(c =>
             {
                 var (fromClient, toClient) = Flow.FromGraph(EndAfterLastWrite.Instance).Via(c.Flow)
@@ -59,6 +62,25 @@ public sealed class AkkaTcpTransport(ActorSystem system, ConnectionBudget? place
     }
 
     public Task? Closing(IPEndPoint address) => _listening.Closing(address);
+
+    /// <summary>
+    /// Akka's <c>Tcp().Bind</c> takes a host name and resolves it first, and .NET refuses to resolve the unspecified address
+    /// (0.0.0.0, ::): a Gateway server without <c>bind</c> never bound on this transport. The stage Bind makes takes an
+    /// endpoint, but is internal to Akka.Streams (1.5.73): made here as Bind makes it, with the address as it is.
+    /// </summary>
+    private Source<Akka.Streams.Dsl.Tcp.IncomingConnection, Task<Akka.Streams.Dsl.Tcp.ServerBinding>> BindUnspecified(IPEndPoint address, int backlog,
+        IImmutableList<Inet.SocketOption> options)
+    {
+        const BindingFlags Any = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance;
+        var stream = system.TcpStream();
+        var stage = typeof(Akka.Streams.Dsl.TcpExt).Assembly.GetType("Akka.Streams.Implementation.IO.ConnectionSourceStage")
+            ?.GetConstructor(Any, [typeof(IActorRef), typeof(EndPoint), typeof(int), typeof(IImmutableList<Inet.SocketOption>), typeof(bool), typeof(TimeSpan?), typeof(TimeSpan)]);
+        var shutdownTimeout = typeof(Akka.Streams.Dsl.TcpExt).GetField("BindShutdownTimeout", Any);
+        if (stage is null || shutdownTimeout?.GetValue(stream) is not TimeSpan timeout)
+            throw new NotSupportedException($"the {TcpTransports.AkkaStreams} transport cannot bind {address}: this Akka.Streams has no ConnectionSourceStage(endpoint) to bind the unspecified address with");
+        return Source.FromGraph((IGraph<SourceShape<Akka.Streams.Dsl.Tcp.IncomingConnection>, Task<Akka.Streams.Dsl.Tcp.ServerBinding>>)
+            stage.Invoke([system.Tcp(), address, backlog, options, true, null, timeout]));
+    }
 
     public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt)
     {
