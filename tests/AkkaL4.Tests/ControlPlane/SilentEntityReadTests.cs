@@ -175,16 +175,9 @@ public class SilentEntityReadTests
     }
 
     [Fact]
-    public async Task Once_a_read_found_an_entity_silent_the_next_reads_ask_the_writer_at_once()
-    {
-        var data = TempDirectory();
-        try
+    public Task Once_a_read_found_an_entity_silent_the_next_reads_ask_the_writer_at_once() =>
+        WithWriterInFrontAsync(async (world, asked, writer, silent) =>
         {
-            await using var world = await World.StartAsync(data);
-            var asked = new WriterAsked();
-            var writer = world.WriterInFront(asked);
-            var silent = new SilentEntities(TimeSpan.FromMinutes(1));
-
             // The first read waits its patience for the silent entity, then asks the writer for that namespace (and waits
             // one more patience for its answer: 3 s, so a loaded machine's slow local writer does not fail the read).
             Assert.Equal(World.Both, Keys(await ReadAsync(world.System, writer, world.RouteTables, null, silent, TimeSpan.FromSeconds(3))));
@@ -198,23 +191,12 @@ public class SilentEntityReadTests
                 Assert.Equal(World.Both, Keys(await ReadAsync(world.System, writer, world.RouteTables, null, silent, TimeSpan.FromHours(1))));
                 Assert.Single(asked.Namespaces, n => n == Tables.Silent);
             }
-        }
-        finally
-        {
-            DeleteDirectory(data);
-        }
-    }
+        });
 
     [Fact]
-    public async Task A_read_asks_the_writer_once_for_a_namespace_it_remembers_silent()
-    {
-        var data = TempDirectory();
-        try
+    public Task A_read_asks_the_writer_once_for_a_namespace_it_remembers_silent() =>
+        WithWriterInFrontAsync(async (world, asked, writer, silent) =>
         {
-            await using var world = await World.StartAsync(data);
-            var asked = new WriterAsked();
-            var writer = world.WriterInFront(asked);
-            var silent = new SilentEntities(TimeSpan.FromMinutes(1));
             silent.Silent(Tables.Silent);
             asked.Unanswered = true;
 
@@ -224,6 +206,17 @@ public class SilentEntityReadTests
             Assert.Contains($"namespace {Tables.Silent}", failed.Message);
             Assert.Contains("nor from the writer", failed.Message);
             Assert.Single(asked.Namespaces, n => n == Tables.Silent);
+        });
+
+    /// <summary>The world of the two facts above: its writer behind a recorder of what it is asked, and a read memory of a minute.</summary>
+    private static async Task WithWriterInFrontAsync(Func<World, WriterAsked, IActorRef, SilentEntities, Task> test)
+    {
+        var data = TempDirectory();
+        try
+        {
+            await using var world = await World.StartAsync(data);
+            var asked = new WriterAsked();
+            await test(world, asked, world.WriterInFront(asked), new SilentEntities(TimeSpan.FromMinutes(1)));
         }
         finally
         {
