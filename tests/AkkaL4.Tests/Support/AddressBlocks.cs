@@ -39,6 +39,8 @@ internal static class AddressBlocks
         new(180, "configuration propagation: send to every node, writes at real sizes (session helper prop)"),
         new(181, "a silent route table's namespace read from the writer (session fixer fix12b)"),
         new(182, "the writer's warnings per write, batched deletes, silent entities (session helper write13)"),
+        new(186, "security hardening (session helper sec17)"),
+        new(187, "session 17 reviewer and fixers"),
         new(190, "reviewers (and tests that came from their reviews)"),
         new(191, "a second reviewer's block: the journal check's connection strings (review2-s11)"),
         new(192, "security audit (session helper sec13)"),
@@ -58,15 +60,19 @@ internal static class AddressBlocks
         new(206, "cluster and in-process multi-node reliability (session helper rel15)"),
         new(207, "the stock transport's TLS half-close (session helper tls16)"),
         new(208, "cluster and data-plane reliability left-overs (session helper rel16)"),
+        new(209, "the stock transport's stop and end of stream (session helper stock17)"),
+        new(210, "cluster reliability under big writes: dispatchers, heartbeats (session helper rel17)"),
         new(220, "#15 memory: socket args ownership, idle connections, the journal loaded on demand (session helpers mem, mem10)"),
         new(221, "#15 baseline memory of a fresh node (session helper mem13)"),
         new(223, "#15 baseline memory and per-connection cost (session helper perf15)"),
         new(224, "#15 per-connection cost (session helper perf16)"),
+        new(225, "#15 baseline memory and per-connection cost (session helper perf17)"),
         new(230, "day-one operations and TLS/PROXY traffic as a user (session helper user)"),
         new(231, "analyser findings, status page, day-one use (session helper ops13)"),
         new(232, "analyser findings, CLI deletes, day-one use (session helper ops14)"),
         new(233, "analyser findings, CLI, day-one use (session helper ops15)"),
         new(234, "gateway compile cost, analyser findings (session helper cfg16)"),
+        new(235, "analyser findings at real sizes (session helper cfg17)"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>
