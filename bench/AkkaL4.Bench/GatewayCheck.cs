@@ -1,9 +1,7 @@
-using System.Diagnostics;
-using System.Text;
 using AkkaL4.Actors.Config;
 using AkkaL4.Actors.Config.Analysis;
 using AkkaL4.Actors.Routing;
-using AkkaL4.Messages.Model;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Bench;
 
@@ -11,7 +9,8 @@ namespace AkkaL4.Bench;
 /// <c>gateways [N...]</c>: what a configuration of N gateway tenants costs the config writer on every write
 /// (RouteCompiler.Check, and ConfigAnalyzer.Analyze with its shadowed-rule walk), per Gateway, against the first N
 /// (50 by default) measured in the same run. A tenant is a Service, a Gateway with one TCP server on its own port
-/// (hosts "*") and one VirtualService bound to it (review1-s15's reproduction). Linear work keeps the per-Gateway time
+/// (hosts "*") and one VirtualService bound to it (review1-s15's reproduction: <see cref="TenantManifests.GatewayPerPort"/>,
+/// the text RouteCompilerGatewayWorkTests counts the work of). Linear work keeps the per-Gateway time
 /// flat (ratio ~1); a walk of every VirtualService per listener makes it grow with N (at 2,000 Gateways it took 14.9 s).
 /// Each figure is the best of several runs (at least 3, and at least 1 s of runs, after one warm-up run).
 /// </summary>
@@ -24,12 +23,12 @@ internal static class GatewayCheck
         double? checkRef = null, analyzeRef = null;
         foreach (var n in sizes)
         {
-            var yaml = Tenants(n);
+            var yaml = TenantManifests.GatewayPerPort(n);
             var resources = ManifestDecoder.Decode(yaml, "gateways").Resources.Select(d => d.Resource).ToList();
             var refused = RouteCompiler.Check(resources);
             if (refused.Count > 0) throw new InvalidOperationException($"N={n}: the compiler refuses the tenants: {refused[0]}");
-            var check = Best(() => RouteCompiler.Check(resources)) / n;
-            var analyze = Best(() => ConfigAnalyzer.Analyze(resources)) / n;
+            var check = Timing.Best(() => RouteCompiler.Check(resources)) / n;
+            var analyze = Timing.Best(() => ConfigAnalyzer.Analyze(resources)) / n;
             checkRef ??= check;
             analyzeRef ??= analyze;
             Console.WriteLine($"{n,8} {yaml.Length / 1024,8} {check * n,8:F1}ms {check * 1000,7:F1}µs {check / checkRef,5:F2}× "
@@ -38,32 +37,5 @@ internal static class GatewayCheck
         Console.WriteLine("Check = RouteCompiler.Check, Analyze = ConfigAnalyzer.Analyze (both in ConfigStore.Checked on every write); "
                           + "per GW = time / N; × ref = per-GW time / the first N's per-GW time.");
         return 0;
-    }
-
-    /// <summary>The best wall time in milliseconds of a few runs after a warm-up one.</summary>
-    private static double Best(Action run)
-    {
-        run();
-        var best = double.MaxValue;
-        var total = Stopwatch.StartNew();
-        for (var i = 0; i < 3 || total.Elapsed < TimeSpan.FromSeconds(1); i++)
-        {
-            var clock = Stopwatch.StartNew();
-            run();
-            best = Math.Min(best, clock.Elapsed.TotalMilliseconds);
-        }
-        return best;
-    }
-
-    private static string Tenants(int n)
-    {
-        var y = new StringBuilder();
-        for (var i = 0; i < n; i++)
-        {
-            y.Append($"apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i}, namespace: default}}\nspec:\n  clusterIP: 10.{i / 65536 % 256}.{i / 256 % 256}.{i % 256}\n  ports: [{{name: tcp, port: 9000, targetPort: 9000}}]\n---\n");
-            y.Append($"apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {{name: gw-{i}, namespace: default}}\nspec:\n  selector: {{app: gw}}\n  servers:\n  - port: {{number: {20000 + i % 40000}, name: tcp, protocol: TCP}}\n    hosts: [\"*\"]\n---\n");
-            y.Append($"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: vs-{i}, namespace: default}}\nspec:\n  hosts: [\"*\"]\n  gateways: [gw-{i}]\n  tcp:\n  - match: [{{port: {20000 + i % 40000}}}]\n    route: [{{destination: {{host: svc-{i}, port: {{number: 9000}}}}}}]\n---\n");
-        }
-        return y.ToString();
     }
 }

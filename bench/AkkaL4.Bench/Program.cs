@@ -11,6 +11,8 @@ public static class Program
     /// <c>alloc [N]</c>: bytes a node allocates per relayed connection (see <see cref="Allocations"/>).
     /// <c>bigwrite [passes]</c>: the CPU of each step of a 4 MiB namespace written over 10,000 Services (see <see cref="BigWrite"/>).
     /// <c>gateways [N...]</c>: RouteCompiler.Check and ConfigAnalyzer.Analyze per Gateway for N gateway tenants, against the first N (see <see cref="GatewayCheck"/>).
+    /// <c>analysis [SHAPE...] [N...]</c>: RouteCompiler.Check and ConfigAnalyzer.Analyze per resource for N tenants of each shape (see <see cref="AnalysisScale"/>).
+    /// <c>writepath [N] [passes]</c>: each stage of a write of the mesh of N Services (default 5,000), in CPU seconds (see <see cref="AnalysisScale.WritePath"/>).
     /// Anything else goes to BenchmarkDotNet (<c>--filter '*' --job short</c>).
     /// </summary>
     public static int Main(string[] args)
@@ -21,6 +23,8 @@ public static class Program
         if (args.Length > 0 && args[0] == "alloc") return Allocations.Run(args[1..]);
         if (args.Length > 0 && args[0] == "bigwrite") return BigWrite.Run(args[1..]);
         if (args.Length > 0 && args[0] == "gateways") return GatewayCheck.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "analysis") return AnalysisScale.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "writepath") return AnalysisScale.WritePath(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }
