@@ -54,6 +54,29 @@ public sealed class SharedPortAnalysisWorkTests
         Assert.InRange(text.Length, 100, 1_000);
     }
 
+    /// <summary>
+    /// N tenants on one port, each Gateway with its own selector (a node per tenant): N walks of one member each. The
+    /// selectors within each are looked up (one key set here), not found by comparing every pair, and a walk's members are
+    /// its selectors' servers, not found among all the listener's servers (N × N of each before cfg17).
+    /// </summary>
+    [Theory]
+    [InlineData(50)]
+    [InlineData(500)]
+    public void N_gateways_with_a_selector_each_on_one_port_cost_linear_work(int n)
+    {
+        var resources = Resources(TenantManifests.SelectorPerTenant(n)).ToList();
+
+        var shadowed = ShadowedRules.Find(resources, out var visits, out var serverVisits, out var selectorVisits);
+
+        // No node serves two tenants: each tenant's rule is the first of its own listener.
+        Assert.Empty(shadowed);
+        Assert.Equal(n, visits);
+        // Grouped once, one member per walk, one server looked at per VirtualService: 3 n.
+        Assert.Equal(3 * n, serverVisits);
+        // One key set ({istio, tenant}) looked at per selector.
+        Assert.Equal(n, selectorVisits);
+    }
+
     [Fact]
     public void A_tls_listener_of_N_gateways_builds_nothing_to_walk()
     {

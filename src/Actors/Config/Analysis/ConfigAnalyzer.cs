@@ -9,35 +9,41 @@ namespace AkkaL4.Actors.Config.Analysis;
 /// <c>istioctl analyze</c>: hosts that match no service, subsets nobody declares, http rules an L4
 /// router does not apply, source conditions that gateways ignore, rules that can never match (behind a rule that takes every
 /// connection they could match, in their own VirtualService or an earlier one, for mesh traffic or at a gateway:
-/// <see cref="ShadowedRules"/>), tcp match blocks no connection can satisfy (<see cref="UnmatchableBlocks"/>), and legacy
-/// gateway names.
+/// <see cref="ShadowedRules"/>), tcp match blocks no connection can satisfy (<see cref="UnmatchableBlocks"/>), TCP servers whose
+/// listener a TLS server makes a TLS one (<see cref="TlsTakenListeners"/>), and legacy gateway names.
 /// </summary>
 public static class ConfigAnalyzer
 {
-    public static IReadOnlyList<Diagnostic> Analyze(IReadOnlyCollection<Resource> resources)
+    public static IReadOnlyList<Diagnostic> Analyze(IReadOnlyCollection<Resource> resources) => Analyze(resources, out _);
+
+    /// <param name="hostVisits">How many known service hosts and DestinationRules the host and subset checks looked at (the
+    /// work a test counts: every host against every service was N × N).</param>
+    internal static IReadOnlyList<Diagnostic> Analyze(IReadOnlyCollection<Resource> resources, out int hostVisits)
     {
         var warnings = new List<Diagnostic>();
-        var serviceHosts = KnownServiceHosts(resources);
-        var rules = resources.OfType<DestinationRule>().ToList();
+        var serviceHosts = new KnownHosts(resources);
+        var rules = new DestinationRules(resources.OfType<DestinationRule>().ToList());
 
-        foreach (var dr in rules)
+        foreach (var dr in rules.All)
         {
             if (dr.Spec.Host is not { } host) continue;
             var expanded = HostName.Expand(host, dr.Metadata.Namespace);
-            if (!serviceHosts.Any(h => HostName.Matches(expanded, h)))
+            if (!serviceHosts.Means(expanded))
             {
                 var subsets = dr.Spec.Subsets.Select(s => s.Name).OfType<string>().ToList();
                 warnings.Add(Diagnostic.Warning(dr.Key.ToString(), "spec.host",
-                    $"host {Describe(host, expanded)} matches no known service{Suggest(expanded, serviceHosts)}"
+                    $"host {Describe(host, expanded)} matches no known service{serviceHosts.Suggest(expanded)}"
                     + subsets.Count switch { 0 => "", 1 => $"; its subset {subsets[0]} applies to nothing", _ => $"; its subsets {string.Join(", ", subsets)} apply to nothing" }));
             }
         }
 
-        foreach (var dr in rules) NotApplied(dr, warnings);
+        foreach (var dr in rules.All) NotApplied(dr, warnings);
         var gateways = resources.OfType<Gateway>().GroupBy(g => $"{g.Metadata.Namespace}/{g.Metadata.Name}").ToDictionary(g => g.Key, g => g.First());
         var shadowed = ShadowedRules.Find(resources);
         var unmatchable = UnmatchableBlocks.Find(resources);
         foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, shadowed, unmatchable, warnings);
+        warnings.AddRange(TlsTakenListeners.Find(resources, out _));
+        hostVisits = serviceHosts.Visits + rules.Visits;
         return warnings;
     }
 
@@ -102,16 +108,7 @@ public static class ConfigAnalyzer
         }
     }
 
-    /// <summary>Every service host a route can name: Services as FQDNs, ServiceEntry hosts as written.</summary>
-    internal static IReadOnlyList<string> KnownServiceHosts(IEnumerable<Resource> resources) =>
-        resources.SelectMany(r => r switch
-        {
-            Service svc => [HostName.Expand(svc.Metadata.Name, svc.Metadata.Namespace)],
-            ServiceEntry se => se.Spec.Hosts.AsEnumerable(),
-            _ => [],
-        }).Distinct().ToList();
-
-    private static void AnalyzeVirtualService(VirtualService vs, IReadOnlyList<string> serviceHosts, List<DestinationRule> rules,
+    private static void AnalyzeVirtualService(VirtualService vs, KnownHosts serviceHosts, DestinationRules rules,
         IReadOnlyDictionary<string, Gateway> gatewaysByKey, IReadOnlyDictionary<(ResourceKey, int), string> shadowed,
         IReadOnlyDictionary<(ResourceKey, int, int), (string Field, string Why)> unmatchable, List<Diagnostic> warnings)
     {
@@ -127,8 +124,8 @@ public static class ConfigAnalyzer
             var host = vs.Spec.Hosts[i];
             if (host == "*") continue;
             var expanded = HostName.Expand(host, ns);
-            if (!serviceHosts.Any(h => HostName.Matches(expanded, h)))
-                Warn($"spec.hosts[{i}]", $"host {Describe(host, expanded)} matches no known service{Suggest(expanded, serviceHosts)}");
+            if (!serviceHosts.Means(expanded))
+                Warn($"spec.hosts[{i}]", $"host {Describe(host, expanded)} matches no known service{serviceHosts.Suggest(expanded)}");
         }
 
         for (var i = 0; i < vs.Spec.Gateways.Count; i++)
@@ -219,8 +216,8 @@ public static class ConfigAnalyzer
             // An http rule routes nothing here (said once at spec.http): what its destination would do is for its tcp form.
             var closed = http ? "the tcp form of this http rule would close connections routed here (NC)" : "connections routed here are closed (NC)";
             var expanded = HostName.Expand(host, ns);
-            if (!serviceHosts.Any(h => HostName.Covers(h, expanded) || HostName.Covers(expanded, h)))
-                Warn($"{path}.host", $"destination host {Describe(host, expanded)} matches no known service; {closed}{Suggest(expanded, serviceHosts)}");
+            if (!serviceHosts.Means(expanded))
+                Warn($"{path}.host", $"destination host {Describe(host, expanded)} matches no known service; {closed}{serviceHosts.Suggest(expanded)}");
             if (destination.Subset is { } subset) CheckSubset(path, host, expanded, subset, closed, rules, Warn);
         }
 
@@ -232,16 +229,35 @@ public static class ConfigAnalyzer
     private static bool IsUnconditional(L4MatchAttributes? m) => m is not null && m.Port is null or 0 && m.SourceLabels.IsEmpty
         && m.SourceNamespace is null && m.DestinationSubnets.IsEmpty && m.Gateways.IsEmpty;
 
-    private static void CheckSubset(string path, string host, string expanded, string subset, string closed, List<DestinationRule> rules, Action<string, string> warn)
+    private static void CheckSubset(string path, string host, string expanded, string subset, string closed, DestinationRules rules, Action<string, string> warn)
     {
-        var forHost = rules.Where(dr => dr.Spec.Host is { } h && HostName.Covers(HostName.Expand(h, dr.Metadata.Namespace), expanded)).ToList();
-        if (forHost.Any(dr => dr.Spec.Subsets.Any(s => s.Name == subset))) return;
-        var elsewhere = rules.Where(dr => !forHost.Contains(dr) && dr.Spec.Subsets.Any(s => s.Name == subset)).ToList();
+        if (rules.For(expanded).Any(dr => dr.Spec.Subsets.Any(s => s.Name == subset))) return;
+        // None of the rules for this host declares it: every one that does is for another host.
+        var elsewhere = rules.Declaring(subset);
         var message = $"subset '{subset}' of {Describe(host, expanded)} is declared by no DestinationRule for that host; {closed}";
         if (elsewhere.Count > 0)
-            message += $". {string.Join(", ", elsewhere.Select(dr => $"DestinationRule {dr.Metadata.Namespace}/{dr.Metadata.Name}"))} declares '{subset}' "
+            message += $". {string.Join(", ", elsewhere.Take(3).Select(dr => $"DestinationRule {dr.Metadata.Namespace}/{dr.Metadata.Name}"))}"
+                       + (elsewhere.Count > 3 ? $" and {elsewhere.Count - 3} more declare" : " declares") + $" '{subset}' "
                        + $"but for host '{elsewhere[0].Spec.Host}', which is not {expanded}";
         warn($"{path}.subset", message);
+    }
+
+    /// <summary>The DestinationRules, by the hosts they cover (expanded in their namespace) and by the subsets they declare.</summary>
+    private sealed class DestinationRules(List<DestinationRule> all)
+    {
+        private readonly HostPatterns<DestinationRule> _byHost =
+            new(all.Where(dr => dr.Spec.Host is not null).Select(dr => (HostName.Expand(dr.Spec.Host!, dr.Metadata.Namespace), dr)));
+        private readonly ILookup<string, DestinationRule> _bySubset = all
+            .SelectMany(dr => dr.Spec.Subsets.Select(s => s.Name).OfType<string>().Distinct().Select(name => (name, dr))).ToLookup(x => x.name, x => x.dr);
+
+        public List<DestinationRule> All => all;
+        public int Visits => _byHost.Visits;
+
+        /// <summary>Those whose host covers <paramref name="expanded"/>, in the order given.</summary>
+        public IEnumerable<DestinationRule> For(string expanded) => _byHost.Covering(expanded).Select(i => _byHost[i].Value);
+
+        /// <summary>Those declaring a subset of that name, in the order given.</summary>
+        public IReadOnlyList<DestinationRule> Declaring(string subset) => _bySubset[subset].ToList();
     }
 
     private static string Named(string reference, string key) => key == reference ? $"'{reference}'" : $"'{reference}' ({key})";
@@ -253,16 +269,6 @@ public static class ConfigAnalyzer
         if (gateway == "mesh" || gateway.Contains('/') || !gateway.Contains('.')) return;
         var parts = gateway.Split('.');
         warn(path, $"legacy gateway name '{gateway}' is read as '{parts[1]}/{parts[0]}'; write '{parts[1]}/{parts[0]}'");
-    }
-
-    /// <summary>"did you mean" for a host: a known service with the same short name or namespace.</summary>
-    private static string Suggest(string expanded, IReadOnlyList<string> serviceHosts)
-    {
-        // Typically one case file validated without the world it routes in (validate -f 02-port.yaml).
-        if (serviceHosts.Count == 0) return " (no Service or ServiceEntry is in this configuration: give the manifests that define them with it)";
-        var first = expanded.Split('.')[0];
-        var near = serviceHosts.FirstOrDefault(h => h.StartsWith(first, StringComparison.Ordinal) || first.StartsWith(h.Split('.')[0], StringComparison.Ordinal));
-        return near is null ? "" : $" (did you mean '{near}'?)";
     }
 
     /// <summary>The http rules' destinations as one-line tcp rules, carrying the L4 conditions of their matches.</summary>

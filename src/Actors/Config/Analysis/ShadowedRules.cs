@@ -34,9 +34,16 @@ internal static class ShadowedRules
 
     /// <param name="serverVisits">How many times the gateway walks looked at a Gateway server of a listener: grouping the
     /// listener's servers, building each walk's members, finding the servers a VirtualService is bound through.</param>
-    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits, out int serverVisits)
+    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits, out int serverVisits) =>
+        Find(resources, out visits, out serverVisits, out _);
+
+    /// <param name="selectorVisits">How many selectors (and key sets of them) the gateway walks looked at to find, for each
+    /// distinct selector of a listener, those within it.</param>
+    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits, out int serverVisits,
+        out int selectorVisits)
     {
         serverVisits = 0;
+        selectorVisits = 0;
         var alive = new HashSet<(ResourceKey, int)>();
         var shadowers = new Dictionary<(ResourceKey, int), List<(string Text, Why Why)>>();
         void Hidden((ResourceKey, int) rule, string text, Why why)
@@ -47,7 +54,7 @@ internal static class ShadowedRules
 
         // By host and by gateway, as the compiler indexes them: this runs in the config writer on every write.
         var index = new VirtualServiceIndex(Precedence.Order(resources.OfType<VirtualService>()).ToList());
-        visits = WalkMesh(resources, index, alive, Hidden) + WalkGateways(resources, index, alive, Hidden, ref serverVisits);
+        visits = WalkMesh(resources, index, alive, Hidden) + WalkGateways(resources, index, alive, Hidden, ref serverVisits, ref selectorVisits);
 
         var found = new Dictionary<(ResourceKey, int), string>();
         foreach (var (rule, by) in shadowers)
@@ -196,14 +203,17 @@ internal static class ShadowedRules
     /// G's, so each G's listener is walked with those (more Gateways only add rules before or after, never take one away,
     /// except where they change the first Gateway's namespace, whose view of exportTo the listener takes: not followed);
     /// a rule alive in any of these walks is alive. A listener that also has a TLS server is served as TLS: its tcp rules
-    /// are not walked.
+    /// are not walked (<see cref="TlsTakenListeners"/> warns about its TCP servers).
     /// </summary>
     /// <returns>How many VirtualServices were looked at (those bound to each walked listener's gateways, summed).</returns>
     /// <remarks>Linear in the Gateways sharing one listener (one shared ingress, a Gateway per tenant, one port): those of one
     /// selector share their member set, so it is built once per distinct selector (and not at all where it has a TLS server),
-    /// and a VirtualService's gateways are looked up by name, not found by scanning the members (review1-s16 R9).</remarks>
+    /// and a VirtualService's gateways are looked up by name, not found by scanning the members (review1-s16 R9). The
+    /// selectors within each one are looked up by key set (<see cref="SelectorIndex"/>), not found by comparing every pair
+    /// (cfg17: a Gateway per tenant, each with its own selector, on one port). What stays is the walks' own size: a selector
+    /// within many others (a shared ingress's, beside a selector per tenant) is walked again with each of them.</remarks>
     private static int WalkGateways(IReadOnlyCollection<Resource> resources, VirtualServiceIndex index, HashSet<(ResourceKey, int)> alive,
-        Action<(ResourceKey, int), string, Why> hidden, ref int serverVisits)
+        Action<(ResourceKey, int), string, Why> hidden, ref int serverVisits, ref int selectorVisits)
     {
         var visits = 0;
         var listeners = new Dictionary<IpPort, List<Member>>();
@@ -217,40 +227,40 @@ internal static class ShadowedRules
 
         foreach (var (at, servers) in listeners)
         {
-            // The distinct selectors, in the order of their first Gateway (the one a walk is named after), and which have a
-            // TLS server. A node serving G serves every Gateway whose selector is within G's: the same set for every Gateway
-            // of G's selector, and a different one for each distinct selector (each set holds its own selector's Gateways).
-            var selectors = new List<(Labels Selector, string Served)>();
-            var ofSelector = new Dictionary<Labels, int>();
+            // The distinct selectors, in the order of their first Gateway (the one a walk is named after), their servers, and
+            // which have a TLS server. A node serving G serves every Gateway whose selector is within G's: the same set for
+            // every Gateway of G's selector, and a different one for each distinct selector (each set holds its own selector's
+            // Gateways).
+            var selectors = new SelectorIndex();
+            var served = new List<string>();
             var tls = new List<bool>();
-            var selectorOf = new int[servers.Count];
+            var serversOf = new List<List<int>>();
             for (var i = 0; i < servers.Count; i++)
             {
                 serverVisits++;
                 var m = servers[i];
-                if (!ofSelector.TryGetValue(m.Gw.Spec.Selector, out var s))
+                var s = selectors.Add(m.Gw.Spec.Selector);
+                if (s == served.Count)
                 {
-                    ofSelector[m.Gw.Spec.Selector] = s = selectors.Count;
-                    selectors.Add((m.Gw.Spec.Selector, m.Key));
+                    served.Add(m.Key);
                     tls.Add(false);
+                    serversOf.Add([]);
                 }
-                selectorOf[i] = s;
+                serversOf[s].Add(i);
                 if (string.Equals(m.Server.Port!.Protocol, "TLS", StringComparison.OrdinalIgnoreCase)) tls[s] = true;
             }
 
-            foreach (var (selector, served) in selectors)
+            for (var s = 0; s < served.Count; s++)
             {
-                var within = selectors.Select(x => x.Selector.IsSubsetOf(selector)).ToArray();
+                // Looked up, not compared with every other selector: N tenant Gateways with a selector each made N × N.
+                var within = selectors.Within(selectors.Selectors[s]);
                 // A listener that also has a TLS server is served as TLS: nothing to build for it.
-                if (within.Where((w, s) => w && tls[s]).Any()) continue;
-                var members = new List<Member>();
-                for (var i = 0; i < servers.Count; i++)
-                {
-                    serverVisits++;
-                    if (within[selectorOf[i]]) members.Add(servers[i]);
-                }
-                visits += WalkGatewayListener(at, served, members, index, alive, hidden, ref serverVisits);
+                if (within.Any(w => tls[w])) continue;
+                var members = within.SelectMany(w => serversOf[w]).Order().Select(i => servers[i]).ToList();
+                serverVisits += members.Count;
+                visits += WalkGatewayListener(at, served[s], members, index, alive, hidden, ref serverVisits);
             }
+            selectorVisits += selectors.Visits;
         }
         return visits;
     }
