@@ -10,7 +10,9 @@ namespace AkkaL4.Tests.Security;
 /// appended to; and a FIFO at the path (any user can make one in <c>/tmp</c>) blocked the open, so <c>akkal4 run</c> hung at
 /// start. Now every directory on the way must be root's or the node user's, the one holding the log must not be writable by
 /// others (unless sticky), and the last name must be a regular file of root's or the node user's. Real files in a temporary
-/// directory; planting another user's entries changes owners, so those facts need root.
+/// directory; planting another user's entries changes owners, so those facts need root. review1-s16 R8: a hard link at the
+/// path (another name for a file of root's or the node user's) passed the owner check; a file with more than one name is
+/// refused now.
 /// </summary>
 [Trait("Category", TestCategories.Unit)]
 public sealed class AccessLogPlantedEntryTests : IDisposable
@@ -84,6 +86,30 @@ public sealed class AccessLogPlantedEntryTests : IDisposable
 
     [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_hard_link_at_the_path_is_not_appended_to_nor_the_file_it_names()
+    {
+        // review1-s16 R8: where fs.protected_hardlinks is 0 another user may link any file (root's .bashrc) into a directory
+        // they can write, as /tmp: owner and type are the victim's own and passed. Made here by the test's own user, which
+        // needs no such setting; the file's link count is what is refused.
+        var victim = Path.Combine(Made("home", Private), ".bashrc");
+        File.WriteAllText(victim, "mine\n");
+        var planted = Path.Combine(Made("tmp", Everyone | UnixFileMode.StickyBit), "access.log");
+        Assert.Equal(0, link(victim, planted));
+
+        var refused = Assert.Throws<IOException>(() => AccessLogFile.Open(planted));
+
+        Assert.Contains($"{planted} has 2 hard links", refused.Message);
+        Assert.Contains($"remove {planted} (the node creates it anew", refused.Message);
+        Assert.Contains($"{victim} has 2 hard links", Assert.Throws<IOException>(() => AccessLogFile.Open(victim)).Message);
+        Assert.Equal("mine\n", File.ReadAllText(victim));
+        // One name again: appended to as before.
+        File.Delete(planted);
+        using (var stream = AccessLogFile.Open(victim)) stream.WriteByte((byte)'a');
+        Assert.Equal("mine\na", File.ReadAllText(victim));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task A_fifo_at_the_path_is_refused_at_once_with_or_without_a_reader_and_so_is_a_device()
     {
         var fifo = Path.Combine(_directory, "access.log");
@@ -139,6 +165,9 @@ public sealed class AccessLogPlantedEntryTests : IDisposable
 
     [DllImport("libc", SetLastError = true)]
     private static extern int mkfifo(string path, int mode);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int link(string existing, string created);
 
     [DllImport("libc", SetLastError = true, EntryPoint = "open")]
     private static extern int open_(string path, int flags);
