@@ -1,5 +1,7 @@
 using System.Reflection;
 using Akka.Actor;
+using Akka.Actor.Internal;
+using Akka.Actor.Setup;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Pattern;
@@ -142,7 +144,7 @@ public sealed class RouterNode : IAsyncDisposable
         var config = _options.Tls is null ? _clusterConfig : ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig);
         var setup = BootstrapSetup.Create().WithConfig(config).And(new LogFilterSetup([quietLeaves]));
         if (_options.Tls is { } tls) setup = setup.And(tls.Setup());
-        var system = ActorSystem.Create(ActorSystemName, setup);
+        var system = CreateSystem(ActorSystemName, setup);
         var previous = _membership;
         try
         {
@@ -157,6 +159,20 @@ public sealed class RouterNode : IAsyncDisposable
             failed = system.Terminate();
             throw;
         }
+    }
+
+    /// <summary>
+    /// What <c>ActorSystem.Create(name, setup)</c> does, without its <c>ConfigurationFactory.Load()</c>: Akka 1.5.73 evaluates
+    /// that fallback even when the setup carries the configuration, which builds .NET's app.config system (System.Configuration,
+    /// the XML stack; bench/README.md, session 17) to read an <c>akka</c> section nobody writes.
+    /// </summary>
+    internal static ActorSystem CreateSystem(string name, ActorSystemSetup setup)
+    {
+        var config = setup.Get<BootstrapSetup>().FlatSelect(b => b.Config);
+        if (!config.HasValue) throw new ArgumentException("the setup must carry the configuration", nameof(setup));
+        var system = new ActorSystemImpl(name, config.Value, setup);
+        system.Start();
+        return system;
     }
 
     private Membership StartMembership(ActorSystem system, int incarnation, IReadOnlyList<Address>? rejoin)
