@@ -10,7 +10,8 @@ namespace AkkaL4.Actors.Config.Analysis;
 /// router does not apply, source conditions that gateways ignore, rules that can never match (behind a rule that takes every
 /// connection they could match, in their own VirtualService or an earlier one, for mesh traffic or at a gateway:
 /// <see cref="ShadowedRules"/>), tcp match blocks no connection can satisfy (<see cref="UnmatchableBlocks"/>), TCP servers whose
-/// listener a TLS server makes a TLS one (<see cref="TlsTakenListeners"/>), and legacy gateway names.
+/// listener a TLS server makes a TLS one (<see cref="TlsTakenListeners"/>), legacy gateway names, and workloads whose client
+/// address another workload's identity takes (<see cref="SharedClientAddresses"/>).
 /// </summary>
 public static class ConfigAnalyzer
 {
@@ -42,6 +43,7 @@ public static class ConfigAnalyzer
         var shadowed = ShadowedRules.Find(resources);
         var unmatchable = UnmatchableBlocks.Find(resources);
         foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, shadowed, unmatchable, warnings);
+        SharedClientAddresses.Find(resources, warnings);
         warnings.AddRange(TlsTakenListeners.Find(resources, out _));
         hostVisits = serviceHosts.Visits + rules.Visits;
         return warnings;
