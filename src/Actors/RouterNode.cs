@@ -186,7 +186,8 @@ public sealed class RouterNode : IAsyncDisposable
         // A writer that stops (a journal write failed, say) comes back, with backoff, from its journal,
         // and finishes the batch it had journaled before it takes another.
         var writerProps = BackoffSupervisor.Props(Backoff.OnStop(
-            ConfigWriter.Props(() => Volatile.Read(ref _applied), routeTables, perHostJournal: _options.PostgresJournal is null, _options.CrashWriterAfterJournaling), "writer",
+            ConfigWriter.Props(() => Volatile.Read(ref _applied), routeTables, perHostJournal: _options.PostgresJournal is null, _options.CrashWriterAfterJournaling)
+                .WithDispatcher(ControlPlaneWork.Dispatcher), "writer",
             TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2, -1));
         system.ActorOf(ClusterSingletonManager.Props(writerProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "config-writer");
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
@@ -197,7 +198,7 @@ public sealed class RouterNode : IAsyncDisposable
             Apply(content.Resources, content.Revision);
             // After the swap: the copy on disk is YAML (see LastKnownGood), encoded while the node already routes by it.
             _lastKnownGood?.SaveLater(content, System.Log);
-        }, ApplyFailed), "route-cache");
+        }, ApplyFailed).WithDispatcher(ControlPlaneWork.Dispatcher), "route-cache");
         var membership = new Membership(system, client, incarnation);
 
         var cluster = Cluster.Get(system);
