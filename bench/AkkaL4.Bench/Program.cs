@@ -13,7 +13,7 @@ public static class Program
     /// <c>gateways [N...]</c>: RouteCompiler.Check and ConfigAnalyzer.Analyze per Gateway for N gateway tenants, against the first N (see <see cref="GatewayCheck"/>).
     /// <c>analysis [SHAPE...] [N...]</c>: RouteCompiler.Check and ConfigAnalyzer.Analyze per resource for N tenants of each shape (see <see cref="AnalysisScale"/>).
     /// <c>writepath [N] [passes]</c>: each stage of a write of the mesh of N Services (default 5,000), in CPU seconds (see <see cref="AnalysisScale.WritePath"/>).
-    /// <c>lag [--before] [rounds]</c>: how late pool work and Akka's internal dispatcher run while a node takes big writes (see <see cref="WriteLag"/>).
+    /// <c>lag [--before] [--burners N] [rounds]</c>: how late pool work and Akka's internal dispatcher run while a node takes big writes (see <see cref="WriteLag"/>).
     /// Anything else goes to BenchmarkDotNet (<c>--filter '*' --job short</c>).
     /// </summary>
     public static int Main(string[] args)
