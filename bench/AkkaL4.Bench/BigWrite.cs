@@ -68,12 +68,12 @@ internal static class BigWrite
     }
 
     /// <summary>WriteChaosTests.Services: headless Services in namespaces big-0 to big-9.</summary>
-    private static string Services(int count) => string.Join("\n---\n", Enumerable.Range(0, count).Select(i =>
+    internal static string Services(int count, int port = 1000) => string.Join("\n---\n", Enumerable.Range(0, count).Select(i =>
         $"apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i}, namespace: big-{i % 10}}}\nspec:\n  clusterIP: None\n"
-        + $"  selector: {{app: svc-{i}}}\n  ports: [{{name: tcp, port: {1000 + i % 50000}, targetPort: 9000}}]"));
+        + $"  selector: {{app: svc-{i}}}\n  ports: [{{name: tcp, port: {port + i % 50000}, targetPort: 9000}}]"));
 
     /// <summary>WriteChaosTests.Incompressible: WorkloadEntries in namespace noise with 2,900 random bytes each as base64.</summary>
-    private static string Incompressible(int limit, int seed)
+    internal static string Incompressible(int limit, int seed)
     {
         var random = new Random(seed);
         var documents = new List<string>();

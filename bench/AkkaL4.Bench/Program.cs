@@ -11,6 +11,7 @@ public static class Program
     /// <c>alloc [N]</c>: bytes a node allocates per relayed connection (see <see cref="Allocations"/>).
     /// <c>bigwrite [passes]</c>: the CPU of each step of a 4 MiB namespace written over 10,000 Services (see <see cref="BigWrite"/>).
     /// <c>gateways [N...]</c>: RouteCompiler.Check and ConfigAnalyzer.Analyze per Gateway for N gateway tenants, against the first N (see <see cref="GatewayCheck"/>).
+    /// <c>lag [--before] [rounds]</c>: how late pool work and Akka's internal dispatcher run while a node takes big writes (see <see cref="WriteLag"/>).
     /// Anything else goes to BenchmarkDotNet (<c>--filter '*' --job short</c>).
     /// </summary>
     public static int Main(string[] args)
@@ -21,6 +22,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "alloc") return Allocations.Run(args[1..]);
         if (args.Length > 0 && args[0] == "bigwrite") return BigWrite.Run(args[1..]);
         if (args.Length > 0 && args[0] == "gateways") return GatewayCheck.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "lag") return WriteLag.Run(args[1..]).GetAwaiter().GetResult();
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -1,5 +1,7 @@
 using System.Reflection;
 using Akka.Actor;
+using Akka.Actor.Internal;
+using Akka.Actor.Setup;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Pattern;
@@ -142,7 +144,7 @@ public sealed class RouterNode : IAsyncDisposable
         var config = _options.Tls is null ? _clusterConfig : ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig);
         var setup = BootstrapSetup.Create().WithConfig(config).And(new LogFilterSetup([quietLeaves]));
         if (_options.Tls is { } tls) setup = setup.And(tls.Setup());
-        var system = ActorSystem.Create(ActorSystemName, setup);
+        var system = CreateSystem(ActorSystemName, setup);
         var previous = _membership;
         try
         {
@@ -159,6 +161,20 @@ public sealed class RouterNode : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// What <c>ActorSystem.Create(name, setup)</c> does, without its <c>ConfigurationFactory.Load()</c>: Akka 1.5.73 evaluates
+    /// that fallback even when the setup carries the configuration, which builds .NET's app.config system (System.Configuration,
+    /// the XML stack; bench/README.md, session 17) to read an <c>akka</c> section nobody writes.
+    /// </summary>
+    internal static ActorSystem CreateSystem(string name, ActorSystemSetup setup)
+    {
+        var config = setup.Get<BootstrapSetup>().FlatSelect(b => b.Config);
+        if (!config.HasValue) throw new ArgumentException("the setup must carry the configuration", nameof(setup));
+        var system = new ActorSystemImpl(name, config.Value, setup);
+        system.Start();
+        return system;
+    }
+
     private Membership StartMembership(ActorSystem system, int incarnation, IReadOnlyList<Address>? rejoin)
     {
         // No journal is started here: the journal stack (Akka.Persistence.Sql, linq2db, LanguageExt, SQLite: ~30 MB of a
@@ -170,7 +186,8 @@ public sealed class RouterNode : IAsyncDisposable
         // A writer that stops (a journal write failed, say) comes back, with backoff, from its journal,
         // and finishes the batch it had journaled before it takes another.
         var writerProps = BackoffSupervisor.Props(Backoff.OnStop(
-            ConfigWriter.Props(() => Volatile.Read(ref _applied), routeTables, perHostJournal: _options.PostgresJournal is null, _options.CrashWriterAfterJournaling), "writer",
+            ConfigWriter.Props(() => Volatile.Read(ref _applied), routeTables, perHostJournal: _options.PostgresJournal is null, _options.CrashWriterAfterJournaling)
+                .WithDispatcher(ControlPlaneWork.Dispatcher), "writer",
             TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2, -1));
         system.ActorOf(ClusterSingletonManager.Props(writerProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "config-writer");
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
@@ -181,7 +198,7 @@ public sealed class RouterNode : IAsyncDisposable
             Apply(content.Resources, content.Revision);
             // After the swap: the copy on disk is YAML (see LastKnownGood), encoded while the node already routes by it.
             _lastKnownGood?.SaveLater(content, System.Log);
-        }, ApplyFailed), "route-cache");
+        }, ApplyFailed).WithDispatcher(ControlPlaneWork.Dispatcher), "route-cache");
         var membership = new Membership(system, client, incarnation);
 
         var cluster = Cluster.Get(system);

@@ -146,8 +146,9 @@ internal sealed class ConfigReader : ReceiveActor, IWithTimers
                 foreach (var ns in read.Unread()) _silent.Silent(ns);
                 if (!askedWriter && read.Unread().Any())
                 {
-                    // Those asked of the writer at once (remembered silent) are not asked again: its answer is on its way.
-                    read.AskWriter(_writer, Self);
+                    // Those asked of the writer at once (remembered silent) are asked again too, once: that ask finds the
+                    // writer's proxy, and a writer handing over to another node drops what it had not answered.
+                    read.AskWriter(_writer, Self, again: true);
                     askedWriter = true;
                     Timers.StartSingleTimer(nameof(Expired), Expired.Instance, _patience);
                     return;

@@ -52,13 +52,14 @@ internal sealed class RouteTableRead(IEnumerable<NamespaceRevision> wanted, stri
 
     /// <summary>
     /// Asks <paramref name="writer"/> for each namespace not yet read whose entity is behind or silent (not one that holds
-    /// other content under the revision: that is a fault to say, not to read around), once each.
+    /// other content under the revision: that is a fault to say, not to read around), once each unless <paramref name="again"/>.
     /// </summary>
     /// <param name="only">Which of them (all when not given).</param>
-    public void AskWriter(IActorRef writer, IActorRef self, Func<string, bool>? only = null)
+    /// <param name="again">Those asked before too: that ask may have been lost.</param>
+    public void AskWriter(IActorRef writer, IActorRef self, Func<string, bool>? only = null, bool again = false)
     {
         foreach (var ns in Unread().Where(ns => only is null || only(ns)).ToList())
-            if (_askedWriter.Add(ns)) writer.Tell(new ReadNamespace(ns), self);
+            if (_askedWriter.Add(ns) || again) writer.Tell(new ReadNamespace(ns), self);
     }
 
     public Outcome Take(NamespaceContent content)

@@ -20,7 +20,10 @@ namespace AkkaL4.Actors.DataPlane;
 /// be root's or the node user's, and the one holding the log not writable by others unless sticky (who may write a
 /// directory further up can only swap in entries of their own, refused on the way; at the last one they could put a file
 /// there). The last name is opened without blocking (a FIFO without a reader fails at once instead of holding <c>run</c> at
-/// start for ever) and used only when it is a regular file of root's or the node user's.
+/// start for ever) nor becoming the node's terminal (<c>O_NOCTTY</c>), and used only when it is a regular file of root's
+/// or the node user's with no other name (review1-s16 R8: where <c>fs.protected_hardlinks</c> is 0, another user may hard
+/// link any file, root's <c>.bashrc</c> too, into a directory they can write, such as <c>/tmp</c>; owner and type are then
+/// the victim's own).
 /// </summary>
 public static class AccessLogFile
 {
@@ -44,7 +47,7 @@ public static class AccessLogFile
             directory.Root();
             directory.Through(names.AsSpan(0, names.Length - 1));
             directory.Holds();
-            fd = openat(directory.Fd, names[^1], WriteOnly | Create | Append | CloseOnExec | NoFollow | NonBlock, OwnerReadWrite);
+            fd = openat(directory.Fd, names[^1], WriteOnly | Create | Append | CloseOnExec | NoFollow | NonBlock | NoControllingTerminal, OwnerReadWrite);
             if (fd < 0)
             {
                 var errno = Marshal.GetLastPInvokeError();
@@ -60,6 +63,10 @@ public static class AccessLogFile
             if (Stranger(file.Owner) is { } owner)
                 throw new IOException($"{path} is {owner}: whoever owns it reads every line (client addresses, SNI names); the access log "
                     + "is appended only to a file of root's or this node's user: remove it (the node creates it, readable by its user only) or name another");
+            if (file.Links > 1)
+                throw new IOException($"{path} has {file.Links} hard links: another name of the same file may be anywhere on its file system (another "
+                    + "user may link any file, root's own too, into a directory they can write), so the access log is appended only to a file with "
+                    + $"one name: remove {path} (the node creates it anew, readable by its user only) or name another file");
             // Writes block as usual (O_NONBLOCK was for the open only: a FIFO without a reader fails instead of waiting).
             var flags = fcntl(fd, GetFlags);
             if (flags < 0 || fcntl(fd, SetFlags, flags & ~NonBlock) < 0) throw new IOException($"{path}: {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
@@ -216,9 +223,9 @@ public static class AccessLogFile
         public Status Stat(int fd, string at)
         {
             Span<byte> statx = stackalloc byte[256];
-            if (Statx(fd, "", EmptyPath | SymlinkNoFollow, StatxType | StatxMode | StatxUid, ref MemoryMarshal.GetReference(statx)) != 0) throw Failed(at);
+            if (Statx(fd, "", EmptyPath | SymlinkNoFollow, StatxType | StatxMode | StatxNlink | StatxUid, ref MemoryMarshal.GetReference(statx)) != 0) throw Failed(at);
             var mode = MemoryMarshal.Read<ushort>(statx[28..]);
-            return new Status(mode & TypeMask, mode & ~TypeMask, MemoryMarshal.Read<uint>(statx[20..]));
+            return new Status(mode & TypeMask, mode & ~TypeMask, MemoryMarshal.Read<uint>(statx[20..]), MemoryMarshal.Read<uint>(statx[16..]));
         }
 
         private string ReadLink(int link, string at)
@@ -236,7 +243,7 @@ public static class AccessLogFile
         }
     }
 
-    private readonly record struct Status(int Type, int Mode, uint Owner);
+    private readonly record struct Status(int Type, int Mode, uint Owner, uint Links);
 
     private static int OpenRoot(string path)
     {
@@ -246,8 +253,8 @@ public static class AccessLogFile
 
     // Linux's values; O_NOFOLLOW differs by architecture (ARM and POWER have their own), O_PATH and the statx layout do not.
     private const int WriteOnly = 0x1, Create = 0x40, Append = 0x400, CloseOnExec = 0x80000, PathOnly = 0x200000, OwnerReadWrite = 0x180, LinkLoop = 40;
-    private const int EmptyPath = 0x1000, SymlinkNoFollow = 0x100, StatxType = 0x1, StatxMode = 0x2, StatxUid = 0x8;
-    private const int NonBlock = 0x800, NoReader = 6 /* ENXIO */, GetFlags = 3, SetFlags = 4;
+    private const int EmptyPath = 0x1000, SymlinkNoFollow = 0x100, StatxType = 0x1, StatxMode = 0x2, StatxNlink = 0x4, StatxUid = 0x8;
+    private const int NonBlock = 0x800, NoControllingTerminal = 0x100, NoReader = 6 /* ENXIO */, GetFlags = 3, SetFlags = 4;
     private const int TypeMask = 0xF000, DirectoryType = 0x4000, LinkType = 0xA000, RegularType = 0x8000, FifoType = 0x1000, CharacterType = 0x2000,
         BlockType = 0x6000, SocketType = 0xC000, OthersWrite = 0x12 /* group, other */, Sticky = 0x200;
     private const int MaxLinks = 40;

@@ -29,6 +29,36 @@ public readonly record struct IpKey(UInt128 Bits, bool IsV6)
         return true;
     }
 
+    /// <summary>
+    /// Only canonical text, as Istio (Go's netip) reads it: IPv4 as four decimal octets without leading zeros, IPv6 hex
+    /// groups and colons (an embedded dotted quad at the end) without a zone or brackets. The inet_aton forms
+    /// <see cref="IPAddress.TryParse(string, out IPAddress)"/> also takes (<c>10.0.5</c> = 10.0.0.5, <c>010.1.5.0</c> = 8.1.5.0,
+    /// <c>0x0a000005</c> = 10.0.0.5, the last a valid host name too) would silently name another address than the one meant.
+    /// </summary>
+    public static bool TryParseCanonical(string text, out IpKey key)
+    {
+        key = default;
+        return IsCanonical(text) && TryParse(text, out key);
+    }
+
+    private static bool IsCanonical(string address)
+    {
+        if (address.Contains(':'))
+        {
+            // IPv6: hex groups, ':' and an embedded dotted quad at the end; no zone, no brackets.
+            if (!address.All(c => char.IsAsciiHexDigit(c) || c is ':' or '.')) return false;
+            var dotted = address[(address.LastIndexOf(':') + 1)..];
+            return !dotted.Contains('.') || IsDottedQuad(dotted);
+        }
+        return IsDottedQuad(address);
+    }
+
+    private static bool IsDottedQuad(string text)
+    {
+        var octets = text.Split('.');
+        return octets.Length == 4 && octets.All(o => o.Length is >= 1 and <= 3 && o.All(char.IsAsciiDigit) && (o.Length == 1 || o[0] != '0') && int.Parse(o) <= 255);
+    }
+
     public int Width => IsV6 ? 128 : 32;
 
     public IPAddress ToAddress()
@@ -48,40 +78,18 @@ public readonly record struct IpKey(UInt128 Bits, bool IsV6)
 /// </summary>
 public readonly record struct IpNet(IpKey Network, int PrefixLength)
 {
-    /// <summary>
-    /// Only canonical text, as Istio (Go's netip) reads it: IPv4 as four decimal octets without leading zeros, IPv6 without a
-    /// zone. The inet_aton forms <see cref="IPAddress.TryParse(string, out IPAddress)"/> also takes (<c>10.0.5</c> = 10.0.0.5,
-    /// <c>010.1.5.0</c> = 8.1.5.0, <c>0x0a.0.0.1</c>) would silently name another network than the one meant.
-    /// </summary>
+    /// <summary>The address in canonical text only (<see cref="IpKey.TryParseCanonical"/>), a prefix in decimal.</summary>
     public static bool TryParse(string text, out IpNet net)
     {
         net = default;
         var slash = text.IndexOf('/');
         var address = slash < 0 ? text : text[..slash];
-        if (!IsCanonical(address) || !IpKey.TryParse(address, out var ip)) return false;
+        if (!IpKey.TryParseCanonical(address, out var ip)) return false;
         var prefix = ip.Width;
         if (slash >= 0 && (!IsDecimal(text.AsSpan(slash + 1)) || !int.TryParse(text[(slash + 1)..], out prefix) || prefix < 0 || prefix > ip.Width))
             return false;
         net = new IpNet(new IpKey(ip.Bits & Mask(prefix, ip.Width), ip.IsV6), prefix);
         return true;
-    }
-
-    private static bool IsCanonical(string address)
-    {
-        if (address.Contains(':'))
-        {
-            // IPv6: hex groups, ':' and an embedded dotted quad at the end; no zone, no brackets.
-            if (!address.All(c => char.IsAsciiHexDigit(c) || c is ':' or '.')) return false;
-            var dotted = address[(address.LastIndexOf(':') + 1)..];
-            return !dotted.Contains('.') || IsDottedQuad(dotted);
-        }
-        return IsDottedQuad(address);
-    }
-
-    private static bool IsDottedQuad(string text)
-    {
-        var octets = text.Split('.');
-        return octets.Length == 4 && octets.All(o => o.Length is >= 1 and <= 3 && IsDecimal(o) && (o.Length == 1 || o[0] != '0') && int.Parse(o) <= 255);
     }
 
     private static bool IsDecimal(ReadOnlySpan<char> text) => text.Length > 0 && !text.ContainsAnyExceptInRange('0', '9');

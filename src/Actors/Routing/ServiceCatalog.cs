@@ -121,9 +121,10 @@ public sealed class ServiceCatalog
             else _byHost.TryAdd(service.Host, service); // the first definition of a host wins
         }
 
-        // WorkloadEntries first, then inline endpoints: the first claim on an IP is its identity.
-        foreach (var w in workloads.Concat(inline))
-            if (IpKey.TryParse(w.Address, out var ip))
+        // WorkloadEntries first, then inline endpoints, each by namespace and name: the first claim on an IP is its identity,
+        // whatever order the resources came in (a node's copy and the writer's need not list them alike).
+        foreach (var w in ByName(workloads).Concat(ByName(inline)))
+            if (IdentifiedAt(w, out var ip))
                 _identities.TryAdd(ip, new ClientIdentity(w.Name, w.Namespace, w.Labels));
 
         Services = services;
@@ -131,7 +132,10 @@ public sealed class ServiceCatalog
         Namespaces = resources.Select(r => r.Metadata.Namespace).Concat(Workloads.Select(w => w.Namespace)).Distinct().ToList();
     }
 
-    private static Workload ToWorkload(string name, string ns, WorkloadEntrySpec spec) =>
+    private static IEnumerable<Workload> ByName(List<Workload> workloads) =>
+        workloads.OrderBy(w => w.Namespace, StringComparer.Ordinal).ThenBy(w => w.Name, StringComparer.Ordinal);
+
+    internal static Workload ToWorkload(string name, string ns, WorkloadEntrySpec spec) =>
         new(name, ns, spec.Address ?? "", spec.Labels, spec.Ports.ToDictionary(p => p.Name, p => p.Number),
             spec.Weight is null or 0 ? 1 : spec.Weight.Value);
 
@@ -146,4 +150,12 @@ public sealed class ServiceCatalog
     }
 
     public ClientIdentity Identify(IpKey source) => _identities.GetValueOrDefault(source) ?? ClientIdentity.Unknown;
+
+    /// <summary>
+    /// The source address whose connections get <paramref name="workload"/>'s labels and namespace: its address when that
+    /// is an IP in canonical text, else none (sec17). A leading zero (<c>10.0.0.010</c>, octal 8 to .NET's parser and
+    /// inet_aton, refused by Istio) or a host name that such parsers read as a number (<c>0x0a000008</c>) would give
+    /// the identity to an address the manifest does not show.
+    /// </summary>
+    public static bool IdentifiedAt(Workload workload, out IpKey source) => IpKey.TryParseCanonical(workload.Address, out source);
 }

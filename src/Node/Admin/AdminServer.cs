@@ -530,7 +530,7 @@ public sealed class AdminServer : IAsyncDisposable
             return TooLarge();
         }
 
-        var report = ConfigCheck.Check(text, "request");
+        var report = await ControlPlaneWork.CheckAsync(text, "request");
         if (!report.Ok) return Results.Json(new { errors = report.Errors.Select(ErrorJson) }, Json, statusCode: 400);
 
         // Kubernetes' spelling: ?dryRun=All checks and compiles in the writer, and changes nothing. Any other value is

@@ -157,7 +157,7 @@ internal static class RunCommand
         };
         var accessLog = new Option<string>("--access-log")
         {
-            Description = "Where each connection's access-log line goes: stdout, a file (appended to; never through a symbolic link), or off. Default: $AKKAL4_ACCESS_LOG, else stdout.",
+            Description = "Where each connection's access-log line goes: stdout, a file (appended to; never through a symbolic link, nor to a file with another name: a hard link), or off. Default: $AKKAL4_ACCESS_LOG, else stdout.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ACCESS_LOG") ?? "stdout",
         };
         var accessLogFormat = new Option<string>("--access-log-format")

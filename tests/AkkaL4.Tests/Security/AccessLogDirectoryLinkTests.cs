@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Tests.Support;
+using static AkkaL4.Tests.Security.LogDirectory;
 
 namespace AkkaL4.Tests.Security;
 
@@ -13,29 +14,16 @@ namespace AkkaL4.Tests.Security;
 [Trait("Category", TestCategories.Unit)]
 public sealed class AccessLogDirectoryLinkTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("akkal4-sec16-log-").FullName;
+    private readonly LogDirectory _logs = new("akkal4-sec16-log-");
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    private string Made(string name, UnixFileMode mode)
-    {
-        var path = Path.Combine(_directory, name);
-        Directory.CreateDirectory(path);
-        File.SetUnixFileMode(path, mode);
-        return path;
-    }
-
-    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-    private const UnixFileMode Everyone = Private | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+    public void Dispose() => _logs.Dispose();
 
     [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void A_link_among_the_directories_in_a_directory_others_may_write_is_not_followed()
     {
-        var victim = Made("victim", Private);
-        var shared = Made("shared", Everyone);
+        var victim = _logs.Made("victim", Private);
+        var shared = _logs.Made("shared", Everyone);
         var link = Path.Combine(shared, "akkal4");
         Directory.CreateSymbolicLink(link, victim);
 
@@ -44,7 +32,7 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
         Assert.Contains($"{link} is a symbolic link in {shared}, a directory other users may write (mode 0777, not sticky)", refused.Message);
         Assert.False(File.Exists(Path.Combine(victim, "access.log")), "the log was created where the planted link points");
         // The same link reached through a link of the node's own (the target's directories are walked the same way).
-        var own = Made("own", Private);
+        var own = _logs.Made("own", Private);
         Directory.CreateSymbolicLink(Path.Combine(own, "logs"), "../shared/akkal4");
         Assert.Contains("is a symbolic link in", Assert.Throws<IOException>(() => AccessLogFile.Open(Path.Combine(own, "logs", "access.log"))).Message);
         Assert.False(File.Exists(Path.Combine(victim, "access.log")));
@@ -54,17 +42,17 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void The_operators_own_links_are_followed_absolute_relative_and_chained()
     {
-        var volume = Made("volume", Private);
-        var own = Made("own", Private);
+        var volume = _logs.Made("volume", Private);
+        var own = _logs.Made("own", Private);
         Directory.CreateSymbolicLink(Path.Combine(own, "absolute"), volume);
         Directory.CreateSymbolicLink(Path.Combine(own, "relative"), "../volume");
         Directory.CreateSymbolicLink(Path.Combine(own, "chained"), "relative");
         // A sticky directory others may write (as /tmp): a link the node's user made there cannot be replaced by them.
-        var sticky = Made("sticky", Everyone | UnixFileMode.StickyBit);
+        var sticky = _logs.Made("sticky", Everyone | UnixFileMode.StickyBit);
         Directory.CreateSymbolicLink(Path.Combine(sticky, "mine"), volume);
 
         foreach (var (via, line) in new[] { ("own/absolute", "a"), ("own/relative", "b"), ("own/chained", "c"), ("sticky/mine", "d") })
-            using (var stream = AccessLogFile.Open(Path.Combine(_directory, via, "access.log"))) stream.WriteByte((byte)line[0]);
+            using (var stream = AccessLogFile.Open(Path.Combine(_logs.Location, via, "access.log"))) stream.WriteByte((byte)line[0]);
 
         Assert.Equal("abcd", File.ReadAllText(Path.Combine(volume, "access.log")));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(volume, "access.log")));
@@ -77,15 +65,15 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void A_link_another_user_owns_or_in_their_directory_is_not_followed_even_where_others_cannot_write()
     {
-        var victim = Made("victim", Private);
-        var sticky = Made("sticky", Everyone | UnixFileMode.StickyBit);
+        var victim = _logs.Made("victim", Private);
+        var sticky = _logs.Made("sticky", Everyone | UnixFileMode.StickyBit);
         var theirs = Path.Combine(sticky, "theirs");
         Directory.CreateSymbolicLink(theirs, victim);
-        Assert.Equal(0, lchown(theirs, Nobody, Nobody));
-        var their = Made("their-directory", Private | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        GiveAway(theirs);
+        var their = _logs.Made("their-directory", Private | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         var inTheirs = Path.Combine(their, "mine");
         Directory.CreateSymbolicLink(inTheirs, victim);
-        Assert.Equal(0, lchown(their, Nobody, Nobody));
+        GiveAway(their);
 
         Assert.Contains($"{theirs} is a symbolic link owned by uid {Nobody}",
             Assert.Throws<IOException>(() => AccessLogFile.Open(Path.Combine(theirs, "access.log"))).Message);
@@ -99,7 +87,7 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task A_named_pipe_planted_at_the_path_is_refused_at_once_not_waited_on()
     {
-        var pipe = Path.Combine(_directory, "access.log");
+        var pipe = Path.Combine(_logs.Location, "access.log");
         Assert.Equal(0, mkfifo(pipe, 0x1B6));
 
         var open = Task.Run(() => AccessLogFile.Open(pipe));
@@ -112,11 +100,7 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void A_file_another_user_planted_at_the_path_is_not_appended_to()
     {
-        var planted = Path.Combine(Made("logs", Private), "access.log");
-        File.WriteAllText(planted, "");
-        File.SetUnixFileMode(planted, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite
-            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
-        Assert.Equal(0, lchown(planted, Nobody, Nobody));
+        var planted = Theirs(Path.Combine(_logs.Made("logs", Private), "access.log"));
 
         Assert.Contains($"{planted} is owned by uid {Nobody} (neither root nor this node's user",
             Assert.Throws<IOException>(() => AccessLogFile.Open(planted)).Message);
@@ -125,21 +109,4 @@ public sealed class AccessLogDirectoryLinkTests : IDisposable
 
     [DllImport("libc", SetLastError = true)]
     private static extern int mkfifo(string path, int mode);
-
-    private const int Nobody = 65534;
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int lchown(string path, int owner, int group);
-
-    [DllImport("libc")]
-    private static extern uint geteuid();
-
-    /// <summary>Giving a file to another user takes root.</summary>
-    private sealed class RootFactAttribute : FactAttribute
-    {
-        public RootFactAttribute()
-        {
-            if (!OperatingSystem.IsLinux() || geteuid() != 0) Skip = "changes files' owners: needs root on Linux";
-        }
-    }
 }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Tests.Support;
+using static AkkaL4.Tests.Security.LogDirectory;
 
 namespace AkkaL4.Tests.Security;
 
@@ -10,48 +11,25 @@ namespace AkkaL4.Tests.Security;
 /// appended to; and a FIFO at the path (any user can make one in <c>/tmp</c>) blocked the open, so <c>akkal4 run</c> hung at
 /// start. Now every directory on the way must be root's or the node user's, the one holding the log must not be writable by
 /// others (unless sticky), and the last name must be a regular file of root's or the node user's. Real files in a temporary
-/// directory; planting another user's entries changes owners, so those facts need root.
+/// directory; planting another user's entries changes owners, so those facts need root. review1-s16 R8: a hard link at the
+/// path (another name for a file of root's or the node user's) passed the owner check; a file with more than one name is
+/// refused now.
 /// </summary>
 [Trait("Category", TestCategories.Unit)]
 public sealed class AccessLogPlantedEntryTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("akkal4-fix16a-log-").FullName;
+    private readonly LogDirectory _logs = new("akkal4-fix16a-log-");
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    private const int Nobody = 65534;
-    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-    private const UnixFileMode Everyone = Private | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
-    private const UnixFileMode ReadableByAll = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite
-        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
-
-    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    private string Made(string name, UnixFileMode mode)
-    {
-        var path = Path.Combine(_directory, name);
-        Directory.CreateDirectory(path);
-        File.SetUnixFileMode(path, mode);
-        return path;
-    }
-
-    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    private static string Theirs(string file)
-    {
-        File.WriteAllText(file, "");
-        File.SetUnixFileMode(file, ReadableByAll);
-        Assert.Equal(0, lchown(file, Nobody, Nobody));
-        return file;
-    }
+    public void Dispose() => _logs.Dispose();
 
     [RootFact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void A_directory_another_user_made_is_not_entered_as_a_link_of_theirs_is_not_followed()
     {
         // As another user would, before the operator's mkdir -p: their directory (0755), their file in it (0666).
-        var theirs = Made("akkal4", Private | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        var theirs = _logs.Made("akkal4", Private | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         var planted = Theirs(Path.Combine(theirs, "access.log"));
-        Assert.Equal(0, lchown(theirs, Nobody, Nobody));
+        GiveAway(theirs);
         // And a directory of the node's user below theirs: they can still rename or replace it.
         var below = Path.Combine(theirs, "mine");
         Directory.CreateDirectory(below);
@@ -69,7 +47,7 @@ public sealed class AccessLogPlantedEntryTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void An_existing_file_another_user_owns_is_not_appended_to_even_in_a_sticky_directory()
     {
-        var sticky = Made("tmp", Everyone | UnixFileMode.StickyBit);
+        var sticky = _logs.Made("tmp", Everyone | UnixFileMode.StickyBit);
         var planted = Theirs(Path.Combine(sticky, "access.log"));
 
         var refused = Assert.Throws<IOException>(() => AccessLogFile.Open(planted));
@@ -84,9 +62,33 @@ public sealed class AccessLogPlantedEntryTests : IDisposable
 
     [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_hard_link_at_the_path_is_not_appended_to_nor_the_file_it_names()
+    {
+        // review1-s16 R8: where fs.protected_hardlinks is 0 another user may link any file (root's .bashrc) into a directory
+        // they can write, as /tmp: owner and type are the victim's own and passed. Made here by the test's own user, which
+        // needs no such setting; the file's link count is what is refused.
+        var victim = Path.Combine(_logs.Made("home", Private), ".bashrc");
+        File.WriteAllText(victim, "mine\n");
+        var planted = Path.Combine(_logs.Made("tmp", Everyone | UnixFileMode.StickyBit), "access.log");
+        Assert.Equal(0, link(victim, planted));
+
+        var refused = Assert.Throws<IOException>(() => AccessLogFile.Open(planted));
+
+        Assert.Contains($"{planted} has 2 hard links", refused.Message);
+        Assert.Contains($"remove {planted} (the node creates it anew", refused.Message);
+        Assert.Contains($"{victim} has 2 hard links", Assert.Throws<IOException>(() => AccessLogFile.Open(victim)).Message);
+        Assert.Equal("mine\n", File.ReadAllText(victim));
+        // One name again: appended to as before.
+        File.Delete(planted);
+        using (var stream = AccessLogFile.Open(victim)) stream.WriteByte((byte)'a');
+        Assert.Equal("mine\na", File.ReadAllText(victim));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task A_fifo_at_the_path_is_refused_at_once_with_or_without_a_reader_and_so_is_a_device()
     {
-        var fifo = Path.Combine(_directory, "access.log");
+        var fifo = Path.Combine(_logs.Location, "access.log");
         Assert.Equal(0, mkfifo(fifo, 0x1B6));
         var open = Task.Run(() => AccessLogFile.Open(fifo).Dispose());
         // Without a reader an O_WRONLY open of a FIFO blocks for ever; a reader unblocks a stuck open so the host is not left with it.
@@ -114,7 +116,7 @@ public sealed class AccessLogPlantedEntryTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void The_directory_holding_the_log_must_not_be_writable_by_others_unless_sticky()
     {
-        var shared = Made("shared", Everyone);
+        var shared = _logs.Made("shared", Everyone);
         var path = Path.Combine(shared, "access.log");
 
         var refused = Assert.Throws<IOException>(() => AccessLogFile.Open(path));
@@ -135,26 +137,14 @@ public sealed class AccessLogPlantedEntryTests : IDisposable
     private const int ReadOnly = 0, NonBlock = 0x800;
 
     [DllImport("libc", SetLastError = true)]
-    private static extern int lchown(string path, int owner, int group);
+    private static extern int mkfifo(string path, int mode);
 
     [DllImport("libc", SetLastError = true)]
-    private static extern int mkfifo(string path, int mode);
+    private static extern int link(string existing, string created);
 
     [DllImport("libc", SetLastError = true, EntryPoint = "open")]
     private static extern int open_(string path, int flags);
 
     [DllImport("libc", SetLastError = true)]
     private static extern int close(int fd);
-
-    [DllImport("libc")]
-    private static extern uint geteuid();
-
-    /// <summary>Giving a file to another user takes root.</summary>
-    private sealed class RootFactAttribute : FactAttribute
-    {
-        public RootFactAttribute()
-        {
-            if (!OperatingSystem.IsLinux() || geteuid() != 0) Skip = "gives files to another user (uid 65534): needs root on Linux";
-        }
-    }
 }

@@ -9,8 +9,8 @@ namespace AkkaL4.Actors.Config.Analysis;
 /// <c>istioctl analyze</c>: hosts that match no service, subsets nobody declares, http rules an L4
 /// router does not apply, source conditions that gateways ignore, rules that can never match (behind a rule that takes every
 /// connection they could match, in their own VirtualService or an earlier one, for mesh traffic or at a gateway:
-/// <see cref="ShadowedRules"/>), tcp match blocks no connection can satisfy (<see cref="UnmatchableBlocks"/>), and legacy
-/// gateway names.
+/// <see cref="ShadowedRules"/>), tcp match blocks no connection can satisfy (<see cref="UnmatchableBlocks"/>), legacy
+/// gateway names, and workloads whose client address another workload's identity takes (<see cref="SharedClientAddresses"/>).
 /// </summary>
 public static class ConfigAnalyzer
 {
@@ -38,6 +38,7 @@ public static class ConfigAnalyzer
         var shadowed = ShadowedRules.Find(resources);
         var unmatchable = UnmatchableBlocks.Find(resources);
         foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, shadowed, unmatchable, warnings);
+        SharedClientAddresses.Find(resources, warnings);
         return warnings;
     }
 

@@ -32,8 +32,8 @@ internal static class UnmatchableBlocks
             if (HostName.IsWildcard(service.Host)) wildcards.Add(service);
             else if (exact.TryGetValue(service.Host, out var list)) list.Add(service);
             else exact[service.Host] = [service];
-        // Known clients: the workloads whose address is an IP (the router looks a source up by it).
-        var clients = catalog.Workloads.Where(w => IpKey.TryParse(w.Address, out _)).ToList();
+        // Known clients: the workloads the router identifies a source as (by their address, an IP in canonical text).
+        var clients = catalog.Workloads.Where(w => ServiceCatalog.IdentifiedAt(w, out _)).ToList();
         var clientNamespaces = clients.Select(w => w.Namespace).ToHashSet(StringComparer.Ordinal);
         var byLabel = clients.SelectMany(w => w.Labels.Select(l => (Label: (l.Key, l.Value), Workload: w))).ToLookup(x => x.Label, x => x.Workload);
         var gateways = resources.OfType<Gateway>().GroupBy(RouteCompiler.Key).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);

@@ -34,6 +34,19 @@ internal static partial class Checks
     // netip, accepts only the full dotted-quad or an IPv6 literal.
     private static bool LooksNumeric(string s) => s.Contains(':') || s.Split('.') is { Length: 4 } parts && parts.All(p => p.Length is > 0 and <= 3 && p.All(char.IsAsciiDigit));
 
+    /// <summary>
+    /// Why an endpoint address is no client identity although some parsers read it as an IP (sec17): a leading zero
+    /// (<c>10.0.0.010</c> is 10.0.0.8 to inet_aton and .NET, octal) or a host name that is a number to them
+    /// (<c>0x0a000008</c>), a zone or brackets; null for canonical text and for anything no parser reads as an IP.
+    /// </summary>
+    public static string? NotCanonicalIp(string address) =>
+        IPAddress.TryParse(address, out var read) && !Routing.IpKey.TryParseCanonical(address, out _)
+            ? $"'{Diagnostic.Quote(address)}' reads as the IP address {read} to some parsers (a leading zero as octal, 0x as hexadecimal) but is "
+              + "not written as one (IPv4 as four decimal octets without leading zeros, IPv6 without a zone or brackets): connections from "
+              + $"{read} do not get this workload's labels and namespace (sourceLabels, sourceNamespace), while connections to it go to {read}; "
+              + "write the address as it is meant"
+            : null;
+
     /// <summary>A CIDR (<c>10.0.0.0/8</c>, <c>2001:db8::/64</c>) or a bare IP; the error says which part is wrong.</summary>
     public static string? CheckSubnet(string value)
     {

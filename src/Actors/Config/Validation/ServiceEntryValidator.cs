@@ -97,6 +97,7 @@ internal static class ServiceEntryValidator
             var path = $"spec.endpoints[{i}]";
             if (!Checks.IsIp(endpoint.Address ?? "") && Checks.CheckFqdn(endpoint.Address) is not null)
                 f.Error($"{path}.address", $"endpoint address '{endpoint.Address}' is not a valid FQDN or an IP address");
+            else if (Checks.NotCanonicalIp(endpoint.Address ?? "") is { } notCanonical) f.Warning($"{path}.address", notCanonical);
             Checks.Labels(f, $"{path}.labels", endpoint.Labels);
             WorkloadEntryValidator.Ports(f, path, endpoint, portNames);
         }

@@ -30,7 +30,9 @@ internal static class WorkloadEntryValidator
         {
             if (!allowFqdn) f.Error($"{path}.address", $"endpoint address '{address}' is not a valid IP address (resolution STATIC)");
             else if (Checks.CheckFqdn(address) is not null) f.Error($"{path}.address", $"endpoint address '{address}' is not a valid FQDN or an IP address");
+            else if (Checks.NotCanonicalIp(address) is { } number) f.Warning($"{path}.address", number);
         }
+        else if (Checks.NotCanonicalIp(address) is { } notCanonical) f.Warning($"{path}.address", notCanonical);
         Ports(f, path, spec, servicePorts);
         Checks.Labels(f, $"{path}.labels", spec.Labels);
         if (spec.Weight < 0) f.Error($"{path}.weight", $"weight {spec.Weight} must not be negative");

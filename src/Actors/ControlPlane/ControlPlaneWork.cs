@@ -1,0 +1,25 @@
+using AkkaL4.Actors.Config;
+
+namespace AkkaL4.Actors.ControlPlane;
+
+/// <summary>
+/// Where the control plane's long CPU work runs: the config writer (decode, validate, analyse, encode a write), the
+/// route-table entities (decode and journal a namespace) and every node's route cache (decode, compile, swap a revision).
+/// A 4 MiB write costs each of them seconds of CPU on a loaded 2-core host; on the .NET thread pool that work held the
+/// pool's few threads while Akka's heartbeats, remoting and distributed data waited behind it for a thread (up to 1.7 s),
+/// and peers marked the node unreachable. On a thread of its own it only competes for a core, which the kernel shares
+/// in milliseconds, and the pool stays free (bench/README.md, "Heartbeats during a big write").
+/// </summary>
+public static class ControlPlaneWork
+{
+    /// <summary>The dispatcher (cluster.hocon): one dedicated thread, so the control plane never takes more than one core.</summary>
+    public const string Dispatcher = "akkal4.control-plane-dispatcher";
+
+    /// <summary>
+    /// The admin API's decode and validation of a write's manifests (up to 4 MiB of YAML: seconds of CPU under load), on a
+    /// thread of its own for the same reason: not on the pool thread that serves the request. A thread per write is cheap
+    /// beside the write itself, and writes are few (the admin API takes 256 connections at most).
+    /// </summary>
+    public static Task<ConfigReport> CheckAsync(string text, string source) =>
+        Task.Factory.StartNew(() => ConfigCheck.Check(text, source), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+}
