@@ -11,7 +11,7 @@ public static class Program
     /// <c>alloc [N]</c>: bytes a node allocates per relayed connection (see <see cref="Allocations"/>).
     /// <c>bigwrite [passes]</c>: the CPU of each step of a 4 MiB namespace written over 10,000 Services (see <see cref="BigWrite"/>).
     /// <c>gateways [N...]</c>: RouteCompiler.Check and ConfigAnalyzer.Analyze per Gateway for N gateway tenants, against the first N (see <see cref="GatewayCheck"/>).
-    /// <c>lag [--before] [rounds]</c>: how late pool work and Akka's internal dispatcher run while a node takes big writes (see <see cref="WriteLag"/>).
+    /// <c>lag [--before] [--burners N] [rounds]</c>: how late pool work and Akka's internal dispatcher run while a node takes big writes (see <see cref="WriteLag"/>).
     /// Anything else goes to BenchmarkDotNet (<c>--filter '*' --job short</c>).
     /// </summary>
     public static int Main(string[] args)

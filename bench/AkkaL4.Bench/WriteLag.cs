@@ -8,14 +8,15 @@ using AkkaL4.Messages.Commands;
 namespace AkkaL4.Bench;
 
 /// <summary>
-/// <c>lag [--before] [rounds]</c>: how long work waits for a thread while a node takes WriteChaosTests' big writes (the
+/// <c>lag [--before] [--burners N] [rounds]</c>: how long work waits for a thread while a node takes WriteChaosTests' big writes (the
 /// 10,000 Services, then just under 4 MiB of barely compressible text), in one single-node cluster on 127.210.0.1. A
 /// sampler thread, every 10 ms, queues one item on the .NET thread pool and sends one message to an actor on
 /// <c>akka.actor.internal-dispatcher</c> of the cluster's actor system (where Akka's heartbeat sender and receiver run), and
 /// notes how late each ran and how late its own sleep woke it (a dedicated thread's lateness: the CPU's share, not a wait
 /// for a thread). Each write goes as the admin API takes it: checked at the edge, asked of the writer, put in force by the
 /// route cache. <c>--before</c> runs the control plane as it ran before rel17: the edge's check on a pool thread and
-/// <c>akkal4.control-plane-dispatcher</c> redefined as the pool. Run it under the tests' lock; compare the two in one run.
+/// <c>akkal4.control-plane-dispatcher</c> redefined as the pool. <c>--burners N</c>: N busy shell loops beside it (a loaded
+/// host). Run it under the tests' exclusive lock; compare the two in one run.
 /// </summary>
 internal static class WriteLag
 {
@@ -26,7 +27,30 @@ internal static class WriteLag
     public static async Task<int> Run(string[] args)
     {
         var before = args.Contains("--before");
-        var rounds = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).Select(int.Parse).DefaultIfEmpty(2).First();
+        var burners = args.Contains("--burners") ? int.Parse(args[Array.IndexOf(args, "--burners") + 1]) : 0;
+        var rounds = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] != "--burners"))
+            .Select(int.Parse).DefaultIfEmpty(2).First();
+        // A loaded host, as WriteChaosTests' runs under two CPU burners: busy shell loops, each a process of its own, stopped by pid.
+        var busy = Enumerable.Range(0, burners).Select(_ => Process.Start("sh", ["-c", "while :; do :; done"])).ToList();
+        if (busy.Count > 0) Console.WriteLine($"burners: pid {string.Join(", ", busy.Select(b => b.Id))}");
+        // Stopped by SIGTERM (a timeout around the run) too, not left spinning.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => busy.ForEach(b => { if (!b.HasExited) b.Kill(); });
+        try
+        {
+            return await Run(before, rounds, burners);
+        }
+        finally
+        {
+            foreach (var b in busy)
+            {
+                b.Kill();
+                b.WaitForExit();
+            }
+        }
+    }
+
+    private static async Task<int> Run(bool before, int rounds, int burners)
+    {
         var dir = Path.Combine(Path.GetTempPath(), "akkal4-lag-" + Environment.ProcessId);
         var node = RouterNode.Start(new RouterNodeOptions
         {
@@ -39,7 +63,7 @@ internal static class WriteLag
             await WriterAnswers(node);
             using var sampler = new Sampler(node.ClusterSystem);
             Console.WriteLine($"lag {(before ? "before (control plane on the pool)" : "after (control plane on its own thread)")}: "
-                              + $"{Environment.ProcessorCount} cores, pool threads min {MinThreads()}; delay in ms, max / p99 / samples over 100 ms");
+                              + $"{Environment.ProcessorCount} cores, {burners} CPU burner(s), pool threads min {MinThreads()}; delay in ms, max / p99 / samples over 100 ms");
             await Task.Delay(2000);
             sampler.Report("idle 2 s", 2.0);
             for (var round = 1; round <= rounds; round++)
