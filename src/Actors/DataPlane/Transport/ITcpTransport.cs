@@ -62,7 +62,7 @@ public sealed class TcpConnection
 
     /// <summary>
     /// Resets the connection from any thread, whatever its flow is doing (a relay's stop whose flush ran out of time): its
-    /// socket, or <see cref="ResetWith"/>. Nothing for the stock transport's: Akka.IO's socket is out of reach once joined.
+    /// socket, or <see cref="ResetWith"/> (a TLS session's plain connection; the stock transport's <see cref="ResettableSocket"/>).
     /// </summary>
     internal void Reset()
     {

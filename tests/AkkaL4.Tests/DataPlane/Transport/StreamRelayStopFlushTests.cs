@@ -14,8 +14,8 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// RelayStopFlushTests' stop cases on the relay's other path, <see cref="RelayStage"/> between two flows, over real loopback
 /// sockets on 127.200.100.x, with <see cref="SocketStage"/> on the client's side (as TLS origination runs the socket
 /// transport's client). A gentle stop or idle timeout while the send to a client that never reads is pending must still
-/// close the client's socket (bounded by the flush deadline, then reset). The stock transport's Akka.IO flows still wait
-/// (their socket is out of reach once joined): not tested here.
+/// close the client's socket (bounded by the flush deadline, then reset). The stock transport's Akka.IO flows:
+/// StopWithSendPendingTests.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed class StreamRelayStopFlushTests(ITestOutputHelper output)
