@@ -5,7 +5,8 @@ namespace AkkaL4.Actors.Routing;
 /// <summary>
 /// Compiles a validated resource set, for a node with the given labels, into a <see cref="RouteSnapshot"/>:
 /// listeners (mesh: every Service clusterIP / ServiceEntry address × port; gateway: every server of a
-/// Gateway whose selector the node's labels satisfy), their rules per client namespace, and clusters.
+/// Gateway whose selector the node's labels satisfy), their rules (mesh: one set for the clients that see only public
+/// resources, and one per client namespace that may see others), and clusters.
 /// </summary>
 public sealed class RouteCompiler
 {
@@ -19,7 +20,7 @@ public sealed class RouteCompiler
     private readonly List<RouteTarget> _targets = [];
     private readonly List<string> _notes = [];
     private readonly bool _everyGateway;
-    // Values the validator let through but the compiler cannot use, once each (a rule compiles once per namespace).
+    // Values the validator let through but the compiler cannot use, once each (a rule may compile for several namespaces).
     private readonly HashSet<Diagnostic> _errors = [];
     // VirtualServices looked at for listeners, the work a test counts: for a mesh listener (once per client namespace) those
     // bound to mesh for its host, for a gateway listener those bound to its gateways.
@@ -29,6 +30,8 @@ public sealed class RouteCompiler
     private int _serviceVisits;
     // Gateway servers looked at: grouping a listener's by gateway, finding those a VirtualService is bound through.
     private int _serverVisits;
+    // Mesh rule sets compiled: one per mesh listener, plus one per client namespace that may see other rules for its host.
+    private int _meshRuleSets;
     private Dictionary<string, HostPatterns<int>>? _servicesByHost;
     private HostPatterns<int>? _allServicesByHost;
 
@@ -62,7 +65,11 @@ public sealed class RouteCompiler
 
     /// <param name="serviceVisits">How many services the AUTO_PASSTHROUGH servers' hosts found (a service admitted by two hosts, twice).</param>
     /// <param name="serverVisits">How many times a gateway listener looked at one of its servers.</param>
-    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, out int visits, out int serviceVisits, out int serverVisits)
+    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, out int visits, out int serviceVisits, out int serverVisits) =>
+        Check(resources, out visits, out serviceVisits, out serverVisits, out _);
+
+    /// <param name="meshRuleSets">How many rule sets the mesh listeners compiled (a listener's own, and one per client namespace that may see other rules).</param>
+    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, out int visits, out int serviceVisits, out int serverVisits, out int meshRuleSets)
     {
         var compiler = new RouteCompiler(resources, Labels.Empty, everyGateway: true);
         try
@@ -77,6 +84,7 @@ public sealed class RouteCompiler
         visits = compiler._visits;
         serviceVisits = compiler._serviceVisits;
         serverVisits = compiler._serverVisits;
+        meshRuleSets = compiler._meshRuleSets;
         return compiler._errors.ToList();
     }
 
@@ -98,7 +106,7 @@ public sealed class RouteCompiler
 
     private IEnumerable<CompiledListener> MeshListeners()
     {
-        var namespaces = _catalog.Namespaces;
+        var namespaces = _catalog.Namespaces.ToHashSet(StringComparer.Ordinal);
         var seen = new HashSet<IpPort>();
         foreach (var service in _catalog.Services)
         foreach (var address in service.Addresses)
@@ -112,8 +120,14 @@ public sealed class RouteCompiler
                     _notes.Add($"listener {at}: also claimed by {service.Host}; the first service keeps it");
                     continue;
                 }
-                var vsByNamespace = namespaces.ToDictionary(ns => ns, ns => MeshRuleSet(service, port, ns));
-                var rules = MeshRuleSet(service, port, null);
+                // One rule set for every client namespace that sees only the public resources for this host (the same list
+                // a client of no known namespace sees), and one of its own only for a namespace a non-public VirtualService
+                // or a DestinationRule may show something else: one per client namespace was N × N rule sets for N
+                // namespaces with a Service each (RouteCompiler.Check 73 s at 2,000, on the control-plane thread).
+                var forHost = _virtualServices.BoundToMesh(service.Host).ToList();
+                var rules = MeshRuleSet(service, port, null, forHost);
+                var vsByNamespace = new Dictionary<string, RuleSet>(StringComparer.Ordinal);
+                foreach (var ns in MayDiffer(service, forHost, namespaces)) vsByNamespace[ns] = MeshRuleSet(service, port, ns, forHost);
                 var tls = port.Protocol is "TLS" or "HTTPS";
                 yield return new CompiledListener
                 {
@@ -129,12 +143,39 @@ public sealed class RouteCompiler
         }
     }
 
-    private RuleSet MeshRuleSet(ServiceDef service, ServicePortDef port, string? clientNamespace)
+    /// <summary>
+    /// The client namespaces (of the catalog) whose rules for <paramref name="service"/> may differ from those of a client
+    /// that sees only public resources (<see cref="MeshRuleSet"/> for no namespace): the namespaces a non-public
+    /// VirtualService for the host belongs to or is exported to, and those <see cref="DestinationRuleIndex.MayResolveOtherwise"/>
+    /// names for the host or any destination of those VirtualServices. Any other namespace sees the public VirtualServices
+    /// only, in the same order, and the same DestinationRules.
+    /// </summary>
+    private List<string> MayDiffer(ServiceDef service, List<VirtualService> forHost, HashSet<string> namespaces)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var hosts = new HashSet<string>(StringComparer.Ordinal) { service.Host };
+        foreach (var vs in forHost)
+        {
+            if (!Precedence.Public(vs.Spec.ExportTo))
+            {
+                names.Add(vs.Metadata.Namespace);
+                names.UnionWith(vs.Spec.ExportTo);
+            }
+            foreach (var route in vs.Spec.Tcp.Select(r => r.Route).Concat(vs.Spec.Tls.Select(r => r.Route)))
+            foreach (var d in route)
+                if (d.Destination?.Host is { } host) hosts.Add(HostName.Expand(host, vs.Metadata.Namespace));
+        }
+        foreach (var host in hosts) _destinationRules.MayResolveOtherwise(host, names);
+        names.IntersectWith(namespaces);
+        return names.Order(StringComparer.Ordinal).ToList();
+    }
+
+    private RuleSet MeshRuleSet(ServiceDef service, ServicePortDef port, string? clientNamespace, List<VirtualService> forHost)
     {
         // VirtualServices for this host bound to mesh and visible to the client: private ones first,
         // then those exported to its namespace by name, then public ones; each group by creation time, name, namespace.
-        var forHost = _virtualServices.BoundToMesh(service.Host).ToList();
         _visits += forHost.Count;
+        _meshRuleSets++;
         var applicable = forHost
             .Select(vs => (vs, group: Precedence.Group(vs.Metadata.Namespace, vs.Spec.ExportTo, clientNamespace)))
             .Where(x => x.group >= 0)

@@ -155,6 +155,10 @@ public sealed class DestinationRuleIndex
     // Per namespace: rules by exact (expanded) host, and the wildcard ones; each list in precedence order.
     private readonly Dictionary<string, (Dictionary<string, List<DestinationRule>> Exact, List<(string Host, DestinationRule Rule)> Wildcards)> _byNamespace = new();
 
+    // Every namespace's together, for MayResolveOtherwise.
+    private readonly Dictionary<string, List<DestinationRule>> _exact = new(StringComparer.Ordinal);
+    private readonly List<(string Host, DestinationRule Rule)> _wildcards = [];
+
     public DestinationRuleIndex(IEnumerable<DestinationRule> rules)
     {
         foreach (var rule in Precedence.Order(rules).Where(r => r.Spec.Host is not null))
@@ -162,9 +166,30 @@ public sealed class DestinationRuleIndex
             var ns = rule.Metadata.Namespace;
             if (!_byNamespace.TryGetValue(ns, out var index)) _byNamespace[ns] = index = (new(StringComparer.Ordinal), []);
             var host = HostName.Expand(rule.Spec.Host!, ns);
+            if (HostName.IsWildcard(host)) _wildcards.Add((host, rule));
+            else if (_exact.TryGetValue(host, out var all)) all.Add(rule);
+            else _exact[host] = [rule];
             if (HostName.IsWildcard(host)) index.Wildcards.Add((host, rule));
             else if (index.Exact.TryGetValue(host, out var list)) list.Add(rule);
             else index.Exact[host] = [rule];
+        }
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="into"/> every client namespace for which <see cref="Resolve"/> of <paramref name="host"/> may
+    /// differ from its result for no client namespace: those with a rule for the host (their own comes first), and those a
+    /// non-public rule for it is exported to. For any other, each namespace looked in shows it only the public rules.
+    /// </summary>
+    public void MayResolveOtherwise(string host, ISet<string> into)
+    {
+        foreach (var rule in _exact.GetValueOrDefault(host) ?? []) Add(rule);
+        foreach (var (pattern, rule) in _wildcards)
+            if (HostName.Covers(pattern, host)) Add(rule);
+
+        void Add(DestinationRule rule)
+        {
+            into.Add(rule.Metadata.Namespace);
+            if (!Precedence.Public(rule.Spec.ExportTo)) into.UnionWith(rule.Spec.ExportTo);
         }
     }
 
@@ -207,13 +232,16 @@ public static class Precedence
 
     /// <summary>exportTo: empty or <c>*</c> = everyone, <c>.</c> = own namespace, else the namespaces listed.</summary>
     public static bool VisibleTo(string ownNamespace, Seq<string> exportTo, string? clientNamespace) =>
-        exportTo.IsEmpty || exportTo.Contains("*")
+        Public(exportTo)
         || (clientNamespace is not null && ((exportTo.Contains(".") && clientNamespace == ownNamespace) || exportTo.Contains(clientNamespace)));
+
+    /// <summary>exportTo empty or <c>*</c>: visible to every namespace alike.</summary>
+    public static bool Public(Seq<string> exportTo) => exportTo.IsEmpty || exportTo.Contains("*");
 
     /// <summary>0 = private to the client's namespace, 1 = exported to it by name, 2 = public; -1 = not visible.</summary>
     public static int Group(string ownNamespace, Seq<string> exportTo, string? clientNamespace)
     {
-        if (exportTo.IsEmpty || exportTo.Contains("*")) return 2;
+        if (Public(exportTo)) return 2;
         if (clientNamespace is null) return -1;
         if (exportTo.Contains(".") && clientNamespace == ownNamespace) return 0;
         return exportTo.Contains(clientNamespace) ? 1 : -1;

@@ -1,0 +1,117 @@
+using AkkaL4.Actors.Routing;
+using AkkaL4.Messages.Model;
+using AkkaL4.Tests.Support;
+using static AkkaL4.Tests.Routing.RoutingFixtures;
+using static AkkaL4.Tests.Support.Manifests;
+
+namespace AkkaL4.Tests.Routing;
+
+/// <summary>
+/// The rule sets a mesh listener costs the route compiler (the writer's Check on every write, every node's compile, both on
+/// the control-plane thread): one for the clients that see only public resources for its host, and one more only per client
+/// namespace a non-public VirtualService or a DestinationRule may show something else. One per client namespace was N × N
+/// for N namespaces with a Service each (review1-s17 R4: Check 73 s at 2,000 namespaces). Counted, not timed.
+/// </summary>
+[Trait("Category", TestCategories.Unit)]
+public class MeshRuleSetWorkTests
+{
+    [Fact]
+    public void N_namespaces_with_a_service_each_compile_rule_sets_linear_in_N()
+    {
+        const int n = 200;
+        // Per namespace a Service, a DestinationRule and a Gateway (TenantManifests.NamespacePerTenant), plus a public
+        // VirtualService for the Service, so that the VirtualServices each rule set looks at are counted too.
+        var vs = Enumerable.Range(0, n).Select(i => VirtualService($"svc-{i}", $"t-{i}", $"""
+            hosts: [svc-{i}]
+            tcp: [{"{"}route: [{"{"}destination: {"{"}host: svc-{i}, subset: v1{"}"}{"}"}]{"}"}]
+            """));
+        var resources = Resources([TenantManifests.NamespacePerTenant(n), .. vs]).ToList();
+
+        Assert.Empty(RouteCompiler.Check(resources, out var visits, out _, out _, out var ruleSets));
+
+        // A listener per namespace: its own rule set and one for its namespace, whose DestinationRule only it resolves
+        // first. One per client namespace was n × (n + 1) (40,200 rule sets and as many visits).
+        Assert.Equal(2 * n, ruleSets);
+        Assert.Equal(2 * n, visits);
+        var snapshot = RouteCompiler.Compile(resources);
+        var mesh = snapshot.Listeners.Where(l => l.Kind == ListenerKind.Mesh).ToList();
+        Assert.Equal(n, mesh.Count);
+        Assert.All(mesh, l => Assert.Equal([l.Service!.Namespace], l.ByNamespace.Keys));
+    }
+
+    private static readonly AddressBlock Block = AddressBlocks.Of(187);
+    private static string At1(int fourth) => Block.Host(1, fourth);
+
+    private static string[] World(params string[] more) =>
+    [
+        ServiceOnPorts("svc", "default", At1(1), "svc", 9000),
+        WorkloadEntry("svc-1", At1(11), "{app: svc}"),
+        ServiceOnPorts("a", "default", At1(2), "a", 9000),
+        WorkloadEntry("a-1", At1(12), "{app: a}"),
+        ServiceOnPorts("b", "default", At1(3), "b", 9000),
+        WorkloadEntry("b-1", At1(13), "{app: b}"),
+        WorkloadEntry("client-default", At1(101), "{app: c}"),
+        WorkloadEntry("client-team", At1(102), "{app: c}", "team"),
+        WorkloadEntry("client-other", At1(103), "{app: c}", "other"),
+        WorkloadEntry("client-third", At1(104), "{app: c}", "third"),
+        .. more,
+    ];
+
+    [Fact]
+    public void A_namespace_private_VirtualService_changes_only_its_own_namespace_while_the_others_share_one_rule_set()
+    {
+        var snapshot = Compile(World(
+            VirtualService("public", "default", """
+                hosts: [svc]
+                tcp: [{route: [{destination: {host: b}}]}]
+                """, "2020-01-01T00:00:00Z"),
+            VirtualService("private", "team", """
+                hosts: [svc.default.svc.cluster.local]
+                exportTo: [.]
+                tcp: [{route: [{destination: {host: a.default.svc.cluster.local}}]}]
+                """, "2024-01-01T00:00:00Z")));
+
+        var listener = snapshot.FindListener(At(At1(1), 9000))!;
+        Assert.Equal(["team"], listener.ByNamespace.Keys);
+        Assert.Equal("a", HostFor(snapshot, At1(102)));
+        Assert.Equal("team/private", Decide(snapshot, At1(102)).Target!.VirtualService);
+        // Every other namespace, and a client of no namespace, decide by the one shared rule set: the public VirtualService.
+        foreach (var client in new[] { At1(101), At1(103), At1(104), "10.0.0.1" })
+        {
+            Assert.Equal("b", HostFor(snapshot, client));
+            Assert.Same(listener.Rules.Tcp[0].Target, Decide(snapshot, client).Target);
+        }
+    }
+
+    [Fact]
+    public void A_DestinationRule_exported_to_one_namespace_gives_that_namespace_its_own_rule_set()
+    {
+        var snapshot = Compile(World(
+            VirtualService("to-v1", "default", """
+                hosts: [svc]
+                tcp: [{route: [{destination: {host: a, subset: v1}}]}]
+                """),
+            DestinationRule("a-for-other", "default", """
+                host: a
+                exportTo: [other]
+                subsets: [{name: v1, labels: {app: a}}]
+                """)));
+
+        var listener = snapshot.FindListener(At(At1(1), 9000))!;
+        Assert.Contains("other", listener.ByNamespace.Keys);
+        Assert.DoesNotContain("team", listener.ByNamespace.Keys);
+        Assert.Equal(ClusterStatus.Ok, Only(Decide(snapshot, At1(103))).Cluster.Status);
+        Assert.Equal(ClusterStatus.UnknownSubset, Only(Decide(snapshot, At1(102))).Cluster.Status);
+        Assert.Equal(ClusterStatus.UnknownSubset, Only(Decide(snapshot, At1(101))).Cluster.Status);
+    }
+
+    private static Decision Decide(RouteSnapshot snapshot, string client) =>
+        snapshot.Decide(At(At1(1), 9000), Ip(client), Ip(At1(1)));
+
+    private static string HostFor(RouteSnapshot snapshot, string client)
+    {
+        var decision = Decide(snapshot, client);
+        Assert.Equal(DecisionResult.Route, decision.Result);
+        return Only(decision).Host.Split('.')[0];
+    }
+}
