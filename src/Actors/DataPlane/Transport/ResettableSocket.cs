@@ -21,41 +21,46 @@ internal sealed class ResettableSocket : GraphStageWithMaterializedValue<BidiSha
     /// <summary>Resets the connection once, from any thread; asked before the stage runs, when it starts; after it stopped, nothing.</summary>
     public sealed class Handle
     {
+        // The handle is handed out (held by every stock TcpConnection): locking it would let outside code block a reset.
+        private readonly object _gate = new();
         private Action<Exception>? _reset;
         private bool _asked;
 
         public void Reset()
         {
             Action<Exception>? reset;
-            lock (this)
+            lock (_gate)
             {
                 if (_asked) return;
                 _asked = true;
                 reset = _reset;
             }
-            reset?.Invoke(Resetting);
+            reset?.Invoke(Resetting());
         }
 
         internal void Attach(Action<Exception> reset)
         {
             bool asked;
-            lock (this)
+            lock (_gate)
             {
                 _reset = reset;
                 asked = _asked;
             }
-            if (asked) reset(Resetting);
+            if (asked) reset(Resetting());
         }
 
         /// <summary>The stage has stopped: nothing is left to reset (and no interpreter to run on).</summary>
         internal void Detach()
         {
-            lock (this) _reset = null;
+            lock (_gate) _reset = null;
         }
     }
 
-    /// <summary>What the TCP stage is failed with: it tells Akka.IO to reset the connection.</summary>
-    private static readonly Exception Resetting = new OperationCanceledException("the connection was reset: its relay's flush deadline passed");
+    /// <summary>
+    /// What the TCP stage is failed with: it tells Akka.IO to reset the connection. A new one each time: the cause reaches
+    /// awaiting code and may be rethrown on several threads at once, which would race on one shared instance's stack trace.
+    /// </summary>
+    private static Exception Resetting() => new OperationCanceledException("the connection was reset: its relay's flush deadline passed");
 
     private readonly Inlet<ByteString> _toSend = new("resettable-socket.toSend");
     private readonly Outlet<ByteString> _intoSocket = new("resettable-socket.intoSocket");
