@@ -22,22 +22,16 @@ public sealed class RouteCompiler
     private readonly bool _everyGateway;
     // Values the validator let through but the compiler cannot use, once each (a rule may compile for several namespaces).
     private readonly HashSet<Diagnostic> _errors = [];
-    // VirtualServices looked at for listeners, the work a test counts: for a mesh listener (once per client namespace) those
-    // bound to mesh for its host, for a gateway listener those bound to its gateways.
-    private int _visits;
-    // Services an AUTO_PASSTHROUGH server's hosts were looked up among and found (another count a test keeps), and the
-    // indexes they are looked up in, made at the first such server.
-    private int _serviceVisits;
-    // Gateway servers looked at: grouping a listener's by gateway, finding those a VirtualService is bound through.
-    private int _serverVisits;
-    // Mesh rule sets compiled: one per mesh listener, plus one per client namespace that may see other rules for its host.
-    private int _meshRuleSets;
+    // What the listeners looked at: the work a test counts (only Check's caller reads it).
+    private readonly WorkCounts _work;
+    // The indexes an AUTO_PASSTHROUGH server's hosts are looked up in, made at the first such server.
     private Dictionary<string, HostPatterns<int>>? _servicesByHost;
     private HostPatterns<int>? _allServicesByHost;
 
-    private RouteCompiler(IReadOnlyCollection<Resource> resources, Labels nodeLabels, bool everyGateway = false)
+    private RouteCompiler(IReadOnlyCollection<Resource> resources, Labels nodeLabels, bool everyGateway = false, WorkCounts? work = null)
     {
         _resources = resources;
+        _work = work ?? new WorkCounts();
         _nodeLabels = nodeLabels;
         _everyGateway = everyGateway;
         _catalog = new ServiceCatalog(resources);
@@ -58,20 +52,12 @@ public sealed class RouteCompiler
     /// What the compiler refuses in a validated set, for any node (every Gateway served, mesh on): the config
     /// writer refuses such a write, so that no node is ever sent a configuration it cannot put in force.
     /// </summary>
-    public static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources) => Check(resources, out _);
+    public static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources) => Check(resources, new WorkCounts());
 
-    /// <param name="visits">How many VirtualServices the listeners looked at, summed over listeners (and a mesh listener's client namespaces).</param>
-    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, out int visits) => Check(resources, out visits, out _, out _);
-
-    /// <param name="serviceVisits">How many services the AUTO_PASSTHROUGH servers' hosts found (a service admitted by two hosts, twice).</param>
-    /// <param name="serverVisits">How many times a gateway listener looked at one of its servers.</param>
-    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, out int visits, out int serviceVisits, out int serverVisits) =>
-        Check(resources, out visits, out serviceVisits, out serverVisits, out _);
-
-    /// <param name="meshRuleSets">How many rule sets the mesh listeners compiled (a listener's own, and one per client namespace that may see other rules).</param>
-    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, out int visits, out int serviceVisits, out int serverVisits, out int meshRuleSets)
+    /// <param name="work">Adds what the listeners looked at (see <see cref="WorkCounts"/>).</param>
+    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, WorkCounts work)
     {
-        var compiler = new RouteCompiler(resources, Labels.Empty, everyGateway: true);
+        var compiler = new RouteCompiler(resources, Labels.Empty, everyGateway: true, work);
         try
         {
             compiler.Build(0, serveMesh: true);
@@ -81,10 +67,9 @@ public sealed class RouteCompiler
             // A refusal without a field path is still a refusal: better a 400 now than every node failing later.
             compiler._errors.Add(Diagnostic.Error("configuration", "", $"the route compiler cannot compile it: {e.Message}"));
         }
-        visits = compiler._visits;
-        serviceVisits = compiler._serviceVisits;
-        serverVisits = compiler._serverVisits;
-        meshRuleSets = compiler._meshRuleSets;
+        work.MeshHosts += compiler._virtualServices.MeshHostVisits;
+        work.DestinationRules += compiler._destinationRules.Visits;
+        work.ServiceHosts += compiler._catalog.WildcardVisits;
         return compiler._errors.ToList();
     }
 
@@ -109,36 +94,43 @@ public sealed class RouteCompiler
         var namespaces = _catalog.Namespaces.ToHashSet(StringComparer.Ordinal);
         var seen = new HashSet<IpPort>();
         foreach (var service in _catalog.Services)
-        foreach (var address in service.Addresses)
         {
-            if (address.Contains('/') || !IpKey.TryParse(address, out var ip)) continue; // a CIDR cannot be bound
-            foreach (var port in service.Ports)
+            // What the host's listeners share, found at its first: the VirtualServices for it, and the client namespaces
+            // that need a rule set of their own.
+            List<VirtualService>? forHost = null;
+            List<string>? differ = null;
+            foreach (var address in service.Addresses)
             {
-                var at = new IpPort(ip, port.Number);
-                if (!seen.Add(at))
+                if (address.Contains('/') || !IpKey.TryParse(address, out var ip)) continue; // a CIDR cannot be bound
+                foreach (var port in service.Ports)
                 {
-                    _notes.Add($"listener {at}: also claimed by {service.Host}; the first service keeps it");
-                    continue;
+                    var at = new IpPort(ip, port.Number);
+                    if (!seen.Add(at))
+                    {
+                        _notes.Add($"listener {at}: also claimed by {service.Host}; the first service keeps it");
+                        continue;
+                    }
+                    // One rule set for every client namespace that sees only the public resources for this host (the same list
+                    // a client of no known namespace sees), and one of its own only for a namespace a non-public VirtualService
+                    // or a DestinationRule may show something else: one per client namespace was N × N rule sets for N
+                    // namespaces with a Service each (RouteCompiler.Check 73 s at 2,000, on the control-plane thread).
+                    forHost ??= _virtualServices.BoundToMesh(service.Host);
+                    differ ??= MayDiffer(service, forHost, namespaces);
+                    var rules = MeshRuleSet(service, port, null, forHost);
+                    var vsByNamespace = new Dictionary<string, RuleSet>(StringComparer.Ordinal);
+                    foreach (var ns in differ) vsByNamespace[ns] = MeshRuleSet(service, port, ns, forHost);
+                    var tls = port.Protocol is "TLS" or "HTTPS";
+                    yield return new CompiledListener
+                    {
+                        Address = at,
+                        Kind = ListenerKind.Mesh,
+                        Service = service,
+                        Tls = tls,
+                        RoutesBySni = tls || rules.Tls.Length > 0 || vsByNamespace.Values.Any(r => r.Tls.Length > 0),
+                        ByNamespace = vsByNamespace,
+                        Rules = rules,
+                    };
                 }
-                // One rule set for every client namespace that sees only the public resources for this host (the same list
-                // a client of no known namespace sees), and one of its own only for a namespace a non-public VirtualService
-                // or a DestinationRule may show something else: one per client namespace was N × N rule sets for N
-                // namespaces with a Service each (RouteCompiler.Check 73 s at 2,000, on the control-plane thread).
-                var forHost = _virtualServices.BoundToMesh(service.Host).ToList();
-                var rules = MeshRuleSet(service, port, null, forHost);
-                var vsByNamespace = new Dictionary<string, RuleSet>(StringComparer.Ordinal);
-                foreach (var ns in MayDiffer(service, forHost, namespaces)) vsByNamespace[ns] = MeshRuleSet(service, port, ns, forHost);
-                var tls = port.Protocol is "TLS" or "HTTPS";
-                yield return new CompiledListener
-                {
-                    Address = at,
-                    Kind = ListenerKind.Mesh,
-                    Service = service,
-                    Tls = tls,
-                    RoutesBySni = tls || rules.Tls.Length > 0 || vsByNamespace.Values.Any(r => r.Tls.Length > 0),
-                    ByNamespace = vsByNamespace,
-                    Rules = rules,
-                };
             }
         }
     }
@@ -174,8 +166,8 @@ public sealed class RouteCompiler
     {
         // VirtualServices for this host bound to mesh and visible to the client: private ones first,
         // then those exported to its namespace by name, then public ones; each group by creation time, name, namespace.
-        _visits += forHost.Count;
-        _meshRuleSets++;
+        _work.VirtualServices += forHost.Count;
+        _work.MeshRuleSets++;
         var applicable = forHost
             .Select(vs => (vs, group: Precedence.Group(vs.Metadata.Namespace, vs.Spec.ExportTo, clientNamespace)))
             .Where(x => x.group >= 0)
@@ -265,7 +257,7 @@ public sealed class RouteCompiler
             var byGateway = new Dictionary<string, List<(int Index, Gateway Gw, Server Server)>>(StringComparer.Ordinal);
             for (var i = 0; i < list.Count; i++)
             {
-                _serverVisits++;
+                _work.Servers++;
                 var key = Key(list[i].Gateway);
                 if (!byGateway.TryGetValue(key, out var own)) byGateway[key] = own = [];
                 own.Add((i, list[i].Gateway, list[i].Server));
@@ -276,7 +268,7 @@ public sealed class RouteCompiler
             // 2,000 Gateways take 15 s to check on every write, and every node as long to compile.
             foreach (var vs in _virtualServices.BoundTo(gateways))
             {
-                _visits++;
+                _work.VirtualServices++;
                 // Like Istio, a gateway sees only the VirtualServices exported to its namespace.
                 if (!Precedence.VisibleTo(vs.Metadata.Namespace, vs.Spec.ExportTo, gatewayNamespace)) continue;
                 var bound = vs.Spec.Gateways.Select(g => ResolveGateway(g, vs.Metadata.Namespace)).ToList();
@@ -289,7 +281,7 @@ public sealed class RouteCompiler
                     if (!byGateway.TryGetValue(g, out var own)) continue;
                     foreach (var (index, gw, server) in own)
                     {
-                        _serverVisits++;
+                        _work.Servers++;
                         if (AdmitsHost(gw, server, vs)) { admitting.Add((index, g)); break; }
                     }
                 }
@@ -381,7 +373,7 @@ public sealed class RouteCompiler
                 if (!done.Add((gw.Metadata.Namespace, ns, host))) continue;
                 if (ServicesByHost(ns) is not { } index) continue;
                 var found = index.CoveredBy(host);
-                _serviceVisits += found.Count;
+                _work.Services += found.Count;
                 admitted.AddRange(found.Select(i => index[i].Value));
             }
             // In the catalog's order, each once, as when every service was asked: the first claim on an SNI keeps it.

@@ -18,10 +18,9 @@ public sealed class AutoPassthroughWorkTests
     public void N_tenant_servers_on_one_port_each_find_only_their_own_service()
     {
         const int n = 300;
-        var resources = Resources(TenantManifests.AutoPassthroughPerHost(n)).ToList();
+        var resources = WorkCount.Tenants(TenantManifests.AutoPassthroughPerHost, n);
 
-        Assert.Empty(RouteCompiler.Check(resources, out _, out var serviceVisits, out _));
-        Assert.Equal(n, serviceVisits);
+        Assert.Equal(n, WorkCount.Check(resources).Services);
 
         var listener = Assert.Single(RouteCompiler.Compile(resources, Labels.Of(("istio", "eastwest")), serveMesh: false).Listeners);
         Assert.Equal(300, listener.Gateways.Count);
