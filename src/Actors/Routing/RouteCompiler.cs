@@ -27,6 +27,8 @@ public sealed class RouteCompiler
     // The indexes an AUTO_PASSTHROUGH server's hosts are looked up in, made at the first such server.
     private Dictionary<string, HostPatterns<int>>? _servicesByHost;
     private HostPatterns<int>? _allServicesByHost;
+    // Per service (its index in the catalog): the client namespaces that may resolve its DestinationRules otherwise.
+    private Dictionary<int, HashSet<string>>? _resolvedOtherwise;
 
     private RouteCompiler(IReadOnlyCollection<Resource> resources, Labels nodeLabels, bool everyGateway = false, WorkCounts? work = null)
     {
@@ -358,41 +360,93 @@ public sealed class RouteCompiler
     /// A server's services are looked up by its hosts (<see cref="ServicesByHost"/>), not found by asking every service: N
     /// tenant Gateways on one port, each admitting its own namespace's services (<c>./*</c>), cost N × N per write and per
     /// node compile. A server host already done at this listener for a Gateway of the same namespace adds no SNI (the first
-    /// claim on a name wins, and the same namespace resolves the same DestinationRules), so it is not done again.
+    /// claim on a name wins, and the same namespace resolves the same DestinationRules), so it is not done again; nor is one
+    /// done for a Gateway of another namespace, but for the services that namespace may resolve a DestinationRule for
+    /// otherwise (<see cref="DestinationRuleIndex.MayResolveOtherwise"/>), and those whose names were added only as another
+    /// namespace resolves them: every other service's names are there already, claimed by the earlier Gateway. N Gateways
+    /// admitting <c>*/*</c>, one in each of N namespaces, were N × N services resolved (cfg18).
     /// </remarks>
     private Dictionary<string, (RouteTarget Target, string Gateway)> AutoPassthrough(List<(Gateway Gateway, Server Server)> servers)
     {
         var routes = new Dictionary<string, (RouteTarget, string)>(StringComparer.Ordinal);
         var done = new HashSet<(string GatewayNamespace, string ServiceNamespace, string Host)>();
+        // Server hosts whose services were all done here, for some Gateway's namespace.
+        var admittedBefore = new HashSet<(string ServiceNamespace, string Host)>();
+        // The views each service's names were added in: a namespace's own (its DestinationRules resolve otherwise), or null
+        // for every namespace that resolves it as no client namespace does; and those done in a namespace's own view only.
+        var views = new HashSet<(int Service, string? View)>();
+        var publicPending = new HashSet<int>();
         foreach (var (gw, server) in servers.Where(x => x.Server.Tls?.Mode == "AUTO_PASSTHROUGH"))
         {
+            var gatewayNamespace = gw.Metadata.Namespace;
             var admitted = new List<int>();
+            List<int>? otherwise = null;
             foreach (var serverHost in server.Hosts)
             {
                 var (ns, host) = AdmittedBy(gw, serverHost);
-                if (!done.Add((gw.Metadata.Namespace, ns, host))) continue;
+                if (!done.Add((gatewayNamespace, ns, host))) continue;
                 if (ServicesByHost(ns) is not { } index) continue;
-                var found = index.CoveredBy(host);
-                _work.Services += found.Count;
-                admitted.AddRange(found.Select(i => index[i].Value));
+                if (admittedBefore.Add((ns, host)))
+                {
+                    foreach (var e in index.CoveredBy(host)) admitted.Add(index[e].Value);
+                    continue;
+                }
+                otherwise ??= ResolvedOtherwiseBy(gatewayNamespace);
+                foreach (var i in otherwise.Concat(publicPending))
+                {
+                    var service = _catalog.Services[i];
+                    if ((ns == "*" || service.Namespace == ns) && HostName.Covers(host, service.Host)) admitted.Add(i);
+                }
             }
             // In the catalog's order, each once, as when every service was asked: the first claim on an SNI keeps it.
-            foreach (var i in admitted.Distinct().Order())
+            admitted.Sort();
+            for (var k = 0; k < admitted.Count; k++)
             {
+                var i = admitted[k];
+                if (k > 0 && i == admitted[k - 1]) continue;
                 var service = _catalog.Services[i];
-                var rule = _destinationRules.Resolve(service.Host, service.Namespace, gw.Metadata.Namespace);
+                var view = ResolvesOtherwise(i, gatewayNamespace) ? gatewayNamespace : null;
+                if (!views.Add((i, view))) continue; // its names in this view are all there already
+                if (view is null) publicPending.Remove(i);
+                else if (!views.Contains((i, null))) publicPending.Add(i);
+                _work.Services++;
+                var rule = _destinationRules.Resolve(service.Host, service.Namespace, gatewayNamespace);
                 foreach (var port in service.Ports)
                 foreach (var subset in new string?[] { null }.Concat(rule?.Subsets.Select(x => x.Name) ?? []))
                 {
                     var sni = $"outbound_.{port.Number}_.{subset}_.{service.Host}";
                     if (routes.ContainsKey(sni)) continue;
-                    var destination = Destination(service.Host, subset, port.Number, 100, service.Namespace, gw.Metadata.Namespace, service);
+                    var destination = Destination(service.Host, subset, port.Number, 100, service.Namespace, gatewayNamespace, service);
                     routes[sni] = (NewTarget(null, "auto-passthrough", null, [destination],
                         $"AUTO_PASSTHROUGH at {Key(gw)}: the SNI names {destination.Cluster.Name}"), Key(gw));
                 }
             }
         }
         return routes;
+    }
+
+    /// <summary>Whether a client of <paramref name="ns"/> may resolve service <paramref name="service"/>'s DestinationRules
+    /// otherwise than one of no namespace (<see cref="DestinationRuleIndex.MayResolveOtherwise"/>, once per service).</summary>
+    private bool ResolvesOtherwise(int service, string ns)
+    {
+        _resolvedOtherwise ??= new Dictionary<int, HashSet<string>>();
+        if (!_resolvedOtherwise.TryGetValue(service, out var namespaces))
+        {
+            _resolvedOtherwise[service] = namespaces = new HashSet<string>(StringComparer.Ordinal);
+            _destinationRules.MayResolveOtherwise(_catalog.Services[service].Host, namespaces);
+        }
+        return namespaces.Contains(ns);
+    }
+
+    /// <summary>The services (their index in the catalog) whose DestinationRules a client of <paramref name="ns"/> may resolve
+    /// otherwise: those the hosts of its own rules and of those exported to it by name cover.</summary>
+    private List<int> ResolvedOtherwiseBy(string ns)
+    {
+        var all = ServicesByHost("*")!;
+        var found = new List<int>();
+        foreach (var host in _destinationRules.HostsResolvedOtherwiseBy(ns))
+            foreach (var e in all.CoveredBy(host)) found.Add(all[e].Value);
+        return found;
     }
 
     /// <summary>A server host <c>ns/host</c>: the namespace whose services it admits (<c>.</c> = the gateway's, <c>*</c> = any) and the host pattern.</summary>
