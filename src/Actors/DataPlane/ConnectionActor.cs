@@ -56,6 +56,8 @@ public sealed class ConnectionActor : UntypedActor
     private sealed class Attempt(IActorRef owner, UpstreamTls? tls, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
     {
         public readonly long Started = System.Diagnostics.Stopwatch.GetTimestamp();
+        // The attempt is a message the actor receives (and holds): locking it would let code outside block the handshake's end.
+        private readonly object _gate = new();
         private CancellationTokenSource? _handshake;
         private bool _stopped;
         /// <summary>Set by <see cref="TlsDial"/> before it dials.</summary>
@@ -74,14 +76,14 @@ public sealed class ConnectionActor : UntypedActor
             }
             // Rare enough to keep the Task: the handshake, then connected or failed as one attempt.
             var handshake = new CancellationTokenSource();
-            lock (this)
+            lock (_gate)
             {
                 if (_stopped) return;
                 _handshake = handshake;
             }
             TlsOrigination.WrapAsync(connection, tls, Files, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
             {
-                lock (this)
+                lock (_gate)
                 {
                     if (_stopped)
                     {
@@ -106,7 +108,7 @@ public sealed class ConnectionActor : UntypedActor
         {
             Abandon();
             TcpConnection? upstream;
-            lock (this)
+            lock (_gate)
             {
                 _stopped = true;
                 upstream = Upstream;

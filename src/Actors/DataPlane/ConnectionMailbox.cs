@@ -24,6 +24,8 @@ public sealed class ConnectionMailbox(Settings settings, Akka.Configuration.Conf
     /// </summary>
     public sealed class Queue : IMessageQueue, IUnboundedMessageQueueSemantics
     {
+        // The queue is handed to Akka's mailbox and dispatcher: a private gate is one no code outside can take.
+        private readonly object _gate = new();
         private Envelope _first;
         private Envelope[] _rest = [];
         private int _restHead;
@@ -35,7 +37,7 @@ public sealed class ConnectionMailbox(Settings settings, Akka.Configuration.Conf
 
         public void Enqueue(IActorRef receiver, Envelope envelope)
         {
-            lock (this)
+            lock (_gate)
             {
                 if (_count == 0) _first = envelope;
                 else
@@ -56,7 +58,7 @@ public sealed class ConnectionMailbox(Settings settings, Akka.Configuration.Conf
 
         public bool TryDequeue(out Envelope envelope)
         {
-            lock (this)
+            lock (_gate)
             {
                 if (_count == 0)
                 {

@@ -21,8 +21,11 @@ internal sealed class RelayStage(RelayParts parts)
         internal long ToClient;
         /// <summary>Its place in the open relays of the metrics' series it counts in (<see cref="Traffic"/>), by kind.</summary>
         internal Traffic.Links Series;
-        private Action<Exception>? _end;
-        private (bool Asked, Exception Failure) _pendingStop;
+        // The control is handed out (the connection actor and the metrics hold it): locking it would let outside code block a stop.
+        private readonly object _gate = new();
+        private Action<object>? _end;
+        /// <summary>A stop asked before the stage attached: <see cref="Close"/> or the failure (null: none asked).</summary>
+        private object? _pendingStop;
 
         public long BytesFromClient => Interlocked.Read(ref FromClient);
         public long BytesToClient => Interlocked.Read(ref ToClient);
@@ -33,31 +36,36 @@ internal sealed class RelayStage(RelayParts parts)
         /// </summary>
         public void Stop(Exception? failure)
         {
-            failure ??= Gently;
-            Action<Exception>? end;
-            lock (this)
+            object stop = failure is null ? Close : failure;
+            Action<object>? end;
+            lock (_gate)
             {
                 end = _end;
-                if (end is null) _pendingStop = (true, failure);
+                if (end is null) _pendingStop = stop;
             }
-            end?.Invoke(failure);
+            end?.Invoke(stop);
         }
 
-        /// <summary>
-        /// What <see cref="Stop"/> tells the stage for a stop without a failure (never thrown): so a stage can attach its own
-        /// callback, with no closure to turn null into its close message (~88 bytes per connection, bench/README.md session 14).
-        /// </summary>
-        internal static readonly Exception Gently = new OperationCanceledException("relay stopped without a failure");
+        /// <summary>How a stage is told to stop: <see cref="Close"/>, or the exception to reset both connections with.</summary>
+        internal enum Stopping { Close }
 
-        internal void Attach(Action<Exception> end)
+        /// <summary>
+        /// What <see cref="Stop"/> tells the stage for a stop without a failure: a value of its own type, so nothing else a stage's
+        /// callback is given (a failure, a socket's completion, its own timers) can be taken for it, and it for no failure. Boxed
+        /// once; a stage matches it by value. The stage attaches its own callback, with no closure to turn null into its close
+        /// message (~88 bytes per connection, bench/README.md session 14).
+        /// </summary>
+        internal static readonly object Close = Stopping.Close;
+
+        internal void Attach(Action<object> end)
         {
-            (bool Asked, Exception Failure) pending;
-            lock (this)
+            object? pending;
+            lock (_gate)
             {
                 _end = end;
                 pending = _pendingStop;
             }
-            if (pending.Asked) end(pending.Failure);
+            if (pending is not null) end(pending);
         }
     }
 
@@ -80,8 +88,8 @@ internal sealed class RelayStage(RelayParts parts)
     // and its idle timeout in the node's IdleSweep rather than a stage timer: all of it held by every idle connection.
     private sealed class Logic : GraphStageLogic, IdleSweep.IIdle
     {
-        /// <summary>Posted by the sweep: end the relay if it is still idle.</summary>
-        private static readonly Exception IdleCheck = new TimeoutException("idle check");
+        /// <summary>Posted by the sweep: end the relay if it is still idle (an object of its own, never taken for a failure).</summary>
+        private static readonly object IdleCheck = new();
 
         private readonly RelayParts _parts;
         private readonly Control _control;
@@ -89,7 +97,7 @@ internal sealed class RelayStage(RelayParts parts)
         /// <summary>Which directions have ended: the relay's end is one message to the actor, told when the second has.</summary>
         private RelayEnds _ends;
         private long _lastActivity = Environment.TickCount64;
-        private Action<Exception?>? _end;
+        private Action<object>? _end;
         /// <summary>Sent upstream before the client's next bytes (a PROXY header, the bytes read to route the connection).</summary>
         private ByteString? _preamble;
         /// <summary>Why the stage was stopped, when it was (null: closed from outside); reported for the directions still open.</summary>
@@ -169,17 +177,22 @@ internal sealed class RelayStage(RelayParts parts)
 
         public override void PreStart()
         {
-            var end = _end = GetAsyncCallback<Exception?>(failure =>
+            var end = _end = GetAsyncCallback<object>(message =>
             {
-                if (ReferenceEquals(failure, IdleCheck))
+                switch (message)
                 {
-                    ExpireIfIdle();
-                    return;
+                    case Control.Stopping.Close:
+                        _stopCause = (true, null);
+                        CloseWithin();
+                        break;
+                    case Exception failure:
+                        _stopCause = (true, failure);
+                        FailStage(failure);
+                        break;
+                    default:
+                        if (ReferenceEquals(message, IdleCheck)) ExpireIfIdle();
+                        break;
                 }
-                if (ReferenceEquals(failure, Control.Gently)) failure = null;
-                _stopCause = (true, failure);
-                if (failure is null) CloseWithin();
-                else FailStage(failure);
             });
             _control.Attach(end);
             Interlocked.Add(ref _control.FromClient, _parts.PreambleFromClient);

@@ -155,7 +155,7 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
                 side.Wait = new SocketStage.Args<object>(Itself) { Callback = callback };
                 side.Wait.SetBuffer(Memory<byte>.Empty);
             }
-            // A stop from outside with no failure comes as RelayStage.Control.Gently: close both ways.
+            // A stop from outside with no failure comes as RelayStage.Control.Stopping.Close: close both ways.
             _control.Attach(callback);
             Interlocked.Add(ref _control.FromClient, _parts.PreambleFromClient);
             if (_idleMs > 0) _parts.Sweep!.Add(this);
@@ -182,7 +182,7 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
                 case Side turn:
                     Pump(turn);
                     break;
-                case Exception gently when ReferenceEquals(gently, RelayStage.Control.Gently):
+                case RelayStage.Control.Stopping.Close:
                     StopAll(null, reset: false, FlushDeadline);
                     break;
                 case Exception failure:
