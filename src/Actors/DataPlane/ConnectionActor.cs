@@ -210,10 +210,9 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>
     /// A connection's props: one object (<see cref="ConnectionProps"/>) copied from a template that already names the mailbox,
     /// which makes the actor itself, not by reflection. <c>Props.CreateBy(producer).WithMailbox(path)</c> made two props, a
-    /// deploy and a producer for every connection (bench/README.md, session 16). <paramref name="ended"/> is what the actor
-    /// tells its parent as it stops (<see cref="PostStop"/>).
+    /// deploy and a producer for every connection (bench/README.md, session 16).
     /// </summary>
-    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane, object ended) => new ConnectionProps(accepted, dataPlane, ended);
+    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) => new ConnectionProps(accepted, dataPlane);
 
     private sealed class ConnectionProps : Props
     {
@@ -221,32 +220,27 @@ public sealed class ConnectionActor : UntypedActor
         private static readonly Props Template = Akka.Actor.Props.Create<ConnectionActor>().WithMailbox(ConnectionMailbox.Path);
         private readonly TcpConnection _accepted;
         private readonly NodeDataPlane _dataPlane;
-        private readonly object _ended;
 
-        public ConnectionProps(TcpConnection accepted, NodeDataPlane dataPlane, object ended) : this(Template, accepted, dataPlane, ended) { }
+        public ConnectionProps(TcpConnection accepted, NodeDataPlane dataPlane) : this(Template, accepted, dataPlane) { }
 
-        private ConnectionProps(Props copy, TcpConnection accepted, NodeDataPlane dataPlane, object ended) : base(copy) =>
-            (_accepted, _dataPlane, _ended) = (accepted, dataPlane, ended);
+        private ConnectionProps(Props copy, TcpConnection accepted, NodeDataPlane dataPlane) : base(copy) =>
+            (_accepted, _dataPlane) = (accepted, dataPlane);
 
         // The analyser knows producers (IIndirectActorProducer.Produce), not props that make their actor; this is called by Akka's ActorOf.
 #pragma warning disable AK1000
-        public override ActorBase NewActor() => new ConnectionActor(_accepted, _dataPlane, _ended);
+        public override ActorBase NewActor() => new ConnectionActor(_accepted, _dataPlane);
 #pragma warning restore AK1000
 
         // Akka copies props to apply a deployment's mailbox or dispatcher: the copy still makes this connection's actor.
-        protected override Props Copy() => new ConnectionProps(this, _accepted, _dataPlane, _ended);
+        protected override Props Copy() => new ConnectionProps(this, _accepted, _dataPlane);
     }
 
-    /// <summary>Told to the parent as this actor stops: the listener's count of its connections, without a death watch per connection.</summary>
-    private readonly object _ended;
-
-    // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop tells the
-    // listener (no death watch any more), so the connection's place, the node's count and its socket would stay taken.
-    // Work that can fail belongs in PreStart, which stops the actor on failure so PostStop still runs.
-    public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane, object ended)
+    // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop closes the socket
+    // (the listener still counts the end: Akka tells it of every child's). Work that can fail belongs in PreStart, which
+    // stops the actor on failure so PostStop still runs.
+    public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane)
     {
         _accepted = accepted;
-        _ended = ended;
         _client = accepted.Remote;
         _original = accepted.Local;
         (_routes, _routers, _pickers, _transport, _settings, _metrics, _materializer, _relays, _) = dataPlane;
@@ -292,8 +286,8 @@ public sealed class ConnectionActor : UntypedActor
 
     protected override void PreStart()
     {
-        // Akka lets go of an actor whose PreStart threw without its PostStop: the socket would stay open and the listener
-        // never hear of the end (it watches no connection). Stopped instead, as an exception while relaying stops it.
+        // Akka lets go of an actor whose PreStart threw without its PostStop: the socket would stay open. Stopped instead, as
+        // an exception while relaying stops it.
         try
         {
             Start();
@@ -708,17 +702,8 @@ public sealed class ConnectionActor : UntypedActor
         Context.Stop(Self);
     }
 
-    protected override void PostStop()
-    {
-        try
-        {
-            Stopped();
-        }
-        finally
-        {
-            Context.Parent.Tell(_ended, Self);
-        }
-    }
+    // Nothing is told to the listener: it counts the end as Akka tells a parent of a child's (ListenerActor.ConnectionEnded).
+    protected override void PostStop() => Stopped();
 
     private void Stopped()
     {
