@@ -294,6 +294,18 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>The actor system of the current cluster side (replaced when the node rejoins).</summary>
     public ActorSystem ClusterSystem => _membership.System;
 
+    /// <summary>The other members this node's cluster side knows of (0 while it is alone, joining, or rejoining).</summary>
+    public int ClusterPeers
+    {
+        get
+        {
+            var membership = _membership;
+            if (membership is null || membership.System.WhenTerminated.IsCompleted) return 0;
+            var cluster = Cluster.Get(membership.System);
+            return cluster.State.Members.Count(m => !m.UniqueAddress.Equals(cluster.SelfUniqueAddress));
+        }
+    }
+
     private ConfigContent? _applied;
 
     private MemberRevision _revisions = new(0, 0, null);

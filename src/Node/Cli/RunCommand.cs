@@ -384,7 +384,7 @@ internal static class RunCommand
                 Console.WriteLine($"  nothing yet: no configuration in force serves a listener on this node (akkal4 apply -f FILE --server {adminServer.Url})");
             Console.WriteLine("Ctrl+C stops the node.");
             // What the start used back to the system: the GC heap's garbage and free regions, the C library's freed memory.
-            _ = AfterStart.ReleaseAsync(() => node.Connections.Open, cancel);
+            _ = AfterStart.ReleaseAsync(() => node.Connections.Open, () => node.ClusterPeers, cancel);
             await Task.WhenAny(Shutdown.WaitAsync(cancel), node.LeftCluster);
             await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);
             return ExitCodes.Ok;
