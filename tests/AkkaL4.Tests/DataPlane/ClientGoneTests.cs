@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Sockets;
+using AkkaL4.Actors.DataPlane;
+using AkkaL4.Tests.Support;
+using static AkkaL4.Tests.DataPlane.Kit;
+
+namespace AkkaL4.Tests.DataPlane;
+
+/// <summary>
+/// A client that resets its connection while the node dials for it gets nothing more dialled (DC): under overload a
+/// connection can wait past its client's patience, and each further attempt (up to max-connect-attempts) would be work
+/// for nobody. A client that only half-closed is not gone (see UpstreamFailureTests: three attempts). Addresses: block 212.
+/// </summary>
+[Trait("Category", "EndToEnd")]
+public sealed class ClientGoneTests
+{
+    private static readonly AddressBlock Block = AddressBlocks.Of(212);
+
+    [Fact]
+    public async Task A_client_that_reset_while_its_upstream_was_dialled_gets_no_further_attempt()
+    {
+        using var upstream = await Unanswering.StartAsync(Block.At(1, 11, 9000));
+        await using var router = TestRouter.Start("client-gone");
+        await router.ApplyAsync(1,
+            Service("gone", Block.Host(1, 1), 19000, 9000, "gone"),
+            WorkloadEntry("gone-1", Block.Host(1, 11), "{app: gone}"),
+            TrafficPolicy("gone", "{connectionPool: {tcp: {connectTimeout: 1s}}}"));
+
+        var client = await TestClient.ConnectAsync(Block.Host(1, 30), Block.At(1, 1, 19000));
+        await client.SendLineAsync("anyone there?");
+        var id = client.Id;
+        // Gone while the first attempt waits for the unanswering upstream (or before the node took the connection).
+        client.Reset();
+
+        var entry = await router.Log.ForAsync(id);
+        Assert.True(entry.Flags.HasFlag(ResponseFlags.DownstreamConnectionTermination), $"flags {ResponseFlagNames.Format(entry.Flags)}: {entry.Detail}");
+        Assert.False(entry.Flags.HasFlag(ResponseFlags.UpstreamRetryLimitExceeded), entry.Detail);
+        Assert.Contains("DC", ResponseFlagNames.Format(entry.Flags), StringComparison.Ordinal);
+        // At most the attempt in flight when the client left (max-connect-attempts is 3).
+        Assert.InRange(router.Metrics["envoy_cluster_upstream_cx_connect_fail"], 0, 1);
+    }
+
+    /// <summary>A listener whose accept queue is full and never drained: Linux drops SYNs to it, so a connect waits for its timeout.</summary>
+    private sealed class Unanswering : IDisposable
+    {
+        private readonly Socket _listener;
+        private readonly List<Socket> _queued;
+
+        private Unanswering(Socket listener, List<Socket> queued) => (_listener, _queued) = (listener, queued);
+
+        public static async Task<Unanswering> StartAsync(IPEndPoint at)
+        {
+            var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(at);
+            listener.Listen(1);
+            var queued = new List<Socket>();
+            // Connect until one is not answered: the queue is full then.
+            for (var i = 0; i < 16; i++)
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                try
+                {
+                    await client.ConnectAsync(at, wait.Token);
+                    queued.Add(client);
+                }
+                catch (OperationCanceledException)
+                {
+                    client.Dispose();
+                    return new Unanswering(listener, queued);
+                }
+            }
+            foreach (var socket in queued) socket.Dispose();
+            listener.Dispose();
+            throw new InvalidOperationException($"the accept queue of {at} never filled");
+        }
+
+        public void Dispose()
+        {
+            foreach (var socket in _queued) socket.Dispose();
+            _listener.Dispose();
+        }
+    }
+}
