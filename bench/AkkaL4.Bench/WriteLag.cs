@@ -15,13 +15,14 @@ namespace AkkaL4.Bench;
 /// notes how late each ran and how late its own sleep woke it (a dedicated thread's lateness: the CPU's share, not a wait
 /// for a thread). Each write goes as the admin API takes it: checked at the edge, asked of the writer, put in force by the
 /// route cache. <c>--before</c> runs the control plane as it ran before rel17: the edge's check on a pool thread and
-/// <c>akkal4.control-plane-dispatcher</c> redefined as the pool. <c>--burners N</c>: N busy shell loops beside it (a loaded
+/// <c>akkal4.control-plane-dispatcher</c> and <c>akkal4.config-writer-dispatcher</c> redefined as the pool. <c>--burners N</c>: N busy shell loops beside it (a loaded
 /// host). Run it under the tests' exclusive lock; compare the two in one run.
 /// </summary>
 internal static class WriteLag
 {
     private const string Pool = """
         akkal4.control-plane-dispatcher { type = Dispatcher, executor = default-executor }
+        akkal4.config-writer-dispatcher { type = Dispatcher, executor = default-executor }
         """;
 
     public static async Task<int> Run(string[] args)

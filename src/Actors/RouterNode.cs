@@ -45,6 +45,8 @@ public sealed record RouterNodeOptions
     public RemotingTls? Tls { get; init; }
     /// <summary>Tests only: the config writer stops right after journaling a batch whose revision this returns true for.</summary>
     internal Func<long, bool>? CrashWriterAfterJournaling { get; init; }
+    /// <summary>Tests only: called on the route cache's thread with a replicated revision before it is compiled (a compile that takes long).</summary>
+    internal Action<long>? ApplyingReplicated { get; init; }
     /// <summary>Tests only: the data plane's descriptor budget for a reserve (null: this process's limit and descriptors).</summary>
     internal Func<int, DescriptorBudget>? Descriptors { get; init; }
 }
@@ -187,7 +189,7 @@ public sealed class RouterNode : IAsyncDisposable
         // and finishes the batch it had journaled before it takes another.
         var writerProps = BackoffSupervisor.Props(Backoff.OnStop(
             ConfigWriter.Props(() => Volatile.Read(ref _applied), routeTables, perHostJournal: _options.PostgresJournal is null, _options.CrashWriterAfterJournaling)
-                .WithDispatcher(ControlPlaneWork.Dispatcher), "writer",
+                .WithDispatcher(ControlPlaneWork.WriterDispatcher), "writer",
             TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2, -1));
         system.ActorOf(ClusterSingletonManager.Props(writerProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "config-writer");
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
@@ -195,6 +197,7 @@ public sealed class RouterNode : IAsyncDisposable
         // Reads: every node applies each newer replicated revision and keeps it as its last-known-good.
         system.ActorOf(RouteCache.Props(() => Volatile.Read(ref _applied)?.Revision ?? 0, content =>
         {
+            _options.ApplyingReplicated?.Invoke(content.Revision);
             Apply(content.Resources, content.Revision);
             // After the swap: the copy on disk is YAML (see LastKnownGood), encoded while the node already routes by it.
             _lastKnownGood?.SaveLater(content, System.Log);

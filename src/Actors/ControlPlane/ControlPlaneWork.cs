@@ -3,17 +3,25 @@ using AkkaL4.Actors.Config;
 namespace AkkaL4.Actors.ControlPlane;
 
 /// <summary>
-/// Where the control plane's long CPU work runs: the config writer (decode, validate, analyse, encode a write), the
-/// route-table entities (decode and journal a namespace) and every node's route cache (decode, compile, swap a revision).
-/// A 4 MiB write costs each of them seconds of CPU on a loaded 2-core host; on the .NET thread pool that work held the
-/// pool's few threads while Akka's heartbeats, remoting and distributed data waited behind it for a thread (up to 1.7 s),
-/// and peers marked the node unreachable. On a thread of its own it only competes for a core, which the kernel shares
-/// in milliseconds, and the pool stays free (bench/README.md, "Heartbeats during a big write").
+/// Where the control plane's long CPU work runs: the config writer (decode, validate, analyse, encode a write) and the
+/// route-table entities (decode and journal a namespace) on <see cref="WriterDispatcher"/>, every node's route cache
+/// (decode, compile, swap a revision) on <see cref="Dispatcher"/>. A 4 MiB write costs each of them seconds of CPU on a
+/// loaded 2-core host; on the .NET thread pool that work held the pool's few threads while Akka's heartbeats, remoting and
+/// distributed data waited behind it for a thread (up to 1.7 s), and peers marked the node unreachable. On threads of
+/// their own they only compete for a core, which the kernel shares in milliseconds, and the pool stays free
+/// (bench/README.md, "Heartbeats during a big write").
 /// </summary>
 public static class ControlPlaneWork
 {
-    /// <summary>The dispatcher (cluster.hocon): one dedicated thread, so the control plane never takes more than one core.</summary>
+    /// <summary>The route cache's dispatcher (cluster.hocon): one dedicated thread.</summary>
     public const string Dispatcher = "akkal4.control-plane-dispatcher";
+
+    /// <summary>
+    /// The write path's dispatcher (cluster.hocon): one dedicated thread for the config writer and the route-table entities,
+    /// apart from the route cache's, so that on the writer's node a write's answer, a journal callback or the writer's stop
+    /// at a hand-over never waits behind a compile of the route cache (seconds for a big configuration).
+    /// </summary>
+    public const string WriterDispatcher = "akkal4.config-writer-dispatcher";
 
     /// <summary>
     /// The admin API's decode and validation of a write's manifests (up to 4 MiB of YAML: seconds of CPU under load), on a

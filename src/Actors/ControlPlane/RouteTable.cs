@@ -111,7 +111,7 @@ public sealed class RouteTable : ReceivePersistentActor
 
     /// <summary>Starts this node's shard region of RouteTable entities (settings: akka.cluster.sharding in cluster.hocon).</summary>
     public static IActorRef StartRegion(ActorSystem system) =>
-        ClusterSharding.Get(system).Start(TypeName, ns => Props.Create(() => new RouteTable(ns)).WithDispatcher(ControlPlaneWork.Dispatcher), ClusterShardingSettings.Create(system), new Extractor());
+        ClusterSharding.Get(system).Start(TypeName, ns => Props.Create(() => new RouteTable(ns)).WithDispatcher(ControlPlaneWork.WriterDispatcher), ClusterShardingSettings.Create(system), new Extractor());
 
     /// <summary>
     /// Routes <see cref="INamespaceMessage"/>s to the namespace's entity; Akka's hash of the entity id is the same in every

@@ -3,10 +3,12 @@ using System.Text;
 using Akka.Actor;
 using Akka.Event;
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
 [Trait("Category", "Unit")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class AccessLogWriterTests
 {
     private static AccessLogEntry Entry(int n) => new(DateTimeOffset.UnixEpoch, TimeSpan.FromMilliseconds(n), new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.30.1"), 40000 + n % 20000),

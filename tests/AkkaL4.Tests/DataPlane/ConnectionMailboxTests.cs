@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Dispatch;
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
@@ -9,6 +10,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// out in the order they went in, however enqueues and dequeues interleave across the field, the ring's wrap and its growth.
 /// </summary>
 [Trait("Category", "Unit")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public class ConnectionMailboxTests
 {
     private static Envelope Message(int n) => new(n, ActorRefs.NoSender);

@@ -1,5 +1,6 @@
 using AkkaL4.Actors.DataPlane;
 using static AkkaL4.Tests.DataPlane.Kit;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
@@ -8,6 +9,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// failing one does to the others, its table under removals; and a relay that has an idle timeout but no sweep. No sockets.
 /// </summary>
 [Trait("Category", "Unit")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class IdleSweepTests
 {
     private sealed class FakeRelay(long lastActivity, long idleMs, bool throws = false) : IdleSweep.IIdle

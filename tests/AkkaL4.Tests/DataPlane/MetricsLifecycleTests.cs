@@ -2,6 +2,7 @@ using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.Routing;
 using AkkaL4.Node.Admin;
 using static AkkaL4.Tests.Routing.RoutingFixtures;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
@@ -11,6 +12,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// In process, no sockets (addresses 127.140.0.x appear only as configuration).
 /// </summary>
 [Trait("Category", "Unit")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class MetricsLifecycleTests
 {
     /// <summary>One ServiceEntry per generation, each with its own host and <paramref name="endpoints"/> endpoints.</summary>

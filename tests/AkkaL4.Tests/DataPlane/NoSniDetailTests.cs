@@ -6,6 +6,7 @@ namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>The detail of a connection refused for want of an SNI names the connection's own flag (review1-s8 #6).</summary>
 [Trait("Category", TestCategories.Unit)]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class NoSniDetailTests
 {
     private const string Reason = "no tls rule of a VirtualService bound to istio-system/edge matches port 443 and the SNI: the connection is closed" + Explanation.NoRouteFlag;

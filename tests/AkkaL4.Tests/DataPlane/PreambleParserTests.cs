@@ -1,11 +1,13 @@
 using System.Net;
 using System.Text;
 using AkkaL4.Actors.DataPlane.Preamble;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>The ClientHello reader on real .NET ClientHellos (whole, split, refragmented, broken) and the PROXY protocol parser and writer.</summary>
 [Trait("Category", "Unit")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public class PreambleParserTests
 {
     private const int Max = 16 * 1024;

@@ -15,6 +15,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// (hence not Unit).
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class TlsFileCacheTests
 {
     /// <summary>The files of <paramref name="tls"/>, waited for (a test's thread may block).</summary>

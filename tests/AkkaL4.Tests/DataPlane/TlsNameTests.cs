@@ -1,9 +1,11 @@
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>TLS origination's subjectAltNames check: a certificate's wildcard stands for one left-most label only (RFC 6125, as Envoy).</summary>
 [Trait("Category", "Unit")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class TlsNameTests
 {
     [Theory]

@@ -16,6 +16,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// certificate for any name was accepted). The end-to-end path is TlsRoutingTests' subjectAltName case.
 /// </summary>
 [Trait("Category", TestCategories.Unit)]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class TlsRefusalTests : IDisposable
 {
     private readonly TestCa _ca = new("refusal-ca");

@@ -1,9 +1,11 @@
 using AkkaL4.Actors.DataPlane;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>The untrusted-PROXY-peer warning rate: one per listener per interval, on a test clock (no waiting).</summary>
 [Trait("Category", "Unit")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class WarningThrottleTests
 {
     [Fact]

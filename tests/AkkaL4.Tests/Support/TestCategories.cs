@@ -29,5 +29,15 @@ internal static class TestCategories
     /// <summary>100,000 generated manifests through the whole config pipeline: in process, but CPU-bound for a minute or more.</summary>
     public const string Fuzz = "Fuzz";
 
+    /// <summary>
+    /// A second trait, <c>[Trait(TransportTrait, TransportNamed)]</c>, on a class whose tests name the transport of each case
+    /// (or bind no socket), so <c>AKKAL4_TRANSPORT</c> changes nothing in them: CI's second pass of the data-plane tests, on
+    /// the stock transport, leaves them out (<c>Transport!=Named</c>) instead of running them again as they were.
+    /// <see cref="TransportTraitTests"/> fails for such a class that reaches a node, a process or the setting.
+    /// </summary>
+    public const string TransportTrait = "Transport";
+
+    public const string TransportNamed = "Named";
+
     public static readonly IReadOnlySet<string> All = new HashSet<string> { Unit, EndToEnd, Chaos, Postgres, Docker, Browser, Fuzz };
 }

@@ -13,6 +13,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// ListenerActor uses it), driven as ListenerActor drives it: each ack asks for one connection. Addresses 127.202.1.x.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class AcceptPumpTests : IAsyncDisposable
 {
     private static readonly AddressBlock Block = AddressBlocks.Of(202);

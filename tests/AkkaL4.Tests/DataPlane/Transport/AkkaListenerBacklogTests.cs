@@ -17,6 +17,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// the rest are closed, as a full kernel queue drops them, instead of each holding a descriptor until EMFILE.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class AkkaListenerBacklogTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using AkkaL4.Actors.DataPlane.Transport;
 using static AkkaL4.Tests.DataPlane.Kit;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane.Transport;
 
@@ -15,6 +16,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// larger than it could take within that timeout was reset (ConcurrencyTests' thousand connections, at times).
 /// </summary>
 [Trait("Category", "EndToEnd")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class AkkaListenerRegistrationTests
 {
     [Fact]

@@ -8,6 +8,7 @@ using Akka.Streams.Dsl;
 using AkkaL4.Actors.DataPlane.Transport;
 using Xunit.Abstractions;
 using static AkkaL4.Tests.DataPlane.Kit;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane.Transport;
 
@@ -17,6 +18,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// real loopback sockets at 127.120.1.x and 127.150.3.x: its timeout, abandon and completion racing one another.
 /// </summary>
 [Trait("Category", "EndToEnd")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class ConnectAttemptTests(ITestOutputHelper output)
 {
     /// <summary>What an attempt was told, from whichever thread told it.</summary>

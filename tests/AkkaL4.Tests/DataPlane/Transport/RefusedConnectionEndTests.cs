@@ -51,7 +51,7 @@ public sealed class RefusedConnectionEndTests
 
             // The clients neither read nor close: the node's side of each must go all the same.
             string Held() => string.Join(", ", clients.Select(c => (IPEndPoint)c.LocalEndPoint!)
-                .Select(c => (Client: c, Line: StopWithSendPendingTests.Held(service, c))).Where(h => h.Line is not null)
+                .Select(c => (Client: c, Line: TransportKit.Held(service, c))).Where(h => h.Line is not null)
                 .Select(h => $"{h.Client} ({h.Line})"));
             await EventuallyAsync(() => Task.FromResult(Held().Length == 0), () => $"the node to let go of every refused connection; it holds {Held()}");
         }

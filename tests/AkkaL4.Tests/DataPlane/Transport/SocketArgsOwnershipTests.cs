@@ -13,6 +13,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// the stage's part itself, so the order is the test's and not the scheduler's.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class SocketArgsOwnershipTests : IDisposable
 {
     private readonly Socket _client;

@@ -18,6 +18,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// (after Available or Send succeeded) cannot be forced from outside; those share the handling. Addresses: 127.200.200.x.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class SocketStageResetTests
 {
     private static readonly AddressBlock Block = AddressBlocks.Of(200);

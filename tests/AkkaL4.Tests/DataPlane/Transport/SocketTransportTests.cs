@@ -13,6 +13,7 @@ using AkkaL4.Actors.DataPlane.Transport;
 using Xunit.Abstractions;
 using static AkkaL4.Tests.DataPlane.Kit;
 using static AkkaL4.Tests.DataPlane.Transport.TransportKit;
+using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.DataPlane.Transport;
 
@@ -22,6 +23,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// one differs. Addresses: 127.0.60.x, ports 62xxx (outside the ephemeral range), one pair per test.
 /// </summary>
 [Trait("Category", "EndToEnd")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class SocketTransportTests(ITestOutputHelper output)
 {
     // ---- 1. bind, accept, echo; dial ----
@@ -421,6 +423,7 @@ public sealed class IsolatedCollection
 /// <summary>Bulk data and many connections with the live managed heap watched, and process-wide checks.</summary>
 [Collection(IsolatedCollection.Name)]
 [Trait("Category", "EndToEnd")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class SocketTransportIsolatedTests(ITestOutputHelper output)
 {
     // ---- 5. cancelling a connect ----
@@ -670,6 +673,24 @@ internal static class TransportKit
     /// <summary>How many sockets of this process's host are in SYN_SENT towards <paramref name="to"/>.</summary>
     public static int SynSentTo(IPEndPoint to) =>
         IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections().Count(c => c.State == TcpState.SynSent && Plain(c.RemoteEndPoint).Equals(to));
+
+    /// <summary>
+    /// The kernel's line for the connection from <paramref name="local"/> to <paramref name="remote"/> while a socket of a
+    /// process still holds it (null once none does): /proc/net/tcp shows inode 0 for one that is only the kernel's after its
+    /// close (TIME_WAIT, or FIN_WAIT_2 waiting for the peer's FIN), whatever the TCP state says.
+    /// </summary>
+    public static string? Held(IPEndPoint local, IPEndPoint remote)
+    {
+        // Addresses as the kernel prints them: the 32-bit address in host (little-endian) order, then the port, in hex.
+        static string Hex(IPEndPoint at) => $"{BitConverter.ToUInt32(at.Address.GetAddressBytes()):X8}:{at.Port:X4}";
+        var (from, to) = (Hex(local), Hex(remote));
+        // sl, local_address, rem_address, st, tx_queue:rx_queue, tr:tm->when, retrnsmt, uid, timeout, inode.
+        return File.ReadLines("/proc/net/tcp").Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f[1] == from && f[2] == to && f[9] != "0")
+            .Select(f => $"state {f[3]}, queues {f[4]}")
+            .FirstOrDefault();
+    }
 
     /// <summary>The IPv4 address of an IPv4-mapped IPv6 end point (dual-mode sockets report those).</summary>
     public static IPEndPoint Plain(IPEndPoint endPoint) =>

@@ -21,6 +21,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// nodes the figure is theirs as much as the stage's (95 KB per session once in CI's parallel run).
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 [Collection(IsolatedCollection.Name)]
 public sealed class StreamStageTests(ITestOutputHelper output)
 {
