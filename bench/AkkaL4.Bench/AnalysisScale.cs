@@ -21,7 +21,12 @@ namespace AkkaL4.Bench;
 /// <item><c>selectors</c>: per tenant, a Gateway with its own selector and a VirtualService, all on one port (the analyser's
 /// merged-listener walk).</item>
 /// <item><c>namespaces</c> (only when named): per namespace, a Service, a DestinationRule and a Gateway with an
-/// AUTO_PASSTHROUGH server for <c>./*</c>: N namespaces (each mesh listener's rule set per client namespace).</item>
+/// AUTO_PASSTHROUGH server for <c>./*</c>: N namespaces (each mesh listener's rule set per client namespace);
+/// <c>namespaces-any</c> the same with <c>*/*</c> (every Gateway admits every service).</item>
+/// <item><c>wildcards</c> (only when named): per tenant, a VirtualService for <c>*.tI.example.com</c> and a ServiceEntry
+/// under it, a ServiceEntry and a DestinationRule for <c>*.tI.internal</c> and a VirtualService under it.</item>
+/// <item><c>shared-wildcard</c>, <c>shared-star</c> (only when named): per namespace, a Service with a client and a
+/// DestinationRule for <c>*.shared.example.com</c> (covering one shared ServiceEntry) or for <c>*</c> (every service).</item>
 /// </list>
 /// The text is decoded without the admin API's limits of one write (4 MiB, 10,000 documents): a configuration this big
 /// arrives over several writes, and the writer checks the whole stored configuration on each.
@@ -38,12 +43,17 @@ internal static class AnalysisScale
             ("auto-passthrough", TenantManifests.AutoPassthroughPerHost),
             ("selectors", TenantManifests.SelectorPerTenant),
             ("namespaces", TenantManifests.NamespacePerTenant),
+            ("namespaces-any", n => TenantManifests.NamespacePerTenant(n, "*/*")),
+            ("wildcards", TenantManifests.WildcardPerTenant),
+            ("shared-wildcard", n => TenantManifests.SharedHostRulePerNamespace(n, "*.shared.example.com")),
+            ("shared-star", n => TenantManifests.SharedHostRulePerNamespace(n, "*")),
         };
+        string[] byDefault = ["mesh", "auto-passthrough", "selectors"];
         var only = args.Where(a => !char.IsDigit(a[0])).ToHashSet();
         var sizes = args.Where(a => char.IsDigit(a[0])).Select(int.Parse).ToArray();
         if (sizes.Length == 0) sizes = [500, 2000, 10000];
         Console.WriteLine($"{"shape",-17} {"N",6} {"resources",9} {"Check",10} {"× ref",6} {"Analyze",10} {"× ref",6}   (× ref: time per resource / the first N's)");
-        foreach (var (name, yaml) in shapes.Where(s => only.Count == 0 ? s.Name != "namespaces" : only.Contains(s.Name)))
+        foreach (var (name, yaml) in shapes.Where(s => only.Count == 0 ? byDefault.Contains(s.Name) : only.Contains(s.Name)))
         {
             double? checkRef = null, analyzeRef = null;
             foreach (var n in sizes)

@@ -13,6 +13,8 @@ internal sealed class HostPatterns<T>
     private readonly List<(string Host, T Value)> _entries = [];
     private readonly Dictionary<string, List<int>> _exact = new(StringComparer.Ordinal);
     private readonly List<int> _star = [];
+    // Some host starts with '*': only then can a name's suffixes find a pattern (most sets of names have none).
+    private bool _wildcards;
     // ".b.c" → the entries whose host ends with it after a first character ("a.b.c", "*.b.c"): what *.b.c covers. Built at
     // the first wildcard question (host checks of a mesh without wildcards never need it).
     private Dictionary<string, List<int>>? _bySuffix;
@@ -24,6 +26,7 @@ internal sealed class HostPatterns<T>
             var i = _entries.Count;
             _entries.Add((host, value));
             if (host == "*") _star.Add(i);
+            if (host.StartsWith('*')) _wildcards = true;
             if (_exact.TryGetValue(host, out var same)) same.Add(i);
             else _exact[host] = [i];
         }
@@ -41,6 +44,7 @@ internal sealed class HostPatterns<T>
     {
         var found = new List<int>(_star);
         if (name != "*" && _exact.TryGetValue(name, out var same)) found.AddRange(same);
+        if (!_wildcards) return Ordered(found);
         foreach (var p in Dots(name))
             if (_exact.TryGetValue(string.Concat("*", name.AsSpan(p)), out var wildcards)) found.AddRange(wildcards);
         return Ordered(found);

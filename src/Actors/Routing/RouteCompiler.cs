@@ -22,22 +22,18 @@ public sealed class RouteCompiler
     private readonly bool _everyGateway;
     // Values the validator let through but the compiler cannot use, once each (a rule may compile for several namespaces).
     private readonly HashSet<Diagnostic> _errors = [];
-    // VirtualServices looked at for listeners, the work a test counts: for a mesh listener (once per client namespace) those
-    // bound to mesh for its host, for a gateway listener those bound to its gateways.
-    private int _visits;
-    // Services an AUTO_PASSTHROUGH server's hosts were looked up among and found (another count a test keeps), and the
-    // indexes they are looked up in, made at the first such server.
-    private int _serviceVisits;
-    // Gateway servers looked at: grouping a listener's by gateway, finding those a VirtualService is bound through.
-    private int _serverVisits;
-    // Mesh rule sets compiled: one per mesh listener, plus one per client namespace that may see other rules for its host.
-    private int _meshRuleSets;
+    // What the listeners looked at: the work a test counts (only Check's caller reads it).
+    private readonly WorkCounts _work;
+    // The indexes an AUTO_PASSTHROUGH server's hosts are looked up in, made at the first such server.
     private Dictionary<string, HostPatterns<int>>? _servicesByHost;
     private HostPatterns<int>? _allServicesByHost;
+    // Per service (its index in the catalog): the client namespaces that may resolve its DestinationRules otherwise.
+    private Dictionary<int, HashSet<string>>? _resolvedOtherwise;
 
-    private RouteCompiler(IReadOnlyCollection<Resource> resources, Labels nodeLabels, bool everyGateway = false)
+    private RouteCompiler(IReadOnlyCollection<Resource> resources, Labels nodeLabels, bool everyGateway = false, WorkCounts? work = null)
     {
         _resources = resources;
+        _work = work ?? new WorkCounts();
         _nodeLabels = nodeLabels;
         _everyGateway = everyGateway;
         _catalog = new ServiceCatalog(resources);
@@ -58,20 +54,12 @@ public sealed class RouteCompiler
     /// What the compiler refuses in a validated set, for any node (every Gateway served, mesh on): the config
     /// writer refuses such a write, so that no node is ever sent a configuration it cannot put in force.
     /// </summary>
-    public static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources) => Check(resources, out _);
+    public static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources) => Check(resources, new WorkCounts());
 
-    /// <param name="visits">How many VirtualServices the listeners looked at, summed over listeners (and a mesh listener's client namespaces).</param>
-    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, out int visits) => Check(resources, out visits, out _, out _);
-
-    /// <param name="serviceVisits">How many services the AUTO_PASSTHROUGH servers' hosts found (a service admitted by two hosts, twice).</param>
-    /// <param name="serverVisits">How many times a gateway listener looked at one of its servers.</param>
-    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, out int visits, out int serviceVisits, out int serverVisits) =>
-        Check(resources, out visits, out serviceVisits, out serverVisits, out _);
-
-    /// <param name="meshRuleSets">How many rule sets the mesh listeners compiled (a listener's own, and one per client namespace that may see other rules).</param>
-    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, out int visits, out int serviceVisits, out int serverVisits, out int meshRuleSets)
+    /// <param name="work">Adds what the listeners looked at (see <see cref="WorkCounts"/>).</param>
+    internal static IReadOnlyList<Diagnostic> Check(IReadOnlyCollection<Resource> resources, WorkCounts work)
     {
-        var compiler = new RouteCompiler(resources, Labels.Empty, everyGateway: true);
+        var compiler = new RouteCompiler(resources, Labels.Empty, everyGateway: true, work);
         try
         {
             compiler.Build(0, serveMesh: true);
@@ -81,10 +69,9 @@ public sealed class RouteCompiler
             // A refusal without a field path is still a refusal: better a 400 now than every node failing later.
             compiler._errors.Add(Diagnostic.Error("configuration", "", $"the route compiler cannot compile it: {e.Message}"));
         }
-        visits = compiler._visits;
-        serviceVisits = compiler._serviceVisits;
-        serverVisits = compiler._serverVisits;
-        meshRuleSets = compiler._meshRuleSets;
+        work.MeshHosts += compiler._virtualServices.MeshHostVisits;
+        work.DestinationRules += compiler._destinationRules.Visits;
+        work.ServiceHosts += compiler._catalog.WildcardVisits;
         return compiler._errors.ToList();
     }
 
@@ -109,36 +96,43 @@ public sealed class RouteCompiler
         var namespaces = _catalog.Namespaces.ToHashSet(StringComparer.Ordinal);
         var seen = new HashSet<IpPort>();
         foreach (var service in _catalog.Services)
-        foreach (var address in service.Addresses)
         {
-            if (address.Contains('/') || !IpKey.TryParse(address, out var ip)) continue; // a CIDR cannot be bound
-            foreach (var port in service.Ports)
+            // What the host's listeners share, found at its first: the VirtualServices for it, and the client namespaces
+            // that need a rule set of their own.
+            List<VirtualService>? forHost = null;
+            List<string>? differ = null;
+            foreach (var address in service.Addresses)
             {
-                var at = new IpPort(ip, port.Number);
-                if (!seen.Add(at))
+                if (address.Contains('/') || !IpKey.TryParse(address, out var ip)) continue; // a CIDR cannot be bound
+                foreach (var port in service.Ports)
                 {
-                    _notes.Add($"listener {at}: also claimed by {service.Host}; the first service keeps it");
-                    continue;
+                    var at = new IpPort(ip, port.Number);
+                    if (!seen.Add(at))
+                    {
+                        _notes.Add($"listener {at}: also claimed by {service.Host}; the first service keeps it");
+                        continue;
+                    }
+                    // One rule set for every client namespace that sees only the public resources for this host (the same list
+                    // a client of no known namespace sees), and one of its own only for a namespace a non-public VirtualService
+                    // or a DestinationRule may show something else: one per client namespace was N × N rule sets for N
+                    // namespaces with a Service each (RouteCompiler.Check 73 s at 2,000, on the control-plane thread).
+                    forHost ??= _virtualServices.BoundToMesh(service.Host);
+                    differ ??= MayDiffer(service, forHost, namespaces);
+                    var rules = MeshRuleSet(service, port, null, forHost);
+                    var vsByNamespace = new Dictionary<string, RuleSet>(StringComparer.Ordinal);
+                    foreach (var ns in differ) vsByNamespace[ns] = MeshRuleSet(service, port, ns, forHost);
+                    var tls = port.Protocol is "TLS" or "HTTPS";
+                    yield return new CompiledListener
+                    {
+                        Address = at,
+                        Kind = ListenerKind.Mesh,
+                        Service = service,
+                        Tls = tls,
+                        RoutesBySni = tls || rules.Tls.Length > 0 || vsByNamespace.Values.Any(r => r.Tls.Length > 0),
+                        ByNamespace = vsByNamespace,
+                        Rules = rules,
+                    };
                 }
-                // One rule set for every client namespace that sees only the public resources for this host (the same list
-                // a client of no known namespace sees), and one of its own only for a namespace a non-public VirtualService
-                // or a DestinationRule may show something else: one per client namespace was N × N rule sets for N
-                // namespaces with a Service each (RouteCompiler.Check 73 s at 2,000, on the control-plane thread).
-                var forHost = _virtualServices.BoundToMesh(service.Host).ToList();
-                var rules = MeshRuleSet(service, port, null, forHost);
-                var vsByNamespace = new Dictionary<string, RuleSet>(StringComparer.Ordinal);
-                foreach (var ns in MayDiffer(service, forHost, namespaces)) vsByNamespace[ns] = MeshRuleSet(service, port, ns, forHost);
-                var tls = port.Protocol is "TLS" or "HTTPS";
-                yield return new CompiledListener
-                {
-                    Address = at,
-                    Kind = ListenerKind.Mesh,
-                    Service = service,
-                    Tls = tls,
-                    RoutesBySni = tls || rules.Tls.Length > 0 || vsByNamespace.Values.Any(r => r.Tls.Length > 0),
-                    ByNamespace = vsByNamespace,
-                    Rules = rules,
-                };
             }
         }
     }
@@ -174,8 +168,8 @@ public sealed class RouteCompiler
     {
         // VirtualServices for this host bound to mesh and visible to the client: private ones first,
         // then those exported to its namespace by name, then public ones; each group by creation time, name, namespace.
-        _visits += forHost.Count;
-        _meshRuleSets++;
+        _work.VirtualServices += forHost.Count;
+        _work.MeshRuleSets++;
         var applicable = forHost
             .Select(vs => (vs, group: Precedence.Group(vs.Metadata.Namespace, vs.Spec.ExportTo, clientNamespace)))
             .Where(x => x.group >= 0)
@@ -265,7 +259,7 @@ public sealed class RouteCompiler
             var byGateway = new Dictionary<string, List<(int Index, Gateway Gw, Server Server)>>(StringComparer.Ordinal);
             for (var i = 0; i < list.Count; i++)
             {
-                _serverVisits++;
+                _work.Servers++;
                 var key = Key(list[i].Gateway);
                 if (!byGateway.TryGetValue(key, out var own)) byGateway[key] = own = [];
                 own.Add((i, list[i].Gateway, list[i].Server));
@@ -276,7 +270,7 @@ public sealed class RouteCompiler
             // 2,000 Gateways take 15 s to check on every write, and every node as long to compile.
             foreach (var vs in _virtualServices.BoundTo(gateways))
             {
-                _visits++;
+                _work.VirtualServices++;
                 // Like Istio, a gateway sees only the VirtualServices exported to its namespace.
                 if (!Precedence.VisibleTo(vs.Metadata.Namespace, vs.Spec.ExportTo, gatewayNamespace)) continue;
                 var bound = vs.Spec.Gateways.Select(g => ResolveGateway(g, vs.Metadata.Namespace)).ToList();
@@ -289,7 +283,7 @@ public sealed class RouteCompiler
                     if (!byGateway.TryGetValue(g, out var own)) continue;
                     foreach (var (index, gw, server) in own)
                     {
-                        _serverVisits++;
+                        _work.Servers++;
                         if (AdmitsHost(gw, server, vs)) { admitting.Add((index, g)); break; }
                     }
                 }
@@ -366,41 +360,93 @@ public sealed class RouteCompiler
     /// A server's services are looked up by its hosts (<see cref="ServicesByHost"/>), not found by asking every service: N
     /// tenant Gateways on one port, each admitting its own namespace's services (<c>./*</c>), cost N × N per write and per
     /// node compile. A server host already done at this listener for a Gateway of the same namespace adds no SNI (the first
-    /// claim on a name wins, and the same namespace resolves the same DestinationRules), so it is not done again.
+    /// claim on a name wins, and the same namespace resolves the same DestinationRules), so it is not done again; nor is one
+    /// done for a Gateway of another namespace, but for the services that namespace may resolve a DestinationRule for
+    /// otherwise (<see cref="DestinationRuleIndex.MayResolveOtherwise"/>), and those whose names were added only as another
+    /// namespace resolves them: every other service's names are there already, claimed by the earlier Gateway. N Gateways
+    /// admitting <c>*/*</c>, one in each of N namespaces, were N × N services resolved (cfg18).
     /// </remarks>
     private Dictionary<string, (RouteTarget Target, string Gateway)> AutoPassthrough(List<(Gateway Gateway, Server Server)> servers)
     {
         var routes = new Dictionary<string, (RouteTarget, string)>(StringComparer.Ordinal);
         var done = new HashSet<(string GatewayNamespace, string ServiceNamespace, string Host)>();
+        // Server hosts whose services were all done here, for some Gateway's namespace.
+        var admittedBefore = new HashSet<(string ServiceNamespace, string Host)>();
+        // The views each service's names were added in: a namespace's own (its DestinationRules resolve otherwise), or null
+        // for every namespace that resolves it as no client namespace does; and those done in a namespace's own view only.
+        var views = new HashSet<(int Service, string? View)>();
+        var publicPending = new HashSet<int>();
         foreach (var (gw, server) in servers.Where(x => x.Server.Tls?.Mode == "AUTO_PASSTHROUGH"))
         {
+            var gatewayNamespace = gw.Metadata.Namespace;
             var admitted = new List<int>();
+            List<int>? otherwise = null;
             foreach (var serverHost in server.Hosts)
             {
                 var (ns, host) = AdmittedBy(gw, serverHost);
-                if (!done.Add((gw.Metadata.Namespace, ns, host))) continue;
+                if (!done.Add((gatewayNamespace, ns, host))) continue;
                 if (ServicesByHost(ns) is not { } index) continue;
-                var found = index.CoveredBy(host);
-                _serviceVisits += found.Count;
-                admitted.AddRange(found.Select(i => index[i].Value));
+                if (admittedBefore.Add((ns, host)))
+                {
+                    foreach (var e in index.CoveredBy(host)) admitted.Add(index[e].Value);
+                    continue;
+                }
+                otherwise ??= ResolvedOtherwiseBy(gatewayNamespace);
+                foreach (var i in otherwise.Concat(publicPending))
+                {
+                    var service = _catalog.Services[i];
+                    if ((ns == "*" || service.Namespace == ns) && HostName.Covers(host, service.Host)) admitted.Add(i);
+                }
             }
             // In the catalog's order, each once, as when every service was asked: the first claim on an SNI keeps it.
-            foreach (var i in admitted.Distinct().Order())
+            admitted.Sort();
+            for (var k = 0; k < admitted.Count; k++)
             {
+                var i = admitted[k];
+                if (k > 0 && i == admitted[k - 1]) continue;
                 var service = _catalog.Services[i];
-                var rule = _destinationRules.Resolve(service.Host, service.Namespace, gw.Metadata.Namespace);
+                var view = ResolvesOtherwise(i, gatewayNamespace) ? gatewayNamespace : null;
+                if (!views.Add((i, view))) continue; // its names in this view are all there already
+                if (view is null) publicPending.Remove(i);
+                else if (!views.Contains((i, null))) publicPending.Add(i);
+                _work.Services++;
+                var rule = _destinationRules.Resolve(service.Host, service.Namespace, gatewayNamespace);
                 foreach (var port in service.Ports)
                 foreach (var subset in new string?[] { null }.Concat(rule?.Subsets.Select(x => x.Name) ?? []))
                 {
                     var sni = $"outbound_.{port.Number}_.{subset}_.{service.Host}";
                     if (routes.ContainsKey(sni)) continue;
-                    var destination = Destination(service.Host, subset, port.Number, 100, service.Namespace, gw.Metadata.Namespace, service);
+                    var destination = Destination(service.Host, subset, port.Number, 100, service.Namespace, gatewayNamespace, service);
                     routes[sni] = (NewTarget(null, "auto-passthrough", null, [destination],
                         $"AUTO_PASSTHROUGH at {Key(gw)}: the SNI names {destination.Cluster.Name}"), Key(gw));
                 }
             }
         }
         return routes;
+    }
+
+    /// <summary>Whether a client of <paramref name="ns"/> may resolve service <paramref name="service"/>'s DestinationRules
+    /// otherwise than one of no namespace (<see cref="DestinationRuleIndex.MayResolveOtherwise"/>, once per service).</summary>
+    private bool ResolvesOtherwise(int service, string ns)
+    {
+        _resolvedOtherwise ??= new Dictionary<int, HashSet<string>>();
+        if (!_resolvedOtherwise.TryGetValue(service, out var namespaces))
+        {
+            _resolvedOtherwise[service] = namespaces = new HashSet<string>(StringComparer.Ordinal);
+            _destinationRules.MayResolveOtherwise(_catalog.Services[service].Host, namespaces);
+        }
+        return namespaces.Contains(ns);
+    }
+
+    /// <summary>The services (their index in the catalog) whose DestinationRules a client of <paramref name="ns"/> may resolve
+    /// otherwise: those the hosts of its own rules and of those exported to it by name cover.</summary>
+    private List<int> ResolvedOtherwiseBy(string ns)
+    {
+        var all = ServicesByHost("*")!;
+        var found = new List<int>();
+        foreach (var host in _destinationRules.HostsResolvedOtherwiseBy(ns))
+            foreach (var e in all.CoveredBy(host)) found.Add(all[e].Value);
+        return found;
     }
 
     /// <summary>A server host <c>ns/host</c>: the namespace whose services it admits (<c>.</c> = the gateway's, <c>*</c> = any) and the host pattern.</summary>

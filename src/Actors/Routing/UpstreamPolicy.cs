@@ -148,32 +148,67 @@ public sealed record MergedDestinationRule(IReadOnlyList<ResourceKey> Sources, T
 }
 
 /// <summary>Istio's DestinationRule lookup: client namespace, then the service's, then the root namespace; most specific host wins.</summary>
+/// <remarks>
+/// Wildcard hosts are looked up (<see cref="HostPatterns{T}"/>), not matched one by one: the compiler resolves a host per
+/// destination and client namespace and asks which namespaces may resolve it otherwise per listener, so a scan of the
+/// wildcard rules (a <c>*.example.com</c> rule in each of N namespaces, or N in one) per question was N × N per write.
+/// </remarks>
 public sealed class DestinationRuleIndex
 {
     public const string RootNamespace = "istio-system";
 
-    // Per namespace: rules by exact (expanded) host, and the wildcard ones; each list in precedence order.
-    private readonly Dictionary<string, (Dictionary<string, List<DestinationRule>> Exact, List<(string Host, DestinationRule Rule)> Wildcards)> _byNamespace = new();
+    // Per namespace: rules by exact (expanded) host, and the wildcard ones; each in precedence order.
+    private readonly Dictionary<string, (Dictionary<string, List<DestinationRule>> Exact, HostPatterns<DestinationRule> Wildcards)> _byNamespace = new();
 
     // Every namespace's together, for MayResolveOtherwise.
     private readonly Dictionary<string, List<DestinationRule>> _exact = new(StringComparer.Ordinal);
-    private readonly List<(string Host, DestinationRule Rule)> _wildcards = [];
+    private readonly HostPatterns<DestinationRule> _wildcards;
+    // The hosts (expanded) of the rules that may make a namespace resolve otherwise: its own, and those exported to it by name.
+    private readonly Dictionary<string, List<string>> _hostsByViewer = new(StringComparer.Ordinal);
+    private int _exactVisits;
 
     public DestinationRuleIndex(IEnumerable<DestinationRule> rules)
     {
+        var wildcards = new List<(string Host, DestinationRule Rule)>();
+        var wildcardsByNamespace = new Dictionary<string, List<(string Host, DestinationRule Rule)>>(StringComparer.Ordinal);
+        var exactByNamespace = new Dictionary<string, Dictionary<string, List<DestinationRule>>>(StringComparer.Ordinal);
         foreach (var rule in Precedence.Order(rules).Where(r => r.Spec.Host is not null))
         {
             var ns = rule.Metadata.Namespace;
-            if (!_byNamespace.TryGetValue(ns, out var index)) _byNamespace[ns] = index = (new(StringComparer.Ordinal), []);
+            if (!exactByNamespace.TryGetValue(ns, out var exact))
+            {
+                exactByNamespace[ns] = exact = new(StringComparer.Ordinal);
+                wildcardsByNamespace[ns] = [];
+            }
             var host = HostName.Expand(rule.Spec.Host!, ns);
-            if (HostName.IsWildcard(host)) _wildcards.Add((host, rule));
-            else if (_exact.TryGetValue(host, out var all)) all.Add(rule);
-            else _exact[host] = [rule];
-            if (HostName.IsWildcard(host)) index.Wildcards.Add((host, rule));
-            else if (index.Exact.TryGetValue(host, out var list)) list.Add(rule);
-            else index.Exact[host] = [rule];
+            if (HostName.IsWildcard(host))
+            {
+                wildcards.Add((host, rule));
+                wildcardsByNamespace[ns].Add((host, rule));
+            }
+            else
+            {
+                if (_exact.TryGetValue(host, out var all)) all.Add(rule);
+                else _exact[host] = [rule];
+                if (exact.TryGetValue(host, out var list)) list.Add(rule);
+                else exact[host] = [rule];
+            }
+            Viewer(ns, host);
+            if (!Precedence.Public(rule.Spec.ExportTo))
+                foreach (var to in rule.Spec.ExportTo) Viewer(to, host);
+        }
+        _wildcards = new HostPatterns<DestinationRule>(wildcards);
+        foreach (var (ns, exact) in exactByNamespace) _byNamespace[ns] = (exact, new HostPatterns<DestinationRule>(wildcardsByNamespace[ns]));
+
+        void Viewer(string ns, string host)
+        {
+            if (_hostsByViewer.TryGetValue(ns, out var hosts)) hosts.Add(host);
+            else _hostsByViewer[ns] = [host];
         }
     }
+
+    /// <summary>How many rules the questions so far looked at: the work a test counts.</summary>
+    public int Visits => _exactVisits + _wildcards.Visits + _byNamespace.Values.Sum(x => x.Wildcards.Visits);
 
     /// <summary>
     /// Adds to <paramref name="into"/> every client namespace for which <see cref="Resolve"/> of <paramref name="host"/> may
@@ -182,9 +217,12 @@ public sealed class DestinationRuleIndex
     /// </summary>
     public void MayResolveOtherwise(string host, ISet<string> into)
     {
-        foreach (var rule in _exact.GetValueOrDefault(host) ?? []) Add(rule);
-        foreach (var (pattern, rule) in _wildcards)
-            if (HostName.Covers(pattern, host)) Add(rule);
+        if (_exact.TryGetValue(host, out var exact))
+        {
+            _exactVisits += exact.Count;
+            foreach (var rule in exact) Add(rule);
+        }
+        foreach (var i in _wildcards.Covering(host)) Add(_wildcards[i].Value);
 
         void Add(DestinationRule rule)
         {
@@ -193,19 +231,27 @@ public sealed class DestinationRuleIndex
         }
     }
 
+    /// <summary>
+    /// The hosts (expanded; exact or wildcard) of the rules that put <paramref name="ns"/> in <see cref="MayResolveOtherwise"/>:
+    /// a host covered by none of them resolves for <paramref name="ns"/> as for no client namespace.
+    /// </summary>
+    public IReadOnlyList<string> HostsResolvedOtherwiseBy(string ns) => _hostsByViewer.GetValueOrDefault(ns) ?? [];
+
     public MergedDestinationRule? Resolve(string host, string serviceNamespace, string? clientNamespace)
     {
         foreach (var ns in new[] { clientNamespace, serviceNamespace, RootNamespace }.Distinct())
         {
             if (ns is null || !_byNamespace.TryGetValue(ns, out var index)) continue;
             // Most specific: an exact host beats any wildcard, a longer wildcard beats a shorter one.
-            var chosen = (index.Exact.GetValueOrDefault(host) ?? []).Where(Visible).ToList();
+            var exact = index.Exact.GetValueOrDefault(host) ?? [];
+            _exactVisits += exact.Count;
+            var chosen = exact.Where(Visible).ToList();
             if (chosen.Count == 0)
             {
-                var wildcards = index.Wildcards.Where(w => HostName.Covers(w.Host, host) && Visible(w.Rule)).ToList();
+                var wildcards = index.Wildcards.Covering(host).Select(i => index.Wildcards[i]).Where(w => Visible(w.Value)).ToList();
                 if (wildcards.Count == 0) continue;
                 var best = wildcards.Max(w => w.Host.Length);
-                chosen = wildcards.Where(w => w.Host.Length == best).Select(w => w.Rule).ToList();
+                chosen = wildcards.Where(w => w.Host.Length == best).Select(w => w.Value).ToList();
             }
             if (chosen.Count == 0) continue;
             var subsets = new List<Subset>();

@@ -19,14 +19,12 @@ public sealed class HostCheckWorkTests
     public void Each_host_and_destination_is_looked_up_not_compared_with_every_service_and_DestinationRule()
     {
         const int n = 300;
-        var resources = Resources(TenantManifests.MeshPerService(n)).ToList();
-
-        var warnings = ConfigAnalyzer.Analyze(resources, out var visits);
+        var work = WorkCount.Analyze(WorkCount.Tenants(TenantManifests.MeshPerService, n), out var warnings);
 
         // Per tenant: its DestinationRule's host, its VirtualService's host, two destinations and their DestinationRule, one
         // known host or rule each (6); every fifth also a subset no rule declares and a host no service has (a "did you mean"
         // search of ~10 steps): ~9 n, where comparing with every service and rule is ~6 n² (540,000).
-        Assert.InRange(visits, 6 * n, 10 * n);
+        Assert.InRange(work.Hosts, 6 * n, 10 * n);
         // Still found: the undeclared subset and the unknown host of every fifth tenant, and nothing else about hosts.
         Assert.Equal(n / 5, warnings.Count(w => w.Message.StartsWith("subset 'v3' of 'svc-", StringComparison.Ordinal)));
         Assert.Equal(n / 5, warnings.Count(w => w.Message.StartsWith("destination host 'gone-", StringComparison.Ordinal)));

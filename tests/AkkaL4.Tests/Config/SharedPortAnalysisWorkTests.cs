@@ -37,12 +37,12 @@ public sealed class SharedPortAnalysisWorkTests
     {
         var resources = Resources(Tenants(n, tls: false)).ToList();
 
-        var shadowed = ShadowedRules.Find(resources, out var visits, out var serverVisits);
+        var work = WorkCount.Shadowed(resources, out var shadowed);
 
         // One selector: one walk of the one merged listener, each VirtualService once. Servers: grouped once, members built
         // once, one looked up per VirtualService (its own gateway's): 3 N, where a member set per Gateway is N × N.
-        Assert.Equal(n, visits);
-        Assert.InRange(serverVisits, n, 3 * n);
+        Assert.Equal(n, work.VirtualServices);
+        Assert.InRange(work.Servers, n, 3 * n);
         // The first VirtualService (by name: no creationTimestamp) takes the listener; every later tenant's rule is hidden.
         Assert.Equal(n - 1, shadowed.Count);
         Assert.DoesNotContain(shadowed.Keys, k => k.Vs.Name == "vs-0000");
@@ -64,17 +64,15 @@ public sealed class SharedPortAnalysisWorkTests
     [InlineData(500)]
     public void N_gateways_with_a_selector_each_on_one_port_cost_linear_work(int n)
     {
-        var resources = Resources(TenantManifests.SelectorPerTenant(n)).ToList();
-
-        var shadowed = ShadowedRules.Find(resources, out var visits, out var serverVisits, out var selectorVisits);
+        var work = WorkCount.Shadowed(WorkCount.Tenants(TenantManifests.SelectorPerTenant, n), out var shadowed);
 
         // No node serves two tenants: each tenant's rule is the first of its own listener.
         Assert.Empty(shadowed);
-        Assert.Equal(n, visits);
+        Assert.Equal(n, work.VirtualServices);
         // Grouped once, one member per walk, one server looked at per VirtualService: 3 n.
-        Assert.Equal(3 * n, serverVisits);
+        Assert.Equal(3 * n, work.Servers);
         // One key set ({istio, tenant}) looked at per selector.
-        Assert.Equal(n, selectorVisits);
+        Assert.Equal(n, work.Selectors);
     }
 
     [Fact]
@@ -83,11 +81,11 @@ public sealed class SharedPortAnalysisWorkTests
         const int n = 500;
         var resources = Resources(Tenants(n, tls: true)).ToList();
 
-        var shadowed = ShadowedRules.Find(resources, out var visits, out var serverVisits);
+        var work = WorkCount.Shadowed(resources, out var shadowed);
 
         // Served as TLS: its tcp rules are not walked, and its servers are looked at once, to group them.
         Assert.Empty(shadowed);
-        Assert.Equal(0, visits);
-        Assert.Equal(n, serverVisits);
+        Assert.Equal(0, work.VirtualServices);
+        Assert.Equal(n, work.Servers);
     }
 }

@@ -113,7 +113,9 @@ public sealed class TlsTakenListenerTests
                 """)).Append("\n---\n");
         var resources = Resources(y.ToString()).ToList();
 
-        var warnings = TlsTakenListeners.Find(resources, out var selectorVisits);
+        var work = new WorkCounts();
+        var warnings = TlsTakenListeners.Find(resources, work);
+        var selectorVisits = work.Selectors;
 
         var warning = Assert.Single(warnings);
         Assert.Equal("Gateway/default/gw-0", warning.Resource);

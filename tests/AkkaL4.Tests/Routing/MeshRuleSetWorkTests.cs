@@ -27,16 +27,43 @@ public class MeshRuleSetWorkTests
             """));
         var resources = Resources([TenantManifests.NamespacePerTenant(n), .. vs]).ToList();
 
-        Assert.Empty(RouteCompiler.Check(resources, out var visits, out _, out _, out var ruleSets));
+        var work = WorkCount.Check(resources);
 
         // A listener per namespace: its own rule set and one for its namespace, whose DestinationRule only it resolves
         // first. One per client namespace was n × (n + 1) (40,200 rule sets and as many visits).
-        Assert.Equal(2 * n, ruleSets);
-        Assert.Equal(2 * n, visits);
+        Assert.Equal(2 * n, work.MeshRuleSets);
+        Assert.Equal(2 * n, work.VirtualServices);
         var snapshot = RouteCompiler.Compile(resources);
         var mesh = snapshot.Listeners.Where(l => l.Kind == ListenerKind.Mesh).ToList();
         Assert.Equal(n, mesh.Count);
         Assert.All(mesh, l => Assert.Equal([l.Service!.Namespace], l.ByNamespace.Keys));
+    }
+
+    /// <summary>
+    /// N namespaces, each with a client and its own DestinationRule for a wildcard covering one shared host: the shared
+    /// host's listener has a rule set per namespace (each resolves its own rule), every other listener one. Which namespaces
+    /// may resolve a host otherwise, and which rule a namespace resolves, are looked up: a scan of every wildcard rule per
+    /// listener was n × n. (With host <c>*</c> every namespace's rule covers every service, and every listener does need a
+    /// rule set per namespace: n × n by what the configuration says, not by how it is read.)
+    /// </summary>
+    [Fact]
+    public void N_namespaces_with_a_wildcard_rule_for_a_shared_host_look_up_linear_rules()
+    {
+        const int n = 150;
+        string Shape(int k) => TenantManifests.SharedHostRulePerNamespace(k, "*.shared.example.com");
+
+        var rules = WorkCount.Linear(Shape, n, WorkCount.Check, w => w.DestinationRules, perTenant: 3);
+        var ruleSets = WorkCount.Linear(Shape, n, WorkCount.Check, w => w.MeshRuleSets, perTenant: 3);
+
+        // The shared host's rule in each namespace: found once for which namespaces may resolve it otherwise, once resolved
+        // for that namespace's rule set.
+        Assert.Equal((2 * n, 4 * n), rules);
+        Assert.Equal((2 * n + 1, 4 * n + 1), ruleSets);
+        var snapshot = RouteCompiler.Compile(WorkCount.Tenants(Shape, n));
+        var shared = snapshot.FindListener(At("10.63.0.1", 5432))!;
+        Assert.Equal(n, shared.ByNamespace.Count);
+        var cluster = Only(snapshot.Decide(At("10.63.0.1", 5432), Ip("10.201.0.7"), Ip("10.63.0.1"))).Cluster;
+        Assert.Equal(107, cluster.Policy.MaxConnections);
     }
 
     private static readonly AddressBlock Block = AddressBlocks.Of(187);

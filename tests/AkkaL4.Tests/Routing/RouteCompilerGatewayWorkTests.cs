@@ -21,15 +21,15 @@ public class RouteCompilerGatewayWorkTests
     public void Each_gateway_listener_looks_only_at_the_VirtualServices_bound_to_its_gateways()
     {
         const int n = 300;
-        var resources = Resources(TenantManifests.GatewayPerPort(n)).ToList();
+        var resources = WorkCount.Tenants(TenantManifests.GatewayPerPort, n);
 
-        Assert.Empty(RouteCompiler.Check(resources, out var compilerVisits));
-        var shadowed = ShadowedRules.Find(resources, out var analysisVisits);
+        var compiler = WorkCount.Check(resources);
+        var walks = WorkCount.Shadowed(resources, out var shadowed);
 
         // One gateway listener (and one server) per tenant, one VirtualService bound to each, none bound to mesh: n, where a
         // scan of every VirtualService per gateway listener is n × n (90,000), and per mesh listener n × n more.
-        Assert.Equal(n, compilerVisits);
-        Assert.Equal(n, analysisVisits);
+        Assert.Equal(n, compiler.VirtualServices);
+        Assert.Equal(n, walks.VirtualServices);
         Assert.Empty(shadowed);
         var snapshot = RouteCompiler.Compile(resources, Labels.Of(("app", "gw")), serveMesh: false);
         Assert.Equal(n, snapshot.Listeners.Count);
@@ -45,13 +45,13 @@ public class RouteCompilerGatewayWorkTests
     public void A_listener_of_N_gateways_finds_the_servers_of_each_VirtualService_by_name()
     {
         const int n = 300;
-        var resources = Resources(TenantManifests.SelectorPerTenant(n)).ToList();
+        var resources = WorkCount.Tenants(TenantManifests.SelectorPerTenant, n);
 
-        Assert.Empty(RouteCompiler.Check(resources, out var visits, out _, out var serverVisits));
+        var work = WorkCount.Check(resources);
 
-        Assert.Equal(n, visits);
+        Assert.Equal(n, work.VirtualServices);
         // Grouped by gateway once (n), then one server per VirtualService (n).
-        Assert.Equal(2 * n, serverVisits);
+        Assert.Equal(2 * n, work.Servers);
         var tenant = Assert.Single(RouteCompiler.Compile(resources, Labels.Of(("istio", "ingress"), ("tenant", "t-7")), serveMesh: false).Listeners);
         Assert.Equal("default/vs-00007", Assert.Single(tenant.Rules.Tcp).Target.VirtualService);
     }
@@ -105,7 +105,6 @@ public class RouteCompilerGatewayWorkTests
 
         // Each VirtualService is looked at once, for its own listener (on-both too, bound to two of that listener's
         // gateways): 4 at port 7000, 1 at 7001; a scan of every VirtualService per listener looks at 10.
-        RouteCompiler.Check(resources, out var visits);
-        Assert.Equal(5, visits);
+        Assert.Equal(5, WorkCount.Check(resources).VirtualServices);
     }
 }

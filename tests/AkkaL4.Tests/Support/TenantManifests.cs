@@ -67,10 +67,14 @@ internal static class TenantManifests
 
     /// <summary>
     /// Per tenant, in its own namespace <c>t-i</c>: a Service, a DestinationRule with subsets v1 and v2, and a Gateway (selector
-    /// istio=eastwest) with an AUTO_PASSTHROUGH server on 15443 for its own namespace's services (<c>./*</c>). N namespaces:
-    /// every mesh listener compiles a rule set per client namespace.
+    /// istio=eastwest) with an AUTO_PASSTHROUGH server on 15443 for its own namespace's services (<c>./*</c>), or with
+    /// <paramref name="serverHosts"/> <c>*/*</c> for every namespace's. N namespaces: every mesh listener compiled a rule set
+    /// per client namespace; with <c>*/*</c> every Gateway admits every service.
     /// </summary>
-    public static string NamespacePerTenant(int n)
+    public static string NamespacePerTenant(int n) => NamespacePerTenant(n, "./*");
+
+    /// <inheritdoc cref="NamespacePerTenant(int)"/>
+    public static string NamespacePerTenant(int n, string serverHosts)
     {
         var y = new StringBuilder();
         for (var i = 0; i < n; i++)
@@ -78,7 +82,57 @@ internal static class TenantManifests
             var ns = $"t-{i}";
             Service(y, i, ns);
             DestinationRule(y, i, ns);
-            y.Append($"apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {{name: eastwest, namespace: {ns}}}\nspec:\n  selector: {{istio: eastwest}}\n  servers:\n  - port: {{number: 15443, name: tls, protocol: TLS}}\n    tls: {{mode: AUTO_PASSTHROUGH}}\n    hosts: [\"./*\"]\n---\n");
+            y.Append($"apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {{name: eastwest, namespace: {ns}}}\nspec:\n  selector: {{istio: eastwest}}\n  servers:\n  - port: {{number: 15443, name: tls, protocol: TLS}}\n    tls: {{mode: AUTO_PASSTHROUGH}}\n    hosts: [\"{serverHosts}\"]\n---\n");
+        }
+        return y.ToString();
+    }
+
+    /// <summary>
+    /// Per tenant <c>i</c> (namespace default), wildcard hosts on both sides: a ServiceEntry for <c>api.tI.example.com</c> (an
+    /// address, port 443, one endpoint) and a VirtualService for <c>*.tI.example.com</c> bound to mesh routing to it; a
+    /// ServiceEntry for <c>*.tI.internal</c> (an address, port 5432, resolution NONE), a DestinationRule for that wildcard, and
+    /// a VirtualService for <c>db.tI.internal</c> routing to it. Every service's host is matched against VirtualService hosts
+    /// (the compiler and the shadowed-rule walk), every VirtualService's hosts against the services (the unmatchable-block
+    /// check), every destination against the ServiceEntries' wildcards and the DestinationRules' (the compiler).
+    /// </summary>
+    public static string WildcardPerTenant(int n)
+    {
+        var y = new StringBuilder();
+        for (var i = 0; i < n; i++)
+        {
+            var (b, c) = (i / 256 % 256, i % 256);
+            y.Append($"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: api-{i}, namespace: default}}\nspec:\n  hosts: [api.t{i}.example.com]\n  addresses: [10.60.{b}.{c}]\n"
+                     + $"  ports: [{{number: 443, name: tcp, protocol: TCP}}]\n  resolution: STATIC\n  endpoints: [{{address: 10.61.{b}.{c}}}]\n---\n");
+            y.Append($"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: api-{i}, namespace: default}}\nspec:\n  hosts: [\"*.t{i}.example.com\"]\n"
+                     + $"  tcp:\n  - match: [{{port: 443}}]\n    route: [{{destination: {{host: api.t{i}.example.com}}}}]\n---\n");
+            y.Append($"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: internal-{i}, namespace: default}}\nspec:\n  hosts: [\"*.t{i}.internal\"]\n  addresses: [10.62.{b}.{c}]\n"
+                     + "  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  resolution: NONE\n---\n");
+            y.Append($"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: internal-{i}, namespace: default}}\nspec:\n  host: \"*.t{i}.internal\"\n"
+                     + "  trafficPolicy: {connectionPool: {tcp: {maxConnections: 100}}}\n---\n");
+            y.Append($"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: db-{i}, namespace: default}}\nspec:\n  hosts: [db.t{i}.internal]\n"
+                     + $"  tcp:\n  - match: [{{port: 5432}}]\n    route: [{{destination: {{host: db.t{i}.internal, port: {{number: 5432}}}}}}]\n---\n");
+        }
+        return y.ToString();
+    }
+
+    /// <summary>
+    /// Per tenant, in its own namespace <c>t-i</c>: a Service with a WorkloadEntry (a client of that namespace) and a
+    /// DestinationRule for <paramref name="host"/> (its own policy for a host every namespace shares); and one ServiceEntry
+    /// <c>db.shared.example.com</c> in namespace shared. Each namespace's rule covers the shared host, so the shared listener
+    /// has a rule set per namespace; with host <c>*</c> each covers every service, and every listener has.
+    /// </summary>
+    public static string SharedHostRulePerNamespace(int n, string host)
+    {
+        var y = new StringBuilder();
+        y.Append("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db, namespace: shared}\nspec:\n  hosts: [db.shared.example.com]\n  addresses: [10.63.0.1]\n"
+                 + "  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  resolution: STATIC\n  endpoints: [{address: 10.63.0.2}]\n---\n");
+        for (var i = 0; i < n; i++)
+        {
+            var ns = $"t-{i}";
+            Service(y, i, ns, selector: true);
+            y.Append($"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {{name: svc-{i}, namespace: {ns}}}\nspec:\n  address: 10.201.{i / 256 % 256}.{i % 256}\n  labels: {{app: svc-{i}}}\n---\n");
+            y.Append($"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: shared, namespace: {ns}}}\nspec:\n  host: \"{host}\"\n"
+                     + $"  trafficPolicy: {{connectionPool: {{tcp: {{maxConnections: {100 + i}}}}}}}\n---\n");
         }
         return y.ToString();
     }

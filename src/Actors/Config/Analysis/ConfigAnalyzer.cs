@@ -15,11 +15,12 @@ namespace AkkaL4.Actors.Config.Analysis;
 /// </summary>
 public static class ConfigAnalyzer
 {
-    public static IReadOnlyList<Diagnostic> Analyze(IReadOnlyCollection<Resource> resources) => Analyze(resources, out _);
+    public static IReadOnlyList<Diagnostic> Analyze(IReadOnlyCollection<Resource> resources) => Analyze(resources, new WorkCounts());
 
-    /// <param name="hostVisits">How many known service hosts and DestinationRules the host and subset checks looked at (the
-    /// work a test counts: every host against every service was N × N).</param>
-    internal static IReadOnlyList<Diagnostic> Analyze(IReadOnlyCollection<Resource> resources, out int hostVisits)
+    /// <param name="work">Adds what the checks looked at (<see cref="WorkCounts"/>): <see cref="WorkCounts.Hosts"/> the known
+    /// service hosts and DestinationRules of the host and subset checks (every host against every service was N × N), and
+    /// the walks' counts.</param>
+    internal static IReadOnlyList<Diagnostic> Analyze(IReadOnlyCollection<Resource> resources, WorkCounts work)
     {
         var warnings = new List<Diagnostic>();
         var serviceHosts = new KnownHosts(resources);
@@ -40,12 +41,12 @@ public static class ConfigAnalyzer
 
         foreach (var dr in rules.All) NotApplied(dr, warnings);
         var gateways = resources.OfType<Gateway>().GroupBy(g => $"{g.Metadata.Namespace}/{g.Metadata.Name}").ToDictionary(g => g.Key, g => g.First());
-        var shadowed = ShadowedRules.Find(resources);
-        var unmatchable = UnmatchableBlocks.Find(resources);
+        var shadowed = ShadowedRules.Find(resources, work);
+        var unmatchable = UnmatchableBlocks.Find(resources, work);
         foreach (var vs in resources.OfType<VirtualService>()) AnalyzeVirtualService(vs, serviceHosts, rules, gateways, shadowed, unmatchable, warnings);
         SharedClientAddresses.Find(resources, warnings);
-        warnings.AddRange(TlsTakenListeners.Find(resources, out _));
-        hostVisits = serviceHosts.Visits + rules.Visits;
+        warnings.AddRange(TlsTakenListeners.Find(resources, work));
+        work.Hosts += serviceHosts.Visits + rules.Visits;
         return warnings;
     }
 

@@ -25,25 +25,14 @@ internal static class ShadowedRules
     private enum Why { SameVirtualService, EarlierVirtualService, Gateway }
 
     /// <summary>The warning for each unreachable rule, by VirtualService and tcp rule index.</summary>
-    public static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources) => Find(resources, out _, out _);
+    public static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources) => Find(resources, new WorkCounts());
 
-    /// <param name="visits">How many VirtualServices the walks looked at: for each service those bound to mesh for its host, for
-    /// each Gateway server those bound to its gateway.</param>
-    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits) =>
-        Find(resources, out visits, out _);
-
-    /// <param name="serverVisits">How many times the gateway walks looked at a Gateway server of a listener: grouping the
-    /// listener's servers, building each walk's members, finding the servers a VirtualService is bound through.</param>
-    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits, out int serverVisits) =>
-        Find(resources, out visits, out serverVisits, out _);
-
-    /// <param name="selectorVisits">How many selectors (and key sets of them) the gateway walks looked at to find, for each
-    /// distinct selector of a listener, those within it.</param>
-    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, out int visits, out int serverVisits,
-        out int selectorVisits)
+    /// <param name="work">Adds what the walks looked at: the VirtualServices (for each service those bound to mesh for its host,
+    /// for each Gateway server those bound to its gateway) and the mesh hosts found for them, the Gateway servers of a
+    /// listener (grouping them, building each walk's members, finding those a VirtualService is bound through), and the
+    /// selectors (to find, for each distinct selector of a listener, those within it).</param>
+    internal static Dictionary<(ResourceKey Vs, int Rule), string> Find(IReadOnlyCollection<Resource> resources, WorkCounts work)
     {
-        serverVisits = 0;
-        selectorVisits = 0;
         var alive = new HashSet<(ResourceKey, int)>();
         var shadowers = new Dictionary<(ResourceKey, int), List<(string Text, Why Why)>>();
         void Hidden((ResourceKey, int) rule, string text, Why why)
@@ -54,7 +43,8 @@ internal static class ShadowedRules
 
         // By host and by gateway, as the compiler indexes them: this runs in the config writer on every write.
         var index = new VirtualServiceIndex(Precedence.Order(resources.OfType<VirtualService>()).ToList());
-        visits = WalkMesh(resources, index, alive, Hidden) + WalkGateways(resources, index, alive, Hidden, ref serverVisits, ref selectorVisits);
+        work.VirtualServices += WalkMesh(resources, index, alive, Hidden) + WalkGateways(resources, index, alive, Hidden, work);
+        work.MeshHosts += index.MeshHostVisits;
 
         var found = new Dictionary<(ResourceKey, int), string>();
         foreach (var (rule, by) in shadowers)
@@ -87,7 +77,7 @@ internal static class ShadowedRules
         var catalog = new ServiceCatalog(resources);
         foreach (var service in catalog.Services)
         {
-            var forHost = index.BoundToMesh(service.Host).ToList();
+            var forHost = index.BoundToMesh(service.Host);
             visits += forHost.Count;
             if (forHost.Count == 0) continue;
             var addresses = service.Addresses.Where(a => !a.Contains('/')).Select(a => IpKey.TryParse(a, out var ip) ? ip : (IpKey?)null).OfType<IpKey>().ToList();
@@ -213,7 +203,7 @@ internal static class ShadowedRules
     /// (cfg17: a Gateway per tenant, each with its own selector, on one port). What stays is the walks' own size: a selector
     /// within many others (a shared ingress's, beside a selector per tenant) is walked again with each of them.</remarks>
     private static int WalkGateways(IReadOnlyCollection<Resource> resources, VirtualServiceIndex index, HashSet<(ResourceKey, int)> alive,
-        Action<(ResourceKey, int), string, Why> hidden, ref int serverVisits, ref int selectorVisits)
+        Action<(ResourceKey, int), string, Why> hidden, WorkCounts work)
     {
         var visits = 0;
         var listeners = new Dictionary<IpPort, List<Member>>();
@@ -237,7 +227,7 @@ internal static class ShadowedRules
             var serversOf = new List<List<int>>();
             for (var i = 0; i < servers.Count; i++)
             {
-                serverVisits++;
+                work.Servers++;
                 var m = servers[i];
                 var s = selectors.Add(m.Gw.Spec.Selector);
                 if (s == served.Count)
@@ -257,10 +247,10 @@ internal static class ShadowedRules
                 // A listener that also has a TLS server is served as TLS: nothing to build for it.
                 if (within.Any(w => tls[w])) continue;
                 var members = within.SelectMany(w => serversOf[w]).Order().Select(i => servers[i]).ToList();
-                serverVisits += members.Count;
-                visits += WalkGatewayListener(at, served[s], members, index, alive, hidden, ref serverVisits);
+                work.Servers += members.Count;
+                visits += WalkGatewayListener(at, served[s], members, index, alive, hidden, work);
             }
-            selectorVisits += selectors.Visits;
+            work.Selectors += selectors.Visits;
         }
         return visits;
     }
@@ -269,7 +259,7 @@ internal static class ShadowedRules
 
     /// <summary>The listener at <paramref name="at"/> on a node serving <paramref name="served"/>: <paramref name="members"/>'s servers.</summary>
     private static int WalkGatewayListener(IpPort at, string served, List<Member> members, VirtualServiceIndex index,
-        HashSet<(ResourceKey, int)> alive, Action<(ResourceKey, int), string, Why> hidden, ref int serverVisits)
+        HashSet<(ResourceKey, int)> alive, Action<(ResourceKey, int), string, Why> hidden, WorkCounts work)
     {
         var visits = 0;
         var port = at.Port;
@@ -300,7 +290,7 @@ internal static class ShadowedRules
                 if (!byGateway.TryGetValue(g, out var own)) continue;
                 foreach (var m in own)
                 {
-                    serverVisits++;
+                    work.Servers++;
                     if (RouteCompiler.AdmitsHost(m.Gw, m.Server, vs)) { through.Add(g); break; }
                 }
             }

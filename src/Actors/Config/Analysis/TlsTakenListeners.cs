@@ -17,11 +17,10 @@ namespace AkkaL4.Actors.Config.Analysis;
 /// </summary>
 internal static class TlsTakenListeners
 {
-    /// <param name="selectorVisits">How many selectors the look-ups of the TLS servers' selectors looked at (the work a test
-    /// counts: N tenants with a selector each on one port must not compare every TCP server's with every TLS one's).</param>
-    public static List<Diagnostic> Find(IReadOnlyCollection<Resource> resources, out int selectorVisits)
+    /// <param name="work">Adds the selectors the look-ups of the TLS servers' selectors looked at (the work a test counts: N
+    /// tenants with a selector each on one port must not compare every TCP server's with every TLS one's).</param>
+    public static List<Diagnostic> Find(IReadOnlyCollection<Resource> resources, WorkCounts work)
     {
-        selectorVisits = 0;
         var warnings = new List<Diagnostic>();
         var listeners = new Dictionary<IpPort, List<(Gateway Gw, int Server, bool Tls)>>();
         foreach (var gw in resources.OfType<Gateway>())
@@ -76,7 +75,7 @@ internal static class TlsTakenListeners
                     + "with no route (NR). Give this server another port or bind address, or "
                     + (always ? "make it a TLS server with tls rules" : "keep those Gateways on different nodes (selectors that give one label two values)")));
             }
-            selectorVisits += tls.Visits;
+            work.Selectors += tls.Visits;
         }
         return warnings;
     }

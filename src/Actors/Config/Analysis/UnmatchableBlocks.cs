@@ -22,16 +22,18 @@ namespace AkkaL4.Actors.Config.Analysis;
 internal static class UnmatchableBlocks
 {
     /// <summary>For each tcp match block that can match nothing: the field to point at (under the block) and why.</summary>
-    public static Dictionary<(ResourceKey Vs, int Rule, int Block), (string Field, string Why)> Find(IReadOnlyCollection<Resource> resources)
+    public static Dictionary<(ResourceKey Vs, int Rule, int Block), (string Field, string Why)> Find(IReadOnlyCollection<Resource> resources) =>
+        Find(resources, new WorkCounts());
+
+    /// <param name="work">Adds the services looked at to find those whose listeners evaluate each VirtualService's rules.</param>
+    internal static Dictionary<(ResourceKey Vs, int Rule, int Block), (string Field, string Why)> Find(IReadOnlyCollection<Resource> resources, WorkCounts work)
     {
         var found = new Dictionary<(ResourceKey, int, int), (string, string)>();
         var catalog = new ServiceCatalog(resources);
-        var exact = new Dictionary<string, List<ServiceDef>>(StringComparer.Ordinal);
-        var wildcards = new List<ServiceDef>();
-        foreach (var service in catalog.Services.Where(Listens))
-            if (HostName.IsWildcard(service.Host)) wildcards.Add(service);
-            else if (exact.TryGetValue(service.Host, out var list)) list.Add(service);
-            else exact[service.Host] = [service];
+        // The services that have a mesh listener, by host: looked up for each VirtualService's hosts, not scanned (every
+        // Service per VirtualService with a wildcard host was N × N for N tenants' *.tenant.example.com).
+        var listening = catalog.Services.Where(Listens).ToList();
+        var byHost = new HostPatterns<int>(listening.Select((s, i) => (s.Host, i)));
         // Known clients: the workloads the router identifies a source as (by their address, an IP in canonical text).
         var clients = catalog.Workloads.Where(w => ServiceCatalog.IdentifiedAt(w, out _)).ToList();
         var clientNamespaces = clients.Select(w => w.Namespace).ToHashSet(StringComparer.Ordinal);
@@ -54,7 +56,7 @@ internal static class UnmatchableBlocks
                     var mesh = VirtualServiceIndex.AppliesToMesh(vs) && (block.Gateways.IsEmpty || block.Gateways.Contains("mesh"));
                     if (mesh)
                     {
-                        services ??= ServicesOf(vs, exact, wildcards, catalog.Services);
+                        services ??= ServicesOf(vs, byHost, listening);
                         if (services.Count == 0) continue; // no mesh listener for its hosts: the host warnings say so
                         var before = reasons.Count;
                         MeshReasons(block, services, clientNamespaces, byLabel, reasons);
@@ -70,6 +72,7 @@ internal static class UnmatchableBlocks
                 }
             }
         }
+        work.Services += byHost.Visits;
         return found;
     }
 
@@ -77,14 +80,29 @@ internal static class UnmatchableBlocks
     private static bool Listens(ServiceDef service) =>
         service.Ports.Count > 0 && service.Addresses.Any(a => !a.Contains('/') && IpKey.TryParse(a, out _));
 
-    /// <summary>The services whose mesh listeners evaluate this VirtualService's rules (its hosts overlap theirs).</summary>
-    private static List<ServiceDef> ServicesOf(VirtualService vs, Dictionary<string, List<ServiceDef>> exact, List<ServiceDef> wildcards, IReadOnlyList<ServiceDef> all)
+    /// <summary>The services whose mesh listeners evaluate this VirtualService's rules (its hosts overlap theirs): with a
+    /// wildcard host, in the catalog's order; else for each host, the services of that host, then those whose wildcard covers it.</summary>
+    private static List<ServiceDef> ServicesOf(VirtualService vs, HostPatterns<int> byHost, List<ServiceDef> listening)
     {
         var hosts = vs.Spec.Hosts.Select(h => HostName.Expand(h, vs.Metadata.Namespace)).Distinct().ToList();
-        IEnumerable<ServiceDef> found = hosts.Any(HostName.IsWildcard)
-            ? all.Where(Listens).Where(s => hosts.Any(h => HostName.Matches(h, s.Host)))
-            : hosts.SelectMany(h => (exact.GetValueOrDefault(h) ?? []).Concat(wildcards.Where(s => HostName.Matches(h, s.Host))));
-        return found.Distinct().ToList();
+        var found = new List<int>();
+        if (hosts.Any(HostName.IsWildcard))
+        {
+            foreach (var h in hosts)
+            {
+                found.AddRange(byHost.Covering(h));
+                if (HostName.IsWildcard(h)) found.AddRange(byHost.CoveredBy(h));
+            }
+            found.Sort();
+        }
+        else
+            foreach (var h in hosts)
+            {
+                var covering = byHost.Covering(h);
+                found.AddRange(covering.Where(e => byHost[e].Host == h));
+                found.AddRange(covering.Where(e => byHost[e].Host != h));
+            }
+        return found.Distinct().Select(e => listening[byHost[e].Value]).ToList();
     }
 
     private static void MeshReasons(L4MatchAttributes block, List<ServiceDef> services, HashSet<string> clientNamespaces,
