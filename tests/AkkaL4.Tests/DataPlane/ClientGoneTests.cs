@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.DataPlane.Kit;
@@ -39,47 +37,5 @@ public sealed class ClientGoneTests
         Assert.Contains("DC", ResponseFlagNames.Format(entry.Flags), StringComparison.Ordinal);
         // At most the attempt in flight when the client left (max-connect-attempts is 3).
         Assert.InRange(router.Metrics["envoy_cluster_upstream_cx_connect_fail"], 0, 1);
-    }
-
-    /// <summary>A listener whose accept queue is full and never drained: Linux drops SYNs to it, so a connect waits for its timeout.</summary>
-    private sealed class Unanswering : IDisposable
-    {
-        private readonly Socket _listener;
-        private readonly List<Socket> _queued;
-
-        private Unanswering(Socket listener, List<Socket> queued) => (_listener, _queued) = (listener, queued);
-
-        public static async Task<Unanswering> StartAsync(IPEndPoint at)
-        {
-            var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            listener.Bind(at);
-            listener.Listen(1);
-            var queued = new List<Socket>();
-            // Connect until one is not answered: the queue is full then.
-            for (var i = 0; i < 16; i++)
-            {
-                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-                try
-                {
-                    await client.ConnectAsync(at, wait.Token);
-                    queued.Add(client);
-                }
-                catch (OperationCanceledException)
-                {
-                    client.Dispose();
-                    return new Unanswering(listener, queued);
-                }
-            }
-            foreach (var socket in queued) socket.Dispose();
-            listener.Dispose();
-            throw new InvalidOperationException($"the accept queue of {at} never filled");
-        }
-
-        public void Dispose()
-        {
-            foreach (var socket in _queued) socket.Dispose();
-            _listener.Dispose();
-        }
     }
 }
