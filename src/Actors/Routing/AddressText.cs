@@ -48,9 +48,12 @@ public static class AddressText
         if (Of(slash < 0 ? text : text[..slash]) is not { } misread) return null;
         var prefix = slash < 0 ? "" : text[slash..];
         return $"'{Diagnostic.Quote(text)}' reads as {misread.ReadAs}{prefix} to the node's parser ({misread.Why}, as inet_aton reads it): "
-               + $"the node would {use} {misread.ReadAs}{prefix}, not the address a person reads; write {misread.ReadAs}{prefix}"
-               + (misread.Padded is { } padded ? $", or {padded}{prefix} if the zeros are padding" : "");
+               + $"the node would {use} {misread.ReadAs}{prefix}, not the address a person reads; {WriteInstead(misread, prefix)}";
     }
+
+    /// <summary>What to write instead of misread text (<paramref name="prefix"/>: a CIDR's "/N", or nothing).</summary>
+    public static string WriteInstead(Misreading misread, string prefix) =>
+        $"write {misread.ReadAs}{prefix}" + (misread.Padded is { } padded ? $", or {padded}{prefix} if the zeros are padding" : "");
 
     /// <summary>
     /// The host of <c>IP:PORT</c> or <c>[IPv6]:PORT</c> text as written (without the brackets); the whole text when it has no port.

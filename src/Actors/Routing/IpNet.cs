@@ -107,8 +107,7 @@ public readonly record struct IpNet(IpKey Network, int PrefixLength)
         var suffix = slash < 0 ? "" : text[slash..];
         if (AddressText.Of(slash < 0 ? text : text[..slash]) is not { } misread) return refusal;
         // What a person would have got from the parser, and what to write (sec18).
-        return $"{refusal}: it reads as {misread.ReadAs}{suffix} to .NET's parser ({misread.Why}); write {misread.ReadAs}{suffix}"
-               + (misread.Padded is { } padded ? $", or {padded}{suffix} if the zeros are padding" : "");
+        return $"{refusal}: it reads as {misread.ReadAs}{suffix} to .NET's parser ({misread.Why}); {AddressText.WriteInstead(misread, suffix)}";
     }
 
     public bool Contains(IpKey address) =>
