@@ -294,6 +294,18 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>The actor system of the current cluster side (replaced when the node rejoins).</summary>
     public ActorSystem ClusterSystem => _membership.System;
 
+    /// <summary>The other members this node's cluster side knows of (0 while it is alone, joining, or rejoining).</summary>
+    public int ClusterPeers
+    {
+        get
+        {
+            var membership = _membership;
+            if (membership is null || membership.System.WhenTerminated.IsCompleted) return 0;
+            var cluster = Cluster.Get(membership.System);
+            return cluster.State.Members.Count(m => !m.UniqueAddress.Equals(cluster.SelfUniqueAddress));
+        }
+    }
+
     private ConfigContent? _applied;
 
     private MemberRevision _revisions = new(0, 0, null);
@@ -366,6 +378,25 @@ public sealed class RouterNode : IAsyncDisposable
     public static Akka.Configuration.Config Layered(IEnumerable<string> layers) =>
         layers.Aggregate(ConfigurationFactory.ParseString(BuiltInHocon()), (below, layer) => ConfigurationFactory.ParseString(layer).WithFallback(below));
 
+    /// <summary>
+    /// Why remoting's addresses or the seeds name an IP a person reads as another (sec18: '127.0.0.010' binds and dials
+    /// 127.0.0.8, a member's address then not the one written anywhere), or null. Host names are left to the resolver.
+    /// </summary>
+    private static string? MisreadRemoting(Akka.Configuration.Config settings, IReadOnlyList<string> seeds)
+    {
+        foreach (var (key, use) in new[] { ("akka.remote.dot-netty.tcp.hostname", "listen on"), ("akka.remote.dot-netty.tcp.public-hostname", "tell other nodes to dial") })
+            if (Routing.AddressText.Refusal(settings.GetString(key, null), use) is { } misread) return $"{key} (--remoting, --public-host): {misread}";
+        foreach (var seed in seeds.Concat(settings.GetStringList("akka.cluster.seed-nodes", [])))
+        {
+            // akka.tcp://system@HOST:PORT, the host as written (Akka's Address keeps the text; the resolver reads it).
+            var at = seed.IndexOf('@');
+            var hostPort = at < 0 ? "" : seed[(at + 1)..].Split('/')[0];
+            if (Routing.AddressText.Refusal(Routing.AddressText.HostOf(hostPort), "dial") is { } misread)
+                return $"seed {seed} (--seed, AKKAL4_SEEDS, akka.cluster.seed-nodes): {misread}";
+        }
+        return null;
+    }
+
     public static RouterNode Start(RouterNodeOptions options, ITcpTransport? transport = null)
     {
         var settings = ConfigurationFactory.ParseString(options.Overrides ?? "").WithFallback(Layered(options.ConfigLayers));
@@ -374,6 +405,7 @@ public sealed class RouterNode : IAsyncDisposable
         // connections (a test's injected one too).
         var descriptors = (options.Descriptors ?? DescriptorBudget.ForThisProcess)(DataPlaneSettings.From(settings).DescriptorReserve);
         if (descriptors.NoRoom() is { } none) throw new ConfigurationException(none);
+        if (MisreadRemoting(settings, options.Seeds) is { } misread) throw new ConfigurationException(misread);
         // The config writer's journal lives in the data directory, or in memory for a node
         // without one; PostgreSQL when the nodes of several hosts share one.
         var journal = options.PostgresJournal is { } pg
@@ -423,7 +455,8 @@ public sealed class RouterNode : IAsyncDisposable
     /// </summary>
     public RouteSnapshot Apply(IReadOnlyCollection<Resource> resources, long revision = 0)
     {
-        var snapshot = TlsFileRoots.WithFilesOutside(RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh), resources, this);
+        var compiled = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
+        var snapshot = Config.Validation.MisreadAddresses.WithNotes(TlsFileRoots.WithFilesOutside(compiled, resources, this), resources);
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
         TlsOrigination.InForce(this, snapshot.Clusters.Select(c => c.Policy.Tls).OfType<UpstreamTls>());

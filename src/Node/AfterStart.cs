@@ -10,7 +10,11 @@ namespace AkkaL4.Node;
 /// the node has no connection open: a node restarted into traffic (replicas sharing a port, a configuration in force
 /// before ready) may hold many connections' heap by then, and a compacting collection of hundreds of MB stalls every
 /// relay for up to a second (review1-s15 R1); such a node only trims the C library's heaps (the background GC looks
-/// after its heap).
+/// after its heap). Nor while the node has cluster peers (rel18): the collection stops Akka's heartbeats with everything
+/// else, and on a loaded 2-core host WriteChaosTests measured these collections at 0.5-1.9 s (once 5.2 s), each with the
+/// node's next heartbeat sent that much late (1.4 s and 2.0 s, against a 2 s acceptable-heartbeat-pause); a node restarted
+/// shortly before a big write ran its 10 s and 60 s ones on a heap holding that write (bench/README.md, "Heartbeats during
+/// a big write"). A node alone (single-node, or still joining) has no heartbeat to miss.
 /// </summary>
 internal static class AfterStart
 {
@@ -19,19 +23,21 @@ internal static class AfterStart
     internal static readonly TimeSpan[] Delays = [TimeSpan.Zero, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60)];
 
     /// <summary>
-    /// Collects the GC heap, returning its free memory to the system, unless <paramref name="connectionsOpen"/> (a blocking
-    /// collection would stall them); then trims the C library's heaps. Whether it collected.
+    /// Collects the GC heap, returning its free memory to the system, unless <paramref name="connectionsOpen"/> or
+    /// <paramref name="clusterPeers"/> (a blocking collection would stall the relays, or the heartbeats the peers wait for);
+    /// then trims the C library's heaps. Whether it collected.
     /// </summary>
-    internal static bool Release(int connectionsOpen)
+    internal static bool Release(int connectionsOpen, int clusterPeers)
     {
-        var collect = connectionsOpen == 0;
+        var collect = connectionsOpen == 0 && clusterPeers == 0;
         if (collect) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         NativeHeap.Trim();
         return collect;
     }
 
-    /// <summary>Releases at each of <see cref="Delays"/>, until <paramref name="cancel"/>; <paramref name="connectionsOpen"/> is asked each time.</summary>
-    internal static async Task ReleaseAsync(Func<int> connectionsOpen, CancellationToken cancel)
+    /// <summary>Releases at each of <see cref="Delays"/>, until <paramref name="cancel"/>; <paramref name="connectionsOpen"/> and
+    /// <paramref name="clusterPeers"/> are asked each time.</summary>
+    internal static async Task ReleaseAsync(Func<int> connectionsOpen, Func<int> clusterPeers, CancellationToken cancel)
     {
         var since = TimeSpan.Zero;
         foreach (var at in Delays)
@@ -39,7 +45,7 @@ internal static class AfterStart
             try { await Task.Delay(at - since, cancel); }
             catch (OperationCanceledException) { return; }
             since = at;
-            Release(connectionsOpen());
+            Release(connectionsOpen(), clusterPeers());
         }
     }
 }

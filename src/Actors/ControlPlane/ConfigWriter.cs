@@ -483,6 +483,12 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 Sender.Tell(new ConfigRejected(outside));
                 return;
             }
+            // Addresses a person reads as one IP and the node as another (sec18): the same, what this write brings only.
+            if (Config.Validation.MisreadAddresses.InWrite(w.Resources) is { Count: > 0 } misread)
+            {
+                Sender.Tell(new ConfigRejected(misread));
+                return;
+            }
             // Typed resources the sender's node decoded and checked; validated and compiled again here, the authority.
             var before = Before();
             var result = _store.Apply(w.Resources, DateTimeOffset.UtcNow, w.DryRun);

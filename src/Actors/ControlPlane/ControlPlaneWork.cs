@@ -26,8 +26,8 @@ public static class ControlPlaneWork
     /// <summary>
     /// The admin API's decode and validation of a write's manifests (up to 4 MiB of YAML: seconds of CPU under load), on a
     /// thread of its own for the same reason: not on the pool thread that serves the request. A thread per write is cheap
-    /// beside the write itself, and
-    /// there are at most <c>AdminServer.MaxConcurrentWrites</c> (4) of them at once: the slot is taken before the body is read.
+    /// beside the write itself, and there are at most <c>AdminServer.MaxConcurrentWrites</c> (4) of them at once: the slot is
+    /// taken before the body is read.
     /// </summary>
     public static Task<ConfigReport> CheckAsync(string text, string source) =>
         Task.Factory.StartNew(() => ConfigCheck.Check(text, source), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);

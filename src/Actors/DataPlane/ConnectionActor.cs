@@ -608,7 +608,17 @@ public sealed class ConnectionActor : UntypedActor
     /// The destination and endpoint, picked on this actor's thread; only a cluster whose router has not published its
     /// picker yet is asked through the router supervisor, whose answer comes as a message.
     /// </summary>
-    private void Pick(IpKey source) => Picked(_pickers.Pick(_decision.Target!, LoadBalancers.HashOf(source), _tried));
+    private void Pick(IpKey source)
+    {
+        // Before each dial: a client that gave up (reset) while this connection waited for the node gets nothing more
+        // dialled for it (bench/README.md, "Overload (over18, session 18)").
+        if (_accepted.PeerReset())
+        {
+            Refuse(ResponseFlags.DownstreamConnectionTermination, "the client reset the connection before an upstream was connected", _decision.Target?.Destinations.FirstOrDefault()?.Cluster.Name);
+            return;
+        }
+        Picked(_pickers.Pick(_decision.Target!, LoadBalancers.HashOf(source), _tried));
+    }
 
     private void Picked(object answer)
     {

@@ -32,6 +32,12 @@ public enum ResponseFlags
     PreambleTimeout = 1024,
     /// <summary>A PROXY protocol header was expected and is missing or malformed (logged as Envoy's DPE).</summary>
     ProxyProtocolError = 2048,
+    /// <summary>
+    /// DC: the client reset its connection before an upstream was connected for it; nothing more is dialled. Under more load
+    /// than a node can take, connections wait past their clients' patience: dialling for one whose client is gone is work
+    /// nobody receives (up to max-connect-attempts dials), taken from connections still waiting.
+    /// </summary>
+    DownstreamConnectionTermination = 4096,
 }
 
 public static class ResponseFlagNames
@@ -45,7 +51,7 @@ public static class ResponseFlagNames
         // chain that matches (NR); a bad ClientHello or PROXY header is a downstream protocol error (DPE). A listener
         // filter timeout sets no flag in Envoy: the detail says it.
         (ResponseFlags.NoSni, "NR"), (ResponseFlags.NotTls, "NR"), (ResponseFlags.MalformedClientHello, "DPE"),
-        (ResponseFlags.ProxyProtocolError, "DPE"),
+        (ResponseFlags.ProxyProtocolError, "DPE"), (ResponseFlags.DownstreamConnectionTermination, "DC"),
     ];
 
     /// <summary>Envoy style: <c>-</c> when none, else the short names joined by commas.</summary>

@@ -103,7 +103,11 @@ public readonly record struct IpNet(IpKey Network, int PrefixLength)
         if (slash > 0 && IPAddress.TryParse(text[..slash], out var ip) && ip.IsIPv4MappedToIPv6
             && int.TryParse(text[(slash + 1)..], out var prefix) && prefix is >= 96 and <= 128)
             return $"'{text}' is an IPv4-mapped IPv6 prefix, which the router matches as IPv4: write {ip.MapToIPv4()}/{prefix - 96}";
-        return $"'{text}' is not a CIDR or IP address (IPv4 as four decimal octets without leading zeros, IPv6 without a zone)";
+        var refusal = $"'{text}' is not a CIDR or IP address (IPv4 as four decimal octets without leading zeros, IPv6 without a zone)";
+        var suffix = slash < 0 ? "" : text[slash..];
+        if (AddressText.Of(slash < 0 ? text : text[..slash]) is not { } misread) return refusal;
+        // What a person would have got from the parser, and what to write (sec18).
+        return $"{refusal}: it reads as {misread.ReadAs}{suffix} to .NET's parser ({misread.Why}); {AddressText.WriteInstead(misread, suffix)}";
     }
 
     public bool Contains(IpKey address) =>
@@ -122,11 +126,13 @@ public readonly record struct IpPort(IpKey Address, int Port)
 
     /// <summary>
     /// <c>IP:PORT</c> (<c>[v6]:PORT</c>), or, when <paramref name="portRequired"/> is false, also a bare
-    /// IP (port 0). The one parser for addresses given on the command line and in query strings.
+    /// IP (port 0). The one parser for addresses given on the command line and in query strings. The IP in canonical text only
+    /// (<see cref="AddressText"/>): <c>127.0.0.010</c> would be 127.0.0.8.
     /// </summary>
     public static bool TryParse(string text, bool portRequired, out IpPort endpoint)
     {
         endpoint = default;
+        if (AddressText.Of(AddressText.HostOf(text)) is not null) return false;
         if (!portRequired && IPAddress.TryParse(text, out var ip) && !text.Contains("]:") && text.Count(c => c == ':') != 1)
         {
             endpoint = new IpPort(IpKey.From(ip), 0);

@@ -22,6 +22,11 @@ internal static class EchoCommand
                 Console.Error.WriteLine($"akkal4: --listen '{parse.GetValue(listen)}' is not IP:PORT");
                 return ExitCodes.Usage;
             }
+            if (Actors.Routing.AddressText.Refusal(Actors.Routing.AddressText.HostOf(parse.GetValue(listen)!), "listen on") is { } misread)
+            {
+                Console.Error.WriteLine($"akkal4: --listen {misread}");
+                return ExitCodes.Usage;
+            }
             await using var server = new EchoServer(address, parse.GetValue(prefix)!);
             Console.WriteLine($"echo: listening on {server.Address}, answering '{server.Prefix} <line>'; Ctrl+C stops");
             await Shutdown.WaitAsync(cancel);

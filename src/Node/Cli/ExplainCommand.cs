@@ -146,7 +146,9 @@ internal static class ExplainCommand
     internal static bool TryAddress(string text, bool portRequired, out IpPort address)
     {
         if (IpPort.TryParse(text, portRequired, out address)) return true;
-        Console.Error.WriteLine($"akkal4: '{text}' is not {(portRequired ? "IP:PORT" : "an IP or IP:PORT")}");
+        Console.Error.WriteLine(AddressText.Refusal(AddressText.HostOf(text), "explain a connection at") is { } misread
+            ? $"akkal4: {misread}"
+            : $"akkal4: '{text}' is not {(portRequired ? "IP:PORT" : "an IP or IP:PORT")}");
         return false;
     }
 

@@ -11,6 +11,7 @@ using AkkaL4.Actors.Config;
 using AkkaL4.Actors.ControlPlane;
 using AkkaL4.Node.Admin;
 using AkkaL4.Messages.Commands;
+using AkkaL4.Actors.Routing;
 
 namespace AkkaL4.Node.Cli;
 
@@ -51,7 +52,7 @@ internal static class RunCommand
         files.DefaultValueFactory = _ => EnvList("AKKAL4_FILES");
         var admin = new Option<string>("--admin")
         {
-            Description = "Address of the admin HTTP API, IP:PORT (port 0 = any free port; the node writes the address to DATA/admin.url). Default: $AKKAL4_ADMIN or 127.0.0.1:15000.",
+            Description = "Address of the admin HTTP API, IP:PORT (the IP in canonical text: 127.0.0.010 would be 127.0.0.8 and is refused; port 0 = any free port; the node writes the address to DATA/admin.url). Default: $AKKAL4_ADMIN or 127.0.0.1:15000.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN") ?? "127.0.0.1:15000",
         };
         var adminToken = new Option<string?>("--admin-token")
@@ -61,7 +62,7 @@ internal static class RunCommand
         };
         var listen = new Option<string>("--remoting")
         {
-            Description = "Address this node's cluster remoting listens on, IP:PORT (port 0 = any free port; default $AKKAL4_REMOTING or 127.0.0.1:0).",
+            Description = "Address this node's cluster remoting listens on, IP:PORT (the IP in canonical text, as --admin's; port 0 = any free port; default $AKKAL4_REMOTING or 127.0.0.1:0).",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_REMOTING") ?? "127.0.0.1:0",
         };
         var publicHost = new Option<string?>("--public-host")
@@ -218,6 +219,13 @@ internal static class RunCommand
                 Console.Error.WriteLine($"akkal4: --remoting '{parse.GetValue(listen)}' is not IP:PORT");
                 return ExitCodes.Usage;
             }
+            // Read as written or not at all (sec18): '127.0.0.010' would bind 127.0.0.8. --public-host and --seed: RouterNode.Start.
+            foreach (var (option, text) in new[] { (admin.Name, parse.GetValue(admin)!), (listen.Name, parse.GetValue(listen)!) })
+                if (AddressText.Refusal(AddressText.HostOf(text), "listen on") is { } misread)
+                {
+                    Console.Error.WriteLine($"akkal4: {option} {misread}");
+                    return ExitCodes.Usage;
+                }
             RemotingTls? tls = null;
             if (parse.GetValue(tlsCert) is { Length: > 0 } certPath)
             {
@@ -384,7 +392,7 @@ internal static class RunCommand
                 Console.WriteLine($"  nothing yet: no configuration in force serves a listener on this node (akkal4 apply -f FILE --server {adminServer.Url})");
             Console.WriteLine("Ctrl+C stops the node.");
             // What the start used back to the system: the GC heap's garbage and free regions, the C library's freed memory.
-            _ = AfterStart.ReleaseAsync(() => node.Connections.Open, cancel);
+            _ = AfterStart.ReleaseAsync(() => node.Connections.Open, () => node.ClusterPeers, cancel);
             await Task.WhenAny(Shutdown.WaitAsync(cancel), node.LeftCluster);
             await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);
             return ExitCodes.Ok;

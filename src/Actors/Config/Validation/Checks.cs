@@ -44,7 +44,7 @@ internal static partial class Checks
             ? $"'{Diagnostic.Quote(address)}' reads as the IP address {read} to some parsers (a leading zero as octal, 0x as hexadecimal) but is "
               + "not written as one (IPv4 as four decimal octets without leading zeros, IPv6 without a zone or brackets): connections from "
               + $"{read} do not get this workload's labels and namespace (sourceLabels, sourceNamespace), while connections to it go to {read}; "
-              + "write the address as it is meant"
+              + "write the address as it is meant" + MisreadAddresses.WriterRefuses
             : null;
 
     /// <summary>A CIDR (<c>10.0.0.0/8</c>, <c>2001:db8::/64</c>) or a bare IP; the error says which part is wrong.</summary>

@@ -36,6 +36,7 @@ public static class ConfigValidator
                 case WorkloadEntry we: WorkloadEntryValidator.Validate(we, f); break;
                 case Service svc: ServiceValidator.Validate(svc, f); break;
             }
+            MisreadAddresses.Validate(resource, f);
             subjects?.AddRange(Enumerable.Repeat(i, diagnostics.Count - before));
         }
         return diagnostics;

@@ -70,6 +70,30 @@ public sealed class TcpConnection
         else ResetWith?.Invoke();
     }
 
+    /// <summary>
+    /// The peer has reset the connection (its TCP state is CLOSE), read from the kernel without taking anything off the
+    /// socket (TCP_INFO's first byte; Linux, the socket transport's own sockets). False where that cannot be told (another
+    /// transport, another OS, the socket closed): the connection then goes on as before. A peer that only half-closed
+    /// (CLOSE_WAIT) may still want its answer, so it is not gone.
+    /// </summary>
+    internal bool PeerReset()
+    {
+        if (_socket is not { } socket || !OperatingSystem.IsLinux()) return false;
+        Span<byte> info = stackalloc byte[8];
+        try
+        {
+            return socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info) >= 1 && info[0] == TcpStateClose;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or PlatformNotSupportedException)
+        {
+            return false;
+        }
+    }
+
+    private const int IpProtoTcp = 6, TcpInfo = 11;
+    /// <summary>TCP_CLOSE in Linux's tcp_states.h: what a socket becomes when its peer resets it.</summary>
+    private const byte TcpStateClose = 7;
+
     /// <summary>How a connection without a <see cref="Socket"/> of its own is reset (a TLS session: its plain socket).</summary>
     internal Action? ResetWith { private get; init; }
 

@@ -259,55 +259,6 @@ public sealed class ConnectAttemptTests(ITestOutputHelper output)
         await Task.WhenAll(serving);
     }
 
-    /// <summary>
-    /// A listener whose accept queue is full and never drained: Linux drops SYNs to it, so a connect there stays in
-    /// SYN_SENT until its timeout.
-    /// </summary>
-    private sealed class Unanswering : IDisposable
-    {
-        private readonly Socket _listener;
-        private readonly List<Socket> _queued;
-
-        private Unanswering(Socket listener, List<Socket> queued)
-        {
-            _listener = listener;
-            _queued = queued;
-        }
-
-        public IPEndPoint At => (IPEndPoint)_listener.LocalEndPoint!;
-
-        public static async Task<Unanswering> StartAsync(string ip)
-        {
-            var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            listener.Bind(new IPEndPoint(IPAddress.Parse(ip), 0));
-            listener.Listen(1);
-            var queued = new List<Socket>();
-            // Connect until one is not answered: the queue is full then.
-            for (var i = 0; i < 16; i++)
-            {
-                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-                try
-                {
-                    await client.ConnectAsync(listener.LocalEndPoint!, wait.Token);
-                    queued.Add(client);
-                }
-                catch (OperationCanceledException)
-                {
-                    client.Dispose();
-                    return new Unanswering(listener, queued);
-                }
-            }
-            throw new InvalidOperationException($"the accept queue of {listener.LocalEndPoint} never filled");
-        }
-
-        public void Dispose()
-        {
-            foreach (var socket in _queued) socket.Dispose();
-            _listener.Dispose();
-        }
-    }
-
     /// <summary>This network namespace's IPv4 TCP sockets, from /proc/net/tcp.</summary>
     private static class Sockets
     {
