@@ -138,11 +138,13 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
 
     /// <summary>
     /// Whether <paramref name="message"/>'s bytes are made once and kept (<see cref="Encoded"/>): a message of <see cref="ReadLater"/>'s
-    /// kind, or one the config writer journals (a batch, a checkpoint holding the whole configuration), which it encodes on its
-    /// own thread (<see cref="EncodeNow"/>) before the journal plugin, on the .NET pool, takes them: the plugin's encode of a
-    /// 4 MiB batch held a pool thread 0.58 s while heartbeats waited for one (rel18).
+    /// kind, or an event the config writer or a route-table entity journals (a batch, a checkpoint holding the whole
+    /// configuration, a namespace), which they encode on their own thread (<see cref="EncodeNow"/>) before the journal plugin,
+    /// on the .NET pool, takes it: the plugin's encode of a 4 MiB batch held a pool thread 0.58 s while heartbeats waited for
+    /// one (rel18).
     /// </summary>
-    private static bool EncodedOnce(object message) => ReadLater.ContainsKey(message.GetType()) || message is BatchCommitted or WriterCheckpoint;
+    private static bool EncodedOnce(object message) =>
+        ReadLater.ContainsKey(message.GetType()) || message is BatchCommitted or WriterCheckpoint or NamespaceWritten;
 
     /// <summary>Serializes <paramref name="message"/> now, on the caller's thread, if it is of a kind whose bytes are kept (see <see cref="Encoded"/>).</summary>
     public static void EncodeNow(ActorSystem system, object message)
