@@ -1,9 +1,9 @@
 // rel19: the cluster's heartbeat sender and remoting's endpoints ran on the .NET thread pool (Akka's internal-dispatcher and
 // default-remote-dispatcher), where during a big write they waited for a thread; cluster.hocon gives them threads of their
 // own. Timings are WriteChaosTests' heartbeat-late-max (bench/README.md); this checks where they run.
-using Akka.Actor;
 using Akka.Cluster;
 using AkkaL4.Actors;
+using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 
 namespace AkkaL4.Tests.ControlPlane;
 
@@ -33,12 +33,5 @@ public class HeartbeatDispatcherTests
         var config = system.Settings.Config.GetConfig(Membership);
         Assert.Equal("ForkJoinDispatcher", config.GetString("type"));
         Assert.True(config.GetInt("dedicated-thread-pool.thread-count") >= 1);
-    }
-
-    private static async Task<Akka.Dispatch.MessageDispatcher> DispatcherOfAsync(ActorSystem system, string path)
-    {
-        var actor = await system.ActorSelection(path).ResolveOne(TimeSpan.FromSeconds(10));
-        var cell = Assert.IsAssignableFrom<ActorCell>(Assert.IsAssignableFrom<ActorRefWithCell>(actor).Underlying);
-        return cell.Dispatcher;
     }
 }
