@@ -477,16 +477,10 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 return;
             }
             _log.Debug("config writer: a write of {0} resource(s) received", count);
-            // TLS files outside the roots (sec15): refused for what this write brings only, so a rule stored before still loads.
-            if (Config.Validation.DestinationRuleValidator.FilesOutside(w.Resources, DataPlane.TlsFileRoots.Current) is { Count: > 0 } outside)
+            // TLS files outside the roots, misread addresses: refused for what this write brings only, so a revision stored before still loads.
+            if (Config.Validation.RefusedInWrites.InWrite(w.Resources, DataPlane.TlsFileRoots.Current) is { Count: > 0 } refused)
             {
-                Sender.Tell(new ConfigRejected(outside));
-                return;
-            }
-            // Addresses a person reads as one IP and the node as another (sec18): the same, what this write brings only.
-            if (Config.Validation.MisreadAddresses.InWrite(w.Resources) is { Count: > 0 } misread)
-            {
-                Sender.Tell(new ConfigRejected(misread));
+                Sender.Tell(new ConfigRejected(refused));
                 return;
             }
             // Typed resources the sender's node decoded and checked; validated and compiled again here, the authority.
@@ -692,8 +686,11 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         if (_outbox.Values.Any(o => !o.Reported) && !_perHostJournal && since < 2 * SnapshotEvery) return;
         var whole = _perHostJournal || _outbox.Count > 0;
         _checkpointing = true;
-        SaveSnapshot(new WriterCheckpoint(_store.Revision, Index(), whole ? _store.Read(null, null).Resources : null,
-            _outbox.Count > 0 ? _outbox.Keys.Order(StringComparer.Ordinal).ToList() : null));
+        var checkpoint = new WriterCheckpoint(_store.Revision, Index(), whole ? _store.Read(null, null).Resources : null,
+            _outbox.Count > 0 ? _outbox.Keys.Order(StringComparer.Ordinal).ToList() : null);
+        // Encoded here, not by the snapshot store on the pool (the whole configuration, when it holds it).
+        ProtocolSerializer.EncodeNow(Context.System, checkpoint);
+        SaveSnapshot(checkpoint);
     }
 
     /// <summary>The store's resources by namespace, each in the order <see cref="ConfigStore.Read"/> gives (the store's own lists).</summary>
@@ -826,6 +823,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 _pending = pending;
                 _log.Debug("config revision {0}: checked, journaling", accepted.Revision);
                 Become(Completing);
+                // Encoded here, on the writer's thread: the journal plugin then copies the bytes, not encodes them on the pool.
+                ProtocolSerializer.EncodeNow(Context.System, batch);
                 // Journaled first: from here on the batch happens whole, by this writer or, if it crashes, by the next.
                 Persist(batch, committed =>
                 {
