@@ -286,16 +286,28 @@ public sealed class ConnectionActor : UntypedActor
 
         // The analyser knows producers (IIndirectActorProducer.Produce), not props that make their actor; this is called by Akka's ActorOf.
 #pragma warning disable AK1000
-        public override ActorBase NewActor() => new ConnectionActor(_accepted, _dataPlane);
+        public override ActorBase NewActor()
+        {
+            try
+            {
+                return new ConnectionActor(_accepted, _dataPlane);
+            }
+            catch
+            {
+                // No instance, so no PostStop closes the client's socket: closed here (the listener counts the end, as Akka tells it).
+                _accepted.Close();
+                throw;
+            }
+        }
 #pragma warning restore AK1000
 
         // Akka copies props to apply a deployment's mailbox or dispatcher: the copy still makes this connection's actor.
         protected override Props Copy() => new ConnectionProps(this, _accepted, _dataPlane);
     }
 
-    // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop closes the socket
-    // (the listener still counts the end: Akka tells it of every child's). Work that can fail belongs in PreStart, which
-    // stops the actor on failure so PostStop still runs.
+    // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop would end the
+    // connection (the props close its socket, the listener counts the end as Akka tells it of every child's). Work that can
+    // fail belongs in PreStart, which stops the actor on failure so PostStop still runs.
     public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane)
     {
         _accepted = accepted;
