@@ -210,10 +210,11 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>
     /// A connection's props: one object (<see cref="ConnectionProps"/>) copied from a template that already names the mailbox,
     /// which makes the actor itself, not by reflection. <c>Props.CreateBy(producer).WithMailbox(path)</c> made two props, a
-    /// deploy and a producer for every connection (bench/README.md, session 16). <paramref name="ended"/> is what the actor
+    /// deploy and a producer for every connection (bench/README.md, session 16). <paramref name="pending"/> counts it while it is
+    /// pending (<see cref="Become"/>), and its <see cref="PendingConnections.Ended"/> is what the actor
     /// tells its parent as it stops (<see cref="PostStop"/>).
     /// </summary>
-    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane, object ended) => new ConnectionProps(accepted, dataPlane, ended);
+    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending) => new ConnectionProps(accepted, dataPlane, pending);
 
     private sealed class ConnectionProps : Props
     {
@@ -221,32 +222,36 @@ public sealed class ConnectionActor : UntypedActor
         private static readonly Props Template = Akka.Actor.Props.Create<ConnectionActor>().WithMailbox(ConnectionMailbox.Path);
         private readonly TcpConnection _accepted;
         private readonly NodeDataPlane _dataPlane;
-        private readonly object _ended;
+        private readonly PendingConnections _pending;
 
-        public ConnectionProps(TcpConnection accepted, NodeDataPlane dataPlane, object ended) : this(Template, accepted, dataPlane, ended) { }
+        public ConnectionProps(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending) : this(Template, accepted, dataPlane, pending) { }
 
-        private ConnectionProps(Props copy, TcpConnection accepted, NodeDataPlane dataPlane, object ended) : base(copy) =>
-            (_accepted, _dataPlane, _ended) = (accepted, dataPlane, ended);
+        private ConnectionProps(Props copy, TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending) : base(copy) =>
+            (_accepted, _dataPlane, _pending) = (accepted, dataPlane, pending);
 
         // The analyser knows producers (IIndirectActorProducer.Produce), not props that make their actor; this is called by Akka's ActorOf.
 #pragma warning disable AK1000
-        public override ActorBase NewActor() => new ConnectionActor(_accepted, _dataPlane, _ended);
+        public override ActorBase NewActor() => new ConnectionActor(_accepted, _dataPlane, _pending);
 #pragma warning restore AK1000
 
         // Akka copies props to apply a deployment's mailbox or dispatcher: the copy still makes this connection's actor.
-        protected override Props Copy() => new ConnectionProps(this, _accepted, _dataPlane, _ended);
+        protected override Props Copy() => new ConnectionProps(this, _accepted, _dataPlane, _pending);
     }
 
-    /// <summary>Told to the parent as this actor stops: the listener's count of its connections, without a death watch per connection.</summary>
-    private readonly object _ended;
+    /// <summary>
+    /// The listener's count of its pending connections, this one among them while it dials (<see cref="Become"/>); its
+    /// <see cref="PendingConnections.Ended"/> is told to the parent as this actor stops: the listener's count of its
+    /// connections, without a death watch per connection.
+    /// </summary>
+    private readonly PendingConnections _pending;
 
     // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop tells the
     // listener (no death watch any more), so the connection's place, the node's count and its socket would stay taken.
     // Work that can fail belongs in PreStart, which stops the actor on failure so PostStop still runs.
-    public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane, object ended)
+    public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending)
     {
         _accepted = accepted;
-        _ended = ended;
+        _pending = pending;
         _client = accepted.Remote;
         _original = accepted.Local;
         (_routes, _routers, _pickers, _transport, _settings, _metrics, _materializer, _relays, _) = dataPlane;
@@ -316,6 +321,7 @@ public sealed class ConnectionActor : UntypedActor
         var listener = _compiled = _snapshot.FindListener(_listenerAddress);
         _listener = listener?.Name ?? _listenerAddress.ToString();
         _metrics.Accepted(_listener);
+        if (WaitedTooLong()) return;
 
         var acceptProxy = _settings.AcceptProxyProtocol && listener is { Kind: ListenerKind.Gateway };
         if (acceptProxy && !_settings.TrustsProxyProtocolFrom(_client.Address))
@@ -329,9 +335,29 @@ public sealed class ConnectionActor : UntypedActor
             return;
         }
         _read = new ReadState { Expect = acceptProxy ? Expect.ProxyHeader : Expect.ClientHello };
-        _state = State.Reading;
+        Become(State.Reading);
         _read.Timer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.PreambleTimeout, Self, new PreambleTimedOut(), Self);
         ReadMore();
+    }
+
+    /// <summary>
+    /// Waited in the node (the stock transport's queue ahead of the listener, the listener's mailbox, a thread for this actor)
+    /// past pending-timeout since its accept: closed (OM) without dialling. Its client has waited as long with no answer;
+    /// most have given up, and those that close with a FIN (not a reset, <see cref="TcpConnection.PeerReset"/>) look alive.
+    /// </summary>
+    private bool WaitedTooLong()
+    {
+        var timeout = _settings.PendingTimeout;
+        if (timeout <= TimeSpan.Zero || _accepted.AcceptedAt == 0) return false;
+        var waited = System.Diagnostics.Stopwatch.GetElapsedTime(_accepted.AcceptedAt);
+        if (waited <= timeout) return false;
+        var why = $"waited {waited.TotalSeconds:F1}s in the node before it was taken up, longer than {DataPlaneSettings.PendingTimeoutKey} ({timeout.TotalSeconds:0.###}s): closed without dialling";
+        var closed = _metrics.PendingTimedOut(_listener);
+        if (closed > 0)
+            Context.GetLogger().Warning("listener {0}: a connection {1}; {2} closed so since the last such warning (the node takes more connections than it can serve)",
+                _listener, why, closed);
+        Refuse(ResponseFlags.Overload, why, null);
+        return true;
     }
 
     /// <summary>
@@ -346,6 +372,18 @@ public sealed class ConnectionActor : UntypedActor
             Context.GetLogger().Warning("listener {0}: refused a connection from {1}: a PROXY header is expected and {1} is not in {2}; {3} refused since the last such warning",
                 _listener, peer, DataPlaneSettings.TrustedSourcesKey, refused);
         Refuse(ResponseFlags.ProxyProtocolError, $"PROXY header not accepted from {peer}: not in {DataPlaneSettings.TrustedSourcesKey}", null);
+    }
+
+    /// <summary>
+    /// The state changes here only: the connection counts among its listener's pending connections exactly while it dials
+    /// (from its start, counted by the listener, to its relay or its end), not while it waits for what its client sends first.
+    /// </summary>
+    private void Become(State next)
+    {
+        if (next == _state) return;
+        if (next == State.Dialling) _pending.Enter();
+        else if (_state == State.Dialling) _pending.Leave();
+        _state = next;
     }
 
     // ---------------------------------------------------------------- reading
@@ -510,7 +548,7 @@ public sealed class ConnectionActor : UntypedActor
     private void PreambleDone()
     {
         _read!.Timer?.Cancel();
-        _state = State.Dialling;
+        Become(State.Dialling);
         Decide();
     }
 
@@ -595,7 +633,7 @@ public sealed class ConnectionActor : UntypedActor
         var assigned = _upstream!;
         // Only the router writes health; most connects change nothing there, so it is told only when one would.
         if (OutlierDetector.ConnectChanges(assigned.Health.State)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
-        _state = State.Relaying;
+        Become(State.Relaying);
         var connectTime = System.Diagnostics.Stopwatch.GetElapsedTime(_attempt!.Started);
         _attempt.TakenOver();
         _attempt = null; // only a stop while dialling needs it; kept, it held ~0.45 KB of every idle connection (mem10)
@@ -726,7 +764,8 @@ public sealed class ConnectionActor : UntypedActor
         }
         finally
         {
-            Context.Parent.Tell(_ended, Self);
+            if (_state == State.Dialling) _pending.Leave();
+            Context.Parent.Tell(_pending.Ended, Self);
         }
     }
 
