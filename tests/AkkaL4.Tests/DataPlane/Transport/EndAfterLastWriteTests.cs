@@ -16,7 +16,10 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// <remarks>
 /// That something has NOT reached the downstream is checked without waiting for time to pass: a second line through the
 /// same interpreter (one actor, fused) carries a marker sent after the signal under test, and the probes record what the
-/// interpreter tells them as it tells them, so once the marker is out everything the signal caused is out too.
+/// interpreter tells them as it tells them (their actors run on the calling thread), so once the marker is out everything
+/// the signal caused is out too. The marker's line needs a stage of its own for that: two probes with nothing between
+/// them are joined directly, past the interpreter, and the marker then proves nothing (review1-s18 R4: each row passed
+/// on broken code some of the time).
 /// </remarks>
 [Trait("Category", "Unit")]
 [Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
@@ -46,7 +49,7 @@ public sealed class EndAfterLastWriteTests : Akka.TestKit.Xunit2.TestKit
             {
                 var stage = b.Add(EndAfterLastWrite.Instance);
                 b.From(relay).Via(stage).To(socket);
-                b.From(markerIn).To(markerOut);
+                b.From(markerIn).Via(Flow.Create<int>().Select(marker => marker)).To(markerOut);
                 return ClosedShape.Instance;
             }));
         var line = graph.Run(Sys.Materializer());
