@@ -456,7 +456,7 @@ public sealed class RouterNode : IAsyncDisposable
     public RouteSnapshot Apply(IReadOnlyCollection<Resource> resources, long revision = 0)
     {
         var compiled = RouteCompiler.Compile(resources, _options.Labels, revision, _options.ServeMesh);
-        var snapshot = Config.Validation.MisreadAddresses.WithNotes(TlsFileRoots.WithFilesOutside(compiled, resources, this), resources);
+        var snapshot = compiled.WithNotes(Config.Validation.RefusedInWrites.Notes(resources, TlsFileRoots.Of(this)));
         Volatile.Write(ref _applied, new ConfigContent(revision, resources.ToList()));
         Routes.Swap(snapshot);
         TlsOrigination.InForce(this, snapshot.Clusters.Select(c => c.Policy.Tls).OfType<UpstreamTls>());

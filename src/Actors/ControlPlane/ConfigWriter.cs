@@ -477,16 +477,10 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 return;
             }
             _log.Debug("config writer: a write of {0} resource(s) received", count);
-            // TLS files outside the roots (sec15): refused for what this write brings only, so a rule stored before still loads.
-            if (Config.Validation.DestinationRuleValidator.FilesOutside(w.Resources, DataPlane.TlsFileRoots.Current) is { Count: > 0 } outside)
+            // TLS files outside the roots, misread addresses: refused for what this write brings only, so a revision stored before still loads.
+            if (Config.Validation.RefusedInWrites.InWrite(w.Resources, DataPlane.TlsFileRoots.Current) is { Count: > 0 } refused)
             {
-                Sender.Tell(new ConfigRejected(outside));
-                return;
-            }
-            // Addresses a person reads as one IP and the node as another (sec18): the same, what this write brings only.
-            if (Config.Validation.MisreadAddresses.InWrite(w.Resources) is { Count: > 0 } misread)
-            {
-                Sender.Tell(new ConfigRejected(misread));
+                Sender.Tell(new ConfigRejected(refused));
                 return;
             }
             // Typed resources the sender's node decoded and checked; validated and compiled again here, the authority.

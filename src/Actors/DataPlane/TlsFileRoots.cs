@@ -1,7 +1,5 @@
 using System.Collections.Immutable;
 using Akka.Configuration;
-using AkkaL4.Actors.Routing;
-using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.DataPlane;
 
@@ -56,27 +54,6 @@ public static class TlsFileRoots
     public static IReadOnlyList<string> Of(object node)
     {
         lock (ByNode) return ByNode.TryGetValue(node, out var roots) ? roots : Current;
-    }
-
-    /// <summary>Notes a compiled revision carries, at most this many (the status page polls them every second).</summary>
-    private const int MaxNoted = 20;
-
-    /// <summary>
-    /// <paramref name="compiled"/> with a note for each TLS file a DestinationRule of <paramref name="resources"/> names outside
-    /// <paramref name="node"/>'s roots: a rule stored before the roots (or written through a node with other roots) loads, and
-    /// the rest of its revision routes, but its connections are refused; said when the revision is put in force (the node's
-    /// log and /v1/status, as every compile note), not first at a connection. The same snapshot when there is none.
-    /// </summary>
-    public static RouteSnapshot WithFilesOutside(RouteSnapshot compiled, IEnumerable<Resource> resources, object node)
-    {
-        var outside = Config.Validation.DestinationRuleValidator.FilesOutside(resources, Of(node));
-        if (outside.Count == 0) return compiled;
-        var notes = outside.Take(MaxNoted)
-            .Select(d => $"{d.Resource} {d.Field}: {d.Message}; its connections are refused (NC) until then, the rest of the configuration routes")
-            .ToList();
-        if (outside.Count > MaxNoted) notes.Add($"and {outside.Count - MaxNoted} more TLS file(s) outside {Key}");
-        // Only for such a revision: the snapshot made again with its notes (the listeners' index built once more).
-        return new RouteSnapshot(compiled.Revision, compiled.Listeners, compiled.Clusters, compiled.Targets, compiled.Catalog, [.. compiled.Notes, .. notes]);
     }
 
     /// <summary>Why <paramref name="path"/> may not be read under <paramref name="roots"/>, or null when it may.</summary>

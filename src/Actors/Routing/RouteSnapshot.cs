@@ -202,6 +202,10 @@ public sealed class RouteSnapshot
 
     public static RouteSnapshot Empty { get; } = new(0, [], [], [], new ServiceCatalog([]), []);
 
+    /// <summary>This snapshot with <paramref name="more"/> notes after its own; itself when there are none.</summary>
+    internal RouteSnapshot WithNotes(IReadOnlyList<string> more) =>
+        more.Count == 0 ? this : new RouteSnapshot(Revision, Listeners, Clusters, Targets, Catalog, [.. Notes, .. more]);
+
     /// <summary>The listener at an exact address, else one bound to all addresses on that port.</summary>
     public CompiledListener? FindListener(IpPort address)
     {

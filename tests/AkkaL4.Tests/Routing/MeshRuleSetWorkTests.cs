@@ -66,28 +66,10 @@ public class MeshRuleSetWorkTests
         Assert.Equal(107, cluster.Policy.MaxConnections);
     }
 
-    private static readonly AddressBlock Block = AddressBlocks.Of(187);
-    private static string At1(int fourth) => Block.Host(1, fourth);
-
-    private static string[] World(params string[] more) =>
-    [
-        ServiceOnPorts("svc", "default", At1(1), "svc", 9000),
-        WorkloadEntry("svc-1", At1(11), "{app: svc}"),
-        ServiceOnPorts("a", "default", At1(2), "a", 9000),
-        WorkloadEntry("a-1", At1(12), "{app: a}"),
-        ServiceOnPorts("b", "default", At1(3), "b", 9000),
-        WorkloadEntry("b-1", At1(13), "{app: b}"),
-        WorkloadEntry("client-default", At1(101), "{app: c}"),
-        WorkloadEntry("client-team", At1(102), "{app: c}", "team"),
-        WorkloadEntry("client-other", At1(103), "{app: c}", "other"),
-        WorkloadEntry("client-third", At1(104), "{app: c}", "third"),
-        .. more,
-    ];
-
     [Fact]
     public void A_namespace_private_VirtualService_changes_only_its_own_namespace_while_the_others_share_one_rule_set()
     {
-        var snapshot = Compile(World(
+        var snapshot = Compile(VisibilityWorld.With(
             VirtualService("public", "default", """
                 hosts: [svc]
                 tcp: [{route: [{destination: {host: b}}]}]
@@ -98,22 +80,22 @@ public class MeshRuleSetWorkTests
                 tcp: [{route: [{destination: {host: a.default.svc.cluster.local}}]}]
                 """, "2024-01-01T00:00:00Z")));
 
-        var listener = snapshot.FindListener(At(At1(1), 9000))!;
+        var listener = snapshot.FindListener(At(VisibilityWorld.Svc, 9000))!;
         Assert.Equal(["team"], listener.ByNamespace.Keys);
-        Assert.Equal("a", HostFor(snapshot, At1(102)));
-        Assert.Equal("team/private", Decide(snapshot, At1(102)).Target!.VirtualService);
+        Assert.Equal("a", VisibilityWorld.HostFor(snapshot, VisibilityWorld.ClientTeam));
+        Assert.Equal("team/private", VisibilityWorld.Decide(snapshot, VisibilityWorld.ClientTeam).Target!.VirtualService);
         // Every other namespace, and a client of no namespace, decide by the one shared rule set: the public VirtualService.
-        foreach (var client in new[] { At1(101), At1(103), At1(104), "10.0.0.1" })
+        foreach (var client in new[] { VisibilityWorld.ClientDefault, VisibilityWorld.ClientOther, VisibilityWorld.ClientThird, "10.0.0.1" })
         {
-            Assert.Equal("b", HostFor(snapshot, client));
-            Assert.Same(listener.Rules.Tcp[0].Target, Decide(snapshot, client).Target);
+            Assert.Equal("b", VisibilityWorld.HostFor(snapshot, client));
+            Assert.Same(listener.Rules.Tcp[0].Target, VisibilityWorld.Decide(snapshot, client).Target);
         }
     }
 
     [Fact]
     public void A_DestinationRule_exported_to_one_namespace_gives_that_namespace_its_own_rule_set()
     {
-        var snapshot = Compile(World(
+        var snapshot = Compile(VisibilityWorld.With(
             VirtualService("to-v1", "default", """
                 hosts: [svc]
                 tcp: [{route: [{destination: {host: a, subset: v1}}]}]
@@ -124,21 +106,11 @@ public class MeshRuleSetWorkTests
                 subsets: [{name: v1, labels: {app: a}}]
                 """)));
 
-        var listener = snapshot.FindListener(At(At1(1), 9000))!;
+        var listener = snapshot.FindListener(At(VisibilityWorld.Svc, 9000))!;
         Assert.Contains("other", listener.ByNamespace.Keys);
         Assert.DoesNotContain("team", listener.ByNamespace.Keys);
-        Assert.Equal(ClusterStatus.Ok, Only(Decide(snapshot, At1(103))).Cluster.Status);
-        Assert.Equal(ClusterStatus.UnknownSubset, Only(Decide(snapshot, At1(102))).Cluster.Status);
-        Assert.Equal(ClusterStatus.UnknownSubset, Only(Decide(snapshot, At1(101))).Cluster.Status);
-    }
-
-    private static Decision Decide(RouteSnapshot snapshot, string client) =>
-        snapshot.Decide(At(At1(1), 9000), Ip(client), Ip(At1(1)));
-
-    private static string HostFor(RouteSnapshot snapshot, string client)
-    {
-        var decision = Decide(snapshot, client);
-        Assert.Equal(DecisionResult.Route, decision.Result);
-        return Only(decision).Host.Split('.')[0];
+        Assert.Equal(ClusterStatus.Ok, Only(VisibilityWorld.Decide(snapshot, VisibilityWorld.ClientOther)).Cluster.Status);
+        Assert.Equal(ClusterStatus.UnknownSubset, Only(VisibilityWorld.Decide(snapshot, VisibilityWorld.ClientTeam)).Cluster.Status);
+        Assert.Equal(ClusterStatus.UnknownSubset, Only(VisibilityWorld.Decide(snapshot, VisibilityWorld.ClientDefault)).Cluster.Status);
     }
 }

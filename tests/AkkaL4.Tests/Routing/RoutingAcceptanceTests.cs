@@ -792,59 +792,39 @@ public class RoutingAcceptanceTests
 
     // ------------------------------------------------------------------ visibility and precedence
 
-    private static string[] VisibilityWorld(params string[] more) =>
-    [
-        ServiceOnPorts("svc", "default", "127.0.22.1", "svc", 9000),
-        WorkloadEntry("svc-1", "127.0.22.11", "{app: svc}"),
-        ServiceOnPorts("a", "default", "127.0.22.2", "a", 9000),
-        WorkloadEntry("a-1", "127.0.22.12", "{app: a}"),
-        ServiceOnPorts("b", "default", "127.0.22.3", "b", 9000),
-        WorkloadEntry("b-1", "127.0.22.13", "{app: b}"),
-        WorkloadEntry("client-default", "127.0.22.101", "{app: c}"),
-        WorkloadEntry("client-team", "127.0.22.102", "{app: c}", "team"),
-        .. more,
-    ];
-
-    private static string? HostFor(RouteSnapshot snapshot, string client)
-    {
-        var decision = snapshot.Decide(At("127.0.22.1", 9000), Ip(client), Ip("127.0.22.1"));
-        Assert.Equal(DecisionResult.Route, decision.Result);
-        return Only(decision).Host.Split('.')[0];
-    }
-
     [Theory]
-    [InlineData("127.0.22.102", "a")]   // the VS's own namespace sees it
-    [InlineData("127.0.22.101", "svc")] // another namespace does not
+    [InlineData(VisibilityWorld.ClientTeam, "a")]   // the VS's own namespace sees it
+    [InlineData(VisibilityWorld.ClientDefault, "svc")] // another namespace does not
     [InlineData("10.0.0.1", "svc")]     // an unknown client has no namespace
     public void ExportTo_dot_hides_a_virtual_service_from_other_namespaces(string client, string expected)
     {
-        var snapshot = Compile(VisibilityWorld(VirtualService("private", "team", """
+        var snapshot = Compile(VisibilityWorld.With(VirtualService("private", "team", """
             hosts: [svc.default.svc.cluster.local]
             exportTo: [.]
             tcp: [{route: [{destination: {host: a.default.svc.cluster.local}}]}]
             """)));
-        Assert.Equal(expected, HostFor(snapshot, client));
+        Assert.Equal(expected, VisibilityWorld.HostFor(snapshot, client));
     }
 
     [Theory]
-    [InlineData("127.0.22.102", "a")]
-    [InlineData("127.0.22.101", "svc")]
+    [InlineData(VisibilityWorld.ClientTeam, "a")]
+    [InlineData(VisibilityWorld.ClientDefault, "svc")]
     public void ExportTo_a_namespace_shows_it_only_there(string client, string expected)
     {
-        var snapshot = Compile(VisibilityWorld(VirtualService("for-team", "default", """
+        var snapshot = Compile(VisibilityWorld.With(VirtualService("for-team", "default", """
             hosts: [svc]
             exportTo: [team]
             tcp: [{route: [{destination: {host: a}}]}]
             """)));
-        Assert.Equal(expected, HostFor(snapshot, client));
+        Assert.Equal(expected, VisibilityWorld.HostFor(snapshot, client));
     }
 
     [Theory]
-    [InlineData("127.0.22.102", "a")] // team sees its private VS first
-    [InlineData("127.0.22.101", "b")] // default only sees the public one
+    [InlineData(VisibilityWorld.ClientTeam, "a")] // team sees its private VS first
+    [InlineData(VisibilityWorld.ClientDefault, "b")] // default only sees the public one
     public void A_private_virtual_service_precedes_public_ones(string client, string expected)
     {
-        var snapshot = Compile(VisibilityWorld(
+        var snapshot = Compile(VisibilityWorld.With(
             // The public VS is older, so creation order alone would put it first.
             VirtualService("public", "default", """
                 hosts: [svc]
@@ -855,13 +835,13 @@ public class RoutingAcceptanceTests
                 exportTo: [.]
                 tcp: [{route: [{destination: {host: a.default.svc.cluster.local}}]}]
                 """, "2024-01-01T00:00:00Z")));
-        Assert.Equal(expected, HostFor(snapshot, client));
+        Assert.Equal(expected, VisibilityWorld.HostFor(snapshot, client));
     }
 
     [Fact]
     public void Rules_of_several_virtual_services_are_concatenated_in_creation_order()
     {
-        var snapshot = Compile(VisibilityWorld(
+        var snapshot = Compile(VisibilityWorld.With(
             VirtualService("z-older", "default", """
                 hosts: [svc]
                 tcp:
@@ -872,16 +852,16 @@ public class RoutingAcceptanceTests
                 hosts: [svc]
                 tcp: [{route: [{destination: {host: b}}]}]
                 """, "2024-01-01T00:00:00Z")));
-        Assert.Equal("a", HostFor(snapshot, "127.0.22.102"));
-        Assert.Equal("b", HostFor(snapshot, "127.0.22.101"));
-        var decision = snapshot.Decide(At("127.0.22.1", 9000), Ip("127.0.22.101"), Ip("127.0.22.1"));
+        Assert.Equal("a", VisibilityWorld.HostFor(snapshot, VisibilityWorld.ClientTeam));
+        Assert.Equal("b", VisibilityWorld.HostFor(snapshot, VisibilityWorld.ClientDefault));
+        var decision = VisibilityWorld.Decide(snapshot, VisibilityWorld.ClientDefault);
         Assert.Equal("default/a-newer", decision.Target!.VirtualService);
     }
 
     [Fact]
     public void Rule_order_decides_between_terminal_rules()
     {
-        var snapshot = Compile(VisibilityWorld(VirtualService("ordered", "default", """
+        var snapshot = Compile(VisibilityWorld.With(VirtualService("ordered", "default", """
             hosts: [svc]
             tcp:
             - match: [{port: 9000}]
@@ -889,7 +869,7 @@ public class RoutingAcceptanceTests
             - match: [{sourceNamespace: team}]
               route: [{destination: {host: b}}]
             """)));
-        Assert.Equal("a", HostFor(snapshot, "127.0.22.102"));
-        Assert.Equal("a", HostFor(snapshot, "127.0.22.101"));
+        Assert.Equal("a", VisibilityWorld.HostFor(snapshot, VisibilityWorld.ClientTeam));
+        Assert.Equal("a", VisibilityWorld.HostFor(snapshot, VisibilityWorld.ClientDefault));
     }
 }

@@ -1,11 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
-using System.Text.Json;
-using AkkaL4.Actors;
-using AkkaL4.Actors.ControlPlane;
-using AkkaL4.Messages.Model;
-using AkkaL4.Node.Admin;
 using AkkaL4.Tests.ControlPlane;
 using AkkaL4.Tests.DataPlane;
 using AkkaL4.Tests.Support;
@@ -29,27 +23,9 @@ public sealed class MisreadAddressWriterTests
     {
         await using var echo = new ByteEchoServer(Block.At(1, 16, 9000));
         await using var node = SecurityKit.StartNode($"misread-writer-{Guid.NewGuid():N}", Block.Host(1, 1), null);
-        await using var admin = await AdminServer.StartAsync(node, new IPEndPoint(IPAddress.Parse(Block.Host(1, 1)), FreePort()), "t");
-        using var http = SecurityKit.HttpFrom(Block.Host(1, 100), $"http://{admin.Address}");
-        http.DefaultRequestHeaders.Authorization = new("Bearer", "t");
+        await using var admin = await AdminWrites.StartAsync(node, Block.Host(1, 1), Block.Host(1, 100));
 
-        async Task<(HttpStatusCode Status, string Body)> Put(string yaml)
-        {
-            (HttpStatusCode, string) last = default;
-            // 503 until the node's writer is up.
-            await Waits.EventuallyAsync(async () =>
-            {
-                using var response = await http.PutAsync("/v1/config", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
-                var body = await response.Content.ReadAsStringAsync();
-                if (response.StatusCode == HttpStatusCode.BadRequest && JsonDocument.Parse(body).RootElement.TryGetProperty("errors", out var errors))
-                    body = string.Join("\n", errors.EnumerateArray().Select(e => $"{e.GetProperty("resource").GetString()}  {e.GetProperty("field").GetString()}  {e.GetProperty("message").GetString()}"));
-                last = (response.StatusCode, body);
-                return response.StatusCode != HttpStatusCode.ServiceUnavailable;
-            }, () => $"the writer answers (last: {last})", TimeSpan.FromSeconds(45));
-            return last;
-        }
-
-        var refused = await Put(Manifests.Join(Service("web", "default", "127.188.1.010"), Workload("web-1", "default", "127.188.1.020", "web")));
+        var refused = await admin.PutAsync(Manifests.Join(Service("web", "default", "127.188.1.010"), Workload("web-1", "default", "127.188.1.020", "web")));
         Assert.True(refused.Status == HttpStatusCode.BadRequest, refused.ToString());
         Assert.Contains("Service/default/web  spec.clusterIP  '127.188.1.010' reads as 127.188.1.8 to the node's parser (a leading zero makes a "
                         + "number octal, as inet_aton reads it): the node would listen on 127.188.1.8, not the address a person reads; write "
@@ -58,7 +34,7 @@ public sealed class MisreadAddressWriterTests
         Assert.Equal(0, node.Routes.Current.Revision);
         Assert.Equal(SocketError.ConnectionRefused, await TestClient.TryConnectAsync(Block.Host(1, 101), Block.At(1, 8, 19000)));
 
-        var accepted = await Put(Manifests.Join(Service("web", "default", "127.188.1.10"), Workload("web-1", "default", "127.188.1.16", "web")));
+        var accepted = await admin.PutAsync(Manifests.Join(Service("web", "default", "127.188.1.10"), Workload("web-1", "default", "127.188.1.16", "web")));
         Assert.True(accepted.Status == HttpStatusCode.OK, accepted.ToString());
         Assert.True(await node.WaitForRevisionAsync(1, Patience), "revision 1 in force");
         await BoundAsync(node);
@@ -87,24 +63,14 @@ public sealed class StoredMisreadAddressTests : IDisposable
         // 127.188.2.16 to the parser: the upstream a stored '127.188.2.020' has always been dialled at.
         await using var echo = new ByteEchoServer(Block.At(2, 16, 9000));
         var resources = Decode(Service("web", "default", "127.188.2.010"), Workload("web-1", "default", "127.188.2.020", "web"));
-        new LastKnownGood(_directory).Save(new ConfigContent(1, resources));
-
-        await using var node = RouterNode.Start(new RouterNodeOptions
-        {
-            Name = $"stored-misread-{Guid.NewGuid():N}",
-            DataDirectory = _directory,
-            Overrides = $"akka.loglevel = WARNING\nakka.stdout-loglevel = OFF\nakka.remote.dot-netty.tcp {{ hostname = \"{Block.Host(2, 1)}\", port = 0 }}",
-        });
+        await using var node = RefusalKit.StartOnStored(_directory, resources, "stored-misread", Block.Host(2, 1));
         Assert.Equal(1, node.Routes.Current.Revision);
         await BoundAsync(node);
         var (reply, _) = await TestClient.OneLineAsync(Block.Host(2, 100), Block.At(2, 8, 19000), "still routing");
         Assert.Equal("still routing", reply);
 
-        await using var admin = await AdminServer.StartAsync(node, new IPEndPoint(IPAddress.Parse(Block.Host(2, 1)), FreePort()), "stored-token");
-        using var http = SecurityKit.HttpFrom(Block.Host(2, 101), $"http://{admin.Address}");
-        http.DefaultRequestHeaders.Authorization = new("Bearer", "stored-token");
-        using var status = JsonDocument.Parse(await http.GetStringAsync("/v1/status"));
-        var notes = status.RootElement.GetProperty("notes").EnumerateArray().Select(n => n.GetString()!).ToList();
+        await using var admin = await AdminWrites.StartAsync(node, Block.Host(2, 1), Block.Host(2, 101));
+        var notes = await admin.NotesAsync();
         var listen = Assert.Single(notes, n => n.StartsWith("Service/default/web spec.clusterIP: "));
         Assert.Contains("'127.188.2.010' reads as 127.188.2.8", listen);
         Assert.Contains("write 127.188.2.8, or 127.188.2.10 if the zeros are padding", listen);
@@ -112,9 +78,6 @@ public sealed class StoredMisreadAddressTests : IDisposable
         var dial = Assert.Single(notes, n => n.StartsWith("WorkloadEntry/default/web-1 spec.address: "));
         Assert.Contains("the node would dial 127.188.2.16", dial);
 
-        var warnings = SecurityKit.CollectWarnings(node);
-        node.Apply(resources, 2);
-        await Waits.EventuallyAsync(() => Task.FromResult(warnings.Any(w => w.Contains(listen))),
-            () => $"a config warning naming the address (seen: {string.Join(" | ", warnings)})", TimeSpan.FromSeconds(10));
+        await RefusalKit.AssertWarnsWhenAppliedAsync(node, resources, listen);
     }
 }

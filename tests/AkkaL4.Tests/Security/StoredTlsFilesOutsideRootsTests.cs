@@ -1,9 +1,4 @@
 using System.Net;
-using System.Text.Json;
-using AkkaL4.Actors;
-using AkkaL4.Actors.ControlPlane;
-using AkkaL4.Messages.Model;
-using AkkaL4.Node.Admin;
 using AkkaL4.Tests.DataPlane;
 using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
@@ -46,15 +41,8 @@ public sealed class StoredTlsFilesOutsideRootsTests : IDisposable
                   tls: {mode: SIMPLE, caCertificates: /etc/akkal4/tls/ca.pem}
                 """));
         // Stored as an earlier version (without roots) accepted it: served from the data directory at start.
-        new LastKnownGood(_directory).Save(new ConfigContent(1, resources));
-
-        await using var node = RouterNode.Start(new RouterNodeOptions
-        {
-            Name = $"stored-tls-{Guid.NewGuid():N}",
-            DataDirectory = _directory,
-            Overrides = $"akka.loglevel = WARNING\nakka.stdout-loglevel = OFF\nakka.remote.dot-netty.tcp {{ hostname = \"{Block.Host(1, 1)}\", port = 0 }}\n"
-                + "akkal4.data-plane.tls-file-roots = [\"/etc/akkal4/tls\"]",
-        });
+        await using var node = RefusalKit.StartOnStored(_directory, resources, "stored-tls", Block.Host(1, 1),
+            "akkal4.data-plane.tls-file-roots = [\"/etc/akkal4/tls\"]");
         const string Expected = "DestinationRule/default/legacy spec.trafficPolicy.portLevelSettings[0].tls.caCertificates: '/srv/pki/legacy-ca.pem' is "
             + "outside the TLS file roots: TLS files are read only inside akkal4.data-plane.tls-file-roots [/etc/akkal4/tls]";
 
@@ -65,20 +53,13 @@ public sealed class StoredTlsFilesOutsideRootsTests : IDisposable
         Assert.Equal("still routing", reply);
 
         // In /v1/status, once (the rule inside the roots is not named).
-        await using var admin = await AdminServer.StartAsync(node, new IPEndPoint(IPAddress.Parse(Block.Host(1, 1)), FreePort()), "stored-token");
-        using var http = SecurityKit.HttpFrom(Block.Host(1, 101), $"http://{admin.Address}");
-        http.DefaultRequestHeaders.Authorization = new("Bearer", "stored-token");
-        using var status = JsonDocument.Parse(await http.GetStringAsync("/v1/status"));
-        var notes = status.RootElement.GetProperty("notes").EnumerateArray().Select(n => n.GetString()!).ToList();
+        await using var admin = await AdminWrites.StartAsync(node, Block.Host(1, 1), Block.Host(1, 101));
+        var notes = await admin.NotesAsync();
         var note = Assert.Single(notes, n => n.Contains("tls-file-roots"));
         Assert.StartsWith(Expected, note);
         Assert.Contains("its connections are refused (NC)", note);
 
         // In the log, whenever a revision with it is put in force.
-        var warnings = SecurityKit.CollectWarnings(node);
-        node.Apply(resources, 2);
-        await Waits.EventuallyAsync(() => Task.FromResult(warnings.Any(w => w.Contains(Expected))),
-            () => $"a warning naming the rule, its field and the roots (seen: {string.Join(" | ", warnings)})", TimeSpan.FromSeconds(10));
-        Assert.Equal(2, node.Routes.Current.Revision);
+        await RefusalKit.AssertWarnsWhenAppliedAsync(node, resources, Expected);
     }
 }

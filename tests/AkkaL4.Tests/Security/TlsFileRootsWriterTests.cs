@@ -1,7 +1,4 @@
 using System.Net;
-using System.Text;
-using System.Text.Json;
-using AkkaL4.Node.Admin;
 using AkkaL4.Tests.ControlPlane;
 using AkkaL4.Tests.Support;
 
@@ -42,26 +39,8 @@ public sealed class TlsFileRootsWriterTests : IDisposable
         var inside = Path.Combine(_directory, "ca.pem");
         await File.WriteAllTextAsync(inside, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
         await using var node = SecurityKit.StartNode("tls-file-roots", Block.Host(2, 1), null);
-        await using var admin = await AdminServer.StartAsync(node, new IPEndPoint(IPAddress.Parse(Block.Host(2, 1)), ControlPlaneKit.FreePort()), "t");
-        using var http = SecurityKit.HttpFrom(Block.Host(2, 100), $"http://{admin.Address}");
-        http.DefaultRequestHeaders.Authorization = new("Bearer", "t");
-
-        async Task<(HttpStatusCode Status, string Body)> DryRun(string ca, string key)
-        {
-            (HttpStatusCode, string) last = default;
-            // 503 until the node's writer is up.
-            await Waits.EventuallyAsync(async () =>
-            {
-                using var response = await http.PutAsync("/v1/config?dryRun=All", new StringContent(Rule(ca, key), Encoding.UTF8, "application/yaml"));
-                var body = await response.Content.ReadAsStringAsync();
-                // The errors as "resource  field  message" lines (the JSON escapes quotes).
-                if (response.StatusCode == HttpStatusCode.BadRequest && JsonDocument.Parse(body).RootElement.TryGetProperty("errors", out var errors))
-                    body = string.Join("\n", errors.EnumerateArray().Select(e => $"{e.GetProperty("resource").GetString()}  {e.GetProperty("field").GetString()}  {e.GetProperty("message").GetString()}"));
-                last = (response.StatusCode, body);
-                return response.StatusCode != HttpStatusCode.ServiceUnavailable;
-            }, () => $"the writer answers (last: {last})", TimeSpan.FromSeconds(45));
-            return last;
-        }
+        await using var admin = await AdminWrites.StartAsync(node, Block.Host(2, 1), Block.Host(2, 100));
+        Task<(HttpStatusCode Status, string Body)> DryRun(string ca, string key) => admin.PutAsync(Rule(ca, key), "?dryRun=All");
 
         var accepted = await DryRun(inside, inside);
         Assert.True(accepted.Status == HttpStatusCode.OK, accepted.Body);

@@ -7,7 +7,7 @@ namespace AkkaL4.Actors.Config.Validation;
 /// Addresses a manifest names to listen on, dial or match, written so that a person reads one IP and the node's parser
 /// another (<see cref="AddressText"/>: <c>127.0.20.010</c> is 127.0.20.8). Istio refuses them. The config writer refuses a
 /// write that brings one (<see cref="InWrite"/>); a revision stored before still loads and routes as it did, each such
-/// address noted when the node puts it in force (<see cref="WithNotes"/>), and <see cref="Validate"/> warns.
+/// address noted when the node puts it in force (<see cref="RefusedInWrites"/>), and <see cref="Validate"/> warns.
 /// </summary>
 internal static class MisreadAddresses
 {
@@ -33,25 +33,6 @@ internal static class MisreadAddresses
     {
         foreach (var (field, text, refusal) in Of(resource, endpoints: false))
             if (Checks.IsIp(text.Split('/')[0])) f.Warning(field, refusal + WriterRefuses);
-    }
-
-    /// <summary>Notes a compiled revision carries, at most this many (the status page polls them every second).</summary>
-    private const int MaxNoted = 20;
-
-    /// <summary>
-    /// <paramref name="compiled"/> with a note for each misread address of <paramref name="resources"/>: stored before the
-    /// config writer refused them, they route as they did (by the address the parser reads), and the node says so in its
-    /// log and /v1/status when it puts the revision in force. The same snapshot when there is none.
-    /// </summary>
-    public static RouteSnapshot WithNotes(RouteSnapshot compiled, IEnumerable<Resource> resources)
-    {
-        var misread = InWrite(resources);
-        if (misread.Count == 0) return compiled;
-        var notes = misread.Take(MaxNoted)
-            .Select(d => $"{d.Resource} {d.Field}: {d.Message} (stored before the config writer refused such addresses: in force as the node reads it)")
-            .ToList();
-        if (misread.Count > MaxNoted) notes.Add($"and {misread.Count - MaxNoted} more address(es) not written as they are read");
-        return new RouteSnapshot(compiled.Revision, compiled.Listeners, compiled.Clusters, compiled.Targets, compiled.Catalog, [.. compiled.Notes, .. notes]);
     }
 
     private const string Listen = "listen on", Dial = "dial", Read = "take it for";
