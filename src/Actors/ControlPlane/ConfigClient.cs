@@ -106,7 +106,7 @@ public sealed class ConfigClient : ReceiveActor
             else Write(cluster, writer, () => new RemoveResources(c.Delete.Keys, DateTimeOffset.UtcNow + Deadline), 0);
         });
         var silent = new SilentEntities(SilentEntities.Remember);
-        Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender, silent)));
+        Receive<ReadConfig>(r => Context.ActorOf(ConfigReader.Props(writer, routeTables, r, Sender, silent).WithDispatcher(Context.Props.Dispatcher)));
         Receive<ReadWriterStatus>(r => writer.Forward(r));
     }
 
@@ -126,7 +126,8 @@ public sealed class ConfigClient : ReceiveActor
                 : $"only {members - unreachable} of {members} cluster members are reachable from this node; a write needs a majority"));
             return;
         }
-        Context.ActorOf(Request.Props(writer, message(), Context.Sender, message, bytes));
+        // On the client's own dispatcher (the write path's thread, RouterNode): a request encodes the write, up to 4 MiB.
+        Context.ActorOf(Request.Props(writer, message(), Context.Sender, message, bytes).WithDispatcher(Context.Props.Dispatcher));
     }
 
     /// <summary>

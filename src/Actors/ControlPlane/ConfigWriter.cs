@@ -686,8 +686,11 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
         if (_outbox.Values.Any(o => !o.Reported) && !_perHostJournal && since < 2 * SnapshotEvery) return;
         var whole = _perHostJournal || _outbox.Count > 0;
         _checkpointing = true;
-        SaveSnapshot(new WriterCheckpoint(_store.Revision, Index(), whole ? _store.Read(null, null).Resources : null,
-            _outbox.Count > 0 ? _outbox.Keys.Order(StringComparer.Ordinal).ToList() : null));
+        var checkpoint = new WriterCheckpoint(_store.Revision, Index(), whole ? _store.Read(null, null).Resources : null,
+            _outbox.Count > 0 ? _outbox.Keys.Order(StringComparer.Ordinal).ToList() : null);
+        // Encoded here, not by the snapshot store on the pool (the whole configuration, when it holds it).
+        ProtocolSerializer.EncodeNow(Context.System, checkpoint);
+        SaveSnapshot(checkpoint);
     }
 
     /// <summary>The store's resources by namespace, each in the order <see cref="ConfigStore.Read"/> gives (the store's own lists).</summary>
@@ -820,6 +823,8 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
                 _pending = pending;
                 _log.Debug("config revision {0}: checked, journaling", accepted.Revision);
                 Become(Completing);
+                // Encoded here, on the writer's thread: the journal plugin then copies the bytes, not encodes them on the pool.
+                ProtocolSerializer.EncodeNow(Context.System, batch);
                 // Journaled first: from here on the batch happens whole, by this writer or, if it crashes, by the next.
                 Persist(batch, committed =>
                 {

@@ -75,7 +75,10 @@ public sealed class RouteTable : ReceivePersistentActor
                 _log.Error("route table {0}: revision {1} from the config writer does not decode ({2}); it keeps revision {3}", _namespace, store.Revision, e.Message, _state.Revision);
                 return;
             }
-            Persist(new NamespaceWritten(store.Revision, _namespace, store.Resources, store.Hash), written =>
+            var namespaceWritten = new NamespaceWritten(store.Revision, _namespace, store.Resources, store.Hash);
+            // Encoded here, on the write path's thread, not by the journal plugin on the .NET pool (ProtocolSerializer.EncodedOnce).
+            ProtocolSerializer.EncodeNow(Context.System, namespaceWritten);
+            Persist(namespaceWritten, written =>
             {
                 _state = written;
                 _content = null;

@@ -244,8 +244,19 @@ internal sealed class ChaosCluster : IAsyncDisposable
             $"connections ok={traffic.Ok} failed={traffic.Failed} retried={traffic.Retried} corrupted={traffic.Corrupted}");
     }
 
-    /// <summary>Where the figure lines also go, for .ci/run to print at the end (dotnet test shows no test's console at its default verbosity).</summary>
-    public static readonly string FiguresFile = Path.Combine(Path.GetTempPath(), "akkal4-chaos-figures.txt");
+    /// <summary>Names the file the figure lines go to (.ci/run sets it to a file of its own and prints it at the end).</summary>
+    public const string FiguresVariable = "AKKAL4_CHAOS_FIGURES";
+
+    /// <summary>
+    /// Where the figure lines also go (dotnet test shows no test's console at its default verbosity): the run's own file,
+    /// never one shared by every run on the machine, whose figures then read as one run's (session 18: a helper's failed run
+    /// in .ci/run's summary).
+    /// </summary>
+    public static readonly string FiguresFile = FiguresFileOf(Environment.GetEnvironmentVariable(FiguresVariable), Environment.ProcessId);
+
+    /// <summary>The file <paramref name="named"/> (the variable's value), else one of the test process <paramref name="processId"/>.</summary>
+    internal static string FiguresFileOf(string? named, int processId) =>
+        named is { Length: > 0 } ? named : Path.Combine(Path.GetTempPath(), $"akkal4-chaos-figures-{processId}.txt");
 
     /// <summary>
     /// Every chaos scenario's one figure line, in one form: <c>chaos NAME: acked=… lost=… recovery=…s</c> (acknowledged

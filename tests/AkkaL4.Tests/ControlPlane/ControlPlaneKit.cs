@@ -107,6 +107,13 @@ internal static class ControlPlaneKit
         Overrides = $"akka.loglevel = OFF\nakka.stdout-loglevel = OFF\n{SharedAddresses}",
     });
 
+    /// <summary>The dispatcher the actor at <paramref name="path"/> (one of <paramref name="system"/>'s, running) runs on.</summary>
+    public static async Task<Akka.Dispatch.MessageDispatcher> DispatcherOfAsync(ActorSystem system, string path)
+    {
+        var actor = await system.ActorSelection(path).ResolveOne(TimeSpan.FromSeconds(10));
+        return Assert.IsAssignableFrom<ActorCell>(Assert.IsAssignableFrom<ActorRefWithCell>(actor).Underlying).Dispatcher;
+    }
+
     /// <summary>Applies through the node's writer and waits until the node has put the accepted revision in force.</summary>
     public static async Task<ConfigAccepted> ApplyAsync(RouterNode node, params string[] documents)
     {
