@@ -48,30 +48,50 @@ public sealed class ConnectionActor : UntypedActor
     private sealed record PreambleRead(int Count, Exception? Failure);
     private sealed record PreambleTimedOut;
     /// <summary>
-    /// One connect attempt, and the message that says how it went (so a stale one is told apart by reference). The
-    /// actor may stop while it is in flight (the client went away, the listener's node shuts down): a connection that
-    /// arrives after that is closed, not leaked. With TLS origination the DestinationRule's files (see <see cref="TlsDial"/>)
-    /// and the handshake are part of the attempt.
+    /// One connect attempt. A failure is told to the actor as the attempt itself (so a stale one is told apart by reference);
+    /// a connection starts the relay where it arrived (<see cref="Relay"/>), with no message to the actor: it takes that up
+    /// at its next message (<see cref="Relaying"/>). The actor may stop while the attempt is in flight (the client went away,
+    /// the listener's node shuts down): a connection that arrives after that is closed, not leaked, and one that arrived
+    /// first is the relay's to end. With TLS origination the DestinationRule's files (see <see cref="TlsDial"/>) and the
+    /// handshake are part of the attempt.
     /// </summary>
-    private sealed class Attempt(IActorRef owner, UpstreamTls? tls, string host, byte[]? proxyHeader, IMaterializer materializer, TimeSpan timeout) : ConnectAttempt
+    private sealed class Attempt(ConnectionActor actor, IActorRef owner, UpstreamAssigned assigned, RelayParts parts, byte[]? proxyHeader,
+        ConnectFailureLog failures, IScheduler scheduler) : ConnectAttempt
     {
         public readonly long Started = System.Diagnostics.Stopwatch.GetTimestamp();
         // The attempt is a message the actor receives (and holds): locking it would let code outside block the handshake's end.
         private readonly object _gate = new();
         private CancellationTokenSource? _handshake;
         private bool _stopped;
+        private volatile bool _relaying;
+        private ICancelable? _durationTimer;
         /// <summary>Set by <see cref="TlsDial"/> before it dials.</summary>
         public TlsFiles Files;
 
-        public TcpConnection? Upstream { get; private set; }
         public Exception? Failure { get; private set; }
+
+        public UpstreamAssigned Assigned => assigned;
+        /// <summary>The relay's parts, made by the actor before it dialled (its bytes and stop are known before it runs).</summary>
+        public RelayParts Parts => parts;
+
+        /// <summary>The relay started (its parts and both connections are its own): written under the gate, last.</summary>
+        public bool Relaying => _relaying;
+
+        /// <summary>The connection's max-duration timer, once <see cref="Relaying"/> (null: none).</summary>
+        public ICancelable? DurationTimer
+        {
+            get
+            {
+                lock (_gate) return _durationTimer;
+            }
+        }
 
         protected override void OnConnected(TcpConnection connection)
         {
-            if (tls is null)
+            var policy = assigned.Cluster.Policy;
+            if (policy.Tls is not { } tls)
             {
-                Upstream = connection;
-                owner.Tell(this);
+                Relay(connection);
                 return;
             }
             // Rare enough to keep the Task: the handshake, then connected or failed as one attempt.
@@ -81,20 +101,21 @@ public sealed class ConnectionActor : UntypedActor
                 if (_stopped) return;
                 _handshake = handshake;
             }
-            TlsOrigination.WrapAsync(connection, tls, Files, host, proxyHeader, materializer, timeout, Started, handshake.Token).ContinueWith(t =>
-            {
-                lock (_gate)
+            TlsOrigination.WrapAsync(connection, tls, Files, assigned.Cluster.Host, proxyHeader, actor._materializer, policy.ConnectTimeout, Started, handshake.Token)
+                .ContinueWith(t =>
                 {
-                    if (_stopped)
+                    if (t.IsCompletedSuccessfully)
                     {
-                        if (t.IsCompletedSuccessfully) t.Result.Close();
+                        Relay(t.Result);
                         return;
                     }
-                    if (t.IsCompletedSuccessfully) Upstream = t.Result;
-                    else Failure = t.Exception?.InnerException ?? new TaskCanceledException();
-                }
-                owner.Tell(this);
-            }, TaskContinuationOptions.ExecuteSynchronously);
+                    lock (_gate)
+                    {
+                        if (_stopped) return;
+                        Failure = t.Exception?.InnerException ?? new TaskCanceledException();
+                    }
+                    owner.Tell(this);
+                }, TaskContinuationOptions.ExecuteSynchronously);
         }
 
         protected override void OnFailed(Exception cause)
@@ -103,18 +124,56 @@ public sealed class ConnectionActor : UntypedActor
             owner.Tell(this);
         }
 
-        /// <summary>Stopped while in flight: the connect or the handshake ends, and what arrived is closed.</summary>
-        public void Stop()
+        /// <summary>
+        /// Connected (TLS: and the handshake done): the relay starts here, on the thread the connect completed on. The actor's
+        /// message and its turn were one hop more before the relay host's (bench/README.md, session 18). Under the gate, so a
+        /// stop of the actor comes either before (the connection is closed) or after (the relay is stopped) the relay starts.
+        /// </summary>
+        private void Relay(TcpConnection upstream)
+        {
+            lock (_gate)
+            {
+                // Stopped or abandoned first: what arrived is closed (the connect's own connection was, by Abandon).
+                if (_stopped || !TakenOver())
+                {
+                    upstream.Close();
+                    return;
+                }
+                try
+                {
+                    _durationTimer = actor.Connected(assigned, parts, System.Diagnostics.Stopwatch.GetElapsedTime(Started), failures, owner, scheduler);
+                }
+                catch (Exception e)
+                {
+                    // Off the actor's thread an exception would end the process: this attempt fails instead (no relay runs).
+                    upstream.Close();
+                    Failure = e;
+                    owner.Tell(this);
+                    return;
+                }
+                // Before the relay runs: its end (a message to the actor) finds it relaying.
+                _relaying = true;
+            }
+            // Relaying: no longer pending, here rather than at the actor's next turn (which may be the relay's end), so a
+            // listener at max-pending-connections takes the next now. Once: the actor's stop finds it relaying (Stop).
+            actor._pending.Leave();
+            actor.Run(upstream, parts);
+        }
+
+        /// <summary>
+        /// The actor stops: true when the relay has started (it is the relay's to end); else the connect or the handshake ends,
+        /// and what arrives is closed.
+        /// </summary>
+        public bool Stop()
         {
             Abandon();
-            TcpConnection? upstream;
             lock (_gate)
             {
                 _stopped = true;
-                upstream = Upstream;
+                if (_relaying) return true;
             }
             _handshake?.Cancel();
-            upstream?.Close();
+            return false;
         }
     }
     /// <summary>
@@ -206,13 +265,14 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>Where the client connected to: the listener, or the destination a PROXY header gave.</summary>
     private IPEndPoint _original;
     private string? _sni;
+    /// <summary>What the client sent before the relay (after a PROXY header): its upstream's first bytes, at every attempt.</summary>
+    private ByteString? _fromClient;
 
     /// <summary>
     /// A connection's props: one object (<see cref="ConnectionProps"/>) copied from a template that already names the mailbox,
     /// which makes the actor itself, not by reflection. <c>Props.CreateBy(producer).WithMailbox(path)</c> made two props, a
     /// deploy and a producer for every connection (bench/README.md, session 16). <paramref name="pending"/> counts it while it is
-    /// pending (<see cref="Become"/>), and its <see cref="PendingConnections.Ended"/> is what the actor
-    /// tells its parent as it stops (<see cref="PostStop"/>).
+    /// pending (<see cref="Become"/>).
     /// </summary>
     public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending) => new ConnectionProps(accepted, dataPlane, pending);
 
@@ -231,7 +291,20 @@ public sealed class ConnectionActor : UntypedActor
 
         // The analyser knows producers (IIndirectActorProducer.Produce), not props that make their actor; this is called by Akka's ActorOf.
 #pragma warning disable AK1000
-        public override ActorBase NewActor() => new ConnectionActor(_accepted, _dataPlane, _pending);
+        public override ActorBase NewActor()
+        {
+            try
+            {
+                return new ConnectionActor(_accepted, _dataPlane, _pending);
+            }
+            catch
+            {
+                // No instance, so no PostStop to leave the pending count the listener entered it in (Akka still tells the
+                // listener of the end, which gives back the connection's place).
+                _pending.Leave();
+                throw;
+            }
+        }
 #pragma warning restore AK1000
 
         // Akka copies props to apply a deployment's mailbox or dispatcher: the copy still makes this connection's actor.
@@ -239,14 +312,14 @@ public sealed class ConnectionActor : UntypedActor
     }
 
     /// <summary>
-    /// The listener's count of its pending connections, this one among them while it dials (<see cref="Become"/>); its
-    /// <see cref="PendingConnections.Ended"/> is told to the parent as this actor stops: the listener's count of its
-    /// connections, without a death watch per connection.
+    /// The listener's count of its pending connections, this one among them while it dials: from its start (entered by the
+    /// listener) to its relay (left where the connect completes, <see cref="Attempt.Relay"/>) or its end (<see cref="Stopped"/>),
+    /// and not while it reads what its client sends first (<see cref="Become"/>).
     /// </summary>
     private readonly PendingConnections _pending;
 
-    // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop tells the
-    // listener (no death watch any more), so the connection's place, the node's count and its socket would stay taken.
+    // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop closes the socket
+    // (the listener still counts the end: Akka tells it of every child's; the pending count is left by ConnectionProps).
     // Work that can fail belongs in PreStart, which stops the actor on failure so PostStop still runs.
     public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending)
     {
@@ -262,16 +335,16 @@ public sealed class ConnectionActor : UntypedActor
     // is per connection (about 3 KB allocated, most of it held while the connection lives; bench/README.md).
     protected override void OnReceive(object message)
     {
+        // The relay started where the connect completed, with no message: taken up at the first one after.
+        if (_state == State.Dialling && _attempt is { Relaying: true } relayed) Relaying(relayed);
         switch (_state, message)
         {
             case (State.Reading, PreambleRead read): OnPreambleRead(read); break;
             case (State.Reading, PreambleTimedOut): OnPreambleTimedOut(); break;
             // The router's answer to a PickUpstream: picked (and reserved) here, so a stopped connection reserves nothing.
             case (State.Dialling, ClusterPicker picker): Picked(picker.Pick(LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried)); break;
-            case (State.Dialling, Attempt done) when ReferenceEquals(done, _attempt):
-                if (done.Upstream is { } upstream) OnConnected(upstream);
-                else OnConnectFailed(done.Failure!);
-                break;
+            // Only a failure comes as a message.
+            case (State.Dialling, Attempt failed) when ReferenceEquals(failed, _attempt): OnConnectFailed(failed.Failure!); break;
             case (State.Relaying, RelayEnded ended): OnRelayEnded(ended); break;
             case (State.Relaying, DurationElapsed):
                 _flags |= ResponseFlags.DurationTimeout;
@@ -297,8 +370,8 @@ public sealed class ConnectionActor : UntypedActor
 
     protected override void PreStart()
     {
-        // Akka lets go of an actor whose PreStart threw without its PostStop: the socket would stay open and the listener
-        // never hear of the end (it watches no connection). Stopped instead, as an exception while relaying stops it.
+        // Akka lets go of an actor whose PreStart threw without its PostStop: the socket would stay open. Stopped instead, as
+        // an exception while relaying stops it.
         try
         {
             Start();
@@ -375,8 +448,9 @@ public sealed class ConnectionActor : UntypedActor
     }
 
     /// <summary>
-    /// The state changes here only: the connection counts among its listener's pending connections exactly while it dials
-    /// (from its start, counted by the listener, to its relay or its end), not while it waits for what its client sends first.
+    /// The state changes here on the actor's thread: the connection counts among its listener's pending connections exactly
+    /// while it dials (from its start, counted by the listener, to its relay or its end), not while it waits for what its
+    /// client sends first. Its relay starts elsewhere (<see cref="Attempt.Relay"/>, which leaves the count; <see cref="Relaying"/>).
     /// </summary>
     private void Become(State next)
     {
@@ -621,37 +695,65 @@ public sealed class ConnectionActor : UntypedActor
         var policy = assigned.Cluster.Policy;
         _upstream = assigned;
         _attempts++;
+        // The relay's parts before the dial: the connect's completion starts the relay itself (Attempt.Relay). The actor
+        // reference's Tell itself, not a closure over it (one object less per connection).
+        var parts = new RelayParts(policy.IdleTimeout, Self.Tell, UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
         // With DestinationRule tls SIMPLE or MUTUAL a failed handshake is a failed connect. A PROXY header for a TLS
         // upstream goes in the clear before the ClientHello, as the spec says.
-        var attempt = _attempt = new Attempt(Self, policy.Tls, assigned.Cluster.Host, policy.Tls is null ? null : ProxyHeader(policy), _materializer, policy.ConnectTimeout);
+        var attempt = _attempt = new Attempt(this, Self, assigned, parts, policy.Tls is null ? null : ProxyHeader(policy), ConnectFailureLog.Of(Context.System),
+            Context.System.Scheduler);
         if (policy.Tls is { } tls) ThreadPool.UnsafeQueueUserWorkItem(new TlsDial(attempt, tls, Context.System.Log, _transport, assigned.Remote, assigned.Options), preferLocal: false);
         else _transport.Connect(assigned.Remote, assigned.Options, attempt);
     }
 
-    private void OnConnected(TcpConnection upstream)
+    /// <summary>
+    /// The upstream is connected: counted so, and the max-duration timer started (returned, if the policy has one). Called by
+    /// <see cref="Attempt.Relay"/> on the thread the connect completed on, not this actor's, under the attempt's gate: it reads
+    /// only what was set before the attempt began (<see cref="_listener"/>, <see cref="_decision"/>) and the node's thread-safe
+    /// parts (metrics, the scheduler).
+    /// </summary>
+    private ICancelable? Connected(UpstreamAssigned assigned, RelayParts parts, TimeSpan connectTime, ConnectFailureLog failures, IActorRef self, IScheduler scheduler)
     {
-        var assigned = _upstream!;
+        var policy = assigned.Cluster.Policy;
+        // First, as it throws once the node's scheduler has stopped: then nothing else has happened (the attempt fails).
+        var timer = policy.MaxConnectionDuration is { } max ? scheduler.ScheduleTellOnceCancelable(max, self, new DurationElapsed(), self) : null;
         // Only the router writes health; most connects change nothing there, so it is told only when one would.
         if (OutlierDetector.ConnectChanges(assigned.Health.State)) assigned.Router.Tell(new ConnectOutcome(assigned.Index, true));
-        Become(State.Relaying);
-        var connectTime = System.Diagnostics.Stopwatch.GetElapsedTime(_attempt!.Started);
-        _attempt.TakenOver();
+        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.EndpointName, parts.Control, connectTime, Istio(assigned));
+        failures.Connected(assigned.Cluster.Name);
+        return timer;
+    }
+
+    /// <summary>
+    /// Starts the relay of the client and <paramref name="upstream"/> (on the connect's thread, as <see cref="Connected"/>).
+    /// Should it not start, both are closed and its end told at once, as the relay host tells one it could not materialise.
+    /// </summary>
+    private void Run(TcpConnection upstream, RelayParts parts)
+    {
+        try
+        {
+            _relays.Run(_accepted, upstream, parts);
+        }
+        catch (Exception e)
+        {
+            _accepted.Close();
+            upstream.Close();
+            parts.Ended(new RelayEnded((true, e), (false, e)));
+        }
+    }
+
+    /// <summary>The Istio series a connection to <paramref name="assigned"/> counts its bytes in (split once per host and workload, then memoised).</summary>
+    private IstioLabels Istio(UpstreamAssigned assigned) =>
+        IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
+
+    /// <summary>The relay runs (<see cref="Attempt.Relay"/>, which left the pending count): its parts are this connection's now.</summary>
+    private void Relaying(Attempt relayed)
+    {
+        _state = State.Relaying;
+        _relay = relayed.Parts.Control;
+        _istio = Istio(relayed.Assigned);
+        _durationTimer = relayed.DurationTimer;
         _attempt = null; // only a stop while dialling needs it; kept, it held ~0.45 KB of every idle connection (mem10)
-
-        var policy = assigned.Cluster.Policy;
-        // The actor reference's Tell itself, not a closure over it (one object less per connection).
-        var parts = new RelayParts(policy.IdleTimeout, Self.Tell,
-            UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
-        // What was read is in the relay's preamble now: its buffer (2 KB or more) is not held for the connection's life.
-        _read = null;
-        _relay = parts.Control;
-        _istio = IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
-        _metrics.UpstreamConnected(_listener, assigned.Cluster.Name, assigned.EndpointName, _relay, connectTime, _istio.Value);
-        ConnectFailureLog.Of(Context.System).Connected(assigned.Cluster.Name);
-        _relays.Run(_accepted, upstream, parts);
-
-        if (policy.MaxConnectionDuration is { } max)
-            _durationTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(max, Self, new DurationElapsed(), Self);
     }
 
     private byte[]? ProxyHeader(UpstreamPolicy policy) => policy.ProxyProtocolVersion switch
@@ -668,9 +770,15 @@ public sealed class ConnectionActor : UntypedActor
     private ByteString? UpstreamPreamble(UpstreamPolicy policy, out int fromClient)
     {
         var header = policy.Tls is null ? ProxyHeader(policy) : null;
-        var preamble = _read;
-        fromClient = preamble is null ? 0 : preamble.Length - preamble.ProxyHeaderLength;
-        var read = fromClient > 0 ? ByteString.FromBytes(preamble!.Buffer, preamble.ProxyHeaderLength, fromClient) : null;
+        if (_read is { } preamble)
+        {
+            // Copied out once, at the first attempt: its buffer (2 KB or more) is not held for the connection's life.
+            var count = preamble.Length - preamble.ProxyHeaderLength;
+            _fromClient = count > 0 ? ByteString.FromBytes(preamble.Buffer, preamble.ProxyHeaderLength, count) : null;
+            _read = null;
+        }
+        var read = _fromClient;
+        fromClient = read?.Count ?? 0;
         return header is null ? read : read is null ? ByteString.FromBytes(header) : ByteString.FromBytes(header).Concat(read);
     }
 
@@ -756,33 +864,23 @@ public sealed class ConnectionActor : UntypedActor
         Context.Stop(Self);
     }
 
-    protected override void PostStop()
-    {
-        try
-        {
-            Stopped();
-        }
-        finally
-        {
-            if (_state == State.Dialling) _pending.Leave();
-            Context.Parent.Tell(_pending.Ended, Self);
-        }
-    }
+    // Nothing is told to the listener: it counts the end as Akka tells a parent of a child's (ListenerActor.ConnectionEnded).
+    protected override void PostStop() => Stopped();
 
     private void Stopped()
     {
         _read?.Timer?.Cancel();
-        _durationTimer?.Cancel();
         _read?.Reading?.Cancel();
+        // Stopped while an attempt was in flight: abandoned (that says nothing about the endpoint), unless its relay started
+        // first: then the connection is relaying, and the relay's to end.
+        if (_state != State.Relaying && _attempt is { } attempt && attempt.Stop()) Relaying(attempt);
+        // Still pending: it leaves now. (A relay that started left as it started, under the attempt's gate, as Stop looked.)
+        if (_state == State.Dialling) _pending.Leave();
+        _durationTimer?.Cancel();
         if (_state != State.Relaying)
         {
             _accepted.Close();
-            if (_upstream is not null)
-            {
-                // Stopped while an attempt was in flight: abandon it; that says nothing about the endpoint.
-                _upstream.Load.Closed();
-                _attempt?.Stop();
-            }
+            _upstream?.Load.Closed();
         }
         else
         {

@@ -47,8 +47,13 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     /// <summary>The accept stream of this listener before a restart, still emptying its queue into this instance.</summary>
     private sealed record Previous(long Stream);
     /// <summary>
-    /// This instance's connections not yet relaying (<see cref="PendingConnections"/>), and the message each tells as it stops
-    /// (<see cref="PendingConnections.Ended"/>): one per instance, so that a restarted listener ignores its predecessor's.
+    /// Stopped (or restarted): the connections' places were given back (<see cref="PostStop"/>); those of its children that
+    /// end after it are not counted again.
+    /// </summary>
+    private bool _stopped;
+    /// <summary>
+    /// This instance's connections not yet relaying (<see cref="PendingConnections"/>): one per instance, so that a restarted
+    /// listener ignores its predecessor's word that one left.
     /// </summary>
     private readonly PendingConnections _pending;
     /// <summary>Not asking for connections: max-pending-connections are pending (told by <see cref="_pending"/> when one leaves).</summary>
@@ -175,16 +180,6 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         // A stream that ends unasked (its socket closed under it) is bound again as a failed one is: its place is kept for that.
         Receive<StreamDone>(done => StreamStopped(done.Stream, "ended"));
         Receive<StreamFailed>(f => StreamStopped(f.Stream, $"failed ({f.Cause.Message})"));
-        // A connection of this instance stopped (one of the instance before a restart was counted out in its PostStop).
-        Receive<PendingConnections.ConnectionEnded>(ended => ReferenceEquals(ended, _pending.Ended), _ =>
-        {
-            if (_sourceOf.Remove(Sender, out var source) && --_perSource[source] == 0) _perSource.Remove(source);
-            _connections--;
-            _dataPlane.Connections.Release();
-            // A connection that ended freed its descriptors: the one held back may have them.
-            Relief();
-            StopWhenDrained();
-        });
         Receive<Unbind>(_ =>
         {
             // ListenerSet unbinds a listener it no longer lists again should it say it bound meanwhile.
@@ -206,7 +201,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         });
         Receive<Recover>(r => TakeUp(r.Cause));
         // A pending connection left while the listener waited at max-pending-connections: the next is asked for. (One of the
-        // instance before a restart, and a stopped connection of it, are nothing to this one.)
+        // instance before a restart is nothing to this one.)
         Receive<PendingConnections>(p => ReferenceEquals(p, _pending), _ =>
         {
             if (!_pendingFull) return;
@@ -214,7 +209,34 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             Next();
         });
         Receive<PendingConnections>(_ => { });
-        Receive<PendingConnections.ConnectionEnded>(_ => { });
+    }
+
+    /// <summary>
+    /// A connection's actor ended (<see cref="Connections.HandleChildTerminated"/>), on this listener's thread: its place is
+    /// given back. Akka tells a parent of every child's end, however it ended (a constructor that threw too), as a system
+    /// message; the connection told it again as a message of its own (two wake-ups of the listener per connection when they
+    /// did not meet in one mailbox run; bench/README.md, session 18).
+    /// </summary>
+    private void ConnectionEnded(IActorRef child)
+    {
+        if (_stopped) return;
+        if (_sourceOf.Remove(child, out var source) && --_perSource[source] == 0) _perSource.Remove(source);
+        _connections--;
+        _dataPlane.Connections.Release();
+        // A connection that ended freed its descriptors: the one held back may have them. Told, not called: this runs as a
+        // system message, also while the listener stops (its connections stopping first), when nothing is to be accepted.
+        if (_held is not null || _paused) Self.Tell(new Relieve());
+        StopWhenDrained();
+    }
+
+    /// <summary>
+    /// A connection that throws is stopped, not restarted (its socket cannot be taken twice; siblings go on), and the end of
+    /// each is counted here.
+    /// </summary>
+    private sealed class Connections(ListenerActor listener) : OneForOneStrategy(_ => Directive.Stop)
+    {
+        public override void HandleChildTerminated(IActorContext actorContext, IActorRef child, IEnumerable<IInternalActorRef> children) =>
+            listener.ConnectionEnded(child);
     }
 
     /// <summary>
@@ -282,7 +304,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// Starts the connection's actor within the caps, with its descriptor place (<paramref name="place"/>); else closes it.
-    /// Should anything throw before the actor is started (its end, told as it stops, gives back what it holds), what was taken for it
+    /// Should anything throw before the actor is started (its end gives back what it holds), what was taken for it
     /// is given back and the connection closed here, and the listener serves on: else that place would be lost for good,
     /// the socket left open, and (thrown on) a second such failure within a minute would restart the listener.
     /// </summary>
@@ -297,10 +319,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             (admitted, place) = (admit, false);
             if (!admit) { c.Close(); return; }
             _accepted++;
-            // Pending from here (before the actor can run, and leave); admitted, it leaves through the actor or the catch below.
+            // Pending from here (before the actor can run, and leave); admitted, it leaves through the actor (its constructor
+            // too, should that throw: ConnectionActor.Props) or the catch below.
             _pending.Enter();
-            // Not watched: the connection tells this instance's _pending.Ended as it stops (a death watch per connection
-            // cost both actors' watch sets and a Terminated; bench/README.md, session 16).
+            // Not watched: its end is counted as Akka tells a parent of a child's (ConnectionEnded); a death watch per
+            // connection cost both actors' watch sets and a Terminated (bench/README.md, session 16).
             var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane, _pending), $"c{_accepted}");
             _connections++;
             admitted = false;
@@ -466,11 +489,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() => StartBinding();
 
-    /// <summary>A connection that throws is stopped, not restarted: its socket cannot be taken twice; siblings go on.</summary>
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+    protected override SupervisorStrategy SupervisorStrategy() => new Connections(this);
 
     protected override void PostStop()
     {
+        _stopped = true;
         // Not yet bound when stopped: unbound as soon as it is (else its listening socket would stay open, in the kernel's
         // SO_REUSEPORT group beside a successor's, taking connections nobody accepts), unbinding or not: its BindResult,
         // which would unbind it, does not reach another instance.
@@ -484,7 +507,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         GiveBackStreamPlace();
         Waiting(false);
         _dataPlane.Metrics.PendingGone(_address.ToString(), _pending);
-        // Stopped (or restarted) with connections still open: their ends will not reach this instance.
+        // Stopped (or restarted) with connections still open: their ends, after this, are not counted by this instance.
         for (; _connections > 0; _connections--) _dataPlane.Connections.Release();
     }
 

@@ -8,19 +8,15 @@ namespace AkkaL4.Actors.DataPlane;
 /// <c>akkal4.data-plane.max-pending-connections</c> the listener stops asking for connections, so the rest wait in the
 /// kernel's queue (HAProxy's maxconn and backlog) rather than in the node, past their clients' patience; the first one to
 /// leave tells the listener (this object is the message), so the common path costs two atomic operations and no message.
-/// Also the message its connections tell the listener as they stop (<see cref="Ended"/>): one object per listener instance,
-/// so a restarted listener tells its predecessor's connections from its own.
+/// One object per listener instance, so a restarted listener tells its predecessor's message from its own. Each connection
+/// leaves once: as it relays or reads its client's first bytes, as it stops, or (its actor's constructor threw) as Akka
+/// failed to make it (ConnectionActor's props).
 /// </summary>
 public sealed class PendingConnections(int max, IActorRef listener)
 {
     private int _count;
     /// <summary>1 while the listener waits for a connection to leave (it has stopped asking).</summary>
     private int _waiting;
-
-    /// <summary>What each of this listener instance's connections tells it as it stops.</summary>
-    public ConnectionEnded Ended { get; } = new();
-
-    public sealed class ConnectionEnded;
 
     public int Count => Volatile.Read(ref _count);
 

@@ -1,6 +1,10 @@
 using System.Globalization;
 using System.Net;
+using Akka.Actor;
 using Akka.Configuration;
+using Akka.Event;
+using Akka.IO;
+using Akka.Streams.Dsl;
 using AkkaL4.Actors;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.DataPlane.Transport;
@@ -68,6 +72,50 @@ public sealed class PendingConnectionTests
         var (reply, _) = await TestClient.OneLineAsync(Block.Host(1, 40), listening, "after");
         Assert.Equal("after", reply);
         Assert.Equal(0, router.Metrics["akkal4_listener_pending_timeout_total"]);
+    }
+
+    /// <summary>
+    /// A connection whose actor's constructor throws (so no PostStop runs) leaves the pending count all the same: else, at
+    /// max-pending-connections = 1, the listener would pause at the next client and never be told to go on.
+    /// </summary>
+    [Fact]
+    public async Task A_connection_whose_actor_fails_as_Akka_creates_it_is_pending_no_more()
+    {
+        using var upstream = await Unanswering.StartAsync(Block.At(3, 11, 9000));
+        upstream.Answer();
+        await using var router = TestRouter.Start("pending-create-fails", settings: """
+            akkal4.data-plane.max-pending-connections = 1
+            akkal4.data-plane.pending-timeout = 0
+            """);
+        var listening = Block.At(3, 1, 19000);
+        await router.ApplyAsync(1,
+            Service("pending-create", Block.Host(3, 1), 19000, 9000, "pending-create"),
+            WorkloadEntry("pending-create-1", Block.Host(3, 11), "{app: pending-create}"));
+
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Action<Error> seen = e =>
+        {
+            if (e.Cause is ActorInitializationException) failed.TrySetResult();
+        };
+        var tap = router.Node.System.ActorOf(Props.Create(() => new EventTap<Error>(seen)));
+        router.Node.System.EventStream.Subscribe(tap, typeof(Error));
+
+        // As in ConnectionEndTests: no socket, no local address, so the actor's constructor throws; handed to the listener as
+        // from an accept stream not its own, it is started (and counted pending) as any.
+        var broken = new TcpConnection(null, new IPEndPoint(IPAddress.Parse(Block.Host(3, 200)), 40000), () => Flow.Create<ByteString>(), () => { },
+            (_, _) => ValueTask.FromResult(0));
+        router.Node.System.ActorSelection("/user/listeners/*").Tell(broken);
+        await failed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        tap.Tell(PoisonPill.Instance);
+
+        await router.Metrics.WaitForAsync(Pending, 0);
+        // Each client in turn is the one pending at the cap: the listener pauses, and goes on as it relays.
+        for (var i = 0; i < 2; i++)
+        {
+            var (reply, _) = await TestClient.OneLineAsync(Block.Host(3, 30 + i), listening, $"client {i}");
+            Assert.Equal($"client {i}", reply);
+        }
+        await router.Metrics.WaitForAsync(Pending, 0);
     }
 
     /// <summary>
