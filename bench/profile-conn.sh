@@ -3,17 +3,22 @@
 # core 0 relays connrate (connect, 64 B echo, close with RST; 16 clients) from the load generator and echo backend on
 # core 1 for SECONDS (default 10), after a 3 s warm-up. Reports, per 1,000 connections: the node's CPU seconds, the
 # thread-pool work items it ran, its GCs by generation, its monitor lock contentions, and bytes allocated; and with
-# PERF=1 a `perf record` of the node (DOTNET_PerfMapEnabled=1, so JIT-compiled frames have names) whose top symbols
-# are written beside the run; with PERF=stat, the sched_yield calls and context switches per connection. Needs dotnet-counters (and perf with PERF=1) on PATH or in $TOOLS.
+# PERF=1 a `perf record` of the node (DOTNET_PerfMapEnabled=1 and W^X off, so JIT-compiled frames have names) whose
+# top symbols are written beside the run; with PERF=stat, the sched_yield calls and context switches per connection;
+# with PERF=syscalls, every system call the node makes, by name, per connection (the kernel's syscalls:sys_enter_*
+# tracepoints, counted). Needs dotnet-counters (and perf with PERF set) on PATH or in $TOOLS.
 # Addresses 127.120.0.x (node, admin, echo) and 127.120.1.1-50 (clients), or NET.0.x and NET.1.1-50 with NET=127.123 (a
 # session's own block). Run it under the tests lock.
-# Environment: AKKAL4_NODE_ENV (extra VAR=value pairs for the node), CONCURRENCY (16), RATE (open loop when set).
+# Environment: AKKAL4_NODE_ENV (extra VAR=value pairs for the node), CONCURRENCY (16), RATE (open loop when set),
+# NODE_DLL (another build of the node, e.g. a copy of main's Release output, for an A/B), WARMUP (seconds of connrate before
+# the measured run, default 3: at a few hundred connections/s the tiered JIT still compiles for 10 s and more after it, and
+# its thread's CPU counts in the node's).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 SECONDS_RUN=${1:-10}
 TOOLS=${TOOLS:-/tmp/conn-tools}
 PATH=$TOOLS:$PATH
-NODE_DLL=src/Node/bin/Release/net10.0/akkal4.dll
+NODE_DLL=${NODE_DLL:-src/Node/bin/Release/net10.0/akkal4.dll}
 LOADGEN_DLL=bench/AkkaL4.LoadGen/bin/Release/net10.0/akkal4-loadgen.dll
 WORK=$(mktemp -d /tmp/profile-conn.XXXXXX)
 NET=${NET:-127.120}
@@ -42,8 +47,11 @@ EOF
 
 taskset -c 1 env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" echo --listen "$ECHO" > "$WORK/echo.log" 2>&1 &
 PIDS+=($!)
+PERF_ENV=()
+# The W^X double mapping hides JIT-compiled code from perf's map of the process (bench/README.md, session 6).
+[[ ${PERF:-0} == 1 ]] && PERF_ENV=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
 # shellcheck disable=SC2086
-taskset -c 0 env DOTNET_PerfMapEnabled=${PERF:-0} ${AKKAL4_NODE_ENV:-} dotnet "$NODE_DLL" run -f "$WORK/node.yaml" --name profile \
+taskset -c 0 env "${PERF_ENV[@]}" ${AKKAL4_NODE_ENV:-} dotnet "$NODE_DLL" run -f "$WORK/node.yaml" --name profile \
   --admin "$ADMIN" --remoting $NET.0.3:0 --data "$WORK/data" > "$WORK/node.log" 2>&1 &
 NODE=$!
 PIDS+=($NODE)
@@ -59,7 +67,7 @@ load() {
   taskset -c 1 env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" connrate --target "$VIP" --seconds "$1" \
     --concurrency "${CONCURRENCY:-16}" --sources $NET.1.1-$NET.1.50 --pid "$NODE" "${rate[@]}"
 }
-load 3 > "$WORK/warmup.log" 2>&1
+load "${WARMUP:-3}" > "$WORK/warmup.log" 2>&1
 sleep 1
 
 taskset -c 1 dotnet-counters collect -p "$NODE" --format csv -o "$WORK/counters.csv" --refresh-interval 1 \
@@ -68,11 +76,14 @@ COUNTERS=$!
 PIDS+=($COUNTERS)
 sleep 2
 if [[ ${PERF:-0} == 1 ]]; then
-  perf record -F 499 -g -p "$NODE" -o "$WORK/perf.data" -- sleep "$SECONDS_RUN" > "$WORK/perf.log" 2>&1 &
+  perf record -F ${PERF_HZ:-499} -g -p "$NODE" -o "$WORK/perf.data" -- sleep "$SECONDS_RUN" > "$WORK/perf.log" 2>&1 &
   PERF_PID=$!
 elif [[ ${PERF:-0} == stat ]]; then
   # System calls that only spin or switch: sched_yield (the thread pool's idle spin), context switches.
   perf stat -x, -e syscalls:sys_enter_sched_yield,context-switches -p "$NODE" -o "$WORK/perf-stat.txt" -- sleep "$SECONDS_RUN" &
+  PERF_PID=$!
+elif [[ ${PERF:-0} == syscalls ]]; then
+  perf stat -x, -e 'syscalls:sys_enter_*' -e context-switches -p "$NODE" -o "$WORK/perf-stat.txt" -- sleep "$SECONDS_RUN" &
   PERF_PID=$!
 fi
 START=$(date +%s)
@@ -101,7 +112,7 @@ for name, value in sorted(inc.items()):
     print(f"  {name}: {value:,.3f} in all, {value * 1000 / conns:,.3f} per 1,000 connections")
 PY
 if [[ -f $WORK/perf-stat.txt ]]; then
-  awk -F, -v n="${CONNS:-1}" '$1 ~ /^[0-9]/ { printf "  %s: %d in all, %.1f per connection\n", $3, $1, $1 / n }' "$WORK/perf-stat.txt"
+  awk -F, -v n="${CONNS:-1}" '$1 ~ /^[0-9]/ && $1 > 0 { printf "  %8.2f per connection  %s (%d in all)\n", $1 / n, $3, $1 }' "$WORK/perf-stat.txt" | sort -rn
 fi
 if [[ -f $WORK/perf.data ]]; then
   perf report -i "$WORK/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -60 > "$WORK/perf-top.txt"

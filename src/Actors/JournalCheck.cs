@@ -41,6 +41,30 @@ public sealed class JournalCheck
         connectionString is null ? null : StartPostgres(connectionString, log, stop);
 
     /// <summary>
+    /// Why the connection string's Host names an address a person reads as another (sec19: Npgsql, through .NET's parser,
+    /// connects to 127.0.0.8 for <c>Host=127.0.0.010</c>, and sends the journal's password there), or null. Each host of a
+    /// multi-host Host (<c>a,b:5433</c>) is judged; host names and socket directories are left to the resolver, and a string
+    /// that does not parse to <see cref="Start"/>, which says so. Called only for a PostgreSQL journal: it loads Npgsql.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static string? MisreadHost(string connectionString)
+    {
+        string? hosts;
+        try
+        {
+            hosts = new NpgsqlConnectionStringBuilder(connectionString).Host;
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+        foreach (var host in (hosts ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (Routing.AddressText.Refusal(Routing.AddressText.HostOf(host), "connect to (and send the journal's password to)") is { } misread)
+                return $"the journal's connection string (--journal-connection, AKKAL4_JOURNAL_CONNECTION), Host: {misread}";
+        return null;
+    }
+
+    /// <summary>
     /// Apart from <see cref="Start"/>, and never inlined into it: compiling a method that names Npgsql's types loads Npgsql,
     /// System.Data.Common and System.ComponentModel.TypeConverter, which a node without a PostgreSQL journal never needs
     /// (bench/README.md, "Memory, session 12").

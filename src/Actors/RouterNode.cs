@@ -406,6 +406,8 @@ public sealed class RouterNode : IAsyncDisposable
         var descriptors = (options.Descriptors ?? DescriptorBudget.ForThisProcess)(DataPlaneSettings.From(settings).DescriptorReserve);
         if (descriptors.NoRoom() is { } none) throw new ConfigurationException(none);
         if (MisreadRemoting(settings, options.Seeds) is { } misread) throw new ConfigurationException(misread);
+        if (options.PostgresJournal is { } journalText && JournalCheck.MisreadHost(journalText) is { } misreadJournal)
+            throw new ConfigurationException(misreadJournal);
         // The config writer's journal lives in the data directory, or in memory for a node
         // without one; PostgreSQL when the nodes of several hosts share one.
         var journal = options.PostgresJournal is { } pg

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Reflection;
+using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Actors.Config;
@@ -26,9 +27,11 @@ public static class ManifestDecoder
 
     /// <param name="trees">When given, gets each decoded resource's document tree, in the order of the result's resources
     /// (<see cref="FieldPositions"/> finds a field in it).</param>
-    internal static DecodeResult Decode(string text, string source, DecodeLimits? limits, List<YamlNode>? trees)
+    /// <param name="work">Adds what the binder looked at (<see cref="WorkCounts.MapEntries"/>).</param>
+    internal static DecodeResult Decode(string text, string source, DecodeLimits? limits, List<YamlNode>? trees, WorkCounts? work = null)
     {
         limits ??= DecodeLimits.Default;
+        work ??= new WorkCounts();
         var errors = new ErrorList(limits.MaxErrors);
         var resources = new List<DecodedResource>();
         var byteCount = System.Text.Encoding.UTF8.GetByteCount(text);
@@ -41,12 +44,17 @@ public static class ManifestDecoder
         if (text.StartsWith('\uFEFF')) text = text[1..];
 
         var documents = YamlTreeReader.ReadDocuments(text, limits);
+        string[]? lines = null;
         for (var i = 0; i < documents.Count; i++)
         {
             var (root, _, syntaxError) = documents[i];
             if (syntaxError is not null)
             {
-                var (resource, field) = SyntaxContext.Of(text, source, syntaxError.Position.Line, syntaxError.Position.Column);
+                // The text split once, not per error, and read only for the errors shown: 10,000 broken documents of a 4 MiB
+                // input were 10,000 splits of all of it.
+                var (resource, field) = errors.Keeps
+                    ? SyntaxContext.Of(lines ??= text.Split('\n'), source, syntaxError.Position.Line, syntaxError.Position.Column)
+                    : (source, "");
                 errors.Add(Diagnostic.Error(resource, field, "invalid YAML/JSON: " + syntaxError.Message, $"{source}:{syntaxError.Position}"));
                 continue;
             }
@@ -55,18 +63,19 @@ public static class ManifestDecoder
             // kubectl accepts a JSON array or a `kind: List` with `items`.
             if (root is ListNode list)
             {
-                foreach (var item in list.Items) DecodeDocument(item, source, document, errors, resources, trees);
+                foreach (var item in list.Items) DecodeDocument(item, source, document, errors, resources, trees, work);
             }
             else if (root is MapNode map && map["kind"] is ScalarNode { Value: "List" } && map["items"] is ListNode items)
             {
-                foreach (var item in items.Items) DecodeDocument(item, source, document, errors, resources, trees);
+                foreach (var item in items.Items) DecodeDocument(item, source, document, errors, resources, trees, work);
             }
-            else DecodeDocument(root, source, document, errors, resources, trees);
+            else DecodeDocument(root, source, document, errors, resources, trees, work);
         }
         return new DecodeResult(resources, errors.Capped(source));
     }
 
-    private static void DecodeDocument(YamlNode root, string source, int document, ErrorList errors, List<DecodedResource> resources, List<YamlNode>? trees)
+    private static void DecodeDocument(YamlNode root, string source, int document, ErrorList errors, List<DecodedResource> resources, List<YamlNode>? trees,
+        WorkCounts work)
     {
         var location = $"{source}:{root.Position}";
         var docName = $"document {document}";
@@ -112,13 +121,14 @@ public static class ManifestDecoder
         else if (string.IsNullOrEmpty(name))
             errors.Add(Diagnostic.Error(resourceName, "metadata.name", "metadata.name is required", At(source, meta)));
 
-        var binder = new Binder(resourceName, source, errors);
+        var binder = new Binder(resourceName, source, errors, work);
         binder.ReportDuplicates(map, "");
         foreach (var entry in map.Entries)
         {
+            work.MapEntries++;
             if (!TopLevelFields.Contains(entry.Key))
-                errors.Add(Diagnostic.Error(resourceName, entry.Key, $"unknown field '{Diagnostic.Quote(entry.Key)}'{DidYouMean(entry.Key, TopLevelFields)}",
-                    $"{source}:{entry.KeyPosition}"));
+                errors.Add(Diagnostic.Error(resourceName, entry.Key,
+                    $"unknown field '{Diagnostic.Quote(entry.Key)}'{(errors.Keeps ? DidYouMean(entry.Key, TopLevelFields) : "")}", $"{source}:{entry.KeyPosition}"));
         }
         var metadata = meta is null ? new ObjectMeta() : (ObjectMeta)binder.BindObject(typeof(ObjectMeta), meta, "metadata");
         var specType = type.GetProperty("Spec")!.PropertyType;
@@ -215,7 +225,7 @@ public static class ManifestDecoder
     }
 
     /// <summary>Binds YAML nodes onto the model's records by reflection, collecting errors with field paths.</summary>
-    private sealed class Binder(string resource, string source, ErrorList errors)
+    private sealed class Binder(string resource, string source, ErrorList errors, WorkCounts work)
     {
         private static readonly ConcurrentDictionary<Type, IReadOnlyDictionary<string, PropertyInfo>> FieldCache = new();
 
@@ -267,17 +277,17 @@ public static class ManifestDecoder
             ReportDuplicates(map, path);
             var fields = FieldsOf(type);
             var instance = Activator.CreateInstance(type)!;
+            List<(string Key, IReadOnlyDictionary<string, PropertyInfo> Takes)>? emptyParents = null;
             foreach (var entry in map.Entries)
             {
+                work.MapEntries++;
                 var fieldPath = path.Length == 0 ? entry.Key : $"{path}.{entry.Key}";
                 if (!fields.TryGetValue(entry.Key, out var property))
                 {
-                    var known = fields.Keys.ToList();
-                    var hint = DidYouMean(entry.Key, known);
-                    if (hint.Length == 0 && UnderEmptySibling(map, fields, entry.Key) is { } parent)
-                        hint = $": '{Diagnostic.Quote(parent)}' has no value here and takes a field of this name; indent it under {Diagnostic.Quote(parent)}";
-                    Error(fieldPath, entry.KeyPosition,
-                        $"unknown field '{Diagnostic.Quote(entry.Key)}'{hint}" + (hint.Length == 0 && known.Count <= 8 ? $"; known fields: {string.Join(", ", known)}" : ""));
+                    // Past the errors shown only counted: a hint per key of a 4 MiB input would be work no one reads.
+                    Error(fieldPath, entry.KeyPosition, errors.Keeps
+                        ? UnknownField(entry.Key, fields, emptyParents ??= EmptyParents(map, fields))
+                        : $"unknown field '{Diagnostic.Quote(entry.Key)}'");
                     continue;
                 }
                 var value = BindValue(property.PropertyType, Nullability.GetOrAdd(property, p => new NullabilityInfoContext().Create(p)), entry.Value, fieldPath);
@@ -286,14 +296,34 @@ public static class ManifestDecoder
             return instance;
         }
 
+        private static string UnknownField(string key, IReadOnlyDictionary<string, PropertyInfo> fields,
+            List<(string Key, IReadOnlyDictionary<string, PropertyInfo> Takes)> emptyParents)
+        {
+            var hint = DidYouMean(key, fields.Keys);
+            if (hint.Length == 0 && emptyParents.FirstOrDefault(p => p.Takes.ContainsKey(key)).Key is { } parent)
+                hint = $": '{Diagnostic.Quote(parent)}' has no value here and takes a field of this name; indent it under {Diagnostic.Quote(parent)}";
+            return $"unknown field '{Diagnostic.Quote(key)}'{hint}" + (hint.Length == 0 && fields.Count <= 8 ? $"; known fields: {string.Join(", ", fields.Keys)}" : "");
+        }
+
         /// <summary>
-        /// The key of this mapping with no value whose type has a field <paramref name="key"/>: the usual indentation
-        /// mistake (<c>destination:</c> with <c>host:</c> under it at the same depth), which otherwise reads as an unknown field.
+        /// The keys of this mapping with no value whose type takes fields, with those fields: an unknown key may belong under
+        /// one, the usual indentation mistake (<c>destination:</c> with <c>host:</c> under it at the same depth). Found once
+        /// per mapping, not per unknown key (that was every key of the mapping per unknown key: 50,000 unknown keys took
+        /// minutes); at most one per field of the type, as keys are unique.
         /// </summary>
-        private static string? UnderEmptySibling(MapNode map, IReadOnlyDictionary<string, PropertyInfo> fields, string key) =>
-            map.Entries.FirstOrDefault(e => e.Value is ScalarNode { IsNull: true } && fields.TryGetValue(e.Key, out var p)
-                && (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType) is { IsClass: true } t && t != typeof(string)
-                && !typeof(System.Collections.IEnumerable).IsAssignableFrom(t) && FieldsOf(t).ContainsKey(key))?.Key;
+        private List<(string Key, IReadOnlyDictionary<string, PropertyInfo> Takes)> EmptyParents(MapNode map, IReadOnlyDictionary<string, PropertyInfo> fields)
+        {
+            var parents = new List<(string, IReadOnlyDictionary<string, PropertyInfo>)>();
+            foreach (var e in map.Entries)
+            {
+                work.MapEntries++;
+                if (e.Value is ScalarNode { IsNull: true } && fields.TryGetValue(e.Key, out var p)
+                    && (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType) is { IsClass: true } t && t != typeof(string)
+                    && !typeof(System.Collections.IEnumerable).IsAssignableFrom(t))
+                    parents.Add((e.Key, FieldsOf(t)));
+            }
+            return parents;
+        }
 
         internal static IReadOnlyDictionary<string, PropertyInfo> FieldsOf(Type type) => FieldCache.GetOrAdd(type, t =>
             t.GetProperties(BindingFlags.Public | BindingFlags.Instance)
@@ -404,6 +434,9 @@ public static class ManifestDecoder
 
         /// <summary>All errors added, kept or not.</summary>
         public int Count { get; private set; }
+
+        /// <summary>The next error added is kept (shown): worth the work of explaining it.</summary>
+        public bool Keeps => _kept.Count < max;
 
         public void Add(Diagnostic error)
         {

@@ -25,9 +25,9 @@ internal static partial class SyntaxContext
     [GeneratedRegex(@"^(\s*)-(?:\s|$)")]
     private static partial Regex ListItem();
 
-    public static (string Resource, string Field) Of(string text, string source, int line, int column)
+    /// <param name="lines">The input's text split at '\n'.</param>
+    public static (string Resource, string Field) Of(string[] lines, string source, int line, int column)
     {
-        var lines = text.Split('\n');
         var end = Math.Min(line - 1, lines.Length);
         var start = 0;
         for (var i = end - 1; i >= 0; i--)

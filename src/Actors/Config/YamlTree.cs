@@ -155,16 +155,21 @@ internal sealed class YamlTreeReader
     }
 
     /// <summary>Chunks of the text, each starting at a <c>---</c> line (or the top), with its first line number.</summary>
+    /// <remarks>Cut out of the text at the marker lines, not split into lines and joined again (two copies of the text).</remarks>
     private static IEnumerable<(string Chunk, int FirstLine)> SplitDocuments(string text)
     {
-        var lines = text.Split('\n');
-        var start = 0;
-        for (var i = 1; i <= lines.Length; i++)
+        var start = 0; // where the current chunk starts
+        var firstLine = 1;
+        var line = 1;
+        for (var end = text.IndexOf('\n'); end >= 0; end = text.IndexOf('\n', end + 1))
         {
-            if (i < lines.Length && !IsDocumentMarker(lines[i])) continue;
-            yield return (string.Join('\n', lines, start, i - start), start + 1);
-            start = i;
+            line++;
+            if (!IsDocumentMarker(text.AsSpan(end + 1))) continue;
+            yield return (text[start..end], firstLine);
+            start = end + 1;
+            firstLine = line;
         }
+        yield return (text[start..], firstLine);
     }
 
     /// <summary>
@@ -197,7 +202,8 @@ internal sealed class YamlTreeReader
     private static readonly System.Text.RegularExpressions.Regex BlockScalarHeader =
         new(@"(^\s*|[:-]\s+)[|>][1-9+-]{0,2}\s*(#.*)?\r?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
-    private static bool IsDocumentMarker(string line) =>
+    /// <param name="line">A line and what follows it.</param>
+    private static bool IsDocumentMarker(ReadOnlySpan<char> line) =>
         line.StartsWith("---", StringComparison.Ordinal) && (line.Length == 3 || char.IsWhiteSpace(line[3]));
 
     private void ReadChunk(string chunk, List<DocumentRead> documents)
@@ -311,8 +317,10 @@ internal sealed class YamlTreeReader
                 parser.MoveNext();
                 if (map.Style == MappingStyle.Flow) _openFlows.Add(At(map.Start));
                 var entries = new List<MapEntry>();
-                var duplicates = new List<DuplicateKey>();
-                var seen = new Dictionary<string, Position>(StringComparer.Ordinal);
+                List<DuplicateKey>? duplicates = null;
+                // A key's first place: found among the entries while they are few (most mappings of a manifest have one to
+                // four keys), by a dictionary once there are more. A dictionary per mapping was a tenth of decoding.
+                Dictionary<string, Position>? seen = null;
                 size = 1;
                 chars = 0;
                 while (!parser.TryConsume<MappingEnd>(out _))
@@ -329,22 +337,35 @@ internal sealed class YamlTreeReader
                     var value = ReadNode(parser, depth + 1, out var valueSize, out var valueChars);
                     size += valueSize + 1;
                     chars += keyChars + valueChars;
-                    if (seen.TryGetValue(keyScalar.Value, out var first))
-                        duplicates.Add(new DuplicateKey(keyScalar.Value, keyNode.Position, first));
+                    if (FirstPlace(entries, seen, keyScalar.Value) is { } first)
+                        (duplicates ??= []).Add(new DuplicateKey(keyScalar.Value, keyNode.Position, first));
                     else
                     {
-                        seen[keyScalar.Value] = keyNode.Position;
                         entries.Add(new MapEntry(keyScalar.Value, keyNode.Position, value));
+                        if (seen is not null) seen[keyScalar.Value] = keyNode.Position;
+                        else if (entries.Count > KeysScanned)
+                            seen = entries.ToDictionary(e => e.Key, e => e.KeyPosition, StringComparer.Ordinal);
                     }
                 }
                 if (map.Style == MappingStyle.Flow) _openFlows.RemoveAt(_openFlows.Count - 1);
-                var node = new MapNode(At(map.Start), entries, duplicates);
+                var node = new MapNode(At(map.Start), entries, (IReadOnlyList<DuplicateKey>?)duplicates ?? []);
                 Remember(map.Anchor, node, size, chars);
                 return node;
             }
             default:
                 throw new YamlSyntaxException($"unexpected {current.GetType().Name}", At(current.Start));
         }
+    }
+
+    /// <summary>Up to this many keys, a mapping finds a repeated key by scanning its entries.</summary>
+    private const int KeysScanned = 8;
+
+    private static Position? FirstPlace(List<MapEntry> entries, Dictionary<string, Position>? seen, string key)
+    {
+        if (seen is not null) return seen.TryGetValue(key, out var at) ? at : null;
+        foreach (var e in entries)
+            if (string.Equals(e.Key, key, StringComparison.Ordinal)) return e.KeyPosition;
+        return null;
     }
 
     private void Remember(AnchorName anchor, YamlNode node, int size, long chars)

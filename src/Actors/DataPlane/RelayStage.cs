@@ -19,6 +19,8 @@ internal sealed class RelayStage(RelayParts parts)
     {
         internal long FromClient;
         internal long ToClient;
+        /// <summary>Reads of the socket relay that found their socket empty, each a system call for nothing (written by the stage's thread; for tests).</summary>
+        internal int EmptyReads;
         /// <summary>Its place in the open relays of the metrics' series it counts in (<see cref="Traffic"/>), by kind.</summary>
         internal Traffic.Links Series;
         // The control is handed out (the connection actor and the metrics hold it): locking it would let outside code block a stop.

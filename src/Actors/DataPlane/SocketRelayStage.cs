@@ -27,6 +27,13 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
     private const int ReadsPerTurn = 16;
 
     /// <summary>
+    /// A read of fewer bytes is a message, not part of a stream: its sender most likely waits for the answer, so the socket is
+    /// most likely empty now and the direction waits at once (<see cref="Side.LikelyEmpty"/>). Streams (reads of more) read
+    /// again first, as before.
+    /// </summary>
+    private const int MessageRead = 4 * 1024;
+
+    /// <summary>
     /// How long a gentle stop (max duration, drain) waits for a pending send before it resets both sockets: a peer that
     /// does not read would otherwise hold both descriptors and the pending buffer for ever, past the connection's end.
     /// </summary>
@@ -96,6 +103,13 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
         /// <summary>Made once a write did not complete at once.</summary>
         public SocketStage.Args<object>? Send;
         public bool Waiting;
+        /// <summary>
+        /// The socket most likely holds nothing (its last read was a message; or, for the upstream, nothing was read yet): the
+        /// direction waits instead of reading. The wait's own first try (the runtime peeks at the socket) finds what did arrive,
+        /// so a read before it would most likely be a system call for nothing, and on this kind of virtual machine a system
+        /// call is a large part of what a connection costs (bench/README.md, session 19).
+        /// </summary>
+        public bool LikelyEmpty;
         public bool Sending;
         /// <summary>Nothing more is read: end of stream, or the relay is stopping.</summary>
         public bool ReadDone;
@@ -133,6 +147,9 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
             _upstream = new Side(parts.Upstream ?? throw new InvalidOperationException("a socket relay needs the upstream's socket"), client: false);
             _client.Peer = _upstream;
             _upstream.Peer = _client;
+            // Freshly dialled, the upstream has sent nothing yet (a server that speaks first is found by the wait's try); the
+            // client most likely has: it sent as it connected, and the dial took a round trip.
+            _upstream.LikelyEmpty = true;
         }
 
         protected override object LogSource => Akka.Event.LogSource.Create("socket-relay");
@@ -211,17 +228,17 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
                     _callback(from);
                     return;
                 }
+                if (from.LikelyEmpty)
+                {
+                    from.LikelyEmpty = false;
+                    if (!Readable(from)) return;
+                    continue;
+                }
                 var read = from.Socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
                 if (error == SocketError.WouldBlock)
                 {
-                    from.Waiting = true;
-                    if (from.Socket.ReceiveAsync(from.Wait)) return;
-                    from.Waiting = false;
-                    if (from.Wait.SocketError != SocketError.Success)
-                    {
-                        Fail(from, SocketErrors.Of(from.Wait.SocketError));
-                        return;
-                    }
+                    _control.EmptyReads++;
+                    if (!Readable(from)) return;
                     continue;
                 }
                 if (error != SocketError.Success)
@@ -234,11 +251,26 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
                     EndOfStream(from);
                     return;
                 }
+                from.LikelyEmpty = read < MessageRead;
                 if (from.Client) Interlocked.Add(ref _control.FromClient, read);
                 else Interlocked.Add(ref _control.ToClient, read);
                 if (_idleMs > 0) Volatile.Write(ref _lastActivity, Environment.TickCount64);
                 if (!Write(to, buffer, read)) return;
             }
+        }
+
+        /// <summary>
+        /// Waits until <paramref name="from"/> is readable (or ends): true if it is at once, so the caller reads; false while the
+        /// wait is pending (<see cref="WaitEnded"/> goes on) or after it failed.
+        /// </summary>
+        private bool Readable(Side from)
+        {
+            from.Waiting = true;
+            if (from.Socket.ReceiveAsync(from.Wait)) return false;
+            from.Waiting = false;
+            if (from.Wait.SocketError == SocketError.Success) return true;
+            Fail(from, SocketErrors.Of(from.Wait.SocketError));
+            return false;
         }
 
         private void WaitEnded(Side from, SocketError error)

@@ -39,16 +39,17 @@ public static class AddressText
 
     /// <summary>
     /// Why <paramref name="text"/>, an address the node would <paramref name="use"/> ("listen on", "dial"...), may not name
-    /// it, or null when it may (canonical, or no IP: a host name). A CIDR is judged by its address.
+    /// it, or null when it may (canonical, or no IP: a host name). A CIDR is judged by its address. <paramref name="user"/>:
+    /// who would use it ("the node", "akkal4" for a client verb).
     /// </summary>
-    public static string? Refusal(string? text, string use)
+    public static string? Refusal(string? text, string use, string user = "the node")
     {
         if (text is null) return null;
         var slash = text.IndexOf('/');
         if (Of(slash < 0 ? text : text[..slash]) is not { } misread) return null;
         var prefix = slash < 0 ? "" : text[slash..];
-        return $"'{Diagnostic.Quote(text)}' reads as {misread.ReadAs}{prefix} to the node's parser ({misread.Why}, as inet_aton reads it): "
-               + $"the node would {use} {misread.ReadAs}{prefix}, not the address a person reads; {WriteInstead(misread, prefix)}";
+        return $"'{Diagnostic.Quote(text)}' reads as {misread.ReadAs}{prefix} to {user}'s parser ({misread.Why}, as inet_aton reads it): "
+               + $"{user} would {use} {misread.ReadAs}{prefix}, not the address a person reads; {WriteInstead(misread, prefix)}";
     }
 
     /// <summary>What to write instead of misread text (<paramref name="prefix"/>: a CIDR's "/N", or nothing).</summary>

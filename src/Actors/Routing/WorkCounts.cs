@@ -2,7 +2,7 @@ namespace AkkaL4.Actors.Routing;
 
 /// <summary>
 /// What the config writer's checks looked at (<see cref="RouteCompiler.Check(IReadOnlyCollection{AkkaL4.Messages.Model.Resource})"/>,
-/// the analyser and its walks), counted where the work is done. Both run over the whole configuration on every write, on the
+/// the analyser and its walks; and the decoder, <see cref="MapEntries"/>), counted where the work is done. Both run over the whole configuration on every write, on the
 /// one control-plane thread: the work-count tests assert these stay linear in the tenants of a configuration, where a scan
 /// of every tenant per tenant is N × N. Each field is summed over the run that was given the counter.
 /// </summary>
@@ -37,4 +37,8 @@ internal sealed class WorkCounts
     /// <summary>DestinationRules looked at to resolve a host for a client namespace, or to find the namespaces that may
     /// resolve it otherwise.</summary>
     public int DestinationRules;
+
+    /// <summary>Mapping entries the decoder's binder looked at: each bound once, and, where a mapping has an unknown key, each
+    /// looked at once more for a key with no value it may belong under (the admin API decodes every write's text).</summary>
+    public long MapEntries;
 }

@@ -80,7 +80,8 @@ internal static class RunCommand
         {
             Description = "The PostgreSQL connection string for --journal-provider postgres (default: $AKKAL4_JOURNAL_CONNECTION), e.g. "
                           + "Host=db;Port=5432;Database=akkal4;Username=akkal4;Password=... Checked at start (it parses, a connection opens): a problem "
-                          + "is a warning, shown by status and /readyz, not a failed start.",
+                          + "is a warning, shown by status and /readyz, not a failed start; but a Host IP that is not plain text (127.0.0.010 is "
+                          + "127.0.0.8 to the parser) is refused (exit 2).",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_JOURNAL_CONNECTION"),
         };
         var data = new Option<string>("--data")

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using AkkaL4.Actors.Routing;
 using AkkaL4.Messages.Model;
 
 namespace AkkaL4.Node.Cli;
@@ -16,7 +17,8 @@ internal static class ServerCommands
     {
         var option = new Option<string>("--server")
         {
-            Description = "The node's admin API, http(s)://HOST:PORT. Default: $AKKAL4_SERVER, else http://127.0.0.1:15000.",
+            Description = "The node's admin API, http(s)://HOST:PORT (an IP as plain text: http://127.0.0.010 would be 127.0.0.8, and is refused). "
+                          + "Default: $AKKAL4_SERVER, else http://127.0.0.1:15000.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_SERVER") ?? "http://127.0.0.1:15000",
         };
         HttpUrl(option);
@@ -30,7 +32,24 @@ internal static class ServerCommands
         if (value is null) return;
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
             result.AddError($"--server '{value}' is not an http:// or https:// URL (e.g. http://127.0.0.1:15000)");
+        // sec19: System.Uri reads http://127.0.0.010:15000 as 127.0.0.8, and the request (the admin token with it) would go there.
+        else if (AddressText.Refusal(HostAsWritten(value), "send the request (and the admin token) to", "akkal4") is { } misread)
+            result.AddError($"--server '{value}': {misread}");
     });
+
+    /// <summary>
+    /// The host of an absolute http(s) URL as written: <see cref="Uri.Host"/> is the address as Uri read it (127.0.0.8 for
+    /// 127.0.0.010), so the text a person wrote is cut out of the URL itself.
+    /// </summary>
+    internal static string HostAsWritten(string url)
+    {
+        // Uri takes '\\' for '/' in http URLs, and ends the authority at a path, query or fragment.
+        var start = url.IndexOf(':') + 1;
+        while (start < url.Length && url[start] is '/' or '\\') start++;
+        var authority = url[start..];
+        if (authority.IndexOfAny(['/', '\\', '?', '#']) is var end and >= 0) authority = authority[..end];
+        return AddressText.HostOf(authority[(authority.LastIndexOf('@') + 1)..]);
+    }
 
     public static Option<string?> Token()
     {

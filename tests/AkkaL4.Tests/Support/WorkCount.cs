@@ -49,11 +49,20 @@ internal static class WorkCount
     public static (int AtN, int At2N) Linear(Func<int, string> shape, int n, Func<IReadOnlyCollection<Resource>, WorkCounts> check,
         Func<WorkCounts, int> counted, int perTenant)
     {
-        var atN = counted(check(Tenants(shape, n)));
-        var at2N = counted(check(Tenants(shape, 2 * n)));
-        Assert.True(atN <= perTenant * n && at2N <= perTenant * 2 * n,
-            $"{atN} at {n} tenants and {at2N} at {2 * n}: more than {perTenant} per tenant");
-        Assert.True(at2N <= 2 * atN, $"{atN} at {n} tenants but {at2N} at {2 * n}: twice the tenants cost more than twice the work");
+        var (atN, at2N) = Linear(k => Tenants(shape, k), n, check, w => counted(w), perTenant, "tenants");
+        return ((int)atN, (int)at2N);
+    }
+
+    /// <summary>The same for any input made of n units (<paramref name="units"/>: what they are, for the message), such as a
+    /// manifest's text of n keys.</summary>
+    public static (long AtN, long At2N) Linear<T>(Func<int, T> input, int n, Func<T, WorkCounts> check, Func<WorkCounts, long> counted, int perUnit,
+        string units)
+    {
+        var atN = counted(check(input(n)));
+        var at2N = counted(check(input(2 * n)));
+        Assert.True(atN <= perUnit * n && at2N <= perUnit * 2 * n,
+            $"{atN} at {n} {units} and {at2N} at {2 * n}: more than {perUnit} per one");
+        Assert.True(at2N <= 2 * atN, $"{atN} at {n} {units} but {at2N} at {2 * n}: twice the {units} cost more than twice the work");
         return (atN, at2N);
     }
 }
