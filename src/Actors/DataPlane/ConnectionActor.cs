@@ -299,8 +299,9 @@ public sealed class ConnectionActor : UntypedActor
             }
             catch
             {
-                // No instance, so no PostStop to leave the pending count the listener entered it in (Akka still tells the
-                // listener of the end, which gives back the connection's place).
+                // No instance, so no PostStop: the client's socket is closed and the pending count the listener entered it
+                // in is left here (the listener counts the end, as Akka tells it).
+                _accepted.Close();
                 _pending.Leave();
                 throw;
             }
@@ -318,9 +319,9 @@ public sealed class ConnectionActor : UntypedActor
     /// </summary>
     private readonly PendingConnections _pending;
 
-    // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop closes the socket
-    // (the listener still counts the end: Akka tells it of every child's; the pending count is left by ConnectionProps).
-    // Work that can fail belongs in PreStart, which stops the actor on failure so PostStop still runs.
+    // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop would end the
+    // connection (the props close its socket and leave the pending count, the listener counts the end as Akka tells it of
+    // every child's). Work that can fail belongs in PreStart, which stops the actor on failure so PostStop still runs.
     public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending)
     {
         _accepted = accepted;

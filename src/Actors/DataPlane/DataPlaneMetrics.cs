@@ -370,7 +370,8 @@ public sealed class DataPlaneMetrics : IDisposable
             CloseIn(Clusters, cluster, relay, error, _wanted?.Clusters.Contains(cluster));
             if (endpoint is not null) CloseIn(Endpoints, (cluster, endpoint), relay, error, _wanted?.Endpoints.Contains((cluster, endpoint)));
         }
-        // Last: once a scrape sees the connection closed, it sees every other figure of its close too.
+        // Last: once a scrape sees the connection closed, it sees every other figure of its close too (the exporter reads
+        // this counter first, PrometheusExporter.Scrape).
         IstioClosed.Add(1, IstioTags(closed));
     }
 

@@ -203,19 +203,33 @@ internal sealed class PrometheusExporter : IDisposable
                 foreach (var (labels, _) in family.Series)
                     if (!live.Has(labels.Tags))
                         family.Series.TryRemove(labels, out _);
+            // Read in the reverse of the order a close writes (DataPlaneMetrics.Closed: gauges and histograms, then the closed
+            // counter): the closed counter first, then the other pushed instruments, then the observable ones (gauges, byte
+            // counters) are observed. A scrape that shows a connection closed shows every other figure of its close too; read
+            // the other way round, a close between two readings showed it closed and still active.
+            var groups = _families.GroupBy(f => f.Value.Name).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+            var texts = new string?[groups.Count];
+            foreach (var last in new[] { true, false })
+                for (var i = 0; i < groups.Count; i++)
+                    if (!groups[i].First().Value.Observed && groups[i].Any(f => ReferenceEquals(f.Key, _dataPlane.IstioClosed)) == last)
+                        texts[i] = Text(groups[i]);
             _listener.RecordObservableInstruments();
             var sb = new StringBuilder();
-            // One family per name (a meter may be created twice, say): the first one's.
-            foreach (var group in _families.Values.GroupBy(f => f.Name).OrderBy(g => g.Key, StringComparer.Ordinal))
-            {
-                var family = group.First();
-                if (family.Help is { Length: > 0 } help) sb.Append("# HELP ").Append(family.Name).Append(' ').Append(help.Replace("\\", "\\\\").Replace("\n", "\\n")).Append('\n');
-                sb.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.Type).Append('\n');
-                foreach (var (labels, series) in group.SelectMany(f => f.Series).OrderBy(s => s.Key.Text, StringComparer.Ordinal))
-                    lock (series) Write(sb, family, labels.Text, series);
-            }
+            for (var i = 0; i < groups.Count; i++) sb.Append(texts[i] ?? Text(groups[i]));
             return sb.ToString();
         }
+    }
+
+    /// <summary>One family's text (the first of those with its name: a meter may be created twice, say).</summary>
+    private static string Text(IGrouping<string, KeyValuePair<Instrument, Family>> group)
+    {
+        var family = group.First().Value;
+        var sb = new StringBuilder();
+        if (family.Help is { Length: > 0 } help) sb.Append("# HELP ").Append(family.Name).Append(' ').Append(help.Replace("\\", "\\\\").Replace("\n", "\\n")).Append('\n');
+        sb.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.Type).Append('\n');
+        foreach (var (labels, series) in group.SelectMany(f => f.Value.Series).OrderBy(s => s.Key.Text, StringComparer.Ordinal))
+            lock (series) Write(sb, family, labels.Text, series);
+        return sb.ToString();
     }
 
     private static void Write(StringBuilder sb, Family family, string labels, Series series)

@@ -13,7 +13,7 @@ namespace AkkaL4.Tests.DataPlane;
 /// <summary>
 /// A listener counts a connection's end however its actor ended: from Akka's own word that a child ended (which comes for
 /// every child, as a system message), not from a message the connection sends as it stops, which an actor that failed as
-/// Akka created it never sends. 127.226.10.x.
+/// Akka created it never sends; and its socket is closed. 127.226.10.x.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
 public sealed class ConnectionEndTests
@@ -41,12 +41,15 @@ public sealed class ConnectionEndTests
         // A connection with neither a socket nor a local address: its actor's constructor throws as it reads where the client
         // connected to, so no instance of it ever runs PostStop. Handed to the listener as a connection from an accept stream
         // not its own (one of its instance before a restart): started with a place, as any.
-        var broken = new TcpConnection(null, new IPEndPoint(IPAddress.Parse(Block.Host(10, 200)), 40000), () => Flow.Create<ByteString>(), () => { },
-            (_, _) => ValueTask.FromResult(0));
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var broken = new TcpConnection(null, new IPEndPoint(IPAddress.Parse(Block.Host(10, 200)), 40000), () => Flow.Create<ByteString>(),
+            () => closed.TrySetResult(), (_, _) => ValueTask.FromResult(0));
         router.Node.System.ActorSelection("/user/listeners/*").Tell(broken);
 
         await failed.Task.WaitAsync(TimeSpan.FromSeconds(10));
         await EventuallyAsync(() => Task.FromResult(budget.Open == 0), () => $"the connection's place given back (open {budget.Open}, places {budget.Places})");
+        // No instance ran, so no PostStop closed it: the client's socket is closed all the same, not left open.
+        await WithinAsync(closed.Task.ContinueWith(_ => true), "the connection whose actor failed as Akka created it closed");
         tap.Tell(PoisonPill.Instance);
     }
 }

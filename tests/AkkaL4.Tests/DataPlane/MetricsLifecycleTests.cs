@@ -126,4 +126,35 @@ public sealed class MetricsLifecycleTests
         Assert.Empty(dips);
         Assert.Equal(200_000L * 1_000, traffic.BytesIn);
     }
+
+    [Fact]
+    public void A_scrape_that_shows_a_connection_closed_shows_it_no_longer_open()
+    {
+        using var metrics = new DataPlaneMetrics("consistent");
+        using var exporter = new PrometheusExporter(metrics, null);
+        var snapshot = Generation(1, 1);
+        metrics.Retain(snapshot);
+        var close = Assert.Single(Traffic(metrics, snapshot, keepOpen: true));
+        // The close lands inside the scrape, as the observable instruments are read (this gauge is observed last).
+        var closed = false;
+        metrics.Meter.CreateObservableGauge("akkal4_test_close_hook", () =>
+        {
+            if (!closed) close();
+            closed = true;
+            return 0L;
+        });
+
+        // A family's value in a scrape (its one series here; 0 before it has one).
+        static double Value(string text, string family) => text.Split('\n').Where(l => l.StartsWith(family + "{", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var scrape in new[] { exporter.Scrape(), exporter.Scrape() })
+        {
+            if (Value(scrape, "istio_tcp_connections_closed_total") == 0) continue;
+            Assert.Equal(0, Value(scrape, "envoy_cluster_upstream_cx_active"));
+            Assert.Equal(0, Value(scrape, "envoy_listener_downstream_cx_active"));
+            Assert.Equal(1, Value(scrape, "envoy_cluster_upstream_cx_length_ms_count"));
+        }
+        Assert.True(closed, "the close ran within the first scrape");
+        Assert.Equal(1, Value(exporter.Scrape(), "istio_tcp_connections_closed_total"));
+    }
 }
