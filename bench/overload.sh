@@ -8,8 +8,8 @@
 # due every 1/rate s whatever the others do, 4,096 in flight at most, each given 5 s), and at the moment the load stops a
 # probe: one connection at a time for $OVERLOAD_PROBE_SECONDS, whose worst latency says whether a newcomer is served at once.
 # It samples the relay's descriptors (/proc/PID/fd) during the run, and after it polls until they are back at their count
-# before the run (at most 30 s), and reads the node's /metrics (overflow, accept pauses, pending connections: the listener's
-# pauses at max-pending-connections and those closed OM at pending-timeout, active connections).
+# before the run (at most 30 s), and reads the node's /metrics (overflow, accept pauses, pending connections (accepted, not
+# yet dialling): the listener's pauses at max-pending-connections and those closed OM at pending-timeout, active connections).
 #
 # The echo backend is shared by every run, so before each run it is checked (alive, and one line echoed back within 2 s)
 # and started afresh if that fails; after each run it is checked again, and a run it failed during is marked INVALID in

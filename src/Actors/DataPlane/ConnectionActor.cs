@@ -154,9 +154,6 @@ public sealed class ConnectionActor : UntypedActor
                 // Before the relay runs: its end (a message to the actor) finds it relaying.
                 _relaying = true;
             }
-            // Relaying: no longer pending, here rather than at the actor's next turn (which may be the relay's end), so a
-            // listener at max-pending-connections takes the next now. Once: the actor's stop finds it relaying (Stop).
-            actor._pending.Leave();
             actor.Run(upstream, parts);
         }
 
@@ -272,7 +269,7 @@ public sealed class ConnectionActor : UntypedActor
     /// A connection's props: one object (<see cref="ConnectionProps"/>) copied from a template that already names the mailbox,
     /// which makes the actor itself, not by reflection. <c>Props.CreateBy(producer).WithMailbox(path)</c> made two props, a
     /// deploy and a producer for every connection (bench/README.md, session 16). <paramref name="pending"/> counts it while it is
-    /// pending (<see cref="Become"/>).
+    /// pending (<see cref="CountPending"/>).
     /// </summary>
     public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending) => new ConnectionProps(accepted, dataPlane, pending);
 
@@ -312,12 +309,14 @@ public sealed class ConnectionActor : UntypedActor
         protected override Props Copy() => new ConnectionProps(this, _accepted, _dataPlane, _pending);
     }
 
-    /// <summary>
-    /// The listener's count of its pending connections, this one among them while it dials: from its start (entered by the
-    /// listener) to its relay (left where the connect completes, <see cref="Attempt.Relay"/>) or its end (<see cref="Stopped"/>),
-    /// and not while it reads what its client sends first (<see cref="Become"/>).
-    /// </summary>
+    /// <summary>The listener's count of its pending connections, this one among them while <see cref="_counted"/>.</summary>
     private readonly PendingConnections _pending;
+    /// <summary>
+    /// This connection is among its listener's pending ones: from its start (entered by the listener before the actor was
+    /// made) until its first dial starts, it is refused or it ends, and not while it reads what its client sends first
+    /// (<see cref="CountPending"/>). Only the actor's thread changes it (the props leave for an actor never made).
+    /// </summary>
+    private bool _counted = true;
 
     // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop would end the
     // connection (the props close its socket and leave the pending count, the listener counts the end as Akka tells it of
@@ -409,7 +408,8 @@ public sealed class ConnectionActor : UntypedActor
             return;
         }
         _read = new ReadState { Expect = acceptProxy ? Expect.ProxyHeader : Expect.ClientHello };
-        Become(State.Reading);
+        _state = State.Reading;
+        CountPending(false);
         _read.Timer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.PreambleTimeout, Self, new PreambleTimedOut(), Self);
         ReadMore();
     }
@@ -449,16 +449,18 @@ public sealed class ConnectionActor : UntypedActor
     }
 
     /// <summary>
-    /// The state changes here on the actor's thread: the connection counts among its listener's pending connections exactly
-    /// while it dials (from its start, counted by the listener, to its relay or its end), not while it waits for what its
-    /// client sends first. Its relay starts elsewhere (<see cref="Attempt.Relay"/>, which leaves the count; <see cref="Relaying"/>).
+    /// Pending is the node's own work on a connection it has accepted: waiting for a thread, deciding, picking. Not reading
+    /// what its client sends first (that waits on the client: a slow one would hold the listener's cap), and not dialling
+    /// (that waits on the upstream: a black-holed endpoint's connects, 10 s each, would fill the cap and stop the listener
+    /// for every upstream behind it). Dials are bounded by the connect timeout, the connection caps and the descriptors.
+    /// On the actor's thread, so each entry is left exactly once.
     /// </summary>
-    private void Become(State next)
+    private void CountPending(bool pending)
     {
-        if (next == _state) return;
-        if (next == State.Dialling) _pending.Enter();
-        else if (_state == State.Dialling) _pending.Leave();
-        _state = next;
+        if (pending == _counted) return;
+        _counted = pending;
+        if (pending) _pending.Enter();
+        else _pending.Leave();
     }
 
     // ---------------------------------------------------------------- reading
@@ -623,7 +625,8 @@ public sealed class ConnectionActor : UntypedActor
     private void PreambleDone()
     {
         _read!.Timer?.Cancel();
-        Become(State.Dialling);
+        _state = State.Dialling;
+        CountPending(true);
         Decide();
     }
 
@@ -696,6 +699,8 @@ public sealed class ConnectionActor : UntypedActor
         var policy = assigned.Cluster.Policy;
         _upstream = assigned;
         _attempts++;
+        // The node's work for it is done: no longer pending from its first dial (CountPending).
+        CountPending(false);
         // The relay's parts before the dial: the connect's completion starts the relay itself (Attempt.Relay). The actor
         // reference's Tell itself, not a closure over it (one object less per connection).
         var parts = new RelayParts(policy.IdleTimeout, Self.Tell, UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
@@ -747,7 +752,7 @@ public sealed class ConnectionActor : UntypedActor
     private IstioLabels Istio(UpstreamAssigned assigned) =>
         IstioLabels.Of(_decision.Client ?? ClientIdentity.Unknown, assigned.Cluster.Host, assigned.Endpoint, ResponseFlags.None);
 
-    /// <summary>The relay runs (<see cref="Attempt.Relay"/>, which left the pending count): its parts are this connection's now.</summary>
+    /// <summary>The relay runs (<see cref="Attempt.Relay"/>): its parts are this connection's now.</summary>
     private void Relaying(Attempt relayed)
     {
         _state = State.Relaying;
@@ -870,13 +875,13 @@ public sealed class ConnectionActor : UntypedActor
 
     private void Stopped()
     {
+        // First, so nothing below can keep it pending: refused (NR, NC, UH, UO, OM, DC ...) or stopped before its first dial.
+        CountPending(false);
         _read?.Timer?.Cancel();
         _read?.Reading?.Cancel();
         // Stopped while an attempt was in flight: abandoned (that says nothing about the endpoint), unless its relay started
         // first: then the connection is relaying, and the relay's to end.
         if (_state != State.Relaying && _attempt is { } attempt && attempt.Stop()) Relaying(attempt);
-        // Still pending: it leaves now. (A relay that started left as it started, under the attempt's gate, as Stop looked.)
-        if (_state == State.Dialling) _pending.Leave();
         _durationTimer?.Cancel();
         if (_state != State.Relaying)
         {

@@ -69,10 +69,10 @@ public sealed class DataPlaneMetrics : IDisposable
         m.CreateObservableGauge("envoy_listener_downstream_cx_active", () => Observe(Listeners, t => t.Active, ListenerAddress), description: "Connections open");
         DownstreamOverflow = m.CreateCounter<long>("envoy_listener_downstream_cx_overflow", description: "Connections closed at once by a listener or node connection cap");
         AcceptPausedCount = m.CreateCounter<long>("akkal4_listener_accept_paused_total", description: "Shortages in which a listener stopped accepting until descriptors were free (one within 10 s of the last continues it): its connections had taken all but akkal4.data-plane.descriptor-reserve, or the process was out of them (EMFILE/ENFILE)");
-        PendingFullCount = m.CreateCounter<long>("akkal4_listener_pending_full_total", description: "Times a listener stopped accepting because akkal4.data-plane.max-pending-connections of its connections were pending (accepted, not yet relaying); it accepts the next as one leaves, the rest wait in the kernel's queue");
+        PendingFullCount = m.CreateCounter<long>("akkal4_listener_pending_full_total", description: "Times a listener stopped accepting because akkal4.data-plane.max-pending-connections of its connections were pending (accepted, not yet dialling); it accepts the next as one leaves, the rest wait in the kernel's queue");
         PendingTimeout = m.CreateCounter<long>("akkal4_listener_pending_timeout_total", description: "Connections closed without dialling (OM) because they waited in the node longer than akkal4.data-plane.pending-timeout before it took them up");
         m.CreateObservableGauge("akkal4_listener_pending_connections", () => _pending.Select(p => new Measurement<long>(p.Value.Count, ListenerAddress(p.Key))),
-            description: "Connections accepted and not yet relaying nor reading what their client sends first (deciding, picking, dialling, or waiting for a thread)");
+            description: "Connections accepted and not yet dialling nor reading what their client sends first (waiting for a thread, deciding, picking)");
         _downstreamLengthMs = m.CreateHistogram("envoy_listener_downstream_cx_length_ms", "ms", "Connection length", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = EnvoyBuckets });
 
         UpstreamTotal = m.CreateCounter<long>("envoy_cluster_upstream_cx_total", description: "Upstream connections established");

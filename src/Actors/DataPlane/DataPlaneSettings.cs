@@ -18,7 +18,7 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
     public const string PendingTimeoutKey = "akkal4.data-plane.pending-timeout";
 
     /// <summary>
-    /// Per listener, connections accepted and not yet relaying (nor reading their preamble) at which it stops accepting until
+    /// Per listener, connections accepted and not yet dialling (nor reading their preamble) at which it stops accepting until
     /// one leaves (<see cref="PendingConnections"/>); 0: no limit.
     /// </summary>
     public int MaxPendingConnections { get; init; }

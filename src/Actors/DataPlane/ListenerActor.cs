@@ -19,8 +19,8 @@ namespace AkkaL4.Actors.DataPlane;
 /// once its connections have ended (they keep the route they were given). It asks for the next connection only once it
 /// has taken a place for it in the node's descriptors (<see cref="ConnectionBudget.TryReserve"/>: a reserve stays free
 /// for the runtime); without, it accepts nothing more (clients wait in the kernel's queue) until a connection ends or a
-/// timer finds room; nor while max-pending-connections of its connections are accepted and not yet relaying
-/// (<see cref="PendingConnections"/>: the first of them to relay or end asks again). Its accept stream takes a place too,
+/// timer finds room; nor while max-pending-connections of its connections are accepted and not yet dialling
+/// (<see cref="PendingConnections"/>: the first of them to dial or end asks again). Its accept stream takes a place too,
 /// before it binds (its listening socket and, on the stock transport, the one connection its stream accepts ahead), so
 /// listeners started on a full node wait for room like connections.
 /// Should the process run out of descriptors all the same (<see cref="Descriptors"/>: EMFILE), it holds the connection
@@ -52,7 +52,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     /// </summary>
     private bool _stopped;
     /// <summary>
-    /// This instance's connections not yet relaying (<see cref="PendingConnections"/>): one per instance, so that a restarted
+    /// This instance's connections not yet dialling (<see cref="PendingConnections"/>): one per instance, so that a restarted
     /// listener ignores its predecessor's word that one left.
     /// </summary>
     private readonly PendingConnections _pending;
@@ -389,7 +389,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         _dataPlane.Metrics.PendingFull(_address.ToString());
         if (_pendingWarnedAt != 0 && System.Diagnostics.Stopwatch.GetElapsedTime(_pendingWarnedAt) < ShortageGap) return;
         _pendingWarnedAt = System.Diagnostics.Stopwatch.GetTimestamp();
-        _log.Warning("listener {0}: {1} connections pending ({2} = {3}): accepting the next as one relays or ends, clients wait in the kernel's queue; "
+        _log.Warning("listener {0}: {1} connections pending ({2} = {3}): accepting the next as one dials or ends, clients wait in the kernel's queue; "
                      + "paused so {4} time(s)", _address, _pending.Count, DataPlaneSettings.MaxPendingKey, _settings.MaxPendingConnections, _pendingPauses);
     }
 

@@ -3,13 +3,14 @@ using Akka.Actor;
 namespace AkkaL4.Actors.DataPlane;
 
 /// <summary>
-/// One listener instance's connections that are pending: accepted and not yet relaying nor reading what their client sends
-/// first (the node's work, not the client's: waiting for a thread, deciding, picking, dialling). At
-/// <c>akkal4.data-plane.max-pending-connections</c> the listener stops asking for connections, so the rest wait in the
-/// kernel's queue (HAProxy's maxconn and backlog) rather than in the node, past their clients' patience; the first one to
-/// leave tells the listener (this object is the message), so the common path costs two atomic operations and no message.
-/// One object per listener instance, so a restarted listener tells its predecessor's message from its own. Each connection
-/// leaves once: as it relays or reads its client's first bytes, as it stops, or (its actor's constructor threw) as Akka
+/// One listener instance's connections that are pending: accepted and not yet dialling nor reading what their client sends
+/// first (the node's own work: waiting for a thread, deciding, picking). At <c>akkal4.data-plane.max-pending-connections</c>
+/// the listener stops asking for connections, so the rest wait in the kernel's queue (HAProxy's maxconn and backlog) rather
+/// than in the node, past their clients' patience; the first one to leave tells the listener (this object is the message),
+/// so the common path costs two atomic operations and no message. A dial is not pending: it waits on its upstream, and a
+/// black-holed one would hold the cap for every upstream behind the listener. One object per listener instance, so a
+/// restarted listener tells its predecessor's message from its own. Each entry is left once: as the connection starts its
+/// first dial or reads its client's first bytes, as it stops (refused too), or (its actor's constructor threw) as Akka
 /// failed to make it (ConnectionActor's props).
 /// </summary>
 public sealed class PendingConnections(int max, IActorRef listener)
@@ -23,7 +24,7 @@ public sealed class PendingConnections(int max, IActorRef listener)
     /// <summary>A connection becomes pending (started by the listener, or done reading what its client sent first).</summary>
     public void Enter() => Interlocked.Increment(ref _count);
 
-    /// <summary>A pending connection relays, reads its client's first bytes, or stops: the listener is told if it waits for this.</summary>
+    /// <summary>A pending connection dials, reads its client's first bytes, or stops: the listener is told if it waits for this.</summary>
     public void Leave()
     {
         if (Interlocked.Decrement(ref _count) < max && Volatile.Read(ref _waiting) == 1 && Interlocked.Exchange(ref _waiting, 0) == 1)

@@ -14,11 +14,11 @@ using static AkkaL4.Tests.DataPlane.Kit;
 namespace AkkaL4.Tests.DataPlane;
 
 /// <summary>
-/// Pending connections (accepted, not yet relaying) are bounded: at max-pending-connections a listener stops accepting and
-/// the rest wait in the kernel's queue (or, on the stock transport, which accepts ahead, in its queue of listen-backlog),
-/// and a connection that waited in the node past pending-timeout is closed OM without dialling. Once the upstream answers,
-/// every client waiting is served and the listener accepts as before. The upstream holds connects in SYN_SENT
-/// (<see cref="Unanswering"/>), so dialling connections stay pending until the test lets them through. Addresses: block 214.
+/// Pending connections (accepted, not yet dialling: the node's own work on them) are bounded: at max-pending-connections a
+/// listener stops accepting and the rest wait in the kernel's queue (or, on the stock transport, which accepts ahead, in its
+/// queue of listen-backlog). The node has no thread free for its connections (<see cref="HeldConnectionThread"/>), so those
+/// it started stay pending until the test lets the thread go; then every client waiting is served and the listener accepts
+/// as before. Addresses: block 214.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed class PendingConnectionTests
@@ -28,40 +28,40 @@ public sealed class PendingConnectionTests
     private const string Full = "akkal4_listener_pending_full_total";
 
     [Fact]
-    public async Task At_max_pending_connections_a_listener_stops_accepting_and_serves_everyone_once_the_upstream_answers()
+    public async Task At_max_pending_connections_a_listener_stops_accepting_and_serves_everyone_once_it_has_a_thread()
     {
-        using var upstream = await Unanswering.StartAsync(Block.At(1, 11, 9000));
+        await using var upstream = new ByteEchoServer(Block.At(1, 11, 9000));
         // No pending-timeout: here every connection the node takes is served, however long it waited.
-        await using var router = TestRouter.Start("pending-cap", settings: """
+        await using var router = TestRouter.Start("pending-cap", settings: $"""
             akkal4.data-plane.max-pending-connections = 2
             akkal4.data-plane.pending-timeout = 0
+            {HeldConnectionThread.Settings}
             """);
         var listening = Block.At(1, 1, 19000);
         await router.ApplyAsync(1,
             Service("pending", Block.Host(1, 1), 19000, 9000, "pending"),
-            WorkloadEntry("pending-1", Block.Host(1, 11), "{app: pending}"),
-            TrafficPolicy("pending", "{connectionPool: {tcp: {connectTimeout: 60s}}}"));
+            WorkloadEntry("pending-1", Block.Host(1, 11), "{app: pending}"));
 
         var clients = new List<TestClient>();
         try
         {
-            for (var i = 0; i < 6; i++)
+            using (var thread = await HeldConnectionThread.HoldAsync(router))
             {
-                var client = await TestClient.ConnectAsync(Block.Host(1, 30 + i), listening);
-                clients.Add(client);
-                await client.SendLineAsync($"client {i}");
+                for (var i = 0; i < 6; i++)
+                {
+                    var client = await TestClient.ConnectAsync(Block.Host(1, 30 + i), listening);
+                    clients.Add(client);
+                    await client.SendLineAsync($"client {i}");
+                }
+                // Two wait for a thread; the listener asked for no third.
+                await EventuallyAsync(() => Task.FromResult(router.Metrics[Full] >= 1 && router.Metrics[Pending] == 2),
+                    () => $"two connections pending and the listener paused (pending {router.Metrics[Pending]}, paused {router.Metrics[Full]})");
+                // The other four wait in the kernel's accept queue on the socket transport (the stock one accepts them ahead
+                // into its own queue: the listener takes them from there as it takes them from the kernel).
+                if (DataPlaneSettings.From(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon())).Transport == TcpTransports.Sockets)
+                    await EventuallyAsync(() => Task.FromResult(AcceptQueue(listening) == 4), () => $"four connections in the kernel's accept queue (found {AcceptQueue(listening)})");
+                Assert.Equal(2, router.Metrics[Pending]);
             }
-            // Two dial the unanswering upstream; the listener asked for no third.
-            await EventuallyAsync(() => Task.FromResult(router.Metrics[Full] >= 1 && router.Metrics[Pending] == 2 && router.Metrics["envoy_listener_downstream_cx_total"] == 2),
-                () => $"two connections pending and the listener paused (pending {router.Metrics[Pending]}, paused {router.Metrics[Full]}, " +
-                      $"accepted {router.Metrics["envoy_listener_downstream_cx_total"]})");
-            // The other four wait in the kernel's accept queue on the socket transport (the stock one accepts them ahead
-            // into its own queue: the listener takes them from there as it takes them from the kernel).
-            if (DataPlaneSettings.From(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon())).Transport == TcpTransports.Sockets)
-                await EventuallyAsync(() => Task.FromResult(AcceptQueue(listening) == 4), () => $"four connections in the kernel's accept queue (found {AcceptQueue(listening)})");
-            Assert.Equal(2, router.Metrics["envoy_listener_downstream_cx_total"]);
-
-            upstream.Answer();
             for (var i = 0; i < clients.Count; i++) Assert.Equal($"client {i}", await clients[i].ReadLineAsync());
         }
         finally
@@ -109,7 +109,7 @@ public sealed class PendingConnectionTests
         tap.Tell(PoisonPill.Instance);
 
         await router.Metrics.WaitForAsync(Pending, 0);
-        // Each client in turn is the one pending at the cap: the listener pauses, and goes on as it relays.
+        // Each client in turn is the one pending at the cap: the listener pauses, and goes on as it dials.
         for (var i = 0; i < 2; i++)
         {
             var (reply, _) = await TestClient.OneLineAsync(Block.Host(3, 30 + i), listening, $"client {i}");
@@ -122,7 +122,7 @@ public sealed class PendingConnectionTests
     /// The listen socket's accept queue (connections the kernel completed and nobody accepted yet): /proc/net/tcp gives it
     /// as rx_queue on the LISTEN line. -1 when the socket is not found.
     /// </summary>
-    private static int AcceptQueue(IPEndPoint listening)
+    internal static int AcceptQueue(IPEndPoint listening)
     {
         var local = $"{BitConverter.ToUInt32(listening.Address.GetAddressBytes()):X8}:{listening.Port:X4}";
         foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
@@ -138,50 +138,72 @@ public sealed class PendingConnectionTests
 /// <summary>
 /// The stock transport accepts ahead of its listener (Akka.IO does not wait to be asked): what it queued for a listener at
 /// max-pending-connections can wait there past pending-timeout, and is then closed OM, counted and access-logged, without
-/// dialling, while the connection ahead of it is served. (The socket transport leaves such connections in the kernel's
-/// queue, where their wait starts only at their accept.) Addresses: block 214.
+/// dialling; so is the connection ahead of it, which waited as long for a thread (<see cref="HeldConnectionThread"/>). Each
+/// leaves the pending count as it is refused: at max-pending-connections = 1 the next client is served. (The socket
+/// transport leaves such connections in the kernel's queue, where their wait starts only at their accept.) Addresses: block 214.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed class PendingTimeoutTests
 {
     private static readonly AddressBlock Block = AddressBlocks.Of(214);
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+    private const string Pending = "akkal4_listener_pending_connections";
 
     [Fact]
-    public async Task A_connection_queued_past_pending_timeout_is_closed_without_dialling()
+    public async Task Connections_that_waited_past_pending_timeout_are_closed_without_dialling_and_the_next_is_served()
     {
-        using var upstream = await Unanswering.StartAsync(Block.At(2, 11, 9000));
+        await using var upstream = new ByteEchoServer(Block.At(2, 11, 9000));
         await using var router = TestRouter.Start("pending-timeout", settings: $"""
             akkal4.data-plane.transport = akka-streams
             akkal4.data-plane.max-pending-connections = 1
             akkal4.data-plane.pending-timeout = {Timeout.TotalMilliseconds}ms
+            {HeldConnectionThread.Settings}
             """);
         var listening = Block.At(2, 1, 19000);
         await router.ApplyAsync(1,
             Service("late", Block.Host(2, 1), 19000, 9000, "late"),
-            WorkloadEntry("late-1", Block.Host(2, 11), "{app: late}"),
-            TrafficPolicy("late", "{connectionPool: {tcp: {connectTimeout: 60s}}}"));
+            WorkloadEntry("late-1", Block.Host(2, 11), "{app: late}"));
 
-        await using var first = await TestClient.ConnectAsync(Block.Host(2, 30), listening);
-        await first.SendLineAsync("first");
-        await EventuallyAsync(() => router.Metrics["akkal4_listener_pending_full_total"] >= 1, "the listener paused with the first connection pending");
-        await using var late = await TestClient.ConnectAsync(Block.Host(2, 31), listening);
-        await late.SendLineAsync("late");
-        // The second waits (accepted ahead, in the stock transport's queue) until the first leaves: let that outlast the
-        // timeout, with room for the accept itself to come late on a loaded machine.
-        await Task.Delay(Timeout * 4);
-        upstream.Answer();
+        var clients = new List<TestClient>();
+        try
+        {
+            using (await HeldConnectionThread.HoldAsync(router))
+            {
+                for (var i = 0; i < 2; i++)
+                {
+                    clients.Add(await TestClient.ConnectAsync(Block.Host(2, 30 + i), listening));
+                    await clients[i].SendLineAsync($"client {i}");
+                }
+                await EventuallyAsync(() => router.Metrics["akkal4_listener_pending_full_total"] >= 1 && router.Metrics[Pending] == 1,
+                    "the listener paused with one connection pending");
+                // Both accepted by Akka.IO (the kernel's queue is empty): one waits for a thread, the other in the stock
+                // transport's queue. The product's condition is the time since that accept: waited out, then the thread is let go.
+                await EventuallyAsync(() => PendingConnectionTests.AcceptQueue(listening) == 0, "the stock transport accepted both connections");
+                await Task.Delay(Timeout);
+            }
 
-        Assert.Equal("first", await first.ReadLineAsync());
-        var end = await late.ReadToCloseAsync();
-        Assert.True(end.NoData, $"the late connection got '{end.Text}'");
-        var entry = await router.Log.ForAsync(late.Id);
-        Assert.Equal(ResponseFlags.Overload, entry.Flags);
-        Assert.Equal("OM", ResponseFlagNames.Format(entry.Flags));
-        Assert.Contains(DataPlaneSettings.PendingTimeoutKey, entry.Detail, StringComparison.Ordinal);
-        Assert.Null(entry.Upstream);
-        Assert.Equal(1, router.Metrics["akkal4_listener_pending_timeout_total"]);
-        // Nothing was dialled for it: one upstream connection in all, the first's.
-        Assert.Equal(1, router.Metrics["envoy_cluster_upstream_cx_total"]);
+            foreach (var client in clients)
+            {
+                var end = await client.ReadToCloseAsync();
+                Assert.True(end.NoData, $"connection from {client.Local} got '{end.Text}'");
+                var entry = await router.Log.ForAsync(client.Id);
+                Assert.Equal(ResponseFlags.Overload, entry.Flags);
+                Assert.Equal("OM", ResponseFlagNames.Format(entry.Flags));
+                Assert.Contains(DataPlaneSettings.PendingTimeoutKey, entry.Detail, StringComparison.Ordinal);
+                Assert.Null(entry.Upstream);
+            }
+        }
+        finally
+        {
+            foreach (var client in clients) await client.DisposeAsync();
+        }
+        Assert.Equal(2, router.Metrics["akkal4_listener_pending_timeout_total"]);
+        // Nothing was dialled for them.
+        Assert.Equal(0, router.Metrics["envoy_cluster_upstream_cx_total"]);
+        // Both left the pending count as they were refused: the listener (one pending at most) takes and serves the next.
+        await router.Metrics.WaitForAsync(Pending, 0);
+        var (reply, _) = await TestClient.OneLineAsync(Block.Host(2, 32), listening, "next");
+        Assert.Equal("next", reply);
+        await router.Metrics.WaitForAsync(Pending, 0);
     }
 }
