@@ -49,6 +49,8 @@ public sealed record RouterNodeOptions
     internal Action<long>? ApplyingReplicated { get; init; }
     /// <summary>Tests only: the data plane's descriptor budget for a reserve (null: this process's limit and descriptors).</summary>
     internal Func<int, DescriptorBudget>? Descriptors { get; init; }
+    /// <summary>Tests only: an actor put in front of the router supervisor, made from the supervisor's props (one that loses asks).</summary>
+    internal Func<Props, Props>? FrontOfRouters { get; init; }
 }
 
 /// <summary>
@@ -115,7 +117,8 @@ public sealed class RouterNode : IAsyncDisposable
         var pickers = new UpstreamPickers(Health);
         if (Connections.Descriptors.FewWarning(settings.MaxConnections) is { } few) dataSystem.Log.Warning(few);
         Metrics.Observe(Connections);
-        _routers = dataSystem.ActorOf(RouterSupervisor.Props(Metrics, pickers), "routers");
+        var routers = RouterSupervisor.Props(Metrics, pickers);
+        _routers = dataSystem.ActorOf(options.FrontOfRouters?.Invoke(routers) ?? routers, "routers");
         Relays = new Relays(materializer, Environment.ProcessorCount, dataSystem.Log);
         AccessLog = new AccessLogSink(options.AccessLog).Start(dataSystem);
         _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, pickers, transport, settings, Metrics, materializer,

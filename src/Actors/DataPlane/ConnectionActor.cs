@@ -201,6 +201,22 @@ public sealed class ConnectionActor : UntypedActor
 
     private sealed record DurationElapsed;
 
+    /// <summary>
+    /// A cluster's picker asked of the router supervisor (<see cref="PickUpstream"/>) and not answered yet; also its timer's
+    /// message (a stale one is told apart by reference). The ask can be lost: the supervisor forwards it to the cluster's
+    /// router, which a reconfiguration or a newer snapshot's connection may stop before it reads it. Asked again every
+    /// <see cref="AskAgainAfter"/> (the supervisor answers a fresh ask), refused once the cluster's connect timeout has passed.
+    /// </summary>
+    private sealed class PickAsked(PickUpstream ask)
+    {
+        public readonly PickUpstream Ask = ask;
+        public readonly long Since = System.Diagnostics.Stopwatch.GetTimestamp();
+        public ICancelable? Timer;
+        public int Times = 1;
+    }
+
+    private static readonly TimeSpan AskAgainAfter = TimeSpan.FromSeconds(1);
+
     private readonly TcpConnection _accepted;
     private readonly LiveRoutes _routes;
     private readonly IActorRef _routers;
@@ -223,6 +239,8 @@ public sealed class ConnectionActor : UntypedActor
     private CompiledListener? _compiled;
     private Decision _decision;
     private Attempt? _attempt;
+    /// <summary>The router supervisor's answer waited for (null on the common path: a published picker, no timer).</summary>
+    private PickAsked? _asked;
     private UpstreamAssigned? _upstream;
     private ResponseFlags _flags;
     private string _detail = "";
@@ -342,7 +360,8 @@ public sealed class ConnectionActor : UntypedActor
             case (State.Reading, PreambleRead read): OnPreambleRead(read); break;
             case (State.Reading, PreambleTimedOut): OnPreambleTimedOut(); break;
             // The router's answer to a PickUpstream: picked (and reserved) here, so a stopped connection reserves nothing.
-            case (State.Dialling, ClusterPicker picker): Picked(picker.Pick(LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried)); break;
+            case (State.Dialling, ClusterPicker picker) when _asked?.Ask.Cluster.Id == picker.Cluster.Id: Answered(picker); break;
+            case (State.Dialling, PickAsked asked) when ReferenceEquals(asked, _asked): AskAgain(asked); break;
             // Only a failure comes as a message.
             case (State.Dialling, Attempt failed) when ReferenceEquals(failed, _attempt): OnConnectFailed(failed.Failure!); break;
             case (State.Relaying, RelayEnded ended): OnRelayEnded(ended); break;
@@ -357,7 +376,8 @@ public sealed class ConnectionActor : UntypedActor
                 _relay?.Stop(null);
                 break;
             case (_, DrainTimeout): Drained(); break;
-            case (_, PreambleTimedOut or DurationElapsed): break;
+            // Also a second answer (asked again, both answered) and a timer cancelled once its message was on its way.
+            case (_, PreambleTimedOut or DurationElapsed or ClusterPicker or PickAsked): break;
             default: Unhandled(message); break;
         }
     }
@@ -690,8 +710,45 @@ public sealed class ConnectionActor : UntypedActor
         {
             case UpstreamAssigned assigned: Connect(assigned); break;
             case UpstreamRefused r: Refuse(r.Flag, r.Detail, r.Cluster); break;
-            case PickUpstream ask: _routers.Tell(ask with { Revision = _snapshot.Revision }); break;
+            case PickUpstream ask: Ask(ask with { Revision = _snapshot.Revision }); break;
         }
+    }
+
+    private void Ask(PickUpstream ask)
+    {
+        var asked = _asked = new PickAsked(ask);
+        _routers.Tell(ask);
+        AwaitAnswer(asked);
+    }
+
+    private void AwaitAnswer(PickAsked asked)
+    {
+        var left = asked.Ask.Cluster.Policy.ConnectTimeout - System.Diagnostics.Stopwatch.GetElapsedTime(asked.Since);
+        var after = TimeSpan.FromTicks(Math.Clamp(left.Ticks, 0, AskAgainAfter.Ticks));
+        asked.Timer = Context.System.Scheduler.ScheduleTellOnceCancelable(after, Self, asked, Self);
+    }
+
+    private void Answered(ClusterPicker picker)
+    {
+        _asked!.Timer?.Cancel();
+        _asked = null;
+        Picked(picker.Pick(LoadBalancers.HashOf(IpKey.From(_client.Address)), _tried));
+    }
+
+    /// <summary>No answer yet: asked again, or refused (UH, as no endpoint could be picked) once the connect timeout has passed.</summary>
+    private void AskAgain(PickAsked asked)
+    {
+        var cluster = asked.Ask.Cluster;
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(asked.Since) >= cluster.Policy.ConnectTimeout)
+        {
+            _asked = null;
+            Refuse(ResponseFlags.NoHealthyUpstream,
+                $"the router of cluster {cluster.Name} did not answer within its connect timeout {cluster.Policy.ConnectTimeout} (asked {asked.Times} times)", cluster.Name);
+            return;
+        }
+        asked.Times++;
+        _routers.Tell(asked.Ask);
+        AwaitAnswer(asked);
     }
 
     private void Connect(UpstreamAssigned assigned)
@@ -879,6 +936,7 @@ public sealed class ConnectionActor : UntypedActor
         CountPending(false);
         _read?.Timer?.Cancel();
         _read?.Reading?.Cancel();
+        _asked?.Timer?.Cancel();
         // Stopped while an attempt was in flight: abandoned (that says nothing about the endpoint), unless its relay started
         // first: then the connection is relaying, and the relay's to end.
         if (_state != State.Relaying && _attempt is { } attempt && attempt.Stop()) Relaying(attempt);

@@ -54,7 +54,8 @@ public sealed class RouterSupervisor : ReceiveActor
         {
             if (wanted.TryGetValue(id, out var next) && ClusterPicker.SameShape(cluster, next)) continue;
             // Connections still open keep reporting to the old router until it stops; it is stopped
-            // now because its endpoint set no longer matches configuration (and withdraws its picker).
+            // now because its endpoint set no longer matches configuration (and withdraws its picker). An ask still in its
+            // mailbox is lost: the connection asks again (ConnectionActor.PickAsked).
             Context.Stop(router);
             _routers.Remove(id);
         }

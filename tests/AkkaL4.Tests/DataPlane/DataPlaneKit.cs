@@ -180,10 +180,12 @@ internal sealed class TestRouter : IAsyncDisposable
     }
 
     public static TestRouter Start(string name, Labels? labels = null, bool serveMesh = true, IReadOnlyList<string>? seeds = null, string? settings = null,
-        Actors.DataPlane.Transport.ITcpTransport? transport = null, Func<int, Actors.DataPlane.DescriptorBudget>? descriptors = null) =>
+        Actors.DataPlane.Transport.ITcpTransport? transport = null, Func<int, Actors.DataPlane.DescriptorBudget>? descriptors = null,
+        Func<Props, Props>? frontOfRouters = null) =>
         new(RouterNode.Start(new RouterNodeOptions
         {
             Descriptors = descriptors,
+            FrontOfRouters = frontOfRouters,
             Name = $"{name}-{Guid.NewGuid():N}",
             Labels = labels ?? Labels.Empty,
             ServeMesh = serveMesh,
