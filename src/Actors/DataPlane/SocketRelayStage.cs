@@ -117,6 +117,8 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
         public bool WriteDone;
         /// <summary>The pooled array of the send in flight.</summary>
         public byte[]? Pending;
+        /// <summary>The peer reset this socket: the kernel has closed the connection, so there is no reset left to send.</summary>
+        public bool ResetByPeer;
     }
 
     private sealed class Logic : GraphStageLogic, IdleSweep.IIdle, IOutHandler
@@ -366,6 +368,7 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
         /// <summary>A socket failed: both are reset, and both directions end with its failure (the one writing to it first).</summary>
         private void Fail(Side side, Exception cause)
         {
+            side.ResetByPeer |= cause is SocketException { SocketErrorCode: SocketError.ConnectionReset };
             Ended(up: !side.Client, cause, clientSide: side.Client);
             Ended(up: side.Client, cause, clientSide: side.Client);
             _reset = true;
@@ -428,19 +431,14 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
 
         private void Close(Side side)
         {
-            // A failed or cancelled connection is reset, as Envoy and HAProxy do; a finished one closes.
-            try
-            {
-                if (_reset || !side.ReadDone || !side.WriteDone) side.Socket.LingerState = SocketStage.ResetOnClose;
-            }
-            catch (SocketException)
-            {
-                // Already broken: closing is all that is left.
-            }
             // Stopped before the close: an operation the close aborts disposes its args without calling back.
             side.Wait?.Stop(pending: side.Waiting);
             side.Send?.Stop(pending: side.Sending);
-            side.Socket.Dispose();
+            // A failed or cancelled connection is reset, as Envoy and HAProxy do; a finished one closes. One the peer reset is
+            // closed already in the kernel (a client that resets is every connection of compare.sh's connrate): SO_LINGER on it
+            // would be a system call that changes nothing.
+            if ((_reset || !side.ReadDone || !side.WriteDone) && !side.ResetByPeer) SocketStage.Reset(side.Socket);
+            else side.Socket.Dispose();
         }
 
         private void Ended(bool up, Exception? failure, bool clientSide) => _ends.Ended(up, failure, clientSide, _parts);

@@ -194,6 +194,24 @@ public sealed class AdminServer : IAsyncDisposable
             });
         }
 
+        // Writes from another site's page. A browser sends a form post, or a fetch in no-cors mode, to any address without
+        // asking first (no CORS preflight), with the operator's own address and the Host the page named: to a loopback API
+        // without a token (the default, compose's too, or one reached through an SSH tunnel) nothing else would stop a web
+        // page deleting the configuration, nor, with a token, using up the operator's login attempts. Refused before the
+        // token is looked at. The status page's own forms are same-origin; the CLI and scripts send neither header.
+        app.Pipeline.Use(async (context, next) =>
+        {
+            var request = context.Request;
+            if (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || CrossSite(request) is not { } why)
+            {
+                await next(context);
+                return;
+            }
+            refusals.Refused(context.Connection.RemoteIpAddress, $"{request.Method} {request.Path}", $"{why} (403, no attempt used)");
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await context.Response.WriteAsJsonAsync(new { error = "a write, login or logout from another site's page is refused" }, Json);
+        });
+
         if (!string.IsNullOrEmpty(token))
         {
             var attempts = new FailedAttempts(TimeProvider.System);
@@ -205,15 +223,6 @@ public sealed class AdminServer : IAsyncDisposable
                 var authorization = request.Headers.Authorization.ToString();
                 var reading = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
                 var login = request.Path == "/login" && HttpMethods.IsPost(request.Method);
-                // A form post from another site's page (a "simple" request, no CORS needed) comes from the operator's own
-                // address: refused before it could use up that address's attempts. The status page's own form is same-origin.
-                if ((login || request.Path == "/logout" && HttpMethods.IsPost(request.Method)) && CrossSite(request) is { } why)
-                {
-                    refusals.Refused(client, $"{request.Method} {request.Path}", $"{why} (403, no attempt used)");
-                    context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                    await context.Response.WriteAsJsonAsync(new { error = "a login or logout from another site's page is refused" }, Json);
-                    return;
-                }
                 if (request.Path.StartsWithSegments("/healthz") || request.Path.StartsWithSegments("/readyz") || request.Path == "/logout")
                 {
                     await next(context);
@@ -658,6 +667,10 @@ public sealed class AdminServer : IAsyncDisposable
     /// </summary>
     private static async Task<IResult> DeleteMany(RouterNode node, HttpContext context)
     {
+        // application/json, stated: a page of another site can send text/plain, a form, or no type, without the browser
+        // asking this API first (a CORS preflight, which it would fail), and a JSON body fits in either.
+        if (context.Request.ContentType?.Split(';')[0].Trim() is not { } type || !type.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+            return Results.Json(new { error = $"content type '{Diagnostic.Quote(context.Request.ContentType ?? "")}' is not JSON: send the list as application/json" }, Json, statusCode: 415);
         var keys = new List<ResourceKey>();
         var errors = new List<string>();
         // As a manifest's: at most this many listed, the rest counted (a 4 MiB body of bad entries was a 97 MB answer).

@@ -69,6 +69,7 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
         try
         {
             listening = own.Prepare(address, socket, reusePort);
+            SocketTransport.Listening(socket);
             socket.Bind(address);
             socket.Listen(backlog);
         }
@@ -273,6 +274,9 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
 
     /// <summary>Accepts that failed for want of descriptors or memory (each followed by a backoff): for tests.</summary>
     internal long Shortages => Interlocked.Read(ref _exhausted);
+
+    /// <summary>The listening socket's TCP_NODELAY, which Linux gives every socket it accepts: for tests.</summary>
+    internal bool NoDelay => _socket.NoDelay;
 
     /// <summary>An accept is in flight: for tests.</summary>
     internal bool AcceptInFlight

@@ -94,25 +94,14 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
         }
     }
 
-    /// <summary>Linger on, timeout 0: the close sends a reset. One for every socket (the setter only reads it), not one per close.</summary>
-    internal static readonly LingerOption ResetOnClose = new(true, 0);
-
     /// <summary>
-    /// Resets and closes <paramref name="socket"/> from any thread, whatever its stage is doing: a send in flight completes
-    /// aborted and fails the stage. Does nothing to a socket already closed.
+    /// Resets and closes <paramref name="socket"/>, from any thread, whatever its stage is doing: a send in flight completes
+    /// aborted and fails the stage. Does nothing to a socket already closed; never throws. <c>Close(0)</c> is the runtime's
+    /// abortive close: SO_LINGER 0, then close. Setting <see cref="Socket.LingerState"/> before <c>Dispose</c> did the same
+    /// with a system call more whenever a wait was pending, as the runtime's close then sets SO_LINGER itself (bench/README.md,
+    /// session 20).
     /// </summary>
-    internal static void Reset(Socket socket)
-    {
-        try
-        {
-            socket.LingerState = ResetOnClose;
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Broken or closed already: closing is all that is left.
-        }
-        socket.Dispose();
-    }
+    internal static void Reset(Socket socket) => socket.Close(0);
 
     /// <summary>
     /// What the stage fails with when a call finds its socket disposed by <see cref="Reset"/> from another thread: what an
@@ -483,20 +472,13 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
 
         public override void PostStop()
         {
-            // A failed or cancelled connection is reset, as Envoy and HAProxy do; a finished one closes.
-            try
-            {
-                if (_reset || !_readDone || !_writeDone) _socket.LingerState = ResetOnClose;
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // Already broken, or reset from outside (Reset): closing is all that is left.
-            }
             // Stopped before the close: the operation the close aborts then disposes its args without calling back. A
             // completion already on its way to this stopped stage is dropped, so Stop disposes those args itself.
             _waitArgs.Stop(pending: _waiting);
             _sendArgs?.Stop(pending: _sending);
-            _socket.Dispose();
+            // A failed or cancelled connection is reset, as Envoy and HAProxy do; a finished one closes.
+            if (_reset || !_readDone || !_writeDone) Reset(_socket);
+            else _socket.Dispose();
         }
     }
 }
