@@ -40,7 +40,8 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
-    private static ChromeDriver StartChromium()
+    /// <summary>A headless Chromium (also the cross-site write tests' browser).</summary>
+    internal static ChromeDriver StartChromium()
     {
         foreach (var path in new[] { "/usr/bin/chromium", "/usr/bin/chromedriver" })
             Assert.True(File.Exists(path), $"{path} is missing: apt-get install chromium chromium-driver (.ci/run does)");
