@@ -78,8 +78,8 @@ ECHO_BACKEND=127.0.90.1:9000
 IPERF_BACKEND=127.0.90.2:5201
 SOURCES=127.0.100.1-127.0.100.50   # client source addresses for connrate and idle (no port exhaustion)
 
-log()  { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-die()  { log "ERROR: $*"; exit 1; }
+# log, die, connects, stop_pids
+. "$ROOT/bench/lib.sh"
 
 # --- what this machine has ---------------------------------------------------------------------------------
 install_missing() {
@@ -157,17 +157,9 @@ declare -A ADMIN=()            # AkkaL4 target → its admin API
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  local pid
   local t
   for t in "${!PIDS[@]}"; do kill -CONT ${PIDS[$t]//,/ } 2>/dev/null; done
-  for pid in "${STARTED[@]}"; do kill -CONT "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null; done
-  for _ in $(seq 100); do
-    local alive=0
-    for pid in "${STARTED[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    (( alive )) || break
-    sleep 0.1
-  done
-  for pid in "${STARTED[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+  stop_pids 10 "${STARTED[@]}"
   wait 2>/dev/null
   (( status == 0 )) || log "stopped (status $status); logs in $WORK"
   exit "$status"
@@ -192,7 +184,6 @@ loadgen() {
 }
 
 listening() { ss -Hltn "src ${1%:*} and sport = :${1##*:}" 2>/dev/null | grep -q .; }
-connects()  { timeout 2 bash -c "exec 3<>/dev/tcp/${1%:*}/${1##*:}" 2>/dev/null; }
 
 # wait_ready TARGET PID SECONDS CHECK...: polls every CHECK (commands) until all pass; the process must stay up.
 wait_ready() {
@@ -270,18 +261,9 @@ ready() {
 
 # restart TARGET...: stops the relays (SIGTERM, SIGKILL after 15 s) and starts fresh ones, all at once.
 restart() {
-  local target pid p kept=() stopping=()
-  for target in "$@"; do
-    pid=${PID[$target]}; stopping+=("$pid")
-    kill -CONT "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null
-  done
-  for _ in $(seq 150); do
-    local alive=0
-    for pid in "${stopping[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    (( alive )) || break
-    sleep 0.1
-  done
-  for pid in "${stopping[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  local target p kept=() stopping=()
+  for target in "$@"; do stopping+=("${PID[$target]}"); done
+  stop_pids 15 "${stopping[@]}"
   for p in "${STARTED[@]}"; do [[ " ${stopping[*]} " != *" $p "* ]] && kept+=("$p"); done
   STARTED=("${kept[@]}")
   for target in "$@"; do

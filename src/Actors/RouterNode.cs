@@ -193,7 +193,7 @@ public sealed class RouterNode : IAsyncDisposable
             TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2, -1));
         system.ActorOf(ClusterSingletonManager.Props(writerProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "config-writer");
         var writer = system.ActorOf(ClusterSingletonProxy.Props("/user/config-writer", ClusterSingletonProxySettings.Create(system)), "config-writer-proxy");
-        var client = system.ActorOf(ConfigClient.Props(writer, routeTables).WithDispatcher(ControlPlaneWork.WriterDispatcher), "config-client");
+        var client = system.ActorOf(ConfigClient.Props(writer, routeTables).WithDispatcher(ControlPlaneWork.ClientDispatcher), "config-client");
         // Reads: every node applies each newer replicated revision and keeps it as its last-known-good.
         system.ActorOf(RouteCache.Props(() => Volatile.Read(ref _applied)?.Revision ?? 0, content =>
         {

@@ -126,7 +126,7 @@ public sealed class ConfigClient : ReceiveActor
                 : $"only {members - unreachable} of {members} cluster members are reachable from this node; a write needs a majority"));
             return;
         }
-        // On the client's own dispatcher (the write path's thread, RouterNode): a request encodes the write, up to 4 MiB.
+        // On the client's own thread (ControlPlaneWork.ClientDispatcher): a request encodes the write, up to 4 MiB.
         Context.ActorOf(Request.Props(writer, message(), Context.Sender, message, bytes).WithDispatcher(Context.Props.Dispatcher));
     }
 

@@ -19,11 +19,17 @@ public static class ControlPlaneWork
     /// <summary>
     /// The write path's dispatcher (cluster.hocon): one dedicated thread for the config writer and the route-table entities,
     /// apart from the route cache's, so that on the writer's node a write's answer, a journal callback or the writer's stop
-    /// at a hand-over never waits behind a compile of the route cache (seconds for a big configuration). Every node's
-    /// <see cref="ConfigClient"/> runs here too, with its requests and reads: a request measures and encodes the write (4 MiB:
-    /// 0.2-0.7 s under load) and reads the writer's answer, which on the pool held a thread the heartbeats waited for (rel19).
+    /// at a hand-over never waits behind a compile of the route cache (seconds for a big configuration).
     /// </summary>
     public const string WriterDispatcher = "akkal4.config-writer-dispatcher";
+
+    /// <summary>
+    /// Every node's <see cref="ConfigClient"/>, with its requests and reads (cluster.hocon): one dedicated thread. A request
+    /// measures and encodes the write (4 MiB: 0.2-1.0 s under load) and reads the writer's answer, which on the pool held a
+    /// thread the heartbeats waited for (rel19); on the writer's thread it held the writer's answers, journal callbacks and
+    /// hand-over stop on the writer's node (ConfigClientBesideWriterTests).
+    /// </summary>
+    public const string ClientDispatcher = "akkal4.config-client-dispatcher";
 
     /// <summary>
     /// The admin API's decode and validation of a write's manifests (up to 4 MiB of YAML: seconds of CPU under load), on a

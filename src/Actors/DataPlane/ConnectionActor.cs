@@ -268,9 +268,10 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>
     /// A connection's props: one object (<see cref="ConnectionProps"/>) copied from a template that already names the mailbox,
     /// which makes the actor itself, not by reflection. <c>Props.CreateBy(producer).WithMailbox(path)</c> made two props, a
-    /// deploy and a producer for every connection (bench/README.md, session 16).
+    /// deploy and a producer for every connection (bench/README.md, session 16). <paramref name="pending"/> counts it while it is
+    /// pending (<see cref="CountPending"/>).
     /// </summary>
-    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane) => new ConnectionProps(accepted, dataPlane);
+    public static Props Props(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending) => new ConnectionProps(accepted, dataPlane, pending);
 
     private sealed class ConnectionProps : Props
     {
@@ -278,11 +279,12 @@ public sealed class ConnectionActor : UntypedActor
         private static readonly Props Template = Akka.Actor.Props.Create<ConnectionActor>().WithMailbox(ConnectionMailbox.Path);
         private readonly TcpConnection _accepted;
         private readonly NodeDataPlane _dataPlane;
+        private readonly PendingConnections _pending;
 
-        public ConnectionProps(TcpConnection accepted, NodeDataPlane dataPlane) : this(Template, accepted, dataPlane) { }
+        public ConnectionProps(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending) : this(Template, accepted, dataPlane, pending) { }
 
-        private ConnectionProps(Props copy, TcpConnection accepted, NodeDataPlane dataPlane) : base(copy) =>
-            (_accepted, _dataPlane) = (accepted, dataPlane);
+        private ConnectionProps(Props copy, TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending) : base(copy) =>
+            (_accepted, _dataPlane, _pending) = (accepted, dataPlane, pending);
 
         // The analyser knows producers (IIndirectActorProducer.Produce), not props that make their actor; this is called by Akka's ActorOf.
 #pragma warning disable AK1000
@@ -290,27 +292,39 @@ public sealed class ConnectionActor : UntypedActor
         {
             try
             {
-                return new ConnectionActor(_accepted, _dataPlane);
+                return new ConnectionActor(_accepted, _dataPlane, _pending);
             }
             catch
             {
-                // No instance, so no PostStop closes the client's socket: closed here (the listener counts the end, as Akka tells it).
+                // No instance, so no PostStop: the client's socket is closed and the pending count the listener entered it
+                // in is left here (the listener counts the end, as Akka tells it).
                 _accepted.Close();
+                _pending.Leave();
                 throw;
             }
         }
 #pragma warning restore AK1000
 
         // Akka copies props to apply a deployment's mailbox or dispatcher: the copy still makes this connection's actor.
-        protected override Props Copy() => new ConnectionProps(this, _accepted, _dataPlane);
+        protected override Props Copy() => new ConnectionProps(this, _accepted, _dataPlane, _pending);
     }
 
+    /// <summary>The listener's count of its pending connections, this one among them while <see cref="_counted"/>.</summary>
+    private readonly PendingConnections _pending;
+    /// <summary>
+    /// This connection is among its listener's pending ones: from its start (entered by the listener before the actor was
+    /// made) until its first dial starts, it is refused or it ends, and not while it reads what its client sends first
+    /// (<see cref="CountPending"/>). Only the actor's thread changes it (the props leave for an actor never made).
+    /// </summary>
+    private bool _counted = true;
+
     // Only assigns fields, and must stay so: a constructor that throws leaves no instance whose PostStop would end the
-    // connection (the props close its socket, the listener counts the end as Akka tells it of every child's). Work that can
-    // fail belongs in PreStart, which stops the actor on failure so PostStop still runs.
-    public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane)
+    // connection (the props close its socket and leave the pending count, the listener counts the end as Akka tells it of
+    // every child's). Work that can fail belongs in PreStart, which stops the actor on failure so PostStop still runs.
+    public ConnectionActor(TcpConnection accepted, NodeDataPlane dataPlane, PendingConnections pending)
     {
         _accepted = accepted;
+        _pending = pending;
         _client = accepted.Remote;
         _original = accepted.Local;
         (_routes, _routers, _pickers, _transport, _settings, _metrics, _materializer, _relays, _) = dataPlane;
@@ -380,6 +394,7 @@ public sealed class ConnectionActor : UntypedActor
         var listener = _compiled = _snapshot.FindListener(_listenerAddress);
         _listener = listener?.Name ?? _listenerAddress.ToString();
         _metrics.Accepted(_listener);
+        if (WaitedTooLong()) return;
 
         var acceptProxy = _settings.AcceptProxyProtocol && listener is { Kind: ListenerKind.Gateway };
         if (acceptProxy && !_settings.TrustsProxyProtocolFrom(_client.Address))
@@ -394,8 +409,29 @@ public sealed class ConnectionActor : UntypedActor
         }
         _read = new ReadState { Expect = acceptProxy ? Expect.ProxyHeader : Expect.ClientHello };
         _state = State.Reading;
+        CountPending(false);
         _read.Timer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.PreambleTimeout, Self, new PreambleTimedOut(), Self);
         ReadMore();
+    }
+
+    /// <summary>
+    /// Waited in the node (the stock transport's queue ahead of the listener, the listener's mailbox, a thread for this actor)
+    /// past pending-timeout since its accept: closed (OM) without dialling. Its client has waited as long with no answer;
+    /// most have given up, and those that close with a FIN (not a reset, <see cref="TcpConnection.PeerReset"/>) look alive.
+    /// </summary>
+    private bool WaitedTooLong()
+    {
+        var timeout = _settings.PendingTimeout;
+        if (timeout <= TimeSpan.Zero || _accepted.AcceptedAt == 0) return false;
+        var waited = System.Diagnostics.Stopwatch.GetElapsedTime(_accepted.AcceptedAt);
+        if (waited <= timeout) return false;
+        var why = $"waited {waited.TotalSeconds:F1}s in the node before it was taken up, longer than {DataPlaneSettings.PendingTimeoutKey} ({timeout.TotalSeconds:0.###}s): closed without dialling";
+        var closed = _metrics.PendingTimedOut(_listener);
+        if (closed > 0)
+            Context.GetLogger().Warning("listener {0}: a connection {1}; {2} closed so since the last such warning (the node takes more connections than it can serve)",
+                _listener, why, closed);
+        Refuse(ResponseFlags.Overload, why, null);
+        return true;
     }
 
     /// <summary>
@@ -410,6 +446,21 @@ public sealed class ConnectionActor : UntypedActor
             Context.GetLogger().Warning("listener {0}: refused a connection from {1}: a PROXY header is expected and {1} is not in {2}; {3} refused since the last such warning",
                 _listener, peer, DataPlaneSettings.TrustedSourcesKey, refused);
         Refuse(ResponseFlags.ProxyProtocolError, $"PROXY header not accepted from {peer}: not in {DataPlaneSettings.TrustedSourcesKey}", null);
+    }
+
+    /// <summary>
+    /// Pending is the node's own work on a connection it has accepted: waiting for a thread, deciding, picking. Not reading
+    /// what its client sends first (that waits on the client: a slow one would hold the listener's cap), and not dialling
+    /// (that waits on the upstream: a black-holed endpoint's connects, 10 s each, would fill the cap and stop the listener
+    /// for every upstream behind it). Dials are bounded by the connect timeout, the connection caps and the descriptors.
+    /// On the actor's thread, so each entry is left exactly once.
+    /// </summary>
+    private void CountPending(bool pending)
+    {
+        if (pending == _counted) return;
+        _counted = pending;
+        if (pending) _pending.Enter();
+        else _pending.Leave();
     }
 
     // ---------------------------------------------------------------- reading
@@ -575,6 +626,7 @@ public sealed class ConnectionActor : UntypedActor
     {
         _read!.Timer?.Cancel();
         _state = State.Dialling;
+        CountPending(true);
         Decide();
     }
 
@@ -647,6 +699,8 @@ public sealed class ConnectionActor : UntypedActor
         var policy = assigned.Cluster.Policy;
         _upstream = assigned;
         _attempts++;
+        // The node's work for it is done: no longer pending from its first dial (CountPending).
+        CountPending(false);
         // The relay's parts before the dial: the connect's completion starts the relay itself (Attempt.Relay). The actor
         // reference's Tell itself, not a closure over it (one object less per connection).
         var parts = new RelayParts(policy.IdleTimeout, Self.Tell, UpstreamPreamble: UpstreamPreamble(policy, out var fromClient), PreambleFromClient: fromClient);
@@ -821,6 +875,8 @@ public sealed class ConnectionActor : UntypedActor
 
     private void Stopped()
     {
+        // First, so nothing below can keep it pending: refused (NR, NC, UH, UO, OM, DC ...) or stopped before its first dial.
+        CountPending(false);
         _read?.Timer?.Cancel();
         _read?.Reading?.Cancel();
         // Stopped while an attempt was in flight: abandoned (that says nothing about the endpoint), unless its relay started

@@ -25,6 +25,8 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> DownstreamNoRoute { get; }
     public Counter<long> DownstreamOverflow { get; }
     public Counter<long> AcceptPausedCount { get; }
+    public Counter<long> PendingFullCount { get; }
+    public Counter<long> PendingTimeout { get; }
     public Counter<long> IdleTimeout { get; }
     public Counter<long> MaxDurationReached { get; }
     public Counter<long> UpstreamTotal { get; }
@@ -67,6 +69,10 @@ public sealed class DataPlaneMetrics : IDisposable
         m.CreateObservableGauge("envoy_listener_downstream_cx_active", () => Observe(Listeners, t => t.Active, ListenerAddress), description: "Connections open");
         DownstreamOverflow = m.CreateCounter<long>("envoy_listener_downstream_cx_overflow", description: "Connections closed at once by a listener or node connection cap");
         AcceptPausedCount = m.CreateCounter<long>("akkal4_listener_accept_paused_total", description: "Shortages in which a listener stopped accepting until descriptors were free (one within 10 s of the last continues it): its connections had taken all but akkal4.data-plane.descriptor-reserve, or the process was out of them (EMFILE/ENFILE)");
+        PendingFullCount = m.CreateCounter<long>("akkal4_listener_pending_full_total", description: "Times a listener stopped accepting because akkal4.data-plane.max-pending-connections of its connections were pending (accepted, not yet dialling); it accepts the next as one leaves, the rest wait in the kernel's queue");
+        PendingTimeout = m.CreateCounter<long>("akkal4_listener_pending_timeout_total", description: "Connections closed without dialling (OM) because they waited in the node longer than akkal4.data-plane.pending-timeout before it took them up");
+        m.CreateObservableGauge("akkal4_listener_pending_connections", () => _pending.Select(p => new Measurement<long>(p.Value.Count, ListenerAddress(p.Key))),
+            description: "Connections accepted and not yet dialling nor reading what their client sends first (waiting for a thread, deciding, picking)");
         _downstreamLengthMs = m.CreateHistogram("envoy_listener_downstream_cx_length_ms", "ms", "Connection length", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = EnvoyBuckets });
 
         UpstreamTotal = m.CreateCounter<long>("envoy_cluster_upstream_cx_total", description: "Upstream connections established");
@@ -288,6 +294,31 @@ public sealed class DataPlaneMetrics : IDisposable
         _meter.CreateObservableGauge("akkal4_descriptors_other", () => descriptors.Others,
             description: "Descriptors the rest of the process held when last counted");
     }
+
+    /// <summary>Each running listener's pending connections, by address (the gauge's source).</summary>
+    private readonly ConcurrentDictionary<string, PendingConnections> _pending = new(StringComparer.Ordinal);
+
+    /// <summary>A listener (instance) started: its pending connections are the gauge's for its address.</summary>
+    public void PendingOf(string listener, PendingConnections pending) => _pending[listener] = pending;
+
+    /// <summary>A listener (instance) stopped: its address leaves the gauge unless a successor took it over.</summary>
+    public void PendingGone(string listener, PendingConnections pending) => _pending.TryRemove(new KeyValuePair<string, PendingConnections>(listener, pending));
+
+    /// <summary>One warning per listener per 10 s about connections closed at pending-timeout.</summary>
+    internal WarningThrottle PendingTimeoutWarnings { get; set; } = new(TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// Counts a connection closed at pending-timeout (OM); returns how many the listener closed so since its last warning
+    /// when one is due now (see <see cref="PendingTimeoutWarnings"/>), else 0.
+    /// </summary>
+    public long PendingTimedOut(string listener)
+    {
+        PendingTimeout.Add(1, ListenerAddress(listener));
+        return PendingTimeoutWarnings.Count(listener);
+    }
+
+    /// <summary>A listener stopped accepting at max-pending-connections.</summary>
+    public void PendingFull(string listener) => PendingFullCount.Add(1, ListenerAddress(listener));
 
     /// <summary>A listener paused accepting: the descriptors leave no room for another connection.</summary>
     public void AcceptPaused(string listener) => AcceptPausedCount.Add(1, ListenerAddress(listener));

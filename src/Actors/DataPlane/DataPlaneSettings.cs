@@ -14,6 +14,21 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
 
     public const string TrustedSourcesKey = "akkal4.data-plane.proxy-protocol-trusted-sources";
 
+    public const string MaxPendingKey = "akkal4.data-plane.max-pending-connections";
+    public const string PendingTimeoutKey = "akkal4.data-plane.pending-timeout";
+
+    /// <summary>
+    /// Per listener, connections accepted and not yet dialling (nor reading their preamble) at which it stops accepting until
+    /// one leaves (<see cref="PendingConnections"/>); 0: no limit.
+    /// </summary>
+    public int MaxPendingConnections { get; init; }
+
+    /// <summary>
+    /// The longest a connection may wait in the node between its accept and its actor's start; one that waited longer is
+    /// closed (OM) without dialling (<see cref="TimeSpan.Zero"/>: no limit).
+    /// </summary>
+    public TimeSpan PendingTimeout { get; init; }
+
     /// <summary>SO_REUSEPORT on every listener (replicas on one host sharing addresses); off, only where the node's own need it (Transport/OwnListeners).</summary>
     public bool ReusePort { get; init; }
 
@@ -53,8 +68,17 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             c.GetBoolean("accept-proxy-protocol"),
             TrustedSources(c),
             c.GetInt("max-connections-per-source"),
-            Reserve(c)) { ReusePort = c.GetBoolean("reuse-port"), TlsRoots = DataPlane.TlsFileRoots.From(config) };
+            Reserve(c))
+        {
+            ReusePort = c.GetBoolean("reuse-port"), TlsRoots = DataPlane.TlsFileRoots.From(config),
+            MaxPendingConnections = NotNegative(MaxPendingKey, c.GetInt("max-pending-connections")),
+            PendingTimeout = NotNegative(PendingTimeoutKey, c.GetTimeSpan("pending-timeout", null)),
+        };
     }
+
+    /// <exception cref="ConfigurationException">A negative limit (0 is none).</exception>
+    private static T NotNegative<T>(string key, T value) where T : IComparable<T> =>
+        value.CompareTo(default) >= 0 ? value : throw new ConfigurationException($"{key} = {value}: must not be negative (0: no limit)");
 
     /// <exception cref="ConfigurationException">The reserve is too small to keep the process alive.</exception>
     private static int Reserve(Akka.Configuration.Config c)

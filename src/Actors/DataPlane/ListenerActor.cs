@@ -19,8 +19,10 @@ namespace AkkaL4.Actors.DataPlane;
 /// once its connections have ended (they keep the route they were given). It asks for the next connection only once it
 /// has taken a place for it in the node's descriptors (<see cref="ConnectionBudget.TryReserve"/>: a reserve stays free
 /// for the runtime); without, it accepts nothing more (clients wait in the kernel's queue) until a connection ends or a
-/// timer finds room. Its accept stream takes a place too, before it binds (its listening socket and, on the stock
-/// transport, the one connection its stream accepts ahead), so listeners started on a full node wait for room like connections.
+/// timer finds room; nor while max-pending-connections of its connections are accepted and not yet dialling
+/// (<see cref="PendingConnections"/>: the first of them to dial or end asks again). Its accept stream takes a place too,
+/// before it binds (its listening socket and, on the stock transport, the one connection its stream accepts ahead), so
+/// listeners started on a full node wait for room like connections.
 /// Should the process run out of descriptors all the same (<see cref="Descriptors"/>: EMFILE), it holds the connection
 /// it was handed likewise; then it serves them all.
 /// </summary>
@@ -49,6 +51,15 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
     /// end after it are not counted again.
     /// </summary>
     private bool _stopped;
+    /// <summary>
+    /// This instance's connections not yet dialling (<see cref="PendingConnections"/>): one per instance, so that a restarted
+    /// listener ignores its predecessor's word that one left.
+    /// </summary>
+    private readonly PendingConnections _pending;
+    /// <summary>Not asking for connections: max-pending-connections are pending (told by <see cref="_pending"/> when one leaves).</summary>
+    private bool _pendingFull;
+    private long _pendingPauses;
+    private long _pendingWarnedAt;
 
     /// <summary>The longest wait between looks for free descriptors while a connection is held back.</summary>
     private static readonly TimeSpan MaxReliefWait = TimeSpan.FromSeconds(1);
@@ -119,6 +130,8 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         _dataPlane = dataPlane;
         (_, _, _, _transport, _settings, _, _materializer, _, _) = dataPlane;
         _retry = _settings.BindRetry;
+        _pending = new PendingConnections(_settings.MaxPendingConnections, Self);
+        dataPlane.Metrics.PendingOf(address.ToString(), _pending);
 
         Receive<TryBind>(_ =>
         {
@@ -176,7 +189,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             Timers.CancelAll();
             Waiting(false);
             // Connections the kernel queued are taken now (as descriptors allow) or reset when the listener closes.
-            if (_held is not null || _paused) Resume();
+            if (_held is not null || _paused || _pendingFull) Resume();
             _binding?.Unbind();
             _binding = null;
             _log.Info("listener {0}: unbound, {1} connection(s) draining", _address, _connections);
@@ -187,6 +200,15 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             foreach (var child in Context.GetChildren()) child.Tell(ConnectionActor.DrainTimeout.Instance);
         });
         Receive<Recover>(r => TakeUp(r.Cause));
+        // A pending connection left while the listener waited at max-pending-connections: the next is asked for. (One of the
+        // instance before a restart is nothing to this one.)
+        Receive<PendingConnections>(p => ReferenceEquals(p, _pending), _ =>
+        {
+            if (!_pendingFull) return;
+            _pendingFull = false;
+            Next();
+        });
+        Receive<PendingConnections>(_ => { });
     }
 
     /// <summary>
@@ -231,7 +253,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         {
             _binding?.Unbind();
             _binding = null;
-            if (_held is not null || _paused) Resume();
+            if (_held is not null || _paused || _pendingFull) Resume();
             StopWhenDrained();
         }
         else if (!_streamRunning)
@@ -297,9 +319,12 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             (admitted, place) = (admit, false);
             if (!admit) { c.Close(); return; }
             _accepted++;
+            // Pending from here (before the actor can run, and leave); admitted, it leaves through the actor (its constructor
+            // too, should that throw: ConnectionActor.Props) or the catch below.
+            _pending.Enter();
             // Not watched: its end is counted as Akka tells a parent of a child's (ConnectionEnded); a death watch per
             // connection cost both actors' watch sets and a Terminated (bench/README.md, session 16).
-            var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane), $"c{_accepted}");
+            var child = Context.ActorOf(ConnectionActor.Props(c, _dataPlane, _pending), $"c{_accepted}");
             _connections++;
             admitted = false;
             if (_settings.MaxConnectionsPerSource > 0)
@@ -310,7 +335,11 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (admitted || place)
         {
-            if (admitted) _dataPlane.Connections.Release();
+            if (admitted)
+            {
+                _dataPlane.Connections.Release();
+                _pending.Leave();
+            }
             else _dataPlane.Connections.Unreserve();
             c.Close();
             _log.Error(e, "listener {0}: a connection could not be started ({1}); closed, its place given back", _address, e.Message);
@@ -329,6 +358,13 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             _paused = false;
             Timers.Cancel("relief");
             if (_acceptStream is null) return;
+            // At max-pending-connections the next waits in the kernel's queue (its place kept for it) until one leaves.
+            if (!_unbinding && _pending.Full())
+            {
+                PendingFull();
+                return;
+            }
+            _pendingFull = false;
             _acceptStream.Tell(new Ack());
             _asked = true;
             return;
@@ -342,6 +378,19 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
             $"{open} connection(s) hold {open * DescriptorBudget.PerConnection} of the {descriptors.Limit} descriptors allowed (ulimit -n), the rest of the process "
             + $"{descriptors.Others}, and {descriptors.Reserve} stay free ({DataPlaneSettings.DescriptorReserveKey}): accepting nothing more until a connection ends; "
             + "clients wait in the kernel's queue");
+    }
+
+    /// <summary>Counted each time; logged at most once per <see cref="ShortageGap"/> (under overload it pauses at every connection).</summary>
+    private void PendingFull()
+    {
+        if (_pendingFull) return;
+        _pendingFull = true;
+        _pendingPauses++;
+        _dataPlane.Metrics.PendingFull(_address.ToString());
+        if (_pendingWarnedAt != 0 && System.Diagnostics.Stopwatch.GetElapsedTime(_pendingWarnedAt) < ShortageGap) return;
+        _pendingWarnedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        _log.Warning("listener {0}: {1} connections pending ({2} = {3}): accepting the next as one dials or ends, clients wait in the kernel's queue; "
+                     + "paused so {4} time(s)", _address, _pending.Count, DataPlaneSettings.MaxPendingKey, _settings.MaxPendingConnections, _pendingPauses);
     }
 
     /// <summary>Out of descriptors (EMFILE) all the same: no ack (so no accept) until they are free again.</summary>
@@ -385,11 +434,12 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         Resume();
     }
 
-    /// <summary>Serves the connection held back, if any, and asks for the next.</summary>
+    /// <summary>Serves the connection held back, if any, and asks for the next (unbinding: whatever is pending).</summary>
     private void Resume()
     {
         Timers.Cancel("relief");
         _paused = false;
+        _pendingFull = false;
         if (_held is { } held)
         {
             _held = null;
@@ -456,6 +506,7 @@ public sealed class ListenerActor : ReceiveActor, IWithTimers
         StreamEnded();
         GiveBackStreamPlace();
         Waiting(false);
+        _dataPlane.Metrics.PendingGone(_address.ToString(), _pending);
         // Stopped (or restarted) with connections still open: their ends, after this, are not counted by this instance.
         for (; _connections > 0; _connections--) _dataPlane.Connections.Release();
     }

@@ -38,6 +38,12 @@ public enum ResponseFlags
     /// nobody receives (up to max-connect-attempts dials), taken from connections still waiting.
     /// </summary>
     DownstreamConnectionTermination = 4096,
+    /// <summary>
+    /// OM (Envoy's overload manager): the connection waited in the node longer than pending-timeout before the node took it
+    /// up, so it was closed without dialling: past most clients' patience, its work would go to one that may have left,
+    /// ahead of connections still waiting.
+    /// </summary>
+    Overload = 8192,
 }
 
 public static class ResponseFlagNames
@@ -51,7 +57,7 @@ public static class ResponseFlagNames
         // chain that matches (NR); a bad ClientHello or PROXY header is a downstream protocol error (DPE). A listener
         // filter timeout sets no flag in Envoy: the detail says it.
         (ResponseFlags.NoSni, "NR"), (ResponseFlags.NotTls, "NR"), (ResponseFlags.MalformedClientHello, "DPE"),
-        (ResponseFlags.ProxyProtocolError, "DPE"), (ResponseFlags.DownstreamConnectionTermination, "DC"),
+        (ResponseFlags.ProxyProtocolError, "DPE"), (ResponseFlags.DownstreamConnectionTermination, "DC"), (ResponseFlags.Overload, "OM"),
     ];
 
     /// <summary>Envoy style: <c>-</c> when none, else the short names joined by commas.</summary>

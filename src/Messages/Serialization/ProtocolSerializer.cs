@@ -152,6 +152,9 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         if (EncodedOnce(message)) system.Serialization.FindSerializerFor(message).ToBinary(message);
     }
 
+    /// <summary>Whether <paramref name="message"/>'s bytes are made and kept (tests: the journal gets an event already encoded).</summary>
+    internal static bool HasBytes(object message) => Encoded.TryGetValue(message, out _);
+
     public override byte[] ToBinary(object obj) => obj switch
     {
         ConfigContent content => Encoded.GetValue(content, _ => CameAsCc.TryGetValue(content, out object? _) ? Encode(content) : EncodeByNamespace(content)),

@@ -51,8 +51,8 @@ public class ControlPlaneDispatcherTests
         }
         // rel18: apart, so the writer never waits behind a compile (WriterBesideCompileTests).
         Assert.NotSame(checkedBy, appliedBy);
-        // rel19: the node's door to the writer too (it measures and encodes each write, reads its answer), with its requests.
-        Assert.Equal(ControlPlaneWork.WriterDispatcher, (await DispatcherOfAsync(node.ClusterSystem, "/user/config-client")).Id);
+        // rel19, rel20: the node's door to the writer (it measures and encodes each write, reads its answer) on a thread of its own.
+        Assert.Equal(ControlPlaneWork.ClientDispatcher, (await DispatcherOfAsync(node.ClusterSystem, "/user/config-client")).Id);
     }
 
     private static async Task<Thread> LoggedAsync(ConcurrentQueue<(string Message, Thread Thread)> lines, string start)

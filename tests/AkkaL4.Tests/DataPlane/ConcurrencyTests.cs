@@ -20,7 +20,9 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
     {
         const int count = 1000, batch = 100;
         await using var pod = new EchoServer(At("127.1.10.11", 9000), "many");
-        await using var router = TestRouter.Start("concurrency");
+        // It tests concurrency, not overload: a connection that waits for a thread past pending-timeout on a loaded machine
+        // would be closed OM (PendingTimeoutTests covers that). At most 1,000 are pending, below max-pending-connections.
+        await using var router = TestRouter.Start("concurrency", settings: "akkal4.data-plane.pending-timeout = 0");
         await router.ApplyAsync(1, Service("many", "127.1.10.1", 19000, 9000, "many"), WorkloadEntry("many-pod", "127.1.10.11", "{app: many}"));
         var service = At("127.1.10.1", 19000);
         var clock = Stopwatch.StartNew();
@@ -33,10 +35,12 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
                 clients.AddRange(await Task.WhenAll(Enumerable.Range(0, batch).Select(_ => TestClient.ConnectAsync(Client, service))));
             output.WriteLine($"{count} connected after {clock.Elapsed}");
 
-            // Every one talks at the same time and hears its own answer.
-            var replies = await Task.WhenAll(clients.Select((c, i) => c.AskAsync($"c{i}")));
+            // Every one talks at the same time and hears its own answer; those that did not, with what the router logged.
+            var asked = clients.Select((c, i) => c.AskAsync($"c{i}")).ToList();
+            await Task.WhenAll(asked).ContinueWith(_ => { }, TaskScheduler.Default);
             output.WriteLine($"{count} answered after {clock.Elapsed}");
-            for (var i = 0; i < count; i++) Assert.Equal($"many c{i}", replies[i]);
+            var wrong = Enumerable.Range(0, count).Where(i => !asked[i].IsCompletedSuccessfully || asked[i].Result != $"many c{i}").ToList();
+            if (wrong.Count > 0) Assert.Fail(await WhyAsync(router, clients, asked, wrong));
 
             // All of them are open at the router at once.
             Assert.Equal(count, router.Metrics["envoy_listener_downstream_cx_active"]);
@@ -59,5 +63,30 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
         var flagged = router.Log.Entries.Where(e => e.Flags != ResponseFlags.None).Select(e => $"{e.Source}: {e.Flags} ({e.Detail})").ToList();
         Assert.True(flagged.Count == 0, $"{flagged.Count} of {count} connections flagged (load {File.ReadAllText("/proc/loadavg").Trim()}):\n{string.Join("\n", flagged.Take(20))}");
         await router.Metrics.WaitForAsync("envoy_listener_downstream_cx_active", 0);
+    }
+
+    /// <summary>
+    /// What the clients that got no answer (or a wrong one) saw, and the router's access-log entry for each (its flags say
+    /// why it closed one: OM, UF, DC ...), the first 20 of them.
+    /// </summary>
+    private static async Task<string> WhyAsync(TestRouter router, List<TestClient> clients, List<Task<string>> asked, List<int> wrong)
+    {
+        var lines = new List<string>();
+        foreach (var i in wrong.Take(20))
+        {
+            var seen = asked[i].IsCompletedSuccessfully ? $"'{asked[i].Result}'" : asked[i].Exception?.GetBaseException().Message;
+            string logged;
+            try
+            {
+                var entry = await router.Log.ForAsync(clients[i].Id, TimeSpan.FromSeconds(1));
+                logged = $"{ResponseFlagNames.Format(entry.Flags)} ({entry.Detail})";
+            }
+            catch (TimeoutException)
+            {
+                logged = "no access-log entry yet (still open at the router)";
+            }
+            lines.Add($"c{i} from {clients[i].Local}: {seen}; router: {logged}");
+        }
+        return $"{wrong.Count} of {clients.Count} clients not answered (load {File.ReadAllText("/proc/loadavg").Trim()}):\n{string.Join("\n", lines)}";
     }
 }

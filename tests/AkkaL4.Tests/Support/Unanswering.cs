@@ -5,7 +5,7 @@ namespace AkkaL4.Tests.Support;
 
 /// <summary>
 /// A listener whose accept queue is full and never drained: Linux drops SYNs to it, so a connect there stays in
-/// SYN_SENT until its timeout.
+/// SYN_SENT until its timeout (or until it <see cref="Answer"/>s).
 /// </summary>
 internal sealed class Unanswering : IDisposable
 {
@@ -44,6 +44,42 @@ internal sealed class Unanswering : IDisposable
         foreach (var socket in queued) socket.Dispose();
         listener.Dispose();
         throw new InvalidOperationException($"the accept queue of {at} never filled");
+    }
+
+    /// <summary>
+    /// From now on an echo: its queue is emptied and every connection accepted and echoed, so connects waiting in SYN_SENT
+    /// complete at their next SYN retransmission (Linux: 1 s, 3 s, 7 s ... after the first).
+    /// </summary>
+    public void Answer()
+    {
+        foreach (var socket in _queued) socket.Dispose();
+        _queued.Clear();
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                Socket accepted;
+                try { accepted = await _listener.AcceptAsync(); }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
+                _ = EchoAsync(accepted);
+            }
+        });
+    }
+
+    private static async Task EchoAsync(Socket socket)
+    {
+        using var _ = socket;
+        var buffer = new byte[4096];
+        try
+        {
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0) await socket.SendAsync(buffer.AsMemory(0, n), SocketFlags.None);
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // The peer went away (or the test ended): nothing to echo.
+        }
     }
 
     public void Dispose()

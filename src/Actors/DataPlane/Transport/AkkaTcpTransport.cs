@@ -45,7 +45,8 @@ public sealed class AkkaTcpTransport(ActorSystem system, ConnectionBudget? place
                     .ViaMaterialized(BidiFlow.FromGraph(ResettableSocket.Instance).JoinMat(c.Flow, Keep.Left), Keep.Right)
                     .JoinMaterialized(Flow.FromSinkAndSource(Sink.AsPublisher<ByteString>(false), Source.AsSubscriber<ByteString>(), Keep.Both), Keep.Both)
                     .Run(_materializer);
-                return Joinable((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, toClient, fromClient, reset);
+                // Akka.IO has just accepted it: from here it may wait in the Gate's queue (pending-timeout counts that).
+                return Joinable((IPEndPoint)c.LocalAddress, (IPEndPoint)c.RemoteAddress, toClient, fromClient, reset, System.Diagnostics.Stopwatch.GetTimestamp());
             })
             .ViaMaterialized(new AkkaListener.Gate(listener, address, backlog, overflowed, places), (bound, unbind) => (listener.Binding = bound, unbind))
             .MapMaterializedValue(async bound =>
@@ -145,10 +146,10 @@ public sealed class AkkaTcpTransport(ActorSystem system, ConnectionBudget? place
     }
 
     private TcpConnection Joinable(IPEndPoint local, IPEndPoint remote, ISubscriber<ByteString> toSocket, IPublisher<ByteString> fromSocket,
-        ResettableSocket.Handle reset)
+        ResettableSocket.Handle reset, long acceptedAt = 0)
     {
         var socket = new JoinableSocket(_materializer, toSocket, fromSocket, reset);
-        return new TcpConnection(local, remote, socket.Flow, socket.End, socket.ReceiveAsync) { ResetWith = reset.Reset };
+        return new TcpConnection(local, remote, socket.Flow, socket.End, socket.ReceiveAsync) { ResetWith = reset.Reset, AcceptedAt = acceptedAt };
     }
 
     /// <summary>

@@ -94,6 +94,12 @@ public sealed class TcpConnection
     /// <summary>TCP_CLOSE in Linux's tcp_states.h: what a socket becomes when its peer resets it.</summary>
     private const byte TcpStateClose = 7;
 
+    /// <summary>
+    /// When the transport accepted it (<see cref="System.Diagnostics.Stopwatch"/> ticks; 0: dialled, or not known): how long it
+    /// has waited in the node before its actor took it up (pending-timeout).
+    /// </summary>
+    internal long AcceptedAt { get; init; }
+
     /// <summary>How a connection without a <see cref="Socket"/> of its own is reset (a TLS session: its plain socket).</summary>
     internal Action? ResetWith { private get; init; }
 

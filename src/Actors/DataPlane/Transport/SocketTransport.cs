@@ -210,7 +210,10 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
         if (!NoDelayInherited) socket.NoDelay = true;
         // .NET already gives a listener bound to one address its own local address object here (getsockname only
         // for a wildcard). Transparent proxying (TPROXY) would break that: then the original destination must be read.
-        return Wrap(socket, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!);
+        return new TcpConnection((IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, socket)
+        {
+            AcceptedAt = System.Diagnostics.Stopwatch.GetTimestamp(),
+        };
     }
 
     /// <summary>An accept failed for want of descriptors (EMFILE/ENFILE) or memory: the listener stays bound and accepts again after a backoff.</summary>
