@@ -248,15 +248,18 @@ internal sealed class ChaosCluster : IAsyncDisposable
     public const string FiguresVariable = "AKKAL4_CHAOS_FIGURES";
 
     /// <summary>
-    /// Where the figure lines also go (dotnet test shows no test's console at its default verbosity): the run's own file,
+    /// Where the figure lines also go (dotnet test shows no test's console at its default verbosity): the file the run names,
     /// never one shared by every run on the machine, whose figures then read as one run's (session 18: a helper's failed run
-    /// in .ci/run's summary).
+    /// in .ci/run's summary). A run that names none writes none: each test process's own file was left behind in /tmp
+    /// (review1-s19 R5), and the lines are in the test's output and on the console anyway.
     /// </summary>
-    public static readonly string FiguresFile = FiguresFileOf(Environment.GetEnvironmentVariable(FiguresVariable), Environment.ProcessId);
+    public static readonly string? FiguresFile = FiguresFileOf(Environment.GetEnvironmentVariable(FiguresVariable));
 
-    /// <summary>The file <paramref name="named"/> (the variable's value), else one of the test process <paramref name="processId"/>.</summary>
-    internal static string FiguresFileOf(string? named, int processId) =>
-        named is { Length: > 0 } ? named : Path.Combine(Path.GetTempPath(), $"akkal4-chaos-figures-{processId}.txt");
+    /// <summary>One line at a time into the file (scenarios of one process may report at once).</summary>
+    private static readonly object FiguresLock = new();
+
+    /// <summary>The file <paramref name="named"/> (the variable's value), or none.</summary>
+    internal static string? FiguresFileOf(string? named) => named is { Length: > 0 } ? named : null;
 
     /// <summary>
     /// Every chaos scenario's one figure line, in one form: <c>chaos NAME: acked=… lost=… recovery=…s</c> (acknowledged
@@ -267,7 +270,8 @@ internal sealed class ChaosCluster : IAsyncDisposable
         var line = FormattableString.Invariant($"chaos {name}: acked={acked} lost={lost} recovery={recoverySeconds:0.0}s") + (more is null ? "" : " " + more);
         log.WriteLine(line);
         Console.WriteLine(line);
-        lock (FiguresFile) File.AppendAllText(FiguresFile, line + "\n");
+        if (FiguresFile is { } figures)
+            lock (FiguresLock) File.AppendAllText(figures, line + "\n");
     }
 
     public async ValueTask DisposeAsync()
