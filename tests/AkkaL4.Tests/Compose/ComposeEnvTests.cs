@@ -1,12 +1,14 @@
 using System.Diagnostics;
+using AkkaL4.Actors;
 using AkkaL4.Tests.Support;
 
 namespace AkkaL4.Tests.Compose;
 
 /// <summary>
-/// deploy/compose-env.sh run by bash on temporary env files: the password line is never glued onto a last line
-/// without its newline, and a password already there (also as <c>export ...</c> or indented) is kept, never joined
-/// by a second one.
+/// deploy/compose-env.sh run by bash on temporary env files: it writes every secret the compose file asks for (the
+/// journal's password, the admin token, the remoting certificate a node loads, with its password), owner-only; a line
+/// is never glued onto a last line without its newline, and a value already there (also as <c>export ...</c> or
+/// indented) is kept, never joined by a second one.
 /// </summary>
 [Trait("Category", TestCategories.EndToEnd)]
 public sealed class ComposeEnvTests : IDisposable
@@ -17,6 +19,12 @@ public sealed class ComposeEnvTests : IDisposable
 
     private static async Task RunAsync(string file)
     {
+        var (exit, error) = await ExitAsync(file);
+        Assert.True(exit == 0, $"compose-env.sh exited {exit}: {error}");
+    }
+
+    private static async Task<(int Exit, string Error)> ExitAsync(string file)
+    {
         using var process = Process.Start(new ProcessStartInfo("bash", [Repo.Path("deploy", "compose-env.sh"), file])
         {
             RedirectStandardError = true, RedirectStandardOutput = true,
@@ -24,7 +32,7 @@ public sealed class ComposeEnvTests : IDisposable
         var error = process.StandardError.ReadToEndAsync();
         await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.True(process.ExitCode == 0, $"compose-env.sh exited {process.ExitCode}: {await error}");
+        return (process.ExitCode, await error);
     }
 
     private string Write(string name, string text)
@@ -34,16 +42,44 @@ public sealed class ComposeEnvTests : IDisposable
         return file;
     }
 
+    private static string[] Named(string[] lines, string name) => lines.Where(l => l.StartsWith(name + "=", StringComparison.Ordinal)).ToArray();
+
     [Fact]
-    public async Task A_last_line_without_a_newline_keeps_its_value_and_a_second_run_adds_no_password()
+    public async Task A_last_line_without_a_newline_keeps_its_value_and_a_second_run_changes_nothing()
     {
         var file = Write("no-newline.env", "AKKAL4_HOST=127.0.0.2");
         await RunAsync(file);
+        var first = File.ReadAllText(file);
+        await RunAsync(file);
+        Assert.Equal(first, File.ReadAllText(file));
+        var lines = File.ReadAllLines(file);
+        Assert.Equal("AKKAL4_HOST=127.0.0.2", lines[0]);
+        Assert.Matches("^AKKAL4_POSTGRES_PASSWORD=[0-9a-f]{48}$", Assert.Single(Named(lines, "AKKAL4_POSTGRES_PASSWORD")));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Every_secret_is_written_owner_only_and_the_certificate_is_one_a_node_loads_as_a_cluster_member()
+    {
+        var file = Write("fresh.env", "");
         await RunAsync(file);
         var lines = File.ReadAllLines(file);
-        Assert.Equal(2, lines.Length);
-        Assert.Equal("AKKAL4_HOST=127.0.0.2", lines[0]);
-        Assert.Matches("^AKKAL4_POSTGRES_PASSWORD=[0-9a-f]{48}$", lines[1]);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        Assert.Matches("^AKKAL4_ADMIN_TOKEN=[0-9a-f]{64}$", Assert.Single(Named(lines, "AKKAL4_ADMIN_TOKEN")));
+        var password = Assert.Single(Named(lines, "AKKAL4_TLS_CERT_PASSWORD"))["AKKAL4_TLS_CERT_PASSWORD=".Length..];
+        Assert.Matches("^[0-9a-f]{48}$", password);
+        var certificate = Assert.Single(Named(lines, "AKKAL4_TLS_CERT_FILE"))["AKKAL4_TLS_CERT_FILE=".Length..];
+        Assert.Equal(file + ".secrets/cluster.p12", certificate);
+        // Only its owner enters the directory; the file itself is readable for the containers' user through its mount.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(file + ".secrets"));
+        // What `run --tls-cert` does with it: it opens with the password, and a node holding it admits a peer with it.
+        var tls = RemotingTls.Load(certificate, password);
+        Assert.True(tls.Certificate.HasPrivateKey);
+        Assert.True(tls.Trusts(tls.Certificate, presented: null), "a node refuses a peer with the compose certificate");
+        Assert.True(RemotingTls.IsNodeCertificate(tls.Certificate), "no cluster-member usage");
+        Assert.Throws<InvalidDataException>(() => RemotingTls.Load(certificate, "wrong"));
+        // No key left behind unprotected.
+        Assert.Equal(["cluster.p12"], Directory.GetFiles(file + ".secrets").Select(Path.GetFileName));
     }
 
     [Theory]
@@ -54,6 +90,31 @@ public sealed class ComposeEnvTests : IDisposable
     {
         var file = Write("by-hand.env", text);
         await RunAsync(file);
-        Assert.Equal(text, File.ReadAllText(file));
+        var written = File.ReadAllText(file);
+        Assert.StartsWith(text, written);
+        Assert.DoesNotContain("AKKAL4_POSTGRES_PASSWORD", written[text.Length..]);
+    }
+
+    [Fact]
+    public async Task A_token_and_certificate_set_by_hand_are_kept()
+    {
+        var own = Write("own.p12", "not read by the script");
+        var text = $"AKKAL4_ADMIN_TOKEN=my-token\nAKKAL4_TLS_CERT_FILE={own}\nAKKAL4_TLS_CERT_PASSWORD=mine\n";
+        var file = Write("own.env", text);
+        await RunAsync(file);
+        var written = File.ReadAllText(file);
+        Assert.StartsWith(text, written);
+        Assert.Matches("^AKKAL4_POSTGRES_PASSWORD=[0-9a-f]{48}\n$", written[text.Length..]);
+        Assert.False(Directory.Exists(file + ".secrets"), "a certificate was made beside the one named");
+    }
+
+    [Fact]
+    public async Task A_certificate_named_but_missing_is_an_error_that_names_it()
+    {
+        var missing = Path.Combine(_directory, "gone.p12");
+        var file = Write("missing.env", $"AKKAL4_TLS_CERT_FILE={missing}\n");
+        var (exit, error) = await ExitAsync(file);
+        Assert.Equal(1, exit);
+        Assert.Contains($"AKKAL4_TLS_CERT_FILE={missing}, which does not exist", error);
     }
 }

@@ -30,7 +30,8 @@ public sealed class ComposeFact : FactAttribute
 /// configuration through a seed's admin API, connections through the replicas' shared listeners, then
 /// <c>--scale router=5</c>, <c>docker kill</c> of one replica and <c>--scale router=1</c>, checking after each
 /// step that no acknowledged write is lost, every member routes by the latest revision and every connection
-/// is answered as the walkthrough says. Everything lives in 127.40.0.0/16 (the compose file's AKKAL4_HOST
+/// is answered as the walkthrough says; and that the cluster is secured as it starts: outsiders without the admin
+/// token or the remoting certificate are refused. Everything lives in 127.40.0.0/16 (the compose file's AKKAL4_HOST
 /// and the walkthrough's addresses moved from 127.0.x.y to 127.40.x.y).
 /// </summary>
 [Trait("Category", "Docker")]
@@ -74,8 +75,10 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
     {
         Assert.True((await RunAsync("docker", ["info"], TimeSpan.FromSeconds(30), check: false)).Exit == 0,
             "no Docker engine at DOCKER_HOST: eval \"$(deploy/dockerd.sh start)\"");
-        // The compose file has no default password: the helper writes a random one, as an operator runs it once.
+        // The compose file has no default secrets: the helper writes random ones, as an operator runs it once.
         await RunAsync(Repo.Path("deploy", "compose-env.sh"), [EnvFile], TimeSpan.FromSeconds(30));
+        var token = File.ReadAllLines(EnvFile).Single(l => l.StartsWith("AKKAL4_ADMIN_TOKEN=", StringComparison.Ordinal))["AKKAL4_ADMIN_TOKEN=".Length..];
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         await RunAsync("docker-compose", [.. ComposeArgs, "down", "-v", "--remove-orphans"], TimeSpan.FromMinutes(3), check: false);
 
         var clock = Stopwatch.StartNew();
@@ -95,6 +98,7 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(await ConnectAsync(60));
         await WaitForAccessLinesAsync(routers);
         await WriteProbeAsync(1);
+        await AssertOutsidersRefusedAsync(2 + 3);
 
         // Five: the new replicas take the configuration in force and route.
         clock.Restart();
@@ -148,6 +152,57 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
                          + $"2 new replicas joined and ready to route in {joinAndRoute.TotalSeconds:0.0} s, "
                          + $"connections failed while one replica was killed and the cluster settled: {duringKill.Failed} of {duringKill.Sent}, "
                          + $"during scale-down 5 → 1: {duringScaleDown.Failed} of {duringScaleDown.Sent}");
+    }
+
+    /// <summary>
+    /// What any local user of the host could try, since every node listens on the host's network: the admin API
+    /// without the token is 401 (the status and a write), and a node of their own that joins seed-1 over plain remoting
+    /// (akka.tcp, no certificate) is refused: once its association has failed, the cluster still has
+    /// <paramref name="members"/> members and not it.
+    /// </summary>
+    private async Task AssertOutsidersRefusedAsync(int members)
+    {
+        using (var anonymous = new HttpClient { Timeout = TimeSpan.FromSeconds(30) })
+        {
+            using var status = await anonymous.GetAsync(new Uri(Seeds[0], "/v1/status"));
+            Assert.Equal(HttpStatusCode.Unauthorized, status.StatusCode);
+            using var write = await anonymous.PutAsync(new Uri(Seeds[1], "/v1/config"), new StringContent("kind: Service", Encoding.UTF8, "application/yaml"));
+            Assert.Equal(HttpStatusCode.Unauthorized, write.StatusCode);
+        }
+
+        const string Outsider = "127.40.50.1";
+        var data = Directory.CreateTempSubdirectory("akkal4-outsider-");
+        var seed = $"akka.tcp://akkal4@{Host}:4053";
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "akkal4.dll"), "run", "--name", "outsider", "--mesh", "false",
+                     "--remoting", $"{Outsider}:24053", "--admin", $"{Outsider}:25000", "--seed", seed, "--data", data.FullName })
+            start.ArgumentList.Add(arg);
+        start.Environment.Remove("AKKAL4_ADMIN_TOKEN");
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var outsider = Process.Start(start) ?? throw new InvalidOperationException("could not start the outsider node");
+        outsider.OutputDataReceived += (_, line) => { if (line.Data is { } l) log.Enqueue(l); };
+        outsider.ErrorDataReceived += (_, line) => { if (line.Data is { } l) log.Enqueue(l); };
+        outsider.BeginOutputReadLine();
+        outsider.BeginErrorReadLine();
+        try
+        {
+            await WaitAsync("the outsider's association with seed-1 refused", () =>
+                Task.FromResult(log.Any(l => l.Contains("Association failed with " + seed, StringComparison.Ordinal))
+                    ? null : $"{log.Count} lines logged, the last: {log.LastOrDefault()}"));
+            var status = JsonDocument.Parse(await GetAsync(Seeds[0], "/v1/status")).RootElement;
+            Assert.Equal(members, status.GetProperty("members").GetArrayLength());
+            Assert.DoesNotContain(Outsider, status.GetProperty("members").ToString());
+            if (outsider.HasExited) Assert.Fail($"the outsider node exited ({outsider.ExitCode}) instead of trying: {string.Join('\n', log)}");
+        }
+        finally
+        {
+            outsider.Kill(entireProcessTree: true);
+            await outsider.WaitForExitAsync();
+            data.Delete(recursive: true);
+        }
     }
 
     /// <summary>The test's own env file (deploy/compose-env.sh writes it), not the checkout's .env.</summary>
