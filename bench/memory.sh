@@ -83,6 +83,12 @@ spec:
 YAML
 
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# The node's GC counters from its /metrics (the runtime's System.Runtime meter): bytes allocated since start and collections
+# of all generations since start, "BYTES COLLECTIONS".
+gc_counters() {
+  curl -sf -m 5 "http://$ADMIN/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total /{ a = $2 } /^dotnet_gc_collections_total[{ ]/{ c += $2 }
+    END { if (a != "") printf "%.0f %d\n", a, c }'
+}
 cpu_ticks() { local stat; stat=$(cat "/proc/$1/stat") || return 1; set -- ${stat##*) }; echo $(( ${12} + ${13} )); }
 # Idle: under 1 tick of CPU in 0.5 s, three times running (at most 30 s).
 settle() {
@@ -126,6 +132,7 @@ while IFS= read -r variant; do
   rss=$(status_kib "$pid" VmRSS) anon=$(status_kib "$pid" RssAnon) file=$(status_kib "$pid" RssFile) threads=$(status_kib "$pid" Threads)
   assemblies=$(grep -o '[^/]*\.dll$' "/proc/$pid/maps" | sort -u | wc -l)
   load=$(cut -d' ' -f1-3 /proc/loadavg)
+  read -r alloc0 gcs0 <<< "$(gc_counters)"
   log "$variant ($role): fresh VmRSS $((rss / 1024)) MiB (anon $((anon / 1024)), file $((file / 1024))), $threads threads, $assemblies assemblies mapped; load $load"
   if [[ ${MEMORY_SMAPS:-0} == 1 ]]; then
     # RSS by mapping name (a file, [heap], /memfd:doublemapper: the runtime's loader heaps and JIT-compiled code) and by view.
@@ -135,6 +142,15 @@ while IFS= read -r variant; do
     SMAPS+=('```')
   fi
   hold=2 dumper=
+  # What the GC did while the connections opened, read once all N are open (during the hold, as the RSS): the bytes
+  # allocated per connection and the collections. Garbage allocated after the last collection is resident at the RSS
+  # read, up to a gen0 budget of it: with none or one collection while opening, that is most of what was allocated.
+  (
+    open() { ss -Htn state established "( sport = :${VIP##*:} )" src "${VIP%:*}" | wc -l; }
+    for _ in $(seq 240); do (( $(open) >= N )) && break; sleep 0.25; done
+    gc_counters > "$WORK/gc-open"
+  ) &
+  gcreader=$!; STARTED+=($gcreader)
   if [[ -n ${MEMORY_GCDUMP:-} ]]; then
     hold=30; mkdir -p "$MEMORY_GCDUMP"; dump=$MEMORY_GCDUMP/${variant//[^A-Za-z0-9_.=-]/_}.gcdump
     set -m # the dumper gets a process group of its own (dotnet-gcdump with it), stopped by group like the rest
@@ -154,19 +170,22 @@ while IFS= read -r variant; do
         --sources "$C.1-$C.50" --hold "$hold" --pid "$pid" --label memory > "$WORK/loadgen.out" 2>&1 &
   loadgen=$!; STARTED+=($loadgen); wait "$loadgen"; out=$(cat "$WORK/loadgen.out")
   if [[ -n $dumper ]]; then wait "$dumper" || die "gcdump ($variant) not taken with all $N connections open; see above"; log "gcdump: $dump.txt"; fi
+  wait "$gcreader"; read -r alloc1 gcs1 < "$WORK/gc-open"
+  gcnote=—
+  [[ -n ${alloc0:-} && -n ${alloc1:-} ]] && gcnote="$(( (alloc1 - alloc0) / N )) / $(( gcs1 - gcs0 ))"
   result=$(grep -m1 '^result ' <<< "$out")
   grep '^#' <<< "$out" | sed 's/^# /  /' >&2
   per=$(sed -n 's/.* bytes_per_conn=\([^ ]*\).*/\1/p' <<< "$result")
   half=$(sed -n 's/.* bytes_per_conn_second_half=\([^ ]*\).*/\1/p' <<< "$result")
   fails=$(sed -n 's/.* failures=\([^ ]*\).*/\1/p' <<< "$result")
   after=$(sed -n 's/.* rss_after_kib=\([^ ]*\).*/\1/p' <<< "$result")
-  ROWS+=("| \`$variant\` | $role | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') | $((anon / 1024)) / $((file / 1024)) | $([[ $after =~ ^[0-9]+$ ]] && awk -v k="$after" 'BEGIN { printf "%.1f", k / 1024 }' || echo —) | $threads | $assemblies | ${per:-—} | ${half:-—} | ${fails:-?} | $load |")
+  ROWS+=("| \`$variant\` | $role | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') | $((anon / 1024)) / $((file / 1024)) | $([[ $after =~ ^[0-9]+$ ]] && awk -v k="$after" 'BEGIN { printf "%.1f", k / 1024 }' || echo —) | $threads | $assemblies | ${per:-—} | ${half:-—} | $gcnote | ${fails:-?} | $load |")
   stop_group "$pid"; [[ -n $seed ]] && stop_group "$seed"
 done <<< "$MEMORY_VARIANTS"
 
 TABLE=$(
-  echo "| runtime settings | role | fresh VmRSS, MiB | anon / file-backed, MiB | VmRSS with the $N connections, MiB | threads | assemblies mapped | RSS per idle connection, B ($N) | second half only, B | failures | load average |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| runtime settings | role | fresh VmRSS, MiB | anon / file-backed, MiB | VmRSS with the $N connections, MiB | threads | assemblies mapped | RSS per idle connection, B ($N) | second half only, B | allocated per connection, B / collections, while opening | failures | load average |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
 )
 RESULT=$ROOT/bench/results/$(date +%F)-memory${MEMORY_LABEL:+-$MEMORY_LABEL}.md
