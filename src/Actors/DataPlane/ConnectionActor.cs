@@ -204,8 +204,11 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>
     /// A cluster's picker asked of the router supervisor (<see cref="PickUpstream"/>) and not answered yet; also its timer's
     /// message (a stale one is told apart by reference). The ask can be lost: the supervisor forwards it to the cluster's
-    /// router, which a reconfiguration or a newer snapshot's connection may stop before it reads it. Asked again every
-    /// <see cref="AskAgainAfter"/> (the supervisor answers a fresh ask), refused once the cluster's connect timeout has passed.
+    /// router, which a reconfiguration or a newer snapshot's connection may stop before it reads it. Asked again after
+    /// <see cref="AskAgainAfter"/>, then after twice as long each time (the supervisor answers a fresh ask), and refused once
+    /// the cluster's connect timeout has passed. Backing off bounds what a slow or restarting router costs: every waiting
+    /// connection asking every second made N asks a second in the supervisor's mailbox for as long as the router was held
+    /// back, each answered; doubling makes about log2(connect timeout) asks per connection (UnansweredPickTests).
     /// </summary>
     private sealed class PickAsked(PickUpstream ask)
     {
@@ -216,6 +219,9 @@ public sealed class ConnectionActor : UntypedActor
     }
 
     private static readonly TimeSpan AskAgainAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait between asks is <see cref="AskAgainAfter"/> doubled this many times (32 s).</summary>
+    private const int MaxDoublings = 5;
 
     private readonly TcpConnection _accepted;
     private readonly LiveRoutes _routes;
@@ -724,7 +730,7 @@ public sealed class ConnectionActor : UntypedActor
     private void AwaitAnswer(PickAsked asked)
     {
         var left = asked.Ask.Cluster.Policy.ConnectTimeout - System.Diagnostics.Stopwatch.GetElapsedTime(asked.Since);
-        var after = TimeSpan.FromTicks(Math.Clamp(left.Ticks, 0, AskAgainAfter.Ticks));
+        var after = TimeSpan.FromTicks(Math.Clamp(left.Ticks, 0, AskAgainAfter.Ticks << Math.Min(asked.Times - 1, MaxDoublings)));
         asked.Timer = Context.System.Scheduler.ScheduleTellOnceCancelable(after, Self, asked, Self);
     }
 

@@ -41,11 +41,12 @@ public sealed class AdminServer : IAsyncDisposable
     /// <summary>Connections the API holds open at once from other hosts; more are refused.</summary>
     public const int MaxConnections = 256;
     /// <summary>
-    /// Connections beyond <see cref="MaxConnections"/> kept for clients on the node's own host (loopback, or from the
-    /// API's own address: the image's HEALTHCHECK), so that other hosts holding every slot cannot fail the probe.
+    /// Connections beyond <see cref="MaxConnections"/> kept for clients on the node's own host, so that other hosts holding
+    /// every slot cannot fail its probes: loopback (all of it one client, <see cref="PerClientConnections"/>) and the API's
+    /// own address (the image's HEALTHCHECK), each its share, so neither can take the other's place either.
     /// </summary>
-    public const int LocalReserve = 16;
-    /// <summary>Connections one client address (<see cref="AdminClient.Host"/>) holds at once: the slots are taken before any token is checked.</summary>
+    public const int LocalReserve = 2 * MaxConnectionsPerClient;
+    /// <summary>Connections one client address (<see cref="AdminClient.Host"/>; all of loopback is one) holds at once: the slots are taken before any token is checked.</summary>
     public const int MaxConnectionsPerClient = 32;
     /// <summary>Connections one IPv6 /64 (<see cref="AdminClient.Of"/>) holds at once: its many addresses cannot take every slot,
     /// and one host cannot lock out the rest of its (cloud) subnet.</summary>
@@ -338,7 +339,8 @@ public sealed class AdminServer : IAsyncDisposable
     /// One client address may hold <see cref="MaxConnectionsPerClient"/> of the API's <see cref="MaxConnections"/>, one IPv6 /64
     /// <see cref="MaxConnectionsPerNetwork"/>: without them one client, token or not, could hold them all with idle keep-alive
     /// connections (the probes on /healthz too). Other hosts together hold at most <see cref="MaxConnections"/>; the rest of
-    /// Kestrel's limit is the node's own host's.
+    /// Kestrel's limit is the node's own host's. Loopback (127.0.0.0/8, ::1) is one client: any local process can send from
+    /// millions of 127.x addresses, and with a share each one local user took every slot, the own address's probe's too.
     /// </summary>
     internal sealed class PerClientConnections(ILoggingAdapter log)
     {
@@ -355,9 +357,10 @@ public sealed class AdminServer : IAsyncDisposable
                 await next(connection);
                 return;
             }
-            var client = AdminClient.Host(address);
-            var network = AdminClient.Of(address);
-            var local = IPAddress.IsLoopback(address) || connection.LocalEndPoint is IPEndPoint { Address: var own } && own.Equals(address);
+            var loopback = IPAddress.IsLoopback(AdminClient.Host(address));
+            var client = loopback ? IPAddress.Loopback : AdminClient.Host(address);
+            var network = loopback ? IPAddress.Loopback : AdminClient.Of(address);
+            var local = loopback || connection.LocalEndPoint is IPEndPoint { Address: var own } && own.Equals(address);
             lock (_open)
             {
                 var open = _open.GetValueOrDefault(client);
@@ -368,7 +371,7 @@ public sealed class AdminServer : IAsyncDisposable
                 if (why is not null)
                 {
                     if (++_refused % 100 == 1)
-                        log.Warning("admin API: refused a connection from {0}: {1}; {2} refused so far", client, why, _refused);
+                        log.Warning("admin API: refused a connection from {0}{1}: {2}; {3} refused so far", client, loopback ? " (loopback)" : "", why, _refused);
                     connection.Abort();
                     return;
                 }

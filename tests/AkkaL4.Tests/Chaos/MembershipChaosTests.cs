@@ -34,7 +34,9 @@ public sealed class MembershipChaosTests(ITestOutputHelper output)
             && s.GetProperty("membership").GetProperty("incarnation").GetInt32() >= 1, "node 3's resolver downs it and it starts rejoining");
         var health = await cluster.Http.GetStringAsync(Admin(3) + "/healthz");
         Assert.StartsWith("ok: routing on revision 1, not in a cluster since", health);
-        await Task.Delay(TimeSpan.FromSeconds(3)); // keep the traffic going while it is out
+        // Traffic goes on while it is out: counted in connections, not seconds, so a loaded machine's slow seconds prove as
+        // much as an idle one's (a failure ends the wait at once; the asserts below name it).
+        await TrafficGoesOnAsync(cluster, traffic, 100, "while node 3 is out of the cluster");
         Assert.Equal($"{Prefix} ping", await Line(Gateway(3)));
 
         // The first seed comes back: it founds the cluster again (no other seed answers) and node 3 joins it.
@@ -75,12 +77,12 @@ public sealed class MembershipChaosTests(ITestOutputHelper output)
             && s.GetProperty("membership").GetProperty("inCluster").GetBoolean()
             && await cluster.UpMembersAsync(1) == 3, "the resumed node rejoins with a fresh membership");
         var recovery = resumed.Elapsed;
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await TrafficGoesOnAsync(cluster, traffic, 20, "after the resumed node rejoined");
         var counts = await traffic.StopAsync();
 
         cluster.Figure("sigstop", counts, acked: 0, lost: 0, recovery);
         Assert.True(counts.Failed == 0 && counts.Corrupted == 0, $"failed {counts.Failed}, corrupted {counts.Corrupted}:\n{string.Join("\n", counts.Failures.Take(20))}\n--- nodes\n{cluster.Output()}");
-        Assert.True(counts.Ok > 0);
+        Assert.True(counts.Ok >= 20, $"only {counts.Ok} connections went through");
     }
 
     [Fact]
@@ -166,6 +168,14 @@ public sealed class MembershipChaosTests(ITestOutputHelper output)
         {
             File.Delete(manifest);
         }
+    }
+
+    /// <summary>Waits until <paramref name="connections"/> more connections went through, or one failed.</summary>
+    private static async Task TrafficGoesOnAsync(ChaosCluster cluster, Traffic traffic, int connections, string when)
+    {
+        var ok = traffic.Now.Ok;
+        await cluster.EventuallyAsync(() => Task.FromResult(traffic.Now is var now && (now.Ok >= ok + connections || now.Failed + now.Corrupted > 0)),
+            $"{connections} more connections through {when}");
     }
 
     private static string Extra(string vip) => $$"""

@@ -95,12 +95,21 @@ public sealed class ComposeEnvTests : IDisposable
         Assert.DoesNotContain("AKKAL4_POSTGRES_PASSWORD", written[text.Length..]);
     }
 
-    [Fact]
-    public async Task A_token_and_certificate_set_by_hand_are_kept()
+    /// <summary>An env file the script wrote, and the value of each of its lines.</summary>
+    private async Task<Dictionary<string, string>> FreshAsync(string name)
     {
-        var own = Write("own.p12", "not read by the script");
-        var text = $"AKKAL4_ADMIN_TOKEN=my-token\nAKKAL4_TLS_CERT_FILE={own}\nAKKAL4_TLS_CERT_PASSWORD=mine\n";
-        var file = Write("own.env", text);
+        var file = Write(name, "");
+        await RunAsync(file);
+        return File.ReadAllLines(file).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+    }
+
+    [Fact]
+    public async Task Secrets_copied_from_another_host_are_kept_and_make_no_second_certificate()
+    {
+        var first = await FreshAsync("first.env");
+        var text = $"AKKAL4_ADMIN_TOKEN=my-token\nAKKAL4_TLS_CERT_FILE=\"{first["AKKAL4_TLS_CERT_FILE"]}\"  # copied\n"
+                   + $"export AKKAL4_TLS_CERT_PASSWORD='{first["AKKAL4_TLS_CERT_PASSWORD"]}'\n";
+        var file = Write("copied.env", text);
         await RunAsync(file);
         var written = File.ReadAllText(file);
         Assert.StartsWith(text, written);
@@ -109,12 +118,41 @@ public sealed class ComposeEnvTests : IDisposable
     }
 
     [Fact]
-    public async Task A_certificate_named_but_missing_is_an_error_that_names_it()
+    public async Task Nothing_is_written_when_a_certificate_cannot_be_opened_or_is_left_behind()
     {
-        var missing = Path.Combine(_directory, "gone.p12");
-        var file = Write("missing.env", $"AKKAL4_TLS_CERT_FILE={missing}\n");
+        var first = await FreshAsync("first.env");
+        var cert = first["AKKAL4_TLS_CERT_FILE"];
+        // Named without its password (one line missed when copying), with a wrong one, missing, or left behind unnamed.
+        (string Text, string Says)[] cases =
+        [
+            ($"AKKAL4_TLS_CERT_FILE={cert}\n", "names AKKAL4_TLS_CERT_FILE but not AKKAL4_TLS_CERT_PASSWORD"),
+            ($"AKKAL4_TLS_CERT_FILE={cert}\nAKKAL4_TLS_CERT_PASSWORD=wrong\n", $"AKKAL4_TLS_CERT_PASSWORD in {_directory}/bad.env does not open {cert}"),
+            ($"AKKAL4_TLS_CERT_FILE={_directory}/gone.p12\nAKKAL4_TLS_CERT_PASSWORD=x\n", $"AKKAL4_TLS_CERT_FILE={_directory}/gone.p12, which does not exist"),
+            ($"AKKAL4_TLS_CERT_PASSWORD={first["AKKAL4_TLS_CERT_PASSWORD"]}\n", "names no AKKAL4_TLS_CERT_FILE"),
+        ];
+        foreach (var (text, says) in cases)
+        {
+            var file = Write("bad.env", text);
+            var (exit, error) = await ExitAsync(file);
+            Assert.True(exit == 1, $"{text}: exit {exit}");
+            Assert.Contains(says, error);
+            Assert.Equal(text, File.ReadAllText(file));
+        }
+        // first.env lost, its certificate still there: the script must not make a password that cannot open it.
+        File.Delete(Path.Combine(_directory, "first.env"));
+        var (leftExit, leftError) = await ExitAsync(Path.Combine(_directory, "first.env"));
+        Assert.Equal(1, leftExit);
+        Assert.Contains("cluster.p12 exists but", leftError);
+        Assert.False(File.Exists(Path.Combine(_directory, "first.env")), "secrets written beside a certificate they cannot open");
+    }
+
+    [Fact]
+    public async Task No_secret_is_printed()
+    {
+        var file = Write("quiet.env", "");
         var (exit, error) = await ExitAsync(file);
-        Assert.Equal(1, exit);
-        Assert.Contains($"AKKAL4_TLS_CERT_FILE={missing}, which does not exist", error);
+        Assert.Equal(0, exit);
+        foreach (var line in File.ReadAllLines(file).Where(l => !l.StartsWith("AKKAL4_TLS_CERT_FILE=", StringComparison.Ordinal)))
+            Assert.DoesNotContain(line.Split('=', 2)[1], error);
     }
 }

@@ -366,8 +366,7 @@ public sealed class LastKnownGoodWriteTests : IDisposable
         Assert.Equal("disk full", lkg.State.Error);
 
         // Tried again (twice: the second fails too) until written.
-        var deadline = DateTime.UtcNow + Patience;
-        while (lkg.State.Failed is not null && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await EventuallyAsync(() => lkg.State.Failed is null, "the failed write of revision 2 is tried again until written", Patience);
         Assert.Equal(new LastKnownGood.CopyState(2, null, null), lkg.State);
         Assert.Equal(2, SavedRevision(lkg));
         Assert.Equal(3, Volatile.Read(ref failures));
@@ -388,8 +387,7 @@ public sealed class LastKnownGoodWriteTests : IDisposable
         Assert.True(lkg.Idle.IsCompleted, "nothing is writing, so a stopping node must not wait");
         Assert.Equal(new LastKnownGood.CopyState(null, 1, "no thread"), lkg.State);
 
-        var deadline = DateTime.UtcNow + Patience;
-        while (lkg.State.Failed is not null && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await EventuallyAsync(() => lkg.State.Failed is null, "the writer thread is started again and writes revision 1", Patience);
         await lkg.Idle.WaitAsync(Patience);
         Assert.Equal(1, SavedRevision(lkg));
         Assert.Equal(new LastKnownGood.CopyState(1, null, null), lkg.State);

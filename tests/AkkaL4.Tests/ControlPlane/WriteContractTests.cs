@@ -99,7 +99,8 @@ public sealed class WriteContractTests
             await EventuallyAsync(async () => (await node.MemberRevisionsAsync()).GetValueOrDefault(node.ClusterAddress) == reported,
                 "the failure is replicated for /v1/status");
 
-            // No retry loop: the report stays the same object (a second attempt would publish a new one).
+            // No retry loop: the report stays the same object (a second attempt would publish a new one). What must not
+            // happen cannot be awaited: this second is the scenario, not a stand-in for a condition.
             await Task.Delay(1000);
             Assert.Same(reported, node.Revisions);
 

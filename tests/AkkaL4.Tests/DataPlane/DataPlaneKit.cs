@@ -363,6 +363,17 @@ internal sealed class TestClient : IAsyncDisposable
 
     public ValueTask<int> SendSomeAsync(ReadOnlyMemory<byte> data, CancellationToken cancel) => _socket.SendAsync(data, SocketFlags.None, cancel);
 
+    /// <summary>The socket's TCP state from Linux's TCP_INFO (its first byte, tcpi_state: 1 ESTABLISHED, 7 CLOSE, 8 CLOSE_WAIT).</summary>
+    public int TcpState
+    {
+        get
+        {
+            var info = new byte[8];
+            _socket.GetRawSocketOption(6 /* SOL_TCP */, 11 /* TCP_INFO */, info);
+            return info[0];
+        }
+    }
+
     /// <summary>Closes with an RST instead of a FIN.</summary>
     public void Reset()
     {

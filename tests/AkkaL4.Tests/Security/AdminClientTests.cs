@@ -120,6 +120,39 @@ public sealed class AdminClientTests
     }
 
     [Fact]
+    public async Task All_of_loopback_is_one_client_so_a_local_user_cannot_take_the_own_address_probes_reserve()
+    {
+        var log = new Recording();
+        var connections = new AdminServer.PerClientConnections(log);
+        var gate = new Gate();
+        var next = gate.Next;
+        var api = new IPEndPoint(IPAddress.Parse("198.51.100.5"), 15000);
+        DefaultConnectionContext To(string from) => new() { RemoteEndPoint = new IPEndPoint(IPAddress.Parse(from), 40000), LocalEndPoint = api };
+
+        // Other hosts hold every slot of theirs.
+        var clients = AdminServer.MaxConnections / AdminServer.MaxConnectionsPerClient;
+        var held = Enumerable.Range(1, clients).SelectMany(c => Enumerable.Range(0, AdminServer.MaxConnectionsPerClient).Select(_ => connections.ServeAsync(To($"192.0.2.{c}"), next))).ToList();
+        Assert.Equal(AdminServer.MaxConnections, gate.Served);
+
+        // One local user sends from many loopback addresses (IPv4, mapped, ::1): one share in all, the rest refused.
+        var sources = Enumerable.Range(1, 200).Select(i => $"127.0.{i / 250}.{i % 250 + 1}").Concat(["::ffff:127.175.9.9", "::1"]);
+        foreach (var source in sources) held.Add(connections.ServeAsync(To(source), next));
+        Assert.Equal(AdminServer.MaxConnections + AdminServer.MaxConnectionsPerClient, gate.Served);
+        Assert.Contains(log.Warnings, w => w.Contains($"refused a connection from 127.0.0.1 (loopback): it holds {AdminServer.MaxConnectionsPerClient} already"));
+
+        // The HEALTHCHECK from the API's own address still gets in, within Kestrel's limit (no slot past it is ever taken).
+        held.Add(connections.ServeAsync(To("198.51.100.5"), next));
+        Assert.Equal(AdminServer.MaxConnections + AdminServer.MaxConnectionsPerClient + 1, gate.Served);
+        Assert.True(gate.Served <= AdminServer.MaxConnections + AdminServer.LocalReserve);
+
+        // Loopback's share is given back when its connections close.
+        gate.Release.SetResult();
+        await Task.WhenAll(held);
+        await connections.ServeAsync(To("127.0.0.77"), next);
+        Assert.Equal(AdminServer.MaxConnections + AdminServer.MaxConnectionsPerClient + 2, gate.Served);
+    }
+
+    [Fact]
     public void The_refusal_log_names_an_IPv6_64_once_and_holds_a_bounded_number_of_clients()
     {
         var log = new Recording();

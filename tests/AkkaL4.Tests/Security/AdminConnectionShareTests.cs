@@ -13,7 +13,8 @@ namespace AkkaL4.Tests.Security;
 
 /// <summary>
 /// One client address holds at most AdminServer.MaxConnectionsPerClient of the admin API's connections, so one client
-/// (no token needed: the slots are taken first) cannot lock everyone else out, probes included. Addresses: 127.150.4.x.
+/// (no token needed: the slots are taken first) cannot lock everyone else out, probes included; all of loopback is one
+/// client. Addresses: 127.150.4.x.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
 [Trait("Category", "EndToEnd")]
@@ -22,15 +23,17 @@ public sealed class AdminConnectionShareTests
     private static readonly IPAddress Greedy = IPAddress.Parse("127.150.4.10");
     private static readonly IPAddress Other = IPAddress.Parse("127.150.4.11");
 
-    /// <summary>A connection from <paramref name="from"/> that asks for /healthz; the reply's status line, or null when closed unanswered.</summary>
+    /// <summary>A connection from <paramref name="from"/> that asks for /healthz; the reply's status line, or null when closed or reset unanswered.</summary>
     private static async Task<(Socket Socket, string? Status)> HealthAsync(IPAddress from, IPEndPoint api)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(from, 0));
-        await socket.ConnectAsync(api);
         var head = new StringBuilder();
         try
         {
+            // Inside: the API resets a refused connection as soon as it is accepted, and a client whose connect is
+            // completed late (a loaded machine) finds the reset already there and the connect failed (CI, session 22).
+            await socket.ConnectAsync(api);
             await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /healthz HTTP/1.1\r\nHost: {api}\r\n\r\n"));
             var buffer = new byte[4096];
             using var timeout = new CancellationTokenSource(Patience);
@@ -74,10 +77,12 @@ public sealed class AdminConnectionShareTests
             held.Add(over);
             Assert.Null(overStatus);
 
+            // Another loopback address is the same client (any local process can send from any 127.x): refused as well.
+            // Other hosts' clients are told apart (AdminClientTests: no second host here).
             var (other, otherStatus) = await HealthAsync(Other, api.Address);
             held.Add(other);
-            Assert.Equal("HTTP/1.1 200 OK", otherStatus);
-            await EventuallyAsync(() => Task.FromResult(warnings.Any(w => w.Contains("admin API: refused a connection from 127.150.4.10"))), "the refusal is logged");
+            Assert.Null(otherStatus);
+            await EventuallyAsync(() => Task.FromResult(warnings.Any(w => w.Contains("admin API: refused a connection from 127.0.0.1 (loopback)"))), "the refusal is logged");
 
             // A connection closed gives its place back.
             held[0].Dispose();

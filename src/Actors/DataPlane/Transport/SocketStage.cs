@@ -282,8 +282,18 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
             return ByteString.FromBytes(filled);
         }
 
+        /// <summary>
+        /// Reading is no longer wanted. Cancelled for a failure on the other side (an upstream that half-closed, then reset
+        /// as the client's next bytes were written to it), the connection is reset: closed with the FIN it has already sent,
+        /// it would tell a client still sending that all went well while its bytes went nowhere.
+        /// </summary>
         public void OnDownstreamFinish(Exception cause)
         {
+            if (cause is not SubscriptionWithCancelException.NonFailureCancellation)
+            {
+                Fail(cause);
+                return;
+            }
             _readDone = true;
             FinishIfDone();
         }
