@@ -6,7 +6,8 @@
 # $PROXY_CPU, waits until it is ready and idle, and reads its VmRSS (anonymous and file-backed), its threads
 # and how many managed assemblies it has mapped. Then the load generator opens N connections through it (64 at
 # a time, each checked with one echo) and holds them: RSS per idle connection, overall and over the second
-# half. Prints a Markdown table and writes it to bench/results/<date>-memory.md.
+# half, and the node's GC figures from its /metrics (allocated per connection, collections, live and committed heap).
+# Prints a Markdown table and writes it to bench/results/<date>-memory.md.
 #
 # Addresses (NET = $MEMORY_NET, default 127.90, the perf block; H = $MEMORY_HOSTS, default 2, and C = $MEMORY_CLIENTS, default
 # 100, third octets): node NET.H.10:9000, admin NET.H.1:15990, echo NET.H.2:9000, client sources NET.C.1-50; with
@@ -83,6 +84,14 @@ spec:
 YAML
 
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# The node's GC figures from its /metrics (the runtime's System.Runtime meter): bytes allocated since start, collections
+# of all generations since start, and, as of the last collection, the heap's live size (all generations) and the memory
+# the GC had committed: "ALLOCATED COLLECTIONS LIVE COMMITTED".
+gc_counters() {
+  curl -sf -m 5 "http://$ADMIN/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total /{ a = $2 } /^dotnet_gc_collections_total[{ ]/{ c += $2 }
+    /^dotnet_gc_last_collection_heap_size_bytes[{ ]/{ h += $2 } /^dotnet_gc_last_collection_memory_committed_size_bytes /{ m = $2 }
+    END { if (a != "") printf "%.0f %d %.0f %.0f\n", a, c, h, m }'
+}
 cpu_ticks() { local stat; stat=$(cat "/proc/$1/stat") || return 1; set -- ${stat##*) }; echo $(( ${12} + ${13} )); }
 # Idle: under 1 tick of CPU in 0.5 s, three times running (at most 30 s).
 settle() {
@@ -126,6 +135,7 @@ while IFS= read -r variant; do
   rss=$(status_kib "$pid" VmRSS) anon=$(status_kib "$pid" RssAnon) file=$(status_kib "$pid" RssFile) threads=$(status_kib "$pid" Threads)
   assemblies=$(grep -o '[^/]*\.dll$' "/proc/$pid/maps" | sort -u | wc -l)
   load=$(cut -d' ' -f1-3 /proc/loadavg)
+  read -r alloc0 gcs0 live0 committed0 <<< "$(gc_counters)"
   log "$variant ($role): fresh VmRSS $((rss / 1024)) MiB (anon $((anon / 1024)), file $((file / 1024))), $threads threads, $assemblies assemblies mapped; load $load"
   if [[ ${MEMORY_SMAPS:-0} == 1 ]]; then
     # RSS by mapping name (a file, [heap], /memfd:doublemapper: the runtime's loader heaps and JIT-compiled code) and by view.
@@ -135,6 +145,15 @@ while IFS= read -r variant; do
     SMAPS+=('```')
   fi
   hold=2 dumper=
+  # What the GC did while the connections opened, read once all N are open (during the hold, as the RSS): the bytes
+  # allocated per connection and the collections. Garbage allocated after the last collection is resident at the RSS
+  # read, up to a gen0 budget of it: with none or one collection while opening, that is most of what was allocated.
+  (
+    open() { ss -Htn state established "( sport = :${VIP##*:} )" src "${VIP%:*}" | wc -l; }
+    for _ in $(seq 240); do (( $(open) >= N )) && break; sleep 0.25; done
+    gc_counters > "$WORK/gc-open"
+  ) &
+  gcreader=$!; STARTED+=($gcreader)
   if [[ -n ${MEMORY_GCDUMP:-} ]]; then
     hold=30; mkdir -p "$MEMORY_GCDUMP"; dump=$MEMORY_GCDUMP/${variant//[^A-Za-z0-9_.=-]/_}.gcdump
     set -m # the dumper gets a process group of its own (dotnet-gcdump with it), stopped by group like the rest
@@ -154,19 +173,25 @@ while IFS= read -r variant; do
         --sources "$C.1-$C.50" --hold "$hold" --pid "$pid" --label memory > "$WORK/loadgen.out" 2>&1 &
   loadgen=$!; STARTED+=($loadgen); wait "$loadgen"; out=$(cat "$WORK/loadgen.out")
   if [[ -n $dumper ]]; then wait "$dumper" || die "gcdump ($variant) not taken with all $N connections open; see above"; log "gcdump: $dump.txt"; fi
+  wait "$gcreader"; read -r alloc1 gcs1 live1 committed1 < "$WORK/gc-open"
+  gcnote=— heapnote=—
+  if [[ -n ${alloc0:-} && -n ${alloc1:-} ]]; then
+    gcnote="$(( (alloc1 - alloc0) / N )) / $(( gcs1 - gcs0 ))"
+    heapnote=$(awk -v l0="$live0" -v l1="$live1" -v c0="$committed0" -v c1="$committed1" 'BEGIN { printf "%.1f → %.1f / %.1f → %.1f", l0 / 1048576, l1 / 1048576, c0 / 1048576, c1 / 1048576 }')
+  fi
   result=$(grep -m1 '^result ' <<< "$out")
   grep '^#' <<< "$out" | sed 's/^# /  /' >&2
   per=$(sed -n 's/.* bytes_per_conn=\([^ ]*\).*/\1/p' <<< "$result")
   half=$(sed -n 's/.* bytes_per_conn_second_half=\([^ ]*\).*/\1/p' <<< "$result")
   fails=$(sed -n 's/.* failures=\([^ ]*\).*/\1/p' <<< "$result")
   after=$(sed -n 's/.* rss_after_kib=\([^ ]*\).*/\1/p' <<< "$result")
-  ROWS+=("| \`$variant\` | $role | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') | $((anon / 1024)) / $((file / 1024)) | $([[ $after =~ ^[0-9]+$ ]] && awk -v k="$after" 'BEGIN { printf "%.1f", k / 1024 }' || echo —) | $threads | $assemblies | ${per:-—} | ${half:-—} | ${fails:-?} | $load |")
+  ROWS+=("| \`$variant\` | $role | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') | $((anon / 1024)) / $((file / 1024)) | $([[ $after =~ ^[0-9]+$ ]] && awk -v k="$after" 'BEGIN { printf "%.1f", k / 1024 }' || echo —) | $threads | $assemblies | ${per:-—} | ${half:-—} | $gcnote | $heapnote | ${fails:-?} | $load |")
   stop_group "$pid"; [[ -n $seed ]] && stop_group "$seed"
 done <<< "$MEMORY_VARIANTS"
 
 TABLE=$(
-  echo "| runtime settings | role | fresh VmRSS, MiB | anon / file-backed, MiB | VmRSS with the $N connections, MiB | threads | assemblies mapped | RSS per idle connection, B ($N) | second half only, B | failures | load average |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| runtime settings | role | fresh VmRSS, MiB | anon / file-backed, MiB | VmRSS with the $N connections, MiB | threads | assemblies mapped | RSS per idle connection, B ($N) | second half only, B | allocated per connection, B / collections, while opening | GC heap live / committed at the last collection, MiB: fresh → open | failures | load average |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
 )
 RESULT=$ROOT/bench/results/$(date +%F)-memory${MEMORY_LABEL:+-$MEMORY_LABEL}.md

@@ -216,6 +216,8 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         return doc.RootElement.Clone();
     }
 
+    private async Task<int> Incarnation(int n) => (await Status(n)).GetProperty("membership").GetProperty("incarnation").GetInt32();
+
     private async Task<long> Revision(int n) => (await Status(n)).GetProperty("revision").GetInt64();
 
     /// <summary>The node the live nodes name as the config writer's host, once one in the cluster names a running one:
@@ -260,6 +262,12 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         var (status, body, _) = await Put(n, Entry(name));
         if (status == 200) lock (_acked) _acked[name] = body.GetProperty("revision").GetInt64();
         return status;
+    }
+
+    /// <summary>How many writes whose names start with <paramref name="prefix"/> were acknowledged.</summary>
+    private int Acked(string prefix)
+    {
+        lock (_acked) return _acked.Keys.Count(name => name.StartsWith(prefix, StringComparison.Ordinal));
     }
 
     /// <summary>Acknowledged writes missing from node n's configuration in force, once it is at the newest acknowledged revision.</summary>
@@ -357,11 +365,13 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
                 if (status != 200) await Task.Delay(100);
             }
         });
-        await Task.Delay(2000);
+        // Counted in acknowledged writes, not seconds: a loaded machine's slow seconds may hold none.
+        await Eventually(() => Task.FromResult(Acked("kill-") >= 5), "five writes acknowledged before the writer's node is killed");
         await KillAsync(writer);
         killedAt = clockAll.Elapsed;
         await Eventually(() => Task.FromResult(resumedAt is not null), "writes resume after the writer's node died");
-        await Task.Delay(2000);
+        var resumedWith = Acked("kill-");
+        await Eventually(() => Task.FromResult(Acked("kill-") >= resumedWith + 5), "five more writes acknowledged after they resumed");
         stop.Cancel();
         await writes;
         var recovery = (resumedAt!.Value - killedAt).TotalSeconds;
@@ -433,6 +443,7 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
 
         // 7. Majority loss: two nodes killed; the survivor routes on, and a write through it is answered promptly.
         var survivor = nonWriter;
+        var incarnation = await Incarnation(survivor);
         foreach (var n in new[] { 1, 2, 3 }.Where(n => n != survivor)) await KillAsync(n);
         await Eventually(async () => (await Status(survivor)).GetProperty("unreachable").GetArrayLength() == 2 || !(await Status(survivor)).GetProperty("membership").GetProperty("inCluster").GetBoolean(),
             "the survivor sees the others gone");
@@ -441,7 +452,8 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(lossStatus is 503 or 504, $"a write without a majority: {lossStatus}");
         Assert.True(lossSeconds < 15, $"a write without a majority took {lossSeconds:0.0}s");
         for (var i = 0; i < 3; i++) Assert.Equal("echo ping", await Line());
-        await Task.Delay(TimeSpan.FromSeconds(8)); // past the resolver's decision (stable-after 3s): it still routes
+        // Past the resolver's decision (a minority of one, it downs itself and starts a fresh membership): it still routes.
+        await Eventually(async () => await Incarnation(survivor) > incarnation, "the survivor's resolver downs it");
         Assert.Equal("echo ping", await Line());
         Figure("majority-loss", 0, 0, lossSeconds);
     }

@@ -135,7 +135,7 @@ public sealed class AdminClientTests
         Assert.Equal(AdminServer.MaxConnections, gate.Served);
 
         // One local user sends from many loopback addresses (IPv4, mapped, ::1): one share in all, the rest refused.
-        var sources = Enumerable.Range(1, 200).Select(i => $"127.0.{i / 250}.{i % 250 + 1}").Concat(["::ffff:127.9.9.9", "::1"]);
+        var sources = Enumerable.Range(1, 200).Select(i => $"127.0.{i / 250}.{i % 250 + 1}").Concat(["::ffff:127.175.9.9", "::1"]);
         foreach (var source in sources) held.Add(connections.ServeAsync(To(source), next));
         Assert.Equal(AdminServer.MaxConnections + AdminServer.MaxConnectionsPerClient, gate.Served);
         Assert.Contains(log.Warnings, w => w.Contains($"refused a connection from 127.0.0.1 (loopback): it holds {AdminServer.MaxConnectionsPerClient} already"));
