@@ -208,7 +208,7 @@ public sealed class ConnectionActor : UntypedActor
     /// <see cref="AskAgainAfter"/>, then after twice as long each time (the supervisor answers a fresh ask), and refused once
     /// the cluster's connect timeout has passed. Backing off bounds what a slow or restarting router costs: every waiting
     /// connection asking every second made N asks a second in the supervisor's mailbox for as long as the router was held
-    /// back, each answered; doubling makes about log2(connect timeout) asks per connection (UnansweredPickTests).
+    /// back, each answered; doubling makes about log2(connect timeout) asks per connection (PickBackoffTests).
     /// </summary>
     private sealed class PickAsked(PickUpstream ask)
     {
