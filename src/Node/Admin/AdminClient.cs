@@ -27,6 +27,16 @@ internal static class AdminClient
         return new IPAddress(bytes);
     }
 
+    /// <summary>
+    /// The network a client's limits also count it in: <see cref="Of"/>, except that all of loopback (127.0.0.0/8, ::1,
+    /// mapped or not) is one, <see cref="IPAddress.Loopback"/>: any local process can send from millions of 127.x addresses.
+    /// </summary>
+    public static IPAddress Network(IPAddress address)
+    {
+        var host = Host(address);
+        return IPAddress.IsLoopback(host) ? IPAddress.Loopback : Of(host);
+    }
+
     /// <summary>A client (<see cref="Of"/>) as the log names it: the IPv4 address, or "2001:db8::/64".</summary>
     public static string Show(IPAddress client) =>
         client.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"{client}/64" : client.ToString();

@@ -357,9 +357,10 @@ public sealed class AdminServer : IAsyncDisposable
                 await next(connection);
                 return;
             }
-            var loopback = IPAddress.IsLoopback(AdminClient.Host(address));
-            var client = loopback ? IPAddress.Loopback : AdminClient.Host(address);
-            var network = loopback ? IPAddress.Loopback : AdminClient.Of(address);
+            // All of loopback is one client and one network (AdminClient.Network).
+            var network = AdminClient.Network(address);
+            var loopback = network.Equals(IPAddress.Loopback);
+            var client = loopback ? network : AdminClient.Host(address);
             var local = loopback || connection.LocalEndPoint is IPEndPoint { Address: var own } && own.Equals(address);
             lock (_open)
             {

@@ -154,7 +154,7 @@ internal sealed class FailedAttempts(TimeProvider time)
                 trusted.Own.CatchKept(now);
                 return trusted.Own.Wait;
             }
-            var network = _networks.Find(Network(host), now)?.Wait;
+            var network = _networks.Find(AdminClient.Network(host), now)?.Wait;
             var own = Shared(host) ? _hosts.Find(host, now)?.Wait : null;
             return network > own || own is null ? network : own;
         }
@@ -183,7 +183,7 @@ internal sealed class FailedAttempts(TimeProvider time)
         {
             var host = AdminClient.Host(address);
             var shared = Shared(host);
-            _networks.Take(Network(host), shared ? NetworkBurst : Burst, now)?.Use();
+            _networks.Take(AdminClient.Network(host), shared ? NetworkBurst : Burst, now)?.Use();
             if (shared) _hosts.Take(host, Burst, now)?.Use();
             if (TrustedAt(host, now) is { } trusted)
             {
@@ -217,9 +217,6 @@ internal sealed class FailedAttempts(TimeProvider time)
         }
         if (_trusted.Count < MaxClients) _trusted[host] = new Trusted(now);
     }
-
-    /// <summary>The network a host's attempts are also counted in: loopback is one, whatever the address.</summary>
-    private static IPAddress Network(IPAddress host) => IPAddress.IsLoopback(host) ? IPAddress.Loopback : AdminClient.Of(host);
 
     /// <summary>Whether the host's network holds many hosts, each with an allowance of its own inside the network's.</summary>
     private static bool Shared(IPAddress host) => host.AddressFamily == AddressFamily.InterNetworkV6 || IPAddress.IsLoopback(host);
