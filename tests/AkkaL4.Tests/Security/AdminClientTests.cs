@@ -89,6 +89,13 @@ public sealed class AdminClientTests
         Assert.Equal(AdminServer.MaxConnectionsPerNetwork + 4, gate.Served);
     }
 
+    /// <summary>Eight clients of other hosts (192.0.2.1-8), each its whole share: every slot for other hosts, held until the gate opens.</summary>
+    private static List<Task> HoldEveryOtherHostsSlot(AdminServer.PerClientConnections connections, Func<string, DefaultConnectionContext> to,
+        ConnectionDelegate next) =>
+        Enumerable.Range(1, AdminServer.MaxConnections / AdminServer.MaxConnectionsPerClient)
+            .SelectMany(c => Enumerable.Range(0, AdminServer.MaxConnectionsPerClient).Select(_ => connections.ServeAsync(to($"192.0.2.{c}"), next)))
+            .ToList();
+
     [Fact]
     public async Task Other_hosts_holding_every_connection_leave_the_reserve_to_probes_from_the_nodes_own_host()
     {
@@ -99,9 +106,7 @@ public sealed class AdminClientTests
         var api = new IPEndPoint(IPAddress.Parse("198.51.100.5"), 15000);
         DefaultConnectionContext To(string from) => new() { RemoteEndPoint = new IPEndPoint(IPAddress.Parse(from), 40000), LocalEndPoint = api };
 
-        // Eight clients of other hosts, each its whole share: every slot for other hosts.
-        var clients = AdminServer.MaxConnections / AdminServer.MaxConnectionsPerClient;
-        var held = Enumerable.Range(1, clients).SelectMany(c => Enumerable.Range(0, AdminServer.MaxConnectionsPerClient).Select(_ => connections.ServeAsync(To($"192.0.2.{c}"), next))).ToList();
+        var held = HoldEveryOtherHostsSlot(connections, To, next);
         Assert.Equal(AdminServer.MaxConnections, gate.Served);
         var ninth = To("192.0.2.200");
         await connections.ServeAsync(ninth, next);
@@ -129,9 +134,7 @@ public sealed class AdminClientTests
         var api = new IPEndPoint(IPAddress.Parse("198.51.100.5"), 15000);
         DefaultConnectionContext To(string from) => new() { RemoteEndPoint = new IPEndPoint(IPAddress.Parse(from), 40000), LocalEndPoint = api };
 
-        // Other hosts hold every slot of theirs.
-        var clients = AdminServer.MaxConnections / AdminServer.MaxConnectionsPerClient;
-        var held = Enumerable.Range(1, clients).SelectMany(c => Enumerable.Range(0, AdminServer.MaxConnectionsPerClient).Select(_ => connections.ServeAsync(To($"192.0.2.{c}"), next))).ToList();
+        var held = HoldEveryOtherHostsSlot(connections, To, next);
         Assert.Equal(AdminServer.MaxConnections, gate.Served);
 
         // One local user sends from many loopback addresses (IPv4, mapped, ::1): one share in all, the rest refused.
