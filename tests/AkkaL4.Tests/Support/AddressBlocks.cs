@@ -43,6 +43,8 @@ internal static class AddressBlocks
         new(175, "security: the compose cluster secured by default (session helper sec21)"),
         new(176, "test waits on conditions, flaky candidates (session helper flake21)"),
         new(177, "session 21 reviewer and fixers"),
+        new(178, "data-plane reliability: the stock transport after a reset, test worlds' clean-up (session helper rel23)"),
+        new(179, "unanswered picks: asks coalesced per cluster, backoff with jitter (session helper pick23)"),
         new(180, "configuration propagation: send to every node, writes at real sizes (session helper prop)"),
         new(181, "a silent route table's namespace read from the writer (session fixer fix12b)"),
         new(182, "the writer's warnings per write, batched deletes, silent entities (session helper write13)"),
@@ -82,6 +84,7 @@ internal static class AddressBlocks
         new(216, "data-plane overload: pending connections that dial (session helper pend20)"),
         new(217, "data-plane reliability: resets through TLS origination, registration, unanswered picks (session helper rel21)"),
         new(218, "cluster reliability: big configurations beside heartbeats and connections (session helper big21)"),
+        new(219, "route convergence under data-plane load, the control plane's priority (session helper big23)"),
         new(220, "#15 memory: socket args ownership, idle connections, the journal loaded on demand (session helpers mem, mem10)"),
         new(221, "#15 baseline memory of a fresh node (session helper mem13)"),
         new(223, "#15 baseline memory and per-connection cost (session helper perf15)"),
@@ -98,6 +101,9 @@ internal static class AddressBlocks
         new(234, "gateway compile cost, analyser findings (session helper cfg16)"),
         new(235, "analyser findings at real sizes (session helper cfg17)"),
         new(236, "analyser and compiler at real sizes (session helper cfg18)"),
+        new(237, "security: the compose cluster's outsiders, the remoting port (session helper sec23)"),
+        new(238, "#15 per-connection heap and CPU (session helper perf23)"),
+        new(239, "session 23 reviewer and fixers"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>
