@@ -93,22 +93,35 @@ public sealed class TlsResetAfterHalfCloseTests
         {
             var front = Block.At(place, 1, 9000);
             var upstream = Block.At(place, 11, 9443);
+            // What is made is disposed again when a later step fails (a bound listener must not outlive a failed start).
             var ca = new TestCa("akkal4 reset-after-half-close CA");
-            var server = new ResettingServer(upstream, ca.Issue("reset", "reset.example.com"), behaviour);
-            var router = TestRouter.Start("tls-reset");
-            await router.ApplyAsync(1,
-                Service("tls-reset", front.Address.ToString(), front.Port, upstream.Port, "tls-reset"),
-                WorkloadEntry("tls-reset", upstream.Address.ToString(), "{app: tls-reset}"),
-                $$"""
-                apiVersion: networking.istio.io/v1
-                kind: DestinationRule
-                metadata: {name: tls-reset, namespace: default}
-                spec:
-                  host: tls-reset
-                  trafficPolicy:
-                    tls: {mode: SIMPLE, caCertificates: {{ca.CaFile}}, subjectAltNames: [reset.example.com]}
-                """);
-            return new World { Router = router, Server = server, Front = front, Ca = ca };
+            ResettingServer? server = null;
+            TestRouter? router = null;
+            try
+            {
+                server = new ResettingServer(upstream, ca.Issue("reset", "reset.example.com"), behaviour);
+                router = TestRouter.Start("tls-reset");
+                await router.ApplyAsync(1,
+                    Service("tls-reset", front.Address.ToString(), front.Port, upstream.Port, "tls-reset"),
+                    WorkloadEntry("tls-reset", upstream.Address.ToString(), "{app: tls-reset}"),
+                    $$"""
+                    apiVersion: networking.istio.io/v1
+                    kind: DestinationRule
+                    metadata: {name: tls-reset, namespace: default}
+                    spec:
+                      host: tls-reset
+                      trafficPolicy:
+                        tls: {mode: SIMPLE, caCertificates: {{ca.CaFile}}, subjectAltNames: [reset.example.com]}
+                    """);
+                return new World { Router = router, Server = server, Front = front, Ca = ca };
+            }
+            catch
+            {
+                if (router is not null) await router.DisposeAsync();
+                if (server is not null) await server.DisposeAsync();
+                ca.Dispose();
+                throw;
+            }
         }
 
         public required TestCa Ca { get; init; }
