@@ -449,8 +449,9 @@ public sealed class WriteChaosTests(ITestOutputHelper output) : IAsyncLifetime
             "the survivor sees the others gone");
         var (lossStatus, lossBody, lossSeconds) = await Put(survivor, Entry("minority"));
         output.WriteLine($"write through the survivor: {lossStatus} after {lossSeconds:0.0}s: {lossBody}");
-        Assert.True(lossStatus is 503 or 504, $"a write without a majority: {lossStatus}");
-        Assert.True(lossSeconds < 15, $"a write without a majority took {lossSeconds:0.0}s");
+        // Answered, not hung: a PUT the client gave up on (its 60 s timeout) is status 0 and fails here. How long the
+        // answer took is a figure (majority-loss below), not an assert.
+        Assert.True(lossStatus is 503 or 504, $"a write without a majority: {lossStatus} after {lossSeconds:0.0}s");
         for (var i = 0; i < 3; i++) Assert.Equal("echo ping", await Line());
         // Past the resolver's decision (a minority of one, it downs itself and starts a fresh membership): it still routes.
         await Eventually(async () => await Incarnation(survivor) > incarnation, "the survivor's resolver downs it");
