@@ -148,12 +148,16 @@ while IFS= read -r variant; do
   # What the GC did while the connections opened, read once all N are open (during the hold, as the RSS): the bytes
   # allocated per connection and the collections. Garbage allocated after the last collection is resident at the RSS
   # read, up to a gen0 budget of it: with none or one collection while opening, that is most of what was allocated.
+  # Polled every 0.5 s (ss over N sockets costs CPU in the phase measured; the hold is 2 s); nothing is written when not all N opened
+  # within 60 s, so the columns show — rather than figures of fewer connections.
+  rm -f "$WORK/gc-open"
+  set -m # a process group of its own, stopped by group like the rest
   (
     open() { ss -Htn state established "( sport = :${VIP##*:} )" src "${VIP%:*}" | wc -l; }
-    for _ in $(seq 240); do (( $(open) >= N )) && break; sleep 0.25; done
-    gc_counters > "$WORK/gc-open"
+    for _ in $(seq 120); do (( $(open) >= N )) && { gc_counters > "$WORK/gc-open"; break; }; sleep 0.5; done
   ) &
   gcreader=$!; STARTED+=($gcreader)
+  set +m
   if [[ -n ${MEMORY_GCDUMP:-} ]]; then
     hold=30; mkdir -p "$MEMORY_GCDUMP"; dump=$MEMORY_GCDUMP/${variant//[^A-Za-z0-9_.=-]/_}.gcdump
     set -m # the dumper gets a process group of its own (dotnet-gcdump with it), stopped by group like the rest
@@ -173,7 +177,8 @@ while IFS= read -r variant; do
         --sources "$C.1-$C.50" --hold "$hold" --pid "$pid" --label memory > "$WORK/loadgen.out" 2>&1 &
   loadgen=$!; STARTED+=($loadgen); wait "$loadgen"; out=$(cat "$WORK/loadgen.out")
   if [[ -n $dumper ]]; then wait "$dumper" || die "gcdump ($variant) not taken with all $N connections open; see above"; log "gcdump: $dump.txt"; fi
-  wait "$gcreader"; read -r alloc1 gcs1 live1 committed1 < "$WORK/gc-open"
+  wait "$gcreader"; alloc1= gcs1= live1= committed1=
+  [[ -s $WORK/gc-open ]] && read -r alloc1 gcs1 live1 committed1 < "$WORK/gc-open"
   gcnote=— heapnote=—
   if [[ -n ${alloc0:-} && -n ${alloc1:-} ]]; then
     gcnote="$(( (alloc1 - alloc0) / N )) / $(( gcs1 - gcs0 ))"
