@@ -224,15 +224,20 @@ public sealed class ConnectionActor : UntypedActor
     private const int MaxDoublings = 5;
 
     private readonly TcpConnection _accepted;
-    private readonly LiveRoutes _routes;
-    private readonly IActorRef _routers;
-    private readonly UpstreamPickers _pickers;
-    private readonly ITcpTransport _transport;
-    private readonly DataPlaneSettings _settings;
-    private readonly DataPlaneMetrics _metrics;
-    private readonly IMaterializer _materializer;
-    private readonly Relays _relays;
-    private readonly AccessLogSink _accessLog;
+    /// <summary>
+    /// The node's parts, one reference: each copied into a field of its own cost 64 bytes of every connection actor, held
+    /// while the connection is open (bench/README.md, session 23). The properties keep the fields' names.
+    /// </summary>
+    private readonly NodeDataPlane _dataPlane;
+    private LiveRoutes _routes => _dataPlane.Routes;
+    private IActorRef _routers => _dataPlane.Routers;
+    private UpstreamPickers _pickers => _dataPlane.Pickers;
+    private ITcpTransport _transport => _dataPlane.Transport;
+    private DataPlaneSettings _settings => _dataPlane.Settings;
+    private DataPlaneMetrics _metrics => _dataPlane.Metrics;
+    private IMaterializer _materializer => _dataPlane.Materializer;
+    private Relays _relays => _dataPlane.Relays;
+    private AccessLogSink _accessLog => _dataPlane.AccessLog;
 
     private readonly DateTimeOffset _start = DateTimeOffset.UtcNow;
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -240,7 +245,6 @@ public sealed class ConnectionActor : UntypedActor
     private RelayStage.Control? _relay;
     private ImmutableHashSet<string> _tried = ImmutableHashSet<string>.Empty;
     private string _listener = "";
-    private IpPort _listenerAddress;
     private RouteSnapshot _snapshot = RouteSnapshot.Empty;
     private CompiledListener? _compiled;
     private Decision _decision;
@@ -351,8 +355,7 @@ public sealed class ConnectionActor : UntypedActor
         _pending = pending;
         _client = accepted.Remote;
         _original = accepted.Local;
-        (_routes, _routers, _pickers, _transport, _settings, _metrics, _materializer, _relays, _) = dataPlane;
-        _accessLog = dataPlane.AccessLog;
+        _dataPlane = dataPlane;
     }
 
     // A switch on the state, not ReceiveActor's Receive<T> and Become: those build handler tables per actor, that
@@ -413,12 +416,11 @@ public sealed class ConnectionActor : UntypedActor
     private void Start()
     {
         // The client is joined to an upstream only once one is connected, so failed attempts never touch it.
-        var local = _accepted.Local;
-        _listenerAddress = new IpPort(IpKey.From(local.Address), local.Port);
+        var listenerAddress = ListenerAddress();
         // The whole connection is decided on the snapshot in force when it was accepted.
         _snapshot = _routes.Current;
-        var listener = _compiled = _snapshot.FindListener(_listenerAddress);
-        _listener = listener?.Name ?? _listenerAddress.ToString();
+        var listener = _compiled = _snapshot.FindListener(listenerAddress);
+        _listener = listener?.Name ?? listenerAddress.ToString();
         _metrics.Accepted(_listener);
         if (WaitedTooLong()) return;
 
@@ -439,6 +441,12 @@ public sealed class ConnectionActor : UntypedActor
         _read.Timer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.PreambleTimeout, Self, new PreambleTimedOut(), Self);
         ReadMore();
     }
+
+    /// <summary>
+    /// The address the client connected to, as the listeners are keyed: worked out when needed (at the start and the decision),
+    /// not kept (an <see cref="IpPort"/> field was 48 bytes of every connection actor).
+    /// </summary>
+    private IpPort ListenerAddress() => new(IpKey.From(_accepted.Local.Address), _accepted.Local.Port);
 
     /// <summary>
     /// Waited in the node (the stock transport's queue ahead of the listener, the listener's mailbox, a thread for this actor)
@@ -661,9 +669,10 @@ public sealed class ConnectionActor : UntypedActor
     private void Decide()
     {
         var source = IpKey.From(_client.Address);
+        var listenerAddress = ListenerAddress();
         _decision = _compiled is null
-            ? _snapshot.Decide(_listenerAddress, source, _listenerAddress.Address, _sni)
-            : _snapshot.Decide(_compiled, source, _listenerAddress.Address, _sni);
+            ? _snapshot.Decide(listenerAddress, source, listenerAddress.Address, _sni)
+            : _snapshot.Decide(_compiled, source, listenerAddress.Address, _sni);
         switch (_decision.Result)
         {
             case DecisionResult.Route:
