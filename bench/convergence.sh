@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
-# bench/convergence.sh [SERVICES]: how long a route change takes to be in force on a node whose data plane is busy, with
-# the route cache's thread at the bulk priority (nice 10, ControlPlaneWork.BulkNice) and at the data plane's (nice 0).
+# bench/convergence.sh [SERVICES]: how long a route change takes to be answered and to be in force on a node whose data
+# plane is busy, and what the control plane's thread priority does to it.
 #
 # One Release node (`akkal4 run`, sockets transport) pinned to core $PROXY_CPU relays the load generator's closed-loop
 # connections (connrate: connect, 64 B echo, close; $CONVERGENCE_CONCURRENCY clients) from core $LOAD_CPU, so the
-# node's thread-pool threads (nice 0) keep its core busy. Meanwhile the configuration (the echo Service and SERVICES
-# more, default 1000, 10 namespaces) is written again $CONVERGENCE_WRITES times, each a change: every Service's label
-# ("big": all decoded and compiled again) or one Service's port ("small"). For each write: seconds from the PUT to its
-# answer and to the node's "config revision N in force" log line (the route cache's swap). Variants alternate, each on a
-# fresh node: `nice10` (as shipped) and `nice0` (the route cache's thread reniced to 0 once the node is ready; its
-# writer, config client and last-known-good writer stay at 10) and `allN` (every thread the node lowers put at nice N
-# instead within 50 ms: all0 is the write path as before session 22). A reference without load (`idle`) runs once per round.
+# node's thread-pool threads keep its core busy. Meanwhile the configuration (the echo Service and SERVICES more, default
+# 1000, 10 namespaces) is written again $CONVERGENCE_WRITES times, each a change: every Service's label ("big": all decoded
+# and compiled again) or one Service's port ("small"). For each write: seconds from the PUT to its answer and to the
+# node's "config revision N in force" log line (the route cache's swap). Variants alternate, each on a fresh node:
+# `default` (as built), `bulkN` (the control plane's threads at nice N, as session 22 shipped with N = 10) and `cacheN`
+# (the route cache's thread alone at nice N). A reference without load (`idle`) runs once per round.
 #
 # Addresses: $CONVERGENCE_NET (default 127.219) .1.x: node admin .1.1:15990, listener .1.10:9000, echo .1.2:9000,
 # client sources .2.1-50. Run it under the tests lock: flock -o /tmp/akkal4-tests.lock bench/convergence.sh
-# Environment: CONVERGENCE_VARIANTS ("nice10 nice0 all0"; allN for any N in 0-19), BENCH_ROUNDS (3), CONVERGENCE_WRITES (6 per variant and kind), CONVERGENCE_CONCURRENCY (16), PROXY_CPU (0),
+# Environment: CONVERGENCE_VARIANTS ("default bulk10"; bulkN, cacheN for N in 0-19), BENCH_ROUNDS (3), CONVERGENCE_WRITES (6 per variant and kind), CONVERGENCE_CONCURRENCY (16), PROXY_CPU (0),
 # LOAD_CPU (1), BENCH_SKIP_BUILD=1. Writes bench/results/<date>-convergence.md.
 # Every process it starts runs in a process group of its own (setsid), stopped by group on every exit.
 set -uo pipefail
@@ -99,26 +98,21 @@ run_variant() { # run_variant VARIANT ROUND
   read -r _ _ rev <<< "$(put "$WORK/c.yaml")"; [[ -n $rev ]] || die "the first write was refused"
   in_force "$WORK/node.log" "$rev" > /dev/null || die "revision $rev not in force"
   for _ in $(seq 100); do connects "$VIP" && break; sleep 0.1; done
-  local tids=() comm tid
-  for tid in /proc/"$pid"/task/*; do
-    comm=$(cat "$tid/comm" 2>/dev/null) || continue
-    [[ $comm == akkal4.control* ]] && tids+=("${tid##*/}")
-  done
-  (( ${#tids[@]} == 1 )) || die "expected one route-cache thread (akkal4.control*), found ${#tids[@]}"
-  local nice; nice=$(awk '{ print $19 }' "/proc/$pid/task/${tids[0]}/stat")
-  [[ $variant == nice0 ]] && { renice -n 0 -p "${tids[0]}" > /dev/null || die "renice failed"; nice="$nice → $(awk '{ print $19 }' "/proc/$pid/task/${tids[0]}/stat")"; }
-  if [[ $variant == all[0-9]* ]]; then
-    # Every thread the node lowers, put at N instead within 50 ms of its lowering (the admin API's check runs on a thread
-    # made per write); in bash alone, on the load's core.
+  if [[ $variant == bulk[0-9]* || $variant == cache[0-9]* ]]; then
+    # The control plane's threads put at nice N, within 50 ms of their start, in bash alone on the load's core: bulkN the
+    # route cache's, writer's and config client's dispatcher threads and the threads made for a write (the admin API's
+    # check, the last-known-good writer: ".NET Long Running Task"), as session 22 lowered them (N = 10); cacheN the route
+    # cache's only.
     setsid taskset -c "$LOAD_CPU" bash -c 'while :; do
         for t in /proc/$1/task/*; do
-          { read -r line < "$t/stat"; } 2>/dev/null || continue; set -- "$1" "$2" ${line##*) }
-          [[ ${19} == 10 ]] && renice -n "$2" -p "${t##*/}" > /dev/null
+          { read -r comm < "$t/comm"; read -r line < "$t/stat"; } 2>/dev/null || continue
+          case $3:$comm in bulk:akkal4.control*|bulk:akkal4.config-*|"bulk:.NET Long Runni"*|cache:akkal4.control*) ;; *) continue ;; esac
+          set -- "$1" "$2" "$3" ${line##*) }
+          [[ ${20} == "$2" ]] || renice -n "$2" -p "${t##*/}" > /dev/null
         done
         sleep 0.05
-      done' renicer "$pid" "${variant#all}" &
+      done' renicer "$pid" "${variant//[a-z]/}" "${variant//[0-9]/}" &
     renicer=$!; STARTED+=($renicer)
-    nice="$nice → ${variant#all}, every lowered thread"
   fi
   if [[ $variant != idle ]]; then
     setsid taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" connrate --target "$VIP" \
@@ -137,14 +131,14 @@ run_variant() { # run_variant VARIANT ROUND
       SAMPLES[$variant/$kind/force]+="$(awk -v a="$t0" -v b="$done_at" 'BEGIN { printf "%.3f ", b - a }')"
     done
   done
-  log "$variant round $round: route cache nice $nice, load $(cut -d' ' -f1-3 /proc/loadavg); in force after (big) ${SAMPLES[$variant/big/force]}"
+  log "$variant round $round: load $(cut -d' ' -f1-3 /proc/loadavg); in force after (big) ${SAMPLES[$variant/big/force]}"
   [[ -n $load ]] && stop_group "$load"
   [[ -n ${renicer:-} ]] && stop_group "$renicer"
   stop_group "$pid"
 }
 
 for round in $(seq "$ROUNDS"); do
-  read -r -a order <<< "${CONVERGENCE_VARIANTS:-nice10 nice0 all0}"
+  read -r -a order <<< "${CONVERGENCE_VARIANTS:-default bulk10}"
   (( round % 2 )) || { local_order=(); for (( k = ${#order[@]} - 1; k >= 0; k-- )); do local_order+=("${order[k]}"); done; order=("${local_order[@]}"); }
   for variant in idle "${order[@]}"; do run_variant "$variant" "$round"; done
 done
@@ -154,7 +148,7 @@ stats() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { pr
 TABLE=$(
   echo "| variant | big change: answered, s | big change: in force, s | small change: answered, s | small change: in force, s |"
   echo "|---|---:|---:|---:|---:|"
-  for variant in idle ${CONVERGENCE_VARIANTS:-nice10 nice0 all0}; do
+  for variant in idle ${CONVERGENCE_VARIANTS:-default bulk10}; do
     echo "| \`$variant\` | $(stats "${SAMPLES[$variant/big/answer]}") | $(stats "${SAMPLES[$variant/big/force]}") | $(stats "${SAMPLES[$variant/small/answer]}") | $(stats "${SAMPLES[$variant/small/force]}") |"
   done
 )
