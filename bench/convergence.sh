@@ -34,17 +34,9 @@ NODE_DLL=$ROOT/src/Node/bin/Release/net10.0/akkal4.dll LOADGEN_DLL=$ROOT/bench/A
 
 WORK=$(mktemp -d /tmp/akkal4-convergence.XXXXXX)
 declare -a STARTED=()
-cleanup() {
-  local pid
-  for pid in "${STARTED[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
-  sleep 0.5
-  for pid in "${STARTED[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
+cleanup() { stop_groups "${STARTED[@]}"; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT
-stop_group() { kill -TERM -- "-$1" 2>/dev/null; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done; kill -KILL -- "-$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
 setsid taskset -c "$LOAD_CPU" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$LOADGEN_DLL" echo --listen "$ECHO" > "$WORK/echo.log" 2>&1 &
 STARTED+=($!)
