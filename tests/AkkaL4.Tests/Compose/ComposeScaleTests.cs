@@ -68,6 +68,7 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
             await RunAsync("docker-compose", [.. ComposeArgs, "down", "-v", "--remove-orphans"], TimeSpan.FromMinutes(3), check: false);
         foreach (var upstream in _upstreams) await upstream.DisposeAsync();
         _http.Dispose();
+        _envDirectory.Delete(recursive: true);
     }
 
     [ComposeFact]
@@ -205,10 +206,15 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    /// <summary>The test's own env file (deploy/compose-env.sh writes it), not the checkout's .env.</summary>
-    private static readonly string EnvFile = Path.Combine(Path.GetTempPath(), $"{Project}-compose.env");
+    /// <summary>
+    /// The run's own directory for the env file that deploy/compose-env.sh writes (not the checkout's .env) and its secrets:
+    /// made per run and removed after it, so a file left by another run (whose secrets the helper would keep) plays no part.
+    /// </summary>
+    private readonly DirectoryInfo _envDirectory = Directory.CreateTempSubdirectory($"{Project}-compose-");
 
-    private static string[] ComposeArgs =>
+    private string EnvFile => Path.Combine(_envDirectory.FullName, "compose.env");
+
+    private string[] ComposeArgs =>
         ["--env-file", EnvFile, "-p", Project, "-f", Repo.Path("docker-compose.yml"), "-f", Repo.Path("deploy", "docker-compose.offline.yml")];
 
     private static readonly Dictionary<string, string> ComposeEnvironment = new()
