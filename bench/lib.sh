@@ -19,3 +19,15 @@ stop_pids() {
   done
   for pid in "$@"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
 }
+
+# stop_group PID: the process group PID leads (started with setsid) SIGTERM, up to 10 s for PID to exit, then SIGKILL; reaped.
+stop_group() { kill -TERM -- "-$1" 2>/dev/null; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done; kill -KILL -- "-$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+
+# stop_groups PID...: each process group SIGTERM, 0.5 s, then SIGKILL to what is left, and every child reaped.
+stop_groups() {
+  local pid
+  for pid in "$@"; do kill -TERM -- "-$pid" 2>/dev/null; done
+  sleep 0.5
+  for pid in "$@"; do kill -KILL -- "-$pid" 2>/dev/null; done
+  wait 2>/dev/null
+}

@@ -32,8 +32,7 @@ LOAD_CPU=${LOAD_CPU:-1}
 MEMORY_VARIANTS=${MEMORY_VARIANTS:-default}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+. bench/lib.sh # log, die, stop_group, stop_groups
 
 if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
   log "building the solution (Release)"
@@ -48,15 +47,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 WORK=$(mktemp -d /tmp/akkal4-memory.XXXXXX)
 declare -a STARTED=()
 # Each started with setsid (its pid is its process group): stopped by group, children included.
-cleanup() {
-  local pid
-  for pid in "${STARTED[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
-  sleep 0.5
-  for pid in "${STARTED[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-stop_group() { kill -TERM -- "-$1" 2>/dev/null; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done; kill -KILL -- "-$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+cleanup() { stop_groups "${STARTED[@]}"; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT
 

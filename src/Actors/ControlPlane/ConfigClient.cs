@@ -73,7 +73,6 @@ public sealed class ConfigClient : ReceiveActor
 
     public ConfigClient(IActorRef writer, IActorRef routeTables)
     {
-        ControlPlaneWork.YieldToHeartbeats();
         var cluster = Cluster.Get(Context.System);
         // Measured as the JSON it travels as: 10,000 small Services and one 4 MiB certificate differ in count, not in size.
         Receive<ApplyConfig>(a =>

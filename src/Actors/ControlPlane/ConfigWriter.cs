@@ -171,7 +171,6 @@ public sealed class ConfigWriter : ReceivePersistentActor, IWithTimers
     /// <summary>Public for Akka's actor creation; use <see cref="Props(Func{ConfigContent?}, IActorRef, bool)"/>.</summary>
     public ConfigWriter(Func<ConfigContent?> localConfig, IActorRef routeTables, bool perHostJournal, Func<long, bool>? crashAfterJournaling, OutboxPacing? pacing)
     {
-        ControlPlaneWork.YieldToHeartbeats();
         _localConfig = localConfig;
         _routeTables = routeTables;
         _perHostJournal = perHostJournal;

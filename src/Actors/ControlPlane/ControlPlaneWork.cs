@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using AkkaL4.Actors.Config;
 
 namespace AkkaL4.Actors.ControlPlane;
@@ -39,52 +38,5 @@ public static class ControlPlaneWork
     /// taken before the body is read.
     /// </summary>
     public static Task<ConfigReport> CheckAsync(string text, string source) =>
-        Task.Factory.StartNew(() =>
-        {
-            LowerThisThread(); // a LongRunning task's thread is made for it and ends with it
-            return ConfigCheck.Check(text, source);
-        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-
-    /// <summary>
-    /// The nice value of the threads that do a write's bulk work (this class's dispatchers, the admin API's check, the
-    /// last-known-good writer): below the heartbeat sender's and remoting's (0). On a host whose cores our own nodes fill,
-    /// the kernel then runs a runnable heartbeat thread first, where at equal priority it waited behind a 4 MiB
-    /// configuration's decode (rel20: heartbeats 2.8-4.5 s late, past the 2 s acceptable pause, and members unreachable).
-    /// Bulk work still gets every core nothing else wants; it only slows where it competes (bench/README.md, "Heartbeats
-    /// during a big write", session 22).
-    /// </summary>
-    public const int BulkNice = 10;
-
-    /// <summary>
-    /// Lowers the calling thread's CPU priority to <see cref="BulkNice"/> when it is one of this class's dedicated dispatcher
-    /// threads (the actors on them call it from their constructor, which runs on their dispatcher). Never a pool thread or
-    /// any other, which would keep the priority for unrelated work (an actor made on another dispatcher, in a test say).
-    /// </summary>
-    public static void YieldToHeartbeats()
-    {
-        var name = Thread.CurrentThread.Name;
-        if (name is null || Thread.CurrentThread.IsThreadPoolThread) return;
-        if (name.StartsWith(Dispatcher, StringComparison.Ordinal) || name.StartsWith(WriterDispatcher, StringComparison.Ordinal)
-            || name.StartsWith(ClientDispatcher, StringComparison.Ordinal))
-            LowerThisThread();
-    }
-
-    /// <summary>
-    /// Lowers the calling thread's CPU priority to <see cref="BulkNice"/>, for a thread made for bulk work only (Linux: the
-    /// nice value is per thread). It needs no privilege; a failure changes nothing but the priority, so it is ignored.
-    /// </summary>
-    internal static void LowerThisThread()
-    {
-        if (!OperatingSystem.IsLinux() || _lowered) return;
-        _lowered = true;
-        SetPriority(PrioProcess, 0, BulkNice);
-    }
-
-    [ThreadStatic] private static bool _lowered;
-
-    private const int PrioProcess = 0;
-
-    // setpriority(PRIO_PROCESS, 0, n): on Linux the calling thread only (the nice value is a thread's attribute).
-    [DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
-    private static extern int SetPriority(int which, int who, int priority);
+        Task.Factory.StartNew(() => ConfigCheck.Check(text, source), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 }

@@ -196,7 +196,6 @@ public sealed class LastKnownGood(string directory)
 
     private void WriteLater()
     {
-        ControlPlaneWork.LowerThisThread(); // a thread made for this write and the ones queued behind it
         while (true)
         {
             (ConfigContent Content, ILoggingAdapter Log) next;

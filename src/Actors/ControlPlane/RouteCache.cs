@@ -18,7 +18,6 @@ public sealed class RouteCache : ReceiveActor
 
     public RouteCache(Func<long> appliedRevision, Action<ConfigContent> apply, Action<long, string> failed)
     {
-        ControlPlaneWork.YieldToHeartbeats();
         var log = Context.GetLogger();
         long lastFailed = 0;
         Receive<Changed>(changed =>

@@ -42,7 +42,6 @@ public sealed class RouteTable : ReceivePersistentActor
 
     public RouteTable(string ns)
     {
-        ControlPlaneWork.YieldToHeartbeats();
         _namespace = ns;
         _state = new NamespaceWritten(0, ns, [], ModelJson.Hash([]));
         Recover<SnapshotOffer>(offer =>

@@ -68,6 +68,7 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
             await RunAsync("docker-compose", [.. ComposeArgs, "down", "-v", "--remove-orphans"], TimeSpan.FromMinutes(3), check: false);
         foreach (var upstream in _upstreams) await upstream.DisposeAsync();
         _http.Dispose();
+        _envDirectory.Delete(recursive: true);
     }
 
     [ComposeFact]
@@ -156,9 +157,8 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
 
     /// <summary>
     /// What any local user of the host could try, since every node listens on the host's network: the admin API
-    /// without the token is 401 (the status and a write), and a node of their own that joins seed-1 over plain remoting
-    /// (akka.tcp, no certificate) is refused: once its association has failed, the cluster still has
-    /// <paramref name="members"/> members and not it.
+    /// without the token is 401 (the status and a write), and nodes of their own that join seed-1 are refused: one over
+    /// plain remoting (akka.tcp, no certificate), one over akka.ssl.tcp with a member certificate of another cluster's CA.
     /// </summary>
     private async Task AssertOutsidersRefusedAsync(int members)
     {
@@ -170,17 +170,37 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Unauthorized, write.StatusCode);
         }
 
-        const string Outsider = "127.40.50.1";
+        await OutsiderRefusedAsync("127.40.50.1", $"akka.tcp://akkal4@{Host}:4053", new Dictionary<string, string>(), members);
+        // A node with a certificate of its own: the member EKU and everything, made by the same helper as an operator
+        // would, but for another cluster (another CA). Its TLS handshake with seed-1 fails and it never becomes a member.
+        var foreign = Path.Combine(_envDirectory.FullName, "foreign.env");
+        await RunAsync(Repo.Path("deploy", "compose-env.sh"), [foreign], TimeSpan.FromSeconds(30));
+        string Setting(string name) => File.ReadAllLines(foreign).Single(l => l.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
+        var certificate = Setting("AKKAL4_TLS_CERT_FILE");
+        await OutsiderRefusedAsync("127.40.50.2", $"akka.ssl.tcp://akkal4@{Host}:4053", new Dictionary<string, string>
+        {
+            ["AKKAL4_TLS_CERT"] = Path.IsPathRooted(certificate) ? certificate : Path.Combine(_envDirectory.FullName, certificate),
+            ["AKKAL4_TLS_CERT_PASSWORD"] = Setting("AKKAL4_TLS_CERT_PASSWORD"),
+        }, members);
+    }
+
+    /// <summary>
+    /// An outsider node on <paramref name="address"/> (the test's build of akkal4, its own process) joins through
+    /// <paramref name="seed"/>: once its association has failed, the cluster still has <paramref name="members"/> members
+    /// and not it.
+    /// </summary>
+    private async Task OutsiderRefusedAsync(string address, string seed, Dictionary<string, string> environment, int members)
+    {
         var data = Directory.CreateTempSubdirectory("akkal4-outsider-");
-        var seed = $"akka.tcp://akkal4@{Host}:4053";
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "akkal4.dll"), "run", "--name", "outsider", "--mesh", "false",
-                     "--remoting", $"{Outsider}:24053", "--admin", $"{Outsider}:25000", "--seed", seed, "--data", data.FullName })
+                     "--remoting", $"{address}:24053", "--admin", $"{address}:25000", "--seed", seed, "--data", data.FullName })
             start.ArgumentList.Add(arg);
         start.Environment.Remove("AKKAL4_ADMIN_TOKEN");
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
         using var outsider = Process.Start(start) ?? throw new InvalidOperationException("could not start the outsider node");
         outsider.OutputDataReceived += (_, line) => { if (line.Data is { } l) log.Enqueue(l); };
@@ -189,12 +209,12 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
         outsider.BeginErrorReadLine();
         try
         {
-            await WaitAsync("the outsider's association with seed-1 refused", () =>
+            await WaitAsync($"the association of the outsider on {address} with seed-1 refused", () =>
                 Task.FromResult(log.Any(l => l.Contains("Association failed with " + seed, StringComparison.Ordinal))
                     ? null : $"{log.Count} lines logged, the last: {log.LastOrDefault()}"));
             var status = JsonDocument.Parse(await GetAsync(Seeds[0], "/v1/status")).RootElement;
             Assert.Equal(members, status.GetProperty("members").GetArrayLength());
-            Assert.DoesNotContain(Outsider, status.GetProperty("members").ToString());
+            Assert.DoesNotContain(address, status.GetProperty("members").ToString());
             if (outsider.HasExited) Assert.Fail($"the outsider node exited ({outsider.ExitCode}) instead of trying: {string.Join('\n', log)}");
         }
         finally
@@ -205,10 +225,15 @@ public sealed class ComposeScaleTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    /// <summary>The test's own env file (deploy/compose-env.sh writes it), not the checkout's .env.</summary>
-    private static readonly string EnvFile = Path.Combine(Path.GetTempPath(), $"{Project}-compose.env");
+    /// <summary>
+    /// The run's own directory for the env file that deploy/compose-env.sh writes (not the checkout's .env) and its secrets:
+    /// made per run and removed after it, so a file left by another run (whose secrets the helper would keep) plays no part.
+    /// </summary>
+    private readonly DirectoryInfo _envDirectory = Directory.CreateTempSubdirectory($"{Project}-compose-");
 
-    private static string[] ComposeArgs =>
+    private string EnvFile => Path.Combine(_envDirectory.FullName, "compose.env");
+
+    private string[] ComposeArgs =>
         ["--env-file", EnvFile, "-p", Project, "-f", Repo.Path("docker-compose.yml"), "-f", Repo.Path("deploy", "docker-compose.offline.yml")];
 
     private static readonly Dictionary<string, string> ComposeEnvironment = new()
