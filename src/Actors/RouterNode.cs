@@ -147,7 +147,8 @@ public sealed class RouterNode : IAsyncDisposable
         // A member that leaves in order must not read as a crash in this node's log (OrderlyLeaveLogFilter).
         var quietLeaves = new OrderlyLeaveLogFilter();
         var config = _options.Tls is null ? _clusterConfig : ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig);
-        var setup = BootstrapSetup.Create().WithConfig(config).And(new LogFilterSetup([quietLeaves]));
+        // Connections to the remoting port that never authenticate are counted by RemotingGate, not logged one by one.
+        var setup = BootstrapSetup.Create().WithConfig(config).And(new LogFilterSetup([quietLeaves, new UnauthenticatedRemotingLogFilter()]));
         if (_options.Tls is { } tls) setup = setup.And(tls.Setup());
         var system = CreateSystem(ActorSystemName, setup);
         var previous = _membership;

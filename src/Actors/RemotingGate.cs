@@ -1,0 +1,270 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Remote.Transport;
+
+namespace AkkaL4.Actors;
+
+/// <summary>
+/// Bounds the remoting connections that have not authenticated yet, as sshd's MaxStartups bounds its unauthenticated
+/// logins. Akka.Remote keeps an accepted connection that sends nothing until its handshake timeout (15 s) and takes as
+/// many as come: an outsider who reaches the remoting port could hold thousands of descriptors of the process with
+/// silent connections, and the listeners stop accepting clients when too few are left (descriptor-reserve). A connection
+/// counts as pending from its accept until its first frame arrives (with TLS that is after the handshake, in which both
+/// sides' certificates were checked; without TLS, after any frame) or it ends. Over <c>max-unauthenticated-per-source</c>
+/// pending from one address, or <c>max-unauthenticated</c> in all, the oldest pending connection (of that address, or of
+/// all) is closed: a member authenticates within milliseconds of its connect, so under a flood of silent connections
+/// the ones closed are the flood's. Outbound connections and authenticated ones pass untouched.
+/// </summary>
+public sealed class RemotingGateProvider : ITransportAdapterProvider
+{
+    /// <summary>The adapter's name in <c>akka.remote.adapters</c> and the transport's <c>applied-adapters</c> (cluster.hocon).</summary>
+    public const string Name = "akkal4-gate";
+
+    public Transport Create(Transport wrappedTransport, ExtendedActorSystem system)
+    {
+        var config = system.Settings.Config.GetConfig("akkal4.remoting");
+        return new RemotingGate(wrappedTransport, Logging.GetLogger(system, typeof(RemotingGate)),
+            Math.Max(1, config?.GetInt("max-unauthenticated-per-source", 16) ?? 16),
+            Math.Max(1, config?.GetInt("max-unauthenticated", 256) ?? 256),
+            config?.GetTimeSpan("refusal-log-interval", TimeSpan.FromSeconds(10)) ?? TimeSpan.FromSeconds(10));
+    }
+}
+
+/// <summary>The adapter <see cref="RemotingGateProvider"/> makes: the wrapped transport's scheme and addresses, unchanged.</summary>
+internal sealed class RemotingGate : AbstractTransportAdapter
+{
+    private readonly ILoggingAdapter _log;
+    private readonly TimeSpan _logInterval;
+    private readonly object _lock = new();
+    /// <summary>Pending connections, oldest first.</summary>
+    private readonly LinkedList<GatedHandle> _pending = new();
+    private readonly Dictionary<string, int> _pendingBySource = new();
+    private int _closedSinceLog;
+    private int _endedSinceLog;
+    private string? _lastSource;
+    private DateTime _lastLog = DateTime.MinValue;
+    /// <summary>The pending summary line's timer, while one is due.</summary>
+    private Timer? _flush;
+
+    public int MaxPerSource { get; }
+    public int MaxPending { get; }
+
+    internal RemotingGate(Transport wrapped, ILoggingAdapter log, int maxPerSource, int maxPending, TimeSpan logInterval) : base(wrapped)
+    {
+        _log = log;
+        MaxPerSource = maxPerSource;
+        MaxPending = maxPending;
+        _logInterval = logInterval;
+        System = wrapped.System;
+        Config = wrapped.Config;
+    }
+
+    /// <summary>Never added to an address: <see cref="SchemeIdentifier"/> and <see cref="Listen"/> give the wrapped transport's.</summary>
+    protected override SchemeAugmenter SchemeAugmenter { get; } = new(RemotingGateProvider.Name);
+
+    public override string SchemeIdentifier => WrappedTransport.SchemeIdentifier;
+
+    public override long MaximumPayloadBytes => WrappedTransport.MaximumPayloadBytes;
+
+    /// <summary>How many inbound connections are pending (have not authenticated) now.</summary>
+    internal int Pending
+    {
+        get { lock (_lock) return _pending.Count; }
+    }
+
+    public override async Task<(Address, TaskCompletionSource<IAssociationEventListener>)> Listen()
+    {
+        var (address, underlying) = await WrappedTransport.Listen().ConfigureAwait(false);
+        var upstream = new TaskCompletionSource<IAssociationEventListener>();
+        underlying.TrySetResult(await InterceptListen(address, upstream.Task).ConfigureAwait(false));
+        return (address, upstream);
+    }
+
+    protected override Task<IAssociationEventListener> InterceptListen(Address listenAddress, Task<IAssociationEventListener> listenerTask) =>
+        Task.FromResult<IAssociationEventListener>(new Inbound(this, listenerTask));
+
+    protected override void InterceptAssociate(Address remoteAddress, TaskCompletionSource<AssociationHandle> statusPromise) =>
+        WrappedTransport.Associate(remoteAddress).ContinueWith(t =>
+        {
+            if (t.IsFaulted) statusPromise.TrySetException(t.Exception!.InnerExceptions);
+            else if (t.IsCanceled) statusPromise.TrySetCanceled();
+            else statusPromise.TrySetResult(t.Result);
+        }, TaskContinuationOptions.ExecuteSynchronously);
+
+    /// <summary>Counts <paramref name="handle"/> as pending; closes the oldest pending connection when that goes over a limit.</summary>
+    internal void Admit(GatedHandle handle)
+    {
+        GatedHandle? victim;
+        lock (_lock)
+        {
+            handle.Node = _pending.AddLast(handle);
+            var fromSource = _pendingBySource[handle.Source] = _pendingBySource.GetValueOrDefault(handle.Source) + 1;
+            victim = fromSource > MaxPerSource ? Oldest(handle.Source) : _pending.Count > MaxPending ? _pending.First!.Value : null;
+            if (victim is not null) Remove(victim);
+        }
+        if (victim is null) return;
+        victim.Inner.Disassociate("over the limit of unauthenticated remoting connections", _log);
+        Ended(victim.Source, closedHere: true);
+    }
+
+    /// <summary><paramref name="handle"/> authenticated or ended: no longer pending. An end before authenticating is counted.</summary>
+    internal void Leave(GatedHandle handle, bool authenticated)
+    {
+        if (handle.Node is null) return;
+        bool was;
+        lock (_lock) was = Remove(handle);
+        if (was && !authenticated) Ended(handle.Source, closedHere: false);
+    }
+
+    private GatedHandle Oldest(string source)
+    {
+        for (var node = _pending.First; node is not null; node = node.Next)
+            if (node.Value.Source == source) return node.Value;
+        throw new InvalidOperationException("no pending connection from " + source);
+    }
+
+    /// <summary>Whether <paramref name="handle"/> was pending (and is not any more).</summary>
+    private bool Remove(GatedHandle handle)
+    {
+        if (handle.Node?.List is null) return false;
+        _pending.Remove(handle.Node);
+        handle.Node = null;
+        if (--_pendingBySource[handle.Source] == 0) _pendingBySource.Remove(handle.Source);
+        return true;
+    }
+
+    /// <summary>
+    /// Counts a pending connection that ended (<paramref name="closedHere"/>: closed over a limit); one line per
+    /// <see cref="_logInterval"/> at most says how many, however many there were: a flood must not become one of the log.
+    /// </summary>
+    private void Ended(string source, bool closedHere)
+    {
+        lock (_lock)
+        {
+            if (closedHere) _closedSinceLog++;
+            else _endedSinceLog++;
+            _lastSource = source;
+            if (_flush is not null) return;
+            var wait = _lastLog + _logInterval - DateTime.UtcNow;
+            if (wait > TimeSpan.Zero)
+            {
+                _flush = new Timer(_ => Flush(), null, wait, Timeout.InfiniteTimeSpan);
+                return;
+            }
+        }
+        Flush();
+    }
+
+    private void Flush()
+    {
+        int closed, ended;
+        string? source;
+        lock (_lock)
+        {
+            _flush?.Dispose();
+            _flush = null;
+            (closed, ended, source) = (_closedSinceLog, _endedSinceLog, _lastSource);
+            _closedSinceLog = _endedSinceLog = 0;
+            _lastLog = DateTime.UtcNow;
+        }
+        if (closed + ended == 0) return;
+        _log.Warning("remoting: {0} inbound connection(s) ended before authenticating, {1} of them closed here over the limit of {2} pending "
+                     + "per source address and {3} in all (akkal4.remoting); the last from {4}. A member authenticates within milliseconds: "
+                     + "these had no certificate of this cluster (see any refusal above), spoke no TLS or plain remoting as this node does, "
+                     + "or were not Akka at all",
+            closed + ended, closed, MaxPerSource, MaxPending, source);
+    }
+
+    public override Task<bool> Shutdown()
+    {
+        lock (_lock)
+        {
+            _flush?.Dispose();
+            _flush = null;
+        }
+        return base.Shutdown();
+    }
+
+    /// <summary>The wrapped transport's listener: every inbound connection is admitted, then handed on.</summary>
+    private sealed class Inbound(RemotingGate gate, Task<IAssociationEventListener> upstream) : IAssociationEventListener
+    {
+        public void Notify(IAssociationEvent ev)
+        {
+            if (ev is InboundAssociation { Association: var inner })
+            {
+                var handle = new GatedHandle(inner, gate);
+                gate.Admit(handle);
+                ev = new InboundAssociation(handle);
+            }
+            if (upstream.IsCompletedSuccessfully) upstream.Result.Notify(ev);
+            else upstream.ContinueWith(t => t.Result.Notify(ev), TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously);
+        }
+    }
+
+    /// <summary>An inbound connection: pending until its first frame arrives or it ends.</summary>
+    internal sealed class GatedHandle : AssociationHandle
+    {
+        private readonly RemotingGate _gate;
+
+        public AssociationHandle Inner { get; }
+        public string Source { get; }
+        /// <summary>Its place among the pending (under the gate's lock); null once it is not pending.</summary>
+        public LinkedListNode<GatedHandle>? Node { get; set; }
+
+        public GatedHandle(AssociationHandle inner, RemotingGate gate) : base(inner.LocalAddress, inner.RemoteAddress)
+        {
+            Inner = inner;
+            _gate = gate;
+            Source = inner.RemoteAddress.Host ?? "";
+            ReadHandlerSource.Task.ContinueWith(t => inner.ReadHandlerSource.TrySetResult(new Reads(this, t.Result)),
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously);
+        }
+
+        public override bool Write(Google.Protobuf.ByteString payload) => Inner.Write(payload);
+
+        [Obsolete("Akka's own: callers use Disassociate(reason, log), which calls this")]
+        public override void Disassociate()
+        {
+            _gate.Leave(this, authenticated: false);
+            Inner.Disassociate("closed by the protocol layer", _gate._log);
+        }
+
+        private sealed class Reads(GatedHandle handle, IHandleEventListener upstream) : IHandleEventListener
+        {
+            public void Notify(IHandleEvent ev)
+            {
+                if (ev is InboundPayload or Disassociated) handle._gate.Leave(handle, authenticated: ev is InboundPayload);
+                upstream.Notify(ev);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Leaves out of the log what Akka.Remote writes for each inbound connection that never authenticates (from DotNetty's
+/// server handler, a ten-line "TLS handshake failed" error and a "Rejected incoming connection" warning; from the
+/// protocol layer, a "No response from remote for inbound association" error after 15 s; for bytes that are not TLS, an
+/// "Error caught channel" error with DotNetty's NotSslRecordException): an outsider's flood of
+/// connections made 11 lines each, 33,000 for 3,000 connections. <see cref="RemotingGate"/> counts those connections
+/// and writes one line per interval instead. What says why a peer was refused stays: <see cref="RemotingTls"/>'s
+/// refusals (no certificate, another CA's, not a member's), and everything about outbound connections and members.
+/// </summary>
+internal sealed class UnauthenticatedRemotingLogFilter : LogFilterBase
+{
+    public override LogFilterType FilterType => LogFilterType.Content;
+
+    public override LogFilterDecision ShouldKeepMessage(LogEvent e, string? expandedMessage = null)
+    {
+        if (e is not (Error or Warning) || e.LogSource is not { } source) return LogFilterDecision.Keep;
+        var server = source.StartsWith("TcpServerHandler", StringComparison.Ordinal);
+        if (!server && !source.Contains("/system/transports/akkaprotocolmanager", StringComparison.Ordinal)) return LogFilterDecision.Keep;
+        // The message itself: the expanded one is the whole line, level, time, thread and source before it.
+        var text = e.Message?.ToString() ?? "";
+        var noise = server
+            ? text.StartsWith("TLS handshake failed", StringComparison.Ordinal) || text.StartsWith("Rejected incoming connection", StringComparison.Ordinal)
+              // Bytes that are no TLS at all (a plain-remoting peer's, a scanner's) before any handshake.
+              || (text.StartsWith("Error caught channel", StringComparison.Ordinal) && e is Error { Cause: DotNetty.Handlers.Tls.NotSslRecordException })
+            : text.StartsWith("No response from remote for inbound association", StringComparison.Ordinal);
+        return noise ? LogFilterDecision.Drop : LogFilterDecision.Keep;
+    }
+}
