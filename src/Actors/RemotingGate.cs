@@ -66,12 +66,6 @@ internal sealed class RemotingGate : AbstractTransportAdapter
 
     public override long MaximumPayloadBytes => WrappedTransport.MaximumPayloadBytes;
 
-    /// <summary>How many inbound connections are pending (have not authenticated) now.</summary>
-    internal int Pending
-    {
-        get { lock (_lock) return _pending.Count; }
-    }
-
     public override async Task<(Address, TaskCompletionSource<IAssociationEventListener>)> Listen()
     {
         var (address, underlying) = await WrappedTransport.Listen().ConfigureAwait(false);
