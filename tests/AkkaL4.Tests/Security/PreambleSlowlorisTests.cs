@@ -130,7 +130,12 @@ public sealed class PreambleSlowlorisTests
             var ends = await Task.WhenAll(clients.Select(c => c.ReadToCloseAsync(TimeSpan.FromSeconds(30))));
             Assert.All(ends, e => Assert.True(e.NoData));
             await Waits.EventuallyAsync(() => router.Node.Connections.Open == 0, "every dripping connection ended on the node");
-            await router.Metrics.WaitForAsync("envoy_listener_downstream_pre_cx_timeout", 200);
+            await router.Metrics.WaitForAsync("envoy_listener_downstream_pre_cx_timeout", 200, () =>
+            {
+                var entries = router.Log.Entries;
+                var others = entries.Where(e => !e.Flags.HasFlag(ResponseFlags.PreambleTimeout)).Select(e => $"{e.Source} {ResponseFlagNames.Format(e.Flags)}: {e.Detail}");
+                return $"{entries.Count} access-log entries, not timed out: [{string.Join(" | ", others)}]";
+            });
         }
         finally
         {
