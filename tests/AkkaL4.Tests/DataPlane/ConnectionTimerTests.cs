@@ -147,9 +147,9 @@ public sealed class ConnectionTimerTests
         // Each relay leaves the idle sweep when it ends, however it ends: timed out, closed by the client, reset.
         Assert.Equal(2, router.Node.Relays.IdleRelays);
         await pushed.DisposeAsync();
-        await EventuallyAsync(() => router.Node.Relays.IdleRelays == 1, $"the closed relay left the sweep (it holds {router.Node.Relays.IdleRelays})");
+        await EventuallyAsync(() => router.Node.Relays.IdleRelays == 1, () => $"the closed relay left the sweep (it holds {router.Node.Relays.IdleRelays})");
         sending.Reset();
-        await EventuallyAsync(() => router.Node.Relays.IdleRelays == 0, $"the reset relay left the sweep (it holds {router.Node.Relays.IdleRelays})");
+        await EventuallyAsync(() => router.Node.Relays.IdleRelays == 0, () => $"the reset relay left the sweep (it holds {router.Node.Relays.IdleRelays})");
     }
 
     [Fact]
@@ -180,6 +180,6 @@ public sealed class ConnectionTimerTests
         Assert.True(entry.Duration >= TimeSpan.FromSeconds(1), $"ended after only {entry.Duration}");
         await router.Metrics.WaitForAsync("envoy_tcp_max_downstream_connection_duration", 1);
         // Its idle timeout (an hour) never fired, yet it left the sweep when the duration ended it.
-        await EventuallyAsync(() => router.Node.Relays.IdleRelays == 0, $"the relay left the sweep (it holds {router.Node.Relays.IdleRelays})");
+        await EventuallyAsync(() => router.Node.Relays.IdleRelays == 0, () => $"the relay left the sweep (it holds {router.Node.Relays.IdleRelays})");
     }
 }

@@ -151,7 +151,7 @@ internal sealed class MetricsProbe : IDisposable
 
     /// <summary>Waits until <paramref name="counter"/> is <paramref name="value"/>; a failure shows its last value and <paramref name="context"/>'s text.</summary>
     public Task WaitForAsync(string counter, long value, Func<string>? context = null) =>
-        EventuallyAsync(() => Task.FromResult(this[counter] == value),
+        EventuallyAsync(() => this[counter] == value,
             () => $"{counter} == {value} (it is {this[counter]}){(context is null ? "" : "; " + context())}");
 
     public void Dispose() => _listener.Dispose();

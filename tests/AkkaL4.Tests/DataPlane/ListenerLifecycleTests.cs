@@ -61,7 +61,7 @@ public sealed class ListenerLifecycleTests
         }
         Assert.True(budget.Places <= budget.Descriptors.MaxConnections, $"places {budget.Places} over the room {budget.Descriptors.MaxConnections}");
         router.Node.Apply([], 2);
-        await EventuallyAsync(() => budget.Places == 0, $"every place given back once the listeners stopped (places {budget.Places})");
+        await EventuallyAsync(() => budget.Places == 0, () => $"every place given back once the listeners stopped (places {budget.Places})");
     }
 
     // Our transport only: the stock one's accepted connections are children of Akka.IO's TcpListener actor, which stops on
@@ -377,7 +377,7 @@ public sealed class ListenerLifecycleTests
             Assert.Equal($"hello {i}", reply);
         }
         router.Node.Apply([], 2);
-        await EventuallyAsync(() => budget.Places == 0 && budget.Streams == 0, $"every place given back once the listeners stopped (places {budget.Places})");
+        await EventuallyAsync(() => budget.Places == 0 && budget.Streams == 0, () => $"every place given back once the listeners stopped (places {budget.Places})");
     }
 
     /// <summary>
@@ -407,7 +407,7 @@ public sealed class ListenerLifecycleTests
         await fourth.DisposeAsync();
         router.Node.Apply([], 3);
         await EventuallyAsync(() => budget.Places == 0 && budget.Streams == 0 && budget.WaitingStreams == 0,
-            $"every place given back once the listeners stopped (places {budget.Places})", TimeSpan.FromSeconds(20));
+            () => $"every place given back once the listeners stopped (places {budget.Places})", TimeSpan.FromSeconds(20));
     }
 
     /// <summary>The listening sockets on <paramref name="at"/> in this network namespace, each with its accept queue's length.</summary>

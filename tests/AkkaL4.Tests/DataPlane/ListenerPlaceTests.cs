@@ -65,7 +65,7 @@ public sealed class ListenerPlaceTests
             () => $"places {budget.Places} - open {budget.Open} > 2 for one running listener");
         // Unbind everything: the listener stops and gives back what it holds.
         node.Node.Apply([], 2);
-        await EventuallyAsync(() => budget.Places == 0, $"every place given back after the drain (places {budget.Places})", TimeSpan.FromSeconds(15));
+        await EventuallyAsync(() => budget.Places == 0, () => $"every place given back after the drain (places {budget.Places})", TimeSpan.FromSeconds(15));
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public sealed class ListenerPlaceTests
             for (var i = 0; i < taken; i++) budget.Unreserve();
         }
         node.Node.Apply([], 2);
-        await EventuallyAsync(() => budget.Places == 0 && budget.Streams == 0, $"every place given back after the drain (places {budget.Places})", TimeSpan.FromSeconds(15));
+        await EventuallyAsync(() => budget.Places == 0 && budget.Streams == 0, () => $"every place given back after the drain (places {budget.Places})", TimeSpan.FromSeconds(15));
     }
 
     /// <summary>Longer than the listener's longest wait between asks for a place (1 s), with room for a loaded machine.</summary>

@@ -76,7 +76,7 @@ public sealed class TlsResetAfterHalfCloseTests
         world.Server.ResetNow.SetResult();
         await WithinAsync(world.Server.Ended, "the upstream's reset");
         await client.SendLineAsync("more");
-        await EventuallyAsync(() => client.TcpState == TcpClosed, $"the client's connection reset (its TCP state is {client.TcpState}; 8 is CLOSE_WAIT)");
+        await EventuallyAsync(() => client.TcpState == TcpClosed, () => $"the client's connection reset (its TCP state is {client.TcpState}; 8 is CLOSE_WAIT)");
         await world.EndedOnceAsync(client.Id);
     }
 

@@ -14,6 +14,10 @@ internal static class Waits
     public static Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
         EventuallyAsync(() => Task.FromResult(condition()), () => what, timeout);
 
+    /// <summary>Polls <paramref name="condition"/> until it holds; <paramref name="what"/> is asked at the deadline, so it can show the last state seen.</summary>
+    public static Task EventuallyAsync(Func<bool> condition, Func<string> what, TimeSpan? timeout = null) =>
+        EventuallyAsync(() => Task.FromResult(condition()), what, timeout);
+
     /// <summary>Polls an async <paramref name="condition"/> until it holds; fails the test with <paramref name="what"/> at the deadline.</summary>
     public static Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null) =>
         EventuallyAsync(condition, () => what, timeout);

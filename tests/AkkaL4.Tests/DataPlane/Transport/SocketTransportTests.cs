@@ -582,7 +582,7 @@ public sealed class SocketTransportIsolatedTests(ITestOutputHelper output)
         try
         {
             for (var i = 0; i < count; i++) clients.Add(await Wire.ConnectAsync(at, from: "127.0.60.201"));
-            await EventuallyAsync(() => Volatile.Read(ref accepted) == count, $"{count} connections are accepted and joined (so far {Volatile.Read(ref accepted)})", TimeSpan.FromSeconds(30));
+            await EventuallyAsync(() => Volatile.Read(ref accepted) == count, () => $"{count} connections are accepted and joined (so far {Volatile.Read(ref accepted)})", TimeSpan.FromSeconds(30));
             var idle = (HeapWatch.LiveBytes() - before) / count;
             // Checked before any echo: a connection that held a read buffer while idle may not echo at all.
             Assert.True(idle < IdleBoundPerConnection, $"an idle connection holds {idle} bytes of live heap");
