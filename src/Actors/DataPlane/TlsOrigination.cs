@@ -542,7 +542,7 @@ internal static class TlsOrigination
     }
 
     /// <summary>A stream that reads and writes, and nothing else (no seeking, no length).</summary>
-    private abstract class DuplexStream : Stream
+    internal abstract class DuplexStream : Stream
     {
         public override bool CanRead => true;
         public override bool CanWrite => true;
@@ -553,14 +553,23 @@ internal static class TlsOrigination
         public override void SetLength(long value) => throw new NotSupportedException();
     }
 
-    /// <summary>A connection of the stock transport as a stream: writes are offered to its flow, reads pulled from it.</summary>
-    private sealed class FlowStream : DuplexStream
+    /// <summary>
+    /// A connection of the stock transport as a stream: writes are offered to its flow, reads pulled from it. Its end (or
+    /// failure) is kept and given to every later read: a pull of the queue once it has completed fails (the stream is
+    /// detached) or, racing the queue's stop, never returns, and SslStream reads again after a zero-byte read has met the
+    /// end (its own read for the session's zero-byte one), so the session's read hung and the client of a TLS upstream that closed after the client's half-close was never
+    /// closed (TlsResetAfterHalfCloseTests, about one run in ten, session 26).
+    /// </summary>
+    internal sealed class FlowStream : DuplexStream
     {
         private readonly ISourceQueueWithComplete<ByteString> _toPeer;
         private readonly ISinkQueue<ByteString> _fromPeer;
         private readonly UniqueKillSwitch _stopReading;
         private ByteString _pending = ByteString.Empty;
         private bool _sendingEnded;
+        /// <summary>The peer's end was read (true), or reading failed (<see cref="_failed"/>): no pull is made again.</summary>
+        private bool _ended;
+        private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _failed;
 
         public FlowStream(Flow<ByteString, ByteString, Akka.NotUsed> flow, IMaterializer materializer) =>
             ((_toPeer, _stopReading), _fromPeer) = Source.Queue<ByteString>(16, OverflowStrategy.Backpressure).Via(flow)
@@ -578,8 +587,23 @@ internal static class TlsOrigination
         {
             if (_pending.IsEmpty)
             {
-                var next = await _fromPeer.PullAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-                if (!next.HasValue) return 0;
+                _failed?.Throw();
+                if (_ended) return 0;
+                Akka.Util.Option<ByteString> next;
+                try
+                {
+                    next = await _fromPeer.PullAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    _failed = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                    throw;
+                }
+                if (!next.HasValue)
+                {
+                    _ended = true;
+                    return 0;
+                }
                 _pending = next.Value;
             }
             var n = Math.Min(buffer.Length, _pending.Count);

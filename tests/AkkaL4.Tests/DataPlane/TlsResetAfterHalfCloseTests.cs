@@ -193,7 +193,12 @@ public sealed class TlsResetAfterHalfCloseTests
                 catch (SocketException)
                 {
                 }
-                if (behaviour == Upstream.ResetsAfterClientFin) socket.LingerState = new LingerOption(true, 0);
+                if (behaviour == Upstream.ResetsAfterClientFin)
+                {
+                    // Closed here: TcpClient.Dispose shuts the socket down first, which sends a FIN ahead of the reset.
+                    socket.LingerState = new LingerOption(true, 0);
+                    socket.Close();
+                }
                 _ended.TrySetResult(true);
             }
             catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or SocketException)
