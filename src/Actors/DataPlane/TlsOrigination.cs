@@ -557,8 +557,8 @@ internal static class TlsOrigination
     /// A connection of the stock transport as a stream: writes are offered to its flow, reads pulled from it. Its end (or
     /// failure) is kept and given to every later read: a pull of the queue once it has completed fails (the stream is
     /// detached) or, racing the queue's stop, never returns, and SslStream reads again after a zero-byte read has met the
-    /// end (its own read for the session's zero-byte one), so the session's read hung and the client of a TLS upstream that closed after the client's half-close was never
-    /// closed (TlsResetAfterHalfCloseTests, about one run in ten, session 26).
+    /// end (its own read for the session's zero-byte one), so the session's read hung and the client of a TLS upstream
+    /// that closed after the client's half-close was never closed (TlsResetAfterHalfCloseTests, session 26).
     /// </summary>
     internal sealed class FlowStream : DuplexStream
     {
