@@ -11,9 +11,11 @@ namespace AkkaL4.Actors;
 /// silent connections, and the listeners stop accepting clients when too few are left (descriptor-reserve). A connection
 /// counts as pending from its accept until its first frame arrives (with TLS that is after the handshake, in which both
 /// sides' certificates were checked; without TLS, after any frame) or it ends. Over <c>max-unauthenticated-per-source</c>
-/// pending from one address, or <c>max-unauthenticated</c> in all, the oldest pending connection (of that address, or of
-/// all) is closed: a member authenticates within milliseconds of its connect, so under a flood of silent connections
-/// the ones closed are the flood's. Outbound connections and authenticated ones pass untouched.
+/// pending from one source (an IPv4 address, an IPv6 /64: <see cref="ClientNetwork.Of"/>), the oldest pending connection of
+/// that source is closed; over <c>max-unauthenticated</c> in all, the oldest of the source with the most pending. A member
+/// authenticates within milliseconds of its connect, and from its own address it has one pending at most: a flood's
+/// connections are closed, from many addresses too, before a member's. Outbound connections and authenticated ones pass
+/// untouched.
 /// </summary>
 public sealed class RemotingGateProvider : ITransportAdapterProvider
 {
@@ -22,11 +24,51 @@ public sealed class RemotingGateProvider : ITransportAdapterProvider
 
     public Transport Create(Transport wrappedTransport, ExtendedActorSystem system)
     {
-        var config = system.Settings.Config.GetConfig("akkal4.remoting");
-        return new RemotingGate(wrappedTransport, Logging.GetLogger(system, typeof(RemotingGate)),
-            Math.Max(1, config?.GetInt("max-unauthenticated-per-source", 16) ?? 16),
-            Math.Max(1, config?.GetInt("max-unauthenticated", 256) ?? 256),
-            config?.GetTimeSpan("refusal-log-interval", TimeSpan.FromSeconds(10)) ?? TimeSpan.FromSeconds(10));
+        var settings = RemotingGateSettings.From(system.Settings.Config);
+        return new RemotingGate(wrappedTransport, Logging.GetLogger(system, typeof(RemotingGate)), settings.MaxPerSource, settings.MaxPending, settings.LogInterval);
+    }
+
+    /// <summary>Whether <paramref name="config"/>'s remoting transport applies the gate (an override of applied-adapters may leave it out).</summary>
+    public static bool Applied(Akka.Configuration.Config config) =>
+        config.GetStringList("akka.remote.dot-netty.tcp.applied-adapters", []).Contains(Name);
+}
+
+/// <summary><c>akkal4.remoting</c>'s limits (defaults in cluster.hocon, always the fallback), checked.</summary>
+public sealed record RemotingGateSettings(int MaxPerSource, int MaxPending, TimeSpan LogInterval)
+{
+    public const string PerSourceKey = "akkal4.remoting.max-unauthenticated-per-source";
+    public const string InAllKey = "akkal4.remoting.max-unauthenticated";
+    public const string LogIntervalKey = "akkal4.remoting.refusal-log-interval";
+
+    /// <exception cref="Akka.Configuration.ConfigurationException">A limit below 1, a per-source limit over the total, an interval not above 0.</exception>
+    public static RemotingGateSettings From(Akka.Configuration.Config config)
+    {
+        var perSource = Read(PerSourceKey, () => config.GetInt(PerSourceKey, 0));
+        var inAll = Read(InAllKey, () => config.GetInt(InAllKey, 0));
+        var interval = Read(LogIntervalKey, () => config.GetTimeSpan(LogIntervalKey, TimeSpan.Zero));
+        // 0 is no limit elsewhere (max-pending-connections), but a gate without one would be no gate: said so, not taken as 1.
+        foreach (var (key, value) in new[] { (PerSourceKey, perSource), (InAllKey, inAll) })
+            if (value < 1)
+                throw new Akka.Configuration.ConfigurationException(
+                    $"{key} = {value}: must be at least 1 (a member needs one pending connection per connect; there is no 'no limit')");
+        if (perSource > inAll)
+            throw new Akka.Configuration.ConfigurationException($"{PerSourceKey} = {perSource}: must not be more than {InAllKey} ({inAll})");
+        if (interval <= TimeSpan.Zero)
+            throw new Akka.Configuration.ConfigurationException($"{LogIntervalKey} = {interval}: must be longer than 0");
+        return new RemotingGateSettings(perSource, inAll, interval);
+    }
+
+    /// <summary>A value as HOCON reads it, its key named when it cannot be read (HOCON's own error names none).</summary>
+    private static T Read<T>(string key, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or Akka.Configuration.ConfigurationException)
+        {
+            throw new Akka.Configuration.ConfigurationException($"{key}: {e.Message}");
+        }
     }
 }
 
@@ -41,10 +83,17 @@ internal sealed class RemotingGate : AbstractTransportAdapter
     private readonly Dictionary<string, int> _pendingBySource = new();
     private int _closedSinceLog;
     private int _endedSinceLog;
-    private string? _lastSource;
-    private DateTime _lastLog = DateTime.MinValue;
+    /// <summary>Connections that ended before authenticating since the last summary, by source (at most <see cref="MaxSourcesCounted"/> sources).</summary>
+    private readonly Dictionary<string, int> _sourcesSinceLog = new();
+    /// <summary>Sources beyond <see cref="MaxSourcesCounted"/> since the last summary: counted, not named.</summary>
+    private bool _moreSources;
+    private const int MaxSourcesCounted = 1024;
+    /// <summary>When the last summary was written (a <see cref="global::System.Diagnostics.Stopwatch"/> timestamp; 0: never).</summary>
+    private long _lastLog;
     /// <summary>The pending summary line's timer, while one is due.</summary>
     private Timer? _flush;
+    /// <summary>The transport has shut down: no timer is started again.</summary>
+    private bool _shutDown;
 
     public int MaxPerSource { get; }
     public int MaxPending { get; }
@@ -93,7 +142,7 @@ internal sealed class RemotingGate : AbstractTransportAdapter
         {
             handle.Node = _pending.AddLast(handle);
             var fromSource = _pendingBySource[handle.Source] = _pendingBySource.GetValueOrDefault(handle.Source) + 1;
-            victim = fromSource > MaxPerSource ? Oldest(handle.Source) : _pending.Count > MaxPending ? _pending.First!.Value : null;
+            victim = fromSource > MaxPerSource ? Oldest(handle.Source) : _pending.Count > MaxPending ? OldestOfBusiestSource() : null;
             if (victim is not null) Remove(victim);
         }
         if (victim is null) return;
@@ -117,6 +166,18 @@ internal sealed class RemotingGate : AbstractTransportAdapter
         throw new InvalidOperationException("no pending connection from " + source);
     }
 
+    /// <summary>
+    /// The oldest pending connection of the source with the most pending (the oldest such source's, when several have as
+    /// many): an outsider spread over many addresses loses its own connections before a member, which has one pending.
+    /// </summary>
+    private GatedHandle OldestOfBusiestSource()
+    {
+        var most = _pendingBySource.Values.Max();
+        for (var node = _pending.First; node is not null; node = node.Next)
+            if (_pendingBySource[node.Value.Source] == most) return node.Value;
+        throw new InvalidOperationException("no pending connection");
+    }
+
     /// <summary>Whether <paramref name="handle"/> was pending (and is not any more).</summary>
     private bool Remove(GatedHandle handle)
     {
@@ -137,42 +198,46 @@ internal sealed class RemotingGate : AbstractTransportAdapter
         {
             if (closedHere) _closedSinceLog++;
             else _endedSinceLog++;
-            _lastSource = source;
-            if (_flush is not null) return;
-            var wait = _lastLog + _logInterval - DateTime.UtcNow;
-            if (wait > TimeSpan.Zero)
-            {
-                _flush = new Timer(_ => Flush(), null, wait, Timeout.InfiniteTimeSpan);
-                return;
-            }
+            if (_sourcesSinceLog.Count < MaxSourcesCounted || _sourcesSinceLog.ContainsKey(source))
+                _sourcesSinceLog[source] = _sourcesSinceLog.GetValueOrDefault(source) + 1;
+            else _moreSources = true;
+            if (_flush is not null || _shutDown) return;
+            var wait = _lastLog == 0 ? TimeSpan.Zero : _logInterval - global::System.Diagnostics.Stopwatch.GetElapsedTime(_lastLog);
+            // Always through the timer, so two threads cannot both find none due and both write a line.
+            _flush = new Timer(_ => Flush(), null, wait > TimeSpan.Zero ? wait : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
-        Flush();
     }
 
     private void Flush()
     {
         int closed, ended;
-        string? source;
+        string sources;
         lock (_lock)
         {
             _flush?.Dispose();
             _flush = null;
-            (closed, ended, source) = (_closedSinceLog, _endedSinceLog, _lastSource);
+            if (_shutDown) return;
+            (closed, ended) = (_closedSinceLog, _endedSinceLog);
+            var top = _sourcesSinceLog.OrderByDescending(s => s.Value).Take(3).Select(s => $"{s.Key} ({s.Value})");
+            sources = $"{_sourcesSinceLog.Count}{(_moreSources ? "+" : "")} source(s), the most from {string.Join(", ", top)}";
             _closedSinceLog = _endedSinceLog = 0;
-            _lastLog = DateTime.UtcNow;
+            _sourcesSinceLog.Clear();
+            _moreSources = false;
+            _lastLog = global::System.Diagnostics.Stopwatch.GetTimestamp();
         }
         if (closed + ended == 0) return;
         _log.Warning("remoting: {0} inbound connection(s) ended before authenticating, {1} of them closed here over the limit of {2} pending "
-                     + "per source address and {3} in all (akkal4.remoting); the last from {4}. A member authenticates within milliseconds: "
-                     + "these had no certificate of this cluster (see any refusal above), spoke no TLS or plain remoting as this node does, "
-                     + "or were not Akka at all",
-            closed + ended, closed, MaxPerSource, MaxPending, source);
+                     + "per source and {3} in all (akkal4.remoting); {4}. A member authenticates within milliseconds; these did not: "
+                     + "no certificate of this cluster (see any refusal above), a failed TLS handshake, plain remoting to a TLS node, "
+                     + "or not Akka at all (Akka's own lines for each are left out of the log)",
+            closed + ended, closed, MaxPerSource, MaxPending, sources);
     }
 
     public override Task<bool> Shutdown()
     {
         lock (_lock)
         {
+            _shutDown = true;
             _flush?.Dispose();
             _flush = null;
         }
@@ -209,10 +274,14 @@ internal sealed class RemotingGate : AbstractTransportAdapter
         {
             Inner = inner;
             _gate = gate;
-            Source = inner.RemoteAddress.Host ?? "";
+            Source = SourceOf(inner.RemoteAddress.Host);
             ReadHandlerSource.Task.ContinueWith(t => inner.ReadHandlerSource.TrySetResult(new Reads(this, t.Result)),
                 TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously);
         }
+
+        /// <summary>What the limits count a peer by: its IPv4 address, its IPv6 /64 (<see cref="ClientNetwork.Of"/>), else the host as given.</summary>
+        internal static string SourceOf(string? host) =>
+            global::System.Net.IPAddress.TryParse(host, out var address) ? ClientNetwork.Show(ClientNetwork.Of(address)) : host ?? "";
 
         public override bool Write(Google.Protobuf.ByteString payload) => Inner.Write(payload);
 

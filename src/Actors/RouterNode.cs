@@ -147,8 +147,10 @@ public sealed class RouterNode : IAsyncDisposable
         // A member that leaves in order must not read as a crash in this node's log (OrderlyLeaveLogFilter).
         var quietLeaves = new OrderlyLeaveLogFilter();
         var config = _options.Tls is null ? _clusterConfig : ConfigurationFactory.ParseString(RemotingTls.Hocon).WithFallback(_clusterConfig);
-        // Connections to the remoting port that never authenticate are counted by RemotingGate, not logged one by one.
-        var setup = BootstrapSetup.Create().WithConfig(config).And(new LogFilterSetup([quietLeaves, new UnauthenticatedRemotingLogFilter()]));
+        // Connections to the remoting port that never authenticate are counted by RemotingGate, not logged one by one (when
+        // the gate is applied: without it nothing would count them).
+        LogFilterBase[] filters = RemotingGateProvider.Applied(config) ? [quietLeaves, new UnauthenticatedRemotingLogFilter()] : [quietLeaves];
+        var setup = BootstrapSetup.Create().WithConfig(config).And(new LogFilterSetup(filters));
         if (_options.Tls is { } tls) setup = setup.And(tls.Setup());
         var system = CreateSystem(ActorSystemName, setup);
         var previous = _membership;
@@ -410,6 +412,8 @@ public sealed class RouterNode : IAsyncDisposable
         var descriptors = (options.Descriptors ?? DescriptorBudget.ForThisProcess)(DataPlaneSettings.From(settings).DescriptorReserve);
         if (descriptors.NoRoom() is { } none) throw new ConfigurationException(none);
         if (MisreadRemoting(settings, options.Seeds) is { } misread) throw new ConfigurationException(misread);
+        // Checked here too, not only as the remoting transport is made: a bad limit must stop the start, not one cluster system.
+        if (RemotingGateProvider.Applied(settings)) RemotingGateSettings.From(settings);
         if (options.PostgresJournal is { } journalText && JournalCheck.MisreadHost(journalText) is { } misreadJournal)
             throw new ConfigurationException(misreadJournal);
         // The config writer's journal lives in the data directory, or in memory for a node

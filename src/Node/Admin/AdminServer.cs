@@ -46,9 +46,9 @@ public sealed class AdminServer : IAsyncDisposable
     /// own address (the image's HEALTHCHECK), each its share, so neither can take the other's place either.
     /// </summary>
     public const int LocalReserve = 2 * MaxConnectionsPerClient;
-    /// <summary>Connections one client address (<see cref="AdminClient.Host"/>; all of loopback is one) holds at once: the slots are taken before any token is checked.</summary>
+    /// <summary>Connections one client address (<see cref="ClientNetwork.Host"/>; all of loopback is one) holds at once: the slots are taken before any token is checked.</summary>
     public const int MaxConnectionsPerClient = 32;
-    /// <summary>Connections one IPv6 /64 (<see cref="AdminClient.Of"/>) holds at once: its many addresses cannot take every slot,
+    /// <summary>Connections one IPv6 /64 (<see cref="ClientNetwork.Of"/>) holds at once: its many addresses cannot take every slot,
     /// and one host cannot lock out the rest of its (cloud) subnet.</summary>
     public const int MaxConnectionsPerNetwork = 128;
     /// <summary>Writes (PUT, DELETE) in progress at once, body reading included; more are answered 429.</summary>
@@ -357,16 +357,16 @@ public sealed class AdminServer : IAsyncDisposable
                 await next(connection);
                 return;
             }
-            // All of loopback is one client and one network (AdminClient.Network).
-            var network = AdminClient.Network(address);
+            // All of loopback is one client and one network (ClientNetwork.Network).
+            var network = ClientNetwork.Network(address);
             var loopback = network.Equals(IPAddress.Loopback);
-            var client = loopback ? network : AdminClient.Host(address);
+            var client = loopback ? network : ClientNetwork.Host(address);
             var local = loopback || connection.LocalEndPoint is IPEndPoint { Address: var own } && own.Equals(address);
             lock (_open)
             {
                 var open = _open.GetValueOrDefault(client);
                 var why = open >= MaxConnectionsPerClient ? $"it holds {MaxConnectionsPerClient} already"
-                    : _openNetworks.GetValueOrDefault(network) >= MaxConnectionsPerNetwork ? $"its network {AdminClient.Show(network)} holds {MaxConnectionsPerNetwork} already"
+                    : _openNetworks.GetValueOrDefault(network) >= MaxConnectionsPerNetwork ? $"its network {ClientNetwork.Show(network)} holds {MaxConnectionsPerNetwork} already"
                     : !local && _remote >= MaxConnections ? $"other hosts hold {MaxConnections} (the rest is kept for this host's probes)"
                     : null;
                 if (why is not null)

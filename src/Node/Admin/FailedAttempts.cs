@@ -1,3 +1,4 @@
+using AkkaL4.Actors;
 using System.Net;
 using System.Net.Sockets;
 
@@ -11,7 +12,7 @@ namespace AkkaL4.Node.Admin;
 /// clients are not affected, so the right token keeps working from everywhere else.
 /// </summary>
 /// <remarks>
-/// Counted per host and per network (<see cref="AdminClient"/>), as the connection caps are: an IPv4 address has
+/// Counted per host and per network (<see cref="ClientNetwork"/>), as the connection caps are: an IPv4 address has
 /// <see cref="Burst"/>; an IPv6 host has <see cref="Burst"/> of its own and its /64 <see cref="NetworkBurst"/> over all
 /// its hosts. A cloud subnet is one /64 shared by many hosts, so one host's wrong tokens cannot use up the others'
 /// attempts, while the many addresses of one /64 still cannot each guess with an allowance of their own. Loopback
@@ -128,7 +129,7 @@ internal sealed class FailedAttempts(TimeProvider time)
         }
     }
 
-    /// <summary>IPv4 addresses, IPv6 /64s (<see cref="AdminClient.Of"/>) and loopback as one.</summary>
+    /// <summary>IPv4 addresses, IPv6 /64s (<see cref="ClientNetwork.Of"/>) and loopback as one.</summary>
     private readonly Table _networks = new(new Bucket(Burst));
     /// <summary>Hosts of the networks that have several (IPv6, loopback); any other IPv4 address is its own network.</summary>
     private readonly Table _hosts = new(null);
@@ -148,13 +149,13 @@ internal sealed class FailedAttempts(TimeProvider time)
         var now = time.GetUtcNow();
         lock (_networks)
         {
-            var host = AdminClient.Host(address);
+            var host = ClientNetwork.Host(address);
             if (TrustedAt(host, now) is { } trusted)
             {
                 trusted.Own.CatchKept(now);
                 return trusted.Own.Wait;
             }
-            var network = _networks.Find(AdminClient.Network(host), now)?.Wait;
+            var network = _networks.Find(ClientNetwork.Network(host), now)?.Wait;
             var own = Shared(host) ? _hosts.Find(host, now)?.Wait : null;
             return network > own || own is null ? network : own;
         }
@@ -169,7 +170,7 @@ internal sealed class FailedAttempts(TimeProvider time)
         lock (_networks)
         {
             if (Wait(address) is { } wait) return wait;
-            if (right) Trust(AdminClient.Host(address));
+            if (right) Trust(ClientNetwork.Host(address));
             else Failed(address);
             return null;
         }
@@ -181,9 +182,9 @@ internal sealed class FailedAttempts(TimeProvider time)
         var now = time.GetUtcNow();
         lock (_networks)
         {
-            var host = AdminClient.Host(address);
+            var host = ClientNetwork.Host(address);
             var shared = Shared(host);
-            _networks.Take(AdminClient.Network(host), shared ? NetworkBurst : Burst, now)?.Use();
+            _networks.Take(ClientNetwork.Network(host), shared ? NetworkBurst : Burst, now)?.Use();
             if (shared) _hosts.Take(host, Burst, now)?.Use();
             if (TrustedAt(host, now) is { } trusted)
             {

@@ -1,3 +1,4 @@
+using AkkaL4.Actors;
 using System.Net;
 using Akka.Event;
 
@@ -12,7 +13,7 @@ namespace AkkaL4.Node.Admin;
 /// in one line. Never the token, nor what was sent in its place: only which way the request failed.
 /// </summary>
 /// <remarks>
-/// A client is an <see cref="AdminClient"/> (an IPv6 /64 is one), and at most <see cref="MaxClients"/> are told apart
+/// A client is an <see cref="ClientNetwork"/> (an IPv6 /64 is one), and at most <see cref="MaxClients"/> are told apart
 /// per interval: refusals from further clients are only counted, so many addresses cost a bounded memory and flush.
 /// </remarks>
 internal sealed class RefusalLog : IDisposable
@@ -49,7 +50,7 @@ internal sealed class RefusalLog : IDisposable
     public void Refused(IPAddress? address, string request, string reason)
     {
         address ??= IPAddress.None;
-        var client = AdminClient.Of(address);
+        var client = ClientNetwork.Of(address);
         lock (_lock)
         {
             if (!_current.Contains(client) && _current.Count >= MaxClients)
@@ -93,7 +94,7 @@ internal sealed class RefusalLog : IDisposable
         var seconds = $"{Interval.TotalSeconds:0}s";
         var listed = unlogged.OrderByDescending(c => c.Value.Count).ToList();
         foreach (var (client, tally) in listed.Take(Math.Max(0, MaxClientLines - lines)))
-            _log.Warning("admin API: refused {0} request(s) from {1} in the last {2}: {3}", tally.Count, AdminClient.Show(client), seconds,
+            _log.Warning("admin API: refused {0} request(s) from {1} in the last {2}: {3}", tally.Count, ClientNetwork.Show(client), seconds,
                 string.Join(", ", tally.Reasons.Select(r => $"{r.Value} × {r.Key}")));
         var rest = listed.Skip(Math.Max(0, MaxClientLines - lines)).ToList();
         if (rest.Count > 0)

@@ -1,3 +1,4 @@
+using AkkaL4.Actors;
 using System.Net;
 using Akka.Event;
 using AkkaL4.Node.Admin;
@@ -11,7 +12,7 @@ namespace AkkaL4.Tests.Security;
 /// has one IPv6 address).
 /// </summary>
 [Trait("Category", "Unit")]
-public sealed class AdminClientTests
+public sealed class ClientNetworkTests
 {
     private sealed class Recording() : LoggingAdapterBase(DefaultLogMessageFormatter.Instance)
     {
@@ -46,12 +47,12 @@ public sealed class AdminClientTests
     [Fact]
     public void The_client_key_is_the_IPv4_address_or_the_IPv6_64_and_the_host_the_address()
     {
-        Assert.Equal(IPAddress.Parse("192.0.2.7"), AdminClient.Host(IPAddress.Parse("::ffff:192.0.2.7")));
-        Assert.Equal(IPAddress.Parse("2001:db8:1:2::9"), AdminClient.Host(IPAddress.Parse("2001:db8:1:2::9%3")));
-        Assert.Equal(IPAddress.Parse("192.0.2.7"), AdminClient.Of(IPAddress.Parse("::ffff:192.0.2.7")));
-        Assert.Equal(IPAddress.Parse("2001:db8:1:2::"), AdminClient.Of(IPAddress.Parse("2001:db8:1:2:aaaa:bbbb:cccc:dddd%3")));
-        Assert.Equal("2001:db8:1:2::/64", AdminClient.Show(AdminClient.Of(IPAddress.Parse("2001:db8:1:2::9"))));
-        Assert.Equal("192.0.2.7", AdminClient.Show(AdminClient.Of(IPAddress.Parse("192.0.2.7"))));
+        Assert.Equal(IPAddress.Parse("192.0.2.7"), ClientNetwork.Host(IPAddress.Parse("::ffff:192.0.2.7")));
+        Assert.Equal(IPAddress.Parse("2001:db8:1:2::9"), ClientNetwork.Host(IPAddress.Parse("2001:db8:1:2::9%3")));
+        Assert.Equal(IPAddress.Parse("192.0.2.7"), ClientNetwork.Of(IPAddress.Parse("::ffff:192.0.2.7")));
+        Assert.Equal(IPAddress.Parse("2001:db8:1:2::"), ClientNetwork.Of(IPAddress.Parse("2001:db8:1:2:aaaa:bbbb:cccc:dddd%3")));
+        Assert.Equal("2001:db8:1:2::/64", ClientNetwork.Show(ClientNetwork.Of(IPAddress.Parse("2001:db8:1:2::9"))));
+        Assert.Equal("192.0.2.7", ClientNetwork.Show(ClientNetwork.Of(IPAddress.Parse("192.0.2.7"))));
     }
 
     [Fact]

@@ -78,7 +78,7 @@ public sealed class AdminConnectionShareTests
             Assert.Null(overStatus);
 
             // Another loopback address is the same client (any local process can send from any 127.x): refused as well.
-            // Other hosts' clients are told apart (AdminClientTests: no second host here).
+            // Other hosts' clients are told apart (ClientNetworkTests: no second host here).
             var (other, otherStatus) = await HealthAsync(Other, api.Address);
             held.Add(other);
             Assert.Null(otherStatus);

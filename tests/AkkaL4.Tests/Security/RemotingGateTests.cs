@@ -14,9 +14,9 @@ namespace AkkaL4.Tests.Security;
 /// <summary>
 /// Remoting connections that never authenticate (RemotingGate, akkal4.remoting): an outsider who reaches a TLS node's
 /// remoting port and stays silent holds at most max-unauthenticated-per-source connections from one address and
-/// max-unauthenticated in all (the oldest closed first), so the process's descriptors stay the data plane's; a member
-/// with the cluster's certificate still joins while the outsiders fill the limit; and the node's log says how many in
-/// one line, not eleven per connection (UnauthenticatedRemotingLogFilter, checked on the events this very node logged).
+/// max-unauthenticated in all (the oldest of the busiest source closed first), so the process's descriptors stay the
+/// data plane's; a member with the cluster's certificate still joins while the outsiders fill the limit; and the node's
+/// log says how many in one line, not eleven per connection (UnauthenticatedRemotingLogFilter, checked on the events this very node logged).
 /// Addresses: 127.240.1-5.x.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
@@ -55,6 +55,7 @@ public sealed class RemotingGateTests
         for (var i = 0; i < PerSource + 2; i++) silent.Add(await ConnectAsync(Block.Host(2, 1), port));
         await EventuallyAsync(() => Task.FromResult(Closed(silent) == 2), () => $"two of six closed (closed: {Closed(silent)})", TimeSpan.FromSeconds(30));
         Assert.Equal(PerSource, silent.Count - Closed(silent));
+        Assert.True(Closed(silent.Take(2)) == 2, "the source's two oldest are the ones closed");
 
         // Four more from each of three other addresses: 16 pending, the node keeps twelve.
         for (var source = 3; source <= 5; source++)
@@ -81,7 +82,7 @@ public sealed class RemotingGateTests
     }
 
     private static bool IsSummary(LogEvent e) => e is Warning && e.Message?.ToString() is { } text && text.StartsWith("remoting: ", StringComparison.Ordinal)
-        && text.Contains($"closed here over the limit of {PerSource} pending per source address and {InAll} in all", StringComparison.Ordinal);
+        && text.Contains($"closed here over the limit of {PerSource} pending per source and {InAll} in all", StringComparison.Ordinal);
 
     private static async Task<Socket> ConnectAsync(string source, int port)
     {

@@ -1,15 +1,15 @@
 using System.Net;
 
-namespace AkkaL4.Node.Admin;
+namespace AkkaL4.Actors;
 
 /// <summary>
-/// Who a client of the admin API is, for every per-client limit and log. <see cref="Host"/> is one address (an IPv4
-/// address, also when mapped into IPv6; an IPv6 address); <see cref="Of"/> its network, the same for IPv4, an IPv6 /64
-/// (failed token attempts, refusals): the many addresses of one network are one client and cannot each take a share of
-/// their own. A cloud subnet (AWS, Azure) is one /64 shared by many hosts, so the connection share is kept per host,
-/// with a larger cap per /64 (<see cref="AdminServer.MaxConnectionsPerNetwork"/>).
+/// Who a client is (of the admin API, of the remoting port: RemotingGate), for every per-client limit and log.
+/// <see cref="Host"/> is one address (an IPv4 address, also when mapped into IPv6; an IPv6 address); <see cref="Of"/> its
+/// network, the same for IPv4, an IPv6 /64 (failed token attempts, refusals, unauthenticated remoting connections): the
+/// many addresses of one network are one client and cannot each take a share of their own. A cloud subnet (AWS, Azure) is one /64 shared by many hosts, so the connection share is kept per host,
+/// with a larger cap per /64 (the admin server's MaxConnectionsPerNetwork).
 /// </summary>
-internal static class AdminClient
+public static class ClientNetwork
 {
     /// <summary>The host: the IPv4 address (unmapped), or the IPv6 address without its scope id.</summary>
     public static IPAddress Host(IPAddress address) =>
