@@ -184,7 +184,7 @@ public sealed class LightJournalTests(PostgresServer postgres) : IClassFixture<P
             return new Database("PostgreSQL.15", new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Database = name }.ConnectionString, null);
         }
 
-        /// <summary>A system whose journal and snapshot store are the plugin <paramref name="plugin"/> (sql or light) on this database.</summary>
+        /// <summary>A system whose journal and snapshot store are the plugin <paramref name="plugin"/> (sql or light, as cluster.hocon defines it) on this database.</summary>
         public ActorSystem System(string plugin)
         {
             var quoted = "\"" + _connectionString.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
@@ -197,7 +197,6 @@ public sealed class LightJournalTests(PostgresServer postgres) : IClassFixture<P
                 akka.persistence.snapshot-store.{{plugin}} { provider-name = "{{_provider}}", connection-string = {{quoted}} }
                 """;
             return ActorSystem.Create("light-journal-" + plugin, ConfigurationFactory.ParseString(settings)
-                .WithFallback(ConfigurationFactory.ParseString(JournalDdl.Hocon))
                 .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration)
                 .WithFallback(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon())));
         }

@@ -108,20 +108,4 @@ internal static class JournalDdl
         "CREATE INDEX IF NOT EXISTS snapshot_created_idx ON snapshot (created)",
         "CREATE INDEX IF NOT EXISTS snapshot_sequence_number_idx ON snapshot (sequence_number)",
     ];
-
-    /// <summary>The plugins' settings: the same provider-name and connection-string as akka.persistence.*.sql.</summary>
-    public const string Hocon = """
-        akka.persistence.journal.light {
-          class = "AkkaL4.Actors.ControlPlane.Journal.LightJournal, AkkaL4.Actors"
-          plugin-dispatcher = "akka.persistence.dispatchers.default-plugin-dispatcher"
-          provider-name = ""
-          connection-string = ""
-        }
-        akka.persistence.snapshot-store.light {
-          class = "AkkaL4.Actors.ControlPlane.Journal.LightSnapshotStore, AkkaL4.Actors"
-          plugin-dispatcher = "akka.persistence.dispatchers.default-plugin-dispatcher"
-          provider-name = ""
-          connection-string = ""
-        }
-        """;
 }
