@@ -107,6 +107,27 @@ public sealed class LightJournalTests(PostgresServer postgres) : IClassFixture<P
         Assert.Equal(["2"], await database.ColumnAsync("SELECT sequence_number FROM journal WHERE persistence_id = 'light-c'"));
     }
 
+    [Fact]
+    public async Task A_database_user_who_may_not_create_tables_uses_the_ones_there()
+    {
+        await using var database = await Database.CreateAsync("postgres", postgres);
+        using (var system = database.System("sql"))
+            Assert.Equal(1L, await Start(system, "light-d").Ask<long>(new Recorder.Persist(1), Patience));
+        // A user with rights on the rows only: creating a table (even one that exists) is refused to it.
+        var user = "light_user_" + Guid.NewGuid().ToString("N");
+        await database.ExecuteAsync($"CREATE ROLE {user} LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC; " +
+                                    $"GRANT SELECT, INSERT, UPDATE, DELETE ON journal, tags, snapshot TO {user}");
+        await using var asUser = database.As(user);
+        using (var system = asUser.System("light"))
+        {
+            var d = Start(system, "light-d");
+            Assert.Equal(new Recorder.Recovered(null, null, [1], 1), await d.Ask<Recorder.Recovered>(Recorder.Report, Patience));
+            Assert.Equal(2L, await d.Ask<long>(new Recorder.Persist(2), Patience));
+            Assert.Equal(2L, await d.Ask<long>(new Recorder.Snap(2), Patience));
+        }
+        Assert.Equal(["1", "2"], await database.ColumnAsync("SELECT sequence_number FROM journal WHERE persistence_id = 'light-d' ORDER BY sequence_number"));
+    }
+
     private static IActorRef Start(ActorSystem system, string id) => system.ActorOf(Props.Create(() => new Recorder(id)));
 
     /// <summary>A persistent actor of <see cref="NamespaceWritten"/> events (the RouteTable's, through the node's own serializer).</summary>
@@ -183,6 +204,10 @@ public sealed class LightJournalTests(PostgresServer postgres) : IClassFixture<P
             }
             return new Database("PostgreSQL.15", new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Database = name }.ConnectionString, null);
         }
+
+        /// <summary>The same database, connected to as <paramref name="user"/>.</summary>
+        public Database As(string user) =>
+            new(_provider, new NpgsqlConnectionStringBuilder(_connectionString) { Username = user }.ConnectionString, null);
 
         /// <summary>A system whose journal and snapshot store are the plugin <paramref name="plugin"/> (sql or light, as cluster.hocon defines it) on this database.</summary>
         public ActorSystem System(string plugin)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Data.Common;
 using Akka.Actor;
+using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Journal;
 using Akka.Serialization;
@@ -24,6 +25,7 @@ public sealed class LightJournal : AsyncWriteJournal
     // Writes not yet finished, by persistence id: the highest sequence number is read after them (as Akka.Persistence.Sql does).
     private readonly ConcurrentDictionary<string, Task> _writing = new();
     private readonly object _gate = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
     private Task? _tables;
 
     public LightJournal(Akka.Configuration.Config config)
@@ -33,14 +35,25 @@ public sealed class LightJournal : AsyncWriteJournal
     }
 
     /// <summary>The tables, created (if absent) by the first call; a failed attempt is made again by the next.</summary>
-    private Task Tables()
+    private async Task Tables()
     {
-        // Replays and reads of the highest sequence number also run after an await, off the actor's thread.
+        // Operations may begin after an await, off the actor's thread.
+        Task tables;
         lock (_gate)
         {
             if (_tables is null || _tables.IsFaulted || _tables.IsCanceled)
                 _tables = _database.CreateAsync(_database.Postgres ? JournalDdl.Postgres : JournalDdl.Sqlite);
-            return _tables;
+            tables = _tables;
+        }
+        try
+        {
+            await tables;
+        }
+        catch (Exception e)
+        {
+            // Not fatal (Akka.Persistence.Sql restarts its plugin until they are made): a database user without the right to
+            // create tables can still use the ones there, and the operation itself fails if they are not. The next one tries again.
+            _log.Warning("light journal: the tables were not created ({0}); using what is there", e.Message);
         }
     }
 

@@ -1,3 +1,4 @@
+using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Snapshot;
 
@@ -13,6 +14,7 @@ public sealed class LightSnapshotStore : SnapshotStore
     private readonly JournalDatabase _database;
     private readonly Akka.Serialization.Serialization _serialization;
     private readonly object _gate = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
     private Task? _tables;
 
     public LightSnapshotStore(Akka.Configuration.Config config)
@@ -21,14 +23,25 @@ public sealed class LightSnapshotStore : SnapshotStore
         _serialization = Context.System.Serialization;
     }
 
-    private Task Tables()
+    private async Task Tables()
     {
         // Operations may begin after an await, off the actor's thread.
+        Task tables;
         lock (_gate)
         {
             if (_tables is null || _tables.IsFaulted || _tables.IsCanceled)
                 _tables = _database.CreateAsync(_database.Postgres ? JournalDdl.PostgresSnapshot : JournalDdl.SqliteSnapshot);
-            return _tables;
+            tables = _tables;
+        }
+        try
+        {
+            await tables;
+        }
+        catch (Exception e)
+        {
+            // Not fatal (Akka.Persistence.Sql restarts its plugin until they are made): a database user without the right to
+            // create tables can still use the ones there, and the operation itself fails if they are not. The next one tries again.
+            _log.Warning("light snapshot store: the tables were not created ({0}); using what is there", e.Message);
         }
     }
 
