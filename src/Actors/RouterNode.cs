@@ -185,8 +185,8 @@ public sealed class RouterNode : IAsyncDisposable
 
     private Membership StartMembership(ActorSystem system, int incarnation, IReadOnlyList<Address>? rejoin)
     {
-        // No journal is started here: the journal stack (Akka.Persistence.Sql, linq2db, LanguageExt, SQLite: ~30 MB of a
-        // node's RSS) loads when the first persistent actor on this node starts — the config writer, or a RouteTable
+        // No journal is started here: the journal (the light plugin with SQLite or Npgsql; before it Akka.Persistence.Sql, linq2db,
+        // LanguageExt: ~30 MB of a node's RSS) loads when the first persistent actor on this node starts — the config writer, or a RouteTable
         // entity — so a node that hosts neither never maps it (bench/README.md, "Memory, session 10").
         // The stored configuration, one sharded, event-sourced entity per namespace: the writer writes it, reads come from it.
         var routeTables = RouteTable.StartRegion(system);
@@ -426,10 +426,7 @@ public sealed class RouterNode : IAsyncDisposable
         if (options.DataDirectory is { } data && PrivateFiles.CreateDataDirectory(data) is { } tightened) Console.Error.WriteLine($"akkal4: {tightened}");
         // SQLite would create its journal with the umask (0644): the whole configuration, readable by every local user.
         if (options is { PostgresJournal: null, DataDirectory: { } journalDir }) PrivateFiles.CreateEmptyFile(Path.Combine(journalDir, "journal.db"));
-        var clusterConfig = ConfigurationFactory.ParseString(journal)
-            .WithFallback(settings)
-            // The SQL plugin's own reference settings (class names, table layout).
-            .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+        var clusterConfig = ConfigurationFactory.ParseString(journal).WithFallback(settings);
         // The data plane needs no cluster, remoting or journal: nothing there can down it.
         var dataSystem = ActorSystem.Create(ActorSystemName + "-data", ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(settings));
         Task? failed = null;
@@ -451,8 +448,8 @@ public sealed class RouterNode : IAsyncDisposable
     private static string JournalSettings(string provider, string connection)
     {
         var quoted = "\"" + connection.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
-        return $"akka.persistence.journal.sql {{ provider-name = \"{provider}\", connection-string = {quoted} }}\n"
-               + $"akka.persistence.snapshot-store.sql {{ provider-name = \"{provider}\", connection-string = {quoted} }}";
+        return $"akka.persistence.journal.light {{ provider-name = \"{provider}\", connection-string = {quoted} }}\n"
+               + $"akka.persistence.snapshot-store.light {{ provider-name = \"{provider}\", connection-string = {quoted} }}";
     }
 
     /// <summary>The node's cluster address, for other nodes to join.</summary>

@@ -6,12 +6,12 @@ using Xunit.Abstractions;
 namespace AkkaL4.Tests.ControlPlane;
 
 /// <summary>
-/// The journal stack (Akka.Persistence.Sql with linq2db and LanguageExt, SQLite) is loaded by the first persistent actor
+/// The journal (the light plugin with SQLite; once Akka.Persistence.Sql with linq2db and LanguageExt) is loaded by the first persistent actor
 /// on a node, not at start: two real <c>akkal4 run</c> processes on 127.220.0.N, where node 1 founds the cluster, takes
 /// the first write (so it runs the config writer and the RouteTable entity) and node 2 joins after it. Node 2 routes by
-/// the write and reads it through GET /v1/config without ever mapping linq2db or SQLite (its RSS is ~20 MB less:
+/// the write and reads it through GET /v1/config without ever mapping SQLite (its RSS is ~20 MB less:
 /// bench/README.md, "Memory, session 10"); once node 1 leaves, node 2 is the writer, loads the journal, and takes and
-/// serves writes. What is mapped is read from /proc/PID/maps.
+/// serves writes. No node maps Akka.Persistence.Sql's stack. What is mapped is read from /proc/PID/maps.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
 [Trait("Category", TestCategories.Chaos)]
@@ -20,7 +20,10 @@ public sealed class JournalOnDemandTests(ITestOutputHelper output)
     private static readonly AddressBlock Block = AddressBlocks.Of(220);
 
     /// <summary>Assemblies only the journal stack loads.</summary>
-    private static readonly string[] JournalStack = ["linq2db.dll", "LanguageExt.Core.dll", "Microsoft.Data.Sqlite.dll"];
+    private static readonly string[] JournalStack = ["Microsoft.Data.Sqlite.dll"];
+
+    /// <summary>Akka.Persistence.Sql's stack, which the light journal replaced (issue #15).</summary>
+    private static readonly string[] SqlStack = ["Akka.Persistence.Sql.dll", "linq2db.dll", "LanguageExt.Core.dll"];
 
     private static string Entry(string ns) => $$$"""
         apiVersion: networking.istio.io/v1
@@ -29,10 +32,10 @@ public sealed class JournalOnDemandTests(ITestOutputHelper output)
         spec: {address: {{{Block.Host(2, 1)}}}, labels: {app: entry}}
         """;
 
-    private static IReadOnlyList<string> Mapped(ChaosCluster cluster, int n)
+    private static IReadOnlyList<string> Mapped(ChaosCluster cluster, int n, string[]? of = null)
     {
         var maps = File.ReadAllText($"/proc/{cluster[n].Id}/maps");
-        return JournalStack.Where(dll => maps.Contains("/" + dll, StringComparison.Ordinal)).ToList();
+        return (of ?? JournalStack).Where(dll => maps.Contains("/" + dll, StringComparison.Ordinal)).ToList();
     }
 
     private static async Task<(HttpStatusCode Status, string Body)> Get(ChaosCluster cluster, int n)
@@ -65,6 +68,7 @@ public sealed class JournalOnDemandTests(ITestOutputHelper output)
 
         Assert.Equal(JournalStack, Mapped(cluster, 1));
         Assert.Empty(Mapped(cluster, 2));
+        Assert.Empty(Mapped(cluster, 1, SqlStack));
 
         // SIGTERM: node 1 drains and leaves; the writer and the entity's shard go to node 2.
         cluster.Signal(1, ChaosCluster.SigTerm);
@@ -76,5 +80,6 @@ public sealed class JournalOnDemandTests(ITestOutputHelper output)
         await cluster.EventuallyAsync(async () => await Get(cluster, 2) is { Status: HttpStatusCode.OK, Body: var body } && body.Contains("jod-a") && body.Contains("jod-b"),
             "GET /v1/config through node 2, from its own entities");
         Assert.Equal(JournalStack, Mapped(cluster, 2));
+        Assert.Empty(Mapped(cluster, 2, SqlStack));
     }
 }

@@ -43,11 +43,10 @@ public sealed class WriterDeadlineLogTests
                     akka.stdout-loglevel = OFF
                     akka.remote.dot-netty.tcp.hostname = 127.203.0.3
                     akka.remote.dot-netty.tcp.port = 0
-                    akka.persistence.journal.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
-                    akka.persistence.snapshot-store.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                    akka.persistence.journal.light { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                    akka.persistence.snapshot-store.light { provider-name = "SQLite.MS", connection-string = {{connection}} }
                     """)
-                .WithFallback(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon()))
-                .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+                .WithFallback(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon()));
             using var system = ActorSystem.Create("writer-deadline-log", config);
             var events = new ConcurrentQueue<LogEvent>();
             var collector = system.ActorOf(Props.Create(() => new Collector(events)));

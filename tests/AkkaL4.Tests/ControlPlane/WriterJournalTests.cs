@@ -256,11 +256,10 @@ public class WriterJournalTests
             var connection = $"\"Data Source={Path.Combine(data, "journal.db")}\"";
             var config = ConfigurationFactory.ParseString($$"""
                     akka.actor.provider = local
-                    akka.persistence.journal.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
-                    akka.persistence.snapshot-store.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                    akka.persistence.journal.light { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                    akka.persistence.snapshot-store.light { provider-name = "SQLite.MS", connection-string = {{connection}} }
                     """)
-                .WithFallback(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon()))
-                .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+                .WithFallback(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon()));
             using (var system = ActorSystem.Create("old-writer", config))
             {
                 var writer = system.ActorOf(Props.Create(() => new OldWriter()));

@@ -113,11 +113,10 @@ public class WriterRecoveryTests
                 akka.loglevel = WARNING
                 akka.remote.dot-netty.tcp.hostname = {{host}}
                 akka.remote.dot-netty.tcp.port = 0
-                akka.persistence.journal.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
-                akka.persistence.snapshot-store.sql { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                akka.persistence.journal.light { provider-name = "SQLite.MS", connection-string = {{connection}} }
+                akka.persistence.snapshot-store.light { provider-name = "SQLite.MS", connection-string = {{connection}} }
                 """)
-            .WithFallback(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon()))
-            .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+            .WithFallback(ConfigurationFactory.ParseString(RouterNode.BuiltInHocon()));
         var system = ActorSystem.Create("writer-recovery", config);
         var cluster = Cluster.Get(system);
         cluster.Join(cluster.SelfAddress);

@@ -33,7 +33,7 @@ public sealed class AppConfigNotLoadedTests(ITestOutputHelper output)
 
         var maps = File.ReadAllText($"/proc/{cluster[1].Id}/maps");
         // The journal took the write, so these maps are of a node whose whole start (and the writer's stack) is behind it.
-        Assert.Contains("/linq2db.dll", maps, StringComparison.Ordinal);
+        Assert.Contains("/Microsoft.Data.Sqlite.dll", maps, StringComparison.Ordinal);
         Assert.DoesNotContain("/System.Configuration.ConfigurationManager.dll", maps, StringComparison.Ordinal);
     }
 }
