@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Akka.Configuration;
+using Akka.Event;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -64,6 +65,37 @@ internal sealed class JournalDatabase
             command.Parameters.Add(parameter);
         }
         return command;
+    }
+
+    /// <summary>
+    /// A plugin's tables, created (if absent) before its first operation; a failed attempt is made again by the next. Not
+    /// fatal (Akka.Persistence.Sql restarts its plugin until they are made): a database user without the right to create
+    /// tables can still use the ones there, and the operation itself fails if they are not; two nodes creating them at
+    /// once, one fails and uses the other's.
+    /// </summary>
+    public sealed class Tables(JournalDatabase database, string[] ddl, ILoggingAdapter log, string plugin)
+    {
+        private readonly object _gate = new();
+        private Task? _creating;
+
+        public async Task EnsureAsync()
+        {
+            // Operations may begin after an await, off the actor's thread.
+            Task creating;
+            lock (_gate)
+            {
+                if (_creating is null || _creating.IsFaulted || _creating.IsCanceled) _creating = database.CreateAsync(ddl);
+                creating = _creating;
+            }
+            try
+            {
+                await creating;
+            }
+            catch (Exception e)
+            {
+                log.Warning("{0}: the tables were not created ({1}); using what is there", plugin, e.Message);
+            }
+        }
     }
 
     /// <summary>Runs each statement of <paramref name="ddl"/> (they create only what is absent).</summary>

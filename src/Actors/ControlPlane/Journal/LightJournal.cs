@@ -24,38 +24,16 @@ public sealed class LightJournal : AsyncWriteJournal
     private readonly string _writerUuid = Guid.NewGuid().ToString("N");
     // Writes not yet finished, by persistence id: the highest sequence number is read after them (as Akka.Persistence.Sql does).
     private readonly ConcurrentDictionary<string, Task> _writing = new();
-    private readonly object _gate = new();
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private Task? _tables;
+    private readonly JournalDatabase.Tables _tables;
 
     public LightJournal(Akka.Configuration.Config config)
     {
         _database = new JournalDatabase(config);
+        _tables = new JournalDatabase.Tables(_database, _database.Postgres ? JournalDdl.Postgres : JournalDdl.Sqlite, Context.GetLogger(), "light journal");
         _serialization = Context.System.Serialization;
     }
 
-    /// <summary>The tables, created (if absent) by the first call; a failed attempt is made again by the next.</summary>
-    private async Task Tables()
-    {
-        // Operations may begin after an await, off the actor's thread.
-        Task tables;
-        lock (_gate)
-        {
-            if (_tables is null || _tables.IsFaulted || _tables.IsCanceled)
-                _tables = _database.CreateAsync(_database.Postgres ? JournalDdl.Postgres : JournalDdl.Sqlite);
-            tables = _tables;
-        }
-        try
-        {
-            await tables;
-        }
-        catch (Exception e)
-        {
-            // Not fatal (Akka.Persistence.Sql restarts its plugin until they are made): a database user without the right to
-            // create tables can still use the ones there, and the operation itself fails if they are not. The next one tries again.
-            _log.Warning("light journal: the tables were not created ({0}); using what is there", e.Message);
-        }
-    }
+    private Task Tables() => _tables.EnsureAsync();
 
     private sealed record Row(string PersistenceId, long SequenceNr, byte[] Message, string Manifest, int Identifier, long Created, string[] Tags);
 

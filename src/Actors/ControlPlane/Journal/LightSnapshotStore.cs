@@ -13,37 +13,16 @@ public sealed class LightSnapshotStore : SnapshotStore
 {
     private readonly JournalDatabase _database;
     private readonly Akka.Serialization.Serialization _serialization;
-    private readonly object _gate = new();
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private Task? _tables;
+    private readonly JournalDatabase.Tables _tables;
 
     public LightSnapshotStore(Akka.Configuration.Config config)
     {
         _database = new JournalDatabase(config);
+        _tables = new JournalDatabase.Tables(_database, _database.Postgres ? JournalDdl.PostgresSnapshot : JournalDdl.SqliteSnapshot, Context.GetLogger(), "light snapshot store");
         _serialization = Context.System.Serialization;
     }
 
-    private async Task Tables()
-    {
-        // Operations may begin after an await, off the actor's thread.
-        Task tables;
-        lock (_gate)
-        {
-            if (_tables is null || _tables.IsFaulted || _tables.IsCanceled)
-                _tables = _database.CreateAsync(_database.Postgres ? JournalDdl.PostgresSnapshot : JournalDdl.SqliteSnapshot);
-            tables = _tables;
-        }
-        try
-        {
-            await tables;
-        }
-        catch (Exception e)
-        {
-            // Not fatal (Akka.Persistence.Sql restarts its plugin until they are made): a database user without the right to
-            // create tables can still use the ones there, and the operation itself fails if they are not. The next one tries again.
-            _log.Warning("light snapshot store: the tables were not created ({0}); using what is there", e.Message);
-        }
-    }
+    private Task Tables() => _tables.EnsureAsync();
 
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
