@@ -334,6 +334,10 @@ internal static class RunCommand
                 Console.Error.WriteLine($"akkal4: --access-log {parse.GetValue(accessLog)}: {e.Message}");
                 return ExitCodes.Usage;
             }
+            // Listened for before anything starts: a SIGTERM during the start (a -f apply waits up to a minute for the writer)
+            // must drain and end the node as one after it does. Unheard, the runtime's default ran Akka's exit hooks, the
+            // cluster system left, the node rejoined, and the process never ended (session 26).
+            var stopAsked = Shutdown.WaitAsync(cancel);
             RouterNode started;
             try
             {
@@ -362,12 +366,23 @@ internal static class RunCommand
                 return ExitCodes.Usage;
             }
             await using var node = started;
+            // Stopped while starting: no -f apply, no admin API; drained and ended as after the start.
+            async Task<int> StoppedWhileStarting()
+            {
+                Console.WriteLine("stopped while starting");
+                await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);
+                return ExitCodes.Ok;
+            }
+            if (stopAsked.IsCompleted) return await StoppedWhileStarting();
             if (manifests.Resources is not null)
             {
                 // The cluster's config writer may still be starting (or being handed over): retry for a while.
-                var reply = await node.AskWriterAsync(new ApplyConfig(manifests.Resources), TimeSpan.FromSeconds(60),
+                var applying = node.AskWriterAsync(new ApplyConfig(manifests.Resources), TimeSpan.FromSeconds(60),
                     () => Console.WriteLine("waiting for the cluster's config writer..."));
                 manifests = default;
+                // Stopped while the writer is awaited: whether the write happened is the writer's to know (asking again is safe).
+                if (await Task.WhenAny(applying, stopAsked) != applying) return await StoppedWhileStarting();
+                var reply = await applying;
                 if (reply is ConfigRejected rejected)
                 {
                     foreach (var e in rejected.Errors) Console.WriteLine(e);
@@ -394,7 +409,7 @@ internal static class RunCommand
             Console.WriteLine("Ctrl+C stops the node.");
             // What the start used back to the system: the GC heap's garbage and free regions, the C library's freed memory.
             _ = AfterStart.ReleaseAsync(() => node.Connections.Open, () => node.ClusterPeers, cancel);
-            await Task.WhenAny(Shutdown.WaitAsync(cancel), node.LeftCluster);
+            await Task.WhenAny(stopAsked, node.LeftCluster);
             await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);
             return ExitCodes.Ok;
         });

@@ -74,4 +74,38 @@ public sealed class DayOneOperationsTests : IDisposable
             l => l.GetProperty("address").GetString() == $"{Vip}:9000" && l.GetProperty("bound").GetBoolean());
         Assert.Equal(0, await second.StopAsync());
     }
+
+    /// <summary>
+    /// A SIGTERM while the node is still starting drains and ends it, as one after the start does: here its -f apply waits
+    /// for a config writer it cannot reach (its seed accepts and never answers), which it would for a minute. Before the fix the node
+    /// listened for SIGTERM only once started: the runtime's default ran Akka's exit hooks, the cluster system left, the
+    /// node rejoined it, and the process never ended (session 26, by hand; this test then times out).
+    /// </summary>
+    [Fact]
+    public async Task A_SIGTERM_during_the_start_ends_the_node()
+    {
+        var data = Path.Combine(_directory, "data-early-stop");
+        var manifest = Path.Combine(_directory, "early-stop.yaml");
+        await File.WriteAllTextAsync(manifest, $$"""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: early-stop, namespace: default}
+            spec:
+              clusterIP: {{Vip}}
+              selector: {app: early-stop}
+              ports: [{port: 9001, targetPort: 9001}]
+            """);
+        // The seed is a socket of the test's that accepts and never answers (held, so no other process can be there): the
+        // node never joins, so the apply waits.
+        using var seed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(Block.Host(22, 1)), 0);
+        seed.Start();
+        var seedPort = ((System.Net.IPEndPoint)seed.LocalEndpoint).Port;
+        await using var node = ServerCliTests.RunningNode.Start(Run(data, "-f", manifest, "--seed", $"akka.tcp://akkal4@{Block.Host(22, 1)}:{seedPort}"));
+        await EventuallyAsync(() => node.Output.Contains("Remoting started", StringComparison.Ordinal),
+            () => $"the node's remoting started (output:\n{node.Output})", TimeSpan.FromSeconds(60));
+        Assert.Equal(0, await node.StopAsync());
+        Assert.False(node.Output.Contains("Ctrl+C stops the node", StringComparison.Ordinal), $"the node was started before the SIGTERM:\n{node.Output}");
+        Assert.Contains("stopped while starting", node.Output);
+        Assert.Contains("drained: 0 connection(s) finished", node.Output);
+    }
 }
