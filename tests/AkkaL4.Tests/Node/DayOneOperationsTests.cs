@@ -101,8 +101,9 @@ public sealed class DayOneOperationsTests : IDisposable
         seed.Start();
         var seedPort = ((System.Net.IPEndPoint)seed.LocalEndpoint).Port;
         await using var node = ServerCliTests.RunningNode.Start(Run(data, "-f", manifest, "--seed", $"akka.tcp://akkal4@{Block.Host(22, 1)}:{seedPort}"));
-        await EventuallyAsync(() => node.Output.Contains("Remoting started", StringComparison.Ordinal),
-            () => $"the node's remoting started (output:\n{node.Output})", TimeSpan.FromSeconds(60));
+        // Once the apply waits (the node's start has returned; a stop inside RouterNode.Start is another case, not this one).
+        await EventuallyAsync(() => node.Output.Contains("waiting for the cluster's config writer", StringComparison.Ordinal),
+            () => $"the -f apply waits for the writer (output:\n{node.Output})", TimeSpan.FromSeconds(60));
         Assert.Equal(0, await node.StopAsync());
         Assert.False(node.Output.Contains("Ctrl+C stops the node", StringComparison.Ordinal), $"the node was started before the SIGTERM:\n{node.Output}");
         Assert.Contains("stopped while starting", node.Output);
