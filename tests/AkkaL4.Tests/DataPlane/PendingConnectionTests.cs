@@ -180,8 +180,10 @@ public sealed class PendingTimeoutTests
                     "the listener paused with one connection pending");
                 // Both accepted by Akka.IO (the kernel's queue is empty): one waits for a thread, the other in the stock
                 // transport's queue. The product's condition is the time since that accept: waited out, then the thread is let go.
+                // The product stamps a connection as its stream takes it from Akka.IO, a moment after the kernel's queue empties
+                // (a CI run saw client 1 stamped late enough to be served at exactly Timeout): the wait is twice the timeout.
                 await EventuallyAsync(() => PendingConnectionTests.AcceptQueue(listening) == 0, "the stock transport accepted both connections");
-                await Task.Delay(Timeout);
+                await Task.Delay(2 * Timeout);
             }
 
             foreach (var client in clients)
