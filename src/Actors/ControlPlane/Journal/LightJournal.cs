@@ -43,10 +43,10 @@ public sealed class LightJournal : AsyncWriteJournal
         var now = DateTime.UtcNow.Ticks;
         var rows = new List<Row>();
         var rejections = new List<Exception?>();
-        string? persistenceId = null;
+        var persistenceIds = new HashSet<string>();
         foreach (var write in messages)
         {
-            persistenceId = write.PersistenceId;
+            persistenceIds.Add(write.PersistenceId);
             try
             {
                 var encoded = ((IImmutableList<IPersistentRepresentation>)write.Payload).Select(p => Encode(p, now)).ToList();
@@ -59,7 +59,8 @@ public sealed class LightJournal : AsyncWriteJournal
             }
         }
         var written = WriteAsync(rows, rejections, cancellationToken);
-        if (persistenceId is not null) Track(persistenceId, written);
+        // Akka sends one actor's writes per call; every id is tracked all the same, so that none reads its highest too early.
+        foreach (var persistenceId in persistenceIds) Track(persistenceId, written);
         return written;
     }
 
