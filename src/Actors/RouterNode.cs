@@ -18,6 +18,7 @@ using AkkaL4.Actors.Upstreams.Health;
 using AkkaL4.Messages.Model;
 using AkkaL4.Messages.Commands;
 using AkkaL4.Messages.Queries;
+using AkkaL4.Actors.ControlPlane.Journal;
 
 namespace AkkaL4.Actors;
 
@@ -423,10 +424,11 @@ public sealed class RouterNode : IAsyncDisposable
             : options.DataDirectory is { } dir
             ? JournalSettings("SQLite.MS", $"Data Source={Path.GetFullPath(Path.Combine(dir, "journal.db"))}")
             : "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\nakka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.inmem\"";
+        var clusterConfig = ConfigurationFactory.ParseString(journal).WithFallback(settings);
+        if (JournalPlugins.Refusal(clusterConfig) is { } noJournal) throw new ConfigurationException(noJournal);
         if (options.DataDirectory is { } data && PrivateFiles.CreateDataDirectory(data) is { } tightened) Console.Error.WriteLine($"akkal4: {tightened}");
         // SQLite would create its journal with the umask (0644): the whole configuration, readable by every local user.
         if (options is { PostgresJournal: null, DataDirectory: { } journalDir }) PrivateFiles.CreateEmptyFile(Path.Combine(journalDir, "journal.db"));
-        var clusterConfig = ConfigurationFactory.ParseString(journal).WithFallback(settings);
         // The data plane needs no cluster, remoting or journal: nothing there can down it.
         var dataSystem = ActorSystem.Create(ActorSystemName + "-data", ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(settings));
         Task? failed = null;
