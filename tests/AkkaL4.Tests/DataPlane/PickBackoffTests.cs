@@ -44,8 +44,10 @@ public sealed class PickBackoffTests
             }
             await router.Metrics.WaitForAsync("akkal4_listener_pending_connections", 0);
             await router.Metrics.WaitForAsync("envoy_listener_downstream_cx_active", 0);
-            // Asked at 0, 1 and 3 s, refused at 6 s: 3 asks each. Asking every second was 6 each (at 0 to 5 s).
-            Assert.InRange(routers.Asks, 2 * Connections, 3 * Connections);
+            // Asked at 0, 1 and 3 s, refused at 6 s: 3 asks each. Asking every second was 6 each (at 0 to 5 s). At least one
+            // each: on a loaded machine a connection's first ask can come seconds after its accept, from which its connect
+            // timeout counts, leaving time for fewer re-asks (a full suite beside another build: 172 in all).
+            Assert.InRange(routers.Asks, Connections, 3 * Connections);
         }
         finally
         {
