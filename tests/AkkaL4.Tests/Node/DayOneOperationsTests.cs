@@ -80,7 +80,7 @@ public sealed class DayOneOperationsTests : IDisposable
     /// <summary>
     /// A SIGTERM while the node is still starting drains and ends it, as one after the start does: here its -f apply waits
     /// for a config writer it cannot reach (its seed accepts and never answers), which it would for a minute. Before the fix the node
-    /// listened for SIGTERM only once started: the runtime's default ran Akka's exit hooks, the cluster system left, the
+    /// listened for SIGTERM only once started: Akka's own SIGTERM handler (CoordinatedShutdown's) shut the cluster system down, the
     /// node rejoined it, and the process never ended (session 26, by hand; this test then times out).
     /// </summary>
     [Fact]
@@ -103,7 +103,7 @@ public sealed class DayOneOperationsTests : IDisposable
         seed.Start();
         var seedPort = ((System.Net.IPEndPoint)seed.LocalEndpoint).Port;
         await using var node = ServerCliTests.RunningNode.Start(Run(data, "-f", manifest, "--seed", $"akka.tcp://akkal4@{Block.Host(22, 1)}:{seedPort}"));
-        // Once the apply waits (the node's start has returned; a stop inside RouterNode.Start is another case, not this one).
+        // Once the apply waits (the node's start has returned; a stop inside RouterNode.Start: the next test).
         await EventuallyAsync(() => node.Output.Contains("waiting for the cluster's config writer", StringComparison.Ordinal),
             () => $"the -f apply waits for the writer (output:\n{node.Output})", TimeSpan.FromSeconds(60));
         await AssertStoppedWhileStartingAsync(node);
