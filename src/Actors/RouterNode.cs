@@ -52,6 +52,11 @@ public sealed record RouterNodeOptions
     internal Func<int, DescriptorBudget>? Descriptors { get; init; }
     /// <summary>Tests only: an actor put in front of the router supervisor, made from the supervisor's props (one that loses asks).</summary>
     internal Func<Props, Props>? FrontOfRouters { get; init; }
+    /// <summary>
+    /// Tests only (public for <c>akkal4 run --test-hold-start</c>): called inside <see cref="RouterNode.Start"/> once the cluster
+    /// side's actor system runs, before its actors are made — where a real process holds its start for a SIGTERM to arrive.
+    /// </summary>
+    public Action? InsideStart { get; init; }
 }
 
 /// <summary>
@@ -186,6 +191,7 @@ public sealed class RouterNode : IAsyncDisposable
 
     private Membership StartMembership(ActorSystem system, int incarnation, IReadOnlyList<Address>? rejoin)
     {
+        if (incarnation == 0) _options.InsideStart?.Invoke();
         // No journal is started here: the journal (the light plugin with SQLite or Npgsql; before it Akka.Persistence.Sql, linq2db,
         // LanguageExt: ~30 MB of a node's RSS) loads when the first persistent actor on this node starts — the config writer, or a RouteTable
         // entity — so a node that hosts neither never maps it (bench/README.md, "Memory, session 10").

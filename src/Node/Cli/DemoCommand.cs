@@ -28,9 +28,16 @@ internal static class DemoCommand
         command.SetAction(async (parse, cancel) =>
         {
             var manifests = parse.GetValue(examples) is { } dir ? DemoRunner.ManifestsFrom(dir) : DemoRunner.EmbeddedManifests();
+            // Listened for before the nodes start, as `run` does: a stop during the start or the tour ends the demo (its nodes
+            // leave and stop) once the step under way is done.
+            var stopAsked = Shutdown.WaitAsync(cancel);
             await using var demo = new DemoRunner(manifests, Console.Out);
             await demo.StartAsync();
-            var allRight = await demo.TourAsync();
+            if (await demo.TourAsync(stopAsked) is not { } allRight)
+            {
+                Console.WriteLine(Shutdown.StoppedWhileStarting);
+                return ExitCodes.Ok;
+            }
             Console.WriteLine();
             Console.WriteLine(allRight ? "Every case answered as the walkthrough says." : "Some answers were WRONG (see above).");
             if (parse.GetValue(once)) return allRight ? ExitCodes.Ok : ExitCodes.Rejected;
@@ -38,7 +45,7 @@ internal static class DemoCommand
             var chosen = Walkthrough.Cases[parse.GetValue(caseNumber) - 1];
             await demo.ApplyAsync(chosen);
             demo.PrintTryIt(chosen);
-            await Shutdown.WaitAsync(cancel);
+            await stopAsked;
             return ExitCodes.Ok;
         });
         return command;

@@ -196,11 +196,13 @@ internal static class RunCommand
             DefaultValueFactory = _ => EnvList("AKKAL4_PROXY_PROTOCOL_TRUSTED_SOURCES"),
             Arity = ArgumentArity.ZeroOrMore,
         };
+        // Tests only (DayOneOperationsTests): the start holds inside RouterNode.Start, once the cluster side runs, until a stop is asked.
+        var holdStart = new Option<bool>("--test-hold-start") { Hidden = true };
         var command = new Command("run", "Run a router node: bind the listeners of the given manifests and route TCP connections by them. Ctrl+C stops it. "
             + $"${DataPlaneSettings.TransportVariable}=sockets|akka-streams picks the transport (default: akkal4.data-plane.transport in cluster.hocon, sockets).")
         {
             files, labels, name, seeds, mesh, config, drainTimeout, admin, adminToken, adminCert, adminCertPassword, data, listen, publicHost,
-            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection, acceptProxyProtocol, proxyTrusted, accessLog, accessLogFormat, logLevel, logFormat,
+            tlsCert, tlsPassword, insecureRemoting, journalProvider, journalConnection, acceptProxyProtocol, proxyTrusted, accessLog, accessLogFormat, logLevel, logFormat, holdStart,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -335,8 +337,9 @@ internal static class RunCommand
                 return ExitCodes.Usage;
             }
             // Listened for before anything starts: a SIGTERM during the start (a -f apply waits up to a minute for the writer)
-            // must drain and end the node as one after it does. Unheard, the runtime's default ran Akka's exit hooks, the
-            // cluster system left, the node rejoined, and the process never ended (session 26).
+            // must drain and end the node as one after it does. Unheard, Akka's own handler shut the cluster system down, the
+            // node rejoined, and the process never ended (session 26); heard by both, Akka's could end the cluster system
+            // inside RouterNode.Start (exit 1): the node's systems leave the signals to this command (Shutdown.CommandOwnsSignals).
             var stopAsked = Shutdown.WaitAsync(cancel);
             RouterNode started;
             try
@@ -352,7 +355,12 @@ internal static class RunCommand
                     DataDirectory = parse.GetValue(data),
                     PostgresJournal = postgres,
                     Tls = tls,
-                    Overrides = $"akka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port}"
+                    InsideStart = parse.GetValue(holdStart) ? () =>
+                    {
+                        Console.WriteLine("holding the start inside RouterNode.Start until a stop is asked (--test-hold-start)");
+                        stopAsked.Wait(TimeSpan.FromSeconds(60));
+                    } : null,
+                    Overrides = $"{Shutdown.CommandOwnsSignals}\nakka.remote.dot-netty.tcp {{ hostname = \"{remoting.Address}\", port = {remoting.Port}"
                                 + (parse.GetValue(publicHost) is { Length: > 0 } host ? $", public-hostname = \"{host}\"" : "") + " }"
                                 + (parse.GetValue(logLevel) is { Length: > 0 } level ? $"\nakka.loglevel = {level.ToUpperInvariant()}\nakka.stdout-loglevel = {level.ToUpperInvariant()}" : "")
                                 + (parse.GetValue(logFormat) == "json" ? $"\nakka.loggers = [\"{JsonLogger.TypeName}\"]" : ""),
@@ -369,7 +377,7 @@ internal static class RunCommand
             // Stopped while starting: no -f apply, no admin API; drained and ended as after the start.
             async Task<int> StoppedWhileStarting()
             {
-                Console.WriteLine("stopped while starting");
+                Console.WriteLine(Shutdown.StoppedWhileStarting);
                 await node.DrainAsync(parse.GetValue(drainTimeout) ?? settings.DrainTimeout);
                 return ExitCodes.Ok;
             }

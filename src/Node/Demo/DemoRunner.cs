@@ -22,8 +22,9 @@ internal sealed class DemoRunner(IReadOnlyDictionary<string, string> manifests, 
     private readonly List<RouterNode> _nodes = [];
     private readonly List<AdminServer> _admin = [];
 
-    // The tour's own lines tell the story; the nodes' info logs (access log included) would bury them.
-    private const string Quiet = "akka.loglevel = ERROR";
+    // The tour's own lines tell the story; the nodes' info logs (access log included) would bury them. The demo command
+    // hears SIGTERM and Ctrl+C itself, from before the nodes start (Shutdown.CommandOwnsSignals).
+    private const string NodeSettings = "akka.loglevel = ERROR\n" + Cli.Shutdown.CommandOwnsSignals;
 
     public static IReadOnlyDictionary<string, string> EmbeddedManifests()
     {
@@ -42,11 +43,11 @@ internal sealed class DemoRunner(IReadOnlyDictionary<string, string> manifests, 
         output.WriteLine($"upstreams: {string.Join(", ", _upstreams.Select(u => $"{u.Address} answers '{u.Prefix} <line>'"))}");
 
         // Node 1 serves the mesh and ingressgateway-1; node 2 is a gateway-only node for ingressgateway-2.
-        var first = RouterNode.Start(new RouterNodeOptions { Name = "router-1", Labels = Labels.Of(("istio", "ingressgateway-1")), Overrides = Quiet });
+        var first = RouterNode.Start(new RouterNodeOptions { Name = "router-1", Labels = Labels.Of(("istio", "ingressgateway-1")), Overrides = NodeSettings });
         _nodes.Add(first);
         _nodes.Add(RouterNode.Start(new RouterNodeOptions
         {
-            Name = "router-2", Labels = Labels.Of(("istio", "ingressgateway-2")), ServeMesh = false, Seeds = [first.ClusterAddress], Overrides = Quiet,
+            Name = "router-2", Labels = Labels.Of(("istio", "ingressgateway-2")), ServeMesh = false, Seeds = [first.ClusterAddress], Overrides = NodeSettings,
         }));
         output.WriteLine($"routers: router-1 at {first.ClusterAddress} (mesh + ingressgateway-1), router-2 at {_nodes[1].ClusterAddress} (ingressgateway-2), one cluster");
         foreach (var (node, port) in _nodes.Zip([15000, 15001]))
@@ -93,12 +94,14 @@ internal sealed class DemoRunner(IReadOnlyDictionary<string, string> manifests, 
         return reply is T answer ? answer : throw new InvalidOperationException($"the config writer refused the demo's configuration: {reply}");
     }
 
-    /// <summary>Runs every case; true when every answer was one the walkthrough expects.</summary>
-    public async Task<bool> TourAsync()
+    /// <summary>Runs every case; true when every answer was one the walkthrough expects, null when <paramref name="stop"/>
+    /// completed first (checked before each case).</summary>
+    public async Task<bool?> TourAsync(Task stop)
     {
         var allRight = true;
         foreach (var c in Walkthrough.Cases)
         {
+            if (stop.IsCompleted) return null;
             await ApplyAsync(c);
             output.WriteLine();
             output.WriteLine($"Case {c.Number}. {c.Title}   (examples/seed/{c.File})");

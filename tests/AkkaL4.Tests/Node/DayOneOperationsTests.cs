@@ -63,6 +63,8 @@ public sealed class DayOneOperationsTests : IDisposable
             Assert.Equal(0, await first.StopAsync());
             Assert.Contains("draining: listeners stop accepting", first.Output);
             Assert.Contains("drained: 0 connection(s) finished", first.Output);
+            // The node's drain ends its cluster side, not Akka's own SIGTERM handler (which once did it first: a rejoin logged).
+            Assert.DoesNotContain("is out of the cluster", first.Output);
         }
 
         await using var second = ServerCliTests.RunningNode.Start(Run(data));
@@ -78,7 +80,7 @@ public sealed class DayOneOperationsTests : IDisposable
     /// <summary>
     /// A SIGTERM while the node is still starting drains and ends it, as one after the start does: here its -f apply waits
     /// for a config writer it cannot reach (its seed accepts and never answers), which it would for a minute. Before the fix the node
-    /// listened for SIGTERM only once started: the runtime's default ran Akka's exit hooks, the cluster system left, the
+    /// listened for SIGTERM only once started: Akka's own SIGTERM handler (CoordinatedShutdown's) shut the cluster system down, the
     /// node rejoined it, and the process never ended (session 26, by hand; this test then times out).
     /// </summary>
     [Fact]
@@ -101,12 +103,37 @@ public sealed class DayOneOperationsTests : IDisposable
         seed.Start();
         var seedPort = ((System.Net.IPEndPoint)seed.LocalEndpoint).Port;
         await using var node = ServerCliTests.RunningNode.Start(Run(data, "-f", manifest, "--seed", $"akka.tcp://akkal4@{Block.Host(22, 1)}:{seedPort}"));
-        // Once the apply waits (the node's start has returned; a stop inside RouterNode.Start is another case, not this one).
+        // Once the apply waits (the node's start has returned; a stop inside RouterNode.Start: the next test).
         await EventuallyAsync(() => node.Output.Contains("waiting for the cluster's config writer", StringComparison.Ordinal),
             () => $"the -f apply waits for the writer (output:\n{node.Output})", TimeSpan.FromSeconds(60));
-        Assert.Equal(0, await node.StopAsync());
+        await AssertStoppedWhileStartingAsync(node);
+    }
+
+    /// <summary>
+    /// A SIGTERM that arrives inside RouterNode.Start — once the cluster side's actor system runs, before its actors are made
+    /// (the node holds its start there: --test-hold-start) — drains and ends the node too. A CI run on a slower machine
+    /// sent it there by chance: Akka's own SIGTERM handler (CoordinatedShutdown's, run-by-clr-shutdown-hook) ran first and
+    /// shut the cluster system down, the start went on to make its actors in it ("Cannot create child while terminating
+    /// or terminated"), and the process exited 1. Now the command alone hears the signal.
+    /// </summary>
+    [Fact]
+    public async Task A_SIGTERM_inside_RouterNode_Start_ends_the_node()
+    {
+        var data = Path.Combine(_directory, "data-stop-inside-start");
+        await using var node = ServerCliTests.RunningNode.Start(Run(data, "--test-hold-start"));
+        await EventuallyAsync(() => node.Output.Contains("holding the start inside RouterNode.Start", StringComparison.Ordinal),
+            () => $"the start holds inside RouterNode.Start (output:\n{node.Output})", TimeSpan.FromSeconds(60));
+        await AssertStoppedWhileStartingAsync(node);
+    }
+
+    /// <summary>SIGTERM; then the node ends as one stopped while starting: exit 0, drained, never started, no failure.</summary>
+    private static async Task AssertStoppedWhileStartingAsync(ServerCliTests.RunningNode node)
+    {
+        var exit = await node.StopAsync();
+        Assert.True(exit == 0, $"exit {exit}, not 0:\n{node.Output}");
         Assert.False(node.Output.Contains("Ctrl+C stops the node", StringComparison.Ordinal), $"the node was started before the SIGTERM:\n{node.Output}");
         Assert.Contains("stopped while starting", node.Output);
         Assert.Contains("drained: 0 connection(s) finished", node.Output);
+        Assert.DoesNotContain("is out of the cluster", node.Output);
     }
 }
