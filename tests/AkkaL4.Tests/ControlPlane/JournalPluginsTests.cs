@@ -42,6 +42,12 @@ public sealed class JournalPluginsTests
         Assert.StartsWith($"{key} = \"{plugin}\": {plugin}.class is not set", refusal, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("akka.persistence.journal.light.max-connections = 0", "akka.persistence.journal.light.max-connections = 0: must be at least 1")]
+    [InlineData("akka.persistence.snapshot-store.light.max-connections = -3", "akka.persistence.snapshot-store.light.max-connections = -3: must be at least 1")]
+    public void A_light_plugins_max_connections_below_one_is_refused(string overlay, string refusal) =>
+        Assert.Equal(refusal, JournalPlugins.Refusal(Node(overlay)));
+
     [Fact]
     public void No_plugin_at_all_is_refused()
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Event;
 using Akka.Persistence;
 using AkkaL4.Actors;
 using AkkaL4.Actors.ControlPlane.Journal;
@@ -120,15 +121,80 @@ public sealed class LightJournalTests(PostgresServer postgres) : IClassFixture<P
         await using var asUser = database.As(user);
         using (var system = asUser.System("light"))
         {
+            var warnings = Warnings.Of(system);
             var d = Start(system, "light-d");
             Assert.Equal(new Recorder.Recovered(null, null, [1], 1), await d.Ask<Recorder.Recovered>(Recorder.Report, Patience));
             Assert.Equal(2L, await d.Ask<long>(new Recorder.Persist(2), Patience));
-            Assert.Equal(2L, await d.Ask<long>(new Recorder.Snap(2), Patience));
+            Assert.Equal(3L, await d.Ask<long>(new Recorder.Persist(3), Patience));
+            Assert.Equal(3L, await d.Ask<long>(new Recorder.Snap(3), Patience));
+            Assert.Equal(3L, await d.Ask<long>(new Recorder.Snap(3), Patience));
+            // Said once by each plugin, then the tables found are used: each operation tried to create them, and warned, before.
+            var said = await warnings.UpToNowAsync();
+            Assert.Equal(["light journal", "light snapshot store"],
+                said.Where(w => w.Contains("the tables were not created", StringComparison.Ordinal)).Select(w => w[..w.IndexOf(':')]).Order());
         }
-        Assert.Equal(["1", "2"], await database.ColumnAsync("SELECT sequence_number FROM journal WHERE persistence_id = 'light-d' ORDER BY sequence_number"));
+        Assert.Equal(["1", "2", "3"], await database.ColumnAsync("SELECT sequence_number FROM journal WHERE persistence_id = 'light-d' ORDER BY sequence_number"));
     }
 
     private static IActorRef Start(ActorSystem system, string id) => system.ActorOf(Props.Create(() => new Recorder(id)));
+
+    [Fact]
+    public async Task A_plugin_has_at_most_its_max_connections_open_and_the_next_waits_for_one()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "akkal4-light-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            var plugin = new JournalDatabase(ConfigurationFactory.ParseString(
+                $"provider-name = SQLite.MS\nconnection-string = \"Data Source={Path.Combine(directory, "journal.db")}\"\nmax-connections = 2"));
+            var first = await plugin.OpenAsync();
+            await using var second = await plugin.OpenAsync();
+            var third = plugin.OpenAsync();
+            Assert.False(third.IsCompleted, "a third connection opened beside two with max-connections = 2");
+            await first.DisposeAsync();
+            await using var opened = await third.WaitAsync(Patience);
+            Assert.Equal(System.Data.ConnectionState.Open, opened.Connection.State);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("max-connections = 0", "max-connections = 0: must be at least 1")]
+    [InlineData("max-connections = many", "max-connections: ")]
+    public void A_max_connections_below_one_or_not_a_number_is_refused_naming_the_key(string setting, string refusal)
+    {
+        var refused = Assert.Throws<ConfigurationException>(() => JournalDatabase.MaxConnections(ConfigurationFactory.ParseString(setting)));
+        Assert.StartsWith(refusal, refused.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A system's warnings, as its event stream publishes them.</summary>
+    private sealed record Warnings(IActorRef Collector)
+    {
+        public static Warnings Of(ActorSystem system)
+        {
+            var collector = system.ActorOf(Props.Create(() => new WarningCollector()));
+            system.EventStream.Subscribe(collector, typeof(Warning));
+            return new Warnings(collector);
+        }
+
+        /// <summary>Every warning published before this call: the stream puts each in the collector's mailbox as it is published.</summary>
+        public Task<string[]> UpToNowAsync() => Collector.Ask<string[]>("said", Patience);
+    }
+
+    private sealed class WarningCollector : ReceiveActor
+    {
+        private readonly List<string> _said = [];
+
+        public WarningCollector()
+        {
+            Receive<Warning>(w => _said.Add(w.Message?.ToString() ?? ""));
+            Receive<string>(_ => Sender.Tell(_said.ToArray()));
+        }
+    }
 
     /// <summary>A persistent actor of <see cref="NamespaceWritten"/> events (the RouteTable's, through the node's own serializer).</summary>
     private sealed class Recorder : ReceivePersistentActor
@@ -231,16 +297,16 @@ public sealed class LightJournalTests(PostgresServer postgres) : IClassFixture<P
 
         public async Task ExecuteAsync(string sql)
         {
-            await using var connection = await Connect().OpenAsync();
-            await using var command = JournalDatabase.Command(connection, null, sql);
+            await using var lease = await Connect().OpenAsync();
+            await using var command = JournalDatabase.Command(lease.Connection, null, sql);
             await command.ExecuteNonQueryAsync();
         }
 
         /// <summary>Each row's columns, joined by a space (booleans as True/False whichever way the database stores them).</summary>
         public async Task<string[]> ColumnAsync(string sql)
         {
-            await using var connection = await Connect().OpenAsync();
-            await using var command = JournalDatabase.Command(connection, null, sql);
+            await using var lease = await Connect().OpenAsync();
+            await using var command = JournalDatabase.Command(lease.Connection, null, sql);
             await using var reader = await command.ExecuteReaderAsync();
             var rows = new List<string>();
             while (await reader.ReadAsync())

@@ -27,8 +27,20 @@ public static class JournalPlugins
         {
             var plugin = config.GetString(key, "");
             if (plugin.Length == 0) return $"{key} is empty: the config writer would have nowhere to keep its revisions; {Instead}";
-            if (string.IsNullOrWhiteSpace(withReference.GetString(plugin + ".class", "")))
+            var type = withReference.GetString(plugin + ".class", "");
+            if (string.IsNullOrWhiteSpace(type))
                 return $"{key} = \"{plugin}\": {plugin}.class is not set, so no such plugin can start; {Instead}";
+            if (type.StartsWith(typeof(JournalPlugins).Namespace + ".", StringComparison.Ordinal))
+            {
+                try
+                {
+                    JournalDatabase.MaxConnections(config.GetConfig(plugin));
+                }
+                catch (Akka.Configuration.ConfigurationException e)
+                {
+                    return $"{plugin}.{e.Message}";
+                }
+            }
         }
         return null;
     }

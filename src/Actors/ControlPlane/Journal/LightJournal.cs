@@ -29,7 +29,7 @@ public sealed class LightJournal : AsyncWriteJournal
     public LightJournal(Akka.Configuration.Config config)
     {
         _database = new JournalDatabase(config);
-        _tables = new JournalDatabase.Tables(_database, _database.Postgres ? JournalDdl.Postgres : JournalDdl.Sqlite, Context.GetLogger(), "light journal");
+        _tables = new JournalDatabase.Tables(_database, _database.Postgres ? JournalDdl.Postgres : JournalDdl.Sqlite, "journal", Context.GetLogger(), "light journal");
         _serialization = Context.System.Serialization;
     }
 
@@ -104,7 +104,8 @@ public sealed class LightJournal : AsyncWriteJournal
     {
         await Tables();
         // All of the call's rows in one transaction: an atomic write is never half there.
-        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var lease = await _database.OpenAsync(cancellationToken);
+        var connection = lease.Connection;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         foreach (var row in rows)
         {
@@ -130,7 +131,8 @@ public sealed class LightJournal : AsyncWriteJournal
     {
         await Tables();
         if (max <= 0) return;
-        await using var connection = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync();
+        var connection = lease.Connection;
         await using var select = JournalDatabase.Command(connection, null,
             "SELECT sequence_number, message, manifest, identifier, created, writer_uuid FROM journal " +
             "WHERE persistence_id = @p0 AND sequence_number >= @p1 AND sequence_number <= @p2 AND deleted = @p3 ORDER BY sequence_number LIMIT @p4",
@@ -150,7 +152,8 @@ public sealed class LightJournal : AsyncWriteJournal
         if (_writing.TryGetValue(persistenceId, out var writing))
             await writing.ContinueWith(_ => { }, TaskScheduler.Default);
         await Tables();
-        await using var connection = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync();
+        var connection = lease.Connection;
         // Deleted rows count: a deletion keeps its highest row, marked, for this.
         await using var select = JournalDatabase.Command(connection, null,
             "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p0 AND sequence_number > @p1", persistenceId, fromSequenceNr);
@@ -160,19 +163,21 @@ public sealed class LightJournal : AsyncWriteJournal
     protected override async Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken)
     {
         await Tables();
-        await using var connection = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync();
+        var connection = lease.Connection;
         await using var transaction = await connection.BeginTransactionAsync();
         await Execute(connection, transaction, "UPDATE journal SET deleted = @p2 WHERE persistence_id = @p0 AND sequence_number <= @p1",
             persistenceId, toSequenceNr, true);
+        long highestMarked;
         await using (var marked = JournalDatabase.Command(connection, transaction,
                          "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p0 AND deleted = @p1", persistenceId, true))
-        {
-            var highestMarked = await marked.ExecuteScalarAsync() is { } value and not DBNull ? Convert.ToInt64(value) : 0;
-            await Execute(connection, transaction,
-                "DELETE FROM journal WHERE persistence_id = @p0 AND sequence_number <= @p1 AND sequence_number < @p2",
-                persistenceId, toSequenceNr, highestMarked);
-        }
-        await Execute(connection, transaction, "DELETE FROM tags WHERE persistence_id = @p0 AND sequence_nr <= @p1", persistenceId, toSequenceNr);
+            highestMarked = await marked.ExecuteScalarAsync() is { } value and not DBNull ? Convert.ToInt64(value) : 0;
+        await Execute(connection, transaction,
+            "DELETE FROM journal WHERE persistence_id = @p0 AND sequence_number <= @p1 AND sequence_number < @p2",
+            persistenceId, toSequenceNr, highestMarked);
+        // The kept row keeps its tags, as Akka.Persistence.Sql 1.5.73 leaves them.
+        await Execute(connection, transaction, "DELETE FROM tags WHERE persistence_id = @p0 AND sequence_nr <= @p1 AND sequence_nr < @p2",
+            persistenceId, toSequenceNr, highestMarked);
         await transaction.CommitAsync();
     }
 

@@ -18,7 +18,7 @@ public sealed class LightSnapshotStore : SnapshotStore
     public LightSnapshotStore(Akka.Configuration.Config config)
     {
         _database = new JournalDatabase(config);
-        _tables = new JournalDatabase.Tables(_database, _database.Postgres ? JournalDdl.PostgresSnapshot : JournalDdl.SqliteSnapshot, Context.GetLogger(), "light snapshot store");
+        _tables = new JournalDatabase.Tables(_database, _database.Postgres ? JournalDdl.PostgresSnapshot : JournalDdl.SqliteSnapshot, "snapshot", Context.GetLogger(), "light snapshot store");
         _serialization = Context.System.Serialization;
     }
 
@@ -27,7 +27,8 @@ public sealed class LightSnapshotStore : SnapshotStore
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
         await Tables();
-        await using var connection = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync();
+        var connection = lease.Connection;
         await using var select = JournalDatabase.Command(connection, null,
             "SELECT sequence_number, created, snapshot, manifest, serializer_id FROM snapshot " +
             "WHERE persistence_id = @p0 AND sequence_number <= @p1 AND created <= @p2 AND sequence_number >= @p3 AND created >= @p4 " +
@@ -44,7 +45,8 @@ public sealed class LightSnapshotStore : SnapshotStore
     {
         var (bytes, manifest, serializerId) = LightJournal.Encode(_serialization, snapshot);
         await Tables();
-        await using var connection = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync();
+        var connection = lease.Connection;
         await LightJournal.Execute(connection, null, _database.Postgres
                 ? "INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) VALUES (@p0, @p1, @p2, @p3, @p4, @p5) " +
                   "ON CONFLICT (persistence_id, sequence_number) DO UPDATE SET created = excluded.created, snapshot = excluded.snapshot, " +
@@ -56,7 +58,8 @@ public sealed class LightSnapshotStore : SnapshotStore
     protected override async Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken)
     {
         await Tables();
-        await using var connection = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync();
+        var connection = lease.Connection;
         // As Akka.Persistence.Sql: the timestamp bounds the deletion only when the metadata has one.
         await LightJournal.Execute(connection, null,
             "DELETE FROM snapshot WHERE persistence_id = @p0 AND sequence_number = @p1 AND created <= @p2",
@@ -66,7 +69,8 @@ public sealed class LightSnapshotStore : SnapshotStore
     protected override async Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
         await Tables();
-        await using var connection = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync();
+        var connection = lease.Connection;
         await LightJournal.Execute(connection, null,
             "DELETE FROM snapshot WHERE persistence_id = @p0 AND sequence_number <= @p1 AND created <= @p2 AND sequence_number >= @p3 AND created >= @p4",
             persistenceId, criteria.MaxSequenceNr, criteria.MaxTimeStamp.Ticks, criteria.MinSequenceNr, criteria.MinTimestamp?.Ticks ?? 0L);
