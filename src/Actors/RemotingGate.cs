@@ -25,7 +25,9 @@ public sealed class RemotingGateProvider : ITransportAdapterProvider
     public Transport Create(Transport wrappedTransport, ExtendedActorSystem system)
     {
         var settings = RemotingGateSettings.From(system.Settings.Config);
-        return new RemotingGate(wrappedTransport, Logging.GetLogger(system, typeof(RemotingGate)), settings.MaxPerSource, settings.MaxPending, settings.LogInterval);
+        var counts = system.Settings.Setup.Get<RemotingGateCounts>();
+        return new RemotingGate(wrappedTransport, Logging.GetLogger(system, typeof(RemotingGate)), settings.MaxPerSource, settings.MaxPending, settings.LogInterval,
+            counts.HasValue ? counts.Value : null);
     }
 
     /// <summary>Whether <paramref name="config"/>'s remoting transport applies the gate (an override of applied-adapters may leave it out).</summary>
@@ -72,6 +74,28 @@ public sealed record RemotingGateSettings(int MaxPerSource, int MaxPending, Time
     }
 }
 
+/// <summary>
+/// What a node's gates counted, for its <c>/metrics</c>: given to the cluster system in its setup, so that the counts run on
+/// across the node's cluster systems (a rejoin makes a new one, and a new gate).
+/// </summary>
+public sealed class RemotingGateCounts : Akka.Actor.Setup.Setup
+{
+    private long _closed, _ended, _pending;
+
+    /// <summary>Connections closed here before they authenticated, over a limit.</summary>
+    public long Closed => Interlocked.Read(ref _closed);
+
+    /// <summary>Connections that ended before they authenticated (the peer's close, Akka's handshake timeout, a refused certificate).</summary>
+    public long Ended => Interlocked.Read(ref _ended);
+
+    /// <summary>Connections accepted and not authenticated yet, in the current gate.</summary>
+    public long Pending => Interlocked.Read(ref _pending);
+
+    internal void Count(bool closedHere) => Interlocked.Increment(ref closedHere ? ref _closed : ref _ended);
+
+    internal void SetPending(int pending) => Interlocked.Exchange(ref _pending, pending);
+}
+
 /// <summary>The adapter <see cref="RemotingGateProvider"/> makes: the wrapped transport's scheme and addresses, unchanged.</summary>
 internal sealed class RemotingGate : AbstractTransportAdapter
 {
@@ -98,9 +122,14 @@ internal sealed class RemotingGate : AbstractTransportAdapter
     public int MaxPerSource { get; }
     public int MaxPending { get; }
 
-    internal RemotingGate(Transport wrapped, ILoggingAdapter log, int maxPerSource, int maxPending, TimeSpan logInterval) : base(wrapped)
+    /// <summary>The node's counts (null: not counted, e.g. a system started without a node's setup).</summary>
+    private readonly RemotingGateCounts? _counts;
+
+    internal RemotingGate(Transport wrapped, ILoggingAdapter log, int maxPerSource, int maxPending, TimeSpan logInterval, RemotingGateCounts? counts = null) : base(wrapped)
     {
         _log = log;
+        _counts = counts;
+        counts?.SetPending(0);
         MaxPerSource = maxPerSource;
         MaxPending = maxPending;
         _logInterval = logInterval;
@@ -144,6 +173,7 @@ internal sealed class RemotingGate : AbstractTransportAdapter
             var fromSource = _pendingBySource[handle.Source] = _pendingBySource.GetValueOrDefault(handle.Source) + 1;
             victim = fromSource > MaxPerSource ? Oldest(handle.Source) : _pending.Count > MaxPending ? OldestOfBusiestSource() : null;
             if (victim is not null) Remove(victim);
+            _counts?.SetPending(_pending.Count);
         }
         if (victim is null) return;
         victim.Inner.Disassociate("over the limit of unauthenticated remoting connections", _log);
@@ -185,6 +215,7 @@ internal sealed class RemotingGate : AbstractTransportAdapter
         _pending.Remove(handle.Node);
         handle.Node = null;
         if (--_pendingBySource[handle.Source] == 0) _pendingBySource.Remove(handle.Source);
+        _counts?.SetPending(_pending.Count);
         return true;
     }
 
@@ -194,6 +225,7 @@ internal sealed class RemotingGate : AbstractTransportAdapter
     /// </summary>
     private void Ended(string source, bool closedHere)
     {
+        _counts?.Count(closedHere);
         lock (_lock)
         {
             if (closedHere) _closedSinceLog++;

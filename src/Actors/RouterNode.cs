@@ -105,6 +105,9 @@ public sealed class RouterNode : IAsyncDisposable
     /// <summary>Where the node stands in the cluster (<c>State</c>: joining, up, rejoining, left) and since when; draining or not.</summary>
     public sealed record MembershipStatus(string State, bool InCluster, DateTimeOffset Since, int Incarnation, bool Draining);
 
+    /// <summary>What this node's remoting gates counted, whichever cluster system (incarnation) each belonged to.</summary>
+    private readonly RemotingGateCounts _remotingGate = new();
+
     private RouterNode(RouterNodeOptions options, ActorSystem dataSystem, Akka.Configuration.Config clusterConfig, ITcpTransport? transport, DescriptorBudget descriptors)
     {
         _options = options;
@@ -112,6 +115,7 @@ public sealed class RouterNode : IAsyncDisposable
         System = dataSystem;
         _status = new MembershipStatus("joining", false, DateTimeOffset.UtcNow, 0, false);
         Metrics = new DataPlaneMetrics(options.Name);
+        Metrics.Observe(_remotingGate);
         var settings = DataPlaneSettings.From(dataSystem.Settings.Config);
         TlsFileRoots.InForce(this, settings.TlsRoots);
         if (settings.AcceptProxyProtocol)
@@ -156,7 +160,7 @@ public sealed class RouterNode : IAsyncDisposable
         // Connections to the remoting port that never authenticate are counted by RemotingGate, not logged one by one (when
         // the gate is applied: without it nothing would count them).
         LogFilterBase[] filters = RemotingGateProvider.Applied(config) ? [quietLeaves, new UnauthenticatedRemotingLogFilter()] : [quietLeaves];
-        var setup = BootstrapSetup.Create().WithConfig(config).And(new LogFilterSetup(filters));
+        var setup = BootstrapSetup.Create().WithConfig(config).And(new LogFilterSetup(filters)).And(_remotingGate);
         if (_options.Tls is { } tls) setup = setup.And(tls.Setup());
         var system = CreateSystem(ActorSystemName, setup);
         var previous = _membership;

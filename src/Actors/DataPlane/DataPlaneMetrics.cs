@@ -54,6 +54,17 @@ public sealed class DataPlaneMetrics : IDisposable
     public Counter<long> ProxyProtocolError { get; }
     public Counter<long> ProxyProtocolUntrusted { get; }
 
+    /// <summary>The node's remoting gate (<see cref="RemotingGate"/>): connections to the cluster port that did not authenticate.</summary>
+    public void Observe(RemotingGateCounts gate)
+    {
+        _meter.CreateObservableCounter("akkal4_remoting_unauthenticated_closed_total", () => gate.Closed,
+            description: "Connections to the cluster remoting port closed here before they authenticated, over akkal4.remoting.max-unauthenticated-per-source or max-unauthenticated");
+        _meter.CreateObservableCounter("akkal4_remoting_unauthenticated_ended_total", () => gate.Ended,
+            description: "Connections to the cluster remoting port that ended before they authenticated: a refused certificate, a failed TLS handshake, plain remoting to a TLS node, Akka's handshake timeout, or a peer that closed");
+        _meter.CreateObservableGauge("akkal4_remoting_unauthenticated_pending", () => gate.Pending,
+            description: "Connections to the cluster remoting port accepted and not authenticated yet");
+    }
+
     public DataPlaneMetrics(string node)
     {
         _meter = new Meter(MeterName, null, [new KeyValuePair<string, object?>("node", node)]);

@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Event;
 using AkkaL4.Actors;
 using AkkaL4.Tests.ControlPlane;
+using AkkaL4.Tests.DataPlane;
 using AkkaL4.Tests.Support;
 using static AkkaL4.Tests.ControlPlane.ControlPlaneKit;
 using static AkkaL4.Tests.Security.SecurityKit;
@@ -30,6 +31,7 @@ public sealed class RemotingGateTests
     public async Task Silent_outsiders_are_bounded_per_source_and_in_all_and_a_member_still_joins()
     {
         var ca = NewCa("gate");
+        using var metrics = new MetricsProbe("gate-a");
         // Akka's own handshake timeout also closes a silent connection, after 15 s: lengthened here, so every close seen is the
         // gate's. (With DotNetty, Akka.NET takes it from the transport's connection-timeout, not akka.remote.handshake-timeout.)
         await using var a = RouterNode.Start(new RouterNodeOptions
@@ -56,6 +58,9 @@ public sealed class RemotingGateTests
         await EventuallyAsync(() => Task.FromResult(Closed(silent) == 2), () => $"two of six closed (closed: {Closed(silent)})", TimeSpan.FromSeconds(30));
         Assert.Equal(PerSource, silent.Count - Closed(silent));
         Assert.True(Closed(silent.Take(2)) == 2, "the source's two oldest are the ones closed");
+        // And /metrics says so (the counter moves just after the close).
+        await metrics.WaitForAsync(ClosedTotal, 2);
+        Assert.Equal(PerSource, metrics[Pending]);
 
         // Four more from each of three other addresses: 16 pending, the node keeps twelve.
         for (var source = 3; source <= 5; source++)
@@ -78,8 +83,22 @@ public sealed class RemotingGateTests
         Assert.All(perConnection, e => Assert.Equal(LogFilterDecision.Drop, filter.ShouldKeepMessage(e)));
         Assert.All(logged.Where(IsSummary), e => Assert.Equal(LogFilterDecision.Keep, filter.ShouldKeepMessage(e)));
 
+        // Every close seen was the gate's (Akka's own timeout is 120 s here), and nothing else ended yet.
+        await EventuallyAsync(() => Task.FromResult(metrics[ClosedTotal] == Closed(silent)),
+            () => $"{ClosedTotal} {metrics[ClosedTotal]}, closed {Closed(silent)}", TimeSpan.FromSeconds(30));
+        Assert.Equal(0, metrics[EndedTotal]);
+        var open = silent.Count - Closed(silent);
+        Assert.Equal(open, metrics[Pending]);
+
+        // The outsiders give up: each ends before it authenticated.
         foreach (var socket in silent) socket.Dispose();
+        await metrics.WaitForAsync(EndedTotal, open);
+        await metrics.WaitForAsync(Pending, 0);
     }
+
+    private const string ClosedTotal = "akkal4_remoting_unauthenticated_closed_total";
+    private const string EndedTotal = "akkal4_remoting_unauthenticated_ended_total";
+    private const string Pending = "akkal4_remoting_unauthenticated_pending";
 
     private static bool IsSummary(LogEvent e) => e is Warning && e.Message?.ToString() is { } text && text.StartsWith("remoting: ", StringComparison.Ordinal)
         && text.Contains($"closed here over the limit of {PerSource} pending per source and {InAll} in all", StringComparison.Ordinal);

@@ -73,6 +73,31 @@ public sealed class RemotingGateUnitTests
         Assert.True(more[0].Inner.Closed, "two pending from the source: the third closed the oldest");
     }
 
+    [Fact]
+    public void The_nodes_counts_say_how_many_were_closed_ended_and_are_pending_across_its_gates()
+    {
+        var counts = new RemotingGateCounts();
+        var gate = new RemotingGate(new FakeTransport(), NoLogger.Instance, 2, 10, TimeSpan.FromSeconds(10), counts);
+        var first = Connect(gate, "10.0.0.1", 1);
+        var second = Connect(gate, "10.0.0.1", 2);
+        var third = Connect(gate, "10.0.0.1", 3);
+        var member = Connect(gate, "10.0.0.2", 1);
+        Assert.True(first.Inner.Closed);
+        Assert.Equal((1L, 0L, 3L), (counts.Closed, counts.Ended, counts.Pending));
+        gate.Leave(member.Gated, authenticated: true);
+        gate.Leave(second.Gated, authenticated: false);
+        // A close the gate made, then told as an end by the handle, is one close.
+        gate.Leave(first.Gated, authenticated: false);
+        Assert.Equal((1L, 1L, 1L), (counts.Closed, counts.Ended, counts.Pending));
+        // A rejoin's new cluster system makes a new gate: the node's counts run on, its pending is the new gate's.
+        var next = new RemotingGate(new FakeTransport(), NoLogger.Instance, 2, 10, TimeSpan.FromSeconds(10), counts);
+        Assert.Equal(0L, counts.Pending);
+        var again = Connect(next, "10.0.0.3", 1);
+        next.Leave(again.Gated, authenticated: false);
+        Assert.Equal((1L, 2L, 0L), (counts.Closed, counts.Ended, counts.Pending));
+        GC.KeepAlive(third);
+    }
+
     [Theory]
     [InlineData("2001:db8:1:2:aaaa::1", "2001:db8:1:2:bbbb::7", true)]
     [InlineData("2001:db8:1:2::1", "2001:db8:1:3::1", false)]
