@@ -139,6 +139,25 @@ public sealed class LightJournalTests(PostgresServer postgres) : IClassFixture<P
     private static IActorRef Start(ActorSystem system, string id) => system.ActorOf(Props.Create(() => new Recorder(id)));
 
     [Fact]
+    public async Task A_plugin_starting_on_a_shared_database_does_not_wait_behind_a_write_in_flight()
+    {
+        await using var database = await Database.CreateAsync("postgres", postgres);
+        using (var system = database.System("light"))
+            Assert.Equal(1L, await Start(system, "light-e").Ask<long>(new Recorder.Persist(1), Patience));
+        // Another node's write, not committed yet: its transaction holds the journal's ROW EXCLUSIVE lock.
+        await using var inFlight = new NpgsqlConnection(database.ConnectionString);
+        await inFlight.OpenAsync();
+        await using var transaction = await inFlight.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE journal IN ROW EXCLUSIVE MODE", inFlight, transaction))
+            await lockTable.ExecuteNonQueryAsync();
+        // A plugin starting makes sure of its tables first: an index made IF NOT EXISTS waited for that lock (SHARE), up to the
+        // command timeout (30 s), and the write with it.
+        using (var system = database.System("light"))
+            Assert.Equal(1L, await Start(system, "light-f").Ask<long>(new Recorder.Persist(1), TimeSpan.FromSeconds(10)));
+        await transaction.RollbackAsync();
+    }
+
+    [Fact]
     public async Task A_plugin_has_at_most_its_max_connections_open_and_the_next_waits_for_one()
     {
         var directory = Path.Combine(Path.GetTempPath(), "akkal4-light-" + Guid.NewGuid().ToString("N"));
@@ -249,6 +268,8 @@ public sealed class LightJournalTests(PostgresServer postgres) : IClassFixture<P
         private readonly string? _directory;
         private readonly string _provider;
         private readonly string _connectionString;
+
+        public string ConnectionString => _connectionString;
 
         private Database(string provider, string connectionString, string? directory) =>
             (_provider, _connectionString, _directory) = (provider, connectionString, directory);

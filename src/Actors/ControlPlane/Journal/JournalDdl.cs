@@ -59,6 +59,14 @@ internal static class JournalDdl
         "CREATE INDEX IF NOT EXISTS snapshot_created_idx ON snapshot (created)",
     ];
 
+    /// <summary>
+    /// A PostgreSQL index made only when there is none of its name: <c>CREATE INDEX IF NOT EXISTS</c> takes its table's SHARE
+    /// lock before it looks, so each node's journal start waited behind every write in flight on a shared database (and a
+    /// stuck transaction held it up to the command timeout), while the writes that came next waited behind it.
+    /// </summary>
+    private static string Index(string name, string on) =>
+        $"DO $$ BEGIN IF to_regclass('{name}') IS NULL THEN CREATE INDEX IF NOT EXISTS {name} ON {on}; END IF; END $$";
+
     // PostgreSQL: the tables in the connection's default schema (the default mapping names none), as pg_dump shows them.
     public static readonly string[] Postgres =
     [
@@ -77,8 +85,8 @@ internal static class JournalDdl
             CONSTRAINT journal_uq UNIQUE (persistence_id, sequence_number)
         )
         """,
-        "CREATE INDEX IF NOT EXISTS journal_created_idx ON journal (created)",
-        "CREATE INDEX IF NOT EXISTS journal_sequence_number_idx ON journal (sequence_number)",
+        Index("journal_created_idx", "journal (created)"),
+        Index("journal_sequence_number_idx", "journal (sequence_number)"),
         """
         CREATE TABLE IF NOT EXISTS tags (
             ordering_id bigint NOT NULL,
@@ -88,8 +96,8 @@ internal static class JournalDdl
             CONSTRAINT "PK_tags" PRIMARY KEY (ordering_id, tag)
         )
         """,
-        "CREATE INDEX IF NOT EXISTS tags_persistence_id_sequence_nr_idx ON tags (persistence_id, sequence_nr)",
-        "CREATE INDEX IF NOT EXISTS tags_tag_idx ON tags (tag)",
+        Index("tags_persistence_id_sequence_nr_idx", "tags (persistence_id, sequence_nr)"),
+        Index("tags_tag_idx", "tags (tag)"),
     ];
 
     public static readonly string[] PostgresSnapshot =
@@ -105,7 +113,7 @@ internal static class JournalDdl
             CONSTRAINT "PK_snapshot" PRIMARY KEY (persistence_id, sequence_number)
         )
         """,
-        "CREATE INDEX IF NOT EXISTS snapshot_created_idx ON snapshot (created)",
-        "CREATE INDEX IF NOT EXISTS snapshot_sequence_number_idx ON snapshot (sequence_number)",
+        Index("snapshot_created_idx", "snapshot (created)"),
+        Index("snapshot_sequence_number_idx", "snapshot (sequence_number)"),
     ];
 }
