@@ -152,38 +152,38 @@ public sealed class LightJournal : AsyncWriteJournal
         if (_writing.TryGetValue(persistenceId, out var writing))
             await writing.ContinueWith(_ => { }, TaskScheduler.Default);
         await Tables();
-        await using var lease = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         // Deleted rows count: a deletion keeps its highest row, marked, for this.
         await using var select = JournalDatabase.Command(connection, null,
             "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p0 AND sequence_number > @p1", persistenceId, fromSequenceNr);
-        return await select.ExecuteScalarAsync() is { } highest and not DBNull ? Convert.ToInt64(highest) : 0;
+        return await select.ExecuteScalarAsync(cancellationToken) is { } highest and not DBNull ? Convert.ToInt64(highest) : 0;
     }
 
     protected override async Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken)
     {
         await Tables();
-        await using var lease = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync(cancellationToken);
         var connection = lease.Connection;
-        await using var transaction = await connection.BeginTransactionAsync();
-        await Execute(connection, transaction, "UPDATE journal SET deleted = @p2 WHERE persistence_id = @p0 AND sequence_number <= @p1",
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await Execute(connection, transaction, cancellationToken, "UPDATE journal SET deleted = @p2 WHERE persistence_id = @p0 AND sequence_number <= @p1",
             persistenceId, toSequenceNr, true);
         long highestMarked;
         await using (var marked = JournalDatabase.Command(connection, transaction,
                          "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p0 AND deleted = @p1", persistenceId, true))
-            highestMarked = await marked.ExecuteScalarAsync() is { } value and not DBNull ? Convert.ToInt64(value) : 0;
-        await Execute(connection, transaction,
+            highestMarked = await marked.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value) : 0;
+        await Execute(connection, transaction, cancellationToken,
             "DELETE FROM journal WHERE persistence_id = @p0 AND sequence_number <= @p1 AND sequence_number < @p2",
             persistenceId, toSequenceNr, highestMarked);
         // The kept row keeps its tags, as Akka.Persistence.Sql 1.5.73 leaves them.
-        await Execute(connection, transaction, "DELETE FROM tags WHERE persistence_id = @p0 AND sequence_nr <= @p1 AND sequence_nr < @p2",
+        await Execute(connection, transaction, cancellationToken, "DELETE FROM tags WHERE persistence_id = @p0 AND sequence_nr <= @p1 AND sequence_nr < @p2",
             persistenceId, toSequenceNr, highestMarked);
-        await transaction.CommitAsync();
+        await transaction.CommitAsync(cancellationToken);
     }
 
-    internal static async Task Execute(DbConnection connection, DbTransaction? transaction, string sql, params object?[] arguments)
+    internal static async Task Execute(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken, string sql, params object?[] arguments)
     {
         await using var command = JournalDatabase.Command(connection, transaction, sql, arguments);
-        await command.ExecuteNonQueryAsync();
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -27,15 +27,15 @@ public sealed class LightSnapshotStore : SnapshotStore
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
         await Tables();
-        await using var lease = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         await using var select = JournalDatabase.Command(connection, null,
             "SELECT sequence_number, created, snapshot, manifest, serializer_id FROM snapshot " +
             "WHERE persistence_id = @p0 AND sequence_number <= @p1 AND created <= @p2 AND sequence_number >= @p3 AND created >= @p4 " +
             "ORDER BY sequence_number DESC LIMIT 1",
             persistenceId, criteria.MaxSequenceNr, criteria.MaxTimeStamp.Ticks, criteria.MinSequenceNr, criteria.MinTimestamp?.Ticks ?? 0L);
-        await using var reader = await select.ExecuteReaderAsync();
-        if (!await reader.ReadAsync()) return null;
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken)) return null;
         var snapshot = LightJournal.Decode(_serialization, (byte[])reader.GetValue(2), reader.IsDBNull(3) ? "" : reader.GetString(3),
             reader.IsDBNull(4) ? null : reader.GetInt32(4));
         return new SelectedSnapshot(new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTime(reader.GetInt64(1))), snapshot);
@@ -45,9 +45,9 @@ public sealed class LightSnapshotStore : SnapshotStore
     {
         var (bytes, manifest, serializerId) = LightJournal.Encode(_serialization, snapshot);
         await Tables();
-        await using var lease = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync(cancellationToken);
         var connection = lease.Connection;
-        await LightJournal.Execute(connection, null, _database.Postgres
+        await LightJournal.Execute(connection, null, cancellationToken, _database.Postgres
                 ? "INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) VALUES (@p0, @p1, @p2, @p3, @p4, @p5) " +
                   "ON CONFLICT (persistence_id, sequence_number) DO UPDATE SET created = excluded.created, snapshot = excluded.snapshot, " +
                   "manifest = excluded.manifest, serializer_id = excluded.serializer_id"
@@ -58,10 +58,10 @@ public sealed class LightSnapshotStore : SnapshotStore
     protected override async Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken)
     {
         await Tables();
-        await using var lease = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         // As Akka.Persistence.Sql: the timestamp bounds the deletion only when the metadata has one.
-        await LightJournal.Execute(connection, null,
+        await LightJournal.Execute(connection, null, cancellationToken,
             "DELETE FROM snapshot WHERE persistence_id = @p0 AND sequence_number = @p1 AND created <= @p2",
             metadata.PersistenceId, metadata.SequenceNr, metadata.Timestamp > DateTime.MinValue ? metadata.Timestamp.Ticks : DateTime.MaxValue.Ticks);
     }
@@ -69,9 +69,9 @@ public sealed class LightSnapshotStore : SnapshotStore
     protected override async Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
         await Tables();
-        await using var lease = await _database.OpenAsync();
+        await using var lease = await _database.OpenAsync(cancellationToken);
         var connection = lease.Connection;
-        await LightJournal.Execute(connection, null,
+        await LightJournal.Execute(connection, null, cancellationToken,
             "DELETE FROM snapshot WHERE persistence_id = @p0 AND sequence_number <= @p1 AND created <= @p2 AND sequence_number >= @p3 AND created >= @p4",
             persistenceId, criteria.MaxSequenceNr, criteria.MaxTimeStamp.Ticks, criteria.MinSequenceNr, criteria.MinTimestamp?.Ticks ?? 0L);
     }
