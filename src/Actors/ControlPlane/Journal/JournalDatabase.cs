@@ -59,8 +59,8 @@ internal sealed class JournalDatabase
 
     /// <summary>
     /// A connection, once one of the plugin's <see cref="MaxConnectionsKey"/> is free; disposing the lease closes it and frees
-    /// its place. A caller holds one lease at a time (tables are made before, <see cref="Tables.EnsureAsync"/>), so no call
-    /// waits for a place while it holds one.
+    /// its place. A caller holds one lease at a time (operations open theirs through <see cref="Tables.OpenAsync"/>, after the
+    /// tables are made), so no call waits for a place while it holds one.
     /// </summary>
     public async Task<Lease> OpenAsync(CancellationToken cancellationToken = default)
     {
@@ -153,6 +153,16 @@ internal sealed class JournalDatabase
             {
                 log.Warning("{0}: the tables were not created ({1}), and table {2} is not there; tried again at the next operation", plugin, e.Message, table);
             }
+        }
+
+        /// <summary>
+        /// A connection of the plugin's (<see cref="JournalDatabase.OpenAsync"/>) once the tables are made: made first, so that no
+        /// operation holds a connection's place while the tables take one.
+        /// </summary>
+        public async Task<Lease> OpenAsync(CancellationToken cancellationToken = default)
+        {
+            await EnsureAsync();
+            return await database.OpenAsync(cancellationToken);
         }
 
         private async Task CreateOrFindAsync()

@@ -33,8 +33,6 @@ public sealed class LightJournal : AsyncWriteJournal
         _serialization = Context.System.Serialization;
     }
 
-    private Task Tables() => _tables.EnsureAsync();
-
     private sealed record Row(string PersistenceId, long SequenceNr, byte[] Message, string Manifest, int Identifier, long Created, string[] Tags);
 
     protected override Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
@@ -102,9 +100,8 @@ public sealed class LightJournal : AsyncWriteJournal
 
     private async Task<IImmutableList<Exception?>> WriteAsync(List<Row> rows, List<Exception?> rejections, CancellationToken cancellationToken)
     {
-        await Tables();
         // All of the call's rows in one transaction: an atomic write is never half there.
-        await using var lease = await _database.OpenAsync(cancellationToken);
+        await using var lease = await _tables.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         foreach (var row in rows)
@@ -129,7 +126,7 @@ public sealed class LightJournal : AsyncWriteJournal
     public override async Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
         Action<IPersistentRepresentation> recoveryCallback)
     {
-        await Tables();
+        await _tables.EnsureAsync();
         if (max <= 0) return;
         await using var lease = await _database.OpenAsync();
         var connection = lease.Connection;
@@ -151,8 +148,7 @@ public sealed class LightJournal : AsyncWriteJournal
     {
         if (_writing.TryGetValue(persistenceId, out var writing))
             await writing.ContinueWith(_ => { }, TaskScheduler.Default);
-        await Tables();
-        await using var lease = await _database.OpenAsync(cancellationToken);
+        await using var lease = await _tables.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         // Deleted rows count: a deletion keeps its highest row, marked, for this.
         await using var select = JournalDatabase.Command(connection, null,
@@ -162,8 +158,7 @@ public sealed class LightJournal : AsyncWriteJournal
 
     protected override async Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken)
     {
-        await Tables();
-        await using var lease = await _database.OpenAsync(cancellationToken);
+        await using var lease = await _tables.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await Execute(connection, transaction, cancellationToken, "UPDATE journal SET deleted = @p2 WHERE persistence_id = @p0 AND sequence_number <= @p1",

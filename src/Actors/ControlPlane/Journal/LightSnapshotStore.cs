@@ -22,12 +22,9 @@ public sealed class LightSnapshotStore : SnapshotStore
         _serialization = Context.System.Serialization;
     }
 
-    private Task Tables() => _tables.EnsureAsync();
-
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
-        await Tables();
-        await using var lease = await _database.OpenAsync(cancellationToken);
+        await using var lease = await _tables.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         await using var select = JournalDatabase.Command(connection, null,
             "SELECT sequence_number, created, snapshot, manifest, serializer_id FROM snapshot " +
@@ -44,8 +41,7 @@ public sealed class LightSnapshotStore : SnapshotStore
     protected override async Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
     {
         var (bytes, manifest, serializerId) = LightJournal.Encode(_serialization, snapshot);
-        await Tables();
-        await using var lease = await _database.OpenAsync(cancellationToken);
+        await using var lease = await _tables.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         await LightJournal.Execute(connection, null, cancellationToken, _database.Postgres
                 ? "INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) VALUES (@p0, @p1, @p2, @p3, @p4, @p5) " +
@@ -57,8 +53,7 @@ public sealed class LightSnapshotStore : SnapshotStore
 
     protected override async Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken)
     {
-        await Tables();
-        await using var lease = await _database.OpenAsync(cancellationToken);
+        await using var lease = await _tables.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         // As Akka.Persistence.Sql: the timestamp bounds the deletion only when the metadata has one.
         await LightJournal.Execute(connection, null, cancellationToken,
@@ -68,8 +63,7 @@ public sealed class LightSnapshotStore : SnapshotStore
 
     protected override async Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
-        await Tables();
-        await using var lease = await _database.OpenAsync(cancellationToken);
+        await using var lease = await _tables.OpenAsync(cancellationToken);
         var connection = lease.Connection;
         await LightJournal.Execute(connection, null, cancellationToken,
             "DELETE FROM snapshot WHERE persistence_id = @p0 AND sequence_number <= @p1 AND created <= @p2 AND sequence_number >= @p3 AND created >= @p4",
