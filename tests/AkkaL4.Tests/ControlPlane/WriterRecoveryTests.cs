@@ -307,8 +307,10 @@ public class WriterRecoveryTests
                     () => $"the writer's status names the namespace its entity does not confirm (it says {status})", Wait);
                 Assert.Equal(("serving", revision), (status.State, status.Revision));
                 Assert.Contains($"wr-silent (revision {revision}, {pacing.ReportAfter + 1} sends", status.Reason);
-                // Reported on the send after the last of ReportAfter left unconfirmed; the next is an hour away.
-                Assert.Equal(pacing.ReportAfter + 1, SentSilent());
+                // Reported on the send after the last of ReportAfter left unconfirmed; the next is an hour away. (The fake route
+                // tables count a send as their mailbox takes it, which can be after the status says so: a CI run at 9ccaea4 read 3.)
+                await EventuallyAsync(() => Task.FromResult(SentSilent() == pacing.ReportAfter + 1),
+                    () => $"{pacing.ReportAfter + 1} sends of wr-silent (counted: {SentSilent()})", Wait);
 
                 // Other namespaces' batches, confirmed at once: the checkpoint comes after SnapshotEvery of them (not twice as
                 // many) and carries the whole configuration, and the journal before it is deleted.
