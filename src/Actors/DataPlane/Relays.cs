@@ -29,6 +29,9 @@ public sealed class Relays
 
     internal static RelayParts? Materializing => _materializing;
 
+    /// <summary>The hosts' dispatcher: a socket completion that wakes a host runs its turn (<see cref="WakeInline"/>).</summary>
+    public const string Dispatcher = "akkal4.relay-dispatcher";
+
     private readonly IMaterializer _materializer;
     private readonly Host[] _hosts;
     private readonly IdleSweep _idle;
@@ -41,7 +44,7 @@ public sealed class Relays
         _materializer = materializer;
         var initial = InitialAttributes(materializer);
         _idle = new IdleSweep((e, failures) => log.Error(e, "idle sweep: a relay failed to expire ({0} so far); the sweep goes on", failures));
-        _hosts = Enumerable.Range(0, Math.Max(1, hosts)).Select(_ => Source.FromGraph(new HostStage(initial)).To(Sink.Ignore<NotUsed>()).Run(materializer)).ToArray();
+        _hosts = Enumerable.Range(0, Math.Max(1, hosts)).Select(_ => Source.FromGraph(new HostStage(initial)).To(Sink.Ignore<NotUsed>()).WithAttributes(ActorAttributes.CreateDispatcher(Dispatcher)).Run(materializer)).ToArray();
     }
 
     /// <summary>

@@ -106,6 +106,7 @@ internal static class AddressBlocks
         new(239, "session 23 reviewer and fixers"),
         new(240, "security: remoting connections that do not authenticate (session 24)"),
         new(241, "the journal plugins a node's settings name, refused at start (session 27)"),
+        new(242, "relay hosts woken inline by a socket completion (session 28)"),
     ];
 
     /// <summary>The block 127.<paramref name="second"/>.x.x; fails for one without a row.</summary>

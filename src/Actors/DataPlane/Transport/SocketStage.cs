@@ -78,7 +78,7 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
         internal void Finish(T outcome)
         {
             if (Interlocked.CompareExchange(ref _state, Delivering, Running) == Stopped) Dispose();
-            else Callback!(outcome);
+            else WakeInline.Call(Callback!, outcome);
         }
 
         /// <summary>On the stage, first thing when a completion arrives: the args are the stage's again.</summary>

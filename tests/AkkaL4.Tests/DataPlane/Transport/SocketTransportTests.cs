@@ -5,9 +5,11 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Akka.Actor;
+using Akka.Configuration;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using AkkaL4.Actors;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.DataPlane.Transport;
 using Xunit.Abstractions;
@@ -702,7 +704,9 @@ internal sealed class Rig : IAsyncDisposable
 {
     public Rig(string transport)
     {
-        System = ActorSystem.Create("t", "akka.loglevel=WARNING");
+        // The relay hosts' dispatcher as a node has it (cluster.hocon), so relays here wake as they do there.
+        var relayDispatcher = RouterNode.Layered([]).GetConfig(Relays.Dispatcher).Root;
+        System = ActorSystem.Create("t", ConfigurationFactory.ParseString($"akka.loglevel=WARNING\n{Relays.Dispatcher} {{\n{relayDispatcher}\n}}"));
         Materializer = System.Materializer();
         Transport = TcpTransports.Create(System, transport);
     }

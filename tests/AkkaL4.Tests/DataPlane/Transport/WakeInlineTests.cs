@@ -1,0 +1,162 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Streams;
+using Akka.Configuration;
+using AkkaL4.Actors;
+using AkkaL4.Actors.DataPlane;
+using AkkaL4.Actors.DataPlane.Transport;
+using AkkaL4.Tests.Support;
+
+namespace AkkaL4.Tests.DataPlane.Transport;
+
+/// <summary>
+/// The relay hosts' dispatcher (cluster.hocon's <c>akkal4.relay-dispatcher</c>): a host woken by a socket completion's
+/// callback runs its turn there, inside the callback, on its thread; every other wake-up, and whatever that turn itself
+/// wakes, goes to the thread pool as on Akka's default dispatcher.
+/// </summary>
+[Trait("Category", "Unit")]
+[Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
+public sealed class WakeInlineTests : IDisposable
+{
+    private readonly ActorSystem _system = ActorSystem.Create("wake-inline",
+        ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(RouterNode.Layered([])));
+
+    /// <summary>Set on a thread only while <see cref="Calling"/> runs its call there.</summary>
+    [ThreadStatic] private static bool _insideCall;
+
+    public void Dispose() => _system.Dispose();
+
+    /// <summary>Records, for each message, whether it was handled inside a <see cref="Calling"/> call on the caller's thread.</summary>
+    private sealed class Recorder : ReceiveActor
+    {
+        public sealed record Forward(IActorRef Next);
+
+        public Recorder(List<(string Message, bool Inside)> seen)
+        {
+            Receive<string>(s =>
+            {
+                lock (seen) seen.Add((s, _insideCall));
+            });
+            Receive<Forward>(f =>
+            {
+                lock (seen) seen.Add(("forwarding", _insideCall));
+                f.Next.Tell("forwarded");
+            });
+        }
+    }
+
+    private IActorRef Started(List<(string, bool)> seen, string dispatcher)
+    {
+        var actor = _system.ActorOf(Props.Create(() => new Recorder(seen)).WithDispatcher(dispatcher));
+        actor.Tell("started");
+        return actor;
+    }
+
+    /// <summary>Runs <paramref name="call"/> on a thread-pool thread, where socket completions run, marked as inside the call.</summary>
+    private static Task Calling(Action call) =>
+        Task.Run(() =>
+        {
+            _insideCall = true;
+            try
+            {
+                call();
+            }
+            finally
+            {
+                _insideCall = false;
+            }
+        });
+
+    private static async Task<List<(string Message, bool Inside)>> Until(List<(string, bool)> seen, int count)
+    {
+        await EventuallyAsync(() => { lock (seen) return seen.Count >= count; }, $"{count} messages handled");
+        lock (seen) return [.. seen];
+    }
+
+    [Fact]
+    public async Task A_host_woken_by_a_completion_callback_runs_its_turn_inside_the_callback()
+    {
+        var seen = new List<(string, bool)>();
+        var host = Started(seen, Relays.Dispatcher);
+        // Its first turn (the actor's creation) is over, so the wake below is the mailbox's next scheduling.
+        await Until(seen, 1);
+
+        await Calling(() => WakeInline.Call<string>(m => host.Tell(m), "woken"));
+
+        Assert.Equal(("woken", true), (await Until(seen, 2))[1]);
+    }
+
+    [Fact]
+    public async Task What_the_inline_turn_wakes_and_a_wake_outside_a_callback_go_to_the_pool()
+    {
+        var seen = new List<(string, bool)>();
+        var first = Started(seen, Relays.Dispatcher);
+        var second = Started(seen, Relays.Dispatcher);
+        await Until(seen, 2);
+
+        // The inline turn tells a second actor of the same dispatcher: that one does not run inside the first's turn.
+        await Calling(() => WakeInline.Call<object>(m => first.Tell(m), new Recorder.Forward(second)));
+        var handled = await Until(seen, 4);
+        Assert.Equal(("forwarding", true), handled[2]);
+        Assert.Equal(("forwarded", false), handled[3]);
+
+        await Calling(() => first.Tell("plain"));
+        Assert.Equal(("plain", false), (await Until(seen, 5))[4]);
+    }
+
+    [Fact]
+    public async Task A_completion_callback_that_wakes_no_host_leaves_nothing_armed_on_its_thread()
+    {
+        var seen = new List<(string, bool)>();
+        var host = Started(seen, Relays.Dispatcher);
+        await Until(seen, 1);
+
+        await Calling(() =>
+        {
+            WakeInline.Call<int>(_ => { }, 0);
+            host.Tell("later");
+        });
+        Assert.Equal(("later", false), (await Until(seen, 2))[1]);
+    }
+
+    [Fact]
+    public async Task An_actor_on_another_dispatcher_is_not_run_inline()
+    {
+        var seen = new List<(string, bool)>();
+        var other = Started(seen, "akka.actor.default-dispatcher");
+        await Until(seen, 1);
+
+        await Calling(() => WakeInline.Call<string>(m => other.Tell(m), "woken"));
+        Assert.Equal(("woken", false), (await Until(seen, 2))[1]);
+    }
+
+    [Fact]
+    public async Task A_socket_completion_calls_its_stage_back_armed_and_the_relay_hosts_run_on_the_inline_dispatcher()
+    {
+        // The completion of a real zero-byte receive (what a relay waits on), on loopback.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(AddressBlocks.Of(242).At(1, 1, 0));
+        listener.Listen(1);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        using var server = await listener.AcceptAsync();
+        var armed = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var args = new SocketStage.Args<object>(e => e) { Callback = _ => armed.TrySetResult(WakeInline.Armed) };
+        args.SetBuffer(Memory<byte>.Empty);
+        Assert.True(server.ReceiveAsync(args), "the zero-byte receive went asynchronous");
+        await client.SendAsync(new byte[] { 1 });
+        Assert.True(await armed.Task.WaitAsync(Waits.Patience));
+
+        // And the hosts that those callbacks wake are made on the dispatcher that runs them inline.
+        var relays = new Relays(_system.Materializer(), 1, _system.Log);
+        IActorRef? host = null;
+        await EventuallyAsync(async () =>
+        {
+            // The materializer's supervisor, then its one stream: the host's interpreter.
+            host = (await _system.ActorSelection("/user/*/*").Ask<ActorIdentity>(new Identify(null), Waits.Patience)).Subject;
+            return host is not null;
+        }, "the relay host's actor");
+        Assert.Equal(Relays.Dispatcher, Assert.IsAssignableFrom<ActorRefWithCell>(host).Underlying.Props.Dispatcher);
+        GC.KeepAlive(relays);
+    }
+}
