@@ -129,7 +129,7 @@ public sealed class RouterNode : IAsyncDisposable
         Metrics.Observe(Connections);
         var routers = RouterSupervisor.Props(Metrics, pickers);
         _routers = dataSystem.ActorOf(options.FrontOfRouters?.Invoke(routers) ?? routers, "routers");
-        Relays = new Relays(materializer, Environment.ProcessorCount, dataSystem.Log);
+        Relays = new Relays(materializer, Environment.ProcessorCount, dataSystem.Log, settings.RelayInlineCompletions);
         AccessLog = new AccessLogSink(options.AccessLog).Start(dataSystem);
         _listeners = dataSystem.ActorOf(ListenerSet.Props(new NodeDataPlane(Routes, _routers, pickers, transport, settings, Metrics, materializer,
             Relays, Connections) { AccessLog = AccessLog }), "listeners");

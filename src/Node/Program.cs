@@ -1,5 +1,9 @@
 using System.CommandLine;
+using AkkaL4.Actors.DataPlane.Transport;
 using AkkaL4.Node.Cli;
+
+// Before anything opens a socket: the runtime reads it once.
+InlineCompletions.OneEventThreadPerCore();
 
 var root = new RootCommand($"AkkaL4: a distributed L4 TCP router driven by the resources Istio routes by ({CommonOptions.Kinds}).")
 {

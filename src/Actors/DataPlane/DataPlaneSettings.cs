@@ -32,6 +32,9 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
     /// <summary>SO_REUSEPORT on every listener (replicas on one host sharing addresses); off, only where the node's own need it (Transport/OwnListeners).</summary>
     public bool ReusePort { get; init; }
 
+    /// <summary>Socket relays run on the runtime's socket event threads (<see cref="Transport.InlineCompletions"/>).</summary>
+    public bool RelayInlineCompletions { get; init; }
+
     /// <summary>Where DestinationRules' TLS files may be read (<see cref="DataPlane.TlsFileRoots"/>).</summary>
     public ImmutableArray<string> TlsRoots { get; init; } = [];
 
@@ -70,7 +73,7 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
             c.GetInt("max-connections-per-source"),
             Reserve(c))
         {
-            ReusePort = c.GetBoolean("reuse-port"), TlsRoots = DataPlane.TlsFileRoots.From(config),
+            ReusePort = c.GetBoolean("reuse-port"), RelayInlineCompletions = c.GetBoolean("relay-inline-completions"), TlsRoots = DataPlane.TlsFileRoots.From(config),
             MaxPendingConnections = NotNegative(MaxPendingKey, c.GetInt("max-pending-connections")),
             PendingTimeout = NotNegative(PendingTimeoutKey, c.GetTimeSpan("pending-timeout", null)),
         };

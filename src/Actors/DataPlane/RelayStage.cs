@@ -285,6 +285,9 @@ internal sealed record RelayParts(TimeSpan? IdleTimeout, Action<RelayEnded> Ende
     /// <summary>Where the relay's idle timeout is kept (set by <see cref="Relays"/>); required with an idle timeout.</summary>
     internal IdleSweep? Sweep { get; set; }
 
+    /// <summary>The socket relay's sockets complete on the runtime's event thread (set by <see cref="Relays"/>: <see cref="Transport.InlineCompletions"/>).</summary>
+    internal bool InlineCompletions { get; set; }
+
     /// <summary>
     /// Resets both connections of a <see cref="RelayStage"/>, from any thread (set by <see cref="Relays"/>): what a gentle
     /// stop or idle timeout does when the flush deadline has passed.

@@ -35,13 +35,16 @@ public sealed class Relays
     private readonly IMaterializer _materializer;
     private readonly Host[] _hosts;
     private readonly IdleSweep _idle;
+    private readonly bool _inlineCompletions;
     private int _next;
 
     /// <param name="hosts">How many host streams (each one actor, so at most one core) share the socket relays.</param>
     /// <param name="log">Where a relay's failure to expire, in the idle sweep, is reported.</param>
-    public Relays(IMaterializer materializer, int hosts, ILoggingAdapter log)
+    /// <param name="inlineCompletions">Socket relays read and write on the runtime's event thread (akkal4.data-plane.relay-inline-completions).</param>
+    public Relays(IMaterializer materializer, int hosts, ILoggingAdapter log, bool inlineCompletions = true)
     {
         _materializer = materializer;
+        _inlineCompletions = inlineCompletions;
         var initial = InitialAttributes(materializer);
         _idle = new IdleSweep((e, failures) => log.Error(e, "idle sweep: a relay failed to expire ({0} so far); the sweep goes on", failures));
         _hosts = Enumerable.Range(0, Math.Max(1, hosts)).Select(_ => Source.FromGraph(new HostStage(initial)).To(Sink.Ignore<NotUsed>()).WithAttributes(ActorAttributes.CreateDispatcher(Dispatcher)).Run(materializer)).ToArray();
@@ -70,6 +73,7 @@ public sealed class Relays
             parts.Client = clientSocket;
             parts.Upstream = upstreamSocket;
             parts.Sweep = _idle;
+            parts.InlineCompletions = _inlineCompletions;
             _hosts[(uint)Interlocked.Increment(ref _next) % _hosts.Length].Run(parts);
             return;
         }

@@ -171,6 +171,7 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
             foreach (var side in (ReadOnlySpan<Side>)[_client, _upstream])
             {
                 side.Socket.Blocking = false;
+                if (_parts.InlineCompletions) InlineCompletions.Prefer(side.Socket);
                 side.Wait = new SocketStage.Args<object>(Itself) { Callback = callback };
                 side.Wait.SetBuffer(Memory<byte>.Empty);
             }

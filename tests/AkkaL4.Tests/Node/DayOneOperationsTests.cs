@@ -53,6 +53,8 @@ public sealed class DayOneOperationsTests : IDisposable
         await using (var first = ServerCliTests.RunningNode.Start(Run(data, "-f", manifest)))
         {
             await first.WaitReadyAsync(http);
+            // Relays run on the runtime's socket event threads: one per core (the runtime's default is one for up to 45 cores).
+            Assert.Equal(Environment.ProcessorCount, first.ThreadNames().Count(name => name == ".NET Sockets"));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(data));
             var files = Directory.GetFiles(data).Select(Path.GetFileName).ToList();
             Assert.Contains("admin.url", files);

@@ -557,6 +557,10 @@ public sealed class ServerCliTests(ServerCliWorld world) : IClassFixture<ServerC
 
         private RunningNode(Process process) => _process = process;
 
+        /// <summary>The names of the process's threads now (Linux: /proc).</summary>
+        public IReadOnlyList<string> ThreadNames() =>
+            [.. Directory.GetDirectories($"/proc/{_process.Id}/task").Select(task => System.IO.File.ReadAllText(Path.Combine(task, "comm")).Trim())];
+
         public string Output
         {
             get { lock (_output) return _output.ToString(); }

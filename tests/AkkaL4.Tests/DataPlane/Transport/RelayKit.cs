@@ -36,7 +36,7 @@ internal static class RelayKit
     /// <paramref name="path"/> is a transport's name or <see cref="SocketStages"/>.
     /// </summary>
     public static async Task<Relayed> RelayAsync(string path, IPEndPoint relayAt, IPEndPoint backendAt, string clientHost,
-        ByteString? preamble = null, int? clientReceiveBuffer = null, TimeSpan? idle = null)
+        ByteString? preamble = null, int? clientReceiveBuffer = null, TimeSpan? idle = null, bool inlineCompletions = true)
     {
         var rig = new Rig(path == SocketStages ? TcpTransports.Sockets : path);
         using var backendListener = PlainListener(backendAt);
@@ -58,7 +58,7 @@ internal static class RelayKit
         }
         var ended = new TaskCompletionSource<RelayEnded>(TaskCreationOptions.RunContinuationsAsynchronously);
         var parts = new RelayParts(idle, e => ended.TrySetResult(e), UpstreamPreamble: preamble);
-        new Relays(rig.Materializer, 1, rig.System.Log).Run(accepted, upstream, parts);
+        new Relays(rig.Materializer, 1, rig.System.Log, inlineCompletions).Run(accepted, upstream, parts);
         return new Relayed(rig, client, backend, parts, ended.Task);
     }
 

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Streams;
 using Akka.Configuration;
@@ -10,13 +11,15 @@ using AkkaL4.Tests.Support;
 namespace AkkaL4.Tests.DataPlane.Transport;
 
 /// <summary>
-/// The relay hosts' dispatcher (cluster.hocon's <c>akkal4.relay-dispatcher</c>): a host woken by a socket completion's
-/// callback runs its turn there, inside the callback, on its thread; every other wake-up, and whatever that turn itself
-/// wakes, goes to the thread pool as on Akka's default dispatcher.
+/// A relayed message is read and written on the thread its socket's completion runs on: the relay's sockets complete on the
+/// runtime's event thread (<see cref="InlineCompletions"/>, as the node's <c>relay-inline-completions</c> says), and a relay
+/// host woken by a completion's callback runs its turn inside that callback (<see cref="WakeInline"/>, cluster.hocon's
+/// <c>akkal4.relay-dispatcher</c>); every other wake-up, and whatever that turn itself wakes, goes to the thread pool as on
+/// Akka's default dispatcher.
 /// </summary>
-[Trait("Category", "Unit")]
+[Trait("Category", TestCategories.EndToEnd)]
 [Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
-public sealed class WakeInlineTests : IDisposable
+public sealed class InlineRelayTests : IDisposable
 {
     private readonly ActorSystem _system = ActorSystem.Create("wake-inline",
         ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(RouterNode.Layered([])));
@@ -158,5 +161,54 @@ public sealed class WakeInlineTests : IDisposable
         }, "the relay host's actor");
         Assert.Equal(Relays.Dispatcher, Assert.IsAssignableFrom<ActorRefWithCell>(host).Underlying.Props.Dispatcher);
         GC.KeepAlive(relays);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_socket_preferring_inline_completions_completes_on_the_runtimes_event_thread(bool prefer)
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(AddressBlocks.Of(242).At(1, prefer ? 2 : 3, 0));
+        listener.Listen(1);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        using var server = await listener.AcceptAsync();
+        // On this runtime the per-socket setting exists: were it gone, relays would quietly hand every completion over again.
+        if (prefer) Assert.True(InlineCompletions.Prefer(server));
+        var onPool = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var args = new SocketStage.Args<object>(e => e) { Callback = _ => onPool.TrySetResult(Thread.CurrentThread.IsThreadPoolThread) };
+        args.SetBuffer(Memory<byte>.Empty);
+        Assert.True(server.ReceiveAsync(args), "the zero-byte receive went asynchronous");
+        await client.SendAsync(new byte[] { 1 });
+        Assert.Equal(!prefer, await onPool.Task.WaitAsync(Waits.Patience));
+    }
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_PreferInlineCompletions")]
+    private static extern bool PrefersInline(SafeSocketHandle handle);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_socket_relay_sets_both_sockets_to_complete_inline_as_its_node_is_set(bool inline)
+    {
+        var block = AddressBlocks.Of(242);
+        var third = inline ? 4 : 5;
+        await using var r = await RelayKit.RelayAsync(TcpTransports.Sockets, block.At(third, 1, 9000), block.At(third, 2, 9000), block.Host(third, 3),
+            inlineCompletions: inline);
+        // Bytes through both ways: the relay has started, and its sockets carry on whatever the setting.
+        await r.Client.SendAsync("ping");
+        Assert.Equal("ping", await r.Backend.ReadAsync(4));
+        await r.Backend.SendAsync("pong");
+        Assert.Equal("pong", await r.Client.ReadAsync(4));
+
+        Assert.Equal((inline, inline), (PrefersInline(r.Parts.Client!.SafeHandle), PrefersInline(r.Parts.Upstream!.SafeHandle)));
+    }
+
+    [Fact]
+    public void Relays_complete_inline_unless_the_node_turns_it_off()
+    {
+        Assert.True(DataPlaneSettings.From(RouterNode.Layered([])).RelayInlineCompletions);
+        Assert.False(DataPlaneSettings.From(RouterNode.Layered(["akkal4.data-plane.relay-inline-completions = off"])).RelayInlineCompletions);
     }
 }
