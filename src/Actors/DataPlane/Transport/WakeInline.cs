@@ -1,14 +1,14 @@
+using Akka.Actor.Internal;
 using Akka.Dispatch;
 
 namespace AkkaL4.Actors.DataPlane.Transport;
 
 /// <summary>
-/// Runs a relay host's turn on the thread of the socket completion that woke it, instead of queuing it as a second work
-/// item: a relayed message otherwise crosses the thread pool twice in the node (the runtime's completion, then the host's
-/// mailbox; bench/README.md, session 10). Only the first mailbox that a completion's callback schedules runs inline, and
-/// only on a dispatcher made with <see cref="Configurator"/> (<c>akkal4.relay-dispatcher</c>); whatever that turn sends
-/// goes to the pool as before. The completion runs on a pool thread, not on the runtime's epoll thread, so a turn here
-/// holds no other socket's events (unless DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 runs every completion there).
+/// Runs a relay host's turn on the thread of the socket completion that woke it, instead of queuing it as one more work item
+/// (bench/README.md, sessions 10 and 28). Only the first mailbox that a completion's callback schedules runs inline, and only
+/// on a dispatcher made with <see cref="Configurator"/> (<c>akkal4.relay-dispatcher</c>); whatever that turn sends goes to the
+/// pool as before. A relay's own sockets complete on the runtime's event thread (<see cref="InlineCompletions"/>), so their
+/// turns run there: reads and writes that never block. Only SocketStage.Args completions call back through here.
 /// </summary>
 internal static class WakeInline
 {
@@ -48,7 +48,9 @@ internal static class WakeInline
     {
         public override void Execute(IRunnable run)
         {
-            if (Take()) run.Run();
+            // Never inside an actor's turn (Akka keeps the running actor in a thread static, which the host's turn would clear):
+            // completions do not run in one, and the guard costs a read.
+            if (Take() && InternalCurrentActorCellKeeper.Current is null) run.Run();
             else ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
         }
 

@@ -211,4 +211,33 @@ public sealed class InlineRelayTests : IDisposable
         Assert.True(DataPlaneSettings.From(RouterNode.Layered([])).RelayInlineCompletions);
         Assert.False(DataPlaneSettings.From(RouterNode.Layered(["akkal4.data-plane.relay-inline-completions = off"])).RelayInlineCompletions);
     }
+
+    /// <summary>Calls back through <see cref="WakeInline"/> from inside its own turn, marked as inside the call.</summary>
+    private sealed class CallsFromItsTurn : ReceiveActor
+    {
+        public CallsFromItsTurn(IActorRef host) =>
+            Receive<string>(m =>
+            {
+                _insideCall = true;
+                try
+                {
+                    WakeInline.Call<string>(x => host.Tell(x), m);
+                }
+                finally
+                {
+                    _insideCall = false;
+                }
+            });
+    }
+
+    [Fact]
+    public async Task A_callback_inside_another_actors_turn_does_not_run_a_host_there()
+    {
+        var seen = new List<(string, bool)>();
+        var host = Started(seen, Relays.Dispatcher);
+        await Until(seen, 1);
+
+        _system.ActorOf(Props.Create(() => new CallsFromItsTurn(host))).Tell("from a turn");
+        Assert.Equal(("from a turn", false), (await Until(seen, 2))[1]);
+    }
 }
