@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Streams;
-using Akka.Configuration;
 using AkkaL4.Actors;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.DataPlane.Transport;
@@ -21,8 +20,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 [Trait(TestCategories.TransportTrait, TestCategories.TransportNamed)]
 public sealed class InlineRelayTests : IDisposable
 {
-    private readonly ActorSystem _system = ActorSystem.Create("wake-inline",
-        ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(RouterNode.Layered([])));
+    private readonly ActorSystem _system = ActorSystem.Create("wake-inline", BuiltInHocon.RelayDispatcher());
 
     /// <summary>Set on a thread only while <see cref="Calling"/> runs its call there.</summary>
     [ThreadStatic] private static bool _insideCall;
@@ -205,13 +203,6 @@ public sealed class InlineRelayTests : IDisposable
         Assert.Equal((inline, inline), (PrefersInline(r.Parts.Client!.SafeHandle), PrefersInline(r.Parts.Upstream!.SafeHandle)));
     }
 
-    [Fact]
-    public void Relays_complete_inline_unless_the_node_turns_it_off()
-    {
-        Assert.True(DataPlaneSettings.From(RouterNode.Layered([])).RelayInlineCompletions);
-        Assert.False(DataPlaneSettings.From(RouterNode.Layered(["akkal4.data-plane.relay-inline-completions = off"])).RelayInlineCompletions);
-    }
-
     /// <summary>Calls back through <see cref="WakeInline"/> from inside its own turn, marked as inside the call.</summary>
     private sealed class CallsFromItsTurn : ReceiveActor
     {
@@ -239,5 +230,17 @@ public sealed class InlineRelayTests : IDisposable
 
         _system.ActorOf(Props.Create(() => new CallsFromItsTurn(host))).Tell("from a turn");
         Assert.Equal(("from a turn", false), (await Until(seen, 2))[1]);
+    }
+}
+
+/// <summary>The node's setting for <see cref="InlineRelayTests"/>' behaviour: on unless turned off (no transport trait: it reads the settings).</summary>
+[Trait("Category", "Unit")]
+public sealed class RelayInlineCompletionsSettingTests
+{
+    [Fact]
+    public void Relays_complete_inline_unless_the_node_turns_it_off()
+    {
+        Assert.True(DataPlaneSettings.From(RouterNode.Layered([])).RelayInlineCompletions);
+        Assert.False(DataPlaneSettings.From(RouterNode.Layered(["akkal4.data-plane.relay-inline-completions = off"])).RelayInlineCompletions);
     }
 }

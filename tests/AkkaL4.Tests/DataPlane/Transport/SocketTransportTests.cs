@@ -9,7 +9,6 @@ using Akka.Configuration;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Dsl;
-using AkkaL4.Actors;
 using AkkaL4.Actors.DataPlane;
 using AkkaL4.Actors.DataPlane.Transport;
 using Xunit.Abstractions;
@@ -705,8 +704,7 @@ internal sealed class Rig : IAsyncDisposable
     public Rig(string transport)
     {
         // The relay hosts' dispatcher as a node has it (cluster.hocon), so relays here wake as they do there.
-        var relayDispatcher = RouterNode.Layered([]).GetConfig(Relays.Dispatcher).Root;
-        System = ActorSystem.Create("t", ConfigurationFactory.ParseString($"akka.loglevel=WARNING\n{Relays.Dispatcher} {{\n{relayDispatcher}\n}}"));
+        System = ActorSystem.Create("t", ConfigurationFactory.ParseString("akka.loglevel=WARNING").WithFallback(BuiltInHocon.RelayDispatcher()));
         Materializer = System.Materializer();
         Transport = TcpTransports.Create(System, transport);
     }
