@@ -131,22 +131,32 @@ public sealed class InlineRelayTests : IDisposable
         Assert.Equal(("woken", false), (await Until(seen, 2))[1]);
     }
 
-    [Fact]
-    public async Task A_socket_completion_calls_its_stage_back_armed_and_the_relay_hosts_run_on_the_inline_dispatcher()
+    /// <summary>
+    /// The completion of a real zero-byte receive (what a relay waits on) on loopback, 127.242.1.<paramref name="host"/>: what
+    /// <paramref name="observe"/> reads in its stage's callback. <paramref name="preferInline"/>: the socket prefers inline
+    /// completions first (on this runtime the setting exists: were it gone, relays would quietly hand every completion over again).
+    /// </summary>
+    private static async Task<T> CompletionAsync<T>(int host, bool preferInline, Func<T> observe)
     {
-        // The completion of a real zero-byte receive (what a relay waits on), on loopback.
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(AddressBlocks.Of(242).At(1, 1, 0));
+        listener.Bind(AddressBlocks.Of(242).At(1, host, 0));
         listener.Listen(1);
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(listener.LocalEndPoint!);
         using var server = await listener.AcceptAsync();
-        var armed = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var args = new SocketStage.Args<object>(e => e) { Callback = _ => armed.TrySetResult(WakeInline.Armed) };
+        if (preferInline) Assert.True(InlineCompletions.Prefer(server));
+        var observed = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var args = new SocketStage.Args<object>(e => e) { Callback = _ => observed.TrySetResult(observe()) };
         args.SetBuffer(Memory<byte>.Empty);
         Assert.True(server.ReceiveAsync(args), "the zero-byte receive went asynchronous");
         await client.SendAsync(new byte[] { 1 });
-        Assert.True(await armed.Task.WaitAsync(Waits.Patience));
+        return await observed.Task.WaitAsync(Waits.Patience);
+    }
+
+    [Fact]
+    public async Task A_socket_completion_calls_its_stage_back_armed_and_the_relay_hosts_run_on_the_inline_dispatcher()
+    {
+        Assert.True(await CompletionAsync(1, preferInline: false, () => WakeInline.Armed));
 
         // And the hosts that those callbacks wake are made on the dispatcher that runs them inline.
         var relays = new Relays(_system.Materializer(), 1, _system.Log);
@@ -166,20 +176,7 @@ public sealed class InlineRelayTests : IDisposable
     [InlineData(false)]
     public async Task A_socket_preferring_inline_completions_completes_on_the_runtimes_event_thread(bool prefer)
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(AddressBlocks.Of(242).At(1, prefer ? 2 : 3, 0));
-        listener.Listen(1);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        using var server = await listener.AcceptAsync();
-        // On this runtime the per-socket setting exists: were it gone, relays would quietly hand every completion over again.
-        if (prefer) Assert.True(InlineCompletions.Prefer(server));
-        var onPool = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var args = new SocketStage.Args<object>(e => e) { Callback = _ => onPool.TrySetResult(Thread.CurrentThread.IsThreadPoolThread) };
-        args.SetBuffer(Memory<byte>.Empty);
-        Assert.True(server.ReceiveAsync(args), "the zero-byte receive went asynchronous");
-        await client.SendAsync(new byte[] { 1 });
-        Assert.Equal(!prefer, await onPool.Task.WaitAsync(Waits.Patience));
+        Assert.Equal(!prefer, await CompletionAsync(prefer ? 2 : 3, prefer, () => Thread.CurrentThread.IsThreadPoolThread));
     }
 
     [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_PreferInlineCompletions")]
