@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Akka.Actor;
+using Akka.Dispatch;
 using Akka.Streams;
 using AkkaL4.Actors;
 using AkkaL4.Actors.DataPlane;
@@ -68,6 +69,19 @@ public sealed class InlineRelayTests : IDisposable
             }
         });
 
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Mailbox")]
+    private static extern Mailbox MailboxOf(ActorCell cell);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "IsScheduled")]
+    private static extern bool IsScheduled(Mailbox mailbox);
+
+    /// <summary>
+    /// Until the actors' mailboxes are between runs: a message handled does not yet mean its run is over, and a mailbox still
+    /// scheduled takes the next message in that run (or reschedules itself from the pool) instead of being woken by its sender.
+    /// </summary>
+    private static Task Idle(params IActorRef[] actors) =>
+        EventuallyAsync(() => actors.All(a => !IsScheduled(MailboxOf((ActorCell)((ActorRefWithCell)a).Underlying))), "the mailboxes idle");
+
     private static async Task<List<(string Message, bool Inside)>> Until(List<(string, bool)> seen, int count)
     {
         await EventuallyAsync(() => { lock (seen) return seen.Count >= count; }, $"{count} messages handled");
@@ -81,6 +95,7 @@ public sealed class InlineRelayTests : IDisposable
         var host = Started(seen, Relays.Dispatcher);
         // Its first turn (the actor's creation) is over, so the wake below is the mailbox's next scheduling.
         await Until(seen, 1);
+        await Idle(host);
 
         await Calling(() => WakeInline.Call<string>(m => host.Tell(m), "woken"));
 
@@ -94,6 +109,7 @@ public sealed class InlineRelayTests : IDisposable
         var first = Started(seen, Relays.Dispatcher);
         var second = Started(seen, Relays.Dispatcher);
         await Until(seen, 2);
+        await Idle(first, second);
 
         // The inline turn tells a second actor of the same dispatcher: that one does not run inside the first's turn.
         await Calling(() => WakeInline.Call<object>(m => first.Tell(m), new Recorder.Forward(second)));
