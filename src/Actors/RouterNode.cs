@@ -123,7 +123,7 @@ public sealed class RouterNode : IAsyncDisposable
         _rejoinAfter = dataSystem.Settings.Config.GetTimeSpan("akkal4.membership.rejoin-after", null);
         var materializer = dataSystem.Materializer();
         Connections = new ConnectionBudget(settings.MaxConnections, descriptors);
-        transport ??= TcpTransports.Create(dataSystem, settings.Transport, Connections);
+        transport ??= TcpTransports.Create(dataSystem, settings.Transport, Connections, settings.RelayInlineCompletions);
         var pickers = new UpstreamPickers(Health);
         if (Connections.Descriptors.FewWarning(settings.MaxConnections) is { } few) dataSystem.Log.Warning(few);
         Metrics.Observe(Connections);

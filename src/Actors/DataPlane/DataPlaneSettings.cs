@@ -32,7 +32,7 @@ public sealed record DataPlaneSettings(int MaxConnectAttempts, int ListenBacklog
     /// <summary>SO_REUSEPORT on every listener (replicas on one host sharing addresses); off, only where the node's own need it (Transport/OwnListeners).</summary>
     public bool ReusePort { get; init; }
 
-    /// <summary>Socket relays run on the runtime's socket event threads (<see cref="Transport.InlineCompletions"/>).</summary>
+    /// <summary>Socket relays, listeners' accepts and plain upstreams' connects run on the runtime's socket event threads (<see cref="Transport.InlineCompletions"/>).</summary>
     public bool RelayInlineCompletions { get; init; }
 
     /// <summary>Where DestinationRules' TLS files may be read (<see cref="DataPlane.TlsFileRoots"/>).</summary>

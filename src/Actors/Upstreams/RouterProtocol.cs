@@ -32,8 +32,8 @@ public sealed record UpstreamAssigned(UpstreamCluster Cluster, UpstreamEndpoint 
     /// <summary>Where to connect: the endpoint's address parsed once, or a name resolved at each connect.</summary>
     public EndPoint Remote { get; } = IPAddress.TryParse(Endpoint.Address, out var ip) ? new IPEndPoint(ip, Endpoint.Port) : new DnsEndPoint(Endpoint.Address, Endpoint.Port);
 
-    /// <summary>The cluster's connect options.</summary>
-    public ConnectOptions Options { get; } = new(Cluster.Policy.ConnectTimeout, Cluster.Policy.Keepalive);
+    /// <summary>The cluster's connect options: a plain upstream's connect completes inline (what follows it is the relay's start).</summary>
+    public ConnectOptions Options { get; } = new(Cluster.Policy.ConnectTimeout, Cluster.Policy.Keepalive, InlineCompletion: Cluster.Policy.Tls is null);
 }
 
 /// <summary>Picker → connection: no endpoint can be had (the connection counts it, with its other failures).</summary>

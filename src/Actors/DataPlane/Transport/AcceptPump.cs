@@ -62,7 +62,7 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
     /// it <paramref name="onInit"/>.
     /// </summary>
     public static AcceptPump Start(IPEndPoint address, int backlog, IActorRef listener, IScheduler scheduler, object onInit, object onComplete,
-        Func<Exception, object> onFailure, ILoggingAdapter log, OwnListeners own, bool reusePort)
+        Func<Exception, object> onFailure, ILoggingAdapter log, OwnListeners own, bool reusePort, bool inlineCompletions = false)
     {
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         OwnListeners.Listening? listening = null;
@@ -72,6 +72,8 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
             SocketTransport.Listening(socket);
             socket.Bind(address);
             socket.Listen(backlog);
+            // An accept's completion only tells the listener (or accepts again): no hand-off to the pool before that message.
+            if (inlineCompletions) InlineCompletions.Prefer(socket);
         }
         catch
         {
@@ -278,6 +280,9 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
     /// <summary>The listening socket's TCP_NODELAY, which Linux gives every socket it accepts: for tests.</summary>
     internal bool NoDelay => _socket.NoDelay;
 
+    /// <summary>The listening socket's handle: for tests.</summary>
+    internal SafeSocketHandle Handle => _socket.SafeHandle;
+
     /// <summary>An accept is in flight: for tests.</summary>
     internal bool AcceptInFlight
     {
@@ -305,7 +310,7 @@ internal sealed class AcceptPump : MinimalActorRef, IListenerBinding
         }
     }
 
-    /// <summary>The one accept's event args, reused for every accept (completions call back here, on the pool), disposed as the pump ends.</summary>
+    /// <summary>The one accept's event args, reused for every accept (completions call back here: on the pool, or on the socket event thread with inline completions), disposed as the pump ends.</summary>
     private sealed class Args(AcceptPump pump) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
     {
         protected override void OnCompleted(SocketAsyncEventArgs e)

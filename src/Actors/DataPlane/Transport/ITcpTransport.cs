@@ -119,7 +119,11 @@ public interface IListenerBinding
 }
 
 /// <summary>Settings applied to an upstream socket.</summary>
-public sealed record ConnectOptions(TimeSpan ConnectTimeout, TcpKeepalive? Keepalive);
+/// <param name="InlineCompletion">
+/// Nothing but the relay's start follows the connect (no TLS handshake): its completion may run on the runtime's socket event
+/// thread, where a transport that can (<see cref="SocketTransport"/>, relays completing inline) runs it.
+/// </param>
+public sealed record ConnectOptions(TimeSpan ConnectTimeout, TcpKeepalive? Keepalive, bool InlineCompletion = false);
 
 /// <summary>
 /// The one seam between the data plane and the network: every connection actor is fed by the flows

@@ -9,8 +9,10 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c> does for every socket of a process, but for the relay's two sockets
 /// only: with <see cref="WakeInline"/> a relayed message is then read and written on the event thread that saw it arrive, with
 /// no hand-off to another thread (HAProxy's and nginx's model; bench/README.md, session 28). What such a completion runs is the
-/// relay host's turn: reads and writes that never block. Sockets whose completions run other code (TLS origination's
-/// handshake and certificate checks, the journal's database reads, the admin API, remoting) keep the pool.
+/// relay host's turn: reads and writes that never block. Listening sockets (an accept tells the listener) and plain upstreams'
+/// connecting sockets (the connect starts the relay) prefer them too (<see cref="SocketTransport"/>, session 29). Sockets whose
+/// completions run other code (TLS origination's handshake and certificate checks, the journal's database reads, the admin
+/// API, remoting) keep the pool.
 /// </summary>
 public static class InlineCompletions
 {

@@ -24,7 +24,7 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
 
     public IListenerBinding Listen(IPEndPoint address, int backlog, IActorRef listener, object onInit, object onComplete, Func<Exception, object> onFailure,
         ILoggingAdapter log, bool reusePort = false) =>
-        AcceptPump.Start(address, backlog, listener, _scheduler, onInit, onComplete, onFailure, log, _listening, reusePort);
+        AcceptPump.Start(address, backlog, listener, _scheduler, onInit, onComplete, onFailure, log, _listening, reusePort, _inlineCompletions);
 
     public Task? Closing(IPEndPoint address) => _listening.Closing(address);
 
@@ -33,11 +33,23 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
     /// <summary>Where connect timeouts are kept: the actor system's timer wheel, not a timer per attempt.</summary>
     private readonly IScheduler _scheduler;
 
-    public SocketTransport(IScheduler scheduler) => _scheduler = scheduler;
+    /// <summary>
+    /// Listeners' accepts, and connects that say so (<see cref="ConnectOptions.InlineCompletion"/>), complete on the runtime's
+    /// socket event thread, as relays do with <c>relay-inline-completions</c>: what runs there is a message to the listener,
+    /// or the relay's start (its host's turn, <see cref="WakeInline"/>), not a hand-off to the pool first.
+    /// </summary>
+    private readonly bool _inlineCompletions;
+
+    public SocketTransport(IScheduler scheduler, bool inlineCompletions = false)
+    {
+        _scheduler = scheduler;
+        _inlineCompletions = inlineCompletions;
+    }
 
     public void Connect(EndPoint remote, ConnectOptions options, ConnectAttempt attempt)
     {
         Socket socket;
+        bool inline;
         try
         {
             socket = remote is IPEndPoint ip
@@ -53,6 +65,7 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
         {
             socket.NoDelay = true;
             if (options.Keepalive is { } keepalive) Keepalive.Apply(socket, keepalive);
+            inline = _inlineCompletions && options.InlineCompletion && InlineCompletions.Prefer(socket);
         }
         catch (Exception e)
         {
@@ -60,15 +73,16 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
             attempt.Fail(e);
             return;
         }
-        new Dial(socket, remote, options.ConnectTimeout, attempt).Start(_scheduler);
+        new Dial(socket, remote, options.ConnectTimeout, attempt, inline).Start(_scheduler);
     }
 
     /// <summary>
     /// One connect, as one object: the socket's own event args (so the socket caches none for its lifetime, and all of
     /// this is garbage once connected) and the owner's abandon hook. Whichever ends it first — the connect, the timeout,
-    /// the owner abandoning it — wins; the others find it ended.
+    /// the owner abandoning it — wins; the others find it ended. <paramref name="inline"/>: its completion runs on the socket event
+    /// thread, and the relay host it wakes runs its turn there too.
     /// </summary>
-    private sealed class Dial(Socket socket, EndPoint remote, TimeSpan timeout, ConnectAttempt attempt)
+    private sealed class Dial(Socket socket, EndPoint remote, TimeSpan timeout, ConnectAttempt attempt, bool inline)
         : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true), IConnecting, IThreadPoolWorkItem
     {
         private int _ended;
@@ -113,6 +127,12 @@ public sealed class SocketTransport : ITcpTransport, IDirectAccept
         }
 
         protected override void OnCompleted(SocketAsyncEventArgs e)
+        {
+            if (inline) WakeInline.Call(static dial => dial.Finish(), this);
+            else Finish();
+        }
+
+        private void Finish()
         {
             if (!End())
             {

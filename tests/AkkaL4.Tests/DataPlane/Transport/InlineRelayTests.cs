@@ -216,6 +216,68 @@ public sealed class InlineRelayTests : IDisposable
         Assert.Equal((inline, inline), (PrefersInline(r.Parts.Client!.SafeHandle), PrefersInline(r.Parts.Upstream!.SafeHandle)));
     }
 
+    /// <summary>
+    /// Where a connect's completion told it: inside the <see cref="Calling"/> call that began it (a connect that completed at
+    /// once, as a loopback one sometimes does), on which kind of thread, and whether a relay host it woke would run there.
+    /// </summary>
+    private sealed class WhereConnected : ConnectAttempt
+    {
+        public readonly TaskCompletionSource<(TcpConnection Connection, bool AtOnce, bool PoolThread, bool Armed)> Told =
+            new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override void OnConnected(TcpConnection connection) =>
+            Told.TrySetResult((connection, _insideCall, Thread.CurrentThread.IsThreadPoolThread, WakeInline.Armed));
+
+        protected override void OnFailed(Exception cause) => Told.TrySetException(cause);
+    }
+
+    /// <summary>
+    /// A connect whose options allow it (a plain upstream: what follows is the relay's start) completes on the event thread and
+    /// starts its relay's host there, when the node's relays complete inline; a TLS upstream's (its handshake follows) and any
+    /// with the setting off complete on the pool, as before. Connects that complete at once are retried: they show no completion.
+    /// </summary>
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task A_plain_connect_completes_on_the_event_thread_when_the_node_completes_inline(bool node, bool plain)
+    {
+        var inline = node && plain;
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(AddressBlocks.Of(242).At(6, (node ? 1 : 0) + (plain ? 2 : 0), 0));
+        listener.Listen(1);
+        var transport = new SocketTransport(_system.Scheduler, node);
+        for (var tries = 0; ; tries++)
+        {
+            var attempt = new WhereConnected();
+            await Calling(() => transport.Connect(listener.LocalEndPoint!, new ConnectOptions(Waits.Patience, null, plain), attempt));
+            var (connection, atOnce, poolThread, armed) = await attempt.Told.Task.WaitAsync(Waits.Patience);
+            using var accepted = await listener.AcceptAsync();
+            using var socket = connection.Socket!;
+            Assert.Equal(inline, PrefersInline(socket.SafeHandle));
+            if (atOnce && tries < 500) continue;
+            Assert.False(atOnce, $"{tries} connects in a row completed at once");
+            Assert.Equal((inline, inline), (!poolThread, armed));
+            return;
+        }
+    }
+
+    /// <summary>The listener of a node whose relays complete inline accepts inline too: an accept's completion only tells the listener.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_listener_accepts_inline_when_the_node_completes_inline(bool node)
+    {
+        // Bound and listening once Listen returns; what the pump tells its listener is not looked at here.
+        var listener = _system.ActorOf(Props.Create(() => new Recorder(new List<(string, bool)>())));
+        var pump = (AcceptPump)new SocketTransport(_system.Scheduler, node).Listen(AddressBlocks.Of(242).At(7, node ? 1 : 2, 19000), 16, listener,
+            "init", "done", e => e.Message, _system.Log);
+        Assert.Equal(node, PrefersInline(pump.Handle));
+        // Its listener gone, the pump closes its socket.
+        _system.Stop(listener);
+        await EventuallyAsync(() => pump.Handle.IsClosed, "the listening socket closed");
+    }
+
     /// <summary>Calls back through <see cref="WakeInline"/> from inside its own turn, marked as inside the call.</summary>
     private sealed class CallsFromItsTurn : ReceiveActor
     {
