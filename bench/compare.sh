@@ -26,6 +26,7 @@
 #   BENCH_SCENARIOS      a subset of "bulk1 bulk1r bulk8 bulk8r connrate connrate-open pingpong pingpong-open idle" (default: all)
 #   BENCH_OPEN_CONN_RATE, BENCH_OPEN_MSG_RATE   the open-loop scenarios' fixed rates (default 1000 connections/s, 8000 msg/s)
 #   BENCH_SKIP_BUILD=1   use the existing Release build
+#   BENCH_RESULT_SUFFIX  appended to the result file's name (e.g. -s29: bench/results/<date>-s29.md), so a second run of a day keeps the first
 #   PROXY_CPU / LOAD_CPU the cores for the proxies / for load and backends (default 0 / 1)
 set -uo pipefail
 
@@ -595,7 +596,7 @@ table() {
 TABLE=$(table)
 version_of() { "$@" 2>&1 | head -1; }
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-SUFFIX=""; (( QUICK )) && SUFFIX="-quick"; (( CORES == 2 )) && SUFFIX+="-2cores"
+SUFFIX=""; (( QUICK )) && SUFFIX="-quick"; (( CORES == 2 )) && SUFFIX+="-2cores"; SUFFIX+=${BENCH_RESULT_SUFFIX:-}
 RESULT_FILE=$ROOT/bench/results/$(date +%F)$SUFFIX.md
 mkdir -p "$ROOT/bench/results"
 {
