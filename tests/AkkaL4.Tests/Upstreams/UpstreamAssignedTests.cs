@@ -50,6 +50,22 @@ public class UpstreamAssignedTests
 
         Assert.Equal(TimeSpan.FromSeconds(3), v4.Options.ConnectTimeout);
         Assert.Equal(Cluster.Policy.Keepalive, v4.Options.Keepalive);
+        Assert.True(v4.Options.InlineCompletion, "a plain upstream's connect may complete inline: the relay's start follows it");
+    }
+
+    [Fact]
+    public void A_TLS_upstream_s_connect_completes_on_the_pool_as_its_handshake_follows()
+    {
+        var tls = new UpstreamTls("SIMPLE", null, null, null, null, Seq<string>.Empty, false);
+        var cluster = new UpstreamCluster
+        {
+            Id = Cluster.Id, Name = Cluster.Name, Host = Cluster.Host, Port = Cluster.Port, Status = Cluster.Status, Detail = "",
+            Endpoints = [V4], Policy = Cluster.Policy with { Tls = tls },
+        };
+        var assigned = Assert.IsType<UpstreamAssigned>(new ClusterPicker(cluster, new UpstreamHealth(), ActorRefs.Nobody).Pick(0, ImmutableHashSet<string>.Empty));
+        assigned.Load.Closed();
+
+        Assert.False(assigned.Options.InlineCompletion);
     }
 
     [Fact]

@@ -8,7 +8,8 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// (bench/README.md, sessions 10 and 28). Only the first mailbox that a completion's callback schedules runs inline, and only
 /// on a dispatcher made with <see cref="Configurator"/> (<c>akkal4.relay-dispatcher</c>); whatever that turn sends goes to the
 /// pool as before. A relay's own sockets complete on the runtime's event thread (<see cref="InlineCompletions"/>), so their
-/// turns run there: reads and writes that never block. Only SocketStage.Args completions call back through here.
+/// turns run there: reads and writes that never block. Only SocketStage.Args completions and a plain upstream's connect
+/// (SocketTransport's Dial, whose completion starts the relay) call back through here.
 /// </summary>
 internal static class WakeInline
 {
