@@ -88,7 +88,10 @@ public sealed class SpreadGatingTests(ITestOutputHelper output) : IAsyncLifetime
         {
             _cluster.Signal(hung, ChaosCluster.SigCont);
         }
-        await _cluster.EventuallyAsync(async () => (await Status(writer)).GetProperty("unreachable").GetArrayLength() == 0, $"node {hung} reachable again");
+        // Reachable again in every node's view, not only the writer's: the resumed node first marks the others unreachable
+        // (its own heartbeats late), and until that view is gone too the writer's can flip back (CI, 0bf7e63).
+        foreach (var n in new[] { 1, 2, 3 })
+            await _cluster.EventuallyAsync(async () => (await Status(n)).GetProperty("unreachable").GetArrayLength() == 0, $"node {hung} reachable again, as node {n} sees it");
         var resumed = await _cluster.PutAsync(writer, Entry("resumed"), wait: false);
         Assert.NotNull(resumed);
         await SentToEveryNode(writer, resumed!.Value);
