@@ -20,6 +20,8 @@ namespace AkkaL4.Bench;
 /// <c>alloc N proxy</c>: each connection starts with a PROXY v1 header, read on a gateway listener of a node run with
 /// accept-proxy-protocol; <c>alloc N tls</c>: each starts with a TLS ClientHello of 517 bytes (a browser's size, SNI
 /// echo.example.com), read on a mesh port with a tls rule; the echo answers the hello's bytes instead of the 64 B.
+/// <c>alloc N pingpong</c>: N 64 B messages and their echoes, one after another, over one relayed connection held open
+/// (compare.sh's ping-pong, one connection): bytes and work items per message instead of per connection.
 /// Addresses: 127.122.100.x (the #15 benchmarks' block in tests/AkkaL4.Tests/Support/AddressBlocks.cs), or the /24 named by
 /// the variable <c>ALLOC_NET</c> (e.g. <c>127.123.100</c>), so that a session's helper relays in its own block.
 /// </summary>
@@ -37,10 +39,10 @@ internal static class Allocations
         var mode = args.Length > 1 ? args[1] : "plain";
         var first = mode switch
         {
-            "plain" => [],
+            "plain" or "pingpong" => [],
             "proxy" => System.Text.Encoding.ASCII.GetBytes($"PROXY TCP4 10.0.0.1 {Vip.Address} 40000 9000\r\n"),
             "tls" => SyntheticHello("echo.example.com", 517),
-            _ => throw new ArgumentException($"alloc mode '{mode}': plain, proxy or tls"),
+            _ => throw new ArgumentException($"alloc mode '{mode}': plain, proxy, tls or pingpong"),
         };
         var message = mode == "tls" ? first : new byte[64];
         var output = Console.Out;
@@ -116,6 +118,7 @@ internal static class Allocations
             node.AccessLog.Observe(_ => Interlocked.Increment(ref finished));
 
             var target = mode == "proxy" ? Edge : Vip;
+            if (mode == "pingpong") return PingPong(output, n, echo, () => Interlocked.Read(ref finished));
             // Warm-up: JIT, pools, the first connection's one-time costs.
             Connections(target, n / 5 + 100, echo, first, message);
             Connections(Echo, n / 5 + 100, echo, message, message);
@@ -151,6 +154,63 @@ internal static class Allocations
             node.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Console.SetOut(output);
         }
+    }
+
+    /// <summary>
+    /// <c>alloc N pingpong</c>: N messages over one connection through the node, against N over one connection to the echo
+    /// directly and the idle node over as long; the rest is what the node allocates to relay a message and its echo.
+    /// </summary>
+    private static int PingPong(TextWriter output, int n, EchoServer echo, Func<long> finished)
+    {
+        // Warm-up: JIT and pools, on connections of their own (closed, so the access log has seen them).
+        var warm = finished();
+        Exchange(Vip, n / 5 + 100, echo);
+        Exchange(Echo, n / 5 + 100, echo);
+        WaitFor(() => finished() == warm + 1);
+
+        var direct = Measure(() => Exchange(Echo, n, echo));
+        using var sampler = new AllocationSampler();
+        var relayed = Measure(() => Exchange(Vip, n, echo));
+        sampler.Dispose();
+        var idle = Measure(() => Thread.Sleep(relayed.Elapsed));
+
+        // One connection's set-up and end are in the relayed run too: ~11 KB, under 1 B per message from 20,000 on.
+        var perMessage = (relayed.Bytes - direct.Bytes - idle.Bytes) / (double)n;
+        var workItems = (relayed.WorkItems - direct.WorkItems - idle.WorkItems) / (double)n;
+        output.WriteLine($"result mode=alloc/pingpong messages={n} bytes_per_msg={perMessage:F0} work_items_per_msg={workItems:F2} relayed_bytes={relayed.Bytes} direct_bytes={direct.Bytes} " +
+                         $"idle_bytes={idle.Bytes} relayed_s={relayed.Elapsed.TotalSeconds:F2} gen0={relayed.Gen0} gen1={relayed.Gen1} gen2={relayed.Gen2}");
+        output.WriteLine($"# {n} messages of 64 B and their echoes over one relayed connection: {perMessage:N1} bytes allocated per message by the node " +
+                         $"(through the node {relayed.Bytes / (double)n:N1} B/msg, client and echo alone {direct.Bytes / (double)n:N1}, the idle node over the same " +
+                         $"{relayed.Elapsed.TotalSeconds:F1} s {idle.Bytes / (double)n:N1}); GCs gen0/1/2: {relayed.Gen0}/{relayed.Gen1}/{relayed.Gen2}; {workItems:F3} thread-pool work items per message");
+        output.WriteLine("# sampled allocations while relaying (AllocationTick, ~100 KB each), bytes per message by type:");
+        foreach (var (type, bytes) in sampler.Top(int.TryParse(Environment.GetEnvironmentVariable("ALLOC_TOP"), out var top) ? top : 25))
+            output.WriteLine($"#   {bytes / (double)n,8:N1}  {type}");
+        return 0;
+    }
+
+    /// <summary>One connection: <paramref name="n"/> times 64 B and its echo, then closed with RST.</summary>
+    private static void Exchange(IPEndPoint target, int n, EchoServer echo)
+    {
+        var message = new byte[64];
+        var response = new byte[message.Length];
+        var closedBefore = echo.Closed;
+        using (var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true })
+        {
+            socket.Bind(new IPEndPoint(Client, 0));
+            socket.Connect(target);
+            for (var i = 0; i < n; i++)
+            {
+                socket.Send(message);
+                for (var read = 0; read < response.Length;)
+                {
+                    var got = socket.Receive(response, read, response.Length - read, SocketFlags.None, out var error);
+                    if (got <= 0 || error != SocketError.Success) throw new IOException($"message {i} to {target}: echo ended after {read} bytes ({error})");
+                    read += got;
+                }
+            }
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        WaitFor(() => echo.Closed >= closedBefore + 1);
     }
 
     /// <summary>

@@ -8,7 +8,7 @@ public static class Program
     /// <c>compile [N...]</c>: time RouteCompiler.Compile and its parts for N services.
     /// <c>stages [N...]</c>: the CPU time of each step a write of N Services takes (admin API, writer, every node).
     /// <c>check</c>: the generated mesh decodes and validates as YAML, and Decide allocates nothing.
-    /// <c>alloc [N]</c>: bytes a node allocates per relayed connection (see <see cref="Allocations"/>).
+    /// <c>alloc [N] [plain|proxy|tls|pingpong]</c>: bytes a node allocates per relayed connection, or per relayed message (see <see cref="Allocations"/>).
     /// <c>bigwrite [passes]</c>: the CPU of each step of a 4 MiB namespace written over 10,000 Services (see <see cref="BigWrite"/>).
     /// <c>gateways [N...]</c>: RouteCompiler.Check and ConfigAnalyzer.Analyze per Gateway for N gateway tenants, against the first N (see <see cref="GatewayCheck"/>).
     /// <c>analysis [SHAPE...] [N...]</c>: RouteCompiler.Check and ConfigAnalyzer.Analyze per resource for N tenants of each shape (see <see cref="AnalysisScale"/>).

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using Akka.Streams.Implementation.Fusing;
 using Akka.Streams.Stage;
 using AkkaL4.Actors.DataPlane.Transport;
 
@@ -129,7 +130,11 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
         private readonly Side _upstream;
         private readonly long _idleMs;
         private long _lastActivity = Environment.TickCount64;
+        /// <summary>Tells the stage an event from any thread (<see cref="StageEvents"/>; Akka's async callback where it cannot).</summary>
         private Action<object> _callback = null!;
+        /// <summary>The interpreter running the stage, while <see cref="StageEvents"/> can tell it events; else null.</summary>
+        private GraphInterpreter? _interpreter;
+        private Action<object> _handler = null!;
         private bool _reset;
         /// <summary>The stage has completed itself: nothing more is read or written.</summary>
         private bool _done;
@@ -167,12 +172,14 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
 
         public override void PreStart()
         {
-            var callback = _callback = GetAsyncCallback<object>(OnAsync);
+            _interpreter = StageEvents.Of(this);
+            _handler = OnAsync;
+            var callback = _callback = _interpreter is null ? GetAsyncCallback(_handler) : Tell;
             foreach (var side in (ReadOnlySpan<Side>)[_client, _upstream])
             {
                 side.Socket.Blocking = false;
                 if (_parts.InlineCompletions) InlineCompletions.Prefer(side.Socket);
-                side.Wait = new SocketStage.Args<object>(Itself) { Callback = callback };
+                side.Wait = NewArgs();
                 side.Wait.SetBuffer(Memory<byte>.Empty);
             }
             // A stop from outside with no failure comes as RelayStage.Control.Stopping.Close: close both ways.
@@ -188,6 +195,17 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
             Pump(_client);
             Pump(_upstream);
         }
+
+        /// <summary>Args whose completions come back to <see cref="OnAsync"/>, told with no allocation where <see cref="StageEvents"/> can.</summary>
+        private SocketStage.Args<object> NewArgs()
+        {
+            var args = new SocketStage.Args<object>(Itself);
+            if (_interpreter is { } interpreter) args.Prepared = StageEvents.Prepare(interpreter, this, _handler, args);
+            else args.Callback = _callback;
+            return args;
+        }
+
+        private void Tell(object message) => StageEvents.Tell(_interpreter!, this, _handler, message);
 
         private void OnAsync(object message)
         {
@@ -302,7 +320,7 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
             var rest = count - sent;
             var pending = to.Pending = ArrayPool<byte>.Shared.Rent(rest);
             Buffer.BlockCopy(bytes, sent, pending, 0, rest);
-            var args = to.Send ??= new SocketStage.Args<object>(Itself) { Callback = _callback };
+            var args = to.Send ??= NewArgs();
             args.SetBuffer(pending, 0, rest);
             to.Sending = true;
             // Completed at once after all: the direction goes on in the caller's loop (no recursion through Pump).

@@ -72,12 +72,19 @@ internal sealed class SocketStage(Socket socket) : GraphStage<FlowShape<ByteStri
 
         public Action<T>? Callback;
 
+        /// <summary>
+        /// Instead of <see cref="Callback"/>: the completion's message to its stage, made once (<see cref="StageEvents.Prepare"/>),
+        /// for a stage whose event is the args themselves.
+        /// </summary>
+        public object? Prepared;
+
         protected override void OnCompleted(SocketAsyncEventArgs e) => Finish(result(e));
 
         /// <summary>An operation that went asynchronous has completed (the args are free again).</summary>
         internal void Finish(T outcome)
         {
             if (Interlocked.CompareExchange(ref _state, Delivering, Running) == Stopped) Dispose();
+            else if (Prepared is { } prepared) WakeInline.Call(StageEvents.TellPrepared, prepared);
             else WakeInline.Call(Callback!, outcome);
         }
 
