@@ -134,6 +134,7 @@ internal sealed class SocketRelayStage : GraphStageWithMaterializedValue<SourceS
         private Action<object> _callback = null!;
         /// <summary>The interpreter running the stage, while <see cref="StageEvents"/> can tell it events; else null.</summary>
         private GraphInterpreter? _interpreter;
+        /// <summary><see cref="OnAsync"/>, which every event runs inside the interpreter.</summary>
         private Action<object> _handler = null!;
         private bool _reset;
         /// <summary>The stage has completed itself: nothing more is read or written.</summary>

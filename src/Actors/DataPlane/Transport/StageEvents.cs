@@ -17,7 +17,7 @@ namespace AkkaL4.Actors.DataPlane.Transport;
 /// </summary>
 internal static class StageEvents
 {
-    // GraphStageLogic.Interpreter is internal in Akka.Streams 1.5; its interpreter's OnAsyncInput and Context are public.
+    // GraphStageLogic.Interpreter is internal in Akka.Streams 1.5; the interpreter's OnAsyncInput, the shell and AsyncInput are public.
     [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Interpreter")]
     private static extern GraphInterpreter InterpreterOf(GraphStageLogic logic);
 

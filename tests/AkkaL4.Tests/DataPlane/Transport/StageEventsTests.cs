@@ -17,6 +17,7 @@ namespace AkkaL4.Tests.DataPlane.Transport;
 /// here runs on the relay hosts' dispatcher in a real materializer; what it relies on in Akka.Streams (the interpreter's
 /// shell behind its OnAsyncInput) is checked first, so that an Akka version without it is seen here.
 /// </summary>
+[Trait("Category", TestCategories.Unit)]
 public sealed class StageEventsTests : IDisposable
 {
     private readonly ActorSystem _system = ActorSystem.Create("stage-events", BuiltInHocon.RelayDispatcher());
