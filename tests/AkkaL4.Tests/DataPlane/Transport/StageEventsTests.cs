@@ -30,11 +30,11 @@ public sealed class StageEventsTests : IDisposable
 
         public override SourceShape<int> Shape => new(_out);
 
-        protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+        protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this, started);
 
         public sealed class Logic : GraphStageLogic
         {
-            private readonly Probe _stage;
+            private readonly TaskCompletionSource<Logic> _started;
             public readonly Action<object> Handler;
             public GraphInterpreter? Interpreter;
             public object? Prepared;
@@ -46,9 +46,9 @@ public sealed class StageEventsTests : IDisposable
             public int Count;
             public readonly TaskCompletionSource Stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-            public Logic(Probe stage) : base(stage.Shape)
+            public Logic(Probe stage, TaskCompletionSource<Logic> started) : base(stage.Shape)
             {
-                _stage = stage;
+                _started = started;
                 Handler = OnEvent;
                 SetHandler(stage._out, onPull: () => { }, onDownstreamFinish: _ => { });
             }
@@ -58,7 +58,7 @@ public sealed class StageEventsTests : IDisposable
                 Interpreter = StageEvents.Of(this);
                 if (Interpreter is not null) Prepared = StageEvents.Prepare(Interpreter, this, Handler, "prepared");
                 Callback = GetAsyncCallback(Handler);
-                _stage.Dispatch(this);
+                _started.TrySetResult(this);
             }
 
             public override void PostStop() => Stopped.TrySetResult();
@@ -73,8 +73,6 @@ public sealed class StageEventsTests : IDisposable
                 if (e is "stop") CompleteStage();
             }
         }
-
-        private void Dispatch(Logic logic) => started.TrySetResult(logic);
     }
 
     private static TaskCompletionSource<Probe.Logic> Starting() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -84,20 +82,11 @@ public sealed class StageEventsTests : IDisposable
         var started = Starting();
         _ = Source.FromGraph(new Probe(started)).WithAttributes(ActorAttributes.CreateDispatcher(Relays.Dispatcher))
             .RunWith(Sink.Ignore<int>(), _system.Materializer());
-        return await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        return await started.Task.WaitAsync(Patience);
     }
 
-    private static async Task UntilSeenAsync(Probe.Logic probe, int count)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            lock (probe.Seen)
-                if (probe.Seen.Count >= count) return;
-            Assert.True(DateTime.UtcNow < deadline, $"{count} events not handled within 10 s");
-            await Task.Delay(5);
-        }
-    }
+    private static Task UntilSeenAsync(Probe.Logic probe, int count) =>
+        EventuallyAsync(() => Volatile.Read(ref probe.Count) >= count, $"{count} events are handled");
 
     /// <summary>
     /// Runs <paramref name="tell"/> <paramref name="times"/> times on a thread of its own, each once the one before was handled
@@ -110,7 +99,7 @@ public sealed class StageEventsTests : IDisposable
         var thread = new Thread(() =>
         {
             var handled = Volatile.Read(ref probe.Count);
-            var deadline = Stopwatch.GetTimestamp() + 10 * Stopwatch.Frequency;
+            var deadline = Stopwatch.GetTimestamp() + (long)(Patience.TotalSeconds * Stopwatch.Frequency);
             for (var i = -1; i < times && !timedOut; i++)
             {
                 // The first call's one-time costs (the interpreter's thread-local, the queue's segment) are not counted.
@@ -123,7 +112,7 @@ public sealed class StageEventsTests : IDisposable
         });
         thread.Start();
         thread.Join();
-        Assert.False(timedOut, "a told event was not handled within 10 s");
+        Assert.False(timedOut, $"a told event was not handled within {Patience.TotalSeconds} s");
         return allocated;
     }
 
@@ -169,10 +158,10 @@ public sealed class StageEventsTests : IDisposable
         var (first, second) = (Starting(), Starting());
         _ = Source.FromGraph(new Probe(first)).Merge(Source.FromGraph(new Probe(second)))
             .WithAttributes(ActorAttributes.CreateDispatcher(Relays.Dispatcher)).RunWith(Sink.Ignore<int>(), _system.Materializer());
-        var (stopped, running) = (await first.Task.WaitAsync(TimeSpan.FromSeconds(10)), await second.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        var (stopped, running) = (await first.Task.WaitAsync(Patience), await second.Task.WaitAsync(Patience));
         Assert.Same(stopped.Interpreter, running.Interpreter);
         StageEvents.Tell(stopped.Interpreter!, stopped, stopped.Handler, "stop");
-        await stopped.Stopped.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await stopped.Stopped.Task.WaitAsync(Patience);
 
         // As a socket's completion that arrives after its relay stopped; the running stage's event, told after it through
         // the same mailbox, shows it was taken up.
