@@ -95,14 +95,13 @@ public sealed class AdminServer : IAsyncDisposable
     }
 
     /// <param name="certificate">With its private key: the API serves HTTPS only (null: plain HTTP).</param>
-    /// <exception cref="ArgumentException">Bound to a non-loopback address without a token.</exception>
+    /// <exception cref="ArgumentException">The token is refused for this address (<see cref="TokenRefusal"/>).</exception>
     public static Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token, X509Certificate2? certificate = null) =>
         StartAsync(node, address, token, certificate, NodeQueries.Of(node));
 
     internal static async Task<AdminServer> StartAsync(RouterNode node, IPEndPoint address, string? token, X509Certificate2? certificate, NodeQueries queries)
     {
-        if (!IPAddress.IsLoopback(address.Address) && string.IsNullOrEmpty(token))
-            throw new ArgumentException($"the admin API on {address} is reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
+        if (TokenRefusal(address, token) is { } refusal) throw new ArgumentException(refusal);
 
         // Kestrel's core without a host: no appsettings files (nor their file watcher), environment or command-line
         // configuration, console logging, host filtering, HTTP/3 (QUIC) or endpoint routing (AdminEndpoints matches the
@@ -500,6 +499,29 @@ public sealed class AdminServer : IAsyncDisposable
         var origin = request.Headers.Origin.ToString();
         if (origin.Length > 0 && origin != "null" && !origin.Equals($"{request.Scheme}://{request.Host.Value}", StringComparison.OrdinalIgnoreCase))
             return $"Origin '{Diagnostic.Quote(origin)}' is not this API's";
+        return null;
+    }
+
+    /// <summary>The shortest token taken off loopback: 16 characters (the guessing limit allows ~300 guesses a day per client network).</summary>
+    internal const int MinimumRemoteToken = 16;
+
+    /// <summary>
+    /// Why <paramref name="token"/> cannot guard the admin API on <paramref name="address"/> (null: it can). Off loopback a
+    /// token is mandatory and at least <see cref="MinimumRemoteToken"/> characters: the API is a network's guessing target
+    /// there, and a correct guess rewrites the routing. Anywhere, a token with white space at either end is refused: the
+    /// clients' tokens are compared trimmed (<see cref="HasToken"/>), so it would lock every client out (a line end read
+    /// from a file, most likely). The reason never contains the token.
+    /// </summary>
+    internal static string? TokenRefusal(IPEndPoint address, string? token)
+    {
+        var remote = !IPAddress.IsLoopback(address.Address);
+        if (string.IsNullOrEmpty(token))
+            return remote ? $"the admin API on {address} is reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)" : null;
+        if (token.Trim().Length != token.Length)
+            return "the admin token starts or ends with white space (a line end read from a file?): clients' tokens are compared without it, so none would match; remove it";
+        if (remote && token.Length < MinimumRemoteToken)
+            return $"the admin API on {address} is reachable from other hosts, and a token of {token.Length} characters can be guessed there: "
+                   + $"give one of at least {MinimumRemoteToken} (deploy/compose-env.sh makes 64 random hex digits; or `openssl rand -hex 32`)";
         return null;
     }
 

@@ -57,7 +57,7 @@ internal static class RunCommand
         };
         var adminToken = new Option<string?>("--admin-token")
         {
-            Description = "Bearer token the admin API requires (default: $AKKAL4_ADMIN_TOKEN). Mandatory when --admin is not a loopback address.",
+            Description = "Bearer token the admin API requires (default: $AKKAL4_ADMIN_TOKEN). Mandatory, and at least 16 characters, when --admin is not a loopback address.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_TOKEN"),
         };
         var listen = new Option<string>("--remoting")
@@ -258,9 +258,9 @@ internal static class RunCommand
                 return ExitCodes.Usage;
             }
             var token = parse.GetValue(adminToken);
-            if (!IPAddress.IsLoopback(adminAddress.Address) && string.IsNullOrEmpty(token))
+            if (AdminServer.TokenRefusal(adminAddress, token) is { } tokenRefusal)
             {
-                Console.Error.WriteLine($"akkal4: the admin API on {adminAddress} would be reachable from other hosts: give it a token (--admin-token or AKKAL4_ADMIN_TOKEN)");
+                Console.Error.WriteLine($"akkal4: {tokenRefusal}");
                 return ExitCodes.Usage;
             }
             X509Certificate2? adminCertificate = null;

@@ -27,6 +27,17 @@ public sealed class SecurityCliTests : IDisposable
     }
 
     [Fact]
+    public async Task An_admin_API_off_loopback_with_a_short_token_is_refused_without_echoing_it()
+    {
+        var run = await Akkal4Process.RunAsync(["run", "--remoting", "127.30.5.4:0", "--admin", "0.0.0.0:0", "--data", _directory],
+            environment: new Dictionary<string, string> { ["AKKAL4_ADMIN_TOKEN"] = "guessable-9" });
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("a token of 11 characters can be guessed there: give one of at least 16", run.Stderr);
+        Assert.DoesNotContain("guessable", run.Stderr + run.Stdout);
+    }
+
+    [Fact]
     public async Task Cert_create_makes_a_CA_and_node_certificates_that_trust_each_other_only()
     {
         var ca = Path.Combine(_directory, "ca.p12");
