@@ -5,8 +5,9 @@ namespace AkkaL4.Actors.DataPlane;
 /// connection (a stage timer was ~480 bytes held by every idle connection, measured in bench/README.md).
 /// A relay registers while it runs and stamps <see cref="IIdle.LastActivity"/> as bytes pass; the sweep
 /// reads the stamps and asks each relay that looks idle to <see cref="IIdle.Expire"/>, which checks again on
-/// the relay's own thread, so a timeout never fires early. It fires at most one period late: a quarter of the
-/// shortest idle timeout registered, between <see cref="MinPeriod"/> and <see cref="MaxPeriod"/>.
+/// the relay's own thread, so a timeout never fires early. It fires at most one period late (two, for a relay that another's
+/// removal moves in the table while a sweep reads it): a quarter of the shortest idle timeout registered, between
+/// <see cref="MinPeriod"/> and <see cref="MaxPeriod"/>.
 /// </summary>
 internal sealed class IdleSweep
 {
@@ -33,6 +34,8 @@ internal sealed class IdleSweep
     private int _count;
     /// <summary>The period the timer is armed with; zero while it is not.</summary>
     private long _armedMs;
+    /// <summary>The shortest idle timeout of the relays added since the running sweep began.</summary>
+    private long _addedShortestMs = long.MaxValue;
 
     /// <param name="expireFailed">
     /// Told when a relay's <see cref="IIdle.Expire"/> throws, with how many have so far: the 1st and every 100th only.
@@ -56,6 +59,7 @@ internal sealed class IdleSweep
             if (_count == _entries.Length) Array.Resize(ref _entries, Math.Max(64, 2 * _count));
             relay.SweepSlot = _count;
             _entries[_count++] = relay;
+            _addedShortestMs = Math.Min(_addedShortestMs, relay.IdleTimeoutMs);
             var period = PeriodFor(relay.IdleTimeoutMs);
             if (_armedMs == 0 || period < _armedMs) Arm(period);
         }
@@ -77,24 +81,44 @@ internal sealed class IdleSweep
         }
     }
 
+    /// <summary>How many relays a sweep copies out of the table at a time, under the lock (a few KB; never the large-object heap).</summary>
+    private const int Batch = 256;
+
     private void Sweep()
     {
         List<IIdle>? expired = null;
-        lock (_gate)
+        var batch = new IIdle?[Batch];
+        var shortest = long.MaxValue;
+        lock (_gate) _addedShortestMs = long.MaxValue;
+        // The stamps are read outside the lock: reading those of tens of thousands of relays takes milliseconds, and relays
+        // register and unregister from their hosts' turns, which run on the sockets' event threads. A relay moved by a
+        // removal meanwhile may be read twice (Expire checks again on its own thread) or not at all (the next sweep reads it).
+        for (var start = 0; ; start += Batch)
         {
-            var now = Environment.TickCount64;
-            var shortest = long.MaxValue;
-            for (var i = 0; i < _count; i++)
+            int taken;
+            lock (_gate)
             {
-                var relay = _entries[i]!;
+                // The table may have shrunk below start meanwhile (removals give back its memory).
+                taken = Math.Clamp(_count - start, 0, Batch);
+                if (taken > 0) Array.Copy(_entries, start, batch, 0, taken);
+            }
+            var now = Environment.TickCount64;
+            for (var i = 0; i < taken; i++)
+            {
+                var relay = batch[i]!;
                 var idle = relay.IdleTimeoutMs;
                 shortest = Math.Min(shortest, idle);
                 if (now - relay.LastActivity >= idle) (expired ??= []).Add(relay);
             }
-            _armedMs = 0;
-            if (_count > 0) Arm(PeriodFor(shortest));
+            if (taken < Batch) break;
         }
-        // Outside the lock: a relay's Expire posts to its own thread, which may be removing it meanwhile.
+        lock (_gate)
+        {
+            _armedMs = 0;
+            // Relays added during the sweep count too, read or not.
+            if (_count > 0) Arm(PeriodFor(Math.Min(shortest, _addedShortestMs)));
+        }
+        // A relay's Expire posts to its own thread, which may be removing it meanwhile.
         if (expired is not null)
             foreach (var relay in expired)
             {

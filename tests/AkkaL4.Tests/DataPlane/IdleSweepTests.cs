@@ -79,6 +79,59 @@ public sealed class IdleSweepTests
         Assert.Contains("IdleSweep", error.Message);
     }
 
+    /// <summary>A relay whose stamp the sweep reads only once it is let go (the first time it is read).</summary>
+    private sealed class SlowRelay(long idleMs) : IdleSweep.IIdle
+    {
+        public readonly ManualResetEventSlim Reading = new();
+        public readonly ManualResetEventSlim Go = new();
+        public long LastActivity
+        {
+            get
+            {
+                if (!Reading.IsSet)
+                {
+                    Reading.Set();
+                    Go.Wait(2 * Waits.Patience); // past the test's own wait, so a sweep that holds the table while it reads fails it
+                }
+                return Environment.TickCount64;
+            }
+        }
+        public long IdleTimeoutMs => idleMs;
+        public int SweepSlot { get; set; } = -1;
+        public void Expire() { }
+    }
+
+    [Fact]
+    public async Task Relays_register_and_unregister_while_a_sweep_reads_the_stamps()
+    {
+        // Relays register and unregister from their hosts' turns on the sockets' event threads: a sweep reading the stamps of
+        // every relay must not hold them up for the whole read (a few ms with tens of thousands of relays).
+        var sweep = NewSweep();
+        var others = Enumerable.Range(0, 600).Select(_ => new FakeRelay(Environment.TickCount64, 3_600_000)).ToList();
+        others.ForEach(sweep.Add);
+        var slow = new SlowRelay(100); // in the third batch of the sweep's reads, with the shortest period
+        sweep.Add(slow);
+        await EventuallyAsync(() => slow.Reading.IsSet, "a sweep reading the slow relay's stamp");
+
+        var newcomer = new FakeRelay(Environment.TickCount64, 3_600_000);
+        var meanwhile = Task.Run(() =>
+        {
+            sweep.Add(newcomer);
+            sweep.Remove(others[0]);
+            return sweep.Count;
+        });
+        try
+        {
+            await EventuallyAsync(() => meanwhile.IsCompleted, "a relay added and one removed while the sweep reads");
+        }
+        finally
+        {
+            slow.Go.Set();
+        }
+        Assert.Equal(601, await meanwhile);
+        Assert.Equal(0, newcomer.Expired);
+    }
+
     [Fact]
     public void Removing_in_any_order_keeps_the_table_consistent()
     {
