@@ -20,8 +20,8 @@ namespace AkkaL4.Tests.Chaos;
 public sealed class PartitionChaosTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Hub = "akkal4-p-hub";
-    /// <summary>The admin API listens on the namespace's address, not loopback: it needs a token.</summary>
-    private const string Token = "partition-test";
+    /// <summary>The admin API listens on the namespace's address, not loopback: it needs a token of 16 characters at least.</summary>
+    private const string Token = "partition-test-token-4711";
     private static string Ns(int n) => $"akkal4-p-{n}";
     private static string Ip(int n) => $"10.20.0.{n}";
     private static readonly IPEndPoint Gateway3 = IPEndPoint.Parse("127.20.4.3:19000");
