@@ -32,10 +32,8 @@ internal sealed class IdleSweep
     private long _failures;
     private IIdle?[] _entries = [];
     private int _count;
-    /// <summary>The period the timer is armed with; zero while it is not.</summary>
+    /// <summary>The period the timer is armed with; zero while it is not (from when a sweep begins, until it or an Add arms it).</summary>
     private long _armedMs;
-    /// <summary>The shortest idle timeout of the relays added since the running sweep began.</summary>
-    private long _addedShortestMs = long.MaxValue;
 
     /// <param name="expireFailed">
     /// Told when a relay's <see cref="IIdle.Expire"/> throws, with how many have so far: the 1st and every 100th only.
@@ -59,7 +57,6 @@ internal sealed class IdleSweep
             if (_count == _entries.Length) Array.Resize(ref _entries, Math.Max(64, 2 * _count));
             relay.SweepSlot = _count;
             _entries[_count++] = relay;
-            _addedShortestMs = Math.Min(_addedShortestMs, relay.IdleTimeoutMs);
             var period = PeriodFor(relay.IdleTimeoutMs);
             if (_armedMs == 0 || period < _armedMs) Arm(period);
         }
@@ -89,7 +86,8 @@ internal sealed class IdleSweep
         List<IIdle>? expired = null;
         var batch = new IIdle?[Batch];
         var shortest = long.MaxValue;
-        lock (_gate) _addedShortestMs = long.MaxValue;
+        // The timer has fired: a relay added during the sweep arms it for its own period.
+        lock (_gate) _armedMs = 0;
         // The stamps are read outside the lock: reading those of tens of thousands of relays takes milliseconds, and relays
         // register and unregister from their hosts' turns, which run on the sockets' event threads. A relay moved by a
         // removal meanwhile may be read twice (Expire checks again on its own thread) or not at all (the next sweep reads it).
@@ -114,9 +112,9 @@ internal sealed class IdleSweep
         }
         lock (_gate)
         {
-            _armedMs = 0;
-            // Relays added during the sweep count too, read or not.
-            if (_count > 0) Arm(PeriodFor(Math.Min(shortest, _addedShortestMs)));
+            // The shorter of the relays read and those added meanwhile (read or not, they armed the timer) stands.
+            var period = PeriodFor(shortest);
+            if (_count > 0 && (_armedMs == 0 || period < _armedMs)) Arm(period);
         }
         // A relay's Expire posts to its own thread, which may be removing it meanwhile.
         if (expired is not null)
