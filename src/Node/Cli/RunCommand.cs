@@ -57,7 +57,7 @@ internal static class RunCommand
         };
         var adminToken = new Option<string?>("--admin-token")
         {
-            Description = "Bearer token the admin API requires (default: $AKKAL4_ADMIN_TOKEN). Mandatory, and at least 16 characters, when --admin is not a loopback address.",
+            Description = $"Bearer token the admin API requires (default: $AKKAL4_ADMIN_TOKEN). Mandatory, and at least {AdminServer.MinimumRemoteToken} characters, when --admin is not a loopback address.",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AKKAL4_ADMIN_TOKEN"),
         };
         var listen = new Option<string>("--remoting")
