@@ -19,8 +19,8 @@
 # MEMORY_SEED=1: the measured node joins a seed node started first (gateway-only, --mesh false, so it binds none of the
 # node's listeners) which takes the configuration, so it runs the config writer and the RouteTable entities: the measured
 # node is then a follower, which hosts no persistent actor and gets the configuration by replication (the "role" column);
-# MEMORY_SMAPS=1: the fresh node's largest mappings (RSS by file, /proc/PID/smaps) under the table;
-# MEMORY_LABEL (results file <date>-memory-<label>.md), MEMORY_GCDUMP=DIR: also take a gcdump of the node (dotnet-gcdump, the repository's local tool) once all N connections
+# MEMORY_SMAPS=1: the node's largest mappings (RSS by file, /proc/PID/smaps) under the table, fresh and with the N open;
+# MEMORY_HOLD (seconds the N connections are held open before the last RSS read, 2), MEMORY_LABEL (results file <date>-memory-<label>.md), MEMORY_GCDUMP=DIR: also take a gcdump of the node (dotnet-gcdump, the repository's local tool) once all N connections
 # are open, and its per-type report, into DIR/<variant>.gcdump(.txt). A gcdump forces a full GC, so the RSS figures of
 # such a run are not comparable with a run without one.
 set -uo pipefail
@@ -75,6 +75,11 @@ spec:
 YAML
 
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# KiB of RSS by mapping name (a file, [heap], [anon], /memfd:doublemapper: the runtime's loader heaps and JIT-compiled code), largest 30.
+smaps_by_mapping() {
+  awk '/^[0-9a-f]+-[0-9a-f]+ /{ name = ($6 == "" ? "[anon]" : $6); if (name ~ /doublemapper/) name = name " (" $2 ")" } /^Rss:/{ rss[name] += $2 }
+    END { for (n in rss) printf "%8d %s\n", rss[n], n }' "/proc/$1/smaps" | sort -rn | head -30
+}
 # The node's GC figures from its /metrics (the runtime's System.Runtime meter): bytes allocated since start, collections
 # of all generations since start, and, as of the last collection, the heap's live size (all generations) and the memory
 # the GC had committed: "ALLOCATED COLLECTIONS LIVE COMMITTED".
@@ -131,11 +136,10 @@ while IFS= read -r variant; do
   if [[ ${MEMORY_SMAPS:-0} == 1 ]]; then
     # RSS by mapping name (a file, [heap], /memfd:doublemapper: the runtime's loader heaps and JIT-compiled code) and by view.
     SMAPS+=("" "\`$variant\` ($role), KiB of RSS by mapping:" "" '```')
-    while IFS= read -r line; do SMAPS+=("$line"); done < <(awk '/^[0-9a-f]+-[0-9a-f]+ /{ name = ($6 == "" ? "[anon]" : $6); if (name ~ /doublemapper/) name = name " (" $2 ")" } /^Rss:/{ rss[name] += $2 }
-      END { for (n in rss) printf "%8d %s\n", rss[n], n }' "/proc/$pid/smaps" | sort -rn | head -30)
+    while IFS= read -r line; do SMAPS+=("$line"); done < <(smaps_by_mapping "$pid")
     SMAPS+=('```')
   fi
-  hold=2 dumper=
+  hold=${MEMORY_HOLD:-2} dumper=
   # What the GC did while the connections opened, read once all N are open (during the hold, as the RSS): the bytes
   # allocated per connection and the collections. Garbage allocated after the last collection is resident at the RSS
   # read, up to a gen0 budget of it: with none or one collection while opening, that is most of what was allocated.
@@ -145,7 +149,14 @@ while IFS= read -r variant; do
   set -m # a process group of its own, stopped by group like the rest
   (
     open() { ss -Htn state established "( sport = :${VIP##*:} )" src "${VIP%:*}" | wc -l; }
-    for _ in $(seq 120); do (( $(open) >= N )) && { gc_counters > "$WORK/gc-open"; break; }; sleep 0.5; done
+    for _ in $(seq 120); do
+      if (( $(open) >= N )); then
+        gc_counters > "$WORK/gc-open"
+        [[ ${MEMORY_SMAPS:-0} == 1 ]] && smaps_by_mapping "$pid" > "$WORK/smaps-open"
+        break
+      fi
+      sleep 0.5
+    done
   ) &
   gcreader=$!; STARTED+=($gcreader)
   set +m
@@ -169,6 +180,11 @@ while IFS= read -r variant; do
   loadgen=$!; STARTED+=($loadgen); wait "$loadgen"; out=$(cat "$WORK/loadgen.out")
   if [[ -n $dumper ]]; then wait "$dumper" || die "gcdump ($variant) not taken with all $N connections open; see above"; log "gcdump: $dump.txt"; fi
   wait "$gcreader"; alloc1= gcs1= live1= committed1=
+  if [[ -s $WORK/smaps-open ]]; then
+    SMAPS+=("" "\`$variant\` ($role), KiB of RSS by mapping with the $N connections open:" "" '```')
+    while IFS= read -r line; do SMAPS+=("$line"); done < "$WORK/smaps-open"
+    SMAPS+=('```'); rm -f "$WORK/smaps-open"
+  fi
   [[ -s $WORK/gc-open ]] && read -r alloc1 gcs1 live1 committed1 < "$WORK/gc-open"
   gcnote=— heapnote=—
   if [[ -n ${alloc0:-} && -n ${alloc1:-} ]]; then
