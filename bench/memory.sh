@@ -75,7 +75,8 @@ spec:
 YAML
 
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-# KiB of RSS by mapping name (a file, [heap], [anon], /memfd:doublemapper: the runtime's loader heaps and JIT-compiled code), largest 30.
+# KiB of RSS by mapping name (a file, [heap], [anon], /memfd:doublemapper: the runtime's loader heaps and JIT-compiled code,
+# by view), largest 30.
 smaps_by_mapping() {
   awk '/^[0-9a-f]+-[0-9a-f]+ /{ name = ($6 == "" ? "[anon]" : $6); if (name ~ /doublemapper/) name = name " (" $2 ")" } /^Rss:/{ rss[name] += $2 }
     END { for (n in rss) printf "%8d %s\n", rss[n], n }' "/proc/$1/smaps" | sort -rn | head -30
@@ -134,7 +135,6 @@ while IFS= read -r variant; do
   read -r alloc0 gcs0 live0 committed0 <<< "$(gc_counters)"
   log "$variant ($role): fresh VmRSS $((rss / 1024)) MiB (anon $((anon / 1024)), file $((file / 1024))), $threads threads, $assemblies assemblies mapped; load $load"
   if [[ ${MEMORY_SMAPS:-0} == 1 ]]; then
-    # RSS by mapping name (a file, [heap], /memfd:doublemapper: the runtime's loader heaps and JIT-compiled code) and by view.
     SMAPS+=("" "\`$variant\` ($role), KiB of RSS by mapping:" "" '```')
     while IFS= read -r line; do SMAPS+=("$line"); done < <(smaps_by_mapping "$pid")
     SMAPS+=('```')
